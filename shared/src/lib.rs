@@ -1,0 +1,78 @@
+//! The chat protocol, in one place: what travels between `chat-server` and
+//! `chat-client` (and anything else that speaks it, such as `nc` or `chat-load`).
+//!
+//! # Wire format
+//!
+//! UTF-8 text lines ending in `\n` (`\r\n` is accepted). Fields within a line
+//! are separated by the [`SEPARATOR`] token `<SEP>`, as in the seed project.
+//!
+//! ## Client to server
+//!
+//! | line                    | meaning |
+//! |-------------------------|---------|
+//! | `NAME<SEP>TEXT`         | say TEXT as NAME; joins as NAME first if this connection has no name yet |
+//! | `/join NAME [COLOR]`    | take NAME (and a colour) without saying anything |
+//! | `/who`                  | ask who is online |
+//! | `/ping`                 | keep-alive; answered with `PONG` |
+//! | `/quit`                 | leave; answered with `BYE`, then the server closes |
+//!
+//! TEXT may itself contain `<SEP>`: only the first one splits. A blank line is
+//! ignored. Anything else gets an `ERR` reply.
+//!
+//! ## Server to client
+//!
+//! | line                                        | meaning |
+//! |---------------------------------------------|---------|
+//! | `MSG<SEP>TIME<SEP>NAME<SEP>COLOR<SEP>TEXT`  | a live message (the sender gets it too) |
+//! | `HIST<SEP>TIME<SEP>NAME<SEP>COLOR<SEP>TEXT` | a recent message, replayed on connect, oldest first |
+//! | `JOIN<SEP>TIME<SEP>NAME<SEP>COLOR`          | NAME joined |
+//! | `LEAVE<SEP>TIME<SEP>NAME<SEP>COLOR`         | NAME left |
+//! | `WELCOME<SEP>NAME<SEP>COLOR<SEP>ONLINE`     | this connection is now NAME; ONLINE people are here |
+//! | `WHO<SEP>COUNT<SEP>NAME<SEP>NAME...`        | who is online (at most [`MAX_WHO_NAMES`] names listed) |
+//! | `ERR<SEP>CODE<SEP>DETAIL`                   | a request was refused; the connection stays open |
+//! | `BYE<SEP>REASON`                            | the server is about to close this connection |
+//! | `PONG`                                      | answer to `/ping` |
+//!
+//! TIME is set by the server, in UTC, as RFC 3339 with milliseconds
+//! (`2026-11-24T13:07:08.123Z`). COLOR is one of the [`Color`] names. TEXT is
+//! always the last field, so a receiver splits at most four times and TEXT
+//! arrives unchanged even if it holds `<SEP>`.
+//!
+//! # Layout
+//!
+//! - [`line`]: splits a byte stream into bounded lines.
+//! - [`message`]: parses and encodes both directions' lines.
+//! - [`sanitize`]: makes peer text safe to relay and to print.
+//! - [`color`]: the colour palette names travel as.
+
+#![deny(missing_docs)]
+
+pub mod color;
+pub mod line;
+pub mod message;
+pub mod sanitize;
+
+pub use color::Color;
+pub use line::{Line, LineReader};
+pub use message::{ClientLine, ErrorCode, ParseError, ServerLine};
+
+/// Splits the fields of a line. Kept from the seed project so that its users
+/// (and its `nc` habits) carry over.
+pub const SEPARATOR: &str = "<SEP>";
+
+/// The port the seed project listened on, kept so desks need no new setting.
+pub const DEFAULT_PORT: u16 = 5002;
+
+/// Longest line, in bytes without the newline, that either side accepts by
+/// default. A chat message longer than a screenful of text is almost surely a
+/// paste gone wrong or an attack, and a fixed bound keeps every read buffer
+/// bounded.
+pub const DEFAULT_MAX_LINE_BYTES: usize = 4096;
+
+/// Longest name, in characters. Names are shown before every message, so a
+/// long one crowds the screen.
+pub const MAX_NAME_CHARS: usize = 32;
+
+/// Most names listed in one `WHO` reply. With thousands of clients a full list
+/// would be longer than a line may be; the count is always exact.
+pub const MAX_WHO_NAMES: usize = 100;

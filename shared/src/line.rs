@@ -1,0 +1,276 @@
+//! Line framing: turns the bytes a socket delivers, in whatever pieces they
+//! come, into lines of bounded length.
+//!
+//! The reader never holds more than one over-long line's worth of bytes: a line
+//! past the limit is reported once as [`Line::TooLong`] and everything up to
+//! its newline is dropped as it arrives. It does not decode UTF-8; that is
+//! [`crate::sanitize`]'s job.
+
+use std::ops::ControlFlow;
+
+/// One framed line, as handed to the caller of [`LineReader::feed`].
+#[derive(Debug, PartialEq, Eq)]
+pub enum Line<'a> {
+    /// A whole line, without its `\n` or `\r\n`.
+    Complete(&'a [u8]),
+    /// A line went past the limit. Reported once per such line; its bytes are
+    /// discarded up to and including the next newline.
+    TooLong,
+}
+
+/// Splits a byte stream into lines; one per connection.
+#[derive(Debug)]
+pub struct LineReader {
+    /// Bytes not yet handed out: the start of an unfinished line, or whole
+    /// lines left over when the caller paused with `ControlFlow::Break`.
+    pending: Vec<u8>,
+    /// How much of `pending` is known to hold no newline, so a line dripped in
+    /// byte by byte is not rescanned from its start on every byte.
+    scanned: usize,
+    /// True while dropping the rest of an over-long line.
+    discarding: bool,
+    /// Longest accepted line, in bytes, without the line ending.
+    max_line_bytes: usize,
+}
+
+impl LineReader {
+    /// A reader that accepts lines of up to `max_line_bytes` bytes.
+    pub fn new(max_line_bytes: usize) -> LineReader {
+        LineReader {
+            pending: Vec::new(),
+            scanned: 0,
+            discarding: false,
+            max_line_bytes,
+        }
+    }
+
+    /// Bytes held back, waiting for the rest of their line or for the caller.
+    pub fn buffered_bytes(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Frees the buffer's memory when it is empty; a connection that sent one
+    /// long line should not keep its capacity for ever.
+    pub fn shrink(&mut self) {
+        if self.pending.is_empty() {
+            self.pending = Vec::new();
+        }
+    }
+
+    /// Feeds `input` and calls `on_line` for each line it completes, in order.
+    ///
+    /// If `on_line` returns `Break`, the lines not yet handed out are kept and
+    /// `feed` returns `Break` at once; call `feed(&[], ..)` later to go on.
+    pub fn feed<F>(&mut self, input: &[u8], mut on_line: F) -> ControlFlow<()>
+    where
+        F: FnMut(Line<'_>) -> ControlFlow<()>,
+    {
+        if self.pending.is_empty() {
+            // The common case: whole lines straight from the caller's buffer,
+            // no copy.
+            let (consumed, flow) = self.split(input, 0, &mut on_line);
+            self.keep(&input[consumed..]);
+            return flow;
+        }
+        let scan_from = self.scanned;
+        self.pending.extend_from_slice(input);
+        let pending = std::mem::take(&mut self.pending);
+        let (consumed, flow) = self.split(&pending, scan_from, &mut on_line);
+        self.pending = pending;
+        self.pending.drain(..consumed);
+        self.scanned = if flow.is_break() {
+            0
+        } else {
+            self.pending.len()
+        };
+        flow
+    }
+
+    /// Hands out the lines in `buf`, looking for the first newline from
+    /// `scan_from`. Returns how many bytes were used up.
+    fn split<F>(
+        &mut self,
+        buf: &[u8],
+        scan_from: usize,
+        on_line: &mut F,
+    ) -> (usize, ControlFlow<()>)
+    where
+        F: FnMut(Line<'_>) -> ControlFlow<()>,
+    {
+        let mut start = 0;
+        let mut search_from = scan_from;
+        while let Some(offset) = buf[search_from..].iter().position(|&b| b == b'\n') {
+            let end = search_from + offset;
+            let line = strip_cr(&buf[start..end]);
+            let flow = if std::mem::take(&mut self.discarding) {
+                // The tail of a line already reported as too long.
+                ControlFlow::Continue(())
+            } else if line.len() > self.max_line_bytes {
+                on_line(Line::TooLong)
+            } else {
+                on_line(Line::Complete(line))
+            };
+            start = end + 1;
+            search_from = start;
+            if flow.is_break() {
+                return (start, flow);
+            }
+        }
+        let unfinished = buf.len() - start;
+        if self.discarding {
+            return (buf.len(), ControlFlow::Continue(()));
+        }
+        if unfinished > self.max_line_bytes {
+            // No newline can make this line acceptable; drop it now rather
+            // than hold it (the anti-spin, anti-bloat rule).
+            self.discarding = true;
+            return (buf.len(), on_line(Line::TooLong));
+        }
+        (start, ControlFlow::Continue(()))
+    }
+
+    fn keep(&mut self, rest: &[u8]) {
+        self.pending.extend_from_slice(rest);
+        self.scanned = 0;
+    }
+}
+
+fn strip_cr(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Feeds each chunk in turn and records what comes out.
+    fn lines_from(max: usize, chunks: &[&[u8]]) -> Vec<Option<Vec<u8>>> {
+        let mut reader = LineReader::new(max);
+        let mut out = Vec::new();
+        for chunk in chunks {
+            let _ = reader.feed(chunk, |line| {
+                out.push(match line {
+                    Line::Complete(bytes) => Some(bytes.to_vec()),
+                    Line::TooLong => None,
+                });
+                ControlFlow::Continue(())
+            });
+        }
+        out
+    }
+
+    fn some(s: &str) -> Option<Vec<u8>> {
+        Some(s.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn one_line() {
+        assert_eq!(lines_from(100, &[b"hello\n"]), vec![some("hello")]);
+    }
+
+    #[test]
+    fn empty_line() {
+        assert_eq!(lines_from(100, &[b"\n"]), vec![some("")]);
+    }
+
+    #[test]
+    fn crlf_is_stripped() {
+        assert_eq!(lines_from(100, &[b"a\r\nb\n"]), vec![some("a"), some("b")]);
+    }
+
+    #[test]
+    fn no_newline_yet_gives_nothing() {
+        assert_eq!(lines_from(100, &[b"partial"]), vec![]);
+    }
+
+    #[test]
+    fn line_split_across_reads() {
+        assert_eq!(
+            lines_from(100, &[b"hel", b"lo\nwor", b"ld\n"]),
+            vec![some("hello"), some("world")]
+        );
+    }
+
+    #[test]
+    fn bytes_dripped_one_at_a_time() {
+        let text = b"drip drop\nsecond\n";
+        let chunks: Vec<&[u8]> = text.chunks(1).collect();
+        assert_eq!(
+            lines_from(100, &chunks),
+            vec![some("drip drop"), some("second")]
+        );
+    }
+
+    #[test]
+    fn line_at_limit() {
+        assert_eq!(lines_from(5, &[b"12345\n"]), vec![some("12345")]);
+    }
+
+    #[test]
+    fn line_at_limit_with_crlf() {
+        assert_eq!(lines_from(5, &[b"12345\r\n"]), vec![some("12345")]);
+    }
+
+    #[test]
+    fn line_over_limit_in_one_read() {
+        assert_eq!(lines_from(5, &[b"123456\nok\n"]), vec![None, some("ok")]);
+    }
+
+    #[test]
+    fn endless_line_is_reported_once_and_never_buffered() {
+        let mut reader = LineReader::new(10);
+        let mut too_long = 0;
+        for _ in 0..1000 {
+            let _ = reader.feed(&[b'x'; 1024], |line| {
+                assert_eq!(line, Line::TooLong);
+                too_long += 1;
+                ControlFlow::Continue(())
+            });
+            assert!(reader.buffered_bytes() <= 10);
+        }
+        assert_eq!(too_long, 1);
+        let mut after = Vec::new();
+        let _ = reader.feed(b"tail\nnext\n", |line| {
+            after.push(format!("{line:?}"));
+            ControlFlow::Continue(())
+        });
+        assert_eq!(after, vec![format!("{:?}", Line::Complete(b"next"))]);
+    }
+
+    #[test]
+    fn over_limit_line_split_across_reads() {
+        assert_eq!(
+            lines_from(5, &[b"123", b"456", b"789\nok\n"]),
+            vec![None, some("ok")]
+        );
+    }
+
+    #[test]
+    fn break_keeps_the_rest_for_later() {
+        let mut reader = LineReader::new(100);
+        let mut seen = Vec::new();
+        let flow = reader.feed(b"a\nb\nc", |line| {
+            seen.push(format!("{line:?}"));
+            ControlFlow::Break(())
+        });
+        assert!(flow.is_break());
+        assert_eq!(seen.len(), 1);
+        let mut rest = Vec::new();
+        let flow = reader.feed(b"\n", |line| {
+            if let Line::Complete(bytes) = line {
+                rest.push(bytes.to_vec());
+            }
+            ControlFlow::Continue(())
+        });
+        assert!(flow.is_continue());
+        assert_eq!(rest, vec![b"b".to_vec(), b"c".to_vec()]);
+    }
+
+    #[test]
+    fn invalid_utf8_passes_through_as_bytes() {
+        assert_eq!(
+            lines_from(100, &[b"\xff\xfe\n"]),
+            vec![Some(vec![0xff, 0xfe])]
+        );
+    }
+}

@@ -1,0 +1,626 @@
+//! The two directions' lines, as data: [`ClientLine`] (desk to server) and
+//! [`ServerLine`] (server to desk), each with `parse` and `encode` that are
+//! inverses of each other. See the crate docs for the table of lines.
+
+use std::fmt;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+use crate::{Color, MAX_NAME_CHARS, SEPARATOR};
+
+/// A line from a client, parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientLine<'a> {
+    /// `NAME<SEP>TEXT`: say TEXT as NAME.
+    Say {
+        /// Who speaks; must be this connection's name, or free.
+        name: &'a str,
+        /// What they say, not yet cleaned of control characters.
+        text: &'a str,
+    },
+    /// `/join NAME [COLOR]`.
+    Join {
+        /// The name asked for.
+        name: &'a str,
+        /// The colour asked for; the server picks one if `None`.
+        color: Option<Color>,
+    },
+    /// `/who`.
+    Who,
+    /// `/ping`.
+    Ping,
+    /// `/quit`.
+    Quit,
+    /// An empty line: nothing to do.
+    Blank,
+}
+
+impl<'a> ClientLine<'a> {
+    /// Parses one line (without its newline).
+    pub fn parse(line: &'a str) -> Result<ClientLine<'a>, ParseError> {
+        if let Some((name, text)) = line.split_once(SEPARATOR) {
+            check_name(name)?;
+            if text.trim().is_empty() {
+                return Err(ParseError::EmptyText);
+            }
+            return Ok(ClientLine::Say { name, text });
+        }
+        if line.trim().is_empty() {
+            return Ok(ClientLine::Blank);
+        }
+        let Some(command) = line.strip_prefix('/') else {
+            return Err(ParseError::NotAMessage);
+        };
+        let mut words = command.split_whitespace();
+        let verb = words.next().unwrap_or("");
+        let parsed = match verb {
+            "join" => {
+                let name = words
+                    .next()
+                    .ok_or(ParseError::BadName(NameProblem::Empty))?;
+                check_name(name)?;
+                let color = match words.next() {
+                    Some(word) => Some(
+                        word.parse::<Color>()
+                            .map_err(|_| ParseError::BadColor(word.to_string()))?,
+                    ),
+                    None => None,
+                };
+                ClientLine::Join { name, color }
+            }
+            "who" => ClientLine::Who,
+            "ping" => ClientLine::Ping,
+            "quit" => ClientLine::Quit,
+            _ => return Err(ParseError::UnknownCommand(verb.to_string())),
+        };
+        match words.next() {
+            Some(_) => Err(ParseError::UnknownCommand(line.to_string())),
+            None => Ok(parsed),
+        }
+    }
+
+    /// The line to send, with its newline.
+    pub fn encode(&self) -> String {
+        match self {
+            ClientLine::Say { name, text } => format!("{name}{SEPARATOR}{text}\n"),
+            ClientLine::Join {
+                name,
+                color: Some(color),
+            } => format!("/join {name} {color}\n"),
+            ClientLine::Join { name, color: None } => format!("/join {name}\n"),
+            ClientLine::Who => "/who\n".to_string(),
+            ClientLine::Ping => "/ping\n".to_string(),
+            ClientLine::Quit => "/quit\n".to_string(),
+            ClientLine::Blank => "\n".to_string(),
+        }
+    }
+}
+
+/// Checks a name: 1 to [`MAX_NAME_CHARS`] characters, no spaces, no control
+/// or formatting characters, no `<SEP>`.
+pub fn check_name(name: &str) -> Result<(), ParseError> {
+    let problem = if name.is_empty() {
+        Some(NameProblem::Empty)
+    } else if name.chars().count() > MAX_NAME_CHARS {
+        Some(NameProblem::TooLong)
+    } else if name
+        .chars()
+        .any(|c| c.is_whitespace() || crate::sanitize::is_unprintable(c))
+        || name.contains(SEPARATOR)
+        || name.starts_with('/')
+    {
+        Some(NameProblem::BadCharacter)
+    } else {
+        None
+    };
+    problem.map_or(Ok(()), |p| Err(ParseError::BadName(p)))
+}
+
+/// Why a line could not be understood. Each maps to the [`ErrorCode`] the
+/// server replies with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParseError {
+    /// No `<SEP>` and not a `/command`.
+    NotAMessage,
+    /// `NAME<SEP>` with nothing after it.
+    EmptyText,
+    /// A `/command` the server does not know, or with extra words.
+    UnknownCommand(String),
+    /// The name breaks the rules.
+    BadName(NameProblem),
+    /// The colour is not in the palette.
+    BadColor(String),
+    /// A server line that is not one of the known kinds, or lacks fields.
+    Malformed,
+}
+
+/// What is wrong with a name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameProblem {
+    /// The name is empty.
+    Empty,
+    /// More than [`MAX_NAME_CHARS`] characters.
+    TooLong,
+    /// Whitespace, a control character, `<SEP>` or a leading `/`.
+    BadCharacter,
+}
+
+impl ParseError {
+    /// The code the server puts in its `ERR` reply.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            ParseError::NotAMessage | ParseError::Malformed => ErrorCode::BadLine,
+            ParseError::EmptyText => ErrorCode::EmptyText,
+            ParseError::UnknownCommand(_) => ErrorCode::BadCommand,
+            ParseError::BadName(_) => ErrorCode::BadName,
+            ParseError::BadColor(_) => ErrorCode::BadColor,
+        }
+    }
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParseError::NotAMessage => write!(f, "expected NAME{SEPARATOR}TEXT or a /command"),
+            ParseError::EmptyText => f.write_str("the message is empty"),
+            ParseError::UnknownCommand(cmd) => {
+                write!(
+                    f,
+                    "unknown command '/{cmd}'; try /join NAME [COLOR], /who, /ping or /quit"
+                )
+            }
+            ParseError::BadName(NameProblem::Empty) => f.write_str("the name is empty"),
+            ParseError::BadName(NameProblem::TooLong) => {
+                write!(f, "names are at most {MAX_NAME_CHARS} characters")
+            }
+            ParseError::BadName(NameProblem::BadCharacter) => f.write_str(
+                "names may not hold spaces, control characters, <SEP> or start with '/'",
+            ),
+            ParseError::BadColor(word) => write!(f, "{}", crate::color::UnknownColor(word.clone())),
+            ParseError::Malformed => f.write_str("not a line of the chat protocol"),
+        }
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// The machine-readable part of an `ERR` line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// `name-taken`: someone connected already has that name.
+    NameTaken,
+    /// `bad-name`: the name breaks the rules of [`check_name`].
+    BadName,
+    /// `bad-color`: the colour is not in the palette.
+    BadColor,
+    /// `wrong-name`: this connection already has another name.
+    WrongName,
+    /// `bad-line`: neither `NAME<SEP>TEXT` nor a command.
+    BadLine,
+    /// `bad-command`: an unknown `/command`.
+    BadCommand,
+    /// `empty-text`: `NAME<SEP>` with no text.
+    EmptyText,
+    /// `line-too-long`: the line was over the limit and was discarded.
+    LineTooLong,
+    /// Any code this version does not know.
+    Other,
+}
+
+impl ErrorCode {
+    const NAMES: [(ErrorCode, &'static str); 8] = [
+        (ErrorCode::NameTaken, "name-taken"),
+        (ErrorCode::BadName, "bad-name"),
+        (ErrorCode::BadColor, "bad-color"),
+        (ErrorCode::WrongName, "wrong-name"),
+        (ErrorCode::BadLine, "bad-line"),
+        (ErrorCode::BadCommand, "bad-command"),
+        (ErrorCode::EmptyText, "empty-text"),
+        (ErrorCode::LineTooLong, "line-too-long"),
+    ];
+
+    /// The code as it appears on the wire.
+    pub fn as_str(self) -> &'static str {
+        Self::NAMES
+            .iter()
+            .find(|(code, _)| *code == self)
+            .map_or("other", |(_, name)| name)
+    }
+
+    fn from_wire(word: &str) -> ErrorCode {
+        Self::NAMES
+            .iter()
+            .find(|(_, name)| *name == word)
+            .map_or(ErrorCode::Other, |(code, _)| *code)
+    }
+}
+
+/// A chat message, live or replayed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chat<'a> {
+    /// When the server received it: see [`timestamp_now`].
+    pub time: &'a str,
+    /// Who said it.
+    pub name: &'a str,
+    /// Their colour.
+    pub color: Color,
+    /// What they said, cleaned by the server.
+    pub text: &'a str,
+}
+
+/// Someone joining or leaving.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Presence<'a> {
+    /// When it happened.
+    pub time: &'a str,
+    /// Who.
+    pub name: &'a str,
+    /// Their colour.
+    pub color: Color,
+}
+
+/// A line from the server, parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerLine<'a> {
+    /// `MSG`: a live message.
+    Msg(Chat<'a>),
+    /// `HIST`: a message from before this connection, replayed on connect.
+    History(Chat<'a>),
+    /// `JOIN`: someone took a name.
+    Join(Presence<'a>),
+    /// `LEAVE`: someone left.
+    Leave(Presence<'a>),
+    /// `WELCOME`: this connection now has a name.
+    Welcome {
+        /// The name, as the server stored it.
+        name: &'a str,
+        /// The colour others will see.
+        color: Color,
+        /// How many people are online, this one included.
+        online: usize,
+    },
+    /// `WHO`: who is online.
+    Who {
+        /// How many people are online.
+        count: usize,
+        /// Up to [`crate::MAX_WHO_NAMES`] of their names.
+        names: Vec<&'a str>,
+    },
+    /// `ERR`: a request was refused.
+    Error {
+        /// What kind of refusal.
+        code: ErrorCode,
+        /// A sentence for a person.
+        detail: &'a str,
+    },
+    /// `BYE`: the server is closing this connection.
+    Bye {
+        /// Why, for a person.
+        reason: &'a str,
+    },
+    /// `PONG`: answer to `/ping`.
+    Pong,
+}
+
+impl<'a> ServerLine<'a> {
+    /// Parses one line (without its newline).
+    pub fn parse(line: &'a str) -> Result<ServerLine<'a>, ParseError> {
+        let (kind, rest) = line.split_once(SEPARATOR).unwrap_or((line, ""));
+        let parsed = match kind {
+            "MSG" => ServerLine::Msg(parse_chat(rest)?),
+            "HIST" => ServerLine::History(parse_chat(rest)?),
+            "JOIN" => ServerLine::Join(parse_presence(rest)?),
+            "LEAVE" => ServerLine::Leave(parse_presence(rest)?),
+            "WELCOME" => {
+                let [name, color, online] = fields(rest)?;
+                ServerLine::Welcome {
+                    name,
+                    color: parse_color(color)?,
+                    online: online.parse().map_err(|_| ParseError::Malformed)?,
+                }
+            }
+            "WHO" => {
+                let mut parts = rest.split(SEPARATOR);
+                let count = parts
+                    .next()
+                    .and_then(|c| c.parse().ok())
+                    .ok_or(ParseError::Malformed)?;
+                ServerLine::Who {
+                    count,
+                    names: parts.filter(|n| !n.is_empty()).collect(),
+                }
+            }
+            "ERR" => {
+                let [code, detail] = fields(rest)?;
+                ServerLine::Error {
+                    code: ErrorCode::from_wire(code),
+                    detail,
+                }
+            }
+            "BYE" => ServerLine::Bye { reason: rest },
+            "PONG" => ServerLine::Pong,
+            _ => return Err(ParseError::Malformed),
+        };
+        Ok(parsed)
+    }
+
+    /// The line to send, with its newline.
+    pub fn encode(&self) -> Vec<u8> {
+        let s = SEPARATOR;
+        let text = match self {
+            ServerLine::Msg(c) => {
+                format!("MSG{s}{}{s}{}{s}{}{s}{}", c.time, c.name, c.color, c.text)
+            }
+            ServerLine::History(c) => {
+                format!("HIST{s}{}{s}{}{s}{}{s}{}", c.time, c.name, c.color, c.text)
+            }
+            ServerLine::Join(p) => format!("JOIN{s}{}{s}{}{s}{}", p.time, p.name, p.color),
+            ServerLine::Leave(p) => format!("LEAVE{s}{}{s}{}{s}{}", p.time, p.name, p.color),
+            ServerLine::Welcome {
+                name,
+                color,
+                online,
+            } => {
+                format!("WELCOME{s}{name}{s}{color}{s}{online}")
+            }
+            ServerLine::Who { count, names } => {
+                let mut line = format!("WHO{s}{count}");
+                for name in names {
+                    line.push_str(s);
+                    line.push_str(name);
+                }
+                line
+            }
+            ServerLine::Error { code, detail } => format!("ERR{s}{}{s}{detail}", code.as_str()),
+            ServerLine::Bye { reason } => format!("BYE{s}{reason}"),
+            ServerLine::Pong => "PONG".to_string(),
+        };
+        let mut bytes = text.into_bytes();
+        bytes.push(b'\n');
+        bytes
+    }
+}
+
+/// Splits `rest` into exactly `N` fields; the last takes whatever is left,
+/// `<SEP>`s included.
+fn fields<const N: usize>(rest: &str) -> Result<[&str; N], ParseError> {
+    let mut out = [""; N];
+    let mut parts = rest.splitn(N, SEPARATOR);
+    for slot in out.iter_mut() {
+        *slot = parts.next().ok_or(ParseError::Malformed)?;
+    }
+    Ok(out)
+}
+
+fn parse_color(word: &str) -> Result<Color, ParseError> {
+    word.parse()
+        .map_err(|_| ParseError::BadColor(word.to_string()))
+}
+
+fn parse_chat(rest: &str) -> Result<Chat<'_>, ParseError> {
+    let [time, name, color, text] = fields(rest)?;
+    Ok(Chat {
+        time,
+        name,
+        color: parse_color(color)?,
+        text,
+    })
+}
+
+fn parse_presence(rest: &str) -> Result<Presence<'_>, ParseError> {
+    let [time, name, color] = fields(rest)?;
+    Ok(Presence {
+        time,
+        name,
+        color: parse_color(color)?,
+    })
+}
+
+/// The server's clock, in the wire format: RFC 3339, UTC, milliseconds.
+pub fn timestamp_now() -> String {
+    Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Reads a wire timestamp back; `None` if it is not RFC 3339.
+pub fn parse_timestamp(time: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(time)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn say_is_split_on_the_first_separator_only() {
+        assert_eq!(
+            ClientLine::parse("alice<SEP>a<SEP>b"),
+            Ok(ClientLine::Say {
+                name: "alice",
+                text: "a<SEP>b"
+            })
+        );
+    }
+
+    #[test]
+    fn say_round_trips() {
+        let line = ClientLine::Say {
+            name: "bob",
+            text: "hi there",
+        };
+        let encoded = line.encode();
+        assert_eq!(ClientLine::parse(encoded.trim_end()), Ok(line));
+    }
+
+    #[test]
+    fn join_with_and_without_colour() {
+        assert_eq!(
+            ClientLine::parse("/join alice bright-red"),
+            Ok(ClientLine::Join {
+                name: "alice",
+                color: Some(Color::BrightRed)
+            })
+        );
+        assert_eq!(
+            ClientLine::parse("/join alice"),
+            Ok(ClientLine::Join {
+                name: "alice",
+                color: None
+            })
+        );
+        let line = ClientLine::Join {
+            name: "carol",
+            color: Some(Color::Cyan),
+        };
+        assert_eq!(ClientLine::parse(line.encode().trim_end()), Ok(line));
+    }
+
+    #[test]
+    fn commands() {
+        assert_eq!(ClientLine::parse("/who"), Ok(ClientLine::Who));
+        assert_eq!(ClientLine::parse("/quit"), Ok(ClientLine::Quit));
+        assert_eq!(ClientLine::parse("/ping"), Ok(ClientLine::Ping));
+        assert_eq!(ClientLine::parse("  "), Ok(ClientLine::Blank));
+    }
+
+    #[test]
+    fn unknown_command() {
+        assert_eq!(
+            ClientLine::parse("/dance"),
+            Err(ParseError::UnknownCommand("dance".into()))
+        );
+        assert!(ClientLine::parse("/who extra").is_err());
+    }
+
+    #[test]
+    fn plain_text_without_separator_is_refused() {
+        assert_eq!(ClientLine::parse("hello"), Err(ParseError::NotAMessage));
+    }
+
+    #[test]
+    fn empty_text_is_refused() {
+        assert_eq!(
+            ClientLine::parse("alice<SEP>  "),
+            Err(ParseError::EmptyText)
+        );
+    }
+
+    #[test]
+    fn bad_names() {
+        for name in [
+            "",
+            "has space",
+            "esc\x1b",
+            "/slash",
+            &"x".repeat(33),
+            "bidi\u{202E}",
+        ] {
+            let line = format!("{name}<SEP>hi");
+            assert!(
+                matches!(ClientLine::parse(&line), Err(ParseError::BadName(_))),
+                "{name:?} should be refused"
+            );
+        }
+        assert!(check_name("José").is_ok());
+        assert!(check_name(&"x".repeat(32)).is_ok());
+    }
+
+    #[test]
+    fn bad_colour() {
+        assert_eq!(
+            ClientLine::parse("/join alice mauve"),
+            Err(ParseError::BadColor("mauve".into()))
+        );
+    }
+
+    #[test]
+    fn msg_round_trips_with_separator_in_text() {
+        let line = ServerLine::Msg(Chat {
+            time: "2026-11-24T13:07:08.123Z",
+            name: "alice",
+            color: Color::Red,
+            text: "x<SEP>y",
+        });
+        let bytes = line.encode();
+        let text = std::str::from_utf8(&bytes).unwrap();
+        assert_eq!(
+            text,
+            "MSG<SEP>2026-11-24T13:07:08.123Z<SEP>alice<SEP>red<SEP>x<SEP>y\n"
+        );
+        assert_eq!(ServerLine::parse(text.trim_end()), Ok(line));
+    }
+
+    #[test]
+    fn every_server_line_round_trips() {
+        let presence = Presence {
+            time: "2026-11-24T13:07:08.123Z",
+            name: "bob",
+            color: Color::Green,
+        };
+        let lines = [
+            ServerLine::History(Chat {
+                time: "t",
+                name: "a",
+                color: Color::Blue,
+                text: "old",
+            }),
+            ServerLine::Join(presence.clone()),
+            ServerLine::Leave(presence),
+            ServerLine::Welcome {
+                name: "bob",
+                color: Color::Green,
+                online: 3,
+            },
+            ServerLine::Who {
+                count: 2,
+                names: vec!["a", "b"],
+            },
+            ServerLine::Who {
+                count: 0,
+                names: vec![],
+            },
+            ServerLine::Error {
+                code: ErrorCode::NameTaken,
+                detail: "taken",
+            },
+            ServerLine::Bye {
+                reason: "server going down",
+            },
+            ServerLine::Pong,
+        ];
+        for line in lines {
+            let bytes = line.encode();
+            let text = std::str::from_utf8(&bytes).unwrap();
+            assert_eq!(ServerLine::parse(text.trim_end()), Ok(line));
+        }
+    }
+
+    #[test]
+    fn unknown_error_code_is_kept_as_other() {
+        assert_eq!(
+            ServerLine::parse("ERR<SEP>future-code<SEP>something"),
+            Ok(ServerLine::Error {
+                code: ErrorCode::Other,
+                detail: "something"
+            })
+        );
+    }
+
+    #[test]
+    fn unknown_kind_is_malformed() {
+        assert_eq!(ServerLine::parse("HELLO"), Err(ParseError::Malformed));
+        assert_eq!(
+            ServerLine::parse("MSG<SEP>only"),
+            Err(ParseError::Malformed)
+        );
+    }
+
+    #[test]
+    fn timestamp_round_trips() {
+        let now = timestamp_now();
+        assert!(now.ends_with('Z'), "{now}");
+        assert!(parse_timestamp(&now).is_some());
+        assert!(parse_timestamp("yesterday").is_none());
+    }
+}
