@@ -1,1 +1,71 @@
-fn main() {}
+//! `chat-server`: parses flags, binds, and hands the listener to the chosen
+//! mode. Everything else lives in the library.
+
+use std::process::ExitCode;
+
+use chat_server::config::{parse_args, Command, Config, Mode};
+use chat_server::{listener, threads, Server};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match parse_args(&args) {
+        Ok(Command::Run(config)) => match run(config) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("chat-server: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Ok(Command::Help(text)) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Ok(Command::Version) => {
+            println!("chat-server {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("chat-server: {e}\n{}", e.usage);
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(config: Config) -> std::io::Result<()> {
+    match listener::raise_fd_limit() {
+        Ok(limit) => {
+            if let Some(wanted) = config.max_clients {
+                if wanted as u64 > limit {
+                    eprintln!(
+                        "[!] --max-clients {wanted} is above the fd limit ({limit}); \
+                         newcomers past it will be refused"
+                    );
+                }
+            }
+        }
+        Err(e) => eprintln!("[!] could not raise the fd limit: {e}"),
+    }
+    let listener = listener::bind(&config.host, config.port).map_err(|e| {
+        std::io::Error::new(
+            e.kind(),
+            format!("cannot listen on {}:{}: {e}", config.host, config.port),
+        )
+    })?;
+    let addr = listener.local_addr()?;
+    match config.mode {
+        Mode::Event => {
+            let mut server = Server::new(listener, config)?;
+            server.handle_signals()?;
+            eprintln!("[*] Listening as {addr}");
+            server.run()
+        }
+        Mode::Threads => {
+            let server = threads::Server::new(listener, config)?;
+            server.handle_signals()?;
+            eprintln!(
+                "[*] Listening as {addr} (thread per client: a baseline, not for production)"
+            );
+            server.run()
+        }
+    }
+}

@@ -1,0 +1,376 @@
+//! Command-line flags and the settings they become.
+//!
+//! Parsing is a pure function ([`parse_args`]) so it is tested without
+//! starting a server; `main` only maps its result to an exit code.
+
+use std::fmt;
+use std::time::Duration;
+
+use getopts::Options;
+
+use chat_shared::{DEFAULT_MAX_LINE_BYTES, DEFAULT_PORT};
+
+/// Which server design runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// One thread, one mio event loop for every client: the product.
+    Event,
+    /// One OS thread per client, as the seed project did: a baseline for
+    /// comparison, not for production.
+    Threads,
+}
+
+/// Everything the server needs to know to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Address to listen on.
+    pub host: String,
+    /// Port to listen on; 0 picks a free one.
+    pub port: u16,
+    /// Event loop or thread per client.
+    pub mode: Mode,
+    /// Most clients at once; `None` derives it from the fd limit.
+    pub max_clients: Option<usize>,
+    /// Longest line a client may send, in bytes.
+    pub max_line_bytes: usize,
+    /// Most bytes queued for one client before it is dropped as too slow.
+    pub max_queue_bytes: usize,
+    /// How many recent messages a newcomer is shown.
+    pub history: usize,
+    /// Close a client silent for this long; `None` never does.
+    pub idle_timeout: Option<Duration>,
+    /// Most lines per second one client may send; `None` is unlimited.
+    pub rate_limit: Option<u32>,
+}
+
+/// Default for `--max-queue`. Large enough for a full history replay of
+/// maximum-length lines (20 x 4 KiB) on top of live traffic, small enough that
+/// a thousand stuck desks cost at most 256 MiB.
+pub const DEFAULT_MAX_QUEUE_BYTES: usize = 256 * 1024;
+
+/// Default for `--history`, as many lines as ssh-chat replays.
+pub const DEFAULT_HISTORY: usize = 20;
+
+/// Default for `--idle-timeout`. Our client pings every minute, so only a
+/// dead or abandoned connection stays silent this long.
+pub const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 600;
+
+/// Default for `--rate-limit`: far above typing speed, and a pasted burst of
+/// twice this many lines goes straight through.
+pub const DEFAULT_RATE_LIMIT: u32 = 20;
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            host: "0.0.0.0".to_string(),
+            port: DEFAULT_PORT,
+            mode: Mode::Event,
+            max_clients: None,
+            max_line_bytes: DEFAULT_MAX_LINE_BYTES,
+            max_queue_bytes: DEFAULT_MAX_QUEUE_BYTES,
+            history: DEFAULT_HISTORY,
+            idle_timeout: Some(Duration::from_secs(DEFAULT_IDLE_TIMEOUT_SECS)),
+            rate_limit: Some(DEFAULT_RATE_LIMIT),
+        }
+    }
+}
+
+/// What the command line asks for.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Command {
+    /// Run the server.
+    Run(Config),
+    /// Print this help text and exit 0.
+    Help(String),
+    /// Print the version and exit 0.
+    Version,
+}
+
+/// A bad command line: the message, and the usage to print after it.
+#[derive(Debug, PartialEq, Eq)]
+pub struct UsageError {
+    /// One line saying what is wrong.
+    pub message: String,
+    /// The short usage line.
+    pub usage: String,
+}
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+const PROGRAM: &str = "chat-server";
+
+fn options() -> Options {
+    let mut opts = Options::new();
+    opts.optopt(
+        "H",
+        "host",
+        "address to listen on (default 0.0.0.0, every IPv4 address)",
+        "HOST",
+    );
+    opts.optopt(
+        "p",
+        "port",
+        &format!("port to listen on, 0 for any (default {DEFAULT_PORT})"),
+        "PORT",
+    );
+    opts.optopt(
+        "",
+        "mode",
+        "event: one thread, one event loop (default); threads: one thread per client, \
+         the seed's design, a baseline for comparison, not for production",
+        "MODE",
+    );
+    opts.optopt(
+        "",
+        "max-clients",
+        "most clients at once; newcomers past it are refused (default: the fd limit less 64)",
+        "N",
+    );
+    opts.optopt(
+        "",
+        "max-line",
+        &format!("longest line a client may send; longer ones get an error and are discarded (default {DEFAULT_MAX_LINE_BYTES})"),
+        "BYTES",
+    );
+    opts.optopt(
+        "",
+        "max-queue",
+        &format!("bytes queued for one client before it is dropped as too slow (default {DEFAULT_MAX_QUEUE_BYTES})"),
+        "BYTES",
+    );
+    opts.optopt(
+        "",
+        "history",
+        &format!("recent messages shown to a newcomer (default {DEFAULT_HISTORY})"),
+        "N",
+    );
+    opts.optopt(
+        "",
+        "idle-timeout",
+        &format!(
+            "close a client silent this long, 0 for never (default {DEFAULT_IDLE_TIMEOUT_SECS})"
+        ),
+        "SECS",
+    );
+    opts.optopt(
+        "",
+        "rate-limit",
+        &format!(
+            "lines per second one client may send, bursts of twice that; \
+         more are read later, not lost; 0 for no limit (default {DEFAULT_RATE_LIMIT})"
+        ),
+        "N",
+    );
+    opts.optflag("h", "help", "print this help and exit");
+    opts.optflag("V", "version", "print the version and exit");
+    opts
+}
+
+fn short_usage() -> String {
+    format!("Usage: {PROGRAM} [options]; try '{PROGRAM} --help'")
+}
+
+/// Parses the arguments after the program name.
+pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Command, UsageError> {
+    let opts = options();
+    let usage_error = |message: String| UsageError {
+        message,
+        usage: short_usage(),
+    };
+    let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
+    let matches = opts.parse(&args).map_err(|e| usage_error(e.to_string()))?;
+    if matches.opt_present("help") {
+        let brief = format!(
+            "Usage: {PROGRAM} [options]\n\n\
+             The office chat server. Desks connect with chat-client; anything that\n\
+             speaks the line protocol (even nc) can join. Stops on Ctrl-C or SIGTERM,\n\
+             telling every client first."
+        );
+        return Ok(Command::Help(opts.usage(&brief)));
+    }
+    if matches.opt_present("version") {
+        return Ok(Command::Version);
+    }
+    if let Some(extra) = matches.free.first() {
+        return Err(usage_error(format!("unexpected argument '{extra}'")));
+    }
+    let mut config = Config::default();
+    if let Some(host) = matches.opt_str("host") {
+        config.host = host;
+    }
+    let number = |name: &str| -> Result<Option<u64>, UsageError> {
+        matches
+            .opt_str(name)
+            .map(|value| {
+                value.parse::<u64>().map_err(|_| {
+                    usage_error(format!("--{name} wants a whole number, not '{value}'"))
+                })
+            })
+            .transpose()
+    };
+    if let Some(port) = number("port")? {
+        config.port = u16::try_from(port)
+            .map_err(|_| usage_error(format!("--port must be at most 65535, not {port}")))?;
+    }
+    if let Some(mode) = matches.opt_str("mode") {
+        config.mode = match mode.as_str() {
+            "event" => Mode::Event,
+            "threads" => Mode::Threads,
+            _ => {
+                return Err(usage_error(format!(
+                    "--mode is event or threads, not '{mode}'"
+                )))
+            }
+        };
+    }
+    if let Some(n) = number("max-clients")? {
+        if n == 0 {
+            return Err(usage_error("--max-clients must be at least 1".to_string()));
+        }
+        config.max_clients = Some(n as usize);
+    }
+    if let Some(n) = number("max-line")? {
+        if n < 64 {
+            return Err(usage_error(
+                "--max-line must be at least 64 bytes".to_string(),
+            ));
+        }
+        config.max_line_bytes = n as usize;
+    }
+    if let Some(n) = number("max-queue")? {
+        if n < 1024 {
+            return Err(usage_error(
+                "--max-queue must be at least 1024 bytes".to_string(),
+            ));
+        }
+        config.max_queue_bytes = n as usize;
+    }
+    if let Some(n) = number("history")? {
+        config.history = n as usize;
+    }
+    if let Some(secs) = number("idle-timeout")? {
+        config.idle_timeout = (secs > 0).then(|| Duration::from_secs(secs));
+    }
+    if let Some(n) = number("rate-limit")? {
+        let n =
+            u32::try_from(n).map_err(|_| usage_error(format!("--rate-limit is too large: {n}")))?;
+        config.rate_limit = (n > 0).then_some(n);
+    }
+    Ok(Command::Run(config))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_config(args: &[&str]) -> Config {
+        match parse_args(args) {
+            Ok(Command::Run(config)) => config,
+            other => panic!("expected a config, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_match_the_seed() {
+        let config = run_config(&[]);
+        assert_eq!(config.host, "0.0.0.0");
+        assert_eq!(config.port, 5002);
+        assert_eq!(config.mode, Mode::Event);
+    }
+
+    #[test]
+    fn every_flag_is_read() {
+        let config = run_config(&[
+            "-H",
+            "127.0.0.1",
+            "-p",
+            "6000",
+            "--mode",
+            "threads",
+            "--max-clients",
+            "300",
+            "--max-line",
+            "512",
+            "--max-queue",
+            "65536",
+            "--history",
+            "5",
+            "--idle-timeout",
+            "0",
+            "--rate-limit",
+            "0",
+        ]);
+        assert_eq!(
+            config,
+            Config {
+                host: "127.0.0.1".into(),
+                port: 6000,
+                mode: Mode::Threads,
+                max_clients: Some(300),
+                max_line_bytes: 512,
+                max_queue_bytes: 65536,
+                history: 5,
+                idle_timeout: None,
+                rate_limit: None,
+            }
+        );
+    }
+
+    #[test]
+    fn bad_number_is_a_usage_error() {
+        let err = parse_args(&["--port", "lots"]).unwrap_err();
+        assert_eq!(err.message, "--port wants a whole number, not 'lots'");
+        assert!(err.usage.contains("--help"));
+    }
+
+    #[test]
+    fn port_out_of_range() {
+        assert!(parse_args(&["--port", "70000"]).is_err());
+    }
+
+    #[test]
+    fn unknown_flag_and_stray_argument() {
+        assert!(parse_args(&["--colour"]).is_err());
+        assert!(parse_args(&["extra"]).is_err());
+    }
+
+    #[test]
+    fn unknown_mode() {
+        assert!(parse_args(&["--mode", "async"])
+            .unwrap_err()
+            .message
+            .contains("event or threads"));
+    }
+
+    #[test]
+    fn help_lists_every_flag() {
+        let Ok(Command::Help(text)) = parse_args(&["--help"]) else {
+            panic!("expected help");
+        };
+        for flag in [
+            "--host",
+            "--port",
+            "--mode",
+            "--max-clients",
+            "--max-line",
+            "--max-queue",
+            "--history",
+            "--idle-timeout",
+            "--rate-limit",
+            "--version",
+        ] {
+            assert!(text.contains(flag), "help lacks {flag}");
+        }
+        let words: Vec<&str> = text.split_whitespace().collect();
+        assert!(words.join(" ").contains("baseline for comparison, not for production"));
+    }
+
+    #[test]
+    fn version() {
+        assert_eq!(parse_args(&["--version"]), Ok(Command::Version));
+    }
+}

@@ -1,0 +1,39 @@
+//! The listening socket and the process's fd limit, set up the way a server
+//! for thousands of desks needs them.
+
+use std::io;
+use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+
+use socket2::{Domain, Protocol, Socket, Type};
+
+/// Connections the kernel may queue before we accept them. When a thousand
+/// desks reconnect after a restart, std's 128 drops SYNs and makes clients
+/// wait seconds for a retry; Linux caps this at `net.core.somaxconn`.
+const LISTEN_BACKLOG: i32 = 4096;
+
+/// Binds `host:port` with SO_REUSEADDR (a restart must not fail on sockets
+/// in TIME_WAIT) and a large backlog. The listener is left blocking; each
+/// mode sets what it needs.
+pub fn bind(host: &str, port: u16) -> io::Result<TcpListener> {
+    let addr = resolve(host, port)?;
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    Ok(socket.into())
+}
+
+fn resolve(host: &str, port: u16) -> io::Result<SocketAddr> {
+    (host, port).to_socket_addrs()?.next().ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("no address found for {host}"),
+        )
+    })
+}
+
+/// Raises the soft fd limit to the hard one, so `--max-clients` can reach
+/// what the system allows. Returns the new soft limit.
+pub fn raise_fd_limit() -> io::Result<u64> {
+    rlimit::increase_nofile_limit(u64::MAX)
+}

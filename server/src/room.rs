@@ -1,0 +1,365 @@
+//! The chat room itself, without any I/O: who is here under which name and
+//! colour, the recent history, and what each client line causes.
+//!
+//! Both server modes drive the same `Room`: the event loop owns one directly,
+//! the thread-per-client baseline keeps it behind a lock. A line goes in,
+//! [`Effect`]s come out, and the caller delivers them its own way, so the
+//! protocol's rules live here once.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use chat_shared::message::{timestamp_now, Chat, Presence};
+use chat_shared::sanitize::clean;
+use chat_shared::{ClientLine, Color, ErrorCode, ServerLine, MAX_WHO_NAMES};
+
+/// An encoded server line, shared by every recipient's queue: a broadcast is
+/// encoded once, not once per client.
+pub type Frame = Arc<[u8]>;
+
+/// Identifies a connection to the room; the caller chooses it (the event loop
+/// uses its slab key).
+pub type ConnId = usize;
+
+/// What a line from a client makes the caller do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Send this to the client that sent the line.
+    Reply(Frame),
+    /// Send this to every connection, named or not, the sender included.
+    Broadcast(Frame),
+    /// The client asked to leave: close it once its replies are flushed.
+    Quit,
+}
+
+/// A named participant.
+#[derive(Debug)]
+struct Member {
+    name: String,
+    color: Color,
+}
+
+/// Names, colours and history for one chat room.
+#[derive(Debug)]
+pub struct Room {
+    /// Connections that have a name, by connection.
+    members: HashMap<ConnId, Member>,
+    /// The same members by lower-cased name, so names are unique regardless
+    /// of case ("Alice" and "alice" would confuse everyone).
+    ids_by_name: HashMap<String, ConnId>,
+    /// The last messages, oldest first, already encoded as `HIST` lines.
+    history: VecDeque<Frame>,
+    /// How many messages `history` keeps.
+    history_limit: usize,
+}
+
+impl Room {
+    /// An empty room that replays up to `history_limit` messages to newcomers.
+    pub fn new(history_limit: usize) -> Room {
+        Room {
+            members: HashMap::new(),
+            ids_by_name: HashMap::new(),
+            history: VecDeque::with_capacity(history_limit),
+            history_limit,
+        }
+    }
+
+    /// The `HIST` lines a new connection gets before anything live.
+    pub fn history(&self) -> std::collections::vec_deque::Iter<'_, Frame> {
+        self.history.iter()
+    }
+
+    /// How many connections have a name.
+    pub fn member_count(&self) -> usize {
+        self.members.len()
+    }
+
+    /// Handles one line from connection `id`, pushing what must happen onto
+    /// `effects`.
+    pub fn handle_line(&mut self, id: ConnId, raw: &[u8], effects: &mut Vec<Effect>) {
+        let decoded = String::from_utf8_lossy(raw);
+        let line = match ClientLine::parse(&decoded) {
+            Ok(line) => line,
+            Err(err) => {
+                effects.push(Effect::Reply(error_frame(err.code(), &err.to_string())));
+                return;
+            }
+        };
+        match line {
+            ClientLine::Say { name, text } => {
+                if self.join(id, name, None, effects).is_ok() {
+                    self.say(id, &clean(text), effects);
+                }
+            }
+            ClientLine::Join { name, color } => {
+                let _ = self.join(id, name, color, effects);
+            }
+            ClientLine::Who => effects.push(Effect::Reply(self.who())),
+            ClientLine::Ping => effects.push(Effect::Reply(encode(&ServerLine::Pong))),
+            ClientLine::Quit => {
+                effects.push(Effect::Reply(encode(&ServerLine::Bye {
+                    reason: "goodbye",
+                })));
+                effects.push(Effect::Quit);
+            }
+            ClientLine::Blank => {}
+        }
+    }
+
+    /// The reply to a line that went over the length limit.
+    pub fn line_too_long(limit: usize) -> Frame {
+        error_frame(
+            ErrorCode::LineTooLong,
+            &format!("lines are at most {limit} bytes; that one was discarded"),
+        )
+    }
+
+    /// Forgets connection `id`; if it had a name, everyone hears it left.
+    pub fn leave(&mut self, id: ConnId, effects: &mut Vec<Effect>) {
+        if let Some(member) = self.members.remove(&id) {
+            self.ids_by_name.remove(&member.name.to_lowercase());
+            let presence = Presence {
+                time: &timestamp_now(),
+                name: &member.name,
+                color: member.color,
+            };
+            effects.push(Effect::Broadcast(encode(&ServerLine::Leave(presence))));
+        }
+    }
+
+    /// Makes `name` this connection's name, or checks that it already is.
+    /// On refusal, the reply is already in `effects`.
+    fn join(
+        &mut self,
+        id: ConnId,
+        name: &str,
+        color: Option<Color>,
+        effects: &mut Vec<Effect>,
+    ) -> Result<(), ()> {
+        let key = name.to_lowercase();
+        if let Some(member) = self.members.get(&id) {
+            if member.name.to_lowercase() == key {
+                return Ok(());
+            }
+            let detail = format!("this connection is already {}", member.name);
+            effects.push(Effect::Reply(error_frame(ErrorCode::WrongName, &detail)));
+            return Err(());
+        }
+        if self.ids_by_name.contains_key(&key) {
+            let detail = format!("the name {name} is taken; choose another");
+            effects.push(Effect::Reply(error_frame(ErrorCode::NameTaken, &detail)));
+            return Err(());
+        }
+        let color = color.unwrap_or_else(|| Color::for_name(name));
+        self.ids_by_name.insert(key, id);
+        self.members.insert(
+            id,
+            Member {
+                name: name.to_string(),
+                color,
+            },
+        );
+        let welcome = ServerLine::Welcome {
+            name,
+            color,
+            online: self.members.len(),
+        };
+        effects.push(Effect::Reply(encode(&welcome)));
+        let presence = Presence {
+            time: &timestamp_now(),
+            name,
+            color,
+        };
+        effects.push(Effect::Broadcast(encode(&ServerLine::Join(presence))));
+        Ok(())
+    }
+
+    fn say(&mut self, id: ConnId, text: &str, effects: &mut Vec<Effect>) {
+        let member = &self.members[&id];
+        let chat = Chat {
+            time: &timestamp_now(),
+            name: &member.name,
+            color: member.color,
+            text,
+        };
+        if self.history_limit > 0 {
+            if self.history.len() == self.history_limit {
+                self.history.pop_front();
+            }
+            self.history
+                .push_back(encode(&ServerLine::History(chat.clone())));
+        }
+        effects.push(Effect::Broadcast(encode(&ServerLine::Msg(chat))));
+    }
+
+    fn who(&self) -> Frame {
+        let mut names: Vec<&str> = self.members.values().map(|m| m.name.as_str()).collect();
+        names.sort_unstable_by_key(|name| name.to_lowercase());
+        names.truncate(MAX_WHO_NAMES);
+        encode(&ServerLine::Who {
+            count: self.members.len(),
+            names,
+        })
+    }
+}
+
+/// Encodes a server line into a shareable frame.
+pub fn encode(line: &ServerLine<'_>) -> Frame {
+    Frame::from(line.encode())
+}
+
+fn error_frame(code: ErrorCode, detail: &str) -> Frame {
+    encode(&ServerLine::Error { code, detail })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(frame: &Frame) -> String {
+        String::from_utf8(frame.to_vec()).unwrap()
+    }
+
+    fn run(room: &mut Room, id: ConnId, line: &str) -> Vec<String> {
+        let mut effects = Vec::new();
+        room.handle_line(id, line.as_bytes(), &mut effects);
+        effects
+            .iter()
+            .map(|e| match e {
+                Effect::Reply(f) => format!("reply {}", text(f)),
+                Effect::Broadcast(f) => format!("all {}", text(f)),
+                Effect::Quit => "quit".to_string(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn first_say_joins_then_broadcasts() {
+        let mut room = Room::new(20);
+        let out = run(&mut room, 1, "alice<SEP>hello");
+        assert_eq!(out.len(), 3, "{out:?}");
+        assert!(out[0].starts_with("reply WELCOME<SEP>alice<SEP>"));
+        assert!(out[1].starts_with("all JOIN<SEP>"));
+        assert!(out[2].starts_with("all MSG<SEP>"), "{out:?}");
+        assert!(out[2].contains("<SEP>alice<SEP>"), "{out:?}");
+        assert!(out[2].ends_with("<SEP>hello\n"), "{out:?}");
+    }
+
+    #[test]
+    fn second_say_only_broadcasts() {
+        let mut room = Room::new(20);
+        run(&mut room, 1, "alice<SEP>one");
+        let out = run(&mut room, 1, "alice<SEP>two");
+        assert_eq!(out.len(), 1);
+        assert!(out[0].ends_with("<SEP>two\n"));
+    }
+
+    #[test]
+    fn taken_name_is_refused_case_blind() {
+        let mut room = Room::new(20);
+        run(&mut room, 1, "/join alice");
+        let out = run(&mut room, 2, "Alice<SEP>hi");
+        assert_eq!(
+            out,
+            vec!["reply ERR<SEP>name-taken<SEP>the name Alice is taken; choose another\n"]
+        );
+    }
+
+    #[test]
+    fn name_is_free_again_after_leave() {
+        let mut room = Room::new(20);
+        run(&mut room, 1, "/join alice");
+        let mut effects = Vec::new();
+        room.leave(1, &mut effects);
+        assert!(matches!(&effects[0], Effect::Broadcast(f) if text(f).starts_with("LEAVE<SEP>")));
+        assert!(run(&mut room, 2, "/join alice")[0].starts_with("reply WELCOME"));
+    }
+
+    #[test]
+    fn leaving_without_a_name_is_silent() {
+        let mut room = Room::new(20);
+        let mut effects = Vec::new();
+        room.leave(7, &mut effects);
+        assert!(effects.is_empty());
+    }
+
+    #[test]
+    fn other_name_on_a_named_connection_is_refused() {
+        let mut room = Room::new(20);
+        run(&mut room, 1, "/join alice");
+        let out = run(&mut room, 1, "bob<SEP>hi");
+        assert!(out[0].starts_with("reply ERR<SEP>wrong-name"), "{out:?}");
+    }
+
+    #[test]
+    fn join_keeps_the_chosen_colour() {
+        let mut room = Room::new(20);
+        let out = run(&mut room, 1, "/join alice bright-cyan");
+        assert!(out[0].starts_with("reply WELCOME<SEP>alice<SEP>bright-cyan<SEP>1"));
+    }
+
+    #[test]
+    fn controls_in_text_are_made_visible() {
+        let mut room = Room::new(20);
+        let out = run(&mut room, 1, "alice<SEP>\x1b[2Jboom\x07");
+        assert!(out[2].ends_with("<SEP>^[[2Jboom^G\n"), "{out:?}");
+    }
+
+    #[test]
+    fn history_keeps_the_last_messages() {
+        let mut room = Room::new(2);
+        for word in ["one", "two", "three"] {
+            run(&mut room, 1, &format!("alice<SEP>{word}"));
+        }
+        let replay: Vec<String> = room.history().map(text).collect();
+        assert_eq!(replay.len(), 2);
+        assert!(replay[0].starts_with("HIST<SEP>") && replay[0].ends_with("<SEP>two\n"));
+        assert!(replay[1].ends_with("<SEP>three\n"));
+    }
+
+    #[test]
+    fn no_history_when_limit_is_zero() {
+        let mut room = Room::new(0);
+        run(&mut room, 1, "alice<SEP>one");
+        assert_eq!(room.history().count(), 0);
+    }
+
+    #[test]
+    fn who_lists_names_sorted_with_count() {
+        let mut room = Room::new(0);
+        run(&mut room, 1, "/join bob");
+        run(&mut room, 2, "/join alice");
+        assert_eq!(
+            run(&mut room, 3, "/who"),
+            vec!["reply WHO<SEP>2<SEP>alice<SEP>bob\n"]
+        );
+    }
+
+    #[test]
+    fn quit_says_bye_then_quits() {
+        let mut room = Room::new(0);
+        assert_eq!(
+            run(&mut room, 1, "/quit"),
+            vec!["reply BYE<SEP>goodbye\n", "quit"]
+        );
+    }
+
+    #[test]
+    fn bad_lines_get_errors() {
+        let mut room = Room::new(0);
+        assert!(run(&mut room, 1, "hello")[0].starts_with("reply ERR<SEP>bad-line"));
+        assert!(run(&mut room, 1, "/dance")[0].starts_with("reply ERR<SEP>bad-command"));
+        assert!(run(&mut room, 1, "a b<SEP>x")[0].starts_with("reply ERR<SEP>bad-name"));
+        assert!(run(&mut room, 1, "")[..].is_empty());
+    }
+
+    #[test]
+    fn invalid_utf8_is_replaced_not_fatal() {
+        let mut room = Room::new(0);
+        let mut effects = Vec::new();
+        room.handle_line(1, b"alice<SEP>caf\xe9", &mut effects);
+        assert!(
+            matches!(effects.last(), Some(Effect::Broadcast(f)) if text(f).ends_with("caf\u{FFFD}\n"))
+        );
+    }
+}

@@ -1,0 +1,299 @@
+//! `--mode threads`: the seed project's design, kept as a baseline for the
+//! comparison, not for production.
+//!
+//! One OS thread per client; a shared list of client sockets behind one lock;
+//! each message is written to every client with blocking writes while the
+//! lock is held, exactly as the seed's `for client_socket in client_sockets:
+//! client_socket.send(...)` did. It speaks the same protocol through the same
+//! [`Room`], so a comparison measures the design and nothing else. What it
+//! suffers (a thread and its stack per client, a slow reader stalling every
+//! broadcast, thread limits) comes from that design; nothing here is slowed
+//! on purpose.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread;
+use std::time::Instant;
+
+use chat_shared::{Line, LineReader, ServerLine};
+
+use crate::config::Config;
+use crate::rate::TokenBucket;
+use crate::room::{encode, ConnId, Effect, Room};
+
+/// Each client thread's read buffer; the seed read 1024 bytes at a time.
+const READ_BUFFER_BYTES: usize = 4096;
+
+/// What every client thread shares.
+#[derive(Debug)]
+struct Shared {
+    config: Config,
+    state: Mutex<State>,
+    stopping: AtomicBool,
+}
+
+/// The seed's `client_sockets` set, plus the room.
+#[derive(Debug)]
+struct State {
+    clients: Vec<(ConnId, TcpStream)>,
+    room: Room,
+    next_id: ConnId,
+}
+
+/// Stops a running thread-per-client server from another thread.
+#[derive(Debug, Clone)]
+pub struct ShutdownHandle {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+}
+
+impl ShutdownHandle {
+    /// Asks the server to say goodbye to every client and stop.
+    pub fn shutdown(&self) {
+        self.shared.stopping.store(true, Ordering::SeqCst);
+        // The accept loop is blocked in accept(): a connection wakes it.
+        let _ = TcpStream::connect(self.addr);
+    }
+}
+
+/// The thread-per-client server.
+#[derive(Debug)]
+pub struct Server {
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    max_clients: usize,
+}
+
+impl Server {
+    /// Takes over a bound listener.
+    pub fn new(listener: TcpListener, config: Config) -> io::Result<Server> {
+        listener.set_nonblocking(false)?;
+        let max_clients = config.max_clients.unwrap_or(usize::MAX);
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                clients: Vec::new(),
+                room: Room::new(config.history),
+                next_id: 0,
+            }),
+            config,
+            stopping: AtomicBool::new(false),
+        });
+        Ok(Server {
+            listener,
+            shared,
+            max_clients,
+        })
+    }
+
+    /// The address it listens on.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// A handle that stops the server from another thread.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        let mut addr = self
+            .listener
+            .local_addr()
+            .expect("a bound listener has an address");
+        if addr.ip().is_unspecified() {
+            addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        ShutdownHandle {
+            shared: Arc::clone(&self.shared),
+            addr,
+        }
+    }
+
+    /// Shuts down on SIGINT and SIGTERM, from a thread that waits for them.
+    pub fn handle_signals(&self) -> io::Result<()> {
+        let mut signals = signal_hook::iterator::Signals::new([
+            signal_hook::consts::SIGINT,
+            signal_hook::consts::SIGTERM,
+        ])?;
+        let handle = self.shutdown_handle();
+        thread::spawn(move || {
+            if let Some(signal) = signals.forever().next() {
+                eprintln!("[*] Received signal {signal}; shutting down.");
+                handle.shutdown();
+            }
+        });
+        Ok(())
+    }
+
+    /// Accepts clients, one thread each, until shut down.
+    pub fn run(self) -> io::Result<()> {
+        loop {
+            let (stream, peer) = match self.listener.accept() {
+                Ok(accepted) => accepted,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    eprintln!("[!] accept failed: {e}");
+                    if self.shared.stopping.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    thread::sleep(std::time::Duration::from_millis(100));
+                    continue;
+                }
+            };
+            if self.shared.stopping.load(Ordering::SeqCst) {
+                break;
+            }
+            self.admit(stream, peer);
+        }
+        self.shut_down();
+        Ok(())
+    }
+
+    fn admit(&self, mut stream: TcpStream, peer: SocketAddr) {
+        let mut state = lock(&self.shared);
+        if state.clients.len() >= self.max_clients {
+            let reason = format!(
+                "the server is full ({} clients); try again later",
+                self.max_clients
+            );
+            let _ = stream.write_all(&encode(&ServerLine::Bye { reason: &reason }));
+            eprintln!("[-] {peer} refused ({reason}).");
+            return;
+        }
+        let _ = stream.set_nodelay(true);
+        let _ = stream.set_read_timeout(self.shared.config.idle_timeout);
+        let writer = match stream.try_clone() {
+            Ok(writer) => writer,
+            Err(e) => {
+                eprintln!("[-] {peer} refused ({e}).");
+                return;
+            }
+        };
+        let id = state.next_id;
+        state.next_id += 1;
+        for frame in state.room.history() {
+            if stream.write_all(frame).is_err() {
+                return;
+            }
+        }
+        let shared = Arc::clone(&self.shared);
+        let spawned = thread::Builder::new()
+            .name(format!("client-{id}"))
+            .spawn(move || serve_client(&shared, id, stream, peer));
+        match spawned {
+            Ok(_) => {
+                state.clients.push((id, writer));
+                eprintln!("[+] {peer} connected.");
+            }
+            Err(e) => eprintln!("[-] {peer} refused (cannot start a thread: {e})."),
+        }
+    }
+
+    fn shut_down(&self) {
+        let mut state = lock(&self.shared);
+        eprintln!(
+            "[*] Shutting down: telling {} clients.",
+            state.clients.len()
+        );
+        let bye = encode(&ServerLine::Bye {
+            reason: "the server is going down",
+        });
+        for (_, stream) in state.clients.iter_mut() {
+            let _ = stream.write_all(&bye);
+            // Wakes the client's thread from its blocking read.
+            let _ = stream.shutdown(Shutdown::Both);
+        }
+        state.clients.clear();
+        eprintln!("[*] Server stopped.");
+    }
+}
+
+/// One client's thread: the seed's `listen_for_client`.
+fn serve_client(shared: &Shared, id: ConnId, mut stream: TcpStream, peer: SocketAddr) {
+    let config = &shared.config;
+    let mut lines = LineReader::new(config.max_line_bytes);
+    let mut rate = config
+        .rate_limit
+        .map(|n| TokenBucket::new(n, Instant::now()));
+    let mut buffer = [0u8; READ_BUFFER_BYTES];
+    let mut effects = Vec::new();
+    let reason = loop {
+        let n = match stream.read(&mut buffer) {
+            Ok(0) => break "closed by peer".to_string(),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                break "idle timeout".to_string()
+            }
+            Err(e) => break format!("read error: {e}"),
+        };
+        let mut quit = false;
+        let _ = lines.feed(&buffer[..n], |line| {
+            if let Some(bucket) = rate.as_mut() {
+                // A thread of its own can simply sleep off its rate limit.
+                let now = Instant::now();
+                if !bucket.has_token(now) {
+                    thread::sleep(bucket.next_token_at().saturating_duration_since(now));
+                }
+                bucket.take();
+            }
+            let mut state = lock(shared);
+            match line {
+                Line::Complete(bytes) => state.room.handle_line(id, bytes, &mut effects),
+                Line::TooLong => {
+                    effects.push(Effect::Reply(Room::line_too_long(config.max_line_bytes)))
+                }
+            }
+            for effect in effects.drain(..) {
+                match effect {
+                    Effect::Reply(frame) => {
+                        let _ = stream.write_all(&frame);
+                    }
+                    Effect::Broadcast(frame) => broadcast(&mut state, &frame),
+                    Effect::Quit => quit = true,
+                }
+            }
+            if quit {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        });
+        if quit {
+            break "quit".to_string();
+        }
+    };
+    let mut state = lock(shared);
+    state.clients.retain(|(client, _)| *client != id);
+    state.room.leave(id, &mut effects);
+    for effect in effects.drain(..) {
+        if let Effect::Broadcast(frame) = effect {
+            broadcast(&mut state, &frame);
+        }
+    }
+    drop(state);
+    let _ = stream.shutdown(Shutdown::Both);
+    if !shared.stopping.load(Ordering::SeqCst) {
+        eprintln!("[-] {peer} disconnected ({reason}).");
+    }
+}
+
+/// The seed's broadcast: a blocking write to every client, in turn, under
+/// the lock. A client that does not read stalls this, and everyone with it.
+fn broadcast(state: &mut State, frame: &[u8]) {
+    for (_, stream) in state.clients.iter_mut() {
+        let _ = stream.write_all(frame);
+    }
+}
+
+fn lock(shared: &Shared) -> MutexGuard<'_, State> {
+    // A panicking client thread must not take the whole server with it.
+    shared
+        .state
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
