@@ -366,7 +366,9 @@ mod tests {
             assert!(text.contains(flag), "help lacks {flag}");
         }
         let words: Vec<&str> = text.split_whitespace().collect();
-        assert!(words.join(" ").contains("baseline for comparison, not for production"));
+        assert!(words
+            .join(" ")
+            .contains("baseline for comparison, not for production"));
     }
 
     #[test]

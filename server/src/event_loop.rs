@@ -387,15 +387,16 @@ impl Server {
             &mut self.effects,
             self.config.max_line_bytes,
         );
-        match outcome {
-            ReadOutcome::Drained => {}
-            ReadOutcome::Paused(until) => {
-                connection.paused_until = Some(until);
-                self.paused_reads.push((until, id));
-            }
-            ReadOutcome::Closed(reason) => self.start_closing(id, reason, true),
+        if let ReadOutcome::Paused(until) = outcome {
+            connection.paused_until = Some(until);
+            self.paused_reads.push((until, id));
         }
+        // Lines read before an end of stream still count, the sender's own
+        // echo included: deliver them while the connection is open.
         self.apply_effects(id);
+        if let ReadOutcome::Closed(reason) = outcome {
+            self.start_closing(id, reason, true);
+        }
     }
 
     fn resume_paused_reads(&mut self, now: Instant) {
@@ -547,7 +548,6 @@ impl Server {
     /// Removes the connections marked closed: the one place a connection
     /// leaves the slab.
     fn remove_closed(&mut self) {
-        let mut left = Vec::new();
         for id in std::mem::take(&mut self.to_close) {
             let Some(connection) = self.connections.get(id) else {
                 continue; // listed twice
@@ -564,9 +564,6 @@ impl Server {
                 eprintln!("[-] {} disconnected ({reason}).", connection.peer);
             }
             self.room.leave(id, &mut self.effects);
-            left.push(id);
-        }
-        for id in left {
             self.apply_effects(id);
         }
         // A descriptor was freed: a paused accept may go on now.
