@@ -69,6 +69,12 @@ pub const DEFAULT_PORT: u16 = 5002;
 /// bounded.
 pub const DEFAULT_MAX_LINE_BYTES: usize = 4096;
 
+/// Longest line, in bytes, a client accepts from the server. Cleaning can
+/// make a line's text up to four times longer than the client sent it (a
+/// two-byte C1 control becomes the eight bytes `<U+009B>`), and the time,
+/// name and colour fields come on top.
+pub const MAX_SERVER_LINE_BYTES: usize = 4 * DEFAULT_MAX_LINE_BYTES + 1024;
+
 /// Longest name, in characters. Names are shown before every message, so a
 /// long one crowds the screen.
 pub const MAX_NAME_CHARS: usize = 32;

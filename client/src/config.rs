@@ -1,0 +1,327 @@
+//! Command-line flags: what the user asked for, checked once. Owns the
+//! getopts table, the usage text and [`parse_args`]; it does not open
+//! sockets or devices (that is `session` and `sound`).
+
+use std::fmt;
+
+use chat_shared::message::check_name;
+use chat_shared::{Color, DEFAULT_PORT};
+use getopts::{Matches, Options};
+
+/// The program name used in messages and the usage line.
+pub const PROGRAM: &str = env!("CARGO_PKG_NAME");
+
+/// Where a desk connects when `--host` is not given: the seed's default.
+pub const DEFAULT_HOST: &str = "127.0.0.1";
+
+/// What the program should do, as decided by the flags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Connect and chat.
+    Run(Config),
+    /// Print this text (the full usage) to stdout and exit 0.
+    Help(String),
+    /// Print this text (`chat-client 0.1.0`) to stdout and exit 0.
+    Version(String),
+}
+
+/// Everything a chat session needs to know from the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Server host name or address, resolved at connect time.
+    pub host: String,
+    /// Server port.
+    pub port: u16,
+    /// The name to join as; asked for at a prompt when `None`.
+    pub name: Option<String>,
+    /// The colour others see our name in; picked at random when `None`.
+    pub color: Option<Color>,
+    /// No chime and no bell.
+    pub mute: bool,
+    /// Never print colour escapes, even on a terminal.
+    pub no_color: bool,
+}
+
+/// A bad flag or value. Printed as `chat-client: <message>` followed by the
+/// short usage; the process exits with status 2.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageError {
+    /// What was wrong, one line, lowercase.
+    pub message: String,
+    /// The one-line usage summary to print after it.
+    pub short_usage: String,
+}
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// Parses the arguments after the program name.
+///
+/// Stage one lets getopts check the flags' shape; stage two turns the raw
+/// strings into checked values ([`Config`]), so the rest of the program
+/// never sees an unchecked name, colour or port.
+pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Command, UsageError> {
+    let opts = options();
+    let fail = |message: String| UsageError {
+        message,
+        short_usage: short_usage(&opts),
+    };
+    let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
+    let matches = opts.parse(&args).map_err(|err| fail(err.to_string()))?;
+    if matches.opt_present("help") {
+        return Ok(Command::Help(full_usage(&opts)));
+    }
+    if matches.opt_present("version") {
+        return Ok(Command::Version(format!(
+            "{PROGRAM} {}",
+            env!("CARGO_PKG_VERSION")
+        )));
+    }
+    config_from(&matches).map(Command::Run).map_err(fail)
+}
+
+/// Stage two: checked values from getopts' raw strings.
+fn config_from(matches: &Matches) -> Result<Config, String> {
+    if let Some(extra) = matches.free.first() {
+        return Err(format!("unexpected argument '{extra}'"));
+    }
+    let host = matches
+        .opt_str("host")
+        .unwrap_or_else(|| DEFAULT_HOST.to_string());
+    if host.trim().is_empty() {
+        return Err("the host is empty".to_string());
+    }
+    let port = match matches.opt_str("port") {
+        None => DEFAULT_PORT,
+        Some(text) => match text.parse::<u16>() {
+            Ok(port) if port != 0 => port,
+            _ => return Err(format!("invalid port '{text}'; expected 1 to 65535")),
+        },
+    };
+    let name = match matches.opt_str("name") {
+        None => None,
+        Some(name) => {
+            check_name(&name).map_err(|err| format!("invalid name '{name}': {err}"))?;
+            Some(name)
+        }
+    };
+    let color = match matches.opt_str("color") {
+        None => None,
+        Some(word) => Some(word.parse::<Color>().map_err(|err| err.to_string())?),
+    };
+    Ok(Config {
+        host,
+        port,
+        name,
+        color,
+        mute: matches.opt_present("mute"),
+        no_color: matches.opt_present("no-color"),
+    })
+}
+
+fn options() -> Options {
+    let mut opts = Options::new();
+    opts.optopt(
+        "H",
+        "host",
+        &format!("server host name or address (default {DEFAULT_HOST})"),
+        "HOST",
+    );
+    opts.optopt(
+        "p",
+        "port",
+        &format!("server port (default {DEFAULT_PORT})"),
+        "PORT",
+    );
+    opts.optopt(
+        "n",
+        "name",
+        "join as NAME instead of being asked; if it is taken you are asked again",
+        "NAME",
+    );
+    let colors: Vec<&str> = Color::ALL.iter().map(|c| c.name()).collect();
+    opts.optopt(
+        "c",
+        "color",
+        &format!(
+            "the colour others see your name in (default: random each run); one of {}",
+            colors.join(", ")
+        ),
+        "COLOR",
+    );
+    opts.optflag(
+        "",
+        "mute",
+        "no sound when a message from someone else arrives",
+    );
+    opts.optflag(
+        "",
+        "no-color",
+        "never print colours (also off when stdout is not a terminal or NO_COLOR is set)",
+    );
+    opts.optflag("h", "help", "print this help and exit");
+    opts.optflag("V", "version", "print the version and exit");
+    opts
+}
+
+fn short_usage(opts: &Options) -> String {
+    format!(
+        "{}\nTry '{PROGRAM} --help' for more information.",
+        opts.short_usage(PROGRAM)
+    )
+}
+
+fn full_usage(opts: &Options) -> String {
+    let brief = format!(
+        "Usage: {PROGRAM} [options]\n\n\
+         Joins the office chat at HOST:PORT. Every line you type is sent to\n\
+         everyone; a chime (or the terminal bell) marks messages from others."
+    );
+    format!(
+        "{}\nWhile chatting, type:\n    \
+         q or /quit          leave the chat\n    \
+         /who                list who is online\n",
+        opts.usage(&brief)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(args: &[&str]) -> Config {
+        match parse_args(args) {
+            Ok(Command::Run(config)) => config,
+            other => panic!("expected Run, got {other:?}"),
+        }
+    }
+
+    fn error(args: &[&str]) -> String {
+        match parse_args(args) {
+            Err(err) => err.message,
+            other => panic!("expected an error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults() {
+        assert_eq!(
+            run(&[]),
+            Config {
+                host: "127.0.0.1".into(),
+                port: 5002,
+                name: None,
+                color: None,
+                mute: false,
+                no_color: false,
+            }
+        );
+    }
+
+    #[test]
+    fn every_flag_long() {
+        let config = run(&[
+            "--host",
+            "192.168.1.2",
+            "--port",
+            "6000",
+            "--name",
+            "alice",
+            "--color",
+            "bright-red",
+            "--mute",
+            "--no-color",
+        ]);
+        assert_eq!(
+            config,
+            Config {
+                host: "192.168.1.2".into(),
+                port: 6000,
+                name: Some("alice".into()),
+                color: Some(Color::BrightRed),
+                mute: true,
+                no_color: true,
+            }
+        );
+    }
+
+    #[test]
+    fn short_flags() {
+        let config = run(&["-H", "chat.local", "-p", "7", "-n", "bob", "-c", "cyan"]);
+        assert_eq!(config.host, "chat.local");
+        assert_eq!(config.port, 7);
+        assert_eq!(config.name.as_deref(), Some("bob"));
+        assert_eq!(config.color, Some(Color::Cyan));
+    }
+
+    #[test]
+    fn help_and_version() {
+        match parse_args(&["--help"]) {
+            Ok(Command::Help(text)) => {
+                assert!(text.contains("--mute"), "{text}");
+                assert!(text.contains("/who"), "{text}");
+                assert!(text.contains("q or /quit"), "{text}");
+            }
+            other => panic!("expected Help, got {other:?}"),
+        }
+        assert_eq!(
+            parse_args(&["--version"]),
+            Ok(Command::Version(format!(
+                "chat-client {}",
+                env!("CARGO_PKG_VERSION")
+            )))
+        );
+    }
+
+    #[test]
+    fn unknown_flag() {
+        assert!(error(&["--loud"]).contains("loud"));
+    }
+
+    #[test]
+    fn missing_value() {
+        assert!(error(&["--port"]).contains("port"));
+    }
+
+    #[test]
+    fn bad_port() {
+        assert!(error(&["--port", "seventy"]).contains("invalid port"));
+        assert!(error(&["--port", "0"]).contains("invalid port"));
+        assert!(error(&["--port", "65536"]).contains("invalid port"));
+    }
+
+    #[test]
+    fn bad_name() {
+        assert!(error(&["--name", "has space"]).contains("invalid name"));
+        assert!(error(&["--name", "/root"]).contains("invalid name"));
+        assert!(error(&["--name", &"x".repeat(33)]).contains("invalid name"));
+    }
+
+    #[test]
+    fn bad_colour_lists_the_choices() {
+        let message = error(&["--color", "mauve"]);
+        assert!(message.contains("mauve"), "{message}");
+        assert!(message.contains("bright-yellow"), "{message}");
+    }
+
+    #[test]
+    fn stray_argument() {
+        assert!(error(&["somehost"]).contains("unexpected argument"));
+    }
+
+    #[test]
+    fn usage_error_carries_short_usage() {
+        let err = parse_args(&["--loud"]).unwrap_err();
+        assert!(
+            err.short_usage.contains("chat-client"),
+            "{}",
+            err.short_usage
+        );
+        assert!(err.short_usage.contains("--help"), "{}", err.short_usage);
+    }
+}

@@ -1,0 +1,434 @@
+//! How things look on screen: turns a [`ServerLine`] (and the client's own
+//! notices) into the exact text printed, as pure functions that return a
+//! `String`. Owns timestamps in local time, name colours and cleaning every
+//! peer field; it does not print, and it does not decide whether colour is
+//! on (the caller passes a [`ColorMode`], decided once at startup).
+
+use std::fmt::Display;
+
+use chat_shared::message::{parse_timestamp, Chat, Presence};
+use chat_shared::sanitize::clean;
+use chat_shared::{Color, ServerLine};
+use chrono::TimeZone;
+
+/// Whether to emit SGR colour escapes. Passed in rather than read from
+/// `colored`'s global switch so rendering stays a pure function (and tests
+/// of both modes can run side by side).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColorMode {
+    /// Plain text only.
+    Off,
+    /// Names in their colour, replayed history dimmed.
+    On,
+}
+
+/// How timestamps are shown, as in the seed: `2026-11-24 13:07:08`.
+const TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
+
+/// SGR "faint", for replayed history.
+const DIM_SGR: &str = "2";
+
+/// The text to print for `line`, or `None` for lines that show nothing
+/// (`PONG`, and `BYE`, which the session reports as a disconnect).
+///
+/// Every field that came from the peer is cleaned first, even though the
+/// server cleans too: a terminal is only as safe as the last program that
+/// wrote to it.
+pub fn render_line<Tz>(line: &ServerLine<'_>, mode: ColorMode, tz: &Tz) -> Option<String>
+where
+    Tz: TimeZone,
+    Tz::Offset: Display,
+{
+    let text = match line {
+        ServerLine::Msg(chat) => chat_line(chat, false, mode, tz),
+        ServerLine::History(chat) => chat_line(chat, true, mode, tz),
+        ServerLine::Join(who) => presence_line(who, "joined", mode, tz),
+        ServerLine::Leave(who) => presence_line(who, "left", mode, tz),
+        ServerLine::Welcome {
+            name,
+            color,
+            online,
+        } => format!(
+            "[+] You are {}; {online} online. Type q or /quit to leave, /who to see who is here.",
+            paint_name(name, *color, mode)
+        ),
+        ServerLine::Who { count, names } => who_line(*count, names),
+        ServerLine::Error { code, detail } => {
+            let detail = if detail.is_empty() {
+                code.as_str()
+            } else {
+                detail
+            };
+            format!("[!] {}", clean(detail))
+        }
+        ServerLine::Bye { .. } | ServerLine::Pong => return None,
+    };
+    Some(text)
+}
+
+/// Printed once, before the first replayed message.
+pub fn history_header() -> String {
+    "[*] Recent messages:".to_string()
+}
+
+/// Printed when a server line cannot be understood; the line is not shown
+/// raw, since it might be anything.
+pub fn unreadable_line() -> String {
+    "[!] (skipped a line from the server that this client does not understand)".to_string()
+}
+
+/// Printed when the server sent a line past the client's limit.
+pub fn overlong_line() -> String {
+    "[!] (skipped an over-long line from the server)".to_string()
+}
+
+/// The answer to a `/join` refused with `name-taken`.
+pub fn name_taken(name: &str) -> String {
+    format!("[!] The name \"{}\" is taken; choose another.", clean(name))
+}
+
+/// The answer to a name refused for any other reason, or refused locally.
+pub fn name_refused(name: &str, why: &str) -> String {
+    format!(
+        "[!] The name \"{}\" is not allowed: {}",
+        clean(name),
+        clean(why)
+    )
+}
+
+/// Printed when the server ends the session without the user asking.
+pub fn disconnected(reason: &str) -> String {
+    let reason = if reason.trim().is_empty() {
+        "the server closed the connection"
+    } else {
+        reason
+    };
+    format!("[!] Disconnected: {}", clean(reason))
+}
+
+/// Printed once at startup when sound falls back to the terminal bell.
+pub fn no_audio_device(reason: &str) -> String {
+    format!(
+        "[!] No audio device ({}); using the terminal bell.",
+        clean(reason)
+    )
+}
+
+fn chat_line<Tz>(chat: &Chat<'_>, replayed: bool, mode: ColorMode, tz: &Tz) -> String
+where
+    Tz: TimeZone,
+    Tz::Offset: Display,
+{
+    let time = format!("[{}] ", local_time(chat.time, tz));
+    let text = format!(": {}", clean(chat.text));
+    let name = paint_name(chat.name, chat.color, mode);
+    if replayed {
+        format!(
+            "{}{name}{}",
+            paint(&time, DIM_SGR, mode),
+            paint(&text, DIM_SGR, mode)
+        )
+    } else {
+        format!("{time}{name}{text}")
+    }
+}
+
+fn presence_line<Tz>(who: &Presence<'_>, verb: &str, mode: ColorMode, tz: &Tz) -> String
+where
+    Tz: TimeZone,
+    Tz::Offset: Display,
+{
+    format!(
+        "[{}] {} {verb}",
+        local_time(who.time, tz),
+        paint_name(who.name, who.color, mode)
+    )
+}
+
+fn who_line(count: usize, names: &[&str]) -> String {
+    if count == 0 || names.is_empty() {
+        return format!("[*] {count} online.");
+    }
+    let listed: Vec<String> = names.iter().map(|n| clean(n).into_owned()).collect();
+    let mut line = format!("[*] {count} online: {}", listed.join(", "));
+    // The server lists at most MAX_WHO_NAMES but always counts everyone.
+    let unlisted = count.saturating_sub(names.len());
+    if unlisted > 0 {
+        line.push_str(&format!(", and {unlisted} more"));
+    }
+    line
+}
+
+/// The wire time (UTC) in the desk's time zone; a time that does not parse
+/// is shown as sent (cleaned) rather than dropping the message.
+fn local_time<Tz>(wire: &str, tz: &Tz) -> String
+where
+    Tz: TimeZone,
+    Tz::Offset: Display,
+{
+    match parse_timestamp(wire) {
+        Some(utc) => utc.with_timezone(tz).format(TIME_FORMAT).to_string(),
+        None => clean(wire).into_owned(),
+    }
+}
+
+fn paint_name(name: &str, color: Color, mode: ColorMode) -> String {
+    paint(&clean(name), &terminal_color(color).to_fg_str(), mode)
+}
+
+/// Wraps `text` in one SGR attribute and a reset, the same bytes `colored`
+/// writes for `"text".red()`.
+fn paint(text: &str, sgr: &str, mode: ColorMode) -> String {
+    match mode {
+        ColorMode::On => format!("\x1b[{sgr}m{text}\x1b[0m"),
+        ColorMode::Off => text.to_string(),
+    }
+}
+
+/// The palette name from the wire, as a terminal colour.
+pub fn terminal_color(color: Color) -> colored::Color {
+    use colored::Color as Term;
+    match color {
+        Color::Blue => Term::Blue,
+        Color::Cyan => Term::Cyan,
+        Color::Green => Term::Green,
+        Color::Magenta => Term::Magenta,
+        Color::Red => Term::Red,
+        Color::White => Term::White,
+        Color::Yellow => Term::Yellow,
+        Color::BrightBlack => Term::BrightBlack,
+        Color::BrightBlue => Term::BrightBlue,
+        Color::BrightCyan => Term::BrightCyan,
+        Color::BrightGreen => Term::BrightGreen,
+        Color::BrightMagenta => Term::BrightMagenta,
+        Color::BrightRed => Term::BrightRed,
+        Color::BrightWhite => Term::BrightWhite,
+        Color::BrightYellow => Term::BrightYellow,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chat_shared::ErrorCode;
+    use chrono::{FixedOffset, Utc};
+
+    const TIME: &str = "2026-11-24T13:07:08.123Z";
+
+    fn msg<'a>(name: &'a str, color: Color, text: &'a str) -> ServerLine<'a> {
+        ServerLine::Msg(Chat {
+            time: TIME,
+            name,
+            color,
+            text,
+        })
+    }
+
+    fn plain(line: &ServerLine<'_>) -> Option<String> {
+        render_line(line, ColorMode::Off, &Utc)
+    }
+
+    #[test]
+    fn message_without_colour() {
+        assert_eq!(
+            plain(&msg("alice", Color::Red, "hello there")).as_deref(),
+            Some("[2026-11-24 13:07:08] alice: hello there")
+        );
+    }
+
+    #[test]
+    fn message_with_colour_wraps_only_the_name() {
+        let shown = render_line(&msg("alice", Color::Red, "hi"), ColorMode::On, &Utc);
+        assert_eq!(
+            shown.as_deref(),
+            Some("[2026-11-24 13:07:08] \x1b[31malice\x1b[0m: hi")
+        );
+    }
+
+    #[test]
+    fn matches_what_colored_writes() {
+        use colored::Colorize;
+        colored::control::set_override(true);
+        let expected = "alice".color(terminal_color(Color::BrightCyan)).to_string();
+        assert_eq!(
+            paint_name("alice", Color::BrightCyan, ColorMode::On),
+            expected
+        );
+    }
+
+    #[test]
+    fn time_is_shown_in_the_given_zone() {
+        let plus_two = FixedOffset::east_opt(2 * 3600).unwrap();
+        let shown = render_line(&msg("a", Color::Blue, "x"), ColorMode::Off, &plus_two);
+        assert_eq!(shown.as_deref(), Some("[2026-11-24 15:07:08] a: x"));
+    }
+
+    #[test]
+    fn unparsable_time_is_shown_cleaned() {
+        let line = ServerLine::Msg(Chat {
+            time: "later\x1b[2J",
+            name: "a",
+            color: Color::Blue,
+            text: "x",
+        });
+        assert_eq!(plain(&line).as_deref(), Some("[later^[[2J] a: x"));
+    }
+
+    #[test]
+    fn escapes_in_text_and_name_are_made_visible() {
+        let shown = plain(&msg("ev\x07il", Color::Red, "\x1b[31mred\x1b[0m")).unwrap();
+        assert_eq!(shown, "[2026-11-24 13:07:08] ev^Gil: ^[[31mred^[[0m");
+        let coloured = render_line(
+            &msg("a", Color::Red, "\x1b]0;title\x07"),
+            ColorMode::On,
+            &Utc,
+        )
+        .unwrap();
+        assert!(!coloured.contains('\x07'), "{coloured:?}");
+        assert_eq!(coloured.matches('\x1b').count(), 2, "{coloured:?}");
+    }
+
+    #[test]
+    fn history_looks_like_a_message_when_plain() {
+        let line = ServerLine::History(Chat {
+            time: TIME,
+            name: "bob",
+            color: Color::Green,
+            text: "earlier",
+        });
+        assert_eq!(
+            plain(&line).as_deref(),
+            Some("[2026-11-24 13:07:08] bob: earlier")
+        );
+    }
+
+    #[test]
+    fn history_is_dimmed_when_coloured() {
+        let line = ServerLine::History(Chat {
+            time: TIME,
+            name: "bob",
+            color: Color::Green,
+            text: "earlier",
+        });
+        assert_eq!(
+            render_line(&line, ColorMode::On, &Utc).as_deref(),
+            Some("\x1b[2m[2026-11-24 13:07:08] \x1b[0m\x1b[32mbob\x1b[0m\x1b[2m: earlier\x1b[0m")
+        );
+    }
+
+    #[test]
+    fn join_and_leave() {
+        let who = Presence {
+            time: TIME,
+            name: "carol",
+            color: Color::Yellow,
+        };
+        assert_eq!(
+            plain(&ServerLine::Join(who.clone())).as_deref(),
+            Some("[2026-11-24 13:07:08] carol joined")
+        );
+        assert_eq!(
+            plain(&ServerLine::Leave(who)).as_deref(),
+            Some("[2026-11-24 13:07:08] carol left")
+        );
+    }
+
+    #[test]
+    fn who_lists_names() {
+        let line = ServerLine::Who {
+            count: 3,
+            names: vec!["alice", "bob", "carol"],
+        };
+        assert_eq!(
+            plain(&line).as_deref(),
+            Some("[*] 3 online: alice, bob, carol")
+        );
+    }
+
+    #[test]
+    fn who_counts_the_unlisted() {
+        let line = ServerLine::Who {
+            count: 102,
+            names: vec!["a", "b"],
+        };
+        assert_eq!(
+            plain(&line).as_deref(),
+            Some("[*] 102 online: a, b, and 100 more")
+        );
+    }
+
+    #[test]
+    fn who_with_nobody() {
+        let line = ServerLine::Who {
+            count: 0,
+            names: vec![],
+        };
+        assert_eq!(plain(&line).as_deref(), Some("[*] 0 online."));
+    }
+
+    #[test]
+    fn welcome() {
+        let line = ServerLine::Welcome {
+            name: "alice",
+            color: Color::Red,
+            online: 2,
+        };
+        let shown = plain(&line).unwrap();
+        assert!(shown.starts_with("[+] You are alice; 2 online."), "{shown}");
+    }
+
+    #[test]
+    fn error_shows_detail_cleaned() {
+        let line = ServerLine::Error {
+            code: ErrorCode::EmptyText,
+            detail: "the message is empty\x1b",
+        };
+        assert_eq!(plain(&line).as_deref(), Some("[!] the message is empty^["));
+    }
+
+    #[test]
+    fn error_without_detail_shows_code() {
+        let line = ServerLine::Error {
+            code: ErrorCode::BadLine,
+            detail: "",
+        };
+        assert_eq!(plain(&line).as_deref(), Some("[!] bad-line"));
+    }
+
+    #[test]
+    fn pong_and_bye_show_nothing() {
+        assert_eq!(plain(&ServerLine::Pong), None);
+        assert_eq!(plain(&ServerLine::Bye { reason: "x" }), None);
+    }
+
+    #[test]
+    fn notices() {
+        assert_eq!(
+            name_taken("alice"),
+            "[!] The name \"alice\" is taken; choose another."
+        );
+        assert_eq!(
+            disconnected("server shutting down"),
+            "[!] Disconnected: server shutting down"
+        );
+        assert_eq!(
+            disconnected(""),
+            "[!] Disconnected: the server closed the connection"
+        );
+        assert_eq!(
+            no_audio_device("no card"),
+            "[!] No audio device (no card); using the terminal bell."
+        );
+    }
+
+    #[test]
+    fn every_palette_colour_has_a_distinct_escape() {
+        let mut codes: Vec<String> = Color::ALL
+            .iter()
+            .map(|c| terminal_color(*c).to_fg_str().into_owned())
+            .collect();
+        codes.sort();
+        codes.dedup();
+        assert_eq!(codes.len(), Color::ALL.len());
+    }
+}

@@ -1,0 +1,286 @@
+//! End to end: the real client binary against the real server, chatting
+//! through piped stdin/stdout.
+
+mod common;
+
+use common::{start_server, starts_with_timestamp, ClientBuilder};
+
+#[test]
+fn three_clients_chat_and_see_joins_leaves_and_who() {
+    let server = start_server(20);
+    let mut alice = ClientBuilder::new("alice", server.addr())
+        .name("alice")
+        .spawn();
+    alice.expect("[*] Connecting to 127.0.0.1:");
+    alice.expect("[+] Connected.");
+    alice.expect("You are alice");
+    assert!(
+        !alice.stdout().contains("Enter your name"),
+        "--name skips the prompt"
+    );
+
+    let mut bob = ClientBuilder::new("bob", server.addr()).name("bob").spawn();
+    bob.expect("You are bob");
+    alice.expect("bob joined");
+
+    let mut carol = ClientBuilder::new("carol", server.addr())
+        .name("carol")
+        .spawn();
+    carol.expect("You are carol");
+    alice.expect("carol joined");
+    bob.expect("carol joined");
+
+    alice.send("hello there");
+    for client in [&alice, &bob, &carol] {
+        client.expect("] alice: hello there");
+    }
+    bob.send("hi alice");
+    for client in [&alice, &bob, &carol] {
+        client.expect("] bob: hi alice");
+    }
+
+    carol.send("/who");
+    carol.expect("[*] 3 online: ");
+    let who_line = carol
+        .stdout()
+        .lines()
+        .find(|l| l.contains("3 online: "))
+        .map(str::to_string)
+        .unwrap();
+    for name in ["alice", "bob", "carol"] {
+        assert!(who_line.contains(name), "{who_line}");
+    }
+
+    carol.send("q");
+    carol.expect_exit_code(0);
+    alice.expect("carol left");
+    bob.expect("carol left");
+
+    bob.send("/quit");
+    bob.expect_exit_code(0);
+    alice.expect("bob left");
+
+    alice.close_stdin();
+    alice.expect_exit_code(0);
+}
+
+#[test]
+fn timestamps_are_shown_in_the_seed_format() {
+    let server = start_server(20);
+    let mut alice = ClientBuilder::new("alice", server.addr())
+        .name("alice")
+        .spawn();
+    alice.expect("You are alice");
+    alice.send("what time is it");
+    alice.expect("alice: what time is it");
+    let out = alice.stdout();
+    let line = out
+        .lines()
+        .find(|l| l.contains("alice: what time is it"))
+        .unwrap();
+    assert!(
+        starts_with_timestamp(line),
+        "expected [YYYY-MM-DD HH:MM:SS] at the start of {line:?}"
+    );
+    alice.send("q");
+    alice.expect_exit_code(0);
+}
+
+#[test]
+fn newcomer_sees_history_before_the_name_prompt_is_answered_and_before_live_messages() {
+    let server = start_server(20);
+    let mut alice = ClientBuilder::new("alice", server.addr())
+        .name("alice")
+        .spawn();
+    alice.expect("You are alice");
+    alice.send("early one");
+    alice.send("early two");
+    alice.expect("alice: early two");
+
+    // No name given: carol sits at the prompt, and history still arrives.
+    let mut carol = ClientBuilder::new("carol", server.addr()).spawn();
+    carol.expect("Enter your name: ");
+    carol.expect("alice: early two");
+    carol.send("carol");
+    carol.expect("You are carol");
+    alice.expect("carol joined");
+    alice.send("live now");
+    carol.expect("alice: live now");
+
+    let out = carol.stdout();
+    let header = out.find("Recent messages").expect("history header");
+    let prompt = out.find("Enter your name: ").unwrap();
+    assert!(
+        header < prompt,
+        "history is printed before the prompt:\n{out}"
+    );
+    let first = out.find("alice: early one").unwrap();
+    let second = out.find("alice: early two").unwrap();
+    let live = out.find("alice: live now").unwrap();
+    assert!(
+        header < first && first < second && second < live,
+        "order wrong:\n{out}"
+    );
+    carol.send("q");
+    carol.expect_exit_code(0);
+}
+
+#[test]
+fn taken_name_given_with_flag_is_refused_then_asked_again() {
+    let server = start_server(20);
+    let alice = ClientBuilder::new("alice", server.addr())
+        .name("alice")
+        .spawn();
+    alice.expect("You are alice");
+
+    let mut impostor = ClientBuilder::new("impostor", server.addr())
+        .name("alice")
+        .spawn();
+    impostor.expect("[!] The name \"alice\" is taken; choose another.");
+    impostor.expect("Enter your name: ");
+    impostor.send("alice2");
+    impostor.expect("You are alice2");
+    alice.expect("alice2 joined");
+    impostor.send("it me");
+    alice.expect("alice2: it me");
+    impostor.send("q");
+    impostor.expect_exit_code(0);
+}
+
+#[test]
+fn taken_name_typed_at_the_prompt_is_refused_then_asked_again() {
+    let server = start_server(20);
+    let alice = ClientBuilder::new("alice", server.addr())
+        .name("alice")
+        .spawn();
+    alice.expect("You are alice");
+
+    let mut second = ClientBuilder::new("second", server.addr()).spawn();
+    second.expect("Enter your name: ");
+    second.send("alice");
+    second.expect("[!] The name \"alice\" is taken; choose another.");
+    second.expect_count("Enter your name: ", 2);
+    second.send("bob");
+    second.expect("You are bob");
+    second.close_stdin();
+    second.expect_exit_code(0);
+}
+
+#[test]
+fn bad_name_at_the_prompt_is_refused_locally() {
+    let server = start_server(20);
+    let mut client = ClientBuilder::new("client", server.addr()).spawn();
+    client.expect("Enter your name: ");
+    client.send("two words");
+    client.expect("[!] The name \"two words\" is not allowed");
+    client.expect_count("Enter your name: ", 2);
+    client.send("oneword");
+    client.expect("You are oneword");
+    client.send("/quit");
+    client.expect_exit_code(0);
+}
+
+#[test]
+fn q_leaves_with_status_zero() {
+    let server = start_server(20);
+    let mut client = ClientBuilder::new("dave", server.addr())
+        .name("dave")
+        .spawn();
+    client.expect("You are dave");
+    client.send("q");
+    client.expect_exit_code(0);
+    assert!(
+        !client.stdout().contains("Disconnected"),
+        "{}",
+        client.stdout()
+    );
+}
+
+#[test]
+fn slash_quit_leaves_with_status_zero() {
+    let server = start_server(20);
+    let mut client = ClientBuilder::new("erin", server.addr())
+        .name("erin")
+        .spawn();
+    client.expect("You are erin");
+    client.send("/quit");
+    client.expect_exit_code(0);
+    assert!(
+        !client.stdout().contains("Disconnected"),
+        "{}",
+        client.stdout()
+    );
+}
+
+#[test]
+fn end_of_stdin_leaves_with_status_zero() {
+    let server = start_server(20);
+    let watcher = ClientBuilder::new("watcher", server.addr())
+        .name("watcher")
+        .spawn();
+    watcher.expect("You are watcher");
+    let mut client = ClientBuilder::new("frank", server.addr())
+        .name("frank")
+        .spawn();
+    client.expect("You are frank");
+    client.send("last words");
+    client.close_stdin();
+    client.expect_exit_code(0);
+    // The line typed before the end of input was still sent.
+    watcher.expect("frank: last words");
+    watcher.expect("frank left");
+}
+
+#[test]
+fn end_of_stdin_at_the_name_prompt_leaves_with_status_zero() {
+    let server = start_server(20);
+    let mut client = ClientBuilder::new("shy", server.addr()).spawn();
+    client.expect("Enter your name: ");
+    client.close_stdin();
+    client.expect_exit_code(0);
+}
+
+#[test]
+fn server_stop_disconnects_with_a_message_and_status_one() {
+    let server = start_server(20);
+    let mut client = ClientBuilder::new("gina", server.addr())
+        .name("gina")
+        .spawn();
+    client.expect("You are gina");
+    drop(server);
+    client.expect("[!] Disconnected: ");
+    client.expect_exit_code(1);
+}
+
+#[test]
+fn control_characters_from_peers_are_shown_not_obeyed() {
+    let server = start_server(20);
+    let mut alice = ClientBuilder::new("alice", server.addr())
+        .name("alice")
+        .spawn();
+    alice.expect("You are alice");
+    let bob = ClientBuilder::new("bob", server.addr()).name("bob").spawn();
+    bob.expect("You are bob");
+    alice.send("red \x1b[31malert\x07");
+    bob.expect("alice: red ^[[31malert^G");
+    assert!(!bob.stdout().contains('\x1b'), "{:?}", bob.stdout());
+    assert!(!bob.stdout().contains('\x07'), "{:?}", bob.stdout());
+    alice.send("q");
+    alice.expect_exit_code(0);
+}
+
+#[test]
+fn unknown_command_is_not_sent() {
+    let server = start_server(20);
+    let mut alice = ClientBuilder::new("alice", server.addr())
+        .name("alice")
+        .spawn();
+    alice.expect("You are alice");
+    alice.send("/dance");
+    alice.expect("[!] Unknown command /dance");
+    alice.send("after");
+    alice.expect("alice: after");
+    assert!(!alice.stdout().contains("alice: /dance"));
+    alice.send("q");
+    alice.expect_exit_code(0);
+}
