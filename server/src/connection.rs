@@ -22,10 +22,10 @@ use crate::room::Frame;
 /// stack.
 const MAX_FRAMES_PER_WRITE: usize = 64;
 
-/// Once this much is queued, write at once instead of waiting for the end of
-/// the event batch, so a burst in one batch cannot push a healthy reader past
-/// its limit before it has had a chance to take anything (ngIRCd's
-/// WRITEBUFFER_FLUSH_LEN idea).
+/// Once this much (or the whole limit, if smaller) is queued, write at once
+/// instead of waiting for the end of the event batch, so a burst in one batch
+/// cannot push a healthy reader past its limit before it has had a chance to
+/// take anything (ngIRCd's WRITEBUFFER_FLUSH_LEN idea).
 const EARLY_FLUSH_BYTES: usize = 32 * 1024;
 
 /// Why a connection was closed; shown in the server's log.
@@ -164,7 +164,8 @@ impl Connection {
     pub fn queue(&mut self, frame: Frame, limit: usize) -> Result<(), CloseReason> {
         self.queued_bytes += frame.len();
         self.outbox.push_back(frame);
-        if self.queued_bytes > EARLY_FLUSH_BYTES {
+        // Never judge a reader too slow before it was offered what is queued.
+        if self.queued_bytes > EARLY_FLUSH_BYTES.min(limit) {
             self.flush().map_err(CloseReason::WriteError)?;
         }
         if self.queued_bytes > limit {
