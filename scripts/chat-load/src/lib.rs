@@ -1,0 +1,109 @@
+//! `chat-load`: a load generator for `chat-server`, many sockets from one
+//! process (a few mio event loops, no thread per socket).
+//!
+//! # What it measures
+//!
+//! True end-to-end delivery: every load message carries a marker (run id,
+//! global sequence number, sender, send time) in its TEXT, and every
+//! receiving client scans the `MSG` lines it reads for it. Reported: clients
+//! connected and connect failures (by errno), messages sent, deliveries
+//! expected (per message, the reading clients the server had registered when
+//! it was sent; never-reading slow clients excluded) and received, the
+//! delivered fraction, deliveries/s, latency p50/p90/p99/p99.9/max in
+//! microseconds, and with `--server-pid` the server's RSS (peak, end),
+//! thread count and CPU seconds, sampled from /proc every 100 ms.
+//!
+//! # How to run it
+//!
+//! ```text
+//! cargo run --release -p chat-server -- --port 0 --idle-timeout 0   # note the port
+//! cargo run --release -p chat-load -- fanout --addr 127.0.0.1:PORT -n 1000 --senders 100 --rate 2 -d 5
+//! cargo run --release -p chat-load -- hold --addr 127.0.0.1:PORT -n 10000 -d 10 --json
+//! ```
+//!
+//! Modes: `hold`, `fanout`, `connect`, `churn`, `slow` (see `--help`).
+//!
+//! # Bounds
+//!
+//! Loopback targets only (127.0.0.0/8 and ::1; names are resolved and every
+//! address checked), else exit 2. At most 500 000 clients and one hour of
+//! measuring; the open-file limit is raised to N + 64 or the run refuses to
+//! start. Every phase has its own time limit and the whole run a hard
+//! deadline (connect budget + warm-up + duration + drain + margins).
+//! Connections spread over 127.0.0.x source addresses (`--source-ips`) to get
+//! past the ~28k ephemeral ports of one address.
+//!
+//! # What it prints
+//!
+//! A progress line on stderr about once a second, then a human summary on
+//! stdout, or with `--json` exactly one JSON object on stdout (the schema is
+//! [`report::Report`]). Exit 0 when the run completed, whatever the delivery;
+//! 1 when the tool failed; 2 on a bad command line.
+//!
+//! # Layout
+//!
+//! - [`config`]: flags, defaults, the loopback check.
+//! - [`modes`]: what each mode asks of each client index.
+//! - [`run`]: the phases, the fd limit, progress, merging results.
+//! - [`net`]: the mio event loop that owns the sockets.
+//! - [`marker`]: message texts with markers; classifying received lines.
+//! - [`stats`]: latency histograms and /proc sampling.
+//! - [`report`]: the JSON report and the human summary.
+
+use std::fmt;
+
+pub mod config;
+pub mod marker;
+pub mod modes;
+pub mod net;
+pub mod report;
+pub mod run;
+pub mod stats;
+
+pub use config::{parse_args, usage, Config, Mode, UsageError};
+pub use report::Report;
+pub use run::run;
+
+/// Why a run could not be carried out (as opposed to a poor result, which is
+/// a [`Report`]).
+#[derive(Debug)]
+pub enum Error {
+    /// The open-file limit cannot be raised far enough.
+    FdLimit {
+        /// Descriptors the run needs.
+        needed: u64,
+        /// The limit that could be reached.
+        limit: u64,
+    },
+    /// A system call the tool itself depends on failed.
+    Io {
+        /// What the tool was doing.
+        context: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// A worker thread failed.
+    Worker(String),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::FdLimit { needed, limit } => write!(
+                f,
+                "need {needed} file descriptors but the limit is {limit}; lower --clients or raise the hard limit (ulimit -Hn)"
+            ),
+            Error::Io { context, source } => write!(f, "{context}: {source}"),
+            Error::Worker(why) => f.write_str(why),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}

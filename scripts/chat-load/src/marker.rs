@@ -1,0 +1,266 @@
+//! The marker each load message carries, so a receiver can tell its own run's
+//! messages apart and time them: `~L<run>:<seq>:<sender>:<sent-micros>~`,
+//! padded with letters to the payload size.
+//!
+//! This module builds message texts and classifies received server lines. It
+//! does not frame lines (that is `chat_shared::LineReader`) nor parse the
+//! protocol (that is `chat_shared::ServerLine`); it only looks inside TEXT.
+
+use std::fmt::Write as _;
+
+use chat_shared::{ErrorCode, ServerLine};
+
+/// Filler after the marker. Letters only: the server leaves them alone and
+/// they can never be mistaken for the `~` that opens a marker.
+const FILLER: &[u8] = b"abcdefghijklmnopqrstuvwxyz";
+
+/// What a marked message is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Counted: in deliveries, latency and `hold.alive`.
+    Measured,
+    /// The warm-up probe that tells each client the server has registered it;
+    /// never counted.
+    Probe,
+}
+
+impl Kind {
+    fn letter(self) -> char {
+        match self {
+            Kind::Measured => 'L',
+            Kind::Probe => 'P',
+        }
+    }
+}
+
+/// The facts a message carries about itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Marker {
+    /// Measured or probe.
+    pub kind: Kind,
+    /// This run's id, so messages of an earlier run (history replay, or a run
+    /// that overlapped) are ignored.
+    pub run: u32,
+    /// Global send order within the run, from one shared counter; decides
+    /// whether a receiver's delivery window covers this message.
+    pub seq: u64,
+    /// Index of the sending client.
+    pub sender: u32,
+    /// Send time, in microseconds since the run's epoch (one `Instant` shared
+    /// by all threads, so sender and receiver clocks agree).
+    pub sent_us: u64,
+}
+
+impl Marker {
+    /// Appends the message TEXT to `out`: the marker, then filler so that
+    /// the text is exactly `payload_bytes` long. If the marker alone is
+    /// longer, the text is the bare marker.
+    pub fn write_text(&self, payload_bytes: usize, out: &mut String) {
+        let start = out.len();
+        write!(
+            out,
+            "~{}{:08x}:{}:{}:{}~",
+            self.kind.letter(),
+            self.run,
+            self.seq,
+            self.sender,
+            self.sent_us
+        )
+        .expect("writing to a String cannot fail");
+        let written = out.len() - start;
+        let fill = payload_bytes.saturating_sub(written);
+        out.extend(FILLER.iter().cycle().take(fill).map(|&b| b as char));
+    }
+}
+
+/// Finds this run's marker in a message text. Returns `None` for text from
+/// anyone else, or from another run.
+pub fn scan(text: &str, run: u32) -> Option<Marker> {
+    let mut rest = text;
+    while let Some(at) = rest.find('~') {
+        rest = &rest[at + 1..];
+        if let Some(marker) = parse_after_tilde(rest) {
+            return (marker.run == run).then_some(marker);
+        }
+    }
+    None
+}
+
+/// Parses `L<run>:<seq>:<sender>:<us>~` (the part after the opening `~`).
+fn parse_after_tilde(text: &str) -> Option<Marker> {
+    let kind = match text.as_bytes().first()? {
+        b'L' => Kind::Measured,
+        b'P' => Kind::Probe,
+        _ => return None,
+    };
+    let body = &text[1..text.find('~')?];
+    let mut fields = body.split(':');
+    let run = u32::from_str_radix(fields.next()?, 16).ok()?;
+    let seq = fields.next()?.parse().ok()?;
+    let sender = fields.next()?.parse().ok()?;
+    let sent_us = fields.next()?.parse().ok()?;
+    if fields.next().is_some() {
+        return None;
+    }
+    Some(Marker {
+        kind,
+        run,
+        seq,
+        sender,
+        sent_us,
+    })
+}
+
+/// What one received line means to the load generator.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Seen {
+    /// A live `MSG`; carries this run's marker if it has one.
+    Msg(Option<Marker>),
+    /// `ERR`: the server refused something we sent.
+    Refused(ErrorCode),
+    /// `BYE`: the server is closing this connection, with its reason.
+    Bye(String),
+    /// Anything else (`HIST`, `JOIN`, `LEAVE`, `WELCOME`, ...), or a line that
+    /// does not parse: not a delivery.
+    Other,
+}
+
+/// Classifies one framed line (without its newline).
+pub fn classify(line: &[u8], run: u32) -> Seen {
+    let Ok(text) = std::str::from_utf8(line) else {
+        return Seen::Other;
+    };
+    match ServerLine::parse(text) {
+        Ok(ServerLine::Msg(chat)) => Seen::Msg(scan(chat.text, run)),
+        Ok(ServerLine::Error { code, .. }) => Seen::Refused(code),
+        Ok(ServerLine::Bye { reason }) => Seen::Bye(reason.to_string()),
+        _ => Seen::Other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ops::ControlFlow;
+
+    use chat_shared::{Line, LineReader, DEFAULT_MAX_LINE_BYTES};
+
+    use super::*;
+
+    fn sample(kind: Kind) -> Marker {
+        Marker {
+            kind,
+            run: 0xabc123,
+            seq: 42,
+            sender: 7,
+            sent_us: 1_234_567,
+        }
+    }
+
+    fn text_of(marker: Marker, payload: usize) -> String {
+        let mut out = String::new();
+        marker.write_text(payload, &mut out);
+        out
+    }
+
+    #[test]
+    fn text_is_exactly_payload_bytes() {
+        for payload in [40, 41, 64, 100, 1000, 4000] {
+            assert_eq!(text_of(sample(Kind::Measured), payload).len(), payload);
+        }
+    }
+
+    #[test]
+    fn short_payload_sends_the_bare_marker() {
+        let text = text_of(sample(Kind::Measured), 16);
+        assert_eq!(text, "~L00abc123:42:7:1234567~");
+    }
+
+    #[test]
+    fn marker_round_trips() {
+        for kind in [Kind::Measured, Kind::Probe] {
+            let text = text_of(sample(kind), 200);
+            assert_eq!(scan(&text, 0xabc123), Some(sample(kind)));
+        }
+    }
+
+    #[test]
+    fn other_runs_are_ignored() {
+        let text = text_of(sample(Kind::Measured), 64);
+        assert_eq!(scan(&text, 0x999), None);
+    }
+
+    #[test]
+    fn human_text_has_no_marker() {
+        assert_eq!(scan("hello ~ there ~Lzz~", 0xabc123), None);
+        assert_eq!(scan("", 1), None);
+    }
+
+    #[test]
+    fn marker_after_stray_tilde_is_found() {
+        let text = format!("~x {}", text_of(sample(Kind::Measured), 0));
+        assert_eq!(scan(&text, 0xabc123), Some(sample(Kind::Measured)));
+    }
+
+    #[test]
+    fn classify_msg_line() {
+        let text = text_of(sample(Kind::Measured), 64);
+        let line = format!("MSG<SEP>2026-01-01T00:00:00.000Z<SEP>load-1-7<SEP>red<SEP>{text}");
+        assert_eq!(
+            classify(line.as_bytes(), 0xabc123),
+            Seen::Msg(Some(sample(Kind::Measured)))
+        );
+    }
+
+    #[test]
+    fn history_is_not_a_delivery() {
+        let text = text_of(sample(Kind::Measured), 64);
+        let line = format!("HIST<SEP>2026-01-01T00:00:00.000Z<SEP>load-1-7<SEP>red<SEP>{text}");
+        assert_eq!(classify(line.as_bytes(), 0xabc123), Seen::Other);
+    }
+
+    #[test]
+    fn bye_and_err_are_seen() {
+        assert_eq!(
+            classify(b"BYE<SEP>too slow", 1),
+            Seen::Bye("too slow".to_string())
+        );
+        assert_eq!(
+            classify(b"ERR<SEP>name-taken<SEP>taken", 1),
+            Seen::Refused(ErrorCode::NameTaken)
+        );
+    }
+
+    /// The marker survives any split of the byte stream, because framing is
+    /// done by `LineReader` before the text is scanned.
+    #[test]
+    fn markers_found_across_every_read_split() {
+        let mut stream = Vec::new();
+        let mut expected = Vec::new();
+        for seq in 0..3 {
+            let marker = Marker {
+                seq,
+                ..sample(Kind::Measured)
+            };
+            let text = text_of(marker, 80);
+            stream.extend_from_slice(
+                format!("MSG<SEP>2026-01-01T00:00:00.000Z<SEP>n<SEP>red<SEP>{text}\r\n").as_bytes(),
+            );
+            expected.push(marker);
+        }
+        for chunk_size in [1, 2, 7, 50, 97, stream.len()] {
+            let mut reader = LineReader::new(DEFAULT_MAX_LINE_BYTES);
+            let mut found = Vec::new();
+            for chunk in stream.chunks(chunk_size) {
+                let _ = reader.feed(chunk, |line| {
+                    if let Line::Complete(bytes) = line {
+                        if let Seen::Msg(Some(marker)) = classify(bytes, 0xabc123) {
+                            found.push(marker);
+                        }
+                    }
+                    ControlFlow::Continue(())
+                });
+            }
+            assert_eq!(found, expected, "chunk size {chunk_size}");
+        }
+    }
+}

@@ -1,0 +1,1207 @@
+//! The connection event loop: one [`Worker`] per thread owns a mio `Poll` and
+//! a slab of client sockets, opens them (spread over 127.0.0.x sources),
+//! sends marked messages on schedule and counts what arrives.
+//!
+//! Edge-triggered contract (mio registers with EPOLLET): reads go until
+//! `WouldBlock` or EOF, writes until `WouldBlock` or an empty buffer; a
+//! `writable` flag remembers the last WRITABLE edge instead of re-registering.
+//! Closing is deferred: handlers only mark a client, [`Worker::reap`] removes it
+//! after the event batch.
+//!
+//! Delivery accounting: one shared counter numbers every measured message.
+//! A client's delivery window opens when it first sees any `MSG` (the server
+//! has certainly registered it by then), at the counter's value at that
+//! moment; every message numbered from there on was written after that MSG
+//! was broadcast, so the server owes it to this client. The window closes when
+//! the client leaves or the run stops sending. Expected deliveries are the sum
+//! of window widths; only markers inside a window are counted as received.
+//!
+//! Phases are set by `run.rs` through [`Shared`]; each worker acknowledges a
+//! new phase once it has done that phase's entry work.
+
+use std::collections::BTreeMap;
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use chat_shared::{ClientLine, Line, LineReader, DEFAULT_MAX_LINE_BYTES};
+use hdrhistogram::Histogram;
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Token};
+use slab::Slab;
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+
+use crate::marker::{self, Kind, Marker, Seen};
+use crate::modes::{Plan, Role};
+use crate::stats::new_histogram;
+
+/// A connect that has not completed by then counts as `ETIMEDOUT`.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Connects in flight per worker. Past the server's accept backlog extra SYNs
+/// are dropped and retried a second later, which would only show up as
+/// tool-made connect latency.
+const MAX_PENDING_CONNECTS: usize = 512;
+
+/// How often the warm-up probe is repeated, for clients the server had not
+/// yet accepted when the previous one went out. Well under the server's
+/// default rate limit of 20 msgs/s.
+const PROBE_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Longest a churn client keeps reading after it decides to leave, waiting
+/// for messages already in flight to it.
+const LEAVE_LINGER: Duration = Duration::from_secs(1);
+
+/// Timeouts, churn departures and retries are checked this often, not on
+/// every loop turn: it walks every client.
+const HOUSEKEEPING_INTERVAL: Duration = Duration::from_millis(50);
+
+/// Wait before refilling a churn slot whose connection failed or was lost,
+/// so a refusing server is not hammered in a tight loop.
+const RETRY_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Longest single wait in `poll`, so a phase change is seen promptly.
+const MAX_POLL_WAIT: Duration = Duration::from_millis(20);
+
+/// Read buffer shared by all of a worker's sockets.
+const READ_CHUNK_BYTES: usize = 64 * 1024;
+
+/// A slow client whose socket stays quiet this long during the end check
+/// (no data, no EOF) is judged still connected.
+const SLOW_QUIET: Duration = Duration::from_millis(300);
+
+/// Upper bound on the slow-client check.
+pub const SLOW_CHECK_LIMIT: Duration = Duration::from_secs(3);
+
+/// Lines may be longer than the server's own limit: the load tool must not
+/// be the one that refuses a line.
+const MAX_LINE_BYTES: usize = 4 * DEFAULT_MAX_LINE_BYTES;
+
+/// The run's stages, in order; stored in [`Shared::phase`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum Phase {
+    /// Opening the initial connections.
+    Connecting = 0,
+    /// Client 0 repeats a probe until every reader has seen a `MSG`.
+    Warmup = 1,
+    /// Senders send; churn clients come and go.
+    Measure = 2,
+    /// Client 0 sends the one measured message of hold and connect modes.
+    Final = 3,
+    /// No more sends; acknowledged so the total is final.
+    StopSending = 4,
+    /// Windows close at the final total; waiting for in-flight deliveries.
+    Drain = 5,
+    /// Slow clients are read to see whether the server dropped them.
+    SlowCheck = 6,
+    /// Workers stop.
+    Done = 7,
+}
+
+impl Phase {
+    fn from_u8(value: u8) -> Phase {
+        match value {
+            0 => Phase::Connecting,
+            1 => Phase::Warmup,
+            2 => Phase::Measure,
+            3 => Phase::Final,
+            4 => Phase::StopSending,
+            5 => Phase::Drain,
+            6 => Phase::SlowCheck,
+            _ => Phase::Done,
+        }
+    }
+}
+
+/// State shared by the coordinator and all workers. Counters are updated
+/// in batches, once per loop turn, to keep cache-line traffic low.
+#[derive(Debug)]
+pub struct Shared {
+    /// Time zero for every `sent_us` and latency.
+    pub epoch: Instant,
+    /// No loop runs past this, whatever the phase.
+    pub deadline: Instant,
+    /// Short id that marks this run's messages and names.
+    pub run_id: u32,
+    /// Current [`Phase`].
+    phase: AtomicU8,
+    /// Workers that have done the current phase's entry work.
+    acks: AtomicUsize,
+    /// Next initial client index to open; workers claim indices from here.
+    next_client: AtomicUsize,
+    /// Set when the connect storm's duration ran out: claim no more.
+    claiming_closed: AtomicBool,
+    /// When the initial connects began, for `--connect-rate` pacing.
+    connect_start: Instant,
+    /// Number of measured messages queued so far; a message's `seq` is the
+    /// value before its increment.
+    pub sent: AtomicU64,
+    /// Initial connection attempts that finished, either way.
+    pub attempts_done: AtomicUsize,
+    /// Initial connections that succeeded.
+    pub connected: AtomicUsize,
+    /// All failed connects, replacements included.
+    pub failures: AtomicUsize,
+    /// Reading (non-slow) clients open right now.
+    pub readers_open: AtomicUsize,
+    /// Of those, how many have an open delivery window.
+    pub readers_ready: AtomicUsize,
+    /// Measured deliveries counted inside windows.
+    pub received: AtomicU64,
+    /// Sum of closed windows' widths.
+    pub expected: AtomicU64,
+}
+
+impl Shared {
+    /// Fresh state in the `Connecting` phase.
+    pub fn new(run_id: u32, epoch: Instant, deadline: Instant) -> Shared {
+        Shared {
+            epoch,
+            deadline,
+            run_id,
+            phase: AtomicU8::new(Phase::Connecting as u8),
+            acks: AtomicUsize::new(0),
+            next_client: AtomicUsize::new(0),
+            claiming_closed: AtomicBool::new(false),
+            connect_start: epoch,
+            sent: AtomicU64::new(0),
+            attempts_done: AtomicUsize::new(0),
+            connected: AtomicUsize::new(0),
+            failures: AtomicUsize::new(0),
+            readers_open: AtomicUsize::new(0),
+            readers_ready: AtomicUsize::new(0),
+            received: AtomicU64::new(0),
+            expected: AtomicU64::new(0),
+        }
+    }
+
+    /// The current phase.
+    pub fn phase(&self) -> Phase {
+        Phase::from_u8(self.phase.load(Ordering::SeqCst))
+    }
+
+    /// Moves to `phase`; workers acknowledge through [`Shared::acks`].
+    pub fn set_phase(&self, phase: Phase) {
+        self.acks.store(0, Ordering::SeqCst);
+        self.phase.store(phase as u8, Ordering::SeqCst);
+    }
+
+    /// Workers that have acknowledged the current phase.
+    pub fn acks(&self) -> usize {
+        self.acks.load(Ordering::SeqCst)
+    }
+
+    /// Stops the connect storm from opening further initial clients.
+    pub fn close_claiming(&self) {
+        self.claiming_closed.store(true, Ordering::SeqCst);
+    }
+
+    /// Initial clients whose connect has started.
+    pub fn claimed(&self) -> usize {
+        self.next_client.load(Ordering::SeqCst)
+    }
+
+    fn micros(&self, at: Instant) -> u64 {
+        at.saturating_duration_since(self.epoch).as_micros() as u64
+    }
+}
+
+/// What one worker measured, merged by `run.rs`.
+#[derive(Debug)]
+pub struct WorkerResult {
+    /// End-to-end latency of counted deliveries, microseconds.
+    pub latency: Histogram<u64>,
+    /// connect() to established, microseconds (initial connections).
+    pub connect_latency: Histogram<u64>,
+    /// Failed connects by errno name.
+    pub connect_errors: BTreeMap<String, u64>,
+    /// Other things worth reporting (server `ERR`/`BYE`, read errors), with counts.
+    pub notes: BTreeMap<String, u64>,
+    /// Readers that received at least one measured message.
+    pub alive: u64,
+    /// Readers the server closed (or that failed) before the run ended.
+    pub disconnected_early: u64,
+    /// Slow clients this worker owned.
+    pub slow_clients: u64,
+    /// Of those, how many the server had dropped.
+    pub slow_dropped: u64,
+    /// Bytes the slow clients found waiting when read after the run: what
+    /// the kernel buffers and the server's queue held for them.
+    pub slow_bytes_read: u64,
+    /// Successful connects, churn replacements included.
+    pub connections_opened: u64,
+    /// Latest counted delivery, microseconds since the epoch.
+    pub last_delivery_us: u64,
+}
+
+/// Where one client's socket is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Non-blocking connect in flight since this instant.
+    Connecting(Instant),
+    /// Established.
+    Open,
+    /// A churn client on its way out: reading until its window is complete
+    /// or until this instant.
+    Leaving(Instant),
+}
+
+/// Why a client is being closed; decided once, acted on in [`Worker::reap`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum CloseReason {
+    /// The connect failed, with this errno name.
+    ConnectFailed(String),
+    /// A churn client finished leaving. `polite` ones send `/quit` first;
+    /// the others just vanish.
+    Left { polite: bool },
+    /// The server closed it (EOF) or the socket failed.
+    Lost(String),
+}
+
+/// A delivery window: measured messages numbered `from..end` are owed.
+#[derive(Debug, Clone, Copy, Default)]
+struct Window {
+    /// Opens at the first `MSG` seen.
+    from: Option<u64>,
+    /// Closes when the client leaves or sending stops.
+    end: Option<u64>,
+}
+
+impl Window {
+    fn covers(&self, seq: u64) -> bool {
+        self.from.is_some_and(|from| seq >= from) && self.end.is_none_or(|end| seq < end)
+    }
+
+    fn width(&self) -> Option<u64> {
+        Some(self.end?.saturating_sub(self.from?))
+    }
+}
+
+/// One client socket and everything known about it.
+#[derive(Debug)]
+struct Client {
+    /// Client index (0..N), fixed across churn replacements.
+    index: usize,
+    /// Churn replacement number; part of the name so a new connection never
+    /// collides with the server's memory of the old one.
+    generation: u32,
+    /// What this index does.
+    role: Role,
+    /// Chat name, `load-<run>-<index>[-<generation>]`.
+    name: String,
+    /// The socket.
+    stream: TcpStream,
+    /// Connect / open / leaving.
+    state: State,
+    /// Frames the incoming bytes into lines.
+    lines: LineReader,
+    /// Bytes queued for the server, not yet written.
+    out: Vec<u8>,
+    /// The last WRITABLE edge has not been used up by a `WouldBlock`.
+    writable: bool,
+    /// Which measured messages this client is owed.
+    window: Window,
+    /// Deliveries counted inside the window.
+    counted: u64,
+    /// Has received a measured message (`hold.alive`).
+    alive: bool,
+    /// When a sender next sends.
+    next_send: Instant,
+    /// When a churn client starts leaving.
+    leave_at: Option<Instant>,
+    /// Set by a handler; acted on by `reap`.
+    closing: Option<CloseReason>,
+    /// Slow clients: the socket reported an error or hang-up while unread.
+    hint_closed: bool,
+}
+
+/// One event-loop thread's state.
+pub struct Worker<'a> {
+    /// The coordinator's shared state.
+    shared: &'a Shared,
+    /// What each client does.
+    plan: &'a Plan,
+    /// The server.
+    addr: SocketAddr,
+    /// The poll instance this worker owns.
+    poll: Poll,
+    /// Open and connecting clients; slab key = mio token.
+    clients: Slab<Client>,
+    /// Slab keys of open senders, so the send sweep skips readers.
+    sender_keys: Vec<usize>,
+    /// Churn slots waiting to be reopened: (when, index, generation).
+    reopen: Vec<(Instant, usize, u32)>,
+    /// Connects in flight.
+    pending_connects: usize,
+    /// The last phase this worker acknowledged.
+    acked: Option<Phase>,
+    /// Next warm-up probe time (only the owner of client 0 sends).
+    next_probe: Instant,
+    /// Next housekeeping sweep.
+    next_housekeeping: Instant,
+    /// Cheap per-worker randomness for send jitter and churn lifetimes.
+    rng: u64,
+    /// Deliveries counted since last published to `Shared::received`.
+    unpublished_received: u64,
+    /// What this worker measured.
+    result: WorkerResult,
+}
+
+impl<'a> Worker<'a> {
+    /// A worker with its own `Poll`.
+    pub fn new(
+        id: usize,
+        shared: &'a Shared,
+        plan: &'a Plan,
+        addr: SocketAddr,
+    ) -> io::Result<Self> {
+        let now = Instant::now();
+        Ok(Worker {
+            shared,
+            plan,
+            addr,
+            poll: Poll::new()?,
+            clients: Slab::new(),
+            sender_keys: Vec::new(),
+            reopen: Vec::new(),
+            pending_connects: 0,
+            acked: None,
+            next_probe: now,
+            next_housekeeping: now,
+            rng: 0x9E37_79B9_7F4A_7C15 ^ ((id as u64 + 1) * 0x2545_F491_4F6C_DD1D),
+            unpublished_received: 0,
+            result: WorkerResult {
+                latency: new_histogram(),
+                connect_latency: new_histogram(),
+                connect_errors: BTreeMap::new(),
+                notes: BTreeMap::new(),
+                alive: 0,
+                disconnected_early: 0,
+                slow_clients: 0,
+                slow_dropped: 0,
+                slow_bytes_read: 0,
+                connections_opened: 0,
+                last_delivery_us: 0,
+            },
+        })
+    }
+
+    /// Runs until the `Done` phase or the deadline, then closes every socket.
+    pub fn run(mut self) -> io::Result<WorkerResult> {
+        let mut events = Events::with_capacity(4096);
+        let mut buf = vec![0u8; READ_CHUNK_BYTES];
+        loop {
+            let now = Instant::now();
+            let phase = self.shared.phase();
+            if phase == Phase::Done || now >= self.shared.deadline {
+                break;
+            }
+            self.enter_phase(phase, now);
+            if phase == Phase::Connecting || self.reopen_due(now) {
+                self.open_initial(now);
+            }
+            if now >= self.next_housekeeping {
+                self.housekeeping(phase, now);
+                self.next_housekeeping = now + HOUSEKEEPING_INTERVAL;
+            }
+            let mut wait = MAX_POLL_WAIT;
+            if phase == Phase::Warmup {
+                self.send_probe(now);
+            }
+            if phase == Phase::Measure && self.plan.rate_per_sender > 0.0 {
+                if let Some(next) = self.send_due(now) {
+                    wait = wait.min(next.saturating_duration_since(now));
+                }
+            }
+            self.reap(phase);
+            self.publish();
+
+            match self.poll.poll(&mut events, Some(wait)) {
+                Ok(()) => {}
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                Err(err) => return Err(err),
+            }
+            let now = Instant::now();
+            for event in events.iter() {
+                let key = event.token().0;
+                // Events for a client reaped earlier in this turn are stale.
+                let Some(client) = self.clients.get_mut(key) else {
+                    continue;
+                };
+                if let State::Connecting(since) = client.state {
+                    finish_connect(client, since, now, self.shared, &mut self.result);
+                    if client.state == State::Open {
+                        self.pending_connects -= 1;
+                        if client.role == Role::Sender {
+                            self.sender_keys.push(key);
+                        }
+                        if client.role != Role::Slow {
+                            self.shared.readers_open.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+                let client = &mut self.clients[key];
+                if client.closing.is_some() || matches!(client.state, State::Connecting(_)) {
+                    continue;
+                }
+                if client.role == Role::Slow {
+                    // Never read: that is the point. Errors are kept as hints
+                    // for the end check.
+                    if event.is_error() || event.is_read_closed() {
+                        client.hint_closed = true;
+                    }
+                    continue;
+                }
+                if event.is_writable() {
+                    client.writable = true;
+                }
+                // Read on every event, not only readable ones: a hang-up or
+                // error is only a hint, and read() gives the real answer.
+                self.read_available(key, &mut buf, phase, now);
+                let client = &mut self.clients[key];
+                if client.closing.is_none() {
+                    flush(client);
+                }
+            }
+        }
+        // Windows still open at the deadline are owed up to the final count.
+        let total = self.shared.sent.load(Ordering::SeqCst);
+        let keys: Vec<usize> = self.clients.iter().map(|(key, _)| key).collect();
+        for key in keys {
+            self.close_window(key, total);
+        }
+        self.publish();
+        Ok(self.result)
+    }
+
+    /// Does the once-per-phase work and acknowledges the phase.
+    fn enter_phase(&mut self, phase: Phase, now: Instant) {
+        if self.acked == Some(phase) {
+            return;
+        }
+        match phase {
+            Phase::Measure => {
+                let interval = self.send_interval();
+                let keys: Vec<usize> = self.clients.iter().map(|(key, _)| key).collect();
+                for key in keys {
+                    let jitter = self.random_fraction();
+                    let lifetime = self.churn_lifetime();
+                    let client = &mut self.clients[key];
+                    // Spread first sends over one interval so senders do not
+                    // fire in lock-step.
+                    client.next_send = now + interval.mul_f64(jitter);
+                    client.leave_at = lifetime.map(|life| now + life);
+                }
+            }
+            Phase::Final => {
+                if let Some(key) = self.key_of_open_client_zero() {
+                    self.send_message(key, Kind::Measured, now);
+                }
+            }
+            Phase::Drain => {
+                let total = self.shared.sent.load(Ordering::SeqCst);
+                let keys: Vec<usize> = self.clients.iter().map(|(key, _)| key).collect();
+                for key in keys {
+                    self.close_window(key, total);
+                }
+            }
+            Phase::SlowCheck => self.check_slow_clients(),
+            _ => {}
+        }
+        self.publish();
+        self.acked = Some(phase);
+        self.shared.acks.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Opens initial clients as fast as pacing and the pending cap allow.
+    fn open_initial(&mut self, now: Instant) {
+        let shared = self.shared;
+        while self.pending_connects < MAX_PENDING_CONNECTS
+            && !shared.claiming_closed.load(Ordering::Relaxed)
+        {
+            let allowed = match self.plan.connect_rate {
+                Some(rate) => {
+                    let elapsed = now.saturating_duration_since(shared.connect_start);
+                    ((elapsed.as_secs_f64() * rate) as usize + 1).min(self.plan.clients)
+                }
+                None => self.plan.clients,
+            };
+            let claim =
+                shared
+                    .next_client
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |next| {
+                        (next < allowed).then_some(next + 1)
+                    });
+            let Ok(index) = claim else { break };
+            self.open(index, 0, now);
+        }
+        // Churn replacements whose retry time has come.
+        let due: Vec<(Instant, usize, u32)> = {
+            let (due, later) = self.reopen.iter().partition(|(at, _, _)| *at <= now);
+            self.reopen = later;
+            due
+        };
+        for (_, index, generation) in due {
+            self.open(index, generation, now);
+        }
+    }
+
+    fn reopen_due(&self, now: Instant) -> bool {
+        self.reopen.iter().any(|(at, _, _)| *at <= now)
+    }
+
+    /// Starts one non-blocking connect for client `index`.
+    fn open(&mut self, index: usize, generation: u32, now: Instant) {
+        let role = self.plan.role(index);
+        let source = source_address(self.addr, index, self.plan.source_ips);
+        let rcvbuf = if role == Role::Slow {
+            self.plan.slow_rcvbuf
+        } else {
+            None
+        };
+        let stream = match start_connect(self.addr, source, rcvbuf) {
+            Ok(stream) => stream,
+            Err(err) => {
+                self.connect_failed(index, generation, &err, now);
+                return;
+            }
+        };
+        let name = if generation == 0 {
+            format!("load-{:08x}-{index}", self.shared.run_id)
+        } else {
+            format!("load-{:08x}-{index}-{generation}", self.shared.run_id)
+        };
+        let key = self.clients.vacant_key();
+        let mut client = Client {
+            index,
+            generation,
+            role,
+            name,
+            stream,
+            state: State::Connecting(now),
+            lines: LineReader::new(MAX_LINE_BYTES),
+            out: Vec::new(),
+            writable: false,
+            window: Window::default(),
+            counted: 0,
+            alive: false,
+            next_send: now,
+            leave_at: None,
+            closing: None,
+            hint_closed: false,
+        };
+        if let Err(err) = self.poll.registry().register(
+            &mut client.stream,
+            Token(key),
+            Interest::READABLE | Interest::WRITABLE,
+        ) {
+            self.connect_failed(index, generation, &err, now);
+            return;
+        }
+        if generation > 0 {
+            let interval = self.send_interval();
+            client.next_send = now + interval.mul_f64(self.random_fraction());
+            client.leave_at = self.churn_lifetime().map(|life| now + life);
+        }
+        self.clients.insert(client);
+        self.pending_connects += 1;
+    }
+
+    fn connect_failed(&mut self, index: usize, generation: u32, err: &io::Error, now: Instant) {
+        *self
+            .result
+            .connect_errors
+            .entry(errno_name(err))
+            .or_insert(0) += 1;
+        self.shared.failures.fetch_add(1, Ordering::Relaxed);
+        if generation == 0 {
+            self.shared.attempts_done.fetch_add(1, Ordering::Relaxed);
+        }
+        self.retry_churn_slot(index, generation, now + RETRY_BACKOFF);
+    }
+
+    /// A churn slot whose connection ended is refilled at `at`, while measuring.
+    fn retry_churn_slot(&mut self, index: usize, generation: u32, at: Instant) {
+        if self.plan.churn_lifetime.is_some() && self.shared.phase() <= Phase::Measure {
+            self.reopen.push((at, index, generation + 1));
+        }
+    }
+
+    /// Connect timeouts, churn departures, linger ends.
+    fn housekeeping(&mut self, phase: Phase, now: Instant) {
+        for (_, client) in self.clients.iter_mut() {
+            if client.closing.is_some() {
+                continue;
+            }
+            match client.state {
+                State::Connecting(since) if now.duration_since(since) >= CONNECT_TIMEOUT => {
+                    client.closing = Some(CloseReason::ConnectFailed("ETIMEDOUT".into()));
+                }
+                State::Open
+                    if phase == Phase::Measure && client.leave_at.is_some_and(|at| now >= at) =>
+                {
+                    client.state = State::Leaving(now + LEAVE_LINGER);
+                    let end = self.shared.sent.load(Ordering::SeqCst);
+                    close_window_of(client, end, self.shared);
+                    if is_window_complete(client) {
+                        client.closing = Some(CloseReason::Left {
+                            polite: client.generation % 2 == 0,
+                        });
+                    }
+                }
+                State::Leaving(until) if now >= until || is_window_complete(client) => {
+                    client.closing = Some(CloseReason::Left {
+                        polite: client.generation % 2 == 0,
+                    });
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Client 0's owner repeats the probe during warm-up.
+    fn send_probe(&mut self, now: Instant) {
+        if now < self.next_probe {
+            return;
+        }
+        self.next_probe = now + PROBE_INTERVAL;
+        if let Some(key) = self.key_of_open_client_zero() {
+            self.send_message(key, Kind::Probe, now);
+        }
+    }
+
+    fn key_of_open_client_zero(&self) -> Option<usize> {
+        self.clients
+            .iter()
+            .find(|(_, c)| c.index == 0 && c.state == State::Open && c.closing.is_none())
+            .map(|(key, _)| key)
+    }
+
+    /// Sends for every due sender; returns the earliest next send time.
+    fn send_due(&mut self, now: Instant) -> Option<Instant> {
+        let interval = self.send_interval();
+        let mut earliest: Option<Instant> = None;
+        for i in 0..self.sender_keys.len() {
+            let key = self.sender_keys[i];
+            let Some(client) = self.clients.get_mut(key) else {
+                continue;
+            };
+            if client.state != State::Open || client.closing.is_some() {
+                continue;
+            }
+            if client.next_send <= now {
+                client.next_send += interval;
+                // A sender that fell more than a second behind (a stalled
+                // loop) restarts its schedule instead of bursting.
+                if client.next_send + Duration::from_secs(1) < now {
+                    client.next_send = now + interval;
+                }
+                self.send_message(key, Kind::Measured, now);
+            }
+            let next = self.clients[key].next_send;
+            earliest = Some(earliest.map_or(next, |e| e.min(next)));
+        }
+        earliest
+    }
+
+    /// Queues one marked message from client `key` and tries to write it.
+    fn send_message(&mut self, key: usize, kind: Kind, now: Instant) {
+        let shared = self.shared;
+        let client = &mut self.clients[key];
+        let seq = match kind {
+            Kind::Measured => shared.sent.fetch_add(1, Ordering::SeqCst),
+            Kind::Probe => 0,
+        };
+        let marker = Marker {
+            kind,
+            run: shared.run_id,
+            seq,
+            sender: client.index as u32,
+            sent_us: shared.micros(now),
+        };
+        let mut text = String::with_capacity(self.plan.payload_bytes + 64);
+        marker.write_text(self.plan.payload_bytes, &mut text);
+        let line = ClientLine::Say {
+            name: &client.name,
+            text: &text,
+        }
+        .encode();
+        client.out.extend_from_slice(line.as_bytes());
+        flush(client);
+    }
+
+    /// Reads until `WouldBlock` or EOF and counts what arrived.
+    fn read_available(&mut self, key: usize, buf: &mut [u8], phase: Phase, now: Instant) {
+        let shared = self.shared;
+        let now_us = shared.micros(now);
+        let client = &mut self.clients[key];
+        loop {
+            match client.stream.read(buf) {
+                Ok(0) => {
+                    client.closing = Some(CloseReason::Lost("eof".into()));
+                    return;
+                }
+                Ok(n) => {
+                    let result = &mut self.result;
+                    let mut received = 0;
+                    let Client {
+                        lines,
+                        window,
+                        counted,
+                        alive,
+                        ..
+                    } = &mut *client;
+                    let _ = lines.feed(&buf[..n], |line| {
+                        let Line::Complete(bytes) = line else {
+                            note(result, "line over the tool's limit".into());
+                            return ControlFlow::Continue(());
+                        };
+                        match marker::classify(bytes, shared.run_id) {
+                            Seen::Msg(marker) => {
+                                if window.from.is_none() {
+                                    let from = shared.sent.load(Ordering::SeqCst);
+                                    window.from = Some(from);
+                                    shared.readers_ready.fetch_add(1, Ordering::Relaxed);
+                                    if phase >= Phase::Drain {
+                                        // Sending is over: nothing is owed.
+                                        window.end = Some(from);
+                                    }
+                                }
+                                if let Some(m) = marker.filter(|m| m.kind == Kind::Measured) {
+                                    if !*alive {
+                                        *alive = true;
+                                        result.alive += 1;
+                                    }
+                                    if window.covers(m.seq) {
+                                        *counted += 1;
+                                        received += 1;
+                                        result.latency.saturating_record(
+                                            now_us.saturating_sub(m.sent_us).max(1),
+                                        );
+                                        result.last_delivery_us =
+                                            result.last_delivery_us.max(now_us);
+                                    }
+                                }
+                            }
+                            Seen::Refused(code) => {
+                                note(result, format!("server ERR {}", code.as_str()))
+                            }
+                            Seen::Bye(reason) => note(result, format!("server BYE: {reason}")),
+                            Seen::Other => {}
+                        }
+                        ControlFlow::Continue(())
+                    });
+                    self.unpublished_received += received;
+                }
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => return,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                Err(err) => {
+                    client.closing = Some(CloseReason::Lost(errno_name(&err)));
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Removes clients marked for closing, once, after the event batch.
+    fn reap(&mut self, phase: Phase) {
+        let closing: Vec<usize> = self
+            .clients
+            .iter()
+            .filter(|(_, c)| c.closing.is_some())
+            .map(|(key, _)| key)
+            .collect();
+        let now = Instant::now();
+        for key in closing {
+            let end = self.shared.sent.load(Ordering::SeqCst);
+            self.close_window(key, end);
+            let mut client = self.clients.remove(key);
+            let _ = self.poll.registry().deregister(&mut client.stream);
+            let was_open = !matches!(client.state, State::Connecting(_));
+            if was_open && client.role != Role::Slow {
+                self.shared.readers_open.fetch_sub(1, Ordering::Relaxed);
+                if client.window.from.is_some() {
+                    self.shared.readers_ready.fetch_sub(1, Ordering::Relaxed);
+                }
+            }
+            if client.role == Role::Sender {
+                self.sender_keys.retain(|&k| k != key);
+            }
+            match client.closing.take().expect("filtered on closing") {
+                CloseReason::ConnectFailed(name) => {
+                    self.pending_connects -= 1;
+                    *self.result.connect_errors.entry(name).or_insert(0) += 1;
+                    self.shared.failures.fetch_add(1, Ordering::Relaxed);
+                    if client.generation == 0 {
+                        self.shared.attempts_done.fetch_add(1, Ordering::Relaxed);
+                    }
+                    self.retry_churn_slot(client.index, client.generation, now + RETRY_BACKOFF);
+                }
+                CloseReason::Left { polite } => {
+                    if polite {
+                        // Best effort: the socket is about to be dropped.
+                        let _ = client.stream.write(ClientLine::Quit.encode().as_bytes());
+                    }
+                    // A clean departure is replaced at once.
+                    self.retry_churn_slot(client.index, client.generation, now);
+                }
+                CloseReason::Lost(why) => {
+                    if phase < Phase::Done && client.role != Role::Slow {
+                        self.result.disconnected_early += 1;
+                        note(&mut self.result, format!("connection lost: {why}"));
+                    }
+                    self.retry_churn_slot(client.index, client.generation, now + RETRY_BACKOFF);
+                }
+            }
+        }
+    }
+
+    /// Closes client `key`'s window at `end` if it is still open, adding its
+    /// width to the expected deliveries.
+    fn close_window(&mut self, key: usize, end: u64) {
+        if let Some(client) = self.clients.get_mut(key) {
+            close_window_of(client, end, self.shared);
+        }
+    }
+
+    /// Moves this turn's counts to the shared counters.
+    fn publish(&mut self) {
+        let received = std::mem::take(&mut self.unpublished_received);
+        if received > 0 {
+            self.shared.received.fetch_add(received, Ordering::Relaxed);
+        }
+    }
+
+    /// Reads every slow client (which never read during the run) to find out
+    /// whether the server dropped it: EOF, a reset or a `BYE` means dropped;
+    /// a socket that goes quiet without EOF is still connected.
+    fn check_slow_clients(&mut self) {
+        let deadline = (Instant::now() + SLOW_CHECK_LIMIT).min(self.shared.deadline);
+        let mut buf = vec![0u8; READ_CHUNK_BYTES];
+        let keys: Vec<usize> = self
+            .clients
+            .iter()
+            .filter(|(_, c)| c.role == Role::Slow && c.state == State::Open)
+            .map(|(key, _)| key)
+            .collect();
+        // (key, last time data arrived, verdict)
+        let mut pending: Vec<(usize, Instant)> =
+            keys.iter().map(|&k| (k, Instant::now())).collect();
+        self.result.slow_clients += keys.len() as u64;
+        while !pending.is_empty() && Instant::now() < deadline {
+            pending.retain_mut(|(key, last_data)| {
+                let client = &mut self.clients[*key];
+                let verdict = drain_slow(
+                    client,
+                    &mut buf,
+                    self.shared.run_id,
+                    &mut self.result.slow_bytes_read,
+                );
+                match verdict {
+                    SlowVerdict::Dropped(why) => {
+                        self.result.slow_dropped += 1;
+                        note(&mut self.result, format!("slow client dropped: {why}"));
+                        false
+                    }
+                    SlowVerdict::GotData => {
+                        *last_data = Instant::now();
+                        true
+                    }
+                    SlowVerdict::Quiet => last_data.elapsed() < SLOW_QUIET,
+                }
+            });
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if !pending.is_empty() {
+            note(
+                &mut self.result,
+                format!(
+                    "{} slow client(s) still sending data at the check's end",
+                    pending.len()
+                ),
+            );
+        }
+    }
+
+    fn send_interval(&self) -> Duration {
+        if self.plan.rate_per_sender > 0.0 {
+            Duration::from_secs_f64(1.0 / self.plan.rate_per_sender)
+        } else {
+            Duration::from_secs(1)
+        }
+    }
+
+    fn churn_lifetime(&mut self) -> Option<Duration> {
+        let mean = self.plan.churn_lifetime?;
+        Some(mean.mul_f64(0.5 + self.random_fraction()))
+    }
+
+    /// xorshift64*: enough to spread send times, no crate needed.
+    fn random_fraction(&mut self) -> f64 {
+        self.rng ^= self.rng >> 12;
+        self.rng ^= self.rng << 25;
+        self.rng ^= self.rng >> 27;
+        let value = self.rng.wrapping_mul(0x2545_F491_4F6C_DD1D);
+        (value >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+fn close_window_of(client: &mut Client, end: u64, shared: &Shared) {
+    if client.window.from.is_some() && client.window.end.is_none() {
+        client.window.end = Some(end.max(client.window.from.unwrap_or(0)));
+        if let Some(width) = client.window.width() {
+            shared.expected.fetch_add(width, Ordering::Relaxed);
+        }
+    }
+}
+
+fn is_window_complete(client: &Client) -> bool {
+    client.window.width().is_none_or(|w| client.counted >= w)
+}
+
+fn note(result: &mut WorkerResult, what: String) {
+    *result.notes.entry(what).or_insert(0) += 1;
+}
+
+/// Checks a connecting socket after an event. mio's rule: `take_error`
+/// first, then `peer_addr`; `NotConnected` means not yet (spurious event).
+fn finish_connect(
+    client: &mut Client,
+    since: Instant,
+    now: Instant,
+    shared: &Shared,
+    result: &mut WorkerResult,
+) {
+    match client.stream.take_error() {
+        Ok(Some(err)) | Err(err) => {
+            client.closing = Some(CloseReason::ConnectFailed(errno_name(&err)));
+            return;
+        }
+        Ok(None) => {}
+    }
+    match client.stream.peer_addr() {
+        Ok(_) => {
+            client.state = State::Open;
+            client.writable = true;
+            result.connections_opened += 1;
+            if client.generation == 0 {
+                let micros = now.saturating_duration_since(since).as_micros() as u64;
+                result.connect_latency.saturating_record(micros.max(1));
+                shared.connected.fetch_add(1, Ordering::Relaxed);
+                shared.attempts_done.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        Err(err) if err.kind() == io::ErrorKind::NotConnected => {}
+        Err(err) => client.closing = Some(CloseReason::ConnectFailed(errno_name(&err))),
+    }
+}
+
+/// Writes queued bytes until done or `WouldBlock`.
+fn flush(client: &mut Client) {
+    while client.writable && !client.out.is_empty() {
+        match client.stream.write(&client.out) {
+            Ok(0) => {
+                client.closing = Some(CloseReason::Lost("write returned 0".into()));
+                return;
+            }
+            Ok(n) => {
+                client.out.drain(..n);
+            }
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => client.writable = false,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => {
+                client.closing = Some(CloseReason::Lost(errno_name(&err)));
+                return;
+            }
+        }
+    }
+}
+
+/// What one pass over a slow client's socket found.
+enum SlowVerdict {
+    /// EOF, a socket error or a `BYE`: the server dropped it.
+    Dropped(String),
+    /// Data arrived; keep reading.
+    GotData,
+    /// Nothing to read right now.
+    Quiet,
+}
+
+/// Reads what a slow client has buffered, watching for EOF, errors and `BYE`.
+fn drain_slow(
+    client: &mut Client,
+    buf: &mut [u8],
+    run_id: u32,
+    bytes_read: &mut u64,
+) -> SlowVerdict {
+    let mut got_data = false;
+    loop {
+        match client.stream.read(buf) {
+            Ok(0) => return SlowVerdict::Dropped("eof".into()),
+            Ok(n) => {
+                got_data = true;
+                *bytes_read += n as u64;
+                let mut bye = None;
+                let _ = client.lines.feed(&buf[..n], |line| {
+                    if let Line::Complete(bytes) = line {
+                        if let Seen::Bye(reason) = marker::classify(bytes, run_id) {
+                            bye = Some(reason);
+                        }
+                    }
+                    ControlFlow::Continue(())
+                });
+                if let Some(reason) = bye {
+                    return SlowVerdict::Dropped(format!("BYE {reason}"));
+                }
+            }
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                return if got_data {
+                    SlowVerdict::GotData
+                } else {
+                    SlowVerdict::Quiet
+                };
+            }
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => return SlowVerdict::Dropped(errno_name(&err)),
+        }
+    }
+}
+
+/// The source address for client `index`: `127.0.0.(1 + index % K)` when
+/// spreading over K > 1 addresses, else none (the kernel picks).
+pub fn source_address(target: SocketAddr, index: usize, source_ips: usize) -> Option<IpAddr> {
+    if source_ips <= 1 || !target.is_ipv4() {
+        return None;
+    }
+    Some(IpAddr::V4(Ipv4Addr::new(
+        127,
+        0,
+        0,
+        1 + (index % source_ips) as u8,
+    )))
+}
+
+/// Creates a non-blocking TCP socket, optionally bound to `source`, and
+/// starts connecting it to `addr`.
+fn start_connect(
+    addr: SocketAddr,
+    source: Option<IpAddr>,
+    rcvbuf: Option<usize>,
+) -> io::Result<TcpStream> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_nonblocking(true)?;
+    socket.set_tcp_nodelay(true)?;
+    if let Some(bytes) = rcvbuf {
+        // Before connect, so the window advertised in the handshake is small.
+        socket.set_recv_buffer_size(bytes)?;
+    }
+    if let Some(ip) = source {
+        defer_port_choice(&socket);
+        socket.bind(&SockAddr::from(SocketAddr::new(ip, 0)))?;
+    }
+    match socket.connect(&SockAddr::from(addr)) {
+        Ok(()) => {}
+        Err(err) if err.raw_os_error() == Some(libc::EINPROGRESS) => {}
+        Err(err) => return Err(err),
+    }
+    Ok(TcpStream::from_std(socket.into()))
+}
+
+/// IP_BIND_ADDRESS_NO_PORT: bind() with port 0 would otherwise reserve a
+/// port for the address alone; deferring the choice to connect() lets ports
+/// be shared across destinations. Failure only costs that optimisation.
+#[cfg(target_os = "linux")]
+fn defer_port_choice(socket: &Socket) {
+    use std::os::fd::AsRawFd;
+    let on: libc::c_int = 1;
+    // SAFETY: a valid fd and a pointer to a c_int that outlives the call.
+    unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::IPPROTO_IP,
+            libc::IP_BIND_ADDRESS_NO_PORT,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn defer_port_choice(_socket: &Socket) {}
+
+/// The errno name of a socket error, for the report's `connect_errors`.
+pub fn errno_name(err: &io::Error) -> String {
+    let Some(code) = err.raw_os_error() else {
+        return format!("{:?}", err.kind());
+    };
+    let name = match code {
+        libc::ECONNREFUSED => "ECONNREFUSED",
+        libc::ECONNRESET => "ECONNRESET",
+        libc::ETIMEDOUT => "ETIMEDOUT",
+        libc::EADDRNOTAVAIL => "EADDRNOTAVAIL",
+        libc::EADDRINUSE => "EADDRINUSE",
+        libc::EMFILE => "EMFILE",
+        libc::ENFILE => "ENFILE",
+        libc::ENOBUFS => "ENOBUFS",
+        libc::ENOMEM => "ENOMEM",
+        libc::EPIPE => "EPIPE",
+        libc::EHOSTUNREACH => "EHOSTUNREACH",
+        libc::ENETUNREACH => "ENETUNREACH",
+        libc::EAGAIN => "EAGAIN",
+        _ => return format!("errno {code}"),
+    };
+    name.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sources_spread_over_loopback_addresses() {
+        let target: SocketAddr = "127.0.0.1:5002".parse().unwrap();
+        assert_eq!(source_address(target, 5, 1), None);
+        assert_eq!(
+            source_address(target, 0, 3),
+            Some("127.0.0.1".parse().unwrap())
+        );
+        assert_eq!(
+            source_address(target, 4, 3),
+            Some("127.0.0.2".parse().unwrap())
+        );
+        let v6: SocketAddr = "[::1]:5002".parse().unwrap();
+        assert_eq!(source_address(v6, 4, 3), None);
+    }
+
+    #[test]
+    fn window_covers_from_inclusive_to_end_exclusive() {
+        let open = Window {
+            from: Some(10),
+            end: None,
+        };
+        assert!(!open.covers(9));
+        assert!(open.covers(10));
+        assert!(open.covers(1_000));
+        let closed = Window {
+            from: Some(10),
+            end: Some(20),
+        };
+        assert!(closed.covers(19));
+        assert!(!closed.covers(20));
+        assert_eq!(closed.width(), Some(10));
+        assert!(!Window::default().covers(0));
+    }
+
+    #[test]
+    fn errno_names() {
+        let refused = io::Error::from_raw_os_error(libc::ECONNREFUSED);
+        assert_eq!(errno_name(&refused), "ECONNREFUSED");
+        assert_eq!(
+            errno_name(&io::Error::from_raw_os_error(9999)),
+            "errno 9999"
+        );
+    }
+}

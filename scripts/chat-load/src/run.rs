@@ -1,0 +1,503 @@
+//! The coordinator: raises the fd limit, starts the worker threads, walks the
+//! phases (connect, warm-up, measure, final broadcast, drain, slow check) with
+//! a time bound on each, prints progress, and merges the workers' results
+//! into a [`Report`].
+//!
+//! It never touches a socket; that is `net.rs`.
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::config::{Config, Mode};
+use crate::modes::Plan;
+use crate::net::{Phase, Shared, Worker, WorkerResult, CONNECT_TIMEOUT, SLOW_CHECK_LIMIT};
+use crate::report::{ChurnReport, HoldReport, Report, ServerReport, SlowReport};
+use crate::stats::{self, clock_ticks_per_sec, new_histogram, ServerWatch};
+use crate::Error;
+
+/// File descriptors kept free beyond one per client: stdio, the epoll fds,
+/// /proc reads, and slack for the test harness.
+const FD_RESERVE: u64 = 64;
+
+/// The server's default per-connection rate limit, msgs/s.
+const SERVER_DEFAULT_RATE_LIMIT: f64 = 20.0;
+
+/// Longest wait for every reader to see a warm-up probe, plus a little per
+/// client for the server to accept them.
+const WARMUP_BASE: Duration = Duration::from_secs(10);
+
+/// Longest wait for workers to acknowledge a phase change.
+const ACK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How often the coordinator looks at the counters.
+const TICK: Duration = Duration::from_millis(20);
+
+/// How often a progress line is printed.
+const PROGRESS_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Runs one load test as `config` describes.
+pub fn run(config: &Config) -> Result<Report, Error> {
+    let started = Instant::now();
+    let needed = config.clients as u64 + FD_RESERVE;
+    let limit = rlimit::increase_nofile_limit(needed).map_err(|source| Error::Io {
+        context: "raising the open-file limit".into(),
+        source,
+    })?;
+    if limit < needed {
+        return Err(Error::FdLimit { needed, limit });
+    }
+    let watch = match config.server_pid {
+        Some(pid) => Some(ServerWatch::start(pid).map_err(|source| Error::Io {
+            context: format!("reading /proc/{pid} for --server-pid"),
+            source,
+        })?),
+        None => None,
+    };
+
+    let plan = Plan::new(config);
+    let budget = time_budget(config, &plan);
+    let shared = Shared::new(run_id(), Instant::now(), Instant::now() + budget);
+    let mut progress = Progress::new(config);
+    let mut notes: Vec<String> = Vec::new();
+
+    let outcome = std::thread::scope(|scope| -> Result<(Vec<WorkerResult>, PhaseInfo), Error> {
+        let mut handles = Vec::new();
+        for id in 0..config.threads {
+            let worker =
+                Worker::new(id, &shared, &plan, config.addr).map_err(|source| Error::Io {
+                    context: "creating an event loop".into(),
+                    source,
+                })?;
+            let handle = std::thread::Builder::new()
+                .name(format!("load-{id}"))
+                .spawn_scoped(scope, move || worker.run())
+                .map_err(|source| Error::Io {
+                    context: "starting a worker thread".into(),
+                    source,
+                })?;
+            handles.push(handle);
+        }
+        let info = drive_phases(
+            config,
+            &plan,
+            &shared,
+            &mut progress,
+            watch.as_ref(),
+            &mut notes,
+        );
+        shared.set_phase(Phase::Done);
+        let mut results = Vec::new();
+        for handle in handles {
+            let result = handle
+                .join()
+                .map_err(|_| Error::Worker("a worker thread panicked".into()))?
+                .map_err(|source| Error::Io {
+                    context: "polling sockets".into(),
+                    source,
+                })?;
+            results.push(result);
+        }
+        Ok((results, info))
+    });
+    progress.finish();
+    let (results, info) = outcome?;
+    Ok(build_report(
+        config, &plan, &shared, results, info, watch, notes, started,
+    ))
+}
+
+/// What the phase walk itself measured.
+#[derive(Debug, Default)]
+struct PhaseInfo {
+    /// Start of the measured phase (connect mode: of the connect storm),
+    /// microseconds since the epoch.
+    measure_start_us: u64,
+    /// Server CPU ticks (utime + stime) from the measured phase's start to
+    /// the end of the drain; `None` without `--server-pid`.
+    server_cpu_ticks: Option<u64>,
+}
+
+/// Walks the phases, each bounded in time.
+fn drive_phases(
+    config: &Config,
+    plan: &Plan,
+    shared: &Shared,
+    progress: &mut Progress,
+    watch: Option<&ServerWatch>,
+    notes: &mut Vec<String>,
+) -> PhaseInfo {
+    let mut info = PhaseInfo::default();
+    let cpu_start_connect = watch.and_then(|w| w.cpu_ticks());
+
+    // Connect: every initial attempt resolves (connect errors time out after
+    // CONNECT_TIMEOUT), or the connect storm's duration runs out.
+    let connect_deadline = Instant::now() + connect_budget(config, plan);
+    let storm_end = plan.connect_storm.then(|| Instant::now() + config.duration);
+    wait_until(shared, progress, "connect", connect_deadline, |s| {
+        if storm_end.is_some_and(|end| Instant::now() >= end) {
+            s.close_claiming();
+            return s.attempts_done.load(Ordering::Relaxed) >= s.claimed();
+        }
+        s.attempts_done.load(Ordering::Relaxed) >= plan.clients
+    });
+    shared.close_claiming();
+    let attempted = shared.claimed();
+    if attempted < plan.clients {
+        notes.push(format!(
+            "{} of {} connections not attempted: the connect phase ran out of time",
+            plan.clients - attempted,
+            plan.clients
+        ));
+    }
+    let connect_phase_end = Instant::now();
+
+    // Warm-up: until every open reader has seen a MSG, i.e. is registered.
+    set_phase(shared, Phase::Warmup, config.threads, notes);
+    let warmup_limit = WARMUP_BASE + Duration::from_millis(plan.clients as u64 / 2);
+    wait_until(
+        shared,
+        progress,
+        "warm-up",
+        Instant::now() + warmup_limit,
+        |s| {
+            let open = s.readers_open.load(Ordering::Relaxed);
+            open > 0 && s.readers_ready.load(Ordering::Relaxed) >= open
+        },
+    );
+    let open = shared.readers_open.load(Ordering::Relaxed);
+    let ready = shared.readers_ready.load(Ordering::Relaxed);
+    if ready < open {
+        notes.push(format!(
+            "warm-up: {} of {open} open readers never received a probe; they are not counted until they receive a message",
+            open - ready
+        ));
+    }
+
+    // Measure.
+    let cpu_start = if plan.connect_storm {
+        cpu_start_connect
+    } else {
+        watch.and_then(|w| w.cpu_ticks())
+    };
+    let measure_start = if plan.connect_storm {
+        connect_phase_end
+    } else {
+        Instant::now()
+    };
+    info.measure_start_us = measure_start.duration_since(shared.epoch).as_micros() as u64;
+    if let Some(length) = plan.measure {
+        set_phase(shared, Phase::Measure, config.threads, notes);
+        let end = Instant::now() + length;
+        wait_until(shared, progress, "measure", end, |_| false);
+    }
+    if plan.final_broadcast {
+        // Deliveries/s of the one broadcast, not diluted by the idle time.
+        info.measure_start_us = shared.epoch.elapsed().as_micros() as u64;
+        set_phase(shared, Phase::Final, config.threads, notes);
+        if shared.sent.load(Ordering::SeqCst) == 0 {
+            notes.push("client 0 was not connected, so no final broadcast was sent".into());
+        }
+    }
+
+    // Drain: stop sending, fix the total, wait for what is in flight.
+    set_phase(shared, Phase::StopSending, config.threads, notes);
+    set_phase(shared, Phase::Drain, config.threads, notes);
+    wait_until(
+        shared,
+        progress,
+        "drain",
+        Instant::now() + config.drain,
+        |s| s.received.load(Ordering::Relaxed) >= s.expected.load(Ordering::Relaxed),
+    );
+    let cpu_end = watch.and_then(|w| w.cpu_ticks());
+    info.server_cpu_ticks = match (cpu_start, cpu_end) {
+        (Some(start), Some(end)) => Some(end.saturating_sub(start)),
+        _ => None,
+    };
+
+    if plan.slow > 0 {
+        progress.say("checking slow clients");
+        set_phase(shared, Phase::SlowCheck, config.threads, notes);
+    }
+    info
+}
+
+/// Sets `phase` and waits (bounded) for every worker to acknowledge it.
+fn set_phase(shared: &Shared, phase: Phase, workers: usize, notes: &mut Vec<String>) {
+    shared.set_phase(phase);
+    let limit = if phase == Phase::SlowCheck {
+        ACK_TIMEOUT + SLOW_CHECK_LIMIT
+    } else {
+        ACK_TIMEOUT
+    };
+    let deadline = (Instant::now() + limit).min(shared.deadline);
+    while shared.acks() < workers {
+        if Instant::now() >= deadline {
+            notes.push(format!(
+                "workers did not acknowledge phase {phase:?} in time"
+            ));
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Sleeps in ticks until `done` holds, `until` passes or the run's deadline
+/// passes, printing progress.
+fn wait_until(
+    shared: &Shared,
+    progress: &mut Progress,
+    stage: &str,
+    until: Instant,
+    mut done: impl FnMut(&Shared) -> bool,
+) {
+    let until = until.min(shared.deadline);
+    loop {
+        if done(shared) || Instant::now() >= until {
+            return;
+        }
+        progress.tick(shared, stage);
+        std::thread::sleep(TICK);
+    }
+}
+
+fn connect_budget(config: &Config, plan: &Plan) -> Duration {
+    let pacing = match plan.connect_rate {
+        Some(rate) => Duration::from_secs_f64(plan.clients as f64 / rate),
+        // Unpaced: allow ~2k connects/s as a generous floor.
+        None => Duration::from_millis(plan.clients as u64 / 2),
+    };
+    let pacing = if plan.connect_storm {
+        pacing.min(config.duration)
+    } else {
+        pacing
+    };
+    pacing + CONNECT_TIMEOUT + Duration::from_secs(2)
+}
+
+/// The hard deadline for the whole run: the sum of every phase's bound plus
+/// a margin. Nothing runs past it.
+fn time_budget(config: &Config, plan: &Plan) -> Duration {
+    connect_budget(config, plan)
+        + WARMUP_BASE
+        + Duration::from_millis(plan.clients as u64 / 2)
+        + plan.measure.unwrap_or_default()
+        + config.drain
+        + SLOW_CHECK_LIMIT
+        + 5 * ACK_TIMEOUT
+        + Duration::from_secs(10)
+}
+
+/// A short id for names and markers, different for runs started close together.
+fn run_id() -> u32 {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    let mixed = (nanos ^ (u64::from(std::process::id()) << 32)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (mixed >> 32) as u32
+}
+
+fn empty_result() -> WorkerResult {
+    WorkerResult {
+        latency: new_histogram(),
+        connect_latency: new_histogram(),
+        connect_errors: BTreeMap::new(),
+        notes: BTreeMap::new(),
+        alive: 0,
+        disconnected_early: 0,
+        slow_clients: 0,
+        slow_dropped: 0,
+        slow_bytes_read: 0,
+        connections_opened: 0,
+        last_delivery_us: 0,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build_report(
+    config: &Config,
+    plan: &Plan,
+    shared: &Shared,
+    results: Vec<WorkerResult>,
+    phase_info: PhaseInfo,
+    watch: Option<ServerWatch>,
+    mut errors: Vec<String>,
+    started: Instant,
+) -> Report {
+    let mut total = empty_result();
+    for result in results {
+        // Both histograms have the same bounds, so adding cannot fail.
+        let _ = total.latency.add(&result.latency);
+        let _ = total.connect_latency.add(&result.connect_latency);
+        for (name, count) in result.connect_errors {
+            *total.connect_errors.entry(name).or_insert(0) += count;
+        }
+        for (what, count) in result.notes {
+            *total.notes.entry(what).or_insert(0) += count;
+        }
+        total.alive += result.alive;
+        total.disconnected_early += result.disconnected_early;
+        total.slow_clients += result.slow_clients;
+        total.slow_dropped += result.slow_dropped;
+        total.slow_bytes_read += result.slow_bytes_read;
+        total.connections_opened += result.connections_opened;
+        total.last_delivery_us = total.last_delivery_us.max(result.last_delivery_us);
+    }
+    total
+        .connect_errors
+        .entry("ECONNREFUSED".into())
+        .or_insert(0);
+
+    if config.rate_per_sender > SERVER_DEFAULT_RATE_LIMIT {
+        errors.push(format!(
+            "--rate {} is above the server's default limit of {SERVER_DEFAULT_RATE_LIMIT} msgs/s per connection: the server delays the excess",
+            config.rate_per_sender
+        ));
+    }
+    for (what, count) in &total.notes {
+        errors.push(format!("{what} (x{count})"));
+    }
+
+    let sent = shared.sent.load(Ordering::SeqCst);
+    let expected = shared.expected.load(Ordering::SeqCst);
+    let received = shared.received.load(Ordering::SeqCst);
+    let measure_start_us = phase_info.measure_start_us;
+    let delivery_secs = total.last_delivery_us.saturating_sub(measure_start_us) as f64 / 1e6;
+    let server = watch.map(|watch| {
+        let pid = config.server_pid.unwrap_or(0);
+        let summary = watch.finish();
+        if summary.lost {
+            errors.push(format!(
+                "server pid {pid} vanished or became unreadable during the run"
+            ));
+        }
+        ServerReport {
+            pid,
+            rss_peak_kb: summary.rss_peak_kb,
+            rss_end_kb: summary.rss_end_kb,
+            vm_hwm_kb: summary.hwm_kb,
+            threads_peak: summary.threads_peak,
+            cpu_secs: phase_info.server_cpu_ticks.unwrap_or(0) as f64 / clock_ticks_per_sec(),
+        }
+    });
+    let mode = config.mode;
+    Report {
+        mode: mode.name().to_string(),
+        addr: config.addr_text.clone(),
+        clients: config.clients,
+        connected: shared.connected.load(Ordering::SeqCst),
+        connect_failures: shared.failures.load(Ordering::SeqCst),
+        connect_errors: total.connect_errors,
+        senders: (plan.senders > 0).then_some(plan.senders),
+        rate_per_sender: (plan.senders > 0).then_some(plan.rate_per_sender),
+        payload_bytes: plan.payload_bytes,
+        duration_secs: config.duration.as_secs_f64(),
+        messages_sent: sent,
+        deliveries_expected: expected,
+        deliveries_received: received,
+        delivered_fraction: (expected > 0).then(|| received as f64 / expected as f64),
+        deliveries_per_sec: if delivery_secs > 0.0 {
+            received as f64 / delivery_secs
+        } else {
+            0.0
+        },
+        latency_us: stats::summarize(&total.latency),
+        hold: plan
+            .final_broadcast
+            .then_some(HoldReport { alive: total.alive }),
+        slow: (mode == Mode::Slow).then_some(SlowReport {
+            slow_clients: total.slow_clients,
+            slow_dropped: total.slow_dropped,
+            bytes_read_after_run: total.slow_bytes_read,
+        }),
+        churn: plan.churn_lifetime.map(|life| ChurnReport {
+            connections_opened: total.connections_opened,
+            lifetime_secs: life.as_secs_f64(),
+        }),
+        connect_latency_us: if plan.connect_storm {
+            stats::summarize(&total.connect_latency)
+        } else {
+            None
+        },
+        server,
+        disconnected_early: total.disconnected_early,
+        wall_secs: started.elapsed().as_secs_f64(),
+        errors,
+    }
+}
+
+/// Progress on stderr about once a second: rewritten in place on a
+/// terminal, plain lines otherwise (logs, pipes).
+struct Progress {
+    /// No output at all.
+    quiet: bool,
+    /// stderr is a terminal: use `\r`.
+    in_place: bool,
+    /// A `\r` line is showing and needs a newline before anything else.
+    dirty: bool,
+    /// When the last line was printed.
+    last: Instant,
+    /// When the run started.
+    start: Instant,
+    /// Mode name, for the line.
+    mode: &'static str,
+    /// Clients asked for.
+    clients: usize,
+}
+
+impl Progress {
+    fn new(config: &Config) -> Progress {
+        Progress {
+            quiet: config.quiet,
+            in_place: std::io::stderr().is_terminal(),
+            dirty: false,
+            last: Instant::now(),
+            start: Instant::now(),
+            mode: config.mode.name(),
+            clients: config.clients,
+        }
+    }
+
+    fn tick(&mut self, shared: &Shared, stage: &str) {
+        if self.quiet || self.last.elapsed() < PROGRESS_INTERVAL {
+            return;
+        }
+        self.last = Instant::now();
+        let text = format!(
+            "[chat-load] {} {:>6.1}s {stage:<8} connected {}/{} failed {} ready {} sent {} received {}",
+            self.mode,
+            self.start.elapsed().as_secs_f64(),
+            shared.connected.load(Ordering::Relaxed),
+            self.clients,
+            shared.failures.load(Ordering::Relaxed),
+            shared.readers_ready.load(Ordering::Relaxed),
+            shared.sent.load(Ordering::Relaxed),
+            shared.received.load(Ordering::Relaxed),
+        );
+        let mut err = std::io::stderr().lock();
+        if self.in_place {
+            let _ = write!(err, "\r{text}\x1b[K");
+            self.dirty = true;
+        } else {
+            let _ = writeln!(err, "{text}");
+        }
+    }
+
+    fn say(&mut self, text: &str) {
+        if self.quiet {
+            return;
+        }
+        self.finish();
+        eprintln!("[chat-load] {text}");
+    }
+
+    fn finish(&mut self) {
+        if self.dirty {
+            eprintln!();
+            self.dirty = false;
+        }
+    }
+}
