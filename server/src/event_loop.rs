@@ -270,12 +270,18 @@ impl Server {
                         eprintln!("[!] Out of file descriptors ({e}); refusing newcomers until clients leave.");
                         self.fd_exhaustion_logged = true;
                     }
-                    if !self.refuse_with_spare_fd() {
-                        // Nothing can be freed here: neither spin on accept
-                        // nor wait for an event that will not come; try again
-                        // shortly, or sooner when a client leaves.
-                        self.accept_paused_until = Some(Instant::now() + ACCEPT_RETRY_DELAY);
-                        return;
+                    match self.refuse_with_spare_fd() {
+                        SpareFd::Refused => {}
+                        // Linux fails accept with EMFILE before it looks at
+                        // the backlog, so an empty backlog only shows here.
+                        SpareFd::BacklogEmpty => return,
+                        SpareFd::Unavailable => {
+                            // Nothing can be freed here: neither spin on
+                            // accept nor wait for an event that will not
+                            // come; try again shortly, or when a client leaves.
+                            self.accept_paused_until = Some(Instant::now() + ACCEPT_RETRY_DELAY);
+                            return;
+                        }
                     }
                 }
                 // The peer gave up before we accepted: nothing to do.
@@ -294,22 +300,28 @@ impl Server {
     }
 
     /// Frees the spare descriptor to accept one pending client and refuse it
-    /// at once. Returns false when that is impossible (no spare, or the
-    /// spare could not be reopened), so the caller pauses accepting.
-    fn refuse_with_spare_fd(&mut self) -> bool {
+    /// at once, then takes the spare back.
+    fn refuse_with_spare_fd(&mut self) -> SpareFd {
         if self.spare_fd.take().is_none() {
-            return false;
+            return SpareFd::Unavailable;
         }
-        let accepted = self.listener.accept();
-        if let Ok((stream, peer)) = accepted {
-            refuse(
-                stream,
-                peer,
-                "the server is out of file descriptors; try again later",
-            );
-        }
+        let outcome = match self.listener.accept() {
+            Ok((stream, peer)) => {
+                refuse(
+                    stream,
+                    peer,
+                    "the server is out of file descriptors; try again later",
+                );
+                SpareFd::Refused
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => SpareFd::BacklogEmpty,
+            Err(_) => SpareFd::Unavailable,
+        };
         self.spare_fd = File::open("/dev/null").ok();
-        self.spare_fd.is_some()
+        if self.spare_fd.is_none() {
+            return SpareFd::Unavailable;
+        }
+        outcome
     }
 
     /// Registers a new client, or refuses it when the room is full.
@@ -654,6 +666,16 @@ impl Server {
         eprintln!("[*] Server stopped.");
         Ok(())
     }
+}
+
+/// What giving up the spare descriptor achieved.
+enum SpareFd {
+    /// A pending client was accepted and refused; there may be more.
+    Refused,
+    /// Nobody was waiting: accepting is done until the next event.
+    BacklogEmpty,
+    /// No descriptor could be had, even with the spare given up.
+    Unavailable,
 }
 
 /// What reading a connection came to.
