@@ -237,6 +237,25 @@ pub struct WorkerResult {
     pub last_delivery_us: u64,
 }
 
+impl WorkerResult {
+    /// A result with nothing counted yet.
+    pub fn empty() -> WorkerResult {
+        WorkerResult {
+            latency: new_histogram(),
+            connect_latency: new_histogram(),
+            connect_errors: BTreeMap::new(),
+            notes: BTreeMap::new(),
+            alive: 0,
+            disconnected_early: 0,
+            slow_clients: 0,
+            slow_dropped: 0,
+            slow_bytes_read: 0,
+            connections_opened: 0,
+            last_delivery_us: 0,
+        }
+    }
+}
+
 /// Where one client's socket is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -373,19 +392,7 @@ impl<'a> Worker<'a> {
             next_housekeeping: now,
             rng: 0x9E37_79B9_7F4A_7C15 ^ ((id as u64 + 1) * 0x2545_F491_4F6C_DD1D),
             unpublished_received: 0,
-            result: WorkerResult {
-                latency: new_histogram(),
-                connect_latency: new_histogram(),
-                connect_errors: BTreeMap::new(),
-                notes: BTreeMap::new(),
-                alive: 0,
-                disconnected_early: 0,
-                slow_clients: 0,
-                slow_dropped: 0,
-                slow_bytes_read: 0,
-                connections_opened: 0,
-                last_delivery_us: 0,
-            },
+            result: WorkerResult::empty(),
         })
     }
 

@@ -5,7 +5,6 @@
 //!
 //! It never touches a socket; that is `net.rs`.
 
-use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -14,7 +13,7 @@ use crate::config::{Config, Mode};
 use crate::modes::Plan;
 use crate::net::{Phase, Shared, Worker, WorkerResult, CONNECT_TIMEOUT, SLOW_CHECK_LIMIT};
 use crate::report::{ChurnReport, HoldReport, Report, ServerReport, SlowReport};
-use crate::stats::{self, clock_ticks_per_sec, new_histogram, ServerWatch};
+use crate::stats::{self, clock_ticks_per_sec, ServerWatch};
 use crate::Error;
 
 /// File descriptors kept free beyond one per client: stdio, the epoll fds,
@@ -300,22 +299,6 @@ fn run_id() -> u32 {
     (mixed >> 32) as u32
 }
 
-fn empty_result() -> WorkerResult {
-    WorkerResult {
-        latency: new_histogram(),
-        connect_latency: new_histogram(),
-        connect_errors: BTreeMap::new(),
-        notes: BTreeMap::new(),
-        alive: 0,
-        disconnected_early: 0,
-        slow_clients: 0,
-        slow_dropped: 0,
-        slow_bytes_read: 0,
-        connections_opened: 0,
-        last_delivery_us: 0,
-    }
-}
-
 #[allow(clippy::too_many_arguments)]
 fn build_report(
     config: &Config,
@@ -327,7 +310,7 @@ fn build_report(
     mut errors: Vec<String>,
     started: Instant,
 ) -> Report {
-    let mut total = empty_result();
+    let mut total = WorkerResult::empty();
     for result in results {
         // Both histograms have the same bounds, so adding cannot fail.
         let _ = total.latency.add(&result.latency);
