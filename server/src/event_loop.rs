@@ -43,6 +43,7 @@ use chat_shared::{Line, ServerLine};
 
 use crate::config::Config;
 use crate::connection::{CloseReason, Connection, State};
+use crate::listener;
 use crate::rate::TokenBucket;
 use crate::room::{encode, ConnId, Effect, Frame, Room};
 
@@ -334,7 +335,7 @@ impl Server {
             refuse(stream, peer, &reason);
             return;
         }
-        if let Err(e) = configure_socket(&stream) {
+        if let Err(e) = listener::configure_client_socket(&stream) {
             eprintln!("[!] {peer}: could not set socket options: {e}");
         }
         let entry = self.connections.vacant_entry();
@@ -760,16 +761,6 @@ fn read_lines(
     step().unwrap_or_else(|| {
         ReadOutcome::Paused(rate.as_ref().map_or(now, TokenBucket::next_token_at))
     })
-}
-
-/// Low latency for small lines, and a dead peer noticed by the kernel.
-fn configure_socket(stream: &TcpStream) -> io::Result<()> {
-    stream.set_nodelay(true)?;
-    let keepalive = socket2::TcpKeepalive::new()
-        .with_time(Duration::from_secs(60))
-        .with_interval(Duration::from_secs(10))
-        .with_retries(6);
-    socket2::SockRef::from(stream).set_tcp_keepalive(&keepalive)
 }
 
 /// Sends a one-line refusal, without waiting, then drops the connection.

@@ -1,10 +1,12 @@
-//! The listening socket and the process's fd limit, set up the way a server
-//! for thousands of desks needs them.
+//! The listening socket, each client socket's options, and the process's fd
+//! limit, set up the way a server for thousands of desks needs them.
 
 use std::io;
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+use std::os::fd::AsFd;
+use std::time::Duration;
 
-use socket2::{Domain, Protocol, Socket, Type};
+use socket2::{Domain, Protocol, SockRef, Socket, TcpKeepalive, Type};
 
 /// Connections the kernel may queue before we accept them. When a thousand
 /// desks reconnect after a restart, std's 128 drops SYNs and makes clients
@@ -36,4 +38,25 @@ fn resolve(host: &str, port: u16) -> io::Result<SocketAddr> {
 /// what the system allows. Returns the new soft limit.
 pub fn raise_fd_limit() -> io::Result<u64> {
     rlimit::increase_nofile_limit(u64::MAX)
+}
+
+/// The kernel send buffer of each client socket. Linux would otherwise grow
+/// it up to `tcp_wmem`'s maximum (4 MiB here) for a peer that stops reading,
+/// so a stuck desk could hold megabytes of kernel memory before `--max-queue`
+/// ever saw a byte. 64 KiB (the kernel doubles it for bookkeeping) is more
+/// than a LAN round trip of chat needs.
+const SEND_BUFFER_BYTES: usize = 64 * 1024;
+
+/// Low latency for small lines (no Nagle delay), a bounded kernel send
+/// buffer, and TCP keepalive so a peer that vanished is noticed by the
+/// kernel even if the client never writes. Both modes set the same options.
+pub fn configure_client_socket(socket: &impl AsFd) -> io::Result<()> {
+    let socket = SockRef::from(socket);
+    socket.set_tcp_nodelay(true)?;
+    socket.set_send_buffer_size(SEND_BUFFER_BYTES)?;
+    let keepalive = TcpKeepalive::new()
+        .with_time(Duration::from_secs(60))
+        .with_interval(Duration::from_secs(10))
+        .with_retries(6);
+    socket.set_tcp_keepalive(&keepalive)
 }

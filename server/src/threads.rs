@@ -21,6 +21,7 @@ use std::time::Instant;
 use chat_shared::{Line, LineReader, ServerLine};
 
 use crate::config::Config;
+use crate::listener;
 use crate::rate::TokenBucket;
 use crate::room::{encode, ConnId, Effect, Room};
 
@@ -159,7 +160,9 @@ impl Server {
             eprintln!("[-] {peer} refused ({reason}).");
             return;
         }
-        let _ = stream.set_nodelay(true);
+        if let Err(e) = listener::configure_client_socket(&stream) {
+            eprintln!("[!] {peer}: could not set socket options: {e}");
+        }
         let _ = stream.set_read_timeout(self.shared.config.idle_timeout);
         let writer = match stream.try_clone() {
             Ok(writer) => writer,
