@@ -1,0 +1,308 @@
+//! The 1 GB memory limit of the target box, applied per server start when this machine allows it:
+//! root plus a memory controller (cgroup v1 `memory.limit_in_bytes` or v2 `memory.max`). Each step
+//! gets a fresh child of our own cgroup, so peak usage and OOM kills are per step and the limit
+//! nests inside whatever limit we already run under. Detection parses text so it is unit-tested;
+//! the probe then proves a child can really be made.
+
+use std::ffi::CString;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::thread;
+use std::time::Duration;
+
+/// The target box has 1 GB of RAM; the server must live within it.
+pub const MEMORY_LIMIT_BYTES: u64 = 1 << 30;
+
+const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+const V1_MEMORY_ROOT: &str = "/sys/fs/cgroup/memory";
+
+/// Which cgroup interface the memory controller speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CgroupVersion {
+    /// Legacy hierarchy: `memory.limit_in_bytes`, `memory.max_usage_in_bytes`, `memory.oom_control`.
+    V1,
+    /// Unified hierarchy: `memory.max`, `memory.peak`, `memory.events`.
+    V2,
+}
+
+/// Our own position in the hierarchies, from `/proc/self/cgroup`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SelfCgroup {
+    /// Path in the v1 hierarchy that has the `memory` controller.
+    pub v1_memory: Option<String>,
+    /// Path in the unified (v2) hierarchy, the `0::` line.
+    pub unified: Option<String>,
+}
+
+/// Parses `/proc/self/cgroup` (`ID:CONTROLLERS:PATH` per line).
+pub fn parse_self_cgroup(text: &str) -> SelfCgroup {
+    let mut found = SelfCgroup::default();
+    for line in text.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (Some(id), Some(controllers), Some(path)) = (parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        if id == "0" && controllers.is_empty() {
+            found.unified = Some(path.to_string());
+        } else if controllers.split(',').any(|name| name == "memory") {
+            found.v1_memory = Some(path.to_string());
+        }
+    }
+    found
+}
+
+/// True when a `cgroup.controllers` / `cgroup.subtree_control` list names `memory`.
+pub fn lists_memory(controllers: &str) -> bool {
+    controllers.split_whitespace().any(|name| name == "memory")
+}
+
+/// Reads `key N` from a flat keyed file (`memory.events`, v1 `memory.oom_control`).
+pub fn keyed_value(text: &str, key: &str) -> Option<u64> {
+    text.lines().find_map(|line| {
+        let mut parts = line.split_whitespace();
+        (parts.next() == Some(key))
+            .then(|| parts.next()?.parse().ok())
+            .flatten()
+    })
+}
+
+/// Whether the limit can be applied, and if not, why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CgroupSupport {
+    /// Children can be created under this folder.
+    Available(MemoryController),
+    /// The reason, for the report and stderr.
+    Unavailable(String),
+}
+
+/// A cgroup folder we may create per-step children in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemoryController {
+    /// v1 or v2 file names.
+    pub version: CgroupVersion,
+    /// Parent of the per-step children (our own cgroup).
+    pub parent: PathBuf,
+}
+
+impl CgroupSupport {
+    /// Looks at this machine and probes by creating and removing one child.
+    pub fn detect() -> CgroupSupport {
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        if unsafe { libc::geteuid() } != 0 {
+            return CgroupSupport::Unavailable("not running as root".into());
+        }
+        let own = parse_self_cgroup(&fs::read_to_string("/proc/self/cgroup").unwrap_or_default());
+        let controller = match find_controller(&own) {
+            Ok(controller) => controller,
+            Err(reason) => return CgroupSupport::Unavailable(reason),
+        };
+        let probe_name = format!("chat-compare-probe-{}", std::process::id());
+        match controller.create_child(&probe_name, MEMORY_LIMIT_BYTES) {
+            Ok(probe) => {
+                drop(probe);
+                CgroupSupport::Available(controller)
+            }
+            Err(err) => CgroupSupport::Unavailable(format!(
+                "cannot create a memory cgroup under {}: {err}",
+                controller.parent.display()
+            )),
+        }
+    }
+
+    /// One line for the report.
+    pub fn describe(&self) -> String {
+        match self {
+            CgroupSupport::Available(controller) => format!(
+                "yes: each server ran in its own cgroup {} child of {} with a {} MiB limit",
+                match controller.version {
+                    CgroupVersion::V1 => "v1 memory",
+                    CgroupVersion::V2 => "v2",
+                },
+                controller.parent.display(),
+                MEMORY_LIMIT_BYTES >> 20
+            ),
+            CgroupSupport::Unavailable(reason) => {
+                format!("no: {reason}; servers ran without a memory limit")
+            }
+        }
+    }
+}
+
+fn find_controller(own: &SelfCgroup) -> Result<MemoryController, String> {
+    let v1_root = Path::new(V1_MEMORY_ROOT);
+    if let Some(path) = &own.v1_memory {
+        if v1_root.join("memory.limit_in_bytes").exists() {
+            return Ok(MemoryController {
+                version: CgroupVersion::V1,
+                parent: nested_or_root(v1_root, path),
+            });
+        }
+    }
+    let v2_root = Path::new(CGROUP_ROOT);
+    let root_controllers =
+        fs::read_to_string(v2_root.join("cgroup.controllers")).unwrap_or_default();
+    if let Some(path) = &own.unified {
+        if lists_memory(&root_controllers) {
+            let parent = nested_or_root(v2_root, path);
+            let enabled =
+                fs::read_to_string(parent.join("cgroup.subtree_control")).unwrap_or_default();
+            if lists_memory(&enabled) {
+                return Ok(MemoryController {
+                    version: CgroupVersion::V2,
+                    parent,
+                });
+            }
+            return Err(format!(
+                "cgroup v2 memory controller not enabled for children of {}",
+                parent.display()
+            ));
+        }
+    }
+    Err("no cgroup memory controller (v1 memory.limit_in_bytes or v2 memory.max) found".into())
+}
+
+/// Our cgroup folder if it is visible from here, else the hierarchy root (inside a cgroup
+/// namespace `/proc/self/cgroup` shows `/` and the root is ours anyway).
+fn nested_or_root(root: &Path, own_path: &str) -> PathBuf {
+    let nested = root.join(own_path.trim_start_matches('/'));
+    if nested.is_dir() {
+        nested
+    } else {
+        root.to_path_buf()
+    }
+}
+
+impl MemoryController {
+    /// Creates `parent/name` with `limit_bytes` as its memory limit.
+    pub fn create_child(&self, name: &str, limit_bytes: u64) -> io::Result<StepCgroup> {
+        let dir = self.parent.join(name);
+        if dir.exists() {
+            // A leftover from an interrupted run; it is ours by name and empty once its server died.
+            let _ = fs::remove_dir(&dir);
+        }
+        fs::create_dir(&dir)?;
+        let step = StepCgroup {
+            dir,
+            version: self.version,
+        };
+        let limit_file = match self.version {
+            CgroupVersion::V1 => "memory.limit_in_bytes",
+            CgroupVersion::V2 => "memory.max",
+        };
+        fs::write(step.dir.join(limit_file), limit_bytes.to_string())?;
+        Ok(step)
+    }
+}
+
+/// Memory figures of one step's cgroup.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CgroupStats {
+    /// Highest memory charged to the cgroup (user memory plus kernel memory it is charged for).
+    pub peak_bytes: Option<u64>,
+    /// Processes the kernel OOM-killed inside it.
+    pub oom_kills: Option<u64>,
+}
+
+/// One step's cgroup; removed on drop (after its server is gone).
+#[derive(Debug)]
+pub struct StepCgroup {
+    /// The cgroup folder.
+    dir: PathBuf,
+    /// Which file names to use.
+    version: CgroupVersion,
+}
+
+impl StepCgroup {
+    /// `cgroup.procs` as a C string, for the child to join itself between fork and exec.
+    pub fn procs_path(&self) -> CString {
+        let path = self.dir.join("cgroup.procs");
+        CString::new(path.as_os_str().as_encoded_bytes())
+            .expect("cgroup paths under /sys/fs/cgroup contain no NUL byte")
+    }
+
+    /// Peak usage and OOM kills so far.
+    pub fn stats(&self) -> CgroupStats {
+        let read = |name: &str| fs::read_to_string(self.dir.join(name)).ok();
+        match self.version {
+            CgroupVersion::V1 => CgroupStats {
+                peak_bytes: read("memory.max_usage_in_bytes").and_then(|t| t.trim().parse().ok()),
+                oom_kills: read("memory.oom_control").and_then(|t| keyed_value(&t, "oom_kill")),
+            },
+            CgroupVersion::V2 => CgroupStats {
+                peak_bytes: read("memory.peak").and_then(|t| t.trim().parse().ok()),
+                oom_kills: read("memory.events").and_then(|t| keyed_value(&t, "oom_kill")),
+            },
+        }
+    }
+}
+
+impl Drop for StepCgroup {
+    fn drop(&mut self) {
+        // The kernel may still be tearing down the last task; rmdir says EBUSY until it has.
+        for _ in 0..50 {
+            match fs::remove_dir(&self.dir) {
+                Ok(()) => return,
+                Err(err) if err.kind() == io::ErrorKind::NotFound => return,
+                Err(_) => thread::sleep(Duration::from_millis(20)),
+            }
+        }
+        eprintln!(
+            "chat-compare: could not remove cgroup {}",
+            self.dir.display()
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn v1_memory_line_found_among_others() {
+        let text = "9:name=systemd:/\n4:memory:/process_api/abc\n3:cpuset:/\n0::/\n";
+        let own = parse_self_cgroup(text);
+        assert_eq!(own.v1_memory.as_deref(), Some("/process_api/abc"));
+        assert_eq!(own.unified.as_deref(), Some("/"));
+    }
+
+    #[test]
+    fn v1_memory_in_joined_controller_list() {
+        let own = parse_self_cgroup("5:cpu,memory:/box\n");
+        assert_eq!(own.v1_memory.as_deref(), Some("/box"));
+    }
+
+    #[test]
+    fn pure_v2_has_only_unified() {
+        let own = parse_self_cgroup("0::/user.slice/session-1.scope\n");
+        assert_eq!(own.v1_memory, None);
+        assert_eq!(own.unified.as_deref(), Some("/user.slice/session-1.scope"));
+    }
+
+    #[test]
+    fn memsw_is_not_memory() {
+        assert!(!lists_memory("cpuset cpu io memsw pids"));
+        assert!(lists_memory("cpuset cpu io memory pids\n"));
+    }
+
+    #[test]
+    fn oom_kill_read_from_v2_events() {
+        let text = "low 0\nhigh 0\nmax 12\noom 1\noom_kill 1\noom_group_kill 0\n";
+        assert_eq!(keyed_value(text, "oom_kill"), Some(1));
+    }
+
+    #[test]
+    fn oom_kill_read_from_v1_oom_control() {
+        let text = "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n";
+        assert_eq!(keyed_value(text, "oom_kill"), Some(3));
+    }
+
+    #[test]
+    fn old_kernel_without_oom_kill_line() {
+        assert_eq!(
+            keyed_value("oom_kill_disable 0\nunder_oom 0\n", "oom_kill"),
+            None
+        );
+    }
+}

@@ -1,0 +1,179 @@
+//! Command-line flags. `parse_args` is pure (no I/O, no exit) so it is unit-tested directly;
+//! `main` maps its outcome to stdout/stderr and exit codes.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use getopts::Options;
+
+/// Where the committed report lives, relative to the repository root (`scripts/compare` runs
+/// from there).
+pub const DEFAULT_OUT_DIR: &str = "scripts/report";
+/// `--quick` writes elsewhere so a CI smoke run never overwrites the committed report.
+pub const QUICK_OUT_DIR: &str = "target/compare-quick";
+/// Where `cargo build --release` puts `chat-server` and `chat-load`.
+pub const DEFAULT_BIN_DIR: &str = "target/release";
+
+/// What the rest of the program needs to know, derived from the flags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Run the short ladder (under a minute) instead of the full one (under ten minutes).
+    pub quick: bool,
+    /// Folder for `report.md`, `results.json`, `results.csv` and the SVG plots.
+    pub out_dir: PathBuf,
+    /// Folder holding the `chat-server` and `chat-load` binaries.
+    pub bin_dir: PathBuf,
+    /// Folder for per-step server and load-tool logs; kept out of the report folder because
+    /// 10,000 connect lines per step are not worth committing.
+    pub log_dir: PathBuf,
+}
+
+/// A successful parse either runs the comparison or asks for help.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParseOutcome {
+    /// Run with this configuration.
+    Run(Config),
+    /// `--help`: print this text and exit 0.
+    Help(String),
+}
+
+/// Flags that cannot be parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageError(String);
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+fn options() -> Options {
+    let mut opts = Options::new();
+    opts.optflag(
+        "",
+        "quick",
+        "short ladder, ~2 s steps, under a minute; writes to target/compare-quick unless --out",
+    );
+    opts.optopt("", "out", "report folder (default scripts/report)", "DIR");
+    opts.optopt(
+        "",
+        "bin-dir",
+        "folder with chat-server and chat-load (default target/release)",
+        "DIR",
+    );
+    opts.optflag("h", "help", "print this help");
+    opts
+}
+
+/// The one-line usage printed with a flag error.
+pub fn brief_usage() -> String {
+    options().short_usage("chat-compare")
+}
+
+/// Parses the arguments (without the program name).
+pub fn parse_args(args: &[String]) -> Result<ParseOutcome, UsageError> {
+    let opts = options();
+    let matches = opts
+        .parse(args)
+        .map_err(|err| UsageError(err.to_string()))?;
+    if matches.opt_present("help") {
+        let brief = "Usage: chat-compare [--quick] [--out DIR] [--bin-dir DIR]\n\n\
+                     Runs chat-load against chat-server --mode event and --mode threads and writes \
+                     report.md, results.json, results.csv and SVG plots.";
+        return Ok(ParseOutcome::Help(opts.usage(brief)));
+    }
+    if let Some(extra) = matches.free.first() {
+        return Err(UsageError(format!("unexpected argument '{extra}'")));
+    }
+    let quick = matches.opt_present("quick");
+    let out_dir = match matches.opt_str("out") {
+        Some(dir) if dir.is_empty() => return Err(UsageError("--out needs a folder".into())),
+        Some(dir) => PathBuf::from(dir),
+        None if quick => PathBuf::from(QUICK_OUT_DIR),
+        None => PathBuf::from(DEFAULT_OUT_DIR),
+    };
+    let bin_dir = match matches.opt_str("bin-dir") {
+        Some(dir) if dir.is_empty() => return Err(UsageError("--bin-dir needs a folder".into())),
+        Some(dir) => PathBuf::from(dir),
+        None => PathBuf::from(DEFAULT_BIN_DIR),
+    };
+    // Logs go next to the binaries' profile folder (normally target/compare-logs).
+    let log_dir = bin_dir
+        .parent()
+        .filter(|parent| !parent.as_os_str().is_empty())
+        .map(|parent| parent.join("compare-logs"))
+        .unwrap_or_else(|| PathBuf::from("compare-logs"));
+    Ok(ParseOutcome::Run(Config {
+        quick,
+        out_dir,
+        bin_dir,
+        log_dir,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<ParseOutcome, UsageError> {
+        let owned: Vec<String> = args.iter().map(|arg| arg.to_string()).collect();
+        parse_args(&owned)
+    }
+
+    fn run_config(args: &[&str]) -> Config {
+        match parse(args) {
+            Ok(ParseOutcome::Run(config)) => config,
+            other => panic!("expected a run config, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_write_the_committed_report() {
+        let config = run_config(&[]);
+        assert!(!config.quick);
+        assert_eq!(config.out_dir, PathBuf::from("scripts/report"));
+        assert_eq!(config.bin_dir, PathBuf::from("target/release"));
+        assert_eq!(config.log_dir, PathBuf::from("target/compare-logs"));
+    }
+
+    #[test]
+    fn quick_writes_under_target() {
+        let config = run_config(&["--quick"]);
+        assert!(config.quick);
+        assert_eq!(config.out_dir, PathBuf::from("target/compare-quick"));
+    }
+
+    #[test]
+    fn out_overrides_quick_default() {
+        let config = run_config(&["--quick", "--out", "/tmp/x"]);
+        assert_eq!(config.out_dir, PathBuf::from("/tmp/x"));
+    }
+
+    #[test]
+    fn bin_dir_moves_logs_too() {
+        let config = run_config(&["--bin-dir", "/build/release"]);
+        assert_eq!(config.log_dir, PathBuf::from("/build/compare-logs"));
+    }
+
+    #[test]
+    fn help_is_not_an_error() {
+        assert!(matches!(parse(&["--help"]), Ok(ParseOutcome::Help(_))));
+    }
+
+    #[test]
+    fn unknown_flag_is_an_error() {
+        assert!(parse(&["--fast"]).is_err());
+    }
+
+    #[test]
+    fn stray_argument_is_an_error() {
+        assert!(parse(&["fanout"]).is_err());
+    }
+
+    #[test]
+    fn out_without_value_is_an_error() {
+        assert!(parse(&["--out"]).is_err());
+    }
+}

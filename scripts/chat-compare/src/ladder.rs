@@ -1,0 +1,327 @@
+//! The steps of a comparison run as plain data: which workload, how many clients, at what rate,
+//! for how long, against which server mode. Nothing here spawns anything.
+//!
+//! Rates are fixed in TOTAL messages per second and spread over the senders, so a bigger room
+//! means more deliveries per message, not more messages; no sender goes above
+//! `MAX_RATE_PER_SENDER` so a per-client rate limit in the server never shapes the result.
+
+use std::fmt;
+
+/// The two server designs under comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ServerMode {
+    /// The single-threaded mio event loop (the new design).
+    Event,
+    /// The seed's thread-per-client baseline.
+    Threads,
+}
+
+impl ServerMode {
+    /// Both modes, in the order they run and appear in tables.
+    pub const BOTH: [ServerMode; 2] = [ServerMode::Event, ServerMode::Threads];
+
+    /// The value given to `chat-server --mode`.
+    pub fn flag(self) -> &'static str {
+        match self {
+            ServerMode::Event => "event",
+            ServerMode::Threads => "threads",
+        }
+    }
+}
+
+impl fmt::Display for ServerMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.flag())
+    }
+}
+
+/// Which part of the report a step belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Ladder {
+    /// Idle clients held open, one final broadcast: memory per connection.
+    Idle,
+    /// Fixed total message rate to a growing room: delivery, latency, throughput.
+    Fanout,
+    /// A rate the threads mode cannot shrug off: CPU per delivery.
+    Saturate,
+    /// The fanout run that the slow-reader run is compared with.
+    SlowBaseline,
+    /// The same fanout with a reader that never reads.
+    SlowReader,
+}
+
+impl Ladder {
+    /// Short name used in step ids, CSV and JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Ladder::Idle => "idle",
+            Ladder::Fanout => "fanout",
+            Ladder::Saturate => "saturate",
+            Ladder::SlowBaseline => "slow-baseline",
+            Ladder::SlowReader => "slow-reader",
+        }
+    }
+}
+
+/// The `chat-load` MODE argument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoadMode {
+    /// Connect and stay idle, then receive one broadcast.
+    Hold,
+    /// Senders broadcast at a fixed rate; everyone measures delivery and latency.
+    Fanout,
+    /// Fanout plus `slow_clients` readers that stop reading.
+    Slow,
+}
+
+impl LoadMode {
+    /// The value given to `chat-load`.
+    pub fn arg(self) -> &'static str {
+        match self {
+            LoadMode::Hold => "hold",
+            LoadMode::Fanout => "fanout",
+            LoadMode::Slow => "slow",
+        }
+    }
+}
+
+/// The highest per-sender rate used anywhere; ten messages a second is already a fast typist
+/// times ten, and keeps us clear of any per-client rate limit.
+pub const MAX_RATE_PER_SENDER: f64 = 10.0;
+/// Total message rate of the fanout ladder and the slow-reader pair (the issue's target:
+/// 1000 clients x 200 msg/s = 200k deliveries/s).
+pub const FANOUT_TOTAL_RATE: f64 = 200.0;
+/// At most this many senders; the rest of the room only listens, as in an office.
+pub const MAX_SENDERS: u32 = 100;
+/// Message body size: a typical one-line chat message.
+pub const PAYLOAD_BYTES: u32 = 64;
+/// Message body size of the slow-reader pair. The server drops a reader once 256 KiB (its
+/// default `--max-queue`) wait for it, but on loopback the server's kernel send buffer
+/// autotunes up to `tcp_wmem` max (4 MiB) first, so a drop needs roughly 3 MB of backlog:
+/// about 30 s at 200 msg/s of 512 B, minutes at 64 B. Bigger messages to 1000 clients would
+/// saturate two cores and measure that instead. 512 B keeps the load moderate and makes the
+/// backlog grow 8× faster than chat-sized lines; the baseline uses the same size so the two
+/// runs differ only by the slow reader.
+pub const SLOW_PAIR_PAYLOAD_BYTES: u32 = 512;
+/// SO_RCVBUF of the slow reader: a small kernel buffer so the server-side queue, not the
+/// kernel, is what fills up (an autotuned loopback buffer would swallow megabytes first).
+pub const SLOW_READER_RCVBUF_BYTES: u32 = 4096;
+
+/// One workload, run once against each server mode.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Workload {
+    /// The report section it belongs to.
+    pub ladder: Ladder,
+    /// What `chat-load` does.
+    pub load_mode: LoadMode,
+    /// Connections opened by `chat-load`.
+    pub clients: u32,
+    /// How many of them send (0 for hold).
+    pub senders: u32,
+    /// Messages per second per sender.
+    pub rate_per_sender: f64,
+    /// Message body bytes.
+    pub payload_bytes: u32,
+    /// Readers that never read (slow mode only).
+    pub slow_clients: u32,
+    /// Their SO_RCVBUF (slow mode only).
+    pub slow_rcvbuf_bytes: Option<u32>,
+    /// Measured phase length handed to `chat-load -d`.
+    pub duration_secs: f64,
+}
+
+impl Workload {
+    fn hold(clients: u32, duration_secs: f64) -> Workload {
+        Workload {
+            ladder: Ladder::Idle,
+            load_mode: LoadMode::Hold,
+            clients,
+            senders: 0,
+            rate_per_sender: 0.0,
+            payload_bytes: PAYLOAD_BYTES,
+            slow_clients: 0,
+            slow_rcvbuf_bytes: None,
+            duration_secs,
+        }
+    }
+
+    /// A broadcast workload at `total_rate` msg/s, spread over as few senders as keep each one
+    /// at or under `MAX_RATE_PER_SENDER`, but at least `min(clients, MAX_SENDERS)` of them.
+    fn broadcast(ladder: Ladder, clients: u32, total_rate: f64, duration_secs: f64) -> Workload {
+        let needed_for_rate = (total_rate / MAX_RATE_PER_SENDER).ceil() as u32;
+        let senders = clients.min(MAX_SENDERS.max(needed_for_rate)).max(1);
+        Workload {
+            ladder,
+            load_mode: LoadMode::Fanout,
+            clients,
+            senders,
+            rate_per_sender: total_rate / f64::from(senders),
+            payload_bytes: PAYLOAD_BYTES,
+            slow_clients: 0,
+            slow_rcvbuf_bytes: None,
+            duration_secs,
+        }
+    }
+
+    fn with_slow_reader(mut self) -> Workload {
+        self.ladder = Ladder::SlowReader;
+        self.load_mode = LoadMode::Slow;
+        self.slow_clients = 1;
+        self.slow_rcvbuf_bytes = Some(SLOW_READER_RCVBUF_BYTES);
+        self
+    }
+
+    fn with_payload(mut self, payload_bytes: u32) -> Workload {
+        self.payload_bytes = payload_bytes;
+        self
+    }
+
+    /// Messages per second offered by all senders together.
+    pub fn total_rate(&self) -> f64 {
+        f64::from(self.senders) * self.rate_per_sender
+    }
+
+    /// Deliveries per second the server would make if every message reached every client
+    /// (the sender gets its own echo back too, as in the seed).
+    pub fn offered_deliveries_per_sec(&self) -> f64 {
+        self.total_rate() * f64::from(self.clients)
+    }
+}
+
+/// One server start: a workload against one mode.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    /// Position in the run, from 1, for progress lines and log names.
+    pub number: usize,
+    /// The server design under test.
+    pub server_mode: ServerMode,
+    /// What the load tool does.
+    pub workload: Workload,
+}
+
+impl Step {
+    /// Stable id used in logs, CSV and JSON, e.g. `fanout-1000-event`.
+    pub fn id(&self) -> String {
+        format!(
+            "{}-{}-{}",
+            self.workload.ladder.name(),
+            self.workload.clients,
+            self.server_mode
+        )
+    }
+}
+
+/// The workloads of a run, in order. Full: about 4 minutes on 2 cores. Quick: about 40 s.
+pub fn workloads(quick: bool) -> Vec<Workload> {
+    let (idle, fanout, saturate_clients, saturate_rate, hold_secs, load_secs) = if quick {
+        (&[100, 1000][..], &[100, 500][..], 200, 1000.0, 1.0, 2.0)
+    } else {
+        (
+            &[100, 1000, 5000, 10_000][..],
+            &[100, 1000, 5000][..],
+            500,
+            2000.0,
+            3.0,
+            6.0,
+        )
+    };
+    let (slow_room, slow_secs) = if quick { (200, 3.0) } else { (1000, 8.0) };
+    let mut list: Vec<Workload> = idle
+        .iter()
+        .map(|&clients| Workload::hold(clients, hold_secs))
+        .collect();
+    list.extend(fanout.iter().map(|&clients| {
+        Workload::broadcast(Ladder::Fanout, clients, FANOUT_TOTAL_RATE, load_secs)
+    }));
+    list.push(Workload::broadcast(
+        Ladder::Saturate,
+        saturate_clients,
+        saturate_rate,
+        load_secs,
+    ));
+    let baseline = Workload::broadcast(
+        Ladder::SlowBaseline,
+        slow_room,
+        FANOUT_TOTAL_RATE,
+        slow_secs,
+    )
+    .with_payload(SLOW_PAIR_PAYLOAD_BYTES);
+    list.push(baseline.clone());
+    list.push(baseline.with_slow_reader());
+    list
+}
+
+/// Every workload against each mode, event first, numbered from 1.
+pub fn steps(quick: bool) -> Vec<Step> {
+    workloads(quick)
+        .into_iter()
+        .flat_map(|workload| ServerMode::BOTH.map(|server_mode| (server_mode, workload.clone())))
+        .enumerate()
+        .map(|(index, (server_mode, workload))| Step {
+            number: index + 1,
+            server_mode,
+            workload,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fanout_1000_is_the_issue_target() {
+        let load = Workload::broadcast(Ladder::Fanout, 1000, FANOUT_TOTAL_RATE, 6.0);
+        assert_eq!(load.senders, 100);
+        assert!((load.rate_per_sender - 2.0).abs() < 1e-9);
+        assert!((load.offered_deliveries_per_sec() - 200_000.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn small_room_has_every_client_send() {
+        let load = Workload::broadcast(Ladder::Fanout, 50, FANOUT_TOTAL_RATE, 6.0);
+        assert_eq!(load.senders, 50);
+        assert!((load.total_rate() - 200.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn saturating_rate_keeps_senders_under_cap() {
+        let load = Workload::broadcast(Ladder::Saturate, 500, 2000.0, 6.0);
+        assert!(load.rate_per_sender <= MAX_RATE_PER_SENDER);
+        assert!((load.total_rate() - 2000.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn slow_pair_differs_only_by_the_slow_reader() {
+        let list = workloads(false);
+        let base = list
+            .iter()
+            .find(|w| w.ladder == Ladder::SlowBaseline)
+            .unwrap();
+        let slow = list
+            .iter()
+            .find(|w| w.ladder == Ladder::SlowReader)
+            .unwrap();
+        assert_eq!(base.clients, slow.clients);
+        assert_eq!(base.total_rate(), slow.total_rate());
+        assert_eq!(base.payload_bytes, slow.payload_bytes);
+        assert_eq!(base.duration_secs, slow.duration_secs);
+        assert_eq!(slow.slow_clients, 1);
+        assert_eq!(base.slow_clients, 0);
+    }
+
+    #[test]
+    fn every_workload_runs_in_both_modes() {
+        let steps = steps(true);
+        assert_eq!(steps.len(), workloads(true).len() * 2);
+        assert_eq!(steps[0].server_mode, ServerMode::Event);
+        assert_eq!(steps[1].server_mode, ServerMode::Threads);
+        assert_eq!(steps[1].number, 2);
+    }
+
+    #[test]
+    fn step_id_names_ladder_size_and_mode() {
+        let step = &steps(false)[1];
+        assert_eq!(step.id(), "idle-100-threads");
+    }
+}

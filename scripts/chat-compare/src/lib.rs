@@ -1,0 +1,23 @@
+//! `chat-compare` drives `chat-server` in both modes (`event`, `threads`) through the same
+//! ladder of `chat-load` runs, one fresh server per step, and writes the side-by-side report.
+//! It owns process supervision, the optional 1 GB memory cgroup and the report files; the load
+//! itself and the measurements of the server process come from `chat-load`.
+//!
+//! # Layout
+//! - [`config`]: command-line flags (`--quick`, `--out`, `--bin-dir`).
+//! - [`ladder`]: the steps of a run as plain data.
+//! - [`load`]: the `chat-load --json` schema, read leniently.
+//! - [`cgroup`]: detecting and using a memory controller for the 1 GB limit.
+//! - [`runner`]: spawning, supervising and killing the server and the load tool.
+//! - [`machine`]: what the report says about the box (kernel, cores, memory, date).
+//! - [`report`]: `report.md`, `results.csv`, `results.json` and the target checks.
+//! - [`plot`]: the SVG charts.
+
+pub mod cgroup;
+pub mod config;
+pub mod ladder;
+pub mod load;
+pub mod machine;
+pub mod plot;
+pub mod report;
+pub mod runner;

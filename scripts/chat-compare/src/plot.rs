@@ -1,0 +1,384 @@
+//! The SVG charts of the report, drawn with plotters: server RSS vs idle clients, fanout p99
+//! latency vs clients and fanout deliveries/s vs clients, event and threads on one chart each.
+//! All axes are logarithmic because the ladders grow by 10× and the two modes can differ by
+//! orders of magnitude; ticks sit on the measured room sizes and on 1-2-5 steps so values can
+//! be read without a table. A step that failed is marked with a cross on the x axis.
+
+use std::path::Path;
+
+use plotters::prelude::*;
+
+use crate::ladder::{Ladder, ServerMode};
+use crate::report;
+use crate::runner::{RunRecord, StepResult};
+
+const WIDTH_PX: u32 = 900;
+const HEIGHT_PX: u32 = 540;
+/// Colours that stay apart for colour-blind readers (Tableau blue / orange).
+const EVENT_COLOUR: RGBColor = RGBColor(31, 119, 180);
+const THREADS_COLOUR: RGBColor = RGBColor(255, 127, 14);
+const REFERENCE_COLOUR: RGBColor = RGBColor(120, 120, 120);
+
+/// One line on a chart.
+#[derive(Debug, Clone)]
+pub struct Series {
+    /// Legend text.
+    pub label: String,
+    /// Line and marker colour.
+    pub colour: RGBColor,
+    /// (x, y) of the steps that produced the figure.
+    pub points: Vec<(f64, f64)>,
+    /// x of the steps that failed without the figure.
+    pub failed_x: Vec<f64>,
+}
+
+/// A chart: title, axis texts, lines and an optional horizontal reference line.
+#[derive(Debug, Clone)]
+pub struct Chart {
+    /// Caption on top.
+    pub title: String,
+    /// x axis text with unit.
+    pub x_desc: String,
+    /// y axis text with unit.
+    pub y_desc: String,
+    /// The measured lines.
+    pub series: Vec<Series>,
+    /// Dashed line, e.g. a target or the offered load: points and legend text.
+    pub reference: Option<(Vec<(f64, f64)>, String)>,
+    /// How a y value is printed next to its marker and on the axis.
+    pub y_format: fn(f64) -> String,
+}
+
+/// 1-2-5 steps covering `low..high`, for readable log-axis ticks.
+pub fn one_two_five(low: f64, high: f64) -> Vec<f64> {
+    let mut ticks = Vec::new();
+    if !(low > 0.0 && high > low) {
+        return ticks;
+    }
+    let mut decade = 10f64.powf(low.log10().floor());
+    while decade <= high {
+        for step in [1.0, 2.0, 5.0] {
+            let tick = decade * step;
+            if tick >= low && tick <= high {
+                ticks.push(tick);
+            }
+        }
+        decade *= 10.0;
+    }
+    ticks
+}
+
+fn figure_series<F>(results: &[StepResult], ladder: Ladder, mode: ServerMode, figure: F) -> Series
+where
+    F: Fn(&StepResult) -> Option<f64>,
+{
+    let mut points = Vec::new();
+    let mut failed_x = Vec::new();
+    for result in results
+        .iter()
+        .filter(|r| r.step.workload.ladder == ladder && r.step.server_mode == mode)
+    {
+        let x = f64::from(result.step.workload.clients);
+        match figure(result).filter(|y| *y > 0.0) {
+            Some(y) => points.push((x, y)),
+            None => failed_x.push(x),
+        }
+    }
+    Series {
+        label: format!(
+            "{mode} ({})",
+            match mode {
+                ServerMode::Event => "mio event loop",
+                ServerMode::Threads => "thread per client",
+            }
+        ),
+        colour: match mode {
+            ServerMode::Event => EVENT_COLOUR,
+            ServerMode::Threads => THREADS_COLOUR,
+        },
+        points,
+        failed_x,
+    }
+}
+
+fn both_modes<F>(results: &[StepResult], ladder: Ladder, figure: F) -> Vec<Series>
+where
+    F: Fn(&StepResult) -> Option<f64> + Copy,
+{
+    ServerMode::BOTH
+        .iter()
+        .map(|&mode| figure_series(results, ladder, mode, figure))
+        .collect()
+}
+
+fn mib_label(value: f64) -> String {
+    if value >= 10.0 {
+        format!("{value:.0}")
+    } else {
+        format!("{value:.1}")
+    }
+}
+
+fn ms_label(value: f64) -> String {
+    if value >= 10.0 {
+        format!("{value:.0}")
+    } else if value >= 1.0 {
+        format!("{value:.1}")
+    } else {
+        format!("{value:.2}")
+    }
+}
+
+fn rate_label(value: f64) -> String {
+    if value >= 1e6 {
+        format!("{:.1}M", value / 1e6)
+    } else if value >= 1e3 {
+        format!("{:.0}k", value / 1e3)
+    } else {
+        format!("{value:.0}")
+    }
+}
+
+/// The three charts of a run, with their file names.
+pub fn charts(record: &RunRecord) -> Vec<(&'static str, Chart)> {
+    let results = &record.results;
+    let load = |r: &StepResult| r.load.clone();
+    let idle_sizes: Vec<f64> = results
+        .iter()
+        .filter(|r| r.step.workload.ladder == Ladder::Idle)
+        .map(|r| f64::from(r.step.workload.clients))
+        .collect();
+    let span = |sizes: &[f64]| -> Vec<(f64, f64)> {
+        let low = sizes.iter().copied().fold(f64::INFINITY, f64::min);
+        let high = sizes.iter().copied().fold(0.0, f64::max);
+        vec![(low, 0.0), (high, 0.0)]
+    };
+    let at = |xs: Vec<(f64, f64)>, y: f64| xs.into_iter().map(|(x, _)| (x, y)).collect();
+
+    let idle = Chart {
+        title: "Server memory with idle clients".into(),
+        x_desc: "idle clients connected (log scale)".into(),
+        y_desc: "server peak RSS, MiB (log scale)".into(),
+        series: both_modes(results, Ladder::Idle, |r| {
+            Some(load(r)?.server?.rss_peak_kb? / 1024.0)
+        }),
+        reference: Some((
+            at(span(&idle_sizes), report::IDLE_RSS_TARGET_KB / 1024.0),
+            "target for event mode at 10,000 clients: 32 MiB".into(),
+        )),
+        y_format: mib_label,
+    };
+
+    let fanout_sizes: Vec<f64> = results
+        .iter()
+        .filter(|r| r.step.workload.ladder == Ladder::Fanout)
+        .map(|r| f64::from(r.step.workload.clients))
+        .collect();
+    let total_rate = results
+        .iter()
+        .find(|r| r.step.workload.ladder == Ladder::Fanout)
+        .map_or(0.0, |r| r.step.workload.total_rate());
+    let latency = Chart {
+        title: format!("Fanout latency at {total_rate:.0} messages/s in total"),
+        x_desc: "clients in the room (log scale)".into(),
+        y_desc: "p99 send-to-receive latency, ms (log scale)".into(),
+        series: both_modes(results, Ladder::Fanout, |r| {
+            Some(load(r)?.latency_us?.p99? / 1000.0)
+        }),
+        reference: Some((
+            at(span(&fanout_sizes), report::FANOUT_P99_TARGET_US / 1000.0),
+            "target for event mode at 1000 clients: p99 5 ms".into(),
+        )),
+        y_format: ms_label,
+    };
+
+    let mut offered: Vec<(f64, f64)> = results
+        .iter()
+        .filter(|r| {
+            r.step.workload.ladder == Ladder::Fanout && r.step.server_mode == ServerMode::Event
+        })
+        .map(|r| {
+            (
+                f64::from(r.step.workload.clients),
+                r.step.workload.offered_deliveries_per_sec(),
+            )
+        })
+        .collect();
+    offered.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let throughput = Chart {
+        title: format!("Fanout deliveries per second at {total_rate:.0} messages/s in total"),
+        x_desc: "clients in the room (log scale)".into(),
+        y_desc: "deliveries received per second (log scale)".into(),
+        series: both_modes(results, Ladder::Fanout, |r| load(r)?.deliveries_per_sec),
+        reference: Some((offered, "offered: every message to every client".into())),
+        y_format: rate_label,
+    };
+    vec![
+        ("idle_rss.svg", idle),
+        ("fanout_p99.svg", latency),
+        ("fanout_throughput.svg", throughput),
+    ]
+}
+
+/// Draws every chart into `out_dir`; returns the errors (a chart that fails is reported, the
+/// others are still written).
+pub fn write_all(out_dir: &Path, record: &RunRecord) -> Vec<String> {
+    charts(record)
+        .into_iter()
+        .filter_map(|(name, chart)| {
+            draw(&out_dir.join(name), &chart)
+                .err()
+                .map(|err| format!("{name}: {err}"))
+        })
+        .collect()
+}
+
+/// Draws one chart as SVG.
+pub fn draw(path: &Path, chart: &Chart) -> Result<(), String> {
+    let all_x: Vec<f64> = chart
+        .series
+        .iter()
+        .flat_map(|s| {
+            s.points
+                .iter()
+                .map(|p| p.0)
+                .chain(s.failed_x.iter().copied())
+        })
+        .collect();
+    let mut all_y: Vec<f64> = chart
+        .series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.1))
+        .collect();
+    if let Some((points, _)) = &chart.reference {
+        all_y.extend(points.iter().map(|p| p.1));
+    }
+    if all_x.is_empty() {
+        return Err("no steps to plot".into());
+    }
+    let x_low = all_x.iter().copied().fold(f64::INFINITY, f64::min);
+    let x_high = all_x.iter().copied().fold(0.0, f64::max);
+    let y_low = all_y
+        .iter()
+        .copied()
+        .filter(|y| *y > 0.0)
+        .fold(f64::INFINITY, f64::min);
+    let y_high = all_y.iter().copied().fold(0.0, f64::max);
+    let (y_low, y_high) = if y_low.is_finite() && y_high > 0.0 {
+        (y_low, y_high)
+    } else {
+        (1.0, 10.0)
+    };
+    // Margins in log space: a bit under half a decade each side so labels fit.
+    let x_range = (x_low / 1.6)..(x_high * 1.6);
+    let y_range = (y_low / 2.5)..(y_high * 3.0);
+    let mut x_ticks = all_x.clone();
+    x_ticks.sort_by(f64::total_cmp);
+    x_ticks.dedup();
+    let y_ticks = one_two_five(y_range.start, y_range.end);
+    let y_floor = y_range.start;
+
+    let root = SVGBackend::new(path, (WIDTH_PX, HEIGHT_PX)).into_drawing_area();
+    let fail = |err: &dyn std::fmt::Display| err.to_string();
+    root.fill(&WHITE).map_err(|e| fail(&e))?;
+    let mut plot = ChartBuilder::on(&root)
+        .caption(&chart.title, ("sans-serif", 24))
+        .margin(18)
+        .x_label_area_size(50)
+        .y_label_area_size(70)
+        .build_cartesian_2d(
+            x_range.log_scale().with_key_points(x_ticks),
+            y_range.log_scale().with_key_points(y_ticks),
+        )
+        .map_err(|e| fail(&e))?;
+    let y_format = chart.y_format;
+    plot.configure_mesh()
+        .x_desc(&chart.x_desc)
+        .y_desc(&chart.y_desc)
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .y_label_formatter(&|y| y_format(*y))
+        .label_style(("sans-serif", 15))
+        .axis_desc_style(("sans-serif", 16))
+        .light_line_style(WHITE)
+        .bold_line_style(RGBColor(225, 225, 225))
+        .draw()
+        .map_err(|e| fail(&e))?;
+
+    if let Some((points, label)) = &chart.reference {
+        let style = ShapeStyle::from(&REFERENCE_COLOUR).stroke_width(2);
+        plot.draw_series(DashedLineSeries::new(points.clone(), 8, 6, style))
+            .map_err(|e| fail(&e))?
+            .label(label.as_str())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], style));
+    }
+    for series in &chart.series {
+        let colour = series.colour;
+        let line = ShapeStyle::from(&colour).stroke_width(3);
+        plot.draw_series(LineSeries::new(series.points.clone(), line))
+            .map_err(|e| fail(&e))?
+            .label(series.label.as_str())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], line));
+        plot.draw_series(
+            series
+                .points
+                .iter()
+                .map(|&point| Circle::new(point, 5, colour.filled())),
+        )
+        .map_err(|e| fail(&e))?;
+        // The value beside each marker, so nobody has to read it off a log axis.
+        plot.draw_series(series.points.iter().map(|&(x, y)| {
+            // Up and to the right of the marker, in pixels, so the number never hides it.
+            EmptyElement::at((x, y))
+                + Text::new(
+                    y_format(y),
+                    (8, -20),
+                    ("sans-serif", 14).into_font().color(&colour),
+                )
+        }))
+        .map_err(|e| fail(&e))?;
+        plot.draw_series(
+            series
+                .failed_x
+                .iter()
+                .map(|&x| Cross::new((x, y_floor), 7, ShapeStyle::from(&colour).stroke_width(3))),
+        )
+        .map_err(|e| fail(&e))?;
+        plot.draw_series(series.failed_x.iter().map(|&x| {
+            EmptyElement::at((x, y_floor))
+                + Text::new(
+                    "failed",
+                    (8, -20),
+                    ("sans-serif", 14).into_font().color(&colour),
+                )
+        }))
+        .map_err(|e| fail(&e))?;
+    }
+    plot.configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .label_font(("sans-serif", 15))
+        .background_style(WHITE.mix(0.9))
+        .border_style(RGBColor(180, 180, 180))
+        .draw()
+        .map_err(|e| fail(&e))?;
+    root.present().map_err(|e| fail(&e))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_two_five_within_range() {
+        assert_eq!(
+            one_two_five(0.3, 30.0),
+            vec![0.5, 1.0, 2.0, 5.0, 10.0, 20.0]
+        );
+    }
+
+    #[test]
+    fn one_two_five_empty_range() {
+        assert!(one_two_five(0.0, 10.0).is_empty());
+        assert!(one_two_five(5.0, 1.0).is_empty());
+    }
+}

@@ -1,0 +1,1355 @@
+//! The report files: `report.md` (tables with event and threads side by side, ratios, "what
+//! happened" lines and the target checks), `results.csv` (one row per step) and `results.json`
+//! (step metadata plus every chat-load output as printed). Rendering is pure text from a
+//! `RunRecord` so it is unit-tested with fixture results; only `write_all` touches the disk.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::io;
+use std::path::Path;
+
+use serde_json::json;
+
+use crate::cgroup::MEMORY_LIMIT_BYTES;
+use crate::ladder::{Ladder, ServerMode};
+use crate::load::LoadReport;
+use crate::runner::{RunRecord, StepResult};
+
+/// Target 1: peak RSS of the event server holding 10,000 idle clients.
+pub const IDLE_RSS_TARGET_KB: f64 = 32.0 * 1024.0;
+/// Target 1: the idle room size.
+pub const IDLE_TARGET_CLIENTS: u32 = 10_000;
+/// Target 2: the fanout room size.
+pub const FANOUT_TARGET_CLIENTS: u32 = 1000;
+/// Target 2: p99 send-to-receive latency at 1000 clients x 200 msg/s.
+pub const FANOUT_P99_TARGET_US: f64 = 5000.0;
+/// Target 3: event CPU per delivery at most this share of the threads mode's.
+pub const CPU_PER_DELIVERY_MAX_SHARE: f64 = 0.5;
+/// Target 4: the others' p99 with a slow reader at most this multiple of the run without it.
+pub const SLOW_P99_MAX_FACTOR: f64 = 1.5;
+/// Target 4, "server memory bounded": peak RSS with the slow reader may exceed the run without
+/// it by at most this much. One capped send queue is KiB; 16 MiB leaves room for allocator
+/// noise but not for an unbounded queue (200 msg/s of 64 B for a minute is already 0.8 MB,
+/// the seed-style "queue forever" grows without limit).
+pub const SLOW_RSS_ALLOWANCE_KB: f64 = 16.0 * 1024.0;
+
+const NOT_AVAILABLE: &str = "n/a";
+
+// ---------------------------------------------------------------- formatting helpers
+
+fn ms(us: Option<f64>) -> Option<String> {
+    us.map(|us| {
+        let ms = us / 1000.0;
+        if ms >= 100.0 {
+            format!("{ms:.0}")
+        } else if ms >= 10.0 {
+            format!("{ms:.1}")
+        } else {
+            format!("{ms:.2}")
+        }
+    })
+}
+
+fn mib(kib: Option<f64>) -> Option<String> {
+    kib.map(|kib| format!("{:.1}", kib / 1024.0))
+}
+
+/// A fraction as a percentage that never rounds a loss up to 100%.
+pub fn percent(fraction: Option<f64>) -> Option<String> {
+    fraction.map(|f| {
+        if f >= 1.0 {
+            "100%".to_string()
+        } else {
+            format!("{:.2}%", (f * 10_000.0).floor() / 100.0)
+        }
+    })
+}
+
+fn count(value: Option<f64>) -> Option<String> {
+    value.map(|v| format!("{v:.0}"))
+}
+
+/// Large rates in k/M so the table stays narrow.
+fn rate(value: Option<f64>) -> Option<String> {
+    value.map(|v| {
+        if v >= 1e6 {
+            format!("{:.2}M", v / 1e6)
+        } else if v >= 1e3 {
+            format!("{:.1}k", v / 1e3)
+        } else {
+            format!("{v:.0}")
+        }
+    })
+}
+
+fn secs(value: Option<f64>) -> Option<String> {
+    value.map(|v| format!("{v:.2}"))
+}
+
+/// `threads / event` as `3.2×`.
+pub fn ratio(numerator: Option<f64>, denominator: Option<f64>) -> String {
+    match (numerator, denominator) {
+        (Some(n), Some(d)) if d > 0.0 => {
+            let r = n / d;
+            if r >= 10.0 {
+                format!("{r:.0}×")
+            } else {
+                format!("{r:.2}×")
+            }
+        }
+        _ => NOT_AVAILABLE.into(),
+    }
+}
+
+// ---------------------------------------------------------------- per-step figures
+
+fn load(result: &StepResult) -> Option<&LoadReport> {
+    result.load.as_ref()
+}
+
+fn rss_peak_kb(result: &StepResult) -> Option<f64> {
+    load(result)?.server.as_ref()?.rss_peak_kb
+}
+
+fn p99_us(result: &StepResult) -> Option<f64> {
+    load(result)?.latency_us.as_ref()?.p99
+}
+
+fn delivered(result: &StepResult) -> Option<f64> {
+    load(result)?.delivered_fraction
+}
+
+fn cpu_per_delivery(result: &StepResult) -> Option<f64> {
+    load(result)?.cpu_us_per_delivery()
+}
+
+fn connected_text(result: &StepResult) -> Option<String> {
+    let report = load(result)?;
+    let connected = report.connected?;
+    // What we asked for, not what the tool echoes back.
+    let wanted = f64::from(result.step.workload.clients);
+    Some(if connected >= wanted {
+        format!("{connected:.0}")
+    } else {
+        format!("{connected:.0}/{wanted:.0}")
+    })
+}
+
+/// Finds the step of `ladder` (and `clients`, when given) run against `mode`.
+pub fn find(
+    results: &[StepResult],
+    ladder: Ladder,
+    clients: Option<u32>,
+    mode: ServerMode,
+) -> Option<&StepResult> {
+    results.iter().find(|r| {
+        r.step.workload.ladder == ladder
+            && r.step.server_mode == mode
+            && clients.is_none_or(|c| r.step.workload.clients == c)
+    })
+}
+
+/// "event / threads" in one cell. A missing step is "–", a failed step without figures is
+/// "failed", a missing figure is "n/a".
+fn pair<F>(event: Option<&StepResult>, threads: Option<&StepResult>, figure: F) -> String
+where
+    F: Fn(&StepResult) -> Option<String>,
+{
+    let cell = |result: Option<&StepResult>| match result {
+        None => "–".to_string(),
+        Some(r) if r.load.is_none() && r.failure.is_some() => "failed".to_string(),
+        Some(r) => figure(r).unwrap_or_else(|| NOT_AVAILABLE.into()),
+    };
+    format!("{} / {}", cell(event), cell(threads))
+}
+
+/// What went wrong or was partial in a step; empty when it was clean.
+pub fn what_happened(result: &StepResult) -> Vec<String> {
+    let mut lines = Vec::new();
+    if let Some(failure) = &result.failure {
+        lines.push(format!("failed: {failure}"));
+    }
+    let Some(report) = load(result) else {
+        if result.failure.is_none() {
+            lines.push("no figures from chat-load".into());
+        }
+        return lines;
+    };
+    // What we asked for, not what the tool echoes back.
+    let wanted = f64::from(result.step.workload.clients);
+    if let Some(connected) = report.connected.filter(|&c| c < wanted) {
+        let mut text = format!("connected {connected:.0}/{wanted:.0}");
+        let errors: Vec<String> = report
+            .connect_errors
+            .iter()
+            .flatten()
+            .filter(|(_, &n)| n > 0.0)
+            .map(|(name, n)| format!("{name} ×{n:.0}"))
+            .collect();
+        if !errors.is_empty() {
+            let _ = write!(text, " ({})", errors.join(", "));
+        }
+        lines.push(text);
+    }
+    if let Some(fraction) = report.delivered_fraction.filter(|&f| f < 1.0) {
+        lines.push(format!(
+            "delivered {} ({} of {} deliveries)",
+            percent(Some(fraction)).unwrap_or_default(),
+            count(report.deliveries_received).unwrap_or_else(|| NOT_AVAILABLE.into()),
+            count(report.deliveries_expected).unwrap_or_else(|| NOT_AVAILABLE.into()),
+        ));
+    }
+    if let Some(early) = report.disconnected_early.filter(|&n| n > 0.0) {
+        let slow = report
+            .slow
+            .as_ref()
+            .and_then(|s| s.slow_dropped)
+            .unwrap_or(0.0);
+        // The slow reader being dropped is the point of the slow step, not a failure.
+        if early > slow {
+            lines.push(format!("{early:.0} clients disconnected early"));
+        }
+    }
+    if let Some(slow) = &report.slow {
+        if let (Some(dropped), Some(slow_clients)) = (slow.slow_dropped, slow.slow_clients) {
+            if dropped < slow_clients {
+                lines.push(format!(
+                    "slow reader not dropped by the end ({dropped:.0} of {slow_clients:.0} dropped)"
+                ));
+            }
+        }
+    }
+    if let Some(first) = report.errors.as_ref().and_then(|errors| errors.first()) {
+        let more = report.errors.as_ref().map_or(0, |e| e.len() - 1);
+        let suffix = if more > 0 {
+            format!(" (+{more} more)")
+        } else {
+            String::new()
+        };
+        lines.push(format!("chat-load says: {first}{suffix}"));
+    }
+    lines
+}
+
+// ---------------------------------------------------------------- progress
+
+/// One stderr line after a step.
+pub fn progress_summary(result: &StepResult) -> String {
+    let mut parts = Vec::new();
+    if let Some(report) = load(result) {
+        if let Some(connected) = report.connected {
+            parts.push(format!(
+                "connected {connected:.0}/{}",
+                result.step.workload.clients
+            ));
+        }
+        if let Some(text) = percent(report.delivered_fraction) {
+            parts.push(format!("delivered {text}"));
+        }
+        if let Some(text) = ms(p99_us(result)) {
+            parts.push(format!("p99 {text} ms"));
+        }
+        if let Some(text) = mib(rss_peak_kb(result)) {
+            parts.push(format!("rss {text} MiB"));
+        }
+    }
+    if let Some(failure) = &result.failure {
+        parts.push(format!("FAILED: {failure}"));
+    }
+    format!("{} ({:.1} s)", parts.join(", "), result.wall_secs)
+}
+
+// ---------------------------------------------------------------- targets
+
+/// Outcome of one target check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Every condition held.
+    Met,
+    /// At least one condition failed or a needed figure was missing.
+    NotMet,
+    /// The run did not include the step (e.g. `--quick`).
+    NotMeasured,
+}
+
+impl Verdict {
+    fn label(self) -> &'static str {
+        match self {
+            Verdict::Met => "met",
+            Verdict::NotMet => "**not met**",
+            Verdict::NotMeasured => "not measured",
+        }
+    }
+}
+
+/// One target with its verdict and the figures behind it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetCheck {
+    /// The target as stated in the issue.
+    pub target: String,
+    /// Met or not.
+    pub verdict: Verdict,
+    /// The figures, in words.
+    pub detail: String,
+}
+
+fn verdict_of(conditions: &[Option<bool>]) -> Verdict {
+    if conditions.iter().all(|c| *c == Some(true)) {
+        Verdict::Met
+    } else {
+        Verdict::NotMet
+    }
+}
+
+fn or_na(text: Option<String>) -> String {
+    text.unwrap_or_else(|| NOT_AVAILABLE.into())
+}
+
+/// All of a room got the final broadcast: the delivered fraction, or when the tool gives none
+/// for hold mode, every client still alive.
+fn all_received(result: &StepResult) -> Option<bool> {
+    let report = load(result)?;
+    if let Some(alive) = report.hold.as_ref().and_then(|hold| hold.alive) {
+        return Some(alive >= f64::from(result.step.workload.clients));
+    }
+    report.delivered_fraction.map(|fraction| fraction >= 1.0)
+}
+
+/// Hold mode: how many received the final broadcast, "N" when all did, else "N/M".
+fn alive_text(result: &StepResult) -> Option<String> {
+    let alive = load(result)?.hold.as_ref()?.alive?;
+    let wanted = f64::from(result.step.workload.clients);
+    Some(if alive >= wanted {
+        format!("{alive:.0}")
+    } else {
+        format!("{alive:.0}/{wanted:.0}")
+    })
+}
+
+fn clean(result: &StepResult) -> Option<bool> {
+    Some(result.failure.is_none())
+}
+
+/// Checks the four event-mode targets of the issue.
+pub fn check_targets(results: &[StepResult]) -> Vec<TargetCheck> {
+    vec![
+        check_idle(results),
+        check_fanout(results),
+        check_cpu(results),
+        check_slow_reader(results),
+    ]
+}
+
+fn not_measured(target: String, why: &str) -> TargetCheck {
+    TargetCheck {
+        target,
+        verdict: Verdict::NotMeasured,
+        detail: why.into(),
+    }
+}
+
+fn check_idle(results: &[StepResult]) -> TargetCheck {
+    let target = format!(
+        "{IDLE_TARGET_CLIENTS} idle clients all receive the final broadcast, server peak RSS ≤ {:.0} MiB",
+        IDLE_RSS_TARGET_KB / 1024.0
+    );
+    let Some(event) = find(
+        results,
+        Ladder::Idle,
+        Some(IDLE_TARGET_CLIENTS),
+        ServerMode::Event,
+    ) else {
+        return not_measured(target, "no 10,000-client idle step in this run");
+    };
+    let rss = rss_peak_kb(event);
+    let conditions = [
+        clean(event),
+        all_received(event),
+        rss.map(|kb| kb <= IDLE_RSS_TARGET_KB),
+    ];
+    let mut detail = format!(
+        "connected {}, received the final broadcast {}, RSS peak {} MiB",
+        or_na(connected_text(event)),
+        or_na(alive_text(event)),
+        or_na(mib(rss))
+    );
+    if let Some(failure) = &event.failure {
+        let _ = write!(detail, "; failed: {failure}");
+    }
+    TargetCheck {
+        target,
+        verdict: verdict_of(&conditions),
+        detail,
+    }
+}
+
+fn check_fanout(results: &[StepResult]) -> TargetCheck {
+    let target = format!(
+        "fanout {FANOUT_TARGET_CLIENTS} clients × 200 msg/s total: 100% delivered, p99 ≤ {:.0} ms",
+        FANOUT_P99_TARGET_US / 1000.0
+    );
+    let Some(event) = find(
+        results,
+        Ladder::Fanout,
+        Some(FANOUT_TARGET_CLIENTS),
+        ServerMode::Event,
+    ) else {
+        return not_measured(target, "no 1000-client fanout step in this run");
+    };
+    let conditions = [
+        clean(event),
+        delivered(event).map(|f| f >= 1.0),
+        p99_us(event).map(|us| us <= FANOUT_P99_TARGET_US),
+    ];
+    let detail = format!(
+        "delivered {}, p99 {} ms, {} deliveries/s",
+        or_na(percent(delivered(event))),
+        or_na(ms(p99_us(event))),
+        or_na(rate(load(event).and_then(|r| r.deliveries_per_sec)))
+    );
+    TargetCheck {
+        target,
+        verdict: verdict_of(&conditions),
+        detail,
+    }
+}
+
+fn check_cpu(results: &[StepResult]) -> TargetCheck {
+    let target = format!(
+        "saturating step: event CPU per delivery ≤ {CPU_PER_DELIVERY_MAX_SHARE}× threads mode, everything delivered"
+    );
+    let (Some(event), Some(threads)) = (
+        find(results, Ladder::Saturate, None, ServerMode::Event),
+        find(results, Ladder::Saturate, None, ServerMode::Threads),
+    ) else {
+        return not_measured(target, "no saturating step in this run");
+    };
+    let event_cpu = cpu_per_delivery(event);
+    let threads_cpu = cpu_per_delivery(threads);
+    let share = match (event_cpu, threads_cpu) {
+        (Some(e), Some(t)) if t > 0.0 => Some(e / t),
+        _ => None,
+    };
+    let conditions = [
+        clean(event),
+        delivered(event).map(|f| f >= 1.0),
+        share.map(|s| s <= CPU_PER_DELIVERY_MAX_SHARE),
+    ];
+    let workload = &event.step.workload;
+    let detail = format!(
+        "{} clients, {:.0} msg/s: event {} µs/delivery vs threads {} µs/delivery (event/threads {}); delivered {}",
+        workload.clients,
+        workload.total_rate(),
+        or_na(event_cpu.map(|v| format!("{v:.2}"))),
+        or_na(threads_cpu.map(|v| format!("{v:.2}"))),
+        ratio(event_cpu, threads_cpu),
+        pair(Some(event), Some(threads), |r| percent(delivered(r))),
+    );
+    TargetCheck {
+        target,
+        verdict: verdict_of(&conditions),
+        detail,
+    }
+}
+
+/// The slow-reader figures of one mode: p99 factor, dropped, RSS growth.
+struct SlowComparison {
+    p99_factor: Option<f64>,
+    dropped: Option<bool>,
+    rss_growth_kb: Option<f64>,
+    text: String,
+}
+
+fn compare_slow(results: &[StepResult], mode: ServerMode) -> Option<SlowComparison> {
+    let base = find(results, Ladder::SlowBaseline, None, mode)?;
+    let slow = find(results, Ladder::SlowReader, None, mode)?;
+    let p99_factor = match (p99_us(slow), p99_us(base)) {
+        (Some(s), Some(b)) if b > 0.0 => Some(s / b),
+        _ => None,
+    };
+    let slow_block = load(slow).and_then(|r| r.slow.clone());
+    let dropped = slow_block
+        .as_ref()
+        .and_then(|s| Some(s.slow_dropped? >= s.slow_clients?.max(1.0)));
+    let rss_growth_kb = match (rss_peak_kb(slow), rss_peak_kb(base)) {
+        (Some(s), Some(b)) => Some(s - b),
+        _ => None,
+    };
+    let mut text = format!(
+        "{mode}: p99 {} ms with vs {} ms without ({}), slow reader dropped: {}, RSS peak {} vs {} MiB, others delivered {}",
+        or_na(ms(p99_us(slow))),
+        or_na(ms(p99_us(base))),
+        ratio(p99_us(slow), p99_us(base)),
+        match dropped {
+            Some(true) => "yes",
+            Some(false) => "no",
+            None => NOT_AVAILABLE,
+        },
+        or_na(mib(rss_peak_kb(slow))),
+        or_na(mib(rss_peak_kb(base))),
+        or_na(percent(delivered(slow))),
+    );
+    if let Some(failure) = &slow.failure {
+        let _ = write!(text, "; failed: {failure}");
+    }
+    Some(SlowComparison {
+        p99_factor,
+        dropped,
+        rss_growth_kb,
+        text,
+    })
+}
+
+fn check_slow_reader(results: &[StepResult]) -> TargetCheck {
+    let target = format!(
+        "one slow reader: others' p99 ≤ {SLOW_P99_MAX_FACTOR}× the run without it, slow one dropped, server memory bounded (RSS peak ≤ +{:.0} MiB)",
+        SLOW_RSS_ALLOWANCE_KB / 1024.0
+    );
+    let Some(event) = compare_slow(results, ServerMode::Event) else {
+        return not_measured(target, "no slow-reader pair in this run");
+    };
+    let slow_clean = find(results, Ladder::SlowReader, None, ServerMode::Event).and_then(clean);
+    let conditions = [
+        slow_clean,
+        event.p99_factor.map(|f| f <= SLOW_P99_MAX_FACTOR),
+        event.dropped,
+        event.rss_growth_kb.map(|kb| kb <= SLOW_RSS_ALLOWANCE_KB),
+    ];
+    let mut detail = event.text;
+    if let Some(threads) = compare_slow(results, ServerMode::Threads) {
+        let _ = write!(detail, ". For comparison, {}", threads.text);
+    }
+    TargetCheck {
+        target,
+        verdict: verdict_of(&conditions),
+        detail,
+    }
+}
+
+// ---------------------------------------------------------------- markdown
+
+fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "| {} |", headers.join(" | "));
+    let _ = writeln!(
+        out,
+        "|{}|",
+        headers.iter().map(|_| "---").collect::<Vec<_>>().join("|")
+    );
+    for row in rows {
+        let cells: Vec<String> = row.iter().map(|c| c.replace('|', "\\|")).collect();
+        let _ = writeln!(out, "| {} |", cells.join(" | "));
+    }
+    out
+}
+
+/// Distinct room sizes of a ladder, in run order.
+fn sizes(results: &[StepResult], ladder: Ladder) -> Vec<u32> {
+    let mut sizes: Vec<u32> = Vec::new();
+    for result in results.iter().filter(|r| r.step.workload.ladder == ladder) {
+        if !sizes.contains(&result.step.workload.clients) {
+            sizes.push(result.step.workload.clients);
+        }
+    }
+    sizes
+}
+
+fn happened_lines(results: &[StepResult], ladders: &[Ladder]) -> String {
+    let mut out = String::new();
+    for result in results
+        .iter()
+        .filter(|r| ladders.contains(&r.step.workload.ladder))
+    {
+        let lines = what_happened(result);
+        if !lines.is_empty() {
+            let _ = writeln!(
+                out,
+                "- {} clients, {} ({}): {}",
+                result.step.workload.clients,
+                result.step.server_mode,
+                result.step.workload.ladder.name(),
+                lines.join("; ")
+            );
+        }
+    }
+    if out.is_empty() {
+        out.push_str("- every step completed cleanly\n");
+    }
+    format!("What happened:\n\n{out}")
+}
+
+/// The idle ladder: memory per connection.
+pub fn idle_table(results: &[StepResult]) -> String {
+    let rows: Vec<Vec<String>> = sizes(results, Ladder::Idle)
+        .into_iter()
+        .map(|clients| {
+            let e = find(results, Ladder::Idle, Some(clients), ServerMode::Event);
+            let t = find(results, Ladder::Idle, Some(clients), ServerMode::Threads);
+            let per_client =
+                |r: &StepResult| rss_peak_kb(r).map(|kb| format!("{:.1}", kb / f64::from(clients)));
+            vec![
+                clients.to_string(),
+                pair(e, t, connected_text),
+                pair(e, t, alive_text),
+                pair(e, t, |r| mib(rss_peak_kb(r))),
+                ratio(t.and_then(rss_peak_kb), e.and_then(rss_peak_kb)),
+                pair(e, t, per_client),
+                pair(e, t, |r| count(load(r)?.server.as_ref()?.threads_peak)),
+                pair(e, t, |r| secs(load(r)?.server.as_ref()?.cpu_secs)),
+                pair(e, t, |r| {
+                    r.cgroup
+                        .as_ref()?
+                        .peak_bytes
+                        .map(|b| format!("{:.1}", b as f64 / 1_048_576.0))
+                }),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "clients",
+            "connected",
+            "got final broadcast",
+            "RSS peak MiB",
+            "RSS threads/event",
+            "KiB/client",
+            "threads",
+            "CPU s",
+            "cgroup peak MiB",
+        ],
+        &rows,
+    )
+}
+
+fn broadcast_row(label: String, e: Option<&StepResult>, t: Option<&StepResult>) -> Vec<String> {
+    let latency = |pick: fn(&crate::load::Latency) -> Option<f64>| {
+        move |r: &StepResult| ms(pick(load(r)?.latency_us.as_ref()?))
+    };
+    vec![
+        label,
+        pair(e, t, connected_text),
+        pair(e, t, |r| percent(delivered(r))),
+        pair(e, t, |r| rate(load(r)?.deliveries_per_sec)),
+        pair(e, t, latency(|l| l.p50)),
+        pair(e, t, latency(|l| l.p99)),
+        pair(e, t, latency(|l| l.max)),
+        ratio(t.and_then(p99_us), e.and_then(p99_us)),
+        pair(e, t, |r| mib(rss_peak_kb(r))),
+        pair(e, t, |r| count(load(r)?.server.as_ref()?.threads_peak)),
+        pair(e, t, |r| secs(load(r)?.server.as_ref()?.cpu_secs)),
+        pair(e, t, |r| cpu_per_delivery(r).map(|v| format!("{v:.2}"))),
+        ratio(t.and_then(cpu_per_delivery), e.and_then(cpu_per_delivery)),
+    ]
+}
+
+const BROADCAST_HEADERS: [&str; 13] = [
+    "clients",
+    "connected",
+    "delivered",
+    "deliveries/s",
+    "p50 ms",
+    "p99 ms",
+    "max ms",
+    "p99 threads/event",
+    "RSS peak MiB",
+    "threads",
+    "CPU s",
+    "CPU µs/delivery",
+    "CPU/delivery threads/event",
+];
+
+/// The fanout ladder (or the saturating step): delivery, latency, CPU.
+pub fn broadcast_table(results: &[StepResult], ladder: Ladder) -> String {
+    let rows: Vec<Vec<String>> = sizes(results, ladder)
+        .into_iter()
+        .map(|clients| {
+            broadcast_row(
+                clients.to_string(),
+                find(results, ladder, Some(clients), ServerMode::Event),
+                find(results, ladder, Some(clients), ServerMode::Threads),
+            )
+        })
+        .collect();
+    table(&BROADCAST_HEADERS, &rows)
+}
+
+/// The slow-reader pair: the same room without and with one reader that never reads.
+pub fn slow_table(results: &[StepResult]) -> String {
+    let mut rows = Vec::new();
+    for (ladder, label) in [
+        (Ladder::SlowBaseline, "without slow reader"),
+        (Ladder::SlowReader, "with 1 slow reader"),
+    ] {
+        let e = find(results, ladder, None, ServerMode::Event);
+        let t = find(results, ladder, None, ServerMode::Threads);
+        let mut row = broadcast_row(label.to_string(), e, t);
+        row.push(pair(e, t, |r| {
+            let slow = load(r)?.slow.clone()?;
+            Some(format!(
+                "{}/{}",
+                count(slow.slow_dropped)?,
+                count(slow.slow_clients)?
+            ))
+        }));
+        rows.push(row);
+    }
+    let mut headers = BROADCAST_HEADERS.to_vec();
+    headers[0] = "run";
+    headers.push("slow dropped");
+    let mut out = table(&headers, &rows);
+    let factor = |mode| {
+        ratio(
+            find(results, Ladder::SlowReader, None, mode).and_then(p99_us),
+            find(results, Ladder::SlowBaseline, None, mode).and_then(p99_us),
+        )
+    };
+    let _ = writeln!(
+        out,
+        "\np99 with / without the slow reader: event {}, threads {}.",
+        factor(ServerMode::Event),
+        factor(ServerMode::Threads)
+    );
+    out
+}
+
+fn ladder_description(results: &[StepResult], ladder: Ladder) -> String {
+    let Some(first) = results.iter().find(|r| r.step.workload.ladder == ladder) else {
+        return String::new();
+    };
+    let w = &first.step.workload;
+    match ladder {
+        Ladder::Idle => format!(
+            "`chat-load hold`, {} s held, then one broadcast that every client should receive.",
+            w.duration_secs
+        ),
+        _ => format!(
+            "`chat-load {}`, {:.0} msg/s in total ({} senders × {:.3} msg/s, {} B payload), {} s per step.",
+            w.load_mode.arg(),
+            w.total_rate(),
+            w.senders,
+            w.rate_per_sender,
+            w.payload_bytes,
+            w.duration_secs
+        ),
+    }
+}
+
+/// The whole `report.md`.
+pub fn render_markdown(record: &RunRecord) -> String {
+    let results = &record.results;
+    let mut out = String::new();
+    let machine = &record.machine;
+    let _ = writeln!(
+        out,
+        "# chat-server: event loop vs thread-per-client\n\n\
+         Generated by `scripts/compare{}` (chat-compare) on {}. Do not edit by hand; rerun the script.\n",
+        if record.quick { " --quick" } else { "" },
+        record.date
+    );
+    let _ = writeln!(
+        out,
+        "- Machine: {}, {} cores{}, {} MiB RAM\n\
+         - Memory limit ({} MiB like the target box): {}\n\
+         - Server flags (both modes): `--mode event|threads {}`, defaults otherwise\n\
+         - One fresh server per step; chat-load runs on the same machine and competes for the same {} cores\n\
+         - {} steps in {:.0} s\n",
+        machine.kernel,
+        machine.cores,
+        machine
+            .cpu_model
+            .as_ref()
+            .map_or(String::new(), |m| format!(" ({m})")),
+        machine
+            .memory_mib
+            .map_or_else(|| NOT_AVAILABLE.to_string(), |m| m.to_string()),
+        MEMORY_LIMIT_BYTES >> 20,
+        record.memory_limit,
+        record.server_flags.join(" "),
+        machine.cores,
+        results.len(),
+        record.total_secs
+    );
+
+    out.push_str("## Targets (event mode)\n\n");
+    let rows: Vec<Vec<String>> = check_targets(results)
+        .into_iter()
+        .map(|check| vec![check.target, check.verdict.label().into(), check.detail])
+        .collect();
+    out.push_str(&table(&["target", "result", "figures"], &rows));
+
+    out.push_str("\nEach cell below reads **event / threads**; ratios are threads ÷ event (above 1 means threads costs more). \"n/a\" means chat-load did not report that figure; \"failed\" means the step produced no figures.\n\n");
+
+    let _ = writeln!(
+        out,
+        "## Idle clients\n\n{}\n\n{}\n{}\n![server RSS vs idle clients](idle_rss.svg)\n",
+        ladder_description(results, Ladder::Idle),
+        idle_table(results),
+        happened_lines(results, &[Ladder::Idle])
+    );
+    let _ = writeln!(
+        out,
+        "## Fanout at a fixed total rate\n\n{}\n\n{}\n{}\n![p99 latency vs clients](fanout_p99.svg)\n\n![deliveries per second vs clients](fanout_throughput.svg)\n",
+        ladder_description(results, Ladder::Fanout),
+        broadcast_table(results, Ladder::Fanout),
+        happened_lines(results, &[Ladder::Fanout])
+    );
+    let _ = writeln!(
+        out,
+        "## Saturating step: CPU per delivery\n\n{}\n\n{}\n{}",
+        ladder_description(results, Ladder::Saturate),
+        broadcast_table(results, Ladder::Saturate),
+        happened_lines(results, &[Ladder::Saturate])
+    );
+    let _ = writeln!(
+        out,
+        "## One slow reader\n\n{} The slow run adds one client that never reads; latency and delivery are the other clients'.\n\n{}\n{}",
+        ladder_description(results, Ladder::SlowBaseline),
+        slow_table(results),
+        happened_lines(results, &[Ladder::SlowBaseline, Ladder::SlowReader])
+    );
+    let tcp_wmem = machine.tcp_wmem.as_deref().map_or_else(
+        || NOT_AVAILABLE.to_string(),
+        |t| format!("min/default/max {t} bytes"),
+    );
+    out.push_str(&format!(
+        "## How the figures are taken\n\n\
+         - Latency, delivery and connection counts come from chat-load's clients (send timestamp to receive).\n\
+         - RSS peak, thread count and CPU seconds (user + system) of the server are sampled by chat-load from `/proc/PID` (`--server-pid`); CPU µs/delivery = server CPU ÷ deliveries received.\n\
+         - cgroup peak is the step cgroup's own high-water mark (includes kernel memory charged to it) when the limit applied.\n\
+         - The slow reader is dropped once the server's own queue for it passes `--max-queue` (256 KiB by default), but only after the kernel's send buffer for that socket is full; on loopback it autotunes up to `tcp_wmem` max ({tcp_wmem}), so a bounded step may end before the drop. Steps are short and other work on the machine (e.g. builds) shares the cores, so small-room p99 figures are noisy; compare orders of magnitude, not single milliseconds.\n\
+         - Raw data: `results.json` (every chat-load output plus step metadata), `results.csv` (one row per step). Server and chat-load logs of the last run: `target/compare-logs/`.\n",
+    ));
+    out
+}
+
+// ---------------------------------------------------------------- csv and json
+
+const CSV_HEADER: &str = "step,id,ladder,server_mode,load_mode,clients,senders,rate_per_sender,total_rate,payload_bytes,slow_clients,duration_secs,failure,connected,connect_failures,delivered_fraction,deliveries_expected,deliveries_received,deliveries_per_sec,p50_us,p90_us,p99_us,p999_us,max_us,rss_peak_kb,rss_end_kb,threads_peak,cpu_secs,cpu_us_per_delivery,slow_dropped,disconnected_early,cgroup_peak_bytes,oom_kills,server_end,wall_secs";
+
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
+}
+
+fn num(value: Option<f64>) -> String {
+    value.map_or(String::new(), |v| v.to_string())
+}
+
+/// `results.csv`: one row per step, empty cells for missing figures.
+pub fn render_csv(results: &[StepResult]) -> String {
+    let mut out = format!("{CSV_HEADER}\n");
+    for r in results {
+        let w = &r.step.workload;
+        let report = r.load.clone().unwrap_or_default();
+        let latency = report.latency();
+        let server = report.server_stats();
+        let fields = [
+            r.step.number.to_string(),
+            r.step.id(),
+            w.ladder.name().into(),
+            r.step.server_mode.flag().into(),
+            w.load_mode.arg().into(),
+            w.clients.to_string(),
+            w.senders.to_string(),
+            w.rate_per_sender.to_string(),
+            w.total_rate().to_string(),
+            w.payload_bytes.to_string(),
+            w.slow_clients.to_string(),
+            w.duration_secs.to_string(),
+            csv_field(r.failure.as_deref().unwrap_or("")),
+            num(report.connected),
+            num(report.connect_failures),
+            num(report.delivered_fraction),
+            num(report.deliveries_expected),
+            num(report.deliveries_received),
+            num(report.deliveries_per_sec),
+            num(latency.p50),
+            num(latency.p90),
+            num(latency.p99),
+            num(latency.p999),
+            num(latency.max),
+            num(server.rss_peak_kb),
+            num(server.rss_end_kb),
+            num(server.threads_peak),
+            num(server.cpu_secs),
+            num(report.cpu_us_per_delivery()),
+            num(report.slow.as_ref().and_then(|s| s.slow_dropped)),
+            num(report.disconnected_early),
+            r.cgroup
+                .as_ref()
+                .and_then(|c| c.peak_bytes)
+                .map_or(String::new(), |b| b.to_string()),
+            r.cgroup
+                .as_ref()
+                .and_then(|c| c.oom_kills)
+                .map_or(String::new(), |n| n.to_string()),
+            csv_field(r.server_end.as_deref().unwrap_or("")),
+            format!("{:.2}", r.wall_secs),
+        ];
+        out.push_str(&fields.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+/// `results.json`: run metadata, target verdicts and each step with chat-load's output as printed.
+pub fn render_json(record: &RunRecord) -> serde_json::Value {
+    let steps: Vec<serde_json::Value> = record
+        .results
+        .iter()
+        .map(|r| {
+            let w = &r.step.workload;
+            json!({
+                "number": r.step.number,
+                "id": r.step.id(),
+                "ladder": w.ladder.name(),
+                "server_mode": r.step.server_mode.flag(),
+                "load_mode": w.load_mode.arg(),
+                "clients": w.clients,
+                "senders": w.senders,
+                "rate_per_sender": w.rate_per_sender,
+                "total_rate": w.total_rate(),
+                "payload_bytes": w.payload_bytes,
+                "slow_clients": w.slow_clients,
+                "duration_secs": w.duration_secs,
+                "port": r.port,
+                "failure": r.failure,
+                "what_happened": what_happened(r),
+                "server_end": r.server_end,
+                "cgroup_peak_bytes": r.cgroup.as_ref().and_then(|c| c.peak_bytes),
+                "cgroup_oom_kills": r.cgroup.as_ref().and_then(|c| c.oom_kills),
+                "wall_secs": r.wall_secs,
+                "chat_load": r.raw_load,
+            })
+        })
+        .collect();
+    let targets: Vec<serde_json::Value> = check_targets(&record.results)
+        .into_iter()
+        .map(|c| {
+            json!({
+                "target": c.target,
+                "verdict": format!("{:?}", c.verdict),
+                "detail": c.detail,
+            })
+        })
+        .collect();
+    json!({
+        "generator": "chat-compare",
+        "quick": record.quick,
+        "date": record.date,
+        "machine": record.machine,
+        "memory_limit": {
+            "applied": record.memory_limit_applied,
+            "limit_bytes": MEMORY_LIMIT_BYTES,
+            "detail": record.memory_limit,
+        },
+        "server_flags": record.server_flags,
+        "total_secs": record.total_secs,
+        "targets": targets,
+        "steps": steps,
+    })
+}
+
+/// Writes `report.md`, `results.csv` and `results.json` into `out_dir`.
+pub fn write_all(out_dir: &Path, record: &RunRecord) -> io::Result<()> {
+    fs::write(out_dir.join("report.md"), render_markdown(record))?;
+    fs::write(out_dir.join("results.csv"), render_csv(&record.results))?;
+    let json = serde_json::to_string_pretty(&render_json(record)).map_err(io::Error::other)?;
+    fs::write(out_dir.join("results.json"), json + "\n")
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::cgroup::CgroupStats;
+    use crate::ladder::{self, Step};
+    use crate::load::tests::FANOUT_FIXTURE;
+    use crate::machine::Machine;
+
+    fn step(ladder: Ladder, clients: u32, mode: ServerMode) -> Step {
+        ladder::steps(false)
+            .into_iter()
+            .find(|s| {
+                s.workload.ladder == ladder
+                    && s.workload.clients == clients
+                    && s.server_mode == mode
+            })
+            .expect("step exists in the full ladder")
+    }
+
+    /// A result whose chat-load output is the schema fixture with `edits` applied.
+    pub(crate) fn fixture(
+        ladder: Ladder,
+        clients: u32,
+        mode: ServerMode,
+        edits: serde_json::Value,
+    ) -> StepResult {
+        let mut raw: serde_json::Value = serde_json::from_str(FANOUT_FIXTURE).unwrap();
+        merge(&mut raw, &edits);
+        let load: LoadReport = serde_json::from_value(raw.clone()).unwrap();
+        StepResult {
+            step: step(ladder, clients, mode),
+            port: Some(5002),
+            load: Some(load),
+            raw_load: Some(raw),
+            failure: None,
+            server_end: Some("exit 0 after SIGTERM".into()),
+            cgroup: Some(CgroupStats {
+                peak_bytes: Some(30 << 20),
+                oom_kills: Some(0),
+            }),
+            wall_secs: 7.0,
+        }
+    }
+
+    fn merge(base: &mut serde_json::Value, edits: &serde_json::Value) {
+        if let (Some(base), Some(edits)) = (base.as_object_mut(), edits.as_object()) {
+            for (key, value) in edits {
+                match base.get_mut(key) {
+                    Some(existing) if existing.is_object() && value.is_object() => {
+                        merge(existing, value)
+                    }
+                    _ => {
+                        base.insert(key.clone(), value.clone());
+                    }
+                }
+            }
+        }
+    }
+
+    fn failed(ladder: Ladder, clients: u32, mode: ServerMode, why: &str) -> StepResult {
+        StepResult {
+            load: None,
+            raw_load: None,
+            failure: Some(why.into()),
+            ..fixture(ladder, clients, mode, json!({}))
+        }
+    }
+
+    fn record(results: Vec<StepResult>) -> RunRecord {
+        RunRecord {
+            quick: false,
+            date: "2025-01-01 00:00 UTC".into(),
+            machine: Machine {
+                kernel: "Linux 6.1".into(),
+                cores: 2,
+                memory_mib: Some(1024),
+                cpu_model: None,
+                tcp_wmem: None,
+            },
+            memory_limit: "yes".into(),
+            memory_limit_applied: true,
+            server_flags: crate::runner::server_flags(),
+            results,
+            total_secs: 100.0,
+        }
+    }
+
+    #[test]
+    fn percent_never_rounds_a_loss_up() {
+        assert_eq!(percent(Some(0.99999)).as_deref(), Some("99.99%"));
+        assert_eq!(percent(Some(1.0)).as_deref(), Some("100%"));
+        assert_eq!(percent(None), None);
+    }
+
+    #[test]
+    fn ratio_formats_and_guards_zero() {
+        assert_eq!(ratio(Some(3.0), Some(2.0)), "1.50×");
+        assert_eq!(ratio(Some(300.0), Some(2.0)), "150×");
+        assert_eq!(ratio(Some(3.0), Some(0.0)), "n/a");
+        assert_eq!(ratio(None, Some(2.0)), "n/a");
+    }
+
+    #[test]
+    fn fanout_row_shows_both_modes_and_ratio() {
+        let results = vec![
+            fixture(Ladder::Fanout, 1000, ServerMode::Event, json!({})),
+            fixture(
+                Ladder::Fanout,
+                1000,
+                ServerMode::Threads,
+                json!({"latency_us": {"p99": 2700}, "server": {"threads_peak": 1001}}),
+            ),
+        ];
+        let text = broadcast_table(&results, Ladder::Fanout);
+        let row = text.lines().nth(2).unwrap();
+        assert!(
+            row.starts_with("| 1000 | 1000 / 1000 | 100% / 100% | 200.0k / 200.0k |"),
+            "{row}"
+        );
+        assert!(row.contains("| 0.90 / 2.70 |"), "{row}");
+        assert!(row.contains("| 3.00× |"), "{row}");
+        assert!(row.contains("| 1 / 1001 |"), "{row}");
+    }
+
+    #[test]
+    fn missing_mode_and_missing_figure_are_marked() {
+        let results = vec![fixture(
+            Ladder::Fanout,
+            100,
+            ServerMode::Event,
+            json!({"latency_us": null}),
+        )];
+        let text = broadcast_table(&results, Ladder::Fanout);
+        assert!(text.contains("| n/a / – |"), "{text}");
+    }
+
+    #[test]
+    fn failed_step_shows_failed_and_what_happened() {
+        let results = vec![
+            fixture(Ladder::Idle, 10_000, ServerMode::Event, json!({})),
+            failed(
+                Ladder::Idle,
+                10_000,
+                ServerMode::Threads,
+                "server killed (OOM)",
+            ),
+        ];
+        let text = idle_table(&results);
+        assert!(text.contains("| 1000/10000 / failed |"), "{text}");
+        let happened = happened_lines(&results, &[Ladder::Idle]);
+        assert!(happened.contains("- 10000 clients, threads (idle): failed: server killed (OOM)"));
+        assert!(happened.contains("- 10000 clients, event (idle): connected 1000/10000"));
+    }
+
+    #[test]
+    fn partial_connects_list_the_errors() {
+        let result = fixture(
+            Ladder::Idle,
+            5000,
+            ServerMode::Threads,
+            json!({"clients": 5000, "connected": 3012, "connect_errors": {"ECONNREFUSED": 1988, "ETIMEDOUT": 0}, "errors": []}),
+        );
+        assert_eq!(
+            what_happened(&result),
+            vec!["connected 3012/5000 (ECONNREFUSED ×1988)".to_string()]
+        );
+    }
+
+    #[test]
+    fn dropped_slow_reader_is_not_an_early_disconnect() {
+        let result = fixture(
+            Ladder::SlowReader,
+            1000,
+            ServerMode::Event,
+            json!({"disconnected_early": 1, "errors": []}),
+        );
+        assert!(what_happened(&result).is_empty());
+    }
+
+    #[test]
+    fn idle_target_met() {
+        let results = vec![fixture(
+            Ladder::Idle,
+            10_000,
+            ServerMode::Event,
+            json!({"clients": 10000, "connected": 10000, "hold": {"alive": 10000}}),
+        )];
+        let check = check_idle(&results);
+        assert_eq!(check.verdict, Verdict::Met, "{}", check.detail);
+        assert!(
+            check.detail.contains("RSS peak 19.5 MiB"),
+            "{}",
+            check.detail
+        );
+    }
+
+    #[test]
+    fn idle_target_counts_alive_clients() {
+        let results = vec![fixture(
+            Ladder::Idle,
+            10_000,
+            ServerMode::Event,
+            json!({"clients": 10000, "connected": 10000, "delivered_fraction": 1.0, "hold": {"alive": 9999}}),
+        )];
+        assert_eq!(check_idle(&results).verdict, Verdict::NotMet);
+    }
+
+    #[test]
+    fn idle_target_not_met_over_32_mib() {
+        let results = vec![fixture(
+            Ladder::Idle,
+            10_000,
+            ServerMode::Event,
+            json!({"connected": 10000, "hold": {"alive": 10000}, "server": {"rss_peak_kb": 40000}}),
+        )];
+        assert_eq!(check_idle(&results).verdict, Verdict::NotMet);
+    }
+
+    #[test]
+    fn fanout_target_needs_full_delivery() {
+        let results = vec![fixture(
+            Ladder::Fanout,
+            1000,
+            ServerMode::Event,
+            json!({"delivered_fraction": 0.9999}),
+        )];
+        assert_eq!(check_fanout(&results).verdict, Verdict::NotMet);
+    }
+
+    #[test]
+    fn fanout_target_met_at_fixture_figures() {
+        let results = vec![fixture(Ladder::Fanout, 1000, ServerMode::Event, json!({}))];
+        assert_eq!(check_fanout(&results).verdict, Verdict::Met);
+    }
+
+    #[test]
+    fn fanout_target_missing_latency_is_not_met() {
+        let results = vec![fixture(
+            Ladder::Fanout,
+            1000,
+            ServerMode::Event,
+            json!({"latency_us": null}),
+        )];
+        assert_eq!(check_fanout(&results).verdict, Verdict::NotMet);
+    }
+
+    #[test]
+    fn cpu_target_compares_per_delivery() {
+        let mut results = vec![
+            fixture(
+                Ladder::Saturate,
+                500,
+                ServerMode::Event,
+                json!({"server": {"cpu_secs": 1.0}}),
+            ),
+            fixture(
+                Ladder::Saturate,
+                500,
+                ServerMode::Threads,
+                json!({"server": {"cpu_secs": 2.0}}),
+            ),
+        ];
+        assert_eq!(check_cpu(&results).verdict, Verdict::Met);
+        results[1] = fixture(
+            Ladder::Saturate,
+            500,
+            ServerMode::Threads,
+            json!({"server": {"cpu_secs": 1.9}}),
+        );
+        assert_eq!(check_cpu(&results).verdict, Verdict::NotMet);
+    }
+
+    #[test]
+    fn slow_target_checks_factor_drop_and_memory() {
+        let base = fixture(Ladder::SlowBaseline, 1000, ServerMode::Event, json!({}));
+        let slow_ok = fixture(
+            Ladder::SlowReader,
+            1000,
+            ServerMode::Event,
+            json!({"latency_us": {"p99": 1300}, "server": {"rss_peak_kb": 22000}}),
+        );
+        let check = check_slow_reader(&[base.clone(), slow_ok]);
+        assert_eq!(check.verdict, Verdict::Met, "{}", check.detail);
+
+        let too_slow = fixture(
+            Ladder::SlowReader,
+            1000,
+            ServerMode::Event,
+            json!({"latency_us": {"p99": 1400}}),
+        );
+        assert_eq!(
+            check_slow_reader(&[base.clone(), too_slow]).verdict,
+            Verdict::NotMet
+        );
+
+        let kept = fixture(
+            Ladder::SlowReader,
+            1000,
+            ServerMode::Event,
+            json!({"slow": {"slow_dropped": 0}}),
+        );
+        assert_eq!(
+            check_slow_reader(&[base.clone(), kept]).verdict,
+            Verdict::NotMet
+        );
+
+        let grew = fixture(
+            Ladder::SlowReader,
+            1000,
+            ServerMode::Event,
+            json!({"server": {"rss_peak_kb": 20000 + 17 * 1024}}),
+        );
+        assert_eq!(check_slow_reader(&[base, grew]).verdict, Verdict::NotMet);
+    }
+
+    #[test]
+    fn slow_target_mentions_threads_mode() {
+        let results = vec![
+            fixture(Ladder::SlowBaseline, 1000, ServerMode::Event, json!({})),
+            fixture(Ladder::SlowReader, 1000, ServerMode::Event, json!({})),
+            fixture(Ladder::SlowBaseline, 1000, ServerMode::Threads, json!({})),
+            failed(
+                Ladder::SlowReader,
+                1000,
+                ServerMode::Threads,
+                "chat-load timed out after 41 s",
+            ),
+        ];
+        let check = check_slow_reader(&results);
+        assert!(
+            check.detail.contains("For comparison, threads:"),
+            "{}",
+            check.detail
+        );
+        assert!(
+            check.detail.contains("failed: chat-load timed out"),
+            "{}",
+            check.detail
+        );
+    }
+
+    #[test]
+    fn quick_run_marks_size_targets_not_measured() {
+        let results = vec![fixture(Ladder::Fanout, 100, ServerMode::Event, json!({}))];
+        assert_eq!(check_idle(&results).verdict, Verdict::NotMeasured);
+        assert_eq!(check_fanout(&results).verdict, Verdict::NotMeasured);
+    }
+
+    #[test]
+    fn markdown_has_every_section() {
+        let text = render_markdown(&record(vec![
+            fixture(Ladder::Idle, 100, ServerMode::Event, json!({})),
+            fixture(Ladder::Fanout, 1000, ServerMode::Event, json!({})),
+        ]));
+        for heading in [
+            "## Targets (event mode)",
+            "## Idle clients",
+            "## Fanout at a fixed total rate",
+            "## Saturating step",
+            "## One slow reader",
+        ] {
+            assert!(text.contains(heading), "missing {heading}");
+        }
+        assert!(text.contains("Linux 6.1, 2 cores, 1024 MiB RAM"));
+    }
+
+    #[test]
+    fn csv_has_a_row_per_step_and_quotes_commas() {
+        let results = vec![
+            fixture(Ladder::Fanout, 1000, ServerMode::Event, json!({})),
+            failed(Ladder::Fanout, 1000, ServerMode::Threads, "a, b"),
+        ];
+        let text = render_csv(&results);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3);
+        let columns = CSV_HEADER.split(',').count();
+        assert_eq!(lines[1].split(',').count(), columns);
+        assert!(lines[2].contains("\"a, b\""));
+    }
+
+    #[test]
+    fn json_keeps_the_raw_tool_output() {
+        let value = render_json(&record(vec![fixture(
+            Ladder::Fanout,
+            1000,
+            ServerMode::Event,
+            json!({"new_field": 7}),
+        )]));
+        assert_eq!(value["steps"][0]["chat_load"]["new_field"], 7);
+        assert_eq!(value["memory_limit"]["applied"], true);
+    }
+}

@@ -1,0 +1,794 @@
+//! Runs the ladder: for each step a fresh `chat-server` (inside the step's memory cgroup when there
+//! is one), `chat-load` against the port it reports, then SIGTERM, a grace period and SIGKILL.
+//! A step that goes wrong becomes a `StepResult` with a `failure` line, never an early exit; only
+//! missing binaries, unwritable folders and Ctrl-C stop the run. Every child is tied to us three
+//! ways: a guard that SIGKILLs it on drop (errors, panics), polling that notices Ctrl-C/SIGTERM,
+//! and `PR_SET_PDEATHSIG` in case we are SIGKILLed ourselves.
+
+use std::fmt;
+use std::fs::{self, File};
+use std::io::{self, Read};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::cgroup::{CgroupStats, CgroupSupport, StepCgroup, MEMORY_LIMIT_BYTES};
+use crate::config::Config;
+use crate::ladder::{self, LoadMode, Step};
+use crate::load::LoadReport;
+use crate::machine::{self, Machine};
+use crate::{plot, report};
+
+/// How long a server gets to print its Listening line.
+const LISTEN_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a server gets to exit after SIGTERM before SIGKILL. Threads mode with 10,000
+/// blocked threads is the slow case.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// How often child state and the interrupt flag are checked.
+const POLL_INTERVAL: Duration = Duration::from_millis(20);
+/// Fixed slack on top of a step's duration before chat-load counts as hung.
+const LOAD_TIMEOUT_SLACK_SECS: f64 = 30.0;
+/// Extra slack per client for the connect phase (10,000 clients: +50 s).
+const LOAD_TIMEOUT_SECS_PER_CLIENT: f64 = 0.005;
+
+/// Set by the SIGINT/SIGTERM/SIGHUP handler; checked wherever we wait.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn note_interrupt(_signal: libc::c_int) {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+}
+
+fn install_interrupt_handlers() {
+    for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+        unsafe {
+            libc::signal(
+                signal,
+                note_interrupt as extern "C" fn(libc::c_int) as libc::sighandler_t,
+            );
+        }
+    }
+}
+
+fn check_interrupt() -> Result<(), RunError> {
+    if INTERRUPTED.load(Ordering::SeqCst) {
+        Err(RunError::Interrupted)
+    } else {
+        Ok(())
+    }
+}
+
+/// Why the comparison as a whole stopped.
+#[derive(Debug)]
+pub enum RunError {
+    /// Ctrl-C or SIGTERM; children have been stopped.
+    Interrupted,
+    /// A binary we drive is not there.
+    MissingBinary(PathBuf),
+    /// Folders or report files could not be written.
+    Io(String),
+}
+
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RunError::Interrupted => f.write_str("interrupted"),
+            RunError::MissingBinary(path) => write!(
+                f,
+                "{} not found (build with cargo build --release -p chat-server -p chat-load)",
+                path.display()
+            ),
+            RunError::Io(detail) => f.write_str(detail),
+        }
+    }
+}
+
+impl std::error::Error for RunError {}
+
+/// How a child process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProcessEnd {
+    /// Exited with this code.
+    Code(i32),
+    /// Killed by this signal.
+    Signal(i32),
+}
+
+impl ProcessEnd {
+    fn from_status(status: ExitStatus) -> ProcessEnd {
+        match (status.code(), status.signal()) {
+            (Some(code), _) => ProcessEnd::Code(code),
+            (None, Some(signal)) => ProcessEnd::Signal(signal),
+            (None, None) => ProcessEnd::Code(-1),
+        }
+    }
+}
+
+impl fmt::Display for ProcessEnd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProcessEnd::Code(code) => write!(f, "exit {code}"),
+            ProcessEnd::Signal(signal) => write!(f, "signal {}", signal_name(*signal)),
+        }
+    }
+}
+
+/// `SIGKILL` rather than `9`, for the report.
+pub fn signal_name(signal: i32) -> String {
+    match signal {
+        libc::SIGKILL => "SIGKILL".into(),
+        libc::SIGTERM => "SIGTERM".into(),
+        libc::SIGSEGV => "SIGSEGV".into(),
+        libc::SIGABRT => "SIGABRT".into(),
+        libc::SIGBUS => "SIGBUS".into(),
+        libc::SIGINT => "SIGINT".into(),
+        libc::SIGPIPE => "SIGPIPE".into(),
+        other => format!("signal {other}"),
+    }
+}
+
+/// How the load tool's part of a step ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LoadEnd {
+    /// Exit 0 and a readable report.
+    Finished,
+    /// Exit other than 0; the detail is its first error or stderr line.
+    ToolFailed {
+        /// How it ended.
+        end: ProcessEnd,
+        /// First error it reported.
+        detail: String,
+    },
+    /// Still running after the step's timeout; killed.
+    TimedOut {
+        /// The timeout that passed.
+        after_secs: f64,
+    },
+    /// Exit 0 but stdout was not the JSON object.
+    BadOutput(String),
+    /// The step never got as far as running the load tool.
+    NotRun,
+}
+
+/// What one step produced.
+#[derive(Debug, Clone)]
+pub struct StepResult {
+    /// The step that ran.
+    pub step: Step,
+    /// The port the server reported.
+    pub port: Option<u16>,
+    /// The load tool's report, read leniently.
+    pub load: Option<LoadReport>,
+    /// The load tool's report exactly as printed, for results.json.
+    pub raw_load: Option<serde_json::Value>,
+    /// A short "what went wrong" line; `None` when server and tool both behaved.
+    pub failure: Option<String>,
+    /// How the server ended (after our SIGTERM unless it died first).
+    pub server_end: Option<String>,
+    /// The step's cgroup figures, when the limit applied.
+    pub cgroup: Option<CgroupStats>,
+    /// Seconds from server start to server gone.
+    pub wall_secs: f64,
+}
+
+impl StepResult {
+    fn failed_before_load(step: &Step, reason: String, started: Instant) -> StepResult {
+        StepResult {
+            step: step.clone(),
+            port: None,
+            load: None,
+            raw_load: None,
+            failure: Some(reason),
+            server_end: None,
+            cgroup: None,
+            wall_secs: started.elapsed().as_secs_f64(),
+        }
+    }
+}
+
+/// Everything a report needs about one run.
+#[derive(Debug, Clone)]
+pub struct RunRecord {
+    /// `--quick` or the full ladder.
+    pub quick: bool,
+    /// When the run started.
+    pub date: String,
+    /// Where it ran.
+    pub machine: Machine,
+    /// Whether the 1 GB limit applied and, if not, why.
+    pub memory_limit: String,
+    /// Whether the limit applied at all.
+    pub memory_limit_applied: bool,
+    /// The exact server flags used for every step (after `--mode`).
+    pub server_flags: Vec<String>,
+    /// One result per step, in run order.
+    pub results: Vec<StepResult>,
+    /// Seconds the whole ladder took.
+    pub total_secs: f64,
+}
+
+/// The flags every server gets besides `--mode`: same for both modes, defaults otherwise.
+pub fn server_flags() -> Vec<String> {
+    [
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--max-clients",
+        "20000",
+        "--idle-timeout",
+        "0",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// Runs the whole ladder and writes the report.
+pub fn run_comparison(config: &Config) -> Result<(), RunError> {
+    install_interrupt_handlers();
+    let server_bin = config.bin_dir.join("chat-server");
+    let load_bin = config.bin_dir.join("chat-load");
+    for bin in [&server_bin, &load_bin] {
+        if !bin.is_file() {
+            return Err(RunError::MissingBinary(bin.clone()));
+        }
+    }
+    let io_error = |what: &str, path: &Path, err: io::Error| {
+        RunError::Io(format!("cannot {what} {}: {err}", path.display()))
+    };
+    // The log folder is ours alone (target/compare-logs); start it empty so no stale log is
+    // mistaken for this run's.
+    let _ = fs::remove_dir_all(&config.log_dir);
+    fs::create_dir_all(&config.log_dir).map_err(|err| io_error("create", &config.log_dir, err))?;
+    fs::create_dir_all(&config.out_dir).map_err(|err| io_error("create", &config.out_dir, err))?;
+
+    let cgroup = CgroupSupport::detect();
+    eprintln!("chat-compare: memory limit {}", cgroup.describe());
+    let steps = ladder::steps(config.quick);
+    let started = Instant::now();
+    let date = machine::utc_now();
+    let mut results = Vec::with_capacity(steps.len());
+    for step in &steps {
+        check_interrupt()?;
+        eprint!("[{:>2}/{}] {:<24} ", step.number, steps.len(), step.id());
+        let result = run_step(step, &server_bin, &load_bin, &config.log_dir, &cgroup)?;
+        eprintln!("{}", report::progress_summary(&result));
+        results.push(result);
+    }
+    let record = RunRecord {
+        quick: config.quick,
+        date,
+        machine: Machine::current(),
+        memory_limit: cgroup.describe(),
+        memory_limit_applied: matches!(cgroup, CgroupSupport::Available(_)),
+        server_flags: server_flags(),
+        results,
+        total_secs: started.elapsed().as_secs_f64(),
+    };
+    report::write_all(&config.out_dir, &record)
+        .map_err(|err| io_error("write the report in", &config.out_dir, err))?;
+    let plot_errors = plot::write_all(&config.out_dir, &record);
+    for err in &plot_errors {
+        eprintln!("chat-compare: plot: {err}");
+    }
+    eprintln!(
+        "chat-compare: {} steps in {:.0} s; report in {}",
+        record.results.len(),
+        record.total_secs,
+        config.out_dir.join("report.md").display()
+    );
+    Ok(())
+}
+
+/// A child that is SIGKILLed and reaped if we leave without ending it properly.
+struct Supervised {
+    /// The process.
+    child: Child,
+    /// How it ended, once known.
+    ended: Option<ProcessEnd>,
+}
+
+impl Supervised {
+    fn new(child: Child) -> Supervised {
+        Supervised { child, ended: None }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// How it ended, without blocking; `None` while it runs.
+    fn poll_end(&mut self) -> Option<ProcessEnd> {
+        if self.ended.is_none() {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                self.ended = Some(ProcessEnd::from_status(status));
+            }
+        }
+        self.ended
+    }
+
+    /// Waits up to `limit`; `None` if still running then.
+    fn wait_for(&mut self, limit: Duration) -> Result<Option<ProcessEnd>, RunError> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(end) = self.poll_end() {
+                return Ok(Some(end));
+            }
+            check_interrupt()?;
+            if Instant::now() >= deadline {
+                return Ok(None);
+            }
+            thread::sleep(POLL_INTERVAL);
+        }
+    }
+
+    /// SIGTERM, wait `grace`, then SIGKILL. Returns the end and whether SIGKILL was needed.
+    fn terminate(&mut self, grace: Duration) -> Result<(ProcessEnd, bool), RunError> {
+        if let Some(end) = self.poll_end() {
+            return Ok((end, false));
+        }
+        // SAFETY: kill(2) on our own unreaped child's pid cannot hit another process.
+        unsafe { libc::kill(self.pid() as libc::pid_t, libc::SIGTERM) };
+        if let Some(end) = self.wait_for(grace)? {
+            return Ok((end, false));
+        }
+        Ok((self.kill(), true))
+    }
+
+    /// SIGKILL and reap.
+    fn kill(&mut self) -> ProcessEnd {
+        if let Some(end) = self.poll_end() {
+            return end;
+        }
+        let _ = self.child.kill();
+        let end = self
+            .child
+            .wait()
+            .map_or(ProcessEnd::Signal(libc::SIGKILL), ProcessEnd::from_status);
+        self.ended = Some(end);
+        end
+    }
+}
+
+impl Drop for Supervised {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Ties the child to us and, for the server, moves it into the step's cgroup before `exec`,
+/// so not one allocation of the server escapes the limit.
+fn prepare_child(command: &mut Command, cgroup_procs: Option<std::ffi::CString>) {
+    // SAFETY: the closure runs between fork and exec and only makes async-signal-safe calls
+    // (prctl, open, write, close) on memory prepared before the fork.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            if let Some(path) = &cgroup_procs {
+                let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+                if fd < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                // "0" means "the writing process", i.e. this child.
+                let written = libc::write(fd, b"0".as_ptr().cast(), 1);
+                let write_error = io::Error::last_os_error();
+                libc::close(fd);
+                if written != 1 {
+                    return Err(write_error);
+                }
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Finds the port in the server's `[*] Listening as 127.0.0.1:PORT` line (also accepts a
+/// `listening addr=127.0.0.1:PORT` style line). `None` until that line is there.
+pub fn parse_listening_port(log: &str) -> Option<u16> {
+    log.lines()
+        .filter(|line| line.to_ascii_lowercase().contains("listening"))
+        .find_map(|line| {
+            line.split_whitespace().rev().find_map(|token| {
+                let token = token.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+                let (_, port) = token.rsplit_once(':')?;
+                port.parse::<u16>().ok().filter(|&port| port != 0)
+            })
+        })
+}
+
+fn last_line(path: &Path) -> String {
+    fs::read_to_string(path)
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .map(str::to_string)
+        })
+        .map_or_else(|| "(no output)".into(), |line| truncate(&line, 120))
+}
+
+/// The server's own note of a signal it received, if it logged one.
+fn signal_line(path: &Path) -> Option<String> {
+    let log = fs::read_to_string(path).ok()?;
+    log.lines()
+        .find(|line| line.to_ascii_lowercase().contains("signal"))
+        .map(|line| truncate(line.trim(), 80))
+}
+
+fn truncate(text: &str, max_chars: usize) -> String {
+    if text.chars().count() <= max_chars {
+        text.to_string()
+    } else {
+        let cut: String = text.chars().take(max_chars).collect();
+        format!("{cut}…")
+    }
+}
+
+/// Waits for the Listening line; an error says what happened instead.
+fn wait_for_port(
+    server: &mut Supervised,
+    log_path: &Path,
+) -> Result<Result<u16, String>, RunError> {
+    let deadline = Instant::now() + LISTEN_TIMEOUT;
+    loop {
+        let log = fs::read_to_string(log_path).unwrap_or_default();
+        if let Some(port) = parse_listening_port(&log) {
+            return Ok(Ok(port));
+        }
+        if let Some(end) = server.poll_end() {
+            return Ok(Err(format!(
+                "server did not start ({end}): {}",
+                last_line(log_path)
+            )));
+        }
+        check_interrupt()?;
+        if Instant::now() >= deadline {
+            return Ok(Err(format!(
+                "server printed no Listening line within {} s",
+                LISTEN_TIMEOUT.as_secs()
+            )));
+        }
+        thread::sleep(POLL_INTERVAL);
+    }
+}
+
+fn load_args(step: &Step, port: u16, server_pid: u32) -> Vec<String> {
+    let load = &step.workload;
+    let mut args = vec![
+        load.load_mode.arg().to_string(),
+        "--addr".into(),
+        format!("127.0.0.1:{port}"),
+        "-n".into(),
+        load.clients.to_string(),
+        "-d".into(),
+        load.duration_secs.to_string(),
+    ];
+    if load.load_mode != LoadMode::Hold {
+        args.extend([
+            "--senders".into(),
+            load.senders.to_string(),
+            "--rate".into(),
+            load.rate_per_sender.to_string(),
+            "--payload".into(),
+            load.payload_bytes.to_string(),
+        ]);
+    }
+    if load.load_mode == LoadMode::Slow {
+        args.extend(["--slow".into(), load.slow_clients.to_string()]);
+        if let Some(bytes) = load.slow_rcvbuf_bytes {
+            args.extend(["--slow-rcvbuf".into(), bytes.to_string()]);
+        }
+    }
+    args.extend([
+        "--server-pid".into(),
+        server_pid.to_string(),
+        "--json".into(),
+    ]);
+    args
+}
+
+/// Runs chat-load to the end (or its timeout) and reads its report.
+fn run_load(
+    step: &Step,
+    load_bin: &Path,
+    port: u16,
+    server_pid: u32,
+    log_path: &Path,
+) -> Result<(LoadEnd, Option<(LoadReport, serde_json::Value)>), RunError> {
+    let stderr_file = File::create(log_path).map_err(|err| RunError::Io(err.to_string()))?;
+    let mut command = Command::new(load_bin);
+    command
+        .args(load_args(step, port, server_pid))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(stderr_file);
+    prepare_child(&mut command, None);
+    let mut child = match command.spawn() {
+        Ok(child) => child,
+        Err(err) => {
+            return Ok((
+                LoadEnd::ToolFailed {
+                    end: ProcessEnd::Code(-1),
+                    detail: format!("cannot start chat-load: {err}"),
+                },
+                None,
+            ))
+        }
+    };
+    // The report is one line, but read on a thread anyway so a chatty tool can never block on
+    // a full pipe while we wait for it.
+    let mut stdout = child.stdout.take().expect("stdout was set to piped");
+    let reader = thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stdout.read_to_string(&mut text);
+        text
+    });
+    let mut load = Supervised::new(child);
+    let timeout_secs = step.workload.duration_secs
+        + LOAD_TIMEOUT_SLACK_SECS
+        + LOAD_TIMEOUT_SECS_PER_CLIENT * f64::from(step.workload.clients);
+    let end = load.wait_for(Duration::from_secs_f64(timeout_secs))?;
+    let Some(end) = end else {
+        load.kill();
+        let _ = reader.join();
+        return Ok((
+            LoadEnd::TimedOut {
+                after_secs: timeout_secs,
+            },
+            None,
+        ));
+    };
+    let stdout = reader.join().unwrap_or_default();
+    let parsed = LoadReport::parse(&stdout);
+    let load_end = match (end, &parsed) {
+        (ProcessEnd::Code(0), Ok(_)) => LoadEnd::Finished,
+        (ProcessEnd::Code(0), Err(err)) => LoadEnd::BadOutput(err.clone()),
+        (end, Ok((report, _))) => LoadEnd::ToolFailed {
+            end,
+            detail: report
+                .errors
+                .as_ref()
+                .and_then(|errors| errors.first().cloned())
+                .unwrap_or_else(|| last_line(log_path)),
+        },
+        (end, Err(_)) => LoadEnd::ToolFailed {
+            end,
+            detail: last_line(log_path),
+        },
+    };
+    Ok((load_end, parsed.ok()))
+}
+
+/// The "what happened" line of a step, from how the server and the tool ended.
+/// `None` when nothing went wrong; partial delivery or connection counts are results and are
+/// described by the report, not here.
+pub fn describe_failure(
+    server_died: Option<ProcessEnd>,
+    oom_kills: u64,
+    load_end: &LoadEnd,
+) -> Option<String> {
+    let mut parts = Vec::new();
+    if oom_kills > 0 {
+        parts.push("server killed (OOM)".to_string());
+    } else if let Some(end) = server_died {
+        parts.push(match end {
+            ProcessEnd::Signal(signal) => format!("server killed by {}", signal_name(signal)),
+            ProcessEnd::Code(code) => format!("server exited with code {code} during the run"),
+        });
+    }
+    match load_end {
+        LoadEnd::Finished | LoadEnd::NotRun => {}
+        LoadEnd::ToolFailed { end, detail } => parts.push(format!(
+            "chat-load failed ({end}): {}",
+            truncate(detail, 120)
+        )),
+        LoadEnd::TimedOut { after_secs } => {
+            parts.push(format!("chat-load timed out after {after_secs:.0} s"))
+        }
+        LoadEnd::BadOutput(detail) => parts.push(format!(
+            "chat-load output unreadable: {}",
+            truncate(detail, 120)
+        )),
+    }
+    (!parts.is_empty()).then(|| parts.join("; "))
+}
+
+/// One step: cgroup, server, port, load, shutdown, figures.
+fn run_step(
+    step: &Step,
+    server_bin: &Path,
+    load_bin: &Path,
+    log_dir: &Path,
+    cgroup: &CgroupSupport,
+) -> Result<StepResult, RunError> {
+    let started = Instant::now();
+    let step_cgroup: Option<StepCgroup> = match cgroup {
+        CgroupSupport::Available(controller) => {
+            let name = format!("chat-compare-{}-{}", std::process::id(), step.number);
+            match controller.create_child(&name, MEMORY_LIMIT_BYTES) {
+                Ok(created) => Some(created),
+                Err(err) => {
+                    return Ok(StepResult::failed_before_load(
+                        step,
+                        format!("cannot create the step's memory cgroup: {err}"),
+                        started,
+                    ))
+                }
+            }
+        }
+        CgroupSupport::Unavailable(_) => None,
+    };
+    let prefix = format!("{:02}-{}", step.number, step.id());
+    let server_log = log_dir.join(format!("{prefix}-server.log"));
+    let load_log = log_dir.join(format!("{prefix}-load.log"));
+    let log_file = File::create(&server_log).map_err(|err| RunError::Io(err.to_string()))?;
+    let mut command = Command::new(server_bin);
+    command
+        .arg("--mode")
+        .arg(step.server_mode.flag())
+        .args(server_flags())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log_file);
+    prepare_child(
+        &mut command,
+        step_cgroup.as_ref().map(StepCgroup::procs_path),
+    );
+    let mut server = match command.spawn() {
+        Ok(child) => Supervised::new(child),
+        Err(err) => {
+            return Ok(StepResult::failed_before_load(
+                step,
+                format!("cannot start chat-server: {err}"),
+                started,
+            ))
+        }
+    };
+    let port = match wait_for_port(&mut server, &server_log)? {
+        Ok(port) => port,
+        Err(reason) => {
+            let end = server.kill();
+            let mut result = StepResult::failed_before_load(step, reason, started);
+            result.server_end = Some(end.to_string());
+            result.cgroup = step_cgroup.as_ref().map(StepCgroup::stats);
+            return Ok(result);
+        }
+    };
+    let (load_end, parsed) = run_load(step, load_bin, port, server.pid(), &load_log)?;
+    // Did the server survive the load? Checked before our SIGTERM so a crash is not mistaken
+    // for a clean shutdown.
+    let died_during_load = server.poll_end();
+    let (end, needed_kill) = server.terminate(SHUTDOWN_GRACE)?;
+    let stats = step_cgroup.as_ref().map(StepCgroup::stats);
+    drop(step_cgroup);
+    let oom_kills = stats.as_ref().and_then(|s| s.oom_kills).unwrap_or(0);
+    let mut failure = describe_failure(died_during_load, oom_kills, &load_end);
+    if died_during_load.is_some() {
+        // A signal from outside (another user's pkill, say) shows up only in the server's log.
+        if let Some(line) = signal_line(&server_log) {
+            failure = failure
+                .map(|text| format!("{text} (server log: \"{line}\"; not sent by chat-compare)"));
+        }
+    }
+    let server_end = if died_during_load.is_some() {
+        format!("died during the run ({end})")
+    } else if needed_kill {
+        format!("ignored SIGTERM for {} s, killed", SHUTDOWN_GRACE.as_secs())
+    } else {
+        format!("{end} after SIGTERM")
+    };
+    if died_during_load.is_none() && (needed_kill || end != ProcessEnd::Code(0)) {
+        let note = format!("server shutdown: {server_end}");
+        failure = Some(match failure {
+            Some(text) => format!("{text}; {note}"),
+            None => note,
+        });
+    }
+    let (load, raw_load) = match parsed {
+        Some((report, raw)) => (Some(report), Some(raw)),
+        None => (None, None),
+    };
+    Ok(StepResult {
+        step: step.clone(),
+        port: Some(port),
+        load,
+        raw_load,
+        failure,
+        server_end: Some(server_end),
+        cgroup: stats,
+        wall_secs: started.elapsed().as_secs_f64(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listening_line_from_the_seed_format() {
+        let log = "[*] Listening as 127.0.0.1:40123\n[+] 127.0.0.1:5555 connected.\n";
+        assert_eq!(parse_listening_port(log), Some(40123));
+    }
+
+    #[test]
+    fn listening_line_in_key_value_format() {
+        assert_eq!(
+            parse_listening_port("listening addr=127.0.0.1:5002 mode=event\n"),
+            Some(5002)
+        );
+    }
+
+    #[test]
+    fn no_listening_line_yet() {
+        assert_eq!(parse_listening_port(""), None);
+        assert_eq!(parse_listening_port("[*] Listening as 127.0.0"), None);
+    }
+
+    #[test]
+    fn port_zero_is_not_an_answer() {
+        assert_eq!(parse_listening_port("[*] Listening as 127.0.0.1:0\n"), None);
+    }
+
+    #[test]
+    fn connect_lines_before_listening_are_ignored() {
+        let log = "[+] 127.0.0.1:5555 connected.\n[*] Listening as 127.0.0.1:6000\n";
+        assert_eq!(parse_listening_port(log), Some(6000));
+    }
+
+    #[test]
+    fn clean_step_has_no_failure() {
+        assert_eq!(describe_failure(None, 0, &LoadEnd::Finished), None);
+    }
+
+    #[test]
+    fn oom_kill_wins_over_the_signal() {
+        let text = describe_failure(Some(ProcessEnd::Signal(9)), 1, &LoadEnd::Finished);
+        assert_eq!(text.as_deref(), Some("server killed (OOM)"));
+    }
+
+    #[test]
+    fn crash_and_tool_failure_both_reported() {
+        let load_end = LoadEnd::ToolFailed {
+            end: ProcessEnd::Code(1),
+            detail: "connection reset".into(),
+        };
+        let text = describe_failure(Some(ProcessEnd::Signal(libc::SIGSEGV)), 0, &load_end);
+        assert_eq!(
+            text.as_deref(),
+            Some("server killed by SIGSEGV; chat-load failed (exit 1): connection reset")
+        );
+    }
+
+    #[test]
+    fn timeout_reported_in_seconds() {
+        let text = describe_failure(None, 0, &LoadEnd::TimedOut { after_secs: 41.2 });
+        assert_eq!(text.as_deref(), Some("chat-load timed out after 41 s"));
+    }
+
+    #[test]
+    fn hold_gets_no_rate_flags() {
+        let step = &ladder::steps(true)[0];
+        let args = load_args(step, 7000, 42);
+        assert_eq!(args[0], "hold");
+        assert!(!args.contains(&"--senders".to_string()));
+        assert!(args.ends_with(&["--server-pid".into(), "42".into(), "--json".into()]));
+    }
+
+    #[test]
+    fn slow_step_passes_the_slow_count() {
+        let steps = ladder::steps(true);
+        let step = steps
+            .iter()
+            .find(|s| s.workload.load_mode == LoadMode::Slow)
+            .unwrap();
+        let args = load_args(step, 7000, 42);
+        let at = args.iter().position(|a| a == "--slow").unwrap();
+        assert_eq!(args[at + 1], "1");
+    }
+}
