@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{start_server, starts_with_timestamp, ClientBuilder};
+use common::{join, start_server, starts_with_timestamp, ClientBuilder};
 
 #[test]
 fn three_clients_chat_and_see_joins_leaves_and_who() {
@@ -19,14 +19,10 @@ fn three_clients_chat_and_see_joins_leaves_and_who() {
         "--name skips the prompt"
     );
 
-    let mut bob = ClientBuilder::new("bob", server.addr()).name("bob").spawn();
-    bob.expect("You are bob");
+    let mut bob = join("bob", server.addr());
     alice.expect("bob joined");
 
-    let mut carol = ClientBuilder::new("carol", server.addr())
-        .name("carol")
-        .spawn();
-    carol.expect("You are carol");
+    let mut carol = join("carol", server.addr());
     alice.expect("carol joined");
     bob.expect("carol joined");
 
@@ -67,10 +63,7 @@ fn three_clients_chat_and_see_joins_leaves_and_who() {
 #[test]
 fn timestamps_are_shown_in_the_seed_format() {
     let server = start_server(20);
-    let mut alice = ClientBuilder::new("alice", server.addr())
-        .name("alice")
-        .spawn();
-    alice.expect("You are alice");
+    let mut alice = join("alice", server.addr());
     alice.send("what time is it");
     alice.expect("alice: what time is it");
     let out = alice.stdout();
@@ -89,10 +82,7 @@ fn timestamps_are_shown_in_the_seed_format() {
 #[test]
 fn newcomer_sees_history_before_the_name_prompt_is_answered_and_before_live_messages() {
     let server = start_server(20);
-    let mut alice = ClientBuilder::new("alice", server.addr())
-        .name("alice")
-        .spawn();
-    alice.expect("You are alice");
+    let mut alice = join("alice", server.addr());
     alice.send("early one");
     alice.send("early two");
     alice.expect("alice: early two");
@@ -128,10 +118,7 @@ fn newcomer_sees_history_before_the_name_prompt_is_answered_and_before_live_mess
 #[test]
 fn taken_name_given_with_flag_is_refused_then_asked_again() {
     let server = start_server(20);
-    let alice = ClientBuilder::new("alice", server.addr())
-        .name("alice")
-        .spawn();
-    alice.expect("You are alice");
+    let alice = join("alice", server.addr());
 
     let mut impostor = ClientBuilder::new("impostor", server.addr())
         .name("alice")
@@ -150,10 +137,7 @@ fn taken_name_given_with_flag_is_refused_then_asked_again() {
 #[test]
 fn taken_name_typed_at_the_prompt_is_refused_then_asked_again() {
     let server = start_server(20);
-    let alice = ClientBuilder::new("alice", server.addr())
-        .name("alice")
-        .spawn();
-    alice.expect("You are alice");
+    let _alice = join("alice", server.addr());
 
     let mut second = ClientBuilder::new("second", server.addr()).spawn();
     second.expect("Enter your name: ");
@@ -180,14 +164,11 @@ fn bad_name_at_the_prompt_is_refused_locally() {
     client.expect_exit_code(0);
 }
 
-#[test]
-fn q_leaves_with_status_zero() {
+/// Typing `command` leaves cleanly: exit status 0, no "Disconnected".
+fn leaves_with_status_zero_on(command: &str) {
     let server = start_server(20);
-    let mut client = ClientBuilder::new("dave", server.addr())
-        .name("dave")
-        .spawn();
-    client.expect("You are dave");
-    client.send("q");
+    let mut client = join("dave", server.addr());
+    client.send(command);
     client.expect_exit_code(0);
     assert!(
         !client.stdout().contains("Disconnected"),
@@ -197,32 +178,20 @@ fn q_leaves_with_status_zero() {
 }
 
 #[test]
+fn q_leaves_with_status_zero() {
+    leaves_with_status_zero_on("q");
+}
+
+#[test]
 fn slash_quit_leaves_with_status_zero() {
-    let server = start_server(20);
-    let mut client = ClientBuilder::new("erin", server.addr())
-        .name("erin")
-        .spawn();
-    client.expect("You are erin");
-    client.send("/quit");
-    client.expect_exit_code(0);
-    assert!(
-        !client.stdout().contains("Disconnected"),
-        "{}",
-        client.stdout()
-    );
+    leaves_with_status_zero_on("/quit");
 }
 
 #[test]
 fn end_of_stdin_leaves_with_status_zero() {
     let server = start_server(20);
-    let watcher = ClientBuilder::new("watcher", server.addr())
-        .name("watcher")
-        .spawn();
-    watcher.expect("You are watcher");
-    let mut client = ClientBuilder::new("frank", server.addr())
-        .name("frank")
-        .spawn();
-    client.expect("You are frank");
+    let watcher = join("watcher", server.addr());
+    let mut client = join("frank", server.addr());
     client.send("last words");
     client.close_stdin();
     client.expect_exit_code(0);
@@ -243,10 +212,7 @@ fn end_of_stdin_at_the_name_prompt_leaves_with_status_zero() {
 #[test]
 fn server_stop_disconnects_with_a_message_and_status_one() {
     let server = start_server(20);
-    let mut client = ClientBuilder::new("gina", server.addr())
-        .name("gina")
-        .spawn();
-    client.expect("You are gina");
+    let mut client = join("gina", server.addr());
     drop(server);
     client.expect("[!] Disconnected: ");
     client.expect_exit_code(1);
@@ -255,12 +221,8 @@ fn server_stop_disconnects_with_a_message_and_status_one() {
 #[test]
 fn control_characters_from_peers_are_shown_not_obeyed() {
     let server = start_server(20);
-    let mut alice = ClientBuilder::new("alice", server.addr())
-        .name("alice")
-        .spawn();
-    alice.expect("You are alice");
-    let bob = ClientBuilder::new("bob", server.addr()).name("bob").spawn();
-    bob.expect("You are bob");
+    let mut alice = join("alice", server.addr());
+    let bob = join("bob", server.addr());
     alice.send("red \x1b[31malert\x07");
     bob.expect("alice: red ^[[31malert^G");
     assert!(!bob.stdout().contains('\x1b'), "{:?}", bob.stdout());
@@ -272,10 +234,7 @@ fn control_characters_from_peers_are_shown_not_obeyed() {
 #[test]
 fn unknown_command_is_not_sent() {
     let server = start_server(20);
-    let mut alice = ClientBuilder::new("alice", server.addr())
-        .name("alice")
-        .spawn();
-    alice.expect("You are alice");
+    let mut alice = join("alice", server.addr());
     alice.send("/dance");
     alice.expect("[!] Unknown command /dance");
     alice.send("after");

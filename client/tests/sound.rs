@@ -11,11 +11,12 @@
 mod common;
 
 use std::fs;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use common::{settle, start_server, ClientBuilder, TempDir};
+use common::{join, settle, start_server, Client, ClientBuilder, TempDir};
 
 /// One audio test at a time: each spins a CPU, and the burst test needs the
 /// machine responsive enough to deliver 50 lines inside the chime interval.
@@ -130,6 +131,16 @@ fn describe(samples: &[i16]) -> String {
     )
 }
 
+/// Starts bob with sound on (not muted) and ALSA reading `alsa_config`,
+/// without waiting for anything: each test checks what comes first.
+fn bob_with_sound(addr: SocketAddr, alsa_config: &str) -> Client {
+    ClientBuilder::new("bob", addr)
+        .name("bob")
+        .sound()
+        .env("ALSA_CONFIG_PATH", alsa_config)
+        .spawn()
+}
+
 #[test]
 fn sound_lengths_splits_at_silence() {
     let mut samples = vec![0i16; 10];
@@ -145,16 +156,9 @@ fn a_message_from_someone_else_chimes_once() {
     let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let capture = Capture::new("chime");
     let server = start_server(20);
-    let mut bob = ClientBuilder::new("bob", server.addr())
-        .name("bob")
-        .sound()
-        .env("ALSA_CONFIG_PATH", &capture.config_path())
-        .spawn();
+    let mut bob = bob_with_sound(server.addr(), &capture.config_path());
     bob.expect("You are bob");
-    let mut alice = ClientBuilder::new("alice", server.addr())
-        .name("alice")
-        .spawn();
-    alice.expect("You are alice");
+    let mut alice = join("alice", server.addr());
     alice.send("ding?");
     bob.expect("alice: ding?");
     settle();
@@ -189,18 +193,11 @@ fn own_lines_and_history_do_not_chime() {
     let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let capture = Capture::new("quiet");
     let server = start_server(20);
-    let mut alice = ClientBuilder::new("alice", server.addr())
-        .name("alice")
-        .spawn();
-    alice.expect("You are alice");
+    let mut alice = join("alice", server.addr());
     alice.send("old news");
     alice.expect("alice: old news");
 
-    let mut bob = ClientBuilder::new("bob", server.addr())
-        .name("bob")
-        .sound()
-        .env("ALSA_CONFIG_PATH", &capture.config_path())
-        .spawn();
+    let mut bob = bob_with_sound(server.addr(), &capture.config_path());
     bob.expect("Recent messages");
     bob.expect("alice: old news");
     bob.expect("You are bob");
@@ -227,16 +224,9 @@ fn a_burst_of_fifty_messages_gives_one_chime() {
     let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let capture = Capture::new("burst");
     let server = start_server(20);
-    let mut bob = ClientBuilder::new("bob", server.addr())
-        .name("bob")
-        .sound()
-        .env("ALSA_CONFIG_PATH", &capture.config_path())
-        .spawn();
+    let mut bob = bob_with_sound(server.addr(), &capture.config_path());
     bob.expect("You are bob");
-    let mut alice = ClientBuilder::new("alice", server.addr())
-        .name("alice")
-        .spawn();
-    alice.expect("You are alice");
+    let mut alice = join("alice", server.addr());
 
     let started = Instant::now();
     for i in 0..50 {
@@ -278,18 +268,11 @@ fn without_a_device_the_bell_rings_and_the_chat_goes_on() {
     let empty = dir.path().join("empty.conf");
     fs::write(&empty, "").expect("write empty ALSA config");
     let server = start_server(20);
-    let mut bob = ClientBuilder::new("bob", server.addr())
-        .name("bob")
-        .sound()
-        .env("ALSA_CONFIG_PATH", &empty.display().to_string())
-        .spawn();
+    let mut bob = bob_with_sound(server.addr(), &empty.display().to_string());
     bob.expect("[!] No audio device (");
     bob.expect("using the terminal bell.");
     bob.expect("You are bob");
-    let mut alice = ClientBuilder::new("alice", server.addr())
-        .name("alice")
-        .spawn();
-    alice.expect("You are alice");
+    let mut alice = join("alice", server.addr());
     assert!(!bob.stdout().contains('\x07'), "no bell before a message");
 
     alice.send("first");

@@ -36,6 +36,14 @@ pub fn start_server(history: usize) -> RunningServer {
     .expect("start chat-server on 127.0.0.1:0")
 }
 
+/// Starts a muted client that joins as `name` (also its label) and waits
+/// until the server has welcomed it.
+pub fn join(name: &str, addr: SocketAddr) -> Client {
+    let client = ClientBuilder::new(name, addr).name(name).spawn();
+    client.expect(&format!("You are {name}"));
+    client
+}
+
 /// A running `chat-client` with its stdin, stdout and stderr piped.
 pub struct Client {
     /// For failure messages.
