@@ -361,6 +361,7 @@ mod tests {
             "--history",
             "--idle-timeout",
             "--rate-limit",
+            "--help",
             "--version",
         ] {
             assert!(text.contains(flag), "help lacks {flag}");
