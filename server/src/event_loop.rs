@@ -27,7 +27,7 @@
 //! output), until nothing changes.
 
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::net::SocketAddr;
 use std::ops::ControlFlow;
 use std::sync::Arc;
@@ -45,7 +45,7 @@ use crate::config::Config;
 use crate::connection::{CloseReason, Connection, State};
 use crate::listener;
 use crate::rate::TokenBucket;
-use crate::room::{encode, ConnId, Effect, Frame, Room};
+use crate::room::{encode, ConnId, Effect, Frame, Room, SHUTDOWN_REASON};
 
 const LISTENER: Token = Token(usize::MAX);
 const WAKER: Token = Token(usize::MAX - 1);
@@ -308,7 +308,7 @@ impl Server {
         }
         let outcome = match self.listener.accept() {
             Ok((stream, peer)) => {
-                refuse(
+                listener::refuse(
                     stream,
                     peer,
                     "the server is out of file descriptors; try again later",
@@ -328,11 +328,7 @@ impl Server {
     /// Registers a new client, or refuses it when the room is full.
     fn admit(&mut self, stream: TcpStream, peer: SocketAddr) {
         if self.connections.len() >= self.max_clients {
-            let reason = format!(
-                "the server is full ({} clients); try again later",
-                self.max_clients
-            );
-            refuse(stream, peer, &reason);
+            listener::refuse(stream, peer, &listener::full_reason(self.max_clients));
             return;
         }
         if let Err(e) = listener::configure_client_socket(&stream) {
@@ -462,10 +458,7 @@ impl Server {
                 overflowed.push((id, reason));
                 continue;
             }
-            if !connection.flush_scheduled {
-                connection.flush_scheduled = true;
-                self.to_flush.push(id);
-            }
+            mark_for_flush(id, connection, &mut self.to_flush);
         }
         for (id, reason) in overflowed {
             self.start_closing(id, reason, false);
@@ -474,10 +467,7 @@ impl Server {
 
     fn schedule_flush(&mut self, id: ConnId) {
         if let Some(connection) = self.connections.get_mut(id) {
-            if !connection.flush_scheduled {
-                connection.flush_scheduled = true;
-                self.to_flush.push(id);
-            }
+            mark_for_flush(id, connection, &mut self.to_flush);
         }
     }
 
@@ -633,7 +623,7 @@ impl Server {
             self.connections.len()
         );
         let bye = encode(&ServerLine::Bye {
-            reason: "the server is going down",
+            reason: SHUTDOWN_REASON,
         });
         let ids: Vec<ConnId> = self.connections.iter().map(|(id, _)| id).collect();
         for id in ids {
@@ -763,10 +753,13 @@ fn read_lines(
     })
 }
 
-/// Sends a one-line refusal, without waiting, then drops the connection.
-fn refuse(stream: TcpStream, peer: SocketAddr, reason: &str) {
-    let _ = (&stream).write(&encode(&ServerLine::Bye { reason }));
-    eprintln!("[-] {peer} refused ({reason}).");
+/// Puts connection `id` on the flush list, once. A free function so that
+/// [`Server::broadcast`] can call it while it iterates the slab.
+fn mark_for_flush(id: ConnId, connection: &mut Connection, to_flush: &mut Vec<ConnId>) {
+    if !connection.flush_scheduled {
+        connection.flush_scheduled = true;
+        to_flush.push(id);
+    }
 }
 
 fn is_fd_exhaustion(e: &io::Error) -> bool {

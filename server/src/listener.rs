@@ -1,12 +1,16 @@
 //! The listening socket, each client socket's options, and the process's fd
 //! limit, set up the way a server for thousands of desks needs them.
 
-use std::io;
+use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::os::fd::AsFd;
 use std::time::Duration;
 
 use socket2::{Domain, Protocol, SockRef, Socket, TcpKeepalive, Type};
+
+use chat_shared::ServerLine;
+
+use crate::room::encode;
 
 /// Connections the kernel may queue before we accept them. When a thousand
 /// desks reconnect after a restart, std's 128 drops SYNs and makes clients
@@ -59,4 +63,16 @@ pub fn configure_client_socket(socket: &impl AsFd) -> io::Result<()> {
         .with_interval(Duration::from_secs(10))
         .with_retries(6);
     socket.set_tcp_keepalive(&keepalive)
+}
+
+/// Sends a newcomer a one-line refusal, in a single write that does not wait
+/// (a short line fits any fresh socket buffer), logs it, and closes it.
+pub fn refuse(mut stream: impl Write, peer: SocketAddr, reason: &str) {
+    let _ = stream.write(&encode(&ServerLine::Bye { reason }));
+    eprintln!("[-] {peer} refused ({reason}).");
+}
+
+/// The refusal reason past `--max-clients`.
+pub fn full_reason(max_clients: usize) -> String {
+    format!("the server is full ({max_clients} clients); try again later")
 }

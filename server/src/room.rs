@@ -17,6 +17,9 @@ use chat_shared::{ClientLine, Color, ErrorCode, ServerLine, MAX_WHO_NAMES};
 /// encoded once, not once per client.
 pub type Frame = Arc<[u8]>;
 
+/// The `BYE` reason every client gets when the server stops, in either mode.
+pub const SHUTDOWN_REASON: &str = "the server is going down";
+
 /// Identifies a connection to the room; the caller chooses it (the event loop
 /// uses its slab key).
 pub type ConnId = usize;

@@ -23,7 +23,7 @@ use chat_shared::{Line, LineReader, ServerLine};
 use crate::config::Config;
 use crate::listener;
 use crate::rate::TokenBucket;
-use crate::room::{encode, ConnId, Effect, Room};
+use crate::room::{encode, ConnId, Effect, Room, SHUTDOWN_REASON};
 
 /// Each client thread's read buffer; the seed read 1024 bytes at a time.
 const READ_BUFFER_BYTES: usize = 4096;
@@ -152,12 +152,7 @@ impl Server {
     fn admit(&self, mut stream: TcpStream, peer: SocketAddr) {
         let mut state = lock(&self.shared);
         if state.clients.len() >= self.max_clients {
-            let reason = format!(
-                "the server is full ({} clients); try again later",
-                self.max_clients
-            );
-            let _ = stream.write_all(&encode(&ServerLine::Bye { reason: &reason }));
-            eprintln!("[-] {peer} refused ({reason}).");
+            listener::refuse(stream, peer, &listener::full_reason(self.max_clients));
             return;
         }
         if let Err(e) = listener::configure_client_socket(&stream) {
@@ -198,7 +193,7 @@ impl Server {
             state.clients.len()
         );
         let bye = encode(&ServerLine::Bye {
-            reason: "the server is going down",
+            reason: SHUTDOWN_REASON,
         });
         for (_, stream) in state.clients.iter_mut() {
             let _ = stream.write_all(&bye);
