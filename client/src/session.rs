@@ -12,8 +12,8 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use chat_shared::message::check_name;
-use chat_shared::{ClientLine, Color, ErrorCode, DEFAULT_MAX_LINE_BYTES, SEPARATOR};
+use chat_shared::message::{check_name, max_text_bytes};
+use chat_shared::{ClientLine, Color, ErrorCode, DEFAULT_MAX_LINE_BYTES};
 
 use crate::config::Config;
 use crate::net::{self, print_line, ServerEvent, Writer};
@@ -291,7 +291,7 @@ impl Session {
                     Ok(())
                 }
                 Typed::Say(text) => {
-                    let limit = DEFAULT_MAX_LINE_BYTES - name.len() - SEPARATOR.len();
+                    let limit = max_text_bytes(name, DEFAULT_MAX_LINE_BYTES);
                     if text.len() > limit {
                         print_line(&format!(
                             "[!] That message is {} bytes; the limit is {limit}. Not sent.",

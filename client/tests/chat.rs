@@ -243,3 +243,17 @@ fn unknown_command_is_not_sent() {
     alice.send("q");
     alice.expect_exit_code(0);
 }
+
+#[test]
+fn a_message_over_the_line_limit_is_not_sent() {
+    let server = start_server(20);
+    let mut alice = join("alice", server.addr());
+    // 4096-byte lines, less "alice" and "<SEP>".
+    alice.send(&"x".repeat(4087));
+    alice.expect("[!] That message is 4087 bytes; the limit is 4086. Not sent.");
+    alice.send(&"y".repeat(4086));
+    alice.expect(&format!("alice: {}", "y".repeat(4086)));
+    assert!(!alice.stdout().contains(&"x".repeat(4087)));
+    alice.send("q");
+    alice.expect_exit_code(0);
+}

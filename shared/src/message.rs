@@ -96,6 +96,12 @@ impl<'a> ClientLine<'a> {
     }
 }
 
+/// The longest TEXT that `NAME<SEP>TEXT` can carry for `name` within a line
+/// limit of `max_line_bytes` (the newline not counted, as the server counts).
+pub fn max_text_bytes(name: &str, max_line_bytes: usize) -> usize {
+    max_line_bytes.saturating_sub(name.len() + SEPARATOR.len())
+}
+
 /// Checks a name: 1 to [`MAX_NAME_CHARS`] characters, no spaces, no control
 /// or formatting characters, no `<SEP>`.
 pub fn check_name(name: &str) -> Result<(), ParseError> {
@@ -441,6 +447,29 @@ mod tests {
                 text: "a<SEP>b"
             })
         );
+    }
+
+    #[test]
+    fn max_text_bytes_fills_the_line_limit_exactly() {
+        use crate::line::{Line, LineReader};
+        let limit = 64;
+        let fits = "x".repeat(max_text_bytes("bob", limit));
+        let over = format!("{fits}x");
+        let mut reader = LineReader::new(limit);
+        let mut seen = Vec::new();
+        for text in [&fits, &over] {
+            let encoded = ClientLine::Say { name: "bob", text }.encode();
+            let _ = reader.feed(encoded.as_bytes(), |line| {
+                seen.push(matches!(line, Line::Complete(_)));
+                std::ops::ControlFlow::Continue(())
+            });
+        }
+        assert_eq!(
+            seen,
+            [true, false],
+            "the longest text fits, one byte more does not"
+        );
+        assert_eq!(max_text_bytes("bob", 3), 0);
     }
 
     #[test]
