@@ -6,7 +6,7 @@
 //! # Layout
 //! - [`config`]: command-line flags (`--quick`, `--out`, `--bin-dir`).
 //! - [`ladder`]: the steps of a run as plain data.
-//! - [`load`]: the `chat-load --json` schema, read leniently.
+//! - [`load`]: reading `chat-load --json` output strictly into chat-load's own report type.
 //! - [`cgroup`]: detecting and using a memory controller for the 1 GB limit.
 //! - [`runner`]: spawning, supervising and killing the server and the load tool.
 //! - [`machine`]: what the report says about the box (kernel, cores, memory, date).

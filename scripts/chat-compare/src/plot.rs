@@ -142,7 +142,6 @@ fn rate_label(value: f64) -> String {
 /// The three charts of a run, with their file names.
 pub fn charts(record: &RunRecord) -> Vec<(&'static str, Chart)> {
     let results = &record.results;
-    let load = |r: &StepResult| r.load.clone();
     let idle_sizes: Vec<f64> = results
         .iter()
         .filter(|r| r.step.workload.ladder == Ladder::Idle)
@@ -160,7 +159,7 @@ pub fn charts(record: &RunRecord) -> Vec<(&'static str, Chart)> {
         x_desc: "idle clients connected (log scale)".into(),
         y_desc: "server peak RSS, MiB (log scale)".into(),
         series: both_modes(results, Ladder::Idle, |r| {
-            Some(load(r)?.server?.rss_peak_kb? / 1024.0)
+            report::rss_peak_kb(r).map(|kb| kb / 1024.0)
         }),
         reference: Some((
             at(span(&idle_sizes), report::IDLE_RSS_TARGET_KB / 1024.0),
@@ -183,7 +182,7 @@ pub fn charts(record: &RunRecord) -> Vec<(&'static str, Chart)> {
         x_desc: "clients in the room (log scale)".into(),
         y_desc: "p99 send-to-receive latency, ms (log scale)".into(),
         series: both_modes(results, Ladder::Fanout, |r| {
-            Some(load(r)?.latency_us?.p99? / 1000.0)
+            report::p99_us(r).map(|us| us / 1000.0)
         }),
         reference: Some((
             at(span(&fanout_sizes), report::FANOUT_P99_TARGET_US / 1000.0),
@@ -209,7 +208,9 @@ pub fn charts(record: &RunRecord) -> Vec<(&'static str, Chart)> {
         title: format!("Fanout deliveries per second at {total_rate:.0} messages/s in total"),
         x_desc: "clients in the room (log scale)".into(),
         y_desc: "deliveries received per second (log scale)".into(),
-        series: both_modes(results, Ladder::Fanout, |r| load(r)?.deliveries_per_sec),
+        series: both_modes(results, Ladder::Fanout, |r| {
+            r.load.as_ref().map(|l| l.deliveries_per_sec)
+        }),
         reference: Some((offered, "offered: every message to every client".into())),
         y_format: rate_label,
     };

@@ -8,11 +8,14 @@ use std::fs;
 use std::io;
 use std::path::Path;
 
+use chat_load::report::ServerReport;
+use chat_load::stats::LatencySummary;
+use chat_load::Report;
 use serde_json::json;
 
 use crate::cgroup::MEMORY_LIMIT_BYTES;
 use crate::ladder::{Ladder, ServerMode};
-use crate::load::LoadReport;
+use crate::load::cpu_us_per_delivery;
 use crate::runner::{RunRecord, StepResult};
 
 /// Target 1: peak RSS of the event server holding 10,000 idle clients.
@@ -65,10 +68,6 @@ pub fn percent(fraction: Option<f64>) -> Option<String> {
     })
 }
 
-fn count(value: Option<f64>) -> Option<String> {
-    value.map(|v| format!("{v:.0}"))
-}
-
 /// Large rates in k/M so the table stays narrow.
 fn rate(value: Option<f64>) -> Option<String> {
     value.map(|v| {
@@ -82,8 +81,8 @@ fn rate(value: Option<f64>) -> Option<String> {
     })
 }
 
-fn secs(value: Option<f64>) -> Option<String> {
-    value.map(|v| format!("{v:.2}"))
+fn secs(value: f64) -> String {
+    format!("{value:.2}")
 }
 
 /// `threads / event` as `3.2×`.
@@ -103,16 +102,24 @@ pub fn ratio(numerator: Option<f64>, denominator: Option<f64>) -> String {
 
 // ---------------------------------------------------------------- per-step figures
 
-fn load(result: &StepResult) -> Option<&LoadReport> {
+fn load(result: &StepResult) -> Option<&Report> {
     result.load.as_ref()
 }
 
-fn rss_peak_kb(result: &StepResult) -> Option<f64> {
-    load(result)?.server.as_ref()?.rss_peak_kb
+fn server(result: &StepResult) -> Option<&ServerReport> {
+    load(result)?.server.as_ref()
 }
 
-fn p99_us(result: &StepResult) -> Option<f64> {
-    load(result)?.latency_us.as_ref()?.p99
+fn latency(result: &StepResult) -> Option<&LatencySummary> {
+    load(result)?.latency_us.as_ref()
+}
+
+pub(crate) fn rss_peak_kb(result: &StepResult) -> Option<f64> {
+    server(result).map(|s| s.rss_peak_kb as f64)
+}
+
+pub(crate) fn p99_us(result: &StepResult) -> Option<f64> {
+    latency(result).map(|l| l.p99 as f64)
 }
 
 fn delivered(result: &StepResult) -> Option<f64> {
@@ -120,18 +127,17 @@ fn delivered(result: &StepResult) -> Option<f64> {
 }
 
 fn cpu_per_delivery(result: &StepResult) -> Option<f64> {
-    load(result)?.cpu_us_per_delivery()
+    cpu_us_per_delivery(load(result)?)
 }
 
 fn connected_text(result: &StepResult) -> Option<String> {
-    let report = load(result)?;
-    let connected = report.connected?;
+    let connected = load(result)?.connected;
     // What we asked for, not what the tool echoes back.
-    let wanted = f64::from(result.step.workload.clients);
-    Some(if connected >= wanted {
-        format!("{connected:.0}")
+    let wanted = result.step.workload.clients;
+    Some(if connected >= wanted as usize {
+        format!("{connected}")
     } else {
-        format!("{connected:.0}/{wanted:.0}")
+        format!("{connected}/{wanted}")
     })
 }
 
@@ -176,15 +182,14 @@ pub fn what_happened(result: &StepResult) -> Vec<String> {
         return lines;
     };
     // What we asked for, not what the tool echoes back.
-    let wanted = f64::from(result.step.workload.clients);
-    if let Some(connected) = report.connected.filter(|&c| c < wanted) {
-        let mut text = format!("connected {connected:.0}/{wanted:.0}");
+    let wanted = result.step.workload.clients;
+    if report.connected < wanted as usize {
+        let mut text = format!("connected {}/{wanted}", report.connected);
         let errors: Vec<String> = report
             .connect_errors
             .iter()
-            .flatten()
-            .filter(|(_, &n)| n > 0.0)
-            .map(|(name, n)| format!("{name} ×{n:.0}"))
+            .filter(|(_, &n)| n > 0)
+            .map(|(name, n)| format!("{name} ×{n}"))
             .collect();
         if !errors.is_empty() {
             let _ = write!(text, " ({})", errors.join(", "));
@@ -195,36 +200,31 @@ pub fn what_happened(result: &StepResult) -> Vec<String> {
         lines.push(format!(
             "delivered {} ({} of {} deliveries)",
             percent(Some(fraction)).unwrap_or_default(),
-            count(report.deliveries_received).unwrap_or_else(|| NOT_AVAILABLE.into()),
-            count(report.deliveries_expected).unwrap_or_else(|| NOT_AVAILABLE.into()),
+            report.deliveries_received,
+            report.deliveries_expected,
         ));
     }
-    if let Some(early) = report.disconnected_early.filter(|&n| n > 0.0) {
-        let slow = report
-            .slow
-            .as_ref()
-            .and_then(|s| s.slow_dropped)
-            .unwrap_or(0.0);
-        // The slow reader being dropped is the point of the slow step, not a failure.
-        if early > slow {
-            lines.push(format!("{early:.0} clients disconnected early"));
-        }
+    let slow_dropped = report.slow.as_ref().map_or(0, |s| s.slow_dropped);
+    // The slow reader being dropped is the point of the slow step, not a failure.
+    if report.disconnected_early > slow_dropped {
+        lines.push(format!(
+            "{} clients disconnected early",
+            report.disconnected_early
+        ));
     }
     if let Some(slow) = &report.slow {
-        if let (Some(dropped), Some(slow_clients)) = (slow.slow_dropped, slow.slow_clients) {
-            if dropped < slow_clients {
-                lines.push(format!(
-                    "slow reader not dropped by the end ({dropped:.0} of {slow_clients:.0} dropped)"
-                ));
-            }
+        if slow.slow_dropped < slow.slow_clients {
+            lines.push(format!(
+                "slow reader not dropped by the end ({} of {} dropped)",
+                slow.slow_dropped, slow.slow_clients
+            ));
         }
     }
-    if let Some(first) = report.errors.as_ref().and_then(|errors| errors.first()) {
-        let more = report.errors.as_ref().map_or(0, |e| e.len() - 1);
-        let suffix = if more > 0 {
-            format!(" (+{more} more)")
-        } else {
+    if let Some((first, rest)) = report.errors.split_first() {
+        let suffix = if rest.is_empty() {
             String::new()
+        } else {
+            format!(" (+{} more)", rest.len())
         };
         lines.push(format!("chat-load says: {first}{suffix}"));
     }
@@ -237,12 +237,10 @@ pub fn what_happened(result: &StepResult) -> Vec<String> {
 pub fn progress_summary(result: &StepResult) -> String {
     let mut parts = Vec::new();
     if let Some(report) = load(result) {
-        if let Some(connected) = report.connected {
-            parts.push(format!(
-                "connected {connected:.0}/{}",
-                result.step.workload.clients
-            ));
-        }
+        parts.push(format!(
+            "connected {}/{}",
+            report.connected, result.step.workload.clients
+        ));
         if let Some(text) = percent(report.delivered_fraction) {
             parts.push(format!("delivered {text}"));
         }
@@ -309,20 +307,20 @@ fn or_na(text: Option<String>) -> String {
 /// for hold mode, every client still alive.
 fn all_received(result: &StepResult) -> Option<bool> {
     let report = load(result)?;
-    if let Some(alive) = report.hold.as_ref().and_then(|hold| hold.alive) {
-        return Some(alive >= f64::from(result.step.workload.clients));
+    if let Some(hold) = &report.hold {
+        return Some(hold.alive >= u64::from(result.step.workload.clients));
     }
     report.delivered_fraction.map(|fraction| fraction >= 1.0)
 }
 
 /// Hold mode: how many received the final broadcast, "N" when all did, else "N/M".
 fn alive_text(result: &StepResult) -> Option<String> {
-    let alive = load(result)?.hold.as_ref()?.alive?;
-    let wanted = f64::from(result.step.workload.clients);
-    Some(if alive >= wanted {
-        format!("{alive:.0}")
+    let alive = load(result)?.hold.as_ref()?.alive;
+    let wanted = result.step.workload.clients;
+    Some(if alive >= u64::from(wanted) {
+        format!("{alive}")
     } else {
-        format!("{alive:.0}/{wanted:.0}")
+        format!("{alive}/{wanted}")
     })
 }
 
@@ -405,7 +403,7 @@ fn check_fanout(results: &[StepResult]) -> TargetCheck {
         "delivered {}, p99 {} ms, {} deliveries/s",
         or_na(percent(delivered(event))),
         or_na(ms(p99_us(event))),
-        or_na(rate(load(event).and_then(|r| r.deliveries_per_sec)))
+        or_na(rate(load(event).map(|r| r.deliveries_per_sec)))
     );
     TargetCheck {
         target,
@@ -467,10 +465,9 @@ fn compare_slow(results: &[StepResult], mode: ServerMode) -> Option<SlowComparis
         (Some(s), Some(b)) if b > 0.0 => Some(s / b),
         _ => None,
     };
-    let slow_block = load(slow).and_then(|r| r.slow.clone());
-    let dropped = slow_block
-        .as_ref()
-        .and_then(|s| Some(s.slow_dropped? >= s.slow_clients?.max(1.0)));
+    let dropped = load(slow)
+        .and_then(|r| r.slow.as_ref())
+        .map(|s| s.slow_dropped >= s.slow_clients.max(1));
     let rss_growth_kb = match (rss_peak_kb(slow), rss_peak_kb(base)) {
         (Some(s), Some(b)) => Some(s - b),
         _ => None,
@@ -594,8 +591,8 @@ pub fn idle_table(results: &[StepResult]) -> String {
                 pair(e, t, |r| mib(rss_peak_kb(r))),
                 ratio(t.and_then(rss_peak_kb), e.and_then(rss_peak_kb)),
                 pair(e, t, per_client),
-                pair(e, t, |r| count(load(r)?.server.as_ref()?.threads_peak)),
-                pair(e, t, |r| secs(load(r)?.server.as_ref()?.cpu_secs)),
+                pair(e, t, |r| Some(server(r)?.threads_peak.to_string())),
+                pair(e, t, |r| Some(secs(server(r)?.cpu_secs))),
                 pair(e, t, |r| {
                     r.cgroup
                         .as_ref()?
@@ -622,21 +619,21 @@ pub fn idle_table(results: &[StepResult]) -> String {
 }
 
 fn broadcast_row(label: String, e: Option<&StepResult>, t: Option<&StepResult>) -> Vec<String> {
-    let latency = |pick: fn(&crate::load::Latency) -> Option<f64>| {
-        move |r: &StepResult| ms(pick(load(r)?.latency_us.as_ref()?))
+    let latency_ms = |pick: fn(&LatencySummary) -> u64| {
+        move |r: &StepResult| ms(latency(r).map(|l| pick(l) as f64))
     };
     vec![
         label,
         pair(e, t, connected_text),
         pair(e, t, |r| percent(delivered(r))),
-        pair(e, t, |r| rate(load(r)?.deliveries_per_sec)),
-        pair(e, t, latency(|l| l.p50)),
-        pair(e, t, latency(|l| l.p99)),
-        pair(e, t, latency(|l| l.max)),
+        pair(e, t, |r| rate(load(r).map(|l| l.deliveries_per_sec))),
+        pair(e, t, latency_ms(|l| l.p50)),
+        pair(e, t, latency_ms(|l| l.p99)),
+        pair(e, t, latency_ms(|l| l.max)),
         ratio(t.and_then(p99_us), e.and_then(p99_us)),
         pair(e, t, |r| mib(rss_peak_kb(r))),
-        pair(e, t, |r| count(load(r)?.server.as_ref()?.threads_peak)),
-        pair(e, t, |r| secs(load(r)?.server.as_ref()?.cpu_secs)),
+        pair(e, t, |r| Some(server(r)?.threads_peak.to_string())),
+        pair(e, t, |r| Some(secs(server(r)?.cpu_secs))),
         pair(e, t, |r| cpu_per_delivery(r).map(|v| format!("{v:.2}"))),
         ratio(t.and_then(cpu_per_delivery), e.and_then(cpu_per_delivery)),
     ]
@@ -684,12 +681,8 @@ pub fn slow_table(results: &[StepResult]) -> String {
         let t = find(results, ladder, None, ServerMode::Threads);
         let mut row = broadcast_row(label.to_string(), e, t);
         row.push(pair(e, t, |r| {
-            let slow = load(r)?.slow.clone()?;
-            Some(format!(
-                "{}/{}",
-                count(slow.slow_dropped)?,
-                count(slow.slow_clients)?
-            ))
+            let slow = load(r)?.slow.as_ref()?;
+            Some(format!("{}/{}", slow.slow_dropped, slow.slow_clients))
         }));
         rows.push(row);
     }
@@ -834,7 +827,7 @@ fn csv_field(text: &str) -> String {
     }
 }
 
-fn num(value: Option<f64>) -> String {
+fn num(value: Option<impl std::fmt::Display>) -> String {
     value.map_or(String::new(), |v| v.to_string())
 }
 
@@ -843,9 +836,9 @@ pub fn render_csv(results: &[StepResult]) -> String {
     let mut out = format!("{CSV_HEADER}\n");
     for r in results {
         let w = &r.step.workload;
-        let report = r.load.clone().unwrap_or_default();
-        let latency = report.latency();
-        let server = report.server_stats();
+        let report = r.load.as_ref();
+        let latency = report.and_then(|l| l.latency_us.as_ref());
+        let server = report.and_then(|l| l.server.as_ref());
         let fields = [
             r.step.number.to_string(),
             r.step.id(),
@@ -860,24 +853,24 @@ pub fn render_csv(results: &[StepResult]) -> String {
             w.slow_clients.to_string(),
             w.duration_secs.to_string(),
             csv_field(r.failure.as_deref().unwrap_or("")),
-            num(report.connected),
-            num(report.connect_failures),
-            num(report.delivered_fraction),
-            num(report.deliveries_expected),
-            num(report.deliveries_received),
-            num(report.deliveries_per_sec),
-            num(latency.p50),
-            num(latency.p90),
-            num(latency.p99),
-            num(latency.p999),
-            num(latency.max),
-            num(server.rss_peak_kb),
-            num(server.rss_end_kb),
-            num(server.threads_peak),
-            num(server.cpu_secs),
-            num(report.cpu_us_per_delivery()),
-            num(report.slow.as_ref().and_then(|s| s.slow_dropped)),
-            num(report.disconnected_early),
+            num(report.map(|l| l.connected)),
+            num(report.map(|l| l.connect_failures)),
+            num(report.and_then(|l| l.delivered_fraction)),
+            num(report.map(|l| l.deliveries_expected)),
+            num(report.map(|l| l.deliveries_received)),
+            num(report.map(|l| l.deliveries_per_sec)),
+            num(latency.map(|l| l.p50)),
+            num(latency.map(|l| l.p90)),
+            num(latency.map(|l| l.p99)),
+            num(latency.map(|l| l.p999)),
+            num(latency.map(|l| l.max)),
+            num(server.map(|s| s.rss_peak_kb)),
+            num(server.map(|s| s.rss_end_kb)),
+            num(server.map(|s| s.threads_peak)),
+            num(server.map(|s| s.cpu_secs)),
+            num(report.and_then(cpu_us_per_delivery)),
+            num(report.and_then(|l| l.slow.as_ref()).map(|s| s.slow_dropped)),
+            num(report.map(|l| l.disconnected_early)),
             r.cgroup
                 .as_ref()
                 .and_then(|c| c.peak_bytes)
@@ -989,7 +982,9 @@ pub(crate) mod tests {
     ) -> StepResult {
         let mut raw: serde_json::Value = serde_json::from_str(FANOUT_FIXTURE).unwrap();
         merge(&mut raw, &edits);
-        let load: LoadReport = serde_json::from_value(raw.clone()).unwrap();
+        let load: Report = serde_json::from_value(raw.clone()).unwrap_or_else(|err| {
+            panic!("fixture with {edits} is not a valid chat-load report: {err}")
+        });
         StepResult {
             step: step(ladder, clients, mode),
             port: Some(5002),

@@ -15,10 +15,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use chat_load::Report;
+
 use crate::cgroup::{CgroupStats, CgroupSupport, StepCgroup, MEMORY_LIMIT_BYTES};
 use crate::config::Config;
 use crate::ladder::{self, LoadMode, Step};
-use crate::load::LoadReport;
+use crate::load::parse_report;
 use crate::machine::{self, Machine};
 use crate::{plot, report};
 
@@ -160,8 +162,9 @@ pub struct StepResult {
     pub step: Step,
     /// The port the server reported.
     pub port: Option<u16>,
-    /// The load tool's report, read leniently.
-    pub load: Option<LoadReport>,
+    /// The load tool's report; `None` when it printed none or one that does not match
+    /// chat-load's schema.
+    pub load: Option<Report>,
     /// The load tool's report exactly as printed, for results.json.
     pub raw_load: Option<serde_json::Value>,
     /// A short "what went wrong" line; `None` when server and tool both behaved.
@@ -500,7 +503,7 @@ fn run_load(
     port: u16,
     server_pid: u32,
     log_path: &Path,
-) -> Result<(LoadEnd, Option<(LoadReport, serde_json::Value)>), RunError> {
+) -> Result<(LoadEnd, Option<(Report, serde_json::Value)>), RunError> {
     let stderr_file = File::create(log_path).map_err(|err| RunError::Io(err.to_string()))?;
     let mut command = Command::new(load_bin);
     command
@@ -545,7 +548,7 @@ fn run_load(
         ));
     };
     let stdout = reader.join().unwrap_or_default();
-    let parsed = LoadReport::parse(&stdout);
+    let parsed = parse_report(&stdout);
     let load_end = match (end, &parsed) {
         (ProcessEnd::Code(0), Ok(_)) => LoadEnd::Finished,
         (ProcessEnd::Code(0), Err(err)) => LoadEnd::BadOutput(err.clone()),
@@ -553,8 +556,8 @@ fn run_load(
             end,
             detail: report
                 .errors
-                .as_ref()
-                .and_then(|errors| errors.first().cloned())
+                .first()
+                .cloned()
                 .unwrap_or_else(|| last_line(log_path)),
         },
         (end, Err(_)) => LoadEnd::ToolFailed {

@@ -1,17 +1,19 @@
-//! The run's results: the [`Report`] that `--json` prints as one object (the
-//! field names are a contract with `chat-compare`), and the human summary.
+//! The run's results: the [`Report`] that `--json` prints as one object, and
+//! the human summary. `chat-compare` reads the JSON back into these same
+//! types, so renaming or retyping a field it uses breaks its build rather
+//! than its report.
 //!
 //! Fields that do not apply to a mode are `None`, printed as `null`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::stats::LatencySummary;
 
 /// Everything one run measured.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
     /// `hold`, `fanout`, `connect`, `churn` or `slow`.
     pub mode: String,
@@ -68,14 +70,14 @@ pub struct Report {
 }
 
 /// `hold.alive`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HoldReport {
     /// Clients that received the final broadcast.
     pub alive: u64,
 }
 
 /// The slow-reader result.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SlowReport {
     /// Clients that never read.
     pub slow_clients: u64,
@@ -88,7 +90,7 @@ pub struct SlowReport {
 }
 
 /// The churn result.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ChurnReport {
     /// Successful connects over the run, replacements included.
     pub connections_opened: u64,
@@ -97,7 +99,7 @@ pub struct ChurnReport {
 }
 
 /// The server process, sampled from /proc every 100 ms.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ServerReport {
     /// The process watched.
     pub pid: u32,

@@ -10,7 +10,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Highest latency the histograms hold: longer than any run may last, so
 /// nothing is clamped in practice.
@@ -25,7 +25,7 @@ pub fn new_histogram() -> Histogram<u64> {
 }
 
 /// The percentiles the report shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LatencySummary {
     /// Median, microseconds.
     pub p50: u64,
