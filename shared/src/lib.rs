@@ -3,8 +3,9 @@
 //!
 //! # Wire format
 //!
-//! UTF-8 text lines ending in `\n` (`\r\n` is accepted). Fields within a line
-//! are separated by the [`SEPARATOR`] token `<SEP>`, as in the seed project.
+//! UTF-8 text lines. A line ends at `\n`, `\r\n` or a bare `\r` (both sides
+//! send `\n`). Fields within a line are separated by the [`SEPARATOR`] token
+//! `<SEP>`, as in the seed project.
 //!
 //! ## Client to server
 //!

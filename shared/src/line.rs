@@ -1,9 +1,13 @@
 //! Line framing: turns the bytes a socket delivers, in whatever pieces they
 //! come, into lines of bounded length.
 //!
+//! A line ends at `\n`, `\r\n` or a bare `\r` (old terminals, and telnet in
+//! some modes, send only `\r`). A `\r\n` counts as one line end even when the
+//! two bytes arrive in different reads.
+//!
 //! The reader never holds more than one over-long line's worth of bytes: a line
 //! past the limit is reported once as [`Line::TooLong`] and everything up to
-//! its newline is dropped as it arrives. It does not decode UTF-8; that is
+//! its line end is dropped as it arrives. It does not decode UTF-8; that is
 //! [`crate::sanitize`]'s job.
 
 use std::ops::ControlFlow;
@@ -11,10 +15,10 @@ use std::ops::ControlFlow;
 /// One framed line, as handed to the caller of [`LineReader::feed`].
 #[derive(Debug, PartialEq, Eq)]
 pub enum Line<'a> {
-    /// A whole line, without its `\n` or `\r\n`.
+    /// A whole line, without its `\n`, `\r\n` or `\r`.
     Complete(&'a [u8]),
     /// A line went past the limit. Reported once per such line; its bytes are
-    /// discarded up to and including the next newline.
+    /// discarded up to and including the next line end.
     TooLong,
 }
 
@@ -24,11 +28,15 @@ pub struct LineReader {
     /// Bytes not yet handed out: the start of an unfinished line, or whole
     /// lines left over when the caller paused with `ControlFlow::Break`.
     pending: Vec<u8>,
-    /// How much of `pending` is known to hold no newline, so a line dripped in
-    /// byte by byte is not rescanned from its start on every byte.
+    /// How much of `pending` is known to hold no line end, so a line dripped
+    /// in byte by byte is not rescanned from its start on every byte.
     scanned: usize,
     /// True while dropping the rest of an over-long line.
     discarding: bool,
+    /// The last line ended with a `\r` that was the last byte seen, so a `\n`
+    /// opening the next input is the second half of a `\r\n`, not an empty
+    /// line. (`pending` is always empty while this is set.)
+    after_cr: bool,
     /// Longest accepted line, in bytes, without the line ending.
     max_line_bytes: usize,
 }
@@ -40,6 +48,7 @@ impl LineReader {
             pending: Vec::new(),
             scanned: 0,
             discarding: false,
+            after_cr: false,
             max_line_bytes,
         }
     }
@@ -61,10 +70,16 @@ impl LineReader {
     ///
     /// If `on_line` returns `Break`, the lines not yet handed out are kept and
     /// `feed` returns `Break` at once; call `feed(&[], ..)` later to go on.
-    pub fn feed<F>(&mut self, input: &[u8], mut on_line: F) -> ControlFlow<()>
+    pub fn feed<F>(&mut self, mut input: &[u8], mut on_line: F) -> ControlFlow<()>
     where
         F: FnMut(Line<'_>) -> ControlFlow<()>,
     {
+        if self.after_cr && !input.is_empty() {
+            // An empty input (resuming after `Break`) says nothing yet about
+            // the byte after the `\r`; keep waiting for it.
+            self.after_cr = false;
+            input = input.strip_prefix(b"\n").unwrap_or(input);
+        }
         if self.pending.is_empty() {
             // The common case: whole lines straight from the caller's buffer,
             // no copy.
@@ -86,7 +101,7 @@ impl LineReader {
         flow
     }
 
-    /// Hands out the lines in `buf`, looking for the first newline from
+    /// Hands out the lines in `buf`, looking for the first line end from
     /// `scan_from`. Returns how many bytes were used up.
     fn split<F>(
         &mut self,
@@ -99,9 +114,12 @@ impl LineReader {
     {
         let mut start = 0;
         let mut search_from = scan_from;
-        while let Some(offset) = buf[search_from..].iter().position(|&b| b == b'\n') {
+        while let Some(offset) = buf[search_from..]
+            .iter()
+            .position(|&b| b == b'\n' || b == b'\r')
+        {
             let end = search_from + offset;
-            let line = strip_cr(&buf[start..end]);
+            let line = &buf[start..end];
             let flow = if std::mem::take(&mut self.discarding) {
                 // The tail of a line already reported as too long.
                 ControlFlow::Continue(())
@@ -111,6 +129,14 @@ impl LineReader {
                 on_line(Line::Complete(line))
             };
             start = end + 1;
+            if buf[end] == b'\r' {
+                match buf.get(start) {
+                    Some(b'\n') => start += 1,
+                    Some(_) => {}
+                    // Whether a `\n` follows is up to the next read.
+                    None => self.after_cr = true,
+                }
+            }
             search_from = start;
             if flow.is_break() {
                 return (start, flow);
@@ -121,7 +147,7 @@ impl LineReader {
             return (buf.len(), ControlFlow::Continue(()));
         }
         if unfinished > self.max_line_bytes {
-            // No newline can make this line acceptable; drop it now rather
+            // No line end can make this line acceptable; drop it now rather
             // than hold it (the anti-spin, anti-bloat rule).
             self.discarding = true;
             return (buf.len(), on_line(Line::TooLong));
@@ -133,10 +159,6 @@ impl LineReader {
         self.pending.extend_from_slice(rest);
         self.scanned = 0;
     }
-}
-
-fn strip_cr(line: &[u8]) -> &[u8] {
-    line.strip_suffix(b"\r").unwrap_or(line)
 }
 
 #[cfg(test)]
@@ -264,6 +286,114 @@ mod tests {
         });
         assert!(flow.is_continue());
         assert_eq!(rest, vec![b"b".to_vec(), b"c".to_vec()]);
+    }
+
+    #[test]
+    fn bare_cr_ends_a_line() {
+        assert_eq!(lines_from(100, &[b"a\rb\r"]), vec![some("a"), some("b")]);
+    }
+
+    #[test]
+    fn crlf_split_across_reads_is_one_line_end() {
+        assert_eq!(
+            lines_from(100, &[b"a\r", b"\nb\n"]),
+            vec![some("a"), some("b")]
+        );
+    }
+
+    #[test]
+    fn cr_cr_gives_an_empty_line() {
+        assert_eq!(
+            lines_from(100, &[b"a\r\rb\n"]),
+            vec![some("a"), some(""), some("b")]
+        );
+    }
+
+    #[test]
+    fn lf_cr_is_two_line_ends() {
+        // Only `\r\n` pairs up; `\n\r` is a line end and then another.
+        assert_eq!(
+            lines_from(100, &[b"a\n\rb\n"]),
+            vec![some("a"), some(""), some("b")]
+        );
+    }
+
+    #[test]
+    fn mixed_line_endings() {
+        assert_eq!(
+            lines_from(100, &[b"a\nb\r\nc\rd\n"]),
+            vec![some("a"), some("b"), some("c"), some("d")]
+        );
+    }
+
+    #[test]
+    fn lone_lf_after_a_split_cr_is_swallowed_only_once() {
+        assert_eq!(
+            lines_from(100, &[b"a\r", b"\n", b"\n"]),
+            vec![some("a"), some("")]
+        );
+    }
+
+    #[test]
+    fn line_at_limit_with_crlf_split_across_reads() {
+        assert_eq!(lines_from(5, &[b"12345\r", b"\n"]), vec![some("12345")]);
+    }
+
+    #[test]
+    fn over_limit_line_ended_by_cr() {
+        assert_eq!(lines_from(5, &[b"123456\rok\r"]), vec![None, some("ok")]);
+    }
+
+    #[test]
+    fn over_limit_line_split_across_reads_ended_by_split_crlf() {
+        assert_eq!(
+            lines_from(5, &[b"123", b"456789\r", b"\nok\n"]),
+            vec![None, some("ok")]
+        );
+    }
+
+    #[test]
+    fn crlf_and_cr_dripped_one_byte_at_a_time() {
+        let text = b"a\r\nb\r";
+        let chunks: Vec<&[u8]> = text.chunks(1).collect();
+        assert_eq!(lines_from(100, &chunks), vec![some("a"), some("b")]);
+    }
+
+    #[test]
+    fn break_after_cr_line_then_lf_arrives_later() {
+        let mut reader = LineReader::new(100);
+        let mut seen = Vec::new();
+        let flow = reader.feed(b"a\r", |line| {
+            seen.push(format!("{line:?}"));
+            ControlFlow::Break(())
+        });
+        assert!(flow.is_break());
+        let mut rest = Vec::new();
+        let mut collect = |line: Line<'_>| {
+            if let Line::Complete(bytes) = line {
+                rest.push(bytes.to_vec());
+            }
+            ControlFlow::Continue(())
+        };
+        // Resuming with nothing new must not forget the `\r`.
+        assert!(reader.feed(&[], &mut collect).is_continue());
+        assert!(reader.feed(b"\nb\n", &mut collect).is_continue());
+        assert_eq!(seen, vec![format!("{:?}", Line::Complete(b"a"))]);
+        assert_eq!(rest, vec![b"b".to_vec()]);
+    }
+
+    #[test]
+    fn break_between_cr_and_lf_in_one_read() {
+        let mut reader = LineReader::new(100);
+        let flow = reader.feed(b"a\r\nb\n", |_| ControlFlow::Break(()));
+        assert!(flow.is_break());
+        assert_eq!(reader.buffered_bytes(), 2, "only `b\\n` is left");
+        let mut rest = Vec::new();
+        let _ = reader.feed(&[], |line| {
+            rest.push(format!("{line:?}"));
+            ControlFlow::Continue(())
+        });
+        assert_eq!(rest, vec![format!("{:?}", Line::Complete(b"b"))]);
     }
 
     #[test]
