@@ -8,16 +8,21 @@
 //! - [`ladder`]: the steps of a run as plain data.
 //! - [`load`]: reading `chat-load --json` output strictly into chat-load's own report type.
 //! - [`cgroup`]: detecting and using a memory controller for the 1 GB limit.
-//! - [`runner`]: spawning, supervising and killing the server and the load tool.
+//! - [`runner`]: spawning, supervising and killing the server and the load tool; produces a
+//!   [`model::RunRecord`].
 //! - [`machine`]: what the report says about the box (kernel, cores, memory, date).
-//! - [`report`]: `report.md`, `results.csv`, `results.json` and the target checks.
-//! - [`plot`]: the SVG charts.
+//! - [`model`]: the step results and the run record, the figures read off them, the targets;
+//!   what the report and the plots both read.
+//! - [`report`]: renders `report.md` (with the target checks), `results.csv` and
+//!   `results.json` from the model.
+//! - [`plot`]: draws the SVG charts from the model.
 
 pub mod cgroup;
 pub mod config;
 pub mod ladder;
 pub mod load;
 pub mod machine;
+pub mod model;
 pub mod plot;
 pub mod report;
 pub mod runner;

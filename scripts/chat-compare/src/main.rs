@@ -1,10 +1,12 @@
-//! Entry point: parse flags, run the ladder, write the report. Exit codes: 0 done (failed steps
-//! are results, not errors), 1 the comparison itself could not run, 2 bad flags, 130 interrupted.
+//! Entry point: parse flags, run the ladder, write the report and the plots. Exit codes: 0 done
+//! (failed steps are results, not errors), 1 the comparison itself could not run, 2 bad flags,
+//! 130 interrupted.
 
 use std::process::ExitCode;
 
-use chat_compare::config::{self, ParseOutcome};
+use chat_compare::config::{self, Config, ParseOutcome};
 use chat_compare::runner::{self, RunError};
+use chat_compare::{plot, report};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -20,7 +22,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match runner::run_comparison(&config) {
+    match compare(&config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(RunError::Interrupted) => {
             eprintln!("chat-compare: interrupted; children stopped, no report written");
@@ -31,4 +33,22 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Runs the ladder, then writes `report.md`, the data files and the plots from its record.
+fn compare(config: &Config) -> Result<(), RunError> {
+    let record = runner::run_ladder(config, report::progress_summary)?;
+    report::write_all(&config.out_dir, &record)
+        .map_err(|err| runner::io_error("write the report in", &config.out_dir, err))?;
+    // A chart that cannot be drawn is reported; the tables are written either way.
+    for err in plot::write_all(&config.out_dir, &record) {
+        eprintln!("chat-compare: plot: {err}");
+    }
+    eprintln!(
+        "chat-compare: {} steps in {:.0} s; report in {}",
+        record.results.len(),
+        record.total_secs,
+        config.out_dir.join("report.md").display()
+    );
+    Ok(())
 }

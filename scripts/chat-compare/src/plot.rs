@@ -9,8 +9,7 @@ use std::path::Path;
 use plotters::prelude::*;
 
 use crate::ladder::{Ladder, ServerMode};
-use crate::report;
-use crate::runner::{RunRecord, StepResult};
+use crate::model::{RunRecord, StepResult, FANOUT_P99_TARGET_US, IDLE_RSS_TARGET_KB};
 
 const WIDTH_PX: u32 = 900;
 const HEIGHT_PX: u32 = 540;
@@ -159,10 +158,10 @@ pub fn charts(record: &RunRecord) -> Vec<(&'static str, Chart)> {
         x_desc: "idle clients connected (log scale)".into(),
         y_desc: "server peak RSS, MiB (log scale)".into(),
         series: both_modes(results, Ladder::Idle, |r| {
-            report::rss_peak_kb(r).map(|kb| kb / 1024.0)
+            r.rss_peak_kb().map(|kb| kb / 1024.0)
         }),
         reference: Some((
-            at(span(&idle_sizes), report::IDLE_RSS_TARGET_KB / 1024.0),
+            at(span(&idle_sizes), IDLE_RSS_TARGET_KB / 1024.0),
             "target for event mode at 10,000 clients: 32 MiB".into(),
         )),
         y_format: mib_label,
@@ -182,10 +181,10 @@ pub fn charts(record: &RunRecord) -> Vec<(&'static str, Chart)> {
         x_desc: "clients in the room (log scale)".into(),
         y_desc: "p99 send-to-receive latency, ms (log scale)".into(),
         series: both_modes(results, Ladder::Fanout, |r| {
-            report::p99_us(r).map(|us| us / 1000.0)
+            r.p99_us().map(|us| us / 1000.0)
         }),
         reference: Some((
-            at(span(&fanout_sizes), report::FANOUT_P99_TARGET_US / 1000.0),
+            at(span(&fanout_sizes), FANOUT_P99_TARGET_US / 1000.0),
             "target for event mode at 1000 clients: p99 5 ms".into(),
         )),
         y_format: ms_label,

@@ -8,33 +8,16 @@ use std::fs;
 use std::io;
 use std::path::Path;
 
-use chat_load::report::ServerReport;
 use chat_load::stats::LatencySummary;
-use chat_load::Report;
 use serde_json::json;
 
 use crate::cgroup::MEMORY_LIMIT_BYTES;
 use crate::ladder::{Ladder, ServerMode};
-use crate::load::cpu_us_per_delivery;
-use crate::runner::{RunRecord, StepResult};
-
-/// Target 1: peak RSS of the event server holding 10,000 idle clients.
-pub const IDLE_RSS_TARGET_KB: f64 = 32.0 * 1024.0;
-/// Target 1: the idle room size.
-pub const IDLE_TARGET_CLIENTS: u32 = 10_000;
-/// Target 2: the fanout room size.
-pub const FANOUT_TARGET_CLIENTS: u32 = 1000;
-/// Target 2: p99 send-to-receive latency at 1000 clients x 200 msg/s.
-pub const FANOUT_P99_TARGET_US: f64 = 5000.0;
-/// Target 3: event CPU per delivery at most this share of the threads mode's.
-pub const CPU_PER_DELIVERY_MAX_SHARE: f64 = 0.5;
-/// Target 4: the others' p99 with a slow reader at most this multiple of the run without it.
-pub const SLOW_P99_MAX_FACTOR: f64 = 1.5;
-/// Target 4, "server memory bounded": peak RSS with the slow reader may exceed the run without
-/// it by at most this much. One capped send queue is KiB; 16 MiB leaves room for allocator
-/// noise but not for an unbounded queue (200 msg/s of 64 B for a minute is already 0.8 MB,
-/// the seed-style "queue forever" grows without limit).
-pub const SLOW_RSS_ALLOWANCE_KB: f64 = 16.0 * 1024.0;
+use crate::model::{
+    find, RunRecord, StepResult, CPU_PER_DELIVERY_MAX_SHARE, FANOUT_P99_TARGET_US,
+    FANOUT_TARGET_CLIENTS, IDLE_RSS_TARGET_KB, IDLE_TARGET_CLIENTS, SLOW_P99_MAX_FACTOR,
+    SLOW_RSS_ALLOWANCE_KB,
+};
 
 const NOT_AVAILABLE: &str = "n/a";
 
@@ -102,56 +85,14 @@ pub fn ratio(numerator: Option<f64>, denominator: Option<f64>) -> String {
 
 // ---------------------------------------------------------------- per-step figures
 
-fn load(result: &StepResult) -> Option<&Report> {
-    result.load.as_ref()
-}
-
-fn server(result: &StepResult) -> Option<&ServerReport> {
-    load(result)?.server.as_ref()
-}
-
-fn latency(result: &StepResult) -> Option<&LatencySummary> {
-    load(result)?.latency_us.as_ref()
-}
-
-pub(crate) fn rss_peak_kb(result: &StepResult) -> Option<f64> {
-    server(result).map(|s| s.rss_peak_kb as f64)
-}
-
-pub(crate) fn p99_us(result: &StepResult) -> Option<f64> {
-    latency(result).map(|l| l.p99 as f64)
-}
-
-fn delivered(result: &StepResult) -> Option<f64> {
-    load(result)?.delivered_fraction
-}
-
-fn cpu_per_delivery(result: &StepResult) -> Option<f64> {
-    cpu_us_per_delivery(load(result)?)
-}
-
 fn connected_text(result: &StepResult) -> Option<String> {
-    let connected = load(result)?.connected;
+    let connected = result.load()?.connected;
     // What we asked for, not what the tool echoes back.
     let wanted = result.step.workload.clients;
     Some(if connected >= wanted as usize {
         format!("{connected}")
     } else {
         format!("{connected}/{wanted}")
-    })
-}
-
-/// Finds the step of `ladder` (and `clients`, when given) run against `mode`.
-pub fn find(
-    results: &[StepResult],
-    ladder: Ladder,
-    clients: Option<u32>,
-    mode: ServerMode,
-) -> Option<&StepResult> {
-    results.iter().find(|r| {
-        r.step.workload.ladder == ladder
-            && r.step.server_mode == mode
-            && clients.is_none_or(|c| r.step.workload.clients == c)
     })
 }
 
@@ -175,7 +116,7 @@ pub fn what_happened(result: &StepResult) -> Vec<String> {
     if let Some(failure) = &result.failure {
         lines.push(format!("failed: {failure}"));
     }
-    let Some(report) = load(result) else {
+    let Some(report) = result.load() else {
         if result.failure.is_none() {
             lines.push("no figures from chat-load".into());
         }
@@ -236,7 +177,7 @@ pub fn what_happened(result: &StepResult) -> Vec<String> {
 /// One stderr line after a step.
 pub fn progress_summary(result: &StepResult) -> String {
     let mut parts = Vec::new();
-    if let Some(report) = load(result) {
+    if let Some(report) = result.load() {
         parts.push(format!(
             "connected {}/{}",
             report.connected, result.step.workload.clients
@@ -244,10 +185,10 @@ pub fn progress_summary(result: &StepResult) -> String {
         if let Some(text) = percent(report.delivered_fraction) {
             parts.push(format!("delivered {text}"));
         }
-        if let Some(text) = ms(p99_us(result)) {
+        if let Some(text) = ms(result.p99_us()) {
             parts.push(format!("p99 {text} ms"));
         }
-        if let Some(text) = mib(rss_peak_kb(result)) {
+        if let Some(text) = mib(result.rss_peak_kb()) {
             parts.push(format!("rss {text} MiB"));
         }
     }
@@ -306,7 +247,7 @@ fn or_na(text: Option<String>) -> String {
 /// All of a room got the final broadcast: the delivered fraction, or when the tool gives none
 /// for hold mode, every client still alive.
 fn all_received(result: &StepResult) -> Option<bool> {
-    let report = load(result)?;
+    let report = result.load()?;
     if let Some(hold) = &report.hold {
         return Some(hold.alive >= u64::from(result.step.workload.clients));
     }
@@ -315,7 +256,7 @@ fn all_received(result: &StepResult) -> Option<bool> {
 
 /// Hold mode: how many received the final broadcast, "N" when all did, else "N/M".
 fn alive_text(result: &StepResult) -> Option<String> {
-    let alive = load(result)?.hold.as_ref()?.alive;
+    let alive = result.load()?.hold.as_ref()?.alive;
     let wanted = result.step.workload.clients;
     Some(if alive >= u64::from(wanted) {
         format!("{alive}")
@@ -359,7 +300,7 @@ fn check_idle(results: &[StepResult]) -> TargetCheck {
     ) else {
         return not_measured(target, "no 10,000-client idle step in this run");
     };
-    let rss = rss_peak_kb(event);
+    let rss = event.rss_peak_kb();
     let conditions = [
         clean(event),
         all_received(event),
@@ -396,14 +337,14 @@ fn check_fanout(results: &[StepResult]) -> TargetCheck {
     };
     let conditions = [
         clean(event),
-        delivered(event).map(|f| f >= 1.0),
-        p99_us(event).map(|us| us <= FANOUT_P99_TARGET_US),
+        event.delivered().map(|f| f >= 1.0),
+        event.p99_us().map(|us| us <= FANOUT_P99_TARGET_US),
     ];
     let detail = format!(
         "delivered {}, p99 {} ms, {} deliveries/s",
-        or_na(percent(delivered(event))),
-        or_na(ms(p99_us(event))),
-        or_na(rate(load(event).map(|r| r.deliveries_per_sec)))
+        or_na(percent(event.delivered())),
+        or_na(ms(event.p99_us())),
+        or_na(rate(event.load().map(|r| r.deliveries_per_sec)))
     );
     TargetCheck {
         target,
@@ -422,15 +363,15 @@ fn check_cpu(results: &[StepResult]) -> TargetCheck {
     ) else {
         return not_measured(target, "no saturating step in this run");
     };
-    let event_cpu = cpu_per_delivery(event);
-    let threads_cpu = cpu_per_delivery(threads);
+    let event_cpu = event.cpu_us_per_delivery();
+    let threads_cpu = threads.cpu_us_per_delivery();
     let share = match (event_cpu, threads_cpu) {
         (Some(e), Some(t)) if t > 0.0 => Some(e / t),
         _ => None,
     };
     let conditions = [
         clean(event),
-        delivered(event).map(|f| f >= 1.0),
+        event.delivered().map(|f| f >= 1.0),
         share.map(|s| s <= CPU_PER_DELIVERY_MAX_SHARE),
     ];
     let workload = &event.step.workload;
@@ -441,7 +382,7 @@ fn check_cpu(results: &[StepResult]) -> TargetCheck {
         or_na(event_cpu.map(|v| format!("{v:.2}"))),
         or_na(threads_cpu.map(|v| format!("{v:.2}"))),
         ratio(event_cpu, threads_cpu),
-        pair(Some(event), Some(threads), |r| percent(delivered(r))),
+        pair(Some(event), Some(threads), |r| percent(r.delivered())),
     );
     TargetCheck {
         target,
@@ -461,30 +402,31 @@ struct SlowComparison {
 fn compare_slow(results: &[StepResult], mode: ServerMode) -> Option<SlowComparison> {
     let base = find(results, Ladder::SlowBaseline, None, mode)?;
     let slow = find(results, Ladder::SlowReader, None, mode)?;
-    let p99_factor = match (p99_us(slow), p99_us(base)) {
+    let p99_factor = match (slow.p99_us(), base.p99_us()) {
         (Some(s), Some(b)) if b > 0.0 => Some(s / b),
         _ => None,
     };
-    let dropped = load(slow)
+    let dropped = slow
+        .load()
         .and_then(|r| r.slow.as_ref())
         .map(|s| s.slow_dropped >= s.slow_clients.max(1));
-    let rss_growth_kb = match (rss_peak_kb(slow), rss_peak_kb(base)) {
+    let rss_growth_kb = match (slow.rss_peak_kb(), base.rss_peak_kb()) {
         (Some(s), Some(b)) => Some(s - b),
         _ => None,
     };
     let mut text = format!(
         "{mode}: p99 {} ms with vs {} ms without ({}), slow reader dropped: {}, RSS peak {} vs {} MiB, others delivered {}",
-        or_na(ms(p99_us(slow))),
-        or_na(ms(p99_us(base))),
-        ratio(p99_us(slow), p99_us(base)),
+        or_na(ms(slow.p99_us())),
+        or_na(ms(base.p99_us())),
+        ratio(slow.p99_us(), base.p99_us()),
         match dropped {
             Some(true) => "yes",
             Some(false) => "no",
             None => NOT_AVAILABLE,
         },
-        or_na(mib(rss_peak_kb(slow))),
-        or_na(mib(rss_peak_kb(base))),
-        or_na(percent(delivered(slow))),
+        or_na(mib(slow.rss_peak_kb())),
+        or_na(mib(base.rss_peak_kb())),
+        or_na(percent(slow.delivered())),
     );
     if let Some(failure) = &slow.failure {
         let _ = write!(text, "; failed: {failure}");
@@ -582,17 +524,22 @@ pub fn idle_table(results: &[StepResult]) -> String {
         .map(|clients| {
             let e = find(results, Ladder::Idle, Some(clients), ServerMode::Event);
             let t = find(results, Ladder::Idle, Some(clients), ServerMode::Threads);
-            let per_client =
-                |r: &StepResult| rss_peak_kb(r).map(|kb| format!("{:.1}", kb / f64::from(clients)));
+            let per_client = |r: &StepResult| {
+                r.rss_peak_kb()
+                    .map(|kb| format!("{:.1}", kb / f64::from(clients)))
+            };
             vec![
                 clients.to_string(),
                 pair(e, t, connected_text),
                 pair(e, t, alive_text),
-                pair(e, t, |r| mib(rss_peak_kb(r))),
-                ratio(t.and_then(rss_peak_kb), e.and_then(rss_peak_kb)),
+                pair(e, t, |r| mib(r.rss_peak_kb())),
+                ratio(
+                    t.and_then(StepResult::rss_peak_kb),
+                    e.and_then(StepResult::rss_peak_kb),
+                ),
                 pair(e, t, per_client),
-                pair(e, t, |r| Some(server(r)?.threads_peak.to_string())),
-                pair(e, t, |r| Some(secs(server(r)?.cpu_secs))),
+                pair(e, t, |r| Some(r.server()?.threads_peak.to_string())),
+                pair(e, t, |r| Some(secs(r.server()?.cpu_secs))),
                 pair(e, t, |r| {
                     r.cgroup
                         .as_ref()?
@@ -620,22 +567,28 @@ pub fn idle_table(results: &[StepResult]) -> String {
 
 fn broadcast_row(label: String, e: Option<&StepResult>, t: Option<&StepResult>) -> Vec<String> {
     let latency_ms = |pick: fn(&LatencySummary) -> u64| {
-        move |r: &StepResult| ms(latency(r).map(|l| pick(l) as f64))
+        move |r: &StepResult| ms(r.latency().map(|l| pick(l) as f64))
     };
     vec![
         label,
         pair(e, t, connected_text),
-        pair(e, t, |r| percent(delivered(r))),
-        pair(e, t, |r| rate(load(r).map(|l| l.deliveries_per_sec))),
+        pair(e, t, |r| percent(r.delivered())),
+        pair(e, t, |r| rate(r.load().map(|l| l.deliveries_per_sec))),
         pair(e, t, latency_ms(|l| l.p50)),
         pair(e, t, latency_ms(|l| l.p99)),
         pair(e, t, latency_ms(|l| l.max)),
-        ratio(t.and_then(p99_us), e.and_then(p99_us)),
-        pair(e, t, |r| mib(rss_peak_kb(r))),
-        pair(e, t, |r| Some(server(r)?.threads_peak.to_string())),
-        pair(e, t, |r| Some(secs(server(r)?.cpu_secs))),
-        pair(e, t, |r| cpu_per_delivery(r).map(|v| format!("{v:.2}"))),
-        ratio(t.and_then(cpu_per_delivery), e.and_then(cpu_per_delivery)),
+        ratio(
+            t.and_then(StepResult::p99_us),
+            e.and_then(StepResult::p99_us),
+        ),
+        pair(e, t, |r| mib(r.rss_peak_kb())),
+        pair(e, t, |r| Some(r.server()?.threads_peak.to_string())),
+        pair(e, t, |r| Some(secs(r.server()?.cpu_secs))),
+        pair(e, t, |r| r.cpu_us_per_delivery().map(|v| format!("{v:.2}"))),
+        ratio(
+            t.and_then(StepResult::cpu_us_per_delivery),
+            e.and_then(StepResult::cpu_us_per_delivery),
+        ),
     ]
 }
 
@@ -681,7 +634,7 @@ pub fn slow_table(results: &[StepResult]) -> String {
         let t = find(results, ladder, None, ServerMode::Threads);
         let mut row = broadcast_row(label.to_string(), e, t);
         row.push(pair(e, t, |r| {
-            let slow = load(r)?.slow.as_ref()?;
+            let slow = r.load()?.slow.as_ref()?;
             Some(format!("{}/{}", slow.slow_dropped, slow.slow_clients))
         }));
         rows.push(row);
@@ -692,8 +645,8 @@ pub fn slow_table(results: &[StepResult]) -> String {
     let mut out = table(&headers, &rows);
     let factor = |mode| {
         ratio(
-            find(results, Ladder::SlowReader, None, mode).and_then(p99_us),
-            find(results, Ladder::SlowBaseline, None, mode).and_then(p99_us),
+            find(results, Ladder::SlowReader, None, mode).and_then(StepResult::p99_us),
+            find(results, Ladder::SlowBaseline, None, mode).and_then(StepResult::p99_us),
         )
     };
     let _ = writeln!(
@@ -868,7 +821,7 @@ pub fn render_csv(results: &[StepResult]) -> String {
             num(server.map(|s| s.rss_end_kb)),
             num(server.map(|s| s.threads_peak)),
             num(server.map(|s| s.cpu_secs)),
-            num(report.and_then(cpu_us_per_delivery)),
+            num(r.cpu_us_per_delivery()),
             num(report.and_then(|l| l.slow.as_ref()).map(|s| s.slow_dropped)),
             num(report.map(|l| l.disconnected_early)),
             r.cgroup
@@ -955,93 +908,9 @@ pub fn write_all(out_dir: &Path, record: &RunRecord) -> io::Result<()> {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-    use crate::cgroup::CgroupStats;
-    use crate::ladder::{self, Step};
-    use crate::load::tests::FANOUT_FIXTURE;
-    use crate::machine::Machine;
-
-    fn step(ladder: Ladder, clients: u32, mode: ServerMode) -> Step {
-        ladder::steps(false)
-            .into_iter()
-            .find(|s| {
-                s.workload.ladder == ladder
-                    && s.workload.clients == clients
-                    && s.server_mode == mode
-            })
-            .expect("step exists in the full ladder")
-    }
-
-    /// A result whose chat-load output is the schema fixture with `edits` applied.
-    pub(crate) fn fixture(
-        ladder: Ladder,
-        clients: u32,
-        mode: ServerMode,
-        edits: serde_json::Value,
-    ) -> StepResult {
-        let mut raw: serde_json::Value = serde_json::from_str(FANOUT_FIXTURE).unwrap();
-        merge(&mut raw, &edits);
-        let load: Report = serde_json::from_value(raw.clone()).unwrap_or_else(|err| {
-            panic!("fixture with {edits} is not a valid chat-load report: {err}")
-        });
-        StepResult {
-            step: step(ladder, clients, mode),
-            port: Some(5002),
-            load: Some(load),
-            raw_load: Some(raw),
-            failure: None,
-            server_end: Some("exit 0 after SIGTERM".into()),
-            cgroup: Some(CgroupStats {
-                peak_bytes: Some(30 << 20),
-                oom_kills: Some(0),
-            }),
-            wall_secs: 7.0,
-        }
-    }
-
-    fn merge(base: &mut serde_json::Value, edits: &serde_json::Value) {
-        if let (Some(base), Some(edits)) = (base.as_object_mut(), edits.as_object()) {
-            for (key, value) in edits {
-                match base.get_mut(key) {
-                    Some(existing) if existing.is_object() && value.is_object() => {
-                        merge(existing, value)
-                    }
-                    _ => {
-                        base.insert(key.clone(), value.clone());
-                    }
-                }
-            }
-        }
-    }
-
-    fn failed(ladder: Ladder, clients: u32, mode: ServerMode, why: &str) -> StepResult {
-        StepResult {
-            load: None,
-            raw_load: None,
-            failure: Some(why.into()),
-            ..fixture(ladder, clients, mode, json!({}))
-        }
-    }
-
-    fn record(results: Vec<StepResult>) -> RunRecord {
-        RunRecord {
-            quick: false,
-            date: "2025-01-01 00:00 UTC".into(),
-            machine: Machine {
-                kernel: "Linux 6.1".into(),
-                cores: 2,
-                memory_mib: Some(1024),
-                cpu_model: None,
-                tcp_wmem: None,
-            },
-            memory_limit: "yes".into(),
-            memory_limit_applied: true,
-            server_flags: crate::runner::server_flags(),
-            results,
-            total_secs: 100.0,
-        }
-    }
+    use crate::model::tests::{failed, fixture, record};
 
     #[test]
     fn percent_never_rounds_a_loss_up() {

@@ -1,9 +1,10 @@
 //! Runs the ladder: for each step a fresh `chat-server` (inside the step's memory cgroup when there
 //! is one), `chat-load` against the port it reports, then SIGTERM, a grace period and SIGKILL.
 //! A step that goes wrong becomes a `StepResult` with a `failure` line, never an early exit; only
-//! missing binaries, unwritable folders and Ctrl-C stop the run. Every child is tied to us three
-//! ways: a guard that SIGKILLs it on drop (errors, panics), polling that notices Ctrl-C/SIGTERM,
-//! and `PR_SET_PDEATHSIG` in case we are SIGKILLed ourselves.
+//! missing binaries, unwritable folders and Ctrl-C stop the run. The results come back as a
+//! [`RunRecord`]; writing them out is the report's and the plots' business. Every child is tied
+//! to us three ways: a guard that SIGKILLs it on drop (errors, panics), polling that notices
+//! Ctrl-C/SIGTERM, and `PR_SET_PDEATHSIG` in case we are SIGKILLed ourselves.
 
 use std::fmt;
 use std::fs::{self, File};
@@ -17,12 +18,12 @@ use std::time::{Duration, Instant};
 
 use chat_load::Report;
 
-use crate::cgroup::{CgroupStats, CgroupSupport, StepCgroup, MEMORY_LIMIT_BYTES};
+use crate::cgroup::{CgroupSupport, StepCgroup, MEMORY_LIMIT_BYTES};
 use crate::config::Config;
 use crate::ladder::{self, LoadMode, Step};
 use crate::load::parse_report;
 use crate::machine::{self, Machine};
-use crate::{plot, report};
+use crate::model::{RunRecord, StepResult};
 
 /// How long a server gets to print its Listening line.
 const LISTEN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -155,62 +156,18 @@ pub enum LoadEnd {
     NotRun,
 }
 
-/// What one step produced.
-#[derive(Debug, Clone)]
-pub struct StepResult {
-    /// The step that ran.
-    pub step: Step,
-    /// The port the server reported.
-    pub port: Option<u16>,
-    /// The load tool's report; `None` when it printed none or one that does not match
-    /// chat-load's schema.
-    pub load: Option<Report>,
-    /// The load tool's report exactly as printed, for results.json.
-    pub raw_load: Option<serde_json::Value>,
-    /// A short "what went wrong" line; `None` when server and tool both behaved.
-    pub failure: Option<String>,
-    /// How the server ended (after our SIGTERM unless it died first).
-    pub server_end: Option<String>,
-    /// The step's cgroup figures, when the limit applied.
-    pub cgroup: Option<CgroupStats>,
-    /// Seconds from server start to server gone.
-    pub wall_secs: f64,
-}
-
-impl StepResult {
-    fn failed_before_load(step: &Step, reason: String, started: Instant) -> StepResult {
-        StepResult {
-            step: step.clone(),
-            port: None,
-            load: None,
-            raw_load: None,
-            failure: Some(reason),
-            server_end: None,
-            cgroup: None,
-            wall_secs: started.elapsed().as_secs_f64(),
-        }
+/// A step that never got as far as running the load tool.
+fn failed_before_load(step: &Step, reason: String, started: Instant) -> StepResult {
+    StepResult {
+        step: step.clone(),
+        port: None,
+        load: None,
+        raw_load: None,
+        failure: Some(reason),
+        server_end: None,
+        cgroup: None,
+        wall_secs: started.elapsed().as_secs_f64(),
     }
-}
-
-/// Everything a report needs about one run.
-#[derive(Debug, Clone)]
-pub struct RunRecord {
-    /// `--quick` or the full ladder.
-    pub quick: bool,
-    /// When the run started.
-    pub date: String,
-    /// Where it ran.
-    pub machine: Machine,
-    /// Whether the 1 GB limit applied and, if not, why.
-    pub memory_limit: String,
-    /// Whether the limit applied at all.
-    pub memory_limit_applied: bool,
-    /// The exact server flags used for every step (after `--mode`).
-    pub server_flags: Vec<String>,
-    /// One result per step, in run order.
-    pub results: Vec<StepResult>,
-    /// Seconds the whole ladder took.
-    pub total_secs: f64,
 }
 
 /// The flags every server gets besides `--mode`: same for both modes, defaults otherwise.
@@ -229,8 +186,17 @@ pub fn server_flags() -> Vec<String> {
     .to_vec()
 }
 
-/// Runs the whole ladder and writes the report.
-pub fn run_comparison(config: &Config) -> Result<(), RunError> {
+/// `cannot <what> <path>: <err>`, for folders and files the run cannot do without.
+pub fn io_error(what: &str, path: &Path, err: io::Error) -> RunError {
+    RunError::Io(format!("cannot {what} {}: {err}", path.display()))
+}
+
+/// Runs the whole ladder and returns what it measured. Prints one progress line per step on
+/// stderr: the step's id before it runs, then whatever `summary` makes of its result.
+pub fn run_ladder(
+    config: &Config,
+    summary: impl Fn(&StepResult) -> String,
+) -> Result<RunRecord, RunError> {
     install_interrupt_handlers();
     let server_bin = config.bin_dir.join("chat-server");
     let load_bin = config.bin_dir.join("chat-load");
@@ -239,13 +205,11 @@ pub fn run_comparison(config: &Config) -> Result<(), RunError> {
             return Err(RunError::MissingBinary(bin.clone()));
         }
     }
-    let io_error = |what: &str, path: &Path, err: io::Error| {
-        RunError::Io(format!("cannot {what} {}: {err}", path.display()))
-    };
     // The log folder is ours alone (target/compare-logs); start it empty so no stale log is
     // mistaken for this run's.
     let _ = fs::remove_dir_all(&config.log_dir);
     fs::create_dir_all(&config.log_dir).map_err(|err| io_error("create", &config.log_dir, err))?;
+    // Made before the run, so an unwritable report folder stops us now, not minutes later.
     fs::create_dir_all(&config.out_dir).map_err(|err| io_error("create", &config.out_dir, err))?;
 
     let cgroup = CgroupSupport::detect();
@@ -258,10 +222,10 @@ pub fn run_comparison(config: &Config) -> Result<(), RunError> {
         check_interrupt()?;
         eprint!("[{:>2}/{}] {:<24} ", step.number, steps.len(), step.id());
         let result = run_step(step, &server_bin, &load_bin, &config.log_dir, &cgroup)?;
-        eprintln!("{}", report::progress_summary(&result));
+        eprintln!("{}", summary(&result));
         results.push(result);
     }
-    let record = RunRecord {
+    Ok(RunRecord {
         quick: config.quick,
         date,
         machine: Machine::current(),
@@ -270,20 +234,7 @@ pub fn run_comparison(config: &Config) -> Result<(), RunError> {
         server_flags: server_flags(),
         results,
         total_secs: started.elapsed().as_secs_f64(),
-    };
-    report::write_all(&config.out_dir, &record)
-        .map_err(|err| io_error("write the report in", &config.out_dir, err))?;
-    let plot_errors = plot::write_all(&config.out_dir, &record);
-    for err in &plot_errors {
-        eprintln!("chat-compare: plot: {err}");
-    }
-    eprintln!(
-        "chat-compare: {} steps in {:.0} s; report in {}",
-        record.results.len(),
-        record.total_secs,
-        config.out_dir.join("report.md").display()
-    );
-    Ok(())
+    })
 }
 
 /// A child that is SIGKILLed and reaped if we leave without ending it properly.
@@ -617,7 +568,7 @@ fn run_step(
             match controller.create_child(&name, MEMORY_LIMIT_BYTES) {
                 Ok(created) => Some(created),
                 Err(err) => {
-                    return Ok(StepResult::failed_before_load(
+                    return Ok(failed_before_load(
                         step,
                         format!("cannot create the step's memory cgroup: {err}"),
                         started,
@@ -646,7 +597,7 @@ fn run_step(
     let mut server = match command.spawn() {
         Ok(child) => Supervised::new(child),
         Err(err) => {
-            return Ok(StepResult::failed_before_load(
+            return Ok(failed_before_load(
                 step,
                 format!("cannot start chat-server: {err}"),
                 started,
@@ -657,7 +608,7 @@ fn run_step(
         Ok(port) => port,
         Err(reason) => {
             let end = server.kill();
-            let mut result = StepResult::failed_before_load(step, reason, started);
+            let mut result = failed_before_load(step, reason, started);
             result.server_end = Some(end.to_string());
             result.cgroup = step_cgroup.as_ref().map(StepCgroup::stats);
             return Ok(result);

@@ -1,0 +1,244 @@
+//! The data model of a comparison run: what one step produced ([`StepResult`]), the run as a
+//! whole ([`RunRecord`]), the figures read off a step, and the targets. The runner
+//! produces these values; the report and the plots only read them, so neither needs the other
+//! nor the runner.
+
+use chat_load::report::ServerReport;
+use chat_load::stats::LatencySummary;
+use chat_load::Report;
+
+use crate::cgroup::CgroupStats;
+use crate::ladder::{Ladder, ServerMode, Step};
+use crate::load::cpu_us_per_delivery;
+use crate::machine::Machine;
+
+/// Target 1: peak RSS of the event server holding 10,000 idle clients.
+pub const IDLE_RSS_TARGET_KB: f64 = 32.0 * 1024.0;
+/// Target 1: the idle room size.
+pub const IDLE_TARGET_CLIENTS: u32 = 10_000;
+/// Target 2: the fanout room size.
+pub const FANOUT_TARGET_CLIENTS: u32 = 1000;
+/// Target 2: p99 send-to-receive latency at 1000 clients x 200 msg/s.
+pub const FANOUT_P99_TARGET_US: f64 = 5000.0;
+/// Target 3: event CPU per delivery at most this share of the threads mode's.
+pub const CPU_PER_DELIVERY_MAX_SHARE: f64 = 0.5;
+/// Target 4: the others' p99 with a slow reader at most this multiple of the run without it.
+pub const SLOW_P99_MAX_FACTOR: f64 = 1.5;
+/// Target 4, "server memory bounded": peak RSS with the slow reader may exceed the run without
+/// it by at most this much. One capped send queue is KiB; 16 MiB leaves room for allocator
+/// noise but not for an unbounded queue (200 msg/s of 64 B for a minute is already 0.8 MB,
+/// the seed-style "queue forever" grows without limit).
+pub const SLOW_RSS_ALLOWANCE_KB: f64 = 16.0 * 1024.0;
+
+/// What one step produced.
+#[derive(Debug, Clone)]
+pub struct StepResult {
+    /// The step that ran.
+    pub step: Step,
+    /// The port the server reported.
+    pub port: Option<u16>,
+    /// The load tool's report; `None` when it printed none or one that does not match
+    /// chat-load's schema.
+    pub load: Option<Report>,
+    /// The load tool's report exactly as printed, for results.json.
+    pub raw_load: Option<serde_json::Value>,
+    /// A short "what went wrong" line; `None` when server and tool both behaved.
+    pub failure: Option<String>,
+    /// How the server ended (after our SIGTERM unless it died first).
+    pub server_end: Option<String>,
+    /// The step's cgroup figures, when the limit applied.
+    pub cgroup: Option<CgroupStats>,
+    /// Seconds from server start to server gone.
+    pub wall_secs: f64,
+}
+
+impl StepResult {
+    /// The load tool's report, when there is one.
+    pub fn load(&self) -> Option<&Report> {
+        self.load.as_ref()
+    }
+
+    /// The server figures chat-load sampled from /proc.
+    pub fn server(&self) -> Option<&ServerReport> {
+        self.load()?.server.as_ref()
+    }
+
+    /// End-to-end latency of the deliveries.
+    pub fn latency(&self) -> Option<&LatencySummary> {
+        self.load()?.latency_us.as_ref()
+    }
+
+    /// The server's peak RSS, KiB.
+    pub fn rss_peak_kb(&self) -> Option<f64> {
+        self.server().map(|s| s.rss_peak_kb as f64)
+    }
+
+    /// p99 send-to-receive latency, µs.
+    pub fn p99_us(&self) -> Option<f64> {
+        self.latency().map(|l| l.p99 as f64)
+    }
+
+    /// Deliveries received ÷ expected.
+    pub fn delivered(&self) -> Option<f64> {
+        self.load()?.delivered_fraction
+    }
+
+    /// Server CPU µs per delivery received.
+    pub fn cpu_us_per_delivery(&self) -> Option<f64> {
+        cpu_us_per_delivery(self.load()?)
+    }
+}
+
+/// Everything a report needs about one run.
+#[derive(Debug, Clone)]
+pub struct RunRecord {
+    /// `--quick` or the full ladder.
+    pub quick: bool,
+    /// When the run started.
+    pub date: String,
+    /// Where it ran.
+    pub machine: Machine,
+    /// Whether the 1 GB limit applied and, if not, why.
+    pub memory_limit: String,
+    /// Whether the limit applied at all.
+    pub memory_limit_applied: bool,
+    /// The exact server flags used for every step (after `--mode`).
+    pub server_flags: Vec<String>,
+    /// One result per step, in run order.
+    pub results: Vec<StepResult>,
+    /// Seconds the whole ladder took.
+    pub total_secs: f64,
+}
+
+/// Finds the step of `ladder` (and `clients`, when given) run against `mode`.
+pub fn find(
+    results: &[StepResult],
+    ladder: Ladder,
+    clients: Option<u32>,
+    mode: ServerMode,
+) -> Option<&StepResult> {
+    results.iter().find(|r| {
+        r.step.workload.ladder == ladder
+            && r.step.server_mode == mode
+            && clients.is_none_or(|c| r.step.workload.clients == c)
+    })
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::ladder;
+    use crate::load::tests::FANOUT_FIXTURE;
+
+    fn step(ladder: Ladder, clients: u32, mode: ServerMode) -> Step {
+        ladder::steps(false)
+            .into_iter()
+            .find(|s| {
+                s.workload.ladder == ladder
+                    && s.workload.clients == clients
+                    && s.server_mode == mode
+            })
+            .expect("step exists in the full ladder")
+    }
+
+    /// A result whose chat-load output is the schema fixture with `edits` applied.
+    pub(crate) fn fixture(
+        ladder: Ladder,
+        clients: u32,
+        mode: ServerMode,
+        edits: serde_json::Value,
+    ) -> StepResult {
+        let mut raw: serde_json::Value = serde_json::from_str(FANOUT_FIXTURE).unwrap();
+        merge(&mut raw, &edits);
+        let load: Report = serde_json::from_value(raw.clone()).unwrap_or_else(|err| {
+            panic!("fixture with {edits} is not a valid chat-load report: {err}")
+        });
+        StepResult {
+            step: step(ladder, clients, mode),
+            port: Some(5002),
+            load: Some(load),
+            raw_load: Some(raw),
+            failure: None,
+            server_end: Some("exit 0 after SIGTERM".into()),
+            cgroup: Some(CgroupStats {
+                peak_bytes: Some(30 << 20),
+                oom_kills: Some(0),
+            }),
+            wall_secs: 7.0,
+        }
+    }
+
+    fn merge(base: &mut serde_json::Value, edits: &serde_json::Value) {
+        if let (Some(base), Some(edits)) = (base.as_object_mut(), edits.as_object()) {
+            for (key, value) in edits {
+                match base.get_mut(key) {
+                    Some(existing) if existing.is_object() && value.is_object() => {
+                        merge(existing, value)
+                    }
+                    _ => {
+                        base.insert(key.clone(), value.clone());
+                    }
+                }
+            }
+        }
+    }
+
+    /// A step that failed without figures.
+    pub(crate) fn failed(ladder: Ladder, clients: u32, mode: ServerMode, why: &str) -> StepResult {
+        StepResult {
+            load: None,
+            raw_load: None,
+            failure: Some(why.into()),
+            ..fixture(ladder, clients, mode, json!({}))
+        }
+    }
+
+    /// A run of `results` on a fixed machine and date.
+    pub(crate) fn record(results: Vec<StepResult>) -> RunRecord {
+        RunRecord {
+            quick: false,
+            date: "2025-01-01 00:00 UTC".into(),
+            machine: Machine {
+                kernel: "Linux 6.1".into(),
+                cores: 2,
+                memory_mib: Some(1024),
+                cpu_model: None,
+                tcp_wmem: None,
+            },
+            memory_limit: "yes".into(),
+            memory_limit_applied: true,
+            server_flags: ["--host", "127.0.0.1", "--port", "0"]
+                .map(String::from)
+                .to_vec(),
+            results,
+            total_secs: 100.0,
+        }
+    }
+
+    #[test]
+    fn figures_read_off_the_fixture() {
+        let result = fixture(Ladder::Fanout, 1000, ServerMode::Event, json!({}));
+        assert_eq!(result.rss_peak_kb(), Some(20000.0));
+        assert_eq!(result.p99_us(), Some(900.0));
+        assert_eq!(result.delivered(), Some(1.0));
+        let failed = failed(Ladder::Fanout, 1000, ServerMode::Event, "gone");
+        assert_eq!(failed.rss_peak_kb(), None);
+        assert_eq!(failed.cpu_us_per_delivery(), None);
+    }
+
+    #[test]
+    fn find_matches_ladder_size_and_mode() {
+        let results = vec![
+            fixture(Ladder::Fanout, 100, ServerMode::Event, json!({})),
+            fixture(Ladder::Fanout, 1000, ServerMode::Event, json!({})),
+            fixture(Ladder::Fanout, 1000, ServerMode::Threads, json!({})),
+        ];
+        let found = find(&results, Ladder::Fanout, Some(1000), ServerMode::Threads).unwrap();
+        assert_eq!(found.step.id(), "fanout-1000-threads");
+        let first = find(&results, Ladder::Fanout, None, ServerMode::Event).unwrap();
+        assert_eq!(first.step.workload.clients, 100);
+        assert!(find(&results, Ladder::Idle, None, ServerMode::Event).is_none());
+    }
+}
