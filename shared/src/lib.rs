@@ -41,8 +41,9 @@
 //!
 //! # Layout
 //!
-//! - [`line`]: splits a byte stream into bounded lines.
+//! - [`line`](mod@line): splits a byte stream into bounded lines.
 //! - [`message`]: parses and encodes both directions' lines.
+//! - [`name`]: which names may be taken, and when two are the same name.
 //! - [`sanitize`]: makes peer text safe to relay and to print.
 //! - [`color`]: the colour palette names travel as.
 
@@ -51,6 +52,7 @@
 pub mod color;
 pub mod line;
 pub mod message;
+pub mod name;
 pub mod sanitize;
 
 pub use color::Color;

@@ -6,7 +6,11 @@ use std::fmt;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use crate::{Color, MAX_NAME_CHARS, SEPARATOR};
+use crate::{Color, SEPARATOR};
+
+// The name rules live in `crate::name`; kept reachable here, where they were
+// first, so that callers need not move.
+pub use crate::name::{check_name, NameProblem};
 
 /// A line from a client, parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,26 +106,6 @@ pub fn max_text_bytes(name: &str, max_line_bytes: usize) -> usize {
     max_line_bytes.saturating_sub(name.len() + SEPARATOR.len())
 }
 
-/// Checks a name: 1 to [`MAX_NAME_CHARS`] characters, no spaces, no control
-/// or formatting characters, no `<SEP>`.
-pub fn check_name(name: &str) -> Result<(), ParseError> {
-    let problem = if name.is_empty() {
-        Some(NameProblem::Empty)
-    } else if name.chars().count() > MAX_NAME_CHARS {
-        Some(NameProblem::TooLong)
-    } else if name
-        .chars()
-        .any(|c| c.is_whitespace() || crate::sanitize::is_unprintable(c))
-        || name.contains(SEPARATOR)
-        || name.starts_with('/')
-    {
-        Some(NameProblem::BadCharacter)
-    } else {
-        None
-    };
-    problem.map_or(Ok(()), |p| Err(ParseError::BadName(p)))
-}
-
 /// Why a line could not be understood. Each maps to the [`ErrorCode`] the
 /// server replies with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,17 +122,6 @@ pub enum ParseError {
     BadColor(String),
     /// A server line that is not one of the known kinds, or lacks fields.
     Malformed,
-}
-
-/// What is wrong with a name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NameProblem {
-    /// The name is empty.
-    Empty,
-    /// More than [`MAX_NAME_CHARS`] characters.
-    TooLong,
-    /// Whitespace, a control character, `<SEP>` or a leading `/`.
-    BadCharacter,
 }
 
 impl ParseError {
@@ -175,13 +148,7 @@ impl fmt::Display for ParseError {
                     "unknown command '/{cmd}'; try /join NAME [COLOR], /who, /ping or /quit"
                 )
             }
-            ParseError::BadName(NameProblem::Empty) => f.write_str("the name is empty"),
-            ParseError::BadName(NameProblem::TooLong) => {
-                write!(f, "names are at most {MAX_NAME_CHARS} characters")
-            }
-            ParseError::BadName(NameProblem::BadCharacter) => f.write_str(
-                "names may not hold spaces, control characters, <SEP> or start with '/'",
-            ),
+            ParseError::BadName(problem) => write!(f, "{problem}"),
             ParseError::BadColor(word) => write!(f, "{}", crate::color::UnknownColor(word.clone())),
             ParseError::Malformed => f.write_str("not a line of the chat protocol"),
         }
@@ -193,7 +160,9 @@ impl std::error::Error for ParseError {}
 /// The machine-readable part of an `ERR` line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorCode {
-    /// `name-taken`: someone connected already has that name.
+    /// `name-taken`: someone connected already has that name, or one that
+    /// differs from it only in case or in lookalike letters (see
+    /// [`crate::name::name_key`]).
     NameTaken,
     /// `bad-name`: the name breaks the rules of [`check_name`].
     BadName,
