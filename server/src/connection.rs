@@ -1,32 +1,38 @@
-//! One client socket in the event loop: its line reader, its bounded queue of
-//! outgoing frames, its rate limit and its lifecycle state.
+//! One client in the event loop: its transport, its line reader, its outbox,
+//! its rate limit and its lifecycle, and its registration with the poll.
 //!
-//! The connection never touches other connections or the room; the event loop
-//! in [`crate::event_loop`] decides what to queue and when to close.
+//! A connection does its own I/O (reads lines, flushes its outbox, keeps its
+//! WRITABLE interest honest) but never touches other connections or the room:
+//! the loop in [`crate::event_loop`] decides what each line causes, what to
+//! queue and when to close.
 
-use std::collections::VecDeque;
 use std::fmt;
-use std::io::{self, IoSlice, Write};
+use std::io;
 use std::net::SocketAddr;
+use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
+use mio::{Interest, Registry, Token};
 
-use chat_shared::LineReader;
+use chat_shared::{Line, LineReader};
 
+use crate::outbox::{Frame, Outbox};
 use crate::rate::TokenBucket;
-use crate::room::Frame;
-
-/// Most frames handed to one `writev`. Linux accepts 1024; 64 frames of chat
-/// lines already fill a typical socket buffer, and the array lives on the
-/// stack.
-const MAX_FRAMES_PER_WRITE: usize = 64;
+use crate::transport::Transport;
 
 /// Once this much (or the whole limit, if smaller) is queued, write at once
 /// instead of waiting for the end of the event batch, so a burst in one batch
 /// cannot push a healthy reader past its limit before it has had a chance to
 /// take anything (ngIRCd's WRITEBUFFER_FLUSH_LEN idea).
 const EARLY_FLUSH_BYTES: usize = 32 * 1024;
+
+/// Most bytes read from one connection before the loop serves the others and
+/// comes back to it (the epoll(7) starvation pitfall).
+const READ_BUDGET_BYTES: usize = 256 * 1024;
+
+/// How long a closing connection may take to accept its last lines.
+const CLOSE_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Why a connection was closed; shown in the server's log.
 #[derive(Debug)]
@@ -46,7 +52,7 @@ pub enum CloseReason {
         /// The `--max-queue` limit.
         limit: usize,
     },
-    /// Nothing heard for `--idle-timeout`.
+    /// No complete line for `--idle-timeout`.
     IdleTimeout(Duration),
     /// Its last messages could not be delivered in time while closing.
     FlushTimeout,
@@ -71,19 +77,57 @@ impl fmt::Display for CloseReason {
     }
 }
 
+/// How to close: after what is queued has been written (a goodbye, an error,
+/// the peer's own last lines), or at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Close {
+    /// Write what is queued first (within [`CLOSE_FLUSH_TIMEOUT`]).
+    AfterFlush,
+    /// Drop what is queued.
+    Now,
+}
+
+/// What the caller of [`Connection::read_lines`] did with a line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterLine {
+    /// Go on reading.
+    Continue,
+    /// The peer is leaving (it sent `/quit`): nothing after this line, not
+    /// even what came in the same read, is acted on.
+    Stop,
+}
+
+/// What reading a connection came to.
+#[derive(Debug)]
+pub enum ReadOutcome {
+    /// Read until `WouldBlock`: a readiness event will come with more.
+    Drained,
+    /// Stopped early on purpose (rate limit, fairness); the loop must resume
+    /// reading at this time, because no event will.
+    Paused(Instant),
+    /// End of stream, an error, or the peer quit.
+    Closed(CloseReason),
+}
+
+/// What a connection's clock says, checked once a second by the loop.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Overdue {
+    /// Open, but no complete line for this long.
+    Idle(Duration),
+    /// Closing, but its peer has not taken its last lines in time.
+    StuckClosing,
+}
+
 /// Where a connection is in its life.
 #[derive(Debug)]
-pub enum State {
+enum State {
     /// Reading and writing.
     Open,
-    /// Closing: no more reading; once `flush_first` output is written (or at
-    /// once, without it) the event loop removes it.
+    /// No more reading; removed once what is queued is written (with
+    /// [`Close::AfterFlush`]) or at once.
     Closing {
-        /// Why, for the log.
         reason: CloseReason,
-        /// Whether queued output is still worth sending.
-        flush_first: bool,
-        /// When closing began, to give up on a flush that never ends.
+        how: Close,
         since: Instant,
     },
 }
@@ -91,57 +135,64 @@ pub enum State {
 /// One client socket and everything the loop keeps for it.
 #[derive(Debug)]
 pub struct Connection {
-    /// The socket, non-blocking, registered with the poll.
-    pub stream: TcpStream,
+    /// The stream, non-blocking, registered with the poll under `token`.
+    transport: Transport,
+    /// Its key in the poll (and the loop's slab).
+    token: Token,
     /// The peer's address, for the log.
-    pub peer: SocketAddr,
+    peer: SocketAddr,
     /// Splits what the peer sends into lines.
-    pub lines: LineReader,
-    /// Frames waiting to be written, oldest first. Frames are shared with
-    /// every other recipient of the same broadcast.
-    outbox: VecDeque<Frame>,
-    /// Bytes of the front frame already written.
-    front_written: usize,
-    /// Bytes in `outbox` not yet written.
-    queued_bytes: usize,
+    lines: LineReader,
+    /// Frames waiting to be written.
+    outbox: Outbox,
     /// Whether WRITABLE is in the registered interest; it is there only while
     /// output is pending.
-    pub wants_writable: bool,
+    wants_writable: bool,
     /// Whether the connection is already on the loop's flush list.
-    pub flush_scheduled: bool,
+    flush_scheduled: bool,
     /// Reading is paused until then (rate limit or fairness); readiness that
     /// arrives meanwhile is ignored, and the loop resumes reading at that time.
-    pub paused_until: Option<Instant>,
-    /// When the peer last sent anything.
-    pub last_heard: Instant,
+    paused_until: Option<Instant>,
+    /// When the peer last completed a line. Bytes of an unfinished line do not
+    /// count: a client dripping an endless line is idle, not active.
+    last_line_at: Instant,
     /// Lines the peer may still send now; `None` when unlimited.
-    pub rate: Option<TokenBucket>,
+    rate: Option<TokenBucket>,
     /// Open or closing.
-    pub state: State,
+    state: State,
 }
 
 impl Connection {
-    /// A fresh, open connection.
-    pub fn new(
+    /// Registers `stream` for reading under `token` and returns the open
+    /// connection.
+    pub fn open(
         stream: TcpStream,
         peer: SocketAddr,
+        token: Token,
+        registry: &Registry,
         max_line_bytes: usize,
         rate: Option<TokenBucket>,
-    ) -> Connection {
-        Connection {
-            stream,
+    ) -> io::Result<Connection> {
+        let mut transport = Transport::Tcp(stream);
+        registry.register(&mut transport, token, Interest::READABLE)?;
+        Ok(Connection {
+            transport,
+            token,
             peer,
             lines: LineReader::new(max_line_bytes),
-            outbox: VecDeque::new(),
-            front_written: 0,
-            queued_bytes: 0,
+            outbox: Outbox::default(),
             wants_writable: false,
             flush_scheduled: false,
             paused_until: None,
-            last_heard: Instant::now(),
+            last_line_at: Instant::now(),
             rate,
             state: State::Open,
-        }
+        })
+    }
+
+    /// The peer's address.
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
     }
 
     /// True until the loop starts closing it.
@@ -149,74 +200,218 @@ impl Connection {
         matches!(self.state, State::Open)
     }
 
+    /// True while its reading is paused past `now`.
+    pub fn is_paused(&self, now: Instant) -> bool {
+        self.paused_until.is_some_and(|at| at > now)
+    }
+
+    /// Reads until `WouldBlock`, the rate limit, the read budget, the end of
+    /// the stream, or `handle` saying [`AfterLine::Stop`], handing `handle`
+    /// each line in order. `buffer` is the loop's shared read buffer.
+    pub fn read_lines(
+        &mut self,
+        buffer: &mut [u8],
+        now: Instant,
+        mut handle: impl FnMut(Line<'_>) -> AfterLine,
+    ) -> ReadOutcome {
+        self.paused_until = None;
+        let outcome = self.read_until_done(buffer, now, &mut handle);
+        if let ReadOutcome::Paused(until) = outcome {
+            self.paused_until = Some(until);
+        }
+        outcome
+    }
+
+    fn read_until_done(
+        &mut self,
+        buffer: &mut [u8],
+        now: Instant,
+        handle: &mut impl FnMut(Line<'_>) -> AfterLine,
+    ) -> ReadOutcome {
+        let Connection {
+            transport,
+            lines,
+            rate,
+            last_line_at,
+            ..
+        } = self;
+        if let Some(bucket) = rate.as_mut() {
+            if !bucket.has_token(now) {
+                return ReadOutcome::Paused(bucket.next_token_at());
+            }
+        }
+        let mut quit = false;
+        let mut on_line = |line: Line<'_>| {
+            if matches!(line, Line::Complete(_)) {
+                *last_line_at = now;
+            }
+            if handle(line) == AfterLine::Stop {
+                quit = true;
+                return ControlFlow::Break(());
+            }
+            match rate.as_mut() {
+                Some(bucket) => {
+                    bucket.take();
+                    if bucket.has_token(now) {
+                        ControlFlow::Continue(())
+                    } else {
+                        ControlFlow::Break(())
+                    }
+                }
+                None => ControlFlow::Continue(()),
+            }
+        };
+        // Why a `Break` from the line handler stopped reading.
+        let stopped = |quit: bool, rate: &Option<TokenBucket>| {
+            if quit {
+                ReadOutcome::Closed(CloseReason::Quit)
+            } else {
+                ReadOutcome::Paused(rate.as_ref().map_or(now, TokenBucket::next_token_at))
+            }
+        };
+        // Lines held back by an earlier pause go first.
+        if lines.buffered_bytes() > 0 && lines.feed(&[], &mut on_line).is_break() {
+            return stopped(quit, rate);
+        }
+        let mut budget = READ_BUDGET_BYTES;
+        loop {
+            match transport.read(buffer) {
+                Ok(0) => return ReadOutcome::Closed(CloseReason::PeerClosed),
+                Ok(n) => {
+                    if lines.feed(&buffer[..n], &mut on_line).is_break() {
+                        return stopped(quit, rate);
+                    }
+                    budget = budget.saturating_sub(n);
+                    if budget == 0 {
+                        // Fairness: others get their turn; come back at once.
+                        return ReadOutcome::Paused(now);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    lines.shrink();
+                    return ReadOutcome::Drained;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return ReadOutcome::Closed(CloseReason::ReadError(e)),
+            }
+        }
+    }
+
     /// True while output waits to be written.
     pub fn has_pending_output(&self) -> bool {
         !self.outbox.is_empty()
     }
 
-    /// Bytes waiting to be written.
-    pub fn queued_bytes(&self) -> usize {
-        self.queued_bytes
-    }
-
     /// Queues a frame. Fails when the queue passes `limit`, or when an early
     /// write (see [`EARLY_FLUSH_BYTES`]) fails.
     pub fn queue(&mut self, frame: Frame, limit: usize) -> Result<(), CloseReason> {
-        self.queued_bytes += frame.len();
-        self.outbox.push_back(frame);
+        self.outbox.push(frame);
         // Never judge a reader too slow before it was offered what is queued.
-        if self.queued_bytes > EARLY_FLUSH_BYTES.min(limit) {
-            self.flush().map_err(CloseReason::WriteError)?;
+        if self.outbox.queued_bytes() > EARLY_FLUSH_BYTES.min(limit) {
+            self.write_outbox().map_err(CloseReason::WriteError)?;
         }
-        if self.queued_bytes > limit {
-            return Err(CloseReason::TooSlow {
-                queued: self.queued_bytes,
-                limit,
-            });
+        let queued = self.outbox.queued_bytes();
+        if queued > limit {
+            return Err(CloseReason::TooSlow { queued, limit });
         }
         Ok(())
     }
 
-    /// Writes queued frames, many per system call, until the queue is empty
-    /// or the socket would block.
-    pub fn flush(&mut self) -> io::Result<()> {
-        while !self.outbox.is_empty() {
-            let mut slices = [IoSlice::new(&[]); MAX_FRAMES_PER_WRITE];
-            let mut count = 0;
-            for (slot, frame) in slices.iter_mut().zip(&self.outbox) {
-                let skip = if count == 0 { self.front_written } else { 0 };
-                *slot = IoSlice::new(&frame[skip..]);
-                count += 1;
-            }
-            match (&self.stream).write_vectored(&slices[..count]) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(written) => self.consume(written),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        // A burst (say, the history replay) can leave a large ring behind;
-        // an idle desk should not keep it.
-        if self.outbox.capacity() > 16 {
-            self.outbox = VecDeque::new();
-        }
-        Ok(())
+    /// Marks the connection for the loop's flush list; true if it was not on
+    /// it yet (so the caller adds it, once).
+    pub fn mark_for_flush(&mut self) -> bool {
+        !std::mem::replace(&mut self.flush_scheduled, true)
     }
 
-    /// Drops `written` bytes from the front of the queue.
-    fn consume(&mut self, mut written: usize) {
-        self.queued_bytes -= written;
-        while written > 0 {
-            let front_left = self.outbox[0].len() - self.front_written;
-            if written >= front_left {
-                self.outbox.pop_front();
-                self.front_written = 0;
-                written -= front_left;
+    /// Writes what is queued until done or `WouldBlock`, and keeps WRITABLE
+    /// in the interest exactly while output is left over.
+    pub fn flush(&mut self, registry: &Registry) -> io::Result<()> {
+        self.flush_scheduled = false;
+        self.write_outbox()?;
+        let pending = self.has_pending_output();
+        if pending != self.wants_writable {
+            let interest = if pending {
+                Interest::READABLE | Interest::WRITABLE
             } else {
-                self.front_written += written;
-                written = 0;
+                Interest::READABLE
+            };
+            registry.reregister(&mut self.transport, self.token, interest)?;
+            self.wants_writable = pending;
+        }
+        Ok(())
+    }
+
+    fn write_outbox(&mut self) -> io::Result<()> {
+        let transport = &mut self.transport;
+        self.outbox
+            .write_to(|slices| transport.write_vectored(slices))
+    }
+
+    /// Starts closing. Returns true when the connection can be removed now
+    /// (nothing worth writing is left); otherwise the loop flushes it first.
+    /// Closing again may only make a graceful close abrupt.
+    pub fn close(&mut self, reason: CloseReason, how: Close, now: Instant) -> bool {
+        match &mut self.state {
+            State::Closing { how: current, .. } => {
+                if how == Close::Now && *current == Close::AfterFlush {
+                    *current = Close::Now;
+                    return true;
+                }
+                false
+            }
+            State::Open => {
+                self.state = State::Closing {
+                    reason,
+                    how,
+                    since: now,
+                };
+                how == Close::Now || !self.has_pending_output()
             }
         }
+    }
+
+    /// True once it is closing and nothing it still owes is unwritten.
+    pub fn is_done(&self) -> bool {
+        match self.state {
+            State::Open => false,
+            State::Closing { how, .. } => how == Close::Now || !self.has_pending_output(),
+        }
+    }
+
+    /// Why it is closing, once it is.
+    pub fn close_reason(&self) -> Option<&CloseReason> {
+        match &self.state {
+            State::Open => None,
+            State::Closing { reason, .. } => Some(reason),
+        }
+    }
+
+    /// Whether its clock has run out: no complete line for `idle_timeout`
+    /// while open, or too long spent closing.
+    pub fn overdue(&self, now: Instant, idle_timeout: Option<Duration>) -> Option<Overdue> {
+        match &self.state {
+            State::Open => idle_timeout
+                .filter(|timeout| now.duration_since(self.last_line_at) > *timeout)
+                .map(Overdue::Idle),
+            State::Closing { since, .. } => {
+                (now.duration_since(*since) > CLOSE_FLUSH_TIMEOUT).then_some(Overdue::StuckClosing)
+            }
+        }
+    }
+
+    /// Gives up on a closing connection's last lines: it goes at once, for
+    /// `reason`.
+    pub fn abandon(&mut self, reason: CloseReason, now: Instant) {
+        self.state = State::Closing {
+            reason,
+            how: Close::Now,
+            since: now,
+        };
+    }
+
+    /// Takes it out of the poll; the socket closes when it is dropped.
+    pub fn deregister(&mut self, registry: &Registry) {
+        // Failing means it is not registered: nothing to undo.
+        let _ = registry.deregister(&mut self.transport);
     }
 }

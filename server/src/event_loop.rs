@@ -6,12 +6,12 @@
 //! mio registers sockets edge-triggered: after a readiness event, no other
 //! comes until the operation has returned `WouldBlock`. So this loop
 //!
-//! - accepts until `WouldBlock`;
+//! - accepts until `WouldBlock` ([`Acceptor`]);
 //! - reads until `WouldBlock`, or pauses deliberately (rate limit, fairness
 //!   budget) and then resumes the read itself from a timer, never waiting for
-//!   an event that will not come;
+//!   an event that will not come ([`Connection::read_lines`]);
 //! - writes until `WouldBlock` or the queue is empty, and keeps WRITABLE in the
-//!   interest only while output is pending;
+//!   interest only while output is pending ([`Connection::flush`]);
 //! - retries on `Interrupted`, ignores events for tokens no longer in the slab
 //!   and treats `read_closed`/`error` as hints that a read will tell the truth.
 //!
@@ -20,32 +20,35 @@
 //!
 //! # One pass of the loop
 //!
-//! Poll; handle each event (accept, read and run lines through the [`Room`],
-//! write); resume paused reads that are due; retry accepting if it was paused;
-//! once a second, close idle connections; then settle: flush every connection
-//! that got output, remove the closed ones (whose LEAVE notice may queue more
-//! output), until nothing changes.
+//! Poll; handle each event (read and run lines through the [`Room`], note
+//! writability and the listener's readiness); resume paused reads that are
+//! due; once a second, close idle connections; settle (flush every connection
+//! that got output, remove the closed ones, whose LEAVE notice may queue more
+//! output, until nothing changes); only then accept newcomers, so they are
+//! judged against the room without the clients that just left; settle again.
+//! Nothing in a pass waits on anything but the poll: the log is written by its
+//! own thread ([`crate::log`]).
 
-use std::fs::File;
-use std::io::{self, Read};
+use std::io;
 use std::net::SocketAddr;
-use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mio::net::{TcpListener, TcpStream};
-use mio::{Events, Interest, Poll, Token, Waker};
+use mio::net::TcpStream;
+use mio::{Events, Poll, Token, Waker};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 
 use chat_shared::{Line, ServerLine};
 
+use crate::acceptor::Acceptor;
 use crate::config::Config;
-use crate::connection::{CloseReason, Connection, State};
-use crate::listener;
+use crate::connection::{AfterLine, Close, CloseReason, Connection, Overdue, ReadOutcome};
+use crate::log::DroppedLines;
+use crate::outbox::{encode, Frame};
 use crate::rate::TokenBucket;
-use crate::room::{encode, ConnId, Effect, Frame, Room, SHUTDOWN_REASON};
+use crate::room::{ConnId, Effect, Room, SHUTDOWN_REASON};
 
 const LISTENER: Token = Token(usize::MAX);
 const WAKER: Token = Token(usize::MAX - 1);
@@ -56,27 +59,11 @@ const SIGNALS: Token = Token(usize::MAX - 2);
 /// an idle desk down to a few hundred bytes.
 const READ_BUFFER_BYTES: usize = 64 * 1024;
 
-/// Most bytes read from one connection before the loop serves the others and
-/// comes back to it (the epoll(7) starvation pitfall).
-const READ_BUDGET_BYTES: usize = 256 * 1024;
-
 /// How often idle and stuck-closing connections are looked for.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 
-/// How long a closing connection may take to accept its last lines.
-const CLOSE_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
-
 /// How long shutdown waits for goodbyes to be written.
 const SHUTDOWN_FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// How long to wait before accepting again when the system is out of file
-/// descriptors or memory and nothing can be freed here.
-const ACCEPT_RETRY_DELAY: Duration = Duration::from_millis(100);
-
-/// Descriptors kept free for the listener, the poll, signals, the spare and
-/// whatever else the process opens, when `--max-clients` is derived from the
-/// fd limit (Redis keeps 32).
-const RESERVED_FDS: u64 = 64;
 
 /// Events taken from the kernel per poll.
 const EVENTS_PER_POLL: usize = 1024;
@@ -96,8 +83,8 @@ impl ShutdownHandle {
 /// The event-loop server; see the module docs.
 pub struct Server {
     poll: Poll,
-    /// The listening socket; deregistered once shutdown begins.
-    listener: TcpListener,
+    /// The listener, and the rules for letting newcomers in.
+    acceptor: Acceptor,
     /// SIGINT and SIGTERM, when [`Server::handle_signals`] was called.
     signals: Option<Signals>,
     /// Wakes the poll for [`ShutdownHandle`].
@@ -107,8 +94,6 @@ pub struct Server {
     /// Names, colours, history.
     room: Room,
     config: Config,
-    /// `--max-clients`, or what the fd limit allows.
-    max_clients: usize,
     /// The read buffer every connection shares.
     read_buffer: Box<[u8]>,
     /// Effects of the lines just read, reused to avoid allocating.
@@ -119,57 +104,44 @@ pub struct Server {
     to_close: Vec<ConnId>,
     /// Connections whose reading was paused, and when to resume.
     paused_reads: Vec<(Instant, ConnId)>,
-    /// An open /dev/null, given up on EMFILE to accept and refuse a client
-    /// (the libuv trick), so that a full process neither spins on accept nor
-    /// leaves newcomers hanging in the backlog.
-    spare_fd: Option<File>,
-    /// While set, accepting waits until then (or until a client leaves).
-    accept_paused_until: Option<Instant>,
-    /// Whether the fd exhaustion was logged already, to log it once.
-    fd_exhaustion_logged: bool,
     /// When to look for idle connections next.
     next_sweep: Instant,
+    /// Log lines a stalled stderr cost, reported when it flows again.
+    dropped_log_lines: DroppedLines,
 }
 
 impl Server {
     /// Takes over a bound listener; nothing is accepted until [`Server::run`].
     pub fn new(listener: std::net::TcpListener, config: Config) -> io::Result<Server> {
-        listener.set_nonblocking(true)?;
-        let mut listener = TcpListener::from_std(listener);
         let poll = Poll::new()?;
-        poll.registry()
-            .register(&mut listener, LISTENER, Interest::READABLE)?;
+        let acceptor = Acceptor::new(listener, LISTENER, poll.registry(), config.max_clients)?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
-        let max_clients = config.max_clients.unwrap_or_else(max_clients_for_fd_limit);
         Ok(Server {
             poll,
-            listener,
+            acceptor,
             signals: None,
             waker,
             connections: Slab::new(),
             room: Room::new(config.history),
             config,
-            max_clients,
             read_buffer: vec![0; READ_BUFFER_BYTES].into_boxed_slice(),
             effects: Vec::new(),
             to_flush: Vec::new(),
             to_close: Vec::new(),
             paused_reads: Vec::new(),
-            spare_fd: File::open("/dev/null").ok(),
-            accept_paused_until: None,
-            fd_exhaustion_logged: false,
             next_sweep: Instant::now() + SWEEP_INTERVAL,
+            dropped_log_lines: DroppedLines::default(),
         })
     }
 
     /// The address it listens on.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.listener.local_addr()
+        self.acceptor.local_addr()
     }
 
     /// The most clients it will hold at once.
     pub fn max_clients(&self) -> usize {
-        self.max_clients
+        self.acceptor.max_clients()
     }
 
     /// A handle that stops the server from another thread.
@@ -182,7 +154,7 @@ impl Server {
         let mut signals = Signals::new([SIGINT, SIGTERM])?;
         self.poll
             .registry()
-            .register(&mut signals, SIGNALS, Interest::READABLE)?;
+            .register(&mut signals, SIGNALS, mio::Interest::READABLE)?;
         self.signals = Some(signals);
         Ok(())
     }
@@ -201,7 +173,7 @@ impl Server {
             let mut stop = false;
             for event in events.iter() {
                 match event.token() {
-                    LISTENER => self.accept_pending(),
+                    LISTENER => self.acceptor.mark_ready(),
                     WAKER => stop = true,
                     SIGNALS => stop |= self.signal_received(),
                     Token(id) => {
@@ -216,15 +188,20 @@ impl Server {
                     }
                 }
             }
+            if stop {
+                // Nobody new gets in once shutdown has begun.
+                self.acceptor.close(self.poll.registry());
+            }
             let now = Instant::now();
             self.resume_paused_reads(now);
-            if self.accept_paused_until.is_some_and(|at| at <= now) {
-                self.accept_pending();
-            }
             if now >= self.next_sweep {
                 self.sweep(now);
             }
             self.settle();
+            if self.acceptor.is_due(now) {
+                self.accept_pending();
+                self.settle();
+            }
             if stop {
                 return self.shut_down(&mut events);
             }
@@ -234,11 +211,14 @@ impl Server {
     /// How long the next poll may sleep: until the earliest timer.
     fn poll_timeout(&self) -> Option<Duration> {
         let now = Instant::now();
+        if self.acceptor.is_due(now) {
+            return Some(Duration::ZERO);
+        }
         let earliest = self
             .paused_reads
             .iter()
             .map(|(at, _)| *at)
-            .chain(self.accept_paused_until)
+            .chain(self.acceptor.paused_until())
             .fold(self.next_sweep, Instant::min);
         Some(earliest.saturating_duration_since(now))
     }
@@ -249,113 +229,45 @@ impl Server {
         };
         let mut received = false;
         for signal in signals.pending() {
-            eprintln!("[*] Received signal {signal}; shutting down.");
+            tracing::info!("[*] Received signal {signal}; shutting down.");
             received = true;
         }
         received
     }
 
-    /// Accepts until the backlog is empty (`WouldBlock`).
+    /// Admits newcomers until the backlog is empty or accepting must pause.
     fn accept_pending(&mut self) {
-        self.accept_paused_until = None;
-        loop {
-            match self.listener.accept() {
-                Ok((stream, peer)) => {
-                    self.fd_exhaustion_logged = false;
-                    self.admit(stream, peer);
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if is_fd_exhaustion(&e) => {
-                    if !self.fd_exhaustion_logged {
-                        eprintln!("[!] Out of file descriptors ({e}); refusing newcomers until clients leave.");
-                        self.fd_exhaustion_logged = true;
-                    }
-                    match self.refuse_with_spare_fd() {
-                        SpareFd::Refused => {}
-                        // Linux fails accept with EMFILE before it looks at
-                        // the backlog, so an empty backlog only shows here.
-                        SpareFd::BacklogEmpty => return,
-                        SpareFd::Unavailable => {
-                            // Nothing can be freed here: neither spin on
-                            // accept nor wait for an event that will not
-                            // come; try again shortly, or when a client leaves.
-                            self.accept_paused_until = Some(Instant::now() + ACCEPT_RETRY_DELAY);
-                            return;
-                        }
-                    }
-                }
-                // The peer gave up before we accepted: nothing to do.
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset
-                    ) => {}
-                Err(e) => {
-                    eprintln!("[!] accept failed: {e}");
-                    self.accept_paused_until = Some(Instant::now() + ACCEPT_RETRY_DELAY);
-                    return;
-                }
-            }
+        while let Some((stream, peer)) = self.acceptor.next(self.connections.len()) {
+            self.admit(stream, peer);
         }
     }
 
-    /// Frees the spare descriptor to accept one pending client and refuse it
-    /// at once, then takes the spare back.
-    fn refuse_with_spare_fd(&mut self) -> SpareFd {
-        if self.spare_fd.take().is_none() {
-            return SpareFd::Unavailable;
-        }
-        let outcome = match self.listener.accept() {
-            Ok((stream, peer)) => {
-                listener::refuse(
-                    stream,
-                    peer,
-                    "the server is out of file descriptors; try again later",
-                );
-                SpareFd::Refused
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => SpareFd::BacklogEmpty,
-            Err(_) => SpareFd::Unavailable,
-        };
-        self.spare_fd = File::open("/dev/null").ok();
-        if self.spare_fd.is_none() {
-            return SpareFd::Unavailable;
-        }
-        outcome
-    }
-
-    /// Registers a new client, or refuses it when the room is full.
+    /// Registers a newcomer and queues the history for it.
     fn admit(&mut self, stream: TcpStream, peer: SocketAddr) {
-        if self.connections.len() >= self.max_clients {
-            listener::refuse(stream, peer, &listener::full_reason(self.max_clients));
-            return;
-        }
-        if let Err(e) = listener::configure_client_socket(&stream) {
-            eprintln!("[!] {peer}: could not set socket options: {e}");
+        if let Err(e) = crate::listener::configure_client_socket(&stream) {
+            tracing::warn!("[!] {peer}: could not set socket options: {e}");
         }
         let entry = self.connections.vacant_entry();
         let id = entry.key();
-        let mut stream = stream;
-        if let Err(e) = self
-            .poll
-            .registry()
-            .register(&mut stream, Token(id), Interest::READABLE)
-        {
-            eprintln!("[!] {peer}: could not register: {e}");
-            return;
-        }
         let rate = self
             .config
             .rate_limit
             .map(|n| TokenBucket::new(n, Instant::now()));
-        let connection = entry.insert(Connection::new(
+        let connection = match Connection::open(
             stream,
             peer,
+            Token(id),
+            self.poll.registry(),
             self.config.max_line_bytes,
             rate,
-        ));
-        eprintln!("[+] {peer} connected.");
+        ) {
+            Ok(connection) => entry.insert(connection),
+            Err(e) => {
+                tracing::warn!("[!] {peer}: could not register: {e}");
+                return;
+            }
+        };
+        tracing::info!("[+] {peer} connected.");
         // History goes first, so a newcomer sees it before anything live;
         // only as much as fits in half its queue, newest kept.
         let budget = self.config.max_queue_bytes / 2;
@@ -384,27 +296,31 @@ impl Server {
             return; // a stale event for a connection already gone
         };
         let now = Instant::now();
-        if !connection.is_open() || connection.paused_until.is_some_and(|at| at > now) {
+        if !connection.is_open() || connection.is_paused(now) {
             return;
         }
-        connection.paused_until = None;
-        let outcome = read_lines(
-            id,
-            connection,
-            &mut self.read_buffer,
-            &mut self.room,
-            &mut self.effects,
-            self.config.max_line_bytes,
-        );
+        let room = &mut self.room;
+        let effects = &mut self.effects;
+        let max_line_bytes = self.config.max_line_bytes;
+        let outcome = connection.read_lines(&mut self.read_buffer, now, |line| {
+            match line {
+                Line::Complete(bytes) => room.handle_line(id, bytes, effects),
+                Line::TooLong => effects.push(Effect::Reply(Room::line_too_long(max_line_bytes))),
+            }
+            if effects.last() == Some(&Effect::Quit) {
+                AfterLine::Stop
+            } else {
+                AfterLine::Continue
+            }
+        });
         if let ReadOutcome::Paused(until) = outcome {
-            connection.paused_until = Some(until);
             self.paused_reads.push((until, id));
         }
         // Lines read before an end of stream still count, the sender's own
         // echo included: deliver them while the connection is open.
         self.apply_effects(id);
         if let ReadOutcome::Closed(reason) = outcome {
-            self.start_closing(id, reason, true);
+            self.close(id, reason, Close::AfterFlush);
         }
     }
 
@@ -428,7 +344,8 @@ impl Server {
             match effect {
                 Effect::Reply(frame) => self.send(id, frame),
                 Effect::Broadcast(frame) => self.broadcast(&frame),
-                Effect::Quit => self.start_closing(id, CloseReason::Quit, true),
+                // Closed by the read that saw it, once its replies are out.
+                Effect::Quit => {}
             }
         }
         self.effects = effects;
@@ -439,7 +356,7 @@ impl Server {
             return;
         };
         if let Err(reason) = connection.queue(frame, self.config.max_queue_bytes) {
-            self.start_closing(id, reason, false);
+            self.close(id, reason, Close::Now);
             return;
         }
         self.schedule_flush(id);
@@ -458,46 +375,32 @@ impl Server {
                 overflowed.push((id, reason));
                 continue;
             }
-            mark_for_flush(id, connection, &mut self.to_flush);
+            if connection.mark_for_flush() {
+                self.to_flush.push(id);
+            }
         }
         for (id, reason) in overflowed {
-            self.start_closing(id, reason, false);
+            self.close(id, reason, Close::Now);
         }
     }
 
     fn schedule_flush(&mut self, id: ConnId) {
         if let Some(connection) = self.connections.get_mut(id) {
-            mark_for_flush(id, connection, &mut self.to_flush);
+            if connection.mark_for_flush() {
+                self.to_flush.push(id);
+            }
         }
     }
 
-    /// Marks a connection closing. With `flush_first`, what is queued is
-    /// still written (a goodbye, an error) before it goes.
-    fn start_closing(&mut self, id: ConnId, reason: CloseReason, flush_first: bool) {
+    /// Starts closing connection `id`; it leaves the slab in [`Server::settle`].
+    fn close(&mut self, id: ConnId, reason: CloseReason, how: Close) {
         let Some(connection) = self.connections.get_mut(id) else {
             return;
         };
-        if let State::Closing {
-            flush_first: already_flushing,
-            ..
-        } = &mut connection.state
-        {
-            // Already closing: a hard close may cut a graceful one short.
-            if !flush_first && *already_flushing {
-                *already_flushing = false;
-                self.to_close.push(id);
-            }
-            return;
-        }
-        connection.state = State::Closing {
-            reason,
-            flush_first,
-            since: Instant::now(),
-        };
-        if flush_first && connection.has_pending_output() {
-            self.schedule_flush(id);
-        } else {
+        if connection.close(reason, how, Instant::now()) {
             self.to_close.push(id);
+        } else if how == Close::AfterFlush {
+            self.schedule_flush(id);
         }
     }
 
@@ -515,63 +418,41 @@ impl Server {
         }
     }
 
-    /// Writes what connection `id` has queued and keeps its WRITABLE
-    /// interest honest: registered only while output is left over.
     fn flush(&mut self, id: ConnId) {
         let Some(connection) = self.connections.get_mut(id) else {
             return;
         };
-        connection.flush_scheduled = false;
-        if let Err(e) = connection.flush() {
-            self.start_closing(id, CloseReason::WriteError(e), false);
+        if let Err(e) = connection.flush(self.poll.registry()) {
+            self.close(id, CloseReason::WriteError(e), Close::Now);
             return;
         }
-        let pending = connection.has_pending_output();
-        if pending != connection.wants_writable {
-            let interest = if pending {
-                Interest::READABLE | Interest::WRITABLE
-            } else {
-                Interest::READABLE
-            };
-            if let Err(e) =
-                self.poll
-                    .registry()
-                    .reregister(&mut connection.stream, Token(id), interest)
-            {
-                self.start_closing(id, CloseReason::WriteError(e), false);
-                return;
-            }
-            connection.wants_writable = pending;
-        }
-        if !pending && matches!(connection.state, State::Closing { .. }) {
+        if connection.is_done() {
             self.to_close.push(id);
         }
     }
 
-    /// Removes the connections marked closed: the one place a connection
+    /// Removes the connections that are done: the one place a connection
     /// leaves the slab.
     fn remove_closed(&mut self) {
         for id in std::mem::take(&mut self.to_close) {
-            let Some(connection) = self.connections.get(id) else {
-                continue; // listed twice
-            };
-            let State::Closing { flush_first, .. } = connection.state else {
-                continue;
-            };
-            if flush_first && connection.has_pending_output() {
-                continue; // still writing its goodbye
+            if !self.connections.get(id).is_some_and(Connection::is_done) {
+                continue; // listed twice, or still writing its goodbye
             }
             let mut connection = self.connections.remove(id);
-            let _ = self.poll.registry().deregister(&mut connection.stream);
-            if let State::Closing { reason, .. } = &connection.state {
-                eprintln!("[-] {} disconnected ({reason}).", connection.peer);
+            connection.deregister(self.poll.registry());
+            let reason = connection
+                .close_reason()
+                .map_or_else(String::new, ToString::to_string);
+            match self.room.name_of(id) {
+                Some(name) => tracing::info!(
+                    "[-] {} ({name}) disconnected ({reason}).",
+                    connection.peer()
+                ),
+                None => tracing::info!("[-] {} disconnected ({reason}).", connection.peer()),
             }
             self.room.leave(id, &mut self.effects);
             self.apply_effects(id);
-        }
-        // A descriptor was freed: a paused accept may go on now.
-        if self.accept_paused_until.is_some() {
-            self.accept_pending();
+            self.acceptor.client_left();
         }
     }
 
@@ -579,37 +460,29 @@ impl Server {
     /// peer never took their last lines.
     fn sweep(&mut self, now: Instant) {
         self.next_sweep = now + SWEEP_INTERVAL;
-        let mut idle = Vec::new();
-        let mut stuck = Vec::new();
-        for (id, connection) in &self.connections {
-            match &connection.state {
-                State::Open => {
-                    if let Some(timeout) = self.config.idle_timeout {
-                        if now.duration_since(connection.last_heard) > timeout {
-                            idle.push((id, timeout));
-                        }
+        self.dropped_log_lines.check();
+        let overdue: Vec<(ConnId, Overdue)> = self
+            .connections
+            .iter()
+            .filter_map(|(id, connection)| {
+                connection
+                    .overdue(now, self.config.idle_timeout)
+                    .map(|overdue| (id, overdue))
+            })
+            .collect();
+        for (id, overdue) in overdue {
+            match overdue {
+                Overdue::Idle(timeout) => {
+                    let reason = format!("idle for {} s", timeout.as_secs());
+                    self.send(id, encode(&ServerLine::Bye { reason: &reason }));
+                    self.close(id, CloseReason::IdleTimeout(timeout), Close::AfterFlush);
+                }
+                Overdue::StuckClosing => {
+                    if let Some(connection) = self.connections.get_mut(id) {
+                        connection.abandon(CloseReason::FlushTimeout, now);
+                        self.to_close.push(id);
                     }
                 }
-                State::Closing { since, .. } => {
-                    if now.duration_since(*since) > CLOSE_FLUSH_TIMEOUT {
-                        stuck.push(id);
-                    }
-                }
-            }
-        }
-        for (id, timeout) in idle {
-            let reason = format!("idle for {} s", timeout.as_secs());
-            self.send(id, encode(&ServerLine::Bye { reason: &reason }));
-            self.start_closing(id, CloseReason::IdleTimeout(timeout), true);
-        }
-        for id in stuck {
-            if let Some(connection) = self.connections.get_mut(id) {
-                connection.state = State::Closing {
-                    reason: CloseReason::FlushTimeout,
-                    flush_first: false,
-                    since: now,
-                };
-                self.to_close.push(id);
             }
         }
     }
@@ -617,8 +490,7 @@ impl Server {
     /// Tells every client the server is going down, gives the goodbyes a
     /// short while to be written, and returns.
     fn shut_down(mut self, events: &mut Events) -> io::Result<()> {
-        let _ = self.poll.registry().deregister(&mut self.listener);
-        eprintln!(
+        tracing::info!(
             "[*] Shutting down: telling {} clients.",
             self.connections.len()
         );
@@ -633,7 +505,7 @@ impl Server {
                     let _ = connection.queue(Arc::clone(&bye), usize::MAX);
                 }
             }
-            self.start_closing(id, CloseReason::ShuttingDown, true);
+            self.close(id, CloseReason::ShuttingDown, Close::AfterFlush);
         }
         let deadline = Instant::now() + SHUTDOWN_FLUSH_TIMEOUT;
         loop {
@@ -654,123 +526,7 @@ impl Server {
                 }
             }
         }
-        eprintln!("[*] Server stopped.");
+        tracing::info!("[*] Server stopped.");
         Ok(())
     }
-}
-
-/// What giving up the spare descriptor achieved.
-enum SpareFd {
-    /// A pending client was accepted and refused; there may be more.
-    Refused,
-    /// Nobody was waiting: accepting is done until the next event.
-    BacklogEmpty,
-    /// No descriptor could be had, even with the spare given up.
-    Unavailable,
-}
-
-/// What reading a connection came to.
-enum ReadOutcome {
-    /// Read until `WouldBlock`: a readiness event will come with more.
-    Drained,
-    /// Stopped early on purpose; the loop must resume reading at this time,
-    /// because no event will.
-    Paused(Instant),
-    /// End of stream or an error.
-    Closed(CloseReason),
-}
-
-/// Reads from `connection` until `WouldBlock`, its rate limit, or its share
-/// of the loop's time, handing each complete line to the room.
-fn read_lines(
-    id: ConnId,
-    connection: &mut Connection,
-    buffer: &mut [u8],
-    room: &mut Room,
-    effects: &mut Vec<Effect>,
-    max_line_bytes: usize,
-) -> ReadOutcome {
-    let now = Instant::now();
-    let Connection {
-        stream,
-        lines,
-        rate,
-        last_heard,
-        ..
-    } = connection;
-    if rate.as_mut().is_some_and(|bucket| !bucket.has_token(now)) {
-        return ReadOutcome::Paused(rate.as_ref().map_or(now, TokenBucket::next_token_at));
-    }
-    let mut handle = |line: Line<'_>| {
-        match line {
-            Line::Complete(bytes) => room.handle_line(id, bytes, effects),
-            Line::TooLong => effects.push(Effect::Reply(Room::line_too_long(max_line_bytes))),
-        }
-        match rate.as_mut() {
-            Some(bucket) => {
-                bucket.take();
-                if bucket.has_token(now) {
-                    ControlFlow::Continue(())
-                } else {
-                    ControlFlow::Break(())
-                }
-            }
-            None => ControlFlow::Continue(()),
-        }
-    };
-    let mut step = || -> Option<ReadOutcome> {
-        // Lines held back by an earlier pause go first.
-        if lines.buffered_bytes() > 0 && lines.feed(&[], &mut handle).is_break() {
-            return None;
-        }
-        let mut budget = READ_BUDGET_BYTES;
-        loop {
-            match (&*stream).read(buffer) {
-                Ok(0) => return Some(ReadOutcome::Closed(CloseReason::PeerClosed)),
-                Ok(n) => {
-                    *last_heard = now;
-                    if lines.feed(&buffer[..n], &mut handle).is_break() {
-                        return None;
-                    }
-                    budget = budget.saturating_sub(n);
-                    if budget == 0 {
-                        // Fairness: others get their turn; come back at once.
-                        return Some(ReadOutcome::Paused(now));
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    lines.shrink();
-                    return Some(ReadOutcome::Drained);
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Some(ReadOutcome::Closed(CloseReason::ReadError(e))),
-            }
-        }
-    };
-    // `None`: the rate limit ran out; resume when the next token is due.
-    step().unwrap_or_else(|| {
-        ReadOutcome::Paused(rate.as_ref().map_or(now, TokenBucket::next_token_at))
-    })
-}
-
-/// Puts connection `id` on the flush list, once. A free function so that
-/// [`Server::broadcast`] can call it while it iterates the slab.
-fn mark_for_flush(id: ConnId, connection: &mut Connection, to_flush: &mut Vec<ConnId>) {
-    if !connection.flush_scheduled {
-        connection.flush_scheduled = true;
-        to_flush.push(id);
-    }
-}
-
-fn is_fd_exhaustion(e: &io::Error) -> bool {
-    matches!(
-        e.raw_os_error(),
-        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
-    )
-}
-
-/// Clients the fd limit allows, leaving [`RESERVED_FDS`] for everything else.
-fn max_clients_for_fd_limit() -> usize {
-    let (soft, _) = rlimit::getrlimit(rlimit::Resource::NOFILE).unwrap_or((1024, 1024));
-    soft.saturating_sub(RESERVED_FDS).max(1) as usize
 }

@@ -12,20 +12,28 @@
 //! # Layout
 //!
 //! - [`config`]: flags and the settings they become.
-//! - [`listener`]: binding the listening socket, raising the fd limit.
+//! - [`log`]: the log, written off the loop's thread.
+//! - [`listener`]: binding the listening socket, socket options, the fd limit.
 //! - [`room`]: names, colours, history and what each line causes; no I/O.
-//! - [`event_loop`]: the mio loop, accept/read/write/close discipline.
-//! - [`connection`]: one client's buffers and state in the loop.
+//! - [`outbox`]: encoded frames and each client's bounded queue of them.
+//! - [`event_loop`]: the mio loop, its pass, broadcast and the close discipline.
+//! - [`acceptor`]: the loop's listener, admission, refusals, fd exhaustion.
+//! - [`connection`]: one client in the loop: its I/O, buffers and lifecycle.
+//! - [`transport`]: the byte stream under a connection (plain TCP today).
 //! - [`rate`]: the per-client line rate limit.
 //! - [`threads`]: the thread-per-client baseline (`--mode threads`).
 
+pub mod acceptor;
 pub mod config;
 pub mod connection;
 pub mod event_loop;
 pub mod listener;
+pub mod log;
+pub mod outbox;
 pub mod rate;
 pub mod room;
 pub mod threads;
+pub mod transport;
 
 mod running;
 

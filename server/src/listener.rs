@@ -10,7 +10,7 @@ use socket2::{Domain, Protocol, SockRef, Socket, TcpKeepalive, Type};
 
 use chat_shared::ServerLine;
 
-use crate::room::encode;
+use crate::outbox::encode;
 
 /// Connections the kernel may queue before we accept them. When a thousand
 /// desks reconnect after a restart, std's 128 drops SYNs and makes clients
@@ -69,7 +69,7 @@ pub fn configure_client_socket(socket: &impl AsFd) -> io::Result<()> {
 /// (a short line fits any fresh socket buffer), logs it, and closes it.
 pub fn refuse(mut stream: impl Write, peer: SocketAddr, reason: &str) {
     let _ = stream.write(&encode(&ServerLine::Bye { reason }));
-    eprintln!("[-] {peer} refused ({reason}).");
+    tracing::info!("[-] {peer} refused ({reason}).");
 }
 
 /// The refusal reason past `--max-clients`.

@@ -7,15 +7,12 @@
 //! protocol's rules live here once.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Arc;
 
 use chat_shared::message::{timestamp_now, Chat, Presence};
 use chat_shared::sanitize::clean;
 use chat_shared::{ClientLine, Color, ErrorCode, ServerLine, MAX_WHO_NAMES};
 
-/// An encoded server line, shared by every recipient's queue: a broadcast is
-/// encoded once, not once per client.
-pub type Frame = Arc<[u8]>;
+use crate::outbox::{encode, Frame};
 
 /// The `BYE` reason every client gets when the server stops, in either mode.
 pub const SHUTDOWN_REASON: &str = "the server is going down";
@@ -75,6 +72,11 @@ impl Room {
     /// How many connections have a name.
     pub fn member_count(&self) -> usize {
         self.members.len()
+    }
+
+    /// Connection `id`'s name, once it has one.
+    pub fn name_of(&self, id: ConnId) -> Option<&str> {
+        self.members.get(&id).map(|member| member.name.as_str())
     }
 
     /// Handles one line from connection `id`, pushing what must happen onto
@@ -204,11 +206,6 @@ impl Room {
             names,
         })
     }
-}
-
-/// Encodes a server line into a shareable frame.
-pub fn encode(line: &ServerLine<'_>) -> Frame {
-    Frame::from(line.encode())
 }
 
 fn error_frame(code: ErrorCode, detail: &str) -> Frame {

@@ -22,8 +22,9 @@ use chat_shared::{Line, LineReader, ServerLine};
 
 use crate::config::Config;
 use crate::listener;
+use crate::outbox::encode;
 use crate::rate::TokenBucket;
-use crate::room::{encode, ConnId, Effect, Room, SHUTDOWN_REASON};
+use crate::room::{ConnId, Effect, Room, SHUTDOWN_REASON};
 
 /// Each client thread's read buffer; the seed read 1024 bytes at a time.
 const READ_BUFFER_BYTES: usize = 4096;
@@ -118,7 +119,7 @@ impl Server {
         let handle = self.shutdown_handle();
         thread::spawn(move || {
             if let Some(signal) = signals.forever().next() {
-                eprintln!("[*] Received signal {signal}; shutting down.");
+                tracing::info!("[*] Received signal {signal}; shutting down.");
                 handle.shutdown();
             }
         });
@@ -132,7 +133,7 @@ impl Server {
                 Ok(accepted) => accepted,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    eprintln!("[!] accept failed: {e}");
+                    tracing::warn!("[!] accept failed: {e}");
                     if self.shared.stopping.load(Ordering::SeqCst) {
                         break;
                     }
@@ -156,13 +157,13 @@ impl Server {
             return;
         }
         if let Err(e) = listener::configure_client_socket(&stream) {
-            eprintln!("[!] {peer}: could not set socket options: {e}");
+            tracing::warn!("[!] {peer}: could not set socket options: {e}");
         }
         let _ = stream.set_read_timeout(self.shared.config.idle_timeout);
         let writer = match stream.try_clone() {
             Ok(writer) => writer,
             Err(e) => {
-                eprintln!("[-] {peer} refused ({e}).");
+                tracing::info!("[-] {peer} refused ({e}).");
                 return;
             }
         };
@@ -180,15 +181,15 @@ impl Server {
         match spawned {
             Ok(_) => {
                 state.clients.push((id, writer));
-                eprintln!("[+] {peer} connected.");
+                tracing::info!("[+] {peer} connected.");
             }
-            Err(e) => eprintln!("[-] {peer} refused (cannot start a thread: {e})."),
+            Err(e) => tracing::info!("[-] {peer} refused (cannot start a thread: {e})."),
         }
     }
 
     fn shut_down(&self) {
         let mut state = lock(&self.shared);
-        eprintln!(
+        tracing::info!(
             "[*] Shutting down: telling {} clients.",
             state.clients.len()
         );
@@ -201,7 +202,7 @@ impl Server {
             let _ = stream.shutdown(Shutdown::Both);
         }
         state.clients.clear();
-        eprintln!("[*] Server stopped.");
+        tracing::info!("[*] Server stopped.");
     }
 }
 
@@ -276,7 +277,7 @@ fn serve_client(shared: &Shared, id: ConnId, mut stream: TcpStream, peer: Socket
     drop(state);
     let _ = stream.shutdown(Shutdown::Both);
     if !shared.stopping.load(Ordering::SeqCst) {
-        eprintln!("[-] {peer} disconnected ({reason}).");
+        tracing::info!("[-] {peer} disconnected ({reason}).");
     }
 }
 

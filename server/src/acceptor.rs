@@ -1,0 +1,229 @@
+//! The event loop's door: the listening socket, the spare descriptor that
+//! keeps fd exhaustion from becoming a busy loop, the accept pause, and the
+//! refusals (room full, out of descriptors).
+//!
+//! The loop asks for newcomers one at a time with [`Acceptor::next`], telling
+//! it how many clients are connected, so every newcomer is judged against the
+//! room as it is at that moment.
+
+use std::fs::File;
+use std::io;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use mio::net::{TcpListener, TcpStream};
+use mio::{Interest, Registry, Token};
+
+use crate::listener;
+
+/// How long to wait before accepting again when the system is out of file
+/// descriptors or memory and nothing can be freed here.
+const ACCEPT_RETRY_DELAY: Duration = Duration::from_millis(100);
+
+/// Descriptors kept free for the listener, the poll, signals, the spare and
+/// whatever else the process opens, when `--max-clients` is derived from the
+/// fd limit (Redis keeps 32).
+const RESERVED_FDS: u64 = 64;
+
+/// The listener and what accepting needs besides it.
+#[derive(Debug)]
+pub struct Acceptor {
+    /// The listening socket; `None` once shutdown has begun.
+    listener: Option<TcpListener>,
+    /// `--max-clients`, or what the fd limit allows.
+    max_clients: usize,
+    /// An open /dev/null, given up on EMFILE to accept and refuse a client
+    /// (the libuv trick), so that a full process neither spins on accept nor
+    /// leaves newcomers hanging in the backlog.
+    spare_fd: Option<File>,
+    /// While set, accepting waits until then (or until a client leaves).
+    paused_until: Option<Instant>,
+    /// Whether the fd exhaustion was logged already, to log it once.
+    exhaustion_logged: bool,
+    /// Set by a readiness event: the backlog may hold newcomers.
+    ready: bool,
+}
+
+/// What giving up the spare descriptor achieved.
+enum SpareFd {
+    /// A pending client was accepted and refused; there may be more.
+    Refused,
+    /// Nobody was waiting: accepting is done until the next event.
+    BacklogEmpty,
+    /// No descriptor could be had, even with the spare given up.
+    Unavailable,
+}
+
+impl Acceptor {
+    /// Registers `listener` (non-blocking) under `token`.
+    pub fn new(
+        listener: std::net::TcpListener,
+        token: Token,
+        registry: &Registry,
+        max_clients: Option<usize>,
+    ) -> io::Result<Acceptor> {
+        listener.set_nonblocking(true)?;
+        let mut listener = TcpListener::from_std(listener);
+        registry.register(&mut listener, token, Interest::READABLE)?;
+        Ok(Acceptor {
+            listener: Some(listener),
+            max_clients: max_clients.unwrap_or_else(max_clients_for_fd_limit),
+            spare_fd: File::open("/dev/null").ok(),
+            paused_until: None,
+            exhaustion_logged: false,
+            ready: true,
+        })
+    }
+
+    /// The address it listens on.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        match &self.listener {
+            Some(listener) => listener.local_addr(),
+            None => Err(io::Error::new(
+                io::ErrorKind::NotConnected,
+                "the server no longer listens",
+            )),
+        }
+    }
+
+    /// The most clients it lets in at once.
+    pub fn max_clients(&self) -> usize {
+        self.max_clients
+    }
+
+    /// Notes a readiness event; the loop accepts once the pass's departures
+    /// are settled, so newcomers see the slots they freed.
+    pub fn mark_ready(&mut self) {
+        self.ready = true;
+    }
+
+    /// A client left: a pause for lack of descriptors may end now.
+    pub fn client_left(&mut self) {
+        if self.paused_until.is_some() {
+            self.ready = true;
+        }
+    }
+
+    /// True when [`Acceptor::next`] has work: an event came, or a pause ended.
+    pub fn is_due(&self, now: Instant) -> bool {
+        self.listener.is_some() && (self.ready || self.paused_until.is_some_and(|at| at <= now))
+    }
+
+    /// When a pause ends, for the poll's timeout.
+    pub fn paused_until(&self) -> Option<Instant> {
+        self.paused_until
+    }
+
+    /// The next newcomer to admit, refusing those that do not fit (`open`
+    /// clients are connected now), until the backlog is empty (`WouldBlock`)
+    /// or accepting must pause.
+    pub fn next(&mut self, open: usize) -> Option<(TcpStream, SocketAddr)> {
+        self.paused_until = None;
+        loop {
+            let listener = self.listener.as_ref()?;
+            match listener.accept() {
+                Ok((stream, peer)) => {
+                    self.exhaustion_logged = false;
+                    if open >= self.max_clients {
+                        listener::refuse(stream, peer, &listener::full_reason(self.max_clients));
+                        continue;
+                    }
+                    return Some((stream, peer));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if is_fd_exhaustion(&e) => {
+                    if !self.exhaustion_logged {
+                        tracing::warn!(
+                            "[!] Out of file descriptors ({e}); refusing newcomers until clients leave."
+                        );
+                        self.exhaustion_logged = true;
+                    }
+                    match self.refuse_with_spare_fd() {
+                        SpareFd::Refused => {}
+                        // Linux fails accept with EMFILE before it looks at
+                        // the backlog, so an empty backlog only shows here.
+                        SpareFd::BacklogEmpty => break,
+                        SpareFd::Unavailable => {
+                            // Nothing can be freed here: neither spin on
+                            // accept nor wait for an event that will not
+                            // come; try again shortly, or when a client leaves.
+                            self.pause();
+                            return None;
+                        }
+                    }
+                }
+                // The peer gave up before we accepted: nothing to do.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset
+                    ) => {}
+                Err(e) => {
+                    tracing::warn!("[!] accept failed: {e}");
+                    self.pause();
+                    return None;
+                }
+            }
+        }
+        self.ready = false;
+        None
+    }
+
+    fn pause(&mut self) {
+        self.ready = false;
+        self.paused_until = Some(Instant::now() + ACCEPT_RETRY_DELAY);
+    }
+
+    /// Frees the spare descriptor to accept one pending client and refuse it
+    /// at once, then takes the spare back.
+    fn refuse_with_spare_fd(&mut self) -> SpareFd {
+        let Some(listener) = self.listener.as_ref() else {
+            return SpareFd::Unavailable;
+        };
+        if self.spare_fd.take().is_none() {
+            return SpareFd::Unavailable;
+        }
+        let outcome = match listener.accept() {
+            Ok((stream, peer)) => {
+                listener::refuse(
+                    stream,
+                    peer,
+                    "the server is out of file descriptors; try again later",
+                );
+                SpareFd::Refused
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => SpareFd::BacklogEmpty,
+            Err(_) => SpareFd::Unavailable,
+        };
+        self.spare_fd = File::open("/dev/null").ok();
+        if self.spare_fd.is_none() {
+            return SpareFd::Unavailable;
+        }
+        outcome
+    }
+
+    /// Stops accepting for good and closes the listening socket, so that
+    /// newcomers are refused by the system instead of waiting on a server
+    /// that is going away.
+    pub fn close(&mut self, registry: &Registry) {
+        if let Some(mut listener) = self.listener.take() {
+            let _ = registry.deregister(&mut listener);
+        }
+        self.ready = false;
+        self.paused_until = None;
+    }
+}
+
+fn is_fd_exhaustion(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+    )
+}
+
+/// Clients the fd limit allows, leaving [`RESERVED_FDS`] for everything else.
+fn max_clients_for_fd_limit() -> usize {
+    let (soft, _) = rlimit::getrlimit(rlimit::Resource::NOFILE).unwrap_or((1024, 1024));
+    soft.saturating_sub(RESERVED_FDS).max(1) as usize
+}
