@@ -10,6 +10,8 @@ use getopts::Options;
 
 use chat_shared::{DEFAULT_MAX_LINE_BYTES, DEFAULT_PORT};
 
+use crate::log::{LogLevel, DEFAULT_LEVEL};
+
 /// Which server design runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -41,6 +43,8 @@ pub struct Config {
     pub idle_timeout: Option<Duration>,
     /// Most lines per second one client may send; `None` is unlimited.
     pub rate_limit: Option<u32>,
+    /// The log's verbosity; `None` leaves it to `RUST_LOG`, then the default.
+    pub log_level: Option<LogLevel>,
 }
 
 /// Default for `--max-queue`. Large enough for a full history replay of
@@ -71,6 +75,7 @@ impl Default for Config {
             history: DEFAULT_HISTORY,
             idle_timeout: Some(Duration::from_secs(DEFAULT_IDLE_TIMEOUT_SECS)),
             rate_limit: Some(DEFAULT_RATE_LIMIT),
+            log_level: None,
         }
     }
 }
@@ -164,6 +169,16 @@ fn options() -> Options {
          more are read later, not lost; 0 for no limit (default {DEFAULT_RATE_LIMIT})"
         ),
         "N",
+    );
+    opts.optopt(
+        "",
+        "log-level",
+        &format!(
+            "log verbosity: error, warn, info, debug, trace or off, or RUST_LOG-style \
+             directives; wins over RUST_LOG (default {DEFAULT_LEVEL}). The log goes to stderr \
+             and never holds message text"
+        ),
+        "LEVEL",
     );
     opts.optflag("h", "help", "print this help and exit");
     opts.optflag("V", "version", "print the version and exit");
@@ -260,6 +275,13 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Command, UsageError> {
             u32::try_from(n).map_err(|_| usage_error(format!("--rate-limit is too large: {n}")))?;
         config.rate_limit = (n > 0).then_some(n);
     }
+    if let Some(level) = matches.opt_str("log-level") {
+        config.log_level = Some(level.parse().map_err(|e| {
+            usage_error(format!(
+                "--log-level: '{level}' is not a level or directive ({e})"
+            ))
+        })?);
+    }
     Ok(Command::Run(config))
 }
 
@@ -303,6 +325,8 @@ mod tests {
             "0",
             "--rate-limit",
             "0",
+            "--log-level",
+            "debug",
         ]);
         assert_eq!(
             config,
@@ -316,6 +340,7 @@ mod tests {
                 history: 5,
                 idle_timeout: None,
                 rate_limit: None,
+                log_level: Some("debug".parse().unwrap()),
             }
         );
     }
@@ -361,6 +386,7 @@ mod tests {
             "--history",
             "--idle-timeout",
             "--rate-limit",
+            "--log-level",
             "--help",
             "--version",
         ] {
@@ -370,6 +396,16 @@ mod tests {
         assert!(words
             .join(" ")
             .contains("baseline for comparison, not for production"));
+    }
+
+    #[test]
+    fn bad_log_level_is_a_usage_error() {
+        let err = parse_args(&["--log-level", "loud=very=much"]).unwrap_err();
+        assert!(
+            err.message.starts_with("--log-level: 'loud=very=much'"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]

@@ -1,21 +1,27 @@
-//! `chat-server`: parses flags, binds, and hands the listener to the chosen
-//! mode. Everything else lives in the library.
+//! `chat-server`: parses flags, starts the log, binds, and hands the listener
+//! to the chosen mode. Everything else lives in the library.
 
 use std::process::ExitCode;
 
 use chat_server::config::{parse_args, Command, Config, Mode};
-use chat_server::{listener, threads, Server};
+use chat_server::{listener, log, threads, Server};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match parse_args(&args) {
-        Ok(Command::Run(config)) => match run(config) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("chat-server: {e}");
-                ExitCode::FAILURE
+        Ok(Command::Run(config)) => {
+            let log_guard = log::init(config.log_level.as_ref());
+            let result = run(config);
+            // Written before the process goes: the last lines of the log.
+            drop(log_guard);
+            match result {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("chat-server: {e}");
+                    ExitCode::FAILURE
+                }
             }
-        },
+        }
         Ok(Command::Help(text)) => {
             print!("{text}");
             ExitCode::SUCCESS
@@ -36,14 +42,14 @@ fn run(config: Config) -> std::io::Result<()> {
         Ok(limit) => {
             if let Some(wanted) = config.max_clients {
                 if wanted as u64 > limit {
-                    eprintln!(
+                    tracing::warn!(
                         "[!] --max-clients {wanted} is above the fd limit ({limit}); \
                          newcomers past it will be refused"
                     );
                 }
             }
         }
-        Err(e) => eprintln!("[!] could not raise the fd limit: {e}"),
+        Err(e) => tracing::warn!("[!] could not raise the fd limit: {e}"),
     }
     let listener = listener::bind(&config.host, config.port).map_err(|e| {
         std::io::Error::new(
@@ -56,13 +62,13 @@ fn run(config: Config) -> std::io::Result<()> {
         Mode::Event => {
             let mut server = Server::new(listener, config)?;
             server.handle_signals()?;
-            eprintln!("[*] Listening as {addr}");
+            tracing::info!("[*] Listening as {addr}");
             server.run()
         }
         Mode::Threads => {
             let server = threads::Server::new(listener, config)?;
             server.handle_signals()?;
-            eprintln!(
+            tracing::info!(
                 "[*] Listening as {addr} (thread per client: a baseline, not for production)"
             );
             server.run()
