@@ -7,10 +7,14 @@
 //! timeout. Helpers that assert are `#[track_caller]` and say what they
 //! expected and what they got.
 
+// Each test binary uses its own subset of these helpers.
+#![allow(dead_code)]
+
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::process::{Child, ChildStderr, Command, ExitStatus, Output, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -342,8 +346,21 @@ pub fn is_leave(line: &str, name: &str) -> bool {
 pub struct ServerProcess {
     child: Child,
     addr: SocketAddr,
-    /// Everything it wrote to stderr so far.
+    /// Everything it wrote to stderr so far (only what was read).
     log: Arc<Mutex<String>>,
+    /// With [`ServerProcess::start_with_stalled_stderr`]: the read end of its
+    /// stderr, held open and not read, until [`ServerProcess::drain_stderr`].
+    stalled_stderr: Option<BufReader<ChildStderr>>,
+}
+
+/// What the test does with the server's stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stderr {
+    /// Read all along, so the server never waits on it.
+    Drained,
+    /// Read up to the `Listening` line, then held open and never read, like
+    /// a paused pager or a supervisor that stopped reading.
+    StalledAfterStart,
 }
 
 impl ServerProcess {
@@ -351,18 +368,25 @@ impl ServerProcess {
     /// listens.
     #[track_caller]
     pub fn start(args: &[&str]) -> ServerProcess {
-        ServerProcess::spawn(args, None)
+        ServerProcess::spawn(args, None, Stderr::Drained)
+    }
+
+    /// Same, but once it listens nobody reads its stderr any more: the pipe
+    /// fills and stays full until [`ServerProcess::drain_stderr`].
+    #[track_caller]
+    pub fn start_with_stalled_stderr(args: &[&str]) -> ServerProcess {
+        ServerProcess::spawn(args, None, Stderr::StalledAfterStart)
     }
 
     /// Same, with the soft and hard RLIMIT_NOFILE set to `limit` before exec,
     /// so the server cannot raise it.
     #[track_caller]
     pub fn start_with_fd_limit(args: &[&str], limit: u64) -> ServerProcess {
-        ServerProcess::spawn(args, Some(limit))
+        ServerProcess::spawn(args, Some(limit), Stderr::Drained)
     }
 
     #[track_caller]
-    fn spawn(args: &[&str], fd_limit: Option<u64>) -> ServerProcess {
+    fn spawn(args: &[&str], fd_limit: Option<u64>, stderr_mode: Stderr) -> ServerProcess {
         let mut command = Command::new(env!("CARGO_BIN_EXE_chat-server"));
         command
             .args(["--host", "127.0.0.1", "--port", "0"])
@@ -393,24 +417,33 @@ impl ServerProcess {
         let stderr = child.stderr.take().expect("stderr is piped");
         let log = Arc::new(Mutex::new(String::new()));
         let (lines_tx, lines_rx) = mpsc::channel();
+        let (stalled_tx, stalled_rx) = mpsc::channel();
         let thread_log = Arc::clone(&log);
         // Drains stderr for the whole run, so a chatty server never blocks
-        // on a full pipe, and keeps it for assertions.
+        // on a full pipe, and keeps it for assertions; or, stalled, hands the
+        // pipe back unread once the server listens.
         std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                {
-                    let mut log = thread_log.lock().unwrap_or_else(|p| p.into_inner());
-                    log.push_str(&line);
-                    log.push('\n');
+            let mut reader = BufReader::new(stderr);
+            let mut line = String::new();
+            while matches!(reader.read_line(&mut line), Ok(n) if n > 0) {
+                let listening = line.starts_with("[*] Listening as ");
+                thread_log
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push_str(&line);
+                let _ = lines_tx.send(line.trim_end().to_string());
+                line.clear();
+                if listening && stderr_mode == Stderr::StalledAfterStart {
+                    let _ = stalled_tx.send(reader);
+                    return;
                 }
-                let _ = lines_tx.send(line);
             }
         });
         let mut server = ServerProcess {
             child,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             log,
+            stalled_stderr: None,
         };
         let deadline = Instant::now() + TIMEOUT;
         loop {
@@ -422,6 +455,13 @@ impl ServerProcess {
                         server.addr = addr.parse().unwrap_or_else(|_| {
                             panic!("expected an address after 'Listening as', got {line:?}")
                         });
+                        if stderr_mode == Stderr::StalledAfterStart {
+                            server.stalled_stderr = Some(
+                                stalled_rx
+                                    .recv_timeout(TIMEOUT)
+                                    .expect("the stderr reader hands the pipe back"),
+                            );
+                        }
                         return server;
                     }
                 }
@@ -447,6 +487,37 @@ impl ServerProcess {
     /// Its stderr so far.
     pub fn log(&self) -> String {
         self.log.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Bytes waiting unread in its stalled stderr pipe.
+    #[track_caller]
+    pub fn stalled_stderr_bytes(&self) -> usize {
+        let reader = self
+            .stalled_stderr
+            .as_ref()
+            .expect("started with a stalled stderr");
+        let mut waiting: libc::c_int = 0;
+        // SAFETY: FIONREAD writes one int through the pointer, which is valid.
+        let result =
+            unsafe { libc::ioctl(reader.get_ref().as_raw_fd(), libc::FIONREAD, &mut waiting) };
+        assert_eq!(result, 0, "FIONREAD failed: {}", io::Error::last_os_error());
+        waiting as usize
+    }
+
+    /// Starts reading a stalled stderr again, from now on into [`Self::log`].
+    pub fn drain_stderr(&mut self) {
+        let Some(reader) = self.stalled_stderr.take() else {
+            return;
+        };
+        let log = Arc::clone(&self.log);
+        std::thread::spawn(move || {
+            for line in reader.lines() {
+                let Ok(line) = line else { break };
+                let mut log = log.lock().unwrap_or_else(|p| p.into_inner());
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
     }
 
     /// Sends `signal` to it.
