@@ -9,6 +9,7 @@
 use std::collections::{HashMap, VecDeque};
 
 use chat_shared::message::{timestamp_now, Chat, Presence};
+use chat_shared::name::name_key;
 use chat_shared::sanitize::clean;
 use chat_shared::{ClientLine, Color, ErrorCode, ServerLine, MAX_WHO_NAMES};
 
@@ -36,6 +37,8 @@ pub enum Effect {
 #[derive(Debug)]
 struct Member {
     name: String,
+    /// What makes two names the same name ([`name_key`]).
+    key: String,
     color: Color,
 }
 
@@ -44,8 +47,9 @@ struct Member {
 pub struct Room {
     /// Connections that have a name, by connection.
     members: HashMap<ConnId, Member>,
-    /// The same members by lower-cased name, so names are unique regardless
-    /// of case ("Alice" and "alice" would confuse everyone).
+    /// The same members by [`name_key`], so names are unique regardless of
+    /// case and of lookalike letters ("Alice", "alice" and a Cyrillic "аlice"
+    /// would confuse everyone).
     ids_by_name: HashMap<String, ConnId>,
     /// The last messages, oldest first, already encoded as `HIST` lines.
     history: VecDeque<Frame>,
@@ -122,7 +126,7 @@ impl Room {
     /// Forgets connection `id`; if it had a name, everyone hears it left.
     pub fn leave(&mut self, id: ConnId, effects: &mut Vec<Effect>) {
         if let Some(member) = self.members.remove(&id) {
-            self.ids_by_name.remove(&member.name.to_lowercase());
+            self.ids_by_name.remove(&member.key);
             let presence = Presence {
                 time: &timestamp_now(),
                 name: &member.name,
@@ -141,26 +145,29 @@ impl Room {
         color: Option<Color>,
         effects: &mut Vec<Effect>,
     ) -> Result<(), ()> {
-        let key = name.to_lowercase();
         if let Some(member) = self.members.get(&id) {
-            if member.name.to_lowercase() == key {
+            // Every message of a named connection comes this way: the exact
+            // name needs no key.
+            if member.name == name || member.key == name_key(name) {
                 return Ok(());
             }
             let detail = format!("this connection is already {}", member.name);
             effects.push(Effect::Reply(error_frame(ErrorCode::WrongName, &detail)));
             return Err(());
         }
+        let key = name_key(name);
         if self.ids_by_name.contains_key(&key) {
             let detail = format!("the name {name} is taken; choose another");
             effects.push(Effect::Reply(error_frame(ErrorCode::NameTaken, &detail)));
             return Err(());
         }
         let color = color.unwrap_or_else(|| Color::for_name(name));
-        self.ids_by_name.insert(key, id);
+        self.ids_by_name.insert(key.clone(), id);
         self.members.insert(
             id,
             Member {
                 name: name.to_string(),
+                key,
                 color,
             },
         );
@@ -263,6 +270,16 @@ mod tests {
             out,
             vec!["reply ERR<SEP>name-taken<SEP>the name Alice is taken; choose another\n"]
         );
+    }
+
+    #[test]
+    fn lookalike_name_is_taken() {
+        let mut room = Room::new(20);
+        run(&mut room, 1, "/join alice");
+        let out = run(&mut room, 2, "\u{430}lice<SEP>hi");
+        assert!(out[0].starts_with("reply ERR<SEP>name-taken"), "{out:?}");
+        let own = run(&mut room, 1, "ALICE<SEP>still me");
+        assert!(own[0].contains("<SEP>alice<SEP>"), "{own:?}");
     }
 
     #[test]
