@@ -37,7 +37,9 @@
 //! TIME is set by the server, in UTC, as RFC 3339 with milliseconds
 //! (`2026-11-24T13:07:08.123Z`). COLOR is one of the [`Color`] names. TEXT is
 //! always the last field, so a receiver splits at most four times and TEXT
-//! arrives unchanged even if it holds `<SEP>`.
+//! arrives unchanged even if it holds `<SEP>`. Every text field (TEXT, NAME,
+//! DETAIL, REASON, ...) is cleaned as the line is encoded (see [`sanitize`]),
+//! so no server line carries a control character.
 //!
 //! # Layout
 //!
@@ -73,9 +75,9 @@ pub const DEFAULT_PORT: u16 = 5002;
 pub const DEFAULT_MAX_LINE_BYTES: usize = 4096;
 
 /// Longest line, in bytes, a client accepts from the server. Cleaning can
-/// make a line's text up to four times longer than the client sent it (a
-/// two-byte C1 control becomes the eight bytes `<U+009B>`), and the time,
-/// name and colour fields come on top.
+/// make a line's text, or an `ERR` detail that echoes a client's line, up to
+/// four times longer than the client sent it (a two-byte C1 control becomes
+/// the eight bytes `<U+009B>`), and the other fields come on top.
 pub const MAX_SERVER_LINE_BYTES: usize = 4 * DEFAULT_MAX_LINE_BYTES + 1024;
 
 /// Longest name, in characters. Names are shown before every message, so a

@@ -1,11 +1,16 @@
 //! The two directions' lines, as data: [`ClientLine`] (desk to server) and
 //! [`ServerLine`] (server to desk), each with `parse` and `encode` that are
 //! inverses of each other. See the crate docs for the table of lines.
+//!
+//! [`ServerLine::encode`] cleans every text field it writes, so no control
+//! character reaches anyone through a server line, whichever field a peer
+//! managed to get it into.
 
 use std::fmt;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
+use crate::sanitize::clean;
 use crate::{Color, SEPARATOR};
 
 // The name rules live in `crate::name`; kept reachable here, where they were
@@ -320,40 +325,59 @@ impl<'a> ServerLine<'a> {
     }
 
     /// The line to send, with its newline.
+    ///
+    /// Every text field goes through [`clean`] here, at the last step before
+    /// the wire, rather than being trusted to each caller: an `ERR` detail
+    /// echoes what a client typed, a `BYE` reason or a name may too, and one
+    /// raw ESC in any of them would reach a terminal, one raw `\r` or `\n`
+    /// would split the line. Clean text is borrowed, not copied, and cleaning
+    /// is idempotent, so text the caller already cleaned comes out unchanged.
     pub fn encode(&self) -> Vec<u8> {
         let s = SEPARATOR;
         let text = match self {
-            ServerLine::Msg(c) => {
-                format!("MSG{s}{}{s}{}{s}{}{s}{}", c.time, c.name, c.color, c.text)
-            }
-            ServerLine::History(c) => {
-                format!("HIST{s}{}{s}{}{s}{}{s}{}", c.time, c.name, c.color, c.text)
-            }
-            ServerLine::Join(p) => format!("JOIN{s}{}{s}{}{s}{}", p.time, p.name, p.color),
-            ServerLine::Leave(p) => format!("LEAVE{s}{}{s}{}{s}{}", p.time, p.name, p.color),
+            ServerLine::Msg(c) => chat_line("MSG", c),
+            ServerLine::History(c) => chat_line("HIST", c),
+            ServerLine::Join(p) => presence_line("JOIN", p),
+            ServerLine::Leave(p) => presence_line("LEAVE", p),
             ServerLine::Welcome {
                 name,
                 color,
                 online,
             } => {
-                format!("WELCOME{s}{name}{s}{color}{s}{online}")
+                format!("WELCOME{s}{}{s}{color}{s}{online}", clean(name))
             }
             ServerLine::Who { count, names } => {
                 let mut line = format!("WHO{s}{count}");
                 for name in names {
                     line.push_str(s);
-                    line.push_str(name);
+                    line.push_str(&clean(name));
                 }
                 line
             }
-            ServerLine::Error { code, detail } => format!("ERR{s}{}{s}{detail}", code.as_str()),
-            ServerLine::Bye { reason } => format!("BYE{s}{reason}"),
+            ServerLine::Error { code, detail } => {
+                format!("ERR{s}{}{s}{}", code.as_str(), clean(detail))
+            }
+            ServerLine::Bye { reason } => format!("BYE{s}{}", clean(reason)),
             ServerLine::Pong => "PONG".to_string(),
         };
         let mut bytes = text.into_bytes();
         bytes.push(b'\n');
         bytes
     }
+}
+
+/// `KIND<SEP>TIME<SEP>NAME<SEP>COLOR<SEP>TEXT`, its text fields cleaned.
+fn chat_line(kind: &str, c: &Chat<'_>) -> String {
+    let s = SEPARATOR;
+    let (time, name, text) = (clean(c.time), clean(c.name), clean(c.text));
+    format!("{kind}{s}{time}{s}{name}{s}{}{s}{text}", c.color)
+}
+
+/// `KIND<SEP>TIME<SEP>NAME<SEP>COLOR`, its text fields cleaned.
+fn presence_line(kind: &str, p: &Presence<'_>) -> String {
+    let s = SEPARATOR;
+    let (time, name) = (clean(p.time), clean(p.name));
+    format!("{kind}{s}{time}{s}{name}{s}{}", p.color)
 }
 
 /// Splits `rest` into exactly `N` fields; the last takes whatever is left,
@@ -592,6 +616,111 @@ mod tests {
             let text = std::str::from_utf8(&bytes).unwrap();
             assert_eq!(ServerLine::parse(text.trim_end()), Ok(line));
         }
+    }
+
+    /// A field holding ESC, BEL, CR, LF and a right-to-left override.
+    const NASTY: &str = "a\x1b[31mb\x07c\rd\ne\u{202E}f";
+
+    /// Asserts `bytes` frame as exactly one line and hold none of NASTY's
+    /// raw controls.
+    fn assert_one_clean_line(bytes: &[u8]) {
+        use crate::line::{Line, LineReader};
+        let text = std::str::from_utf8(bytes).unwrap();
+        let body = text.strip_suffix('\n').expect("ends with a newline");
+        for raw in ["\x1b", "\x07", "\r", "\n", "\u{202E}"] {
+            assert!(!body.contains(raw), "{raw:?} in {body:?}");
+        }
+        let mut lines = 0;
+        let _ = LineReader::new(usize::MAX).feed(bytes, |line| {
+            assert!(matches!(line, Line::Complete(_)));
+            lines += 1;
+            std::ops::ControlFlow::Continue(())
+        });
+        assert_eq!(lines, 1, "{text:?}");
+    }
+
+    #[test]
+    fn error_detail_is_cleaned() {
+        let line = ServerLine::Error {
+            code: ErrorCode::BadCommand,
+            detail: NASTY,
+        };
+        let bytes = line.encode();
+        assert_one_clean_line(&bytes);
+        assert_eq!(
+            bytes,
+            b"ERR<SEP>bad-command<SEP>a^[[31mb^Gc^Md^Je<U+202E>f\n".to_vec()
+        );
+    }
+
+    #[test]
+    fn unknown_command_echo_is_cleaned() {
+        let err = ClientLine::parse("/x\x1b]0;pwned\x07").unwrap_err();
+        let detail = err.to_string();
+        let bytes = ServerLine::Error {
+            code: err.code(),
+            detail: &detail,
+        }
+        .encode();
+        assert_one_clean_line(&bytes);
+    }
+
+    #[test]
+    fn bye_reason_is_cleaned() {
+        assert_one_clean_line(&ServerLine::Bye { reason: NASTY }.encode());
+    }
+
+    #[test]
+    fn who_names_are_cleaned() {
+        let line = ServerLine::Who {
+            count: 2,
+            names: vec!["ok", NASTY],
+        };
+        assert_one_clean_line(&line.encode());
+    }
+
+    #[test]
+    fn every_text_field_is_cleaned() {
+        let chat = Chat {
+            time: NASTY,
+            name: NASTY,
+            color: Color::Red,
+            text: NASTY,
+        };
+        let presence = Presence {
+            time: NASTY,
+            name: NASTY,
+            color: Color::Red,
+        };
+        let lines = [
+            ServerLine::Msg(chat.clone()),
+            ServerLine::History(chat),
+            ServerLine::Join(presence.clone()),
+            ServerLine::Leave(presence),
+            ServerLine::Welcome {
+                name: NASTY,
+                color: Color::Red,
+                online: 1,
+            },
+        ];
+        for line in lines {
+            assert_one_clean_line(&line.encode());
+        }
+    }
+
+    #[test]
+    fn clean_msg_encodes_byte_for_byte_as_given() {
+        let line = ServerLine::Msg(Chat {
+            time: "2026-11-24T13:07:08.123Z",
+            name: "José",
+            color: Color::Cyan,
+            text: "héllo ✓ 李雷 <SEP> ^[ already cleaned",
+        });
+        assert_eq!(
+            line.encode(),
+            "MSG<SEP>2026-11-24T13:07:08.123Z<SEP>José<SEP>cyan<SEP>héllo ✓ 李雷 <SEP> ^[ already cleaned\n"
+                .as_bytes()
+        );
     }
 
     #[test]

@@ -5,7 +5,12 @@
 //! else's terminal. They are made visible instead of dropped, so nothing a user
 //! sent silently disappears: C0 controls and DEL in caret notation (`^[`, `^G`,
 //! `^?`), C1 controls and the invisible bidirectional overrides (which can make
-//! text read backwards) as `<U+XXXX>`. A tab becomes a space.
+//! text read backwards) as `<U+XXXX>`. A tab becomes a space. `\r` and `\n`
+//! are controls too (`^M`, `^J`), so cleaned text never ends a line early.
+//!
+//! Cleaning is idempotent: everything [`clean`] writes is itself printable,
+//! so text cleaned twice (by the server's room, then by
+//! [`crate::ServerLine::encode`]) is the same as text cleaned once.
 
 use std::borrow::Cow;
 
@@ -82,6 +87,26 @@ mod tests {
     #[test]
     fn carriage_return_inside_text() {
         assert_eq!(clean("fake\rreal"), "fake^Mreal");
+    }
+
+    #[test]
+    fn line_breaks_made_visible() {
+        assert_eq!(clean("one\ntwo\r\nthree"), "one^Jtwo^M^Jthree");
+    }
+
+    #[test]
+    fn cleaning_is_idempotent() {
+        let once = clean("\x1b[31m\x07\0\x7f\t\r\n\u{9b}\u{85}\u{202E}\u{2066}ok ✓");
+        assert!(
+            matches!(clean(&once), Cow::Borrowed(again) if again == once),
+            "{once:?}"
+        );
+    }
+
+    #[test]
+    fn cleaning_bytes_is_idempotent() {
+        let once = clean_bytes(b"\xff\x1b\xc2\x9b\r");
+        assert!(matches!(clean_bytes(once.as_bytes()), Cow::Borrowed(again) if again == once));
     }
 
     #[test]
