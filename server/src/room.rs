@@ -10,7 +10,6 @@ use std::collections::{HashMap, VecDeque};
 
 use chat_shared::message::{timestamp_now, Chat, Presence};
 use chat_shared::name::name_key;
-use chat_shared::sanitize::clean;
 use chat_shared::{ClientLine, Color, ErrorCode, ServerLine, MAX_WHO_NAMES};
 
 use crate::outbox::{encode, Frame};
@@ -97,7 +96,7 @@ impl Room {
         match line {
             ClientLine::Say { name, text } => {
                 if self.join(id, name, None, effects).is_ok() {
-                    self.say(id, &clean(text), effects);
+                    self.say(id, text, effects);
                 }
             }
             ClientLine::Join { name, color } => {
@@ -186,6 +185,8 @@ impl Room {
         Ok(())
     }
 
+    /// Broadcasts `text` from `id`; encoding makes control characters
+    /// visible, so nothing raw reaches anyone.
     fn say(&mut self, id: ConnId, text: &str, effects: &mut Vec<Effect>) {
         let member = &self.members[&id];
         let chat = Chat {

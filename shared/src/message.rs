@@ -71,7 +71,7 @@ impl<'a> ClientLine<'a> {
                 let color = match words.next() {
                     Some(word) => Some(
                         word.parse::<Color>()
-                            .map_err(|_| ParseError::BadColor(word.to_string()))?,
+                            .map_err(|_| ParseError::BadColor(echo(word)))?,
                     ),
                     None => None,
                 };
@@ -80,10 +80,10 @@ impl<'a> ClientLine<'a> {
             "who" => ClientLine::Who,
             "ping" => ClientLine::Ping,
             "quit" => ClientLine::Quit,
-            _ => return Err(ParseError::UnknownCommand(verb.to_string())),
+            _ => return Err(ParseError::UnknownCommand(echo(verb))),
         };
         match words.next() {
-            Some(_) => Err(ParseError::UnknownCommand(line.to_string())),
+            Some(_) => Err(ParseError::UnknownCommand(echo(command))),
             None => Ok(parsed),
         }
     }
@@ -392,8 +392,19 @@ fn fields<const N: usize>(rest: &str) -> Result<[&str; N], ParseError> {
 }
 
 fn parse_color(word: &str) -> Result<Color, ParseError> {
-    word.parse()
-        .map_err(|_| ParseError::BadColor(word.to_string()))
+    word.parse().map_err(|_| ParseError::BadColor(echo(word)))
+}
+
+/// Most characters of a peer's input that an error repeats back: enough to
+/// recognise it, never a whole line made four times longer by cleaning.
+const MAX_ECHO_CHARS: usize = 64;
+
+/// What an error repeats of the peer's input: at most [`MAX_ECHO_CHARS`].
+fn echo(input: &str) -> String {
+    match input.char_indices().nth(MAX_ECHO_CHARS) {
+        Some((cut, _)) => format!("{}...", &input[..cut]),
+        None => input.to_string(),
+    }
 }
 
 fn parse_chat(rest: &str) -> Result<Chat<'_>, ParseError> {
@@ -512,7 +523,19 @@ mod tests {
             ClientLine::parse("/dance"),
             Err(ParseError::UnknownCommand("dance".into()))
         );
-        assert!(ClientLine::parse("/who extra").is_err());
+        assert_eq!(
+            ClientLine::parse("/who extra"),
+            Err(ParseError::UnknownCommand("who extra".into()))
+        );
+    }
+
+    #[test]
+    fn long_unknown_command_is_echoed_cut() {
+        let long = format!("/{}", "x".repeat(1000));
+        let Err(ParseError::UnknownCommand(echoed)) = ClientLine::parse(&long) else {
+            panic!("expected an unknown command");
+        };
+        assert_eq!(echoed, format!("{}...", "x".repeat(MAX_ECHO_CHARS)));
     }
 
     #[test]
