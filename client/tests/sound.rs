@@ -7,16 +7,28 @@
 //! ALSA's `null` sink is not paced in real time: while a client holds the
 //! device open it spins a CPU and the capture grows fast. So these tests run
 //! one at a time, stay short, and delete their files.
+//!
+//! The client prints nothing when it plays, so the capture is the witness:
+//! a test waits (bounded by [`SOUND_WAIT`]) for the chime to be recorded,
+//! and for the capture to run well past the last line shown before judging
+//! silence. A device that kept recording silence long after the message
+//! means the client did not play, and fails. A test is skipped (with
+//! `skipped: REASON` on stderr) only when the machine cannot show either
+//! way: alsa-lib itself cannot record through the config, or the capture
+//! stalled while the load average was very high.
 
 mod common;
 
-use std::fs;
+use std::fs::{self, File};
+use std::io::{Read, Seek, SeekFrom};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::process::Command;
 use std::sync::Mutex;
+use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{join, settle, start_server, Client, ClientBuilder, TempDir};
+use common::{join, run_to_exit, settle, start_server, Client, ClientBuilder, TempDir};
 
 /// One audio test at a time: each spins a CPU, and the burst test needs the
 /// machine responsive enough to deliver 50 lines inside the chime interval.
@@ -36,6 +48,27 @@ const CHIME_SAMPLES: usize = CAPTURE_RATE_HZ * 210 / 1000;
 /// peaks near 0.25; chimes started together add up (two reach about 0.5),
 /// which a count of separate sounds alone would miss.
 const ONE_CHIME_PEAK_MAX: f64 = 0.4;
+
+/// How long a test waits for the capture to show what it needs: generous,
+/// for a loaded machine; unloaded it takes milliseconds.
+const SOUND_WAIT: Duration = Duration::from_secs(25);
+
+/// How often those waits look at the capture.
+const CAPTURE_POLL: Duration = Duration::from_millis(20);
+
+/// How far (5 s of audio) the capture must run past a moment before it
+/// holds everything the client could have started playing by then. ALSA's
+/// and cpal's buffers hold far less; and the `null` sink records this much
+/// in milliseconds.
+const PLAY_MARGIN_SAMPLES: usize = CAPTURE_RATE_HZ * 5;
+
+/// A stalled capture is the machine's fault, not the client's, only when
+/// the 1-minute load average is at least this many times the CPU count.
+const VERY_BUSY_LOAD_PER_CPU: f64 = 2.0;
+
+/// Set (to the probe's capture config) when this test binary is run again
+/// as the ALSA probe; see [`alsa_probe_tone`].
+const PROBE_ENV: &str = "CHAT_CLIENT_TEST_ALSA_PROBE";
 
 /// A temp dir holding an ALSA config whose default device records to
 /// `raw` in the temp dir.
@@ -83,12 +116,236 @@ impl Capture {
 
     /// The recorded samples; empty if nothing was recorded.
     fn samples(&self) -> Vec<i16> {
-        let bytes = fs::read(&self.raw).unwrap_or_default();
+        self.samples_from(0)
+    }
+
+    /// The recorded samples from index `start` on (the capture only grows).
+    fn samples_from(&self, start: usize) -> Vec<i16> {
+        let mut bytes = Vec::new();
+        if let Ok(mut file) = File::open(&self.raw) {
+            let _ = file
+                .seek(SeekFrom::Start(2 * start as u64))
+                .and_then(|_| file.read_to_end(&mut bytes));
+        }
         bytes
             .chunks_exact(2)
             .map(|pair| i16::from_le_bytes([pair[0], pair[1]]))
             .collect()
     }
+
+    /// How many samples are recorded so far.
+    fn len(&self) -> usize {
+        fs::metadata(&self.raw).map_or(0, |meta| meta.len() as usize / 2)
+    }
+}
+
+/// Why a test cannot judge the client on this machine.
+struct Skip(String);
+
+/// Ends the test early with `skipped: REASON` on stderr if `$wait` says
+/// the machine cannot judge the client.
+macro_rules! or_skip {
+    ($wait:expr) => {
+        match $wait {
+            Ok(value) => value,
+            Err(Skip(reason)) => {
+                eprintln!("skipped: {reason}");
+                return;
+            }
+        }
+    };
+}
+
+/// "load L on N CPUs", and whether that is very busy (see
+/// [`VERY_BUSY_LOAD_PER_CPU`]); not busy if the load cannot be read.
+fn machine_load() -> (String, bool) {
+    let cpus = thread::available_parallelism().map_or(1, |n| n.get());
+    let load = fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|text| text.split_whitespace().next()?.parse::<f64>().ok());
+    match load {
+        Some(load) => (
+            format!("1-minute load average {load:.2} on {cpus} CPUs"),
+            load >= VERY_BUSY_LOAD_PER_CPU * cpus as f64,
+        ),
+        None => (format!("load average unknown, {cpus} CPUs"), false),
+    }
+}
+
+/// The verdict when the capture stopped short of what a test needs:
+/// skipped if the machine is very busy, a failure otherwise.
+#[track_caller]
+fn capture_stalled(what: &str, capture: &Capture, bob: &Client) -> Skip {
+    let (load, very_busy) = machine_load();
+    let got = format!(
+        "the capture stopped at {} samples within {SOUND_WAIT:?} ({load})",
+        capture.len()
+    );
+    if very_busy {
+        return Skip(format!("{what}: {got}; the machine is too busy to record"));
+    }
+    panic!(
+        "{what}: expected the open device to keep recording, got {got}\n\
+         --- bob's stdout ---\n{}\n--- bob's stderr ---\n{}",
+        bob.stdout(),
+        bob.stderr()
+    );
+}
+
+/// Waits until the capture holds at least `len` samples.
+#[track_caller]
+fn wait_for_capture_len(capture: &Capture, bob: &Client, len: usize) -> Result<(), Skip> {
+    let deadline = Instant::now() + SOUND_WAIT;
+    while capture.len() < len {
+        if Instant::now() >= deadline {
+            return Err(capture_stalled(
+                &format!("waiting for {len} samples"),
+                capture,
+                bob,
+            ));
+        }
+        thread::sleep(CAPTURE_POLL);
+    }
+    Ok(())
+}
+
+/// Waits until whatever bob could have started playing for the lines shown
+/// so far is recorded: [`settle`] (the reader rings right after printing),
+/// then until the capture has run [`PLAY_MARGIN_SAMPLES`] past `from`,
+/// taken when the last of those lines was shown (or later).
+#[track_caller]
+fn wait_until_recorded(capture: &Capture, bob: &Client, from: usize) -> Result<(), Skip> {
+    settle();
+    wait_for_capture_len(capture, bob, from + PLAY_MARGIN_SAMPLES)
+}
+
+/// Waits for the first sound in the capture, which should follow a message
+/// bob showed when the capture held `shown_at` samples; returns where it
+/// starts. If none comes within [`SOUND_WAIT`]: a device that recorded on
+/// well past the message means bob did not play, a failure; a capture that
+/// stalled is the machine's fault only if it is very busy.
+#[track_caller]
+fn wait_for_sound(capture: &Capture, bob: &Client, shown_at: usize) -> Result<usize, Skip> {
+    let deadline = Instant::now() + SOUND_WAIT;
+    let mut silent_up_to = 0;
+    loop {
+        let new = capture.samples_from(silent_up_to);
+        if let Some(i) = new.iter().position(|&s| s != 0) {
+            return Ok(silent_up_to + i);
+        }
+        silent_up_to += new.len();
+        if Instant::now() >= deadline {
+            break;
+        }
+        thread::sleep(CAPTURE_POLL);
+    }
+    if silent_up_to >= shown_at + PLAY_MARGIN_SAMPLES {
+        panic!(
+            "expected a chime for the message shown at sample {shown_at}, got \
+             {silent_up_to} silent samples in {SOUND_WAIT:?}: the device was \
+             playing, the client did not play the chime\n\
+             --- bob's stdout ---\n{}\n--- bob's stderr ---\n{}",
+            bob.stdout(),
+            bob.stderr()
+        );
+    }
+    Err(capture_stalled("waiting for the chime", capture, bob))
+}
+
+/// Checks that bob opened the capture device rather than falling back to
+/// the bell. If he fell back, asks alsa-lib itself (see [`alsa_can_record`])
+/// whether the config can record here at all: if not, the test is skipped;
+/// if it can, bob failed to use it.
+#[track_caller]
+fn expect_capture_device(bob: &Client) -> Result<(), Skip> {
+    let out = bob.stdout();
+    let Some(line) = out.lines().find(|l| l.contains("No audio device")) else {
+        return Ok(());
+    };
+    match alsa_can_record() {
+        Err(why) => Err(Skip(format!(
+            "ALSA cannot record through a file plugin config here ({why}); bob said {line:?}"
+        ))),
+        Ok(()) => panic!(
+            "expected bob to open the capture device (alsa-lib alone records \
+             through the same config), got {line:?}\n--- stdout ---\n{out}\n\
+             --- stderr ---\n{}",
+            bob.stderr()
+        ),
+    }
+}
+
+/// Whether alsa-lib, without the client, can play through a [`Capture`]
+/// config and have non-zero samples recorded: runs this test binary again
+/// as [`alsa_probe_tone`], in a process of its own since `ALSA_CONFIG_PATH`
+/// is read per process.
+fn alsa_can_record() -> Result<(), String> {
+    let capture = Capture::new("probe");
+    let exe = std::env::current_exe().map_err(|err| format!("current_exe: {err}"))?;
+    let mut command = Command::new(exe);
+    command
+        .args([
+            "--exact",
+            "alsa_probe_tone",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(PROBE_ENV, capture.config_path())
+        .env("ALSA_CONFIG_PATH", capture.config_path());
+    let (code, out, err) = run_to_exit(command, "ALSA probe");
+    let samples = capture.samples();
+    if code != Some(0) || !samples.iter().any(|&s| s != 0) {
+        return Err(format!(
+            "alsa-lib playing a tone: exit {code:?}, recorded {}; stdout {:?}, stderr {:?}",
+            describe(&samples),
+            out.trim(),
+            err.trim()
+        ));
+    }
+    Ok(())
+}
+
+/// Not a check of the client: [`alsa_can_record`] runs this test binary
+/// again with [`PROBE_ENV`] set to play a short tone with alsa-lib alone.
+/// Without that variable it does nothing.
+#[test]
+fn alsa_probe_tone() {
+    if std::env::var_os(PROBE_ENV).is_none() {
+        return;
+    }
+    if let Err(err) = play_probe_tone() {
+        panic!("alsa-lib: {err}");
+    }
+}
+
+/// A tenth of a second of square wave on the default device, 8 kHz mono.
+#[cfg(target_os = "linux")]
+fn play_probe_tone() -> Result<(), String> {
+    use alsa::pcm::{Access, Format, HwParams, PCM};
+    use alsa::{Direction, ValueOr};
+
+    let play = || -> alsa::Result<()> {
+        let pcm = PCM::new("default", Direction::Playback, false)?;
+        {
+            let params = HwParams::any(&pcm)?;
+            params.set_access(Access::RWInterleaved)?;
+            params.set_format(Format::S16LE)?;
+            params.set_channels(1)?;
+            params.set_rate(CAPTURE_RATE_HZ as u32, ValueOr::Nearest)?;
+            pcm.hw_params(&params)?;
+        }
+        let tone: Vec<i16> = (0..CAPTURE_RATE_HZ / 10)
+            .map(|i| if i % 16 < 8 { 4000 } else { -4000 })
+            .collect();
+        pcm.io_i16()?.writei(&tone)?;
+        pcm.drain()
+    };
+    play().map_err(|err| err.to_string())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn play_probe_tone() -> Result<(), String> {
+    Err("ALSA is Linux only".to_string())
 }
 
 /// Lengths (first non-zero to last non-zero sample) of the sounds in
@@ -158,10 +415,18 @@ fn a_message_from_someone_else_chimes_once() {
     let server = start_server(20);
     let mut bob = bob_with_sound(server.addr(), &capture.config_path());
     bob.expect("You are bob");
+    or_skip!(expect_capture_device(&bob));
     let mut alice = join("alice", server.addr());
     alice.send("ding?");
     bob.expect("alice: ding?");
-    settle();
+    let shown_at = capture.len();
+    let start = or_skip!(wait_for_sound(&capture, &bob, shown_at));
+    // The whole chime, and anything else started with it.
+    or_skip!(wait_until_recorded(
+        &capture,
+        &bob,
+        (start + CHIME_SAMPLES * 2).max(shown_at)
+    ));
     bob.send("q");
     bob.expect_exit_code(0);
     alice.send("q");
@@ -201,9 +466,11 @@ fn own_lines_and_history_do_not_chime() {
     bob.expect("Recent messages");
     bob.expect("alice: old news");
     bob.expect("You are bob");
+    or_skip!(expect_capture_device(&bob));
     bob.send("my own line");
     bob.expect("bob: my own line");
-    settle();
+    let shown_at = capture.len();
+    or_skip!(wait_until_recorded(&capture, &bob, shown_at));
     bob.send("q");
     bob.expect_exit_code(0);
     alice.send("q");
@@ -226,6 +493,7 @@ fn a_burst_of_fifty_messages_gives_one_chime() {
     let server = start_server(20);
     let mut bob = bob_with_sound(server.addr(), &capture.config_path());
     bob.expect("You are bob");
+    or_skip!(expect_capture_device(&bob));
     let mut alice = join("alice", server.addr());
 
     let started = Instant::now();
@@ -234,13 +502,24 @@ fn a_burst_of_fifty_messages_gives_one_chime() {
     }
     bob.expect("alice: burst 49");
     let took = started.elapsed();
+    let shown_at = capture.len();
     // The client allows one chime per 2 s; a burst slower than that may
-    // rightly chime twice, and this test would prove nothing.
-    assert!(
-        took < Duration::from_millis(1500),
-        "the burst took {took:?}; machine too busy for this test"
-    );
-    settle();
+    // rightly chime twice, and this test would prove nothing. Only a busy
+    // machine excuses that.
+    if took >= Duration::from_millis(1500) {
+        let (load, very_busy) = machine_load();
+        if very_busy {
+            eprintln!("skipped: the burst took {took:?} ({load}); too busy for this test");
+            return;
+        }
+        panic!("expected the burst within 1.5s, got {took:?} ({load})");
+    }
+    let start = or_skip!(wait_for_sound(&capture, &bob, shown_at));
+    or_skip!(wait_until_recorded(
+        &capture,
+        &bob,
+        (start + CHIME_SAMPLES * 2).max(shown_at)
+    ));
     bob.send("q");
     bob.expect_exit_code(0);
     alice.send("q");

@@ -1,7 +1,9 @@
 //! Shared helpers for the client's integration tests: a real `chat-server`
 //! on port 0, the real `chat-client` binary with piped stdin/stdout, and
 //! bounded waits on what it prints. Every wait ends in at most
-//! [`STEP_TIMEOUT`], failing with what was printed so far.
+//! [`STEP_TIMEOUT`], failing with what was printed so far. Once the client
+//! has exited, its pipe-reading threads are joined, so what the tests read
+//! afterwards is everything it printed.
 
 #![allow(dead_code)] // each test file uses a different subset
 
@@ -10,8 +12,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
-use std::thread;
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use chat_server::{Config, RunningServer};
@@ -50,8 +53,8 @@ pub struct Client {
     label: String,
     child: Child,
     stdin: Option<ChildStdin>,
-    stdout: Arc<Mutex<Vec<u8>>>,
-    stderr: Arc<Mutex<Vec<u8>>>,
+    stdout: Pipe,
+    stderr: Pipe,
 }
 
 /// How to start a client.
@@ -121,8 +124,8 @@ impl ClientBuilder {
             command.env(key, value);
         }
         let mut child = command.spawn().expect("spawn chat-client");
-        let stdout = collect(child.stdout.take().expect("piped stdout"));
-        let stderr = collect(child.stderr.take().expect("piped stderr"));
+        let stdout = Pipe::collect("stdout", child.stdout.take().expect("piped stdout"));
+        let stderr = Pipe::collect("stderr", child.stderr.take().expect("piped stderr"));
         Client {
             label: self.label,
             stdin: child.stdin.take(),
@@ -133,20 +136,69 @@ impl ClientBuilder {
     }
 }
 
-/// Copies everything `pipe` produces into a shared buffer, on a thread.
-fn collect<R: Read + Send + 'static>(mut pipe: R) -> Arc<Mutex<Vec<u8>>> {
-    let buffer = Arc::new(Mutex::new(Vec::new()));
-    let sink = Arc::clone(&buffer);
-    thread::spawn(move || {
-        let mut chunk = [0u8; 4096];
-        while let Ok(n) = pipe.read(&mut chunk) {
-            if n == 0 {
-                break;
+/// One of the child's output pipes, copied into a shared buffer by a
+/// thread until the pipe's end of file.
+struct Pipe {
+    /// "stdout" or "stderr", for failure messages.
+    name: &'static str,
+    buffer: Arc<Mutex<Vec<u8>>>,
+    /// Disconnected when the thread ends (its sender is dropped).
+    done: Receiver<()>,
+    /// `None` once joined.
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Pipe {
+    /// Starts the thread copying everything `pipe` produces.
+    fn collect<R: Read + Send + 'static>(name: &'static str, mut pipe: R) -> Pipe {
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&buffer);
+        let (finished, done) = mpsc::channel::<()>();
+        let thread = thread::spawn(move || {
+            let _finished = finished;
+            let mut chunk = [0u8; 4096];
+            while let Ok(n) = pipe.read(&mut chunk) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().unwrap().extend_from_slice(&chunk[..n]);
             }
-            sink.lock().unwrap().extend_from_slice(&chunk[..n]);
+        });
+        Pipe {
+            name,
+            buffer,
+            done,
+            thread: Some(thread),
         }
-    });
-    buffer
+    }
+
+    /// Everything read so far.
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.buffer.lock().unwrap()).into_owned()
+    }
+
+    /// Joins the thread, once the pipe has reached end of file (the child
+    /// has exited); after this [`Pipe::text`] is all the child wrote. Waits
+    /// at most [`STEP_TIMEOUT`] for the end of file.
+    #[track_caller]
+    fn finish(&mut self, label: &str) {
+        let Some(thread) = self.thread.take() else {
+            return;
+        };
+        match self.done.recv_timeout(STEP_TIMEOUT) {
+            Err(RecvTimeoutError::Disconnected) => {}
+            Ok(()) | Err(RecvTimeoutError::Timeout) => panic!(
+                "{label}: expected end of file on {} within {STEP_TIMEOUT:?} of exit, \
+                 got none (something still holds the pipe open)\n--- {} so far ---\n{}",
+                self.name,
+                self.name,
+                self.text()
+            ),
+        }
+        if thread.join().is_err() {
+            panic!("{label}: the {} reader thread panicked", self.name);
+        }
+    }
 }
 
 impl Client {
@@ -167,12 +219,12 @@ impl Client {
 
     /// Everything printed on stdout so far.
     pub fn stdout(&self) -> String {
-        String::from_utf8_lossy(&self.stdout.lock().unwrap()).into_owned()
+        self.stdout.text()
     }
 
     /// Everything printed on stderr so far.
     pub fn stderr(&self) -> String {
-        String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
+        self.stderr.text()
     }
 
     /// Waits until stdout contains `needle`.
@@ -202,27 +254,22 @@ impl Client {
         }
     }
 
-    /// Waits for the client to exit and returns its status.
+    /// Waits for the client to exit, then for its stdout and stderr to be
+    /// read to the end (joining the reader threads), and returns its status.
     #[track_caller]
     pub fn wait_exit(&mut self) -> ExitStatus {
-        let deadline = Instant::now() + STEP_TIMEOUT;
-        loop {
-            match self.child.try_wait() {
-                Ok(Some(status)) => {
-                    // Let the pipe threads catch the last output.
-                    thread::sleep(Duration::from_millis(50));
-                    return status;
-                }
-                Ok(None) if Instant::now() < deadline => thread::sleep(POLL_INTERVAL),
-                Ok(None) => panic!(
-                    "{}: did not exit within {STEP_TIMEOUT:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-                    self.label,
-                    self.stdout(),
-                    self.stderr()
-                ),
-                Err(err) => panic!("{}: wait: {err}", self.label),
-            }
-        }
+        let status = match wait_child(&mut self.child) {
+            Ok(status) => status,
+            Err(err) => panic!(
+                "{}: {err}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+                self.label,
+                self.stdout(),
+                self.stderr()
+            ),
+        };
+        self.stdout.finish(&self.label);
+        self.stderr.finish(&self.label);
+        status
     }
 
     /// Asserts that the client has exited with status `code`.
@@ -247,33 +294,63 @@ impl Drop for Client {
     }
 }
 
+/// Waits at most [`STEP_TIMEOUT`] for `child` to exit.
+fn wait_child(child: &mut Child) -> Result<ExitStatus, String> {
+    let deadline = Instant::now() + STEP_TIMEOUT;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Ok(status),
+            Ok(None) if Instant::now() < deadline => thread::sleep(POLL_INTERVAL),
+            Ok(None) => {
+                return Err(format!(
+                    "expected an exit within {STEP_TIMEOUT:?}, got none"
+                ))
+            }
+            Err(err) => return Err(format!("wait: {err}")),
+        }
+    }
+}
+
 /// Runs the client binary with `args` and no server, stdin closed; returns
 /// (exit code, stdout, stderr).
+#[track_caller]
 pub fn run_client(args: &[&str]) -> (Option<i32>, String, String) {
-    let mut child = Command::new(CLIENT_BIN)
-        .args(args)
+    let mut command = Command::new(CLIENT_BIN);
+    command.args(args);
+    run_to_exit(command, &format!("chat-client {args:?}"))
+}
+
+/// Runs `command` with stdin closed until it exits (at most
+/// [`STEP_TIMEOUT`]) and its output is read to the end; returns (exit
+/// code, stdout, stderr). `label` names it in failure messages.
+#[track_caller]
+pub fn run_to_exit(mut command: Command, label: &str) -> (Option<i32>, String, String) {
+    let mut child = match command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("spawn chat-client");
-    let stdout = collect(child.stdout.take().expect("piped stdout"));
-    let stderr = collect(child.stderr.take().expect("piped stderr"));
-    let deadline = Instant::now() + STEP_TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            panic!("chat-client {args:?} did not exit within {STEP_TIMEOUT:?}");
-        }
-        thread::sleep(POLL_INTERVAL);
+    {
+        Ok(child) => child,
+        Err(err) => panic!("{label}: spawn: {err}"),
     };
-    thread::sleep(Duration::from_millis(50));
-    let text =
-        |buf: &Arc<Mutex<Vec<u8>>>| String::from_utf8_lossy(&buf.lock().unwrap()).into_owned();
-    (status.code(), text(&stdout), text(&stderr))
+    let mut stdout = Pipe::collect("stdout", child.stdout.take().expect("piped stdout"));
+    let mut stderr = Pipe::collect("stderr", child.stderr.take().expect("piped stderr"));
+    let status = match wait_child(&mut child) {
+        Ok(status) => status,
+        Err(err) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{label}: {err}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+                stdout.text(),
+                stderr.text()
+            )
+        }
+    };
+    stdout.finish(label);
+    stderr.finish(label);
+    (status.code(), stdout.text(), stderr.text())
 }
 
 /// A directory under the system temp dir, removed on drop.
