@@ -18,8 +18,12 @@ const DEFAULT_ADDR: &str = "127.0.0.1:5002";
 const MAX_CLIENTS: usize = 500_000;
 
 /// Longest measured phase. A load run longer than an hour is a soak test and
-/// wants a different tool.
+/// wants a different tool. Also the default bound of a churn run given in
+/// `--rounds`, so that the rounds, not `-d`, decide its length.
 const MAX_DURATION_SECS: f64 = 3600.0;
+
+/// Most churn rounds one run may ask for; an hour of rounds is far fewer.
+const MAX_ROUNDS: u32 = 100_000;
 
 /// Connections one 127.0.0.x source address can make to one server port:
 /// the default ephemeral range (32768-60999) holds ~28k ports, so 25k leaves
@@ -43,7 +47,8 @@ pub enum Mode {
     Fanout,
     /// Open N connections at a given rate; measure connect latency.
     Connect,
-    /// Clients connect, chat, vanish and are replaced, for T seconds.
+    /// Clients connect, chat, vanish and are replaced, for T seconds; or,
+    /// with `--rounds`, in rounds: all connect, each speaks once, all vanish.
     Churn,
     /// K clients never read while the others chat as in fanout.
     Slow,
@@ -99,8 +104,10 @@ pub struct Config {
     pub slow_clients: usize,
     /// SO_RCVBUF for the slow clients, to make them fill up sooner.
     pub slow_rcvbuf: Option<usize>,
-    /// Mean lifetime of one churn connection.
+    /// Mean lifetime of one churn connection (churn without `--rounds`).
     pub churn_lifetime: Duration,
+    /// Churn in this many rounds instead of by lifetime; `None` otherwise.
+    pub rounds: Option<u32>,
     /// How many 127.0.0.x source addresses to spread connections over.
     pub source_ips: usize,
     /// The server process to watch in /proc, if given.
@@ -203,6 +210,12 @@ fn options() -> Options {
     );
     opts.optopt(
         "",
+        "rounds",
+        "churn in K rounds: each round the N clients connect, each sends one message, all close; -d still bounds the run (default then 3600)",
+        "K",
+    );
+    opts.optopt(
+        "",
         "source-ips",
         "spread over 127.0.0.1..K as source (default ceil(N/25000))",
         "K",
@@ -244,7 +257,10 @@ Load generator for chat-server, loopback targets only. MODE is one of:
   connect  open N connections at --connect-rate per second (stops at -d);
            reports connect latency, failures, then an alive broadcast
   churn    N slots; each connection chats at R msgs/s, leaves after about
-           --lifetime seconds and is replaced, for -d seconds
+           --lifetime seconds and is replaced, for -d seconds; or with
+           --rounds K: K times, N clients connect, each sends one message at
+           once, all close without /quit; with --server-pid, the server's
+           RSS after every round (churn.rounds)
   slow     like fanout, but K clients never read; reports the others'
            deliveries and whether the server dropped the slow ones
 
@@ -285,7 +301,13 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Config, UsageError> {
     if clients == 0 || clients > MAX_CLIENTS {
         return Err(invalid(format!("--clients must be 1..={MAX_CLIENTS}")));
     }
-    let duration_secs: f64 = number(&matches, "duration", 10.0)?;
+    let rounds = rounds(&matches, mode)?;
+    let default_duration = if rounds.is_some() {
+        MAX_DURATION_SECS
+    } else {
+        10.0
+    };
+    let duration_secs: f64 = number(&matches, "duration", default_duration)?;
     if !(duration_secs > 0.0 && duration_secs <= MAX_DURATION_SECS) {
         return Err(invalid(format!(
             "--duration must be above 0 and at most {MAX_DURATION_SECS} seconds"
@@ -378,12 +400,18 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Config, UsageError> {
         clients,
         duration: Duration::from_secs_f64(duration_secs),
         senders,
-        rate_per_sender: if senders == 0 { 0.0 } else { rate_per_sender },
+        // Rounds: each sender sends once per round, at no rate.
+        rate_per_sender: if senders == 0 || rounds.is_some() {
+            0.0
+        } else {
+            rate_per_sender
+        },
         payload_bytes,
         connect_rate,
         slow_clients,
         slow_rcvbuf,
         churn_lifetime: Duration::from_secs_f64(lifetime_secs),
+        rounds,
         source_ips,
         server_pid,
         drain: Duration::from_secs_f64(drain_secs),
@@ -391,6 +419,29 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Config, UsageError> {
         json: matches.opt_present("json"),
         quiet: matches.opt_present("quiet"),
     })
+}
+
+/// `--rounds`: churn mode only, and not with the flags of lifetime churn,
+/// which it replaces (each client sends once, at once, and all leave together).
+fn rounds(matches: &getopts::Matches, mode: Mode) -> Result<Option<u32>, UsageError> {
+    let Some(rounds) = optional_number::<u32>(matches, "rounds")? else {
+        return Ok(None);
+    };
+    if mode != Mode::Churn {
+        return Err(invalid("--rounds only applies to churn mode"));
+    }
+    if !(1..=MAX_ROUNDS).contains(&rounds) {
+        return Err(invalid(format!("--rounds must be 1..={MAX_ROUNDS}")));
+    }
+    if let Some(flag) = ["rate", "lifetime", "connect-rate"]
+        .into_iter()
+        .find(|flag| matches.opt_present(flag))
+    {
+        return Err(invalid(format!(
+            "--{flag} does not apply to churn with --rounds"
+        )));
+    }
+    Ok(Some(rounds))
 }
 
 fn number<T: std::str::FromStr>(
@@ -523,6 +574,34 @@ mod tests {
     #[test]
     fn senders_refused_in_hold() {
         assert!(parse_args(&["hold", "--senders", "3"]).is_err());
+    }
+
+    #[test]
+    fn rounds_bound_churn_and_lift_the_default_duration() {
+        let config = parse_args(&["churn", "-n", "300", "--rounds", "60"]).unwrap();
+        assert_eq!(config.rounds, Some(60));
+        assert_eq!(config.senders, 300);
+        assert_eq!(config.rate_per_sender, 0.0);
+        assert_eq!(config.duration, Duration::from_secs(3600));
+        let bounded = parse_args(&["churn", "--rounds", "60", "-d", "90"]).unwrap();
+        assert_eq!(bounded.duration, Duration::from_secs(90));
+        let plain = parse_args(&["churn"]).unwrap();
+        assert_eq!(plain.rounds, None);
+        assert_eq!(plain.duration, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn rounds_are_refused_outside_churn_and_with_lifetime_flags() {
+        for args in [
+            &["fanout", "--rounds", "3"][..],
+            &["churn", "--rounds", "0"],
+            &["churn", "--rounds", "many"],
+            &["churn", "--rounds", "3", "--rate", "2"],
+            &["churn", "--rounds", "3", "--lifetime", "1"],
+            &["churn", "--rounds", "3", "--connect-rate", "100"],
+        ] {
+            assert!(parse_args(args).is_err(), "{args:?} was accepted");
+        }
     }
 
     #[test]

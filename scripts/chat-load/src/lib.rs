@@ -11,7 +11,8 @@
 //! it was sent; never-reading slow clients excluded) and received, the
 //! delivered fraction, deliveries/s, latency p50/p90/p99/p99.9/max in
 //! microseconds, and with `--server-pid` the server's RSS (peak, end),
-//! thread count and CPU seconds, sampled from /proc every 100 ms.
+//! thread count and CPU seconds, sampled from /proc every 100 ms, and in
+//! `churn --rounds` its RSS after every round.
 //!
 //! # How to run it
 //!
@@ -19,6 +20,7 @@
 //! cargo run --release -p chat-server -- --port 0 --idle-timeout 0   # note the port
 //! cargo run --release -p chat-load -- fanout --addr 127.0.0.1:PORT -n 1000 --senders 100 --rate 2 -d 5
 //! cargo run --release -p chat-load -- hold --addr 127.0.0.1:PORT -n 10000 -d 10 --json
+//! cargo run --release -p chat-load -- churn --addr 127.0.0.1:PORT -n 300 --rounds 60 --server-pid PID
 //! ```
 //!
 //! Modes: `hold`, `fanout`, `connect`, `churn`, `slow` (see `--help`).

@@ -37,8 +37,11 @@ pub struct Plan {
     pub connect_storm: bool,
     /// Length of the measured phase; `None` when there is none (connect).
     pub measure: Option<Duration>,
-    /// Mean connection lifetime when connections churn.
+    /// Mean connection lifetime when connections churn one by one.
     pub churn_lifetime: Option<Duration>,
+    /// Churn in rounds instead: this many times, every client connects, each
+    /// sender speaks once as the measured phase begins, and all vanish.
+    pub rounds: Option<u32>,
     /// After the measured phase, client 0 sends one measured message that
     /// every reader should get (`hold.alive`).
     pub final_broadcast: bool,
@@ -63,7 +66,9 @@ impl Plan {
             connect_rate: config.connect_rate,
             connect_storm: mode == Mode::Connect,
             measure: (mode != Mode::Connect).then_some(config.duration),
-            churn_lifetime: (mode == Mode::Churn).then_some(config.churn_lifetime),
+            churn_lifetime: (mode == Mode::Churn && config.rounds.is_none())
+                .then_some(config.churn_lifetime),
+            rounds: config.rounds,
             final_broadcast: matches!(mode, Mode::Hold | Mode::Connect),
             rate_per_sender: config.rate_per_sender,
             payload_bytes: config.payload_bytes,
@@ -107,6 +112,17 @@ mod tests {
         assert_eq!(plan.role(0), Role::Reader);
         assert!(plan.final_broadcast);
         assert!(plan.measure.is_some());
+    }
+
+    #[test]
+    fn churn_in_rounds_has_no_lifetime() {
+        let plan = Plan::new(&parse_args(&["churn", "-n", "10", "--rounds", "3"]).unwrap());
+        assert_eq!(plan.rounds, Some(3));
+        assert_eq!(plan.churn_lifetime, None);
+        assert_eq!(plan.role(9), Role::Sender);
+        let by_lifetime = Plan::new(&parse_args(&["churn", "-n", "10"]).unwrap());
+        assert!(by_lifetime.churn_lifetime.is_some());
+        assert_eq!(by_lifetime.rounds, None);
     }
 
     #[test]

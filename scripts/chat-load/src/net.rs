@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::ops::ControlFlow;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use chat_shared::{ClientLine, Line, LineReader, DEFAULT_MAX_LINE_BYTES};
@@ -95,10 +95,13 @@ pub enum Phase {
     StopSending = 4,
     /// Windows close at the final total; waiting for in-flight deliveries.
     Drain = 5,
+    /// Churn in rounds: every client closes without `/quit`. The next round
+    /// starts over at `Connecting`.
+    Vacate = 6,
     /// Slow clients are read to see whether the server dropped them.
-    SlowCheck = 6,
+    SlowCheck = 7,
     /// Workers stop.
-    Done = 7,
+    Done = 8,
 }
 
 impl Phase {
@@ -110,7 +113,8 @@ impl Phase {
             3 => Phase::Final,
             4 => Phase::StopSending,
             5 => Phase::Drain,
-            6 => Phase::SlowCheck,
+            6 => Phase::Vacate,
+            7 => Phase::SlowCheck,
             _ => Phase::Done,
         }
     }
@@ -134,14 +138,20 @@ pub struct Shared {
     next_client: AtomicUsize,
     /// Set when the connect storm's duration ran out: claim no more.
     claiming_closed: AtomicBool,
+    /// Generation of the connections opened from claims: 0, or in rounds
+    /// the round's number minus one. Lifetime churn's replacements count up
+    /// from 1, so a connection is a claimed (not a replacement) one exactly
+    /// when its generation is this.
+    claim_generation: AtomicU32,
     /// When the initial connects began, for `--connect-rate` pacing.
     connect_start: Instant,
     /// Number of measured messages queued so far; a message's `seq` is the
     /// value before its increment.
     pub sent: AtomicU64,
-    /// Initial connection attempts that finished, either way.
+    /// Claimed connection attempts that finished, either way (this round's,
+    /// in rounds).
     pub attempts_done: AtomicUsize,
-    /// Initial connections that succeeded.
+    /// Claimed connections that succeeded (over all rounds, in rounds).
     pub connected: AtomicUsize,
     /// All failed connects, replacements included.
     pub failures: AtomicUsize,
@@ -166,6 +176,7 @@ impl Shared {
             acks: AtomicUsize::new(0),
             next_client: AtomicUsize::new(0),
             claiming_closed: AtomicBool::new(false),
+            claim_generation: AtomicU32::new(0),
             connect_start: epoch,
             sent: AtomicU64::new(0),
             attempts_done: AtomicUsize::new(0),
@@ -202,6 +213,20 @@ impl Shared {
     /// Initial clients whose connect has started.
     pub fn claimed(&self) -> usize {
         self.next_client.load(Ordering::SeqCst)
+    }
+
+    /// Lets every client index be claimed again, as connections of
+    /// `generation`: the next round. Called while the previous round's
+    /// clients are all gone (after `Vacate`), before `Connecting`.
+    pub fn start_round(&self, generation: u32) {
+        self.claim_generation.store(generation, Ordering::SeqCst);
+        self.attempts_done.store(0, Ordering::SeqCst);
+        self.next_client.store(0, Ordering::SeqCst);
+        self.claiming_closed.store(false, Ordering::SeqCst);
+    }
+
+    fn is_claimed(&self, generation: u32) -> bool {
+        generation == self.claim_generation.load(Ordering::SeqCst)
     }
 
     fn micros(&self, at: Instant) -> u64 {
@@ -490,6 +515,15 @@ impl<'a> Worker<'a> {
             return;
         }
         match phase {
+            Phase::Measure if self.plan.rounds.is_some() => {
+                // Every sender speaks once, all at the same moment.
+                for key in self.sender_keys.clone() {
+                    let client = &self.clients[key];
+                    if client.state == State::Open && client.closing.is_none() {
+                        self.send_message(key, Kind::Measured, now);
+                    }
+                }
+            }
             Phase::Measure => {
                 let interval = self.send_interval();
                 let keys: Vec<usize> = self.clients.iter().map(|(key, _)| key).collect();
@@ -514,6 +548,16 @@ impl<'a> Worker<'a> {
                 for key in keys {
                     self.close_window(key, total);
                 }
+            }
+            Phase::Vacate => {
+                for (_, client) in self.clients.iter_mut() {
+                    client
+                        .closing
+                        .get_or_insert(CloseReason::Left { polite: false });
+                }
+                // Before the acknowledgement: the round is over only once
+                // every socket is closed.
+                self.reap(phase);
             }
             Phase::SlowCheck => self.check_slow_clients(),
             _ => {}
@@ -543,7 +587,7 @@ impl<'a> Worker<'a> {
                         (next < allowed).then_some(next + 1)
                     });
             let Ok(index) = claim else { break };
-            self.open(index, 0, now);
+            self.open(index, shared.claim_generation.load(Ordering::SeqCst), now);
         }
         // Churn replacements whose retry time has come.
         let due: Vec<(Instant, usize, u32)> = {
@@ -608,7 +652,8 @@ impl<'a> Worker<'a> {
             self.connect_failed(index, generation, &err, now);
             return;
         }
-        if generation > 0 {
+        if !self.shared.is_claimed(generation) {
+            // A lifetime-churn replacement joins mid-run: its schedule starts now.
             let interval = self.send_interval();
             client.next_send = now + interval.mul_f64(self.random_fraction());
             client.leave_at = self.churn_lifetime().map(|life| now + life);
@@ -624,7 +669,7 @@ impl<'a> Worker<'a> {
             .entry(errno_name(err))
             .or_insert(0) += 1;
         self.shared.failures.fetch_add(1, Ordering::Relaxed);
-        if generation == 0 {
+        if self.shared.is_claimed(generation) {
             self.shared.attempts_done.fetch_add(1, Ordering::Relaxed);
         }
         self.retry_churn_slot(index, generation, now + RETRY_BACKOFF);
@@ -828,6 +873,10 @@ impl<'a> Worker<'a> {
             let mut client = self.clients.remove(key);
             let _ = self.poll.registry().deregister(&mut client.stream);
             let was_open = !matches!(client.state, State::Connecting(_));
+            if !was_open {
+                // A failed connect, or one a round's end cut short.
+                self.pending_connects -= 1;
+            }
             if was_open && client.role != Role::Slow {
                 self.shared.readers_open.fetch_sub(1, Ordering::Relaxed);
                 if client.window.from.is_some() {
@@ -839,10 +888,9 @@ impl<'a> Worker<'a> {
             }
             match client.closing.take().expect("filtered on closing") {
                 CloseReason::ConnectFailed(name) => {
-                    self.pending_connects -= 1;
                     *self.result.connect_errors.entry(name).or_insert(0) += 1;
                     self.shared.failures.fetch_add(1, Ordering::Relaxed);
-                    if client.generation == 0 {
+                    if self.shared.is_claimed(client.generation) {
                         self.shared.attempts_done.fetch_add(1, Ordering::Relaxed);
                     }
                     self.retry_churn_slot(client.index, client.generation, now + RETRY_BACKOFF);
@@ -994,7 +1042,7 @@ fn finish_connect(
             client.state = State::Open;
             client.writable = true;
             result.connections_opened += 1;
-            if client.generation == 0 {
+            if shared.is_claimed(client.generation) {
                 let micros = now.saturating_duration_since(since).as_micros() as u64;
                 result.connect_latency.saturating_record(micros.max(1));
                 shared.connected.fetch_add(1, Ordering::Relaxed);

@@ -19,10 +19,11 @@ pub struct Report {
     pub mode: String,
     /// The server address as given.
     pub addr: String,
-    /// Connections asked for (churn: at once).
+    /// Connections asked for (churn: at once; in rounds: per round).
     pub clients: usize,
     /// Of those, how many connected (the initial connections; churn
-    /// replacements are in `churn.connections_opened`).
+    /// replacements are in `churn.connections_opened`; in rounds, the fewest
+    /// of any one round, each round's count being in `churn.rounds`).
     pub connected: usize,
     /// Failed connects, replacements included.
     pub connect_failures: usize,
@@ -30,7 +31,8 @@ pub struct Report {
     pub connect_errors: BTreeMap<String, u64>,
     /// Clients that send; `null` for hold and connect.
     pub senders: Option<usize>,
-    /// Messages per second per sender; `null` for hold and connect.
+    /// Messages per second per sender; `null` for hold, connect and churn in
+    /// rounds (one message per sender per round).
     pub rate_per_sender: Option<f64>,
     /// TEXT bytes per message.
     pub payload_bytes: usize,
@@ -94,8 +96,72 @@ pub struct SlowReport {
 pub struct ChurnReport {
     /// Successful connects over the run, replacements included.
     pub connections_opened: u64,
-    /// Mean lifetime of one connection, seconds.
-    pub lifetime_secs: f64,
+    /// Mean lifetime of one connection, seconds; `null` in rounds.
+    pub lifetime_secs: Option<f64>,
+    /// Rounds asked for (`--rounds`); `null` when churning by lifetime.
+    pub rounds_asked: Option<u32>,
+    /// One entry per round completed, in order; empty when churning by
+    /// lifetime. Fewer than asked when `-d` or the run's deadline ended it.
+    pub rounds: Vec<RoundReport>,
+}
+
+/// One churn round, after all its clients had gone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoundReport {
+    /// From 1.
+    pub round: u32,
+    /// Clients of this round that connected.
+    pub connected: usize,
+    /// The server's VmRSS once the round's clients had closed, KiB; `null`
+    /// without `--server-pid` or when /proc could not be read.
+    pub rss_kb: Option<u64>,
+}
+
+/// How many of the first rounds the RSS summary lists one by one.
+pub const RSS_FIRST_ROUNDS: usize = 5;
+
+/// The per-round RSS series in a few numbers: (round, KiB) pairs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RssCurve {
+    /// The first [`RSS_FIRST_ROUNDS`] readings, in order.
+    pub first: Vec<(u32, u64)>,
+    /// The highest reading (the earliest, on a tie).
+    pub max: (u32, u64),
+    /// The last reading.
+    pub last: (u32, u64),
+}
+
+impl RssCurve {
+    /// Last reading minus the first, KiB: what the rounds left behind.
+    pub fn growth_kb(&self) -> i64 {
+        self.last.1 as i64 - self.first[0].1 as i64
+    }
+}
+
+impl ChurnReport {
+    /// The server's RSS after round `round`, KiB, if it was read.
+    pub fn rss_after(&self, round: u32) -> Option<u64> {
+        self.rounds.iter().find(|r| r.round == round)?.rss_kb
+    }
+
+    /// The RSS series summarised; `None` when no round has a reading.
+    pub fn rss_curve(&self) -> Option<RssCurve> {
+        let readings: Vec<(u32, u64)> = self
+            .rounds
+            .iter()
+            .filter_map(|r| Some((r.round, r.rss_kb?)))
+            .collect();
+        let last = *readings.last()?;
+        let max = readings
+            .iter()
+            .copied()
+            .reduce(|best, next| if next.1 > best.1 { next } else { best })?;
+        Some(RssCurve {
+            first: readings.into_iter().take(RSS_FIRST_ROUNDS).collect(),
+            max,
+            last,
+        })
+    }
 }
 
 /// The server process, sampled from /proc every 100 ms.
@@ -132,11 +198,16 @@ impl Report {
             self.connect_failures,
             errors_inline(&self.connect_errors),
         ));
-        if let (Some(senders), Some(rate)) = (self.senders, self.rate_per_sender) {
-            line(format!(
+        match (self.senders, self.rate_per_sender) {
+            (Some(senders), Some(rate)) => line(format!(
                 "  load: {senders} senders x {rate} msg/s, {} byte payload, {:.1} s",
                 self.payload_bytes, self.duration_secs
-            ));
+            )),
+            (Some(senders), None) => line(format!(
+                "  load: {senders} senders x 1 message per round, {} byte payload, at most {:.1} s",
+                self.payload_bytes, self.duration_secs
+            )),
+            _ => {}
         }
         let fraction = self
             .delivered_fraction
@@ -167,10 +238,10 @@ impl Report {
             ));
         }
         if let Some(churn) = &self.churn {
-            line(format!(
-                "  churn: {} connections opened, mean lifetime {:.2} s",
-                churn.connections_opened, churn.lifetime_secs
-            ));
+            line(churn_inline(churn));
+            if let Some(curve) = churn.rss_curve() {
+                line(rss_curve_inline(&curve));
+            }
         }
         if let Some(server) = &self.server {
             line(format!(
@@ -194,6 +265,43 @@ impl Report {
     }
 }
 
+fn churn_inline(churn: &ChurnReport) -> String {
+    let mut text = format!("  churn: {} connections opened", churn.connections_opened);
+    if let Some(life) = churn.lifetime_secs {
+        let _ = write!(text, ", mean lifetime {life:.2} s");
+    }
+    if let Some(asked) = churn.rounds_asked {
+        let _ = write!(text, ", {} of {asked} rounds", churn.rounds.len());
+    }
+    text
+}
+
+/// `server rss after round 1: 5120 KiB, 2: 5200, ...; max ... (round r), last ... (round n), +G KiB since round 1`.
+fn rss_curve_inline(curve: &RssCurve) -> String {
+    let first: Vec<String> = curve
+        .first
+        .iter()
+        .enumerate()
+        .map(|(i, (round, kb))| {
+            if i == 0 {
+                format!("{round}: {kb} KiB")
+            } else {
+                format!("{round}: {kb}")
+            }
+        })
+        .collect();
+    format!(
+        "  server rss after round {}; max {} KiB (round {}), last {} KiB (round {}), {:+} KiB since round {}",
+        first.join(", "),
+        curve.max.1,
+        curve.max.0,
+        curve.last.1,
+        curve.last.0,
+        curve.growth_kb(),
+        curve.first[0].0
+    )
+}
+
 fn latency_inline(lat: &LatencySummary) -> String {
     format!(
         "us p50 {} p90 {} p99 {} p99.9 {} max {} (n={})",
@@ -211,4 +319,69 @@ fn errors_inline(errors: &BTreeMap<String, u64>) -> String {
         out.push(')');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn churn(readings: &[Option<u64>]) -> ChurnReport {
+        ChurnReport {
+            connections_opened: 300 * readings.len() as u64,
+            lifetime_secs: None,
+            rounds_asked: Some(readings.len() as u32),
+            rounds: readings
+                .iter()
+                .zip(1..)
+                .map(|(&rss_kb, round)| RoundReport {
+                    round,
+                    connected: 300,
+                    rss_kb,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn curve_has_first_rounds_max_and_last() {
+        let kb = [5000, 5200, 5100, 6000, 6100, 6200, 9000, 8000];
+        let report = churn(&kb.map(Some));
+        let curve = report.rss_curve().unwrap();
+        assert_eq!(
+            curve.first,
+            vec![(1, 5000), (2, 5200), (3, 5100), (4, 6000), (5, 6100)]
+        );
+        assert_eq!(curve.max, (7, 9000));
+        assert_eq!(curve.last, (8, 8000));
+        assert_eq!(curve.growth_kb(), 3000);
+        assert_eq!(report.rss_after(4), Some(6000));
+        assert_eq!(report.rss_after(9), None);
+    }
+
+    #[test]
+    fn curve_skips_missing_readings_and_keeps_the_earliest_max() {
+        let curve = churn(&[None, Some(7000), Some(7000), Some(6500)])
+            .rss_curve()
+            .unwrap();
+        assert_eq!(curve.first, vec![(2, 7000), (3, 7000), (4, 6500)]);
+        assert_eq!(curve.max, (2, 7000));
+        assert_eq!(curve.growth_kb(), -500);
+    }
+
+    #[test]
+    fn no_readings_no_curve() {
+        assert_eq!(churn(&[None, None]).rss_curve(), None);
+        assert_eq!(churn(&[]).rss_curve(), None);
+    }
+
+    #[test]
+    fn curve_is_one_compact_line() {
+        let curve = churn(&[Some(5000), Some(5200), Some(9000)])
+            .rss_curve()
+            .unwrap();
+        assert_eq!(
+            rss_curve_inline(&curve),
+            "  server rss after round 1: 5000 KiB, 2: 5200, 3: 9000; max 9000 KiB (round 3), last 9000 KiB (round 3), +4000 KiB since round 1"
+        );
+    }
 }

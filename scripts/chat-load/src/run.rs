@@ -1,7 +1,7 @@
 //! The coordinator: raises the fd limit, starts the worker threads, walks the
-//! phases (connect, warm-up, measure, final broadcast, drain, slow check) with
-//! a time bound on each, prints progress, and merges the workers' results
-//! into a [`Report`].
+//! phases (connect, warm-up, measure, final broadcast, drain, slow check; churn
+//! in rounds goes from connect to vacate once per round) with a time bound on
+//! each, prints progress, and merges the workers' results into a [`Report`].
 //!
 //! It never touches a socket; that is `net.rs`.
 
@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crate::config::{Config, Mode};
 use crate::modes::Plan;
 use crate::net::{Phase, Shared, Worker, WorkerResult, CONNECT_TIMEOUT, SLOW_CHECK_LIMIT};
-use crate::report::{ChurnReport, HoldReport, Report, ServerReport, SlowReport};
+use crate::report::{ChurnReport, HoldReport, Report, RoundReport, ServerReport, SlowReport};
 use crate::stats::{self, clock_ticks_per_sec, ServerWatch};
 use crate::Error;
 
@@ -35,6 +35,10 @@ const TICK: Duration = Duration::from_millis(20);
 
 /// How often a progress line is printed.
 const PROGRESS_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Pause between a churn round's last close and reading the server's RSS,
+/// so the server has handled every hang-up (and freed what it frees) first.
+const ROUND_SETTLE: Duration = Duration::from_millis(100);
 
 /// Runs one load test as `config` describes.
 pub fn run(config: &Config) -> Result<Report, Error> {
@@ -110,12 +114,14 @@ pub fn run(config: &Config) -> Result<Report, Error> {
 /// What the phase walk itself measured.
 #[derive(Debug, Default)]
 struct PhaseInfo {
-    /// Start of the measured phase (connect mode: of the connect storm),
-    /// microseconds since the epoch.
+    /// Start of the measured phase (connect mode: of the connect storm;
+    /// rounds: of the first round's), microseconds since the epoch.
     measure_start_us: u64,
     /// Server CPU ticks (utime + stime) from the measured phase's start to
     /// the end of the drain; `None` without `--server-pid`.
     server_cpu_ticks: Option<u64>,
+    /// Churn in rounds: one entry per round completed.
+    rounds: Vec<RoundReport>,
 }
 
 /// Walks the phases, each bounded in time.
@@ -127,52 +133,13 @@ fn drive_phases(
     watch: Option<&ServerWatch>,
     notes: &mut Vec<String>,
 ) -> PhaseInfo {
+    if let Some(rounds) = plan.rounds {
+        return drive_rounds(config, plan, shared, progress, watch, notes, rounds);
+    }
     let mut info = PhaseInfo::default();
     let cpu_start_connect = watch.and_then(|w| w.cpu_ticks());
-
-    // Connect: every initial attempt resolves (connect errors time out after
-    // CONNECT_TIMEOUT), or the connect storm's duration runs out.
-    let connect_deadline = Instant::now() + connect_budget(config, plan);
-    let storm_end = plan.connect_storm.then(|| Instant::now() + config.duration);
-    wait_until(shared, progress, "connect", connect_deadline, |s| {
-        if storm_end.is_some_and(|end| Instant::now() >= end) {
-            s.close_claiming();
-            return s.attempts_done.load(Ordering::Relaxed) >= s.claimed();
-        }
-        s.attempts_done.load(Ordering::Relaxed) >= plan.clients
-    });
-    shared.close_claiming();
-    let attempted = shared.claimed();
-    if attempted < plan.clients {
-        notes.push(format!(
-            "{} of {} connections not attempted: the connect phase ran out of time",
-            plan.clients - attempted,
-            plan.clients
-        ));
-    }
-    let connect_phase_end = Instant::now();
-
-    // Warm-up: until every open reader has seen a MSG, i.e. is registered.
-    set_phase(shared, Phase::Warmup, config.threads, notes);
-    let warmup_limit = WARMUP_BASE + Duration::from_millis(plan.clients as u64 / 2);
-    wait_until(
-        shared,
-        progress,
-        "warm-up",
-        Instant::now() + warmup_limit,
-        |s| {
-            let open = s.readers_open.load(Ordering::Relaxed);
-            open > 0 && s.readers_ready.load(Ordering::Relaxed) >= open
-        },
-    );
-    let open = shared.readers_open.load(Ordering::Relaxed);
-    let ready = shared.readers_ready.load(Ordering::Relaxed);
-    if ready < open {
-        notes.push(format!(
-            "warm-up: {} of {open} open readers never received a probe; they are not counted until they receive a message",
-            open - ready
-        ));
-    }
+    let connect_phase_end = connect(config, plan, shared, progress, "connect", notes);
+    warm_up(config, plan, shared, progress, "warm-up", notes);
 
     // Measure.
     let cpu_start = if plan.connect_storm {
@@ -200,27 +167,156 @@ fn drive_phases(
         }
     }
 
-    // Drain: stop sending, fix the total, wait for what is in flight.
-    set_phase(shared, Phase::StopSending, config.threads, notes);
-    set_phase(shared, Phase::Drain, config.threads, notes);
-    wait_until(
-        shared,
-        progress,
-        "drain",
-        Instant::now() + config.drain,
-        |s| s.received.load(Ordering::Relaxed) >= s.expected.load(Ordering::Relaxed),
-    );
-    let cpu_end = watch.and_then(|w| w.cpu_ticks());
-    info.server_cpu_ticks = match (cpu_start, cpu_end) {
-        (Some(start), Some(end)) => Some(end.saturating_sub(start)),
-        _ => None,
-    };
+    drain(config, shared, progress, "drain", notes);
+    info.server_cpu_ticks = cpu_since(watch, cpu_start);
 
     if plan.slow > 0 {
         progress.say("checking slow clients");
         set_phase(shared, Phase::SlowCheck, config.threads, notes);
     }
     info
+}
+
+/// Churn in rounds: connect, warm up, every sender speaks once, drain, all
+/// vanish, then the server's RSS is read; again, until the rounds are done
+/// or `-d` has passed (the round under way is finished either way).
+fn drive_rounds(
+    config: &Config,
+    plan: &Plan,
+    shared: &Shared,
+    progress: &mut Progress,
+    watch: Option<&ServerWatch>,
+    notes: &mut Vec<String>,
+    rounds: u32,
+) -> PhaseInfo {
+    let mut info = PhaseInfo::default();
+    let started = Instant::now();
+    let mut cpu_start = None;
+    // Claimed connects before this round; exact, since no connect is under
+    // way between one round's Vacate and the next round's Connecting.
+    let mut connected_before = 0;
+    for round in 1..=rounds {
+        if round > 1 {
+            if started.elapsed() >= config.duration {
+                notes.push(format!(
+                    "stopped after {} of {rounds} rounds: the time bound (-d) ran out",
+                    round - 1
+                ));
+                break;
+            }
+            shared.start_round(round - 1);
+            set_phase(shared, Phase::Connecting, config.threads, notes);
+        }
+        let stage = format!("round {round}/{rounds}");
+        connect(config, plan, shared, progress, &stage, notes);
+        warm_up(config, plan, shared, progress, &stage, notes);
+        if round == 1 {
+            cpu_start = watch.and_then(|w| w.cpu_ticks());
+            info.measure_start_us = shared.epoch.elapsed().as_micros() as u64;
+        }
+        // Entering Measure, every open sender sends its one message.
+        set_phase(shared, Phase::Measure, config.threads, notes);
+        drain(config, shared, progress, &stage, notes);
+        set_phase(shared, Phase::Vacate, config.threads, notes);
+        std::thread::sleep(ROUND_SETTLE);
+        let connected = shared.connected.load(Ordering::SeqCst);
+        info.rounds.push(RoundReport {
+            round,
+            connected: connected - connected_before,
+            rss_kb: watch.and_then(|w| w.rss_kb()),
+        });
+        connected_before = connected;
+    }
+    info.server_cpu_ticks = cpu_since(watch, cpu_start);
+    info
+}
+
+/// Connect: every claimed attempt resolves (connect errors time out after
+/// CONNECT_TIMEOUT), or the connect storm's duration runs out. Returns when
+/// the phase ended.
+fn connect(
+    config: &Config,
+    plan: &Plan,
+    shared: &Shared,
+    progress: &mut Progress,
+    stage: &str,
+    notes: &mut Vec<String>,
+) -> Instant {
+    let connect_deadline = Instant::now() + connect_budget(config, plan);
+    let storm_end = plan.connect_storm.then(|| Instant::now() + config.duration);
+    wait_until(shared, progress, stage, connect_deadline, |s| {
+        if storm_end.is_some_and(|end| Instant::now() >= end) {
+            s.close_claiming();
+            return s.attempts_done.load(Ordering::Relaxed) >= s.claimed();
+        }
+        s.attempts_done.load(Ordering::Relaxed) >= plan.clients
+    });
+    shared.close_claiming();
+    let attempted = shared.claimed();
+    if attempted < plan.clients {
+        notes.push(format!(
+            "{stage}: {} of {} connections not attempted: the connect phase ran out of time",
+            plan.clients - attempted,
+            plan.clients
+        ));
+    }
+    Instant::now()
+}
+
+/// Warm-up: until every open reader has seen a MSG, i.e. is registered.
+fn warm_up(
+    config: &Config,
+    plan: &Plan,
+    shared: &Shared,
+    progress: &mut Progress,
+    stage: &str,
+    notes: &mut Vec<String>,
+) {
+    set_phase(shared, Phase::Warmup, config.threads, notes);
+    let warmup_limit = WARMUP_BASE + Duration::from_millis(plan.clients as u64 / 2);
+    wait_until(
+        shared,
+        progress,
+        stage,
+        Instant::now() + warmup_limit,
+        |s| {
+            let open = s.readers_open.load(Ordering::Relaxed);
+            open > 0 && s.readers_ready.load(Ordering::Relaxed) >= open
+        },
+    );
+    let open = shared.readers_open.load(Ordering::Relaxed);
+    let ready = shared.readers_ready.load(Ordering::Relaxed);
+    if ready < open {
+        notes.push(format!(
+            "{stage}: {} of {open} open readers never received a probe; they are not counted until they receive a message",
+            open - ready
+        ));
+    }
+}
+
+/// Drain: stop sending, fix the total, wait for what is in flight.
+fn drain(
+    config: &Config,
+    shared: &Shared,
+    progress: &mut Progress,
+    stage: &str,
+    notes: &mut Vec<String>,
+) {
+    set_phase(shared, Phase::StopSending, config.threads, notes);
+    set_phase(shared, Phase::Drain, config.threads, notes);
+    wait_until(
+        shared,
+        progress,
+        stage,
+        Instant::now() + config.drain,
+        |s| s.received.load(Ordering::Relaxed) >= s.expected.load(Ordering::Relaxed),
+    );
+}
+
+/// Server CPU ticks since `start`; `None` without a reading at either end.
+fn cpu_since(watch: Option<&ServerWatch>, start: Option<u64>) -> Option<u64> {
+    let end = watch.and_then(|w| w.cpu_ticks());
+    Some(end?.saturating_sub(start?))
 }
 
 /// Sets `phase` and waits (bounded) for every worker to acknowledge it.
@@ -371,11 +467,20 @@ fn build_report(
         mode: mode.name().to_string(),
         addr: config.addr_text.clone(),
         clients: config.clients,
-        connected: shared.connected.load(Ordering::SeqCst),
+        connected: match plan.rounds {
+            Some(_) => phase_info
+                .rounds
+                .iter()
+                .map(|r| r.connected)
+                .min()
+                .unwrap_or(0),
+            None => shared.connected.load(Ordering::SeqCst),
+        },
         connect_failures: shared.failures.load(Ordering::SeqCst),
         connect_errors: total.connect_errors,
         senders: (plan.senders > 0).then_some(plan.senders),
-        rate_per_sender: (plan.senders > 0).then_some(plan.rate_per_sender),
+        rate_per_sender: (plan.senders > 0 && plan.rounds.is_none())
+            .then_some(plan.rate_per_sender),
         payload_bytes: plan.payload_bytes,
         duration_secs: config.duration.as_secs_f64(),
         messages_sent: sent,
@@ -396,9 +501,11 @@ fn build_report(
             slow_dropped: total.slow_dropped,
             bytes_read_after_run: total.slow_bytes_read,
         }),
-        churn: plan.churn_lifetime.map(|life| ChurnReport {
+        churn: (mode == Mode::Churn).then(|| ChurnReport {
             connections_opened: total.connections_opened,
-            lifetime_secs: life.as_secs_f64(),
+            lifetime_secs: plan.churn_lifetime.map(|life| life.as_secs_f64()),
+            rounds_asked: plan.rounds,
+            rounds: phase_info.rounds,
         }),
         connect_latency_us: if plan.connect_storm {
             stats::summarize(&total.connect_latency)

@@ -2,7 +2,8 @@
 //! server process's RSS, threads and CPU read from /proc.
 //!
 //! It does not decide what to measure or when; the run loop calls
-//! [`ServerWatch::cpu_ticks`] at phase boundaries and records latencies.
+//! [`ServerWatch::cpu_ticks`] at phase boundaries, [`ServerWatch::rss_kb`]
+//! after each churn round, and records latencies.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -164,6 +165,11 @@ impl ServerWatch {
         parse_stat_cpu_ticks(&text)
     }
 
+    /// The process's resident set size now (VmRSS), KiB; `None` if unreadable.
+    pub fn rss_kb(&self) -> Option<u64> {
+        read_status(self.pid).ok().map(|sample| sample.rss_kb)
+    }
+
     /// Stops the sampler and returns what it saw.
     pub fn finish(mut self) -> WatchSummary {
         self.stop.store(true, Ordering::Relaxed);
@@ -252,6 +258,7 @@ VmPeak:\t  123456 kB\nVmHWM:\t   20480 kB\nVmRSS:\t   18000 kB\nThreads:\t3\n";
     fn own_process_is_readable() {
         let watch = ServerWatch::start(std::process::id()).unwrap();
         assert!(watch.cpu_ticks().is_some());
+        assert!(watch.rss_kb().is_some_and(|kb| kb > 0));
         let summary = watch.finish();
         assert!(summary.rss_peak_kb > 0 && summary.threads_peak >= 1);
     }

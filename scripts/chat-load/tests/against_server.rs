@@ -101,6 +101,32 @@ fn churn_counts_only_owed_deliveries() {
 }
 
 #[test]
+fn churn_in_rounds_reports_rss_after_each_round() {
+    let server = start_server(quiet_server());
+    // The server runs in this process, so this process's RSS is the server's.
+    let pid = std::process::id().to_string();
+    let report = load(
+        &server,
+        &["churn", "-n", "50", "--rounds", "4", "--server-pid", &pid],
+    );
+    assert_complete_delivery(&report);
+    // Every client speaks once per round, to a room of all 50.
+    assert_eq!(report.messages_sent, 4 * 50);
+    assert_eq!(report.deliveries_expected, report.messages_sent * 50);
+    let churn = report.churn.as_ref().expect("churn section");
+    assert_eq!(churn.rounds_asked, Some(4));
+    assert_eq!(churn.lifetime_secs, None);
+    assert_eq!(churn.connections_opened, 4 * 50);
+    let rounds: Vec<u32> = churn.rounds.iter().map(|r| r.round).collect();
+    assert_eq!(rounds, [1, 2, 3, 4], "{churn:?}");
+    for round in &churn.rounds {
+        assert_eq!(round.connected, 50, "{round:?}");
+        assert!(round.rss_kb.is_some_and(|kb| kb > 0), "{round:?}");
+    }
+    assert!(churn.rss_curve().is_some());
+}
+
+#[test]
 fn slow_readers_are_dropped_and_others_unharmed() {
     // No rate limit, so a few senders can push more at the slow clients than
     // the kernel's socket buffers (up to 4 MiB on loopback) and the server's
