@@ -3,7 +3,7 @@
 //! produces these values; the report and the plots only read them, so neither needs the other
 //! nor the runner.
 
-use chat_load::report::ServerReport;
+use chat_load::report::{ChurnReport, ServerReport};
 use chat_load::stats::LatencySummary;
 use chat_load::Report;
 
@@ -86,6 +86,11 @@ impl StepResult {
     /// Server CPU µs per delivery received.
     pub fn cpu_us_per_delivery(&self) -> Option<f64> {
         cpu_us_per_delivery(self.load()?)
+    }
+
+    /// The churn rounds and the server's RSS after each.
+    pub fn churn(&self) -> Option<&ChurnReport> {
+        self.load()?.churn.as_ref()
     }
 }
 
@@ -185,6 +190,27 @@ pub(crate) mod tests {
         }
     }
 
+    /// A churn step whose server RSS after round `i + 1` was `rss_kb[i]`.
+    pub(crate) fn churn_fixture(mode: ServerMode, rounds_asked: u32, rss_kb: &[u64]) -> StepResult {
+        let rounds: Vec<serde_json::Value> = rss_kb
+            .iter()
+            .zip(1..)
+            .map(|(kb, round)| json!({"round": round, "connected": 300, "rss_kb": kb}))
+            .collect();
+        let opened = 300 * rounds.len();
+        fixture(
+            Ladder::Churn,
+            300,
+            mode,
+            json!({
+                "mode": "churn", "clients": 300, "connected": 300, "hold": null, "slow": null,
+                "rate_per_sender": null,
+                "churn": {"connections_opened": opened, "lifetime_secs": null,
+                          "rounds_asked": rounds_asked, "rounds": rounds},
+            }),
+        )
+    }
+
     /// A step that failed without figures.
     pub(crate) fn failed(ladder: Ladder, clients: u32, mode: ServerMode, why: &str) -> StepResult {
         StepResult {
@@ -226,6 +252,17 @@ pub(crate) mod tests {
         let failed = failed(Ladder::Fanout, 1000, ServerMode::Event, "gone");
         assert_eq!(failed.rss_peak_kb(), None);
         assert_eq!(failed.cpu_us_per_delivery(), None);
+    }
+
+    #[test]
+    fn churn_rounds_read_off_the_fixture() {
+        let result = churn_fixture(ServerMode::Event, 60, &[4000, 4100, 5000]);
+        let churn = result.churn().unwrap();
+        assert_eq!(churn.rounds.len(), 3);
+        assert_eq!(churn.rss_after(2), Some(4100));
+        assert!(fixture(Ladder::Fanout, 100, ServerMode::Event, json!({}))
+            .churn()
+            .is_none());
     }
 
     #[test]

@@ -1,15 +1,18 @@
-//! The SVG charts of the report, drawn with plotters: server RSS vs idle clients, fanout p99
-//! latency vs clients and fanout deliveries/s vs clients, event and threads on one chart each.
-//! All axes are logarithmic because the ladders grow by 10× and the two modes can differ by
-//! orders of magnitude; ticks sit on the measured room sizes and on 1-2-5 steps so values can
-//! be read without a table. A step that failed is marked with a cross on the x axis.
+//! The SVG charts of the report, drawn with plotters from the model: server RSS vs idle
+//! clients, fanout p99 latency vs clients, fanout deliveries/s vs clients and server RSS after
+//! each churn round, event and threads on one chart each. The ladders' axes are logarithmic
+//! because they grow by 10× and the two modes can differ by orders of magnitude; ticks sit on
+//! the measured room sizes and on 1-2-5 steps so values can be read without a table. The churn
+//! chart is linear from zero, so growth per round shows as slope. A step that failed is marked
+//! with a cross on the x axis.
 
 use std::path::Path;
 
+use plotters::coord::ranged1d::ValueFormatter;
 use plotters::prelude::*;
 
 use crate::ladder::{Ladder, ServerMode};
-use crate::model::{RunRecord, StepResult, FANOUT_P99_TARGET_US, IDLE_RSS_TARGET_KB};
+use crate::model::{find, RunRecord, StepResult, FANOUT_P99_TARGET_US, IDLE_RSS_TARGET_KB};
 
 const WIDTH_PX: u32 = 900;
 const HEIGHT_PX: u32 = 540;
@@ -46,6 +49,19 @@ pub struct Chart {
     pub reference: Option<(Vec<(f64, f64)>, String)>,
     /// How a y value is printed next to its marker and on the axis.
     pub y_format: fn(f64) -> String,
+    /// Logarithmic or linear axes.
+    pub axes: Axes,
+}
+
+/// The two kinds of chart in the report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Axes {
+    /// A ladder: both axes logarithmic, x ticks on the measured sizes, y ticks on 1-2-5 steps,
+    /// every point labelled with its value.
+    Log,
+    /// A long series (RSS per churn round): both axes linear from zero, only each line's first
+    /// and last point labelled.
+    Linear,
 }
 
 /// 1-2-5 steps covering `low..high`, for readable log-axis ticks.
@@ -84,20 +100,55 @@ where
         }
     }
     Series {
-        label: format!(
-            "{mode} ({})",
-            match mode {
-                ServerMode::Event => "mio event loop",
-                ServerMode::Threads => "thread per client",
-            }
-        ),
-        colour: match mode {
-            ServerMode::Event => EVENT_COLOUR,
-            ServerMode::Threads => THREADS_COLOUR,
-        },
+        label: mode_label(mode),
+        colour: mode_colour(mode),
         points,
         failed_x,
     }
+}
+
+fn mode_label(mode: ServerMode) -> String {
+    let design = match mode {
+        ServerMode::Event => "mio event loop",
+        ServerMode::Threads => "thread per client",
+    };
+    format!("{mode} ({design})")
+}
+
+fn mode_colour(mode: ServerMode) -> RGBColor {
+    match mode {
+        ServerMode::Event => EVENT_COLOUR,
+        ServerMode::Threads => THREADS_COLOUR,
+    }
+}
+
+/// The server's RSS after each churn round, MiB, per mode that ran the churn step; a step
+/// without any reading is a failed cross at round 1.
+fn churn_series(results: &[StepResult]) -> Vec<Series> {
+    ServerMode::BOTH
+        .iter()
+        .filter_map(|&mode| {
+            let result = find(results, Ladder::Churn, None, mode)?;
+            let points: Vec<(f64, f64)> = result.churn().map_or_else(Vec::new, |churn| {
+                churn
+                    .rounds
+                    .iter()
+                    .filter_map(|r| Some((f64::from(r.round), r.rss_kb? as f64 / 1024.0)))
+                    .collect()
+            });
+            let failed_x = if points.is_empty() {
+                vec![1.0]
+            } else {
+                Vec::new()
+            };
+            Some(Series {
+                label: mode_label(mode),
+                colour: mode_colour(mode),
+                points,
+                failed_x,
+            })
+        })
+        .collect()
 }
 
 fn both_modes<F>(results: &[StepResult], ladder: Ladder, figure: F) -> Vec<Series>
@@ -138,7 +189,7 @@ fn rate_label(value: f64) -> String {
     }
 }
 
-/// The three charts of a run, with their file names.
+/// The four charts of a run, with their file names.
 pub fn charts(record: &RunRecord) -> Vec<(&'static str, Chart)> {
     let results = &record.results;
     let idle_sizes: Vec<f64> = results
@@ -165,6 +216,7 @@ pub fn charts(record: &RunRecord) -> Vec<(&'static str, Chart)> {
             "target for event mode at 10,000 clients: 32 MiB".into(),
         )),
         y_format: mib_label,
+        axes: Axes::Log,
     };
 
     let fanout_sizes: Vec<f64> = results
@@ -188,6 +240,7 @@ pub fn charts(record: &RunRecord) -> Vec<(&'static str, Chart)> {
             "target for event mode at 1000 clients: p99 5 ms".into(),
         )),
         y_format: ms_label,
+        axes: Axes::Log,
     };
 
     let mut offered: Vec<(f64, f64)> = results
@@ -212,11 +265,27 @@ pub fn charts(record: &RunRecord) -> Vec<(&'static str, Chart)> {
         }),
         reference: Some((offered, "offered: every message to every client".into())),
         y_format: rate_label,
+        axes: Axes::Log,
+    };
+
+    let churn_clients = results
+        .iter()
+        .find(|r| r.step.workload.ladder == Ladder::Churn)
+        .map_or(0, |r| r.step.workload.clients);
+    let churn = Chart {
+        title: format!("Server memory after each churn round of {churn_clients} clients"),
+        x_desc: "round (all connect, each sends one message, all close)".into(),
+        y_desc: "server RSS after the round, MiB".into(),
+        series: churn_series(results),
+        reference: None,
+        y_format: mib_label,
+        axes: Axes::Linear,
     };
     vec![
         ("idle_rss.svg", idle),
         ("fanout_p99.svg", latency),
         ("fanout_throughput.svg", throughput),
+        ("churn_rss.svg", churn),
     ]
 }
 
@@ -269,28 +338,60 @@ pub fn draw(path: &Path, chart: &Chart) -> Result<(), String> {
     } else {
         (1.0, 10.0)
     };
-    // Margins in log space: a bit under half a decade each side so labels fit.
-    let x_range = (x_low / 1.6)..(x_high * 1.6);
-    let y_range = (y_low / 2.5)..(y_high * 3.0);
-    let mut x_ticks = all_x.clone();
-    x_ticks.sort_by(f64::total_cmp);
-    x_ticks.dedup();
-    let y_ticks = one_two_five(y_range.start, y_range.end);
-    let y_floor = y_range.start;
 
     let root = SVGBackend::new(path, (WIDTH_PX, HEIGHT_PX)).into_drawing_area();
-    let fail = |err: &dyn std::fmt::Display| err.to_string();
     root.fill(&WHITE).map_err(|e| fail(&e))?;
-    let mut plot = ChartBuilder::on(&root)
+    let mut builder = ChartBuilder::on(&root);
+    builder
         .caption(&chart.title, ("sans-serif", 24))
         .margin(18)
         .x_label_area_size(50)
-        .y_label_area_size(70)
-        .build_cartesian_2d(
-            x_range.log_scale().with_key_points(x_ticks),
-            y_range.log_scale().with_key_points(y_ticks),
-        )
-        .map_err(|e| fail(&e))?;
+        .y_label_area_size(70);
+    match chart.axes {
+        Axes::Log => {
+            // Margins in log space: a bit under half a decade each side so labels fit.
+            let x_range = (x_low / 1.6)..(x_high * 1.6);
+            let y_range = (y_low / 2.5)..(y_high * 3.0);
+            let mut x_ticks = all_x.clone();
+            x_ticks.sort_by(f64::total_cmp);
+            x_ticks.dedup();
+            let y_ticks = one_two_five(y_range.start, y_range.end);
+            let y_floor = y_range.start;
+            let plot = builder
+                .build_cartesian_2d(
+                    x_range.log_scale().with_key_points(x_ticks),
+                    y_range.log_scale().with_key_points(y_ticks),
+                )
+                .map_err(|e| fail(&e))?;
+            draw_lines(plot, chart, y_floor)?;
+        }
+        Axes::Linear => {
+            // From zero, so a flat line looks flat; headroom above for the legend.
+            let plot = builder
+                .build_cartesian_2d(0.0..x_high + 1.0, 0.0..y_high * 1.6)
+                .map_err(|e| fail(&e))?;
+            draw_lines(plot, chart, 0.0)?;
+        }
+    }
+    root.present().map_err(|e| fail(&e))?;
+    Ok(())
+}
+
+fn fail(err: &dyn std::fmt::Display) -> String {
+    err.to_string()
+}
+
+/// The mesh, the reference line, the series with their value labels, the failed steps' crosses
+/// at `y_floor` and the legend, on either kind of axes.
+fn draw_lines<'a, X, Y>(
+    mut plot: ChartContext<'a, SVGBackend<'a>, Cartesian2d<X, Y>>,
+    chart: &Chart,
+    y_floor: f64,
+) -> Result<(), String>
+where
+    X: Ranged<ValueType = f64> + ValueFormatter<f64>,
+    Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
     let y_format = chart.y_format;
     plot.configure_mesh()
         .x_desc(&chart.x_desc)
@@ -311,6 +412,10 @@ pub fn draw(path: &Path, chart: &Chart) -> Result<(), String> {
             .label(label.as_str())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], style));
     }
+    let marker_px = match chart.axes {
+        Axes::Log => 5,
+        Axes::Linear => 3,
+    };
     for series in &chart.series {
         let colour = series.colour;
         let line = ShapeStyle::from(&colour).stroke_width(3);
@@ -322,11 +427,22 @@ pub fn draw(path: &Path, chart: &Chart) -> Result<(), String> {
             series
                 .points
                 .iter()
-                .map(|&point| Circle::new(point, 5, colour.filled())),
+                .map(|&point| Circle::new(point, marker_px, colour.filled())),
         )
         .map_err(|e| fail(&e))?;
-        // The value beside each marker, so nobody has to read it off a log axis.
-        plot.draw_series(series.points.iter().map(|&(x, y)| {
+        // The value beside each marker, so nobody has to read it off a log axis; on a long
+        // series only the first and the last, the rest would be a smear of digits.
+        let labelled: Vec<(f64, f64)> = match chart.axes {
+            Axes::Log => series.points.clone(),
+            Axes::Linear => series
+                .points
+                .first()
+                .into_iter()
+                .chain(series.points.last().filter(|_| series.points.len() > 1))
+                .copied()
+                .collect(),
+        };
+        plot.draw_series(labelled.into_iter().map(|(x, y)| {
             // Up and to the right of the marker, in pixels, so the number never hides it.
             EmptyElement::at((x, y))
                 + Text::new(
@@ -360,13 +476,13 @@ pub fn draw(path: &Path, chart: &Chart) -> Result<(), String> {
         .border_style(RGBColor(180, 180, 180))
         .draw()
         .map_err(|e| fail(&e))?;
-    root.present().map_err(|e| fail(&e))?;
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::tests::{churn_fixture, failed, record};
 
     #[test]
     fn one_two_five_within_range() {
@@ -374,6 +490,35 @@ mod tests {
             one_two_five(0.3, 30.0),
             vec![0.5, 1.0, 2.0, 5.0, 10.0, 20.0]
         );
+    }
+
+    #[test]
+    fn churn_chart_has_a_line_per_mode_and_a_point_per_round() {
+        let record = record(vec![
+            churn_fixture(ServerMode::Event, 60, &[4096, 5120, 6144]),
+            churn_fixture(ServerMode::Threads, 60, &[3072]),
+        ]);
+        let charts = charts(&record);
+        let (_, chart) = charts
+            .iter()
+            .find(|(name, _)| *name == "churn_rss.svg")
+            .expect("a churn chart");
+        assert_eq!(chart.axes, Axes::Linear);
+        assert_eq!(chart.series.len(), 2);
+        assert_eq!(
+            chart.series[0].points,
+            vec![(1.0, 4.0), (2.0, 5.0), (3.0, 6.0)]
+        );
+        assert_eq!(chart.series[1].points, vec![(1.0, 3.0)]);
+    }
+
+    #[test]
+    fn churn_chart_marks_a_step_without_readings_failed() {
+        let failed = failed(Ladder::Churn, 300, ServerMode::Event, "server killed (OOM)");
+        let series = churn_series(&[failed]);
+        assert_eq!(series.len(), 1, "only the mode that ran");
+        assert!(series[0].points.is_empty());
+        assert_eq!(series[0].failed_x, vec![1.0]);
     }
 
     #[test]

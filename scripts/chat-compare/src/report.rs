@@ -8,6 +8,7 @@ use std::fs;
 use std::io;
 use std::path::Path;
 
+use chat_load::report::ChurnReport;
 use chat_load::stats::LatencySummary;
 use serde_json::json;
 
@@ -190,6 +191,15 @@ pub fn progress_summary(result: &StepResult) -> String {
         }
         if let Some(text) = mib(result.rss_peak_kb()) {
             parts.push(format!("rss {text} MiB"));
+        }
+        if let Some(curve) = result.churn().and_then(ChurnReport::rss_curve) {
+            parts.push(format!(
+                "rss after round {} {} MiB, after round {} {} MiB",
+                curve.first[0].0,
+                or_na(mib(Some(curve.first[0].1 as f64))),
+                curve.last.0,
+                or_na(mib(Some(curve.last.1 as f64)))
+            ));
         }
     }
     if let Some(failure) = &result.failure {
@@ -658,6 +668,53 @@ pub fn slow_table(results: &[StepResult]) -> String {
     out
 }
 
+/// The round whose RSS the churn table shows besides the first and the last.
+const CHURN_MIDDLE_ROUND: u32 = 10;
+
+/// The churn soak: the server's RSS after round 1, after round 10 and after the last round, the
+/// growth between the first and the last, and the highest reading.
+pub fn churn_table(results: &[StepResult]) -> String {
+    let kib_text = |kb: Option<u64>| mib(kb.map(|kb| kb as f64));
+    let rows: Vec<Vec<String>> = sizes(results, Ladder::Churn)
+        .into_iter()
+        .map(|clients| {
+            let e = find(results, Ladder::Churn, Some(clients), ServerMode::Event);
+            let t = find(results, Ladder::Churn, Some(clients), ServerMode::Threads);
+            vec![
+                clients.to_string(),
+                pair(e, t, |r| {
+                    let churn = r.churn()?;
+                    Some(format!("{}/{}", churn.rounds.len(), churn.rounds_asked?))
+                }),
+                pair(e, t, connected_text),
+                pair(e, t, |r| percent(r.delivered())),
+                pair(e, t, |r| kib_text(r.churn()?.rss_after(1))),
+                pair(e, t, |r| kib_text(r.churn()?.rss_after(CHURN_MIDDLE_ROUND))),
+                pair(e, t, |r| kib_text(Some(r.churn()?.rss_curve()?.last.1))),
+                pair(e, t, |r| {
+                    let growth = r.churn()?.rss_curve()?.growth_kb();
+                    Some(format!("{:+.1}", growth as f64 / 1024.0))
+                }),
+                pair(e, t, |r| kib_text(Some(r.churn()?.rss_curve()?.max.1))),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "clients per round",
+            "rounds done",
+            "connected (fewest in a round)",
+            "delivered",
+            "RSS after round 1 MiB",
+            &format!("RSS after round {CHURN_MIDDLE_ROUND} MiB"),
+            "RSS after last round MiB",
+            "growth, round 1 to last, MiB",
+            "highest RSS after a round MiB",
+        ],
+        &rows,
+    )
+}
+
 fn ladder_description(results: &[StepResult], ladder: Ladder) -> String {
     let Some(first) = results.iter().find(|r| r.step.workload.ladder == ladder) else {
         return String::new();
@@ -666,6 +723,13 @@ fn ladder_description(results: &[StepResult], ladder: Ladder) -> String {
     match ladder {
         Ladder::Idle => format!(
             "`chat-load hold`, {} s held, then one broadcast that every client should receive.",
+            w.duration_secs
+        ),
+        Ladder::Churn => format!(
+            "`chat-load churn --rounds {}`: each round {} clients connect, each sends one {} B message at the same moment, the deliveries drain, and all close without `/quit`; the server's RSS is read from `/proc` 100 ms after each round's last close. Each mode stops after {} s even with rounds left (the round under way is finished).",
+            w.rounds.unwrap_or(0),
+            w.clients,
+            w.payload_bytes,
             w.duration_secs
         ),
         _ => format!(
@@ -753,6 +817,20 @@ pub fn render_markdown(record: &RunRecord) -> String {
         slow_table(results),
         happened_lines(results, &[Ladder::SlowBaseline, Ladder::SlowReader])
     );
+    let _ = writeln!(
+        out,
+        "## Churn soak: memory after rounds
+
+{}
+
+{}
+{}
+![server RSS after each churn round](churn_rss.svg)
+",
+        ladder_description(results, Ladder::Churn),
+        churn_table(results),
+        happened_lines(results, &[Ladder::Churn])
+    );
     let tcp_wmem = machine.tcp_wmem.as_deref().map_or_else(
         || NOT_AVAILABLE.to_string(),
         |t| format!("min/default/max {t} bytes"),
@@ -770,7 +848,7 @@ pub fn render_markdown(record: &RunRecord) -> String {
 
 // ---------------------------------------------------------------- csv and json
 
-const CSV_HEADER: &str = "step,id,ladder,server_mode,load_mode,clients,senders,rate_per_sender,total_rate,payload_bytes,slow_clients,duration_secs,failure,connected,connect_failures,delivered_fraction,deliveries_expected,deliveries_received,deliveries_per_sec,p50_us,p90_us,p99_us,p999_us,max_us,rss_peak_kb,rss_end_kb,threads_peak,cpu_secs,cpu_us_per_delivery,slow_dropped,disconnected_early,cgroup_peak_bytes,oom_kills,server_end,wall_secs";
+const CSV_HEADER: &str = "step,id,ladder,server_mode,load_mode,clients,senders,rate_per_sender,total_rate,payload_bytes,slow_clients,duration_secs,failure,connected,connect_failures,delivered_fraction,deliveries_expected,deliveries_received,deliveries_per_sec,p50_us,p90_us,p99_us,p999_us,max_us,rss_peak_kb,rss_end_kb,threads_peak,cpu_secs,cpu_us_per_delivery,slow_dropped,disconnected_early,cgroup_peak_bytes,oom_kills,server_end,wall_secs,rounds,rounds_done,rss_after_round_1_kb,rss_after_last_round_kb";
 
 fn csv_field(text: &str) -> String {
     if text.contains([',', '"', '\n']) {
@@ -834,6 +912,13 @@ pub fn render_csv(results: &[StepResult]) -> String {
                 .map_or(String::new(), |n| n.to_string()),
             csv_field(r.server_end.as_deref().unwrap_or("")),
             format!("{:.2}", r.wall_secs),
+            num(w.rounds),
+            num(r.churn().map(|c| c.rounds.len())),
+            num(r.churn().and_then(|c| c.rss_after(1))),
+            num(r
+                .churn()
+                .and_then(|c| c.rss_curve())
+                .map(|curve| curve.last.1)),
         ];
         out.push_str(&fields.join(","));
         out.push('\n');
@@ -860,6 +945,7 @@ pub fn render_json(record: &RunRecord) -> serde_json::Value {
                 "total_rate": w.total_rate(),
                 "payload_bytes": w.payload_bytes,
                 "slow_clients": w.slow_clients,
+                "rounds": w.rounds,
                 "duration_secs": w.duration_secs,
                 "port": r.port,
                 "failure": r.failure,
@@ -910,7 +996,7 @@ pub fn write_all(out_dir: &Path, record: &RunRecord) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::tests::{failed, fixture, record};
+    use crate::model::tests::{churn_fixture, failed, fixture, record};
 
     #[test]
     fn percent_never_rounds_a_loss_up() {
@@ -1185,10 +1271,37 @@ mod tests {
             "## Fanout at a fixed total rate",
             "## Saturating step",
             "## One slow reader",
+            "## Churn soak: memory after rounds",
         ] {
             assert!(text.contains(heading), "missing {heading}");
         }
         assert!(text.contains("Linux 6.1, 2 cores, 1024 MiB RAM"));
+    }
+
+    #[test]
+    fn churn_row_shows_rss_after_first_tenth_and_last_round() {
+        let mut event_kb: Vec<u64> = (0..60).map(|i| 4096 + 16 * i).collect();
+        event_kb[29] = 10 * 1024;
+        let results = vec![
+            churn_fixture(ServerMode::Event, 60, &event_kb),
+            churn_fixture(ServerMode::Threads, 60, &[3072; 11]),
+        ];
+        let text = churn_table(&results);
+        let row = text.lines().nth(2).unwrap();
+        assert_eq!(
+            row,
+            "| 300 | 60/60 / 11/60 | 300 / 300 | 100% / 100% | 4.0 / 3.0 | 4.1 / 3.0 | 4.9 / 3.0 | +0.9 / +0.0 | 10.0 / 3.0 |"
+        );
+        assert!(text.contains("| RSS after round 10 MiB |"), "{text}");
+    }
+
+    #[test]
+    fn churn_progress_names_first_and_last_round() {
+        let line = progress_summary(&churn_fixture(ServerMode::Event, 60, &[4096, 5120, 6144]));
+        assert!(
+            line.contains("rss after round 1 4.0 MiB, after round 3 6.0 MiB"),
+            "{line}"
+        );
     }
 
     #[test]

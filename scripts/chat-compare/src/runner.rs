@@ -423,15 +423,23 @@ fn load_args(step: &Step, port: u16, server_pid: u32) -> Vec<String> {
         "-d".into(),
         load.duration_secs.to_string(),
     ];
-    if load.load_mode != LoadMode::Hold {
-        args.extend([
+    match (load.load_mode, load.rounds) {
+        (LoadMode::Hold, _) => {}
+        // Every client speaks once a round, so there is no rate to give.
+        (LoadMode::Churn, Some(rounds)) => args.extend([
+            "--rounds".into(),
+            rounds.to_string(),
+            "--payload".into(),
+            load.payload_bytes.to_string(),
+        ]),
+        _ => args.extend([
             "--senders".into(),
             load.senders.to_string(),
             "--rate".into(),
             load.rate_per_sender.to_string(),
             "--payload".into(),
             load.payload_bytes.to_string(),
-        ]);
+        ]),
     }
     if load.load_mode == LoadMode::Slow {
         args.extend(["--slow".into(), load.slow_clients.to_string()]);
@@ -732,6 +740,20 @@ mod tests {
         assert_eq!(args[0], "hold");
         assert!(!args.contains(&"--senders".to_string()));
         assert!(args.ends_with(&["--server-pid".into(), "42".into(), "--json".into()]));
+    }
+
+    #[test]
+    fn churn_step_passes_rounds_and_no_rate() {
+        let steps = ladder::steps(true);
+        let step = steps
+            .iter()
+            .find(|s| s.workload.load_mode == LoadMode::Churn)
+            .unwrap();
+        let args = load_args(step, 7000, 42);
+        assert_eq!(args[0], "churn");
+        let at = args.iter().position(|a| a == "--rounds").unwrap();
+        assert_eq!(args[at + 1], "10");
+        assert!(!args.contains(&"--rate".to_string()));
     }
 
     #[test]
