@@ -16,27 +16,33 @@
 //! | `/who`                  | ask who is online |
 //! | `/ping`                 | keep-alive; answered with `PONG` |
 //! | `/quit`                 | leave; answered with `BYE`, then the server closes |
+//! | `/resume EPOCH ID`      | a desk coming back: replay what came after message ID of log EPOCH |
 //!
 //! TEXT may itself contain `<SEP>`: only the first one splits. A blank line is
 //! ignored. Anything else gets an `ERR` reply.
 //!
 //! ## Server to client
 //!
-//! | line                                        | meaning |
-//! |---------------------------------------------|---------|
-//! | `MSG<SEP>TIME<SEP>NAME<SEP>COLOR<SEP>TEXT`  | a live message (the sender gets it too) |
-//! | `HIST<SEP>TIME<SEP>NAME<SEP>COLOR<SEP>TEXT` | a recent message, replayed on connect, oldest first |
-//! | `JOIN<SEP>TIME<SEP>NAME<SEP>COLOR`          | NAME joined |
-//! | `LEAVE<SEP>TIME<SEP>NAME<SEP>COLOR`         | NAME left |
-//! | `WELCOME<SEP>NAME<SEP>COLOR<SEP>ONLINE`     | this connection is now NAME; ONLINE people are here |
-//! | `WHO<SEP>COUNT<SEP>NAME<SEP>NAME...`        | who is online (at most [`MAX_WHO_NAMES`] names listed) |
-//! | `ERR<SEP>CODE<SEP>DETAIL`                   | a request was refused; the connection stays open |
-//! | `BYE<SEP>REASON`                            | the server is about to close this connection |
-//! | `PONG`                                      | answer to `/ping` |
+//! | line                                                | meaning |
+//! |-----------------------------------------------------|---------|
+//! | `MSG<SEP>ID<SEP>TIME<SEP>NAME<SEP>COLOR<SEP>TEXT`   | a live message (the sender gets it too) |
+//! | `HIST<SEP>ID<SEP>TIME<SEP>NAME<SEP>COLOR<SEP>TEXT`  | an earlier message: the recent history on connect, or what a `/resume` missed; oldest first |
+//! | `JOIN<SEP>TIME<SEP>NAME<SEP>COLOR`                  | NAME joined |
+//! | `LEAVE<SEP>TIME<SEP>NAME<SEP>COLOR`                 | NAME left |
+//! | `WELCOME<SEP>NAME<SEP>COLOR<SEP>ONLINE<SEP>EPOCH`   | this connection is now NAME; ONLINE people are here; EPOCH names the room's log |
+//! | `RESUME<SEP>EPOCH<SEP>SKIPPED`                      | answer to `/resume`: the missed messages follow as `HIST` (SKIPPED more were too many to replay); a different EPOCH means another log, and its recent history follows instead |
+//! | `WHO<SEP>COUNT<SEP>NAME<SEP>NAME...`                | who is online (at most [`MAX_WHO_NAMES`] names listed) |
+//! | `NOTE<SEP>TEXT`                                     | something every desk should know (the log cannot save) |
+//! | `ERR<SEP>CODE<SEP>DETAIL`                           | a request was refused; the connection stays open |
+//! | `BYE<SEP>REASON`                                    | the server is about to close this connection |
+//! | `PONG`                                              | answer to `/ping` |
 //!
-//! TIME is set by the server, in UTC, as RFC 3339 with milliseconds
-//! (`2026-11-24T13:07:08.123Z`). COLOR is one of the [`Color`] names. TEXT is
-//! always the last field, so a receiver splits at most four times and TEXT
+//! ID is assigned by the room's log: unique and strictly increasing within
+//! the room, a number or two joined by `-` ([`MessageId`]); desks compare
+//! IDs and nothing else. TIME is set by the server, in UTC, as RFC 3339 with
+//! milliseconds (`2026-11-24T13:07:08.123Z`). COLOR is one of the [`Color`]
+//! names. TEXT is always the last field, so a receiver splits at most five
+//! times and TEXT
 //! arrives unchanged even if it holds `<SEP>`. Every text field (TEXT, NAME,
 //! DETAIL, REASON, ...) is cleaned as the line is encoded (see [`sanitize`]),
 //! so no server line carries a control character.
@@ -45,6 +51,7 @@
 //!
 //! - [`line`](mod@line): splits a byte stream into bounded lines.
 //! - [`message`]: parses and encodes both directions' lines.
+//! - [`id`]: message IDs and their order.
 //! - [`name`]: which names may be taken, and when two are the same name.
 //! - [`sanitize`]: makes peer text safe to relay and to print.
 //! - [`color`]: the colour palette names travel as.
@@ -52,12 +59,14 @@
 #![deny(missing_docs)]
 
 pub mod color;
+pub mod id;
 pub mod line;
 pub mod message;
 pub mod name;
 pub mod sanitize;
 
 pub use color::Color;
+pub use id::MessageId;
 pub use line::{Line, LineReader};
 pub use message::{ClientLine, ErrorCode, ParseError, ServerLine};
 

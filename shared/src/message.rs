@@ -11,7 +11,7 @@ use std::fmt;
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::sanitize::clean;
-use crate::{Color, SEPARATOR};
+use crate::{Color, MessageId, SEPARATOR};
 
 // The name rules live in `crate::name`; kept reachable here, where they were
 // first, so that callers need not move.
@@ -40,6 +40,13 @@ pub enum ClientLine<'a> {
     Ping,
     /// `/quit`.
     Quit,
+    /// `/resume EPOCH ID`: a desk coming back asks for what it missed.
+    Resume {
+        /// The log it knew ([`ServerLine::Welcome`]'s `epoch`).
+        epoch: &'a str,
+        /// The last message it showed.
+        after: MessageId,
+    },
     /// An empty line: nothing to do.
     Blank,
 }
@@ -80,6 +87,13 @@ impl<'a> ClientLine<'a> {
             "who" => ClientLine::Who,
             "ping" => ClientLine::Ping,
             "quit" => ClientLine::Quit,
+            "resume" => {
+                let (Some(epoch), Some(after)) = (words.next(), words.next()) else {
+                    return Err(ParseError::BadResume);
+                };
+                let after = after.parse().map_err(|_| ParseError::BadResume)?;
+                ClientLine::Resume { epoch, after }
+            }
             _ => return Err(ParseError::UnknownCommand(echo(verb))),
         };
         match words.next() {
@@ -100,6 +114,7 @@ impl<'a> ClientLine<'a> {
             ClientLine::Who => "/who\n".to_string(),
             ClientLine::Ping => "/ping\n".to_string(),
             ClientLine::Quit => "/quit\n".to_string(),
+            ClientLine::Resume { epoch, after } => format!("/resume {epoch} {after}\n"),
             ClientLine::Blank => "\n".to_string(),
         }
     }
@@ -125,6 +140,8 @@ pub enum ParseError {
     BadName(NameProblem),
     /// The colour is not in the palette.
     BadColor(String),
+    /// `/resume` without an epoch and a message ID.
+    BadResume,
     /// A server line that is not one of the known kinds, or lacks fields.
     Malformed,
 }
@@ -135,7 +152,7 @@ impl ParseError {
         match self {
             ParseError::NotAMessage | ParseError::Malformed => ErrorCode::BadLine,
             ParseError::EmptyText => ErrorCode::EmptyText,
-            ParseError::UnknownCommand(_) => ErrorCode::BadCommand,
+            ParseError::UnknownCommand(_) | ParseError::BadResume => ErrorCode::BadCommand,
             ParseError::BadName(_) => ErrorCode::BadName,
             ParseError::BadColor(_) => ErrorCode::BadColor,
         }
@@ -155,6 +172,7 @@ impl fmt::Display for ParseError {
             }
             ParseError::BadName(problem) => write!(f, "{problem}"),
             ParseError::BadColor(word) => write!(f, "{}", crate::color::UnknownColor(word.clone())),
+            ParseError::BadResume => f.write_str("usage: /resume EPOCH MESSAGE-ID"),
             ParseError::Malformed => f.write_str("not a line of the chat protocol"),
         }
     }
@@ -183,12 +201,15 @@ pub enum ErrorCode {
     EmptyText,
     /// `line-too-long`: the line was over the limit and was discarded.
     LineTooLong,
+    /// `not-saved`: the room's log could not store the message, so nobody
+    /// got it; sending it again later may work.
+    NotSaved,
     /// Any code this version does not know.
     Other,
 }
 
 impl ErrorCode {
-    const NAMES: [(ErrorCode, &'static str); 8] = [
+    const NAMES: [(ErrorCode, &'static str); 9] = [
         (ErrorCode::NameTaken, "name-taken"),
         (ErrorCode::BadName, "bad-name"),
         (ErrorCode::BadColor, "bad-color"),
@@ -197,6 +218,7 @@ impl ErrorCode {
         (ErrorCode::BadCommand, "bad-command"),
         (ErrorCode::EmptyText, "empty-text"),
         (ErrorCode::LineTooLong, "line-too-long"),
+        (ErrorCode::NotSaved, "not-saved"),
     ];
 
     /// The code as it appears on the wire.
@@ -218,6 +240,8 @@ impl ErrorCode {
 /// A chat message, live or replayed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Chat<'a> {
+    /// Its place in the room's log.
+    pub id: MessageId,
     /// When the server received it: see [`timestamp_now`].
     pub time: &'a str,
     /// Who said it.
@@ -258,6 +282,9 @@ pub enum ServerLine<'a> {
         color: Color,
         /// How many people are online, this one included.
         online: usize,
+        /// Which log the message IDs belong to; a desk resuming on a log
+        /// with another epoch cannot compare IDs and starts afresh.
+        epoch: &'a str,
     },
     /// `WHO`: who is online.
     Who {
@@ -280,6 +307,20 @@ pub enum ServerLine<'a> {
     },
     /// `PONG`: answer to `/ping`.
     Pong,
+    /// `RESUME`: the answer to `/resume`; the missed messages follow as
+    /// `HIST` lines, then live traffic.
+    Resumed {
+        /// The server's log. If it is not the epoch the desk asked about,
+        /// what follows is the recent history, not what it missed.
+        epoch: &'a str,
+        /// Messages missed but not replayed (older than the replay bound).
+        skipped: u64,
+    },
+    /// `NOTE`: something every desk should know (the log cannot save).
+    Notice {
+        /// A sentence for a person.
+        text: &'a str,
+    },
 }
 
 impl<'a> ServerLine<'a> {
@@ -292,13 +333,22 @@ impl<'a> ServerLine<'a> {
             "JOIN" => ServerLine::Join(parse_presence(rest)?),
             "LEAVE" => ServerLine::Leave(parse_presence(rest)?),
             "WELCOME" => {
-                let [name, color, online] = fields(rest)?;
+                let [name, color, online, epoch] = fields(rest)?;
                 ServerLine::Welcome {
                     name,
                     color: parse_color(color)?,
                     online: online.parse().map_err(|_| ParseError::Malformed)?,
+                    epoch,
                 }
             }
+            "RESUME" => {
+                let [epoch, skipped] = fields(rest)?;
+                ServerLine::Resumed {
+                    epoch,
+                    skipped: skipped.parse().map_err(|_| ParseError::Malformed)?,
+                }
+            }
+            "NOTE" => ServerLine::Notice { text: rest },
             "WHO" => {
                 let mut parts = rest.split(SEPARATOR);
                 let count = parts
@@ -343,9 +393,18 @@ impl<'a> ServerLine<'a> {
                 name,
                 color,
                 online,
+                epoch,
             } => {
-                format!("WELCOME{s}{}{s}{color}{s}{online}", clean(name))
+                format!(
+                    "WELCOME{s}{}{s}{color}{s}{online}{s}{}",
+                    clean(name),
+                    clean(epoch)
+                )
             }
+            ServerLine::Resumed { epoch, skipped } => {
+                format!("RESUME{s}{}{s}{skipped}", clean(epoch))
+            }
+            ServerLine::Notice { text } => format!("NOTE{s}{}", clean(text)),
             ServerLine::Who { count, names } => {
                 let mut line = format!("WHO{s}{count}");
                 for name in names {
@@ -366,11 +425,12 @@ impl<'a> ServerLine<'a> {
     }
 }
 
-/// `KIND<SEP>TIME<SEP>NAME<SEP>COLOR<SEP>TEXT`, its text fields cleaned.
+/// `KIND<SEP>ID<SEP>TIME<SEP>NAME<SEP>COLOR<SEP>TEXT`, its text fields
+/// cleaned.
 fn chat_line(kind: &str, c: &Chat<'_>) -> String {
     let s = SEPARATOR;
     let (time, name, text) = (clean(c.time), clean(c.name), clean(c.text));
-    format!("{kind}{s}{time}{s}{name}{s}{}{s}{text}", c.color)
+    format!("{kind}{s}{}{s}{time}{s}{name}{s}{}{s}{text}", c.id, c.color)
 }
 
 /// `KIND<SEP>TIME<SEP>NAME<SEP>COLOR`, its text fields cleaned.
@@ -408,8 +468,9 @@ fn echo(input: &str) -> String {
 }
 
 fn parse_chat(rest: &str) -> Result<Chat<'_>, ParseError> {
-    let [time, name, color, text] = fields(rest)?;
+    let [id, time, name, color, text] = fields(rest)?;
     Ok(Chat {
+        id: id.parse().map_err(|_| ParseError::Malformed)?,
         time,
         name,
         color: parse_color(color)?,
@@ -530,6 +591,32 @@ mod tests {
     }
 
     #[test]
+    fn resume_round_trips() {
+        let line = ClientLine::Resume {
+            epoch: "5f3a9c",
+            after: MessageId::new(17, 3),
+        };
+        assert_eq!(line.encode(), "/resume 5f3a9c 17-3\n");
+        assert_eq!(ClientLine::parse("/resume 5f3a9c 17-3"), Ok(line));
+    }
+
+    #[test]
+    fn resume_needs_an_epoch_and_an_id() {
+        for bad in ["/resume", "/resume abc", "/resume abc x1", "/resume a 1 2"] {
+            assert!(ClientLine::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(ParseError::BadResume.code(), ErrorCode::BadCommand);
+    }
+
+    #[test]
+    fn msg_without_an_id_is_malformed() {
+        assert_eq!(
+            ServerLine::parse("MSG<SEP>2026-11-24T13:07:08.123Z<SEP>alice<SEP>red<SEP>hi"),
+            Err(ParseError::Malformed)
+        );
+    }
+
+    #[test]
     fn long_unknown_command_is_echoed_cut() {
         let long = format!("/{}", "x".repeat(1000));
         let Err(ParseError::UnknownCommand(echoed)) = ClientLine::parse(&long) else {
@@ -582,6 +669,7 @@ mod tests {
     #[test]
     fn msg_round_trips_with_separator_in_text() {
         let line = ServerLine::Msg(Chat {
+            id: MessageId::from_sequence(7),
             time: "2026-11-24T13:07:08.123Z",
             name: "alice",
             color: Color::Red,
@@ -591,7 +679,7 @@ mod tests {
         let text = std::str::from_utf8(&bytes).unwrap();
         assert_eq!(
             text,
-            "MSG<SEP>2026-11-24T13:07:08.123Z<SEP>alice<SEP>red<SEP>x<SEP>y\n"
+            "MSG<SEP>7<SEP>2026-11-24T13:07:08.123Z<SEP>alice<SEP>red<SEP>x<SEP>y\n"
         );
         assert_eq!(ServerLine::parse(text.trim_end()), Ok(line));
     }
@@ -605,6 +693,7 @@ mod tests {
         };
         let lines = [
             ServerLine::History(Chat {
+                id: MessageId::new(1_732_540_028_123, 2),
                 time: "t",
                 name: "a",
                 color: Color::Blue,
@@ -616,6 +705,14 @@ mod tests {
                 name: "bob",
                 color: Color::Green,
                 online: 3,
+                epoch: "5f3a9c",
+            },
+            ServerLine::Resumed {
+                epoch: "5f3a9c",
+                skipped: 12,
+            },
+            ServerLine::Notice {
+                text: "messages cannot be saved",
             },
             ServerLine::Who {
                 count: 2,
@@ -705,6 +802,7 @@ mod tests {
     #[test]
     fn every_text_field_is_cleaned() {
         let chat = Chat {
+            id: MessageId::ZERO,
             time: NASTY,
             name: NASTY,
             color: Color::Red,
@@ -724,7 +822,13 @@ mod tests {
                 name: NASTY,
                 color: Color::Red,
                 online: 1,
+                epoch: NASTY,
             },
+            ServerLine::Resumed {
+                epoch: NASTY,
+                skipped: 0,
+            },
+            ServerLine::Notice { text: NASTY },
         ];
         for line in lines {
             assert_one_clean_line(&line.encode());
@@ -734,6 +838,7 @@ mod tests {
     #[test]
     fn clean_msg_encodes_byte_for_byte_as_given() {
         let line = ServerLine::Msg(Chat {
+            id: MessageId::from_sequence(3),
             time: "2026-11-24T13:07:08.123Z",
             name: "José",
             color: Color::Cyan,
@@ -741,7 +846,7 @@ mod tests {
         });
         assert_eq!(
             line.encode(),
-            "MSG<SEP>2026-11-24T13:07:08.123Z<SEP>José<SEP>cyan<SEP>héllo ✓ 李雷 <SEP> ^[ already cleaned\n"
+            "MSG<SEP>3<SEP>2026-11-24T13:07:08.123Z<SEP>José<SEP>cyan<SEP>héllo ✓ 李雷 <SEP> ^[ already cleaned\n"
                 .as_bytes()
         );
     }
