@@ -4,6 +4,7 @@
 //! starting a server; `main` only maps its result to an exit code.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use getopts::Options;
@@ -20,6 +21,35 @@ pub enum Mode {
     /// One OS thread per client, as the seed project did: a baseline for
     /// comparison, not for production.
     Threads,
+}
+
+/// Where the room's log lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Db {
+    /// In memory only: a restart forgets the room (`--db none`).
+    None,
+    /// A SQLite file.
+    Path(PathBuf),
+}
+
+impl Db {
+    /// The default: `chat-server/room.db` under `$XDG_DATA_HOME` (or
+    /// `~/.local/share`), where a per-user service keeps its data; the
+    /// working directory when neither is set.
+    pub fn default_path() -> Db {
+        let data_home = std::env::var_os("XDG_DATA_HOME")
+            .filter(|dir| !dir.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| {
+                std::env::var_os("HOME")
+                    .filter(|home| !home.is_empty())
+                    .map(|home| PathBuf::from(home).join(".local/share"))
+            });
+        Db::Path(match data_home {
+            Some(dir) => dir.join("chat-server").join("room.db"),
+            None => PathBuf::from("chat-room.db"),
+        })
+    }
 }
 
 /// Everything the server needs to know to run.
@@ -45,6 +75,8 @@ pub struct Config {
     pub rate_limit: Option<u32>,
     /// The log's verbosity; `None` leaves it to `RUST_LOG`, then the default.
     pub log_level: Option<LogLevel>,
+    /// The room's log (`--db`); the threads mode always keeps it in memory.
+    pub db: Db,
 }
 
 /// Default for `--max-queue`. Large enough for a full history replay of
@@ -76,6 +108,7 @@ impl Default for Config {
             idle_timeout: Some(Duration::from_secs(DEFAULT_IDLE_TIMEOUT_SECS)),
             rate_limit: Some(DEFAULT_RATE_LIMIT),
             log_level: None,
+            db: Db::default_path(),
         }
     }
 }
@@ -180,6 +213,14 @@ fn options() -> Options {
         ),
         "LEVEL",
     );
+    opts.optopt(
+        "",
+        "db",
+        "the room's log, a SQLite file created if missing (default: \
+         $XDG_DATA_HOME/chat-server/room.db, else ~/.local/share/chat-server/room.db); \
+         none: memory only, forgotten on restart. Event mode only",
+        "PATH|none",
+    );
     opts.optflag("h", "help", "print this help and exit");
     opts.optflag("V", "version", "print the version and exit");
     opts
@@ -275,6 +316,20 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Command, UsageError> {
             u32::try_from(n).map_err(|_| usage_error(format!("--rate-limit is too large: {n}")))?;
         config.rate_limit = (n > 0).then_some(n);
     }
+    if let Some(db) = matches.opt_str("db") {
+        if config.mode == Mode::Threads {
+            return Err(usage_error(
+                "--db is for the event loop; --mode threads is the frozen baseline and keeps \
+                 its room in memory"
+                    .to_string(),
+            ));
+        }
+        config.db = match db.as_str() {
+            "" => return Err(usage_error("--db wants a path, or none".to_string())),
+            "none" => Db::None,
+            path => Db::Path(PathBuf::from(path)),
+        };
+    }
     if let Some(level) = matches.opt_str("log-level") {
         config.log_level = Some(level.parse().map_err(|e| {
             usage_error(format!(
@@ -341,6 +396,7 @@ mod tests {
                 idle_timeout: None,
                 rate_limit: None,
                 log_level: Some("debug".parse().unwrap()),
+                db: Db::default_path(),
             }
         );
     }
@@ -387,6 +443,7 @@ mod tests {
             "--idle-timeout",
             "--rate-limit",
             "--log-level",
+            "--db",
             "--help",
             "--version",
         ] {
@@ -406,6 +463,21 @@ mod tests {
             "{}",
             err.message
         );
+    }
+
+    #[test]
+    fn db_takes_a_path_or_none() {
+        assert_eq!(run_config(&["--db", "none"]).db, Db::None);
+        assert_eq!(
+            run_config(&["--db", "/tmp/x.db"]).db,
+            Db::Path(PathBuf::from("/tmp/x.db"))
+        );
+    }
+
+    #[test]
+    fn threads_mode_refuses_the_event_loops_capabilities() {
+        let err = parse_args(&["--mode", "threads", "--db", "x.db"]).unwrap_err();
+        assert!(err.message.contains("frozen baseline"), "{}", err.message);
     }
 
     #[test]

@@ -139,6 +139,10 @@ pub struct Connection {
     transport: Transport,
     /// Its key in the poll (and the loop's slab).
     token: Token,
+    /// Unique for the server's life, unlike `token`, which a later
+    /// connection may reuse: answers that arrive later (the room's log's)
+    /// check it.
+    serial: u64,
     /// The peer's address, for the log.
     peer: SocketAddr,
     /// Splits what the peer sends into lines.
@@ -169,6 +173,7 @@ impl Connection {
         stream: TcpStream,
         peer: SocketAddr,
         token: Token,
+        serial: u64,
         registry: &Registry,
         max_line_bytes: usize,
         rate: Option<TokenBucket>,
@@ -178,6 +183,7 @@ impl Connection {
         Ok(Connection {
             transport,
             token,
+            serial,
             peer,
             lines: LineReader::new(max_line_bytes),
             outbox: Outbox::default(),
@@ -193,6 +199,11 @@ impl Connection {
     /// The peer's address.
     pub fn peer(&self) -> SocketAddr {
         self.peer
+    }
+
+    /// Its serial number.
+    pub fn serial(&self) -> u64 {
+        self.serial
     }
 
     /// True until the loop starts closing it.

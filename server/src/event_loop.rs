@@ -31,6 +31,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -40,15 +41,18 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 
-use chat_shared::{Line, ServerLine};
+use chat_shared::{ErrorCode, Line, ServerLine};
 
 use crate::acceptor::Acceptor;
-use crate::config::Config;
+use crate::config::{Config, Db};
 use crate::connection::{AfterLine, Close, CloseReason, Connection, Overdue, ReadOutcome};
 use crate::log::DroppedLines;
 use crate::outbox::{encode, Frame};
 use crate::rate::TokenBucket;
 use crate::room::{ConnId, Effect, Room, SHUTDOWN_REASON};
+use crate::store::memory::MemoryLog;
+use crate::store::sqlite::SqliteLog;
+use crate::store::{Asker, Busy, Completion, Draft, Request, RoomLog};
 
 const LISTENER: Token = Token(usize::MAX);
 const WAKER: Token = Token(usize::MAX - 1);
@@ -70,13 +74,19 @@ const EVENTS_PER_POLL: usize = 1024;
 
 /// Stops a running [`Server`] from another thread.
 #[derive(Debug, Clone)]
-pub struct ShutdownHandle(Arc<Waker>);
+pub struct ShutdownHandle {
+    /// The poll's one waker, shared with the room's log.
+    waker: Arc<Waker>,
+    /// Tells the woken loop that the wake means "stop".
+    requested: Arc<AtomicBool>,
+}
 
 impl ShutdownHandle {
     /// Asks the server to tell its clients it is going down and to stop.
     pub fn shutdown(&self) {
+        self.requested.store(true, Ordering::SeqCst);
         // A failed wake means the poll is gone, so the server has stopped.
-        let _ = self.0.wake();
+        let _ = self.waker.wake();
     }
 }
 
@@ -87,12 +97,25 @@ pub struct Server {
     acceptor: Acceptor,
     /// SIGINT and SIGTERM, when [`Server::handle_signals`] was called.
     signals: Option<Signals>,
-    /// Wakes the poll for [`ShutdownHandle`].
+    /// Wakes the poll, for [`ShutdownHandle`] and for the room's log when
+    /// it has answers (mio allows one waker per poll).
     waker: Arc<Waker>,
+    /// Set by [`ShutdownHandle`].
+    shutdown_requested: Arc<AtomicBool>,
     /// Every client, keyed by its token.
     connections: Slab<Connection>,
     /// Names, colours, history.
     room: Room,
+    /// Where messages are stored before anyone gets them.
+    log: Box<dyn RoomLog>,
+    /// Messages of this pass, handed to the log in one batch at its end.
+    drafts: Vec<Draft>,
+    /// The log's answers, reused to avoid allocating.
+    completions: Vec<Completion>,
+    /// False while the log cannot save (the desks were told).
+    log_saving: bool,
+    /// The next connection's serial number.
+    next_serial: u64,
     config: Config,
     /// The read buffer every connection shares.
     read_buffer: Box<[u8]>,
@@ -111,18 +134,31 @@ pub struct Server {
 }
 
 impl Server {
-    /// Takes over a bound listener; nothing is accepted until [`Server::run`].
+    /// Takes over a bound listener and opens the room's log (`config.db`);
+    /// nothing is accepted until [`Server::run`]. Fails, with a sentence a
+    /// person can act on, when the log cannot be used.
     pub fn new(listener: std::net::TcpListener, config: Config) -> io::Result<Server> {
         let poll = Poll::new()?;
         let acceptor = Acceptor::new(listener, LISTENER, poll.registry(), config.max_clients)?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let (log, recent) = open_log(&config.db, config.history, &waker)?;
+        let mut room = Room::new(config.history, log.epoch());
+        for message in &recent {
+            room.record(message);
+        }
         Ok(Server {
             poll,
             acceptor,
             signals: None,
             waker,
+            shutdown_requested: Arc::new(AtomicBool::new(false)),
             connections: Slab::new(),
-            room: Room::new(config.history),
+            room,
+            log,
+            drafts: Vec::new(),
+            completions: Vec::new(),
+            log_saving: true,
+            next_serial: 0,
             config,
             read_buffer: vec![0; READ_BUFFER_BYTES].into_boxed_slice(),
             effects: Vec::new(),
@@ -146,7 +182,15 @@ impl Server {
 
     /// A handle that stops the server from another thread.
     pub fn shutdown_handle(&self) -> ShutdownHandle {
-        ShutdownHandle(Arc::clone(&self.waker))
+        ShutdownHandle {
+            waker: Arc::clone(&self.waker),
+            requested: Arc::clone(&self.shutdown_requested),
+        }
+    }
+
+    /// Where the room's log is, for the start-up line.
+    pub fn log_description(&self) -> String {
+        self.log.describe()
     }
 
     /// Shuts down cleanly on SIGINT (Ctrl-C) and SIGTERM.
@@ -174,7 +218,8 @@ impl Server {
             for event in events.iter() {
                 match event.token() {
                     LISTENER => self.acceptor.mark_ready(),
-                    WAKER => stop = true,
+                    // The log's answers are collected below, every pass.
+                    WAKER => stop |= self.shutdown_requested.load(Ordering::SeqCst),
                     SIGNALS => stop |= self.signal_received(),
                     Token(id) => {
                         // Read first: a line may produce a reply that the
@@ -197,6 +242,8 @@ impl Server {
             if now >= self.next_sweep {
                 self.sweep(now);
             }
+            self.submit_drafts();
+            self.apply_completions();
             self.settle();
             if self.acceptor.is_due(now) {
                 self.accept_pending();
@@ -253,10 +300,12 @@ impl Server {
             .config
             .rate_limit
             .map(|n| TokenBucket::new(n, Instant::now()));
+        self.next_serial += 1;
         let connection = match Connection::open(
             stream,
             peer,
             Token(id),
+            self.next_serial,
             self.poll.registry(),
             self.config.max_line_bytes,
             rate,
@@ -302,9 +351,13 @@ impl Server {
         let room = &mut self.room;
         let effects = &mut self.effects;
         let max_line_bytes = self.config.max_line_bytes;
+        let from = Asker {
+            conn: id,
+            serial: connection.serial(),
+        };
         let outcome = connection.read_lines(&mut self.read_buffer, now, |line| {
             match line {
-                Line::Complete(bytes) => room.handle_line(id, bytes, effects),
+                Line::Complete(bytes) => room.handle_line(from, bytes, effects),
                 Line::TooLong => effects.push(Effect::Reply(Room::line_too_long(max_line_bytes))),
             }
             if effects.last() == Some(&Effect::Quit) {
@@ -344,11 +397,132 @@ impl Server {
             match effect {
                 Effect::Reply(frame) => self.send(id, frame),
                 Effect::Broadcast(frame) => self.broadcast(&frame),
+                Effect::Publish(draft) => self.drafts.push(draft),
+                Effect::Resume { epoch, after } => self.resume(id, &epoch, after),
                 // Closed by the read that saw it, once its replies are out.
                 Effect::Quit => {}
             }
         }
         self.effects = effects;
+    }
+
+    /// Answers a `/resume`: the log replays what came after `after`; about
+    /// another log, the recent history has to do.
+    fn resume(&mut self, id: ConnId, epoch: &str, after: chat_shared::MessageId) {
+        let Some(connection) = self.connections.get(id) else {
+            return;
+        };
+        if epoch == self.log.epoch() {
+            // This pass's drafts are not in the log yet; they reach this
+            // desk after the replay, as live messages, in order.
+            let asker = Asker {
+                conn: id,
+                serial: connection.serial(),
+            };
+            match self.log.submit(Request::Replay { asker, after }) {
+                Ok(()) => return,
+                Err(Busy(_)) => {
+                    tracing::warn!("[!] The room's log is too busy to replay for a resuming desk.")
+                }
+            }
+        }
+        for frame in self.room.replay_history() {
+            self.send(id, frame);
+        }
+    }
+
+    /// Hands this pass's messages to the log, as one batch.
+    fn submit_drafts(&mut self) {
+        if self.drafts.is_empty() {
+            return;
+        }
+        let drafts = std::mem::take(&mut self.drafts);
+        if let Err(Busy(Request::Append(drafts))) = self.log.submit(Request::Append(drafts)) {
+            self.not_saved(drafts, "the disk is too slow: the log is behind");
+        }
+    }
+
+    /// Acts on what the log has answered: delivers what it stored, tells the
+    /// senders of what it could not store, hands replays to resuming desks.
+    fn apply_completions(&mut self) {
+        let mut completions = std::mem::take(&mut self.completions);
+        self.log.completions(&mut completions);
+        for completion in completions.drain(..) {
+            self.apply_completion(completion);
+        }
+        self.completions = completions;
+    }
+
+    fn apply_completion(&mut self, completion: Completion) {
+        match completion {
+            Completion::Appended(messages) => {
+                if !self.log_saving {
+                    self.log_saving = true;
+                    tracing::info!("[*] The room's log saves messages again.");
+                    self.broadcast(&encode(&ServerLine::Notice {
+                        text: "messages are saved and delivered again",
+                    }));
+                }
+                for message in messages {
+                    let frame = self.room.record(&message);
+                    self.broadcast(&frame);
+                }
+            }
+            Completion::NotSaved { drafts, error } => self.not_saved(drafts, &error),
+            Completion::Replay {
+                asker,
+                messages,
+                skipped,
+            } => {
+                if self.is_current(asker) {
+                    let budget = self.config.max_queue_bytes / 2;
+                    for frame in self.room.replay(&messages, skipped, budget) {
+                        self.send(asker.conn, frame);
+                    }
+                }
+            }
+            Completion::ReplayFailed { asker, error } => {
+                tracing::warn!("[!] The room's log could not replay for a resuming desk: {error}");
+                if self.is_current(asker) {
+                    for frame in self.room.replay_history() {
+                        self.send(asker.conn, frame);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Tells each sender that its message was not saved (so nobody got it),
+    /// and every desk, once, that the log cannot save.
+    fn not_saved(&mut self, drafts: Vec<Draft>, error: &str) {
+        if self.log_saving {
+            self.log_saving = false;
+            tracing::error!(
+                "[!] The room's log cannot save messages: {error}. They are refused until it can."
+            );
+            let text = format!(
+                "the server cannot save messages ({error}); they are refused, not delivered, until it can"
+            );
+            self.broadcast(&encode(&ServerLine::Notice { text: &text }));
+        }
+        let detail =
+            format!("your message was not saved, so nobody got it ({error}); send it again later");
+        let refusal = encode(&ServerLine::Error {
+            code: ErrorCode::NotSaved,
+            detail: &detail,
+        });
+        for draft in drafts {
+            if self.is_current(draft.from) {
+                self.send(draft.from.conn, Arc::clone(&refusal));
+            }
+        }
+    }
+
+    /// True while the connection that asked is still here and open.
+    fn is_current(&self, asker: Asker) -> bool {
+        self.connections
+            .get(asker.conn)
+            .is_some_and(|c| c.serial() == asker.serial && c.is_open())
     }
 
     fn send(&mut self, id: ConnId, frame: Frame) {
@@ -490,6 +664,11 @@ impl Server {
     /// Tells every client the server is going down, gives the goodbyes a
     /// short while to be written, and returns.
     fn shut_down(mut self, events: &mut Events) -> io::Result<()> {
+        // What was said before the signal is stored and delivered first.
+        self.submit_drafts();
+        for completion in self.log.close() {
+            self.apply_completion(completion);
+        }
         tracing::info!(
             "[*] Shutting down: telling {} clients.",
             self.connections.len()
@@ -529,4 +708,31 @@ impl Server {
         tracing::info!("[*] Server stopped.");
         Ok(())
     }
+}
+
+/// Opens the room's log `db` and reads what newcomers will be shown; only
+/// that is read, so start-up does not grow with the log.
+fn open_log(
+    db: &Db,
+    history: usize,
+    waker: &Arc<Waker>,
+) -> io::Result<(Box<dyn RoomLog>, Vec<crate::store::Message>)> {
+    let Db::Path(path) = db else {
+        return Ok((Box::new(MemoryLog::new()), Vec::new()));
+    };
+    if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(folder).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!(
+                    "the room's log {}: cannot create its folder: {e}",
+                    path.display()
+                ),
+            )
+        })?;
+    }
+    let mut log = SqliteLog::open(path)?;
+    let recent = log.recent(history)?;
+    log.start(Arc::clone(waker))?;
+    Ok((Box::new(log), recent))
 }

@@ -15,6 +15,7 @@
 //! - [`log`]: the log, written off the loop's thread.
 //! - [`listener`]: binding the listening socket, socket options, the fd limit.
 //! - [`room`]: names, colours, history and what each line causes; no I/O.
+//! - [`store`]: the room's log (SQLite by default, or memory), off the loop.
 //! - [`outbox`]: encoded frames and each client's bounded queue of them.
 //! - [`event_loop`]: the mio loop, its pass, broadcast and the close discipline.
 //! - [`acceptor`]: the loop's listener, admission, refusals, fd exhaustion.
@@ -32,6 +33,7 @@ pub mod log;
 pub mod outbox;
 pub mod rate;
 pub mod room;
+pub mod store;
 pub mod threads;
 pub mod transport;
 

@@ -62,6 +62,7 @@ fn run(config: Config) -> std::io::Result<()> {
         Mode::Event => {
             let mut server = Server::new(listener, config)?;
             server.handle_signals()?;
+            tracing::info!("[*] Room log: {}", server.log_description());
             tracing::info!("[*] Listening as {addr}");
             server.run()
         }

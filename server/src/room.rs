@@ -4,15 +4,19 @@
 //! Both server modes drive the same `Room`: the event loop owns one directly,
 //! the thread-per-client baseline keeps it behind a lock. A line goes in,
 //! [`Effect`]s come out, and the caller delivers them its own way, so the
-//! protocol's rules live here once.
+//! protocol's rules live here once. A message the room accepts is not sent
+//! from here: it becomes a [`Draft`] for the room's log, and only what the
+//! log hands back ([`Room::record`]) is broadcast.
 
 use std::collections::{HashMap, VecDeque};
 
 use chat_shared::message::{timestamp_now, Chat, Presence};
 use chat_shared::name::name_key;
-use chat_shared::{ClientLine, Color, ErrorCode, ServerLine, MAX_WHO_NAMES};
+use chat_shared::sanitize::clean;
+use chat_shared::{ClientLine, Color, ErrorCode, MessageId, ServerLine, MAX_WHO_NAMES};
 
 use crate::outbox::{encode, Frame};
+use crate::store::{Asker, Draft, Message};
 
 /// The `BYE` reason every client gets when the server stops, in either mode.
 pub const SHUTDOWN_REASON: &str = "the server is going down";
@@ -28,6 +32,16 @@ pub enum Effect {
     Reply(Frame),
     /// Send this to every connection, named or not, the sender included.
     Broadcast(Frame),
+    /// Hand this message to the room's log; broadcast it once stored.
+    Publish(Draft),
+    /// The client is resuming: replay what came after `after`, if `epoch` is
+    /// the log's.
+    Resume {
+        /// The log the client knew.
+        epoch: String,
+        /// The last message it showed.
+        after: MessageId,
+    },
     /// The client asked to leave: close it once its replies are flushed.
     Quit,
 }
@@ -54,17 +68,41 @@ pub struct Room {
     history: VecDeque<Frame>,
     /// How many messages `history` keeps.
     history_limit: usize,
+    /// The room's log's epoch, told to each desk as it joins.
+    epoch: String,
 }
 
 impl Room {
-    /// An empty room that replays up to `history_limit` messages to newcomers.
-    pub fn new(history_limit: usize) -> Room {
+    /// An empty room that replays up to `history_limit` messages to
+    /// newcomers, whose log is named `epoch`.
+    pub fn new(history_limit: usize, epoch: &str) -> Room {
         Room {
             members: HashMap::new(),
             ids_by_name: HashMap::new(),
             history: VecDeque::with_capacity(history_limit),
             history_limit,
+            epoch: epoch.to_string(),
         }
+    }
+
+    /// Takes a message the log stored into the history, and returns its
+    /// `MSG` frame for everyone.
+    pub fn record(&mut self, message: &Message) -> Frame {
+        let chat = Chat {
+            id: message.id,
+            time: &message.time,
+            name: &message.name,
+            color: message.color,
+            text: &message.text,
+        };
+        if self.history_limit > 0 {
+            if self.history.len() == self.history_limit {
+                self.history.pop_front();
+            }
+            self.history
+                .push_back(encode(&ServerLine::History(chat.clone())));
+        }
+        encode(&ServerLine::Msg(chat))
     }
 
     /// The `HIST` lines a new connection gets before anything live.
@@ -82,9 +120,57 @@ impl Room {
         self.members.get(&id).map(|member| member.name.as_str())
     }
 
-    /// Handles one line from connection `id`, pushing what must happen onto
+    /// The answer to a `/resume`: `RESUME`, then `messages` as `HIST` lines,
+    /// oldest first; only the newest that fit in `budget_bytes` are kept, the
+    /// others are counted with `skipped`.
+    pub fn replay(&self, messages: &[Message], skipped: u64, budget_bytes: usize) -> Vec<Frame> {
+        let mut total = 0;
+        let mut frames: Vec<Frame> = messages
+            .iter()
+            .rev()
+            .map(|message| {
+                encode(&ServerLine::History(Chat {
+                    id: message.id,
+                    time: &message.time,
+                    name: &message.name,
+                    color: message.color,
+                    text: &message.text,
+                }))
+            })
+            .take_while(|frame| {
+                total += frame.len();
+                total <= budget_bytes
+            })
+            .collect();
+        let skipped = skipped + (messages.len() - frames.len()) as u64;
+        frames.push(encode(&ServerLine::Resumed {
+            epoch: &self.epoch,
+            skipped,
+        }));
+        frames.reverse();
+        frames
+    }
+
+    /// The answer to a `/resume` about another log (or one that cannot be
+    /// read): `RESUME` with this log's epoch, then the recent history.
+    pub fn replay_history(&self) -> Vec<Frame> {
+        let mut frames = vec![encode(&ServerLine::Resumed {
+            epoch: &self.epoch,
+            skipped: 0,
+        })];
+        frames.extend(self.history.iter().cloned());
+        frames
+    }
+
+    /// The log's epoch.
+    pub fn epoch(&self) -> &str {
+        &self.epoch
+    }
+
+    /// Handles one line from `from`, pushing what must happen onto
     /// `effects`.
-    pub fn handle_line(&mut self, id: ConnId, raw: &[u8], effects: &mut Vec<Effect>) {
+    pub fn handle_line(&mut self, from: Asker, raw: &[u8], effects: &mut Vec<Effect>) {
+        let id = from.conn;
         let decoded = String::from_utf8_lossy(raw);
         let line = match ClientLine::parse(&decoded) {
             Ok(line) => line,
@@ -96,7 +182,7 @@ impl Room {
         match line {
             ClientLine::Say { name, text } => {
                 if self.join(id, name, None, effects).is_ok() {
-                    self.say(id, text, effects);
+                    self.say(from, text, effects);
                 }
             }
             ClientLine::Join { name, color } => {
@@ -110,6 +196,10 @@ impl Room {
                 })));
                 effects.push(Effect::Quit);
             }
+            ClientLine::Resume { epoch, after } => effects.push(Effect::Resume {
+                epoch: epoch.to_string(),
+                after,
+            }),
             ClientLine::Blank => {}
         }
     }
@@ -174,6 +264,7 @@ impl Room {
             name,
             color,
             online: self.members.len(),
+            epoch: &self.epoch,
         };
         effects.push(Effect::Reply(encode(&welcome)));
         let presence = Presence {
@@ -185,24 +276,17 @@ impl Room {
         Ok(())
     }
 
-    /// Broadcasts `text` from `id`; encoding makes control characters
-    /// visible, so nothing raw reaches anyone.
-    fn say(&mut self, id: ConnId, text: &str, effects: &mut Vec<Effect>) {
-        let member = &self.members[&id];
-        let chat = Chat {
-            time: &timestamp_now(),
-            name: &member.name,
+    /// Drafts `text` from `from` for the log; nothing is sent until the log
+    /// has it.
+    fn say(&self, from: Asker, text: &str, effects: &mut Vec<Effect>) {
+        let member = &self.members[&from.conn];
+        effects.push(Effect::Publish(Draft {
+            from,
+            time: timestamp_now(),
+            name: member.name.clone(),
             color: member.color,
-            text,
-        };
-        if self.history_limit > 0 {
-            if self.history.len() == self.history_limit {
-                self.history.pop_front();
-            }
-            self.history
-                .push_back(encode(&ServerLine::History(chat.clone())));
-        }
-        effects.push(Effect::Broadcast(encode(&ServerLine::Msg(chat))));
+            text: clean(text).into_owned(),
+        }));
     }
 
     fn who(&self) -> Frame {
@@ -228,14 +312,31 @@ mod tests {
         String::from_utf8(frame.to_vec()).unwrap()
     }
 
+    fn asker(id: ConnId) -> Asker {
+        Asker {
+            conn: id,
+            serial: id as u64,
+        }
+    }
+
+    /// Runs a line; what it publishes is stored as a log would (numbered in
+    /// order) and shown as the broadcast that follows.
     fn run(room: &mut Room, id: ConnId, line: &str) -> Vec<String> {
         let mut effects = Vec::new();
-        room.handle_line(id, line.as_bytes(), &mut effects);
+        room.handle_line(asker(id), line.as_bytes(), &mut effects);
         effects
-            .iter()
+            .into_iter()
             .map(|e| match e {
-                Effect::Reply(f) => format!("reply {}", text(f)),
-                Effect::Broadcast(f) => format!("all {}", text(f)),
+                Effect::Reply(f) => format!("reply {}", text(&f)),
+                Effect::Broadcast(f) => format!("all {}", text(&f)),
+                Effect::Publish(draft) => {
+                    let id = MessageId::from_sequence(room.history().len() as u64 + 1);
+                    format!(
+                        "all {}",
+                        text(&room.record(&Message::from_draft(draft, id)))
+                    )
+                }
+                Effect::Resume { epoch, after } => format!("resume {epoch} {after}"),
                 Effect::Quit => "quit".to_string(),
             })
             .collect()
@@ -243,7 +344,7 @@ mod tests {
 
     #[test]
     fn first_say_joins_then_broadcasts() {
-        let mut room = Room::new(20);
+        let mut room = Room::new(20, "e1");
         let out = run(&mut room, 1, "alice<SEP>hello");
         assert_eq!(out.len(), 3, "{out:?}");
         assert!(out[0].starts_with("reply WELCOME<SEP>alice<SEP>"));
@@ -255,7 +356,7 @@ mod tests {
 
     #[test]
     fn second_say_only_broadcasts() {
-        let mut room = Room::new(20);
+        let mut room = Room::new(20, "e1");
         run(&mut room, 1, "alice<SEP>one");
         let out = run(&mut room, 1, "alice<SEP>two");
         assert_eq!(out.len(), 1);
@@ -264,7 +365,7 @@ mod tests {
 
     #[test]
     fn taken_name_is_refused_case_blind() {
-        let mut room = Room::new(20);
+        let mut room = Room::new(20, "e1");
         run(&mut room, 1, "/join alice");
         let out = run(&mut room, 2, "Alice<SEP>hi");
         assert_eq!(
@@ -275,7 +376,7 @@ mod tests {
 
     #[test]
     fn lookalike_name_is_taken() {
-        let mut room = Room::new(20);
+        let mut room = Room::new(20, "e1");
         run(&mut room, 1, "/join alice");
         let out = run(&mut room, 2, "\u{430}lice<SEP>hi");
         assert!(out[0].starts_with("reply ERR<SEP>name-taken"), "{out:?}");
@@ -285,7 +386,7 @@ mod tests {
 
     #[test]
     fn name_is_free_again_after_leave() {
-        let mut room = Room::new(20);
+        let mut room = Room::new(20, "e1");
         run(&mut room, 1, "/join alice");
         let mut effects = Vec::new();
         room.leave(1, &mut effects);
@@ -295,7 +396,7 @@ mod tests {
 
     #[test]
     fn leaving_without_a_name_is_silent() {
-        let mut room = Room::new(20);
+        let mut room = Room::new(20, "e1");
         let mut effects = Vec::new();
         room.leave(7, &mut effects);
         assert!(effects.is_empty());
@@ -303,7 +404,7 @@ mod tests {
 
     #[test]
     fn other_name_on_a_named_connection_is_refused() {
-        let mut room = Room::new(20);
+        let mut room = Room::new(20, "e1");
         run(&mut room, 1, "/join alice");
         let out = run(&mut room, 1, "bob<SEP>hi");
         assert!(out[0].starts_with("reply ERR<SEP>wrong-name"), "{out:?}");
@@ -311,21 +412,34 @@ mod tests {
 
     #[test]
     fn join_keeps_the_chosen_colour() {
-        let mut room = Room::new(20);
+        let mut room = Room::new(20, "e1");
         let out = run(&mut room, 1, "/join alice bright-cyan");
         assert!(out[0].starts_with("reply WELCOME<SEP>alice<SEP>bright-cyan<SEP>1"));
     }
 
     #[test]
     fn controls_in_text_are_made_visible() {
-        let mut room = Room::new(20);
+        let mut room = Room::new(20, "e1");
         let out = run(&mut room, 1, "alice<SEP>\x1b[2Jboom\x07");
         assert!(out[2].ends_with("<SEP>^[[2Jboom^G\n"), "{out:?}");
     }
 
     #[test]
+    fn welcome_names_the_log() {
+        let mut room = Room::new(0, "e1");
+        let out = run(&mut room, 1, "/join alice");
+        assert!(out[0].ends_with("<SEP>1<SEP>e1\n"), "{out:?}");
+    }
+
+    #[test]
+    fn resume_is_handed_to_the_caller() {
+        let mut room = Room::new(0, "e1");
+        assert_eq!(run(&mut room, 1, "/resume e1 41"), vec!["resume e1 41"]);
+    }
+
+    #[test]
     fn history_keeps_the_last_messages() {
-        let mut room = Room::new(2);
+        let mut room = Room::new(2, "e1");
         for word in ["one", "two", "three"] {
             run(&mut room, 1, &format!("alice<SEP>{word}"));
         }
@@ -337,14 +451,14 @@ mod tests {
 
     #[test]
     fn no_history_when_limit_is_zero() {
-        let mut room = Room::new(0);
+        let mut room = Room::new(0, "e1");
         run(&mut room, 1, "alice<SEP>one");
         assert_eq!(room.history().count(), 0);
     }
 
     #[test]
     fn who_lists_names_sorted_with_count() {
-        let mut room = Room::new(0);
+        let mut room = Room::new(0, "e1");
         run(&mut room, 1, "/join bob");
         run(&mut room, 2, "/join alice");
         assert_eq!(
@@ -355,7 +469,7 @@ mod tests {
 
     #[test]
     fn quit_says_bye_then_quits() {
-        let mut room = Room::new(0);
+        let mut room = Room::new(0, "e1");
         assert_eq!(
             run(&mut room, 1, "/quit"),
             vec!["reply BYE<SEP>goodbye\n", "quit"]
@@ -364,7 +478,7 @@ mod tests {
 
     #[test]
     fn bad_lines_get_errors() {
-        let mut room = Room::new(0);
+        let mut room = Room::new(0, "e1");
         assert!(run(&mut room, 1, "hello")[0].starts_with("reply ERR<SEP>bad-line"));
         assert!(run(&mut room, 1, "/dance")[0].starts_with("reply ERR<SEP>bad-command"));
         assert!(run(&mut room, 1, "a b<SEP>x")[0].starts_with("reply ERR<SEP>bad-name"));
@@ -373,11 +487,11 @@ mod tests {
 
     #[test]
     fn invalid_utf8_is_replaced_not_fatal() {
-        let mut room = Room::new(0);
+        let mut room = Room::new(0, "e1");
         let mut effects = Vec::new();
-        room.handle_line(1, b"alice<SEP>caf\xe9", &mut effects);
+        room.handle_line(asker(1), b"alice<SEP>caf\xe9", &mut effects);
         assert!(
-            matches!(effects.last(), Some(Effect::Broadcast(f)) if text(f).ends_with("caf\u{FFFD}\n"))
+            matches!(effects.last(), Some(Effect::Publish(draft)) if draft.text == "caf\u{FFFD}")
         );
     }
 }

@@ -25,6 +25,8 @@ use crate::listener;
 use crate::outbox::encode;
 use crate::rate::TokenBucket;
 use crate::room::{ConnId, Effect, Room, SHUTDOWN_REASON};
+use crate::store::memory::MemoryLog;
+use crate::store::{Asker, Completion, Request, RoomLog};
 
 /// Each client thread's read buffer; the seed read 1024 bytes at a time.
 const READ_BUFFER_BYTES: usize = 4096;
@@ -37,11 +39,13 @@ struct Shared {
     stopping: AtomicBool,
 }
 
-/// The seed's `client_sockets` set, plus the room.
+/// The seed's `client_sockets` set, plus the room and its log (in memory:
+/// the durable log is for the event loop).
 #[derive(Debug)]
 struct State {
     clients: Vec<(ConnId, TcpStream)>,
     room: Room,
+    log: MemoryLog,
     next_id: ConnId,
 }
 
@@ -74,10 +78,12 @@ impl Server {
     pub fn new(listener: TcpListener, config: Config) -> io::Result<Server> {
         listener.set_nonblocking(false)?;
         let max_clients = config.max_clients.unwrap_or(usize::MAX);
+        let log = MemoryLog::new();
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 clients: Vec::new(),
-                room: Room::new(config.history),
+                room: Room::new(config.history, log.epoch()),
+                log,
                 next_id: 0,
             }),
             config,
@@ -241,8 +247,12 @@ fn serve_client(shared: &Shared, id: ConnId, mut stream: TcpStream, peer: Socket
                 bucket.take();
             }
             let mut state = lock(shared);
+            let from = Asker {
+                conn: id,
+                serial: id as u64,
+            };
             match line {
-                Line::Complete(bytes) => state.room.handle_line(id, bytes, &mut effects),
+                Line::Complete(bytes) => state.room.handle_line(from, bytes, &mut effects),
                 Line::TooLong => {
                     effects.push(Effect::Reply(Room::line_too_long(config.max_line_bytes)))
                 }
@@ -253,6 +263,19 @@ fn serve_client(shared: &Shared, id: ConnId, mut stream: TcpStream, peer: Socket
                         let _ = stream.write_all(&frame);
                     }
                     Effect::Broadcast(frame) => broadcast(&mut state, &frame),
+                    Effect::Publish(draft) => {
+                        publish(&mut state, Request::Append(vec![draft]));
+                    }
+                    Effect::Resume { epoch, after } => {
+                        let frames = if epoch == state.room.epoch() {
+                            publish(&mut state, Request::Replay { asker: from, after })
+                        } else {
+                            state.room.replay_history()
+                        };
+                        for frame in frames {
+                            let _ = stream.write_all(&frame);
+                        }
+                    }
                     Effect::Quit => quit = true,
                 }
             }
@@ -279,6 +302,31 @@ fn serve_client(shared: &Shared, id: ConnId, mut stream: TcpStream, peer: Socket
     if !shared.stopping.load(Ordering::SeqCst) {
         tracing::info!("[-] {peer} disconnected ({reason}).");
     }
+}
+
+/// Runs a request through the in-memory log (it answers at once):
+/// broadcasts what it stored, returns the frames of a replay.
+fn publish(state: &mut State, request: Request) -> Vec<crate::outbox::Frame> {
+    let _ = state.log.submit(request);
+    let mut done = Vec::new();
+    state.log.completions(&mut done);
+    let mut replay = Vec::new();
+    for completion in done {
+        match completion {
+            Completion::Appended(messages) => {
+                for message in messages {
+                    let frame = state.room.record(&message);
+                    broadcast(state, &frame);
+                }
+            }
+            Completion::Replay {
+                messages, skipped, ..
+            } => replay = state.room.replay(&messages, skipped, usize::MAX),
+            // An in-memory log neither fails to save nor to read.
+            Completion::NotSaved { .. } | Completion::ReplayFailed { .. } => {}
+        }
+    }
+    replay
 }
 
 /// The seed's broadcast: a blocking write to every client, in turn, under

@@ -18,6 +18,7 @@ use std::process::{Child, ChildStderr, Command, ExitStatus, Output, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use chat_server::config::Db;
 use chat_server::{Config, RunningServer};
 use chat_shared::ServerLine;
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
@@ -32,6 +33,7 @@ pub fn config() -> Config {
     Config {
         history: 20,
         max_queue_bytes: 64 * 1024,
+        db: Db::None,
         ..Config::default()
     }
 }
@@ -388,8 +390,13 @@ impl ServerProcess {
     #[track_caller]
     fn spawn(args: &[&str], fd_limit: Option<u64>, stderr_mode: Stderr) -> ServerProcess {
         let mut command = Command::new(env!("CARGO_BIN_EXE_chat-server"));
+        command.args(["--host", "127.0.0.1", "--port", "0"]);
+        // A test's room is its own: in memory unless the test names a file.
+        let threads_mode = args.windows(2).any(|pair| pair == ["--mode", "threads"]);
+        if !args.contains(&"--db") && !threads_mode {
+            command.args(["--db", "none"]);
+        }
         command
-            .args(["--host", "127.0.0.1", "--port", "0"])
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -1,0 +1,173 @@
+//! `--db none`: the room's log in memory, as the room was before it had a
+//! durable one. Answers at once; keeps the last [`REPLAY_LIMIT`] messages for
+//! desks that resume; a restart forgets everything (and starts a new epoch).
+
+use std::collections::VecDeque;
+use std::io;
+
+use chat_shared::MessageId;
+
+use super::{Busy, Completion, Message, Request, RoomLog, REPLAY_LIMIT};
+
+/// A log that lives and dies with the process.
+#[derive(Debug)]
+pub struct MemoryLog {
+    /// A fresh name for each run: IDs restart at 1.
+    epoch: String,
+    /// The last message's number.
+    last: u64,
+    /// The newest messages, oldest first, for replays.
+    kept: VecDeque<Message>,
+    /// Answers not yet collected.
+    done: Vec<Completion>,
+}
+
+impl MemoryLog {
+    /// An empty log with a new epoch.
+    pub fn new() -> MemoryLog {
+        MemoryLog {
+            epoch: super::sqlite::new_epoch(),
+            last: 0,
+            kept: VecDeque::new(),
+            done: Vec::new(),
+        }
+    }
+
+    fn append(&mut self, drafts: Vec<super::Draft>) -> Vec<Message> {
+        drafts
+            .into_iter()
+            .map(|draft| {
+                self.last += 1;
+                let message = Message::from_draft(draft, MessageId::from_sequence(self.last));
+                if self.kept.len() == REPLAY_LIMIT {
+                    self.kept.pop_front();
+                }
+                self.kept.push_back(message.clone());
+                message
+            })
+            .collect()
+    }
+
+    /// The kept messages after `after`, and how many after it are gone.
+    fn replay(&self, after: MessageId) -> (Vec<Message>, u64) {
+        let messages: Vec<Message> = self
+            .kept
+            .iter()
+            .filter(|message| message.id > after)
+            .cloned()
+            .collect();
+        let missed_total = self.last.saturating_sub(after.major());
+        let skipped = missed_total.saturating_sub(messages.len() as u64);
+        (messages, skipped)
+    }
+}
+
+impl Default for MemoryLog {
+    fn default() -> MemoryLog {
+        MemoryLog::new()
+    }
+}
+
+impl RoomLog for MemoryLog {
+    fn epoch(&self) -> &str {
+        &self.epoch
+    }
+
+    fn describe(&self) -> String {
+        "in memory only (--db none): a restart forgets the room".to_string()
+    }
+
+    fn recent(&mut self, limit: usize) -> io::Result<Vec<Message>> {
+        let skip = self.kept.len().saturating_sub(limit);
+        Ok(self.kept.iter().skip(skip).cloned().collect())
+    }
+
+    fn submit(&mut self, request: Request) -> Result<(), Busy> {
+        let completion = match request {
+            Request::Append(drafts) => Completion::Appended(self.append(drafts)),
+            Request::Replay { asker, after } => {
+                let (messages, skipped) = self.replay(after);
+                Completion::Replay {
+                    asker,
+                    messages,
+                    skipped,
+                }
+            }
+        };
+        self.done.push(completion);
+        Ok(())
+    }
+
+    fn completions(&mut self, out: &mut Vec<Completion>) {
+        out.append(&mut self.done);
+    }
+
+    fn close(&mut self) -> Vec<Completion> {
+        std::mem::take(&mut self.done)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chat_shared::Color;
+
+    use super::super::{Asker, Draft};
+    use super::*;
+
+    fn draft(text: &str) -> Draft {
+        Draft {
+            from: Asker { conn: 0, serial: 0 },
+            time: "t".into(),
+            name: "alice".into(),
+            color: Color::Red,
+            text: text.into(),
+        }
+    }
+
+    fn ids(messages: &[Message]) -> Vec<String> {
+        messages.iter().map(|m| m.id.to_string()).collect()
+    }
+
+    #[test]
+    fn ids_count_up_from_one() {
+        let mut log = MemoryLog::new();
+        log.submit(Request::Append(vec![draft("a"), draft("b")]))
+            .unwrap();
+        let mut out = Vec::new();
+        log.completions(&mut out);
+        let [Completion::Appended(messages)] = &out[..] else {
+            panic!("expected one append, got {out:?}");
+        };
+        assert_eq!(ids(messages), ["1", "2"]);
+    }
+
+    #[test]
+    fn replay_gives_what_came_after() {
+        let mut log = MemoryLog::new();
+        log.submit(Request::Append(
+            (0..5).map(|n| draft(&n.to_string())).collect(),
+        ))
+        .unwrap();
+        let (messages, skipped) = log.replay(MessageId::from_sequence(3));
+        assert_eq!(ids(&messages), ["4", "5"]);
+        assert_eq!(skipped, 0);
+    }
+
+    #[test]
+    fn replay_counts_what_it_no_longer_keeps() {
+        let mut log = MemoryLog::new();
+        let drafts = (0..REPLAY_LIMIT + 10)
+            .map(|n| draft(&n.to_string()))
+            .collect();
+        log.submit(Request::Append(drafts)).unwrap();
+        let (messages, skipped) = log.replay(MessageId::ZERO);
+        assert_eq!(messages.len(), REPLAY_LIMIT);
+        assert_eq!(skipped, 10);
+        assert_eq!(messages[0].id, MessageId::from_sequence(11));
+    }
+
+    #[test]
+    fn each_run_has_its_own_epoch() {
+        assert_ne!(MemoryLog::new().epoch(), MemoryLog::new().epoch());
+    }
+}

@@ -1,0 +1,148 @@
+//! The room's log: every message, in order, with the ID the log gives it.
+//!
+//! The event loop never delivers a message the log has not taken: it submits
+//! [`Draft`]s, and broadcasts a [`Message`] only when the log hands it back
+//! with its ID ([`Completion::Appended`]). A log may answer at once
+//! ([`memory::MemoryLog`], `--db none`) or later from another thread
+//! ([`sqlite::SqliteLog`], the default), in which case it wakes the loop's
+//! poll; a Redis stream can stand in the same way. Answers come back in the
+//! order the requests went in, which is what makes a resume exact: a replay
+//! covers every message handed back before it.
+
+use std::io;
+
+use chat_shared::{Color, MessageId};
+
+use crate::room::ConnId;
+
+pub mod memory;
+pub mod sqlite;
+
+/// Most messages one `/resume` replays; the reply says how many more were
+/// missed.
+pub const REPLAY_LIMIT: usize = 1000;
+
+/// Which connection asked, as the loop knows it: its slab key, and a serial
+/// number that tells it apart from a later connection given the same key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Asker {
+    /// The connection's slab key.
+    pub conn: ConnId,
+    /// The connection's serial number, unique for the server's life.
+    pub serial: u64,
+}
+
+/// A message the room accepted, not yet in the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Draft {
+    /// Who sent it, told if the log cannot take it.
+    pub from: Asker,
+    /// When the server received it (wire format).
+    pub time: String,
+    /// The sender's name.
+    pub name: String,
+    /// The sender's colour.
+    pub color: Color,
+    /// What they said, cleaned.
+    pub text: String,
+}
+
+/// A message in the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// Its place in the log.
+    pub id: MessageId,
+    /// When the server received it (wire format).
+    pub time: String,
+    /// Who said it.
+    pub name: String,
+    /// Their colour.
+    pub color: Color,
+    /// What they said, cleaned.
+    pub text: String,
+}
+
+impl Message {
+    /// The message a draft becomes once the log gives it `id`.
+    pub fn from_draft(draft: Draft, id: MessageId) -> Message {
+        Message {
+            id,
+            time: draft.time,
+            name: draft.name,
+            color: draft.color,
+            text: draft.text,
+        }
+    }
+}
+
+/// What the loop asks of the log.
+#[derive(Debug)]
+pub enum Request {
+    /// Store these, in order, and hand them back with their IDs.
+    Append(Vec<Draft>),
+    /// The messages after `after`, for a desk that is resuming.
+    Replay {
+        /// Who asked.
+        asker: Asker,
+        /// The last message it showed.
+        after: MessageId,
+    },
+}
+
+/// What the log answers, in the order of the requests.
+#[derive(Debug)]
+pub enum Completion {
+    /// Stored: deliver them.
+    Appended(Vec<Message>),
+    /// Not stored, so nobody may get them.
+    NotSaved {
+        /// The drafts, for their senders.
+        drafts: Vec<Draft>,
+        /// Why, for the log and the desks.
+        error: String,
+    },
+    /// The answer to [`Request::Replay`]: at most [`REPLAY_LIMIT`] of the
+    /// newest messages after the one asked about, oldest first.
+    Replay {
+        /// Who asked.
+        asker: Asker,
+        /// The messages.
+        messages: Vec<Message>,
+        /// How many more came after the one asked about, older than these.
+        skipped: u64,
+    },
+    /// A replay could not be read.
+    ReplayFailed {
+        /// Who asked.
+        asker: Asker,
+        /// Why.
+        error: String,
+    },
+}
+
+/// The log was too far behind to take a request; it comes back untouched.
+#[derive(Debug)]
+pub struct Busy(pub Request);
+
+/// A room's log. See the module docs for the contract.
+pub trait RoomLog: Send {
+    /// Names this log: IDs from two logs with different epochs are not
+    /// comparable.
+    fn epoch(&self) -> &str;
+
+    /// A short description for the start-up line.
+    fn describe(&self) -> String;
+
+    /// The newest `limit` messages, oldest first, read once at start-up.
+    fn recent(&mut self, limit: usize) -> io::Result<Vec<Message>>;
+
+    /// Queues a request without waiting.
+    fn submit(&mut self, request: Request) -> Result<(), Busy>;
+
+    /// Moves the answers ready now into `out`, in order.
+    fn completions(&mut self, out: &mut Vec<Completion>);
+
+    /// Finishes what was submitted, makes it durable and stops; returns the
+    /// last answers.
+    fn close(&mut self) -> Vec<Completion>;
+}
