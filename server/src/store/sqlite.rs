@@ -52,8 +52,8 @@ const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
 pub struct SqliteLog {
     path: PathBuf,
     epoch: String,
-    /// Messages in the file at start.
-    count_at_start: u64,
+    /// The newest message's number at start (0: none yet).
+    last_at_start: u64,
     /// To the storage thread; `None` once closed.
     requests: Option<SyncSender<Request>>,
     /// From the storage thread.
@@ -98,14 +98,16 @@ impl SqliteLog {
                 row.get(0)
             })
             .map_err(|e| fail(describe(&e)))?;
-        let count_at_start: i64 = connection
-            .query_row("SELECT count(*) FROM messages", [], |row| row.get(0))
+        // Not count(*): that reads the whole table, and start-up must not
+        // grow with the log.
+        let last_at_start: i64 = connection
+            .query_row("SELECT coalesce(max(id), 0) FROM messages", [], |row| row.get(0))
             .map_err(|e| fail(describe(&e)))?;
         let (done_sender, done) = mpsc::channel();
         Ok(SqliteLog {
             path: path.to_path_buf(),
             epoch,
-            count_at_start: count_at_start as u64,
+            last_at_start: last_at_start as u64,
             requests: None,
             done,
             thread: None,
@@ -144,7 +146,10 @@ impl RoomLog for SqliteLog {
     }
 
     fn describe(&self) -> String {
-        format!("{} ({} messages)", self.path.display(), self.count_at_start)
+        match self.last_at_start {
+            0 => format!("{} (new)", self.path.display()),
+            last => format!("{} (last message #{last})", self.path.display()),
+        }
     }
 
     fn recent(&mut self, limit: usize) -> io::Result<Vec<Message>> {
