@@ -264,11 +264,11 @@ fn serve_client(shared: &Shared, id: ConnId, mut stream: TcpStream, peer: Socket
                     }
                     Effect::Broadcast(frame) => broadcast(&mut state, &frame),
                     Effect::Publish(draft) => {
-                        publish(&mut state, Request::Append(vec![draft]));
+                        through_log(&mut state, Request::Append(vec![draft]));
                     }
                     Effect::Resume { epoch, after } => {
                         let frames = if epoch == state.room.epoch() {
-                            publish(&mut state, Request::Replay { asker: from, after })
+                            through_log(&mut state, Request::Replay { asker: from, after })
                         } else {
                             state.room.replay_history()
                         };
@@ -306,7 +306,7 @@ fn serve_client(shared: &Shared, id: ConnId, mut stream: TcpStream, peer: Socket
 
 /// Runs a request through the in-memory log (it answers at once):
 /// broadcasts what it stored, returns the frames of a replay.
-fn publish(state: &mut State, request: Request) -> Vec<crate::outbox::Frame> {
+fn through_log(state: &mut State, request: Request) -> Vec<crate::outbox::Frame> {
     let _ = state.log.submit(request);
     let mut done = Vec::new();
     state.log.completions(&mut done);
