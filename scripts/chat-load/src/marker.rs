@@ -4,11 +4,13 @@
 //!
 //! This module builds message texts and classifies received server lines. It
 //! does not frame lines (that is `chat_shared::LineReader`) nor parse the
-//! protocol (that is `chat_shared::ServerLine`); it only looks inside TEXT.
+//! protocol (that is `chat_shared::ServerLine`); it only looks inside TEXT,
+//! and keeps what a load client needs of the rest: message IDs, the log's
+//! epoch, the answer to `/resume`.
 
 use std::fmt::Write as _;
 
-use chat_shared::{ErrorCode, ServerLine};
+use chat_shared::{ErrorCode, MessageId, ServerLine};
 
 /// Filler after the marker. Letters only: the server leaves them alone and
 /// they can never be mistaken for the `~` that opens a marker.
@@ -111,17 +113,42 @@ fn parse_after_tilde(text: &str) -> Option<Marker> {
     })
 }
 
+/// A message line as the load generator sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Delivery {
+    /// Its place in the room's log.
+    pub id: MessageId,
+    /// This run's marker, if the text has one.
+    pub marker: Option<Marker>,
+}
+
 /// What one received line means to the load generator.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Seen {
-    /// A live `MSG`; carries this run's marker if it has one.
-    Msg(Option<Marker>),
+    /// A live `MSG`.
+    Msg(Delivery),
+    /// A `HIST`: the recent history on connect, or what a `/resume` missed.
+    Hist(Delivery),
+    /// `WELCOME`: the connection has its name; EPOCH names the room's log.
+    Welcome {
+        /// The log's epoch, for a later `/resume`.
+        epoch: String,
+    },
+    /// `RESUME`: the answer to `/resume`; the replay follows.
+    Resumed {
+        /// The server's log; another epoch than asked means another log.
+        epoch: String,
+        /// Missed messages too many to replay.
+        skipped: u64,
+    },
+    /// `PONG`: everything sent before the `/ping` has been answered.
+    Pong,
     /// `ERR`: the server refused something we sent.
     Refused(ErrorCode),
     /// `BYE`: the server is closing this connection, with its reason.
     Bye(String),
-    /// Anything else (`HIST`, `JOIN`, `LEAVE`, `WELCOME`, ...), or a line that
-    /// does not parse: not a delivery.
+    /// Anything else (`JOIN`, `LEAVE`, `WHO`, `NOTE`), or a line that does
+    /// not parse.
     Other,
 }
 
@@ -130,8 +157,21 @@ pub fn classify(line: &[u8], run: u32) -> Seen {
     let Ok(text) = std::str::from_utf8(line) else {
         return Seen::Other;
     };
+    let delivery = |id, text| Delivery {
+        id,
+        marker: scan(text, run),
+    };
     match ServerLine::parse(text) {
-        Ok(ServerLine::Msg(chat)) => Seen::Msg(scan(chat.text, run)),
+        Ok(ServerLine::Msg(chat)) => Seen::Msg(delivery(chat.id, chat.text)),
+        Ok(ServerLine::History(chat)) => Seen::Hist(delivery(chat.id, chat.text)),
+        Ok(ServerLine::Welcome { epoch, .. }) => Seen::Welcome {
+            epoch: epoch.to_string(),
+        },
+        Ok(ServerLine::Resumed { epoch, skipped }) => Seen::Resumed {
+            epoch: epoch.to_string(),
+            skipped,
+        },
+        Ok(ServerLine::Pong) => Seen::Pong,
         Ok(ServerLine::Error { code, .. }) => Seen::Refused(code),
         Ok(ServerLine::Bye { reason }) => Seen::Bye(reason.to_string()),
         _ => Seen::Other,
@@ -204,18 +244,60 @@ mod tests {
     #[test]
     fn classify_msg_line() {
         let text = text_of(sample(Kind::Measured), 64);
-        let line = format!("MSG<SEP>2026-01-01T00:00:00.000Z<SEP>load-1-7<SEP>red<SEP>{text}");
+        let line =
+            format!("MSG<SEP>17<SEP>2026-01-01T00:00:00.000Z<SEP>load-1-7<SEP>red<SEP>{text}");
         assert_eq!(
             classify(line.as_bytes(), 0xabc123),
-            Seen::Msg(Some(sample(Kind::Measured)))
+            Seen::Msg(Delivery {
+                id: MessageId::from_sequence(17),
+                marker: Some(sample(Kind::Measured)),
+            })
         );
     }
 
     #[test]
-    fn history_is_not_a_delivery() {
+    fn history_is_told_apart_from_live_messages() {
         let text = text_of(sample(Kind::Measured), 64);
-        let line = format!("HIST<SEP>2026-01-01T00:00:00.000Z<SEP>load-1-7<SEP>red<SEP>{text}");
-        assert_eq!(classify(line.as_bytes(), 0xabc123), Seen::Other);
+        let line = format!(
+            "HIST<SEP>1732540028123-4<SEP>2026-01-01T00:00:00.000Z<SEP>load-1-7<SEP>red<SEP>{text}"
+        );
+        assert_eq!(
+            classify(line.as_bytes(), 0xabc123),
+            Seen::Hist(Delivery {
+                id: MessageId::new(1_732_540_028_123, 4),
+                marker: Some(sample(Kind::Measured)),
+            })
+        );
+    }
+
+    #[test]
+    fn someone_else_s_message_has_an_id_and_no_marker() {
+        let line = b"MSG<SEP>3<SEP>2026-01-01T00:00:00.000Z<SEP>alice<SEP>red<SEP>hello";
+        assert_eq!(
+            classify(line, 0xabc123),
+            Seen::Msg(Delivery {
+                id: MessageId::from_sequence(3),
+                marker: None,
+            })
+        );
+    }
+
+    #[test]
+    fn welcome_and_resume_carry_the_epoch() {
+        assert_eq!(
+            classify(b"WELCOME<SEP>load-1-0<SEP>red<SEP>4<SEP>5f3a9c", 1),
+            Seen::Welcome {
+                epoch: "5f3a9c".into()
+            }
+        );
+        assert_eq!(
+            classify(b"RESUME<SEP>5f3a9c<SEP>12", 1),
+            Seen::Resumed {
+                epoch: "5f3a9c".into(),
+                skipped: 12
+            }
+        );
+        assert_eq!(classify(b"PONG", 1), Seen::Pong);
     }
 
     #[test]
@@ -243,7 +325,8 @@ mod tests {
             };
             let text = text_of(marker, 80);
             stream.extend_from_slice(
-                format!("MSG<SEP>2026-01-01T00:00:00.000Z<SEP>n<SEP>red<SEP>{text}\r\n").as_bytes(),
+                format!("MSG<SEP>{seq}<SEP>2026-01-01T00:00:00.000Z<SEP>n<SEP>red<SEP>{text}\r\n")
+                    .as_bytes(),
             );
             expected.push(marker);
         }
@@ -253,7 +336,11 @@ mod tests {
             for chunk in stream.chunks(chunk_size) {
                 let _ = reader.feed(chunk, |line| {
                     if let Line::Complete(bytes) = line {
-                        if let Seen::Msg(Some(marker)) = classify(bytes, 0xabc123) {
+                        if let Seen::Msg(Delivery {
+                            marker: Some(marker),
+                            ..
+                        }) = classify(bytes, 0xabc123)
+                        {
                             found.push(marker);
                         }
                     }

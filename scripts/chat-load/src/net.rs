@@ -33,7 +33,7 @@ use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
-use crate::marker::{self, Kind, Marker, Seen};
+use crate::marker::{self, Delivery, Kind, Marker, Seen};
 use crate::modes::{Plan, Role};
 use crate::stats::new_histogram;
 
@@ -812,7 +812,7 @@ impl<'a> Worker<'a> {
                             return ControlFlow::Continue(());
                         };
                         match marker::classify(bytes, shared.run_id) {
-                            Seen::Msg(marker) => {
+                            Seen::Msg(Delivery { marker, .. }) => {
                                 if window.from.is_none() {
                                     let from = shared.sent.load(Ordering::SeqCst);
                                     window.from = Some(from);
@@ -842,7 +842,8 @@ impl<'a> Worker<'a> {
                                 note(result, format!("server ERR {}", code.as_str()))
                             }
                             Seen::Bye(reason) => note(result, format!("server BYE: {reason}")),
-                            Seen::Other => {}
+                            // History, welcomes and the rest are not deliveries.
+                            _ => {}
                         }
                         ControlFlow::Continue(())
                     });
@@ -1030,15 +1031,10 @@ fn finish_connect(
     shared: &Shared,
     result: &mut WorkerResult,
 ) {
-    match client.stream.take_error() {
-        Ok(Some(err)) | Err(err) => {
-            client.closing = Some(CloseReason::ConnectFailed(errno_name(&err)));
-            return;
-        }
-        Ok(None) => {}
-    }
-    match client.stream.peer_addr() {
-        Ok(_) => {
+    match connect_progress(&client.stream) {
+        ConnectProgress::Pending => {}
+        ConnectProgress::Failed(name) => client.closing = Some(CloseReason::ConnectFailed(name)),
+        ConnectProgress::Established => {
             client.state = State::Open;
             client.writable = true;
             result.connections_opened += 1;
@@ -1049,30 +1045,61 @@ fn finish_connect(
                 shared.attempts_done.fetch_add(1, Ordering::Relaxed);
             }
         }
-        Err(err) if err.kind() == io::ErrorKind::NotConnected => {}
-        Err(err) => client.closing = Some(CloseReason::ConnectFailed(errno_name(&err))),
+    }
+}
+
+/// Where a non-blocking connect stands after an event on its socket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ConnectProgress {
+    /// Not yet: the event was spurious.
+    Pending,
+    /// Connected.
+    Established,
+    /// Failed, with the errno name.
+    Failed(String),
+}
+
+/// mio's rule for a connect in flight: `take_error` first, then `peer_addr`,
+/// where `NotConnected` means not yet.
+pub(crate) fn connect_progress(stream: &TcpStream) -> ConnectProgress {
+    match stream.take_error() {
+        Ok(Some(err)) | Err(err) => return ConnectProgress::Failed(errno_name(&err)),
+        Ok(None) => {}
+    }
+    match stream.peer_addr() {
+        Ok(_) => ConnectProgress::Established,
+        Err(err) if err.kind() == io::ErrorKind::NotConnected => ConnectProgress::Pending,
+        Err(err) => ConnectProgress::Failed(errno_name(&err)),
     }
 }
 
 /// Writes queued bytes until done or `WouldBlock`.
 fn flush(client: &mut Client) {
-    while client.writable && !client.out.is_empty() {
-        match client.stream.write(&client.out) {
-            Ok(0) => {
-                client.closing = Some(CloseReason::Lost("write returned 0".into()));
-                return;
-            }
+    if let Err(why) = write_queued(&mut client.stream, &mut client.out, &mut client.writable) {
+        client.closing = Some(CloseReason::Lost(why));
+    }
+}
+
+/// Writes `out` until it is empty or the socket would block, which clears
+/// `writable` until the next WRITABLE edge. `Err` names why the socket is
+/// no longer usable.
+pub(crate) fn write_queued(
+    stream: &mut TcpStream,
+    out: &mut Vec<u8>,
+    writable: &mut bool,
+) -> Result<(), String> {
+    while *writable && !out.is_empty() {
+        match stream.write(out) {
+            Ok(0) => return Err("write returned 0".into()),
             Ok(n) => {
-                client.out.drain(..n);
+                out.drain(..n);
             }
-            Err(err) if err.kind() == io::ErrorKind::WouldBlock => client.writable = false,
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => *writable = false,
             Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-            Err(err) => {
-                client.closing = Some(CloseReason::Lost(errno_name(&err)));
-                return;
-            }
+            Err(err) => return Err(errno_name(&err)),
         }
     }
+    Ok(())
 }
 
 /// What one pass over a slow client's socket found.
@@ -1141,7 +1168,7 @@ pub fn source_address(target: SocketAddr, index: usize, source_ips: usize) -> Op
 
 /// Creates a non-blocking TCP socket, optionally bound to `source`, and
 /// starts connecting it to `addr`.
-fn start_connect(
+pub(crate) fn start_connect(
     addr: SocketAddr,
     source: Option<IpAddr>,
     rcvbuf: Option<usize>,

@@ -5,15 +5,19 @@
 use std::process::Command;
 
 use chat_load::{parse_args, run, Report};
+use chat_server::config::Db;
 use chat_server::{Config as ServerConfig, RunningServer};
 
 fn start_server(config: ServerConfig) -> RunningServer {
     RunningServer::start(config).expect("the server starts on 127.0.0.1:0")
 }
 
+/// No idle timeout, and the room in memory: load tests must never write the
+/// default log under the user's home.
 fn quiet_server() -> ServerConfig {
     ServerConfig {
         idle_timeout: None,
+        db: Db::None,
         ..ServerConfig::default()
     }
 }
