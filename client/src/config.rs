@@ -3,10 +3,13 @@
 //! sockets or devices (that is `session` and `sound`).
 
 use std::fmt;
+use std::time::Duration;
 
 use chat_shared::message::check_name;
 use chat_shared::{Color, DEFAULT_PORT};
 use getopts::{Matches, Options};
+
+use crate::net::DEFAULT_KEEPALIVE;
 
 /// The program name used in messages and the usage line.
 pub const PROGRAM: &str = env!("CARGO_PKG_NAME");
@@ -40,7 +43,14 @@ pub struct Config {
     pub mute: bool,
     /// Never print colour escapes, even on a terminal.
     pub no_color: bool,
+    /// How often to ping the server; a server silent for one and a half
+    /// of these counts as lost.
+    pub keepalive: Duration,
 }
+
+/// Longest `--keepalive`: the server's default idle timeout is 600 s, and
+/// a desk pinging less often than that would be dropped as idle.
+const MAX_KEEPALIVE_SECS: u64 = 300;
 
 /// A bad flag or value. Printed as `chat-client: <message>` followed by the
 /// short usage; the process exits with status 2.
@@ -114,6 +124,17 @@ fn config_from(matches: &Matches) -> Result<Config, String> {
         None => None,
         Some(word) => Some(word.parse::<Color>().map_err(|err| err.to_string())?),
     };
+    let keepalive = match matches.opt_str("keepalive") {
+        None => DEFAULT_KEEPALIVE,
+        Some(text) => match text.parse::<u64>() {
+            Ok(secs) if (1..=MAX_KEEPALIVE_SECS).contains(&secs) => Duration::from_secs(secs),
+            _ => {
+                return Err(format!(
+                    "invalid keepalive '{text}'; expected 1 to {MAX_KEEPALIVE_SECS} seconds"
+                ))
+            }
+        },
+    };
     Ok(Config {
         host,
         port,
@@ -121,6 +142,7 @@ fn config_from(matches: &Matches) -> Result<Config, String> {
         color,
         mute: matches.opt_present("mute"),
         no_color: matches.opt_present("no-color"),
+        keepalive,
     })
 }
 
@@ -164,6 +186,16 @@ fn options() -> Options {
         "no-color",
         "never print colours (also off when stdout is not a terminal or NO_COLOR is set)",
     );
+    opts.optopt(
+        "",
+        "keepalive",
+        &format!(
+            "ping the server every SECS seconds (default {}); a server silent for \
+             one and a half times that counts as lost, and the client reconnects",
+            DEFAULT_KEEPALIVE.as_secs()
+        ),
+        "SECS",
+    );
     opts.optflag("h", "help", "print this help and exit");
     opts.optflag("V", "version", "print the version and exit");
     opts
@@ -180,12 +212,16 @@ fn full_usage(opts: &Options) -> String {
     let brief = format!(
         "Usage: {PROGRAM} [options]\n\n\
          Joins the office chat at HOST:PORT. Every line you type is sent to\n\
-         everyone; a chime (or the terminal bell) marks messages from others."
+         everyone; a chime (or the terminal bell) marks messages from others.\n\
+         If the connection is lost, the client says so, keeps what you type,\n\
+         reconnects by itself (the first try within a second, then less and\n\
+         less often, at least every 30 s) and shows what you missed."
     );
     format!(
         "{}\nWhile chatting, type:\n    \
-         q or /quit          leave the chat\n    \
-         /who                list who is online\n",
+         q or /quit          leave the chat (also at the name prompt, or Ctrl-C, Ctrl-D)\n    \
+         /who                list who is online\n    \
+         Up-arrow            recall a line you typed\n",
         opts.usage(&brief)
     )
 }
@@ -219,6 +255,7 @@ mod tests {
                 color: None,
                 mute: false,
                 no_color: false,
+                keepalive: Duration::from_secs(60),
             }
         );
     }
@@ -236,6 +273,8 @@ mod tests {
             "bright-red",
             "--mute",
             "--no-color",
+            "--keepalive",
+            "5",
         ]);
         assert_eq!(
             config,
@@ -246,6 +285,7 @@ mod tests {
                 color: Some(Color::BrightRed),
                 mute: true,
                 no_color: true,
+                keepalive: Duration::from_secs(5),
             }
         );
     }
@@ -293,6 +333,13 @@ mod tests {
         assert!(error(&["--port", "seventy"]).contains("invalid port"));
         assert!(error(&["--port", "0"]).contains("invalid port"));
         assert!(error(&["--port", "65536"]).contains("invalid port"));
+    }
+
+    #[test]
+    fn bad_keepalive() {
+        assert!(error(&["--keepalive", "0"]).contains("invalid keepalive"));
+        assert!(error(&["--keepalive", "301"]).contains("invalid keepalive"));
+        assert!(error(&["--keepalive", "soon"]).contains("invalid keepalive"));
     }
 
     #[test]

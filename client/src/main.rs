@@ -1,25 +1,35 @@
 //! `chat-client`, the office chat desk client: parses the flags, runs one
 //! session and turns the outcome into an exit status (0 when the user left,
-//! 1 when the connection failed or the server went away, 2 for bad flags).
+//! 1 when the first connection failed, 2 for bad flags). Once connected the
+//! session outlives lost connections: it reconnects until the user leaves.
 //!
 //! # Layout
 //!
 //! - `config`: flags and usage.
-//! - `session`: connecting, the name prompt, the input loop, quitting.
-//! - `net`: the socket, the reader thread, the ping thread.
+//! - `session`: the event loop: joining, typed lines, reconnecting, quitting.
+//! - `net`: one connection: the socket, its reader and ping threads.
+//! - `backoff`: when to try again after a loss.
+//! - `feed`: which messages to show across reconnects (each once, in order).
+//! - `outbox`: the user's lines until the room has them.
+//! - `input`: the line editor (or plain stdin) and what a typed line means.
+//! - `screen`: printing above the line being typed.
 //! - `render`: what every line looks like.
 //! - `sound`: the chime, the bell fallback and the rate limit.
 
+mod backoff;
 mod config;
+mod feed;
+mod input;
 mod net;
+mod outbox;
 mod render;
+mod screen;
 mod session;
 mod sound;
 
 use std::process::ExitCode;
 
 use config::{Command, PROGRAM};
-use session::SessionEnd;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -33,8 +43,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Ok(Command::Run(config)) => match session::run(&config) {
-            Ok(SessionEnd::UserLeft) => ExitCode::SUCCESS,
-            Ok(SessionEnd::Disconnected) => ExitCode::FAILURE,
+            Ok(()) => ExitCode::SUCCESS,
             Err(err) => {
                 eprintln!("{PROGRAM}: {err}");
                 ExitCode::FAILURE

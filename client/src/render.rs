@@ -5,6 +5,7 @@
 //! on (the caller passes a [`ColorMode`], decided once at startup).
 
 use std::fmt::Display;
+use std::time::Duration;
 
 use chat_shared::message::{parse_timestamp, Chat, Presence};
 use chat_shared::sanitize::clean;
@@ -29,7 +30,8 @@ const TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
 const DIM_SGR: &str = "2";
 
 /// The text to print for `line`, or `None` for lines that show nothing
-/// (`PONG`, and `BYE`, which the session reports as a disconnect).
+/// here (`PONG`; `BYE` and `RESUME`, which the session reports in its own
+/// words).
 ///
 /// Every field that came from the peer is cleaned first, even though the
 /// server cleans too: a terminal is only as safe as the last program that
@@ -48,6 +50,7 @@ where
             name,
             color,
             online,
+            ..
         } => format!(
             "[+] You are {}; {online} online. Type q or /quit to leave, /who to see who is here.",
             paint_name(name, *color, mode)
@@ -61,7 +64,8 @@ where
             };
             format!("[!] {}", clean(detail))
         }
-        ServerLine::Bye { .. } | ServerLine::Pong => return None,
+        ServerLine::Notice { text } => format!("[!] {}", clean(text)),
+        ServerLine::Bye { .. } | ServerLine::Pong | ServerLine::Resumed { .. } => return None,
     };
     Some(text)
 }
@@ -96,14 +100,96 @@ pub fn name_refused(name: &str, why: &str) -> String {
     )
 }
 
-/// Printed when the server ends the session without the user asking.
-pub fn disconnected(reason: &str) -> String {
+/// Printed once when a working connection is lost, whatever the number
+/// of tries it then takes to get it back.
+pub fn connection_lost(reason: &str) -> String {
     let reason = if reason.trim().is_empty() {
         "the server closed the connection"
     } else {
         reason
     };
-    format!("[!] Disconnected: {}", clean(reason))
+    format!("[!] connection lost; reconnecting... ({})", clean(reason))
+}
+
+/// Printed when the desk is back in the room after a loss.
+pub fn reconnected(name: &str, away: Duration, online: usize) -> String {
+    format!(
+        "[+] reconnected as {} (away {}); {online} online.",
+        clean(name),
+        human_duration(away)
+    )
+}
+
+/// Printed above the messages a resumed desk missed.
+pub fn missed_header() -> String {
+    "[*] While you were away:".to_string()
+}
+
+/// Printed when more messages were missed than the server replays.
+pub fn missed_not_shown(skipped: u64) -> String {
+    let (messages, are) = if skipped == 1 {
+        ("message", "is")
+    } else {
+        ("messages", "are")
+    };
+    format!("[!] {skipped} earlier {messages} from while you were away {are} not shown.")
+}
+
+/// Printed when the server came back with another log: what follows is its
+/// recent history, which may repeat or leave out what was shown before.
+pub fn other_log() -> String {
+    "[!] The server started a new room log; its recent messages follow.".to_string()
+}
+
+/// A line typed while disconnected, kept for later.
+pub fn queued(text: &str, waiting: usize) -> String {
+    format!(
+        "[*] Not connected; \"{}\" will be sent once the connection is back ({waiting} waiting).",
+        clean(text)
+    )
+}
+
+/// A line typed while disconnected with the queue full.
+pub fn queue_full(limit: usize) -> String {
+    format!("[!] Not sent: {limit} lines already wait for the connection.")
+}
+
+/// A message the room did not take (`ERR not-saved`, or lost with a
+/// connection), with its text when known; `recallable` when Up-arrow
+/// brings it back.
+pub fn not_sent(detail: &str, text: Option<&str>, recallable: bool) -> String {
+    let Some(text) = text else {
+        return format!("[!] not sent: {}", clean(detail));
+    };
+    let again = if recallable {
+        "Up-arrow brings it back"
+    } else {
+        "send it again"
+    };
+    format!(
+        "[!] not sent: {} (\"{}\"; {again}).",
+        clean(detail),
+        clean(text)
+    )
+}
+
+/// Printed when a command needs the connection and there is none.
+pub fn not_connected() -> String {
+    "[!] Not connected; try again once reconnected.".to_string()
+}
+
+/// Printed when the user leaves with lines still waiting for the connection.
+pub fn waiting_dropped(count: usize) -> String {
+    let lines = if count == 1 { "line" } else { "lines" };
+    format!("[!] {count} unsent {lines} dropped.")
+}
+
+/// The name a desk had was taken by someone else while it was away.
+pub fn name_taken_while_away(name: &str) -> String {
+    format!(
+        "[!] The name \"{}\" was taken while you were away; choose another.",
+        clean(name)
+    )
 }
 
 /// Printed once at startup when sound falls back to the terminal bell.
@@ -112,6 +198,17 @@ pub fn no_audio_device(reason: &str) -> String {
         "[!] No audio device ({}); using the terminal bell.",
         clean(reason)
     )
+}
+
+/// `12 s`, `3 min 5 s`, `2 h 4 min`: how long a person was away, to the
+/// second while that matters.
+fn human_duration(span: Duration) -> String {
+    let secs = span.as_secs();
+    match secs {
+        0..60 => format!("{secs} s"),
+        60..3600 => format!("{} min {} s", secs / 60, secs % 60),
+        _ => format!("{} h {} min", secs / 3600, secs % 3600 / 60),
+    }
 }
 
 fn chat_line<Tz>(chat: &Chat<'_>, replayed: bool, mode: ColorMode, tz: &Tz) -> String
@@ -210,13 +307,14 @@ pub fn terminal_color(color: Color) -> colored::Color {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chat_shared::ErrorCode;
+    use chat_shared::{ErrorCode, MessageId};
     use chrono::{FixedOffset, Utc};
 
     const TIME: &str = "2026-11-24T13:07:08.123Z";
 
     fn msg<'a>(name: &'a str, color: Color, text: &'a str) -> ServerLine<'a> {
         ServerLine::Msg(Chat {
+            id: MessageId::from_sequence(1),
             time: TIME,
             name,
             color,
@@ -266,6 +364,7 @@ mod tests {
     #[test]
     fn unparsable_time_is_shown_cleaned() {
         let line = ServerLine::Msg(Chat {
+            id: MessageId::from_sequence(1),
             time: "later\x1b[2J",
             name: "a",
             color: Color::Blue,
@@ -291,6 +390,7 @@ mod tests {
     #[test]
     fn history_looks_like_a_message_when_plain() {
         let line = ServerLine::History(Chat {
+            id: MessageId::from_sequence(1),
             time: TIME,
             name: "bob",
             color: Color::Green,
@@ -305,6 +405,7 @@ mod tests {
     #[test]
     fn history_is_dimmed_when_coloured() {
         let line = ServerLine::History(Chat {
+            id: MessageId::from_sequence(1),
             time: TIME,
             name: "bob",
             color: Color::Green,
@@ -372,6 +473,7 @@ mod tests {
             name: "alice",
             color: Color::Red,
             online: 2,
+            epoch: "e1",
         };
         let shown = plain(&line).unwrap();
         assert!(shown.starts_with("[+] You are alice; 2 online."), "{shown}");
@@ -396,9 +498,66 @@ mod tests {
     }
 
     #[test]
-    fn pong_and_bye_show_nothing() {
+    fn pong_bye_and_resume_show_nothing_here() {
         assert_eq!(plain(&ServerLine::Pong), None);
         assert_eq!(plain(&ServerLine::Bye { reason: "x" }), None);
+        let resumed = ServerLine::Resumed {
+            epoch: "e1",
+            skipped: 0,
+        };
+        assert_eq!(plain(&resumed), None);
+    }
+
+    #[test]
+    fn server_notes_are_shown_cleaned() {
+        let line = ServerLine::Notice {
+            text: "the disk is full\x1b",
+        };
+        assert_eq!(plain(&line).as_deref(), Some("[!] the disk is full^["));
+    }
+
+    #[test]
+    fn reconnect_notices() {
+        assert_eq!(
+            connection_lost("the server is going down"),
+            "[!] connection lost; reconnecting... (the server is going down)"
+        );
+        assert_eq!(
+            connection_lost(""),
+            "[!] connection lost; reconnecting... (the server closed the connection)"
+        );
+        assert_eq!(
+            reconnected("alice", Duration::from_millis(12_400), 3),
+            "[+] reconnected as alice (away 12 s); 3 online."
+        );
+        assert_eq!(
+            missed_not_shown(1),
+            "[!] 1 earlier message from while you were away is not shown."
+        );
+        assert_eq!(
+            missed_not_shown(1200),
+            "[!] 1200 earlier messages from while you were away are not shown."
+        );
+        assert_eq!(
+            not_sent("the disk is full", Some("hi\x07"), true),
+            "[!] not sent: the disk is full (\"hi^G\"; Up-arrow brings it back)."
+        );
+        assert_eq!(
+            not_sent("the disk is full", Some("hi"), false),
+            "[!] not sent: the disk is full (\"hi\"; send it again)."
+        );
+        assert_eq!(
+            not_sent("the disk is full", None, false),
+            "[!] not sent: the disk is full"
+        );
+    }
+
+    #[test]
+    fn durations_read_like_a_person_says_them() {
+        assert_eq!(human_duration(Duration::from_secs(0)), "0 s");
+        assert_eq!(human_duration(Duration::from_secs(59)), "59 s");
+        assert_eq!(human_duration(Duration::from_secs(185)), "3 min 5 s");
+        assert_eq!(human_duration(Duration::from_secs(7440)), "2 h 4 min");
     }
 
     #[test]
@@ -406,14 +565,6 @@ mod tests {
         assert_eq!(
             name_taken("alice"),
             "[!] The name \"alice\" is taken; choose another."
-        );
-        assert_eq!(
-            disconnected("server shutting down"),
-            "[!] Disconnected: server shutting down"
-        );
-        assert_eq!(
-            disconnected(""),
-            "[!] Disconnected: the server closed the connection"
         );
         assert_eq!(
             no_audio_device("no card"),

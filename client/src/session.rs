@@ -1,24 +1,33 @@
-//! One chat session, start to end: opening sound, connecting, the name
-//! prompt and join handshake, then turning typed lines into messages until
-//! the user leaves or the server goes away. Owns the main thread's event
-//! loop and the stdin thread; printing server lines is the reader's job
-//! (`net`), and how anything looks is `render`'s.
+//! One chat session, start to end, and the supervisor that keeps it going:
+//! connecting, the name prompt and join handshake, turning typed lines into
+//! messages, and, when the connection is lost, reconnecting with backoff,
+//! rejoining under the same name and colour and resuming where the desk
+//! left off, until the user leaves. Owns the main thread's event loop,
+//! which alone prints; the threads around it (input, each connection's
+//! reader and pinger, each connect attempt) only report to it.
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::hash::{BuildHasher, RandomState};
-use std::io::{self, BufRead, Write};
+use std::io;
+use std::net::TcpStream;
+use std::ops::ControlFlow;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use chat_shared::message::{check_name, max_text_bytes};
-use chat_shared::{ClientLine, Color, ErrorCode, DEFAULT_MAX_LINE_BYTES};
+use chat_shared::message::{check_name, max_text_bytes, Chat};
+use chat_shared::{ClientLine, Color, ErrorCode, MessageId, ServerLine, DEFAULT_MAX_LINE_BYTES};
 
+use crate::backoff::Backoff;
 use crate::config::Config;
-use crate::net::{self, print_line, ServerEvent, Writer};
+use crate::feed::{Feed, ReplayHeader, Resumed, Verdict};
+use crate::input::{self, interpret, InputEvent, Keyboard, Prompt, Request, Typed};
+use crate::net::{self, Connection, Incoming, Received};
+use crate::outbox::{Outbox, QueueFull, MAX_WAITING_LINES};
 use crate::render::{self, ColorMode};
-use crate::sound;
+use crate::screen::Screen;
+use crate::sound::{self, Notifier};
 
 /// After `/quit`, how long to wait for the server's `BYE` (or its close)
 /// before leaving anyway: long enough for a loaded server to answer, short
@@ -32,19 +41,11 @@ pub const QUIT_WAIT: Duration = Duration::from_secs(2);
 /// person to notice.
 const HISTORY_GRACE: Duration = Duration::from_millis(250);
 
-/// How a session ended, which decides the exit status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SessionEnd {
-    /// The user typed `q` or `/quit`, or closed stdin: exit 0.
-    UserLeft,
-    /// The server closed the connection (the reason was printed): exit 1.
-    Disconnected,
-}
-
-/// Why a session could not run at all.
+/// Why a session could not start.
 #[derive(Debug)]
 pub enum RunError {
-    /// Resolving or connecting failed.
+    /// Resolving or connecting the first time failed: most likely a wrong
+    /// host or port, which retrying would not fix.
     Connect {
         /// `HOST:PORT` as the user gave it.
         target: String,
@@ -68,50 +69,40 @@ impl fmt::Display for RunError {
 
 impl std::error::Error for RunError {}
 
-/// Everything the main thread waits for, from either helper thread.
+/// Everything the main thread waits for.
 #[derive(Debug)]
 enum Event {
-    /// A line typed (or piped) on stdin, without its line ending.
-    Input(String),
-    /// Stdin reached its end (or failed).
-    InputClosed,
-    /// News from the reader thread.
-    Server(ServerEvent),
+    /// From the input thread.
+    Input(InputEvent),
+    /// A connect attempt ended.
+    Connected {
+        /// Which attempt ([`Session::link_id`] when it started).
+        link_id: u64,
+        result: io::Result<TcpStream>,
+    },
+    /// From a connection's reader thread.
+    Server {
+        /// Which connection ([`Session::link_id`] when it opened).
+        link_id: u64,
+        received: Received,
+    },
 }
 
-/// What the user's next input turned out to be.
-enum UserInput {
-    Line(String),
-    Closed,
-    /// The server went away while we waited; the notice is printed.
-    Disconnected,
+/// The state of the connection.
+enum Link {
+    /// Lost; the next try is due at `retry_at`.
+    Down { retry_at: Instant },
+    /// A connect attempt is under way on its own thread.
+    Connecting,
+    /// Connected; `joined` once the server welcomed us on it.
+    Up {
+        connection: Connection,
+        joined: bool,
+    },
 }
 
-/// The server's answer to `/join`.
-enum JoinAnswer {
-    /// `WELCOME`, with the name as the server stored it.
-    Accepted(String),
-    /// `ERR` with this code and detail.
-    Refused(ErrorCode, String),
-}
-
-/// What a typed line asks for.
-#[derive(Debug, PartialEq, Eq)]
-enum Typed<'a> {
-    /// Blank: nothing to send.
-    Nothing,
-    /// `q` (as in the seed) or `/quit`.
-    Quit,
-    /// `/who`.
-    Who,
-    /// Some other `/word`: not sent, so a typo does not become a message.
-    UnknownCommand(&'a str),
-    /// A message for everyone.
-    Say(&'a str),
-}
-
-/// Runs a session with the given settings until it ends.
-pub fn run(config: &Config) -> Result<SessionEnd, RunError> {
+/// Runs a session with the given settings until the user leaves.
+pub fn run(config: &Config) -> Result<(), RunError> {
     if config.no_color {
         colored::control::set_override(false);
     }
@@ -126,38 +117,51 @@ pub fn run(config: &Config) -> Result<SessionEnd, RunError> {
     // session ends: dropping it would silence every later chime.
     let sound = sound::open(config.mute);
     let _device = sound.device;
+    let (keyboard, screen) = input::open();
 
     let target = format!("{}:{}", config.host, config.port);
-    print_line(&format!("[*] Connecting to {target}..."));
+    screen.print(&format!("[*] Connecting to {target}..."));
     let stream = net::connect(&config.host, config.port)
         .map_err(|source| RunError::Connect { target, source })?;
-    print_line("[+] Connected.");
+    screen.print("[+] Connected.");
     if let Some(reason) = &sound.fallback_reason {
-        print_line(&render::no_audio_device(reason));
+        screen.print(&render::no_audio_device(reason));
     }
 
     let (events, inbox) = mpsc::channel();
-    let writer = Writer::new(stream.try_clone().map_err(RunError::Setup)?);
-    let server_events = events.clone();
-    net::spawn_reader(stream, sound.notifier, mode, move |event| {
-        server_events.send(Event::Server(event)).is_ok()
-    })
-    .map_err(RunError::Setup)?;
-    spawn_stdin_reader(events).map_err(RunError::Setup)?;
-
+    let (requests, request_inbox) = mpsc::channel();
     let mut session = Session {
+        config: config.clone(),
+        mode,
+        screen,
+        notifier: sound.notifier,
+        events,
         inbox,
-        writer,
-        deferred: VecDeque::new(),
-        first_burst_shown: false,
+        keyboard: Some((keyboard, request_inbox)),
+        requests,
+        reading: None,
+        link: Link::Connecting,
+        link_id: 0,
+        name: None,
+        color: Some(config.color.unwrap_or_else(random_color)),
+        candidate: config.name.clone(),
+        asking_name: false,
+        joining_as: None,
+        feed: Feed::default(),
+        outbox: Outbox::default(),
+        resume_from: None,
+        replay_pending: false,
+        lost_at: None,
+        backoff: Backoff::new(),
+        grace_until: None,
+        leave_once_sent: false,
     };
-    let color = config.color.unwrap_or_else(random_color);
-    let name = match session.join(config.name.clone(), color) {
-        Ok(name) => name,
-        Err(end) => return Ok(end),
-    };
-    net::spawn_pinger(session.writer.clone()).map_err(RunError::Setup)?;
-    Ok(session.chat(&name))
+    session.connected(stream).map_err(RunError::Setup)?;
+    if config.name.is_none() {
+        session.grace_until = Some(Instant::now() + HISTORY_GRACE);
+    }
+    session.run();
+    Ok(())
 }
 
 /// A colour for this run, as the seed did (`random.choice(colors)`).
@@ -169,317 +173,607 @@ fn random_color() -> Color {
 
 /// The main thread's side of a session.
 struct Session {
-    /// Events from the stdin and reader threads.
+    config: Config,
+    mode: ColorMode,
+    screen: Arc<Screen>,
+    /// Rings for live messages from others.
+    notifier: Notifier,
+    /// Handed to every helper thread.
+    events: Sender<Event>,
     inbox: Receiver<Event>,
-    /// Shared with the ping thread.
-    writer: Writer,
-    /// Input that arrived while waiting for the server's answer to `/join`
-    /// (piped stdin is read ahead); handled in order afterwards.
-    deferred: VecDeque<Event>,
-    /// Whether the history replay has been printed (or waited for long
-    /// enough); see [`HISTORY_GRACE`].
-    first_burst_shown: bool,
+    /// Until the first line is needed: the keyboard and the receiving end
+    /// of `requests`. Started late so that nothing reads the terminal
+    /// before there is a question to answer.
+    keyboard: Option<(Keyboard, Receiver<Request>)>,
+    /// To the input thread.
+    requests: Sender<Request>,
+    /// The prompt of the line the editor is reading, if it is.
+    reading: Option<Prompt>,
+    link: Link,
+    /// Counts connections and attempts; events from older ones are stale.
+    link_id: u64,
+    /// Our name, as the server stored it; `None` until welcomed, and again
+    /// if someone took it while we were away.
+    name: Option<String>,
+    /// The colour to ask for: the one the server gave us, once it did, so
+    /// everyone keeps seeing us in it; `None` lets the server pick.
+    color: Option<Color>,
+    /// The name to join with next, once connected (`--name`, or typed
+    /// while the connection was down).
+    candidate: Option<String>,
+    /// The next line typed answers "Enter your name".
+    asking_name: bool,
+    /// Sent `/join` with this name and colour; no answer yet.
+    joining_as: Option<(String, Option<Color>)>,
+    feed: Feed,
+    outbox: Outbox,
+    /// What to ask `/resume` for once welcomed on this connection.
+    resume_from: Option<(String, MessageId)>,
+    /// After the `RESUME` answer, until live traffic: the replay may still
+    /// show lines sent before the loss.
+    replay_pending: bool,
+    /// When the connection was lost, until the desk is back in the room.
+    lost_at: Option<Instant>,
+    backoff: Backoff,
+    /// The first name prompt waits for the history replay until then.
+    grace_until: Option<Instant>,
+    /// Input ended with lines still waiting for the connection: leave as
+    /// soon as they are sent.
+    leave_once_sent: bool,
 }
 
 impl Session {
-    /// Asks for a name (unless given) and joins, asking again while the
-    /// server refuses it. Returns the name the server accepted.
-    fn join(&mut self, mut name: Option<String>, color: Color) -> Result<String, SessionEnd> {
-        let mut color = Some(color);
+    /// The event loop: returns when the user leaves.
+    fn run(&mut self) {
         loop {
-            let candidate = match name.take() {
-                Some(given) => given,
-                None => self.ask_name()?,
+            let event = match self.next_deadline() {
+                Some(deadline) => {
+                    let wait = deadline.saturating_duration_since(Instant::now());
+                    match self.inbox.recv_timeout(wait) {
+                        Ok(event) => Some(event),
+                        Err(RecvTimeoutError::Timeout) => None,
+                        // Unreachable: `self.events` keeps a sender alive.
+                        Err(RecvTimeoutError::Disconnected) => return,
+                    }
+                }
+                None => match self.inbox.recv() {
+                    Ok(event) => Some(event),
+                    Err(_) => return,
+                },
             };
-            self.send(&ClientLine::Join {
-                name: &candidate,
-                color,
-            })?;
-            match self.await_join_answer()? {
-                JoinAnswer::Accepted(accepted) => return Ok(accepted),
-                JoinAnswer::Refused(ErrorCode::NameTaken, _) => {
-                    print_line(&render::name_taken(&candidate))
+            let flow = match event {
+                None => self.deadline_passed(),
+                Some(Event::Input(input)) => self.typed(input),
+                Some(Event::Connected { link_id, result }) if link_id == self.link_id => {
+                    if result.and_then(|stream| self.connected(stream)).is_err() {
+                        self.retry_later();
+                    }
+                    ControlFlow::Continue(())
                 }
-                JoinAnswer::Refused(ErrorCode::BadColor, _) if color.is_some() => {
-                    // Our palette and the server's disagree; let it pick.
-                    color = None;
-                    name = Some(candidate);
+                Some(Event::Server { link_id, received }) if link_id == self.link_id => {
+                    match received {
+                        Received::Lines(lines) => self.received(lines),
+                        Received::Closed(reason) => self.lost(&reason),
+                    }
                 }
-                JoinAnswer::Refused(_, detail) => {
-                    print_line(&render::name_refused(&candidate, &detail))
-                }
+                // From a connection or attempt given up on.
+                Some(Event::Connected { .. } | Event::Server { .. }) => ControlFlow::Continue(()),
+            };
+            if flow.is_break() {
+                return;
             }
         }
     }
 
-    /// Prompts until a line passes the name rules.
-    fn ask_name(&mut self) -> Result<String, SessionEnd> {
-        self.await_first_burst()?;
-        loop {
-            prompt("Enter your name: ");
-            let typed = match self.next_input() {
-                UserInput::Line(line) => line,
-                UserInput::Closed => return Err(self.quit()),
-                UserInput::Disconnected => return Err(SessionEnd::Disconnected),
-            };
-            let typed = typed.trim();
-            if typed.is_empty() {
-                continue;
-            }
-            match check_name(typed) {
-                Ok(()) => return Ok(typed.to_string()),
-                Err(why) => print_line(&render::name_refused(typed, &why.to_string())),
-            }
+    fn next_deadline(&self) -> Option<Instant> {
+        let retry_at = match self.link {
+            Link::Down { retry_at } => Some(retry_at),
+            _ => None,
+        };
+        match (retry_at, self.grace_until) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
     }
 
-    /// Waits (briefly, and once) until the server's first lines are shown.
-    fn await_first_burst(&mut self) -> Result<(), SessionEnd> {
-        let deadline = Instant::now() + HISTORY_GRACE;
-        while !self.first_burst_shown {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.inbox.recv_timeout(left) {
-                Ok(Event::Server(ServerEvent::FirstBurstShown)) => self.first_burst_shown = true,
-                Ok(Event::Server(ServerEvent::Closed { reason })) => {
-                    return Err(self.disconnected(&reason))
-                }
-                Ok(other) => self.deferred.push_back(other),
-                Err(RecvTimeoutError::Timeout) => self.first_burst_shown = true,
-                Err(RecvTimeoutError::Disconnected) => return Err(self.disconnected("")),
+    fn deadline_passed(&mut self) -> ControlFlow<()> {
+        let now = Instant::now();
+        if self.grace_until.is_some_and(|until| until <= now) {
+            self.grace_until = None;
+            self.ask_name();
+        }
+        if matches!(self.link, Link::Down { retry_at } if retry_at <= now) {
+            self.start_connecting();
+        }
+        ControlFlow::Continue(())
+    }
+
+    // ---- the connection's life ----
+
+    /// Tries to connect on a helper thread, so that the user can still
+    /// leave while a connect hangs.
+    fn start_connecting(&mut self) {
+        self.link_id += 1;
+        self.link = Link::Connecting;
+        let (link_id, events) = (self.link_id, self.events.clone());
+        let (host, port) = (self.config.host.clone(), self.config.port);
+        let spawned = thread::Builder::new()
+            .name("connect".into())
+            .spawn(move || {
+                let result = net::connect(&host, port);
+                let _ = events.send(Event::Connected { link_id, result });
+            });
+        if spawned.is_err() {
+            self.retry_later();
+        }
+    }
+
+    /// A connection is open: start its threads and join (or ask a name).
+    fn connected(&mut self, stream: TcpStream) -> io::Result<()> {
+        self.link_id += 1;
+        let (link_id, events) = (self.link_id, self.events.clone());
+        let connection = Connection::start(stream, self.config.keepalive, move |received| {
+            events.send(Event::Server { link_id, received }).is_ok()
+        })?;
+        self.link = Link::Up {
+            connection,
+            joined: false,
+        };
+        self.resume_from = self.feed.connection_opened();
+        let name = self.name.clone().or_else(|| self.candidate.take());
+        match name {
+            Some(name) => {
+                let color = self.color;
+                self.send_join(name, color);
             }
+            // The first time, the prompt waits for the history.
+            None if self.grace_until.is_none() && self.lost_at.is_some() => self.ask_name(),
+            None => {}
         }
         Ok(())
     }
 
-    /// Waits for `WELCOME` or a refusal, keeping typed lines for later.
-    fn await_join_answer(&mut self) -> Result<JoinAnswer, SessionEnd> {
-        loop {
-            match self.inbox.recv() {
-                Ok(Event::Server(ServerEvent::Welcome { name })) => {
-                    return Ok(JoinAnswer::Accepted(name))
-                }
-                Ok(Event::Server(ServerEvent::JoinRefused { code, detail })) => {
-                    return Ok(JoinAnswer::Refused(code, detail))
-                }
-                Ok(Event::Server(ServerEvent::Closed { reason })) => {
-                    return Err(self.disconnected(&reason))
-                }
-                Ok(Event::Server(ServerEvent::FirstBurstShown)) => self.first_burst_shown = true,
-                Ok(input) => self.deferred.push_back(input),
-                Err(_) => return Err(self.disconnected("")),
-            }
+    /// The connection is gone: say so (once per outage) and try again later.
+    fn lost(&mut self, reason: &str) -> ControlFlow<()> {
+        if let Link::Up { connection, .. } = &self.link {
+            connection.close();
+        }
+        // Whatever the old connection still reports is stale from now on.
+        self.link_id += 1;
+        if let Some((name, _)) = self.joining_as.take() {
+            self.candidate.get_or_insert(name);
+        }
+        self.outbox.connection_lost();
+        self.replay_pending = false;
+        if self.lost_at.is_none() {
+            self.lost_at = Some(Instant::now());
+            self.screen.print(&render::connection_lost(reason));
+        }
+        self.retry_later();
+        ControlFlow::Continue(())
+    }
+
+    fn retry_later(&mut self) {
+        self.link = Link::Down {
+            retry_at: Instant::now() + self.backoff.next_delay(),
+        };
+    }
+
+    fn connection(&self) -> Option<&Connection> {
+        match &self.link {
+            Link::Up { connection, .. } => Some(connection),
+            _ => None,
         }
     }
 
-    /// Sends each typed line until the user leaves or the server does.
-    fn chat(&mut self, name: &str) -> SessionEnd {
-        loop {
-            let line = match self.next_input() {
-                UserInput::Line(line) => line,
-                UserInput::Closed => return self.quit(),
-                UserInput::Disconnected => return SessionEnd::Disconnected,
-            };
-            let sent = match interpret(&line) {
-                Typed::Nothing => Ok(()),
-                Typed::Quit => return self.quit(),
-                Typed::Who => self.send(&ClientLine::Who),
-                Typed::UnknownCommand(word) => {
-                    print_line(&format!(
-                        "[!] Unknown command {}; type /who to see who is online, q or /quit to leave.",
-                        chat_shared::sanitize::clean(word)
-                    ));
-                    Ok(())
+    fn joined(&self) -> bool {
+        matches!(self.link, Link::Up { joined: true, .. })
+    }
+
+    /// Sends a line; a failure means the connection is lost.
+    fn send(&mut self, line: &ClientLine<'_>) -> Result<(), ()> {
+        let sent = match self.connection() {
+            Some(connection) => connection.send(line),
+            None => return Err(()),
+        };
+        sent.map_err(|err| {
+            let _ = self.lost(&err.to_string());
+        })
+    }
+
+    // ---- joining ----
+
+    fn send_join(&mut self, name: String, color: Option<Color>) {
+        if self.send(&ClientLine::Join { name: &name, color }).is_ok() {
+            self.joining_as = Some((name, color));
+        } else {
+            self.candidate = Some(name);
+        }
+    }
+
+    fn ask_name(&mut self) {
+        self.asking_name = true;
+        self.read_line(Prompt::Name);
+    }
+
+    /// A line typed at the name prompt.
+    fn name_typed(&mut self, typed: &str) -> ControlFlow<()> {
+        if interpret(typed) == Typed::Quit {
+            return self.leave();
+        }
+        let typed = typed.trim();
+        if typed.is_empty() {
+            self.read_line(Prompt::Name);
+            return ControlFlow::Continue(());
+        }
+        if let Err(why) = check_name(typed) {
+            self.screen
+                .print(&render::name_refused(typed, &why.to_string()));
+            self.read_line(Prompt::Name);
+            return ControlFlow::Continue(());
+        }
+        self.asking_name = false;
+        if matches!(self.link, Link::Up { .. }) {
+            let color = self.color;
+            self.send_join(typed.to_string(), color);
+        } else {
+            // Joined once connected; meanwhile lines typed are kept.
+            self.candidate = Some(typed.to_string());
+            self.read_line(Prompt::Chat);
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn join_refused(&mut self, code: ErrorCode, detail: &str) {
+        let Some((name, color)) = self.joining_as.take() else {
+            return;
+        };
+        if code == ErrorCode::BadColor && color.is_some() {
+            // Our palette and the server's disagree; let it pick.
+            self.color = None;
+            self.send_join(name, None);
+            return;
+        }
+        // A name we had is ours no more: the next one is asked for.
+        let rejoining = self.name.take().is_some();
+        let why = match code {
+            ErrorCode::NameTaken if rejoining => render::name_taken_while_away(&name),
+            ErrorCode::NameTaken => render::name_taken(&name),
+            _ => render::name_refused(&name, detail),
+        };
+        self.screen.print(&why);
+        self.ask_name();
+    }
+
+    fn welcomed(
+        &mut self,
+        name: &str,
+        color: Color,
+        online: usize,
+        epoch: &str,
+    ) -> ControlFlow<()> {
+        self.joining_as = None;
+        self.asking_name = false;
+        self.name = Some(name.to_string());
+        self.color = Some(color);
+        if let Link::Up { joined, .. } = &mut self.link {
+            *joined = true;
+        }
+        self.backoff.reset();
+        self.feed.welcomed(epoch);
+        match self.lost_at.take() {
+            Some(at) => self
+                .screen
+                .print(&render::reconnected(name, at.elapsed(), online)),
+            None => {
+                let welcome = ServerLine::Welcome {
+                    name,
+                    color,
+                    online,
+                    epoch,
+                };
+                if let Some(text) = render::render_line(&welcome, self.mode, &chrono::Local) {
+                    self.screen.print(&text);
                 }
-                Typed::Say(text) => {
-                    let limit = max_text_bytes(name, DEFAULT_MAX_LINE_BYTES);
-                    if text.len() > limit {
-                        print_line(&format!(
-                            "[!] That message is {} bytes; the limit is {limit}. Not sent.",
-                            text.len()
-                        ));
-                        Ok(())
+            }
+        }
+        match self.resume_from.take() {
+            Some((epoch, after)) => {
+                if self
+                    .send(&ClientLine::Resume {
+                        epoch: &epoch,
+                        after,
+                    })
+                    .is_err()
+                {
+                    return ControlFlow::Continue(());
+                }
+            }
+            // No replay comes: nothing sent before a loss can show up.
+            None => self.replay_ended(),
+        }
+        for text in self.outbox.take_waiting() {
+            if self.joined() {
+                self.say(&text);
+            } else {
+                // Lost again while sending: keep the rest for next time.
+                let _ = self.outbox.queue(text);
+            }
+        }
+        if self.leave_once_sent && !self.outbox.has_waiting() {
+            return self.leave();
+        }
+        self.read_line(Prompt::Chat);
+        ControlFlow::Continue(())
+    }
+
+    // ---- input ----
+
+    /// Asks for the next line under `prompt`: the editor reads one; plain
+    /// input reads ahead anyway, so only the name prompt is printed. Does
+    /// nothing while the editor is already reading one (it answers
+    /// whatever is being asked when it comes).
+    fn read_line(&mut self, prompt: Prompt) {
+        if let Some((keyboard, requests)) = self.keyboard.take() {
+            let events = self.events.clone();
+            let started = keyboard.start(Arc::clone(&self.screen), requests, move |input| {
+                events.send(Event::Input(input)).is_ok()
+            });
+            if let Err(err) = started {
+                self.screen
+                    .print(&format!("[!] Cannot read the keyboard: {err}"));
+            }
+        }
+        if !self.screen.has_editor() {
+            if prompt == Prompt::Name {
+                self.screen.prompt(prompt.text());
+            }
+            return;
+        }
+        if self.reading.is_none() && self.requests.send(Request::Read(prompt)).is_ok() {
+            self.reading = Some(prompt);
+        }
+    }
+
+    fn typed(&mut self, input: InputEvent) -> ControlFlow<()> {
+        self.reading = None;
+        match input {
+            InputEvent::Interrupted => self.leave(),
+            InputEvent::Closed if self.outbox.has_waiting() && !self.asking_name => {
+                self.leave_once_sent = true;
+                ControlFlow::Continue(())
+            }
+            InputEvent::Closed => self.leave(),
+            InputEvent::Line(text) => {
+                // A paste of several lines is several lines of input.
+                for line in text.split('\n') {
+                    let flow = if self.asking_name {
+                        self.name_typed(line)
                     } else {
-                        self.send(&ClientLine::Say { name, text })
-                    }
+                        self.chat_typed(line)
+                    };
+                    flow?;
                 }
-            };
-            if let Err(end) = sent {
-                return end;
-            }
-        }
-    }
-
-    /// The next typed line, handling whatever server news comes first.
-    fn next_input(&mut self) -> UserInput {
-        loop {
-            let event = match self.deferred.pop_front() {
-                Some(event) => event,
-                None => match self.inbox.recv() {
-                    Ok(event) => event,
-                    Err(_) => return UserInput::Closed,
-                },
-            };
-            match event {
-                Event::Input(line) => return UserInput::Line(line),
-                Event::InputClosed => return UserInput::Closed,
-                Event::Server(ServerEvent::Closed { reason }) => {
-                    self.disconnected(&reason);
-                    return UserInput::Disconnected;
+                if !self.asking_name && self.joining_as.is_none() {
+                    self.read_line(Prompt::Chat);
                 }
-                Event::Server(ServerEvent::FirstBurstShown) => self.first_burst_shown = true,
-                // Only expected during the handshake, which handles them.
-                Event::Server(ServerEvent::Welcome { .. } | ServerEvent::JoinRefused { .. }) => {}
+                ControlFlow::Continue(())
             }
         }
     }
 
-    /// Sends a line; if the connection is gone, reports it as a disconnect.
-    fn send(&mut self, line: &ClientLine<'_>) -> Result<(), SessionEnd> {
-        match self.writer.send(line) {
-            Ok(()) => Ok(()),
-            Err(err) => {
-                // The reader usually knows better why (a BYE, say); give it
-                // a moment to tell us.
-                let reason = self
-                    .wait_for_close(QUIT_WAIT)
-                    .unwrap_or_else(|| err.to_string());
-                Err(self.disconnected(&reason))
+    /// A line typed at the chat prompt.
+    fn chat_typed(&mut self, line: &str) -> ControlFlow<()> {
+        match interpret(line) {
+            Typed::Nothing => {}
+            Typed::Quit => return self.leave(),
+            Typed::Who if self.joined() => {
+                let _ = self.send(&ClientLine::Who);
             }
+            Typed::Who => self.screen.print(&render::not_connected()),
+            Typed::UnknownCommand(word) => self.screen.print(&format!(
+                "[!] Unknown command {}; type /who to see who is online, q or /quit to leave.",
+                chat_shared::sanitize::clean(word)
+            )),
+            Typed::Say(text) if self.joined() => self.say(text),
+            Typed::Say(text) => self.keep_for_later(text),
+        }
+        ControlFlow::Continue(())
+    }
+
+    /// Sends a message as our name; joined only.
+    fn say(&mut self, text: &str) {
+        let Some(name) = self.name.clone() else {
+            return;
+        };
+        let limit = max_text_bytes(&name, DEFAULT_MAX_LINE_BYTES);
+        if text.len() > limit {
+            self.screen.print(&format!(
+                "[!] That message is {} bytes; the limit is {limit}. Not sent.",
+                text.len()
+            ));
+            return;
+        }
+        match self.send(&ClientLine::Say { name: &name, text }) {
+            Ok(()) => self.outbox.sent(&name, text),
+            Err(()) => self.keep_for_later(text),
         }
     }
 
-    /// Leaves politely: `/quit`, then a short wait for the server's `BYE`
+    /// A message typed with no room to send it to: kept until the rejoin.
+    fn keep_for_later(&mut self, text: &str) {
+        match self.outbox.queue(text.to_string()) {
+            // During a join handshake the wait is a round trip: no news.
+            Ok(_) if matches!(self.link, Link::Up { .. }) => {}
+            Ok(waiting) => self.screen.print(&render::queued(text, waiting)),
+            Err(QueueFull) => self.screen.print(&render::queue_full(MAX_WAITING_LINES)),
+        }
+    }
+
+    /// The user leaves: `/quit`, then a short wait for the server's `BYE`
     /// so our leaving is processed before the socket closes.
-    fn quit(&mut self) -> SessionEnd {
-        if self.writer.send(&ClientLine::Quit).is_ok() {
-            let _ = self.wait_for_close(QUIT_WAIT);
+    fn leave(&mut self) -> ControlFlow<()> {
+        let dropped = self.outbox.discard_waiting();
+        if dropped > 0 {
+            self.screen.print(&render::waiting_dropped(dropped));
         }
-        self.writer.shutdown();
-        SessionEnd::UserLeft
+        if self.send(&ClientLine::Quit).is_ok() {
+            self.await_goodbye();
+        }
+        if let Some(connection) = self.connection() {
+            connection.close();
+        }
+        ControlFlow::Break(())
     }
 
-    /// Waits up to `limit` for the reader to report the end of the
-    /// connection; returns its reason. Other events are dropped: we are
-    /// leaving.
-    fn wait_for_close(&mut self, limit: Duration) -> Option<String> {
-        let deadline = Instant::now() + limit;
+    /// Waits up to [`QUIT_WAIT`] for `BYE` or the end of the connection;
+    /// anything else is dropped: we are leaving.
+    fn await_goodbye(&mut self) {
+        let deadline = Instant::now() + QUIT_WAIT;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.inbox.recv_timeout(left) {
-                Ok(Event::Server(ServerEvent::Closed { reason })) => return Some(reason),
+                Ok(Event::Server { link_id, received }) if link_id == self.link_id => {
+                    let goodbye = match received {
+                        Received::Closed(_) => true,
+                        Received::Lines(lines) => lines.iter().any(|line| {
+                            matches!(line, Incoming::Line(text)
+                                if matches!(ServerLine::parse(text), Ok(ServerLine::Bye { .. })))
+                        }),
+                    };
+                    if goodbye {
+                        return;
+                    }
+                }
                 Ok(_) => {}
-                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => return None,
+                Err(_) => return,
             }
         }
     }
 
-    fn disconnected(&mut self, reason: &str) -> SessionEnd {
-        print_line(&render::disconnected(reason));
-        self.writer.shutdown();
-        SessionEnd::Disconnected
-    }
-}
+    // ---- what the server says ----
 
-/// Reads stdin on its own thread so the main thread can wait for typed
-/// lines and server news at once.
-fn spawn_stdin_reader(events: Sender<Event>) -> io::Result<thread::JoinHandle<()>> {
-    thread::Builder::new()
-        .name("stdin-reader".into())
-        .spawn(move || {
-            let stdin = io::stdin();
-            let mut input = stdin.lock();
-            let mut buf = Vec::new();
-            loop {
-                buf.clear();
-                let event = match input.read_until(b'\n', &mut buf) {
-                    Ok(0) => Event::InputClosed,
-                    Ok(_) => Event::Input(strip_line_ending(&buf)),
-                    Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(_) => Event::InputClosed,
-                };
-                let last = matches!(event, Event::InputClosed);
-                if events.send(event).is_err() || last {
-                    break;
+    fn received(&mut self, lines: Vec<Incoming>) -> ControlFlow<()> {
+        let link_id = self.link_id;
+        for line in lines {
+            // A line can end the connection (BYE); the rest is stale then.
+            if self.link_id != link_id {
+                break;
+            }
+            match line {
+                Incoming::TooLong => self.screen.print(&render::overlong_line()),
+                Incoming::Line(text) => match ServerLine::parse(&text) {
+                    Ok(parsed) => self.server_line(parsed)?,
+                    Err(_) => self.screen.print(&render::unreadable_line()),
+                },
+            }
+        }
+        // The first burst is in: the first name prompt may come now.
+        if self.grace_until.take().is_some() {
+            self.ask_name();
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn server_line(&mut self, line: ServerLine<'_>) -> ControlFlow<()> {
+        match line {
+            ServerLine::Msg(chat) => self.chat(&chat, false),
+            ServerLine::History(chat) => self.chat(&chat, true),
+            ServerLine::Welcome {
+                name,
+                color,
+                online,
+                epoch,
+            } => return self.welcomed(name, color, online, epoch),
+            ServerLine::Resumed { epoch, skipped } => {
+                match self.feed.resumed(epoch, skipped) {
+                    Resumed::Missed { skipped: 0 } => {}
+                    Resumed::Missed { skipped } => {
+                        self.screen.print(&render::missed_not_shown(skipped))
+                    }
+                    Resumed::OtherLog => self.screen.print(&render::other_log()),
+                }
+                self.replay_pending = true;
+            }
+            ServerLine::Error { code, detail }
+                if self.joining_as.is_some()
+                    && matches!(
+                        code,
+                        ErrorCode::NameTaken | ErrorCode::BadName | ErrorCode::BadColor
+                    ) =>
+            {
+                self.join_refused(code, detail);
+            }
+            ServerLine::Error {
+                code: ErrorCode::NotSaved,
+                detail,
+            } => match self.outbox.not_saved() {
+                Some(text) => self.give_back(detail, &text),
+                None => self.screen.print(&render::not_sent(detail, None, false)),
+            },
+            ServerLine::Bye { reason } => return self.lost(reason),
+            other => {
+                if let Some(text) = render::render_line(&other, self.mode, &chrono::Local) {
+                    self.screen.print(&text);
                 }
             }
-        })
-}
+        }
+        ControlFlow::Continue(())
+    }
 
-fn strip_line_ending(raw: &[u8]) -> String {
-    let line = raw.strip_suffix(b"\n").unwrap_or(raw);
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    String::from_utf8_lossy(line).into_owned()
-}
-
-fn interpret(line: &str) -> Typed<'_> {
-    let trimmed = line.trim();
-    if trimmed.is_empty() {
-        return Typed::Nothing;
-    }
-    if trimmed.eq_ignore_ascii_case("q") || trimmed == "/quit" {
-        return Typed::Quit;
-    }
-    if trimmed == "/who" {
-        return Typed::Who;
-    }
-    if let Some(word) = trimmed.split_whitespace().next() {
-        if word.starts_with('/') && word.len() > 1 {
-            return Typed::UnknownCommand(word);
+    /// A chat message, live or replayed.
+    fn chat(&mut self, chat: &Chat<'_>, replayed: bool) {
+        if !replayed && self.replay_pending {
+            // Live traffic after the `RESUME` answer: the replay is over.
+            self.replay_pending = false;
+            self.replay_ended();
+        }
+        let Verdict::Show(header) = self.feed.admit(chat.id, replayed) else {
+            return;
+        };
+        match header {
+            Some(ReplayHeader::Recent) => self.screen.print(&render::history_header()),
+            Some(ReplayHeader::Missed) => self.screen.print(&render::missed_header()),
+            None => {}
+        }
+        let line = if replayed {
+            ServerLine::History(chat.clone())
+        } else {
+            ServerLine::Msg(chat.clone())
+        };
+        if let Some(text) = render::render_line(&line, self.mode, &chrono::Local) {
+            self.screen.print(&text);
+        }
+        self.outbox.copy_shown(chat.name);
+        // Only live lines from others: not our own copy, not replayed
+        // history (the notifier also limits bursts to one sound).
+        if !replayed && self.name.as_deref() != Some(chat.name) {
+            self.notifier.message_arrived();
         }
     }
-    Typed::Say(line)
-}
 
-fn prompt(text: &str) {
-    let mut out = io::stdout().lock();
-    let _ = out.write_all(text.as_bytes());
-    let _ = out.flush();
+    /// The lines sent before a loss that the replay did not show never
+    /// reached the room: give them back.
+    fn replay_ended(&mut self) {
+        for text in self.outbox.replay_over() {
+            self.give_back("the connection was lost before the server had it", &text);
+        }
+    }
+
+    /// Tells the user a message was not sent and puts it back in reach.
+    fn give_back(&mut self, why: &str, text: &str) {
+        let recallable = self.screen.has_editor();
+        self.screen
+            .print(&render::not_sent(why, Some(text), recallable));
+        if recallable {
+            let _ = self.requests.send(Request::Recall(text.to_string()));
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn blank_lines_send_nothing() {
-        assert_eq!(interpret(""), Typed::Nothing);
-        assert_eq!(interpret("   "), Typed::Nothing);
-    }
-
-    #[test]
-    fn q_and_quit_leave() {
-        assert_eq!(interpret("q"), Typed::Quit);
-        assert_eq!(interpret("Q"), Typed::Quit);
-        assert_eq!(interpret(" q "), Typed::Quit);
-        assert_eq!(interpret("/quit"), Typed::Quit);
-    }
-
-    #[test]
-    fn who() {
-        assert_eq!(interpret("/who"), Typed::Who);
-    }
-
-    #[test]
-    fn unknown_command_is_not_sent() {
-        assert_eq!(interpret("/dance now"), Typed::UnknownCommand("/dance"));
-    }
-
-    #[test]
-    fn text_is_sent_as_typed() {
-        assert_eq!(interpret("hello there"), Typed::Say("hello there"));
-        assert_eq!(interpret(" q is a letter"), Typed::Say(" q is a letter"));
-        assert_eq!(interpret("a/b"), Typed::Say("a/b"));
-        assert_eq!(interpret("/"), Typed::Say("/"));
-        assert_eq!(interpret("bell\x07"), Typed::Say("bell\x07"));
-    }
-
-    #[test]
-    fn line_endings_are_stripped() {
-        assert_eq!(strip_line_ending(b"hi\r\n"), "hi");
-        assert_eq!(strip_line_ending(b"hi\n"), "hi");
-        assert_eq!(strip_line_ending(b"hi"), "hi");
-        assert_eq!(strip_line_ending(b"\xffhi\n"), "\u{FFFD}hi");
-    }
 
     #[test]
     fn random_colour_is_in_the_palette() {

@@ -209,13 +209,31 @@ fn end_of_stdin_at_the_name_prompt_leaves_with_status_zero() {
     client.expect_exit_code(0);
 }
 
-#[test]
-fn server_stop_disconnects_with_a_message_and_status_one() {
+/// Typing `command` at the name prompt leaves with status 0, taking no name.
+fn name_prompt_leaves_on(command: &str) {
     let server = start_server(20);
-    let mut client = join("gina", server.addr());
-    drop(server);
-    client.expect("[!] Disconnected: ");
-    client.expect_exit_code(1);
+    let mut watcher = join("watcher", server.addr());
+    let mut client = ClientBuilder::new("shy", server.addr()).spawn();
+    client.expect("Enter your name: ");
+    client.send(command);
+    client.expect_exit_code(0);
+    assert!(!client.stdout().contains("You are"), "{}", client.stdout());
+    // Nobody joined (as "q" or anything else) on the way out: a join would
+    // have reached the watcher before the answer to its /who.
+    watcher.send("/who");
+    watcher.expect("[*] 1 online: watcher");
+    let joins = watcher.count(" joined");
+    assert_eq!(joins, 1, "only the watcher joined:\n{}", watcher.stdout());
+}
+
+#[test]
+fn q_at_the_name_prompt_leaves_with_status_zero() {
+    name_prompt_leaves_on("q");
+}
+
+#[test]
+fn slash_quit_at_the_name_prompt_leaves_with_status_zero() {
+    name_prompt_leaves_on("/quit");
 }
 
 #[test]

@@ -1,22 +1,24 @@
 //! Shared helpers for the client's integration tests: a real `chat-server`
-//! on port 0, the real `chat-client` binary with piped stdin/stdout, and
-//! bounded waits on what it prints. Every wait ends in at most
-//! [`STEP_TIMEOUT`], failing with what was printed so far. Once the client
-//! has exited, its pipe-reading threads are joined, so what the tests read
-//! afterwards is everything it printed.
+//! on port 0, or the real `chat-server` binary as a child process on a
+//! fixed port (to kill and restart), the real `chat-client` binary with
+//! piped stdin/stdout, and bounded waits on what it prints. Every wait ends
+//! in at most [`STEP_TIMEOUT`], failing with what was printed so far. Once
+//! the client has exited, its pipe-reading threads are joined, so what the
+//! tests read afterwards is everything it printed.
 
 #![allow(dead_code)] // each test file uses a different subset
 
 use std::io::{Read, Write};
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use chat_server::config::Db;
 use chat_server::{Config, RunningServer};
 
 /// The longest any single expected thing may take to show up.
@@ -29,11 +31,13 @@ const POLL_INTERVAL: Duration = Duration::from_millis(20);
 pub const CLIENT_BIN: &str = env!("CARGO_BIN_EXE_chat-client");
 
 /// A server on `127.0.0.1:0` replaying `history` messages, without the
-/// per-client rate limit (the burst tests send faster than a person).
+/// per-client rate limit (the burst tests send faster than a person), its
+/// log in memory.
 pub fn start_server(history: usize) -> RunningServer {
     RunningServer::start(Config {
         history,
         rate_limit: None,
+        db: Db::None,
         ..Config::default()
     })
     .expect("start chat-server on 127.0.0.1:0")
@@ -202,6 +206,27 @@ impl Pipe {
 }
 
 impl Client {
+    /// The client's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Freezes the client (SIGSTOP): it reads, writes and retries nothing
+    /// until [`Client::resume`].
+    pub fn freeze(&self) {
+        signal(self.child.id(), libc::SIGSTOP);
+    }
+
+    /// Lets a frozen client go on (SIGCONT).
+    pub fn resume(&self) {
+        signal(self.child.id(), libc::SIGCONT);
+    }
+
+    /// How many times stdout holds `needle` now.
+    pub fn count(&self, needle: &str) -> usize {
+        self.stdout().matches(needle).count()
+    }
+
     /// Types one line.
     #[track_caller]
     pub fn send(&mut self, line: &str) {
@@ -351,6 +376,174 @@ pub fn run_to_exit(mut command: Command, label: &str) -> (Option<i32>, String, S
     stdout.finish(label);
     stderr.finish(label);
     (status.code(), stdout.text(), stderr.text())
+}
+
+/// Sends `signal` to process `pid`.
+#[track_caller]
+pub fn signal(pid: u32, signal: libc::c_int) {
+    let pid = libc::pid_t::try_from(pid).expect("pid fits pid_t");
+    // SAFETY: kill(2) only takes two integers.
+    let result = unsafe { libc::kill(pid, signal) };
+    assert_eq!(
+        result,
+        0,
+        "kill({pid}, {signal}): {}",
+        std::io::Error::last_os_error()
+    );
+}
+
+/// A port that was free a moment ago: bound to 0, read, released.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("bind 127.0.0.1:0")
+        .port()
+}
+
+/// The real `chat-server` binary, built once per test run with the cargo
+/// that builds these tests (a dev-dependency's binaries are not built for
+/// us, and cargo holds no lock while tests run).
+pub fn server_binary() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
+        let mut build = Command::new(env!("CARGO"));
+        build
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "chat-server",
+                "--bin",
+                "chat-server",
+            ])
+            .arg("--manifest-path")
+            .arg(&workspace);
+        if !cfg!(debug_assertions) {
+            build.arg("--release");
+        }
+        let built = build.output().expect("run cargo build -p chat-server");
+        assert!(
+            built.status.success(),
+            "cargo build -p chat-server: {}\n{}",
+            built.status,
+            String::from_utf8_lossy(&built.stderr)
+        );
+        // The client binary's directory is the profile's output directory.
+        Path::new(CLIENT_BIN).with_file_name("chat-server")
+    })
+}
+
+/// The real `chat-server` binary as a child process on `127.0.0.1:PORT`,
+/// its room log in a SQLite file: it can be killed (`kill -9`), stopped
+/// (SIGTERM, which says `BYE` to everyone) and started again on the same
+/// port with the same log.
+pub struct ServerProcess {
+    port: u16,
+    db: PathBuf,
+    /// `None` while it is down.
+    child: Option<Child>,
+    /// Its log (stderr), kept for failure messages.
+    log: Option<Pipe>,
+}
+
+impl ServerProcess {
+    /// Starts it on a free port, its log in `db`, and waits until it listens.
+    #[track_caller]
+    pub fn start(db: &Path) -> ServerProcess {
+        let mut server = ServerProcess {
+            port: free_port(),
+            db: db.to_path_buf(),
+            child: None,
+            log: None,
+        };
+        server.restart();
+        server
+    }
+
+    /// Where clients connect.
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    /// The process id, while it runs.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("the server is running").id()
+    }
+
+    /// Starts it (again) on the same port and log, and waits until it
+    /// listens.
+    #[track_caller]
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "the server is already running");
+        let mut child = Command::new(server_binary())
+            .args(["--host", "127.0.0.1", "--port", &self.port.to_string()])
+            .arg("--db")
+            .arg(&self.db)
+            // The tests type faster than a person.
+            .args(["--rate-limit", "0", "--log-level", "info"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn chat-server");
+        let log = Pipe::collect("stderr", child.stderr.take().expect("piped stderr"));
+        let deadline = Instant::now() + STEP_TIMEOUT;
+        while !log.text().contains("Listening as") {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!(
+                    "chat-server exited ({status}) before listening:\n{}",
+                    log.text()
+                );
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                panic!(
+                    "chat-server not listening within {STEP_TIMEOUT:?}:\n{}",
+                    log.text()
+                );
+            }
+            thread::sleep(POLL_INTERVAL);
+        }
+        self.child = Some(child);
+        self.log = Some(log);
+    }
+
+    /// `kill -9`: gone at once, without a word to anyone.
+    #[track_caller]
+    pub fn kill(&mut self) {
+        let mut child = self.child.take().expect("the server is running");
+        child.kill().expect("SIGKILL chat-server");
+        child.wait().expect("reap chat-server");
+    }
+
+    /// SIGTERM: the server says `BYE` to every client and exits 0.
+    #[track_caller]
+    pub fn terminate(&mut self) {
+        let mut child = self.child.take().expect("the server is running");
+        signal(child.id(), libc::SIGTERM);
+        match wait_child(&mut child) {
+            Ok(status) => assert!(status.success(), "chat-server after SIGTERM: {status}"),
+            Err(err) => {
+                let _ = child.kill();
+                panic!("chat-server after SIGTERM: {err}");
+            }
+        }
+    }
+
+    /// Everything it logged since its last start.
+    pub fn log(&self) -> String {
+        self.log.as_ref().map(Pipe::text).unwrap_or_default()
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
 }
 
 /// A directory under the system temp dir, removed on drop.

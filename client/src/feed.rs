@@ -1,0 +1,209 @@
+//! Which chat messages to show, across reconnects: each message once, in
+//! the room log's order. Remembers the log (its epoch) and the last message
+//! ID shown, decides what a returning desk asks `/resume` for, and holds
+//! back what arrives before the server's `RESUME` answer. Pure state; the
+//! session feeds it and prints what it lets through.
+
+use chat_shared::MessageId;
+
+/// What to print above a replayed message that starts a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplayHeader {
+    /// The newcomer's history, or another log's.
+    Recent,
+    /// What happened while this desk was away.
+    Missed,
+}
+
+/// What to do with a `MSG` or `HIST` line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// New: show it, after this header if there is one.
+    Show(Option<ReplayHeader>),
+    /// Already shown, or held back until the `RESUME` answer (whose replay
+    /// will include it): show nothing.
+    Skip,
+}
+
+/// How the server answered `/resume`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resumed {
+    /// Same log: what was missed follows; `skipped` older ones were too
+    /// many to replay.
+    Missed {
+        /// Messages missed and not replayed.
+        skipped: u64,
+    },
+    /// Another log (the server lost or replaced its own): IDs cannot be
+    /// compared, and its recent history follows instead.
+    OtherLog,
+}
+
+/// The desk's place in the room's log.
+#[derive(Debug, Default)]
+pub struct Feed {
+    /// The log the IDs below belong to, once a `WELCOME` or `RESUME` named it.
+    epoch: Option<String>,
+    /// The newest message shown.
+    last_shown: Option<MessageId>,
+    /// From reconnecting until the `RESUME` answer: every `MSG` and `HIST`
+    /// is held back, since the replay after the answer holds them all.
+    awaiting_resume: bool,
+    /// The header still to print before the next replayed message.
+    header: Option<ReplayHeader>,
+}
+
+impl Feed {
+    /// A connection was just opened. Returns what to ask `/resume` for once
+    /// joined: the log and the last message shown, if any was.
+    pub fn connection_opened(&mut self) -> Option<(String, MessageId)> {
+        let resume_from = match (&self.epoch, self.last_shown) {
+            (Some(epoch), Some(last)) => Some((epoch.clone(), last)),
+            _ => None,
+        };
+        self.awaiting_resume = resume_from.is_some();
+        // A newcomer (or a desk that showed nothing yet) is shown the
+        // history the server sends on connect, like anyone else.
+        self.header = Some(ReplayHeader::Recent);
+        resume_from
+    }
+
+    /// `WELCOME` named the log. While a resume is pending the log we asked
+    /// about stays ours until the answer says otherwise.
+    pub fn welcomed(&mut self, epoch: &str) {
+        if !self.awaiting_resume {
+            self.epoch = Some(epoch.to_string());
+        }
+    }
+
+    /// The `RESUME` answer came: from now on messages are shown again.
+    pub fn resumed(&mut self, epoch: &str, skipped: u64) -> Resumed {
+        self.awaiting_resume = false;
+        if self.epoch.as_deref() == Some(epoch) {
+            self.header = Some(ReplayHeader::Missed);
+            Resumed::Missed { skipped }
+        } else {
+            self.epoch = Some(epoch.to_string());
+            self.last_shown = None;
+            self.header = Some(ReplayHeader::Recent);
+            Resumed::OtherLog
+        }
+    }
+
+    /// Whether to show the message `id`; `replayed` for `HIST`.
+    pub fn admit(&mut self, id: MessageId, replayed: bool) -> Verdict {
+        if self.awaiting_resume || self.last_shown.is_some_and(|last| id <= last) {
+            return Verdict::Skip;
+        }
+        self.last_shown = Some(id);
+        if replayed {
+            Verdict::Show(self.header.take())
+        } else {
+            // Live traffic ends any replay; a later one gets its own header.
+            self.header = None;
+            Verdict::Show(None)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(n: u64) -> MessageId {
+        MessageId::from_sequence(n)
+    }
+
+    fn shown(verdict: Verdict) -> bool {
+        matches!(verdict, Verdict::Show(_))
+    }
+
+    /// A desk that joined log "e1" and showed messages 1 to 3.
+    fn desk_that_saw_three() -> Feed {
+        let mut feed = Feed::default();
+        assert_eq!(feed.connection_opened(), None);
+        assert_eq!(
+            feed.admit(id(1), true),
+            Verdict::Show(Some(ReplayHeader::Recent))
+        );
+        assert_eq!(feed.admit(id(2), true), Verdict::Show(None));
+        feed.welcomed("e1");
+        assert_eq!(feed.admit(id(3), false), Verdict::Show(None));
+        feed
+    }
+
+    #[test]
+    fn a_newcomer_sees_everything_once_in_order() {
+        let mut feed = desk_that_saw_three();
+        assert_eq!(feed.admit(id(3), false), Verdict::Skip);
+        assert_eq!(feed.admit(id(2), false), Verdict::Skip);
+        assert!(shown(feed.admit(id(4), false)));
+    }
+
+    #[test]
+    fn a_returning_desk_resumes_after_the_last_shown() {
+        let mut feed = desk_that_saw_three();
+        assert_eq!(feed.connection_opened(), Some(("e1".to_string(), id(3))));
+    }
+
+    #[test]
+    fn everything_before_the_resume_answer_is_held_back() {
+        let mut feed = desk_that_saw_three();
+        feed.connection_opened();
+        // The on-connect history and a live message, before the answer.
+        assert_eq!(feed.admit(id(2), true), Verdict::Skip);
+        assert_eq!(feed.admit(id(5), false), Verdict::Skip);
+        feed.welcomed("e1");
+        assert_eq!(feed.resumed("e1", 0), Resumed::Missed { skipped: 0 });
+        // The replay holds 4 and 5; each is shown once, under one header.
+        assert_eq!(
+            feed.admit(id(4), true),
+            Verdict::Show(Some(ReplayHeader::Missed))
+        );
+        assert_eq!(feed.admit(id(5), true), Verdict::Show(None));
+        assert_eq!(feed.admit(id(5), false), Verdict::Skip);
+        assert!(shown(feed.admit(id(6), false)));
+    }
+
+    #[test]
+    fn another_log_forgets_the_last_id() {
+        let mut feed = desk_that_saw_three();
+        feed.connection_opened();
+        feed.welcomed("e2");
+        assert_eq!(feed.resumed("e2", 0), Resumed::OtherLog);
+        // The new log counts from 1 again: its history is shown.
+        assert_eq!(
+            feed.admit(id(1), true),
+            Verdict::Show(Some(ReplayHeader::Recent))
+        );
+        // And the next reconnect resumes in the new log.
+        assert_eq!(feed.connection_opened(), Some(("e2".to_string(), id(1))));
+    }
+
+    #[test]
+    fn skipped_count_is_passed_on() {
+        let mut feed = desk_that_saw_three();
+        feed.connection_opened();
+        assert_eq!(feed.resumed("e1", 12), Resumed::Missed { skipped: 12 });
+    }
+
+    #[test]
+    fn a_desk_that_showed_nothing_joins_as_a_newcomer() {
+        let mut feed = Feed::default();
+        feed.connection_opened();
+        feed.welcomed("e1");
+        assert_eq!(feed.connection_opened(), None);
+        assert_eq!(
+            feed.admit(id(9), true),
+            Verdict::Show(Some(ReplayHeader::Recent))
+        );
+    }
+
+    #[test]
+    fn a_loss_before_the_answer_resumes_from_the_same_place() {
+        let mut feed = desk_that_saw_three();
+        feed.connection_opened();
+        assert_eq!(feed.admit(id(7), false), Verdict::Skip);
+        assert_eq!(feed.connection_opened(), Some(("e1".to_string(), id(3))));
+    }
+}
