@@ -1,14 +1,18 @@
 //! The client in a real terminal: tmux gives it a pty, so colour is decided
-//! the way it is for a person (stdout is a terminal), and `capture-pane -e`
-//! shows the escapes the terminal actually received.
+//! the way it is for a person (stdout is a terminal), the line editor runs
+//! as it does for a person, and `capture-pane` shows what the screen holds
+//! (`-e`: with the escapes the terminal actually received).
 
 mod common;
 
 use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::Instant;
 
-use common::{start_server, starts_with_timestamp, CLIENT_BIN, STEP_TIMEOUT};
+use common::{
+    join, start_server, starts_with_timestamp, ServerProcess, TempDir, CLIENT_BIN, STEP_TIMEOUT,
+};
 
 /// A private tmux server (its own socket, no user config), killed on drop.
 struct Tmux {
@@ -24,8 +28,15 @@ impl Tmux {
                  scripts/setup installs it (apt-get install tmux)."
             ),
         }
+        // One tmux server per test: tests run in parallel, and dropping
+        // one kills its server.
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
         Tmux {
-            socket: format!("chat-client-test-{}", std::process::id()),
+            socket: format!(
+                "chat-client-test-{}-{}",
+                std::process::id(),
+                COUNTER.fetch_add(1, Ordering::Relaxed)
+            ),
         }
     }
 
@@ -65,8 +76,18 @@ impl Tmux {
     }
 
     fn type_line(&self, session: &str, text: &str) {
+        self.type_text(session, text);
+        self.press(session, "Enter");
+    }
+
+    /// Types `text` without pressing Enter.
+    fn type_text(&self, session: &str, text: &str) {
         self.run(&["send-keys", "-t", session, "-l", text]);
-        self.run(&["send-keys", "-t", session, "Enter"]);
+    }
+
+    /// Presses one key, by tmux's name for it (`Enter`, `Up`, `C-c`).
+    fn press(&self, session: &str, key: &str) {
+        self.run(&["send-keys", "-t", session, key]);
     }
 
     /// The visible screen with its escapes (`-e`).
@@ -77,14 +98,32 @@ impl Tmux {
 
     #[track_caller]
     fn expect(&self, session: &str, needle: &str) -> String {
+        self.expect_screen(session, &format!("{needle:?} on screen"), |screen| {
+            screen.contains(needle)
+        })
+    }
+
+    /// Waits until the screen's last non-blank line (the one the cursor is
+    /// on) is `line`.
+    #[track_caller]
+    fn expect_input_line(&self, session: &str, line: &str) -> String {
+        self.expect_screen(session, &format!("input line {line:?}"), |screen| {
+            input_line(screen) == line
+        })
+    }
+
+    /// Waits until `ready` holds for the screen without its SGR escapes;
+    /// returns the screen with them.
+    #[track_caller]
+    fn expect_screen(&self, session: &str, what: &str, ready: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + STEP_TIMEOUT;
         loop {
             let screen = self.screen(session);
-            if strip_sgr(&screen).contains(needle) {
+            if ready(&strip_sgr(&screen)) {
                 return screen;
             }
             if Instant::now() >= deadline {
-                panic!("{session}: {needle:?} not on screen within {STEP_TIMEOUT:?}:\n{screen}");
+                panic!("{session}: no {what} within {STEP_TIMEOUT:?}:\n{screen}");
             }
             thread::sleep(std::time::Duration::from_millis(50));
         }
@@ -130,6 +169,25 @@ fn strip_sgr(text: &str) -> String {
     out
 }
 
+/// The screen's last non-blank line, where the editor shows its prompt and
+/// what is typed.
+fn input_line(screen: &str) -> &str {
+    screen
+        .lines()
+        .rev()
+        .find(|line| !line.trim().is_empty())
+        .unwrap_or("")
+        .trim_end()
+}
+
+/// How many lines of `screen` contain `needle`.
+fn lines_with(screen: &str, needle: &str) -> usize {
+    strip_sgr(screen)
+        .lines()
+        .filter(|line| line.contains(needle))
+        .count()
+}
+
 fn client_command(port: u16, args: &str) -> String {
     // The environment must not decide colour for us.
     format!(
@@ -151,7 +209,6 @@ fn names_are_coloured_in_a_real_terminal_and_q_leaves() {
 
     tmux.type_line(alice, "hello from tmux");
     let screen = tmux.expect(alice, "alice: hello from tmux");
-    // The typed line is echoed too; the message is the line with the name.
     let line = screen
         .lines()
         .find(|l| strip_sgr(l).contains("alice: hello from tmux"))
@@ -177,4 +234,76 @@ fn names_are_coloured_in_a_real_terminal_and_q_leaves() {
     tmux.expect(bob, "alice left");
     tmux.type_line(bob, "/quit");
     tmux.expect(bob, "EXITED 0");
+}
+
+#[test]
+fn a_half_typed_line_stays_while_messages_arrive_and_is_sent_intact_once() {
+    let tmux = Tmux::new();
+    let server = start_server(20);
+    let alice = "alice";
+    tmux.start(
+        alice,
+        &client_command(server.addr().port(), "--name alice --no-color"),
+    );
+    tmux.expect(alice, "You are alice");
+    let mut bob = join("bob", server.addr());
+
+    tmux.type_text(alice, "hello wor");
+    tmux.expect_input_line(alice, "> hello wor");
+    bob.send("a word from bob");
+    let screen = tmux.expect(alice, "bob: a word from bob");
+    // The message is printed above the line being typed, which is intact.
+    assert_eq!(input_line(&screen), "> hello wor", "{screen}");
+
+    tmux.type_line(alice, "ld");
+    bob.expect("alice: hello world");
+    let screen = tmux.expect_input_line(alice, ">");
+    // Shown once: the server's copy, not also the typed echo.
+    assert_eq!(lines_with(&screen, "hello world"), 1, "{screen}");
+    assert_eq!(lines_with(&screen, "alice: hello world"), 1, "{screen}");
+
+    // Up-arrow brings the line back.
+    tmux.press(alice, "Up");
+    tmux.expect_input_line(alice, "> hello world");
+    tmux.press(alice, "C-u");
+    tmux.expect_input_line(alice, ">");
+
+    // Ctrl-C leaves like q.
+    tmux.press(alice, "C-c");
+    tmux.expect(alice, "EXITED 0");
+    bob.expect("alice left");
+}
+
+#[test]
+fn a_half_typed_line_stays_across_a_server_restart() {
+    let tmux = Tmux::new();
+    let dir = TempDir::new("tmux-restart");
+    let mut server = ServerProcess::start(&dir.path().join("room.db"));
+    let alice = "alice";
+    tmux.start(
+        alice,
+        &client_command(server.addr().port(), "--name alice --no-color"),
+    );
+    tmux.expect(alice, "You are alice");
+    let mut bob = join("bob", server.addr());
+    tmux.type_text(alice, "half typed");
+    tmux.expect_input_line(alice, "> half typed");
+
+    server.kill();
+    let screen = tmux.expect(alice, "[!] connection lost; reconnecting...");
+    assert_eq!(input_line(&screen), "> half typed", "{screen}");
+    server.restart();
+    bob.expect("[+] reconnected");
+    tmux.expect(alice, "[+] reconnected as alice");
+    bob.send("welcome back");
+    let screen = tmux.expect(alice, "bob: welcome back");
+    assert_eq!(input_line(&screen), "> half typed", "{screen}");
+
+    tmux.type_line(alice, " line");
+    bob.expect("alice: half typed line");
+    let screen = tmux.expect(alice, "alice: half typed line");
+    assert_eq!(lines_with(&screen, "half typed line"), 1, "{screen}");
+    assert_eq!(lines_with(&screen, "connection lost"), 1, "{screen}");
+    tmux.type_line(alice, "q");
+    tmux.expect(alice, "EXITED 0");
 }
