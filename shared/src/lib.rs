@@ -54,6 +54,8 @@
 //! - [`id`]: message IDs and their order.
 //! - [`name`]: which names may be taken, and when two are the same name.
 //! - [`sanitize`]: makes peer text safe to relay and to print.
+//! - [`seed`]: the seed project's Python desks: their frames, and what they
+//!   are sent.
 //! - [`color`]: the colour palette names travel as.
 
 #![deny(missing_docs)]
@@ -64,6 +66,7 @@ pub mod line;
 pub mod message;
 pub mod name;
 pub mod sanitize;
+pub mod seed;
 
 pub use color::Color;
 pub use id::MessageId;

@@ -5,6 +5,10 @@
 //! some modes, send only `\r`). A `\r\n` counts as one line end even when the
 //! two bytes arrive in different reads.
 //!
+//! A reader can also split on a fixed byte sequence instead
+//! ([`LineReader::ending_with`]): the seed project's desks end each message
+//! with a colour reset and no newline (see [`crate::seed`]).
+//!
 //! The reader never holds more than one over-long line's worth of bytes: a line
 //! past the limit is reported once as [`Line::TooLong`] and everything up to
 //! its line end is dropped as it arrives. It does not decode UTF-8; that is
@@ -20,6 +24,40 @@ pub enum Line<'a> {
     /// A line went past the limit. Reported once per such line; its bytes are
     /// discarded up to and including the next line end.
     TooLong,
+}
+
+/// What ends a line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    /// `\n`, `\r\n` or a bare `\r`.
+    Newline,
+    /// This exact sequence of bytes.
+    Sequence(&'static [u8]),
+}
+
+impl Ending {
+    /// The first line end in `buf`: where it starts and how long it is.
+    fn find(self, buf: &[u8]) -> Option<(usize, usize)> {
+        match self {
+            Ending::Newline => buf
+                .iter()
+                .position(|&b| b == b'\n' || b == b'\r')
+                .map(|at| (at, 1)),
+            Ending::Sequence(end) => buf
+                .windows(end.len())
+                .position(|w| w == end)
+                .map(|at| (at, end.len())),
+        }
+    }
+
+    /// How many bytes at the end of a scanned buffer may be the start of a
+    /// line end that the next read completes.
+    fn overlap(self) -> usize {
+        match self {
+            Ending::Newline => 0,
+            Ending::Sequence(end) => end.len() - 1,
+        }
+    }
 }
 
 /// Splits a byte stream into lines; one per connection.
@@ -39,6 +77,8 @@ pub struct LineReader {
     after_cr: bool,
     /// Longest accepted line, in bytes, without the line ending.
     max_line_bytes: usize,
+    /// What ends a line.
+    ending: Ending,
 }
 
 impl LineReader {
@@ -50,6 +90,17 @@ impl LineReader {
             discarding: false,
             after_cr: false,
             max_line_bytes,
+            ending: Ending::Newline,
+        }
+    }
+
+    /// A reader whose lines end with exactly `end` (not empty), and with
+    /// nothing else.
+    pub fn ending_with(end: &'static [u8], max_line_bytes: usize) -> LineReader {
+        assert!(!end.is_empty(), "a line end has at least one byte");
+        LineReader {
+            ending: Ending::Sequence(end),
+            ..LineReader::new(max_line_bytes)
         }
     }
 
@@ -87,7 +138,7 @@ impl LineReader {
             self.keep(&input[consumed..]);
             return flow;
         }
-        let scan_from = self.scanned;
+        let scan_from = self.scanned.saturating_sub(self.ending.overlap());
         self.pending.extend_from_slice(input);
         let pending = std::mem::take(&mut self.pending);
         let (consumed, flow) = self.split(&pending, scan_from, &mut on_line);
@@ -114,10 +165,7 @@ impl LineReader {
     {
         let mut start = 0;
         let mut search_from = scan_from;
-        while let Some(offset) = buf[search_from..]
-            .iter()
-            .position(|&b| b == b'\n' || b == b'\r')
-        {
+        while let Some((offset, ending_len)) = self.ending.find(&buf[search_from..]) {
             let end = search_from + offset;
             let line = &buf[start..end];
             let flow = if std::mem::take(&mut self.discarding) {
@@ -128,8 +176,8 @@ impl LineReader {
             } else {
                 on_line(Line::Complete(line))
             };
-            start = end + 1;
-            if buf[end] == b'\r' {
+            start = end + ending_len;
+            if self.ending == Ending::Newline && buf[end] == b'\r' {
                 match buf.get(start) {
                     Some(b'\n') => start += 1,
                     Some(_) => {}
@@ -143,14 +191,16 @@ impl LineReader {
             }
         }
         let unfinished = buf.len() - start;
+        // Bytes that may begin a line end the next read completes.
+        let undecided = self.ending.overlap().min(unfinished);
         if self.discarding {
-            return (buf.len(), ControlFlow::Continue(()));
+            return (buf.len() - undecided, ControlFlow::Continue(()));
         }
         if unfinished > self.max_line_bytes {
             // No line end can make this line acceptable; drop it now rather
             // than hold it (the anti-spin, anti-bloat rule).
             self.discarding = true;
-            return (buf.len(), on_line(Line::TooLong));
+            return (buf.len() - undecided, on_line(Line::TooLong));
         }
         (start, ControlFlow::Continue(()))
     }
@@ -394,6 +444,53 @@ mod tests {
             ControlFlow::Continue(())
         });
         assert_eq!(rest, vec![format!("{:?}", Line::Complete(b"b"))]);
+    }
+
+    /// Like [`lines_from`], for a reader whose lines end with `END`.
+    fn frames_from(max: usize, chunks: &[&[u8]]) -> Vec<Option<Vec<u8>>> {
+        let mut reader = LineReader::ending_with(b"END", max);
+        let mut out = Vec::new();
+        for chunk in chunks {
+            let _ = reader.feed(chunk, |line| {
+                out.push(match line {
+                    Line::Complete(bytes) => Some(bytes.to_vec()),
+                    Line::TooLong => None,
+                });
+                ControlFlow::Continue(())
+            });
+        }
+        out
+    }
+
+    #[test]
+    fn sequence_ends_frames_and_newlines_do_not() {
+        assert_eq!(
+            frames_from(100, &[b"a\nbENDcEND"]),
+            vec![some("a\nb"), some("c")]
+        );
+    }
+
+    #[test]
+    fn sequence_split_across_reads() {
+        assert_eq!(
+            frames_from(100, &[b"oneE", b"N", b"Dtw", b"oEND"]),
+            vec![some("one"), some("two")]
+        );
+    }
+
+    #[test]
+    fn sequence_dripped_byte_by_byte() {
+        let text = b"dripENDdropEND";
+        let chunks: Vec<&[u8]> = text.chunks(1).collect();
+        assert_eq!(frames_from(100, &chunks), vec![some("drip"), some("drop")]);
+    }
+
+    #[test]
+    fn endless_frame_is_reported_once_and_the_next_one_survives() {
+        let mut chunks: Vec<&[u8]> = vec![&[b'x'; 64]; 100];
+        chunks.push(b"tailE");
+        chunks.push(b"NDnextEND");
+        assert_eq!(frames_from(10, &chunks), vec![None, some("next")]);
     }
 
     #[test]
