@@ -6,6 +6,7 @@
 //! the loop in [`crate::event_loop`] decides what each line causes, what to
 //! queue and when to close.
 
+use std::cell::Cell;
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
@@ -15,6 +16,7 @@ use std::time::{Duration, Instant};
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 
+use chat_shared::seed::{self, FRAME_END};
 use chat_shared::{Line, LineReader};
 
 use crate::outbox::{Frame, Outbox};
@@ -109,6 +111,18 @@ pub enum ReadOutcome {
     Closed(CloseReason),
 }
 
+/// Which protocol a peer speaks, known from its first byte.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// It has sent nothing yet: it gets our lines, as `nc` and load tools
+    /// expect from the moment they connect.
+    Undecided,
+    /// Our line protocol.
+    Lines,
+    /// The seed project's Python desk ([`chat_shared::seed`]).
+    Seed,
+}
+
 /// What a connection's clock says, checked once a second by the loop.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Overdue {
@@ -145,8 +159,11 @@ pub struct Connection {
     serial: u64,
     /// The peer's address, for the log.
     peer: SocketAddr,
-    /// Splits what the peer sends into lines.
+    /// Splits what the peer sends into lines (or a seed desk's frames).
     lines: LineReader,
+    /// The protocol it speaks; a `Cell` so that the line handler can read it
+    /// while the read that decides it is under way.
+    dialect: Cell<Dialect>,
     /// Frames waiting to be written.
     outbox: Outbox,
     /// Whether WRITABLE is in the registered interest; it is there only while
@@ -164,6 +181,8 @@ pub struct Connection {
     rate: Option<TokenBucket>,
     /// Open or closing.
     state: State,
+    /// `--max-line`, for a reader made once the dialect is known.
+    max_line_bytes: usize,
 }
 
 impl Connection {
@@ -186,6 +205,8 @@ impl Connection {
             serial,
             peer,
             lines: LineReader::new(max_line_bytes),
+            dialect: Cell::new(Dialect::Undecided),
+            max_line_bytes,
             outbox: Outbox::default(),
             wants_writable: false,
             flush_scheduled: false,
@@ -206,6 +227,11 @@ impl Connection {
         self.serial
     }
 
+    /// The protocol it speaks.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect.get()
+    }
+
     /// True until the loop starts closing it.
     pub fn is_open(&self) -> bool {
         matches!(self.state, State::Open)
@@ -218,12 +244,13 @@ impl Connection {
 
     /// Reads until `WouldBlock`, the rate limit, the read budget, the end of
     /// the stream, or `handle` saying [`AfterLine::Stop`], handing `handle`
-    /// each line in order. `buffer` is the loop's shared read buffer.
+    /// each line in order, with the dialect it is in. `buffer` is the loop's
+    /// shared read buffer.
     pub fn read_lines(
         &mut self,
         buffer: &mut [u8],
         now: Instant,
-        mut handle: impl FnMut(Line<'_>) -> AfterLine,
+        mut handle: impl FnMut(Dialect, Line<'_>) -> AfterLine,
     ) -> ReadOutcome {
         self.paused_until = None;
         let outcome = self.read_until_done(buffer, now, &mut handle);
@@ -237,13 +264,15 @@ impl Connection {
         &mut self,
         buffer: &mut [u8],
         now: Instant,
-        handle: &mut impl FnMut(Line<'_>) -> AfterLine,
+        handle: &mut impl FnMut(Dialect, Line<'_>) -> AfterLine,
     ) -> ReadOutcome {
         let Connection {
             transport,
             lines,
+            dialect,
             rate,
             last_line_at,
+            max_line_bytes,
             ..
         } = self;
         if let Some(bucket) = rate.as_mut() {
@@ -256,7 +285,7 @@ impl Connection {
             if matches!(line, Line::Complete(_)) {
                 *last_line_at = now;
             }
-            if handle(line) == AfterLine::Stop {
+            if handle(dialect.get(), line) == AfterLine::Stop {
                 quit = true;
                 return ControlFlow::Break(());
             }
@@ -289,6 +318,14 @@ impl Connection {
             match transport.read(buffer) {
                 Ok(0) => return ReadOutcome::Closed(CloseReason::PeerClosed),
                 Ok(n) => {
+                    if dialect.get() == Dialect::Undecided {
+                        dialect.set(if seed::is_seed_desk(buffer[0]) {
+                            *lines = LineReader::ending_with(FRAME_END, *max_line_bytes);
+                            Dialect::Seed
+                        } else {
+                            Dialect::Lines
+                        });
+                    }
                     if lines.feed(&buffer[..n], &mut on_line).is_break() {
                         return stopped(quit, rate);
                     }

@@ -45,9 +45,9 @@ use chat_shared::{ErrorCode, Line, ServerLine};
 
 use crate::acceptor::Acceptor;
 use crate::config::{Config, Db};
-use crate::connection::{AfterLine, Close, CloseReason, Connection, Overdue, ReadOutcome};
+use crate::connection::{AfterLine, Close, CloseReason, Connection, Dialect, Overdue, ReadOutcome};
 use crate::log::DroppedLines;
-use crate::outbox::{encode, Frame};
+use crate::outbox::{encode, for_seed_desk, Frame};
 use crate::rate::TokenBucket;
 use crate::room::{ConnId, Effect, Room, SHUTDOWN_REASON};
 use crate::store::memory::MemoryLog;
@@ -355,8 +355,11 @@ impl Server {
             conn: id,
             serial: connection.serial(),
         };
-        let outcome = connection.read_lines(&mut self.read_buffer, now, |line| {
+        let outcome = connection.read_lines(&mut self.read_buffer, now, |dialect, line| {
             match line {
+                Line::Complete(bytes) if dialect == Dialect::Seed => {
+                    room.handle_seed_frame(from, bytes, effects)
+                }
                 Line::Complete(bytes) => room.handle_line(from, bytes, effects),
                 Line::TooLong => effects.push(Effect::Reply(Room::line_too_long(max_line_bytes))),
             }
@@ -529,6 +532,13 @@ impl Server {
         let Some(connection) = self.connections.get_mut(id) else {
             return;
         };
+        let frame = match connection.dialect() {
+            Dialect::Seed => match for_seed_desk(&frame) {
+                Some(rendered) => rendered,
+                None => return,
+            },
+            Dialect::Undecided | Dialect::Lines => frame,
+        };
         if let Err(reason) = connection.queue(frame, self.config.max_queue_bytes) {
             self.close(id, reason, Close::Now);
             return;
@@ -541,10 +551,19 @@ impl Server {
     fn broadcast(&mut self, frame: &Frame) {
         let limit = self.config.max_queue_bytes;
         let mut overflowed = Vec::new();
+        // Rendered once, for the first seed desk, if there is one.
+        let mut for_seed: Option<Option<Frame>> = None;
         for (id, connection) in self.connections.iter_mut() {
             if !connection.is_open() {
                 continue;
             }
+            let frame = match connection.dialect() {
+                Dialect::Seed => match for_seed.get_or_insert_with(|| for_seed_desk(frame)) {
+                    Some(rendered) => rendered,
+                    None => continue,
+                },
+                Dialect::Undecided | Dialect::Lines => frame,
+            };
             if let Err(reason) = connection.queue(Arc::clone(frame), limit) {
                 overflowed.push((id, reason));
                 continue;

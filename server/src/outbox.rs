@@ -19,6 +19,14 @@ pub fn encode(line: &ServerLine<'_>) -> Frame {
     Frame::from(line.encode())
 }
 
+/// The same line as a seed desk is sent it ([`chat_shared::seed::render`]),
+/// or `None` when a seed desk has no use for it.
+pub fn for_seed_desk(frame: &Frame) -> Option<Frame> {
+    let line = std::str::from_utf8(frame).ok()?.trim_end_matches('\n');
+    let parsed = ServerLine::parse(line).ok()?;
+    chat_shared::seed::render(&parsed).map(Frame::from)
+}
+
 /// Most frames handed to one `writev`. Linux accepts 1024; 64 frames of chat
 /// lines already fill a typical socket buffer, and the array lives on the
 /// stack.

@@ -13,6 +13,7 @@ use std::collections::{HashMap, VecDeque};
 use chat_shared::message::{timestamp_now, Chat, Presence};
 use chat_shared::name::name_key;
 use chat_shared::sanitize::clean;
+use chat_shared::seed;
 use chat_shared::{ClientLine, Color, ErrorCode, MessageId, ServerLine, MAX_WHO_NAMES};
 
 use crate::outbox::{encode, Frame};
@@ -201,6 +202,24 @@ impl Room {
                 after,
             }),
             ClientLine::Blank => {}
+        }
+    }
+
+    /// Handles one message from a seed desk ([`chat_shared::seed`]): its
+    /// name is taken (with the colour it asked for) by its first message, as
+    /// `NAME<SEP>TEXT` does, under the same rules.
+    pub fn handle_seed_frame(&mut self, from: Asker, raw: &[u8], effects: &mut Vec<Effect>) {
+        let decoded = String::from_utf8_lossy(raw);
+        match seed::parse_frame(&decoded) {
+            Ok(frame) => {
+                if self
+                    .join(from.conn, frame.name, frame.color, effects)
+                    .is_ok()
+                {
+                    self.say(from, frame.text, effects);
+                }
+            }
+            Err(err) => effects.push(Effect::Reply(error_frame(err.code(), &err.to_string()))),
         }
     }
 
