@@ -36,7 +36,11 @@ enum EditorState {
     /// its normal mode and lines are written straight to it.
     Idle,
     /// Reading: lines go through the external printer, which draws them
-    /// above the input line.
+    /// above the input line. The printer hands a line to the editor's
+    /// loop, which prefers keys: a line handed over in the same instant as
+    /// Enter is drawn only once the next prompt appears, after the lines
+    /// held meanwhile, so two lines can trade places on screen (never
+    /// lost, never doubled). rustyline offers no way to flush it sooner.
     Editing,
     /// The user pressed Enter and the editor is finishing: lines are held,
     /// because writing now would land between the echoed input and the

@@ -17,8 +17,11 @@ fn help_goes_to_stdout_and_exits_zero() {
         "--color",
         "--mute",
         "--no-color",
+        "--keepalive",
         "/who",
         "/quit",
+        "Up-arrow",
+        "reconnects",
     ] {
         assert!(out.contains(text), "help lacks {text}:\n{out}");
     }

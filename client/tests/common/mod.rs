@@ -258,6 +258,28 @@ impl Client {
         self.expect_count(needle, 1);
     }
 
+    /// Waits until stdout contains one of `needles`; returns the first
+    /// found.
+    #[track_caller]
+    pub fn expect_any<'a>(&self, needles: &[&'a str]) -> &'a str {
+        let deadline = Instant::now() + STEP_TIMEOUT;
+        loop {
+            let out = self.stdout();
+            if let Some(found) = needles.iter().find(|needle| out.contains(**needle)) {
+                return found;
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "{}: expected one of {needles:?} on stdout within {STEP_TIMEOUT:?}\n\
+                     --- stdout ---\n{out}\n--- stderr ---\n{}",
+                    self.label,
+                    self.stderr()
+                );
+            }
+            thread::sleep(POLL_INTERVAL);
+        }
+    }
+
     /// Waits until stdout contains `needle` at least `count` times.
     #[track_caller]
     pub fn expect_count(&self, needle: &str, count: usize) {
