@@ -101,7 +101,9 @@ impl SqliteLog {
         // Not count(*): that reads the whole table, and start-up must not
         // grow with the log.
         let last_at_start: i64 = connection
-            .query_row("SELECT coalesce(max(id), 0) FROM messages", [], |row| row.get(0))
+            .query_row("SELECT coalesce(max(id), 0) FROM messages", [], |row| {
+                row.get(0)
+            })
             .map_err(|e| fail(describe(&e)))?;
         let (done_sender, done) = mpsc::channel();
         Ok(SqliteLog {
