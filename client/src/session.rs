@@ -94,9 +94,11 @@ enum Link {
     Down { retry_at: Instant },
     /// A connect attempt is under way on its own thread.
     Connecting,
-    /// Connected; `joined` once the server welcomed us on it.
+    /// Connected.
     Up {
+        /// The open connection.
         connection: Connection,
+        /// Whether the server welcomed us on it.
         joined: bool,
     },
 }
@@ -173,13 +175,17 @@ fn random_color() -> Color {
 
 /// The main thread's side of a session.
 struct Session {
+    /// The flags: where to connect, the name and colour asked for, the ping.
     config: Config,
+    /// Colour or not, decided at startup.
     mode: ColorMode,
+    /// Where every line goes; shared with the input thread.
     screen: Arc<Screen>,
     /// Rings for live messages from others.
     notifier: Notifier,
     /// Handed to every helper thread.
     events: Sender<Event>,
+    /// What the helper threads report, in the order they report it.
     inbox: Receiver<Event>,
     /// Until the first line is needed: the keyboard and the receiving end
     /// of `requests`. Started late so that nothing reads the terminal
@@ -189,6 +195,7 @@ struct Session {
     requests: Sender<Request>,
     /// The prompt of the line the editor is reading, if it is.
     reading: Option<Prompt>,
+    /// Down, connecting, or up.
     link: Link,
     /// Counts connections and attempts; events from older ones are stale.
     link_id: u64,
@@ -205,7 +212,9 @@ struct Session {
     asking_name: bool,
     /// Sent `/join` with this name and colour; no answer yet.
     joining_as: Option<(String, Option<Color>)>,
+    /// Which messages were shown, so each is shown once.
     feed: Feed,
+    /// The user's lines until the room has them.
     outbox: Outbox,
     /// What to ask `/resume` for once welcomed on this connection.
     resume_from: Option<(String, MessageId)>,
@@ -214,6 +223,7 @@ struct Session {
     replay_pending: bool,
     /// When the connection was lost, until the desk is back in the room.
     lost_at: Option<Instant>,
+    /// The wait before each reconnect attempt.
     backoff: Backoff,
     /// The first name prompt waits for the history replay until then.
     grace_until: Option<Instant>,
@@ -340,8 +350,12 @@ impl Session {
         }
         // Whatever the old connection still reports is stale from now on.
         self.link_id += 1;
+        // A name asked for and not yet answered is asked for again; a name
+        // we had is rejoined with anyway.
         if let Some((name, _)) = self.joining_as.take() {
-            self.candidate.get_or_insert(name);
+            if self.name.is_none() {
+                self.candidate = Some(name);
+            }
         }
         self.outbox.connection_lost();
         self.replay_pending = false;
