@@ -5,7 +5,8 @@
 //! it is unit-tested directly; `main` maps a [`UsageError`] to exit code 2.
 
 use std::fmt;
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use getopts::Options;
@@ -38,6 +39,31 @@ const MAX_PAYLOAD_BYTES: usize = 4000;
 /// bytes) are sent as the bare marker, see [`crate::marker`].
 const MIN_PAYLOAD_BYTES: usize = 16;
 
+/// Most measured messages a restart run may send (senders x rate x
+/// duration). Its truth is the log read back with one `/resume`, which
+/// replays at most 1,000 messages; the rest is room for warm-up probes.
+pub const MAX_RESTART_MESSAGES: f64 = 900.0;
+
+/// Longest a restart run may keep the server down.
+const MAX_RESTART_AFTER_SECS: f64 = 60.0;
+
+/// Flags of the modes that load a server someone else started; restart
+/// starts its own, so these mean nothing there.
+const NOT_FOR_RESTART: [&str; 9] = [
+    "addr",
+    "server-pid",
+    "slow",
+    "slow-rcvbuf",
+    "lifetime",
+    "rounds",
+    "connect-rate",
+    "source-ips",
+    "threads",
+];
+
+/// Flags of restart mode only.
+const RESTART_ONLY: [&str; 4] = ["server-bin", "db", "kill-at", "restart-after"];
+
 /// What a run does; see the crate docs for each mode's phases.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -52,6 +78,9 @@ pub enum Mode {
     Churn,
     /// K clients never read while the others chat as in fanout.
     Slow,
+    /// Fanout against a server chat-load starts itself, kills with SIGKILL
+    /// mid-run and starts again on the same port and log; clients resume.
+    Restart,
 }
 
 impl Mode {
@@ -63,6 +92,7 @@ impl Mode {
             Mode::Connect => "connect",
             Mode::Churn => "churn",
             Mode::Slow => "slow",
+            Mode::Restart => "restart",
         }
     }
 
@@ -73,6 +103,7 @@ impl Mode {
             Mode::Connect,
             Mode::Churn,
             Mode::Slow,
+            Mode::Restart,
         ]
         .into_iter()
         .find(|m| m.name() == name)
@@ -84,7 +115,8 @@ impl Mode {
 pub struct Config {
     /// Which load to generate.
     pub mode: Mode,
-    /// The server, always a loopback address.
+    /// The server, always a loopback address; port 0 in restart mode, which
+    /// starts its own server on a free port.
     pub addr: SocketAddr,
     /// What the user typed for `--addr`, for the report.
     pub addr_text: String,
@@ -120,6 +152,22 @@ pub struct Config {
     pub json: bool,
     /// No progress lines on stderr.
     pub quiet: bool,
+    /// Restart mode's server and its schedule.
+    pub restart: Option<RestartPlan>,
+}
+
+/// What restart mode starts, and when it kills and restarts it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RestartPlan {
+    /// The chat-server binary; `None`: the one next to chat-load.
+    pub server_bin: Option<PathBuf>,
+    /// The room's log the server keeps (`--db`); the run writes it and
+    /// leaves it.
+    pub db: PathBuf,
+    /// Into the measured phase, when the server gets SIGKILL.
+    pub kill_at: Duration,
+    /// How long it stays down before it is started again.
+    pub restart_after: Duration,
 }
 
 /// A bad command line: printed as one line, then the usage, exit 2.
@@ -169,7 +217,7 @@ fn options() -> Options {
     opts.optopt(
         "",
         "senders",
-        "clients that send (fanout/slow default N/10, churn default N)",
+        "clients that send (fanout/slow/restart default N/10, churn default N)",
         "S",
     );
     opts.optopt(
@@ -238,6 +286,30 @@ fn options() -> Options {
         "event-loop threads (default: cores, at most 4)",
         "T",
     );
+    opts.optopt(
+        "",
+        "server-bin",
+        "restart: the chat-server to start (default: the one next to chat-load)",
+        "PATH",
+    );
+    opts.optopt(
+        "",
+        "db",
+        "restart: the room's log file the server keeps (its --db; required, never none; kept after the run)",
+        "PATH",
+    );
+    opts.optopt(
+        "",
+        "kill-at",
+        "restart: seconds into the measured phase when the server gets SIGKILL (default -d/2)",
+        "SECS",
+    );
+    opts.optopt(
+        "",
+        "restart-after",
+        "restart: seconds the server stays down before it starts again (default 1)",
+        "SECS",
+    );
     opts.optflag("", "json", "print one JSON object on stdout, nothing else");
     opts.optflag("q", "quiet", "no progress lines on stderr");
     opts.optflag("h", "help", "print this help");
@@ -263,6 +335,13 @@ Load generator for chat-server, loopback targets only. MODE is one of:
            RSS after every round (churn.rounds)
   slow     like fanout, but K clients never read; reports the others'
            deliveries and whether the server dropped the slow ones
+  restart  fanout against a chat-server it starts itself (127.0.0.1, a free
+           port, --db PATH, --idle-timeout 0); every client joins and keeps
+           the ID of each message it counts; the server gets SIGKILL at
+           --kill-at and starts again on the same port and log after
+           --restart-after; clients reconnect and /resume. The truth is the
+           log, read back at the end: reports messages lost, duplicated and
+           out of order after resume, and how long clients were away
 
 Exit status: 0 when the run completed (whatever the delivery), 1 when the
 tool failed, 2 on a bad command line or a non-loopback address.";
@@ -281,21 +360,35 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Config, UsageError> {
     let mode = match matches.free.as_slice() {
         [] => {
             return Err(invalid(
-                "missing MODE (hold, fanout, connect, churn or slow)",
+                "missing MODE (hold, fanout, connect, churn, slow or restart)",
             ))
         }
         [word] => Mode::from_name(word).ok_or_else(|| invalid(format!("unknown mode '{word}'")))?,
         [_, extra, ..] => return Err(invalid(format!("unexpected argument '{extra}'"))),
     };
+    let (misplaced, applies_to) = if mode == Mode::Restart {
+        (&NOT_FOR_RESTART[..], "modes that load a running server")
+    } else {
+        (&RESTART_ONLY[..], "restart mode")
+    };
+    if let Some(flag) = misplaced.iter().find(|flag| matches.opt_present(flag)) {
+        return Err(invalid(format!("--{flag} only applies to {applies_to}")));
+    }
 
-    let addr_text = matches
-        .opt_str("addr")
-        .unwrap_or_else(|| DEFAULT_ADDR.to_string());
-    let resolved: Vec<SocketAddr> = addr_text
-        .to_socket_addrs()
-        .map_err(|err| invalid(format!("cannot resolve --addr '{addr_text}': {err}")))?
-        .collect();
-    let addr = pick_loopback(&addr_text, &resolved)?;
+    let (addr_text, addr) = if mode == Mode::Restart {
+        let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
+        (addr.to_string(), addr)
+    } else {
+        let text = matches
+            .opt_str("addr")
+            .unwrap_or_else(|| DEFAULT_ADDR.to_string());
+        let resolved: Vec<SocketAddr> = text
+            .to_socket_addrs()
+            .map_err(|err| invalid(format!("cannot resolve --addr '{text}': {err}")))?
+            .collect();
+        let addr = pick_loopback(&text, &resolved)?;
+        (text, addr)
+    };
 
     let clients: usize = number(&matches, "clients", 100)?;
     if clients == 0 || clients > MAX_CLIENTS {
@@ -338,7 +431,9 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Config, UsageError> {
             0
         }
         Mode::Churn => number(&matches, "senders", clients)?,
-        Mode::Fanout | Mode::Slow => number(&matches, "senders", (readers / 10).max(1))?,
+        Mode::Fanout | Mode::Slow | Mode::Restart => {
+            number(&matches, "senders", (readers / 10).max(1))?
+        }
     };
     if senders > readers {
         return Err(invalid(format!(
@@ -392,13 +487,31 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Config, UsageError> {
     if !(1..=64).contains(&threads) {
         return Err(invalid("--threads must be 1..=64"));
     }
+    let duration = Duration::from_secs_f64(duration_secs);
+    let restart = if mode == Mode::Restart {
+        let messages = senders as f64 * rate_per_sender * duration_secs;
+        if messages > MAX_RESTART_MESSAGES {
+            return Err(invalid(format!(
+                "restart reads the whole log back with one /resume, so at most {MAX_RESTART_MESSAGES} messages: \
+                 --senders x --rate x -d is {messages:.0}"
+            )));
+        }
+        if clients > CONNECTIONS_PER_SOURCE_IP {
+            return Err(invalid(format!(
+                "restart connects from one source address: --clients at most {CONNECTIONS_PER_SOURCE_IP}"
+            )));
+        }
+        Some(restart_plan(&matches, duration)?)
+    } else {
+        None
+    };
 
     Ok(Config {
         mode,
         addr,
         addr_text,
         clients,
-        duration: Duration::from_secs_f64(duration_secs),
+        duration,
         senders,
         // Rounds: each sender sends once per round, at no rate.
         rate_per_sender: if senders == 0 || rounds.is_some() {
@@ -418,6 +531,46 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Config, UsageError> {
         threads,
         json: matches.opt_present("json"),
         quiet: matches.opt_present("quiet"),
+        restart,
+    })
+}
+
+/// Restart mode's flags: `--db` is a file the run may write (never the
+/// server's default under the user's home, never `none`, which would forget
+/// the room at the kill), and the kill falls inside the measured phase.
+fn restart_plan(matches: &getopts::Matches, duration: Duration) -> Result<RestartPlan, UsageError> {
+    let db = match matches.opt_str("db").as_deref() {
+        None => return Err(invalid(
+            "restart needs --db PATH: a file for the room's log, which the run writes and keeps",
+        )),
+        Some("") | Some("none") => {
+            return Err(invalid(
+                "restart needs a durable log: --db must be a file path, not none",
+            ))
+        }
+        Some(path) => PathBuf::from(path),
+    };
+    let server_bin = match matches.opt_str("server-bin") {
+        Some(path) if path.is_empty() => return Err(invalid("--server-bin wants a path")),
+        other => other.map(PathBuf::from),
+    };
+    let kill_at_secs: f64 = number(matches, "kill-at", duration.as_secs_f64() / 2.0)?;
+    if !(kill_at_secs > 0.0 && kill_at_secs < duration.as_secs_f64()) {
+        return Err(invalid(
+            "--kill-at must be above 0 and below -d: the kill falls inside the measured phase",
+        ));
+    }
+    let restart_after_secs: f64 = number(matches, "restart-after", 1.0)?;
+    if !(0.0..=MAX_RESTART_AFTER_SECS).contains(&restart_after_secs) {
+        return Err(invalid(format!(
+            "--restart-after must be 0..={MAX_RESTART_AFTER_SECS} seconds"
+        )));
+    }
+    Ok(RestartPlan {
+        server_bin,
+        db,
+        kill_at: Duration::from_secs_f64(kill_at_secs),
+        restart_after: Duration::from_secs_f64(restart_after_secs),
     })
 }
 
@@ -602,6 +755,96 @@ mod tests {
         ] {
             assert!(parse_args(args).is_err(), "{args:?} was accepted");
         }
+    }
+
+    #[test]
+    fn restart_takes_its_own_server_and_schedule() {
+        let config = parse_args(&[
+            "restart",
+            "--db",
+            "/tmp/room.db",
+            "-n",
+            "50",
+            "--senders",
+            "5",
+            "--rate",
+            "4",
+            "-d",
+            "6",
+            "--kill-at",
+            "2.5",
+            "--restart-after",
+            "0.5",
+            "--server-bin",
+            "/opt/chat-server",
+        ])
+        .unwrap();
+        assert_eq!(config.mode, Mode::Restart);
+        assert_eq!(config.addr.ip(), IpAddr::V4(Ipv4Addr::LOCALHOST));
+        assert_eq!(config.addr.port(), 0);
+        assert_eq!(
+            config.restart,
+            Some(RestartPlan {
+                server_bin: Some(PathBuf::from("/opt/chat-server")),
+                db: PathBuf::from("/tmp/room.db"),
+                kill_at: Duration::from_millis(2500),
+                restart_after: Duration::from_millis(500),
+            })
+        );
+        let defaults = parse_args(&["restart", "--db", "room.db", "-d", "8"]).unwrap();
+        let plan = defaults.restart.unwrap();
+        assert_eq!(plan.kill_at, Duration::from_secs(4));
+        assert_eq!(plan.restart_after, Duration::from_secs(1));
+        assert_eq!(plan.server_bin, None);
+        assert_eq!(defaults.senders, 10);
+    }
+
+    #[test]
+    fn restart_refuses_the_default_log_and_no_log() {
+        for args in [
+            &["restart"][..],
+            &["restart", "--db", "none"],
+            &["restart", "--db", ""],
+        ] {
+            let err = parse_args(args).unwrap_err();
+            assert!(err.to_string().contains("--db"), "{args:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn restart_kills_inside_the_run_and_reads_one_replay() {
+        for args in [
+            &["restart", "--db", "x", "-d", "4", "--kill-at", "4"][..],
+            &["restart", "--db", "x", "--kill-at", "0"],
+            &["restart", "--db", "x", "--restart-after", "61"],
+            &[
+                "restart",
+                "--db",
+                "x",
+                "-n",
+                "1000",
+                "--senders",
+                "100",
+                "--rate",
+                "2",
+            ],
+        ] {
+            assert!(parse_args(args).is_err(), "{args:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn restart_flags_stay_in_their_mode() {
+        let err = parse_args(&["restart", "--db", "x", "--addr", "127.0.0.1:5002"]).unwrap_err();
+        assert!(err.to_string().contains("--addr only applies"), "{err}");
+        assert!(parse_args(&["restart", "--db", "x", "--server-pid", "1"]).is_err());
+        let err = parse_args(&["fanout", "--db", "x"]).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("--db only applies to restart mode"),
+            "{err}"
+        );
+        assert!(parse_args(&["hold", "--kill-at", "1"]).is_err());
     }
 
     #[test]

@@ -14,6 +14,12 @@
 //! thread count and CPU seconds, sampled from /proc every 100 ms, and in
 //! `churn --rounds` its RSS after every round.
 //!
+//! `restart` counts by message ID instead: it starts chat-server itself,
+//! kills it with SIGKILL mid-run and starts it again on the same log; every
+//! client resumes, and what each counted is checked against the log read
+//! back at the end: deliveries lost, duplicated and out of order, and how
+//! long clients were away.
+//!
 //! # How to run it
 //!
 //! ```text
@@ -21,14 +27,19 @@
 //! cargo run --release -p chat-load -- fanout --addr 127.0.0.1:PORT -n 1000 --senders 100 --rate 2 -d 5
 //! cargo run --release -p chat-load -- hold --addr 127.0.0.1:PORT -n 10000 -d 10 --json
 //! cargo run --release -p chat-load -- churn --addr 127.0.0.1:PORT -n 300 --rounds 60 --server-pid PID
+//! cargo build --release -p chat-server   # restart starts the one next to chat-load
+//! cargo run --release -p chat-load -- restart --db /tmp/restart.db -n 500 --senders 20 --rate 4 -d 10 --kill-at 5
 //! ```
 //!
-//! Modes: `hold`, `fanout`, `connect`, `churn`, `slow` (see `--help`).
+//! Modes: `hold`, `fanout`, `connect`, `churn`, `slow`, `restart` (see
+//! `--help`).
 //!
 //! # Bounds
 //!
 //! Loopback targets only (127.0.0.0/8 and ::1; names are resolved and every
-//! address checked), else exit 2. At most 500 000 clients and one hour of
+//! address checked), else exit 2; restart's own server listens on 127.0.0.1
+//! only and dies with chat-load, and its log is the file `--db` names, never
+//! the server's default. At most 500 000 clients and one hour of
 //! measuring; the open-file limit is raised to N + 64 or the run refuses to
 //! start. Every phase has its own time limit and the whole run a hard
 //! deadline (connect budget + warm-up + duration + drain + margins).
@@ -49,17 +60,22 @@
 //! - [`run`]: the phases, the fd limit, progress, merging results.
 //! - [`net`]: the mio event loop that owns the sockets.
 //! - [`marker`]: message texts with markers; classifying received lines.
+//! - [`restart`]: the restart scenario, on its own loop; [`server`] starts,
+//!   kills and restarts chat-server for it; [`ledger`] does its accounting.
 //! - [`stats`]: latency histograms and /proc sampling.
 //! - [`report`]: the JSON report and the human summary.
 
 use std::fmt;
 
 pub mod config;
+pub mod ledger;
 pub mod marker;
 pub mod modes;
 pub mod net;
 pub mod report;
+pub mod restart;
 pub mod run;
+pub mod server;
 pub mod stats;
 
 pub use config::{parse_args, usage, Config, Mode, UsageError};

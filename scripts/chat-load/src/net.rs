@@ -48,7 +48,7 @@ const MAX_PENDING_CONNECTS: usize = 512;
 /// How often the warm-up probe is repeated, for clients the server had not
 /// yet accepted when the previous one went out. Well under the server's
 /// default rate limit of 20 msgs/s.
-const PROBE_INTERVAL: Duration = Duration::from_millis(500);
+pub(crate) const PROBE_INTERVAL: Duration = Duration::from_millis(500);
 
 /// Longest a churn client keeps reading after it decides to leave, waiting
 /// for messages already in flight to it.
@@ -63,10 +63,10 @@ const HOUSEKEEPING_INTERVAL: Duration = Duration::from_millis(50);
 const RETRY_BACKOFF: Duration = Duration::from_millis(100);
 
 /// Longest single wait in `poll`, so a phase change is seen promptly.
-const MAX_POLL_WAIT: Duration = Duration::from_millis(20);
+pub(crate) const MAX_POLL_WAIT: Duration = Duration::from_millis(20);
 
 /// Read buffer shared by all of a worker's sockets.
-const READ_CHUNK_BYTES: usize = 64 * 1024;
+pub(crate) const READ_CHUNK_BYTES: usize = 64 * 1024;
 
 /// A slow client whose socket stays quiet this long during the end check
 /// (no data, no EOF) is judged still connected.
@@ -77,7 +77,7 @@ pub const SLOW_CHECK_LIMIT: Duration = Duration::from_secs(3);
 
 /// Lines may be longer than the server's own limit: the load tool must not
 /// be the one that refuses a line.
-const MAX_LINE_BYTES: usize = 4 * DEFAULT_MAX_LINE_BYTES;
+pub(crate) const MAX_LINE_BYTES: usize = 4 * DEFAULT_MAX_LINE_BYTES;
 
 /// The run's stages, in order; stored in [`Shared::phase`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -387,7 +387,7 @@ pub struct Worker<'a> {
     /// Next housekeeping sweep.
     next_housekeeping: Instant,
     /// Cheap per-worker randomness for send jitter and churn lifetimes.
-    rng: u64,
+    rng: Rng,
     /// Deliveries counted since last published to `Shared::received`.
     unpublished_received: u64,
     /// What this worker measured.
@@ -415,7 +415,7 @@ impl<'a> Worker<'a> {
             acked: None,
             next_probe: now,
             next_housekeeping: now,
-            rng: 0x9E37_79B9_7F4A_7C15 ^ ((id as u64 + 1) * 0x2545_F491_4F6C_DD1D),
+            rng: Rng::new(id as u64),
             unpublished_received: 0,
             result: WorkerResult::empty(),
         })
@@ -528,7 +528,7 @@ impl<'a> Worker<'a> {
                 let interval = self.send_interval();
                 let keys: Vec<usize> = self.clients.iter().map(|(key, _)| key).collect();
                 for key in keys {
-                    let jitter = self.random_fraction();
+                    let jitter = self.rng.fraction();
                     let lifetime = self.churn_lifetime();
                     let client = &mut self.clients[key];
                     // Spread first sends over one interval so senders do not
@@ -655,7 +655,7 @@ impl<'a> Worker<'a> {
         if !self.shared.is_claimed(generation) {
             // A lifetime-churn replacement joins mid-run: its schedule starts now.
             let interval = self.send_interval();
-            client.next_send = now + interval.mul_f64(self.random_fraction());
+            client.next_send = now + interval.mul_f64(self.rng.fraction());
             client.leave_at = self.churn_lifetime().map(|life| now + life);
         }
         self.clients.insert(client);
@@ -992,15 +992,26 @@ impl<'a> Worker<'a> {
 
     fn churn_lifetime(&mut self) -> Option<Duration> {
         let mean = self.plan.churn_lifetime?;
-        Some(mean.mul_f64(0.5 + self.random_fraction()))
+        Some(mean.mul_f64(0.5 + self.rng.fraction()))
+    }
+}
+
+/// xorshift64*: enough to spread send times and retries, no crate needed.
+#[derive(Debug, Clone)]
+pub(crate) struct Rng(u64);
+
+impl Rng {
+    /// A generator whose sequence differs for each `stream`.
+    pub(crate) fn new(stream: u64) -> Rng {
+        Rng(0x9E37_79B9_7F4A_7C15 ^ ((stream + 1).wrapping_mul(0x2545_F491_4F6C_DD1D)))
     }
 
-    /// xorshift64*: enough to spread send times, no crate needed.
-    fn random_fraction(&mut self) -> f64 {
-        self.rng ^= self.rng >> 12;
-        self.rng ^= self.rng << 25;
-        self.rng ^= self.rng >> 27;
-        let value = self.rng.wrapping_mul(0x2545_F491_4F6C_DD1D);
+    /// The next number in `0.0..1.0`.
+    pub(crate) fn fraction(&mut self) -> f64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        let value = self.0.wrapping_mul(0x2545_F491_4F6C_DD1D);
         (value >> 11) as f64 / (1u64 << 53) as f64
     }
 }

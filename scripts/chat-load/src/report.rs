@@ -15,7 +15,7 @@ use crate::stats::LatencySummary;
 /// Everything one run measured.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
-    /// `hold`, `fanout`, `connect`, `churn` or `slow`.
+    /// `hold`, `fanout`, `connect`, `churn`, `slow` or `restart`.
     pub mode: String,
     /// The server address as given.
     pub addr: String,
@@ -58,6 +58,10 @@ pub struct Report {
     pub slow: Option<SlowReport>,
     /// Churn mode (an addition to the original schema).
     pub churn: Option<ChurnReport>,
+    /// Restart mode (an addition to the original schema). In restart mode
+    /// the deliveries are counted by message ID against the log, and
+    /// `disconnected_early` counts the clients that did not come back.
+    pub restart: Option<RestartReport>,
     /// Connect mode: connect() to established, microseconds.
     pub connect_latency_us: Option<LatencySummary>,
     /// With `--server-pid`.
@@ -115,6 +119,43 @@ pub struct RoundReport {
     /// The server's VmRSS once the round's clients had closed, KiB; `null`
     /// without `--server-pid` or when /proc could not be read.
     pub rss_kb: Option<u64>,
+}
+
+/// The restart result: the server got SIGKILL mid-run and started again on
+/// the same port and log; the clients reconnected and resumed. The truth is
+/// the run's messages in the log, read back with `/resume EPOCH 0` after
+/// sending stopped.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RestartReport {
+    /// Into the measured phase, when the server got SIGKILL.
+    pub kill_at_secs: f64,
+    /// How long it stayed down before it started again.
+    pub restart_after_secs: f64,
+    /// The run's messages the log held at the end. Fewer than sent: the
+    /// ones the server had not stored when it was killed, and those due
+    /// while it was down, never existed for anyone.
+    pub log_messages: u64,
+    /// Owed (in the log, after the client's first message) and never counted.
+    pub lost: u64,
+    /// Arrivals of a message the client had already counted.
+    pub duplicated: u64,
+    /// Arrivals after a message with a higher ID.
+    pub out_of_order: u64,
+    /// Reconnections answered with `RESUME`.
+    pub resumed: u64,
+    /// Deliveries that came in a resume's replay (`HIST`), not live.
+    pub replayed: u64,
+    /// Clients that had not resumed by the end.
+    pub not_back: u64,
+    /// Connection attempts while coming back, refused ones included.
+    pub reconnect_attempts: u64,
+    /// Messages `RESUME` said were missed but too many to replay, summed.
+    pub replay_skipped: u64,
+    /// Sends that fell due while the sender had no connection; skipped.
+    pub sends_skipped: u64,
+    /// From a client noticing its connection was gone to the `RESUME`
+    /// reply on the new one, microseconds; `null` if nobody resumed.
+    pub reconnect_us: Option<LatencySummary>,
 }
 
 /// How many of the first rounds the RSS summary lists one by one.
@@ -243,6 +284,18 @@ impl Report {
                 line(rss_curve_inline(&curve));
             }
         }
+        if let Some(restart) = &self.restart {
+            line(restart_inline(restart, self.clients));
+            line(format!(
+                "  after resume: lost {}, duplicated {}, out of order {}; {} deliveries came in a replay; the log held {} of the {} messages sent",
+                restart.lost,
+                restart.duplicated,
+                restart.out_of_order,
+                restart.replayed,
+                restart.log_messages,
+                self.messages_sent
+            ));
+        }
         if let Some(server) = &self.server {
             line(format!(
                 "  server pid {}: rss peak {} KiB, end {} KiB (hwm {} KiB), threads {}, cpu {:.2} s",
@@ -263,6 +316,35 @@ impl Report {
         }
         out
     }
+}
+
+/// `restart: SIGKILL at 5.0 s, down 1.0 s; 200 of 200 clients resumed, ...`.
+fn restart_inline(restart: &RestartReport, clients: usize) -> String {
+    let mut text = format!(
+        "  restart: SIGKILL at {:.1} s, down {:.1} s; {} clients resumed, {} of {clients} not back",
+        restart.kill_at_secs, restart.restart_after_secs, restart.resumed, restart.not_back
+    );
+    if let Some(away) = &restart.reconnect_us {
+        let _ = write!(
+            text,
+            "; away p50 {:.0} ms, max {:.0} ms",
+            away.p50 as f64 / 1000.0,
+            away.max as f64 / 1000.0
+        );
+    }
+    let _ = write!(
+        text,
+        "; {} reconnect attempts, {} sends skipped while down",
+        restart.reconnect_attempts, restart.sends_skipped
+    );
+    if restart.replay_skipped > 0 {
+        let _ = write!(
+            text,
+            ", {} missed messages too many to replay",
+            restart.replay_skipped
+        );
+    }
+    text
 }
 
 fn churn_inline(churn: &ChurnReport) -> String {

@@ -13,6 +13,7 @@ use crate::config::{Config, Mode};
 use crate::modes::Plan;
 use crate::net::{Phase, Shared, Worker, WorkerResult, CONNECT_TIMEOUT, SLOW_CHECK_LIMIT};
 use crate::report::{ChurnReport, HoldReport, Report, RoundReport, ServerReport, SlowReport};
+use crate::restart;
 use crate::stats::{self, clock_ticks_per_sec, ServerWatch};
 use crate::Error;
 
@@ -25,13 +26,13 @@ const SERVER_DEFAULT_RATE_LIMIT: f64 = 20.0;
 
 /// Longest wait for every reader to see a warm-up probe, plus a little per
 /// client for the server to accept them.
-const WARMUP_BASE: Duration = Duration::from_secs(10);
+pub(crate) const WARMUP_BASE: Duration = Duration::from_secs(10);
 
 /// Longest wait for workers to acknowledge a phase change.
 const ACK_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How often the coordinator looks at the counters.
-const TICK: Duration = Duration::from_millis(20);
+pub(crate) const TICK: Duration = Duration::from_millis(20);
 
 /// How often a progress line is printed.
 const PROGRESS_INTERVAL: Duration = Duration::from_secs(1);
@@ -42,15 +43,11 @@ const ROUND_SETTLE: Duration = Duration::from_millis(100);
 
 /// Runs one load test as `config` describes.
 pub fn run(config: &Config) -> Result<Report, Error> {
-    let started = Instant::now();
-    let needed = config.clients as u64 + FD_RESERVE;
-    let limit = rlimit::increase_nofile_limit(needed).map_err(|source| Error::Io {
-        context: "raising the open-file limit".into(),
-        source,
-    })?;
-    if limit < needed {
-        return Err(Error::FdLimit { needed, limit });
+    if let Some(plan) = &config.restart {
+        return restart::run(config, plan);
     }
+    let started = Instant::now();
+    raise_fd_limit(config.clients)?;
     let watch = match config.server_pid {
         Some(pid) => Some(ServerWatch::start(pid).map_err(|source| Error::Io {
             context: format!("reading /proc/{pid} for --server-pid"),
@@ -109,6 +106,29 @@ pub fn run(config: &Config) -> Result<Report, Error> {
     Ok(build_report(
         config, &plan, &shared, results, info, watch, notes, started,
     ))
+}
+
+/// A note for the report when `--rate` is above the server's default limit.
+pub(crate) fn rate_limit_note(config: &Config) -> Option<String> {
+    (config.rate_per_sender > SERVER_DEFAULT_RATE_LIMIT).then(|| {
+        format!(
+            "--rate {} is above the server's default limit of {SERVER_DEFAULT_RATE_LIMIT} msgs/s per connection: the server delays the excess",
+            config.rate_per_sender
+        )
+    })
+}
+
+/// Raises the open-file limit far enough for `clients` sockets.
+pub(crate) fn raise_fd_limit(clients: usize) -> Result<(), Error> {
+    let needed = clients as u64 + FD_RESERVE;
+    let limit = rlimit::increase_nofile_limit(needed).map_err(|source| Error::Io {
+        context: "raising the open-file limit".into(),
+        source,
+    })?;
+    if limit < needed {
+        return Err(Error::FdLimit { needed, limit });
+    }
+    Ok(())
 }
 
 /// What the phase walk itself measured.
@@ -358,7 +378,9 @@ fn wait_until(
     }
 }
 
-fn connect_budget(config: &Config, plan: &Plan) -> Duration {
+/// How long the connect phase may take: its pacing, then time for the last
+/// connects to time out.
+pub(crate) fn connect_budget(config: &Config, plan: &Plan) -> Duration {
     let pacing = match plan.connect_rate {
         Some(rate) => Duration::from_secs_f64(plan.clients as f64 / rate),
         // Unpaced: allow ~2k connects/s as a generous floor.
@@ -386,7 +408,7 @@ fn time_budget(config: &Config, plan: &Plan) -> Duration {
 }
 
 /// A short id for names and markers, different for runs started close together.
-fn run_id() -> u32 {
+pub(crate) fn run_id() -> u32 {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
@@ -430,12 +452,7 @@ fn build_report(
         .entry("ECONNREFUSED".into())
         .or_insert(0);
 
-    if config.rate_per_sender > SERVER_DEFAULT_RATE_LIMIT {
-        errors.push(format!(
-            "--rate {} is above the server's default limit of {SERVER_DEFAULT_RATE_LIMIT} msgs/s per connection: the server delays the excess",
-            config.rate_per_sender
-        ));
-    }
+    errors.extend(rate_limit_note(config));
     for (what, count) in &total.notes {
         errors.push(format!("{what} (x{count})"));
     }
@@ -507,6 +524,7 @@ fn build_report(
             rounds_asked: plan.rounds,
             rounds: phase_info.rounds,
         }),
+        restart: None,
         connect_latency_us: if plan.connect_storm {
             stats::summarize(&total.connect_latency)
         } else {
@@ -521,7 +539,7 @@ fn build_report(
 
 /// Progress on stderr about once a second: rewritten in place on a
 /// terminal, plain lines otherwise (logs, pipes).
-struct Progress {
+pub(crate) struct Progress {
     /// No output at all.
     quiet: bool,
     /// stderr is a terminal: use `\r`.
@@ -539,7 +557,7 @@ struct Progress {
 }
 
 impl Progress {
-    fn new(config: &Config) -> Progress {
+    pub(crate) fn new(config: &Config) -> Progress {
         Progress {
             quiet: config.quiet,
             in_place: std::io::stderr().is_terminal(),
@@ -552,20 +570,31 @@ impl Progress {
     }
 
     fn tick(&mut self, shared: &Shared, stage: &str) {
+        let clients = self.clients;
+        self.tick_with(stage, || {
+            format!(
+                "connected {}/{clients} failed {} ready {} sent {} received {}",
+                shared.connected.load(Ordering::Relaxed),
+                shared.failures.load(Ordering::Relaxed),
+                shared.readers_ready.load(Ordering::Relaxed),
+                shared.sent.load(Ordering::Relaxed),
+                shared.received.load(Ordering::Relaxed),
+            )
+        });
+    }
+
+    /// At most once a second: the mode, the time, `stage` and what `counts`
+    /// says.
+    pub(crate) fn tick_with(&mut self, stage: &str, counts: impl FnOnce() -> String) {
         if self.quiet || self.last.elapsed() < PROGRESS_INTERVAL {
             return;
         }
         self.last = Instant::now();
         let text = format!(
-            "[chat-load] {} {:>6.1}s {stage:<8} connected {}/{} failed {} ready {} sent {} received {}",
+            "[chat-load] {} {:>6.1}s {stage:<8} {}",
             self.mode,
             self.start.elapsed().as_secs_f64(),
-            shared.connected.load(Ordering::Relaxed),
-            self.clients,
-            shared.failures.load(Ordering::Relaxed),
-            shared.readers_ready.load(Ordering::Relaxed),
-            shared.sent.load(Ordering::Relaxed),
-            shared.received.load(Ordering::Relaxed),
+            counts()
         );
         let mut err = std::io::stderr().lock();
         if self.in_place {
@@ -576,7 +605,7 @@ impl Progress {
         }
     }
 
-    fn say(&mut self, text: &str) {
+    pub(crate) fn say(&mut self, text: &str) {
         if self.quiet {
             return;
         }
@@ -584,7 +613,7 @@ impl Progress {
         eprintln!("[chat-load] {text}");
     }
 
-    fn finish(&mut self) {
+    pub(crate) fn finish(&mut self) {
         if self.dirty {
             eprintln!();
             self.dirty = false;

@@ -1,0 +1,159 @@
+//! The chat-server that restart mode starts, kills with SIGKILL and starts
+//! again: always on 127.0.0.1, a port picked here, the log file the user
+//! named, no idle timeout. It dies with us (`PR_SET_PDEATHSIG`, and SIGKILL
+//! when dropped), so no run leaves a server behind.
+
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long a started server gets to accept a first connection.
+pub const LISTEN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long the server gets to exit after SIGTERM at the end.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// The server's `--max-queue`: big enough that half of it (a replay's
+/// budget) holds a whole replay of 1,000 messages of the longest payload,
+/// so the check reads the entire run.
+const MAX_QUEUE_BYTES: usize = 16 << 20;
+
+/// A chat-server process and the command that starts it again.
+#[derive(Debug)]
+pub struct Server {
+    /// The same every start.
+    command: Command,
+    /// Where it listens.
+    addr: SocketAddr,
+    /// The process, while there is one.
+    child: Option<Child>,
+}
+
+impl Server {
+    /// Starts `bin` on a free loopback port with its log in `db`, and waits
+    /// (up to [`LISTEN_TIMEOUT`]) until it accepts a connection.
+    pub fn start(bin: &Path, db: &Path) -> io::Result<Server> {
+        let addr = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), free_port()?);
+        let mut command = Command::new(bin);
+        command
+            .args(["--host", "127.0.0.1", "--port", &addr.port().to_string()])
+            .arg("--db")
+            .arg(db)
+            .args(["--idle-timeout", "0", "--max-queue"])
+            .arg(MAX_QUEUE_BYTES.to_string())
+            // A line per connection would bury the tool's own lines; what
+            // goes wrong in the server still shows.
+            .args(["--log-level", "warn"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null());
+        // SAFETY: runs between fork and exec and only calls prctl, which is
+        // async-signal-safe.
+        unsafe {
+            command.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let mut server = Server {
+            command,
+            addr,
+            child: None,
+        };
+        server.restart()?;
+        server.wait_listening()?;
+        Ok(server)
+    }
+
+    /// Where clients connect.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// SIGKILL, and reaped: `kill -9`, nothing flushed, nothing said.
+    pub fn kill(&mut self) -> io::Result<()> {
+        if let Some(mut child) = self.child.take() {
+            child.kill()?;
+            child.wait()?;
+        }
+        Ok(())
+    }
+
+    /// Starts the server again, same port, same log; does not wait for it.
+    pub fn restart(&mut self) -> io::Result<()> {
+        self.kill()?;
+        self.child = Some(self.command.spawn()?);
+        Ok(())
+    }
+
+    /// How the server ended, if it has ended on its own.
+    pub fn exited(&mut self) -> Option<ExitStatus> {
+        self.child.as_mut()?.try_wait().ok().flatten()
+    }
+
+    /// Connects until one connection is accepted; an error if the server
+    /// exits first or the time runs out.
+    fn wait_listening(&mut self) -> io::Result<()> {
+        let deadline = Instant::now() + LISTEN_TIMEOUT;
+        loop {
+            if TcpStream::connect_timeout(&self.addr, Duration::from_millis(200)).is_ok() {
+                return Ok(());
+            }
+            if let Some(status) = self.exited() {
+                return Err(io::Error::other(format!(
+                    "it ended ({status}) before listening; its stderr says why"
+                )));
+            }
+            if Instant::now() >= deadline {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("not listening after {} s", LISTEN_TIMEOUT.as_secs()),
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SIGTERM, then SIGKILL after a grace period; how it ended.
+    pub fn stop(&mut self) -> io::Result<Option<ExitStatus>> {
+        let Some(child) = self.child.as_mut() else {
+            return Ok(None);
+        };
+        // SAFETY: kill(2) on our own child, not yet reaped, so the pid is still ours.
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+        let deadline = Instant::now() + STOP_GRACE;
+        while Instant::now() < deadline {
+            if let Some(status) = child.try_wait()? {
+                self.child = None;
+                return Ok(Some(status));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        self.kill()?;
+        Ok(None)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.kill();
+    }
+}
+
+/// A port free right now on 127.0.0.1, found by binding port 0. Another
+/// program could take it before the server binds it; the server would then
+/// fail to start and say so.
+fn free_port() -> io::Result<u16> {
+    Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
+        .local_addr()?
+        .port())
+}
+
+/// The chat-server next to this program, where cargo builds both.
+pub fn beside_this_program() -> io::Result<PathBuf> {
+    Ok(std::env::current_exe()?.with_file_name("chat-server"))
+}
