@@ -504,6 +504,7 @@ mod tests {
         let resumed = ServerLine::Resumed {
             epoch: "e1",
             skipped: 0,
+            replayed: 0,
         };
         assert_eq!(plain(&resumed), None);
     }

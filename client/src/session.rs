@@ -152,7 +152,7 @@ pub fn run(config: &Config) -> Result<(), RunError> {
         feed: Feed::default(),
         outbox: Outbox::default(),
         resume_from: None,
-        replay_pending: false,
+        replay_left: None,
         lost_at: None,
         backoff: Backoff::new(),
         grace_until: None,
@@ -218,9 +218,9 @@ struct Session {
     outbox: Outbox,
     /// What to ask `/resume` for once welcomed on this connection.
     resume_from: Option<(String, MessageId)>,
-    /// After the `RESUME` answer, until live traffic: the replay may still
-    /// show lines sent before the loss.
-    replay_pending: bool,
+    /// After the `RESUME` answer, the replayed lines still to come: the
+    /// replay may still show lines sent before the loss.
+    replay_left: Option<u64>,
     /// When the connection was lost, until the desk is back in the room.
     lost_at: Option<Instant>,
     /// The wait before each reconnect attempt.
@@ -358,7 +358,7 @@ impl Session {
             }
         }
         self.outbox.connection_lost();
-        self.replay_pending = false;
+        self.replay_left = None;
         if self.lost_at.is_none() {
             self.lost_at = Some(Instant::now());
             self.screen.print(&render::connection_lost(reason));
@@ -692,14 +692,22 @@ impl Session {
     fn server_line(&mut self, line: ServerLine<'_>) -> ControlFlow<()> {
         match line {
             ServerLine::Msg(chat) => self.chat(&chat, false),
-            ServerLine::History(chat) => self.chat(&chat, true),
+            ServerLine::History(chat) => {
+                self.chat(&chat, true);
+                // Counted once shown: the last one may be our own line.
+                self.count_replayed();
+            }
             ServerLine::Welcome {
                 name,
                 color,
                 online,
                 epoch,
             } => return self.welcomed(name, color, online, epoch),
-            ServerLine::Resumed { epoch, skipped } => {
+            ServerLine::Resumed {
+                epoch,
+                skipped,
+                replayed,
+            } => {
                 match self.feed.resumed(epoch, skipped) {
                     Resumed::Missed { skipped: 0 } => {}
                     Resumed::Missed { skipped } => {
@@ -707,7 +715,10 @@ impl Session {
                     }
                     Resumed::OtherLog => self.screen.print(&render::other_log()),
                 }
-                self.replay_pending = true;
+                self.replay_left = Some(replayed);
+                if replayed == 0 {
+                    self.replay_ended();
+                }
             }
             ServerLine::Error { code, detail }
                 if self.joining_as.is_some()
@@ -737,9 +748,8 @@ impl Session {
 
     /// A chat message, live or replayed.
     fn chat(&mut self, chat: &Chat<'_>, replayed: bool) {
-        if !replayed && self.replay_pending {
-            // Live traffic after the `RESUME` answer: the replay is over.
-            self.replay_pending = false;
+        if !replayed && self.replay_left.is_some() {
+            // Live traffic: whatever was replayed is over (it comes first).
             self.replay_ended();
         }
         let Verdict::Show(header) = self.feed.admit(chat.id, replayed) else {
@@ -766,9 +776,20 @@ impl Session {
         }
     }
 
+    /// Counts one replayed line; the last one ends the replay.
+    fn count_replayed(&mut self) {
+        if let Some(left) = self.replay_left.as_mut() {
+            *left = left.saturating_sub(1);
+            if *left == 0 {
+                self.replay_ended();
+            }
+        }
+    }
+
     /// The lines sent before a loss that the replay did not show never
     /// reached the room: give them back.
     fn replay_ended(&mut self) {
+        self.replay_left = None;
         for text in self.outbox.replay_over() {
             self.give_back("the connection was lost before the server had it", &text);
         }

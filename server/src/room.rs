@@ -147,6 +147,7 @@ impl Room {
         frames.push(encode(&ServerLine::Resumed {
             epoch: &self.epoch,
             skipped,
+            replayed: frames.len() as u64,
         }));
         frames.reverse();
         frames
@@ -158,6 +159,7 @@ impl Room {
         let mut frames = vec![encode(&ServerLine::Resumed {
             epoch: &self.epoch,
             skipped: 0,
+            replayed: self.history.len() as u64,
         })];
         frames.extend(self.history.iter().cloned());
         frames

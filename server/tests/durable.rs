@@ -81,19 +81,30 @@ fn resume(
 ) -> (String, u64, Vec<(MessageId, String)>) {
     client.send_line(&format!("/resume {epoch} {after}"));
     let reply = client.wait_for("RESUME", |line| line.starts_with("RESUME<SEP>"));
-    let Ok(ServerLine::Resumed { epoch, skipped }) = ServerLine::parse(&reply) else {
+    let Ok(ServerLine::Resumed {
+        epoch,
+        skipped,
+        replayed,
+    }) = ServerLine::parse(&reply)
+    else {
         panic!("expected a RESUME line, got {reply:?}");
     };
     let epoch = epoch.to_string();
+    let replayed = replayed as usize;
     client.send_line("/ping");
-    let mut replayed = Vec::new();
+    let mut history = Vec::new();
     loop {
         let line = client.line();
         if line == "PONG" {
-            return (epoch, skipped, replayed);
+            assert_eq!(
+                history.len(),
+                replayed,
+                "expected as many HIST lines as RESUME said"
+            );
+            return (epoch, skipped, history);
         }
         if line.starts_with("HIST<SEP>") {
-            replayed.push(id_and_text(&line).expect("a HIST line"));
+            history.push(id_and_text(&line).expect("a HIST line"));
         }
     }
 }

@@ -30,12 +30,17 @@
 //! | `JOIN<SEP>TIME<SEP>NAME<SEP>COLOR`                  | NAME joined |
 //! | `LEAVE<SEP>TIME<SEP>NAME<SEP>COLOR`                 | NAME left |
 //! | `WELCOME<SEP>NAME<SEP>COLOR<SEP>ONLINE<SEP>EPOCH`   | this connection is now NAME; ONLINE people are here; EPOCH names the room's log |
-//! | `RESUME<SEP>EPOCH<SEP>SKIPPED`                      | answer to `/resume`: the missed messages follow as `HIST` (SKIPPED more were too many to replay); a different EPOCH means another log, and its recent history follows instead |
+//! | `RESUME<SEP>EPOCH<SEP>SKIPPED<SEP>REPLAYED`         | answer to `/resume`: REPLAYED missed messages follow as `HIST` (SKIPPED more were too many to replay); a different EPOCH means another log, and its recent history follows instead |
 //! | `WHO<SEP>COUNT<SEP>NAME<SEP>NAME...`                | who is online (at most [`MAX_WHO_NAMES`] names listed) |
 //! | `NOTE<SEP>TEXT`                                     | something every desk should know (the log cannot save) |
 //! | `ERR<SEP>CODE<SEP>DETAIL`                           | a request was refused; the connection stays open |
 //! | `BYE<SEP>REASON`                                    | the server is about to close this connection |
 //! | `PONG`                                              | answer to `/ping` |
+//!
+//! Every `NAME<SEP>TEXT` is answered once: its `MSG` copy, or an `ERR`. The
+//! log's answers (the copy, or `ERR not-saved`) come in the order the
+//! messages were sent; a refusal by the room's rules (a taken name, an empty
+//! text) comes at once, possibly before the copy of an earlier message.
 //!
 //! ID is assigned by the room's log: unique and strictly increasing within
 //! the room, a number or two joined by `-` ([`MessageId`]); desks compare

@@ -315,6 +315,8 @@ pub enum ServerLine<'a> {
         epoch: &'a str,
         /// Messages missed but not replayed (older than the replay bound).
         skipped: u64,
+        /// How many `HIST` lines follow: the end of the replay.
+        replayed: u64,
     },
     /// `NOTE`: something every desk should know (the log cannot save).
     Notice {
@@ -342,10 +344,12 @@ impl<'a> ServerLine<'a> {
                 }
             }
             "RESUME" => {
-                let [epoch, skipped] = fields(rest)?;
+                let [epoch, skipped, replayed] = fields(rest)?;
+                let count = |field: &str| field.parse().map_err(|_| ParseError::Malformed);
                 ServerLine::Resumed {
                     epoch,
-                    skipped: skipped.parse().map_err(|_| ParseError::Malformed)?,
+                    skipped: count(skipped)?,
+                    replayed: count(replayed)?,
                 }
             }
             "NOTE" => ServerLine::Notice { text: rest },
@@ -401,8 +405,12 @@ impl<'a> ServerLine<'a> {
                     clean(epoch)
                 )
             }
-            ServerLine::Resumed { epoch, skipped } => {
-                format!("RESUME{s}{}{s}{skipped}", clean(epoch))
+            ServerLine::Resumed {
+                epoch,
+                skipped,
+                replayed,
+            } => {
+                format!("RESUME{s}{}{s}{skipped}{s}{replayed}", clean(epoch))
             }
             ServerLine::Notice { text } => format!("NOTE{s}{}", clean(text)),
             ServerLine::Who { count, names } => {
@@ -710,6 +718,7 @@ mod tests {
             ServerLine::Resumed {
                 epoch: "5f3a9c",
                 skipped: 12,
+                replayed: 1000,
             },
             ServerLine::Notice {
                 text: "messages cannot be saved",
@@ -827,6 +836,7 @@ mod tests {
             ServerLine::Resumed {
                 epoch: NASTY,
                 skipped: 0,
+                replayed: 0,
             },
             ServerLine::Notice { text: NASTY },
         ];

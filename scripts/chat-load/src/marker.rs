@@ -167,7 +167,7 @@ pub fn classify(line: &[u8], run: u32) -> Seen {
         Ok(ServerLine::Welcome { epoch, .. }) => Seen::Welcome {
             epoch: epoch.to_string(),
         },
-        Ok(ServerLine::Resumed { epoch, skipped }) => Seen::Resumed {
+        Ok(ServerLine::Resumed { epoch, skipped, .. }) => Seen::Resumed {
             epoch: epoch.to_string(),
             skipped,
         },
@@ -291,7 +291,7 @@ mod tests {
             }
         );
         assert_eq!(
-            classify(b"RESUME<SEP>5f3a9c<SEP>12", 1),
+            classify(b"RESUME<SEP>5f3a9c<SEP>12<SEP>0", 1),
             Seen::Resumed {
                 epoch: "5f3a9c".into(),
                 skipped: 12
