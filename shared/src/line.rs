@@ -217,7 +217,16 @@ mod tests {
 
     /// Feeds each chunk in turn and records what comes out.
     fn lines_from(max: usize, chunks: &[&[u8]]) -> Vec<Option<Vec<u8>>> {
-        let mut reader = LineReader::new(max);
+        read_all(LineReader::new(max), chunks)
+    }
+
+    /// Like [`lines_from`], for a reader whose lines end with `END`.
+    fn frames_from(max: usize, chunks: &[&[u8]]) -> Vec<Option<Vec<u8>>> {
+        read_all(LineReader::ending_with(b"END", max), chunks)
+    }
+
+    /// Feeds `reader` each chunk in turn; a line is `Some`, `TooLong` `None`.
+    fn read_all(mut reader: LineReader, chunks: &[&[u8]]) -> Vec<Option<Vec<u8>>> {
         let mut out = Vec::new();
         for chunk in chunks {
             let _ = reader.feed(chunk, |line| {
@@ -444,22 +453,6 @@ mod tests {
             ControlFlow::Continue(())
         });
         assert_eq!(rest, vec![format!("{:?}", Line::Complete(b"b"))]);
-    }
-
-    /// Like [`lines_from`], for a reader whose lines end with `END`.
-    fn frames_from(max: usize, chunks: &[&[u8]]) -> Vec<Option<Vec<u8>>> {
-        let mut reader = LineReader::ending_with(b"END", max);
-        let mut out = Vec::new();
-        for chunk in chunks {
-            let _ = reader.feed(chunk, |line| {
-                out.push(match line {
-                    Line::Complete(bytes) => Some(bytes.to_vec()),
-                    Line::TooLong => None,
-                });
-                ControlFlow::Continue(())
-            });
-        }
-        out
     }
 
     #[test]
