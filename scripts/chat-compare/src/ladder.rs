@@ -1,11 +1,19 @@
 //! The steps of a comparison run as plain data: which workload, how many clients, at what rate,
-//! for how long, against which server mode. Nothing here spawns anything.
+//! for how long, against which server mode and room log. Nothing here spawns anything.
 //!
 //! Rates are fixed in TOTAL messages per second and spread over the senders, so a bigger room
 //! means more deliveries per message, not more messages; no sender goes above
 //! `MAX_RATE_PER_SENDER` so a per-client rate limit in the server never shapes the result.
+//!
+//! Every workload runs against the event server as shipped (its durable log in a SQLite file)
+//! and the threads baseline (which keeps its room in memory and refuses `--db`). The fanout at
+//! the target's room size and the saturating step run a third time, event with `--db none`, so
+//! the report can put a price on the log. The restart scenario runs against the event server
+//! only: it is about the log.
 
 use std::fmt;
+
+use crate::model::FANOUT_TARGET_CLIENTS;
 
 /// The two server designs under comparison.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -35,6 +43,35 @@ impl fmt::Display for ServerMode {
     }
 }
 
+/// Where a step's server keeps the room's log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RoomLog {
+    /// A fresh SQLite file per step (`--db FILE`), deleted afterwards: the event server's
+    /// default, durable across restarts.
+    File,
+    /// In memory: the event server with `--db none`, and the threads server always.
+    Memory,
+}
+
+impl RoomLog {
+    /// The log a mode runs the side-by-side comparison with: event as shipped, threads as it
+    /// only can.
+    pub fn of(mode: ServerMode) -> RoomLog {
+        match mode {
+            ServerMode::Event => RoomLog::File,
+            ServerMode::Threads => RoomLog::Memory,
+        }
+    }
+
+    /// Short name for CSV and JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            RoomLog::File => "file",
+            RoomLog::Memory => "memory",
+        }
+    }
+}
+
 /// Which part of the report a step belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Ladder {
@@ -50,6 +87,8 @@ pub enum Ladder {
     SlowReader,
     /// Rounds of clients that connect, speak at once and vanish: memory left behind.
     Churn,
+    /// The server killed with SIGKILL mid-run and restarted on its log: what the clients lost.
+    Restart,
 }
 
 impl Ladder {
@@ -62,6 +101,7 @@ impl Ladder {
             Ladder::SlowBaseline => "slow-baseline",
             Ladder::SlowReader => "slow-reader",
             Ladder::Churn => "churn",
+            Ladder::Restart => "restart",
         }
     }
 }
@@ -77,6 +117,8 @@ pub enum LoadMode {
     Slow,
     /// `churn --rounds`: every round all clients connect, each sends one message, all close.
     Churn,
+    /// `restart`: chat-load starts the server, kills it, restarts it, and counts by message ID.
+    Restart,
 }
 
 impl LoadMode {
@@ -87,6 +129,7 @@ impl LoadMode {
             LoadMode::Fanout => "fanout",
             LoadMode::Slow => "slow",
             LoadMode::Churn => "churn",
+            LoadMode::Restart => "restart",
         }
     }
 }
@@ -123,6 +166,15 @@ pub const CHURN_ROUNDS: u32 = 60;
 /// about 3.6 s, so it stops after about 11 rounds instead of adding 3.5 minutes to the run.
 pub const CHURN_BOUND_SECS: f64 = 40.0;
 
+/// When chat-load kills the server, and for how long it stays down.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RestartTiming {
+    /// Seconds into the measured phase (`--kill-at`).
+    pub kill_at_secs: f64,
+    /// Seconds down before it starts again (`--restart-after`).
+    pub restart_after_secs: f64,
+}
+
 /// One workload, run once against each server mode.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Workload {
@@ -144,6 +196,8 @@ pub struct Workload {
     pub slow_rcvbuf_bytes: Option<u32>,
     /// Rounds of connect, speak once, vanish (churn only).
     pub rounds: Option<u32>,
+    /// The kill and the restart (restart only).
+    pub restart: Option<RestartTiming>,
     /// Measured phase length handed to `chat-load -d` (churn: its upper bound).
     pub duration_secs: f64,
 }
@@ -160,6 +214,7 @@ impl Workload {
             slow_clients: 0,
             slow_rcvbuf_bytes: None,
             rounds: None,
+            restart: None,
             duration_secs,
         }
     }
@@ -179,6 +234,7 @@ impl Workload {
             slow_clients: 0,
             slow_rcvbuf_bytes: None,
             rounds: None,
+            restart: None,
             duration_secs,
         }
     }
@@ -196,7 +252,32 @@ impl Workload {
             slow_clients: 0,
             slow_rcvbuf_bytes: None,
             rounds: Some(rounds),
+            restart: None,
             duration_secs: bound_secs,
+        }
+    }
+
+    /// A fanout of `clients` at `total_rate` msg/s over `senders`, during which the server is
+    /// killed and restarted as `timing` says.
+    fn restart(
+        clients: u32,
+        senders: u32,
+        total_rate: f64,
+        duration_secs: f64,
+        timing: RestartTiming,
+    ) -> Workload {
+        Workload {
+            ladder: Ladder::Restart,
+            load_mode: LoadMode::Restart,
+            clients,
+            senders,
+            rate_per_sender: total_rate / f64::from(senders),
+            payload_bytes: PAYLOAD_BYTES,
+            slow_clients: 0,
+            slow_rcvbuf_bytes: None,
+            rounds: None,
+            restart: Some(timing),
+            duration_secs,
         }
     }
 
@@ -225,26 +306,49 @@ impl Workload {
     }
 }
 
-/// One server start: a workload against one mode.
+/// One server start: a workload against one mode and room log.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Step {
     /// Position in the run, from 1, for progress lines and log names.
     pub number: usize,
     /// The server design under test.
     pub server_mode: ServerMode,
+    /// Where that server keeps the room.
+    pub room_log: RoomLog,
     /// What the load tool does.
     pub workload: Workload,
 }
 
 impl Step {
-    /// Stable id used in logs, CSV and JSON, e.g. `fanout-1000-event`.
+    /// Stable id used in logs, CSV and JSON, e.g. `fanout-1000-event`, or
+    /// `fanout-1000-event-db-none` for the log-cost run.
     pub fn id(&self) -> String {
+        let suffix = if self.is_side_by_side() {
+            ""
+        } else {
+            "-db-none"
+        };
         format!(
-            "{}-{}-{}",
+            "{}-{}-{}{suffix}",
             self.workload.ladder.name(),
             self.workload.clients,
             self.server_mode
         )
+    }
+
+    /// Whether this step runs its mode with the log of the side-by-side tables (see
+    /// [`RoomLog::of`]), rather than being the log-cost run.
+    pub fn is_side_by_side(&self) -> bool {
+        self.room_log == RoomLog::of(self.server_mode)
+    }
+
+    /// The server as the report names it: `event`, `event --db none` or `threads`.
+    pub fn server_label(&self) -> String {
+        if self.is_side_by_side() {
+            self.server_mode.to_string()
+        } else {
+            format!("{} --db none", self.server_mode)
+        }
     }
 }
 
@@ -290,18 +394,72 @@ pub fn workloads(quick: bool) -> Vec<Workload> {
     } else {
         Workload::churn(CHURN_CLIENTS, CHURN_ROUNDS, CHURN_BOUND_SECS)
     });
+    list.push(if quick {
+        Workload::restart(100, 10, 50.0, 3.0, QUICK_RESTART_TIMING)
+    } else {
+        Workload::restart(
+            RESTART_CLIENTS,
+            RESTART_SENDERS,
+            RESTART_TOTAL_RATE,
+            RESTART_SECS,
+            RESTART_TIMING,
+        )
+    });
     list
 }
 
-/// Every workload against each mode, event first, numbered from 1.
+/// The restart scenario's room: as many desks as an office, all resuming at once.
+pub const RESTART_CLIENTS: u32 = 500;
+/// Senders in the restart scenario.
+pub const RESTART_SENDERS: u32 = 20;
+/// Messages per second in total during the restart scenario: with [`RESTART_SECS`], 800
+/// messages, within what one `/resume` reads back
+/// ([`chat_load::config::MAX_RESTART_MESSAGES`]).
+pub const RESTART_TOTAL_RATE: f64 = 80.0;
+/// Length of the restart scenario's measured phase.
+pub const RESTART_SECS: f64 = 10.0;
+/// The kill halfway, then a second down: long enough that every desk finds the port closed and
+/// backs off, short enough to keep the run short.
+pub const RESTART_TIMING: RestartTiming = RestartTiming {
+    kill_at_secs: 5.0,
+    restart_after_secs: 1.0,
+};
+/// `--quick`: the same, in less time.
+const QUICK_RESTART_TIMING: RestartTiming = RestartTiming {
+    kill_at_secs: 1.5,
+    restart_after_secs: 0.5,
+};
+
+/// The servers a workload runs against, in order: event with its log, event with `--db none`
+/// for the log's cost (the fanout target's room and the saturating step), threads; the restart
+/// scenario only against event with its log.
+pub fn servers(workload: &Workload) -> Vec<(ServerMode, RoomLog)> {
+    let event = (ServerMode::Event, RoomLog::File);
+    let threads = (ServerMode::Threads, RoomLog::Memory);
+    match workload.ladder {
+        Ladder::Restart => vec![event],
+        Ladder::Saturate => vec![event, (ServerMode::Event, RoomLog::Memory), threads],
+        Ladder::Fanout if workload.clients == FANOUT_TARGET_CLIENTS => {
+            vec![event, (ServerMode::Event, RoomLog::Memory), threads]
+        }
+        _ => vec![event, threads],
+    }
+}
+
+/// Every workload against its servers, numbered from 1.
 pub fn steps(quick: bool) -> Vec<Step> {
     workloads(quick)
         .into_iter()
-        .flat_map(|workload| ServerMode::BOTH.map(|server_mode| (server_mode, workload.clone())))
+        .flat_map(|workload| {
+            servers(&workload)
+                .into_iter()
+                .map(move |(server_mode, room_log)| (server_mode, room_log, workload.clone()))
+        })
         .enumerate()
-        .map(|(index, (server_mode, workload))| Step {
+        .map(|(index, (server_mode, room_log, workload))| Step {
             number: index + 1,
             server_mode,
+            room_log,
             workload,
         })
         .collect()
@@ -355,26 +513,85 @@ mod tests {
     #[test]
     fn churn_soak_is_the_issue_s_rounds() {
         let list = workloads(false);
-        let churn = list.last().unwrap();
+        let churn = list.iter().find(|w| w.ladder == Ladder::Churn).unwrap();
         assert_eq!(churn.ladder, Ladder::Churn);
         assert_eq!((churn.clients, churn.rounds), (300, Some(60)));
         assert_eq!(churn.senders, churn.clients);
         let quick = workloads(true);
-        assert_eq!(quick.last().unwrap().rounds, Some(10));
+        let quick_churn = quick.iter().find(|w| w.ladder == Ladder::Churn).unwrap();
+        assert_eq!(quick_churn.rounds, Some(10));
     }
 
     #[test]
-    fn every_workload_runs_in_both_modes() {
+    fn every_workload_runs_in_both_modes_event_with_its_log() {
         let steps = steps(true);
-        assert_eq!(steps.len(), workloads(true).len() * 2);
-        assert_eq!(steps[0].server_mode, ServerMode::Event);
-        assert_eq!(steps[1].server_mode, ServerMode::Threads);
+        assert_eq!(
+            (steps[0].server_mode, steps[0].room_log),
+            (ServerMode::Event, RoomLog::File)
+        );
+        assert_eq!(
+            (steps[1].server_mode, steps[1].room_log),
+            (ServerMode::Threads, RoomLog::Memory)
+        );
         assert_eq!(steps[1].number, 2);
+        for workload in workloads(false) {
+            let servers = servers(&workload);
+            assert_eq!(servers[0], (ServerMode::Event, RoomLog::File));
+            if workload.ladder != Ladder::Restart {
+                assert_eq!(
+                    servers.last(),
+                    Some(&(ServerMode::Threads, RoomLog::Memory))
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_log_cost_runs_fanout_1000_and_saturation_without_a_log() {
+        let without: Vec<String> = steps(false)
+            .iter()
+            .filter(|s| !s.is_side_by_side())
+            .map(Step::id)
+            .collect();
+        assert_eq!(
+            without,
+            ["fanout-1000-event-db-none", "saturate-500-event-db-none"]
+        );
+        let quick: Vec<String> = steps(true)
+            .iter()
+            .filter(|s| !s.is_side_by_side())
+            .map(Step::id)
+            .collect();
+        assert_eq!(quick, ["saturate-200-event-db-none"]);
+    }
+
+    #[test]
+    fn restart_runs_once_against_event_within_one_replay() {
+        for quick in [false, true] {
+            let restarts: Vec<Step> = steps(quick)
+                .into_iter()
+                .filter(|s| s.workload.ladder == Ladder::Restart)
+                .collect();
+            assert_eq!(restarts.len(), 1);
+            let step = &restarts[0];
+            assert_eq!(
+                (step.server_mode, step.room_log),
+                (ServerMode::Event, RoomLog::File)
+            );
+            let load = &step.workload;
+            let timing = load.restart.unwrap();
+            assert!(timing.kill_at_secs < load.duration_secs);
+            assert!(
+                load.total_rate() * load.duration_secs <= chat_load::config::MAX_RESTART_MESSAGES
+            );
+            assert!(load.rate_per_sender <= MAX_RATE_PER_SENDER);
+        }
     }
 
     #[test]
     fn step_id_names_ladder_size_and_mode() {
         let step = &steps(false)[1];
         assert_eq!(step.id(), "idle-100-threads");
+        assert_eq!(step.server_label(), "threads");
     }
 }

@@ -1,15 +1,17 @@
 //! `chat-compare` drives `chat-server` in both modes (`event`, `threads`) through the same
 //! ladder of `chat-load` runs, one fresh server per step, and writes the side-by-side report.
-//! It owns process supervision, the optional 1 GB memory cgroup and the report files; the load
-//! itself and the measurements of the server process come from `chat-load`.
+//! The event server runs as shipped, its room's log in a SQLite file of the step's own; twice
+//! more with `--db none` for the log's cost; and once in chat-load's restart scenario. It owns
+//! process supervision, the optional 1 GB memory cgroup, the steps' log files and the report
+//! files; the load itself and the measurements of the server process come from `chat-load`.
 //!
 //! # Layout
 //! - [`config`]: command-line flags (`--quick`, `--out`, `--bin-dir`).
 //! - [`ladder`]: the steps of a run as plain data.
 //! - [`load`]: reading `chat-load --json` output strictly into chat-load's own report type.
 //! - [`cgroup`]: detecting and using a memory controller for the 1 GB limit.
-//! - [`runner`]: spawning, supervising and killing the server and the load tool; produces a
-//!   [`model::RunRecord`].
+//! - [`runner`]: spawning, supervising and killing the server and the load tool, each step's
+//!   log file; produces a [`model::RunRecord`].
 //! - [`machine`]: what the report says about the box (kernel, cores, memory, date).
 //! - [`model`]: the step results and the run record, the figures read off them, the targets;
 //!   what the report and the plots both read.

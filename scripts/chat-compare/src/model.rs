@@ -3,12 +3,12 @@
 //! produces these values; the report and the plots only read them, so neither needs the other
 //! nor the runner.
 
-use chat_load::report::{ChurnReport, ServerReport};
+use chat_load::report::{ChurnReport, RestartReport, ServerReport};
 use chat_load::stats::LatencySummary;
 use chat_load::Report;
 
 use crate::cgroup::CgroupStats;
-use crate::ladder::{Ladder, ServerMode, Step};
+use crate::ladder::{Ladder, RoomLog, ServerMode, Step};
 use crate::load::cpu_us_per_delivery;
 use crate::machine::Machine;
 
@@ -29,6 +29,9 @@ pub const SLOW_P99_MAX_FACTOR: f64 = 1.5;
 /// noise but not for an unbounded queue (200 msg/s of 64 B for a minute is already 0.8 MB,
 /// the seed-style "queue forever" grows without limit).
 pub const SLOW_RSS_ALLOWANCE_KB: f64 = 16.0 * 1024.0;
+/// Target 5: with the durable log, fanout p99 (at the fanout target) and CPU per delivery (at
+/// saturation) at most this multiple of the same run with `--db none`.
+pub const LOG_COST_MAX_FACTOR: f64 = 1.15;
 
 /// What one step produced.
 #[derive(Debug, Clone)]
@@ -92,6 +95,11 @@ impl StepResult {
     pub fn churn(&self) -> Option<&ChurnReport> {
         self.load()?.churn.as_ref()
     }
+
+    /// What the clients lost, repeated and reordered across a restart.
+    pub fn restart(&self) -> Option<&RestartReport> {
+        self.load()?.restart.as_ref()
+    }
 }
 
 /// Everything a report needs about one run.
@@ -107,24 +115,39 @@ pub struct RunRecord {
     pub memory_limit: String,
     /// Whether the limit applied at all.
     pub memory_limit_applied: bool,
-    /// The exact server flags used for every step (after `--mode`).
+    /// The exact server flags used for every step (after `--mode`; event mode adds `--db`).
     pub server_flags: Vec<String>,
+    /// Where each event step's SQLite file was made (and deleted).
+    pub db_dir: String,
     /// One result per step, in run order.
     pub results: Vec<StepResult>,
     /// Seconds the whole ladder took.
     pub total_secs: f64,
 }
 
-/// Finds the step of `ladder` (and `clients`, when given) run against `mode`.
+/// Finds the step of `ladder` (and `clients`, when given) run against `mode` with the log of
+/// the side-by-side tables (event: its file; threads: memory).
 pub fn find(
     results: &[StepResult],
     ladder: Ladder,
     clients: Option<u32>,
     mode: ServerMode,
 ) -> Option<&StepResult> {
+    find_with_log(results, ladder, clients, mode, RoomLog::of(mode))
+}
+
+/// Finds the step of `ladder` (and `clients`, when given) run against `mode` with `log`.
+pub fn find_with_log(
+    results: &[StepResult],
+    ladder: Ladder,
+    clients: Option<u32>,
+    mode: ServerMode,
+    log: RoomLog,
+) -> Option<&StepResult> {
     results.iter().find(|r| {
         r.step.workload.ladder == ladder
             && r.step.server_mode == mode
+            && r.step.room_log == log
             && clients.is_none_or(|c| r.step.workload.clients == c)
     })
 }
@@ -137,22 +160,35 @@ pub(crate) mod tests {
     use crate::ladder;
     use crate::load::tests::FANOUT_FIXTURE;
 
-    fn step(ladder: Ladder, clients: u32, mode: ServerMode) -> Step {
+    fn step(ladder: Ladder, clients: u32, mode: ServerMode, log: RoomLog) -> Step {
         ladder::steps(false)
             .into_iter()
             .find(|s| {
                 s.workload.ladder == ladder
                     && s.workload.clients == clients
                     && s.server_mode == mode
+                    && s.room_log == log
             })
             .expect("step exists in the full ladder")
     }
 
-    /// A result whose chat-load output is the schema fixture with `edits` applied.
+    /// A result whose chat-load output is the schema fixture with `edits` applied, run with
+    /// the mode's side-by-side log.
     pub(crate) fn fixture(
         ladder: Ladder,
         clients: u32,
         mode: ServerMode,
+        edits: serde_json::Value,
+    ) -> StepResult {
+        fixture_with_log(ladder, clients, mode, RoomLog::of(mode), edits)
+    }
+
+    /// As [`fixture`], with the room log given.
+    pub(crate) fn fixture_with_log(
+        ladder: Ladder,
+        clients: u32,
+        mode: ServerMode,
+        log: RoomLog,
         edits: serde_json::Value,
     ) -> StepResult {
         let mut raw: serde_json::Value = serde_json::from_str(FANOUT_FIXTURE).unwrap();
@@ -161,7 +197,7 @@ pub(crate) mod tests {
             panic!("fixture with {edits} is not a valid chat-load report: {err}")
         });
         StepResult {
-            step: step(ladder, clients, mode),
+            step: step(ladder, clients, mode, log),
             port: Some(5002),
             load: Some(load),
             raw_load: Some(raw),
@@ -211,6 +247,28 @@ pub(crate) mod tests {
         )
     }
 
+    /// The restart step, with its restart section as `restart` (merged over a clean one).
+    pub(crate) fn restart_fixture(restart: serde_json::Value) -> StepResult {
+        let mut section = json!({
+            "kill_at_secs": 5.0, "restart_after_secs": 1.0, "log_messages": 790, "lost": 0,
+            "duplicated": 0, "out_of_order": 0, "resumed": 500, "replayed": 2400, "not_back": 0,
+            "reconnect_attempts": 2500, "replay_skipped": 0, "sends_skipped": 80,
+            "reconnect_us": {"p50": 1_150_000, "p90": 1_300_000, "p99": 1_390_000,
+                             "p999": 1_400_000, "max": 1_400_000, "count": 500},
+        });
+        merge(&mut section, &restart);
+        fixture(
+            Ladder::Restart,
+            500,
+            ServerMode::Event,
+            json!({
+                "mode": "restart", "clients": 500, "connected": 500, "hold": null, "slow": null,
+                "server": null, "messages_sent": 800, "deliveries_expected": 395_000,
+                "deliveries_received": 395_000, "restart": section, "errors": [],
+            }),
+        )
+    }
+
     /// A step that failed without figures.
     pub(crate) fn failed(ladder: Ladder, clients: u32, mode: ServerMode, why: &str) -> StepResult {
         StepResult {
@@ -238,6 +296,7 @@ pub(crate) mod tests {
             server_flags: ["--host", "127.0.0.1", "--port", "0"]
                 .map(String::from)
                 .to_vec(),
+            db_dir: "/tmp".into(),
             results,
             total_secs: 100.0,
         }
@@ -277,5 +336,39 @@ pub(crate) mod tests {
         let first = find(&results, Ladder::Fanout, None, ServerMode::Event).unwrap();
         assert_eq!(first.step.workload.clients, 100);
         assert!(find(&results, Ladder::Idle, None, ServerMode::Event).is_none());
+    }
+
+    #[test]
+    fn find_takes_event_with_its_log_unless_asked_for_none() {
+        let results = vec![
+            fixture_with_log(
+                Ladder::Saturate,
+                500,
+                ServerMode::Event,
+                RoomLog::Memory,
+                json!({}),
+            ),
+            fixture(Ladder::Saturate, 500, ServerMode::Event, json!({})),
+        ];
+        let found = find(&results, Ladder::Saturate, None, ServerMode::Event).unwrap();
+        assert_eq!(found.step.id(), "saturate-500-event");
+        let none = find_with_log(
+            &results,
+            Ladder::Saturate,
+            None,
+            ServerMode::Event,
+            RoomLog::Memory,
+        )
+        .unwrap();
+        assert_eq!(none.step.id(), "saturate-500-event-db-none");
+        assert_eq!(none.step.server_label(), "event --db none");
+    }
+
+    #[test]
+    fn restart_figures_read_off_the_fixture() {
+        let result = restart_fixture(json!({"lost": 3}));
+        let restart = result.restart().unwrap();
+        assert_eq!((restart.lost, restart.duplicated), (3, 0));
+        assert_eq!(restart.reconnect_us.unwrap().p50, 1_150_000);
     }
 }

@@ -1,6 +1,6 @@
 //! The SVG charts of the report, drawn with plotters from the model: server RSS vs idle
 //! clients, fanout p99 latency vs clients, fanout deliveries/s vs clients and server RSS after
-//! each churn round, event and threads on one chart each. The ladders' axes are logarithmic
+//! each churn round, event (with its log) and threads on one chart each. The ladders' axes are logarithmic
 //! because they grow by 10× and the two modes can differ by orders of magnitude; ticks sit on
 //! the measured room sizes and on 1-2-5 steps so values can be read without a table. The churn
 //! chart is linear from zero, so growth per round shows as slope. A step that failed is marked
@@ -89,10 +89,9 @@ where
 {
     let mut points = Vec::new();
     let mut failed_x = Vec::new();
-    for result in results
-        .iter()
-        .filter(|r| r.step.workload.ladder == ladder && r.step.server_mode == mode)
-    {
+    for result in results.iter().filter(|r| {
+        r.step.workload.ladder == ladder && r.step.server_mode == mode && r.step.is_side_by_side()
+    }) {
         let x = f64::from(result.step.workload.clients);
         match figure(result).filter(|y| *y > 0.0) {
             Some(y) => points.push((x, y)),
@@ -246,7 +245,9 @@ pub fn charts(record: &RunRecord) -> Vec<(&'static str, Chart)> {
     let mut offered: Vec<(f64, f64)> = results
         .iter()
         .filter(|r| {
-            r.step.workload.ladder == Ladder::Fanout && r.step.server_mode == ServerMode::Event
+            r.step.workload.ladder == Ladder::Fanout
+                && r.step.server_mode == ServerMode::Event
+                && r.step.is_side_by_side()
         })
         .map(|r| {
             (
@@ -482,7 +483,8 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::tests::{churn_fixture, failed, record};
+    use crate::ladder::RoomLog;
+    use crate::model::tests::{churn_fixture, failed, fixture, fixture_with_log, record};
 
     #[test]
     fn one_two_five_within_range() {
@@ -519,6 +521,27 @@ mod tests {
         assert_eq!(series.len(), 1, "only the mode that ran");
         assert!(series[0].points.is_empty());
         assert_eq!(series[0].failed_x, vec![1.0]);
+    }
+
+    #[test]
+    fn the_log_cost_run_is_not_a_second_event_point() {
+        let results = vec![
+            fixture(
+                Ladder::Fanout,
+                1000,
+                ServerMode::Event,
+                serde_json::json!({}),
+            ),
+            fixture_with_log(
+                Ladder::Fanout,
+                1000,
+                ServerMode::Event,
+                RoomLog::Memory,
+                serde_json::json!({"latency_us": {"p99": 700}}),
+            ),
+        ];
+        let series = figure_series(&results, Ladder::Fanout, ServerMode::Event, |r| r.p99_us());
+        assert_eq!(series.points, vec![(1000.0, 900.0)]);
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! The report files: `report.md` (tables with event and threads side by side, ratios, "what
-//! happened" lines and the target checks), `results.csv` (one row per step) and `results.json`
-//! (step metadata plus every chat-load output as printed). Rendering is pure text from a
+//! The report files: `report.md` (tables with event and threads side by side, ratios, the cost
+//! of the durable log, the restart scenario, "what happened" lines and the target checks),
+//! `results.csv` (one row per step) and `results.json` (step metadata plus every chat-load
+//! output as printed). Rendering is pure text from a
 //! `RunRecord` so it is unit-tested with fixture results; only `write_all` touches the disk.
 
 use std::fmt::Write as _;
@@ -13,11 +14,11 @@ use chat_load::stats::LatencySummary;
 use serde_json::json;
 
 use crate::cgroup::MEMORY_LIMIT_BYTES;
-use crate::ladder::{Ladder, ServerMode};
+use crate::ladder::{Ladder, RoomLog, ServerMode};
 use crate::model::{
-    find, RunRecord, StepResult, CPU_PER_DELIVERY_MAX_SHARE, FANOUT_P99_TARGET_US,
-    FANOUT_TARGET_CLIENTS, IDLE_RSS_TARGET_KB, IDLE_TARGET_CLIENTS, SLOW_P99_MAX_FACTOR,
-    SLOW_RSS_ALLOWANCE_KB,
+    find, find_with_log, RunRecord, StepResult, CPU_PER_DELIVERY_MAX_SHARE, FANOUT_P99_TARGET_US,
+    FANOUT_TARGET_CLIENTS, IDLE_RSS_TARGET_KB, IDLE_TARGET_CLIENTS, LOG_COST_MAX_FACTOR,
+    SLOW_P99_MAX_FACTOR, SLOW_RSS_ALLOWANCE_KB,
 };
 
 const NOT_AVAILABLE: &str = "n/a";
@@ -192,6 +193,15 @@ pub fn progress_summary(result: &StepResult) -> String {
         if let Some(text) = mib(result.rss_peak_kb()) {
             parts.push(format!("rss {text} MiB"));
         }
+        if let Some(restart) = result.restart() {
+            parts.push(format!(
+                "lost {}, duplicated {}, out of order {}, away p50 {} ms",
+                restart.lost,
+                restart.duplicated,
+                restart.out_of_order,
+                or_na(ms(restart.reconnect_us.map(|r| r.p50 as f64)))
+            ));
+        }
         if let Some(curve) = result.churn().and_then(ChurnReport::rss_curve) {
             parts.push(format!(
                 "rss after round {} {} MiB, after round {} {} MiB",
@@ -279,13 +289,15 @@ fn clean(result: &StepResult) -> Option<bool> {
     Some(result.failure.is_none())
 }
 
-/// Checks the four event-mode targets of the issue.
+/// Checks the event-mode targets of the issue.
 pub fn check_targets(results: &[StepResult]) -> Vec<TargetCheck> {
     vec![
         check_idle(results),
         check_fanout(results),
         check_cpu(results),
         check_slow_reader(results),
+        check_log_cost(results),
+        check_restart(results),
     ]
 }
 
@@ -475,6 +487,145 @@ fn check_slow_reader(results: &[StepResult]) -> TargetCheck {
     }
 }
 
+/// One figure of the event server with its log and with `--db none`, same workload, same run.
+struct LogCost {
+    /// What is compared, for the table.
+    label: String,
+    /// The figure with the log.
+    with_log: Option<f64>,
+    /// The figure with `--db none`.
+    without: Option<f64>,
+    /// Met when both steps ran cleanly and the figure stayed within [`LOG_COST_MAX_FACTOR`];
+    /// not measured when the pair is not in this run.
+    verdict: Verdict,
+}
+
+/// Fanout p99 at the fanout target's room and CPU per delivery at saturation, log vs none.
+fn log_costs(results: &[StepResult]) -> Vec<LogCost> {
+    let pair = |ladder, clients| {
+        let with_log = find(results, ladder, clients, ServerMode::Event)?;
+        let without = find_with_log(results, ladder, clients, ServerMode::Event, RoomLog::Memory)?;
+        Some((with_log, without))
+    };
+    let cost = |label: String,
+                pair: Option<(&StepResult, &StepResult)>,
+                figure: fn(&StepResult) -> Option<f64>| {
+        let Some((with_log, without)) = pair else {
+            return LogCost {
+                label,
+                with_log: None,
+                without: None,
+                verdict: Verdict::NotMeasured,
+            };
+        };
+        let (a, b) = (figure(with_log), figure(without));
+        let factor = match (a, b) {
+            (Some(a), Some(b)) if b > 0.0 => Some(a / b),
+            _ => None,
+        };
+        LogCost {
+            label,
+            with_log: a,
+            without: b,
+            verdict: verdict_of(&[
+                clean(with_log),
+                clean(without),
+                factor.map(|f| f <= LOG_COST_MAX_FACTOR),
+            ]),
+        }
+    };
+    let saturate = pair(Ladder::Saturate, None);
+    let saturate_label = saturate.map_or_else(
+        || "saturating step: CPU µs per delivery".to_string(),
+        |(step, _)| {
+            let w = &step.step.workload;
+            format!(
+                "saturating, {} clients × {:.0} msg/s: CPU µs per delivery",
+                w.clients,
+                w.total_rate()
+            )
+        },
+    );
+    vec![
+        cost(
+            format!("fanout {FANOUT_TARGET_CLIENTS} clients × 200 msg/s: p99 ms"),
+            pair(Ladder::Fanout, Some(FANOUT_TARGET_CLIENTS)),
+            |r| r.p99_us().map(|us| us / 1000.0),
+        ),
+        cost(saturate_label, saturate, StepResult::cpu_us_per_delivery),
+    ]
+}
+
+fn check_log_cost(results: &[StepResult]) -> TargetCheck {
+    let target = format!(
+        "durable log: fanout {FANOUT_TARGET_CLIENTS} p99 and saturating CPU per delivery with the log ≤ {LOG_COST_MAX_FACTOR}× `--db none`"
+    );
+    let costs = log_costs(results);
+    let detail = costs
+        .iter()
+        .map(|c| {
+            format!(
+                "{}: {} with the log vs {} without ({})",
+                c.label,
+                or_na(c.with_log.map(|v| format!("{v:.2}"))),
+                or_na(c.without.map(|v| format!("{v:.2}"))),
+                ratio(c.with_log, c.without)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    let verdict = if costs.iter().any(|c| c.verdict == Verdict::NotMeasured) {
+        Verdict::NotMeasured
+    } else if costs.iter().all(|c| c.verdict == Verdict::Met) {
+        Verdict::Met
+    } else {
+        Verdict::NotMet
+    };
+    TargetCheck {
+        target,
+        verdict,
+        detail,
+    }
+}
+
+fn check_restart(results: &[StepResult]) -> TargetCheck {
+    let target = "restart: server killed with SIGKILL mid-run and started again on its log; every client resumes, lost 0, duplicated 0, out of order 0".to_string();
+    let Some(step) = find(results, Ladder::Restart, None, ServerMode::Event) else {
+        return not_measured(target, "no restart step in this run");
+    };
+    let restart = step.restart();
+    let conditions = [
+        clean(step),
+        restart.map(|r| r.lost == 0 && r.duplicated == 0 && r.out_of_order == 0),
+        restart.map(|r| r.not_back == 0),
+    ];
+    let mut detail = match restart {
+        Some(r) => format!(
+            "{} clients, killed at {} s, down {} s: lost {}, duplicated {}, out of order {}; {} resumed, {} not back, away p50 {} ms, max {} ms; {} deliveries came in a replay",
+            step.step.workload.clients,
+            r.kill_at_secs,
+            r.restart_after_secs,
+            r.lost,
+            r.duplicated,
+            r.out_of_order,
+            r.resumed,
+            r.not_back,
+            or_na(ms(r.reconnect_us.map(|a| a.p50 as f64))),
+            or_na(ms(r.reconnect_us.map(|a| a.max as f64))),
+            r.replayed,
+        ),
+        None => "no restart figures from chat-load".into(),
+    };
+    if let Some(failure) = &step.failure {
+        let _ = write!(detail, "; failed: {failure}");
+    }
+    TargetCheck {
+        target,
+        verdict: verdict_of(&conditions),
+        detail,
+    }
+}
+
 // ---------------------------------------------------------------- markdown
 
 fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
@@ -503,19 +654,26 @@ fn sizes(results: &[StepResult], ladder: Ladder) -> Vec<u32> {
     sizes
 }
 
+/// The "what happened" list of the side-by-side steps of `ladders`.
 fn happened_lines(results: &[StepResult], ladders: &[Ladder]) -> String {
+    happened_lines_of(
+        results
+            .iter()
+            .filter(|r| r.step.is_side_by_side() && ladders.contains(&r.step.workload.ladder)),
+    )
+}
+
+/// The "what happened" list of `steps`.
+fn happened_lines_of<'a>(steps: impl Iterator<Item = &'a StepResult>) -> String {
     let mut out = String::new();
-    for result in results
-        .iter()
-        .filter(|r| ladders.contains(&r.step.workload.ladder))
-    {
+    for result in steps {
         let lines = what_happened(result);
         if !lines.is_empty() {
             let _ = writeln!(
                 out,
                 "- {} clients, {} ({}): {}",
                 result.step.workload.clients,
-                result.step.server_mode,
+                result.step.server_label(),
                 result.step.workload.ladder.name(),
                 lines.join("; ")
             );
@@ -715,6 +873,95 @@ pub fn churn_table(results: &[StepResult]) -> String {
     )
 }
 
+/// The durable log's price: the event server with its log and with `--db none`, side by side.
+pub fn log_cost_table(results: &[StepResult]) -> String {
+    let two = |value: Option<f64>| or_na(value.map(|v| format!("{v:.2}")));
+    let rows: Vec<Vec<String>> = log_costs(results)
+        .into_iter()
+        .map(|cost| {
+            vec![
+                cost.label,
+                two(cost.with_log),
+                two(cost.without),
+                ratio(cost.with_log, cost.without),
+                format!("≤ {LOG_COST_MAX_FACTOR}×"),
+                cost.verdict.label().into(),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "figure",
+            "with the log (SQLite file)",
+            "`--db none`",
+            "log ÷ none",
+            "target",
+            "result",
+        ],
+        &rows,
+    )
+}
+
+/// The restart scenario's one row: what the clients lost across a SIGKILL and a restart.
+pub fn restart_table(results: &[StepResult]) -> String {
+    let rows: Vec<Vec<String>> = results
+        .iter()
+        .filter(|r| r.step.workload.ladder == Ladder::Restart)
+        .map(|r| {
+            let w = &r.step.workload;
+            let cell = |figure: &dyn Fn(&chat_load::report::RestartReport) -> String| match (
+                r.restart(),
+                &r.failure,
+            ) {
+                (Some(restart), _) => figure(restart),
+                (None, Some(_)) => "failed".to_string(),
+                (None, None) => NOT_AVAILABLE.to_string(),
+            };
+            vec![
+                w.clients.to_string(),
+                format!("{} × {}", w.senders, w.rate_per_sender),
+                cell(&|x| format!("{} s, down {} s", x.kill_at_secs, x.restart_after_secs)),
+                cell(&|x| {
+                    format!(
+                        "{} / {}",
+                        x.log_messages,
+                        r.load().map_or(0, |l| l.messages_sent)
+                    )
+                }),
+                or_na(percent(r.delivered())),
+                cell(&|x| x.lost.to_string()),
+                cell(&|x| x.duplicated.to_string()),
+                cell(&|x| x.out_of_order.to_string()),
+                cell(&|x| x.replayed.to_string()),
+                cell(&|x| format!("{}/{}", x.resumed, w.clients)),
+                cell(&|x| {
+                    format!(
+                        "{} / {}",
+                        or_na(ms(x.reconnect_us.map(|a| a.p50 as f64))),
+                        or_na(ms(x.reconnect_us.map(|a| a.max as f64)))
+                    )
+                }),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "clients",
+            "senders × msg/s",
+            "SIGKILL at",
+            "messages in the log / sent",
+            "delivered",
+            "lost",
+            "duplicated",
+            "out of order",
+            "came in a replay",
+            "resumed",
+            "away p50 / max ms",
+        ],
+        &rows,
+    )
+}
+
 fn ladder_description(results: &[StepResult], ladder: Ladder) -> String {
     let Some(first) = results.iter().find(|r| r.step.workload.ladder == ladder) else {
         return String::new();
@@ -724,6 +971,15 @@ fn ladder_description(results: &[StepResult], ladder: Ladder) -> String {
         Ladder::Idle => format!(
             "`chat-load hold`, {} s held, then one broadcast that every client should receive.",
             w.duration_secs
+        ),
+        Ladder::Restart => format!(
+            "`chat-load restart`: chat-load starts the event server on a fresh SQLite file, {} clients join, {} of them send {:.0} msg/s in total for {} s. At {} s the server gets SIGKILL; {} s later it starts again on the same port and file. Every client reconnects (backoff from 50 ms, doubling, at most 400 ms, jittered), sends `/resume EPOCH LASTID`, ignores `MSG`/`HIST` until the `RESUME` reply, then counts both; senders skip their turns while down. After sending stops one more connection reads the log back with `/resume EPOCH 0`: a message in the log, stored after a client's first message, that the client never counted is lost. \"Away\" is from a client finding its connection gone to the `RESUME` reply.",
+            w.clients,
+            w.senders,
+            w.total_rate(),
+            w.duration_secs,
+            w.restart.map_or(0.0, |t| t.kill_at_secs),
+            w.restart.map_or(0.0, |t| t.restart_after_secs),
         ),
         Ladder::Churn => format!(
             "`chat-load churn --rounds {}`: each round {} clients connect, each sends one {} B message at the same moment, the deliveries drain, and all close without `/quit`; the server's RSS is read from `/proc` 100 ms after each round's last close. Each mode stops after {} s even with rounds left (the round under way is finished).",
@@ -761,6 +1017,7 @@ pub fn render_markdown(record: &RunRecord) -> String {
         "- Machine: {}, {} cores{}, {} MiB RAM\n\
          - Memory limit ({} MiB like the target box): {}\n\
          - Server flags (both modes): `--mode event|threads {}`, defaults otherwise\n\
+         - Room log: event mode keeps it durable as shipped, `--db FILE`, a fresh SQLite file per step in {}, deleted after the step; its log-cost runs use `--db none`. Threads mode keeps its room in memory (it refuses `--db`)\n\
          - One fresh server per step; chat-load runs on the same machine and competes for the same {} cores\n\
          - {} steps in {:.0} s\n",
         machine.kernel,
@@ -775,6 +1032,7 @@ pub fn render_markdown(record: &RunRecord) -> String {
         MEMORY_LIMIT_BYTES >> 20,
         record.memory_limit,
         record.server_flags.join(" "),
+        record.db_dir,
         machine.cores,
         results.len(),
         record.total_secs
@@ -812,6 +1070,17 @@ pub fn render_markdown(record: &RunRecord) -> String {
     );
     let _ = writeln!(
         out,
+        "## Cost of the durable log\n\n\
+         The event server as shipped (its log in a SQLite file) against the same server with `--db none`, same workload, one step after the other in the same run; every other table shows the event server with its log.\n\n{}\n{}",
+        log_cost_table(results),
+        happened_lines_of(
+            results
+                .iter()
+                .filter(|r| !r.step.is_side_by_side())
+        )
+    );
+    let _ = writeln!(
+        out,
         "## One slow reader\n\n{} The slow run adds one client that never reads; latency and delivery are the other clients'.\n\n{}\n{}",
         ladder_description(results, Ladder::SlowBaseline),
         slow_table(results),
@@ -831,6 +1100,13 @@ pub fn render_markdown(record: &RunRecord) -> String {
         churn_table(results),
         happened_lines(results, &[Ladder::Churn])
     );
+    let _ = writeln!(
+        out,
+        "## Restart: SIGKILL mid-run, resume\n\n{}\n\n{}\n{}",
+        ladder_description(results, Ladder::Restart),
+        restart_table(results),
+        happened_lines(results, &[Ladder::Restart])
+    );
     let tcp_wmem = machine.tcp_wmem.as_deref().map_or_else(
         || NOT_AVAILABLE.to_string(),
         |t| format!("min/default/max {t} bytes"),
@@ -839,7 +1115,8 @@ pub fn render_markdown(record: &RunRecord) -> String {
         "## How the figures are taken\n\n\
          - Latency, delivery and connection counts come from chat-load's clients (send timestamp to receive).\n\
          - RSS peak, thread count and CPU seconds (user + system) of the server are sampled by chat-load from `/proc/PID` (`--server-pid`); CPU µs/delivery = server CPU ÷ deliveries received.\n\
-         - cgroup peak is the step cgroup's own high-water mark (includes kernel memory charged to it) when the limit applied.\n\
+         - cgroup peak is the step cgroup's own high-water mark (includes kernel memory charged to it) when the limit applied. In the restart step chat-load starts the server, so chat-load and the server share the step's cgroup.\n\
+         - The log's cost is the ratio of one run with the log to one run without it; on a shared 2-core box single runs vary by more than the 15% allowed, so a ratio near the line says little either way.\n\
          - The slow reader is dropped once the server's own queue for it passes `--max-queue` (256 KiB by default), but only after the kernel's send buffer for that socket is full; on loopback it autotunes up to `tcp_wmem` max ({tcp_wmem}), so a bounded step may end before the drop. Steps are short and other work on the machine (e.g. builds) shares the cores, so small-room p99 figures are noisy; compare orders of magnitude, not single milliseconds.\n\
          - Raw data: `results.json` (every chat-load output plus step metadata), `results.csv` (one row per step). Server and chat-load logs of the last run: `target/compare-logs/`.\n",
     ));
@@ -848,7 +1125,7 @@ pub fn render_markdown(record: &RunRecord) -> String {
 
 // ---------------------------------------------------------------- csv and json
 
-const CSV_HEADER: &str = "step,id,ladder,server_mode,load_mode,clients,senders,rate_per_sender,total_rate,payload_bytes,slow_clients,duration_secs,failure,connected,connect_failures,delivered_fraction,deliveries_expected,deliveries_received,deliveries_per_sec,p50_us,p90_us,p99_us,p999_us,max_us,rss_peak_kb,rss_end_kb,threads_peak,cpu_secs,cpu_us_per_delivery,slow_dropped,disconnected_early,cgroup_peak_bytes,oom_kills,server_end,wall_secs,rounds,rounds_done,rss_after_round_1_kb,rss_after_last_round_kb";
+const CSV_HEADER: &str = "step,id,ladder,server_mode,load_mode,clients,senders,rate_per_sender,total_rate,payload_bytes,slow_clients,duration_secs,failure,connected,connect_failures,delivered_fraction,deliveries_expected,deliveries_received,deliveries_per_sec,p50_us,p90_us,p99_us,p999_us,max_us,rss_peak_kb,rss_end_kb,threads_peak,cpu_secs,cpu_us_per_delivery,slow_dropped,disconnected_early,cgroup_peak_bytes,oom_kills,server_end,wall_secs,rounds,rounds_done,rss_after_round_1_kb,rss_after_last_round_kb,room_log,log_messages,lost,duplicated,out_of_order,replayed,resumed,not_back,away_p50_us,away_max_us";
 
 fn csv_field(text: &str) -> String {
     if text.contains([',', '"', '\n']) {
@@ -870,6 +1147,7 @@ pub fn render_csv(results: &[StepResult]) -> String {
         let report = r.load.as_ref();
         let latency = report.and_then(|l| l.latency_us.as_ref());
         let server = report.and_then(|l| l.server.as_ref());
+        let restart = r.restart();
         let fields = [
             r.step.number.to_string(),
             r.step.id(),
@@ -919,6 +1197,16 @@ pub fn render_csv(results: &[StepResult]) -> String {
                 .churn()
                 .and_then(|c| c.rss_curve())
                 .map(|curve| curve.last.1)),
+            r.step.room_log.name().into(),
+            num(restart.map(|x| x.log_messages)),
+            num(restart.map(|x| x.lost)),
+            num(restart.map(|x| x.duplicated)),
+            num(restart.map(|x| x.out_of_order)),
+            num(restart.map(|x| x.replayed)),
+            num(restart.map(|x| x.resumed)),
+            num(restart.map(|x| x.not_back)),
+            num(restart.and_then(|x| x.reconnect_us).map(|a| a.p50)),
+            num(restart.and_then(|x| x.reconnect_us).map(|a| a.max)),
         ];
         out.push_str(&fields.join(","));
         out.push('\n');
@@ -938,6 +1226,7 @@ pub fn render_json(record: &RunRecord) -> serde_json::Value {
                 "id": r.step.id(),
                 "ladder": w.ladder.name(),
                 "server_mode": r.step.server_mode.flag(),
+                "room_log": r.step.room_log.name(),
                 "load_mode": w.load_mode.arg(),
                 "clients": w.clients,
                 "senders": w.senders,
@@ -946,6 +1235,8 @@ pub fn render_json(record: &RunRecord) -> serde_json::Value {
                 "payload_bytes": w.payload_bytes,
                 "slow_clients": w.slow_clients,
                 "rounds": w.rounds,
+                "kill_at_secs": w.restart.map(|t| t.kill_at_secs),
+                "restart_after_secs": w.restart.map(|t| t.restart_after_secs),
                 "duration_secs": w.duration_secs,
                 "port": r.port,
                 "failure": r.failure,
@@ -979,6 +1270,7 @@ pub fn render_json(record: &RunRecord) -> serde_json::Value {
             "detail": record.memory_limit,
         },
         "server_flags": record.server_flags,
+        "db_dir": record.db_dir,
         "total_secs": record.total_secs,
         "targets": targets,
         "steps": steps,
@@ -996,7 +1288,9 @@ pub fn write_all(out_dir: &Path, record: &RunRecord) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::tests::{churn_fixture, failed, fixture, record};
+    use crate::model::tests::{
+        churn_fixture, failed, fixture, fixture_with_log, record, restart_fixture,
+    };
 
     #[test]
     fn percent_never_rounds_a_loss_up() {
@@ -1259,6 +1553,132 @@ mod tests {
         assert_eq!(check_fanout(&results).verdict, Verdict::NotMeasured);
     }
 
+    /// Fanout 1000 and saturation, each with the log and with `--db none`: p99 900 µs with the
+    /// log, `p99_without` without; CPU 1.23 s with the log, `cpu_without` without.
+    fn log_cost_results(p99_without: u64, cpu_without: f64) -> Vec<StepResult> {
+        let none = |ladder, clients, edits| {
+            fixture_with_log(ladder, clients, ServerMode::Event, RoomLog::Memory, edits)
+        };
+        vec![
+            fixture(Ladder::Fanout, 1000, ServerMode::Event, json!({})),
+            none(
+                Ladder::Fanout,
+                1000,
+                json!({"latency_us": {"p99": p99_without}}),
+            ),
+            fixture(Ladder::Saturate, 500, ServerMode::Event, json!({})),
+            none(
+                Ladder::Saturate,
+                500,
+                json!({"server": {"cpu_secs": cpu_without}}),
+            ),
+        ]
+    }
+
+    #[test]
+    fn log_cost_met_within_the_factor() {
+        let check = check_log_cost(&log_cost_results(800, 1.1));
+        assert_eq!(check.verdict, Verdict::Met, "{}", check.detail);
+        assert!(
+            check
+                .detail
+                .contains("p99 ms: 0.90 with the log vs 0.80 without (1.12×)"),
+            "{}",
+            check.detail
+        );
+        let text = log_cost_table(&log_cost_results(800, 1.1));
+        let rows: Vec<&str> = text.lines().skip(2).collect();
+        assert_eq!(
+            rows[0],
+            "| fanout 1000 clients × 200 msg/s: p99 ms | 0.90 | 0.80 | 1.12× | ≤ 1.15× | met |"
+        );
+        assert!(
+            rows[1].starts_with("| saturating, 500 clients × 2000 msg/s: CPU µs per delivery | 0.61 | 0.55 | 1.12× |"),
+            "{}",
+            rows[1]
+        );
+    }
+
+    #[test]
+    fn log_cost_not_met_past_the_factor_on_either_figure() {
+        assert_eq!(
+            check_log_cost(&log_cost_results(700, 1.1)).verdict,
+            Verdict::NotMet
+        );
+        assert_eq!(
+            check_log_cost(&log_cost_results(800, 1.0)).verdict,
+            Verdict::NotMet
+        );
+        let text = log_cost_table(&log_cost_results(700, 1.1));
+        assert!(text.contains("| 1.29× | ≤ 1.15× | **not met** |"), "{text}");
+    }
+
+    #[test]
+    fn log_cost_without_the_pair_is_not_measured() {
+        let results = vec![fixture(Ladder::Fanout, 1000, ServerMode::Event, json!({}))];
+        assert_eq!(check_log_cost(&results).verdict, Verdict::NotMeasured);
+        assert!(log_cost_table(&results).contains("| n/a | n/a | n/a | ≤ 1.15× | not measured |"));
+    }
+
+    #[test]
+    fn restart_target_needs_nothing_lost_repeated_or_missing() {
+        let clean = check_restart(&[restart_fixture(json!({}))]);
+        assert_eq!(clean.verdict, Verdict::Met, "{}", clean.detail);
+        assert!(
+            clean.detail.contains("lost 0, duplicated 0, out of order 0; 500 resumed, 0 not back, away p50 1150 ms, max 1400 ms"),
+            "{}",
+            clean.detail
+        );
+        for bad in [
+            json!({"lost": 1}),
+            json!({"duplicated": 2}),
+            json!({"out_of_order": 1}),
+            json!({"not_back": 1}),
+        ] {
+            let check = check_restart(&[restart_fixture(bad.clone())]);
+            assert_eq!(check.verdict, Verdict::NotMet, "{bad}");
+        }
+        assert_eq!(check_restart(&[]).verdict, Verdict::NotMeasured);
+    }
+
+    #[test]
+    fn restart_row_has_lost_duplicated_out_of_order_and_away() {
+        let text = restart_table(&[restart_fixture(json!({}))]);
+        let row = text.lines().nth(2).unwrap();
+        assert_eq!(
+            row,
+            "| 500 | 20 × 4 | 5 s, down 1 s | 790 / 800 | 100% | 0 | 0 | 0 | 2400 | 500/500 | 1150 / 1400 |"
+        );
+        let line = progress_summary(&restart_fixture(json!({})));
+        assert!(
+            line.contains("lost 0, duplicated 0, out of order 0, away p50 1150 ms"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn csv_and_json_name_the_room_log_and_the_restart_figures() {
+        let mut results = log_cost_results(800, 1.1);
+        results.push(restart_fixture(json!({"lost": 4})));
+        let text = render_csv(&results);
+        let header: Vec<&str> = CSV_HEADER.split(',').collect();
+        let at = |name: &str| header.iter().position(|h| *h == name).unwrap();
+        let rows: Vec<Vec<&str>> = text
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').collect())
+            .collect();
+        assert_eq!(rows[0][at("room_log")], "file");
+        assert_eq!(rows[1][at("room_log")], "memory");
+        assert_eq!(rows[1][at("id")], "fanout-1000-event-db-none");
+        assert_eq!(rows[4][at("lost")], "4");
+        assert_eq!(rows[4][at("away_p50_us")], "1150000");
+        let value = render_json(&record(results));
+        assert_eq!(value["steps"][1]["room_log"], "memory");
+        assert_eq!(value["steps"][4]["kill_at_secs"], 5.0);
+        assert_eq!(value["db_dir"], "/tmp");
+    }
+
     #[test]
     fn markdown_has_every_section() {
         let text = render_markdown(&record(vec![
@@ -1272,6 +1692,8 @@ mod tests {
             "## Saturating step",
             "## One slow reader",
             "## Churn soak: memory after rounds",
+            "## Cost of the durable log",
+            "## Restart: SIGKILL mid-run, resume",
         ] {
             assert!(text.contains(heading), "missing {heading}");
         }

@@ -1,5 +1,8 @@
 //! Runs the ladder: for each step a fresh `chat-server` (inside the step's memory cgroup when there
-//! is one), `chat-load` against the port it reports, then SIGTERM, a grace period and SIGKILL.
+//! is one; the event server on a fresh SQLite file of its own, deleted after the step, or
+//! `--db none`), `chat-load` against the port it reports, then SIGTERM, a grace period and
+//! SIGKILL. The restart step is the exception: chat-load starts, kills and restarts that server
+//! itself, so chat-load goes into the cgroup and the server inherits it.
 //! A step that goes wrong becomes a `StepResult` with a `failure` line, never an early exit; only
 //! missing binaries, unwritable folders and Ctrl-C stop the run. The results come back as a
 //! [`RunRecord`]; writing them out is the report's and the plots' business. Every child is tied
@@ -20,7 +23,7 @@ use chat_load::Report;
 
 use crate::cgroup::{CgroupSupport, StepCgroup, MEMORY_LIMIT_BYTES};
 use crate::config::Config;
-use crate::ladder::{self, LoadMode, Step};
+use crate::ladder::{self, LoadMode, RoomLog, ServerMode, Step};
 use crate::load::parse_report;
 use crate::machine::{self, Machine};
 use crate::model::{RunRecord, StepResult};
@@ -170,7 +173,8 @@ fn failed_before_load(step: &Step, reason: String, started: Instant) -> StepResu
     }
 }
 
-/// The flags every server gets besides `--mode`: same for both modes, defaults otherwise.
+/// The flags every server gets besides `--mode` (and the event server's `--db`): same for both
+/// modes, defaults otherwise.
 pub fn server_flags() -> Vec<String> {
     [
         "--host",
@@ -184,6 +188,16 @@ pub fn server_flags() -> Vec<String> {
     ]
     .map(String::from)
     .to_vec()
+}
+
+/// The event server's `--db`: the step's own file, or `none`. The threads server keeps its room
+/// in memory and refuses the flag.
+fn db_flags(step: &Step, db: Option<&Path>) -> Vec<String> {
+    match (step.server_mode, db) {
+        (ServerMode::Threads, _) => Vec::new(),
+        (ServerMode::Event, Some(db)) => vec!["--db".into(), db.display().to_string()],
+        (ServerMode::Event, None) => vec!["--db".into(), "none".into()],
+    }
 }
 
 /// `cannot <what> <path>: <err>`, for folders and files the run cannot do without.
@@ -220,7 +234,7 @@ pub fn run_ladder(
     let mut results = Vec::with_capacity(steps.len());
     for step in &steps {
         check_interrupt()?;
-        eprint!("[{:>2}/{}] {:<24} ", step.number, steps.len(), step.id());
+        eprint!("[{:>2}/{}] {:<27} ", step.number, steps.len(), step.id());
         let result = run_step(step, &server_bin, &load_bin, &config.log_dir, &cgroup)?;
         eprintln!("{}", summary(&result));
         results.push(result);
@@ -232,6 +246,7 @@ pub fn run_ladder(
         memory_limit: cgroup.describe(),
         memory_limit_applied: matches!(cgroup, CgroupSupport::Available(_)),
         server_flags: server_flags(),
+        db_dir: std::env::temp_dir().display().to_string(),
         results,
         total_secs: started.elapsed().as_secs_f64(),
     })
@@ -412,17 +427,35 @@ fn wait_for_port(
     }
 }
 
-fn load_args(step: &Step, port: u16, server_pid: u32) -> Vec<String> {
+/// What chat-load is pointed at.
+#[derive(Debug, Clone, Copy)]
+enum LoadTarget<'a> {
+    /// A server this step started: its port, and its pid for chat-load to sample.
+    Running { port: u16, server_pid: u32 },
+    /// The restart step: chat-load starts this server on this log itself.
+    Own { server_bin: &'a Path, db: &'a Path },
+}
+
+fn load_args(step: &Step, target: LoadTarget) -> Vec<String> {
     let load = &step.workload;
-    let mut args = vec![
-        load.load_mode.arg().to_string(),
-        "--addr".into(),
-        format!("127.0.0.1:{port}"),
+    let mut args = vec![load.load_mode.arg().to_string()];
+    match target {
+        LoadTarget::Running { port, .. } => {
+            args.extend(["--addr".into(), format!("127.0.0.1:{port}")])
+        }
+        LoadTarget::Own { server_bin, db } => args.extend([
+            "--server-bin".into(),
+            server_bin.display().to_string(),
+            "--db".into(),
+            db.display().to_string(),
+        ]),
+    }
+    args.extend([
         "-n".into(),
         load.clients.to_string(),
         "-d".into(),
         load.duration_secs.to_string(),
-    ];
+    ]);
     match (load.load_mode, load.rounds) {
         (LoadMode::Hold, _) => {}
         // Every client speaks once a round, so there is no rate to give.
@@ -447,30 +480,38 @@ fn load_args(step: &Step, port: u16, server_pid: u32) -> Vec<String> {
             args.extend(["--slow-rcvbuf".into(), bytes.to_string()]);
         }
     }
-    args.extend([
-        "--server-pid".into(),
-        server_pid.to_string(),
-        "--json".into(),
-    ]);
+    if let Some(timing) = load.restart {
+        args.extend([
+            "--kill-at".into(),
+            timing.kill_at_secs.to_string(),
+            "--restart-after".into(),
+            timing.restart_after_secs.to_string(),
+        ]);
+    }
+    if let LoadTarget::Running { server_pid, .. } = target {
+        args.extend(["--server-pid".into(), server_pid.to_string()]);
+    }
+    args.push("--json".into());
     args
 }
 
-/// Runs chat-load to the end (or its timeout) and reads its report.
+/// Runs chat-load (in the cgroup whose `cgroup.procs` is given, if any) to the end or its
+/// timeout, and reads its report.
 fn run_load(
     step: &Step,
     load_bin: &Path,
-    port: u16,
-    server_pid: u32,
+    target: LoadTarget,
     log_path: &Path,
+    cgroup_procs: Option<std::ffi::CString>,
 ) -> Result<(LoadEnd, Option<(Report, serde_json::Value)>), RunError> {
     let stderr_file = File::create(log_path).map_err(|err| RunError::Io(err.to_string()))?;
     let mut command = Command::new(load_bin);
     command
-        .args(load_args(step, port, server_pid))
+        .args(load_args(step, target))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(stderr_file);
-    prepare_child(&mut command, None);
+    prepare_child(&mut command, cgroup_procs);
     let mut child = match command.spawn() {
         Ok(child) => child,
         Err(err) => {
@@ -493,6 +534,10 @@ fn run_load(
     });
     let mut load = Supervised::new(child);
     let timeout_secs = step.workload.duration_secs
+        + step
+            .workload
+            .restart
+            .map_or(0.0, |timing| timing.restart_after_secs)
         + LOAD_TIMEOUT_SLACK_SECS
         + LOAD_TIMEOUT_SECS_PER_CLIENT * f64::from(step.workload.clients);
     let end = load.wait_for(Duration::from_secs_f64(timeout_secs))?;
@@ -586,15 +631,53 @@ fn run_step(
         }
         CgroupSupport::Unavailable(_) => None,
     };
+    // The room's log of this step alone, in a folder deleted (with the -wal and -shm files)
+    // when the step ends, however it ends.
+    let db_dir = match step.room_log {
+        RoomLog::File => match tempfile::Builder::new()
+            .prefix("chat-compare-db-")
+            .tempdir()
+        {
+            Ok(dir) => Some(dir),
+            Err(err) => {
+                return Ok(failed_before_load(
+                    step,
+                    format!("cannot create a folder for the room's log: {err}"),
+                    started,
+                ))
+            }
+        },
+        RoomLog::Memory => None,
+    };
+    let db = db_dir.as_ref().map(|dir| dir.path().join("room.db"));
     let prefix = format!("{:02}-{}", step.number, step.id());
-    let server_log = log_dir.join(format!("{prefix}-server.log"));
     let load_log = log_dir.join(format!("{prefix}-load.log"));
+    if step.workload.load_mode == LoadMode::Restart {
+        return match &db {
+            Some(db) => run_restart_step(
+                step,
+                server_bin,
+                load_bin,
+                db,
+                &load_log,
+                step_cgroup,
+                started,
+            ),
+            None => Ok(failed_before_load(
+                step,
+                "the restart scenario needs the room's log in a file".into(),
+                started,
+            )),
+        };
+    }
+    let server_log = log_dir.join(format!("{prefix}-server.log"));
     let log_file = File::create(&server_log).map_err(|err| RunError::Io(err.to_string()))?;
     let mut command = Command::new(server_bin);
     command
         .arg("--mode")
         .arg(step.server_mode.flag())
         .args(server_flags())
+        .args(db_flags(step, db.as_deref()))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(log_file);
@@ -622,7 +705,11 @@ fn run_step(
             return Ok(result);
         }
     };
-    let (load_end, parsed) = run_load(step, load_bin, port, server.pid(), &load_log)?;
+    let target = LoadTarget::Running {
+        port,
+        server_pid: server.pid(),
+    };
+    let (load_end, parsed) = run_load(step, load_bin, target, &load_log, None)?;
     // Did the server survive the load? Checked before our SIGTERM so a crash is not mistaken
     // for a clean shutdown.
     let died_during_load = server.poll_end();
@@ -663,6 +750,42 @@ fn run_step(
         raw_load,
         failure,
         server_end: Some(server_end),
+        cgroup: stats,
+        wall_secs: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// The restart step: chat-load starts, kills and restarts the server on `db` itself, so chat-load
+/// goes into the step's cgroup and the server inherits it.
+fn run_restart_step(
+    step: &Step,
+    server_bin: &Path,
+    load_bin: &Path,
+    db: &Path,
+    load_log: &Path,
+    step_cgroup: Option<StepCgroup>,
+    started: Instant,
+) -> Result<StepResult, RunError> {
+    let target = LoadTarget::Own { server_bin, db };
+    let procs = step_cgroup.as_ref().map(StepCgroup::procs_path);
+    let (load_end, parsed) = run_load(step, load_bin, target, load_log, procs)?;
+    let stats = step_cgroup.as_ref().map(StepCgroup::stats);
+    drop(step_cgroup);
+    let oom_kills = stats.as_ref().and_then(|s| s.oom_kills).unwrap_or(0);
+    let (load, raw_load) = match parsed {
+        Some((report, raw)) => (Some(report), Some(raw)),
+        None => (None, None),
+    };
+    Ok(StepResult {
+        step: step.clone(),
+        port: load.as_ref().and_then(|report| {
+            let (_, port) = report.addr.rsplit_once(':')?;
+            port.parse().ok()
+        }),
+        load,
+        raw_load,
+        failure: describe_failure(None, oom_kills, &load_end),
+        server_end: Some("started, killed and restarted by chat-load".into()),
         cgroup: stats,
         wall_secs: started.elapsed().as_secs_f64(),
     })
@@ -733,10 +856,14 @@ mod tests {
         assert_eq!(text.as_deref(), Some("chat-load timed out after 41 s"));
     }
 
+    fn running(port: u16, server_pid: u32) -> LoadTarget<'static> {
+        LoadTarget::Running { port, server_pid }
+    }
+
     #[test]
     fn hold_gets_no_rate_flags() {
         let step = &ladder::steps(true)[0];
-        let args = load_args(step, 7000, 42);
+        let args = load_args(step, running(7000, 42));
         assert_eq!(args[0], "hold");
         assert!(!args.contains(&"--senders".to_string()));
         assert!(args.ends_with(&["--server-pid".into(), "42".into(), "--json".into()]));
@@ -749,7 +876,7 @@ mod tests {
             .iter()
             .find(|s| s.workload.load_mode == LoadMode::Churn)
             .unwrap();
-        let args = load_args(step, 7000, 42);
+        let args = load_args(step, running(7000, 42));
         assert_eq!(args[0], "churn");
         let at = args.iter().position(|a| a == "--rounds").unwrap();
         assert_eq!(args[at + 1], "10");
@@ -763,8 +890,53 @@ mod tests {
             .iter()
             .find(|s| s.workload.load_mode == LoadMode::Slow)
             .unwrap();
-        let args = load_args(step, 7000, 42);
+        let args = load_args(step, running(7000, 42));
         let at = args.iter().position(|a| a == "--slow").unwrap();
         assert_eq!(args[at + 1], "1");
+    }
+
+    #[test]
+    fn restart_step_names_its_server_and_log_and_no_address() {
+        let steps = ladder::steps(false);
+        let step = steps
+            .iter()
+            .find(|s| s.workload.load_mode == LoadMode::Restart)
+            .unwrap();
+        let target = LoadTarget::Own {
+            server_bin: Path::new("/build/chat-server"),
+            db: Path::new("/tmp/x/room.db"),
+        };
+        let args = load_args(step, target);
+        let value = |flag: &str| {
+            let at = args.iter().position(|a| a == flag).unwrap();
+            args[at + 1].clone()
+        };
+        assert_eq!(args[0], "restart");
+        assert_eq!(value("--server-bin"), "/build/chat-server");
+        assert_eq!(value("--db"), "/tmp/x/room.db");
+        assert_eq!(value("--kill-at"), "5");
+        assert_eq!(value("--restart-after"), "1");
+        assert_eq!(value("--senders"), "20");
+        for absent in ["--addr", "--server-pid"] {
+            assert!(!args.iter().any(|a| a == absent), "{absent} in {args:?}");
+        }
+        // chat-load accepts exactly what it is given.
+        assert!(chat_load::parse_args(&args).is_ok(), "{args:?}");
+    }
+
+    #[test]
+    fn event_servers_get_their_log_and_threads_none() {
+        let steps = ladder::steps(false);
+        let db = Path::new("/tmp/x/room.db");
+        let by_id = |id: &str| steps.iter().find(|s| s.id() == id).unwrap();
+        assert_eq!(
+            db_flags(by_id("fanout-1000-event"), Some(db)),
+            ["--db", "/tmp/x/room.db"]
+        );
+        assert_eq!(
+            db_flags(by_id("fanout-1000-event-db-none"), None),
+            ["--db", "none"]
+        );
+        assert!(db_flags(by_id("fanout-1000-threads"), None).is_empty());
     }
 }
