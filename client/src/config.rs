@@ -37,7 +37,8 @@ pub struct Config {
     pub port: u16,
     /// The name to join as; asked for at a prompt when `None`.
     pub name: Option<String>,
-    /// The colour others see our name in; picked at random when `None`.
+    /// The colour others see our name in; when `None`, the one the name
+    /// gives ([`Color::for_name`]), the same on every run and every desk.
     pub color: Option<Color>,
     /// No chime and no bell.
     pub mute: bool,
@@ -171,7 +172,8 @@ fn options() -> Options {
         "c",
         "color",
         &format!(
-            "the colour others see your name in (default: random each run); one of {}",
+            "the colour others see your name in (default: the one your name gives, \
+             the same on every desk and every run); one of {}",
             colors.join(", ")
         ),
         "COLOR",
@@ -354,6 +356,16 @@ mod tests {
         let message = error(&["--color", "mauve"]);
         assert!(message.contains("mauve"), "{message}");
         assert!(message.contains("bright-yellow"), "{message}");
+    }
+
+    #[test]
+    fn colours_that_vanish_on_a_background_are_refused() {
+        for gone in ["white", "bright-white", "bright-black"] {
+            assert!(
+                error(&["--color", gone]).contains("unknown colour"),
+                "{gone}"
+            );
+        }
     }
 
     #[test]

@@ -270,11 +270,10 @@ where
 }
 
 fn paint_name(name: &str, color: Color, mode: ColorMode) -> String {
-    paint(&clean(name), &terminal_color(color).to_fg_str(), mode)
+    paint(&clean(name), &name_color(color), mode)
 }
 
-/// Wraps `text` in one SGR attribute and a reset, the same bytes `colored`
-/// writes for `"text".red()`.
+/// Wraps `text` in one SGR attribute and a reset.
 fn paint(text: &str, sgr: &str, mode: ColorMode) -> String {
     match mode {
         ColorMode::On => format!("\x1b[{sgr}m{text}\x1b[0m"),
@@ -282,26 +281,15 @@ fn paint(text: &str, sgr: &str, mode: ColorMode) -> String {
     }
 }
 
-/// The palette name from the wire, as a terminal colour.
-pub fn terminal_color(color: Color) -> colored::Color {
-    use colored::Color as Term;
-    match color {
-        Color::Blue => Term::Blue,
-        Color::Cyan => Term::Cyan,
-        Color::Green => Term::Green,
-        Color::Magenta => Term::Magenta,
-        Color::Red => Term::Red,
-        Color::White => Term::White,
-        Color::Yellow => Term::Yellow,
-        Color::BrightBlack => Term::BrightBlack,
-        Color::BrightBlue => Term::BrightBlue,
-        Color::BrightCyan => Term::BrightCyan,
-        Color::BrightGreen => Term::BrightGreen,
-        Color::BrightMagenta => Term::BrightMagenta,
-        Color::BrightRed => Term::BrightRed,
-        Color::BrightWhite => Term::BrightWhite,
-        Color::BrightYellow => Term::BrightYellow,
-    }
+/// The SGR foreground of a palette colour: its exact RGB (`38;2;R;G;B`).
+/// Written here rather than by `colored`, which turns RGB into the nearest
+/// of the terminal's sixteen colours unless `COLORTERM` says truecolor:
+/// that would bring back the white and grey the palette leaves out. A
+/// terminal without RGB rounds to its 256 colours, where every palette
+/// value sits exactly.
+fn name_color(color: Color) -> String {
+    let (r, g, b) = color.rgb();
+    format!("38;2;{r};{g};{b}")
 }
 
 #[cfg(test)]
@@ -339,18 +327,7 @@ mod tests {
         let shown = render_line(&msg("alice", Color::Red, "hi"), ColorMode::On, &Utc);
         assert_eq!(
             shown.as_deref(),
-            Some("[2026-11-24 13:07:08] \x1b[31malice\x1b[0m: hi")
-        );
-    }
-
-    #[test]
-    fn matches_what_colored_writes() {
-        use colored::Colorize;
-        colored::control::set_override(true);
-        let expected = "alice".color(terminal_color(Color::BrightCyan)).to_string();
-        assert_eq!(
-            paint_name("alice", Color::BrightCyan, ColorMode::On),
-            expected
+            Some("[2026-11-24 13:07:08] \x1b[38;2;215;0;0malice\x1b[0m: hi")
         );
     }
 
@@ -413,7 +390,7 @@ mod tests {
         });
         assert_eq!(
             render_line(&line, ColorMode::On, &Utc).as_deref(),
-            Some("\x1b[2m[2026-11-24 13:07:08] \x1b[0m\x1b[32mbob\x1b[0m\x1b[2m: earlier\x1b[0m")
+            Some("\x1b[2m[2026-11-24 13:07:08] \x1b[0m\x1b[38;2;0;135;0mbob\x1b[0m\x1b[2m: earlier\x1b[0m")
         );
     }
 
@@ -574,11 +551,9 @@ mod tests {
     }
 
     #[test]
-    fn every_palette_colour_has_a_distinct_escape() {
-        let mut codes: Vec<String> = Color::ALL
-            .iter()
-            .map(|c| terminal_color(*c).to_fg_str().into_owned())
-            .collect();
+    fn every_palette_colour_is_its_own_rgb() {
+        let mut codes: Vec<String> = Color::ALL.iter().map(|c| name_color(*c)).collect();
+        assert_eq!(name_color(Color::BrightCyan), "38;2;0;135;175");
         codes.sort();
         codes.dedup();
         assert_eq!(codes.len(), Color::ALL.len());

@@ -7,7 +7,6 @@
 //! reader and pinger, each connect attempt) only report to it.
 
 use std::fmt;
-use std::hash::{BuildHasher, RandomState};
 use std::io;
 use std::net::TcpStream;
 use std::ops::ControlFlow;
@@ -145,7 +144,7 @@ pub fn run(config: &Config) -> Result<(), RunError> {
         link: Link::Connecting,
         link_id: 0,
         name: None,
-        color: Some(config.color.unwrap_or_else(random_color)),
+        color: config.color,
         candidate: config.name.clone(),
         asking_name: false,
         joining_as: None,
@@ -164,13 +163,6 @@ pub fn run(config: &Config) -> Result<(), RunError> {
     }
     session.run();
     Ok(())
-}
-
-/// A colour for this run, as the seed did (`random.choice(colors)`).
-/// `RandomState` is seeded from the OS per process, which is all the
-/// randomness this needs.
-fn random_color() -> Color {
-    Color::from_seed(RandomState::new().hash_one(std::process::id()))
 }
 
 /// The main thread's side of a session.
@@ -202,8 +194,9 @@ struct Session {
     /// Our name, as the server stored it; `None` until welcomed, and again
     /// if someone took it while we were away.
     name: Option<String>,
-    /// The colour to ask for: the one the server gave us, once it did, so
-    /// everyone keeps seeing us in it; `None` lets the server pick.
+    /// The colour to ask for: `--color`, then the one the server gave us,
+    /// once it did, so everyone keeps seeing us in it; `None` lets the
+    /// server give the one our name gives.
     color: Option<Color>,
     /// The name to join with next, once connected (`--name`, or typed
     /// while the connection was down).
@@ -448,8 +441,12 @@ impl Session {
             self.send_join(name, None);
             return;
         }
-        // A name we had is ours no more: the next one is asked for.
+        // A name we had is ours no more: the next one is asked for, and
+        // unless a colour was chosen, it brings its own.
         let rejoining = self.name.take().is_some();
+        if rejoining {
+            self.color = self.config.color;
+        }
         let why = match code {
             ErrorCode::NameTaken if rejoining => render::name_taken_while_away(&name),
             ErrorCode::NameTaken => render::name_taken(&name),
@@ -803,15 +800,5 @@ impl Session {
         if recallable {
             let _ = self.requests.send(Request::Recall(text.to_string()));
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn random_colour_is_in_the_palette() {
-        assert!(Color::ALL.contains(&random_color()));
     }
 }

@@ -3,7 +3,8 @@
 
 mod common;
 
-use common::{join, start_server, starts_with_timestamp, ClientBuilder};
+use chat_shared::{Color, ServerLine};
+use common::{join, start_server, starts_with_timestamp, ClientBuilder, RawDesk};
 
 #[test]
 fn three_clients_chat_and_see_joins_leaves_and_who() {
@@ -274,4 +275,38 @@ fn a_message_over_the_line_limit_is_not_sent() {
     assert!(!alice.stdout().contains(&"x".repeat(4087)));
     alice.send("q");
     alice.expect_exit_code(0);
+}
+
+/// The colour the server announced `name` in, from the watcher's next
+/// `JOIN` line.
+#[track_caller]
+fn joined_color(watcher: &mut RawDesk, name: &str) -> Color {
+    let line = watcher.expect_line("JOIN<SEP>");
+    match ServerLine::parse(&line) {
+        Ok(ServerLine::Join(who)) if who.name == name => who.color,
+        other => panic!("expected {name} joining, got {other:?} from {line:?}"),
+    }
+}
+
+#[test]
+fn a_desk_is_in_the_colour_its_name_gives_every_run_unless_it_chooses() {
+    let server = start_server(20);
+    let mut watcher = RawDesk::connect(server.addr());
+    for _run in 0..2 {
+        let mut alice = join("alice", server.addr());
+        assert_eq!(
+            joined_color(&mut watcher, "alice"),
+            Color::for_name("alice")
+        );
+        alice.send("q");
+        alice.expect_exit_code(0);
+    }
+    let mut chooser = ClientBuilder::new("alice", server.addr())
+        .name("alice")
+        .args(&["--color", "bright-blue"])
+        .spawn();
+    chooser.expect("You are alice");
+    assert_eq!(joined_color(&mut watcher, "alice"), Color::BrightBlue);
+    chooser.send("q");
+    chooser.expect_exit_code(0);
 }

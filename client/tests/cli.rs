@@ -56,6 +56,8 @@ fn bad_values_exit_two() {
         &["--port", "0"],
         &["--name", "two words"],
         &["--color", "mauve"],
+        &["--color", "white"],
+        &["--color", "bright-black"],
         &["stray"],
     ] {
         let (code, _, err) = run_client(args);

@@ -7,53 +7,15 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use common::{
-    join, signal, start_server, Client, ClientBuilder, ServerProcess, TempDir, STEP_TIMEOUT,
-};
+use common::{join, signal, start_server, Client, ClientBuilder, RawDesk, ServerProcess, TempDir};
 
 /// What a desk says, once, when it loses the server.
 const LOST: &str = "[!] connection lost; reconnecting...";
 
 /// What it says when it is back.
 const BACK: &str = "[+] reconnected";
-
-/// A desk speaking the protocol by hand, to see what the client cannot
-/// show on a pipe (the colour a name is announced in).
-struct RawDesk {
-    lines: BufReader<TcpStream>,
-}
-
-impl RawDesk {
-    fn connect(addr: SocketAddr) -> RawDesk {
-        let stream = TcpStream::connect(addr).expect("connect a raw desk");
-        stream
-            .set_read_timeout(Some(STEP_TIMEOUT))
-            .expect("set a read timeout");
-        RawDesk {
-            lines: BufReader::new(stream),
-        }
-    }
-
-    /// Reads lines until one starts with `prefix`; returns it.
-    #[track_caller]
-    fn expect_line(&mut self, prefix: &str) -> String {
-        let deadline = Instant::now() + STEP_TIMEOUT;
-        let mut seen = Vec::new();
-        while Instant::now() < deadline {
-            let mut line = String::new();
-            match self.lines.read_line(&mut line) {
-                Ok(0) | Err(_) => break,
-                Ok(_) if line.starts_with(prefix) => return line.trim_end().to_string(),
-                Ok(_) => seen.push(line),
-            }
-        }
-        panic!("no line starting {prefix:?}; got:\n{}", seen.concat());
-    }
-}
 
 /// Where `needle` is in `text`; fails if it is not there exactly once.
 #[track_caller]

@@ -31,7 +31,7 @@ pub fn is_seed_desk(first_byte: u8) -> bool {
 /// One message from a seed desk, parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SeedFrame<'a> {
-    /// The colour it asked for, if its code is one colorama writes.
+    /// The colour it asked for, if its code is one of our colours.
     pub color: Option<Color>,
     /// The name it gave.
     pub name: &'a str,
@@ -62,8 +62,9 @@ pub fn parse_frame(frame: &str) -> Result<SeedFrame<'_>, ParseError> {
     Ok(SeedFrame { color, name, text })
 }
 
-/// The colour a colorama foreground code stands for (30-37, 90-97); black is
-/// not a name colour here.
+/// The colour a colorama foreground code stands for, if it is one of ours:
+/// black, white and their bright forms (30, 37, 90, 97) are not name
+/// colours, so a seed desk asking for one gets the colour its name gives.
 fn color_of_code(code: u8) -> Option<Color> {
     Color::ALL
         .into_iter()
@@ -79,15 +80,12 @@ pub fn ansi_code(color: Color) -> u8 {
         Color::Blue => 34,
         Color::Magenta => 35,
         Color::Cyan => 36,
-        Color::White => 37,
-        Color::BrightBlack => 90,
         Color::BrightRed => 91,
         Color::BrightGreen => 92,
         Color::BrightYellow => 93,
         Color::BrightBlue => 94,
         Color::BrightMagenta => 95,
         Color::BrightCyan => 96,
-        Color::BrightWhite => 97,
     }
 }
 
@@ -160,12 +158,20 @@ mod tests {
     }
 
     #[test]
-    fn every_colorama_colour_maps_onto_ours() {
-        for code in (31..=37).chain(90..=97) {
-            assert!(color_of_code(code).is_some(), "code {code}");
+    fn colorama_colours_map_onto_ours_but_black_and_white() {
+        for code in (31..=36).chain(91..=96) {
+            let color = color_of_code(code).unwrap_or_else(|| panic!("code {code}"));
+            assert_eq!(ansi_code(color), code);
         }
-        assert_eq!(color_of_code(30), None);
-        assert_eq!(color_of_code(1), None);
+        for unreadable in [30, 37, 90, 97, 1] {
+            assert_eq!(color_of_code(unreadable), None, "code {unreadable}");
+        }
+    }
+
+    #[test]
+    fn a_seed_desk_in_white_gets_no_colour_of_its_own() {
+        let frame = parse_frame("\x1b[97m[2021-10-26 13:07:08] siri<SEP>hi").unwrap();
+        assert_eq!((frame.color, frame.name), (None, "siri"));
     }
 
     #[test]

@@ -8,8 +8,8 @@
 
 #![allow(dead_code)] // each test file uses a different subset
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -49,6 +49,41 @@ pub fn join(name: &str, addr: SocketAddr) -> Client {
     let client = ClientBuilder::new(name, addr).name(name).spawn();
     client.expect(&format!("You are {name}"));
     client
+}
+
+/// A desk speaking the protocol by hand, to see what the client cannot
+/// show on a pipe (the colour a name is announced in, the exact text sent).
+pub struct RawDesk {
+    lines: BufReader<TcpStream>,
+}
+
+impl RawDesk {
+    /// Connects, without a name: it receives the room from then on.
+    pub fn connect(addr: SocketAddr) -> RawDesk {
+        let stream = TcpStream::connect(addr).expect("connect a raw desk");
+        stream
+            .set_read_timeout(Some(STEP_TIMEOUT))
+            .expect("set a read timeout");
+        RawDesk {
+            lines: BufReader::new(stream),
+        }
+    }
+
+    /// Reads lines until one starts with `prefix`; returns it.
+    #[track_caller]
+    pub fn expect_line(&mut self, prefix: &str) -> String {
+        let deadline = Instant::now() + STEP_TIMEOUT;
+        let mut seen = Vec::new();
+        while Instant::now() < deadline {
+            let mut line = String::new();
+            match self.lines.read_line(&mut line) {
+                Ok(0) | Err(_) => break,
+                Ok(_) if line.starts_with(prefix) => return line.trim_end().to_string(),
+                Ok(_) => seen.push(line),
+            }
+        }
+        panic!("no line starting {prefix:?}; got:\n{}", seen.concat());
+    }
 }
 
 /// A running `chat-client` with its stdin, stdout and stderr piped.
