@@ -9,7 +9,9 @@ use chat_shared::message::check_name;
 use chat_shared::{Color, DEFAULT_PORT};
 use getopts::{Matches, Options};
 
+use crate::input::command_help;
 use crate::net::DEFAULT_KEEPALIVE;
+use crate::notify::NotifyLevel;
 
 /// The program name used in messages and the usage line.
 pub const PROGRAM: &str = env!("CARGO_PKG_NAME");
@@ -40,8 +42,8 @@ pub struct Config {
     /// The colour others see our name in; when `None`, the one the name
     /// gives ([`Color::for_name`]), the same on every run and every desk.
     pub color: Option<Color>,
-    /// No chime and no bell.
-    pub mute: bool,
+    /// Which messages chime (or ring the bell): `--notify`, or `--mute`.
+    pub notify: NotifyLevel,
     /// Never print colour escapes, even on a terminal.
     pub no_color: bool,
     /// How often to ping the server; a server silent for one and a half
@@ -125,6 +127,19 @@ fn config_from(matches: &Matches) -> Result<Config, String> {
         None => None,
         Some(word) => Some(word.parse::<Color>().map_err(|err| err.to_string())?),
     };
+    // `--mute` is `--notify off`; asking for a sound and for none at once is
+    // a mistake worth pointing out rather than guessing which was meant.
+    let mute = matches.opt_present("mute");
+    let notify = match matches.opt_str("notify") {
+        None if mute => NotifyLevel::Off,
+        None => NotifyLevel::All,
+        Some(word) => match word.parse::<NotifyLevel>().map_err(|err| err.to_string())? {
+            level if mute && level != NotifyLevel::Off => {
+                return Err(format!("--mute contradicts --notify {level}"))
+            }
+            level => level,
+        },
+    };
     let keepalive = match matches.opt_str("keepalive") {
         None => DEFAULT_KEEPALIVE,
         Some(text) => match text.parse::<u64>() {
@@ -141,7 +156,7 @@ fn config_from(matches: &Matches) -> Result<Config, String> {
         port,
         name,
         color,
-        mute: matches.opt_present("mute"),
+        notify,
         no_color: matches.opt_present("no-color"),
         keepalive,
     })
@@ -178,11 +193,14 @@ fn options() -> Options {
         ),
         "COLOR",
     );
-    opts.optflag(
+    opts.optopt(
         "",
-        "mute",
-        "no sound when a message from someone else arrives",
+        "notify",
+        "which messages from others chime (or ring the terminal bell): all \
+         (default), mentions (only those naming you) or off; /notify changes it",
+        "LEVEL",
     );
+    opts.optflag("", "mute", "no sound and no bell: the same as --notify off");
     opts.optflag(
         "",
         "no-color",
@@ -215,16 +233,15 @@ fn full_usage(opts: &Options) -> String {
         "Usage: {PROGRAM} [options]\n\n\
          Joins the office chat at HOST:PORT. Every line you type is sent to\n\
          everyone; a chime (or the terminal bell) marks messages from others.\n\
-         If the connection is lost, the client says so, keeps what you type,\n\
-         reconnects by itself (the first try within a second, then less and\n\
-         less often, at least every 30 s) and shows what you missed."
+         A message that names you (alice, @alice) is highlighted, and marked\n\
+         >> without colour. If the connection is lost, the client says so, keeps\n\
+         what you type, reconnects by itself (the first try within a second,\n\
+         then less and less often, at least every 30 s) and shows what you missed."
     );
     format!(
-        "{}\nWhile chatting, type:\n    \
-         q or /quit          leave the chat (also at the name prompt, or Ctrl-C, Ctrl-D)\n    \
-         /who                list who is online\n    \
-         Up-arrow            recall a line you typed\n",
-        opts.usage(&brief)
+        "{}\nWhile chatting, type:\n{}",
+        opts.usage(&brief),
+        command_help()
     )
 }
 
@@ -255,7 +272,7 @@ mod tests {
                 port: 5002,
                 name: None,
                 color: None,
-                mute: false,
+                notify: NotifyLevel::All,
                 no_color: false,
                 keepalive: Duration::from_secs(60),
             }
@@ -273,7 +290,8 @@ mod tests {
             "alice",
             "--color",
             "bright-red",
-            "--mute",
+            "--notify",
+            "mentions",
             "--no-color",
             "--keepalive",
             "5",
@@ -285,7 +303,7 @@ mod tests {
                 port: 6000,
                 name: Some("alice".into()),
                 color: Some(Color::BrightRed),
-                mute: true,
+                notify: NotifyLevel::Mentions,
                 no_color: true,
                 keepalive: Duration::from_secs(5),
             }
@@ -305,9 +323,17 @@ mod tests {
     fn help_and_version() {
         match parse_args(&["--help"]) {
             Ok(Command::Help(text)) => {
-                assert!(text.contains("--mute"), "{text}");
-                assert!(text.contains("/who"), "{text}");
-                assert!(text.contains("q or /quit"), "{text}");
+                for command in [
+                    "--notify",
+                    "--mute",
+                    "/who",
+                    "q or /quit",
+                    "/me",
+                    "//",
+                    "/help",
+                ] {
+                    assert!(text.contains(command), "{command}: {text}");
+                }
             }
             other => panic!("expected Help, got {other:?}"),
         }
@@ -356,6 +382,24 @@ mod tests {
         let message = error(&["--color", "mauve"]);
         assert!(message.contains("mauve"), "{message}");
         assert!(message.contains("bright-yellow"), "{message}");
+    }
+
+    #[test]
+    fn mute_is_notify_off() {
+        assert_eq!(run(&["--mute"]).notify, NotifyLevel::Off);
+        assert_eq!(run(&["--mute", "--notify", "off"]).notify, NotifyLevel::Off);
+        let message = error(&["--mute", "--notify", "mentions"]);
+        assert!(
+            message.contains("--mute contradicts --notify mentions"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn bad_notify_level_lists_the_choices() {
+        let message = error(&["--notify", "loud"]);
+        assert!(message.contains("'loud'"), "{message}");
+        assert!(message.contains("all, mentions or off"), "{message}");
     }
 
     #[test]

@@ -18,6 +18,7 @@ use rustyline::validate::{ValidationContext, ValidationResult, Validator};
 use rustyline::{Editor, Helper};
 use unicode_width::UnicodeWidthChar;
 
+use crate::notify::NotifyLevel;
 use crate::screen::{Printer, Screen};
 
 /// What the input thread tells the session.
@@ -50,6 +51,61 @@ impl Prompt {
     }
 }
 
+/// One thing the user can type besides a message, for `/help` and `--help`.
+#[derive(Debug, PartialEq, Eq)]
+pub struct CommandHelp {
+    /// How it is typed.
+    pub usage: &'static str,
+    /// What it does.
+    pub meaning: &'static str,
+}
+
+const ME: CommandHelp = CommandHelp {
+    usage: "/me ACTION",
+    meaning: "show \"* NAME ACTION\" to everyone (/me waves: * alice waves)",
+};
+const NOTIFY: CommandHelp = CommandHelp {
+    usage: "/notify [all|mentions|off]",
+    meaning: "chime for every message from others, only for those naming you, \
+              or never; alone, say which is on",
+};
+
+/// Everything the client understands besides a message, in the order
+/// `/help` and `--help` list it.
+pub const COMMANDS: [CommandHelp; 7] = [
+    CommandHelp {
+        usage: "/who",
+        meaning: "list who is online",
+    },
+    ME,
+    CommandHelp {
+        usage: "//TEXT",
+        meaning: "send a message that starts with / (//etc/hosts sends /etc/hosts)",
+    },
+    NOTIFY,
+    CommandHelp {
+        usage: "/help",
+        meaning: "list these commands",
+    },
+    CommandHelp {
+        usage: "q or /quit",
+        meaning: "leave the chat (also at the name prompt, or Ctrl-C, Ctrl-D)",
+    },
+    CommandHelp {
+        usage: "Up-arrow",
+        meaning: "recall a line you typed",
+    },
+];
+
+/// [`COMMANDS`], one indented line each, meanings aligned.
+pub fn command_help() -> String {
+    let width = COMMANDS.iter().map(|c| c.usage.len()).max().unwrap_or(0);
+    COMMANDS
+        .iter()
+        .map(|c| format!("    {:width$}  {}\n", c.usage, c.meaning))
+        .collect()
+}
+
 /// What a typed line asks for.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Typed<'a> {
@@ -59,9 +115,17 @@ pub enum Typed<'a> {
     Quit,
     /// `/who`.
     Who,
+    /// `/help`.
+    Help,
+    /// `/notify LEVEL`, or `/notify` alone (`None`): which level is on.
+    Notify(Option<NotifyLevel>),
+    /// `/me ACTION`.
+    Me(&'a str),
+    /// A known command typed wrong (`/me` alone, `/notify loud`).
+    Misused(&'static CommandHelp),
     /// Some other `/word`: not sent, so a typo does not become a message.
     UnknownCommand(&'a str),
-    /// A message for everyone.
+    /// A message for everyone; `//text` says `/text`.
     Say(&'a str),
 }
 
@@ -77,12 +141,25 @@ pub fn interpret(line: &str) -> Typed<'_> {
     if trimmed == "/who" {
         return Typed::Who;
     }
-    if let Some(word) = trimmed.split_whitespace().next() {
-        if word.starts_with('/') && word.len() > 1 {
-            return Typed::UnknownCommand(word);
-        }
+    // The first slash of `//` only says "this is text": `//etc` sends `/etc`.
+    let unescaped = line.trim_start().strip_prefix('/');
+    if let Some(text) = unescaped.filter(|text| text.starts_with('/')) {
+        return Typed::Say(text);
     }
-    Typed::Say(line)
+    let mut words = trimmed.splitn(2, char::is_whitespace);
+    let command = words.next().unwrap_or_default();
+    let argument = words.next().unwrap_or_default().trim();
+    match command {
+        "/help" => Typed::Help,
+        "/me" if argument.is_empty() => Typed::Misused(&ME),
+        "/me" => Typed::Me(argument),
+        "/notify" if argument.is_empty() => Typed::Notify(None),
+        "/notify" => argument
+            .parse()
+            .map_or(Typed::Misused(&NOTIFY), |level| Typed::Notify(Some(level))),
+        word if word.starts_with('/') && word.len() > 1 => Typed::UnknownCommand(word),
+        _ => Typed::Say(line),
+    }
 }
 
 /// Where lines come from, before its thread starts.
@@ -315,6 +392,76 @@ mod tests {
     #[test]
     fn unknown_command_is_not_sent() {
         assert_eq!(interpret("/dance now"), Typed::UnknownCommand("/dance"));
+        assert_eq!(
+            interpret("/etc/hosts is broken"),
+            Typed::UnknownCommand("/etc/hosts")
+        );
+    }
+
+    #[test]
+    fn a_double_slash_sends_a_line_starting_with_one() {
+        assert_eq!(
+            interpret("//etc/hosts is broken"),
+            Typed::Say("/etc/hosts is broken")
+        );
+        assert_eq!(interpret("  //me too "), Typed::Say("/me too "));
+        assert_eq!(interpret("//"), Typed::Say("/"));
+    }
+
+    #[test]
+    fn me_is_an_action() {
+        assert_eq!(interpret("/me waves"), Typed::Me("waves"));
+        assert_eq!(interpret(" /me  waves at bob "), Typed::Me("waves at bob"));
+        assert_eq!(interpret("/me"), Typed::Misused(&ME));
+        assert_eq!(interpret("/me   "), Typed::Misused(&ME));
+        assert_eq!(interpret("/meow"), Typed::UnknownCommand("/meow"));
+    }
+
+    #[test]
+    fn notify_sets_or_shows_the_level() {
+        assert_eq!(interpret("/notify"), Typed::Notify(None));
+        assert_eq!(
+            interpret("/notify mentions"),
+            Typed::Notify(Some(NotifyLevel::Mentions))
+        );
+        assert_eq!(
+            interpret("/notify OFF"),
+            Typed::Notify(Some(NotifyLevel::Off))
+        );
+        assert_eq!(
+            interpret("/notify all"),
+            Typed::Notify(Some(NotifyLevel::All))
+        );
+        assert_eq!(interpret("/notify loud"), Typed::Misused(&NOTIFY));
+    }
+
+    #[test]
+    fn help_lists_every_command_once_aligned() {
+        assert_eq!(interpret("/help"), Typed::Help);
+        let help = command_help();
+        for command in [
+            "/who",
+            "/me ACTION",
+            "//TEXT",
+            "/notify",
+            "/help",
+            "q or /quit",
+        ] {
+            assert_eq!(
+                help.lines()
+                    .filter(|l| l.trim_start().starts_with(command))
+                    .count(),
+                1,
+                "{command}: {help}"
+            );
+        }
+        let columns: Vec<Option<usize>> = COMMANDS
+            .iter()
+            .zip(help.lines())
+            .map(|(command, line)| line.find(command.meaning))
+            .collect();
+        assert!(columns[0].is_some(), "{help}");
+        assert!(columns.windows(2).all(|w| w[0] == w[1]), "{help}");
     }
 
     #[test]

@@ -11,16 +11,22 @@
 //! - `backoff`: when to try again after a loss.
 //! - `feed`: which messages to show across reconnects (each once, in order).
 //! - `outbox`: the user's lines until the room has them.
-//! - `input`: the line editor (or plain stdin) and what a typed line means.
+//! - `input`: the line editor (or plain stdin), what a typed line means, and
+//!   the list of commands.
 //! - `screen`: printing above the line being typed.
 //! - `render`: what every line looks like.
-//! - `sound`: the chime, the bell fallback and the rate limit.
+//! - `chat_text`: what a message's text means beyond its words: actions
+//!   (`/me`) and mentions.
+//! - `notify`: which lines make a sound, and how often.
+//! - `sound`: the chime and the bell fallback.
 
 mod backoff;
+mod chat_text;
 mod config;
 mod feed;
 mod input;
 mod net;
+mod notify;
 mod outbox;
 mod render;
 mod screen;

@@ -1,8 +1,9 @@
 //! How things look on screen: turns a [`ServerLine`] (and the client's own
 //! notices) into the exact text printed, as pure functions that return a
-//! `String`. Owns timestamps in local time, name colours and cleaning every
-//! peer field; it does not print, and it does not decide whether colour is
-//! on (the caller passes a [`ColorMode`], decided once at startup).
+//! `String`. Owns timestamps in local time, name colours, how actions and
+//! mentions look, and cleaning every peer field; it does not print, and it
+//! does not decide whether colour is on (the caller passes a [`ColorMode`],
+//! decided once at startup) or what is a mention (the session says).
 
 use std::fmt::Display;
 use std::time::Duration;
@@ -12,6 +13,10 @@ use chat_shared::sanitize::clean;
 use chat_shared::{Color, ServerLine};
 use chrono::TimeZone;
 
+use crate::chat_text::action;
+use crate::input::{command_help, CommandHelp};
+use crate::notify::NotifyLevel;
+
 /// Whether to emit SGR colour escapes. Passed in rather than read from
 /// `colored`'s global switch so rendering stays a pure function (and tests
 /// of both modes can run side by side).
@@ -19,8 +24,18 @@ use chrono::TimeZone;
 pub enum ColorMode {
     /// Plain text only.
     Off,
-    /// Names in their colour, replayed history dimmed.
+    /// Names in their colour, replayed history dimmed, mentions in bold
+    /// reverse video.
     On,
+}
+
+/// How a chat line is to be shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ChatStyle {
+    /// Replayed history (`HIST`), dimmed when coloured.
+    pub replayed: bool,
+    /// It names this desk's user: highlighted.
+    pub mention: bool,
 }
 
 /// How timestamps are shown, as in the seed: `2026-11-24 13:07:08`.
@@ -28,6 +43,13 @@ const TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
 
 /// SGR "faint", for replayed history.
 const DIM_SGR: &str = "2";
+
+/// SGR bold and reverse video, for a line that names the user: it stands
+/// out by more than colour, on any background and to anyone.
+const HIGHLIGHT_SGR: &str = "1;7";
+
+/// What starts a line that names the user when there is no colour.
+const MENTION_MARKER: &str = ">> ";
 
 /// The text to print for `line`, or `None` for lines that show nothing
 /// here (`PONG`; `BYE` and `RESUME`, which the session reports in its own
@@ -42,8 +64,16 @@ where
     Tz::Offset: Display,
 {
     let text = match line {
-        ServerLine::Msg(chat) => chat_line(chat, false, mode, tz),
-        ServerLine::History(chat) => chat_line(chat, true, mode, tz),
+        ServerLine::Msg(chat) => chat_line(chat, ChatStyle::default(), mode, tz),
+        ServerLine::History(chat) => chat_line(
+            chat,
+            ChatStyle {
+                replayed: true,
+                mention: false,
+            },
+            mode,
+            tz,
+        ),
         ServerLine::Join(who) => presence_line(who, "joined", mode, tz),
         ServerLine::Leave(who) => presence_line(who, "left", mode, tz),
         ServerLine::Welcome {
@@ -52,7 +82,7 @@ where
             online,
             ..
         } => format!(
-            "[+] You are {}; {online} online. Type q or /quit to leave, /who to see who is here.",
+            "[+] You are {}; {online} online. Type /help for commands, q or /quit to leave.",
             paint_name(name, *color, mode)
         ),
         ServerLine::Who { count, names } => who_line(*count, names),
@@ -192,7 +222,31 @@ pub fn name_taken_while_away(name: &str) -> String {
     )
 }
 
-/// Printed once at startup when sound falls back to the terminal bell.
+/// The answer to `/help`: every command, one a line.
+pub fn help() -> String {
+    format!("[*] Commands:\n{}", command_help().trim_end())
+}
+
+/// The answer to a `/word` the client does not know.
+pub fn unknown_command(word: &str) -> String {
+    format!(
+        "[!] Unknown command {}; type /help for the commands, or //{} to send it as text.",
+        clean(word),
+        clean(word.trim_start_matches('/'))
+    )
+}
+
+/// The answer to a known command typed wrong.
+pub fn misused(command: &CommandHelp) -> String {
+    format!("[!] Usage: {} ({}).", command.usage, command.meaning)
+}
+
+/// The answer to `/notify`: the level now in force.
+pub fn notify_level(level: NotifyLevel) -> String {
+    format!("[*] Notifications: {level} ({}).", level.meaning())
+}
+
+/// Printed once, when sound falls back to the terminal bell.
 pub fn no_audio_device(reason: &str) -> String {
     format!(
         "[!] No audio device ({}); using the terminal bell.",
@@ -211,23 +265,45 @@ fn human_duration(span: Duration) -> String {
     }
 }
 
-fn chat_line<Tz>(chat: &Chat<'_>, replayed: bool, mode: ColorMode, tz: &Tz) -> String
+/// A `MSG` or `HIST` line: `[time] alice: text`, or `[time] * alice waves`
+/// for an action; in the sender's colour; dimmed when replayed; and when it
+/// names the user, in bold reverse video, or marked `>>` without colour.
+pub fn chat_line<Tz>(chat: &Chat<'_>, style: ChatStyle, mode: ColorMode, tz: &Tz) -> String
 where
     Tz: TimeZone,
     Tz::Offset: Display,
 {
-    let time = format!("[{}] ", local_time(chat.time, tz));
-    let text = format!(": {}", clean(chat.text));
-    let name = paint_name(chat.name, chat.color, mode);
-    if replayed {
-        format!(
-            "{}{name}{}",
-            paint(&time, DIM_SGR, mode),
-            paint(&text, DIM_SGR, mode)
+    // The name's colour is never dimmed (faint colours lose the contrast
+    // the palette was chosen for); a highlight covers the whole line.
+    let (line_sgr, name_sgr) = if style.mention {
+        (
+            HIGHLIGHT_SGR,
+            format!("{HIGHLIGHT_SGR};{}", name_color(chat.color)),
         )
+    } else if style.replayed {
+        (DIM_SGR, name_color(chat.color))
     } else {
-        format!("{time}{name}{text}")
-    }
+        ("", name_color(chat.color))
+    };
+    let marker = if style.mention && mode == ColorMode::Off {
+        MENTION_MARKER
+    } else {
+        ""
+    };
+    let time = paint(&format!("[{}] ", local_time(chat.time, tz)), line_sgr, mode);
+    let said = match action(chat.text) {
+        Some(action) => paint(
+            &format!("* {} {}", clean(chat.name), clean(action)),
+            &name_sgr,
+            mode,
+        ),
+        None => format!(
+            "{}{}",
+            paint(&clean(chat.name), &name_sgr, mode),
+            paint(&format!(": {}", clean(chat.text)), line_sgr, mode)
+        ),
+    };
+    format!("{marker}{time}{said}")
 }
 
 fn presence_line<Tz>(who: &Presence<'_>, verb: &str, mode: ColorMode, tz: &Tz) -> String
@@ -273,11 +349,12 @@ fn paint_name(name: &str, color: Color, mode: ColorMode) -> String {
     paint(&clean(name), &name_color(color), mode)
 }
 
-/// Wraps `text` in one SGR attribute and a reset.
+/// Wraps `text` in SGR attributes (`"1;7"`) and a reset; no attributes,
+/// no escapes.
 fn paint(text: &str, sgr: &str, mode: ColorMode) -> String {
     match mode {
-        ColorMode::On => format!("\x1b[{sgr}m{text}\x1b[0m"),
-        ColorMode::Off => text.to_string(),
+        ColorMode::On if !sgr.is_empty() => format!("\x1b[{sgr}m{text}\x1b[0m"),
+        ColorMode::On | ColorMode::Off => text.to_string(),
     }
 }
 
@@ -328,6 +405,80 @@ mod tests {
         assert_eq!(
             shown.as_deref(),
             Some("[2026-11-24 13:07:08] \x1b[38;2;215;0;0malice\x1b[0m: hi")
+        );
+    }
+
+    /// `line` shown live, as a mention, in `mode`.
+    fn mention(line: &ServerLine<'_>, replayed: bool, mode: ColorMode) -> String {
+        let (ServerLine::Msg(chat) | ServerLine::History(chat)) = line else {
+            panic!("not a chat line: {line:?}");
+        };
+        let style = ChatStyle {
+            replayed,
+            mention: true,
+        };
+        chat_line(chat, style, mode, &Utc)
+    }
+
+    #[test]
+    fn an_action_reads_as_a_sentence() {
+        let line = msg("alice", Color::Red, "/me waves");
+        assert_eq!(
+            plain(&line).as_deref(),
+            Some("[2026-11-24 13:07:08] * alice waves")
+        );
+        assert_eq!(
+            render_line(&line, ColorMode::On, &Utc).as_deref(),
+            Some("[2026-11-24 13:07:08] \x1b[38;2;215;0;0m* alice waves\x1b[0m")
+        );
+        // Only "/me " starts an action.
+        assert_eq!(
+            plain(&msg("alice", Color::Red, "/meow")).as_deref(),
+            Some("[2026-11-24 13:07:08] alice: /meow")
+        );
+    }
+
+    #[test]
+    fn an_action_is_cleaned_like_any_text() {
+        let line = msg("alice", Color::Red, "/me rings\x07");
+        assert_eq!(
+            plain(&line).as_deref(),
+            Some("[2026-11-24 13:07:08] * alice rings^G")
+        );
+    }
+
+    #[test]
+    fn a_mention_is_marked_when_plain() {
+        let line = msg("bob", Color::Green, "hi alice");
+        assert_eq!(
+            mention(&line, false, ColorMode::Off),
+            ">> [2026-11-24 13:07:08] bob: hi alice"
+        );
+        let action = msg("bob", Color::Green, "/me waves at alice");
+        assert_eq!(
+            mention(&action, false, ColorMode::Off),
+            ">> [2026-11-24 13:07:08] * bob waves at alice"
+        );
+    }
+
+    #[test]
+    fn a_mention_is_bold_reverse_across_the_line_when_coloured() {
+        let line = msg("bob", Color::Green, "hi alice");
+        assert_eq!(
+            mention(&line, false, ColorMode::On),
+            "\x1b[1;7m[2026-11-24 13:07:08] \x1b[0m\x1b[1;7;38;2;0;135;0mbob\x1b[0m\x1b[1;7m: hi alice\x1b[0m"
+        );
+        // A replayed mention is highlighted, not dimmed: it is for you.
+        let replayed = ServerLine::History(Chat {
+            id: MessageId::from_sequence(1),
+            time: TIME,
+            name: "bob",
+            color: Color::Green,
+            text: "hi alice",
+        });
+        assert_eq!(
+            mention(&replayed, true, ColorMode::On),
+            mention(&line, false, ColorMode::On)
         );
     }
 
@@ -557,5 +708,32 @@ mod tests {
         codes.sort();
         codes.dedup();
         assert_eq!(codes.len(), Color::ALL.len());
+    }
+
+    #[test]
+    fn help_lists_the_commands_under_a_header() {
+        let help = help();
+        assert!(help.starts_with("[*] Commands:\n    /who "), "{help}");
+        assert!(help.contains("/notify [all|mentions|off]"), "{help}");
+        assert!(!help.ends_with('\n'), "{help:?}");
+    }
+
+    #[test]
+    fn command_answers() {
+        assert_eq!(
+            unknown_command("/etc/hosts"),
+            "[!] Unknown command /etc/hosts; type /help for the commands, or //etc/hosts to send it as text."
+        );
+        assert_eq!(
+            misused(&CommandHelp {
+                usage: "/me ACTION",
+                meaning: "act"
+            }),
+            "[!] Usage: /me ACTION (act)."
+        );
+        assert_eq!(
+            notify_level(NotifyLevel::Mentions),
+            "[*] Notifications: mentions (a sound only for messages that name you)."
+        );
     }
 }

@@ -19,14 +19,16 @@ use chat_shared::message::{check_name, max_text_bytes, Chat};
 use chat_shared::{ClientLine, Color, ErrorCode, MessageId, ServerLine, DEFAULT_MAX_LINE_BYTES};
 
 use crate::backoff::Backoff;
+use crate::chat_text::{self, names};
 use crate::config::Config;
 use crate::feed::{Feed, ReplayHeader, Resumed, Verdict};
 use crate::input::{self, interpret, InputEvent, Keyboard, Prompt, Request, Typed};
 use crate::net::{self, Connection, Incoming, Received};
+use crate::notify::{Arrival, NotifyLevel};
 use crate::outbox::{Outbox, QueueFull, MAX_WAITING_LINES};
-use crate::render::{self, ColorMode};
+use crate::render::{self, ChatStyle, ColorMode};
 use crate::screen::Screen;
-use crate::sound::{self, Notifier};
+use crate::sound::Notifier;
 
 /// After `/quit`, how long to wait for the server's `BYE` (or its close)
 /// before leaving anyway: long enough for a loaded server to answer, short
@@ -114,10 +116,9 @@ pub fn run(config: &Config) -> Result<(), RunError> {
     } else {
         ColorMode::Off
     };
-    // Opened here, on the main thread, and kept in `_device` until the
-    // session ends: dropping it would silence every later chime.
-    let sound = sound::open(config.mute);
-    let _device = sound.device;
+    // Opened here, on the main thread, which keeps the notifier (and its
+    // audio device) until the session ends.
+    let (notifier, no_audio_device) = Notifier::new(config.notify);
     let (keyboard, screen) = input::open();
 
     let target = format!("{}:{}", config.host, config.port);
@@ -125,7 +126,7 @@ pub fn run(config: &Config) -> Result<(), RunError> {
     let stream = net::connect(&config.host, config.port)
         .map_err(|source| RunError::Connect { target, source })?;
     screen.print("[+] Connected.");
-    if let Some(reason) = &sound.fallback_reason {
+    if let Some(reason) = &no_audio_device {
         screen.print(&render::no_audio_device(reason));
     }
 
@@ -135,7 +136,7 @@ pub fn run(config: &Config) -> Result<(), RunError> {
         config: config.clone(),
         mode,
         screen,
-        notifier: sound.notifier,
+        notifier,
         events,
         inbox,
         keyboard: Some((keyboard, request_inbox)),
@@ -173,7 +174,7 @@ struct Session {
     mode: ColorMode,
     /// Where every line goes; shared with the input thread.
     screen: Arc<Screen>,
-    /// Rings for live messages from others.
+    /// Chimes (or rings the bell) for live lines, as the level says.
     notifier: Notifier,
     /// Handed to every helper thread.
     events: Sender<Event>,
@@ -582,14 +583,34 @@ impl Session {
                 let _ = self.send(&ClientLine::Who);
             }
             Typed::Who => self.screen.print(&render::not_connected()),
-            Typed::UnknownCommand(word) => self.screen.print(&format!(
-                "[!] Unknown command {}; type /who to see who is online, q or /quit to leave.",
-                chat_shared::sanitize::clean(word)
-            )),
-            Typed::Say(text) if self.joined() => self.say(text),
-            Typed::Say(text) => self.keep_for_later(text),
+            Typed::Help => self.screen.print(&render::help()),
+            Typed::Notify(level) => self.set_notify_level(level),
+            Typed::Misused(command) => self.screen.print(&render::misused(command)),
+            Typed::UnknownCommand(word) => self.screen.print(&render::unknown_command(word)),
+            Typed::Me(action) => self.say_or_keep(&chat_text::action_text(action)),
+            Typed::Say(text) => self.say_or_keep(text),
         }
         ControlFlow::Continue(())
+    }
+
+    /// `/notify`: changes the level (`None` keeps it) and says which is on.
+    fn set_notify_level(&mut self, level: Option<NotifyLevel>) {
+        if let Some(level) = level {
+            if let Some(reason) = self.notifier.set_level(level) {
+                self.screen.print(&render::no_audio_device(&reason));
+            }
+        }
+        self.screen
+            .print(&render::notify_level(self.notifier.level()));
+    }
+
+    /// Sends a message now, or keeps it until the desk is back in the room.
+    fn say_or_keep(&mut self, text: &str) {
+        if self.joined() {
+            self.say(text);
+        } else {
+            self.keep_for_later(text);
+        }
     }
 
     /// Sends a message as our name; joined only.
@@ -757,19 +778,23 @@ impl Session {
             Some(ReplayHeader::Missed) => self.screen.print(&render::missed_header()),
             None => {}
         }
-        let line = if replayed {
-            ServerLine::History(chat.clone())
-        } else {
-            ServerLine::Msg(chat.clone())
-        };
-        if let Some(text) = render::render_line(&line, self.mode, &chrono::Local) {
-            self.screen.print(&text);
-        }
+        let own = self.name.as_deref() == Some(chat.name);
+        let mention = !own
+            && self
+                .name
+                .as_deref()
+                .is_some_and(|name| names(chat.text, name));
+        let style = ChatStyle { replayed, mention };
+        self.screen
+            .print(&render::chat_line(chat, style, self.mode, &chrono::Local));
         self.outbox.copy_shown(chat.name);
-        // Only live lines from others: not our own copy, not replayed
-        // history (the notifier also limits bursts to one sound).
-        if !replayed && self.name.as_deref() != Some(chat.name) {
-            self.notifier.message_arrived();
+        // Replayed history is old news: only live lines may sound.
+        if !replayed {
+            self.notifier.arrived(match (own, mention) {
+                (true, _) => Arrival::Own,
+                (false, true) => Arrival::Mention,
+                (false, false) => Arrival::Ordinary,
+            });
         }
     }
 

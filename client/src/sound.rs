@@ -1,7 +1,7 @@
-//! The new-message sound: opening the audio device once, synthesising the
-//! chime, and the [`Notifier`] the reader thread rings. Owns the fallback to
-//! the terminal bell and the rate limit; it does not decide *which* messages
-//! deserve a sound (that is the reader's rule: live messages from others).
+//! The new-message sound: opening the audio device when a sound is first
+//! wanted, synthesising the chime, and the [`Notifier`] the session rings
+//! for every live line. Owns the fallback to the terminal bell; which lines
+//! deserve a sound, and how often, is `notify`'s [`ChimeRules`].
 
 use std::io::{self, Write};
 use std::time::{Duration, Instant};
@@ -10,11 +10,7 @@ use rodio::mixer::Mixer;
 use rodio::source::{SineWave, Source};
 use rodio::{DeviceSinkBuilder, MixerDeviceSink};
 
-/// At most one sound per this interval. A burst (a pasted screenful, fifty
-/// quick replies) should say "something happened" once, not fifty times;
-/// two seconds is roughly the time it takes to look up at the screen, so a
-/// sound after that is news again.
-pub const CHIME_MIN_INTERVAL: Duration = Duration::from_secs(2);
+use crate::notify::{Arrival, ChimeRules, NotifyLevel};
 
 /// The chime's first tone (A5) and how long it rings.
 const FIRST_TONE_HZ: f32 = 880.0;
@@ -28,74 +24,85 @@ const SECOND_TONE: Duration = Duration::from_millis(130);
 /// two tones overlap (0.25 + 0.25 < 1).
 const CHIME_VOLUME: f32 = 0.25;
 
-/// Lets a sound through at most once per [`CHIME_MIN_INTERVAL`].
-#[derive(Debug, Default)]
-pub struct ChimeGate {
-    /// When the last sound was let through.
-    last: Option<Instant>,
+/// Makes the new-message sound when the rules say so, whatever this desk
+/// can do. Lives on the main thread: the audio device is opened there (the
+/// ALSA error silencing is per thread) and kept open until the session ends.
+pub struct Notifier {
+    rules: ChimeRules,
+    /// `None` until a level that makes sounds is first in force: a muted
+    /// desk never opens the audio device.
+    output: Option<Output>,
 }
 
-impl ChimeGate {
-    /// True if a sound may play at `now`; records it if so.
-    pub fn allow(&mut self, now: Instant) -> bool {
-        let quiet = self
-            .last
-            .is_none_or(|last| now.saturating_duration_since(last) >= CHIME_MIN_INTERVAL);
-        if quiet {
-            self.last = Some(now);
-        }
-        quiet
-    }
-}
-
-/// Makes the new-message sound, whatever this desk can do.
-pub enum Notifier {
+/// What a sound comes out of.
+enum Output {
     /// A synthesised chime on the audio device.
     Chime {
         /// The open device's mixer; playing is adding a source to it.
         mixer: Mixer,
-        /// The rate limit.
-        gate: ChimeGate,
+        /// Never read: holding it keeps cpal's output stream running.
+        _device: MixerDeviceSink,
     },
     /// No audio device: the terminal bell (BEL on stdout).
-    Bell {
-        /// The rate limit.
-        gate: ChimeGate,
-    },
-    /// `--mute`.
-    Muted,
-}
-
-impl std::fmt::Debug for Notifier {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Notifier::Chime { .. } => "Notifier::Chime",
-            Notifier::Bell { .. } => "Notifier::Bell",
-            Notifier::Muted => "Notifier::Muted",
-        })
-    }
+    Bell,
 }
 
 impl Notifier {
-    /// Signals that a message from someone else arrived. Never blocks: the
-    /// mixer plays the chime on the audio thread.
-    pub fn message_arrived(&mut self) {
-        let now = Instant::now();
-        match self {
-            Notifier::Chime { mixer, gate } => {
-                if gate.allow(now) {
-                    mixer.add(chime());
-                }
+    /// A notifier at `level`, its output opened unless the level is off.
+    /// Also returns why there is no audio device when the bell stands in:
+    /// tell the user once.
+    pub fn new(level: NotifyLevel) -> (Notifier, Option<String>) {
+        let mut notifier = Notifier {
+            rules: ChimeRules::new(level),
+            output: None,
+        };
+        let fallback = notifier.set_level(level);
+        (notifier, fallback)
+    }
+
+    /// The level in force.
+    pub fn level(&self) -> NotifyLevel {
+        self.rules.level()
+    }
+
+    /// Changes the level (`/notify`), opening the output the first time a
+    /// level that makes sounds is chosen; returns why there is no audio
+    /// device if that opening fell back to the bell.
+    pub fn set_level(&mut self, level: NotifyLevel) -> Option<String> {
+        self.rules.set_level(level);
+        if level == NotifyLevel::Off || self.output.is_some() {
+            return None;
+        }
+        let (output, fallback) = match open_device() {
+            Ok(device) => (
+                Output::Chime {
+                    mixer: device.mixer().clone(),
+                    _device: device,
+                },
+                None,
+            ),
+            Err(reason) => (Output::Bell, Some(reason)),
+        };
+        self.output = Some(output);
+        fallback
+    }
+
+    /// A live line arrived. Never blocks: the mixer plays the chime on the
+    /// audio thread.
+    pub fn arrived(&mut self, arrival: Arrival) {
+        if !self.rules.should_sound(arrival, Instant::now()) {
+            return;
+        }
+        match &self.output {
+            Some(Output::Chime { mixer, .. }) => mixer.add(chime()),
+            Some(Output::Bell) => {
+                // A lost bell is not worth failing over.
+                let mut out = io::stdout().lock();
+                let _ = out.write_all(b"\x07");
+                let _ = out.flush();
             }
-            Notifier::Bell { gate } => {
-                if gate.allow(now) {
-                    // A lost bell is not worth failing over.
-                    let mut out = io::stdout().lock();
-                    let _ = out.write_all(b"\x07");
-                    let _ = out.flush();
-                }
-            }
-            Notifier::Muted => {}
+            // Unreachable: a level that sounds has opened the output.
+            None => {}
         }
     }
 }
@@ -115,59 +122,8 @@ pub fn chime() -> impl Source + Send + 'static {
     first.mix(second)
 }
 
-/// Keeps the audio device open; dropping it silences the chime.
-pub struct AudioDevice {
-    /// Never read: holding it keeps cpal's output stream running.
-    _sink: MixerDeviceSink,
-}
-
-impl std::fmt::Debug for AudioDevice {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("AudioDevice")
-    }
-}
-
-/// What [`open`] came up with.
-#[derive(Debug)]
-pub struct Sound {
-    /// Hand this to the reader thread.
-    pub notifier: Notifier,
-    /// Keep this alive for the whole session (it is `None` without a device).
-    pub device: Option<AudioDevice>,
-    /// Why there is no device, when the bell stands in; tell the user once.
-    pub fallback_reason: Option<String>,
-}
-
-/// Opens the default audio device once, at startup, or falls back to the
-/// bell. Must run on the thread that keeps the returned device: the ALSA
-/// error silencing below is per thread.
-pub fn open(mute: bool) -> Sound {
-    if mute {
-        return Sound {
-            notifier: Notifier::Muted,
-            device: None,
-            fallback_reason: None,
-        };
-    }
-    match open_device() {
-        Ok(sink) => Sound {
-            notifier: Notifier::Chime {
-                mixer: sink.mixer().clone(),
-                gate: ChimeGate::default(),
-            },
-            device: Some(AudioDevice { _sink: sink }),
-            fallback_reason: None,
-        },
-        Err(reason) => Sound {
-            notifier: Notifier::Bell {
-                gate: ChimeGate::default(),
-            },
-            device: None,
-            fallback_reason: Some(reason),
-        },
-    }
-}
-
+/// Opens the default audio device. Must run on the thread that keeps it:
+/// the ALSA error silencing below is per thread.
 fn open_device() -> Result<MixerDeviceSink, String> {
     // alsa-lib prints its complaints ("cannot find card '0'", "Unknown PCM
     // default") straight to stderr, over the chat. This routes them into a
@@ -211,30 +167,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn first_sound_is_allowed() {
-        assert!(ChimeGate::default().allow(Instant::now()));
-    }
-
-    #[test]
-    fn burst_gives_one_sound() {
-        let mut gate = ChimeGate::default();
-        let start = Instant::now();
-        let allowed = (0..50)
-            .filter(|i| gate.allow(start + Duration::from_millis(10 * i)))
-            .count();
-        assert_eq!(allowed, 1);
-    }
-
-    #[test]
-    fn sound_again_after_the_interval() {
-        let mut gate = ChimeGate::default();
-        let start = Instant::now();
-        assert!(gate.allow(start));
-        assert!(!gate.allow(start + CHIME_MIN_INTERVAL - Duration::from_millis(1)));
-        assert!(gate.allow(start + CHIME_MIN_INTERVAL));
-    }
-
-    #[test]
     fn chime_length() {
         let source = chime();
         let rate = source.sample_rate().get() as usize;
@@ -256,10 +188,10 @@ mod tests {
     }
 
     #[test]
-    fn muted_makes_no_sound() {
-        let sound = open(true);
-        assert!(matches!(sound.notifier, Notifier::Muted));
-        assert!(sound.device.is_none());
-        assert!(sound.fallback_reason.is_none());
+    fn a_muted_desk_opens_no_device() {
+        let (notifier, fallback) = Notifier::new(NotifyLevel::Off);
+        assert!(notifier.output.is_none());
+        assert_eq!(fallback, None);
+        assert_eq!(notifier.level(), NotifyLevel::Off);
     }
 }

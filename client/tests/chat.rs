@@ -255,7 +255,7 @@ fn unknown_command_is_not_sent() {
     let server = start_server(20);
     let mut alice = join("alice", server.addr());
     alice.send("/dance");
-    alice.expect("[!] Unknown command /dance");
+    alice.expect("[!] Unknown command /dance; type /help for the commands");
     alice.send("after");
     alice.expect("alice: after");
     assert!(!alice.stdout().contains("alice: /dance"));
@@ -273,6 +273,135 @@ fn a_message_over_the_line_limit_is_not_sent() {
     alice.send(&"y".repeat(4086));
     alice.expect(&format!("alice: {}", "y".repeat(4086)));
     assert!(!alice.stdout().contains(&"x".repeat(4087)));
+    alice.send("q");
+    alice.expect_exit_code(0);
+}
+
+/// The name and text of the next message the watcher receives.
+#[track_caller]
+fn sent_text(watcher: &mut RawDesk) -> (String, String) {
+    let line = watcher.expect_line("MSG<SEP>");
+    match ServerLine::parse(&line) {
+        Ok(ServerLine::Msg(chat)) => (chat.name.to_string(), chat.text.to_string()),
+        other => panic!("expected a MSG, got {other:?} from {line:?}"),
+    }
+}
+
+#[test]
+fn me_shows_an_action_on_every_desk_and_travels_as_text() {
+    let server = start_server(20);
+    let mut watcher = RawDesk::connect(server.addr());
+    let mut alice = join("alice", server.addr());
+    let bob = join("bob", server.addr());
+    alice.send("/me waves");
+    for client in [&alice, &bob] {
+        client.expect("] * alice waves");
+    }
+    // On the wire it is an ordinary message whose text starts with "/me ".
+    assert_eq!(
+        sent_text(&mut watcher),
+        ("alice".to_string(), "/me waves".to_string())
+    );
+    // A newcomer's history shows it the same way.
+    let carol = join("carol", server.addr());
+    carol.expect("] * alice waves");
+
+    alice.send("/me");
+    alice.expect("[!] Usage: /me ACTION");
+    alice.send("q");
+    alice.expect_exit_code(0);
+    assert_eq!(bob.count("* alice"), 1, "{}", bob.stdout());
+}
+
+#[test]
+fn a_double_slash_sends_a_line_that_starts_with_a_slash() {
+    let server = start_server(20);
+    let mut watcher = RawDesk::connect(server.addr());
+    let mut alice = join("alice", server.addr());
+    let bob = join("bob", server.addr());
+    alice.send("/etc/hosts is broken");
+    alice.expect("[!] Unknown command /etc/hosts; type /help");
+    alice.send("//etc/hosts is broken");
+    bob.expect("] alice: /etc/hosts is broken");
+    assert_eq!(
+        sent_text(&mut watcher),
+        ("alice".to_string(), "/etc/hosts is broken".to_string())
+    );
+    assert_eq!(bob.count("/etc/hosts"), 1, "sent once:\n{}", bob.stdout());
+    alice.send("q");
+    alice.expect_exit_code(0);
+}
+
+#[test]
+fn help_lists_every_command_and_sends_nothing() {
+    let server = start_server(20);
+    let mut alice = join("alice", server.addr());
+    let bob = join("bob", server.addr());
+    alice.send("/help");
+    alice.expect("[*] Commands:");
+    for command in [
+        "/who",
+        "/me ACTION",
+        "//TEXT",
+        "/notify",
+        "/help",
+        "q or /quit",
+    ] {
+        alice.expect(&format!("    {command}"));
+    }
+    alice.send("after");
+    bob.expect("alice: after");
+    let out = bob.stdout();
+    assert!(
+        !out.contains("Commands") && !out.contains("alice: /help"),
+        "{out}"
+    );
+    alice.send("q");
+    alice.expect_exit_code(0);
+}
+
+/// The line of `out` that ends with `tail`.
+#[track_caller]
+fn line_ending(out: &str, tail: &str) -> String {
+    out.lines()
+        .find(|line| line.ends_with(tail))
+        .unwrap_or_else(|| panic!("no line ending {tail:?} in:\n{out}"))
+        .to_string()
+}
+
+#[test]
+fn a_line_naming_you_is_marked_on_your_desk_only() {
+    let server = start_server(20);
+    let mut alice = join("alice", server.addr());
+    let mut bob = join("bob", server.addr());
+    for text in [
+        "hi bob",
+        "@Bob: look",
+        "/me nudges bob",
+        "kebob and bobby",
+        "end",
+    ] {
+        alice.send(text);
+    }
+    bob.send("bob here");
+    bob.expect("alice: end");
+    bob.expect("bob: bob here");
+    let out = bob.stdout();
+    for tail in ["alice: hi bob", "alice: @Bob: look", "* alice nudges bob"] {
+        let line = line_ending(&out, tail);
+        let rest = line
+            .strip_prefix(">> ")
+            .unwrap_or_else(|| panic!("expected {line:?} marked >>"));
+        assert!(starts_with_timestamp(rest), "{line:?}");
+    }
+    for tail in ["alice: kebob and bobby", "alice: end", "bob: bob here"] {
+        let line = line_ending(&out, tail);
+        assert!(starts_with_timestamp(&line), "not a mention: {line:?}");
+    }
+    alice.expect("alice: end");
+    assert!(!alice.stdout().contains(">> "), "{}", alice.stdout());
+    bob.send("q");
+    bob.expect_exit_code(0);
     alice.send("q");
     alice.expect_exit_code(0);
 }

@@ -16,10 +16,15 @@ fn help_goes_to_stdout_and_exits_zero() {
         "--name",
         "--color",
         "--mute",
+        "--notify",
         "--no-color",
         "--keepalive",
         "/who",
         "/quit",
+        "/me ACTION",
+        "//TEXT",
+        "/notify [all|mentions|off]",
+        "/help",
         "Up-arrow",
         "reconnects",
     ] {
@@ -58,6 +63,8 @@ fn bad_values_exit_two() {
         &["--color", "mauve"],
         &["--color", "white"],
         &["--color", "bright-black"],
+        &["--notify", "loud"],
+        &["--mute", "--notify", "all"],
         &["stray"],
     ] {
         let (code, _, err) = run_client(args);

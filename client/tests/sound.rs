@@ -219,15 +219,21 @@ fn wait_until_recorded(capture: &Capture, bob: &Client, from: usize) -> Result<(
     wait_for_capture_len(capture, bob, from + PLAY_MARGIN_SAMPLES)
 }
 
-/// Waits for the first sound in the capture, which should follow a message
-/// bob showed when the capture held `shown_at` samples; returns where it
-/// starts. If none comes within [`SOUND_WAIT`]: a device that recorded on
-/// well past the message means bob did not play, a failure; a capture that
-/// stalled is the machine's fault only if it is very busy.
+/// Waits for the first sound in the capture from sample `from` on, which
+/// should follow a message bob showed when the capture held `shown_at`
+/// samples; returns where it starts. If none comes within [`SOUND_WAIT`]: a
+/// device that recorded on well past the message means bob did not play, a
+/// failure; a capture that stalled is the machine's fault only if it is
+/// very busy.
 #[track_caller]
-fn wait_for_sound(capture: &Capture, bob: &Client, shown_at: usize) -> Result<usize, Skip> {
+fn wait_for_sound(
+    capture: &Capture,
+    bob: &Client,
+    from: usize,
+    shown_at: usize,
+) -> Result<usize, Skip> {
     let deadline = Instant::now() + SOUND_WAIT;
-    let mut silent_up_to = 0;
+    let mut silent_up_to = from;
     loop {
         let new = capture.samples_from(silent_up_to);
         if let Some(i) = new.iter().position(|&s| s != 0) {
@@ -391,11 +397,43 @@ fn describe(samples: &[i16]) -> String {
 /// Starts bob with sound on (not muted) and ALSA reading `alsa_config`,
 /// without waiting for anything: each test checks what comes first.
 fn bob_with_sound(addr: SocketAddr, alsa_config: &str) -> Client {
+    bob_with_flags(addr, alsa_config, &[])
+}
+
+/// [`bob_with_sound`] with more flags (`--notify`, `--mute`).
+fn bob_with_flags(addr: SocketAddr, alsa_config: &str, flags: &[&str]) -> Client {
     ClientBuilder::new("bob", addr)
         .name("bob")
         .sound()
+        .args(flags)
         .env("ALSA_CONFIG_PATH", alsa_config)
         .spawn()
+}
+
+/// Fails (or skips, on a very busy machine) unless the lines sent since
+/// `started` were all shown within 1.5 s: the client allows one ordinary
+/// chime per 2 s, so a slower burst may rightly chime twice, and a test
+/// counting chimes would prove nothing.
+#[track_caller]
+fn burst_was_quick(started: Instant) -> Result<(), Skip> {
+    let took = started.elapsed();
+    if took < Duration::from_millis(1500) {
+        return Ok(());
+    }
+    let (load, very_busy) = machine_load();
+    if very_busy {
+        return Err(Skip(format!(
+            "the burst took {took:?} ({load}); too busy for this test"
+        )));
+    }
+    panic!("expected the burst within 1.5s, got {took:?} ({load})");
+}
+
+/// An ALSA config with no device at all, in `dir`: the bell must stand in.
+fn no_device_config(dir: &TempDir) -> String {
+    let empty = dir.path().join("empty.conf");
+    fs::write(&empty, "").expect("write empty ALSA config");
+    empty.display().to_string()
 }
 
 #[test]
@@ -420,7 +458,7 @@ fn a_message_from_someone_else_chimes_once() {
     alice.send("ding?");
     bob.expect("alice: ding?");
     let shown_at = capture.len();
-    let start = or_skip!(wait_for_sound(&capture, &bob, shown_at));
+    let start = or_skip!(wait_for_sound(&capture, &bob, 0, shown_at));
     // The whole chime, and anything else started with it.
     or_skip!(wait_until_recorded(
         &capture,
@@ -501,20 +539,9 @@ fn a_burst_of_fifty_messages_gives_one_chime() {
         alice.send(&format!("burst {i}"));
     }
     bob.expect("alice: burst 49");
-    let took = started.elapsed();
     let shown_at = capture.len();
-    // The client allows one chime per 2 s; a burst slower than that may
-    // rightly chime twice, and this test would prove nothing. Only a busy
-    // machine excuses that.
-    if took >= Duration::from_millis(1500) {
-        let (load, very_busy) = machine_load();
-        if very_busy {
-            eprintln!("skipped: the burst took {took:?} ({load}); too busy for this test");
-            return;
-        }
-        panic!("expected the burst within 1.5s, got {took:?} ({load})");
-    }
-    let start = or_skip!(wait_for_sound(&capture, &bob, shown_at));
+    or_skip!(burst_was_quick(started));
+    let start = or_skip!(wait_for_sound(&capture, &bob, 0, shown_at));
     or_skip!(wait_until_recorded(
         &capture,
         &bob,
@@ -544,10 +571,8 @@ fn a_burst_of_fifty_messages_gives_one_chime() {
 fn without_a_device_the_bell_rings_and_the_chat_goes_on() {
     let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let dir = TempDir::new("nodevice");
-    let empty = dir.path().join("empty.conf");
-    fs::write(&empty, "").expect("write empty ALSA config");
     let server = start_server(20);
-    let mut bob = bob_with_sound(server.addr(), &empty.display().to_string());
+    let mut bob = bob_with_sound(server.addr(), &no_device_config(&dir));
     bob.expect("[!] No audio device (");
     bob.expect("using the terminal bell.");
     bob.expect("You are bob");
@@ -578,4 +603,184 @@ fn without_a_device_the_bell_rings_and_the_chat_goes_on() {
     let err = bob.stderr();
     assert!(!err.contains("ALSA lib"), "{err}");
     assert!(err.trim().is_empty(), "nothing on stderr: {err}");
+}
+
+/// One chime's worth of sound, alone: its length and its loudness.
+#[track_caller]
+fn assert_each_one_chime(samples: &[i16], count: usize) {
+    let sounds = sound_lengths(samples);
+    assert_eq!(sounds.len(), count, "{}", describe(samples));
+    for length in sounds {
+        assert!(
+            length > CHIME_SAMPLES / 2 && length < CHIME_SAMPLES * 3 / 2,
+            "one chime is about {CHIME_SAMPLES} samples: {}",
+            describe(samples)
+        );
+    }
+    assert!(
+        peak(samples) < ONE_CHIME_PEAK_MAX,
+        "chimes on top of each other: {}",
+        describe(samples)
+    );
+}
+
+#[test]
+fn a_mention_after_a_burst_still_chimes() {
+    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let capture = Capture::new("mention");
+    let server = start_server(20);
+    let mut bob = bob_with_sound(server.addr(), &capture.config_path());
+    bob.expect("You are bob");
+    or_skip!(expect_capture_device(&bob));
+    let mut alice = join("alice", server.addr());
+
+    let started = Instant::now();
+    for i in 0..20 {
+        alice.send(&format!("burst {i}"));
+    }
+    bob.expect("alice: burst 19");
+    let burst_shown_at = capture.len();
+    let first = or_skip!(wait_for_sound(&capture, &bob, 0, burst_shown_at));
+    // The burst's chime is over (the capture runs far faster than time).
+    let first_over = first + CHIME_SAMPLES * 2;
+    or_skip!(wait_for_capture_len(&capture, &bob, first_over));
+    alice.send("bob, your turn");
+    bob.expect(">> ");
+    bob.expect("alice: bob, your turn");
+    // Still inside the burst's 2 s: an ordinary line would stay silent.
+    or_skip!(burst_was_quick(started));
+    let mention_shown_at = capture.len();
+    let second = or_skip!(wait_for_sound(&capture, &bob, first_over, mention_shown_at));
+    or_skip!(wait_until_recorded(
+        &capture,
+        &bob,
+        (second + CHIME_SAMPLES * 2).max(mention_shown_at)
+    ));
+    bob.send("q");
+    bob.expect_exit_code(0);
+    alice.send("q");
+
+    assert_each_one_chime(&capture.samples(), 2);
+}
+
+#[test]
+fn with_notify_mentions_only_a_line_naming_you_chimes() {
+    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let capture = Capture::new("mentions");
+    let server = start_server(20);
+    let mut bob = bob_with_flags(
+        server.addr(),
+        &capture.config_path(),
+        &["--notify", "mentions"],
+    );
+    bob.expect("You are bob");
+    or_skip!(expect_capture_device(&bob));
+    let mut alice = join("alice", server.addr());
+    for text in ["lunch at noon", "kebob again?", "the usual place"] {
+        alice.send(text);
+    }
+    // Naming yourself is no mention.
+    bob.send("bob is hungry");
+    bob.expect("alice: the usual place");
+    bob.expect("bob: bob is hungry");
+    let quiet_until = capture.len();
+    or_skip!(wait_until_recorded(&capture, &bob, quiet_until));
+    let before = capture.samples();
+    assert!(!before.is_empty(), "nothing recorded at all");
+    assert!(
+        before.iter().all(|&s| s == 0),
+        "expected silence before the mention: {}",
+        describe(&before)
+    );
+
+    alice.send("@bob coming?");
+    bob.expect("alice: @bob coming?");
+    let shown_at = capture.len();
+    let start = or_skip!(wait_for_sound(&capture, &bob, before.len(), shown_at));
+    or_skip!(wait_until_recorded(
+        &capture,
+        &bob,
+        (start + CHIME_SAMPLES * 2).max(shown_at)
+    ));
+    bob.send("q");
+    bob.expect_exit_code(0);
+    alice.send("q");
+
+    assert_each_one_chime(&capture.samples(), 1);
+}
+
+#[test]
+fn the_bell_follows_mute_and_notify() {
+    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = TempDir::new("bell-levels");
+    let server = start_server(20);
+    let mut bob = bob_with_flags(server.addr(), &no_device_config(&dir), &["--mute"]);
+    bob.expect("You are bob");
+    let mut alice = join("alice", server.addr());
+    alice.send("hi bob");
+    alice.send("plain words");
+    bob.expect("alice: plain words");
+    settle();
+    assert_eq!(bob.count("\x07"), 0, "muted: {:?}", bob.stdout());
+    // A muted desk does not even open the audio device.
+    assert_eq!(bob.count("No audio device"), 0, "{}", bob.stdout());
+
+    bob.send("/notify mentions");
+    bob.expect("[!] No audio device (");
+    bob.expect("[*] Notifications: mentions");
+    alice.send("more plain words");
+    bob.send("bob talks to bob");
+    bob.expect("alice: more plain words");
+    bob.expect("bob: bob talks to bob");
+    settle();
+    assert_eq!(bob.count("\x07"), 0, "no mention yet: {:?}", bob.stdout());
+    alice.send("@bob ping");
+    bob.expect("alice: @bob ping");
+    bob.expect("\x07");
+
+    bob.send("/notify off");
+    bob.expect("[*] Notifications: off");
+    alice.send("bob?");
+    bob.expect("alice: bob?");
+    bob.send("/notify");
+    bob.expect_count("[*] Notifications: off", 2);
+    settle();
+    bob.send("q");
+    bob.expect_exit_code(0);
+    alice.send("q");
+
+    let out = bob.stdout();
+    assert_eq!(out.matches('\x07').count(), 1, "{out:?}");
+    assert_eq!(out.matches("No audio device").count(), 1, "{out}");
+    assert!(bob.stderr().trim().is_empty(), "{}", bob.stderr());
+}
+
+#[test]
+fn a_mention_after_a_burst_rings_the_bell_again() {
+    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = TempDir::new("bell-mention");
+    let server = start_server(20);
+    let mut bob = bob_with_sound(server.addr(), &no_device_config(&dir));
+    bob.expect("using the terminal bell.");
+    bob.expect("You are bob");
+    let mut alice = join("alice", server.addr());
+    let started = Instant::now();
+    for i in 0..20 {
+        alice.send(&format!("burst {i}"));
+    }
+    alice.send("Bob: your turn");
+    bob.expect("alice: Bob: your turn");
+    or_skip!(burst_was_quick(started));
+    bob.expect_count("\x07", 2);
+    settle();
+    bob.send("q");
+    bob.expect_exit_code(0);
+    alice.send("q");
+
+    let out = bob.stdout();
+    assert_eq!(
+        out.matches('\x07').count(),
+        2,
+        "one bell for the burst, one for the mention: {out:?}"
+    );
 }

@@ -307,3 +307,64 @@ fn a_half_typed_line_stays_across_a_server_restart() {
     tmux.type_line(alice, "q");
     tmux.expect(alice, "EXITED 0");
 }
+
+#[test]
+fn a_line_naming_you_stands_out_by_more_than_colour() {
+    let tmux = Tmux::new();
+    let server = start_server(20);
+    let alice = "alice";
+    tmux.start(alice, &client_command(server.addr().port(), "--name alice"));
+    tmux.expect(alice, "You are alice");
+    let mut bob = join("bob", server.addr());
+    bob.send("just chatting");
+    bob.send("hi @alice");
+    let screen = tmux.expect(alice, "bob: hi @alice");
+    let line_with = |needle: &str| {
+        screen
+            .lines()
+            .find(|l| strip_sgr(l).contains(needle))
+            .unwrap()
+            .to_string()
+    };
+    let mention = line_with("bob: hi @alice");
+    let ordinary = line_with("bob: just chatting");
+    for attribute in [BOLD, REVERSE] {
+        assert!(
+            attributes(&mention).contains(&attribute),
+            "expected SGR {attribute} on {mention:?}"
+        );
+        assert!(
+            !attributes(&ordinary).contains(&attribute),
+            "expected no SGR {attribute} on {ordinary:?}"
+        );
+    }
+    tmux.type_line(alice, "q");
+    tmux.expect(alice, "EXITED 0");
+}
+
+/// SGR bold.
+const BOLD: u16 = 1;
+/// SGR reverse video.
+const REVERSE: u16 = 7;
+
+/// The SGR attributes `line` sets, without colour values (the numbers
+/// after `38;2`, `38;5` and their background forms are not attributes).
+fn attributes(line: &str) -> Vec<u16> {
+    let mut found = Vec::new();
+    for sequence in line.split("\x1b[").skip(1) {
+        let Some((params, _)) = sequence.split_once('m') else {
+            continue;
+        };
+        let mut params = params.split(';').map(|p| p.parse::<u16>().unwrap_or(0));
+        while let Some(param) = params.next() {
+            match param {
+                38 | 48 => {
+                    let skip = if params.next() == Some(2) { 3 } else { 1 };
+                    params.by_ref().take(skip).for_each(drop);
+                }
+                other => found.push(other),
+            }
+        }
+    }
+    found
+}
