@@ -7,9 +7,9 @@
 //!
 //! Every workload runs against the event server as shipped (its durable log in a SQLite file)
 //! and the threads baseline (which keeps its room in memory and refuses `--db`). The fanout at
-//! the target's room size and the saturating step run a third time, event with `--db none`, so
-//! the report can put a price on the log. The restart scenario runs against the event server
-//! only: it is about the log.
+//! the target's room size and the saturating step also run event with `--db none`, alternating
+//! with event on its log [`LOG_COST_RUNS`] times, so the report can put a price on the log. The
+//! restart scenario runs against the event server only: it is about the log.
 
 use std::fmt;
 
@@ -315,40 +315,49 @@ pub struct Step {
     pub server_mode: ServerMode,
     /// Where that server keeps the room.
     pub room_log: RoomLog,
+    /// Which run of this workload against this server and log, from 1; only the log-cost
+    /// pairs run more than once.
+    pub run: u32,
     /// What the load tool does.
     pub workload: Workload,
 }
 
 impl Step {
     /// Stable id used in logs, CSV and JSON, e.g. `fanout-1000-event`, or
-    /// `fanout-1000-event-db-none` for the log-cost run.
+    /// `fanout-1000-event-db-none-2` for the second log-cost run without the log.
     pub fn id(&self) -> String {
-        let suffix = if self.is_side_by_side() {
-            ""
-        } else {
-            "-db-none"
-        };
-        format!(
-            "{}-{}-{}{suffix}",
+        let mut id = format!(
+            "{}-{}-{}",
             self.workload.ladder.name(),
             self.workload.clients,
             self.server_mode
-        )
-    }
-
-    /// Whether this step runs its mode with the log of the side-by-side tables (see
-    /// [`RoomLog::of`]), rather than being the log-cost run.
-    pub fn is_side_by_side(&self) -> bool {
-        self.room_log == RoomLog::of(self.server_mode)
-    }
-
-    /// The server as the report names it: `event`, `event --db none` or `threads`.
-    pub fn server_label(&self) -> String {
-        if self.is_side_by_side() {
-            self.server_mode.to_string()
-        } else {
-            format!("{} --db none", self.server_mode)
+        );
+        if self.room_log != RoomLog::of(self.server_mode) {
+            id.push_str("-db-none");
         }
+        if self.run > 1 {
+            id.push_str(&format!("-{}", self.run));
+        }
+        id
+    }
+
+    /// Whether this step is the one the side-by-side tables show: its mode with the log of
+    /// [`RoomLog::of`], first run.
+    pub fn is_side_by_side(&self) -> bool {
+        self.room_log == RoomLog::of(self.server_mode) && self.run == 1
+    }
+
+    /// The server as the report names it: `event`, `event --db none`, `event (run 2)` or
+    /// `threads`.
+    pub fn server_label(&self) -> String {
+        let mut label = self.server_mode.to_string();
+        if self.room_log != RoomLog::of(self.server_mode) {
+            label.push_str(" --db none");
+        }
+        if self.run > 1 {
+            label.push_str(&format!(" (run {})", self.run));
+        }
+        label
     }
 }
 
@@ -430,19 +439,44 @@ const QUICK_RESTART_TIMING: RestartTiming = RestartTiming {
     restart_after_secs: 0.5,
 };
 
-/// The servers a workload runs against, in order: event with its log, event with `--db none`
-/// for the log's cost (the fanout target's room and the saturating step), threads; the restart
-/// scenario only against event with its log.
-pub fn servers(workload: &Workload) -> Vec<(ServerMode, RoomLog)> {
-    let event = (ServerMode::Event, RoomLog::File);
-    let threads = (ServerMode::Threads, RoomLog::Memory);
+/// How many times each log-cost pair runs in the full ladder, log and `--db none` alternating.
+/// On a shared 2-core box one run's p99 swings by half or more, far past the 15% the target
+/// allows, so the report compares medians; alternating keeps a slow stretch of the machine from
+/// landing on one side. `--quick` runs each pair once: it only proves the steps work.
+pub const LOG_COST_RUNS: u32 = 3;
+
+/// Runs of each log-cost pair: [`LOG_COST_RUNS`], or one with `--quick`.
+pub fn log_cost_runs(quick: bool) -> u32 {
+    if quick {
+        1
+    } else {
+        LOG_COST_RUNS
+    }
+}
+
+/// A server a workload runs against: its mode, its room log, which run.
+pub type Server = (ServerMode, RoomLog, u32);
+
+/// The servers a workload runs against, in order: event with its log, then, for the log's cost
+/// (the fanout target's room and the saturating step), event with `--db none` and again with
+/// its log, alternating, `log_cost_runs` times each; then threads. The restart scenario runs
+/// only against event with its log.
+pub fn servers(workload: &Workload, log_cost_runs: u32) -> Vec<Server> {
+    let threads = (ServerMode::Threads, RoomLog::Memory, 1);
+    let log_cost = workload.ladder == Ladder::Saturate
+        || (workload.ladder == Ladder::Fanout && workload.clients == FANOUT_TARGET_CLIENTS);
     match workload.ladder {
-        Ladder::Restart => vec![event],
-        Ladder::Saturate => vec![event, (ServerMode::Event, RoomLog::Memory), threads],
-        Ladder::Fanout if workload.clients == FANOUT_TARGET_CLIENTS => {
-            vec![event, (ServerMode::Event, RoomLog::Memory), threads]
-        }
-        _ => vec![event, threads],
+        Ladder::Restart => vec![(ServerMode::Event, RoomLog::File, 1)],
+        _ if log_cost => (1..=log_cost_runs)
+            .flat_map(|run| {
+                [
+                    (ServerMode::Event, RoomLog::File, run),
+                    (ServerMode::Event, RoomLog::Memory, run),
+                ]
+            })
+            .chain([threads])
+            .collect(),
+        _ => vec![(ServerMode::Event, RoomLog::File, 1), threads],
     }
 }
 
@@ -451,15 +485,16 @@ pub fn steps(quick: bool) -> Vec<Step> {
     workloads(quick)
         .into_iter()
         .flat_map(|workload| {
-            servers(&workload)
+            servers(&workload, log_cost_runs(quick))
                 .into_iter()
-                .map(move |(server_mode, room_log)| (server_mode, room_log, workload.clone()))
+                .map(move |server| (server, workload.clone()))
         })
         .enumerate()
-        .map(|(index, (server_mode, room_log, workload))| Step {
+        .map(|(index, ((server_mode, room_log, run), workload))| Step {
             number: index + 1,
             server_mode,
             room_log,
+            run,
             workload,
         })
         .collect()
@@ -535,34 +570,47 @@ mod tests {
         );
         assert_eq!(steps[1].number, 2);
         for workload in workloads(false) {
-            let servers = servers(&workload);
-            assert_eq!(servers[0], (ServerMode::Event, RoomLog::File));
+            let servers = servers(&workload, LOG_COST_RUNS);
+            assert_eq!(servers[0], (ServerMode::Event, RoomLog::File, 1));
             if workload.ladder != Ladder::Restart {
                 assert_eq!(
                     servers.last(),
-                    Some(&(ServerMode::Threads, RoomLog::Memory))
+                    Some(&(ServerMode::Threads, RoomLog::Memory, 1))
                 );
             }
         }
     }
 
     #[test]
-    fn the_log_cost_runs_fanout_1000_and_saturation_without_a_log() {
-        let without: Vec<String> = steps(false)
-            .iter()
-            .filter(|s| !s.is_side_by_side())
-            .map(Step::id)
-            .collect();
+    fn the_log_cost_alternates_log_and_none_for_fanout_1000_and_saturation() {
+        let ids = |quick| -> Vec<String> {
+            steps(quick)
+                .iter()
+                .filter(|s| !s.is_side_by_side())
+                .map(Step::id)
+                .collect()
+        };
         assert_eq!(
-            without,
-            ["fanout-1000-event-db-none", "saturate-500-event-db-none"]
+            ids(false),
+            [
+                "fanout-1000-event-db-none",
+                "fanout-1000-event-2",
+                "fanout-1000-event-db-none-2",
+                "fanout-1000-event-3",
+                "fanout-1000-event-db-none-3",
+                "saturate-500-event-db-none",
+                "saturate-500-event-2",
+                "saturate-500-event-db-none-2",
+                "saturate-500-event-3",
+                "saturate-500-event-db-none-3",
+            ]
         );
-        let quick: Vec<String> = steps(true)
-            .iter()
-            .filter(|s| !s.is_side_by_side())
-            .map(Step::id)
-            .collect();
-        assert_eq!(quick, ["saturate-200-event-db-none"]);
+        assert_eq!(ids(true), ["saturate-200-event-db-none"]);
+        let second = steps(false)
+            .into_iter()
+            .find(|s| s.id() == "fanout-1000-event-db-none-2")
+            .unwrap();
+        assert_eq!(second.server_label(), "event --db none (run 2)");
     }
 
     #[test]

@@ -125,31 +125,39 @@ pub struct RunRecord {
     pub total_secs: f64,
 }
 
-/// Finds the step of `ladder` (and `clients`, when given) run against `mode` with the log of
-/// the side-by-side tables (event: its file; threads: memory).
+/// Finds the step of `ladder` (and `clients`, when given) the side-by-side tables show for
+/// `mode`: event on its file, threads in memory, first run.
 pub fn find(
     results: &[StepResult],
     ladder: Ladder,
     clients: Option<u32>,
     mode: ServerMode,
 ) -> Option<&StepResult> {
-    find_with_log(results, ladder, clients, mode, RoomLog::of(mode))
+    results.iter().find(|r| {
+        r.step.is_side_by_side()
+            && r.step.workload.ladder == ladder
+            && r.step.server_mode == mode
+            && clients.is_none_or(|c| r.step.workload.clients == c)
+    })
 }
 
-/// Finds the step of `ladder` (and `clients`, when given) run against `mode` with `log`.
-pub fn find_with_log(
+/// Every run of `ladder` (and `clients`, when given) against the event server with `log`, in
+/// run order.
+pub fn event_runs(
     results: &[StepResult],
     ladder: Ladder,
     clients: Option<u32>,
-    mode: ServerMode,
     log: RoomLog,
-) -> Option<&StepResult> {
-    results.iter().find(|r| {
-        r.step.workload.ladder == ladder
-            && r.step.server_mode == mode
-            && r.step.room_log == log
-            && clients.is_none_or(|c| r.step.workload.clients == c)
-    })
+) -> Vec<&StepResult> {
+    results
+        .iter()
+        .filter(|r| {
+            r.step.workload.ladder == ladder
+                && r.step.server_mode == ServerMode::Event
+                && r.step.room_log == log
+                && clients.is_none_or(|c| r.step.workload.clients == c)
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -160,7 +168,7 @@ pub(crate) mod tests {
     use crate::ladder;
     use crate::load::tests::FANOUT_FIXTURE;
 
-    fn step(ladder: Ladder, clients: u32, mode: ServerMode, log: RoomLog) -> Step {
+    fn step(ladder: Ladder, clients: u32, mode: ServerMode, log: RoomLog, run: u32) -> Step {
         ladder::steps(false)
             .into_iter()
             .find(|s| {
@@ -168,6 +176,7 @@ pub(crate) mod tests {
                     && s.workload.clients == clients
                     && s.server_mode == mode
                     && s.room_log == log
+                    && s.run == run
             })
             .expect("step exists in the full ladder")
     }
@@ -180,15 +189,16 @@ pub(crate) mod tests {
         mode: ServerMode,
         edits: serde_json::Value,
     ) -> StepResult {
-        fixture_with_log(ladder, clients, mode, RoomLog::of(mode), edits)
+        fixture_run(ladder, clients, mode, RoomLog::of(mode), 1, edits)
     }
 
-    /// As [`fixture`], with the room log given.
-    pub(crate) fn fixture_with_log(
+    /// As [`fixture`], for run `run` with the room log given.
+    pub(crate) fn fixture_run(
         ladder: Ladder,
         clients: u32,
         mode: ServerMode,
         log: RoomLog,
+        run: u32,
         edits: serde_json::Value,
     ) -> StepResult {
         let mut raw: serde_json::Value = serde_json::from_str(FANOUT_FIXTURE).unwrap();
@@ -197,7 +207,7 @@ pub(crate) mod tests {
             panic!("fixture with {edits} is not a valid chat-load report: {err}")
         });
         StepResult {
-            step: step(ladder, clients, mode, log),
+            step: step(ladder, clients, mode, log, run),
             port: Some(5002),
             load: Some(load),
             raw_load: Some(raw),
@@ -339,29 +349,39 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn find_takes_event_with_its_log_unless_asked_for_none() {
-        let results = vec![
-            fixture_with_log(
+    fn find_takes_event_on_its_log_first_run_and_event_runs_take_them_all() {
+        let run = |log, run| {
+            fixture_run(
                 Ladder::Saturate,
                 500,
                 ServerMode::Event,
-                RoomLog::Memory,
+                log,
+                run,
                 json!({}),
-            ),
-            fixture(Ladder::Saturate, 500, ServerMode::Event, json!({})),
+            )
+        };
+        let results = vec![
+            run(RoomLog::Memory, 1),
+            run(RoomLog::File, 2),
+            run(RoomLog::File, 1),
+            run(RoomLog::Memory, 2),
         ];
         let found = find(&results, Ladder::Saturate, None, ServerMode::Event).unwrap();
         assert_eq!(found.step.id(), "saturate-500-event");
-        let none = find_with_log(
-            &results,
-            Ladder::Saturate,
-            None,
-            ServerMode::Event,
-            RoomLog::Memory,
-        )
-        .unwrap();
-        assert_eq!(none.step.id(), "saturate-500-event-db-none");
-        assert_eq!(none.step.server_label(), "event --db none");
+        let ids = |log| -> Vec<String> {
+            event_runs(&results, Ladder::Saturate, Some(500), log)
+                .iter()
+                .map(|r| r.step.id())
+                .collect()
+        };
+        assert_eq!(
+            ids(RoomLog::File),
+            ["saturate-500-event-2", "saturate-500-event"]
+        );
+        assert_eq!(
+            ids(RoomLog::Memory),
+            ["saturate-500-event-db-none", "saturate-500-event-db-none-2"]
+        );
     }
 
     #[test]

@@ -484,7 +484,7 @@ where
 mod tests {
     use super::*;
     use crate::ladder::RoomLog;
-    use crate::model::tests::{churn_fixture, failed, fixture, fixture_with_log, record};
+    use crate::model::tests::{churn_fixture, failed, fixture, fixture_run, record};
 
     #[test]
     fn one_two_five_within_range() {
@@ -532,12 +532,21 @@ mod tests {
                 ServerMode::Event,
                 serde_json::json!({}),
             ),
-            fixture_with_log(
+            fixture_run(
                 Ladder::Fanout,
                 1000,
                 ServerMode::Event,
                 RoomLog::Memory,
+                1,
                 serde_json::json!({"latency_us": {"p99": 700}}),
+            ),
+            fixture_run(
+                Ladder::Fanout,
+                1000,
+                ServerMode::Event,
+                RoomLog::File,
+                2,
+                serde_json::json!({"latency_us": {"p99": 800}}),
             ),
         ];
         let series = figure_series(&results, Ladder::Fanout, ServerMode::Event, |r| r.p99_us());

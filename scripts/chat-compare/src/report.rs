@@ -14,9 +14,9 @@ use chat_load::stats::LatencySummary;
 use serde_json::json;
 
 use crate::cgroup::MEMORY_LIMIT_BYTES;
-use crate::ladder::{Ladder, RoomLog, ServerMode};
+use crate::ladder::{log_cost_runs, Ladder, RoomLog, ServerMode, LOG_COST_RUNS};
 use crate::model::{
-    find, find_with_log, RunRecord, StepResult, CPU_PER_DELIVERY_MAX_SHARE, FANOUT_P99_TARGET_US,
+    event_runs, find, RunRecord, StepResult, CPU_PER_DELIVERY_MAX_SHARE, FANOUT_P99_TARGET_US,
     FANOUT_TARGET_CLIENTS, IDLE_RSS_TARGET_KB, IDLE_TARGET_CLIENTS, LOG_COST_MAX_FACTOR,
     SLOW_P99_MAX_FACTOR, SLOW_RSS_ALLOWANCE_KB,
 };
@@ -487,58 +487,74 @@ fn check_slow_reader(results: &[StepResult]) -> TargetCheck {
     }
 }
 
-/// One figure of the event server with its log and with `--db none`, same workload, same run.
+/// One figure of the event server on its log and with `--db none`: every run of each, same
+/// workload, same run of the comparison.
 struct LogCost {
     /// What is compared, for the table.
     label: String,
-    /// The figure with the log.
-    with_log: Option<f64>,
-    /// The figure with `--db none`.
-    without: Option<f64>,
-    /// Met when both steps ran cleanly and the figure stayed within [`LOG_COST_MAX_FACTOR`];
-    /// not measured when the pair is not in this run.
+    /// The figure of each run on the log, in run order.
+    with_log: Vec<f64>,
+    /// The figure of each run with `--db none`.
+    without: Vec<f64>,
+    /// Met when every run was clean and the median on the log is within
+    /// [`LOG_COST_MAX_FACTOR`] of the median without; not measured when the pair is not in
+    /// this run.
     verdict: Verdict,
+}
+
+impl LogCost {
+    /// Median on the log ÷ median without.
+    fn factor(&self) -> Option<f64> {
+        match (median(&self.with_log), median(&self.without)) {
+            (Some(a), Some(b)) if b > 0.0 => Some(a / b),
+            _ => None,
+        }
+    }
+}
+
+/// The middle value (the mean of the middle two for an even count).
+pub fn median(values: &[f64]) -> Option<f64> {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let mid = sorted.len() / 2;
+    match sorted.len() {
+        0 => None,
+        n if n % 2 == 1 => Some(sorted[mid]),
+        _ => Some((sorted[mid - 1] + sorted[mid]) / 2.0),
+    }
 }
 
 /// Fanout p99 at the fanout target's room and CPU per delivery at saturation, log vs none.
 fn log_costs(results: &[StepResult]) -> Vec<LogCost> {
-    let pair = |ladder, clients| {
-        let with_log = find(results, ladder, clients, ServerMode::Event)?;
-        let without = find_with_log(results, ladder, clients, ServerMode::Event, RoomLog::Memory)?;
-        Some((with_log, without))
-    };
     let cost = |label: String,
-                pair: Option<(&StepResult, &StepResult)>,
+                ladder: Ladder,
+                clients: Option<u32>,
                 figure: fn(&StepResult) -> Option<f64>| {
-        let Some((with_log, without)) = pair else {
-            return LogCost {
-                label,
-                with_log: None,
-                without: None,
-                verdict: Verdict::NotMeasured,
-            };
-        };
-        let (a, b) = (figure(with_log), figure(without));
-        let factor = match (a, b) {
-            (Some(a), Some(b)) if b > 0.0 => Some(a / b),
-            _ => None,
-        };
-        LogCost {
+        let with_log = event_runs(results, ladder, clients, RoomLog::File);
+        let without = event_runs(results, ladder, clients, RoomLog::Memory);
+        let values = |runs: &[&StepResult]| runs.iter().filter_map(|r| figure(r)).collect();
+        let mut cost = LogCost {
             label,
-            with_log: a,
-            without: b,
-            verdict: verdict_of(&[
-                clean(with_log),
-                clean(without),
-                factor.map(|f| f <= LOG_COST_MAX_FACTOR),
-            ]),
+            with_log: values(&with_log),
+            without: values(&without),
+            verdict: Verdict::NotMeasured,
+        };
+        if !with_log.is_empty() && !without.is_empty() {
+            let clean_runs = with_log.iter().chain(&without).map(|r| clean(r));
+            let conditions: Vec<Option<bool>> = clean_runs
+                .chain([cost.factor().map(|f| f <= LOG_COST_MAX_FACTOR)])
+                .collect();
+            cost.verdict = verdict_of(&conditions);
         }
+        cost
     };
-    let saturate = pair(Ladder::Saturate, None);
+    let saturate = results
+        .iter()
+        .find(|r| r.step.workload.ladder == Ladder::Saturate)
+        .map(|r| &r.step.workload);
     let saturate_label = saturate.map_or_else(
         || "saturating step: CPU µs per delivery".to_string(),
-        |(step, _)| {
-            let w = &step.step.workload;
+        |w| {
             format!(
                 "saturating, {} clients × {:.0} msg/s: CPU µs per delivery",
                 w.clients,
@@ -549,16 +565,33 @@ fn log_costs(results: &[StepResult]) -> Vec<LogCost> {
     vec![
         cost(
             format!("fanout {FANOUT_TARGET_CLIENTS} clients × 200 msg/s: p99 ms"),
-            pair(Ladder::Fanout, Some(FANOUT_TARGET_CLIENTS)),
+            Ladder::Fanout,
+            Some(FANOUT_TARGET_CLIENTS),
             |r| r.p99_us().map(|us| us / 1000.0),
         ),
-        cost(saturate_label, saturate, StepResult::cpu_us_per_delivery),
+        cost(
+            saturate_label,
+            Ladder::Saturate,
+            None,
+            StepResult::cpu_us_per_delivery,
+        ),
     ]
+}
+
+/// `median (run 1, run 2, ...)`, two decimals.
+fn runs_text(values: &[f64]) -> String {
+    match median(values) {
+        None => NOT_AVAILABLE.to_string(),
+        Some(mid) => {
+            let each: Vec<String> = values.iter().map(|v| format!("{v:.2}")).collect();
+            format!("{mid:.2} ({})", each.join(", "))
+        }
+    }
 }
 
 fn check_log_cost(results: &[StepResult]) -> TargetCheck {
     let target = format!(
-        "durable log: fanout {FANOUT_TARGET_CLIENTS} p99 and saturating CPU per delivery with the log ≤ {LOG_COST_MAX_FACTOR}× `--db none`"
+        "durable log: fanout {FANOUT_TARGET_CLIENTS} p99 and saturating CPU per delivery with the log ≤ {LOG_COST_MAX_FACTOR}× `--db none` (medians of the runs of each)"
     );
     let costs = log_costs(results);
     let detail = costs
@@ -567,9 +600,9 @@ fn check_log_cost(results: &[StepResult]) -> TargetCheck {
             format!(
                 "{}: {} with the log vs {} without ({})",
                 c.label,
-                or_na(c.with_log.map(|v| format!("{v:.2}"))),
-                or_na(c.without.map(|v| format!("{v:.2}"))),
-                ratio(c.with_log, c.without)
+                runs_text(&c.with_log),
+                runs_text(&c.without),
+                ratio(median(&c.with_log), median(&c.without))
             )
         })
         .collect::<Vec<_>>()
@@ -873,17 +906,17 @@ pub fn churn_table(results: &[StepResult]) -> String {
     )
 }
 
-/// The durable log's price: the event server with its log and with `--db none`, side by side.
+/// The durable log's price: the event server on its log and with `--db none`, each run and
+/// the medians side by side.
 pub fn log_cost_table(results: &[StepResult]) -> String {
-    let two = |value: Option<f64>| or_na(value.map(|v| format!("{v:.2}")));
     let rows: Vec<Vec<String>> = log_costs(results)
         .into_iter()
         .map(|cost| {
             vec![
                 cost.label,
-                two(cost.with_log),
-                two(cost.without),
-                ratio(cost.with_log, cost.without),
+                runs_text(&cost.with_log),
+                runs_text(&cost.without),
+                ratio(median(&cost.with_log), median(&cost.without)),
                 format!("≤ {LOG_COST_MAX_FACTOR}×"),
                 cost.verdict.label().into(),
             ]
@@ -892,9 +925,9 @@ pub fn log_cost_table(results: &[StepResult]) -> String {
     table(
         &[
             "figure",
-            "with the log (SQLite file)",
-            "`--db none`",
-            "log ÷ none",
+            "with the log (SQLite file): median (each run)",
+            "`--db none`: median (each run)",
+            "log ÷ none, medians",
             "target",
             "result",
         ],
@@ -1071,7 +1104,8 @@ pub fn render_markdown(record: &RunRecord) -> String {
     let _ = writeln!(
         out,
         "## Cost of the durable log\n\n\
-         The event server as shipped (its log in a SQLite file) against the same server with `--db none`, same workload, one step after the other in the same run; every other table shows the event server with its log.\n\n{}\n{}",
+         The event server as shipped (its log in a SQLite file) against the same server with `--db none`, same workload, alternating, {} runs each in this run of the comparison; the ratio is of the medians. Every other table shows the first run on the log.\n\n{}\n{}",
+        log_cost_runs(record.quick),
         log_cost_table(results),
         happened_lines_of(
             results
@@ -1116,7 +1150,7 @@ pub fn render_markdown(record: &RunRecord) -> String {
          - Latency, delivery and connection counts come from chat-load's clients (send timestamp to receive).\n\
          - RSS peak, thread count and CPU seconds (user + system) of the server are sampled by chat-load from `/proc/PID` (`--server-pid`); CPU µs/delivery = server CPU ÷ deliveries received.\n\
          - cgroup peak is the step cgroup's own high-water mark (includes kernel memory charged to it) when the limit applied. In the restart step chat-load starts the server, so chat-load and the server share the step's cgroup.\n\
-         - The log's cost is the ratio of one run with the log to one run without it; on a shared 2-core box single runs vary by more than the 15% allowed, so a ratio near the line says little either way.\n\
+         - The log's cost is the ratio of the medians of the runs with the log and without it, alternating ({LOG_COST_RUNS} each in the full run); on a shared 2-core box one run's p99 can be half again another's, so even the medians move by more than the 15% allowed from one comparison to the next, and a ratio near the line says little either way.\n\
          - The slow reader is dropped once the server's own queue for it passes `--max-queue` (256 KiB by default), but only after the kernel's send buffer for that socket is full; on loopback it autotunes up to `tcp_wmem` max ({tcp_wmem}), so a bounded step may end before the drop. Steps are short and other work on the machine (e.g. builds) shares the cores, so small-room p99 figures are noisy; compare orders of magnitude, not single milliseconds.\n\
          - Raw data: `results.json` (every chat-load output plus step metadata), `results.csv` (one row per step). Server and chat-load logs of the last run: `target/compare-logs/`.\n",
     ));
@@ -1125,7 +1159,7 @@ pub fn render_markdown(record: &RunRecord) -> String {
 
 // ---------------------------------------------------------------- csv and json
 
-const CSV_HEADER: &str = "step,id,ladder,server_mode,load_mode,clients,senders,rate_per_sender,total_rate,payload_bytes,slow_clients,duration_secs,failure,connected,connect_failures,delivered_fraction,deliveries_expected,deliveries_received,deliveries_per_sec,p50_us,p90_us,p99_us,p999_us,max_us,rss_peak_kb,rss_end_kb,threads_peak,cpu_secs,cpu_us_per_delivery,slow_dropped,disconnected_early,cgroup_peak_bytes,oom_kills,server_end,wall_secs,rounds,rounds_done,rss_after_round_1_kb,rss_after_last_round_kb,room_log,log_messages,lost,duplicated,out_of_order,replayed,resumed,not_back,away_p50_us,away_max_us";
+const CSV_HEADER: &str = "step,id,ladder,server_mode,load_mode,clients,senders,rate_per_sender,total_rate,payload_bytes,slow_clients,duration_secs,failure,connected,connect_failures,delivered_fraction,deliveries_expected,deliveries_received,deliveries_per_sec,p50_us,p90_us,p99_us,p999_us,max_us,rss_peak_kb,rss_end_kb,threads_peak,cpu_secs,cpu_us_per_delivery,slow_dropped,disconnected_early,cgroup_peak_bytes,oom_kills,server_end,wall_secs,rounds,rounds_done,rss_after_round_1_kb,rss_after_last_round_kb,room_log,run,log_messages,lost,duplicated,out_of_order,replayed,resumed,not_back,away_p50_us,away_max_us";
 
 fn csv_field(text: &str) -> String {
     if text.contains([',', '"', '\n']) {
@@ -1198,6 +1232,7 @@ pub fn render_csv(results: &[StepResult]) -> String {
                 .and_then(|c| c.rss_curve())
                 .map(|curve| curve.last.1)),
             r.step.room_log.name().into(),
+            r.step.run.to_string(),
             num(restart.map(|x| x.log_messages)),
             num(restart.map(|x| x.lost)),
             num(restart.map(|x| x.duplicated)),
@@ -1227,6 +1262,7 @@ pub fn render_json(record: &RunRecord) -> serde_json::Value {
                 "ladder": w.ladder.name(),
                 "server_mode": r.step.server_mode.flag(),
                 "room_log": r.step.room_log.name(),
+                "run": r.step.run,
                 "load_mode": w.load_mode.arg(),
                 "clients": w.clients,
                 "senders": w.senders,
@@ -1289,7 +1325,7 @@ pub fn write_all(out_dir: &Path, record: &RunRecord) -> io::Result<()> {
 mod tests {
     use super::*;
     use crate::model::tests::{
-        churn_fixture, failed, fixture, fixture_with_log, record, restart_fixture,
+        churn_fixture, failed, fixture, fixture_run, record, restart_fixture,
     };
 
     #[test]
@@ -1553,47 +1589,56 @@ mod tests {
         assert_eq!(check_fanout(&results).verdict, Verdict::NotMeasured);
     }
 
-    /// Fanout 1000 and saturation, each with the log and with `--db none`: p99 900 µs with the
-    /// log, `p99_without` without; CPU 1.23 s with the log, `cpu_without` without.
-    fn log_cost_results(p99_without: u64, cpu_without: f64) -> Vec<StepResult> {
-        let none = |ladder, clients, edits| {
-            fixture_with_log(ladder, clients, ServerMode::Event, RoomLog::Memory, edits)
-        };
-        vec![
-            fixture(Ladder::Fanout, 1000, ServerMode::Event, json!({})),
-            none(
-                Ladder::Fanout,
-                1000,
-                json!({"latency_us": {"p99": p99_without}}),
-            ),
-            fixture(Ladder::Saturate, 500, ServerMode::Event, json!({})),
-            none(
-                Ladder::Saturate,
-                500,
-                json!({"server": {"cpu_secs": cpu_without}}),
-            ),
-        ]
+    /// Fanout 1000 and saturation, two runs each on the log (the fixture's p99 900 µs and CPU
+    /// 1.23 s) and two with `--db none` (`p99_without` µs, `cpu_without` s).
+    fn log_cost_results(p99_without: [u64; 2], cpu_without: [f64; 2]) -> Vec<StepResult> {
+        let mut results = Vec::new();
+        for (ladder, clients) in [(Ladder::Fanout, 1000), (Ladder::Saturate, 500)] {
+            for run in 1..=2 {
+                let without = match ladder {
+                    Ladder::Fanout => json!({"latency_us": {"p99": p99_without[run - 1]}}),
+                    _ => json!({"server": {"cpu_secs": cpu_without[run - 1]}}),
+                };
+                let run_number = run as u32;
+                let event = |log, edits| {
+                    fixture_run(ladder, clients, ServerMode::Event, log, run_number, edits)
+                };
+                results.push(event(RoomLog::File, json!({})));
+                results.push(event(RoomLog::Memory, without));
+            }
+        }
+        results
     }
 
     #[test]
-    fn log_cost_met_within_the_factor() {
-        let check = check_log_cost(&log_cost_results(800, 1.1));
+    fn median_of_odd_and_even_counts() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), Some(2.5));
+        assert_eq!(median(&[]), None);
+    }
+
+    #[test]
+    fn log_cost_met_within_the_factor_of_the_medians() {
+        let results = log_cost_results([700, 900], [1.1, 1.1]);
+        let check = check_log_cost(&results);
         assert_eq!(check.verdict, Verdict::Met, "{}", check.detail);
         assert!(
-            check
-                .detail
-                .contains("p99 ms: 0.90 with the log vs 0.80 without (1.12×)"),
+            check.detail.contains(
+                "p99 ms: 0.90 (0.90, 0.90) with the log vs 0.80 (0.70, 0.90) without (1.12×)"
+            ),
             "{}",
             check.detail
         );
-        let text = log_cost_table(&log_cost_results(800, 1.1));
+        let text = log_cost_table(&results);
         let rows: Vec<&str> = text.lines().skip(2).collect();
         assert_eq!(
             rows[0],
-            "| fanout 1000 clients × 200 msg/s: p99 ms | 0.90 | 0.80 | 1.12× | ≤ 1.15× | met |"
+            "| fanout 1000 clients × 200 msg/s: p99 ms | 0.90 (0.90, 0.90) | 0.80 (0.70, 0.90) | 1.12× | ≤ 1.15× | met |"
         );
         assert!(
-            rows[1].starts_with("| saturating, 500 clients × 2000 msg/s: CPU µs per delivery | 0.61 | 0.55 | 1.12× |"),
+            rows[1].starts_with(
+                "| saturating, 500 clients × 2000 msg/s: CPU µs per delivery | 0.61 (0.61, 0.61) | 0.55 (0.55, 0.55) | 1.12× |"
+            ),
             "{}",
             rows[1]
         );
@@ -1602,22 +1647,33 @@ mod tests {
     #[test]
     fn log_cost_not_met_past_the_factor_on_either_figure() {
         assert_eq!(
-            check_log_cost(&log_cost_results(700, 1.1)).verdict,
+            check_log_cost(&log_cost_results([700, 700], [1.1, 1.1])).verdict,
             Verdict::NotMet
         );
         assert_eq!(
-            check_log_cost(&log_cost_results(800, 1.0)).verdict,
+            check_log_cost(&log_cost_results([800, 800], [1.0, 1.0])).verdict,
             Verdict::NotMet
         );
-        let text = log_cost_table(&log_cost_results(700, 1.1));
+        let text = log_cost_table(&log_cost_results([700, 700], [1.1, 1.1]));
         assert!(text.contains("| 1.29× | ≤ 1.15× | **not met** |"), "{text}");
+    }
+
+    #[test]
+    fn log_cost_with_a_failed_run_is_not_met() {
+        let mut results = log_cost_results([800, 800], [1.1, 1.1]);
+        results[1].failure = Some("server killed by SIGSEGV".into());
+        assert_eq!(check_log_cost(&results).verdict, Verdict::NotMet);
     }
 
     #[test]
     fn log_cost_without_the_pair_is_not_measured() {
         let results = vec![fixture(Ladder::Fanout, 1000, ServerMode::Event, json!({}))];
         assert_eq!(check_log_cost(&results).verdict, Verdict::NotMeasured);
-        assert!(log_cost_table(&results).contains("| n/a | n/a | n/a | ≤ 1.15× | not measured |"));
+        let text = log_cost_table(&results);
+        assert!(
+            text.contains("| 0.90 (0.90) | n/a | n/a | ≤ 1.15× | not measured |"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -1658,7 +1714,7 @@ mod tests {
 
     #[test]
     fn csv_and_json_name_the_room_log_and_the_restart_figures() {
-        let mut results = log_cost_results(800, 1.1);
+        let mut results = log_cost_results([800, 800], [1.1, 1.1]);
         results.push(restart_fixture(json!({"lost": 4})));
         let text = render_csv(&results);
         let header: Vec<&str> = CSV_HEADER.split(',').collect();
@@ -1670,12 +1726,14 @@ mod tests {
             .collect();
         assert_eq!(rows[0][at("room_log")], "file");
         assert_eq!(rows[1][at("room_log")], "memory");
-        assert_eq!(rows[1][at("id")], "fanout-1000-event-db-none");
-        assert_eq!(rows[4][at("lost")], "4");
-        assert_eq!(rows[4][at("away_p50_us")], "1150000");
+        assert_eq!(rows[3][at("id")], "fanout-1000-event-db-none-2");
+        assert_eq!(rows[3][at("run")], "2");
+        assert_eq!(rows[8][at("lost")], "4");
+        assert_eq!(rows[8][at("away_p50_us")], "1150000");
         let value = render_json(&record(results));
         assert_eq!(value["steps"][1]["room_log"], "memory");
-        assert_eq!(value["steps"][4]["kill_at_secs"], 5.0);
+        assert_eq!(value["steps"][3]["run"], 2);
+        assert_eq!(value["steps"][8]["kill_at_secs"], 5.0);
         assert_eq!(value["db_dir"], "/tmp");
     }
 
