@@ -62,12 +62,11 @@ pub struct CommandHelp {
 
 const ME: CommandHelp = CommandHelp {
     usage: "/me ACTION",
-    meaning: "show \"* NAME ACTION\" to everyone (/me waves: * alice waves)",
+    meaning: "show \"* NAME ACTION\" to everyone",
 };
 const NOTIFY: CommandHelp = CommandHelp {
     usage: "/notify [all|mentions|off]",
-    meaning: "chime for every message from others, only for those naming you, \
-              or never; alone, say which is on",
+    meaning: "chime for all messages, mentions only, or none",
 };
 
 /// Everything the client understands besides a message, in the order
@@ -80,7 +79,7 @@ pub const COMMANDS: [CommandHelp; 7] = [
     ME,
     CommandHelp {
         usage: "//TEXT",
-        meaning: "send a message that starts with / (//etc/hosts sends /etc/hosts)",
+        meaning: "send /TEXT (//etc/hosts sends /etc/hosts)",
     },
     NOTIFY,
     CommandHelp {
@@ -89,7 +88,7 @@ pub const COMMANDS: [CommandHelp; 7] = [
     },
     CommandHelp {
         usage: "q or /quit",
-        meaning: "leave the chat (also at the name prompt, or Ctrl-C, Ctrl-D)",
+        meaning: "leave (also at the name prompt; Ctrl-C, Ctrl-D)",
     },
     CommandHelp {
         usage: "Up-arrow",
@@ -97,7 +96,8 @@ pub const COMMANDS: [CommandHelp; 7] = [
     },
 ];
 
-/// [`COMMANDS`], one indented line each, meanings aligned.
+/// [`COMMANDS`], one indented line each, meanings aligned; each line fits
+/// an 80-column terminal.
 pub fn command_help() -> String {
     let width = COMMANDS.iter().map(|c| c.usage.len()).max().unwrap_or(0);
     COMMANDS
@@ -461,6 +461,10 @@ mod tests {
             .map(|(command, line)| line.find(command.meaning))
             .collect();
         assert!(columns[0].is_some(), "{help}");
+        assert!(
+            help.lines().all(|line| line.chars().count() <= 80),
+            "{help}"
+        );
         assert!(columns.windows(2).all(|w| w[0] == w[1]), "{help}");
     }
 
