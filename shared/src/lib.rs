@@ -16,7 +16,9 @@
 //! | `/who`                  | ask who is online |
 //! | `/ping`                 | keep-alive; answered with `PONG` |
 //! | `/quit`                 | leave; answered with `BYE`, then the server closes |
-//! | `/resume EPOCH ID`      | a desk coming back: replay what came after message ID of log EPOCH |
+//! | `/resume EPOCH ID [DESK]` | a desk coming back: replay what came after message ID of log EPOCH (and, with the secret DESK from its first `WELCOME`, its own direct messages) |
+//! | `/msg NAME TEXT`        | say TEXT to NAME only (online now); both get a `DM` |
+//! | `/search WORDS`         | the last 20 room messages (and own direct messages) holding every word |
 //!
 //! TEXT may itself contain `<SEP>`: only the first one splits. A blank line is
 //! ignored. Anything else gets an `ERR` reply.
@@ -29,9 +31,13 @@
 //! | `HIST<SEP>ID<SEP>TIME<SEP>NAME<SEP>COLOR<SEP>TEXT`  | an earlier message: the recent history on connect, or what a `/resume` missed; oldest first |
 //! | `JOIN<SEP>TIME<SEP>NAME<SEP>COLOR`                  | NAME joined |
 //! | `LEAVE<SEP>TIME<SEP>NAME<SEP>COLOR`                 | NAME left |
-//! | `WELCOME<SEP>NAME<SEP>COLOR<SEP>ONLINE<SEP>EPOCH`   | this connection is now NAME; ONLINE people are here; EPOCH names the room's log |
+//! | `WELCOME<SEP>NAME<SEP>COLOR<SEP>ONLINE<SEP>EPOCH<SEP>DESK` | this connection is now NAME; ONLINE people are here; EPOCH names the room's log; DESK is this desk's secret, for `/resume` |
+//! | `DM<SEP>ID<SEP>TIME<SEP>FROM<SEP>COLOR<SEP>TO<SEP>TEXT` | a direct message, to its writer and its reader only |
+//! | `HISTDM<SEP>ID<SEP>TIME<SEP>FROM<SEP>COLOR<SEP>TO<SEP>TEXT` | a direct message replayed after `/resume`, to the desk that wrote or got it |
+//! | `SEARCH<SEP>COUNT`                                  | answer to `/search`: COUNT `FOUND` lines follow |
+//! | `FOUND<SEP>ID<SEP>TIME<SEP>NAME<SEP>COLOR<SEP>TO<SEP>TEXT` | one result, oldest first; TO is empty for a room message |
 //! | `RESUME<SEP>EPOCH<SEP>SKIPPED<SEP>REPLAYED`         | answer to `/resume`: REPLAYED missed messages follow as `HIST` (SKIPPED more were too many to replay); a different EPOCH means another log, and its recent history follows instead |
-//! | `WHO<SEP>COUNT<SEP>NAME<SEP>NAME...`                | who is online (at most [`MAX_WHO_NAMES`] names listed) |
+//! | `WHO<SEP>COUNT<SEP>NAME IDLE<SEP>...`               | who is online (at most [`MAX_WHO_NAMES`] listed), each with the seconds since they last said anything |
 //! | `NOTE<SEP>TEXT`                                     | something every desk should know (the log cannot save) |
 //! | `ERR<SEP>CODE<SEP>DETAIL`                           | a request was refused; the connection stays open |
 //! | `BYE<SEP>REASON`                                    | the server is about to close this connection |

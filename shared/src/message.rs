@@ -46,6 +46,22 @@ pub enum ClientLine<'a> {
         epoch: &'a str,
         /// The last message it showed.
         after: MessageId,
+        /// The desk's secret from its first `WELCOME`, so that its direct
+        /// messages are replayed to it (and to nobody who takes its name).
+        desk: Option<&'a str>,
+    },
+    /// `/msg NAME TEXT`: say TEXT to NAME only.
+    Direct {
+        /// Who it is for; must be online.
+        to: &'a str,
+        /// What to say, not yet cleaned.
+        text: &'a str,
+    },
+    /// `/search WORDS`: the last room messages (and own direct messages)
+    /// holding every word.
+    Search {
+        /// What to look for.
+        words: &'a str,
     },
     /// An empty line: nothing to do.
     Blank,
@@ -54,7 +70,12 @@ pub enum ClientLine<'a> {
 impl<'a> ClientLine<'a> {
     /// Parses one line (without its newline).
     pub fn parse(line: &'a str) -> Result<ClientLine<'a>, ParseError> {
-        if let Some((name, text)) = line.split_once(SEPARATOR) {
+        // No name starts with '/', so a command may carry `<SEP>` in its
+        // text (`/msg bob a<SEP>b`).
+        if let Some((name, text)) = line
+            .split_once(SEPARATOR)
+            .filter(|_| !line.starts_with('/'))
+        {
             check_name(name)?;
             if text.trim().is_empty() {
                 return Err(ParseError::EmptyText);
@@ -92,7 +113,28 @@ impl<'a> ClientLine<'a> {
                     return Err(ParseError::BadResume);
                 };
                 let after = after.parse().map_err(|_| ParseError::BadResume)?;
-                ClientLine::Resume { epoch, after }
+                ClientLine::Resume {
+                    epoch,
+                    after,
+                    desk: words.next(),
+                }
+            }
+            // TEXT is the rest of the line, spaces and all.
+            "msg" => {
+                let rest = command["msg".len()..].trim_start();
+                let (to, text) = rest.split_once(' ').ok_or(ParseError::BadDirect)?;
+                check_name(to)?;
+                if text.trim().is_empty() {
+                    return Err(ParseError::EmptyText);
+                }
+                return Ok(ClientLine::Direct { to, text });
+            }
+            "search" => {
+                let words = command["search".len()..].trim();
+                if words.is_empty() {
+                    return Err(ParseError::BadSearch);
+                }
+                return Ok(ClientLine::Search { words });
             }
             _ => return Err(ParseError::UnknownCommand(echo(verb))),
         };
@@ -114,7 +156,18 @@ impl<'a> ClientLine<'a> {
             ClientLine::Who => "/who\n".to_string(),
             ClientLine::Ping => "/ping\n".to_string(),
             ClientLine::Quit => "/quit\n".to_string(),
-            ClientLine::Resume { epoch, after } => format!("/resume {epoch} {after}\n"),
+            ClientLine::Resume {
+                epoch,
+                after,
+                desk: Some(desk),
+            } => format!("/resume {epoch} {after} {desk}\n"),
+            ClientLine::Resume {
+                epoch,
+                after,
+                desk: None,
+            } => format!("/resume {epoch} {after}\n"),
+            ClientLine::Direct { to, text } => format!("/msg {to} {text}\n"),
+            ClientLine::Search { words } => format!("/search {words}\n"),
             ClientLine::Blank => "\n".to_string(),
         }
     }
@@ -142,6 +195,10 @@ pub enum ParseError {
     BadColor(String),
     /// `/resume` without an epoch and a message ID.
     BadResume,
+    /// `/msg` without a name and a text.
+    BadDirect,
+    /// `/search` without words.
+    BadSearch,
     /// A server line that is not one of the known kinds, or lacks fields.
     Malformed,
 }
@@ -152,7 +209,10 @@ impl ParseError {
         match self {
             ParseError::NotAMessage | ParseError::Malformed => ErrorCode::BadLine,
             ParseError::EmptyText => ErrorCode::EmptyText,
-            ParseError::UnknownCommand(_) | ParseError::BadResume => ErrorCode::BadCommand,
+            ParseError::UnknownCommand(_)
+            | ParseError::BadResume
+            | ParseError::BadDirect
+            | ParseError::BadSearch => ErrorCode::BadCommand,
             ParseError::BadName(_) => ErrorCode::BadName,
             ParseError::BadColor(_) => ErrorCode::BadColor,
         }
@@ -167,12 +227,14 @@ impl fmt::Display for ParseError {
             ParseError::UnknownCommand(cmd) => {
                 write!(
                     f,
-                    "unknown command '/{cmd}'; try /join NAME [COLOR], /who, /ping or /quit"
+                    "unknown command '/{cmd}'; try /join NAME [COLOR], /msg NAME TEXT, /search WORDS, /who, /ping or /quit"
                 )
             }
             ParseError::BadName(problem) => write!(f, "{problem}"),
             ParseError::BadColor(word) => write!(f, "{}", crate::color::UnknownColor(word.clone())),
-            ParseError::BadResume => f.write_str("usage: /resume EPOCH MESSAGE-ID"),
+            ParseError::BadResume => f.write_str("usage: /resume EPOCH MESSAGE-ID [DESK]"),
+            ParseError::BadDirect => f.write_str("usage: /msg NAME TEXT"),
+            ParseError::BadSearch => f.write_str("usage: /search WORDS"),
             ParseError::Malformed => f.write_str("not a line of the chat protocol"),
         }
     }
@@ -204,12 +266,18 @@ pub enum ErrorCode {
     /// `not-saved`: the room's log could not store the message, so nobody
     /// got it; sending it again later may work.
     NotSaved,
+    /// `no-such-name`: nobody of that name is online to get a direct
+    /// message.
+    NoSuchName,
+    /// `needs-log`: `/search` needs the room's durable log (the server runs
+    /// with `--db none`).
+    NeedsLog,
     /// Any code this version does not know.
     Other,
 }
 
 impl ErrorCode {
-    const NAMES: [(ErrorCode, &'static str); 9] = [
+    const NAMES: [(ErrorCode, &'static str); 11] = [
         (ErrorCode::NameTaken, "name-taken"),
         (ErrorCode::BadName, "bad-name"),
         (ErrorCode::BadColor, "bad-color"),
@@ -219,6 +287,8 @@ impl ErrorCode {
         (ErrorCode::EmptyText, "empty-text"),
         (ErrorCode::LineTooLong, "line-too-long"),
         (ErrorCode::NotSaved, "not-saved"),
+        (ErrorCode::NoSuchName, "no-such-name"),
+        (ErrorCode::NeedsLog, "needs-log"),
     ];
 
     /// The code as it appears on the wire.
@@ -263,6 +333,42 @@ pub struct Presence<'a> {
     pub color: Color,
 }
 
+/// A direct message: from one person to one other.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Direct<'a> {
+    /// Its place in the room's log.
+    pub id: MessageId,
+    /// When the server received it.
+    pub time: &'a str,
+    /// Who wrote it.
+    pub from: &'a str,
+    /// Their colour.
+    pub color: Color,
+    /// Who it is for.
+    pub to: &'a str,
+    /// What they said, cleaned by the server.
+    pub text: &'a str,
+}
+
+/// One person in a `WHO` answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WhoEntry<'a> {
+    /// Their name.
+    pub name: &'a str,
+    /// Seconds since they last said anything (or joined).
+    pub idle_secs: u64,
+}
+
+/// One `/search` result: a room message, or a direct message of the desk
+/// that searched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found<'a> {
+    /// The message.
+    pub chat: Chat<'a>,
+    /// For a direct message, who it was for; `None` for the room.
+    pub to: Option<&'a str>,
+}
+
 /// A line from the server, parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ServerLine<'a> {
@@ -270,6 +376,18 @@ pub enum ServerLine<'a> {
     Msg(Chat<'a>),
     /// `HIST`: a message from before this connection, replayed on connect.
     History(Chat<'a>),
+    /// `DM`: a direct message, to its writer and its reader only.
+    Direct(Direct<'a>),
+    /// `HISTDM`: a direct message replayed to a resuming desk that wrote or
+    /// received it.
+    DirectHistory(Direct<'a>),
+    /// `SEARCH`: the answer to `/search`; `count` `FOUND` lines follow.
+    Searched {
+        /// How many results follow.
+        count: usize,
+    },
+    /// `FOUND`: one search result, oldest first.
+    Found(Found<'a>),
     /// `JOIN`: someone took a name.
     Join(Presence<'a>),
     /// `LEAVE`: someone left.
@@ -285,13 +403,16 @@ pub enum ServerLine<'a> {
         /// Which log the message IDs belong to; a desk resuming on a log
         /// with another epoch cannot compare IDs and starts afresh.
         epoch: &'a str,
+        /// This desk's secret: presented with `/resume`, it gets the desk
+        /// its own direct messages back. Told to this desk only.
+        desk: &'a str,
     },
     /// `WHO`: who is online.
     Who {
         /// How many people are online.
         count: usize,
-        /// Up to [`crate::MAX_WHO_NAMES`] of their names.
-        names: Vec<&'a str>,
+        /// Up to [`crate::MAX_WHO_NAMES`] of them.
+        people: Vec<WhoEntry<'a>>,
     },
     /// `ERR`: a request was refused.
     Error {
@@ -332,15 +453,34 @@ impl<'a> ServerLine<'a> {
         let parsed = match kind {
             "MSG" => ServerLine::Msg(parse_chat(rest)?),
             "HIST" => ServerLine::History(parse_chat(rest)?),
+            "DM" => ServerLine::Direct(parse_direct(rest)?),
+            "HISTDM" => ServerLine::DirectHistory(parse_direct(rest)?),
+            "SEARCH" => ServerLine::Searched {
+                count: rest.parse().map_err(|_| ParseError::Malformed)?,
+            },
+            "FOUND" => {
+                let [id, time, name, color, to, text] = fields(rest)?;
+                ServerLine::Found(Found {
+                    chat: Chat {
+                        id: id.parse().map_err(|_| ParseError::Malformed)?,
+                        time,
+                        name,
+                        color: color_of(color, name),
+                        text,
+                    },
+                    to: (!to.is_empty()).then_some(to),
+                })
+            }
             "JOIN" => ServerLine::Join(parse_presence(rest)?),
             "LEAVE" => ServerLine::Leave(parse_presence(rest)?),
             "WELCOME" => {
-                let [name, color, online, epoch] = fields(rest)?;
+                let [name, color, online, epoch, desk] = fields(rest)?;
                 ServerLine::Welcome {
                     name,
-                    color: parse_color(color)?,
+                    color: color_of(color, name),
                     online: online.parse().map_err(|_| ParseError::Malformed)?,
                     epoch,
+                    desk,
                 }
             }
             "RESUME" => {
@@ -359,10 +499,20 @@ impl<'a> ServerLine<'a> {
                     .next()
                     .and_then(|c| c.parse().ok())
                     .ok_or(ParseError::Malformed)?;
-                ServerLine::Who {
-                    count,
-                    names: parts.filter(|n| !n.is_empty()).collect(),
-                }
+                let people = parts
+                    .filter(|entry| !entry.is_empty())
+                    .map(|entry| match entry.split_once(' ') {
+                        Some((name, idle)) => WhoEntry {
+                            name,
+                            idle_secs: idle.parse().unwrap_or(0),
+                        },
+                        None => WhoEntry {
+                            name: entry,
+                            idle_secs: 0,
+                        },
+                    })
+                    .collect();
+                ServerLine::Who { count, people }
             }
             "ERR" => {
                 let [code, detail] = fields(rest)?;
@@ -391,6 +541,18 @@ impl<'a> ServerLine<'a> {
         let text = match self {
             ServerLine::Msg(c) => chat_line("MSG", c),
             ServerLine::History(c) => chat_line("HIST", c),
+            ServerLine::Direct(d) => direct_line("DM", d),
+            ServerLine::DirectHistory(d) => direct_line("HISTDM", d),
+            ServerLine::Searched { count } => format!("SEARCH{s}{count}"),
+            ServerLine::Found(found) => {
+                let c = &found.chat;
+                let (time, name, text) = (clean(c.time), clean(c.name), clean(c.text));
+                let to = clean(found.to.unwrap_or(""));
+                format!(
+                    "FOUND{s}{}{s}{time}{s}{name}{s}{}{s}{to}{s}{text}",
+                    c.id, c.color
+                )
+            }
             ServerLine::Join(p) => presence_line("JOIN", p),
             ServerLine::Leave(p) => presence_line("LEAVE", p),
             ServerLine::Welcome {
@@ -398,11 +560,13 @@ impl<'a> ServerLine<'a> {
                 color,
                 online,
                 epoch,
+                desk,
             } => {
                 format!(
-                    "WELCOME{s}{}{s}{color}{s}{online}{s}{}",
+                    "WELCOME{s}{}{s}{color}{s}{online}{s}{}{s}{}",
                     clean(name),
-                    clean(epoch)
+                    clean(epoch),
+                    clean(desk)
                 )
             }
             ServerLine::Resumed {
@@ -413,11 +577,12 @@ impl<'a> ServerLine<'a> {
                 format!("RESUME{s}{}{s}{skipped}{s}{replayed}", clean(epoch))
             }
             ServerLine::Notice { text } => format!("NOTE{s}{}", clean(text)),
-            ServerLine::Who { count, names } => {
+            ServerLine::Who { count, people } => {
                 let mut line = format!("WHO{s}{count}");
-                for name in names {
+                for person in people {
                     line.push_str(s);
-                    line.push_str(&clean(name));
+                    line.push_str(&clean(person.name));
+                    line.push_str(&format!(" {}", person.idle_secs));
                 }
                 line
             }
@@ -441,6 +606,29 @@ fn chat_line(kind: &str, c: &Chat<'_>) -> String {
     format!("{kind}{s}{}{s}{time}{s}{name}{s}{}{s}{text}", c.id, c.color)
 }
 
+/// `KIND<SEP>ID<SEP>TIME<SEP>FROM<SEP>COLOR<SEP>TO<SEP>TEXT`, its text
+/// fields cleaned.
+fn direct_line(kind: &str, d: &Direct<'_>) -> String {
+    let s = SEPARATOR;
+    let (time, from, to, text) = (clean(d.time), clean(d.from), clean(d.to), clean(d.text));
+    format!(
+        "{kind}{s}{}{s}{time}{s}{from}{s}{}{s}{to}{s}{text}",
+        d.id, d.color
+    )
+}
+
+fn parse_direct(rest: &str) -> Result<Direct<'_>, ParseError> {
+    let [id, time, from, color, to, text] = fields(rest)?;
+    Ok(Direct {
+        id: id.parse().map_err(|_| ParseError::Malformed)?,
+        time,
+        from,
+        color: color_of(color, from),
+        to,
+        text,
+    })
+}
+
 /// `KIND<SEP>TIME<SEP>NAME<SEP>COLOR`, its text fields cleaned.
 fn presence_line(kind: &str, p: &Presence<'_>) -> String {
     let s = SEPARATOR;
@@ -459,8 +647,11 @@ fn fields<const N: usize>(rest: &str) -> Result<[&str; N], ParseError> {
     Ok(out)
 }
 
-fn parse_color(word: &str) -> Result<Color, ParseError> {
-    word.parse().map_err(|_| ParseError::BadColor(echo(word)))
+/// The colour a server line gives `name`. A colour this version does not
+/// have (an older server's `white`, say) becomes the one the name gives, so
+/// a newer desk still shows the line.
+fn color_of(word: &str, name: &str) -> Color {
+    word.parse().unwrap_or_else(|_| Color::for_name(name))
 }
 
 /// Most characters of a peer's input that an error repeats back: enough to
@@ -481,7 +672,7 @@ fn parse_chat(rest: &str) -> Result<Chat<'_>, ParseError> {
         id: id.parse().map_err(|_| ParseError::Malformed)?,
         time,
         name,
-        color: parse_color(color)?,
+        color: color_of(color, name),
         text,
     })
 }
@@ -491,7 +682,7 @@ fn parse_presence(rest: &str) -> Result<Presence<'_>, ParseError> {
     Ok(Presence {
         time,
         name,
-        color: parse_color(color)?,
+        color: color_of(color, name),
     })
 }
 
@@ -603,17 +794,95 @@ mod tests {
         let line = ClientLine::Resume {
             epoch: "5f3a9c",
             after: MessageId::new(17, 3),
+            desk: None,
         };
         assert_eq!(line.encode(), "/resume 5f3a9c 17-3\n");
         assert_eq!(ClientLine::parse("/resume 5f3a9c 17-3"), Ok(line));
     }
 
     #[test]
+    fn resume_may_carry_the_desk_secret() {
+        assert_eq!(
+            ClientLine::parse("/resume e1 41 00ff"),
+            Ok(ClientLine::Resume {
+                epoch: "e1",
+                after: MessageId::from_sequence(41),
+                desk: Some("00ff")
+            })
+        );
+    }
+
+    #[test]
+    fn msg_takes_a_name_and_the_rest_of_the_line() {
+        let line = ClientLine::parse("/msg bob  see you at 3 <SEP> ok").unwrap();
+        assert_eq!(
+            line,
+            ClientLine::Direct {
+                to: "bob",
+                text: " see you at 3 <SEP> ok"
+            }
+        );
+        assert_eq!(line.encode(), "/msg bob  see you at 3 <SEP> ok\n");
+        assert_eq!(ClientLine::parse("/msg bob"), Err(ParseError::BadDirect));
+        assert_eq!(ClientLine::parse("/msg bob   "), Err(ParseError::EmptyText));
+        assert!(matches!(
+            ClientLine::parse("/msg a<SEP>b hi"),
+            Err(ParseError::BadName(_))
+        ));
+    }
+
+    #[test]
+    fn search_takes_its_words() {
+        assert_eq!(
+            ClientLine::parse("/search  quarterly report "),
+            Ok(ClientLine::Search {
+                words: "quarterly report"
+            })
+        );
+        assert_eq!(ClientLine::parse("/search"), Err(ParseError::BadSearch));
+    }
+
+    #[test]
+    fn who_lists_idle_seconds() {
+        assert_eq!(
+            ServerLine::parse("WHO<SEP>2<SEP>alice 120<SEP>bob"),
+            Ok(ServerLine::Who {
+                count: 2,
+                people: vec![
+                    WhoEntry {
+                        name: "alice",
+                        idle_secs: 120
+                    },
+                    WhoEntry {
+                        name: "bob",
+                        idle_secs: 0
+                    }
+                ]
+            })
+        );
+    }
+
+    #[test]
     fn resume_needs_an_epoch_and_an_id() {
-        for bad in ["/resume", "/resume abc", "/resume abc x1", "/resume a 1 2"] {
+        for bad in [
+            "/resume",
+            "/resume abc",
+            "/resume abc x1",
+            "/resume a 1 2 3",
+        ] {
             assert!(ClientLine::parse(bad).is_err(), "{bad}");
         }
         assert_eq!(ParseError::BadResume.code(), ErrorCode::BadCommand);
+    }
+
+    #[test]
+    fn an_unknown_colour_from_a_server_is_the_names_colour() {
+        let Ok(ServerLine::Msg(chat)) =
+            ServerLine::parse("MSG<SEP>7<SEP>t<SEP>alice<SEP>white<SEP>hi")
+        else {
+            panic!("expected a MSG");
+        };
+        assert_eq!(chat.color, Color::for_name("alice"));
     }
 
     #[test]
@@ -648,20 +917,19 @@ mod tests {
 
     #[test]
     fn bad_names() {
-        for name in [
-            "",
-            "has space",
-            "esc\x1b",
-            "/slash",
-            &"x".repeat(33),
-            "bidi\u{202E}",
-        ] {
+        for name in ["", "has space", "esc\x1b", &"x".repeat(33), "bidi\u{202E}"] {
             let line = format!("{name}<SEP>hi");
             assert!(
                 matches!(ClientLine::parse(&line), Err(ParseError::BadName(_))),
                 "{name:?} should be refused"
             );
         }
+        // A line starting with '/' is a command, so a name cannot.
+        assert!(check_name("/slash").is_err());
+        assert!(matches!(
+            ClientLine::parse("/slash<SEP>hi"),
+            Err(ParseError::UnknownCommand(_))
+        ));
         assert!(check_name("José").is_ok());
         assert!(check_name(&"x".repeat(32)).is_ok());
     }
@@ -714,6 +982,7 @@ mod tests {
                 color: Color::Green,
                 online: 3,
                 epoch: "5f3a9c",
+                desk: "0123abcd",
             },
             ServerLine::Resumed {
                 epoch: "5f3a9c",
@@ -725,12 +994,58 @@ mod tests {
             },
             ServerLine::Who {
                 count: 2,
-                names: vec!["a", "b"],
+                people: vec![
+                    WhoEntry {
+                        name: "a",
+                        idle_secs: 0,
+                    },
+                    WhoEntry {
+                        name: "b",
+                        idle_secs: 125,
+                    },
+                ],
             },
             ServerLine::Who {
                 count: 0,
-                names: vec![],
+                people: vec![],
             },
+            ServerLine::Direct(Direct {
+                id: MessageId::from_sequence(9),
+                time: "t",
+                from: "alice",
+                color: Color::Red,
+                to: "bob",
+                text: "psst <SEP> x",
+            }),
+            ServerLine::DirectHistory(Direct {
+                id: MessageId::from_sequence(8),
+                time: "t",
+                from: "bob",
+                color: Color::Blue,
+                to: "alice",
+                text: "earlier",
+            }),
+            ServerLine::Searched { count: 2 },
+            ServerLine::Found(Found {
+                chat: Chat {
+                    id: MessageId::from_sequence(3),
+                    time: "t",
+                    name: "a",
+                    color: Color::Green,
+                    text: "found <SEP> it",
+                },
+                to: None,
+            }),
+            ServerLine::Found(Found {
+                chat: Chat {
+                    id: MessageId::from_sequence(4),
+                    time: "t",
+                    name: "a",
+                    color: Color::Green,
+                    text: "for you",
+                },
+                to: Some("bob"),
+            }),
             ServerLine::Error {
                 code: ErrorCode::NameTaken,
                 detail: "taken",
@@ -803,7 +1118,16 @@ mod tests {
     fn who_names_are_cleaned() {
         let line = ServerLine::Who {
             count: 2,
-            names: vec!["ok", NASTY],
+            people: vec![
+                WhoEntry {
+                    name: "ok",
+                    idle_secs: 1,
+                },
+                WhoEntry {
+                    name: NASTY,
+                    idle_secs: 2,
+                },
+            ],
         };
         assert_one_clean_line(&line.encode());
     }
@@ -832,6 +1156,7 @@ mod tests {
                 color: Color::Red,
                 online: 1,
                 epoch: NASTY,
+                desk: NASTY,
             },
             ServerLine::Resumed {
                 epoch: NASTY,

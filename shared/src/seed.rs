@@ -102,6 +102,14 @@ pub fn render(line: &ServerLine<'_>) -> Option<Vec<u8>> {
             chat.name,
             chat.text
         ),
+        // A seed desk cannot write one, but it can be written to.
+        ServerLine::Direct(d) => format!(
+            "\x1b[{}m[{}] {} (to you): {}{reset}",
+            ansi_code(d.color),
+            local_time(d.time),
+            d.from,
+            d.text
+        ),
         ServerLine::Join(p) => format!(
             "\x1b[{}m[{}] {} joined{reset}",
             ansi_code(p.color),
@@ -118,6 +126,9 @@ pub fn render(line: &ServerLine<'_>) -> Option<Vec<u8>> {
         ServerLine::Bye { reason } => format!("[!] {reason}"),
         ServerLine::Notice { text } => format!("[!] {text}"),
         ServerLine::Welcome { .. }
+        | ServerLine::DirectHistory(_)
+        | ServerLine::Searched { .. }
+        | ServerLine::Found(_)
         | ServerLine::Who { .. }
         | ServerLine::Pong
         | ServerLine::Resumed { .. } => return None,
