@@ -49,7 +49,7 @@ use crate::connection::{AfterLine, Close, CloseReason, Connection, Dialect, Over
 use crate::log::DroppedLines;
 use crate::outbox::{encode, for_seed_desk, Frame};
 use crate::rate::TokenBucket;
-use crate::room::{ConnId, Effect, Room, SHUTDOWN_REASON};
+use crate::room::{ConnId, Delivery, Effect, Room, SHUTDOWN_REASON};
 use crate::store::memory::MemoryLog;
 use crate::store::sqlite::SqliteLog;
 use crate::store::{Asker, Busy, Completion, Draft, Request, RoomLog};
@@ -401,7 +401,8 @@ impl Server {
                 Effect::Reply(frame) => self.send(id, frame),
                 Effect::Broadcast(frame) => self.broadcast(&frame),
                 Effect::Publish(draft) => self.drafts.push(draft),
-                Effect::Resume { epoch, after } => self.resume(id, &epoch, after),
+                Effect::Resume { epoch, after, desk } => self.resume(id, &epoch, after, desk),
+                Effect::Search { words, desk } => self.search(id, words, desk),
                 // Closed by the read that saw it, once its replies are out.
                 Effect::Quit => {}
             }
@@ -409,20 +410,31 @@ impl Server {
         self.effects = effects;
     }
 
-    /// Answers a `/resume`: the log replays what came after `after`; about
-    /// another log, the recent history has to do.
-    fn resume(&mut self, id: ConnId, epoch: &str, after: chat_shared::MessageId) {
-        let Some(connection) = self.connections.get(id) else {
+    /// Who connection `id` is, to the log's later answers.
+    fn asker(&self, id: ConnId) -> Option<Asker> {
+        self.connections.get(id).map(|connection| Asker {
+            conn: id,
+            serial: connection.serial(),
+        })
+    }
+
+    /// Answers a `/resume`: the log replays what came after `after` (and the
+    /// desk's direct messages); about another log, the recent history has
+    /// to do.
+    fn resume(
+        &mut self,
+        id: ConnId,
+        epoch: &str,
+        after: chat_shared::MessageId,
+        desk: Option<crate::desk::DeskId>,
+    ) {
+        let Some(asker) = self.asker(id) else {
             return;
         };
         if epoch == self.log.epoch() {
             // This pass's drafts are not in the log yet; they reach this
             // desk after the replay, as live messages, in order.
-            let asker = Asker {
-                conn: id,
-                serial: connection.serial(),
-            };
-            match self.log.submit(Request::Replay { asker, after }) {
+            match self.log.submit(Request::Replay { asker, after, desk }) {
                 Ok(()) => return,
                 Err(Busy(_)) => {
                     tracing::warn!("[!] The room's log is too busy to replay for a resuming desk.")
@@ -432,6 +444,30 @@ impl Server {
         for frame in self.room.replay_history() {
             self.send(id, frame);
         }
+    }
+
+    /// Asks the log for what `words` find; its answer comes later, off the
+    /// loop's thread. A log in memory cannot search.
+    fn search(&mut self, id: ConnId, words: String, desk: Option<crate::desk::DeskId>) {
+        let Some(asker) = self.asker(id) else {
+            return;
+        };
+        let refusal = if !self.log.can_search() {
+            "search needs the room's log; this server keeps the room in memory (--db none)"
+        } else if self
+            .log
+            .submit(Request::Search { asker, words, desk })
+            .is_err()
+        {
+            "the room's log is too busy to search now; try again"
+        } else {
+            return;
+        };
+        let frame = encode(&ServerLine::Error {
+            code: ErrorCode::NeedsLog,
+            detail: refusal,
+        });
+        self.send(id, frame);
     }
 
     /// Hands this pass's messages to the log, as one batch.
@@ -467,8 +503,16 @@ impl Server {
                     }));
                 }
                 for message in messages {
-                    let frame = self.room.record(&message);
-                    self.broadcast(&frame);
+                    match self.room.record(&message) {
+                        Delivery::Everyone(frame) => self.broadcast(&frame),
+                        Delivery::Desks(frame, [writer, reader]) => {
+                            self.send(writer, Arc::clone(&frame));
+                            if reader != writer {
+                                self.send(reader, frame);
+                            }
+                        }
+                        Delivery::Nobody => {}
+                    }
                 }
             }
             Completion::NotSaved { drafts, error } => self.not_saved(drafts, &error),
@@ -482,6 +526,24 @@ impl Server {
                     for frame in self.room.replay(&messages, skipped, budget) {
                         self.send(asker.conn, frame);
                     }
+                }
+            }
+            Completion::Found { asker, messages } => {
+                if self.is_current(asker) {
+                    for frame in Room::search_results(&messages) {
+                        self.send(asker.conn, frame);
+                    }
+                }
+            }
+            Completion::SearchFailed { asker, error } => {
+                tracing::warn!("[!] The room's log could not search: {error}");
+                if self.is_current(asker) {
+                    let detail = format!("the search failed: {error}");
+                    let frame = encode(&ServerLine::Error {
+                        code: ErrorCode::NeedsLog,
+                        detail: &detail,
+                    });
+                    self.send(asker.conn, frame);
                 }
             }
             Completion::ReplayFailed { asker, error } => {

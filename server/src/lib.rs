@@ -15,6 +15,7 @@
 //! - [`log`]: the log, written off the loop's thread.
 //! - [`listener`]: binding the listening socket, socket options, the fd limit.
 //! - [`room`]: names, colours, history and what each line causes; no I/O.
+//! - [`desk`]: desk secrets and the IDs direct messages are stored with.
 //! - [`store`]: the room's log (SQLite by default, or memory), off the loop.
 //! - [`outbox`]: encoded frames and each client's bounded queue of them.
 //! - [`event_loop`]: the mio loop, its pass, broadcast and the close discipline.
@@ -27,6 +28,7 @@
 pub mod acceptor;
 pub mod config;
 pub mod connection;
+pub mod desk;
 pub mod event_loop;
 pub mod listener;
 pub mod log;

@@ -6,18 +6,21 @@
 //! [`Effect`]s come out, and the caller delivers them its own way, so the
 //! protocol's rules live here once. A message the room accepts is not sent
 //! from here: it becomes a [`Draft`] for the room's log, and only what the
-//! log hands back ([`Room::record`]) is broadcast.
+//! log hands back ([`Room::record`]) is delivered: to everyone, or, for a
+//! direct message, to the two desks it is between.
 
 use std::collections::{HashMap, VecDeque};
+use std::time::Instant;
 
-use chat_shared::message::{timestamp_now, Chat, Presence};
+use chat_shared::message::{timestamp_now, Chat, Direct, Found, Presence, WhoEntry};
 use chat_shared::name::name_key;
 use chat_shared::sanitize::clean;
 use chat_shared::seed;
 use chat_shared::{ClientLine, Color, ErrorCode, MessageId, ServerLine, MAX_WHO_NAMES};
 
+use crate::desk::{self, DeskId};
 use crate::outbox::{encode, Frame};
-use crate::store::{Asker, Draft, Message};
+use crate::store::{Asker, DirectTo, Draft, Message};
 
 /// The `BYE` reason every client gets when the server stops, in either mode.
 pub const SHUTDOWN_REASON: &str = "the server is going down";
@@ -42,6 +45,15 @@ pub enum Effect {
         epoch: String,
         /// The last message it showed.
         after: MessageId,
+        /// The desk it proved to be (its direct messages come too).
+        desk: Option<DeskId>,
+    },
+    /// The client searches the log for `words`.
+    Search {
+        /// What to look for.
+        words: String,
+        /// The desk that asks (its direct messages are searched too).
+        desk: Option<DeskId>,
     },
     /// The client asked to leave: close it once its replies are flushed.
     Quit,
@@ -54,6 +66,22 @@ struct Member {
     /// What makes two names the same name ([`name_key`]).
     key: String,
     color: Color,
+    /// Its desk: given at join, or proved with `/resume`.
+    desk: DeskId,
+    /// When it last said anything (or joined), for `/who`.
+    last_said: Instant,
+}
+
+/// Who gets a message the log stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// Every connection.
+    Everyone(Frame),
+    /// The connections of these desks (a direct message's writer and
+    /// reader; the same one twice when someone writes to themselves).
+    Desks(Frame, [ConnId; 2]),
+    /// Nobody here now (both desks have left).
+    Nobody,
 }
 
 /// Names, colours and history for one chat room.
@@ -65,6 +93,8 @@ pub struct Room {
     /// case and of lookalike letters ("Alice", "alice" and a Cyrillic "аlice"
     /// would confuse everyone).
     ids_by_name: HashMap<String, ConnId>,
+    /// The same members by desk, to deliver direct messages.
+    ids_by_desk: HashMap<DeskId, ConnId>,
     /// The last messages, oldest first, already encoded as `HIST` lines.
     history: VecDeque<Frame>,
     /// How many messages `history` keeps.
@@ -80,22 +110,27 @@ impl Room {
         Room {
             members: HashMap::new(),
             ids_by_name: HashMap::new(),
+            ids_by_desk: HashMap::new(),
             history: VecDeque::with_capacity(history_limit),
             history_limit,
             epoch: epoch.to_string(),
         }
     }
 
-    /// Takes a message the log stored into the history, and returns its
-    /// `MSG` frame for everyone.
-    pub fn record(&mut self, message: &Message) -> Frame {
-        let chat = Chat {
-            id: message.id,
-            time: &message.time,
-            name: &message.name,
-            color: message.color,
-            text: &message.text,
-        };
+    /// Takes a message the log stored: a room message goes into the history
+    /// and to everyone; a direct message to its two desks only.
+    pub fn record(&mut self, message: &Message) -> Delivery {
+        if let Some(direct) = &message.direct {
+            let frame = encode(&ServerLine::Direct(direct_of(message, direct)));
+            let from = self.ids_by_desk.get(&direct.from_desk).copied();
+            let to = self.ids_by_desk.get(&direct.to_desk).copied();
+            return match (from, to) {
+                (Some(a), Some(b)) => Delivery::Desks(frame, [a, b]),
+                (Some(one), None) | (None, Some(one)) => Delivery::Desks(frame, [one, one]),
+                (None, None) => Delivery::Nobody,
+            };
+        }
+        let chat = chat_of(message);
         if self.history_limit > 0 {
             if self.history.len() == self.history_limit {
                 self.history.pop_front();
@@ -103,7 +138,7 @@ impl Room {
             self.history
                 .push_back(encode(&ServerLine::History(chat.clone())));
         }
-        encode(&ServerLine::Msg(chat))
+        Delivery::Everyone(encode(&ServerLine::Msg(chat)))
     }
 
     /// The `HIST` lines a new connection gets before anything live.
@@ -129,14 +164,9 @@ impl Room {
         let mut frames: Vec<Frame> = messages
             .iter()
             .rev()
-            .map(|message| {
-                encode(&ServerLine::History(Chat {
-                    id: message.id,
-                    time: &message.time,
-                    name: &message.name,
-                    color: message.color,
-                    text: &message.text,
-                }))
+            .map(|message| match &message.direct {
+                Some(direct) => encode(&ServerLine::DirectHistory(direct_of(message, direct))),
+                None => encode(&ServerLine::History(chat_of(message))),
             })
             .take_while(|frame| {
                 total += frame.len();
@@ -162,6 +192,21 @@ impl Room {
             replayed: self.history.len() as u64,
         })];
         frames.extend(self.history.iter().cloned());
+        frames
+    }
+
+    /// The answer to a `/search`: `SEARCH`, then a `FOUND` line for each
+    /// message, oldest first.
+    pub fn search_results(messages: &[Message]) -> Vec<Frame> {
+        let mut frames = vec![encode(&ServerLine::Searched {
+            count: messages.len(),
+        })];
+        frames.extend(messages.iter().map(|message| {
+            encode(&ServerLine::Found(Found {
+                chat: chat_of(message),
+                to: message.direct.as_ref().map(|direct| direct.to.as_str()),
+            }))
+        }));
         frames
     }
 
@@ -199,9 +244,18 @@ impl Room {
                 })));
                 effects.push(Effect::Quit);
             }
-            ClientLine::Resume { epoch, after } => effects.push(Effect::Resume {
-                epoch: epoch.to_string(),
-                after,
+            ClientLine::Resume { epoch, after, desk } => {
+                let desk = desk.map(|secret| self.prove_desk(id, secret));
+                effects.push(Effect::Resume {
+                    epoch: epoch.to_string(),
+                    after,
+                    desk: desk.or_else(|| self.members.get(&id).map(|m| m.desk)),
+                });
+            }
+            ClientLine::Direct { to, text } => self.direct(from, to, text, effects),
+            ClientLine::Search { words } => effects.push(Effect::Search {
+                words: words.to_string(),
+                desk: self.members.get(&id).map(|m| m.desk),
             }),
             ClientLine::Blank => {}
         }
@@ -237,6 +291,7 @@ impl Room {
     pub fn leave(&mut self, id: ConnId, effects: &mut Vec<Effect>) {
         if let Some(member) = self.members.remove(&id) {
             self.ids_by_name.remove(&member.key);
+            self.ids_by_desk.remove(&member.desk);
             let presence = Presence {
                 time: &timestamp_now(),
                 name: &member.name,
@@ -272,13 +327,18 @@ impl Room {
             return Err(());
         }
         let color = color.unwrap_or_else(|| Color::for_name(name));
+        let secret = desk::new_secret();
+        let desk = DeskId::of(&secret);
         self.ids_by_name.insert(key.clone(), id);
+        self.ids_by_desk.insert(desk, id);
         self.members.insert(
             id,
             Member {
                 name: name.to_string(),
                 key,
                 color,
+                desk,
+                last_said: Instant::now(),
             },
         );
         let welcome = ServerLine::Welcome {
@@ -286,6 +346,7 @@ impl Room {
             color,
             online: self.members.len(),
             epoch: &self.epoch,
+            desk: &secret,
         };
         effects.push(Effect::Reply(encode(&welcome)));
         let presence = Presence {
@@ -299,30 +360,106 @@ impl Room {
 
     /// Drafts `text` from `from` for the log; nothing is sent until the log
     /// has it.
-    fn say(&self, from: Asker, text: &str, effects: &mut Vec<Effect>) {
-        let member = &self.members[&from.conn];
-        effects.push(Effect::Publish(Draft {
+    fn say(&mut self, from: Asker, text: &str, effects: &mut Vec<Effect>) {
+        effects.push(Effect::Publish(self.draft(from, text, None)));
+    }
+
+    /// A direct message from `from` to the online desk named `to`.
+    fn direct(&mut self, from: Asker, to: &str, text: &str, effects: &mut Vec<Effect>) {
+        let Some(writer) = self.members.get(&from.conn) else {
+            let detail = "take a name first (/join NAME)";
+            effects.push(Effect::Reply(error_frame(ErrorCode::WrongName, detail)));
+            return;
+        };
+        let from_desk = writer.desk;
+        let Some(reader) = self
+            .ids_by_name
+            .get(&name_key(to))
+            .and_then(|id| self.members.get(id))
+        else {
+            let detail = format!("nobody called {to} is online");
+            effects.push(Effect::Reply(error_frame(ErrorCode::NoSuchName, &detail)));
+            return;
+        };
+        let direct = DirectTo {
+            to: reader.name.clone(),
+            from_desk,
+            to_desk: reader.desk,
+        };
+        effects.push(Effect::Publish(self.draft(from, text, Some(direct))));
+    }
+
+    fn draft(&mut self, from: Asker, text: &str, direct: Option<DirectTo>) -> Draft {
+        let member = self
+            .members
+            .get_mut(&from.conn)
+            .expect("only members speak");
+        member.last_said = Instant::now();
+        Draft {
             from,
             time: timestamp_now(),
             name: member.name.clone(),
             color: member.color,
             text: clean(text).into_owned(),
-        }));
+            direct,
+        }
+    }
+
+    /// Connection `id` proves it is the desk holding `secret` (after a
+    /// reconnect): from now on it is that desk, and gets its direct
+    /// messages. Unnamed connections cannot be a desk yet.
+    fn prove_desk(&mut self, id: ConnId, secret: &str) -> DeskId {
+        let desk = DeskId::of(secret);
+        if let Some(member) = self.members.get_mut(&id) {
+            self.ids_by_desk.remove(&member.desk);
+            member.desk = desk;
+            self.ids_by_desk.insert(desk, id);
+        }
+        desk
     }
 
     fn who(&self) -> Frame {
-        let mut names: Vec<&str> = self.members.values().map(|m| m.name.as_str()).collect();
-        names.sort_unstable_by_key(|name| name.to_lowercase());
-        names.truncate(MAX_WHO_NAMES);
+        let now = Instant::now();
+        let mut people: Vec<WhoEntry<'_>> = self
+            .members
+            .values()
+            .map(|m| WhoEntry {
+                name: &m.name,
+                idle_secs: now.duration_since(m.last_said).as_secs(),
+            })
+            .collect();
+        people.sort_unstable_by_key(|person| person.name.to_lowercase());
+        people.truncate(MAX_WHO_NAMES);
         encode(&ServerLine::Who {
             count: self.members.len(),
-            names,
+            people,
         })
     }
 }
 
 fn error_frame(code: ErrorCode, detail: &str) -> Frame {
     encode(&ServerLine::Error { code, detail })
+}
+
+fn chat_of(message: &Message) -> Chat<'_> {
+    Chat {
+        id: message.id,
+        time: &message.time,
+        name: &message.name,
+        color: message.color,
+        text: &message.text,
+    }
+}
+
+fn direct_of<'a>(message: &'a Message, direct: &'a DirectTo) -> Direct<'a> {
+    Direct {
+        id: message.id,
+        time: &message.time,
+        from: &message.name,
+        color: message.color,
+        to: &direct.to,
+        text: &message.text,
+    }
 }
 
 #[cfg(test)]
@@ -352,12 +489,16 @@ mod tests {
                 Effect::Broadcast(f) => format!("all {}", text(&f)),
                 Effect::Publish(draft) => {
                     let id = MessageId::from_sequence(room.history().len() as u64 + 1);
-                    format!(
-                        "all {}",
-                        text(&room.record(&Message::from_draft(draft, id)))
-                    )
+                    match room.record(&Message::from_draft(draft, id)) {
+                        Delivery::Everyone(f) => format!("all {}", text(&f)),
+                        Delivery::Desks(f, [a, b]) => format!("to {a} {b} {}", text(&f)),
+                        Delivery::Nobody => "nobody".to_string(),
+                    }
                 }
-                Effect::Resume { epoch, after } => format!("resume {epoch} {after}"),
+                Effect::Resume {
+                    epoch, after, desk, ..
+                } => format!("resume {epoch} {after} {}", desk.is_some()),
+                Effect::Search { words, desk } => format!("search {words} {}", desk.is_some()),
                 Effect::Quit => "quit".to_string(),
             })
             .collect()
@@ -449,13 +590,112 @@ mod tests {
     fn welcome_names_the_log() {
         let mut room = Room::new(0, "e1");
         let out = run(&mut room, 1, "/join alice");
-        assert!(out[0].ends_with("<SEP>1<SEP>e1\n"), "{out:?}");
+        assert!(out[0].contains("<SEP>1<SEP>e1<SEP>"), "{out:?}");
     }
 
     #[test]
     fn resume_is_handed_to_the_caller() {
         let mut room = Room::new(0, "e1");
-        assert_eq!(run(&mut room, 1, "/resume e1 41"), vec!["resume e1 41"]);
+        assert_eq!(
+            run(&mut room, 1, "/resume e1 41"),
+            vec!["resume e1 41 false"]
+        );
+    }
+
+    /// The desk secret `id`'s `WELCOME` gave it.
+    fn secret_of(welcome: &str) -> String {
+        match ServerLine::parse(welcome.strip_prefix("reply ").unwrap().trim_end()) {
+            Ok(ServerLine::Welcome { desk, .. }) => desk.to_string(),
+            other => panic!("expected a WELCOME, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_direct_message_goes_to_its_two_desks_only() {
+        let mut room = Room::new(20, "e1");
+        run(&mut room, 1, "/join alice");
+        run(&mut room, 2, "/join bob");
+        run(&mut room, 3, "/join carol");
+        let out = run(&mut room, 1, "/msg BOB see you at 3");
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert!(
+            out[0].starts_with("to 1 2 DM<SEP>1<SEP>")
+                && out[0].ends_with("<SEP>alice<SEP>bright-yellow<SEP>bob<SEP>see you at 3\n"),
+            "{out:?}"
+        );
+        assert_eq!(
+            room.history().count(),
+            0,
+            "direct messages stay out of the history"
+        );
+    }
+
+    #[test]
+    fn a_direct_message_to_nobody_online_is_refused() {
+        let mut room = Room::new(20, "e1");
+        run(&mut room, 1, "/join alice");
+        assert_eq!(
+            run(&mut room, 1, "/msg bob hi"),
+            vec!["reply ERR<SEP>no-such-name<SEP>nobody called bob is online\n"]
+        );
+        assert!(run(&mut room, 2, "/msg alice hi")[0].starts_with("reply ERR<SEP>wrong-name<SEP>"));
+    }
+
+    #[test]
+    fn welcome_gives_each_desk_its_own_secret() {
+        let mut room = Room::new(20, "e1");
+        let a = secret_of(&run(&mut room, 1, "/join alice")[0]);
+        let b = secret_of(&run(&mut room, 2, "/join bob")[0]);
+        assert_eq!(a.len(), 32);
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn a_resumed_desk_gets_its_direct_messages_and_the_next_bob_does_not() {
+        let mut room = Room::new(20, "e1");
+        run(&mut room, 1, "/join alice");
+        let bobs_secret = secret_of(&run(&mut room, 2, "/join bob")[0]);
+        let mut effects = Vec::new();
+        room.leave(2, &mut effects);
+        // Someone else takes the name; then bob comes back as "bobby" and
+        // proves his desk.
+        run(&mut room, 3, "/join bob");
+        run(&mut room, 4, "/join bobby");
+        assert_eq!(
+            run(&mut room, 4, &format!("/resume e1 0 {bobs_secret}")),
+            vec!["resume e1 0 true"]
+        );
+        let out = run(&mut room, 1, "/msg bobby welcome back");
+        assert!(out[0].starts_with("to 1 4 "), "{out:?}");
+        let Effect::Resume {
+            desk: Some(bob), ..
+        } = ({
+            let mut effects = Vec::new();
+            room.handle_line(
+                asker(4),
+                format!("/resume e1 0 {bobs_secret}").as_bytes(),
+                &mut effects,
+            );
+            effects.remove(0)
+        })
+        else {
+            panic!("expected a resume");
+        };
+        assert_eq!(bob, DeskId::of(&bobs_secret));
+        assert_ne!(
+            room.members[&3].desk, bob,
+            "the new bob is not the old desk"
+        );
+    }
+
+    #[test]
+    fn who_shows_how_long_each_has_been_idle() {
+        let mut room = Room::new(0, "e1");
+        run(&mut room, 1, "/join bob");
+        assert_eq!(
+            run(&mut room, 2, "/who"),
+            vec!["reply WHO<SEP>1<SEP>bob 0\n"]
+        );
     }
 
     #[test]
@@ -484,7 +724,7 @@ mod tests {
         run(&mut room, 2, "/join alice");
         assert_eq!(
             run(&mut room, 3, "/who"),
-            vec!["reply WHO<SEP>2<SEP>alice<SEP>bob\n"]
+            vec!["reply WHO<SEP>2<SEP>alice 0<SEP>bob 0\n"]
         );
     }
 

@@ -18,13 +18,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::Instant;
 
-use chat_shared::{Line, LineReader, ServerLine};
+use chat_shared::{ErrorCode, Line, LineReader, ServerLine};
 
 use crate::config::Config;
 use crate::listener;
 use crate::outbox::encode;
 use crate::rate::TokenBucket;
-use crate::room::{ConnId, Effect, Room, SHUTDOWN_REASON};
+use crate::room::{ConnId, Delivery, Effect, Room, SHUTDOWN_REASON};
 use crate::store::memory::MemoryLog;
 use crate::store::{Asker, Completion, Request, RoomLog};
 
@@ -266,13 +266,28 @@ fn serve_client(shared: &Shared, id: ConnId, mut stream: TcpStream, peer: Socket
                     Effect::Publish(draft) => {
                         through_log(&mut state, Request::Append(vec![draft]));
                     }
-                    Effect::Resume { epoch, after } => {
+                    Effect::Resume { epoch, after, desk } => {
                         let frames = if epoch == state.room.epoch() {
-                            through_log(&mut state, Request::Replay { asker: from, after })
+                            let request = Request::Replay {
+                                asker: from,
+                                after,
+                                desk,
+                            };
+                            through_log(&mut state, request)
                         } else {
                             state.room.replay_history()
                         };
                         for frame in frames {
+                            let _ = stream.write_all(&frame);
+                        }
+                    }
+                    Effect::Search { words, desk } => {
+                        let request = Request::Search {
+                            asker: from,
+                            words,
+                            desk,
+                        };
+                        for frame in through_log(&mut state, request) {
                             let _ = stream.write_all(&frame);
                         }
                     }
@@ -305,7 +320,8 @@ fn serve_client(shared: &Shared, id: ConnId, mut stream: TcpStream, peer: Socket
 }
 
 /// Runs a request through the in-memory log (it answers at once):
-/// broadcasts what it stored, returns the frames of a replay.
+/// delivers what it stored, returns what the asker is to be sent (a replay,
+/// or why a search cannot be done).
 fn through_log(state: &mut State, request: Request) -> Vec<crate::outbox::Frame> {
     let _ = state.log.submit(request);
     let mut done = Vec::new();
@@ -315,15 +331,33 @@ fn through_log(state: &mut State, request: Request) -> Vec<crate::outbox::Frame>
         match completion {
             Completion::Appended(messages) => {
                 for message in messages {
-                    let frame = state.room.record(&message);
-                    broadcast(state, &frame);
+                    match state.room.record(&message) {
+                        Delivery::Everyone(frame) => broadcast(state, &frame),
+                        Delivery::Desks(frame, desks) => {
+                            for (id, stream) in state.clients.iter_mut() {
+                                if desks.contains(id) {
+                                    let _ = stream.write_all(&frame);
+                                }
+                            }
+                        }
+                        Delivery::Nobody => {}
+                    }
                 }
             }
             Completion::Replay {
                 messages, skipped, ..
             } => replay = state.room.replay(&messages, skipped, usize::MAX),
-            // An in-memory log neither fails to save nor to read.
-            Completion::NotSaved { .. } | Completion::ReplayFailed { .. } => {}
+            Completion::SearchFailed { error, .. } => {
+                replay = vec![encode(&ServerLine::Error {
+                    code: ErrorCode::NeedsLog,
+                    detail: &error,
+                })]
+            }
+            // An in-memory log neither fails to save nor to read, nor
+            // finds anything.
+            Completion::NotSaved { .. }
+            | Completion::ReplayFailed { .. }
+            | Completion::Found { .. } => {}
         }
     }
     replay

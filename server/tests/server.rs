@@ -176,7 +176,12 @@ fn who_lists_names_with_count() {
     alice.join("Alice");
     let mut anon = Client::connect(server.addr());
     anon.send_line("/who");
-    anon.expect_line("WHO<SEP>2<SEP>Alice<SEP>bob");
+    let who = anon.line();
+    let Ok(ServerLine::Who { count, people }) = ServerLine::parse(&who) else {
+        panic!("expected a WHO line, got {who:?}");
+    };
+    let names: Vec<&str> = people.iter().map(|person| person.name).collect();
+    assert_eq!((count, names), (2, vec!["Alice", "bob"]), "{who}");
 }
 
 /// A newcomer gets exactly the last `history` messages, oldest first, as HIST

@@ -8,6 +8,7 @@ use std::io;
 use chat_shared::MessageId;
 
 use super::{Busy, Completion, Message, Request, RoomLog, REPLAY_LIMIT};
+use crate::desk::DeskId;
 
 /// A log that lives and dies with the process.
 #[derive(Debug)]
@@ -48,16 +49,21 @@ impl MemoryLog {
             .collect()
     }
 
-    /// The kept messages after `after`, and how many after it are gone.
-    fn replay(&self, after: MessageId) -> (Vec<Message>, u64) {
+    /// The kept messages after `after` that `desk` may see, and how many
+    /// after it are gone (direct messages among them cannot be told apart
+    /// any more, so they count too).
+    fn replay(&self, after: MessageId, desk: Option<DeskId>) -> (Vec<Message>, u64) {
+        let after_first_kept = self
+            .kept
+            .front()
+            .map_or(0, |m| m.id.major().saturating_sub(1));
         let messages: Vec<Message> = self
             .kept
             .iter()
-            .filter(|message| message.id > after)
+            .filter(|message| message.id > after && message.visible_to(desk))
             .cloned()
             .collect();
-        let missed_total = self.last.saturating_sub(after.major());
-        let skipped = missed_total.saturating_sub(messages.len() as u64);
+        let skipped = after_first_kept.saturating_sub(after.major());
         (messages, skipped)
     }
 }
@@ -77,22 +83,40 @@ impl RoomLog for MemoryLog {
         "in memory only (--db none): a restart forgets the room".to_string()
     }
 
+    fn can_search(&self) -> bool {
+        false
+    }
+
     fn recent(&mut self, limit: usize) -> io::Result<Vec<Message>> {
-        let skip = self.kept.len().saturating_sub(limit);
-        Ok(self.kept.iter().skip(skip).cloned().collect())
+        let mut recent: Vec<Message> = self
+            .kept
+            .iter()
+            .rev()
+            .filter(|message| message.direct.is_none())
+            .take(limit)
+            .cloned()
+            .collect();
+        recent.reverse();
+        Ok(recent)
     }
 
     fn submit(&mut self, request: Request) -> Result<(), Busy> {
         let completion = match request {
             Request::Append(drafts) => Completion::Appended(self.append(drafts)),
-            Request::Replay { asker, after } => {
-                let (messages, skipped) = self.replay(after);
+            Request::Replay { asker, after, desk } => {
+                let (messages, skipped) = self.replay(after, desk);
                 Completion::Replay {
                     asker,
                     messages,
                     skipped,
                 }
             }
+            Request::Search { asker, .. } => Completion::SearchFailed {
+                asker,
+                error:
+                    "search needs the room's log; this server keeps the room in memory (--db none)"
+                        .to_string(),
+            },
         };
         self.done.push(completion);
         Ok(())
@@ -121,6 +145,7 @@ mod tests {
             name: "alice".into(),
             color: Color::Red,
             text: text.into(),
+            direct: None,
         }
     }
 
@@ -148,7 +173,7 @@ mod tests {
             (0..5).map(|n| draft(&n.to_string())).collect(),
         ))
         .unwrap();
-        let (messages, skipped) = log.replay(MessageId::from_sequence(3));
+        let (messages, skipped) = log.replay(MessageId::from_sequence(3), None);
         assert_eq!(ids(&messages), ["4", "5"]);
         assert_eq!(skipped, 0);
     }
@@ -160,10 +185,32 @@ mod tests {
             .map(|n| draft(&n.to_string()))
             .collect();
         log.submit(Request::Append(drafts)).unwrap();
-        let (messages, skipped) = log.replay(MessageId::ZERO);
+        let (messages, skipped) = log.replay(MessageId::ZERO, None);
         assert_eq!(messages.len(), REPLAY_LIMIT);
         assert_eq!(skipped, 10);
         assert_eq!(messages[0].id, MessageId::from_sequence(11));
+    }
+
+    #[test]
+    fn direct_messages_replay_only_to_their_desks() {
+        let mut log = MemoryLog::new();
+        let (alice, bob, eve) = (DeskId::of("a"), DeskId::of("b"), DeskId::of("e"));
+        let mut secret = draft("psst");
+        secret.direct = Some(super::super::DirectTo {
+            to: "bob".into(),
+            from_desk: alice,
+            to_desk: bob,
+        });
+        log.submit(Request::Append(vec![draft("room"), secret]))
+            .unwrap();
+        for (desk, seen) in [(Some(alice), 2), (Some(bob), 2), (Some(eve), 1), (None, 1)] {
+            assert_eq!(log.replay(MessageId::ZERO, desk).0.len(), seen, "{desk:?}");
+        }
+        assert_eq!(
+            ids(&log.recent(20).unwrap()),
+            ["1"],
+            "history is the room's only"
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@ use std::io;
 
 use chat_shared::{Color, MessageId};
 
+use crate::desk::DeskId;
 use crate::room::ConnId;
 
 pub mod memory;
@@ -21,6 +22,28 @@ pub mod sqlite;
 /// Most messages one `/resume` replays; the reply says how many more were
 /// missed.
 pub const REPLAY_LIMIT: usize = 1000;
+
+/// Most results one `/search` gives: the newest that match.
+pub const SEARCH_LIMIT: usize = 20;
+
+/// Who a direct message is between. Stored with it, so that it is replayed
+/// (and found) only for those two desks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectTo {
+    /// The reader's name when it was sent.
+    pub to: String,
+    /// The writer's desk.
+    pub from_desk: DeskId,
+    /// The reader's desk.
+    pub to_desk: DeskId,
+}
+
+impl DirectTo {
+    /// True when `desk` wrote or received it.
+    pub fn involves(&self, desk: Option<DeskId>) -> bool {
+        desk.is_some_and(|desk| desk == self.from_desk || desk == self.to_desk)
+    }
+}
 
 /// Which connection asked, as the loop knows it: its slab key, and a serial
 /// number that tells it apart from a later connection given the same key.
@@ -45,6 +68,8 @@ pub struct Draft {
     pub color: Color,
     /// What they said, cleaned.
     pub text: String,
+    /// For a direct message, who it is between; `None` for the room.
+    pub direct: Option<DirectTo>,
 }
 
 /// A message in the log.
@@ -60,6 +85,8 @@ pub struct Message {
     pub color: Color,
     /// What they said, cleaned.
     pub text: String,
+    /// For a direct message, who it is between; `None` for the room.
+    pub direct: Option<DirectTo>,
 }
 
 impl Message {
@@ -71,7 +98,16 @@ impl Message {
             name: draft.name,
             color: draft.color,
             text: draft.text,
+            direct: draft.direct,
         }
+    }
+
+    /// Whether `desk` may see it: a room message, or a direct message it
+    /// wrote or received.
+    pub fn visible_to(&self, desk: Option<DeskId>) -> bool {
+        self.direct
+            .as_ref()
+            .is_none_or(|direct| direct.involves(desk))
     }
 }
 
@@ -86,6 +122,18 @@ pub enum Request {
         asker: Asker,
         /// The last message it showed.
         after: MessageId,
+        /// The desk it proved to be, whose direct messages come too.
+        desk: Option<DeskId>,
+    },
+    /// The newest [`SEARCH_LIMIT`] messages holding every word of `words`
+    /// that `desk` may see.
+    Search {
+        /// Who asked.
+        asker: Asker,
+        /// What to look for.
+        words: String,
+        /// The desk that asked, whose direct messages are searched too.
+        desk: Option<DeskId>,
     },
 }
 
@@ -118,6 +166,20 @@ pub enum Completion {
         /// Why.
         error: String,
     },
+    /// The answer to [`Request::Search`], oldest first.
+    Found {
+        /// Who asked.
+        asker: Asker,
+        /// The results.
+        messages: Vec<Message>,
+    },
+    /// A search could not be run (or this log cannot search).
+    SearchFailed {
+        /// Who asked.
+        asker: Asker,
+        /// Why.
+        error: String,
+    },
 }
 
 /// The log was too far behind to take a request; it comes back untouched.
@@ -132,6 +194,9 @@ pub trait RoomLog: Send {
 
     /// A short description for the start-up line.
     fn describe(&self) -> String;
+
+    /// Whether it answers [`Request::Search`].
+    fn can_search(&self) -> bool;
 
     /// The newest `limit` messages, oldest first, read once at start-up.
     fn recent(&mut self, limit: usize) -> io::Result<Vec<Message>>;

@@ -32,13 +32,16 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 use chat_shared::{Color, MessageId};
 
-use super::{Busy, Completion, Draft, Message, Request, RoomLog, REPLAY_LIMIT};
+use super::{
+    Busy, Completion, DirectTo, Draft, Message, Request, RoomLog, REPLAY_LIMIT, SEARCH_LIMIT,
+};
+use crate::desk::DeskId;
 
 /// Marks our files (`PRAGMA application_id`): "CHAT".
 const APPLICATION_ID: i64 = 0x4348_4154;
 
 /// The schema's version (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 /// Requests waiting for the storage thread before the loop is told it is
 /// busy: at one batch per loop pass, seconds of traffic on a stalled disk.
@@ -147,6 +150,10 @@ impl RoomLog for SqliteLog {
         &self.epoch
     }
 
+    fn can_search(&self) -> bool {
+        true
+    }
+
     fn describe(&self) -> String {
         match self.last_at_start {
             0 => format!("{} (new)", self.path.display()),
@@ -159,7 +166,7 @@ impl RoomLog for SqliteLog {
             .connection
             .as_ref()
             .ok_or_else(|| io::Error::other("the storage thread owns the connection"))?;
-        let mut messages = newest_after(connection, MessageId::ZERO, limit).map_err(|e| {
+        let mut messages = newest_after(connection, MessageId::ZERO, limit, None).map_err(|e| {
             io::Error::other(format!(
                 "the room's log {}: {}",
                 self.path.display(),
@@ -244,7 +251,28 @@ fn check_ownership(connection: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// The search index: SQLite's FTS5 over the messages' text, kept up to date
+/// by a trigger on every insert.
+const SEARCH_INDEX: &str = "
+    CREATE VIRTUAL TABLE IF NOT EXISTS messages_fts
+        USING fts5(text, content = 'messages', content_rowid = 'id');
+    CREATE TRIGGER IF NOT EXISTS messages_fts_insert AFTER INSERT ON messages BEGIN
+        INSERT INTO messages_fts (rowid, text) VALUES (new.id, new.text);
+    END;";
+
+/// Creates the schema, or brings a file of an older chat-server up to date.
 fn create_schema(connection: &Connection) -> rusqlite::Result<()> {
+    let version: i64 = connection.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if version == 1 {
+        // Version 1 had no direct messages and no search index.
+        connection.execute_batch(
+            "ALTER TABLE messages ADD COLUMN recipient TEXT;
+             ALTER TABLE messages ADD COLUMN from_desk BLOB;
+             ALTER TABLE messages ADD COLUMN to_desk BLOB;",
+        )?;
+        connection.execute_batch(SEARCH_INDEX)?;
+        connection.execute_batch("INSERT INTO messages_fts (messages_fts) VALUES ('rebuild')")?;
+    }
     connection.execute_batch(
         "CREATE TABLE IF NOT EXISTS meta (
              key TEXT PRIMARY KEY,
@@ -255,9 +283,15 @@ fn create_schema(connection: &Connection) -> rusqlite::Result<()> {
              time TEXT NOT NULL,
              name TEXT NOT NULL,
              color TEXT NOT NULL,
-             text TEXT NOT NULL
+             text TEXT NOT NULL,
+             -- Direct messages only: the reader's name, and the SHA-256 of
+             -- each desk's secret (crate::desk).
+             recipient TEXT,
+             from_desk BLOB,
+             to_desk BLOB
          );",
     )?;
+    connection.execute_batch(SEARCH_INDEX)?;
     connection.pragma_update(None, "application_id", APPLICATION_ID)?;
     connection.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     connection.execute(
@@ -319,29 +353,93 @@ pub fn new_epoch() -> String {
     format!("{:016x}", hasher.finish())
 }
 
-/// The newest `limit` messages after `after`, newest first.
+/// The columns [`message_from_row`] reads, in its order.
+const MESSAGE_COLUMNS: &str =
+    "m.id, m.time, m.name, m.color, m.text, m.recipient, m.from_desk, m.to_desk";
+
+/// Which messages `?3`, a desk ID or NULL, may see: the room's, and the
+/// direct messages it wrote or received.
+const VISIBLE: &str = "(m.recipient IS NULL OR m.from_desk = ?3 OR m.to_desk = ?3)";
+
+/// The newest `limit` messages after `after` that `desk` may see, newest
+/// first.
 fn newest_after(
     connection: &Connection,
     after: MessageId,
     limit: usize,
+    desk: Option<DeskId>,
 ) -> rusqlite::Result<Vec<Message>> {
-    let mut statement = connection.prepare_cached(
-        "SELECT id, time, name, color, text FROM messages
-         WHERE id > ?1 ORDER BY id DESC LIMIT ?2",
+    let mut statement = connection.prepare_cached(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages m
+         WHERE m.id > ?1 AND {VISIBLE} ORDER BY m.id DESC LIMIT ?2"
+    ))?;
+    let desk = desk.map(|d| d.0.to_vec());
+    let rows = statement.query_map(
+        params![sequence_of(after), limit as i64, desk],
+        message_from_row,
     )?;
-    let rows = statement.query_map(params![sequence_of(after), limit as i64], |row| {
-        let id: i64 = row.get(0)?;
-        let name: String = row.get(2)?;
-        let color: String = row.get(3)?;
-        Ok(Message {
-            id: MessageId::from_sequence(id as u64),
-            time: row.get(1)?,
-            color: color.parse().unwrap_or_else(|_| Color::for_name(&name)),
-            name,
-            text: row.get(4)?,
-        })
-    })?;
     rows.collect()
+}
+
+/// The newest [`SEARCH_LIMIT`] messages `desk` may see whose text holds
+/// every word of `words`, newest first.
+fn search(
+    connection: &Connection,
+    words: &str,
+    desk: Option<DeskId>,
+) -> rusqlite::Result<Vec<Message>> {
+    let Some(query) = fts_query(words) else {
+        return Ok(Vec::new());
+    };
+    // FTS5 walks its index newest first, so a common word costs no sort.
+    let mut statement = connection.prepare_cached(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages_fts f JOIN messages m ON m.id = f.rowid
+         WHERE messages_fts MATCH ?1 AND {VISIBLE} ORDER BY f.rowid DESC LIMIT ?2"
+    ))?;
+    let desk = desk.map(|d| d.0.to_vec());
+    let rows = statement.query_map(params![query, SEARCH_LIMIT as i64, desk], message_from_row)?;
+    rows.collect()
+}
+
+/// Most words a search looks for.
+const MAX_SEARCH_WORDS: usize = 16;
+
+/// `words` as an FTS5 query that means "all of these words": each one a
+/// quoted string, so nothing a person types is read as query syntax.
+fn fts_query(words: &str) -> Option<String> {
+    let terms: Vec<String> = words
+        .split_whitespace()
+        .take(MAX_SEARCH_WORDS)
+        .map(|word| format!("\"{}\"", word.replace('"', "\"\"")))
+        .collect();
+    (!terms.is_empty()).then(|| terms.join(" "))
+}
+
+fn message_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Message> {
+    let id: i64 = row.get(0)?;
+    let name: String = row.get(2)?;
+    let color: String = row.get(3)?;
+    let recipient: Option<String> = row.get(5)?;
+    let desk = |column: usize| -> rusqlite::Result<DeskId> {
+        let bytes: Vec<u8> = row.get(column)?;
+        Ok(DeskId(bytes.try_into().unwrap_or([0; 32])))
+    };
+    let direct = match recipient {
+        Some(to) => Some(DirectTo {
+            to,
+            from_desk: desk(6)?,
+            to_desk: desk(7)?,
+        }),
+        None => None,
+    };
+    Ok(Message {
+        id: MessageId::from_sequence(id as u64),
+        time: row.get(1)?,
+        color: color.parse().unwrap_or_else(|_| Color::for_name(&name)),
+        name,
+        text: row.get(4)?,
+        direct,
+    })
 }
 
 /// The row number an ID stands for. IDs of another log's kind (two numbers)
@@ -393,9 +491,23 @@ impl Storage {
         for request in batch {
             match request {
                 Request::Append(more) => drafts.extend(more),
-                Request::Replay { asker, after } => {
+                Request::Search { asker, words, desk } => {
                     self.commit(std::mem::take(&mut drafts));
-                    let completion = match self.replay(after) {
+                    let completion = match search(&self.connection, &words, desk) {
+                        Ok(mut messages) => {
+                            messages.reverse();
+                            Completion::Found { asker, messages }
+                        }
+                        Err(e) => Completion::SearchFailed {
+                            asker,
+                            error: e.to_string(),
+                        },
+                    };
+                    let _ = self.done.send(completion);
+                }
+                Request::Replay { asker, after, desk } => {
+                    self.commit(std::mem::take(&mut drafts));
+                    let completion = match self.replay(after, desk) {
                         Ok((messages, skipped)) => Completion::Replay {
                             asker,
                             messages,
@@ -441,14 +553,19 @@ impl Storage {
         let mut ids = Vec::with_capacity(drafts.len());
         {
             let mut statement = transaction.prepare_cached(
-                "INSERT INTO messages (time, name, color, text) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO messages (time, name, color, text, recipient, from_desk, to_desk)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?;
             for draft in drafts {
+                let direct = draft.direct.as_ref();
                 statement.execute(params![
                     draft.time,
                     draft.name,
                     draft.color.to_string(),
-                    draft.text
+                    draft.text,
+                    direct.map(|d| &d.to),
+                    direct.map(|d| d.from_desk.0.to_vec()),
+                    direct.map(|d| d.to_desk.0.to_vec()),
                 ])?;
                 ids.push(transaction.last_insert_rowid() as u64);
             }
@@ -457,13 +574,21 @@ impl Storage {
         Ok(ids)
     }
 
-    fn replay(&self, after: MessageId) -> rusqlite::Result<(Vec<Message>, u64)> {
-        let mut messages = newest_after(&self.connection, after, REPLAY_LIMIT)?;
+    fn replay(
+        &self,
+        after: MessageId,
+        desk: Option<DeskId>,
+    ) -> rusqlite::Result<(Vec<Message>, u64)> {
+        let mut messages = newest_after(&self.connection, after, REPLAY_LIMIT, desk)?;
         messages.reverse();
         let skipped = if messages.len() == REPLAY_LIMIT {
             let total: i64 = self.connection.query_row(
-                "SELECT count(*) FROM messages WHERE id > ?1",
-                params![sequence_of(after)],
+                &format!("SELECT count(*) FROM messages m WHERE m.id > ?1 AND {VISIBLE}"),
+                params![
+                    sequence_of(after),
+                    REPLAY_LIMIT as i64,
+                    desk.map(|d| d.0.to_vec())
+                ],
                 |row| row.get(0),
             )?;
             (total as u64).saturating_sub(REPLAY_LIMIT as u64)
