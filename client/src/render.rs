@@ -8,7 +8,7 @@
 use std::fmt::Display;
 use std::time::Duration;
 
-use chat_shared::message::{parse_timestamp, Chat, Presence};
+use chat_shared::message::{parse_timestamp, Chat, Direct, Found, Presence, WhoEntry};
 use chat_shared::sanitize::clean;
 use chat_shared::{Color, ServerLine};
 use chrono::TimeZone;
@@ -85,7 +85,15 @@ where
             "[+] You are {}; {online} online. Type /help for commands, q or /quit to leave.",
             paint_name(name, *color, mode)
         ),
-        ServerLine::Who { count, names } => who_line(*count, names),
+        ServerLine::Who { count, people } => who_line(*count, people),
+        ServerLine::Direct(direct) | ServerLine::DirectHistory(direct) => {
+            direct_line(direct, mode, tz)
+        }
+        ServerLine::Searched { count } => match count {
+            0 => "[*] search: nothing found.".to_string(),
+            count => format!("[*] search: {count} found, oldest first:"),
+        },
+        ServerLine::Found(found) => found_line(found, mode, tz),
         ServerLine::Error { code, detail } => {
             let detail = if detail.is_empty() {
                 code.as_str()
@@ -318,18 +326,69 @@ where
     )
 }
 
-fn who_line(count: usize, names: &[&str]) -> String {
-    if count == 0 || names.is_empty() {
+fn who_line(count: usize, people: &[WhoEntry<'_>]) -> String {
+    if count == 0 || people.is_empty() {
         return format!("[*] {count} online.");
     }
-    let listed: Vec<String> = names.iter().map(|n| clean(n).into_owned()).collect();
+    let listed: Vec<String> = people
+        .iter()
+        .map(|person| match idle(person.idle_secs) {
+            Some(idle) => format!("{} ({idle} idle)", clean(person.name)),
+            None => clean(person.name).into_owned(),
+        })
+        .collect();
     let mut line = format!("[*] {count} online: {}", listed.join(", "));
     // The server lists at most MAX_WHO_NAMES but always counts everyone.
-    let unlisted = count.saturating_sub(names.len());
+    let unlisted = count.saturating_sub(people.len());
     if unlisted > 0 {
         line.push_str(&format!(", and {unlisted} more"));
     }
     line
+}
+
+/// How long someone has been idle, in the largest whole unit; `None` under
+/// a minute, which is not worth saying.
+fn idle(secs: u64) -> Option<String> {
+    match secs {
+        0..60 => None,
+        60..3600 => Some(format!("{}m", secs / 60)),
+        3600..86_400 => Some(format!("{}h", secs / 3600)),
+        _ => Some(format!("{}d", secs / 86_400)),
+    }
+}
+
+/// `[time] alice → bob: text`, a direct message, in the writer's colour.
+fn direct_line<Tz>(direct: &Direct<'_>, mode: ColorMode, tz: &Tz) -> String
+where
+    Tz: TimeZone,
+    Tz::Offset: Display,
+{
+    format!(
+        "[{}] {} \u{2192} {}: {}",
+        local_time(direct.time, tz),
+        paint_name(direct.from, direct.color, mode),
+        clean(direct.to),
+        clean(direct.text)
+    )
+}
+
+/// One search result, marked as one.
+fn found_line<Tz>(found: &Found<'_>, mode: ColorMode, tz: &Tz) -> String
+where
+    Tz: TimeZone,
+    Tz::Offset: Display,
+{
+    let chat = &found.chat;
+    let to = found
+        .to
+        .map(|to| format!(" \u{2192} {}", clean(to)))
+        .unwrap_or_default();
+    format!(
+        "[found] [{}] {}{to}: {}",
+        local_time(chat.time, tz),
+        paint_name(chat.name, chat.color, mode),
+        clean(chat.text)
+    )
 }
 
 /// The wire time (UTC) in the desk's time zone; a time that does not parse
@@ -564,13 +623,18 @@ mod tests {
 
     #[test]
     fn who_lists_names() {
+        let person = |name, idle_secs| WhoEntry { name, idle_secs };
         let line = ServerLine::Who {
             count: 3,
-            names: vec!["alice", "bob", "carol"],
+            people: vec![
+                person("alice", 130),
+                person("bob", 5),
+                person("carol", 7200),
+            ],
         };
         assert_eq!(
             plain(&line).as_deref(),
-            Some("[*] 3 online: alice, bob, carol")
+            Some("[*] 3 online: alice (2m idle), bob, carol (2h idle)")
         );
     }
 
@@ -578,7 +642,16 @@ mod tests {
     fn who_counts_the_unlisted() {
         let line = ServerLine::Who {
             count: 102,
-            names: vec!["a", "b"],
+            people: vec![
+                WhoEntry {
+                    name: "a",
+                    idle_secs: 0,
+                },
+                WhoEntry {
+                    name: "b",
+                    idle_secs: 0,
+                },
+            ],
         };
         assert_eq!(
             plain(&line).as_deref(),
@@ -590,7 +663,7 @@ mod tests {
     fn who_with_nobody() {
         let line = ServerLine::Who {
             count: 0,
-            names: vec![],
+            people: vec![],
         };
         assert_eq!(plain(&line).as_deref(), Some("[*] 0 online."));
     }
@@ -602,6 +675,7 @@ mod tests {
             color: Color::Red,
             online: 2,
             epoch: "e1",
+            desk: "00ff",
         };
         let shown = plain(&line).unwrap();
         assert!(shown.starts_with("[+] You are alice; 2 online."), "{shown}");

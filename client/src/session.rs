@@ -152,6 +152,7 @@ pub fn run(config: &Config) -> Result<(), RunError> {
         feed: Feed::default(),
         outbox: Outbox::default(),
         resume_from: None,
+        desk_secret: None,
         replay_left: None,
         lost_at: None,
         backoff: Backoff::new(),
@@ -212,6 +213,9 @@ struct Session {
     outbox: Outbox,
     /// What to ask `/resume` for once welcomed on this connection.
     resume_from: Option<(String, MessageId)>,
+    /// This desk's secret, from its first `WELCOME` of this run: presented
+    /// with every `/resume`, it gets the desk its own direct messages back.
+    desk_secret: Option<String>,
     /// After the `RESUME` answer, the replayed lines still to come: the
     /// replay may still show lines sent before the loss.
     replay_left: Option<u64>,
@@ -463,7 +467,11 @@ impl Session {
         color: Color,
         online: usize,
         epoch: &str,
+        desk: &str,
     ) -> ControlFlow<()> {
+        // The first secret is the desk's for this whole run; a rejoin gets a
+        // new one, which the `/resume` below replaces with the first.
+        self.desk_secret.get_or_insert_with(|| desk.to_string());
         self.joining_as = None;
         self.asking_name = false;
         self.name = Some(name.to_string());
@@ -483,18 +491,21 @@ impl Session {
                     color,
                     online,
                     epoch,
+                    desk,
                 };
                 if let Some(text) = render::render_line(&welcome, self.mode, &chrono::Local) {
                     self.screen.print(&text);
                 }
             }
         }
+        let desk_secret = self.desk_secret.clone();
         match self.resume_from.take() {
             Some((epoch, after)) => {
                 if self
                     .send(&ClientLine::Resume {
                         epoch: &epoch,
                         after,
+                        desk: desk_secret.as_deref(),
                     })
                     .is_err()
                 {
@@ -720,7 +731,8 @@ impl Session {
                 color,
                 online,
                 epoch,
-            } => return self.welcomed(name, color, online, epoch),
+                desk,
+            } => return self.welcomed(name, color, online, epoch, desk),
             ServerLine::Resumed {
                 epoch,
                 skipped,

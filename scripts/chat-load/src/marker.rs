@@ -285,7 +285,7 @@ mod tests {
     #[test]
     fn welcome_and_resume_carry_the_epoch() {
         assert_eq!(
-            classify(b"WELCOME<SEP>load-1-0<SEP>red<SEP>4<SEP>5f3a9c", 1),
+            classify(b"WELCOME<SEP>load-1-0<SEP>red<SEP>4<SEP>5f3a9c<SEP>00ff", 1),
             Seen::Welcome {
                 epoch: "5f3a9c".into()
             }

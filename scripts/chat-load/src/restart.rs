@@ -407,6 +407,7 @@ impl<'a> Scenario<'a> {
         let ask = ClientLine::Resume {
             epoch: &epoch,
             after: MessageId::ZERO,
+            desk: None,
         };
         stream
             .write_all(ask.encode().as_bytes())
@@ -784,7 +785,12 @@ impl<'a> Scenario<'a> {
                 let (Some(epoch), Some(after)) = (&desk.epoch, desk.last_id) else {
                     return;
                 };
-                let line = ClientLine::Resume { epoch, after }.encode();
+                let line = ClientLine::Resume {
+                    epoch,
+                    after,
+                    desk: None,
+                }
+                .encode();
                 desk.stage = Stage::Resuming { since };
                 line
             }
