@@ -261,7 +261,7 @@ pub(crate) mod tests {
     pub(crate) fn restart_fixture(restart: serde_json::Value) -> StepResult {
         let mut section = json!({
             "kill_at_secs": 5.0, "restart_after_secs": 1.0, "log_messages": 790, "lost": 0,
-            "duplicated": 0, "out_of_order": 0, "resumed": 500, "replayed": 2400, "not_back": 0,
+            "duplicated": 0, "out_of_order": 0, "unlogged": 0, "resumed": 500, "replayed": 2400, "not_back": 0,
             "reconnect_attempts": 2500, "replay_skipped": 0, "sends_skipped": 80,
             "reconnect_us": {"p50": 1_150_000, "p90": 1_300_000, "p99": 1_390_000,
                              "p999": 1_400_000, "max": 1_400_000, "count": 500},

@@ -622,7 +622,7 @@ fn check_log_cost(results: &[StepResult]) -> TargetCheck {
 }
 
 fn check_restart(results: &[StepResult]) -> TargetCheck {
-    let target = "restart: server killed with SIGKILL mid-run and started again on its log; every client resumes, lost 0, duplicated 0, out of order 0".to_string();
+    let target = "restart: server killed with SIGKILL mid-run and started again on its log; every client resumes, lost 0, duplicated 0, out of order 0, nothing delivered missing from the log".to_string();
     let Some(step) = find(results, Ladder::Restart, None, ServerMode::Event) else {
         return not_measured(target, "no restart step in this run");
     };
@@ -630,17 +630,19 @@ fn check_restart(results: &[StepResult]) -> TargetCheck {
     let conditions = [
         clean(step),
         restart.map(|r| r.lost == 0 && r.duplicated == 0 && r.out_of_order == 0),
+        restart.map(|r| r.unlogged == 0),
         restart.map(|r| r.not_back == 0),
     ];
     let mut detail = match restart {
         Some(r) => format!(
-            "{} clients, killed at {} s, down {} s: lost {}, duplicated {}, out of order {}; {} resumed, {} not back, away p50 {} ms, max {} ms; {} deliveries came in a replay",
+            "{} clients, killed at {} s, down {} s: lost {}, duplicated {}, out of order {}, delivered but not in the log {}; {} resumed, {} not back, away p50 {} ms, max {} ms; {} deliveries came in a replay",
             step.step.workload.clients,
             r.kill_at_secs,
             r.restart_after_secs,
             r.lost,
             r.duplicated,
             r.out_of_order,
+            r.unlogged,
             r.resumed,
             r.not_back,
             or_na(ms(r.reconnect_us.map(|a| a.p50 as f64))),
@@ -965,6 +967,7 @@ pub fn restart_table(results: &[StepResult]) -> String {
                 cell(&|x| x.lost.to_string()),
                 cell(&|x| x.duplicated.to_string()),
                 cell(&|x| x.out_of_order.to_string()),
+                cell(&|x| x.unlogged.to_string()),
                 cell(&|x| x.replayed.to_string()),
                 cell(&|x| format!("{}/{}", x.resumed, w.clients)),
                 cell(&|x| {
@@ -987,6 +990,7 @@ pub fn restart_table(results: &[StepResult]) -> String {
             "lost",
             "duplicated",
             "out of order",
+            "delivered, not in the log",
             "came in a replay",
             "resumed",
             "away p50 / max ms",
@@ -1006,7 +1010,7 @@ fn ladder_description(results: &[StepResult], ladder: Ladder) -> String {
             w.duration_secs
         ),
         Ladder::Restart => format!(
-            "`chat-load restart`: chat-load starts the event server on a fresh SQLite file, {} clients join, {} of them send {:.0} msg/s in total for {} s. At {} s the server gets SIGKILL; {} s later it starts again on the same port and file. Every client reconnects (backoff from 50 ms, doubling, at most 400 ms, jittered), sends `/resume EPOCH LASTID`, ignores `MSG`/`HIST` until the `RESUME` reply, then counts both; senders skip their turns while down. After sending stops one more connection reads the log back with `/resume EPOCH 0`: a message in the log, stored after a client's first message, that the client never counted is lost. \"Away\" is from a client finding its connection gone to the `RESUME` reply.",
+            "`chat-load restart`: chat-load starts the event server on a fresh SQLite file, {} clients join, {} of them send {:.0} msg/s in total for {} s. At {} s the server gets SIGKILL; {} s later it starts again on the same port and file. Every client reconnects (backoff from 50 ms, doubling, at most 400 ms, jittered), sends `/resume EPOCH LASTID`, ignores `MSG`/`HIST` until the `RESUME` reply, then counts both; senders skip their turns while down. After sending stops one more connection reads the log back with `/resume EPOCH 0`: a message in the log, stored after a client's first message, that the client never counted is lost; one a client counted that the log lacks, though older than its newest, was delivered and then lost by the log. \"Away\" is from a client finding its connection gone to the `RESUME` reply.",
             w.clients,
             w.senders,
             w.total_rate(),
@@ -1159,7 +1163,7 @@ pub fn render_markdown(record: &RunRecord) -> String {
 
 // ---------------------------------------------------------------- csv and json
 
-const CSV_HEADER: &str = "step,id,ladder,server_mode,load_mode,clients,senders,rate_per_sender,total_rate,payload_bytes,slow_clients,duration_secs,failure,connected,connect_failures,delivered_fraction,deliveries_expected,deliveries_received,deliveries_per_sec,p50_us,p90_us,p99_us,p999_us,max_us,rss_peak_kb,rss_end_kb,threads_peak,cpu_secs,cpu_us_per_delivery,slow_dropped,disconnected_early,cgroup_peak_bytes,oom_kills,server_end,wall_secs,rounds,rounds_done,rss_after_round_1_kb,rss_after_last_round_kb,room_log,run,log_messages,lost,duplicated,out_of_order,replayed,resumed,not_back,away_p50_us,away_max_us";
+const CSV_HEADER: &str = "step,id,ladder,server_mode,load_mode,clients,senders,rate_per_sender,total_rate,payload_bytes,slow_clients,duration_secs,failure,connected,connect_failures,delivered_fraction,deliveries_expected,deliveries_received,deliveries_per_sec,p50_us,p90_us,p99_us,p999_us,max_us,rss_peak_kb,rss_end_kb,threads_peak,cpu_secs,cpu_us_per_delivery,slow_dropped,disconnected_early,cgroup_peak_bytes,oom_kills,server_end,wall_secs,rounds,rounds_done,rss_after_round_1_kb,rss_after_last_round_kb,room_log,run,log_messages,lost,duplicated,out_of_order,unlogged,replayed,resumed,not_back,away_p50_us,away_max_us";
 
 fn csv_field(text: &str) -> String {
     if text.contains([',', '"', '\n']) {
@@ -1237,6 +1241,7 @@ pub fn render_csv(results: &[StepResult]) -> String {
             num(restart.map(|x| x.lost)),
             num(restart.map(|x| x.duplicated)),
             num(restart.map(|x| x.out_of_order)),
+            num(restart.map(|x| x.unlogged)),
             num(restart.map(|x| x.replayed)),
             num(restart.map(|x| x.resumed)),
             num(restart.map(|x| x.not_back)),
@@ -1681,7 +1686,7 @@ mod tests {
         let clean = check_restart(&[restart_fixture(json!({}))]);
         assert_eq!(clean.verdict, Verdict::Met, "{}", clean.detail);
         assert!(
-            clean.detail.contains("lost 0, duplicated 0, out of order 0; 500 resumed, 0 not back, away p50 1150 ms, max 1400 ms"),
+            clean.detail.contains("lost 0, duplicated 0, out of order 0, delivered but not in the log 0; 500 resumed, 0 not back, away p50 1150 ms, max 1400 ms"),
             "{}",
             clean.detail
         );
@@ -1689,6 +1694,7 @@ mod tests {
             json!({"lost": 1}),
             json!({"duplicated": 2}),
             json!({"out_of_order": 1}),
+            json!({"unlogged": 1}),
             json!({"not_back": 1}),
         ] {
             let check = check_restart(&[restart_fixture(bad.clone())]);
@@ -1703,7 +1709,7 @@ mod tests {
         let row = text.lines().nth(2).unwrap();
         assert_eq!(
             row,
-            "| 500 | 20 × 4 | 5 s, down 1 s | 790 / 800 | 100% | 0 | 0 | 0 | 2400 | 500/500 | 1150 / 1400 |"
+            "| 500 | 20 × 4 | 5 s, down 1 s | 790 / 800 | 100% | 0 | 0 | 0 | 0 | 2400 | 500/500 | 1150 / 1400 |"
         );
         let line = progress_summary(&restart_fixture(json!({})));
         assert!(

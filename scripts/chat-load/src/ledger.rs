@@ -7,7 +7,9 @@
 //! everything stored later was broadcast to it, live or, after a restart,
 //! in the replay its `/resume` asks for. Counted twice is a duplicate;
 //! counted after a higher ID is out of order (still a delivery); owed and
-//! never counted is lost. Nothing here does I/O.
+//! never counted is lost. Counted, but missing from the log although older
+//! than its newest message, is worse: delivered, then lost by the log.
+//! Nothing here does I/O.
 
 use std::collections::BTreeSet;
 
@@ -91,17 +93,29 @@ pub struct Tally {
     pub duplicated: u64,
     /// Arrivals after a higher ID.
     pub out_of_order: u64,
+    /// The run's messages counted by a client that the log does not hold,
+    /// though they fall within what it was read for: delivered, then lost.
+    pub unlogged: u64,
 }
 
 /// Sums every client's ledger against `log`, the run's messages the log
-/// holds at the end. Messages a client counted that are not in `log` (sent
-/// after it was read) are neither owed nor lost.
+/// holds at the end. Messages a client counted above the log's newest were
+/// stored after it was read: neither owed nor lost. Those between its oldest
+/// and its newest that it lacks are unlogged.
 pub fn tally<'a>(
     log: &BTreeSet<MessageId>,
     ledgers: impl IntoIterator<Item = &'a Ledger>,
 ) -> Tally {
     let mut sum = Tally::default();
+    let span = log.first().zip(log.last());
     for ledger in ledgers {
+        if let Some((&oldest, &newest)) = span {
+            sum.unlogged += ledger
+                .counted
+                .range(oldest..=newest)
+                .filter(|id| !log.contains(id))
+                .count() as u64;
+        }
         for id in ledger.owed(log) {
             sum.expected += 1;
             if ledger.counted.contains(id) {
@@ -190,6 +204,14 @@ mod tests {
     }
 
     #[test]
+    fn a_message_counted_but_missing_from_the_log_is_unlogged() {
+        // 3 reached the client, yet the log kept 2 and 4 only.
+        let (ledger, _) = ledger(1, &[2, 3, 4, 5]);
+        let sum = tally(&log([2, 4]), [&ledger]);
+        assert_eq!((sum.unlogged, sum.lost, sum.received), (1, 0, 2));
+    }
+
+    #[test]
     fn a_client_that_never_saw_a_message_owes_nothing() {
         let silent = Ledger::default();
         assert!(!silent.is_open());
@@ -208,7 +230,8 @@ mod tests {
                 received: 3,
                 lost: 1,
                 duplicated: 1,
-                out_of_order: 0
+                out_of_order: 0,
+                unlogged: 0
             }
         );
     }

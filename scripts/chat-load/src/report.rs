@@ -141,6 +141,9 @@ pub struct RestartReport {
     pub duplicated: u64,
     /// Arrivals after a message with a higher ID.
     pub out_of_order: u64,
+    /// Deliveries of messages the log does not hold, though older than its
+    /// newest: delivered, then lost by the log.
+    pub unlogged: u64,
     /// Reconnections answered with `RESUME`.
     pub resumed: u64,
     /// Deliveries that came in a resume's replay (`HIST`), not live.
@@ -287,10 +290,11 @@ impl Report {
         if let Some(restart) = &self.restart {
             line(restart_inline(restart, self.clients));
             line(format!(
-                "  after resume: lost {}, duplicated {}, out of order {}; {} deliveries came in a replay; the log held {} of the {} messages sent",
+                "  after resume: lost {}, duplicated {}, out of order {}, delivered but not in the log {}; {} deliveries came in a replay; the log held {} of the {} messages sent",
                 restart.lost,
                 restart.duplicated,
                 restart.out_of_order,
+                restart.unlogged,
                 restart.replayed,
                 restart.log_messages,
                 self.messages_sent

@@ -572,6 +572,7 @@ impl<'a> Scenario<'a> {
                 lost: tally.lost,
                 duplicated: tally.duplicated,
                 out_of_order: tally.out_of_order,
+                unlogged: tally.unlogged,
                 resumed: self.resumed,
                 replayed: self.replayed,
                 not_back: not_back as u64,

@@ -79,8 +79,13 @@ fn a_killed_server_loses_and_repeats_nothing_after_resume() {
         serde_json::from_slice(&output.stdout).expect("stdout is one chat-load report");
     let restart = report.restart.as_ref().expect("a restart section");
     assert_eq!(
-        (restart.lost, restart.duplicated, restart.out_of_order),
-        (0, 0, 0),
+        (
+            restart.lost,
+            restart.duplicated,
+            restart.out_of_order,
+            restart.unlogged
+        ),
+        (0, 0, 0, 0),
         "{report:#?}"
     );
     assert_eq!(report.connected, 100, "{report:#?}");
