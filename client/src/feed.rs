@@ -15,7 +15,8 @@ pub enum ReplayHeader {
     Missed,
 }
 
-/// What to do with a `MSG` or `HIST` line.
+/// What to do with a message: `MSG`, `HIST`, `DM` or `HISTDM` (direct
+/// messages are numbered in the same log).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     /// New: show it, after this header if there is one.
@@ -46,8 +47,8 @@ pub struct Feed {
     epoch: Option<String>,
     /// The newest message shown.
     last_shown: Option<MessageId>,
-    /// From reconnecting until the `RESUME` answer: every `MSG` and `HIST`
-    /// is held back, since the replay after the answer holds them all.
+    /// From reconnecting until the `RESUME` answer: every message is held
+    /// back, since the replay after the answer holds them all.
     awaiting_resume: bool,
     /// The header still to print before the next replayed message.
     header: Option<ReplayHeader>,
@@ -55,15 +56,20 @@ pub struct Feed {
 
 impl Feed {
     /// A connection was just opened. Returns what to ask `/resume` for once
-    /// joined: the log and the last message shown, if any was.
+    /// joined: the log and the last message shown. A desk that knows the
+    /// log but showed nothing yet resumes after message zero: its log was
+    /// empty when it came (else it would have shown the history), so all
+    /// of it is what it missed; and only a `/resume` presents the desk's
+    /// secret, which ties direct messages to it, not to whoever holds the
+    /// name.
     pub fn connection_opened(&mut self) -> Option<(String, MessageId)> {
-        let resume_from = match (&self.epoch, self.last_shown) {
-            (Some(epoch), Some(last)) => Some((epoch.clone(), last)),
-            _ => None,
-        };
+        let resume_from = self
+            .epoch
+            .clone()
+            .map(|epoch| (epoch, self.last_shown.unwrap_or(MessageId::ZERO)));
         self.awaiting_resume = resume_from.is_some();
-        // A newcomer (or a desk that showed nothing yet) is shown the
-        // history the server sends on connect, like anyone else.
+        // A newcomer is shown the history the server sends on connect,
+        // like anyone else.
         self.header = Some(ReplayHeader::Recent);
         resume_from
     }
@@ -90,7 +96,7 @@ impl Feed {
         }
     }
 
-    /// Whether to show the message `id`; `replayed` for `HIST`.
+    /// Whether to show the message `id`; `replayed` for `HIST` and `HISTDM`.
     pub fn admit(&mut self, id: MessageId, replayed: bool) -> Verdict {
         if self.awaiting_resume || self.last_shown.is_some_and(|last| id <= last) {
             return Verdict::Skip;
@@ -188,14 +194,19 @@ mod tests {
     }
 
     #[test]
-    fn a_desk_that_showed_nothing_joins_as_a_newcomer() {
+    fn a_desk_that_showed_nothing_resumes_from_the_start() {
         let mut feed = Feed::default();
-        feed.connection_opened();
-        feed.welcomed("e1");
         assert_eq!(feed.connection_opened(), None);
+        feed.welcomed("e1");
         assert_eq!(
-            feed.admit(id(9), true),
-            Verdict::Show(Some(ReplayHeader::Recent))
+            feed.connection_opened(),
+            Some(("e1".to_string(), MessageId::ZERO))
+        );
+        assert_eq!(feed.admit(id(1), true), Verdict::Skip);
+        assert_eq!(feed.resumed("e1", 0), Resumed::Missed { skipped: 0 });
+        assert_eq!(
+            feed.admit(id(1), true),
+            Verdict::Show(Some(ReplayHeader::Missed))
         );
     }
 
