@@ -197,7 +197,8 @@ fn options() -> Options {
         "",
         "notify",
         "which messages from others chime (or ring the terminal bell): all \
-         (default), mentions (only those naming you) or off; /notify changes it",
+         (default), mentions (only those naming you, and direct messages) or off; \
+         /notify changes it",
         "LEVEL",
     );
     opts.optflag("", "mute", "no sound and no bell: the same as --notify off");
@@ -234,9 +235,11 @@ fn full_usage(opts: &Options) -> String {
          Joins the office chat at HOST:PORT. Every line you type is sent to\n\
          everyone; a chime (or the terminal bell) marks messages from others.\n\
          A message that names you (alice, @alice) is highlighted, and marked\n\
-         >> without colour. If the connection is lost, the client says so, keeps\n\
-         what you type, reconnects by itself (the first try within a second,\n\
-         then less and less often, at least every 30 s) and shows what you missed."
+         >> without colour. A direct message (/msg) reads \"alice \u{2192} you\"\n\
+         or \"you \u{2192} bob\", in italics. If the connection is lost, the client\n\
+         says so, keeps what you type, reconnects by itself (the first try within\n\
+         a second, then less and less often, at least every 30 s) and shows what\n\
+         you missed."
     );
     format!(
         "{}\nWhile chatting, type:\n{}",

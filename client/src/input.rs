@@ -18,6 +18,8 @@ use rustyline::validate::{ValidationContext, ValidationResult, Validator};
 use rustyline::{Editor, Helper};
 use unicode_width::UnicodeWidthChar;
 
+use chat_shared::message::check_name;
+
 use crate::notify::NotifyLevel;
 use crate::screen::{Printer, Screen};
 
@@ -64,6 +66,18 @@ const ME: CommandHelp = CommandHelp {
     usage: "/me ACTION",
     meaning: "show \"* NAME ACTION\" to everyone",
 };
+const MSG: CommandHelp = CommandHelp {
+    usage: "/msg NAME TEXT",
+    meaning: "send TEXT to NAME only (NAME must be online)",
+};
+const REPLY: CommandHelp = CommandHelp {
+    usage: "/r or /reply TEXT",
+    meaning: "answer whoever last sent you a /msg",
+};
+const SEARCH: CommandHelp = CommandHelp {
+    usage: "/search WORDS",
+    meaning: "last 20 messages holding every word (/msg too)",
+};
 const NOTIFY: CommandHelp = CommandHelp {
     usage: "/notify [all|mentions|off]",
     meaning: "chime for all messages, mentions only, or none",
@@ -71,12 +85,15 @@ const NOTIFY: CommandHelp = CommandHelp {
 
 /// Everything the client understands besides a message, in the order
 /// `/help` and `--help` list it.
-pub const COMMANDS: [CommandHelp; 7] = [
+pub const COMMANDS: [CommandHelp; 10] = [
     CommandHelp {
         usage: "/who",
         meaning: "list who is online",
     },
+    MSG,
+    REPLY,
     ME,
+    SEARCH,
     CommandHelp {
         usage: "//TEXT",
         meaning: "send /TEXT (//etc/hosts sends /etc/hosts)",
@@ -121,7 +138,20 @@ pub enum Typed<'a> {
     Notify(Option<NotifyLevel>),
     /// `/me ACTION`.
     Me(&'a str),
-    /// A known command typed wrong (`/me` alone, `/notify loud`).
+    /// `/msg NAME TEXT`.
+    Direct {
+        /// Who it is for.
+        to: &'a str,
+        /// What to say.
+        text: &'a str,
+    },
+    /// `/r TEXT` or `/reply TEXT`: a direct message to the last person who
+    /// sent us one.
+    Reply(&'a str),
+    /// `/search WORDS`.
+    Search(&'a str),
+    /// A known command typed wrong (`/me` alone, `/notify loud`, `/msg` to
+    /// a name nobody can have).
     Misused(&'static CommandHelp),
     /// Some other `/word`: not sent, so a typo does not become a message.
     UnknownCommand(&'a str),
@@ -153,6 +183,17 @@ pub fn interpret(line: &str) -> Typed<'_> {
         "/help" => Typed::Help,
         "/me" if argument.is_empty() => Typed::Misused(&ME),
         "/me" => Typed::Me(argument),
+        "/msg" => match argument.split_once(char::is_whitespace) {
+            Some((to, text)) if check_name(to).is_ok() => Typed::Direct {
+                to,
+                text: text.trim(),
+            },
+            _ => Typed::Misused(&MSG),
+        },
+        "/r" | "/reply" if argument.is_empty() => Typed::Misused(&REPLY),
+        "/r" | "/reply" => Typed::Reply(argument),
+        "/search" if argument.is_empty() => Typed::Misused(&SEARCH),
+        "/search" => Typed::Search(argument),
         "/notify" if argument.is_empty() => Typed::Notify(None),
         "/notify" => argument
             .parse()
@@ -418,6 +459,32 @@ mod tests {
     }
 
     #[test]
+    fn msg_is_a_direct_message_to_one_name() {
+        assert_eq!(
+            interpret("/msg bob  lunch at  12? "),
+            Typed::Direct {
+                to: "bob",
+                text: "lunch at  12?"
+            }
+        );
+        assert_eq!(interpret("/msg bob"), Typed::Misused(&MSG));
+        assert_eq!(interpret("/msg bob   "), Typed::Misused(&MSG));
+        assert_eq!(interpret("/msg"), Typed::Misused(&MSG));
+        // A name nobody can have is refused here, not sent.
+        assert_eq!(interpret("/msg <SEP> hi"), Typed::Misused(&MSG));
+    }
+
+    #[test]
+    fn r_and_reply_answer_and_search_looks() {
+        assert_eq!(interpret("/r on my way"), Typed::Reply("on my way"));
+        assert_eq!(interpret("/reply  on my way "), Typed::Reply("on my way"));
+        assert_eq!(interpret("/r"), Typed::Misused(&REPLY));
+        assert_eq!(interpret("/reply "), Typed::Misused(&REPLY));
+        assert_eq!(interpret("/search budget q3"), Typed::Search("budget q3"));
+        assert_eq!(interpret("/search"), Typed::Misused(&SEARCH));
+    }
+
+    #[test]
     fn notify_sets_or_shows_the_level() {
         assert_eq!(interpret("/notify"), Typed::Notify(None));
         assert_eq!(
@@ -441,7 +508,10 @@ mod tests {
         let help = command_help();
         for command in [
             "/who",
+            "/msg NAME TEXT",
+            "/r or /reply TEXT",
             "/me ACTION",
+            "/search WORDS",
             "//TEXT",
             "/notify",
             "/help",

@@ -1,6 +1,6 @@
 //! Which live lines deserve a sound, and how often: the level the user
-//! chose (`--notify`, `/notify`), mentions against ordinary lines, and the
-//! burst limit. Pure rules, given the time; `sound` makes the noise and
+//! chose (`--notify`, `/notify`), mentions and direct messages against
+//! ordinary lines, and the burst limit. Pure rules, given the time; `sound` makes the noise and
 //! `session` says what arrived.
 
 use std::fmt;
@@ -17,7 +17,7 @@ pub const CHIME_MIN_INTERVAL: Duration = Duration::from_secs(2);
 pub enum NotifyLevel {
     /// Every message from someone else (the seed's behaviour, the default).
     All,
-    /// Only messages that name you.
+    /// Only messages that name you, and direct messages to you.
     Mentions,
     /// Nothing: no chime, no bell.
     Off,
@@ -37,7 +37,7 @@ impl NotifyLevel {
     pub fn meaning(self) -> &'static str {
         match self {
             NotifyLevel::All => "a sound for every message from someone else",
-            NotifyLevel::Mentions => "a sound only for messages that name you",
+            NotifyLevel::Mentions => "a sound only for messages that name you or are for you",
             NotifyLevel::Off => "no sound",
         }
     }
@@ -84,6 +84,8 @@ pub enum Arrival {
     Ordinary,
     /// Someone else's line that names us.
     Mention,
+    /// A direct message to us: for us alone, so it counts as a mention.
+    Direct,
 }
 
 /// Decides, line by line, whether to make a sound.
@@ -93,9 +95,10 @@ pub struct ChimeRules {
     /// When the last sound of any kind was let through: ordinary lines
     /// within [`CHIME_MIN_INTERVAL`] of it are part of the same burst.
     last_sound: Option<Instant>,
-    /// When the last mention's sound was let through. Mentions are limited
-    /// only by each other, so a burst of ordinary lines never swallows one,
-    /// while a burst of lines all naming us still sounds once.
+    /// When the last mention's (or direct message's) sound was let
+    /// through. These are limited only by each other, so a burst of
+    /// ordinary lines never swallows one, while a burst of lines all for us
+    /// still sounds once.
     last_mention: Option<Instant>,
 }
 
@@ -123,13 +126,15 @@ impl ChimeRules {
     pub fn should_sound(&mut self, arrival: Arrival, now: Instant) -> bool {
         let wanted = match (arrival, self.level) {
             (Arrival::Own, _) | (_, NotifyLevel::Off) => false,
-            (Arrival::Mention, _) => true,
+            (Arrival::Mention | Arrival::Direct, _) => true,
             (Arrival::Ordinary, NotifyLevel::All) => true,
             (Arrival::Ordinary, NotifyLevel::Mentions) => false,
         };
-        let limit = match arrival {
-            Arrival::Mention => self.last_mention,
-            Arrival::Own | Arrival::Ordinary => self.last_sound,
+        let for_us = matches!(arrival, Arrival::Mention | Arrival::Direct);
+        let limit = if for_us {
+            self.last_mention
+        } else {
+            self.last_sound
         };
         let quiet =
             limit.is_none_or(|last| now.saturating_duration_since(last) >= CHIME_MIN_INTERVAL);
@@ -137,7 +142,7 @@ impl ChimeRules {
             return false;
         }
         self.last_sound = Some(now);
-        if arrival == Arrival::Mention {
+        if for_us {
             self.last_mention = Some(now);
         }
         true
@@ -183,9 +188,12 @@ mod tests {
             (NotifyLevel::All, Arrival::Ordinary, true),
             (NotifyLevel::All, Arrival::Mention, true),
             (NotifyLevel::Mentions, Arrival::Ordinary, false),
+            (NotifyLevel::All, Arrival::Direct, true),
             (NotifyLevel::Mentions, Arrival::Mention, true),
+            (NotifyLevel::Mentions, Arrival::Direct, true),
             (NotifyLevel::Off, Arrival::Ordinary, false),
             (NotifyLevel::Off, Arrival::Mention, false),
+            (NotifyLevel::Off, Arrival::Direct, false),
         ];
         for (level, arrival, expected) in cases {
             let mut rules = ChimeRules::new(level);
@@ -221,6 +229,23 @@ mod tests {
             let mut rules = ChimeRules::new(level);
             let mut arrivals = vec![Arrival::Ordinary; 20];
             arrivals.push(Arrival::Mention);
+            let expected = if level == NotifyLevel::All { 2 } else { 1 };
+            assert_eq!(
+                sounds(&mut rules, Instant::now(), &arrivals),
+                expected,
+                "{level}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_direct_message_after_a_burst_is_never_swallowed() {
+        for level in [NotifyLevel::All, NotifyLevel::Mentions] {
+            let mut rules = ChimeRules::new(level);
+            let mut arrivals = vec![Arrival::Ordinary; 20];
+            arrivals.push(Arrival::Direct);
+            // A burst of direct messages is one burst too.
+            arrivals.extend([Arrival::Direct; 20]);
             let expected = if level == NotifyLevel::All { 2 } else { 1 };
             assert_eq!(
                 sounds(&mut rules, Instant::now(), &arrivals),

@@ -1,11 +1,41 @@
-//! The user's own lines until the room has them: those typed while the
-//! connection is down (kept, bounded, and sent after the rejoin), and those
-//! sent but not yet seen coming back from the server. The server answers
-//! each message, in order, with its copy or with `ERR not-saved`, so the
-//! oldest line in flight is always the one an answer is about. Pure state;
-//! the session sends and prints.
+//! The user's own lines until the room has them: room messages and direct
+//! messages typed while the connection is down (kept, bounded, and sent
+//! after the rejoin), and those sent but not yet seen coming back from the
+//! server. The log answers each one, in order, with its copy (`MSG`, or
+//! the `DM` back to its writer) or with `ERR not-saved`, so the oldest line
+//! in flight is always the one such an answer is about. A direct message to
+//! nobody online is refused at once (`ERR no-such-name`), ahead of the
+//! log's answers, and is found by the name it was for. Pure state; the
+//! session sends and prints.
 
 use std::collections::VecDeque;
+
+use chat_shared::name::name_key;
+
+/// One line of the user's, on its way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outgoing {
+    /// A message for the room.
+    Room(String),
+    /// A direct message for one person.
+    Direct {
+        /// Who it is for, as typed.
+        to: String,
+        /// What it says.
+        text: String,
+    },
+}
+
+impl Outgoing {
+    /// The line that sends it again when typed: what Up-arrow brings back
+    /// and what a notice about it quotes.
+    pub fn typed(&self) -> String {
+        match self {
+            Outgoing::Room(text) => text.clone(),
+            Outgoing::Direct { to, text } => format!("/msg {to} {text}"),
+        }
+    }
+}
 
 /// Most lines kept while the connection is down. A person types far fewer
 /// during any outage; past this the line is refused (and stays in the
@@ -20,9 +50,9 @@ pub struct QueueFull;
 #[derive(Debug, Default)]
 pub struct Outbox {
     /// Typed while there was no connection (or no name yet), oldest first.
-    waiting: VecDeque<String>,
-    /// Sent, not yet answered: (the name it was sent as, the text).
-    in_flight: VecDeque<(String, String)>,
+    waiting: VecDeque<Outgoing>,
+    /// Sent, not yet answered: (the name it was sent as, the line).
+    in_flight: VecDeque<(String, Outgoing)>,
     /// How many at the front of `in_flight` were sent on a connection that
     /// was since lost: the server may or may not have stored them.
     unsure: usize,
@@ -30,11 +60,11 @@ pub struct Outbox {
 
 impl Outbox {
     /// Keeps a line until the connection is back; returns how many wait.
-    pub fn queue(&mut self, text: String) -> Result<usize, QueueFull> {
+    pub fn queue(&mut self, line: Outgoing) -> Result<usize, QueueFull> {
         if self.waiting.len() >= MAX_WAITING_LINES {
             return Err(QueueFull);
         }
-        self.waiting.push_back(text);
+        self.waiting.push_back(line);
         Ok(self.waiting.len())
     }
 
@@ -44,7 +74,7 @@ impl Outbox {
     }
 
     /// The waiting lines, oldest first, to be sent now.
-    pub fn take_waiting(&mut self) -> Vec<String> {
+    pub fn take_waiting(&mut self) -> Vec<Outgoing> {
         self.waiting.drain(..).collect()
     }
 
@@ -55,14 +85,13 @@ impl Outbox {
         dropped
     }
 
-    /// `text` was sent as `name`.
-    pub fn sent(&mut self, name: &str, text: &str) {
-        self.in_flight
-            .push_back((name.to_string(), text.to_string()));
+    /// `line` was sent as `name`.
+    pub fn sent(&mut self, name: &str, line: Outgoing) {
+        self.in_flight.push_back((name.to_string(), line));
     }
 
-    /// The server's copy of a message from `name` was shown. If it is ours,
-    /// the oldest line in flight has arrived.
+    /// The server's copy of a message (or direct message) from `name` was
+    /// shown. If it is ours, the oldest line in flight has arrived.
     pub fn copy_shown(&mut self, name: &str) {
         if self
             .in_flight
@@ -75,11 +104,37 @@ impl Outbox {
     }
 
     /// `ERR not-saved`: the oldest line in flight reached nobody. Returns
-    /// its text, to give back to the user.
-    pub fn not_saved(&mut self) -> Option<String> {
-        let (_, text) = self.in_flight.pop_front()?;
+    /// it, to give back to the user.
+    pub fn not_saved(&mut self) -> Option<Outgoing> {
+        let (_, line) = self.in_flight.pop_front()?;
         self.unsure = self.unsure.saturating_sub(1);
-        Some(text)
+        Some(line)
+    }
+
+    /// `ERR no-such-name`, whose `detail` names who was not online: the
+    /// direct message sent on this connection to that name reached nobody.
+    /// The refusal comes ahead of the log's answers to earlier lines, so it
+    /// is found by the name, the oldest to it first; failing that (a
+    /// server that words it differently), the oldest direct message sent
+    /// on this connection, so the count of lines in flight stays right.
+    /// Returns it, to give back to the user.
+    pub fn no_such_name(&mut self, detail: &str) -> Option<Outgoing> {
+        let named: Vec<String> = detail.split_whitespace().map(name_key).collect();
+        let directs = || {
+            self.in_flight
+                .iter()
+                .enumerate()
+                .skip(self.unsure)
+                .filter_map(|(at, (_, line))| match line {
+                    Outgoing::Direct { to, .. } => Some((at, name_key(to))),
+                    Outgoing::Room(_) => None,
+                })
+        };
+        let at = directs()
+            .find(|(_, to)| named.contains(to))
+            .or_else(|| directs().next())
+            .map(|(at, _)| at)?;
+        self.in_flight.remove(at).map(|(_, line)| line)
     }
 
     /// The connection was lost: what is in flight may never have arrived.
@@ -90,10 +145,10 @@ impl Outbox {
 
     /// The replay after a reconnect is over: the lines sent before the
     /// loss that it did not show never reached the room. Returns them.
-    pub fn replay_over(&mut self) -> Vec<String> {
+    pub fn replay_over(&mut self) -> Vec<Outgoing> {
         let lost = self.unsure.min(self.in_flight.len());
         self.unsure = 0;
-        self.in_flight.drain(..lost).map(|(_, text)| text).collect()
+        self.in_flight.drain(..lost).map(|(_, line)| line).collect()
     }
 }
 
@@ -101,13 +156,24 @@ impl Outbox {
 mod tests {
     use super::*;
 
+    fn room(text: &str) -> Outgoing {
+        Outgoing::Room(text.to_string())
+    }
+
+    fn direct(to: &str, text: &str) -> Outgoing {
+        Outgoing::Direct {
+            to: to.to_string(),
+            text: text.to_string(),
+        }
+    }
+
     #[test]
     fn waiting_lines_come_out_in_order() {
         let mut outbox = Outbox::default();
-        assert_eq!(outbox.queue("one".into()), Ok(1));
-        assert_eq!(outbox.queue("two".into()), Ok(2));
+        assert_eq!(outbox.queue(room("one")), Ok(1));
+        assert_eq!(outbox.queue(direct("bob", "two")), Ok(2));
         assert!(outbox.has_waiting());
-        assert_eq!(outbox.take_waiting(), ["one", "two"]);
+        assert_eq!(outbox.take_waiting(), [room("one"), direct("bob", "two")]);
         assert!(!outbox.has_waiting());
     }
 
@@ -115,35 +181,59 @@ mod tests {
     fn the_queue_is_bounded() {
         let mut outbox = Outbox::default();
         for i in 0..MAX_WAITING_LINES {
-            assert!(outbox.queue(i.to_string()).is_ok());
+            assert!(outbox.queue(room(&i.to_string())).is_ok());
         }
-        assert_eq!(outbox.queue("one too many".into()), Err(QueueFull));
+        assert_eq!(outbox.queue(room("one too many")), Err(QueueFull));
         assert_eq!(outbox.discard_waiting(), MAX_WAITING_LINES);
     }
 
     #[test]
     fn copies_and_refusals_answer_the_oldest_line() {
         let mut outbox = Outbox::default();
-        outbox.sent("alice", "first");
-        outbox.sent("alice", "second");
-        outbox.sent("alice", "third");
+        outbox.sent("alice", room("first"));
+        outbox.sent("alice", direct("bob", "second"));
+        outbox.sent("alice", room("third"));
         outbox.copy_shown("bob");
         outbox.copy_shown("alice");
-        assert_eq!(outbox.not_saved().as_deref(), Some("second"));
+        assert_eq!(outbox.not_saved(), Some(direct("bob", "second")));
         outbox.copy_shown("alice");
         assert_eq!(outbox.not_saved(), None);
     }
 
     #[test]
+    fn a_direct_message_to_nobody_is_found_by_the_name() {
+        let mut outbox = Outbox::default();
+        outbox.sent("alice", direct("bob", "to bob"));
+        outbox.sent("alice", room("to the room"));
+        outbox.sent("alice", direct("Dave", "to dave"));
+        // Refused at once, before the log answers the lines before it.
+        assert_eq!(
+            outbox.no_such_name("nobody called Dave is online"),
+            Some(direct("Dave", "to dave"))
+        );
+        outbox.copy_shown("alice");
+        assert_eq!(outbox.not_saved(), Some(room("to the room")));
+        // Worded otherwise: the oldest direct message it can be.
+        outbox.sent("alice", direct("erin", "to erin"));
+        assert_eq!(
+            outbox.no_such_name("not here"),
+            Some(direct("erin", "to erin"))
+        );
+        assert_eq!(outbox.no_such_name("nobody called erin is online"), None);
+    }
+
+    #[test]
     fn lines_the_replay_does_not_show_are_given_back() {
         let mut outbox = Outbox::default();
-        outbox.sent("alice", "stored before the crash");
-        outbox.sent("alice", "lost in the crash");
+        outbox.sent("alice", room("stored before the crash"));
+        outbox.sent("alice", direct("bob", "lost in the crash"));
         outbox.connection_lost();
         // The replay shows the first; then a line sent after the rejoin.
         outbox.copy_shown("alice");
-        outbox.sent("alice", "after the rejoin");
-        assert_eq!(outbox.replay_over(), ["lost in the crash"]);
+        outbox.sent("alice", room("after the rejoin"));
+        // A refusal on the new connection is never about the lost lines.
+        assert_eq!(outbox.no_such_name("nobody called bob is online"), None);
+        assert_eq!(outbox.replay_over(), [direct("bob", "lost in the crash")]);
         outbox.copy_shown("alice");
         assert_eq!(outbox.not_saved(), None);
     }
@@ -151,10 +241,16 @@ mod tests {
     #[test]
     fn lines_sent_under_an_old_name_are_matched_by_it() {
         let mut outbox = Outbox::default();
-        outbox.sent("alice", "before");
+        outbox.sent("alice", room("before"));
         outbox.connection_lost();
         outbox.copy_shown("alice2");
         outbox.copy_shown("alice");
         assert!(outbox.replay_over().is_empty());
+    }
+
+    #[test]
+    fn a_direct_message_is_typed_back_as_msg() {
+        assert_eq!(direct("bob", "hi there").typed(), "/msg bob hi there");
+        assert_eq!(room("hi there").typed(), "hi there");
     }
 }

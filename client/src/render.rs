@@ -1,7 +1,8 @@
 //! How things look on screen: turns a [`ServerLine`] (and the client's own
 //! notices) into the exact text printed, as pure functions that return a
-//! `String`. Owns timestamps in local time, name colours, how actions and
-//! mentions look, and cleaning every peer field; it does not print, and it
+//! `String`. Owns timestamps in local time, name colours, how actions,
+//! mentions, direct messages and search results look, and cleaning every
+//! peer field; it does not print, and it
 //! does not decide whether colour is on (the caller passes a [`ColorMode`],
 //! decided once at startup) or what is a mention (the session says).
 
@@ -51,6 +52,20 @@ const HIGHLIGHT_SGR: &str = "1;7";
 /// What starts a line that names the user when there is no colour.
 const MENTION_MARKER: &str = ">> ";
 
+/// SGR italic, for a direct message: set apart from the room's lines by
+/// more than colour, and unlike a mention's reverse video.
+const DIRECT_SGR: &str = "3";
+
+/// SGR bold italic, for a direct message to the user: for them alone, so
+/// it stands out even when replayed.
+const DIRECT_TO_YOU_SGR: &str = "1;3";
+
+/// SGR faint italic, for a replayed direct message the user wrote.
+const DIRECT_REPLAYED_SGR: &str = "2;3";
+
+/// How the user is named in a direct message they wrote or got.
+const YOU: &str = "you";
+
 /// The text to print for `line`, or `None` for lines that show nothing
 /// here (`PONG`; `BYE` and `RESUME`, which the session reports in its own
 /// words).
@@ -86,14 +101,13 @@ where
             paint_name(name, *color, mode)
         ),
         ServerLine::Who { count, people } => who_line(*count, people),
-        ServerLine::Direct(direct) | ServerLine::DirectHistory(direct) => {
-            direct_line(direct, mode, tz)
-        }
+        ServerLine::Direct(direct) => direct_line(direct, None, false, mode, tz),
+        ServerLine::DirectHistory(direct) => direct_line(direct, None, true, mode, tz),
         ServerLine::Searched { count } => match count {
             0 => "[*] search: nothing found.".to_string(),
             count => format!("[*] search: {count} found, oldest first:"),
         },
-        ServerLine::Found(found) => found_line(found, mode, tz),
+        ServerLine::Found(found) => found_line(found, None, mode, tz),
         ServerLine::Error { code, detail } => {
             let detail = if detail.is_empty() {
                 code.as_str()
@@ -357,38 +371,96 @@ fn idle(secs: u64) -> Option<String> {
     }
 }
 
-/// `[time] alice → bob: text`, a direct message, in the writer's colour.
-fn direct_line<Tz>(direct: &Direct<'_>, mode: ColorMode, tz: &Tz) -> String
+/// A direct message (`DM`, or `HISTDM` when `replayed`) as seen by `me`
+/// (`None`: by nobody in it): `[time] alice → you: text` when it came to
+/// `me`, `[time] you → bob: text` when `me` wrote it, in italics (bold when
+/// it came to `me`, faint when `me` wrote it and it is replayed), the
+/// writer in their colour.
+pub fn direct_line<Tz>(
+    direct: &Direct<'_>,
+    me: Option<&str>,
+    replayed: bool,
+    mode: ColorMode,
+    tz: &Tz,
+) -> String
 where
     Tz: TimeZone,
     Tz::Offset: Display,
 {
+    let (from, to) = direct_names(direct.from, direct.to, me);
+    let line_sgr = if to == YOU {
+        DIRECT_TO_YOU_SGR
+    } else if replayed {
+        DIRECT_REPLAYED_SGR
+    } else {
+        DIRECT_SGR
+    };
+    let from_sgr = format!("{line_sgr};{}", name_color(direct.color));
     format!(
-        "[{}] {} \u{2192} {}: {}",
-        local_time(direct.time, tz),
-        paint_name(direct.from, direct.color, mode),
-        clean(direct.to),
-        clean(direct.text)
+        "{}{}{}",
+        paint(
+            &format!("[{}] ", local_time(direct.time, tz)),
+            line_sgr,
+            mode
+        ),
+        paint(&from, &from_sgr, mode),
+        paint(
+            &format!(" \u{2192} {to}: {}", clean(direct.text)),
+            line_sgr,
+            mode
+        )
     )
 }
 
-/// One search result, marked as one.
-fn found_line<Tz>(found: &Found<'_>, mode: ColorMode, tz: &Tz) -> String
+/// The writer and the reader of a direct message, cleaned, `me` as "you".
+fn direct_names(from: &str, to: &str, me: Option<&str>) -> (String, String) {
+    let shown = |name: &str| {
+        if Some(name) == me {
+            YOU.to_string()
+        } else {
+            clean(name).into_owned()
+        }
+    };
+    (shown(from), shown(to))
+}
+
+/// One search result, marked as one; a direct message reads as it did
+/// when it came (`alice → you`, `you → bob`), seen by `me`.
+pub fn found_line<Tz>(found: &Found<'_>, me: Option<&str>, mode: ColorMode, tz: &Tz) -> String
 where
     Tz: TimeZone,
     Tz::Offset: Display,
 {
     let chat = &found.chat;
-    let to = found
-        .to
-        .map(|to| format!(" \u{2192} {}", clean(to)))
-        .unwrap_or_default();
+    let (from, to) = match found.to {
+        Some(to) => {
+            let (from, to) = direct_names(chat.name, to, me);
+            (from, format!(" \u{2192} {to}"))
+        }
+        None => (clean(chat.name).into_owned(), String::new()),
+    };
     format!(
         "[found] [{}] {}{to}: {}",
         local_time(chat.time, tz),
-        paint_name(chat.name, chat.color, mode),
+        paint(&from, &name_color(chat.color), mode),
         clean(chat.text)
     )
+}
+
+/// The answer to `/r` when nobody has sent the user a direct message.
+pub fn nobody_to_reply() -> String {
+    "[!] Nobody has sent you a direct message yet; use /msg NAME TEXT.".to_string()
+}
+
+/// A direct message the server refused, with why (`nobody called dave is
+/// online`) and the line that sends it again.
+pub fn direct_refused(detail: &str, typed: Option<&str>, recallable: bool) -> String {
+    let again = match typed {
+        Some(typed) if recallable => format!(" (\"{}\"; Up-arrow brings it back)", clean(typed)),
+        Some(typed) => format!(" (\"{}\")", clean(typed)),
+        None => String::new(),
+    };
+    format!("[!] {}; not sent{again}.", clean(detail))
 }
 
 /// The wire time (UTC) in the desk's time zone; a time that does not parse
@@ -604,6 +676,91 @@ mod tests {
         );
     }
 
+    fn direct<'a>(from: &'a str, to: &'a str, text: &'a str) -> Direct<'a> {
+        Direct {
+            id: MessageId::from_sequence(1),
+            time: TIME,
+            from,
+            color: Color::Green,
+            to,
+            text,
+        }
+    }
+
+    #[test]
+    fn a_direct_message_names_you_as_you() {
+        let to_bob = direct("alice", "bob", "lunch?\x07");
+        let seen = |me, replayed| direct_line(&to_bob, me, replayed, ColorMode::Off, &Utc);
+        assert_eq!(
+            seen(Some("bob"), false),
+            "[2026-11-24 13:07:08] alice \u{2192} you: lunch?^G"
+        );
+        assert_eq!(
+            seen(Some("alice"), true),
+            "[2026-11-24 13:07:08] you \u{2192} bob: lunch?^G"
+        );
+        assert_eq!(
+            plain(&ServerLine::Direct(to_bob.clone())).as_deref(),
+            Some("[2026-11-24 13:07:08] alice \u{2192} bob: lunch?^G")
+        );
+    }
+
+    #[test]
+    fn a_direct_message_is_italic_and_bold_when_for_you() {
+        let to_bob = direct("alice", "bob", "hi");
+        let seen = |me, replayed| direct_line(&to_bob, me, replayed, ColorMode::On, &Utc);
+        assert_eq!(
+            seen(Some("bob"), false),
+            "\x1b[1;3m[2026-11-24 13:07:08] \x1b[0m\x1b[1;3;38;2;0;135;0malice\x1b[0m\x1b[1;3m \u{2192} you: hi\x1b[0m"
+        );
+        // Replayed, it is still for you.
+        assert_eq!(seen(Some("bob"), true), seen(Some("bob"), false));
+        assert_eq!(
+            seen(Some("alice"), false),
+            "\x1b[3m[2026-11-24 13:07:08] \x1b[0m\x1b[3;38;2;0;135;0myou\x1b[0m\x1b[3m \u{2192} bob: hi\x1b[0m"
+        );
+        assert!(seen(Some("alice"), true).starts_with("\x1b[2;3m["));
+    }
+
+    #[test]
+    fn search_results_are_marked_and_direct_ones_name_you() {
+        let found = |to| Found {
+            chat: Chat {
+                id: MessageId::from_sequence(1),
+                time: TIME,
+                name: "alice",
+                color: Color::Green,
+                text: "the budget",
+            },
+            to,
+        };
+        let seen = |to, me| found_line(&found(to), me, ColorMode::Off, &Utc);
+        assert_eq!(
+            seen(None, Some("alice")),
+            "[found] [2026-11-24 13:07:08] alice: the budget"
+        );
+        assert_eq!(
+            seen(Some("bob"), Some("bob")),
+            "[found] [2026-11-24 13:07:08] alice \u{2192} you: the budget"
+        );
+        assert_eq!(
+            seen(Some("bob"), Some("alice")),
+            "[found] [2026-11-24 13:07:08] you \u{2192} bob: the budget"
+        );
+    }
+
+    #[test]
+    fn a_refused_direct_message_says_why_and_how_to_get_it_back() {
+        assert_eq!(
+            direct_refused("nobody called dave is online", Some("/msg dave hi"), true),
+            "[!] nobody called dave is online; not sent (\"/msg dave hi\"; Up-arrow brings it back)."
+        );
+        assert_eq!(
+            direct_refused("nobody called dave is online", None, false),
+            "[!] nobody called dave is online; not sent."
+        );
+    }
+
     #[test]
     fn join_and_leave() {
         let who = Presence {
@@ -807,7 +964,7 @@ mod tests {
         );
         assert_eq!(
             notify_level(NotifyLevel::Mentions),
-            "[*] Notifications: mentions (a sound only for messages that name you)."
+            "[*] Notifications: mentions (a sound only for messages that name you or are for you)."
         );
     }
 }

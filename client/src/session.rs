@@ -1,6 +1,6 @@
 //! One chat session, start to end, and the supervisor that keeps it going:
 //! connecting, the name prompt and join handshake, turning typed lines into
-//! messages, and, when the connection is lost, reconnecting with backoff,
+//! messages, direct messages and searches, and, when the connection is lost, reconnecting with backoff,
 //! rejoining under the same name and colour and resuming where the desk
 //! left off, until the user leaves. Owns the main thread's event loop,
 //! which alone prints; the threads around it (input, each connection's
@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use chat_shared::message::{check_name, max_text_bytes, Chat};
+use chat_shared::message::{check_name, Chat, Direct};
 use chat_shared::{ClientLine, Color, ErrorCode, MessageId, ServerLine, DEFAULT_MAX_LINE_BYTES};
 
 use crate::backoff::Backoff;
@@ -25,7 +25,7 @@ use crate::feed::{Feed, ReplayHeader, Resumed, Verdict};
 use crate::input::{self, interpret, InputEvent, Keyboard, Prompt, Request, Typed};
 use crate::net::{self, Connection, Incoming, Received};
 use crate::notify::{Arrival, NotifyLevel};
-use crate::outbox::{Outbox, QueueFull, MAX_WAITING_LINES};
+use crate::outbox::{Outbox, Outgoing, QueueFull, MAX_WAITING_LINES};
 use crate::render::{self, ChatStyle, ColorMode};
 use crate::screen::Screen;
 use crate::sound::Notifier;
@@ -153,6 +153,7 @@ pub fn run(config: &Config) -> Result<(), RunError> {
         outbox: Outbox::default(),
         resume_from: None,
         desk_secret: None,
+        reply_to: None,
         replay_left: None,
         lost_at: None,
         backoff: Backoff::new(),
@@ -216,6 +217,9 @@ struct Session {
     /// This desk's secret, from its first `WELCOME` of this run: presented
     /// with every `/resume`, it gets the desk its own direct messages back.
     desk_secret: Option<String>,
+    /// Who `/r` answers: the last person who sent us a direct message,
+    /// live or replayed.
+    reply_to: Option<String>,
     /// After the `RESUME` answer, the replayed lines still to come: the
     /// replay may still show lines sent before the loss.
     replay_left: Option<u64>,
@@ -515,12 +519,12 @@ impl Session {
             // No replay comes: nothing sent before a loss can show up.
             None => self.replay_ended(),
         }
-        for text in self.outbox.take_waiting() {
+        for line in self.outbox.take_waiting() {
             if self.joined() {
-                self.say(&text);
+                self.send_outgoing(line);
             } else {
                 // Lost again while sending: keep the rest for next time.
-                let _ = self.outbox.queue(text);
+                let _ = self.outbox.queue(line);
             }
         }
         if self.leave_once_sent && !self.outbox.has_waiting() {
@@ -593,13 +597,29 @@ impl Session {
             Typed::Who if self.joined() => {
                 let _ = self.send(&ClientLine::Who);
             }
-            Typed::Who => self.screen.print(&render::not_connected()),
+            Typed::Search(words) if self.joined() => {
+                let _ = self.send(&ClientLine::Search { words });
+            }
+            Typed::Who | Typed::Search(_) => self.screen.print(&render::not_connected()),
             Typed::Help => self.screen.print(&render::help()),
             Typed::Notify(level) => self.set_notify_level(level),
             Typed::Misused(command) => self.screen.print(&render::misused(command)),
             Typed::UnknownCommand(word) => self.screen.print(&render::unknown_command(word)),
-            Typed::Me(action) => self.say_or_keep(&chat_text::action_text(action)),
-            Typed::Say(text) => self.say_or_keep(text),
+            Typed::Me(action) => {
+                self.send_or_keep(Outgoing::Room(chat_text::action_text(action)));
+            }
+            Typed::Say(text) => self.send_or_keep(Outgoing::Room(text.to_string())),
+            Typed::Direct { to, text } => self.send_or_keep(Outgoing::Direct {
+                to: to.to_string(),
+                text: text.to_string(),
+            }),
+            Typed::Reply(text) => match self.reply_to.clone() {
+                Some(to) => self.send_or_keep(Outgoing::Direct {
+                    to,
+                    text: text.to_string(),
+                }),
+                None => self.screen.print(&render::nobody_to_reply()),
+            },
         }
         ControlFlow::Continue(())
     }
@@ -615,40 +635,47 @@ impl Session {
             .print(&render::notify_level(self.notifier.level()));
     }
 
-    /// Sends a message now, or keeps it until the desk is back in the room.
-    fn say_or_keep(&mut self, text: &str) {
+    /// Sends a line now, or keeps it until the desk is back in the room.
+    fn send_or_keep(&mut self, line: Outgoing) {
         if self.joined() {
-            self.say(text);
+            self.send_outgoing(line);
         } else {
-            self.keep_for_later(text);
+            self.keep_for_later(line);
         }
     }
 
-    /// Sends a message as our name; joined only.
-    fn say(&mut self, text: &str) {
+    /// Sends a message or direct message as our name; joined only.
+    fn send_outgoing(&mut self, line: Outgoing) {
         let Some(name) = self.name.clone() else {
             return;
         };
-        let limit = max_text_bytes(&name, DEFAULT_MAX_LINE_BYTES);
-        if text.len() > limit {
+        let (wire, text) = match &line {
+            Outgoing::Room(text) => (ClientLine::Say { name: &name, text }, text),
+            Outgoing::Direct { to, text } => (ClientLine::Direct { to, text }, text),
+        };
+        // The server refuses a longer line; say so in terms of the text.
+        let line_bytes = wire.encode().len() - 1;
+        if line_bytes > DEFAULT_MAX_LINE_BYTES {
+            let limit = DEFAULT_MAX_LINE_BYTES - (line_bytes - text.len());
             self.screen.print(&format!(
                 "[!] That message is {} bytes; the limit is {limit}. Not sent.",
                 text.len()
             ));
             return;
         }
-        match self.send(&ClientLine::Say { name: &name, text }) {
-            Ok(()) => self.outbox.sent(&name, text),
-            Err(()) => self.keep_for_later(text),
+        match self.send(&wire) {
+            Ok(()) => self.outbox.sent(&name, line),
+            Err(()) => self.keep_for_later(line),
         }
     }
 
-    /// A message typed with no room to send it to: kept until the rejoin.
-    fn keep_for_later(&mut self, text: &str) {
-        match self.outbox.queue(text.to_string()) {
+    /// A line typed with no room to send it to: kept until the rejoin.
+    fn keep_for_later(&mut self, line: Outgoing) {
+        let typed = line.typed();
+        match self.outbox.queue(line) {
             // During a join handshake the wait is a round trip: no news.
             Ok(_) if matches!(self.link, Link::Up { .. }) => {}
-            Ok(waiting) => self.screen.print(&render::queued(text, waiting)),
+            Ok(waiting) => self.screen.print(&render::queued(&typed, waiting)),
             Err(QueueFull) => self.screen.print(&render::queue_full(MAX_WAITING_LINES)),
         }
     }
@@ -726,6 +753,19 @@ impl Session {
                 // Counted once shown: the last one may be our own line.
                 self.count_replayed();
             }
+            ServerLine::Direct(direct) => self.direct(&direct, false),
+            ServerLine::DirectHistory(direct) => {
+                self.direct(&direct, true);
+                self.count_replayed();
+            }
+            // Old messages found again: not news, so the feed and the chime
+            // never hear of them.
+            ServerLine::Found(found) => self.screen.print(&render::found_line(
+                &found,
+                self.name.as_deref(),
+                self.mode,
+                &chrono::Local,
+            )),
             ServerLine::Welcome {
                 name,
                 color,
@@ -763,9 +803,21 @@ impl Session {
                 code: ErrorCode::NotSaved,
                 detail,
             } => match self.outbox.not_saved() {
-                Some(text) => self.give_back(detail, &text),
+                Some(line) => self.give_back(detail, &line),
                 None => self.screen.print(&render::not_sent(detail, None, false)),
             },
+            ServerLine::Error {
+                code: ErrorCode::NoSuchName,
+                detail,
+            } => {
+                let typed = self.outbox.no_such_name(detail).map(|line| line.typed());
+                let recallable = typed.as_deref().is_some_and(|typed| self.recall(typed));
+                self.screen.print(&render::direct_refused(
+                    detail,
+                    typed.as_deref(),
+                    recallable,
+                ));
+            }
             ServerLine::Bye { reason } => return self.lost(reason),
             other => {
                 if let Some(text) = render::render_line(&other, self.mode, &chrono::Local) {
@@ -776,19 +828,28 @@ impl Session {
         ControlFlow::Continue(())
     }
 
-    /// A chat message, live or replayed.
-    fn chat(&mut self, chat: &Chat<'_>, replayed: bool) {
+    /// Whether a message, live or replayed, is new here; prints the replay
+    /// header above it if it starts a replay.
+    fn admit(&mut self, id: MessageId, replayed: bool) -> bool {
         if !replayed && self.replay_left.is_some() {
             // Live traffic: whatever was replayed is over (it comes first).
             self.replay_ended();
         }
-        let Verdict::Show(header) = self.feed.admit(chat.id, replayed) else {
-            return;
+        let Verdict::Show(header) = self.feed.admit(id, replayed) else {
+            return false;
         };
         match header {
             Some(ReplayHeader::Recent) => self.screen.print(&render::history_header()),
             Some(ReplayHeader::Missed) => self.screen.print(&render::missed_header()),
             None => {}
+        }
+        true
+    }
+
+    /// A chat message, live or replayed.
+    fn chat(&mut self, chat: &Chat<'_>, replayed: bool) {
+        if !self.admit(chat.id, replayed) {
+            return;
         }
         let own = self.name.as_deref() == Some(chat.name);
         let mention = !own
@@ -810,6 +871,30 @@ impl Session {
         }
     }
 
+    /// A direct message, live or replayed: ours coming back, or one for us
+    /// (the server sends no others).
+    fn direct(&mut self, direct: &Direct<'_>, replayed: bool) {
+        if !self.admit(direct.id, replayed) {
+            return;
+        }
+        let own = self.name.as_deref() == Some(direct.from);
+        if !own {
+            self.reply_to = Some(direct.from.to_string());
+        }
+        self.screen.print(&render::direct_line(
+            direct,
+            self.name.as_deref(),
+            replayed,
+            self.mode,
+            &chrono::Local,
+        ));
+        self.outbox.copy_shown(direct.from);
+        if !replayed {
+            self.notifier
+                .arrived(if own { Arrival::Own } else { Arrival::Direct });
+        }
+    }
+
     /// Counts one replayed line; the last one ends the replay.
     fn count_replayed(&mut self) {
         if let Some(left) = self.replay_left.as_mut() {
@@ -824,18 +909,26 @@ impl Session {
     /// reached the room: give them back.
     fn replay_ended(&mut self) {
         self.replay_left = None;
-        for text in self.outbox.replay_over() {
-            self.give_back("the connection was lost before the server had it", &text);
+        for line in self.outbox.replay_over() {
+            self.give_back("the connection was lost before the server had it", &line);
         }
     }
 
-    /// Tells the user a message was not sent and puts it back in reach.
-    fn give_back(&mut self, why: &str, text: &str) {
-        let recallable = self.screen.has_editor();
+    /// Tells the user a line was not sent and puts it back in reach.
+    fn give_back(&mut self, why: &str, line: &Outgoing) {
+        let typed = line.typed();
+        let recallable = self.recall(&typed);
         self.screen
-            .print(&render::not_sent(why, Some(text), recallable));
-        if recallable {
-            let _ = self.requests.send(Request::Recall(text.to_string()));
-        }
+            .print(&render::not_sent(why, Some(&typed), recallable));
+    }
+
+    /// Puts `typed` in the editor's history, where Up-arrow finds it;
+    /// false without an editor.
+    fn recall(&mut self, typed: &str) -> bool {
+        self.screen.has_editor()
+            && self
+                .requests
+                .send(Request::Recall(typed.to_string()))
+                .is_ok()
     }
 }
