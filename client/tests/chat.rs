@@ -341,7 +341,10 @@ fn help_lists_every_command_and_sends_nothing() {
     alice.expect("[*] Commands:");
     for command in [
         "/who",
+        "/msg NAME TEXT",
+        "/r or /reply TEXT",
         "/me ACTION",
+        "/search WORDS",
         "//TEXT",
         "/notify",
         "/help",

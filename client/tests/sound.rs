@@ -626,8 +626,23 @@ fn assert_each_one_chime(samples: &[i16], count: usize) {
 
 #[test]
 fn a_mention_after_a_burst_still_chimes() {
+    chimes_after_a_burst("mention", "bob, your turn", ">> [");
+}
+
+#[test]
+fn a_direct_message_after_a_burst_still_chimes() {
+    chimes_after_a_burst(
+        "direct",
+        "/msg bob your turn",
+        "alice \u{2192} you: your turn",
+    );
+}
+
+/// Alice sends a burst, then types `line`, which is for bob alone; once bob
+/// shows `shown`, it must chime a second time, inside the burst's limit.
+fn chimes_after_a_burst(label: &str, line: &str, shown: &str) {
     let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let capture = Capture::new("mention");
+    let capture = Capture::new(label);
     let server = start_server(20);
     let mut bob = bob_with_sound(server.addr(), &capture.config_path());
     bob.expect("You are bob");
@@ -644,17 +659,17 @@ fn a_mention_after_a_burst_still_chimes() {
     // The burst's chime is over (the capture runs far faster than time).
     let first_over = first + CHIME_SAMPLES * 2;
     or_skip!(wait_for_capture_len(&capture, &bob, first_over));
-    alice.send("bob, your turn");
-    bob.expect(">> ");
-    bob.expect("alice: bob, your turn");
+    alice.send(line);
+    bob.expect(shown);
+    bob.expect("your turn");
     // Still inside the burst's 2 s: an ordinary line would stay silent.
     or_skip!(burst_was_quick(started));
-    let mention_shown_at = capture.len();
-    let second = or_skip!(wait_for_sound(&capture, &bob, first_over, mention_shown_at));
+    let for_bob_shown_at = capture.len();
+    let second = or_skip!(wait_for_sound(&capture, &bob, first_over, for_bob_shown_at));
     or_skip!(wait_until_recorded(
         &capture,
         &bob,
-        (second + CHIME_SAMPLES * 2).max(mention_shown_at)
+        (second + CHIME_SAMPLES * 2).max(for_bob_shown_at)
     ));
     bob.send("q");
     bob.expect_exit_code(0);
@@ -757,8 +772,23 @@ fn the_bell_follows_mute_and_notify() {
 
 #[test]
 fn a_mention_after_a_burst_rings_the_bell_again() {
+    rings_again_after_a_burst("bell-mention", "Bob: your turn", "alice: Bob: your turn");
+}
+
+#[test]
+fn a_direct_message_after_a_burst_rings_the_bell_again() {
+    rings_again_after_a_burst(
+        "bell-direct",
+        "/msg bob your turn",
+        "alice \u{2192} you: your turn",
+    );
+}
+
+/// Without a device: alice's burst rings once, and `line`, for bob alone
+/// (shown as `shown`), rings again.
+fn rings_again_after_a_burst(label: &str, line: &str, shown: &str) {
     let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = TempDir::new("bell-mention");
+    let dir = TempDir::new(label);
     let server = start_server(20);
     let mut bob = bob_with_sound(server.addr(), &no_device_config(&dir));
     bob.expect("using the terminal bell.");
@@ -768,8 +798,8 @@ fn a_mention_after_a_burst_rings_the_bell_again() {
     for i in 0..20 {
         alice.send(&format!("burst {i}"));
     }
-    alice.send("Bob: your turn");
-    bob.expect("alice: Bob: your turn");
+    alice.send(line);
+    bob.expect(shown);
     or_skip!(burst_was_quick(started));
     bob.expect_count("\x07", 2);
     settle();
@@ -781,6 +811,6 @@ fn a_mention_after_a_burst_rings_the_bell_again() {
     assert_eq!(
         out.matches('\x07').count(),
         2,
-        "one bell for the burst, one for the mention: {out:?}"
+        "one bell for the burst, one for {line:?}: {out:?}"
     );
 }
