@@ -342,8 +342,119 @@ fn a_line_naming_you_stands_out_by_more_than_colour() {
     tmux.expect(alice, "EXITED 0");
 }
 
+/// The "done when": alice and bob talk in the room, carol sends bob
+/// a direct message and mentions alice; each of the three screens shows
+/// exactly what it should, with the right highlights: the mention in bold
+/// reverse on alice's screen only, the direct message on bob's and carol's
+/// only, in italics, bold on bob's (it is for him).
+#[test]
+fn three_desks_show_the_room_a_direct_message_and_a_mention_each_as_it_should() {
+    let tmux = Tmux::new();
+    let server = start_server(20);
+    let desks = ["alice", "bob", "carol"];
+    for desk in desks {
+        let args = format!("--name {desk}");
+        tmux.start(desk, &client_command(server.addr().port(), &args));
+        tmux.expect(desk, &format!("You are {desk}"));
+    }
+    let said = |desk: &str, line: &str, shown_on: &[&str], shown: &str| {
+        tmux.type_line(desk, line);
+        for on in shown_on {
+            tmux.expect(on, shown);
+        }
+    };
+    let everyone = &desks[..];
+    said("alice", "coffee?", everyone, "alice: coffee?");
+    said("bob", "yes please", everyone, "bob: yes please");
+    said(
+        "carol",
+        "/msg bob psst, cake in the kitchen",
+        &["carol"],
+        "you \u{2192} bob: psst, cake in the kitchen",
+    );
+    tmux.expect("bob", "carol \u{2192} you: psst, cake in the kitchen");
+    said(
+        "carol",
+        "alice, the report is ready",
+        everyone,
+        "carol: alice, the report is ready",
+    );
+
+    let room = ["alice: coffee?", "bob: yes please"];
+    let mention = "carol: alice, the report is ready";
+    let expected = [
+        ("alice", vec![room[0], room[1], mention]),
+        (
+            "bob",
+            vec![
+                room[0],
+                room[1],
+                "carol \u{2192} you: psst, cake in the kitchen",
+                mention,
+            ],
+        ),
+        (
+            "carol",
+            vec![
+                room[0],
+                room[1],
+                "you \u{2192} bob: psst, cake in the kitchen",
+                mention,
+            ],
+        ),
+    ];
+    for (desk, lines) in expected {
+        let screen = tmux.screen(desk);
+        let shown = said_lines(&screen);
+        let texts: Vec<&str> = shown.iter().map(|(text, _)| text.as_str()).collect();
+        assert_eq!(texts, lines, "{desk}'s screen:\n{}", strip_sgr(&screen));
+        for (text, line) in &shown {
+            let attrs = attributes(line);
+            let (want, unwanted): (&[u16], &[u16]) = match (desk, text.as_str()) {
+                ("alice", t) if t == mention => (&[BOLD, REVERSE], &[ITALIC]),
+                ("bob", t) if t.contains("\u{2192} you") => (&[BOLD, ITALIC], &[REVERSE]),
+                ("carol", t) if t.contains("you \u{2192}") => (&[ITALIC], &[BOLD, REVERSE]),
+                _ => (&[], &[BOLD, REVERSE, ITALIC]),
+            };
+            for attribute in want {
+                assert!(
+                    attrs.contains(attribute),
+                    "{desk}: SGR {attribute} on {line:?}"
+                );
+            }
+            for attribute in unwanted {
+                assert!(
+                    !attrs.contains(attribute),
+                    "{desk}: no SGR {attribute} on {line:?}"
+                );
+            }
+        }
+    }
+    for desk in desks {
+        tmux.type_line(desk, "q");
+        tmux.expect(desk, "EXITED 0");
+    }
+}
+
+/// The lines of `screen` where someone said something (a timestamp, then
+/// `NAME: ` or `A \u{2192} B: `; not a join or a notice): the text after
+/// the timestamp, and the line with its escapes.
+fn said_lines(screen: &str) -> Vec<(String, String)> {
+    screen
+        .lines()
+        .filter_map(|line| {
+            let plain = strip_sgr(line);
+            let text = plain.split_once("] ").map(|(_, text)| text.trim_end())?;
+            (starts_with_timestamp(&plain) && text.contains(": "))
+                .then(|| (text.to_string(), line.to_string()))
+        })
+        .collect()
+}
+
 /// SGR bold.
 const BOLD: u16 = 1;
+/// SGR italic.
+const ITALIC: u16 = 3;
 /// SGR reverse video.
 const REVERSE: u16 = 7;
 
