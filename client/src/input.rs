@@ -68,7 +68,7 @@ const ME: CommandHelp = CommandHelp {
 };
 const MSG: CommandHelp = CommandHelp {
     usage: "/msg NAME TEXT",
-    meaning: "send TEXT to NAME only (NAME must be online)",
+    meaning: "send TEXT to NAME alone; NAME must be online",
 };
 const REPLY: CommandHelp = CommandHelp {
     usage: "/r or /reply TEXT",
