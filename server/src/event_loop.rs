@@ -69,6 +69,10 @@ const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 /// How long shutdown waits for goodbyes to be written.
 const SHUTDOWN_FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// Connections written between two looks at the room's log's answers while
+/// settling: a few hundred microseconds of writes.
+const FLUSHES_BETWEEN_LOG_CHECKS: usize = 64;
+
 /// Events taken from the kernel per poll.
 const EVENTS_PER_POLL: usize = 1024;
 
@@ -661,12 +665,21 @@ impl Server {
 
     /// Writes out every scheduled connection, then removes the closed ones,
     /// until neither leaves work for the other.
+    ///
+    /// Writing out a busy pass can take milliseconds (a broadcast is one
+    /// write per desk), so the log's answers are looked at between batches
+    /// of writes too: a message stored meanwhile goes out in this pass, not
+    /// the next.
     fn settle(&mut self) {
         loop {
-            for id in std::mem::take(&mut self.to_flush) {
-                self.flush(id);
+            let to_flush = std::mem::take(&mut self.to_flush);
+            for batch in to_flush.chunks(FLUSHES_BETWEEN_LOG_CHECKS) {
+                for &id in batch {
+                    self.flush(id);
+                }
+                self.apply_completions();
             }
-            if self.to_close.is_empty() {
+            if self.to_flush.is_empty() && self.to_close.is_empty() {
                 return;
             }
             self.remove_closed();
