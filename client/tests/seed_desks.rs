@@ -139,12 +139,26 @@ fn two_seed_desks_and_two_of_ours_chat_both_ways() {
     let server = start_server(20);
     let alice = join("alice", server.addr());
     let mut bob = join("bob", server.addr());
+    // Sees the colour each name is announced in, which a client on a pipe
+    // does not print.
+    let mut wire = RawDesk::connect(server.addr());
     // Until a seed desk has said something it cannot be told from ours (or
     // from nc), so each speaks first, as the report's screenshots show.
+    // Colours 4 and 12 of the seed's list are LIGHTBLUE_EX and RED.
     let mut sharan = SeedDesk::start(server.addr(), 4, "sharan");
     let mut kiran = SeedDesk::start(server.addr(), 12, "kiran");
     sharan.type_line("hello there you guys");
+    let said = wire.expect_line("MSG<SEP>");
+    assert!(
+        said.ends_with("<SEP>sharan<SEP>bright-blue<SEP>hello there you guys"),
+        "expected sharan in colorama's LIGHTBLUE_EX, got {said:?}"
+    );
     kiran.type_line("hey sharan and the other 2");
+    let said = wire.expect_line("MSG<SEP>");
+    assert!(
+        said.ends_with("<SEP>kiran<SEP>red<SEP>hey sharan and the other 2"),
+        "expected kiran in colorama's RED, got {said:?}"
+    );
     for ours in [&alice, &bob] {
         ours.expect("sharan: hello there you guys");
         ours.expect("kiran: hey sharan and the other 2");
