@@ -223,12 +223,15 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_mention_after_a_burst_is_never_swallowed() {
+    /// At `All` and at `Mentions`: twenty ordinary lines, then `for_us`
+    /// (lines for us alone). At `All` the burst sounds once and `for_us`
+    /// once more; at `Mentions` only `for_us` sounds, once.
+    #[track_caller]
+    fn assert_for_us_after_a_burst_sounds_once(for_us: &[Arrival]) {
         for level in [NotifyLevel::All, NotifyLevel::Mentions] {
             let mut rules = ChimeRules::new(level);
             let mut arrivals = vec![Arrival::Ordinary; 20];
-            arrivals.push(Arrival::Mention);
+            arrivals.extend_from_slice(for_us);
             let expected = if level == NotifyLevel::All { 2 } else { 1 };
             assert_eq!(
                 sounds(&mut rules, Instant::now(), &arrivals),
@@ -239,20 +242,15 @@ mod tests {
     }
 
     #[test]
+    fn a_mention_after_a_burst_is_never_swallowed() {
+        assert_for_us_after_a_burst_sounds_once(&[Arrival::Mention]);
+    }
+
+    #[test]
     fn a_direct_message_after_a_burst_is_never_swallowed() {
-        for level in [NotifyLevel::All, NotifyLevel::Mentions] {
-            let mut rules = ChimeRules::new(level);
-            let mut arrivals = vec![Arrival::Ordinary; 20];
-            arrivals.push(Arrival::Direct);
-            // A burst of direct messages is one burst too.
-            arrivals.extend([Arrival::Direct; 20]);
-            let expected = if level == NotifyLevel::All { 2 } else { 1 };
-            assert_eq!(
-                sounds(&mut rules, Instant::now(), &arrivals),
-                expected,
-                "{level}"
-            );
-        }
+        // One direct message, then twenty more: a burst of direct messages
+        // is one burst too.
+        assert_for_us_after_a_burst_sounds_once(&[Arrival::Direct; 21]);
     }
 
     #[test]

@@ -258,6 +258,29 @@ fn wait_for_sound(
     Err(capture_stalled("waiting for the chime", capture, bob))
 }
 
+/// Waits for the chime for the line bob showed when the capture held
+/// `shown_at` samples (the first sound from sample `from` on, see
+/// [`wait_for_sound`]), then until the whole chime, and anything else
+/// started with it, is recorded (see [`wait_until_recorded`]).
+#[track_caller]
+fn wait_for_whole_chime(
+    capture: &Capture,
+    bob: &Client,
+    from: usize,
+    shown_at: usize,
+) -> Result<(), Skip> {
+    let start = wait_for_sound(capture, bob, from, shown_at)?;
+    wait_until_recorded(capture, bob, (start + CHIME_SAMPLES * 2).max(shown_at))
+}
+
+/// Bob types `q` and must exit with status 0; then alice leaves too.
+#[track_caller]
+fn bob_then_alice_quit(bob: &mut Client, alice: &mut Client) {
+    bob.send("q");
+    bob.expect_exit_code(0);
+    alice.send("q");
+}
+
 /// Checks that bob opened the capture device rather than falling back to
 /// the bell. If he fell back, asks alsa-lib itself (see [`alsa_can_record`])
 /// whether the config can record here at all: if not, the test is skipped;
@@ -458,30 +481,10 @@ fn a_message_from_someone_else_chimes_once() {
     alice.send("ding?");
     bob.expect("alice: ding?");
     let shown_at = capture.len();
-    let start = or_skip!(wait_for_sound(&capture, &bob, 0, shown_at));
-    // The whole chime, and anything else started with it.
-    or_skip!(wait_until_recorded(
-        &capture,
-        &bob,
-        (start + CHIME_SAMPLES * 2).max(shown_at)
-    ));
-    bob.send("q");
-    bob.expect_exit_code(0);
-    alice.send("q");
+    or_skip!(wait_for_whole_chime(&capture, &bob, 0, shown_at));
+    bob_then_alice_quit(&mut bob, &mut alice);
 
-    let samples = capture.samples();
-    let sounds = sound_lengths(&samples);
-    assert_eq!(sounds.len(), 1, "{}", describe(&samples));
-    assert!(
-        sounds[0] > CHIME_SAMPLES / 2 && sounds[0] < CHIME_SAMPLES * 3 / 2,
-        "one chime is about {CHIME_SAMPLES} samples: {}",
-        describe(&samples)
-    );
-    assert!(
-        peak(&samples) < ONE_CHIME_PEAK_MAX,
-        "louder than one chime: {}",
-        describe(&samples)
-    );
+    assert_each_one_chime(&capture.samples(), 1);
     assert!(
         !bob.stdout().contains("No audio device"),
         "{}",
@@ -509,9 +512,7 @@ fn own_lines_and_history_do_not_chime() {
     bob.expect("bob: my own line");
     let shown_at = capture.len();
     or_skip!(wait_until_recorded(&capture, &bob, shown_at));
-    bob.send("q");
-    bob.expect_exit_code(0);
-    alice.send("q");
+    bob_then_alice_quit(&mut bob, &mut alice);
 
     let samples = capture.samples();
     // The device was open and recorded (silence); otherwise "no sound"
@@ -541,15 +542,8 @@ fn a_burst_of_fifty_messages_gives_one_chime() {
     bob.expect("alice: burst 49");
     let shown_at = capture.len();
     or_skip!(burst_was_quick(started));
-    let start = or_skip!(wait_for_sound(&capture, &bob, 0, shown_at));
-    or_skip!(wait_until_recorded(
-        &capture,
-        &bob,
-        (start + CHIME_SAMPLES * 2).max(shown_at)
-    ));
-    bob.send("q");
-    bob.expect_exit_code(0);
-    alice.send("q");
+    or_skip!(wait_for_whole_chime(&capture, &bob, 0, shown_at));
+    bob_then_alice_quit(&mut bob, &mut alice);
 
     let samples = capture.samples();
     let sounds = sound_lengths(&samples);
@@ -589,9 +583,7 @@ fn without_a_device_the_bell_rings_and_the_chat_goes_on() {
     bob.send("can still chat");
     alice.expect("bob: can still chat");
     settle();
-    bob.send("q");
-    bob.expect_exit_code(0);
-    alice.send("q");
+    bob_then_alice_quit(&mut bob, &mut alice);
 
     let out = bob.stdout();
     assert_eq!(out.matches("No audio device").count(), 1, "{out}");
@@ -665,15 +657,13 @@ fn chimes_after_a_burst(label: &str, line: &str, shown: &str) {
     // Still inside the burst's 2 s: an ordinary line would stay silent.
     or_skip!(burst_was_quick(started));
     let for_bob_shown_at = capture.len();
-    let second = or_skip!(wait_for_sound(&capture, &bob, first_over, for_bob_shown_at));
-    or_skip!(wait_until_recorded(
+    or_skip!(wait_for_whole_chime(
         &capture,
         &bob,
-        (second + CHIME_SAMPLES * 2).max(for_bob_shown_at)
+        first_over,
+        for_bob_shown_at
     ));
-    bob.send("q");
-    bob.expect_exit_code(0);
-    alice.send("q");
+    bob_then_alice_quit(&mut bob, &mut alice);
 
     assert_each_one_chime(&capture.samples(), 2);
 }
@@ -711,15 +701,8 @@ fn with_notify_mentions_only_a_line_naming_you_chimes() {
     alice.send("@bob coming?");
     bob.expect("alice: @bob coming?");
     let shown_at = capture.len();
-    let start = or_skip!(wait_for_sound(&capture, &bob, before.len(), shown_at));
-    or_skip!(wait_until_recorded(
-        &capture,
-        &bob,
-        (start + CHIME_SAMPLES * 2).max(shown_at)
-    ));
-    bob.send("q");
-    bob.expect_exit_code(0);
-    alice.send("q");
+    or_skip!(wait_for_whole_chime(&capture, &bob, before.len(), shown_at));
+    bob_then_alice_quit(&mut bob, &mut alice);
 
     assert_each_one_chime(&capture.samples(), 1);
 }
@@ -760,9 +743,7 @@ fn the_bell_follows_mute_and_notify() {
     bob.send("/notify");
     bob.expect_count("[*] Notifications: off", 2);
     settle();
-    bob.send("q");
-    bob.expect_exit_code(0);
-    alice.send("q");
+    bob_then_alice_quit(&mut bob, &mut alice);
 
     let out = bob.stdout();
     assert_eq!(out.matches('\x07').count(), 1, "{out:?}");
@@ -803,9 +784,7 @@ fn rings_again_after_a_burst(label: &str, line: &str, shown: &str) {
     or_skip!(burst_was_quick(started));
     bob.expect_count("\x07", 2);
     settle();
-    bob.send("q");
-    bob.expect_exit_code(0);
-    alice.send("q");
+    bob_then_alice_quit(&mut bob, &mut alice);
 
     let out = bob.stdout();
     assert_eq!(

@@ -75,6 +75,22 @@ impl Tmux {
         ]);
     }
 
+    /// Starts the client in session `name` as `--name NAME` with `flags`,
+    /// and waits until it says "You are NAME".
+    #[track_caller]
+    fn join(&self, name: &str, port: u16, flags: &str) {
+        let args = format!("--name {name} {flags}");
+        self.start(name, &client_command(port, args.trim_end()));
+        self.expect(name, &format!("You are {name}"));
+    }
+
+    /// Types `q` in `session` and waits for the client to exit with 0.
+    #[track_caller]
+    fn quit(&self, session: &str) {
+        self.type_line(session, "q");
+        self.expect(session, "EXITED 0");
+    }
+
     fn type_line(&self, session: &str, text: &str) {
         self.type_text(session, text);
         self.press(session, "Enter");
@@ -202,10 +218,8 @@ fn names_are_coloured_in_a_real_terminal_and_q_leaves() {
     let port = server.addr().port();
     let alice = "alice";
     let bob = "bob";
-    tmux.start(alice, &client_command(port, "--name alice --color red"));
-    tmux.expect(alice, "You are alice");
-    tmux.start(bob, &client_command(port, "--name bob --no-color"));
-    tmux.expect(bob, "You are bob");
+    tmux.join(alice, port, "--color red");
+    tmux.join(bob, port, "--no-color");
 
     tmux.type_line(alice, "hello from tmux");
     let screen = tmux.expect(alice, "alice: hello from tmux");
@@ -229,8 +243,7 @@ fn names_are_coloured_in_a_real_terminal_and_q_leaves() {
         "bob asked for no colour: {bob_screen:?}"
     );
 
-    tmux.type_line(alice, "q");
-    tmux.expect(alice, "EXITED 0");
+    tmux.quit(alice);
     tmux.expect(bob, "alice left");
     tmux.type_line(bob, "/quit");
     tmux.expect(bob, "EXITED 0");
@@ -241,11 +254,7 @@ fn a_half_typed_line_stays_while_messages_arrive_and_is_sent_intact_once() {
     let tmux = Tmux::new();
     let server = start_server(20);
     let alice = "alice";
-    tmux.start(
-        alice,
-        &client_command(server.addr().port(), "--name alice --no-color"),
-    );
-    tmux.expect(alice, "You are alice");
+    tmux.join(alice, server.addr().port(), "--no-color");
     let mut bob = join("bob", server.addr());
 
     tmux.type_text(alice, "hello wor");
@@ -280,11 +289,7 @@ fn a_half_typed_line_stays_across_a_server_restart() {
     let dir = TempDir::new("tmux-restart");
     let mut server = ServerProcess::start(&dir.path().join("room.db"));
     let alice = "alice";
-    tmux.start(
-        alice,
-        &client_command(server.addr().port(), "--name alice --no-color"),
-    );
-    tmux.expect(alice, "You are alice");
+    tmux.join(alice, server.addr().port(), "--no-color");
     let mut bob = join("bob", server.addr());
     tmux.type_text(alice, "half typed");
     tmux.expect_input_line(alice, "> half typed");
@@ -304,8 +309,7 @@ fn a_half_typed_line_stays_across_a_server_restart() {
     let screen = tmux.expect(alice, "alice: half typed line");
     assert_eq!(lines_with(&screen, "half typed line"), 1, "{screen}");
     assert_eq!(lines_with(&screen, "connection lost"), 1, "{screen}");
-    tmux.type_line(alice, "q");
-    tmux.expect(alice, "EXITED 0");
+    tmux.quit(alice);
 }
 
 #[test]
@@ -313,8 +317,7 @@ fn a_line_naming_you_stands_out_by_more_than_colour() {
     let tmux = Tmux::new();
     let server = start_server(20);
     let alice = "alice";
-    tmux.start(alice, &client_command(server.addr().port(), "--name alice"));
-    tmux.expect(alice, "You are alice");
+    tmux.join(alice, server.addr().port(), "");
     let mut bob = join("bob", server.addr());
     bob.send("just chatting");
     bob.send("hi @alice");
@@ -338,8 +341,7 @@ fn a_line_naming_you_stands_out_by_more_than_colour() {
             "expected no SGR {attribute} on {ordinary:?}"
         );
     }
-    tmux.type_line(alice, "q");
-    tmux.expect(alice, "EXITED 0");
+    tmux.quit(alice);
 }
 
 /// The "done when": alice and bob talk in the room, carol sends bob
@@ -353,9 +355,7 @@ fn three_desks_show_the_room_a_direct_message_and_a_mention_each_as_it_should() 
     let server = start_server(20);
     let desks = ["alice", "bob", "carol"];
     for desk in desks {
-        let args = format!("--name {desk}");
-        tmux.start(desk, &client_command(server.addr().port(), &args));
-        tmux.expect(desk, &format!("You are {desk}"));
+        tmux.join(desk, server.addr().port(), "");
     }
     let said = |desk: &str, line: &str, shown_on: &[&str], shown: &str| {
         tmux.type_line(desk, line);
@@ -431,8 +431,7 @@ fn three_desks_show_the_room_a_direct_message_and_a_mention_each_as_it_should() 
         }
     }
     for desk in desks {
-        tmux.type_line(desk, "q");
-        tmux.expect(desk, "EXITED 0");
+        tmux.quit(desk);
     }
 }
 
