@@ -24,11 +24,16 @@ impl DeskId {
 
 /// A fresh desk secret, as lowercase hex.
 pub fn new_secret() -> String {
-    let mut bytes = [0u8; SECRET_BYTES];
-    // The operating system's randomness: if even that fails, there is no
-    // safe secret to hand out, and nothing sensible to go on with.
-    getrandom::fill(&mut bytes).expect("the operating system gives random bytes");
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    random_hex(SECRET_BYTES)
+}
+
+/// `bytes` random bytes from the operating system, as lowercase hex.
+pub fn random_hex(bytes: usize) -> String {
+    let mut buffer = vec![0u8; bytes];
+    // If even the operating system's randomness fails, there is no safe
+    // secret to hand out, and nothing sensible to go on with.
+    getrandom::fill(&mut buffer).expect("the operating system gives random bytes");
+    buffer.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -27,7 +27,7 @@ impl MemoryLog {
     /// An empty log with a new epoch.
     pub fn new() -> MemoryLog {
         MemoryLog {
-            epoch: super::sqlite::new_epoch(),
+            epoch: super::new_epoch(),
             last: 0,
             kept: VecDeque::new(),
             done: Vec::new(),

@@ -23,6 +23,12 @@ pub mod sqlite;
 /// missed.
 pub const REPLAY_LIMIT: usize = 1000;
 
+/// A fresh random name for a log (64 bits): IDs from two logs must never
+/// be taken for each other.
+pub fn new_epoch() -> String {
+    crate::desk::random_hex(8)
+}
+
 /// Most results one `/search` gives: the newest that match.
 pub const SEARCH_LIMIT: usize = 20;
 
