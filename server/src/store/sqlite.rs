@@ -18,8 +18,6 @@
 //! a SQLite database, or is another program's database, is refused and left as
 //! it is.
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender, TrySendError};
@@ -95,7 +93,7 @@ impl SqliteLog {
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(|e| fail(describe(&e)))?;
-        prepare(&connection).map_err(|e| fail(describe(&e)))?;
+        prepare(&connection).map_err(|e| fail(e.to_string()))?;
         let epoch: String = connection
             .query_row("SELECT value FROM meta WHERE key = 'epoch'", [], |row| {
                 row.get(0)
@@ -202,13 +200,13 @@ impl RoomLog for SqliteLog {
 
 /// Sets the file up, or refuses it: exclusive lock, WAL, our schema. The
 /// checks only read, so a file that is refused is left exactly as it was.
-fn prepare(connection: &Connection) -> rusqlite::Result<()> {
+fn prepare(connection: &Connection) -> Result<(), OpenError> {
     // Held until the connection closes: nobody else may use the file.
     connection.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
     check_ownership(connection)?;
     let mode: String = connection.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
-        return Err(refusal(format!(
+        return Err(OpenError::Refused(format!(
             "cannot use write-ahead logging (journal mode {mode})"
         )));
     }
@@ -224,12 +222,12 @@ fn prepare(connection: &Connection) -> rusqlite::Result<()> {
         "ROLLBACK"
     };
     connection.execute_batch(end)?;
-    outcome
+    Ok(outcome?)
 }
 
 /// Refuses a file that is another program's database, or a newer
 /// chat-server's.
-fn check_ownership(connection: &Connection) -> rusqlite::Result<()> {
+fn check_ownership(connection: &Connection) -> Result<(), OpenError> {
     let application_id: i64 =
         connection.query_row("PRAGMA application_id", [], |row| row.get(0))?;
     let tables: i64 = connection.query_row(
@@ -238,13 +236,13 @@ fn check_ownership(connection: &Connection) -> rusqlite::Result<()> {
         |row| row.get(0),
     )?;
     if application_id != APPLICATION_ID && (application_id != 0 || tables > 0) {
-        return Err(refusal(
+        return Err(OpenError::Refused(
             "is another program's database, not a chat-server log; left untouched".to_string(),
         ));
     }
     let version: i64 = connection.query_row("PRAGMA user_version", [], |row| row.get(0))?;
     if version > SCHEMA_VERSION {
-        return Err(refusal(format!(
+        return Err(OpenError::Refused(format!(
             "was written by a newer chat-server (schema {version}); left untouched"
         )));
     }
@@ -296,30 +294,39 @@ fn create_schema(connection: &Connection) -> rusqlite::Result<()> {
     connection.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     connection.execute(
         "INSERT OR IGNORE INTO meta (key, value) VALUES ('epoch', ?1)",
-        params![new_epoch()],
+        params![super::new_epoch()],
     )?;
     Ok(())
 }
 
-/// An error of ours, in SQLite's error type.
-fn refusal(message: String) -> rusqlite::Error {
-    rusqlite::Error::SqliteFailure(
-        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_MISUSE),
-        Some(message),
-    )
+/// Why a file cannot be the room's log.
+#[derive(Debug)]
+enum OpenError {
+    /// SQLite opened it, but it is not ours to use: why, for a person.
+    Refused(String),
+    /// SQLite could not use it.
+    Sqlite(rusqlite::Error),
+}
+
+impl From<rusqlite::Error> for OpenError {
+    fn from(e: rusqlite::Error) -> OpenError {
+        OpenError::Sqlite(e)
+    }
+}
+
+impl std::fmt::Display for OpenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OpenError::Refused(why) => f.write_str(why),
+            OpenError::Sqlite(e) => f.write_str(&describe(e)),
+        }
+    }
 }
 
 /// One line a person can act on, for the errors that happen at start.
 fn describe(e: &rusqlite::Error) -> String {
     use rusqlite::ErrorCode;
     match e {
-        rusqlite::Error::SqliteFailure(_, Some(ours))
-            if ours.starts_with("is ")
-                || ours.starts_with("was ")
-                || ours.starts_with("cannot ") =>
-        {
-            ours.clone()
-        }
         rusqlite::Error::SqliteFailure(failure, _) => match failure.code {
             ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => {
                 "is in use by another chat-server (only one server may use a log)".to_string()
@@ -339,18 +346,6 @@ fn describe(e: &rusqlite::Error) -> String {
         },
         _ => e.to_string(),
     }
-}
-
-/// A fresh random name for a log.
-pub fn new_epoch() -> String {
-    let mut hasher = RandomState::new().build_hasher();
-    hasher.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
-    hasher.write_u32(std::process::id());
-    format!("{:016x}", hasher.finish())
 }
 
 /// The columns [`message_from_row`] reads, in its order.
