@@ -257,6 +257,13 @@ impl Room {
                 words: words.to_string(),
                 desk: self.members.get(&id).map(|m| m.desk),
             }),
+            // Accounts are checked before a line reaches the room
+            // (`crate::auth`); here it is either a server without accounts
+            // or a second `/auth`.
+            ClientLine::Auth { .. } => effects.push(Effect::Reply(error_frame(
+                ErrorCode::BadCommand,
+                "/auth is taken only as the first line, on a server run with --auth token",
+            ))),
             ClientLine::Blank => {}
         }
     }

@@ -19,6 +19,7 @@
 //! | `/resume EPOCH ID [DESK]` | a desk coming back: replay what came after message ID of log EPOCH (and, with the secret DESK from its first `WELCOME`, its own direct messages) |
 //! | `/msg NAME TEXT`        | say TEXT to NAME only (online now); both get a `DM` |
 //! | `/search WORDS`         | the last 20 room messages (and own direct messages) holding every word |
+//! | `/auth NAME TOKEN`      | on a server run with `--auth token`: the first line, proving this desk is NAME; until it is accepted the connection gets nothing but `ERR auth-required` |
 //!
 //! TEXT may itself contain `<SEP>`: only the first one splits. A blank line is
 //! ignored. Anything else gets an `ERR` reply.
@@ -39,7 +40,7 @@
 //! | `RESUME<SEP>EPOCH<SEP>SKIPPED<SEP>REPLAYED`         | answer to `/resume`: REPLAYED missed messages follow as `HIST` (SKIPPED more were too many to replay); a different EPOCH means another log, and its recent history follows instead |
 //! | `WHO<SEP>COUNT<SEP>NAME IDLE<SEP>...`               | who is online (at most [`MAX_WHO_NAMES`] listed), each with the seconds since they last said anything |
 //! | `NOTE<SEP>TEXT`                                     | something every desk should know (the log cannot save) |
-//! | `ERR<SEP>CODE<SEP>DETAIL`                           | a request was refused; the connection stays open |
+//! | `ERR<SEP>CODE<SEP>DETAIL`                           | a request was refused; the connection stays open, except after `auth-failed`, `revoked` and `tls-required` |
 //! | `BYE<SEP>REASON`                                    | the server is about to close this connection |
 //! | `PONG`                                              | answer to `/ping` |
 //!

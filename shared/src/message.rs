@@ -63,6 +63,14 @@ pub enum ClientLine<'a> {
         /// What to look for.
         words: &'a str,
     },
+    /// `/auth NAME TOKEN`: on a server run with `--auth token`, the first
+    /// line of every connection; nothing else is accepted before it.
+    Auth {
+        /// The account's name, which is the name this connection will have.
+        name: &'a str,
+        /// The token `chat-server user add NAME` printed.
+        token: &'a str,
+    },
     /// An empty line: nothing to do.
     Blank,
 }
@@ -129,6 +137,13 @@ impl<'a> ClientLine<'a> {
                 }
                 return Ok(ClientLine::Direct { to, text });
             }
+            "auth" => {
+                let (Some(name), Some(token)) = (words.next(), words.next()) else {
+                    return Err(ParseError::BadAuth);
+                };
+                check_name(name)?;
+                ClientLine::Auth { name, token }
+            }
             "search" => {
                 let words = command["search".len()..].trim();
                 if words.is_empty() {
@@ -168,6 +183,7 @@ impl<'a> ClientLine<'a> {
             } => format!("/resume {epoch} {after}\n"),
             ClientLine::Direct { to, text } => format!("/msg {to} {text}\n"),
             ClientLine::Search { words } => format!("/search {words}\n"),
+            ClientLine::Auth { name, token } => format!("/auth {name} {token}\n"),
             ClientLine::Blank => "\n".to_string(),
         }
     }
@@ -199,6 +215,8 @@ pub enum ParseError {
     BadDirect,
     /// `/search` without words.
     BadSearch,
+    /// `/auth` without a name and a token.
+    BadAuth,
     /// A server line that is not one of the known kinds, or lacks fields.
     Malformed,
 }
@@ -212,7 +230,8 @@ impl ParseError {
             ParseError::UnknownCommand(_)
             | ParseError::BadResume
             | ParseError::BadDirect
-            | ParseError::BadSearch => ErrorCode::BadCommand,
+            | ParseError::BadSearch
+            | ParseError::BadAuth => ErrorCode::BadCommand,
             ParseError::BadName(_) => ErrorCode::BadName,
             ParseError::BadColor(_) => ErrorCode::BadColor,
         }
@@ -235,6 +254,7 @@ impl fmt::Display for ParseError {
             ParseError::BadResume => f.write_str("usage: /resume EPOCH MESSAGE-ID [DESK]"),
             ParseError::BadDirect => f.write_str("usage: /msg NAME TEXT"),
             ParseError::BadSearch => f.write_str("usage: /search WORDS"),
+            ParseError::BadAuth => f.write_str("usage: /auth NAME TOKEN"),
             ParseError::Malformed => f.write_str("not a line of the chat protocol"),
         }
     }
@@ -272,12 +292,25 @@ pub enum ErrorCode {
     /// `needs-log`: `/search` needs the room's durable log (the server runs
     /// with `--db none`).
     NeedsLog,
+    /// `auth-failed`: `/auth` was not accepted. The same answer whether
+    /// the name has no account, the token is wrong, or this address must
+    /// wait after earlier failures; the connection is closed after it.
+    AuthFailed,
+    /// `auth-required`: the server runs with `--auth token` and this
+    /// connection has not sent `/auth NAME TOKEN` yet.
+    AuthRequired,
+    /// `revoked`: this desk's account was removed; the connection is closed
+    /// after it.
+    Revoked,
+    /// `tls-required`: the server takes TLS connections only; the
+    /// connection is closed after it.
+    TlsRequired,
     /// Any code this version does not know.
     Other,
 }
 
 impl ErrorCode {
-    const NAMES: [(ErrorCode, &'static str); 11] = [
+    const NAMES: [(ErrorCode, &'static str); 15] = [
         (ErrorCode::NameTaken, "name-taken"),
         (ErrorCode::BadName, "bad-name"),
         (ErrorCode::BadColor, "bad-color"),
@@ -289,6 +322,10 @@ impl ErrorCode {
         (ErrorCode::NotSaved, "not-saved"),
         (ErrorCode::NoSuchName, "no-such-name"),
         (ErrorCode::NeedsLog, "needs-log"),
+        (ErrorCode::AuthFailed, "auth-failed"),
+        (ErrorCode::AuthRequired, "auth-required"),
+        (ErrorCode::Revoked, "revoked"),
+        (ErrorCode::TlsRequired, "tls-required"),
     ];
 
     /// The code as it appears on the wire.
@@ -840,6 +877,40 @@ mod tests {
             })
         );
         assert_eq!(ClientLine::parse("/search"), Err(ParseError::BadSearch));
+    }
+
+    #[test]
+    fn auth_takes_a_name_and_a_token() {
+        let line = ClientLine::parse("/auth alice 0123abcd").unwrap();
+        assert_eq!(
+            line,
+            ClientLine::Auth {
+                name: "alice",
+                token: "0123abcd"
+            }
+        );
+        assert_eq!(line.encode(), "/auth alice 0123abcd\n");
+        assert_eq!(ClientLine::parse("/auth alice"), Err(ParseError::BadAuth));
+        assert!(matches!(
+            ClientLine::parse("/auth alice tok extra"),
+            Err(ParseError::UnknownCommand(_))
+        ));
+        assert!(matches!(
+            ClientLine::parse("/auth a<SEP>b tok"),
+            Err(ParseError::BadName(_))
+        ));
+    }
+
+    #[test]
+    fn trust_error_codes_travel() {
+        for code in [
+            ErrorCode::AuthFailed,
+            ErrorCode::AuthRequired,
+            ErrorCode::Revoked,
+            ErrorCode::TlsRequired,
+        ] {
+            assert_eq!(ErrorCode::from_wire(code.as_str()), code);
+        }
     }
 
     #[test]
