@@ -69,10 +69,12 @@
 //! - [`seed`]: the seed project's Python desks: their frames, and what they
 //!   are sent.
 //! - [`color`]: the colour palette names travel as.
+//! - [`fingerprint`]: how a TLS certificate's SHA-256 is written and read.
 
 #![deny(missing_docs)]
 
 pub mod color;
+pub mod fingerprint;
 pub mod id;
 pub mod line;
 pub mod message;
@@ -81,6 +83,7 @@ pub mod sanitize;
 pub mod seed;
 
 pub use color::Color;
+pub use fingerprint::Fingerprint;
 pub use id::MessageId;
 pub use line::{Line, LineReader};
 pub use message::{ClientLine, ErrorCode, ParseError, ServerLine};
