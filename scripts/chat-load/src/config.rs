@@ -49,8 +49,9 @@ const MAX_RESTART_AFTER_SECS: f64 = 60.0;
 
 /// Flags of the modes that load a server someone else started; restart
 /// starts its own, so these mean nothing there.
-const NOT_FOR_RESTART: [&str; 9] = [
+const NOT_FOR_RESTART: [&str; 10] = [
     "addr",
+    "tls",
     "server-pid",
     "slow",
     "slow-rcvbuf",
@@ -116,8 +117,13 @@ pub struct Config {
     /// Which load to generate.
     pub mode: Mode,
     /// The server, always a loopback address; port 0 in restart mode, which
-    /// starts its own server on a free port.
+    /// starts its own server on a free port. The first of `addrs`.
     pub addr: SocketAddr,
+    /// Every server `--addr` names (loopback, at least one); clients are
+    /// spread over them round robin, client `i` to `addrs[i % len]`.
+    pub addrs: Vec<SocketAddr>,
+    /// Every client speaks TLS (`--tls`).
+    pub tls: bool,
     /// What the user typed for `--addr`, for the report.
     pub addr_text: String,
     /// How many connections (concurrent ones, for churn).
@@ -199,8 +205,8 @@ fn options() -> Options {
     opts.optopt(
         "",
         "addr",
-        "server address, loopback only (default 127.0.0.1:5002)",
-        "HOST:PORT",
+        "server address, loopback only (default 127.0.0.1:5002); several, comma-separated, spread the clients over them round robin",
+        "HOST:PORT[,HOST:PORT...]",
     );
     opts.optopt(
         "n",
@@ -310,6 +316,11 @@ fn options() -> Options {
         "restart: seconds the server stays down before it starts again (default 1)",
         "SECS",
     );
+    opts.optflag(
+        "",
+        "tls",
+        "every client speaks TLS (any certificate accepted, signatures checked; no session resumption); not in slow mode",
+    );
     opts.optflag("", "json", "print one JSON object on stdout, nothing else");
     opts.optflag("q", "quiet", "no progress lines on stderr");
     opts.optflag("h", "help", "print this help");
@@ -375,20 +386,31 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Config, UsageError> {
         return Err(invalid(format!("--{flag} only applies to {applies_to}")));
     }
 
-    let (addr_text, addr) = if mode == Mode::Restart {
+    let (addr_text, addrs) = if mode == Mode::Restart {
         let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
-        (addr.to_string(), addr)
+        (addr.to_string(), vec![addr])
     } else {
         let text = matches
             .opt_str("addr")
             .unwrap_or_else(|| DEFAULT_ADDR.to_string());
-        let resolved: Vec<SocketAddr> = text
-            .to_socket_addrs()
-            .map_err(|err| invalid(format!("cannot resolve --addr '{text}': {err}")))?
-            .collect();
-        let addr = pick_loopback(&text, &resolved)?;
-        (text, addr)
+        let mut addrs = Vec::new();
+        for one in text.split(',') {
+            let one = one.trim();
+            let resolved: Vec<SocketAddr> = one
+                .to_socket_addrs()
+                .map_err(|err| invalid(format!("cannot resolve --addr '{one}': {err}")))?
+                .collect();
+            addrs.push(pick_loopback(one, &resolved)?);
+        }
+        (text, addrs)
     };
+    let addr = addrs[0];
+    let tls = matches.opt_present("tls");
+    if tls && mode == Mode::Slow {
+        return Err(invalid(
+            "--tls does not apply to slow mode: a client that never reads never finishes its handshake",
+        ));
+    }
 
     let clients: usize = number(&matches, "clients", 100)?;
     if clients == 0 || clients > MAX_CLIENTS {
@@ -469,7 +491,7 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Config, UsageError> {
     if !(1..=254).contains(&source_ips) {
         return Err(invalid("--source-ips must be 1..=254"));
     }
-    if source_ips > 1 && !addr.is_ipv4() {
+    if source_ips > 1 && addrs.iter().any(|a| !a.is_ipv4()) {
         return Err(invalid(
             "--source-ips above 1 needs an IPv4 target (IPv6 loopback is the single ::1)",
         ));
@@ -509,6 +531,8 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Config, UsageError> {
     Ok(Config {
         mode,
         addr,
+        addrs,
+        tls,
         addr_text,
         clients,
         duration,
@@ -845,6 +869,30 @@ mod tests {
             "{err}"
         );
         assert!(parse_args(&["hold", "--kill-at", "1"]).is_err());
+    }
+
+    #[test]
+    fn several_addresses_are_all_kept_and_all_checked() {
+        let config = parse_args(&["fanout", "--addr", "127.0.0.1:7001,127.0.0.2:7002"]).unwrap();
+        assert_eq!(config.addr, "127.0.0.1:7001".parse().unwrap());
+        assert_eq!(
+            config.addrs,
+            [
+                "127.0.0.1:7001".parse().unwrap(),
+                "127.0.0.2:7002".parse().unwrap()
+            ]
+        );
+        let err = parse_args(&["fanout", "--addr", "127.0.0.1:7001,10.0.0.1:7002"]).unwrap_err();
+        assert!(err.to_string().contains("not a loopback"), "{err}");
+        assert!(parse_args(&["fanout", "--addr", "127.0.0.1:7001,"]).is_err());
+    }
+
+    #[test]
+    fn tls_is_for_clients_that_read() {
+        assert!(parse_args(&["hold", "--tls"]).unwrap().tls);
+        assert!(!parse_args(&["hold"]).unwrap().tls);
+        assert!(parse_args(&["slow", "-n", "10", "--tls"]).is_err());
+        assert!(parse_args(&["restart", "--db", "x", "--tls"]).is_err());
     }
 
     #[test]

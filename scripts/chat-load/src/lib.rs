@@ -63,6 +63,7 @@
 //! - [`restart`]: the restart scenario, on its own loop; [`server`] starts,
 //!   kills and restarts chat-server for it; [`ledger`] does its accounting.
 //! - [`stats`]: latency histograms and /proc sampling.
+//! - [`tls`]: `--tls`, the client sessions' configuration and I/O.
 //! - [`report`]: the JSON report and the human summary.
 
 use std::fmt;
@@ -77,6 +78,7 @@ pub mod restart;
 pub mod run;
 pub mod server;
 pub mod stats;
+pub mod tls;
 
 pub use config::{parse_args, usage, Config, Mode, UsageError};
 pub use report::Report;

@@ -53,6 +53,8 @@ pub struct Plan {
     pub slow_rcvbuf: Option<usize>,
     /// How many 127.0.0.x source addresses to spread over.
     pub source_ips: usize,
+    /// Every client speaks TLS.
+    pub tls: bool,
 }
 
 impl Plan {
@@ -74,6 +76,7 @@ impl Plan {
             payload_bytes: config.payload_bytes,
             slow_rcvbuf: config.slow_rcvbuf,
             source_ips: config.source_ips,
+            tls: config.tls,
         }
     }
 

@@ -24,18 +24,21 @@ use std::io::{self, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chat_shared::{ClientLine, Line, LineReader, DEFAULT_MAX_LINE_BYTES};
+use chat_shared::{ClientLine, Line, LineReader, MessageId, DEFAULT_MAX_LINE_BYTES};
 use hdrhistogram::Histogram;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
+use rustls::{ClientConfig, ClientConnection};
 use slab::Slab;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use crate::marker::{self, Delivery, Kind, Marker, Seen};
 use crate::modes::{Plan, Role};
 use crate::stats::new_histogram;
+use crate::tls;
 
 /// A connect that has not completed by then counts as `ETIMEDOUT`.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -163,12 +166,18 @@ pub struct Shared {
     pub received: AtomicU64,
     /// Sum of closed windows' widths.
     pub expected: AtomicU64,
+    /// The order check's reference: slot `seq` holds a digest of the ID the
+    /// first receiver saw measured message `seq` arrive with (0: none yet).
+    /// Messages past its end are not checked (`order.unchecked`).
+    order_reference: Vec<AtomicU64>,
 }
 
 impl Shared {
-    /// Fresh state in the `Connecting` phase.
-    pub fn new(run_id: u32, epoch: Instant, deadline: Instant) -> Shared {
+    /// Fresh state in the `Connecting` phase, with room in the order check
+    /// for `order_capacity` measured messages.
+    pub fn new(run_id: u32, epoch: Instant, deadline: Instant, order_capacity: usize) -> Shared {
         Shared {
+            order_reference: (0..order_capacity).map(|_| AtomicU64::new(0)).collect(),
             epoch,
             deadline,
             run_id,
@@ -232,6 +241,51 @@ impl Shared {
     fn micros(&self, at: Instant) -> u64 {
         at.saturating_duration_since(self.epoch).as_micros() as u64
     }
+
+    /// Checks that measured message `seq` arrived with the same ID as it did
+    /// at every other receiver so far (the first one sets the reference).
+    fn same_id_as_reference(&self, seq: u64, id: MessageId) -> OrderCheck {
+        let Some(slot) = self.order_reference.get(seq as usize) else {
+            return OrderCheck::Unchecked;
+        };
+        let digest = id_digest(id);
+        // A plain load first: after the first receiver, the line is only read.
+        let seen = slot.load(Ordering::Relaxed);
+        let seen = if seen == 0 {
+            match slot.compare_exchange(0, digest, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => return OrderCheck::Same,
+                Err(other) => other,
+            }
+        } else {
+            seen
+        };
+        if seen == digest {
+            OrderCheck::Same
+        } else {
+            OrderCheck::Different
+        }
+    }
+}
+
+/// One delivery against the order check's reference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OrderCheck {
+    /// The same ID as every receiver before.
+    Same,
+    /// Another ID than the first receiver saw: another place in the order.
+    Different,
+    /// Past the reference's end.
+    Unchecked,
+}
+
+/// A never-zero digest of a message ID, for the order reference.
+fn id_digest(id: MessageId) -> u64 {
+    let mixed = id
+        .major()
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        .rotate_left(29)
+        ^ id.minor().wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    mixed.max(1)
 }
 
 /// What one worker measured, merged by `run.rs`.
@@ -260,6 +314,21 @@ pub struct WorkerResult {
     pub connections_opened: u64,
     /// Latest counted delivery, microseconds since the epoch.
     pub last_delivery_us: u64,
+    /// TLS: connect() to the end of the handshake, microseconds.
+    pub tls_handshake: Histogram<u64>,
+    /// Connections that received at least one measured message, whose
+    /// order was therefore checked.
+    pub order_checked: u64,
+    /// Of those, how many saw an order that differs from the reference: a
+    /// message under another ID than other receivers saw it with, or IDs not
+    /// increasing.
+    pub order_differed: u64,
+    /// Deliveries whose ID differed from the reference's.
+    pub order_id_mismatches: u64,
+    /// Deliveries whose ID was not above the previous one's.
+    pub order_not_increasing: u64,
+    /// Deliveries past the reference's end, not checked.
+    pub order_unchecked: u64,
 }
 
 impl WorkerResult {
@@ -277,6 +346,12 @@ impl WorkerResult {
             slow_bytes_read: 0,
             connections_opened: 0,
             last_delivery_us: 0,
+            tls_handshake: new_histogram(),
+            order_checked: 0,
+            order_differed: 0,
+            order_id_mismatches: 0,
+            order_not_increasing: 0,
+            order_unchecked: 0,
         }
     }
 }
@@ -338,6 +413,17 @@ struct Client {
     name: String,
     /// The socket.
     stream: TcpStream,
+    /// With `--tls`: the session over `stream`; all reads and writes go
+    /// through it.
+    tls: Option<Box<ClientConnection>>,
+    /// With `--tls`, until the handshake is done: when the connect began.
+    handshake_since: Option<Instant>,
+    /// The ID of the last measured message received, for the order check.
+    last_id: Option<MessageId>,
+    /// Received at least one measured message (its order was checked).
+    order_checked: bool,
+    /// Saw a message out of the reference order.
+    order_differed: bool,
     /// Connect / open / leaving.
     state: State,
     /// Frames the incoming bytes into lines.
@@ -368,8 +454,10 @@ pub struct Worker<'a> {
     shared: &'a Shared,
     /// What each client does.
     plan: &'a Plan,
-    /// The server.
-    addr: SocketAddr,
+    /// The servers; client `index` connects to `addrs[index % len]`.
+    addrs: &'a [SocketAddr],
+    /// With `--tls`, the configuration every session is made from.
+    tls: Option<Arc<ClientConfig>>,
     /// The poll instance this worker owns.
     poll: Poll,
     /// Open and connecting clients; slab key = mio token.
@@ -400,13 +488,14 @@ impl<'a> Worker<'a> {
         id: usize,
         shared: &'a Shared,
         plan: &'a Plan,
-        addr: SocketAddr,
+        addrs: &'a [SocketAddr],
     ) -> io::Result<Self> {
         let now = Instant::now();
         Ok(Worker {
             shared,
             plan,
-            addr,
+            addrs,
+            tls: plan.tls.then(tls::client_config),
             poll: Poll::new()?,
             clients: Slab::new(),
             sender_keys: Vec::new(),
@@ -497,6 +586,13 @@ impl<'a> Worker<'a> {
                 if client.closing.is_none() {
                     flush(client);
                 }
+                if let (Some(since), Some(session)) = (client.handshake_since, &client.tls) {
+                    if !session.is_handshaking() {
+                        client.handshake_since = None;
+                        let micros = now.saturating_duration_since(since).as_micros() as u64;
+                        self.result.tls_handshake.saturating_record(micros.max(1));
+                    }
+                }
             }
         }
         // Windows still open at the deadline are owed up to the final count.
@@ -504,6 +600,9 @@ impl<'a> Worker<'a> {
         let keys: Vec<usize> = self.clients.iter().map(|(key, _)| key).collect();
         for key in keys {
             self.close_window(key, total);
+        }
+        for (_, client) in self.clients.iter() {
+            tally_order(client, &mut self.result);
         }
         self.publish();
         Ok(self.result)
@@ -607,13 +706,24 @@ impl<'a> Worker<'a> {
     /// Starts one non-blocking connect for client `index`.
     fn open(&mut self, index: usize, generation: u32, now: Instant) {
         let role = self.plan.role(index);
-        let source = source_address(self.addr, index, self.plan.source_ips);
+        let addr = self.addrs[index % self.addrs.len()];
+        let source = source_address(addr, index, self.plan.source_ips);
         let rcvbuf = if role == Role::Slow {
             self.plan.slow_rcvbuf
         } else {
             None
         };
-        let stream = match start_connect(self.addr, source, rcvbuf) {
+        let session = match &self.tls {
+            Some(config) => match tls::session(config, addr) {
+                Ok(session) => Some(Box::new(session)),
+                Err(err) => {
+                    self.connect_failed(index, generation, &err, now);
+                    return;
+                }
+            },
+            None => None,
+        };
+        let stream = match start_connect(addr, source, rcvbuf) {
             Ok(stream) => stream,
             Err(err) => {
                 self.connect_failed(index, generation, &err, now);
@@ -632,6 +742,11 @@ impl<'a> Worker<'a> {
             role,
             name,
             stream,
+            handshake_since: session.is_some().then_some(now),
+            tls: session,
+            last_id: None,
+            order_checked: false,
+            order_differed: false,
             state: State::Connecting(now),
             lines: LineReader::new(MAX_LINE_BYTES),
             out: Vec::new(),
@@ -791,7 +906,11 @@ impl<'a> Worker<'a> {
         let now_us = shared.micros(now);
         let client = &mut self.clients[key];
         loop {
-            match client.stream.read(buf) {
+            let read = match client.tls.as_deref_mut() {
+                Some(session) => tls::read(&mut client.stream, session, buf),
+                None => client.stream.read(buf),
+            };
+            match read {
                 Ok(0) => {
                     client.closing = Some(CloseReason::Lost("eof".into()));
                     return;
@@ -804,6 +923,9 @@ impl<'a> Worker<'a> {
                         window,
                         counted,
                         alive,
+                        last_id,
+                        order_checked,
+                        order_differed,
                         ..
                     } = &mut *client;
                     let _ = lines.feed(&buf[..n], |line| {
@@ -812,7 +934,7 @@ impl<'a> Worker<'a> {
                             return ControlFlow::Continue(());
                         };
                         match marker::classify(bytes, shared.run_id) {
-                            Seen::Msg(Delivery { marker, .. }) => {
+                            Seen::Msg(Delivery { id, marker }) => {
                                 if window.from.is_none() {
                                     let from = shared.sent.load(Ordering::SeqCst);
                                     window.from = Some(from);
@@ -823,6 +945,20 @@ impl<'a> Worker<'a> {
                                     }
                                 }
                                 if let Some(m) = marker.filter(|m| m.kind == Kind::Measured) {
+                                    *order_checked = true;
+                                    if last_id.is_some_and(|last| id <= last) {
+                                        *order_differed = true;
+                                        result.order_not_increasing += 1;
+                                    }
+                                    *last_id = Some(id);
+                                    match shared.same_id_as_reference(m.seq, id) {
+                                        OrderCheck::Same => {}
+                                        OrderCheck::Different => {
+                                            *order_differed = true;
+                                            result.order_id_mismatches += 1;
+                                        }
+                                        OrderCheck::Unchecked => result.order_unchecked += 1,
+                                    }
                                     if !*alive {
                                         *alive = true;
                                         result.alive += 1;
@@ -851,6 +987,11 @@ impl<'a> Worker<'a> {
                 }
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => return,
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                Err(err) if err.raw_os_error().is_none() => {
+                    // TLS: the session's own error says more than its kind.
+                    client.closing = Some(CloseReason::Lost(format!("tls: {err}")));
+                    return;
+                }
                 Err(err) => {
                     client.closing = Some(CloseReason::Lost(errno_name(&err)));
                     return;
@@ -873,6 +1014,7 @@ impl<'a> Worker<'a> {
             self.close_window(key, end);
             let mut client = self.clients.remove(key);
             let _ = self.poll.registry().deregister(&mut client.stream);
+            tally_order(&client, &mut self.result);
             let was_open = !matches!(client.state, State::Connecting(_));
             if !was_open {
                 // A failed connect, or one a round's end cut short.
@@ -899,7 +1041,16 @@ impl<'a> Worker<'a> {
                 CloseReason::Left { polite } => {
                     if polite {
                         // Best effort: the socket is about to be dropped.
-                        let _ = client.stream.write(ClientLine::Quit.encode().as_bytes());
+                        let quit = ClientLine::Quit.encode();
+                        match client.tls.as_deref_mut() {
+                            Some(session) => {
+                                let _ = session.writer().write_all(quit.as_bytes());
+                                let _ = session.write_tls(&mut client.stream);
+                            }
+                            None => {
+                                let _ = client.stream.write(quit.as_bytes());
+                            }
+                        }
                     }
                     // A clean departure is replaced at once.
                     self.retry_churn_slot(client.index, client.generation, now);
@@ -1029,6 +1180,16 @@ fn is_window_complete(client: &Client) -> bool {
     client.window.width().is_none_or(|w| client.counted >= w)
 }
 
+/// Adds a closing connection's order verdict to the worker's counts.
+fn tally_order(client: &Client, result: &mut WorkerResult) {
+    if client.order_checked {
+        result.order_checked += 1;
+        if client.order_differed {
+            result.order_differed += 1;
+        }
+    }
+}
+
 fn note(result: &mut WorkerResult, what: String) {
     *result.notes.entry(what).or_insert(0) += 1;
 }
@@ -1086,7 +1247,16 @@ pub(crate) fn connect_progress(stream: &TcpStream) -> ConnectProgress {
 
 /// Writes queued bytes until done or `WouldBlock`.
 fn flush(client: &mut Client) {
-    if let Err(why) = write_queued(&mut client.stream, &mut client.out, &mut client.writable) {
+    let written = match client.tls.as_deref_mut() {
+        Some(session) => tls::write_queued(
+            &mut client.stream,
+            session,
+            &mut client.out,
+            &mut client.writable,
+        ),
+        None => write_queued(&mut client.stream, &mut client.out, &mut client.writable),
+    };
+    if let Err(why) = written {
         client.closing = Some(CloseReason::Lost(why));
     }
 }
@@ -1286,6 +1456,33 @@ mod tests {
         assert!(!closed.covers(20));
         assert_eq!(closed.width(), Some(10));
         assert!(!Window::default().covers(0));
+    }
+
+    #[test]
+    fn order_reference_is_set_by_the_first_receiver() {
+        let now = Instant::now();
+        let shared = Shared::new(1, now, now, 4);
+        let id = MessageId::new(1_732_540_028_123, 0);
+        assert_eq!(shared.same_id_as_reference(2, id), OrderCheck::Same);
+        assert_eq!(shared.same_id_as_reference(2, id), OrderCheck::Same);
+        assert_eq!(
+            shared.same_id_as_reference(2, MessageId::new(1_732_540_028_123, 1)),
+            OrderCheck::Different
+        );
+        assert_eq!(shared.same_id_as_reference(4, id), OrderCheck::Unchecked);
+    }
+
+    #[test]
+    fn id_digests_differ_and_are_never_zero() {
+        assert_ne!(id_digest(MessageId::ZERO), 0);
+        assert_ne!(
+            id_digest(MessageId::new(5, 0)),
+            id_digest(MessageId::new(0, 5))
+        );
+        assert_ne!(
+            id_digest(MessageId::from_sequence(41)),
+            id_digest(MessageId::from_sequence(42))
+        );
     }
 
     #[test]

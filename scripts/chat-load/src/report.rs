@@ -17,8 +17,20 @@ use crate::stats::LatencySummary;
 pub struct Report {
     /// `hold`, `fanout`, `connect`, `churn`, `slow` or `restart`.
     pub mode: String,
-    /// The server address as given.
+    /// The server address as given (several, comma-separated, with `--addr A,B`).
     pub addr: String,
+    /// Every client spoke TLS (`--tls`; an addition to the original schema).
+    #[serde(default)]
+    pub tls: bool,
+    /// With `--tls`: connect() to the end of the TLS handshake, microseconds,
+    /// over every connection that finished it; `null` otherwise.
+    #[serde(default)]
+    pub tls_handshake_us: Option<LatencySummary>,
+    /// Whether every receiver saw the room's messages in one order (an
+    /// addition to the original schema); `null` in restart mode, which
+    /// checks the order against the log instead.
+    #[serde(default)]
+    pub order: Option<OrderReport>,
     /// Connections asked for (churn: at once; in rounds: per round).
     pub clients: usize,
     /// Of those, how many connected (the initial connections; churn
@@ -73,6 +85,26 @@ pub struct Report {
     pub wall_secs: f64,
     /// Things that went wrong or deserve a look, with counts.
     pub errors: Vec<String>,
+}
+
+/// The order check: every measured message must reach every receiver under
+/// the same ID (the first receiver's is the reference), and each receiver's
+/// IDs must increase. Both together mean every receiver saw one order, the
+/// room's, whichever server it was on; the pass is `receivers_differing == 0`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderReport {
+    /// Servers the clients were spread over (`--addr A,B,...`).
+    pub servers: usize,
+    /// Connections that received at least one measured message.
+    pub receivers: u64,
+    /// Of those, how many saw an order other than the reference.
+    pub receivers_differing: u64,
+    /// Deliveries under another ID than the reference's.
+    pub id_mismatches: u64,
+    /// Deliveries whose ID was not above the previous one's at that receiver.
+    pub ids_not_increasing: u64,
+    /// Deliveries of messages past the reference's end, not checked.
+    pub unchecked: u64,
 }
 
 /// `hold.alive`.
@@ -265,6 +297,22 @@ impl Report {
         ));
         if let Some(lat) = &self.latency_us {
             line(format!("  latency   {}", latency_inline(lat)));
+        }
+        if let Some(lat) = &self.tls_handshake_us {
+            line(format!("  tls       handshake {}", latency_inline(lat)));
+        }
+        if let Some(order) = &self.order {
+            if order.receivers > 0 {
+                line(format!(
+                    "  order     {} of {} receivers on {} server(s) saw another order than the reference ({} IDs differed, {} not increasing, {} deliveries unchecked)",
+                    order.receivers_differing,
+                    order.receivers,
+                    order.servers,
+                    order.id_mismatches,
+                    order.ids_not_increasing,
+                    order.unchecked
+                ));
+            }
         }
         if let Some(lat) = &self.connect_latency_us {
             line(format!("  connect   {}", latency_inline(lat)));

@@ -543,6 +543,9 @@ impl<'a> Scenario<'a> {
         Report {
             mode: self.config.mode.name().to_string(),
             addr: self.server.addr().to_string(),
+            tls: false,
+            tls_handshake_us: None,
+            order: None,
             clients: self.config.clients,
             connected: self.connected,
             connect_failures: connect_errors.values().sum::<u64>() as usize,

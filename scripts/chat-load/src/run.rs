@@ -12,7 +12,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crate::config::{Config, Mode};
 use crate::modes::Plan;
 use crate::net::{Phase, Shared, Worker, WorkerResult, CONNECT_TIMEOUT, SLOW_CHECK_LIMIT};
-use crate::report::{ChurnReport, HoldReport, Report, RoundReport, ServerReport, SlowReport};
+use crate::report::{
+    ChurnReport, HoldReport, OrderReport, Report, RoundReport, ServerReport, SlowReport,
+};
 use crate::restart;
 use crate::stats::{self, clock_ticks_per_sec, ServerWatch};
 use crate::Error;
@@ -58,7 +60,12 @@ pub fn run(config: &Config) -> Result<Report, Error> {
 
     let plan = Plan::new(config);
     let budget = time_budget(config, &plan);
-    let shared = Shared::new(run_id(), Instant::now(), Instant::now() + budget);
+    let shared = Shared::new(
+        run_id(),
+        Instant::now(),
+        Instant::now() + budget,
+        order_capacity(&plan),
+    );
     let mut progress = Progress::new(config);
     let mut notes: Vec<String> = Vec::new();
 
@@ -66,7 +73,7 @@ pub fn run(config: &Config) -> Result<Report, Error> {
         let mut handles = Vec::new();
         for id in 0..config.threads {
             let worker =
-                Worker::new(id, &shared, &plan, config.addr).map_err(|source| Error::Io {
+                Worker::new(id, &shared, &plan, &config.addrs).map_err(|source| Error::Io {
                     context: "creating an event loop".into(),
                     source,
                 })?;
@@ -106,6 +113,24 @@ pub fn run(config: &Config) -> Result<Report, Error> {
     Ok(build_report(
         config, &plan, &shared, results, info, watch, notes, started,
     ))
+}
+
+/// Most measured messages the order check keeps a reference for (8 bytes
+/// each); later ones are counted as unchecked.
+const MAX_ORDER_CHECKED: usize = 4_000_000;
+
+/// Room in the order check's reference: the messages the plan will send,
+/// with half again as slack, and the final broadcast.
+fn order_capacity(plan: &Plan) -> usize {
+    let messages = match plan.rounds {
+        Some(rounds) => f64::from(rounds) * plan.senders as f64,
+        None => {
+            plan.senders as f64
+                * plan.rate_per_sender
+                * plan.measure.unwrap_or_default().as_secs_f64()
+        }
+    };
+    ((messages * 1.5) as usize + 1024).min(MAX_ORDER_CHECKED)
 }
 
 /// A note for the report when `--rate` is above the server's default limit.
@@ -446,6 +471,12 @@ fn build_report(
         total.slow_bytes_read += result.slow_bytes_read;
         total.connections_opened += result.connections_opened;
         total.last_delivery_us = total.last_delivery_us.max(result.last_delivery_us);
+        let _ = total.tls_handshake.add(&result.tls_handshake);
+        total.order_checked += result.order_checked;
+        total.order_differed += result.order_differed;
+        total.order_id_mismatches += result.order_id_mismatches;
+        total.order_not_increasing += result.order_not_increasing;
+        total.order_unchecked += result.order_unchecked;
     }
     total
         .connect_errors
@@ -483,6 +514,16 @@ fn build_report(
     Report {
         mode: mode.name().to_string(),
         addr: config.addr_text.clone(),
+        tls: config.tls,
+        tls_handshake_us: stats::summarize(&total.tls_handshake),
+        order: Some(OrderReport {
+            servers: config.addrs.len(),
+            receivers: total.order_checked,
+            receivers_differing: total.order_differed,
+            id_mismatches: total.order_id_mismatches,
+            ids_not_increasing: total.order_not_increasing,
+            unchecked: total.order_unchecked,
+        }),
         clients: config.clients,
         connected: match plan.rounds {
             Some(_) => phase_info
