@@ -49,10 +49,11 @@ const MAX_RESTART_AFTER_SECS: f64 = 60.0;
 
 /// Flags of the modes that load a server someone else started; restart
 /// starts its own, so these mean nothing there.
-const NOT_FOR_RESTART: [&str; 10] = [
+const NOT_FOR_RESTART: [&str; 11] = [
     "addr",
     "tls",
     "server-pid",
+    "redis-pid",
     "slow",
     "slow-rcvbuf",
     "lifetime",
@@ -148,8 +149,13 @@ pub struct Config {
     pub rounds: Option<u32>,
     /// How many 127.0.0.x source addresses to spread connections over.
     pub source_ips: usize,
-    /// The server process to watch in /proc, if given.
+    /// The server process to watch in /proc, if given: the first of
+    /// `server_pids`.
     pub server_pid: Option<u32>,
+    /// Every server process to watch (`--server-pid A,B`), in order.
+    pub server_pids: Vec<u32>,
+    /// A Redis server to watch the same way (`--redis-pid`).
+    pub redis_pid: Option<u32>,
     /// Longest wait for in-flight deliveries after sending stops.
     pub drain: Duration,
     /// Event-loop threads.
@@ -277,7 +283,13 @@ fn options() -> Options {
     opts.optopt(
         "",
         "server-pid",
-        "sample this process's RSS, threads and CPU from /proc",
+        "sample this process's RSS, threads and CPU from /proc; several, comma-separated, for several servers",
+        "PID[,PID...]",
+    );
+    opts.optopt(
+        "",
+        "redis-pid",
+        "sample this Redis server's RSS, threads and CPU the same way",
         "PID",
     );
     opts.optopt(
@@ -496,7 +508,19 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Config, UsageError> {
             "--source-ips above 1 needs an IPv4 target (IPv6 loopback is the single ::1)",
         ));
     }
-    let server_pid = optional_number(&matches, "server-pid")?;
+    let server_pids: Vec<u32> = match matches.opt_str("server-pid") {
+        None => Vec::new(),
+        Some(text) => text
+            .split(',')
+            .map(|pid| {
+                pid.trim()
+                    .parse()
+                    .map_err(|_| invalid(format!("--server-pid: '{pid}' is not a valid pid")))
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    let server_pid = server_pids.first().copied();
+    let redis_pid = optional_number(&matches, "redis-pid")?;
     let drain_secs: f64 = number(&matches, "drain", 3.0)?;
     if !(0.0..=60.0).contains(&drain_secs) {
         return Err(invalid("--drain must be 0..=60 seconds"));
@@ -551,6 +575,8 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Config, UsageError> {
         rounds,
         source_ips,
         server_pid,
+        server_pids,
+        redis_pid,
         drain: Duration::from_secs_f64(drain_secs),
         threads,
         json: matches.opt_present("json"),
@@ -885,6 +911,16 @@ mod tests {
         let err = parse_args(&["fanout", "--addr", "127.0.0.1:7001,10.0.0.1:7002"]).unwrap_err();
         assert!(err.to_string().contains("not a loopback"), "{err}");
         assert!(parse_args(&["fanout", "--addr", "127.0.0.1:7001,"]).is_err());
+    }
+
+    #[test]
+    fn several_server_pids_and_a_redis_pid() {
+        let config = parse_args(&["fanout", "--server-pid", "10,11", "--redis-pid", "12"]).unwrap();
+        assert_eq!(config.server_pid, Some(10));
+        assert_eq!(config.server_pids, [10, 11]);
+        assert_eq!(config.redis_pid, Some(12));
+        assert!(parse_args(&["fanout", "--server-pid", "10,x"]).is_err());
+        assert!(parse_args(&["restart", "--db", "x", "--redis-pid", "1"]).is_err());
     }
 
     #[test]

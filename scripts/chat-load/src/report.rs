@@ -76,8 +76,16 @@ pub struct Report {
     pub restart: Option<RestartReport>,
     /// Connect mode: connect() to established, microseconds.
     pub connect_latency_us: Option<LatencySummary>,
-    /// With `--server-pid`.
+    /// With `--server-pid` (the first one given).
     pub server: Option<ServerReport>,
+    /// With several `--server-pid`s, every one, in order (an addition to
+    /// the original schema); empty otherwise.
+    #[serde(default)]
+    pub servers: Vec<ServerReport>,
+    /// With `--redis-pid`: the Redis server, sampled like the chat servers
+    /// (an addition to the original schema).
+    #[serde(default)]
+    pub redis: Option<ServerReport>,
     /// Reading clients that the server closed, or whose socket failed, before
     /// the end.
     pub disconnected_early: u64,
@@ -348,9 +356,18 @@ impl Report {
                 self.messages_sent
             ));
         }
-        if let Some(server) = &self.server {
+        let servers = if self.servers.is_empty() {
+            self.server.iter().collect::<Vec<_>>()
+        } else {
+            self.servers.iter().collect()
+        };
+        for (what, server) in servers
+            .into_iter()
+            .map(|s| ("server", s))
+            .chain(self.redis.iter().map(|s| ("redis", s)))
+        {
             line(format!(
-                "  server pid {}: rss peak {} KiB, end {} KiB (hwm {} KiB), threads {}, cpu {:.2} s",
+                "  {what} pid {}: rss peak {} KiB, end {} KiB (hwm {} KiB), threads {}, cpu {:.2} s",
                 server.pid,
                 server.rss_peak_kb,
                 server.rss_end_kb,

@@ -586,6 +586,8 @@ impl<'a> Scenario<'a> {
             }),
             connect_latency_us: None,
             server: None,
+            servers: Vec::new(),
+            redis: None,
             disconnected_early: not_back as u64,
             wall_secs: started.elapsed().as_secs_f64(),
             errors,

@@ -50,13 +50,19 @@ pub fn run(config: &Config) -> Result<Report, Error> {
     }
     let started = Instant::now();
     raise_fd_limit(config.clients)?;
-    let watch = match config.server_pid {
-        Some(pid) => Some(ServerWatch::start(pid).map_err(|source| Error::Io {
-            context: format!("reading /proc/{pid} for --server-pid"),
+    // The servers first, in `--server-pid` order, then Redis.
+    let mut watches = Vec::new();
+    for (pid, flag) in config
+        .server_pids
+        .iter()
+        .map(|pid| (*pid, "--server-pid"))
+        .chain(config.redis_pid.map(|pid| (pid, "--redis-pid")))
+    {
+        watches.push(ServerWatch::start(pid).map_err(|source| Error::Io {
+            context: format!("reading /proc/{pid} for {flag}"),
             source,
-        })?),
-        None => None,
-    };
+        })?);
+    }
 
     let plan = Plan::new(config);
     let budget = time_budget(config, &plan);
@@ -86,14 +92,7 @@ pub fn run(config: &Config) -> Result<Report, Error> {
                 })?;
             handles.push(handle);
         }
-        let info = drive_phases(
-            config,
-            &plan,
-            &shared,
-            &mut progress,
-            watch.as_ref(),
-            &mut notes,
-        );
+        let info = drive_phases(config, &plan, &shared, &mut progress, &watches, &mut notes);
         shared.set_phase(Phase::Done);
         let mut results = Vec::new();
         for handle in handles {
@@ -111,7 +110,7 @@ pub fn run(config: &Config) -> Result<Report, Error> {
     progress.finish();
     let (results, info) = outcome?;
     Ok(build_report(
-        config, &plan, &shared, results, info, watch, notes, started,
+        config, &plan, &shared, results, info, watches, notes, started,
     ))
 }
 
@@ -162,9 +161,9 @@ struct PhaseInfo {
     /// Start of the measured phase (connect mode: of the connect storm;
     /// rounds: of the first round's), microseconds since the epoch.
     measure_start_us: u64,
-    /// Server CPU ticks (utime + stime) from the measured phase's start to
-    /// the end of the drain; `None` without `--server-pid`.
-    server_cpu_ticks: Option<u64>,
+    /// CPU ticks (utime + stime) of each watched process (the servers, then
+    /// Redis) from the measured phase's start to the end of the drain.
+    cpu_ticks: Vec<Option<u64>>,
     /// Churn in rounds: one entry per round completed.
     rounds: Vec<RoundReport>,
 }
@@ -175,14 +174,14 @@ fn drive_phases(
     plan: &Plan,
     shared: &Shared,
     progress: &mut Progress,
-    watch: Option<&ServerWatch>,
+    watches: &[ServerWatch],
     notes: &mut Vec<String>,
 ) -> PhaseInfo {
     if let Some(rounds) = plan.rounds {
-        return drive_rounds(config, plan, shared, progress, watch, notes, rounds);
+        return drive_rounds(config, plan, shared, progress, watches, notes, rounds);
     }
     let mut info = PhaseInfo::default();
-    let cpu_start_connect = watch.and_then(|w| w.cpu_ticks());
+    let cpu_start_connect = cpu_now(watches);
     let connect_phase_end = connect(config, plan, shared, progress, "connect", notes);
     warm_up(config, plan, shared, progress, "warm-up", notes);
 
@@ -190,7 +189,7 @@ fn drive_phases(
     let cpu_start = if plan.connect_storm {
         cpu_start_connect
     } else {
-        watch.and_then(|w| w.cpu_ticks())
+        cpu_now(watches)
     };
     let measure_start = if plan.connect_storm {
         connect_phase_end
@@ -213,7 +212,7 @@ fn drive_phases(
     }
 
     drain(config, shared, progress, "drain", notes);
-    info.server_cpu_ticks = cpu_since(watch, cpu_start);
+    info.cpu_ticks = cpu_since(watches, &cpu_start);
 
     if plan.slow > 0 {
         progress.say("checking slow clients");
@@ -230,13 +229,14 @@ fn drive_rounds(
     plan: &Plan,
     shared: &Shared,
     progress: &mut Progress,
-    watch: Option<&ServerWatch>,
+    watches: &[ServerWatch],
     notes: &mut Vec<String>,
     rounds: u32,
 ) -> PhaseInfo {
+    let watch = watches.first();
     let mut info = PhaseInfo::default();
     let started = Instant::now();
-    let mut cpu_start = None;
+    let mut cpu_start = Vec::new();
     // Claimed connects before this round; exact, since no connect is under
     // way between one round's Vacate and the next round's Connecting.
     let mut connected_before = 0;
@@ -256,7 +256,7 @@ fn drive_rounds(
         connect(config, plan, shared, progress, &stage, notes);
         warm_up(config, plan, shared, progress, &stage, notes);
         if round == 1 {
-            cpu_start = watch.and_then(|w| w.cpu_ticks());
+            cpu_start = cpu_now(watches);
             info.measure_start_us = shared.epoch.elapsed().as_micros() as u64;
         }
         // Entering Measure, every open sender sends its one message.
@@ -272,7 +272,7 @@ fn drive_rounds(
         });
         connected_before = connected;
     }
-    info.server_cpu_ticks = cpu_since(watch, cpu_start);
+    info.cpu_ticks = cpu_since(watches, &cpu_start);
     info
 }
 
@@ -359,9 +359,17 @@ fn drain(
 }
 
 /// Server CPU ticks since `start`; `None` without a reading at either end.
-fn cpu_since(watch: Option<&ServerWatch>, start: Option<u64>) -> Option<u64> {
-    let end = watch.and_then(|w| w.cpu_ticks());
-    Some(end?.saturating_sub(start?))
+fn cpu_since(watches: &[ServerWatch], start: &[Option<u64>]) -> Vec<Option<u64>> {
+    watches
+        .iter()
+        .zip(start)
+        .map(|(watch, start)| Some(watch.cpu_ticks()?.saturating_sub((*start)?)))
+        .collect()
+}
+
+/// Each watched process's CPU ticks now.
+fn cpu_now(watches: &[ServerWatch]) -> Vec<Option<u64>> {
+    watches.iter().map(ServerWatch::cpu_ticks).collect()
 }
 
 /// Sets `phase` and waits (bounded) for every worker to acknowledge it.
@@ -449,7 +457,7 @@ fn build_report(
     shared: &Shared,
     results: Vec<WorkerResult>,
     phase_info: PhaseInfo,
-    watch: Option<ServerWatch>,
+    watches: Vec<ServerWatch>,
     mut errors: Vec<String>,
     started: Instant,
 ) -> Report {
@@ -493,23 +501,31 @@ fn build_report(
     let received = shared.received.load(Ordering::SeqCst);
     let measure_start_us = phase_info.measure_start_us;
     let delivery_secs = total.last_delivery_us.saturating_sub(measure_start_us) as f64 / 1e6;
-    let server = watch.map(|watch| {
-        let pid = config.server_pid.unwrap_or(0);
-        let summary = watch.finish();
-        if summary.lost {
-            errors.push(format!(
-                "server pid {pid} vanished or became unreadable during the run"
-            ));
-        }
-        ServerReport {
-            pid,
-            rss_peak_kb: summary.rss_peak_kb,
-            rss_end_kb: summary.rss_end_kb,
-            vm_hwm_kb: summary.hwm_kb,
-            threads_peak: summary.threads_peak,
-            cpu_secs: phase_info.server_cpu_ticks.unwrap_or(0) as f64 / clock_ticks_per_sec(),
-        }
-    });
+    let pids = config.server_pids.iter().chain(config.redis_pid.iter());
+    let mut watched: Vec<ServerReport> = watches
+        .into_iter()
+        .zip(pids)
+        .enumerate()
+        .map(|(at, (watch, &pid))| {
+            let summary = watch.finish();
+            if summary.lost {
+                errors.push(format!(
+                    "watched pid {pid} vanished or became unreadable during the run"
+                ));
+            }
+            let ticks = phase_info.cpu_ticks.get(at).copied().flatten();
+            ServerReport {
+                pid,
+                rss_peak_kb: summary.rss_peak_kb,
+                rss_end_kb: summary.rss_end_kb,
+                vm_hwm_kb: summary.hwm_kb,
+                threads_peak: summary.threads_peak,
+                cpu_secs: ticks.unwrap_or(0) as f64 / clock_ticks_per_sec(),
+            }
+        })
+        .collect();
+    let redis = config.redis_pid.and_then(|_| watched.pop());
+    let server = watched.first().cloned();
     let mode = config.mode;
     Report {
         mode: mode.name().to_string(),
@@ -572,6 +588,12 @@ fn build_report(
             None
         },
         server,
+        servers: if watched.len() > 1 {
+            watched
+        } else {
+            Vec::new()
+        },
+        redis,
         disconnected_early: total.disconnected_early,
         wall_secs: started.elapsed().as_secs_f64(),
         errors,
