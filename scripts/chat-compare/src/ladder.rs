@@ -51,6 +51,9 @@ pub enum RoomLog {
     File,
     /// In memory: the event server with `--db none`, and the threads server always.
     Memory,
+    /// A Redis stream (`--redis URL --room NAME`) that one or more event servers share; the
+    /// step starts its own `redis-server` for it.
+    Redis,
 }
 
 impl RoomLog {
@@ -68,6 +71,7 @@ impl RoomLog {
         match self {
             RoomLog::File => "file",
             RoomLog::Memory => "memory",
+            RoomLog::Redis => "redis",
         }
     }
 }
@@ -89,6 +93,16 @@ pub enum Ladder {
     Churn,
     /// The server killed with SIGKILL mid-run and restarted on its log: what the clients lost.
     Restart,
+    /// [`Ladder::Idle`]'s largest room, every desk on TLS.
+    TlsIdle,
+    /// [`Ladder::Fanout`] at the target's room, every desk on TLS, alternating with the plain
+    /// runs.
+    TlsFanout,
+    /// [`Ladder::Saturate`], every desk on TLS, alternating with the plain runs.
+    TlsSaturate,
+    /// The fanout of [`SCALE_CLIENTS`] on a room whose log is Redis: one server, then two with
+    /// the clients spread over both; next to the same fanout on the embedded log.
+    Scale,
 }
 
 impl Ladder {
@@ -102,6 +116,20 @@ impl Ladder {
             Ladder::SlowReader => "slow-reader",
             Ladder::Churn => "churn",
             Ladder::Restart => "restart",
+            Ladder::TlsIdle => "tls-idle",
+            Ladder::TlsFanout => "tls-fanout",
+            Ladder::TlsSaturate => "tls-saturate",
+            Ladder::Scale => "scale",
+        }
+    }
+
+    /// The ladder a TLS run of this ladder's workload belongs to, if it has one.
+    fn tls_twin(self) -> Option<Ladder> {
+        match self {
+            Ladder::Idle => Some(Ladder::TlsIdle),
+            Ladder::Fanout => Some(Ladder::TlsFanout),
+            Ladder::Saturate => Some(Ladder::TlsSaturate),
+            _ => None,
         }
     }
 }
@@ -315,6 +343,11 @@ pub struct Step {
     pub server_mode: ServerMode,
     /// Where that server keeps the room.
     pub room_log: RoomLog,
+    /// Every desk speaks TLS to a server started with `--tls`.
+    pub tls: bool,
+    /// How many servers share the room (more than one only on Redis); the clients are spread
+    /// over them round robin.
+    pub server_count: u32,
     /// Which run of this workload against this server and log, from 1; only the log-cost
     /// pairs run more than once.
     pub run: u32,
@@ -332,8 +365,13 @@ impl Step {
             self.workload.clients,
             self.server_mode
         );
-        if self.room_log != RoomLog::of(self.server_mode) {
-            id.push_str("-db-none");
+        match self.room_log {
+            RoomLog::Memory if self.server_mode == ServerMode::Event => id.push_str("-db-none"),
+            RoomLog::Redis => id.push_str("-redis"),
+            _ => {}
+        }
+        if self.server_count > 1 {
+            id.push_str(&format!("-x{}", self.server_count));
         }
         if self.run > 1 {
             id.push_str(&format!("-{}", self.run));
@@ -344,15 +382,28 @@ impl Step {
     /// Whether this step is the one the side-by-side tables show: its mode with the log of
     /// [`RoomLog::of`], first run.
     pub fn is_side_by_side(&self) -> bool {
-        self.room_log == RoomLog::of(self.server_mode) && self.run == 1
+        self.room_log == RoomLog::of(self.server_mode)
+            && self.run == 1
+            && !self.tls
+            && self.server_count == 1
     }
 
     /// The server as the report names it: `event`, `event --db none`, `event (run 2)` or
     /// `threads`.
     pub fn server_label(&self) -> String {
         let mut label = self.server_mode.to_string();
-        if self.room_log != RoomLog::of(self.server_mode) {
-            label.push_str(" --db none");
+        if self.server_count > 1 {
+            label = format!("{} × {label}", self.server_count);
+        }
+        match self.room_log {
+            RoomLog::Memory if self.server_mode == ServerMode::Event => {
+                label.push_str(" --db none")
+            }
+            RoomLog::Redis => label.push_str(" --redis"),
+            _ => {}
+        }
+        if self.tls {
+            label.push_str(" --tls");
         }
         if self.run > 1 {
             label.push_str(&format!(" (run {})", self.run));
@@ -454,29 +505,102 @@ pub fn log_cost_runs(quick: bool) -> u32 {
     }
 }
 
-/// A server a workload runs against: its mode, its room log, which run.
-pub type Server = (ServerMode, RoomLog, u32);
+/// The server side of a step: which design, where the room's log is, TLS or not, how many
+/// servers share the room, which run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Server {
+    /// Event or threads.
+    pub mode: ServerMode,
+    /// Where the room's log is.
+    pub log: RoomLog,
+    /// `--tls`, and every desk on TLS.
+    pub tls: bool,
+    /// Servers sharing the room.
+    pub count: u32,
+    /// Which run of this workload against this server, from 1.
+    pub run: u32,
+}
+
+impl Server {
+    /// One plain server.
+    pub const fn one(mode: ServerMode, log: RoomLog, run: u32) -> Server {
+        Server {
+            mode,
+            log,
+            tls: false,
+            count: 1,
+            run,
+        }
+    }
+
+    /// The same server with every desk on TLS.
+    const fn with_tls(self) -> Server {
+        Server { tls: true, ..self }
+    }
+}
+
+/// The room size of the Redis rows in the full ladder: the fanout target's.
+pub const SCALE_CLIENTS: u32 = FANOUT_TARGET_CLIENTS;
+/// The same in `--quick`: the smallest fanout room.
+pub const QUICK_SCALE_CLIENTS: u32 = 100;
+/// The room size of the TLS idle row: the idle target's, or `--quick`'s largest.
+pub const TLS_IDLE_CLIENTS: u32 = 10_000;
+/// The same in `--quick`.
+pub const QUICK_TLS_IDLE_CLIENTS: u32 = 1000;
 
 /// The servers a workload runs against, in order: event with its log, then, for the log's cost
-/// (the fanout target's room and the saturating step), event with `--db none` and again with
-/// its log, alternating, `log_cost_runs` times each; then threads. The restart scenario runs
-/// only against event with its log.
-pub fn servers(workload: &Workload, log_cost_runs: u32) -> Vec<Server> {
-    let threads = (ServerMode::Threads, RoomLog::Memory, 1);
+/// (the fanout target's room and the saturating step), event with `--db none`, event on TLS and
+/// again with its log, alternating, `log_cost_runs` times each; then threads. The largest idle
+/// room also runs on TLS; the Redis room size's fanout also runs on one and on two servers
+/// sharing a Redis stream. The restart scenario runs only against event with its log.
+pub fn servers(workload: &Workload, log_cost_runs: u32, quick: bool) -> Vec<Server> {
+    let threads = Server::one(ServerMode::Threads, RoomLog::Memory, 1);
+    let event = |log, run| Server::one(ServerMode::Event, log, run);
     let log_cost = workload.ladder == Ladder::Saturate
         || (workload.ladder == Ladder::Fanout && workload.clients == FANOUT_TARGET_CLIENTS);
-    match workload.ladder {
-        Ladder::Restart => vec![(ServerMode::Event, RoomLog::File, 1)],
+    let (tls_idle, scale) = if quick {
+        (QUICK_TLS_IDLE_CLIENTS, QUICK_SCALE_CLIENTS)
+    } else {
+        (TLS_IDLE_CLIENTS, SCALE_CLIENTS)
+    };
+    let mut list = match workload.ladder {
+        Ladder::Restart => return vec![event(RoomLog::File, 1)],
         _ if log_cost => (1..=log_cost_runs)
             .flat_map(|run| {
                 [
-                    (ServerMode::Event, RoomLog::File, run),
-                    (ServerMode::Event, RoomLog::Memory, run),
+                    event(RoomLog::File, run),
+                    event(RoomLog::Memory, run),
+                    event(RoomLog::File, run).with_tls(),
                 ]
             })
             .chain([threads])
             .collect(),
-        _ => vec![(ServerMode::Event, RoomLog::File, 1), threads],
+        Ladder::Idle if workload.clients == tls_idle => vec![
+            event(RoomLog::File, 1),
+            threads,
+            event(RoomLog::File, 1).with_tls(),
+        ],
+        _ => vec![event(RoomLog::File, 1), threads],
+    };
+    if workload.ladder == Ladder::Fanout && workload.clients == scale {
+        list.push(event(RoomLog::Redis, 1));
+        list.push(Server {
+            count: 2,
+            ..event(RoomLog::Redis, 1)
+        });
+    }
+    list
+}
+
+/// The ladder a step of `workload` against `server` is reported in: TLS runs and Redis rooms
+/// have their own, so the side-by-side tables and the log's cost never mix them in.
+fn ladder_of(workload: &Workload, server: &Server) -> Ladder {
+    if server.log == RoomLog::Redis {
+        return Ladder::Scale;
+    }
+    match workload.ladder.tls_twin() {
+        Some(twin) if server.tls => twin,
+        _ => workload.ladder,
     }
 }
 
@@ -485,16 +609,22 @@ pub fn steps(quick: bool) -> Vec<Step> {
     workloads(quick)
         .into_iter()
         .flat_map(|workload| {
-            servers(&workload, log_cost_runs(quick))
+            servers(&workload, log_cost_runs(quick), quick)
                 .into_iter()
-                .map(move |server| (server, workload.clone()))
+                .map(move |server| {
+                    let mut workload = workload.clone();
+                    workload.ladder = ladder_of(&workload, &server);
+                    (server, workload)
+                })
         })
         .enumerate()
-        .map(|(index, ((server_mode, room_log, run), workload))| Step {
+        .map(|(index, (server, workload))| Step {
             number: index + 1,
-            server_mode,
-            room_log,
-            run,
+            server_mode: server.mode,
+            room_log: server.log,
+            tls: server.tls,
+            server_count: server.count,
+            run: server.run,
             workload,
         })
         .collect()
@@ -570,13 +700,10 @@ mod tests {
         );
         assert_eq!(steps[1].number, 2);
         for workload in workloads(false) {
-            let servers = servers(&workload, LOG_COST_RUNS);
-            assert_eq!(servers[0], (ServerMode::Event, RoomLog::File, 1));
+            let servers = servers(&workload, LOG_COST_RUNS, false);
+            assert_eq!(servers[0], Server::one(ServerMode::Event, RoomLog::File, 1));
             if workload.ladder != Ladder::Restart {
-                assert_eq!(
-                    servers.last(),
-                    Some(&(ServerMode::Threads, RoomLog::Memory, 1))
-                );
+                assert!(servers.contains(&Server::one(ServerMode::Threads, RoomLog::Memory, 1)));
             }
         }
     }
@@ -586,7 +713,7 @@ mod tests {
         let ids = |quick| -> Vec<String> {
             steps(quick)
                 .iter()
-                .filter(|s| !s.is_side_by_side())
+                .filter(|s| !s.is_side_by_side() && !s.tls && s.room_log != RoomLog::Redis)
                 .map(Step::id)
                 .collect()
         };
@@ -633,6 +760,57 @@ mod tests {
                 load.total_rate() * load.duration_secs <= chat_load::config::MAX_RESTART_MESSAGES
             );
             assert!(load.rate_per_sender <= MAX_RATE_PER_SENDER);
+        }
+    }
+
+    #[test]
+    fn tls_runs_alternate_with_plain_ones_in_their_own_ladders() {
+        let ids = |quick| -> Vec<String> {
+            steps(quick)
+                .iter()
+                .filter(|s| s.tls)
+                .map(Step::id)
+                .collect()
+        };
+        assert_eq!(
+            ids(false),
+            [
+                "tls-idle-10000-event",
+                "tls-fanout-1000-event",
+                "tls-fanout-1000-event-2",
+                "tls-fanout-1000-event-3",
+                "tls-saturate-500-event",
+                "tls-saturate-500-event-2",
+                "tls-saturate-500-event-3",
+            ]
+        );
+        assert_eq!(ids(true), ["tls-idle-1000-event", "tls-saturate-200-event"]);
+        let all = steps(false);
+        let at = |id: &str| all.iter().position(|s| s.id() == id).unwrap();
+        assert!(at("saturate-500-event-db-none-2") < at("tls-saturate-500-event-2"));
+        assert!(at("tls-saturate-500-event-2") < at("saturate-500-event-3"));
+        let tls = &all[at("tls-saturate-500-event")];
+        assert_eq!(tls.server_label(), "event --tls");
+        assert!(!tls.is_side_by_side());
+    }
+
+    #[test]
+    fn redis_rows_run_one_and_two_servers_at_the_scale_size() {
+        for (quick, size) in [(false, SCALE_CLIENTS), (true, QUICK_SCALE_CLIENTS)] {
+            let redis: Vec<Step> = steps(quick)
+                .into_iter()
+                .filter(|s| s.room_log == RoomLog::Redis)
+                .collect();
+            let ids: Vec<String> = redis.iter().map(Step::id).collect();
+            assert_eq!(
+                ids,
+                [
+                    format!("scale-{size}-event-redis"),
+                    format!("scale-{size}-event-redis-x2")
+                ]
+            );
+            assert_eq!(redis[1].server_label(), "2 × event --redis");
+            assert!(redis.iter().all(|s| s.workload.ladder == Ladder::Scale));
         }
     }
 

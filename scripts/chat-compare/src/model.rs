@@ -33,6 +33,15 @@ pub const SLOW_RSS_ALLOWANCE_KB: f64 = 16.0 * 1024.0;
 /// saturation) at most this multiple of the same run with `--db none`.
 pub const LOG_COST_MAX_FACTOR: f64 = 1.15;
 
+/// TLS target: peak RSS of the event server holding [`TLS_IDLE_TARGET_CLIENTS`] idle TLS desks
+/// (rustls keeps about 8 KiB per idle connection).
+pub const TLS_IDLE_RSS_TARGET_KB: f64 = 100.0 * 1024.0;
+/// TLS target: the idle room size.
+pub const TLS_IDLE_TARGET_CLIENTS: u32 = 10_000;
+/// TLS target: CPU per delivery at saturation with every desk on TLS, at most this multiple of
+/// plain desks'.
+pub const TLS_CPU_MAX_FACTOR: f64 = 1.5;
+
 /// What one step produced.
 #[derive(Debug, Clone)]
 pub struct StepResult {
@@ -89,6 +98,23 @@ impl StepResult {
     /// Server CPU µs per delivery received.
     pub fn cpu_us_per_delivery(&self) -> Option<f64> {
         cpu_us_per_delivery(self.load()?)
+    }
+
+    /// Every server of the step, as chat-load sampled them (one, or each of several).
+    pub fn servers(&self) -> Vec<&ServerReport> {
+        let Some(load) = self.load() else {
+            return Vec::new();
+        };
+        if load.servers.is_empty() {
+            load.server.iter().collect()
+        } else {
+            load.servers.iter().collect()
+        }
+    }
+
+    /// The step's Redis server, as chat-load sampled it.
+    pub fn redis(&self) -> Option<&ServerReport> {
+        self.load()?.redis.as_ref()
     }
 
     /// The churn rounds and the server's RSS after each.

@@ -18,7 +18,8 @@ use crate::ladder::{log_cost_runs, Ladder, RoomLog, ServerMode, LOG_COST_RUNS};
 use crate::model::{
     event_runs, find, RunRecord, StepResult, CPU_PER_DELIVERY_MAX_SHARE, FANOUT_P99_TARGET_US,
     FANOUT_TARGET_CLIENTS, IDLE_RSS_TARGET_KB, IDLE_TARGET_CLIENTS, LOG_COST_MAX_FACTOR,
-    SLOW_P99_MAX_FACTOR, SLOW_RSS_ALLOWANCE_KB,
+    SLOW_P99_MAX_FACTOR, SLOW_RSS_ALLOWANCE_KB, TLS_CPU_MAX_FACTOR, TLS_IDLE_RSS_TARGET_KB,
+    TLS_IDLE_TARGET_CLIENTS,
 };
 
 const NOT_AVAILABLE: &str = "n/a";
@@ -298,6 +299,8 @@ pub fn check_targets(results: &[StepResult]) -> Vec<TargetCheck> {
         check_slow_reader(results),
         check_log_cost(results),
         check_restart(results),
+        check_tls_idle(results),
+        check_tls_cpu(results),
     ]
 }
 
@@ -659,6 +662,336 @@ fn check_restart(results: &[StepResult]) -> TargetCheck {
         verdict: verdict_of(&conditions),
         detail,
     }
+}
+
+// ---------------------------------------------------------------- TLS and Redis
+
+/// One figure of the event server with every desk on TLS and with plain desks: every run of
+/// each, same workload, same run of the comparison.
+struct TlsCost {
+    /// What is compared, for the table.
+    label: String,
+    /// The figure of each TLS run, in run order.
+    tls: Vec<f64>,
+    /// The figure of each plain run.
+    plain: Vec<f64>,
+    /// The most TLS ÷ plain may be, when this figure has a target.
+    max_factor: Option<f64>,
+    /// Met when every run was clean and the ratio of the medians is within `max_factor`; not
+    /// measured when the pair is not in this run or has no target.
+    verdict: Verdict,
+}
+
+/// The TLS runs of `ladder` (its TLS twin) and the plain runs of the same workload on the log.
+fn tls_cost(
+    results: &[StepResult],
+    label: String,
+    (plain_ladder, tls_ladder): (Ladder, Ladder),
+    clients: Option<u32>,
+    figure: fn(&StepResult) -> Option<f64>,
+    max_factor: Option<f64>,
+) -> TlsCost {
+    let plain = event_runs(results, plain_ladder, clients, RoomLog::File);
+    let tls: Vec<&StepResult> = results
+        .iter()
+        .filter(|r| {
+            r.step.workload.ladder == tls_ladder
+                && clients.is_none_or(|c| r.step.workload.clients == c)
+        })
+        .collect();
+    let values = |runs: &[&StepResult]| runs.iter().filter_map(|r| figure(r)).collect();
+    let mut cost = TlsCost {
+        label,
+        tls: values(&tls),
+        plain: values(&plain),
+        max_factor,
+        verdict: Verdict::NotMeasured,
+    };
+    if let (Some(max), false, false) = (max_factor, tls.is_empty(), plain.is_empty()) {
+        let factor = match (median(&cost.tls), median(&cost.plain)) {
+            (Some(a), Some(b)) if b > 0.0 => Some(a / b <= max),
+            _ => None,
+        };
+        let conditions: Vec<Option<bool>> = tls
+            .iter()
+            .chain(&plain)
+            .map(|r| clean(r))
+            .chain([factor])
+            .collect();
+        cost.verdict = verdict_of(&conditions);
+    }
+    cost
+}
+
+/// The room size of a ladder's first step, if it ran.
+fn first_size(results: &[StepResult], ladder: Ladder) -> Option<u32> {
+    results
+        .iter()
+        .find(|r| r.step.workload.ladder == ladder)
+        .map(|r| r.step.workload.clients)
+}
+
+/// Fanout p99 at the fanout target's room, and p99 and CPU per delivery at saturation, TLS vs
+/// plain (the idle room's memory is a target of its own, [`check_tls_idle`]).
+fn tls_costs(results: &[StepResult]) -> Vec<TlsCost> {
+    let p99_ms = |r: &StepResult| r.p99_us().map(|us| us / 1000.0);
+    let saturate = results
+        .iter()
+        .find(|r| r.step.workload.ladder == Ladder::TlsSaturate)
+        .map(|r| {
+            format!(
+                "saturating, {} clients × {:.0} msg/s",
+                r.step.workload.clients,
+                r.step.workload.total_rate()
+            )
+        })
+        .unwrap_or_else(|| "saturating step".into());
+    vec![
+        tls_cost(
+            results,
+            format!("fanout {FANOUT_TARGET_CLIENTS} clients × 200 msg/s: p99 ms"),
+            (Ladder::Fanout, Ladder::TlsFanout),
+            Some(FANOUT_TARGET_CLIENTS),
+            p99_ms,
+            None,
+        ),
+        tls_cost(
+            results,
+            format!("{saturate}: p99 ms"),
+            (Ladder::Saturate, Ladder::TlsSaturate),
+            None,
+            p99_ms,
+            None,
+        ),
+        tls_cost(
+            results,
+            format!("{saturate}: CPU µs per delivery"),
+            (Ladder::Saturate, Ladder::TlsSaturate),
+            None,
+            StepResult::cpu_us_per_delivery,
+            Some(TLS_CPU_MAX_FACTOR),
+        ),
+    ]
+}
+
+fn check_tls_idle(results: &[StepResult]) -> TargetCheck {
+    let target = format!(
+        "TLS: {TLS_IDLE_TARGET_CLIENTS} idle desks on TLS, peak RSS ≤ {:.0} MiB, all get the final broadcast",
+        TLS_IDLE_RSS_TARGET_KB / 1024.0
+    );
+    let Some(tls) = results.iter().find(|r| {
+        r.step.workload.ladder == Ladder::TlsIdle
+            && r.step.workload.clients == TLS_IDLE_TARGET_CLIENTS
+    }) else {
+        return not_measured(target, "no TLS idle step of that size in this run");
+    };
+    let plain = find(
+        results,
+        Ladder::Idle,
+        Some(TLS_IDLE_TARGET_CLIENTS),
+        ServerMode::Event,
+    );
+    let rss = tls.rss_peak_kb();
+    let detail = format!(
+        "TLS {} MiB vs plain {} MiB ({} plain); TLS: {} of {} got the broadcast",
+        or_na(mib(rss)),
+        or_na(mib(plain.and_then(StepResult::rss_peak_kb))),
+        ratio(rss, plain.and_then(StepResult::rss_peak_kb)),
+        or_na(alive_text(tls)),
+        TLS_IDLE_TARGET_CLIENTS
+    );
+    TargetCheck {
+        target,
+        verdict: verdict_of(&[
+            clean(tls),
+            all_received(tls),
+            rss.map(|kb| kb <= TLS_IDLE_RSS_TARGET_KB),
+        ]),
+        detail,
+    }
+}
+
+fn check_tls_cpu(results: &[StepResult]) -> TargetCheck {
+    let target = format!(
+        "TLS: CPU per delivery at saturation ≤ {TLS_CPU_MAX_FACTOR}× plain (medians of the runs of each)"
+    );
+    let Some(cost) = tls_costs(results)
+        .into_iter()
+        .find(|c| c.max_factor.is_some())
+    else {
+        return not_measured(target, "no TLS saturating step");
+    };
+    let detail = format!(
+        "{}: TLS {} vs plain {} ({})",
+        cost.label,
+        runs_text(&cost.tls),
+        runs_text(&cost.plain),
+        ratio(median(&cost.tls), median(&cost.plain))
+    );
+    TargetCheck {
+        target,
+        verdict: cost.verdict,
+        detail,
+    }
+}
+
+/// TLS against plain: the idle room's memory, then each paired figure.
+pub fn tls_table(results: &[StepResult]) -> String {
+    let mut rows = Vec::new();
+    if let Some(size) = first_size(results, Ladder::TlsIdle) {
+        let tls = results
+            .iter()
+            .find(|r| r.step.workload.ladder == Ladder::TlsIdle);
+        let plain = find(results, Ladder::Idle, Some(size), ServerMode::Event);
+        let rss = |r: Option<&StepResult>| r.and_then(StepResult::rss_peak_kb);
+        let check = check_tls_idle(results);
+        rows.push(vec![
+            format!("{size} idle clients: server peak RSS MiB (all got the broadcast: TLS {}, plain {})",
+                or_na(tls.and_then(alive_text)), or_na(plain.and_then(alive_text))),
+            or_na(mib(rss(tls))),
+            or_na(mib(rss(plain))),
+            ratio(rss(tls), rss(plain)),
+            format!("≤ {:.0} MiB", TLS_IDLE_RSS_TARGET_KB / 1024.0),
+            check.verdict.label().into(),
+        ]);
+        let handshakes = tls
+            .and_then(StepResult::load)
+            .and_then(|l| l.tls_handshake_us);
+        if let Some(h) = handshakes {
+            rows.push(vec![
+                format!("{size} idle clients: TLS handshake p50 / p99 ms (all connecting at once)"),
+                format!(
+                    "{} / {}",
+                    or_na(ms(Some(h.p50 as f64))),
+                    or_na(ms(Some(h.p99 as f64)))
+                ),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+            ]);
+        }
+    }
+    for cost in tls_costs(results) {
+        if cost.tls.is_empty() && cost.plain.is_empty() {
+            continue;
+        }
+        rows.push(vec![
+            cost.label,
+            runs_text(&cost.tls),
+            runs_text(&cost.plain),
+            ratio(median(&cost.tls), median(&cost.plain)),
+            cost.max_factor
+                .map_or_else(|| "–".into(), |max| format!("≤ {max}×")),
+            if cost.max_factor.is_some() {
+                cost.verdict.label().into()
+            } else {
+                String::new()
+            },
+        ]);
+    }
+    table(
+        &[
+            "figure",
+            "TLS: median (each run)",
+            "plain: median (each run)",
+            "TLS ÷ plain",
+            "target",
+            "result",
+        ],
+        &rows,
+    )
+}
+
+/// CPU µs per delivery of all of a step's servers together, and each one's CPU seconds.
+fn servers_cpu_text(result: &StepResult) -> Option<String> {
+    let load = result.load()?;
+    let servers = result.servers();
+    if servers.is_empty() || load.deliveries_received == 0 {
+        return None;
+    }
+    let total: f64 = servers.iter().map(|s| s.cpu_secs).sum();
+    let each: Vec<String> = servers
+        .iter()
+        .map(|s| format!("{:.2}", s.cpu_secs))
+        .collect();
+    Some(format!(
+        "{:.2} ({} s)",
+        total * 1e6 / load.deliveries_received as f64,
+        each.join(" + ")
+    ))
+}
+
+/// One server on the embedded log, one on Redis, two sharing Redis, the same fanout.
+pub fn scale_table(results: &[StepResult]) -> String {
+    let Some(size) = first_size(results, Ladder::Scale) else {
+        return "Not in this run.\n".into();
+    };
+    let embedded = find(results, Ladder::Fanout, Some(size), ServerMode::Event);
+    let redis_rows = results
+        .iter()
+        .filter(|r| r.step.workload.ladder == Ladder::Scale);
+    let rows: Vec<Vec<String>> = embedded
+        .into_iter()
+        .chain(redis_rows)
+        .map(|r| {
+            let failed = r.load().is_none();
+            let cell = |text: Option<String>| {
+                if failed {
+                    "failed".to_string()
+                } else {
+                    or_na(text)
+                }
+            };
+            let redis = r.redis();
+            let deliveries = r.load().map_or(0, |l| l.deliveries_received);
+            let order = r.load().and_then(|l| l.order.clone());
+            vec![
+                format!(
+                    "{} server{}, {}",
+                    r.step.server_count,
+                    if r.step.server_count > 1 { "s" } else { "" },
+                    if r.step.room_log == RoomLog::Redis {
+                        "Redis stream"
+                    } else {
+                        "embedded log (SQLite)"
+                    }
+                ),
+                cell(percent(r.delivered())),
+                cell(ms(r.p99_us())),
+                cell(servers_cpu_text(r)),
+                if r.step.room_log == RoomLog::Redis {
+                    cell(redis.filter(|_| deliveries > 0).map(|s| {
+                        format!(
+                            "{:.2} ({:.2} s)",
+                            s.cpu_secs * 1e6 / deliveries as f64,
+                            s.cpu_secs
+                        )
+                    }))
+                } else {
+                    "–".into()
+                },
+                if r.step.room_log == RoomLog::Redis {
+                    cell(mib(redis.map(|s| s.rss_peak_kb as f64)))
+                } else {
+                    "–".into()
+                },
+                cell(order.map(|o| format!("{} of {}", o.receivers_differing, o.receivers))),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "servers, room's log",
+            "delivered",
+            "p99 ms",
+            "server CPU µs per delivery, all servers (each one's CPU)",
+            "Redis CPU µs per delivery (its CPU)",
+            "Redis peak RSS MiB",
+            "receivers that saw another order",
+        ],
+        &rows,
+    )
 }
 
 // ---------------------------------------------------------------- markdown
@@ -1111,11 +1444,9 @@ pub fn render_markdown(record: &RunRecord) -> String {
          The event server as shipped (its log in a SQLite file) against the same server with `--db none`, same workload, alternating, {} runs each in this run of the comparison; the ratio is of the medians. Every other table shows the first run on the log.\n\n{}\n{}",
         log_cost_runs(record.quick),
         log_cost_table(results),
-        happened_lines_of(
-            results
-                .iter()
-                .filter(|r| !r.step.is_side_by_side())
-        )
+        happened_lines_of(results.iter().filter(|r| {
+            !r.step.is_side_by_side() && !r.step.tls && r.step.room_log != RoomLog::Redis
+        }))
     );
     let _ = writeln!(
         out,
@@ -1137,6 +1468,29 @@ pub fn render_markdown(record: &RunRecord) -> String {
         ladder_description(results, Ladder::Churn),
         churn_table(results),
         happened_lines(results, &[Ladder::Churn])
+    );
+    let _ = writeln!(
+        out,
+        "## TLS\n\n\
+         The event server started with `--tls` (TLS and plain on one port, a self-signed certificate made at its start), every desk on TLS (`chat-load --tls`: rustls with ring, any certificate accepted but the handshake's signatures checked, no session resumption, so every desk pays a full handshake), next to the plain runs of the same workload on a server without `--tls`. The TLS runs of the fanout target's room and of the saturating step alternate with the plain ones ({} each); the ratio is of the medians.\n\n{}\n{}",
+        log_cost_runs(record.quick),
+        tls_table(results),
+        happened_lines_of(results.iter().filter(|r| r.step.tls))
+    );
+    let _ = writeln!(
+        out,
+        "## Scale-out: one room over Redis\n\n\
+         The fanout above ({}), on one event server with its embedded log (the fanout step's own figures), on one event server whose room's log is a Redis stream (`--redis URL --room NAME`), and on two such servers sharing the stream, the clients spread over them round robin (`chat-load --addr A,B`). Each step starts its own `redis-server` (127.0.0.1, a free port, `--save '' --appendonly no`) and stops it after. Server CPU is all chat servers' together per delivery; Redis's is its own, sampled from `/proc` like the servers'. The order check: every message must reach every receiver under the same ID, and each receiver's IDs must increase; a receiver that saw anything else counts.\n\n{}\n{}",
+        first_size(results, Ladder::Scale).map_or_else(
+            || "not in this run".to_string(),
+            |size| format!("{size} clients, 200 msg/s")
+        ),
+        scale_table(results),
+        happened_lines_of(
+            results
+                .iter()
+                .filter(|r| r.step.workload.ladder == Ladder::Scale)
+        )
     );
     let _ = writeln!(
         out,
@@ -1163,7 +1517,7 @@ pub fn render_markdown(record: &RunRecord) -> String {
 
 // ---------------------------------------------------------------- csv and json
 
-const CSV_HEADER: &str = "step,id,ladder,server_mode,load_mode,clients,senders,rate_per_sender,total_rate,payload_bytes,slow_clients,duration_secs,failure,connected,connect_failures,delivered_fraction,deliveries_expected,deliveries_received,deliveries_per_sec,p50_us,p90_us,p99_us,p999_us,max_us,rss_peak_kb,rss_end_kb,threads_peak,cpu_secs,cpu_us_per_delivery,slow_dropped,disconnected_early,cgroup_peak_bytes,oom_kills,server_end,wall_secs,rounds,rounds_done,rss_after_round_1_kb,rss_after_last_round_kb,room_log,run,log_messages,lost,duplicated,out_of_order,unlogged,replayed,resumed,not_back,away_p50_us,away_max_us";
+const CSV_HEADER: &str = "step,id,ladder,server_mode,load_mode,clients,senders,rate_per_sender,total_rate,payload_bytes,slow_clients,duration_secs,failure,connected,connect_failures,delivered_fraction,deliveries_expected,deliveries_received,deliveries_per_sec,p50_us,p90_us,p99_us,p999_us,max_us,rss_peak_kb,rss_end_kb,threads_peak,cpu_secs,cpu_us_per_delivery,slow_dropped,disconnected_early,cgroup_peak_bytes,oom_kills,server_end,wall_secs,rounds,rounds_done,rss_after_round_1_kb,rss_after_last_round_kb,room_log,run,log_messages,lost,duplicated,out_of_order,unlogged,replayed,resumed,not_back,away_p50_us,away_max_us,tls,servers,tls_handshake_p50_us,redis_cpu_secs,redis_rss_peak_kb,order_receivers_differing";
 
 fn csv_field(text: &str) -> String {
     if text.contains([',', '"', '\n']) {
@@ -1247,6 +1601,14 @@ pub fn render_csv(results: &[StepResult]) -> String {
             num(restart.map(|x| x.not_back)),
             num(restart.and_then(|x| x.reconnect_us).map(|a| a.p50)),
             num(restart.and_then(|x| x.reconnect_us).map(|a| a.max)),
+            r.step.tls.to_string(),
+            r.step.server_count.to_string(),
+            num(report.and_then(|l| l.tls_handshake_us).map(|a| a.p50)),
+            num(r.redis().map(|x| x.cpu_secs)),
+            num(r.redis().map(|x| x.rss_peak_kb)),
+            num(report
+                .and_then(|l| l.order.as_ref())
+                .map(|o| o.receivers_differing)),
         ];
         out.push_str(&fields.join(","));
         out.push('\n');
@@ -1267,6 +1629,8 @@ pub fn render_json(record: &RunRecord) -> serde_json::Value {
                 "ladder": w.ladder.name(),
                 "server_mode": r.step.server_mode.flag(),
                 "room_log": r.step.room_log.name(),
+                "tls": r.step.tls,
+                "server_count": r.step.server_count,
                 "run": r.step.run,
                 "load_mode": w.load_mode.arg(),
                 "clients": w.clients,
@@ -1701,6 +2065,113 @@ mod tests {
             assert_eq!(check.verdict, Verdict::NotMet, "{bad}");
         }
         assert_eq!(check_restart(&[]).verdict, Verdict::NotMeasured);
+    }
+
+    /// Saturation: two plain runs on the log (the fixture's CPU 1.23 s) and two TLS runs with
+    /// `tls_cpu` s, the same deliveries.
+    fn tls_saturation(tls_cpu: f64) -> Vec<StepResult> {
+        let mut results = Vec::new();
+        for run in 1..=2 {
+            results.push(fixture_run(
+                Ladder::Saturate,
+                500,
+                ServerMode::Event,
+                RoomLog::File,
+                run,
+                json!({}),
+            ));
+            results.push(fixture_run(
+                Ladder::TlsSaturate,
+                500,
+                ServerMode::Event,
+                RoomLog::File,
+                run,
+                json!({"tls": true, "server": {"cpu_secs": tls_cpu}}),
+            ));
+        }
+        results
+    }
+
+    #[test]
+    fn tls_cpu_target_is_the_ratio_of_the_medians() {
+        let met = check_tls_cpu(&tls_saturation(1.5));
+        assert_eq!(met.verdict, Verdict::Met, "{met:?}");
+        assert!(met.detail.contains("1.22×"), "{}", met.detail);
+        assert_eq!(check_tls_cpu(&tls_saturation(2.0)).verdict, Verdict::NotMet);
+        assert_eq!(check_tls_cpu(&[]).verdict, Verdict::NotMeasured);
+        let table = tls_table(&tls_saturation(1.5));
+        assert!(table.contains("CPU µs per delivery"), "{table}");
+        assert!(table.contains("≤ 1.5×"), "{table}");
+    }
+
+    #[test]
+    fn tls_idle_target_is_memory_and_every_desk_alive() {
+        let idle = |rss_kb: u64, alive: u64| {
+            vec![
+                fixture(Ladder::Idle, 10_000, ServerMode::Event, json!({})),
+                fixture_run(
+                    Ladder::TlsIdle,
+                    10_000,
+                    ServerMode::Event,
+                    RoomLog::File,
+                    1,
+                    json!({"tls": true, "hold": {"alive": alive},
+                           "server": {"rss_peak_kb": rss_kb}}),
+                ),
+            ]
+        };
+        assert_eq!(check_tls_idle(&idle(91_000, 10_000)).verdict, Verdict::Met);
+        assert_eq!(
+            check_tls_idle(&idle(120_000, 10_000)).verdict,
+            Verdict::NotMet
+        );
+        assert_eq!(
+            check_tls_idle(&idle(91_000, 9_999)).verdict,
+            Verdict::NotMet
+        );
+        assert!(tls_table(&idle(91_000, 10_000)).contains("88.9"));
+    }
+
+    #[test]
+    fn scale_table_has_each_server_redis_and_the_order() {
+        let server = |pid: u32, cpu: f64| {
+            json!({"pid": pid, "rss_peak_kb": 9000, "rss_end_kb": 9000, "vm_hwm_kb": 9000,
+                   "threads_peak": 3, "cpu_secs": cpu})
+        };
+        let order = json!({"servers": 2, "receivers": 1000, "receivers_differing": 0,
+                           "id_mismatches": 0, "ids_not_increasing": 0, "unchecked": 0});
+        let one = fixture_run(
+            Ladder::Scale,
+            1000,
+            ServerMode::Event,
+            RoomLog::Redis,
+            1,
+            json!({"redis": server(7, 0.5), "order": order}),
+        );
+        let mut two = fixture_run(
+            Ladder::Scale,
+            1000,
+            ServerMode::Event,
+            RoomLog::Redis,
+            1,
+            json!({"servers": [server(5, 1.0), server(6, 0.8)],
+                   "redis": server(7, 0.4), "order": order}),
+        );
+        two.step.server_count = 2;
+        let results = vec![
+            fixture(Ladder::Fanout, 1000, ServerMode::Event, json!({})),
+            one,
+            two,
+        ];
+        let table = scale_table(&results);
+        assert!(table.contains("1 server, embedded log (SQLite)"), "{table}");
+        assert!(table.contains("1 server, Redis stream"), "{table}");
+        assert!(table.contains("2 servers, Redis stream"), "{table}");
+        // 1.8 s of both servers over 2,000,000 deliveries.
+        assert!(table.contains("0.90 (1.00 + 0.80 s)"), "{table}");
+        assert!(table.contains("0.20 (0.40 s)"), "{table}");
+        assert!(table.contains("0 of 1000"), "{table}");
+        assert_eq!(scale_table(&[]), "Not in this run.\n");
     }
 
     #[test]

@@ -190,13 +190,20 @@ pub fn server_flags() -> Vec<String> {
     .to_vec()
 }
 
-/// The event server's `--db`: the step's own file, or `none`. The threads server keeps its room
-/// in memory and refuses the flag.
-fn db_flags(step: &Step, db: Option<&Path>) -> Vec<String> {
-    match (step.server_mode, db) {
-        (ServerMode::Threads, _) => Vec::new(),
-        (ServerMode::Event, Some(db)) => vec!["--db".into(), db.display().to_string()],
-        (ServerMode::Event, None) => vec!["--db".into(), "none".into()],
+/// The event server's room log: `--db` with the step's own file, or `none`, or the step's
+/// Redis (`--redis`, `--room` named after the step). The threads server keeps its room in
+/// memory and refuses the flags.
+fn db_flags(step: &Step, db: Option<&Path>, redis_port: Option<u16>) -> Vec<String> {
+    match (step.server_mode, db, redis_port) {
+        (ServerMode::Threads, _, _) => Vec::new(),
+        (ServerMode::Event, _, Some(port)) => vec![
+            "--redis".into(),
+            format!("redis://127.0.0.1:{port}"),
+            "--room".into(),
+            format!("compare-{}", step.number),
+        ],
+        (ServerMode::Event, Some(db), None) => vec!["--db".into(), db.display().to_string()],
+        (ServerMode::Event, None, None) => vec!["--db".into(), "none".into()],
     }
 }
 
@@ -430,8 +437,14 @@ fn wait_for_port(
 /// What chat-load is pointed at.
 #[derive(Debug, Clone, Copy)]
 enum LoadTarget<'a> {
-    /// A server this step started: its port, and its pid for chat-load to sample.
-    Running { port: u16, server_pid: u32 },
+    /// The servers this step started: their ports and pids for chat-load to sample (the
+    /// clients are spread over them), the Redis server's pid, and whether desks speak TLS.
+    Running {
+        ports: &'a [u16],
+        server_pids: &'a [u32],
+        redis_pid: Option<u32>,
+        tls: bool,
+    },
     /// The restart step: chat-load starts this server on this log itself.
     Own { server_bin: &'a Path, db: &'a Path },
 }
@@ -440,8 +453,12 @@ fn load_args(step: &Step, target: LoadTarget) -> Vec<String> {
     let load = &step.workload;
     let mut args = vec![load.load_mode.arg().to_string()];
     match target {
-        LoadTarget::Running { port, .. } => {
-            args.extend(["--addr".into(), format!("127.0.0.1:{port}")])
+        LoadTarget::Running { ports, tls, .. } => {
+            let addrs: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+            args.extend(["--addr".into(), addrs.join(",")]);
+            if tls {
+                args.push("--tls".into());
+            }
         }
         LoadTarget::Own { server_bin, db } => args.extend([
             "--server-bin".into(),
@@ -488,8 +505,17 @@ fn load_args(step: &Step, target: LoadTarget) -> Vec<String> {
             timing.restart_after_secs.to_string(),
         ]);
     }
-    if let LoadTarget::Running { server_pid, .. } = target {
-        args.extend(["--server-pid".into(), server_pid.to_string()]);
+    if let LoadTarget::Running {
+        server_pids,
+        redis_pid,
+        ..
+    } = target
+    {
+        let pids: Vec<String> = server_pids.iter().map(u32::to_string).collect();
+        args.extend(["--server-pid".into(), pids.join(",")]);
+        if let Some(pid) = redis_pid {
+            args.extend(["--redis-pid".into(), pid.to_string()]);
+        }
     }
     args.push("--json".into());
     args
@@ -647,7 +673,7 @@ fn run_step(
                 ))
             }
         },
-        RoomLog::Memory => None,
+        RoomLog::Memory | RoomLog::Redis => None,
     };
     let db = db_dir.as_ref().map(|dir| dir.path().join("room.db"));
     let prefix = format!("{:02}-{}", step.number, step.id());
@@ -670,74 +696,122 @@ fn run_step(
             )),
         };
     }
-    let server_log = log_dir.join(format!("{prefix}-server.log"));
-    let log_file = File::create(&server_log).map_err(|err| RunError::Io(err.to_string()))?;
-    let mut command = Command::new(server_bin);
-    command
-        .arg("--mode")
-        .arg(step.server_mode.flag())
-        .args(server_flags())
-        .args(db_flags(step, db.as_deref()))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log_file);
-    prepare_child(
-        &mut command,
-        step_cgroup.as_ref().map(StepCgroup::procs_path),
-    );
-    let mut server = match command.spawn() {
-        Ok(child) => Supervised::new(child),
-        Err(err) => {
-            return Ok(failed_before_load(
+    // A Redis room: the step's own redis-server first, on a free port, outside the cgroup (it
+    // is the shared service, not the server under test).
+    let redis = match step.room_log {
+        RoomLog::Redis => match start_redis(log_dir, &prefix)? {
+            Ok(redis) => Some(redis),
+            Err(reason) => return Ok(failed_before_load(step, reason, started)),
+        },
+        _ => None,
+    };
+    let mut servers = Vec::new();
+    let mut ports = Vec::new();
+    let mut server_logs = Vec::new();
+    for index in 0..step.server_count {
+        let server_log = if step.server_count > 1 {
+            log_dir.join(format!("{prefix}-server{}.log", index + 1))
+        } else {
+            log_dir.join(format!("{prefix}-server.log"))
+        };
+        let log_file = File::create(&server_log).map_err(|err| RunError::Io(err.to_string()))?;
+        let mut command = Command::new(server_bin);
+        command
+            .arg("--mode")
+            .arg(step.server_mode.flag())
+            .args(server_flags())
+            .args(db_flags(
                 step,
-                format!("cannot start chat-server: {err}"),
-                started,
+                db.as_deref(),
+                redis.as_ref().map(|r| r.port),
             ))
+            .args(step.tls.then_some("--tls"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log_file);
+        prepare_child(
+            &mut command,
+            step_cgroup.as_ref().map(StepCgroup::procs_path),
+        );
+        let mut server = match command.spawn() {
+            Ok(child) => Supervised::new(child),
+            Err(err) => {
+                return Ok(failed_before_load(
+                    step,
+                    format!("cannot start chat-server: {err}"),
+                    started,
+                ))
+            }
+        };
+        match wait_for_port(&mut server, &server_log)? {
+            Ok(port) => ports.push(port),
+            Err(reason) => {
+                let end = server.kill();
+                // A usage error (exit 2) on a Redis step: a server without `--redis`.
+                let reason = if step.room_log == RoomLog::Redis && end == ProcessEnd::Code(2) {
+                    format!("this chat-server does not take --redis (built without issue 11?): {reason}")
+                } else {
+                    reason
+                };
+                let mut result = failed_before_load(step, reason, started);
+                result.server_end = Some(end.to_string());
+                result.cgroup = step_cgroup.as_ref().map(StepCgroup::stats);
+                return Ok(result);
+            }
         }
-    };
-    let port = match wait_for_port(&mut server, &server_log)? {
-        Ok(port) => port,
-        Err(reason) => {
-            let end = server.kill();
-            let mut result = failed_before_load(step, reason, started);
-            result.server_end = Some(end.to_string());
-            result.cgroup = step_cgroup.as_ref().map(StepCgroup::stats);
-            return Ok(result);
-        }
-    };
+        servers.push(server);
+        server_logs.push(server_log);
+    }
+    let server_pids: Vec<u32> = servers.iter().map(Supervised::pid).collect();
     let target = LoadTarget::Running {
-        port,
-        server_pid: server.pid(),
+        ports: &ports,
+        server_pids: &server_pids,
+        redis_pid: redis.as_ref().map(|r| r.process.pid()),
+        tls: step.tls,
     };
     let (load_end, parsed) = run_load(step, load_bin, target, &load_log, None)?;
-    // Did the server survive the load? Checked before our SIGTERM so a crash is not mistaken
+    // Did the servers survive the load? Checked before our SIGTERM so a crash is not mistaken
     // for a clean shutdown.
-    let died_during_load = server.poll_end();
-    let (end, needed_kill) = server.terminate(SHUTDOWN_GRACE)?;
+    let died: Vec<Option<ProcessEnd>> = servers.iter_mut().map(Supervised::poll_end).collect();
+    let died_during_load = died.iter().flatten().next().copied();
+    let mut ends = Vec::new();
+    for server in &mut servers {
+        ends.push(server.terminate(SHUTDOWN_GRACE)?);
+    }
+    if let Some(mut redis) = redis {
+        redis.process.terminate(SHUTDOWN_GRACE)?;
+    }
     let stats = step_cgroup.as_ref().map(StepCgroup::stats);
     drop(step_cgroup);
     let oom_kills = stats.as_ref().and_then(|s| s.oom_kills).unwrap_or(0);
     let mut failure = describe_failure(died_during_load, oom_kills, &load_end);
     if died_during_load.is_some() {
         // A signal from outside (another user's pkill, say) shows up only in the server's log.
-        if let Some(line) = signal_line(&server_log) {
+        if let Some(line) = server_logs.iter().find_map(|log| signal_line(log)) {
             failure = failure
                 .map(|text| format!("{text} (server log: \"{line}\"; not sent by chat-compare)"));
         }
     }
-    let server_end = if died_during_load.is_some() {
-        format!("died during the run ({end})")
-    } else if needed_kill {
-        format!("ignored SIGTERM for {} s, killed", SHUTDOWN_GRACE.as_secs())
-    } else {
-        format!("{end} after SIGTERM")
-    };
-    if died_during_load.is_none() && (needed_kill || end != ProcessEnd::Code(0)) {
-        let note = format!("server shutdown: {server_end}");
-        failure = Some(match failure {
-            Some(text) => format!("{text}; {note}"),
-            None => note,
-        });
+    let mut server_end = String::new();
+    for (at, ((end, needed_kill), died)) in ends.iter().zip(&died).enumerate() {
+        let this = if died.is_some() {
+            format!("died during the run ({end})")
+        } else if *needed_kill {
+            format!("ignored SIGTERM for {} s, killed", SHUTDOWN_GRACE.as_secs())
+        } else {
+            format!("{end} after SIGTERM")
+        };
+        if died.is_none() && (*needed_kill || *end != ProcessEnd::Code(0)) {
+            let note = format!("server shutdown: {this}");
+            failure = Some(match failure {
+                Some(text) => format!("{text}; {note}"),
+                None => note,
+            });
+        }
+        if at > 0 {
+            server_end.push_str("; ");
+        }
+        server_end.push_str(&this);
     }
     let (load, raw_load) = match parsed {
         Some((report, raw)) => (Some(report), Some(raw)),
@@ -745,7 +819,7 @@ fn run_step(
     };
     Ok(StepResult {
         step: step.clone(),
-        port: Some(port),
+        port: ports.first().copied(),
         load,
         raw_load,
         failure,
@@ -753,6 +827,111 @@ fn run_step(
         cgroup: stats,
         wall_secs: started.elapsed().as_secs_f64(),
     })
+}
+
+/// A redis-server this step started.
+struct StepRedis {
+    /// The process; SIGTERMed after the step.
+    process: Supervised,
+    /// Its port on 127.0.0.1.
+    port: u16,
+    /// Its folder (nothing is written there: no RDB, no AOF); deleted with it.
+    _dir: tempfile::TempDir,
+}
+
+/// Where `redis-server` is, from `PATH` (Debian puts it in /usr/bin).
+fn redis_server_bin() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain([PathBuf::from("/usr/bin"), PathBuf::from("/usr/sbin")])
+        .map(|dir| dir.join("redis-server"))
+        .find(|bin| bin.is_file())
+}
+
+/// How many ports to try when another program takes the free port first.
+const REDIS_START_TRIES: u32 = 3;
+/// How long redis-server gets to accept connections.
+const REDIS_READY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Starts redis-server on a free loopback port (never `--port 0`, which would disable TCP),
+/// keeping nothing on disk. The inner error says why the step cannot run.
+fn start_redis(log_dir: &Path, prefix: &str) -> Result<Result<StepRedis, String>, RunError> {
+    let Some(bin) = redis_server_bin() else {
+        return Ok(Err(
+            "redis-server is not installed (scripts/setup installs it): no Redis rows".into(),
+        ));
+    };
+    let mut last_error = String::new();
+    for _ in 0..REDIS_START_TRIES {
+        let dir = match tempfile::Builder::new()
+            .prefix("chat-compare-redis-")
+            .tempdir()
+        {
+            Ok(dir) => dir,
+            Err(err) => {
+                return Ok(Err(format!(
+                    "cannot create a folder for redis-server: {err}"
+                )))
+            }
+        };
+        let port = match free_port() {
+            Ok(port) => port,
+            Err(err) => {
+                return Ok(Err(format!(
+                    "cannot find a free port for redis-server: {err}"
+                )))
+            }
+        };
+        let log = log_dir.join(format!("{prefix}-redis.log"));
+        let mut command = Command::new(&bin);
+        command
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(dir.path())
+            .arg("--logfile")
+            .arg(&log)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        prepare_child(&mut command, None);
+        let mut process = match command.spawn() {
+            Ok(child) => Supervised::new(child),
+            Err(err) => return Ok(Err(format!("cannot start redis-server: {err}"))),
+        };
+        let deadline = Instant::now() + REDIS_READY_TIMEOUT;
+        loop {
+            check_interrupt()?;
+            if let Some(end) = process.poll_end() {
+                last_error = format!("redis-server did not start ({end}): {}", last_line(&log));
+                break;
+            }
+            let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+            if std::net::TcpStream::connect_timeout(&addr, POLL_INTERVAL).is_ok() {
+                return Ok(Ok(StepRedis {
+                    process,
+                    port,
+                    _dir: dir,
+                }));
+            }
+            if Instant::now() >= deadline {
+                process.kill();
+                last_error = format!(
+                    "redis-server did not accept connections within {} s",
+                    REDIS_READY_TIMEOUT.as_secs()
+                );
+                break;
+            }
+            thread::sleep(POLL_INTERVAL);
+        }
+    }
+    Ok(Err(last_error))
+}
+
+/// A loopback port nobody listens on right now, the kernel's choice.
+fn free_port() -> io::Result<u16> {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+    Ok(listener.local_addr()?.port())
 }
 
 /// The restart step: chat-load starts, kills and restarts the server on `db` itself, so chat-load
@@ -856,14 +1035,19 @@ mod tests {
         assert_eq!(text.as_deref(), Some("chat-load timed out after 41 s"));
     }
 
-    fn running(port: u16, server_pid: u32) -> LoadTarget<'static> {
-        LoadTarget::Running { port, server_pid }
+    fn running(port: &'static [u16], server_pid: &'static [u32]) -> LoadTarget<'static> {
+        LoadTarget::Running {
+            ports: port,
+            server_pids: server_pid,
+            redis_pid: None,
+            tls: false,
+        }
     }
 
     #[test]
     fn hold_gets_no_rate_flags() {
         let step = &ladder::steps(true)[0];
-        let args = load_args(step, running(7000, 42));
+        let args = load_args(step, running(&[7000], &[42]));
         assert_eq!(args[0], "hold");
         assert!(!args.contains(&"--senders".to_string()));
         assert!(args.ends_with(&["--server-pid".into(), "42".into(), "--json".into()]));
@@ -876,7 +1060,7 @@ mod tests {
             .iter()
             .find(|s| s.workload.load_mode == LoadMode::Churn)
             .unwrap();
-        let args = load_args(step, running(7000, 42));
+        let args = load_args(step, running(&[7000], &[42]));
         assert_eq!(args[0], "churn");
         let at = args.iter().position(|a| a == "--rounds").unwrap();
         assert_eq!(args[at + 1], "10");
@@ -890,9 +1074,36 @@ mod tests {
             .iter()
             .find(|s| s.workload.load_mode == LoadMode::Slow)
             .unwrap();
-        let args = load_args(step, running(7000, 42));
+        let args = load_args(step, running(&[7000], &[42]));
         let at = args.iter().position(|a| a == "--slow").unwrap();
         assert_eq!(args[at + 1], "1");
+    }
+
+    #[test]
+    fn two_servers_a_redis_and_tls_reach_chat_load() {
+        let steps = ladder::steps(false);
+        let step = steps
+            .iter()
+            .find(|s| s.id() == "scale-1000-event-redis-x2")
+            .unwrap();
+        let target = LoadTarget::Running {
+            ports: &[7001, 7002],
+            server_pids: &[41, 42],
+            redis_pid: Some(43),
+            tls: true,
+        };
+        let args = load_args(step, target);
+        let value = |flag: &str| {
+            let at = args.iter().position(|a| a == flag).unwrap();
+            args[at + 1].clone()
+        };
+        assert_eq!(value("--addr"), "127.0.0.1:7001,127.0.0.1:7002");
+        assert_eq!(value("--server-pid"), "41,42");
+        assert_eq!(value("--redis-pid"), "43");
+        assert!(args.contains(&"--tls".to_string()));
+        let config = chat_load::parse_args(&args).expect("chat-load takes what it is given");
+        assert_eq!(config.server_pids, [41, 42]);
+        assert!(config.tls);
     }
 
     #[test]
@@ -930,13 +1141,17 @@ mod tests {
         let db = Path::new("/tmp/x/room.db");
         let by_id = |id: &str| steps.iter().find(|s| s.id() == id).unwrap();
         assert_eq!(
-            db_flags(by_id("fanout-1000-event"), Some(db)),
+            db_flags(by_id("fanout-1000-event"), Some(db), None),
             ["--db", "/tmp/x/room.db"]
         );
         assert_eq!(
-            db_flags(by_id("fanout-1000-event-db-none"), None),
+            db_flags(by_id("fanout-1000-event-db-none"), None, None),
             ["--db", "none"]
         );
-        assert!(db_flags(by_id("fanout-1000-threads"), None).is_empty());
+        assert!(db_flags(by_id("fanout-1000-threads"), None, None).is_empty());
+        let redis = by_id("scale-1000-event-redis-x2");
+        let flags = db_flags(redis, None, Some(6400));
+        assert_eq!(flags[..2], ["--redis", "redis://127.0.0.1:6400"]);
+        assert_eq!(flags[2], "--room");
     }
 }
