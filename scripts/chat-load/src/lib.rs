@@ -27,12 +27,20 @@
 //! cargo run --release -p chat-load -- fanout --addr 127.0.0.1:PORT -n 1000 --senders 100 --rate 2 -d 5
 //! cargo run --release -p chat-load -- hold --addr 127.0.0.1:PORT -n 10000 -d 10 --json
 //! cargo run --release -p chat-load -- churn --addr 127.0.0.1:PORT -n 300 --rounds 60 --server-pid PID
+//! cargo run --release -p chat-load -- hold --tls --addr 127.0.0.1:PORT -n 10000 -d 3 --server-pid PID
+//! cargo run --release -p chat-load -- fanout --addr 127.0.0.1:P1,127.0.0.1:P2 -n 1000 --server-pid PID1,PID2 --redis-pid RPID
 //! cargo build --release -p chat-server   # restart starts the one next to chat-load
 //! cargo run --release -p chat-load -- restart --db /tmp/restart.db -n 500 --senders 20 --rate 4 -d 10 --kill-at 5
 //! ```
 //!
 //! Modes: `hold`, `fanout`, `connect`, `churn`, `slow`, `restart` (see
 //! `--help`).
+//!
+//! `--tls`: every client speaks TLS (see [`tls`]). `--addr A,B,...`: the
+//! clients are spread over several servers round robin. Every run but
+//! restart checks the order: each measured message must reach every
+//! receiver under the same ID, and each receiver's IDs must increase
+//! (`order` in the report; `receivers_differing == 0` is the pass).
 //!
 //! # Bounds
 //!
