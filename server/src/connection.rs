@@ -302,9 +302,10 @@ impl Connection {
         self.admission.get() == Admission::Admitted
     }
 
-    /// True when it speaks TLS.
-    pub fn is_tls(&self) -> bool {
-        self.transport.is_tls()
+    /// True until its first byte is known and, for TLS, its handshake is
+    /// done.
+    pub fn is_handshaking(&self) -> bool {
+        self.transport.is_handshaking()
     }
 
     /// True until the loop starts closing it.

@@ -874,9 +874,10 @@ impl Server {
                 }
                 Overdue::LoginTimeout(timeout) => {
                     // Mid-handshake, a line could not be read anyway.
-                    let handshaking = self.connections.get(id).is_some_and(|c| {
-                        c.admission() == Admission::FirstByte || c.is_tls() && !c.is_admitted()
-                    });
+                    let handshaking = self
+                        .connections
+                        .get(id)
+                        .is_some_and(Connection::is_handshaking);
                     let how = if handshaking {
                         Close::Now
                     } else {

@@ -143,11 +143,6 @@ impl Transport {
         }
     }
 
-    /// True when it is a TLS stream.
-    pub fn is_tls(&self) -> bool {
-        matches!(self.layer, Layer::Tls(_))
-    }
-
     /// Reads plaintext; `Ok(0)` at the end of the stream, `WouldBlock` when
     /// nothing more is there now. For TLS, pulls records from the socket
     /// until a plaintext byte is ready or the socket has nothing more.
