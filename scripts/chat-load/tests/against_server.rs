@@ -1,52 +1,13 @@
 //! chat-load against the real chat-server (in-process, port 0): a few
 //! hundred clients for a couple of seconds, through the library entry point
-//! and once through the binary's `--json`.
+//! and once through the binary's `--json`. The slow-reader run and the TLS
+//! and several-address runs have test binaries of their own.
+
+mod common;
 
 use std::process::Command;
 
-use chat_load::{parse_args, run, Report};
-use chat_server::config::Db;
-use chat_server::{Config as ServerConfig, RunningServer};
-
-fn start_server(config: ServerConfig) -> RunningServer {
-    RunningServer::start(config).expect("the server starts on 127.0.0.1:0")
-}
-
-/// No idle timeout, and the room in memory: load tests must never write the
-/// default log under the user's home.
-fn quiet_server() -> ServerConfig {
-    ServerConfig {
-        idle_timeout: None,
-        db: Db::None,
-        ..ServerConfig::default()
-    }
-}
-
-fn load(server: &RunningServer, args: &[&str]) -> Report {
-    let addr = server.addr().to_string();
-    let mut all = args.to_vec();
-    all.extend(["--addr", &addr, "--quiet", "--drain", "5"]);
-    let config = parse_args(&all).expect("test flags are valid");
-    run(&config).expect("the run completes")
-}
-
-#[track_caller]
-fn assert_complete_delivery(report: &Report) {
-    assert_eq!(
-        report.connected, report.clients,
-        "all connected: {report:#?}"
-    );
-    assert!(
-        report.deliveries_expected > 0,
-        "something was expected: {report:#?}"
-    );
-    assert_eq!(
-        report.deliveries_received, report.deliveries_expected,
-        "every delivery arrived: {report:#?}"
-    );
-    assert_eq!(report.delivered_fraction, Some(1.0));
-    assert_eq!(report.disconnected_early, 0);
-}
+use common::{assert_complete_delivery, load, quiet_server, start_server};
 
 #[test]
 fn fanout_delivers_everything() {
@@ -71,81 +32,6 @@ fn fanout_delivers_everything() {
     assert_eq!(report.deliveries_expected, report.messages_sent * 300);
     let latency = report.latency_us.expect("latency was measured");
     assert_eq!(latency.count, report.deliveries_received);
-}
-
-/// The same, taking TLS and plain on one port, a certificate made at start.
-fn tls_server() -> ServerConfig {
-    ServerConfig {
-        tls: Some(chat_server::config::Tls {
-            files: None,
-            required: false,
-        }),
-        ..quiet_server()
-    }
-}
-
-#[test]
-fn tls_fanout_delivers_everything_and_times_the_handshakes() {
-    let server = start_server(tls_server());
-    let report = load(
-        &server,
-        &[
-            "fanout",
-            "--tls",
-            "-n",
-            "100",
-            "--senders",
-            "10",
-            "--rate",
-            "2",
-            "-d",
-            "2",
-        ],
-    );
-    assert_complete_delivery(&report);
-    assert!(report.tls);
-    let handshakes = report.tls_handshake_us.expect("handshakes were timed");
-    assert_eq!(handshakes.count, 100);
-    let order = report.order.expect("the order was checked");
-    assert_eq!((order.receivers, order.receivers_differing), (100, 0));
-}
-
-#[test]
-fn tls_hold_keeps_every_client_alive() {
-    let server = start_server(tls_server());
-    let report = load(&server, &["hold", "--tls", "-n", "200", "-d", "1"]);
-    assert_complete_delivery(&report);
-    assert_eq!(report.hold.map(|h| h.alive), Some(200));
-}
-
-#[test]
-fn clients_spread_over_addresses_see_one_order() {
-    let server = start_server(quiet_server());
-    // The same server twice: round robin over two entries, one room.
-    let addr = server.addr().to_string();
-    let both = format!("{addr},{addr}");
-    let config = parse_args(&[
-        "fanout",
-        "-n",
-        "100",
-        "--senders",
-        "10",
-        "--rate",
-        "4",
-        "-d",
-        "2",
-        "--addr",
-        &both,
-        "--quiet",
-    ])
-    .expect("test flags are valid");
-    let report = run(&config).expect("the run completes");
-    assert_complete_delivery(&report);
-    let order = report.order.expect("the order was checked");
-    assert_eq!(order.servers, 2);
-    assert_eq!(order.receivers, 100);
-    assert_eq!(order.receivers_differing, 0, "{order:?}");
-    assert_eq!(order.unchecked, 0);
 }
 
 #[test]
@@ -203,41 +89,6 @@ fn churn_in_rounds_reports_rss_after_each_round() {
         assert!(round.rss_kb.is_some_and(|kb| kb > 0), "{round:?}");
     }
     assert!(churn.rss_curve().is_some());
-}
-
-#[test]
-fn slow_readers_are_dropped_and_others_unharmed() {
-    // No rate limit, so a few senders can push more at the slow clients than
-    // the kernel's socket buffers (up to 4 MiB on loopback) and the server's
-    // queue hold together.
-    let server = start_server(ServerConfig {
-        rate_limit: None,
-        ..quiet_server()
-    });
-    let report = load(
-        &server,
-        &[
-            "slow",
-            "-n",
-            "20",
-            "--slow",
-            "2",
-            "--slow-rcvbuf",
-            "4096",
-            "--senders",
-            "10",
-            "--rate",
-            "60",
-            "--payload",
-            "4000",
-            "-d",
-            "3",
-        ],
-    );
-    assert_complete_delivery(&report);
-    let slow = report.slow.as_ref().expect("slow section");
-    assert_eq!(slow.slow_clients, 2);
-    assert_eq!(slow.slow_dropped, 2, "{report:#?}");
 }
 
 #[test]

@@ -1,0 +1,45 @@
+//! The slow-reader run against the real chat-server (in-process, port 0). A
+//! test binary of its own: whether the server drops the slow clients within
+//! the run, and only them, depends on the other readers keeping up, which a
+//! debug build does not when other tests share the cores (cargo runs test
+//! binaries one after the other, the tests inside one in parallel).
+
+mod common;
+
+use chat_server::Config as ServerConfig;
+use common::{assert_complete_delivery, load, quiet_server, start_server};
+
+#[test]
+fn slow_readers_are_dropped_and_others_unharmed() {
+    // No rate limit, so a few senders can push more at the slow clients than
+    // the kernel's socket buffers (up to 4 MiB on loopback) and the server's
+    // queue hold together.
+    let server = start_server(ServerConfig {
+        rate_limit: None,
+        ..quiet_server()
+    });
+    let report = load(
+        &server,
+        &[
+            "slow",
+            "-n",
+            "20",
+            "--slow",
+            "2",
+            "--slow-rcvbuf",
+            "4096",
+            "--senders",
+            "10",
+            "--rate",
+            "60",
+            "--payload",
+            "4000",
+            "-d",
+            "3",
+        ],
+    );
+    assert_complete_delivery(&report);
+    let slow = report.slow.as_ref().expect("slow section");
+    assert_eq!(slow.slow_clients, 2);
+    assert_eq!(slow.slow_dropped, 2, "{report:#?}");
+}
