@@ -389,6 +389,19 @@ fn last_line(path: &Path) -> String {
         .map_or_else(|| "(no output)".into(), |line| truncate(&line, 120))
 }
 
+/// The server's own complaint (`chat-server: ...`) if it made one, else its last line: a bad
+/// flag is followed by the usage line, which says less.
+fn error_line(path: &Path) -> String {
+    fs::read_to_string(path)
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find(|line| line.starts_with("chat-server:"))
+                .map(|line| truncate(line.trim(), 120))
+        })
+        .unwrap_or_else(|| last_line(path))
+}
+
 /// The server's own note of a signal it received, if it logged one.
 fn signal_line(path: &Path) -> Option<String> {
     let log = fs::read_to_string(path).ok()?;
@@ -420,7 +433,7 @@ fn wait_for_port(
         if let Some(end) = server.poll_end() {
             return Ok(Err(format!(
                 "server did not start ({end}): {}",
-                last_line(log_path)
+                error_line(log_path)
             )));
         }
         check_interrupt()?;
@@ -1003,6 +1016,23 @@ mod tests {
     fn connect_lines_before_listening_are_ignored() {
         let log = "[+] 127.0.0.1:5555 connected.\n[*] Listening as 127.0.0.1:6000\n";
         assert_eq!(parse_listening_port(log), Some(6000));
+    }
+
+    #[test]
+    fn a_start_failure_names_the_server_s_complaint_not_its_usage() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("server.log");
+        fs::write(
+            &log,
+            "chat-server: Unrecognized option: 'redis'\nUsage: chat-server [options]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            error_line(&log),
+            "chat-server: Unrecognized option: 'redis'"
+        );
+        fs::write(&log, "[*] Room log: in memory only\npanicked somewhere\n").unwrap();
+        assert_eq!(error_line(&log), "panicked somewhere");
     }
 
     #[test]
