@@ -12,6 +12,7 @@ use getopts::Options;
 use chat_shared::{DEFAULT_MAX_LINE_BYTES, DEFAULT_PORT};
 
 use crate::log::{LogLevel, DEFAULT_LEVEL};
+use crate::store::redis::RedisTarget;
 
 /// Which server design runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +31,8 @@ pub enum Db {
     None,
     /// A SQLite file.
     Path(PathBuf),
+    /// A Redis stream that several servers share (`--redis`, `--room`).
+    Redis(RedisTarget),
 }
 
 impl Db {
@@ -83,6 +86,12 @@ pub struct Config {
 /// maximum-length lines (20 x 4 KiB) on top of live traffic, small enough that
 /// a thousand stuck desks cost at most 256 MiB.
 pub const DEFAULT_MAX_QUEUE_BYTES: usize = 256 * 1024;
+
+/// Default for `--room`.
+pub const DEFAULT_ROOM: &str = "main";
+
+/// Longest `--room` name.
+const MAX_ROOM_CHARS: usize = 64;
 
 /// Default for `--history`, as many lines as ssh-chat replays.
 pub const DEFAULT_HISTORY: usize = 20;
@@ -221,6 +230,21 @@ fn options() -> Options {
          none: memory only, forgotten on restart. Event mode only",
         "PATH|none",
     );
+    opts.optopt(
+        "",
+        "redis",
+        "the room's log is a Redis stream that several servers share, in place of --db: \
+         every server on the same Redis and room is one room. Event mode only",
+        "redis://HOST:PORT[/DB]",
+    );
+    opts.optopt(
+        "",
+        "room",
+        &format!(
+            "with --redis, which room (letters, digits, '-', '_', '.'; default {DEFAULT_ROOM})"
+        ),
+        "NAME",
+    );
     opts.optflag("h", "help", "print this help and exit");
     opts.optflag("V", "version", "print the version and exit");
     opts
@@ -329,6 +353,39 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Command, UsageError> {
             "none" => Db::None,
             path => Db::Path(PathBuf::from(path)),
         };
+    }
+    if let Some(url) = matches.opt_str("redis") {
+        if config.mode == Mode::Threads {
+            return Err(usage_error(
+                "--redis is for the event loop; --mode threads is the frozen baseline and keeps \
+                 its room in memory"
+                    .to_string(),
+            ));
+        }
+        if matches.opt_present("db") {
+            return Err(usage_error(
+                "--redis and --db name two different logs for the room; give one".to_string(),
+            ));
+        }
+        if !url.starts_with("redis://") {
+            return Err(usage_error(format!(
+                "--redis wants a URL like redis://HOST:PORT/DB, not '{url}'"
+            )));
+        }
+        let room = matches
+            .opt_str("room")
+            .unwrap_or_else(|| DEFAULT_ROOM.to_string());
+        let fits = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+        if room.is_empty() || room.chars().count() > MAX_ROOM_CHARS || !room.chars().all(fits) {
+            return Err(usage_error(format!(
+                "--room is 1 to {MAX_ROOM_CHARS} letters, digits, '-', '_' or '.', not '{room}'"
+            )));
+        }
+        config.db = Db::Redis(RedisTarget { url, room });
+    } else if matches.opt_present("room") {
+        return Err(usage_error(
+            "--room names a room shared through --redis; give --redis too".to_string(),
+        ));
     }
     if let Some(level) = matches.opt_str("log-level") {
         config.log_level = Some(level.parse().map_err(|e| {
@@ -444,6 +501,8 @@ mod tests {
             "--rate-limit",
             "--log-level",
             "--db",
+            "--redis",
+            "--room",
             "--help",
             "--version",
         ] {
@@ -478,6 +537,34 @@ mod tests {
     fn threads_mode_refuses_the_event_loops_capabilities() {
         let err = parse_args(&["--mode", "threads", "--db", "x.db"]).unwrap_err();
         assert!(err.message.contains("frozen baseline"), "{}", err.message);
+    }
+
+    #[test]
+    fn redis_takes_a_url_and_a_room() {
+        assert_eq!(
+            run_config(&["--redis", "redis://10.0.0.5:6379/2", "--room", "ops"]).db,
+            Db::Redis(RedisTarget {
+                url: "redis://10.0.0.5:6379/2".to_string(),
+                room: "ops".to_string(),
+            })
+        );
+        assert_eq!(
+            run_config(&["--redis", "redis://h:1"]).db,
+            Db::Redis(RedisTarget {
+                url: "redis://h:1".to_string(),
+                room: DEFAULT_ROOM.to_string(),
+            })
+        );
+    }
+
+    #[test]
+    fn redis_refuses_db_threads_bad_urls_and_rooms() {
+        let message = |args: &[&str]| parse_args(args).unwrap_err().message;
+        assert!(message(&["--redis", "redis://h:1", "--db", "x.db"]).contains("give one"));
+        assert!(message(&["--mode", "threads", "--redis", "redis://h:1"]).contains("frozen"));
+        assert!(message(&["--redis", "h:1"]).contains("redis://HOST:PORT"));
+        assert!(message(&["--redis", "redis://h:1", "--room", "a b"]).contains("--room"));
+        assert!(message(&["--room", "ops"]).contains("give --redis too"));
     }
 
     #[test]

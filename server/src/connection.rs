@@ -97,6 +97,9 @@ pub enum AfterLine {
     /// The peer is leaving (it sent `/quit`): nothing after this line, not
     /// even what came in the same read, is acted on.
     Stop,
+    /// Keep the lines after this one until the caller reads again (the
+    /// peer's name is being claimed on other servers).
+    Hold,
 }
 
 /// What reading a connection came to.
@@ -107,6 +110,9 @@ pub enum ReadOutcome {
     /// Stopped early on purpose (rate limit, fairness); the loop must resume
     /// reading at this time, because no event will.
     Paused(Instant),
+    /// Stopped because the caller said [`AfterLine::Hold`]: the caller
+    /// reads again when it is ready, and the held lines come first.
+    Held,
     /// End of stream, an error, or the peer quit.
     Closed(CloseReason),
 }
@@ -281,13 +287,21 @@ impl Connection {
             }
         }
         let mut quit = false;
+        let mut held = false;
         let mut on_line = |line: Line<'_>| {
             if matches!(line, Line::Complete(_)) {
                 *last_line_at = now;
             }
-            if handle(dialect.get(), line) == AfterLine::Stop {
-                quit = true;
-                return ControlFlow::Break(());
+            match handle(dialect.get(), line) {
+                AfterLine::Stop => {
+                    quit = true;
+                    return ControlFlow::Break(());
+                }
+                AfterLine::Hold => {
+                    held = true;
+                    return ControlFlow::Break(());
+                }
+                AfterLine::Continue => {}
             }
             match rate.as_mut() {
                 Some(bucket) => {
@@ -302,16 +316,18 @@ impl Connection {
             }
         };
         // Why a `Break` from the line handler stopped reading.
-        let stopped = |quit: bool, rate: &Option<TokenBucket>| {
+        let stopped = |quit: bool, held: bool, rate: &Option<TokenBucket>| {
             if quit {
                 ReadOutcome::Closed(CloseReason::Quit)
+            } else if held {
+                ReadOutcome::Held
             } else {
                 ReadOutcome::Paused(rate.as_ref().map_or(now, TokenBucket::next_token_at))
             }
         };
         // Lines held back by an earlier pause go first.
         if lines.buffered_bytes() > 0 && lines.feed(&[], &mut on_line).is_break() {
-            return stopped(quit, rate);
+            return stopped(quit, held, rate);
         }
         let mut budget = READ_BUDGET_BYTES;
         loop {
@@ -327,7 +343,7 @@ impl Connection {
                         });
                     }
                     if lines.feed(&buffer[..n], &mut on_line).is_break() {
-                        return stopped(quit, rate);
+                        return stopped(quit, held, rate);
                     }
                     budget = budget.saturating_sub(n);
                     if budget == 0 {

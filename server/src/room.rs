@@ -8,6 +8,12 @@
 //! from here: it becomes a [`Draft`] for the room's log, and only what the
 //! log hands back ([`Room::record`]) is delivered: to everyone, or, for a
 //! direct message, to the two desks it is between.
+//!
+//! When several servers share the room through the log ([`Room::share`]),
+//! a name is claimed across them before its `WELCOME` ([`Effect::Claim`];
+//! the connection's further lines wait meanwhile), JOIN and LEAVE come back
+//! from the log like messages, and the room also knows the desks of the
+//! other servers, for `/who`.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::Instant;
@@ -20,7 +26,7 @@ use chat_shared::{ClientLine, Color, ErrorCode, MessageId, ServerLine, MAX_WHO_N
 
 use crate::desk::{self, DeskId};
 use crate::outbox::{encode, Frame};
-use crate::store::{Asker, DirectTo, Draft, Message};
+use crate::store::{Asker, ClaimOutcome, DirectTo, Draft, Message, NameClaim, RemoteMember};
 
 /// The `BYE` reason every client gets when the server stops, in either mode.
 pub const SHUTDOWN_REASON: &str = "the server is going down";
@@ -57,6 +63,31 @@ pub enum Effect {
     },
     /// The client asked to leave: close it once its replies are flushed.
     Quit,
+    /// Claim this name across the servers sharing the room; the answer goes
+    /// to [`Room::claim_answered`]. The client's further lines wait.
+    Claim(NameClaim),
+    /// Give this name back across the servers; its LEAVE comes back from the
+    /// log.
+    Release(NameClaim),
+}
+
+/// A name being claimed across servers, and what to say once it is granted.
+#[derive(Debug)]
+struct PendingJoin {
+    claim: NameClaim,
+    /// The text of the `NAME<SEP>TEXT` line that asked for the name.
+    then_say: Option<String>,
+}
+
+/// A desk on another server, as `/who` lists it.
+#[derive(Debug)]
+struct Remote {
+    name: String,
+    /// The server it is on: a LEAVE from another server's desk of the same
+    /// name is not about it.
+    server: String,
+    /// When it last said anything (or joined), as seen here.
+    last_said: Instant,
 }
 
 /// A named participant.
@@ -101,6 +132,24 @@ pub struct Room {
     history_limit: usize,
     /// The room's log's epoch, told to each desk as it joins.
     epoch: String,
+    /// True when other servers share the room: names are claimed through
+    /// the log.
+    shared: bool,
+    /// Names being claimed, by connection.
+    pending: HashMap<ConnId, PendingJoin>,
+    /// Desks on the other servers, by [`name_key`].
+    remote: HashMap<String, Remote>,
+}
+
+/// What a join came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Joined {
+    /// The connection has the name.
+    Now,
+    /// The name is being claimed across servers.
+    Pending,
+    /// Refused; the reply is queued.
+    Refused,
 }
 
 impl Room {
@@ -114,7 +163,88 @@ impl Room {
             history: VecDeque::with_capacity(history_limit),
             history_limit,
             epoch: epoch.to_string(),
+            shared: false,
+            pending: HashMap::new(),
+            remote: HashMap::new(),
         }
+    }
+
+    /// From now on other servers share this room: names are claimed
+    /// through the log, and JOIN and LEAVE come back from it.
+    pub fn share(&mut self) {
+        self.shared = true;
+    }
+
+    /// True while connection `id` waits for a name it claimed.
+    pub fn is_claiming(&self, id: ConnId) -> bool {
+        self.pending.contains_key(&id)
+    }
+
+    /// The log's answer to connection `id`'s claim: its `WELCOME` (and the
+    /// message it asked to say) or a refusal. `false` when the connection
+    /// no longer waits for it (it left), so a granted name must be given
+    /// back.
+    pub fn claim_answered(
+        &mut self,
+        from: Asker,
+        outcome: &ClaimOutcome,
+        effects: &mut Vec<Effect>,
+    ) -> bool {
+        let Some(pending) = self.pending.remove(&from.conn) else {
+            return false;
+        };
+        let claim = pending.claim;
+        match outcome {
+            ClaimOutcome::Granted => {
+                self.admit(from.conn, claim.name, claim.key, claim.color, effects);
+                if let Some(text) = pending.then_say {
+                    self.say(from, &text, effects);
+                }
+            }
+            ClaimOutcome::Taken => {
+                self.ids_by_name.remove(&claim.key);
+                let detail = format!("the name {} is taken; choose another", claim.name);
+                effects.push(Effect::Reply(error_frame(ErrorCode::NameTaken, &detail)));
+            }
+            ClaimOutcome::Unavailable(why) => {
+                self.ids_by_name.remove(&claim.key);
+                let detail = format!("your name could not be claimed ({why}); try again later");
+                effects.push(Effect::Reply(error_frame(ErrorCode::NotSaved, &detail)));
+            }
+        }
+        true
+    }
+
+    /// Who is on the other servers, as read at start.
+    pub fn set_remote(&mut self, members: Vec<RemoteMember>) {
+        for member in members {
+            self.remote_joined(&member.name, &member.server);
+        }
+    }
+
+    /// A desk joined on server `server`, not this one.
+    pub fn remote_joined(&mut self, name: &str, server: &str) {
+        self.remote.insert(
+            name_key(name),
+            Remote {
+                name: name.to_string(),
+                server: server.to_string(),
+                last_said: Instant::now(),
+            },
+        );
+    }
+
+    /// A desk of server `server`, not this one, left.
+    pub fn remote_left(&mut self, name: &str, server: &str) {
+        let key = name_key(name);
+        if self.remote.get(&key).is_some_and(|r| r.server == server) {
+            self.remote.remove(&key);
+        }
+    }
+
+    /// Everyone in the room, here and on the other servers.
+    fn online(&self) -> usize {
+        self.members.len() + self.remote.len()
     }
 
     /// Takes a message the log stored: a room message goes into the history
@@ -129,6 +259,9 @@ impl Room {
                 (Some(one), None) | (None, Some(one)) => Delivery::Desks(frame, [one, one]),
                 (None, None) => Delivery::Nobody,
             };
+        }
+        if let Some(remote) = self.remote.get_mut(&name_key(&message.name)) {
+            remote.last_said = Instant::now();
         }
         let chat = chat_of(message);
         if self.history_limit > 0 {
@@ -228,13 +361,9 @@ impl Room {
             }
         };
         match line {
-            ClientLine::Say { name, text } => {
-                if self.join(id, name, None, effects).is_ok() {
-                    self.say(from, text, effects);
-                }
-            }
+            ClientLine::Say { name, text } => self.join_then_say(from, name, None, text, effects),
             ClientLine::Join { name, color } => {
-                let _ = self.join(id, name, color, effects);
+                self.join(id, name, color, effects);
             }
             ClientLine::Who => effects.push(Effect::Reply(self.who())),
             ClientLine::Ping => effects.push(Effect::Reply(encode(&ServerLine::Pong))),
@@ -274,14 +403,7 @@ impl Room {
     pub fn handle_seed_frame(&mut self, from: Asker, raw: &[u8], effects: &mut Vec<Effect>) {
         let decoded = String::from_utf8_lossy(raw);
         match seed::parse_frame(&decoded) {
-            Ok(frame) => {
-                if self
-                    .join(from.conn, frame.name, frame.color, effects)
-                    .is_ok()
-                {
-                    self.say(from, frame.text, effects);
-                }
-            }
+            Ok(frame) => self.join_then_say(from, frame.name, frame.color, frame.text, effects),
             Err(err) => effects.push(Effect::Reply(error_frame(err.code(), &err.to_string()))),
         }
     }
@@ -296,15 +418,47 @@ impl Room {
 
     /// Forgets connection `id`; if it had a name, everyone hears it left.
     pub fn leave(&mut self, id: ConnId, effects: &mut Vec<Effect>) {
+        if let Some(pending) = self.pending.remove(&id) {
+            self.ids_by_name.remove(&pending.claim.key);
+        }
         if let Some(member) = self.members.remove(&id) {
             self.ids_by_name.remove(&member.key);
             self.ids_by_desk.remove(&member.desk);
+            if self.shared {
+                effects.push(Effect::Release(NameClaim {
+                    name: member.name,
+                    key: member.key,
+                    color: member.color,
+                }));
+                return;
+            }
             let presence = Presence {
                 time: &timestamp_now(),
                 name: &member.name,
                 color: member.color,
             };
             effects.push(Effect::Broadcast(encode(&ServerLine::Leave(presence))));
+        }
+    }
+
+    /// Joins as `name` if needed, then says `text`: at once, or once the
+    /// name is granted across servers.
+    fn join_then_say(
+        &mut self,
+        from: Asker,
+        name: &str,
+        color: Option<Color>,
+        text: &str,
+        effects: &mut Vec<Effect>,
+    ) {
+        match self.join(from.conn, name, color, effects) {
+            Joined::Now => self.say(from, text, effects),
+            Joined::Pending => {
+                if let Some(pending) = self.pending.get_mut(&from.conn) {
+                    pending.then_say = Some(text.to_string());
+                }
+            }
+            Joined::Refused => {}
         }
     }
 
@@ -316,53 +470,86 @@ impl Room {
         name: &str,
         color: Option<Color>,
         effects: &mut Vec<Effect>,
-    ) -> Result<(), ()> {
+    ) -> Joined {
         if let Some(member) = self.members.get(&id) {
             // Every message of a named connection comes this way: the exact
             // name needs no key.
             if member.name == name || member.key == name_key(name) {
-                return Ok(());
+                return Joined::Now;
             }
             let detail = format!("this connection is already {}", member.name);
             effects.push(Effect::Reply(error_frame(ErrorCode::WrongName, &detail)));
-            return Err(());
+            return Joined::Refused;
         }
         let key = name_key(name);
         if self.ids_by_name.contains_key(&key) {
             let detail = format!("the name {name} is taken; choose another");
             effects.push(Effect::Reply(error_frame(ErrorCode::NameTaken, &detail)));
-            return Err(());
+            return Joined::Refused;
         }
         let color = color.unwrap_or_else(|| Color::for_name(name));
+        if self.shared {
+            // Held for this connection while the other servers are asked.
+            self.ids_by_name.insert(key.clone(), id);
+            let claim = NameClaim {
+                name: name.to_string(),
+                key,
+                color,
+            };
+            effects.push(Effect::Claim(claim.clone()));
+            self.pending.insert(
+                id,
+                PendingJoin {
+                    claim,
+                    then_say: None,
+                },
+            );
+            return Joined::Pending;
+        }
+        self.admit(id, name.to_string(), key, color, effects);
+        Joined::Now
+    }
+
+    /// Gives connection `id` the name: its desk secret in a `WELCOME`, and
+    /// a JOIN for everyone (from the log, when the room is shared).
+    fn admit(
+        &mut self,
+        id: ConnId,
+        name: String,
+        key: String,
+        color: Color,
+        effects: &mut Vec<Effect>,
+    ) {
         let secret = desk::new_secret();
         let desk = DeskId::of(&secret);
         self.ids_by_name.insert(key.clone(), id);
         self.ids_by_desk.insert(desk, id);
+        let welcome = ServerLine::Welcome {
+            name: &name,
+            color,
+            online: self.online() + 1,
+            epoch: &self.epoch,
+            desk: &secret,
+        };
+        effects.push(Effect::Reply(encode(&welcome)));
+        if !self.shared {
+            let presence = Presence {
+                time: &timestamp_now(),
+                name: &name,
+                color,
+            };
+            effects.push(Effect::Broadcast(encode(&ServerLine::Join(presence))));
+        }
         self.members.insert(
             id,
             Member {
-                name: name.to_string(),
+                name,
                 key,
                 color,
                 desk,
                 last_said: Instant::now(),
             },
         );
-        let welcome = ServerLine::Welcome {
-            name,
-            color,
-            online: self.members.len(),
-            epoch: &self.epoch,
-            desk: &secret,
-        };
-        effects.push(Effect::Reply(encode(&welcome)));
-        let presence = Presence {
-            time: &timestamp_now(),
-            name,
-            color,
-        };
-        effects.push(Effect::Broadcast(encode(&ServerLine::Join(presence))));
-        Ok(())
     }
 
     /// Drafts `text` from `from` for the log; nothing is sent until the log
@@ -430,15 +617,17 @@ impl Room {
         let mut people: Vec<WhoEntry<'_>> = self
             .members
             .values()
-            .map(|m| WhoEntry {
-                name: &m.name,
-                idle_secs: now.duration_since(m.last_said).as_secs(),
+            .map(|m| (&m.name, m.last_said))
+            .chain(self.remote.values().map(|r| (&r.name, r.last_said)))
+            .map(|(name, last_said)| WhoEntry {
+                name,
+                idle_secs: now.duration_since(last_said).as_secs(),
             })
             .collect();
         people.sort_unstable_by_key(|person| person.name.to_lowercase());
         people.truncate(MAX_WHO_NAMES);
         encode(&ServerLine::Who {
-            count: self.members.len(),
+            count: self.online(),
             people,
         })
     }
@@ -507,6 +696,8 @@ mod tests {
                 } => format!("resume {epoch} {after} {}", desk.is_some()),
                 Effect::Search { words, desk } => format!("search {words} {}", desk.is_some()),
                 Effect::Quit => "quit".to_string(),
+                Effect::Claim(claim) => format!("claim {}", claim.name),
+                Effect::Release(claim) => format!("release {}", claim.name),
             })
             .collect()
     }
