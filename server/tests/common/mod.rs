@@ -23,6 +23,8 @@ use chat_server::{Config, RunningServer};
 use chat_shared::ServerLine;
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
+pub mod redis;
+
 /// How long any single expectation may take. Generous: the suite runs on a
 /// loaded two-core machine next to other builds, and a passing test never
 /// waits this long.

@@ -198,6 +198,7 @@ impl RedisLog {
         // Room for it: the channel is new.
         let _ = done_sender.try_send(Completion::Roster(std::mem::take(&mut self.roster)));
         let reader_id = Arc::new(AtomicU64::new(0));
+        let link_failed = Arc::new(AtomicBool::new(false));
         let keys = Keys::new(&self.room);
         let reader = reader::Reader {
             client: self.client.clone(),
@@ -208,6 +209,7 @@ impl RedisLog {
             stop: Arc::clone(&self.stop),
             replays: incoming_replays,
             client_id: Arc::clone(&reader_id),
+            link_failed: Arc::clone(&link_failed),
         };
         let writer = writer::Writer::new(
             self.client.clone(),
@@ -216,6 +218,7 @@ impl RedisLog {
             done_sender,
             waker,
             reader_id,
+            link_failed,
         );
         self.threads.push(
             std::thread::Builder::new()

@@ -53,6 +53,9 @@ pub struct Reader {
     pub replays: Receiver<Replay>,
     /// This reader's Redis client ID, for the writer's `CLIENT UNBLOCK`.
     pub client_id: Arc<AtomicU64>,
+    /// Set when the link fails, so the writer does not try its next append
+    /// on a connection to a Redis that is gone (or restarted).
+    pub link_failed: Arc<AtomicBool>,
 }
 
 impl Reader {
@@ -91,6 +94,7 @@ impl Reader {
             if let Err(e) = self.serve(live) {
                 tracing::warn!("[!] The room's link failed: {e}");
                 connection = None;
+                self.link_failed.store(true, Ordering::SeqCst);
                 if !link_down {
                     link_down = true;
                     self.hand_over(Completion::LinkDown(e.to_string()));

@@ -5,7 +5,7 @@
 //! takes the reaping key) announces that server's desks' LEAVEs, once.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -87,6 +87,8 @@ pub struct Writer {
     waker: Arc<Waker>,
     /// The reader's Redis client ID (0 until it connects).
     reader_id: Arc<AtomicU64>,
+    /// Set by the reader when the link failed: connect afresh.
+    link_failed: Arc<AtomicBool>,
     /// `None` while Redis is away.
     connection: Option<redis::Connection>,
     /// The names this server holds: name key -> the claim.
@@ -105,6 +107,7 @@ impl Writer {
         done: SyncSender<Completion>,
         waker: Arc<Waker>,
         reader_id: Arc<AtomicU64>,
+        link_failed: Arc<AtomicBool>,
     ) -> Writer {
         Writer {
             client,
@@ -113,6 +116,7 @@ impl Writer {
             done,
             waker,
             reader_id,
+            link_failed,
             connection: None,
             names: HashMap::new(),
             unannounced_leaves: Vec::new(),
@@ -167,6 +171,9 @@ impl Writer {
         &mut self,
         work: impl FnOnce(&mut Writer, &mut redis::Connection) -> redis::RedisResult<T>,
     ) -> redis::RedisResult<T> {
+        if self.link_failed.swap(false, Ordering::SeqCst) {
+            self.connection = None;
+        }
         let mut connection = match self.connection.take() {
             Some(connection) => connection,
             None => {
