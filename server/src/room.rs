@@ -944,6 +944,120 @@ mod tests {
         assert!(run(&mut room, 1, "")[..].is_empty());
     }
 
+    /// The effects of the log's answer to connection `id`'s claim, as
+    /// [`run`] shows them.
+    fn answer(room: &mut Room, id: ConnId, outcome: ClaimOutcome) -> Vec<String> {
+        let mut effects = Vec::new();
+        assert!(room.claim_answered(asker(id), &outcome, &mut effects));
+        effects
+            .into_iter()
+            .map(|e| match e {
+                Effect::Reply(f) => format!("reply {}", text(&f)),
+                Effect::Publish(draft) => format!("publish {}", draft.text),
+                other => format!("{other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_shared_room_claims_the_name_before_the_welcome() {
+        let mut room = Room::new(20, "e1");
+        room.share();
+        assert_eq!(run(&mut room, 1, "alice<SEP>hi"), vec!["claim alice"]);
+        assert!(room.is_claiming(1));
+        let out = answer(&mut room, 1, ClaimOutcome::Granted);
+        assert_eq!(out.len(), 2, "{out:?}");
+        assert!(
+            out[0].starts_with("reply WELCOME<SEP>alice<SEP>"),
+            "{out:?}"
+        );
+        assert_eq!(out[1], "publish hi", "no JOIN here: it comes from the log");
+        assert!(!room.is_claiming(1));
+    }
+
+    #[test]
+    fn a_name_taken_elsewhere_is_refused_and_free_here_again() {
+        let mut room = Room::new(20, "e1");
+        room.share();
+        run(&mut room, 1, "/join alice");
+        assert_eq!(
+            run(&mut room, 2, "/join alice"),
+            vec!["reply ERR<SEP>name-taken<SEP>the name alice is taken; choose another\n"],
+            "held here while claimed"
+        );
+        let out = answer(&mut room, 1, ClaimOutcome::Taken);
+        assert!(
+            out[0].starts_with("reply ERR<SEP>name-taken<SEP>"),
+            "{out:?}"
+        );
+        assert_eq!(run(&mut room, 2, "/join alice"), vec!["claim alice"]);
+    }
+
+    #[test]
+    fn a_claim_the_log_cannot_answer_is_not_saved() {
+        let mut room = Room::new(20, "e1");
+        room.share();
+        run(&mut room, 1, "/join alice");
+        let out = answer(&mut room, 1, ClaimOutcome::Unavailable("down".into()));
+        assert!(
+            out[0].starts_with("reply ERR<SEP>not-saved<SEP>"),
+            "{out:?}"
+        );
+    }
+
+    #[test]
+    fn leaving_a_shared_room_gives_the_name_back() {
+        let mut room = Room::new(20, "e1");
+        room.share();
+        run(&mut room, 1, "/join alice");
+        answer(&mut room, 1, ClaimOutcome::Granted);
+        let mut effects = Vec::new();
+        room.leave(1, &mut effects);
+        assert!(
+            matches!(&effects[..], [Effect::Release(claim)] if claim.name == "alice"),
+            "{effects:?}"
+        );
+    }
+
+    #[test]
+    fn a_claim_answered_after_its_desk_left_is_not_welcomed() {
+        let mut room = Room::new(20, "e1");
+        room.share();
+        run(&mut room, 1, "/join alice");
+        room.leave(1, &mut Vec::new());
+        let mut effects = Vec::new();
+        assert!(!room.claim_answered(asker(1), &ClaimOutcome::Granted, &mut effects));
+        assert!(effects.is_empty());
+    }
+
+    #[test]
+    fn who_and_welcome_count_the_other_servers_desks() {
+        let mut room = Room::new(0, "e1");
+        room.share();
+        room.set_remote(vec![RemoteMember {
+            name: "zed".to_string(),
+            color: Color::for_name("zed"),
+            server: "s2".to_string(),
+        }]);
+        run(&mut room, 1, "/join bob");
+        let out = answer(&mut room, 1, ClaimOutcome::Granted);
+        assert!(
+            out[0].starts_with("reply WELCOME<SEP>bob<SEP>blue<SEP>2<SEP>"),
+            "{out:?}"
+        );
+        assert_eq!(
+            run(&mut room, 2, "/who"),
+            vec!["reply WHO<SEP>2<SEP>bob 0<SEP>zed 0\n"]
+        );
+        room.remote_left("zed", "another server");
+        assert!(run(&mut room, 2, "/who")[0].starts_with("reply WHO<SEP>2<SEP>"));
+        room.remote_left("zed", "s2");
+        assert_eq!(
+            run(&mut room, 2, "/who"),
+            vec!["reply WHO<SEP>1<SEP>bob 0\n"]
+        );
+    }
+
     #[test]
     fn invalid_utf8_is_replaced_not_fatal() {
         let mut room = Room::new(0, "e1");
