@@ -53,7 +53,10 @@ use crate::room::{ConnId, Delivery, Effect, Room, SHUTDOWN_REASON};
 use crate::store::memory::MemoryLog;
 use crate::store::redis::RedisLog;
 use crate::store::sqlite::SqliteLog;
-use crate::store::{Asker, Busy, ClaimOutcome, Completion, Draft, NameClaim, Request, RoomLog};
+use crate::store::{
+    Asker, Busy, ClaimOutcome, Completion, Draft, NameClaim, PresenceKind, RemoteMember, Request,
+    RoomLog,
+};
 
 const LISTENER: Token = Token(usize::MAX);
 const WAKER: Token = Token(usize::MAX - 1);
@@ -418,6 +421,11 @@ impl Server {
                 Effect::Quit => {}
                 Effect::Claim(claim) => self.claim(id, claim),
                 Effect::Release(claim) => self.release(claim),
+                Effect::Redesk(claim) => {
+                    if let Some(shared) = self.log.shared() {
+                        shared.redesk(claim);
+                    }
+                }
             }
         }
         self.effects = effects;
@@ -610,10 +618,17 @@ impl Server {
                     .shared()
                     .is_some_and(|shared| shared.server_id() == note.server);
                 if !own {
-                    if note.joined {
-                        self.room.remote_joined(&note.name, &note.server);
-                    } else {
-                        self.room.remote_left(&note.name, &note.server);
+                    match note.kind {
+                        PresenceKind::Join => self.room.remote_joined(RemoteMember {
+                            name: note.name.clone(),
+                            color: note.color,
+                            server: note.server.clone(),
+                            desk: note.desk,
+                        }),
+                        PresenceKind::Leave => self.room.remote_left(&note.name, &note.server),
+                        PresenceKind::Desk => {
+                            self.room.remote_desk(&note.name, &note.server, note.desk)
+                        }
                     }
                 }
                 let presence = chat_shared::message::Presence {
@@ -621,11 +636,11 @@ impl Server {
                     name: &note.name,
                     color: note.color,
                 };
-                self.broadcast(&encode(&if note.joined {
-                    ServerLine::Join(presence)
-                } else {
-                    ServerLine::Leave(presence)
-                }));
+                match note.kind {
+                    PresenceKind::Join => self.broadcast(&encode(&ServerLine::Join(presence))),
+                    PresenceKind::Leave => self.broadcast(&encode(&ServerLine::Leave(presence))),
+                    PresenceKind::Desk => {}
+                }
             }
             Completion::Roster(members) => self.room.set_remote(members),
             Completion::LinkDown(error) => {

@@ -69,12 +69,17 @@ pub enum Effect {
     /// Give this name back across the servers; its LEAVE comes back from the
     /// log.
     Release(NameClaim),
+    /// Tell the other servers this name's desk changed (`/resume` with an
+    /// earlier desk's secret), so their direct messages find it.
+    Redesk(NameClaim),
 }
 
 /// A name being claimed across servers, and what to say once it is granted.
 #[derive(Debug)]
 struct PendingJoin {
     claim: NameClaim,
+    /// The desk secret its `WELCOME` will give (the claim holds its hash).
+    secret: String,
     /// The text of the `NAME<SEP>TEXT` line that asked for the name.
     then_say: Option<String>,
 }
@@ -88,6 +93,8 @@ struct Remote {
     server: String,
     /// When it last said anything (or joined), as seen here.
     last_said: Instant,
+    /// Its desk, so direct messages can be written to it.
+    desk: DeskId,
 }
 
 /// A named participant.
@@ -196,7 +203,8 @@ impl Room {
         let claim = pending.claim;
         match outcome {
             ClaimOutcome::Granted => {
-                self.admit(from.conn, claim.name, claim.key, claim.color, effects);
+                let (name, key, color) = (claim.name, claim.key, claim.color);
+                self.admit(from.conn, name, key, color, pending.secret, effects);
                 if let Some(text) = pending.then_say {
                     self.say(from, &text, effects);
                 }
@@ -218,20 +226,30 @@ impl Room {
     /// Who is on the other servers, as read at start.
     pub fn set_remote(&mut self, members: Vec<RemoteMember>) {
         for member in members {
-            self.remote_joined(&member.name, &member.server);
+            self.remote_joined(member);
         }
     }
 
-    /// A desk joined on server `server`, not this one.
-    pub fn remote_joined(&mut self, name: &str, server: &str) {
+    /// A desk joined on another server.
+    pub fn remote_joined(&mut self, member: RemoteMember) {
         self.remote.insert(
-            name_key(name),
+            name_key(&member.name),
             Remote {
-                name: name.to_string(),
-                server: server.to_string(),
+                name: member.name,
+                server: member.server,
                 last_said: Instant::now(),
+                desk: member.desk,
             },
         );
+    }
+
+    /// The desk of `name`, on server `server`, not this one, is now `desk`.
+    pub fn remote_desk(&mut self, name: &str, server: &str, desk: DeskId) {
+        if let Some(remote) = self.remote.get_mut(&name_key(name)) {
+            if remote.server == server {
+                remote.desk = desk;
+            }
+        }
     }
 
     /// A desk of server `server`, not this one, left.
@@ -374,7 +392,7 @@ impl Room {
                 effects.push(Effect::Quit);
             }
             ClientLine::Resume { epoch, after, desk } => {
-                let desk = desk.map(|secret| self.prove_desk(id, secret));
+                let desk = desk.map(|secret| self.prove_desk(id, secret, effects));
                 effects.push(Effect::Resume {
                     epoch: epoch.to_string(),
                     after,
@@ -429,6 +447,7 @@ impl Room {
                     name: member.name,
                     key: member.key,
                     color: member.color,
+                    desk: member.desk,
                 }));
                 return;
             }
@@ -488,6 +507,7 @@ impl Room {
             return Joined::Refused;
         }
         let color = color.unwrap_or_else(|| Color::for_name(name));
+        let secret = desk::new_secret();
         if self.shared {
             // Held for this connection while the other servers are asked.
             self.ids_by_name.insert(key.clone(), id);
@@ -495,18 +515,20 @@ impl Room {
                 name: name.to_string(),
                 key,
                 color,
+                desk: DeskId::of(&secret),
             };
             effects.push(Effect::Claim(claim.clone()));
             self.pending.insert(
                 id,
                 PendingJoin {
                     claim,
+                    secret,
                     then_say: None,
                 },
             );
             return Joined::Pending;
         }
-        self.admit(id, name.to_string(), key, color, effects);
+        self.admit(id, name.to_string(), key, color, secret, effects);
         Joined::Now
     }
 
@@ -518,9 +540,9 @@ impl Room {
         name: String,
         key: String,
         color: Color,
+        secret: String,
         effects: &mut Vec<Effect>,
     ) {
-        let secret = desk::new_secret();
         let desk = DeskId::of(&secret);
         self.ids_by_name.insert(key.clone(), id);
         self.ids_by_desk.insert(desk, id);
@@ -566,19 +588,24 @@ impl Room {
             return;
         };
         let from_desk = writer.desk;
-        let Some(reader) = self
+        let key = name_key(to);
+        let here = self
             .ids_by_name
-            .get(&name_key(to))
+            .get(&key)
             .and_then(|id| self.members.get(id))
-        else {
+            .map(|m| (&m.name, m.desk));
+        // On another server of a shared room: each server delivers it to
+        // the one of its two desks it holds.
+        let elsewhere = || self.remote.get(&key).map(|r| (&r.name, r.desk));
+        let Some((name, to_desk)) = here.or_else(elsewhere) else {
             let detail = format!("nobody called {to} is online");
             effects.push(Effect::Reply(error_frame(ErrorCode::NoSuchName, &detail)));
             return;
         };
         let direct = DirectTo {
-            to: reader.name.clone(),
+            to: name.clone(),
             from_desk,
-            to_desk: reader.desk,
+            to_desk,
         };
         effects.push(Effect::Publish(self.draft(from, text, Some(direct))));
     }
@@ -602,12 +629,20 @@ impl Room {
     /// Connection `id` proves it is the desk holding `secret` (after a
     /// reconnect): from now on it is that desk, and gets its direct
     /// messages. Unnamed connections cannot be a desk yet.
-    fn prove_desk(&mut self, id: ConnId, secret: &str) -> DeskId {
+    fn prove_desk(&mut self, id: ConnId, secret: &str, effects: &mut Vec<Effect>) -> DeskId {
         let desk = DeskId::of(secret);
         if let Some(member) = self.members.get_mut(&id) {
             self.ids_by_desk.remove(&member.desk);
             member.desk = desk;
             self.ids_by_desk.insert(desk, id);
+            if self.shared {
+                effects.push(Effect::Redesk(NameClaim {
+                    name: member.name.clone(),
+                    key: member.key.clone(),
+                    color: member.color,
+                    desk,
+                }));
+            }
         }
         desk
     }
@@ -698,6 +733,7 @@ mod tests {
                 Effect::Quit => "quit".to_string(),
                 Effect::Claim(claim) => format!("claim {}", claim.name),
                 Effect::Release(claim) => format!("release {}", claim.name),
+                Effect::Redesk(claim) => format!("redesk {}", claim.name),
             })
             .collect()
     }
@@ -1038,6 +1074,7 @@ mod tests {
             name: "zed".to_string(),
             color: Color::for_name("zed"),
             server: "s2".to_string(),
+            desk: DeskId::of("z"),
         }]);
         run(&mut room, 1, "/join bob");
         let out = answer(&mut room, 1, ClaimOutcome::Granted);

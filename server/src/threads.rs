@@ -294,7 +294,7 @@ fn serve_client(shared: &Shared, id: ConnId, mut stream: TcpStream, peer: Socket
                     Effect::Quit => quit = true,
                     // This baseline's room is never shared (`--redis` is
                     // refused with `--mode threads`), so it claims nothing.
-                    Effect::Claim(_) | Effect::Release(_) => {}
+                    Effect::Claim(_) | Effect::Release(_) | Effect::Redesk(_) => {}
                 }
             }
             if quit {

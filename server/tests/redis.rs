@@ -52,6 +52,8 @@ struct Desk {
     name: String,
     /// The epoch its `WELCOME` named.
     epoch: String,
+    /// Its desk secret, from its `WELCOME`.
+    secret: String,
     messages: Vec<Seen>,
     /// Every line, for failure messages and for notes.
     lines: Vec<String>,
@@ -62,18 +64,16 @@ impl Desk {
     #[track_caller]
     fn join(server: &ServerProcess, name: &str) -> Desk {
         let mut client = Client::connect(server.addr());
-        client.send_line(&format!("/join {name}"));
-        let welcome = client.wait_for(&format!("WELCOME for {name}"), |line| {
-            line.starts_with(&format!("WELCOME<SEP>{name}<SEP>"))
-        });
-        let epoch = match ServerLine::parse(&welcome) {
-            Ok(ServerLine::Welcome { epoch, .. }) => epoch.to_string(),
+        let welcome = take_name(&mut client, name);
+        let (epoch, secret) = match ServerLine::parse(&welcome) {
+            Ok(ServerLine::Welcome { epoch, desk, .. }) => (epoch.to_string(), desk.to_string()),
             other => panic!("expected a WELCOME, got {other:?}"),
         };
         Desk {
             client,
             name: name.to_string(),
             epoch,
+            secret,
             messages: Vec::new(),
             lines: Vec::new(),
         }
@@ -238,10 +238,7 @@ fn names_are_unique_across_servers() {
     // Free again once she leaves; the other server hears it.
     alice.client.send_line("/quit");
     other.wait_for("alice's LEAVE", |line| common::is_leave(line, "alice"));
-    other.send_line("/join alice");
-    other.wait_for("a WELCOME for alice", |line| {
-        line.starts_with("WELCOME<SEP>alice<SEP>")
-    });
+    take_name(&mut other, "alice");
 }
 
 #[test]
@@ -262,6 +259,65 @@ fn who_lists_the_desks_of_every_server() {
             && people.iter().any(|p| p.starts_with("bob ")),
         "{who}"
     );
+}
+
+/// A direct message to a desk on another server reaches the two desks only,
+/// and comes back on a third server to the desk that proves it is the
+/// reader's; once there, that desk gets the next ones live.
+#[test]
+fn a_direct_message_crosses_servers_to_its_two_desks_only() {
+    let Some(redis) = RedisServer::start_or_skip(Persistence::None) else {
+        return;
+    };
+    let (a, b, c) = (server_on(&redis), server_on(&redis), server_on(&redis));
+    let mut alice = Desk::join(&a, "alice");
+    let mut carol = Desk::join(&a, "carol");
+    let mut bob = Desk::join(&b, "bob");
+    alice.read_line_where("bob's JOIN", |line| common::is_join(line, "bob"));
+    alice.client.send_line("/msg bob psst");
+    let is_dm = |line: &str| {
+        line.starts_with("DM<SEP>")
+            && line.ends_with("<SEP>alice<SEP>bright-yellow<SEP>bob<SEP>psst")
+    };
+    alice.read_line_where("her own DM", is_dm);
+    bob.read_line_where("alice's DM", is_dm);
+    carol.client.send_line("/ping");
+    carol.read_line_where("PONG", |line| line == "PONG");
+    carol.settle();
+    assert!(
+        !carol.lines.iter().any(|l| l.starts_with("DM<SEP>")),
+        "a third desk got the DM: {:?}",
+        carol.lines
+    );
+
+    bob.client.send_line("/quit");
+    alice.read_line_where("bob's LEAVE", |line| common::is_leave(line, "bob"));
+    let mut back = Client::connect(c.addr());
+    take_name(&mut back, "bob");
+    back.send_line(&format!("/resume {} 0 {}", bob.epoch, bob.secret));
+    back.wait_for("the DM replayed to bob's desk", |line| {
+        line.starts_with("HISTDM<SEP>") && line.ends_with("<SEP>bob<SEP>psst")
+    });
+    // Said after the resume, so alice's server knows bob's desk once she
+    // sees it.
+    back.send_line("bob<SEP>ready");
+    alice.read_until("bob's ready", |desk| {
+        desk.messages.iter().any(|m| m.text == "ready")
+    });
+    alice.client.send_line("/msg bob again");
+    back.wait_for("the next DM, live", |line| {
+        line.starts_with("DM<SEP>") && line.ends_with("<SEP>bob<SEP>again")
+    });
+}
+
+/// Takes `name` on `client`; in a shared room other lines may come between
+/// its `WELCOME` and its `JOIN`, which comes from the log.
+#[track_caller]
+fn take_name(client: &mut Client, name: &str) -> String {
+    client.send_line(&format!("/join {name}"));
+    client.wait_for(&format!("WELCOME for {name}"), |line| {
+        line.starts_with(&format!("WELCOME<SEP>{name}<SEP>"))
+    })
 }
 
 /// A server dies with `kill -9` while its desk and a desk on another server

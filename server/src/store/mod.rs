@@ -222,6 +222,8 @@ pub struct NameClaim {
     pub key: String,
     /// The colour it will have.
     pub color: Color,
+    /// The desk holding it, so desks on other servers can write to it.
+    pub desk: DeskId,
 }
 
 /// What came of a [`NameClaim`].
@@ -235,11 +237,23 @@ pub enum ClaimOutcome {
     Unavailable(String),
 }
 
-/// A JOIN or LEAVE read from the shared log.
+/// What a [`PresenceNote`] says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PresenceKind {
+    /// Someone joined.
+    Join,
+    /// Someone left.
+    Leave,
+    /// Someone's desk changed: it reconnected and proved it is an earlier
+    /// desk (`/resume` with its secret), whose direct messages are its.
+    Desk,
+}
+
+/// A JOIN, a LEAVE or a change of desk, read from the shared log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PresenceNote {
-    /// True for a JOIN, false for a LEAVE.
-    pub joined: bool,
+    /// What happened.
+    pub kind: PresenceKind,
     /// When (wire format).
     pub time: String,
     /// Who.
@@ -248,6 +262,8 @@ pub struct PresenceNote {
     pub color: Color,
     /// The server their desk is on.
     pub server: String,
+    /// Their desk.
+    pub desk: DeskId,
 }
 
 /// A desk on another server.
@@ -259,6 +275,8 @@ pub struct RemoteMember {
     pub color: Color,
     /// The server it is on.
     pub server: String,
+    /// Its desk, for direct messages.
+    pub desk: DeskId,
 }
 
 /// What a log shared by several servers does beyond storing messages.
@@ -274,6 +292,10 @@ pub trait SharedRoom {
 
     /// Gives back a name this server holds, and tells everyone its desk left.
     fn release(&mut self, claim: NameClaim);
+
+    /// Tells the other servers that the desk holding `claim.name` is now
+    /// `claim.desk`.
+    fn redesk(&mut self, claim: NameClaim);
 }
 
 /// The log was too far behind to take a request; it comes back untouched.

@@ -5,7 +5,7 @@
 use chat_shared::{Color, MessageId};
 
 use crate::desk::DeskId;
-use crate::store::{DirectTo, Draft, Message, PresenceNote};
+use crate::store::{DirectTo, Draft, Message, PresenceKind, PresenceNote};
 
 /// The names of one room's keys.
 #[derive(Debug, Clone)]
@@ -37,7 +37,7 @@ impl Keys {
         format!("{}name:{name_key}", self.prefix)
     }
 
-    /// The desks on server `server`: name key -> `COLOR NAME`.
+    /// The desks on server `server`: name key -> `COLOR NAME DESK`.
     pub fn members(&self, server: &str) -> String {
         format!("{}members:{server}", self.prefix)
     }
@@ -64,16 +64,17 @@ pub fn stream_id(id: MessageId) -> String {
     format!("{}-{}", id.major(), id.minor())
 }
 
-/// The value of a member in [`Keys::members`]: colour, then name (names
-/// have no spaces).
-pub fn member_value(color: Color, name: &str) -> String {
-    format!("{color} {name}")
+/// The value of a member in [`Keys::members`]: colour, name (names have no
+/// spaces) and desk.
+pub fn member_value(color: Color, name: &str, desk: DeskId) -> String {
+    format!("{color} {name} {}", hex(&desk.0))
 }
 
-/// The colour and name of a [`member_value`].
-pub fn parse_member(value: &str) -> Option<(Color, String)> {
-    let (color, name) = value.split_once(' ')?;
-    Some((color.parse().ok()?, name.to_string()))
+/// The colour, name and desk of a [`member_value`].
+pub fn parse_member(value: &str) -> Option<(Color, String, DeskId)> {
+    let mut words = value.split(' ');
+    let (color, name, desk) = (words.next()?, words.next()?, words.next()?);
+    Some((color.parse().ok()?, name.to_string(), DeskId(unhex(desk)?)))
 }
 
 /// The fields of a message's entry.
@@ -97,20 +98,20 @@ pub fn message_fields(draft: &Draft, server: &str) -> Vec<(&'static str, String)
     fields
 }
 
-/// The fields of a JOIN's or LEAVE's entry.
-pub fn presence_fields(
-    joined: bool,
-    time: &str,
-    name: &str,
-    color: Color,
-    server: &str,
-) -> Vec<(&'static str, String)> {
+/// The fields of a JOIN's, LEAVE's or change of desk's entry.
+pub fn presence_fields(note: &PresenceNote) -> Vec<(&'static str, String)> {
+    let kind = match note.kind {
+        PresenceKind::Join => "join",
+        PresenceKind::Leave => "leave",
+        PresenceKind::Desk => "desk",
+    };
     vec![
-        ("kind", if joined { "join" } else { "leave" }.to_string()),
-        ("time", time.to_string()),
-        ("name", name.to_string()),
-        ("color", color.to_string()),
-        ("server", server.to_string()),
+        ("kind", kind.to_string()),
+        ("time", note.time.clone()),
+        ("name", note.name.clone()),
+        ("color", note.color.to_string()),
+        ("server", note.server.clone()),
+        ("desk", hex(&note.desk.0)),
     ]
 }
 
@@ -154,12 +155,17 @@ pub fn parse_entry(entry: &redis::streams::StreamId) -> Option<Entry> {
                 direct,
             }))
         }
-        "join" | "leave" => Some(Entry::Presence(PresenceNote {
-            joined: kind == "join",
+        "join" | "leave" | "desk" => Some(Entry::Presence(PresenceNote {
+            kind: match kind.as_str() {
+                "join" => PresenceKind::Join,
+                "leave" => PresenceKind::Leave,
+                _ => PresenceKind::Desk,
+            },
             time,
             name,
             color,
             server: field("server")?,
+            desk: DeskId(unhex(&field("desk")?)?),
         })),
         _ => None,
     }
@@ -258,18 +264,21 @@ mod tests {
 
     #[test]
     fn a_presence_round_trips() {
-        let color = Color::for_name("bob");
-        let fields = presence_fields(false, "t", "bob", color, "s2");
-        assert_eq!(
-            parse_entry(&entry("8-0", fields)),
-            Some(Entry::Presence(PresenceNote {
-                joined: false,
+        for kind in [PresenceKind::Join, PresenceKind::Leave, PresenceKind::Desk] {
+            let note = PresenceNote {
+                kind,
                 time: "t".to_string(),
                 name: "bob".to_string(),
-                color,
+                color: Color::for_name("bob"),
                 server: "s2".to_string(),
-            }))
-        );
+                desk: DeskId::of("b"),
+            };
+            let fields = presence_fields(&note);
+            assert_eq!(
+                parse_entry(&entry("8-0", fields)),
+                Some(Entry::Presence(note))
+            );
+        }
     }
 
     #[test]
@@ -285,9 +294,10 @@ mod tests {
     #[test]
     fn member_values_round_trip() {
         let color = Color::for_name("carol");
+        let desk = DeskId::of("c");
         assert_eq!(
-            parse_member(&member_value(color, "carol")),
-            Some((color, "carol".to_string()))
+            parse_member(&member_value(color, "carol", desk)),
+            Some((color, "carol".to_string(), desk))
         );
     }
 }

@@ -362,6 +362,15 @@ impl SharedRoom for RedisLog {
             })
     }
 
+    fn redesk(&mut self, claim: NameClaim) {
+        if let Err(writer::Job::Redesk(claim)) = self.send_job(writer::Job::Redesk(claim)) {
+            tracing::warn!(
+                "[!] The room's link is too far behind to tell the other servers {}'s desk.",
+                claim.name
+            );
+        }
+    }
+
     fn release(&mut self, claim: NameClaim) {
         if let Err(writer::Job::Release(claim)) = self.send_job(writer::Job::Release(claim)) {
             // Its name expires by itself; its LEAVE is lost.
@@ -459,11 +468,12 @@ fn read_roster(
         }
         let members: Vec<(String, String)> = connection.hgetall(keys.members(&server))?;
         roster.extend(members.iter().filter_map(|(_, value)| {
-            let (color, name) = parse_member(value)?;
+            let (color, name, desk) = parse_member(value)?;
             Some(RemoteMember {
                 name,
                 color,
                 server: server.clone(),
+                desk,
             })
         }));
     }

@@ -18,7 +18,7 @@ use chat_shared::message::timestamp_now;
 
 use super::entry::{member_value, message_fields, parse_member, presence_fields, Keys};
 use super::{CONNECT_TIMEOUT, STREAM_MAX_ENTRIES};
-use crate::store::{Asker, ClaimOutcome, Completion, Draft, NameClaim};
+use crate::store::{Asker, ClaimOutcome, Completion, Draft, NameClaim, PresenceKind, PresenceNote};
 
 /// How often the heartbeat, the names' TTLs and the other servers are
 /// looked after.
@@ -74,6 +74,8 @@ pub enum Job {
     },
     /// Give back a name; its desk left.
     Release(NameClaim),
+    /// The desk holding a name changed.
+    Redesk(NameClaim),
     /// Interrupt the reader's `XREAD BLOCK`: a replay waits for it.
     UnblockReader,
 }
@@ -161,6 +163,27 @@ impl Writer {
                     self.unannounced_leaves.push(claim);
                 }
             }
+            Job::Redesk(claim) => {
+                if !self.names.contains_key(&claim.key) {
+                    return; // it left meanwhile
+                }
+                let server = self.server_id.clone();
+                let result = self.with_redis(|w, c| {
+                    let () = c.hset(
+                        w.keys.members(&w.server_id),
+                        &claim.key,
+                        member_value(claim.color, &claim.name, claim.desk),
+                    )?;
+                    w.announce(c, PresenceKind::Desk, &claim, &server)
+                });
+                if result.is_err() {
+                    tracing::warn!(
+                        "[!] The room's link failed telling the other servers {}'s desk.",
+                        claim.name
+                    );
+                }
+                self.names.insert(claim.key.clone(), claim);
+            }
             Job::UnblockReader => self.unblock_reader(),
         }
     }
@@ -211,11 +234,18 @@ impl Writer {
     fn announce(
         &self,
         connection: &mut redis::Connection,
-        joined: bool,
+        kind: PresenceKind,
         claim: &NameClaim,
         server: &str,
     ) -> redis::RedisResult<()> {
-        let fields = presence_fields(joined, &timestamp_now(), &claim.name, claim.color, server);
+        let fields = presence_fields(&PresenceNote {
+            kind,
+            time: timestamp_now(),
+            name: claim.name.clone(),
+            color: claim.color,
+            server: server.to_string(),
+            desk: claim.desk,
+        });
         connection.xadd_maxlen(
             self.keys.stream(),
             StreamMaxlen::Approx(STREAM_MAX_ENTRIES),
@@ -240,7 +270,7 @@ impl Writer {
                 let () = c.hset(
                     w.keys.members(&w.server_id),
                     &claim.key,
-                    member_value(claim.color, &claim.name),
+                    member_value(claim.color, &claim.name, claim.desk),
                 )?;
             }
             Ok(set.is_some())
@@ -259,7 +289,7 @@ impl Writer {
         if granted {
             let server = self.server_id.clone();
             if self
-                .with_redis(|w, c| w.announce(c, true, &claim, &server))
+                .with_redis(|w, c| w.announce(c, PresenceKind::Join, &claim, &server))
                 .is_err()
             {
                 tracing::warn!("[!] The room's link failed announcing {}.", claim.name);
@@ -279,7 +309,7 @@ impl Writer {
             .arg(&self.server_id)
             .invoke(connection)?;
         let () = connection.hdel(self.keys.members(&self.server_id), &claim.key)?;
-        self.announce(connection, false, claim, &self.server_id)
+        self.announce(connection, PresenceKind::Leave, claim, &self.server_id)
     }
 
     /// Says this server is alive, renews its names and its list of desks,
@@ -308,7 +338,10 @@ impl Writer {
                 let members: Vec<(String, String)> = w
                     .names
                     .values()
-                    .map(|claim| (claim.key.clone(), member_value(claim.color, &claim.name)))
+                    .map(|claim| {
+                        let value = member_value(claim.color, &claim.name, claim.desk);
+                        (claim.key.clone(), value)
+                    })
                     .collect();
                 let () = c.hset_multiple(w.keys.members(&w.server_id), &members)?;
             }
@@ -349,13 +382,14 @@ impl Writer {
                 members.len()
             );
             for (key, value) in &members {
-                if let Some((color, name)) = parse_member(value) {
+                if let Some((color, name, desk)) = parse_member(value) {
                     let claim = NameClaim {
                         name,
                         key: key.clone(),
                         color,
+                        desk,
                     };
-                    self.announce(connection, false, &claim, server)?;
+                    self.announce(connection, PresenceKind::Leave, &claim, server)?;
                 }
             }
             let () = connection.del(self.keys.members(server))?;
