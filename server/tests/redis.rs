@@ -397,6 +397,38 @@ fn a_killed_servers_desk_resumes_on_another_with_nothing_lost_or_doubled() {
     }
 }
 
+/// A server frozen (SIGSTOP) past its heartbeat's TTL counts as dead: its
+/// desks leave for the others. Thawed, it finds out and its desks join
+/// again, without telling its own desks the link was down.
+#[test]
+fn a_frozen_server_is_counted_dead_then_its_desks_join_again() {
+    let Some(redis) = RedisServer::start_or_skip(Persistence::None) else {
+        return;
+    };
+    let (a, b) = (server_on(&redis), server_on(&redis));
+    let mut alice = Desk::join(&a, "alice");
+    let mut bob = Desk::join(&b, "bob");
+    alice.read_line_where("bob's JOIN", |line| common::is_join(line, "bob"));
+    a.signal(libc::SIGSTOP);
+    bob.read_until_within(
+        DEAD_SERVER_DEADLINE,
+        "alice's LEAVE while her server is frozen",
+        &mut |desk| desk.lines.iter().any(|l| common::is_leave(l, "alice")),
+    );
+    a.signal(libc::SIGCONT);
+    bob.read_line_where("alice's JOIN again", |line| common::is_join(line, "alice"));
+    alice.say("still here");
+    bob.read_until("alice's message", |desk| {
+        desk.messages.iter().any(|m| m.text == "still here")
+    });
+    alice.settle();
+    assert!(
+        !alice.lines.iter().any(|l| l.starts_with("NOTE<SEP>")),
+        "a signal is not a lost link: {:?}",
+        alice.lines
+    );
+}
+
 /// Redis goes away (killed) and comes back with its append-only file: the
 /// desks stay connected, are told once, a message meanwhile is refused, and
 /// after it returns every desk has seen every stored message once, in order.

@@ -92,13 +92,13 @@ impl Reader {
                 continue;
             };
             if let Err(e) = self.serve(live) {
-                tracing::warn!("[!] The room's link failed: {e}");
+                // Connecting again tells whether Redis is away (then the
+                // desks hear it) or this connection only broke (a signal,
+                // a Redis restarted at once): reading goes on from the last
+                // ID either way.
+                tracing::warn!("[!] The room's link failed: {e}; connecting again.");
                 connection = None;
                 self.link_failed.store(true, Ordering::SeqCst);
-                if !link_down {
-                    link_down = true;
-                    self.hand_over(Completion::LinkDown(e.to_string()));
-                }
             }
         }
     }

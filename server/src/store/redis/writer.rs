@@ -97,6 +97,9 @@ pub struct Writer {
     names: HashMap<String, NameClaim>,
     /// Desks that left while Redis was away, announced when it is back.
     unannounced_leaves: Vec<NameClaim>,
+    /// Whether a heartbeat ever reached Redis: one that finds this server's
+    /// key gone after that means the others counted it dead.
+    heard: bool,
     release_name: redis::Script,
     refresh_names: redis::Script,
 }
@@ -122,6 +125,7 @@ impl Writer {
             connection: None,
             names: HashMap::new(),
             unannounced_leaves: Vec::new(),
+            heard: false,
             release_name: redis::Script::new(RELEASE_NAME),
             refresh_names: redis::Script::new(REFRESH_NAMES),
         }
@@ -313,15 +317,20 @@ impl Writer {
     }
 
     /// Says this server is alive, renews its names and its list of desks,
-    /// announces leaves Redis missed, and looks for dead servers.
+    /// announces leaves Redis missed, and looks for dead servers. After an
+    /// outage so long that the others counted this server dead (and said
+    /// its desks left), its desks join again.
     fn heartbeat(&mut self) {
         let result = self.with_redis(|w, c| {
-            let () = redis::cmd("SET")
+            let before: Option<String> = redis::cmd("SET")
                 .arg(w.keys.alive(&w.server_id))
                 .arg(1)
                 .arg("EX")
                 .arg(SERVER_TTL_SECS)
+                .arg("GET")
                 .query(c)?;
+            let counted_dead = w.heard && before.is_none();
+            w.heard = true;
             let () = c.sadd(w.keys.servers(), &w.server_id)?;
             if !w.names.is_empty() {
                 let mut refresh = w.refresh_names.prepare_invoke();
@@ -344,6 +353,14 @@ impl Writer {
                     })
                     .collect();
                 let () = c.hset_multiple(w.keys.members(&w.server_id), &members)?;
+                if counted_dead {
+                    tracing::warn!(
+                        "[!] The other servers counted this one dead; its desks join again."
+                    );
+                    for claim in w.names.values() {
+                        w.announce(c, PresenceKind::Join, claim, &w.server_id)?;
+                    }
+                }
             }
             while let Some(claim) = w.unannounced_leaves.pop() {
                 if let Err(e) = w.release(c, &claim) {
