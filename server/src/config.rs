@@ -854,6 +854,7 @@ mod tests {
         assert!(message(&["--redis", "h:1"]).contains("redis://HOST:PORT"));
         assert!(message(&["--redis", "redis://h:1", "--room", "a b"]).contains("--room"));
         assert!(message(&["--room", "ops"]).contains("give --redis too"));
+        assert!(message(&["--redis", "redis://h:1", "--auth", "token"]).contains("--redis"));
     }
 
     #[test]
