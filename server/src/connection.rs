@@ -69,6 +69,8 @@ pub enum CloseReason {
     LoginRefused,
     /// Its account was removed.
     Revoked,
+    /// Its name could not be claimed: the room's link is down.
+    RoomLinkDown,
 }
 
 impl fmt::Display for CloseReason {
@@ -90,6 +92,7 @@ impl fmt::Display for CloseReason {
             }
             CloseReason::LoginRefused => f.write_str("login refused"),
             CloseReason::Revoked => f.write_str("account removed"),
+            CloseReason::RoomLinkDown => f.write_str("room's link down, name not claimed"),
         }
     }
 }

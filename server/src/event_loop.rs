@@ -578,8 +578,8 @@ impl Server {
     }
 
     /// Delivers the answer to a claim, and reads on the lines the
-    /// connection sent meanwhile; a name granted to a desk that left is
-    /// given back.
+    /// connection sent meanwhile; a connection whose name could not be
+    /// claimed at all is closed after its goodbye.
     fn claim_answered(&mut self, asker: Asker, outcome: &ClaimOutcome) {
         let waiting =
             self.is_current(asker) && self.room.claim_answered(asker, outcome, &mut self.effects);
@@ -587,6 +587,10 @@ impl Server {
             return;
         }
         self.apply_effects(asker.conn);
+        if let ClaimOutcome::Unavailable(_) = outcome {
+            self.close(asker.conn, CloseReason::RoomLinkDown, Close::AfterFlush);
+            return;
+        }
         self.read_ready(asker.conn);
         // What it said with its name goes now, not at the next pass.
         self.submit_drafts();

@@ -192,7 +192,8 @@ impl Room {
     }
 
     /// The log's answer to connection `id`'s claim: its `WELCOME` (and the
-    /// message it asked to say) or a refusal. `false` when the connection
+    /// message it asked to say), a refusal, or (the log unreachable) a `BYE`
+    /// the caller closes the connection after. `false` when the connection
     /// no longer waits for it (it left), so a granted name must be given
     /// back.
     pub fn claim_answered(
@@ -219,9 +220,11 @@ impl Room {
                 effects.push(Effect::Reply(error_frame(ErrorCode::NameTaken, &detail)));
             }
             ClaimOutcome::Unavailable(why) => {
+                // A goodbye, not an error: a desk reconnects after a BYE, by
+                // itself, until the link is back.
                 self.ids_by_name.remove(&claim.key);
-                let detail = format!("your name could not be claimed ({why}); try again later");
-                effects.push(Effect::Reply(error_frame(ErrorCode::NotSaved, &detail)));
+                let reason = format!("your name could not be claimed ({why}); try again shortly");
+                effects.push(Effect::Reply(encode(&ServerLine::Bye { reason: &reason })));
             }
         }
         true
@@ -1067,15 +1070,13 @@ mod tests {
     }
 
     #[test]
-    fn a_claim_the_log_cannot_answer_is_not_saved() {
+    fn a_claim_the_log_cannot_answer_says_goodbye() {
         let mut room = Room::new(20, "e1");
         room.share();
         run(&mut room, 1, "/join alice");
         let out = answer(&mut room, 1, ClaimOutcome::Unavailable("down".into()));
-        assert!(
-            out[0].starts_with("reply ERR<SEP>not-saved<SEP>"),
-            "{out:?}"
-        );
+        assert!(out[0].starts_with("reply BYE<SEP>"), "{out:?}");
+        assert_eq!(run(&mut room, 2, "/join alice"), vec!["claim alice"]);
     }
 
     #[test]

@@ -459,6 +459,11 @@ fn redis_away_refuses_tells_once_and_resumes_with_nothing_lost_or_doubled() {
     });
     alice.client.send_line("/ping");
     alice.read_line_where("PONG while Redis is away", |line| line == "PONG");
+    // A name cannot be claimed: a goodbye, after which a desk retries.
+    let mut newcomer = Client::connect(b.addr());
+    newcomer.send_line("/join carol");
+    newcomer.wait_for("a BYE", |line| line.starts_with("BYE<SEP>"));
+    newcomer.expect_closed();
 
     redis.restart();
     for desk in [&mut alice, &mut bob] {
