@@ -222,6 +222,45 @@ fn three_servers_show_every_message_once_in_one_order() {
     one_order_across(3);
 }
 
+/// The history a newcomer gets is the room's, whichever server it joins:
+/// one that was running (and saw the messages) and one started after them
+/// (which reads them from the stream).
+#[test]
+fn a_newcomer_gets_the_same_history_on_every_server() {
+    let Some(redis) = RedisServer::start_or_skip(Persistence::None) else {
+        return;
+    };
+    let (a, b) = (server_on(&redis), server_on(&redis));
+    let mut alice = Desk::join(&a, "alice");
+    let mut bob = Desk::join(&b, "bob");
+    alice.say("one");
+    bob.say("two");
+    alice.say("three");
+    alice.read_messages(3);
+    bob.read_messages(3);
+    let c = server_on(&redis);
+    let history = |server: &ServerProcess| -> Vec<Seen> {
+        let mut newcomer = Client::connect_silent(server.addr());
+        newcomer.send_line("/ping");
+        let mut seen_lines = Vec::new();
+        loop {
+            let line = newcomer.line();
+            if line == "PONG" {
+                return seen_lines;
+            }
+            seen_lines.extend(seen(&line, true));
+        }
+    };
+    for server in [&a, &b, &c] {
+        assert_eq!(
+            history(server),
+            alice.messages,
+            "history on {}",
+            server.addr()
+        );
+    }
+}
+
 #[test]
 fn names_are_unique_across_servers() {
     let Some(redis) = RedisServer::start_or_skip(Persistence::None) else {
