@@ -31,12 +31,19 @@
 //!
 //! # When Redis is away
 //!
-//! The reader tells the loop once ([`Completion::LinkDown`]) and retries; a
-//! message the writer cannot append is refused ([`Completion::NotSaved`]),
-//! never held. Back, the reader resumes from its last ID
-//! ([`Completion::LinkUp`]). The loop never waits: what the reader reads
-//! waits in a bounded channel, and when the loop falls that far behind the
-//! reader waits too, while Redis keeps the entries.
+//! A connection that breaks is opened again at once; only when Redis cannot
+//! be reached does the reader tell the loop, once ([`Completion::LinkDown`]),
+//! and retry, backing off to every 2 s. A message the writer cannot append
+//! is refused ([`Completion::NotSaved`]), never held; a name it cannot claim
+//! is [`ClaimOutcome::Unavailable`](super::ClaimOutcome). Back, the reader
+//! resumes from its last ID ([`Completion::LinkUp`]).
+//!
+//! # Back-pressure
+//!
+//! The loop never waits: what the reader reads waits in a bounded channel,
+//! and when the loop falls that far behind the reader waits too, while Redis
+//! keeps the entries. A reader more than [`STREAM_MAX_ENTRIES`] behind would
+//! find the oldest trimmed, and go on from the oldest left.
 
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
