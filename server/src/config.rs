@@ -92,13 +92,7 @@ impl Tls {
             ),
             (None, Db::None) => CertSource::Fresh,
             // No file of its own: kept where the default log would be.
-            (None, Db::Redis(_)) => match Db::default_path() {
-                Db::Path(path) => CertSource::KeptIn(
-                    path.parent()
-                        .map_or_else(|| PathBuf::from("."), PathBuf::from),
-                ),
-                Db::None | Db::Redis(_) => CertSource::Fresh,
-            },
+            (None, Db::Redis(_)) => self.cert_source(&Db::default_path()),
         }
     }
 }
