@@ -46,7 +46,7 @@
 //! find the oldest trimmed, and go on from the oldest left.
 
 use std::io;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -204,8 +204,7 @@ impl RedisLog {
         let (replays, incoming_replays) = mpsc::sync_channel(QUEUED_REPLAYS);
         // Room for it: the channel is new.
         let _ = done_sender.try_send(Completion::Roster(std::mem::take(&mut self.roster)));
-        let reader_id = Arc::new(AtomicU64::new(0));
-        let link_failed = Arc::new(AtomicBool::new(false));
+        let signals = Arc::new(reader::ReaderSignals::default());
         let keys = Keys::new(&self.room);
         let reader = reader::Reader {
             client: self.client.clone(),
@@ -215,17 +214,16 @@ impl RedisLog {
             waker: Arc::clone(&waker),
             stop: Arc::clone(&self.stop),
             replays: incoming_replays,
-            client_id: Arc::clone(&reader_id),
-            link_failed: Arc::clone(&link_failed),
+            signals: Arc::clone(&signals),
         };
         let writer = writer::Writer::new(
             self.client.clone(),
             keys,
             self.server_id.clone(),
+            self.epoch.clone(),
             done_sender,
             waker,
-            reader_id,
-            link_failed,
+            signals,
         );
         self.threads.push(
             std::thread::Builder::new()

@@ -51,11 +51,19 @@ pub struct Reader {
     /// Set when the log closes.
     pub stop: Arc<AtomicBool>,
     pub replays: Receiver<Replay>,
-    /// This reader's Redis client ID, for the writer's `CLIENT UNBLOCK`.
-    pub client_id: Arc<AtomicU64>,
+    /// What the writer needs to know of this reader.
+    pub signals: Arc<ReaderSignals>,
+}
+
+/// What the reader tells the writer.
+#[derive(Debug, Default)]
+pub struct ReaderSignals {
+    /// The reader's Redis client ID, for the writer's `CLIENT UNBLOCK`; 0
+    /// until it connects.
+    pub client_id: AtomicU64,
     /// Set when the link fails, so the writer does not try its next append
     /// on a connection to a Redis that is gone (or restarted).
-    pub link_failed: Arc<AtomicBool>,
+    pub link_failed: AtomicBool,
 }
 
 impl Reader {
@@ -98,7 +106,7 @@ impl Reader {
                 // ID either way.
                 tracing::warn!("[!] The room's link failed: {e}; connecting again.");
                 connection = None;
-                self.link_failed.store(true, Ordering::SeqCst);
+                self.signals.link_failed.store(true, Ordering::SeqCst);
             }
         }
     }
@@ -109,7 +117,7 @@ impl Reader {
         connection.set_read_timeout(Some(BLOCK + CONNECT_TIMEOUT))?;
         connection.set_write_timeout(Some(CONNECT_TIMEOUT))?;
         let id: u64 = redis::cmd("CLIENT").arg("ID").query(&mut connection)?;
-        self.client_id.store(id, Ordering::SeqCst);
+        self.signals.client_id.store(id, Ordering::SeqCst);
         Ok(connection)
     }
 

@@ -5,7 +5,7 @@
 //! takes the reaping key) announces that server's desks' LEAVEs, once.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,6 +17,7 @@ use redis::Commands;
 use chat_shared::message::timestamp_now;
 
 use super::entry::{member_value, message_fields, parse_member, presence_fields, Keys};
+use super::reader::ReaderSignals;
 use super::{CONNECT_TIMEOUT, STREAM_MAX_ENTRIES};
 use crate::store::{Asker, ClaimOutcome, Completion, Draft, NameClaim, PresenceKind, PresenceNote};
 
@@ -85,21 +86,19 @@ pub struct Writer {
     client: redis::Client,
     keys: Keys,
     server_id: String,
+    /// The room's epoch, put back if Redis lost it.
+    epoch: String,
     done: SyncSender<Completion>,
     waker: Arc<Waker>,
-    /// The reader's Redis client ID (0 until it connects).
-    reader_id: Arc<AtomicU64>,
-    /// Set by the reader when the link failed: connect afresh.
-    link_failed: Arc<AtomicBool>,
+    /// The reader's client ID, and whether it saw the link fail (then this
+    /// writer connects afresh too).
+    reader: Arc<ReaderSignals>,
     /// `None` while Redis is away.
     connection: Option<redis::Connection>,
     /// The names this server holds: name key -> the claim.
     names: HashMap<String, NameClaim>,
     /// Desks that left while Redis was away, announced when it is back.
     unannounced_leaves: Vec<NameClaim>,
-    /// Whether a heartbeat ever reached Redis: one that finds this server's
-    /// key gone after that means the others counted it dead.
-    heard: bool,
     release_name: redis::Script,
     refresh_names: redis::Script,
 }
@@ -109,23 +108,22 @@ impl Writer {
         client: redis::Client,
         keys: Keys,
         server_id: String,
+        epoch: String,
         done: SyncSender<Completion>,
         waker: Arc<Waker>,
-        reader_id: Arc<AtomicU64>,
-        link_failed: Arc<AtomicBool>,
+        reader: Arc<ReaderSignals>,
     ) -> Writer {
         Writer {
             client,
             keys,
             server_id,
+            epoch,
             done,
             waker,
-            reader_id,
-            link_failed,
+            reader,
             connection: None,
             names: HashMap::new(),
             unannounced_leaves: Vec::new(),
-            heard: false,
             release_name: redis::Script::new(RELEASE_NAME),
             refresh_names: redis::Script::new(REFRESH_NAMES),
         }
@@ -198,7 +196,7 @@ impl Writer {
         &mut self,
         work: impl FnOnce(&mut Writer, &mut redis::Connection) -> redis::RedisResult<T>,
     ) -> redis::RedisResult<T> {
-        if self.link_failed.swap(false, Ordering::SeqCst) {
+        if self.reader.link_failed.swap(false, Ordering::SeqCst) {
             self.connection = None;
         }
         let mut connection = match self.connection.take() {
@@ -317,21 +315,25 @@ impl Writer {
     }
 
     /// Says this server is alive, renews its names and its list of desks,
-    /// announces leaves Redis missed, and looks for dead servers. After an
-    /// outage so long that the others counted this server dead (and said
-    /// its desks left), its desks join again.
+    /// announces leaves Redis missed, and looks for dead servers. If the
+    /// others counted this server dead meanwhile (a long pause: a survivor
+    /// said its desks left, and deleted their list), its desks join again.
     fn heartbeat(&mut self) {
         let result = self.with_redis(|w, c| {
-            let before: Option<String> = redis::cmd("SET")
+            let () = redis::cmd("SET")
                 .arg(w.keys.alive(&w.server_id))
                 .arg(1)
                 .arg("EX")
                 .arg(SERVER_TTL_SECS)
-                .arg("GET")
                 .query(c)?;
-            let counted_dead = w.heard && before.is_none();
-            w.heard = true;
             let () = c.sadd(w.keys.servers(), &w.server_id)?;
+            // Put back if Redis lost its data (no append-only file), so a
+            // server started later agrees with this one.
+            let _: Option<String> = redis::cmd("SET")
+                .arg(w.keys.epoch())
+                .arg(&w.epoch)
+                .arg("NX")
+                .query(c)?;
             if !w.names.is_empty() {
                 let mut refresh = w.refresh_names.prepare_invoke();
                 for key in w.names.keys() {
@@ -344,6 +346,7 @@ impl Writer {
                          while the room's link was down."
                     );
                 }
+                let counted_dead = !c.exists::<_, bool>(w.keys.members(&w.server_id))?;
                 let members: Vec<(String, String)> = w
                     .names
                     .values()
@@ -434,7 +437,7 @@ impl Writer {
     }
 
     fn unblock_reader(&mut self) {
-        let id = self.reader_id.load(Ordering::SeqCst);
+        let id = self.reader.client_id.load(Ordering::SeqCst);
         if id == 0 {
             return;
         }
