@@ -663,7 +663,10 @@ impl Server {
         }
         let drafts = std::mem::take(&mut self.drafts);
         if let Err(Busy(Request::Append(drafts))) = self.log.submit(Request::Append(drafts)) {
-            self.not_saved(drafts, "the disk is too slow: the log is behind");
+            self.not_saved(
+                drafts,
+                "the room's log is behind (a slow disk, or a slow link to Redis)",
+            );
         }
     }
 
