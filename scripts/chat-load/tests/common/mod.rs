@@ -1,6 +1,9 @@
 //! What the tests against an in-process chat-server share: starting it, a
 //! run of chat-load against it, and the check that everything arrived.
 
+// Each test binary compiles this module and uses its own share of it.
+#![allow(dead_code)]
+
 use chat_load::{parse_args, run, Report};
 use chat_server::config::Db;
 use chat_server::{Config as ServerConfig, RunningServer};
