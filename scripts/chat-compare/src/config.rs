@@ -26,6 +26,9 @@ pub struct Config {
     /// Folder for per-step server and load-tool logs; kept out of the report folder because
     /// 10,000 connect lines per step are not worth committing.
     pub log_dir: PathBuf,
+    /// `--only`: run just the steps whose id contains one of these words (for trying a few
+    /// steps; the report then lacks the others). Empty: every step.
+    pub only: Vec<String>,
 }
 
 /// A successful parse either runs the comparison or asks for help.
@@ -62,6 +65,12 @@ fn options() -> Options {
         "bin-dir",
         "folder with chat-server and chat-load (default target/release)",
         "DIR",
+    );
+    opts.optopt(
+        "",
+        "only",
+        "run only the steps whose id contains one of these comma-separated words, e.g. tls-,scale- (a partial report; not for the committed one)",
+        "WORDS",
     );
     opts.optflag("h", "help", "print this help");
     opts
@@ -105,11 +114,31 @@ pub fn parse_args(args: &[String]) -> Result<ParseOutcome, UsageError> {
         .filter(|parent| !parent.as_os_str().is_empty())
         .map(|parent| parent.join("compare-logs"))
         .unwrap_or_else(|| PathBuf::from("compare-logs"));
+    let only: Vec<String> = matches
+        .opt_str("only")
+        .map(|words| {
+            words
+                .split(',')
+                .map(str::trim)
+                .filter(|w| !w.is_empty())
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default();
+    if matches.opt_present("only") && only.is_empty() {
+        return Err(UsageError("--only needs words of step ids".into()));
+    }
+    if !only.is_empty() && !matches.opt_present("out") && !quick {
+        return Err(UsageError(
+            "--only writes a partial report: give --out DIR (or --quick) so it cannot replace the committed one".into(),
+        ));
+    }
     Ok(ParseOutcome::Run(Config {
         quick,
         out_dir,
         bin_dir,
         log_dir,
+        only,
     }))
 }
 
@@ -160,6 +189,16 @@ mod tests {
     #[test]
     fn help_is_not_an_error() {
         assert!(matches!(parse(&["--help"]), Ok(ParseOutcome::Help(_))));
+    }
+
+    #[test]
+    fn only_takes_words_and_keeps_away_from_the_committed_report() {
+        let config = run_config(&["--only", "tls-, scale-", "--out", "/tmp/x"]);
+        assert_eq!(config.only, ["tls-", "scale-"]);
+        assert_eq!(run_config(&["--quick", "--only", "tls"]).only, ["tls"]);
+        assert!(parse(&["--only", "tls"]).is_err());
+        assert!(parse(&["--only", ",", "--out", "/tmp/x"]).is_err());
+        assert!(run_config(&[]).only.is_empty());
     }
 
     #[test]

@@ -235,7 +235,18 @@ pub fn run_ladder(
 
     let cgroup = CgroupSupport::detect();
     eprintln!("chat-compare: memory limit {}", cgroup.describe());
-    let steps = ladder::steps(config.quick);
+    let steps: Vec<Step> = ladder::steps(config.quick)
+        .into_iter()
+        .filter(|step| {
+            let id = step.id();
+            config.only.is_empty() || config.only.iter().any(|word| id.contains(word.as_str()))
+        })
+        .enumerate()
+        .map(|(index, step)| Step {
+            number: index + 1,
+            ..step
+        })
+        .collect();
     let started = Instant::now();
     let date = machine::utc_now();
     let mut results = Vec::with_capacity(steps.len());
