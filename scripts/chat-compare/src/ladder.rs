@@ -412,7 +412,8 @@ impl Step {
     }
 }
 
-/// The workloads of a run, in order. Full: about 6 minutes on 2 cores (the TLS and Redis steps add 70 s). Quick: about 65 s.
+/// The workloads of a run, in order. Full: about 6 minutes on 2 cores (the TLS and Redis steps
+/// add 70 s). Quick: about 65 s.
 pub fn workloads(quick: bool) -> Vec<Workload> {
     let (idle, fanout, saturate_clients, saturate_rate, hold_secs, load_secs) = if quick {
         (&[100, 1000][..], &[100, 500][..], 200, 1000.0, 1.0, 2.0)
