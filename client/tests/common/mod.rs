@@ -120,6 +120,17 @@ impl ClientBuilder {
         }
     }
 
+    /// A client of every server in `addrs`, tried in turn (`--host a,b`).
+    pub fn failover(label: &str, addrs: &[SocketAddr]) -> ClientBuilder {
+        let hosts: Vec<String> = addrs.iter().map(SocketAddr::to_string).collect();
+        ClientBuilder {
+            label: label.to_string(),
+            args: vec!["--host".into(), hosts.join(",")],
+            envs: Vec::new(),
+            mute: true,
+        }
+    }
+
     /// Adds `--name NAME`.
     pub fn name(mut self, name: &str) -> ClientBuilder {
         self.args.push("--name".into());
@@ -498,6 +509,8 @@ pub fn server_binary() -> &'static Path {
 pub struct ServerProcess {
     port: u16,
     db: PathBuf,
+    /// Flags beyond the usual ones (`--tls`, `--auth token`, ...).
+    extra: Vec<String>,
     /// `None` while it is down.
     child: Option<Child>,
     /// Its log (stderr), kept for failure messages.
@@ -508,9 +521,16 @@ impl ServerProcess {
     /// Starts it on a free port, its log in `db`, and waits until it listens.
     #[track_caller]
     pub fn start(db: &Path) -> ServerProcess {
+        ServerProcess::start_with(db, &[])
+    }
+
+    /// Starts it with more flags; `db` may be `none`.
+    #[track_caller]
+    pub fn start_with(db: &Path, extra: &[&str]) -> ServerProcess {
         let mut server = ServerProcess {
             port: free_port(),
             db: db.to_path_buf(),
+            extra: extra.iter().map(|arg| arg.to_string()).collect(),
             child: None,
             log: None,
         };
@@ -539,6 +559,7 @@ impl ServerProcess {
             .arg(&self.db)
             // The tests type faster than a person.
             .args(["--rate-limit", "0", "--log-level", "info"])
+            .args(&self.extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -601,6 +622,41 @@ impl Drop for ServerProcess {
             let _ = child.wait();
         }
     }
+}
+
+/// Runs `chat-server ARGS` (an admin command such as `user add`) to its
+/// end; returns (exit code, stdout, stderr).
+#[track_caller]
+pub fn run_server(args: &[&str]) -> (Option<i32>, String, String) {
+    let mut command = Command::new(server_binary());
+    command.args(args);
+    run_to_exit(command, &format!("chat-server {args:?}"))
+}
+
+/// Creates the account `name` in the log `db` and writes its token to a
+/// file in `dir`; returns the file.
+#[track_caller]
+pub fn add_account(db: &Path, name: &str, dir: &Path) -> PathBuf {
+    let db_arg = db.to_str().expect("a UTF-8 path");
+    let (code, stdout, stderr) = run_server(&["user", "add", name, "--db", db_arg]);
+    assert_eq!(code, Some(0), "user add {name}: {stdout}{stderr}");
+    let token = stdout.trim();
+    assert_eq!(token.len(), 64, "a 64-hex-digit token, not {stdout:?}");
+    let file = dir.join(format!("{name}.token"));
+    std::fs::write(&file, format!("{token}\n")).expect("write the token file");
+    file
+}
+
+/// The certificate fingerprint a server printed at start
+/// (`... fingerprint SHA256:..`), as printed.
+#[track_caller]
+pub fn fingerprint_in(log: &str) -> String {
+    log.split("fingerprint ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("expected a fingerprint in the server's log: {log:?}"))
+        .trim_end_matches(',')
+        .to_string()
 }
 
 /// A directory under the system temp dir, removed on drop.

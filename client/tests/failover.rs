@@ -1,0 +1,59 @@
+//! Desks with several servers (`--host a,b`): the real `chat-server`
+//! binary twice, each with its room in memory (`--db none`), which is
+//! enough for the mechanics: the desk starts on the first server that
+//! answers, and when its server dies (`kill -9`) it moves to the next one
+//! and goes on chatting there.
+
+mod common;
+
+use std::path::Path;
+use std::time::Instant;
+
+use common::{join, ClientBuilder, ServerProcess};
+
+#[test]
+fn when_its_server_is_killed_the_desk_moves_to_the_next_and_keeps_chatting() {
+    let mut first = ServerProcess::start_with(Path::new("none"), &[]);
+    let second = ServerProcess::start_with(Path::new("none"), &[]);
+    let mut alice = ClientBuilder::failover("alice", &[first.addr(), second.addr()])
+        .name("alice")
+        .spawn();
+    alice.expect(&format!("[*] Connecting to {}...", first.addr()));
+    alice.expect("You are alice");
+    let mut bob = join("bob", second.addr());
+    assert!(
+        !bob.stdout().contains("alice"),
+        "alice is on the first server"
+    );
+
+    let killed = Instant::now();
+    first.kill();
+    alice.expect(&format!("[+] reconnected as alice to {}", second.addr()));
+    let away = killed.elapsed();
+    bob.expect("alice joined");
+    alice.send("still here");
+    bob.expect("alice: still here");
+    bob.send("welcome over");
+    alice.expect("bob: welcome over");
+    eprintln!("failover took {away:?}");
+
+    for desk in [&mut alice, &mut bob] {
+        desk.send("q");
+        desk.expect_exit_code(0);
+    }
+}
+
+#[test]
+fn a_server_that_does_not_answer_at_start_is_skipped() {
+    let dead = ServerProcess::start_with(Path::new("none"), &[]);
+    let dead_addr = dead.addr();
+    drop(dead);
+    let live = ServerProcess::start_with(Path::new("none"), &[]);
+    let mut alice = ClientBuilder::failover("alice", &[dead_addr, live.addr()])
+        .name("alice")
+        .spawn();
+    alice.expect(&format!("[!] {dead_addr} does not answer"));
+    alice.expect("You are alice");
+    alice.send("q");
+    alice.expect_exit_code(0);
+}
