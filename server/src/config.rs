@@ -52,6 +52,49 @@ impl Db {
     }
 }
 
+/// Whether desks must log in (`--auth`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Auth {
+    /// Anyone may take any free name (the default; what `nc` and the load
+    /// tools rely on).
+    Open,
+    /// Every connection must send `/auth NAME TOKEN` first, with a token
+    /// from `chat-server user add NAME`; a name belongs to its account.
+    Token,
+}
+
+/// TLS settings (`--tls` and the flags that go with it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tls {
+    /// `--tls-cert` and `--tls-key`; `None` makes a self-signed certificate.
+    pub files: Option<(PathBuf, PathBuf)>,
+    /// `--require-tls`: plain connections are refused.
+    pub required: bool,
+}
+
+impl Tls {
+    /// Where the certificate comes from, given where the log is: beside it,
+    /// or (with `--db none`) made fresh each start.
+    pub fn cert_source(&self, db: &Db) -> crate::tls::CertSource {
+        use crate::tls::CertSource;
+        match (&self.files, db) {
+            (Some((cert, key)), _) => CertSource::Files {
+                cert: cert.clone(),
+                key: key.clone(),
+            },
+            (None, Db::Path(path)) => CertSource::KeptIn(
+                path.parent()
+                    .filter(|folder| !folder.as_os_str().is_empty())
+                    .map_or_else(|| PathBuf::from("."), PathBuf::from),
+            ),
+            (None, Db::None) => CertSource::Fresh,
+        }
+    }
+}
+
+/// Default for `--login-timeout`.
+pub const DEFAULT_LOGIN_TIMEOUT_SECS: u64 = 10;
+
 /// Everything the server needs to know to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -77,6 +120,13 @@ pub struct Config {
     pub log_level: Option<LogLevel>,
     /// The room's log (`--db`); the threads mode always keeps it in memory.
     pub db: Db,
+    /// TLS, if on.
+    pub tls: Option<Tls>,
+    /// Whether desks must log in.
+    pub auth: Auth,
+    /// How long a connection may take to finish its TLS handshake and log
+    /// in.
+    pub login_timeout: Duration,
 }
 
 /// Default for `--max-queue`. Large enough for a full history replay of
@@ -109,6 +159,9 @@ impl Default for Config {
             rate_limit: Some(DEFAULT_RATE_LIMIT),
             log_level: None,
             db: Db::default_path(),
+            tls: None,
+            auth: Auth::Open,
+            login_timeout: Duration::from_secs(DEFAULT_LOGIN_TIMEOUT_SECS),
         }
     }
 }
@@ -122,6 +175,24 @@ pub enum Command {
     Help(String),
     /// Print the version and exit 0.
     Version,
+    /// Manage accounts (`chat-server user ...`).
+    User {
+        /// What to do.
+        action: UserAction,
+        /// The room's log that holds the accounts.
+        db: PathBuf,
+    },
+}
+
+/// What `chat-server user` does.
+#[derive(Debug, PartialEq, Eq)]
+pub enum UserAction {
+    /// `user add NAME`: makes an account and prints its token once.
+    Add(String),
+    /// `user remove NAME`: removes it; its desks are closed.
+    Remove(String),
+    /// `user list`.
+    List,
 }
 
 /// A bad command line: the message, and the usage to print after it.
@@ -221,13 +292,112 @@ fn options() -> Options {
          none: memory only, forgotten on restart. Event mode only",
         "PATH|none",
     );
+    opts.optflag(
+        "",
+        "tls",
+        "take TLS connections too, on the same port (a TLS desk is told apart by its first \
+         byte); without --tls-cert/--tls-key, a self-signed certificate is made once and kept \
+         beside the room's log (fresh each start with --db none); its fingerprint is printed at start",
+    );
+    opts.optopt(
+        "",
+        "tls-cert",
+        "the certificate chain, PEM (implies --tls)",
+        "FILE",
+    );
+    opts.optopt(
+        "",
+        "tls-key",
+        "its private key, PEM (implies --tls)",
+        "FILE",
+    );
+    opts.optflag(
+        "",
+        "require-tls",
+        "refuse plain connections with a one-line reason (implies --tls)",
+    );
+    opts.optopt(
+        "",
+        "auth",
+        "open: anyone takes any free name (default); token: every desk logs in with \
+         /auth NAME TOKEN, a token from 'chat-server user add NAME', and is that name only. \
+         Needs the room's log (--db)",
+        "open|token",
+    );
+    opts.optopt(
+        "",
+        "login-timeout",
+        &format!(
+            "close a connection that has not finished its TLS handshake and login this long \
+             after connecting (default {DEFAULT_LOGIN_TIMEOUT_SECS})"
+        ),
+        "SECS",
+    );
     opts.optflag("h", "help", "print this help and exit");
     opts.optflag("V", "version", "print the version and exit");
     opts
 }
 
 fn short_usage() -> String {
-    format!("Usage: {PROGRAM} [options]; try '{PROGRAM} --help'")
+    format!("Usage: {PROGRAM} [options] | {PROGRAM} user add|remove NAME | {PROGRAM} user list; try '{PROGRAM} --help'")
+}
+
+/// The help for `chat-server user`.
+const USER_HELP: &str = "\
+Usage: chat-server user add NAME [--db PATH]
+       chat-server user remove NAME [--db PATH]
+       chat-server user list [--db PATH]
+
+Accounts for a server run with --auth token. They are kept in the room's log
+(--db, the same default as the server's), and may be changed while the server
+runs: it notices within a second.
+
+  add NAME     makes an account and prints its token, once; only the token's
+               SHA-256 is kept. Give the token to NAME (chat-client --token-file).
+  remove NAME  removes the account; NAME's open desks are closed.
+  list         lists the accounts.
+";
+
+/// Parses `chat-server user ...` (the words after `user`).
+fn parse_user_args(args: &[&str]) -> Result<Command, UsageError> {
+    let usage_error = |message: String| UsageError {
+        message,
+        usage: "Usage: chat-server user add|remove NAME | user list [--db PATH]".to_string(),
+    };
+    let mut opts = Options::new();
+    opts.optopt("", "db", "the room's log that holds the accounts", "PATH");
+    opts.optflag("h", "help", "print this help and exit");
+    let matches = opts.parse(args).map_err(|e| usage_error(e.to_string()))?;
+    if matches.opt_present("help") {
+        return Ok(Command::Help(USER_HELP.to_string()));
+    }
+    let db = match matches.opt_str("db").as_deref() {
+        None => match Db::default_path() {
+            Db::Path(path) => path,
+            Db::None => unreachable!("the default log is a file"),
+        },
+        Some("none") | Some("") => {
+            return Err(usage_error(
+                "accounts live in the room's log; --db wants its path".to_string(),
+            ))
+        }
+        Some(path) => PathBuf::from(path),
+    };
+    let words: Vec<&str> = matches.free.iter().map(String::as_str).collect();
+    let action = match words.as_slice() {
+        ["add", name] => UserAction::Add(name.to_string()),
+        ["remove", name] => UserAction::Remove(name.to_string()),
+        ["list"] => UserAction::List,
+        ["add" | "remove"] => return Err(usage_error(format!("user {} wants a NAME", words[0]))),
+        [] => return Err(usage_error("user wants add, remove or list".to_string())),
+        _ => {
+            return Err(usage_error(format!(
+                "user: unexpected '{}'",
+                words.join(" ")
+            )))
+        }
+    };
+    Ok(Command::User { action, db })
 }
 
 /// Parses the arguments after the program name.
@@ -238,13 +408,17 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Command, UsageError> {
         usage: short_usage(),
     };
     let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
+    if args.first() == Some(&"user") {
+        return parse_user_args(&args[1..]);
+    }
     let matches = opts.parse(&args).map_err(|e| usage_error(e.to_string()))?;
     if matches.opt_present("help") {
         let brief = format!(
             "Usage: {PROGRAM} [options]\n\n\
              The office chat server. Desks connect with chat-client; anything that\n\
              speaks the line protocol (even nc) can join. Stops on Ctrl-C or SIGTERM,\n\
-             telling every client first."
+             telling every client first.\n\n\
+             Accounts (for --auth token): '{PROGRAM} user --help'."
         );
         return Ok(Command::Help(opts.usage(&brief)));
     }
@@ -330,6 +504,52 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Command, UsageError> {
             path => Db::Path(PathBuf::from(path)),
         };
     }
+    let cert = matches.opt_str("tls-cert");
+    let key = matches.opt_str("tls-key");
+    let files = match (cert, key) {
+        (Some(cert), Some(key)) => Some((PathBuf::from(cert), PathBuf::from(key))),
+        (None, None) => None,
+        _ => {
+            return Err(usage_error(
+                "--tls-cert and --tls-key go together".to_string(),
+            ))
+        }
+    };
+    let required = matches.opt_present("require-tls");
+    if matches.opt_present("tls") || files.is_some() || required {
+        config.tls = Some(Tls { files, required });
+    }
+    if let Some(auth) = matches.opt_str("auth") {
+        config.auth = match auth.as_str() {
+            "open" => Auth::Open,
+            "token" => Auth::Token,
+            _ => {
+                return Err(usage_error(format!(
+                    "--auth is open or token, not '{auth}'"
+                )))
+            }
+        };
+    }
+    if let Some(secs) = number("login-timeout")? {
+        if secs == 0 {
+            return Err(usage_error(
+                "--login-timeout must be at least 1 second".to_string(),
+            ));
+        }
+        config.login_timeout = Duration::from_secs(secs);
+    }
+    if config.mode == Mode::Threads && (config.tls.is_some() || config.auth != Auth::Open) {
+        return Err(usage_error(
+            "TLS and accounts are for the event loop; --mode threads is the frozen baseline"
+                .to_string(),
+        ));
+    }
+    if config.auth == Auth::Token && config.db == Db::None {
+        return Err(usage_error(
+            "--auth token keeps its accounts in the room's log; it cannot run with --db none"
+                .to_string(),
+        ));
+    }
     if let Some(level) = matches.opt_str("log-level") {
         config.log_level = Some(level.parse().map_err(|e| {
             usage_error(format!(
@@ -397,8 +617,62 @@ mod tests {
                 rate_limit: None,
                 log_level: Some("debug".parse().unwrap()),
                 db: Db::default_path(),
+                ..Config::default()
             }
         );
+    }
+
+    #[test]
+    fn tls_and_accounts_flags() {
+        let config = run_config(&[
+            "--tls-cert",
+            "c.pem",
+            "--tls-key",
+            "k.pem",
+            "--require-tls",
+            "--auth",
+            "token",
+            "--login-timeout",
+            "3",
+        ]);
+        assert_eq!(
+            config.tls,
+            Some(Tls {
+                files: Some(("c.pem".into(), "k.pem".into())),
+                required: true
+            })
+        );
+        assert_eq!(config.auth, Auth::Token);
+        assert_eq!(config.login_timeout, Duration::from_secs(3));
+        assert_eq!(run_config(&["--tls"]).tls.unwrap().files, None);
+        assert!(parse_args(&["--tls-cert", "c.pem"]).is_err());
+        assert!(parse_args(&["--auth", "token", "--db", "none"]).is_err());
+        assert!(parse_args(&["--mode", "threads", "--tls"]).is_err());
+        assert!(parse_args(&["--auth", "maybe"]).is_err());
+    }
+
+    #[test]
+    fn user_commands() {
+        assert_eq!(
+            parse_args(&["user", "add", "alice", "--db", "r.db"]),
+            Ok(Command::User {
+                action: UserAction::Add("alice".into()),
+                db: "r.db".into()
+            })
+        );
+        assert!(matches!(
+            parse_args(&["user", "list"]),
+            Ok(Command::User {
+                action: UserAction::List,
+                ..
+            })
+        ));
+        assert!(parse_args(&["user", "add"]).is_err());
+        assert!(parse_args(&["user", "remove", "a", "--db", "none"]).is_err());
+        assert!(matches!(
+            parse_args(&["user", "--help"]),
+            Ok(Command::Help(_))
+        ));
     }
 
     #[test]

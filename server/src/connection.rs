@@ -1,5 +1,6 @@
 //! One client in the event loop: its transport, its line reader, its outbox,
-//! its rate limit and its lifecycle, and its registration with the poll.
+//! its rate limit, how far it is on its way into the room (TLS, login) and
+//! its lifecycle, and its registration with the poll.
 //!
 //! A connection does its own I/O (reads lines, flushes its outbox, keeps its
 //! WRITABLE interest honest) but never touches other connections or the room:
@@ -21,7 +22,7 @@ use chat_shared::{Line, LineReader};
 
 use crate::outbox::{Frame, Outbox};
 use crate::rate::TokenBucket;
-use crate::transport::Transport;
+use crate::transport::{FirstByte, Security, Transport};
 
 /// Once this much (or the whole limit, if smaller) is queued, write at once
 /// instead of waiting for the end of the event batch, so a burst in one batch
@@ -60,6 +61,14 @@ pub enum CloseReason {
     FlushTimeout,
     /// The server is stopping.
     ShuttingDown,
+    /// Plain text on a server that takes TLS only.
+    TlsRequired,
+    /// The TLS handshake (and the login, with accounts) took too long.
+    LoginTimeout(Duration),
+    /// `/auth` was refused.
+    LoginRefused,
+    /// Its account was removed.
+    Revoked,
 }
 
 impl fmt::Display for CloseReason {
@@ -75,6 +84,12 @@ impl fmt::Display for CloseReason {
             CloseReason::IdleTimeout(after) => write!(f, "idle for {} s", after.as_secs()),
             CloseReason::FlushTimeout => f.write_str("did not take its last messages in time"),
             CloseReason::ShuttingDown => f.write_str("server shutting down"),
+            CloseReason::TlsRequired => f.write_str("plain text on a TLS-only server"),
+            CloseReason::LoginTimeout(after) => {
+                write!(f, "not in the room {} s after connecting", after.as_secs())
+            }
+            CloseReason::LoginRefused => f.write_str("login refused"),
+            CloseReason::Revoked => f.write_str("account removed"),
         }
     }
 }
@@ -90,13 +105,27 @@ pub enum Close {
 }
 
 /// What the caller of [`Connection::read_lines`] did with a line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum AfterLine {
     /// Go on reading.
     Continue,
-    /// The peer is leaving (it sent `/quit`): nothing after this line, not
-    /// even what came in the same read, is acted on.
-    Stop,
+    /// The connection ends here (the peer sent `/quit`, or its login was
+    /// refused): nothing after this line, not even what came in the same
+    /// read, is acted on.
+    Stop(CloseReason),
+}
+
+/// How far a connection is on its way into the room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// TLS is on and nothing has arrived: it is sent nothing, since plain
+    /// lines would garble a TLS handshake.
+    FirstByte,
+    /// It must send `/auth NAME TOKEN` first (`--auth token`); it gets
+    /// replies to its own lines and nothing else.
+    Login,
+    /// In the room: it gets the history and every broadcast.
+    Admitted,
 }
 
 /// What reading a connection came to.
@@ -130,6 +159,9 @@ pub enum Overdue {
     Idle(Duration),
     /// Closing, but its peer has not taken its last lines in time.
     StuckClosing,
+    /// Still in its TLS handshake, or not logged in, this long after
+    /// connecting.
+    LoginTimeout(Duration),
 }
 
 /// Where a connection is in its life.
@@ -144,6 +176,17 @@ enum State {
         how: Close,
         since: Instant,
     },
+}
+
+/// What every connection is opened with.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// `--max-line`.
+    pub max_line_bytes: usize,
+    /// Plain, TLS or either.
+    pub security: Security,
+    /// Whether `/auth` must come first (`--auth token`).
+    pub login_required: bool,
 }
 
 /// One client socket and everything the loop keeps for it.
@@ -161,6 +204,12 @@ pub struct Connection {
     peer: SocketAddr,
     /// Splits what the peer sends into lines (or a seed desk's frames).
     lines: LineReader,
+    /// How far it is into the room; a `Cell` so that the line handler can
+    /// admit it in the middle of a read.
+    admission: Cell<Admission>,
+    /// When it connected: the TLS handshake and the login are timed from
+    /// here.
+    opened_at: Instant,
     /// The protocol it speaks; a `Cell` so that the line handler can read it
     /// while the read that decides it is under way.
     dialect: Cell<Dialect>,
@@ -187,24 +236,35 @@ pub struct Connection {
 
 impl Connection {
     /// Registers `stream` for reading under `token` and returns the open
-    /// connection.
+    /// connection, admitted to the room at once unless TLS or a login must
+    /// come first.
     pub fn open(
         stream: TcpStream,
         peer: SocketAddr,
         token: Token,
         serial: u64,
         registry: &Registry,
-        max_line_bytes: usize,
+        limits: &Limits,
         rate: Option<TokenBucket>,
     ) -> io::Result<Connection> {
-        let mut transport = Transport::Tcp(stream);
+        let mut transport = Transport::new(stream, &limits.security);
         registry.register(&mut transport, token, Interest::READABLE)?;
+        let admission = if limits.login_required {
+            Admission::Login
+        } else if transport.is_handshaking() {
+            Admission::FirstByte
+        } else {
+            Admission::Admitted
+        };
+        let max_line_bytes = limits.max_line_bytes;
         Ok(Connection {
             transport,
             token,
             serial,
             peer,
             lines: LineReader::new(max_line_bytes),
+            admission: Cell::new(admission),
+            opened_at: Instant::now(),
             dialect: Cell::new(Dialect::Undecided),
             max_line_bytes,
             outbox: Outbox::default(),
@@ -232,6 +292,22 @@ impl Connection {
         self.dialect.get()
     }
 
+    /// How far it is into the room.
+    pub fn admission(&self) -> Admission {
+        self.admission.get()
+    }
+
+    /// True once it gets the room's history and broadcasts.
+    pub fn is_admitted(&self) -> bool {
+        self.admission.get() == Admission::Admitted
+    }
+
+    /// True until its first byte is known and, for TLS, its handshake is
+    /// done.
+    pub fn is_handshaking(&self) -> bool {
+        self.transport.is_handshaking()
+    }
+
     /// True until the loop starts closing it.
     pub fn is_open(&self) -> bool {
         matches!(self.state, State::Open)
@@ -244,13 +320,14 @@ impl Connection {
 
     /// Reads until `WouldBlock`, the rate limit, the read budget, the end of
     /// the stream, or `handle` saying [`AfterLine::Stop`], handing `handle`
-    /// each line in order, with the dialect it is in. `buffer` is the loop's
-    /// shared read buffer.
+    /// each line in order, with the dialect it is in and its admission (which
+    /// `handle` may change: a login). `buffer` is the loop's shared read
+    /// buffer.
     pub fn read_lines(
         &mut self,
         buffer: &mut [u8],
         now: Instant,
-        mut handle: impl FnMut(Dialect, Line<'_>) -> AfterLine,
+        mut handle: impl FnMut(Dialect, &Cell<Admission>, Line<'_>) -> AfterLine,
     ) -> ReadOutcome {
         self.paused_until = None;
         let outcome = self.read_until_done(buffer, now, &mut handle);
@@ -264,29 +341,52 @@ impl Connection {
         &mut self,
         buffer: &mut [u8],
         now: Instant,
-        handle: &mut impl FnMut(Dialect, Line<'_>) -> AfterLine,
+        handle: &mut impl FnMut(Dialect, &Cell<Admission>, Line<'_>) -> AfterLine,
     ) -> ReadOutcome {
         let Connection {
             transport,
             lines,
             dialect,
+            admission,
             rate,
             last_line_at,
             max_line_bytes,
             ..
         } = self;
+        match transport.settle_layer() {
+            Ok(FirstByte::NotYet) => return ReadOutcome::Drained,
+            Ok(FirstByte::Closed) => return ReadOutcome::Closed(CloseReason::PeerClosed),
+            Ok(FirstByte::PlainRefused) => {
+                // Take what it sent, so that closing does not reset the
+                // connection before the refusal is read.
+                let mut budget = READ_BUDGET_BYTES;
+                while budget > 0 {
+                    match transport.read(buffer) {
+                        Ok(n) if n > 0 => budget = budget.saturating_sub(n),
+                        _ => break,
+                    }
+                }
+                return ReadOutcome::Closed(CloseReason::TlsRequired);
+            }
+            Ok(FirstByte::Plain | FirstByte::Tls) => {
+                if admission.get() == Admission::FirstByte {
+                    admission.set(Admission::Admitted);
+                }
+            }
+            Err(e) => return ReadOutcome::Closed(CloseReason::ReadError(e)),
+        }
         if let Some(bucket) = rate.as_mut() {
             if !bucket.has_token(now) {
                 return ReadOutcome::Paused(bucket.next_token_at());
             }
         }
-        let mut quit = false;
+        let mut stop_reason = None;
         let mut on_line = |line: Line<'_>| {
             if matches!(line, Line::Complete(_)) {
                 *last_line_at = now;
             }
-            if handle(dialect.get(), line) == AfterLine::Stop {
-                quit = true;
+            if let AfterLine::Stop(reason) = handle(dialect.get(), admission, line) {
+                stop_reason = Some(reason);
                 return ControlFlow::Break(());
             }
             match rate.as_mut() {
@@ -302,16 +402,14 @@ impl Connection {
             }
         };
         // Why a `Break` from the line handler stopped reading.
-        let stopped = |quit: bool, rate: &Option<TokenBucket>| {
-            if quit {
-                ReadOutcome::Closed(CloseReason::Quit)
-            } else {
-                ReadOutcome::Paused(rate.as_ref().map_or(now, TokenBucket::next_token_at))
-            }
-        };
+        let stopped =
+            |stop_reason: Option<CloseReason>, rate: &Option<TokenBucket>| match stop_reason {
+                Some(reason) => ReadOutcome::Closed(reason),
+                None => ReadOutcome::Paused(rate.as_ref().map_or(now, TokenBucket::next_token_at)),
+            };
         // Lines held back by an earlier pause go first.
         if lines.buffered_bytes() > 0 && lines.feed(&[], &mut on_line).is_break() {
-            return stopped(quit, rate);
+            return stopped(stop_reason, rate);
         }
         let mut budget = READ_BUDGET_BYTES;
         loop {
@@ -327,7 +425,7 @@ impl Connection {
                         });
                     }
                     if lines.feed(&buffer[..n], &mut on_line).is_break() {
-                        return stopped(quit, rate);
+                        return stopped(stop_reason, rate);
                     }
                     budget = budget.saturating_sub(n);
                     if budget == 0 {
@@ -345,9 +443,10 @@ impl Connection {
         }
     }
 
-    /// True while output waits to be written.
+    /// True while output waits to be written: queued lines, or TLS records
+    /// (a handshake's too).
     pub fn has_pending_output(&self) -> bool {
-        !self.outbox.is_empty()
+        !self.outbox.is_empty() || self.transport.has_pending_output()
     }
 
     /// Queues a frame. Fails when the queue passes `limit`, or when an early
@@ -375,6 +474,7 @@ impl Connection {
     /// in the interest exactly while output is left over.
     pub fn flush(&mut self, registry: &Registry) -> io::Result<()> {
         self.flush_scheduled = false;
+        self.transport.write_pending()?;
         self.write_outbox()?;
         let pending = self.has_pending_output();
         if pending != self.wants_writable {
@@ -434,10 +534,22 @@ impl Connection {
         }
     }
 
-    /// Whether its clock has run out: no complete line for `idle_timeout`
-    /// while open, or too long spent closing.
-    pub fn overdue(&self, now: Instant, idle_timeout: Option<Duration>) -> Option<Overdue> {
+    /// Whether its clock has run out: not in the room (TLS handshake done,
+    /// logged in) `login_timeout` after connecting, no complete line for
+    /// `idle_timeout` while open, or too long spent closing.
+    pub fn overdue(
+        &self,
+        now: Instant,
+        idle_timeout: Option<Duration>,
+        login_timeout: Duration,
+    ) -> Option<Overdue> {
         match &self.state {
+            State::Open
+                if (!self.is_admitted() || self.transport.is_handshaking())
+                    && now.duration_since(self.opened_at) > login_timeout =>
+            {
+                Some(Overdue::LoginTimeout(login_timeout))
+            }
             State::Open => idle_timeout
                 .filter(|timeout| now.duration_since(self.last_line_at) > *timeout)
                 .map(Overdue::Idle),
@@ -457,8 +569,18 @@ impl Connection {
         };
     }
 
-    /// Takes it out of the poll; the socket closes when it is dropped.
+    /// Takes it out of the poll, saying goodbye the TLS way if it speaks
+    /// TLS; the socket closes when it is dropped.
     pub fn deregister(&mut self, registry: &Registry) {
+        if matches!(
+            self.state,
+            State::Closing {
+                how: Close::AfterFlush,
+                ..
+            }
+        ) {
+            self.transport.send_close_notify();
+        }
         // Failing means it is not registered: nothing to undo.
         let _ = registry.deregister(&mut self.transport);
     }

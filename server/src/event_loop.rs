@@ -44,8 +44,12 @@ use slab::Slab;
 use chat_shared::{ErrorCode, Line, ServerLine};
 
 use crate::acceptor::Acceptor;
-use crate::config::{Config, Db};
-use crate::connection::{AfterLine, Close, CloseReason, Connection, Dialect, Overdue, ReadOutcome};
+use crate::accounts::AccountsWatcher;
+use crate::auth::{Gate, Login};
+use crate::config::{Auth, Config, Db};
+use crate::connection::{
+    Admission, AfterLine, Close, CloseReason, Connection, Dialect, Limits, Overdue, ReadOutcome,
+};
 use crate::log::DroppedLines;
 use crate::outbox::{encode, for_seed_desk, Frame};
 use crate::rate::TokenBucket;
@@ -53,6 +57,8 @@ use crate::room::{ConnId, Delivery, Effect, Room, SHUTDOWN_REASON};
 use crate::store::memory::MemoryLog;
 use crate::store::sqlite::SqliteLog;
 use crate::store::{Asker, Busy, Completion, Draft, Request, RoomLog};
+use crate::tls::TlsIdentity;
+use crate::transport::Security;
 
 const LISTENER: Token = Token(usize::MAX);
 const WAKER: Token = Token(usize::MAX - 1);
@@ -121,6 +127,14 @@ pub struct Server {
     /// The next connection's serial number.
     next_serial: u64,
     config: Config,
+    /// What every connection is opened with: line limit, TLS, login.
+    limits: Limits,
+    /// The certificate, when TLS is on.
+    tls: Option<TlsIdentity>,
+    /// Logins, with `--auth token`.
+    gate: Option<Gate>,
+    /// Tells the loop when accounts change, with `--auth token`.
+    accounts_watcher: Option<AccountsWatcher>,
     /// The read buffer every connection shares.
     read_buffer: Box<[u8]>,
     /// Effects of the lines just read, reused to avoid allocating.
@@ -150,6 +164,30 @@ impl Server {
         for message in &recent {
             room.record(message);
         }
+        let tls = config
+            .tls
+            .as_ref()
+            .map(|tls| TlsIdentity::load(&tls.cert_source(&config.db)))
+            .transpose()?;
+        let security = match (&tls, &config.tls) {
+            (Some(identity), Some(settings)) if settings.required => {
+                Security::TlsOnly(Arc::clone(&identity.config))
+            }
+            (Some(identity), _) => Security::Either(Arc::clone(&identity.config)),
+            _ => Security::Plain,
+        };
+        let (gate, accounts_watcher) = match (&config.auth, &config.db) {
+            (Auth::Token, Db::Path(path)) => {
+                let (accounts, watcher) = AccountsWatcher::start(path, Arc::clone(&waker))?;
+                (Some(Gate::new(accounts)), Some(watcher))
+            }
+            _ => (None, None),
+        };
+        let limits = Limits {
+            max_line_bytes: config.max_line_bytes,
+            security,
+            login_required: gate.is_some(),
+        };
         Ok(Server {
             poll,
             acceptor,
@@ -164,6 +202,10 @@ impl Server {
             log_saving: true,
             next_serial: 0,
             config,
+            limits,
+            tls,
+            gate,
+            accounts_watcher,
             read_buffer: vec![0; READ_BUFFER_BYTES].into_boxed_slice(),
             effects: Vec::new(),
             to_flush: Vec::new(),
@@ -195,6 +237,20 @@ impl Server {
     /// Where the room's log is, for the start-up line.
     pub fn log_description(&self) -> String {
         self.log.describe()
+    }
+
+    /// What the start-up line says about TLS: where the certificate is and
+    /// its fingerprint, for people to compare with what their desks show.
+    pub fn tls_description(&self) -> Option<String> {
+        let identity = self.tls.as_ref()?;
+        let only = match self.limits.security {
+            Security::TlsOnly(_) => " (TLS only)",
+            _ => " (TLS and plain on one port)",
+        };
+        Some(format!(
+            "TLS certificate {}{only}, fingerprint {}",
+            identity.location, identity.fingerprint
+        ))
     }
 
     /// Shuts down cleanly on SIGINT (Ctrl-C) and SIGTERM.
@@ -248,6 +304,7 @@ impl Server {
             }
             self.submit_drafts();
             self.apply_completions();
+            self.apply_account_changes();
             self.settle();
             if self.acceptor.is_due(now) {
                 self.accept_pending();
@@ -311,7 +368,7 @@ impl Server {
             Token(id),
             self.next_serial,
             self.poll.registry(),
-            self.config.max_line_bytes,
+            &self.limits,
             rate,
         ) {
             Ok(connection) => entry.insert(connection),
@@ -321,6 +378,18 @@ impl Server {
             }
         };
         tracing::info!("[+] {peer} connected.");
+        if connection.is_admitted() {
+            self.welcome(id);
+        }
+    }
+
+    /// Queues the room's history for a connection just admitted to the
+    /// room: at once for a plain server, after the first byte with TLS,
+    /// after the login with accounts.
+    fn welcome(&mut self, id: ConnId) {
+        let Some(connection) = self.connections.get_mut(id) else {
+            return;
+        };
         // History goes first, so a newcomer sees it before anything live;
         // only as much as fits in half its queue, newest kept.
         let budget = self.config.max_queue_bytes / 2;
@@ -354,33 +423,88 @@ impl Server {
         }
         let room = &mut self.room;
         let effects = &mut self.effects;
+        let gate = &mut self.gate;
         let max_line_bytes = self.config.max_line_bytes;
+        let peer = connection.peer();
+        let was_admitted = connection.is_admitted();
         let from = Asker {
             conn: id,
             serial: connection.serial(),
         };
-        let outcome = connection.read_lines(&mut self.read_buffer, now, |dialect, line| {
-            match line {
-                Line::Complete(bytes) if dialect == Dialect::Seed => {
-                    room.handle_seed_frame(from, bytes, effects)
+        let outcome =
+            connection.read_lines(&mut self.read_buffer, now, |dialect, admission, line| {
+                match line {
+                    Line::Complete(bytes) if admission.get() == Admission::Login => {
+                        match gate
+                            .as_mut()
+                            .map(|gate| gate.check(id, peer.ip(), bytes, now))
+                        {
+                            Some(Login::Accepted { name }) => {
+                                // The name, never with the token; the token never.
+                                tracing::info!("[+] {peer} logged in as {name}.");
+                                room.log_in(id, &name);
+                                admission.set(Admission::Admitted);
+                            }
+                            Some(Login::NotALogin) | None => {
+                                effects.push(Effect::Reply(refusal(ErrorCode::AuthRequired)))
+                            }
+                            Some(Login::Refused) => {
+                                tracing::warn!("[!] {peer}: login refused.");
+                                effects.push(Effect::Reply(refusal(ErrorCode::AuthFailed)));
+                                return AfterLine::Stop(CloseReason::LoginRefused);
+                            }
+                        }
+                    }
+                    Line::Complete(bytes) if dialect == Dialect::Seed => {
+                        room.handle_seed_frame(from, bytes, effects)
+                    }
+                    Line::Complete(bytes) => room.handle_line(from, bytes, effects),
+                    Line::TooLong => {
+                        effects.push(Effect::Reply(Room::line_too_long(max_line_bytes)))
+                    }
                 }
-                Line::Complete(bytes) => room.handle_line(from, bytes, effects),
-                Line::TooLong => effects.push(Effect::Reply(Room::line_too_long(max_line_bytes))),
-            }
-            if effects.last() == Some(&Effect::Quit) {
-                AfterLine::Stop
-            } else {
-                AfterLine::Continue
-            }
-        });
+                if effects.last() == Some(&Effect::Quit) {
+                    AfterLine::Stop(CloseReason::Quit)
+                } else {
+                    AfterLine::Continue
+                }
+            });
+        let admitted_now = !was_admitted && connection.is_admitted();
+        // A TLS handshake answers what was read, before any line.
+        let handshake_output = connection.has_pending_output();
         if let ReadOutcome::Paused(until) = outcome {
             self.paused_reads.push((until, id));
+        }
+        if admitted_now {
+            self.welcome(id);
+        }
+        if handshake_output {
+            self.schedule_flush(id);
         }
         // Lines read before an end of stream still count, the sender's own
         // echo included: deliver them while the connection is open.
         self.apply_effects(id);
         if let ReadOutcome::Closed(reason) = outcome {
+            if matches!(reason, CloseReason::TlsRequired) {
+                self.send(id, refusal(ErrorCode::TlsRequired));
+            }
             self.close(id, reason, Close::AfterFlush);
+        }
+    }
+
+    /// Closes the desks of accounts that were removed (or given a new
+    /// token) since the last look.
+    fn apply_account_changes(&mut self) {
+        let (Some(watcher), Some(gate)) = (&self.accounts_watcher, &mut self.gate) else {
+            return;
+        };
+        let Some(accounts) = watcher.changed() else {
+            return;
+        };
+        tracing::info!("[*] Accounts changed: {} now.", accounts.len());
+        for id in gate.replace_accounts(accounts) {
+            self.send(id, refusal(ErrorCode::Revoked));
+            self.close(id, CloseReason::Revoked, Close::AfterFlush);
         }
     }
 
@@ -620,7 +744,7 @@ impl Server {
         // Rendered once, for the first seed desk, if there is one.
         let mut for_seed: Option<Option<Frame>> = None;
         for (id, connection) in self.connections.iter_mut() {
-            if !connection.is_open() {
+            if !connection.is_open() || !connection.is_admitted() {
                 continue;
             }
             let frame = match connection.dialect() {
@@ -719,6 +843,9 @@ impl Server {
                 None => tracing::info!("[-] {} disconnected ({reason}).", connection.peer()),
             }
             self.room.leave(id, &mut self.effects);
+            if let Some(gate) = &mut self.gate {
+                gate.forget(id);
+            }
             self.apply_effects(id);
             self.acceptor.client_left();
         }
@@ -734,7 +861,7 @@ impl Server {
             .iter()
             .filter_map(|(id, connection)| {
                 connection
-                    .overdue(now, self.config.idle_timeout)
+                    .overdue(now, self.config.idle_timeout, self.config.login_timeout)
                     .map(|overdue| (id, overdue))
             })
             .collect();
@@ -744,6 +871,23 @@ impl Server {
                     let reason = format!("idle for {} s", timeout.as_secs());
                     self.send(id, encode(&ServerLine::Bye { reason: &reason }));
                     self.close(id, CloseReason::IdleTimeout(timeout), Close::AfterFlush);
+                }
+                Overdue::LoginTimeout(timeout) => {
+                    // Mid-handshake, a line could not be read anyway.
+                    let handshaking = self
+                        .connections
+                        .get(id)
+                        .is_some_and(Connection::is_handshaking);
+                    let how = if handshaking {
+                        Close::Now
+                    } else {
+                        Close::AfterFlush
+                    };
+                    if how == Close::AfterFlush {
+                        let reason = format!("not logged in within {} s", timeout.as_secs());
+                        self.send(id, encode(&ServerLine::Bye { reason: &reason }));
+                    }
+                    self.close(id, CloseReason::LoginTimeout(timeout), how);
                 }
                 Overdue::StuckClosing => {
                     if let Some(connection) = self.connections.get_mut(id) {
@@ -829,4 +973,21 @@ fn open_log(
     let recent = log.recent(history)?;
     log.start(Arc::clone(waker))?;
     Ok((Box::new(log), recent))
+}
+
+/// The refusals that end a login or a plain connection to a TLS-only
+/// server, and the reminder that a login comes first.
+fn refusal(code: ErrorCode) -> Frame {
+    let detail = match code {
+        ErrorCode::AuthRequired => {
+            "this server has accounts: send /auth NAME TOKEN first (chat-client --token-file)"
+        }
+        ErrorCode::AuthFailed => {
+            "login refused: wrong name or token, or too many tries; wait and try again"
+        }
+        ErrorCode::Revoked => "your account was removed; ask the server's admin",
+        ErrorCode::TlsRequired => "this server takes TLS only (chat-client --tls)",
+        _ => "refused",
+    };
+    encode(&ServerLine::Error { code, detail })
 }

@@ -21,11 +21,16 @@
 //! - [`event_loop`]: the mio loop, its pass, broadcast and the close discipline.
 //! - [`acceptor`]: the loop's listener, admission, refusals, fd exhaustion.
 //! - [`connection`]: one client in the loop: its I/O, buffers and lifecycle.
-//! - [`transport`]: the byte stream under a connection (plain TCP today).
+//! - [`transport`]: the byte stream under a connection: plain TCP or TLS.
+//! - [`tls`]: the server's certificate (given, or self-signed and kept).
+//! - [`auth`]: logins (`--auth token`): checks, the wait after failures.
+//! - [`accounts`]: the accounts table, `chat-server user`, and watching it.
 //! - [`rate`]: the per-client line rate limit.
 //! - [`threads`]: the thread-per-client baseline (`--mode threads`).
 
 pub mod acceptor;
+pub mod accounts;
+pub mod auth;
 pub mod config;
 pub mod connection;
 pub mod desk;
@@ -37,6 +42,7 @@ pub mod rate;
 pub mod room;
 pub mod store;
 pub mod threads;
+pub mod tls;
 pub mod transport;
 
 mod running;

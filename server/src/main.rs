@@ -3,8 +3,8 @@
 
 use std::process::ExitCode;
 
-use chat_server::config::{parse_args, Command, Config, Mode};
-use chat_server::{listener, log, threads, Server};
+use chat_server::config::{parse_args, Command, Config, Mode, UserAction};
+use chat_server::{accounts, listener, log, threads, Server};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -26,6 +26,13 @@ fn main() -> ExitCode {
             print!("{text}");
             ExitCode::SUCCESS
         }
+        Ok(Command::User { action, db }) => match user(&action, &db) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("chat-server: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Ok(Command::Version) => {
             println!("chat-server {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
@@ -63,6 +70,9 @@ fn run(config: Config) -> std::io::Result<()> {
             let mut server = Server::new(listener, config)?;
             server.handle_signals()?;
             tracing::info!("[*] Room log: {}", server.log_description());
+            if let Some(tls) = server.tls_description() {
+                tracing::info!("[*] {tls}");
+            }
             tracing::info!("[*] Listening as {addr}");
             server.run()
         }
@@ -75,4 +85,33 @@ fn run(config: Config) -> std::io::Result<()> {
             server.run()
         }
     }
+}
+
+/// `chat-server user ...`: changes the accounts in the room's log, which a
+/// running server picks up by itself.
+fn user(action: &UserAction, db: &std::path::Path) -> std::io::Result<()> {
+    match action {
+        UserAction::Add(name) => {
+            let token = accounts::add(db, name)?;
+            eprintln!("Account {name} added to {}.", db.display());
+            eprintln!("Its token, shown this once (give it to {name}; keep it secret):");
+            println!("{token}");
+        }
+        UserAction::Remove(name) => {
+            let removed = accounts::remove(db, name)?;
+            println!(
+                "Account {removed} removed; a running server closes its desks within a second."
+            );
+        }
+        UserAction::List => {
+            let accounts = accounts::list(db)?;
+            if accounts.is_empty() {
+                println!("No accounts in {}.", db.display());
+            }
+            for account in accounts {
+                println!("{}  (added {})", account.name, account.created);
+            }
+        }
+    }
+    Ok(())
 }

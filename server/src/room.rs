@@ -95,6 +95,9 @@ pub struct Room {
     ids_by_name: HashMap<String, ConnId>,
     /// The same members by desk, to deliver direct messages.
     ids_by_desk: HashMap<DeskId, ConnId>,
+    /// Connections that logged in (`--auth token`), with their account's
+    /// name: the only name each may take.
+    logged_in: HashMap<ConnId, String>,
     /// The last messages, oldest first, already encoded as `HIST` lines.
     history: VecDeque<Frame>,
     /// How many messages `history` keeps.
@@ -111,6 +114,7 @@ impl Room {
             members: HashMap::new(),
             ids_by_name: HashMap::new(),
             ids_by_desk: HashMap::new(),
+            logged_in: HashMap::new(),
             history: VecDeque::with_capacity(history_limit),
             history_limit,
             epoch: epoch.to_string(),
@@ -294,8 +298,15 @@ impl Room {
         )
     }
 
+    /// Binds connection `id` to an account: from now on it may take `name`
+    /// and no other.
+    pub fn log_in(&mut self, id: ConnId, name: &str) {
+        self.logged_in.insert(id, name.to_string());
+    }
+
     /// Forgets connection `id`; if it had a name, everyone hears it left.
     pub fn leave(&mut self, id: ConnId, effects: &mut Vec<Effect>) {
+        self.logged_in.remove(&id);
         if let Some(member) = self.members.remove(&id) {
             self.ids_by_name.remove(&member.key);
             self.ids_by_desk.remove(&member.desk);
@@ -328,6 +339,16 @@ impl Room {
             return Err(());
         }
         let key = name_key(name);
+        let account = self.logged_in.get(&id).cloned();
+        if let Some(account) = &account {
+            if name_key(account) != key {
+                let detail = format!("this connection logged in as {account}");
+                effects.push(Effect::Reply(error_frame(ErrorCode::WrongName, &detail)));
+                return Err(());
+            }
+        }
+        // An account's name is spelt as it was added.
+        let name = account.as_deref().unwrap_or(name);
         if self.ids_by_name.contains_key(&key) {
             let detail = format!("the name {name} is taken; choose another");
             effects.push(Effect::Reply(error_frame(ErrorCode::NameTaken, &detail)));
@@ -577,6 +598,22 @@ mod tests {
         run(&mut room, 1, "/join alice");
         let out = run(&mut room, 1, "bob<SEP>hi");
         assert!(out[0].starts_with("reply ERR<SEP>wrong-name"), "{out:?}");
+    }
+
+    #[test]
+    fn a_logged_in_connection_takes_its_account_name_only() {
+        let mut room = Room::new(20, "e1");
+        room.log_in(1, "alice");
+        let out = run(&mut room, 1, "mallory<SEP>hi");
+        assert!(
+            out[0].starts_with("reply ERR<SEP>wrong-name<SEP>"),
+            "{out:?}"
+        );
+        let out = run(&mut room, 1, "/join Alice");
+        assert!(
+            out[0].starts_with("reply WELCOME<SEP>alice<SEP>"),
+            "{out:?}"
+        );
     }
 
     #[test]

@@ -13,10 +13,12 @@
 //!
 //! # Safety of the file
 //!
-//! The file is opened in SQLite's exclusive locking mode and written at once,
-//! so a second server on the same file is refused at start. A file that is not
-//! a SQLite database, or is another program's database, is refused and left as
-//! it is.
+//! The server holds an exclusive lock on the file (flock(2), which SQLite's
+//! own locks do not see) for its whole life, so a second server on the same
+//! file is refused at start, while `chat-server user ...` can still change the
+//! accounts table beside the running server ([`crate::accounts`]). A file that
+//! is not a SQLite database, or is another program's database, is refused and
+//! left as it is.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -38,8 +40,13 @@ use crate::desk::DeskId;
 /// Marks our files (`PRAGMA application_id`): "CHAT".
 const APPLICATION_ID: i64 = 0x4348_4154;
 
-/// The schema's version (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 2;
+/// The schema's version (`PRAGMA user_version`): 2 added direct messages
+/// and search, 3 accounts.
+const SCHEMA_VERSION: i64 = 3;
+
+/// How long a write waits for another connection's (the `user` commands')
+/// transaction; they are a few rows, so this is generous.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Requests waiting for the storage thread before the loop is told it is
 /// busy: at one batch per loop pass, seconds of traffic on a stalled disk.
@@ -66,6 +73,9 @@ pub struct SqliteLog {
     connection: Option<Connection>,
     /// What the thread sends its answers with, until it starts.
     done_sender: Option<Sender<Completion>>,
+    /// Held for the server's life: no second server on this file. Last, so
+    /// it is dropped after the connection (see the `Drop` impl).
+    _lock: std::fs::File,
 }
 
 impl std::fmt::Debug for SqliteLog {
@@ -83,17 +93,8 @@ impl SqliteLog {
     pub fn open(path: &Path) -> io::Result<SqliteLog> {
         let fail =
             |what: String| io::Error::other(format!("the room's log {}: {what}", path.display()));
-        if path.is_dir() {
-            return Err(fail("is a directory".to_string()));
-        }
-        let connection = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE
-                | OpenFlags::SQLITE_OPEN_CREATE
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(|e| fail(describe(&e)))?;
-        prepare(&connection).map_err(|e| fail(e.to_string()))?;
+        let (connection, lock) = open_database(path, Lock::Exclusive)?;
+        let lock = lock.ok_or_else(|| fail("could not be locked".to_string()))?;
         let epoch: String = connection
             .query_row("SELECT value FROM meta WHERE key = 'epoch'", [], |row| {
                 row.get(0)
@@ -113,6 +114,7 @@ impl SqliteLog {
             last_at_start: last_at_start as u64,
             requests: None,
             done,
+            _lock: lock,
             thread: None,
             connection: Some(connection),
             done_sender: Some(done_sender),
@@ -198,11 +200,69 @@ impl RoomLog for SqliteLog {
     }
 }
 
-/// Sets the file up, or refuses it: exclusive lock, WAL, our schema. The
-/// checks only read, so a file that is refused is left exactly as it was.
+impl Drop for SqliteLog {
+    /// The storage thread's connection is closed before the file lock goes:
+    /// closing any descriptor of the file drops this process's SQLite
+    /// (POSIX) locks on it, which must not happen under a live connection.
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// Whether [`open_database`] takes the file for this process alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lock {
+    /// The server's: refused if another server holds the file.
+    Exclusive,
+    /// The `user` commands': beside a running server.
+    Shared,
+}
+
+/// Opens (or creates) a room's log file, checks it is ours and brings its
+/// schema up to date. With [`Lock::Exclusive`], also returns the lock that
+/// keeps a second server away, held until the file handle is dropped.
+pub(crate) fn open_database(
+    path: &Path,
+    lock: Lock,
+) -> io::Result<(Connection, Option<std::fs::File>)> {
+    let fail =
+        |what: String| io::Error::other(format!("the room's log {}: {what}", path.display()));
+    if path.is_dir() {
+        return Err(fail("is a directory".to_string()));
+    }
+    let connection = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| fail(describe(&e)))?;
+    let held = match lock {
+        Lock::Shared => None,
+        Lock::Exclusive => {
+            let file = std::fs::File::open(path).map_err(|e| fail(e.to_string()))?;
+            match file.try_lock() {
+                Ok(()) => Some(file),
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(fail(
+                        "is in use by another chat-server (only one server may use a log)"
+                            .to_string(),
+                    ))
+                }
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(fail(format!("could not be locked: {e}")))
+                }
+            }
+        }
+    };
+    prepare(&connection).map_err(|e| fail(e.to_string()))?;
+    Ok((connection, held))
+}
+
+/// Sets the file up, or refuses it: WAL, our schema. The checks only read,
+/// so a file that is refused is left exactly as it was.
 fn prepare(connection: &Connection) -> Result<(), OpenError> {
-    // Held until the connection closes: nobody else may use the file.
-    connection.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
+    connection.busy_timeout(BUSY_TIMEOUT)?;
     check_ownership(connection)?;
     let mode: String = connection.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
@@ -287,6 +347,14 @@ fn create_schema(connection: &Connection) -> rusqlite::Result<()> {
              recipient TEXT,
              from_desk BLOB,
              to_desk BLOB
+         );
+         -- People who may log in (--auth token): a token's SHA-256, never
+         -- the token (crate::accounts).
+         CREATE TABLE IF NOT EXISTS accounts (
+             name_key TEXT PRIMARY KEY,
+             name TEXT NOT NULL,
+             token_sha256 BLOB NOT NULL,
+             created TEXT NOT NULL
          );",
     )?;
     connection.execute_batch(SEARCH_INDEX)?;

@@ -10,6 +10,8 @@
 // Each test binary uses its own subset of these helpers.
 #![allow(dead_code)]
 
+pub mod tls;
+
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::fd::AsRawFd;
@@ -65,10 +67,52 @@ pub enum Next {
     TimedOut,
 }
 
-/// One client connection: raw bytes out, bounded lines in.
+/// A client's stream: plain, or TLS over it.
+#[derive(Debug)]
+enum Wire {
+    Plain(TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+}
+
+impl Wire {
+    /// The TCP socket under it, for socket options.
+    fn socket(&self) -> &TcpStream {
+        match self {
+            Wire::Plain(stream) => stream,
+            Wire::Tls(tls) => &tls.sock,
+        }
+    }
+}
+
+impl Read for Wire {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Wire::Plain(stream) => stream.read(buf),
+            Wire::Tls(tls) => tls.read(buf),
+        }
+    }
+}
+
+impl Write for Wire {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Wire::Plain(stream) => stream.write(buf),
+            Wire::Tls(tls) => tls.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Wire::Plain(stream) => stream.flush(),
+            Wire::Tls(tls) => tls.flush(),
+        }
+    }
+}
+
+/// One client connection, plain or TLS: raw bytes out, bounded lines in.
 #[derive(Debug)]
 pub struct Client {
-    stream: TcpStream,
+    stream: Wire,
     /// Received bytes not yet handed out as lines.
     pending: Vec<u8>,
     /// Every byte ever received, for assertions on raw bytes.
@@ -111,9 +155,46 @@ impl Client {
         Client::from_stream(socket.into())
     }
 
+    /// Connects over TLS with `config` (see [`tls`]), checking the
+    /// certificate against `server_name`, and makes sure the server serves
+    /// it, as [`Client::connect`] does; the handshake happens on the way.
+    #[track_caller]
+    pub fn connect_tls(
+        addr: SocketAddr,
+        config: Arc<rustls::ClientConfig>,
+        server_name: &str,
+    ) -> Client {
+        let mut client = Client::connect_tls_silent(addr, config, server_name);
+        client.send(b"/ping\n");
+        client.wait_for("PONG", |line| line == "PONG");
+        client
+    }
+
+    /// Connects over TLS without sending anything.
+    #[track_caller]
+    pub fn connect_tls_silent(
+        addr: SocketAddr,
+        config: Arc<rustls::ClientConfig>,
+        server_name: &str,
+    ) -> Client {
+        let stream =
+            TcpStream::connect(addr).unwrap_or_else(|e| panic!("cannot connect to {addr}: {e}"));
+        stream.set_nodelay(true).expect("set TCP_NODELAY");
+        let name = rustls::pki_types::ServerName::try_from(server_name.to_string())
+            .expect("a valid server name");
+        let connection = rustls::ClientConnection::new(config, name).expect("a TLS client");
+        Client::from_wire(Wire::Tls(Box::new(rustls::StreamOwned::new(
+            connection, stream,
+        ))))
+    }
+
     fn from_stream(stream: TcpStream) -> Client {
         // Small lines must not wait for Nagle and delayed ACKs.
         stream.set_nodelay(true).expect("set TCP_NODELAY");
+        Client::from_wire(Wire::Plain(stream))
+    }
+
+    fn from_wire(stream: Wire) -> Client {
         Client {
             stream,
             pending: Vec::new(),
@@ -124,7 +205,7 @@ impl Client {
 
     /// The socket, for socket options and clones.
     pub fn stream(&self) -> &TcpStream {
-        &self.stream
+        self.stream.socket()
     }
 
     /// Every byte received so far.
@@ -173,6 +254,7 @@ impl Client {
                 return Next::TimedOut;
             }
             self.stream
+                .socket()
                 .set_read_timeout(Some(deadline - now))
                 .expect("set a read timeout");
             match self.stream.read(&mut chunk) {
@@ -191,6 +273,8 @@ impl Client {
                 Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {
                     self.closed = Some(End::Reset)
                 }
+                // TLS: the socket closed without a close_notify.
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => self.closed = Some(End::Eof),
                 Err(e) => panic!("reading from the server failed: {e}"),
             }
         }
@@ -316,7 +400,7 @@ impl Client {
     /// Closes with SO_LINGER 0: the kernel sends a reset, not a FIN, as when
     /// a desk loses power or its network mid-conversation.
     pub fn reset(self) {
-        SockRef::from(&self.stream)
+        SockRef::from(self.stream.socket())
             .set_linger(Some(Duration::ZERO))
             .expect("set SO_LINGER 0");
         drop(self);
