@@ -25,7 +25,7 @@ use crate::backoff::Backoff;
 use crate::chat_text::{self, names};
 use crate::config::Config;
 use crate::feed::{Feed, ReplayHeader, Resumed, Verdict};
-use crate::input::{self, interpret, InputEvent, Keyboard, Prompt, Request, Typed};
+use crate::input::{self, interpret, InputEvent, Keyboard, Prompt, Request, TerminalModes, Typed};
 use crate::net::{self, ConnectError, Connected, Connection, Incoming, Received};
 use crate::notify::{Arrival, NotifyLevel};
 use crate::outbox::{Outbox, Outgoing, QueueFull, MAX_WAITING_LINES};
@@ -165,6 +165,7 @@ pub fn run(config: &Config) -> Result<(), RunError> {
         None => None,
     };
     let (notifier, no_audio_device) = Notifier::new(config.notify);
+    let terminal_modes = TerminalModes::save();
     let (keyboard, screen) = input::open();
 
     // The servers in turn, the first that answers; the next one after it
@@ -237,7 +238,12 @@ pub fn run(config: &Config) -> Result<(), RunError> {
     }
     match session.run() {
         Ended::Left => Ok(()),
-        Ended::Refused(why) => Err(RunError::Refused(why)),
+        Ended::Refused(why) => {
+            if session.reading.is_some() {
+                terminal_modes.restore();
+            }
+            Err(RunError::Refused(why))
+        }
     }
 }
 
