@@ -301,7 +301,8 @@ fn options() -> Options {
         "",
         "token-file",
         "the file holding your account's token (from chat-server user add), for a \
-         server run with --auth token; without it the token is asked for when needed",
+         server run with --auth token; without it the token is asked for (without echo, on a terminal) \
+         when the server wants one",
         "PATH",
     );
     opts.optopt(
@@ -367,7 +368,10 @@ fn full_usage(opts: &Options) -> String {
          or \"you \u{2192} bob\", in italics. If the connection is lost, the client\n\
          says so, keeps what you type, reconnects by itself (the first try within\n\
          a second, then less and less often, at least every 30 s) and shows what\n\
-         you missed."
+         you missed; with several servers (--host a,b) each try goes to the next.\n\
+         It exits with status 1 when no server answers at start, or when a server\n\
+         refuses the desk for good (a changed certificate, a refused token, a\n\
+         removed account, a server that takes TLS only), and says why."
     );
     format!(
         "{}\nWhile chatting, type:\n{}",
