@@ -348,3 +348,98 @@ impl IoThread {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::TcpListener;
+
+    /// Generous: these only bound a failure, they are never waited out.
+    const DEADLINE: Duration = Duration::from_secs(10);
+
+    /// A connection to a peer on loopback, its reports on a channel.
+    fn connected(keepalive: Duration) -> (Connection, TcpStream, Receiver<Received>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let socket = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (peer, _) = listener.accept().unwrap();
+        peer.set_read_timeout(Some(DEADLINE)).unwrap();
+        let (reports, received) = mpsc::channel();
+        let connection = Connection::start(Stream::Plain(socket), keepalive, move |report| {
+            reports.send(report).is_ok()
+        })
+        .unwrap();
+        (connection, peer, received)
+    }
+
+    fn lines(text: &[&str]) -> Received {
+        Received::Lines(text.iter().map(|t| Incoming::Line(t.to_string())).collect())
+    }
+
+    #[test]
+    fn lines_pass_on_in_order_and_queued_lines_leave_at_once() {
+        let (connection, mut peer, received) = connected(DEFAULT_KEEPALIVE);
+        peer.write_all(b"PONG\nNOTE<SEP>hi\n").unwrap();
+        let mut got = Vec::new();
+        while got.len() < 2 {
+            match received.recv_timeout(DEADLINE).unwrap() {
+                Received::Lines(batch) => got.extend(batch),
+                other => panic!("expected lines, got {other:?}"),
+            }
+        }
+        assert_eq!(Received::Lines(got), lines(&["PONG", "NOTE<SEP>hi"]));
+
+        // Woken, not polled: the line is out long before any ping is due.
+        connection.send(&ClientLine::Who).unwrap();
+        let mut line = String::new();
+        BufReader::new(&peer).read_line(&mut line).unwrap();
+        assert_eq!(line, "/who\n");
+    }
+
+    #[test]
+    fn a_quiet_link_is_pinged_and_a_silent_server_counts_as_lost() {
+        let keepalive = Duration::from_millis(200);
+        let (_connection, peer, received) = connected(keepalive);
+        let mut line = String::new();
+        BufReader::new(&peer).read_line(&mut line).unwrap();
+        assert_eq!(line, "/ping\n");
+        // No answer: lost after one and a half intervals.
+        match received.recv_timeout(DEADLINE).unwrap() {
+            Received::Closed(why) => {
+                assert_eq!(why, "no answer from the server in 0.3 s")
+            }
+            other => panic!("expected Closed, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_server_closing_is_reported_once() {
+        let (connection, peer, received) = connected(DEFAULT_KEEPALIVE);
+        drop(peer);
+        assert_eq!(
+            received.recv_timeout(DEADLINE).unwrap(),
+            Received::Closed("the server closed the connection".to_string())
+        );
+        // The thread is gone, and a send says so.
+        let gone = Instant::now() + DEADLINE;
+        while connection.send(&ClientLine::Who).is_ok() {
+            assert!(Instant::now() < gone, "the I/O thread outlived its stream");
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    #[test]
+    fn closing_sends_what_was_queued_then_ends_without_a_report() {
+        let (connection, peer, received) = connected(DEFAULT_KEEPALIVE);
+        connection.send(&ClientLine::Quit).unwrap();
+        connection.close();
+        let mut text = String::new();
+        let mut reader = BufReader::new(&peer);
+        while reader.read_line(&mut text).unwrap() > 0 {}
+        assert_eq!(text, "/quit\n");
+        assert!(matches!(
+            received.recv_timeout(Duration::from_millis(200)),
+            Err(mpsc::RecvTimeoutError::Disconnected | mpsc::RecvTimeoutError::Timeout)
+        ));
+    }
+}

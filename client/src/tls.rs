@@ -148,10 +148,17 @@ impl TlsClient {
     /// else (a timeout, a reset, a server that does not speak TLS) may go
     /// away with another try or another server.
     fn handshake_failed(&self, server: &str, err: io::Error) -> ConnectError {
-        let Some(rustls::Error::InvalidCertificate(why)) = err
+        let tls_error = err
             .get_ref()
-            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-        else {
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>());
+        if let Some(rustls::Error::InvalidMessage(_)) = tls_error {
+            // What a plain server answers to a ClientHello.
+            return ConnectError::Unreachable(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("no TLS from the server (does it run with --tls?): {err}"),
+            ));
+        }
+        let Some(rustls::Error::InvalidCertificate(why)) = tls_error else {
             if err.kind() == io::ErrorKind::WouldBlock || err.kind() == io::ErrorKind::TimedOut {
                 return ConnectError::Unreachable(io::Error::new(
                     io::ErrorKind::TimedOut,
