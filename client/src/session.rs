@@ -5,9 +5,9 @@
 //! lost, reconnecting with backoff (to the next server, when there are
 //! several), rejoining under the same name and colour and resuming where
 //! the desk left off, until the user leaves or the server refuses the desk
-//! for good. Owns the main thread's event loop,
-//! which alone prints; the threads around it (input, each connection's
-//! reader and pinger, each connect attempt) only report to it.
+//! for good. Owns the main thread's event loop, which alone prints; the
+//! threads around it (input, each connection's I/O thread, each connect
+//! attempt) only report to it.
 
 use std::fmt;
 use std::io::{self, IsTerminal};
@@ -52,7 +52,9 @@ pub enum RunError {
     /// Resolving or connecting the first time failed, on every server:
     /// most likely a wrong host or port, which retrying would not fix.
     Connect {
-        /// Each server tried (`HOST:PORT`) and what went wrong there.
+        /// Each server tried (`HOST:PORT`) and what went wrong there (a
+        /// certificate refused ends the session as [`RunError::Refused`]
+        /// instead).
         failures: Vec<(String, ConnectError)>,
     },
     /// Setting up the connection or a thread failed after connecting.
@@ -71,13 +73,6 @@ impl fmt::Display for RunError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             RunError::Connect { failures } => {
-                // A certificate refusal says everything itself, loudly.
-                if let Some((_, untrusted)) = failures
-                    .iter()
-                    .find(|(_, err)| matches!(err, ConnectError::Untrusted(_)))
-                {
-                    return write!(f, "{untrusted}");
-                }
                 f.write_str("cannot connect to ")?;
                 for (i, (target, err)) in failures.iter().enumerate() {
                     if i > 0 {
@@ -154,8 +149,6 @@ pub fn run(config: &Config) -> Result<(), RunError> {
     } else {
         ColorMode::Off
     };
-    // Opened here, on the main thread, which keeps the notifier (and its
-    // audio device) until the session ends.
     let tls = match &config.tls {
         Some(trust) => Some(Arc::new(TlsClient::new(trust).map_err(RunError::Prepare)?)),
         None => None,
@@ -164,6 +157,8 @@ pub fn run(config: &Config) -> Result<(), RunError> {
         Some(path) => Some(read_token(path).map_err(RunError::Prepare)?),
         None => None,
     };
+    // Opened here, on the main thread, which keeps the notifier (and its
+    // audio device) until the session ends.
     let (notifier, no_audio_device) = Notifier::new(config.notify);
     let terminal_modes = TerminalModes::save();
     let (keyboard, screen) = input::open();
