@@ -201,6 +201,23 @@ pub fn account_needed(name: &str) -> String {
     )
 }
 
+/// Why a signed-in desk could not join at start: its account's name is
+/// taken, which can only be by another desk of the same account.
+pub fn account_in_use(name: &str) -> String {
+    format!(
+        "the account {} is in use on another desk; an account joins from one desk at a time",
+        clean(name)
+    )
+}
+
+/// Why a signed-in desk coming back could not rejoin yet.
+pub fn account_still_held(name: &str) -> String {
+    format!(
+        "the server still holds {} for a connection of this desk that it has not seen end",
+        clean(name)
+    )
+}
+
 /// Why the server refused the desk for good, with what to do about it:
 /// `auth-failed`, `revoked` or `tls-required`, and the server's words.
 pub fn refused(code: ErrorCode, detail: &str, name: Option<&str>, server: &str) -> String {

@@ -635,15 +635,34 @@ impl Session {
         ControlFlow::Continue(())
     }
 
-    fn join_refused(&mut self, code: ErrorCode, detail: &str) {
+    fn join_refused(&mut self, code: ErrorCode, detail: &str) -> Flow {
         let Some((name, color)) = self.joining_as.take() else {
-            return;
+            return ControlFlow::Continue(());
         };
         if code == ErrorCode::BadColor && color.is_some() {
             // Our palette and the server's disagree; let it pick.
             self.color = None;
             self.send_join(name, None);
-            return;
+            return ControlFlow::Continue(());
+        }
+        // Signed in, the desk is its account's name and no other, so
+        // asking for another name would be useless.
+        if code == ErrorCode::NameTaken
+            && matches!(
+                self.link,
+                Link::Up {
+                    signed_in: true,
+                    ..
+                }
+            )
+        {
+            if self.name.is_some() {
+                // Rejoining: most likely our own lost connection, which
+                // the server has not noticed yet; it lets go of the name
+                // when it does, so try again later.
+                return self.lost(&render::account_still_held(&name));
+            }
+            return ControlFlow::Break(Ended::Refused(render::account_in_use(&name)));
         }
         // A name we had is ours no more: the next one is asked for, and
         // unless a colour was chosen, it brings its own.
@@ -658,6 +677,7 @@ impl Session {
         };
         self.screen.print(&why);
         self.ask_name();
+        ControlFlow::Continue(())
     }
 
     fn welcomed(
@@ -997,7 +1017,7 @@ impl Session {
                         ErrorCode::NameTaken | ErrorCode::BadName | ErrorCode::BadColor
                     ) =>
             {
-                self.join_refused(code, detail);
+                return self.join_refused(code, detail);
             }
             ServerLine::Error {
                 code: ErrorCode::NotSaved,

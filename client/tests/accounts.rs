@@ -142,3 +142,36 @@ fn an_unreadable_token_file_is_one_line_before_connecting() {
     );
     assert!(!alice.stdout().contains("Connecting"), "{}", alice.stdout());
 }
+
+#[test]
+fn a_second_desk_of_the_same_account_is_told_the_account_is_in_use() {
+    let dir = TempDir::new("accounts-in-use");
+    let db = dir.path().join("room.db");
+    let token = add_account(&db, "alice", dir.path());
+    let server = ServerProcess::start_with(&db, &["--auth", "token"]);
+    let spawn = || {
+        ClientBuilder::new("alice", server.addr())
+            .name("alice")
+            .args(&["--token-file", token.to_str().unwrap()])
+            .spawn()
+    };
+    let mut first = spawn();
+    first.expect("You are alice");
+    let mut second = spawn();
+    let status = second.wait_exit();
+    assert_eq!(status.code(), Some(1), "{}", second.stderr());
+    assert!(
+        second
+            .stderr()
+            .contains("the account alice is in use on another desk"),
+        "{}",
+        second.stderr()
+    );
+    assert!(
+        !second.stdout().contains("Enter your name"),
+        "{}",
+        second.stdout()
+    );
+    first.send("q");
+    first.expect_exit_code(0);
+}
