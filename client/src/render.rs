@@ -201,6 +201,14 @@ pub fn account_needed(name: &str) -> String {
     )
 }
 
+/// Printed at start when the token file is open to other users.
+pub fn token_file_readable(file: &Path) -> String {
+    format!(
+        "[!] {} can be read by other users, who could sign in as you; chmod 600 it.",
+        file.display()
+    )
+}
+
 /// Why a signed-in desk could not join at start: its account's name is
 /// taken, which can only be by another desk of the same account.
 pub fn account_in_use(name: &str) -> String {

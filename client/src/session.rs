@@ -153,15 +153,21 @@ pub fn run(config: &Config) -> Result<(), RunError> {
         Some(trust) => Some(Arc::new(TlsClient::new(trust).map_err(RunError::Prepare)?)),
         None => None,
     };
-    let token = match &config.token_file {
-        Some(path) => Some(read_token(path).map_err(RunError::Prepare)?),
-        None => None,
+    let (token, token_warning) = match &config.token_file {
+        Some(path) => {
+            let (token, warning) = read_token(path).map_err(RunError::Prepare)?;
+            (Some(token), warning)
+        }
+        None => (None, None),
     };
     // Opened here, on the main thread, which keeps the notifier (and its
     // audio device) until the session ends.
     let (notifier, no_audio_device) = Notifier::new(config.notify);
     let terminal_modes = TerminalModes::save();
     let (keyboard, screen) = input::open();
+    if let Some(warning) = &token_warning {
+        screen.print(warning);
+    }
 
     // The servers in turn, the first that answers; the next one after it
     // is where a lost connection goes.
@@ -243,14 +249,26 @@ pub fn run(config: &Config) -> Result<(), RunError> {
 }
 
 /// Reads `--token-file`: the token is its first word, so a trailing
-/// newline or a comment after it does no harm.
-fn read_token(path: &Path) -> Result<String, String> {
+/// newline or a comment after it does no harm. Also says, as a warning,
+/// if other users may read the file, as SSH does for a private key.
+fn read_token(path: &Path) -> Result<(String, Option<String>), String> {
     let text = std::fs::read_to_string(path)
         .map_err(|err| format!("--token-file {}: {err}", path.display()))?;
-    text.split_whitespace()
+    let token = text
+        .split_whitespace()
         .next()
         .map(str::to_string)
-        .ok_or_else(|| format!("--token-file {}: the file is empty", path.display()))
+        .ok_or_else(|| format!("--token-file {}: the file is empty", path.display()))?;
+    #[cfg(unix)]
+    let warning = {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path)
+            .is_ok_and(|meta| meta.permissions().mode() & 0o077 != 0)
+            .then(|| render::token_file_readable(path))
+    };
+    #[cfg(not(unix))]
+    let warning = None;
+    Ok((token, warning))
 }
 
 /// Asks for the account's token on the terminal, without echo.

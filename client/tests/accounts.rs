@@ -31,6 +31,7 @@ fn the_right_token_joins_and_chats_over_tls_and_signs_in_again_after_a_restart()
     let mut bob = spawn("bob", &bob_token);
     alice.expect("You are alice");
     bob.expect("You are bob");
+    assert!(!alice.stdout().contains("can be read by other users"));
     alice.send("only we can say this");
     bob.expect("alice: only we can say this");
 

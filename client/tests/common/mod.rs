@@ -644,6 +644,9 @@ pub fn add_account(db: &Path, name: &str, dir: &Path) -> PathBuf {
     assert_eq!(token.len(), 64, "a 64-hex-digit token, not {stdout:?}");
     let file = dir.join(format!("{name}.token"));
     std::fs::write(&file, format!("{token}\n")).expect("write the token file");
+    // As a person should keep it: the client warns otherwise.
+    std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .expect("chmod 600 the token file");
     file
 }
 
