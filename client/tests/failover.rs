@@ -57,3 +57,26 @@ fn a_server_that_does_not_answer_at_start_is_skipped() {
     alice.send("q");
     alice.expect_exit_code(0);
 }
+
+#[test]
+fn the_desk_goes_round_the_list_back_to_a_server_that_returned() {
+    let mut first = ServerProcess::start_with(Path::new("none"), &[]);
+    let mut second = ServerProcess::start_with(Path::new("none"), &[]);
+    let mut alice = ClientBuilder::failover("alice", &[first.addr(), second.addr()])
+        .name("alice")
+        .spawn();
+    alice.expect("You are alice");
+    first.kill();
+    alice.expect(&format!("[+] reconnected as alice to {}", second.addr()));
+    first.restart();
+    second.kill();
+    alice.expect(&format!("[+] reconnected as alice to {}", first.addr()));
+    let mut bob = join("bob", first.addr());
+    alice.expect("bob joined");
+    bob.send("back on the first");
+    alice.expect("bob: back on the first");
+    for desk in [&mut alice, &mut bob] {
+        desk.send("q");
+        desk.expect_exit_code(0);
+    }
+}
