@@ -229,19 +229,18 @@ impl IoThread {
         F: FnMut(Received) -> bool,
     {
         let mut events = Events::with_capacity(8);
-        let reason = loop {
-            match self.pass(&mut events, &mut forward) {
-                ControlFlow::Continue(()) => {}
-                // Closed by the session, or the session is gone: nobody to tell.
-                ControlFlow::Break(None) => {
-                    self.transport.close();
-                    return;
-                }
-                ControlFlow::Break(Some(reason)) => break reason,
-            }
-        };
+        // The TLS handshake may have left the server's first lines in
+        // rustls's buffers, where no socket event will announce them: read
+        // once before waiting for any.
+        let mut flow = self.read(&mut forward);
+        while flow.is_continue() {
+            flow = self.pass(&mut events, &mut forward);
+        }
         self.transport.close();
-        forward(Received::Closed(reason));
+        // `None`: closed by the session, or the session is gone; nobody to tell.
+        if let ControlFlow::Break(Some(reason)) = flow {
+            forward(Received::Closed(reason));
+        }
     }
 
     /// One turn: keep-alive and silence, writing, waiting, reading, orders.

@@ -60,7 +60,17 @@ fn first_use_trusts_and_remembers_the_certificate_and_chats_over_tls_beside_a_pl
         "{}",
         carol.stdout()
     );
-    for desk in [&mut alice, &mut bob, &mut carol] {
+    // A newcomer over TLS gets the history first, then the name prompt.
+    let mut dave = ClientBuilder::new("dave", server.addr())
+        .args(&["--tls"])
+        .env("XDG_CONFIG_HOME", home.to_str().unwrap())
+        .spawn();
+    dave.expect("[*] Recent messages:");
+    dave.expect("alice: secret plans");
+    dave.expect("Enter your name");
+    dave.send("dave");
+    dave.expect("You are dave");
+    for desk in [&mut alice, &mut bob, &mut carol, &mut dave] {
         desk.send("q");
         desk.expect_exit_code(0);
     }
