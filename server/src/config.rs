@@ -12,6 +12,7 @@ use getopts::Options;
 use chat_shared::{DEFAULT_MAX_LINE_BYTES, DEFAULT_PORT};
 
 use crate::log::{LogLevel, DEFAULT_LEVEL};
+use crate::store::redis::RedisTarget;
 
 /// Which server design runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +31,8 @@ pub enum Db {
     None,
     /// A SQLite file.
     Path(PathBuf),
+    /// A Redis stream that several servers share (`--redis`, `--room`).
+    Redis(RedisTarget),
 }
 
 impl Db {
@@ -88,6 +91,8 @@ impl Tls {
                     .map_or_else(|| PathBuf::from("."), PathBuf::from),
             ),
             (None, Db::None) => CertSource::Fresh,
+            // No file of its own: kept where the default log would be.
+            (None, Db::Redis(_)) => self.cert_source(&Db::default_path()),
         }
     }
 }
@@ -133,6 +138,12 @@ pub struct Config {
 /// maximum-length lines (20 x 4 KiB) on top of live traffic, small enough that
 /// a thousand stuck desks cost at most 256 MiB.
 pub const DEFAULT_MAX_QUEUE_BYTES: usize = 256 * 1024;
+
+/// Default for `--room`.
+pub const DEFAULT_ROOM: &str = "main";
+
+/// Longest `--room` name.
+const MAX_ROOM_CHARS: usize = 64;
 
 /// Default for `--history`, as many lines as ssh-chat replays.
 pub const DEFAULT_HISTORY: usize = 20;
@@ -292,6 +303,21 @@ fn options() -> Options {
          none: memory only, forgotten on restart. Event mode only",
         "PATH|none",
     );
+    opts.optopt(
+        "",
+        "redis",
+        "the room's log is a Redis stream that several servers share, in place of --db: \
+         every server on the same Redis and room is one room. Event mode only",
+        "redis://HOST:PORT[/DB]",
+    );
+    opts.optopt(
+        "",
+        "room",
+        &format!(
+            "with --redis, which room (letters, digits, '-', '_', '.'; default {DEFAULT_ROOM})"
+        ),
+        "NAME",
+    );
     opts.optflag(
         "",
         "tls",
@@ -374,7 +400,7 @@ fn parse_user_args(args: &[&str]) -> Result<Command, UsageError> {
     let db = match matches.opt_str("db").as_deref() {
         None => match Db::default_path() {
             Db::Path(path) => path,
-            Db::None => unreachable!("the default log is a file"),
+            Db::None | Db::Redis(_) => unreachable!("the default log is a file"),
         },
         Some("none") | Some("") => {
             return Err(usage_error(
@@ -504,6 +530,39 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Command, UsageError> {
             path => Db::Path(PathBuf::from(path)),
         };
     }
+    if let Some(url) = matches.opt_str("redis") {
+        if config.mode == Mode::Threads {
+            return Err(usage_error(
+                "--redis is for the event loop; --mode threads is the frozen baseline and keeps \
+                 its room in memory"
+                    .to_string(),
+            ));
+        }
+        if matches.opt_present("db") {
+            return Err(usage_error(
+                "--redis and --db name two different logs for the room; give one".to_string(),
+            ));
+        }
+        if !url.starts_with("redis://") {
+            return Err(usage_error(format!(
+                "--redis wants a URL like redis://HOST:PORT/DB, not '{url}'"
+            )));
+        }
+        let room = matches
+            .opt_str("room")
+            .unwrap_or_else(|| DEFAULT_ROOM.to_string());
+        let fits = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+        if room.is_empty() || room.chars().count() > MAX_ROOM_CHARS || !room.chars().all(fits) {
+            return Err(usage_error(format!(
+                "--room is 1 to {MAX_ROOM_CHARS} letters, digits, '-', '_' or '.', not '{room}'"
+            )));
+        }
+        config.db = Db::Redis(RedisTarget { url, room });
+    } else if matches.opt_present("room") {
+        return Err(usage_error(
+            "--room names a room shared through --redis; give --redis too".to_string(),
+        ));
+    }
     let cert = matches.opt_str("tls-cert");
     let key = matches.opt_str("tls-key");
     let files = match (cert, key) {
@@ -541,6 +600,13 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Command, UsageError> {
     if config.mode == Mode::Threads && (config.tls.is_some() || config.auth != Auth::Open) {
         return Err(usage_error(
             "TLS and accounts are for the event loop; --mode threads is the frozen baseline"
+                .to_string(),
+        ));
+    }
+    if config.auth == Auth::Token && matches!(config.db, Db::Redis(_)) {
+        return Err(usage_error(
+            "--auth token keeps its accounts in the embedded log (--db); it does not run with \
+             --redis"
                 .to_string(),
         ));
     }
@@ -718,6 +784,8 @@ mod tests {
             "--rate-limit",
             "--log-level",
             "--db",
+            "--redis",
+            "--room",
             "--help",
             "--version",
         ] {
@@ -752,6 +820,35 @@ mod tests {
     fn threads_mode_refuses_the_event_loops_capabilities() {
         let err = parse_args(&["--mode", "threads", "--db", "x.db"]).unwrap_err();
         assert!(err.message.contains("frozen baseline"), "{}", err.message);
+    }
+
+    #[test]
+    fn redis_takes_a_url_and_a_room() {
+        assert_eq!(
+            run_config(&["--redis", "redis://10.0.0.5:6379/2", "--room", "ops"]).db,
+            Db::Redis(RedisTarget {
+                url: "redis://10.0.0.5:6379/2".to_string(),
+                room: "ops".to_string(),
+            })
+        );
+        assert_eq!(
+            run_config(&["--redis", "redis://h:1"]).db,
+            Db::Redis(RedisTarget {
+                url: "redis://h:1".to_string(),
+                room: DEFAULT_ROOM.to_string(),
+            })
+        );
+    }
+
+    #[test]
+    fn redis_refuses_db_threads_bad_urls_and_rooms() {
+        let message = |args: &[&str]| parse_args(args).unwrap_err().message;
+        assert!(message(&["--redis", "redis://h:1", "--db", "x.db"]).contains("give one"));
+        assert!(message(&["--mode", "threads", "--redis", "redis://h:1"]).contains("frozen"));
+        assert!(message(&["--redis", "h:1"]).contains("redis://HOST:PORT"));
+        assert!(message(&["--redis", "redis://h:1", "--room", "a b"]).contains("--room"));
+        assert!(message(&["--room", "ops"]).contains("give --redis too"));
+        assert!(message(&["--redis", "redis://h:1", "--auth", "token"]).contains("--redis"));
     }
 
     #[test]

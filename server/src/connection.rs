@@ -69,6 +69,8 @@ pub enum CloseReason {
     LoginRefused,
     /// Its account was removed.
     Revoked,
+    /// Its name could not be claimed: the room's link is down.
+    RoomLinkDown,
 }
 
 impl fmt::Display for CloseReason {
@@ -90,6 +92,7 @@ impl fmt::Display for CloseReason {
             }
             CloseReason::LoginRefused => f.write_str("login refused"),
             CloseReason::Revoked => f.write_str("account removed"),
+            CloseReason::RoomLinkDown => f.write_str("room's link down, name not claimed"),
         }
     }
 }
@@ -113,6 +116,9 @@ pub enum AfterLine {
     /// refused): nothing after this line, not even what came in the same
     /// read, is acted on.
     Stop(CloseReason),
+    /// Keep the lines after this one until the caller reads again (the
+    /// peer's name is being claimed on other servers).
+    Hold,
 }
 
 /// How far a connection is on its way into the room.
@@ -136,6 +142,9 @@ pub enum ReadOutcome {
     /// Stopped early on purpose (rate limit, fairness); the loop must resume
     /// reading at this time, because no event will.
     Paused(Instant),
+    /// Stopped because the caller said [`AfterLine::Hold`]: the caller
+    /// reads again when it is ready, and the held lines come first.
+    Held,
     /// End of stream, an error, or the peer quit.
     Closed(CloseReason),
 }
@@ -381,13 +390,21 @@ impl Connection {
             }
         }
         let mut stop_reason = None;
+        let mut held = false;
         let mut on_line = |line: Line<'_>| {
             if matches!(line, Line::Complete(_)) {
                 *last_line_at = now;
             }
-            if let AfterLine::Stop(reason) = handle(dialect.get(), admission, line) {
-                stop_reason = Some(reason);
-                return ControlFlow::Break(());
+            match handle(dialect.get(), admission, line) {
+                AfterLine::Stop(reason) => {
+                    stop_reason = Some(reason);
+                    return ControlFlow::Break(());
+                }
+                AfterLine::Hold => {
+                    held = true;
+                    return ControlFlow::Break(());
+                }
+                AfterLine::Continue => {}
             }
             match rate.as_mut() {
                 Some(bucket) => {
@@ -402,14 +419,16 @@ impl Connection {
             }
         };
         // Why a `Break` from the line handler stopped reading.
-        let stopped =
-            |stop_reason: Option<CloseReason>, rate: &Option<TokenBucket>| match stop_reason {
+        let stopped = |stop_reason: Option<CloseReason>, held: bool, rate: &Option<TokenBucket>| {
+            match stop_reason {
                 Some(reason) => ReadOutcome::Closed(reason),
+                None if held => ReadOutcome::Held,
                 None => ReadOutcome::Paused(rate.as_ref().map_or(now, TokenBucket::next_token_at)),
-            };
+            }
+        };
         // Lines held back by an earlier pause go first.
         if lines.buffered_bytes() > 0 && lines.feed(&[], &mut on_line).is_break() {
-            return stopped(stop_reason, rate);
+            return stopped(stop_reason, held, rate);
         }
         let mut budget = READ_BUDGET_BYTES;
         loop {
@@ -425,7 +444,7 @@ impl Connection {
                         });
                     }
                     if lines.feed(&buffer[..n], &mut on_line).is_break() {
-                        return stopped(stop_reason, rate);
+                        return stopped(stop_reason, held, rate);
                     }
                     budget = budget.saturating_sub(n);
                     if budget == 0 {

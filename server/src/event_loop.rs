@@ -55,8 +55,12 @@ use crate::outbox::{encode, for_seed_desk, Frame};
 use crate::rate::TokenBucket;
 use crate::room::{ConnId, Delivery, Effect, Room, SHUTDOWN_REASON};
 use crate::store::memory::MemoryLog;
+use crate::store::redis::RedisLog;
 use crate::store::sqlite::SqliteLog;
-use crate::store::{Asker, Busy, Completion, Draft, Request, RoomLog};
+use crate::store::{
+    Asker, Busy, ClaimOutcome, Completion, Draft, NameClaim, PresenceKind, RemoteMember, Request,
+    RoomLog,
+};
 use crate::tls::TlsIdentity;
 use crate::transport::Security;
 
@@ -159,8 +163,11 @@ impl Server {
         let poll = Poll::new()?;
         let acceptor = Acceptor::new(listener, LISTENER, poll.registry(), config.max_clients)?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
-        let (log, recent) = open_log(&config.db, config.history, &waker)?;
+        let (mut log, recent) = open_log(&config.db, config.history, &waker)?;
         let mut room = Room::new(config.history, log.epoch());
+        if log.shared().is_some() {
+            room.share();
+        }
         for message in &recent {
             room.record(message);
         }
@@ -418,7 +425,8 @@ impl Server {
             return; // a stale event for a connection already gone
         };
         let now = Instant::now();
-        if !connection.is_open() || connection.is_paused(now) {
+        if !connection.is_open() || connection.is_paused(now) || self.room.is_claiming(id) {
+            // A claim's answer reads on (`claim_answered`).
             return;
         }
         let room = &mut self.room;
@@ -465,6 +473,8 @@ impl Server {
                 }
                 if effects.last() == Some(&Effect::Quit) {
                     AfterLine::Stop(CloseReason::Quit)
+                } else if room.is_claiming(from.conn) {
+                    AfterLine::Hold
                 } else {
                     AfterLine::Continue
                 }
@@ -533,9 +543,57 @@ impl Server {
                 Effect::Search { words, desk } => self.search(id, words, desk),
                 // Closed by the read that saw it, once its replies are out.
                 Effect::Quit => {}
+                Effect::Claim(claim) => self.claim(id, claim),
+                Effect::Release(claim) => self.release(claim),
+                Effect::Redesk(claim) => {
+                    if let Some(shared) = self.log.shared() {
+                        shared.redesk(claim);
+                    }
+                }
             }
         }
         self.effects = effects;
+    }
+
+    /// Asks the servers sharing the room for connection `id`'s name.
+    fn claim(&mut self, id: ConnId, claim: NameClaim) {
+        let Some(asker) = self.asker(id) else {
+            return;
+        };
+        let refused = match self.log.shared() {
+            Some(shared) => shared.claim(asker, claim).err(),
+            None => Some(claim),
+        };
+        if refused.is_some() {
+            let outcome = ClaimOutcome::Unavailable("the room's link is too busy".to_string());
+            self.claim_answered(asker, &outcome);
+        }
+    }
+
+    /// Gives a name back to the servers sharing the room.
+    fn release(&mut self, claim: NameClaim) {
+        if let Some(shared) = self.log.shared() {
+            shared.release(claim);
+        }
+    }
+
+    /// Delivers the answer to a claim, and reads on the lines the
+    /// connection sent meanwhile; a connection whose name could not be
+    /// claimed at all is closed after its goodbye.
+    fn claim_answered(&mut self, asker: Asker, outcome: &ClaimOutcome) {
+        let waiting =
+            self.is_current(asker) && self.room.claim_answered(asker, outcome, &mut self.effects);
+        if !waiting {
+            return;
+        }
+        self.apply_effects(asker.conn);
+        if let ClaimOutcome::Unavailable(_) = outcome {
+            self.close(asker.conn, CloseReason::RoomLinkDown, Close::AfterFlush);
+            return;
+        }
+        self.read_ready(asker.conn);
+        // What it said with its name goes now, not at the next pass.
+        self.submit_drafts();
     }
 
     /// Who connection `id` is, to the log's later answers.
@@ -605,7 +663,10 @@ impl Server {
         }
         let drafts = std::mem::take(&mut self.drafts);
         if let Err(Busy(Request::Append(drafts))) = self.log.submit(Request::Append(drafts)) {
-            self.not_saved(drafts, "the disk is too slow: the log is behind");
+            self.not_saved(
+                drafts,
+                "the room's log is behind (a slow disk, or a slow link to Redis)",
+            );
         }
     }
 
@@ -623,13 +684,7 @@ impl Server {
     fn apply_completion(&mut self, completion: Completion) {
         match completion {
             Completion::Appended(messages) => {
-                if !self.log_saving {
-                    self.log_saving = true;
-                    tracing::info!("[*] The room's log saves messages again.");
-                    self.broadcast(&encode(&ServerLine::Notice {
-                        text: "messages are saved and delivered again",
-                    }));
-                }
+                self.log_saves_again();
                 for message in messages {
                     match self.room.record(&message) {
                         Delivery::Everyone(frame) => self.broadcast(&frame),
@@ -674,6 +729,55 @@ impl Server {
                     self.send(asker.conn, frame);
                 }
             }
+            Completion::Claimed {
+                asker,
+                claim,
+                outcome,
+            } => {
+                let granted = outcome == ClaimOutcome::Granted;
+                if !self.is_current(asker) || !self.room.is_claiming(asker.conn) {
+                    if granted {
+                        self.release(claim);
+                    }
+                    return;
+                }
+                self.claim_answered(asker, &outcome);
+            }
+            Completion::Presence(note) => {
+                let own = self
+                    .log
+                    .shared()
+                    .is_some_and(|shared| shared.server_id() == note.server);
+                if !own {
+                    match note.kind {
+                        PresenceKind::Join => self.room.remote_joined(RemoteMember {
+                            name: note.name.clone(),
+                            color: note.color,
+                            server: note.server.clone(),
+                            desk: note.desk,
+                        }),
+                        PresenceKind::Leave => self.room.remote_left(&note.name, &note.server),
+                        PresenceKind::Desk => {
+                            self.room.remote_desk(&note.name, &note.server, note.desk)
+                        }
+                    }
+                }
+                let presence = chat_shared::message::Presence {
+                    time: &note.time,
+                    name: &note.name,
+                    color: note.color,
+                };
+                match note.kind {
+                    PresenceKind::Join => self.broadcast(&encode(&ServerLine::Join(presence))),
+                    PresenceKind::Leave => self.broadcast(&encode(&ServerLine::Leave(presence))),
+                    PresenceKind::Desk => {}
+                }
+            }
+            Completion::Roster(members) => self.room.set_remote(members),
+            Completion::LinkDown(error) => {
+                self.log_cannot_save(&format!("the room's link is down: {error}"))
+            }
+            Completion::LinkUp => self.log_saves_again(),
             Completion::ReplayFailed { asker, error } => {
                 tracing::warn!("[!] The room's log could not replay for a resuming desk: {error}");
                 if self.is_current(asker) {
@@ -688,16 +792,7 @@ impl Server {
     /// Tells each sender that its message was not saved (so nobody got it),
     /// and every desk, once, that the log cannot save.
     fn not_saved(&mut self, drafts: Vec<Draft>, error: &str) {
-        if self.log_saving {
-            self.log_saving = false;
-            tracing::error!(
-                "[!] The room's log cannot save messages: {error}. They are refused until it can."
-            );
-            let text = format!(
-                "the server cannot save messages ({error}); they are refused, not delivered, until it can"
-            );
-            self.broadcast(&encode(&ServerLine::Notice { text: &text }));
-        }
+        self.log_cannot_save(error);
         let detail =
             format!("your message was not saved, so nobody got it ({error}); send it again later");
         let refusal = encode(&ServerLine::Error {
@@ -708,6 +803,31 @@ impl Server {
             if self.is_current(draft.from) {
                 self.send(draft.from.conn, Arc::clone(&refusal));
             }
+        }
+    }
+
+    /// Tells every desk, once, that the log cannot save.
+    fn log_cannot_save(&mut self, error: &str) {
+        if self.log_saving {
+            self.log_saving = false;
+            tracing::error!(
+                "[!] The room's log cannot save messages: {error}. They are refused until it can."
+            );
+            let text = format!(
+                "the server cannot save messages ({error}); they are refused, not delivered, until it can"
+            );
+            self.broadcast(&encode(&ServerLine::Notice { text: &text }));
+        }
+    }
+
+    /// Tells every desk, once, that the log saves again after it could not.
+    fn log_saves_again(&mut self) {
+        if !self.log_saving {
+            self.log_saving = true;
+            tracing::info!("[*] The room's log saves messages again.");
+            self.broadcast(&encode(&ServerLine::Notice {
+                text: "messages are saved and delivered again",
+            }));
         }
     }
 
@@ -955,8 +1075,15 @@ fn open_log(
     history: usize,
     waker: &Arc<Waker>,
 ) -> io::Result<(Box<dyn RoomLog>, Vec<crate::store::Message>)> {
-    let Db::Path(path) = db else {
-        return Ok((Box::new(MemoryLog::new()), Vec::new()));
+    let path = match db {
+        Db::None => return Ok((Box::new(MemoryLog::new()), Vec::new())),
+        Db::Redis(target) => {
+            let mut log = RedisLog::open(target, history)?;
+            let recent = log.recent(history)?;
+            log.start(Arc::clone(waker))?;
+            return Ok((Box::new(log), recent));
+        }
+        Db::Path(path) => path,
     };
     if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(folder).map_err(|e| {

@@ -16,7 +16,8 @@
 //! - [`listener`]: binding the listening socket, socket options, the fd limit.
 //! - [`room`]: names, colours, history and what each line causes; no I/O.
 //! - [`desk`]: desk secrets and the IDs direct messages are stored with.
-//! - [`store`]: the room's log (SQLite by default, or memory), off the loop.
+//! - [`store`]: the room's log (SQLite by default, or memory, or a Redis
+//!   stream several servers share), off the loop.
 //! - [`outbox`]: encoded frames and each client's bounded queue of them.
 //! - [`event_loop`]: the mio loop, its pass, broadcast and the close discipline.
 //! - [`acceptor`]: the loop's listener, admission, refusals, fd exhaustion.

@@ -8,6 +8,12 @@
 //! from here: it becomes a [`Draft`] for the room's log, and only what the
 //! log hands back ([`Room::record`]) is delivered: to everyone, or, for a
 //! direct message, to the two desks it is between.
+//!
+//! When several servers share the room through the log ([`Room::share`]),
+//! a name is claimed across them before its `WELCOME` ([`Effect::Claim`];
+//! the connection's further lines wait meanwhile), JOIN and LEAVE come back
+//! from the log like messages, and the room also knows the desks of the
+//! other servers, for `/who`.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::Instant;
@@ -20,7 +26,7 @@ use chat_shared::{ClientLine, Color, ErrorCode, MessageId, ServerLine, MAX_WHO_N
 
 use crate::desk::{self, DeskId};
 use crate::outbox::{encode, Frame};
-use crate::store::{Asker, DirectTo, Draft, Message};
+use crate::store::{Asker, ClaimOutcome, DirectTo, Draft, Message, NameClaim, RemoteMember};
 
 /// The `BYE` reason every client gets when the server stops, in either mode.
 pub const SHUTDOWN_REASON: &str = "the server is going down";
@@ -57,6 +63,38 @@ pub enum Effect {
     },
     /// The client asked to leave: close it once its replies are flushed.
     Quit,
+    /// Claim this name across the servers sharing the room; the answer goes
+    /// to [`Room::claim_answered`]. The client's further lines wait.
+    Claim(NameClaim),
+    /// Give this name back across the servers; its LEAVE comes back from the
+    /// log.
+    Release(NameClaim),
+    /// Tell the other servers this name's desk changed (`/resume` with an
+    /// earlier desk's secret), so their direct messages find it.
+    Redesk(NameClaim),
+}
+
+/// A name being claimed across servers, and what to say once it is granted.
+#[derive(Debug)]
+struct PendingJoin {
+    claim: NameClaim,
+    /// The desk secret its `WELCOME` will give (the claim holds its hash).
+    secret: String,
+    /// The text of the `NAME<SEP>TEXT` line that asked for the name.
+    then_say: Option<String>,
+}
+
+/// A desk on another server, as `/who` lists it.
+#[derive(Debug)]
+struct Remote {
+    name: String,
+    /// The server it is on: a LEAVE from another server's desk of the same
+    /// name is not about it.
+    server: String,
+    /// When it last said anything (or joined), as seen here.
+    last_said: Instant,
+    /// Its desk, so direct messages can be written to it.
+    desk: DeskId,
 }
 
 /// A named participant.
@@ -104,6 +142,24 @@ pub struct Room {
     history_limit: usize,
     /// The room's log's epoch, told to each desk as it joins.
     epoch: String,
+    /// True when other servers share the room: names are claimed through
+    /// the log.
+    shared: bool,
+    /// Names being claimed, by connection.
+    pending: HashMap<ConnId, PendingJoin>,
+    /// Desks on the other servers, by [`name_key`].
+    remote: HashMap<String, Remote>,
+}
+
+/// What a join came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Joined {
+    /// The connection has the name.
+    Now,
+    /// The name is being claimed across servers.
+    Pending,
+    /// Refused; the reply is queued.
+    Refused,
 }
 
 impl Room {
@@ -118,7 +174,102 @@ impl Room {
             history: VecDeque::with_capacity(history_limit),
             history_limit,
             epoch: epoch.to_string(),
+            shared: false,
+            pending: HashMap::new(),
+            remote: HashMap::new(),
         }
+    }
+
+    /// From now on other servers share this room: names are claimed
+    /// through the log, and JOIN and LEAVE come back from it.
+    pub fn share(&mut self) {
+        self.shared = true;
+    }
+
+    /// True while connection `id` waits for a name it claimed.
+    pub fn is_claiming(&self, id: ConnId) -> bool {
+        self.pending.contains_key(&id)
+    }
+
+    /// The log's answer to connection `id`'s claim: its `WELCOME` (and the
+    /// message it asked to say), a refusal, or (the log unreachable) a `BYE`
+    /// the caller closes the connection after. `false` when the connection
+    /// no longer waits for it (it left), so a granted name must be given
+    /// back.
+    pub fn claim_answered(
+        &mut self,
+        from: Asker,
+        outcome: &ClaimOutcome,
+        effects: &mut Vec<Effect>,
+    ) -> bool {
+        let Some(pending) = self.pending.remove(&from.conn) else {
+            return false;
+        };
+        let claim = pending.claim;
+        match outcome {
+            ClaimOutcome::Granted => {
+                let (name, key, color) = (claim.name, claim.key, claim.color);
+                self.admit(from.conn, name, key, color, pending.secret, effects);
+                if let Some(text) = pending.then_say {
+                    self.say(from, &text, effects);
+                }
+            }
+            ClaimOutcome::Taken => {
+                self.ids_by_name.remove(&claim.key);
+                let detail = format!("the name {} is taken; choose another", claim.name);
+                effects.push(Effect::Reply(error_frame(ErrorCode::NameTaken, &detail)));
+            }
+            ClaimOutcome::Unavailable(why) => {
+                // A goodbye, not an error: a desk reconnects after a BYE, by
+                // itself, until the link is back.
+                self.ids_by_name.remove(&claim.key);
+                let reason = format!("your name could not be claimed ({why}); try again shortly");
+                effects.push(Effect::Reply(encode(&ServerLine::Bye { reason: &reason })));
+            }
+        }
+        true
+    }
+
+    /// Who is on the other servers, as read at start.
+    pub fn set_remote(&mut self, members: Vec<RemoteMember>) {
+        for member in members {
+            self.remote_joined(member);
+        }
+    }
+
+    /// A desk joined on another server.
+    pub fn remote_joined(&mut self, member: RemoteMember) {
+        self.remote.insert(
+            name_key(&member.name),
+            Remote {
+                name: member.name,
+                server: member.server,
+                last_said: Instant::now(),
+                desk: member.desk,
+            },
+        );
+    }
+
+    /// The desk of `name`, on server `server`, not this one, is now `desk`.
+    pub fn remote_desk(&mut self, name: &str, server: &str, desk: DeskId) {
+        if let Some(remote) = self.remote.get_mut(&name_key(name)) {
+            if remote.server == server {
+                remote.desk = desk;
+            }
+        }
+    }
+
+    /// A desk of server `server`, not this one, left.
+    pub fn remote_left(&mut self, name: &str, server: &str) {
+        let key = name_key(name);
+        if self.remote.get(&key).is_some_and(|r| r.server == server) {
+            self.remote.remove(&key);
+        }
+    }
+
+    /// Everyone in the room, here and on the other servers.
+    fn online(&self) -> usize {
+        self.members.len() + self.remote.len()
     }
 
     /// Takes a message the log stored: a room message goes into the history
@@ -133,6 +284,9 @@ impl Room {
                 (Some(one), None) | (None, Some(one)) => Delivery::Desks(frame, [one, one]),
                 (None, None) => Delivery::Nobody,
             };
+        }
+        if let Some(remote) = self.remote.get_mut(&name_key(&message.name)) {
+            remote.last_said = Instant::now();
         }
         let chat = chat_of(message);
         if self.history_limit > 0 {
@@ -232,13 +386,9 @@ impl Room {
             }
         };
         match line {
-            ClientLine::Say { name, text } => {
-                if self.join(id, name, None, effects).is_ok() {
-                    self.say(from, text, effects);
-                }
-            }
+            ClientLine::Say { name, text } => self.join_then_say(from, name, None, text, effects),
             ClientLine::Join { name, color } => {
-                let _ = self.join(id, name, color, effects);
+                self.join(id, name, color, effects);
             }
             ClientLine::Who => effects.push(Effect::Reply(self.who())),
             ClientLine::Ping => effects.push(Effect::Reply(encode(&ServerLine::Pong))),
@@ -249,7 +399,7 @@ impl Room {
                 effects.push(Effect::Quit);
             }
             ClientLine::Resume { epoch, after, desk } => {
-                let desk = desk.map(|secret| self.prove_desk(id, secret));
+                let desk = desk.map(|secret| self.prove_desk(id, secret, effects));
                 effects.push(Effect::Resume {
                     epoch: epoch.to_string(),
                     after,
@@ -278,14 +428,7 @@ impl Room {
     pub fn handle_seed_frame(&mut self, from: Asker, raw: &[u8], effects: &mut Vec<Effect>) {
         let decoded = String::from_utf8_lossy(raw);
         match seed::parse_frame(&decoded) {
-            Ok(frame) => {
-                if self
-                    .join(from.conn, frame.name, frame.color, effects)
-                    .is_ok()
-                {
-                    self.say(from, frame.text, effects);
-                }
-            }
+            Ok(frame) => self.join_then_say(from, frame.name, frame.color, frame.text, effects),
             Err(err) => effects.push(Effect::Reply(error_frame(err.code(), &err.to_string()))),
         }
     }
@@ -307,15 +450,48 @@ impl Room {
     /// Forgets connection `id`; if it had a name, everyone hears it left.
     pub fn leave(&mut self, id: ConnId, effects: &mut Vec<Effect>) {
         self.logged_in.remove(&id);
+        if let Some(pending) = self.pending.remove(&id) {
+            self.ids_by_name.remove(&pending.claim.key);
+        }
         if let Some(member) = self.members.remove(&id) {
             self.ids_by_name.remove(&member.key);
             self.ids_by_desk.remove(&member.desk);
+            if self.shared {
+                effects.push(Effect::Release(NameClaim {
+                    name: member.name,
+                    key: member.key,
+                    color: member.color,
+                    desk: member.desk,
+                }));
+                return;
+            }
             let presence = Presence {
                 time: &timestamp_now(),
                 name: &member.name,
                 color: member.color,
             };
             effects.push(Effect::Broadcast(encode(&ServerLine::Leave(presence))));
+        }
+    }
+
+    /// Joins as `name` if needed, then says `text`: at once, or once the
+    /// name is granted across servers.
+    fn join_then_say(
+        &mut self,
+        from: Asker,
+        name: &str,
+        color: Option<Color>,
+        text: &str,
+        effects: &mut Vec<Effect>,
+    ) {
+        match self.join(from.conn, name, color, effects) {
+            Joined::Now => self.say(from, text, effects),
+            Joined::Pending => {
+                if let Some(pending) = self.pending.get_mut(&from.conn) {
+                    pending.then_say = Some(text.to_string());
+                }
+            }
+            Joined::Refused => {}
         }
     }
 
@@ -327,16 +503,16 @@ impl Room {
         name: &str,
         color: Option<Color>,
         effects: &mut Vec<Effect>,
-    ) -> Result<(), ()> {
+    ) -> Joined {
         if let Some(member) = self.members.get(&id) {
             // Every message of a named connection comes this way: the exact
             // name needs no key.
             if member.name == name || member.key == name_key(name) {
-                return Ok(());
+                return Joined::Now;
             }
             let detail = format!("this connection is already {}", member.name);
             effects.push(Effect::Reply(error_frame(ErrorCode::WrongName, &detail)));
-            return Err(());
+            return Joined::Refused;
         }
         let key = name_key(name);
         let account = self.logged_in.get(&id).cloned();
@@ -344,7 +520,7 @@ impl Room {
             if name_key(account) != key {
                 let detail = format!("this connection logged in as {account}");
                 effects.push(Effect::Reply(error_frame(ErrorCode::WrongName, &detail)));
-                return Err(());
+                return Joined::Refused;
             }
         }
         // An account's name is spelt as it was added.
@@ -352,38 +528,74 @@ impl Room {
         if self.ids_by_name.contains_key(&key) {
             let detail = format!("the name {name} is taken; choose another");
             effects.push(Effect::Reply(error_frame(ErrorCode::NameTaken, &detail)));
-            return Err(());
+            return Joined::Refused;
         }
         let color = color.unwrap_or_else(|| Color::for_name(name));
         let secret = desk::new_secret();
+        if self.shared {
+            // Held for this connection while the other servers are asked.
+            self.ids_by_name.insert(key.clone(), id);
+            let claim = NameClaim {
+                name: name.to_string(),
+                key,
+                color,
+                desk: DeskId::of(&secret),
+            };
+            effects.push(Effect::Claim(claim.clone()));
+            self.pending.insert(
+                id,
+                PendingJoin {
+                    claim,
+                    secret,
+                    then_say: None,
+                },
+            );
+            return Joined::Pending;
+        }
+        self.admit(id, name.to_string(), key, color, secret, effects);
+        Joined::Now
+    }
+
+    /// Gives connection `id` the name: its desk secret in a `WELCOME`, and
+    /// a JOIN for everyone (from the log, when the room is shared).
+    fn admit(
+        &mut self,
+        id: ConnId,
+        name: String,
+        key: String,
+        color: Color,
+        secret: String,
+        effects: &mut Vec<Effect>,
+    ) {
         let desk = DeskId::of(&secret);
         self.ids_by_name.insert(key.clone(), id);
         self.ids_by_desk.insert(desk, id);
+        let welcome = ServerLine::Welcome {
+            name: &name,
+            color,
+            online: self.online() + 1,
+            epoch: &self.epoch,
+            desk: &secret,
+        };
+        effects.push(Effect::Reply(encode(&welcome)));
+        if !self.shared {
+            let presence = Presence {
+                time: &timestamp_now(),
+                name: &name,
+                color,
+            };
+            effects.push(Effect::Broadcast(encode(&ServerLine::Join(presence))));
+        }
         self.members.insert(
             id,
             Member {
-                name: name.to_string(),
+                name,
                 key,
                 color,
                 desk,
                 last_said: Instant::now(),
             },
         );
-        let welcome = ServerLine::Welcome {
-            name,
-            color,
-            online: self.members.len(),
-            epoch: &self.epoch,
-            desk: &secret,
-        };
-        effects.push(Effect::Reply(encode(&welcome)));
-        let presence = Presence {
-            time: &timestamp_now(),
-            name,
-            color,
-        };
-        effects.push(Effect::Broadcast(encode(&ServerLine::Join(presence))));
-        Ok(())
     }
 
     /// Drafts `text` from `from` for the log; nothing is sent until the log
@@ -400,19 +612,24 @@ impl Room {
             return;
         };
         let from_desk = writer.desk;
-        let Some(reader) = self
+        let key = name_key(to);
+        let here = self
             .ids_by_name
-            .get(&name_key(to))
+            .get(&key)
             .and_then(|id| self.members.get(id))
-        else {
+            .map(|m| (&m.name, m.desk));
+        // On another server of a shared room: each server delivers it to
+        // the one of its two desks it holds.
+        let elsewhere = || self.remote.get(&key).map(|r| (&r.name, r.desk));
+        let Some((name, to_desk)) = here.or_else(elsewhere) else {
             let detail = format!("nobody called {to} is online");
             effects.push(Effect::Reply(error_frame(ErrorCode::NoSuchName, &detail)));
             return;
         };
         let direct = DirectTo {
-            to: reader.name.clone(),
+            to: name.clone(),
             from_desk,
-            to_desk: reader.desk,
+            to_desk,
         };
         effects.push(Effect::Publish(self.draft(from, text, Some(direct))));
     }
@@ -436,12 +653,20 @@ impl Room {
     /// Connection `id` proves it is the desk holding `secret` (after a
     /// reconnect): from now on it is that desk, and gets its direct
     /// messages. Unnamed connections cannot be a desk yet.
-    fn prove_desk(&mut self, id: ConnId, secret: &str) -> DeskId {
+    fn prove_desk(&mut self, id: ConnId, secret: &str, effects: &mut Vec<Effect>) -> DeskId {
         let desk = DeskId::of(secret);
         if let Some(member) = self.members.get_mut(&id) {
             self.ids_by_desk.remove(&member.desk);
             member.desk = desk;
             self.ids_by_desk.insert(desk, id);
+            if self.shared {
+                effects.push(Effect::Redesk(NameClaim {
+                    name: member.name.clone(),
+                    key: member.key.clone(),
+                    color: member.color,
+                    desk,
+                }));
+            }
         }
         desk
     }
@@ -451,15 +676,17 @@ impl Room {
         let mut people: Vec<WhoEntry<'_>> = self
             .members
             .values()
-            .map(|m| WhoEntry {
-                name: &m.name,
-                idle_secs: now.duration_since(m.last_said).as_secs(),
+            .map(|m| (&m.name, m.last_said))
+            .chain(self.remote.values().map(|r| (&r.name, r.last_said)))
+            .map(|(name, last_said)| WhoEntry {
+                name,
+                idle_secs: now.duration_since(last_said).as_secs(),
             })
             .collect();
         people.sort_unstable_by_key(|person| person.name.to_lowercase());
         people.truncate(MAX_WHO_NAMES);
         encode(&ServerLine::Who {
-            count: self.members.len(),
+            count: self.online(),
             people,
         })
     }
@@ -528,6 +755,9 @@ mod tests {
                 } => format!("resume {epoch} {after} {}", desk.is_some()),
                 Effect::Search { words, desk } => format!("search {words} {}", desk.is_some()),
                 Effect::Quit => "quit".to_string(),
+                Effect::Claim(claim) => format!("claim {}", claim.name),
+                Effect::Release(claim) => format!("release {}", claim.name),
+                Effect::Redesk(claim) => format!("redesk {}", claim.name),
             })
             .collect()
     }
@@ -788,6 +1018,119 @@ mod tests {
         assert!(run(&mut room, 1, "/dance")[0].starts_with("reply ERR<SEP>bad-command"));
         assert!(run(&mut room, 1, "a b<SEP>x")[0].starts_with("reply ERR<SEP>bad-name"));
         assert!(run(&mut room, 1, "")[..].is_empty());
+    }
+
+    /// The effects of the log's answer to connection `id`'s claim, as
+    /// [`run`] shows them.
+    fn answer(room: &mut Room, id: ConnId, outcome: ClaimOutcome) -> Vec<String> {
+        let mut effects = Vec::new();
+        assert!(room.claim_answered(asker(id), &outcome, &mut effects));
+        effects
+            .into_iter()
+            .map(|e| match e {
+                Effect::Reply(f) => format!("reply {}", text(&f)),
+                Effect::Publish(draft) => format!("publish {}", draft.text),
+                other => format!("{other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_shared_room_claims_the_name_before_the_welcome() {
+        let mut room = Room::new(20, "e1");
+        room.share();
+        assert_eq!(run(&mut room, 1, "alice<SEP>hi"), vec!["claim alice"]);
+        assert!(room.is_claiming(1));
+        let out = answer(&mut room, 1, ClaimOutcome::Granted);
+        assert_eq!(out.len(), 2, "{out:?}");
+        assert!(
+            out[0].starts_with("reply WELCOME<SEP>alice<SEP>"),
+            "{out:?}"
+        );
+        assert_eq!(out[1], "publish hi", "no JOIN here: it comes from the log");
+        assert!(!room.is_claiming(1));
+    }
+
+    #[test]
+    fn a_name_taken_elsewhere_is_refused_and_free_here_again() {
+        let mut room = Room::new(20, "e1");
+        room.share();
+        run(&mut room, 1, "/join alice");
+        assert_eq!(
+            run(&mut room, 2, "/join alice"),
+            vec!["reply ERR<SEP>name-taken<SEP>the name alice is taken; choose another\n"],
+            "held here while claimed"
+        );
+        let out = answer(&mut room, 1, ClaimOutcome::Taken);
+        assert!(
+            out[0].starts_with("reply ERR<SEP>name-taken<SEP>"),
+            "{out:?}"
+        );
+        assert_eq!(run(&mut room, 2, "/join alice"), vec!["claim alice"]);
+    }
+
+    #[test]
+    fn a_claim_the_log_cannot_answer_says_goodbye() {
+        let mut room = Room::new(20, "e1");
+        room.share();
+        run(&mut room, 1, "/join alice");
+        let out = answer(&mut room, 1, ClaimOutcome::Unavailable("down".into()));
+        assert!(out[0].starts_with("reply BYE<SEP>"), "{out:?}");
+        assert_eq!(run(&mut room, 2, "/join alice"), vec!["claim alice"]);
+    }
+
+    #[test]
+    fn leaving_a_shared_room_gives_the_name_back() {
+        let mut room = Room::new(20, "e1");
+        room.share();
+        run(&mut room, 1, "/join alice");
+        answer(&mut room, 1, ClaimOutcome::Granted);
+        let mut effects = Vec::new();
+        room.leave(1, &mut effects);
+        assert!(
+            matches!(&effects[..], [Effect::Release(claim)] if claim.name == "alice"),
+            "{effects:?}"
+        );
+    }
+
+    #[test]
+    fn a_claim_answered_after_its_desk_left_is_not_welcomed() {
+        let mut room = Room::new(20, "e1");
+        room.share();
+        run(&mut room, 1, "/join alice");
+        room.leave(1, &mut Vec::new());
+        let mut effects = Vec::new();
+        assert!(!room.claim_answered(asker(1), &ClaimOutcome::Granted, &mut effects));
+        assert!(effects.is_empty());
+    }
+
+    #[test]
+    fn who_and_welcome_count_the_other_servers_desks() {
+        let mut room = Room::new(0, "e1");
+        room.share();
+        room.set_remote(vec![RemoteMember {
+            name: "zed".to_string(),
+            color: Color::for_name("zed"),
+            server: "s2".to_string(),
+            desk: DeskId::of("z"),
+        }]);
+        run(&mut room, 1, "/join bob");
+        let out = answer(&mut room, 1, ClaimOutcome::Granted);
+        assert!(
+            out[0].starts_with("reply WELCOME<SEP>bob<SEP>blue<SEP>2<SEP>"),
+            "{out:?}"
+        );
+        assert_eq!(
+            run(&mut room, 2, "/who"),
+            vec!["reply WHO<SEP>2<SEP>bob 0<SEP>zed 0\n"]
+        );
+        room.remote_left("zed", "another server");
+        assert!(run(&mut room, 2, "/who")[0].starts_with("reply WHO<SEP>2<SEP>"));
+        room.remote_left("zed", "s2");
+        assert_eq!(
+            run(&mut room, 2, "/who"),
+            vec!["reply WHO<SEP>1<SEP>bob 0\n"]
+        );
     }
 
     #[test]

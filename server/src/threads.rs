@@ -292,6 +292,9 @@ fn serve_client(shared: &Shared, id: ConnId, mut stream: TcpStream, peer: Socket
                         }
                     }
                     Effect::Quit => quit = true,
+                    // This baseline's room is never shared (`--redis` is
+                    // refused with `--mode threads`), so it claims nothing.
+                    Effect::Claim(_) | Effect::Release(_) | Effect::Redesk(_) => {}
                 }
             }
             if quit {
@@ -354,10 +357,15 @@ fn through_log(state: &mut State, request: Request) -> Vec<crate::outbox::Frame>
                 })]
             }
             // An in-memory log neither fails to save nor to read, nor
-            // finds anything.
+            // finds anything, nor is it shared with other servers.
             Completion::NotSaved { .. }
             | Completion::ReplayFailed { .. }
-            | Completion::Found { .. } => {}
+            | Completion::Found { .. }
+            | Completion::Claimed { .. }
+            | Completion::Presence(_)
+            | Completion::Roster(_)
+            | Completion::LinkDown(_)
+            | Completion::LinkUp => {}
         }
     }
     replay

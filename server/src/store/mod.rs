@@ -5,9 +5,14 @@
 //! with its ID ([`Completion::Appended`]). A log may answer at once
 //! ([`memory::MemoryLog`], `--db none`) or later from another thread
 //! ([`sqlite::SqliteLog`], the default), in which case it wakes the loop's
-//! poll; a Redis stream can stand in the same way. Answers come back in the
-//! order the requests went in, which is what makes a resume exact: a replay
-//! covers every message handed back before it.
+//! poll; or from a Redis stream that several servers share ([`redis::RedisLog`],
+//! `--redis`). Answers come back in the order the requests went in, which is
+//! what makes a resume exact: a replay covers every message handed back
+//! before it.
+//!
+//! A log that several servers share also owns what makes them one room
+//! ([`SharedRoom`]): names claimed across servers, who is on the others,
+//! JOIN and LEAVE for everyone, and whether the link to the others is up.
 
 use std::io;
 
@@ -17,6 +22,7 @@ use crate::desk::DeskId;
 use crate::room::ConnId;
 
 pub mod memory;
+pub mod redis;
 pub mod sqlite;
 
 /// Most messages one `/resume` replays; the reply says how many more were
@@ -186,6 +192,110 @@ pub enum Completion {
         /// Why.
         error: String,
     },
+    /// The answer to [`SharedRoom::claim`].
+    Claimed {
+        /// Who asked.
+        asker: Asker,
+        /// The name it asked for.
+        claim: NameClaim,
+        /// Whether it got it.
+        outcome: ClaimOutcome,
+    },
+    /// Someone joined or left the room, on this server or another: for
+    /// everyone, in the log's order.
+    Presence(PresenceNote),
+    /// Who is on the other servers, read once at start.
+    Roster(Vec<RemoteMember>),
+    /// The link to the shared log is down: messages are refused until it is
+    /// back.
+    LinkDown(String),
+    /// The link is back; delivery resumed from the last message delivered.
+    LinkUp,
+}
+
+/// A name a desk wants, to be claimed across servers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NameClaim {
+    /// As the desk wrote it.
+    pub name: String,
+    /// What makes two names the same ([`chat_shared::name::name_key`]).
+    pub key: String,
+    /// The colour it will have.
+    pub color: Color,
+    /// The desk holding it, so desks on other servers can write to it.
+    pub desk: DeskId,
+}
+
+/// What came of a [`NameClaim`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimOutcome {
+    /// The name is this desk's in the whole room.
+    Granted,
+    /// A desk on some server has it.
+    Taken,
+    /// The shared log could not be asked: why.
+    Unavailable(String),
+}
+
+/// What a [`PresenceNote`] says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PresenceKind {
+    /// Someone joined.
+    Join,
+    /// Someone left.
+    Leave,
+    /// Someone's desk changed: it reconnected and proved it is an earlier
+    /// desk (`/resume` with its secret), whose direct messages are its.
+    Desk,
+}
+
+/// A JOIN, a LEAVE or a change of desk, read from the shared log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresenceNote {
+    /// What happened.
+    pub kind: PresenceKind,
+    /// When (wire format).
+    pub time: String,
+    /// Who.
+    pub name: String,
+    /// Their colour.
+    pub color: Color,
+    /// The server their desk is on.
+    pub server: String,
+    /// Their desk.
+    pub desk: DeskId,
+}
+
+/// A desk on another server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteMember {
+    /// Its name.
+    pub name: String,
+    /// Its colour.
+    pub color: Color,
+    /// The server it is on.
+    pub server: String,
+    /// Its desk, for direct messages.
+    pub desk: DeskId,
+}
+
+/// What a log shared by several servers does beyond storing messages.
+pub trait SharedRoom {
+    /// This server's name among the others.
+    fn server_id(&self) -> &str;
+
+    /// Asks for `claim.name` across servers; answered with
+    /// [`Completion::Claimed`], whose JOIN follows as a
+    /// [`Completion::Presence`]. Hands the claim back if the log is too far
+    /// behind to take it.
+    fn claim(&mut self, asker: Asker, claim: NameClaim) -> Result<(), NameClaim>;
+
+    /// Gives back a name this server holds, and tells everyone its desk left.
+    fn release(&mut self, claim: NameClaim);
+
+    /// Tells the other servers that the desk holding `claim.name` is now
+    /// `claim.desk`.
+    fn redesk(&mut self, claim: NameClaim);
 }
 
 /// The log was too far behind to take a request; it comes back untouched.
@@ -216,4 +326,10 @@ pub trait RoomLog: Send {
     /// Finishes what was submitted, makes it durable and stops; returns the
     /// last answers.
     fn close(&mut self) -> Vec<Completion>;
+
+    /// The other servers' room, when this log is shared with them; names
+    /// are then claimed through it.
+    fn shared(&mut self) -> Option<&mut dyn SharedRoom> {
+        None
+    }
 }

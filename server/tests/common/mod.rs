@@ -25,6 +25,8 @@ use chat_server::{Config, RunningServer};
 use chat_shared::ServerLine;
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
+pub mod redis;
+
 /// How long any single expectation may take. Generous: the suite runs on a
 /// loaded two-core machine next to other builds, and a passing test never
 /// waits this long.
@@ -477,7 +479,8 @@ impl ServerProcess {
         command.args(["--host", "127.0.0.1", "--port", "0"]);
         // A test's room is its own: in memory unless the test names a file.
         let threads_mode = args.windows(2).any(|pair| pair == ["--mode", "threads"]);
-        if !args.contains(&"--db") && !threads_mode {
+        let names_a_log = args.contains(&"--db") || args.contains(&"--redis");
+        if !names_a_log && !threads_mode {
             command.args(["--db", "none"]);
         }
         command

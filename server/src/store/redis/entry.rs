@@ -1,0 +1,303 @@
+//! How the room lives in Redis: the keys (all under `chat:{ROOM}:`, the
+//! braces a Redis Cluster hash tag, so one room's keys share a slot) and the
+//! fields of a stream entry. Pure: no connection here.
+
+use chat_shared::{Color, MessageId};
+
+use crate::desk::DeskId;
+use crate::store::{DirectTo, Draft, Message, PresenceKind, PresenceNote};
+
+/// The names of one room's keys.
+#[derive(Debug, Clone)]
+pub struct Keys {
+    /// `chat:{ROOM}:`.
+    prefix: String,
+}
+
+impl Keys {
+    /// The keys of room `room`.
+    pub fn new(room: &str) -> Keys {
+        Keys {
+            prefix: format!("chat:{{{room}}}:"),
+        }
+    }
+
+    /// The stream: messages, direct messages, JOINs and LEAVEs, in order.
+    pub fn stream(&self) -> String {
+        format!("{}stream", self.prefix)
+    }
+
+    /// The log's epoch, the same for every server.
+    pub fn epoch(&self) -> String {
+        format!("{}epoch", self.prefix)
+    }
+
+    /// Who holds the name whose key is `name_key`: a server ID, with a TTL.
+    pub fn name(&self, name_key: &str) -> String {
+        format!("{}name:{name_key}", self.prefix)
+    }
+
+    /// The desks on server `server`: name key -> `COLOR NAME DESK`.
+    pub fn members(&self, server: &str) -> String {
+        format!("{}members:{server}", self.prefix)
+    }
+
+    /// Present while server `server` is alive (a TTL it keeps refreshing).
+    pub fn alive(&self, server: &str) -> String {
+        format!("{}alive:{server}", self.prefix)
+    }
+
+    /// The set of servers that have joined the room.
+    pub fn servers(&self) -> String {
+        format!("{}servers", self.prefix)
+    }
+
+    /// Taken by the one survivor that announces a dead server's LEAVEs.
+    pub fn reaping(&self, server: &str) -> String {
+        format!("{}reaping:{server}", self.prefix)
+    }
+}
+
+/// A stream ID as Redis writes it: always both numbers, so `(ID` ranges are
+/// exact.
+pub fn stream_id(id: MessageId) -> String {
+    format!("{}-{}", id.major(), id.minor())
+}
+
+/// The value of a member in [`Keys::members`]: colour, name (names have no
+/// spaces) and desk.
+pub fn member_value(color: Color, name: &str, desk: DeskId) -> String {
+    format!("{color} {name} {}", hex(&desk.0))
+}
+
+/// The colour, name and desk of a [`member_value`].
+pub fn parse_member(value: &str) -> Option<(Color, String, DeskId)> {
+    let mut words = value.split(' ');
+    let (color, name, desk) = (words.next()?, words.next()?, words.next()?);
+    Some((color.parse().ok()?, name.to_string(), DeskId(unhex(desk)?)))
+}
+
+/// The fields of a message's entry.
+pub fn message_fields(draft: &Draft, server: &str) -> Vec<(&'static str, String)> {
+    let mut fields = vec![
+        (
+            "kind",
+            if draft.direct.is_some() { "dm" } else { "msg" }.to_string(),
+        ),
+        ("time", draft.time.clone()),
+        ("name", draft.name.clone()),
+        ("color", draft.color.to_string()),
+        ("text", draft.text.clone()),
+        ("server", server.to_string()),
+    ];
+    if let Some(direct) = &draft.direct {
+        fields.push(("to", direct.to.clone()));
+        fields.push(("from_desk", hex(&direct.from_desk.0)));
+        fields.push(("to_desk", hex(&direct.to_desk.0)));
+    }
+    fields
+}
+
+/// The fields of a JOIN's, LEAVE's or change of desk's entry.
+pub fn presence_fields(note: &PresenceNote) -> Vec<(&'static str, String)> {
+    let kind = match note.kind {
+        PresenceKind::Join => "join",
+        PresenceKind::Leave => "leave",
+        PresenceKind::Desk => "desk",
+    };
+    vec![
+        ("kind", kind.to_string()),
+        ("time", note.time.clone()),
+        ("name", note.name.clone()),
+        ("color", note.color.to_string()),
+        ("server", note.server.clone()),
+        ("desk", hex(&note.desk.0)),
+    ]
+}
+
+/// What one stream entry is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Entry {
+    /// A message or a direct message.
+    Message(Message),
+    /// A JOIN or a LEAVE.
+    Presence(PresenceNote),
+}
+
+/// Reads an entry; `None` for one this server does not understand (written
+/// by a newer server, or by hand), which is skipped.
+pub fn parse_entry(entry: &redis::streams::StreamId) -> Option<Entry> {
+    let id: MessageId = entry.id.parse().ok()?;
+    let field = |name: &str| entry.get::<String>(name);
+    let name = field("name")?;
+    let color = field("color")
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| Color::for_name(&name));
+    let time = field("time")?;
+    let kind = field("kind")?;
+    match kind.as_str() {
+        "msg" | "dm" => {
+            let direct = if kind == "dm" {
+                Some(DirectTo {
+                    to: field("to")?,
+                    from_desk: DeskId(unhex(&field("from_desk")?)?),
+                    to_desk: DeskId(unhex(&field("to_desk")?)?),
+                })
+            } else {
+                None
+            };
+            Some(Entry::Message(Message {
+                id,
+                time,
+                name,
+                color,
+                text: field("text")?,
+                direct,
+            }))
+        }
+        "join" | "leave" | "desk" => Some(Entry::Presence(PresenceNote {
+            kind: match kind.as_str() {
+                "join" => PresenceKind::Join,
+                "leave" => PresenceKind::Leave,
+                _ => PresenceKind::Desk,
+            },
+            time,
+            name,
+            color,
+            server: field("server")?,
+            desk: DeskId(unhex(&field("desk")?)?),
+        })),
+        _ => None,
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Option<[u8; 32]> {
+    if text.len() != 64 || !text.is_ascii() {
+        return None;
+    }
+    let mut bytes = [0u8; 32];
+    for (i, byte) in bytes.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Asker;
+    use redis::streams::StreamId;
+    use redis::Value;
+
+    fn entry(id: &str, fields: Vec<(&'static str, String)>) -> StreamId {
+        StreamId {
+            id: id.to_string(),
+            map: fields
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), Value::BulkString(v.into_bytes())))
+                .collect(),
+            milliseconds_elapsed_from_delivery: None,
+            delivered_count: None,
+        }
+    }
+
+    fn draft(direct: Option<DirectTo>) -> Draft {
+        Draft {
+            from: Asker { conn: 1, serial: 1 },
+            time: "2026-11-25T20:00:00.000Z".to_string(),
+            name: "alice".to_string(),
+            color: Color::for_name("alice"),
+            text: "hi there".to_string(),
+            direct,
+        }
+    }
+
+    #[test]
+    fn keys_share_a_hash_tag() {
+        let keys = Keys::new("main");
+        assert_eq!(keys.stream(), "chat:{main}:stream");
+        assert_eq!(keys.name("alice"), "chat:{main}:name:alice");
+    }
+
+    #[test]
+    fn stream_ids_keep_both_numbers() {
+        assert_eq!(
+            stream_id(MessageId::new(1732540028123, 0)),
+            "1732540028123-0"
+        );
+    }
+
+    #[test]
+    fn a_message_round_trips() {
+        let draft = draft(None);
+        let parsed = parse_entry(&entry("5-1", message_fields(&draft, "s1")));
+        assert_eq!(
+            parsed,
+            Some(Entry::Message(Message::from_draft(
+                draft,
+                MessageId::new(5, 1)
+            )))
+        );
+    }
+
+    #[test]
+    fn a_direct_message_round_trips() {
+        let direct = DirectTo {
+            to: "bob".to_string(),
+            from_desk: DeskId::of("a"),
+            to_desk: DeskId::of("b"),
+        };
+        let draft = draft(Some(direct));
+        let parsed = parse_entry(&entry("7-0", message_fields(&draft, "s1")));
+        assert_eq!(
+            parsed,
+            Some(Entry::Message(Message::from_draft(
+                draft,
+                MessageId::new(7, 0)
+            )))
+        );
+    }
+
+    #[test]
+    fn a_presence_round_trips() {
+        for kind in [PresenceKind::Join, PresenceKind::Leave, PresenceKind::Desk] {
+            let note = PresenceNote {
+                kind,
+                time: "t".to_string(),
+                name: "bob".to_string(),
+                color: Color::for_name("bob"),
+                server: "s2".to_string(),
+                desk: DeskId::of("b"),
+            };
+            let fields = presence_fields(&note);
+            assert_eq!(
+                parse_entry(&entry("8-0", fields)),
+                Some(Entry::Presence(note))
+            );
+        }
+    }
+
+    #[test]
+    fn an_unknown_kind_is_skipped() {
+        let fields = vec![
+            ("kind", "poll".to_string()),
+            ("time", "t".to_string()),
+            ("name", "x".to_string()),
+        ];
+        assert_eq!(parse_entry(&entry("9-0", fields)), None);
+    }
+
+    #[test]
+    fn member_values_round_trip() {
+        let color = Color::for_name("carol");
+        let desk = DeskId::of("c");
+        assert_eq!(
+            parse_member(&member_value(color, "carol", desk)),
+            Some((color, "carol".to_string(), desk))
+        );
+    }
+}

@@ -1,0 +1,500 @@
+//! The room's log as a Redis stream that several servers share
+//! (`--redis URL --room NAME`): one room, many servers.
+//!
+//! Every server appends (`XADD ... MAXLEN ~ STREAM_MAX_ENTRIES`) and delivers
+//! only what its reader reads back (`XREAD BLOCK` from the last ID it
+//! delivered, never `$`), its own messages included, so every server shows
+//! one order, and the stream ID is the message ID desks resume from. The
+//! epoch lives in Redis (`SET ... NX`), so a desk may resume on any server.
+//! Besides the stream, the room keeps in Redis who holds each name
+//! (`SET NX EX`, refreshed by its server), each server's desks and a
+//! heartbeat per server; see [`writer`].
+//!
+//! # Why helper threads and not the loop's own poll
+//!
+//! The blocking `redis` client runs on two threads, like the SQLite log's
+//! storage thread: a [`reader`] parked in `XREAD BLOCK` (a short block, so it
+//! notices when to stop) and a [`writer`] for `XADD` and everything else.
+//! They talk to the loop through bounded channels and the loop's one
+//! `Waker`. This fits the asynchronous [`RoomLog`] contract as it is; the
+//! maintained client does RESP, URLs, `AUTH` and `SELECT` for us, where a
+//! codec in the loop's poll would have us own a connection state machine;
+//! and the loop never blocks on Redis.
+//!
+//! # Order and resumes
+//!
+//! The reader is the one thread that hands messages to the loop, so it also
+//! answers replays (`/resume`), between two reads: a replay covers exactly
+//! the messages it handed over before it, and everything later follows it.
+//! The writer interrupts the reader's `XREAD BLOCK` (`CLIENT UNBLOCK`) so a
+//! replay does not wait for the block to end.
+//!
+//! # When Redis is away
+//!
+//! A connection that breaks is opened again at once; only when Redis cannot
+//! be reached does the reader tell the loop, once ([`Completion::LinkDown`]),
+//! and retry, backing off to every 2 s. A message the writer cannot append
+//! is refused ([`Completion::NotSaved`]), never held; a name it cannot claim
+//! is [`ClaimOutcome::Unavailable`](super::ClaimOutcome). Back, the reader
+//! resumes from its last ID ([`Completion::LinkUp`]).
+//!
+//! # Back-pressure
+//!
+//! The loop never waits: what the reader reads waits in a bounded channel,
+//! and when the loop falls that far behind the reader waits too, while Redis
+//! keeps the entries. A reader more than [`STREAM_MAX_ENTRIES`] behind would
+//! find the oldest trimmed, and go on from the oldest left.
+
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use mio::Waker;
+use redis::streams::StreamRangeReply;
+use redis::Commands;
+
+use chat_shared::MessageId;
+
+use super::{
+    Asker, Busy, Completion, Message, NameClaim, RemoteMember, Request, RoomLog, SharedRoom,
+};
+
+pub mod entry;
+mod reader;
+mod writer;
+
+use entry::{parse_entry, parse_member, Entry, Keys};
+
+/// Entries the stream keeps (`MAXLEN ~`, so Redis keeps a few more): far
+/// more than a resume replays ([`super::REPLAY_LIMIT`]), a few tens of
+/// megabytes of Redis memory.
+pub const STREAM_MAX_ENTRIES: usize = 100_000;
+
+/// How long connecting to Redis may take before it counts as away.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Answers waiting for the loop before the reader and writer wait too.
+const QUEUED_ANSWERS: usize = 1024;
+
+/// Requests waiting for the writer before the loop is told it is busy.
+const QUEUED_REQUESTS: usize = 4096;
+
+/// Replays waiting for the reader before the loop is told it is busy.
+const QUEUED_REPLAYS: usize = 256;
+
+/// What `--redis` and `--room` name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisTarget {
+    /// `redis://HOST:PORT[/DB]`.
+    pub url: String,
+    /// The room's name: its keys are `chat:{ROOM}:...`.
+    pub room: String,
+}
+
+/// A room log in a Redis stream shared with other servers.
+pub struct RedisLog {
+    /// Where, for the start-up line (no password).
+    address: String,
+    room: String,
+    epoch: String,
+    /// This server among the others: random for each run.
+    server_id: String,
+    /// The newest entry's ID at start: the reader goes on from there.
+    last_at_start: MessageId,
+    /// The newest room messages at start, oldest first.
+    recent: Vec<Message>,
+    /// The desks of the other servers at start.
+    roster: Vec<RemoteMember>,
+    client: redis::Client,
+    /// Jobs for the writer; `None` before start and once closed.
+    jobs: Option<SyncSender<writer::Job>>,
+    /// Replays for the reader.
+    replays: Option<SyncSender<reader::Replay>>,
+    /// From both threads.
+    done: Option<Receiver<Completion>>,
+    /// Answers made without Redis (searches), not yet collected.
+    answered: Vec<Completion>,
+    /// Tells the reader to stop.
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for RedisLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisLog")
+            .field("address", &self.address)
+            .field("room", &self.room)
+            .field("server_id", &self.server_id)
+            .finish()
+    }
+}
+
+impl RedisLog {
+    /// Connects, agrees on the epoch with the other servers, and reads the
+    /// newest `history` messages and who is on the other servers; blocking,
+    /// once, before the loop starts. The threads start with
+    /// [`RedisLog::start`].
+    pub fn open(target: &RedisTarget, history: usize) -> io::Result<RedisLog> {
+        let fail = |what: String| {
+            io::Error::other(format!(
+                "the room's link {}: {what}",
+                without_password(&target.url)
+            ))
+        };
+        let client = redis::Client::open(target.url.as_str())
+            .map_err(|e| fail(format!("not a Redis URL: {e}")))?;
+        let address = format!(
+            "redis://{}/{} room {}",
+            client.get_connection_info().addr(),
+            client.get_connection_info().redis_settings().db(),
+            target.room
+        );
+        let mut connection = client
+            .get_connection_with_timeout(CONNECT_TIMEOUT)
+            .map_err(|e| fail(format!("cannot connect: {e}")))?;
+        let keys = Keys::new(&target.room);
+        let read = |e: redis::RedisError| fail(e.to_string());
+        let _: Option<String> = redis::cmd("SET")
+            .arg(keys.epoch())
+            .arg(super::new_epoch())
+            .arg("NX")
+            .query(&mut connection)
+            .map_err(read)?;
+        let epoch: String = connection.get(keys.epoch()).map_err(read)?;
+        let newest: StreamRangeReply = connection
+            .xrevrange_count(keys.stream(), "+", "-", 1)
+            .map_err(read)?;
+        let last_at_start = newest
+            .ids
+            .first()
+            .and_then(|entry| entry.id.parse().ok())
+            .unwrap_or(MessageId::ZERO);
+        let recent =
+            recent_messages(&mut connection, &keys, last_at_start, history).map_err(read)?;
+        let roster = read_roster(&mut connection, &keys).map_err(read)?;
+        Ok(RedisLog {
+            address,
+            room: target.room.clone(),
+            epoch,
+            server_id: crate::desk::random_hex(8),
+            last_at_start,
+            recent,
+            roster,
+            client,
+            jobs: None,
+            replays: None,
+            done: None,
+            answered: Vec::new(),
+            stop: Arc::new(AtomicBool::new(false)),
+            threads: Vec::new(),
+        })
+    }
+
+    /// Starts the reader and the writer; they wake `waker` whenever answers
+    /// are ready.
+    pub fn start(&mut self, waker: Arc<Waker>) -> io::Result<()> {
+        if self.jobs.is_some() {
+            return Ok(());
+        }
+        let (done_sender, done) = mpsc::sync_channel(QUEUED_ANSWERS);
+        let (jobs, incoming_jobs) = mpsc::sync_channel(QUEUED_REQUESTS);
+        let (replays, incoming_replays) = mpsc::sync_channel(QUEUED_REPLAYS);
+        // Room for it: the channel is new.
+        let _ = done_sender.try_send(Completion::Roster(std::mem::take(&mut self.roster)));
+        let signals = Arc::new(reader::ReaderSignals::default());
+        let keys = Keys::new(&self.room);
+        let reader = reader::Reader {
+            client: self.client.clone(),
+            keys: keys.clone(),
+            last: self.last_at_start,
+            done: done_sender.clone(),
+            waker: Arc::clone(&waker),
+            stop: Arc::clone(&self.stop),
+            replays: incoming_replays,
+            signals: Arc::clone(&signals),
+        };
+        let writer = writer::Writer::new(
+            self.client.clone(),
+            keys,
+            self.server_id.clone(),
+            self.epoch.clone(),
+            done_sender,
+            waker,
+            signals,
+        );
+        self.threads.push(
+            std::thread::Builder::new()
+                .name("chat-redis-read".to_string())
+                .spawn(move || reader.run())?,
+        );
+        self.threads.push(
+            std::thread::Builder::new()
+                .name("chat-redis-write".to_string())
+                .spawn(move || writer.run(incoming_jobs))?,
+        );
+        self.jobs = Some(jobs);
+        self.replays = Some(replays);
+        self.done = Some(done);
+        Ok(())
+    }
+
+    fn send_job(&self, job: writer::Job) -> Result<(), writer::Job> {
+        let Some(jobs) = &self.jobs else {
+            return Err(job);
+        };
+        jobs.try_send(job).map_err(|e| match e {
+            TrySendError::Full(job) | TrySendError::Disconnected(job) => job,
+        })
+    }
+}
+
+impl RoomLog for RedisLog {
+    fn epoch(&self) -> &str {
+        &self.epoch
+    }
+
+    fn describe(&self) -> String {
+        match self.last_at_start {
+            MessageId::ZERO => format!("{} (new), as server {}", self.address, self.server_id),
+            last => format!(
+                "{} (last entry {}), as server {}",
+                self.address,
+                entry::stream_id(last),
+                self.server_id
+            ),
+        }
+    }
+
+    fn can_search(&self) -> bool {
+        // Asked, it says why not (see `submit`).
+        true
+    }
+
+    fn recent(&mut self, limit: usize) -> io::Result<Vec<Message>> {
+        let skip = self.recent.len().saturating_sub(limit);
+        Ok(self.recent.split_off(skip))
+    }
+
+    fn submit(&mut self, request: Request) -> Result<(), Busy> {
+        match request {
+            Request::Append(drafts) => {
+                self.send_job(writer::Job::Append(drafts))
+                    .map_err(|job| match job {
+                        writer::Job::Append(drafts) => Busy(Request::Append(drafts)),
+                        _ => unreachable!("the job sent is the job handed back"),
+                    })
+            }
+            Request::Replay { asker, after, desk } => {
+                let replay = reader::Replay { asker, after, desk };
+                let Some(replays) = &self.replays else {
+                    return Err(Busy(Request::Replay { asker, after, desk }));
+                };
+                if let Err(TrySendError::Full(r) | TrySendError::Disconnected(r)) =
+                    replays.try_send(replay)
+                {
+                    return Err(Busy(Request::Replay {
+                        asker: r.asker,
+                        after: r.after,
+                        desk: r.desk,
+                    }));
+                }
+                // Best effort: without it the replay waits for the block to end.
+                let _ = self.send_job(writer::Job::UnblockReader);
+                Ok(())
+            }
+            Request::Search { asker, .. } => {
+                self.answered.push(Completion::SearchFailed {
+                    asker,
+                    error: "search needs the embedded log (--db); a Redis stream has no \
+                            full-text index"
+                        .to_string(),
+                });
+                Ok(())
+            }
+        }
+    }
+
+    fn completions(&mut self, out: &mut Vec<Completion>) {
+        out.append(&mut self.answered);
+        if let Some(done) = &self.done {
+            out.extend(done.try_iter());
+        }
+    }
+
+    fn close(&mut self) -> Vec<Completion> {
+        // The writer finishes its jobs, gives back this server's names and
+        // tells the others its desks left; the reader stops at its next
+        // block's end (the writer's last act interrupts it).
+        self.jobs = None;
+        self.replays = None;
+        self.stop.store(true, Ordering::SeqCst);
+        let mut answers = std::mem::take(&mut self.answered);
+        // Drained while waiting: a thread may be blocked handing over an
+        // answer.
+        while self.threads.iter().any(|t| !t.is_finished()) {
+            if let Some(done) = &self.done {
+                answers.extend(done.try_iter());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+        if let Some(done) = self.done.take() {
+            answers.extend(done.try_iter());
+        }
+        answers
+    }
+
+    fn shared(&mut self) -> Option<&mut dyn SharedRoom> {
+        Some(self)
+    }
+}
+
+impl SharedRoom for RedisLog {
+    fn server_id(&self) -> &str {
+        &self.server_id
+    }
+
+    fn claim(&mut self, asker: Asker, claim: NameClaim) -> Result<(), NameClaim> {
+        self.send_job(writer::Job::Claim { asker, claim })
+            .map_err(|job| match job {
+                writer::Job::Claim { claim, .. } => claim,
+                _ => unreachable!("the job sent is the job handed back"),
+            })
+    }
+
+    fn redesk(&mut self, claim: NameClaim) {
+        if let Err(writer::Job::Redesk(claim)) = self.send_job(writer::Job::Redesk(claim)) {
+            tracing::warn!(
+                "[!] The room's link is too far behind to tell the other servers {}'s desk.",
+                claim.name
+            );
+        }
+    }
+
+    fn release(&mut self, claim: NameClaim) {
+        if let Err(writer::Job::Release(claim)) = self.send_job(writer::Job::Release(claim)) {
+            // Its name expires by itself; its LEAVE is lost.
+            tracing::warn!(
+                "[!] The room's link is too far behind to announce that {} left.",
+                claim.name
+            );
+        }
+    }
+}
+
+/// `url` without a password, for messages.
+fn without_password(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://...@{}", &url[..scheme], &url[at + 1..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Entries fetched per `XREVRANGE` when looking back through the stream.
+const PAGE_ENTRIES: usize = 500;
+
+/// Walks the stream from `newest` (included) back to just after `after`,
+/// newest first, a page at a time, handing each message to `visit` until it
+/// says stop.
+fn walk_back(
+    connection: &mut redis::Connection,
+    keys: &Keys,
+    newest: MessageId,
+    after: MessageId,
+    mut visit: impl FnMut(Message) -> Walk,
+) -> redis::RedisResult<()> {
+    let mut end = entry::stream_id(newest);
+    let start = format!("({}", entry::stream_id(after));
+    loop {
+        let page: StreamRangeReply =
+            connection.xrevrange_count(keys.stream(), &end, &start, PAGE_ENTRIES)?;
+        for item in &page.ids {
+            if let Some(Entry::Message(message)) = parse_entry(item) {
+                if visit(message) == Walk::Stop {
+                    return Ok(());
+                }
+            }
+        }
+        match page.ids.last() {
+            Some(oldest) if page.ids.len() == PAGE_ENTRIES => end = format!("({}", oldest.id),
+            _ => return Ok(()),
+        }
+    }
+}
+
+/// Whether [`walk_back`] goes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Walk {
+    Continue,
+    Stop,
+}
+
+/// The newest `limit` room messages up to `newest`, oldest first.
+fn recent_messages(
+    connection: &mut redis::Connection,
+    keys: &Keys,
+    newest: MessageId,
+    limit: usize,
+) -> redis::RedisResult<Vec<Message>> {
+    let mut messages = Vec::new();
+    if limit > 0 && newest != MessageId::ZERO {
+        walk_back(connection, keys, newest, MessageId::ZERO, |message| {
+            if message.direct.is_none() {
+                messages.push(message);
+            }
+            if messages.len() == limit {
+                Walk::Stop
+            } else {
+                Walk::Continue
+            }
+        })?;
+    }
+    messages.reverse();
+    Ok(messages)
+}
+
+/// The desks of every server that is alive.
+fn read_roster(
+    connection: &mut redis::Connection,
+    keys: &Keys,
+) -> redis::RedisResult<Vec<RemoteMember>> {
+    let servers: Vec<String> = connection.smembers(keys.servers())?;
+    let mut roster = Vec::new();
+    for server in servers {
+        if !connection.exists::<_, bool>(keys.alive(&server))? {
+            continue; // dead: a survivor announces its LEAVEs
+        }
+        let members: Vec<(String, String)> = connection.hgetall(keys.members(&server))?;
+        roster.extend(members.iter().filter_map(|(_, value)| {
+            let (color, name, desk) = parse_member(value)?;
+            Some(RemoteMember {
+                name,
+                color,
+                server: server.clone(),
+                desk,
+            })
+        }));
+    }
+    Ok(roster)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_stay_out_of_messages() {
+        assert_eq!(
+            without_password("redis://:secret@db.example:6380/2"),
+            "redis://...@db.example:6380/2"
+        );
+        assert_eq!(without_password("redis://h:1"), "redis://h:1");
+    }
+}

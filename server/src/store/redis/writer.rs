@@ -1,0 +1,458 @@
+//! The writer thread: appends messages, claims and gives back names, and
+//! keeps this server's place in the room: a heartbeat key with a TTL, the
+//! list of its desks, and the TTL of every name it holds. It also watches the
+//! other servers: when one's heartbeat has expired, one survivor (whoever
+//! takes the reaping key) announces that server's desks' LEAVEs, once.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mio::Waker;
+use redis::streams::StreamMaxlen;
+use redis::Commands;
+
+use chat_shared::message::timestamp_now;
+
+use super::entry::{member_value, message_fields, parse_member, presence_fields, Keys};
+use super::reader::ReaderSignals;
+use super::{CONNECT_TIMEOUT, STREAM_MAX_ENTRIES};
+use crate::store::{Asker, ClaimOutcome, Completion, Draft, NameClaim, PresenceKind, PresenceNote};
+
+/// How often the heartbeat, the names' TTLs and the other servers are
+/// looked after.
+const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(5);
+
+/// How long a server counts as alive after its last heartbeat: three
+/// missed heartbeats. A dead server's desks leave for the others within
+/// this plus one interval (20 s).
+const SERVER_TTL_SECS: u64 = 15;
+
+/// How long a name stays held after its server's last refresh: longer than
+/// a server's TTL, so a name is never free while its server counts as alive.
+const NAME_TTL_SECS: u64 = 20;
+
+/// How long the survivor that announces a dead server's LEAVEs holds the
+/// right to do it.
+const REAPING_TTL_SECS: u64 = 60;
+
+/// Deletes a name only if this server holds it.
+const RELEASE_NAME: &str = "
+    if redis.call('GET', KEYS[1]) == ARGV[1] then
+        return redis.call('DEL', KEYS[1])
+    end
+    return 0";
+
+/// Renews this server's names; takes back one that expired meanwhile (a
+/// long outage) if nobody took it; returns how many are someone else's now.
+const REFRESH_NAMES: &str = "
+    local lost = 0
+    for _, key in ipairs(KEYS) do
+        local holder = redis.call('GET', key)
+        if holder == ARGV[1] then
+            redis.call('EXPIRE', key, ARGV[2])
+        elseif holder == false then
+            redis.call('SET', key, ARGV[1], 'EX', ARGV[2])
+        else
+            lost = lost + 1
+        end
+    end
+    return lost";
+
+/// What the loop asks of the writer.
+#[derive(Debug)]
+pub enum Job {
+    /// Append these messages.
+    Append(Vec<Draft>),
+    /// Claim a name for a desk.
+    Claim {
+        /// Who asked.
+        asker: Asker,
+        /// The name.
+        claim: NameClaim,
+    },
+    /// Give back a name; its desk left.
+    Release(NameClaim),
+    /// The desk holding a name changed.
+    Redesk(NameClaim),
+    /// Interrupt the reader's `XREAD BLOCK`: a replay waits for it.
+    UnblockReader,
+}
+
+/// See the module docs.
+pub struct Writer {
+    client: redis::Client,
+    keys: Keys,
+    server_id: String,
+    /// The room's epoch, put back if Redis lost it.
+    epoch: String,
+    done: SyncSender<Completion>,
+    waker: Arc<Waker>,
+    /// The reader's client ID, and whether it saw the link fail (then this
+    /// writer connects afresh too).
+    reader: Arc<ReaderSignals>,
+    /// `None` while Redis is away.
+    connection: Option<redis::Connection>,
+    /// The names this server holds: name key -> the claim.
+    names: HashMap<String, NameClaim>,
+    /// Desks that left while Redis was away, announced when it is back.
+    unannounced_leaves: Vec<NameClaim>,
+    release_name: redis::Script,
+    refresh_names: redis::Script,
+}
+
+impl Writer {
+    pub fn new(
+        client: redis::Client,
+        keys: Keys,
+        server_id: String,
+        epoch: String,
+        done: SyncSender<Completion>,
+        waker: Arc<Waker>,
+        reader: Arc<ReaderSignals>,
+    ) -> Writer {
+        Writer {
+            client,
+            keys,
+            server_id,
+            epoch,
+            done,
+            waker,
+            reader,
+            connection: None,
+            names: HashMap::new(),
+            unannounced_leaves: Vec::new(),
+            release_name: redis::Script::new(RELEASE_NAME),
+            refresh_names: redis::Script::new(REFRESH_NAMES),
+        }
+    }
+
+    pub fn run(mut self, jobs: Receiver<Job>) {
+        self.heartbeat();
+        let mut next_heartbeat = Instant::now() + HEARTBEAT_INTERVAL;
+        loop {
+            let wait = next_heartbeat.saturating_duration_since(Instant::now());
+            match jobs.recv_timeout(wait) {
+                Ok(job) => self.serve(job),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            if Instant::now() >= next_heartbeat {
+                self.heartbeat();
+                next_heartbeat = Instant::now() + HEARTBEAT_INTERVAL;
+            }
+        }
+        self.leave_the_room();
+        self.unblock_reader();
+    }
+
+    fn serve(&mut self, job: Job) {
+        match job {
+            Job::Append(drafts) => {
+                if let Err(e) = self.with_redis(|w, c| w.append(c, &drafts)) {
+                    self.hand_over(Completion::NotSaved {
+                        drafts,
+                        error: format!("the room's link is down: {e}"),
+                    });
+                }
+            }
+            Job::Claim { asker, claim } => self.claim(asker, claim),
+            Job::Release(claim) => {
+                self.names.remove(&claim.key);
+                if self.with_redis(|w, c| w.release(c, &claim)).is_err() {
+                    self.unannounced_leaves.push(claim);
+                }
+            }
+            Job::Redesk(claim) => {
+                if !self.names.contains_key(&claim.key) {
+                    return; // it left meanwhile
+                }
+                let server = self.server_id.clone();
+                let result = self.with_redis(|w, c| {
+                    let () = c.hset(
+                        w.keys.members(&w.server_id),
+                        &claim.key,
+                        member_value(claim.color, &claim.name, claim.desk),
+                    )?;
+                    w.announce(c, PresenceKind::Desk, &claim, &server)
+                });
+                if result.is_err() {
+                    tracing::warn!(
+                        "[!] The room's link failed telling the other servers {}'s desk.",
+                        claim.name
+                    );
+                }
+                self.names.insert(claim.key.clone(), claim);
+            }
+            Job::UnblockReader => self.unblock_reader(),
+        }
+    }
+
+    /// Runs `work` on the connection, connecting first if needed; a failure
+    /// drops the connection, so the next job connects again.
+    fn with_redis<T>(
+        &mut self,
+        work: impl FnOnce(&mut Writer, &mut redis::Connection) -> redis::RedisResult<T>,
+    ) -> redis::RedisResult<T> {
+        if self.reader.link_failed.swap(false, Ordering::SeqCst) {
+            self.connection = None;
+        }
+        let mut connection = match self.connection.take() {
+            Some(connection) => connection,
+            None => {
+                let connection = self.client.get_connection_with_timeout(CONNECT_TIMEOUT)?;
+                connection.set_read_timeout(Some(CONNECT_TIMEOUT))?;
+                connection.set_write_timeout(Some(CONNECT_TIMEOUT))?;
+                connection
+            }
+        };
+        let result = work(self, &mut connection);
+        if result.is_ok() {
+            self.connection = Some(connection);
+        }
+        result
+    }
+
+    fn append(
+        &self,
+        connection: &mut redis::Connection,
+        drafts: &[Draft],
+    ) -> redis::RedisResult<()> {
+        let mut pipe = redis::pipe();
+        for draft in drafts {
+            pipe.xadd_maxlen(
+                self.keys.stream(),
+                StreamMaxlen::Approx(STREAM_MAX_ENTRIES),
+                "*",
+                &message_fields(draft, &self.server_id),
+            )
+            .ignore();
+        }
+        pipe.query(connection)
+    }
+
+    fn announce(
+        &self,
+        connection: &mut redis::Connection,
+        kind: PresenceKind,
+        claim: &NameClaim,
+        server: &str,
+    ) -> redis::RedisResult<()> {
+        let fields = presence_fields(&PresenceNote {
+            kind,
+            time: timestamp_now(),
+            name: claim.name.clone(),
+            color: claim.color,
+            server: server.to_string(),
+            desk: claim.desk,
+        });
+        connection.xadd_maxlen(
+            self.keys.stream(),
+            StreamMaxlen::Approx(STREAM_MAX_ENTRIES),
+            "*",
+            &fields,
+        )
+    }
+
+    /// Takes the name if nobody holds it. The desk hears first, then the
+    /// JOIN goes into the stream, so its `WELCOME` comes before its `JOIN`.
+    fn claim(&mut self, asker: Asker, claim: NameClaim) {
+        let name_key = self.keys.name(&claim.key);
+        let taken = self.with_redis(|w, c| {
+            let set: Option<String> = redis::cmd("SET")
+                .arg(&name_key)
+                .arg(&w.server_id)
+                .arg("NX")
+                .arg("EX")
+                .arg(NAME_TTL_SECS)
+                .query(c)?;
+            if set.is_some() {
+                let () = c.hset(
+                    w.keys.members(&w.server_id),
+                    &claim.key,
+                    member_value(claim.color, &claim.name, claim.desk),
+                )?;
+            }
+            Ok(set.is_some())
+        });
+        let outcome = match taken {
+            Ok(true) => ClaimOutcome::Granted,
+            Ok(false) => ClaimOutcome::Taken,
+            Err(e) => ClaimOutcome::Unavailable(format!("the room's link is down: {e}")),
+        };
+        let granted = outcome == ClaimOutcome::Granted;
+        self.hand_over(Completion::Claimed {
+            asker,
+            claim: claim.clone(),
+            outcome,
+        });
+        if granted {
+            let server = self.server_id.clone();
+            if self
+                .with_redis(|w, c| w.announce(c, PresenceKind::Join, &claim, &server))
+                .is_err()
+            {
+                tracing::warn!("[!] The room's link failed announcing {}.", claim.name);
+            }
+            self.names.insert(claim.key.clone(), claim);
+        }
+    }
+
+    fn release(
+        &self,
+        connection: &mut redis::Connection,
+        claim: &NameClaim,
+    ) -> redis::RedisResult<()> {
+        let () = self
+            .release_name
+            .key(self.keys.name(&claim.key))
+            .arg(&self.server_id)
+            .invoke(connection)?;
+        let () = connection.hdel(self.keys.members(&self.server_id), &claim.key)?;
+        self.announce(connection, PresenceKind::Leave, claim, &self.server_id)
+    }
+
+    /// Says this server is alive, renews its names and its list of desks,
+    /// announces leaves Redis missed, and looks for dead servers. If the
+    /// others counted this server dead meanwhile (a long pause: a survivor
+    /// said its desks left, and deleted their list), its desks join again.
+    fn heartbeat(&mut self) {
+        let result = self.with_redis(|w, c| {
+            let () = redis::cmd("SET")
+                .arg(w.keys.alive(&w.server_id))
+                .arg(1)
+                .arg("EX")
+                .arg(SERVER_TTL_SECS)
+                .query(c)?;
+            let () = c.sadd(w.keys.servers(), &w.server_id)?;
+            // Put back if Redis lost its data (no append-only file), so a
+            // server started later agrees with this one.
+            let _: Option<String> = redis::cmd("SET")
+                .arg(w.keys.epoch())
+                .arg(&w.epoch)
+                .arg("NX")
+                .query(c)?;
+            if !w.names.is_empty() {
+                let mut refresh = w.refresh_names.prepare_invoke();
+                for key in w.names.keys() {
+                    refresh.key(w.keys.name(key));
+                }
+                let lost: u64 = refresh.arg(&w.server_id).arg(NAME_TTL_SECS).invoke(c)?;
+                if lost > 0 {
+                    tracing::warn!(
+                        "[!] {lost} names of this server's desks were taken on another server \
+                         while the room's link was down."
+                    );
+                }
+                let counted_dead = !c.exists::<_, bool>(w.keys.members(&w.server_id))?;
+                let members: Vec<(String, String)> = w
+                    .names
+                    .values()
+                    .map(|claim| {
+                        let value = member_value(claim.color, &claim.name, claim.desk);
+                        (claim.key.clone(), value)
+                    })
+                    .collect();
+                let () = c.hset_multiple(w.keys.members(&w.server_id), &members)?;
+                if counted_dead {
+                    tracing::warn!(
+                        "[!] The other servers counted this one dead; its desks join again."
+                    );
+                    for claim in w.names.values() {
+                        w.announce(c, PresenceKind::Join, claim, &w.server_id)?;
+                    }
+                }
+            }
+            while let Some(claim) = w.unannounced_leaves.pop() {
+                if let Err(e) = w.release(c, &claim) {
+                    w.unannounced_leaves.push(claim);
+                    return Err(e);
+                }
+            }
+            w.reap_dead_servers(c)
+        });
+        if let Err(e) = result {
+            tracing::debug!("[!] The room's heartbeat failed: {e}");
+        }
+    }
+
+    /// Announces the LEAVEs of every server whose heartbeat expired, if no
+    /// other survivor is doing it.
+    fn reap_dead_servers(&self, connection: &mut redis::Connection) -> redis::RedisResult<()> {
+        let servers: Vec<String> = connection.smembers(self.keys.servers())?;
+        for server in servers.iter().filter(|s| **s != self.server_id) {
+            if connection.exists::<_, bool>(self.keys.alive(server))? {
+                continue;
+            }
+            let won: Option<String> = redis::cmd("SET")
+                .arg(self.keys.reaping(server))
+                .arg(&self.server_id)
+                .arg("NX")
+                .arg("EX")
+                .arg(REAPING_TTL_SECS)
+                .query(connection)?;
+            if won.is_none() {
+                continue;
+            }
+            let members: Vec<(String, String)> = connection.hgetall(self.keys.members(server))?;
+            tracing::info!(
+                "[*] Server {server} stopped answering; its {} desks leave the room.",
+                members.len()
+            );
+            for (key, value) in &members {
+                if let Some((color, name, desk)) = parse_member(value) {
+                    let claim = NameClaim {
+                        name,
+                        key: key.clone(),
+                        color,
+                        desk,
+                    };
+                    self.announce(connection, PresenceKind::Leave, &claim, server)?;
+                }
+            }
+            let () = connection.del(self.keys.members(server))?;
+            let () = connection.srem(self.keys.servers(), server)?;
+        }
+        Ok(())
+    }
+
+    /// At a clean shutdown: gives back every name, says every desk left, and
+    /// leaves the list of servers.
+    fn leave_the_room(&mut self) {
+        let names: Vec<NameClaim> = self.names.drain().map(|(_, claim)| claim).collect();
+        let result = self.with_redis(|w, c| {
+            for claim in &names {
+                w.release(c, claim)?;
+            }
+            let () = c.del(w.keys.members(&w.server_id))?;
+            let () = c.del(w.keys.alive(&w.server_id))?;
+            let () = c.srem(w.keys.servers(), &w.server_id)?;
+            Ok(())
+        });
+        if let Err(e) = result {
+            tracing::warn!("[!] Could not leave the shared room cleanly: {e}");
+        }
+    }
+
+    fn unblock_reader(&mut self) {
+        let id = self.reader.client_id.load(Ordering::SeqCst);
+        if id == 0 {
+            return;
+        }
+        let _ = self.with_redis(|_, c| {
+            redis::cmd("CLIENT")
+                .arg("UNBLOCK")
+                .arg(id)
+                .query::<i64>(c)
+                .map(drop)
+        });
+    }
+
+    fn hand_over(&self, completion: Completion) {
+        if self.done.send(completion).is_ok() {
+            let _ = self.waker.wake();
+        }
+    }
+}
