@@ -218,10 +218,12 @@ pub fn account_in_use(name: &str) -> String {
     )
 }
 
-/// Why a signed-in desk coming back could not rejoin yet.
-pub fn account_still_held(name: &str) -> String {
+/// Printed once when a desk coming back finds its name still in use, most
+/// likely for the connection it lost; it tries the name again meanwhile.
+pub fn name_held(name: &str) -> String {
     format!(
-        "the server still holds {} for a connection of this desk that it has not seen end",
+        "[*] The name \"{}\" is still in use, most likely by the connection this desk lost; \
+         trying it again every second for a while.",
         clean(name)
     )
 }

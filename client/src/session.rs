@@ -46,6 +46,17 @@ pub const QUIT_WAIT: Duration = Duration::from_secs(2);
 /// person to notice.
 const HISTORY_GRACE: Duration = Duration::from_millis(250);
 
+/// After a loss, how long a name refused as taken is tried again before
+/// the desk asks for another. Most likely it is held for the connection
+/// that was lost: by a server that has not noticed yet, or, with servers
+/// sharing one room through Redis, by a server that died, whose names
+/// expire after 20 s. Someone else taking the name meanwhile costs the
+/// desk this wait.
+const NAME_HELD_GRACE: Duration = Duration::from_secs(30);
+
+/// How often a held name is tried again.
+const REJOIN_INTERVAL: Duration = Duration::from_secs(1);
+
 /// Why a session could not start, or ended without the user leaving.
 #[derive(Debug)]
 pub enum RunError {
@@ -231,6 +242,8 @@ pub fn run(config: &Config) -> Result<(), RunError> {
         lost_at: None,
         backoff: Backoff::new(),
         grace_until: None,
+        rejoin_at: None,
+        name_held_since: None,
         leave_once_sent: false,
     };
     session.connected(connected).map_err(RunError::Setup)?;
@@ -357,6 +370,11 @@ struct Session {
     backoff: Backoff,
     /// The first name prompt waits for the history replay until then.
     grace_until: Option<Instant>,
+    /// Our name was refused as taken on a rejoin: try it again then.
+    rejoin_at: Option<Instant>,
+    /// Since when our name has been refused as taken on rejoining, for
+    /// [`NAME_HELD_GRACE`]; `None` once welcomed.
+    name_held_since: Option<Instant>,
     /// Input ended with lines still waiting for the connection: leave as
     /// soon as they are sent.
     leave_once_sent: bool,
@@ -411,10 +429,10 @@ impl Session {
             Link::Down { retry_at } => Some(retry_at),
             _ => None,
         };
-        match (retry_at, self.grace_until) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [retry_at, self.grace_until, self.rejoin_at]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     fn deadline_passed(&mut self) -> Flow {
@@ -422,6 +440,15 @@ impl Session {
         if self.grace_until.is_some_and(|until| until <= now) {
             self.grace_until = None;
             self.ask_name();
+        }
+        if self.rejoin_at.is_some_and(|at| at <= now) {
+            self.rejoin_at = None;
+            let waiting =
+                matches!(self.link, Link::Up { joined: false, .. }) && self.joining_as.is_none();
+            if let (Some(name), true) = (self.name.clone(), waiting) {
+                let color = self.color;
+                self.send_join(name, color);
+            }
         }
         if matches!(self.link, Link::Down { retry_at } if retry_at <= now) {
             self.start_connecting();
@@ -521,6 +548,8 @@ impl Session {
         }
         self.outbox.connection_lost();
         self.replay_left = None;
+        // The reconnect rejoins anyway.
+        self.rejoin_at = None;
         if self.lost_at.is_none() {
             self.lost_at = Some(Instant::now());
             self.screen.print(&render::connection_lost(reason));
@@ -663,23 +692,31 @@ impl Session {
             self.send_join(name, None);
             return ControlFlow::Continue(());
         }
-        // Signed in, the desk is its account's name and no other, so
-        // asking for another name would be useless.
-        if code == ErrorCode::NameTaken
-            && matches!(
-                self.link,
-                Link::Up {
-                    signed_in: true,
-                    ..
-                }
-            )
-        {
-            if self.name.is_some() {
-                // Rejoining: most likely our own lost connection, which
-                // the server has not noticed yet; it lets go of the name
-                // when it does, so try again later.
-                return self.lost(&render::account_still_held(&name));
+        let signed_in = matches!(
+            self.link,
+            Link::Up {
+                signed_in: true,
+                ..
             }
+        );
+        if code == ErrorCode::NameTaken && self.name.is_some() {
+            let since = match self.name_held_since {
+                Some(since) => since,
+                None => {
+                    self.screen.print(&render::name_held(&name));
+                    *self.name_held_since.insert(Instant::now())
+                }
+            };
+            // Signed in, the name is the account's: nobody else can hold it.
+            if signed_in || since.elapsed() < NAME_HELD_GRACE {
+                self.rejoin_at = Some(Instant::now() + REJOIN_INTERVAL);
+                return ControlFlow::Continue(());
+            }
+            self.name_held_since = None;
+        }
+        // Signed in, the desk is its account's name and no other, so asking
+        // for another name would be useless.
+        if code == ErrorCode::NameTaken && signed_in {
             return ControlFlow::Break(Ended::Refused(render::account_in_use(&name)));
         }
         // A name we had is ours no more: the next one is asked for, and
@@ -711,6 +748,7 @@ impl Session {
         self.desk_secret.get_or_insert_with(|| desk.to_string());
         self.joining_as = None;
         self.asking_name = false;
+        self.name_held_since = None;
         self.name = Some(name.to_string());
         self.color = Some(color);
         if let Link::Up { joined, .. } = &mut self.link {
