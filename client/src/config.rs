@@ -3,10 +3,11 @@
 //! sockets or devices (that is `session` and `sound`).
 
 use std::fmt;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use chat_shared::message::check_name;
-use chat_shared::{Color, DEFAULT_PORT};
+use chat_shared::{Color, Fingerprint, DEFAULT_PORT};
 use getopts::{Matches, Options};
 
 use crate::input::command_help;
@@ -33,10 +34,13 @@ pub enum Command {
 /// Everything a chat session needs to know from the command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
-    /// Server host name or address, resolved at connect time.
-    pub host: String,
-    /// Server port.
-    pub port: u16,
+    /// The servers to try, in turn: the first that answers, and after a
+    /// loss the next one (failover). Never empty.
+    pub servers: Vec<ServerAddr>,
+    /// TLS, and how to trust the server's certificate; `None` for plain TCP.
+    pub tls: Option<Trust>,
+    /// `--token-file`: where this desk's account token is kept.
+    pub token_file: Option<PathBuf>,
     /// The name to join as; asked for at a prompt when `None`.
     pub name: Option<String>,
     /// The colour others see our name in; when `None`, the one the name
@@ -49,6 +53,75 @@ pub struct Config {
     /// How often to ping the server; a server silent for one and a half
     /// of these counts as lost.
     pub keepalive: Duration,
+}
+
+/// One server to connect to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerAddr {
+    /// Host name or address, resolved at connect time.
+    pub host: String,
+    pub port: u16,
+}
+
+/// `HOST:PORT`, with an IPv6 address in brackets; also the key of the
+/// known-hosts file.
+impl fmt::Display for ServerAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+impl ServerAddr {
+    /// Reads one `--host` entry: `HOST`, `HOST:PORT`, `[IPV6]:PORT` or a
+    /// bare IPv6 address (more than one colon and no brackets: no port).
+    fn parse(entry: &str, default_port: u16) -> Result<ServerAddr, String> {
+        let entry = entry.trim();
+        let bad_port =
+            |text: &str| format!("invalid port '{text}' in '{entry}'; expected 1 to 65535");
+        let parse_port = |text: &str| match text.parse::<u16>() {
+            Ok(port) if port != 0 => Ok(port),
+            _ => Err(bad_port(text)),
+        };
+        let (host, port) = if let Some(rest) = entry.strip_prefix('[') {
+            let (host, after) = rest
+                .split_once(']')
+                .ok_or_else(|| format!("invalid host '{entry}': no closing ']'"))?;
+            match after.strip_prefix(':') {
+                Some(port) => (host, parse_port(port)?),
+                None if after.is_empty() => (host, default_port),
+                None => return Err(format!("invalid host '{entry}'")),
+            }
+        } else {
+            match entry.split_once(':') {
+                Some((host, port)) if !port.contains(':') => (host, parse_port(port)?),
+                _ => (entry, default_port),
+            }
+        };
+        if host.is_empty() {
+            return Err(format!("invalid host '{entry}': the host is empty"));
+        }
+        Ok(ServerAddr {
+            host: host.to_string(),
+            port,
+        })
+    }
+}
+
+/// How a TLS desk decides to trust the server's certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trust {
+    /// `--ca FILE`: certificates signed by these roots (PEM), for the
+    /// server's name.
+    Ca(PathBuf),
+    /// `--fingerprint FP`: exactly this certificate.
+    Pinned(Fingerprint),
+    /// Neither: the certificate each server showed the first time, as
+    /// recorded in the known-hosts file.
+    FirstUse,
 }
 
 /// Longest `--keepalive`: the server's default idle timeout is 600 s, and
@@ -103,18 +176,40 @@ fn config_from(matches: &Matches) -> Result<Config, String> {
     if let Some(extra) = matches.free.first() {
         return Err(format!("unexpected argument '{extra}'"));
     }
-    let host = matches
-        .opt_str("host")
-        .unwrap_or_else(|| DEFAULT_HOST.to_string());
-    if host.trim().is_empty() {
-        return Err("the host is empty".to_string());
-    }
     let port = match matches.opt_str("port") {
         None => DEFAULT_PORT,
         Some(text) => match text.parse::<u16>() {
             Ok(port) if port != 0 => port,
             _ => return Err(format!("invalid port '{text}'; expected 1 to 65535")),
         },
+    };
+    let mut hosts = matches.opt_strs("host");
+    if hosts.is_empty() {
+        hosts.push(DEFAULT_HOST.to_string());
+    }
+    let servers = hosts
+        .iter()
+        .flat_map(|list| list.split(','))
+        .map(|entry| ServerAddr::parse(entry, port))
+        .collect::<Result<Vec<_>, _>>()?;
+    let ca = matches.opt_str("ca").map(PathBuf::from);
+    let pinned = match matches.opt_str("fingerprint") {
+        None => None,
+        Some(text) => Some(Fingerprint::parse(&text).ok_or_else(|| {
+            format!("invalid fingerprint '{text}'; expected SHA256: and 32 hex pairs, as the server prints it")
+        })?),
+    };
+    // --ca and --fingerprint only make sense over TLS, so they ask for it.
+    let tls = match (ca, pinned) {
+        (Some(_), Some(_)) => {
+            return Err(
+                "--ca and --fingerprint are two ways to trust a server; give one".to_string(),
+            )
+        }
+        (Some(ca), None) => Some(Trust::Ca(ca)),
+        (None, Some(pin)) => Some(Trust::Pinned(pin)),
+        (None, None) if matches.opt_present("tls") => Some(Trust::FirstUse),
+        (None, None) => None,
     };
     let name = match matches.opt_str("name") {
         None => None,
@@ -152,8 +247,9 @@ fn config_from(matches: &Matches) -> Result<Config, String> {
         },
     };
     Ok(Config {
-        host,
-        port,
+        servers,
+        tls,
+        token_file: matches.opt_str("token-file").map(PathBuf::from),
         name,
         color,
         notify,
@@ -164,17 +260,50 @@ fn config_from(matches: &Matches) -> Result<Config, String> {
 
 fn options() -> Options {
     let mut opts = Options::new();
-    opts.optopt(
+    opts.optmulti(
         "H",
         "host",
-        &format!("server host name or address (default {DEFAULT_HOST})"),
+        &format!(
+            "server to connect to (default {DEFAULT_HOST}): HOST or HOST:PORT; several, \
+             comma-separated or with --host again, are tried in turn, and after a lost \
+             connection the desk moves on to the next one and resumes there"
+        ),
         "HOST",
     );
     opts.optopt(
         "p",
         "port",
-        &format!("server port (default {DEFAULT_PORT})"),
+        &format!("port for hosts given without one (default {DEFAULT_PORT})"),
         "PORT",
+    );
+    opts.optflag(
+        "",
+        "tls",
+        "connect over TLS; without --ca or --fingerprint, trust the certificate each \
+         server shows the first time (recorded in $XDG_CONFIG_HOME/chat-client/known_hosts, \
+         ~/.config by default) and refuse to connect if it ever changes",
+    );
+    opts.optopt(
+        "",
+        "ca",
+        "TLS, trusting certificates signed by the PEM certificates in FILE (the server's \
+         own certificate file will do) for the host's name",
+        "FILE",
+    );
+    opts.optopt(
+        "",
+        "fingerprint",
+        "TLS, trusting only the certificate with this SHA-256 fingerprint, as the \
+         server prints it at start (SHA256:AB:CD:...)",
+        "FP",
+    );
+    opts.optopt(
+        "",
+        "token-file",
+        "the file holding your account's token (from chat-server user add), for a \
+         server run with --auth token; without it the token is asked for (without echo, on a terminal) \
+         when the server wants one",
+        "PATH",
     );
     opts.optopt(
         "n",
@@ -239,7 +368,10 @@ fn full_usage(opts: &Options) -> String {
          or \"you \u{2192} bob\", in italics. If the connection is lost, the client\n\
          says so, keeps what you type, reconnects by itself (the first try within\n\
          a second, then less and less often, at least every 30 s) and shows what\n\
-         you missed."
+         you missed; with several servers (--host a,b) each try goes to the next.\n\
+         It exits with status 1 when no server answers at start, or when a server\n\
+         refuses the desk for good (a changed certificate, a refused token, a\n\
+         removed account, a server that takes TLS only), and says why."
     );
     format!(
         "{}\nWhile chatting, type:\n{}",
@@ -271,8 +403,9 @@ mod tests {
         assert_eq!(
             run(&[]),
             Config {
-                host: "127.0.0.1".into(),
-                port: 5002,
+                servers: vec![server("127.0.0.1", 5002)],
+                tls: None,
+                token_file: None,
                 name: None,
                 color: None,
                 notify: NotifyLevel::All,
@@ -298,12 +431,16 @@ mod tests {
             "--no-color",
             "--keepalive",
             "5",
+            "--tls",
+            "--token-file",
+            "/tmp/token",
         ]);
         assert_eq!(
             config,
             Config {
-                host: "192.168.1.2".into(),
-                port: 6000,
+                servers: vec![server("192.168.1.2", 6000)],
+                tls: Some(Trust::FirstUse),
+                token_file: Some(PathBuf::from("/tmp/token")),
                 name: Some("alice".into()),
                 color: Some(Color::BrightRed),
                 notify: NotifyLevel::Mentions,
@@ -316,8 +453,7 @@ mod tests {
     #[test]
     fn short_flags() {
         let config = run(&["-H", "chat.local", "-p", "7", "-n", "bob", "-c", "cyan"]);
-        assert_eq!(config.host, "chat.local");
-        assert_eq!(config.port, 7);
+        assert_eq!(config.servers, vec![server("chat.local", 7)]);
         assert_eq!(config.name.as_deref(), Some("bob"));
         assert_eq!(config.color, Some(Color::Cyan));
     }
@@ -327,6 +463,11 @@ mod tests {
         match parse_args(&["--help"]) {
             Ok(Command::Help(text)) => {
                 for command in [
+                    "--tls",
+                    "--ca",
+                    "--fingerprint",
+                    "--token-file",
+                    "known_hosts",
                     "--notify",
                     "--mute",
                     "/who",
@@ -347,6 +488,62 @@ mod tests {
                 env!("CARGO_PKG_VERSION")
             )))
         );
+    }
+
+    fn server(host: &str, port: u16) -> ServerAddr {
+        ServerAddr {
+            host: host.into(),
+            port,
+        }
+    }
+
+    #[test]
+    fn several_hosts_in_one_flag_or_repeated_each_with_its_port_or_the_default() {
+        let config = run(&[
+            "--host",
+            "a,b:6001",
+            "-H",
+            "[::1]:6002",
+            "--host",
+            "::1",
+            "--port",
+            "7000",
+        ]);
+        assert_eq!(
+            config.servers,
+            vec![
+                server("a", 7000),
+                server("b", 6001),
+                server("::1", 6002),
+                server("::1", 7000),
+            ]
+        );
+        assert_eq!(config.servers[2].to_string(), "[::1]:6002");
+        assert_eq!(config.servers[1].to_string(), "b:6001");
+    }
+
+    #[test]
+    fn bad_host_entries() {
+        assert!(error(&["--host", "a,,b"]).contains("the host is empty"));
+        assert!(error(&["--host", "a:0"]).contains("invalid port '0' in 'a:0'"));
+        assert!(error(&["--host", "a:x"]).contains("invalid port"));
+        assert!(error(&["--host", "[::1"]).contains("no closing"));
+    }
+
+    #[test]
+    fn trust_flags_ask_for_tls() {
+        assert_eq!(run(&["--tls"]).tls, Some(Trust::FirstUse));
+        assert_eq!(
+            run(&["--ca", "server.pem"]).tls,
+            Some(Trust::Ca(PathBuf::from("server.pem")))
+        );
+        let pin = format!("SHA256:{}", ["AB"; 32].join(":"));
+        assert_eq!(
+            run(&["--tls", "--fingerprint", &pin]).tls,
+            Some(Trust::Pinned(Fingerprint::parse(&pin).unwrap()))
+        );
+        assert!(error(&["--fingerprint", "SHA256:AB"]).contains("invalid fingerprint"));
+        assert!(error(&["--ca", "x.pem", "--fingerprint", &pin]).contains("give one"));
     }
 
     #[test]

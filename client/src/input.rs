@@ -4,7 +4,7 @@
 //! runs on its own thread and hands lines to the session as
 //! [`InputEvent`]s. Owns the prompts and [`interpret`]; it sends nothing.
 
-use std::io::{self, BufRead};
+use std::io::{self, BufRead, Write};
 use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 use std::thread;
@@ -231,6 +231,53 @@ pub fn open() -> (Keyboard, Arc<Screen>) {
         screen: Arc::clone(&screen),
     }));
     (Keyboard::Editor(Box::new(editor)), screen)
+}
+
+/// The terminal's modes from before the line editor ran. rustyline puts
+/// them back when a read returns; if the session must end in the middle of
+/// one (the server refused the desk for good), the process would leave the
+/// terminal raw and in bracketed-paste mode, so the session puts both back.
+#[derive(Debug)]
+pub struct TerminalModes {
+    /// `None` when stdin is no terminal.
+    #[cfg(unix)]
+    saved: Option<libc::termios>,
+}
+
+impl TerminalModes {
+    /// Saves stdin's modes, if it is a terminal. Called before the editor
+    /// first reads.
+    pub fn save() -> TerminalModes {
+        #[cfg(unix)]
+        {
+            let mut modes = std::mem::MaybeUninit::<libc::termios>::uninit();
+            // SAFETY: tcgetattr writes a termios into the pointer it is
+            // given, and the value is only read when it reports success.
+            let saved = unsafe {
+                (libc::tcgetattr(libc::STDIN_FILENO, modes.as_mut_ptr()) == 0)
+                    .then(|| modes.assume_init())
+            };
+            TerminalModes { saved }
+        }
+        #[cfg(not(unix))]
+        TerminalModes {}
+    }
+
+    /// Puts the saved modes back and ends bracketed paste, while the
+    /// editor is reading: the process is about to exit under it.
+    pub fn restore(&self) {
+        #[cfg(unix)]
+        if let Some(modes) = &self.saved {
+            // SAFETY: a termios that tcgetattr filled, for the same fd.
+            unsafe {
+                libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, modes);
+            }
+            let mut out = io::stdout().lock();
+            // The editor's input line stays; what follows starts below it.
+            let _ = out.write_all(b"\x1b[?2004l\r\n");
+            let _ = out.flush();
+        }
+    }
 }
 
 /// What the session asks of the input thread.

@@ -1,13 +1,19 @@
 //! `chat-client`, the office chat desk client: parses the flags, runs one
 //! session and turns the outcome into an exit status (0 when the user left,
-//! 1 when the first connection failed, 2 for bad flags). Once connected the
+//! 1 when the first connection failed or the server refused the desk for
+//! good, 2 for bad flags). Once connected the
 //! session outlives lost connections: it reconnects until the user leaves.
 //!
 //! # Layout
 //!
 //! - `config`: flags and usage.
 //! - `session`: the event loop: joining, typed lines, reconnecting, quitting.
-//! - `net`: one connection: the socket, its reader and ping threads.
+//! - `net`: one connection: connecting, and the I/O thread that owns the
+//!   stream (reading, writing, keep-alive).
+//! - `transport`: the bytes under it: plain TCP or TLS, non-blocking.
+//! - `tls`: whom to trust (`--ca`, `--fingerprint`, first use) and the
+//!   handshake.
+//! - `known_hosts`: the certificates trusted on first use, per server.
 //! - `backoff`: when to try again after a loss.
 //! - `feed`: which messages to show across reconnects (each once, in order).
 //! - `outbox`: the user's lines until the room has them.
@@ -25,6 +31,7 @@ mod chat_text;
 mod config;
 mod feed;
 mod input;
+mod known_hosts;
 mod net;
 mod notify;
 mod outbox;
@@ -32,6 +39,8 @@ mod render;
 mod screen;
 mod session;
 mod sound;
+mod tls;
+mod transport;
 
 use std::process::ExitCode;
 

@@ -7,11 +7,12 @@
 //! decided once at startup) or what is a mention (the session says).
 
 use std::fmt::Display;
+use std::path::Path;
 use std::time::Duration;
 
 use chat_shared::message::{parse_timestamp, Chat, Direct, Found, Presence, WhoEntry};
 use chat_shared::sanitize::clean;
-use chat_shared::{Color, ServerLine};
+use chat_shared::{Color, ErrorCode, Fingerprint, ServerLine};
 use chrono::TimeZone;
 
 use crate::chat_text::action;
@@ -163,13 +164,90 @@ pub fn connection_lost(reason: &str) -> String {
     format!("[!] connection lost; reconnecting... ({})", clean(reason))
 }
 
-/// Printed when the desk is back in the room after a loss.
-pub fn reconnected(name: &str, away: Duration, online: usize) -> String {
+/// Printed when the desk is back in the room after a loss; `server` names
+/// where, when the desk has several to choose from.
+pub fn reconnected(name: &str, away: Duration, online: usize, server: Option<&str>) -> String {
+    let to = server
+        .map(|server| format!(" to {server}"))
+        .unwrap_or_default();
     format!(
-        "[+] reconnected as {} (away {}); {online} online.",
+        "[+] reconnected as {}{to} (away {}); {online} online.",
         clean(name),
         human_duration(away)
     )
+}
+
+/// Printed at start when one of several servers does not answer; the
+/// next one is tried.
+pub fn server_unreachable(server: &str, why: &dyn Display) -> String {
+    format!("[!] {server} does not answer ({why}); trying the next server.")
+}
+
+/// Printed when a TLS desk trusts a server's certificate for the first
+/// time: the one moment a person can compare it with the server's.
+pub fn trusted_first_time(server: &str, fingerprint: Fingerprint, file: &Path) -> String {
+    format!(
+        "[*] First TLS connection to {server}: trusting its certificate {fingerprint} \
+         from now on (kept in {}). It should match the fingerprint the server printed at start.",
+        file.display()
+    )
+}
+
+/// Printed before asking for a token the server wants and the desk lacks.
+pub fn account_needed(name: &str) -> String {
+    format!(
+        "[*] This server requires an account: type {}'s token (from chat-server user add).",
+        clean(name)
+    )
+}
+
+/// Printed at start when the token file is open to other users.
+pub fn token_file_readable(file: &Path) -> String {
+    format!(
+        "[!] {} can be read by other users, who could sign in as you; chmod 600 it.",
+        file.display()
+    )
+}
+
+/// Why a signed-in desk could not join at start: its account's name is
+/// taken, which can only be by another desk of the same account.
+pub fn account_in_use(name: &str) -> String {
+    format!(
+        "the account {} is in use on another desk; an account joins from one desk at a time",
+        clean(name)
+    )
+}
+
+/// Printed once when a desk coming back finds its name still in use, most
+/// likely for the connection it lost; it tries the name again meanwhile.
+pub fn name_held(name: &str) -> String {
+    format!(
+        "[*] The name \"{}\" is still in use, most likely by the connection this desk lost; \
+         trying it again every second for a while.",
+        clean(name)
+    )
+}
+
+/// Why the server refused the desk for good, with what to do about it:
+/// `auth-failed`, `revoked` or `tls-required`, and the server's words.
+pub fn refused(code: ErrorCode, detail: &str, name: Option<&str>, server: &str) -> String {
+    let detail = clean(detail);
+    let name = name.map_or("this desk".into(), clean);
+    match code {
+        ErrorCode::AuthFailed => format!(
+            "{server} refused the account {name} ({detail}): the name has no account there, \
+             or the token is wrong; check --token-file (or what was typed), or ask the \
+             server's operator"
+        ),
+        ErrorCode::Revoked => format!(
+            "{server} revoked the account {name} ({detail}): it no longer lets this desk in; \
+             ask the server's operator"
+        ),
+        ErrorCode::TlsRequired => {
+            format!("{server} takes TLS connections only ({detail}); connect with --tls")
+        }
+        other => format!("{server} refused this desk: {} ({detail})", other.as_str()),
+    }
 }
 
 /// Printed above the messages a resumed desk missed.
@@ -887,8 +965,12 @@ mod tests {
             "[!] connection lost; reconnecting... (the server closed the connection)"
         );
         assert_eq!(
-            reconnected("alice", Duration::from_millis(12_400), 3),
+            reconnected("alice", Duration::from_millis(12_400), 3, None),
             "[+] reconnected as alice (away 12 s); 3 online."
+        );
+        assert_eq!(
+            reconnected("alice", Duration::from_secs(1), 2, Some("b:5002")),
+            "[+] reconnected as alice to b:5002 (away 1 s); 2 online."
         );
         assert_eq!(
             missed_not_shown(1),

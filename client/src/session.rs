@@ -1,15 +1,18 @@
 //! One chat session, start to end, and the supervisor that keeps it going:
-//! connecting, the name prompt and join handshake, turning typed lines into
-//! messages, direct messages and searches, and, when the connection is lost, reconnecting with backoff,
-//! rejoining under the same name and colour and resuming where the desk
-//! left off, until the user leaves. Owns the main thread's event loop,
-//! which alone prints; the threads around it (input, each connection's
-//! reader and pinger, each connect attempt) only report to it.
+//! connecting (to each server in turn), signing in with the account's
+//! token, the name prompt and join handshake, turning typed lines into
+//! messages, direct messages and searches, and, when the connection is
+//! lost, reconnecting with backoff (to the next server, when there are
+//! several), rejoining under the same name and colour and resuming where
+//! the desk left off, until the user leaves or the server refuses the desk
+//! for good. Owns the main thread's event loop, which alone prints; the
+//! threads around it (input, each connection's I/O thread, each connect
+//! attempt) only report to it.
 
 use std::fmt;
-use std::io;
-use std::net::TcpStream;
+use std::io::{self, IsTerminal};
 use std::ops::ControlFlow;
+use std::path::Path;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::thread;
@@ -22,13 +25,14 @@ use crate::backoff::Backoff;
 use crate::chat_text::{self, names};
 use crate::config::Config;
 use crate::feed::{Feed, ReplayHeader, Resumed, Verdict};
-use crate::input::{self, interpret, InputEvent, Keyboard, Prompt, Request, Typed};
-use crate::net::{self, Connection, Incoming, Received};
+use crate::input::{self, interpret, InputEvent, Keyboard, Prompt, Request, TerminalModes, Typed};
+use crate::net::{self, ConnectError, Connected, Connection, Incoming, Received};
 use crate::notify::{Arrival, NotifyLevel};
 use crate::outbox::{Outbox, Outgoing, QueueFull, MAX_WAITING_LINES};
 use crate::render::{self, ChatStyle, ColorMode};
 use crate::screen::Screen;
 use crate::sound::Notifier;
+use crate::tls::TlsClient;
 
 /// After `/quit`, how long to wait for the server's `BYE` (or its close)
 /// before leaving anyway: long enough for a loaded server to answer, short
@@ -42,28 +46,55 @@ pub const QUIT_WAIT: Duration = Duration::from_secs(2);
 /// person to notice.
 const HISTORY_GRACE: Duration = Duration::from_millis(250);
 
-/// Why a session could not start.
+/// After a loss, how long a name refused as taken is tried again before
+/// the desk asks for another. Most likely it is held for the connection
+/// that was lost: by a server that has not noticed yet, or, with servers
+/// sharing one room through Redis, by a server that died, whose names
+/// expire after 20 s. Someone else taking the name meanwhile costs the
+/// desk this wait.
+const NAME_HELD_GRACE: Duration = Duration::from_secs(30);
+
+/// How often a held name is tried again.
+const REJOIN_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Why a session could not start, or ended without the user leaving.
 #[derive(Debug)]
 pub enum RunError {
-    /// Resolving or connecting the first time failed: most likely a wrong
-    /// host or port, which retrying would not fix.
+    /// Resolving or connecting the first time failed, on every server:
+    /// most likely a wrong host or port, which retrying would not fix.
     Connect {
-        /// `HOST:PORT` as the user gave it.
-        target: String,
-        /// What the OS said.
-        source: io::Error,
+        /// Each server tried (`HOST:PORT`) and what went wrong there (a
+        /// certificate refused ends the session as [`RunError::Refused`]
+        /// instead).
+        failures: Vec<(String, ConnectError)>,
     },
     /// Setting up the connection or a thread failed after connecting.
     Setup(io::Error),
+    /// What the desk needs before connecting is missing or unusable: the
+    /// `--ca` file, the token file. A sentence for the user.
+    Prepare(String),
+    /// The server or its certificate said no, and trying again would get
+    /// the same answer: a changed certificate, a refused or revoked
+    /// account, a server that takes TLS only. A sentence (or a few lines)
+    /// for the user.
+    Refused(String),
 }
 
 impl fmt::Display for RunError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            RunError::Connect { target, source } => {
-                write!(f, "cannot connect to {target}: {source}")
+            RunError::Connect { failures } => {
+                f.write_str("cannot connect to ")?;
+                for (i, (target, err)) in failures.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str("; nor to ")?;
+                    }
+                    write!(f, "{target}: {err}")?;
+                }
+                Ok(())
             }
             RunError::Setup(err) => write!(f, "cannot set up the connection: {err}"),
+            RunError::Prepare(why) | RunError::Refused(why) => f.write_str(why),
         }
     }
 }
@@ -79,9 +110,9 @@ enum Event {
     Connected {
         /// Which attempt ([`Session::link_id`] when it started).
         link_id: u64,
-        result: io::Result<TcpStream>,
+        result: Result<Connected, ConnectError>,
     },
-    /// From a connection's reader thread.
+    /// From a connection's I/O thread.
     Server {
         /// Which connection ([`Session::link_id`] when it opened).
         link_id: u64,
@@ -99,10 +130,23 @@ enum Link {
     Up {
         /// The open connection.
         connection: Connection,
+        /// Whether `/auth` went out on it.
+        signed_in: bool,
         /// Whether the server welcomed us on it.
         joined: bool,
     },
 }
+
+/// How the session ends: the user left, or the server (or its
+/// certificate) refused the desk for good, for this reason.
+#[derive(Debug)]
+enum Ended {
+    Left,
+    Refused(String),
+}
+
+/// Whether the session goes on after an event.
+type Flow = ControlFlow<Ended>;
 
 /// Runs a session with the given settings until the user leaves.
 pub fn run(config: &Config) -> Result<(), RunError> {
@@ -116,15 +160,52 @@ pub fn run(config: &Config) -> Result<(), RunError> {
     } else {
         ColorMode::Off
     };
+    let tls = match &config.tls {
+        Some(trust) => Some(Arc::new(TlsClient::new(trust).map_err(RunError::Prepare)?)),
+        None => None,
+    };
+    let (token, token_warning) = match &config.token_file {
+        Some(path) => {
+            let (token, warning) = read_token(path).map_err(RunError::Prepare)?;
+            (Some(token), warning)
+        }
+        None => (None, None),
+    };
     // Opened here, on the main thread, which keeps the notifier (and its
     // audio device) until the session ends.
     let (notifier, no_audio_device) = Notifier::new(config.notify);
+    let terminal_modes = TerminalModes::save();
     let (keyboard, screen) = input::open();
+    if let Some(warning) = &token_warning {
+        screen.print(warning);
+    }
 
-    let target = format!("{}:{}", config.host, config.port);
-    screen.print(&format!("[*] Connecting to {target}..."));
-    let stream = net::connect(&config.host, config.port)
-        .map_err(|source| RunError::Connect { target, source })?;
+    // The servers in turn, the first that answers; the next one after it
+    // is where a lost connection goes.
+    let mut failures = Vec::new();
+    let mut opened = None;
+    for (index, server) in config.servers.iter().enumerate() {
+        screen.print(&format!("[*] Connecting to {server}..."));
+        match net::connect(server, tls.as_deref()) {
+            Ok(connected) => {
+                opened = Some((index, connected));
+                break;
+            }
+            // A certificate refused is refused loudly, not skipped.
+            Err(err @ ConnectError::Untrusted(_)) => {
+                return Err(RunError::Refused(err.to_string()));
+            }
+            Err(err) => {
+                if config.servers.len() > 1 {
+                    screen.print(&render::server_unreachable(&server.to_string(), &err));
+                }
+                failures.push((server.to_string(), err));
+            }
+        }
+    }
+    let Some((server, connected)) = opened else {
+        return Err(RunError::Connect { failures });
+    };
     screen.print("[+] Connected.");
     if let Some(reason) = &no_audio_device {
         screen.print(&render::no_audio_device(reason));
@@ -142,6 +223,9 @@ pub fn run(config: &Config) -> Result<(), RunError> {
         keyboard: Some((keyboard, request_inbox)),
         requests,
         reading: None,
+        tls,
+        token,
+        server,
         link: Link::Connecting,
         link_id: 0,
         name: None,
@@ -158,14 +242,64 @@ pub fn run(config: &Config) -> Result<(), RunError> {
         lost_at: None,
         backoff: Backoff::new(),
         grace_until: None,
+        rejoin_at: None,
+        name_held_since: None,
         leave_once_sent: false,
     };
-    session.connected(stream).map_err(RunError::Setup)?;
+    session.connected(connected).map_err(RunError::Setup)?;
     if config.name.is_none() {
         session.grace_until = Some(Instant::now() + HISTORY_GRACE);
     }
-    session.run();
-    Ok(())
+    match session.run() {
+        Ended::Left => Ok(()),
+        Ended::Refused(why) => {
+            if session.reading.is_some() {
+                terminal_modes.restore();
+            }
+            Err(RunError::Refused(why))
+        }
+    }
+}
+
+/// Reads `--token-file`: the token is its first word, so a trailing
+/// newline or a comment after it does no harm. Also says, as a warning,
+/// if other users may read the file, as SSH does for a private key.
+fn read_token(path: &Path) -> Result<(String, Option<String>), String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|err| format!("--token-file {}: {err}", path.display()))?;
+    let token = text
+        .split_whitespace()
+        .next()
+        .map(str::to_string)
+        .ok_or_else(|| format!("--token-file {}: the file is empty", path.display()))?;
+    #[cfg(unix)]
+    let warning = {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path)
+            .is_ok_and(|meta| meta.permissions().mode() & 0o077 != 0)
+            .then(|| render::token_file_readable(path))
+    };
+    #[cfg(not(unix))]
+    let warning = None;
+    Ok((token, warning))
+}
+
+/// Asks for the account's token on the terminal, without echo.
+fn ask_token(name: &str, screen: &Screen) -> Result<String, String> {
+    if !io::stdin().is_terminal() {
+        return Err(format!(
+            "the server requires an account, and there is no terminal to ask for \
+             {name}'s token on; give it with --token-file PATH"
+        ));
+    }
+    screen.print(&render::account_needed(name));
+    let typed = rpassword::prompt_password(format!("Token for {name} (not shown): "))
+        .map_err(|err| format!("cannot read the token: {err}"))?;
+    let token = typed.trim();
+    if token.is_empty() || token.contains(char::is_whitespace) {
+        return Err("no token typed; the server requires one".to_string());
+    }
+    Ok(token.to_string())
 }
 
 /// The main thread's side of a session.
@@ -190,6 +324,13 @@ struct Session {
     requests: Sender<Request>,
     /// The prompt of the line the editor is reading, if it is.
     reading: Option<Prompt>,
+    /// With `--tls`: how to connect and whom to trust.
+    tls: Option<Arc<TlsClient>>,
+    /// The account's token, from `--token-file` or asked for once the
+    /// server wanted one; sent (`/auth`) on every connection from then on.
+    token: Option<String>,
+    /// Which of `config.servers` the desk is on (or last was).
+    server: usize,
     /// Down, connecting, or up.
     link: Link,
     /// Counts connections and attempts; events from older ones are stale.
@@ -229,14 +370,20 @@ struct Session {
     backoff: Backoff,
     /// The first name prompt waits for the history replay until then.
     grace_until: Option<Instant>,
+    /// Our name was refused as taken on a rejoin: try it again then.
+    rejoin_at: Option<Instant>,
+    /// Since when our name has been refused as taken on rejoining, for
+    /// [`NAME_HELD_GRACE`]; `None` once welcomed.
+    name_held_since: Option<Instant>,
     /// Input ended with lines still waiting for the connection: leave as
     /// soon as they are sent.
     leave_once_sent: bool,
 }
 
 impl Session {
-    /// The event loop: returns when the user leaves.
-    fn run(&mut self) {
+    /// The event loop: returns when the user leaves, or the desk is
+    /// refused for good.
+    fn run(&mut self) -> Ended {
         loop {
             let event = match self.next_deadline() {
                 Some(deadline) => {
@@ -245,22 +392,19 @@ impl Session {
                         Ok(event) => Some(event),
                         Err(RecvTimeoutError::Timeout) => None,
                         // Unreachable: `self.events` keeps a sender alive.
-                        Err(RecvTimeoutError::Disconnected) => return,
+                        Err(RecvTimeoutError::Disconnected) => return Ended::Left,
                     }
                 }
                 None => match self.inbox.recv() {
                     Ok(event) => Some(event),
-                    Err(_) => return,
+                    Err(_) => return Ended::Left,
                 },
             };
             let flow = match event {
                 None => self.deadline_passed(),
                 Some(Event::Input(input)) => self.typed(input),
                 Some(Event::Connected { link_id, result }) if link_id == self.link_id => {
-                    if result.and_then(|stream| self.connected(stream)).is_err() {
-                        self.retry_later();
-                    }
-                    ControlFlow::Continue(())
+                    self.attempt_ended(result)
                 }
                 Some(Event::Server { link_id, received }) if link_id == self.link_id => {
                     match received {
@@ -271,8 +415,11 @@ impl Session {
                 // From a connection or attempt given up on.
                 Some(Event::Connected { .. } | Event::Server { .. }) => ControlFlow::Continue(()),
             };
-            if flow.is_break() {
-                return;
+            if let ControlFlow::Break(ended) = flow {
+                if let Some(connection) = self.connection() {
+                    connection.close();
+                }
+                return ended;
             }
         }
     }
@@ -282,17 +429,26 @@ impl Session {
             Link::Down { retry_at } => Some(retry_at),
             _ => None,
         };
-        match (retry_at, self.grace_until) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [retry_at, self.grace_until, self.rejoin_at]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
-    fn deadline_passed(&mut self) -> ControlFlow<()> {
+    fn deadline_passed(&mut self) -> Flow {
         let now = Instant::now();
         if self.grace_until.is_some_and(|until| until <= now) {
             self.grace_until = None;
             self.ask_name();
+        }
+        if self.rejoin_at.is_some_and(|at| at <= now) {
+            self.rejoin_at = None;
+            let waiting =
+                matches!(self.link, Link::Up { joined: false, .. }) && self.joining_as.is_none();
+            if let (Some(name), true) = (self.name.clone(), waiting) {
+                let color = self.color;
+                self.send_join(name, color);
+            }
         }
         if matches!(self.link, Link::Down { retry_at } if retry_at <= now) {
             self.start_connecting();
@@ -303,16 +459,21 @@ impl Session {
     // ---- the connection's life ----
 
     /// Tries to connect on a helper thread, so that the user can still
-    /// leave while a connect hangs.
+    /// leave while a connect hangs. Each try goes to the next server: after
+    /// a loss the desk moves on, and a dead server costs one try per round.
     fn start_connecting(&mut self) {
         self.link_id += 1;
         self.link = Link::Connecting;
+        if self.config.servers.len() > 1 {
+            self.server = (self.server + 1) % self.config.servers.len();
+        }
         let (link_id, events) = (self.link_id, self.events.clone());
-        let (host, port) = (self.config.host.clone(), self.config.port);
+        let server = self.config.servers[self.server].clone();
+        let tls = self.tls.clone();
         let spawned = thread::Builder::new()
             .name("connect".into())
             .spawn(move || {
-                let result = net::connect(&host, port);
+                let result = net::connect(&server, tls.as_deref());
                 let _ = events.send(Event::Connected { link_id, result });
             });
         if spawned.is_err() {
@@ -320,15 +481,41 @@ impl Session {
         }
     }
 
-    /// A connection is open: start its threads and join (or ask a name).
-    fn connected(&mut self, stream: TcpStream) -> io::Result<()> {
+    /// A reconnect attempt ended: the desk is back, tries again later, or,
+    /// if the server's certificate is not trusted, gives up loudly.
+    fn attempt_ended(&mut self, result: Result<Connected, ConnectError>) -> Flow {
+        match result {
+            Ok(connected) => {
+                if self.connected(connected).is_err() {
+                    self.retry_later();
+                }
+            }
+            Err(ConnectError::Untrusted(why)) => return ControlFlow::Break(Ended::Refused(why)),
+            Err(ConnectError::Unreachable(_)) => self.retry_later(),
+        }
+        ControlFlow::Continue(())
+    }
+
+    /// A connection is open: start its I/O thread, sign in and join (or
+    /// ask a name).
+    fn connected(&mut self, connected: Connected) -> io::Result<()> {
+        if let (Some(fingerprint), Some(file)) = (
+            connected.first_trusted,
+            self.tls.as_ref().and_then(|tls| tls.known_hosts()),
+        ) {
+            let server = self.config.servers[self.server].to_string();
+            self.screen
+                .print(&render::trusted_first_time(&server, fingerprint, file));
+        }
         self.link_id += 1;
         let (link_id, events) = (self.link_id, self.events.clone());
-        let connection = Connection::start(stream, self.config.keepalive, move |received| {
-            events.send(Event::Server { link_id, received }).is_ok()
-        })?;
+        let connection =
+            Connection::start(connected.stream, self.config.keepalive, move |received| {
+                events.send(Event::Server { link_id, received }).is_ok()
+            })?;
         self.link = Link::Up {
             connection,
+            signed_in: false,
             joined: false,
         };
         self.resume_from = self.feed.connection_opened();
@@ -346,7 +533,7 @@ impl Session {
     }
 
     /// The connection is gone: say so (once per outage) and try again later.
-    fn lost(&mut self, reason: &str) -> ControlFlow<()> {
+    fn lost(&mut self, reason: &str) -> Flow {
         if let Link::Up { connection, .. } = &self.link {
             connection.close();
         }
@@ -361,6 +548,8 @@ impl Session {
         }
         self.outbox.connection_lost();
         self.replay_left = None;
+        // The reconnect rejoins anyway.
+        self.rejoin_at = None;
         if self.lost_at.is_none() {
             self.lost_at = Some(Instant::now());
             self.screen.print(&render::connection_lost(reason));
@@ -399,12 +588,65 @@ impl Session {
 
     // ---- joining ----
 
+    /// Joins as `name`, signing in as `name` first when the desk has a
+    /// token and has not signed in on this connection.
     fn send_join(&mut self, name: String, color: Option<Color>) {
-        if self.send(&ClientLine::Join { name: &name, color }).is_ok() {
+        if self.sign_in(&name).is_ok()
+            && self.send(&ClientLine::Join { name: &name, color }).is_ok()
+        {
             self.joining_as = Some((name, color));
         } else {
             self.candidate = Some(name);
         }
+    }
+
+    /// Sends `/auth NAME TOKEN`, once per connection, if there is a token.
+    fn sign_in(&mut self, name: &str) -> Result<(), ()> {
+        let (
+            Some(token),
+            Link::Up {
+                signed_in: false, ..
+            },
+        ) = (self.token.clone(), &self.link)
+        else {
+            return Ok(());
+        };
+        self.send(&ClientLine::Auth {
+            name,
+            token: &token,
+        })?;
+        if let Link::Up { signed_in, .. } = &mut self.link {
+            *signed_in = true;
+        }
+        Ok(())
+    }
+
+    /// `ERR auth-required`: the server runs with accounts. Without a token
+    /// yet, ask for it (once; it is kept for every reconnect), then sign in
+    /// and join again.
+    fn auth_required(&mut self) -> Flow {
+        // Answers to lines sent before the `/auth` went out say nothing new;
+        // and with no name yet the name prompt comes first.
+        if matches!(
+            self.link,
+            Link::Up {
+                signed_in: true,
+                ..
+            }
+        ) {
+            return ControlFlow::Continue(());
+        }
+        let Some((name, color)) = self.joining_as.take() else {
+            return ControlFlow::Continue(());
+        };
+        if self.token.is_none() {
+            match ask_token(&name, &self.screen) {
+                Ok(token) => self.token = Some(token),
+                Err(why) => return ControlFlow::Break(Ended::Refused(why)),
+            }
+        }
+        self.send_join(name, color);
+        ControlFlow::Continue(())
     }
 
     fn ask_name(&mut self) {
@@ -413,7 +655,7 @@ impl Session {
     }
 
     /// A line typed at the name prompt.
-    fn name_typed(&mut self, typed: &str) -> ControlFlow<()> {
+    fn name_typed(&mut self, typed: &str) -> Flow {
         if interpret(typed) == Typed::Quit {
             return self.leave();
         }
@@ -440,15 +682,42 @@ impl Session {
         ControlFlow::Continue(())
     }
 
-    fn join_refused(&mut self, code: ErrorCode, detail: &str) {
+    fn join_refused(&mut self, code: ErrorCode, detail: &str) -> Flow {
         let Some((name, color)) = self.joining_as.take() else {
-            return;
+            return ControlFlow::Continue(());
         };
         if code == ErrorCode::BadColor && color.is_some() {
             // Our palette and the server's disagree; let it pick.
             self.color = None;
             self.send_join(name, None);
-            return;
+            return ControlFlow::Continue(());
+        }
+        let signed_in = matches!(
+            self.link,
+            Link::Up {
+                signed_in: true,
+                ..
+            }
+        );
+        if code == ErrorCode::NameTaken && self.name.is_some() {
+            let since = match self.name_held_since {
+                Some(since) => since,
+                None => {
+                    self.screen.print(&render::name_held(&name));
+                    *self.name_held_since.insert(Instant::now())
+                }
+            };
+            // Signed in, the name is the account's: nobody else can hold it.
+            if signed_in || since.elapsed() < NAME_HELD_GRACE {
+                self.rejoin_at = Some(Instant::now() + REJOIN_INTERVAL);
+                return ControlFlow::Continue(());
+            }
+            self.name_held_since = None;
+        }
+        // Signed in, the desk is its account's name and no other, so asking
+        // for another name would be useless.
+        if code == ErrorCode::NameTaken && signed_in {
+            return ControlFlow::Break(Ended::Refused(render::account_in_use(&name)));
         }
         // A name we had is ours no more: the next one is asked for, and
         // unless a colour was chosen, it brings its own.
@@ -463,6 +732,7 @@ impl Session {
         };
         self.screen.print(&why);
         self.ask_name();
+        ControlFlow::Continue(())
     }
 
     fn welcomed(
@@ -472,12 +742,13 @@ impl Session {
         online: usize,
         epoch: &str,
         desk: &str,
-    ) -> ControlFlow<()> {
+    ) -> Flow {
         // The first secret is the desk's for this whole run; a rejoin gets a
         // new one, which the `/resume` below replaces with the first.
         self.desk_secret.get_or_insert_with(|| desk.to_string());
         self.joining_as = None;
         self.asking_name = false;
+        self.name_held_since = None;
         self.name = Some(name.to_string());
         self.color = Some(color);
         if let Link::Up { joined, .. } = &mut self.link {
@@ -486,9 +757,14 @@ impl Session {
         self.backoff.reset();
         self.feed.welcomed(epoch);
         match self.lost_at.take() {
-            Some(at) => self
-                .screen
-                .print(&render::reconnected(name, at.elapsed(), online)),
+            Some(at) => self.screen.print(&render::reconnected(
+                name,
+                at.elapsed(),
+                online,
+                (self.config.servers.len() > 1)
+                    .then(|| self.config.servers[self.server].to_string())
+                    .as_deref(),
+            )),
             None => {
                 let welcome = ServerLine::Welcome {
                     name,
@@ -562,7 +838,7 @@ impl Session {
         }
     }
 
-    fn typed(&mut self, input: InputEvent) -> ControlFlow<()> {
+    fn typed(&mut self, input: InputEvent) -> Flow {
         self.reading = None;
         match input {
             InputEvent::Interrupted => self.leave(),
@@ -590,7 +866,7 @@ impl Session {
     }
 
     /// A line typed at the chat prompt.
-    fn chat_typed(&mut self, line: &str) -> ControlFlow<()> {
+    fn chat_typed(&mut self, line: &str) -> Flow {
         match interpret(line) {
             Typed::Nothing => {}
             Typed::Quit => return self.leave(),
@@ -682,7 +958,7 @@ impl Session {
 
     /// The user leaves: `/quit`, then a short wait for the server's `BYE`
     /// so our leaving is processed before the socket closes.
-    fn leave(&mut self) -> ControlFlow<()> {
+    fn leave(&mut self) -> Flow {
         let dropped = self.outbox.discard_waiting();
         if dropped > 0 {
             self.screen.print(&render::waiting_dropped(dropped));
@@ -693,7 +969,7 @@ impl Session {
         if let Some(connection) = self.connection() {
             connection.close();
         }
-        ControlFlow::Break(())
+        ControlFlow::Break(Ended::Left)
     }
 
     /// Waits up to [`QUIT_WAIT`] for `BYE` or the end of the connection;
@@ -723,7 +999,7 @@ impl Session {
 
     // ---- what the server says ----
 
-    fn received(&mut self, lines: Vec<Incoming>) -> ControlFlow<()> {
+    fn received(&mut self, lines: Vec<Incoming>) -> Flow {
         let link_id = self.link_id;
         for line in lines {
             // A line can end the connection (BYE); the rest is stale then.
@@ -745,7 +1021,7 @@ impl Session {
         ControlFlow::Continue(())
     }
 
-    fn server_line(&mut self, line: ServerLine<'_>) -> ControlFlow<()> {
+    fn server_line(&mut self, line: ServerLine<'_>) -> Flow {
         match line {
             ServerLine::Msg(chat) => self.chat(&chat, false),
             ServerLine::History(chat) => {
@@ -797,7 +1073,7 @@ impl Session {
                         ErrorCode::NameTaken | ErrorCode::BadName | ErrorCode::BadColor
                     ) =>
             {
-                self.join_refused(code, detail);
+                return self.join_refused(code, detail);
             }
             ServerLine::Error {
                 code: ErrorCode::NotSaved,
@@ -817,6 +1093,26 @@ impl Session {
                     typed.as_deref(),
                     recallable,
                 ));
+            }
+            ServerLine::Error {
+                code: ErrorCode::AuthRequired,
+                ..
+            } => return self.auth_required(),
+            ServerLine::Error {
+                code: code @ (ErrorCode::AuthFailed | ErrorCode::Revoked | ErrorCode::TlsRequired),
+                detail,
+            } => {
+                let name = self
+                    .name
+                    .clone()
+                    .or_else(|| self.joining_as.as_ref().map(|(name, _)| name.clone()));
+                let server = self.config.servers[self.server].to_string();
+                return ControlFlow::Break(Ended::Refused(render::refused(
+                    code,
+                    detail,
+                    name.as_deref(),
+                    &server,
+                )));
             }
             ServerLine::Bye { reason } => return self.lost(reason),
             other => {

@@ -11,7 +11,8 @@ use std::thread;
 use std::time::Instant;
 
 use common::{
-    join, start_server, starts_with_timestamp, ServerProcess, TempDir, CLIENT_BIN, STEP_TIMEOUT,
+    add_account, join, run_server, start_server, starts_with_timestamp, ServerProcess, TempDir,
+    CLIENT_BIN, STEP_TIMEOUT,
 };
 
 /// A private tmux server (its own socket, no user config), killed on drop.
@@ -477,4 +478,37 @@ fn attributes(line: &str) -> Vec<u16> {
         }
     }
     found
+}
+
+#[test]
+fn a_token_asked_for_is_not_shown_and_a_desk_revoked_at_its_prompt_leaves_the_terminal_sane() {
+    let tmux = Tmux::new();
+    let dir = TempDir::new("terminal-token");
+    let db = dir.path().join("room.db");
+    let token_file = add_account(&db, "alice", dir.path());
+    let token = std::fs::read_to_string(token_file).unwrap();
+    let token = token.trim();
+    let server = ServerProcess::start_with(&db, &["--auth", "token"]);
+    // After the client: the terminal's canonical mode, which raw mode turns off.
+    let command = format!(
+        "{}; s=$?; echo MODE $(stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e -icanon); (exit $s)",
+        client_command(server.addr().port(), "--name alice")
+    );
+    tmux.start("alice", &command);
+    tmux.expect("alice", "This server requires an account");
+    tmux.expect("alice", "Token for alice (not shown):");
+    tmux.type_line("alice", token);
+    tmux.expect("alice", "You are alice");
+    assert!(
+        !tmux.screen("alice").contains(token),
+        "the token was echoed"
+    );
+    tmux.expect_input_line("alice", ">");
+
+    let db_arg = db.to_str().unwrap();
+    let (code, out, err) = run_server(&["user", "remove", "alice", "--db", db_arg]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    tmux.expect("alice", "revoked the account alice");
+    tmux.expect("alice", "MODE icanon");
+    tmux.expect("alice", "EXITED 1");
 }

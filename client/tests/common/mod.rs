@@ -120,6 +120,17 @@ impl ClientBuilder {
         }
     }
 
+    /// A client of every server in `addrs`, tried in turn (`--host a,b`).
+    pub fn failover(label: &str, addrs: &[SocketAddr]) -> ClientBuilder {
+        let hosts: Vec<String> = addrs.iter().map(SocketAddr::to_string).collect();
+        ClientBuilder {
+            label: label.to_string(),
+            args: vec!["--host".into(), hosts.join(",")],
+            envs: Vec::new(),
+            mute: true,
+        }
+    }
+
     /// Adds `--name NAME`.
     pub fn name(mut self, name: &str) -> ClientBuilder {
         self.args.push("--name".into());
@@ -318,14 +329,26 @@ impl Client {
     /// Waits until stdout contains `needle` at least `count` times.
     #[track_caller]
     pub fn expect_count(&self, needle: &str, count: usize) {
-        let deadline = Instant::now() + STEP_TIMEOUT;
+        self.expect_count_within(needle, count, STEP_TIMEOUT);
+    }
+
+    /// Waits up to `timeout` (for what the client itself takes a while to
+    /// do) until stdout contains `needle`.
+    #[track_caller]
+    pub fn expect_within(&self, needle: &str, timeout: Duration) {
+        self.expect_count_within(needle, 1, timeout);
+    }
+
+    #[track_caller]
+    fn expect_count_within(&self, needle: &str, count: usize, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
         loop {
             if self.stdout().matches(needle).count() >= count {
                 return;
             }
             if Instant::now() >= deadline {
                 panic!(
-                    "{}: expected {count} x {needle:?} on stdout within {STEP_TIMEOUT:?}\n\
+                    "{}: expected {count} x {needle:?} on stdout within {timeout:?}\n\
                      --- stdout ---\n{}\n--- stderr ---\n{}",
                     self.label,
                     self.stdout(),
@@ -492,12 +515,14 @@ pub fn server_binary() -> &'static Path {
 }
 
 /// The real `chat-server` binary as a child process on `127.0.0.1:PORT`,
-/// its room log in a SQLite file: it can be killed (`kill -9`), stopped
-/// (SIGTERM, which says `BYE` to everyone) and started again on the same
-/// port with the same log.
+/// its room log in a SQLite file (or in memory, or in Redis): it can be
+/// killed (`kill -9`), stopped (SIGTERM, which says `BYE` to everyone) and
+/// started again on the same port with the same log.
 pub struct ServerProcess {
     port: u16,
-    db: PathBuf,
+    /// Its flags beyond address, port, rate limit and log level: the log
+    /// (`--db`, `--redis`), `--tls`, `--auth token`, ...
+    args: Vec<String>,
     /// `None` while it is down.
     child: Option<Child>,
     /// Its log (stderr), kept for failure messages.
@@ -508,9 +533,23 @@ impl ServerProcess {
     /// Starts it on a free port, its log in `db`, and waits until it listens.
     #[track_caller]
     pub fn start(db: &Path) -> ServerProcess {
+        ServerProcess::start_with(db, &[])
+    }
+
+    /// Starts it with more flags; `db` may be `none`.
+    #[track_caller]
+    pub fn start_with(db: &Path, extra: &[&str]) -> ServerProcess {
+        let db = db.to_str().expect("a UTF-8 path");
+        let args: Vec<&str> = ["--db", db].iter().chain(extra).copied().collect();
+        ServerProcess::start_args(&args)
+    }
+
+    /// Starts it with exactly these flags for its log and the rest.
+    #[track_caller]
+    pub fn start_args(args: &[&str]) -> ServerProcess {
         let mut server = ServerProcess {
             port: free_port(),
-            db: db.to_path_buf(),
+            args: args.iter().map(|arg| arg.to_string()).collect(),
             child: None,
             log: None,
         };
@@ -535,10 +574,9 @@ impl ServerProcess {
         assert!(self.child.is_none(), "the server is already running");
         let mut child = Command::new(server_binary())
             .args(["--host", "127.0.0.1", "--port", &self.port.to_string()])
-            .arg("--db")
-            .arg(&self.db)
             // The tests type faster than a person.
             .args(["--rate-limit", "0", "--log-level", "info"])
+            .args(&self.args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -601,6 +639,114 @@ impl Drop for ServerProcess {
             let _ = child.wait();
         }
     }
+}
+
+/// A real `redis-server` on a free port of 127.0.0.1, in memory only
+/// (`--save '' --appendonly no`), its files in a temporary folder, killed
+/// when dropped: one room's log for several chat servers.
+pub struct RedisProcess {
+    port: u16,
+    child: Child,
+    _dir: TempDir,
+}
+
+impl RedisProcess {
+    /// Starts one and waits until it takes connections; `None` (having
+    /// said why) when `redis-server` is not installed, except in CI
+    /// (`CI` set), which installs it (`scripts/setup`).
+    #[track_caller]
+    pub fn start_or_skip() -> Option<RedisProcess> {
+        let installed = Command::new("redis-server")
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success());
+        if !installed {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "redis-server is not installed, and CI must run this test"
+            );
+            eprintln!("skipped: redis-server is not installed (scripts/setup installs it)");
+            return None;
+        }
+        let dir = TempDir::new("redis");
+        let port = free_port();
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn redis-server");
+        let redis = RedisProcess {
+            port,
+            child,
+            _dir: dir,
+        };
+        let deadline = Instant::now() + STEP_TIMEOUT;
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "redis-server not listening on {port} within {STEP_TIMEOUT:?}"
+            );
+            thread::sleep(POLL_INTERVAL);
+        }
+        Some(redis)
+    }
+
+    /// `redis://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for RedisProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `chat-server ARGS` (an admin command such as `user add`) to its
+/// end; returns (exit code, stdout, stderr).
+#[track_caller]
+pub fn run_server(args: &[&str]) -> (Option<i32>, String, String) {
+    let mut command = Command::new(server_binary());
+    command.args(args);
+    run_to_exit(command, &format!("chat-server {args:?}"))
+}
+
+/// Creates the account `name` in the log `db` and writes its token to a
+/// file in `dir`; returns the file.
+#[track_caller]
+pub fn add_account(db: &Path, name: &str, dir: &Path) -> PathBuf {
+    let db_arg = db.to_str().expect("a UTF-8 path");
+    let (code, stdout, stderr) = run_server(&["user", "add", name, "--db", db_arg]);
+    assert_eq!(code, Some(0), "user add {name}: {stdout}{stderr}");
+    let token = stdout.trim();
+    assert_eq!(token.len(), 64, "a 64-hex-digit token, not {stdout:?}");
+    let file = dir.join(format!("{name}.token"));
+    std::fs::write(&file, format!("{token}\n")).expect("write the token file");
+    // As a person should keep it: the client warns otherwise.
+    std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .expect("chmod 600 the token file");
+    file
+}
+
+/// The certificate fingerprint a server printed at start
+/// (`... fingerprint SHA256:..`), as printed.
+#[track_caller]
+pub fn fingerprint_in(log: &str) -> String {
+    log.split("fingerprint ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("expected a fingerprint in the server's log: {log:?}"))
+        .trim_end_matches(',')
+        .to_string()
 }
 
 /// A directory under the system temp dir, removed on drop.
