@@ -21,17 +21,23 @@ use super::reader::ReaderSignals;
 use super::{CONNECT_TIMEOUT, STREAM_MAX_ENTRIES};
 use crate::store::{Asker, ClaimOutcome, Completion, Draft, NameClaim, PresenceKind, PresenceNote};
 
-/// How often the heartbeat, the names' TTLs and the other servers are
-/// looked after.
-const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(5);
+/// How often this server says it is alive and looks for dead servers: one
+/// SET and a look at the list of servers, cheap at any number of desks.
+const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(1);
 
-/// How long a server counts as alive after its last heartbeat: three
-/// missed heartbeats. A dead server's desks leave for the others within
-/// this plus one interval (20 s).
-const SERVER_TTL_SECS: u64 = 15;
+/// How often the names' TTLs and the list of desks are renewed: work in
+/// proportion to the desks, so less often.
+const NAMES_INTERVAL: Duration = Duration::from_secs(5);
+
+/// How long a server counts as alive after its last heartbeat: four missed
+/// heartbeats. A dead server's desks leave for the others within this plus
+/// one interval (6 s), and only then may their names be taken on another
+/// server, which is how long a desk that fails over waits for its name.
+const SERVER_TTL_SECS: u64 = 5;
 
 /// How long a name stays held after its server's last refresh: longer than
-/// a server's TTL, so a name is never free while its server counts as alive.
+/// a server's TTL plus a refresh interval, so a name is never free while its
+/// server counts as alive.
 const NAME_TTL_SECS: u64 = 20;
 
 /// How long the survivor that announces a dead server's LEAVEs holds the
@@ -44,6 +50,25 @@ const RELEASE_NAME: &str = "
         return redis.call('DEL', KEYS[1])
     end
     return 0";
+
+/// Takes a name that is free, or whose holder is dead and whose LEAVE was
+/// already announced (the holder's list of desks no longer has it), so a
+/// desk whose server died gets its name back on another server within
+/// seconds, and the room sees its LEAVE before its new JOIN. KEYS[1] is the
+/// name; ARGV: this server, the TTL, the name key, and the prefixes of the
+/// heartbeat and desk-list keys (the holder is known only inside).
+const CLAIM_NAME: &str = "
+    local holder = redis.call('GET', KEYS[1])
+    if holder ~= false and holder ~= ARGV[1] then
+        if redis.call('EXISTS', ARGV[4] .. holder) == 1 then
+            return 0
+        end
+        if redis.call('HEXISTS', ARGV[5] .. holder, ARGV[3]) == 1 then
+            return 0
+        end
+    end
+    redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+    return 1";
 
 /// Renews this server's names; takes back one that expired meanwhile (a
 /// long outage) if nobody took it; returns how many are someone else's now.
@@ -101,6 +126,9 @@ pub struct Writer {
     unannounced_leaves: Vec<NameClaim>,
     release_name: redis::Script,
     refresh_names: redis::Script,
+    claim_name: redis::Script,
+    /// When the names and the list of desks are renewed next.
+    next_names_refresh: Instant,
 }
 
 impl Writer {
@@ -126,6 +154,8 @@ impl Writer {
             unannounced_leaves: Vec::new(),
             release_name: redis::Script::new(RELEASE_NAME),
             refresh_names: redis::Script::new(REFRESH_NAMES),
+            claim_name: redis::Script::new(CLAIM_NAME),
+            next_names_refresh: Instant::now(),
         }
     }
 
@@ -261,13 +291,16 @@ impl Writer {
     fn claim(&mut self, asker: Asker, claim: NameClaim) {
         let name_key = self.keys.name(&claim.key);
         let taken = self.with_redis(|w, c| {
-            let set: Option<String> = redis::cmd("SET")
-                .arg(&name_key)
+            let set: u64 = w
+                .claim_name
+                .key(&name_key)
                 .arg(&w.server_id)
-                .arg("NX")
-                .arg("EX")
                 .arg(NAME_TTL_SECS)
-                .query(c)?;
+                .arg(&claim.key)
+                .arg(w.keys.alive(""))
+                .arg(w.keys.members(""))
+                .invoke(c)?;
+            let set = (set == 1).then_some(());
             if set.is_some() {
                 let () = c.hset(
                     w.keys.members(&w.server_id),
@@ -314,10 +347,11 @@ impl Writer {
         self.announce(connection, PresenceKind::Leave, claim, &self.server_id)
     }
 
-    /// Says this server is alive, renews its names and its list of desks,
-    /// announces leaves Redis missed, and looks for dead servers. If the
-    /// others counted this server dead meanwhile (a long pause: a survivor
-    /// said its desks left, and deleted their list), its desks join again.
+    /// Says this server is alive, every [`NAMES_INTERVAL`] renews its names
+    /// and its list of desks, announces leaves Redis missed, and looks for
+    /// dead servers. If the others counted this server dead meanwhile (a
+    /// long pause: a survivor said its desks left, and deleted their list),
+    /// its desks join again.
     fn heartbeat(&mut self) {
         let result = self.with_redis(|w, c| {
             let () = redis::cmd("SET")
@@ -334,7 +368,11 @@ impl Writer {
                 .arg(&w.epoch)
                 .arg("NX")
                 .query(c)?;
-            if !w.names.is_empty() {
+            let names_due = Instant::now() >= w.next_names_refresh;
+            if names_due {
+                w.next_names_refresh = Instant::now() + NAMES_INTERVAL;
+            }
+            if names_due && !w.names.is_empty() {
                 let mut refresh = w.refresh_names.prepare_invoke();
                 for key in w.names.keys() {
                     refresh.key(w.keys.name(key));
