@@ -906,7 +906,11 @@ fn start_redis(log_dir: &Path, prefix: &str) -> Result<Result<StepRedis, String>
                 )))
             }
         };
+        // Absolute: redis-server moves into `--dir` before it opens its log
+        // file, so a relative path (the report folder is often relative)
+        // would make it exit without a word.
         let log = log_dir.join(format!("{prefix}-redis.log"));
+        let log = std::path::absolute(&log).unwrap_or(log);
         let mut command = Command::new(&bin);
         command
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
