@@ -590,10 +590,16 @@ impl Session {
 
     /// Joins as `name`, signing in as `name` first when the desk has a
     /// token and has not signed in on this connection.
+    /// A desk coming back names its secret, so that it stays the same desk
+    /// (and takes its name back from a server that died holding it).
     fn send_join(&mut self, name: String, color: Option<Color>) {
-        if self.sign_in(&name).is_ok()
-            && self.send(&ClientLine::Join { name: &name, color }).is_ok()
-        {
+        let desk = self.desk_secret.clone();
+        let join = ClientLine::Join {
+            name: &name,
+            color,
+            desk: desk.as_deref(),
+        };
+        if self.sign_in(&name).is_ok() && self.send(&join).is_ok() {
             self.joining_as = Some((name, color));
         } else {
             self.candidate = Some(name);

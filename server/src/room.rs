@@ -387,8 +387,8 @@ impl Room {
         };
         match line {
             ClientLine::Say { name, text } => self.join_then_say(from, name, None, text, effects),
-            ClientLine::Join { name, color } => {
-                self.join(id, name, color, effects);
+            ClientLine::Join { name, color, desk } => {
+                self.join(id, name, color, desk, effects);
             }
             ClientLine::Who => effects.push(Effect::Reply(self.who())),
             ClientLine::Ping => effects.push(Effect::Reply(encode(&ServerLine::Pong))),
@@ -484,7 +484,7 @@ impl Room {
         text: &str,
         effects: &mut Vec<Effect>,
     ) {
-        match self.join(from.conn, name, color, effects) {
+        match self.join(from.conn, name, color, None, effects) {
             Joined::Now => self.say(from, text, effects),
             Joined::Pending => {
                 if let Some(pending) = self.pending.get_mut(&from.conn) {
@@ -497,11 +497,16 @@ impl Room {
 
     /// Makes `name` this connection's name, or checks that it already is.
     /// On refusal, the reply is already in `effects`.
+    /// Gives connection `id` the name, or refuses it. A desk coming back
+    /// names its secret (`desk`) and stays the same desk: its direct
+    /// messages find it, and in a shared room its claim may take the name
+    /// back from the server that lost it.
     fn join(
         &mut self,
         id: ConnId,
         name: &str,
         color: Option<Color>,
+        desk: Option<&str>,
         effects: &mut Vec<Effect>,
     ) -> Joined {
         if let Some(member) = self.members.get(&id) {
@@ -531,7 +536,7 @@ impl Room {
             return Joined::Refused;
         }
         let color = color.unwrap_or_else(|| Color::for_name(name));
-        let secret = desk::new_secret();
+        let secret = desk.map_or_else(desk::new_secret, str::to_string);
         if self.shared {
             // Held for this connection while the other servers are asked.
             self.ids_by_name.insert(key.clone(), id);
@@ -842,6 +847,18 @@ mod tests {
         let out = run(&mut room, 1, "/join Alice");
         assert!(
             out[0].starts_with("reply WELCOME<SEP>alice<SEP>"),
+            "{out:?}"
+        );
+    }
+
+    #[test]
+    fn a_desk_coming_back_keeps_its_secret() {
+        let mut room = Room::new(20, "e1");
+        let secret = "00112233445566778899aabbccddeeff";
+        let out = run(&mut room, 1, &format!("/join alice cyan {secret}"));
+        assert!(
+            out[0].starts_with("reply WELCOME<SEP>alice<SEP>cyan<SEP>1<SEP>e1<SEP>")
+                && out[0].contains(secret),
             "{out:?}"
         );
     }

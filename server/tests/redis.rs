@@ -436,6 +436,46 @@ fn a_killed_servers_desk_resumes_on_another_with_nothing_lost_or_doubled() {
     }
 }
 
+/// A desk whose server died comes back on another one with its desk secret
+/// and gets its name at once, before the dead server is even counted dead;
+/// the room sees its LEAVE from the old server before its JOIN on the new
+/// one. A stranger without the secret still finds the name taken.
+#[test]
+fn a_desk_that_fails_over_takes_its_name_back_at_once() {
+    let Some(redis) = RedisServer::start_or_skip(Persistence::None) else {
+        return;
+    };
+    let (a, b) = (server_on(&redis), server_on(&redis));
+    let alice = Desk::join(&a, "alice");
+    let mut bob = Desk::join(&b, "bob");
+    a.signal(libc::SIGKILL);
+
+    let mut stranger = Client::connect(b.addr());
+    stranger.send_line("/join alice");
+    let refused = stranger.wait_for("an answer to /join", |line| {
+        line.starts_with("WELCOME<SEP>") || line.starts_with("ERR<SEP>")
+    });
+    assert!(
+        refused.starts_with("ERR<SEP>name-taken<SEP>"),
+        "without the desk's secret the name stays taken: {refused}"
+    );
+
+    let mut back = Client::connect(b.addr());
+    back.send_line(&format!("/join alice {}", alice.secret));
+    let welcome = back.wait_for("an answer to /join", |line| {
+        line.starts_with("WELCOME<SEP>") || line.starts_with("ERR<SEP>")
+    });
+    assert!(
+        welcome.starts_with("WELCOME<SEP>alice<SEP>") && welcome.ends_with(&alice.secret),
+        "the desk gets its name and stays the same desk: {welcome}"
+    );
+    // In this order: each read starts after the line the one before found.
+    bob.read_line_where("alice's LEAVE", |line| common::is_leave(line, "alice"));
+    bob.read_line_where("alice's JOIN after it", |line| {
+        common::is_join(line, "alice")
+    });
+}
+
 /// A server frozen (SIGSTOP) past its heartbeat's TTL counts as dead: its
 /// desks leave for the others. Thawed, it finds out and its desks join
 /// again, without telling its own desks the link was down.

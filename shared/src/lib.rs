@@ -12,7 +12,7 @@
 //! | line                    | meaning |
 //! |-------------------------|---------|
 //! | `NAME<SEP>TEXT`         | say TEXT as NAME; joins as NAME first if this connection has no name yet |
-//! | `/join NAME [COLOR]`    | take NAME (and a colour) without saying anything |
+//! | `/join NAME [COLOR] [DESK]` | take NAME (and a colour) without saying anything; a desk coming back adds the secret DESK from its first `WELCOME`, to stay the same desk (and, in a room shared by several servers, take its name back from a server that lost it) |
 //! | `/who`                  | ask who is online |
 //! | `/ping`                 | keep-alive; answered with `PONG` |
 //! | `/quit`                 | leave; answered with `BYE`, then the server closes |

@@ -27,12 +27,17 @@ pub enum ClientLine<'a> {
         /// What they say, not yet cleaned of control characters.
         text: &'a str,
     },
-    /// `/join NAME [COLOR]`.
+    /// `/join NAME [COLOR] [DESK]`.
     Join {
         /// The name asked for.
         name: &'a str,
         /// The colour asked for; the server picks one if `None`.
         color: Option<Color>,
+        /// A desk coming back: the secret from its first `WELCOME`
+        /// ([`is_desk_secret`]). It keeps the desk's identity, and on a room
+        /// shared by several servers it takes the desk's name back from a
+        /// server that lost the desk.
+        desk: Option<&'a str>,
     },
     /// `/who`.
     Who,
@@ -104,14 +109,21 @@ impl<'a> ClientLine<'a> {
                     .next()
                     .ok_or(ParseError::BadName(NameProblem::Empty))?;
                 check_name(name)?;
-                let color = match words.next() {
-                    Some(word) => Some(
-                        word.parse::<Color>()
-                            .map_err(|_| ParseError::BadColor(echo(word)))?,
-                    ),
-                    None => None,
-                };
-                ClientLine::Join { name, color }
+                let (mut color, mut desk) = (None, None);
+                // A colour, a desk secret, or both, told apart by their look.
+                for word in words.by_ref().take(2) {
+                    if desk.is_none() && is_desk_secret(word) {
+                        desk = Some(word);
+                    } else if color.is_none() && desk.is_none() {
+                        color = Some(
+                            word.parse::<Color>()
+                                .map_err(|_| ParseError::BadColor(echo(word)))?,
+                        );
+                    } else {
+                        return Err(ParseError::UnknownCommand(echo(command)));
+                    }
+                }
+                ClientLine::Join { name, color, desk }
             }
             "who" => ClientLine::Who,
             "ping" => ClientLine::Ping,
@@ -163,11 +175,17 @@ impl<'a> ClientLine<'a> {
     pub fn encode(&self) -> String {
         match self {
             ClientLine::Say { name, text } => format!("{name}{SEPARATOR}{text}\n"),
-            ClientLine::Join {
-                name,
-                color: Some(color),
-            } => format!("/join {name} {color}\n"),
-            ClientLine::Join { name, color: None } => format!("/join {name}\n"),
+            ClientLine::Join { name, color, desk } => {
+                let mut line = format!("/join {name}");
+                if let Some(color) = color {
+                    line.push_str(&format!(" {color}"));
+                }
+                if let Some(desk) = desk {
+                    line.push_str(&format!(" {desk}"));
+                }
+                line.push('\n');
+                line
+            }
             ClientLine::Who => "/who\n".to_string(),
             ClientLine::Ping => "/ping\n".to_string(),
             ClientLine::Quit => "/quit\n".to_string(),
@@ -187,6 +205,15 @@ impl<'a> ClientLine<'a> {
             ClientLine::Blank => "\n".to_string(),
         }
     }
+}
+
+/// Hex digits in a desk secret (`WELCOME`'s DESK): 128 bits.
+pub const DESK_SECRET_DIGITS: usize = 32;
+
+/// Whether `word` has the shape of a desk secret: [`DESK_SECRET_DIGITS`]
+/// hex digits, which no colour name has.
+pub fn is_desk_secret(word: &str) -> bool {
+    word.len() == DESK_SECRET_DIGITS && word.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// The longest TEXT that `NAME<SEP>TEXT` can carry for `name` within a line
@@ -789,21 +816,49 @@ mod tests {
             ClientLine::parse("/join alice bright-red"),
             Ok(ClientLine::Join {
                 name: "alice",
-                color: Some(Color::BrightRed)
+                color: Some(Color::BrightRed),
+                desk: None
             })
         );
         assert_eq!(
             ClientLine::parse("/join alice"),
             Ok(ClientLine::Join {
                 name: "alice",
-                color: None
+                color: None,
+                desk: None
             })
         );
         let line = ClientLine::Join {
             name: "carol",
             color: Some(Color::Cyan),
+            desk: None,
         };
         assert_eq!(ClientLine::parse(line.encode().trim_end()), Ok(line));
+    }
+
+    #[test]
+    fn join_may_carry_the_desk_secret() {
+        let secret = "0123456789abcdef0123456789abcdef";
+        for line in [
+            ClientLine::Join {
+                name: "alice",
+                color: Some(Color::Cyan),
+                desk: Some(secret),
+            },
+            ClientLine::Join {
+                name: "alice",
+                color: None,
+                desk: Some(secret),
+            },
+        ] {
+            assert_eq!(ClientLine::parse(line.encode().trim_end()), Ok(line));
+        }
+        assert!(ClientLine::parse(&format!("/join alice {secret} cyan")).is_err());
+        assert!(ClientLine::parse("/join alice cyan red").is_err());
+        assert!(matches!(
+            ClientLine::parse("/join alice 0123"),
+            Err(ParseError::BadColor(_))
+        ));
     }
 
     #[test]

@@ -784,6 +784,7 @@ impl<'a> Scenario<'a> {
                 ClientLine::Join {
                     name: &desk.name,
                     color: None,
+                    desk: None,
                 }
                 .encode()
             }

@@ -67,7 +67,12 @@ pub fn stream_id(id: MessageId) -> String {
 /// The value of a member in [`Keys::members`]: colour, name (names have no
 /// spaces) and desk.
 pub fn member_value(color: Color, name: &str, desk: DeskId) -> String {
-    format!("{color} {name} {}", hex(&desk.0))
+    format!("{color} {name} {}", desk_hex(desk))
+}
+
+/// A desk ID as [`member_value`] writes it (its last word).
+pub fn desk_hex(desk: DeskId) -> String {
+    hex(&desk.0)
 }
 
 /// The colour, name and desk of a [`member_value`].

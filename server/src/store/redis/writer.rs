@@ -16,7 +16,7 @@ use redis::Commands;
 
 use chat_shared::message::timestamp_now;
 
-use super::entry::{member_value, message_fields, parse_member, presence_fields, Keys};
+use super::entry::{desk_hex, member_value, message_fields, parse_member, presence_fields, Keys};
 use super::reader::ReaderSignals;
 use super::{CONNECT_TIMEOUT, STREAM_MAX_ENTRIES};
 use crate::store::{Asker, ClaimOutcome, Completion, Draft, NameClaim, PresenceKind, PresenceNote};
@@ -51,19 +51,25 @@ const RELEASE_NAME: &str = "
     end
     return 0";
 
-/// Takes a name that is free, or whose holder is dead and whose LEAVE was
-/// already announced (the holder's list of desks no longer has it), so a
-/// desk whose server died gets its name back on another server within
-/// seconds, and the room sees its LEAVE before its new JOIN. KEYS[1] is the
-/// name; ARGV: this server, the TTL, the name key, and the prefixes of the
-/// heartbeat and desk-list keys (the holder is known only inside).
+/// Takes a name that is free; or whose holder is dead and whose LEAVE was
+/// already announced (the holder's list of desks no longer has it); or that
+/// the holder keeps for this very desk (the same desk ID in its list), which
+/// is a desk failing over from a server that lost it: then the name moves
+/// at once, and the caller announces the old holder's LEAVE before the new
+/// JOIN. KEYS[1] is the name; ARGV: this server, the TTL, the name key, the
+/// prefixes of the heartbeat and desk-list keys (the holder is known only
+/// inside), and the claiming desk's ID. Returns 0 (taken), 1 (granted), or
+/// the holder it was taken from.
 const CLAIM_NAME: &str = "
     local holder = redis.call('GET', KEYS[1])
     if holder ~= false and holder ~= ARGV[1] then
-        if redis.call('EXISTS', ARGV[4] .. holder) == 1 then
-            return 0
+        local held = redis.call('HGET', ARGV[5] .. holder, ARGV[3])
+        if held and string.match(held, '(%S+)$') == ARGV[6] then
+            redis.call('HDEL', ARGV[5] .. holder, ARGV[3])
+            redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+            return holder
         end
-        if redis.call('HEXISTS', ARGV[5] .. holder, ARGV[3]) == 1 then
+        if held or redis.call('EXISTS', ARGV[4] .. holder) == 1 then
             return 0
         end
     end
@@ -291,7 +297,7 @@ impl Writer {
     fn claim(&mut self, asker: Asker, claim: NameClaim) {
         let name_key = self.keys.name(&claim.key);
         let taken = self.with_redis(|w, c| {
-            let set: u64 = w
+            let answer: redis::Value = w
                 .claim_name
                 .key(&name_key)
                 .arg(&w.server_id)
@@ -299,8 +305,19 @@ impl Writer {
                 .arg(&claim.key)
                 .arg(w.keys.alive(""))
                 .arg(w.keys.members(""))
+                .arg(desk_hex(claim.desk))
                 .invoke(c)?;
-            let set = (set == 1).then_some(());
+            let set = match answer {
+                redis::Value::Int(1) => Some(()),
+                redis::Value::BulkString(holder) => {
+                    // The desk left that server; the room hears it before
+                    // the desk's JOIN here.
+                    let holder = String::from_utf8_lossy(&holder).into_owned();
+                    w.announce(c, PresenceKind::Leave, &claim, &holder)?;
+                    Some(())
+                }
+                _ => None,
+            };
             if set.is_some() {
                 let () = c.hset(
                     w.keys.members(&w.server_id),
