@@ -12,17 +12,11 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use chat_shared::Fingerprint;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::{
-    verify_tls12_signature, verify_tls13_signature, CryptoProvider, WebPkiSupportedAlgorithms,
-};
+use chat_shared::{Fingerprint, FingerprintVerifier};
+use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{
-    CertificateError, ClientConfig, ClientConnection, DigitallySignedStruct, OtherError,
-    RootCertStore, SignatureScheme,
-};
+use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::{CertificateError, ClientConfig, ClientConnection, OtherError, RootCertStore};
 
 use crate::config::{ServerAddr, Trust};
 use crate::known_hosts::KnownHosts;
@@ -120,27 +114,28 @@ impl TlsClient {
         let builder = ClientConfig::builder_with_provider(Arc::clone(&self.provider))
             .with_safe_default_protocol_versions()
             .map_err(io::Error::other)?;
-        let config = match &self.trust {
-            Verification::Roots(roots) => builder
-                .with_root_certificates(Arc::clone(roots))
-                .with_no_client_auth(),
-            Verification::Pinned(fingerprint) => builder
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(PinVerifier {
-                    server: server.to_string(),
-                    pin: Pin::Given(*fingerprint),
-                    algorithms: self.provider.signature_verification_algorithms,
-                }))
-                .with_no_client_auth(),
-            Verification::FirstUse(hosts) => builder
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(PinVerifier {
-                    server: server.to_string(),
-                    pin: Pin::KnownHosts(hosts.clone()),
-                    algorithms: self.provider.signature_verification_algorithms,
-                }))
-                .with_no_client_auth(),
+        let pin = match &self.trust {
+            Verification::Roots(roots) => {
+                let config = builder
+                    .with_root_certificates(Arc::clone(roots))
+                    .with_no_client_auth();
+                return Ok(Arc::new(config));
+            }
+            Verification::Pinned(fingerprint) => Pin::Given(*fingerprint),
+            Verification::FirstUse(hosts) => Pin::KnownHosts(hosts.clone()),
         };
+        let pinned = Pinned {
+            server: server.to_string(),
+            pin,
+        };
+        let verifier = FingerprintVerifier::new(
+            self.provider.signature_verification_algorithms,
+            move |presented| pinned.check(presented),
+        );
+        let config = builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(verifier))
+            .with_no_client_auth();
         Ok(Arc::new(config))
     }
 
@@ -248,29 +243,19 @@ enum Pin {
     KnownHosts(KnownHosts),
 }
 
-/// Trusts one certificate by its fingerprint, as SSH trusts a host key:
-/// the name, the issuer and the dates do not matter, since this exact
-/// certificate is what was trusted. The handshake's signatures are still
-/// checked against it, or anyone could replay it.
+/// Trusts one certificate by its fingerprint, as SSH trusts a host key
+/// (the handshake's signatures are checked by [`FingerprintVerifier`]).
 #[derive(Debug)]
-struct PinVerifier {
+struct Pinned {
     /// `HOST:PORT`, the known-hosts key.
     server: String,
     pin: Pin,
-    /// The provider's, for the handshake signatures.
-    algorithms: WebPkiSupportedAlgorithms,
 }
 
-impl ServerCertVerifier for PinVerifier {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        let presented = Fingerprint::of_certificate(end_entity.as_ref());
+impl Pinned {
+    /// Whether the certificate with fingerprint `presented` is the one
+    /// trusted; a server not yet in the known-hosts file is trusted.
+    fn check(&self, presented: Fingerprint) -> Result<(), rustls::Error> {
         let (trusted, recorded_at) = match &self.pin {
             Pin::Given(fingerprint) => (*fingerprint, None),
             Pin::KnownHosts(hosts) => match hosts.lookup(&self.server) {
@@ -278,12 +263,12 @@ impl ServerCertVerifier for PinVerifier {
                     entry.fingerprint,
                     Some((hosts.path().to_path_buf(), entry.line)),
                 ),
-                Ok(None) => return Ok(ServerCertVerified::assertion()),
+                Ok(None) => return Ok(()),
                 Err(err) => return Err(certificate_error(err)),
             },
         };
         if presented == trusted {
-            return Ok(ServerCertVerified::assertion());
+            return Ok(());
         }
         Err(certificate_error(CertificateChanged {
             server: self.server.clone(),
@@ -291,28 +276,6 @@ impl ServerCertVerifier for PinVerifier {
             presented,
             recorded_at,
         }))
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
     }
 }
 

@@ -1,8 +1,16 @@
 //! Certificate fingerprints: the SHA-256 of a certificate's DER bytes, as the
 //! server prints it at start and as a desk pins it (`--fingerprint`, the
 //! known-hosts file). One spelling on both sides, so a person can compare
-//! them by eye.
+//! them by eye. And [`FingerprintVerifier`], the one rustls verifier every
+//! client that trusts a certificate by its fingerprint uses (the desk, the
+//! load tool, the tests).
 
+use std::fmt;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, WebPkiSupportedAlgorithms};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
 use sha2::{Digest, Sha256};
 
 /// A certificate's SHA-256, as 32 bytes.
@@ -48,6 +56,78 @@ impl std::fmt::Display for Fingerprint {
             write!(f, "{byte:02X}")?;
         }
         Ok(())
+    }
+}
+
+/// Whether a presented certificate's fingerprint is trusted.
+type Decide = dyn Fn(Fingerprint) -> Result<(), rustls::Error> + Send + Sync;
+
+/// Trusts a server's certificate by its fingerprint, as SSH trusts a host
+/// key: `decide` judges the fingerprint, and the name, the issuer and the
+/// dates do not matter, since this exact certificate is what was trusted.
+/// The handshake's signatures are still checked against the certificate
+/// (with the provider's algorithms), so the server must hold its key: a
+/// replayed certificate is not enough.
+pub struct FingerprintVerifier {
+    decide: Box<Decide>,
+    algorithms: WebPkiSupportedAlgorithms,
+}
+
+impl FingerprintVerifier {
+    /// A verifier that checks signatures with `algorithms` (a provider's
+    /// `signature_verification_algorithms`) and asks `decide` about each
+    /// certificate.
+    pub fn new(
+        algorithms: WebPkiSupportedAlgorithms,
+        decide: impl Fn(Fingerprint) -> Result<(), rustls::Error> + Send + Sync + 'static,
+    ) -> FingerprintVerifier {
+        FingerprintVerifier {
+            decide: Box::new(decide),
+            algorithms,
+        }
+    }
+}
+
+impl fmt::Debug for FingerprintVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FingerprintVerifier")
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServerCertVerifier for FingerprintVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        (self.decide)(Fingerprint::of_certificate(end_entity))?;
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
     }
 }
 

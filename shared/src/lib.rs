@@ -69,7 +69,8 @@
 //! - [`seed`]: the seed project's Python desks: their frames, and what they
 //!   are sent.
 //! - [`color`]: the colour palette names travel as.
-//! - [`fingerprint`]: how a TLS certificate's SHA-256 is written and read.
+//! - [`fingerprint`]: how a TLS certificate's SHA-256 is written and read,
+//!   and the rustls verifier that trusts a certificate by it.
 
 #![deny(missing_docs)]
 
@@ -83,7 +84,7 @@ pub mod sanitize;
 pub mod seed;
 
 pub use color::Color;
-pub use fingerprint::Fingerprint;
+pub use fingerprint::{Fingerprint, FingerprintVerifier};
 pub use id::MessageId;
 pub use line::{Line, LineReader};
 pub use message::{ClientLine, ErrorCode, ParseError, ServerLine};
