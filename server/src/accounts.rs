@@ -18,7 +18,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use mio::Waker;
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 use sha2::{Digest, Sha256};
 
 use chat_shared::name::{check_name, name_key};
@@ -57,14 +57,6 @@ pub type Accounts = HashMap<String, Account>;
 /// Refuses a name that breaks the rules or is taken (lookalikes included).
 pub fn add(db: &Path, name: &str) -> io::Result<String> {
     check_name(name).map_err(|problem| io::Error::other(format!("'{name}': {problem}")))?;
-    if let Some(folder) = db.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(folder).map_err(|e| {
-            io::Error::other(format!(
-                "cannot create the folder {}: {e}",
-                folder.display()
-            ))
-        })?;
-    }
     let connection = open(db)?;
     let token = crate::desk::random_hex(TOKEN_BYTES);
     let inserted = connection
@@ -80,10 +72,9 @@ pub fn add(db: &Path, name: &str) -> io::Result<String> {
         )
         .map_err(|e| failed(db, e))?;
     if inserted == 0 {
-        let existing = load_from(&connection)
+        let existing = name_of(&connection, &name_key(name))
             .map_err(|e| failed(db, e))?
-            .remove(&name_key(name))
-            .map_or_else(|| name.to_string(), |account| account.name);
+            .unwrap_or_else(|| name.to_string());
         return Err(io::Error::other(format!(
             "there is already an account for {existing}; remove it first to give a new token"
         )));
@@ -95,14 +86,24 @@ pub fn add(db: &Path, name: &str) -> io::Result<String> {
 pub fn remove(db: &Path, name: &str) -> io::Result<String> {
     let connection = open_existing(db)?;
     let key = name_key(name);
-    let existing = load_from(&connection)
+    let existing = name_of(&connection, &key)
         .map_err(|e| failed(db, e))?
-        .remove(&key)
         .ok_or_else(|| io::Error::other(format!("there is no account for {name}")))?;
     connection
         .execute("DELETE FROM accounts WHERE name_key = ?1", params![key])
         .map_err(|e| failed(db, e))?;
-    Ok(existing.name)
+    Ok(existing)
+}
+
+/// The name, as added, of the account whose key is `key`.
+fn name_of(connection: &Connection, key: &str) -> rusqlite::Result<Option<String>> {
+    connection
+        .query_row(
+            "SELECT name FROM accounts WHERE name_key = ?1",
+            params![key],
+            |row| row.get(0),
+        )
+        .optional()
 }
 
 /// Every account, by name.

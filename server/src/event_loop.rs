@@ -1085,17 +1085,6 @@ fn open_log(
         }
         Db::Path(path) => path,
     };
-    if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(folder).map_err(|e| {
-            io::Error::new(
-                e.kind(),
-                format!(
-                    "the room's log {}: cannot create its folder: {e}",
-                    path.display()
-                ),
-            )
-        })?;
-    }
     let mut log = SqliteLog::open(path)?;
     let recent = log.recent(history)?;
     log.start(Arc::clone(waker))?;

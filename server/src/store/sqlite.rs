@@ -218,8 +218,8 @@ pub(crate) enum Lock {
     Shared,
 }
 
-/// Opens (or creates) a room's log file, checks it is ours and brings its
-/// schema up to date. With [`Lock::Exclusive`], also returns the lock that
+/// Opens (or creates, with its folder) a room's log file, checks it is
+/// ours and brings its schema up to date. With [`Lock::Exclusive`], also returns the lock that
 /// keeps a second server away, held until the file handle is dropped.
 pub(crate) fn open_database(
     path: &Path,
@@ -229,6 +229,11 @@ pub(crate) fn open_database(
         |what: String| io::Error::other(format!("the room's log {}: {what}", path.display()));
     if path.is_dir() {
         return Err(fail("is a directory".to_string()));
+    }
+    if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(folder).map_err(|e| {
+            io::Error::new(e.kind(), fail(format!("cannot create its folder: {e}")))
+        })?;
     }
     let connection = Connection::open_with_flags(
         path,
