@@ -60,6 +60,16 @@ impl TlsIdentity {
                 let cert = folder.join("tls-cert.pem");
                 let key = folder.join("tls-key.pem");
                 if !cert.exists() && !key.exists() {
+                    // With --redis nothing else makes the folder.
+                    fs::create_dir_all(folder).map_err(|e| {
+                        io::Error::new(
+                            e.kind(),
+                            format!(
+                                "cannot keep the TLS certificate in {}: {e}",
+                                folder.display()
+                            ),
+                        )
+                    })?;
                     make_and_keep(&cert, &key)?;
                 }
                 let (chain, key) = read_pem(&cert, &key)?;
@@ -167,4 +177,19 @@ fn host_name() -> Option<String> {
     let name = fs::read_to_string("/proc/sys/kernel/hostname").ok()?;
     let name = name.trim();
     (!name.is_empty()).then(|| name.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kept_certificate_is_made_once_in_a_folder_made_for_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("not/yet/there");
+        let first = TlsIdentity::load(&CertSource::KeptIn(folder.clone())).unwrap();
+        assert!(folder.join("tls-cert.pem").is_file());
+        let again = TlsIdentity::load(&CertSource::KeptIn(folder)).unwrap();
+        assert_eq!(first.fingerprint, again.fingerprint);
+    }
 }
