@@ -12,7 +12,6 @@ use getopts::Options;
 use chat_shared::{DEFAULT_MAX_LINE_BYTES, DEFAULT_PORT};
 
 use crate::log::{LogLevel, DEFAULT_LEVEL};
-use crate::store::redis::RedisTarget;
 
 /// Which server design runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +52,15 @@ impl Db {
             None => PathBuf::from("chat-room.db"),
         })
     }
+}
+
+/// What `--redis` and `--room` name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisTarget {
+    /// `redis://HOST:PORT[/DB]`.
+    pub url: String,
+    /// The room's name: its keys are `chat:{ROOM}:...`.
+    pub room: String,
 }
 
 /// Whether desks must log in (`--auth`).

@@ -1,14 +1,11 @@
-//! One client in the event loop: its transport, its line reader, its outbox,
-//! its rate limit, how far it is on its way into the room (TLS, login) and
-//! its lifecycle, and its registration with the poll.
+//! One client in the event loop: its transport, its framing, its outbox,
+//! its rate limit and its lifecycle, and its registration with the poll.
 //!
-//! A connection does its own I/O (reads lines, flushes its outbox, keeps its
-//! WRITABLE interest honest) but never touches other connections or the room:
-//! the loop in [`crate::event_loop`] decides what each line causes, what to
-//! queue and when to close.
+//! A connection does its own I/O (looks at the first byte, reads lines,
+//! flushes its outbox, keeps its WRITABLE interest honest) but never touches
+//! other connections or the rules: the loop in [`crate::event_loop`] decides
+//! what each line causes, what to queue and when to close.
 
-use std::cell::Cell;
-use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::ops::ControlFlow;
@@ -17,10 +14,12 @@ use std::time::{Duration, Instant};
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 
-use chat_shared::seed::{self, FRAME_END};
-use chat_shared::{Line, LineReader};
+use chat_shared::Line;
 
-use crate::outbox::{Frame, Outbox};
+use crate::close::{AfterLine, Close, CloseReason};
+use crate::frames::Frame;
+use crate::framing::{Dialect, Framing};
+use crate::outbox::Outbox;
 use crate::rate::TokenBucket;
 use crate::transport::{FirstByte, Security, Transport};
 
@@ -37,101 +36,20 @@ const READ_BUDGET_BYTES: usize = 256 * 1024;
 /// How long a closing connection may take to accept its last lines.
 const CLOSE_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Why a connection was closed; shown in the server's log.
+/// Where a connection is on its way in, as its first byte tells.
 #[derive(Debug)]
-pub enum CloseReason {
-    /// The peer closed its end.
-    PeerClosed,
-    /// The client sent `/quit`.
-    Quit,
-    /// Reading failed.
-    ReadError(io::Error),
-    /// Writing failed: usually the peer vanished.
-    WriteError(io::Error),
-    /// The peer did not take its messages fast enough.
-    TooSlow {
-        /// Bytes waiting when it was dropped.
-        queued: usize,
-        /// The `--max-queue` limit.
-        limit: usize,
-    },
-    /// No complete line for `--idle-timeout`.
-    IdleTimeout(Duration),
-    /// Its last messages could not be delivered in time while closing.
-    FlushTimeout,
-    /// The server is stopping.
-    ShuttingDown,
-    /// Plain text on a server that takes TLS only.
-    TlsRequired,
-    /// The TLS handshake (and the login, with accounts) took too long.
-    LoginTimeout(Duration),
-    /// `/auth` was refused.
-    LoginRefused,
-    /// Its account was removed.
-    Revoked,
-    /// Its name could not be claimed: the room's link is down.
-    RoomLinkDown,
-}
-
-impl fmt::Display for CloseReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            CloseReason::PeerClosed => f.write_str("closed by peer"),
-            CloseReason::Quit => f.write_str("quit"),
-            CloseReason::ReadError(e) => write!(f, "read error: {e}"),
-            CloseReason::WriteError(e) => write!(f, "write error: {e}"),
-            CloseReason::TooSlow { queued, limit } => {
-                write!(f, "too slow: {queued} bytes queued, limit {limit}")
-            }
-            CloseReason::IdleTimeout(after) => write!(f, "idle for {} s", after.as_secs()),
-            CloseReason::FlushTimeout => f.write_str("did not take its last messages in time"),
-            CloseReason::ShuttingDown => f.write_str("server shutting down"),
-            CloseReason::TlsRequired => f.write_str("plain text on a TLS-only server"),
-            CloseReason::LoginTimeout(after) => {
-                write!(f, "not in the room {} s after connecting", after.as_secs())
-            }
-            CloseReason::LoginRefused => f.write_str("login refused"),
-            CloseReason::Revoked => f.write_str("account removed"),
-            CloseReason::RoomLinkDown => f.write_str("room's link down, name not claimed"),
-        }
-    }
-}
-
-/// How to close: after what is queued has been written (a goodbye, an error,
-/// the peer's own last lines), or at once.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Close {
-    /// Write what is queued first (within [`CLOSE_FLUSH_TIMEOUT`]).
-    AfterFlush,
-    /// Drop what is queued.
-    Now,
-}
-
-/// What the caller of [`Connection::read_lines`] did with a line.
-#[derive(Debug)]
-pub enum AfterLine {
-    /// Go on reading.
-    Continue,
-    /// The connection ends here (the peer sent `/quit`, or its login was
-    /// refused): nothing after this line, not even what came in the same
-    /// read, is acted on.
-    Stop(CloseReason),
-    /// Keep the lines after this one until the caller reads again (the
-    /// peer's name is being claimed on other servers).
-    Hold,
-}
-
-/// How far a connection is on its way into the room.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Admission {
-    /// TLS is on and nothing has arrived: it is sent nothing, since plain
-    /// lines would garble a TLS handshake.
-    FirstByte,
-    /// It must send `/auth NAME TOKEN` first (`--auth token`); it gets
-    /// replies to its own lines and nothing else.
-    Login,
-    /// In the room: it gets the history and every broadcast.
-    Admitted,
+pub enum Arrival {
+    /// Nothing has arrived yet on a server that takes TLS: it is sent
+    /// nothing, since plain lines would garble a TLS handshake.
+    Waiting,
+    /// Its first byte settled plain or TLS just now: it may enter the room.
+    JustArrived,
+    /// It arrived earlier (or on a plain server, at once).
+    Arrived,
+    /// It must go: plain text on a TLS-only server (its input was taken, so
+    /// that closing does not reset the connection before the refusal is
+    /// read), an end of stream or an error before anything arrived.
+    Refused(CloseReason),
 }
 
 /// What reading a connection came to.
@@ -147,18 +65,6 @@ pub enum ReadOutcome {
     Held,
     /// End of stream, an error, or the peer quit.
     Closed(CloseReason),
-}
-
-/// Which protocol a peer speaks, known from its first byte.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dialect {
-    /// It has sent nothing yet: it gets our lines, as `nc` and load tools
-    /// expect from the moment they connect.
-    Undecided,
-    /// Our line protocol.
-    Lines,
-    /// The seed project's Python desk ([`chat_shared::seed`]).
-    Seed,
 }
 
 /// What a connection's clock says, checked once a second by the loop.
@@ -194,8 +100,6 @@ pub struct Limits {
     pub max_line_bytes: usize,
     /// Plain, TLS or either.
     pub security: Security,
-    /// Whether `/auth` must come first (`--auth token`).
-    pub login_required: bool,
 }
 
 /// One client socket and everything the loop keeps for it.
@@ -206,22 +110,16 @@ pub struct Connection {
     /// Its key in the poll (and the loop's slab).
     token: Token,
     /// Unique for the server's life, unlike `token`, which a later
-    /// connection may reuse: answers that arrive later (the room's log's)
-    /// check it.
+    /// connection may reuse: answers that arrive later (the store's) check
+    /// it.
     serial: u64,
     /// The peer's address, for the log.
     peer: SocketAddr,
-    /// Splits what the peer sends into lines (or a seed desk's frames).
-    lines: LineReader,
-    /// How far it is into the room; a `Cell` so that the line handler can
-    /// admit it in the middle of a read.
-    admission: Cell<Admission>,
+    /// How its bytes become lines, and our lines become its bytes.
+    framing: Framing,
     /// When it connected: the TLS handshake and the login are timed from
     /// here.
     opened_at: Instant,
-    /// The protocol it speaks; a `Cell` so that the line handler can read it
-    /// while the read that decides it is under way.
-    dialect: Cell<Dialect>,
     /// Frames waiting to be written.
     outbox: Outbox,
     /// Whether WRITABLE is in the registered interest; it is there only while
@@ -239,14 +137,11 @@ pub struct Connection {
     rate: Option<TokenBucket>,
     /// Open or closing.
     state: State,
-    /// `--max-line`, for a reader made once the dialect is known.
-    max_line_bytes: usize,
 }
 
 impl Connection {
     /// Registers `stream` for reading under `token` and returns the open
-    /// connection, admitted to the room at once unless TLS or a login must
-    /// come first.
+    /// connection.
     pub fn open(
         stream: TcpStream,
         peer: SocketAddr,
@@ -258,24 +153,13 @@ impl Connection {
     ) -> io::Result<Connection> {
         let mut transport = Transport::new(stream, &limits.security);
         registry.register(&mut transport, token, Interest::READABLE)?;
-        let admission = if limits.login_required {
-            Admission::Login
-        } else if transport.is_handshaking() {
-            Admission::FirstByte
-        } else {
-            Admission::Admitted
-        };
-        let max_line_bytes = limits.max_line_bytes;
         Ok(Connection {
             transport,
             token,
             serial,
             peer,
-            lines: LineReader::new(max_line_bytes),
-            admission: Cell::new(admission),
+            framing: Framing::new(limits.max_line_bytes),
             opened_at: Instant::now(),
-            dialect: Cell::new(Dialect::Undecided),
-            max_line_bytes,
             outbox: Outbox::default(),
             wants_writable: false,
             flush_scheduled: false,
@@ -298,17 +182,12 @@ impl Connection {
 
     /// The protocol it speaks.
     pub fn dialect(&self) -> Dialect {
-        self.dialect.get()
+        self.framing.dialect()
     }
 
-    /// How far it is into the room.
-    pub fn admission(&self) -> Admission {
-        self.admission.get()
-    }
-
-    /// True once it gets the room's history and broadcasts.
-    pub fn is_admitted(&self) -> bool {
-        self.admission.get() == Admission::Admitted
+    /// True until its first byte has settled plain or TLS.
+    pub fn is_waiting(&self) -> bool {
+        self.transport.is_undecided()
     }
 
     /// True until its first byte is known and, for TLS, its handshake is
@@ -327,16 +206,39 @@ impl Connection {
         self.paused_until.is_some_and(|at| at > now)
     }
 
+    /// Looks at the first byte, if it has not been seen yet, to settle
+    /// plain or TLS. `buffer` is the loop's shared read buffer, used to take
+    /// the input of a peer that is refused.
+    pub fn arrive(&mut self, buffer: &mut [u8]) -> Arrival {
+        let waiting = self.transport.is_undecided();
+        match self.transport.settle_layer() {
+            Ok(FirstByte::NotYet) => Arrival::Waiting,
+            Ok(FirstByte::Closed) => Arrival::Refused(CloseReason::PeerClosed),
+            Ok(FirstByte::PlainRefused) => {
+                let mut budget = READ_BUDGET_BYTES;
+                while budget > 0 {
+                    match self.transport.read(buffer) {
+                        Ok(n) if n > 0 => budget = budget.saturating_sub(n),
+                        _ => break,
+                    }
+                }
+                Arrival::Refused(CloseReason::TlsRequired)
+            }
+            Ok(FirstByte::Plain | FirstByte::Tls) if waiting => Arrival::JustArrived,
+            Ok(FirstByte::Plain | FirstByte::Tls) => Arrival::Arrived,
+            Err(e) => Arrival::Refused(CloseReason::ReadError(e)),
+        }
+    }
+
     /// Reads until `WouldBlock`, the rate limit, the read budget, the end of
-    /// the stream, or `handle` saying [`AfterLine::Stop`], handing `handle`
-    /// each line in order, with the dialect it is in and its admission (which
-    /// `handle` may change: a login). `buffer` is the loop's shared read
-    /// buffer.
+    /// the stream, or `handle` saying [`AfterLine::Stop`] or
+    /// [`AfterLine::Hold`], handing `handle` each line in order, with the
+    /// dialect to decode it in. `buffer` is the loop's shared read buffer.
     pub fn read_lines(
         &mut self,
         buffer: &mut [u8],
         now: Instant,
-        mut handle: impl FnMut(Dialect, &Cell<Admission>, Line<'_>) -> AfterLine,
+        mut handle: impl FnMut(Dialect, Line<'_>) -> AfterLine,
     ) -> ReadOutcome {
         self.paused_until = None;
         let outcome = self.read_until_done(buffer, now, &mut handle);
@@ -350,101 +252,43 @@ impl Connection {
         &mut self,
         buffer: &mut [u8],
         now: Instant,
-        handle: &mut impl FnMut(Dialect, &Cell<Admission>, Line<'_>) -> AfterLine,
+        handle: &mut impl FnMut(Dialect, Line<'_>) -> AfterLine,
     ) -> ReadOutcome {
-        let Connection {
-            transport,
-            lines,
-            dialect,
-            admission,
-            rate,
-            last_line_at,
-            max_line_bytes,
-            ..
-        } = self;
-        match transport.settle_layer() {
-            Ok(FirstByte::NotYet) => return ReadOutcome::Drained,
-            Ok(FirstByte::Closed) => return ReadOutcome::Closed(CloseReason::PeerClosed),
-            Ok(FirstByte::PlainRefused) => {
-                // Take what it sent, so that closing does not reset the
-                // connection before the refusal is read.
-                let mut budget = READ_BUDGET_BYTES;
-                while budget > 0 {
-                    match transport.read(buffer) {
-                        Ok(n) if n > 0 => budget = budget.saturating_sub(n),
-                        _ => break,
-                    }
-                }
-                return ReadOutcome::Closed(CloseReason::TlsRequired);
-            }
-            Ok(FirstByte::Plain | FirstByte::Tls) => {
-                if admission.get() == Admission::FirstByte {
-                    admission.set(Admission::Admitted);
-                }
-            }
-            Err(e) => return ReadOutcome::Closed(CloseReason::ReadError(e)),
-        }
-        if let Some(bucket) = rate.as_mut() {
+        if let Some(bucket) = &mut self.rate {
             if !bucket.has_token(now) {
                 return ReadOutcome::Paused(bucket.next_token_at());
             }
         }
-        let mut stop_reason = None;
-        let mut held = false;
-        let mut on_line = |line: Line<'_>| {
-            if matches!(line, Line::Complete(_)) {
-                *last_line_at = now;
-            }
-            match handle(dialect.get(), admission, line) {
-                AfterLine::Stop(reason) => {
-                    stop_reason = Some(reason);
-                    return ControlFlow::Break(());
-                }
-                AfterLine::Hold => {
-                    held = true;
-                    return ControlFlow::Break(());
-                }
-                AfterLine::Continue => {}
-            }
-            match rate.as_mut() {
-                Some(bucket) => {
-                    bucket.take();
-                    if bucket.has_token(now) {
-                        ControlFlow::Continue(())
-                    } else {
-                        ControlFlow::Break(())
-                    }
-                }
-                None => ControlFlow::Continue(()),
-            }
-        };
-        // Why a `Break` from the line handler stopped reading.
-        let stopped = |stop_reason: Option<CloseReason>, held: bool, rate: &Option<TokenBucket>| {
-            match stop_reason {
-                Some(reason) => ReadOutcome::Closed(reason),
-                None if held => ReadOutcome::Held,
-                None => ReadOutcome::Paused(rate.as_ref().map_or(now, TokenBucket::next_token_at)),
-            }
+        let Connection {
+            transport,
+            framing,
+            rate,
+            last_line_at,
+            ..
+        } = self;
+        let mut reader = LineHandler {
+            handle,
+            rate,
+            now,
+            last_line_at,
+            stopped: None,
         };
         // Lines held back by an earlier pause go first.
-        if lines.buffered_bytes() > 0 && lines.feed(&[], &mut on_line).is_break() {
-            return stopped(stop_reason, held, rate);
+        if framing
+            .resume(|dialect, line| reader.on_line(dialect, line))
+            .is_break()
+        {
+            return reader.outcome();
         }
         let mut budget = READ_BUDGET_BYTES;
         loop {
             match transport.read(buffer) {
                 Ok(0) => return ReadOutcome::Closed(CloseReason::PeerClosed),
                 Ok(n) => {
-                    if dialect.get() == Dialect::Undecided {
-                        dialect.set(if seed::is_seed_desk(buffer[0]) {
-                            *lines = LineReader::ending_with(FRAME_END, *max_line_bytes);
-                            Dialect::Seed
-                        } else {
-                            Dialect::Lines
-                        });
-                    }
-                    if lines.feed(&buffer[..n], &mut on_line).is_break() {
-                        return stopped(stop_reason, held, rate);
+                    let flow =
+                        framing.feed(&buffer[..n], |dialect, line| reader.on_line(dialect, line));
+                    if flow.is_break() {
+                        return reader.outcome();
                     }
                     budget = budget.saturating_sub(n);
                     if budget == 0 {
@@ -453,7 +297,7 @@ impl Connection {
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    lines.shrink();
+                    framing.shrink();
                     return ReadOutcome::Drained;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -554,17 +398,19 @@ impl Connection {
     }
 
     /// Whether its clock has run out: not in the room (TLS handshake done,
-    /// logged in) `login_timeout` after connecting, no complete line for
-    /// `idle_timeout` while open, or too long spent closing.
+    /// logged in: `in_room` says) `login_timeout` after connecting, no
+    /// complete line for `idle_timeout` while open, or too long spent
+    /// closing.
     pub fn overdue(
         &self,
         now: Instant,
         idle_timeout: Option<Duration>,
         login_timeout: Duration,
+        in_room: bool,
     ) -> Option<Overdue> {
         match &self.state {
             State::Open
-                if (!self.is_admitted() || self.transport.is_handshaking())
+                if (!in_room || self.transport.is_handshaking())
                     && now.duration_since(self.opened_at) > login_timeout =>
             {
                 Some(Overdue::LoginTimeout(login_timeout))
@@ -602,5 +448,55 @@ impl Connection {
         }
         // Failing means it is not registered: nothing to undo.
         let _ = registry.deregister(&mut self.transport);
+    }
+}
+
+/// Hands a connection's lines to the loop's handler one by one, stopping
+/// where the handler says, or where the rate limit runs out; and says why it
+/// stopped.
+struct LineHandler<'a, H> {
+    handle: &'a mut H,
+    rate: &'a mut Option<TokenBucket>,
+    now: Instant,
+    last_line_at: &'a mut Instant,
+    /// Why the last `Break` was asked for: `Stop` or `Hold` from the
+    /// handler; `None` when the rate limit ran out.
+    stopped: Option<AfterLine>,
+}
+
+impl<H: FnMut(Dialect, Line<'_>) -> AfterLine> LineHandler<'_, H> {
+    fn on_line(&mut self, dialect: Dialect, line: Line<'_>) -> ControlFlow<()> {
+        if matches!(line, Line::Complete(_)) {
+            *self.last_line_at = self.now;
+        }
+        match (self.handle)(dialect, line) {
+            AfterLine::Continue => {}
+            other => {
+                self.stopped = Some(other);
+                return ControlFlow::Break(());
+            }
+        }
+        let Some(bucket) = self.rate.as_mut() else {
+            return ControlFlow::Continue(());
+        };
+        bucket.take();
+        if bucket.has_token(self.now) {
+            ControlFlow::Continue(())
+        } else {
+            ControlFlow::Break(())
+        }
+    }
+
+    /// Why reading stopped at a `Break`.
+    fn outcome(&mut self) -> ReadOutcome {
+        match self.stopped.take() {
+            Some(AfterLine::Stop(reason)) => ReadOutcome::Closed(reason),
+            Some(AfterLine::Hold) => ReadOutcome::Held,
+            Some(AfterLine::Continue) | None => ReadOutcome::Paused(
+                self.rate
+                    .as_ref()
+                    .map_or(self.now, TokenBucket::next_token_at),
+            ),
+        }
     }
 }

@@ -10,7 +10,7 @@ use socket2::{Domain, Protocol, SockRef, Socket, TcpKeepalive, Type};
 
 use chat_shared::ServerLine;
 
-use crate::outbox::encode;
+use crate::frames::encode;
 
 /// Connections the kernel may queue before we accept them. When a thousand
 /// desks reconnect after a restart, std's 128 drops SYNs and makes clients

@@ -4,7 +4,8 @@
 use std::process::ExitCode;
 
 use chat_server::config::{parse_args, Command, Config, Mode, UserAction};
-use chat_server::{accounts, listener, log, threads, Server};
+use chat_server::store::accounts;
+use chat_server::{listener, log, threads, Server};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -69,7 +70,7 @@ fn run(config: Config) -> std::io::Result<()> {
         Mode::Event => {
             let mut server = Server::new(listener, config)?;
             server.handle_signals()?;
-            tracing::info!("[*] Room log: {}", server.log_description());
+            tracing::info!("[*] Room log: {}", server.store_description());
             if let Some(tls) = server.tls_description() {
                 tracing::info!("[*] {tls}");
             }

@@ -1,31 +1,11 @@
-//! What the server writes: [`Frame`]s (encoded server lines, shared by every
-//! recipient of a broadcast) and each connection's bounded [`Outbox`] of them,
-//! written many frames per system call.
-//!
-//! Both modes encode through [`encode`]; only the event loop queues.
+//! Each connection's bounded [`Outbox`]: the [`Frame`]s waiting to be
+//! written to one peer, shared with every other recipient of the same
+//! broadcast, written many frames per system call.
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
-use std::sync::Arc;
 
-use chat_shared::ServerLine;
-
-/// An encoded server line, shared by every recipient's queue: a broadcast is
-/// encoded once, not once per client.
-pub type Frame = Arc<[u8]>;
-
-/// Encodes a server line into a shareable frame.
-pub fn encode(line: &ServerLine<'_>) -> Frame {
-    Frame::from(line.encode())
-}
-
-/// The same line as a seed desk is sent it ([`chat_shared::seed::render`]),
-/// or `None` when a seed desk has no use for it.
-pub fn for_seed_desk(frame: &Frame) -> Option<Frame> {
-    let line = std::str::from_utf8(frame).ok()?.trim_end_matches('\n');
-    let parsed = ServerLine::parse(line).ok()?;
-    chat_shared::seed::render(&parsed).map(Frame::from)
-}
+use crate::frames::Frame;
 
 /// Most frames handed to one `writev`. Linux accepts 1024; 64 frames of chat
 /// lines already fill a typical socket buffer, and the array lives on the

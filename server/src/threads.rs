@@ -5,7 +5,7 @@
 //! each message is written to every client with blocking writes while the
 //! lock is held, exactly as the seed's `for client_socket in client_sockets:
 //! client_socket.send(...)` did. It speaks the same protocol through the same
-//! [`Room`], so a comparison measures the design and nothing else. What it
+//! rules ([`Chat`]), so a comparison measures the design and nothing else. What it
 //! suffers (a thread and its stack per client, a slow reader stalling every
 //! broadcast, thread limits) comes from that design; nothing here is slowed
 //! on purpose.
@@ -18,15 +18,19 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::Instant;
 
-use chat_shared::{ErrorCode, Line, LineReader, ServerLine};
+use chat_shared::LineReader;
 
+use crate::chat::{Chat, Settings, SHUTDOWN_REASON};
+use crate::close::AfterLine;
 use crate::config::Config;
+use crate::effect::Effect;
+use crate::frames;
+use crate::framing::Dialect;
+use crate::ids::{Asker, ConnId};
 use crate::listener;
-use crate::outbox::encode;
 use crate::rate::TokenBucket;
-use crate::room::{ConnId, Delivery, Effect, Room, SHUTDOWN_REASON};
-use crate::store::memory::MemoryLog;
-use crate::store::{Asker, Completion, Request, RoomLog};
+use crate::store::memory::MemoryStore;
+use crate::store::{Request, Store};
 
 /// Each client thread's read buffer; the seed read 1024 bytes at a time.
 const READ_BUFFER_BYTES: usize = 4096;
@@ -39,13 +43,13 @@ struct Shared {
     stopping: AtomicBool,
 }
 
-/// The seed's `client_sockets` set, plus the room and its log (in memory:
-/// the durable log is for the event loop).
+/// The seed's `client_sockets` set, plus the rules and the store (in
+/// memory: the durable store is for the event loop).
 #[derive(Debug)]
 struct State {
     clients: Vec<(ConnId, TcpStream)>,
-    room: Room,
-    log: MemoryLog,
+    chat: Chat,
+    store: MemoryStore,
     next_id: ConnId,
 }
 
@@ -78,12 +82,21 @@ impl Server {
     pub fn new(listener: TcpListener, config: Config) -> io::Result<Server> {
         listener.set_nonblocking(false)?;
         let max_clients = config.max_clients.unwrap_or(usize::MAX);
-        let log = MemoryLog::new();
+        let store = MemoryStore::new();
+        let settings = Settings {
+            history_limit: config.history,
+            // A thread blocks on its writes: nothing is queued to bound.
+            replay_budget_bytes: usize::MAX,
+            max_line_bytes: config.max_line_bytes,
+            epoch: store.epoch().to_string(),
+            can_search: store.can_search(),
+            shared_as: None,
+        };
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 clients: Vec::new(),
-                room: Room::new(config.history, log.epoch()),
-                log,
+                chat: Chat::new(settings, None),
+                store,
                 next_id: 0,
             }),
             config,
@@ -175,9 +188,14 @@ impl Server {
         };
         let id = state.next_id;
         state.next_id += 1;
-        for frame in state.room.history() {
-            if stream.write_all(frame).is_err() {
-                return;
+        let mut history = Vec::new();
+        state.chat.connected(id, &mut history);
+        for effect in history {
+            if let Effect::Send(_, frame) = effect {
+                if stream.write_all(&frame).is_err() {
+                    state.chat.leave(id, &mut Vec::new());
+                    return;
+                }
             }
         }
         let shared = Arc::clone(&self.shared);
@@ -199,9 +217,7 @@ impl Server {
             "[*] Shutting down: telling {} clients.",
             state.clients.len()
         );
-        let bye = encode(&ServerLine::Bye {
-            reason: SHUTDOWN_REASON,
-        });
+        let bye = frames::bye(SHUTDOWN_REASON);
         for (_, stream) in state.clients.iter_mut() {
             let _ = stream.write_all(&bye);
             // Wakes the client's thread from its blocking read.
@@ -220,7 +236,10 @@ fn serve_client(shared: &Shared, id: ConnId, mut stream: TcpStream, peer: Socket
         .rate_limit
         .map(|n| TokenBucket::new(n, Instant::now()));
     let mut buffer = [0u8; READ_BUFFER_BYTES];
-    let mut effects = Vec::new();
+    let from = Asker {
+        conn: id,
+        serial: id as u64,
+    };
     let reason = loop {
         let n = match stream.read(&mut buffer) {
             Ok(0) => break "closed by peer".to_string(),
@@ -247,56 +266,14 @@ fn serve_client(shared: &Shared, id: ConnId, mut stream: TcpStream, peer: Socket
                 bucket.take();
             }
             let mut state = lock(shared);
-            let from = Asker {
-                conn: id,
-                serial: id as u64,
-            };
-            match line {
-                Line::Complete(bytes) => state.room.handle_line(from, bytes, &mut effects),
-                Line::TooLong => {
-                    effects.push(Effect::Reply(Room::line_too_long(config.max_line_bytes)))
-                }
-            }
-            for effect in effects.drain(..) {
-                match effect {
-                    Effect::Reply(frame) => {
-                        let _ = stream.write_all(&frame);
-                    }
-                    Effect::Broadcast(frame) => broadcast(&mut state, &frame),
-                    Effect::Publish(draft) => {
-                        through_log(&mut state, Request::Append(vec![draft]));
-                    }
-                    Effect::Resume { epoch, after, desk } => {
-                        let frames = if epoch == state.room.epoch() {
-                            let request = Request::Replay {
-                                asker: from,
-                                after,
-                                desk,
-                            };
-                            through_log(&mut state, request)
-                        } else {
-                            state.room.replay_history()
-                        };
-                        for frame in frames {
-                            let _ = stream.write_all(&frame);
-                        }
-                    }
-                    Effect::Search { words, desk } => {
-                        let request = Request::Search {
-                            asker: from,
-                            words,
-                            desk,
-                        };
-                        for frame in through_log(&mut state, request) {
-                            let _ = stream.write_all(&frame);
-                        }
-                    }
-                    Effect::Quit => quit = true,
-                    // This baseline's room is never shared (`--redis` is
-                    // refused with `--mode threads`), so it claims nothing.
-                    Effect::Claim(_) | Effect::Release(_) | Effect::Redesk(_) => {}
-                }
-            }
+            let mut effects = Vec::new();
+            let next = Dialect::Desk.decode(line, |input| {
+                state
+                    .chat
+                    .handle(from, peer, Instant::now(), input, &mut effects)
+            });
+            carry_out(&mut state, effects);
+            quit = matches!(next, AfterLine::Stop(_));
             if quit {
                 ControlFlow::Break(())
             } else {
@@ -309,12 +286,9 @@ fn serve_client(shared: &Shared, id: ConnId, mut stream: TcpStream, peer: Socket
     };
     let mut state = lock(shared);
     state.clients.retain(|(client, _)| *client != id);
-    state.room.leave(id, &mut effects);
-    for effect in effects.drain(..) {
-        if let Effect::Broadcast(frame) = effect {
-            broadcast(&mut state, &frame);
-        }
-    }
+    let mut effects = Vec::new();
+    state.chat.leave(id, &mut effects);
+    carry_out(&mut state, effects);
     drop(state);
     let _ = stream.shutdown(Shutdown::Both);
     if !shared.stopping.load(Ordering::SeqCst) {
@@ -322,53 +296,43 @@ fn serve_client(shared: &Shared, id: ConnId, mut stream: TcpStream, peer: Socket
     }
 }
 
-/// Runs a request through the in-memory log (it answers at once):
-/// delivers what it stored, returns what the asker is to be sent (a replay,
-/// or why a search cannot be done).
-fn through_log(state: &mut State, request: Request) -> Vec<crate::outbox::Frame> {
-    let _ = state.log.submit(request);
-    let mut done = Vec::new();
-    state.log.completions(&mut done);
-    let mut replay = Vec::new();
-    for completion in done {
-        match completion {
-            Completion::Appended(messages) => {
-                for message in messages {
-                    match state.room.record(&message) {
-                        Delivery::Everyone(frame) => broadcast(state, &frame),
-                        Delivery::Desks(frame, desks) => {
-                            for (id, stream) in state.clients.iter_mut() {
-                                if desks.contains(id) {
-                                    let _ = stream.write_all(&frame);
-                                }
-                            }
-                        }
-                        Delivery::Nobody => {}
-                    }
+/// Carries out what the rules decided, under the lock, with blocking
+/// writes; requests to the store (in memory: it answers at once) are
+/// answered on the spot.
+fn carry_out(state: &mut State, effects: Vec<Effect>) {
+    for effect in effects {
+        let request = match effect {
+            Effect::Send(to, frame) | Effect::Answer(Asker { conn: to, .. }, frame) => {
+                if let Some((_, stream)) = state.clients.iter_mut().find(|(id, _)| *id == to) {
+                    let _ = stream.write_all(&frame);
                 }
+                continue;
             }
-            Completion::Replay {
-                messages, skipped, ..
-            } => replay = state.room.replay(&messages, skipped, usize::MAX),
-            Completion::SearchFailed { error, .. } => {
-                replay = vec![encode(&ServerLine::Error {
-                    code: ErrorCode::NeedsLog,
-                    detail: &error,
-                })]
+            Effect::Broadcast(_, frame) | Effect::NoticeAll(frame) => {
+                broadcast(state, &frame);
+                continue;
             }
-            // An in-memory log neither fails to save nor to read, nor
-            // finds anything, nor is it shared with other servers.
-            Completion::NotSaved { .. }
-            | Completion::ReplayFailed { .. }
-            | Completion::Found { .. }
-            | Completion::Claimed { .. }
-            | Completion::Presence(_)
-            | Completion::Roster(_)
-            | Completion::LinkDown(_)
-            | Completion::LinkUp => {}
+            Effect::Publish(draft) => Request::Append(vec![draft]),
+            Effect::Replay { asker, after, desk } => Request::Replay { asker, after, desk },
+            Effect::Search { asker, words, desk } => Request::Search { asker, words, desk },
+            // This baseline's store is never shared (`--redis` is refused
+            // with `--mode threads`), so it claims nothing; nor has it
+            // accounts, whose revocation alone closes a connection here.
+            Effect::Claim(..)
+            | Effect::Release(_)
+            | Effect::Redesk(_)
+            | Effect::ReadOn(_)
+            | Effect::Close(..) => continue,
+        };
+        let _ = state.store.submit(request);
+        let mut answers = Vec::new();
+        state.store.completions(&mut answers);
+        let mut more = Vec::new();
+        for answer in answers {
+            state.chat.answer(answer, &mut more);
         }
+        carry_out(state, more);
     }
-    replay
 }
 
 /// The seed's broadcast: a blocking write to every client, in turn, under

@@ -134,6 +134,11 @@ impl Transport {
         })
     }
 
+    /// True until the first byte has settled plain or TLS.
+    pub fn is_undecided(&self) -> bool {
+        matches!(self.layer, Layer::Undecided { .. })
+    }
+
     /// True while a TLS handshake is unfinished (or the layer undecided).
     pub fn is_handshaking(&self) -> bool {
         match &self.layer {

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use chat_load::{parse_args, run};
 use chat_server::config::Db;
-use chat_server::store::redis::RedisTarget;
+use chat_server::config::RedisTarget;
 use chat_server::Config as ServerConfig;
 use common::{assert_complete_delivery, quiet_server, start_server};
 

@@ -7,12 +7,12 @@ use std::io;
 
 use chat_shared::MessageId;
 
-use super::{Busy, Completion, Message, Request, RoomLog, REPLAY_LIMIT};
+use super::{Busy, Completion, Message, Request, Store, REPLAY_LIMIT};
 use crate::desk::DeskId;
 
 /// A log that lives and dies with the process.
 #[derive(Debug)]
-pub struct MemoryLog {
+pub struct MemoryStore {
     /// A fresh name for each run: IDs restart at 1.
     epoch: String,
     /// The last message's number.
@@ -23,10 +23,10 @@ pub struct MemoryLog {
     done: Vec<Completion>,
 }
 
-impl MemoryLog {
+impl MemoryStore {
     /// An empty log with a new epoch.
-    pub fn new() -> MemoryLog {
-        MemoryLog {
+    pub fn new() -> MemoryStore {
+        MemoryStore {
             epoch: super::new_epoch(),
             last: 0,
             kept: VecDeque::new(),
@@ -68,13 +68,13 @@ impl MemoryLog {
     }
 }
 
-impl Default for MemoryLog {
-    fn default() -> MemoryLog {
-        MemoryLog::new()
+impl Default for MemoryStore {
+    fn default() -> MemoryStore {
+        MemoryStore::new()
     }
 }
 
-impl RoomLog for MemoryLog {
+impl Store for MemoryStore {
     fn epoch(&self) -> &str {
         &self.epoch
     }
@@ -155,7 +155,7 @@ mod tests {
 
     #[test]
     fn ids_count_up_from_one() {
-        let mut log = MemoryLog::new();
+        let mut log = MemoryStore::new();
         log.submit(Request::Append(vec![draft("a"), draft("b")]))
             .unwrap();
         let mut out = Vec::new();
@@ -168,7 +168,7 @@ mod tests {
 
     #[test]
     fn replay_gives_what_came_after() {
-        let mut log = MemoryLog::new();
+        let mut log = MemoryStore::new();
         log.submit(Request::Append(
             (0..5).map(|n| draft(&n.to_string())).collect(),
         ))
@@ -180,7 +180,7 @@ mod tests {
 
     #[test]
     fn replay_counts_what_it_no_longer_keeps() {
-        let mut log = MemoryLog::new();
+        let mut log = MemoryStore::new();
         let drafts = (0..REPLAY_LIMIT + 10)
             .map(|n| draft(&n.to_string()))
             .collect();
@@ -193,7 +193,7 @@ mod tests {
 
     #[test]
     fn direct_messages_replay_only_to_their_desks() {
-        let mut log = MemoryLog::new();
+        let mut log = MemoryStore::new();
         let (alice, bob, eve) = (DeskId::of("a"), DeskId::of("b"), DeskId::of("e"));
         let mut secret = draft("psst");
         secret.direct = Some(super::super::DirectTo {
@@ -215,6 +215,6 @@ mod tests {
 
     #[test]
     fn each_run_has_its_own_epoch() {
-        assert_ne!(MemoryLog::new().epoch(), MemoryLog::new().epoch());
+        assert_ne!(MemoryStore::new().epoch(), MemoryStore::new().epoch());
     }
 }

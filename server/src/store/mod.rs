@@ -1,16 +1,18 @@
-//! The room's log: every message, in order, with the ID the log gives it.
+//! The store: every message, in order, with the ID the store gives it
+//! (users know it as "the room's log"; in the code, "log" is the server's
+//! own diagnostics, [`crate::log`]).
 //!
-//! The event loop never delivers a message the log has not taken: it submits
-//! [`Draft`]s, and broadcasts a [`Message`] only when the log hands it back
-//! with its ID ([`Completion::Appended`]). A log may answer at once
-//! ([`memory::MemoryLog`], `--db none`) or later from another thread
-//! ([`sqlite::SqliteLog`], the default), in which case it wakes the loop's
-//! poll; or from a Redis stream that several servers share ([`redis::RedisLog`],
-//! `--redis`). Answers come back in the order the requests went in, which is
-//! what makes a resume exact: a replay covers every message handed back
-//! before it.
+//! The event loop never delivers a message the store has not taken: it
+//! submits [`Draft`]s, and delivers a [`Message`] only when the store hands
+//! it back with its ID ([`Completion::Appended`]). A store may answer at once
+//! ([`memory::MemoryStore`], `--db none`) or later from another thread
+//! ([`sqlite::SqliteStore`], the default), in which case it wakes the loop's
+//! poll; or from a Redis stream that several servers share
+//! ([`redis::RedisStore`], `--redis`). Answers come back in the order the
+//! requests went in, which is what makes a resume exact: a replay covers
+//! every message handed back before it.
 //!
-//! A log that several servers share also owns what makes them one room
+//! A store that several servers share also owns what makes them one room
 //! ([`SharedRoom`]): names claimed across servers, who is on the others,
 //! JOIN and LEAVE for everyone, and whether the link to the others is up.
 
@@ -19,8 +21,10 @@ use std::io;
 use chat_shared::{Color, MessageId};
 
 use crate::desk::DeskId;
-use crate::room::ConnId;
+use crate::ids::Asker;
 
+pub mod accounts;
+pub mod link;
 pub mod memory;
 pub mod redis;
 pub mod sqlite;
@@ -55,16 +59,6 @@ impl DirectTo {
     pub fn involves(&self, desk: Option<DeskId>) -> bool {
         desk.is_some_and(|desk| desk == self.from_desk || desk == self.to_desk)
     }
-}
-
-/// Which connection asked, as the loop knows it: its slab key, and a serial
-/// number that tells it apart from a later connection given the same key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Asker {
-    /// The connection's slab key.
-    pub conn: ConnId,
-    /// The connection's serial number, unique for the server's life.
-    pub serial: u64,
 }
 
 /// A message the room accepted, not yet in the log.
@@ -298,13 +292,13 @@ pub trait SharedRoom {
     fn redesk(&mut self, claim: NameClaim);
 }
 
-/// The log was too far behind to take a request; it comes back untouched.
+/// The store was too far behind to take a request; it comes back untouched.
 #[derive(Debug)]
 pub struct Busy(pub Request);
 
-/// A room's log. See the module docs for the contract.
-pub trait RoomLog: Send {
-    /// Names this log: IDs from two logs with different epochs are not
+/// Where messages are kept. See the module docs for the contract.
+pub trait Store: Send {
+    /// Names this store: IDs from two stores with different epochs are not
     /// comparable.
     fn epoch(&self) -> &str;
 

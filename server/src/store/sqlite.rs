@@ -16,7 +16,7 @@
 //! The server holds an exclusive lock on the file (flock(2), which SQLite's
 //! own locks do not see) for its whole life, so a second server on the same
 //! file is refused at start, while `chat-server user ...` can still change the
-//! accounts table beside the running server ([`crate::accounts`]). A file that
+//! accounts table beside the running server ([`crate::store::accounts`]). A file that
 //! is not a SQLite database, or is another program's database, is refused and
 //! left as it is.
 
@@ -33,7 +33,7 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use chat_shared::{Color, MessageId};
 
 use super::{
-    Busy, Completion, DirectTo, Draft, Message, Request, RoomLog, REPLAY_LIMIT, SEARCH_LIMIT,
+    Busy, Completion, DirectTo, Draft, Message, Request, Store, REPLAY_LIMIT, SEARCH_LIMIT,
 };
 use crate::desk::DeskId;
 
@@ -57,7 +57,7 @@ const QUEUED_REQUESTS: usize = 4096;
 const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
 
 /// A room log in a SQLite file.
-pub struct SqliteLog {
+pub struct SqliteStore {
     path: PathBuf,
     epoch: String,
     /// The newest message's number at start (0: none yet).
@@ -69,7 +69,7 @@ pub struct SqliteLog {
     /// The storage thread, joined on close.
     thread: Option<JoinHandle<()>>,
     /// Read by the loop's thread at start-up, then handed to the storage
-    /// thread by [`SqliteLog::start`].
+    /// thread by [`SqliteStore::start`].
     connection: Option<Connection>,
     /// What the thread sends its answers with, until it starts.
     done_sender: Option<Sender<Completion>>,
@@ -78,19 +78,19 @@ pub struct SqliteLog {
     _lock: std::fs::File,
 }
 
-impl std::fmt::Debug for SqliteLog {
+impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteLog")
+        f.debug_struct("SqliteStore")
             .field("path", &self.path)
             .field("epoch", &self.epoch)
             .finish()
     }
 }
 
-impl SqliteLog {
+impl SqliteStore {
     /// Opens (or creates) the log at `path` and checks it is ours and free.
-    /// The storage thread starts with [`SqliteLog::start`].
-    pub fn open(path: &Path) -> io::Result<SqliteLog> {
+    /// The storage thread starts with [`SqliteStore::start`].
+    pub fn open(path: &Path) -> io::Result<SqliteStore> {
         let fail =
             |what: String| io::Error::other(format!("the room's log {}: {what}", path.display()));
         let (connection, lock) = open_database(path, Lock::Exclusive)?;
@@ -108,7 +108,7 @@ impl SqliteLog {
             })
             .map_err(|e| fail(describe(&e)))?;
         let (done_sender, done) = mpsc::channel();
-        Ok(SqliteLog {
+        Ok(SqliteStore {
             path: path.to_path_buf(),
             epoch,
             last_at_start: last_at_start as u64,
@@ -145,7 +145,7 @@ impl SqliteLog {
     }
 }
 
-impl RoomLog for SqliteLog {
+impl Store for SqliteStore {
     fn epoch(&self) -> &str {
         &self.epoch
     }
@@ -200,7 +200,7 @@ impl RoomLog for SqliteLog {
     }
 }
 
-impl Drop for SqliteLog {
+impl Drop for SqliteStore {
     /// The storage thread's connection is closed before the file lock goes:
     /// closing any descriptor of the file drops this process's SQLite
     /// (POSIX) locks on it, which must not happen under a live connection.
@@ -354,7 +354,7 @@ fn create_schema(connection: &Connection) -> rusqlite::Result<()> {
              to_desk BLOB
          );
          -- People who may log in (--auth token): a token's SHA-256, never
-         -- the token (crate::accounts).
+         -- the token (crate::store::accounts).
          CREATE TABLE IF NOT EXISTS accounts (
              name_key TEXT PRIMARY KEY,
              name TEXT NOT NULL,

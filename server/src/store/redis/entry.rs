@@ -194,7 +194,7 @@ fn unhex(text: &str) -> Option<[u8; 32]> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Asker;
+    use crate::ids::Asker;
     use redis::streams::StreamId;
     use redis::Value;
 

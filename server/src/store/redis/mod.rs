@@ -16,7 +16,7 @@
 //! storage thread: a [`reader`] parked in `XREAD BLOCK` (a short block, so it
 //! notices when to stop) and a [`writer`] for `XADD` and everything else.
 //! They talk to the loop through bounded channels and the loop's one
-//! `Waker`. This fits the asynchronous [`RoomLog`] contract as it is; the
+//! `Waker`. This fits the asynchronous [`Store`] contract as it is; the
 //! maintained client does RESP, URLs, `AUTH` and `SELECT` for us, where a
 //! codec in the loop's poll would have us own a connection state machine;
 //! and the loop never blocks on Redis.
@@ -58,8 +58,10 @@ use redis::Commands;
 
 use chat_shared::MessageId;
 
+use crate::config::RedisTarget;
+
 use super::{
-    Asker, Busy, Completion, Message, NameClaim, RemoteMember, Request, RoomLog, SharedRoom,
+    Asker, Busy, Completion, Message, NameClaim, RemoteMember, Request, SharedRoom, Store,
 };
 
 pub mod entry;
@@ -85,17 +87,8 @@ const QUEUED_REQUESTS: usize = 4096;
 /// Replays waiting for the reader before the loop is told it is busy.
 const QUEUED_REPLAYS: usize = 256;
 
-/// What `--redis` and `--room` name.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RedisTarget {
-    /// `redis://HOST:PORT[/DB]`.
-    pub url: String,
-    /// The room's name: its keys are `chat:{ROOM}:...`.
-    pub room: String,
-}
-
 /// A room log in a Redis stream shared with other servers.
-pub struct RedisLog {
+pub struct RedisStore {
     /// Where, for the start-up line (no password).
     address: String,
     room: String,
@@ -122,9 +115,9 @@ pub struct RedisLog {
     threads: Vec<JoinHandle<()>>,
 }
 
-impl std::fmt::Debug for RedisLog {
+impl std::fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisLog")
+        f.debug_struct("RedisStore")
             .field("address", &self.address)
             .field("room", &self.room)
             .field("server_id", &self.server_id)
@@ -132,12 +125,12 @@ impl std::fmt::Debug for RedisLog {
     }
 }
 
-impl RedisLog {
+impl RedisStore {
     /// Connects, agrees on the epoch with the other servers, and reads the
     /// newest `history` messages and who is on the other servers; blocking,
     /// once, before the loop starts. The threads start with
-    /// [`RedisLog::start`].
-    pub fn open(target: &RedisTarget, history: usize) -> io::Result<RedisLog> {
+    /// [`RedisStore::start`].
+    pub fn open(target: &RedisTarget, history: usize) -> io::Result<RedisStore> {
         let fail = |what: String| {
             io::Error::other(format!(
                 "the room's link {}: {what}",
@@ -175,7 +168,7 @@ impl RedisLog {
         let recent =
             recent_messages(&mut connection, &keys, last_at_start, history).map_err(read)?;
         let roster = read_roster(&mut connection, &keys).map_err(read)?;
-        Ok(RedisLog {
+        Ok(RedisStore {
             address,
             room: target.room.clone(),
             epoch,
@@ -251,7 +244,7 @@ impl RedisLog {
     }
 }
 
-impl RoomLog for RedisLog {
+impl Store for RedisStore {
     fn epoch(&self) -> &str {
         &self.epoch
     }
@@ -354,7 +347,7 @@ impl RoomLog for RedisLog {
     }
 }
 
-impl SharedRoom for RedisLog {
+impl SharedRoom for RedisStore {
     fn server_id(&self) -> &str {
         &self.server_id
     }

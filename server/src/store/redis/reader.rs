@@ -17,7 +17,8 @@ use chat_shared::MessageId;
 use super::entry::{parse_entry, stream_id, Entry, Keys};
 use super::{walk_back, Walk, CONNECT_TIMEOUT};
 use crate::desk::DeskId;
-use crate::store::{Asker, Completion, Message, REPLAY_LIMIT};
+use crate::ids::Asker;
+use crate::store::{Completion, Message, REPLAY_LIMIT};
 
 /// How long one `XREAD` waits for news: how late the reader notices it
 /// should stop.

@@ -19,7 +19,8 @@ use chat_shared::message::timestamp_now;
 use super::entry::{desk_hex, member_value, message_fields, parse_member, presence_fields, Keys};
 use super::reader::ReaderSignals;
 use super::{CONNECT_TIMEOUT, STREAM_MAX_ENTRIES};
-use crate::store::{Asker, ClaimOutcome, Completion, Draft, NameClaim, PresenceKind, PresenceNote};
+use crate::ids::Asker;
+use crate::store::{ClaimOutcome, Completion, Draft, NameClaim, PresenceKind, PresenceNote};
 
 /// How often this server says it is alive and looks for dead servers: one
 /// SET and a look at the list of servers, cheap at any number of desks.

@@ -23,7 +23,7 @@ use sha2::{Digest, Sha256};
 
 use chat_shared::name::{check_name, name_key};
 
-use crate::store::sqlite::{open_database, Lock};
+use super::sqlite::{open_database, Lock};
 
 /// Bytes of randomness in a token: 256 bits, printed as 64 hex digits.
 const TOKEN_BYTES: usize = 32;

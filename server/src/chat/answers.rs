@@ -1,0 +1,222 @@
+//! What each answer of the store does: a stored message is delivered (to
+//! its room, or to the two desks of a direct message), a refusal is told to
+//! its sender, a replay or a search goes to the desk that asked, and, when
+//! servers share the store, a name claim is settled and the other servers'
+//! JOIN and LEAVE reach everyone. Also what the loop says when the store is
+//! too far behind to take a request at all.
+
+use chat_shared::message::Presence;
+use chat_shared::{ErrorCode, ServerLine};
+
+use super::Chat;
+use crate::close::CloseReason;
+use crate::directory::ClaimAnswered;
+use crate::effect::Effect;
+use crate::frames::{self, direct_of, encode};
+use crate::ids::Asker;
+use crate::room::MAIN;
+use crate::store::{ClaimOutcome, Completion, Draft, Message, PresenceKind, PresenceNote};
+
+impl Chat {
+    /// Acts on one answer of the store.
+    pub fn answer(&mut self, completion: Completion, effects: &mut Vec<Effect>) {
+        match completion {
+            Completion::Appended(messages) => {
+                self.saves_again(effects);
+                for message in &messages {
+                    self.deliver(message, effects);
+                }
+            }
+            Completion::NotSaved { drafts, error } => self.not_saved(drafts, &error, effects),
+            Completion::Replay {
+                asker,
+                messages,
+                skipped,
+            } => self.replay(asker, &messages, skipped, effects),
+            Completion::ReplayFailed { asker, error } => {
+                tracing::warn!("[!] The room's log could not replay for a resuming desk: {error}");
+                self.replay_history(asker, effects);
+            }
+            Completion::Found { asker, messages } => effects.extend(
+                frames::search_results(&messages)
+                    .into_iter()
+                    .map(|frame| Effect::Answer(asker, frame)),
+            ),
+            Completion::SearchFailed { asker, error } => {
+                tracing::warn!("[!] The room's log could not search: {error}");
+                let detail = format!("the search failed: {error}");
+                effects.push(Effect::Answer(
+                    asker,
+                    frames::error(ErrorCode::NeedsLog, &detail),
+                ));
+            }
+            Completion::Claimed {
+                asker,
+                claim,
+                outcome,
+            } => match self.directory.claim_answered(asker, &outcome, effects) {
+                ClaimAnswered::Stale => {
+                    if outcome == ClaimOutcome::Granted {
+                        effects.push(Effect::Release(claim));
+                    }
+                }
+                ClaimAnswered::Granted(then_say) => {
+                    if let Some(text) = then_say {
+                        self.say(asker, &text, effects);
+                    }
+                    effects.push(Effect::ReadOn(asker.conn));
+                }
+                ClaimAnswered::Refused => effects.push(match outcome {
+                    ClaimOutcome::Unavailable(_) => {
+                        Effect::Close(asker.conn, CloseReason::RoomLinkDown)
+                    }
+                    _ => Effect::ReadOn(asker.conn),
+                }),
+            },
+            Completion::Presence(note) => self.presence(note, effects),
+            Completion::Roster(members) => self.directory.set_remote(members),
+            Completion::LinkDown(error) => {
+                self.cannot_save(&format!("the room's link is down: {error}"), effects)
+            }
+            Completion::LinkUp => self.saves_again(effects),
+        }
+    }
+
+    /// Delivers a stored message: a room message to its room (and into its
+    /// history), a direct message to the desks it is between that are here.
+    fn deliver(&mut self, message: &Message, effects: &mut Vec<Effect>) {
+        if let Some(direct) = &message.direct {
+            let frame = encode(&ServerLine::Direct(direct_of(message, direct)));
+            let writer = self.directory.conn_of_desk(direct.from_desk);
+            let reader = self.directory.conn_of_desk(direct.to_desk);
+            // The same connection twice when someone writes to themselves.
+            if let Some(writer) = writer {
+                effects.push(Effect::Send(writer, frame.clone()));
+            }
+            if let Some(reader) = reader.filter(|reader| Some(*reader) != writer) {
+                effects.push(Effect::Send(reader, frame));
+            }
+            return;
+        }
+        self.directory.touch_remote(&message.name);
+        let frame = self.rooms.get_mut(MAIN).record(message);
+        effects.push(Effect::Broadcast(MAIN, frame));
+    }
+
+    /// The answer to a `/resume`: `RESUME`, then the missed messages as
+    /// `HIST` lines, oldest first; only the newest that fit in the replay
+    /// budget, the others counted as skipped.
+    fn replay(&self, to: Asker, messages: &[Message], skipped: u64, effects: &mut Vec<Effect>) {
+        let mut total = 0;
+        let mut replayed: Vec<_> = messages
+            .iter()
+            .rev()
+            .map(frames::replayed)
+            .take_while(|frame| {
+                total += frame.len();
+                total <= self.settings.replay_budget_bytes
+            })
+            .collect();
+        replayed.reverse();
+        let skipped = skipped + (messages.len() - replayed.len()) as u64;
+        effects.push(Effect::Answer(
+            to,
+            encode(&ServerLine::Resumed {
+                epoch: &self.settings.epoch,
+                skipped,
+                replayed: replayed.len() as u64,
+            }),
+        ));
+        effects.extend(replayed.into_iter().map(|frame| Effect::Answer(to, frame)));
+    }
+
+    /// Someone joined or left, on this server or another: everyone hears it.
+    fn presence(&mut self, note: PresenceNote, effects: &mut Vec<Effect>) {
+        let own = self.settings.shared_as.as_deref() == Some(note.server.as_str());
+        if !own {
+            match note.kind {
+                PresenceKind::Join => self.directory.remote_joined(crate::store::RemoteMember {
+                    name: note.name.clone(),
+                    color: note.color,
+                    server: note.server.clone(),
+                    desk: note.desk,
+                }),
+                PresenceKind::Leave => self.directory.remote_left(&note.name, &note.server),
+                PresenceKind::Desk => {
+                    self.directory
+                        .remote_desk(&note.name, &note.server, note.desk)
+                }
+            }
+        }
+        let presence = Presence {
+            time: &note.time,
+            name: &note.name,
+            color: note.color,
+        };
+        let line = match note.kind {
+            PresenceKind::Join => ServerLine::Join(presence),
+            PresenceKind::Leave => ServerLine::Leave(presence),
+            PresenceKind::Desk => return,
+        };
+        effects.push(Effect::Broadcast(MAIN, encode(&line)));
+    }
+
+    /// Tells each sender that its message was not saved (so nobody got it),
+    /// and every desk, once, that the store cannot save.
+    pub fn not_saved(&mut self, drafts: Vec<Draft>, error: &str, effects: &mut Vec<Effect>) {
+        self.cannot_save(error, effects);
+        let detail =
+            format!("your message was not saved, so nobody got it ({error}); send it again later");
+        let refusal = frames::error(ErrorCode::NotSaved, &detail);
+        effects.extend(
+            drafts
+                .into_iter()
+                .map(|draft| Effect::Answer(draft.from, refusal.clone())),
+        );
+    }
+
+    /// The store is too far behind to take a replay: the recent history has
+    /// to do.
+    pub fn replay_unavailable(&self, asker: Asker, effects: &mut Vec<Effect>) {
+        tracing::warn!("[!] The room's log is too busy to replay for a resuming desk.");
+        self.replay_history(asker, effects);
+    }
+
+    /// The store is too far behind to take a search.
+    pub fn search_unavailable(&self, asker: Asker, effects: &mut Vec<Effect>) {
+        let detail = "the room's log is too busy to search now; try again";
+        effects.push(Effect::Answer(
+            asker,
+            frames::error(ErrorCode::NeedsLog, detail),
+        ));
+    }
+
+    /// Tells every desk, once, that the store cannot save.
+    fn cannot_save(&mut self, error: &str, effects: &mut Vec<Effect>) {
+        if !self.saving {
+            return;
+        }
+        self.saving = false;
+        tracing::error!(
+            "[!] The room's log cannot save messages: {error}. They are refused until it can."
+        );
+        let text = format!(
+            "the server cannot save messages ({error}); they are refused, not delivered, until it can"
+        );
+        effects.push(Effect::NoticeAll(encode(&ServerLine::Notice {
+            text: &text,
+        })));
+    }
+
+    /// Tells every desk, once, that the store saves again after it could not.
+    fn saves_again(&mut self, effects: &mut Vec<Effect>) {
+        if self.saving {
+            return;
+        }
+        self.saving = true;
+        tracing::info!("[*] The room's log saves messages again.");
+        effects.push(Effect::NoticeAll(encode(&ServerLine::Notice {
+            text: "messages are saved and delivered again",
+        })));
+    }
+}

@@ -1,0 +1,234 @@
+//! The server's rules, without any I/O: who is here ([`Directory`]), the
+//! rooms ([`Rooms`]), the logins ([`Gate`]), what every line a connection
+//! sends causes ([`commands`]) and what every answer of the store causes
+//! ([`answers`]). Input goes in, [`Effect`]s come out, and the caller (the
+//! event loop, or the threads baseline) carries them out its own way, so
+//! the protocol's rules live here once and are tested as strings.
+//!
+//! A message the rules accept is not sent from here: it becomes a
+//! [`crate::store::Draft`] for the store ([`Effect::Publish`]), and only what
+//! the store hands back is delivered: to a room, or, for a direct message,
+//! to the two desks it is between.
+
+mod answers;
+mod commands;
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use chat_shared::seed::SeedFrame;
+use chat_shared::{ClientLine, ParseError};
+
+use crate::auth::{self, Gate, Login};
+use crate::close::{AfterLine, CloseReason};
+use crate::directory::Directory;
+use crate::effect::Effect;
+use crate::ids::{Asker, ConnId};
+use crate::room::{RoomId, Rooms, MAIN};
+use crate::store::accounts::Accounts;
+use crate::store::Message;
+
+/// The `BYE` reason every client gets when the server stops, in either mode.
+pub const SHUTDOWN_REASON: &str = "the server is going down";
+
+/// One thing a connection sent, as its framing decoded it.
+#[derive(Debug)]
+pub enum Input<'a> {
+    /// A line of our protocol, parsed (or why it could not be).
+    Line(Result<ClientLine<'a>, ParseError>),
+    /// A seed desk's message, parsed (or why it could not be).
+    Seed(Result<SeedFrame<'a>, ParseError>),
+    /// A line over the length limit, discarded.
+    TooLong,
+}
+
+/// What the rules are told about the server they run in.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// How many recent messages a room shows a newcomer (`--history`).
+    pub history_limit: usize,
+    /// Most bytes of history or replay queued for one connection at once:
+    /// what is older is left out (and counted, for a replay).
+    pub replay_budget_bytes: usize,
+    /// The longest line a connection may send (`--max-line`), for the
+    /// refusal that says so.
+    pub max_line_bytes: usize,
+    /// The store's epoch: IDs of another epoch cannot be resumed from.
+    pub epoch: String,
+    /// Whether the store answers searches.
+    pub can_search: bool,
+    /// This server's name among the servers sharing the store, if any.
+    pub shared_as: Option<String>,
+}
+
+/// The rules of a running server; see the module docs.
+#[derive(Debug)]
+pub struct Chat {
+    settings: Settings,
+    /// Names, desks, claims, and the other servers' desks.
+    directory: Directory,
+    /// The conversations, with their members and history.
+    rooms: Rooms,
+    /// Logins, when the server runs with `--auth token`.
+    gate: Option<Gate>,
+    /// False while the store cannot save (every desk was told).
+    saving: bool,
+}
+
+impl Chat {
+    /// The rules of a server that starts, with `gate` when desks must log
+    /// in.
+    pub fn new(settings: Settings, gate: Option<Gate>) -> Chat {
+        let mut directory = Directory::new(&settings.epoch);
+        if settings.shared_as.is_some() {
+            directory.share();
+        }
+        Chat {
+            rooms: Rooms::new(settings.history_limit),
+            directory,
+            gate,
+            saving: true,
+            settings,
+        }
+    }
+
+    /// Takes the newest messages the store kept, oldest first, as the
+    /// history newcomers are shown (read once at start).
+    pub fn restore_history(&mut self, recent: &[Message]) {
+        let main = self.rooms.get_mut(MAIN);
+        for message in recent.iter().filter(|message| message.direct.is_none()) {
+            main.record(message);
+        }
+    }
+
+    /// A connection is ready for the room (its TLS handshake, if any, has
+    /// begun): it enters [`MAIN`] and gets its history, unless it must log
+    /// in first.
+    pub fn connected(&mut self, id: ConnId, effects: &mut Vec<Effect>) {
+        if self.gate.is_none() {
+            self.enter(id, effects);
+        }
+    }
+
+    /// Connection `id` enters [`MAIN`]: its recent history goes first, so
+    /// it sees it before anything live.
+    fn enter(&mut self, id: ConnId, effects: &mut Vec<Effect>) {
+        let main = self.rooms.get_mut(MAIN);
+        main.enter(id);
+        for frame in main.history_within(self.settings.replay_budget_bytes) {
+            effects.push(Effect::Send(id, frame.clone()));
+        }
+    }
+
+    /// Handles one thing connection `from` (at `peer`) sent; says whether
+    /// its reader goes on.
+    pub fn handle(
+        &mut self,
+        from: Asker,
+        peer: SocketAddr,
+        now: Instant,
+        input: Input<'_>,
+        effects: &mut Vec<Effect>,
+    ) -> AfterLine {
+        if self.awaits_login(from.conn) {
+            let line = match &input {
+                Input::Line(Ok(line)) => Some(line),
+                _ => None,
+            };
+            let gate = self
+                .gate
+                .as_mut()
+                .expect("a login is awaited only with a gate");
+            return match gate.login(from.conn, peer, line, now, effects) {
+                Login::Accepted { .. } => {
+                    self.enter(from.conn, effects);
+                    AfterLine::Continue
+                }
+                Login::NotALogin => AfterLine::Continue,
+                Login::Refused => AfterLine::Stop(CloseReason::LoginRefused),
+            };
+        }
+        let next = match input {
+            Input::Line(line) => self.command(from, line, effects),
+            Input::Seed(Ok(frame)) => {
+                self.say_as(from, frame.name, frame.color, frame.text, effects);
+                AfterLine::Continue
+            }
+            Input::Seed(Err(err)) => {
+                self.refuse(from.conn, &err, effects);
+                AfterLine::Continue
+            }
+            Input::TooLong => {
+                effects.push(Effect::Send(from.conn, self.line_too_long()));
+                AfterLine::Continue
+            }
+        };
+        match next {
+            AfterLine::Continue if self.directory.is_claiming(from.conn) => AfterLine::Hold,
+            next => next,
+        }
+    }
+
+    /// True while connection `id` must log in before anything else.
+    fn awaits_login(&self, id: ConnId) -> bool {
+        self.gate
+            .as_ref()
+            .is_some_and(|gate| gate.account_of(id).is_none())
+    }
+
+    /// Forgets connection `id`: it leaves every room, and if it had a name,
+    /// everyone hears it left.
+    pub fn leave(&mut self, id: ConnId, effects: &mut Vec<Effect>) {
+        self.rooms.leave_all(id);
+        self.directory.leave(id, effects);
+        if let Some(gate) = &mut self.gate {
+            gate.forget(id);
+        }
+    }
+
+    /// Takes a new list of accounts: the desks of accounts that were
+    /// removed, or given a new token, are told and closed.
+    pub fn accounts_changed(&mut self, accounts: Accounts, effects: &mut Vec<Effect>) {
+        let Some(gate) = &mut self.gate else {
+            return;
+        };
+        tracing::info!("[*] Accounts changed: {} now.", accounts.len());
+        for id in gate.replace_accounts(accounts) {
+            effects.push(Effect::Send(
+                id,
+                auth::refusal(chat_shared::ErrorCode::Revoked),
+            ));
+            effects.push(Effect::Close(id, CloseReason::Revoked));
+        }
+    }
+
+    /// True while connection `id` waits for a name it claimed: its further
+    /// lines wait too.
+    pub fn is_claiming(&self, id: ConnId) -> bool {
+        self.directory.is_claiming(id)
+    }
+
+    /// Connection `id`'s name, once it has one.
+    pub fn name_of(&self, id: ConnId) -> Option<&str> {
+        self.directory.name_of(id)
+    }
+
+    /// How many connections here have a name.
+    pub fn member_count(&self) -> usize {
+        self.directory.member_count()
+    }
+
+    /// The connections in room `room`.
+    pub fn members(&self, room: RoomId) -> impl Iterator<Item = ConnId> + '_ {
+        self.rooms.get(room).members()
+    }
+
+    /// True once connection `id` is in the server's rooms (it gets
+    /// broadcasts and notices).
+    pub fn is_in(&self, id: ConnId) -> bool {
+        self.rooms.get(MAIN).contains(id)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,656 @@
+//! The rules, tested as strings: a line goes in, the effects come out as
+//! text; what a line publishes is stored as a store would (numbered in
+//! order) and delivered as the store's answer would be.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Instant;
+
+use chat_shared::{ClientLine, Color, MessageId, ServerLine};
+
+use super::*;
+use crate::desk::DeskId;
+use crate::frames::Frame;
+use crate::store::{ClaimOutcome, Completion, Message, RemoteMember};
+
+const PEER: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 5000);
+
+fn settings(history_limit: usize) -> Settings {
+    Settings {
+        history_limit,
+        replay_budget_bytes: usize::MAX,
+        max_line_bytes: 4096,
+        epoch: "e1".to_string(),
+        can_search: true,
+        shared_as: None,
+    }
+}
+
+fn chat(history_limit: usize) -> Chat {
+    Chat::new(settings(history_limit), None)
+}
+
+fn shared_chat() -> Chat {
+    Chat::new(
+        Settings {
+            shared_as: Some("s1".to_string()),
+            ..settings(20)
+        },
+        None,
+    )
+}
+
+fn text(frame: &Frame) -> String {
+    String::from_utf8(frame.to_vec()).unwrap()
+}
+
+fn asker(id: ConnId) -> Asker {
+    Asker {
+        conn: id,
+        serial: id as u64,
+    }
+}
+
+/// Messages stored so far, to number the next one.
+fn stored(chat: &Chat) -> u64 {
+    chat.rooms.get(MAIN).history().len() as u64
+}
+
+/// Effects as text; what is published is stored and delivered.
+fn show(chat: &mut Chat, effects: Vec<Effect>) -> Vec<String> {
+    let mut out = Vec::new();
+    for effect in effects {
+        match effect {
+            Effect::Send(to, f) => out.push(format!("to {to} {}", text(&f))),
+            Effect::Answer(to, f) => out.push(format!("answer {} {}", to.conn, text(&f))),
+            Effect::Broadcast(room, f) => {
+                assert_eq!(room, MAIN);
+                out.push(format!("all {}", text(&f)));
+            }
+            Effect::NoticeAll(f) => out.push(format!("notice {}", text(&f))),
+            Effect::Publish(draft) => {
+                let id = MessageId::from_sequence(stored(chat) + 1);
+                let mut delivered = Vec::new();
+                chat.answer(
+                    Completion::Appended(vec![Message::from_draft(draft, id)]),
+                    &mut delivered,
+                );
+                out.extend(show(chat, delivered));
+            }
+            Effect::Replay { after, desk, .. } => {
+                out.push(format!("replay {after} {}", desk.is_some()))
+            }
+            Effect::Search { words, desk, .. } => {
+                out.push(format!("search {words} {}", desk.is_some()))
+            }
+            Effect::Claim(_, claim) => out.push(format!("claim {}", claim.name)),
+            Effect::Release(claim) => out.push(format!("release {}", claim.name)),
+            Effect::Redesk(claim) => out.push(format!("redesk {}", claim.name)),
+            Effect::ReadOn(id) => out.push(format!("read on {id}")),
+            Effect::Close(id, reason) => out.push(format!("close {id} ({reason})")),
+        }
+    }
+    out
+}
+
+/// Connection `id` (new to the chat: it enters first) sends `line`.
+fn run(chat: &mut Chat, id: ConnId, line: &str) -> Vec<String> {
+    let mut effects = Vec::new();
+    if !chat.is_in(id) {
+        chat.connected(id, &mut Vec::new());
+    }
+    chat.handle(
+        asker(id),
+        PEER,
+        Instant::now(),
+        Input::Line(ClientLine::parse(line)),
+        &mut effects,
+    );
+    show(chat, effects)
+}
+
+/// The store's answer to connection `id`'s claim, shown.
+fn answer(chat: &mut Chat, id: ConnId, outcome: ClaimOutcome) -> Vec<String> {
+    let claim = crate::store::NameClaim {
+        name: "alice".to_string(),
+        key: "alice".to_string(),
+        color: Color::for_name("alice"),
+        desk: DeskId::of("x"),
+    };
+    let mut effects = Vec::new();
+    chat.answer(
+        Completion::Claimed {
+            asker: asker(id),
+            claim,
+            outcome,
+        },
+        &mut effects,
+    );
+    show(chat, effects)
+}
+
+fn leave(chat: &mut Chat, id: ConnId) -> Vec<String> {
+    let mut effects = Vec::new();
+    chat.leave(id, &mut effects);
+    show(chat, effects)
+}
+
+#[test]
+fn first_say_joins_then_broadcasts() {
+    let mut chat = chat(20);
+    let out = run(&mut chat, 1, "alice<SEP>hello");
+    assert_eq!(out.len(), 3, "{out:?}");
+    assert!(out[0].starts_with("to 1 WELCOME<SEP>alice<SEP>"));
+    assert!(out[1].starts_with("all JOIN<SEP>"));
+    assert!(out[2].starts_with("all MSG<SEP>1<SEP>"), "{out:?}");
+    assert!(out[2].contains("<SEP>alice<SEP>"), "{out:?}");
+    assert!(out[2].ends_with("<SEP>hello\n"), "{out:?}");
+}
+
+#[test]
+fn second_say_only_broadcasts() {
+    let mut chat = chat(20);
+    run(&mut chat, 1, "alice<SEP>one");
+    let out = run(&mut chat, 1, "alice<SEP>two");
+    assert_eq!(out.len(), 1);
+    assert!(out[0].ends_with("<SEP>two\n"));
+}
+
+#[test]
+fn taken_name_is_refused_case_blind() {
+    let mut chat = chat(20);
+    run(&mut chat, 1, "/join alice");
+    assert_eq!(
+        run(&mut chat, 2, "Alice<SEP>hi"),
+        vec!["to 2 ERR<SEP>name-taken<SEP>the name Alice is taken; choose another\n"]
+    );
+}
+
+#[test]
+fn lookalike_name_is_taken() {
+    let mut chat = chat(20);
+    run(&mut chat, 1, "/join alice");
+    let out = run(&mut chat, 2, "\u{430}lice<SEP>hi");
+    assert!(out[0].starts_with("to 2 ERR<SEP>name-taken"), "{out:?}");
+    let own = run(&mut chat, 1, "ALICE<SEP>still me");
+    assert!(own[0].contains("<SEP>alice<SEP>"), "{own:?}");
+}
+
+#[test]
+fn name_is_free_again_after_leave() {
+    let mut chat = chat(20);
+    run(&mut chat, 1, "/join alice");
+    let out = leave(&mut chat, 1);
+    assert!(out[0].starts_with("all LEAVE<SEP>"), "{out:?}");
+    assert!(run(&mut chat, 2, "/join alice")[0].starts_with("to 2 WELCOME"));
+}
+
+#[test]
+fn leaving_without_a_name_is_silent() {
+    let mut chat = chat(20);
+    run(&mut chat, 7, "/who");
+    assert!(leave(&mut chat, 7).is_empty());
+    assert!(!chat.is_in(7));
+}
+
+#[test]
+fn other_name_on_a_named_connection_is_refused() {
+    let mut chat = chat(20);
+    run(&mut chat, 1, "/join alice");
+    let out = run(&mut chat, 1, "bob<SEP>hi");
+    assert!(out[0].starts_with("to 1 ERR<SEP>wrong-name"), "{out:?}");
+}
+
+#[test]
+fn a_desk_coming_back_keeps_its_secret() {
+    let mut chat = chat(20);
+    let secret = "00112233445566778899aabbccddeeff";
+    let out = run(&mut chat, 1, &format!("/join alice cyan {secret}"));
+    assert!(
+        out[0].starts_with("to 1 WELCOME<SEP>alice<SEP>cyan<SEP>1<SEP>e1<SEP>")
+            && out[0].contains(secret),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn join_keeps_the_chosen_colour() {
+    let mut chat = chat(20);
+    let out = run(&mut chat, 1, "/join alice bright-cyan");
+    assert!(out[0].starts_with("to 1 WELCOME<SEP>alice<SEP>bright-cyan<SEP>1"));
+}
+
+#[test]
+fn controls_in_text_are_made_visible() {
+    let mut chat = chat(20);
+    let out = run(&mut chat, 1, "alice<SEP>\x1b[2Jboom\x07");
+    assert!(out[2].ends_with("<SEP>^[[2Jboom^G\n"), "{out:?}");
+}
+
+#[test]
+fn resume_of_this_store_asks_it_for_a_replay() {
+    let mut chat = chat(0);
+    assert_eq!(run(&mut chat, 1, "/resume e1 41"), vec!["replay 41 false"]);
+}
+
+#[test]
+fn resume_of_another_store_gets_the_recent_history() {
+    let mut chat = chat(20);
+    run(&mut chat, 1, "alice<SEP>one");
+    let out = run(&mut chat, 2, "/resume e0 41");
+    assert_eq!(out.len(), 2, "{out:?}");
+    assert_eq!(out[0], "answer 2 RESUME<SEP>e1<SEP>0<SEP>1\n");
+    assert!(out[1].starts_with("answer 2 HIST<SEP>1<SEP>"), "{out:?}");
+}
+
+#[test]
+fn a_newcomer_gets_the_history_first() {
+    let mut chat = chat(20);
+    run(&mut chat, 1, "alice<SEP>one");
+    let mut effects = Vec::new();
+    chat.connected(2, &mut effects);
+    let out = show(&mut chat, effects);
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert!(out[0].starts_with("to 2 HIST<SEP>1<SEP>"), "{out:?}");
+    assert!(chat.is_in(2));
+}
+
+/// The desk secret a `WELCOME` gave.
+fn secret_of(welcome: &str) -> String {
+    let line = welcome.split_once(' ').unwrap().1;
+    let line = line.split_once(' ').unwrap().1;
+    match ServerLine::parse(line.trim_end()) {
+        Ok(ServerLine::Welcome { desk, .. }) => desk.to_string(),
+        other => panic!("expected a WELCOME, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_direct_message_goes_to_its_two_desks_only() {
+    let mut chat = chat(20);
+    run(&mut chat, 1, "/join alice");
+    run(&mut chat, 2, "/join bob");
+    run(&mut chat, 3, "/join carol");
+    let out = run(&mut chat, 1, "/msg BOB see you at 3");
+    assert_eq!(out.len(), 2, "{out:?}");
+    assert!(
+        out[0].starts_with("to 1 DM<SEP>1<SEP>")
+            && out[0].ends_with("<SEP>alice<SEP>bright-yellow<SEP>bob<SEP>see you at 3\n"),
+        "{out:?}"
+    );
+    assert!(out[1].starts_with("to 2 DM<SEP>1<SEP>"), "{out:?}");
+    assert_eq!(stored(&chat), 0, "direct messages stay out of the history");
+}
+
+#[test]
+fn a_direct_message_to_oneself_arrives_once() {
+    let mut chat = chat(20);
+    run(&mut chat, 1, "/join alice");
+    let out = run(&mut chat, 1, "/msg alice note to self");
+    assert_eq!(out.len(), 1, "{out:?}");
+}
+
+#[test]
+fn a_direct_message_to_nobody_online_is_refused() {
+    let mut chat = chat(20);
+    run(&mut chat, 1, "/join alice");
+    assert_eq!(
+        run(&mut chat, 1, "/msg bob hi"),
+        vec!["to 1 ERR<SEP>no-such-name<SEP>nobody called bob is online\n"]
+    );
+    assert!(run(&mut chat, 2, "/msg alice hi")[0].starts_with("to 2 ERR<SEP>wrong-name<SEP>"));
+}
+
+#[test]
+fn welcome_gives_each_desk_its_own_secret() {
+    let mut chat = chat(20);
+    let a = secret_of(&run(&mut chat, 1, "/join alice")[0]);
+    let b = secret_of(&run(&mut chat, 2, "/join bob")[0]);
+    assert_eq!(a.len(), 32);
+    assert_ne!(a, b);
+}
+
+#[test]
+fn a_resumed_desk_gets_its_direct_messages_and_the_next_bob_does_not() {
+    let mut chat = chat(20);
+    run(&mut chat, 1, "/join alice");
+    let bobs_secret = secret_of(&run(&mut chat, 2, "/join bob")[0]);
+    leave(&mut chat, 2);
+    // Someone else takes the name; then bob comes back as "bobby" and
+    // proves his desk.
+    run(&mut chat, 3, "/join bob");
+    run(&mut chat, 4, "/join bobby");
+    assert_eq!(
+        run(&mut chat, 4, &format!("/resume e1 0 {bobs_secret}")),
+        vec!["replay 0 true"]
+    );
+    let out = run(&mut chat, 1, "/msg bobby welcome back");
+    assert!(out[1].starts_with("to 4 "), "{out:?}");
+    let bob = DeskId::of(&bobs_secret);
+    assert_eq!(chat.directory.member(4).unwrap().desk, bob);
+    assert_ne!(
+        chat.directory.member(3).unwrap().desk,
+        bob,
+        "the new bob is not the old desk"
+    );
+}
+
+#[test]
+fn who_shows_how_long_each_has_been_idle() {
+    let mut chat = chat(0);
+    run(&mut chat, 1, "/join bob");
+    assert_eq!(
+        run(&mut chat, 2, "/who"),
+        vec!["to 2 WHO<SEP>1<SEP>bob 0\n"]
+    );
+}
+
+#[test]
+fn who_lists_names_sorted_with_count() {
+    let mut chat = chat(0);
+    run(&mut chat, 1, "/join bob");
+    run(&mut chat, 2, "/join alice");
+    assert_eq!(
+        run(&mut chat, 3, "/who"),
+        vec!["to 3 WHO<SEP>2<SEP>alice 0<SEP>bob 0\n"]
+    );
+}
+
+#[test]
+fn quit_says_bye_then_stops_reading() {
+    let mut chat = chat(0);
+    chat.connected(1, &mut Vec::new());
+    let mut effects = Vec::new();
+    let next = chat.handle(
+        asker(1),
+        PEER,
+        Instant::now(),
+        Input::Line(ClientLine::parse("/quit")),
+        &mut effects,
+    );
+    assert!(
+        matches!(next, AfterLine::Stop(CloseReason::Quit)),
+        "{next:?}"
+    );
+    assert_eq!(show(&mut chat, effects), vec!["to 1 BYE<SEP>goodbye\n"]);
+}
+
+#[test]
+fn bad_lines_get_errors() {
+    let mut chat = chat(0);
+    assert!(run(&mut chat, 1, "hello")[0].starts_with("to 1 ERR<SEP>bad-line"));
+    assert!(run(&mut chat, 1, "/dance")[0].starts_with("to 1 ERR<SEP>bad-command"));
+    assert!(run(&mut chat, 1, "a b<SEP>x")[0].starts_with("to 1 ERR<SEP>bad-name"));
+    assert!(run(&mut chat, 1, "").is_empty());
+}
+
+#[test]
+fn a_line_too_long_is_refused_with_the_limit() {
+    let mut chat = chat(0);
+    let mut effects = Vec::new();
+    chat.handle(asker(1), PEER, Instant::now(), Input::TooLong, &mut effects);
+    assert_eq!(
+        show(&mut chat, effects),
+        vec![
+            "to 1 ERR<SEP>line-too-long<SEP>lines are at most 4096 bytes; that one was discarded\n"
+        ]
+    );
+}
+
+#[test]
+fn a_seed_desk_joins_with_its_colour_by_its_first_message() {
+    let mut chat = chat(20);
+    chat.connected(1, &mut Vec::new());
+    let frame = chat_shared::seed::parse_frame("\x1b[34m[2026-01-01 10:00:00] old<SEP>hi there");
+    let mut effects = Vec::new();
+    chat.handle(
+        asker(1),
+        PEER,
+        Instant::now(),
+        Input::Seed(frame),
+        &mut effects,
+    );
+    let out = show(&mut chat, effects);
+    assert!(
+        out[0].starts_with("to 1 WELCOME<SEP>old<SEP>blue<SEP>"),
+        "{out:?}"
+    );
+    assert!(
+        out[2].ends_with("<SEP>old<SEP>blue<SEP>hi there\n"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn search_goes_to_the_store_or_is_refused_without_one() {
+    let mut chat = chat(0);
+    assert_eq!(
+        run(&mut chat, 1, "/search lunch"),
+        vec!["search lunch false"]
+    );
+    let mut memory = Chat::new(
+        Settings {
+            can_search: false,
+            ..settings(0)
+        },
+        None,
+    );
+    assert!(run(&mut memory, 1, "/search lunch")[0].starts_with("to 1 ERR<SEP>needs-log<SEP>"));
+}
+
+#[test]
+fn a_store_that_cannot_save_refuses_and_says_so_once() {
+    let mut chat = chat(0);
+    run(&mut chat, 1, "/join alice");
+    let draft = |text: &str| crate::store::Draft {
+        from: asker(1),
+        time: String::new(),
+        name: "alice".to_string(),
+        color: Color::for_name("alice"),
+        text: text.to_string(),
+        direct: None,
+    };
+    let mut effects = Vec::new();
+    chat.not_saved(vec![draft("a")], "disk full", &mut effects);
+    chat.not_saved(vec![draft("b")], "disk full", &mut effects);
+    let out = show(&mut chat, effects);
+    assert_eq!(out.len(), 3, "{out:?}");
+    assert!(
+        out[0].starts_with("notice NOTE<SEP>the server cannot save"),
+        "{out:?}"
+    );
+    assert!(
+        out[1].starts_with("answer 1 ERR<SEP>not-saved<SEP>"),
+        "{out:?}"
+    );
+    let out = run(&mut chat, 1, "alice<SEP>back");
+    assert!(
+        out[0].starts_with("notice NOTE<SEP>messages are saved"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn a_login_comes_first_and_lets_the_desk_in() {
+    let accounts = crate::store::accounts::Accounts::from([(
+        chat_shared::name::name_key("alice"),
+        crate::store::accounts::Account {
+            name: "alice".to_string(),
+            created: String::new(),
+            token_hash: crate::store::accounts::hash_token("t0ken"),
+        },
+    )]);
+    let mut chat = Chat::new(settings(20), Some(Gate::new(accounts)));
+    chat.connected(1, &mut Vec::new());
+    assert!(!chat.is_in(1), "not in the room before its login");
+    let out = run_in(&mut chat, 1, "alice<SEP>hi");
+    assert!(
+        out[0].starts_with("to 1 ERR<SEP>auth-required<SEP>"),
+        "{out:?}"
+    );
+    let out = run_in(&mut chat, 1, "/auth alice t0ken");
+    assert!(out.is_empty(), "{out:?}");
+    assert!(chat.is_in(1));
+    let out = run_in(&mut chat, 1, "mallory<SEP>hi");
+    assert!(
+        out[0].starts_with("to 1 ERR<SEP>wrong-name<SEP>"),
+        "{out:?}"
+    );
+    let out = run_in(&mut chat, 1, "/join Alice");
+    assert!(out[0].starts_with("to 1 WELCOME<SEP>alice<SEP>"), "{out:?}");
+}
+
+/// [`run`] for a connection that is already connected (and may not be in
+/// the room).
+fn run_in(chat: &mut Chat, id: ConnId, line: &str) -> Vec<String> {
+    let mut effects = Vec::new();
+    chat.handle(
+        asker(id),
+        PEER,
+        Instant::now(),
+        Input::Line(ClientLine::parse(line)),
+        &mut effects,
+    );
+    show(chat, effects)
+}
+
+#[test]
+fn a_shared_room_claims_the_name_before_the_welcome() {
+    let mut chat = shared_chat();
+    assert_eq!(run(&mut chat, 1, "alice<SEP>hi"), vec!["claim alice"]);
+    assert!(chat.is_claiming(1));
+    let out = answer(&mut chat, 1, ClaimOutcome::Granted);
+    assert_eq!(out.len(), 3, "{out:?}");
+    assert!(out[0].starts_with("to 1 WELCOME<SEP>alice<SEP>"), "{out:?}");
+    assert!(
+        out[1].starts_with("all MSG<SEP>"),
+        "no JOIN here: it comes from the store"
+    );
+    assert_eq!(out[2], "read on 1");
+    assert!(!chat.is_claiming(1));
+}
+
+#[test]
+fn a_name_taken_elsewhere_is_refused_and_free_here_again() {
+    let mut chat = shared_chat();
+    run(&mut chat, 1, "/join alice");
+    assert_eq!(
+        run(&mut chat, 2, "/join alice"),
+        vec!["to 2 ERR<SEP>name-taken<SEP>the name alice is taken; choose another\n"],
+        "held here while claimed"
+    );
+    let out = answer(&mut chat, 1, ClaimOutcome::Taken);
+    assert!(
+        out[0].starts_with("to 1 ERR<SEP>name-taken<SEP>"),
+        "{out:?}"
+    );
+    assert_eq!(out[1], "read on 1");
+    assert_eq!(run(&mut chat, 2, "/join alice"), vec!["claim alice"]);
+}
+
+#[test]
+fn a_claim_the_store_cannot_answer_says_goodbye() {
+    let mut chat = shared_chat();
+    run(&mut chat, 1, "/join alice");
+    let out = answer(&mut chat, 1, ClaimOutcome::Unavailable("down".into()));
+    assert!(out[0].starts_with("to 1 BYE<SEP>"), "{out:?}");
+    assert!(out[1].starts_with("close 1 "), "{out:?}");
+    assert_eq!(run(&mut chat, 2, "/join alice"), vec!["claim alice"]);
+}
+
+#[test]
+fn leaving_a_shared_room_gives_the_name_back() {
+    let mut chat = shared_chat();
+    run(&mut chat, 1, "/join alice");
+    answer(&mut chat, 1, ClaimOutcome::Granted);
+    assert_eq!(leave(&mut chat, 1), vec!["release alice"]);
+}
+
+#[test]
+fn a_claim_answered_after_its_desk_left_gives_the_name_back() {
+    let mut chat = shared_chat();
+    run(&mut chat, 1, "/join alice");
+    leave(&mut chat, 1);
+    assert_eq!(
+        answer(&mut chat, 1, ClaimOutcome::Granted),
+        vec!["release alice"]
+    );
+}
+
+#[test]
+fn a_claim_answered_to_a_later_connection_on_the_same_slot_is_stale() {
+    let mut chat = shared_chat();
+    run(&mut chat, 1, "/join alice");
+    let mut effects = Vec::new();
+    chat.answer(
+        Completion::Claimed {
+            asker: Asker {
+                conn: 1,
+                serial: 99,
+            },
+            claim: crate::store::NameClaim {
+                name: "alice".to_string(),
+                key: "alice".to_string(),
+                color: Color::for_name("alice"),
+                desk: DeskId::of("x"),
+            },
+            outcome: ClaimOutcome::Granted,
+        },
+        &mut effects,
+    );
+    assert_eq!(show(&mut chat, effects), vec!["release alice"]);
+    assert!(chat.is_claiming(1));
+}
+
+#[test]
+fn who_and_welcome_count_the_other_servers_desks() {
+    let mut chat = Chat::new(
+        Settings {
+            shared_as: Some("s1".to_string()),
+            ..settings(0)
+        },
+        None,
+    );
+    let mut effects = Vec::new();
+    chat.answer(
+        Completion::Roster(vec![RemoteMember {
+            name: "zed".to_string(),
+            color: Color::for_name("zed"),
+            server: "s2".to_string(),
+            desk: DeskId::of("z"),
+        }]),
+        &mut effects,
+    );
+    run(&mut chat, 1, "/join bob");
+    let out = answer(&mut chat, 1, ClaimOutcome::Granted);
+    assert!(
+        out[0].starts_with("to 1 WELCOME<SEP>bob<SEP>blue<SEP>2<SEP>"),
+        "{out:?}"
+    );
+    assert_eq!(
+        run(&mut chat, 2, "/who"),
+        vec!["to 2 WHO<SEP>2<SEP>bob 0<SEP>zed 0\n"]
+    );
+    chat.directory.remote_left("zed", "another server");
+    assert!(run(&mut chat, 2, "/who")[0].starts_with("to 2 WHO<SEP>2<SEP>"));
+    chat.directory.remote_left("zed", "s2");
+    assert_eq!(
+        run(&mut chat, 2, "/who"),
+        vec!["to 2 WHO<SEP>1<SEP>bob 0\n"]
+    );
+}
+
+#[test]
+fn invalid_utf8_is_replaced_not_fatal() {
+    let mut chat = chat(0);
+    chat.connected(1, &mut Vec::new());
+    let mut effects = Vec::new();
+    let decoded = String::from_utf8_lossy(b"alice<SEP>caf\xe9");
+    chat.handle(
+        asker(1),
+        PEER,
+        Instant::now(),
+        Input::Line(ClientLine::parse(&decoded)),
+        &mut effects,
+    );
+    assert!(matches!(effects.last(), Some(Effect::Publish(draft)) if draft.text == "caf\u{FFFD}"));
+}

@@ -1,0 +1,176 @@
+//! The loop's side of the store: which store the flags chose, this pass's
+//! messages on their way to it, its answers on their way back, the name
+//! claims of a store shared by several servers, and (with `--auth token`)
+//! the accounts kept in the same file. Nothing here waits: every request is
+//! queued, and one the store is too far behind to take is handed back as
+//! refused, for the rules to answer ([`crate::chat`]).
+
+use std::io;
+use std::sync::Arc;
+
+use mio::Waker;
+
+use chat_shared::MessageId;
+
+use super::memory::MemoryStore;
+use super::redis::RedisStore;
+use super::sqlite::SqliteStore;
+use super::{Busy, Completion, Draft, Message, NameClaim, Request, Store};
+use crate::config::{Auth, Config, Db};
+use crate::desk::DeskId;
+use crate::ids::Asker;
+use crate::store::accounts::{Accounts, AccountsWatcher};
+
+/// Why this pass's messages are refused when the store cannot take them.
+pub const STORE_BEHIND: &str = "the room's log is behind (a slow disk, or a slow link to Redis)";
+
+/// The store and what the loop keeps beside it.
+pub struct StoreLink {
+    store: Box<dyn Store>,
+    /// Messages of this pass, handed to the store in one batch at its end.
+    drafts: Vec<Draft>,
+    /// Tells the loop when accounts change, with `--auth token`.
+    accounts: Option<AccountsWatcher>,
+}
+
+/// A store just opened.
+pub struct Opened {
+    /// The loop's side of it.
+    pub link: StoreLink,
+    /// The newest messages, oldest first: what newcomers are shown first.
+    pub recent: Vec<Message>,
+    /// The accounts, when desks must log in.
+    pub accounts: Option<Accounts>,
+}
+
+impl StoreLink {
+    /// Opens the store the flags name, reads what newcomers will be shown
+    /// (only that, so start-up does not grow with the store) and starts its
+    /// threads, which wake `waker` when they have answers.
+    pub fn open(config: &Config, waker: &Arc<Waker>) -> io::Result<Opened> {
+        let history = config.history;
+        let (store, recent): (Box<dyn Store>, _) = match &config.db {
+            Db::None => (Box::new(MemoryStore::new()), Vec::new()),
+            Db::Redis(target) => {
+                let mut store = RedisStore::open(target, history)?;
+                let recent = store.recent(history)?;
+                store.start(Arc::clone(waker))?;
+                (Box::new(store), recent)
+            }
+            Db::Path(path) => {
+                let mut store = SqliteStore::open(path)?;
+                let recent = store.recent(history)?;
+                store.start(Arc::clone(waker))?;
+                (Box::new(store), recent)
+            }
+        };
+        let (accounts, watcher) = match (&config.auth, &config.db) {
+            (Auth::Token, Db::Path(path)) => {
+                let (accounts, watcher) = AccountsWatcher::start(path, Arc::clone(waker))?;
+                (Some(accounts), Some(watcher))
+            }
+            _ => (None, None),
+        };
+        Ok(Opened {
+            link: StoreLink {
+                store,
+                drafts: Vec::new(),
+                accounts: watcher,
+            },
+            recent,
+            accounts,
+        })
+    }
+
+    /// Names the store: IDs of another epoch cannot be resumed from.
+    pub fn epoch(&self) -> &str {
+        self.store.epoch()
+    }
+
+    /// Where the store is, for the start-up line.
+    pub fn describe(&self) -> String {
+        self.store.describe()
+    }
+
+    /// Whether the store answers searches.
+    pub fn can_search(&self) -> bool {
+        self.store.can_search()
+    }
+
+    /// This server's name among those sharing the store, if it is shared.
+    pub fn shared_as(&mut self) -> Option<String> {
+        self.store
+            .shared()
+            .map(|shared| shared.server_id().to_string())
+    }
+
+    /// Keeps a message for this pass's batch.
+    pub fn publish(&mut self, draft: Draft) {
+        self.drafts.push(draft);
+    }
+
+    /// Hands this pass's messages to the store, as one batch; returns them
+    /// if the store is too far behind to take them.
+    pub fn submit_drafts(&mut self) -> Option<Vec<Draft>> {
+        if self.drafts.is_empty() {
+            return None;
+        }
+        let drafts = std::mem::take(&mut self.drafts);
+        match self.store.submit(Request::Append(drafts)) {
+            Err(Busy(Request::Append(drafts))) => Some(drafts),
+            _ => None,
+        }
+    }
+
+    /// Asks for what came after `after`; false if the store is too busy.
+    pub fn replay(&mut self, asker: Asker, after: MessageId, desk: Option<DeskId>) -> bool {
+        self.store
+            .submit(Request::Replay { asker, after, desk })
+            .is_ok()
+    }
+
+    /// Asks for a search; false if the store is too busy.
+    pub fn search(&mut self, asker: Asker, words: String, desk: Option<DeskId>) -> bool {
+        self.store
+            .submit(Request::Search { asker, words, desk })
+            .is_ok()
+    }
+
+    /// Claims a name across the servers sharing the store; false if it
+    /// cannot be asked now (too busy, or not shared).
+    pub fn claim(&mut self, asker: Asker, claim: NameClaim) -> bool {
+        self.store
+            .shared()
+            .is_some_and(|shared| shared.claim(asker, claim).is_ok())
+    }
+
+    /// Gives a name back across the servers sharing the store.
+    pub fn release(&mut self, claim: NameClaim) {
+        if let Some(shared) = self.store.shared() {
+            shared.release(claim);
+        }
+    }
+
+    /// Tells the servers sharing the store that a name's desk changed.
+    pub fn redesk(&mut self, claim: NameClaim) {
+        if let Some(shared) = self.store.shared() {
+            shared.redesk(claim);
+        }
+    }
+
+    /// Moves the answers ready now into `out`, in order.
+    pub fn answers(&mut self, out: &mut Vec<Completion>) {
+        self.store.completions(out);
+    }
+
+    /// The accounts, if they changed since the last look.
+    pub fn accounts_changed(&self) -> Option<Accounts> {
+        self.accounts.as_ref()?.changed()
+    }
+
+    /// Submits what is left, waits for the store to make it durable and
+    /// stop, and returns its last answers.
+    pub fn close(&mut self) -> Vec<Completion> {
+        self.store.close()
+    }
+}
