@@ -13,9 +13,10 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use crate::sanitize::clean;
 use crate::{Color, MessageId, SEPARATOR};
 
-// The name rules live in `crate::name`; kept reachable here, where they were
-// first, so that callers need not move.
-pub use crate::name::{check_name, NameProblem};
+use crate::name::NameProblem;
+// The name rules live in `crate::name`; `check_name` is kept reachable here,
+// where it was first, so that callers need not move.
+pub use crate::name::check_name;
 
 /// A line from a client, parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -288,6 +289,12 @@ impl fmt::Display for ParseError {
 }
 
 impl std::error::Error for ParseError {}
+
+impl From<NameProblem> for ParseError {
+    fn from(problem: NameProblem) -> ParseError {
+        ParseError::BadName(problem)
+    }
+}
 
 /// The machine-readable part of an `ERR` line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,12 +9,11 @@ use std::fmt;
 
 use unicode_security::skeleton;
 
-use crate::message::ParseError;
 use crate::{MAX_NAME_CHARS, SEPARATOR};
 
 /// Checks a name: 1 to [`MAX_NAME_CHARS`] characters, no spaces, no control,
 /// invisible or formatting characters, no `<SEP>`, no leading `/`.
-pub fn check_name(name: &str) -> Result<(), ParseError> {
+pub fn check_name(name: &str) -> Result<(), NameProblem> {
     let problem = if name.is_empty() {
         Some(NameProblem::Empty)
     } else if name.chars().count() > MAX_NAME_CHARS {
@@ -31,7 +30,7 @@ pub fn check_name(name: &str) -> Result<(), ParseError> {
     } else {
         None
     };
-    problem.map_or(Ok(()), |p| Err(ParseError::BadName(p)))
+    problem.map_or(Ok(()), Err)
 }
 
 /// What is wrong with a name.
@@ -64,6 +63,8 @@ impl fmt::Display for NameProblem {
         }
     }
 }
+
+impl std::error::Error for NameProblem {}
 
 /// True for a Default_Ignorable_Code_Point: Unicode's list of characters a
 /// renderer may draw as nothing (most format characters, variation selectors,
@@ -117,7 +118,7 @@ mod tests {
     use super::*;
 
     fn refused_as_invisible(name: &str) -> bool {
-        check_name(name) == Err(ParseError::BadName(NameProblem::Invisible))
+        check_name(name) == Err(NameProblem::Invisible)
     }
 
     #[test]
@@ -139,11 +140,7 @@ mod tests {
     #[test]
     fn spaces_and_controls_are_bad_characters() {
         for name in ["has space", "esc\x1b", "tab\t", "/slash", "a<SEP>b"] {
-            assert_eq!(
-                check_name(name),
-                Err(ParseError::BadName(NameProblem::BadCharacter)),
-                "{name:?}"
-            );
+            assert_eq!(check_name(name), Err(NameProblem::BadCharacter), "{name:?}");
         }
     }
 

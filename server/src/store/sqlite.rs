@@ -354,7 +354,7 @@ fn create_schema(connection: &Connection) -> rusqlite::Result<()> {
              to_desk BLOB
          );
          -- People who may log in (--auth token): a token's SHA-256, never
-         -- the token (crate::store::accounts).
+         -- the token (see store/accounts.rs).
          CREATE TABLE IF NOT EXISTS accounts (
              name_key TEXT PRIMARY KEY,
              name TEXT NOT NULL,
