@@ -7,7 +7,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use getopts::Options;
+use getopts::{Matches, Options};
 
 use chat_shared::{DEFAULT_MAX_LINE_BYTES, DEFAULT_PORT};
 
@@ -233,6 +233,17 @@ const PROGRAM: &str = "chat-server";
 
 fn options() -> Options {
     let mut opts = Options::new();
+    listen_flags(&mut opts);
+    limit_flags(&mut opts);
+    log_and_store_flags(&mut opts);
+    trust_flags(&mut opts);
+    opts.optflag("h", "help", "print this help and exit");
+    opts.optflag("V", "version", "print the version and exit");
+    opts
+}
+
+/// Where to listen, and which design runs.
+fn listen_flags(opts: &mut Options) {
     opts.optopt(
         "H",
         "host",
@@ -258,6 +269,10 @@ fn options() -> Options {
         "most clients at once; newcomers past it are refused (default: the fd limit less 64)",
         "N",
     );
+}
+
+/// What one client may do, and what it is given.
+fn limit_flags(opts: &mut Options) {
     opts.optopt(
         "",
         "max-line",
@@ -293,6 +308,10 @@ fn options() -> Options {
         ),
         "N",
     );
+}
+
+/// The server's log, and where messages are kept.
+fn log_and_store_flags(opts: &mut Options) {
     opts.optopt(
         "",
         "log-level",
@@ -326,6 +345,10 @@ fn options() -> Options {
         ),
         "NAME",
     );
+}
+
+/// TLS and accounts.
+fn trust_flags(opts: &mut Options) {
     opts.optflag(
         "",
         "tls",
@@ -367,9 +390,6 @@ fn options() -> Options {
         ),
         "SECS",
     );
-    opts.optflag("h", "help", "print this help and exit");
-    opts.optflag("V", "version", "print the version and exit");
-    opts
 }
 
 fn short_usage() -> String {
@@ -434,7 +454,9 @@ fn parse_user_args(args: &[&str]) -> Result<Command, UsageError> {
     Ok(Command::User { action, db })
 }
 
-/// Parses the arguments after the program name.
+/// Parses the arguments after the program name, in two steps: each flag
+/// on its own ([`config_from`]), then the rules between flags
+/// ([`check_combinations`]), each stated once.
 pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Command, UsageError> {
     let opts = options();
     let usage_error = |message: String| UsageError {
@@ -462,176 +484,172 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Command, UsageError> {
     if let Some(extra) = matches.free.first() {
         return Err(usage_error(format!("unexpected argument '{extra}'")));
     }
+    let config = config_from(&matches).map_err(usage_error)?;
+    check_combinations(&config, &matches).map_err(usage_error)?;
+    Ok(Command::Run(config))
+}
+
+/// Reads every flag into a [`Config`], each checked on its own.
+fn config_from(matches: &Matches) -> Result<Config, String> {
     let mut config = Config::default();
     if let Some(host) = matches.opt_str("host") {
         config.host = host;
     }
-    let number = |name: &str| -> Result<Option<u64>, UsageError> {
-        matches
-            .opt_str(name)
-            .map(|value| {
-                value.parse::<u64>().map_err(|_| {
-                    usage_error(format!("--{name} wants a whole number, not '{value}'"))
-                })
-            })
-            .transpose()
-    };
-    if let Some(port) = number("port")? {
-        config.port = u16::try_from(port)
-            .map_err(|_| usage_error(format!("--port must be at most 65535, not {port}")))?;
+    if let Some(port) = number(matches, "port")? {
+        config.port =
+            u16::try_from(port).map_err(|_| format!("--port must be at most 65535, not {port}"))?;
     }
     if let Some(mode) = matches.opt_str("mode") {
         config.mode = match mode.as_str() {
             "event" => Mode::Event,
             "threads" => Mode::Threads,
-            _ => {
-                return Err(usage_error(format!(
-                    "--mode is event or threads, not '{mode}'"
-                )))
-            }
+            _ => return Err(format!("--mode is event or threads, not '{mode}'")),
         };
     }
-    if let Some(n) = number("max-clients")? {
-        if n == 0 {
-            return Err(usage_error("--max-clients must be at least 1".to_string()));
-        }
+    if let Some(n) = at_least(matches, "max-clients", 1, "")? {
         config.max_clients = Some(n as usize);
     }
-    if let Some(n) = number("max-line")? {
-        if n < 64 {
-            return Err(usage_error(
-                "--max-line must be at least 64 bytes".to_string(),
-            ));
-        }
+    if let Some(n) = at_least(matches, "max-line", 64, " bytes")? {
         config.max_line_bytes = n as usize;
     }
-    if let Some(n) = number("max-queue")? {
-        if n < 1024 {
-            return Err(usage_error(
-                "--max-queue must be at least 1024 bytes".to_string(),
-            ));
-        }
+    if let Some(n) = at_least(matches, "max-queue", 1024, " bytes")? {
         config.max_queue_bytes = n as usize;
     }
-    if let Some(n) = number("history")? {
+    if let Some(n) = number(matches, "history")? {
         config.history = n as usize;
     }
-    if let Some(secs) = number("idle-timeout")? {
+    if let Some(secs) = number(matches, "idle-timeout")? {
         config.idle_timeout = (secs > 0).then(|| Duration::from_secs(secs));
     }
-    if let Some(n) = number("rate-limit")? {
-        let n =
-            u32::try_from(n).map_err(|_| usage_error(format!("--rate-limit is too large: {n}")))?;
+    if let Some(n) = number(matches, "rate-limit")? {
+        let n = u32::try_from(n).map_err(|_| format!("--rate-limit is too large: {n}"))?;
         config.rate_limit = (n > 0).then_some(n);
     }
-    if let Some(db) = matches.opt_str("db") {
-        if config.mode == Mode::Threads {
-            return Err(usage_error(
-                "--db is for the event loop; --mode threads is the frozen baseline and keeps \
-                 its room in memory"
-                    .to_string(),
-            ));
-        }
-        config.db = match db.as_str() {
-            "" => return Err(usage_error("--db wants a path, or none".to_string())),
-            "none" => Db::None,
-            path => Db::Path(PathBuf::from(path)),
+    if let Some(db) = db_from(matches)? {
+        config.db = db;
+    }
+    config.tls = tls_from(matches)?;
+    if let Some(auth) = matches.opt_str("auth") {
+        config.auth = match auth.as_str() {
+            "open" => Auth::Open,
+            "token" => Auth::Token,
+            _ => return Err(format!("--auth is open or token, not '{auth}'")),
         };
     }
+    if let Some(secs) = at_least(matches, "login-timeout", 1, " second")? {
+        config.login_timeout = Duration::from_secs(secs);
+    }
+    if let Some(level) = matches.opt_str("log-level") {
+        config.log_level =
+            Some(level.parse().map_err(|e| {
+                format!("--log-level: '{level}' is not a level or directive ({e})")
+            })?);
+    }
+    Ok(config)
+}
+
+/// The value of `--NAME`, a whole number, if given.
+fn number(matches: &Matches, name: &str) -> Result<Option<u64>, String> {
+    matches
+        .opt_str(name)
+        .map(|value| {
+            value
+                .parse::<u64>()
+                .map_err(|_| format!("--{name} wants a whole number, not '{value}'"))
+        })
+        .transpose()
+}
+
+/// The value of `--NAME`, a whole number of at least `least` (`unit`s), if
+/// given.
+fn at_least(matches: &Matches, name: &str, least: u64, unit: &str) -> Result<Option<u64>, String> {
+    match number(matches, name)? {
+        Some(n) if n < least => Err(format!("--{name} must be at least {least}{unit}")),
+        n => Ok(n),
+    }
+}
+
+/// The store `--db` or `--redis` and `--room` name, if either is given.
+fn db_from(matches: &Matches) -> Result<Option<Db>, String> {
     if let Some(url) = matches.opt_str("redis") {
-        if config.mode == Mode::Threads {
-            return Err(usage_error(
-                "--redis is for the event loop; --mode threads is the frozen baseline and keeps \
-                 its room in memory"
-                    .to_string(),
-            ));
-        }
-        if matches.opt_present("db") {
-            return Err(usage_error(
-                "--redis and --db name two different logs for the room; give one".to_string(),
-            ));
-        }
         if !url.starts_with("redis://") {
-            return Err(usage_error(format!(
+            return Err(format!(
                 "--redis wants a URL like redis://HOST:PORT/DB, not '{url}'"
-            )));
+            ));
         }
         let room = matches
             .opt_str("room")
             .unwrap_or_else(|| DEFAULT_ROOM.to_string());
         let fits = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
         if room.is_empty() || room.chars().count() > MAX_ROOM_CHARS || !room.chars().all(fits) {
-            return Err(usage_error(format!(
+            return Err(format!(
                 "--room is 1 to {MAX_ROOM_CHARS} letters, digits, '-', '_' or '.', not '{room}'"
-            )));
-        }
-        config.db = Db::Redis(RedisTarget { url, room });
-    } else if matches.opt_present("room") {
-        return Err(usage_error(
-            "--room names a room shared through --redis; give --redis too".to_string(),
-        ));
-    }
-    let cert = matches.opt_str("tls-cert");
-    let key = matches.opt_str("tls-key");
-    let files = match (cert, key) {
-        (Some(cert), Some(key)) => Some((PathBuf::from(cert), PathBuf::from(key))),
-        (None, None) => None,
-        _ => {
-            return Err(usage_error(
-                "--tls-cert and --tls-key go together".to_string(),
-            ))
-        }
-    };
-    let required = matches.opt_present("require-tls");
-    if matches.opt_present("tls") || files.is_some() || required {
-        config.tls = Some(Tls { files, required });
-    }
-    if let Some(auth) = matches.opt_str("auth") {
-        config.auth = match auth.as_str() {
-            "open" => Auth::Open,
-            "token" => Auth::Token,
-            _ => {
-                return Err(usage_error(format!(
-                    "--auth is open or token, not '{auth}'"
-                )))
-            }
-        };
-    }
-    if let Some(secs) = number("login-timeout")? {
-        if secs == 0 {
-            return Err(usage_error(
-                "--login-timeout must be at least 1 second".to_string(),
             ));
         }
-        config.login_timeout = Duration::from_secs(secs);
+        return Ok(Some(Db::Redis(RedisTarget { url, room })));
     }
-    if config.mode == Mode::Threads && (config.tls.is_some() || config.auth != Auth::Open) {
-        return Err(usage_error(
-            "TLS and accounts are for the event loop; --mode threads is the frozen baseline"
-                .to_string(),
-        ));
+    match matches.opt_str("db").as_deref() {
+        None => Ok(None),
+        Some("") => Err("--db wants a path, or none".to_string()),
+        Some("none") => Ok(Some(Db::None)),
+        Some(path) => Ok(Some(Db::Path(PathBuf::from(path)))),
     }
-    if config.auth == Auth::Token && matches!(config.db, Db::Redis(_)) {
-        return Err(usage_error(
-            "--auth token keeps its accounts in the embedded log (--db); it does not run with \
-             --redis"
-                .to_string(),
-        ));
+}
+
+/// TLS, if `--tls`, `--tls-cert`/`--tls-key` or `--require-tls` ask for it.
+fn tls_from(matches: &Matches) -> Result<Option<Tls>, String> {
+    let files = match (matches.opt_str("tls-cert"), matches.opt_str("tls-key")) {
+        (Some(cert), Some(key)) => Some((PathBuf::from(cert), PathBuf::from(key))),
+        (None, None) => None,
+        _ => return Err("--tls-cert and --tls-key go together".to_string()),
+    };
+    let required = matches.opt_present("require-tls");
+    Ok((matches.opt_present("tls") || files.is_some() || required)
+        .then_some(Tls { files, required }))
+}
+
+/// The rules between flags, each stated once.
+fn check_combinations(config: &Config, matches: &Matches) -> Result<(), String> {
+    if config.mode == Mode::Threads {
+        let event_only = [
+            ("--db", matches.opt_present("db")),
+            ("--redis", matches.opt_present("redis")),
+            ("--tls", config.tls.is_some()),
+            ("--auth token", config.auth == Auth::Token),
+        ];
+        if let Some((flag, _)) = event_only.iter().find(|(_, given)| *given) {
+            return Err(format!(
+                "{flag} is for the event loop; --mode threads is the frozen baseline of the \
+                 comparison and keeps its room in memory, without TLS or accounts"
+            ));
+        }
     }
-    if config.auth == Auth::Token && config.db == Db::None {
-        return Err(usage_error(
-            "--auth token keeps its accounts in the room's log; it cannot run with --db none"
-                .to_string(),
-        ));
+    if matches.opt_present("redis") && matches.opt_present("db") {
+        return Err("--redis and --db name two different logs for the room; give one".to_string());
     }
-    if let Some(level) = matches.opt_str("log-level") {
-        config.log_level = Some(level.parse().map_err(|e| {
-            usage_error(format!(
-                "--log-level: '{level}' is not a level or directive ({e})"
-            ))
-        })?);
+    if matches.opt_present("room") && !matches.opt_present("redis") {
+        return Err("--room names a room shared through --redis; give --redis too".to_string());
     }
-    Ok(Command::Run(config))
+    if config.auth == Auth::Token {
+        match config.db {
+            Db::Redis(_) => {
+                return Err(
+                    "--auth token keeps its accounts in the embedded log (--db); \
+                            it does not run with --redis"
+                        .to_string(),
+                )
+            }
+            Db::None => {
+                return Err(
+                    "--auth token keeps its accounts in the room's log; it cannot \
+                            run with --db none"
+                        .to_string(),
+                )
+            }
+            Db::Path(_) => {}
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
