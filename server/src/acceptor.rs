@@ -135,7 +135,8 @@ impl Acceptor {
                 Err(e) if is_fd_exhaustion(&e) => {
                     if !self.exhaustion_logged {
                         tracing::warn!(
-                            "[!] Out of file descriptors ({e}); refusing newcomers until clients leave."
+                            error = %e,
+                            "[!] Out of file descriptors; refusing newcomers until clients leave."
                         );
                         self.exhaustion_logged = true;
                     }
@@ -160,7 +161,7 @@ impl Acceptor {
                         io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset
                     ) => {}
                 Err(e) => {
-                    tracing::warn!("[!] accept failed: {e}");
+                    tracing::warn!(error = %e, "[!] accept failed");
                     self.pause();
                     return None;
                 }

@@ -99,10 +99,10 @@ impl Gate {
         let login = self.check(conn, peer.ip(), line, now);
         match &login {
             // The name, never with the token; the token never.
-            Login::Accepted { name } => tracing::info!("[+] {peer} logged in as {name}."),
+            Login::Accepted { name } => tracing::info!(%peer, %name, "[+] logged in"),
             Login::NotALogin => effects.push(Effect::Send(conn, refusal(ErrorCode::AuthRequired))),
             Login::Refused => {
-                tracing::warn!("[!] {peer}: login refused.");
+                tracing::warn!(%peer, "[!] login refused");
                 effects.push(Effect::Send(conn, refusal(ErrorCode::AuthFailed)));
             }
         }

@@ -344,7 +344,7 @@ impl Server {
         };
         let mut received = false;
         for signal in signals.pending() {
-            tracing::info!("[*] Received signal {signal}; shutting down.");
+            tracing::info!(signal, "[*] Received a signal; shutting down.");
             received = true;
         }
         received
@@ -361,7 +361,7 @@ impl Server {
     /// (and gets its history), on a TLS one once its first byte arrives.
     fn admit(&mut self, stream: TcpStream, peer: SocketAddr) {
         if let Err(e) = crate::listener::configure_client_socket(&stream) {
-            tracing::warn!("[!] {peer}: could not set socket options: {e}");
+            tracing::warn!(%peer, error = %e, "[!] could not set socket options");
         }
         let entry = self.connections.vacant_entry();
         let id = entry.key();
@@ -381,11 +381,11 @@ impl Server {
         ) {
             Ok(connection) => entry.insert(connection),
             Err(e) => {
-                tracing::warn!("[!] {peer}: could not register: {e}");
+                tracing::warn!(%peer, error = %e, "[!] could not register");
                 return;
             }
         };
-        tracing::info!("[+] {peer} connected.");
+        tracing::info!(%peer, "[+] connected");
         if !connection.is_waiting() {
             self.chat.connected(id, &mut self.effects);
             self.apply_effects();
@@ -670,12 +670,10 @@ impl Server {
             let reason = connection
                 .close_reason()
                 .map_or_else(String::new, ToString::to_string);
+            let peer = connection.peer();
             match self.chat.name_of(id) {
-                Some(name) => tracing::info!(
-                    "[-] {} ({name}) disconnected ({reason}).",
-                    connection.peer()
-                ),
-                None => tracing::info!("[-] {} disconnected ({reason}).", connection.peer()),
+                Some(name) => tracing::info!(%peer, %name, %reason, "[-] disconnected"),
+                None => tracing::info!(%peer, %reason, "[-] disconnected"),
             }
             self.chat.leave(id, &mut self.effects);
             self.apply_effects();
@@ -741,8 +739,8 @@ impl Server {
             self.apply_effects();
         }
         tracing::info!(
-            "[*] Shutting down: telling {} clients.",
-            self.connections.len()
+            clients = self.connections.len(),
+            "[*] Shutting down: telling every client."
         );
         let bye = frames::bye(SHUTDOWN_REASON);
         let ids: Vec<ConnId> = self.connections.iter().map(|(id, _)| id).collect();

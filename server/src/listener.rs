@@ -69,7 +69,7 @@ pub fn configure_client_socket(socket: &impl AsFd) -> io::Result<()> {
 /// (a short line fits any fresh socket buffer), logs it, and closes it.
 pub fn refuse(mut stream: impl Write, peer: SocketAddr, reason: &str) {
     let _ = stream.write(&encode(&ServerLine::Bye { reason }));
-    tracing::info!("[-] {peer} refused ({reason}).");
+    tracing::info!(%peer, %reason, "[-] refused");
 }
 
 /// The refusal reason past `--max-clients`.

@@ -93,8 +93,8 @@ impl DroppedLines {
         }
         let before = counter.dropped_lines();
         tracing::warn!(
-            "[!] {} log lines were dropped while stderr was not being read.",
-            dropped - self.reported
+            lines = dropped - self.reported,
+            "[!] Some log lines were dropped while stderr was not being read."
         );
         // The writer drops synchronously, so a report that did not fit shows
         // in the count at once.

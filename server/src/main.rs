@@ -51,13 +51,14 @@ fn run(config: Config) -> std::io::Result<()> {
             if let Some(wanted) = config.max_clients {
                 if wanted as u64 > limit {
                     tracing::warn!(
-                        "[!] --max-clients {wanted} is above the fd limit ({limit}); \
-                         newcomers past it will be refused"
+                        max_clients = wanted,
+                        fd_limit = limit,
+                        "[!] --max-clients is above the fd limit; newcomers past it will be refused"
                     );
                 }
             }
         }
-        Err(e) => tracing::warn!("[!] could not raise the fd limit: {e}"),
+        Err(e) => tracing::warn!(error = %e, "[!] could not raise the fd limit"),
     }
     let listener = listener::bind(&config.host, config.port).map_err(|e| {
         std::io::Error::new(

@@ -138,7 +138,7 @@ impl Server {
         let handle = self.shutdown_handle();
         thread::spawn(move || {
             if let Some(signal) = signals.forever().next() {
-                tracing::info!("[*] Received signal {signal}; shutting down.");
+                tracing::info!(signal, "[*] Received a signal; shutting down.");
                 handle.shutdown();
             }
         });
@@ -152,7 +152,7 @@ impl Server {
                 Ok(accepted) => accepted,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    tracing::warn!("[!] accept failed: {e}");
+                    tracing::warn!(error = %e, "[!] accept failed");
                     if self.shared.stopping.load(Ordering::SeqCst) {
                         break;
                     }
@@ -176,13 +176,13 @@ impl Server {
             return;
         }
         if let Err(e) = listener::configure_client_socket(&stream) {
-            tracing::warn!("[!] {peer}: could not set socket options: {e}");
+            tracing::warn!(%peer, error = %e, "[!] could not set socket options");
         }
         let _ = stream.set_read_timeout(self.shared.config.idle_timeout);
         let writer = match stream.try_clone() {
             Ok(writer) => writer,
             Err(e) => {
-                tracing::info!("[-] {peer} refused ({e}).");
+                tracing::info!(%peer, reason = %e, "[-] refused");
                 return;
             }
         };
@@ -205,17 +205,17 @@ impl Server {
         match spawned {
             Ok(_) => {
                 state.clients.push((id, writer));
-                tracing::info!("[+] {peer} connected.");
+                tracing::info!(%peer, "[+] connected");
             }
-            Err(e) => tracing::info!("[-] {peer} refused (cannot start a thread: {e})."),
+            Err(e) => tracing::info!(%peer, reason = %e, "[-] refused: cannot start a thread"),
         }
     }
 
     fn shut_down(&self) {
         let mut state = lock(&self.shared);
         tracing::info!(
-            "[*] Shutting down: telling {} clients.",
-            state.clients.len()
+            clients = state.clients.len(),
+            "[*] Shutting down: telling every client."
         );
         let bye = frames::bye(SHUTDOWN_REASON);
         for (_, stream) in state.clients.iter_mut() {
@@ -292,7 +292,7 @@ fn serve_client(shared: &Shared, id: ConnId, mut stream: TcpStream, peer: Socket
     drop(state);
     let _ = stream.shutdown(Shutdown::Both);
     if !shared.stopping.load(Ordering::SeqCst) {
-        tracing::info!("[-] {peer} disconnected ({reason}).");
+        tracing::info!(%peer, %reason, "[-] disconnected");
     }
 }
 

@@ -637,7 +637,7 @@ fn peer_vanishing_mid_write_harms_nobody() {
     );
     assert_all_in_order(&a, after);
     assert_all_in_order(&b, after);
-    let log = server.wait_for_log(&format!("{victim_addr} (victim) disconnected"));
+    let log = server.wait_for_log(&format!("[-] disconnected peer={victim_addr} name=victim"));
     assert!(
         !log.contains("panicked") && !log.contains("chat-server:"),
         "expected nothing fatal in the server's log, got {log}"

@@ -34,7 +34,10 @@ impl Chat {
                 skipped,
             } => self.replay(asker, &messages, skipped, effects),
             Completion::ReplayFailed { asker, error } => {
-                tracing::warn!("[!] The room's log could not replay for a resuming desk: {error}");
+                tracing::warn!(
+                    error,
+                    "[!] The room's log could not replay for a resuming desk"
+                );
                 self.replay_history(asker, effects);
             }
             Completion::Found { asker, messages } => effects.extend(
@@ -43,7 +46,7 @@ impl Chat {
                     .map(|frame| Effect::Answer(asker, frame)),
             ),
             Completion::SearchFailed { asker, error } => {
-                tracing::warn!("[!] The room's log could not search: {error}");
+                tracing::warn!(error, "[!] The room's log could not search");
                 let detail = format!("the search failed: {error}");
                 effects.push(Effect::Answer(
                     asker,
@@ -198,7 +201,8 @@ impl Chat {
         }
         self.saving = false;
         tracing::error!(
-            "[!] The room's log cannot save messages: {error}. They are refused until it can."
+            error,
+            "[!] The room's log cannot save messages; they are refused until it can."
         );
         let text = format!(
             "the server cannot save messages ({error}); they are refused, not delivered, until it can"

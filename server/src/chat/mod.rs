@@ -192,7 +192,7 @@ impl Chat {
         let Some(gate) = &mut self.gate else {
             return;
         };
-        tracing::info!("[*] Accounts changed: {} now.", accounts.len());
+        tracing::info!(accounts = accounts.len(), "[*] Accounts changed");
         for id in gate.replace_accounts(accounts) {
             effects.push(Effect::Send(
                 id,

@@ -193,7 +193,7 @@ impl AccountsWatcher {
                                 unsent = Some(accounts);
                             }
                             Ok(_) => {}
-                            Err(e) => tracing::warn!("[!] Could not read the accounts: {e}"),
+                            Err(e) => tracing::warn!(error = %e, "[!] Could not read the accounts"),
                         }
                     }
                     // The loop takes one list at a time; a newer one waits

@@ -674,8 +674,8 @@ impl Storage {
         match result {
             Ok(_) => self.dirty = false,
             Err(e) => tracing::warn!(
-                "[!] The room's log could not be synced to disk: {}",
-                describe(&e)
+                error = describe(&e),
+                "[!] The room's log could not be synced to disk"
             ),
         }
     }

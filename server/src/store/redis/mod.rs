@@ -363,8 +363,8 @@ impl SharedRoom for RedisStore {
     fn redesk(&mut self, claim: NameClaim) {
         if let Err(writer::Job::Redesk(claim)) = self.send_job(writer::Job::Redesk(claim)) {
             tracing::warn!(
-                "[!] The room's link is too far behind to tell the other servers {}'s desk.",
-                claim.name
+                name = %claim.name,
+                "[!] The room's link is too far behind to tell the other servers a desk's new secret."
             );
         }
     }
@@ -373,8 +373,8 @@ impl SharedRoom for RedisStore {
         if let Err(writer::Job::Release(claim)) = self.send_job(writer::Job::Release(claim)) {
             // Its name expires by itself; its LEAVE is lost.
             tracing::warn!(
-                "[!] The room's link is too far behind to announce that {} left.",
-                claim.name
+                name = %claim.name,
+                "[!] The room's link is too far behind to announce that a desk left."
             );
         }
     }

@@ -81,8 +81,8 @@ impl Reader {
                         if link_down {
                             link_down = false;
                             tracing::info!(
-                                "[*] The room's link is back; reading on after {}.",
-                                stream_id(self.last)
+                                after = stream_id(self.last),
+                                "[*] The room's link is back; reading on."
                             );
                             self.hand_over(Completion::LinkUp);
                         }
@@ -90,7 +90,7 @@ impl Reader {
                     Err(e) => {
                         if !link_down {
                             link_down = true;
-                            tracing::error!("[!] The room's link is down: {e}");
+                            tracing::error!(error = %e, "[!] The room's link is down");
                             self.hand_over(Completion::LinkDown(e.to_string()));
                         }
                         self.answer_replays_without_redis();
@@ -105,7 +105,7 @@ impl Reader {
                 // desks hear it) or this connection only broke (a signal,
                 // a Redis restarted at once): reading goes on from the last
                 // ID either way.
-                tracing::warn!("[!] The room's link failed: {e}; connecting again.");
+                tracing::warn!(error = %e, "[!] The room's link failed; connecting again.");
                 connection = None;
                 self.signals.link_failed.store(true, Ordering::SeqCst);
             }

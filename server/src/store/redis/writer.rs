@@ -217,8 +217,8 @@ impl Writer {
                 });
                 if result.is_err() {
                     tracing::warn!(
-                        "[!] The room's link failed telling the other servers {}'s desk.",
-                        claim.name
+                        name = %claim.name,
+                        "[!] The room's link failed telling the other servers a desk's new secret."
                     );
                 }
                 self.names.insert(claim.key.clone(), claim);
@@ -345,7 +345,7 @@ impl Writer {
                 .with_redis(|w, c| w.announce(c, PresenceKind::Join, &claim, &server))
                 .is_err()
             {
-                tracing::warn!("[!] The room's link failed announcing {}.", claim.name);
+                tracing::warn!(name = %claim.name, "[!] The room's link failed announcing a desk");
             }
             self.names.insert(claim.key.clone(), claim);
         }
@@ -398,8 +398,9 @@ impl Writer {
                 let lost: u64 = refresh.arg(&w.server_id).arg(NAME_TTL_SECS).invoke(c)?;
                 if lost > 0 {
                     tracing::warn!(
-                        "[!] {lost} names of this server's desks were taken on another server \
-                         while the room's link was down."
+                        names = lost,
+                        "[!] Names of this server's desks were taken on another server while \
+                         the room's link was down."
                     );
                 }
                 let counted_dead = !c.exists::<_, bool>(w.keys.members(&w.server_id))?;
@@ -430,7 +431,7 @@ impl Writer {
             w.reap_dead_servers(c)
         });
         if let Err(e) = result {
-            tracing::debug!("[!] The room's heartbeat failed: {e}");
+            tracing::debug!(error = %e, "[!] The room's heartbeat failed");
         }
     }
 
@@ -454,8 +455,9 @@ impl Writer {
             }
             let members: Vec<(String, String)> = connection.hgetall(self.keys.members(server))?;
             tracing::info!(
-                "[*] Server {server} stopped answering; its {} desks leave the room.",
-                members.len()
+                %server,
+                desks = members.len(),
+                "[*] A server stopped answering; its desks leave the room."
             );
             for (key, value) in &members {
                 if let Some((color, name, desk)) = parse_member(value) {
@@ -488,7 +490,7 @@ impl Writer {
             Ok(())
         });
         if let Err(e) = result {
-            tracing::warn!("[!] Could not leave the shared room cleanly: {e}");
+            tracing::warn!(error = %e, "[!] Could not leave the shared room cleanly");
         }
     }
 
