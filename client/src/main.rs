@@ -26,6 +26,7 @@
 //! - `notify`: which lines make a sound, and how often.
 //! - `sound`: the chime and the bell fallback.
 
+mod attempt;
 mod backoff;
 mod chat_text;
 mod config;
@@ -37,6 +38,7 @@ mod notify;
 mod outbox;
 mod render;
 mod screen;
+mod server_addr;
 mod session;
 mod sound;
 mod tls;

@@ -21,12 +21,13 @@ use std::time::{Duration, Instant};
 use chat_shared::message::{check_name, Chat, Direct};
 use chat_shared::{ClientLine, Color, ErrorCode, MessageId, ServerLine, DEFAULT_MAX_LINE_BYTES};
 
+use crate::attempt::{ConnectError, Connected};
 use crate::backoff::Backoff;
 use crate::chat_text::{self, names};
 use crate::config::Config;
 use crate::feed::{Feed, ReplayHeader, Resumed, Verdict};
 use crate::input::{self, interpret, InputEvent, Keyboard, Prompt, Request, TerminalModes, Typed};
-use crate::net::{self, ConnectError, Connected, Connection, Incoming, Received};
+use crate::net::{self, Connection, Incoming, Received};
 use crate::notify::{Arrival, NotifyLevel};
 use crate::outbox::{Outbox, Outgoing, QueueFull, MAX_WAITING_LINES};
 use crate::render::{self, ChatStyle, ColorMode};
