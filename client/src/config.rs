@@ -10,7 +10,7 @@ use chat_shared::message::check_name;
 use chat_shared::{Color, Fingerprint, DEFAULT_PORT};
 use getopts::{Matches, Options};
 
-use crate::input::command_help;
+use crate::commands::command_help;
 use crate::net::DEFAULT_KEEPALIVE;
 use crate::notify::NotifyLevel;
 use crate::server_addr::ServerAddr;

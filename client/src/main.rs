@@ -29,6 +29,7 @@
 mod attempt;
 mod backoff;
 mod chat_text;
+mod commands;
 mod config;
 mod feed;
 mod input;

@@ -16,7 +16,7 @@ use chat_shared::{Color, ErrorCode, Fingerprint, ServerLine};
 use chrono::TimeZone;
 
 use crate::chat_text::action;
-use crate::input::{command_help, CommandHelp};
+use crate::commands::{command_help, Answer, CommandHelp};
 use crate::notify::NotifyLevel;
 
 /// Whether to emit SGR colour escapes. Passed in rather than read from
@@ -320,6 +320,17 @@ pub fn name_taken_while_away(name: &str) -> String {
         "[!] The name \"{}\" was taken while you were away; choose another.",
         clean(name)
     )
+}
+
+/// What the desk answers to a typed line it does not send.
+pub fn answer(answer: &Answer<'_>) -> String {
+    match answer {
+        Answer::Help => help(),
+        Answer::NotConnected => not_connected(),
+        Answer::NobodyToReply => nobody_to_reply(),
+        Answer::Misused(command) => misused(command),
+        Answer::UnknownCommand(word) => unknown_command(word),
+    }
 }
 
 /// The answer to `/help`: every command, one a line.

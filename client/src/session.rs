@@ -23,10 +23,11 @@ use chat_shared::{ClientLine, Color, ErrorCode, MessageId, ServerLine, DEFAULT_M
 
 use crate::attempt::{ConnectError, Connected};
 use crate::backoff::Backoff;
-use crate::chat_text::{self, names};
+use crate::chat_text::names;
+use crate::commands::{interpret, Action, Commands, Typed};
 use crate::config::Config;
 use crate::feed::{Feed, ReplayHeader, Resumed, Verdict};
-use crate::input::{self, interpret, InputEvent, Keyboard, Prompt, Request, TerminalModes, Typed};
+use crate::input::{self, InputEvent, Keyboard, Prompt, Request, TerminalModes};
 use crate::net::{self, Connection, Incoming, Received};
 use crate::notify::{Arrival, NotifyLevel};
 use crate::outbox::{Outbox, Outgoing, QueueFull, MAX_WAITING_LINES};
@@ -238,7 +239,7 @@ pub fn run(config: &Config) -> Result<(), RunError> {
         outbox: Outbox::default(),
         resume_from: None,
         desk_secret: None,
-        reply_to: None,
+        commands: Commands::default(),
         replay_left: None,
         lost_at: None,
         backoff: Backoff::new(),
@@ -359,9 +360,8 @@ struct Session {
     /// This desk's secret, from its first `WELCOME` of this run: presented
     /// with every `/resume`, it gets the desk its own direct messages back.
     desk_secret: Option<String>,
-    /// Who `/r` answers: the last person who sent us a direct message,
-    /// live or replayed.
-    reply_to: Option<String>,
+    /// What typed lines become, and who `/r` answers.
+    commands: Commands,
     /// After the `RESUME` answer, the replayed lines still to come: the
     /// replay may still show lines sent before the loss.
     replay_left: Option<u64>,
@@ -874,35 +874,15 @@ impl Session {
 
     /// A line typed at the chat prompt.
     fn chat_typed(&mut self, line: &str) -> Flow {
-        match interpret(line) {
-            Typed::Nothing => {}
-            Typed::Quit => return self.leave(),
-            Typed::Who if self.joined() => {
-                let _ = self.send(&ClientLine::Who);
+        match self.commands.action(line, self.joined()) {
+            Action::Nothing => {}
+            Action::Leave => return self.leave(),
+            Action::Ask(request) => {
+                let _ = self.send(&request);
             }
-            Typed::Search(words) if self.joined() => {
-                let _ = self.send(&ClientLine::Search { words });
-            }
-            Typed::Who | Typed::Search(_) => self.screen.print(&render::not_connected()),
-            Typed::Help => self.screen.print(&render::help()),
-            Typed::Notify(level) => self.set_notify_level(level),
-            Typed::Misused(command) => self.screen.print(&render::misused(command)),
-            Typed::UnknownCommand(word) => self.screen.print(&render::unknown_command(word)),
-            Typed::Me(action) => {
-                self.send_or_keep(Outgoing::Room(chat_text::action_text(action)));
-            }
-            Typed::Say(text) => self.send_or_keep(Outgoing::Room(text.to_string())),
-            Typed::Direct { to, text } => self.send_or_keep(Outgoing::Direct {
-                to: to.to_string(),
-                text: text.to_string(),
-            }),
-            Typed::Reply(text) => match self.reply_to.clone() {
-                Some(to) => self.send_or_keep(Outgoing::Direct {
-                    to,
-                    text: text.to_string(),
-                }),
-                None => self.screen.print(&render::nobody_to_reply()),
-            },
+            Action::Send(line) => self.send_or_keep(line),
+            Action::Notify(level) => self.set_notify_level(level),
+            Action::Answer(answer) => self.screen.print(&render::answer(&answer)),
         }
         ControlFlow::Continue(())
     }
@@ -1182,7 +1162,7 @@ impl Session {
         }
         let own = self.name.as_deref() == Some(direct.from);
         if !own {
-            self.reply_to = Some(direct.from.to_string());
+            self.commands.direct_from(direct.from);
         }
         self.screen.print(&render::direct_line(
             direct,
