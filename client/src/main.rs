@@ -43,6 +43,7 @@ mod server_addr;
 mod session;
 mod sound;
 mod tls;
+mod token;
 mod transport;
 
 use std::process::ExitCode;

@@ -10,9 +10,8 @@
 //! attempt) only report to it.
 
 use std::fmt;
-use std::io::{self, IsTerminal};
+use std::io;
 use std::ops::ControlFlow;
-use std::path::Path;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::thread;
@@ -35,6 +34,7 @@ use crate::render::{self, ChatStyle, ColorMode};
 use crate::screen::Screen;
 use crate::sound::Notifier;
 use crate::tls::TlsClient;
+use crate::token::{ask_token, read_token};
 
 /// After `/quit`, how long to wait for the server's `BYE` (or its close)
 /// before leaving anyway: long enough for a loaded server to answer, short
@@ -261,47 +261,6 @@ pub fn run(config: &Config) -> Result<(), RunError> {
             Err(RunError::Refused(why))
         }
     }
-}
-
-/// Reads `--token-file`: the token is its first word, so a trailing
-/// newline or a comment after it does no harm. Also says, as a warning,
-/// if other users may read the file, as SSH does for a private key.
-fn read_token(path: &Path) -> Result<(String, Option<String>), String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|err| format!("--token-file {}: {err}", path.display()))?;
-    let token = text
-        .split_whitespace()
-        .next()
-        .map(str::to_string)
-        .ok_or_else(|| format!("--token-file {}: the file is empty", path.display()))?;
-    #[cfg(unix)]
-    let warning = {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::metadata(path)
-            .is_ok_and(|meta| meta.permissions().mode() & 0o077 != 0)
-            .then(|| render::token_file_readable(path))
-    };
-    #[cfg(not(unix))]
-    let warning = None;
-    Ok((token, warning))
-}
-
-/// Asks for the account's token on the terminal, without echo.
-fn ask_token(name: &str, screen: &Screen) -> Result<String, String> {
-    if !io::stdin().is_terminal() {
-        return Err(format!(
-            "the server requires an account, and there is no terminal to ask for \
-             {name}'s token on; give it with --token-file PATH"
-        ));
-    }
-    screen.print(&render::account_needed(name));
-    let typed = rpassword::prompt_password(format!("Token for {name} (not shown): "))
-        .map_err(|err| format!("cannot read the token: {err}"))?;
-    let token = typed.trim();
-    if token.is_empty() || token.contains(char::is_whitespace) {
-        return Err("no token typed; the server requires one".to_string());
-    }
-    Ok(token.to_string())
 }
 
 /// The main thread's side of a session.
