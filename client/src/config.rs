@@ -1,6 +1,6 @@
 //! Command-line flags: what the user asked for, checked once. Owns the
 //! getopts table, the usage text and [`parse_args`]; it does not open
-//! sockets or devices (that is `session` and `sound`).
+//! sockets or devices (that is `net` and `sound`).
 
 use std::fmt;
 use std::path::PathBuf;

@@ -1,12 +1,12 @@
 //! Reading what the user types. On a terminal a rustyline editor reads
 //! each line (Up-arrow recalls earlier ones; incoming lines are printed
 //! above it by `screen`); on pipes a plain reader does. Either runs on its
-//! own thread and hands lines to the session as [`InputEvent`]s. Owns the
-//! prompts; what a line means is `commands`'s business, and it sends
-//! nothing.
+//! own thread and hands lines to the session as [`InputEvent`]s; [`Input`]
+//! is the session's side of it. Owns the prompts; what a line means is
+//! `commands`'s business, and it sends nothing.
 
 use std::io::{self, BufRead, Write};
-use std::sync::mpsc::Receiver;
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
 use std::thread;
 
@@ -130,7 +130,7 @@ impl TerminalModes {
 
 /// What the session asks of the input thread.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Request {
+enum Request {
     /// Read one line under this prompt. The editor reads only when asked,
     /// so its prompt always matches the question the session is asking,
     /// and it is never in raw mode while the session says goodbye.
@@ -146,7 +146,7 @@ impl Keyboard {
     /// session is gone). The editor reads a line per [`Request::Read`]; the
     /// plain reader reads ahead and ignores `requests` (the session prints
     /// its prompts).
-    pub fn start<F>(
+    fn start<F>(
         self,
         screen: Arc<Screen>,
         requests: Receiver<Request>,
@@ -162,6 +162,84 @@ impl Keyboard {
             }
             Keyboard::Plain => builder.spawn(move || read_plain(forward)),
         }
+    }
+}
+
+/// Where the input thread's events go.
+type Forward = Box<dyn FnMut(InputEvent) -> bool + Send>;
+
+/// The session's side of the input thread: starts it when the first line
+/// is wanted, asks it for each line under its prompt, and hands it lines
+/// to recall.
+pub struct Input {
+    /// Until the first line is wanted: the keyboard, the receiving end of
+    /// `requests`, and where its events go. Started late so that nothing
+    /// reads the terminal before there is a question to answer.
+    unstarted: Option<(Keyboard, Receiver<Request>, Forward)>,
+    /// To the input thread.
+    requests: Sender<Request>,
+    /// The prompt of the line the editor is reading, if it is.
+    reading: Option<Prompt>,
+    /// Where the prompts go, with plain input, and the editor's output.
+    screen: Arc<Screen>,
+}
+
+impl Input {
+    /// Input from `keyboard`, whose events will go to `forward`.
+    pub fn new<F>(keyboard: Keyboard, screen: Arc<Screen>, forward: F) -> Input
+    where
+        F: FnMut(InputEvent) -> bool + Send + 'static,
+    {
+        let (requests, request_inbox) = mpsc::channel();
+        Input {
+            unstarted: Some((keyboard, request_inbox, Box::new(forward))),
+            requests,
+            reading: None,
+            screen,
+        }
+    }
+
+    /// Asks for the next line under `prompt`: the editor reads one; plain
+    /// input reads ahead anyway, so only the name prompt is printed. Does
+    /// nothing while the editor is already reading one (it answers
+    /// whatever is being asked when it comes).
+    pub fn read_line(&mut self, prompt: Prompt) {
+        if let Some((keyboard, requests, forward)) = self.unstarted.take() {
+            if let Err(err) = keyboard.start(Arc::clone(&self.screen), requests, forward) {
+                self.screen
+                    .print(&format!("[!] Cannot read the keyboard: {err}"));
+            }
+        }
+        if !self.screen.has_editor() {
+            if prompt == Prompt::Name {
+                self.screen.prompt(prompt.text());
+            }
+            return;
+        }
+        if self.reading.is_none() && self.requests.send(Request::Read(prompt)).is_ok() {
+            self.reading = Some(prompt);
+        }
+    }
+
+    /// An event came from the input thread: the editor is no longer
+    /// reading.
+    pub fn answered(&mut self) {
+        self.reading = None;
+    }
+
+    /// Whether the editor is reading a line: the terminal is in its modes.
+    pub fn is_reading(&self) -> bool {
+        self.reading.is_some()
+    }
+
+    /// Puts `typed` in the editor's history, where Up-arrow finds it;
+    /// false without an editor.
+    pub fn recall(&self, typed: &str) -> bool {
+        self.screen.has_editor()
+            && self
+                .requests
+                .send(Request::Recall(typed.to_string()))
+                .is_ok()
     }
 }
 

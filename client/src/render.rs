@@ -4,7 +4,7 @@
 //! mentions, direct messages and search results look, and cleaning every
 //! peer field; it does not print, and it
 //! does not decide whether colour is on (the caller passes a [`ColorMode`],
-//! decided once at startup) or what is a mention (the session says).
+//! decided once at startup) or what is a mention (`view` says).
 
 use std::fmt::Display;
 use std::path::Path;
@@ -277,6 +277,11 @@ pub fn queued(text: &str, waiting: usize) -> String {
         "[*] Not connected; \"{}\" will be sent once the connection is back ({waiting} waiting).",
         clean(text)
     )
+}
+
+/// A line longer than the server takes: `bytes` of text, `limit` allowed.
+pub fn too_long(bytes: usize, limit: usize) -> String {
+    format!("[!] That message is {bytes} bytes; the limit is {limit}. Not sent.")
 }
 
 /// A line typed while disconnected with the queue full.
