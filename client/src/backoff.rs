@@ -1,5 +1,5 @@
 //! When to try the server again after losing it: exponential backoff with
-//! jitter. Pure timing; the session does the waiting and the connecting.
+//! jitter. Pure timing; `link` does the waiting and the connecting.
 
 use std::hash::{BuildHasher, RandomState};
 use std::time::Duration;

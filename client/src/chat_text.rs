@@ -2,7 +2,7 @@
 //! words: an action (`/me waves`, shown as `* alice waves`) and whether it
 //! names someone (a mention). The protocol carries both as plain text, so
 //! any client, `nc` included, can send them; this module is the one place
-//! that reads them. Pure functions; `render` shows, `session` chimes.
+//! that reads them. Pure functions; `render` shows, `view` chimes.
 
 /// What an action's text starts with on the wire: `alice<SEP>/me waves`.
 /// The server relays it like any text (it starts with the name, not `/`).

@@ -1,6 +1,6 @@
 //! Command-line flags: what the user asked for, checked once. Owns the
 //! getopts table, the usage text and [`parse_args`]; it does not open
-//! sockets or devices (that is `session` and `sound`).
+//! sockets or devices (that is `net` and `sound`).
 
 use std::fmt;
 use std::path::PathBuf;
@@ -10,9 +10,11 @@ use chat_shared::message::check_name;
 use chat_shared::{Color, Fingerprint, DEFAULT_PORT};
 use getopts::{Matches, Options};
 
-use crate::input::command_help;
+use crate::commands::command_help;
 use crate::net::DEFAULT_KEEPALIVE;
 use crate::notify::NotifyLevel;
+use crate::server_addr::ServerAddr;
+use crate::tls::Trust;
 
 /// The program name used in messages and the usage line.
 pub const PROGRAM: &str = env!("CARGO_PKG_NAME");
@@ -53,75 +55,6 @@ pub struct Config {
     /// How often to ping the server; a server silent for one and a half
     /// of these counts as lost.
     pub keepalive: Duration,
-}
-
-/// One server to connect to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServerAddr {
-    /// Host name or address, resolved at connect time.
-    pub host: String,
-    pub port: u16,
-}
-
-/// `HOST:PORT`, with an IPv6 address in brackets; also the key of the
-/// known-hosts file.
-impl fmt::Display for ServerAddr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.host.contains(':') {
-            write!(f, "[{}]:{}", self.host, self.port)
-        } else {
-            write!(f, "{}:{}", self.host, self.port)
-        }
-    }
-}
-
-impl ServerAddr {
-    /// Reads one `--host` entry: `HOST`, `HOST:PORT`, `[IPV6]:PORT` or a
-    /// bare IPv6 address (more than one colon and no brackets: no port).
-    fn parse(entry: &str, default_port: u16) -> Result<ServerAddr, String> {
-        let entry = entry.trim();
-        let bad_port =
-            |text: &str| format!("invalid port '{text}' in '{entry}'; expected 1 to 65535");
-        let parse_port = |text: &str| match text.parse::<u16>() {
-            Ok(port) if port != 0 => Ok(port),
-            _ => Err(bad_port(text)),
-        };
-        let (host, port) = if let Some(rest) = entry.strip_prefix('[') {
-            let (host, after) = rest
-                .split_once(']')
-                .ok_or_else(|| format!("invalid host '{entry}': no closing ']'"))?;
-            match after.strip_prefix(':') {
-                Some(port) => (host, parse_port(port)?),
-                None if after.is_empty() => (host, default_port),
-                None => return Err(format!("invalid host '{entry}'")),
-            }
-        } else {
-            match entry.split_once(':') {
-                Some((host, port)) if !port.contains(':') => (host, parse_port(port)?),
-                _ => (entry, default_port),
-            }
-        };
-        if host.is_empty() {
-            return Err(format!("invalid host '{entry}': the host is empty"));
-        }
-        Ok(ServerAddr {
-            host: host.to_string(),
-            port,
-        })
-    }
-}
-
-/// How a TLS desk decides to trust the server's certificate.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Trust {
-    /// `--ca FILE`: certificates signed by these roots (PEM), for the
-    /// server's name.
-    Ca(PathBuf),
-    /// `--fingerprint FP`: exactly this certificate.
-    Pinned(Fingerprint),
-    /// Neither: the certificate each server showed the first time, as
-    /// recorded in the known-hosts file.
-    FirstUse,
 }
 
 /// Longest `--keepalive`: the server's default idle timeout is 600 s, and

@@ -1,8 +1,9 @@
 //! Which chat messages to show, across reconnects: each message once, in
 //! the room log's order. Remembers the log (its epoch) and the last message
-//! ID shown, decides what a returning desk asks `/resume` for, and holds
-//! back what arrives before the server's `RESUME` answer. Pure state; the
-//! session feeds it and prints what it lets through.
+//! ID shown, decides what a returning desk asks `/resume` for, holds back
+//! what arrives before the server's `RESUME` answer, and counts the replay
+//! that follows it, to tell when it is over. Pure state; `view` feeds it
+//! and prints what it lets through.
 
 use chat_shared::MessageId;
 
@@ -52,6 +53,9 @@ pub struct Feed {
     awaiting_resume: bool,
     /// The header still to print before the next replayed message.
     header: Option<ReplayHeader>,
+    /// After the `RESUME` answer, the replayed lines still to come: until
+    /// they are in, the replay may still show lines sent before the loss.
+    replay_left: Option<u64>,
 }
 
 impl Feed {
@@ -82,9 +86,11 @@ impl Feed {
         }
     }
 
-    /// The `RESUME` answer came: from now on messages are shown again.
-    pub fn resumed(&mut self, epoch: &str, skipped: u64) -> Resumed {
+    /// The `RESUME` answer came: from now on messages are shown again, and
+    /// `replayed` lines of replay follow.
+    pub fn resumed(&mut self, epoch: &str, skipped: u64, replayed: u64) -> Resumed {
         self.awaiting_resume = false;
+        self.replay_left = Some(replayed);
         if self.epoch.as_deref() == Some(epoch) {
             self.header = Some(ReplayHeader::Missed);
             Resumed::Missed { skipped }
@@ -94,6 +100,30 @@ impl Feed {
             self.header = Some(ReplayHeader::Recent);
             Resumed::OtherLog
         }
+    }
+
+    /// Whether the replay the `RESUME` answer announced is still coming.
+    pub fn replaying(&self) -> bool {
+        self.replay_left.is_some()
+    }
+
+    /// Counts one replayed line, shown or not; true when it was the last
+    /// one the `RESUME` answer announced, which ends the replay.
+    pub fn count_replayed(&mut self) -> bool {
+        let Some(left) = self.replay_left.as_mut() else {
+            return false;
+        };
+        *left = left.saturating_sub(1);
+        if *left > 0 {
+            return false;
+        }
+        self.replay_left = None;
+        true
+    }
+
+    /// The replay is over, or will not come (the connection was lost).
+    pub fn end_replay(&mut self) {
+        self.replay_left = None;
     }
 
     /// Whether to show the message `id`; `replayed` for `HIST` and `HISTDM`.
@@ -160,7 +190,7 @@ mod tests {
         assert_eq!(feed.admit(id(2), true), Verdict::Skip);
         assert_eq!(feed.admit(id(5), false), Verdict::Skip);
         feed.welcomed("e1");
-        assert_eq!(feed.resumed("e1", 0), Resumed::Missed { skipped: 0 });
+        assert_eq!(feed.resumed("e1", 0, 0), Resumed::Missed { skipped: 0 });
         // The replay holds 4 and 5; each is shown once, under one header.
         assert_eq!(
             feed.admit(id(4), true),
@@ -176,7 +206,7 @@ mod tests {
         let mut feed = desk_that_saw_three();
         feed.connection_opened();
         feed.welcomed("e2");
-        assert_eq!(feed.resumed("e2", 0), Resumed::OtherLog);
+        assert_eq!(feed.resumed("e2", 0, 0), Resumed::OtherLog);
         // The new log counts from 1 again: its history is shown.
         assert_eq!(
             feed.admit(id(1), true),
@@ -190,7 +220,7 @@ mod tests {
     fn skipped_count_is_passed_on() {
         let mut feed = desk_that_saw_three();
         feed.connection_opened();
-        assert_eq!(feed.resumed("e1", 12), Resumed::Missed { skipped: 12 });
+        assert_eq!(feed.resumed("e1", 12, 0), Resumed::Missed { skipped: 12 });
     }
 
     #[test]
@@ -203,7 +233,7 @@ mod tests {
             Some(("e1".to_string(), MessageId::ZERO))
         );
         assert_eq!(feed.admit(id(1), true), Verdict::Skip);
-        assert_eq!(feed.resumed("e1", 0), Resumed::Missed { skipped: 0 });
+        assert_eq!(feed.resumed("e1", 0, 0), Resumed::Missed { skipped: 0 });
         assert_eq!(
             feed.admit(id(1), true),
             Verdict::Show(Some(ReplayHeader::Missed))
@@ -216,5 +246,34 @@ mod tests {
         feed.connection_opened();
         assert_eq!(feed.admit(id(7), false), Verdict::Skip);
         assert_eq!(feed.connection_opened(), Some(("e1".to_string(), id(3))));
+    }
+
+    #[test]
+    fn the_replay_ends_with_the_last_line_announced() {
+        let mut feed = desk_that_saw_three();
+        feed.connection_opened();
+        feed.resumed("e1", 0, 2);
+        assert!(feed.replaying());
+        assert!(!feed.count_replayed());
+        assert!(feed.count_replayed());
+        assert!(!feed.replaying());
+    }
+
+    #[test]
+    fn replayed_lines_before_the_resume_answer_count_for_nothing() {
+        let mut feed = desk_that_saw_three();
+        feed.connection_opened();
+        assert!(!feed.count_replayed());
+        assert!(!feed.replaying());
+    }
+
+    #[test]
+    fn an_ended_replay_counts_no_more() {
+        let mut feed = desk_that_saw_three();
+        feed.connection_opened();
+        feed.resumed("e1", 0, 5);
+        feed.end_replay();
+        assert!(!feed.replaying());
+        assert!(!feed.count_replayed());
     }
 }

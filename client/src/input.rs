@@ -1,11 +1,12 @@
-//! What the user types, and what it asks for. On a terminal a rustyline
-//! editor reads each line (Up-arrow recalls earlier ones; incoming lines
-//! are printed above it by `screen`); on pipes a plain reader does. Either
-//! runs on its own thread and hands lines to the session as
-//! [`InputEvent`]s. Owns the prompts and [`interpret`]; it sends nothing.
+//! Reading what the user types. On a terminal a rustyline editor reads
+//! each line (Up-arrow recalls earlier ones; incoming lines are printed
+//! above it by `screen`); on pipes a plain reader does. Either runs on its
+//! own thread and hands lines to the session as [`InputEvent`]s; [`Input`]
+//! is the session's side of it. Owns the prompts; what a line means is
+//! `commands`'s business, and it sends nothing.
 
 use std::io::{self, BufRead, Write};
-use std::sync::mpsc::Receiver;
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
 use std::thread;
 
@@ -18,9 +19,6 @@ use rustyline::validate::{ValidationContext, ValidationResult, Validator};
 use rustyline::{Editor, Helper};
 use unicode_width::UnicodeWidthChar;
 
-use chat_shared::message::check_name;
-
-use crate::notify::NotifyLevel;
 use crate::screen::{Printer, Screen};
 
 /// What the input thread tells the session.
@@ -50,156 +48,6 @@ impl Prompt {
             Prompt::Name => "Enter your name: ",
             Prompt::Chat => "> ",
         }
-    }
-}
-
-/// One thing the user can type besides a message, for `/help` and `--help`.
-#[derive(Debug, PartialEq, Eq)]
-pub struct CommandHelp {
-    /// How it is typed.
-    pub usage: &'static str,
-    /// What it does.
-    pub meaning: &'static str,
-}
-
-const ME: CommandHelp = CommandHelp {
-    usage: "/me ACTION",
-    meaning: "show \"* NAME ACTION\" to everyone",
-};
-const MSG: CommandHelp = CommandHelp {
-    usage: "/msg NAME TEXT",
-    meaning: "send TEXT to NAME alone; NAME must be online",
-};
-const REPLY: CommandHelp = CommandHelp {
-    usage: "/r or /reply TEXT",
-    meaning: "answer whoever last sent you a /msg",
-};
-const SEARCH: CommandHelp = CommandHelp {
-    usage: "/search WORDS",
-    meaning: "last 20 messages holding every word (/msg too)",
-};
-const NOTIFY: CommandHelp = CommandHelp {
-    usage: "/notify [all|mentions|off]",
-    meaning: "chime for all messages, mentions only, or none",
-};
-
-/// Everything the client understands besides a message, in the order
-/// `/help` and `--help` list it.
-pub const COMMANDS: [CommandHelp; 10] = [
-    CommandHelp {
-        usage: "/who",
-        meaning: "list who is online",
-    },
-    MSG,
-    REPLY,
-    ME,
-    SEARCH,
-    CommandHelp {
-        usage: "//TEXT",
-        meaning: "send /TEXT (//etc/hosts sends /etc/hosts)",
-    },
-    NOTIFY,
-    CommandHelp {
-        usage: "/help",
-        meaning: "list these commands",
-    },
-    CommandHelp {
-        usage: "q or /quit",
-        meaning: "leave (also at the name prompt; Ctrl-C, Ctrl-D)",
-    },
-    CommandHelp {
-        usage: "Up-arrow",
-        meaning: "recall a line you typed",
-    },
-];
-
-/// [`COMMANDS`], one indented line each, meanings aligned; each line fits
-/// an 80-column terminal.
-pub fn command_help() -> String {
-    let width = COMMANDS.iter().map(|c| c.usage.len()).max().unwrap_or(0);
-    COMMANDS
-        .iter()
-        .map(|c| format!("    {:width$}  {}\n", c.usage, c.meaning))
-        .collect()
-}
-
-/// What a typed line asks for.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Typed<'a> {
-    /// Blank: nothing to send.
-    Nothing,
-    /// `q` (as in the seed) or `/quit`.
-    Quit,
-    /// `/who`.
-    Who,
-    /// `/help`.
-    Help,
-    /// `/notify LEVEL`, or `/notify` alone (`None`): which level is on.
-    Notify(Option<NotifyLevel>),
-    /// `/me ACTION`.
-    Me(&'a str),
-    /// `/msg NAME TEXT`.
-    Direct {
-        /// Who it is for.
-        to: &'a str,
-        /// What to say.
-        text: &'a str,
-    },
-    /// `/r TEXT` or `/reply TEXT`: a direct message to the last person who
-    /// sent us one.
-    Reply(&'a str),
-    /// `/search WORDS`.
-    Search(&'a str),
-    /// A known command typed wrong (`/me` alone, `/notify loud`, `/msg` to
-    /// a name nobody can have).
-    Misused(&'static CommandHelp),
-    /// Some other `/word`: not sent, so a typo does not become a message.
-    UnknownCommand(&'a str),
-    /// A message for everyone; `//text` says `/text`.
-    Say(&'a str),
-}
-
-/// Reads what a typed line asks for.
-pub fn interpret(line: &str) -> Typed<'_> {
-    let trimmed = line.trim();
-    if trimmed.is_empty() {
-        return Typed::Nothing;
-    }
-    if trimmed.eq_ignore_ascii_case("q") || trimmed == "/quit" {
-        return Typed::Quit;
-    }
-    if trimmed == "/who" {
-        return Typed::Who;
-    }
-    // The first slash of `//` only says "this is text": `//etc` sends `/etc`.
-    let unescaped = line.trim_start().strip_prefix('/');
-    if let Some(text) = unescaped.filter(|text| text.starts_with('/')) {
-        return Typed::Say(text);
-    }
-    let mut words = trimmed.splitn(2, char::is_whitespace);
-    let command = words.next().unwrap_or_default();
-    let argument = words.next().unwrap_or_default().trim();
-    match command {
-        "/help" => Typed::Help,
-        "/me" if argument.is_empty() => Typed::Misused(&ME),
-        "/me" => Typed::Me(argument),
-        "/msg" => match argument.split_once(char::is_whitespace) {
-            Some((to, text)) if check_name(to).is_ok() => Typed::Direct {
-                to,
-                text: text.trim(),
-            },
-            _ => Typed::Misused(&MSG),
-        },
-        "/r" | "/reply" if argument.is_empty() => Typed::Misused(&REPLY),
-        "/r" | "/reply" => Typed::Reply(argument),
-        "/search" if argument.is_empty() => Typed::Misused(&SEARCH),
-        "/search" => Typed::Search(argument),
-        "/notify" if argument.is_empty() => Typed::Notify(None),
-        "/notify" => argument
-            .parse()
-            .map_or(Typed::Misused(&NOTIFY), |level| Typed::Notify(Some(level))),
-        word if word.starts_with('/') && word.len() > 1 => Typed::UnknownCommand(word),
-        _ => Typed::Say(line),
     }
 }
 
@@ -282,7 +130,7 @@ impl TerminalModes {
 
 /// What the session asks of the input thread.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Request {
+enum Request {
     /// Read one line under this prompt. The editor reads only when asked,
     /// so its prompt always matches the question the session is asking,
     /// and it is never in raw mode while the session says goodbye.
@@ -298,7 +146,7 @@ impl Keyboard {
     /// session is gone). The editor reads a line per [`Request::Read`]; the
     /// plain reader reads ahead and ignores `requests` (the session prints
     /// its prompts).
-    pub fn start<F>(
+    fn start<F>(
         self,
         screen: Arc<Screen>,
         requests: Receiver<Request>,
@@ -314,6 +162,84 @@ impl Keyboard {
             }
             Keyboard::Plain => builder.spawn(move || read_plain(forward)),
         }
+    }
+}
+
+/// Where the input thread's events go.
+type Forward = Box<dyn FnMut(InputEvent) -> bool + Send>;
+
+/// The session's side of the input thread: starts it when the first line
+/// is wanted, asks it for each line under its prompt, and hands it lines
+/// to recall.
+pub struct Input {
+    /// Until the first line is wanted: the keyboard, the receiving end of
+    /// `requests`, and where its events go. Started late so that nothing
+    /// reads the terminal before there is a question to answer.
+    unstarted: Option<(Keyboard, Receiver<Request>, Forward)>,
+    /// To the input thread.
+    requests: Sender<Request>,
+    /// The prompt of the line the editor is reading, if it is.
+    reading: Option<Prompt>,
+    /// Where the prompts go, with plain input, and the editor's output.
+    screen: Arc<Screen>,
+}
+
+impl Input {
+    /// Input from `keyboard`, whose events will go to `forward`.
+    pub fn new<F>(keyboard: Keyboard, screen: Arc<Screen>, forward: F) -> Input
+    where
+        F: FnMut(InputEvent) -> bool + Send + 'static,
+    {
+        let (requests, request_inbox) = mpsc::channel();
+        Input {
+            unstarted: Some((keyboard, request_inbox, Box::new(forward))),
+            requests,
+            reading: None,
+            screen,
+        }
+    }
+
+    /// Asks for the next line under `prompt`: the editor reads one; plain
+    /// input reads ahead anyway, so only the name prompt is printed. Does
+    /// nothing while the editor is already reading one (it answers
+    /// whatever is being asked when it comes).
+    pub fn read_line(&mut self, prompt: Prompt) {
+        if let Some((keyboard, requests, forward)) = self.unstarted.take() {
+            if let Err(err) = keyboard.start(Arc::clone(&self.screen), requests, forward) {
+                self.screen
+                    .print(&format!("[!] Cannot read the keyboard: {err}"));
+            }
+        }
+        if !self.screen.has_editor() {
+            if prompt == Prompt::Name {
+                self.screen.prompt(prompt.text());
+            }
+            return;
+        }
+        if self.reading.is_none() && self.requests.send(Request::Read(prompt)).is_ok() {
+            self.reading = Some(prompt);
+        }
+    }
+
+    /// An event came from the input thread: the editor is no longer
+    /// reading.
+    pub fn answered(&mut self) {
+        self.reading = None;
+    }
+
+    /// Whether the editor is reading a line: the terminal is in its modes.
+    pub fn is_reading(&self) -> bool {
+        self.reading.is_some()
+    }
+
+    /// Puts `typed` in the editor's history, where Up-arrow finds it;
+    /// false without an editor.
+    pub fn recall(&self, typed: &str) -> bool {
+        self.screen.has_editor()
+            && self
+                .requests
+                .send(Request::Recall(typed.to_string()))
+                .is_ok()
     }
 }
 
@@ -457,142 +383,6 @@ impl Helper for EchoEraser {}
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn blank_lines_send_nothing() {
-        assert_eq!(interpret(""), Typed::Nothing);
-        assert_eq!(interpret("   "), Typed::Nothing);
-    }
-
-    #[test]
-    fn q_and_quit_leave() {
-        assert_eq!(interpret("q"), Typed::Quit);
-        assert_eq!(interpret("Q"), Typed::Quit);
-        assert_eq!(interpret(" q "), Typed::Quit);
-        assert_eq!(interpret("/quit"), Typed::Quit);
-    }
-
-    #[test]
-    fn who() {
-        assert_eq!(interpret("/who"), Typed::Who);
-    }
-
-    #[test]
-    fn unknown_command_is_not_sent() {
-        assert_eq!(interpret("/dance now"), Typed::UnknownCommand("/dance"));
-        assert_eq!(
-            interpret("/etc/hosts is broken"),
-            Typed::UnknownCommand("/etc/hosts")
-        );
-    }
-
-    #[test]
-    fn a_double_slash_sends_a_line_starting_with_one() {
-        assert_eq!(
-            interpret("//etc/hosts is broken"),
-            Typed::Say("/etc/hosts is broken")
-        );
-        assert_eq!(interpret("  //me too "), Typed::Say("/me too "));
-        assert_eq!(interpret("//"), Typed::Say("/"));
-    }
-
-    #[test]
-    fn me_is_an_action() {
-        assert_eq!(interpret("/me waves"), Typed::Me("waves"));
-        assert_eq!(interpret(" /me  waves at bob "), Typed::Me("waves at bob"));
-        assert_eq!(interpret("/me"), Typed::Misused(&ME));
-        assert_eq!(interpret("/me   "), Typed::Misused(&ME));
-        assert_eq!(interpret("/meow"), Typed::UnknownCommand("/meow"));
-    }
-
-    #[test]
-    fn msg_is_a_direct_message_to_one_name() {
-        assert_eq!(
-            interpret("/msg bob  lunch at  12? "),
-            Typed::Direct {
-                to: "bob",
-                text: "lunch at  12?"
-            }
-        );
-        assert_eq!(interpret("/msg bob"), Typed::Misused(&MSG));
-        assert_eq!(interpret("/msg bob   "), Typed::Misused(&MSG));
-        assert_eq!(interpret("/msg"), Typed::Misused(&MSG));
-        // A name nobody can have is refused here, not sent.
-        assert_eq!(interpret("/msg <SEP> hi"), Typed::Misused(&MSG));
-    }
-
-    #[test]
-    fn r_and_reply_answer_and_search_looks() {
-        assert_eq!(interpret("/r on my way"), Typed::Reply("on my way"));
-        assert_eq!(interpret("/reply  on my way "), Typed::Reply("on my way"));
-        assert_eq!(interpret("/r"), Typed::Misused(&REPLY));
-        assert_eq!(interpret("/reply "), Typed::Misused(&REPLY));
-        assert_eq!(interpret("/search budget q3"), Typed::Search("budget q3"));
-        assert_eq!(interpret("/search"), Typed::Misused(&SEARCH));
-    }
-
-    #[test]
-    fn notify_sets_or_shows_the_level() {
-        assert_eq!(interpret("/notify"), Typed::Notify(None));
-        assert_eq!(
-            interpret("/notify mentions"),
-            Typed::Notify(Some(NotifyLevel::Mentions))
-        );
-        assert_eq!(
-            interpret("/notify OFF"),
-            Typed::Notify(Some(NotifyLevel::Off))
-        );
-        assert_eq!(
-            interpret("/notify all"),
-            Typed::Notify(Some(NotifyLevel::All))
-        );
-        assert_eq!(interpret("/notify loud"), Typed::Misused(&NOTIFY));
-    }
-
-    #[test]
-    fn help_lists_every_command_once_aligned() {
-        assert_eq!(interpret("/help"), Typed::Help);
-        let help = command_help();
-        for command in [
-            "/who",
-            "/msg NAME TEXT",
-            "/r or /reply TEXT",
-            "/me ACTION",
-            "/search WORDS",
-            "//TEXT",
-            "/notify",
-            "/help",
-            "q or /quit",
-        ] {
-            assert_eq!(
-                help.lines()
-                    .filter(|l| l.trim_start().starts_with(command))
-                    .count(),
-                1,
-                "{command}: {help}"
-            );
-        }
-        let columns: Vec<Option<usize>> = COMMANDS
-            .iter()
-            .zip(help.lines())
-            .map(|(command, line)| line.find(command.meaning))
-            .collect();
-        assert!(columns[0].is_some(), "{help}");
-        assert!(
-            help.lines().all(|line| line.chars().count() <= 80),
-            "{help}"
-        );
-        assert!(columns.windows(2).all(|w| w[0] == w[1]), "{help}");
-    }
-
-    #[test]
-    fn text_is_sent_as_typed() {
-        assert_eq!(interpret("hello there"), Typed::Say("hello there"));
-        assert_eq!(interpret(" q is a letter"), Typed::Say(" q is a letter"));
-        assert_eq!(interpret("a/b"), Typed::Say("a/b"));
-        assert_eq!(interpret("/"), Typed::Say("/"));
-        assert_eq!(interpret("bell\x07"), Typed::Say("bell\x07"));
-    }
 
     #[test]
     fn line_endings_are_stripped() {

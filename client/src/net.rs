@@ -7,7 +7,6 @@
 //! Framing comes from `chat-shared`; what the lines mean, and what to do
 //! when a connection ends, is the session's business.
 
-use std::fmt;
 use std::io;
 use std::net::{TcpStream, ToSocketAddrs};
 use std::ops::ControlFlow;
@@ -16,18 +15,13 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use chat_shared::{ClientLine, Fingerprint, Line, LineReader, MAX_SERVER_LINE_BYTES};
+use chat_shared::{ClientLine, Line, LineReader, MAX_SERVER_LINE_BYTES};
 use mio::{Events, Interest, Poll, Token, Waker};
 
-use crate::config::ServerAddr;
+use crate::attempt::{ConnectError, Connected, CONNECT_TIMEOUT};
+use crate::server_addr::ServerAddr;
 use crate::tls::TlsClient;
 use crate::transport::{ReadEnd, Stream, Transport};
-
-/// How long to wait for the server to accept, and then for the TLS
-/// handshake. A desk on the office LAN answers in milliseconds; ten seconds
-/// covers a slow VPN without leaving the user staring at "Connecting..."
-/// for the OS default of minutes.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Default for `--keepalive`: how often to send `/ping`. The server drops
 /// connections idle for 600 s by default; a ping every minute keeps a quiet
@@ -47,37 +41,6 @@ const WAKER: Token = Token(1);
 /// never does, and TCP alone would not notice for many minutes.
 pub fn silence_limit(keepalive: Duration) -> Duration {
     keepalive + keepalive / 2
-}
-
-/// Why a connect attempt failed.
-#[derive(Debug)]
-pub enum ConnectError {
-    /// The server could not be reached, or the handshake broke off: trying
-    /// again later, or another server, may work.
-    Unreachable(io::Error),
-    /// The server's certificate is not the one trusted (or not trusted at
-    /// all): trying again would meet the same certificate. The whole text
-    /// to show, which may span several lines.
-    Untrusted(String),
-}
-
-impl fmt::Display for ConnectError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ConnectError::Unreachable(err) => write!(f, "{err}"),
-            ConnectError::Untrusted(text) => f.write_str(text),
-        }
-    }
-}
-
-/// A connect attempt that worked.
-#[derive(Debug)]
-pub struct Connected {
-    /// Ready to hand to [`Connection::start`].
-    pub stream: Stream,
-    /// With TLS pinned on first use: the certificate trusted (and written
-    /// down) just now, because this server had none on record.
-    pub first_trusted: Option<Fingerprint>,
 }
 
 /// Resolves the server, connects to the first address that answers, and

@@ -1,7 +1,7 @@
 //! Which live lines deserve a sound, and how often: the level the user
 //! chose (`--notify`, `/notify`), mentions and direct messages against
 //! ordinary lines, and the burst limit. Pure rules, given the time; `sound` makes the noise and
-//! `session` says what arrived.
+//! `view` says what arrived.
 
 use std::fmt;
 use std::str::FromStr;

@@ -11,6 +11,7 @@
 use std::collections::VecDeque;
 
 use chat_shared::name::name_key;
+use chat_shared::{ClientLine, DEFAULT_MAX_LINE_BYTES};
 
 /// One line of the user's, on its way.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +28,31 @@ pub enum Outgoing {
 }
 
 impl Outgoing {
+    /// The line on the wire, sent as `name`.
+    pub fn wire<'a>(&'a self, name: &'a str) -> ClientLine<'a> {
+        match self {
+            Outgoing::Room(text) => ClientLine::Say { name, text },
+            Outgoing::Direct { to, text } => ClientLine::Direct { to, text },
+        }
+    }
+
+    /// What it says.
+    pub fn text(&self) -> &str {
+        match self {
+            Outgoing::Room(text) | Outgoing::Direct { text, .. } => text,
+        }
+    }
+
+    /// The server refuses a line past [`DEFAULT_MAX_LINE_BYTES`]: when this
+    /// one, sent as `name`, would be, the most bytes its text may have, so
+    /// that the user is told in terms of what they typed.
+    pub fn too_long(&self, name: &str) -> Option<usize> {
+        // The encoded line ends with `\n`, which the limit does not count.
+        let line_bytes = self.wire(name).encode().len() - 1;
+        (line_bytes > DEFAULT_MAX_LINE_BYTES)
+            .then(|| DEFAULT_MAX_LINE_BYTES - (line_bytes - self.text().len()))
+    }
+
     /// The line that sends it again when typed: what Up-arrow brings back
     /// and what a notice about it quotes.
     pub fn typed(&self) -> String {
@@ -252,5 +278,29 @@ mod tests {
     fn a_direct_message_is_typed_back_as_msg() {
         assert_eq!(direct("bob", "hi there").typed(), "/msg bob hi there");
         assert_eq!(room("hi there").typed(), "hi there");
+    }
+
+    #[test]
+    fn a_line_within_the_limit_passes() {
+        let text = "x".repeat(DEFAULT_MAX_LINE_BYTES - "alice<SEP>".len());
+        assert_eq!(room(&text).too_long("alice"), None);
+    }
+
+    #[test]
+    fn a_line_past_the_limit_gives_the_limit_for_its_text() {
+        let text = "x".repeat(DEFAULT_MAX_LINE_BYTES);
+        assert_eq!(
+            room(&text).too_long("alice"),
+            Some(DEFAULT_MAX_LINE_BYTES - "alice<SEP>".len())
+        );
+    }
+
+    #[test]
+    fn a_direct_message_is_limited_after_its_command() {
+        let text = "x".repeat(DEFAULT_MAX_LINE_BYTES);
+        assert_eq!(
+            direct("bob", &text).too_long("alice"),
+            Some(DEFAULT_MAX_LINE_BYTES - "/msg bob ".len())
+        );
     }
 }

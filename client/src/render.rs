@@ -4,7 +4,7 @@
 //! mentions, direct messages and search results look, and cleaning every
 //! peer field; it does not print, and it
 //! does not decide whether colour is on (the caller passes a [`ColorMode`],
-//! decided once at startup) or what is a mention (the session says).
+//! decided once at startup) or what is a mention (`view` says).
 
 use std::fmt::Display;
 use std::path::Path;
@@ -16,7 +16,7 @@ use chat_shared::{Color, ErrorCode, Fingerprint, ServerLine};
 use chrono::TimeZone;
 
 use crate::chat_text::action;
-use crate::input::{command_help, CommandHelp};
+use crate::commands::{command_help, Answer, CommandHelp};
 use crate::notify::NotifyLevel;
 
 /// Whether to emit SGR colour escapes. Passed in rather than read from
@@ -279,6 +279,11 @@ pub fn queued(text: &str, waiting: usize) -> String {
     )
 }
 
+/// A line longer than the server takes: `bytes` of text, `limit` allowed.
+pub fn too_long(bytes: usize, limit: usize) -> String {
+    format!("[!] That message is {bytes} bytes; the limit is {limit}. Not sent.")
+}
+
 /// A line typed while disconnected with the queue full.
 pub fn queue_full(limit: usize) -> String {
     format!("[!] Not sent: {limit} lines already wait for the connection.")
@@ -320,6 +325,17 @@ pub fn name_taken_while_away(name: &str) -> String {
         "[!] The name \"{}\" was taken while you were away; choose another.",
         clean(name)
     )
+}
+
+/// What the desk answers to a typed line it does not send.
+pub fn answer(answer: &Answer<'_>) -> String {
+    match answer {
+        Answer::Help => help(),
+        Answer::NotConnected => not_connected(),
+        Answer::NobodyToReply => nobody_to_reply(),
+        Answer::Misused(command) => misused(command),
+        Answer::UnknownCommand(word) => unknown_command(word),
+    }
 }
 
 /// The answer to `/help`: every command, one a line.

@@ -1,5 +1,5 @@
 //! The new-message sound: opening the audio device when a sound is first
-//! wanted, synthesising the chime, and the [`Notifier`] the session rings
+//! wanted, synthesising the chime, and the [`Notifier`] `view` rings
 //! for every live line. Owns the fallback to the terminal bell; which lines
 //! deserve a sound, and how often, is `notify`'s [`ChimeRules`].
 

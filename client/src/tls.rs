@@ -18,10 +18,23 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{CertificateError, ClientConfig, ClientConnection, OtherError, RootCertStore};
 
-use crate::config::{ServerAddr, Trust};
+use crate::attempt::{ConnectError, Connected, CONNECT_TIMEOUT};
 use crate::known_hosts::KnownHosts;
-use crate::net::{ConnectError, Connected, CONNECT_TIMEOUT};
+use crate::server_addr::ServerAddr;
 use crate::transport::Stream;
+
+/// How a TLS desk decides to trust the server's certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trust {
+    /// `--ca FILE`: certificates signed by these roots (PEM), for the
+    /// server's name.
+    Ca(PathBuf),
+    /// `--fingerprint FP`: exactly this certificate.
+    Pinned(Fingerprint),
+    /// Neither: the certificate each server showed the first time, as
+    /// recorded in the known-hosts file.
+    FirstUse,
+}
 
 /// How this desk makes TLS connections: set up once, at start, so that a
 /// bad `--ca` file is an error before anything connects.
