@@ -86,11 +86,6 @@ impl Acceptor {
         }
     }
 
-    /// The most clients it lets in at once.
-    pub fn max_clients(&self) -> usize {
-        self.max_clients
-    }
-
     /// Notes a readiness event; the loop accepts once the pass's departures
     /// are settled, so newcomers see the slots they freed.
     pub fn mark_ready(&mut self) {

@@ -140,11 +140,6 @@ impl Directory {
         self.members.get(&id).map(|member| member.name.as_str())
     }
 
-    /// How many connections here have a name.
-    pub fn member_count(&self) -> usize {
-        self.members.len()
-    }
-
     /// Everyone, here and on the other servers.
     fn online(&self) -> usize {
         self.members.len() + self.remote.len()
@@ -479,16 +474,4 @@ pub struct JoinRequest<'a> {
     pub desk: Option<&'a str>,
     /// The account the connection logged in to, if it did.
     pub account: Option<&'a str>,
-}
-
-impl<'a> JoinRequest<'a> {
-    /// A plain request for `name`.
-    pub fn named(name: &'a str) -> JoinRequest<'a> {
-        JoinRequest {
-            name,
-            color: None,
-            desk: None,
-            account: None,
-        }
-    }
 }

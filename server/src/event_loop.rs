@@ -236,11 +236,6 @@ impl Server {
         self.acceptor.local_addr()
     }
 
-    /// The most clients it will hold at once.
-    pub fn max_clients(&self) -> usize {
-        self.acceptor.max_clients()
-    }
-
     /// A handle that stops the server from another thread.
     pub fn shutdown_handle(&self) -> ShutdownHandle {
         ShutdownHandle {

@@ -213,11 +213,6 @@ impl Chat {
         self.directory.name_of(id)
     }
 
-    /// How many connections here have a name.
-    pub fn member_count(&self) -> usize {
-        self.directory.member_count()
-    }
-
     /// The connections in room `room`.
     pub fn members(&self, room: RoomId) -> impl Iterator<Item = ConnId> + '_ {
         self.rooms.get(room).members()
