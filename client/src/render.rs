@@ -117,8 +117,13 @@ where
             };
             format!("[!] {}", clean(detail))
         }
-        ServerLine::Notice { text } => format!("[!] {}", clean(text)),
-        ServerLine::Bye { .. } | ServerLine::Pong | ServerLine::Resumed { .. } => return None,
+        ServerLine::Notice { text } | ServerLine::Unsure { detail: text, .. } => {
+            format!("[!] {}", clean(text))
+        }
+        ServerLine::Bye { .. }
+        | ServerLine::Pong
+        | ServerLine::Resumed { .. }
+        | ServerLine::Sent { .. } => return None,
     };
     Some(text)
 }

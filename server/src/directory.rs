@@ -45,8 +45,9 @@ struct PendingJoin {
     claim: NameClaim,
     /// The desk secret its `WELCOME` will give (the claim holds its hash).
     secret: String,
-    /// The text of the `NAME<SEP>TEXT` line that asked for the name.
-    then_say: Option<String>,
+    /// The text of the `NAME<SEP>TEXT` line that asked for the name, and
+    /// the desk's ID for it (`/tx`), if any.
+    then_say: Option<(String, Option<String>)>,
 }
 
 /// A desk on another server, as `/who` lists it.
@@ -79,8 +80,9 @@ pub enum ClaimAnswered {
     /// Nobody waits for it (the connection left): a granted name must be
     /// given back.
     Stale,
-    /// The connection has its name now; it asked to say this with it.
-    Granted(Option<String>),
+    /// The connection has its name now; it asked to say this with it (and
+    /// the desk's ID for it).
+    Granted(Option<(String, Option<String>)>),
     /// Refused, or the store could not be asked; the reply is queued.
     Refused,
 }
@@ -260,11 +262,11 @@ impl Directory {
         Joined::Now
     }
 
-    /// Keeps `text` to be said once connection `id`'s claimed name is
-    /// granted.
-    pub fn say_when_granted(&mut self, id: ConnId, text: &str) {
+    /// Keeps `text` (tagged `tx` by the desk, if it was) to be said once
+    /// connection `id`'s claimed name is granted.
+    pub fn say_when_granted(&mut self, id: ConnId, text: &str, tx: Option<&str>) {
         if let Some(pending) = self.pending.get_mut(&id) {
-            pending.then_say = Some(text.to_string());
+            pending.then_say = Some((text.to_string(), tx.map(str::to_string)));
         }
     }
 

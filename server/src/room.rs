@@ -145,6 +145,7 @@ mod tests {
             color: Color::for_name("alice"),
             text: text.to_string(),
             direct: None,
+            tx: None,
         }
     }
 

@@ -77,6 +77,17 @@ pub enum ClientLine<'a> {
         /// The token `chat-server user add NAME` printed.
         token: &'a str,
     },
+    /// `/tx TX LINE`: LINE (a message or a direct message) with the
+    /// desk's own ID for it ([`is_tx_id`]). The server stores it once per
+    /// desk and ID, however often it is sent, and answers `SENT` with the
+    /// message's ID once it is stored (or `UNSURE` when it cannot tell), so
+    /// a desk may send it again after any unclear outcome.
+    Tagged {
+        /// The desk's ID for this line.
+        tx: &'a str,
+        /// The message it carries.
+        line: Box<ClientLine<'a>>,
+    },
     /// An empty line: nothing to do.
     Blank,
 }
@@ -157,6 +168,22 @@ impl<'a> ClientLine<'a> {
                 check_name(name)?;
                 ClientLine::Auth { name, token }
             }
+            // LINE is the rest of the line, spaces and all.
+            "tx" => {
+                let rest = command["tx".len()..].trim_start();
+                let (tx, line) = rest.split_once(' ').ok_or(ParseError::BadTx)?;
+                if !is_tx_id(tx) {
+                    return Err(ParseError::BadTx);
+                }
+                let line = ClientLine::parse(line)?;
+                if !matches!(line, ClientLine::Say { .. } | ClientLine::Direct { .. }) {
+                    return Err(ParseError::BadTx);
+                }
+                return Ok(ClientLine::Tagged {
+                    tx,
+                    line: Box::new(line),
+                });
+            }
             "search" => {
                 let words = command["search".len()..].trim();
                 if words.is_empty() {
@@ -203,6 +230,7 @@ impl<'a> ClientLine<'a> {
             ClientLine::Direct { to, text } => format!("/msg {to} {text}\n"),
             ClientLine::Search { words } => format!("/search {words}\n"),
             ClientLine::Auth { name, token } => format!("/auth {name} {token}\n"),
+            ClientLine::Tagged { tx, line } => format!("/tx {tx} {}", line.encode()),
             ClientLine::Blank => "\n".to_string(),
         }
     }
@@ -215,6 +243,18 @@ pub const DESK_SECRET_DIGITS: usize = 32;
 /// hex digits, which no colour name has.
 pub fn is_desk_secret(word: &str) -> bool {
     word.len() == DESK_SECRET_DIGITS && word.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Most characters in a desk's ID for a line (`/tx`).
+pub const MAX_TX_ID_CHARS: usize = 32;
+
+/// Whether `word` may be a desk's ID for a line: 1 to [`MAX_TX_ID_CHARS`]
+/// letters, digits, `-` or `_`.
+pub fn is_tx_id(word: &str) -> bool {
+    (1..=MAX_TX_ID_CHARS).contains(&word.len())
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// The longest TEXT that `NAME<SEP>TEXT` can carry for `name` within a line
@@ -245,6 +285,8 @@ pub enum ParseError {
     BadSearch,
     /// `/auth` without a name and a token.
     BadAuth,
+    /// `/tx` without an ID and a message (or direct message).
+    BadTx,
     /// A server line that is not one of the known kinds, or lacks fields.
     Malformed,
 }
@@ -259,7 +301,8 @@ impl ParseError {
             | ParseError::BadResume
             | ParseError::BadDirect
             | ParseError::BadSearch
-            | ParseError::BadAuth => ErrorCode::BadCommand,
+            | ParseError::BadAuth
+            | ParseError::BadTx => ErrorCode::BadCommand,
             ParseError::BadName(_) => ErrorCode::BadName,
             ParseError::BadColor(_) => ErrorCode::BadColor,
         }
@@ -283,6 +326,10 @@ impl fmt::Display for ParseError {
             ParseError::BadDirect => f.write_str("usage: /msg NAME TEXT"),
             ParseError::BadSearch => f.write_str("usage: /search WORDS"),
             ParseError::BadAuth => f.write_str("usage: /auth NAME TOKEN"),
+            ParseError::BadTx => f.write_str(
+                "usage: /tx ID NAME<SEP>TEXT or /tx ID /msg NAME TEXT (ID: up to 32 letters, \
+                 digits, '-' or '_')",
+            ),
             ParseError::Malformed => f.write_str("not a line of the chat protocol"),
         }
     }
@@ -339,12 +386,28 @@ pub enum ErrorCode {
     /// `tls-required`: the server takes TLS connections only; the
     /// connection is closed after it.
     TlsRequired,
+    /// `bad-search`: the words cannot be searched for (nothing in them
+    /// is a word).
+    BadSearch,
+    /// `search-busy`: this desk's last search is not answered yet, or the
+    /// server has too many searches waiting; try again in a moment.
+    SearchBusy,
+    /// `search-too-broad`: the search took too long and was stopped; more
+    /// or rarer words narrow it.
+    SearchTooBroad,
+    /// `search-failed`: the server could not run the search (its log is
+    /// unreadable); try again later.
+    SearchFailed,
+    /// `unsure`: the server cannot tell whether the message was stored (its
+    /// log did not answer in time); if it was, everyone gets it. A desk
+    /// that tags its lines (`/tx`) is told with `UNSURE` instead.
+    Unsure,
     /// Any code this version does not know.
     Other,
 }
 
 impl ErrorCode {
-    const NAMES: [(ErrorCode, &'static str); 15] = [
+    const NAMES: [(ErrorCode, &'static str); 20] = [
         (ErrorCode::NameTaken, "name-taken"),
         (ErrorCode::BadName, "bad-name"),
         (ErrorCode::BadColor, "bad-color"),
@@ -360,6 +423,11 @@ impl ErrorCode {
         (ErrorCode::AuthRequired, "auth-required"),
         (ErrorCode::Revoked, "revoked"),
         (ErrorCode::TlsRequired, "tls-required"),
+        (ErrorCode::BadSearch, "bad-search"),
+        (ErrorCode::SearchBusy, "search-busy"),
+        (ErrorCode::SearchTooBroad, "search-too-broad"),
+        (ErrorCode::SearchFailed, "search-failed"),
+        (ErrorCode::Unsure, "unsure"),
     ];
 
     /// The code as it appears on the wire.
@@ -515,6 +583,23 @@ pub enum ServerLine<'a> {
         /// A sentence for a person.
         text: &'a str,
     },
+    /// `SENT`: the line the desk tagged `tx` is stored as message `id`
+    /// (its copy follows, unless it was stored before).
+    Sent {
+        /// The desk's ID for the line.
+        tx: &'a str,
+        /// The message's ID in the log.
+        id: MessageId,
+    },
+    /// `UNSURE`: the server cannot tell whether the line tagged `tx` was
+    /// stored (the log did not answer in time); sending it again with the
+    /// same ID stores it at most once.
+    Unsure {
+        /// The desk's ID for the line.
+        tx: &'a str,
+        /// A sentence for a person.
+        detail: &'a str,
+    },
 }
 
 impl<'a> ServerLine<'a> {
@@ -594,6 +679,17 @@ impl<'a> ServerLine<'a> {
             }
             "BYE" => ServerLine::Bye { reason: rest },
             "PONG" => ServerLine::Pong,
+            "SENT" => {
+                let [tx, id] = fields(rest)?;
+                ServerLine::Sent {
+                    tx,
+                    id: id.parse().map_err(|_| ParseError::Malformed)?,
+                }
+            }
+            "UNSURE" => {
+                let [tx, detail] = fields(rest)?;
+                ServerLine::Unsure { tx, detail }
+            }
             _ => return Err(ParseError::Malformed),
         };
         Ok(parsed)
@@ -662,6 +758,10 @@ impl<'a> ServerLine<'a> {
             }
             ServerLine::Bye { reason } => format!("BYE{s}{}", clean(reason)),
             ServerLine::Pong => "PONG".to_string(),
+            ServerLine::Sent { tx, id } => format!("SENT{s}{}{s}{id}", clean(tx)),
+            ServerLine::Unsure { tx, detail } => {
+                format!("UNSURE{s}{}{s}{}", clean(tx), clean(detail))
+            }
         };
         let mut bytes = text.into_bytes();
         bytes.push(b'\n');
@@ -942,6 +1042,46 @@ mod tests {
     }
 
     #[test]
+    fn tx_tags_a_message_or_a_direct_message() {
+        let line = ClientLine::parse("/tx a1-B_2 alice<SEP>hi <SEP> there").unwrap();
+        assert_eq!(
+            line,
+            ClientLine::Tagged {
+                tx: "a1-B_2",
+                line: Box::new(ClientLine::Say {
+                    name: "alice",
+                    text: "hi <SEP> there"
+                })
+            }
+        );
+        assert_eq!(line.encode(), "/tx a1-B_2 alice<SEP>hi <SEP> there\n");
+        let direct = ClientLine::parse("/tx t /msg bob see you").unwrap();
+        assert_eq!(direct.encode(), "/tx t /msg bob see you\n");
+    }
+
+    #[test]
+    fn tx_refuses_bad_ids_and_other_commands() {
+        for line in [
+            "/tx",
+            "/tx t1",
+            "/tx bad!id alice<SEP>x",
+            "/tx t1 /who",
+            "/tx t1 /tx t2 alice<SEP>x",
+        ] {
+            assert_eq!(ClientLine::parse(line), Err(ParseError::BadTx), "{line}");
+        }
+        let long = "x".repeat(MAX_TX_ID_CHARS + 1);
+        assert_eq!(
+            ClientLine::parse(&format!("/tx {long} alice<SEP>x")),
+            Err(ParseError::BadTx)
+        );
+        assert!(matches!(
+            ClientLine::parse("/tx t1 a b<SEP>x"),
+            Err(ParseError::BadName(_))
+        ));
+    }
+
+    #[test]
     fn auth_takes_a_name_and_a_token() {
         let line = ClientLine::parse("/auth alice 0123abcd").unwrap();
         assert_eq!(
@@ -1101,6 +1241,14 @@ mod tests {
             color: Color::Green,
         };
         let lines = [
+            ServerLine::Sent {
+                tx: "t-1",
+                id: MessageId::new(1_732_540_028_123, 2),
+            },
+            ServerLine::Unsure {
+                tx: "t-1",
+                detail: "the log did not answer",
+            },
             ServerLine::History(Chat {
                 id: MessageId::new(1_732_540_028_123, 2),
                 time: "t",

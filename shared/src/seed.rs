@@ -131,7 +131,10 @@ pub fn render(line: &ServerLine<'_>) -> Option<Vec<u8>> {
         | ServerLine::Found(_)
         | ServerLine::Who { .. }
         | ServerLine::Pong
-        | ServerLine::Resumed { .. } => return None,
+        | ServerLine::Resumed { .. }
+        // A seed desk never tags its lines (`/tx`).
+        | ServerLine::Sent { .. }
+        | ServerLine::Unsure { .. } => return None,
     };
     let mut bytes = text.into_bytes();
     bytes.push(b'\n');

@@ -15,7 +15,9 @@ use crate::effect::Effect;
 use crate::frames::{self, direct_of, encode};
 use crate::ids::Asker;
 use crate::room::MAIN;
-use crate::store::{ClaimOutcome, Completion, Draft, Message, PresenceKind, PresenceNote};
+use crate::store::{
+    ClaimOutcome, Completion, Draft, Message, PresenceKind, PresenceNote, SearchRefusal,
+};
 
 impl Chat {
     /// Acts on one answer of the store.
@@ -28,6 +30,15 @@ impl Chat {
                 }
             }
             Completion::NotSaved { drafts, error } => self.not_saved(drafts, &error, effects),
+            Completion::Unsure { drafts, error } => self.unsure(drafts, &error, effects),
+            Completion::Duplicate { draft, id } => {
+                // Stored before, and delivered then: the desk learns which
+                // message its line became, and gets no second copy.
+                if let Some(tx) = &draft.tx {
+                    let sent = encode(&ServerLine::Sent { tx: &tx.id, id });
+                    effects.push(Effect::Answer(draft.from, sent));
+                }
+            }
             Completion::Replay {
                 asker,
                 messages,
@@ -40,19 +51,15 @@ impl Chat {
                 );
                 self.replay_history(asker, effects);
             }
-            Completion::Found { asker, messages } => effects.extend(
-                frames::search_results(&messages)
-                    .into_iter()
-                    .map(|frame| Effect::Answer(asker, frame)),
-            ),
-            Completion::SearchFailed { asker, error } => {
-                tracing::warn!(error, "[!] The room's log could not search");
-                let detail = format!("the search failed: {error}");
-                effects.push(Effect::Answer(
-                    asker,
-                    frames::error(ErrorCode::NeedsLog, &detail),
-                ));
+            Completion::Found { asker, messages } => {
+                self.searching.remove(&asker.conn);
+                effects.extend(
+                    frames::search_results(&messages)
+                        .into_iter()
+                        .map(|frame| Effect::Answer(asker, frame)),
+                );
             }
+            Completion::SearchFailed { asker, why } => self.search_refused(asker, why, effects),
             Completion::Claimed {
                 asker,
                 claim,
@@ -64,8 +71,8 @@ impl Chat {
                     }
                 }
                 ClaimAnswered::Granted(then_say) => {
-                    if let Some(text) = then_say {
-                        self.say(asker, &text, effects);
+                    if let Some((text, tx)) = then_say {
+                        self.say(asker, &text, tx.as_deref(), effects);
                     }
                     effects.push(Effect::ReadOn(asker.conn));
                 }
@@ -87,7 +94,17 @@ impl Chat {
 
     /// Delivers a stored message: a room message to its room (and into its
     /// history), a direct message to the desks it is between that are here.
+    /// A desk that tagged it (`/tx`) first learns which message it became.
     fn deliver(&mut self, message: &Message, effects: &mut Vec<Effect>) {
+        if let Some(tx) = &message.tx {
+            if let Some(sender) = self.directory.conn_of_desk(tx.desk) {
+                let sent = encode(&ServerLine::Sent {
+                    tx: &tx.id,
+                    id: message.id,
+                });
+                effects.push(Effect::Send(sender, sent));
+            }
+        }
         if let Some(direct) = &message.direct {
             let frame = encode(&ServerLine::Direct(direct_of(message, direct)));
             let writer = self.directory.conn_of_desk(direct.from_desk);
@@ -178,6 +195,59 @@ impl Chat {
         );
     }
 
+    /// Tells each sender that the store cannot tell whether its message was
+    /// stored: a desk that tagged it sends it again with the same ID,
+    /// which cannot double it.
+    fn unsure(&mut self, drafts: Vec<Draft>, error: &str, effects: &mut Vec<Effect>) {
+        tracing::warn!(
+            error,
+            messages = drafts.len(),
+            "[!] The room's log did not say whether messages were stored"
+        );
+        let detail = format!(
+            "the server cannot tell whether your message was stored ({error}); if it was, \
+             everyone gets it"
+        );
+        for draft in drafts {
+            let frame = match &draft.tx {
+                Some(tx) => encode(&ServerLine::Unsure {
+                    tx: &tx.id,
+                    detail: &detail,
+                }),
+                None => frames::error(ErrorCode::Unsure, &detail),
+            };
+            effects.push(Effect::Answer(draft.from, frame));
+        }
+    }
+
+    /// A search was not answered: the desk is told why, in words it can act
+    /// on; what went wrong inside goes to the server's log only.
+    fn search_refused(&mut self, asker: Asker, why: SearchRefusal, effects: &mut Vec<Effect>) {
+        self.searching.remove(&asker.conn);
+        let (code, detail) = match why {
+            SearchRefusal::Busy => (
+                ErrorCode::SearchBusy,
+                "the server is answering many searches; try again in a moment",
+            ),
+            SearchRefusal::TooBroad => (
+                ErrorCode::SearchTooBroad,
+                "that search took too long and was stopped; add words, or rarer ones",
+            ),
+            SearchRefusal::BadWords => (
+                ErrorCode::BadSearch,
+                "there is nothing to search for in that; search for whole words",
+            ),
+            SearchRefusal::Failed(error) => {
+                tracing::warn!(error, "[!] The room's log could not search");
+                (
+                    ErrorCode::SearchFailed,
+                    "the search could not be run; try again later",
+                )
+            }
+        };
+        effects.push(Effect::Answer(asker, frames::error(code, detail)));
+    }
+
     /// The store is too far behind to take a replay: the recent history has
     /// to do.
     pub fn replay_unavailable(&self, asker: Asker, effects: &mut Vec<Effect>) {
@@ -186,12 +256,8 @@ impl Chat {
     }
 
     /// The store is too far behind to take a search.
-    pub fn search_unavailable(&self, asker: Asker, effects: &mut Vec<Effect>) {
-        let detail = "the room's log is too busy to search now; try again";
-        effects.push(Effect::Answer(
-            asker,
-            frames::error(ErrorCode::NeedsLog, detail),
-        ));
+    pub fn search_unavailable(&mut self, asker: Asker, effects: &mut Vec<Effect>) {
+        self.search_refused(asker, SearchRefusal::Busy, effects);
     }
 
     /// Tells every desk, once, that the store cannot save.

@@ -14,7 +14,7 @@ use crate::effect::Effect;
 use crate::frames::{self, encode, Frame};
 use crate::ids::{Asker, ConnId};
 use crate::room::MAIN;
-use crate::store::{DirectTo, Draft};
+use crate::store::{DirectTo, Draft, Tx};
 
 impl Chat {
     /// Carries out one line of our protocol from `from`.
@@ -33,7 +33,15 @@ impl Chat {
             }
         };
         match line {
-            ClientLine::Say { name, text } => self.say_as(from, name, None, text, effects),
+            ClientLine::Say { name, text } => self.say_as(from, name, None, text, None, effects),
+            ClientLine::Tagged { tx, line } => match *line {
+                ClientLine::Say { name, text } => {
+                    self.say_as(from, name, None, text, Some(tx), effects)
+                }
+                ClientLine::Direct { to, text } => self.direct(from, to, text, Some(tx), effects),
+                // The parser lets nothing else be tagged.
+                _ => {}
+            },
             ClientLine::Join { name, color, desk } => {
                 let request = JoinRequest {
                     name,
@@ -67,21 +75,8 @@ impl Chat {
                     self.replay_history(from, effects);
                 }
             }
-            ClientLine::Direct { to, text } => self.direct(from, to, text, effects),
-            ClientLine::Search { words } => {
-                if self.settings.can_search {
-                    effects.push(Effect::Search {
-                        asker: from,
-                        words: words.to_string(),
-                        desk: self.directory.member(id).map(|m| m.desk),
-                    });
-                } else {
-                    effects.push(Effect::Send(
-                        id,
-                        frames::error(ErrorCode::NeedsLog, NO_SEARCH),
-                    ));
-                }
-            }
+            ClientLine::Direct { to, text } => self.direct(from, to, text, None, effects),
+            ClientLine::Search { words } => self.search(from, words, effects),
             // Logins are handled before a line gets here; here it is either
             // a server without accounts or a second `/auth`.
             ClientLine::Auth { .. } => effects.push(Effect::Send(
@@ -113,14 +108,41 @@ impl Chat {
         )
     }
 
+    /// Asks the store for what `words` find, one search per desk at a time.
+    fn search(&mut self, from: Asker, words: &str, effects: &mut Vec<Effect>) {
+        let id = from.conn;
+        if !self.settings.can_search {
+            effects.push(Effect::Send(
+                id,
+                frames::error(ErrorCode::NeedsLog, NO_SEARCH),
+            ));
+            return;
+        }
+        if !self.searching.insert(id) {
+            let detail = "your last search is not answered yet; wait for it, then search again";
+            effects.push(Effect::Send(
+                id,
+                frames::error(ErrorCode::SearchBusy, detail),
+            ));
+            return;
+        }
+        effects.push(Effect::Search {
+            asker: from,
+            words: words.to_string(),
+            desk: self.directory.member(id).map(|m| m.desk),
+        });
+    }
+
     /// Joins as `name` if needed (with `color`, the first time), then says
-    /// `text`: at once, or once the name is granted across servers.
+    /// `text` (tagged `tx` by the desk, if it was): at once, or once the
+    /// name is granted across servers.
     pub(super) fn say_as(
         &mut self,
         from: Asker,
         name: &str,
         color: Option<Color>,
         text: &str,
+        tx: Option<&str>,
         effects: &mut Vec<Effect>,
     ) {
         let request = JoinRequest {
@@ -130,16 +152,22 @@ impl Chat {
             account: account_of(&self.gate, from.conn),
         };
         match self.directory.join(from, request, effects) {
-            Joined::Now => self.say(from, text, effects),
-            Joined::Pending => self.directory.say_when_granted(from.conn, text),
+            Joined::Now => self.say(from, text, tx, effects),
+            Joined::Pending => self.directory.say_when_granted(from.conn, text, tx),
             Joined::Refused => {}
         }
     }
 
     /// Drafts `text` from `from` for the store; nothing is sent until the
     /// store has it.
-    pub(super) fn say(&mut self, from: Asker, text: &str, effects: &mut Vec<Effect>) {
-        if let Some(draft) = self.draft(from, text, None) {
+    pub(super) fn say(
+        &mut self,
+        from: Asker,
+        text: &str,
+        tx: Option<&str>,
+        effects: &mut Vec<Effect>,
+    ) {
+        if let Some(draft) = self.draft(from, text, None, tx) {
             effects.push(Effect::Publish(draft));
         }
     }
@@ -147,7 +175,14 @@ impl Chat {
     /// A direct message from `from` to the desk named `to`, online here or
     /// on another server sharing the store (each server delivers it to the
     /// one of its two desks it holds).
-    fn direct(&mut self, from: Asker, to: &str, text: &str, effects: &mut Vec<Effect>) {
+    fn direct(
+        &mut self,
+        from: Asker,
+        to: &str,
+        text: &str,
+        tx: Option<&str>,
+        effects: &mut Vec<Effect>,
+    ) {
         let Some(from_desk) = self.directory.member(from.conn).map(|m| m.desk) else {
             let detail = "take a name first (/join NAME)";
             effects.push(Effect::Send(
@@ -169,12 +204,18 @@ impl Chat {
             from_desk,
             to_desk,
         };
-        if let Some(draft) = self.draft(from, text, Some(direct)) {
+        if let Some(draft) = self.draft(from, text, Some(direct), tx) {
             effects.push(Effect::Publish(draft));
         }
     }
 
-    fn draft(&mut self, from: Asker, text: &str, direct: Option<DirectTo>) -> Option<Draft> {
+    fn draft(
+        &mut self,
+        from: Asker,
+        text: &str,
+        direct: Option<DirectTo>,
+        tx: Option<&str>,
+    ) -> Option<Draft> {
         self.directory.touch(from.conn);
         let member = self.directory.member(from.conn)?;
         Some(Draft {
@@ -184,6 +225,10 @@ impl Chat {
             color: member.color,
             text: clean(text).into_owned(),
             direct,
+            tx: tx.map(|id| Tx {
+                desk: member.desk,
+                id: id.to_string(),
+            }),
         })
     }
 

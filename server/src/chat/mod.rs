@@ -13,6 +13,7 @@
 mod answers;
 mod commands;
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -73,6 +74,8 @@ pub struct Chat {
     gate: Option<Gate>,
     /// False while the store cannot save (every desk was told).
     saving: bool,
+    /// Connections with a search in flight: one each at a time.
+    searching: HashSet<ConnId>,
 }
 
 impl Chat {
@@ -88,6 +91,7 @@ impl Chat {
             directory,
             gate,
             saving: true,
+            searching: HashSet::new(),
             settings,
         }
     }
@@ -151,7 +155,7 @@ impl Chat {
         let next = match input {
             Input::Line(line) => self.command(from, line, effects),
             Input::Seed(Ok(frame)) => {
-                self.say_as(from, frame.name, frame.color, frame.text, effects);
+                self.say_as(from, frame.name, frame.color, frame.text, None, effects);
                 AfterLine::Continue
             }
             Input::Seed(Err(err)) => {
@@ -180,6 +184,7 @@ impl Chat {
     /// everyone hears it left.
     pub fn leave(&mut self, id: ConnId, effects: &mut Vec<Effect>) {
         self.rooms.leave_all(id);
+        self.searching.remove(&id);
         self.directory.leave(id, effects);
         if let Some(gate) = &mut self.gate {
             gate.forget(id);

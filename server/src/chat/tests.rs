@@ -448,6 +448,7 @@ fn a_store_that_cannot_save_refuses_and_says_so_once() {
         color: Color::for_name("alice"),
         text: text.to_string(),
         direct: None,
+        tx: None,
     };
     let mut effects = Vec::new();
     chat.not_saved(vec![draft("a")], "disk full", &mut effects);
@@ -653,4 +654,166 @@ fn invalid_utf8_is_replaced_not_fatal() {
         &mut effects,
     );
     assert!(matches!(effects.last(), Some(Effect::Publish(draft)) if draft.text == "caf\u{FFFD}"));
+}
+
+#[test]
+fn a_tagged_message_is_acknowledged_before_its_copy() {
+    let mut chat = chat(20);
+    run(&mut chat, 1, "/join alice");
+    run(&mut chat, 2, "/join bob");
+    let out = run(&mut chat, 1, "/tx t1 alice<SEP>hello");
+    assert_eq!(out.len(), 2, "{out:?}");
+    assert_eq!(out[0], "to 1 SENT<SEP>t1<SEP>1\n");
+    assert!(out[1].starts_with("all MSG<SEP>1<SEP>"), "{out:?}");
+}
+
+#[test]
+fn a_tagged_direct_message_is_acknowledged_too() {
+    let mut chat = chat(20);
+    run(&mut chat, 1, "/join alice");
+    run(&mut chat, 2, "/join bob");
+    let out = run(&mut chat, 1, "/tx t2 /msg bob hi");
+    assert_eq!(out[0], "to 1 SENT<SEP>t2<SEP>1\n", "{out:?}");
+    assert!(out[1].starts_with("to 1 DM<SEP>") && out[2].starts_with("to 2 DM<SEP>"));
+}
+
+#[test]
+fn a_message_stored_before_is_acknowledged_without_a_copy() {
+    let mut chat = chat(20);
+    run(&mut chat, 1, "/join alice");
+    let mut effects = Vec::new();
+    chat.handle(
+        asker(1),
+        PEER,
+        Instant::now(),
+        Input::Line(ClientLine::parse("/tx t1 alice<SEP>again")),
+        &mut effects,
+    );
+    let Some(Effect::Publish(draft)) = effects.pop() else {
+        panic!("expected a draft");
+    };
+    let mut answered = Vec::new();
+    chat.answer(
+        Completion::Duplicate {
+            draft,
+            id: MessageId::from_sequence(7),
+        },
+        &mut answered,
+    );
+    assert_eq!(
+        show(&mut chat, answered),
+        vec!["answer 1 SENT<SEP>t1<SEP>7\n"]
+    );
+}
+
+#[test]
+fn a_store_that_cannot_tell_says_unsure_not_lost() {
+    let mut chat = chat(20);
+    run(&mut chat, 1, "/join alice");
+    let mut effects = Vec::new();
+    for line in ["/tx t1 alice<SEP>tagged", "alice<SEP>untagged"] {
+        chat.handle(
+            asker(1),
+            PEER,
+            Instant::now(),
+            Input::Line(ClientLine::parse(line)),
+            &mut effects,
+        );
+    }
+    let drafts = effects
+        .into_iter()
+        .filter_map(|effect| match effect {
+            Effect::Publish(draft) => Some(draft),
+            _ => None,
+        })
+        .collect();
+    let mut answered = Vec::new();
+    chat.answer(
+        Completion::Unsure {
+            drafts,
+            error: "timed out".to_string(),
+        },
+        &mut answered,
+    );
+    let out = show(&mut chat, answered);
+    assert_eq!(out.len(), 2, "{out:?}");
+    assert!(out[0].starts_with("answer 1 UNSURE<SEP>t1<SEP>"), "{out:?}");
+    assert!(
+        out[1].starts_with("answer 1 ERR<SEP>unsure<SEP>"),
+        "{out:?}"
+    );
+    assert!(
+        !out.iter().any(|line| line.contains("not-saved")),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn only_messages_can_be_tagged() {
+    let mut chat = chat(0);
+    assert!(run(&mut chat, 1, "/tx t1 /who")[0].starts_with("to 1 ERR<SEP>bad-command"));
+    assert!(run(&mut chat, 1, "/tx bad!id alice<SEP>x")[0].starts_with("to 1 ERR<SEP>bad-command"));
+}
+
+#[test]
+fn one_search_at_a_time_per_desk() {
+    let mut chat = chat(0);
+    assert_eq!(
+        run(&mut chat, 1, "/search lunch"),
+        vec!["search lunch false"]
+    );
+    let out = run(&mut chat, 1, "/search dinner");
+    assert!(
+        out[0].starts_with("to 1 ERR<SEP>search-busy<SEP>"),
+        "{out:?}"
+    );
+    assert_eq!(
+        run(&mut chat, 2, "/search dinner"),
+        vec!["search dinner false"]
+    );
+    let mut effects = Vec::new();
+    chat.answer(
+        Completion::Found {
+            asker: asker(1),
+            messages: Vec::new(),
+        },
+        &mut effects,
+    );
+    assert_eq!(
+        run(&mut chat, 1, "/search dinner"),
+        vec!["search dinner false"]
+    );
+}
+
+#[test]
+fn search_refusals_say_what_to_do_and_never_the_engines_words() {
+    use crate::store::SearchRefusal;
+    let cases = [
+        (SearchRefusal::Busy, "search-busy"),
+        (SearchRefusal::TooBroad, "search-too-broad"),
+        (SearchRefusal::BadWords, "bad-search"),
+        (
+            SearchRefusal::Failed("fts5: syntax error near \"\"".to_string()),
+            "search-failed",
+        ),
+    ];
+    for (why, code) in cases {
+        let mut chat = chat(0);
+        run(&mut chat, 1, "/search x");
+        let mut effects = Vec::new();
+        chat.answer(
+            Completion::SearchFailed {
+                asker: asker(1),
+                why,
+            },
+            &mut effects,
+        );
+        let out = show(&mut chat, effects);
+        assert!(
+            out[0].starts_with(&format!("answer 1 ERR<SEP>{code}<SEP>")),
+            "{out:?}"
+        );
+        assert!(!out[0].contains("fts5"), "{out:?}");
+        assert_eq!(run(&mut chat, 1, "/search y"), vec!["search y false"]);
+    }
 }

@@ -2,12 +2,12 @@
 //! durable one. Answers at once; keeps the last [`REPLAY_LIMIT`] messages for
 //! desks that resume; a restart forgets everything (and starts a new epoch).
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::io;
 
 use chat_shared::MessageId;
 
-use super::{Busy, Completion, Message, Request, Store, REPLAY_LIMIT};
+use super::{Busy, Completion, Draft, Message, Request, SearchRefusal, Store, Tx, REPLAY_LIMIT};
 use crate::desk::DeskId;
 
 /// A log that lives and dies with the process.
@@ -19,6 +19,11 @@ pub struct MemoryStore {
     last: u64,
     /// The newest messages, oldest first, for replays.
     kept: VecDeque<Message>,
+    /// The desks' own IDs of the newest tagged messages, and what they were
+    /// stored as, oldest first, so a resend is not stored twice.
+    tx_seen: HashMap<Tx, MessageId>,
+    /// The same IDs in the order they came, to forget the oldest.
+    tx_order: VecDeque<Tx>,
     /// Answers not yet collected.
     done: Vec<Completion>,
 }
@@ -30,23 +35,52 @@ impl MemoryStore {
             epoch: super::new_epoch(),
             last: 0,
             kept: VecDeque::new(),
+            tx_seen: HashMap::new(),
+            tx_order: VecDeque::new(),
             done: Vec::new(),
         }
     }
 
-    fn append(&mut self, drafts: Vec<super::Draft>) -> Vec<Message> {
-        drafts
-            .into_iter()
-            .map(|draft| {
-                self.last += 1;
-                let message = Message::from_draft(draft, MessageId::from_sequence(self.last));
-                if self.kept.len() == REPLAY_LIMIT {
-                    self.kept.pop_front();
+    /// Stores the drafts, in order, each tagged one once: answers with the
+    /// messages stored, and a [`Completion::Duplicate`] for each resend.
+    fn append(&mut self, drafts: Vec<Draft>) {
+        let mut stored = Vec::with_capacity(drafts.len());
+        for draft in drafts {
+            if let Some(id) = draft.tx.as_ref().and_then(|tx| self.tx_seen.get(tx)) {
+                let id = *id;
+                if !stored.is_empty() {
+                    self.done
+                        .push(Completion::Appended(std::mem::take(&mut stored)));
                 }
-                self.kept.push_back(message.clone());
-                message
-            })
-            .collect()
+                self.done.push(Completion::Duplicate { draft, id });
+                continue;
+            }
+            self.last += 1;
+            let message = Message::from_draft(draft, MessageId::from_sequence(self.last));
+            if let Some(tx) = &message.tx {
+                self.remember_tx(tx.clone(), message.id);
+            }
+            if self.kept.len() == REPLAY_LIMIT {
+                self.kept.pop_front();
+            }
+            self.kept.push_back(message.clone());
+            stored.push(message);
+        }
+        if !stored.is_empty() {
+            self.done.push(Completion::Appended(stored));
+        }
+    }
+
+    /// Remembers what a tagged message was stored as, for as long as the
+    /// newest [`REPLAY_LIMIT`] tagged messages.
+    fn remember_tx(&mut self, tx: Tx, id: MessageId) {
+        if self.tx_order.len() == REPLAY_LIMIT {
+            if let Some(oldest) = self.tx_order.pop_front() {
+                self.tx_seen.remove(&oldest);
+            }
+        }
+        self.tx_order.push_back(tx.clone());
+        self.tx_seen.insert(tx, id);
     }
 
     /// The kept messages after `after` that `desk` may see, and how many
@@ -102,7 +136,10 @@ impl Store for MemoryStore {
 
     fn submit(&mut self, request: Request) -> Result<(), Busy> {
         let completion = match request {
-            Request::Append(drafts) => Completion::Appended(self.append(drafts)),
+            Request::Append(drafts) => {
+                self.append(drafts);
+                return Ok(());
+            }
             Request::Replay { asker, after, desk } => {
                 let (messages, skipped) = self.replay(after, desk);
                 Completion::Replay {
@@ -111,11 +148,10 @@ impl Store for MemoryStore {
                     skipped,
                 }
             }
+            // The rules ask only a store that searches.
             Request::Search { asker, .. } => Completion::SearchFailed {
                 asker,
-                error:
-                    "search needs the room's log; this server keeps the room in memory (--db none)"
-                        .to_string(),
+                why: SearchRefusal::Failed("this store keeps no search index".to_string()),
             },
         };
         self.done.push(completion);
@@ -146,6 +182,7 @@ mod tests {
             color: Color::Red,
             text: text.into(),
             direct: None,
+            tx: None,
         }
     }
 
@@ -210,6 +247,54 @@ mod tests {
             ids(&log.recent(20).unwrap()),
             ["1"],
             "history is the room's only"
+        );
+    }
+
+    fn tagged(text: &str, id: &str) -> Draft {
+        Draft {
+            tx: Some(Tx {
+                desk: DeskId::of("a"),
+                id: id.into(),
+            }),
+            ..draft(text)
+        }
+    }
+
+    #[test]
+    fn a_tagged_message_sent_again_is_stored_once() {
+        let mut log = MemoryStore::new();
+        log.submit(Request::Append(vec![tagged("hi", "t1"), draft("other")]))
+            .unwrap();
+        log.submit(Request::Append(vec![
+            tagged("hi", "t1"),
+            tagged("new", "t2"),
+        ]))
+        .unwrap();
+        let mut out = Vec::new();
+        log.completions(&mut out);
+        match &out[..] {
+            [Completion::Appended(first), Completion::Duplicate { id, .. }, Completion::Appended(then)] =>
+            {
+                assert_eq!(ids(first), ["1", "2"]);
+                assert_eq!(*id, MessageId::from_sequence(1));
+                assert_eq!(ids(then), ["3"]);
+            }
+            other => panic!("expected a duplicate between two appends, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_same_id_from_another_desk_is_another_message() {
+        let mut log = MemoryStore::new();
+        let mut other = tagged("hi", "t1");
+        other.tx.as_mut().unwrap().desk = DeskId::of("b");
+        log.submit(Request::Append(vec![tagged("hi", "t1"), other]))
+            .unwrap();
+        let mut out = Vec::new();
+        log.completions(&mut out);
+        assert!(
+            matches!(&out[..], [Completion::Appended(stored)] if stored.len() == 2),
+            "{out:?}"
         );
     }
 

@@ -61,6 +61,17 @@ impl DirectTo {
     }
 }
 
+/// A desk's own ID for one of its messages (`/tx`): the store keeps a
+/// message once per desk and ID, so a desk may send it again after an
+/// unclear outcome without doubling it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Tx {
+    /// The desk that sent it.
+    pub desk: DeskId,
+    /// The desk's ID for it.
+    pub id: String,
+}
+
 /// A message the room accepted, not yet in the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Draft {
@@ -76,6 +87,8 @@ pub struct Draft {
     pub text: String,
     /// For a direct message, who it is between; `None` for the room.
     pub direct: Option<DirectTo>,
+    /// The desk's own ID for it, if it gave one.
+    pub tx: Option<Tx>,
 }
 
 /// A message in the log.
@@ -93,6 +106,8 @@ pub struct Message {
     pub text: String,
     /// For a direct message, who it is between; `None` for the room.
     pub direct: Option<DirectTo>,
+    /// The desk's own ID for it, if it gave one.
+    pub tx: Option<Tx>,
 }
 
 impl Message {
@@ -105,6 +120,7 @@ impl Message {
             color: draft.color,
             text: draft.text,
             direct: draft.direct,
+            tx: draft.tx,
         }
     }
 
@@ -155,6 +171,21 @@ pub enum Completion {
         /// Why, for the log and the desks.
         error: String,
     },
+    /// Perhaps stored, perhaps not: the store did not answer in time. If
+    /// they were stored, they are delivered like any other.
+    Unsure {
+        /// The drafts, for their senders.
+        drafts: Vec<Draft>,
+        /// Why, for the log and the desks.
+        error: String,
+    },
+    /// Stored before, under the same desk and ID: not stored again.
+    Duplicate {
+        /// The draft sent again.
+        draft: Draft,
+        /// The message it was stored as.
+        id: MessageId,
+    },
     /// The answer to [`Request::Replay`]: at most [`REPLAY_LIMIT`] of the
     /// newest messages after the one asked about, oldest first.
     Replay {
@@ -179,12 +210,12 @@ pub enum Completion {
         /// The results.
         messages: Vec<Message>,
     },
-    /// A search could not be run (or this log cannot search).
+    /// A search was not answered.
     SearchFailed {
         /// Who asked.
         asker: Asker,
         /// Why.
-        error: String,
+        why: SearchRefusal,
     },
     /// The answer to [`SharedRoom::claim`].
     Claimed {
@@ -205,6 +236,19 @@ pub enum Completion {
     LinkDown(String),
     /// The link is back; delivery resumed from the last message delivered.
     LinkUp,
+}
+
+/// Why a search was not answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SearchRefusal {
+    /// Too many searches wait already.
+    Busy,
+    /// It ran past its time and was stopped.
+    TooBroad,
+    /// Nothing in the words can be searched for.
+    BadWords,
+    /// The store could not run it: why, for the server's log only.
+    Failed(String),
 }
 
 /// A name a desk wants, to be claimed across servers.

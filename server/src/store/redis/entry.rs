@@ -5,7 +5,7 @@
 use chat_shared::{Color, MessageId};
 
 use crate::desk::DeskId;
-use crate::store::{DirectTo, Draft, Message, PresenceKind, PresenceNote};
+use crate::store::{DirectTo, Draft, Message, PresenceKind, PresenceNote, Tx};
 
 /// The names of one room's keys.
 #[derive(Debug, Clone)]
@@ -50,6 +50,12 @@ impl Keys {
     /// The set of servers that have joined the room.
     pub fn servers(&self) -> String {
         format!("{}servers", self.prefix)
+    }
+
+    /// What the message a desk tagged `tx_id` was stored as (`/tx`): its
+    /// stream ID, kept a day, so a resend is not stored twice.
+    pub fn tx(&self, desk: DeskId, tx_id: &str) -> String {
+        format!("{}tx:{}:{tx_id}", self.prefix, desk_hex(desk))
     }
 
     /// Taken by the one survivor that announces a dead server's LEAVEs.
@@ -99,6 +105,10 @@ pub fn message_fields(draft: &Draft, server: &str) -> Vec<(&'static str, String)
         fields.push(("to", direct.to.clone()));
         fields.push(("from_desk", hex(&direct.from_desk.0)));
         fields.push(("to_desk", hex(&direct.to_desk.0)));
+    }
+    if let Some(tx) = &draft.tx {
+        fields.push(("tx_desk", hex(&tx.desk.0)));
+        fields.push(("tx_id", tx.id.clone()));
     }
     fields
 }
@@ -151,6 +161,13 @@ pub fn parse_entry(entry: &redis::streams::StreamId) -> Option<Entry> {
             } else {
                 None
             };
+            let tx = match (field("tx_desk"), field("tx_id")) {
+                (Some(desk), Some(id)) => Some(Tx {
+                    desk: DeskId(unhex(&desk)?),
+                    id,
+                }),
+                _ => None,
+            };
             Some(Entry::Message(Message {
                 id,
                 time,
@@ -158,6 +175,7 @@ pub fn parse_entry(entry: &redis::streams::StreamId) -> Option<Entry> {
                 color,
                 text: field("text")?,
                 direct,
+                tx,
             }))
         }
         "join" | "leave" | "desk" => Some(Entry::Presence(PresenceNote {
@@ -218,6 +236,7 @@ mod tests {
             color: Color::for_name("alice"),
             text: "hi there".to_string(),
             direct,
+            tx: None,
         }
     }
 
@@ -265,6 +284,37 @@ mod tests {
                 MessageId::new(7, 0)
             )))
         );
+    }
+
+    #[test]
+    fn a_tagged_message_round_trips() {
+        let draft = Draft {
+            tx: Some(Tx {
+                desk: DeskId::of("a"),
+                id: "t-1".to_string(),
+            }),
+            ..draft(None)
+        };
+        let parsed = parse_entry(&entry("8-0", message_fields(&draft, "s1")));
+        assert_eq!(
+            parsed,
+            Some(Entry::Message(Message::from_draft(
+                draft,
+                MessageId::new(8, 0)
+            )))
+        );
+    }
+
+    #[test]
+    fn tags_are_kept_per_desk() {
+        let keys = Keys::new("main");
+        assert_ne!(
+            keys.tx(DeskId::of("a"), "t1"),
+            keys.tx(DeskId::of("b"), "t1")
+        );
+        assert!(keys
+            .tx(DeskId::of("a"), "t1")
+            .starts_with("chat:{main}:tx:"));
     }
 
     #[test]

@@ -61,7 +61,8 @@ use chat_shared::MessageId;
 use crate::config::RedisTarget;
 
 use super::{
-    Asker, Busy, Completion, Message, NameClaim, RemoteMember, Request, SharedRoom, Store,
+    Asker, Busy, Completion, Message, NameClaim, RemoteMember, Request, SearchRefusal, SharedRoom,
+    Store,
 };
 
 pub mod entry;
@@ -298,12 +299,11 @@ impl Store for RedisStore {
                 let _ = self.send_job(writer::Job::UnblockReader);
                 Ok(())
             }
+            // The rules ask only a store that searches.
             Request::Search { asker, .. } => {
                 self.answered.push(Completion::SearchFailed {
                     asker,
-                    error: "search needs the embedded log (--db); a Redis stream has no \
-                            full-text index"
-                        .to_string(),
+                    why: SearchRefusal::Failed("a Redis stream keeps no search index".into()),
                 });
                 Ok(())
             }

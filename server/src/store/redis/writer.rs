@@ -15,6 +15,7 @@ use redis::streams::StreamMaxlen;
 use redis::Commands;
 
 use chat_shared::message::timestamp_now;
+use chat_shared::MessageId;
 
 use super::entry::{desk_hex, member_value, message_fields, parse_member, presence_fields, Keys};
 use super::reader::ReaderSignals;
@@ -46,6 +47,22 @@ const NAME_TTL_SECS: u64 = 20;
 const REAPING_TTL_SECS: u64 = 60;
 
 /// Deletes a name only if this server holds it.
+/// How long Redis remembers what a tagged message was stored as (`/tx`):
+/// far longer than any desk keeps resending a line.
+const TX_TTL_SECS: u64 = 24 * 60 * 60;
+
+/// Appends a tagged message once: if its desk's ID was seen, answers the
+/// stream ID it was stored as; else adds it and remembers that ID.
+/// KEYS[1] the stream, KEYS[2] the tag's key; ARGV[1] MAXLEN, ARGV[2] the
+/// tag's TTL, then the entry's fields and values. Returns {stored, id}.
+const APPEND_ONCE: &str = "
+local before = redis.call('GET', KEYS[2])
+if before then return {0, before} end
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(ARGV, 3))
+redis.call('SET', KEYS[2], id, 'EX', ARGV[2])
+return {1, id}
+";
+
 const RELEASE_NAME: &str = "
     if redis.call('GET', KEYS[1]) == ARGV[1] then
         return redis.call('DEL', KEYS[1])
@@ -187,14 +204,7 @@ impl Writer {
 
     fn serve(&mut self, job: Job) {
         match job {
-            Job::Append(drafts) => {
-                if let Err(e) = self.with_redis(|w, c| w.append(c, &drafts)) {
-                    self.hand_over(Completion::NotSaved {
-                        drafts,
-                        error: format!("the room's link is down: {e}"),
-                    });
-                }
-            }
+            Job::Append(drafts) => self.append_all(drafts),
             Job::Claim { asker, claim } => self.claim(asker, claim),
             Job::Release(claim) => {
                 self.names.remove(&claim.key);
@@ -233,18 +243,7 @@ impl Writer {
         &mut self,
         work: impl FnOnce(&mut Writer, &mut redis::Connection) -> redis::RedisResult<T>,
     ) -> redis::RedisResult<T> {
-        if self.reader.link_failed.swap(false, Ordering::SeqCst) {
-            self.connection = None;
-        }
-        let mut connection = match self.connection.take() {
-            Some(connection) => connection,
-            None => {
-                let connection = self.client.get_connection_with_timeout(CONNECT_TIMEOUT)?;
-                connection.set_read_timeout(Some(CONNECT_TIMEOUT))?;
-                connection.set_write_timeout(Some(CONNECT_TIMEOUT))?;
-                connection
-            }
-        };
+        let mut connection = self.connect()?;
         let result = work(self, &mut connection);
         if result.is_ok() {
             self.connection = Some(connection);
@@ -252,22 +251,86 @@ impl Writer {
         result
     }
 
+    /// The connection, opened afresh if there is none (or the reader saw
+    /// the link fail).
+    fn connect(&mut self) -> redis::RedisResult<redis::Connection> {
+        if self.reader.link_failed.swap(false, Ordering::SeqCst) {
+            self.connection = None;
+        }
+        if let Some(connection) = self.connection.take() {
+            return Ok(connection);
+        }
+        let connection = self.client.get_connection_with_timeout(CONNECT_TIMEOUT)?;
+        connection.set_read_timeout(Some(CONNECT_TIMEOUT))?;
+        connection.set_write_timeout(Some(CONNECT_TIMEOUT))?;
+        Ok(connection)
+    }
+
+    /// Appends a batch. The reader delivers what is appended; here only
+    /// what went wrong is told, and the tagged messages that were appended
+    /// before. Not connected means not appended; a command sent and not
+    /// answered may or may not have been carried out, and is said to be so.
+    fn append_all(&mut self, drafts: Vec<Draft>) {
+        let mut connection = match self.connect() {
+            Ok(connection) => connection,
+            Err(e) => {
+                let error = format!("the room's link is down: {e}");
+                self.hand_over(Completion::NotSaved { drafts, error });
+                return;
+            }
+        };
+        match self.append(&mut connection, &drafts) {
+            Ok(outcomes) => {
+                self.connection = Some(connection);
+                for (draft, outcome) in drafts.into_iter().zip(outcomes) {
+                    if let Appended::Before(id) = outcome {
+                        self.hand_over(Completion::Duplicate { draft, id });
+                    }
+                }
+            }
+            Err(e) => {
+                let error = format!("the room's link did not answer: {e}");
+                self.hand_over(Completion::Unsure { drafts, error });
+            }
+        }
+    }
+
+    /// One pipeline for the batch: a plain `XADD` for an untagged message,
+    /// [`APPEND_ONCE`] for a tagged one.
     fn append(
         &self,
         connection: &mut redis::Connection,
         drafts: &[Draft],
-    ) -> redis::RedisResult<()> {
+    ) -> redis::RedisResult<Vec<Appended>> {
         let mut pipe = redis::pipe();
         for draft in drafts {
-            pipe.xadd_maxlen(
-                self.keys.stream(),
-                StreamMaxlen::Approx(STREAM_MAX_ENTRIES),
-                "*",
-                &message_fields(draft, &self.server_id),
-            )
-            .ignore();
+            let fields = message_fields(draft, &self.server_id);
+            match &draft.tx {
+                None => {
+                    pipe.xadd_maxlen(
+                        self.keys.stream(),
+                        StreamMaxlen::Approx(STREAM_MAX_ENTRIES),
+                        "*",
+                        &fields,
+                    );
+                }
+                Some(tx) => {
+                    let command = pipe
+                        .cmd("EVAL")
+                        .arg(APPEND_ONCE)
+                        .arg(2)
+                        .arg(self.keys.stream())
+                        .arg(self.keys.tx(tx.desk, &tx.id))
+                        .arg(STREAM_MAX_ENTRIES)
+                        .arg(TX_TTL_SECS);
+                    for (field, value) in &fields {
+                        command.arg(*field).arg(value);
+                    }
+                }
+            }
         }
-        pipe.query(connection)
+        let replies: Vec<redis::Value> = pipe.query(connection)?;
+        Ok(replies.iter().map(appended).collect())
     }
 
     fn announce(
@@ -512,5 +575,32 @@ impl Writer {
         if self.done.send(completion).is_ok() {
             let _ = self.waker.wake();
         }
+    }
+}
+
+/// What one message of a batch came to in Redis.
+enum Appended {
+    /// Added to the stream (the reader delivers it).
+    New,
+    /// Its desk's ID was seen: it was stored before, as this.
+    Before(MessageId),
+}
+
+/// Reads one reply of [`Writer::append`]'s pipeline: a plain `XADD`'s
+/// stream ID, or [`APPEND_ONCE`]'s `{stored, id}`.
+fn appended(reply: &redis::Value) -> Appended {
+    let redis::Value::Array(parts) = reply else {
+        return Appended::New;
+    };
+    let (Some(stored), Some(id)) = (parts.first(), parts.get(1)) else {
+        return Appended::New;
+    };
+    let stored: i64 = redis::from_redis_value_ref(stored).unwrap_or(1);
+    let id: Option<MessageId> = redis::from_redis_value_ref::<String>(id)
+        .ok()
+        .and_then(|id| id.parse().ok());
+    match (stored, id) {
+        (0, Some(id)) => Appended::Before(id),
+        _ => Appended::New,
     }
 }

@@ -1,0 +1,429 @@
+//! The default room log: one SQLite file (bundled SQLite, WAL), owned by a
+//! storage thread so the event loop never waits on the disk.
+//!
+//! # Durability
+//!
+//! The loop hands each pass's messages over as one batch; the storage thread
+//! commits the batch in one transaction and only then hands the messages back
+//! to be delivered. A commit in WAL mode with `synchronous=NORMAL` is in the
+//! operating system's hands when it returns, so killing the server (even with
+//! `kill -9`) loses nothing any desk has seen. The WAL is synced to the disk by
+//! a checkpoint at least once a second while messages arrive (and at a clean
+//! shutdown), so a power cut loses at most about the last second.
+//!
+//! # Safety of the file
+//!
+//! The server holds an exclusive lock on the file (flock(2), which SQLite's
+//! own locks do not see) for its whole life, so a second server on the same
+//! file is refused at start, while `chat-server user ...` can still change the
+//! accounts table beside the running server (`accounts.rs`). A file that is
+//! not a SQLite database, or is another program's database, is refused and
+//! left as it is ([`schema`]).
+//!
+//! # Searches
+//!
+//! Searches never wait in front of a message: they run on a thread of their
+//! own, with a read-only connection ([`search`]).
+//!
+//! # Sent twice, stored once
+//!
+//! A message a desk tagged with its own ID (`/tx`) is stored once per desk
+//! and ID (a unique index); sent again, it is answered as a duplicate of the
+//! message it was stored as.
+
+mod rows;
+mod schema;
+mod search;
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use mio::Waker;
+use rusqlite::{params, Connection, OptionalExtension};
+
+use chat_shared::MessageId;
+
+use super::{Busy, Completion, Draft, Message, Request, SearchRefusal, Store, REPLAY_LIMIT};
+use crate::desk::DeskId;
+use rows::{newest_after, sequence_of, VISIBLE};
+use schema::describe;
+pub use schema::{open_database, Lock};
+use search::{SearchRequest, Searcher};
+
+/// Requests waiting for the storage thread before the loop is told it is
+/// busy: at one batch per loop pass, seconds of traffic on a stalled disk.
+const QUEUED_REQUESTS: usize = 4096;
+
+/// How often the WAL is synced to the disk while messages arrive: the most a
+/// power cut can lose.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
+
+/// A room log in a SQLite file.
+pub struct SqliteStore {
+    path: PathBuf,
+    epoch: String,
+    /// The newest message's number at start (0: none yet).
+    last_at_start: u64,
+    /// To the storage thread; `None` once closed.
+    requests: Option<SyncSender<Request>>,
+    /// From the storage thread.
+    done: Receiver<Completion>,
+    /// The storage thread, joined on close.
+    thread: Option<JoinHandle<()>>,
+    /// The search thread, beside it.
+    searcher: Option<Searcher>,
+    /// Read by the loop's thread at start-up, then handed to the storage
+    /// thread by [`SqliteStore::start`].
+    connection: Option<Connection>,
+    /// What the thread sends its answers with, until it starts.
+    done_sender: Option<Sender<Completion>>,
+    /// Held for the server's life: no second server on this file. Last, so
+    /// it is dropped after the connection (see the `Drop` impl).
+    _lock: std::fs::File,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .field("epoch", &self.epoch)
+            .finish()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (or creates) the log at `path` and checks it is ours and free.
+    /// The storage thread starts with [`SqliteStore::start`].
+    pub fn open(path: &Path) -> io::Result<SqliteStore> {
+        let fail =
+            |what: String| io::Error::other(format!("the room's log {}: {what}", path.display()));
+        let (connection, lock) = open_database(path, Lock::Exclusive)?;
+        let lock = lock.ok_or_else(|| fail("could not be locked".to_string()))?;
+        let epoch: String = connection
+            .query_row("SELECT value FROM meta WHERE key = 'epoch'", [], |row| {
+                row.get(0)
+            })
+            .map_err(|e| fail(describe(&e)))?;
+        // Not count(*): that reads the whole table, and start-up must not
+        // grow with the log.
+        let last_at_start: i64 = connection
+            .query_row("SELECT coalesce(max(id), 0) FROM messages", [], |row| {
+                row.get(0)
+            })
+            .map_err(|e| fail(describe(&e)))?;
+        let (done_sender, done) = mpsc::channel();
+        Ok(SqliteStore {
+            path: path.to_path_buf(),
+            epoch,
+            last_at_start: last_at_start as u64,
+            requests: None,
+            done,
+            _lock: lock,
+            thread: None,
+            searcher: None,
+            connection: Some(connection),
+            done_sender: Some(done_sender),
+        })
+    }
+
+    /// Starts the storage thread; it wakes `waker` whenever answers are ready.
+    pub fn start(&mut self, waker: Arc<Waker>) -> io::Result<()> {
+        let (Some(connection), Some(done)) = (self.connection.take(), self.done_sender.take())
+        else {
+            return Ok(());
+        };
+        self.searcher = Some(Searcher::start(
+            &self.path,
+            done.clone(),
+            Arc::clone(&waker),
+        )?);
+        let (requests, incoming) = mpsc::sync_channel(QUEUED_REQUESTS);
+        let thread = std::thread::Builder::new()
+            .name("chat-server-store".to_string())
+            .spawn(move || {
+                Storage {
+                    connection,
+                    done,
+                    waker,
+                    dirty: false,
+                }
+                .run(incoming)
+            })?;
+        self.requests = Some(requests);
+        self.thread = Some(thread);
+        Ok(())
+    }
+}
+
+impl Store for SqliteStore {
+    fn epoch(&self) -> &str {
+        &self.epoch
+    }
+
+    fn can_search(&self) -> bool {
+        true
+    }
+
+    fn describe(&self) -> String {
+        match self.last_at_start {
+            0 => format!("{} (new)", self.path.display()),
+            last => format!("{} (last message #{last})", self.path.display()),
+        }
+    }
+
+    fn recent(&mut self, limit: usize) -> io::Result<Vec<Message>> {
+        let connection = self
+            .connection
+            .as_ref()
+            .ok_or_else(|| io::Error::other("the storage thread owns the connection"))?;
+        let mut messages = newest_after(connection, MessageId::ZERO, limit, None).map_err(|e| {
+            io::Error::other(format!(
+                "the room's log {}: {}",
+                self.path.display(),
+                describe(&e)
+            ))
+        })?;
+        messages.reverse();
+        Ok(messages)
+    }
+
+    fn submit(&mut self, request: Request) -> Result<(), Busy> {
+        if let Request::Search { asker, words, desk } = request {
+            let search = SearchRequest { asker, words, desk };
+            return match &self.searcher {
+                Some(searcher) => searcher.submit(search),
+                None => Err(search),
+            }
+            .map_err(|SearchRequest { asker, words, desk }| {
+                Busy(Request::Search { asker, words, desk })
+            });
+        }
+        let Some(requests) = &self.requests else {
+            return Err(Busy(request));
+        };
+        requests.try_send(request).map_err(|e| match e {
+            TrySendError::Full(request) | TrySendError::Disconnected(request) => Busy(request),
+        })
+    }
+
+    fn completions(&mut self, out: &mut Vec<Completion>) {
+        out.extend(self.done.try_iter());
+    }
+
+    fn close(&mut self) -> Vec<Completion> {
+        if let Some(searcher) = &mut self.searcher {
+            searcher.stop();
+        }
+        // Dropping the sender tells the thread to finish and checkpoint.
+        self.requests = None;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        self.done.try_iter().collect()
+    }
+}
+
+impl Drop for SqliteStore {
+    /// The storage thread's connection is closed before the file lock goes:
+    /// closing any descriptor of the file drops this process's SQLite
+    /// (POSIX) locks on it, which must not happen under a live connection.
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// The storage thread: owns the connection, commits batches, answers
+/// replays, checkpoints.
+struct Storage {
+    connection: Connection,
+    done: Sender<Completion>,
+    waker: Arc<Waker>,
+    /// Whether anything was committed since the last checkpoint.
+    dirty: bool,
+}
+
+impl Storage {
+    fn run(mut self, incoming: Receiver<Request>) {
+        let mut last_checkpoint = Instant::now();
+        loop {
+            match incoming.recv_timeout(CHECKPOINT_INTERVAL) {
+                Ok(first) => {
+                    // Everything already queued goes in this round, so a busy
+                    // room commits many passes' batches at once.
+                    let batch: Vec<Request> =
+                        std::iter::once(first).chain(incoming.try_iter()).collect();
+                    self.serve(batch);
+                    let _ = self.waker.wake();
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            if self.dirty && last_checkpoint.elapsed() >= CHECKPOINT_INTERVAL {
+                self.checkpoint("PASSIVE");
+                last_checkpoint = Instant::now();
+            }
+        }
+        self.checkpoint("TRUNCATE");
+    }
+
+    /// Serves requests in order; runs of appends share one transaction.
+    fn serve(&mut self, batch: Vec<Request>) {
+        let mut drafts = Vec::new();
+        for request in batch {
+            match request {
+                Request::Append(more) => drafts.extend(more),
+                // The store hands searches to the search thread.
+                Request::Search { asker, .. } => {
+                    let why = SearchRefusal::Failed("a search reached the storage thread".into());
+                    let _ = self.done.send(Completion::SearchFailed { asker, why });
+                }
+                Request::Replay { asker, after, desk } => {
+                    self.commit(std::mem::take(&mut drafts));
+                    let completion = match self.replay(after, desk) {
+                        Ok((messages, skipped)) => Completion::Replay {
+                            asker,
+                            messages,
+                            skipped,
+                        },
+                        Err(e) => Completion::ReplayFailed {
+                            asker,
+                            error: e.to_string(),
+                        },
+                    };
+                    let _ = self.done.send(completion);
+                }
+            }
+        }
+        self.commit(drafts);
+    }
+
+    /// Stores `drafts` in one transaction, then hands them back: the
+    /// messages stored, and each draft sent before under the same desk and
+    /// ID as a duplicate, in their order.
+    fn commit(&mut self, drafts: Vec<Draft>) {
+        if drafts.is_empty() {
+            return;
+        }
+        let stored = match self.insert(&drafts) {
+            Ok(stored) => stored,
+            Err(e) => {
+                let error = describe(&e);
+                let _ = self.done.send(Completion::NotSaved { drafts, error });
+                return;
+            }
+        };
+        self.dirty = true;
+        let mut messages = Vec::with_capacity(drafts.len());
+        for (draft, outcome) in drafts.into_iter().zip(stored) {
+            match outcome {
+                Stored::New(id) => messages.push(Message::from_draft(draft, id)),
+                Stored::Before(id) => {
+                    if !messages.is_empty() {
+                        let _ = self
+                            .done
+                            .send(Completion::Appended(std::mem::take(&mut messages)));
+                    }
+                    let _ = self.done.send(Completion::Duplicate { draft, id });
+                }
+            }
+        }
+        if !messages.is_empty() {
+            let _ = self.done.send(Completion::Appended(messages));
+        }
+    }
+
+    /// Inserts the drafts in one transaction, each tagged one only if its
+    /// desk and ID are new; says what each became.
+    fn insert(&mut self, drafts: &[Draft]) -> rusqlite::Result<Vec<Stored>> {
+        let transaction = self.connection.transaction()?;
+        let mut stored = Vec::with_capacity(drafts.len());
+        {
+            let mut earlier = transaction
+                .prepare_cached("SELECT id FROM messages WHERE tx_desk = ?1 AND tx_id = ?2")?;
+            let mut insert = transaction.prepare_cached(
+                "INSERT INTO messages
+                     (time, name, color, text, recipient, from_desk, to_desk, tx_desk, tx_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?;
+            for draft in drafts {
+                let tx_desk = draft.tx.as_ref().map(|tx| tx.desk.0.to_vec());
+                let tx_id = draft.tx.as_ref().map(|tx| tx.id.as_str());
+                if tx_id.is_some() {
+                    let before: Option<i64> = earlier
+                        .query_row(params![tx_desk, tx_id], |row| row.get(0))
+                        .optional()?;
+                    if let Some(id) = before {
+                        stored.push(Stored::Before(MessageId::from_sequence(id as u64)));
+                        continue;
+                    }
+                }
+                let direct = draft.direct.as_ref();
+                insert.execute(params![
+                    draft.time,
+                    draft.name,
+                    draft.color.to_string(),
+                    draft.text,
+                    direct.map(|d| &d.to),
+                    direct.map(|d| d.from_desk.0.to_vec()),
+                    direct.map(|d| d.to_desk.0.to_vec()),
+                    tx_desk,
+                    tx_id,
+                ])?;
+                let id = transaction.last_insert_rowid() as u64;
+                stored.push(Stored::New(MessageId::from_sequence(id)));
+            }
+        }
+        transaction.commit()?;
+        Ok(stored)
+    }
+
+    fn replay(
+        &self,
+        after: MessageId,
+        desk: Option<DeskId>,
+    ) -> rusqlite::Result<(Vec<Message>, u64)> {
+        let mut messages = newest_after(&self.connection, after, REPLAY_LIMIT, desk)?;
+        messages.reverse();
+        let skipped = if messages.len() == REPLAY_LIMIT {
+            let total: i64 = self.connection.query_row(
+                &format!("SELECT count(*) FROM messages m WHERE m.id > ?1 AND {VISIBLE}"),
+                params![
+                    sequence_of(after),
+                    REPLAY_LIMIT as i64,
+                    desk.map(|d| d.0.to_vec())
+                ],
+                |row| row.get(0),
+            )?;
+            (total as u64).saturating_sub(REPLAY_LIMIT as u64)
+        } else {
+            0
+        };
+        Ok((messages, skipped))
+    }
+
+    fn checkpoint(&mut self, mode: &str) {
+        let result = self
+            .connection
+            .query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |_| Ok(()))
+            .optional();
+        match result {
+            Ok(_) => self.dirty = false,
+            Err(e) => tracing::warn!(
+                error = describe(&e),
+                "[!] The room's log could not be synced to disk"
+            ),
+        }
+    }
+}
+
+/// What a draft became in the log.
+enum Stored {
+    /// A new message, with its ID.
+    New(MessageId),
+    /// The message it was stored as before (the same desk and ID).
+    Before(MessageId),
+}
