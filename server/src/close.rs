@@ -33,6 +33,16 @@ pub enum CloseReason {
     ShuttingDown,
     /// Plain text on a server that takes TLS only.
     TlsRequired,
+    /// The server's queues together held more than `--queue-budget`, and
+    /// this peer held the most of what it was not taking.
+    OverBudget {
+        /// Bytes queued for it.
+        queued: usize,
+        /// Bytes the server held for every desk.
+        held: usize,
+        /// `--queue-budget`.
+        budget: usize,
+    },
     /// The TLS handshake (and the login, with accounts) took too long.
     LoginTimeout(Duration),
     /// `/auth` was refused.
@@ -53,6 +63,15 @@ impl fmt::Display for CloseReason {
             CloseReason::TooSlow { queued, limit } => {
                 write!(f, "too slow: {queued} bytes queued, limit {limit}")
             }
+            CloseReason::OverBudget {
+                queued,
+                held,
+                budget,
+            } => write!(
+                f,
+                "not reading while the server's queues were over budget: {queued} bytes \
+                 queued for it, {held} held for every desk, budget {budget}"
+            ),
             CloseReason::IdleTimeout(after) => write!(f, "idle for {} s", after.as_secs()),
             CloseReason::FlushTimeout => f.write_str("did not take its last messages in time"),
             CloseReason::ShuttingDown => f.write_str("server shutting down"),

@@ -123,6 +123,10 @@ pub struct Config {
     pub max_line_bytes: usize,
     /// Most bytes queued for one client before it is dropped as too slow.
     pub max_queue_bytes: usize,
+    /// Most bytes the server holds for every client together (the frames
+    /// queued for them, each counted once, and the queues' slots) before it
+    /// drops those holding the most that are not reading.
+    pub queue_budget_bytes: usize,
     /// How many recent messages a newcomer is shown.
     pub history: usize,
     /// Close a client silent for this long; `None` never does.
@@ -146,6 +150,40 @@ pub struct Config {
 /// maximum-length lines (20 x 4 KiB) on top of live traffic, small enough that
 /// a thousand stuck desks cost at most 256 MiB.
 pub const DEFAULT_MAX_QUEUE_BYTES: usize = 256 * 1024;
+
+/// The fraction of the machine's memory (or of the cgroup's limit) that
+/// `--queue-budget` defaults to: a 1 GB box gives 64 MiB.
+const QUEUE_BUDGET_SHARE: u64 = 16;
+
+/// The bounds of `--queue-budget`'s default: enough for ten thousand desks'
+/// bursts on a small box, no more than a big one needs.
+const QUEUE_BUDGET_DEFAULT_RANGE: (u64, u64) = (32 << 20, 256 << 20);
+
+/// Default for `--queue-budget`: a sixteenth of the memory this process may
+/// use (the machine's, or its cgroup's limit if lower), within
+/// [`QUEUE_BUDGET_DEFAULT_RANGE`].
+pub fn default_queue_budget() -> usize {
+    let (least, most) = QUEUE_BUDGET_DEFAULT_RANGE;
+    let memory = usable_memory().unwrap_or(1 << 30);
+    (memory / QUEUE_BUDGET_SHARE).clamp(least, most) as usize
+}
+
+/// The memory this process may use: the machine's, or its cgroup's limit
+/// (cgroup v2) when that is lower.
+fn usable_memory() -> Option<u64> {
+    // SAFETY: sysconf only reads the system's configuration.
+    let (pages, page_size) = unsafe {
+        (
+            libc::sysconf(libc::_SC_PHYS_PAGES),
+            libc::sysconf(libc::_SC_PAGESIZE),
+        )
+    };
+    let physical = u64::try_from(pages).ok()? * u64::try_from(page_size).ok()?;
+    let cgroup = std::fs::read_to_string("/sys/fs/cgroup/memory.max")
+        .ok()
+        .and_then(|limit| limit.trim().parse::<u64>().ok());
+    Some(cgroup.map_or(physical, |limit| limit.min(physical)))
+}
 
 /// Default for `--room`.
 pub const DEFAULT_ROOM: &str = "main";
@@ -173,6 +211,7 @@ impl Default for Config {
             max_clients: None,
             max_line_bytes: DEFAULT_MAX_LINE_BYTES,
             max_queue_bytes: DEFAULT_MAX_QUEUE_BYTES,
+            queue_budget_bytes: default_queue_budget(),
             history: DEFAULT_HISTORY,
             idle_timeout: Some(Duration::from_secs(DEFAULT_IDLE_TIMEOUT_SECS)),
             rate_limit: Some(DEFAULT_RATE_LIMIT),
@@ -283,6 +322,15 @@ fn limit_flags(opts: &mut Options) {
         "",
         "max-queue",
         &format!("bytes queued for one client before it is dropped as too slow (default {DEFAULT_MAX_QUEUE_BYTES})"),
+        "BYTES",
+    );
+    opts.optopt(
+        "",
+        "queue-budget",
+        "bytes the server holds for every client together (each queued line counted once, \
+         however many queues share it); past it, the clients holding the most that are not \
+         reading are dropped. A number with K, M or G (default: a sixteenth of the memory, \
+         32M to 256M; the start-up line says which)",
         "BYTES",
     );
     opts.optopt(
@@ -515,6 +563,13 @@ fn config_from(matches: &Matches) -> Result<Config, String> {
     if let Some(n) = at_least(matches, "max-queue", 1024, " bytes")? {
         config.max_queue_bytes = n as usize;
     }
+    if let Some(budget) = matches.opt_str("queue-budget") {
+        config.queue_budget_bytes = byte_size(&budget)
+            .filter(|bytes| *bytes >= 1 << 20)
+            .ok_or_else(|| {
+                format!("--queue-budget wants a size of at least 1M (like 64M), not '{budget}'")
+            })?;
+    }
     if let Some(n) = number(matches, "history")? {
         config.history = n as usize;
     }
@@ -567,6 +622,18 @@ fn at_least(matches: &Matches, name: &str, least: u64, unit: &str) -> Result<Opt
         Some(n) if n < least => Err(format!("--{name} must be at least {least}{unit}")),
         n => Ok(n),
     }
+}
+
+/// A size in bytes: a whole number, with an optional K, M or G (powers of
+/// 1024).
+fn byte_size(text: &str) -> Option<usize> {
+    let (digits, shift) = match text.as_bytes().last()? {
+        b'K' | b'k' => (&text[..text.len() - 1], 10),
+        b'M' | b'm' => (&text[..text.len() - 1], 20),
+        b'G' | b'g' => (&text[..text.len() - 1], 30),
+        _ => (text, 0),
+    };
+    digits.parse::<usize>().ok()?.checked_mul(1 << shift)
 }
 
 /// The store `--db` or `--redis` and `--room` name, if either is given.
@@ -661,6 +728,32 @@ mod tests {
             Ok(Command::Run(config)) => config,
             other => panic!("expected a config, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn queue_budget_takes_a_size() {
+        assert_eq!(
+            run_config(&["--queue-budget", "64M"]).queue_budget_bytes,
+            64 << 20
+        );
+        assert_eq!(
+            run_config(&["--queue-budget", "2097152"]).queue_budget_bytes,
+            2 << 20
+        );
+        assert_eq!(
+            run_config(&["--queue-budget", "1g"]).queue_budget_bytes,
+            1 << 30
+        );
+        for bad in ["", "lots", "12X", "512K", "-1M"] {
+            assert!(parse_args(&["--queue-budget", bad]).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_default_queue_budget_fits_the_box() {
+        let budget = default_queue_budget() as u64;
+        let (least, most) = QUEUE_BUDGET_DEFAULT_RANGE;
+        assert!((least..=most).contains(&budget), "{budget}");
     }
 
     #[test]

@@ -125,6 +125,9 @@ pub struct Connection {
     /// Whether WRITABLE is in the registered interest; it is there only while
     /// output is pending.
     wants_writable: bool,
+    /// Since when its peer has not taken everything queued (a flush left
+    /// output over); `None` while it keeps up.
+    blocked_since: Option<Instant>,
     /// Whether the connection is already on the loop's flush list.
     flush_scheduled: bool,
     /// Reading is paused until then (rate limit or fairness); readiness that
@@ -162,6 +165,7 @@ impl Connection {
             opened_at: Instant::now(),
             outbox: Outbox::default(),
             wants_writable: false,
+            blocked_since: None,
             flush_scheduled: false,
             paused_until: None,
             last_line_at: Instant::now(),
@@ -306,6 +310,13 @@ impl Connection {
         }
     }
 
+    /// What its peer has not taken: the bytes queued for it, and since when
+    /// it has not kept up; `None` while it keeps up.
+    pub fn backlog(&self) -> Option<(usize, Instant)> {
+        self.blocked_since
+            .map(|since| (self.outbox.queued_bytes(), since))
+    }
+
     /// True while output waits to be written: queued lines, or TLS records
     /// (a handshake's too).
     pub fn has_pending_output(&self) -> bool {
@@ -340,6 +351,11 @@ impl Connection {
         self.transport.write_pending()?;
         self.write_outbox()?;
         let pending = self.has_pending_output();
+        if !pending {
+            self.blocked_since = None;
+        } else if self.blocked_since.is_none() {
+            self.blocked_since = Some(Instant::now());
+        }
         if pending != self.wants_writable {
             let interest = if pending {
                 Interest::READABLE | Interest::WRITABLE

@@ -54,10 +54,11 @@ use crate::close::{Close, CloseReason};
 use crate::config::Config;
 use crate::connection::{Arrival, Connection, Limits, Overdue, ReadOutcome};
 use crate::effect::Effect;
-use crate::frames::{self, Frame};
+use crate::frames::{self, live_frame_bytes, Frame};
 use crate::framing::Renderings;
 use crate::ids::{Asker, ConnId};
 use crate::log::DroppedLines;
+use crate::outbox::queue_slot_bytes;
 use crate::rate::TokenBucket;
 use crate::room::{RoomId, MAIN};
 use crate::store::link::{StoreLink, STORE_BEHIND};
@@ -86,6 +87,14 @@ const FLUSHES_BETWEEN_STORE_CHECKS: usize = 64;
 
 /// Events taken from the kernel per poll.
 const EVENTS_PER_POLL: usize = 1024;
+
+/// How long a peer may leave output untaken before it counts as not
+/// reading, when the server's queues are over their budget.
+const NOT_READING_AFTER: Duration = Duration::from_secs(1);
+
+/// Where dropping stops once the queues are over budget: a little under
+/// it, so the next burst does not start it again at once.
+const BUDGET_TARGET_PERCENT: usize = 90;
 
 /// Stops a running [`Server`] from another thread.
 #[derive(Debug, Clone)]
@@ -308,6 +317,7 @@ impl Server {
             self.apply_answers();
             self.apply_account_changes();
             self.settle();
+            self.keep_within_budget();
             if self.acceptor.is_due(now) {
                 self.accept_pending();
                 self.settle();
@@ -584,7 +594,7 @@ impl Server {
             let Some(frame) = renderings.get(connection.dialect()) else {
                 continue;
             };
-            if let Err(reason) = connection.queue(Arc::clone(frame), limit) {
+            if let Err(reason) = connection.queue(frame.clone(), limit) {
                 overflowed.push((id, reason));
                 continue;
             }
@@ -674,6 +684,44 @@ impl Server {
             self.apply_effects();
             self.acceptor.client_left();
         }
+    }
+
+    /// Past `--queue-budget`, drops the peers that hold the most of what
+    /// they are not taking, those that stopped reading a while ago first,
+    /// until the rest is a little under budget. Peers that keep up are
+    /// never dropped: they hold nothing for long.
+    fn keep_within_budget(&mut self) {
+        let held = live_frame_bytes() + queue_slot_bytes();
+        let budget = self.config.queue_budget_bytes;
+        if held <= budget {
+            return;
+        }
+        let now = Instant::now();
+        let mut behind: Vec<(bool, usize, ConnId)> = self
+            .connections
+            .iter()
+            .filter(|(_, connection)| connection.is_open())
+            .filter_map(|(id, connection)| {
+                let (queued, since) = connection.backlog()?;
+                let stalled = now.duration_since(since) >= NOT_READING_AFTER;
+                Some((stalled, queued, id))
+            })
+            .collect();
+        behind.sort_unstable_by(|a, b| b.cmp(a));
+        let mut excess = held - budget * BUDGET_TARGET_PERCENT / 100;
+        for (_, queued, id) in behind {
+            if excess == 0 {
+                break;
+            }
+            let reason = CloseReason::OverBudget {
+                queued,
+                held,
+                budget,
+            };
+            self.close(id, reason, Close::Now);
+            excess = excess.saturating_sub(queued);
+        }
+        self.settle();
     }
 
     /// Closes connections silent past `--idle-timeout`, not in the room

@@ -4,20 +4,72 @@
 //!
 //! A frame is always a line of our own protocol; a connection that speaks
 //! another dialect gets it rendered by its framing ([`crate::framing`]).
+//!
+//! Every frame counts itself in and out of [`live_frame_bytes`], so the loop
+//! knows exactly how much memory the lines it holds for its desks take, however
+//! many queues share each one ([`crate::outbox`] counts the queues' slots).
+//! And the replayed line of a stored message is one frame however many
+//! desks are sent it ([`HistFrames`]).
 
-use std::sync::Arc;
+use std::collections::{HashMap, VecDeque};
+use std::ops::Deref;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
 
 use chat_shared::message::{Chat, Direct, Found};
-use chat_shared::{ErrorCode, ServerLine};
+use chat_shared::{ErrorCode, MessageId, ServerLine};
 
 use crate::store::{DirectTo, Message};
 
-/// An encoded server line, shared by every recipient's queue.
-pub type Frame = Arc<[u8]>;
+/// Bytes in every frame alive now, server-wide.
+static LIVE_FRAME_BYTES: AtomicUsize = AtomicUsize::new(0);
+
+/// Bytes in every frame alive now: what the lines held for desks take,
+/// each counted once however many queues share it.
+pub fn live_frame_bytes() -> usize {
+    LIVE_FRAME_BYTES.load(Ordering::Relaxed)
+}
+
+/// An encoded server line, shared by every recipient's queue: cloning it
+/// is a reference count, not a copy.
+#[derive(Debug, Clone)]
+pub struct Frame(Arc<Bytes>);
+
+/// A frame's bytes; counted out of [`LIVE_FRAME_BYTES`] when the last
+/// frame sharing them goes.
+#[derive(Debug)]
+struct Bytes(Box<[u8]>);
+
+impl Drop for Bytes {
+    fn drop(&mut self) {
+        LIVE_FRAME_BYTES.fetch_sub(self.0.len(), Ordering::Relaxed);
+    }
+}
+
+impl Frame {
+    /// A frame holding `bytes`.
+    pub fn new(bytes: Vec<u8>) -> Frame {
+        LIVE_FRAME_BYTES.fetch_add(bytes.len(), Ordering::Relaxed);
+        Frame(Arc::new(Bytes(bytes.into_boxed_slice())))
+    }
+
+    /// True when both are the same frame (one allocation, shared).
+    pub fn ptr_eq(a: &Frame, b: &Frame) -> bool {
+        Arc::ptr_eq(&a.0, &b.0)
+    }
+}
+
+impl Deref for Frame {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.0 .0
+    }
+}
 
 /// Encodes a server line into a shareable frame.
 pub fn encode(line: &ServerLine<'_>) -> Frame {
-    Frame::from(line.encode())
+    Frame::new(line.encode())
 }
 
 /// `ERR<SEP>CODE<SEP>DETAIL`.
@@ -54,10 +106,50 @@ pub fn direct_of<'a>(message: &'a Message, direct: &'a DirectTo) -> Direct<'a> {
 }
 
 /// A stored message as it is replayed: `HIST` or `HISTDM`.
-pub fn replayed(message: &Message) -> Frame {
+fn replayed(message: &Message) -> Frame {
     match &message.direct {
         Some(direct) => encode(&ServerLine::DirectHistory(direct_of(message, direct))),
         None => encode(&ServerLine::History(chat_of(message))),
+    }
+}
+
+/// How many stored messages' replayed lines are remembered: more than a
+/// replay holds, so a crowd resuming from about the same place shares
+/// them.
+const REMEMBERED_REPLAYS: usize = 4096;
+
+/// The replayed lines (`HIST`, `HISTDM`) of recently stored messages, by
+/// message ID, while anyone holds them: a room's history, a queue, a
+/// replay. The same message replayed to many desks is then one frame, not
+/// one per desk. Holds only weak references: it keeps nothing alive.
+#[derive(Debug, Default)]
+pub struct HistFrames {
+    by_id: HashMap<MessageId, Weak<Bytes>>,
+    /// The IDs in the order they were remembered, to forget the oldest.
+    order: VecDeque<MessageId>,
+}
+
+impl HistFrames {
+    /// The replayed line of `message`: the frame already alive for it, or
+    /// a new one, remembered.
+    pub fn frame(&mut self, message: &Message) -> Frame {
+        if let Some(alive) = self.by_id.get(&message.id).and_then(Weak::upgrade) {
+            return Frame(alive);
+        }
+        let frame = replayed(message);
+        if self
+            .by_id
+            .insert(message.id, Arc::downgrade(&frame.0))
+            .is_none()
+        {
+            self.order.push_back(message.id);
+        }
+        if self.order.len() > REMEMBERED_REPLAYS {
+            if let Some(oldest) = self.order.pop_front() {
+                self.by_id.remove(&oldest);
+            }
+        }
+        frame
     }
 }
 
@@ -74,4 +166,51 @@ pub fn search_results(messages: &[Message]) -> Vec<Frame> {
         }))
     }));
     frames
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chat_shared::Color;
+
+    fn message(n: u64) -> Message {
+        Message {
+            id: MessageId::from_sequence(n),
+            time: "t".to_string(),
+            name: "alice".to_string(),
+            color: Color::for_name("alice"),
+            text: "hello".to_string(),
+            direct: None,
+            tx: None,
+        }
+    }
+
+    #[test]
+    fn a_message_replayed_twice_is_one_frame() {
+        let mut frames = HistFrames::default();
+        let first = frames.frame(&message(1));
+        let again = frames.frame(&message(1));
+        assert!(Frame::ptr_eq(&first, &again));
+        assert!(first.starts_with(b"HIST<SEP>1<SEP>"));
+        assert!(!Frame::ptr_eq(&first, &frames.frame(&message(2))));
+    }
+
+    #[test]
+    fn a_frame_nobody_holds_is_made_again() {
+        let mut frames = HistFrames::default();
+        let first = frames.frame(&message(1));
+        let bytes = first.to_vec();
+        drop(first);
+        assert_eq!(frames.frame(&message(1)).to_vec(), bytes);
+    }
+
+    #[test]
+    fn the_oldest_are_forgotten() {
+        let mut frames = HistFrames::default();
+        let kept: Vec<Frame> = (0..REMEMBERED_REPLAYS as u64 + 10)
+            .map(|n| frames.frame(&message(n)))
+            .collect();
+        assert_eq!(frames.by_id.len(), REMEMBERED_REPLAYS);
+        drop(kept);
+    }
 }

@@ -62,7 +62,7 @@ impl Dialect {
     /// the peer has no use for it.
     pub fn render(self, frame: &Frame) -> Option<Frame> {
         match self {
-            Dialect::Undecided | Dialect::Desk => Some(Frame::clone(frame)),
+            Dialect::Undecided | Dialect::Desk => Some(frame.clone()),
             Dialect::Seed => for_seed_desk(frame),
         }
     }
@@ -72,7 +72,7 @@ impl Dialect {
 fn for_seed_desk(frame: &Frame) -> Option<Frame> {
     let line = std::str::from_utf8(frame).ok()?.trim_end_matches('\n');
     let parsed = ServerLine::parse(line).ok()?;
-    seed::render(&parsed).map(Frame::from)
+    seed::render(&parsed).map(Frame::new)
 }
 
 /// One connection's side of the protocol: its dialect, and the reader that

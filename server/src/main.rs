@@ -69,9 +69,14 @@ fn run(config: Config) -> std::io::Result<()> {
     let addr = listener.local_addr()?;
     match config.mode {
         Mode::Event => {
+            let config_budget_mib = config.queue_budget_bytes >> 20;
             let mut server = Server::new(listener, config)?;
             server.handle_signals()?;
             tracing::info!("[*] Room log: {}", server.store_description());
+            tracing::info!(
+                "[*] Queue budget: {} MiB for every desk's queue together (--queue-budget)",
+                config_budget_mib
+            );
             if let Some(tls) = server.tls_description() {
                 tracing::info!("[*] {tls}");
             }

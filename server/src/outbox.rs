@@ -1,11 +1,28 @@
 //! Each connection's bounded [`Outbox`]: the [`Frame`]s waiting to be
 //! written to one peer, shared with every other recipient of the same
-//! broadcast, written many frames per system call.
+//! broadcast, written many frames per system call. Every outbox counts the
+//! memory of its queue's slots into [`queue_slot_bytes`]; the frames count
+//! themselves ([`crate::frames::live_frame_bytes`]).
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::frames::Frame;
+
+/// Bytes of every outbox's ring of slots, server-wide.
+static QUEUE_SLOT_BYTES: AtomicUsize = AtomicUsize::new(0);
+
+/// Bytes every outbox's ring of slots takes now (each slot one pointer to a
+/// shared frame).
+pub fn queue_slot_bytes() -> usize {
+    QUEUE_SLOT_BYTES.load(Ordering::Relaxed)
+}
+
+/// The bytes of a ring of `slots` frames.
+fn ring_bytes(slots: usize) -> usize {
+    slots * std::mem::size_of::<Frame>()
+}
 
 /// Most frames handed to one `writev`. Linux accepts 1024; 64 frames of chat
 /// lines already fill a typical socket buffer, and the array lives on the
@@ -42,7 +59,12 @@ impl Outbox {
     /// Adds a frame at the back.
     pub fn push(&mut self, frame: Frame) {
         self.queued_bytes += frame.len();
+        let before = self.frames.capacity();
         self.frames.push_back(frame);
+        let grown = self.frames.capacity() - before;
+        if grown > 0 {
+            QUEUE_SLOT_BYTES.fetch_add(ring_bytes(grown), Ordering::Relaxed);
+        }
     }
 
     /// Writes frames through `write` (a vectored write), many per call, until
@@ -69,9 +91,14 @@ impl Outbox {
             }
         }
         if self.frames.capacity() > KEPT_CAPACITY {
-            self.frames = VecDeque::new();
+            self.give_back_ring();
         }
         Ok(())
+    }
+
+    fn give_back_ring(&mut self) {
+        let ring = std::mem::take(&mut self.frames);
+        QUEUE_SLOT_BYTES.fetch_sub(ring_bytes(ring.capacity()), Ordering::Relaxed);
     }
 
     /// Drops `written` bytes from the front of the queue.
@@ -91,12 +118,18 @@ impl Outbox {
     }
 }
 
+impl Drop for Outbox {
+    fn drop(&mut self) {
+        self.give_back_ring();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn frame(text: &str) -> Frame {
-        Frame::from(text.as_bytes())
+        Frame::new(text.as_bytes().to_vec())
     }
 
     /// A writer that takes at most `room` bytes, then would block.

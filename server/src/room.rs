@@ -64,18 +64,17 @@ impl Room {
         self.members.iter().copied()
     }
 
-    /// Takes a message the store kept for this room: it joins the history,
-    /// and the returned `MSG` frame goes to every member.
-    pub fn record(&mut self, message: &Message) -> Frame {
-        let chat = chat_of(message);
+    /// Takes a message the store kept for this room: its replayed line
+    /// (`history`, its `HIST`) joins the history, and the returned `MSG`
+    /// frame goes to every member.
+    pub fn record(&mut self, message: &Message, history: Frame) -> Frame {
         if self.history_limit > 0 {
             if self.history.len() == self.history_limit {
                 self.history.pop_front();
             }
-            self.history
-                .push_back(encode(&ServerLine::History(chat.clone())));
+            self.history.push_back(history);
         }
-        encode(&ServerLine::Msg(chat))
+        encode(&ServerLine::Msg(chat_of(message)))
     }
 
     /// The `HIST` lines of the recent history, oldest first.
@@ -153,10 +152,16 @@ mod tests {
         String::from_utf8(frame.to_vec()).unwrap()
     }
 
+    /// Records `message` in `room`, as the rules do.
+    fn record(room: &mut Room, message: &Message) -> Frame {
+        let history = crate::frames::HistFrames::default().frame(message);
+        room.record(message, history)
+    }
+
     #[test]
     fn a_recorded_message_is_sent_live_and_kept_as_history() {
         let mut room = Room::new(20);
-        let live = room.record(&message(1, "hello"));
+        let live = record(&mut room, &message(1, "hello"));
         assert!(text(&live).starts_with("MSG<SEP>1<SEP>"));
         let kept: Vec<String> = room.history().map(text).collect();
         assert_eq!(kept.len(), 1);
@@ -167,7 +172,7 @@ mod tests {
     fn history_keeps_the_last_messages() {
         let mut room = Room::new(2);
         for (n, word) in ["one", "two", "three"].iter().enumerate() {
-            room.record(&message(n as u64 + 1, word));
+            record(&mut room, &message(n as u64 + 1, word));
         }
         let kept: Vec<String> = room.history().map(text).collect();
         assert_eq!(kept.len(), 2);
@@ -177,7 +182,7 @@ mod tests {
     #[test]
     fn no_history_when_limit_is_zero() {
         let mut room = Room::new(0);
-        room.record(&message(1, "one"));
+        record(&mut room, &message(1, "one"));
         assert_eq!(room.history().count(), 0);
     }
 
@@ -185,7 +190,7 @@ mod tests {
     fn a_newcomer_gets_the_newest_history_that_fits() {
         let mut room = Room::new(20);
         for n in 1..=3 {
-            room.record(&message(n, "x"));
+            record(&mut room, &message(n, "x"));
         }
         let one = room.history().next().unwrap().len();
         let fitting: Vec<String> = room.history_within(2 * one).map(text).collect();

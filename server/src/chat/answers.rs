@@ -119,24 +119,26 @@ impl Chat {
             return;
         }
         self.directory.touch_remote(&message.name);
-        let frame = self.rooms.get_mut(MAIN).record(message);
+        let history = self.hist.frame(message);
+        let frame = self.rooms.get_mut(MAIN).record(message, history);
         effects.push(Effect::Broadcast(MAIN, frame));
     }
 
     /// The answer to a `/resume`: `RESUME`, then the missed messages as
     /// `HIST` lines, oldest first; only the newest that fit in the replay
     /// budget, the others counted as skipped.
-    fn replay(&self, to: Asker, messages: &[Message], skipped: u64, effects: &mut Vec<Effect>) {
+    fn replay(&mut self, to: Asker, messages: &[Message], skipped: u64, effects: &mut Vec<Effect>) {
         let mut total = 0;
-        let mut replayed: Vec<_> = messages
-            .iter()
-            .rev()
-            .map(frames::replayed)
-            .take_while(|frame| {
-                total += frame.len();
-                total <= self.settings.replay_budget_bytes
-            })
-            .collect();
+        let budget = self.settings.replay_budget_bytes;
+        let mut replayed = Vec::new();
+        for message in messages.iter().rev() {
+            let frame = self.hist.frame(message);
+            total += frame.len();
+            if total > budget {
+                break;
+            }
+            replayed.push(frame);
+        }
         replayed.reverse();
         let skipped = skipped + (messages.len() - replayed.len()) as u64;
         effects.push(Effect::Answer(

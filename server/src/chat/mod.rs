@@ -24,6 +24,7 @@ use crate::auth::{self, Gate, Login};
 use crate::close::{AfterLine, CloseReason};
 use crate::directory::Directory;
 use crate::effect::Effect;
+use crate::frames::HistFrames;
 use crate::ids::{Asker, ConnId};
 use crate::room::{RoomId, Rooms, MAIN};
 use crate::store::accounts::Accounts;
@@ -76,6 +77,9 @@ pub struct Chat {
     saving: bool,
     /// Connections with a search in flight: one each at a time.
     searching: HashSet<ConnId>,
+    /// The replayed lines of recent messages, shared by every desk sent
+    /// them.
+    hist: HistFrames,
 }
 
 impl Chat {
@@ -92,6 +96,7 @@ impl Chat {
             gate,
             saving: true,
             searching: HashSet::new(),
+            hist: HistFrames::default(),
             settings,
         }
     }
@@ -99,9 +104,9 @@ impl Chat {
     /// Takes the newest messages the store kept, oldest first, as the
     /// history newcomers are shown (read once at start).
     pub fn restore_history(&mut self, recent: &[Message]) {
-        let main = self.rooms.get_mut(MAIN);
         for message in recent.iter().filter(|message| message.direct.is_none()) {
-            main.record(message);
+            let history = self.hist.frame(message);
+            self.rooms.get_mut(MAIN).record(message, history);
         }
     }
 
