@@ -35,9 +35,21 @@ fn main() -> ExitCode {
     }
 }
 
-/// Runs the ladder, then writes `report.md`, the data files and the plots from its record.
+/// Runs the ladder (or reads an earlier run's record), then writes `report.md`, the data files
+/// and the plots from its record.
 fn compare(config: &Config) -> Result<(), RunError> {
-    let record = runner::run_ladder(config, report::progress_summary)?;
+    let record = match &config.render {
+        Some(file) => {
+            let text =
+                std::fs::read_to_string(file).map_err(|err| runner::io_error("read", file, err))?;
+            let record = report::read_record(&text)
+                .map_err(|err| RunError::Io(format!("{}: {err}", file.display())))?;
+            std::fs::create_dir_all(&config.out_dir)
+                .map_err(|err| runner::io_error("create", &config.out_dir, err))?;
+            record
+        }
+        None => runner::run_ladder(config, report::progress_summary)?,
+    };
     report::write_all(&config.out_dir, &record)
         .map_err(|err| runner::io_error("write the report in", &config.out_dir, err))?;
     // A chart that cannot be drawn is reported; the tables are written either way.

@@ -1684,6 +1684,85 @@ pub fn render_json(record: &RunRecord) -> serde_json::Value {
     })
 }
 
+/// `results.json` as read back: what `render_json` wrote that is not derived from the rest.
+#[derive(serde::Deserialize)]
+struct RecordFile {
+    quick: bool,
+    date: String,
+    machine: crate::machine::Machine,
+    memory_limit: MemoryLimitFile,
+    server_flags: Vec<String>,
+    db_dir: String,
+    total_secs: f64,
+    steps: Vec<StepFile>,
+}
+
+#[derive(serde::Deserialize)]
+struct MemoryLimitFile {
+    applied: bool,
+    detail: String,
+}
+
+#[derive(serde::Deserialize)]
+struct StepFile {
+    number: usize,
+    id: String,
+    port: Option<u16>,
+    failure: Option<String>,
+    server_end: Option<String>,
+    cgroup_peak_bytes: Option<u64>,
+    cgroup_oom_kills: Option<u64>,
+    wall_secs: f64,
+    chat_load: Option<serde_json::Value>,
+}
+
+/// Reads a `results.json` back into the record it was written from.
+pub fn read_record(text: &str) -> Result<RunRecord, String> {
+    let file: RecordFile = serde_json::from_str(text).map_err(|err| err.to_string())?;
+    let ladder = crate::ladder::steps(file.quick);
+    let mut results = Vec::new();
+    for row in file.steps {
+        let step = ladder
+            .iter()
+            .find(|s| s.id() == row.id)
+            .ok_or_else(|| format!("step {} is not in this build's ladder", row.id))?;
+        let load = match &row.chat_load {
+            Some(raw) => Some(serde_json::from_value(raw.clone()).map_err(|err| err.to_string())?),
+            None => None,
+        };
+        let cgroup = (row.cgroup_peak_bytes.is_some() || row.cgroup_oom_kills.is_some()).then_some(
+            crate::cgroup::CgroupStats {
+                peak_bytes: row.cgroup_peak_bytes,
+                oom_kills: row.cgroup_oom_kills,
+            },
+        );
+        results.push(StepResult {
+            step: crate::ladder::Step {
+                number: row.number,
+                ..step.clone()
+            },
+            port: row.port,
+            load,
+            raw_load: row.chat_load,
+            failure: row.failure,
+            server_end: row.server_end,
+            cgroup,
+            wall_secs: row.wall_secs,
+        });
+    }
+    Ok(RunRecord {
+        quick: file.quick,
+        date: file.date,
+        machine: file.machine,
+        memory_limit: file.memory_limit.detail,
+        memory_limit_applied: file.memory_limit.applied,
+        server_flags: file.server_flags,
+        db_dir: file.db_dir,
+        results,
+        total_secs: file.total_secs,
+    })
+}
+
 /// Writes `report.md`, `results.csv` and `results.json` into `out_dir`.
 pub fn write_all(out_dir: &Path, record: &RunRecord) -> io::Result<()> {
     fs::write(out_dir.join("report.md"), render_markdown(record))?;
