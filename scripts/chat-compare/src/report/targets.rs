@@ -128,7 +128,8 @@ fn check_idle(results: &[StepResult]) -> TargetCheck {
     TargetCheck::new(target, &conditions, with_failure(detail, event))
 }
 
-fn check_fanout(results: &[StepResult]) -> TargetCheck {
+/// The fanout target.
+pub fn check_fanout(results: &[StepResult]) -> TargetCheck {
     let target = format!(
         "fanout {FANOUT_TARGET_CLIENTS} clients × 200 msg/s total: 100% delivered, p99 ≤ {:.0} ms",
         FANOUT_P99_TARGET_US / 1000.0
@@ -361,7 +362,8 @@ pub fn log_costs(results: &[StepResult]) -> Vec<Paired> {
     ]
 }
 
-fn check_log_cost(results: &[StepResult]) -> TargetCheck {
+/// The log's cost target.
+pub fn check_log_cost(results: &[StepResult]) -> TargetCheck {
     let target = format!(
         "durable log: fanout {FANOUT_TARGET_CLIENTS} p99 and saturating CPU per delivery with the log ≤ {LOG_COST_MAX_FACTOR}× `--db none` (medians of the runs of each)"
     );
