@@ -23,6 +23,7 @@ pub use cells::{progress_summary, what_happened};
 pub use files::{read_record, render_csv, render_json};
 
 use crate::ladder::{log_cost_runs, Ladder, RoomLog, LOG_COST_RUNS};
+use crate::machine::Machine;
 use crate::model::{RunRecord, StepResult};
 use cells::NOT_AVAILABLE;
 use tables::{broadcast_table, churn_table, idle_table, log_cost_table, restart_table};
@@ -121,11 +122,10 @@ fn ladder_description(results: &[StepResult], ladder: Ladder) -> String {
     }
 }
 
-/// The whole `report.md`.
-pub fn render_markdown(record: &RunRecord) -> String {
-    let results = &record.results;
-    let mut out = String::new();
+/// The title and what the run was: machine, memory limit, flags, room log, steps.
+fn heading(record: &RunRecord) -> String {
     let machine = &record.machine;
+    let mut out = String::new();
     let _ = writeln!(
         out,
         "# chat-server: event loop vs thread-per-client\n\n\
@@ -150,10 +150,17 @@ pub fn render_markdown(record: &RunRecord) -> String {
         record.server_flags.join(" "),
         record.db_dir,
         machine.cores,
-        results.len(),
+        record.results.len(),
         record.total_secs
     );
 
+    out
+}
+
+/// The whole `report.md`.
+pub fn render_markdown(record: &RunRecord) -> String {
+    let results = &record.results;
+    let mut out = heading(record);
     out.push_str("## Targets (event mode)\n\n");
     out.push_str(&tables::targets_table(&targets::check_targets(results)));
     out.push_str("\nEach cell below reads **event / threads**; ratios are threads ÷ event (above 1 means threads costs more). \"n/a\" means chat-load did not report that figure; \"failed\" means the step produced no figures.\n\n");
@@ -253,11 +260,17 @@ pub fn render_markdown(record: &RunRecord) -> String {
         &happened(&[Ladder::Restart]),
         &[],
     );
+    out.push_str(&how_the_figures_are_taken(&record.machine));
+    out
+}
+
+/// The last section: where each figure comes from and how far to trust it.
+fn how_the_figures_are_taken(machine: &Machine) -> String {
     let tcp_wmem = machine.tcp_wmem.as_deref().map_or_else(
         || NOT_AVAILABLE.to_string(),
         |t| format!("min/default/max {t} bytes"),
     );
-    out.push_str(&format!(
+    format!(
         "## How the figures are taken\n\n\
          - Latency, delivery and connection counts come from chat-load's clients (send timestamp to receive).\n\
          - RSS peak, thread count and CPU seconds (user + system) of the server are sampled by chat-load from `/proc/PID` (`--server-pid`); CPU µs/delivery = server CPU ÷ deliveries received. The event server's three threads are the loop, the log writer and the room's log's storage thread, never one per client; the threads server has one per client.\n\
@@ -267,8 +280,7 @@ pub fn render_markdown(record: &RunRecord) -> String {
          - TLS steps add `--tls` to the server's flags (its certificate is made at start and kept beside the step's log file) and `--tls` to chat-load's; the handshake times are chat-load's, from connect() to the handshake's end, with every client connecting at once. A `--tls` server waits for a connection's first byte before it serves it, so the plain figures come from servers without `--tls`.\n\
          - Redis steps give each server `--redis redis://127.0.0.1:PORT --room compare-STEP` in place of `--db`; chat-load samples every chat server (`--server-pid A,B`) and the redis-server (`--redis-pid`) from `/proc` over the measured phase, like the single server elsewhere.\n\
          - Raw data: `results.json` (every chat-load output plus step metadata), `results.csv` (one row per step). Server and chat-load logs of the last run: `target/compare-logs/`.\n",
-    ));
-    out
+    )
 }
 
 /// Writes `report.md`, `results.csv` and `results.json` into `out_dir`.

@@ -469,6 +469,7 @@ mod tests {
     use super::*;
     use crate::model::tests::{churn_fixture, fixture, fixture_run, restart_fixture};
     use crate::report::cells::progress_summary;
+    use crate::report::targets::tests::{log_cost_results, tls_idle, tls_saturation};
 
     #[test]
     fn fanout_row_shows_both_modes_and_ratio() {
@@ -576,5 +577,38 @@ mod tests {
             "| 300 | 60/60 / 11/60 | 300 / 300 | 100% / 100% | 4.0 / 3.0 | 4.1 / 3.0 | 4.9 / 3.0 | +0.9 / +0.0 | 10.0 / 3.0 |"
         );
         assert!(text.contains("| RSS after round 10 MiB |"), "{text}");
+    }
+
+    #[test]
+    fn log_cost_table_has_each_run_the_medians_and_the_verdict() {
+        let text = log_cost_table(&log_cost_results([700, 900], [1.1, 1.1]));
+        let rows: Vec<&str> = text.lines().skip(2).collect();
+        assert_eq!(
+            rows[0],
+            "| fanout 1000 clients × 200 msg/s: p99 ms | 0.90 (0.90, 0.90) | 0.80 (0.70, 0.90) | 1.12× | ≤ 1.15× | met |"
+        );
+        assert!(
+            rows[1].starts_with(
+                "| saturating, 500 clients × 2000 msg/s: CPU µs per delivery | 0.61 (0.61, 0.61) | 0.55 (0.55, 0.55) | 1.12× |"
+            ),
+            "{}",
+            rows[1]
+        );
+        let text = log_cost_table(&log_cost_results([700, 700], [1.1, 1.1]));
+        assert!(text.contains("| 1.29× | ≤ 1.15× | **not met** |"), "{text}");
+        let results = vec![fixture(Ladder::Fanout, 1000, ServerMode::Event, json!({}))];
+        let text = log_cost_table(&results);
+        assert!(
+            text.contains("| 0.90 (0.90) | n/a | n/a | ≤ 1.15× | not measured |"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn tls_table_has_the_idle_room_and_the_cpu_target() {
+        let table = tls_table(&tls_saturation(1.5));
+        assert!(table.contains("CPU µs per delivery"), "{table}");
+        assert!(table.contains("≤ 1.5×"), "{table}");
+        assert!(tls_table(&tls_idle(91_000, 10_000)).contains("88.9"));
     }
 }
