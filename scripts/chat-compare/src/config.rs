@@ -97,7 +97,9 @@ pub fn parse_args(args: &[String]) -> Result<ParseOutcome, UsageError> {
         .parse(args)
         .map_err(|err| UsageError(err.to_string()))?;
     if matches.opt_present("help") {
-        let brief = "Usage: chat-compare [--quick] [--out DIR] [--bin-dir DIR]\n\n\
+        let brief =
+            "Usage: chat-compare [--quick] [--out DIR] [--bin-dir DIR] [--only WORDS]\n       \
+                     chat-compare --render FILE [--out DIR]\n\n\
                      Runs chat-load against chat-server --mode event and --mode threads and writes \
                      report.md, results.json, results.csv and SVG plots.";
         return Ok(ParseOutcome::Help(opts.usage(brief)));
@@ -107,6 +109,11 @@ pub fn parse_args(args: &[String]) -> Result<ParseOutcome, UsageError> {
     }
     let quick = matches.opt_present("quick");
     let render = matches.opt_str("render").map(PathBuf::from);
+    if render.is_some() && (quick || matches.opt_present("only")) {
+        return Err(UsageError(
+            "--render runs nothing: --quick and --only do not apply".into(),
+        ));
+    }
     let out_dir = match matches.opt_str("out") {
         Some(dir) if dir.is_empty() => return Err(UsageError("--out needs a folder".into())),
         Some(dir) => PathBuf::from(dir),
@@ -228,6 +235,7 @@ mod tests {
         let config = run_config(&["--render", "results.json", "--out", "/tmp/x"]);
         assert_eq!(config.out_dir, PathBuf::from("/tmp/x"));
         assert!(run_config(&[]).render.is_none());
+        assert!(parse(&["--render", "results.json", "--quick"]).is_err());
     }
 
     #[test]
