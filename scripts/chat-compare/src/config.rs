@@ -2,7 +2,7 @@
 //! `main` maps its outcome to stdout/stderr and exit codes.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use getopts::Options;
 
@@ -29,6 +29,9 @@ pub struct Config {
     /// `--only`: run just the steps whose id contains one of these words (for trying a few
     /// steps; the report then lacks the others). Empty: every step.
     pub only: Vec<String>,
+    /// `--render FILE`: run nothing; write the report, the data files and the plots from this
+    /// `results.json` of an earlier run (into `out_dir`, by default the file's folder).
+    pub render: Option<PathBuf>,
 }
 
 /// A successful parse either runs the comparison or asks for help.
@@ -72,6 +75,12 @@ fn options() -> Options {
         "run only the steps whose id contains one of these comma-separated words, e.g. tls-,scale- (a partial report; not for the committed one)",
         "WORDS",
     );
+    opts.optopt(
+        "",
+        "render",
+        "run nothing: write report.md, results.csv, results.json and the plots again from this results.json (into --out, by default its folder)",
+        "FILE",
+    );
     opts.optflag("h", "help", "print this help");
     opts
 }
@@ -88,7 +97,9 @@ pub fn parse_args(args: &[String]) -> Result<ParseOutcome, UsageError> {
         .parse(args)
         .map_err(|err| UsageError(err.to_string()))?;
     if matches.opt_present("help") {
-        let brief = "Usage: chat-compare [--quick] [--out DIR] [--bin-dir DIR]\n\n\
+        let brief =
+            "Usage: chat-compare [--quick] [--out DIR] [--bin-dir DIR] [--only WORDS]\n       \
+                     chat-compare --render FILE [--out DIR]\n\n\
                      Runs chat-load against chat-server --mode event and --mode threads and writes \
                      report.md, results.json, results.csv and SVG plots.";
         return Ok(ParseOutcome::Help(opts.usage(brief)));
@@ -97,9 +108,20 @@ pub fn parse_args(args: &[String]) -> Result<ParseOutcome, UsageError> {
         return Err(UsageError(format!("unexpected argument '{extra}'")));
     }
     let quick = matches.opt_present("quick");
+    let render = matches.opt_str("render").map(PathBuf::from);
+    if render.is_some() && (quick || matches.opt_present("only")) {
+        return Err(UsageError(
+            "--render runs nothing: --quick and --only do not apply".into(),
+        ));
+    }
     let out_dir = match matches.opt_str("out") {
         Some(dir) if dir.is_empty() => return Err(UsageError("--out needs a folder".into())),
         Some(dir) => PathBuf::from(dir),
+        None if render.is_some() => render
+            .as_deref()
+            .and_then(Path::parent)
+            .filter(|dir| !dir.as_os_str().is_empty())
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
         None if quick => PathBuf::from(QUICK_OUT_DIR),
         None => PathBuf::from(DEFAULT_OUT_DIR),
     };
@@ -139,6 +161,7 @@ pub fn parse_args(args: &[String]) -> Result<ParseOutcome, UsageError> {
         bin_dir,
         log_dir,
         only,
+        render,
     }))
 }
 
@@ -199,6 +222,20 @@ mod tests {
         assert!(parse(&["--only", "tls"]).is_err());
         assert!(parse(&["--only", ",", "--out", "/tmp/x"]).is_err());
         assert!(run_config(&[]).only.is_empty());
+    }
+
+    #[test]
+    fn render_writes_next_to_the_record_unless_told() {
+        let config = run_config(&["--render", "scripts/report/results.json"]);
+        assert_eq!(
+            config.render,
+            Some(PathBuf::from("scripts/report/results.json"))
+        );
+        assert_eq!(config.out_dir, PathBuf::from("scripts/report"));
+        let config = run_config(&["--render", "results.json", "--out", "/tmp/x"]);
+        assert_eq!(config.out_dir, PathBuf::from("/tmp/x"));
+        assert!(run_config(&[]).render.is_none());
+        assert!(parse(&["--render", "results.json", "--quick"]).is_err());
     }
 
     #[test]

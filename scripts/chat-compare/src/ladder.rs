@@ -13,10 +13,11 @@
 
 use std::fmt;
 
-use crate::model::FANOUT_TARGET_CLIENTS;
+use serde::{Deserialize, Serialize};
 
 /// The two server designs under comparison.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ServerMode {
     /// The single-threaded mio event loop (the new design).
     Event,
@@ -44,7 +45,8 @@ impl fmt::Display for ServerMode {
 }
 
 /// Where a step's server keeps the room's log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum RoomLog {
     /// A fresh SQLite file per step (`--db FILE`), deleted afterwards: the event server's
     /// default, durable across restarts.
@@ -65,19 +67,12 @@ impl RoomLog {
             ServerMode::Threads => RoomLog::Memory,
         }
     }
-
-    /// Short name for CSV and JSON.
-    pub fn name(self) -> &'static str {
-        match self {
-            RoomLog::File => "file",
-            RoomLog::Memory => "memory",
-            RoomLog::Redis => "redis",
-        }
-    }
 }
 
-/// Which part of the report a step belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// Which part of the report a step belongs to. Its serde name is the one in step ids, CSV and
+/// JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Ladder {
     /// Idle clients held open, one final broadcast: memory per connection.
     Idle,
@@ -134,8 +129,9 @@ impl Ladder {
     }
 }
 
-/// The `chat-load` MODE argument.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The `chat-load` MODE argument (its serde name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum LoadMode {
     /// Connect and stay idle, then receive one broadcast.
     Hold,
@@ -168,6 +164,9 @@ pub const MAX_RATE_PER_SENDER: f64 = 10.0;
 /// Total message rate of the fanout ladder and the slow-reader pair (the target:
 /// 1000 clients x 200 msg/s = 200k deliveries/s).
 pub const FANOUT_TOTAL_RATE: f64 = 200.0;
+/// The fanout room of the latency target; the log's cost and the TLS pairs are
+/// measured at it too.
+pub const FANOUT_TARGET_CLIENTS: u32 = 1000;
 /// At most this many senders; the rest of the room only listens, as in an office.
 pub const MAX_SENDERS: u32 = 100;
 /// Message body size: a typical one-line chat message.
@@ -203,8 +202,9 @@ pub struct RestartTiming {
     pub restart_after_secs: f64,
 }
 
-/// One workload, run once against each server mode.
-#[derive(Debug, Clone, PartialEq)]
+/// One workload, run once against each server mode. Its fields are those of a step in
+/// `results.json` (the restart timing is written there as two fields of its own).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Workload {
     /// The report section it belongs to.
     pub ladder: Ladder,
@@ -218,33 +218,37 @@ pub struct Workload {
     pub rate_per_sender: f64,
     /// Message body bytes.
     pub payload_bytes: u32,
-    /// Readers that never read (slow mode only).
+    /// Readers that never read (slow mode only), each with [`SLOW_READER_RCVBUF_BYTES`].
     pub slow_clients: u32,
-    /// Their SO_RCVBUF (slow mode only).
-    pub slow_rcvbuf_bytes: Option<u32>,
     /// Rounds of connect, speak once, vanish (churn only).
     pub rounds: Option<u32>,
     /// The kill and the restart (restart only).
+    #[serde(skip)]
     pub restart: Option<RestartTiming>,
     /// Measured phase length handed to `chat-load -d` (churn: its upper bound).
     pub duration_secs: f64,
 }
 
 impl Workload {
-    fn hold(clients: u32, duration_secs: f64) -> Workload {
+    /// `clients` that all send, at no rate yet, for `duration_secs`.
+    fn new(ladder: Ladder, load_mode: LoadMode, clients: u32, duration_secs: f64) -> Workload {
         Workload {
-            ladder: Ladder::Idle,
-            load_mode: LoadMode::Hold,
+            ladder,
+            load_mode,
             clients,
-            senders: 0,
+            senders: clients,
             rate_per_sender: 0.0,
             payload_bytes: PAYLOAD_BYTES,
             slow_clients: 0,
-            slow_rcvbuf_bytes: None,
             rounds: None,
             restart: None,
             duration_secs,
         }
+    }
+
+    fn hold(clients: u32, duration_secs: f64) -> Workload {
+        let idle = Workload::new(Ladder::Idle, LoadMode::Hold, clients, duration_secs);
+        Workload { senders: 0, ..idle }
     }
 
     /// A broadcast workload at `total_rate` msg/s, spread over as few senders as keep each one
@@ -253,17 +257,9 @@ impl Workload {
         let needed_for_rate = (total_rate / MAX_RATE_PER_SENDER).ceil() as u32;
         let senders = clients.min(MAX_SENDERS.max(needed_for_rate)).max(1);
         Workload {
-            ladder,
-            load_mode: LoadMode::Fanout,
-            clients,
             senders,
             rate_per_sender: total_rate / f64::from(senders),
-            payload_bytes: PAYLOAD_BYTES,
-            slow_clients: 0,
-            slow_rcvbuf_bytes: None,
-            rounds: None,
-            restart: None,
-            duration_secs,
+            ..Workload::new(ladder, LoadMode::Fanout, clients, duration_secs)
         }
     }
 
@@ -271,17 +267,8 @@ impl Workload {
     /// the run stops after `bound_secs` even if rounds are left.
     fn churn(clients: u32, rounds: u32, bound_secs: f64) -> Workload {
         Workload {
-            ladder: Ladder::Churn,
-            load_mode: LoadMode::Churn,
-            clients,
-            senders: clients,
-            rate_per_sender: 0.0,
-            payload_bytes: PAYLOAD_BYTES,
-            slow_clients: 0,
-            slow_rcvbuf_bytes: None,
             rounds: Some(rounds),
-            restart: None,
-            duration_secs: bound_secs,
+            ..Workload::new(Ladder::Churn, LoadMode::Churn, clients, bound_secs)
         }
     }
 
@@ -291,35 +278,24 @@ impl Workload {
         clients: u32,
         senders: u32,
         total_rate: f64,
-        duration_secs: f64,
+        secs: f64,
         timing: RestartTiming,
     ) -> Workload {
         Workload {
-            ladder: Ladder::Restart,
-            load_mode: LoadMode::Restart,
-            clients,
             senders,
             rate_per_sender: total_rate / f64::from(senders),
-            payload_bytes: PAYLOAD_BYTES,
-            slow_clients: 0,
-            slow_rcvbuf_bytes: None,
-            rounds: None,
             restart: Some(timing),
-            duration_secs,
+            ..Workload::new(Ladder::Restart, LoadMode::Restart, clients, secs)
         }
     }
 
-    fn with_slow_reader(mut self) -> Workload {
-        self.ladder = Ladder::SlowReader;
-        self.load_mode = LoadMode::Slow;
-        self.slow_clients = 1;
-        self.slow_rcvbuf_bytes = Some(SLOW_READER_RCVBUF_BYTES);
-        self
-    }
-
-    fn with_payload(mut self, payload_bytes: u32) -> Workload {
-        self.payload_bytes = payload_bytes;
-        self
+    fn with_slow_reader(self) -> Workload {
+        Workload {
+            ladder: Ladder::SlowReader,
+            load_mode: LoadMode::Slow,
+            slow_clients: 1,
+            ..self
+        }
     }
 
     /// Messages per second offered by all senders together.
@@ -334,8 +310,9 @@ impl Workload {
     }
 }
 
-/// One server start: a workload against one mode and room log.
-#[derive(Debug, Clone, PartialEq)]
+/// One server start: a workload against one mode and room log. Its fields are those of a step
+/// in `results.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Step {
     /// Position in the run, from 1, for progress lines and log names.
     pub number: usize,
@@ -352,10 +329,24 @@ pub struct Step {
     /// pairs run more than once.
     pub run: u32,
     /// What the load tool does.
+    #[serde(flatten)]
     pub workload: Workload,
 }
 
 impl Step {
+    /// One plain server of `mode` on `log` running `workload` (not numbered yet).
+    fn new(workload: &Workload, server_mode: ServerMode, room_log: RoomLog, run: u32) -> Step {
+        Step {
+            number: 0,
+            server_mode,
+            room_log,
+            tls: false,
+            server_count: 1,
+            run,
+            workload: workload.clone(),
+        }
+    }
+
     /// Stable id used in logs, CSV and JSON, e.g. `fanout-1000-event`, or
     /// `fanout-1000-event-db-none-2` for the second log-cost run without the log.
     pub fn id(&self) -> String {
@@ -418,14 +409,8 @@ pub fn workloads(quick: bool) -> Vec<Workload> {
     let (idle, fanout, saturate_clients, saturate_rate, hold_secs, load_secs) = if quick {
         (&[100, 1000][..], &[100, 500][..], 200, 1000.0, 1.0, 2.0)
     } else {
-        (
-            &[100, 1000, 5000, 10_000][..],
-            &[100, 1000, 5000][..],
-            500,
-            2000.0,
-            3.0,
-            6.0,
-        )
+        let idle = &[100, 1000, 5000, 10_000][..];
+        (idle, &[100, 1000, 5000][..], 500, 2000.0, 3.0, 6.0)
     };
     let (slow_room, slow_secs) = if quick { (200, 3.0) } else { (1000, 8.0) };
     let mut list: Vec<Workload> = idle
@@ -435,19 +420,22 @@ pub fn workloads(quick: bool) -> Vec<Workload> {
     list.extend(fanout.iter().map(|&clients| {
         Workload::broadcast(Ladder::Fanout, clients, FANOUT_TOTAL_RATE, load_secs)
     }));
+    let saturate = Ladder::Saturate;
     list.push(Workload::broadcast(
-        Ladder::Saturate,
+        saturate,
         saturate_clients,
         saturate_rate,
         load_secs,
     ));
-    let baseline = Workload::broadcast(
-        Ladder::SlowBaseline,
-        slow_room,
-        FANOUT_TOTAL_RATE,
-        slow_secs,
-    )
-    .with_payload(SLOW_PAIR_PAYLOAD_BYTES);
+    let baseline = Workload {
+        payload_bytes: SLOW_PAIR_PAYLOAD_BYTES,
+        ..Workload::broadcast(
+            Ladder::SlowBaseline,
+            slow_room,
+            FANOUT_TOTAL_RATE,
+            slow_secs,
+        )
+    };
     list.push(baseline.clone());
     list.push(baseline.with_slow_reader());
     list.push(if quick {
@@ -506,40 +494,6 @@ pub fn log_cost_runs(quick: bool) -> u32 {
     }
 }
 
-/// The server side of a step: which design, where the room's log is, TLS or not, how many
-/// servers share the room, which run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Server {
-    /// Event or threads.
-    pub mode: ServerMode,
-    /// Where the room's log is.
-    pub log: RoomLog,
-    /// `--tls`, and every desk on TLS.
-    pub tls: bool,
-    /// Servers sharing the room.
-    pub count: u32,
-    /// Which run of this workload against this server, from 1.
-    pub run: u32,
-}
-
-impl Server {
-    /// One plain server.
-    pub const fn one(mode: ServerMode, log: RoomLog, run: u32) -> Server {
-        Server {
-            mode,
-            log,
-            tls: false,
-            count: 1,
-            run,
-        }
-    }
-
-    /// The same server with every desk on TLS.
-    const fn with_tls(self) -> Server {
-        Server { tls: true, ..self }
-    }
-}
-
 /// The room size of the Redis rows in the full ladder: the fanout target's.
 pub const SCALE_CLIENTS: u32 = FANOUT_TARGET_CLIENTS;
 /// The same in `--quick`: the smallest fanout room.
@@ -549,85 +503,69 @@ pub const TLS_IDLE_CLIENTS: u32 = 10_000;
 /// The same in `--quick`.
 pub const QUICK_TLS_IDLE_CLIENTS: u32 = 1000;
 
-/// The servers a workload runs against, in order: event with its log, then, for the log's cost
-/// (the fanout target's room and the saturating step), event with `--db none`, event on TLS and
-/// again with its log, alternating, `log_cost_runs` times each; then threads. The largest idle
-/// room also runs on TLS; the Redis room size's fanout also runs on one and on two servers
-/// sharing a Redis stream. The restart scenario runs only against event with its log.
-pub fn servers(workload: &Workload, log_cost_runs: u32, quick: bool) -> Vec<Server> {
-    let threads = Server::one(ServerMode::Threads, RoomLog::Memory, 1);
-    let event = |log, run| Server::one(ServerMode::Event, log, run);
-    let log_cost = workload.ladder == Ladder::Saturate
-        || (workload.ladder == Ladder::Fanout && workload.clients == FANOUT_TARGET_CLIENTS);
+/// The steps of one workload, in order (not numbered yet): event with its log, then, for the
+/// log's cost (the fanout target's room and the saturating step), event with `--db none`, event
+/// on TLS and again with its log, alternating, `log_cost_runs(quick)` times each; then threads.
+/// The largest idle room also runs on TLS; the Redis room size's fanout also runs on one and on
+/// two servers sharing a Redis stream. The restart scenario runs only against event with its
+/// log. TLS runs and Redis rooms go to ladders of their own, so the side-by-side tables and the
+/// log's cost never mix them in.
+fn steps_of(workload: &Workload, quick: bool) -> Vec<Step> {
+    let event = |log, run| Step::new(workload, ServerMode::Event, log, run);
+    let event_tls = |run| Step {
+        tls: true,
+        ..event(RoomLog::File, run)
+    };
+    let threads = Step::new(workload, ServerMode::Threads, RoomLog::Memory, 1);
+    let ladder = workload.ladder;
+    let clients = workload.clients;
+    let log_cost = ladder == Ladder::Saturate
+        || (ladder == Ladder::Fanout && clients == FANOUT_TARGET_CLIENTS);
     let (tls_idle, scale) = if quick {
         (QUICK_TLS_IDLE_CLIENTS, QUICK_SCALE_CLIENTS)
     } else {
         (TLS_IDLE_CLIENTS, SCALE_CLIENTS)
     };
-    let mut list = match workload.ladder {
-        Ladder::Restart => return vec![event(RoomLog::File, 1)],
-        _ if log_cost => (1..=log_cost_runs)
+    let mut steps = match ladder {
+        Ladder::Restart => vec![event(RoomLog::File, 1)],
+        _ if log_cost => (1..=log_cost_runs(quick))
             .flat_map(|run| {
                 [
                     event(RoomLog::File, run),
                     event(RoomLog::Memory, run),
-                    event(RoomLog::File, run).with_tls(),
+                    event_tls(run),
                 ]
             })
             .chain([threads])
             .collect(),
-        Ladder::Idle if workload.clients == tls_idle => vec![
-            event(RoomLog::File, 1),
-            threads,
-            event(RoomLog::File, 1).with_tls(),
-        ],
+        Ladder::Idle if clients == tls_idle => vec![event(RoomLog::File, 1), threads, event_tls(1)],
         _ => vec![event(RoomLog::File, 1), threads],
     };
-    if workload.ladder == Ladder::Fanout && workload.clients == scale {
-        list.push(event(RoomLog::Redis, 1));
-        list.push(Server {
-            count: 2,
-            ..event(RoomLog::Redis, 1)
+    if ladder == Ladder::Fanout && clients == scale {
+        let redis = event(RoomLog::Redis, 1);
+        steps.push(redis.clone());
+        steps.push(Step {
+            server_count: 2,
+            ..redis
         });
     }
-    list
-}
-
-/// The ladder a step of `workload` against `server` is reported in: TLS runs and Redis rooms
-/// have their own, so the side-by-side tables and the log's cost never mix them in.
-fn ladder_of(workload: &Workload, server: &Server) -> Ladder {
-    if server.log == RoomLog::Redis {
-        return Ladder::Scale;
+    for step in &mut steps {
+        if step.room_log == RoomLog::Redis {
+            step.workload.ladder = Ladder::Scale;
+        } else if let Some(twin) = ladder.tls_twin().filter(|_| step.tls) {
+            step.workload.ladder = twin;
+        }
     }
-    match workload.ladder.tls_twin() {
-        Some(twin) if server.tls => twin,
-        _ => workload.ladder,
-    }
+    steps
 }
 
 /// Every workload against its servers, numbered from 1.
 pub fn steps(quick: bool) -> Vec<Step> {
     workloads(quick)
-        .into_iter()
-        .flat_map(|workload| {
-            servers(&workload, log_cost_runs(quick), quick)
-                .into_iter()
-                .map(move |server| {
-                    let mut workload = workload.clone();
-                    workload.ladder = ladder_of(&workload, &server);
-                    (server, workload)
-                })
-        })
-        .enumerate()
-        .map(|(index, (server, workload))| Step {
-            number: index + 1,
-            server_mode: server.mode,
-            room_log: server.log,
-            tls: server.tls,
-            server_count: server.count,
-            run: server.run,
-            workload,
-        })
+        .iter()
+        .flat_map(|workload| steps_of(workload, quick))
+        .zip(1..)
+        .map(|(step, number)| Step { number, ..step })
         .collect()
 }
 
@@ -701,10 +639,13 @@ mod tests {
         );
         assert_eq!(steps[1].number, 2);
         for workload in workloads(false) {
-            let servers = servers(&workload, LOG_COST_RUNS, false);
-            assert_eq!(servers[0], Server::one(ServerMode::Event, RoomLog::File, 1));
+            let steps = steps_of(&workload, false);
+            let server = |s: &Step| (s.server_mode, s.room_log, s.tls, s.run);
+            let event = (ServerMode::Event, RoomLog::File, false, 1);
+            assert_eq!(server(&steps[0]), event);
             if workload.ladder != Ladder::Restart {
-                assert!(servers.contains(&Server::one(ServerMode::Threads, RoomLog::Memory, 1)));
+                let threads = (ServerMode::Threads, RoomLog::Memory, false, 1);
+                assert!(steps.iter().any(|s| server(s) == threads));
             }
         }
     }
@@ -813,6 +754,21 @@ mod tests {
             assert_eq!(redis[1].server_label(), "2 × event --redis");
             assert!(redis.iter().all(|s| s.workload.ladder == Ladder::Scale));
         }
+    }
+
+    #[test]
+    fn serde_names_are_the_names_in_ids_and_flags() {
+        let name = |value: serde_json::Value| value.as_str().unwrap().to_string();
+        for step in steps(false) {
+            let w = &step.workload;
+            assert_eq!(name(serde_json::json!(w.ladder)), w.ladder.name());
+            assert_eq!(name(serde_json::json!(w.load_mode)), w.load_mode.arg());
+            assert_eq!(
+                name(serde_json::json!(step.server_mode)),
+                step.server_mode.flag()
+            );
+        }
+        assert_eq!(serde_json::json!(RoomLog::Memory), "memory");
     }
 
     #[test]

@@ -6,17 +6,19 @@
 //! files; the load itself and the measurements of the server process come from `chat-load`.
 //!
 //! # Layout
-//! - [`config`]: command-line flags (`--quick`, `--out`, `--bin-dir`).
+//! - [`config`]: command-line flags (`--quick`, `--out`, `--bin-dir`, `--only`, `--render`).
 //! - [`ladder`]: the steps of a run as plain data.
-//! - [`load`]: reading `chat-load --json` output strictly into chat-load's own report type.
+//! - [`process`]: the children we start, tied to us, and the lines of their logs we quote.
+//! - [`load`]: chat-load's arguments for a step, running it, reading its `--json` output
+//!   strictly into chat-load's own report type.
 //! - [`cgroup`]: detecting and using a memory controller for the 1 GB limit.
-//! - [`runner`]: spawning, supervising and killing the server and the load tool, each step's
-//!   log file; produces a [`model::RunRecord`].
+//! - [`runner`]: one step after the other: its cgroup, its servers (and its redis-server), the
+//!   load, the shutdown; produces a [`model::RunRecord`].
 //! - [`machine`]: what the report says about the box (kernel, cores, memory, date).
 //! - [`model`]: the step results and the run record, the figures read off them, the targets;
 //!   what the report and the plots both read.
 //! - [`report`]: renders `report.md` (with the target checks), `results.csv` and
-//!   `results.json` from the model.
+//!   `results.json` from the model, and reads `results.json` back.
 //! - [`plot`]: draws the SVG charts from the model.
 
 pub mod cgroup;
@@ -26,5 +28,6 @@ pub mod load;
 pub mod machine;
 pub mod model;
 pub mod plot;
+pub mod process;
 pub mod report;
 pub mod runner;

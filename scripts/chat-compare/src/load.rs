@@ -1,11 +1,191 @@
-//! Reading `chat-load --json` output. The schema is chat-load's own [`Report`], and the output
-//! is parsed strictly into it: a field renamed or retyped in chat-load breaks this crate's build,
+//! Driving `chat-load`: its arguments for a step, running it to its end or its timeout, and
+//! reading its `--json` output. The schema is chat-load's own [`Report`], and the output is
+//! parsed strictly into it: a field renamed or retyped in chat-load breaks this crate's build,
 //! and output that still does not match (a binary from another build) fails the step, instead
-//! of either showing up as "n/a" in the report. What is chat-compare's own lives here: finding
-//! the object in the tool's stdout, keeping it as printed for `results.json`, and figures
-//! derived from the report.
+//! of either showing up as "n/a" in the report. The object is also kept as printed, for
+//! `results.json`.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::Duration;
 
 use chat_load::Report;
+
+use crate::ladder::{LoadMode, Step, SLOW_READER_RCVBUF_BYTES};
+use crate::process::{self, ProcessEnd, RunError, Supervised};
+
+/// Fixed slack on top of a step's duration before chat-load counts as hung.
+const LOAD_TIMEOUT_SLACK_SECS: f64 = 30.0;
+/// Extra slack per client for the connect phase (10,000 clients: +50 s).
+const LOAD_TIMEOUT_SECS_PER_CLIENT: f64 = 0.005;
+
+/// What chat-load is pointed at.
+#[derive(Debug, Clone, Copy)]
+pub enum LoadTarget<'a> {
+    /// The servers this step started: their ports and pids for chat-load to sample (the
+    /// clients are spread over them), the Redis server's pid, and whether desks speak TLS.
+    Running {
+        ports: &'a [u16],
+        server_pids: &'a [u32],
+        redis_pid: Option<u32>,
+        tls: bool,
+    },
+    /// The restart step: chat-load starts this server on this log itself.
+    Own { server_bin: &'a Path, db: &'a Path },
+}
+
+/// chat-load's command line for `step` against `target`.
+pub fn load_args(step: &Step, target: LoadTarget) -> Vec<String> {
+    let load = &step.workload;
+    let mut args = vec![load.load_mode.arg().to_string()];
+    match target {
+        LoadTarget::Running { ports, tls, .. } => {
+            let addrs: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+            flag(&mut args, "--addr", addrs.join(","));
+            if tls {
+                args.push("--tls".into());
+            }
+        }
+        LoadTarget::Own { server_bin, db } => {
+            flag(&mut args, "--server-bin", server_bin.display());
+            flag(&mut args, "--db", db.display());
+        }
+    }
+    flag(&mut args, "-n", load.clients);
+    flag(&mut args, "-d", load.duration_secs);
+    match (load.load_mode, load.rounds) {
+        (LoadMode::Hold, _) => {}
+        // Every client speaks once a round, so there is no rate to give.
+        (LoadMode::Churn, Some(rounds)) => flag(&mut args, "--rounds", rounds),
+        _ => {
+            flag(&mut args, "--senders", load.senders);
+            flag(&mut args, "--rate", load.rate_per_sender);
+        }
+    }
+    if load.load_mode != LoadMode::Hold {
+        flag(&mut args, "--payload", load.payload_bytes);
+    }
+    if load.load_mode == LoadMode::Slow {
+        flag(&mut args, "--slow", load.slow_clients);
+        flag(&mut args, "--slow-rcvbuf", SLOW_READER_RCVBUF_BYTES);
+    }
+    if let Some(timing) = load.restart {
+        flag(&mut args, "--kill-at", timing.kill_at_secs);
+        flag(&mut args, "--restart-after", timing.restart_after_secs);
+    }
+    if let LoadTarget::Running {
+        server_pids,
+        redis_pid,
+        ..
+    } = target
+    {
+        let pids: Vec<String> = server_pids.iter().map(u32::to_string).collect();
+        flag(&mut args, "--server-pid", pids.join(","));
+        if let Some(pid) = redis_pid {
+            flag(&mut args, "--redis-pid", pid);
+        }
+    }
+    args.push("--json".into());
+    args
+}
+
+fn flag(args: &mut Vec<String>, name: &str, value: impl std::fmt::Display) {
+    args.extend([name.to_string(), value.to_string()]);
+}
+
+/// How the load tool's part of a step ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LoadEnd {
+    /// Exit 0 and a readable report.
+    Finished,
+    /// Exit other than 0; the detail is its first error or stderr line.
+    ToolFailed {
+        /// How it ended.
+        end: ProcessEnd,
+        /// First error it reported.
+        detail: String,
+    },
+    /// Still running after the step's timeout; killed.
+    TimedOut {
+        /// The timeout that passed.
+        after_secs: f64,
+    },
+    /// Exit 0 but stdout was not the JSON object.
+    BadOutput(String),
+}
+
+/// chat-load's report and its JSON object as printed, when it printed one that parses.
+pub type LoadOutput = Option<(Report, serde_json::Value)>;
+
+/// Runs chat-load (in the cgroup whose `cgroup.procs` is given, if any; its stderr into
+/// `log_path`) to the end or its timeout, and reads its report.
+pub fn run_load(
+    step: &Step,
+    load_bin: &Path,
+    target: LoadTarget,
+    log_path: &Path,
+    cgroup_procs: Option<std::ffi::CString>,
+) -> Result<(LoadEnd, LoadOutput), RunError> {
+    let stderr_file = File::create(log_path).map_err(|err| RunError::Io(err.to_string()))?;
+    let mut command = Command::new(load_bin);
+    command
+        .args(load_args(step, target))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(stderr_file);
+    process::tie_to_us(&mut command, cgroup_procs);
+    let mut load = match Supervised::spawn(&mut command) {
+        Ok(load) => load,
+        Err(err) => {
+            let detail = format!("cannot start chat-load: {err}");
+            let end = ProcessEnd::Code(-1);
+            return Ok((LoadEnd::ToolFailed { end, detail }, None));
+        }
+    };
+    // The report is one line, but read on a thread anyway so a chatty tool can never block on
+    // a full pipe while we wait for it.
+    let mut stdout = load
+        .child_mut()
+        .stdout
+        .take()
+        .expect("stdout was set to piped");
+    let reader = thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stdout.read_to_string(&mut text);
+        text
+    });
+    let workload = &step.workload;
+    let timeout_secs = workload.duration_secs
+        + workload
+            .restart
+            .map_or(0.0, |timing| timing.restart_after_secs)
+        + LOAD_TIMEOUT_SLACK_SECS
+        + LOAD_TIMEOUT_SECS_PER_CLIENT * f64::from(workload.clients);
+    let Some(end) = load.wait_for(Duration::from_secs_f64(timeout_secs))? else {
+        load.kill();
+        let _ = reader.join();
+        let after_secs = timeout_secs;
+        return Ok((LoadEnd::TimedOut { after_secs }, None));
+    };
+    let parsed = parse_report(&reader.join().unwrap_or_default());
+    let load_end = match (end, &parsed) {
+        (ProcessEnd::Code(0), Ok(_)) => LoadEnd::Finished,
+        (ProcessEnd::Code(0), Err(err)) => LoadEnd::BadOutput(err.clone()),
+        (end, Ok((report, _))) => LoadEnd::ToolFailed {
+            end,
+            detail: (report.errors.first().cloned())
+                .unwrap_or_else(|| process::last_line(log_path)),
+        },
+        (end, Err(_)) => LoadEnd::ToolFailed {
+            end,
+            detail: process::last_line(log_path),
+        },
+    };
+    Ok((load_end, parsed.ok()))
+}
 
 /// Parses the tool's stdout into the report and the object as printed; the object may be
 /// preceded or followed by other lines. The raw object is kept because `results.json` should
@@ -40,6 +220,7 @@ pub fn cpu_us_per_delivery(report: &Report) -> Option<f64> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::ladder;
 
     /// A complete chat-load report, the example from its schema. Both the hold and the slow
     /// block are set, unlike in a real run, so tests of every mode can edit one base.
@@ -121,5 +302,105 @@ pub(crate) mod tests {
         let mut report = fixture();
         report.server = None;
         assert_eq!(cpu_us_per_delivery(&report), None);
+    }
+
+    fn running(port: &'static [u16], server_pid: &'static [u32]) -> LoadTarget<'static> {
+        LoadTarget::Running {
+            ports: port,
+            server_pids: server_pid,
+            redis_pid: None,
+            tls: false,
+        }
+    }
+
+    #[test]
+    fn hold_gets_no_rate_flags() {
+        let step = &ladder::steps(true)[0];
+        let args = load_args(step, running(&[7000], &[42]));
+        assert_eq!(args[0], "hold");
+        assert!(!args.contains(&"--senders".to_string()));
+        assert!(args.ends_with(&["--server-pid".into(), "42".into(), "--json".into()]));
+    }
+
+    #[test]
+    fn churn_step_passes_rounds_and_no_rate() {
+        let steps = ladder::steps(true);
+        let step = steps
+            .iter()
+            .find(|s| s.workload.load_mode == LoadMode::Churn)
+            .unwrap();
+        let args = load_args(step, running(&[7000], &[42]));
+        assert_eq!(args[0], "churn");
+        let at = args.iter().position(|a| a == "--rounds").unwrap();
+        assert_eq!(args[at + 1], "10");
+        assert!(!args.contains(&"--rate".to_string()));
+    }
+
+    #[test]
+    fn slow_step_passes_the_slow_count() {
+        let steps = ladder::steps(true);
+        let step = steps
+            .iter()
+            .find(|s| s.workload.load_mode == LoadMode::Slow)
+            .unwrap();
+        let args = load_args(step, running(&[7000], &[42]));
+        let at = args.iter().position(|a| a == "--slow").unwrap();
+        assert_eq!(args[at + 1], "1");
+    }
+
+    #[test]
+    fn two_servers_a_redis_and_tls_reach_chat_load() {
+        let steps = ladder::steps(false);
+        let step = steps
+            .iter()
+            .find(|s| s.id() == "scale-1000-event-redis-x2")
+            .unwrap();
+        let target = LoadTarget::Running {
+            ports: &[7001, 7002],
+            server_pids: &[41, 42],
+            redis_pid: Some(43),
+            tls: true,
+        };
+        let args = load_args(step, target);
+        let value = |flag: &str| {
+            let at = args.iter().position(|a| a == flag).unwrap();
+            args[at + 1].clone()
+        };
+        assert_eq!(value("--addr"), "127.0.0.1:7001,127.0.0.1:7002");
+        assert_eq!(value("--server-pid"), "41,42");
+        assert_eq!(value("--redis-pid"), "43");
+        assert!(args.contains(&"--tls".to_string()));
+        let config = chat_load::parse_args(&args).expect("chat-load takes what it is given");
+        assert_eq!(config.server_pids, [41, 42]);
+        assert!(config.tls);
+    }
+
+    #[test]
+    fn restart_step_names_its_server_and_log_and_no_address() {
+        let steps = ladder::steps(false);
+        let step = steps
+            .iter()
+            .find(|s| s.workload.load_mode == LoadMode::Restart)
+            .unwrap();
+        let target = LoadTarget::Own {
+            server_bin: Path::new("/build/chat-server"),
+            db: Path::new("/tmp/x/room.db"),
+        };
+        let args = load_args(step, target);
+        let value = |flag: &str| {
+            let at = args.iter().position(|a| a == flag).unwrap();
+            args[at + 1].clone()
+        };
+        assert_eq!(args[0], "restart");
+        assert_eq!(value("--server-bin"), "/build/chat-server");
+        assert_eq!(value("--db"), "/tmp/x/room.db");
+        assert_eq!(value("--kill-at"), "5");
+        assert_eq!(value("--restart-after"), "1");
+        assert_eq!(value("--senders"), "20");
+        for absent in ["--addr", "--server-pid"] {
+            assert!(!args.iter().any(|a| a == absent), "{absent} in {args:?}");
+        }
+        // chat-load accepts exactly what it is given.
+        assert!(chat_load::parse_args(&args).is_ok(), "{args:?}");
     }
 }

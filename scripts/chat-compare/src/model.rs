@@ -6,6 +6,7 @@
 use chat_load::report::{ChurnReport, RestartReport, ServerReport};
 use chat_load::stats::LatencySummary;
 use chat_load::Report;
+use serde::{Deserialize, Serialize};
 
 use crate::cgroup::CgroupStats;
 use crate::ladder::{Ladder, RoomLog, ServerMode, Step};
@@ -16,9 +17,7 @@ use crate::machine::Machine;
 pub const IDLE_RSS_TARGET_KB: f64 = 32.0 * 1024.0;
 /// Target 1: the idle room size.
 pub const IDLE_TARGET_CLIENTS: u32 = 10_000;
-/// Target 2: the fanout room size.
-pub const FANOUT_TARGET_CLIENTS: u32 = 1000;
-/// Target 2: p99 send-to-receive latency at 1000 clients x 200 msg/s.
+/// Target 2: p99 send-to-receive latency in the fanout target's room (1000 clients) x 200 msg/s.
 pub const FANOUT_P99_TARGET_US: f64 = 5000.0;
 /// Target 3: event CPU per delivery at most this share of the threads mode's.
 pub const CPU_PER_DELIVERY_MAX_SHARE: f64 = 0.5;
@@ -128,8 +127,9 @@ impl StepResult {
     }
 }
 
-/// Everything a report needs about one run.
-#[derive(Debug, Clone)]
+/// Everything a report needs about one run. Its fields (but the steps) are those of
+/// `results.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunRecord {
     /// `--quick` or the full ladder.
     pub quick: bool,
@@ -138,17 +138,27 @@ pub struct RunRecord {
     /// Where it ran.
     pub machine: Machine,
     /// Whether the 1 GB limit applied and, if not, why.
-    pub memory_limit: String,
-    /// Whether the limit applied at all.
-    pub memory_limit_applied: bool,
+    pub memory_limit: MemoryLimit,
     /// The exact server flags used for every step (after `--mode`; event mode adds `--db`).
     pub server_flags: Vec<String>,
     /// Where each event step's SQLite file was made (and deleted).
     pub db_dir: String,
-    /// One result per step, in run order.
-    pub results: Vec<StepResult>,
     /// Seconds the whole ladder took.
     pub total_secs: f64,
+    /// One result per step, in run order (written to `results.json` as rows of their own).
+    #[serde(skip)]
+    pub results: Vec<StepResult>,
+}
+
+/// The memory limit the servers ran under.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MemoryLimit {
+    /// Whether the limit applied at all.
+    pub applied: bool,
+    /// The limit, whether or not it applied.
+    pub limit_bytes: u64,
+    /// Whether the limit applied and, if not, why, in words.
+    pub detail: String,
 }
 
 /// Finds the step of `ladder` (and `clients`, when given) the side-by-side tables show for
@@ -327,8 +337,11 @@ pub(crate) mod tests {
                 cpu_model: None,
                 tcp_wmem: None,
             },
-            memory_limit: "yes".into(),
-            memory_limit_applied: true,
+            memory_limit: MemoryLimit {
+                applied: true,
+                limit_bytes: 1 << 30,
+                detail: "yes".into(),
+            },
             server_flags: ["--host", "127.0.0.1", "--port", "0"]
                 .map(String::from)
                 .to_vec(),

@@ -72,91 +72,69 @@ pub fn one_two_five(low: f64, high: f64) -> Vec<f64> {
     }
     let mut decade = 10f64.powf(low.log10().floor());
     while decade <= high {
-        for step in [1.0, 2.0, 5.0] {
-            let tick = decade * step;
-            if tick >= low && tick <= high {
-                ticks.push(tick);
-            }
-        }
+        let steps = [1.0, 2.0, 5.0].map(|step| decade * step);
+        ticks.extend(steps.into_iter().filter(|tick| (low..=high).contains(tick)));
         decade *= 10.0;
     }
     ticks
 }
 
-fn figure_series<F>(results: &[StepResult], ladder: Ladder, mode: ServerMode, figure: F) -> Series
-where
-    F: Fn(&StepResult) -> Option<f64>,
-{
-    let mut points = Vec::new();
-    let mut failed_x = Vec::new();
-    for result in results.iter().filter(|r| {
-        r.step.workload.ladder == ladder && r.step.server_mode == mode && r.step.is_side_by_side()
-    }) {
-        let x = f64::from(result.step.workload.clients);
-        match figure(result).filter(|y| *y > 0.0) {
-            Some(y) => points.push((x, y)),
-            None => failed_x.push(x),
-        }
-    }
+/// A line of `mode`, with its legend text and colour.
+fn series(mode: ServerMode, points: Vec<(f64, f64)>, failed_x: Vec<f64>) -> Series {
+    let (design, colour) = match mode {
+        ServerMode::Event => ("mio event loop", EVENT_COLOUR),
+        ServerMode::Threads => ("thread per client", THREADS_COLOUR),
+    };
     Series {
-        label: mode_label(mode),
-        colour: mode_colour(mode),
+        label: format!("{mode} ({design})"),
+        colour,
         points,
         failed_x,
     }
 }
 
-fn mode_label(mode: ServerMode) -> String {
-    let design = match mode {
-        ServerMode::Event => "mio event loop",
-        ServerMode::Threads => "thread per client",
-    };
-    format!("{mode} ({design})")
-}
-
-fn mode_colour(mode: ServerMode) -> RGBColor {
-    match mode {
-        ServerMode::Event => EVENT_COLOUR,
-        ServerMode::Threads => THREADS_COLOUR,
-    }
+/// A line per mode of `figure` against the room size over `ladder`'s side-by-side steps; a
+/// step without the figure is a failed cross.
+fn ladder_series(
+    results: &[StepResult],
+    ladder: Ladder,
+    figure: fn(&StepResult) -> Option<f64>,
+) -> Vec<Series> {
+    ServerMode::BOTH
+        .map(|mode| {
+            let (mut points, mut failed_x) = (Vec::new(), Vec::new());
+            for result in results.iter().filter(|r| {
+                let step = &r.step;
+                step.workload.ladder == ladder && step.server_mode == mode && step.is_side_by_side()
+            }) {
+                let x = f64::from(result.step.workload.clients);
+                match figure(result).filter(|y| *y > 0.0) {
+                    Some(y) => points.push((x, y)),
+                    None => failed_x.push(x),
+                }
+            }
+            series(mode, points, failed_x)
+        })
+        .into()
 }
 
 /// The server's RSS after each churn round, MiB, per mode that ran the churn step; a step
 /// without any reading is a failed cross at round 1.
 fn churn_series(results: &[StepResult]) -> Vec<Series> {
-    ServerMode::BOTH
-        .iter()
+    (ServerMode::BOTH.iter())
         .filter_map(|&mode| {
-            let result = find(results, Ladder::Churn, None, mode)?;
-            let points: Vec<(f64, f64)> = result.churn().map_or_else(Vec::new, |churn| {
-                churn
-                    .rounds
-                    .iter()
-                    .filter_map(|r| Some((f64::from(r.round), r.rss_kb? as f64 / 1024.0)))
-                    .collect()
-            });
+            let churn = find(results, Ladder::Churn, None, mode)?.churn();
+            let rounds = churn.map_or(&[][..], |churn| &churn.rounds);
+            let points: Vec<(f64, f64)> = (rounds.iter())
+                .filter_map(|r| Some((f64::from(r.round), r.rss_kb? as f64 / 1024.0)))
+                .collect();
             let failed_x = if points.is_empty() {
                 vec![1.0]
             } else {
                 Vec::new()
             };
-            Some(Series {
-                label: mode_label(mode),
-                colour: mode_colour(mode),
-                points,
-                failed_x,
-            })
+            Some(series(mode, points, failed_x))
         })
-        .collect()
-}
-
-fn both_modes<F>(results: &[StepResult], ladder: Ladder, figure: F) -> Vec<Series>
-where
-    F: Fn(&StepResult) -> Option<f64> + Copy,
-{
-    ServerMode::BOTH
-        .iter()
-        .map(|&mode| figure_series(results, ladder, mode, figure))
         .collect()
 }
 
@@ -188,71 +166,56 @@ fn rate_label(value: f64) -> String {
     }
 }
 
+/// A flat line at `y` across the room sizes of `ladder`.
+fn across(results: &[StepResult], ladder: Ladder, y: f64) -> Vec<(f64, f64)> {
+    let sizes = results.iter().filter(|r| r.step.workload.ladder == ladder);
+    let sizes: Vec<f64> = sizes.map(|r| f64::from(r.step.workload.clients)).collect();
+    let low = sizes.iter().copied().fold(f64::INFINITY, f64::min);
+    let high = sizes.iter().copied().fold(0.0, f64::max);
+    vec![(low, y), (high, y)]
+}
+
 /// The four charts of a run, with their file names.
 pub fn charts(record: &RunRecord) -> Vec<(&'static str, Chart)> {
     let results = &record.results;
-    let idle_sizes: Vec<f64> = results
-        .iter()
-        .filter(|r| r.step.workload.ladder == Ladder::Idle)
-        .map(|r| f64::from(r.step.workload.clients))
-        .collect();
-    let span = |sizes: &[f64]| -> Vec<(f64, f64)> {
-        let low = sizes.iter().copied().fold(f64::INFINITY, f64::min);
-        let high = sizes.iter().copied().fold(0.0, f64::max);
-        vec![(low, 0.0), (high, 0.0)]
-    };
-    let at = |xs: Vec<(f64, f64)>, y: f64| xs.into_iter().map(|(x, _)| (x, y)).collect();
-
+    let first = |ladder| results.iter().find(|r| r.step.workload.ladder == ladder);
     let idle = Chart {
         title: "Server memory with idle clients".into(),
         x_desc: "idle clients connected (log scale)".into(),
         y_desc: "server peak RSS, MiB (log scale)".into(),
-        series: both_modes(results, Ladder::Idle, |r| {
-            r.rss_peak_kb().map(|kb| kb / 1024.0)
-        }),
+        series: ladder_series(results, Ladder::Idle, |r| Some(r.rss_peak_kb()? / 1024.0)),
         reference: Some((
-            at(span(&idle_sizes), IDLE_RSS_TARGET_KB / 1024.0),
+            across(results, Ladder::Idle, IDLE_RSS_TARGET_KB / 1024.0),
             "target for event mode at 10,000 clients: 32 MiB".into(),
         )),
         y_format: mib_label,
         axes: Axes::Log,
     };
-
-    let fanout_sizes: Vec<f64> = results
-        .iter()
-        .filter(|r| r.step.workload.ladder == Ladder::Fanout)
-        .map(|r| f64::from(r.step.workload.clients))
-        .collect();
-    let total_rate = results
-        .iter()
-        .find(|r| r.step.workload.ladder == Ladder::Fanout)
-        .map_or(0.0, |r| r.step.workload.total_rate());
+    let total_rate = first(Ladder::Fanout).map_or(0.0, |r| r.step.workload.total_rate());
     let latency = Chart {
         title: format!("Fanout latency at {total_rate:.0} messages/s in total"),
         x_desc: "clients in the room (log scale)".into(),
         y_desc: "p99 send-to-receive latency, ms (log scale)".into(),
-        series: both_modes(results, Ladder::Fanout, |r| {
-            r.p99_us().map(|us| us / 1000.0)
-        }),
+        series: ladder_series(results, Ladder::Fanout, |r| Some(r.p99_us()? / 1000.0)),
         reference: Some((
-            at(span(&fanout_sizes), FANOUT_P99_TARGET_US / 1000.0),
+            across(results, Ladder::Fanout, FANOUT_P99_TARGET_US / 1000.0),
             "target for event mode at 1000 clients: p99 5 ms".into(),
         )),
         y_format: ms_label,
         axes: Axes::Log,
     };
-
-    let mut offered: Vec<(f64, f64)> = results
-        .iter()
-        .filter(|r| {
-            r.step.workload.ladder == Ladder::Fanout
-                && r.step.server_mode == ServerMode::Event
-                && r.step.is_side_by_side()
-        })
+    let event_fanout = |r: &&StepResult| {
+        let step = &r.step;
+        step.workload.ladder == Ladder::Fanout
+            && step.server_mode == ServerMode::Event
+            && step.is_side_by_side()
+    };
+    let mut offered: Vec<(f64, f64)> = (results.iter().filter(event_fanout))
         .map(|r| {
+            let workload = &r.step.workload;
             (
-                f64::from(r.step.workload.clients),
-                r.step.workload.offered_deliveries_per_sec(),
+                f64::from(workload.clients),
+                workload.offered_deliveries_per_sec(),
             )
         })
         .collect();
@@ -261,18 +224,14 @@ pub fn charts(record: &RunRecord) -> Vec<(&'static str, Chart)> {
         title: format!("Fanout deliveries per second at {total_rate:.0} messages/s in total"),
         x_desc: "clients in the room (log scale)".into(),
         y_desc: "deliveries received per second (log scale)".into(),
-        series: both_modes(results, Ladder::Fanout, |r| {
-            r.load.as_ref().map(|l| l.deliveries_per_sec)
+        series: ladder_series(results, Ladder::Fanout, |r| {
+            Some(r.load()?.deliveries_per_sec)
         }),
         reference: Some((offered, "offered: every message to every client".into())),
         y_format: rate_label,
         axes: Axes::Log,
     };
-
-    let churn_clients = results
-        .iter()
-        .find(|r| r.step.workload.ladder == Ladder::Churn)
-        .map_or(0, |r| r.step.workload.clients);
+    let churn_clients = first(Ladder::Churn).map_or(0, |r| r.step.workload.clients);
     let churn = Chart {
         title: format!("Server memory after each churn round of {churn_clients} clients"),
         x_desc: "round (all connect, each sends one message, all close)".into(),
@@ -305,43 +264,28 @@ pub fn write_all(out_dir: &Path, record: &RunRecord) -> Vec<String> {
 
 /// Draws one chart as SVG.
 pub fn draw(path: &Path, chart: &Chart) -> Result<(), String> {
-    let all_x: Vec<f64> = chart
+    let xs = chart
         .series
         .iter()
-        .flat_map(|s| {
-            s.points
-                .iter()
-                .map(|p| p.0)
-                .chain(s.failed_x.iter().copied())
-        })
-        .collect();
-    let mut all_y: Vec<f64> = chart
-        .series
-        .iter()
-        .flat_map(|s| s.points.iter().map(|p| p.1))
-        .collect();
-    if let Some((points, _)) = &chart.reference {
-        all_y.extend(points.iter().map(|p| p.1));
-    }
+        .flat_map(|s| s.points.iter().map(|p| p.0).chain(s.failed_x.clone()));
+    let all_x: Vec<f64> = xs.collect();
+    let reference = chart.reference.iter().flat_map(|(points, _)| points);
+    let points = chart.series.iter().flat_map(|s| &s.points);
+    let all_y: Vec<f64> = points.chain(reference).map(|p| p.1).collect();
     if all_x.is_empty() {
         return Err("no steps to plot".into());
     }
-    let x_low = all_x.iter().copied().fold(f64::INFINITY, f64::min);
-    let x_high = all_x.iter().copied().fold(0.0, f64::max);
-    let y_low = all_y
-        .iter()
-        .copied()
-        .filter(|y| *y > 0.0)
-        .fold(f64::INFINITY, f64::min);
-    let y_high = all_y.iter().copied().fold(0.0, f64::max);
-    let (y_low, y_high) = if y_low.is_finite() && y_high > 0.0 {
-        (y_low, y_high)
-    } else {
-        (1.0, 10.0)
+    let lowest = |values: &[f64]| (values.iter().copied()).fold(f64::INFINITY, f64::min);
+    let highest = |values: &[f64]| values.iter().copied().fold(0.0, f64::max);
+    let (x_low, x_high) = (lowest(&all_x), highest(&all_x));
+    let positive: Vec<f64> = all_y.iter().copied().filter(|y| *y > 0.0).collect();
+    let (y_low, y_high) = match (lowest(&positive), highest(&all_y)) {
+        (low, high) if low.is_finite() && high > 0.0 => (low, high),
+        _ => (1.0, 10.0),
     };
 
     let root = SVGBackend::new(path, (WIDTH_PX, HEIGHT_PX)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| fail(&e))?;
+    root.fill(&WHITE).map_err(fail)?;
     let mut builder = ChartBuilder::on(&root);
     builder
         .caption(&chart.title, ("sans-serif", 24))
@@ -358,27 +302,22 @@ pub fn draw(path: &Path, chart: &Chart) -> Result<(), String> {
             x_ticks.dedup();
             let y_ticks = one_two_five(y_range.start, y_range.end);
             let y_floor = y_range.start;
-            let plot = builder
-                .build_cartesian_2d(
-                    x_range.log_scale().with_key_points(x_ticks),
-                    y_range.log_scale().with_key_points(y_ticks),
-                )
-                .map_err(|e| fail(&e))?;
+            let x_axis = x_range.log_scale().with_key_points(x_ticks);
+            let y_axis = y_range.log_scale().with_key_points(y_ticks);
+            let plot = builder.build_cartesian_2d(x_axis, y_axis).map_err(fail)?;
             draw_lines(plot, chart, y_floor)?;
         }
         Axes::Linear => {
             // From zero, so a flat line looks flat; headroom above for the legend.
-            let plot = builder
-                .build_cartesian_2d(0.0..x_high + 1.0, 0.0..y_high * 1.6)
-                .map_err(|e| fail(&e))?;
+            let (x_axis, y_axis) = (0.0..x_high + 1.0, 0.0..y_high * 1.6);
+            let plot = builder.build_cartesian_2d(x_axis, y_axis).map_err(fail)?;
             draw_lines(plot, chart, 0.0)?;
         }
     }
-    root.present().map_err(|e| fail(&e))?;
-    Ok(())
+    root.present().map_err(fail)
 }
 
-fn fail(err: &dyn std::fmt::Display) -> String {
+fn fail(err: impl std::fmt::Display) -> String {
     err.to_string()
 }
 
@@ -404,71 +343,53 @@ where
         .light_line_style(WHITE)
         .bold_line_style(RGBColor(225, 225, 225))
         .draw()
-        .map_err(|e| fail(&e))?;
-
+        .map_err(fail)?;
+    let legend_line = |style: ShapeStyle| {
+        move |(x, y): (i32, i32)| PathElement::new(vec![(x, y), (x + 24, y)], style)
+    };
     if let Some((points, label)) = &chart.reference {
         let style = ShapeStyle::from(&REFERENCE_COLOUR).stroke_width(2);
         plot.draw_series(DashedLineSeries::new(points.clone(), 8, 6, style))
-            .map_err(|e| fail(&e))?
+            .map_err(fail)?
             .label(label.as_str())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], style));
+            .legend(legend_line(style));
     }
     let marker_px = match chart.axes {
         Axes::Log => 5,
         Axes::Linear => 3,
     };
     for series in &chart.series {
-        let colour = series.colour;
+        let (colour, points) = (series.colour, &series.points);
         let line = ShapeStyle::from(&colour).stroke_width(3);
-        plot.draw_series(LineSeries::new(series.points.clone(), line))
-            .map_err(|e| fail(&e))?
+        // Up and to the right of the point, in pixels, so the text never hides the marker.
+        let text_at = |point, text| {
+            let font = ("sans-serif", 14).into_font().color(&colour);
+            EmptyElement::at(point) + Text::new(text, (8, -20), font)
+        };
+        plot.draw_series(LineSeries::new(points.clone(), line))
+            .map_err(fail)?
             .label(series.label.as_str())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], line));
-        plot.draw_series(
-            series
-                .points
-                .iter()
-                .map(|&point| Circle::new(point, marker_px, colour.filled())),
-        )
-        .map_err(|e| fail(&e))?;
+            .legend(legend_line(line));
+        let markers = points
+            .iter()
+            .map(|&p| Circle::new(p, marker_px, colour.filled()));
+        plot.draw_series(markers).map_err(fail)?;
         // The value beside each marker, so nobody has to read it off a log axis; on a long
         // series only the first and the last, the rest would be a smear of digits.
         let labelled: Vec<(f64, f64)> = match chart.axes {
-            Axes::Log => series.points.clone(),
-            Axes::Linear => series
-                .points
-                .first()
-                .into_iter()
-                .chain(series.points.last().filter(|_| series.points.len() > 1))
+            Axes::Log => points.clone(),
+            Axes::Linear => (points.first().into_iter())
+                .chain(points.last().filter(|_| points.len() > 1))
                 .copied()
                 .collect(),
         };
-        plot.draw_series(labelled.into_iter().map(|(x, y)| {
-            // Up and to the right of the marker, in pixels, so the number never hides it.
-            EmptyElement::at((x, y))
-                + Text::new(
-                    y_format(y),
-                    (8, -20),
-                    ("sans-serif", 14).into_font().color(&colour),
-                )
-        }))
-        .map_err(|e| fail(&e))?;
-        plot.draw_series(
-            series
-                .failed_x
-                .iter()
-                .map(|&x| Cross::new((x, y_floor), 7, ShapeStyle::from(&colour).stroke_width(3))),
-        )
-        .map_err(|e| fail(&e))?;
-        plot.draw_series(series.failed_x.iter().map(|&x| {
-            EmptyElement::at((x, y_floor))
-                + Text::new(
-                    "failed",
-                    (8, -20),
-                    ("sans-serif", 14).into_font().color(&colour),
-                )
-        }))
-        .map_err(|e| fail(&e))?;
+        let values = labelled.into_iter().map(|p| text_at(p, y_format(p.1)));
+        plot.draw_series(values).map_err(fail)?;
+        let failed = series.failed_x.iter().map(|&x| (x, y_floor));
+        let crosses = failed.clone().map(|p| Cross::new(p, 7, line));
+        plot.draw_series(crosses).map_err(fail)?;
+        let failed = failed.map(|p| text_at(p, "failed".to_string()));
+        plot.draw_series(failed).map_err(fail)?;
     }
     plot.configure_series_labels()
         .position(SeriesLabelPosition::UpperLeft)
@@ -476,8 +397,7 @@ where
         .background_style(WHITE.mix(0.9))
         .border_style(RGBColor(180, 180, 180))
         .draw()
-        .map_err(|e| fail(&e))?;
-    Ok(())
+        .map_err(fail)
 }
 
 #[cfg(test)]
@@ -549,8 +469,8 @@ mod tests {
                 serde_json::json!({"latency_us": {"p99": 800}}),
             ),
         ];
-        let series = figure_series(&results, Ladder::Fanout, ServerMode::Event, |r| r.p99_us());
-        assert_eq!(series.points, vec![(1000.0, 900.0)]);
+        let series = ladder_series(&results, Ladder::Fanout, StepResult::p99_us);
+        assert_eq!(series[0].points, vec![(1000.0, 900.0)]);
     }
 
     #[test]

@@ -1,193 +1,40 @@
 //! Runs the ladder: for each step a fresh `chat-server` (inside the step's memory cgroup when there
 //! is one; the event server on a fresh SQLite file of its own, deleted after the step, or
-//! `--db none`), `chat-load` against the port it reports, then SIGTERM, a grace period and
-//! SIGKILL. The restart step is the exception: chat-load starts, kills and restarts that server
-//! itself, so chat-load goes into the cgroup and the server inherits it.
+//! `--db none`, or a Redis stream on the step's own `redis-server`), `chat-load` against the
+//! port it reports, then SIGTERM, a grace period and SIGKILL. The restart step is the
+//! exception: chat-load starts, kills and restarts that server itself, so chat-load goes into
+//! the cgroup and the server inherits it.
 //! A step that goes wrong becomes a `StepResult` with a `failure` line, never an early exit; only
 //! missing binaries, unwritable folders and Ctrl-C stop the run. The results come back as a
-//! [`RunRecord`]; writing them out is the report's and the plots' business. Every child is tied
-//! to us three ways: a guard that SIGKILLs it on drop (errors, panics), polling that notices
-//! Ctrl-C/SIGTERM, and `PR_SET_PDEATHSIG` in case we are SIGKILLed ourselves.
+//! [`RunRecord`]; writing them out is the report's and the plots' business.
 
-use std::fmt;
 use std::fs::{self, File};
-use std::io::{self, Read};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::io;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
-
-use chat_load::Report;
 
 use crate::cgroup::{CgroupSupport, StepCgroup, MEMORY_LIMIT_BYTES};
 use crate::config::Config;
 use crate::ladder::{self, LoadMode, RoomLog, ServerMode, Step};
-use crate::load::parse_report;
+use crate::load::{self, LoadEnd, LoadTarget};
 use crate::machine::{self, Machine};
-use crate::model::{RunRecord, StepResult};
+use crate::model::{MemoryLimit, RunRecord, StepResult};
+use crate::process::{self, check_interrupt, io_error, ProcessEnd, RunError, Supervised};
 
 /// How long a server gets to print its Listening line.
 const LISTEN_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a server gets to exit after SIGTERM before SIGKILL. Threads mode with 10,000
 /// blocked threads is the slow case.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
-/// How often child state and the interrupt flag are checked.
-const POLL_INTERVAL: Duration = Duration::from_millis(20);
-/// Fixed slack on top of a step's duration before chat-load counts as hung.
-const LOAD_TIMEOUT_SLACK_SECS: f64 = 30.0;
-/// Extra slack per client for the connect phase (10,000 clients: +50 s).
-const LOAD_TIMEOUT_SECS_PER_CLIENT: f64 = 0.005;
-
-/// Set by the SIGINT/SIGTERM/SIGHUP handler; checked wherever we wait.
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn note_interrupt(_signal: libc::c_int) {
-    INTERRUPTED.store(true, Ordering::SeqCst);
-}
-
-fn install_interrupt_handlers() {
-    for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
-        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
-        unsafe {
-            libc::signal(
-                signal,
-                note_interrupt as extern "C" fn(libc::c_int) as libc::sighandler_t,
-            );
-        }
-    }
-}
-
-fn check_interrupt() -> Result<(), RunError> {
-    if INTERRUPTED.load(Ordering::SeqCst) {
-        Err(RunError::Interrupted)
-    } else {
-        Ok(())
-    }
-}
-
-/// Why the comparison as a whole stopped.
-#[derive(Debug)]
-pub enum RunError {
-    /// Ctrl-C or SIGTERM; children have been stopped.
-    Interrupted,
-    /// A binary we drive is not there.
-    MissingBinary(PathBuf),
-    /// Folders or report files could not be written.
-    Io(String),
-}
-
-impl fmt::Display for RunError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RunError::Interrupted => f.write_str("interrupted"),
-            RunError::MissingBinary(path) => write!(
-                f,
-                "{} not found (build with cargo build --release -p chat-server -p chat-load)",
-                path.display()
-            ),
-            RunError::Io(detail) => f.write_str(detail),
-        }
-    }
-}
-
-impl std::error::Error for RunError {}
-
-/// How a child process ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProcessEnd {
-    /// Exited with this code.
-    Code(i32),
-    /// Killed by this signal.
-    Signal(i32),
-}
-
-impl ProcessEnd {
-    fn from_status(status: ExitStatus) -> ProcessEnd {
-        match (status.code(), status.signal()) {
-            (Some(code), _) => ProcessEnd::Code(code),
-            (None, Some(signal)) => ProcessEnd::Signal(signal),
-            (None, None) => ProcessEnd::Code(-1),
-        }
-    }
-}
-
-impl fmt::Display for ProcessEnd {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ProcessEnd::Code(code) => write!(f, "exit {code}"),
-            ProcessEnd::Signal(signal) => write!(f, "signal {}", signal_name(*signal)),
-        }
-    }
-}
-
-/// `SIGKILL` rather than `9`, for the report.
-pub fn signal_name(signal: i32) -> String {
-    match signal {
-        libc::SIGKILL => "SIGKILL".into(),
-        libc::SIGTERM => "SIGTERM".into(),
-        libc::SIGSEGV => "SIGSEGV".into(),
-        libc::SIGABRT => "SIGABRT".into(),
-        libc::SIGBUS => "SIGBUS".into(),
-        libc::SIGINT => "SIGINT".into(),
-        libc::SIGPIPE => "SIGPIPE".into(),
-        other => format!("signal {other}"),
-    }
-}
-
-/// How the load tool's part of a step ended.
-#[derive(Debug, Clone, PartialEq)]
-pub enum LoadEnd {
-    /// Exit 0 and a readable report.
-    Finished,
-    /// Exit other than 0; the detail is its first error or stderr line.
-    ToolFailed {
-        /// How it ended.
-        end: ProcessEnd,
-        /// First error it reported.
-        detail: String,
-    },
-    /// Still running after the step's timeout; killed.
-    TimedOut {
-        /// The timeout that passed.
-        after_secs: f64,
-    },
-    /// Exit 0 but stdout was not the JSON object.
-    BadOutput(String),
-    /// The step never got as far as running the load tool.
-    NotRun,
-}
-
-/// A step that never got as far as running the load tool.
-fn failed_before_load(step: &Step, reason: String, started: Instant) -> StepResult {
-    StepResult {
-        step: step.clone(),
-        port: None,
-        load: None,
-        raw_load: None,
-        failure: Some(reason),
-        server_end: None,
-        cgroup: None,
-        wall_secs: started.elapsed().as_secs_f64(),
-    }
-}
 
 /// The flags every server gets besides `--mode` (and the event server's `--db`): same for both
 /// modes, defaults otherwise.
 pub fn server_flags() -> Vec<String> {
-    [
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--max-clients",
-        "20000",
-        "--idle-timeout",
-        "0",
-    ]
-    .map(String::from)
-    .to_vec()
+    let flags = ["--host", "127.0.0.1", "--port", "0"];
+    let limits = ["--max-clients", "20000", "--idle-timeout", "0"];
+    flags.iter().chain(&limits).map(|f| f.to_string()).collect()
 }
 
 /// The event server's room log: `--db` with the step's own file, or `none`, or the step's
@@ -207,9 +54,11 @@ fn db_flags(step: &Step, db: Option<&Path>, redis_port: Option<u16>) -> Vec<Stri
     }
 }
 
-/// `cannot <what> <path>: <err>`, for folders and files the run cannot do without.
-pub fn io_error(what: &str, path: &Path, err: io::Error) -> RunError {
-    RunError::Io(format!("cannot {what} {}: {err}", path.display()))
+/// The two binaries a run drives and the folder their logs go to.
+struct Tools<'a> {
+    server_bin: PathBuf,
+    load_bin: PathBuf,
+    log_dir: &'a Path,
 }
 
 /// Runs the whole ladder and returns what it measured. Prints one progress line per step on
@@ -218,10 +67,13 @@ pub fn run_ladder(
     config: &Config,
     summary: impl Fn(&StepResult) -> String,
 ) -> Result<RunRecord, RunError> {
-    install_interrupt_handlers();
-    let server_bin = config.bin_dir.join("chat-server");
-    let load_bin = config.bin_dir.join("chat-load");
-    for bin in [&server_bin, &load_bin] {
+    process::install_interrupt_handlers();
+    let tools = Tools {
+        server_bin: config.bin_dir.join("chat-server"),
+        load_bin: config.bin_dir.join("chat-load"),
+        log_dir: &config.log_dir,
+    };
+    for bin in [&tools.server_bin, &tools.load_bin] {
         if !bin.is_file() {
             return Err(RunError::MissingBinary(bin.clone()));
         }
@@ -235,17 +87,13 @@ pub fn run_ladder(
 
     let cgroup = CgroupSupport::detect();
     eprintln!("chat-compare: memory limit {}", cgroup.describe());
-    let steps: Vec<Step> = ladder::steps(config.quick)
-        .into_iter()
-        .filter(|step| {
-            let id = step.id();
-            config.only.is_empty() || config.only.iter().any(|word| id.contains(word.as_str()))
-        })
-        .enumerate()
-        .map(|(index, step)| Step {
-            number: index + 1,
-            ..step
-        })
+    let chosen = |step: &Step| {
+        let id = step.id();
+        config.only.is_empty() || config.only.iter().any(|word| id.contains(word.as_str()))
+    };
+    let steps: Vec<Step> = (ladder::steps(config.quick).into_iter().filter(chosen))
+        .zip(1..)
+        .map(|(step, number)| Step { number, ..step })
         .collect();
     let started = Instant::now();
     let date = machine::utc_now();
@@ -253,7 +101,7 @@ pub fn run_ladder(
     for step in &steps {
         check_interrupt()?;
         eprint!("[{:>2}/{}] {:<27} ", step.number, steps.len(), step.id());
-        let result = run_step(step, &server_bin, &load_bin, &config.log_dir, &cgroup)?;
+        let result = run_step(step, &tools, &cgroup)?;
         eprintln!("{}", summary(&result));
         results.push(result);
     }
@@ -261,117 +109,16 @@ pub fn run_ladder(
         quick: config.quick,
         date,
         machine: Machine::current(),
-        memory_limit: cgroup.describe(),
-        memory_limit_applied: matches!(cgroup, CgroupSupport::Available(_)),
+        memory_limit: MemoryLimit {
+            applied: matches!(cgroup, CgroupSupport::Available(_)),
+            limit_bytes: MEMORY_LIMIT_BYTES,
+            detail: cgroup.describe(),
+        },
         server_flags: server_flags(),
         db_dir: std::env::temp_dir().display().to_string(),
         results,
         total_secs: started.elapsed().as_secs_f64(),
     })
-}
-
-/// A child that is SIGKILLed and reaped if we leave without ending it properly.
-struct Supervised {
-    /// The process.
-    child: Child,
-    /// How it ended, once known.
-    ended: Option<ProcessEnd>,
-}
-
-impl Supervised {
-    fn new(child: Child) -> Supervised {
-        Supervised { child, ended: None }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// How it ended, without blocking; `None` while it runs.
-    fn poll_end(&mut self) -> Option<ProcessEnd> {
-        if self.ended.is_none() {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                self.ended = Some(ProcessEnd::from_status(status));
-            }
-        }
-        self.ended
-    }
-
-    /// Waits up to `limit`; `None` if still running then.
-    fn wait_for(&mut self, limit: Duration) -> Result<Option<ProcessEnd>, RunError> {
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(end) = self.poll_end() {
-                return Ok(Some(end));
-            }
-            check_interrupt()?;
-            if Instant::now() >= deadline {
-                return Ok(None);
-            }
-            thread::sleep(POLL_INTERVAL);
-        }
-    }
-
-    /// SIGTERM, wait `grace`, then SIGKILL. Returns the end and whether SIGKILL was needed.
-    fn terminate(&mut self, grace: Duration) -> Result<(ProcessEnd, bool), RunError> {
-        if let Some(end) = self.poll_end() {
-            return Ok((end, false));
-        }
-        // SAFETY: kill(2) on our own unreaped child's pid cannot hit another process.
-        unsafe { libc::kill(self.pid() as libc::pid_t, libc::SIGTERM) };
-        if let Some(end) = self.wait_for(grace)? {
-            return Ok((end, false));
-        }
-        Ok((self.kill(), true))
-    }
-
-    /// SIGKILL and reap.
-    fn kill(&mut self) -> ProcessEnd {
-        if let Some(end) = self.poll_end() {
-            return end;
-        }
-        let _ = self.child.kill();
-        let end = self
-            .child
-            .wait()
-            .map_or(ProcessEnd::Signal(libc::SIGKILL), ProcessEnd::from_status);
-        self.ended = Some(end);
-        end
-    }
-}
-
-impl Drop for Supervised {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// Ties the child to us and, for the server, moves it into the step's cgroup before `exec`,
-/// so not one allocation of the server escapes the limit.
-fn prepare_child(command: &mut Command, cgroup_procs: Option<std::ffi::CString>) {
-    // SAFETY: the closure runs between fork and exec and only makes async-signal-safe calls
-    // (prctl, open, write, close) on memory prepared before the fork.
-    unsafe {
-        command.pre_exec(move || {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            if let Some(path) = &cgroup_procs {
-                let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
-                if fd < 0 {
-                    return Err(io::Error::last_os_error());
-                }
-                // "0" means "the writing process", i.e. this child.
-                let written = libc::write(fd, b"0".as_ptr().cast(), 1);
-                let write_error = io::Error::last_os_error();
-                libc::close(fd);
-                if written != 1 {
-                    return Err(write_error);
-                }
-            }
-            Ok(())
-        });
-    }
 }
 
 /// Finds the port in the server's `[*] Listening as 127.0.0.1:PORT` line (also accepts a
@@ -388,48 +135,6 @@ pub fn parse_listening_port(log: &str) -> Option<u16> {
         })
 }
 
-fn last_line(path: &Path) -> String {
-    fs::read_to_string(path)
-        .ok()
-        .and_then(|text| {
-            text.lines()
-                .rev()
-                .find(|l| !l.trim().is_empty())
-                .map(str::to_string)
-        })
-        .map_or_else(|| "(no output)".into(), |line| truncate(&line, 120))
-}
-
-/// The server's own complaint (`chat-server: ...`) if it made one, else its last line: a bad
-/// flag is followed by the usage line, which says less.
-fn error_line(path: &Path) -> String {
-    fs::read_to_string(path)
-        .ok()
-        .and_then(|text| {
-            text.lines()
-                .find(|line| line.starts_with("chat-server:"))
-                .map(|line| truncate(line.trim(), 120))
-        })
-        .unwrap_or_else(|| last_line(path))
-}
-
-/// The server's own note of a signal it received, if it logged one.
-fn signal_line(path: &Path) -> Option<String> {
-    let log = fs::read_to_string(path).ok()?;
-    log.lines()
-        .find(|line| line.to_ascii_lowercase().contains("signal"))
-        .map(|line| truncate(line.trim(), 80))
-}
-
-fn truncate(text: &str, max_chars: usize) -> String {
-    if text.chars().count() <= max_chars {
-        text.to_string()
-    } else {
-        let cut: String = text.chars().take(max_chars).collect();
-        format!("{cut}…")
-    }
-}
-
 /// Waits for the Listening line; an error says what happened instead.
 fn wait_for_port(
     server: &mut Supervised,
@@ -442,184 +147,18 @@ fn wait_for_port(
             return Ok(Ok(port));
         }
         if let Some(end) = server.poll_end() {
-            return Ok(Err(format!(
-                "server did not start ({end}): {}",
-                error_line(log_path)
-            )));
+            let complaint = process::error_line(log_path);
+            return Ok(Err(format!("server did not start ({end}): {complaint}")));
         }
         check_interrupt()?;
         if Instant::now() >= deadline {
+            let secs = LISTEN_TIMEOUT.as_secs();
             return Ok(Err(format!(
-                "server printed no Listening line within {} s",
-                LISTEN_TIMEOUT.as_secs()
+                "server printed no Listening line within {secs} s"
             )));
         }
-        thread::sleep(POLL_INTERVAL);
+        thread::sleep(process::POLL_INTERVAL);
     }
-}
-
-/// What chat-load is pointed at.
-#[derive(Debug, Clone, Copy)]
-enum LoadTarget<'a> {
-    /// The servers this step started: their ports and pids for chat-load to sample (the
-    /// clients are spread over them), the Redis server's pid, and whether desks speak TLS.
-    Running {
-        ports: &'a [u16],
-        server_pids: &'a [u32],
-        redis_pid: Option<u32>,
-        tls: bool,
-    },
-    /// The restart step: chat-load starts this server on this log itself.
-    Own { server_bin: &'a Path, db: &'a Path },
-}
-
-fn load_args(step: &Step, target: LoadTarget) -> Vec<String> {
-    let load = &step.workload;
-    let mut args = vec![load.load_mode.arg().to_string()];
-    match target {
-        LoadTarget::Running { ports, tls, .. } => {
-            let addrs: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
-            args.extend(["--addr".into(), addrs.join(",")]);
-            if tls {
-                args.push("--tls".into());
-            }
-        }
-        LoadTarget::Own { server_bin, db } => args.extend([
-            "--server-bin".into(),
-            server_bin.display().to_string(),
-            "--db".into(),
-            db.display().to_string(),
-        ]),
-    }
-    args.extend([
-        "-n".into(),
-        load.clients.to_string(),
-        "-d".into(),
-        load.duration_secs.to_string(),
-    ]);
-    match (load.load_mode, load.rounds) {
-        (LoadMode::Hold, _) => {}
-        // Every client speaks once a round, so there is no rate to give.
-        (LoadMode::Churn, Some(rounds)) => args.extend([
-            "--rounds".into(),
-            rounds.to_string(),
-            "--payload".into(),
-            load.payload_bytes.to_string(),
-        ]),
-        _ => args.extend([
-            "--senders".into(),
-            load.senders.to_string(),
-            "--rate".into(),
-            load.rate_per_sender.to_string(),
-            "--payload".into(),
-            load.payload_bytes.to_string(),
-        ]),
-    }
-    if load.load_mode == LoadMode::Slow {
-        args.extend(["--slow".into(), load.slow_clients.to_string()]);
-        if let Some(bytes) = load.slow_rcvbuf_bytes {
-            args.extend(["--slow-rcvbuf".into(), bytes.to_string()]);
-        }
-    }
-    if let Some(timing) = load.restart {
-        args.extend([
-            "--kill-at".into(),
-            timing.kill_at_secs.to_string(),
-            "--restart-after".into(),
-            timing.restart_after_secs.to_string(),
-        ]);
-    }
-    if let LoadTarget::Running {
-        server_pids,
-        redis_pid,
-        ..
-    } = target
-    {
-        let pids: Vec<String> = server_pids.iter().map(u32::to_string).collect();
-        args.extend(["--server-pid".into(), pids.join(",")]);
-        if let Some(pid) = redis_pid {
-            args.extend(["--redis-pid".into(), pid.to_string()]);
-        }
-    }
-    args.push("--json".into());
-    args
-}
-
-/// Runs chat-load (in the cgroup whose `cgroup.procs` is given, if any) to the end or its
-/// timeout, and reads its report.
-fn run_load(
-    step: &Step,
-    load_bin: &Path,
-    target: LoadTarget,
-    log_path: &Path,
-    cgroup_procs: Option<std::ffi::CString>,
-) -> Result<(LoadEnd, Option<(Report, serde_json::Value)>), RunError> {
-    let stderr_file = File::create(log_path).map_err(|err| RunError::Io(err.to_string()))?;
-    let mut command = Command::new(load_bin);
-    command
-        .args(load_args(step, target))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(stderr_file);
-    prepare_child(&mut command, cgroup_procs);
-    let mut child = match command.spawn() {
-        Ok(child) => child,
-        Err(err) => {
-            return Ok((
-                LoadEnd::ToolFailed {
-                    end: ProcessEnd::Code(-1),
-                    detail: format!("cannot start chat-load: {err}"),
-                },
-                None,
-            ))
-        }
-    };
-    // The report is one line, but read on a thread anyway so a chatty tool can never block on
-    // a full pipe while we wait for it.
-    let mut stdout = child.stdout.take().expect("stdout was set to piped");
-    let reader = thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stdout.read_to_string(&mut text);
-        text
-    });
-    let mut load = Supervised::new(child);
-    let timeout_secs = step.workload.duration_secs
-        + step
-            .workload
-            .restart
-            .map_or(0.0, |timing| timing.restart_after_secs)
-        + LOAD_TIMEOUT_SLACK_SECS
-        + LOAD_TIMEOUT_SECS_PER_CLIENT * f64::from(step.workload.clients);
-    let end = load.wait_for(Duration::from_secs_f64(timeout_secs))?;
-    let Some(end) = end else {
-        load.kill();
-        let _ = reader.join();
-        return Ok((
-            LoadEnd::TimedOut {
-                after_secs: timeout_secs,
-            },
-            None,
-        ));
-    };
-    let stdout = reader.join().unwrap_or_default();
-    let parsed = parse_report(&stdout);
-    let load_end = match (end, &parsed) {
-        (ProcessEnd::Code(0), Ok(_)) => LoadEnd::Finished,
-        (ProcessEnd::Code(0), Err(err)) => LoadEnd::BadOutput(err.clone()),
-        (end, Ok((report, _))) => LoadEnd::ToolFailed {
-            end,
-            detail: report
-                .errors
-                .first()
-                .cloned()
-                .unwrap_or_else(|| last_line(log_path)),
-        },
-        (end, Err(_)) => LoadEnd::ToolFailed {
-            end,
-            detail: last_line(log_path),
-        },
-    };
-    Ok((load_end, parsed.ok()))
 }
 
 /// The "what happened" line of a step, from how the server and the tool ended.
@@ -635,172 +174,140 @@ pub fn describe_failure(
         parts.push("server killed (OOM)".to_string());
     } else if let Some(end) = server_died {
         parts.push(match end {
-            ProcessEnd::Signal(signal) => format!("server killed by {}", signal_name(signal)),
+            ProcessEnd::Signal(signal) => {
+                format!("server killed by {}", process::signal_name(signal))
+            }
             ProcessEnd::Code(code) => format!("server exited with code {code} during the run"),
         });
     }
     match load_end {
-        LoadEnd::Finished | LoadEnd::NotRun => {}
-        LoadEnd::ToolFailed { end, detail } => parts.push(format!(
-            "chat-load failed ({end}): {}",
-            truncate(detail, 120)
-        )),
+        LoadEnd::Finished => {}
+        LoadEnd::ToolFailed { end, detail } => {
+            let detail = process::truncate(detail, 120);
+            parts.push(format!("chat-load failed ({end}): {detail}"));
+        }
         LoadEnd::TimedOut { after_secs } => {
             parts.push(format!("chat-load timed out after {after_secs:.0} s"))
         }
-        LoadEnd::BadOutput(detail) => parts.push(format!(
-            "chat-load output unreadable: {}",
-            truncate(detail, 120)
-        )),
+        LoadEnd::BadOutput(detail) => {
+            let detail = process::truncate(detail, 120);
+            parts.push(format!("chat-load output unreadable: {detail}"));
+        }
     }
     (!parts.is_empty()).then(|| parts.join("; "))
 }
 
-/// One step: cgroup, server, port, load, shutdown, figures.
-fn run_step(
+/// The result of `step` before anything is known about it but how long it took so far.
+fn step_result(step: &Step, started: Instant) -> StepResult {
+    StepResult {
+        step: step.clone(),
+        port: None,
+        load: None,
+        raw_load: None,
+        failure: None,
+        server_end: None,
+        cgroup: None,
+        wall_secs: started.elapsed().as_secs_f64(),
+    }
+}
+
+/// A step that never got as far as running the load tool.
+fn failed_before_load(step: &Step, reason: String, started: Instant) -> StepResult {
+    StepResult {
+        failure: Some(reason),
+        ..step_result(step, started)
+    }
+}
+
+/// What a step ran in: its memory cgroup (when the limit applies) and the folder of its room's
+/// log file (when its log is a file), deleted with it however the step ends. The error says
+/// why the step cannot run.
+fn prepare_step(
     step: &Step,
-    server_bin: &Path,
-    load_bin: &Path,
-    log_dir: &Path,
     cgroup: &CgroupSupport,
-) -> Result<StepResult, RunError> {
-    let started = Instant::now();
-    let step_cgroup: Option<StepCgroup> = match cgroup {
+) -> Result<(Option<StepCgroup>, Option<tempfile::TempDir>), String> {
+    let step_cgroup = match cgroup {
         CgroupSupport::Available(controller) => {
             let name = format!("chat-compare-{}-{}", std::process::id(), step.number);
-            match controller.create_child(&name, MEMORY_LIMIT_BYTES) {
-                Ok(created) => Some(created),
-                Err(err) => {
-                    return Ok(failed_before_load(
-                        step,
-                        format!("cannot create the step's memory cgroup: {err}"),
-                        started,
-                    ))
-                }
-            }
+            let created = controller.create_child(&name, MEMORY_LIMIT_BYTES);
+            let err = |err| format!("cannot create the step's memory cgroup: {err}");
+            Some(created.map_err(err)?)
         }
         CgroupSupport::Unavailable(_) => None,
     };
-    // The room's log of this step alone, in a folder deleted (with the -wal and -shm files)
-    // when the step ends, however it ends.
     let db_dir = match step.room_log {
-        RoomLog::File => match tempfile::Builder::new()
-            .prefix("chat-compare-db-")
-            .tempdir()
-        {
-            Ok(dir) => Some(dir),
-            Err(err) => {
-                return Ok(failed_before_load(
-                    step,
-                    format!("cannot create a folder for the room's log: {err}"),
-                    started,
-                ))
-            }
-        },
+        RoomLog::File => {
+            let dir = tempfile::Builder::new()
+                .prefix("chat-compare-db-")
+                .tempdir();
+            let err = |err| format!("cannot create a folder for the room's log: {err}");
+            Some(dir.map_err(err)?)
+        }
         RoomLog::Memory | RoomLog::Redis => None,
+    };
+    Ok((step_cgroup, db_dir))
+}
+
+/// One step: cgroup, servers, ports, load, shutdown, figures.
+fn run_step(step: &Step, tools: &Tools, cgroup: &CgroupSupport) -> Result<StepResult, RunError> {
+    let started = Instant::now();
+    let (step_cgroup, db_dir) = match prepare_step(step, cgroup) {
+        Ok(prepared) => prepared,
+        Err(reason) => return Ok(failed_before_load(step, reason, started)),
     };
     let db = db_dir.as_ref().map(|dir| dir.path().join("room.db"));
     let prefix = format!("{:02}-{}", step.number, step.id());
-    let load_log = log_dir.join(format!("{prefix}-load.log"));
+    let load_log = tools.log_dir.join(format!("{prefix}-load.log"));
     if step.workload.load_mode == LoadMode::Restart {
-        return match &db {
-            Some(db) => run_restart_step(
-                step,
-                server_bin,
-                load_bin,
-                db,
-                &load_log,
-                step_cgroup,
-                started,
-            ),
-            None => Ok(failed_before_load(
-                step,
-                "the restart scenario needs the room's log in a file".into(),
-                started,
-            )),
+        let Some(db) = &db else {
+            let reason = "the restart scenario needs the room's log in a file".into();
+            return Ok(failed_before_load(step, reason, started));
         };
+        return run_restart_step(step, tools, db, &load_log, step_cgroup, started);
     }
     // A Redis room: the step's own redis-server first, on a free port, outside the cgroup (it
     // is the shared service, not the server under test).
     let redis = match step.room_log {
-        RoomLog::Redis => match start_redis(log_dir, &prefix)? {
+        RoomLog::Redis => match start_redis(tools.log_dir, &prefix)? {
             Ok(redis) => Some(redis),
             Err(reason) => return Ok(failed_before_load(step, reason, started)),
         },
         _ => None,
     };
-    let mut servers = Vec::new();
-    let mut ports = Vec::new();
-    let mut server_logs = Vec::new();
-    for index in 0..step.server_count {
-        let server_log = if step.server_count > 1 {
-            log_dir.join(format!("{prefix}-server{}.log", index + 1))
-        } else {
-            log_dir.join(format!("{prefix}-server.log"))
-        };
-        let log_file = File::create(&server_log).map_err(|err| RunError::Io(err.to_string()))?;
-        let mut command = Command::new(server_bin);
-        command
-            .arg("--mode")
-            .arg(step.server_mode.flag())
-            .args(server_flags())
-            .args(db_flags(
-                step,
-                db.as_deref(),
-                redis.as_ref().map(|r| r.port),
-            ))
-            .args(step.tls.then_some("--tls"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log_file);
-        prepare_child(
-            &mut command,
-            step_cgroup.as_ref().map(StepCgroup::procs_path),
-        );
-        let mut server = match command.spawn() {
-            Ok(child) => Supervised::new(child),
-            Err(err) => {
-                return Ok(failed_before_load(
-                    step,
-                    format!("cannot start chat-server: {err}"),
-                    started,
-                ))
-            }
-        };
-        match wait_for_port(&mut server, &server_log)? {
-            Ok(port) => ports.push(port),
-            Err(reason) => {
-                let end = server.kill();
-                // A usage error (exit 2) on a Redis step: a server without `--redis`.
-                let reason = if step.room_log == RoomLog::Redis && end == ProcessEnd::Code(2) {
-                    format!("this chat-server does not take --redis (built without issue 11?): {reason}")
-                } else {
-                    reason
-                };
-                let mut result = failed_before_load(step, reason, started);
-                result.server_end = Some(end.to_string());
-                result.cgroup = step_cgroup.as_ref().map(StepCgroup::stats);
-                return Ok(result);
-            }
+    let server_start = ServerStart {
+        step,
+        tools,
+        prefix: &prefix,
+        db: db.as_deref(),
+        redis_port: redis.as_ref().map(|r| r.port),
+        cgroup: step_cgroup.as_ref(),
+    };
+    let mut servers = match start_servers(&server_start)? {
+        Ok(servers) => servers,
+        Err((reason, None)) => return Ok(failed_before_load(step, reason, started)),
+        Err((reason, Some(end))) => {
+            return Ok(StepResult {
+                server_end: Some(end.to_string()),
+                cgroup: step_cgroup.as_ref().map(StepCgroup::stats),
+                ..failed_before_load(step, reason, started)
+            })
         }
-        servers.push(server);
-        server_logs.push(server_log);
-    }
-    let server_pids: Vec<u32> = servers.iter().map(Supervised::pid).collect();
+    };
+    let server_pids: Vec<u32> = servers.iter().map(|s| s.process.pid()).collect();
+    let ports: Vec<u16> = servers.iter().map(|s| s.port).collect();
     let target = LoadTarget::Running {
         ports: &ports,
         server_pids: &server_pids,
         redis_pid: redis.as_ref().map(|r| r.process.pid()),
         tls: step.tls,
     };
-    let (load_end, parsed) = run_load(step, load_bin, target, &load_log, None)?;
+    let (load_end, output) = load::run_load(step, &tools.load_bin, target, &load_log, None)?;
     // Did the servers survive the load? Checked before our SIGTERM so a crash is not mistaken
     // for a clean shutdown.
-    let died: Vec<Option<ProcessEnd>> = servers.iter_mut().map(Supervised::poll_end).collect();
-    let died_during_load = died.iter().flatten().next().copied();
+    let died: Vec<Option<ProcessEnd>> = servers.iter_mut().map(|s| s.process.poll_end()).collect();
     let mut ends = Vec::new();
     for server in &mut servers {
-        ends.push(server.terminate(SHUTDOWN_GRACE)?);
+        ends.push(server.process.terminate(SHUTDOWN_GRACE)?);
     }
     if let Some(mut redis) = redis {
         redis.process.terminate(SHUTDOWN_GRACE)?;
@@ -808,16 +315,40 @@ fn run_step(
     let stats = step_cgroup.as_ref().map(StepCgroup::stats);
     drop(step_cgroup);
     let oom_kills = stats.as_ref().and_then(|s| s.oom_kills).unwrap_or(0);
+    let died_during_load = died.iter().flatten().next().copied();
     let mut failure = describe_failure(died_during_load, oom_kills, &load_end);
     if died_during_load.is_some() {
         // A signal from outside (another user's pkill, say) shows up only in the server's log.
-        if let Some(line) = server_logs.iter().find_map(|log| signal_line(log)) {
+        if let Some(line) = servers.iter().find_map(|s| process::signal_line(&s.log)) {
             failure = failure
                 .map(|text| format!("{text} (server log: \"{line}\"; not sent by chat-compare)"));
         }
     }
-    let mut server_end = String::new();
-    for (at, ((end, needed_kill), died)) in ends.iter().zip(&died).enumerate() {
+    let (server_end, shutdown_failure) = describe_shutdown(&ends, &died);
+    if let Some(note) = shutdown_failure {
+        failure = Some(failure.map_or(note.clone(), |text| format!("{text}; {note}")));
+    }
+    let (load, raw_load) = output.unzip();
+    Ok(StepResult {
+        port: ports.first().copied(),
+        load,
+        raw_load,
+        failure,
+        server_end: Some(server_end),
+        cgroup: stats,
+        ..step_result(step, started)
+    })
+}
+
+/// How each server ended, joined with "; ", and the failure note of those that did not shut
+/// down cleanly (after our SIGTERM: exit 0 in the grace period).
+fn describe_shutdown(
+    ends: &[(ProcessEnd, bool)],
+    died: &[Option<ProcessEnd>],
+) -> (String, Option<String>) {
+    let mut texts = Vec::new();
+    let mut notes = Vec::new();
+    for ((end, needed_kill), died) in ends.iter().zip(died) {
         let this = if died.is_some() {
             format!("died during the run ({end})")
         } else if *needed_kill {
@@ -826,31 +357,84 @@ fn run_step(
             format!("{end} after SIGTERM")
         };
         if died.is_none() && (*needed_kill || *end != ProcessEnd::Code(0)) {
-            let note = format!("server shutdown: {this}");
-            failure = Some(match failure {
-                Some(text) => format!("{text}; {note}"),
-                None => note,
-            });
+            notes.push(format!("server shutdown: {this}"));
         }
-        if at > 0 {
-            server_end.push_str("; ");
-        }
-        server_end.push_str(&this);
+        texts.push(this);
     }
-    let (load, raw_load) = match parsed {
-        Some((report, raw)) => (Some(report), Some(raw)),
-        None => (None, None),
-    };
-    Ok(StepResult {
-        step: step.clone(),
-        port: ports.first().copied(),
-        load,
-        raw_load,
-        failure,
-        server_end: Some(server_end),
-        cgroup: stats,
-        wall_secs: started.elapsed().as_secs_f64(),
-    })
+    (
+        texts.join("; "),
+        (!notes.is_empty()).then(|| notes.join("; ")),
+    )
+}
+
+/// What starting a step's servers needs.
+struct ServerStart<'a> {
+    step: &'a Step,
+    tools: &'a Tools<'a>,
+    /// The step's log file names start with it.
+    prefix: &'a str,
+    /// The room's log file, for an event server on a file.
+    db: Option<&'a Path>,
+    /// The step's redis-server, for a Redis room.
+    redis_port: Option<u16>,
+    /// The cgroup the servers run in.
+    cgroup: Option<&'a StepCgroup>,
+}
+
+/// A server of the step, listening.
+struct StepServer {
+    process: Supervised,
+    port: u16,
+    log: PathBuf,
+}
+
+/// Why a server of the step did not start, and how it ended if it ran at all.
+type StartFailure = (String, Option<ProcessEnd>);
+
+/// Starts the step's servers one after the other, each waited for until it listens.
+fn start_servers(start: &ServerStart) -> Result<Result<Vec<StepServer>, StartFailure>, RunError> {
+    let step = start.step;
+    let mut servers = Vec::new();
+    for index in 1..=step.server_count {
+        let name = match step.server_count {
+            1 => format!("{}-server.log", start.prefix),
+            _ => format!("{}-server{index}.log", start.prefix),
+        };
+        let log = start.tools.log_dir.join(name);
+        let log_file = File::create(&log).map_err(|err| RunError::Io(err.to_string()))?;
+        let mut command = Command::new(&start.tools.server_bin);
+        command
+            .arg("--mode")
+            .arg(step.server_mode.flag())
+            .args(server_flags())
+            .args(db_flags(step, start.db, start.redis_port))
+            .args(step.tls.then_some("--tls"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log_file);
+        process::tie_to_us(&mut command, start.cgroup.map(StepCgroup::procs_path));
+        let mut process = match Supervised::spawn(&mut command) {
+            Ok(process) => process,
+            Err(err) => {
+                let reason = format!("cannot start chat-server: {err}");
+                return Ok(Err((reason, None)));
+            }
+        };
+        match wait_for_port(&mut process, &log)? {
+            Ok(port) => servers.push(StepServer { process, port, log }),
+            Err(reason) => {
+                let end = process.kill();
+                // A usage error (exit 2) on a Redis step: a server without `--redis`.
+                let reason = if step.room_log == RoomLog::Redis && end == ProcessEnd::Code(2) {
+                    format!("this chat-server does not take --redis (built without issue 11?): {reason}")
+                } else {
+                    reason
+                };
+                return Ok(Err((reason, Some(end))));
+            }
+        }
+    }
+    Ok(Ok(servers))
 }
 
 /// A redis-server this step started.
@@ -922,20 +506,23 @@ fn start_redis(log_dir: &Path, prefix: &str) -> Result<Result<StepRedis, String>
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        prepare_child(&mut command, None);
-        let mut process = match command.spawn() {
-            Ok(child) => Supervised::new(child),
+        process::tie_to_us(&mut command, None);
+        let mut process = match Supervised::spawn(&mut command) {
+            Ok(process) => process,
             Err(err) => return Ok(Err(format!("cannot start redis-server: {err}"))),
         };
         let deadline = Instant::now() + REDIS_READY_TIMEOUT;
         loop {
             check_interrupt()?;
             if let Some(end) = process.poll_end() {
-                last_error = format!("redis-server did not start ({end}): {}", last_line(&log));
+                last_error = format!(
+                    "redis-server did not start ({end}): {}",
+                    process::last_line(&log)
+                );
                 break;
             }
             let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-            if std::net::TcpStream::connect_timeout(&addr, POLL_INTERVAL).is_ok() {
+            if std::net::TcpStream::connect_timeout(&addr, process::POLL_INTERVAL).is_ok() {
                 return Ok(Ok(StepRedis {
                     process,
                     port,
@@ -950,7 +537,7 @@ fn start_redis(log_dir: &Path, prefix: &str) -> Result<Result<StepRedis, String>
                 );
                 break;
             }
-            thread::sleep(POLL_INTERVAL);
+            thread::sleep(process::POLL_INTERVAL);
         }
     }
     Ok(Err(last_error))
@@ -966,35 +553,34 @@ fn free_port() -> io::Result<u16> {
 /// goes into the step's cgroup and the server inherits it.
 fn run_restart_step(
     step: &Step,
-    server_bin: &Path,
-    load_bin: &Path,
+    tools: &Tools,
     db: &Path,
     load_log: &Path,
     step_cgroup: Option<StepCgroup>,
     started: Instant,
 ) -> Result<StepResult, RunError> {
-    let target = LoadTarget::Own { server_bin, db };
+    let target = LoadTarget::Own {
+        server_bin: &tools.server_bin,
+        db,
+    };
     let procs = step_cgroup.as_ref().map(StepCgroup::procs_path);
-    let (load_end, parsed) = run_load(step, load_bin, target, load_log, procs)?;
+    let (load_end, output) = load::run_load(step, &tools.load_bin, target, load_log, procs)?;
     let stats = step_cgroup.as_ref().map(StepCgroup::stats);
     drop(step_cgroup);
     let oom_kills = stats.as_ref().and_then(|s| s.oom_kills).unwrap_or(0);
-    let (load, raw_load) = match parsed {
-        Some((report, raw)) => (Some(report), Some(raw)),
-        None => (None, None),
-    };
+    let (load, raw_load) = output.unzip();
+    let port = load.as_ref().and_then(|report| {
+        let (_, port) = report.addr.rsplit_once(':')?;
+        port.parse().ok()
+    });
     Ok(StepResult {
-        step: step.clone(),
-        port: load.as_ref().and_then(|report| {
-            let (_, port) = report.addr.rsplit_once(':')?;
-            port.parse().ok()
-        }),
+        port,
         load,
         raw_load,
         failure: describe_failure(None, oom_kills, &load_end),
         server_end: Some("started, killed and restarted by chat-load".into()),
         cgroup: stats,
-        wall_secs: started.elapsed().as_secs_f64(),
+        ..step_result(step, started)
     })
 }
 
@@ -1034,23 +620,6 @@ mod tests {
     }
 
     #[test]
-    fn a_start_failure_names_the_server_s_complaint_not_its_usage() {
-        let dir = tempfile::tempdir().unwrap();
-        let log = dir.path().join("server.log");
-        fs::write(
-            &log,
-            "chat-server: Unrecognized option: 'redis'\nUsage: chat-server [options]\n",
-        )
-        .unwrap();
-        assert_eq!(
-            error_line(&log),
-            "chat-server: Unrecognized option: 'redis'"
-        );
-        fs::write(&log, "[*] Room log: in memory only\npanicked somewhere\n").unwrap();
-        assert_eq!(error_line(&log), "panicked somewhere");
-    }
-
-    #[test]
     fn clean_step_has_no_failure() {
         assert_eq!(describe_failure(None, 0, &LoadEnd::Finished), None);
     }
@@ -1078,106 +647,6 @@ mod tests {
     fn timeout_reported_in_seconds() {
         let text = describe_failure(None, 0, &LoadEnd::TimedOut { after_secs: 41.2 });
         assert_eq!(text.as_deref(), Some("chat-load timed out after 41 s"));
-    }
-
-    fn running(port: &'static [u16], server_pid: &'static [u32]) -> LoadTarget<'static> {
-        LoadTarget::Running {
-            ports: port,
-            server_pids: server_pid,
-            redis_pid: None,
-            tls: false,
-        }
-    }
-
-    #[test]
-    fn hold_gets_no_rate_flags() {
-        let step = &ladder::steps(true)[0];
-        let args = load_args(step, running(&[7000], &[42]));
-        assert_eq!(args[0], "hold");
-        assert!(!args.contains(&"--senders".to_string()));
-        assert!(args.ends_with(&["--server-pid".into(), "42".into(), "--json".into()]));
-    }
-
-    #[test]
-    fn churn_step_passes_rounds_and_no_rate() {
-        let steps = ladder::steps(true);
-        let step = steps
-            .iter()
-            .find(|s| s.workload.load_mode == LoadMode::Churn)
-            .unwrap();
-        let args = load_args(step, running(&[7000], &[42]));
-        assert_eq!(args[0], "churn");
-        let at = args.iter().position(|a| a == "--rounds").unwrap();
-        assert_eq!(args[at + 1], "10");
-        assert!(!args.contains(&"--rate".to_string()));
-    }
-
-    #[test]
-    fn slow_step_passes_the_slow_count() {
-        let steps = ladder::steps(true);
-        let step = steps
-            .iter()
-            .find(|s| s.workload.load_mode == LoadMode::Slow)
-            .unwrap();
-        let args = load_args(step, running(&[7000], &[42]));
-        let at = args.iter().position(|a| a == "--slow").unwrap();
-        assert_eq!(args[at + 1], "1");
-    }
-
-    #[test]
-    fn two_servers_a_redis_and_tls_reach_chat_load() {
-        let steps = ladder::steps(false);
-        let step = steps
-            .iter()
-            .find(|s| s.id() == "scale-1000-event-redis-x2")
-            .unwrap();
-        let target = LoadTarget::Running {
-            ports: &[7001, 7002],
-            server_pids: &[41, 42],
-            redis_pid: Some(43),
-            tls: true,
-        };
-        let args = load_args(step, target);
-        let value = |flag: &str| {
-            let at = args.iter().position(|a| a == flag).unwrap();
-            args[at + 1].clone()
-        };
-        assert_eq!(value("--addr"), "127.0.0.1:7001,127.0.0.1:7002");
-        assert_eq!(value("--server-pid"), "41,42");
-        assert_eq!(value("--redis-pid"), "43");
-        assert!(args.contains(&"--tls".to_string()));
-        let config = chat_load::parse_args(&args).expect("chat-load takes what it is given");
-        assert_eq!(config.server_pids, [41, 42]);
-        assert!(config.tls);
-    }
-
-    #[test]
-    fn restart_step_names_its_server_and_log_and_no_address() {
-        let steps = ladder::steps(false);
-        let step = steps
-            .iter()
-            .find(|s| s.workload.load_mode == LoadMode::Restart)
-            .unwrap();
-        let target = LoadTarget::Own {
-            server_bin: Path::new("/build/chat-server"),
-            db: Path::new("/tmp/x/room.db"),
-        };
-        let args = load_args(step, target);
-        let value = |flag: &str| {
-            let at = args.iter().position(|a| a == flag).unwrap();
-            args[at + 1].clone()
-        };
-        assert_eq!(args[0], "restart");
-        assert_eq!(value("--server-bin"), "/build/chat-server");
-        assert_eq!(value("--db"), "/tmp/x/room.db");
-        assert_eq!(value("--kill-at"), "5");
-        assert_eq!(value("--restart-after"), "1");
-        assert_eq!(value("--senders"), "20");
-        for absent in ["--addr", "--server-pid"] {
-            assert!(!args.iter().any(|a| a == absent), "{absent} in {args:?}");
-        }
-        // chat-load accepts exactly what it is given.
-        assert!(chat_load::parse_args(&args).is_ok(), "{args:?}");
     }
 
     #[test]

@@ -1,0 +1,296 @@
+//! The children we start (servers, chat-load, redis-server) and how they are tied to us: a guard
+//! that SIGKILLs a child on drop (errors, panics), polling that notices Ctrl-C/SIGTERM, and
+//! `PR_SET_PDEATHSIG` in case we are SIGKILLed ourselves. Also the lines of a child's log file
+//! the report quotes, and why a whole run stops ([`RunError`]).
+
+use std::fmt;
+use std::fs;
+use std::io;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How often child state and the interrupt flag are checked.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(20);
+
+/// Set by the SIGINT/SIGTERM/SIGHUP handler; checked wherever we wait.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn note_interrupt(_signal: libc::c_int) {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+}
+
+/// Makes Ctrl-C, SIGTERM and SIGHUP set a flag that every wait checks, so children are stopped
+/// properly instead of us dying with them still running.
+pub fn install_interrupt_handlers() {
+    for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+        unsafe {
+            libc::signal(
+                signal,
+                note_interrupt as extern "C" fn(libc::c_int) as libc::sighandler_t,
+            );
+        }
+    }
+}
+
+/// `Err(Interrupted)` once Ctrl-C or SIGTERM came.
+pub fn check_interrupt() -> Result<(), RunError> {
+    if INTERRUPTED.load(Ordering::SeqCst) {
+        Err(RunError::Interrupted)
+    } else {
+        Ok(())
+    }
+}
+
+/// Why the comparison as a whole stopped.
+#[derive(Debug)]
+pub enum RunError {
+    /// Ctrl-C or SIGTERM; children have been stopped.
+    Interrupted,
+    /// A binary we drive is not there.
+    MissingBinary(PathBuf),
+    /// Folders or report files could not be written.
+    Io(String),
+}
+
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RunError::Interrupted => f.write_str("interrupted"),
+            RunError::MissingBinary(path) => write!(
+                f,
+                "{} not found (build with cargo build --release -p chat-server -p chat-load)",
+                path.display()
+            ),
+            RunError::Io(detail) => f.write_str(detail),
+        }
+    }
+}
+
+impl std::error::Error for RunError {}
+
+/// `cannot <what> <path>: <err>`, for folders and files the run cannot do without.
+pub fn io_error(what: &str, path: &Path, err: io::Error) -> RunError {
+    RunError::Io(format!("cannot {what} {}: {err}", path.display()))
+}
+
+/// How a child process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProcessEnd {
+    /// Exited with this code.
+    Code(i32),
+    /// Killed by this signal.
+    Signal(i32),
+}
+
+impl ProcessEnd {
+    fn from_status(status: ExitStatus) -> ProcessEnd {
+        match (status.code(), status.signal()) {
+            (Some(code), _) => ProcessEnd::Code(code),
+            (None, Some(signal)) => ProcessEnd::Signal(signal),
+            (None, None) => ProcessEnd::Code(-1),
+        }
+    }
+}
+
+impl fmt::Display for ProcessEnd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProcessEnd::Code(code) => write!(f, "exit {code}"),
+            ProcessEnd::Signal(signal) => write!(f, "signal {}", signal_name(*signal)),
+        }
+    }
+}
+
+/// `SIGKILL` rather than `9`, for the report.
+pub fn signal_name(signal: i32) -> String {
+    match signal {
+        libc::SIGKILL => "SIGKILL".into(),
+        libc::SIGTERM => "SIGTERM".into(),
+        libc::SIGSEGV => "SIGSEGV".into(),
+        libc::SIGABRT => "SIGABRT".into(),
+        libc::SIGBUS => "SIGBUS".into(),
+        libc::SIGINT => "SIGINT".into(),
+        libc::SIGPIPE => "SIGPIPE".into(),
+        other => format!("signal {other}"),
+    }
+}
+
+/// A child that is SIGKILLed and reaped if we leave without ending it properly.
+pub struct Supervised {
+    /// The process.
+    child: Child,
+    /// How it ended, once known.
+    ended: Option<ProcessEnd>,
+}
+
+impl Supervised {
+    /// Starts `command` (prepared with [`tie_to_us`]) under supervision.
+    pub fn spawn(command: &mut Command) -> io::Result<Supervised> {
+        let child = command.spawn()?;
+        Ok(Supervised { child, ended: None })
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The child itself, e.g. to take its stdout.
+    pub fn child_mut(&mut self) -> &mut Child {
+        &mut self.child
+    }
+
+    /// How it ended, without blocking; `None` while it runs.
+    pub fn poll_end(&mut self) -> Option<ProcessEnd> {
+        if self.ended.is_none() {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                self.ended = Some(ProcessEnd::from_status(status));
+            }
+        }
+        self.ended
+    }
+
+    /// Waits up to `limit`; `None` if still running then.
+    pub fn wait_for(&mut self, limit: Duration) -> Result<Option<ProcessEnd>, RunError> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(end) = self.poll_end() {
+                return Ok(Some(end));
+            }
+            check_interrupt()?;
+            if Instant::now() >= deadline {
+                return Ok(None);
+            }
+            thread::sleep(POLL_INTERVAL);
+        }
+    }
+
+    /// SIGTERM, wait `grace`, then SIGKILL. Returns the end and whether SIGKILL was needed.
+    pub fn terminate(&mut self, grace: Duration) -> Result<(ProcessEnd, bool), RunError> {
+        if let Some(end) = self.poll_end() {
+            return Ok((end, false));
+        }
+        // SAFETY: kill(2) on our own unreaped child's pid cannot hit another process.
+        unsafe { libc::kill(self.pid() as libc::pid_t, libc::SIGTERM) };
+        if let Some(end) = self.wait_for(grace)? {
+            return Ok((end, false));
+        }
+        Ok((self.kill(), true))
+    }
+
+    /// SIGKILL and reap.
+    pub fn kill(&mut self) -> ProcessEnd {
+        if let Some(end) = self.poll_end() {
+            return end;
+        }
+        let _ = self.child.kill();
+        let end = self
+            .child
+            .wait()
+            .map_or(ProcessEnd::Signal(libc::SIGKILL), ProcessEnd::from_status);
+        self.ended = Some(end);
+        end
+    }
+}
+
+impl Drop for Supervised {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Ties the child to us and, given a cgroup's `cgroup.procs`, moves it there before `exec`, so
+/// not one allocation of the server escapes the limit.
+pub fn tie_to_us(command: &mut Command, cgroup_procs: Option<std::ffi::CString>) {
+    // SAFETY: the closure runs between fork and exec and only makes async-signal-safe calls
+    // (prctl, open, write, close) on memory prepared before the fork.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            if let Some(path) = &cgroup_procs {
+                let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+                if fd < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                // "0" means "the writing process", i.e. this child.
+                let written = libc::write(fd, b"0".as_ptr().cast(), 1);
+                let write_error = io::Error::last_os_error();
+                libc::close(fd);
+                if written != 1 {
+                    return Err(write_error);
+                }
+            }
+            Ok(())
+        });
+    }
+}
+
+/// The last line of a child's log, cut to 120 characters.
+pub fn last_line(path: &Path) -> String {
+    fs::read_to_string(path)
+        .ok()
+        .and_then(|text| {
+            let line = text.lines().rev().find(|l| !l.trim().is_empty())?;
+            Some(truncate(line, 120))
+        })
+        .unwrap_or_else(|| "(no output)".into())
+}
+
+/// The server's own complaint (`chat-server: ...`) if it made one, else its last line: a bad
+/// flag is followed by the usage line, which says less.
+pub fn error_line(path: &Path) -> String {
+    fs::read_to_string(path)
+        .ok()
+        .and_then(|text| {
+            let line = text.lines().find(|l| l.starts_with("chat-server:"))?;
+            Some(truncate(line.trim(), 120))
+        })
+        .unwrap_or_else(|| last_line(path))
+}
+
+/// The server's own note of a signal it received, if it logged one.
+pub fn signal_line(path: &Path) -> Option<String> {
+    let log = fs::read_to_string(path).ok()?;
+    log.lines()
+        .find(|line| line.to_ascii_lowercase().contains("signal"))
+        .map(|line| truncate(line.trim(), 80))
+}
+
+/// `text`, cut to `max_chars` characters with an ellipsis.
+pub fn truncate(text: &str, max_chars: usize) -> String {
+    if text.chars().count() <= max_chars {
+        text.to_string()
+    } else {
+        let cut: String = text.chars().take(max_chars).collect();
+        format!("{cut}…")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_start_failure_names_the_server_s_complaint_not_its_usage() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("server.log");
+        fs::write(
+            &log,
+            "chat-server: Unrecognized option: 'redis'\nUsage: chat-server [options]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            error_line(&log),
+            "chat-server: Unrecognized option: 'redis'"
+        );
+        fs::write(&log, "[*] Room log: in memory only\npanicked somewhere\n").unwrap();
+        assert_eq!(error_line(&log), "panicked somewhere");
+    }
+}

@@ -1,0 +1,273 @@
+//! The text of one figure or one step, as every table, target check and progress line shows
+//! it: milliseconds, MiB, percentages, rates and ratios, "event / threads" pairs, and the "what
+//! happened" lines of a step that went wrong.
+
+use std::fmt::Write as _;
+
+use chat_load::report::ChurnReport;
+
+use crate::model::StepResult;
+
+/// A figure chat-load did not report.
+pub const NOT_AVAILABLE: &str = "n/a";
+
+/// µs as ms, with fewer decimals the bigger it is.
+pub fn ms(us: f64) -> String {
+    let ms = us / 1000.0;
+    if ms >= 100.0 {
+        format!("{ms:.0}")
+    } else if ms >= 10.0 {
+        format!("{ms:.1}")
+    } else {
+        format!("{ms:.2}")
+    }
+}
+
+/// KiB as MiB.
+pub fn mib(kib: f64) -> String {
+    format!("{:.1}", kib / 1024.0)
+}
+
+/// A fraction as a percentage that never rounds a loss up to 100%.
+pub fn percent(fraction: f64) -> String {
+    if fraction >= 1.0 {
+        "100%".to_string()
+    } else {
+        format!("{:.2}%", (fraction * 10_000.0).floor() / 100.0)
+    }
+}
+
+/// Large rates in k/M so the table stays narrow.
+pub fn rate(value: f64) -> String {
+    if value >= 1e6 {
+        format!("{:.2}M", value / 1e6)
+    } else if value >= 1e3 {
+        format!("{:.1}k", value / 1e3)
+    } else {
+        format!("{value:.0}")
+    }
+}
+
+/// Two decimals.
+pub fn two(value: f64) -> String {
+    format!("{value:.2}")
+}
+
+/// `numerator / denominator` as `3.2×`.
+pub fn ratio(numerator: Option<f64>, denominator: Option<f64>) -> String {
+    match (numerator, denominator) {
+        (Some(n), Some(d)) if d > 0.0 => {
+            let r = n / d;
+            if r >= 10.0 {
+                format!("{r:.0}×")
+            } else {
+                format!("{r:.2}×")
+            }
+        }
+        _ => NOT_AVAILABLE.into(),
+    }
+}
+
+/// The text, or "n/a".
+pub fn or_na(text: Option<String>) -> String {
+    text.unwrap_or_else(|| NOT_AVAILABLE.into())
+}
+
+/// "N" connected when all did, else "N/M" (of those asked for, not what the tool echoes back).
+pub fn connected_text(result: &StepResult) -> Option<String> {
+    let connected = result.load()?.connected as u64;
+    Some(count_of(connected, result.step.workload.clients))
+}
+
+/// Hold mode: how many received the final broadcast, "N" when all did, else "N/M".
+pub fn alive_text(result: &StepResult) -> Option<String> {
+    let alive = result.load()?.hold.as_ref()?.alive;
+    Some(count_of(alive, result.step.workload.clients))
+}
+
+fn count_of(count: u64, wanted: u32) -> String {
+    if count >= u64::from(wanted) {
+        format!("{count}")
+    } else {
+        format!("{count}/{wanted}")
+    }
+}
+
+/// "event / threads" in one cell. A missing step is "–", a failed step without figures is
+/// "failed", a missing figure is "n/a".
+pub fn pair(
+    event: Option<&StepResult>,
+    threads: Option<&StepResult>,
+    figure: impl Fn(&StepResult) -> Option<String>,
+) -> String {
+    let cell = |result: Option<&StepResult>| match result {
+        None => "–".to_string(),
+        Some(r) if r.load.is_none() && r.failure.is_some() => "failed".to_string(),
+        Some(r) => or_na(figure(r)),
+    };
+    format!("{} / {}", cell(event), cell(threads))
+}
+
+/// `failed: …` after `text` when the step failed.
+pub fn with_failure(mut text: String, result: &StepResult) -> String {
+    if let Some(failure) = &result.failure {
+        let _ = write!(text, "; failed: {failure}");
+    }
+    text
+}
+
+/// What went wrong or was partial in a step; empty when it was clean.
+pub fn what_happened(result: &StepResult) -> Vec<String> {
+    let mut lines = Vec::new();
+    if let Some(failure) = &result.failure {
+        lines.push(format!("failed: {failure}"));
+    }
+    let Some(report) = result.load() else {
+        if result.failure.is_none() {
+            lines.push("no figures from chat-load".into());
+        }
+        return lines;
+    };
+    let wanted = result.step.workload.clients;
+    if report.connected < wanted as usize {
+        let mut text = format!("connected {}/{wanted}", report.connected);
+        let errors: Vec<String> = (report.connect_errors.iter())
+            .filter(|(_, &n)| n > 0)
+            .map(|(name, n)| format!("{name} ×{n}"))
+            .collect();
+        if !errors.is_empty() {
+            let _ = write!(text, " ({})", errors.join(", "));
+        }
+        lines.push(text);
+    }
+    if let Some(fraction) = report.delivered_fraction.filter(|&f| f < 1.0) {
+        lines.push(format!(
+            "delivered {} ({} of {} deliveries)",
+            percent(fraction),
+            report.deliveries_received,
+            report.deliveries_expected,
+        ));
+    }
+    let slow_dropped = report.slow.as_ref().map_or(0, |s| s.slow_dropped);
+    // The slow reader being dropped is the point of the slow step, not a failure.
+    if report.disconnected_early > slow_dropped {
+        let early = report.disconnected_early;
+        lines.push(format!("{early} clients disconnected early"));
+    }
+    if let Some(slow) = report
+        .slow
+        .as_ref()
+        .filter(|s| s.slow_dropped < s.slow_clients)
+    {
+        lines.push(format!(
+            "slow reader not dropped by the end ({} of {} dropped)",
+            slow.slow_dropped, slow.slow_clients
+        ));
+    }
+    if let Some((first, rest)) = report.errors.split_first() {
+        let more = match rest.len() {
+            0 => String::new(),
+            n => format!(" (+{n} more)"),
+        };
+        lines.push(format!("chat-load says: {first}{more}"));
+    }
+    lines
+}
+
+/// One stderr line after a step.
+pub fn progress_summary(result: &StepResult) -> String {
+    let mut parts = Vec::new();
+    if let Some(report) = result.load() {
+        let wanted = result.step.workload.clients;
+        parts.push(format!("connected {}/{wanted}", report.connected));
+        if let Some(fraction) = report.delivered_fraction {
+            parts.push(format!("delivered {}", percent(fraction)));
+        }
+        if let Some(us) = result.p99_us() {
+            parts.push(format!("p99 {} ms", ms(us)));
+        }
+        if let Some(kb) = result.rss_peak_kb() {
+            parts.push(format!("rss {} MiB", mib(kb)));
+        }
+        if let Some(restart) = result.restart() {
+            parts.push(format!(
+                "lost {}, duplicated {}, out of order {}, away p50 {} ms",
+                restart.lost,
+                restart.duplicated,
+                restart.out_of_order,
+                or_na(restart.reconnect_us.map(|r| ms(r.p50 as f64)))
+            ));
+        }
+        if let Some(curve) = result.churn().and_then(ChurnReport::rss_curve) {
+            let (first, last) = (curve.first[0], curve.last);
+            parts.push(format!(
+                "rss after round {} {} MiB, after round {} {} MiB",
+                first.0,
+                mib(first.1 as f64),
+                last.0,
+                mib(last.1 as f64)
+            ));
+        }
+    }
+    if let Some(failure) = &result.failure {
+        parts.push(format!("FAILED: {failure}"));
+    }
+    format!("{} ({:.1} s)", parts.join(", "), result.wall_secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::ladder::{Ladder, ServerMode};
+    use crate::model::tests::{churn_fixture, fixture};
+
+    #[test]
+    fn percent_never_rounds_a_loss_up() {
+        assert_eq!(percent(0.99999), "99.99%");
+        assert_eq!(percent(1.0), "100%");
+    }
+
+    #[test]
+    fn ratio_formats_and_guards_zero() {
+        assert_eq!(ratio(Some(3.0), Some(2.0)), "1.50×");
+        assert_eq!(ratio(Some(300.0), Some(2.0)), "150×");
+        assert_eq!(ratio(Some(3.0), Some(0.0)), "n/a");
+        assert_eq!(ratio(None, Some(2.0)), "n/a");
+    }
+
+    #[test]
+    fn partial_connects_list_the_errors() {
+        let result = fixture(
+            Ladder::Idle,
+            5000,
+            ServerMode::Threads,
+            json!({"clients": 5000, "connected": 3012, "connect_errors": {"ECONNREFUSED": 1988, "ETIMEDOUT": 0}, "errors": []}),
+        );
+        assert_eq!(
+            what_happened(&result),
+            vec!["connected 3012/5000 (ECONNREFUSED ×1988)".to_string()]
+        );
+    }
+
+    #[test]
+    fn dropped_slow_reader_is_not_an_early_disconnect() {
+        let result = fixture(
+            Ladder::SlowReader,
+            1000,
+            ServerMode::Event,
+            json!({"disconnected_early": 1, "errors": []}),
+        );
+        assert!(what_happened(&result).is_empty());
+    }
+
+    #[test]
+    fn churn_progress_names_first_and_last_round() {
+        let line = progress_summary(&churn_fixture(ServerMode::Event, 60, &[4096, 5120, 6144]));
+        assert!(
+            line.contains("rss after round 1 4.0 MiB, after round 3 6.0 MiB"),
+            "{line}"
+        );
+    }
+}

@@ -1,0 +1,614 @@
+//! The report's tables, each a list of column specs (a header and a function from a row to its
+//! cell) rendered by one function, [`table`]. The side-by-side tables have a row per room size
+//! holding the event and the threads step ([`Versus`]); the others a row per step or per
+//! paired figure.
+
+use std::fmt::Write as _;
+
+use chat_load::report::RestartReport;
+
+use super::cells::NOT_AVAILABLE;
+use super::cells::{alive_text, connected_text, mib, ms, or_na, pair, percent, rate, ratio, two};
+use super::targets::TargetCheck;
+use super::targets::{check_tls_idle, log_costs, runs_text, tls_costs, tls_idle_pair, Paired};
+use crate::ladder::{Ladder, RoomLog, ServerMode};
+use crate::model::{find, StepResult, LOG_COST_MAX_FACTOR, TLS_IDLE_RSS_TARGET_KB};
+
+/// A table column: its header and how a row's cell is made.
+pub type Column<R> = (&'static str, fn(&R) -> String);
+
+/// A Markdown table of `rows`, one column per spec.
+pub fn table<R>(columns: &[Column<R>], rows: &[R]) -> String {
+    let mut out = String::new();
+    let headers: Vec<&str> = columns.iter().map(|(header, _)| *header).collect();
+    let _ = writeln!(out, "| {} |", headers.join(" | "));
+    let _ = writeln!(out, "|{}|", vec!["---"; columns.len()].join("|"));
+    for row in rows {
+        let cells: Vec<String> = (columns.iter())
+            .map(|(_, cell)| cell(row).replace('|', "\\|"))
+            .collect();
+        let _ = writeln!(out, "| {} |", cells.join(" | "));
+    }
+    out
+}
+
+/// A column of a side-by-side table, for rows of any lifetime (so a list of them can be a
+/// constant).
+type VersusColumn = (&'static str, for<'a> fn(&Versus<'a>) -> String);
+
+/// One row of a side-by-side table: what it is about, and the event and threads steps.
+pub struct Versus<'a> {
+    label: String,
+    event: Option<&'a StepResult>,
+    threads: Option<&'a StepResult>,
+}
+
+impl<'a> Versus<'a> {
+    /// The side-by-side steps of `ladder` (and `clients`, when given).
+    fn of(results: &'a [StepResult], label: String, ladder: Ladder, clients: Option<u32>) -> Self {
+        Versus {
+            label,
+            event: find(results, ladder, clients, ServerMode::Event),
+            threads: find(results, ladder, clients, ServerMode::Threads),
+        }
+    }
+
+    /// A row per room size of `ladder`, in run order.
+    fn per_size(results: &'a [StepResult], ladder: Ladder) -> Vec<Self> {
+        let mut sizes: Vec<u32> = Vec::new();
+        for result in results.iter().filter(|r| r.step.workload.ladder == ladder) {
+            if !sizes.contains(&result.step.workload.clients) {
+                sizes.push(result.step.workload.clients);
+            }
+        }
+        (sizes.into_iter())
+            .map(|clients| Versus::of(results, clients.to_string(), ladder, Some(clients)))
+            .collect()
+    }
+
+    /// "event / threads" of a figure.
+    fn both(&self, figure: fn(&StepResult) -> Option<String>) -> String {
+        pair(self.event, self.threads, figure)
+    }
+
+    /// threads ÷ event of a figure.
+    fn threads_over_event(&self, figure: fn(&StepResult) -> Option<f64>) -> String {
+        ratio(self.threads.and_then(figure), self.event.and_then(figure))
+    }
+}
+
+fn rss_mib(r: &StepResult) -> Option<String> {
+    r.rss_peak_kb().map(mib)
+}
+
+fn threads_peak(r: &StepResult) -> Option<String> {
+    Some(r.server()?.threads_peak.to_string())
+}
+
+fn cpu_secs(r: &StepResult) -> Option<String> {
+    Some(two(r.server()?.cpu_secs))
+}
+
+fn delivered(r: &StepResult) -> Option<String> {
+    r.delivered().map(percent)
+}
+
+/// The idle ladder: memory per connection.
+pub fn idle_table(results: &[StepResult]) -> String {
+    let columns: &[VersusColumn] = &[
+        ("clients", |v| v.label.clone()),
+        ("connected", |v| v.both(connected_text)),
+        ("got final broadcast", |v| v.both(alive_text)),
+        ("RSS peak MiB", |v| v.both(rss_mib)),
+        ("RSS threads/event", |v| {
+            v.threads_over_event(StepResult::rss_peak_kb)
+        }),
+        ("KiB/client", |v| {
+            v.both(|r| {
+                let clients = f64::from(r.step.workload.clients);
+                r.rss_peak_kb().map(|kb| format!("{:.1}", kb / clients))
+            })
+        }),
+        ("threads", |v| v.both(threads_peak)),
+        ("CPU s", |v| v.both(cpu_secs)),
+        ("cgroup peak MiB", |v| {
+            v.both(|r| {
+                let bytes = r.cgroup.as_ref()?.peak_bytes?;
+                Some(format!("{:.1}", bytes as f64 / 1_048_576.0))
+            })
+        }),
+    ];
+    table(columns, &Versus::per_size(results, Ladder::Idle))
+}
+
+/// The columns of the fanout and saturating tables, and of the slow-reader pair.
+const BROADCAST_COLUMNS: &[VersusColumn] = &[
+    ("clients", |v| v.label.clone()),
+    ("connected", |v| v.both(connected_text)),
+    ("delivered", |v| v.both(delivered)),
+    ("deliveries/s", |v| {
+        v.both(|r| r.load().map(|l| rate(l.deliveries_per_sec)))
+    }),
+    ("p50 ms", |v| {
+        v.both(|r| r.latency().map(|l| ms(l.p50 as f64)))
+    }),
+    ("p99 ms", |v| v.both(|r| r.p99_us().map(ms))),
+    ("max ms", |v| {
+        v.both(|r| r.latency().map(|l| ms(l.max as f64)))
+    }),
+    ("p99 threads/event", |v| {
+        v.threads_over_event(StepResult::p99_us)
+    }),
+    ("RSS peak MiB", |v| v.both(rss_mib)),
+    ("threads", |v| v.both(threads_peak)),
+    ("CPU s", |v| v.both(cpu_secs)),
+    ("CPU µs/delivery", |v| {
+        v.both(|r| r.cpu_us_per_delivery().map(two))
+    }),
+    ("CPU/delivery threads/event", |v| {
+        v.threads_over_event(StepResult::cpu_us_per_delivery)
+    }),
+];
+
+/// The fanout ladder (or the saturating step): delivery, latency, CPU.
+pub fn broadcast_table(results: &[StepResult], ladder: Ladder) -> String {
+    table(BROADCAST_COLUMNS, &Versus::per_size(results, ladder))
+}
+
+/// The slow-reader pair: the same room without and with one reader that never reads.
+pub fn slow_table(results: &[StepResult]) -> String {
+    let mut columns = BROADCAST_COLUMNS.to_vec();
+    columns[0].0 = "run";
+    columns.push(("slow dropped", |v| {
+        v.both(|r| {
+            let slow = r.load()?.slow.as_ref()?;
+            Some(format!("{}/{}", slow.slow_dropped, slow.slow_clients))
+        })
+    }));
+    let rows = [
+        (Ladder::SlowBaseline, "without slow reader"),
+        (Ladder::SlowReader, "with 1 slow reader"),
+    ]
+    .map(|(ladder, label)| Versus::of(results, label.into(), ladder, None));
+    let factor = |mode| {
+        ratio(
+            find(results, Ladder::SlowReader, None, mode).and_then(StepResult::p99_us),
+            find(results, Ladder::SlowBaseline, None, mode).and_then(StepResult::p99_us),
+        )
+    };
+    format!(
+        "{}\np99 with / without the slow reader: event {}, threads {}.\n",
+        table(&columns, &rows),
+        factor(ServerMode::Event),
+        factor(ServerMode::Threads)
+    )
+}
+
+fn churn_mib(kb: u64) -> String {
+    mib(kb as f64)
+}
+
+/// The churn soak: the server's RSS after round 1, after round 10 and after the last round, the
+/// growth between the first and the last, and the highest reading.
+pub fn churn_table(results: &[StepResult]) -> String {
+    let columns: &[VersusColumn] = &[
+        ("clients per round", |v| v.label.clone()),
+        ("rounds done", |v| {
+            v.both(|r| {
+                let churn = r.churn()?;
+                Some(format!("{}/{}", churn.rounds.len(), churn.rounds_asked?))
+            })
+        }),
+        ("connected (fewest in a round)", |v| v.both(connected_text)),
+        ("delivered", |v| v.both(delivered)),
+        ("RSS after round 1 MiB", |v| {
+            v.both(|r| r.churn()?.rss_after(1).map(churn_mib))
+        }),
+        ("RSS after round 10 MiB", |v| {
+            v.both(|r| r.churn()?.rss_after(10).map(churn_mib))
+        }),
+        ("RSS after last round MiB", |v| {
+            v.both(|r| Some(churn_mib(r.churn()?.rss_curve()?.last.1)))
+        }),
+        ("growth, round 1 to last, MiB", |v| {
+            v.both(|r| {
+                let growth = r.churn()?.rss_curve()?.growth_kb();
+                Some(format!("{:+.1}", growth as f64 / 1024.0))
+            })
+        }),
+        ("highest RSS after a round MiB", |v| {
+            v.both(|r| Some(churn_mib(r.churn()?.rss_curve()?.max.1)))
+        }),
+    ];
+    table(columns, &Versus::per_size(results, Ladder::Churn))
+}
+
+/// The durable log's price: the event server on its log and with `--db none`, each run and
+/// the medians side by side.
+pub fn log_cost_table(results: &[StepResult]) -> String {
+    let columns: &[Column<Paired>] = &[
+        ("figure", |c| c.label.clone()),
+        ("with the log (SQLite file): median (each run)", |c| {
+            runs_text(&c.first)
+        }),
+        ("`--db none`: median (each run)", |c| runs_text(&c.second)),
+        ("log ÷ none, medians", Paired::ratio_text),
+        ("target", |_| format!("≤ {LOG_COST_MAX_FACTOR}×")),
+        ("result", |c| c.verdict.label().into()),
+    ];
+    table(columns, &log_costs(results))
+}
+
+/// One row of the TLS table, already in words: the idle room's rows are not paired runs.
+pub struct TlsRow {
+    figure: String,
+    tls: String,
+    plain: String,
+    ratio: String,
+    target: String,
+    result: String,
+}
+
+/// TLS against plain: the idle room's memory, then each paired figure.
+pub fn tls_table(results: &[StepResult]) -> String {
+    let mut rows = Vec::new();
+    let tls_idle = results
+        .iter()
+        .find(|r| r.step.workload.ladder == Ladder::TlsIdle);
+    if let Some(size) = tls_idle.map(|r| r.step.workload.clients) {
+        let (tls, plain) = tls_idle_pair(results, size);
+        let rss = |r: Option<&StepResult>| r.and_then(StepResult::rss_peak_kb);
+        rows.push(TlsRow {
+            figure: format!(
+                "{size} idle clients: server peak RSS MiB (all got the broadcast: TLS {}, plain {})",
+                or_na(tls.and_then(alive_text)),
+                or_na(plain.and_then(alive_text))
+            ),
+            tls: or_na(rss(tls).map(mib)),
+            plain: or_na(rss(plain).map(mib)),
+            ratio: ratio(rss(tls), rss(plain)),
+            target: format!("≤ {:.0} MiB", TLS_IDLE_RSS_TARGET_KB / 1024.0),
+            result: check_tls_idle(results).verdict.label().into(),
+        });
+        let handshakes = tls
+            .and_then(StepResult::load)
+            .and_then(|l| l.tls_handshake_us);
+        if let Some(h) = handshakes {
+            rows.push(TlsRow {
+                figure: format!(
+                    "{size} idle clients: TLS handshake p50 / p99 ms (all connecting at once)"
+                ),
+                tls: format!("{} / {}", ms(h.p50 as f64), ms(h.p99 as f64)),
+                plain: String::new(),
+                ratio: String::new(),
+                target: String::new(),
+                result: String::new(),
+            });
+        }
+    }
+    let costs = tls_costs(results);
+    rows.extend(
+        costs
+            .into_iter()
+            .filter(|c| !(c.first.is_empty() && c.second.is_empty()))
+            .map(|c| {
+                let has_target = c.max_factor.is_some();
+                TlsRow {
+                    tls: runs_text(&c.first),
+                    plain: runs_text(&c.second),
+                    ratio: c.ratio_text(),
+                    target: c.max_factor.map_or("–".into(), |max| format!("≤ {max}×")),
+                    result: if has_target {
+                        c.verdict.label().into()
+                    } else {
+                        String::new()
+                    },
+                    figure: c.label,
+                }
+            }),
+    );
+    let columns: &[Column<TlsRow>] = &[
+        ("figure", |r| r.figure.clone()),
+        ("TLS: median (each run)", |r| r.tls.clone()),
+        ("plain: median (each run)", |r| r.plain.clone()),
+        ("TLS ÷ plain", |r| r.ratio.clone()),
+        ("target", |r| r.target.clone()),
+        ("result", |r| r.result.clone()),
+    ];
+    table(columns, &rows)
+}
+
+/// A cell of a scale-out row: "failed" for a step without figures.
+fn scale_cell(r: &StepResult, text: Option<String>) -> String {
+    if r.load().is_none() {
+        "failed".into()
+    } else {
+        or_na(text)
+    }
+}
+
+/// The step's Redis figure, "–" on the embedded log.
+fn redis_cell(r: &StepResult, figure: fn(&StepResult) -> Option<String>) -> String {
+    match r.step.room_log {
+        RoomLog::Redis => scale_cell(r, figure(r)),
+        _ => "–".into(),
+    }
+}
+
+/// One server on the embedded log, one on Redis, two sharing Redis, the same fanout.
+pub fn scale_table(results: &[StepResult]) -> String {
+    let scale = |r: &&StepResult| r.step.workload.ladder == Ladder::Scale;
+    let Some(size) = results.iter().find(scale).map(|r| r.step.workload.clients) else {
+        return "Not in this run.\n".into();
+    };
+    let embedded = find(results, Ladder::Fanout, Some(size), ServerMode::Event);
+    let rows: Vec<&StepResult> = embedded
+        .into_iter()
+        .chain(results.iter().filter(scale))
+        .collect();
+    let columns: &[Column<&StepResult>] = &[
+        ("servers, room's log", |r| {
+            let count = r.step.server_count;
+            let servers = if count > 1 { "servers" } else { "server" };
+            let log = match r.step.room_log {
+                RoomLog::Redis => "Redis stream",
+                _ => "embedded log (SQLite)",
+            };
+            format!("{count} {servers}, {log}")
+        }),
+        ("delivered", |r| scale_cell(r, delivered(r))),
+        ("p99 ms", |r| scale_cell(r, r.p99_us().map(ms))),
+        (
+            "server CPU µs per delivery, all servers (each one's CPU)",
+            |r| scale_cell(r, servers_cpu_text(r)),
+        ),
+        ("Redis CPU µs per delivery (its CPU)", |r| {
+            redis_cell(r, |r| {
+                let (cpu, deliveries) = (r.redis()?.cpu_secs, r.load()?.deliveries_received);
+                let per = cpu * 1e6 / deliveries as f64;
+                (deliveries > 0).then(|| format!("{per:.2} ({cpu:.2} s)"))
+            })
+        }),
+        ("Redis peak RSS MiB", |r| {
+            redis_cell(r, |r| Some(mib(r.redis()?.rss_peak_kb as f64)))
+        }),
+        ("receivers that saw another order", |r| {
+            let order = r.load().and_then(|l| l.order.as_ref());
+            let text = order.map(|o| format!("{} of {}", o.receivers_differing, o.receivers));
+            scale_cell(r, text)
+        }),
+    ];
+    table(columns, &rows)
+}
+
+/// CPU µs per delivery of all of a step's servers together, and each one's CPU seconds.
+fn servers_cpu_text(result: &StepResult) -> Option<String> {
+    let deliveries = result.load()?.deliveries_received;
+    let servers = result.servers();
+    if servers.is_empty() || deliveries == 0 {
+        return None;
+    }
+    let total: f64 = servers.iter().map(|s| s.cpu_secs).sum();
+    let each: Vec<String> = servers.iter().map(|s| two(s.cpu_secs)).collect();
+    let per = total * 1e6 / deliveries as f64;
+    Some(format!("{per:.2} ({} s)", each.join(" + ")))
+}
+
+/// A restart row's cell from chat-load's restart figures: "failed" or "n/a" without them.
+fn restart_cell(r: &StepResult, figure: impl Fn(&RestartReport) -> String) -> String {
+    match (r.restart(), &r.failure) {
+        (Some(restart), _) => figure(restart),
+        (None, Some(_)) => "failed".to_string(),
+        (None, None) => NOT_AVAILABLE.to_string(),
+    }
+}
+
+/// The restart scenario's one row: what the clients lost across a SIGKILL and a restart.
+pub fn restart_table(results: &[StepResult]) -> String {
+    let columns: &[Column<&StepResult>] = &[
+        ("clients", |r| r.step.workload.clients.to_string()),
+        ("senders × msg/s", |r| {
+            let w = &r.step.workload;
+            format!("{} × {}", w.senders, w.rate_per_sender)
+        }),
+        ("SIGKILL at", |r| {
+            restart_cell(r, |x| {
+                format!("{} s, down {} s", x.kill_at_secs, x.restart_after_secs)
+            })
+        }),
+        ("messages in the log / sent", |r| {
+            let sent = r.load().map_or(0, |l| l.messages_sent);
+            restart_cell(r, |x| format!("{} / {sent}", x.log_messages))
+        }),
+        ("delivered", |r| or_na(delivered(r))),
+        ("lost", |r| restart_cell(r, |x| x.lost.to_string())),
+        ("duplicated", |r| {
+            restart_cell(r, |x| x.duplicated.to_string())
+        }),
+        ("out of order", |r| {
+            restart_cell(r, |x| x.out_of_order.to_string())
+        }),
+        ("delivered, not in the log", |r| {
+            restart_cell(r, |x| x.unlogged.to_string())
+        }),
+        ("came in a replay", |r| {
+            restart_cell(r, |x| x.replayed.to_string())
+        }),
+        ("resumed", |r| {
+            let clients = r.step.workload.clients;
+            restart_cell(r, |x| format!("{}/{clients}", x.resumed))
+        }),
+        ("away p50 / max ms", |r| {
+            restart_cell(r, |x| {
+                let away = |us: Option<u64>| or_na(us.map(|us| ms(us as f64)));
+                let (p50, max) = (x.reconnect_us.map(|a| a.p50), x.reconnect_us.map(|a| a.max));
+                format!("{} / {}", away(p50), away(max))
+            })
+        }),
+    ];
+    let restarts = results
+        .iter()
+        .filter(|r| r.step.workload.ladder == Ladder::Restart);
+    table(columns, &restarts.collect::<Vec<_>>())
+}
+
+/// The target checks: target, verdict, figures.
+pub fn targets_table(checks: &[TargetCheck]) -> String {
+    let columns: &[Column<TargetCheck>] = &[
+        ("target", |c| c.target.clone()),
+        ("result", |c| c.verdict.label().into()),
+        ("figures", |c| c.detail.clone()),
+    ];
+    table(columns, checks)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::model::tests::{churn_fixture, fixture, fixture_run, restart_fixture};
+    use crate::report::cells::progress_summary;
+    use crate::report::targets::tests::{log_cost_results, tls_idle, tls_saturation};
+
+    #[test]
+    fn fanout_row_shows_both_modes_and_ratio() {
+        let results = vec![
+            fixture(Ladder::Fanout, 1000, ServerMode::Event, json!({})),
+            fixture(
+                Ladder::Fanout,
+                1000,
+                ServerMode::Threads,
+                json!({"latency_us": {"p99": 2700}, "server": {"threads_peak": 1001}}),
+            ),
+        ];
+        let text = broadcast_table(&results, Ladder::Fanout);
+        let row = text.lines().nth(2).unwrap();
+        assert!(
+            row.starts_with("| 1000 | 1000 / 1000 | 100% / 100% | 200.0k / 200.0k |"),
+            "{row}"
+        );
+        assert!(row.contains("| 0.90 / 2.70 |"), "{row}");
+        assert!(row.contains("| 3.00× |"), "{row}");
+        assert!(row.contains("| 1 / 1001 |"), "{row}");
+    }
+
+    #[test]
+    fn missing_mode_and_missing_figure_are_marked() {
+        let results = vec![fixture(
+            Ladder::Fanout,
+            100,
+            ServerMode::Event,
+            json!({"latency_us": null}),
+        )];
+        let text = broadcast_table(&results, Ladder::Fanout);
+        assert!(text.contains("| n/a / – |"), "{text}");
+    }
+
+    #[test]
+    fn scale_table_has_each_server_redis_and_the_order() {
+        let server = |pid: u32, cpu: f64| {
+            json!({"pid": pid, "rss_peak_kb": 9000, "rss_end_kb": 9000, "vm_hwm_kb": 9000,
+                   "threads_peak": 3, "cpu_secs": cpu})
+        };
+        let order = json!({"servers": 2, "receivers": 1000, "receivers_differing": 0,
+                           "id_mismatches": 0, "ids_not_increasing": 0, "unchecked": 0});
+        let one = fixture_run(
+            Ladder::Scale,
+            1000,
+            ServerMode::Event,
+            RoomLog::Redis,
+            1,
+            json!({"redis": server(7, 0.5), "order": order}),
+        );
+        let mut two = fixture_run(
+            Ladder::Scale,
+            1000,
+            ServerMode::Event,
+            RoomLog::Redis,
+            1,
+            json!({"servers": [server(5, 1.0), server(6, 0.8)],
+                   "redis": server(7, 0.4), "order": order}),
+        );
+        two.step.server_count = 2;
+        let results = vec![
+            fixture(Ladder::Fanout, 1000, ServerMode::Event, json!({})),
+            one,
+            two,
+        ];
+        let table = scale_table(&results);
+        assert!(table.contains("1 server, embedded log (SQLite)"), "{table}");
+        assert!(table.contains("1 server, Redis stream"), "{table}");
+        assert!(table.contains("2 servers, Redis stream"), "{table}");
+        // 1.8 s of both servers over 2,000,000 deliveries.
+        assert!(table.contains("0.90 (1.00 + 0.80 s)"), "{table}");
+        assert!(table.contains("0.20 (0.40 s)"), "{table}");
+        assert!(table.contains("0 of 1000"), "{table}");
+        assert_eq!(scale_table(&[]), "Not in this run.\n");
+    }
+
+    #[test]
+    fn restart_row_has_lost_duplicated_out_of_order_and_away() {
+        let text = restart_table(&[restart_fixture(json!({}))]);
+        let row = text.lines().nth(2).unwrap();
+        assert_eq!(
+            row,
+            "| 500 | 20 × 4 | 5 s, down 1 s | 790 / 800 | 100% | 0 | 0 | 0 | 0 | 2400 | 500/500 | 1150 / 1400 |"
+        );
+        let line = progress_summary(&restart_fixture(json!({})));
+        assert!(
+            line.contains("lost 0, duplicated 0, out of order 0, away p50 1150 ms"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn churn_row_shows_rss_after_first_tenth_and_last_round() {
+        let mut event_kb: Vec<u64> = (0..60).map(|i| 4096 + 16 * i).collect();
+        event_kb[29] = 10 * 1024;
+        let results = vec![
+            churn_fixture(ServerMode::Event, 60, &event_kb),
+            churn_fixture(ServerMode::Threads, 60, &[3072; 11]),
+        ];
+        let text = churn_table(&results);
+        let row = text.lines().nth(2).unwrap();
+        assert_eq!(
+            row,
+            "| 300 | 60/60 / 11/60 | 300 / 300 | 100% / 100% | 4.0 / 3.0 | 4.1 / 3.0 | 4.9 / 3.0 | +0.9 / +0.0 | 10.0 / 3.0 |"
+        );
+        assert!(text.contains("| RSS after round 10 MiB |"), "{text}");
+    }
+
+    #[test]
+    fn log_cost_table_has_each_run_the_medians_and_the_verdict() {
+        let text = log_cost_table(&log_cost_results([700, 900], [1.1, 1.1]));
+        let rows: Vec<&str> = text.lines().skip(2).collect();
+        assert_eq!(
+            rows[0],
+            "| fanout 1000 clients × 200 msg/s: p99 ms | 0.90 (0.90, 0.90) | 0.80 (0.70, 0.90) | 1.12× | ≤ 1.15× | met |"
+        );
+        assert!(
+            rows[1].starts_with(
+                "| saturating, 500 clients × 2000 msg/s: CPU µs per delivery | 0.61 (0.61, 0.61) | 0.55 (0.55, 0.55) | 1.12× |"
+            ),
+            "{}",
+            rows[1]
+        );
+        let text = log_cost_table(&log_cost_results([700, 700], [1.1, 1.1]));
+        assert!(text.contains("| 1.29× | ≤ 1.15× | **not met** |"), "{text}");
+        let results = vec![fixture(Ladder::Fanout, 1000, ServerMode::Event, json!({}))];
+        let text = log_cost_table(&results);
+        assert!(
+            text.contains("| 0.90 (0.90) | n/a | n/a | ≤ 1.15× | not measured |"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn tls_table_has_the_idle_room_and_the_cpu_target() {
+        let table = tls_table(&tls_saturation(1.5));
+        assert!(table.contains("CPU µs per delivery"), "{table}");
+        assert!(table.contains("≤ 1.5×"), "{table}");
+        assert!(tls_table(&tls_idle(91_000, 10_000)).contains("88.9"));
+    }
+}
