@@ -169,7 +169,7 @@ pub fn default_queue_budget() -> usize {
 }
 
 /// The memory this process may use: the machine's, or its cgroup's limit
-/// (cgroup v2) when that is lower.
+/// (cgroup v1 or v2) when that is lower.
 fn usable_memory() -> Option<u64> {
     // SAFETY: sysconf only reads the system's configuration.
     let (pages, page_size) = unsafe {
@@ -179,10 +179,25 @@ fn usable_memory() -> Option<u64> {
         )
     };
     let physical = u64::try_from(pages).ok()? * u64::try_from(page_size).ok()?;
-    let cgroup = std::fs::read_to_string("/sys/fs/cgroup/memory.max")
-        .ok()
-        .and_then(|limit| limit.trim().parse::<u64>().ok());
-    Some(cgroup.map_or(physical, |limit| limit.min(physical)))
+    Some(cgroup_memory_limit().map_or(physical, |limit| limit.min(physical)))
+}
+
+/// This process's cgroup memory limit, if it has one: v1's
+/// `memory.limit_in_bytes` or v2's `memory.max`.
+fn cgroup_memory_limit() -> Option<u64> {
+    let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    own.lines().find_map(|line| {
+        let mut fields = line.splitn(3, ':');
+        let (_, controllers, path) = (fields.next()?, fields.next()?, fields.next()?);
+        let file = if controllers.split(',').any(|c| c == "memory") {
+            format!("/sys/fs/cgroup/memory{path}/memory.limit_in_bytes")
+        } else if controllers.is_empty() {
+            format!("/sys/fs/cgroup{path}/memory.max")
+        } else {
+            return None;
+        };
+        std::fs::read_to_string(file).ok()?.trim().parse().ok()
+    })
 }
 
 /// Default for `--room`.
