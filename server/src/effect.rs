@@ -36,6 +36,8 @@ pub enum Effect {
         after: MessageId,
         /// The desk it proved to be (its direct messages come too).
         desk: Option<DeskId>,
+        /// Most bytes of messages to replay: what the desk may be sent.
+        budget_bytes: usize,
     },
     /// Ask the store for the newest messages holding every word.
     Search {

@@ -132,7 +132,27 @@ struct Sweep {
     next: Instant,
     /// Log lines a stalled stderr cost, reported when it flows again.
     dropped_log_lines: DroppedLines,
+    /// The most the loop held since memory was last handed back.
+    peak: Held,
 }
+
+/// What the loop holds, as far as memory handed back is concerned.
+#[derive(Debug, Clone, Copy, Default)]
+struct Held {
+    /// Bytes of frames and queue slots ([`live_frame_bytes`],
+    /// [`queue_slot_bytes`]).
+    queued_bytes: usize,
+    /// Connections, each with its buffers (and TLS state).
+    connections: usize,
+}
+
+/// After this much queued memory is let go, it is handed back to the
+/// system (see [`Server::hand_back_memory`]).
+const HAND_BACK_AFTER_BYTES: usize = 8 << 20;
+
+/// After this many connections are gone, their memory is handed back too:
+/// a few hundred bytes each plain, some kilobytes each with TLS.
+const HAND_BACK_AFTER_CONNECTIONS: usize = 500;
 
 /// The event-loop server; see the module docs.
 pub struct Server {
@@ -235,6 +255,7 @@ impl Server {
             sweep: Sweep {
                 next: Instant::now() + SWEEP_INTERVAL,
                 dropped_log_lines: DroppedLines::default(),
+                peak: Held::default(),
             },
             next_serial: 0,
         })
@@ -488,8 +509,13 @@ impl Server {
             // Everyone is in the main room.
             Effect::NoticeAll(frame) => self.broadcast(MAIN, &frame),
             Effect::Publish(draft) => self.store.publish(draft),
-            Effect::Replay { asker, after, desk } => {
-                if !self.store.replay(asker, after, desk) {
+            Effect::Replay {
+                asker,
+                after,
+                desk,
+                budget_bytes,
+            } => {
+                if !self.store.replay(asker, after, desk, budget_bytes) {
                     self.chat.replay_unavailable(asker, &mut instead);
                 }
             }
@@ -730,6 +756,7 @@ impl Server {
     fn sweep(&mut self, now: Instant) {
         self.sweep.next = now + SWEEP_INTERVAL;
         self.sweep.dropped_log_lines.check();
+        self.hand_back_memory();
         let (idle, login) = (self.config.idle_timeout, self.config.login_timeout);
         let overdue: Vec<(ConnId, Overdue)> = self
             .connections
@@ -769,6 +796,28 @@ impl Server {
                     }
                 }
             }
+        }
+    }
+
+    /// Hands memory back to the system once a burst is over: glibc's malloc
+    /// keeps what is freed in its arenas (the loop's, and each helper
+    /// thread's) for the next allocation, so a crowd that came and went
+    /// (a resume bomb, stalled handshakes, churn) would keep the process's
+    /// RSS at its peak. `malloc_trim` returns the free pages of every
+    /// arena; it runs only after a large release, at most once a second.
+    fn hand_back_memory(&mut self) {
+        let now = Held {
+            queued_bytes: live_frame_bytes() + queue_slot_bytes(),
+            connections: self.connections.len(),
+        };
+        let peak = &mut self.sweep.peak;
+        peak.queued_bytes = peak.queued_bytes.max(now.queued_bytes);
+        peak.connections = peak.connections.max(now.connections);
+        let released = peak.queued_bytes - now.queued_bytes >= HAND_BACK_AFTER_BYTES
+            || peak.connections - now.connections >= HAND_BACK_AFTER_CONNECTIONS;
+        if released {
+            *peak = now;
+            trim_heap();
         }
     }
 
@@ -821,3 +870,16 @@ impl Server {
         Ok(())
     }
 }
+
+/// Returns the free memory of every malloc arena to the system.
+#[cfg(target_env = "gnu")]
+fn trim_heap() {
+    // SAFETY: malloc_trim only walks glibc's own arenas.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// Other allocators give memory back on their own.
+#[cfg(not(target_env = "gnu"))]
+fn trim_heap() {}

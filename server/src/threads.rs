@@ -313,7 +313,17 @@ fn carry_out(state: &mut State, effects: Vec<Effect>) {
                 continue;
             }
             Effect::Publish(draft) => Request::Append(vec![draft]),
-            Effect::Replay { asker, after, desk } => Request::Replay { asker, after, desk },
+            Effect::Replay {
+                asker,
+                after,
+                desk,
+                budget_bytes,
+            } => Request::Replay {
+                asker,
+                after,
+                desk,
+                budget_bytes,
+            },
             Effect::Search { asker, words, desk } => Request::Search { asker, words, desk },
             // This baseline's store is never shared (`--redis` is refused
             // with `--mode threads`), so it claims nothing; nor has it

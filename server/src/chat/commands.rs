@@ -70,6 +70,7 @@ impl Chat {
                         asker: from,
                         after,
                         desk,
+                        budget_bytes: self.settings.replay_budget_bytes,
                     });
                 } else {
                     self.replay_history(from, effects);

@@ -122,11 +122,22 @@ impl StoreLink {
         }
     }
 
-    /// Asks for what came after `after`; false if the store is too busy.
-    pub fn replay(&mut self, asker: Asker, after: MessageId, desk: Option<DeskId>) -> bool {
-        self.store
-            .submit(Request::Replay { asker, after, desk })
-            .is_ok()
+    /// Asks for what came after `after`, at most `budget_bytes` of it;
+    /// false if the store is too busy.
+    pub fn replay(
+        &mut self,
+        asker: Asker,
+        after: MessageId,
+        desk: Option<DeskId>,
+        budget_bytes: usize,
+    ) -> bool {
+        let request = Request::Replay {
+            asker,
+            after,
+            desk,
+            budget_bytes,
+        };
+        self.store.submit(request).is_ok()
     }
 
     /// Asks for a search; false if the store is too busy.

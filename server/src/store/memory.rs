@@ -7,7 +7,10 @@ use std::io;
 
 use chat_shared::MessageId;
 
-use super::{Busy, Completion, Draft, Message, Request, SearchRefusal, Store, Tx, REPLAY_LIMIT};
+use super::{
+    Asker, Busy, Completion, Draft, Message, ReplayFill, Request, SearchRefusal, Store, Tx,
+    REPLAY_LIMIT,
+};
 use crate::desk::DeskId;
 
 /// A log that lives and dies with the process.
@@ -86,19 +89,24 @@ impl MemoryStore {
     /// The kept messages after `after` that `desk` may see, and how many
     /// after it are gone (direct messages among them cannot be told apart
     /// any more, so they count too).
-    fn replay(&self, after: MessageId, desk: Option<DeskId>) -> (Vec<Message>, u64) {
+    fn replay(
+        &self,
+        asker: Asker,
+        after: MessageId,
+        desk: Option<DeskId>,
+        budget_bytes: usize,
+    ) -> Completion {
         let after_first_kept = self
             .kept
             .front()
             .map_or(0, |m| m.id.major().saturating_sub(1));
-        let messages: Vec<Message> = self
-            .kept
-            .iter()
-            .filter(|message| message.id > after && message.visible_to(desk))
-            .cloned()
-            .collect();
-        let skipped = after_first_kept.saturating_sub(after.major());
-        (messages, skipped)
+        let mut fill = ReplayFill::new(budget_bytes);
+        for message in self.kept.iter().rev() {
+            if message.id > after && message.visible_to(desk) {
+                fill.offer(message.clone());
+            }
+        }
+        fill.answer(asker, after_first_kept.saturating_sub(after.major()))
     }
 }
 
@@ -140,14 +148,12 @@ impl Store for MemoryStore {
                 self.append(drafts);
                 return Ok(());
             }
-            Request::Replay { asker, after, desk } => {
-                let (messages, skipped) = self.replay(after, desk);
-                Completion::Replay {
-                    asker,
-                    messages,
-                    skipped,
-                }
-            }
+            Request::Replay {
+                asker,
+                after,
+                desk,
+                budget_bytes,
+            } => self.replay(asker, after, desk, budget_bytes),
             // The rules ask only a store that searches.
             Request::Search { asker, .. } => Completion::SearchFailed {
                 asker,
@@ -171,8 +177,9 @@ impl Store for MemoryStore {
 mod tests {
     use chat_shared::Color;
 
-    use super::super::{Asker, Draft};
+    use super::super::Draft;
     use super::*;
+    use crate::store::LINE_OVERHEAD_BYTES;
 
     fn draft(text: &str) -> Draft {
         Draft {
@@ -188,6 +195,18 @@ mod tests {
 
     fn ids(messages: &[Message]) -> Vec<String> {
         messages.iter().map(|m| m.id.to_string()).collect()
+    }
+
+    /// A replay after `after` for `desk`, with room for everything: its
+    /// messages and how many were skipped.
+    fn replay(log: &MemoryStore, after: MessageId, desk: Option<DeskId>) -> (Vec<Message>, u64) {
+        let asker = Asker { conn: 0, serial: 0 };
+        match log.replay(asker, after, desk, usize::MAX) {
+            Completion::Replay {
+                messages, skipped, ..
+            } => (messages, skipped),
+            other => panic!("expected a replay, got {other:?}"),
+        }
     }
 
     #[test]
@@ -210,7 +229,7 @@ mod tests {
             (0..5).map(|n| draft(&n.to_string())).collect(),
         ))
         .unwrap();
-        let (messages, skipped) = log.replay(MessageId::from_sequence(3), None);
+        let (messages, skipped) = replay(&log, MessageId::from_sequence(3), None);
         assert_eq!(ids(&messages), ["4", "5"]);
         assert_eq!(skipped, 0);
     }
@@ -222,10 +241,29 @@ mod tests {
             .map(|n| draft(&n.to_string()))
             .collect();
         log.submit(Request::Append(drafts)).unwrap();
-        let (messages, skipped) = log.replay(MessageId::ZERO, None);
+        let (messages, skipped) = replay(&log, MessageId::ZERO, None);
         assert_eq!(messages.len(), REPLAY_LIMIT);
         assert_eq!(skipped, 10);
         assert_eq!(messages[0].id, MessageId::from_sequence(11));
+    }
+
+    #[test]
+    fn a_replay_keeps_the_newest_that_fit_its_budget() {
+        let mut log = MemoryStore::new();
+        log.submit(Request::Append(
+            (0..10).map(|n| draft(&n.to_string())).collect(),
+        ))
+        .unwrap();
+        let one = draft("0").text.len() + "alice".len() + "t".len() + LINE_OVERHEAD_BYTES;
+        let asker = Asker { conn: 0, serial: 0 };
+        let Completion::Replay {
+            messages, skipped, ..
+        } = log.replay(asker, MessageId::ZERO, None, 3 * one)
+        else {
+            panic!("expected a replay");
+        };
+        assert_eq!(ids(&messages), ["8", "9", "10"]);
+        assert_eq!(skipped, 7);
     }
 
     #[test]
@@ -241,7 +279,11 @@ mod tests {
         log.submit(Request::Append(vec![draft("room"), secret]))
             .unwrap();
         for (desk, seen) in [(Some(alice), 2), (Some(bob), 2), (Some(eve), 1), (None, 1)] {
-            assert_eq!(log.replay(MessageId::ZERO, desk).0.len(), seen, "{desk:?}");
+            assert_eq!(
+                replay(&log, MessageId::ZERO, desk).0.len(),
+                seen,
+                "{desk:?}"
+            );
         }
         assert_eq!(
             ids(&log.recent(20).unwrap()),

@@ -133,6 +133,98 @@ impl Message {
     }
 }
 
+/// Bytes a replayed line takes besides its text, name and time: its kind,
+/// ID, colour, separators and newline (or a direct message's reader).
+pub(crate) const LINE_OVERHEAD_BYTES: usize = 64;
+
+impl Message {
+    /// About how many bytes its replayed line takes.
+    pub fn line_bytes(&self) -> usize {
+        let to = self.direct.as_ref().map_or(0, |direct| direct.to.len());
+        self.text.len() + self.name.len() + self.time.len() + to + LINE_OVERHEAD_BYTES
+    }
+}
+
+/// What one replay holds: the newest messages after a point, offered
+/// newest first, as many as fit in [`REPLAY_LIMIT`] and a byte budget; the
+/// older ones are only counted. A store fills one of these, so a crowd
+/// resuming at once costs each store's answer no more than the desk can be
+/// sent.
+#[derive(Debug)]
+pub struct ReplayFill {
+    /// Kept so far, newest first.
+    messages: Vec<Message>,
+    /// Their [`Message::line_bytes`].
+    bytes: usize,
+    /// Most bytes kept.
+    budget_bytes: usize,
+    /// Offered but not kept.
+    skipped: u64,
+}
+
+impl ReplayFill {
+    /// An empty replay that keeps at most `budget_bytes`.
+    pub fn new(budget_bytes: usize) -> ReplayFill {
+        ReplayFill {
+            messages: Vec::new(),
+            bytes: 0,
+            budget_bytes,
+            skipped: 0,
+        }
+    }
+
+    /// Offers the next older message; false once it is full (everything
+    /// older is only counted).
+    pub fn offer(&mut self, message: Message) -> bool {
+        let bytes = self.bytes + message.line_bytes();
+        if self.skipped > 0 || self.messages.len() == REPLAY_LIMIT || bytes > self.budget_bytes {
+            self.skipped += 1;
+            return false;
+        }
+        self.bytes = bytes;
+        self.messages.push(message);
+        true
+    }
+
+    /// Whether it took everything offered.
+    pub fn is_full(&self) -> bool {
+        self.skipped > 0
+    }
+
+    /// How many it kept.
+    pub fn len(&self) -> usize {
+        self.messages.len()
+    }
+
+    /// Whether it kept nothing.
+    pub fn is_empty(&self) -> bool {
+        self.messages.is_empty()
+    }
+
+    /// The answer for `asker`: the messages oldest first, and how many
+    /// were missed but not kept (`also_skipped` counted elsewhere too).
+    pub fn answer(self, asker: Asker, also_skipped: u64) -> Completion {
+        let skipped = self.skipped + also_skipped;
+        self.into_answer(asker, skipped)
+    }
+
+    /// The answer for `asker` when `missed` messages came after the point
+    /// asked about in all: those not kept are counted as skipped.
+    pub fn answer_out_of(self, asker: Asker, missed: u64) -> Completion {
+        let skipped = missed.saturating_sub(self.messages.len() as u64);
+        self.into_answer(asker, skipped)
+    }
+
+    fn into_answer(mut self, asker: Asker, skipped: u64) -> Completion {
+        self.messages.reverse();
+        Completion::Replay {
+            asker,
+            messages: self.messages,
+            skipped,
+        }
+    }
+}
+
 /// What the loop asks of the log.
 #[derive(Debug)]
 pub enum Request {
@@ -146,6 +238,8 @@ pub enum Request {
         after: MessageId,
         /// The desk it proved to be, whose direct messages come too.
         desk: Option<DeskId>,
+        /// Most bytes of messages to answer with ([`ReplayFill`]).
+        budget_bytes: usize,
     },
     /// The newest [`SEARCH_LIMIT`] messages holding every word of `words`
     /// that `desk` may see.
@@ -186,8 +280,8 @@ pub enum Completion {
         /// The message it was stored as.
         id: MessageId,
     },
-    /// The answer to [`Request::Replay`]: at most [`REPLAY_LIMIT`] of the
-    /// newest messages after the one asked about, oldest first.
+    /// The answer to [`Request::Replay`]: the newest messages after the one
+    /// asked about that fit its limits ([`ReplayFill`]), oldest first.
     Replay {
         /// Who asked.
         asker: Asker,

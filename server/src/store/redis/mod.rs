@@ -281,18 +281,31 @@ impl Store for RedisStore {
                         _ => unreachable!("the job sent is the job handed back"),
                     })
             }
-            Request::Replay { asker, after, desk } => {
-                let replay = reader::Replay { asker, after, desk };
-                let Some(replays) = &self.replays else {
-                    return Err(Busy(Request::Replay { asker, after, desk }));
+            Request::Replay {
+                asker,
+                after,
+                desk,
+                budget_bytes,
+            } => {
+                let replay = reader::Replay {
+                    asker,
+                    after,
+                    desk,
+                    budget_bytes,
                 };
-                if let Err(TrySendError::Full(r) | TrySendError::Disconnected(r)) =
-                    replays.try_send(replay)
-                {
+                let refused = match &self.replays {
+                    Some(replays) => match replays.try_send(replay) {
+                        Ok(()) => None,
+                        Err(TrySendError::Full(r) | TrySendError::Disconnected(r)) => Some(r),
+                    },
+                    None => Some(replay),
+                };
+                if let Some(r) = refused {
                     return Err(Busy(Request::Replay {
                         asker: r.asker,
                         after: r.after,
                         desk: r.desk,
+                        budget_bytes: r.budget_bytes,
                     }));
                 }
                 // Best effort: without it the replay waits for the block to end.

@@ -18,7 +18,7 @@ use super::entry::{parse_entry, stream_id, Entry, Keys};
 use super::{walk_back, Walk, CONNECT_TIMEOUT};
 use crate::desk::DeskId;
 use crate::ids::Asker;
-use crate::store::{Completion, Message, REPLAY_LIMIT};
+use crate::store::{Completion, ReplayFill};
 
 /// How long one `XREAD` waits for news: how late the reader notices it
 /// should stop.
@@ -39,6 +39,8 @@ pub struct Replay {
     pub after: MessageId,
     /// The desk it proved to be.
     pub desk: Option<DeskId>,
+    /// Most bytes of messages to answer with.
+    pub budget_bytes: usize,
 }
 
 /// See the module docs.
@@ -158,33 +160,24 @@ impl Reader {
         Ok(())
     }
 
-    /// The newest [`REPLAY_LIMIT`] messages after `replay.after` the desk
-    /// may see, up to the last one handed over, and how many more there are.
+    /// The newest messages after `replay.after` the desk may see, up to the
+    /// last one handed over, as many as fit the replay's limits, and how
+    /// many more there are.
     fn replay(
         &self,
         connection: &mut redis::Connection,
         replay: &Replay,
     ) -> redis::RedisResult<Completion> {
-        let mut messages: Vec<Message> = Vec::new();
-        let mut skipped = 0u64;
+        let mut fill = ReplayFill::new(replay.budget_bytes);
         if replay.after < self.last {
             walk_back(connection, &self.keys, self.last, replay.after, |message| {
                 if message.visible_to(replay.desk) {
-                    if messages.len() < REPLAY_LIMIT {
-                        messages.push(message);
-                    } else {
-                        skipped += 1;
-                    }
+                    fill.offer(message);
                 }
                 Walk::Continue
             })?;
         }
-        messages.reverse();
-        Ok(Completion::Replay {
-            asker: replay.asker,
-            messages,
-            skipped,
-        })
+        Ok(fill.answer(replay.asker, 0))
     }
 
     /// While Redis is away, a resuming desk gets the recent history the loop

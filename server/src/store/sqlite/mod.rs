@@ -37,7 +37,7 @@ mod search;
 
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender, TrySendError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -47,9 +47,12 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use chat_shared::MessageId;
 
-use super::{Busy, Completion, Draft, Message, Request, SearchRefusal, Store, REPLAY_LIMIT};
+use super::{
+    Busy, Completion, Draft, Message, ReplayFill, Request, SearchRefusal, Store, REPLAY_LIMIT,
+};
 use crate::desk::DeskId;
-use rows::{newest_after, sequence_of, VISIBLE};
+use crate::ids::Asker;
+use rows::{for_newest_after, newest_after, sequence_of, VISIBLE};
 use schema::describe;
 pub use schema::{open_database, Lock};
 use search::{SearchRequest, Searcher};
@@ -57,6 +60,11 @@ use search::{SearchRequest, Searcher};
 /// Requests waiting for the storage thread before the loop is told it is
 /// busy: at one batch per loop pass, seconds of traffic on a stalled disk.
 const QUEUED_REQUESTS: usize = 4096;
+
+/// Answers waiting for the loop before the storage and search threads wait
+/// too: the loop takes them every pass, so this bounds only what a crowd of
+/// replays asked at once can hold (each at most the replay budget).
+const QUEUED_ANSWERS: usize = 64;
 
 /// How often the WAL is synced to the disk while messages arrive: the most a
 /// power cut can lose.
@@ -80,7 +88,7 @@ pub struct SqliteStore {
     /// thread by [`SqliteStore::start`].
     connection: Option<Connection>,
     /// What the thread sends its answers with, until it starts.
-    done_sender: Option<Sender<Completion>>,
+    done_sender: Option<SyncSender<Completion>>,
     /// Held for the server's life: no second server on this file. Last, so
     /// it is dropped after the connection (see the `Drop` impl).
     _lock: std::fs::File,
@@ -115,7 +123,7 @@ impl SqliteStore {
                 row.get(0)
             })
             .map_err(|e| fail(describe(&e)))?;
-        let (done_sender, done) = mpsc::channel();
+        let (done_sender, done) = mpsc::sync_channel(QUEUED_ANSWERS);
         Ok(SqliteStore {
             path: path.to_path_buf(),
             epoch,
@@ -215,15 +223,30 @@ impl Store for SqliteStore {
     }
 
     fn close(&mut self) -> Vec<Completion> {
+        // Dropping the senders tells the threads to finish (the storage
+        // thread checkpoints); their answers are taken meanwhile, so that
+        // neither waits on a full channel while it is waited for.
         if let Some(searcher) = &mut self.searcher {
-            searcher.stop();
+            searcher.close_queue();
         }
-        // Dropping the sender tells the thread to finish and checkpoint.
         self.requests = None;
+        let mut answers = Vec::new();
+        let running = |store: &SqliteStore| {
+            store.thread.as_ref().is_some_and(|t| !t.is_finished())
+                || store.searcher.as_ref().is_some_and(Searcher::is_running)
+        };
+        while running(self) {
+            answers.extend(self.done.try_iter());
+            std::thread::sleep(Duration::from_millis(1));
+        }
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
-        self.done.try_iter().collect()
+        if let Some(mut searcher) = self.searcher.take() {
+            searcher.stop();
+        }
+        answers.extend(self.done.try_iter());
+        answers
     }
 }
 
@@ -240,7 +263,7 @@ impl Drop for SqliteStore {
 /// replays, checkpoints.
 struct Storage {
     connection: Connection,
-    done: Sender<Completion>,
+    done: SyncSender<Completion>,
     waker: Arc<Waker>,
     /// Whether anything was committed since the last checkpoint.
     dirty: bool,
@@ -281,19 +304,19 @@ impl Storage {
                     let why = SearchRefusal::Failed("a search reached the storage thread".into());
                     let _ = self.done.send(Completion::SearchFailed { asker, why });
                 }
-                Request::Replay { asker, after, desk } => {
+                Request::Replay {
+                    asker,
+                    after,
+                    desk,
+                    budget_bytes,
+                } => {
                     self.commit(std::mem::take(&mut drafts));
-                    let completion = match self.replay(after, desk) {
-                        Ok((messages, skipped)) => Completion::Replay {
-                            asker,
-                            messages,
-                            skipped,
-                        },
-                        Err(e) => Completion::ReplayFailed {
+                    let completion = self
+                        .replay(asker, after, desk, budget_bytes)
+                        .unwrap_or_else(|e| Completion::ReplayFailed {
                             asker,
                             error: e.to_string(),
-                        },
-                    };
+                        });
                     let _ = self.done.send(completion);
                 }
             }
@@ -381,28 +404,30 @@ impl Storage {
         Ok(stored)
     }
 
+    /// The newest messages after `after` that `desk` may see, as many as
+    /// fit `budget_bytes`; rows past that are not read, only counted.
     fn replay(
         &self,
+        asker: Asker,
         after: MessageId,
         desk: Option<DeskId>,
-    ) -> rusqlite::Result<(Vec<Message>, u64)> {
-        let mut messages = newest_after(&self.connection, after, REPLAY_LIMIT, desk)?;
-        messages.reverse();
-        let skipped = if messages.len() == REPLAY_LIMIT {
-            let total: i64 = self.connection.query_row(
-                &format!("SELECT count(*) FROM messages m WHERE m.id > ?1 AND {VISIBLE}"),
-                params![
-                    sequence_of(after),
-                    REPLAY_LIMIT as i64,
-                    desk.map(|d| d.0.to_vec())
-                ],
-                |row| row.get(0),
-            )?;
-            (total as u64).saturating_sub(REPLAY_LIMIT as u64)
-        } else {
-            0
-        };
-        Ok((messages, skipped))
+        budget_bytes: usize,
+    ) -> rusqlite::Result<Completion> {
+        let mut fill = ReplayFill::new(budget_bytes);
+        for_newest_after(&self.connection, after, desk, |message| fill.offer(message))?;
+        if !fill.is_full() {
+            return Ok(fill.answer(asker, 0));
+        }
+        let missed: i64 = self.connection.query_row(
+            &format!("SELECT count(*) FROM messages m WHERE m.id > ?1 AND {VISIBLE}"),
+            params![
+                sequence_of(after),
+                REPLAY_LIMIT as i64,
+                desk.map(|d| d.0.to_vec())
+            ],
+            |row| row.get(0),
+        )?;
+        Ok(fill.answer_out_of(asker, missed as u64))
     }
 
     fn checkpoint(&mut self, mode: &str) {

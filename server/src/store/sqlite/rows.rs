@@ -6,7 +6,32 @@ use rusqlite::{params, Connection};
 use chat_shared::{Color, MessageId};
 
 use crate::desk::DeskId;
-use crate::store::{DirectTo, Message, Tx};
+use crate::store::{DirectTo, Message, Tx, REPLAY_LIMIT};
+
+/// Hands `take` the messages after `after` that `desk` may see, newest
+/// first, until it says no more (rows past that are not read).
+pub(super) fn for_newest_after(
+    connection: &Connection,
+    after: MessageId,
+    desk: Option<DeskId>,
+    mut take: impl FnMut(Message) -> bool,
+) -> rusqlite::Result<()> {
+    let mut statement = connection.prepare_cached(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages m
+         WHERE m.id > ?1 AND {VISIBLE} ORDER BY m.id DESC LIMIT ?2"
+    ))?;
+    let desk = desk.map(|d| d.0.to_vec());
+    // One more than a replay keeps, so it knows it is full.
+    let most = REPLAY_LIMIT as i64 + 1;
+    let mut rows =
+        statement.query_map(params![sequence_of(after), most, desk], message_from_row)?;
+    for row in rows.by_ref() {
+        if !take(row?) {
+            break;
+        }
+    }
+    Ok(())
+}
 
 /// The columns [`message_from_row`] reads, in its order.
 pub(super) const MESSAGE_COLUMNS: &str =

@@ -9,7 +9,7 @@
 
 use std::io;
 use std::path::Path;
-use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TrySendError};
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -62,7 +62,11 @@ pub(super) struct Searcher {
 impl Searcher {
     /// Opens the log at `path` read-only and starts the search thread; it
     /// answers through `done` and wakes `waker`.
-    pub fn start(path: &Path, done: Sender<Completion>, waker: Arc<Waker>) -> io::Result<Searcher> {
+    pub fn start(
+        path: &Path,
+        done: SyncSender<Completion>,
+        waker: Arc<Waker>,
+    ) -> io::Result<Searcher> {
         let connection = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -99,9 +103,22 @@ impl Searcher {
         })
     }
 
+    /// Takes no more searches: the thread ends once those queued are
+    /// answered.
+    pub fn close_queue(&mut self) {
+        self.requests = None;
+    }
+
+    /// True until the thread has ended.
+    pub fn is_running(&self) -> bool {
+        self.thread
+            .as_ref()
+            .is_some_and(|thread| !thread.is_finished())
+    }
+
     /// Stops the thread once the searches queued are answered.
     pub fn stop(&mut self) {
-        self.requests = None;
+        self.close_queue();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
@@ -118,7 +135,7 @@ impl Drop for Searcher {
 fn run(
     connection: &Connection,
     incoming: Receiver<SearchRequest>,
-    done: &Sender<Completion>,
+    done: &SyncSender<Completion>,
     waker: &Waker,
 ) {
     lower_priority();
