@@ -28,19 +28,20 @@ pub enum ServerMode {
 impl ServerMode {
     /// Both modes, in the order they run and appear in tables.
     pub const BOTH: [ServerMode; 2] = [ServerMode::Event, ServerMode::Threads];
+}
 
-    /// The value given to `chat-server --mode`.
-    pub fn flag(self) -> &'static str {
-        match self {
-            ServerMode::Event => "event",
-            ServerMode::Threads => "threads",
-        }
+/// Writes a unit variant by its serde name: the one in step ids, in the flags of chat-server
+/// (`--mode`) and chat-load (its MODE), and in the CSV and JSON.
+fn write_serde_name(value: &impl Serialize, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(name)) => f.write_str(&name),
+        _ => Err(fmt::Error),
     }
 }
 
 impl fmt::Display for ServerMode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.flag())
+        write_serde_name(self, f)
     }
 }
 
@@ -69,8 +70,7 @@ impl RoomLog {
     }
 }
 
-/// Which part of the report a step belongs to. Its serde name is the one in step ids, CSV and
-/// JSON.
+/// Which part of the report a step belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Ladder {
@@ -100,24 +100,13 @@ pub enum Ladder {
     Scale,
 }
 
-impl Ladder {
-    /// Short name used in step ids, CSV and JSON.
-    pub fn name(self) -> &'static str {
-        match self {
-            Ladder::Idle => "idle",
-            Ladder::Fanout => "fanout",
-            Ladder::Saturate => "saturate",
-            Ladder::SlowBaseline => "slow-baseline",
-            Ladder::SlowReader => "slow-reader",
-            Ladder::Churn => "churn",
-            Ladder::Restart => "restart",
-            Ladder::TlsIdle => "tls-idle",
-            Ladder::TlsFanout => "tls-fanout",
-            Ladder::TlsSaturate => "tls-saturate",
-            Ladder::Scale => "scale",
-        }
+impl fmt::Display for Ladder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_serde_name(self, f)
     }
+}
 
+impl Ladder {
     /// The ladder a TLS run of this ladder's workload belongs to, if it has one.
     fn tls_twin(self) -> Option<Ladder> {
         match self {
@@ -129,7 +118,7 @@ impl Ladder {
     }
 }
 
-/// The `chat-load` MODE argument (its serde name).
+/// The `chat-load` MODE argument.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LoadMode {
@@ -145,16 +134,9 @@ pub enum LoadMode {
     Restart,
 }
 
-impl LoadMode {
-    /// The value given to `chat-load`.
-    pub fn arg(self) -> &'static str {
-        match self {
-            LoadMode::Hold => "hold",
-            LoadMode::Fanout => "fanout",
-            LoadMode::Slow => "slow",
-            LoadMode::Churn => "churn",
-            LoadMode::Restart => "restart",
-        }
+impl fmt::Display for LoadMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_serde_name(self, f)
     }
 }
 
@@ -352,9 +334,7 @@ impl Step {
     pub fn id(&self) -> String {
         let mut id = format!(
             "{}-{}-{}",
-            self.workload.ladder.name(),
-            self.workload.clients,
-            self.server_mode
+            self.workload.ladder, self.workload.clients, self.server_mode
         );
         match self.room_log {
             RoomLog::Memory if self.server_mode == ServerMode::Event => id.push_str("-db-none"),
@@ -758,16 +738,10 @@ mod tests {
 
     #[test]
     fn serde_names_are_the_names_in_ids_and_flags() {
-        let name = |value: serde_json::Value| value.as_str().unwrap().to_string();
-        for step in steps(false) {
-            let w = &step.workload;
-            assert_eq!(name(serde_json::json!(w.ladder)), w.ladder.name());
-            assert_eq!(name(serde_json::json!(w.load_mode)), w.load_mode.arg());
-            assert_eq!(
-                name(serde_json::json!(step.server_mode)),
-                step.server_mode.flag()
-            );
-        }
+        assert_eq!(Ladder::SlowBaseline.to_string(), "slow-baseline");
+        assert_eq!(Ladder::TlsSaturate.to_string(), "tls-saturate");
+        assert_eq!(LoadMode::Restart.to_string(), "restart");
+        assert_eq!(ServerMode::Threads.to_string(), "threads");
         assert_eq!(serde_json::json!(RoomLog::Memory), "memory");
     }
 

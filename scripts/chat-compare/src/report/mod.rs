@@ -56,7 +56,7 @@ fn happened_lines_of<'a>(steps: impl Iterator<Item = &'a StepResult>) -> String 
                 "- {} clients, {} ({}): {}",
                 result.step.workload.clients,
                 result.step.server_label(),
-                result.step.workload.ladder.name(),
+                result.step.workload.ladder,
                 lines.join("; ")
             );
         }
@@ -112,7 +112,7 @@ fn ladder_description(results: &[StepResult], ladder: Ladder) -> String {
         ),
         _ => format!(
             "`chat-load {}`, {:.0} msg/s in total ({} senders × {:.3} msg/s, {} B payload), {} s per step.",
-            w.load_mode.arg(),
+            w.load_mode,
             w.total_rate(),
             w.senders,
             w.rate_per_sender,
