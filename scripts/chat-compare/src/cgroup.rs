@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 /// The target box has 1 GB of RAM; the server must live within it.
 pub const MEMORY_LIMIT_BYTES: u64 = 1 << 30;
 
@@ -208,12 +210,14 @@ impl MemoryController {
     }
 }
 
-/// Memory figures of one step's cgroup.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Memory figures of one step's cgroup (named as in `results.json`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CgroupStats {
     /// Highest memory charged to the cgroup (user memory plus kernel memory it is charged for).
+    #[serde(rename = "cgroup_peak_bytes")]
     pub peak_bytes: Option<u64>,
     /// Processes the kernel OOM-killed inside it.
+    #[serde(rename = "cgroup_oom_kills")]
     pub oom_kills: Option<u64>,
 }
 

@@ -72,9 +72,9 @@ pub fn load_args(step: &Step, target: LoadTarget) -> Vec<String> {
         flag(&mut args, "--slow", load.slow_clients);
         flag(&mut args, "--slow-rcvbuf", SLOW_READER_RCVBUF_BYTES);
     }
-    if let Some(timing) = load.restart {
-        flag(&mut args, "--kill-at", timing.kill_at_secs);
-        flag(&mut args, "--restart-after", timing.restart_after_secs);
+    if let (Some(kill_at), Some(down)) = (load.kill_at_secs, load.restart_after_secs) {
+        flag(&mut args, "--kill-at", kill_at);
+        flag(&mut args, "--restart-after", down);
     }
     if let LoadTarget::Running {
         server_pids,
@@ -135,9 +135,7 @@ pub fn run_load(
     });
     let workload = &step.workload;
     let timeout_secs = workload.duration_secs
-        + workload
-            .restart
-            .map_or(0.0, |timing| timing.restart_after_secs)
+        + workload.restart_after_secs.unwrap_or(0.0)
         + LOAD_TIMEOUT_SLACK_SECS
         + LOAD_TIMEOUT_SECS_PER_CLIENT * f64::from(workload.clients);
     let Some(end) = load.wait_for(Duration::from_secs_f64(timeout_secs))? else {

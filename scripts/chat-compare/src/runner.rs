@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::cgroup::{CgroupSupport, StepCgroup, MEMORY_LIMIT_BYTES};
+use crate::cgroup::{CgroupStats, CgroupSupport, StepCgroup, MEMORY_LIMIT_BYTES};
 use crate::config::Config;
 use crate::ladder::{self, LoadMode, RoomLog, ServerMode, Step};
 use crate::load::{self, LoadTarget};
@@ -164,7 +164,7 @@ fn run_step(step: &Step, tools: &Tools, cgroup: &CgroupSupport) -> Result<StepRe
         raw_load: None,
         failure: None,
         server_end: None,
-        cgroup: None,
+        cgroup: CgroupStats::default(),
         wall_secs: 0.0,
     };
     let step_cgroup =
@@ -175,7 +175,10 @@ fn run_step(step: &Step, tools: &Tools, cgroup: &CgroupSupport) -> Result<StepRe
             _ => run_servers(step, tools, step_cgroup.as_ref(), &mut result),
         };
         // Read once every process of the step is gone, before the cgroup is.
-        result.cgroup = step_cgroup.as_ref().map(StepCgroup::stats);
+        result.cgroup = step_cgroup
+            .as_ref()
+            .map(StepCgroup::stats)
+            .unwrap_or_default();
         outcome
     });
     match outcome {

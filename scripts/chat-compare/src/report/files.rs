@@ -3,12 +3,10 @@
 //! into the record it was written from, so the report can be rendered again without a run
 //! (`chat-compare --render`).
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::cells::what_happened;
 use super::targets::{check_targets, TargetCheck};
-use crate::cgroup::CgroupStats;
-use crate::ladder::{RestartTiming, Step};
 use crate::model::{RunRecord, StepResult};
 
 /// `results.json`: the run, the target verdicts, and every step with chat-load's output as
@@ -19,86 +17,28 @@ struct ResultsFile<'a> {
     #[serde(flatten)]
     record: &'a RunRecord,
     targets: Vec<TargetCheck>,
-    steps: Vec<StepRow>,
+    steps: Vec<StepRow<'a>>,
 }
 
-/// `results.json` as read back: what is not derived from the rest.
-#[derive(Deserialize)]
-struct ResultsIn {
+/// One step in `results.json`: the step, what came of it, and the figures derived from them
+/// (which are not read back).
+#[derive(Serialize)]
+struct StepRow<'a> {
     #[serde(flatten)]
-    record: RunRecord,
-    steps: Vec<StepRow>,
-}
-
-/// One step in `results.json`: the step as run, what came of it, and chat-load's output as
-/// printed. The id, the total rate and "what happened" are derived, and not read back.
-#[derive(Serialize, Deserialize)]
-struct StepRow {
-    #[serde(flatten)]
-    step: Step,
-    #[serde(skip_deserializing)]
+    result: &'a StepResult,
     id: String,
-    #[serde(skip_deserializing)]
     total_rate: f64,
-    kill_at_secs: Option<f64>,
-    restart_after_secs: Option<f64>,
-    port: Option<u16>,
-    failure: Option<String>,
-    #[serde(skip_deserializing)]
     what_happened: Vec<String>,
-    server_end: Option<String>,
-    cgroup_peak_bytes: Option<u64>,
-    cgroup_oom_kills: Option<u64>,
-    wall_secs: f64,
-    chat_load: Option<serde_json::Value>,
 }
 
-impl StepRow {
-    fn of(r: &StepResult) -> StepRow {
-        let restart = r.step.workload.restart;
+impl StepRow<'_> {
+    fn of(result: &StepResult) -> StepRow<'_> {
         StepRow {
-            step: r.step.clone(),
-            id: r.step.id(),
-            total_rate: r.step.workload.total_rate(),
-            kill_at_secs: restart.map(|t| t.kill_at_secs),
-            restart_after_secs: restart.map(|t| t.restart_after_secs),
-            port: r.port,
-            failure: r.failure.clone(),
-            what_happened: what_happened(r),
-            server_end: r.server_end.clone(),
-            cgroup_peak_bytes: r.cgroup.as_ref().and_then(|c| c.peak_bytes),
-            cgroup_oom_kills: r.cgroup.as_ref().and_then(|c| c.oom_kills),
-            wall_secs: r.wall_secs,
-            chat_load: r.raw_load.clone(),
+            result,
+            id: result.step.id(),
+            total_rate: result.step.workload.total_rate(),
+            what_happened: what_happened(result),
         }
-    }
-
-    fn into_result(self) -> Result<StepResult, String> {
-        let load = match &self.chat_load {
-            Some(raw) => Some(serde_json::from_value(raw.clone()).map_err(|e| e.to_string())?),
-            None => None,
-        };
-        let mut step = self.step;
-        step.workload.restart = (self.kill_at_secs.zip(self.restart_after_secs)).map(
-            |(kill_at_secs, restart_after_secs)| RestartTiming {
-                kill_at_secs,
-                restart_after_secs,
-            },
-        );
-        let (peak_bytes, oom_kills) = (self.cgroup_peak_bytes, self.cgroup_oom_kills);
-        Ok(StepResult {
-            step,
-            port: self.port,
-            load,
-            raw_load: self.chat_load,
-            failure: self.failure,
-            server_end: self.server_end,
-            cgroup: (peak_bytes.is_some() || oom_kills.is_some()).then_some(CgroupStats {
-                peak_bytes,
-                oom_kills,
-            }),
-            wall_secs: self.wall_secs,
-        })
     }
 }
 
@@ -113,13 +53,17 @@ pub fn render_json(record: &RunRecord) -> serde_json::Value {
     serde_json::to_value(file).expect("the results are plain data")
 }
 
-/// Reads a `results.json` back into the record it was written from.
+/// Reads a `results.json` back into the record it was written from; chat-load's output is read
+/// into its report type as strictly as during the run.
 pub fn read_record(text: &str) -> Result<RunRecord, String> {
-    let file: ResultsIn = serde_json::from_str(text).map_err(|err| err.to_string())?;
-    let mut record = file.record;
-    record.results = (file.steps.into_iter())
-        .map(StepRow::into_result)
-        .collect::<Result<_, _>>()?;
+    let mut record: RunRecord = serde_json::from_str(text).map_err(|err| err.to_string())?;
+    for result in &mut record.results {
+        let raw = result.raw_load.clone();
+        result.load = raw
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(|err| err.to_string())?;
+    }
     Ok(record)
 }
 

@@ -100,8 +100,8 @@ fn ladder_description(results: &[StepResult], ladder: Ladder) -> String {
             w.senders,
             w.total_rate(),
             w.duration_secs,
-            w.restart.map_or(0.0, |t| t.kill_at_secs),
-            w.restart.map_or(0.0, |t| t.restart_after_secs),
+            w.kill_at_secs.unwrap_or(0.0),
+            w.restart_after_secs.unwrap_or(0.0),
         ),
         Ladder::Churn => format!(
             "`chat-load churn --rounds {}`: each round {} clients connect, each sends one {} B message at the same moment, the deliveries drain, and all close without `/quit`; the server's RSS is read from `/proc` 100 ms after each round's last close. Each mode stops after {} s even with rounds left (the round under way is finished).",

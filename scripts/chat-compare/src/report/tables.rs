@@ -115,7 +115,7 @@ pub fn idle_table(results: &[StepResult]) -> String {
         r.rss_peak_kb().map(|kb| format!("{:.1}", kb / clients))
     };
     let cgroup_peak = |r: &StepResult| {
-        let bytes = r.cgroup.as_ref()?.peak_bytes?;
+        let bytes = r.cgroup.peak_bytes?;
         Some(format!("{:.1}", bytes as f64 / 1_048_576.0))
     };
     let columns = [
