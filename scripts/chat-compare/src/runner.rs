@@ -8,7 +8,6 @@
 //! missing binaries, unwritable folders and Ctrl-C stop the run. The results come back as a
 //! [`RunRecord`]; writing them out is the report's and the plots' business.
 
-use std::ffi::CString;
 use std::fs::{self, File};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -209,7 +208,7 @@ fn oom_kills(step_cgroup: Option<&StepCgroup>) -> u64 {
 }
 
 /// The step's servers (after its redis-server, for a Redis room) in the step's cgroup, the load
-/// against them, then SIGTERM, a grace period and SIGKILL for each.
+/// against them, then each server stopped.
 fn run_servers(
     step: &Step,
     tools: &Tools,
@@ -228,20 +227,14 @@ fn run_servers(
         RoomLog::File | RoomLog::Memory => None,
     };
     let room = db_flags(step, db.as_deref(), redis.as_ref().map(|r| r.port));
-    let procs = step_cgroup.map(StepCgroup::procs_path);
     let mut servers = Vec::new();
     for index in 1..=step.server_count {
-        let what = match step.server_count {
-            1 => "server".to_string(),
-            _ => format!("server{index}"),
-        };
-        let log = log_path(step, tools, &what);
         servers.push(start_server(
             step,
             tools,
             &room,
-            procs.clone(),
-            log,
+            step_cgroup,
+            index,
             result,
         )?);
     }
@@ -255,81 +248,64 @@ fn run_servers(
     };
     let load_log = log_path(step, tools, "load");
     let (load_failure, output) = load::run_load(step, &tools.load_bin, target, &load_log, None)?;
-    // Did the servers survive the load? Checked before our SIGTERM so a crash is not mistaken
-    // for a clean shutdown.
-    let died: Vec<Option<ProcessEnd>> = servers.iter_mut().map(|s| s.process.poll_end()).collect();
-    let mut ends = Vec::new();
+    let (mut ends, mut failures) = (Vec::new(), Vec::new());
     for server in &mut servers {
-        ends.push(server.process.terminate(SHUTDOWN_GRACE)?);
+        let (end, failure) = stop_server(server)?;
+        ends.push(end);
+        failures.extend(failure);
     }
     if let Some(mut redis) = redis {
         redis.process.terminate(SHUTDOWN_GRACE)?;
     }
-    let died_during_load = died.iter().flatten().next().copied();
-    let mut failure = describe_failure(died_during_load, oom_kills(step_cgroup), load_failure);
-    if died_during_load.is_some() {
-        // A signal from outside (another user's pkill, say) shows up only in the server's log.
-        if let Some(line) = servers.iter().find_map(|s| process::signal_line(&s.log)) {
-            failure = failure
-                .map(|text| format!("{text} (server log: \"{line}\"; not sent by chat-compare)"));
-        }
-    }
-    let (server_end, shutdown_failure) = describe_shutdown(&ends, &died);
-    let failures: Vec<String> = failure.into_iter().chain(shutdown_failure).collect();
-    result.failure = (!failures.is_empty()).then(|| failures.join("; "));
-    result.server_end = Some(server_end);
+    result.failure = describe_failure(failures, oom_kills(step_cgroup), load_failure);
+    result.server_end = Some(ends.join("; "));
     result.port = ports.first().copied();
     (result.load, result.raw_load) = output.unzip();
     Ok(())
 }
 
-/// The "what happened" line of a step, from how its servers and chat-load ended. `None` when
-/// nothing went wrong; partial delivery or connection counts are results and are described by
-/// the report, not here.
+/// Stops a server after the load: how it ended, and what went wrong with it, if anything
+/// (it died during the run, or did not exit 0 within the grace period after our SIGTERM).
+fn stop_server(server: &mut StepServer) -> Result<(String, Option<String>), RunError> {
+    // Asked before our SIGTERM, so a crash is not mistaken for a clean shutdown.
+    if let Some(end) = server.process.poll_end() {
+        let mut failure = match end {
+            ProcessEnd::Signal(signal) => {
+                format!("server killed by {}", process::signal_name(signal))
+            }
+            ProcessEnd::Code(code) => format!("server exited with code {code} during the run"),
+        };
+        // A signal from outside (another user's pkill, say) shows up only in the server's log.
+        if let Some(line) = process::signal_line(&server.log) {
+            failure = format!("{failure} (server log: \"{line}\"; not sent by chat-compare)");
+        }
+        return Ok((format!("died during the run ({end})"), Some(failure)));
+    }
+    let (end, needed_kill) = server.process.terminate(SHUTDOWN_GRACE)?;
+    let text = if needed_kill {
+        format!("ignored SIGTERM for {} s, killed", SHUTDOWN_GRACE.as_secs())
+    } else {
+        format!("{end} after SIGTERM")
+    };
+    let clean = !needed_kill && end == ProcessEnd::Code(0);
+    let failure = (!clean).then(|| format!("server shutdown: {text}"));
+    Ok((text, failure))
+}
+
+/// The "what happened" line of a step, from what went wrong with its servers, the OOM kills
+/// in its cgroup, and what went wrong with chat-load. `None` when nothing did; partial
+/// delivery or connection counts are results and are described by the report, not here.
 pub fn describe_failure(
-    server_died: Option<ProcessEnd>,
+    servers: Vec<String>,
     oom_kills: u64,
     load_failure: Option<String>,
 ) -> Option<String> {
-    let server = match server_died {
-        _ if oom_kills > 0 => Some("server killed (OOM)".to_string()),
-        Some(ProcessEnd::Signal(signal)) => {
-            Some(format!("server killed by {}", process::signal_name(signal)))
-        }
-        Some(ProcessEnd::Code(code)) => {
-            Some(format!("server exited with code {code} during the run"))
-        }
-        None => None,
+    let servers = match oom_kills {
+        0 => servers,
+        _ => vec!["server killed (OOM)".into()],
     };
-    let parts: Vec<String> = server.into_iter().chain(load_failure).collect();
+    let parts: Vec<String> = servers.into_iter().chain(load_failure).collect();
     (!parts.is_empty()).then(|| parts.join("; "))
-}
-
-/// How each server ended, joined with "; ", and the failure note of those that did not shut
-/// down cleanly (after our SIGTERM: exit 0 in the grace period).
-fn describe_shutdown(
-    ends: &[(ProcessEnd, bool)],
-    died: &[Option<ProcessEnd>],
-) -> (String, Option<String>) {
-    let mut texts = Vec::new();
-    let mut notes = Vec::new();
-    for ((end, needed_kill), died) in ends.iter().zip(died) {
-        let this = if died.is_some() {
-            format!("died during the run ({end})")
-        } else if *needed_kill {
-            format!("ignored SIGTERM for {} s, killed", SHUTDOWN_GRACE.as_secs())
-        } else {
-            format!("{end} after SIGTERM")
-        };
-        if died.is_none() && (*needed_kill || *end != ProcessEnd::Code(0)) {
-            notes.push(format!("server shutdown: {this}"));
-        }
-        texts.push(this);
-    }
-    (
-        texts.join("; "),
-        (!notes.is_empty()).then(|| notes.join("; ")),
-    )
 }
 
 /// A server of the step, listening.
@@ -342,17 +318,21 @@ struct StepServer {
     log: PathBuf,
 }
 
-/// Starts one of the step's servers with the room flags `room` (in the cgroup whose
-/// `cgroup.procs` is given) and waits until it listens. A server that does not is ended, and
-/// how it ended goes into `result`.
+/// Starts server `index` (from 1) of the step with the room flags `room`, in the step's cgroup,
+/// and waits until it listens. A server that does not is ended, and how it ended goes into
+/// `result`.
 fn start_server(
     step: &Step,
     tools: &Tools,
     room: &[String],
-    cgroup_procs: Option<CString>,
-    log: PathBuf,
+    step_cgroup: Option<&StepCgroup>,
+    index: u32,
     result: &mut StepResult,
 ) -> Result<StepServer, Stop> {
+    let log = match step.server_count {
+        1 => log_path(step, tools, "server"),
+        _ => log_path(step, tools, &format!("server{index}")),
+    };
     let log_file = File::create(&log).map_err(|err| io_error("create", &log, err))?;
     let mut command = Command::new(&tools.server_bin);
     command
@@ -364,7 +344,7 @@ fn start_server(
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(log_file);
-    process::tie_to_us(&mut command, cgroup_procs);
+    process::tie_to_us(&mut command, step_cgroup.map(StepCgroup::procs_path));
     let mut process =
         Supervised::spawn(&mut command).map_err(failed("cannot start chat-server"))?;
     let listening = || parse_listening_port(&fs::read_to_string(&log).unwrap_or_default());
@@ -379,14 +359,7 @@ fn start_server(
             LISTEN_TIMEOUT.as_secs()
         ),
     };
-    let end = process.kill();
-    result.server_end = Some(end.to_string());
-    // A usage error (exit 2) on a Redis step: a server without `--redis`.
-    if step.room_log == RoomLog::Redis && end == ProcessEnd::Code(2) {
-        let reason =
-            format!("this chat-server does not take --redis (built without issue 11?): {reason}");
-        return Err(Stop::Step(reason));
-    }
+    result.server_end = Some(process.kill().to_string());
     Err(Stop::Step(reason))
 }
 
@@ -484,7 +457,7 @@ fn run_restart(
     let procs = step_cgroup.map(StepCgroup::procs_path);
     let load_log = log_path(step, tools, "load");
     let (load_failure, output) = load::run_load(step, &tools.load_bin, target, &load_log, procs)?;
-    result.failure = describe_failure(None, oom_kills(step_cgroup), load_failure);
+    result.failure = describe_failure(Vec::new(), oom_kills(step_cgroup), load_failure);
     result.server_end = Some("started, killed and restarted by chat-load".into());
     (result.load, result.raw_load) = output.unzip();
     let addr = result.load.as_ref().map_or("", |report| &report.addr);
@@ -531,31 +504,24 @@ mod tests {
 
     #[test]
     fn clean_step_has_no_failure() {
-        assert_eq!(describe_failure(None, 0, None), None);
+        assert_eq!(describe_failure(Vec::new(), 0, None), None);
     }
 
     #[test]
     fn oom_kill_wins_over_the_signal() {
-        let text = describe_failure(Some(ProcessEnd::Signal(9)), 1, None);
+        let servers = vec!["server killed by SIGKILL".to_string()];
+        let text = describe_failure(servers, 1, None);
         assert_eq!(text.as_deref(), Some("server killed (OOM)"));
     }
 
     #[test]
-    fn crash_and_tool_failure_both_reported() {
+    fn server_and_tool_failures_both_reported() {
+        let servers = vec!["server killed by SIGSEGV".to_string()];
         let load_failure = Some("chat-load failed (exit 1): connection reset".to_string());
-        let text = describe_failure(Some(ProcessEnd::Signal(libc::SIGSEGV)), 0, load_failure);
+        let text = describe_failure(servers, 0, load_failure);
         assert_eq!(
             text.as_deref(),
             Some("server killed by SIGSEGV; chat-load failed (exit 1): connection reset")
-        );
-    }
-
-    #[test]
-    fn a_server_that_exits_during_the_run_says_its_code() {
-        let text = describe_failure(Some(ProcessEnd::Code(101)), 0, None);
-        assert_eq!(
-            text.as_deref(),
-            Some("server exited with code 101 during the run")
         );
     }
 
