@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 /// The target box has 1 GB of RAM; the server must live within it.
 pub const MEMORY_LIMIT_BYTES: u64 = 1 << 30;
 
@@ -24,6 +26,20 @@ pub enum CgroupVersion {
     V1,
     /// Unified hierarchy: `memory.max`, `memory.peak`, `memory.events`.
     V2,
+}
+
+impl CgroupVersion {
+    /// The files of a cgroup's limit, of its peak usage, and the keyed one counting OOM kills.
+    fn files(self) -> [&'static str; 3] {
+        match self {
+            CgroupVersion::V1 => [
+                "memory.limit_in_bytes",
+                "memory.max_usage_in_bytes",
+                "memory.oom_control",
+            ],
+            CgroupVersion::V2 => ["memory.max", "memory.peak", "memory.events"],
+        }
+    }
 }
 
 /// Our own position in the hierarchies, from `/proc/self/cgroup`.
@@ -98,16 +114,23 @@ impl CgroupSupport {
             Ok(controller) => controller,
             Err(reason) => return CgroupSupport::Unavailable(reason),
         };
-        let probe_name = format!("chat-compare-probe-{}", std::process::id());
-        match controller.create_child(&probe_name, MEMORY_LIMIT_BYTES) {
-            Ok(probe) => {
-                drop(probe);
-                CgroupSupport::Available(controller)
-            }
+        match controller.create_child(&format!("chat-compare-probe-{}", std::process::id())) {
+            Ok(_probe) => CgroupSupport::Available(controller),
             Err(err) => CgroupSupport::Unavailable(format!(
                 "cannot create a memory cgroup under {}: {err}",
                 controller.parent.display()
             )),
+        }
+    }
+
+    /// A fresh cgroup under the limit for step `number`, when the limit applies.
+    pub fn step_cgroup(&self, number: usize) -> io::Result<Option<StepCgroup>> {
+        match self {
+            CgroupSupport::Available(controller) => {
+                let name = format!("chat-compare-{}-{number}", std::process::id());
+                controller.create_child(&name).map(Some)
+            }
+            CgroupSupport::Unavailable(_) => Ok(None),
         }
     }
 
@@ -132,35 +155,29 @@ impl CgroupSupport {
 
 fn find_controller(own: &SelfCgroup) -> Result<MemoryController, String> {
     let v1_root = Path::new(V1_MEMORY_ROOT);
-    if let Some(path) = &own.v1_memory {
-        if v1_root.join("memory.limit_in_bytes").exists() {
-            return Ok(MemoryController {
-                version: CgroupVersion::V1,
-                parent: nested_or_root(v1_root, path),
-            });
-        }
+    let v1_limit = v1_root.join("memory.limit_in_bytes");
+    if let Some(path) = own.v1_memory.as_deref().filter(|_| v1_limit.exists()) {
+        let parent = nested_or_root(v1_root, path);
+        let version = CgroupVersion::V1;
+        return Ok(MemoryController { version, parent });
     }
     let v2_root = Path::new(CGROUP_ROOT);
-    let root_controllers =
-        fs::read_to_string(v2_root.join("cgroup.controllers")).unwrap_or_default();
-    if let Some(path) = &own.unified {
-        if lists_memory(&root_controllers) {
-            let parent = nested_or_root(v2_root, path);
-            let enabled =
-                fs::read_to_string(parent.join("cgroup.subtree_control")).unwrap_or_default();
-            if lists_memory(&enabled) {
-                return Ok(MemoryController {
-                    version: CgroupVersion::V2,
-                    parent,
-                });
-            }
-            return Err(format!(
-                "cgroup v2 memory controller not enabled for children of {}",
-                parent.display()
-            ));
-        }
+    let lists_memory = |path: PathBuf| lists_memory(&fs::read_to_string(path).unwrap_or_default());
+    let v2_memory = lists_memory(v2_root.join("cgroup.controllers"));
+    let Some(path) = own.unified.as_deref().filter(|_| v2_memory) else {
+        return Err(
+            "no cgroup memory controller (v1 memory.limit_in_bytes or v2 memory.max) found".into(),
+        );
+    };
+    let parent = nested_or_root(v2_root, path);
+    if !lists_memory(parent.join("cgroup.subtree_control")) {
+        return Err(format!(
+            "cgroup v2 memory controller not enabled for children of {}",
+            parent.display()
+        ));
     }
-    Err("no cgroup memory controller (v1 memory.limit_in_bytes or v2 memory.max) found".into())
+    let version = CgroupVersion::V2;
+    Ok(MemoryController { version, parent })
 }
 
 /// Our cgroup folder if it is visible from here, else the hierarchy root (inside a cgroup
@@ -175,8 +192,8 @@ fn nested_or_root(root: &Path, own_path: &str) -> PathBuf {
 }
 
 impl MemoryController {
-    /// Creates `parent/name` with `limit_bytes` as its memory limit.
-    pub fn create_child(&self, name: &str, limit_bytes: u64) -> io::Result<StepCgroup> {
+    /// Creates `parent/name` with [`MEMORY_LIMIT_BYTES`] as its memory limit.
+    fn create_child(&self, name: &str) -> io::Result<StepCgroup> {
         let dir = self.parent.join(name);
         if dir.exists() {
             // A leftover from an interrupted run; it is ours by name and empty once its server died.
@@ -187,21 +204,20 @@ impl MemoryController {
             dir,
             version: self.version,
         };
-        let limit_file = match self.version {
-            CgroupVersion::V1 => "memory.limit_in_bytes",
-            CgroupVersion::V2 => "memory.max",
-        };
-        fs::write(step.dir.join(limit_file), limit_bytes.to_string())?;
+        let [limit_file, ..] = self.version.files();
+        fs::write(step.dir.join(limit_file), MEMORY_LIMIT_BYTES.to_string())?;
         Ok(step)
     }
 }
 
-/// Memory figures of one step's cgroup.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Memory figures of one step's cgroup (named as in `results.json`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CgroupStats {
     /// Highest memory charged to the cgroup (user memory plus kernel memory it is charged for).
+    #[serde(rename = "cgroup_peak_bytes")]
     pub peak_bytes: Option<u64>,
     /// Processes the kernel OOM-killed inside it.
+    #[serde(rename = "cgroup_oom_kills")]
     pub oom_kills: Option<u64>,
 }
 
@@ -224,16 +240,11 @@ impl StepCgroup {
 
     /// Peak usage and OOM kills so far.
     pub fn stats(&self) -> CgroupStats {
-        let read = |name: &str| fs::read_to_string(self.dir.join(name)).ok();
-        match self.version {
-            CgroupVersion::V1 => CgroupStats {
-                peak_bytes: read("memory.max_usage_in_bytes").and_then(|t| t.trim().parse().ok()),
-                oom_kills: read("memory.oom_control").and_then(|t| keyed_value(&t, "oom_kill")),
-            },
-            CgroupVersion::V2 => CgroupStats {
-                peak_bytes: read("memory.peak").and_then(|t| t.trim().parse().ok()),
-                oom_kills: read("memory.events").and_then(|t| keyed_value(&t, "oom_kill")),
-            },
+        let [_, peak, oom_control] = self.version.files();
+        let read = |name| fs::read_to_string(self.dir.join(name)).ok();
+        CgroupStats {
+            peak_bytes: read(peak).and_then(|text| text.trim().parse().ok()),
+            oom_kills: read(oom_control).and_then(|text| keyed_value(&text, "oom_kill")),
         }
     }
 }

@@ -2,7 +2,7 @@
 //! `main` maps its outcome to stdout/stderr and exit codes.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use getopts::Options;
 
@@ -96,6 +96,7 @@ pub fn parse_args(args: &[String]) -> Result<ParseOutcome, UsageError> {
     let matches = opts
         .parse(args)
         .map_err(|err| UsageError(err.to_string()))?;
+    let usage = |text: &str| Err(UsageError(text.into()));
     if matches.opt_present("help") {
         let brief =
             "Usage: chat-compare [--quick] [--out DIR] [--bin-dir DIR] [--only WORDS]\n       \
@@ -109,51 +110,40 @@ pub fn parse_args(args: &[String]) -> Result<ParseOutcome, UsageError> {
     }
     let quick = matches.opt_present("quick");
     let render = matches.opt_str("render").map(PathBuf::from);
-    if render.is_some() && (quick || matches.opt_present("only")) {
-        return Err(UsageError(
-            "--render runs nothing: --quick and --only do not apply".into(),
-        ));
+    let only_given = matches.opt_present("only");
+    if render.is_some() && (quick || only_given) {
+        return usage("--render runs nothing: --quick and --only do not apply");
     }
-    let out_dir = match matches.opt_str("out") {
-        Some(dir) if dir.is_empty() => return Err(UsageError("--out needs a folder".into())),
-        Some(dir) => PathBuf::from(dir),
-        None if render.is_some() => render
-            .as_deref()
-            .and_then(Path::parent)
-            .filter(|dir| !dir.as_os_str().is_empty())
-            .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
-        None if quick => PathBuf::from(QUICK_OUT_DIR),
-        None => PathBuf::from(DEFAULT_OUT_DIR),
+    let folder = |name: &str| match matches.opt_str(name) {
+        Some(dir) if dir.is_empty() => Err(UsageError(format!("--{name} needs a folder"))),
+        dir => Ok(dir.map(PathBuf::from)),
     };
-    let bin_dir = match matches.opt_str("bin-dir") {
-        Some(dir) if dir.is_empty() => return Err(UsageError("--bin-dir needs a folder".into())),
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(DEFAULT_BIN_DIR),
+    let out_given = folder("out")?;
+    let out_dir = match (&out_given, &render) {
+        (Some(dir), _) => dir.clone(),
+        (None, Some(file)) => match file.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+            _ => PathBuf::from("."),
+        },
+        (None, None) if quick => PathBuf::from(QUICK_OUT_DIR),
+        (None, None) => PathBuf::from(DEFAULT_OUT_DIR),
     };
+    let bin_dir = folder("bin-dir")?.unwrap_or_else(|| PathBuf::from(DEFAULT_BIN_DIR));
     // Logs go next to the binaries' profile folder (normally target/compare-logs).
-    let log_dir = bin_dir
-        .parent()
-        .filter(|parent| !parent.as_os_str().is_empty())
-        .map(|parent| parent.join("compare-logs"))
-        .unwrap_or_else(|| PathBuf::from("compare-logs"));
-    let only: Vec<String> = matches
-        .opt_str("only")
-        .map(|words| {
-            words
-                .split(',')
-                .map(str::trim)
-                .filter(|w| !w.is_empty())
-                .map(String::from)
-                .collect()
-        })
-        .unwrap_or_default();
-    if matches.opt_present("only") && only.is_empty() {
-        return Err(UsageError("--only needs words of step ids".into()));
+    let log_dir = match bin_dir.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.join("compare-logs"),
+        _ => PathBuf::from("compare-logs"),
+    };
+    let words = matches.opt_str("only").unwrap_or_default();
+    let only: Vec<String> = (words.split(',').map(str::trim))
+        .filter(|word| !word.is_empty())
+        .map(String::from)
+        .collect();
+    if only_given && only.is_empty() {
+        return usage("--only needs words of step ids");
     }
-    if !only.is_empty() && !matches.opt_present("out") && !quick {
-        return Err(UsageError(
-            "--only writes a partial report: give --out DIR (or --quick) so it cannot replace the committed one".into(),
-        ));
+    if only_given && out_given.is_none() && !quick {
+        return usage("--only writes a partial report: give --out DIR (or --quick) so it cannot replace the committed one");
     }
     Ok(ParseOutcome::Run(Config {
         quick,

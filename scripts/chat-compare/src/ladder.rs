@@ -28,19 +28,20 @@ pub enum ServerMode {
 impl ServerMode {
     /// Both modes, in the order they run and appear in tables.
     pub const BOTH: [ServerMode; 2] = [ServerMode::Event, ServerMode::Threads];
+}
 
-    /// The value given to `chat-server --mode`.
-    pub fn flag(self) -> &'static str {
-        match self {
-            ServerMode::Event => "event",
-            ServerMode::Threads => "threads",
-        }
+/// Writes a unit variant by its serde name: the one in step ids, in the flags of chat-server
+/// (`--mode`) and chat-load (its MODE), and in the CSV and JSON.
+fn write_serde_name(value: &impl Serialize, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(name)) => f.write_str(&name),
+        _ => Err(fmt::Error),
     }
 }
 
 impl fmt::Display for ServerMode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.flag())
+        write_serde_name(self, f)
     }
 }
 
@@ -69,8 +70,7 @@ impl RoomLog {
     }
 }
 
-/// Which part of the report a step belongs to. Its serde name is the one in step ids, CSV and
-/// JSON.
+/// Which part of the report a step belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Ladder {
@@ -100,24 +100,13 @@ pub enum Ladder {
     Scale,
 }
 
-impl Ladder {
-    /// Short name used in step ids, CSV and JSON.
-    pub fn name(self) -> &'static str {
-        match self {
-            Ladder::Idle => "idle",
-            Ladder::Fanout => "fanout",
-            Ladder::Saturate => "saturate",
-            Ladder::SlowBaseline => "slow-baseline",
-            Ladder::SlowReader => "slow-reader",
-            Ladder::Churn => "churn",
-            Ladder::Restart => "restart",
-            Ladder::TlsIdle => "tls-idle",
-            Ladder::TlsFanout => "tls-fanout",
-            Ladder::TlsSaturate => "tls-saturate",
-            Ladder::Scale => "scale",
-        }
+impl fmt::Display for Ladder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_serde_name(self, f)
     }
+}
 
+impl Ladder {
     /// The ladder a TLS run of this ladder's workload belongs to, if it has one.
     fn tls_twin(self) -> Option<Ladder> {
         match self {
@@ -129,7 +118,7 @@ impl Ladder {
     }
 }
 
-/// The `chat-load` MODE argument (its serde name).
+/// The `chat-load` MODE argument.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LoadMode {
@@ -145,16 +134,9 @@ pub enum LoadMode {
     Restart,
 }
 
-impl LoadMode {
-    /// The value given to `chat-load`.
-    pub fn arg(self) -> &'static str {
-        match self {
-            LoadMode::Hold => "hold",
-            LoadMode::Fanout => "fanout",
-            LoadMode::Slow => "slow",
-            LoadMode::Churn => "churn",
-            LoadMode::Restart => "restart",
-        }
+impl fmt::Display for LoadMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_serde_name(self, f)
     }
 }
 
@@ -193,17 +175,8 @@ pub const CHURN_ROUNDS: u32 = 60;
 /// about 3.6 s, so it stops after about 11 rounds instead of adding 3.5 minutes to the run.
 pub const CHURN_BOUND_SECS: f64 = 40.0;
 
-/// When chat-load kills the server, and for how long it stays down.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RestartTiming {
-    /// Seconds into the measured phase (`--kill-at`).
-    pub kill_at_secs: f64,
-    /// Seconds down before it starts again (`--restart-after`).
-    pub restart_after_secs: f64,
-}
-
 /// One workload, run once against each server mode. Its fields are those of a step in
-/// `results.json` (the restart timing is written there as two fields of its own).
+/// `results.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Workload {
     /// The report section it belongs to.
@@ -222,9 +195,12 @@ pub struct Workload {
     pub slow_clients: u32,
     /// Rounds of connect, speak once, vanish (churn only).
     pub rounds: Option<u32>,
-    /// The kill and the restart (restart only).
-    #[serde(skip)]
-    pub restart: Option<RestartTiming>,
+    /// Seconds into the measured phase that chat-load kills the server (restart only,
+    /// `--kill-at`).
+    pub kill_at_secs: Option<f64>,
+    /// Seconds the server stays down before chat-load starts it again (restart only,
+    /// `--restart-after`).
+    pub restart_after_secs: Option<f64>,
     /// Measured phase length handed to `chat-load -d` (churn: its upper bound).
     pub duration_secs: f64,
 }
@@ -241,7 +217,8 @@ impl Workload {
             payload_bytes: PAYLOAD_BYTES,
             slow_clients: 0,
             rounds: None,
-            restart: None,
+            kill_at_secs: None,
+            restart_after_secs: None,
             duration_secs,
         }
     }
@@ -273,18 +250,19 @@ impl Workload {
     }
 
     /// A fanout of `clients` at `total_rate` msg/s over `senders`, during which the server is
-    /// killed and restarted as `timing` says.
+    /// killed at `kill_at_secs` and started again `down_secs` later.
     fn restart(
         clients: u32,
         senders: u32,
         total_rate: f64,
         secs: f64,
-        timing: RestartTiming,
+        (kill_at_secs, down_secs): (f64, f64),
     ) -> Workload {
         Workload {
             senders,
             rate_per_sender: total_rate / f64::from(senders),
-            restart: Some(timing),
+            kill_at_secs: Some(kill_at_secs),
+            restart_after_secs: Some(down_secs),
             ..Workload::new(Ladder::Restart, LoadMode::Restart, clients, secs)
         }
     }
@@ -352,9 +330,7 @@ impl Step {
     pub fn id(&self) -> String {
         let mut id = format!(
             "{}-{}-{}",
-            self.workload.ladder.name(),
-            self.workload.clients,
-            self.server_mode
+            self.workload.ladder, self.workload.clients, self.server_mode
         );
         match self.room_log {
             RoomLog::Memory if self.server_mode == ServerMode::Event => id.push_str("-db-none"),
@@ -444,14 +420,14 @@ pub fn workloads(quick: bool) -> Vec<Workload> {
         Workload::churn(CHURN_CLIENTS, CHURN_ROUNDS, CHURN_BOUND_SECS)
     });
     list.push(if quick {
-        Workload::restart(100, 10, 50.0, 3.0, QUICK_RESTART_TIMING)
+        Workload::restart(100, 10, 50.0, 3.0, QUICK_RESTART_KILL_AND_DOWN_SECS)
     } else {
         Workload::restart(
             RESTART_CLIENTS,
             RESTART_SENDERS,
             RESTART_TOTAL_RATE,
             RESTART_SECS,
-            RESTART_TIMING,
+            RESTART_KILL_AND_DOWN_SECS,
         )
     });
     list
@@ -467,17 +443,11 @@ pub const RESTART_SENDERS: u32 = 20;
 pub const RESTART_TOTAL_RATE: f64 = 80.0;
 /// Length of the restart scenario's measured phase.
 pub const RESTART_SECS: f64 = 10.0;
-/// The kill halfway, then a second down: long enough that every desk finds the port closed and
-/// backs off, short enough to keep the run short.
-pub const RESTART_TIMING: RestartTiming = RestartTiming {
-    kill_at_secs: 5.0,
-    restart_after_secs: 1.0,
-};
+/// The kill halfway, then a second down (`--kill-at`, `--restart-after`): long enough that every
+/// desk finds the port closed and backs off, short enough to keep the run short.
+pub const RESTART_KILL_AND_DOWN_SECS: (f64, f64) = (5.0, 1.0);
 /// `--quick`: the same, in less time.
-const QUICK_RESTART_TIMING: RestartTiming = RestartTiming {
-    kill_at_secs: 1.5,
-    restart_after_secs: 0.5,
-};
+const QUICK_RESTART_KILL_AND_DOWN_SECS: (f64, f64) = (1.5, 0.5);
 
 /// How many times each log-cost pair runs in the full ladder, log and `--db none` alternating.
 /// On a shared 2-core box one run's p99 swings by half or more, far past the 15% the target
@@ -696,8 +666,7 @@ mod tests {
                 (ServerMode::Event, RoomLog::File)
             );
             let load = &step.workload;
-            let timing = load.restart.unwrap();
-            assert!(timing.kill_at_secs < load.duration_secs);
+            assert!(load.kill_at_secs.unwrap() < load.duration_secs);
             assert!(
                 load.total_rate() * load.duration_secs <= chat_load::config::MAX_RESTART_MESSAGES
             );
@@ -758,16 +727,10 @@ mod tests {
 
     #[test]
     fn serde_names_are_the_names_in_ids_and_flags() {
-        let name = |value: serde_json::Value| value.as_str().unwrap().to_string();
-        for step in steps(false) {
-            let w = &step.workload;
-            assert_eq!(name(serde_json::json!(w.ladder)), w.ladder.name());
-            assert_eq!(name(serde_json::json!(w.load_mode)), w.load_mode.arg());
-            assert_eq!(
-                name(serde_json::json!(step.server_mode)),
-                step.server_mode.flag()
-            );
-        }
+        assert_eq!(Ladder::SlowBaseline.to_string(), "slow-baseline");
+        assert_eq!(Ladder::TlsSaturate.to_string(), "tls-saturate");
+        assert_eq!(LoadMode::Restart.to_string(), "restart");
+        assert_eq!(ServerMode::Threads.to_string(), "threads");
         assert_eq!(serde_json::json!(RoomLog::Memory), "memory");
     }
 

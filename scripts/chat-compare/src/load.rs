@@ -15,7 +15,7 @@ use std::time::Duration;
 use chat_load::Report;
 
 use crate::ladder::{LoadMode, Step, SLOW_READER_RCVBUF_BYTES};
-use crate::process::{self, ProcessEnd, RunError, Supervised};
+use crate::process::{self, io_error, truncate, ProcessEnd, RunError, Supervised};
 
 /// Fixed slack on top of a step's duration before chat-load counts as hung.
 const LOAD_TIMEOUT_SLACK_SECS: f64 = 30.0;
@@ -40,7 +40,7 @@ pub enum LoadTarget<'a> {
 /// chat-load's command line for `step` against `target`.
 pub fn load_args(step: &Step, target: LoadTarget) -> Vec<String> {
     let load = &step.workload;
-    let mut args = vec![load.load_mode.arg().to_string()];
+    let mut args = vec![load.load_mode.to_string()];
     match target {
         LoadTarget::Running { ports, tls, .. } => {
             let addrs: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
@@ -72,9 +72,9 @@ pub fn load_args(step: &Step, target: LoadTarget) -> Vec<String> {
         flag(&mut args, "--slow", load.slow_clients);
         flag(&mut args, "--slow-rcvbuf", SLOW_READER_RCVBUF_BYTES);
     }
-    if let Some(timing) = load.restart {
-        flag(&mut args, "--kill-at", timing.kill_at_secs);
-        flag(&mut args, "--restart-after", timing.restart_after_secs);
+    if let (Some(kill_at), Some(down)) = (load.kill_at_secs, load.restart_after_secs) {
+        flag(&mut args, "--kill-at", kill_at);
+        flag(&mut args, "--restart-after", down);
     }
     if let LoadTarget::Running {
         server_pids,
@@ -96,40 +96,20 @@ fn flag(args: &mut Vec<String>, name: &str, value: impl std::fmt::Display) {
     args.extend([name.to_string(), value.to_string()]);
 }
 
-/// How the load tool's part of a step ended.
-#[derive(Debug, Clone, PartialEq)]
-pub enum LoadEnd {
-    /// Exit 0 and a readable report.
-    Finished,
-    /// Exit other than 0; the detail is its first error or stderr line.
-    ToolFailed {
-        /// How it ended.
-        end: ProcessEnd,
-        /// First error it reported.
-        detail: String,
-    },
-    /// Still running after the step's timeout; killed.
-    TimedOut {
-        /// The timeout that passed.
-        after_secs: f64,
-    },
-    /// Exit 0 but stdout was not the JSON object.
-    BadOutput(String),
-}
-
 /// chat-load's report and its JSON object as printed, when it printed one that parses.
 pub type LoadOutput = Option<(Report, serde_json::Value)>;
 
 /// Runs chat-load (in the cgroup whose `cgroup.procs` is given, if any; its stderr into
-/// `log_path`) to the end or its timeout, and reads its report.
+/// `log_path`) to the end or its timeout, and reads its report. The text says what went wrong
+/// with chat-load, when something did.
 pub fn run_load(
     step: &Step,
     load_bin: &Path,
     target: LoadTarget,
     log_path: &Path,
     cgroup_procs: Option<std::ffi::CString>,
-) -> Result<(LoadEnd, LoadOutput), RunError> {
-    let stderr_file = File::create(log_path).map_err(|err| RunError::Io(err.to_string()))?;
+) -> Result<(Option<String>, LoadOutput), RunError> {
+    let stderr_file = File::create(log_path).map_err(|err| io_error("create", log_path, err))?;
     let mut command = Command::new(load_bin);
     command
         .args(load_args(step, target))
@@ -139,11 +119,7 @@ pub fn run_load(
     process::tie_to_us(&mut command, cgroup_procs);
     let mut load = match Supervised::spawn(&mut command) {
         Ok(load) => load,
-        Err(err) => {
-            let detail = format!("cannot start chat-load: {err}");
-            let end = ProcessEnd::Code(-1);
-            return Ok((LoadEnd::ToolFailed { end, detail }, None));
-        }
+        Err(err) => return Ok((Some(format!("cannot start chat-load: {err}")), None)),
     };
     // The report is one line, but read on a thread anyway so a chatty tool can never block on
     // a full pipe while we wait for it.
@@ -159,32 +135,34 @@ pub fn run_load(
     });
     let workload = &step.workload;
     let timeout_secs = workload.duration_secs
-        + workload
-            .restart
-            .map_or(0.0, |timing| timing.restart_after_secs)
+        + workload.restart_after_secs.unwrap_or(0.0)
         + LOAD_TIMEOUT_SLACK_SECS
         + LOAD_TIMEOUT_SECS_PER_CLIENT * f64::from(workload.clients);
     let Some(end) = load.wait_for(Duration::from_secs_f64(timeout_secs))? else {
         load.kill();
         let _ = reader.join();
-        let after_secs = timeout_secs;
-        return Ok((LoadEnd::TimedOut { after_secs }, None));
+        return Ok((
+            Some(format!("chat-load timed out after {timeout_secs:.0} s")),
+            None,
+        ));
     };
     let parsed = parse_report(&reader.join().unwrap_or_default());
-    let load_end = match (end, &parsed) {
-        (ProcessEnd::Code(0), Ok(_)) => LoadEnd::Finished,
-        (ProcessEnd::Code(0), Err(err)) => LoadEnd::BadOutput(err.clone()),
-        (end, Ok((report, _))) => LoadEnd::ToolFailed {
-            end,
-            detail: (report.errors.first().cloned())
-                .unwrap_or_else(|| process::last_line(log_path)),
-        },
-        (end, Err(_)) => LoadEnd::ToolFailed {
-            end,
-            detail: process::last_line(log_path),
-        },
+    let failure = match (end, &parsed) {
+        (ProcessEnd::Code(0), Ok(_)) => None,
+        (ProcessEnd::Code(0), Err(err)) => Some(format!(
+            "chat-load output unreadable: {}",
+            truncate(err, 120)
+        )),
+        (end, parsed) => {
+            let first_error = (parsed.as_ref().ok()).and_then(|(report, _)| report.errors.first());
+            let detail = first_error.map_or_else(|| process::last_line(log_path), String::clone);
+            Some(format!(
+                "chat-load failed ({end}): {}",
+                truncate(&detail, 120)
+            ))
+        }
     };
-    Ok((load_end, parsed.ok()))
+    Ok((failure, parsed.ok()))
 }
 
 /// Parses the tool's stdout into the report and the object as printed; the object may be

@@ -1,7 +1,6 @@
 //! What the report says about the box the numbers came from: kernel, cores, memory, CPU model,
-//! date. Read from `uname(2)` and `/proc`, so no subprocess is needed.
+//! date. Read from `/proc`, so no subprocess is needed.
 
-use std::ffi::CStr;
 use std::fs;
 
 use serde::{Deserialize, Serialize};
@@ -25,33 +24,18 @@ pub struct Machine {
 impl Machine {
     /// Reads the current machine.
     pub fn current() -> Machine {
+        let read = |path: &str| fs::read_to_string(path).ok();
+        let words = |text: String| text.split_whitespace().collect::<Vec<_>>().join(" ");
+        let kernel = read("/proc/sys/kernel/ostype").zip(read("/proc/sys/kernel/osrelease"));
         Machine {
-            kernel: kernel_name(),
+            kernel: kernel.map_or("unknown".into(), |(os, release)| words(os + " " + &release)),
             cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            memory_mib: fs::read_to_string("/proc/meminfo")
-                .ok()
+            memory_mib: read("/proc/meminfo")
                 .and_then(|text| mem_total_kib(&text))
                 .map(|kib| kib / 1024),
-            cpu_model: fs::read_to_string("/proc/cpuinfo")
-                .ok()
-                .and_then(|text| cpu_model(&text)),
-            tcp_wmem: fs::read_to_string("/proc/sys/net/ipv4/tcp_wmem")
-                .ok()
-                .map(|text| text.split_whitespace().collect::<Vec<_>>().join(" ")),
+            cpu_model: read("/proc/cpuinfo").and_then(|text| cpu_model(&text)),
+            tcp_wmem: read("/proc/sys/net/ipv4/tcp_wmem").map(words),
         }
-    }
-}
-
-fn kernel_name() -> String {
-    // SAFETY: utsname is plain bytes; uname fills it and NUL-terminates every field.
-    unsafe {
-        let mut name: libc::utsname = std::mem::zeroed();
-        if libc::uname(&mut name) != 0 {
-            return "unknown".into();
-        }
-        let sysname = CStr::from_ptr(name.sysname.as_ptr()).to_string_lossy();
-        let release = CStr::from_ptr(name.release.as_ptr()).to_string_lossy();
-        format!("{sysname} {release}")
     }
 }
 

@@ -41,24 +41,29 @@ pub const TLS_IDLE_TARGET_CLIENTS: u32 = 10_000;
 /// plain desks'.
 pub const TLS_CPU_MAX_FACTOR: f64 = 1.5;
 
-/// What one step produced.
-#[derive(Debug, Clone)]
+/// What one step produced. Its fields (the step's among them) are those of a step in
+/// `results.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StepResult {
     /// The step that ran.
+    #[serde(flatten)]
     pub step: Step,
     /// The port the server reported.
     pub port: Option<u16>,
     /// The load tool's report; `None` when it printed none or one that does not match
-    /// chat-load's schema.
+    /// chat-load's schema. Read back from `raw_load`.
+    #[serde(skip)]
     pub load: Option<Report>,
-    /// The load tool's report exactly as printed, for results.json.
+    /// The load tool's report exactly as printed.
+    #[serde(rename = "chat_load")]
     pub raw_load: Option<serde_json::Value>,
     /// A short "what went wrong" line; `None` when server and tool both behaved.
     pub failure: Option<String>,
     /// How the server ended (after our SIGTERM unless it died first).
     pub server_end: Option<String>,
-    /// The step's cgroup figures, when the limit applied.
-    pub cgroup: Option<CgroupStats>,
+    /// The step's cgroup figures (none when the limit did not apply).
+    #[serde(flatten)]
+    pub cgroup: CgroupStats,
     /// Seconds from server start to server gone.
     pub wall_secs: f64,
 }
@@ -127,8 +132,8 @@ impl StepResult {
     }
 }
 
-/// Everything a report needs about one run. Its fields (but the steps) are those of
-/// `results.json`.
+/// Everything a report needs about one run. Its fields are those of `results.json` (the steps
+/// are written there with a few derived figures of their own).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunRecord {
     /// `--quick` or the full ladder.
@@ -145,8 +150,8 @@ pub struct RunRecord {
     pub db_dir: String,
     /// Seconds the whole ladder took.
     pub total_secs: f64,
-    /// One result per step, in run order (written to `results.json` as rows of their own).
-    #[serde(skip)]
+    /// One result per step, in run order.
+    #[serde(rename = "steps", skip_serializing)]
     pub results: Vec<StepResult>,
 }
 
@@ -249,10 +254,10 @@ pub(crate) mod tests {
             raw_load: Some(raw),
             failure: None,
             server_end: Some("exit 0 after SIGTERM".into()),
-            cgroup: Some(CgroupStats {
+            cgroup: CgroupStats {
                 peak_bytes: Some(30 << 20),
                 oom_kills: Some(0),
-            }),
+            },
             wall_secs: 7.0,
         }
     }

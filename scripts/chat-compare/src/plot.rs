@@ -1,10 +1,10 @@
 //! The SVG charts of the report, drawn with plotters from the model: server RSS vs idle
 //! clients, fanout p99 latency vs clients, fanout deliveries/s vs clients and server RSS after
-//! each churn round, event (with its log) and threads on one chart each. The ladders' axes are logarithmic
-//! because they grow by 10× and the two modes can differ by orders of magnitude; ticks sit on
-//! the measured room sizes and on 1-2-5 steps so values can be read without a table. The churn
-//! chart is linear from zero, so growth per round shows as slope. A step that failed is marked
-//! with a cross on the x axis.
+//! each churn round, event (with its log) and threads on one chart each. The ladders' axes are
+//! logarithmic because they grow by 10× and the two modes can differ by orders of magnitude;
+//! ticks sit on the measured room sizes and on 1-2-5 steps so values can be read without a
+//! table. The churn chart is linear from zero, so growth per round shows as slope. A step that
+//! failed is marked with a cross on the x axis.
 
 use std::path::Path;
 
@@ -21,13 +21,11 @@ const EVENT_COLOUR: RGBColor = RGBColor(31, 119, 180);
 const THREADS_COLOUR: RGBColor = RGBColor(255, 127, 14);
 const REFERENCE_COLOUR: RGBColor = RGBColor(120, 120, 120);
 
-/// One line on a chart.
+/// One line on a chart: a server mode's figure.
 #[derive(Debug, Clone)]
 pub struct Series {
-    /// Legend text.
-    pub label: String,
-    /// Line and marker colour.
-    pub colour: RGBColor,
+    /// Whose figure; it gives the legend text and the colour.
+    pub mode: ServerMode,
     /// (x, y) of the steps that produced the figure.
     pub points: Vec<(f64, f64)>,
     /// x of the steps that failed without the figure.
@@ -79,43 +77,31 @@ pub fn one_two_five(low: f64, high: f64) -> Vec<f64> {
     ticks
 }
 
-/// A line of `mode`, with its legend text and colour.
-fn series(mode: ServerMode, points: Vec<(f64, f64)>, failed_x: Vec<f64>) -> Series {
-    let (design, colour) = match mode {
-        ServerMode::Event => ("mio event loop", EVENT_COLOUR),
-        ServerMode::Threads => ("thread per client", THREADS_COLOUR),
-    };
-    Series {
-        label: format!("{mode} ({design})"),
-        colour,
-        points,
-        failed_x,
-    }
-}
-
 /// A line per mode of `figure` against the room size over `ladder`'s side-by-side steps; a
 /// step without the figure is a failed cross.
 fn ladder_series(
     results: &[StepResult],
     ladder: Ladder,
     figure: fn(&StepResult) -> Option<f64>,
-) -> Vec<Series> {
-    ServerMode::BOTH
-        .map(|mode| {
-            let (mut points, mut failed_x) = (Vec::new(), Vec::new());
-            for result in results.iter().filter(|r| {
-                let step = &r.step;
-                step.workload.ladder == ladder && step.server_mode == mode && step.is_side_by_side()
-            }) {
-                let x = f64::from(result.step.workload.clients);
-                match figure(result).filter(|y| *y > 0.0) {
-                    Some(y) => points.push((x, y)),
-                    None => failed_x.push(x),
-                }
+) -> [Series; 2] {
+    ServerMode::BOTH.map(|mode| {
+        let (mut points, mut failed_x) = (Vec::new(), Vec::new());
+        for result in results.iter().filter(|r| {
+            let step = &r.step;
+            step.workload.ladder == ladder && step.server_mode == mode && step.is_side_by_side()
+        }) {
+            let x = f64::from(result.step.workload.clients);
+            match figure(result).filter(|y| *y > 0.0) {
+                Some(y) => points.push((x, y)),
+                None => failed_x.push(x),
             }
-            series(mode, points, failed_x)
-        })
-        .into()
+        }
+        Series {
+            mode,
+            points,
+            failed_x,
+        }
+    })
 }
 
 /// The server's RSS after each churn round, MiB, per mode that ran the churn step; a step
@@ -133,7 +119,11 @@ fn churn_series(results: &[StepResult]) -> Vec<Series> {
             } else {
                 Vec::new()
             };
-            Some(series(mode, points, failed_x))
+            Some(Series {
+                mode,
+                points,
+                failed_x,
+            })
         })
         .collect()
 }
@@ -183,7 +173,7 @@ pub fn charts(record: &RunRecord) -> Vec<(&'static str, Chart)> {
         title: "Server memory with idle clients".into(),
         x_desc: "idle clients connected (log scale)".into(),
         y_desc: "server peak RSS, MiB (log scale)".into(),
-        series: ladder_series(results, Ladder::Idle, |r| Some(r.rss_peak_kb()? / 1024.0)),
+        series: ladder_series(results, Ladder::Idle, |r| Some(r.rss_peak_kb()? / 1024.0)).into(),
         reference: Some((
             across(results, Ladder::Idle, IDLE_RSS_TARGET_KB / 1024.0),
             "target for event mode at 10,000 clients: 32 MiB".into(),
@@ -196,7 +186,7 @@ pub fn charts(record: &RunRecord) -> Vec<(&'static str, Chart)> {
         title: format!("Fanout latency at {total_rate:.0} messages/s in total"),
         x_desc: "clients in the room (log scale)".into(),
         y_desc: "p99 send-to-receive latency, ms (log scale)".into(),
-        series: ladder_series(results, Ladder::Fanout, |r| Some(r.p99_us()? / 1000.0)),
+        series: ladder_series(results, Ladder::Fanout, |r| Some(r.p99_us()? / 1000.0)).into(),
         reference: Some((
             across(results, Ladder::Fanout, FANOUT_P99_TARGET_US / 1000.0),
             "target for event mode at 1000 clients: p99 5 ms".into(),
@@ -204,21 +194,11 @@ pub fn charts(record: &RunRecord) -> Vec<(&'static str, Chart)> {
         y_format: ms_label,
         axes: Axes::Log,
     };
-    let event_fanout = |r: &&StepResult| {
-        let step = &r.step;
-        step.workload.ladder == Ladder::Fanout
-            && step.server_mode == ServerMode::Event
-            && step.is_side_by_side()
-    };
-    let mut offered: Vec<(f64, f64)> = (results.iter().filter(event_fanout))
-        .map(|r| {
-            let workload = &r.step.workload;
-            (
-                f64::from(workload.clients),
-                workload.offered_deliveries_per_sec(),
-            )
-        })
-        .collect();
+    // The event line of what the fanout steps offered: the same x whichever steps failed.
+    let [offered, _] = ladder_series(results, Ladder::Fanout, |r| {
+        Some(r.step.workload.offered_deliveries_per_sec())
+    });
+    let mut offered = offered.points;
     offered.sort_by(|a, b| a.0.total_cmp(&b.0));
     let throughput = Chart {
         title: format!("Fanout deliveries per second at {total_rate:.0} messages/s in total"),
@@ -226,7 +206,8 @@ pub fn charts(record: &RunRecord) -> Vec<(&'static str, Chart)> {
         y_desc: "deliveries received per second (log scale)".into(),
         series: ladder_series(results, Ladder::Fanout, |r| {
             Some(r.load()?.deliveries_per_sec)
-        }),
+        })
+        .into(),
         reference: Some((offered, "offered: every message to every client".into())),
         y_format: rate_label,
         axes: Axes::Log,
@@ -359,7 +340,11 @@ where
         Axes::Linear => 3,
     };
     for series in &chart.series {
-        let (colour, points) = (series.colour, &series.points);
+        let (design, colour) = match series.mode {
+            ServerMode::Event => ("mio event loop", EVENT_COLOUR),
+            ServerMode::Threads => ("thread per client", THREADS_COLOUR),
+        };
+        let points = &series.points;
         let line = ShapeStyle::from(&colour).stroke_width(3);
         // Up and to the right of the point, in pixels, so the text never hides the marker.
         let text_at = |point, text| {
@@ -368,7 +353,7 @@ where
         };
         plot.draw_series(LineSeries::new(points.clone(), line))
             .map_err(fail)?
-            .label(series.label.as_str())
+            .label(format!("{} ({design})", series.mode))
             .legend(legend_line(line));
         let markers = points
             .iter()

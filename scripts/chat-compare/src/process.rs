@@ -10,31 +10,24 @@ use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, LazyLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
 /// How often child state and the interrupt flag are checked.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(20);
 
-/// Set by the SIGINT/SIGTERM/SIGHUP handler; checked wherever we wait.
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn note_interrupt(_signal: libc::c_int) {
-    INTERRUPTED.store(true, Ordering::SeqCst);
-}
+/// Set on SIGINT, SIGTERM or SIGHUP; checked wherever we wait.
+static INTERRUPTED: LazyLock<Arc<AtomicBool>> = LazyLock::new(Arc::default);
 
 /// Makes Ctrl-C, SIGTERM and SIGHUP set a flag that every wait checks, so children are stopped
 /// properly instead of us dying with them still running.
-pub fn install_interrupt_handlers() {
+pub fn install_interrupt_handlers() -> Result<(), RunError> {
     for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
-        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
-        unsafe {
-            libc::signal(
-                signal,
-                note_interrupt as extern "C" fn(libc::c_int) as libc::sighandler_t,
-            );
-        }
+        let registered = signal_hook::flag::register(signal, Arc::clone(&INTERRUPTED));
+        registered.map_err(|err| RunError::Io(format!("cannot catch Ctrl-C: {err}")))?;
     }
+    Ok(())
 }
 
 /// `Err(Interrupted)` once Ctrl-C or SIGTERM came.
@@ -87,8 +80,8 @@ pub enum ProcessEnd {
     Signal(i32),
 }
 
-impl ProcessEnd {
-    fn from_status(status: ExitStatus) -> ProcessEnd {
+impl From<ExitStatus> for ProcessEnd {
+    fn from(status: ExitStatus) -> ProcessEnd {
         match (status.code(), status.signal()) {
             (Some(code), _) => ProcessEnd::Code(code),
             (None, Some(signal)) => ProcessEnd::Signal(signal),
@@ -108,16 +101,19 @@ impl fmt::Display for ProcessEnd {
 
 /// `SIGKILL` rather than `9`, for the report.
 pub fn signal_name(signal: i32) -> String {
-    match signal {
-        libc::SIGKILL => "SIGKILL".into(),
-        libc::SIGTERM => "SIGTERM".into(),
-        libc::SIGSEGV => "SIGSEGV".into(),
-        libc::SIGABRT => "SIGABRT".into(),
-        libc::SIGBUS => "SIGBUS".into(),
-        libc::SIGINT => "SIGINT".into(),
-        libc::SIGPIPE => "SIGPIPE".into(),
-        other => format!("signal {other}"),
-    }
+    let name = signal_hook::low_level::signal_name(signal);
+    name.map_or_else(|| format!("signal {signal}"), String::from)
+}
+
+/// What waiting on a child came to.
+#[derive(Debug)]
+pub enum Waited<T> {
+    /// What the wait was for is there.
+    Ready(T),
+    /// The child ended first.
+    Ended(ProcessEnd),
+    /// Neither within the time allowed.
+    TimedOut,
 }
 
 /// A child that is SIGKILLed and reaped if we leave without ending it properly.
@@ -149,24 +145,40 @@ impl Supervised {
     pub fn poll_end(&mut self) -> Option<ProcessEnd> {
         if self.ended.is_none() {
             if let Ok(Some(status)) = self.child.try_wait() {
-                self.ended = Some(ProcessEnd::from_status(status));
+                self.ended = Some(status.into());
             }
         }
         self.ended
     }
 
-    /// Waits up to `limit`; `None` if still running then.
-    pub fn wait_for(&mut self, limit: Duration) -> Result<Option<ProcessEnd>, RunError> {
+    /// Polls `ready` until it gives a value, the child ends, or `limit` passes; a Ctrl-C ends
+    /// the wait with `Err(Interrupted)`.
+    pub fn wait_until<T>(
+        &mut self,
+        limit: Duration,
+        mut ready: impl FnMut() -> Option<T>,
+    ) -> Result<Waited<T>, RunError> {
         let deadline = Instant::now() + limit;
         loop {
+            if let Some(value) = ready() {
+                return Ok(Waited::Ready(value));
+            }
             if let Some(end) = self.poll_end() {
-                return Ok(Some(end));
+                return Ok(Waited::Ended(end));
             }
             check_interrupt()?;
             if Instant::now() >= deadline {
-                return Ok(None);
+                return Ok(Waited::TimedOut);
             }
             thread::sleep(POLL_INTERVAL);
+        }
+    }
+
+    /// Waits up to `limit` for the child to end; `None` if still running then.
+    pub fn wait_for(&mut self, limit: Duration) -> Result<Option<ProcessEnd>, RunError> {
+        match self.wait_until(limit, || None::<()>)? {
+            Waited::Ended(end) => Ok(Some(end)),
+            Waited::Ready(()) | Waited::TimedOut => Ok(None),
         }
     }
 
@@ -192,7 +204,7 @@ impl Supervised {
         let end = self
             .child
             .wait()
-            .map_or(ProcessEnd::Signal(libc::SIGKILL), ProcessEnd::from_status);
+            .map_or(ProcessEnd::Signal(libc::SIGKILL), ProcessEnd::from);
         self.ended = Some(end);
         end
     }
@@ -232,35 +244,33 @@ pub fn tie_to_us(command: &mut Command, cgroup_procs: Option<std::ffi::CString>)
     }
 }
 
+/// The lines of a child's log that are not blank, trimmed; none when it cannot be read.
+fn log_lines(path: &Path) -> Vec<String> {
+    let text = fs::read_to_string(path).unwrap_or_default();
+    let lines = text.lines().map(str::trim).filter(|line| !line.is_empty());
+    lines.map(String::from).collect()
+}
+
 /// The last line of a child's log, cut to 120 characters.
 pub fn last_line(path: &Path) -> String {
-    fs::read_to_string(path)
-        .ok()
-        .and_then(|text| {
-            let line = text.lines().rev().find(|l| !l.trim().is_empty())?;
-            Some(truncate(line, 120))
-        })
-        .unwrap_or_else(|| "(no output)".into())
+    let last = log_lines(path).pop();
+    last.map_or_else(|| "(no output)".into(), |line| truncate(&line, 120))
 }
 
 /// The server's own complaint (`chat-server: ...`) if it made one, else its last line: a bad
 /// flag is followed by the usage line, which says less.
 pub fn error_line(path: &Path) -> String {
-    fs::read_to_string(path)
-        .ok()
-        .and_then(|text| {
-            let line = text.lines().find(|l| l.starts_with("chat-server:"))?;
-            Some(truncate(line.trim(), 120))
-        })
-        .unwrap_or_else(|| last_line(path))
+    let complaint = log_lines(path)
+        .into_iter()
+        .find(|line| line.starts_with("chat-server:"));
+    complaint.map_or_else(|| last_line(path), |line| truncate(&line, 120))
 }
 
 /// The server's own note of a signal it received, if it logged one.
 pub fn signal_line(path: &Path) -> Option<String> {
-    let log = fs::read_to_string(path).ok()?;
-    log.lines()
-        .find(|line| line.to_ascii_lowercase().contains("signal"))
-        .map(|line| truncate(line.trim(), 80))
+    let lines = log_lines(path).into_iter();
+    let mut noted = lines.filter(|line| line.to_ascii_lowercase().contains("signal"));
+    noted.next().map(|line| truncate(&line, 80))
 }
 
 /// `text`, cut to `max_chars` characters with an ellipsis.

@@ -9,19 +9,18 @@
 //! [`RunRecord`]; writing them out is the report's and the plots' business.
 
 use std::fs::{self, File};
-use std::io;
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::cgroup::{CgroupSupport, StepCgroup, MEMORY_LIMIT_BYTES};
+use crate::cgroup::{CgroupStats, CgroupSupport, StepCgroup, MEMORY_LIMIT_BYTES};
 use crate::config::Config;
 use crate::ladder::{self, LoadMode, RoomLog, ServerMode, Step};
-use crate::load::{self, LoadEnd, LoadTarget};
+use crate::load::{self, LoadTarget};
 use crate::machine::{self, Machine};
 use crate::model::{MemoryLimit, RunRecord, StepResult};
-use crate::process::{self, check_interrupt, io_error, ProcessEnd, RunError, Supervised};
+use crate::process::{self, check_interrupt, io_error, ProcessEnd, RunError, Supervised, Waited};
 
 /// How long a server gets to print its Listening line.
 const LISTEN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -67,7 +66,7 @@ pub fn run_ladder(
     config: &Config,
     summary: impl Fn(&StepResult) -> String,
 ) -> Result<RunRecord, RunError> {
-    process::install_interrupt_handlers();
+    process::install_interrupt_handlers()?;
     let tools = Tools {
         server_bin: config.bin_dir.join("chat-server"),
         load_bin: config.bin_dir.join("chat-load"),
@@ -135,164 +134,110 @@ pub fn parse_listening_port(log: &str) -> Option<u16> {
         })
 }
 
-/// Waits for the Listening line; an error says what happened instead.
-fn wait_for_port(
-    server: &mut Supervised,
-    log_path: &Path,
-) -> Result<Result<u16, String>, RunError> {
-    let deadline = Instant::now() + LISTEN_TIMEOUT;
-    loop {
-        let log = fs::read_to_string(log_path).unwrap_or_default();
-        if let Some(port) = parse_listening_port(&log) {
-            return Ok(Ok(port));
-        }
-        if let Some(end) = server.poll_end() {
-            let complaint = process::error_line(log_path);
-            return Ok(Err(format!("server did not start ({end}): {complaint}")));
-        }
-        check_interrupt()?;
-        if Instant::now() >= deadline {
-            let secs = LISTEN_TIMEOUT.as_secs();
-            return Ok(Err(format!(
-                "server printed no Listening line within {secs} s"
-            )));
-        }
-        thread::sleep(process::POLL_INTERVAL);
+/// Why a step stopped short: the whole run stops (Ctrl-C, an unwritable log folder), or only
+/// this step failed, for this reason, and becomes a result that says so.
+enum Stop {
+    Run(RunError),
+    Step(String),
+}
+
+impl From<RunError> for Stop {
+    fn from(err: RunError) -> Stop {
+        Stop::Run(err)
     }
 }
 
-/// The "what happened" line of a step, from how the server and the tool ended.
-/// `None` when nothing went wrong; partial delivery or connection counts are results and are
-/// described by the report, not here.
-pub fn describe_failure(
-    server_died: Option<ProcessEnd>,
-    oom_kills: u64,
-    load_end: &LoadEnd,
-) -> Option<String> {
-    let mut parts = Vec::new();
-    if oom_kills > 0 {
-        parts.push("server killed (OOM)".to_string());
-    } else if let Some(end) = server_died {
-        parts.push(match end {
-            ProcessEnd::Signal(signal) => {
-                format!("server killed by {}", process::signal_name(signal))
-            }
-            ProcessEnd::Code(code) => format!("server exited with code {code} during the run"),
-        });
-    }
-    match load_end {
-        LoadEnd::Finished => {}
-        LoadEnd::ToolFailed { end, detail } => {
-            let detail = process::truncate(detail, 120);
-            parts.push(format!("chat-load failed ({end}): {detail}"));
-        }
-        LoadEnd::TimedOut { after_secs } => {
-            parts.push(format!("chat-load timed out after {after_secs:.0} s"))
-        }
-        LoadEnd::BadOutput(detail) => {
-            let detail = process::truncate(detail, 120);
-            parts.push(format!("chat-load output unreadable: {detail}"));
-        }
-    }
-    (!parts.is_empty()).then(|| parts.join("; "))
+/// `context: err` as the reason a step failed.
+fn failed<E: std::fmt::Display>(context: &str) -> impl FnOnce(E) -> Stop + '_ {
+    move |err| Stop::Step(format!("{context}: {err}"))
 }
 
-/// The result of `step` before anything is known about it but how long it took so far.
-fn step_result(step: &Step, started: Instant) -> StepResult {
-    StepResult {
+/// One step: its cgroup, its servers, the load, the shutdown, the figures. A step that fails
+/// part way is a result with its failure and what was learnt before.
+fn run_step(step: &Step, tools: &Tools, cgroup: &CgroupSupport) -> Result<StepResult, RunError> {
+    let started = Instant::now();
+    let mut result = StepResult {
         step: step.clone(),
         port: None,
         load: None,
         raw_load: None,
         failure: None,
         server_end: None,
-        cgroup: None,
-        wall_secs: started.elapsed().as_secs_f64(),
-    }
-}
-
-/// A step that never got as far as running the load tool.
-fn failed_before_load(step: &Step, reason: String, started: Instant) -> StepResult {
-    StepResult {
-        failure: Some(reason),
-        ..step_result(step, started)
-    }
-}
-
-/// What a step ran in: its memory cgroup (when the limit applies) and the folder of its room's
-/// log file (when its log is a file), deleted with it however the step ends. The error says
-/// why the step cannot run.
-fn prepare_step(
-    step: &Step,
-    cgroup: &CgroupSupport,
-) -> Result<(Option<StepCgroup>, Option<tempfile::TempDir>), String> {
-    let step_cgroup = match cgroup {
-        CgroupSupport::Available(controller) => {
-            let name = format!("chat-compare-{}-{}", std::process::id(), step.number);
-            let created = controller.create_child(&name, MEMORY_LIMIT_BYTES);
-            let err = |err| format!("cannot create the step's memory cgroup: {err}");
-            Some(created.map_err(err)?)
-        }
-        CgroupSupport::Unavailable(_) => None,
+        cgroup: CgroupStats::default(),
+        wall_secs: 0.0,
     };
+    let step_cgroup =
+        (cgroup.step_cgroup(step.number)).map_err(failed("cannot create the step's memory cgroup"));
+    let outcome = step_cgroup.and_then(|step_cgroup| {
+        let outcome = match step.workload.load_mode {
+            LoadMode::Restart => run_restart(step, tools, step_cgroup.as_ref(), &mut result),
+            _ => run_servers(step, tools, step_cgroup.as_ref(), &mut result),
+        };
+        // Read once every process of the step is gone, before the cgroup is.
+        result.cgroup = step_cgroup
+            .as_ref()
+            .map(StepCgroup::stats)
+            .unwrap_or_default();
+        outcome
+    });
+    match outcome {
+        Ok(()) => {}
+        Err(Stop::Run(err)) => return Err(err),
+        Err(Stop::Step(reason)) => result.failure = Some(reason),
+    }
+    result.wall_secs = started.elapsed().as_secs_f64();
+    Ok(result)
+}
+
+/// A folder of its own for the step's room's log file, deleted with it however the step ends.
+fn db_dir() -> Result<tempfile::TempDir, Stop> {
+    let dir = tempfile::Builder::new()
+        .prefix("chat-compare-db-")
+        .tempdir();
+    dir.map_err(failed("cannot create a folder for the room's log"))
+}
+
+/// The step's log file of `what` (`load`, `server`, `redis`).
+fn log_path(step: &Step, tools: &Tools, what: &str) -> PathBuf {
+    let name = format!("{:02}-{}-{what}.log", step.number, step.id());
+    tools.log_dir.join(name)
+}
+
+fn oom_kills(step_cgroup: Option<&StepCgroup>) -> u64 {
+    step_cgroup.and_then(|c| c.stats().oom_kills).unwrap_or(0)
+}
+
+/// The step's servers (after its redis-server, for a Redis room) in the step's cgroup, the load
+/// against them, then each server stopped.
+fn run_servers(
+    step: &Step,
+    tools: &Tools,
+    step_cgroup: Option<&StepCgroup>,
+    result: &mut StepResult,
+) -> Result<(), Stop> {
     let db_dir = match step.room_log {
-        RoomLog::File => {
-            let dir = tempfile::Builder::new()
-                .prefix("chat-compare-db-")
-                .tempdir();
-            let err = |err| format!("cannot create a folder for the room's log: {err}");
-            Some(dir.map_err(err)?)
-        }
+        RoomLog::File => Some(db_dir()?),
         RoomLog::Memory | RoomLog::Redis => None,
     };
-    Ok((step_cgroup, db_dir))
-}
-
-/// One step: cgroup, servers, ports, load, shutdown, figures.
-fn run_step(step: &Step, tools: &Tools, cgroup: &CgroupSupport) -> Result<StepResult, RunError> {
-    let started = Instant::now();
-    let (step_cgroup, db_dir) = match prepare_step(step, cgroup) {
-        Ok(prepared) => prepared,
-        Err(reason) => return Ok(failed_before_load(step, reason, started)),
-    };
     let db = db_dir.as_ref().map(|dir| dir.path().join("room.db"));
-    let prefix = format!("{:02}-{}", step.number, step.id());
-    let load_log = tools.log_dir.join(format!("{prefix}-load.log"));
-    if step.workload.load_mode == LoadMode::Restart {
-        let Some(db) = &db else {
-            let reason = "the restart scenario needs the room's log in a file".into();
-            return Ok(failed_before_load(step, reason, started));
-        };
-        return run_restart_step(step, tools, db, &load_log, step_cgroup, started);
-    }
-    // A Redis room: the step's own redis-server first, on a free port, outside the cgroup (it
-    // is the shared service, not the server under test).
+    // The redis-server runs outside the cgroup: it is the shared service, not the server under
+    // test.
     let redis = match step.room_log {
-        RoomLog::Redis => match start_redis(tools.log_dir, &prefix)? {
-            Ok(redis) => Some(redis),
-            Err(reason) => return Ok(failed_before_load(step, reason, started)),
-        },
-        _ => None,
+        RoomLog::Redis => Some(start_redis(&log_path(step, tools, "redis"))?),
+        RoomLog::File | RoomLog::Memory => None,
     };
-    let server_start = ServerStart {
-        step,
-        tools,
-        prefix: &prefix,
-        db: db.as_deref(),
-        redis_port: redis.as_ref().map(|r| r.port),
-        cgroup: step_cgroup.as_ref(),
-    };
-    let mut servers = match start_servers(&server_start)? {
-        Ok(servers) => servers,
-        Err((reason, None)) => return Ok(failed_before_load(step, reason, started)),
-        Err((reason, Some(end))) => {
-            return Ok(StepResult {
-                server_end: Some(end.to_string()),
-                cgroup: step_cgroup.as_ref().map(StepCgroup::stats),
-                ..failed_before_load(step, reason, started)
-            })
-        }
-    };
+    let room = db_flags(step, db.as_deref(), redis.as_ref().map(|r| r.port));
+    let mut servers = Vec::new();
+    for index in 1..=step.server_count {
+        servers.push(start_server(
+            step,
+            tools,
+            &room,
+            step_cgroup,
+            index,
+            result,
+        )?);
+    }
     let server_pids: Vec<u32> = servers.iter().map(|s| s.process.pid()).collect();
     let ports: Vec<u16> = servers.iter().map(|s| s.port).collect();
     let target = LoadTarget::Running {
@@ -301,140 +246,121 @@ fn run_step(step: &Step, tools: &Tools, cgroup: &CgroupSupport) -> Result<StepRe
         redis_pid: redis.as_ref().map(|r| r.process.pid()),
         tls: step.tls,
     };
-    let (load_end, output) = load::run_load(step, &tools.load_bin, target, &load_log, None)?;
-    // Did the servers survive the load? Checked before our SIGTERM so a crash is not mistaken
-    // for a clean shutdown.
-    let died: Vec<Option<ProcessEnd>> = servers.iter_mut().map(|s| s.process.poll_end()).collect();
-    let mut ends = Vec::new();
+    let load_log = log_path(step, tools, "load");
+    let (load_failure, output) = load::run_load(step, &tools.load_bin, target, &load_log, None)?;
+    let (mut ends, mut failures) = (Vec::new(), Vec::new());
     for server in &mut servers {
-        ends.push(server.process.terminate(SHUTDOWN_GRACE)?);
+        let (end, failure) = stop_server(server)?;
+        ends.push(end);
+        failures.extend(failure);
     }
     if let Some(mut redis) = redis {
         redis.process.terminate(SHUTDOWN_GRACE)?;
     }
-    let stats = step_cgroup.as_ref().map(StepCgroup::stats);
-    drop(step_cgroup);
-    let oom_kills = stats.as_ref().and_then(|s| s.oom_kills).unwrap_or(0);
-    let died_during_load = died.iter().flatten().next().copied();
-    let mut failure = describe_failure(died_during_load, oom_kills, &load_end);
-    if died_during_load.is_some() {
-        // A signal from outside (another user's pkill, say) shows up only in the server's log.
-        if let Some(line) = servers.iter().find_map(|s| process::signal_line(&s.log)) {
-            failure = failure
-                .map(|text| format!("{text} (server log: \"{line}\"; not sent by chat-compare)"));
-        }
-    }
-    let (server_end, shutdown_failure) = describe_shutdown(&ends, &died);
-    if let Some(note) = shutdown_failure {
-        failure = Some(failure.map_or(note.clone(), |text| format!("{text}; {note}")));
-    }
-    let (load, raw_load) = output.unzip();
-    Ok(StepResult {
-        port: ports.first().copied(),
-        load,
-        raw_load,
-        failure,
-        server_end: Some(server_end),
-        cgroup: stats,
-        ..step_result(step, started)
-    })
+    result.failure = describe_failure(failures, oom_kills(step_cgroup), load_failure);
+    result.server_end = Some(ends.join("; "));
+    result.port = ports.first().copied();
+    (result.load, result.raw_load) = output.unzip();
+    Ok(())
 }
 
-/// How each server ended, joined with "; ", and the failure note of those that did not shut
-/// down cleanly (after our SIGTERM: exit 0 in the grace period).
-fn describe_shutdown(
-    ends: &[(ProcessEnd, bool)],
-    died: &[Option<ProcessEnd>],
-) -> (String, Option<String>) {
-    let mut texts = Vec::new();
-    let mut notes = Vec::new();
-    for ((end, needed_kill), died) in ends.iter().zip(died) {
-        let this = if died.is_some() {
-            format!("died during the run ({end})")
-        } else if *needed_kill {
-            format!("ignored SIGTERM for {} s, killed", SHUTDOWN_GRACE.as_secs())
-        } else {
-            format!("{end} after SIGTERM")
+/// Stops a server after the load: how it ended, and what went wrong with it, if anything
+/// (it died during the run, or did not exit 0 within the grace period after our SIGTERM).
+fn stop_server(server: &mut StepServer) -> Result<(String, Option<String>), RunError> {
+    // Asked before our SIGTERM, so a crash is not mistaken for a clean shutdown.
+    if let Some(end) = server.process.poll_end() {
+        let mut failure = match end {
+            ProcessEnd::Signal(signal) => {
+                format!("server killed by {}", process::signal_name(signal))
+            }
+            ProcessEnd::Code(code) => format!("server exited with code {code} during the run"),
         };
-        if died.is_none() && (*needed_kill || *end != ProcessEnd::Code(0)) {
-            notes.push(format!("server shutdown: {this}"));
+        // A signal from outside (another user's pkill, say) shows up only in the server's log.
+        if let Some(line) = process::signal_line(&server.log) {
+            failure = format!("{failure} (server log: \"{line}\"; not sent by chat-compare)");
         }
-        texts.push(this);
+        return Ok((format!("died during the run ({end})"), Some(failure)));
     }
-    (
-        texts.join("; "),
-        (!notes.is_empty()).then(|| notes.join("; ")),
-    )
+    let (end, needed_kill) = server.process.terminate(SHUTDOWN_GRACE)?;
+    let text = if needed_kill {
+        format!("ignored SIGTERM for {} s, killed", SHUTDOWN_GRACE.as_secs())
+    } else {
+        format!("{end} after SIGTERM")
+    };
+    let clean = !needed_kill && end == ProcessEnd::Code(0);
+    let failure = (!clean).then(|| format!("server shutdown: {text}"));
+    Ok((text, failure))
 }
 
-/// What starting a step's servers needs.
-struct ServerStart<'a> {
-    step: &'a Step,
-    tools: &'a Tools<'a>,
-    /// The step's log file names start with it.
-    prefix: &'a str,
-    /// The room's log file, for an event server on a file.
-    db: Option<&'a Path>,
-    /// The step's redis-server, for a Redis room.
-    redis_port: Option<u16>,
-    /// The cgroup the servers run in.
-    cgroup: Option<&'a StepCgroup>,
+/// The "what happened" line of a step, from what went wrong with its servers, the OOM kills
+/// in its cgroup, and what went wrong with chat-load. `None` when nothing did; partial
+/// delivery or connection counts are results and are described by the report, not here.
+pub fn describe_failure(
+    servers: Vec<String>,
+    oom_kills: u64,
+    load_failure: Option<String>,
+) -> Option<String> {
+    let servers = match oom_kills {
+        0 => servers,
+        _ => vec!["server killed (OOM)".into()],
+    };
+    let parts: Vec<String> = servers.into_iter().chain(load_failure).collect();
+    (!parts.is_empty()).then(|| parts.join("; "))
 }
 
 /// A server of the step, listening.
 struct StepServer {
+    /// The process; SIGTERMed after the load.
     process: Supervised,
+    /// The port it reported.
     port: u16,
+    /// Its log file, where it names a signal it received.
     log: PathBuf,
 }
 
-/// Why a server of the step did not start, and how it ended if it ran at all.
-type StartFailure = (String, Option<ProcessEnd>);
-
-/// Starts the step's servers one after the other, each waited for until it listens.
-fn start_servers(start: &ServerStart) -> Result<Result<Vec<StepServer>, StartFailure>, RunError> {
-    let step = start.step;
-    let mut servers = Vec::new();
-    for index in 1..=step.server_count {
-        let name = match step.server_count {
-            1 => format!("{}-server.log", start.prefix),
-            _ => format!("{}-server{index}.log", start.prefix),
-        };
-        let log = start.tools.log_dir.join(name);
-        let log_file = File::create(&log).map_err(|err| RunError::Io(err.to_string()))?;
-        let mut command = Command::new(&start.tools.server_bin);
-        command
-            .arg("--mode")
-            .arg(step.server_mode.flag())
-            .args(server_flags())
-            .args(db_flags(step, start.db, start.redis_port))
-            .args(step.tls.then_some("--tls"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log_file);
-        process::tie_to_us(&mut command, start.cgroup.map(StepCgroup::procs_path));
-        let mut process = match Supervised::spawn(&mut command) {
-            Ok(process) => process,
-            Err(err) => {
-                let reason = format!("cannot start chat-server: {err}");
-                return Ok(Err((reason, None)));
-            }
-        };
-        match wait_for_port(&mut process, &log)? {
-            Ok(port) => servers.push(StepServer { process, port, log }),
-            Err(reason) => {
-                let end = process.kill();
-                // A usage error (exit 2) on a Redis step: a server without `--redis`.
-                let reason = if step.room_log == RoomLog::Redis && end == ProcessEnd::Code(2) {
-                    format!("this chat-server does not take --redis (built without issue 11?): {reason}")
-                } else {
-                    reason
-                };
-                return Ok(Err((reason, Some(end))));
-            }
-        }
-    }
-    Ok(Ok(servers))
+/// Starts server `index` (from 1) of the step with the room flags `room`, in the step's cgroup,
+/// and waits until it listens. A server that does not is ended, and how it ended goes into
+/// `result`.
+fn start_server(
+    step: &Step,
+    tools: &Tools,
+    room: &[String],
+    step_cgroup: Option<&StepCgroup>,
+    index: u32,
+    result: &mut StepResult,
+) -> Result<StepServer, Stop> {
+    let log = match step.server_count {
+        1 => log_path(step, tools, "server"),
+        _ => log_path(step, tools, &format!("server{index}")),
+    };
+    let log_file = File::create(&log).map_err(|err| io_error("create", &log, err))?;
+    let mut command = Command::new(&tools.server_bin);
+    command
+        .arg("--mode")
+        .arg(step.server_mode.to_string())
+        .args(server_flags())
+        .args(room)
+        .args(step.tls.then_some("--tls"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log_file);
+    process::tie_to_us(&mut command, step_cgroup.map(StepCgroup::procs_path));
+    let mut process =
+        Supervised::spawn(&mut command).map_err(failed("cannot start chat-server"))?;
+    let listening = || parse_listening_port(&fs::read_to_string(&log).unwrap_or_default());
+    let reason = match process.wait_until(LISTEN_TIMEOUT, listening)? {
+        Waited::Ready(port) => return Ok(StepServer { process, port, log }),
+        Waited::Ended(end) => format!(
+            "server did not start ({end}): {}",
+            process::error_line(&log)
+        ),
+        Waited::TimedOut => format!(
+            "server printed no Listening line within {} s",
+            LISTEN_TIMEOUT.as_secs()
+        ),
+    };
+    result.server_end = Some(process.kill().to_string());
+    Err(Stop::Step(reason))
 }
 
 /// A redis-server this step started.
@@ -447,54 +373,36 @@ struct StepRedis {
     _dir: tempfile::TempDir,
 }
 
-/// Where `redis-server` is, from `PATH` (Debian puts it in /usr/bin).
-fn redis_server_bin() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/bin"), PathBuf::from("/usr/sbin")])
-        .map(|dir| dir.join("redis-server"))
-        .find(|bin| bin.is_file())
-}
-
 /// How many ports to try when another program takes the free port first.
 const REDIS_START_TRIES: u32 = 3;
 /// How long redis-server gets to accept connections.
 const REDIS_READY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Starts redis-server on a free loopback port (never `--port 0`, which would disable TCP),
-/// keeping nothing on disk. The inner error says why the step cannot run.
-fn start_redis(log_dir: &Path, prefix: &str) -> Result<Result<StepRedis, String>, RunError> {
-    let Some(bin) = redis_server_bin() else {
-        return Ok(Err(
-            "redis-server is not installed (scripts/setup installs it): no Redis rows".into(),
-        ));
+/// Starts redis-server (from `PATH`; Debian puts it in /usr/bin) on a free loopback port
+/// (never `--port 0`, which would disable TCP), keeping nothing on disk, its log into `log`.
+fn start_redis(log: &Path) -> Result<StepRedis, Stop> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let dirs = std::env::split_paths(&path).chain(["/usr/bin", "/usr/sbin"].map(PathBuf::from));
+    let bin = dirs
+        .map(|dir| dir.join("redis-server"))
+        .find(|bin| bin.is_file());
+    let Some(bin) = bin else {
+        let reason = "redis-server is not installed (scripts/setup installs it): no Redis rows";
+        return Err(Stop::Step(reason.into()));
     };
+    // Absolute: redis-server moves into `--dir` before it opens its log file, so a relative
+    // path (the report folder is often relative) would make it exit without a word.
+    let log = std::path::absolute(log).unwrap_or_else(|_| log.to_path_buf());
     let mut last_error = String::new();
     for _ in 0..REDIS_START_TRIES {
-        let dir = match tempfile::Builder::new()
+        let dir = tempfile::Builder::new()
             .prefix("chat-compare-redis-")
-            .tempdir()
-        {
-            Ok(dir) => dir,
-            Err(err) => {
-                return Ok(Err(format!(
-                    "cannot create a folder for redis-server: {err}"
-                )))
-            }
-        };
-        let port = match free_port() {
-            Ok(port) => port,
-            Err(err) => {
-                return Ok(Err(format!(
-                    "cannot find a free port for redis-server: {err}"
-                )))
-            }
-        };
-        // Absolute: redis-server moves into `--dir` before it opens its log
-        // file, so a relative path (the report folder is often relative)
-        // would make it exit without a word.
-        let log = log_dir.join(format!("{prefix}-redis.log"));
-        let log = std::path::absolute(&log).unwrap_or(log);
+            .tempdir();
+        let dir = dir.map_err(failed("cannot create a folder for redis-server"))?;
+        let free_port = TcpListener::bind(("127.0.0.1", 0)).and_then(|l| l.local_addr());
+        let port = free_port
+            .map_err(failed("cannot find a free port for redis-server"))?
+            .port();
         let mut command = Command::new(&bin);
         command
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
@@ -507,81 +415,56 @@ fn start_redis(log_dir: &Path, prefix: &str) -> Result<Result<StepRedis, String>
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         process::tie_to_us(&mut command, None);
-        let mut process = match Supervised::spawn(&mut command) {
-            Ok(process) => process,
-            Err(err) => return Ok(Err(format!("cannot start redis-server: {err}"))),
-        };
-        let deadline = Instant::now() + REDIS_READY_TIMEOUT;
-        loop {
-            check_interrupt()?;
-            if let Some(end) = process.poll_end() {
-                last_error = format!(
-                    "redis-server did not start ({end}): {}",
-                    process::last_line(&log)
-                );
-                break;
-            }
-            let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-            if std::net::TcpStream::connect_timeout(&addr, process::POLL_INTERVAL).is_ok() {
-                return Ok(Ok(StepRedis {
+        let mut process =
+            Supervised::spawn(&mut command).map_err(failed("cannot start redis-server"))?;
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let accepts = || TcpStream::connect_timeout(&addr, process::POLL_INTERVAL).ok();
+        // A try that fails drops `process`, which kills it.
+        last_error = match process.wait_until(REDIS_READY_TIMEOUT, accepts)? {
+            Waited::Ready(_) => {
+                return Ok(StepRedis {
                     process,
                     port,
                     _dir: dir,
-                }));
+                })
             }
-            if Instant::now() >= deadline {
-                process.kill();
-                last_error = format!(
-                    "redis-server did not accept connections within {} s",
-                    REDIS_READY_TIMEOUT.as_secs()
-                );
-                break;
-            }
-            thread::sleep(process::POLL_INTERVAL);
-        }
+            Waited::Ended(end) => format!(
+                "redis-server did not start ({end}): {}",
+                process::last_line(&log)
+            ),
+            Waited::TimedOut => format!(
+                "redis-server did not accept connections within {} s",
+                REDIS_READY_TIMEOUT.as_secs()
+            ),
+        };
     }
-    Ok(Err(last_error))
+    Err(Stop::Step(last_error))
 }
 
-/// A loopback port nobody listens on right now, the kernel's choice.
-fn free_port() -> io::Result<u16> {
-    let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
-    Ok(listener.local_addr()?.port())
-}
-
-/// The restart step: chat-load starts, kills and restarts the server on `db` itself, so chat-load
-/// goes into the step's cgroup and the server inherits it.
-fn run_restart_step(
+/// The restart step: chat-load starts, kills and restarts the server on a log file of the
+/// step's own itself, so chat-load goes into the step's cgroup and the server inherits it.
+fn run_restart(
     step: &Step,
     tools: &Tools,
-    db: &Path,
-    load_log: &Path,
-    step_cgroup: Option<StepCgroup>,
-    started: Instant,
-) -> Result<StepResult, RunError> {
+    step_cgroup: Option<&StepCgroup>,
+    result: &mut StepResult,
+) -> Result<(), Stop> {
+    let db_dir = db_dir()?;
     let target = LoadTarget::Own {
         server_bin: &tools.server_bin,
-        db,
+        db: &db_dir.path().join("room.db"),
     };
-    let procs = step_cgroup.as_ref().map(StepCgroup::procs_path);
-    let (load_end, output) = load::run_load(step, &tools.load_bin, target, load_log, procs)?;
-    let stats = step_cgroup.as_ref().map(StepCgroup::stats);
-    drop(step_cgroup);
-    let oom_kills = stats.as_ref().and_then(|s| s.oom_kills).unwrap_or(0);
-    let (load, raw_load) = output.unzip();
-    let port = load.as_ref().and_then(|report| {
-        let (_, port) = report.addr.rsplit_once(':')?;
-        port.parse().ok()
-    });
-    Ok(StepResult {
-        port,
-        load,
-        raw_load,
-        failure: describe_failure(None, oom_kills, &load_end),
-        server_end: Some("started, killed and restarted by chat-load".into()),
-        cgroup: stats,
-        ..step_result(step, started)
-    })
+    let procs = step_cgroup.map(StepCgroup::procs_path);
+    let load_log = log_path(step, tools, "load");
+    let (load_failure, output) = load::run_load(step, &tools.load_bin, target, &load_log, procs)?;
+    result.failure = describe_failure(Vec::new(), oom_kills(step_cgroup), load_failure);
+    result.server_end = Some("started, killed and restarted by chat-load".into());
+    (result.load, result.raw_load) = output.unzip();
+    let addr = result.load.as_ref().map_or("", |report| &report.addr);
+    result.port = addr
+        .rsplit_once(':')
+        .and_then(|(_, port)| port.parse().ok());
+    Ok(())
 }
 
 #[cfg(test)]
@@ -621,32 +504,25 @@ mod tests {
 
     #[test]
     fn clean_step_has_no_failure() {
-        assert_eq!(describe_failure(None, 0, &LoadEnd::Finished), None);
+        assert_eq!(describe_failure(Vec::new(), 0, None), None);
     }
 
     #[test]
     fn oom_kill_wins_over_the_signal() {
-        let text = describe_failure(Some(ProcessEnd::Signal(9)), 1, &LoadEnd::Finished);
+        let servers = vec!["server killed by SIGKILL".to_string()];
+        let text = describe_failure(servers, 1, None);
         assert_eq!(text.as_deref(), Some("server killed (OOM)"));
     }
 
     #[test]
-    fn crash_and_tool_failure_both_reported() {
-        let load_end = LoadEnd::ToolFailed {
-            end: ProcessEnd::Code(1),
-            detail: "connection reset".into(),
-        };
-        let text = describe_failure(Some(ProcessEnd::Signal(libc::SIGSEGV)), 0, &load_end);
+    fn server_and_tool_failures_both_reported() {
+        let servers = vec!["server killed by SIGSEGV".to_string()];
+        let load_failure = Some("chat-load failed (exit 1): connection reset".to_string());
+        let text = describe_failure(servers, 0, load_failure);
         assert_eq!(
             text.as_deref(),
             Some("server killed by SIGSEGV; chat-load failed (exit 1): connection reset")
         );
-    }
-
-    #[test]
-    fn timeout_reported_in_seconds() {
-        let text = describe_failure(None, 0, &LoadEnd::TimedOut { after_secs: 41.2 });
-        assert_eq!(text.as_deref(), Some("chat-load timed out after 41 s"));
     }
 
     #[test]

@@ -2,8 +2,6 @@
 //! it: milliseconds, MiB, percentages, rates and ratios, "event / threads" pairs, and the "what
 //! happened" lines of a step that went wrong.
 
-use std::fmt::Write as _;
-
 use chat_load::report::ChurnReport;
 
 use crate::model::StepResult;
@@ -109,19 +107,20 @@ pub fn pair(
 }
 
 /// `failed: …` after `text` when the step failed.
-pub fn with_failure(mut text: String, result: &StepResult) -> String {
-    if let Some(failure) = &result.failure {
-        let _ = write!(text, "; failed: {failure}");
+pub fn with_failure(text: String, result: &StepResult) -> String {
+    match &result.failure {
+        Some(failure) => format!("{text}; failed: {failure}"),
+        None => text,
     }
-    text
 }
 
 /// What went wrong or was partial in a step; empty when it was clean.
 pub fn what_happened(result: &StepResult) -> Vec<String> {
-    let mut lines = Vec::new();
-    if let Some(failure) = &result.failure {
-        lines.push(format!("failed: {failure}"));
-    }
+    let mut lines: Vec<String> = result
+        .failure
+        .iter()
+        .map(|f| format!("failed: {f}"))
+        .collect();
     let Some(report) = result.load() else {
         if result.failure.is_none() {
             lines.push("no figures from chat-load".into());
@@ -130,38 +129,34 @@ pub fn what_happened(result: &StepResult) -> Vec<String> {
     };
     let wanted = result.step.workload.clients;
     if report.connected < wanted as usize {
-        let mut text = format!("connected {}/{wanted}", report.connected);
         let errors: Vec<String> = (report.connect_errors.iter())
             .filter(|(_, &n)| n > 0)
             .map(|(name, n)| format!("{name} ×{n}"))
             .collect();
-        if !errors.is_empty() {
-            let _ = write!(text, " ({})", errors.join(", "));
-        }
-        lines.push(text);
+        let errors = if errors.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", errors.join(", "))
+        };
+        lines.push(format!("connected {}/{wanted}{errors}", report.connected));
     }
     if let Some(fraction) = report.delivered_fraction.filter(|&f| f < 1.0) {
+        let (received, expected) = (report.deliveries_received, report.deliveries_expected);
+        let delivered = percent(fraction);
         lines.push(format!(
-            "delivered {} ({} of {} deliveries)",
-            percent(fraction),
-            report.deliveries_received,
-            report.deliveries_expected,
+            "delivered {delivered} ({received} of {expected} deliveries)"
         ));
     }
-    let slow_dropped = report.slow.as_ref().map_or(0, |s| s.slow_dropped);
+    let slow = report.slow.as_ref();
     // The slow reader being dropped is the point of the slow step, not a failure.
-    if report.disconnected_early > slow_dropped {
-        let early = report.disconnected_early;
+    let early = report.disconnected_early;
+    if early > slow.map_or(0, |s| s.slow_dropped) {
         lines.push(format!("{early} clients disconnected early"));
     }
-    if let Some(slow) = report
-        .slow
-        .as_ref()
-        .filter(|s| s.slow_dropped < s.slow_clients)
-    {
+    if let Some(slow) = slow.filter(|s| s.slow_dropped < s.slow_clients) {
+        let (dropped, of) = (slow.slow_dropped, slow.slow_clients);
         lines.push(format!(
-            "slow reader not dropped by the end ({} of {} dropped)",
-            slow.slow_dropped, slow.slow_clients
+            "slow reader not dropped by the end ({dropped} of {of} dropped)"
         ));
     }
     if let Some((first, rest)) = report.errors.split_first() {
@@ -180,38 +175,30 @@ pub fn progress_summary(result: &StepResult) -> String {
     if let Some(report) = result.load() {
         let wanted = result.step.workload.clients;
         parts.push(format!("connected {}/{wanted}", report.connected));
-        if let Some(fraction) = report.delivered_fraction {
-            parts.push(format!("delivered {}", percent(fraction)));
-        }
-        if let Some(us) = result.p99_us() {
-            parts.push(format!("p99 {} ms", ms(us)));
-        }
-        if let Some(kb) = result.rss_peak_kb() {
-            parts.push(format!("rss {} MiB", mib(kb)));
-        }
-        if let Some(restart) = result.restart() {
-            parts.push(format!(
+        let delivered = report.delivered_fraction;
+        parts.extend(delivered.map(|fraction| format!("delivered {}", percent(fraction))));
+        parts.extend(result.p99_us().map(|us| format!("p99 {} ms", ms(us))));
+        parts.extend(
+            result
+                .rss_peak_kb()
+                .map(|kb| format!("rss {} MiB", mib(kb))),
+        );
+        parts.extend(result.restart().map(|restart| {
+            format!(
                 "lost {}, duplicated {}, out of order {}, away p50 {} ms",
                 restart.lost,
                 restart.duplicated,
                 restart.out_of_order,
                 or_na(restart.reconnect_us.map(|r| ms(r.p50 as f64)))
-            ));
-        }
-        if let Some(curve) = result.churn().and_then(ChurnReport::rss_curve) {
-            let (first, last) = (curve.first[0], curve.last);
-            parts.push(format!(
-                "rss after round {} {} MiB, after round {} {} MiB",
-                first.0,
-                mib(first.1 as f64),
-                last.0,
-                mib(last.1 as f64)
-            ));
-        }
+            )
+        }));
+        parts.extend(result.churn().and_then(ChurnReport::rss_curve).map(|curve| {
+            let ((first, first_kb), (last, last_kb)) = (curve.first[0], curve.last);
+            let (first_mib, last_mib) = (mib(first_kb as f64), mib(last_kb as f64));
+            format!("rss after round {first} {first_mib} MiB, after round {last} {last_mib} MiB")
+        }));
     }
-    if let Some(failure) = &result.failure {
-        parts.push(format!("FAILED: {failure}"));
-    }
+    parts.extend(result.failure.iter().map(|f| format!("FAILED: {f}")));
     format!("{} ({:.1} s)", parts.join(", "), result.wall_secs)
 }
 

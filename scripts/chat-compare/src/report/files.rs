@@ -1,13 +1,12 @@
-//! `results.json` and `results.csv`: the rows the data files are made of, written with serde
-//! (and the csv crate), and `results.json` read back into the record it was written from, so
-//! the report can be rendered again without a run (`chat-compare --render`).
+//! `results.json` and `results.csv`: the step rows written with serde, the CSV's columns picked
+//! from the same rows by one list (and written by the csv crate), and `results.json` read back
+//! into the record it was written from, so the report can be rendered again without a run
+//! (`chat-compare --render`).
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::cells::what_happened;
 use super::targets::{check_targets, TargetCheck};
-use crate::cgroup::CgroupStats;
-use crate::ladder::{Ladder, LoadMode, RestartTiming, RoomLog, ServerMode, Step};
 use crate::model::{RunRecord, StepResult};
 
 /// `results.json`: the run, the target verdicts, and every step with chat-load's output as
@@ -18,86 +17,28 @@ struct ResultsFile<'a> {
     #[serde(flatten)]
     record: &'a RunRecord,
     targets: Vec<TargetCheck>,
-    steps: Vec<StepRow>,
+    steps: Vec<StepRow<'a>>,
 }
 
-/// `results.json` as read back: what is not derived from the rest.
-#[derive(Deserialize)]
-struct ResultsIn {
+/// One step in `results.json`: the step, what came of it, and the figures derived from them
+/// (which are not read back).
+#[derive(Serialize)]
+struct StepRow<'a> {
     #[serde(flatten)]
-    record: RunRecord,
-    steps: Vec<StepRow>,
-}
-
-/// One step in `results.json`: the step as run, what came of it, and chat-load's output as
-/// printed. The id, the total rate and "what happened" are derived, and not read back.
-#[derive(Serialize, Deserialize)]
-struct StepRow {
-    #[serde(flatten)]
-    step: Step,
-    #[serde(skip_deserializing)]
+    result: &'a StepResult,
     id: String,
-    #[serde(skip_deserializing)]
     total_rate: f64,
-    kill_at_secs: Option<f64>,
-    restart_after_secs: Option<f64>,
-    port: Option<u16>,
-    failure: Option<String>,
-    #[serde(skip_deserializing)]
     what_happened: Vec<String>,
-    server_end: Option<String>,
-    cgroup_peak_bytes: Option<u64>,
-    cgroup_oom_kills: Option<u64>,
-    wall_secs: f64,
-    chat_load: Option<serde_json::Value>,
 }
 
-impl StepRow {
-    fn of(r: &StepResult) -> StepRow {
-        let restart = r.step.workload.restart;
+impl StepRow<'_> {
+    fn of(result: &StepResult) -> StepRow<'_> {
         StepRow {
-            step: r.step.clone(),
-            id: r.step.id(),
-            total_rate: r.step.workload.total_rate(),
-            kill_at_secs: restart.map(|t| t.kill_at_secs),
-            restart_after_secs: restart.map(|t| t.restart_after_secs),
-            port: r.port,
-            failure: r.failure.clone(),
-            what_happened: what_happened(r),
-            server_end: r.server_end.clone(),
-            cgroup_peak_bytes: r.cgroup.as_ref().and_then(|c| c.peak_bytes),
-            cgroup_oom_kills: r.cgroup.as_ref().and_then(|c| c.oom_kills),
-            wall_secs: r.wall_secs,
-            chat_load: r.raw_load.clone(),
+            result,
+            id: result.step.id(),
+            total_rate: result.step.workload.total_rate(),
+            what_happened: what_happened(result),
         }
-    }
-
-    fn into_result(self) -> Result<StepResult, String> {
-        let load = match &self.chat_load {
-            Some(raw) => Some(serde_json::from_value(raw.clone()).map_err(|e| e.to_string())?),
-            None => None,
-        };
-        let mut step = self.step;
-        step.workload.restart = (self.kill_at_secs.zip(self.restart_after_secs)).map(
-            |(kill_at_secs, restart_after_secs)| RestartTiming {
-                kill_at_secs,
-                restart_after_secs,
-            },
-        );
-        let (peak_bytes, oom_kills) = (self.cgroup_peak_bytes, self.cgroup_oom_kills);
-        Ok(StepResult {
-            step,
-            port: self.port,
-            load,
-            raw_load: self.chat_load,
-            failure: self.failure,
-            server_end: self.server_end,
-            cgroup: (peak_bytes.is_some() || oom_kills.is_some()).then_some(CgroupStats {
-                peak_bytes,
-                oom_kills,
-            }),
-            wall_secs: self.wall_secs,
-        })
     }
 }
 
@@ -112,161 +53,115 @@ pub fn render_json(record: &RunRecord) -> serde_json::Value {
     serde_json::to_value(file).expect("the results are plain data")
 }
 
-/// Reads a `results.json` back into the record it was written from.
+/// Reads a `results.json` back into the record it was written from; chat-load's output is read
+/// into its report type as strictly as during the run.
 pub fn read_record(text: &str) -> Result<RunRecord, String> {
-    let file: ResultsIn = serde_json::from_str(text).map_err(|err| err.to_string())?;
-    let mut record = file.record;
-    record.results = (file.steps.into_iter())
-        .map(StepRow::into_result)
-        .collect::<Result<_, _>>()?;
+    let mut record: RunRecord = serde_json::from_str(text).map_err(|err| err.to_string())?;
+    for result in &mut record.results {
+        let raw = result.raw_load.clone();
+        result.load = raw
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(|err| err.to_string())?;
+    }
     Ok(record)
 }
 
-/// One line of `results.csv`. The CSV is flat and its columns are its format, so this row
-/// holds all 57 of them; the csv crate can write neither a nested struct's headers nor a
-/// flattened one, so they cannot be grouped. Missing figures are empty cells.
-#[derive(Serialize)]
-struct CsvRow<'a> {
-    step: usize,
-    id: String,
-    ladder: Ladder,
-    server_mode: ServerMode,
-    load_mode: LoadMode,
-    clients: u32,
-    senders: u32,
-    rate_per_sender: f64,
-    total_rate: f64,
-    payload_bytes: u32,
-    slow_clients: u32,
-    duration_secs: f64,
-    failure: Option<&'a str>,
-    connected: Option<usize>,
-    connect_failures: Option<usize>,
-    delivered_fraction: Option<f64>,
-    deliveries_expected: Option<u64>,
-    deliveries_received: Option<u64>,
-    deliveries_per_sec: Option<f64>,
-    p50_us: Option<u64>,
-    p90_us: Option<u64>,
-    p99_us: Option<u64>,
-    p999_us: Option<u64>,
-    max_us: Option<u64>,
-    rss_peak_kb: Option<u64>,
-    rss_end_kb: Option<u64>,
-    threads_peak: Option<u64>,
-    cpu_secs: Option<f64>,
-    cpu_us_per_delivery: Option<f64>,
-    slow_dropped: Option<u64>,
-    disconnected_early: Option<u64>,
-    cgroup_peak_bytes: Option<u64>,
-    oom_kills: Option<u64>,
-    server_end: Option<&'a str>,
-    wall_secs: f64,
-    rounds: Option<u32>,
-    rounds_done: Option<usize>,
-    rss_after_round_1_kb: Option<u64>,
-    rss_after_last_round_kb: Option<u64>,
-    room_log: RoomLog,
-    run: u32,
-    log_messages: Option<u64>,
-    lost: Option<u64>,
-    duplicated: Option<u64>,
-    out_of_order: Option<u64>,
-    unlogged: Option<u64>,
-    replayed: Option<u64>,
-    resumed: Option<u64>,
-    not_back: Option<u64>,
-    away_p50_us: Option<u64>,
-    away_max_us: Option<u64>,
-    tls: bool,
-    servers: u32,
-    tls_handshake_p50_us: Option<u64>,
-    redis_cpu_secs: Option<f64>,
-    redis_rss_peak_kb: Option<u64>,
-    order_receivers_differing: Option<u64>,
+/// The columns of `results.csv`, in order: each a name and where its value is in the step's
+/// row of `results.json` (a JSON pointer; `/chat_load` is chat-load's output as printed). The
+/// CSV is flat and its column names are its format, so they are listed here rather than made
+/// from nested keys. [`csv_row`] adds the figures the row does not hold.
+const CSV_COLUMNS: [(&str, &str); 57] = [
+    ("step", "/number"),
+    ("id", "/id"),
+    ("ladder", "/ladder"),
+    ("server_mode", "/server_mode"),
+    ("load_mode", "/load_mode"),
+    ("clients", "/clients"),
+    ("senders", "/senders"),
+    ("rate_per_sender", "/rate_per_sender"),
+    ("total_rate", "/total_rate"),
+    ("payload_bytes", "/payload_bytes"),
+    ("slow_clients", "/slow_clients"),
+    ("duration_secs", "/duration_secs"),
+    ("failure", "/failure"),
+    ("connected", "/chat_load/connected"),
+    ("connect_failures", "/chat_load/connect_failures"),
+    ("delivered_fraction", "/chat_load/delivered_fraction"),
+    ("deliveries_expected", "/chat_load/deliveries_expected"),
+    ("deliveries_received", "/chat_load/deliveries_received"),
+    ("deliveries_per_sec", "/chat_load/deliveries_per_sec"),
+    ("p50_us", "/chat_load/latency_us/p50"),
+    ("p90_us", "/chat_load/latency_us/p90"),
+    ("p99_us", "/chat_load/latency_us/p99"),
+    ("p999_us", "/chat_load/latency_us/p999"),
+    ("max_us", "/chat_load/latency_us/max"),
+    ("rss_peak_kb", "/chat_load/server/rss_peak_kb"),
+    ("rss_end_kb", "/chat_load/server/rss_end_kb"),
+    ("threads_peak", "/chat_load/server/threads_peak"),
+    ("cpu_secs", "/chat_load/server/cpu_secs"),
+    ("cpu_us_per_delivery", "/csv/cpu_us_per_delivery"),
+    ("slow_dropped", "/chat_load/slow/slow_dropped"),
+    ("disconnected_early", "/chat_load/disconnected_early"),
+    ("cgroup_peak_bytes", "/cgroup_peak_bytes"),
+    ("oom_kills", "/cgroup_oom_kills"),
+    ("server_end", "/server_end"),
+    ("wall_secs", "/csv/wall_secs"),
+    ("rounds", "/rounds"),
+    ("rounds_done", "/csv/rounds_done"),
+    ("rss_after_round_1_kb", "/csv/rss_after_round_1_kb"),
+    ("rss_after_last_round_kb", "/csv/rss_after_last_round_kb"),
+    ("room_log", "/room_log"),
+    ("run", "/run"),
+    ("log_messages", "/chat_load/restart/log_messages"),
+    ("lost", "/chat_load/restart/lost"),
+    ("duplicated", "/chat_load/restart/duplicated"),
+    ("out_of_order", "/chat_load/restart/out_of_order"),
+    ("unlogged", "/chat_load/restart/unlogged"),
+    ("replayed", "/chat_load/restart/replayed"),
+    ("resumed", "/chat_load/restart/resumed"),
+    ("not_back", "/chat_load/restart/not_back"),
+    ("away_p50_us", "/chat_load/restart/reconnect_us/p50"),
+    ("away_max_us", "/chat_load/restart/reconnect_us/max"),
+    ("tls", "/tls"),
+    ("servers", "/server_count"),
+    ("tls_handshake_p50_us", "/chat_load/tls_handshake_us/p50"),
+    ("redis_cpu_secs", "/chat_load/redis/cpu_secs"),
+    ("redis_rss_peak_kb", "/chat_load/redis/rss_peak_kb"),
+    (
+        "order_receivers_differing",
+        "/chat_load/order/receivers_differing",
+    ),
+];
+
+/// A step's row of `results.json` with, under `csv`, the figures only the CSV has: those
+/// computed from chat-load's output, and the seconds the step took to two decimals, as they
+/// are worth.
+fn csv_row(r: &StepResult) -> serde_json::Value {
+    let mut row = serde_json::to_value(StepRow::of(r)).expect("the results are plain data");
+    let churn = r.churn();
+    row["csv"] = serde_json::json!({
+        "cpu_us_per_delivery": r.cpu_us_per_delivery(),
+        "wall_secs": (r.wall_secs * 100.0).round() / 100.0,
+        "rounds_done": churn.map(|c| c.rounds.len()),
+        "rss_after_round_1_kb": churn.and_then(|c| c.rss_after(1)),
+        "rss_after_last_round_kb": churn.and_then(|c| c.rss_curve()).map(|c| c.last.1),
+    });
+    row
 }
 
-impl<'a> CsvRow<'a> {
-    fn of(r: &'a StepResult) -> CsvRow<'a> {
-        let (step, w) = (&r.step, &r.step.workload);
-        let report = r.load();
-        let latency = r.latency();
-        let server = r.server();
-        let restart = r.restart();
-        let away = restart.and_then(|x| x.reconnect_us);
-        let churn = r.churn();
-        CsvRow {
-            step: step.number,
-            id: step.id(),
-            ladder: w.ladder,
-            server_mode: step.server_mode,
-            load_mode: w.load_mode,
-            clients: w.clients,
-            senders: w.senders,
-            rate_per_sender: w.rate_per_sender,
-            total_rate: w.total_rate(),
-            payload_bytes: w.payload_bytes,
-            slow_clients: w.slow_clients,
-            duration_secs: w.duration_secs,
-            failure: r.failure.as_deref(),
-            connected: report.map(|l| l.connected),
-            connect_failures: report.map(|l| l.connect_failures),
-            delivered_fraction: r.delivered(),
-            deliveries_expected: report.map(|l| l.deliveries_expected),
-            deliveries_received: report.map(|l| l.deliveries_received),
-            deliveries_per_sec: report.map(|l| l.deliveries_per_sec),
-            p50_us: latency.map(|l| l.p50),
-            p90_us: latency.map(|l| l.p90),
-            p99_us: latency.map(|l| l.p99),
-            p999_us: latency.map(|l| l.p999),
-            max_us: latency.map(|l| l.max),
-            rss_peak_kb: server.map(|s| s.rss_peak_kb),
-            rss_end_kb: server.map(|s| s.rss_end_kb),
-            threads_peak: server.map(|s| s.threads_peak),
-            cpu_secs: server.map(|s| s.cpu_secs),
-            cpu_us_per_delivery: r.cpu_us_per_delivery(),
-            slow_dropped: report.and_then(|l| l.slow.as_ref()).map(|s| s.slow_dropped),
-            disconnected_early: report.map(|l| l.disconnected_early),
-            cgroup_peak_bytes: r.cgroup.as_ref().and_then(|c| c.peak_bytes),
-            oom_kills: r.cgroup.as_ref().and_then(|c| c.oom_kills),
-            server_end: r.server_end.as_deref(),
-            // Two decimals, as the seconds a step took are worth.
-            wall_secs: (r.wall_secs * 100.0).round() / 100.0,
-            rounds: w.rounds,
-            rounds_done: churn.map(|c| c.rounds.len()),
-            rss_after_round_1_kb: churn.and_then(|c| c.rss_after(1)),
-            rss_after_last_round_kb: churn.and_then(|c| c.rss_curve()).map(|c| c.last.1),
-            room_log: step.room_log,
-            run: step.run,
-            log_messages: restart.map(|x| x.log_messages),
-            lost: restart.map(|x| x.lost),
-            duplicated: restart.map(|x| x.duplicated),
-            out_of_order: restart.map(|x| x.out_of_order),
-            unlogged: restart.map(|x| x.unlogged),
-            replayed: restart.map(|x| x.replayed),
-            resumed: restart.map(|x| x.resumed),
-            not_back: restart.map(|x| x.not_back),
-            away_p50_us: away.map(|a| a.p50),
-            away_max_us: away.map(|a| a.max),
-            tls: step.tls,
-            servers: step.server_count,
-            tls_handshake_p50_us: report.and_then(|l| l.tls_handshake_us).map(|a| a.p50),
-            redis_cpu_secs: r.redis().map(|x| x.cpu_secs),
-            redis_rss_peak_kb: r.redis().map(|x| x.rss_peak_kb),
-            order_receivers_differing: report
-                .and_then(|l| l.order.as_ref())
-                .map(|o| o.receivers_differing),
-        }
-    }
-}
-
-/// `results.csv`: a header and one row per step.
+/// `results.csv`: a header and one row per step; a missing figure is an empty cell.
 pub fn render_csv(results: &[StepResult]) -> String {
     let mut writer = csv::Writer::from_writer(Vec::new());
-    for result in results {
-        writer
-            .serialize(CsvRow::of(result))
-            .expect("a row of plain data");
+    let header = CSV_COLUMNS.map(|(name, _)| name);
+    writer.write_record(header).expect("writing to memory");
+    for row in results.iter().map(csv_row) {
+        let cells = CSV_COLUMNS.map(|(_, at)| match row.pointer(at) {
+            None | Some(serde_json::Value::Null) => String::new(),
+            Some(serde_json::Value::String(text)) => text.clone(),
+            Some(value) => value.to_string(),
+        });
+        writer.write_record(cells).expect("writing to memory");
     }
     let bytes = writer.into_inner().expect("writing to memory");
     String::from_utf8(bytes).expect("every field is a Rust string")
@@ -277,6 +172,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::ladder::{Ladder, ServerMode};
     use crate::model::tests::{failed, fixture, record, restart_fixture};
     use crate::report::targets::tests::log_cost_results;
 

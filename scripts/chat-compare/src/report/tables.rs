@@ -1,7 +1,7 @@
-//! The report's tables, each a list of column specs (a header and a function from a row to its
-//! cell) rendered by one function, [`table`]. The side-by-side tables have a row per room size
-//! holding the event and the threads step ([`Versus`]); the others a row per step or per
-//! paired figure.
+//! The report's tables, each a list of column specs (a header and how a row's cell is made)
+//! rendered by one function. The side-by-side tables have a row per room size holding the
+//! event and the threads step, their columns a [`Versus`] each; the others a row per step or
+//! per paired figure.
 
 use std::fmt::Write as _;
 
@@ -14,67 +14,82 @@ use super::targets::{check_tls_idle, log_costs, runs_text, tls_costs, tls_idle_p
 use crate::ladder::{Ladder, RoomLog, ServerMode};
 use crate::model::{find, StepResult, LOG_COST_MAX_FACTOR, TLS_IDLE_RSS_TARGET_KB};
 
-/// A table column: its header and how a row's cell is made.
-pub type Column<R> = (&'static str, fn(&R) -> String);
-
-/// A Markdown table of `rows`, one column per spec.
-pub fn table<R>(columns: &[Column<R>], rows: &[R]) -> String {
-    let mut out = String::new();
-    let headers: Vec<&str> = columns.iter().map(|(header, _)| *header).collect();
-    let _ = writeln!(out, "| {} |", headers.join(" | "));
-    let _ = writeln!(out, "|{}|", vec!["---"; columns.len()].join("|"));
-    for row in rows {
-        let cells: Vec<String> = (columns.iter())
-            .map(|(_, cell)| cell(row).replace('|', "\\|"))
-            .collect();
+/// A Markdown table: the header row, then a row per item of `rows`, each its cells.
+fn markdown(headers: &[&str], rows: impl Iterator<Item = Vec<String>>) -> String {
+    let mut out = format!("| {} |\n", headers.join(" | "));
+    let _ = writeln!(out, "|{}|", vec!["---"; headers.len()].join("|"));
+    for cells in rows {
+        let cells: Vec<String> = cells.iter().map(|cell| cell.replace('|', "\\|")).collect();
         let _ = writeln!(out, "| {} |", cells.join(" | "));
     }
     out
 }
 
-/// A column of a side-by-side table, for rows of any lifetime (so a list of them can be a
-/// constant).
-type VersusColumn = (&'static str, for<'a> fn(&Versus<'a>) -> String);
+/// A table column: its header and how a row's cell is made.
+pub type Column<R> = (&'static str, fn(&R) -> String);
 
-/// One row of a side-by-side table: what it is about, and the event and threads steps.
-pub struct Versus<'a> {
-    label: String,
-    event: Option<&'a StepResult>,
-    threads: Option<&'a StepResult>,
+/// A Markdown table of `rows`, one column per spec.
+pub fn table<R>(columns: &[Column<R>], rows: &[R]) -> String {
+    let headers: Vec<&str> = columns.iter().map(|(header, _)| *header).collect();
+    let cells = rows
+        .iter()
+        .map(|row| columns.iter().map(|c| c.1(row)).collect());
+    markdown(&headers, cells)
 }
 
-impl<'a> Versus<'a> {
-    /// The side-by-side steps of `ladder` (and `clients`, when given).
-    fn of(results: &'a [StepResult], label: String, ladder: Ladder, clients: Option<u32>) -> Self {
-        Versus {
-            label,
-            event: find(results, ladder, clients, ServerMode::Event),
-            threads: find(results, ladder, clients, ServerMode::Threads),
-        }
-    }
-
-    /// A row per room size of `ladder`, in run order.
-    fn per_size(results: &'a [StepResult], ladder: Ladder) -> Vec<Self> {
-        let mut sizes: Vec<u32> = Vec::new();
-        for result in results.iter().filter(|r| r.step.workload.ladder == ladder) {
-            if !sizes.contains(&result.step.workload.clients) {
-                sizes.push(result.step.workload.clients);
-            }
-        }
-        (sizes.into_iter())
-            .map(|clients| Versus::of(results, clients.to_string(), ladder, Some(clients)))
-            .collect()
-    }
-
-    /// "event / threads" of a figure.
-    fn both(&self, figure: fn(&StepResult) -> Option<String>) -> String {
-        pair(self.event, self.threads, figure)
-    }
-
+/// What a column of a side-by-side table shows.
+#[derive(Clone, Copy)]
+enum Versus {
+    /// What the row is about: its room size, or which run.
+    Label,
+    /// A figure of both steps, "event / threads".
+    Both(fn(&StepResult) -> Option<String>),
     /// threads ÷ event of a figure.
-    fn threads_over_event(&self, figure: fn(&StepResult) -> Option<f64>) -> String {
-        ratio(self.threads.and_then(figure), self.event.and_then(figure))
+    Ratio(fn(&StepResult) -> Option<f64>),
+}
+
+use Versus::{Both, Label, Ratio};
+
+/// A row of a side-by-side table: its label, the event step and the threads step.
+type VersusRow<'a> = (String, [Option<&'a StepResult>; 2]);
+
+/// The side-by-side steps of `ladder` (and `clients`, when given).
+fn versus_row(
+    results: &[StepResult],
+    label: String,
+    ladder: Ladder,
+    clients: Option<u32>,
+) -> VersusRow<'_> {
+    (
+        label,
+        ServerMode::BOTH.map(|mode| find(results, ladder, clients, mode)),
+    )
+}
+
+/// A row per room size of `ladder`, in run order.
+fn per_size(results: &[StepResult], ladder: Ladder) -> Vec<VersusRow<'_>> {
+    let mut sizes: Vec<u32> = Vec::new();
+    for result in results.iter().filter(|r| r.step.workload.ladder == ladder) {
+        if !sizes.contains(&result.step.workload.clients) {
+            sizes.push(result.step.workload.clients);
+        }
     }
+    let row = |clients: u32| versus_row(results, clients.to_string(), ladder, Some(clients));
+    sizes.into_iter().map(row).collect()
+}
+
+/// A side-by-side table of `rows`, one column per spec.
+fn versus_table(columns: &[(&'static str, Versus)], rows: &[VersusRow]) -> String {
+    let headers: Vec<&str> = columns.iter().map(|(header, _)| *header).collect();
+    let cells = rows.iter().map(|(label, [event, threads])| {
+        let cell = |(_, column): &(&str, Versus)| match *column {
+            Label => label.clone(),
+            Both(figure) => pair(*event, *threads, figure),
+            Ratio(figure) => ratio(threads.and_then(figure), event.and_then(figure)),
+        };
+        columns.iter().map(cell).collect()
+    });
+    markdown(&headers, cells)
 }
 
 fn rss_mib(r: &StepResult) -> Option<String> {
@@ -95,132 +110,126 @@ fn delivered(r: &StepResult) -> Option<String> {
 
 /// The idle ladder: memory per connection.
 pub fn idle_table(results: &[StepResult]) -> String {
-    let columns: &[VersusColumn] = &[
-        ("clients", |v| v.label.clone()),
-        ("connected", |v| v.both(connected_text)),
-        ("got final broadcast", |v| v.both(alive_text)),
-        ("RSS peak MiB", |v| v.both(rss_mib)),
-        ("RSS threads/event", |v| {
-            v.threads_over_event(StepResult::rss_peak_kb)
-        }),
-        ("KiB/client", |v| {
-            v.both(|r| {
-                let clients = f64::from(r.step.workload.clients);
-                r.rss_peak_kb().map(|kb| format!("{:.1}", kb / clients))
-            })
-        }),
-        ("threads", |v| v.both(threads_peak)),
-        ("CPU s", |v| v.both(cpu_secs)),
-        ("cgroup peak MiB", |v| {
-            v.both(|r| {
-                let bytes = r.cgroup.as_ref()?.peak_bytes?;
-                Some(format!("{:.1}", bytes as f64 / 1_048_576.0))
-            })
-        }),
+    let kib_per_client = |r: &StepResult| {
+        let clients = f64::from(r.step.workload.clients);
+        r.rss_peak_kb().map(|kb| format!("{:.1}", kb / clients))
+    };
+    let cgroup_peak = |r: &StepResult| {
+        let bytes = r.cgroup.peak_bytes?;
+        Some(format!("{:.1}", bytes as f64 / 1_048_576.0))
+    };
+    let columns = [
+        ("clients", Label),
+        ("connected", Both(connected_text)),
+        ("got final broadcast", Both(alive_text)),
+        ("RSS peak MiB", Both(rss_mib)),
+        ("RSS threads/event", Ratio(StepResult::rss_peak_kb)),
+        ("KiB/client", Both(kib_per_client)),
+        ("threads", Both(threads_peak)),
+        ("CPU s", Both(cpu_secs)),
+        ("cgroup peak MiB", Both(cgroup_peak)),
     ];
-    table(columns, &Versus::per_size(results, Ladder::Idle))
+    versus_table(&columns, &per_size(results, Ladder::Idle))
 }
 
 /// The columns of the fanout and saturating tables, and of the slow-reader pair.
-const BROADCAST_COLUMNS: &[VersusColumn] = &[
-    ("clients", |v| v.label.clone()),
-    ("connected", |v| v.both(connected_text)),
-    ("delivered", |v| v.both(delivered)),
-    ("deliveries/s", |v| {
-        v.both(|r| r.load().map(|l| rate(l.deliveries_per_sec)))
-    }),
-    ("p50 ms", |v| {
-        v.both(|r| r.latency().map(|l| ms(l.p50 as f64)))
-    }),
-    ("p99 ms", |v| v.both(|r| r.p99_us().map(ms))),
-    ("max ms", |v| {
-        v.both(|r| r.latency().map(|l| ms(l.max as f64)))
-    }),
-    ("p99 threads/event", |v| {
-        v.threads_over_event(StepResult::p99_us)
-    }),
-    ("RSS peak MiB", |v| v.both(rss_mib)),
-    ("threads", |v| v.both(threads_peak)),
-    ("CPU s", |v| v.both(cpu_secs)),
-    ("CPU µs/delivery", |v| {
-        v.both(|r| r.cpu_us_per_delivery().map(two))
-    }),
-    ("CPU/delivery threads/event", |v| {
-        v.threads_over_event(StepResult::cpu_us_per_delivery)
-    }),
+const BROADCAST_COLUMNS: [(&str, Versus); 13] = [
+    ("clients", Label),
+    ("connected", Both(connected_text)),
+    ("delivered", Both(delivered)),
+    (
+        "deliveries/s",
+        Both(|r| Some(rate(r.load()?.deliveries_per_sec))),
+    ),
+    ("p50 ms", Both(|r| Some(ms(r.latency()?.p50 as f64)))),
+    ("p99 ms", Both(|r| r.p99_us().map(ms))),
+    ("max ms", Both(|r| Some(ms(r.latency()?.max as f64)))),
+    ("p99 threads/event", Ratio(StepResult::p99_us)),
+    ("RSS peak MiB", Both(rss_mib)),
+    ("threads", Both(threads_peak)),
+    ("CPU s", Both(cpu_secs)),
+    (
+        "CPU µs/delivery",
+        Both(|r| r.cpu_us_per_delivery().map(two)),
+    ),
+    (
+        "CPU/delivery threads/event",
+        Ratio(StepResult::cpu_us_per_delivery),
+    ),
 ];
 
 /// The fanout ladder (or the saturating step): delivery, latency, CPU.
 pub fn broadcast_table(results: &[StepResult], ladder: Ladder) -> String {
-    table(BROADCAST_COLUMNS, &Versus::per_size(results, ladder))
+    versus_table(&BROADCAST_COLUMNS, &per_size(results, ladder))
 }
 
 /// The slow-reader pair: the same room without and with one reader that never reads.
 pub fn slow_table(results: &[StepResult]) -> String {
     let mut columns = BROADCAST_COLUMNS.to_vec();
     columns[0].0 = "run";
-    columns.push(("slow dropped", |v| {
-        v.both(|r| {
+    columns.push((
+        "slow dropped",
+        Both(|r| {
             let slow = r.load()?.slow.as_ref()?;
             Some(format!("{}/{}", slow.slow_dropped, slow.slow_clients))
-        })
-    }));
+        }),
+    ));
     let rows = [
         (Ladder::SlowBaseline, "without slow reader"),
         (Ladder::SlowReader, "with 1 slow reader"),
     ]
-    .map(|(ladder, label)| Versus::of(results, label.into(), ladder, None));
+    .map(|(ladder, label)| versus_row(results, label.into(), ladder, None));
     let factor = |mode| {
-        ratio(
-            find(results, Ladder::SlowReader, None, mode).and_then(StepResult::p99_us),
-            find(results, Ladder::SlowBaseline, None, mode).and_then(StepResult::p99_us),
-        )
+        let p99 = |ladder| find(results, ladder, None, mode).and_then(StepResult::p99_us);
+        ratio(p99(Ladder::SlowReader), p99(Ladder::SlowBaseline))
     };
     format!(
         "{}\np99 with / without the slow reader: event {}, threads {}.\n",
-        table(&columns, &rows),
+        versus_table(&columns, &rows),
         factor(ServerMode::Event),
         factor(ServerMode::Threads)
     )
 }
 
-fn churn_mib(kb: u64) -> String {
-    mib(kb as f64)
-}
-
 /// The churn soak: the server's RSS after round 1, after round 10 and after the last round, the
 /// growth between the first and the last, and the highest reading.
 pub fn churn_table(results: &[StepResult]) -> String {
-    let columns: &[VersusColumn] = &[
-        ("clients per round", |v| v.label.clone()),
-        ("rounds done", |v| {
-            v.both(|r| {
+    let columns = [
+        ("clients per round", Label),
+        (
+            "rounds done",
+            Both(|r| {
                 let churn = r.churn()?;
                 Some(format!("{}/{}", churn.rounds.len(), churn.rounds_asked?))
-            })
-        }),
-        ("connected (fewest in a round)", |v| v.both(connected_text)),
-        ("delivered", |v| v.both(delivered)),
-        ("RSS after round 1 MiB", |v| {
-            v.both(|r| r.churn()?.rss_after(1).map(churn_mib))
-        }),
-        ("RSS after round 10 MiB", |v| {
-            v.both(|r| r.churn()?.rss_after(10).map(churn_mib))
-        }),
-        ("RSS after last round MiB", |v| {
-            v.both(|r| Some(churn_mib(r.churn()?.rss_curve()?.last.1)))
-        }),
-        ("growth, round 1 to last, MiB", |v| {
-            v.both(|r| {
+            }),
+        ),
+        ("connected (fewest in a round)", Both(connected_text)),
+        ("delivered", Both(delivered)),
+        (
+            "RSS after round 1 MiB",
+            Both(|r| r.churn()?.rss_after(1).map(|kb| mib(kb as f64))),
+        ),
+        (
+            "RSS after round 10 MiB",
+            Both(|r| r.churn()?.rss_after(10).map(|kb| mib(kb as f64))),
+        ),
+        (
+            "RSS after last round MiB",
+            Both(|r| Some(mib(r.churn()?.rss_curve()?.last.1 as f64))),
+        ),
+        (
+            "growth, round 1 to last, MiB",
+            Both(|r| {
                 let growth = r.churn()?.rss_curve()?.growth_kb();
                 Some(format!("{:+.1}", growth as f64 / 1024.0))
-            })
-        }),
-        ("highest RSS after a round MiB", |v| {
-            v.both(|r| Some(churn_mib(r.churn()?.rss_curve()?.max.1)))
-        }),
+            }),
+        ),
+        (
+            "highest RSS after a round MiB",
+            Both(|r| Some(mib(r.churn()?.rss_curve()?.max.1 as f64))),
+        ),
     ];
-    table(columns, &Versus::per_size(results, Ladder::Churn))
+    versus_table(&columns, &per_size(results, Ladder::Churn))
 }
 
 /// The durable log's price: the event server on its log and with `--db none`, each run and
@@ -239,83 +248,63 @@ pub fn log_cost_table(results: &[StepResult]) -> String {
     table(columns, &log_costs(results))
 }
 
-/// One row of the TLS table, already in words: the idle room's rows are not paired runs.
-pub struct TlsRow {
-    figure: String,
-    tls: String,
-    plain: String,
-    ratio: String,
-    target: String,
-    result: String,
-}
-
-/// TLS against plain: the idle room's memory, then each paired figure.
+/// TLS against plain: the idle room's memory (and its handshakes), then each paired figure.
 pub fn tls_table(results: &[StepResult]) -> String {
-    let mut rows = Vec::new();
-    let tls_idle = results
-        .iter()
-        .find(|r| r.step.workload.ladder == Ladder::TlsIdle);
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let tls_idle = (results.iter()).find(|r| r.step.workload.ladder == Ladder::TlsIdle);
     if let Some(size) = tls_idle.map(|r| r.step.workload.clients) {
         let (tls, plain) = tls_idle_pair(results, size);
         let rss = |r: Option<&StepResult>| r.and_then(StepResult::rss_peak_kb);
-        rows.push(TlsRow {
-            figure: format!(
+        let alive = |r: Option<&StepResult>| or_na(r.and_then(alive_text));
+        rows.push(vec![
+            format!(
                 "{size} idle clients: server peak RSS MiB (all got the broadcast: TLS {}, plain {})",
-                or_na(tls.and_then(alive_text)),
-                or_na(plain.and_then(alive_text))
+                alive(tls),
+                alive(plain)
             ),
-            tls: or_na(rss(tls).map(mib)),
-            plain: or_na(rss(plain).map(mib)),
-            ratio: ratio(rss(tls), rss(plain)),
-            target: format!("≤ {:.0} MiB", TLS_IDLE_RSS_TARGET_KB / 1024.0),
-            result: check_tls_idle(results).verdict.label().into(),
-        });
-        let handshakes = tls
+            or_na(rss(tls).map(mib)),
+            or_na(rss(plain).map(mib)),
+            ratio(rss(tls), rss(plain)),
+            format!("≤ {:.0} MiB", TLS_IDLE_RSS_TARGET_KB / 1024.0),
+            check_tls_idle(results).verdict.label().into(),
+        ]);
+        if let Some(h) = tls
             .and_then(StepResult::load)
-            .and_then(|l| l.tls_handshake_us);
-        if let Some(h) = handshakes {
-            rows.push(TlsRow {
-                figure: format!(
-                    "{size} idle clients: TLS handshake p50 / p99 ms (all connecting at once)"
-                ),
-                tls: format!("{} / {}", ms(h.p50 as f64), ms(h.p99 as f64)),
-                plain: String::new(),
-                ratio: String::new(),
-                target: String::new(),
-                result: String::new(),
-            });
+            .and_then(|l| l.tls_handshake_us)
+        {
+            let figure =
+                format!("{size} idle clients: TLS handshake p50 / p99 ms (all connecting at once)");
+            let handshake = format!("{} / {}", ms(h.p50 as f64), ms(h.p99 as f64));
+            rows.push(vec![
+                figure,
+                handshake,
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+            ]);
         }
     }
-    let costs = tls_costs(results);
-    rows.extend(
-        costs
-            .into_iter()
-            .filter(|c| !(c.first.is_empty() && c.second.is_empty()))
-            .map(|c| {
-                let has_target = c.max_factor.is_some();
-                TlsRow {
-                    tls: runs_text(&c.first),
-                    plain: runs_text(&c.second),
-                    ratio: c.ratio_text(),
-                    target: c.max_factor.map_or("–".into(), |max| format!("≤ {max}×")),
-                    result: if has_target {
-                        c.verdict.label().into()
-                    } else {
-                        String::new()
-                    },
-                    figure: c.label,
-                }
-            }),
-    );
-    let columns: &[Column<TlsRow>] = &[
-        ("figure", |r| r.figure.clone()),
-        ("TLS: median (each run)", |r| r.tls.clone()),
-        ("plain: median (each run)", |r| r.plain.clone()),
-        ("TLS ÷ plain", |r| r.ratio.clone()),
-        ("target", |r| r.target.clone()),
-        ("result", |r| r.result.clone()),
+    let measured = tls_costs(results)
+        .into_iter()
+        .filter(|c| !(c.first.is_empty() && c.second.is_empty()));
+    rows.extend(measured.map(|c| {
+        let (target, result) = match c.max_factor {
+            Some(max) => (format!("≤ {max}×"), c.verdict.label().into()),
+            None => ("–".into(), String::new()),
+        };
+        let (tls, plain) = (runs_text(&c.first), runs_text(&c.second));
+        vec![c.label.clone(), tls, plain, c.ratio_text(), target, result]
+    }));
+    let headers = [
+        "figure",
+        "TLS: median (each run)",
+        "plain: median (each run)",
+        "TLS ÷ plain",
+        "target",
+        "result",
     ];
-    table(columns, &rows)
+    markdown(&headers, rows.into_iter())
 }
 
 /// A cell of a scale-out row: "failed" for a step without figures.

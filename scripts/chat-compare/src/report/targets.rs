@@ -35,8 +35,8 @@ impl Verdict {
     }
 
     /// Met when every condition is known and holds.
-    fn of(conditions: &[Option<bool>]) -> Verdict {
-        if conditions.iter().all(|c| *c == Some(true)) {
+    fn of(conditions: impl IntoIterator<Item = Option<bool>>) -> Verdict {
+        if conditions.into_iter().all(|c| c == Some(true)) {
             Verdict::Met
         } else {
             Verdict::NotMet
@@ -56,8 +56,9 @@ pub struct TargetCheck {
 }
 
 impl TargetCheck {
+    /// Met when every condition holds.
     fn new(target: String, conditions: &[Option<bool>], detail: String) -> TargetCheck {
-        let verdict = Verdict::of(conditions);
+        let verdict = Verdict::of(conditions.iter().copied());
         TargetCheck {
             target,
             verdict,
@@ -65,28 +66,28 @@ impl TargetCheck {
         }
     }
 
+    /// The run lacks the steps, for the reason given.
     fn not_measured(target: String, why: &str) -> TargetCheck {
-        let (verdict, detail) = (Verdict::NotMeasured, why.into());
         TargetCheck {
-            target,
-            verdict,
-            detail,
+            verdict: Verdict::NotMeasured,
+            ..TargetCheck::new(target, &[], why.into())
         }
     }
 }
 
 /// Checks the event-mode targets of the issue.
 pub fn check_targets(results: &[StepResult]) -> Vec<TargetCheck> {
-    vec![
-        check_idle(results),
-        check_fanout(results),
-        check_cpu(results),
-        check_slow_reader(results),
-        check_log_cost(results),
-        check_restart(results),
-        check_tls_idle(results),
-        check_tls_cpu(results),
-    ]
+    let checks = [
+        check_idle,
+        check_fanout,
+        check_cpu,
+        check_slow_reader,
+        check_log_cost,
+        check_restart,
+        check_tls_idle,
+        check_tls_cpu,
+    ];
+    checks.iter().map(|check| check(results)).collect()
 }
 
 fn clean(result: &StepResult) -> Option<bool> {
@@ -159,12 +160,7 @@ fn check_cpu(results: &[StepResult]) -> TargetCheck {
     ) else {
         return TargetCheck::not_measured(target, "no saturating step in this run");
     };
-    let event_cpu = event.cpu_us_per_delivery();
-    let threads_cpu = threads.cpu_us_per_delivery();
-    let share = match (event_cpu, threads_cpu) {
-        (Some(e), Some(t)) if t > 0.0 => Some(e / t),
-        _ => None,
-    };
+    let (event_cpu, threads_cpu) = (event.cpu_us_per_delivery(), threads.cpu_us_per_delivery());
     let workload = &event.step.workload;
     let detail = format!(
         "{} clients, {:.0} msg/s: event {} µs/delivery vs threads {} µs/delivery (event/threads {}); delivered {}",
@@ -175,32 +171,39 @@ fn check_cpu(results: &[StepResult]) -> TargetCheck {
         ratio(event_cpu, threads_cpu),
         pair(Some(event), Some(threads), |r| r.delivered().map(percent)),
     );
+    let share = factor(event_cpu, threads_cpu);
     let within = share.map(|s| s <= CPU_PER_DELIVERY_MAX_SHARE);
-    let conditions = [clean(event), all_delivered(event), within];
-    TargetCheck::new(target, &conditions, detail)
+    TargetCheck::new(
+        target,
+        &[clean(event), all_delivered(event), within],
+        detail,
+    )
 }
 
-/// The slow-reader figures of one mode: p99 factor, dropped, RSS growth, and in words.
-struct SlowComparison {
-    p99_factor: Option<f64>,
-    dropped: Option<bool>,
-    rss_growth_kb: Option<f64>,
-    text: String,
+/// `a ÷ b`, when both are known and `b` is not 0.
+fn factor(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => Some(a / b),
+        _ => None,
+    }
 }
 
-fn compare_slow(results: &[StepResult], mode: ServerMode) -> Option<SlowComparison> {
+/// The slow-reader pair of `mode` against the target's conditions (p99 factor, slow reader
+/// dropped, RSS growth), and in words.
+fn compare_slow(results: &[StepResult], mode: ServerMode) -> Option<([Option<bool>; 3], String)> {
     let base = find(results, Ladder::SlowBaseline, None, mode)?;
     let slow = find(results, Ladder::SlowReader, None, mode)?;
-    let p99_factor = match (slow.p99_us(), base.p99_us()) {
-        (Some(s), Some(b)) if b > 0.0 => Some(s / b),
-        _ => None,
-    };
     let dropped = (slow.load().and_then(|r| r.slow.as_ref()))
         .map(|s| s.slow_dropped >= s.slow_clients.max(1));
     let rss_growth_kb = match (slow.rss_peak_kb(), base.rss_peak_kb()) {
         (Some(s), Some(b)) => Some(s - b),
         _ => None,
     };
+    let conditions = [
+        factor(slow.p99_us(), base.p99_us()).map(|f| f <= SLOW_P99_MAX_FACTOR),
+        dropped,
+        rss_growth_kb.map(|kb| kb <= SLOW_RSS_ALLOWANCE_KB),
+    ];
     let text = format!(
         "{mode}: p99 {} ms with vs {} ms without ({}), slow reader dropped: {}, RSS peak {} vs {} MiB, others delivered {}",
         or_na(slow.p99_us().map(ms)),
@@ -211,12 +214,7 @@ fn compare_slow(results: &[StepResult], mode: ServerMode) -> Option<SlowComparis
         or_na(base.rss_peak_kb().map(mib)),
         or_na(slow.delivered().map(percent)),
     );
-    Some(SlowComparison {
-        p99_factor,
-        dropped,
-        rss_growth_kb,
-        text: with_failure(text, slow),
-    })
+    Some((conditions, with_failure(text, slow)))
 }
 
 fn check_slow_reader(results: &[StepResult]) -> TargetCheck {
@@ -224,21 +222,18 @@ fn check_slow_reader(results: &[StepResult]) -> TargetCheck {
         "one slow reader: others' p99 ≤ {SLOW_P99_MAX_FACTOR}× the run without it, slow one dropped, server memory bounded (RSS peak ≤ +{:.0} MiB)",
         SLOW_RSS_ALLOWANCE_KB / 1024.0
     );
-    let Some(event) = compare_slow(results, ServerMode::Event) else {
+    let Some((conditions, mut detail)) = compare_slow(results, ServerMode::Event) else {
         return TargetCheck::not_measured(target, "no slow-reader pair in this run");
     };
     let slow_clean = find(results, Ladder::SlowReader, None, ServerMode::Event).and_then(clean);
-    let conditions = [
-        slow_clean,
-        event.p99_factor.map(|f| f <= SLOW_P99_MAX_FACTOR),
-        event.dropped,
-        event.rss_growth_kb.map(|kb| kb <= SLOW_RSS_ALLOWANCE_KB),
-    ];
-    let mut detail = event.text;
-    if let Some(threads) = compare_slow(results, ServerMode::Threads) {
-        detail = format!("{detail}. For comparison, {}", threads.text);
+    if let Some((_, threads)) = compare_slow(results, ServerMode::Threads) {
+        detail = format!("{detail}. For comparison, {threads}");
     }
-    TargetCheck::new(target, &conditions, detail)
+    TargetCheck::new(
+        target,
+        &[[slow_clean].as_slice(), &conditions].concat(),
+        detail,
+    )
 }
 
 /// One figure over every run of two setups of the same workload in one run of the comparison
@@ -258,12 +253,25 @@ pub struct Paired {
 }
 
 impl Paired {
+    /// `figure` over the event server's runs of the first and the second (ladder, room log):
+    /// the fanout at the target's room, or the saturating step.
     fn new(
+        results: &[StepResult],
         label: String,
-        (first, second): (Vec<&StepResult>, Vec<&StepResult>),
         figure: fn(&StepResult) -> Option<f64>,
         max_factor: Option<f64>,
+        [first, second]: [(Ladder, RoomLog); 2],
     ) -> Paired {
+        let runs = |(ladder, log)| {
+            let fanout = matches!(ladder, Ladder::Fanout | Ladder::TlsFanout);
+            event_runs(
+                results,
+                ladder,
+                fanout.then_some(FANOUT_TARGET_CLIENTS),
+                log,
+            )
+        };
+        let (first, second) = (runs(first), runs(second));
         let values = |runs: &[&StepResult]| runs.iter().filter_map(|r| figure(r)).collect();
         let mut paired = Paired {
             label,
@@ -273,20 +281,11 @@ impl Paired {
             verdict: Verdict::NotMeasured,
         };
         if let (Some(max), false, false) = (max_factor, first.is_empty(), second.is_empty()) {
-            let within = paired.factor().map(|factor| factor <= max);
+            let within = factor(median(&paired.first), median(&paired.second)).map(|f| f <= max);
             let runs = first.iter().chain(&second).map(|r| clean(r));
-            let conditions: Vec<Option<bool>> = runs.chain([within]).collect();
-            paired.verdict = Verdict::of(&conditions);
+            paired.verdict = Verdict::of(runs.chain([within]));
         }
         paired
-    }
-
-    /// Median of the first ÷ median of the second.
-    fn factor(&self) -> Option<f64> {
-        match (median(&self.first), median(&self.second)) {
-            (Some(a), Some(b)) if b > 0.0 => Some(a / b),
-            _ => None,
-        }
     }
 
     /// The ratio of the medians, as the tables show it.
@@ -322,44 +321,57 @@ fn p99_ms(result: &StepResult) -> Option<f64> {
     result.p99_us().map(|us| us / 1000.0)
 }
 
-/// "saturating, N clients × R msg/s" from the first step of `ladder`, else "saturating step".
-fn saturating(results: &[StepResult], ladder: Ladder, otherwise: &str) -> String {
+/// The label of p99 at the fanout target's room.
+fn fanout_p99() -> String {
+    format!("fanout {FANOUT_TARGET_CLIENTS} clients × 200 msg/s: p99 ms")
+}
+
+/// "saturating, N clients × R msg/s: `what`" from the first step of `ladder`.
+fn saturating(results: &[StepResult], ladder: Ladder, what: &str) -> String {
     let first = results.iter().find(|r| r.step.workload.ladder == ladder);
-    first.map_or(otherwise.to_string(), |r| {
-        let w = &r.step.workload;
+    let workload = first.map(|r| &r.step.workload);
+    let step = workload.map_or("saturating step".into(), |w| {
         format!(
             "saturating, {} clients × {:.0} msg/s",
             w.clients,
             w.total_rate()
         )
-    })
+    });
+    format!("{step}: {what}")
 }
 
 /// Fanout p99 at the fanout target's room and CPU per delivery at saturation, the event server
 /// on its log against `--db none`.
 pub fn log_costs(results: &[StepResult]) -> Vec<Paired> {
-    let runs = |ladder, clients| {
-        let with_log = event_runs(results, ladder, clients, RoomLog::File);
-        (
-            with_log,
-            event_runs(results, ladder, clients, RoomLog::Memory),
-        )
-    };
     let max = Some(LOG_COST_MAX_FACTOR);
-    let fanout = format!("fanout {FANOUT_TARGET_CLIENTS} clients × 200 msg/s: p99 ms");
-    let fanout_runs = runs(Ladder::Fanout, Some(FANOUT_TARGET_CLIENTS));
-    let saturate = saturating(results, Ladder::Saturate, "saturating step");
-    let saturate = format!("{saturate}: CPU µs per delivery");
-    let saturate_runs = runs(Ladder::Saturate, None);
+    let cpu = saturating(results, Ladder::Saturate, "CPU µs per delivery");
+    let runs = |ladder| [(ladder, RoomLog::File), (ladder, RoomLog::Memory)];
     vec![
-        Paired::new(fanout, fanout_runs, p99_ms, max),
+        Paired::new(results, fanout_p99(), p99_ms, max, runs(Ladder::Fanout)),
         Paired::new(
-            saturate,
-            saturate_runs,
+            results,
+            cpu,
             StepResult::cpu_us_per_delivery,
             max,
+            runs(Ladder::Saturate),
         ),
     ]
+}
+
+/// A target over paired figures: not measured when one of them is, met when all are;
+/// `detail` puts each in words.
+fn paired_check(target: String, pairs: &[Paired], detail: fn(&Paired) -> String) -> TargetCheck {
+    let verdicts = || pairs.iter().map(|p| p.verdict);
+    let verdict = if verdicts().any(|v| v == Verdict::NotMeasured) {
+        Verdict::NotMeasured
+    } else {
+        Verdict::of(verdicts().map(|v| Some(v == Verdict::Met)))
+    };
+    let detail = pairs.iter().map(detail).collect::<Vec<_>>().join("; ");
+    TargetCheck {
+        verdict,
+        ..TargetCheck::new(target, &[], detail)
+    }
 }
 
 /// The log's cost target.
@@ -367,31 +379,14 @@ pub fn check_log_cost(results: &[StepResult]) -> TargetCheck {
     let target = format!(
         "durable log: fanout {FANOUT_TARGET_CLIENTS} p99 and saturating CPU per delivery with the log ≤ {LOG_COST_MAX_FACTOR}× `--db none` (medians of the runs of each)"
     );
-    let costs = log_costs(results);
-    let detail: Vec<String> = (costs.iter())
-        .map(|c| {
-            format!(
-                "{}: {} with the log vs {} without ({})",
-                c.label,
-                runs_text(&c.first),
-                runs_text(&c.second),
-                c.ratio_text()
-            )
-        })
-        .collect();
-    let verdict = if costs.iter().any(|c| c.verdict == Verdict::NotMeasured) {
-        Verdict::NotMeasured
-    } else if costs.iter().all(|c| c.verdict == Verdict::Met) {
-        Verdict::Met
-    } else {
-        Verdict::NotMet
-    };
-    let detail = detail.join("; ");
-    TargetCheck {
-        target,
-        verdict,
-        detail,
-    }
+    paired_check(target, &log_costs(results), |c| {
+        let (with, without) = (runs_text(&c.first), runs_text(&c.second));
+        let ratio = c.ratio_text();
+        format!(
+            "{}: {with} with the log vs {without} without ({ratio})",
+            c.label
+        )
+    })
 }
 
 fn check_restart(results: &[StepResult]) -> TargetCheck {
@@ -427,53 +422,41 @@ fn check_restart(results: &[StepResult]) -> TargetCheck {
     TargetCheck::new(target, &conditions, with_failure(detail, step))
 }
 
-/// The TLS runs of `tls_ladder` and the plain runs of the same workload on the log.
-fn tls_runs(
-    results: &[StepResult],
-    (plain_ladder, tls_ladder): (Ladder, Ladder),
-    clients: Option<u32>,
-) -> (Vec<&StepResult>, Vec<&StepResult>) {
-    let of_size = |r: &&StepResult| clients.is_none_or(|c| r.step.workload.clients == c);
-    let tls = (results.iter())
-        .filter(|r| r.step.workload.ladder == tls_ladder)
-        .filter(of_size)
-        .collect();
-    (
-        tls,
-        event_runs(results, plain_ladder, clients, RoomLog::File),
-    )
-}
-
 /// Fanout p99 at the fanout target's room, and p99 and CPU per delivery at saturation, TLS vs
-/// plain (the idle room's memory is a target of its own, [`check_tls_idle`]).
+/// plain (the idle room's memory is a target of its own, [`check_tls_idle`]). Only CPU per
+/// delivery has a target.
 pub fn tls_costs(results: &[StepResult]) -> Vec<Paired> {
-    let fanout = (Ladder::Fanout, Ladder::TlsFanout);
-    let fanout_runs = tls_runs(results, fanout, Some(FANOUT_TARGET_CLIENTS));
-    let label = format!("fanout {FANOUT_TARGET_CLIENTS} clients × 200 msg/s: p99 ms");
-    let saturate = saturating(results, Ladder::TlsSaturate, "saturating step");
-    let saturate_runs = tls_runs(results, (Ladder::Saturate, Ladder::TlsSaturate), None);
+    let runs = |tls, plain| [(tls, RoomLog::File), (plain, RoomLog::File)];
+    let saturating = |what| saturating(results, Ladder::TlsSaturate, what);
+    let (fanout, saturate) = (Ladder::Fanout, Ladder::Saturate);
+    let cpu = StepResult::cpu_us_per_delivery;
+    let cpu_max = Some(TLS_CPU_MAX_FACTOR);
     vec![
-        Paired::new(label, fanout_runs, p99_ms, None),
         Paired::new(
-            format!("{saturate}: p99 ms"),
-            saturate_runs.clone(),
+            results,
+            fanout_p99(),
             p99_ms,
             None,
+            runs(Ladder::TlsFanout, fanout),
         ),
-        tls_cpu_cost(results),
+        Paired::new(
+            results,
+            saturating("p99 ms"),
+            p99_ms,
+            None,
+            runs(Ladder::TlsSaturate, saturate),
+        ),
+        Paired::new(
+            results,
+            saturating("CPU µs per delivery"),
+            cpu,
+            cpu_max,
+            runs(Ladder::TlsSaturate, saturate),
+        ),
     ]
 }
 
-/// CPU per delivery at saturation, TLS vs plain: the one TLS figure with a target.
-fn tls_cpu_cost(results: &[StepResult]) -> Paired {
-    let saturate = saturating(results, Ladder::TlsSaturate, "saturating step");
-    let runs = tls_runs(results, (Ladder::Saturate, Ladder::TlsSaturate), None);
-    let label = format!("{saturate}: CPU µs per delivery");
-    let cpu = StepResult::cpu_us_per_delivery;
-    Paired::new(label, runs, cpu, Some(TLS_CPU_MAX_FACTOR))
-}
-
-/// The TLS idle room of the target's size, and the plain one it is compared with.
+/// The TLS idle room of `clients`, and the plain one it is compared with.
 pub fn tls_idle_pair(
     results: &[StepResult],
     clients: u32,
@@ -513,20 +496,16 @@ fn check_tls_cpu(results: &[StepResult]) -> TargetCheck {
     let target = format!(
         "TLS: CPU per delivery at saturation ≤ {TLS_CPU_MAX_FACTOR}× plain (medians of the runs of each)"
     );
-    let cost = tls_cpu_cost(results);
-    let detail = format!(
-        "{}: TLS {} vs plain {} ({})",
-        cost.label,
-        runs_text(&cost.first),
-        runs_text(&cost.second),
-        cost.ratio_text()
-    );
-    let verdict = cost.verdict;
-    TargetCheck {
-        target,
-        verdict,
-        detail,
-    }
+    let mut costs = tls_costs(results);
+    costs.retain(|c| c.max_factor.is_some());
+    paired_check(target, &costs, |c| {
+        let (tls, plain) = (runs_text(&c.first), runs_text(&c.second));
+        format!(
+            "{}: TLS {tls} vs plain {plain} ({})",
+            c.label,
+            c.ratio_text()
+        )
+    })
 }
 
 #[cfg(test)]
