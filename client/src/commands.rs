@@ -215,7 +215,9 @@ impl Commands {
             Typed::Nothing => Action::Nothing,
             Typed::Quit => Action::Leave,
             Typed::Who if in_room => Action::Ask(ClientLine::Who),
-            Typed::Search(words) if in_room => Action::Ask(ClientLine::Search { words }),
+            Typed::Search(words) if in_room => {
+                Action::Ask(ClientLine::Search { words, room: None })
+            }
             Typed::Who | Typed::Search(_) => Action::Answer(Answer::NotConnected),
             Typed::Help => Action::Answer(Answer::Help),
             Typed::Notify(level) => Action::Notify(level),

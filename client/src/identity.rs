@@ -163,6 +163,17 @@ impl Identity {
         self.desk_secret.as_deref()
     }
 
+    /// The secret to join as `name` with: the desk's, when it comes back
+    /// under the name it had, so that it is the same desk (and not news to
+    /// the room); none under another name, which is news (the `/resume`
+    /// that follows still proves the desk, for its direct messages).
+    pub fn secret_for(&self, name: &str) -> Option<&str> {
+        let same = self.name.as_deref().is_some_and(|had| {
+            chat_shared::name::name_key(had) == chat_shared::name::name_key(name)
+        });
+        self.desk_secret.as_deref().filter(|_| same)
+    }
+
     /// Whether the next line typed answers the name prompt.
     pub fn asking_name(&self) -> bool {
         self.asking_name
@@ -408,6 +419,14 @@ mod tests {
         let mut identity = joining_alice();
         identity.connection_lost();
         assert_eq!(identity.connection_opened(None), Some(alice()));
+    }
+
+    #[test]
+    fn a_desk_comes_back_with_its_secret_under_its_own_name_only() {
+        let mut identity = Identity::new(None, None, None);
+        identity.welcomed("alice", Color::Red, "d1");
+        assert_eq!(identity.secret_for("Alice"), Some("d1"));
+        assert_eq!(identity.secret_for("alice2"), None);
     }
 
     #[test]

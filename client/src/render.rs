@@ -120,9 +120,34 @@ where
         ServerLine::Notice { text } | ServerLine::Unsure { detail: text, .. } => {
             format!("[!] {}", clean(text))
         }
+        // Rooms: shown plainly until the desk speaks rooms.
+        ServerLine::RoomMsg(r) | ServerLine::RoomHistory(r) | ServerLine::RoomFound(r) => {
+            format!(
+                "{} {}",
+                clean(r.room),
+                chat_line(&r.chat, ChatStyle::default(), mode, tz)
+            )
+        }
+        ServerLine::Enter { room, who } => format!(
+            "{} {}",
+            clean(room),
+            presence_line(who, "entered", mode, tz)
+        ),
+        ServerLine::Exit { room, who } => {
+            format!("{} {}", clean(room), presence_line(who, "left", mode, tz))
+        }
+        ServerLine::InRoom(info) | ServerLine::RoomListed(info) => {
+            format!("[*] {}", clean(info.room))
+        }
+        ServerLine::Parted { room } => format!("[*] You left {}.", clean(room)),
+        ServerLine::Topic { room, text, .. } => format!("[*] {}: {}", clean(room), clean(text)),
+        ServerLine::Invited { room, by } => {
+            format!("[*] {} invited you to {}.", clean(by), clean(room))
+        }
         ServerLine::Bye { .. }
         | ServerLine::Pong
         | ServerLine::Resumed { .. }
+        | ServerLine::Rooms { .. }
         | ServerLine::Sent { .. } => return None,
     };
     Some(text)

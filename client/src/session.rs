@@ -350,11 +350,11 @@ impl Session {
     // ---- joining ----
 
     /// Joins, signing in first when the desk has a token and has not
-    /// signed in on this connection. A desk coming back names its secret,
-    /// so that it stays the same desk (and takes its name back from a
-    /// server that died holding it).
+    /// signed in on this connection. A desk coming back under its name
+    /// names its secret, so that it stays the same desk (and takes its name
+    /// back from a server that died holding it).
     fn send_join(&mut self, (name, color): JoinAs) {
-        let desk = self.identity.desk_secret().map(str::to_string);
+        let desk = self.identity.secret_for(&name).map(str::to_string);
         let join = ClientLine::Join {
             name: &name,
             color,

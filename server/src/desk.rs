@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 const SECRET_BYTES: usize = 16;
 
 /// What the log stores for a desk: the SHA-256 of its secret.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct DeskId(pub [u8; 32]);
 
 impl DeskId {

@@ -9,7 +9,7 @@
 //! meanwhile), and JOIN and LEAVE come back from the store like messages.
 
 use std::collections::HashMap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chat_shared::message::{timestamp_now, Presence, WhoEntry};
 use chat_shared::name::name_key;
@@ -34,7 +34,7 @@ pub struct Member {
     /// Its desk: given at join, or proved with `/resume`.
     pub desk: DeskId,
     /// When it last said anything (or joined), for `/who`.
-    last_said: Instant,
+    pub last_said: Instant,
 }
 
 /// A name being claimed across servers, and what to say once it is granted.
@@ -105,6 +105,10 @@ pub struct Directory {
     pending: HashMap<ConnId, PendingJoin>,
     /// Desks on the other servers, by [`name_key`].
     remote: HashMap<String, Remote>,
+    /// Desks whose leaving everyone was told, and when: one coming back is
+    /// news. Any other desk coming back with its secret (after a restart, a
+    /// failover) is not.
+    told_left: HashMap<DeskId, Instant>,
 }
 
 impl Directory {
@@ -118,6 +122,7 @@ impl Directory {
             shared: false,
             pending: HashMap::new(),
             remote: HashMap::new(),
+            told_left: HashMap::new(),
         }
     }
 
@@ -143,7 +148,7 @@ impl Directory {
     }
 
     /// Everyone, here and on the other servers.
-    fn online(&self) -> usize {
+    pub fn online(&self) -> usize {
         self.members.len() + self.remote.len()
     }
 
@@ -155,6 +160,14 @@ impl Directory {
     /// The connection here holding desk `desk`.
     pub fn conn_of_desk(&self, desk: DeskId) -> Option<ConnId> {
         self.ids_by_desk.get(&desk).copied()
+    }
+
+    /// The connection here holding the name whose key is `key`.
+    pub fn conn_of_name(&self, key: &str) -> Option<ConnId> {
+        self.ids_by_name
+            .get(key)
+            .copied()
+            .filter(|id| self.members.contains_key(id))
     }
 
     /// The person called `name` (any spelling of the name), here or on
@@ -246,7 +259,11 @@ impl Directory {
                 color,
                 desk: DeskId::of(&secret),
             };
-            effects.push(Effect::Claim(from, claim.clone()));
+            effects.push(Effect::Claim {
+                asker: from,
+                claim: claim.clone(),
+                returning: desk.is_some(),
+            });
             self.pending.insert(
                 id,
                 PendingJoin {
@@ -258,7 +275,14 @@ impl Directory {
             );
             return Joined::Pending;
         }
-        self.admit(id, name.to_string(), key, color, secret, effects);
+        let arrival = Arrival {
+            name: name.to_string(),
+            key,
+            color,
+            secret,
+            returning: desk.is_some(),
+        };
+        self.admit(id, arrival, effects);
         Joined::Now
     }
 
@@ -288,8 +312,15 @@ impl Directory {
         let id = from.conn;
         match outcome {
             ClaimOutcome::Granted => {
-                let (name, key, color) = (claim.name, claim.key, claim.color);
-                self.admit(id, name, key, color, pending.secret, effects);
+                let arrival = Arrival {
+                    name: claim.name,
+                    key: claim.key,
+                    color: claim.color,
+                    secret: pending.secret,
+                    // The JOIN (or the return) comes back from the store.
+                    returning: false,
+                };
+                self.admit(id, arrival, effects);
                 ClaimAnswered::Granted(pending.then_say)
             }
             ClaimOutcome::Taken => {
@@ -313,16 +344,16 @@ impl Directory {
     }
 
     /// Gives connection `id` the name: its desk secret in a `WELCOME`, and
-    /// a JOIN for everyone (from the store, when the room is shared).
-    fn admit(
-        &mut self,
-        id: ConnId,
-        name: String,
-        key: String,
-        color: Color,
-        secret: String,
-        effects: &mut Vec<Effect>,
-    ) {
+    /// a JOIN for everyone (from the store, when the room is shared), unless
+    /// it is a desk coming back whose leaving nobody was told.
+    fn admit(&mut self, id: ConnId, arrival: Arrival, effects: &mut Vec<Effect>) {
+        let Arrival {
+            name,
+            key,
+            color,
+            secret,
+            returning,
+        } = arrival;
         let desk = DeskId::of(&secret);
         self.ids_by_name.insert(key.clone(), id);
         self.ids_by_desk.insert(desk, id);
@@ -334,7 +365,7 @@ impl Directory {
             desk: &secret,
         };
         effects.push(Effect::Send(id, encode(&welcome)));
-        if !self.shared {
+        if !self.shared && self.is_news(desk, returning) {
             let presence = Presence {
                 time: &timestamp_now(),
                 name: &name,
@@ -382,6 +413,29 @@ impl Directory {
             MAIN,
             encode(&ServerLine::Leave(presence)),
         ));
+        self.told_leaving(member.desk);
+    }
+
+    /// Everyone was told that `desk` left.
+    pub fn told_leaving(&mut self, desk: DeskId) {
+        let now = Instant::now();
+        if self.told_left.len() >= MAX_TOLD_LEFT {
+            self.told_left
+                .retain(|_, at| now.duration_since(*at) < TOLD_LEFT_FOR);
+        }
+        if self.told_left.len() < MAX_TOLD_LEFT {
+            self.told_left.insert(desk, now);
+        }
+    }
+
+    /// Whether `desk` arriving is news: a new desk is; one coming back
+    /// (`returning`) only if everyone was told it left.
+    pub fn is_news(&mut self, desk: DeskId, returning: bool) -> bool {
+        let told = self
+            .told_left
+            .remove(&desk)
+            .is_some_and(|at| at.elapsed() < TOLD_LEFT_FOR);
+        !returning || told
     }
 
     /// Connection `id` proves it is the desk holding `secret` (after a
@@ -463,6 +517,24 @@ impl Directory {
             self.remote.remove(&key);
         }
     }
+}
+
+/// How long a told leaving makes the desk's return news: a desk away
+/// longer is greeted anyway, since that is news again.
+const TOLD_LEFT_FOR: Duration = Duration::from_secs(60 * 60);
+
+/// Most told leavings remembered: older ones are forgotten first.
+const MAX_TOLD_LEFT: usize = 10_000;
+
+/// A connection about to have its name.
+struct Arrival {
+    name: String,
+    key: String,
+    color: Color,
+    /// The desk secret its `WELCOME` gives.
+    secret: String,
+    /// Whether it came back with its secret.
+    returning: bool,
 }
 
 /// What a connection asks for when it takes a name.

@@ -3,14 +3,11 @@
 //! loop, or the threads baseline). Every frame here is a line of our own
 //! protocol; each connection's framing renders it for its peer.
 
-use chat_shared::MessageId;
-
 use crate::close::CloseReason;
-use crate::desk::DeskId;
 use crate::frames::Frame;
 use crate::ids::{Asker, ConnId};
 use crate::room::RoomId;
-use crate::store::{Draft, NameClaim};
+use crate::store::{Draft, NameClaim, Request};
 
 /// One thing the rules want done.
 #[derive(Debug)]
@@ -23,34 +20,30 @@ pub enum Effect {
     Answer(Asker, Frame),
     /// Send this to every member of the room, the sender included.
     Broadcast(RoomId, Frame),
+    /// Send this to every member of the room but one (who is told its own
+    /// way).
+    BroadcastOthers(RoomId, ConnId, Frame),
     /// Send this to every connection in any room: news about the server
     /// itself (it cannot save messages, it saves again).
     NoticeAll(Frame),
     /// Hand this message to the store; it is delivered once stored.
     Publish(Draft),
-    /// Ask the store for what came after `after`, for a desk resuming.
-    Replay {
+    /// Ask the store for something whose answer comes back later: a replay
+    /// for a desk resuming, a search, a change to the rooms. If the store is
+    /// too far behind to take it, the rules say what instead
+    /// ([`crate::chat::Chat::unavailable`]).
+    Ask(Request),
+    /// Claim this name across the servers sharing the store, for a desk new
+    /// or coming back (`returning`); the answer comes back as a completion.
+    /// The connection's further lines wait.
+    Claim {
         /// Who asked.
         asker: Asker,
-        /// The last message it showed.
-        after: MessageId,
-        /// The desk it proved to be (its direct messages come too).
-        desk: Option<DeskId>,
-        /// Most bytes of messages to replay: what the desk may be sent.
-        budget_bytes: usize,
+        /// The name.
+        claim: NameClaim,
+        /// Whether the desk comes back with its secret.
+        returning: bool,
     },
-    /// Ask the store for the newest messages holding every word.
-    Search {
-        /// Who asked.
-        asker: Asker,
-        /// What to look for.
-        words: String,
-        /// The desk that asks (its direct messages are searched too).
-        desk: Option<DeskId>,
-    },
-    /// Claim this name across the servers sharing the store; the answer
-    /// comes back as a completion. The connection's further lines wait.
-    Claim(Asker, NameClaim),
     /// Give this name back across the servers; its LEAVE comes back from
     /// the store.
     Release(NameClaim),

@@ -61,7 +61,7 @@ use crate::log::DroppedLines;
 use crate::outbox::queue_slot_bytes;
 use crate::rate::TokenBucket;
 use crate::room::{RoomId, MAIN};
-use crate::store::link::{StoreLink, STORE_BEHIND};
+use crate::store::link::StoreLink;
 use crate::store::Completion;
 use crate::tls::TlsIdentity;
 use crate::transport::Security;
@@ -206,7 +206,7 @@ impl Server {
             shared_as: store.shared_as(),
         };
         let mut chat = Chat::new(settings, opened.accounts.map(Gate::new));
-        chat.restore_history(&opened.recent);
+        chat.restore(opened.rooms, &opened.recent);
         let tls = config
             .tls
             .as_ref()
@@ -505,27 +505,24 @@ impl Server {
                     self.send(asker.conn, frame);
                 }
             }
-            Effect::Broadcast(room, frame) => self.broadcast(room, &frame),
+            Effect::Broadcast(room, frame) => self.broadcast(room, None, &frame),
+            Effect::BroadcastOthers(room, except, frame) => {
+                self.broadcast(room, Some(except), &frame)
+            }
             // Everyone is in the main room.
-            Effect::NoticeAll(frame) => self.broadcast(MAIN, &frame),
+            Effect::NoticeAll(frame) => self.broadcast(MAIN, None, &frame),
             Effect::Publish(draft) => self.store.publish(draft),
-            Effect::Replay {
+            Effect::Ask(request) => {
+                if let Err(request) = self.store.ask(request) {
+                    self.chat.unavailable(request, &mut instead);
+                }
+            }
+            Effect::Claim {
                 asker,
-                after,
-                desk,
-                budget_bytes,
+                claim,
+                returning,
             } => {
-                if !self.store.replay(asker, after, desk, budget_bytes) {
-                    self.chat.replay_unavailable(asker, &mut instead);
-                }
-            }
-            Effect::Search { asker, words, desk } => {
-                if !self.store.search(asker, words, desk) {
-                    self.chat.search_unavailable(asker, &mut instead);
-                }
-            }
-            Effect::Claim(asker, claim) => {
-                if !self.store.claim(asker, claim.clone()) {
+                if !self.store.claim(asker, claim.clone(), returning) {
                     let outcome = crate::store::ClaimOutcome::Unavailable(
                         "the room's link is too busy".to_string(),
                     );
@@ -563,9 +560,8 @@ impl Server {
     /// Hands this pass's messages to the store, as one batch; if it is too
     /// far behind to take them, their senders are told.
     fn submit_drafts(&mut self) {
-        if let Some(refused) = self.store.submit_drafts() {
-            self.chat
-                .not_saved(refused, STORE_BEHIND, &mut self.effects);
+        if let Err(refused) = self.store.submit_drafts() {
+            self.chat.unavailable(refused, &mut self.effects);
             self.apply_effects();
         }
     }
@@ -603,14 +599,17 @@ impl Server {
         self.schedule_flush(id);
     }
 
-    /// Queues one frame, shared, for every open connection in `room`,
-    /// rendered once per dialect; a reader whose queue overflows is
-    /// dropped, and nobody waits for it.
-    fn broadcast(&mut self, room: RoomId, frame: &Frame) {
+    /// Queues one frame, shared, for every open connection in `room` (but
+    /// `except`), rendered once per dialect; a reader whose queue overflows
+    /// is dropped, and nobody waits for it.
+    fn broadcast(&mut self, room: RoomId, except: Option<ConnId>, frame: &Frame) {
         let limit = self.config.max_queue_bytes;
         let mut overflowed = Vec::new();
         let mut renderings = Renderings::new(frame);
         for id in self.chat.members(room) {
+            if Some(id) == except {
+                continue;
+            }
             let Some(connection) = self.connections.get_mut(id) else {
                 continue;
             };

@@ -16,7 +16,7 @@ use std::ops::Deref;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 
-use chat_shared::message::{Chat, Direct, Found};
+use chat_shared::message::{Chat, Direct, Found, RoomChat};
 use chat_shared::{ErrorCode, MessageId, ServerLine};
 
 use crate::store::{DirectTo, Message};
@@ -105,11 +105,14 @@ pub fn direct_of<'a>(message: &'a Message, direct: &'a DirectTo) -> Direct<'a> {
     }
 }
 
-/// A stored message as it is replayed: `HIST` or `HISTDM`.
+/// A stored message as it is replayed: `HIST`, `RHIST` (in a room but
+/// `#main`) or `HISTDM`.
 fn replayed(message: &Message) -> Frame {
-    match &message.direct {
-        Some(direct) => encode(&ServerLine::DirectHistory(direct_of(message, direct))),
-        None => encode(&ServerLine::History(chat_of(message))),
+    let chat = chat_of(message);
+    match (&message.direct, &message.room) {
+        (Some(direct), _) => encode(&ServerLine::DirectHistory(direct_of(message, direct))),
+        (None, Some(room)) => encode(&ServerLine::RoomHistory(RoomChat { room, chat })),
+        (None, None) => encode(&ServerLine::History(chat)),
     }
 }
 
@@ -160,10 +163,14 @@ pub fn search_results(messages: &[Message]) -> Vec<Frame> {
         count: messages.len(),
     })];
     frames.extend(messages.iter().map(|message| {
-        encode(&ServerLine::Found(Found {
-            chat: chat_of(message),
-            to: message.direct.as_ref().map(|direct| direct.to.as_str()),
-        }))
+        let chat = chat_of(message);
+        match &message.room {
+            Some(room) => encode(&ServerLine::RoomFound(RoomChat { room, chat })),
+            None => encode(&ServerLine::Found(Found {
+                chat,
+                to: message.direct.as_ref().map(|direct| direct.to.as_str()),
+            })),
+        }
     }));
     frames
 }
@@ -182,6 +189,7 @@ mod tests {
             text: "hello".to_string(),
             direct: None,
             tx: None,
+            room: None,
         }
     }
 

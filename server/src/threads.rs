@@ -308,27 +308,20 @@ fn carry_out(state: &mut State, effects: Vec<Effect>) {
                 }
                 continue;
             }
-            Effect::Broadcast(_, frame) | Effect::NoticeAll(frame) => {
+            // Its one room is the seed's, everyone's: no desk enters
+            // another here.
+            Effect::Broadcast(_, frame)
+            | Effect::BroadcastOthers(_, _, frame)
+            | Effect::NoticeAll(frame) => {
                 broadcast(state, &frame);
                 continue;
             }
             Effect::Publish(draft) => Request::Append(vec![draft]),
-            Effect::Replay {
-                asker,
-                after,
-                desk,
-                budget_bytes,
-            } => Request::Replay {
-                asker,
-                after,
-                desk,
-                budget_bytes,
-            },
-            Effect::Search { asker, words, desk } => Request::Search { asker, words, desk },
+            Effect::Ask(request) => request,
             // This baseline's store is never shared (`--redis` is refused
             // with `--mode threads`), so it claims nothing; nor has it
             // accounts, whose revocation alone closes a connection here.
-            Effect::Claim(..)
+            Effect::Claim { .. }
             | Effect::Release(_)
             | Effect::Redesk(_)
             | Effect::ReadOn(_)

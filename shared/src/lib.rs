@@ -68,6 +68,7 @@
 //! - [`message`]: parses and encodes both directions' lines.
 //! - [`id`]: message IDs and their order.
 //! - [`name`]: which names may be taken, and when two are the same name.
+//! - [`room`](mod@room): room names, and when two are the same room.
 //! - [`sanitize`]: makes peer text safe to relay and to print.
 //! - [`seed`]: the seed project's Python desks: their frames, and what they
 //!   are sent.
@@ -83,6 +84,7 @@ pub mod id;
 pub mod line;
 pub mod message;
 pub mod name;
+pub mod room;
 pub mod sanitize;
 pub mod seed;
 
@@ -90,7 +92,7 @@ pub use color::Color;
 pub use fingerprint::{Fingerprint, FingerprintVerifier};
 pub use id::MessageId;
 pub use line::{Line, LineReader};
-pub use message::{ClientLine, ErrorCode, ParseError, ServerLine};
+pub use message::{ClientLine, ErrorCode, ParseError, RoomCommand, ServerLine};
 
 /// Splits the fields of a line. Kept from the seed project so that its users
 /// (and its `nc` habits) carry over.

@@ -10,6 +10,7 @@ use std::fmt;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
+use crate::room::{check_room, RoomProblem};
 use crate::sanitize::clean;
 use crate::{Color, MessageId, SEPARATOR};
 
@@ -63,12 +64,24 @@ pub enum ClientLine<'a> {
         /// What to say, not yet cleaned.
         text: &'a str,
     },
-    /// `/search WORDS`: the last room messages (and own direct messages)
-    /// holding every word.
+    /// `/search [ROOM] WORDS`: the last messages of the desk's rooms (or of
+    /// ROOM alone) and of its own direct messages holding every word.
     Search {
         /// What to look for.
         words: &'a str,
+        /// The one room to look in, if the first word names one.
+        room: Option<&'a str>,
     },
+    /// `/to ROOM TEXT`: say TEXT in ROOM, a room this desk is in
+    /// (`NAME<SEP>TEXT` says it in `#main`).
+    To {
+        /// The room.
+        room: &'a str,
+        /// What to say, not yet cleaned.
+        text: &'a str,
+    },
+    /// `/room ...`: entering, leaving, listing and shaping rooms.
+    Room(RoomCommand<'a>),
     /// `/auth NAME TOKEN`: on a server run with `--auth token`, the first
     /// line of every connection; nothing else is accepted before it.
     Auth {
@@ -176,7 +189,10 @@ impl<'a> ClientLine<'a> {
                     return Err(ParseError::BadTx);
                 }
                 let line = ClientLine::parse(line)?;
-                if !matches!(line, ClientLine::Say { .. } | ClientLine::Direct { .. }) {
+                if !matches!(
+                    line,
+                    ClientLine::Say { .. } | ClientLine::Direct { .. } | ClientLine::To { .. }
+                ) {
                     return Err(ParseError::BadTx);
                 }
                 return Ok(ClientLine::Tagged {
@@ -186,11 +202,26 @@ impl<'a> ClientLine<'a> {
             }
             "search" => {
                 let words = command["search".len()..].trim();
+                let (room, words) = match words.split_once(' ') {
+                    Some((first, rest)) if check_room(first).is_ok() => (Some(first), rest.trim()),
+                    _ => (None, words),
+                };
                 if words.is_empty() {
                     return Err(ParseError::BadSearch);
                 }
-                return Ok(ClientLine::Search { words });
+                return Ok(ClientLine::Search { words, room });
             }
+            // TEXT is the rest of the line, spaces and all.
+            "to" => {
+                let rest = command["to".len()..].trim_start();
+                let (room, text) = rest.split_once(' ').ok_or(ParseError::BadTo)?;
+                check_room(room).map_err(ParseError::BadRoom)?;
+                if text.trim().is_empty() {
+                    return Err(ParseError::EmptyText);
+                }
+                return Ok(ClientLine::To { room, text });
+            }
+            "room" => return parse_room(&command["room".len()..]).map(ClientLine::Room),
             _ => return Err(ParseError::UnknownCommand(echo(verb))),
         };
         match words.next() {
@@ -228,12 +259,144 @@ impl<'a> ClientLine<'a> {
                 desk: None,
             } => format!("/resume {epoch} {after}\n"),
             ClientLine::Direct { to, text } => format!("/msg {to} {text}\n"),
-            ClientLine::Search { words } => format!("/search {words}\n"),
+            ClientLine::Search {
+                words,
+                room: Some(room),
+            } => format!("/search {room} {words}\n"),
+            ClientLine::Search { words, room: None } => format!("/search {words}\n"),
+            ClientLine::To { room, text } => format!("/to {room} {text}\n"),
+            ClientLine::Room(command) => format!("{}\n", room_line(command)),
             ClientLine::Auth { name, token } => format!("/auth {name} {token}\n"),
             ClientLine::Tagged { tx, line } => format!("/tx {tx} {}", line.encode()),
             ClientLine::Blank => "\n".to_string(),
         }
     }
+}
+
+/// What `/room` asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoomCommand<'a> {
+    /// `/room join ROOM [private]`: enter ROOM, making it if it is new; a
+    /// room made `private` lets in, lists and shows its messages only to
+    /// those its members invite.
+    Join {
+        /// The room.
+        room: &'a str,
+        /// Whether a new room is private.
+        private: bool,
+    },
+    /// `/room part ROOM`: leave ROOM (everyone stays in `#main`).
+    Part {
+        /// The room.
+        room: &'a str,
+    },
+    /// `/room list`: the rooms this desk may see.
+    List,
+    /// `/room topic ROOM [TEXT]`: set ROOM's topic, or ask for it.
+    Topic {
+        /// The room.
+        room: &'a str,
+        /// The new topic; `None` asks.
+        text: Option<&'a str>,
+    },
+    /// `/room invite ROOM NAME`: let NAME into the private ROOM.
+    Invite {
+        /// The room.
+        room: &'a str,
+        /// Who, online now.
+        name: &'a str,
+    },
+    /// `/room who ROOM`: who is in ROOM now.
+    Who {
+        /// The room.
+        room: &'a str,
+    },
+}
+
+impl RoomCommand<'_> {
+    /// The room the command is about, if one.
+    pub fn room(&self) -> Option<&str> {
+        match self {
+            RoomCommand::Join { room, .. }
+            | RoomCommand::Part { room }
+            | RoomCommand::Topic { room, .. }
+            | RoomCommand::Invite { room, .. }
+            | RoomCommand::Who { room } => Some(room),
+            RoomCommand::List => None,
+        }
+    }
+}
+
+/// `/room ...`, without its newline.
+fn room_line(command: &RoomCommand<'_>) -> String {
+    match command {
+        RoomCommand::Join {
+            room,
+            private: true,
+        } => format!("/room join {room} private"),
+        RoomCommand::Join { room, .. } => format!("/room join {room}"),
+        RoomCommand::Part { room } => format!("/room part {room}"),
+        RoomCommand::List => "/room list".to_string(),
+        RoomCommand::Topic {
+            room,
+            text: Some(text),
+        } => format!("/room topic {room} {text}"),
+        RoomCommand::Topic { room, text: None } => format!("/room topic {room}"),
+        RoomCommand::Invite { room, name } => format!("/room invite {room} {name}"),
+        RoomCommand::Who { room } => format!("/room who {room}"),
+    }
+}
+
+/// Parses what follows `/room`.
+fn parse_room(args: &str) -> Result<RoomCommand<'_>, ParseError> {
+    let args = args.trim();
+    let (verb, rest) = args.split_once(' ').unwrap_or((args, ""));
+    let rest = rest.trim_start();
+    let (room, after) = rest.split_once(' ').unwrap_or((rest, ""));
+    let after = after.trim_start();
+    let needs_room = |room: &str| -> Result<(), ParseError> {
+        if room.is_empty() {
+            return Err(ParseError::BadRoomCommand);
+        }
+        check_room(room).map_err(ParseError::BadRoom)
+    };
+    let command = match verb {
+        "list" if rest.is_empty() => RoomCommand::List,
+        "join" => {
+            needs_room(room)?;
+            let private = match after {
+                "" => false,
+                "private" => true,
+                _ => return Err(ParseError::BadRoomCommand),
+            };
+            RoomCommand::Join { room, private }
+        }
+        "part" | "who" if after.is_empty() => {
+            needs_room(room)?;
+            if verb == "part" {
+                RoomCommand::Part { room }
+            } else {
+                RoomCommand::Who { room }
+            }
+        }
+        "topic" => {
+            needs_room(room)?;
+            RoomCommand::Topic {
+                room,
+                text: (!after.is_empty()).then_some(after),
+            }
+        }
+        "invite" => {
+            needs_room(room)?;
+            if after.is_empty() || after.contains(' ') {
+                return Err(ParseError::BadRoomCommand);
+            }
+            check_name(after)?;
+            RoomCommand::Invite { room, name: after }
+        }
+        _ => return Err(ParseError::BadRoomCommand),
+    };
+    Ok(command)
 }
 
 /// Hex digits in a desk secret (`WELCOME`'s DESK): 128 bits.
@@ -287,6 +450,12 @@ pub enum ParseError {
     BadAuth,
     /// `/tx` without an ID and a message (or direct message).
     BadTx,
+    /// `/to` without a room and a text.
+    BadTo,
+    /// `/room` without a known verb and what it takes.
+    BadRoomCommand,
+    /// A room's name breaks the rules.
+    BadRoom(RoomProblem),
     /// A server line that is not one of the known kinds, or lacks fields.
     Malformed,
 }
@@ -302,7 +471,10 @@ impl ParseError {
             | ParseError::BadDirect
             | ParseError::BadSearch
             | ParseError::BadAuth
-            | ParseError::BadTx => ErrorCode::BadCommand,
+            | ParseError::BadTx
+            | ParseError::BadTo
+            | ParseError::BadRoomCommand => ErrorCode::BadCommand,
+            ParseError::BadRoom(_) => ErrorCode::BadRoom,
             ParseError::BadName(_) => ErrorCode::BadName,
             ParseError::BadColor(_) => ErrorCode::BadColor,
         }
@@ -324,8 +496,14 @@ impl fmt::Display for ParseError {
             ParseError::BadColor(word) => write!(f, "{}", crate::color::UnknownColor(word.clone())),
             ParseError::BadResume => f.write_str("usage: /resume EPOCH MESSAGE-ID [DESK]"),
             ParseError::BadDirect => f.write_str("usage: /msg NAME TEXT"),
-            ParseError::BadSearch => f.write_str("usage: /search WORDS"),
+            ParseError::BadSearch => f.write_str("usage: /search [#ROOM] WORDS"),
             ParseError::BadAuth => f.write_str("usage: /auth NAME TOKEN"),
+            ParseError::BadTo => f.write_str("usage: /to #ROOM TEXT"),
+            ParseError::BadRoomCommand => f.write_str(
+                "usage: /room join #ROOM [private], /room part #ROOM, /room list, \
+                 /room topic #ROOM [TEXT], /room invite #ROOM NAME, /room who #ROOM",
+            ),
+            ParseError::BadRoom(problem) => write!(f, "{problem}"),
             ParseError::BadTx => f.write_str(
                 "usage: /tx ID NAME<SEP>TEXT or /tx ID /msg NAME TEXT (ID: up to 32 letters, \
                  digits, '-' or '_')",
@@ -398,6 +576,21 @@ pub enum ErrorCode {
     /// `search-failed`: the server could not run the search (its log is
     /// unreadable); try again later.
     SearchFailed,
+    /// `bad-room`: a room's name breaks the rules, or `#main` cannot be
+    /// left.
+    BadRoom,
+    /// `no-such-room`: no room of that name (that this desk may see).
+    NoSuchRoom,
+    /// `not-in-room`: this desk is not in that room.
+    NotInRoom,
+    /// `not-invited`: the room is private and this desk was not invited.
+    NotInvited,
+    /// `too-many-rooms`: this desk is in as many rooms as it may be, or the
+    /// server has as many as it keeps.
+    TooManyRooms,
+    /// `rooms-too-fast`: this desk made rooms too quickly; it may make more
+    /// in a minute.
+    RoomsTooFast,
     /// `unsure`: the server cannot tell whether the message was stored (its
     /// log did not answer in time); if it was, everyone gets it. A desk
     /// that tags its lines (`/tx`) is told with `UNSURE` instead.
@@ -407,7 +600,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    const NAMES: [(ErrorCode, &'static str); 20] = [
+    const NAMES: [(ErrorCode, &'static str); 26] = [
         (ErrorCode::NameTaken, "name-taken"),
         (ErrorCode::BadName, "bad-name"),
         (ErrorCode::BadColor, "bad-color"),
@@ -428,6 +621,12 @@ impl ErrorCode {
         (ErrorCode::SearchTooBroad, "search-too-broad"),
         (ErrorCode::SearchFailed, "search-failed"),
         (ErrorCode::Unsure, "unsure"),
+        (ErrorCode::BadRoom, "bad-room"),
+        (ErrorCode::NoSuchRoom, "no-such-room"),
+        (ErrorCode::NotInRoom, "not-in-room"),
+        (ErrorCode::NotInvited, "not-invited"),
+        (ErrorCode::TooManyRooms, "too-many-rooms"),
+        (ErrorCode::RoomsTooFast, "rooms-too-fast"),
     ];
 
     /// The code as it appears on the wire.
@@ -508,6 +707,29 @@ pub struct Found<'a> {
     pub to: Option<&'a str>,
 }
 
+/// A message in a room other than `#main` (whose messages are plain `MSG`
+/// and `HIST`, as every desk knows them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomChat<'a> {
+    /// The room.
+    pub room: &'a str,
+    /// The message.
+    pub chat: Chat<'a>,
+}
+
+/// What a room is like, for a desk in it or looking at the list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomInfo<'a> {
+    /// The room's name.
+    pub room: &'a str,
+    /// Whether only those invited may enter, list and read it.
+    pub private: bool,
+    /// How many desks are in it now, on every server.
+    pub members: usize,
+    /// Its topic; empty if none.
+    pub topic: &'a str,
+}
+
 /// A line from the server, parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ServerLine<'a> {
@@ -582,6 +804,61 @@ pub enum ServerLine<'a> {
     Notice {
         /// A sentence for a person.
         text: &'a str,
+    },
+    /// `RMSG`: a live message in a room other than `#main`.
+    RoomMsg(RoomChat<'a>),
+    /// `RHIST`: an earlier message of a room other than `#main` (its
+    /// history on entering, or what a `/resume` missed).
+    RoomHistory(RoomChat<'a>),
+    /// `RFOUND`: one search result from a room other than `#main`.
+    RoomFound(RoomChat<'a>),
+    /// `ENTER`: someone entered a room this desk is in.
+    Enter {
+        /// The room.
+        room: &'a str,
+        /// Who, and when.
+        who: Presence<'a>,
+    },
+    /// `EXIT`: someone left a room this desk is in.
+    Exit {
+        /// The room.
+        room: &'a str,
+        /// Who, and when.
+        who: Presence<'a>,
+    },
+    /// `INROOM`: this desk is in the room (it entered, or came back to it);
+    /// the room's recent history follows as `RHIST` lines.
+    InRoom(RoomInfo<'a>),
+    /// `PARTED`: this desk left the room.
+    Parted {
+        /// The room.
+        room: &'a str,
+    },
+    /// `ROOMS`: the answer to `/room list`; `count` `ROOM` lines follow.
+    Rooms {
+        /// How many follow.
+        count: usize,
+    },
+    /// `ROOM`: one room of a `/room list` answer.
+    RoomListed(RoomInfo<'a>),
+    /// `TOPIC`: a room's topic, as it was just set (to its members) or as
+    /// asked for.
+    Topic {
+        /// The room.
+        room: &'a str,
+        /// When it was set (wire format); empty if never.
+        time: &'a str,
+        /// Who set it; empty if nobody.
+        by: &'a str,
+        /// The topic; empty if none.
+        text: &'a str,
+    },
+    /// `INVITED`: this desk may now enter the private room.
+    Invited {
+        /// The room.
+        room: &'a str,
+        /// Who invited it.
+        by: &'a str,
     },
     /// `SENT`: the line the desk tagged `tx` is stored as message `id`
     /// (its copy follows, unless it was stored before).
@@ -679,6 +956,37 @@ impl<'a> ServerLine<'a> {
             }
             "BYE" => ServerLine::Bye { reason: rest },
             "PONG" => ServerLine::Pong,
+            "RMSG" => ServerLine::RoomMsg(parse_room_chat(rest)?),
+            "RHIST" => ServerLine::RoomHistory(parse_room_chat(rest)?),
+            "RFOUND" => ServerLine::RoomFound(parse_room_chat(rest)?),
+            "ENTER" | "EXIT" => {
+                let (room, who) = rest.split_once(SEPARATOR).ok_or(ParseError::Malformed)?;
+                let who = parse_presence(who)?;
+                if kind == "ENTER" {
+                    ServerLine::Enter { room, who }
+                } else {
+                    ServerLine::Exit { room, who }
+                }
+            }
+            "INROOM" => ServerLine::InRoom(parse_room_info(rest)?),
+            "ROOM" => ServerLine::RoomListed(parse_room_info(rest)?),
+            "PARTED" => ServerLine::Parted { room: rest },
+            "ROOMS" => ServerLine::Rooms {
+                count: rest.parse().map_err(|_| ParseError::Malformed)?,
+            },
+            "TOPIC" => {
+                let [room, time, by, text] = fields(rest)?;
+                ServerLine::Topic {
+                    room,
+                    time,
+                    by,
+                    text,
+                }
+            }
+            "INVITED" => {
+                let [room, by] = fields(rest)?;
+                ServerLine::Invited { room, by }
+            }
             "SENT" => {
                 let [tx, id] = fields(rest)?;
                 ServerLine::Sent {
@@ -758,6 +1066,30 @@ impl<'a> ServerLine<'a> {
             }
             ServerLine::Bye { reason } => format!("BYE{s}{}", clean(reason)),
             ServerLine::Pong => "PONG".to_string(),
+            ServerLine::RoomMsg(r) => room_chat_line("RMSG", r),
+            ServerLine::RoomHistory(r) => room_chat_line("RHIST", r),
+            ServerLine::RoomFound(r) => room_chat_line("RFOUND", r),
+            ServerLine::Enter { room, who } => room_presence_line("ENTER", room, who),
+            ServerLine::Exit { room, who } => room_presence_line("EXIT", room, who),
+            ServerLine::InRoom(info) => room_info_line("INROOM", info),
+            ServerLine::RoomListed(info) => room_info_line("ROOM", info),
+            ServerLine::Parted { room } => format!("PARTED{s}{}", clean(room)),
+            ServerLine::Rooms { count } => format!("ROOMS{s}{count}"),
+            ServerLine::Topic {
+                room,
+                time,
+                by,
+                text,
+            } => format!(
+                "TOPIC{s}{}{s}{}{s}{}{s}{}",
+                clean(room),
+                clean(time),
+                clean(by),
+                clean(text)
+            ),
+            ServerLine::Invited { room, by } => {
+                format!("INVITED{s}{}{s}{}", clean(room), clean(by))
+            }
             ServerLine::Sent { tx, id } => format!("SENT{s}{}{s}{id}", clean(tx)),
             ServerLine::Unsure { tx, detail } => {
                 format!("UNSURE{s}{}{s}{}", clean(tx), clean(detail))
@@ -805,6 +1137,53 @@ fn presence_line(kind: &str, p: &Presence<'_>) -> String {
     let s = SEPARATOR;
     let (time, name) = (clean(p.time), clean(p.name));
     format!("{kind}{s}{time}{s}{name}{s}{}", p.color)
+}
+
+/// `KIND<SEP>ROOM<SEP>ID<SEP>TIME<SEP>NAME<SEP>COLOR<SEP>TEXT`, its text
+/// fields cleaned.
+fn room_chat_line(kind: &str, r: &RoomChat<'_>) -> String {
+    let room = clean(r.room);
+    let chat = chat_line(kind, &r.chat);
+    let rest = chat.strip_prefix(kind).unwrap_or(&chat);
+    format!("{kind}{SEPARATOR}{room}{rest}")
+}
+
+/// `KIND<SEP>ROOM<SEP>TIME<SEP>NAME<SEP>COLOR`, its text fields cleaned.
+fn room_presence_line(kind: &str, room: &str, p: &Presence<'_>) -> String {
+    let line = presence_line(kind, p);
+    let rest = line.strip_prefix(kind).unwrap_or(&line);
+    format!("{kind}{SEPARATOR}{}{rest}", clean(room))
+}
+
+/// `KIND<SEP>ROOM<SEP>ACCESS<SEP>MEMBERS<SEP>TOPIC`, ACCESS `public` or
+/// `private`.
+fn room_info_line(kind: &str, info: &RoomInfo<'_>) -> String {
+    let s = SEPARATOR;
+    let access = if info.private { "private" } else { "public" };
+    format!(
+        "{kind}{s}{}{s}{access}{s}{}{s}{}",
+        clean(info.room),
+        info.members,
+        clean(info.topic)
+    )
+}
+
+fn parse_room_chat(rest: &str) -> Result<RoomChat<'_>, ParseError> {
+    let (room, chat) = rest.split_once(SEPARATOR).ok_or(ParseError::Malformed)?;
+    Ok(RoomChat {
+        room,
+        chat: parse_chat(chat)?,
+    })
+}
+
+fn parse_room_info(rest: &str) -> Result<RoomInfo<'_>, ParseError> {
+    let [room, access, members, topic] = fields(rest)?;
+    Ok(RoomInfo {
+        room,
+        private: access == "private",
+        members: members.parse().map_err(|_| ParseError::Malformed)?,
+        topic,
+    })
 }
 
 /// Splits `rest` into exactly `N` fields; the last takes whatever is left,
@@ -1035,10 +1414,85 @@ mod tests {
         assert_eq!(
             ClientLine::parse("/search  quarterly report "),
             Ok(ClientLine::Search {
-                words: "quarterly report"
+                words: "quarterly report",
+                room: None
             })
         );
         assert_eq!(ClientLine::parse("/search"), Err(ParseError::BadSearch));
+    }
+
+    #[test]
+    fn room_commands_round_trip() {
+        for line in [
+            "/room join #dev",
+            "/room join #hr private",
+            "/room part #dev",
+            "/room list",
+            "/room topic #dev",
+            "/room topic #dev release on friday",
+            "/room invite #hr bob",
+            "/room who #dev",
+            "/to #dev hello <SEP> there",
+            "/search #dev lunch plans",
+            "/search lunch plans",
+            "/tx t1 /to #dev hi",
+        ] {
+            let parsed = ClientLine::parse(line).unwrap_or_else(|e| panic!("{line}: {e}"));
+            assert_eq!(parsed.encode(), format!("{line}\n"));
+        }
+    }
+
+    #[test]
+    fn a_search_names_a_room_only_by_its_first_word() {
+        assert_eq!(
+            ClientLine::parse("/search #dev"),
+            Ok(ClientLine::Search {
+                words: "#dev",
+                room: None
+            })
+        );
+        assert_eq!(
+            ClientLine::parse("/search #dev build"),
+            Ok(ClientLine::Search {
+                words: "build",
+                room: Some("#dev")
+            })
+        );
+    }
+
+    #[test]
+    fn bad_room_commands_are_refused() {
+        assert_eq!(ClientLine::parse("/room"), Err(ParseError::BadRoomCommand));
+        assert_eq!(
+            ClientLine::parse("/room dance #dev"),
+            Err(ParseError::BadRoomCommand)
+        );
+        assert_eq!(
+            ClientLine::parse("/room join"),
+            Err(ParseError::BadRoomCommand)
+        );
+        assert_eq!(
+            ClientLine::parse("/room join #dev secret"),
+            Err(ParseError::BadRoomCommand)
+        );
+        assert_eq!(
+            ClientLine::parse("/room join dev"),
+            Err(ParseError::BadRoom(RoomProblem::NoHash))
+        );
+        assert_eq!(
+            ClientLine::parse("/room invite #hr"),
+            Err(ParseError::BadRoomCommand)
+        );
+        assert_eq!(ClientLine::parse("/to #dev"), Err(ParseError::BadTo));
+        assert_eq!(ClientLine::parse("/to #dev  "), Err(ParseError::EmptyText));
+        assert_eq!(
+            ClientLine::parse("/to #a,b hi"),
+            Err(ParseError::BadRoom(RoomProblem::BadCharacter))
+        );
+        assert_eq!(
+            ClientLine::parse("/room join #a b").map_err(|e| e.code()),
+            Err(ErrorCode::BadCommand)
+        );
     }
 
     #[test]
@@ -1240,7 +1694,52 @@ mod tests {
             name: "bob",
             color: Color::Green,
         };
+        let room_chat = RoomChat {
+            room: "#dev",
+            chat: Chat {
+                id: MessageId::from_sequence(9),
+                time: "t",
+                name: "a",
+                color: Color::Blue,
+                text: "x<SEP>y",
+            },
+        };
+        let info = RoomInfo {
+            room: "#dev",
+            private: true,
+            members: 3,
+            topic: "release <SEP> friday",
+        };
         let lines = [
+            ServerLine::RoomMsg(room_chat.clone()),
+            ServerLine::RoomHistory(room_chat.clone()),
+            ServerLine::RoomFound(room_chat),
+            ServerLine::Enter {
+                room: "#dev",
+                who: presence.clone(),
+            },
+            ServerLine::Exit {
+                room: "#dev",
+                who: presence.clone(),
+            },
+            ServerLine::InRoom(info.clone()),
+            ServerLine::RoomListed(RoomInfo {
+                private: false,
+                topic: "",
+                ..info
+            }),
+            ServerLine::Parted { room: "#dev" },
+            ServerLine::Rooms { count: 4 },
+            ServerLine::Topic {
+                room: "#dev",
+                time: "2026-12-06T13:07:08.000Z",
+                by: "bob",
+                text: "ship it",
+            },
+            ServerLine::Invited {
+                room: "#hr",
+                by: "carol",
+            },
             ServerLine::Sent {
                 tx: "t-1",
                 id: MessageId::new(1_732_540_028_123, 2),

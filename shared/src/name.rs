@@ -70,7 +70,7 @@ impl std::error::Error for NameProblem {}
 /// renderer may draw as nothing (most format characters, variation selectors,
 /// Hangul fillers, tags). A UTS #39 skeleton drops exactly these, so one of
 /// them alone has an empty skeleton; that keeps the list Unicode's, not ours.
-fn is_invisible(c: char) -> bool {
+pub(crate) fn is_invisible(c: char) -> bool {
     let mut buf = [0; 4];
     let vanishes = skeleton(c.encode_utf8(&mut buf)).next().is_none();
     vanishes

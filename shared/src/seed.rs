@@ -132,9 +132,20 @@ pub fn render(line: &ServerLine<'_>) -> Option<Vec<u8>> {
         | ServerLine::Who { .. }
         | ServerLine::Pong
         | ServerLine::Resumed { .. }
-        // A seed desk never tags its lines (`/tx`).
+        // A seed desk never tags its lines (`/tx`), nor enters rooms.
         | ServerLine::Sent { .. }
-        | ServerLine::Unsure { .. } => return None,
+        | ServerLine::Unsure { .. }
+        | ServerLine::RoomMsg(_)
+        | ServerLine::RoomHistory(_)
+        | ServerLine::RoomFound(_)
+        | ServerLine::Enter { .. }
+        | ServerLine::Exit { .. }
+        | ServerLine::InRoom(_)
+        | ServerLine::Parted { .. }
+        | ServerLine::Rooms { .. }
+        | ServerLine::RoomListed(_)
+        | ServerLine::Topic { .. }
+        | ServerLine::Invited { .. } => return None,
     };
     let mut bytes = text.into_bytes();
     bytes.push(b'\n');

@@ -71,6 +71,7 @@ impl Chat {
                     }
                 }
                 ClaimAnswered::Granted(then_say) => {
+                    self.enter_held_rooms(asker.conn, effects);
                     if let Some((text, tx)) = then_say {
                         self.say(asker, &text, tx.as_deref(), effects);
                     }
@@ -83,6 +84,18 @@ impl Chat {
                     _ => Effect::ReadOn(asker.conn),
                 }),
             },
+            Completion::RoomChanged(change) => self.room_changed(change, effects),
+            Completion::RoomNotSaved { asker, error } => {
+                tracing::warn!(
+                    error,
+                    "[!] The room's log could not keep a change to the rooms"
+                );
+                let detail = format!("that change to the rooms was not saved ({error}); try again");
+                effects.push(Effect::Answer(
+                    asker,
+                    frames::error(ErrorCode::NotSaved, &detail),
+                ));
+            }
             Completion::Presence(note) => self.presence(note, effects),
             Completion::Roster(members) => self.directory.set_remote(members),
             Completion::LinkDown(error) => {
@@ -119,9 +132,18 @@ impl Chat {
             return;
         }
         self.directory.touch_remote(&message.name);
+        let room = match &message.room {
+            None => MAIN,
+            Some(name) => match self.rooms.find(name) {
+                Some(room) => room,
+                // A room this server never heard of (made on another server
+                // while this one lagged): nobody here is in it.
+                None => return,
+            },
+        };
         let history = self.hist.frame(message);
-        let frame = self.rooms.get_mut(MAIN).record(message, history);
-        effects.push(Effect::Broadcast(MAIN, frame));
+        let frame = self.rooms.get_mut(room).record(message, history);
+        effects.push(Effect::Broadcast(room, frame));
     }
 
     /// The answer to a `/resume`: `RESUME`, then the missed messages as
@@ -157,12 +179,14 @@ impl Chat {
         let own = self.settings.shared_as.as_deref() == Some(note.server.as_str());
         if !own {
             match note.kind {
-                PresenceKind::Join => self.directory.remote_joined(crate::store::RemoteMember {
-                    name: note.name.clone(),
-                    color: note.color,
-                    server: note.server.clone(),
-                    desk: note.desk,
-                }),
+                PresenceKind::Join | PresenceKind::Return => {
+                    self.directory.remote_joined(crate::store::RemoteMember {
+                        name: note.name.clone(),
+                        color: note.color,
+                        server: note.server.clone(),
+                        desk: note.desk,
+                    })
+                }
                 PresenceKind::Leave => self.directory.remote_left(&note.name, &note.server),
                 PresenceKind::Desk => {
                     self.directory
@@ -177,8 +201,14 @@ impl Chat {
         };
         let line = match note.kind {
             PresenceKind::Join => ServerLine::Join(presence),
-            PresenceKind::Leave => ServerLine::Leave(presence),
-            PresenceKind::Desk => return,
+            PresenceKind::Return if self.directory.is_news(note.desk, true) => {
+                ServerLine::Join(presence)
+            }
+            PresenceKind::Leave => {
+                self.directory.told_leaving(note.desk);
+                ServerLine::Leave(presence)
+            }
+            PresenceKind::Return | PresenceKind::Desk => return,
         };
         effects.push(Effect::Broadcast(MAIN, encode(&line)));
     }
@@ -252,13 +282,13 @@ impl Chat {
 
     /// The store is too far behind to take a replay: the recent history has
     /// to do.
-    pub fn replay_unavailable(&self, asker: Asker, effects: &mut Vec<Effect>) {
+    pub(super) fn replay_unavailable(&self, asker: Asker, effects: &mut Vec<Effect>) {
         tracing::warn!("[!] The room's log is too busy to replay for a resuming desk.");
         self.replay_history(asker, effects);
     }
 
     /// The store is too far behind to take a search.
-    pub fn search_unavailable(&mut self, asker: Asker, effects: &mut Vec<Effect>) {
+    pub(super) fn search_unavailable(&mut self, asker: Asker, effects: &mut Vec<Effect>) {
         self.search_refused(asker, SearchRefusal::Busy, effects);
     }
 

@@ -14,7 +14,7 @@ use crate::effect::Effect;
 use crate::frames::{self, encode, Frame};
 use crate::ids::{Asker, ConnId};
 use crate::room::MAIN;
-use crate::store::{DirectTo, Draft, Tx};
+use crate::store::{DirectTo, Draft, Request, Tx};
 
 impl Chat {
     /// Carries out one line of our protocol from `from`.
@@ -39,6 +39,7 @@ impl Chat {
                     self.say_as(from, name, None, text, Some(tx), effects)
                 }
                 ClientLine::Direct { to, text } => self.direct(from, to, text, Some(tx), effects),
+                ClientLine::To { room, text } => self.say_in(from, room, text, Some(tx), effects),
                 // The parser lets nothing else be tagged.
                 _ => {}
             },
@@ -49,7 +50,9 @@ impl Chat {
                     desk,
                     account: account_of(&self.gate, id),
                 };
-                self.directory.join(from, request, effects);
+                if self.directory.join(from, request, effects) == Joined::Now {
+                    self.enter_held_rooms(id, effects);
+                }
             }
             ClientLine::Who => effects.push(Effect::Send(id, self.directory.who())),
             ClientLine::Ping => effects.push(Effect::Send(id, encode(&ServerLine::Pong))),
@@ -59,25 +62,32 @@ impl Chat {
             }
             ClientLine::Resume { epoch, after, desk } => {
                 let desk = match desk {
-                    Some(secret) => Some(self.directory.prove_desk(id, secret, effects)),
+                    Some(secret) => {
+                        let desk = self.directory.prove_desk(id, secret, effects);
+                        self.enter_held_rooms(id, effects);
+                        Some(desk)
+                    }
                     None => self.directory.member(id).map(|m| m.desk),
                 };
                 if epoch == self.settings.epoch {
                     // This pass's drafts are not in the store yet; they
                     // reach this desk after the replay, as live messages,
                     // in order.
-                    effects.push(Effect::Replay {
+                    effects.push(Effect::Ask(Request::Replay {
                         asker: from,
                         after,
                         desk,
+                        scope: self.scope_of(id),
                         budget_bytes: self.settings.replay_budget_bytes,
-                    });
+                    }));
                 } else {
                     self.replay_history(from, effects);
                 }
             }
             ClientLine::Direct { to, text } => self.direct(from, to, text, None, effects),
-            ClientLine::Search { words } => self.search(from, words, effects),
+            ClientLine::To { room, text } => self.say_in(from, room, text, None, effects),
+            ClientLine::Room(command) => self.room_command(from, command, effects),
+            ClientLine::Search { words, room } => self.search(from, words, room, effects),
             // Logins are handled before a line gets here; here it is either
             // a server without accounts or a second `/auth`.
             ClientLine::Auth { .. } => effects.push(Effect::Send(
@@ -110,7 +120,7 @@ impl Chat {
     }
 
     /// Asks the store for what `words` find, one search per desk at a time.
-    fn search(&mut self, from: Asker, words: &str, effects: &mut Vec<Effect>) {
+    fn search(&mut self, from: Asker, words: &str, room: Option<&str>, effects: &mut Vec<Effect>) {
         let id = from.conn;
         if !self.settings.can_search {
             effects.push(Effect::Send(
@@ -119,6 +129,9 @@ impl Chat {
             ));
             return;
         }
+        let Some(scope) = self.search_scope(id, room, effects) else {
+            return;
+        };
         if !self.searching.insert(id) {
             let detail = "your last search is not answered yet; wait for it, then search again";
             effects.push(Effect::Send(
@@ -127,11 +140,12 @@ impl Chat {
             ));
             return;
         }
-        effects.push(Effect::Search {
+        effects.push(Effect::Ask(Request::Search {
             asker: from,
             words: words.to_string(),
             desk: self.directory.member(id).map(|m| m.desk),
-        });
+            scope,
+        }));
     }
 
     /// Joins as `name` if needed (with `color`, the first time), then says
@@ -153,7 +167,10 @@ impl Chat {
             account: account_of(&self.gate, from.conn),
         };
         match self.directory.join(from, request, effects) {
-            Joined::Now => self.say(from, text, tx, effects),
+            Joined::Now => {
+                self.enter_held_rooms(from.conn, effects);
+                self.say(from, text, tx, effects);
+            }
             Joined::Pending => self.directory.say_when_granted(from.conn, text, tx),
             Joined::Refused => {}
         }
@@ -210,7 +227,7 @@ impl Chat {
         }
     }
 
-    fn draft(
+    pub(super) fn draft(
         &mut self,
         from: Asker,
         text: &str,
@@ -230,6 +247,7 @@ impl Chat {
                 desk: member.desk,
                 id: id.to_string(),
             }),
+            room: None,
         })
     }
 

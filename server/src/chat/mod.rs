@@ -12,8 +12,9 @@
 
 mod answers;
 mod commands;
+mod rooms;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -28,7 +29,7 @@ use crate::frames::HistFrames;
 use crate::ids::{Asker, ConnId};
 use crate::room::{RoomId, Rooms, MAIN};
 use crate::store::accounts::Accounts;
-use crate::store::Message;
+use crate::store::{Holder, Message, Request, RoomState};
 
 /// The `BYE` reason every client gets when the server stops, in either mode.
 pub const SHUTDOWN_REASON: &str = "the server is going down";
@@ -80,6 +81,9 @@ pub struct Chat {
     /// The replayed lines of recent messages, shared by every desk sent
     /// them.
     hist: HistFrames,
+    /// When each desk (or account) made its last rooms, to slow down one
+    /// that makes too many.
+    creations: HashMap<Holder, VecDeque<Instant>>,
 }
 
 impl Chat {
@@ -97,16 +101,26 @@ impl Chat {
             saving: true,
             searching: HashSet::new(),
             hist: HistFrames::default(),
+            creations: HashMap::new(),
             settings,
         }
     }
 
-    /// Takes the newest messages the store kept, oldest first, as the
-    /// history newcomers are shown (read once at start).
-    pub fn restore_history(&mut self, recent: &[Message]) {
+    /// Takes what the store kept, read once at start: the rooms, and the
+    /// newest messages of each, oldest first, as the history newcomers are
+    /// shown.
+    pub fn restore(&mut self, rooms: Vec<RoomState>, recent: &[Message]) {
+        self.rooms.restore(rooms);
         for message in recent.iter().filter(|message| message.direct.is_none()) {
+            let room = match &message.room {
+                None => MAIN,
+                Some(name) => match self.rooms.find(name) {
+                    Some(room) => room,
+                    None => continue,
+                },
+            };
             let history = self.hist.frame(message);
-            self.rooms.get_mut(MAIN).record(message, history);
+            self.rooms.get_mut(room).record(message, history);
         }
     }
 
@@ -226,6 +240,25 @@ impl Chat {
     /// The connections in room `room`.
     pub fn members(&self, room: RoomId) -> impl Iterator<Item = ConnId> + '_ {
         self.rooms.get(room).members()
+    }
+
+    /// What the rules say when the store is too far behind to take a
+    /// request at all.
+    pub fn unavailable(&mut self, request: Request, effects: &mut Vec<Effect>) {
+        match request {
+            Request::Append(drafts) => {
+                self.not_saved(drafts, crate::store::link::STORE_BEHIND, effects)
+            }
+            Request::Replay { asker, .. } => self.replay_unavailable(asker, effects),
+            Request::Search { asker, .. } => self.search_unavailable(asker, effects),
+            Request::ChangeRoom { asker, .. } => {
+                let detail = "the server is too busy to change rooms now; try again in a moment";
+                effects.push(Effect::Answer(
+                    asker,
+                    crate::frames::error(chat_shared::ErrorCode::NotSaved, detail),
+                ));
+            }
+        }
     }
 
     /// True once connection `id` is in the server's rooms (it gets

@@ -8,9 +8,10 @@ use std::time::Instant;
 use chat_shared::{ClientLine, Color, MessageId, ServerLine};
 
 use super::*;
+use crate::chat::rooms::{MAX_CREATIONS, MAX_ROOMS_PER_DESK};
 use crate::desk::DeskId;
 use crate::frames::Frame;
-use crate::store::{ClaimOutcome, Completion, Message, RemoteMember};
+use crate::store::{ClaimOutcome, Completion, Message, RemoteMember, Request};
 
 const PEER: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 5000);
 
@@ -62,9 +63,14 @@ fn show(chat: &mut Chat, effects: Vec<Effect>) -> Vec<String> {
         match effect {
             Effect::Send(to, f) => out.push(format!("to {to} {}", text(&f))),
             Effect::Answer(to, f) => out.push(format!("answer {} {}", to.conn, text(&f))),
+            Effect::Broadcast(room, f) if room == MAIN => out.push(format!("all {}", text(&f))),
             Effect::Broadcast(room, f) => {
-                assert_eq!(room, MAIN);
-                out.push(format!("all {}", text(&f)));
+                let name = chat.rooms.get(room).name().to_string();
+                out.push(format!("{name} {}", text(&f)))
+            }
+            Effect::BroadcastOthers(room, except, f) => {
+                let name = chat.rooms.get(room).name().to_string();
+                out.push(format!("{name} but {except} {}", text(&f)))
             }
             Effect::NoticeAll(f) => out.push(format!("notice {}", text(&f))),
             Effect::Publish(draft) => {
@@ -76,18 +82,46 @@ fn show(chat: &mut Chat, effects: Vec<Effect>) -> Vec<String> {
                 );
                 out.extend(show(chat, delivered));
             }
-            Effect::Replay { after, desk, .. } => {
-                out.push(format!("replay {after} {}", desk.is_some()))
+            Effect::Ask(Request::Replay {
+                after, desk, scope, ..
+            }) => out.push(format!(
+                "replay {after} {}{}",
+                desk.is_some(),
+                rooms_of(&scope)
+            )),
+            Effect::Ask(Request::Search {
+                words, desk, scope, ..
+            }) => out.push(format!(
+                "search {words} {}{}",
+                desk.is_some(),
+                rooms_of(&scope)
+            )),
+            Effect::Ask(Request::ChangeRoom { change, .. }) => {
+                // Kept at once, as a store would.
+                let mut kept = Vec::new();
+                chat.answer(Completion::RoomChanged(change), &mut kept);
+                out.extend(show(chat, kept));
             }
-            Effect::Search { words, desk, .. } => {
-                out.push(format!("search {words} {}", desk.is_some()))
-            }
-            Effect::Claim(_, claim) => out.push(format!("claim {}", claim.name)),
+            Effect::Ask(Request::Append(_)) => unreachable!("messages go out as Publish"),
+            Effect::Claim { claim, .. } => out.push(format!("claim {}", claim.name)),
             Effect::Release(claim) => out.push(format!("release {}", claim.name)),
             Effect::Redesk(claim) => out.push(format!("redesk {}", claim.name)),
             Effect::ReadOn(id) => out.push(format!("read on {id}")),
             Effect::Close(id, reason) => out.push(format!("close {id} ({reason})")),
         }
+    }
+    out
+}
+
+/// The rooms of a scope, as `show` writes them: nothing for `#main` alone.
+fn rooms_of(scope: &crate::store::Scope) -> String {
+    let mut out = String::new();
+    if !scope.main {
+        out.push_str(" without #main");
+    }
+    for room in &scope.rooms {
+        out.push(' ');
+        out.push_str(room);
     }
     out
 }
@@ -449,6 +483,7 @@ fn a_store_that_cannot_save_refuses_and_says_so_once() {
         text: text.to_string(),
         direct: None,
         tx: None,
+        room: None,
     };
     let mut effects = Vec::new();
     chat.not_saved(vec![draft("a")], "disk full", &mut effects);
@@ -816,4 +851,309 @@ fn search_refusals_say_what_to_do_and_never_the_engines_words() {
         assert!(!out[0].contains("fts5"), "{out:?}");
         assert_eq!(run(&mut chat, 1, "/search y"), vec!["search y false"]);
     }
+}
+
+// --- Rooms ---------------------------------------------------------------
+
+#[test]
+fn joining_a_new_room_makes_it_and_puts_the_desk_in() {
+    let mut chat = chat(20);
+    run(&mut chat, 1, "/join alice");
+    let out = run(&mut chat, 1, "/room join #dev");
+    assert_eq!(out, vec!["to 1 INROOM<SEP>#dev<SEP>public<SEP>1<SEP>\n"]);
+}
+
+#[test]
+fn others_see_a_desk_enter_and_it_gets_the_rooms_history() {
+    let mut chat = chat(20);
+    run(&mut chat, 1, "/join alice");
+    run(&mut chat, 2, "/join bob");
+    run(&mut chat, 1, "/room join #dev");
+    run(&mut chat, 1, "/to #dev first words");
+    let out = run(&mut chat, 2, "/room join #DEV");
+    assert_eq!(out.len(), 3, "{out:?}");
+    assert_eq!(out[0], "to 2 INROOM<SEP>#dev<SEP>public<SEP>2<SEP>\n");
+    assert!(
+        out[1].starts_with("to 2 RHIST<SEP>#dev<SEP>1<SEP>"),
+        "{out:?}"
+    );
+    assert!(
+        out[2].starts_with("#dev but 2 ENTER<SEP>#dev<SEP>"),
+        "{out:?}"
+    );
+    assert!(out[2].contains("<SEP>bob<SEP>"), "{out:?}");
+}
+
+#[test]
+fn a_rooms_messages_go_to_its_members_only() {
+    let mut chat = chat(20);
+    run(&mut chat, 1, "/join alice");
+    run(&mut chat, 2, "/join bob");
+    run(&mut chat, 1, "/room join #dev");
+    let out = run(&mut chat, 1, "/to #dev shipping today");
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert!(
+        out[0].starts_with("#dev RMSG<SEP>#dev<SEP>1<SEP>")
+            && out[0].ends_with("<SEP>alice<SEP>bright-yellow<SEP>shipping today\n"),
+        "{out:?}"
+    );
+    assert_eq!(
+        chat.rooms.get(MAIN).history().count(),
+        0,
+        "not #main's history"
+    );
+    assert!(run(&mut chat, 2, "/to #dev hi")[0].starts_with("to 2 ERR<SEP>not-in-room<SEP>"));
+    assert!(run(&mut chat, 2, "/to #ops hi")[0].starts_with("to 2 ERR<SEP>no-such-room<SEP>"));
+    let main = run(&mut chat, 2, "/to #main hello all");
+    assert!(main[0].starts_with("all MSG<SEP>"), "{main:?}");
+}
+
+#[test]
+fn a_private_room_is_hidden_until_an_invitation() {
+    let mut chat = chat(20);
+    run(&mut chat, 1, "/join alice");
+    run(&mut chat, 2, "/join bob");
+    let out = run(&mut chat, 1, "/room join #hr private");
+    assert_eq!(out, vec!["to 1 INROOM<SEP>#hr<SEP>private<SEP>1<SEP>\n"]);
+    let refused = run(&mut chat, 2, "/room join #hr");
+    assert!(
+        refused[0].starts_with("to 2 ERR<SEP>not-invited<SEP>"),
+        "{refused:?}"
+    );
+    let listed = run(&mut chat, 2, "/room list");
+    assert_eq!(listed.len(), 2, "only #main: {listed:?}");
+    assert!(run(&mut chat, 2, "/search #hr pay")[0].starts_with("to 2 ERR<SEP>no-such-room"));
+    let invited = run(&mut chat, 1, "/room invite #hr bob");
+    assert_eq!(invited, vec!["to 2 INVITED<SEP>#hr<SEP>alice\n"]);
+    let listed = run(&mut chat, 2, "/room list");
+    assert_eq!(listed[0], "to 2 ROOMS<SEP>2\n");
+    assert_eq!(listed[2], "to 2 ROOM<SEP>#hr<SEP>private<SEP>1<SEP>\n");
+    let joined = run(&mut chat, 2, "/room join #hr");
+    assert!(
+        joined[0].starts_with("to 2 INROOM<SEP>#hr<SEP>private<SEP>2"),
+        "{joined:?}"
+    );
+}
+
+#[test]
+fn leaving_a_room_says_so_to_the_desk_and_the_others() {
+    let mut chat = chat(20);
+    run(&mut chat, 1, "/join alice");
+    run(&mut chat, 2, "/join bob");
+    run(&mut chat, 1, "/room join #dev");
+    run(&mut chat, 2, "/room join #dev");
+    let out = run(&mut chat, 2, "/room part #dev");
+    assert_eq!(out.len(), 2, "{out:?}");
+    assert_eq!(out[0], "to 2 PARTED<SEP>#dev\n");
+    assert!(out[1].starts_with("#dev EXIT<SEP>#dev<SEP>"), "{out:?}");
+    assert!(run(&mut chat, 2, "/to #dev x")[0].starts_with("to 2 ERR<SEP>not-in-room"));
+    assert!(run(&mut chat, 2, "/room part #main")[0].starts_with("to 2 ERR<SEP>bad-room<SEP>"));
+}
+
+#[test]
+fn a_topic_is_told_to_the_room_and_on_asking() {
+    let mut chat = chat(20);
+    run(&mut chat, 1, "/join alice");
+    run(&mut chat, 1, "/room join #dev");
+    let set = run(&mut chat, 1, "/room topic #dev release on friday");
+    assert_eq!(set.len(), 1, "{set:?}");
+    assert!(
+        set[0].starts_with("#dev TOPIC<SEP>#dev<SEP>")
+            && set[0].ends_with("<SEP>alice<SEP>release on friday\n"),
+        "{set:?}"
+    );
+    let asked = run(&mut chat, 2, "/room topic #dev");
+    assert!(
+        asked[0].starts_with("to 2 ERR<SEP>wrong-name"),
+        "a name first: {asked:?}"
+    );
+    run(&mut chat, 2, "/join bob");
+    let asked = run(&mut chat, 2, "/room topic #dev");
+    assert!(asked[0].ends_with("<SEP>release on friday\n"), "{asked:?}");
+    let listed = run(&mut chat, 2, "/room list");
+    assert_eq!(
+        listed[2],
+        "to 2 ROOM<SEP>#dev<SEP>public<SEP>1<SEP>release on friday\n"
+    );
+    assert!(run(&mut chat, 2, "/room topic #dev x")[0].starts_with("to 2 ERR<SEP>not-in-room"));
+}
+
+#[test]
+fn a_desk_makes_at_most_five_rooms_a_minute() {
+    let mut chat = chat(0);
+    run(&mut chat, 1, "/join alice");
+    for n in 0..MAX_CREATIONS {
+        let out = run(&mut chat, 1, &format!("/room join #r{n}"));
+        assert!(out[0].starts_with("to 1 INROOM"), "{out:?}");
+    }
+    let out = run(&mut chat, 1, "/room join #one-more");
+    assert!(
+        out[0].starts_with("to 1 ERR<SEP>rooms-too-fast<SEP>"),
+        "{out:?}"
+    );
+    assert!(
+        run(&mut chat, 1, "/room join #r0")[0].starts_with("to 1 INROOM"),
+        "an old one"
+    );
+}
+
+#[test]
+fn a_desk_is_in_at_most_fifty_rooms() {
+    let mut chat = chat(0);
+    for n in 0..MAX_ROOMS_PER_DESK {
+        let maker = 100 + n;
+        run(&mut chat, maker, &format!("/join maker{n}"));
+        run(&mut chat, maker, &format!("/room join #r{n}"));
+    }
+    run(&mut chat, 1, "/join alice");
+    for n in 0..MAX_ROOMS_PER_DESK {
+        assert!(run(&mut chat, 1, &format!("/room join #r{n}"))[0].starts_with("to 1 INROOM"));
+    }
+    run(&mut chat, 2, "/join bob");
+    run(&mut chat, 2, "/room join #extra");
+    let out = run(&mut chat, 1, "/room join #extra");
+    assert!(
+        out[0].starts_with("to 1 ERR<SEP>too-many-rooms<SEP>"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn bad_room_names_are_refused_with_their_own_code() {
+    let mut chat = chat(0);
+    run(&mut chat, 1, "/join alice");
+    assert!(run(&mut chat, 1, "/room join #a,b")[0].starts_with("to 1 ERR<SEP>bad-room<SEP>"));
+    assert!(run(&mut chat, 1, "/room join dev")[0].starts_with("to 1 ERR<SEP>bad-room<SEP>"));
+    assert!(run(&mut chat, 3, "/room join #dev")[0].starts_with("to 3 ERR<SEP>wrong-name<SEP>"));
+}
+
+#[test]
+fn resume_and_search_cover_the_desks_rooms() {
+    let mut chat = chat(20);
+    run(&mut chat, 1, "/join alice");
+    run(&mut chat, 1, "/room join #dev");
+    assert_eq!(
+        run(&mut chat, 1, "/resume e1 4"),
+        vec!["replay 4 true #dev"]
+    );
+    assert_eq!(
+        run(&mut chat, 1, "/search lunch"),
+        vec!["search lunch true #dev"]
+    );
+    let mut effects = Vec::new();
+    chat.answer(
+        Completion::Found {
+            asker: asker(1),
+            messages: Vec::new(),
+        },
+        &mut effects,
+    );
+    assert_eq!(
+        run(&mut chat, 1, "/search #dev lunch"),
+        vec!["search lunch true without #main #dev"]
+    );
+}
+
+#[test]
+fn a_desk_coming_back_is_in_its_rooms_again_unannounced() {
+    let mut chat = chat(20);
+    run(&mut chat, 1, "/join bob");
+    let secret = secret_of(&run(&mut chat, 2, "/join alice")[0]);
+    run(&mut chat, 1, "/room join #dev");
+    run(&mut chat, 2, "/room join #dev");
+    run(&mut chat, 1, "/to #dev while you were here");
+    leave(&mut chat, 2);
+    let out = run(&mut chat, 3, &format!("/join alice yellow {secret}"));
+    assert!(
+        out.iter()
+            .any(|l| l == "to 3 INROOM<SEP>#dev<SEP>public<SEP>2<SEP>\n"),
+        "{out:?}"
+    );
+    assert!(
+        out.iter()
+            .any(|l| l.starts_with("to 3 RHIST<SEP>#dev<SEP>1<SEP>")),
+        "{out:?}"
+    );
+    assert!(!out.iter().any(|l| l.contains("ENTER")), "{out:?}");
+    assert!(run(&mut chat, 3, "/to #dev back")[0].starts_with("#dev RMSG<SEP>"));
+}
+
+#[test]
+fn a_fresh_desk_under_an_old_name_gets_none_of_its_rooms() {
+    let mut chat = chat(20);
+    run(&mut chat, 2, "/join alice");
+    run(&mut chat, 2, "/room join #secret-plans");
+    leave(&mut chat, 2);
+    let out = run(&mut chat, 3, "/join alice");
+    assert!(!out.iter().any(|l| l.contains("INROOM")), "{out:?}");
+}
+
+#[test]
+fn restored_rooms_keep_their_members_and_history() {
+    let holder = crate::store::Holder::Desk(DeskId::of("5ec7e700000000000000000000000000"));
+    let mut chat = chat(20);
+    chat.restore(
+        vec![crate::store::RoomState {
+            key: "dev".into(),
+            name: "#dev".into(),
+            private: false,
+            topic: None,
+            holders: vec![holder],
+            invited: Vec::new(),
+        }],
+        &[Message {
+            id: MessageId::from_sequence(5),
+            time: "t".into(),
+            name: "bob".into(),
+            color: Color::for_name("bob"),
+            text: "before the restart".into(),
+            direct: None,
+            tx: None,
+            room: Some("#dev".into()),
+        }],
+    );
+    let out = run(
+        &mut chat,
+        1,
+        "/join alice yellow 5ec7e700000000000000000000000000",
+    );
+    assert!(
+        out.iter().any(|l| l.starts_with("to 1 INROOM<SEP>#dev")),
+        "{out:?}"
+    );
+    assert!(
+        out.iter()
+            .any(|l| l.starts_with("to 1 RHIST<SEP>#dev<SEP>5<SEP>")
+                && l.ends_with("before the restart\n")),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn a_desk_coming_back_after_a_restart_is_not_news() {
+    // A server that starts afresh told nobody the desk left.
+    let mut chat = chat(20);
+    let out = run(
+        &mut chat,
+        1,
+        "/join alice yellow 00112233445566778899aabbccddeeff",
+    );
+    assert_eq!(out.len(), 1, "a WELCOME, no JOIN: {out:?}");
+    assert!(out[0].starts_with("to 1 WELCOME<SEP>alice<SEP>"));
+}
+
+#[test]
+fn a_desk_coming_back_after_its_leaving_was_told_is_greeted() {
+    let mut chat = chat(20);
+    let secret = secret_of(&run(&mut chat, 1, "/join alice")[0]);
+    assert!(leave(&mut chat, 1)[0].starts_with("all LEAVE<SEP>"));
+    let out = run(&mut chat, 2, &format!("/join alice yellow {secret}"));
+    assert!(out[1].starts_with("all JOIN<SEP>"), "{out:?}");
+}
+
+#[test]
+fn a_new_desk_is_always_news() {
+    let mut chat = chat(20);
+    let out = run(&mut chat, 1, "/join alice");
+    assert!(out[1].starts_with("all JOIN<SEP>"), "{out:?}");
 }

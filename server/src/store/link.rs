@@ -10,14 +10,11 @@ use std::sync::Arc;
 
 use mio::Waker;
 
-use chat_shared::MessageId;
-
 use super::memory::MemoryStore;
 use super::redis::RedisStore;
 use super::sqlite::SqliteStore;
-use super::{Busy, Completion, Draft, Message, NameClaim, Request, Store};
+use super::{Busy, Completion, Draft, Message, NameClaim, Request, RoomState, Store};
 use crate::config::{Auth, Config, Db};
-use crate::desk::DeskId;
 use crate::ids::Asker;
 use crate::store::accounts::{Accounts, AccountsWatcher};
 
@@ -37,7 +34,10 @@ pub struct StoreLink {
 pub struct Opened {
     /// The loop's side of it.
     pub link: StoreLink,
-    /// The newest messages, oldest first: what newcomers are shown first.
+    /// The rooms but `#main`.
+    pub rooms: Vec<RoomState>,
+    /// The newest messages of each room, oldest first: what newcomers are
+    /// shown first.
     pub recent: Vec<Message>,
     /// The accounts, when desks must log in.
     pub accounts: Option<Accounts>,
@@ -49,19 +49,19 @@ impl StoreLink {
     /// threads, which wake `waker` when they have answers.
     pub fn open(config: &Config, waker: &Arc<Waker>) -> io::Result<Opened> {
         let history = config.history;
-        let (store, recent): (Box<dyn Store>, _) = match &config.db {
-            Db::None => (Box::new(MemoryStore::new()), Vec::new()),
+        let (store, rooms, recent): (Box<dyn Store>, _, _) = match &config.db {
+            Db::None => (Box::new(MemoryStore::new()), Vec::new(), Vec::new()),
             Db::Redis(target) => {
                 let mut store = RedisStore::open(target, history)?;
-                let recent = store.recent(history)?;
+                let (rooms, recent) = (store.rooms()?, store.recent(history)?);
                 store.start(Arc::clone(waker))?;
-                (Box::new(store), recent)
+                (Box::new(store), rooms, recent)
             }
             Db::Path(path) => {
                 let mut store = SqliteStore::open(path)?;
-                let recent = store.recent(history)?;
+                let (rooms, recent) = (store.rooms()?, store.recent(history)?);
                 store.start(Arc::clone(waker))?;
-                (Box::new(store), recent)
+                (Box::new(store), rooms, recent)
             }
         };
         let (accounts, watcher) = match (&config.auth, &config.db) {
@@ -77,6 +77,7 @@ impl StoreLink {
                 drafts: Vec::new(),
                 accounts: watcher,
             },
+            rooms,
             recent,
             accounts,
         })
@@ -109,50 +110,29 @@ impl StoreLink {
         self.drafts.push(draft);
     }
 
-    /// Hands this pass's messages to the store, as one batch; returns them
-    /// if the store is too far behind to take them.
-    pub fn submit_drafts(&mut self) -> Option<Vec<Draft>> {
+    /// Hands this pass's messages to the store, as one batch; hands them
+    /// back if the store is too far behind to take them.
+    pub fn submit_drafts(&mut self) -> Result<(), Request> {
         if self.drafts.is_empty() {
-            return None;
+            return Ok(());
         }
         let drafts = std::mem::take(&mut self.drafts);
-        match self.store.submit(Request::Append(drafts)) {
-            Err(Busy(Request::Append(drafts))) => Some(drafts),
-            _ => None,
-        }
+        self.ask(Request::Append(drafts))
     }
 
-    /// Asks for what came after `after`, at most `budget_bytes` of it;
-    /// false if the store is too busy.
-    pub fn replay(
-        &mut self,
-        asker: Asker,
-        after: MessageId,
-        desk: Option<DeskId>,
-        budget_bytes: usize,
-    ) -> bool {
-        let request = Request::Replay {
-            asker,
-            after,
-            desk,
-            budget_bytes,
-        };
-        self.store.submit(request).is_ok()
-    }
-
-    /// Asks for a search; false if the store is too busy.
-    pub fn search(&mut self, asker: Asker, words: String, desk: Option<DeskId>) -> bool {
-        self.store
-            .submit(Request::Search { asker, words, desk })
-            .is_ok()
+    /// Hands the store a request whose answer comes later (a replay, a
+    /// search, a change to the rooms); hands it back if the store is too
+    /// far behind to take it.
+    pub fn ask(&mut self, request: Request) -> Result<(), Request> {
+        self.store.submit(request).map_err(|Busy(request)| request)
     }
 
     /// Claims a name across the servers sharing the store; false if it
     /// cannot be asked now (too busy, or not shared).
-    pub fn claim(&mut self, asker: Asker, claim: NameClaim) -> bool {
+    pub fn claim(&mut self, asker: Asker, claim: NameClaim, returning: bool) -> bool {
         self.store
             .shared()
-            .is_some_and(|shared| shared.claim(asker, claim).is_ok())
+            .is_some_and(|shared| shared.claim(asker, claim, returning).is_ok())
     }
 
     /// Gives a name back across the servers sharing the store.

@@ -8,8 +8,8 @@ use std::io;
 use chat_shared::MessageId;
 
 use super::{
-    Asker, Busy, Completion, Draft, Message, ReplayFill, Request, SearchRefusal, Store, Tx,
-    REPLAY_LIMIT,
+    Asker, Busy, Completion, Draft, Message, ReplayFill, Request, RoomState, Scope, SearchRefusal,
+    Store, Tx, REPLAY_LIMIT,
 };
 use crate::desk::DeskId;
 
@@ -94,6 +94,7 @@ impl MemoryStore {
         asker: Asker,
         after: MessageId,
         desk: Option<DeskId>,
+        scope: &Scope,
         budget_bytes: usize,
     ) -> Completion {
         let after_first_kept = self
@@ -102,7 +103,7 @@ impl MemoryStore {
             .map_or(0, |m| m.id.major().saturating_sub(1));
         let mut fill = ReplayFill::new(budget_bytes);
         for message in self.kept.iter().rev() {
-            if message.id > after && message.visible_to(desk) {
+            if message.id > after && message.visible_to(desk, scope) {
                 fill.offer(message.clone());
             }
         }
@@ -129,6 +130,10 @@ impl Store for MemoryStore {
         false
     }
 
+    fn rooms(&mut self) -> io::Result<Vec<RoomState>> {
+        Ok(Vec::new())
+    }
+
     fn recent(&mut self, limit: usize) -> io::Result<Vec<Message>> {
         let mut recent: Vec<Message> = self
             .kept
@@ -152,8 +157,12 @@ impl Store for MemoryStore {
                 asker,
                 after,
                 desk,
+                scope,
                 budget_bytes,
-            } => self.replay(asker, after, desk, budget_bytes),
+            } => self.replay(asker, after, desk, &scope, budget_bytes),
+            // Nothing to keep beyond the rules' own state: a restart
+            // forgets the rooms with the messages.
+            Request::ChangeRoom { change, .. } => Completion::RoomChanged(change),
             // The rules ask only a store that searches.
             Request::Search { asker, .. } => Completion::SearchFailed {
                 asker,
@@ -179,7 +188,6 @@ mod tests {
 
     use super::super::Draft;
     use super::*;
-    use crate::store::LINE_OVERHEAD_BYTES;
 
     fn draft(text: &str) -> Draft {
         Draft {
@@ -190,6 +198,7 @@ mod tests {
             text: text.into(),
             direct: None,
             tx: None,
+            room: None,
         }
     }
 
@@ -201,7 +210,7 @@ mod tests {
     /// messages and how many were skipped.
     fn replay(log: &MemoryStore, after: MessageId, desk: Option<DeskId>) -> (Vec<Message>, u64) {
         let asker = Asker { conn: 0, serial: 0 };
-        match log.replay(asker, after, desk, usize::MAX) {
+        match log.replay(asker, after, desk, &Scope::main(), usize::MAX) {
             Completion::Replay {
                 messages, skipped, ..
             } => (messages, skipped),
@@ -254,11 +263,11 @@ mod tests {
             (0..10).map(|n| draft(&n.to_string())).collect(),
         ))
         .unwrap();
-        let one = draft("0").text.len() + "alice".len() + "t".len() + LINE_OVERHEAD_BYTES;
+        let one = Message::from_draft(draft("0"), MessageId::ZERO).line_bytes();
         let asker = Asker { conn: 0, serial: 0 };
         let Completion::Replay {
             messages, skipped, ..
-        } = log.replay(asker, MessageId::ZERO, None, 3 * one)
+        } = log.replay(asker, MessageId::ZERO, None, &Scope::main(), 3 * one)
         else {
             panic!("expected a replay");
         };

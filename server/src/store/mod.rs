@@ -18,15 +18,22 @@
 
 use std::io;
 
-use chat_shared::{Color, MessageId};
+use chat_shared::MessageId;
 
 use crate::desk::DeskId;
 use crate::ids::Asker;
 
+pub use message::{DirectTo, Draft, Message, ReplayFill, Scope, Tx};
+pub use rooms::{Holder, RoomChange, RoomState, Topic};
+pub use shared::{ClaimOutcome, NameClaim, PresenceKind, PresenceNote, RemoteMember, SharedRoom};
+
 pub mod accounts;
 pub mod link;
 pub mod memory;
+mod message;
 pub mod redis;
+mod rooms;
+mod shared;
 pub mod sqlite;
 
 /// Most messages one `/resume` replays; the reply says how many more were
@@ -42,189 +49,6 @@ pub fn new_epoch() -> String {
 /// Most results one `/search` gives: the newest that match.
 pub const SEARCH_LIMIT: usize = 20;
 
-/// Who a direct message is between. Stored with it, so that it is replayed
-/// (and found) only for those two desks.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DirectTo {
-    /// The reader's name when it was sent.
-    pub to: String,
-    /// The writer's desk.
-    pub from_desk: DeskId,
-    /// The reader's desk.
-    pub to_desk: DeskId,
-}
-
-impl DirectTo {
-    /// True when `desk` wrote or received it.
-    pub fn involves(&self, desk: Option<DeskId>) -> bool {
-        desk.is_some_and(|desk| desk == self.from_desk || desk == self.to_desk)
-    }
-}
-
-/// A desk's own ID for one of its messages (`/tx`): the store keeps a
-/// message once per desk and ID, so a desk may send it again after an
-/// unclear outcome without doubling it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Tx {
-    /// The desk that sent it.
-    pub desk: DeskId,
-    /// The desk's ID for it.
-    pub id: String,
-}
-
-/// A message the room accepted, not yet in the log.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Draft {
-    /// Who sent it, told if the log cannot take it.
-    pub from: Asker,
-    /// When the server received it (wire format).
-    pub time: String,
-    /// The sender's name.
-    pub name: String,
-    /// The sender's colour.
-    pub color: Color,
-    /// What they said, cleaned.
-    pub text: String,
-    /// For a direct message, who it is between; `None` for the room.
-    pub direct: Option<DirectTo>,
-    /// The desk's own ID for it, if it gave one.
-    pub tx: Option<Tx>,
-}
-
-/// A message in the log.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Message {
-    /// Its place in the log.
-    pub id: MessageId,
-    /// When the server received it (wire format).
-    pub time: String,
-    /// Who said it.
-    pub name: String,
-    /// Their colour.
-    pub color: Color,
-    /// What they said, cleaned.
-    pub text: String,
-    /// For a direct message, who it is between; `None` for the room.
-    pub direct: Option<DirectTo>,
-    /// The desk's own ID for it, if it gave one.
-    pub tx: Option<Tx>,
-}
-
-impl Message {
-    /// The message a draft becomes once the log gives it `id`.
-    pub fn from_draft(draft: Draft, id: MessageId) -> Message {
-        Message {
-            id,
-            time: draft.time,
-            name: draft.name,
-            color: draft.color,
-            text: draft.text,
-            direct: draft.direct,
-            tx: draft.tx,
-        }
-    }
-
-    /// Whether `desk` may see it: a room message, or a direct message it
-    /// wrote or received.
-    pub fn visible_to(&self, desk: Option<DeskId>) -> bool {
-        self.direct
-            .as_ref()
-            .is_none_or(|direct| direct.involves(desk))
-    }
-}
-
-/// Bytes a replayed line takes besides its text, name and time: its kind,
-/// ID, colour, separators and newline (or a direct message's reader).
-pub(crate) const LINE_OVERHEAD_BYTES: usize = 64;
-
-impl Message {
-    /// About how many bytes its replayed line takes.
-    pub fn line_bytes(&self) -> usize {
-        let to = self.direct.as_ref().map_or(0, |direct| direct.to.len());
-        self.text.len() + self.name.len() + self.time.len() + to + LINE_OVERHEAD_BYTES
-    }
-}
-
-/// What one replay holds: the newest messages after a point, offered
-/// newest first, as many as fit in [`REPLAY_LIMIT`] and a byte budget; the
-/// older ones are only counted. A store fills one of these, so a crowd
-/// resuming at once costs each store's answer no more than the desk can be
-/// sent.
-#[derive(Debug)]
-pub struct ReplayFill {
-    /// Kept so far, newest first.
-    messages: Vec<Message>,
-    /// Their [`Message::line_bytes`].
-    bytes: usize,
-    /// Most bytes kept.
-    budget_bytes: usize,
-    /// Offered but not kept.
-    skipped: u64,
-}
-
-impl ReplayFill {
-    /// An empty replay that keeps at most `budget_bytes`.
-    pub fn new(budget_bytes: usize) -> ReplayFill {
-        ReplayFill {
-            messages: Vec::new(),
-            bytes: 0,
-            budget_bytes,
-            skipped: 0,
-        }
-    }
-
-    /// Offers the next older message; false once it is full (everything
-    /// older is only counted).
-    pub fn offer(&mut self, message: Message) -> bool {
-        let bytes = self.bytes + message.line_bytes();
-        if self.skipped > 0 || self.messages.len() == REPLAY_LIMIT || bytes > self.budget_bytes {
-            self.skipped += 1;
-            return false;
-        }
-        self.bytes = bytes;
-        self.messages.push(message);
-        true
-    }
-
-    /// Whether it took everything offered.
-    pub fn is_full(&self) -> bool {
-        self.skipped > 0
-    }
-
-    /// How many it kept.
-    pub fn len(&self) -> usize {
-        self.messages.len()
-    }
-
-    /// Whether it kept nothing.
-    pub fn is_empty(&self) -> bool {
-        self.messages.is_empty()
-    }
-
-    /// The answer for `asker`: the messages oldest first, and how many
-    /// were missed but not kept (`also_skipped` counted elsewhere too).
-    pub fn answer(self, asker: Asker, also_skipped: u64) -> Completion {
-        let skipped = self.skipped + also_skipped;
-        self.into_answer(asker, skipped)
-    }
-
-    /// The answer for `asker` when `missed` messages came after the point
-    /// asked about in all: those not kept are counted as skipped.
-    pub fn answer_out_of(self, asker: Asker, missed: u64) -> Completion {
-        let skipped = missed.saturating_sub(self.messages.len() as u64);
-        self.into_answer(asker, skipped)
-    }
-
-    fn into_answer(mut self, asker: Asker, skipped: u64) -> Completion {
-        self.messages.reverse();
-        Completion::Replay {
-            asker,
-            messages: self.messages,
-            skipped,
-        }
-    }
-}
-
 /// What the loop asks of the log.
 #[derive(Debug)]
 pub enum Request {
@@ -238,6 +62,8 @@ pub enum Request {
         after: MessageId,
         /// The desk it proved to be, whose direct messages come too.
         desk: Option<DeskId>,
+        /// The rooms it is in.
+        scope: Scope,
         /// Most bytes of messages to answer with ([`ReplayFill`]).
         budget_bytes: usize,
     },
@@ -250,6 +76,16 @@ pub enum Request {
         words: String,
         /// The desk that asked, whose direct messages are searched too.
         desk: Option<DeskId>,
+        /// The rooms searched.
+        scope: Scope,
+    },
+    /// Change the rooms; answered with [`Completion::RoomChanged`] in the
+    /// store's order.
+    ChangeRoom {
+        /// Who asked, told if the change cannot be kept.
+        asker: Asker,
+        /// The change.
+        change: RoomChange,
     },
 }
 
@@ -320,6 +156,15 @@ pub enum Completion {
         /// Whether it got it.
         outcome: ClaimOutcome,
     },
+    /// The rooms changed (here or on another server sharing the store).
+    RoomChanged(RoomChange),
+    /// A change to the rooms could not be kept.
+    RoomNotSaved {
+        /// Who asked.
+        asker: Asker,
+        /// Why, for the log.
+        error: String,
+    },
     /// Someone joined or left the room, on this server or another: for
     /// everyone, in the log's order.
     Presence(PresenceNote),
@@ -345,91 +190,6 @@ pub enum SearchRefusal {
     Failed(String),
 }
 
-/// A name a desk wants, to be claimed across servers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NameClaim {
-    /// As the desk wrote it.
-    pub name: String,
-    /// What makes two names the same ([`chat_shared::name::name_key`]).
-    pub key: String,
-    /// The colour it will have.
-    pub color: Color,
-    /// The desk holding it, so desks on other servers can write to it.
-    pub desk: DeskId,
-}
-
-/// What came of a [`NameClaim`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ClaimOutcome {
-    /// The name is this desk's in the whole room.
-    Granted,
-    /// A desk on some server has it.
-    Taken,
-    /// The shared log could not be asked: why.
-    Unavailable(String),
-}
-
-/// What a [`PresenceNote`] says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PresenceKind {
-    /// Someone joined.
-    Join,
-    /// Someone left.
-    Leave,
-    /// Someone's desk changed: it reconnected and proved it is an earlier
-    /// desk (`/resume` with its secret), whose direct messages are its.
-    Desk,
-}
-
-/// A JOIN, a LEAVE or a change of desk, read from the shared log.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PresenceNote {
-    /// What happened.
-    pub kind: PresenceKind,
-    /// When (wire format).
-    pub time: String,
-    /// Who.
-    pub name: String,
-    /// Their colour.
-    pub color: Color,
-    /// The server their desk is on.
-    pub server: String,
-    /// Their desk.
-    pub desk: DeskId,
-}
-
-/// A desk on another server.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RemoteMember {
-    /// Its name.
-    pub name: String,
-    /// Its colour.
-    pub color: Color,
-    /// The server it is on.
-    pub server: String,
-    /// Its desk, for direct messages.
-    pub desk: DeskId,
-}
-
-/// What a log shared by several servers does beyond storing messages.
-pub trait SharedRoom {
-    /// This server's name among the others.
-    fn server_id(&self) -> &str;
-
-    /// Asks for `claim.name` across servers; answered with
-    /// [`Completion::Claimed`], whose JOIN follows as a
-    /// [`Completion::Presence`]. Hands the claim back if the log is too far
-    /// behind to take it.
-    fn claim(&mut self, asker: Asker, claim: NameClaim) -> Result<(), NameClaim>;
-
-    /// Gives back a name this server holds, and tells everyone its desk left.
-    fn release(&mut self, claim: NameClaim);
-
-    /// Tells the other servers that the desk holding `claim.name` is now
-    /// `claim.desk`.
-    fn redesk(&mut self, claim: NameClaim);
-}
-
 /// The store was too far behind to take a request; it comes back untouched.
 #[derive(Debug)]
 pub struct Busy(pub Request);
@@ -446,8 +206,12 @@ pub trait Store: Send {
     /// Whether it answers [`Request::Search`].
     fn can_search(&self) -> bool;
 
-    /// The newest `limit` messages, oldest first, read once at start-up.
+    /// The newest `limit` messages of each room (`#main` and the others),
+    /// oldest first, read once at start-up.
     fn recent(&mut self, limit: usize) -> io::Result<Vec<Message>>;
+
+    /// Every room but `#main`, read once at start-up.
+    fn rooms(&mut self) -> io::Result<Vec<RoomState>>;
 
     /// Queues a request without waiting.
     fn submit(&mut self, request: Request) -> Result<(), Busy>;

@@ -5,7 +5,9 @@
 use chat_shared::{Color, MessageId};
 
 use crate::desk::DeskId;
-use crate::store::{DirectTo, Draft, Message, PresenceKind, PresenceNote, Tx};
+use crate::store::{
+    DirectTo, Draft, Holder, Message, PresenceKind, PresenceNote, RoomChange, Topic, Tx,
+};
 
 /// The names of one room's keys.
 #[derive(Debug, Clone)]
@@ -56,6 +58,26 @@ impl Keys {
     /// stream ID, kept a day, so a resend is not stored twice.
     pub fn tx(&self, desk: DeskId, tx_id: &str) -> String {
         format!("{}tx:{}:{tx_id}", self.prefix, desk_hex(desk))
+    }
+
+    /// The set of every room's key but `#main`'s.
+    pub fn rooms(&self) -> String {
+        format!("{}rooms", self.prefix)
+    }
+
+    /// Room `key`: its name, whether it is private, its topic.
+    pub fn room(&self, key: &str) -> String {
+        format!("{}room:{key}", self.prefix)
+    }
+
+    /// Who is in room `key` (a set of [`Holder::encode`]s).
+    pub fn room_holders(&self, key: &str) -> String {
+        format!("{}room:{key}:holders", self.prefix)
+    }
+
+    /// Who may enter the private room `key`.
+    pub fn room_invited(&self, key: &str) -> String {
+        format!("{}room:{key}:invited", self.prefix)
     }
 
     /// Taken by the one survivor that announces a dead server's LEAVEs.
@@ -110,13 +132,86 @@ pub fn message_fields(draft: &Draft, server: &str) -> Vec<(&'static str, String)
         fields.push(("tx_desk", hex(&tx.desk.0)));
         fields.push(("tx_id", tx.id.clone()));
     }
+    if let Some(room) = &draft.room {
+        fields.push(("room", room.clone()));
+    }
     fields
+}
+
+/// The fields of a change to the rooms' entry.
+pub fn room_fields(change: &RoomChange) -> Vec<(&'static str, String)> {
+    let mut fields = vec![
+        ("kind", "room".to_string()),
+        ("key", change.key().to_string()),
+    ];
+    match change {
+        RoomChange::Enter {
+            name,
+            private,
+            holder,
+            ..
+        } => {
+            fields.push(("op", "enter".to_string()));
+            fields.push(("name", name.clone()));
+            fields.push(("private", u8::from(*private).to_string()));
+            fields.push(("holder", holder.encode()));
+        }
+        RoomChange::Part { holder, .. } => {
+            fields.push(("op", "part".to_string()));
+            fields.push(("holder", holder.encode()));
+        }
+        RoomChange::Topic { topic, .. } => {
+            fields.push(("op", "topic".to_string()));
+            fields.push(("text", topic.text.clone()));
+            fields.push(("by", topic.by.clone()));
+            fields.push(("time", topic.time.clone()));
+        }
+        RoomChange::Invite { holder, by, .. } => {
+            fields.push(("op", "invite".to_string()));
+            fields.push(("holder", holder.encode()));
+            fields.push(("by", by.clone()));
+        }
+    }
+    fields
+}
+
+/// Reads a change to the rooms from its entry's fields.
+fn parse_room_change(field: impl Fn(&str) -> Option<String>) -> Option<RoomChange> {
+    let key = field("key")?;
+    let holder = || field("holder").and_then(|h| Holder::decode(&h));
+    Some(match field("op")?.as_str() {
+        "enter" => RoomChange::Enter {
+            key,
+            name: field("name")?,
+            private: field("private")? == "1",
+            holder: holder()?,
+        },
+        "part" => RoomChange::Part {
+            key,
+            holder: holder()?,
+        },
+        "topic" => RoomChange::Topic {
+            key,
+            topic: Topic {
+                text: field("text")?,
+                by: field("by")?,
+                time: field("time")?,
+            },
+        },
+        "invite" => RoomChange::Invite {
+            key,
+            holder: holder()?,
+            by: field("by")?,
+        },
+        _ => return None,
+    })
 }
 
 /// The fields of a JOIN's, LEAVE's or change of desk's entry.
 pub fn presence_fields(note: &PresenceNote) -> Vec<(&'static str, String)> {
     let kind = match note.kind {
         PresenceKind::Join => "join",
+        PresenceKind::Return => "return",
         PresenceKind::Leave => "leave",
         PresenceKind::Desk => "desk",
     };
@@ -137,6 +232,8 @@ pub enum Entry {
     Message(Message),
     /// A JOIN or a LEAVE.
     Presence(PresenceNote),
+    /// A change to the rooms.
+    Room(RoomChange),
 }
 
 /// Reads an entry; `None` for one this server does not understand (written
@@ -144,6 +241,9 @@ pub enum Entry {
 pub fn parse_entry(entry: &redis::streams::StreamId) -> Option<Entry> {
     let id: MessageId = entry.id.parse().ok()?;
     let field = |name: &str| entry.get::<String>(name);
+    if field("kind")? == "room" {
+        return parse_room_change(field).map(Entry::Room);
+    }
     let name = field("name")?;
     let color = field("color")
         .and_then(|c| c.parse().ok())
@@ -176,11 +276,13 @@ pub fn parse_entry(entry: &redis::streams::StreamId) -> Option<Entry> {
                 text: field("text")?,
                 direct,
                 tx,
+                room: field("room"),
             }))
         }
-        "join" | "leave" | "desk" => Some(Entry::Presence(PresenceNote {
+        "join" | "return" | "leave" | "desk" => Some(Entry::Presence(PresenceNote {
             kind: match kind.as_str() {
                 "join" => PresenceKind::Join,
+                "return" => PresenceKind::Return,
                 "leave" => PresenceKind::Leave,
                 _ => PresenceKind::Desk,
             },
@@ -237,6 +339,7 @@ mod tests {
             text: "hi there".to_string(),
             direct,
             tx: None,
+            room: None,
         }
     }
 
@@ -306,6 +409,57 @@ mod tests {
     }
 
     #[test]
+    fn a_room_message_round_trips() {
+        let draft = Draft {
+            room: Some("dev".to_string()),
+            ..draft(None)
+        };
+        let parsed = parse_entry(&entry("9-0", message_fields(&draft, "s1")));
+        assert_eq!(
+            parsed,
+            Some(Entry::Message(Message::from_draft(
+                draft,
+                MessageId::new(9, 0)
+            )))
+        );
+    }
+
+    #[test]
+    fn room_changes_round_trip() {
+        let holder = Holder::Desk(DeskId::of("a"));
+        for change in [
+            RoomChange::Enter {
+                key: "dev".into(),
+                name: "#Dev".into(),
+                private: true,
+                holder: holder.clone(),
+            },
+            RoomChange::Part {
+                key: "dev".into(),
+                holder: holder.clone(),
+            },
+            RoomChange::Topic {
+                key: "dev".into(),
+                topic: Topic {
+                    text: "ship it".into(),
+                    by: "bob".into(),
+                    time: "t".into(),
+                },
+            },
+            RoomChange::Invite {
+                key: "dev".into(),
+                holder,
+                by: "carol".into(),
+            },
+        ] {
+            assert_eq!(
+                parse_entry(&entry("10-0", room_fields(&change))),
+                Some(Entry::Room(change))
+            );
+        }
+    }
+
+    #[test]
     fn tags_are_kept_per_desk() {
         let keys = Keys::new("main");
         assert_ne!(
@@ -319,7 +473,12 @@ mod tests {
 
     #[test]
     fn a_presence_round_trips() {
-        for kind in [PresenceKind::Join, PresenceKind::Leave, PresenceKind::Desk] {
+        for kind in [
+            PresenceKind::Join,
+            PresenceKind::Return,
+            PresenceKind::Leave,
+            PresenceKind::Desk,
+        ] {
             let note = PresenceNote {
                 kind,
                 time: "t".to_string(),

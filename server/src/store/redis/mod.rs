@@ -45,6 +45,7 @@
 //! keeps the entries. A reader more than [`STREAM_MAX_ENTRIES`] behind would
 //! find the oldest trimmed, and go on from the oldest left.
 
+use std::collections::HashMap;
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
@@ -61,8 +62,8 @@ use chat_shared::MessageId;
 use crate::config::RedisTarget;
 
 use super::{
-    Asker, Busy, Completion, Message, NameClaim, RemoteMember, Request, SearchRefusal, SharedRoom,
-    Store,
+    Asker, Busy, Completion, Holder, Message, NameClaim, RemoteMember, Request, RoomState,
+    SearchRefusal, SharedRoom, Store, Topic,
 };
 
 pub mod entry;
@@ -100,6 +101,8 @@ pub struct RedisStore {
     last_at_start: MessageId,
     /// The newest room messages at start, oldest first.
     recent: Vec<Message>,
+    /// The rooms, read at open, until [`Store::rooms`] takes them.
+    rooms: Vec<RoomState>,
     /// The desks of the other servers at start.
     roster: Vec<RemoteMember>,
     client: redis::Client,
@@ -166,8 +169,10 @@ impl RedisStore {
             .first()
             .and_then(|entry| entry.id.parse().ok())
             .unwrap_or(MessageId::ZERO);
-        let recent =
-            recent_messages(&mut connection, &keys, last_at_start, history).map_err(read)?;
+        let rooms = read_rooms(&mut connection, &keys).map_err(read)?;
+        let room_names: Vec<&str> = rooms.iter().map(|room| room.name.as_str()).collect();
+        let recent = recent_messages(&mut connection, &keys, last_at_start, history, &room_names)
+            .map_err(read)?;
         let roster = read_roster(&mut connection, &keys).map_err(read)?;
         Ok(RedisStore {
             address,
@@ -176,6 +181,7 @@ impl RedisStore {
             server_id: crate::desk::random_hex(8),
             last_at_start,
             recent,
+            rooms,
             roster,
             client,
             jobs: None,
@@ -267,9 +273,13 @@ impl Store for RedisStore {
         true
     }
 
-    fn recent(&mut self, limit: usize) -> io::Result<Vec<Message>> {
-        let skip = self.recent.len().saturating_sub(limit);
-        Ok(self.recent.split_off(skip))
+    fn recent(&mut self, _limit: usize) -> io::Result<Vec<Message>> {
+        // Read at open, `history` of each room.
+        Ok(std::mem::take(&mut self.recent))
+    }
+
+    fn rooms(&mut self) -> io::Result<Vec<RoomState>> {
+        Ok(std::mem::take(&mut self.rooms))
     }
 
     fn submit(&mut self, request: Request) -> Result<(), Busy> {
@@ -285,12 +295,14 @@ impl Store for RedisStore {
                 asker,
                 after,
                 desk,
+                scope,
                 budget_bytes,
             } => {
                 let replay = reader::Replay {
                     asker,
                     after,
                     desk,
+                    scope,
                     budget_bytes,
                 };
                 let refused = match &self.replays {
@@ -305,6 +317,7 @@ impl Store for RedisStore {
                         asker: r.asker,
                         after: r.after,
                         desk: r.desk,
+                        scope: r.scope,
                         budget_bytes: r.budget_bytes,
                     }));
                 }
@@ -312,6 +325,14 @@ impl Store for RedisStore {
                 let _ = self.send_job(writer::Job::UnblockReader);
                 Ok(())
             }
+            Request::ChangeRoom { asker, change } => self
+                .send_job(writer::Job::ChangeRoom { asker, change })
+                .map_err(|job| match job {
+                    writer::Job::ChangeRoom { asker, change } => {
+                        Busy(Request::ChangeRoom { asker, change })
+                    }
+                    _ => unreachable!("the job sent is the job handed back"),
+                }),
             // The rules ask only a store that searches.
             Request::Search { asker, .. } => {
                 self.answered.push(Completion::SearchFailed {
@@ -365,12 +386,16 @@ impl SharedRoom for RedisStore {
         &self.server_id
     }
 
-    fn claim(&mut self, asker: Asker, claim: NameClaim) -> Result<(), NameClaim> {
-        self.send_job(writer::Job::Claim { asker, claim })
-            .map_err(|job| match job {
-                writer::Job::Claim { claim, .. } => claim,
-                _ => unreachable!("the job sent is the job handed back"),
-            })
+    fn claim(&mut self, asker: Asker, claim: NameClaim, returning: bool) -> Result<(), NameClaim> {
+        self.send_job(writer::Job::Claim {
+            asker,
+            claim,
+            returning,
+        })
+        .map_err(|job| match job {
+            writer::Job::Claim { claim, .. } => claim,
+            _ => unreachable!("the job sent is the job handed back"),
+        })
     }
 
     fn redesk(&mut self, claim: NameClaim) {
@@ -442,20 +467,37 @@ enum Walk {
     Stop,
 }
 
-/// The newest `limit` room messages up to `newest`, oldest first.
+/// Most entries looked at, going back, for the rooms' recent messages: a
+/// room quiet for that long starts with less history.
+const RECENT_LOOK_BACK_ENTRIES: usize = 20 * PAGE_ENTRIES;
+
+/// The newest `limit` messages of `#main` and of each room of `rooms`, up
+/// to `newest`, oldest first, looking back at most
+/// [`RECENT_LOOK_BACK_ENTRIES`] entries.
 fn recent_messages(
     connection: &mut redis::Connection,
     keys: &Keys,
     newest: MessageId,
     limit: usize,
+    rooms: &[&str],
 ) -> redis::RedisResult<Vec<Message>> {
     let mut messages = Vec::new();
     if limit > 0 && newest != MessageId::ZERO {
+        let mut kept: HashMap<Option<String>, usize> = HashMap::new();
+        let mut seen = 0;
         walk_back(connection, keys, newest, MessageId::ZERO, |message| {
-            if message.direct.is_none() {
+            seen += 1;
+            let count = kept.entry(message.room.clone()).or_default();
+            if message.direct.is_none() && *count < limit {
+                *count += 1;
                 messages.push(message);
             }
-            if messages.len() == limit {
+            let all_full = kept.get(&None).is_some_and(|n| *n >= limit)
+                && rooms.iter().all(|room| {
+                    kept.get(&Some(room.to_string()))
+                        .is_some_and(|n| *n >= limit)
+                });
+            if all_full || seen >= RECENT_LOOK_BACK_ENTRIES {
                 Walk::Stop
             } else {
                 Walk::Continue
@@ -464,6 +506,38 @@ fn recent_messages(
     }
     messages.reverse();
     Ok(messages)
+}
+
+/// Every room but `#main`, with who is in it and who was invited.
+fn read_rooms(
+    connection: &mut redis::Connection,
+    keys: &Keys,
+) -> redis::RedisResult<Vec<RoomState>> {
+    let mut room_keys: Vec<String> = connection.smembers(keys.rooms())?;
+    room_keys.sort();
+    let mut rooms = Vec::with_capacity(room_keys.len());
+    for key in room_keys {
+        let fields: HashMap<String, String> = connection.hgetall(keys.room(&key))?;
+        let holders: Vec<String> = connection.smembers(keys.room_holders(&key))?;
+        let invited: Vec<String> = connection.smembers(keys.room_invited(&key))?;
+        let Some(name) = fields.get("name") else {
+            continue;
+        };
+        let topic = fields.get("topic").map(|text| Topic {
+            text: text.clone(),
+            by: fields.get("topic_by").cloned().unwrap_or_default(),
+            time: fields.get("topic_time").cloned().unwrap_or_default(),
+        });
+        rooms.push(RoomState {
+            key,
+            name: name.clone(),
+            private: fields.get("private").is_some_and(|p| p == "1"),
+            topic,
+            holders: holders.iter().filter_map(|h| Holder::decode(h)).collect(),
+            invited: invited.iter().filter_map(|h| Holder::decode(h)).collect(),
+        });
+    }
+    Ok(rooms)
 }
 
 /// The desks of every server that is alive.

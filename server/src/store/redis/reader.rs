@@ -18,7 +18,7 @@ use super::entry::{parse_entry, stream_id, Entry, Keys};
 use super::{walk_back, Walk, CONNECT_TIMEOUT};
 use crate::desk::DeskId;
 use crate::ids::Asker;
-use crate::store::{Completion, ReplayFill};
+use crate::store::{Completion, ReplayFill, Scope};
 
 /// How long one `XREAD` waits for news: how late the reader notices it
 /// should stop.
@@ -39,6 +39,8 @@ pub struct Replay {
     pub after: MessageId,
     /// The desk it proved to be.
     pub desk: Option<DeskId>,
+    /// The rooms it is in.
+    pub scope: Scope,
     /// Most bytes of messages to answer with.
     pub budget_bytes: usize,
 }
@@ -145,11 +147,15 @@ impl Reader {
             }
             match parse_entry(item) {
                 Some(Entry::Message(message)) => messages.push(message),
-                Some(Entry::Presence(note)) => {
+                Some(other) => {
                     if !messages.is_empty() {
                         self.hand_over(Completion::Appended(std::mem::take(&mut messages)));
                     }
-                    self.hand_over(Completion::Presence(note));
+                    self.hand_over(match other {
+                        Entry::Presence(note) => Completion::Presence(note),
+                        Entry::Room(change) => Completion::RoomChanged(change),
+                        Entry::Message(_) => unreachable!("messages are gathered above"),
+                    });
                 }
                 None => {}
             }
@@ -171,7 +177,7 @@ impl Reader {
         let mut fill = ReplayFill::new(replay.budget_bytes);
         if replay.after < self.last {
             walk_back(connection, &self.keys, self.last, replay.after, |message| {
-                if message.visible_to(replay.desk) {
+                if message.visible_to(replay.desk, &replay.scope) {
                     fill.offer(message);
                 }
                 Walk::Continue

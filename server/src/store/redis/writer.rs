@@ -17,11 +17,15 @@ use redis::Commands;
 use chat_shared::message::timestamp_now;
 use chat_shared::MessageId;
 
-use super::entry::{desk_hex, member_value, message_fields, parse_member, presence_fields, Keys};
+use super::entry::{
+    desk_hex, member_value, message_fields, parse_member, presence_fields, room_fields, Keys,
+};
 use super::reader::ReaderSignals;
 use super::{CONNECT_TIMEOUT, STREAM_MAX_ENTRIES};
 use crate::ids::Asker;
-use crate::store::{ClaimOutcome, Completion, Draft, NameClaim, PresenceKind, PresenceNote};
+use crate::store::{
+    ClaimOutcome, Completion, Draft, NameClaim, PresenceKind, PresenceNote, RoomChange,
+};
 
 /// How often this server says it is alive and looks for dead servers: one
 /// SET and a look at the list of servers, cheap at any number of desks.
@@ -121,6 +125,8 @@ pub enum Job {
         asker: Asker,
         /// The name.
         claim: NameClaim,
+        /// Whether the desk is coming back (with its secret).
+        returning: bool,
     },
     /// Give back a name; its desk left.
     Release(NameClaim),
@@ -128,6 +134,13 @@ pub enum Job {
     Redesk(NameClaim),
     /// Interrupt the reader's `XREAD BLOCK`: a replay waits for it.
     UnblockReader,
+    /// Change the rooms: kept in the rooms' keys, told in the stream.
+    ChangeRoom {
+        /// Who asked.
+        asker: Asker,
+        /// The change.
+        change: RoomChange,
+    },
 }
 
 /// See the module docs.
@@ -205,7 +218,11 @@ impl Writer {
     fn serve(&mut self, job: Job) {
         match job {
             Job::Append(drafts) => self.append_all(drafts),
-            Job::Claim { asker, claim } => self.claim(asker, claim),
+            Job::Claim {
+                asker,
+                claim,
+                returning,
+            } => self.claim(asker, claim, returning),
             Job::Release(claim) => {
                 self.names.remove(&claim.key);
                 if self.with_redis(|w, c| w.release(c, &claim)).is_err() {
@@ -234,7 +251,67 @@ impl Writer {
                 self.names.insert(claim.key.clone(), claim);
             }
             Job::UnblockReader => self.unblock_reader(),
+            Job::ChangeRoom { asker, change } => {
+                if let Err(e) = self.with_redis(|w, c| w.change_room(c, &change)) {
+                    self.hand_over(Completion::RoomNotSaved {
+                        asker,
+                        error: format!("the room's link failed: {e}"),
+                    });
+                }
+            }
         }
+    }
+
+    /// Keeps a change to the rooms in their keys and tells it in the
+    /// stream, in one transaction; the reader hands it to every server.
+    fn change_room(
+        &self,
+        connection: &mut redis::Connection,
+        change: &RoomChange,
+    ) -> redis::RedisResult<()> {
+        let keys = &self.keys;
+        let key = change.key();
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        match change {
+            RoomChange::Enter {
+                name,
+                private,
+                holder,
+                ..
+            } => {
+                pipe.sadd(keys.rooms(), key).ignore();
+                pipe.hset_nx(keys.room(key), "name", name).ignore();
+                pipe.hset_nx(keys.room(key), "private", u8::from(*private))
+                    .ignore();
+                pipe.sadd(keys.room_holders(key), holder.encode()).ignore();
+            }
+            RoomChange::Part { holder, .. } => {
+                pipe.srem(keys.room_holders(key), holder.encode()).ignore();
+            }
+            RoomChange::Topic { topic, .. } => {
+                pipe.hset_multiple(
+                    keys.room(key),
+                    &[
+                        ("topic", &topic.text),
+                        ("topic_by", &topic.by),
+                        ("topic_time", &topic.time),
+                    ],
+                )
+                .ignore();
+            }
+            RoomChange::Invite { holder, .. } => {
+                pipe.sadd(keys.room_invited(key), holder.encode()).ignore();
+            }
+        }
+        pipe.xadd_maxlen(
+            keys.stream(),
+            StreamMaxlen::Approx(STREAM_MAX_ENTRIES),
+            "*",
+            &room_fields(change),
+        )
+        .ignore();
+        pipe.query(connection)
     }
 
     /// Runs `work` on the connection, connecting first if needed; a failure
@@ -358,7 +435,7 @@ impl Writer {
 
     /// Takes the name if nobody holds it. The desk hears first, then the
     /// JOIN goes into the stream, so its `WELCOME` comes before its `JOIN`.
-    fn claim(&mut self, asker: Asker, claim: NameClaim) {
+    fn claim(&mut self, asker: Asker, claim: NameClaim, returning: bool) {
         let name_key = self.keys.name(&claim.key);
         let taken = self.with_redis(|w, c| {
             let answer: redis::Value = w
@@ -404,8 +481,13 @@ impl Writer {
         });
         if granted {
             let server = self.server_id.clone();
+            let arrival = if returning {
+                PresenceKind::Return
+            } else {
+                PresenceKind::Join
+            };
             if self
-                .with_redis(|w, c| w.announce(c, PresenceKind::Join, &claim, &server))
+                .with_redis(|w, c| w.announce(c, arrival, &claim, &server))
                 .is_err()
             {
                 tracing::warn!(name = %claim.name, "[!] The room's link failed announcing a desk");
@@ -481,7 +563,7 @@ impl Writer {
                         "[!] The other servers counted this one dead; its desks join again."
                     );
                     for claim in w.names.values() {
-                        w.announce(c, PresenceKind::Join, claim, &w.server_id)?;
+                        w.announce(c, PresenceKind::Return, claim, &w.server_id)?;
                     }
                 }
             }

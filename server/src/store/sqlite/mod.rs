@@ -48,14 +48,15 @@ use rusqlite::{params, Connection, OptionalExtension};
 use chat_shared::MessageId;
 
 use super::{
-    Busy, Completion, Draft, Message, ReplayFill, Request, SearchRefusal, Store, REPLAY_LIMIT,
+    Busy, Completion, Draft, Holder, Message, ReplayFill, Request, RoomChange, RoomState, Scope,
+    SearchRefusal, Store, Topic,
 };
 use crate::desk::DeskId;
 use crate::ids::Asker;
-use rows::{for_newest_after, newest_after, sequence_of, VISIBLE};
+use rows::{count_after, for_newest_after, recent_in};
 use schema::describe;
 pub use schema::{open_database, Lock};
-use search::{SearchRequest, Searcher};
+use search::Searcher;
 
 /// Requests waiting for the storage thread before the loop is told it is
 /// busy: at one batch per loop pass, seconds of traffic on a stalled disk.
@@ -92,6 +93,24 @@ pub struct SqliteStore {
     /// Held for the server's life: no second server on this file. Last, so
     /// it is dropped after the connection (see the `Drop` impl).
     _lock: std::fs::File,
+}
+
+impl SqliteStore {
+    /// The connection the loop's thread reads with at start-up, before the
+    /// storage thread takes it.
+    fn start_up_connection(&self) -> io::Result<&Connection> {
+        self.connection
+            .as_ref()
+            .ok_or_else(|| io::Error::other("the storage thread owns the connection"))
+    }
+
+    fn failed(&self, e: &rusqlite::Error) -> io::Error {
+        io::Error::other(format!(
+            "the room's log {}: {}",
+            self.path.display(),
+            describe(e)
+        ))
+    }
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -184,31 +203,30 @@ impl Store for SqliteStore {
     }
 
     fn recent(&mut self, limit: usize) -> io::Result<Vec<Message>> {
-        let connection = self
-            .connection
-            .as_ref()
-            .ok_or_else(|| io::Error::other("the storage thread owns the connection"))?;
-        let mut messages = newest_after(connection, MessageId::ZERO, limit, None).map_err(|e| {
-            io::Error::other(format!(
-                "the room's log {}: {}",
-                self.path.display(),
-                describe(&e)
-            ))
-        })?;
-        messages.reverse();
-        Ok(messages)
+        let connection = self.start_up_connection()?;
+        let read = || -> rusqlite::Result<Vec<Message>> {
+            let mut messages = recent_in(connection, None, limit)?;
+            for room in room_names(connection)? {
+                messages.extend(recent_in(connection, Some(&room), limit)?);
+            }
+            messages.sort_by_key(|message| message.id);
+            Ok(messages)
+        };
+        read().map_err(|e| self.failed(&e))
+    }
+
+    fn rooms(&mut self) -> io::Result<Vec<RoomState>> {
+        let connection = self.start_up_connection()?;
+        read_rooms(connection).map_err(|e| self.failed(&e))
     }
 
     fn submit(&mut self, request: Request) -> Result<(), Busy> {
-        if let Request::Search { asker, words, desk } = request {
-            let search = SearchRequest { asker, words, desk };
+        if let Request::Search { .. } = request {
             return match &self.searcher {
-                Some(searcher) => searcher.submit(search),
-                None => Err(search),
+                Some(searcher) => searcher.submit(request),
+                None => Err(request),
             }
-            .map_err(|SearchRequest { asker, words, desk }| {
-                Busy(Request::Search { asker, words, desk })
-            });
+            .map_err(Busy);
         }
         let Some(requests) = &self.requests else {
             return Err(Busy(request));
@@ -308,15 +326,27 @@ impl Storage {
                     asker,
                     after,
                     desk,
+                    scope,
                     budget_bytes,
                 } => {
                     self.commit(std::mem::take(&mut drafts));
                     let completion = self
-                        .replay(asker, after, desk, budget_bytes)
+                        .replay(asker, after, desk, &scope, budget_bytes)
                         .unwrap_or_else(|e| Completion::ReplayFailed {
                             asker,
                             error: e.to_string(),
                         });
+                    let _ = self.done.send(completion);
+                }
+                Request::ChangeRoom { asker, change } => {
+                    self.commit(std::mem::take(&mut drafts));
+                    let completion = match change_room(&mut self.connection, &change) {
+                        Ok(()) => Completion::RoomChanged(change),
+                        Err(e) => Completion::RoomNotSaved {
+                            asker,
+                            error: describe(&e),
+                        },
+                    };
                     let _ = self.done.send(completion);
                 }
             }
@@ -369,8 +399,8 @@ impl Storage {
                 .prepare_cached("SELECT id FROM messages WHERE tx_desk = ?1 AND tx_id = ?2")?;
             let mut insert = transaction.prepare_cached(
                 "INSERT INTO messages
-                     (time, name, color, text, recipient, from_desk, to_desk, tx_desk, tx_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                     (time, name, color, text, recipient, from_desk, to_desk, tx_desk, tx_id, room)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )?;
             for draft in drafts {
                 let tx_desk = draft.tx.as_ref().map(|tx| tx.desk.0.to_vec());
@@ -395,6 +425,7 @@ impl Storage {
                     direct.map(|d| d.to_desk.0.to_vec()),
                     tx_desk,
                     tx_id,
+                    draft.room,
                 ])?;
                 let id = transaction.last_insert_rowid() as u64;
                 stored.push(Stored::New(MessageId::from_sequence(id)));
@@ -404,30 +435,26 @@ impl Storage {
         Ok(stored)
     }
 
-    /// The newest messages after `after` that `desk` may see, as many as
-    /// fit `budget_bytes`; rows past that are not read, only counted.
+    /// The newest messages after `after` that a desk sees (`desk`,
+    /// `scope`), as many as fit `budget_bytes`; rows past that are not read,
+    /// only counted.
     fn replay(
         &self,
         asker: Asker,
         after: MessageId,
         desk: Option<DeskId>,
+        scope: &Scope,
         budget_bytes: usize,
     ) -> rusqlite::Result<Completion> {
         let mut fill = ReplayFill::new(budget_bytes);
-        for_newest_after(&self.connection, after, desk, |message| fill.offer(message))?;
+        for_newest_after(&self.connection, after, desk, scope, |message| {
+            fill.offer(message)
+        })?;
         if !fill.is_full() {
             return Ok(fill.answer(asker, 0));
         }
-        let missed: i64 = self.connection.query_row(
-            &format!("SELECT count(*) FROM messages m WHERE m.id > ?1 AND {VISIBLE}"),
-            params![
-                sequence_of(after),
-                REPLAY_LIMIT as i64,
-                desk.map(|d| d.0.to_vec())
-            ],
-            |row| row.get(0),
-        )?;
-        Ok(fill.answer_out_of(asker, missed as u64))
+        let missed = count_after(&self.connection, after, desk, scope)?;
+        Ok(fill.answer_out_of(asker, missed))
     }
 
     fn checkpoint(&mut self, mode: &str) {
@@ -451,4 +478,98 @@ enum Stored {
     New(MessageId),
     /// The message it was stored as before (the same desk and ID).
     Before(MessageId),
+}
+
+/// The names of every room but `#main`.
+fn room_names(connection: &Connection) -> rusqlite::Result<Vec<String>> {
+    let mut statement = connection.prepare("SELECT name FROM rooms ORDER BY key")?;
+    let keys = statement.query_map([], |row| row.get(0))?;
+    keys.collect()
+}
+
+/// Every room but `#main`, with who is in it and who was invited.
+fn read_rooms(connection: &Connection) -> rusqlite::Result<Vec<RoomState>> {
+    let mut rooms = Vec::new();
+    let mut statement =
+        connection.prepare("SELECT key, name, private, topic, topic_by, topic_time FROM rooms")?;
+    let mut rows = statement.query([])?;
+    while let Some(row) = rows.next()? {
+        let text: Option<String> = row.get(3)?;
+        let topic = match text {
+            Some(text) => Some(Topic {
+                text,
+                by: row.get::<_, Option<String>>(4)?.unwrap_or_default(),
+                time: row.get::<_, Option<String>>(5)?.unwrap_or_default(),
+            }),
+            None => None,
+        };
+        rooms.push(RoomState {
+            key: row.get(0)?,
+            name: row.get(1)?,
+            private: row.get(2)?,
+            topic,
+            holders: Vec::new(),
+            invited: Vec::new(),
+        });
+    }
+    let mut holders =
+        connection.prepare("SELECT holder, invited FROM room_holders WHERE room = ?1")?;
+    for room in &mut rooms {
+        let rows = holders.query_map([&room.key], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, bool>(1)?))
+        })?;
+        for row in rows {
+            let (holder, invited) = row?;
+            let Some(holder) = Holder::decode(&holder) else {
+                continue; // written by a newer server
+            };
+            if invited {
+                room.invited.push(holder);
+            } else {
+                room.holders.push(holder);
+            }
+        }
+    }
+    Ok(rooms)
+}
+
+/// Keeps one change to the rooms, in one transaction.
+fn change_room(connection: &mut Connection, change: &RoomChange) -> rusqlite::Result<()> {
+    let transaction = connection.transaction()?;
+    match change {
+        RoomChange::Enter {
+            key,
+            name,
+            private,
+            holder,
+        } => {
+            transaction.execute(
+                "INSERT OR IGNORE INTO rooms (key, name, private) VALUES (?1, ?2, ?3)",
+                params![key, name, private],
+            )?;
+            transaction.execute(
+                "INSERT OR IGNORE INTO room_holders (room, holder, invited) VALUES (?1, ?2, 0)",
+                params![key, holder.encode()],
+            )?;
+        }
+        RoomChange::Part { key, holder } => {
+            transaction.execute(
+                "DELETE FROM room_holders WHERE room = ?1 AND holder = ?2 AND invited = 0",
+                params![key, holder.encode()],
+            )?;
+        }
+        RoomChange::Topic { key, topic } => {
+            transaction.execute(
+                "UPDATE rooms SET topic = ?2, topic_by = ?3, topic_time = ?4 WHERE key = ?1",
+                params![key, topic.text, topic.by, topic.time],
+            )?;
+        }
+        RoomChange::Invite { key, holder, .. } => {
+            transaction.execute(
+                "INSERT OR IGNORE INTO room_holders (room, holder, invited) VALUES (?1, ?2, 1)",
+                params![key, holder.encode()],
+            )?;
+        }
+    }
+    transaction.commit()
 }

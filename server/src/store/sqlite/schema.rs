@@ -12,8 +12,9 @@ use rusqlite::{params, Connection, OpenFlags};
 const APPLICATION_ID: i64 = 0x4348_4154;
 
 /// The schema's version (`PRAGMA user_version`): 2 added direct messages
-/// and search, 3 accounts, 4 the desks' own IDs for their messages (`/tx`).
-const SCHEMA_VERSION: i64 = 4;
+/// and search, 3 accounts, 4 the desks' own IDs for their messages (`/tx`),
+/// 5 rooms.
+const SCHEMA_VERSION: i64 = 5;
 
 /// How long a write waits for another connection's (the `user` commands')
 /// transaction; they are a few rows, so this is generous.
@@ -162,7 +163,27 @@ fn create_schema(connection: &Connection) -> rusqlite::Result<()> {
              -- Tagged messages only (/tx): the sending desk's SHA-256 and
              -- its own ID for the message; a pair is stored once.
              tx_desk BLOB,
-             tx_id TEXT
+             tx_id TEXT,
+             -- The room's name as it was made; NULL for #main (and for
+             -- direct messages).
+             room TEXT
+         );
+         -- Every room but #main.
+         CREATE TABLE IF NOT EXISTS rooms (
+             key TEXT PRIMARY KEY,
+             name TEXT NOT NULL,
+             private INTEGER NOT NULL,
+             topic TEXT,
+             topic_by TEXT,
+             topic_time TEXT
+         );
+         -- Who is in each room (invited = 0) and who may enter a private
+         -- one (invited = 1): an account (a:KEY) or a desk (d:SHA-256).
+         CREATE TABLE IF NOT EXISTS room_holders (
+             room TEXT NOT NULL,
+             holder TEXT NOT NULL,
+             invited INTEGER NOT NULL,
+             PRIMARY KEY (room, holder, invited)
          );
          -- People who may log in (--auth token): a token's SHA-256, never
          -- the token (see store/accounts.rs).
@@ -180,10 +201,15 @@ fn create_schema(connection: &Connection) -> rusqlite::Result<()> {
              ALTER TABLE messages ADD COLUMN tx_id TEXT;",
         )?;
     }
+    if (1..5).contains(&version) {
+        // Versions 1 to 4 had one room: their messages are #main's.
+        connection.execute_batch("ALTER TABLE messages ADD COLUMN room TEXT;")?;
+    }
     connection.execute_batch(SEARCH_INDEX)?;
     connection.execute_batch(
         "CREATE UNIQUE INDEX IF NOT EXISTS messages_tx ON messages (tx_desk, tx_id)
-             WHERE tx_id IS NOT NULL;",
+             WHERE tx_id IS NOT NULL;
+         CREATE INDEX IF NOT EXISTS messages_room ON messages (room, id);",
     )?;
     connection.pragma_update(None, "application_id", APPLICATION_ID)?;
     connection.pragma_update(None, "user_version", SCHEMA_VERSION)?;

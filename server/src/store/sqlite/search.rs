@@ -15,13 +15,12 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use mio::Waker;
-use rusqlite::{params, Connection, OpenFlags};
+use rusqlite::{named_params, Connection, OpenFlags};
 
-use super::rows::{message_from_row, MESSAGE_COLUMNS, VISIBLE};
+use super::rows::{message_from_row, visible_params, MESSAGE_COLUMNS, VISIBLE};
 use super::schema::{describe, BUSY_TIMEOUT};
 use crate::desk::DeskId;
-use crate::ids::Asker;
-use crate::store::{Completion, Message, SearchRefusal, SEARCH_LIMIT};
+use crate::store::{Completion, Message, Request, Scope, SearchRefusal, SEARCH_LIMIT};
 
 /// Searches waiting for the search thread before the next is refused as
 /// busy: a few seconds of a busy office's searching, and no more memory
@@ -44,18 +43,10 @@ const SEARCH_NICENESS: libc::c_int = 10;
 /// Most words a search looks for.
 const MAX_SEARCH_WORDS: usize = 16;
 
-/// One search, as the loop asked for it.
-#[derive(Debug)]
-pub(super) struct SearchRequest {
-    pub asker: Asker,
-    pub words: String,
-    pub desk: Option<DeskId>,
-}
-
 /// The search thread, and the queue to it.
 pub(super) struct Searcher {
     /// To the search thread; `None` once stopped.
-    requests: Option<SyncSender<SearchRequest>>,
+    requests: Option<SyncSender<Request>>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -92,9 +83,9 @@ impl Searcher {
         })
     }
 
-    /// Queues a search; hands it back when the queue is full (or the
-    /// thread is gone).
-    pub fn submit(&self, request: SearchRequest) -> Result<(), SearchRequest> {
+    /// Queues a search ([`Request::Search`]); hands it back when the queue
+    /// is full (or the thread is gone).
+    pub fn submit(&self, request: Request) -> Result<(), Request> {
         let Some(requests) = &self.requests else {
             return Err(request);
         };
@@ -134,14 +125,22 @@ impl Drop for Searcher {
 /// The search thread: answers each search in turn.
 fn run(
     connection: &Connection,
-    incoming: Receiver<SearchRequest>,
+    incoming: Receiver<Request>,
     done: &SyncSender<Completion>,
     waker: &Waker,
 ) {
     lower_priority();
     for request in incoming {
-        let asker = request.asker;
-        let completion = match search(connection, &request.words, request.desk) {
+        let Request::Search {
+            asker,
+            words,
+            desk,
+            scope,
+        } = request
+        else {
+            continue; // only searches are queued here
+        };
+        let completion = match search(connection, &words, desk, &scope) {
             Ok(mut messages) => {
                 messages.reverse();
                 Completion::Found { asker, messages }
@@ -174,13 +173,14 @@ fn search(
     connection: &Connection,
     words: &str,
     desk: Option<DeskId>,
+    scope: &Scope,
 ) -> Result<Vec<Message>, SearchRefusal> {
     let query = fts_query(words).ok_or(SearchRefusal::BadWords)?;
     let deadline = Instant::now() + SEARCH_TIME_LIMIT;
     let stop_late = move || Instant::now() > deadline;
     let result = connection
         .progress_handler(STEPS_BETWEEN_CLOCK_CHECKS, Some(stop_late))
-        .and_then(|()| matching(connection, &query, desk));
+        .and_then(|()| matching(connection, &query, desk, scope));
     let _ = connection.progress_handler(0, None::<fn() -> bool>);
     result.map_err(|e| refusal(&e))
 }
@@ -189,14 +189,21 @@ fn matching(
     connection: &Connection,
     query: &str,
     desk: Option<DeskId>,
+    scope: &Scope,
 ) -> rusqlite::Result<Vec<Message>> {
     // FTS5 walks its index newest first, so a common word costs no sort.
     let mut statement = connection.prepare_cached(&format!(
         "SELECT {MESSAGE_COLUMNS} FROM messages_fts f JOIN messages m ON m.id = f.rowid
-         WHERE messages_fts MATCH ?1 AND {VISIBLE} ORDER BY f.rowid DESC LIMIT ?2"
+         WHERE messages_fts MATCH :query AND {VISIBLE} ORDER BY f.rowid DESC LIMIT :limit"
     ))?;
-    let desk = desk.map(|d| d.0.to_vec());
-    let rows = statement.query_map(params![query, SEARCH_LIMIT as i64, desk], message_from_row)?;
+    let (desk, main, rooms) = visible_params(desk, scope);
+    let rows = statement.query_map(
+        named_params! {
+            ":query": query, ":limit": SEARCH_LIMIT as i64,
+            ":desk": desk, ":main": main, ":rooms": rooms,
+        },
+        message_from_row,
+    )?;
     rows.collect()
 }
 
