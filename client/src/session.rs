@@ -315,7 +315,15 @@ impl Session {
         }
         self.link.open(connected.stream)?;
         let resume_from = self.view.connection_opened();
-        match self.identity.connection_opened(resume_from) {
+        let joining = self.identity.connection_opened(resume_from);
+        if joining.is_none() && self.identity.token().is_none() {
+            // A first line says this is a desk of ours, so the server sends
+            // the history at once rather than after a short silence (it
+            // tells protocols apart on the first line). With an account the
+            // first line is `/auth`, once the name is known.
+            let _ = self.send(&ClientLine::Ping);
+        }
+        match joining {
             Some(joining) => self.send_join(joining),
             // The first time, the prompt waits for the history.
             None if !self.identity.awaiting_history() && self.link.was_lost() => self.ask_name(),

@@ -18,7 +18,7 @@ use chat_shared::Line;
 
 use crate::close::{AfterLine, Close, CloseReason};
 use crate::frames::Frame;
-use crate::framing::{Dialect, Framing};
+use crate::framing::{Dialect, Framing, DECIDE_AFTER};
 use crate::outbox::Outbox;
 use crate::rate::TokenBucket;
 use crate::transport::{FirstByte, Security, Transport};
@@ -185,8 +185,23 @@ impl Connection {
     }
 
     /// The protocol it speaks.
-    pub fn dialect(&self) -> Dialect {
+    pub fn dialect(&self) -> &Dialect {
         self.framing.dialect()
+    }
+
+    /// When it will count as one of our desks if it says nothing, while it
+    /// has not said what it speaks.
+    pub fn silent_deadline(&self) -> Option<Instant> {
+        self.framing
+            .dialect()
+            .holds_output()
+            .then(|| self.opened_at + DECIDE_AFTER)
+    }
+
+    /// It said nothing in time: it is one of our desks, and what waited for
+    /// it may go.
+    pub fn decide_silent(&mut self) {
+        self.framing.decide_silent();
     }
 
     /// True until its first byte has settled plain or TLS.
@@ -242,7 +257,7 @@ impl Connection {
         &mut self,
         buffer: &mut [u8],
         now: Instant,
-        mut handle: impl FnMut(Dialect, Line<'_>) -> AfterLine,
+        mut handle: impl FnMut(&mut Dialect, Line<'_>) -> AfterLine,
     ) -> ReadOutcome {
         self.paused_until = None;
         let outcome = self.read_until_done(buffer, now, &mut handle);
@@ -256,7 +271,7 @@ impl Connection {
         &mut self,
         buffer: &mut [u8],
         now: Instant,
-        handle: &mut impl FnMut(Dialect, Line<'_>) -> AfterLine,
+        handle: &mut impl FnMut(&mut Dialect, Line<'_>) -> AfterLine,
     ) -> ReadOutcome {
         if let Some(bucket) = &mut self.rate {
             if !bucket.has_token(now) {
@@ -317,10 +332,18 @@ impl Connection {
             .map(|since| (self.outbox.queued_bytes(), since))
     }
 
-    /// True while output waits to be written: queued lines, or TLS records
-    /// (a handshake's too).
+    /// True while output waits to be written: queued lines (unless they
+    /// wait for the peer to say what it speaks), or TLS records (a
+    /// handshake's too).
     pub fn has_pending_output(&self) -> bool {
-        !self.outbox.is_empty() || self.transport.has_pending_output()
+        (!self.outbox.is_empty() && !self.framing.dialect().holds_output())
+            || self.transport.has_pending_output()
+    }
+
+    /// Drops what is queued: it was meant for one of our desks, and the
+    /// peer turned out to speak another protocol.
+    pub fn discard_output(&mut self) {
+        self.outbox = Outbox::default();
     }
 
     /// Queues a frame. Fails when the queue passes `limit`, or when an early
@@ -328,7 +351,9 @@ impl Connection {
     pub fn queue(&mut self, frame: Frame, limit: usize) -> Result<(), CloseReason> {
         self.outbox.push(frame);
         // Never judge a reader too slow before it was offered what is queued.
-        if self.outbox.queued_bytes() > EARLY_FLUSH_BYTES.min(limit) {
+        if self.outbox.queued_bytes() > EARLY_FLUSH_BYTES.min(limit)
+            && !self.framing.dialect().holds_output()
+        {
             self.write_outbox().map_err(CloseReason::WriteError)?;
         }
         let queued = self.outbox.queued_bytes();
@@ -349,7 +374,9 @@ impl Connection {
     pub fn flush(&mut self, registry: &Registry) -> io::Result<()> {
         self.flush_scheduled = false;
         self.transport.write_pending()?;
-        self.write_outbox()?;
+        if !self.framing.dialect().holds_output() {
+            self.write_outbox()?;
+        }
         let pending = self.has_pending_output();
         if !pending {
             self.blocked_since = None;
@@ -378,6 +405,8 @@ impl Connection {
     /// (nothing worth writing is left); otherwise the loop flushes it first.
     /// Closing again may only make a graceful close abrupt.
     pub fn close(&mut self, reason: CloseReason, how: Close, now: Instant) -> bool {
+        // What is queued for it (a goodbye) goes, whatever it speaks.
+        self.framing.decide_silent();
         match &mut self.state {
             State::Closing { how: current, .. } => {
                 if how == Close::Now && *current == Close::AfterFlush {
@@ -480,8 +509,8 @@ struct LineHandler<'a, H> {
     stopped: Option<AfterLine>,
 }
 
-impl<H: FnMut(Dialect, Line<'_>) -> AfterLine> LineHandler<'_, H> {
-    fn on_line(&mut self, dialect: Dialect, line: Line<'_>) -> ControlFlow<()> {
+impl<H: FnMut(&mut Dialect, Line<'_>) -> AfterLine> LineHandler<'_, H> {
+    fn on_line(&mut self, dialect: &mut Dialect, line: Line<'_>) -> ControlFlow<()> {
         if matches!(line, Line::Complete(_)) {
             *self.last_line_at = self.now;
         }

@@ -162,6 +162,12 @@ impl Directory {
         self.ids_by_desk.get(&desk).copied()
     }
 
+    /// The desk of the member here called `name` (any spelling of it).
+    pub fn desk_named(&self, name: &str) -> Option<DeskId> {
+        let id = self.ids_by_name.get(&name_key(name))?;
+        self.members.get(id).map(|member| member.desk)
+    }
+
     /// The connection here holding the name whose key is `key`.
     pub fn conn_of_name(&self, key: &str) -> Option<ConnId> {
         self.ids_by_name

@@ -18,8 +18,25 @@ pub enum Effect {
     /// Send this to the connection that asked, if it is still the one that
     /// asked (an answer that comes back later from the store).
     Answer(Asker, Frame),
-    /// Send this to every member of the room, the sender included.
+    /// Send this to every member of the room.
     Broadcast(RoomId, Frame),
+    /// A stored message for every member of its room; its sender (when it
+    /// is here) gets it as its own copy, which a dialect may not want (an
+    /// IRC client without `echo-message`).
+    Message {
+        /// The room.
+        room: RoomId,
+        /// The message's line.
+        frame: Frame,
+        /// The connection that said it, if it is here.
+        sender: Option<ConnId>,
+    },
+    /// A direct message's copy for its writer: sent as [`Effect::Send`],
+    /// unless the writer's dialect does not want its own copies.
+    Copy(ConnId, Frame),
+    /// Send this as it is: a line already in the connection's own dialect
+    /// (an IRC reply), not one of our lines to render.
+    SendRaw(ConnId, Frame),
     /// Send this to every member of the room but one (who is told its own
     /// way).
     BroadcastOthers(RoomId, ConnId, Frame),

@@ -55,7 +55,7 @@ use crate::config::Config;
 use crate::connection::{Arrival, Connection, Limits, Overdue, ReadOutcome};
 use crate::effect::Effect;
 use crate::frames::{self, live_frame_bytes, Frame};
-use crate::framing::Renderings;
+use crate::framing::{Context, Renderings};
 use crate::ids::{Asker, ConnId};
 use crate::log::DroppedLines;
 use crate::outbox::queue_slot_bytes;
@@ -112,6 +112,43 @@ impl ShutdownHandle {
         // A failed wake means the poll is gone, so the server has stopped.
         let _ = self.waker.wake();
     }
+}
+
+/// Connections the loop must come back to at a time of its own, since no
+/// readiness event will come for them.
+#[derive(Debug, Default)]
+struct Due {
+    /// Whose reading was paused (rate limit, fairness), and when to read on.
+    reads: Vec<(Instant, ConnId)>,
+    /// Who has not said what it speaks, and when to count it as one of our
+    /// desks.
+    silent: Vec<(Instant, ConnId)>,
+}
+
+impl Due {
+    /// Takes the connections of `list` due by `now`.
+    fn take(list: &mut Vec<(Instant, ConnId)>, now: Instant) -> Vec<ConnId> {
+        if list.iter().all(|(at, _)| *at > now) {
+            return Vec::new();
+        }
+        let (due, waiting) = std::mem::take(list)
+            .into_iter()
+            .partition::<Vec<_>, _>(|(at, _)| *at <= now);
+        *list = waiting;
+        due.into_iter().map(|(_, id)| id).collect()
+    }
+}
+
+/// Who in a room does not get a broadcast.
+#[derive(Debug, Clone, Copy)]
+enum Skip {
+    /// Everyone gets it.
+    Nobody,
+    /// This connection is told its own way.
+    Always(ConnId),
+    /// This connection said it, and gets it only if its dialect wants its
+    /// own copy.
+    UnlessCopyWanted(ConnId),
 }
 
 /// What wakes the loop besides sockets: the store's threads and shutdown
@@ -180,8 +217,8 @@ pub struct Server {
     to_flush: Vec<ConnId>,
     /// Connections ready to be removed.
     to_close: Vec<ConnId>,
-    /// Connections whose reading was paused, and when to resume.
-    paused_reads: Vec<(Instant, ConnId)>,
+    /// Connections the loop comes back to at a time of its own.
+    due: Due,
     sweep: Sweep,
     /// The next connection's serial number.
     next_serial: u64,
@@ -251,7 +288,7 @@ impl Server {
             effects: Vec::new(),
             to_flush: Vec::new(),
             to_close: Vec::new(),
-            paused_reads: Vec::new(),
+            due: Due::default(),
             sweep: Sweep {
                 next: Instant::now() + SWEEP_INTERVAL,
                 dropped_log_lines: DroppedLines::default(),
@@ -331,6 +368,7 @@ impl Server {
             }
             let now = Instant::now();
             self.resume_paused_reads(now);
+            self.decide_silent_peers(now);
             if now >= self.sweep.next {
                 self.sweep(now);
             }
@@ -356,8 +394,10 @@ impl Server {
             return Some(Duration::ZERO);
         }
         let earliest = self
-            .paused_reads
+            .due
+            .reads
             .iter()
+            .chain(&self.due.silent)
             .map(|(at, _)| *at)
             .chain(self.acceptor.paused_until())
             .fold(self.sweep.next, Instant::min);
@@ -412,6 +452,9 @@ impl Server {
             }
         };
         tracing::info!(%peer, "[+] connected");
+        if let Some(deadline) = connection.silent_deadline() {
+            self.due.silent.push((deadline, id));
+        }
         if !connection.is_waiting() {
             self.chat.connected(id, &mut self.effects);
             self.apply_effects();
@@ -450,14 +493,33 @@ impl Server {
             serial: connection.serial(),
         };
         let peer = connection.peer();
-        let (chat, effects) = (&mut self.chat, &mut self.effects);
+        let was_undecided = connection.dialect().holds_output();
+        let mut cx = Context {
+            chat: &mut self.chat,
+            from,
+            peer,
+            now,
+            effects: &mut self.effects,
+        };
         let outcome = connection.read_lines(&mut self.read_buffer, now, |dialect, line| {
-            dialect.decode(line, |input| chat.handle(from, peer, now, input, effects))
+            dialect.handle(line, &mut cx)
         });
+        if was_undecided && !connection.dialect().holds_output() {
+            // It said what it speaks: what waited for it goes (to one of
+            // our desks), or is dropped (it was meant for one).
+            if !connection.dialect().in_rooms_at_once() {
+                connection.discard_output();
+                self.chat.step_out(id);
+            }
+            self.schedule_flush(id);
+        }
+        let Some(connection) = self.connections.get_mut(id) else {
+            return;
+        };
         // A TLS handshake answers what was read, before any line.
         let handshake_output = connection.has_pending_output();
         if let ReadOutcome::Paused(until) = outcome {
-            self.paused_reads.push((until, id));
+            self.due.reads.push((until, id));
         }
         if handshake_output {
             self.schedule_flush(id);
@@ -471,15 +533,19 @@ impl Server {
     }
 
     fn resume_paused_reads(&mut self, now: Instant) {
-        if self.paused_reads.iter().all(|(at, _)| *at > now) {
-            return;
-        }
-        let (due, waiting) = std::mem::take(&mut self.paused_reads)
-            .into_iter()
-            .partition::<Vec<_>, _>(|(at, _)| *at <= now);
-        self.paused_reads = waiting;
-        for (_, id) in due {
+        for id in Due::take(&mut self.due.reads, now) {
             self.read_ready(id);
+        }
+    }
+
+    /// Peers that said nothing in time are our desks: what waited for them
+    /// goes.
+    fn decide_silent_peers(&mut self, now: Instant) {
+        for id in Due::take(&mut self.due.silent, now) {
+            if let Some(connection) = self.connections.get_mut(id) {
+                connection.decide_silent();
+                self.schedule_flush(id);
+            }
         }
     }
 
@@ -505,12 +571,30 @@ impl Server {
                     self.send(asker.conn, frame);
                 }
             }
-            Effect::Broadcast(room, frame) => self.broadcast(room, None, &frame),
+            Effect::Broadcast(room, frame) => self.broadcast(room, Skip::Nobody, &frame),
             Effect::BroadcastOthers(room, except, frame) => {
-                self.broadcast(room, Some(except), &frame)
+                self.broadcast(room, Skip::Always(except), &frame)
             }
+            Effect::Message {
+                room,
+                frame,
+                sender,
+            } => {
+                let skip = sender.map_or(Skip::Nobody, Skip::UnlessCopyWanted);
+                self.broadcast(room, skip, &frame)
+            }
+            Effect::Copy(id, frame) => {
+                if self
+                    .connections
+                    .get(id)
+                    .is_some_and(|c| c.dialect().takes_own_copy())
+                {
+                    self.send(id, frame);
+                }
+            }
+            Effect::SendRaw(id, frame) => self.queue(id, frame),
             // Everyone is in the main room.
-            Effect::NoticeAll(frame) => self.broadcast(MAIN, None, &frame),
+            Effect::NoticeAll(frame) => self.broadcast(MAIN, Skip::Nobody, &frame),
             Effect::Publish(draft) => self.store.publish(draft),
             Effect::Ask(request) => {
                 if let Err(request) = self.store.ask(request) {
@@ -585,11 +669,20 @@ impl Server {
             .is_some_and(|c| c.serial() == asker.serial && c.is_open())
     }
 
+    /// Sends one of our lines to connection `id`, rendered for its
+    /// dialect.
     fn send(&mut self, id: ConnId, frame: Frame) {
-        let Some(connection) = self.connections.get_mut(id) else {
+        let Some(connection) = self.connections.get(id) else {
             return;
         };
-        let Some(frame) = connection.dialect().render(&frame) else {
+        if let Some(frame) = connection.dialect().render(&frame, &self.chat) {
+            self.queue(id, frame);
+        }
+    }
+
+    /// Queues bytes for connection `id` as they are.
+    fn queue(&mut self, id: ConnId, frame: Frame) {
+        let Some(connection) = self.connections.get_mut(id) else {
             return;
         };
         if let Err(reason) = connection.queue(frame, self.config.max_queue_bytes) {
@@ -600,23 +693,27 @@ impl Server {
     }
 
     /// Queues one frame, shared, for every open connection in `room` (but
-    /// `except`), rendered once per dialect; a reader whose queue overflows
-    /// is dropped, and nobody waits for it.
-    fn broadcast(&mut self, room: RoomId, except: Option<ConnId>, frame: &Frame) {
+    /// the one `skip` names), rendered once per dialect; a reader whose
+    /// queue overflows is dropped, and nobody waits for it.
+    fn broadcast(&mut self, room: RoomId, skip: Skip, frame: &Frame) {
         let limit = self.config.max_queue_bytes;
         let mut overflowed = Vec::new();
         let mut renderings = Renderings::new(frame);
         for id in self.chat.members(room) {
-            if Some(id) == except {
-                continue;
-            }
             let Some(connection) = self.connections.get_mut(id) else {
                 continue;
             };
-            if !connection.is_open() {
+            let skipped = match skip {
+                Skip::Always(other) => id == other,
+                Skip::UnlessCopyWanted(sender) => {
+                    id == sender && !connection.dialect().takes_own_copy()
+                }
+                Skip::Nobody => false,
+            };
+            if skipped || !connection.is_open() {
                 continue;
             }
-            let Some(frame) = renderings.get(connection.dialect()) else {
+            let Some(frame) = renderings.get(connection.dialect(), &self.chat) else {
                 continue;
             };
             if let Err(reason) = connection.queue(frame.clone(), limit) {
@@ -839,7 +936,7 @@ impl Server {
             if let Some(connection) = self.connections.get_mut(id) {
                 if connection.is_open() {
                     // Unbounded on purpose: one short line more, then close.
-                    if let Some(bye) = connection.dialect().render(&bye) {
+                    if let Some(bye) = connection.dialect().render(&bye, &self.chat) {
                         let _ = connection.queue(bye, usize::MAX);
                     }
                 }

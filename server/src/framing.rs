@@ -1,32 +1,47 @@
-//! How a connection's bytes become the rules' [`Input`], and how a server
+//! How a connection's bytes become what the rules act on, and how a server
 //! line becomes the bytes that connection is sent: one [`Framing`] per
-//! connection, whose [`Dialect`] is decided by the first byte the peer
-//! sends.
+//! connection, whose [`Dialect`] is decided by what the peer sends first.
 //!
 //! | dialect | told by | a line ends at | it is sent |
 //! |---|---|---|---|
-//! | [`Dialect::Undecided`] | nothing sent yet | a newline | our lines, as `nc` and the load tools expect from the start |
-//! | [`Dialect::Desk`] | any first byte but ESC | a newline | our lines |
-//! | [`Dialect::Seed`] | ESC | colorama's reset | what the seed server relayed ([`chat_shared::seed`]) |
+//! | [`Dialect::Undecided`] | nothing sent yet | a newline | nothing yet: our lines wait ([`Dialect::holds_output`]) |
+//! | [`Dialect::Desk`] | a first line of our protocol, or silence | a newline | our lines |
+//! | [`Dialect::Seed`] | ESC as the first byte | colorama's reset | what the seed server relayed ([`chat_shared::seed`]) |
 //!
-//! The rules speak our protocol only: every [`Frame`] is one of our lines.
-//! A dialect decodes its lines into [`Input`] ([`Dialect::decode`]) and
-//! renders our lines for its peer ([`Dialect::render`]); a broadcast is
-//! rendered once per dialect, not once per connection ([`Renderings`]). A
-//! new dialect is a variant here with an arm in each of those.
+//! A connection is told apart on its first line, not its first byte, so that
+//! other protocols on the same port can be told from ours: until then our
+//! lines wait for it, and a peer that says nothing for
+//! [`DECIDE_AFTER`] is one of ours (`nc`, the load tools' readers).
+//!
+//! The rules speak our protocol only: every [`Frame`] an effect carries is
+//! one of our lines. A dialect hands what its peer sends to the rules
+//! ([`Dialect::handle`]) and renders our lines for its peer
+//! ([`Dialect::render`]); a broadcast is rendered once per [`RenderKey`],
+//! not once per connection ([`Renderings`]). A new dialect is a variant
+//! here with an arm in each of those.
 
+use std::net::SocketAddr;
 use std::ops::ControlFlow;
+use std::time::{Duration, Instant};
 
 use chat_shared::seed::{self, FRAME_END};
 use chat_shared::{ClientLine, Line, LineReader, ServerLine};
 
-use crate::chat::Input;
+use crate::chat::{Chat, Input};
+use crate::close::AfterLine;
+use crate::effect::Effect;
 use crate::frames::Frame;
+use crate::ids::Asker;
+
+/// How long a connection may say nothing before it counts as one of our
+/// desks and gets what waited for it. Every client of another protocol
+/// sends its first line at once (IRC clients within a few milliseconds).
+pub const DECIDE_AFTER: Duration = Duration::from_millis(250);
 
 /// Which protocol a peer speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
-    /// It has sent nothing yet: it gets our lines.
+    /// It has sent no line yet: what the rules send it waits.
     Undecided,
     /// Our line protocol.
     Desk,
@@ -34,37 +49,91 @@ pub enum Dialect {
     Seed,
 }
 
+/// What one line from a peer goes to the rules with.
+pub struct Context<'a> {
+    /// The rules.
+    pub chat: &'a mut Chat,
+    /// Who sent it.
+    pub from: Asker,
+    /// Where from.
+    pub peer: SocketAddr,
+    /// When it was read.
+    pub now: Instant,
+    /// Where the rules put what it causes.
+    pub effects: &'a mut Vec<Effect>,
+}
+
+/// Which connections share a broadcast's rendering: those whose dialect
+/// (and its options) gives the same bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RenderKey(u32);
+
+impl RenderKey {
+    const OURS: RenderKey = RenderKey(0);
+    const SEED: RenderKey = RenderKey(1);
+}
+
 impl Dialect {
-    /// The dialect a peer whose first byte is `first` speaks.
-    fn of_first_byte(first: u8) -> Dialect {
-        if seed::is_seed_desk(first) {
-            Dialect::Seed
-        } else {
-            Dialect::Desk
-        }
+    /// The dialect of a peer whose first line is `line`.
+    fn of_first_line(_line: &[u8]) -> Dialect {
+        Dialect::Desk
     }
 
-    /// Decodes one line of this dialect and hands it to `handle`. Bytes
-    /// that are not UTF-8 are replaced, never fatal.
-    pub fn decode<R>(self, line: Line<'_>, handle: impl FnOnce(Input<'_>) -> R) -> R {
+    /// True while what the rules send must wait: the peer has not said what
+    /// it speaks.
+    pub fn holds_output(&self) -> bool {
+        matches!(self, Dialect::Undecided)
+    }
+
+    /// Hands one line of this dialect to the rules, and says whether the
+    /// reader goes on. Bytes that are not UTF-8 are replaced, never fatal.
+    pub fn handle(&mut self, line: Line<'_>, cx: &mut Context<'_>) -> AfterLine {
         let bytes = match line {
             Line::Complete(bytes) => bytes,
-            Line::TooLong => return handle(Input::TooLong),
+            Line::TooLong => return cx.handle(Input::TooLong),
         };
         let text = String::from_utf8_lossy(bytes);
         match self {
-            Dialect::Seed => handle(Input::Seed(seed::parse_frame(&text))),
-            Dialect::Undecided | Dialect::Desk => handle(Input::Line(ClientLine::parse(&text))),
+            Dialect::Seed => cx.handle(Input::Seed(seed::parse_frame(&text))),
+            Dialect::Undecided | Dialect::Desk => cx.handle(Input::Line(ClientLine::parse(&text))),
         }
     }
 
-    /// Our line `frame` as this dialect's peer is sent it, or `None` when
-    /// the peer has no use for it.
-    pub fn render(self, frame: &Frame) -> Option<Frame> {
+    /// Our line `frame` as this connection's peer is sent it, or `None`
+    /// when the peer has no use for it. `chat` is there for a dialect that
+    /// needs to know more than the line says.
+    pub fn render(&self, frame: &Frame, _chat: &Chat) -> Option<Frame> {
         match self {
             Dialect::Undecided | Dialect::Desk => Some(frame.clone()),
             Dialect::Seed => for_seed_desk(frame),
         }
+    }
+
+    /// Which connections get the same bytes for a broadcast as this one.
+    pub fn render_key(&self) -> RenderKey {
+        match self {
+            Dialect::Undecided | Dialect::Desk => RenderKey::OURS,
+            Dialect::Seed => RenderKey::SEED,
+        }
+    }
+
+    /// Whether the peer wants its own messages back (every desk of ours
+    /// does: its copy is how it knows the room has the message).
+    pub fn takes_own_copy(&self) -> bool {
+        true
+    }
+
+    /// Whether the peer is in the rooms (and gets their broadcasts) as soon
+    /// as it is let in, before it says anything.
+    pub fn in_rooms_at_once(&self) -> bool {
+        matches!(self, Dialect::Undecided | Dialect::Desk | Dialect::Seed)
+    }
+}
+
+impl Context<'_> {
+    fn handle(&mut self, input: Input<'_>) -> AfterLine {
+        self.chat
+            .handle(self.from, self.peer, self.now, input, self.effects)
     }
 }
 
@@ -97,35 +166,49 @@ impl Framing {
     }
 
     /// The protocol the peer speaks.
-    pub fn dialect(&self) -> Dialect {
-        self.dialect
+    pub fn dialect(&self) -> &Dialect {
+        &self.dialect
     }
 
-    /// Feeds bytes just read (deciding the dialect on the first), calling
-    /// `on_line` for each line they complete, in order, with the dialect to
-    /// decode it in. `Break` from `on_line` keeps the rest for
-    /// [`Framing::resume`].
+    /// The peer said nothing for [`DECIDE_AFTER`]: it is one of our desks.
+    pub fn decide_silent(&mut self) {
+        if self.dialect == Dialect::Undecided {
+            self.dialect = Dialect::Desk;
+        }
+    }
+
+    /// Feeds bytes just read, calling `on_line` for each line they complete,
+    /// in order, with the dialect to hand it to (decided on the first byte
+    /// for a seed desk, on the first line otherwise). `Break` from
+    /// `on_line` keeps the rest for [`Framing::resume`].
     pub fn feed(
         &mut self,
         bytes: &[u8],
-        mut on_line: impl FnMut(Dialect, Line<'_>) -> ControlFlow<()>,
+        mut on_line: impl FnMut(&mut Dialect, Line<'_>) -> ControlFlow<()>,
     ) -> ControlFlow<()> {
-        if self.dialect == Dialect::Undecided {
-            if let Some(&first) = bytes.first() {
-                self.dialect = Dialect::of_first_byte(first);
-                if self.dialect == Dialect::Seed {
-                    self.reader = LineReader::ending_with(FRAME_END, self.max_line_bytes);
+        if self.dialect == Dialect::Undecided
+            && bytes.first().is_some_and(|&b| seed::is_seed_desk(b))
+        {
+            self.dialect = Dialect::Seed;
+            self.reader = LineReader::ending_with(FRAME_END, self.max_line_bytes);
+        }
+        let Framing {
+            dialect, reader, ..
+        } = self;
+        reader.feed(bytes, |line| {
+            if *dialect == Dialect::Undecided {
+                if let Line::Complete(first) = &line {
+                    *dialect = Dialect::of_first_line(first);
                 }
             }
-        }
-        let dialect = self.dialect;
-        self.reader.feed(bytes, |line| on_line(dialect, line))
+            on_line(dialect, line)
+        })
     }
 
     /// Hands out lines held back by an earlier `Break`, if any.
     pub fn resume(
         &mut self,
-        on_line: impl FnMut(Dialect, Line<'_>) -> ControlFlow<()>,
+        on_line: impl FnMut(&mut Dialect, Line<'_>) -> ControlFlow<()>,
     ) -> ControlFlow<()> {
         if self.reader.buffered_bytes() == 0 {
             return ControlFlow::Continue(());
@@ -139,36 +222,46 @@ impl Framing {
     }
 }
 
-/// One broadcast frame, rendered for each dialect the first time a member
-/// speaking it is sent the frame.
+/// One broadcast frame, rendered for each [`RenderKey`] the first time a
+/// member with it is sent the frame.
 #[derive(Debug)]
 pub struct Renderings<'a> {
     ours: &'a Frame,
-    seed: Option<Option<Frame>>,
+    /// Renderings made so far, by key (few: one per dialect and options).
+    made: Vec<(RenderKey, Option<Frame>)>,
 }
 
 impl<'a> Renderings<'a> {
     /// Renderings of `ours`, none made yet.
     pub fn new(ours: &'a Frame) -> Renderings<'a> {
-        Renderings { ours, seed: None }
+        Renderings {
+            ours,
+            made: Vec::new(),
+        }
     }
 
     /// The frame as `dialect` is sent it, or `None` when it has no use for
     /// it.
-    pub fn get(&mut self, dialect: Dialect) -> Option<&Frame> {
-        match dialect {
-            Dialect::Undecided | Dialect::Desk => Some(self.ours),
-            Dialect::Seed => self
-                .seed
-                .get_or_insert_with(|| dialect.render(self.ours))
-                .as_ref(),
+    pub fn get(&mut self, dialect: &Dialect, chat: &Chat) -> Option<&Frame> {
+        let key = dialect.render_key();
+        if key == RenderKey::OURS {
+            return Some(self.ours);
         }
+        let at = match self.made.iter().position(|(made, _)| *made == key) {
+            Some(at) => at,
+            None => {
+                self.made.push((key, dialect.render(self.ours, chat)));
+                self.made.len() - 1
+            }
+        };
+        self.made[at].1.as_ref()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::chat::Settings;
     use crate::frames::encode;
 
     fn lines(framing: &mut Framing, bytes: &[u8]) -> Vec<(Dialect, String)> {
@@ -178,20 +271,45 @@ mod tests {
                 Line::Complete(bytes) => String::from_utf8_lossy(bytes).into_owned(),
                 Line::TooLong => "(too long)".to_string(),
             };
-            out.push((dialect, text));
+            out.push((*dialect, text));
             ControlFlow::Continue(())
         });
         out
     }
 
+    fn chat() -> Chat {
+        Chat::new(
+            Settings {
+                history_limit: 0,
+                replay_budget_bytes: 0,
+                max_line_bytes: 64,
+                epoch: "e".to_string(),
+                can_search: false,
+                shared_as: None,
+            },
+            None,
+        )
+    }
+
     #[test]
-    fn a_desk_is_told_by_its_first_byte() {
+    fn a_desk_is_told_by_its_first_line() {
         let mut framing = Framing::new(64);
-        assert_eq!(framing.dialect(), Dialect::Undecided);
+        assert_eq!(framing.dialect(), &Dialect::Undecided);
+        assert!(framing.dialect().holds_output());
+        lines(&mut framing, b"alice<SEP>h");
+        assert_eq!(framing.dialect(), &Dialect::Undecided, "no line yet");
         assert_eq!(
-            lines(&mut framing, b"alice<SEP>hi\n"),
+            lines(&mut framing, b"i\n"),
             [(Dialect::Desk, "alice<SEP>hi".to_string())]
         );
+        assert!(!framing.dialect().holds_output());
+    }
+
+    #[test]
+    fn a_silent_peer_is_one_of_ours() {
+        let mut framing = Framing::new(64);
+        framing.decide_silent();
+        assert_eq!(framing.dialect(), &Dialect::Desk);
     }
 
     #[test]
@@ -202,7 +320,7 @@ mod tests {
     }
 
     #[test]
-    fn the_first_byte_decides_once() {
+    fn the_first_line_decides_once() {
         let mut framing = Framing::new(64);
         lines(&mut framing, b"/who\n");
         let got = lines(&mut framing, b"\x1b[34m hi\n");
@@ -215,28 +333,21 @@ mod tests {
         assert_eq!(
             lines(&mut framing, b"0123456789\nok\n"),
             [
-                (Dialect::Desk, "(too long)".to_string()),
+                (Dialect::Undecided, "(too long)".to_string()),
                 (Dialect::Desk, "ok".to_string())
             ]
         );
     }
 
     #[test]
-    fn desk_lines_decode_as_our_protocol() {
-        let parsed = Dialect::Desk.decode(Line::Complete(b"/who"), |input| {
-            matches!(input, Input::Line(Ok(ClientLine::Who)))
-        });
-        assert!(parsed);
-    }
-
-    #[test]
-    fn a_broadcast_is_rendered_once_per_dialect() {
+    fn a_broadcast_is_rendered_once_per_key() {
+        let chat = chat();
         let frame = encode(&ServerLine::Notice { text: "hello" });
         let mut renderings = Renderings::new(&frame);
-        let ours = renderings.get(Dialect::Desk).cloned().unwrap();
+        let ours = renderings.get(&Dialect::Desk, &chat).cloned().unwrap();
         assert!(Frame::ptr_eq(&ours, &frame), "our lines go out as they are");
-        let seed = renderings.get(Dialect::Seed).cloned().unwrap();
-        let again = renderings.get(Dialect::Seed).cloned().unwrap();
+        let seed = renderings.get(&Dialect::Seed, &chat).cloned().unwrap();
+        let again = renderings.get(&Dialect::Seed, &chat).cloned().unwrap();
         assert!(
             Frame::ptr_eq(&seed, &again),
             "rendered once for every seed desk"

@@ -25,7 +25,7 @@ use crate::close::AfterLine;
 use crate::config::Config;
 use crate::effect::Effect;
 use crate::frames;
-use crate::framing::Dialect;
+use crate::framing::{Context, Dialect};
 use crate::ids::{Asker, ConnId};
 use crate::listener;
 use crate::rate::TokenBucket;
@@ -267,11 +267,16 @@ fn serve_client(shared: &Shared, id: ConnId, mut stream: TcpStream, peer: Socket
             }
             let mut state = lock(shared);
             let mut effects = Vec::new();
-            let next = Dialect::Desk.decode(line, |input| {
-                state
-                    .chat
-                    .handle(from, peer, Instant::now(), input, &mut effects)
-            });
+            let next = Dialect::Desk.handle(
+                line,
+                &mut Context {
+                    chat: &mut state.chat,
+                    from,
+                    peer,
+                    now: Instant::now(),
+                    effects: &mut effects,
+                },
+            );
             carry_out(&mut state, effects);
             quit = matches!(next, AfterLine::Stop(_));
             if quit {
@@ -302,7 +307,10 @@ fn serve_client(shared: &Shared, id: ConnId, mut stream: TcpStream, peer: Socket
 fn carry_out(state: &mut State, effects: Vec<Effect>) {
     for effect in effects {
         let request = match effect {
-            Effect::Send(to, frame) | Effect::Answer(Asker { conn: to, .. }, frame) => {
+            Effect::Send(to, frame)
+            | Effect::Copy(to, frame)
+            | Effect::SendRaw(to, frame)
+            | Effect::Answer(Asker { conn: to, .. }, frame) => {
                 if let Some((_, stream)) = state.clients.iter_mut().find(|(id, _)| *id == to) {
                     let _ = stream.write_all(&frame);
                 }
@@ -312,6 +320,7 @@ fn carry_out(state: &mut State, effects: Vec<Effect>) {
             // another here.
             Effect::Broadcast(_, frame)
             | Effect::BroadcastOthers(_, _, frame)
+            | Effect::Message { frame, .. }
             | Effect::NoticeAll(frame) => {
                 broadcast(state, &frame);
                 continue;

@@ -109,6 +109,21 @@ impl LineReader {
         self.pending.len()
     }
 
+    /// Takes the bytes held back after the last line handed out (a caller
+    /// that stopped with `ControlFlow::Break` to read the rest another
+    /// way, as an HTTP request's head).
+    pub fn take_buffered(&mut self) -> Vec<u8> {
+        self.scanned = 0;
+        self.after_cr = false;
+        std::mem::take(&mut self.pending)
+    }
+
+    /// Changes the longest accepted line, for what comes next (a protocol
+    /// whose lines may be longer once it is known).
+    pub fn set_max_line_bytes(&mut self, max_line_bytes: usize) {
+        self.max_line_bytes = max_line_bytes;
+    }
+
     /// Frees the buffer's memory when it is empty; a connection that sent one
     /// long line should not keep its capacity for ever.
     pub fn shrink(&mut self) {
@@ -242,6 +257,29 @@ mod tests {
 
     fn some(s: &str) -> Option<Vec<u8>> {
         Some(s.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn the_rest_after_a_break_can_be_taken() {
+        let mut reader = LineReader::new(100);
+        let mut first = Vec::new();
+        let flow = reader.feed(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", |line| {
+            if let Line::Complete(bytes) = line {
+                first = bytes.to_vec();
+            }
+            ControlFlow::Break(())
+        });
+        assert!(flow.is_break());
+        assert_eq!(first, b"GET / HTTP/1.1");
+        assert_eq!(reader.take_buffered(), b"Host: x\r\n\r\n");
+        assert_eq!(reader.buffered_bytes(), 0);
+    }
+
+    #[test]
+    fn a_longer_limit_applies_to_what_comes_next() {
+        let mut reader = LineReader::new(4);
+        reader.set_max_line_bytes(8);
+        assert_eq!(read_all(reader, &[b"12345678\n"]), vec![some("12345678")]);
     }
 
     #[test]

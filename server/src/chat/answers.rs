@@ -124,7 +124,7 @@ impl Chat {
             let reader = self.directory.conn_of_desk(direct.to_desk);
             // The same connection twice when someone writes to themselves.
             if let Some(writer) = writer {
-                effects.push(Effect::Send(writer, frame.clone()));
+                effects.push(Effect::Copy(writer, frame.clone()));
             }
             if let Some(reader) = reader.filter(|reader| Some(*reader) != writer) {
                 effects.push(Effect::Send(reader, frame));
@@ -143,7 +143,17 @@ impl Chat {
         };
         let history = self.hist.frame(message);
         let frame = self.rooms.get_mut(room).record(message, history);
-        effects.push(Effect::Broadcast(room, frame));
+        let sender = message
+            .tx
+            .as_ref()
+            .map(|tx| tx.desk)
+            .or_else(|| self.directory.desk_named(&message.name))
+            .and_then(|desk| self.directory.conn_of_desk(desk));
+        effects.push(Effect::Message {
+            room,
+            frame,
+            sender,
+        });
     }
 
     /// The answer to a `/resume`: `RESUME`, then the missed messages as

@@ -199,6 +199,13 @@ impl Chat {
             .is_some_and(|gate| gate.account_of(id).is_none())
     }
 
+    /// Connection `id` speaks another protocol than our desks: it leaves
+    /// the rooms it was put in on arrival (its dialect puts it back where it
+    /// asks).
+    pub fn step_out(&mut self, id: ConnId) {
+        self.rooms.leave_all(id);
+    }
+
     /// Forgets connection `id`: it leaves every room, and if it had a name,
     /// everyone hears it left.
     pub fn leave(&mut self, id: ConnId, effects: &mut Vec<Effect>) {

@@ -63,7 +63,15 @@ fn show(chat: &mut Chat, effects: Vec<Effect>) -> Vec<String> {
         match effect {
             Effect::Send(to, f) => out.push(format!("to {to} {}", text(&f))),
             Effect::Answer(to, f) => out.push(format!("answer {} {}", to.conn, text(&f))),
-            Effect::Broadcast(room, f) if room == MAIN => out.push(format!("all {}", text(&f))),
+            Effect::Broadcast(room, f) | Effect::Message { room, frame: f, .. } if room == MAIN => {
+                out.push(format!("all {}", text(&f)))
+            }
+            Effect::Message { room, frame: f, .. } => {
+                let name = chat.rooms.get(room).name().to_string();
+                out.push(format!("{name} {}", text(&f)))
+            }
+            Effect::Copy(to, f) => out.push(format!("to {to} {}", text(&f))),
+            Effect::SendRaw(to, f) => out.push(format!("raw {to} {}", text(&f))),
             Effect::Broadcast(room, f) => {
                 let name = chat.rooms.get(room).name().to_string();
                 out.push(format!("{name} {}", text(&f)))
