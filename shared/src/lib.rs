@@ -20,7 +20,7 @@
 //! | `/msg NAME TEXT`        | say TEXT to NAME only (online now); both get a `DM` |
 //! | `/search WORDS`         | the last 20 room messages (and own direct messages) holding every word |
 //! | `/auth NAME TOKEN`      | on a server run with `--auth token`: the first line, proving this desk is NAME; until it is accepted the connection gets nothing but `ERR auth-required` |
-//! | `/tx TX LINE`           | LINE (`NAME<SEP>TEXT` or `/msg NAME TEXT`) with the desk's own ID TX for it (1 to 32 letters, digits, `-`, `_`): stored once per desk and TX however often it is sent, answered with `SENT` (or `UNSURE`) |
+//! | `/tx TX LINE`           | LINE (`NAME<SEP>TEXT`, `/msg NAME TEXT` or `/to #ROOM TEXT`) with the desk's own ID TX for it (1 to 32 letters, digits, `-`, `_`): stored once per desk and TX however often it is sent, answered with `SENT` (or `UNSURE`) |
 //!
 //! TEXT may itself contain `<SEP>`: only the first one splits. A blank line is
 //! ignored. Anything else gets an `ERR` reply.
@@ -44,7 +44,7 @@
 //! | `ERR<SEP>CODE<SEP>DETAIL`                           | a request was refused; the connection stays open, except after `auth-failed`, `revoked` and `tls-required` |
 //! | `BYE<SEP>REASON`                                    | the server is about to close this connection |
 //! | `PONG`                                              | answer to `/ping` |
-//! | `SENT<SEP>TX<SEP>ID`                                | the line the desk tagged TX is stored as message ID; its copy (`MSG` or `DM`) follows, unless it was stored before (a resend) |
+//! | `SENT<SEP>TX<SEP>ID`                                | the line the desk tagged TX is stored as message ID; its copy (`MSG`, `RMSG` or `DM`) follows, unless it was stored before (a resend) |
 //! | `UNSURE<SEP>TX<SEP>DETAIL`                          | the server cannot tell whether the line tagged TX was stored (its log did not answer in time): the desk sends it again with the same TX, which stores it at most once |
 //!
 //! Every `NAME<SEP>TEXT` is answered once: its `MSG` copy, or an `ERR`. The
