@@ -18,8 +18,15 @@
 //! | `/quit`                 | leave; answered with `BYE`, then the server closes |
 //! | `/resume EPOCH ID [DESK]` | a desk coming back: replay what came after message ID of log EPOCH (and, with the secret DESK from its first `WELCOME`, its own direct messages) |
 //! | `/msg NAME TEXT`        | say TEXT to NAME only (online now); both get a `DM` |
-//! | `/search WORDS`         | the last 20 room messages (and own direct messages) holding every word |
+//! | `/search [#ROOM] WORDS` | the last 20 messages holding every word: of every room the desk is in (and its own direct messages), or of #ROOM alone |
 //! | `/auth NAME TOKEN`      | on a server run with `--auth token`: the first line, proving this desk is NAME; until it is accepted the connection gets nothing but `ERR auth-required` |
+//! | `/to #ROOM TEXT`        | say TEXT in #ROOM, a room this desk is in (`/to #main TEXT` is `NAME<SEP>TEXT`); its members get an `RMSG` |
+//! | `/room join #ROOM [private]` | enter #ROOM, making it if it is new (`private`: only those its members invite may see, enter, read or search it); answered `INROOM` and its recent history as `RHIST` |
+//! | `/room part #ROOM`      | leave #ROOM (`#main` cannot be left); answered `PARTED` |
+//! | `/room list`            | the rooms this desk may see: `ROOMS` and a `ROOM` line each |
+//! | `/room topic #ROOM [TEXT]` | set #ROOM's topic (at most 390 bytes), or ask for it: `TOPIC` |
+//! | `/room invite #ROOM NAME` | let NAME (online now) into the private #ROOM this desk is in; NAME gets `INVITED` |
+//! | `/room who #ROOM`       | who is in #ROOM now: a `WHO` line |
 //! | `/tx TX LINE`           | LINE (`NAME<SEP>TEXT`, `/msg NAME TEXT` or `/to #ROOM TEXT`) with the desk's own ID TX for it (1 to 32 letters, digits, `-`, `_`): stored once per desk and TX however often it is sent, answered with `SENT` (or `UNSURE`) |
 //!
 //! TEXT may itself contain `<SEP>`: only the first one splits. A blank line is
@@ -36,7 +43,7 @@
 //! | `WELCOME<SEP>NAME<SEP>COLOR<SEP>ONLINE<SEP>EPOCH<SEP>DESK` | this connection is now NAME; ONLINE people are here; EPOCH names the room's log; DESK is this desk's secret, for `/resume` |
 //! | `DM<SEP>ID<SEP>TIME<SEP>FROM<SEP>COLOR<SEP>TO<SEP>TEXT` | a direct message, to its writer and its reader only |
 //! | `HISTDM<SEP>ID<SEP>TIME<SEP>FROM<SEP>COLOR<SEP>TO<SEP>TEXT` | a direct message replayed after `/resume`, to the desk that wrote or got it |
-//! | `SEARCH<SEP>COUNT`                                  | answer to `/search`: COUNT `FOUND` lines follow |
+//! | `SEARCH<SEP>COUNT`                                  | answer to `/search`: COUNT `FOUND` (or `RFOUND`) lines follow |
 //! | `FOUND<SEP>ID<SEP>TIME<SEP>NAME<SEP>COLOR<SEP>TO<SEP>TEXT` | one result, oldest first; TO is empty for a room message |
 //! | `RESUME<SEP>EPOCH<SEP>SKIPPED<SEP>REPLAYED`         | answer to `/resume`: REPLAYED missed messages follow as `HIST` (SKIPPED more were too many to replay); a different EPOCH means another log, and its recent history follows instead |
 //! | `WHO<SEP>COUNT<SEP>NAME IDLE<SEP>...`               | who is online (at most [`MAX_WHO_NAMES`] listed), each with the seconds since they last said anything |
@@ -44,6 +51,15 @@
 //! | `ERR<SEP>CODE<SEP>DETAIL`                           | a request was refused; the connection stays open, except after `auth-failed`, `revoked` and `tls-required` |
 //! | `BYE<SEP>REASON`                                    | the server is about to close this connection |
 //! | `PONG`                                              | answer to `/ping` |
+//! | `RMSG<SEP>ROOM<SEP>ID<SEP>TIME<SEP>NAME<SEP>COLOR<SEP>TEXT` | a live message in ROOM (any room but `#main`, whose messages are `MSG`) |
+//! | `RHIST<SEP>ROOM<SEP>ID<SEP>TIME<SEP>NAME<SEP>COLOR<SEP>TEXT` | an earlier message of ROOM: its history on entering, or what a `/resume` missed |
+//! | `RFOUND<SEP>ROOM<SEP>ID<SEP>TIME<SEP>NAME<SEP>COLOR<SEP>TEXT` | one search result from ROOM (counted in `SEARCH`) |
+//! | `ENTER<SEP>ROOM<SEP>TIME<SEP>NAME<SEP>COLOR` / `EXIT<SEP>...` | NAME entered / left ROOM, a room this desk is in |
+//! | `INROOM<SEP>ROOM<SEP>ACCESS<SEP>MEMBERS<SEP>TOPIC`  | this desk is in ROOM (it entered, or came back to it on joining); ACCESS is `public` or `private`; `RHIST` lines follow |
+//! | `PARTED<SEP>ROOM`                                   | this desk left ROOM |
+//! | `ROOMS<SEP>COUNT`                                   | answer to `/room list`: COUNT `ROOM` lines follow, as `INROOM`'s fields |
+//! | `TOPIC<SEP>ROOM<SEP>TIME<SEP>BY<SEP>TEXT`           | ROOM's topic, as just set (to its members) or as asked; empty fields if none |
+//! | `INVITED<SEP>ROOM<SEP>BY`                           | BY let this desk into the private ROOM |
 //! | `SENT<SEP>TX<SEP>ID`                                | the line the desk tagged TX is stored as message ID; its copy (`MSG`, `RMSG` or `DM`) follows, unless it was stored before (a resend) |
 //! | `UNSURE<SEP>TX<SEP>DETAIL`                          | the server cannot tell whether the line tagged TX was stored (its log did not answer in time): the desk sends it again with the same TX, which stores it at most once |
 //!
@@ -52,9 +68,10 @@
 //! messages were sent; a refusal by the room's rules (a taken name, an empty
 //! text) comes at once, possibly before the copy of an earlier message.
 //!
-//! ID is assigned by the room's log: unique and strictly increasing within
-//! the room, a number or two joined by `-` ([`MessageId`]); desks compare
-//! IDs and nothing else. TIME is set by the server, in UTC, as RFC 3339 with
+//! ID is assigned by the room's log: unique and strictly increasing across
+//! every room of the log (one sequence, so one `/resume` cursor covers every
+//! room a desk is in), a number or two joined by `-` ([`MessageId`]); desks
+//! compare IDs and nothing else. TIME is set by the server, in UTC, as RFC 3339 with
 //! milliseconds (`2026-11-24T13:07:08.123Z`). COLOR is one of the [`Color`]
 //! names. TEXT is always the last field, so a receiver splits at most five
 //! times and TEXT
