@@ -295,6 +295,29 @@ fn a_private_room_is_seen_by_its_members_and_those_invited_only() {
 }
 
 #[test]
+fn lines_typed_before_a_join_is_answered_go_to_the_room_joined() {
+    let server = start_server(20);
+    let mut alice = join("alice", server.addr());
+    let mut bob = join("bob", server.addr());
+    enter(&mut bob, "#dev");
+    // Typed at once, as a paste or a script would: the second line waits
+    // for the server's answer to the first.
+    alice.send("/join #dev");
+    alice.send("first words in dev");
+    bob.expect("] alice: first words in dev");
+    alice.expect("] alice: first words in dev");
+    alice.send("/part");
+    alice.send("back in main");
+    bob.expect("] #main alice: back in main");
+    let out = bob.stdout();
+    assert!(!out.contains("#main alice: first words"), "{out}");
+    for desk in [&mut alice, &mut bob] {
+        desk.send("q");
+        desk.expect_exit_code(0);
+    }
+}
+
+#[test]
 fn room_names_are_checked_on_the_desk_and_refusals_read_as_the_desks_commands() {
     let server = start_server(20);
     let mut alice = join("alice", server.addr());

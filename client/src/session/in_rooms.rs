@@ -3,13 +3,15 @@
 //! `PARTED`, the answer to `/rooms`) and its refusals, each turned into
 //! calls on `rooms` and what the screen shows.
 
+use std::ops::ControlFlow;
+
 use chat_shared::message::RoomInfo;
 use chat_shared::{ClientLine, ErrorCode, RoomCommand};
 
 use crate::render;
 use crate::rooms::{GoRefused, Listed, Rooms};
 
-use super::Session;
+use super::{Flow, Session};
 
 /// How the server's `ERR not-saved` for a change to the rooms begins: the
 /// same code answers a message the log did not store, and only the words
@@ -68,20 +70,20 @@ impl Session {
 
     /// `INROOM`: the desk is in a room; if a `/join` waited for it, it is
     /// the current room now, and the prompt says so.
-    pub(super) fn entered(&mut self, info: &RoomInfo<'_>) {
+    pub(super) fn entered(&mut self, info: &RoomInfo<'_>) -> Flow {
         let entered = self.rooms.entered(info);
         if entered.news {
             self.view
                 .print(&render::entered_room(info, entered.now_current));
         }
-        self.read_chat();
+        self.room_answered()
     }
 
     /// `PARTED`: the desk left a room (by `/part`, or from elsewhere).
-    pub(super) fn parted(&mut self, room: &str) {
+    pub(super) fn parted(&mut self, room: &str) -> Flow {
         let was_current = self.rooms.parted(room);
         self.view.print(&render::parted(room, was_current));
-        self.read_chat();
+        self.room_answered()
     }
 
     /// `ROOMS` or `ROOM`: shows the answer to `/rooms` once it is whole.
@@ -101,11 +103,28 @@ impl Session {
 
     /// The server refused a room command: says why, in the desk's words;
     /// a `/join` or `/part` waiting for its answer has it.
-    pub(super) fn room_refused(&mut self, code: ErrorCode, detail: &str) {
+    pub(super) fn room_refused(&mut self, code: ErrorCode, detail: &str) -> Flow {
         self.view.print(&render::room_refused(code, detail));
-        if self.rooms.awaiting_answer() {
-            self.rooms.answered();
-            self.read_chat();
+        self.rooms.answered();
+        self.room_answered()
+    }
+
+    /// A `/join` or `/part` was answered (or will not be): the lines typed
+    /// meanwhile go to the room that is current now, until one of them
+    /// waits for an answer in turn; then the prompt names the room.
+    pub(super) fn room_answered(&mut self) -> Flow {
+        if !self.rooms.awaiting_answer() {
+            while let Some(line) = self.held.pop_front() {
+                self.chat_typed(&line)?;
+                if self.rooms.awaiting_answer() {
+                    return ControlFlow::Continue(());
+                }
+            }
+            if self.leave_once_sent && !self.outbox.has_unsent() {
+                return self.leave();
+            }
         }
+        self.read_chat();
+        ControlFlow::Continue(())
     }
 }

@@ -15,6 +15,7 @@ mod sending;
 
 use in_rooms::about_rooms;
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::io;
 use std::ops::ControlFlow;
@@ -143,6 +144,7 @@ pub fn run(config: &Config) -> Result<(), RunError> {
         input: Input::new(keyboard, screen, move |input| {
             input_events.send(Event::Input(input)).is_ok()
         }),
+        held: VecDeque::new(),
         leave_once_sent: false,
     };
     session.connected(connected).map_err(RunError::Setup)?;
@@ -231,6 +233,10 @@ struct Session {
     rooms: Rooms,
     /// The keyboard, asked for each line.
     input: Input,
+    /// Lines typed while a `/join` or `/part` waits for its answer, which
+    /// may change the room they go to (a paste, or input on a pipe, which
+    /// is read ahead): handled once it comes.
+    held: VecDeque<String>,
     /// Input ended with lines still waiting for the connection: leave as
     /// soon as they are sent.
     leave_once_sent: bool,
@@ -364,7 +370,7 @@ impl Session {
         // A `/join` or `/part` will not be answered: the prompt waited for it.
         if self.rooms.awaiting_answer() {
             self.rooms.answered();
-            self.read_chat();
+            return self.room_answered();
         }
         ControlFlow::Continue(())
     }
@@ -532,7 +538,10 @@ impl Session {
         self.input.answered();
         match input {
             InputEvent::Interrupted => self.leave(),
-            InputEvent::Closed if self.outbox.has_unsent() && !self.identity.asking_name() => {
+            InputEvent::Closed
+                if (self.outbox.has_unsent() || !self.held.is_empty())
+                    && !self.identity.asking_name() =>
+            {
                 self.leave_once_sent = true;
                 ControlFlow::Continue(())
             }
@@ -542,6 +551,9 @@ impl Session {
                 for line in text.split('\n') {
                     let flow = if self.identity.asking_name() {
                         self.name_typed(line)
+                    } else if self.rooms.awaiting_answer() {
+                        self.held.push_back(line.to_string());
+                        ControlFlow::Continue(())
                     } else {
                         self.chat_typed(line)
                     };
@@ -683,8 +695,8 @@ impl Session {
                 self.settled(settled, detail);
                 return self.flush();
             }
-            ServerLine::InRoom(info) => self.entered(&info),
-            ServerLine::Parted { room } => self.parted(room),
+            ServerLine::InRoom(info) => return self.entered(&info),
+            ServerLine::Parted { room } => return self.parted(room),
             ServerLine::Rooms { count } => self.rooms_listed(|rooms| rooms.listing_starts(count)),
             ServerLine::RoomListed(info) => self.rooms_listed(|rooms| rooms.listed(&info)),
             ServerLine::Welcome {
@@ -721,7 +733,7 @@ impl Session {
             {
                 return self.join_refused(code, detail);
             }
-            ErrorCode::NotSaved if about_rooms(detail) => self.room_refused(code, detail),
+            ErrorCode::NotSaved if about_rooms(detail) => return self.room_refused(code, detail),
             ErrorCode::NotSaved => {
                 match self.outbox.not_saved(Instant::now()) {
                     Some(settled) => self.settled(Some(settled), detail),
@@ -736,12 +748,12 @@ impl Session {
             }
             ErrorCode::NotInRoom | ErrorCode::NoSuchRoom => match self.outbox.not_in_room(detail) {
                 Some(line) => self.give_back(&render::in_desk_words(detail), &line),
-                None => self.room_refused(code, detail),
+                None => return self.room_refused(code, detail),
             },
             ErrorCode::BadRoom
             | ErrorCode::NotInvited
             | ErrorCode::TooManyRooms
-            | ErrorCode::RoomsTooFast => self.room_refused(code, detail),
+            | ErrorCode::RoomsTooFast => return self.room_refused(code, detail),
             ErrorCode::NoSuchName => {
                 let typed = self.outbox.no_such_name(detail).map(|line| line.typed());
                 let recallable = typed
@@ -765,7 +777,11 @@ impl Session {
             }
             // Any other refusal, of a room command too (a server without
             // rooms does not know them).
-            _ => self.room_refused(code, detail),
+            _ => {
+                self.view.show(&ServerLine::Error { code, detail });
+                self.rooms.answered();
+                return self.room_answered();
+            }
         }
         ControlFlow::Continue(())
     }
