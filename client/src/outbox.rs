@@ -648,6 +648,20 @@ mod tests {
         }
     }
 
+    /// An outbox on a connection whose server does not know `/tx`, with
+    /// `lines` sent on it, untagged.
+    fn untagged_sent(lines: &[Outgoing]) -> Outbox {
+        let mut outbox = Outbox::with_prefix("p");
+        for line in lines {
+            outbox.push(line.clone());
+        }
+        let now = Instant::now();
+        next(&mut outbox, now);
+        assert!(outbox.tx_refused());
+        while next(&mut outbox, now).is_some() {}
+        outbox
+    }
+
     /// An outbox on a connection whose server knows `/tx`.
     fn tagging_outbox() -> Outbox {
         let mut outbox = Outbox::with_prefix("p");
@@ -864,14 +878,8 @@ mod tests {
 
     #[test]
     fn copies_and_refusals_answer_the_oldest_untagged_line() {
-        let mut outbox = Outbox::with_prefix("p");
-        for line in [room("first"), direct("bob", "second"), room("third")] {
-            outbox.push(line);
-        }
+        let mut outbox = untagged_sent(&[room("first"), direct("bob", "second"), room("third")]);
         let now = Instant::now();
-        next(&mut outbox, now);
-        assert!(outbox.tx_refused());
-        while next(&mut outbox, now).is_some() {}
         outbox.copy_shown("bob", id(1));
         outbox.copy_shown("alice", id(2));
         assert_eq!(
@@ -933,13 +941,11 @@ mod tests {
 
     #[test]
     fn untagged_lines_the_replay_does_not_show_are_given_back() {
-        let mut outbox = Outbox::with_prefix("p");
-        outbox.push(room("stored before the crash"));
-        outbox.push(direct("bob", "lost in the crash"));
+        let mut outbox = untagged_sent(&[
+            room("stored before the crash"),
+            direct("bob", "lost in the crash"),
+        ]);
         let now = Instant::now();
-        next(&mut outbox, now);
-        assert!(outbox.tx_refused());
-        while next(&mut outbox, now).is_some() {}
         outbox.connection_lost();
         // The replay shows the first; then a line sent after the rejoin,
         // on a server still without /tx.
@@ -957,13 +963,8 @@ mod tests {
 
     #[test]
     fn an_err_unsure_line_is_settled_by_its_copy() {
-        let mut outbox = Outbox::with_prefix("p");
-        outbox.push(room("unclear"));
-        outbox.push(room("next"));
+        let mut outbox = untagged_sent(&[room("unclear"), room("next")]);
         let now = Instant::now();
-        next(&mut outbox, now);
-        assert!(outbox.tx_refused());
-        while next(&mut outbox, now).is_some() {}
         outbox.unsure_untagged();
         // The next not-saved is about the next line, not the unclear one.
         assert_eq!(
@@ -988,12 +989,7 @@ mod tests {
 
     #[test]
     fn lines_sent_under_an_old_name_are_matched_by_it() {
-        let mut outbox = Outbox::with_prefix("p");
-        outbox.push(room("before"));
-        let now = Instant::now();
-        next(&mut outbox, now);
-        assert!(outbox.tx_refused());
-        next(&mut outbox, now);
+        let mut outbox = untagged_sent(&[room("before")]);
         outbox.connection_lost();
         outbox.copy_shown("alice2", id(1));
         outbox.copy_shown("alice", id(2));

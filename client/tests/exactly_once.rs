@@ -12,7 +12,7 @@ use std::net::TcpStream;
 use std::thread;
 use std::time::Duration;
 
-use common::{join, signal, RedisProcess, ServerProcess, TempDir, STEP_TIMEOUT};
+use common::{join, signal, Client, RedisProcess, ServerProcess, TempDir, STEP_TIMEOUT};
 
 /// Runs one command on the `redis-server` behind `url` and returns its
 /// answer's lines: the bulk strings of an array, or the one line of a
@@ -65,8 +65,22 @@ fn redis_pid(url: &str) -> u32 {
         .expect("a process id")
 }
 
-/// What no desk may ever be told about a line that was stored.
-const LOST: [&str; 3] = ["not sent", "not saved", "nobody got it"];
+/// Once every desk shows `alice`'s `line` (and a line of bob's sent
+/// after it, so any late copy had its chance): asserts each shows it once,
+/// and alice was never told it was lost.
+#[track_caller]
+fn assert_shown_once_and_never_lost(alice: &Client, bob: &mut Client, line: &str) {
+    bob.send("a line after it");
+    alice.expect("bob: a line after it");
+    for desk in [alice, &*bob] {
+        let out = desk.stdout();
+        assert_eq!(out.matches(line).count(), 1, "{out}");
+    }
+    let out = alice.stdout();
+    for lost in ["not sent", "not saved", "nobody got it"] {
+        assert!(!out.contains(lost), "alice was told {lost:?}:\n{out}");
+    }
+}
 
 #[test]
 fn a_line_typed_while_redis_is_frozen_reaches_every_desk_once_and_is_never_called_lost() {
@@ -96,16 +110,7 @@ fn a_line_typed_while_redis_is_frozen_reaches_every_desk_once_and_is_never_calle
     }
     // Long enough for a resend still on its way to come back.
     thread::sleep(Duration::from_secs(5));
-    bob.send("after the thaw");
-    alice.expect("bob: after the thaw");
-    for desk in [&alice, &bob] {
-        let out = desk.stdout();
-        assert_eq!(out.matches(&line).count(), 1, "{out}");
-    }
-    let out = alice.stdout();
-    for lost in LOST {
-        assert!(!out.contains(lost), "alice was told {lost:?}:\n{out}");
-    }
+    assert_shown_once_and_never_lost(&alice, &mut bob, &line);
     // Each of the three lines was stored under its desk's own ID, once.
     let tagged = redis(&url, &["KEYS", "chat:{main}:tx:*"]);
     assert_eq!(tagged.len(), 3, "{tagged:?}");
@@ -142,16 +147,7 @@ fn a_line_the_server_never_read_goes_again_after_the_reconnect_and_is_shown_once
     for desk in [&alice, &bob] {
         desk.expect(&line);
     }
-    bob.send("after the restart");
-    alice.expect("bob: after the restart");
-    for desk in [&alice, &bob] {
-        let out = desk.stdout();
-        assert_eq!(out.matches(&line).count(), 1, "{out}");
-    }
-    let out = alice.stdout();
-    for lost in LOST {
-        assert!(!out.contains(lost), "alice was told {lost:?}:\n{out}");
-    }
+    assert_shown_once_and_never_lost(&alice, &mut bob, &line);
 
     for desk in [&mut alice, &mut bob] {
         desk.send("q");
