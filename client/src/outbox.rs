@@ -131,7 +131,8 @@ pub const MAX_WAITING_LINES: usize = 100;
 
 /// Most times a line goes out before the desk stops trying: with the
 /// backoff between tries (doubling from half a second to half a minute)
-/// about two minutes of a log that cannot say whether it stored it.
+/// a minute or more of a log that cannot say whether it stored it, far
+/// longer than the store takes to answer or fail.
 pub const MAX_SENDS: u32 = 8;
 
 /// Most message IDs of confirmed lines whose copy may still come: a
