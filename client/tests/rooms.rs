@@ -453,6 +453,13 @@ fn a_muted_room_rings_for_mentions_only() {
     bob.expect("[*] #random: its messages chime as /notify says.");
     settle();
     assert_eq!(bob.count("\x07"), 2, "{:?}", bob.stdout());
+    // And #random rings again.
+    thread::sleep(Duration::from_millis(2100));
+    alice.send("/go #random");
+    alice.expect("[*] Now in #random.");
+    alice.send("dog pictures");
+    bob.expect("#random alice: dog pictures");
+    bob.expect_count("\x07", 3);
     for desk in [&mut bob, &mut alice] {
         desk.send("q");
         desk.expect_exit_code(0);
