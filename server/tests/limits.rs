@@ -177,12 +177,14 @@ fn over_the_queue_budget_the_desks_not_reading_go_first() {
                 got += 1;
             }
         }
-        got
+        // Bob is handed back so he stays connected while the log is read.
+        (got, bob)
     });
     for _ in 0..LINES {
         alice.say("alice", &text);
     }
-    assert_eq!(reader.join().expect("bob's reader"), LINES);
+    let (got, bob) = reader.join().expect("bob's reader");
+    assert_eq!(got, LINES);
 
     let deadline = Instant::now() + TIMEOUT;
     let dropped = loop {
@@ -199,7 +201,7 @@ fn over_the_queue_budget_the_desks_not_reading_go_first() {
     assert_eq!(dropped.0, stalled.len(), "{}", dropped.1);
     assert!(!dropped.1.contains("name=bob"), "{}", dropped.1);
     assert!(!dropped.1.contains("too slow"), "{}", dropped.1);
-    drop(stalled);
+    drop((stalled, bob));
 }
 
 /// A desk that sent a tagged line, lost the server to `kill -9` before it
