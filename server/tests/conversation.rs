@@ -15,7 +15,7 @@ use common::*;
 #[track_caller]
 fn server_on(db: &Path) -> ServerProcess {
     let db = db.to_str().expect("a UTF-8 temporary path");
-    ServerProcess::start(&["--db", db, "--rate-limit", "0"])
+    server_process(&["--db", db, "--rate-limit", "0"])
 }
 
 /// Joins as `name`; returns the log's epoch and this desk's secret.
@@ -138,7 +138,7 @@ fn direct_messages_are_replayed_to_their_desks_and_never_to_the_next_holder_of_a
 
 #[test]
 fn who_shows_how_long_each_person_has_been_idle() {
-    let server = ServerProcess::start(&[]);
+    let server = server_process(&[]);
     let mut alice = Client::connect(server.addr());
     alice.join("alice");
     let mut bob = Client::connect(server.addr());
@@ -200,7 +200,7 @@ fn search_finds_old_lines_and_own_direct_messages_only() {
     );
     assert!(search(&mut alice, "\"unbalanced OR NEAR(").is_empty());
 
-    let memory = ServerProcess::start(&["--db", "none"]);
+    let memory = server_process(&["--db", "none"]);
     let mut desk = Client::connect(memory.addr());
     desk.send_line("/search report");
     let refusal = desk.wait_for("ERR", |line| line.starts_with("ERR<SEP>"));

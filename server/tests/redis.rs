@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use chat_shared::{MessageId, ServerLine};
 
-use common::redis::{free_port, Persistence, RedisServer};
-use common::{run_cli, Client, ServerProcess, TIMEOUT};
+use common::{run_cli, server_process, Client, ServerProcess, TIMEOUT};
+use test_support::{free_port, Persistence, RedisServer};
 
 /// How long a dead server's desks may take to leave for the others, and its
 /// names to be free again: the bound.
@@ -18,7 +18,7 @@ const DEAD_SERVER_DEADLINE: Duration = Duration::from_secs(30);
 /// A chat-server on `redis`'s room.
 #[track_caller]
 fn server_on(redis: &RedisServer) -> ServerProcess {
-    ServerProcess::start(&["--redis", &redis.url(), "--room", "test"])
+    server_process(&["--redis", &redis.url(), "--room", "test"])
 }
 
 /// A message as a desk saw it.
@@ -544,7 +544,9 @@ fn redis_away_refuses_tells_once_and_resumes_with_nothing_lost_or_doubled() {
     newcomer.wait_for("a BYE", |line| line.starts_with("BYE<SEP>"));
     newcomer.expect_closed();
 
-    redis.restart();
+    redis
+        .restart()
+        .unwrap_or_else(|err| panic!("{err}; its log: {}", redis.log()));
     for desk in [&mut alice, &mut bob] {
         desk.read_line_where("the NOTE that messages are saved again", |line| {
             line.starts_with("NOTE<SEP>") && line.contains("saved and delivered again")
@@ -580,7 +582,7 @@ fn redis_away_refuses_tells_once_and_resumes_with_nothing_lost_or_doubled() {
 
 #[test]
 fn start_up_without_redis_exits_1_with_one_line() {
-    let port = free_port();
+    let port = free_port().expect("a free port");
     let url = format!("redis://127.0.0.1:{port}");
     let output = run_cli(&["--host", "127.0.0.1", "--port", "0", "--redis", &url]);
     let stderr = String::from_utf8_lossy(&output.stderr);

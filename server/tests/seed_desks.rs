@@ -32,7 +32,7 @@ fn seed_time_shape(line: &str) -> String {
 
 #[test]
 fn seed_frames_are_understood_and_answered_in_the_seeds_look() {
-    let server = ServerProcess::start(&[]);
+    let server = server_process(&[]);
     let mut alice = Client::connect(server.addr());
     alice.join("alice");
     let mut aditya = Client::connect_silent(server.addr());
@@ -80,7 +80,7 @@ fn alice_code(alice: &mut Client) -> u8 {
 /// on serving everyone.
 #[test]
 fn an_endless_seed_frame_is_refused_and_bounded() {
-    let server = ServerProcess::start(&[]);
+    let server = server_process(&[]);
     let mut alice = Client::connect(server.addr());
     alice.join("alice");
     let mut junk = Client::connect_silent(server.addr());
