@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use common::*;
 
 /// How long one expectation about a seed desk's screen may take.
-const STEP_TIMEOUT: Duration = Duration::from_secs(10);
+const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// One seed desk: `python3 client.py` through the runner that points it at
 /// the test server and fixes its colour.
@@ -85,7 +85,7 @@ impl SeedDesk {
     /// Waits until its screen shows `needle`; returns the screen.
     #[track_caller]
     fn wait_for(&self, needle: &str) -> String {
-        let deadline = Instant::now() + STEP_TIMEOUT;
+        let deadline = Instant::now() + TIMEOUT;
         loop {
             let screen = self.screen();
             if screen.contains(needle) {

@@ -11,8 +11,8 @@ use std::thread;
 use std::time::Instant;
 
 use common::{
-    add_account, join, run_server, start_server, starts_with_timestamp, ServerProcess, TempDir,
-    CLIENT_BIN, STEP_TIMEOUT,
+    add_account, join, run_server, server_process, start_server, starts_with_timestamp, TempDir,
+    CLIENT_BIN, TIMEOUT,
 };
 
 /// A private tmux server (its own socket, no user config), killed on drop.
@@ -133,14 +133,14 @@ impl Tmux {
     /// returns the screen with them.
     #[track_caller]
     fn expect_screen(&self, session: &str, what: &str, ready: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + STEP_TIMEOUT;
+        let deadline = Instant::now() + TIMEOUT;
         loop {
             let screen = self.screen(session);
             if ready(&strip_sgr(&screen)) {
                 return screen;
             }
             if Instant::now() >= deadline {
-                panic!("{session}: no {what} within {STEP_TIMEOUT:?}:\n{screen}");
+                panic!("{session}: no {what} within {TIMEOUT:?}:\n{screen}");
             }
             thread::sleep(std::time::Duration::from_millis(50));
         }
@@ -288,7 +288,7 @@ fn a_half_typed_line_stays_while_messages_arrive_and_is_sent_intact_once() {
 fn a_half_typed_line_stays_across_a_server_restart() {
     let tmux = Tmux::new();
     let dir = TempDir::new("tmux-restart");
-    let mut server = ServerProcess::start(&dir.path().join("room.db"));
+    let mut server = server_process(&dir.path().join("room.db"), &[]);
     let alice = "alice";
     tmux.join(alice, server.addr().port(), "--no-color");
     let mut bob = join("bob", server.addr());
@@ -488,7 +488,7 @@ fn a_token_asked_for_is_not_shown_and_a_desk_revoked_at_its_prompt_leaves_the_te
     let token_file = add_account(&db, "alice", dir.path());
     let token = std::fs::read_to_string(token_file).unwrap();
     let token = token.trim();
-    let server = ServerProcess::start_with(&db, &["--auth", "token"]);
+    let server = server_process(&db, &["--auth", "token"]);
     // After the client: the terminal's canonical mode, which raw mode turns off.
     let command = format!(
         "{}; s=$?; echo MODE $(stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e -icanon); (exit $s)",
