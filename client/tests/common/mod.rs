@@ -6,7 +6,7 @@
 //! printed so far. Once the client has exited, its pipe-reading threads are
 //! joined, so what the tests read afterwards is everything it printed.
 
-#![allow(dead_code)] // each test file uses a different subset
+#![allow(dead_code)] // each test binary uses a different subset
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};

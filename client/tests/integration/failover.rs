@@ -6,12 +6,10 @@
 //! `redis-server`, the desk also resumes there from the last message it
 //! showed, missing nothing and repeating nothing.
 
-mod common;
-
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{join, server_process, server_process_args, ClientBuilder};
+use crate::common::{join, server_process, server_process_args, ClientBuilder};
 use test_support::{Persistence, RedisServer};
 
 #[test]

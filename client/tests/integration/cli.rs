@@ -1,8 +1,6 @@
 //! The command line: help, version, bad flags and an unreachable server.
 
-mod common;
-
-use common::run_client;
+use crate::common::run_client;
 use test_support::free_port;
 
 #[test]

@@ -5,11 +5,11 @@
 //! while the room goes on is frozen with SIGSTOP, which makes "while it was
 //! away" a fact rather than a race with its backoff.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{join, server_process, signal, start_server, Client, ClientBuilder, RawDesk, TempDir};
+use crate::common::{
+    join, server_process, signal, start_server, Client, ClientBuilder, RawDesk, TempDir,
+};
 
 /// What a desk says, once, when it loses the server.
 const LOST: &str = "[!] connection lost; reconnecting...";

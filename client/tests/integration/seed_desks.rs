@@ -4,15 +4,13 @@
 //! both ways and each screen shows them its own way. Needs `python3` with
 //! colorama (`scripts/setup` installs it).
 
-mod common;
-
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 /// How long one expectation about a seed desk's screen may take.
 const TIMEOUT: Duration = Duration::from_secs(10);

@@ -5,11 +5,9 @@
 //! a failure status, without retrying; without a token and without a
 //! terminal to ask on, the desk says how to give one.
 
-mod common;
-
 use std::path::Path;
 
-use common::{add_account, run_server, server_process, ClientBuilder, TempDir};
+use crate::common::{add_account, run_server, server_process, ClientBuilder, TempDir};
 
 #[test]
 fn the_right_token_joins_and_chats_over_tls_and_signs_in_again_after_a_restart() {

@@ -4,12 +4,10 @@
 //! seed's way, colour codes included. Raw sockets only; the seed's own
 //! Python client is run by `client/tests/seed_desks.rs`.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::*;
 use chat_shared::{seed, Color, ServerLine};
-use common::*;
 
 /// The `MSG` from `name` saying `text`, as a desk of ours receives it.
 #[track_caller]

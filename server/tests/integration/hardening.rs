@@ -4,12 +4,10 @@
 //! shutdown racing a newcomer. Real server, real sockets; each test failed
 //! before its fix.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
+use crate::common::*;
 use chat_server::{Config, Mode};
-use common::*;
 
 // ---------------------------------------------------------------------------
 // 1. The log never stalls the room.

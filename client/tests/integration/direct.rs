@@ -6,9 +6,9 @@
 //! a desk gets what it missed back across restarts, and the next holder of
 //! its name does not; `/search` finds old lines, marked as results.
 
-mod common;
-
-use common::{join, server_process, settle, start_server, starts_with_timestamp, Client, TempDir};
+use crate::common::{
+    join, server_process, settle, start_server, starts_with_timestamp, Client, TempDir,
+};
 
 /// The arrow between writer and reader.
 const TO: &str = "\u{2192}";

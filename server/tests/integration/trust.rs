@@ -6,16 +6,14 @@
 //! refused, throttled, bound to their name, deaf to the room until accepted,
 //! and revoked.
 
-mod common;
-
 use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use chat_shared::Fingerprint;
 
-use common::tls::{fingerprint_of, pinning, trusting};
-use common::{cpu_time, run_cli, server_process, Client, ServerProcess, TIMEOUT};
+use crate::common::tls::{fingerprint_of, pinning, trusting};
+use crate::common::{cpu_time, run_cli, server_process, Client, ServerProcess, TIMEOUT};
 
 /// A server with `--tls` (and `args`), and a config that pins the
 /// certificate it printed.
@@ -354,7 +352,9 @@ fn removing_an_account_closes_its_desks_and_ends_its_access() {
         line.starts_with("ERR<SEP>revoked<SEP>")
     });
     alice.expect_closed();
-    bob.wait_for("alice leaving", |line| common::is_leave(line, "alice"));
+    bob.wait_for("alice leaving", |line| {
+        crate::common::is_leave(line, "alice")
+    });
     bob.say("bob", "still here");
 
     let mut again = Client::connect_silent(server.addr());

@@ -3,8 +3,6 @@
 //! the truth: every message in it is shown by each desk exactly once, in ID
 //! order, and nothing else is, however the kill cut the stream.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,8 +10,8 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::common::{join, server_process, TempDir, TIMEOUT};
 use chat_shared::{MessageId, ServerLine};
-use common::{join, server_process, TempDir, TIMEOUT};
 
 /// Messages the sender tries to send, one every [`SEND_GAP`].
 const ATTEMPTS: usize = 300;

@@ -4,11 +4,9 @@
 //! Most tests run the server in this process through
 //! [`chat_server::RunningServer`]. Tests about what only a process shows
 //! (signals, fd limits, thread count, memory, the command line) start the
-//! real binary through [`common::ServerProcess`]; memory is read from the
+//! real binary through [`crate::common::ServerProcess`]; memory is read from the
 //! child's `/proc/PID/status`, which other tests running in parallel in this
 //! process cannot disturb.
-
-mod common;
 
 use std::io::Write;
 use std::net::TcpStream;
@@ -20,7 +18,7 @@ use chat_server::{Config, Mode};
 use chat_shared::message::parse_timestamp;
 use chat_shared::ServerLine;
 
-use common::{
+use crate::common::{
     config, cpu_time, is_join, is_leave, msg, run_cli, server_command, server_process, start,
     status_field, status_kib_field, Client, Next, ServerProcess, TIMEOUT,
 };

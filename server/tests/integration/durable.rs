@@ -3,14 +3,12 @@
 //! used, a damaged or foreign file, a second server, a full disk). The real
 //! binary, real SQLite files in temporary folders, real sockets.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
+use crate::common::*;
 use chat_shared::{MessageId, ServerLine};
-use common::*;
 
 /// Starts the real server on the log at `db`.
 #[track_caller]

@@ -3,13 +3,11 @@
 //! and never to the next holder of a name), `/who` idle times, and `/search`
 //! over the durable log. The real binary, real SQLite files, real sockets.
 
-mod common;
-
 use std::path::Path;
 use std::time::Duration;
 
+use crate::common::*;
 use chat_shared::ServerLine;
-use common::*;
 
 /// Starts the real server on the log at `db`.
 #[track_caller]

@@ -6,12 +6,10 @@
 //! `--require-tls` server. A server run with `--db none` makes a new
 //! certificate at every start, which is how a certificate "changes" here.
 
-mod common;
-
 use std::fs;
 use std::path::Path;
 
-use common::{server_process, Client, ClientBuilder, ServerProcess, TempDir};
+use crate::common::{server_process, Client, ClientBuilder, ServerProcess, TempDir};
 
 /// A muted client of `server` that joins as `name`, with `args`, its
 /// known-hosts file under `config_home`.

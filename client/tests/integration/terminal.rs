@@ -3,14 +3,12 @@
 //! as it does for a person, and `capture-pane` shows what the screen holds
 //! (`-e`: with the escapes the terminal actually received).
 
-mod common;
-
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::Instant;
 
-use common::{
+use crate::common::{
     add_account, join, run_server, server_process, start_server, starts_with_timestamp, TempDir,
     CLIENT_BIN, TIMEOUT,
 };

@@ -4,14 +4,12 @@
 //! server's NOTE, and once there is room the same desk's messages go
 //! through. Mounting needs root; elsewhere the test says it is skipped.
 
-mod common;
-
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{join, server_process, TempDir};
+use crate::common::{join, server_process, TempDir};
 
 /// Unmounts the test's tmpfs, even when the test fails.
 struct Mount(PathBuf);
