@@ -12,7 +12,7 @@
 //! - [`server`]: the real `chat-server` binary as a child process, and where
 //!   that binary is for tests outside the server crate.
 //! - [`process`]: any child's output read on threads, waits bounded in time,
-//!   signals, and a binary run to its end.
+//!   signals, a child that dies with its parent, and a binary run to its end.
 
 use std::io;
 use std::net::{Ipv4Addr, TcpListener};

@@ -3,6 +3,7 @@
 //! time, signals, and a binary run to its end.
 
 use std::io::{self, Read};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
@@ -136,6 +137,22 @@ pub fn run_to_exit(mut command: Command, label: &str) -> Output {
         status,
         stdout: stdout.bytes(),
         stderr: stderr.bytes(),
+    }
+}
+
+/// Makes the child `command` starts get SIGKILL when the thread that
+/// started it ends (`PR_SET_PDEATHSIG`): a test binary or a tool killed
+/// mid-run leaves no child behind.
+pub fn die_with_parent(command: &mut Command) {
+    // SAFETY: runs between fork and exec and only calls prctl, which is
+    // async-signal-safe.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
     }
 }
 

@@ -5,7 +5,6 @@
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -51,16 +50,7 @@ impl Server {
             .args(["--log-level", "warn"])
             .stdin(Stdio::null())
             .stdout(Stdio::null());
-        // SAFETY: runs between fork and exec and only calls prctl, which is
-        // async-signal-safe.
-        unsafe {
-            command.pre_exec(|| {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                    return Err(io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
+        test_support::process::die_with_parent(&mut command);
         let mut server = Server {
             command,
             addr,
