@@ -1,12 +1,8 @@
-//! The connection event loop: one [`Worker`] per thread owns a mio `Poll` and
-//! a slab of client sockets, opens them (spread over 127.0.0.x sources),
-//! sends marked messages on schedule and counts what arrives.
-//!
-//! Edge-triggered contract (mio registers with EPOLLET): reads go until
-//! `WouldBlock` or EOF, writes until `WouldBlock` or an empty buffer; a
-//! `writable` flag remembers the last WRITABLE edge instead of re-registering.
-//! Closing is deferred: handlers only mark a client, [`Worker::reap`] removes it
-//! after the event batch.
+//! The load modes' event loop: one [`Worker`] per thread owns a mio `Poll`
+//! and a slab of clients, opens their connections ([`crate::conn`], spread
+//! over 127.0.0.x sources), sends marked messages on schedule and counts
+//! what arrives. Closing is deferred: handlers only mark a client,
+//! [`Worker::reap`] removes it after the event batch.
 //!
 //! Delivery accounting: one shared counter numbers every measured message.
 //! A client's delivery window opens when it first sees any `MSG` (the server
@@ -16,42 +12,33 @@
 //! the client leaves or the run stops sending. Expected deliveries are the sum
 //! of window widths; only markers inside a window are counted as received.
 //!
-//! Phases are set by `run.rs` through [`Shared`]; each worker acknowledges a
-//! new phase once it has done that phase's entry work.
+//! Phases are set by `coordinator.rs` through [`Shared`]; each worker
+//! acknowledges a new phase once it has done that phase's entry work.
 
 use std::collections::BTreeMap;
-use std::io::{self, Read, Write};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::ops::ControlFlow;
+use std::io;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chat_shared::{ClientLine, Line, LineReader, MessageId, DEFAULT_MAX_LINE_BYTES};
+use chat_shared::{Line, MessageId};
 use hdrhistogram::Histogram;
-use mio::net::TcpStream;
-use mio::{Events, Interest, Poll, Token};
-use rustls::{ClientConfig, ClientConnection};
+use mio::{Events, Poll, Token};
+use rustls::ClientConfig;
 use slab::Slab;
-use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
+use crate::common::{take_turn, Rng, MAX_POLL_WAIT, PROBE_INTERVAL};
+use crate::conn::{self, Conn, ConnectProgress, CONNECT_TIMEOUT, READ_CHUNK_BYTES};
 use crate::marker::{self, Delivery, Kind, Marker, Seen};
 use crate::modes::{Plan, Role};
 use crate::stats::new_histogram;
 use crate::tls;
 
-/// A connect that has not completed by then counts as `ETIMEDOUT`.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// Connects in flight per worker. Past the server's accept backlog extra SYNs
 /// are dropped and retried a second later, which would only show up as
 /// tool-made connect latency.
 const MAX_PENDING_CONNECTS: usize = 512;
-
-/// How often the warm-up probe is repeated, for clients the server had not
-/// yet accepted when the previous one went out. Well under the server's
-/// default rate limit of 20 msgs/s.
-pub(crate) const PROBE_INTERVAL: Duration = Duration::from_millis(500);
 
 /// Longest a churn client keeps reading after it decides to leave, waiting
 /// for messages already in flight to it.
@@ -65,22 +52,12 @@ const HOUSEKEEPING_INTERVAL: Duration = Duration::from_millis(50);
 /// so a refusing server is not hammered in a tight loop.
 const RETRY_BACKOFF: Duration = Duration::from_millis(100);
 
-/// Longest single wait in `poll`, so a phase change is seen promptly.
-pub(crate) const MAX_POLL_WAIT: Duration = Duration::from_millis(20);
-
-/// Read buffer shared by all of a worker's sockets.
-pub(crate) const READ_CHUNK_BYTES: usize = 64 * 1024;
-
 /// A slow client whose socket stays quiet this long during the end check
 /// (no data, no EOF) is judged still connected.
 const SLOW_QUIET: Duration = Duration::from_millis(300);
 
 /// Upper bound on the slow-client check.
 pub const SLOW_CHECK_LIMIT: Duration = Duration::from_secs(3);
-
-/// Lines may be longer than the server's own limit: the load tool must not
-/// be the one that refuses a line.
-pub(crate) const MAX_LINE_BYTES: usize = 4 * DEFAULT_MAX_LINE_BYTES;
 
 /// The run's stages, in order; stored in [`Shared::phase`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -288,7 +265,7 @@ fn id_digest(id: MessageId) -> u64 {
     mixed.max(1)
 }
 
-/// What one worker measured, merged by `run.rs`.
+/// What one worker measured, merged by `coordinator.rs`.
 #[derive(Debug)]
 pub struct WorkerResult {
     /// End-to-end latency of counted deliveries, microseconds.
@@ -359,8 +336,8 @@ impl WorkerResult {
 /// Where one client's socket is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
-    /// Non-blocking connect in flight since this instant.
-    Connecting(Instant),
+    /// Non-blocking connect in flight.
+    Connecting,
     /// Established.
     Open,
     /// A churn client on its way out: reading until its window is complete
@@ -411,11 +388,8 @@ struct Client {
     role: Role,
     /// Chat name, `load-<run>-<index>[-<generation>]`.
     name: String,
-    /// The socket.
-    stream: TcpStream,
-    /// With `--tls`: the session over `stream`; all reads and writes go
-    /// through it.
-    tls: Option<Box<ClientConnection>>,
+    /// Its connection.
+    conn: Conn,
     /// With `--tls`, until the handshake is done: when the connect began.
     handshake_since: Option<Instant>,
     /// The ID of the last measured message received, for the order check.
@@ -426,12 +400,6 @@ struct Client {
     order_differed: bool,
     /// Connect / open / leaving.
     state: State,
-    /// Frames the incoming bytes into lines.
-    lines: LineReader,
-    /// Bytes queued for the server, not yet written.
-    out: Vec<u8>,
-    /// The last WRITABLE edge has not been used up by a `WouldBlock`.
-    writable: bool,
     /// Which measured messages this client is owed.
     window: Window,
     /// Deliveries counted inside the window.
@@ -552,8 +520,8 @@ impl<'a> Worker<'a> {
                 let Some(client) = self.clients.get_mut(key) else {
                     continue;
                 };
-                if let State::Connecting(since) = client.state {
-                    finish_connect(client, since, now, self.shared, &mut self.result);
+                if client.state == State::Connecting {
+                    finish_connect(client, now, self.shared, &mut self.result);
                     if client.state == State::Open {
                         self.pending_connects -= 1;
                         if client.role == Role::Sender {
@@ -565,7 +533,7 @@ impl<'a> Worker<'a> {
                     }
                 }
                 let client = &mut self.clients[key];
-                if client.closing.is_some() || matches!(client.state, State::Connecting(_)) {
+                if client.closing.is_some() || client.state == State::Connecting {
                     continue;
                 }
                 if client.role == Role::Slow {
@@ -577,7 +545,7 @@ impl<'a> Worker<'a> {
                     continue;
                 }
                 if event.is_writable() {
-                    client.writable = true;
+                    client.conn.set_writable();
                 }
                 // Read on every event, not only readable ones: a hang-up or
                 // error is only a hint, and read() gives the real answer.
@@ -586,8 +554,8 @@ impl<'a> Worker<'a> {
                 if client.closing.is_none() {
                     flush(client);
                 }
-                if let (Some(since), Some(session)) = (client.handshake_since, &client.tls) {
-                    if !session.is_handshaking() {
+                if let Some(since) = client.handshake_since {
+                    if !client.conn.is_handshaking() {
                         client.handshake_since = None;
                         let micros = now.saturating_duration_since(since).as_micros() as u64;
                         self.result.tls_handshake.saturating_record(micros.max(1));
@@ -707,24 +675,24 @@ impl<'a> Worker<'a> {
     fn open(&mut self, index: usize, generation: u32, now: Instant) {
         let role = self.plan.role(index);
         let addr = self.addrs[index % self.addrs.len()];
-        let source = source_address(addr, index, self.plan.source_ips);
+        let source = conn::source_address(addr, index, self.plan.source_ips);
         let rcvbuf = if role == Role::Slow {
             self.plan.slow_rcvbuf
         } else {
             None
         };
-        let session = match &self.tls {
-            Some(config) => match tls::session(config, addr) {
-                Ok(session) => Some(Box::new(session)),
-                Err(err) => {
-                    self.connect_failed(index, generation, &err, now);
-                    return;
-                }
-            },
-            None => None,
-        };
-        let stream = match start_connect(addr, source, rcvbuf) {
-            Ok(stream) => stream,
+        let key = self.clients.vacant_key();
+        let registry = self.poll.registry();
+        let conn = match Conn::open(
+            addr,
+            source,
+            rcvbuf,
+            self.tls.as_ref(),
+            registry,
+            Token(key),
+            now,
+        ) {
+            Ok(conn) => conn,
             Err(err) => {
                 self.connect_failed(index, generation, &err, now);
                 return;
@@ -735,22 +703,17 @@ impl<'a> Worker<'a> {
         } else {
             format!("load-{:08x}-{index}-{generation}", self.shared.run_id)
         };
-        let key = self.clients.vacant_key();
         let mut client = Client {
             index,
             generation,
             role,
             name,
-            stream,
-            handshake_since: session.is_some().then_some(now),
-            tls: session,
+            handshake_since: self.tls.is_some().then_some(now),
+            conn,
             last_id: None,
             order_checked: false,
             order_differed: false,
-            state: State::Connecting(now),
-            lines: LineReader::new(MAX_LINE_BYTES),
-            out: Vec::new(),
-            writable: false,
+            state: State::Connecting,
             window: Window::default(),
             counted: 0,
             alive: false,
@@ -759,14 +722,6 @@ impl<'a> Worker<'a> {
             closing: None,
             hint_closed: false,
         };
-        if let Err(err) = self.poll.registry().register(
-            &mut client.stream,
-            Token(key),
-            Interest::READABLE | Interest::WRITABLE,
-        ) {
-            self.connect_failed(index, generation, &err, now);
-            return;
-        }
         if !self.shared.is_claimed(generation) {
             // A lifetime-churn replacement joins mid-run: its schedule starts now.
             let interval = self.send_interval();
@@ -781,7 +736,7 @@ impl<'a> Worker<'a> {
         *self
             .result
             .connect_errors
-            .entry(errno_name(err))
+            .entry(conn::errno_name(err))
             .or_insert(0) += 1;
         self.shared.failures.fetch_add(1, Ordering::Relaxed);
         if self.shared.is_claimed(generation) {
@@ -804,7 +759,9 @@ impl<'a> Worker<'a> {
                 continue;
             }
             match client.state {
-                State::Connecting(since) if now.duration_since(since) >= CONNECT_TIMEOUT => {
+                State::Connecting
+                    if now.duration_since(client.conn.started()) >= CONNECT_TIMEOUT =>
+                {
                     client.closing = Some(CloseReason::ConnectFailed("ETIMEDOUT".into()));
                 }
                 State::Open
@@ -859,13 +816,7 @@ impl<'a> Worker<'a> {
             if client.state != State::Open || client.closing.is_some() {
                 continue;
             }
-            if client.next_send <= now {
-                client.next_send += interval;
-                // A sender that fell more than a second behind (a stalled
-                // loop) restarts its schedule instead of bursting.
-                if client.next_send + Duration::from_secs(1) < now {
-                    client.next_send = now + interval;
-                }
+            if take_turn(&mut client.next_send, interval, now) {
                 self.send_message(key, Kind::Measured, now);
             }
             let next = self.clients[key].next_send;
@@ -889,14 +840,9 @@ impl<'a> Worker<'a> {
             sender: client.index as u32,
             sent_us: shared.micros(now),
         };
-        let mut text = String::with_capacity(self.plan.payload_bytes + 64);
-        marker.write_text(self.plan.payload_bytes, &mut text);
-        let line = ClientLine::Say {
-            name: &client.name,
-            text: &text,
-        }
-        .encode();
-        client.out.extend_from_slice(line.as_bytes());
+        client
+            .conn
+            .queue_say(&client.name, &marker, self.plan.payload_bytes);
         flush(client);
     }
 
@@ -904,99 +850,73 @@ impl<'a> Worker<'a> {
     fn read_available(&mut self, key: usize, buf: &mut [u8], phase: Phase, now: Instant) {
         let shared = self.shared;
         let now_us = shared.micros(now);
-        let client = &mut self.clients[key];
-        loop {
-            let read = match client.tls.as_deref_mut() {
-                Some(session) => tls::read(&mut client.stream, session, buf),
-                None => client.stream.read(buf),
+        let result = &mut self.result;
+        let mut received = 0;
+        let Client {
+            conn,
+            window,
+            counted,
+            alive,
+            last_id,
+            order_checked,
+            order_differed,
+            closing,
+            ..
+        } = &mut self.clients[key];
+        let read = conn.read_lines(buf, |line| {
+            let Line::Complete(bytes) = line else {
+                note(result, "line over the tool's limit".into());
+                return;
             };
-            match read {
-                Ok(0) => {
-                    client.closing = Some(CloseReason::Lost("eof".into()));
-                    return;
-                }
-                Ok(n) => {
-                    let result = &mut self.result;
-                    let mut received = 0;
-                    let Client {
-                        lines,
-                        window,
-                        counted,
-                        alive,
-                        last_id,
-                        order_checked,
-                        order_differed,
-                        ..
-                    } = &mut *client;
-                    let _ = lines.feed(&buf[..n], |line| {
-                        let Line::Complete(bytes) = line else {
-                            note(result, "line over the tool's limit".into());
-                            return ControlFlow::Continue(());
-                        };
-                        match marker::classify(bytes, shared.run_id) {
-                            Seen::Msg(Delivery { id, marker }) => {
-                                if window.from.is_none() {
-                                    let from = shared.sent.load(Ordering::SeqCst);
-                                    window.from = Some(from);
-                                    shared.readers_ready.fetch_add(1, Ordering::Relaxed);
-                                    if phase >= Phase::Drain {
-                                        // Sending is over: nothing is owed.
-                                        window.end = Some(from);
-                                    }
-                                }
-                                if let Some(m) = marker.filter(|m| m.kind == Kind::Measured) {
-                                    *order_checked = true;
-                                    if last_id.is_some_and(|last| id <= last) {
-                                        *order_differed = true;
-                                        result.order_not_increasing += 1;
-                                    }
-                                    *last_id = Some(id);
-                                    match shared.same_id_as_reference(m.seq, id) {
-                                        OrderCheck::Same => {}
-                                        OrderCheck::Different => {
-                                            *order_differed = true;
-                                            result.order_id_mismatches += 1;
-                                        }
-                                        OrderCheck::Unchecked => result.order_unchecked += 1,
-                                    }
-                                    if !*alive {
-                                        *alive = true;
-                                        result.alive += 1;
-                                    }
-                                    if window.covers(m.seq) {
-                                        *counted += 1;
-                                        received += 1;
-                                        result.latency.saturating_record(
-                                            now_us.saturating_sub(m.sent_us).max(1),
-                                        );
-                                        result.last_delivery_us =
-                                            result.last_delivery_us.max(now_us);
-                                    }
-                                }
-                            }
-                            Seen::Refused(code) => {
-                                note(result, format!("server ERR {}", code.as_str()))
-                            }
-                            Seen::Bye(reason) => note(result, format!("server BYE: {reason}")),
-                            // History, welcomes and the rest are not deliveries.
-                            _ => {}
+            match marker::classify(bytes, shared.run_id) {
+                Seen::Msg(Delivery { id, marker }) => {
+                    if window.from.is_none() {
+                        let from = shared.sent.load(Ordering::SeqCst);
+                        window.from = Some(from);
+                        shared.readers_ready.fetch_add(1, Ordering::Relaxed);
+                        if phase >= Phase::Drain {
+                            // Sending is over: nothing is owed.
+                            window.end = Some(from);
                         }
-                        ControlFlow::Continue(())
-                    });
-                    self.unpublished_received += received;
+                    }
+                    if let Some(m) = marker.filter(|m| m.kind == Kind::Measured) {
+                        *order_checked = true;
+                        if last_id.is_some_and(|last| id <= last) {
+                            *order_differed = true;
+                            result.order_not_increasing += 1;
+                        }
+                        *last_id = Some(id);
+                        match shared.same_id_as_reference(m.seq, id) {
+                            OrderCheck::Same => {}
+                            OrderCheck::Different => {
+                                *order_differed = true;
+                                result.order_id_mismatches += 1;
+                            }
+                            OrderCheck::Unchecked => result.order_unchecked += 1,
+                        }
+                        if !*alive {
+                            *alive = true;
+                            result.alive += 1;
+                        }
+                        if window.covers(m.seq) {
+                            *counted += 1;
+                            received += 1;
+                            result
+                                .latency
+                                .saturating_record(now_us.saturating_sub(m.sent_us).max(1));
+                            result.last_delivery_us = result.last_delivery_us.max(now_us);
+                        }
+                    }
                 }
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => return,
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-                Err(err) if err.raw_os_error().is_none() => {
-                    // TLS: the session's own error says more than its kind.
-                    client.closing = Some(CloseReason::Lost(format!("tls: {err}")));
-                    return;
-                }
-                Err(err) => {
-                    client.closing = Some(CloseReason::Lost(errno_name(&err)));
-                    return;
-                }
+                Seen::Refused(code) => note(result, format!("server ERR {}", code.as_str())),
+                Seen::Bye(reason) => note(result, format!("server BYE: {reason}")),
+                // History, welcomes and the rest are not deliveries.
+                _ => {}
             }
+        });
+        self.unpublished_received += received;
+        if let Err(why) = read {
+            *closing = Some(CloseReason::Lost(why));
         }
     }
 
@@ -1013,9 +933,9 @@ impl<'a> Worker<'a> {
             let end = self.shared.sent.load(Ordering::SeqCst);
             self.close_window(key, end);
             let mut client = self.clients.remove(key);
-            let _ = self.poll.registry().deregister(&mut client.stream);
+            client.conn.deregister(self.poll.registry());
             tally_order(&client, &mut self.result);
-            let was_open = !matches!(client.state, State::Connecting(_));
+            let was_open = client.state != State::Connecting;
             if !was_open {
                 // A failed connect, or one a round's end cut short.
                 self.pending_connects -= 1;
@@ -1040,17 +960,7 @@ impl<'a> Worker<'a> {
                 }
                 CloseReason::Left { polite } => {
                     if polite {
-                        // Best effort: the socket is about to be dropped.
-                        let quit = ClientLine::Quit.encode();
-                        match client.tls.as_deref_mut() {
-                            Some(session) => {
-                                let _ = session.writer().write_all(quit.as_bytes());
-                                let _ = session.write_tls(&mut client.stream);
-                            }
-                            None => {
-                                let _ = client.stream.write(quit.as_bytes());
-                            }
-                        }
+                        client.conn.quit();
                     }
                     // A clean departure is replaced at once.
                     self.retry_churn_slot(client.index, client.generation, now);
@@ -1147,26 +1057,6 @@ impl<'a> Worker<'a> {
     }
 }
 
-/// xorshift64*: enough to spread send times and retries, no crate needed.
-#[derive(Debug, Clone)]
-pub(crate) struct Rng(u64);
-
-impl Rng {
-    /// A generator whose sequence differs for each `stream`.
-    pub(crate) fn new(stream: u64) -> Rng {
-        Rng(0x9E37_79B9_7F4A_7C15 ^ ((stream + 1).wrapping_mul(0x2545_F491_4F6C_DD1D)))
-    }
-
-    /// The next number in `0.0..1.0`.
-    pub(crate) fn fraction(&mut self) -> f64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        let value = self.0.wrapping_mul(0x2545_F491_4F6C_DD1D);
-        (value >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
 fn close_window_of(client: &mut Client, end: u64, shared: &Shared) {
     if client.window.from.is_some() && client.window.end.is_none() {
         client.window.end = Some(end.max(client.window.from.unwrap_or(0)));
@@ -1194,23 +1084,16 @@ fn note(result: &mut WorkerResult, what: String) {
     *result.notes.entry(what).or_insert(0) += 1;
 }
 
-/// Checks a connecting socket after an event. mio's rule: `take_error`
-/// first, then `peer_addr`; `NotConnected` means not yet (spurious event).
-fn finish_connect(
-    client: &mut Client,
-    since: Instant,
-    now: Instant,
-    shared: &Shared,
-    result: &mut WorkerResult,
-) {
-    match connect_progress(&client.stream) {
+/// Checks a connecting client after an event on its socket.
+fn finish_connect(client: &mut Client, now: Instant, shared: &Shared, result: &mut WorkerResult) {
+    match client.conn.finish_connect() {
         ConnectProgress::Pending => {}
         ConnectProgress::Failed(name) => client.closing = Some(CloseReason::ConnectFailed(name)),
         ConnectProgress::Established => {
             client.state = State::Open;
-            client.writable = true;
             result.connections_opened += 1;
             if shared.is_claimed(client.generation) {
+                let since = client.conn.started();
                 let micros = now.saturating_duration_since(since).as_micros() as u64;
                 result.connect_latency.saturating_record(micros.max(1));
                 shared.connected.fetch_add(1, Ordering::Relaxed);
@@ -1220,67 +1103,11 @@ fn finish_connect(
     }
 }
 
-/// Where a non-blocking connect stands after an event on its socket.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum ConnectProgress {
-    /// Not yet: the event was spurious.
-    Pending,
-    /// Connected.
-    Established,
-    /// Failed, with the errno name.
-    Failed(String),
-}
-
-/// mio's rule for a connect in flight: `take_error` first, then `peer_addr`,
-/// where `NotConnected` means not yet.
-pub(crate) fn connect_progress(stream: &TcpStream) -> ConnectProgress {
-    match stream.take_error() {
-        Ok(Some(err)) | Err(err) => return ConnectProgress::Failed(errno_name(&err)),
-        Ok(None) => {}
-    }
-    match stream.peer_addr() {
-        Ok(_) => ConnectProgress::Established,
-        Err(err) if err.kind() == io::ErrorKind::NotConnected => ConnectProgress::Pending,
-        Err(err) => ConnectProgress::Failed(errno_name(&err)),
-    }
-}
-
-/// Writes queued bytes until done or `WouldBlock`.
+/// Writes what the client has queued; a failure marks it lost.
 fn flush(client: &mut Client) {
-    let written = match client.tls.as_deref_mut() {
-        Some(session) => tls::write_queued(
-            &mut client.stream,
-            session,
-            &mut client.out,
-            &mut client.writable,
-        ),
-        None => write_queued(&mut client.stream, &mut client.out, &mut client.writable),
-    };
-    if let Err(why) = written {
+    if let Err(why) = client.conn.flush() {
         client.closing = Some(CloseReason::Lost(why));
     }
-}
-
-/// Writes `out` until it is empty or the socket would block, which clears
-/// `writable` until the next WRITABLE edge. `Err` names why the socket is
-/// no longer usable.
-pub(crate) fn write_queued(
-    stream: &mut TcpStream,
-    out: &mut Vec<u8>,
-    writable: &mut bool,
-) -> Result<(), String> {
-    while *writable && !out.is_empty() {
-        match stream.write(out) {
-            Ok(0) => return Err("write returned 0".into()),
-            Ok(n) => {
-                out.drain(..n);
-            }
-            Err(err) if err.kind() == io::ErrorKind::WouldBlock => *writable = false,
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-            Err(err) => return Err(errno_name(&err)),
-        }
-    }
-    Ok(())
 }
 
 /// What one pass over a slow client's socket found.
@@ -1300,144 +1127,28 @@ fn drain_slow(
     run_id: u32,
     bytes_read: &mut u64,
 ) -> SlowVerdict {
-    let mut got_data = false;
-    loop {
-        match client.stream.read(buf) {
-            Ok(0) => return SlowVerdict::Dropped("eof".into()),
-            Ok(n) => {
-                got_data = true;
-                *bytes_read += n as u64;
-                let mut bye = None;
-                let _ = client.lines.feed(&buf[..n], |line| {
-                    if let Line::Complete(bytes) = line {
-                        if let Seen::Bye(reason) = marker::classify(bytes, run_id) {
-                            bye = Some(reason);
-                        }
-                    }
-                    ControlFlow::Continue(())
-                });
-                if let Some(reason) = bye {
-                    return SlowVerdict::Dropped(format!("BYE {reason}"));
-                }
+    let before = client.conn.bytes_read();
+    let mut bye = None;
+    let read = client.conn.read_lines(buf, |line| {
+        if let Line::Complete(bytes) = line {
+            if let Seen::Bye(reason) = marker::classify(bytes, run_id) {
+                bye.get_or_insert(reason);
             }
-            Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
-                return if got_data {
-                    SlowVerdict::GotData
-                } else {
-                    SlowVerdict::Quiet
-                };
-            }
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-            Err(err) => return SlowVerdict::Dropped(errno_name(&err)),
         }
+    });
+    let got = client.conn.bytes_read() - before;
+    *bytes_read += got;
+    match (bye, read) {
+        (Some(reason), _) => SlowVerdict::Dropped(format!("BYE {reason}")),
+        (None, Err(why)) => SlowVerdict::Dropped(why),
+        (None, Ok(())) if got > 0 => SlowVerdict::GotData,
+        (None, Ok(())) => SlowVerdict::Quiet,
     }
-}
-
-/// The source address for client `index`: `127.0.0.(1 + index % K)` when
-/// spreading over K > 1 addresses, else none (the kernel picks).
-pub fn source_address(target: SocketAddr, index: usize, source_ips: usize) -> Option<IpAddr> {
-    if source_ips <= 1 || !target.is_ipv4() {
-        return None;
-    }
-    Some(IpAddr::V4(Ipv4Addr::new(
-        127,
-        0,
-        0,
-        1 + (index % source_ips) as u8,
-    )))
-}
-
-/// Creates a non-blocking TCP socket, optionally bound to `source`, and
-/// starts connecting it to `addr`.
-pub(crate) fn start_connect(
-    addr: SocketAddr,
-    source: Option<IpAddr>,
-    rcvbuf: Option<usize>,
-) -> io::Result<TcpStream> {
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    socket.set_nonblocking(true)?;
-    socket.set_tcp_nodelay(true)?;
-    if let Some(bytes) = rcvbuf {
-        // Before connect, so the window advertised in the handshake is small.
-        socket.set_recv_buffer_size(bytes)?;
-    }
-    if let Some(ip) = source {
-        defer_port_choice(&socket);
-        socket.bind(&SockAddr::from(SocketAddr::new(ip, 0)))?;
-    }
-    match socket.connect(&SockAddr::from(addr)) {
-        Ok(()) => {}
-        Err(err) if err.raw_os_error() == Some(libc::EINPROGRESS) => {}
-        Err(err) => return Err(err),
-    }
-    Ok(TcpStream::from_std(socket.into()))
-}
-
-/// IP_BIND_ADDRESS_NO_PORT: bind() with port 0 would otherwise reserve a
-/// port for the address alone; deferring the choice to connect() lets ports
-/// be shared across destinations. Failure only costs that optimisation.
-#[cfg(target_os = "linux")]
-fn defer_port_choice(socket: &Socket) {
-    use std::os::fd::AsRawFd;
-    let on: libc::c_int = 1;
-    // SAFETY: a valid fd and a pointer to a c_int that outlives the call.
-    unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            libc::IPPROTO_IP,
-            libc::IP_BIND_ADDRESS_NO_PORT,
-            (&on as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        );
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn defer_port_choice(_socket: &Socket) {}
-
-/// The errno name of a socket error, for the report's `connect_errors`.
-pub fn errno_name(err: &io::Error) -> String {
-    let Some(code) = err.raw_os_error() else {
-        return format!("{:?}", err.kind());
-    };
-    let name = match code {
-        libc::ECONNREFUSED => "ECONNREFUSED",
-        libc::ECONNRESET => "ECONNRESET",
-        libc::ETIMEDOUT => "ETIMEDOUT",
-        libc::EADDRNOTAVAIL => "EADDRNOTAVAIL",
-        libc::EADDRINUSE => "EADDRINUSE",
-        libc::EMFILE => "EMFILE",
-        libc::ENFILE => "ENFILE",
-        libc::ENOBUFS => "ENOBUFS",
-        libc::ENOMEM => "ENOMEM",
-        libc::EPIPE => "EPIPE",
-        libc::EHOSTUNREACH => "EHOSTUNREACH",
-        libc::ENETUNREACH => "ENETUNREACH",
-        libc::EAGAIN => "EAGAIN",
-        _ => return format!("errno {code}"),
-    };
-    name.to_string()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sources_spread_over_loopback_addresses() {
-        let target: SocketAddr = "127.0.0.1:5002".parse().unwrap();
-        assert_eq!(source_address(target, 5, 1), None);
-        assert_eq!(
-            source_address(target, 0, 3),
-            Some("127.0.0.1".parse().unwrap())
-        );
-        assert_eq!(
-            source_address(target, 4, 3),
-            Some("127.0.0.2".parse().unwrap())
-        );
-        let v6: SocketAddr = "[::1]:5002".parse().unwrap();
-        assert_eq!(source_address(v6, 4, 3), None);
-    }
 
     #[test]
     fn window_covers_from_inclusive_to_end_exclusive() {
@@ -1482,16 +1193,6 @@ mod tests {
         assert_ne!(
             id_digest(MessageId::from_sequence(41)),
             id_digest(MessageId::from_sequence(42))
-        );
-    }
-
-    #[test]
-    fn errno_names() {
-        let refused = io::Error::from_raw_os_error(libc::ECONNREFUSED);
-        assert_eq!(errno_name(&refused), "ECONNREFUSED");
-        assert_eq!(
-            errno_name(&io::Error::from_raw_os_error(9999)),
-            "errno 9999"
         );
     }
 }

@@ -5,11 +5,11 @@
 //! while the room goes on is frozen with SIGSTOP, which makes "while it was
 //! away" a fact rather than a race with its backoff.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{join, signal, start_server, Client, ClientBuilder, RawDesk, ServerProcess, TempDir};
+use crate::common::{
+    join, server_process, signal, start_server, Client, ClientBuilder, RawDesk, TempDir,
+};
 
 /// What a desk says, once, when it loses the server.
 const LOST: &str = "[!] connection lost; reconnecting...";
@@ -35,7 +35,7 @@ fn expect_lost(desks: &[&Client]) {
 #[test]
 fn after_kill_9_the_desk_rejoins_as_itself_and_shows_what_it_missed_once_in_order() {
     let dir = TempDir::new("kill9");
-    let mut server = ServerProcess::start(&dir.path().join("room.db"));
+    let mut server = server_process(&dir.path().join("room.db"), &[]);
     let mut watcher = RawDesk::connect(server.addr());
     let mut alice = join("alice", server.addr());
     let first_join = watcher.expect_line("JOIN<SEP>");
@@ -112,7 +112,7 @@ fn after_kill_9_the_desk_rejoins_as_itself_and_shows_what_it_missed_once_in_orde
 #[test]
 fn after_the_server_goes_down_and_comes_back_the_desk_rejoins_and_repeats_nothing() {
     let dir = TempDir::new("going-down");
-    let mut server = ServerProcess::start(&dir.path().join("room.db"));
+    let mut server = server_process(&dir.path().join("room.db"), &[]);
     let mut alice = join("alice", server.addr());
     let mut bob = join("bob", server.addr());
     alice.send("before going down");
@@ -147,7 +147,7 @@ fn after_the_server_goes_down_and_comes_back_the_desk_rejoins_and_repeats_nothin
 #[test]
 fn a_name_taken_while_away_is_asked_for_again() {
     let dir = TempDir::new("name-taken");
-    let mut server = ServerProcess::start(&dir.path().join("room.db"));
+    let mut server = server_process(&dir.path().join("room.db"), &[]);
     let mut alice = join("alice", server.addr());
     server.kill();
     expect_lost(&[&alice]);
@@ -209,7 +209,7 @@ fn slash_quit_leaves_at_once_while_waiting_to_reconnect() {
 #[test]
 fn a_silent_dead_link_is_found_by_the_ping_and_the_desk_reconnects() {
     let dir = TempDir::new("dead-link");
-    let server = ServerProcess::start(&dir.path().join("room.db"));
+    let server = server_process(&dir.path().join("room.db"), &[]);
     let mut alice = ClientBuilder::new("alice", server.addr())
         .name("alice")
         .args(&["--keepalive", "1"])

@@ -6,17 +6,16 @@
 //! `redis-server`, the desk also resumes there from the last message it
 //! showed, missing nothing and repeating nothing.
 
-mod common;
-
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{join, ClientBuilder, RedisProcess, ServerProcess};
+use crate::common::{join, server_process, server_process_args, ClientBuilder};
+use test_support::{Persistence, RedisServer};
 
 #[test]
 fn when_its_server_is_killed_the_desk_moves_to_the_next_and_keeps_chatting() {
-    let mut first = ServerProcess::start_with(Path::new("none"), &[]);
-    let second = ServerProcess::start_with(Path::new("none"), &[]);
+    let mut first = server_process(Path::new("none"), &[]);
+    let second = server_process(Path::new("none"), &[]);
     let mut alice = ClientBuilder::failover("alice", &[first.addr(), second.addr()])
         .name("alice")
         .spawn();
@@ -48,10 +47,10 @@ fn when_its_server_is_killed_the_desk_moves_to_the_next_and_keeps_chatting() {
 
 #[test]
 fn a_server_that_does_not_answer_at_start_is_skipped() {
-    let dead = ServerProcess::start_with(Path::new("none"), &[]);
+    let dead = server_process(Path::new("none"), &[]);
     let dead_addr = dead.addr();
     drop(dead);
-    let live = ServerProcess::start_with(Path::new("none"), &[]);
+    let live = server_process(Path::new("none"), &[]);
     let mut alice = ClientBuilder::failover("alice", &[dead_addr, live.addr()])
         .name("alice")
         .spawn();
@@ -63,8 +62,8 @@ fn a_server_that_does_not_answer_at_start_is_skipped() {
 
 #[test]
 fn the_desk_goes_round_the_list_back_to_a_server_that_returned() {
-    let mut first = ServerProcess::start_with(Path::new("none"), &[]);
-    let mut second = ServerProcess::start_with(Path::new("none"), &[]);
+    let mut first = server_process(Path::new("none"), &[]);
+    let mut second = server_process(Path::new("none"), &[]);
     let mut alice = ClientBuilder::failover("alice", &[first.addr(), second.addr()])
         .name("alice")
         .spawn();
@@ -86,12 +85,12 @@ fn the_desk_goes_round_the_list_back_to_a_server_that_returned() {
 
 #[test]
 fn with_one_room_on_redis_a_killed_servers_desk_resumes_on_the_other_missing_nothing() {
-    let Some(redis) = RedisProcess::start_or_skip() else {
+    let Some(redis) = RedisServer::start_or_skip(Persistence::None) else {
         return;
     };
     let url = redis.url();
-    let mut first = ServerProcess::start_args(&["--redis", &url]);
-    let second = ServerProcess::start_args(&["--redis", &url]);
+    let mut first = server_process_args(&["--redis", &url]);
+    let second = server_process_args(&["--redis", &url]);
     let mut alice = ClientBuilder::failover("alice", &[first.addr(), second.addr()])
         .name("alice")
         .spawn();

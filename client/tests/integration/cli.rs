@@ -1,10 +1,7 @@
 //! The command line: help, version, bad flags and an unreachable server.
 
-mod common;
-
-use std::net::TcpListener;
-
-use common::run_client;
+use crate::common::run_client;
+use test_support::free_port;
 
 #[test]
 fn help_goes_to_stdout_and_exits_zero() {
@@ -85,12 +82,7 @@ fn bad_values_exit_two() {
 #[test]
 fn refused_connection_exits_one() {
     // Bind then drop: the port is (almost surely) closed right after.
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let port = port.to_string();
+    let port = free_port().expect("a free port").to_string();
     let (code, out, err) = run_client(&["--port", &port, "--mute"]);
     assert_eq!(code, Some(1), "{out}{err}");
     assert!(

@@ -5,21 +5,11 @@
 //! is stored once however often it is sent, across a `kill -9` of the
 //! server. The real binary, real SQLite files, raw sockets.
 
-mod common;
-
-use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::common::*;
 use chat_shared::{MessageId, ServerLine};
-use common::*;
-
-/// Starts the real server on the SQLite log at `db`.
-#[track_caller]
-fn server_on(db: &Path) -> ServerProcess {
-    let db = db.to_str().expect("a UTF-8 temporary path");
-    ServerProcess::start(&["--db", db, "--rate-limit", "0"])
-}
 
 /// Joins as `name` and returns the desk's secret from its `WELCOME`.
 #[track_caller]
@@ -67,7 +57,7 @@ fn lines_until_pong(client: &mut Client) -> Vec<String> {
 #[test]
 fn searches_answer_with_their_own_codes_and_never_the_engines_words() {
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let server = server_on(&dir.path().join("room.db"));
+    let server = server_on(&dir.path().join("room.db"), &[]);
     let mut alice = Client::connect(server.addr());
     join(&mut alice, "alice");
     alice.say("alice", "the quarterly report is NEAR done");
@@ -110,7 +100,7 @@ fn searches_answer_with_their_own_codes_and_never_the_engines_words() {
 #[test]
 fn a_desk_has_one_search_in_flight() {
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let server = server_on(&dir.path().join("room.db"));
+    let server = server_on(&dir.path().join("room.db"), &[]);
     let mut alice = Client::connect(server.addr());
     join(&mut alice, "alice");
     alice.say("alice", "budget meeting at noon");
@@ -149,7 +139,7 @@ fn a_desk_has_one_search_in_flight() {
 /// limit, which is set far above.
 #[test]
 fn over_the_queue_budget_the_desks_not_reading_go_first() {
-    let server = ServerProcess::start(&[
+    let server = server_process(&[
         "--db",
         "none",
         "--rate-limit",
@@ -210,7 +200,7 @@ fn over_the_queue_budget_the_desks_not_reading_go_first() {
 fn a_tagged_line_sent_again_after_kill_9_is_stored_once() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let db = dir.path().join("room.db");
-    let mut server = server_on(&db);
+    let mut server = server_on(&db, &[]);
     let mut alice = Client::connect(server.addr());
     let secret = join(&mut alice, "alice");
     alice.send_line("/tx t-1 alice<SEP>ship it");
@@ -219,7 +209,7 @@ fn a_tagged_line_sent_again_after_kill_9_is_stored_once() {
 
     server.signal(libc::SIGKILL);
     server.wait_exit(TIMEOUT).expect("killed");
-    let server = server_on(&db);
+    let server = server_on(&db, &[]);
     let mut alice = Client::connect(server.addr());
     alice.send_line(&format!("/join alice blue {secret}"));
     secret_of(&mut alice);

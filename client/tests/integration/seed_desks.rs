@@ -4,18 +4,16 @@
 //! both ways and each screen shows them its own way. Needs `python3` with
 //! colorama (`scripts/setup` installs it).
 
-mod common;
-
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 /// How long one expectation about a seed desk's screen may take.
-const STEP_TIMEOUT: Duration = Duration::from_secs(10);
+const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// One seed desk: `python3 client.py` through the runner that points it at
 /// the test server and fixes its colour.
@@ -85,7 +83,7 @@ impl SeedDesk {
     /// Waits until its screen shows `needle`; returns the screen.
     #[track_caller]
     fn wait_for(&self, needle: &str) -> String {
-        let deadline = Instant::now() + STEP_TIMEOUT;
+        let deadline = Instant::now() + TIMEOUT;
         loop {
             let screen = self.screen();
             if screen.contains(needle) {

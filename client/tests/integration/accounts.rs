@@ -5,11 +5,9 @@
 //! a failure status, without retrying; without a token and without a
 //! terminal to ask on, the desk says how to give one.
 
-mod common;
-
 use std::path::Path;
 
-use common::{add_account, run_server, ClientBuilder, ServerProcess, TempDir};
+use crate::common::{add_account, run_server, server_process, ClientBuilder, TempDir};
 
 #[test]
 fn the_right_token_joins_and_chats_over_tls_and_signs_in_again_after_a_restart() {
@@ -17,7 +15,7 @@ fn the_right_token_joins_and_chats_over_tls_and_signs_in_again_after_a_restart()
     let db = dir.path().join("room.db");
     let alice_token = add_account(&db, "alice", dir.path());
     let bob_token = add_account(&db, "bob", dir.path());
-    let mut server = ServerProcess::start_with(&db, &["--tls", "--auth", "token"]);
+    let mut server = server_process(&db, &["--tls", "--auth", "token"]);
     let ca = dir.path().join("tls-cert.pem");
     let ca = ca.to_str().unwrap();
 
@@ -53,7 +51,7 @@ fn a_wrong_token_is_a_clear_error_and_a_failure_status() {
     let dir = TempDir::new("accounts-wrong");
     let db = dir.path().join("room.db");
     add_account(&db, "alice", dir.path());
-    let server = ServerProcess::start_with(&db, &["--auth", "token"]);
+    let server = server_process(&db, &["--auth", "token"]);
     let wrong = dir.path().join("wrong.token");
     std::fs::write(&wrong, "0".repeat(64)).unwrap();
 
@@ -86,7 +84,7 @@ fn a_removed_account_is_shown_as_revoked_and_the_desk_exits() {
     let dir = TempDir::new("accounts-revoked");
     let db = dir.path().join("room.db");
     let token = add_account(&db, "alice", dir.path());
-    let server = ServerProcess::start_with(&db, &["--auth", "token"]);
+    let server = server_process(&db, &["--auth", "token"]);
     let mut alice = ClientBuilder::new("alice", server.addr())
         .name("alice")
         .args(&["--token-file", token.to_str().unwrap()])
@@ -114,7 +112,7 @@ fn without_a_token_or_a_terminal_the_desk_says_to_use_token_file() {
     let dir = TempDir::new("accounts-no-token");
     let db = dir.path().join("room.db");
     add_account(&db, "alice", dir.path());
-    let server = ServerProcess::start_with(&db, &["--auth", "token"]);
+    let server = server_process(&db, &["--auth", "token"]);
     let mut alice = ClientBuilder::new("alice", server.addr())
         .name("alice")
         .spawn();
@@ -127,7 +125,7 @@ fn without_a_token_or_a_terminal_the_desk_says_to_use_token_file() {
 
 #[test]
 fn an_unreadable_token_file_is_one_line_before_connecting() {
-    let server = ServerProcess::start_with(Path::new("none"), &[]);
+    let server = server_process(Path::new("none"), &[]);
     let mut alice = ClientBuilder::new("alice", server.addr())
         .name("alice")
         .args(&["--token-file", "/nonexistent/alice.token"])
@@ -149,7 +147,7 @@ fn a_second_desk_of_the_same_account_is_told_the_account_is_in_use() {
     let dir = TempDir::new("accounts-in-use");
     let db = dir.path().join("room.db");
     let token = add_account(&db, "alice", dir.path());
-    let server = ServerProcess::start_with(&db, &["--auth", "token"]);
+    let server = server_process(&db, &["--auth", "token"]);
     let spawn = || {
         ClientBuilder::new("alice", server.addr())
             .name("alice")

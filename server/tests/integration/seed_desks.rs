@@ -4,12 +4,10 @@
 //! seed's way, colour codes included. Raw sockets only; the seed's own
 //! Python client is run by `client/tests/seed_desks.rs`.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::*;
 use chat_shared::{seed, Color, ServerLine};
-use common::*;
 
 /// The `MSG` from `name` saying `text`, as a desk of ours receives it.
 #[track_caller]
@@ -32,7 +30,7 @@ fn seed_time_shape(line: &str) -> String {
 
 #[test]
 fn seed_frames_are_understood_and_answered_in_the_seeds_look() {
-    let server = ServerProcess::start(&[]);
+    let server = server_process(&[]);
     let mut alice = Client::connect(server.addr());
     alice.join("alice");
     let mut aditya = Client::connect_silent(server.addr());
@@ -80,7 +78,7 @@ fn alice_code(alice: &mut Client) -> u8 {
 /// on serving everyone.
 #[test]
 fn an_endless_seed_frame_is_refused_and_bounded() {
-    let server = ServerProcess::start(&[]);
+    let server = server_process(&[]);
     let mut alice = Client::connect(server.addr());
     alice.join("alice");
     let mut junk = Client::connect_silent(server.addr());

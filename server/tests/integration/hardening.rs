@@ -4,12 +4,10 @@
 //! shutdown racing a newcomer. Real server, real sockets; each test failed
 //! before its fix.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
+use crate::common::*;
 use chat_server::{Config, Mode};
-use common::*;
 
 // ---------------------------------------------------------------------------
 // 1. The log never stalls the room.
@@ -22,7 +20,9 @@ use common::*;
 /// many lines it dropped.
 #[test]
 fn stalled_stderr_never_stalls_the_room() {
-    let mut server = ServerProcess::start_with_stalled_stderr(&["--rate-limit", "0"]);
+    let mut server = server_command(&["--rate-limit", "0"])
+        .stall_stderr_after_start()
+        .start();
     let mut alice = Client::connect(server.addr());
     alice.join("alice");
     let mut bob = Client::connect(server.addr());
@@ -225,7 +225,7 @@ fn a_line_that_never_ends_is_not_activity() {
 /// the newcomer is let in.
 #[test]
 fn newcomer_arriving_with_departures_is_not_refused_as_full() {
-    let server = ServerProcess::start(&["--max-clients", "5"]);
+    let server = server_process(&["--max-clients", "5"]);
     let clients: Vec<Client> = (0..5).map(|_| Client::connect(server.addr())).collect();
     server.signal(libc::SIGSTOP);
     drop(clients);
@@ -263,7 +263,7 @@ fn bare_carriage_return_ends_a_line() {
 /// backlog) until the server exits.
 #[test]
 fn shutdown_lets_nobody_new_in() {
-    let mut server = ServerProcess::start(&["--rate-limit", "0", "--max-queue", "4194304"]);
+    let mut server = server_process(&["--rate-limit", "0", "--max-queue", "4194304"]);
     let mut talker = Client::connect(server.addr());
     talker.join("talker");
     let mut stuck = Client::connect_with_rcvbuf(server.addr(), 4096);

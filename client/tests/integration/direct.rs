@@ -6,9 +6,9 @@
 //! a desk gets what it missed back across restarts, and the next holder of
 //! its name does not; `/search` finds old lines, marked as results.
 
-mod common;
-
-use common::{join, settle, start_server, starts_with_timestamp, Client, ServerProcess, TempDir};
+use crate::common::{
+    join, server_process, settle, start_server, starts_with_timestamp, Client, TempDir,
+};
 
 /// The arrow between writer and reader.
 const TO: &str = "\u{2192}";
@@ -111,7 +111,7 @@ fn a_direct_message_to_nobody_online_is_refused_clearly_and_nothing_is_sent() {
 #[test]
 fn a_desk_gets_missed_direct_messages_back_and_the_next_bob_does_not() {
     let dir = TempDir::new("direct-restart");
-    let mut server = ServerProcess::start(&dir.path().join("room.db"));
+    let mut server = server_process(&dir.path().join("room.db"), &[]);
     let mut alice = join("alice", server.addr());
     let mut bob = join("bob", server.addr());
     server.kill();
@@ -179,7 +179,7 @@ fn a_desk_gets_missed_direct_messages_back_and_the_next_bob_does_not() {
 #[test]
 fn search_finds_old_lines_after_a_restart_marked_as_results() {
     let dir = TempDir::new("search");
-    let mut server = ServerProcess::start(&dir.path().join("room.db"));
+    let mut server = server_process(&dir.path().join("room.db"), &[]);
     let mut alice = join("alice", server.addr());
     let mut bob = join("bob", server.addr());
     alice.send("the budget for q3 is due");

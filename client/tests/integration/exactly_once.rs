@@ -5,64 +5,22 @@
 //! `redis-server` frozen (SIGSTOP) under the server, once with the server
 //! itself frozen and killed before it read the line.
 
-mod common;
-
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::thread;
 use std::time::Duration;
 
-use common::{join, signal, Client, RedisProcess, ServerProcess, TempDir, STEP_TIMEOUT};
+use test_support::{Persistence, RedisServer};
 
-/// Runs one command on the `redis-server` behind `url` and returns its
-/// answer's lines: the bulk strings of an array, or the one line of a
-/// simple answer.
-fn redis(url: &str, command: &[&str]) -> Vec<String> {
-    let addr = url.trim_start_matches("redis://");
-    let mut stream = TcpStream::connect(addr).expect("connect to redis-server");
-    stream
-        .set_read_timeout(Some(STEP_TIMEOUT))
-        .expect("set a read timeout");
-    let mut request = format!("*{}\r\n", command.len());
-    for word in command {
-        request.push_str(&format!("${}\r\n{word}\r\n", word.len()));
-    }
-    stream
-        .write_all(request.as_bytes())
-        .expect("ask redis-server");
-    let mut reader = BufReader::new(stream);
-    let mut line = String::new();
-    reader.read_line(&mut line).expect("read redis's answer");
-    let bulk = |reader: &mut BufReader<TcpStream>, header: &str| -> String {
-        let len: usize = header[1..].trim_end().parse().expect("a bulk length");
-        let mut bytes = vec![0; len + 2];
-        reader.read_exact(&mut bytes).expect("read a bulk string");
-        String::from_utf8_lossy(&bytes[..len]).into_owned()
-    };
-    match line.as_bytes().first() {
-        Some(b'*') => {
-            let count: usize = line[1..].trim_end().parse().expect("an array length");
-            (0..count)
-                .map(|_| {
-                    let mut header = String::new();
-                    reader.read_line(&mut header).expect("read a bulk header");
-                    bulk(&mut reader, &header)
-                })
-                .collect()
-        }
-        Some(b'$') => vec![bulk(&mut reader, &line)],
-        _ => vec![line.trim_end().to_string()],
-    }
-}
+use crate::common::{join, server_process, server_process_args, signal, Client, TempDir, TIMEOUT};
 
-/// The process id of the `redis-server` behind `url`, as its `INFO` says.
-fn redis_pid(url: &str) -> u32 {
-    let info = redis(url, &["INFO", "server"]).concat();
-    info.lines()
-        .find_map(|line| line.trim_end().strip_prefix("process_id:"))
-        .expect("a process_id in INFO")
-        .parse()
-        .expect("a process id")
+/// The keys of the `redis-server` at `url` matching `pattern`.
+fn redis_keys(url: &str, pattern: &str) -> Vec<String> {
+    let mut connection = redis::Client::open(url)
+        .and_then(|client| client.get_connection_with_timeout(TIMEOUT))
+        .expect("connect to redis-server");
+    redis::cmd("KEYS")
+        .arg(pattern)
+        .query(&mut connection)
+        .expect("KEYS")
 }
 
 /// Once every desk shows `alice`'s `line` (and a line of bob's sent
@@ -84,18 +42,18 @@ fn assert_shown_once_and_never_lost(alice: &Client, bob: &mut Client, line: &str
 
 #[test]
 fn a_line_typed_while_redis_is_frozen_reaches_every_desk_once_and_is_never_called_lost() {
-    let Some(redis_server) = RedisProcess::start_or_skip() else {
+    let Some(redis_server) = RedisServer::start_or_skip(Persistence::None) else {
         return;
     };
     let url = redis_server.url();
-    let server = ServerProcess::start_args(&["--redis", &url]);
+    let server = server_process_args(&["--redis", &url]);
     let mut alice = join("alice", server.addr());
     let mut bob = join("bob", server.addr());
     alice.expect("bob joined");
     alice.send("before the freeze");
     bob.expect("alice: before the freeze");
 
-    let pid = redis_pid(&url);
+    let pid = redis_server.pid().expect("redis-server runs");
     signal(pid, libc::SIGSTOP);
     let text = "typed while redis is frozen";
     alice.send(text);
@@ -112,7 +70,7 @@ fn a_line_typed_while_redis_is_frozen_reaches_every_desk_once_and_is_never_calle
     thread::sleep(Duration::from_secs(5));
     assert_shown_once_and_never_lost(&alice, &mut bob, &line);
     // Each of the three lines was stored under its desk's own ID, once.
-    let tagged = redis(&url, &["KEYS", "chat:{main}:tx:*"]);
+    let tagged = redis_keys(&url, "chat:{main}:tx:*");
     assert_eq!(tagged.len(), 3, "{tagged:?}");
 
     for desk in [&mut alice, &mut bob] {
@@ -124,7 +82,7 @@ fn a_line_typed_while_redis_is_frozen_reaches_every_desk_once_and_is_never_calle
 #[test]
 fn a_line_the_server_never_read_goes_again_after_the_reconnect_and_is_shown_once() {
     let dir = TempDir::new("tx-restart");
-    let mut server = ServerProcess::start(&dir.path().join("room.db"));
+    let mut server = server_process(&dir.path().join("room.db"), &[]);
     let mut alice = join("alice", server.addr());
     let mut bob = join("bob", server.addr());
     alice.expect("bob joined");
@@ -136,7 +94,7 @@ fn a_line_the_server_never_read_goes_again_after_the_reconnect_and_is_shown_once
     signal(server.pid(), libc::SIGSTOP);
     let text = "typed into a frozen server";
     alice.send(text);
-    common::settle();
+    crate::common::settle();
     server.kill();
     server.restart();
     for desk in [&alice, &bob] {

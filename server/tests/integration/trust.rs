@@ -6,24 +6,22 @@
 //! refused, throttled, bound to their name, deaf to the room until accepted,
 //! and revoked.
 
-mod common;
-
 use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use chat_shared::Fingerprint;
 
-use common::tls::{fingerprint_in, pinning, trusting};
-use common::{cpu_time, run_cli, Client, ServerProcess, TIMEOUT};
+use crate::common::tls::{fingerprint_of, pinning, trusting};
+use crate::common::{cpu_time, run_cli, server_process, Client, ServerProcess, TIMEOUT};
 
 /// A server with `--tls` (and `args`), and a config that pins the
 /// certificate it printed.
 fn tls_server(args: &[&str]) -> (ServerProcess, std::sync::Arc<rustls::ClientConfig>) {
     let mut all = vec!["--tls"];
     all.extend_from_slice(args);
-    let server = ServerProcess::start(&all);
-    let pin = fingerprint_in(&server.log());
+    let server = server_process(&all);
+    let pin = fingerprint_of(&server);
     (server, pinning(pin))
 }
 
@@ -51,8 +49,8 @@ fn the_kept_certificate_is_a_root_desks_can_trust_and_survives_a_restart() {
     let db = dir.path().join("room.db");
     let db = db.to_str().unwrap();
     let cert = dir.path().join("tls-cert.pem");
-    let first = ServerProcess::start(&["--tls", "--db", db]);
-    let printed = fingerprint_in(&first.log());
+    let first = server_process(&["--tls", "--db", db]);
+    let printed = fingerprint_of(&first);
     let pem = std::fs::read(&cert).expect("the certificate is kept beside the log");
     let key = dir.path().join("tls-key.pem");
     let mode = std::fs::metadata(&key)
@@ -68,8 +66,8 @@ fn the_kept_certificate_is_a_root_desks_can_trust_and_survives_a_restart() {
     drop(alice);
     drop(first);
 
-    let second = ServerProcess::start(&["--tls", "--db", db]);
-    assert_eq!(fingerprint_in(&second.log()), printed);
+    let second = server_process(&["--tls", "--db", db]);
+    assert_eq!(fingerprint_of(&second), printed);
     assert_eq!(std::fs::read(&cert).unwrap(), pem);
     let mut alice = Client::connect_tls(second.addr(), trusting(&cert), "127.0.0.1");
     alice.say("alice", "still trusted after a restart");
@@ -115,7 +113,7 @@ fn a_burst_reaches_a_tls_desk_that_was_not_reading() {
 
 #[test]
 fn plain_text_to_a_tls_only_server_gets_one_line_and_a_close_without_spinning() {
-    let server = ServerProcess::start(&["--require-tls"]);
+    let server = server_process(&["--require-tls"]);
     let cpu_before = cpu_time(server.pid());
     let started = Instant::now();
     for attempt in [
@@ -139,11 +137,7 @@ fn plain_text_to_a_tls_only_server_gets_one_line_and_a_close_without_spinning() 
         cpu < 0.25 * wall,
         "expected an idle server after the refusals, it used {cpu:.2} s of CPU in {wall:.2} s"
     );
-    let mut tls = Client::connect_tls(
-        server.addr(),
-        pinning(fingerprint_in(&server.log())),
-        "localhost",
-    );
+    let mut tls = Client::connect_tls(server.addr(), pinning(fingerprint_of(&server)), "localhost");
     tls.say("alice", "TLS is welcome");
 }
 
@@ -237,7 +231,7 @@ fn auth_server(dir: &Path, args: &[&str]) -> ServerProcess {
     let db = dir.join("room.db");
     let mut all = vec!["--db", db.to_str().unwrap(), "--auth", "token"];
     all.extend_from_slice(args);
-    ServerProcess::start(&all)
+    server_process(&all)
 }
 
 /// Logs in with `/auth` and waits for the server to answer a ping.
@@ -358,7 +352,9 @@ fn removing_an_account_closes_its_desks_and_ends_its_access() {
         line.starts_with("ERR<SEP>revoked<SEP>")
     });
     alice.expect_closed();
-    bob.wait_for("alice leaving", |line| common::is_leave(line, "alice"));
+    bob.wait_for("alice leaving", |line| {
+        crate::common::is_leave(line, "alice")
+    });
     bob.say("bob", "still here");
 
     let mut again = Client::connect_silent(server.addr());

@@ -5,146 +5,21 @@
 //! test runs the desk in a real terminal (tmux), where the prompt names the
 //! current room.
 
-mod common;
-
 use std::path::Path;
-use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{
-    join, settle, start_server, Client, ClientBuilder, ServerProcess, TempDir, CLIENT_BIN,
-    STEP_TIMEOUT,
-};
-
-/// A private tmux server (its own socket, no user config), killed on drop.
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn new() -> Tmux {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        Tmux {
-            socket: format!(
-                "chat-client-rooms-{}-{}",
-                std::process::id(),
-                COUNTER.fetch_add(1, Ordering::Relaxed)
-            ),
-        }
-    }
-
-    #[track_caller]
-    fn run(&self, args: &[&str]) -> Output {
-        let out = Command::new("tmux")
-            .args(["-L", &self.socket, "-f", "/dev/null"])
-            .args(args)
-            .output()
-            .expect("run tmux (the real-terminal test needs it)");
-        assert!(
-            out.status.success(),
-            "tmux {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
-    }
-
-    /// Starts the client as `--name NAME` in a detached 100x30 session of
-    /// that name, and waits until it says "You are NAME".
-    #[track_caller]
-    fn join(&self, name: &str, port: u16) {
-        let command = format!(
-            "env -u NO_COLOR -u CLICOLOR -u CLICOLOR_FORCE '{CLIENT_BIN}' --port {port} \
-             --mute --no-color --name {name}; echo \"EXITED $?\"; sleep 60"
-        );
-        self.run(&[
-            "new-session",
-            "-d",
-            "-s",
-            name,
-            "-x",
-            "100",
-            "-y",
-            "30",
-            "sh",
-            "-c",
-            &command,
-        ]);
-        self.expect(name, &format!("You are {name}"));
-    }
-
-    fn type_text(&self, session: &str, text: &str) {
-        self.run(&["send-keys", "-t", session, "-l", text]);
-    }
-
-    fn type_line(&self, session: &str, text: &str) {
-        self.type_text(session, text);
-        self.run(&["send-keys", "-t", session, "Enter"]);
-    }
-
-    fn screen(&self, session: &str) -> String {
-        let out = self.run(&["capture-pane", "-p", "-t", session]);
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Waits until the screen holds `needle`; returns the screen.
-    #[track_caller]
-    fn expect(&self, session: &str, needle: &str) -> String {
-        self.expect_screen(session, &format!("{needle:?}"), |s| s.contains(needle))
-    }
-
-    /// Waits until the line the cursor is on (the prompt and what is
-    /// typed) is `line`; returns the screen.
-    #[track_caller]
-    fn expect_input_line(&self, session: &str, line: &str) -> String {
-        self.expect_screen(session, &format!("input line {line:?}"), |s| {
-            input_line(s) == line
-        })
-    }
-
-    #[track_caller]
-    fn expect_screen(&self, session: &str, what: &str, ready: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + STEP_TIMEOUT;
-        loop {
-            let screen = self.screen(session);
-            if ready(&screen) {
-                return screen;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{session}: no {what} within {STEP_TIMEOUT:?}:\n{screen}"
-            );
-            thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.socket, "kill-server"])
-            .output();
-    }
-}
-
-/// The screen's last non-blank line, where the editor shows its prompt.
-fn input_line(screen: &str) -> &str {
-    screen
-        .lines()
-        .rev()
-        .find(|line| !line.trim().is_empty())
-        .unwrap_or("")
-        .trim_end()
-}
+use crate::common::{join, server_process, settle, start_server, Client, ClientBuilder, TempDir};
+use crate::tmux::{input_line, strip_sgr, Tmux};
 
 /// The line of `text` holding `needle`, after its `[time] `.
 #[track_caller]
-fn said(text: &str, needle: &str) -> String {
+fn said(screen: &str, needle: &str) -> String {
+    let text = strip_sgr(screen);
     let line = text
         .lines()
         .find(|line| line.contains(needle))
-        .unwrap_or_else(|| panic!("no line with {needle:?} in:\n{text}"));
+        .unwrap_or_else(|| panic!("no line with {needle:?} in:\n{screen}"));
     line.split_once("] ")
         .map_or(line, |(_, said)| said)
         .trim_end()
@@ -163,7 +38,7 @@ fn a_desk_in_several_rooms_names_the_others_lines_by_room_and_counts_them_unread
     let tmux = Tmux::new();
     let server = start_server(20);
     let port = server.addr().port();
-    tmux.join("alice", port);
+    tmux.join("alice", port, "--no-color");
     let mut bob = join("bob", server.addr());
     let mut carol = join("carol", server.addr());
 
@@ -348,7 +223,7 @@ fn room_names_are_checked_on_the_desk_and_refusals_read_as_the_desks_commands() 
 #[test]
 fn after_a_restart_the_desk_is_back_in_its_rooms_with_its_current_room_and_unread_lines() {
     let dir = TempDir::new("rooms-restart");
-    let mut server = ServerProcess::start(&dir.path().join("room.db"));
+    let mut server = server_process(&dir.path().join("room.db"), &[]);
     let mut alice = join("alice", server.addr());
     let mut bob = join("bob", server.addr());
     enter(&mut alice, "#dev");
@@ -388,7 +263,7 @@ fn after_a_restart_the_desk_is_back_in_its_rooms_with_its_current_room_and_unrea
 
 #[test]
 fn a_current_room_lost_with_the_servers_memory_falls_back_to_main() {
-    let mut server = ServerProcess::start_with(Path::new("none"), &[]);
+    let mut server = server_process(Path::new("none"), &[]);
     let mut alice = join("alice", server.addr());
     enter(&mut alice, "#dev");
     server.kill();

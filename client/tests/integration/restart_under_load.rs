@@ -3,8 +3,6 @@
 //! the truth: every message in it is shown by each desk exactly once, in ID
 //! order, and nothing else is, however the kill cut the stream.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,8 +10,8 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::common::{join, server_process, TempDir, TIMEOUT};
 use chat_shared::{MessageId, ServerLine};
-use common::{join, ServerProcess, TempDir, STEP_TIMEOUT};
 
 /// Messages the sender tries to send, one every [`SEND_GAP`].
 const ATTEMPTS: usize = 300;
@@ -43,7 +41,7 @@ fn stream_messages(addr: SocketAddr, server_back: Arc<AtomicBool>) {
 /// Everything in the log after a `/resume` from the start, in order.
 fn whole_log(addr: SocketAddr) -> Vec<(MessageId, String)> {
     let stream = TcpStream::connect(addr).expect("connect the checker");
-    stream.set_read_timeout(Some(STEP_TIMEOUT)).unwrap();
+    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
     let mut writer = stream.try_clone().unwrap();
     let mut lines = BufReader::new(stream).lines();
     writer.write_all(b"/join checker\n").unwrap();
@@ -91,7 +89,7 @@ fn shown_by(stdout: &str) -> Vec<String> {
 #[test]
 fn every_message_in_the_log_is_shown_once_in_order_across_kill_dash_nine() {
     let dir = TempDir::new("restart-under-load");
-    let mut server = ServerProcess::start(&dir.path().join("room.db"));
+    let mut server = server_process(&dir.path().join("room.db"), &[]);
     let alice = join("alice", server.addr());
     let bob = join("bob", server.addr());
     let server_back = Arc::new(AtomicBool::new(true));
@@ -102,10 +100,7 @@ fn every_message_in_the_log_is_shown_once_in_order_across_kill_dash_nine() {
     // Kill once the stream is well under way.
     let started = Instant::now();
     while !alice.stdout().contains("carol: m 80") {
-        assert!(
-            started.elapsed() < STEP_TIMEOUT,
-            "expected the stream to flow"
-        );
+        assert!(started.elapsed() < TIMEOUT, "expected the stream to flow");
         thread::sleep(Duration::from_millis(10));
     }
     server_back.store(false, Ordering::SeqCst);

@@ -1,53 +1,39 @@
-//! The coordinator: raises the fd limit, starts the worker threads, walks the
-//! phases (connect, warm-up, measure, final broadcast, drain, slow check; churn
-//! in rounds goes from connect to vacate once per round) with a time bound on
-//! each, prints progress, and merges the workers' results into a [`Report`].
+//! The load modes' coordinator: raises the fd limit, starts the worker
+//! threads, walks the phases (connect, warm-up, measure, final broadcast,
+//! drain, slow check; churn in rounds goes from connect to vacate once per
+//! round) with a time bound on each, prints progress, and merges the workers'
+//! results into a [`Report`].
 //!
-//! It never touches a socket; that is `net.rs`.
+//! It never touches a socket; that is `worker.rs`.
 
-use std::io::{IsTerminal, Write};
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
+use crate::common::{
+    connect_budget, raise_fd_limit, rate_limit_note, run_id, Progress, WARMUP_BASE,
+};
 use crate::config::{Config, Mode};
 use crate::modes::Plan;
-use crate::net::{Phase, Shared, Worker, WorkerResult, CONNECT_TIMEOUT, SLOW_CHECK_LIMIT};
 use crate::report::{
     ChurnReport, HoldReport, OrderReport, Report, RoundReport, ServerReport, SlowReport,
 };
-use crate::restart;
 use crate::stats::{self, clock_ticks_per_sec, ServerWatch};
+use crate::worker::{Phase, Shared, Worker, WorkerResult, SLOW_CHECK_LIMIT};
 use crate::Error;
-
-/// File descriptors kept free beyond one per client: stdio, the epoll fds,
-/// /proc reads, and slack for the test harness.
-const FD_RESERVE: u64 = 64;
-
-/// The server's default per-connection rate limit, msgs/s.
-const SERVER_DEFAULT_RATE_LIMIT: f64 = 20.0;
-
-/// Longest wait for every reader to see a warm-up probe, plus a little per
-/// client for the server to accept them.
-pub(crate) const WARMUP_BASE: Duration = Duration::from_secs(10);
 
 /// Longest wait for workers to acknowledge a phase change.
 const ACK_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How often the coordinator looks at the counters.
-pub(crate) const TICK: Duration = Duration::from_millis(20);
-
-/// How often a progress line is printed.
-const PROGRESS_INTERVAL: Duration = Duration::from_secs(1);
+const TICK: Duration = Duration::from_millis(20);
 
 /// Pause between a churn round's last close and reading the server's RSS,
 /// so the server has handled every hang-up (and freed what it frees) first.
 const ROUND_SETTLE: Duration = Duration::from_millis(100);
 
-/// Runs one load test as `config` describes.
+/// Runs one load test of the hold, fanout, connect, churn or slow mode as
+/// `config` describes.
 pub fn run(config: &Config) -> Result<Report, Error> {
-    if let Some(plan) = &config.restart {
-        return restart::run(config, plan);
-    }
     let started = Instant::now();
     raise_fd_limit(config.clients)?;
     // The servers first, in `--server-pid` order, then Redis.
@@ -130,29 +116,6 @@ fn order_capacity(plan: &Plan) -> usize {
         }
     };
     ((messages * 1.5) as usize + 1024).min(MAX_ORDER_CHECKED)
-}
-
-/// A note for the report when `--rate` is above the server's default limit.
-pub(crate) fn rate_limit_note(config: &Config) -> Option<String> {
-    (config.rate_per_sender > SERVER_DEFAULT_RATE_LIMIT).then(|| {
-        format!(
-            "--rate {} is above the server's default limit of {SERVER_DEFAULT_RATE_LIMIT} msgs/s per connection: the server delays the excess",
-            config.rate_per_sender
-        )
-    })
-}
-
-/// Raises the open-file limit far enough for `clients` sockets.
-pub(crate) fn raise_fd_limit(clients: usize) -> Result<(), Error> {
-    let needed = clients as u64 + FD_RESERVE;
-    let limit = rlimit::increase_nofile_limit(needed).map_err(|source| Error::Io {
-        context: "raising the open-file limit".into(),
-        source,
-    })?;
-    if limit < needed {
-        return Err(Error::FdLimit { needed, limit });
-    }
-    Ok(())
 }
 
 /// What the phase walk itself measured.
@@ -406,25 +369,9 @@ fn wait_until(
         if done(shared) || Instant::now() >= until {
             return;
         }
-        progress.tick(shared, stage);
+        tick(progress, shared, stage);
         std::thread::sleep(TICK);
     }
-}
-
-/// How long the connect phase may take: its pacing, then time for the last
-/// connects to time out.
-pub(crate) fn connect_budget(config: &Config, plan: &Plan) -> Duration {
-    let pacing = match plan.connect_rate {
-        Some(rate) => Duration::from_secs_f64(plan.clients as f64 / rate),
-        // Unpaced: allow ~2k connects/s as a generous floor.
-        None => Duration::from_millis(plan.clients as u64 / 2),
-    };
-    let pacing = if plan.connect_storm {
-        pacing.min(config.duration)
-    } else {
-        pacing
-    };
-    pacing + CONNECT_TIMEOUT + Duration::from_secs(2)
 }
 
 /// The hard deadline for the whole run: the sum of every phase's bound plus
@@ -438,16 +385,6 @@ fn time_budget(config: &Config, plan: &Plan) -> Duration {
         + SLOW_CHECK_LIMIT
         + 5 * ACK_TIMEOUT
         + Duration::from_secs(10)
-}
-
-/// A short id for names and markers, different for runs started close together.
-pub(crate) fn run_id() -> u32 {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0);
-    let mixed = (nanos ^ (u64::from(std::process::id()) << 32)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    (mixed >> 32) as u32
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -600,86 +537,17 @@ fn build_report(
     }
 }
 
-/// Progress on stderr about once a second: rewritten in place on a
-/// terminal, plain lines otherwise (logs, pipes).
-pub(crate) struct Progress {
-    /// No output at all.
-    quiet: bool,
-    /// stderr is a terminal: use `\r`.
-    in_place: bool,
-    /// A `\r` line is showing and needs a newline before anything else.
-    dirty: bool,
-    /// When the last line was printed.
-    last: Instant,
-    /// When the run started.
-    start: Instant,
-    /// Mode name, for the line.
-    mode: &'static str,
-    /// Clients asked for.
-    clients: usize,
-}
-
-impl Progress {
-    pub(crate) fn new(config: &Config) -> Progress {
-        Progress {
-            quiet: config.quiet,
-            in_place: std::io::stderr().is_terminal(),
-            dirty: false,
-            last: Instant::now(),
-            start: Instant::now(),
-            mode: config.mode.name(),
-            clients: config.clients,
-        }
-    }
-
-    fn tick(&mut self, shared: &Shared, stage: &str) {
-        let clients = self.clients;
-        self.tick_with(stage, || {
-            format!(
-                "connected {}/{clients} failed {} ready {} sent {} received {}",
-                shared.connected.load(Ordering::Relaxed),
-                shared.failures.load(Ordering::Relaxed),
-                shared.readers_ready.load(Ordering::Relaxed),
-                shared.sent.load(Ordering::Relaxed),
-                shared.received.load(Ordering::Relaxed),
-            )
-        });
-    }
-
-    /// At most once a second: the mode, the time, `stage` and what `counts`
-    /// says.
-    pub(crate) fn tick_with(&mut self, stage: &str, counts: impl FnOnce() -> String) {
-        if self.quiet || self.last.elapsed() < PROGRESS_INTERVAL {
-            return;
-        }
-        self.last = Instant::now();
-        let text = format!(
-            "[chat-load] {} {:>6.1}s {stage:<8} {}",
-            self.mode,
-            self.start.elapsed().as_secs_f64(),
-            counts()
-        );
-        let mut err = std::io::stderr().lock();
-        if self.in_place {
-            let _ = write!(err, "\r{text}\x1b[K");
-            self.dirty = true;
-        } else {
-            let _ = writeln!(err, "{text}");
-        }
-    }
-
-    pub(crate) fn say(&mut self, text: &str) {
-        if self.quiet {
-            return;
-        }
-        self.finish();
-        eprintln!("[chat-load] {text}");
-    }
-
-    pub(crate) fn finish(&mut self) {
-        if self.dirty {
-            eprintln!();
-            self.dirty = false;
-        }
-    }
+/// The progress line: connects, readiness and messages so far.
+fn tick(progress: &mut Progress, shared: &Shared, stage: &str) {
+    let clients = progress.clients();
+    progress.tick_with(stage, || {
+        format!(
+            "connected {}/{clients} failed {} ready {} sent {} received {}",
+            shared.connected.load(Ordering::Relaxed),
+            shared.failures.load(Ordering::Relaxed),
+            shared.readers_ready.load(Ordering::Relaxed),
+            shared.sent.load(Ordering::Relaxed),
+            shared.received.load(Ordering::Relaxed),
+        )
+    });
 }

@@ -4,20 +4,10 @@
 //! old log opening with its history in `#main`, and the caps. The real
 //! binary, real SQLite files, raw sockets.
 
-mod common;
-
-use std::path::Path;
 use std::time::Duration;
 
+use crate::common::*;
 use chat_shared::{MessageId, ServerLine};
-use common::*;
-
-/// Starts the real server on the log at `db`.
-#[track_caller]
-fn server_on(db: &Path) -> ServerProcess {
-    let db = db.to_str().expect("a UTF-8 temporary path");
-    ServerProcess::start(&["--db", db, "--rate-limit", "0"])
-}
 
 /// A desk that joined as `name`: its connection, the log's epoch and its
 /// desk secret.
@@ -87,7 +77,7 @@ fn list(client: &mut Client) -> Vec<String> {
 fn rooms_topics_and_private_memberships_survive_a_kill_9() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("room.db");
-    let mut server = server_on(&db);
+    let mut server = server_on(&db, &[]);
     let mut alice = desk(&server, "alice");
     alice.client.send_line("/room join #dev");
     in_room(&mut alice.client, "#dev");
@@ -101,7 +91,7 @@ fn rooms_topics_and_private_memberships_survive_a_kill_9() {
     server.signal(libc::SIGKILL);
     server.wait_exit(TIMEOUT).expect("killed");
 
-    let server = server_on(&db);
+    let server = server_on(&db, &[]);
     let mut alice = desk_with(&server, "alice", Some(&alice.secret));
     let dev = in_room(&mut alice.client, "#dev");
     assert_eq!(
@@ -123,7 +113,7 @@ fn rooms_topics_and_private_memberships_survive_a_kill_9() {
 #[test]
 fn a_private_room_is_invisible_to_an_outsider() {
     let dir = tempfile::tempdir().unwrap();
-    let server = server_on(&dir.path().join("room.db"));
+    let server = server_on(&dir.path().join("room.db"), &[]);
     let mut alice = desk(&server, "alice");
     let mut eve = desk(&server, "eve");
     alice.client.send_line("/room join #hr private");
@@ -170,7 +160,7 @@ fn a_private_room_is_invisible_to_an_outsider() {
 fn after_a_restart_each_room_is_resumed_exactly() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("room.db");
-    let mut server = server_on(&db);
+    let mut server = server_on(&db, &[]);
     let mut alice = desk(&server, "alice");
     let mut bob = desk(&server, "bob");
     for room in ["#dev", "#ops"] {
@@ -197,7 +187,7 @@ fn after_a_restart_each_room_is_resumed_exactly() {
     server.signal(libc::SIGKILL);
     server.wait_exit(TIMEOUT).expect("killed");
 
-    let server = server_on(&db);
+    let server = server_on(&db, &[]);
     let mut alice = desk_with(&server, "alice", Some(&alice.secret));
     in_room(&mut alice.client, "#dev");
     in_room(&mut alice.client, "#ops");
@@ -229,7 +219,7 @@ fn an_old_log_opens_with_its_history_in_main() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("room.db");
     {
-        let server = server_on(&db);
+        let server = server_on(&db, &[]);
         let mut alice = desk(&server, "alice");
         alice.client.send_line("alice<SEP>from the old days");
         alice.client.expect_msg("alice", "from the old days");
@@ -242,7 +232,7 @@ fn an_old_log_opens_with_its_history_in_main() {
     )
     .unwrap();
     drop(old);
-    let server = server_on(&db);
+    let server = server_on(&db, &[]);
     let mut bob = Client::connect_silent(server.addr());
     bob.wait_for("the old history", |l| {
         l.starts_with("HIST<SEP>") && l.ends_with("<SEP>from the old days")
@@ -254,7 +244,7 @@ fn an_old_log_opens_with_its_history_in_main() {
 
 #[test]
 fn joining_thousands_of_rooms_stops_at_the_cap_and_hurts_nobody() {
-    let server = ServerProcess::start(&["--db", "none", "--rate-limit", "0"]);
+    let server = server_process(&["--db", "none", "--rate-limit", "0"]);
     let mut greedy = desk(&server, "greedy");
     let mut calm = desk(&server, "calm");
     let mut codes = std::collections::BTreeMap::new();

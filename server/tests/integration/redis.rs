@@ -2,14 +2,12 @@
 //! real `redis-server`, real sockets speaking the protocol. Every wait is
 //! bounded; deadlines are generous, never asserted timings.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
 use chat_shared::{MessageId, ServerLine};
 
-use common::redis::{free_port, Persistence, RedisServer};
-use common::{run_cli, Client, ServerProcess, TIMEOUT};
+use crate::common::{run_cli, server_process, Client, ServerProcess, TIMEOUT};
+use test_support::{free_port, Persistence, RedisServer};
 
 /// How long a dead server's desks may take to leave for the others, and its
 /// names to be free again: the bound.
@@ -18,7 +16,7 @@ const DEAD_SERVER_DEADLINE: Duration = Duration::from_secs(30);
 /// A chat-server on `redis`'s room.
 #[track_caller]
 fn server_on(redis: &RedisServer) -> ServerProcess {
-    ServerProcess::start(&["--redis", &redis.url(), "--room", "test"])
+    server_process(&["--redis", &redis.url(), "--room", "test"])
 }
 
 /// A message as a desk saw it.
@@ -88,7 +86,7 @@ impl Desk {
     /// came.
     fn read_one(&mut self, timeout: Duration) -> bool {
         match self.client.next(timeout) {
-            common::Next::Line(line) => {
+            crate::common::Next::Line(line) => {
                 if let Some(message) = seen(&line, false) {
                     self.messages.push(message);
                 }
@@ -276,7 +274,9 @@ fn names_are_unique_across_servers() {
     });
     // Free again once she leaves; the other server hears it.
     alice.client.send_line("/quit");
-    other.wait_for("alice's LEAVE", |line| common::is_leave(line, "alice"));
+    other.wait_for("alice's LEAVE", |line| {
+        crate::common::is_leave(line, "alice")
+    });
     take_name(&mut other, "alice");
 }
 
@@ -288,7 +288,7 @@ fn who_lists_the_desks_of_every_server() {
     let (a, b) = (server_on(&redis), server_on(&redis));
     let mut alice = Desk::join(&a, "alice");
     let _bob = Desk::join(&b, "bob");
-    alice.read_line_where("bob's JOIN", |line| common::is_join(line, "bob"));
+    alice.read_line_where("bob's JOIN", |line| crate::common::is_join(line, "bob"));
     alice.client.send_line("/who");
     let who = alice.read_line_where("a WHO", |line| line.starts_with("WHO<SEP>"));
     let people: Vec<&str> = who.split("<SEP>").skip(2).collect();
@@ -312,7 +312,7 @@ fn a_direct_message_crosses_servers_to_its_two_desks_only() {
     let mut alice = Desk::join(&a, "alice");
     let mut carol = Desk::join(&a, "carol");
     let mut bob = Desk::join(&b, "bob");
-    alice.read_line_where("bob's JOIN", |line| common::is_join(line, "bob"));
+    alice.read_line_where("bob's JOIN", |line| crate::common::is_join(line, "bob"));
     alice.client.send_line("/msg bob psst");
     let is_dm = |line: &str| {
         line.starts_with("DM<SEP>")
@@ -330,7 +330,7 @@ fn a_direct_message_crosses_servers_to_its_two_desks_only() {
     );
 
     bob.client.send_line("/quit");
-    alice.read_line_where("bob's LEAVE", |line| common::is_leave(line, "bob"));
+    alice.read_line_where("bob's LEAVE", |line| crate::common::is_leave(line, "bob"));
     let mut back = Client::connect(c.addr());
     take_name(&mut back, "bob");
     back.send_line(&format!("/resume {} 0 {}", bob.epoch, bob.secret));
@@ -392,7 +392,7 @@ fn a_killed_servers_desk_resumes_on_another_with_nothing_lost_or_doubled() {
     back.send_line(&format!("/resume {} {shown}", alice.epoch));
     back.wait_for("RESUME", |line| line.starts_with("RESUME<SEP>"));
     let mut replayed = Vec::new();
-    while let common::Next::Line(line) = back.next(Duration::from_millis(500)) {
+    while let crate::common::Next::Line(line) = back.next(Duration::from_millis(500)) {
         replayed.extend(seen(&line, true));
     }
     let missed: Vec<Seen> = bob
@@ -417,7 +417,11 @@ fn a_killed_servers_desk_resumes_on_another_with_nothing_lost_or_doubled() {
     bob.read_until_within(
         DEAD_SERVER_DEADLINE,
         "alice's LEAVE after her server died",
-        &mut |desk| desk.lines.iter().any(|l| common::is_leave(l, "alice")),
+        &mut |desk| {
+            desk.lines
+                .iter()
+                .any(|l| crate::common::is_leave(l, "alice"))
+        },
     );
     let deadline = Instant::now() + DEAD_SERVER_DEADLINE;
     loop {
@@ -470,9 +474,11 @@ fn a_desk_that_fails_over_takes_its_name_back_at_once() {
         "the desk gets its name and stays the same desk: {welcome}"
     );
     // In this order: each read starts after the line the one before found.
-    bob.read_line_where("alice's LEAVE", |line| common::is_leave(line, "alice"));
+    bob.read_line_where("alice's LEAVE", |line| {
+        crate::common::is_leave(line, "alice")
+    });
     bob.read_line_where("alice's JOIN after it", |line| {
-        common::is_join(line, "alice")
+        crate::common::is_join(line, "alice")
     });
 }
 
@@ -487,15 +493,21 @@ fn a_frozen_server_is_counted_dead_then_its_desks_join_again() {
     let (a, b) = (server_on(&redis), server_on(&redis));
     let mut alice = Desk::join(&a, "alice");
     let mut bob = Desk::join(&b, "bob");
-    alice.read_line_where("bob's JOIN", |line| common::is_join(line, "bob"));
+    alice.read_line_where("bob's JOIN", |line| crate::common::is_join(line, "bob"));
     a.signal(libc::SIGSTOP);
     bob.read_until_within(
         DEAD_SERVER_DEADLINE,
         "alice's LEAVE while her server is frozen",
-        &mut |desk| desk.lines.iter().any(|l| common::is_leave(l, "alice")),
+        &mut |desk| {
+            desk.lines
+                .iter()
+                .any(|l| crate::common::is_leave(l, "alice"))
+        },
     );
     a.signal(libc::SIGCONT);
-    bob.read_line_where("alice's JOIN again", |line| common::is_join(line, "alice"));
+    bob.read_line_where("alice's JOIN again", |line| {
+        crate::common::is_join(line, "alice")
+    });
     alice.say("still here");
     bob.read_until("alice's message", |desk| {
         desk.messages.iter().any(|m| m.text == "still here")
@@ -544,7 +556,9 @@ fn redis_away_refuses_tells_once_and_resumes_with_nothing_lost_or_doubled() {
     newcomer.wait_for("a BYE", |line| line.starts_with("BYE<SEP>"));
     newcomer.expect_closed();
 
-    redis.restart();
+    redis
+        .restart()
+        .unwrap_or_else(|err| panic!("{err}; its log: {}", redis.log()));
     for desk in [&mut alice, &mut bob] {
         desk.read_line_where("the NOTE that messages are saved again", |line| {
             line.starts_with("NOTE<SEP>") && line.contains("saved and delivered again")
@@ -580,7 +594,7 @@ fn redis_away_refuses_tells_once_and_resumes_with_nothing_lost_or_doubled() {
 
 #[test]
 fn start_up_without_redis_exits_1_with_one_line() {
-    let port = free_port();
+    let port = free_port().expect("a free port");
     let url = format!("redis://127.0.0.1:{port}");
     let output = run_cli(&["--host", "127.0.0.1", "--port", "0", "--redis", &url]);
     let stderr = String::from_utf8_lossy(&output.stderr);

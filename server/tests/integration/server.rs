@@ -4,11 +4,9 @@
 //! Most tests run the server in this process through
 //! [`chat_server::RunningServer`]. Tests about what only a process shows
 //! (signals, fd limits, thread count, memory, the command line) start the
-//! real binary through [`common::ServerProcess`]; memory is read from the
+//! real binary through [`crate::common::ServerProcess`]; memory is read from the
 //! child's `/proc/PID/status`, which other tests running in parallel in this
 //! process cannot disturb.
-
-mod common;
 
 use std::io::Write;
 use std::net::TcpStream;
@@ -20,9 +18,9 @@ use chat_server::{Config, Mode};
 use chat_shared::message::parse_timestamp;
 use chat_shared::ServerLine;
 
-use common::{
-    config, cpu_time, is_join, is_leave, msg, run_cli, start, status_field, status_kib_field,
-    Client, Next, ServerProcess, TIMEOUT,
+use crate::common::{
+    config, cpu_time, is_join, is_leave, msg, run_cli, server_command, server_process, start,
+    status_field, status_kib_field, Client, Next, ServerProcess, TIMEOUT,
 };
 
 /// Growth of the server's peak RSS that counts as "bounded". Loose on
@@ -301,7 +299,7 @@ fn endless_line_gets_one_error_and_the_connection_survives() {
 /// the server's alone.
 #[test]
 fn endless_line_does_not_grow_memory() {
-    let server = ServerProcess::start(&["--rate-limit", "0"]);
+    let server = server_process(&["--rate-limit", "0"]);
     let mut client = Client::connect(server.addr());
     let peak_before = status_kib_field(server.pid(), "VmHWM");
     let chunk = vec![b'x'; 1024 * 1024];
@@ -546,7 +544,7 @@ fn assert_all_in_order(chatter: &Chatter, sent: usize) {
 /// memory stays bounded. The real binary, so its RSS is its own.
 #[test]
 fn reader_that_never_reads_is_dropped_and_others_get_everything() {
-    let server = ServerProcess::start(&["--max-queue", "65536", "--rate-limit", "0"]);
+    let server = server_process(&["--max-queue", "65536", "--rate-limit", "0"]);
     let mut a = Chatter::new(server.addr(), "alice");
     let mut b = Chatter::new(server.addr(), "bob");
     let mut stuck = Client::connect_with_rcvbuf(server.addr(), 4096);
@@ -611,7 +609,7 @@ fn reader_that_never_reads_is_dropped_and_others_get_everything() {
 /// fatal, stays up, and the others go on receiving new messages.
 #[test]
 fn peer_vanishing_mid_write_harms_nobody() {
-    let mut server = ServerProcess::start(&["--max-queue", "4194304", "--rate-limit", "0"]);
+    let mut server = server_process(&["--max-queue", "4194304", "--rate-limit", "0"]);
     let mut a = Chatter::new(server.addr(), "alice");
     let mut b = Chatter::new(server.addr(), "bob");
     let mut victim = Client::connect_with_rcvbuf(server.addr(), 4096);
@@ -821,7 +819,9 @@ fn fates_of(clients: &mut [Client], server: &ServerProcess) -> Vec<Fate> {
 /// meanwhile), and once the flood is gone a newcomer can connect and chat.
 #[test]
 fn connect_flood_up_to_the_fd_limit() {
-    let server = ServerProcess::start_with_fd_limit(&["--max-clients", "1000"], 64);
+    let server = server_command(&["--max-clients", "1000"])
+        .fd_limit(64)
+        .start();
     let mut alice = Client::connect(server.addr());
     alice.join("alice");
     let mut bob = Client::connect(server.addr());
@@ -895,7 +895,7 @@ fn connect_flood_up_to_the_fd_limit() {
 /// then the connection closes (a refusal, not a hang).
 #[test]
 fn third_client_over_max_clients_is_refused() {
-    let server = ServerProcess::start(&["--max-clients", "2"]);
+    let server = server_process(&["--max-clients", "2"]);
     let _first = Client::connect(server.addr());
     let _second = Client::connect(server.addr());
     let mut third = Client::connect_silent(server.addr());
@@ -915,7 +915,7 @@ fn third_client_over_max_clients_is_refused() {
 /// connection closes, and the process exits with status 0 within a few
 /// seconds: a restart tells the office instead of cutting it off.
 fn shuts_down_cleanly_on(signal: libc::c_int) {
-    let mut server = ServerProcess::start(&[]);
+    let mut server = server_process(&[]);
     let mut alice = Client::connect(server.addr());
     alice.join("alice");
     let mut bob = Client::connect(server.addr());
@@ -1010,7 +1010,7 @@ fn idle_client_is_closed_and_a_pinging_one_stays() {
 /// other thread writes the log, so a stalled stderr cannot stall the loop.
 #[test]
 fn three_hundred_clients_on_one_thread() {
-    let server = ServerProcess::start(&[]);
+    let server = server_process(&[]);
     let mut clients: Vec<Client> = (0..300)
         .map(|n| {
             let mut client = Client::connect_silent(server.addr());

@@ -6,12 +6,10 @@
 //! `--require-tls` server. A server run with `--db none` makes a new
 //! certificate at every start, which is how a certificate "changes" here.
 
-mod common;
-
 use std::fs;
 use std::path::Path;
 
-use common::{fingerprint_in, Client, ClientBuilder, ServerProcess, TempDir};
+use crate::common::{server_process, Client, ClientBuilder, ServerProcess, TempDir};
 
 /// A muted client of `server` that joins as `name`, with `args`, its
 /// known-hosts file under `config_home`.
@@ -30,8 +28,8 @@ fn known_hosts(config_home: &Path) -> std::path::PathBuf {
 #[test]
 fn first_use_trusts_and_remembers_the_certificate_and_chats_over_tls_beside_a_plain_desk() {
     let dir = TempDir::new("tls-first-use");
-    let server = ServerProcess::start_with(Path::new("none"), &["--tls"]);
-    let fingerprint = fingerprint_in(&server.log());
+    let server = server_process(Path::new("none"), &["--tls"]);
+    let fingerprint = server.fingerprint();
     let home = dir.path();
 
     let mut alice = desk(&server, "alice", home, &["--tls"]);
@@ -80,7 +78,7 @@ fn first_use_trusts_and_remembers_the_certificate_and_chats_over_tls_beside_a_pl
 fn with_ca_the_servers_own_certificate_file_is_trusted_and_nothing_is_pinned() {
     let dir = TempDir::new("tls-ca");
     let db = dir.path().join("room.db");
-    let server = ServerProcess::start_with(&db, &["--tls"]);
+    let server = server_process(&db, &["--tls"]);
     let cert = dir.path().join("tls-cert.pem");
     assert!(cert.exists(), "the kept certificate: {}", server.log());
     let home = dir.path().join("config");
@@ -102,8 +100,8 @@ fn with_ca_the_servers_own_certificate_file_is_trusted_and_nothing_is_pinned() {
 #[test]
 fn a_certificate_that_changed_is_refused_loudly_at_start_and_on_reconnect_without_retrying() {
     let dir = TempDir::new("tls-changed");
-    let mut server = ServerProcess::start_with(Path::new("none"), &["--tls"]);
-    let old = fingerprint_in(&server.log());
+    let mut server = server_process(Path::new("none"), &["--tls"]);
+    let old = server.fingerprint();
     let home = dir.path();
     let mut alice = desk(&server, "alice", home, &["--tls"]);
     alice.expect("You are alice");
@@ -112,7 +110,7 @@ fn a_certificate_that_changed_is_refused_loudly_at_start_and_on_reconnect_withou
     server.kill();
     alice.expect("[!] connection lost; reconnecting...");
     server.restart();
-    let new = fingerprint_in(&server.log());
+    let new = server.fingerprint();
     assert_ne!(old, new);
 
     // The connected desk gives up at its next try, and says why.
@@ -160,8 +158,8 @@ fn a_certificate_that_changed_is_refused_loudly_at_start_and_on_reconnect_withou
 #[test]
 fn fingerprint_pins_exactly_that_certificate() {
     let dir = TempDir::new("tls-pin");
-    let server = ServerProcess::start_with(Path::new("none"), &["--tls"]);
-    let fingerprint = fingerprint_in(&server.log());
+    let server = server_process(Path::new("none"), &["--tls"]);
+    let fingerprint = server.fingerprint();
     let home = dir.path();
 
     let mut alice = desk(&server, "alice", home, &["--fingerprint", &fingerprint]);
@@ -189,7 +187,7 @@ fn fingerprint_pins_exactly_that_certificate() {
 #[test]
 fn a_plain_desk_at_a_server_requiring_tls_shows_the_reason_and_suggests_tls() {
     let dir = TempDir::new("tls-required");
-    let server = ServerProcess::start_with(Path::new("none"), &["--require-tls"]);
+    let server = server_process(Path::new("none"), &["--require-tls"]);
     let mut alice = desk(&server, "alice", dir.path(), &[]);
     let status = alice.wait_exit();
     assert_eq!(status.code(), Some(1), "{}", alice.stderr());

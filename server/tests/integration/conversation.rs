@@ -3,20 +3,10 @@
 //! and never to the next holder of a name), `/who` idle times, and `/search`
 //! over the durable log. The real binary, real SQLite files, real sockets.
 
-mod common;
-
-use std::path::Path;
 use std::time::Duration;
 
+use crate::common::*;
 use chat_shared::ServerLine;
-use common::*;
-
-/// Starts the real server on the log at `db`.
-#[track_caller]
-fn server_on(db: &Path) -> ServerProcess {
-    let db = db.to_str().expect("a UTF-8 temporary path");
-    ServerProcess::start(&["--db", db, "--rate-limit", "0"])
-}
 
 /// Joins as `name`; returns the log's epoch and this desk's secret.
 #[track_caller]
@@ -69,7 +59,7 @@ fn search(client: &mut Client, words: &str) -> Vec<String> {
 #[test]
 fn a_direct_message_reaches_its_reader_and_writer_only() {
     let dir = tempfile::tempdir().expect("a temporary folder");
-    let server = server_on(&dir.path().join("room.db"));
+    let server = server_on(&dir.path().join("room.db"), &[]);
     let mut alice = Client::connect(server.addr());
     join(&mut alice, "alice");
     let mut bob = Client::connect(server.addr());
@@ -105,7 +95,7 @@ fn a_direct_message_reaches_its_reader_and_writer_only() {
 fn direct_messages_are_replayed_to_their_desks_and_never_to_the_next_holder_of_a_name() {
     let dir = tempfile::tempdir().expect("a temporary folder");
     let db = dir.path().join("room.db");
-    let mut server = server_on(&db);
+    let mut server = server_on(&db, &[]);
     let mut alice = Client::connect(server.addr());
     let (epoch, _) = join(&mut alice, "alice");
     let mut bob = Client::connect(server.addr());
@@ -117,7 +107,7 @@ fn direct_messages_are_replayed_to_their_desks_and_never_to_the_next_holder_of_a
     server.wait_exit(TIMEOUT).expect("the server exits");
     drop(server);
 
-    let server = server_on(&db);
+    let server = server_on(&db, &[]);
     let mut eve = Client::connect(server.addr());
     join(&mut eve, "bob");
     eve.send_line(&format!("/resume {epoch} 0"));
@@ -138,7 +128,7 @@ fn direct_messages_are_replayed_to_their_desks_and_never_to_the_next_holder_of_a
 
 #[test]
 fn who_shows_how_long_each_person_has_been_idle() {
-    let server = ServerProcess::start(&[]);
+    let server = server_process(&[]);
     let mut alice = Client::connect(server.addr());
     alice.join("alice");
     let mut bob = Client::connect(server.addr());
@@ -166,7 +156,7 @@ fn who_shows_how_long_each_person_has_been_idle() {
 fn search_finds_old_lines_and_own_direct_messages_only() {
     let dir = tempfile::tempdir().expect("a temporary folder");
     let db = dir.path().join("room.db");
-    let mut server = server_on(&db);
+    let mut server = server_on(&db, &[]);
     let mut alice = Client::connect(server.addr());
     let (epoch, alices_desk) = join(&mut alice, "alice");
     let mut bob = Client::connect(server.addr());
@@ -183,7 +173,7 @@ fn search_finds_old_lines_and_own_direct_messages_only() {
     server.wait_exit(TIMEOUT).expect("the server exits");
     drop(server);
 
-    let server = server_on(&db);
+    let server = server_on(&db, &[]);
     let mut alice = Client::connect(server.addr());
     join(&mut alice, "alice");
     alice.send_line(&format!("/resume {epoch} 0 {alices_desk}"));
@@ -200,7 +190,7 @@ fn search_finds_old_lines_and_own_direct_messages_only() {
     );
     assert!(search(&mut alice, "\"unbalanced OR NEAR(").is_empty());
 
-    let memory = ServerProcess::start(&["--db", "none"]);
+    let memory = server_process(&["--db", "none"]);
     let mut desk = Client::connect(memory.addr());
     desk.send_line("/search report");
     let refusal = desk.wait_for("ERR", |line| line.starts_with("ERR<SEP>"));
@@ -227,7 +217,7 @@ fn an_older_log_is_upgraded_and_searchable() {
         )
         .unwrap();
     }
-    let server = server_on(&db);
+    let server = server_on(&db, &[]);
     let mut desk = Client::connect(server.addr());
     join(&mut desk, "pat");
     assert_eq!(

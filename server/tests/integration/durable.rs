@@ -3,23 +3,11 @@
 //! used, a damaged or foreign file, a second server, a full disk). The real
 //! binary, real SQLite files in temporary folders, real sockets.
 
-mod common;
-
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::time::Duration;
 
+use crate::common::*;
 use chat_shared::{MessageId, ServerLine};
-use common::*;
-
-/// Starts the real server on the log at `db`.
-#[track_caller]
-fn server_on(db: &Path, more: &[&str]) -> ServerProcess {
-    let db = db.to_str().expect("a UTF-8 temporary path");
-    let mut args = vec!["--db", db, "--rate-limit", "0"];
-    args.extend_from_slice(more);
-    ServerProcess::start(&args)
-}
 
 /// Stops the server cleanly (SIGTERM) and waits for it to exit.
 #[track_caller]
@@ -271,7 +259,7 @@ fn resume_is_bounded_and_says_how_many_more_were_missed() {
         } else {
             path.to_str().unwrap()
         };
-        let server = ServerProcess::start(&["--db", db_arg, "--rate-limit", "0"]);
+        let server = server_process(&["--db", db_arg, "--rate-limit", "0"]);
         let mut alice = Client::connect(server.addr());
         let epoch = join_for_epoch(&mut alice, "alice");
         let lines: String = (0..1100).map(|n| format!("alice<SEP>bulk {n}\n")).collect();

@@ -4,14 +4,12 @@
 //! server's NOTE, and once there is room the same desk's messages go
 //! through. Mounting needs root; elsewhere the test says it is skipped.
 
-mod common;
-
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{join, ServerProcess, TempDir};
+use crate::common::{join, server_process, TempDir};
 
 /// Unmounts the test's tmpfs, even when the test fails.
 struct Mount(PathBuf);
@@ -41,7 +39,7 @@ fn a_message_the_server_cannot_save_is_given_back_and_every_desk_is_told() {
         eprintln!("skipped: cannot mount a small tmpfs here (needs root)");
         return;
     };
-    let server = ServerProcess::start(&mount.0.join("room.db"));
+    let server = server_process(&mount.0.join("room.db"), &[]);
     let mut alice = join("alice", server.addr());
     let bob = join("bob", server.addr());
     alice.expect("bob joined");

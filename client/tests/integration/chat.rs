@@ -1,10 +1,8 @@
 //! End to end: the real client binary against the real server, chatting
 //! through piped stdin/stdout.
 
-mod common;
-
+use crate::common::{join, start_server, starts_with_timestamp, ClientBuilder, RawDesk};
 use chat_shared::{Color, ServerLine};
-use common::{join, start_server, starts_with_timestamp, ClientBuilder, RawDesk};
 
 #[test]
 fn three_clients_chat_and_see_joins_leaves_and_who() {

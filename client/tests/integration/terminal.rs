@@ -3,199 +3,10 @@
 //! as it does for a person, and `capture-pane` shows what the screen holds
 //! (`-e`: with the escapes the terminal actually received).
 
-mod common;
-
-use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::thread;
-use std::time::Instant;
-
-use common::{
-    add_account, join, run_server, start_server, starts_with_timestamp, ServerProcess, TempDir,
-    CLIENT_BIN, STEP_TIMEOUT,
+use crate::common::{
+    add_account, join, run_server, server_process, start_server, starts_with_timestamp, TempDir,
 };
-
-/// A private tmux server (its own socket, no user config), killed on drop.
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn new() -> Tmux {
-        match Command::new("tmux").arg("-V").output() {
-            Ok(out) if out.status.success() => {}
-            _ => panic!(
-                "tmux is not installed (or does not run); the real-terminal test needs it. \
-                 scripts/setup installs it (apt-get install tmux)."
-            ),
-        }
-        // One tmux server per test: tests run in parallel, and dropping
-        // one kills its server.
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        Tmux {
-            socket: format!(
-                "chat-client-test-{}-{}",
-                std::process::id(),
-                COUNTER.fetch_add(1, Ordering::Relaxed)
-            ),
-        }
-    }
-
-    #[track_caller]
-    fn run(&self, args: &[&str]) -> Output {
-        let out = Command::new("tmux")
-            .args(["-L", &self.socket, "-f", "/dev/null"])
-            .args(args)
-            .output()
-            .expect("run tmux");
-        assert!(
-            out.status.success(),
-            "tmux {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
-    }
-
-    /// Starts `command` (run by `sh -c`) in a detached 120x30 session. The
-    /// shell stays after the client ends, printing its exit status, so a
-    /// crash leaves something to read.
-    fn start(&self, session: &str, command: &str) {
-        let wrapped = format!("{command}; echo \"EXITED $?\"; sleep 60");
-        self.run(&[
-            "new-session",
-            "-d",
-            "-s",
-            session,
-            "-x",
-            "120",
-            "-y",
-            "30",
-            "sh",
-            "-c",
-            &wrapped,
-        ]);
-    }
-
-    /// Starts the client in session `name` as `--name NAME` with `flags`,
-    /// and waits until it says "You are NAME".
-    #[track_caller]
-    fn join(&self, name: &str, port: u16, flags: &str) {
-        let args = format!("--name {name} {flags}");
-        self.start(name, &client_command(port, args.trim_end()));
-        self.expect(name, &format!("You are {name}"));
-    }
-
-    /// Types `q` in `session` and waits for the client to exit with 0.
-    #[track_caller]
-    fn quit(&self, session: &str) {
-        self.type_line(session, "q");
-        self.expect(session, "EXITED 0");
-    }
-
-    fn type_line(&self, session: &str, text: &str) {
-        self.type_text(session, text);
-        self.press(session, "Enter");
-    }
-
-    /// Types `text` without pressing Enter.
-    fn type_text(&self, session: &str, text: &str) {
-        self.run(&["send-keys", "-t", session, "-l", text]);
-    }
-
-    /// Presses one key, by tmux's name for it (`Enter`, `Up`, `C-c`).
-    fn press(&self, session: &str, key: &str) {
-        self.run(&["send-keys", "-t", session, key]);
-    }
-
-    /// The visible screen with its escapes (`-e`).
-    fn screen(&self, session: &str) -> String {
-        let out = self.run(&["capture-pane", "-p", "-e", "-t", session]);
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    #[track_caller]
-    fn expect(&self, session: &str, needle: &str) -> String {
-        self.expect_screen(session, &format!("{needle:?} on screen"), |screen| {
-            screen.contains(needle)
-        })
-    }
-
-    /// Waits until the screen's last non-blank line (the one the cursor is
-    /// on) is `line`.
-    #[track_caller]
-    fn expect_input_line(&self, session: &str, line: &str) -> String {
-        self.expect_screen(session, &format!("input line {line:?}"), |screen| {
-            input_line(screen) == line
-        })
-    }
-
-    /// Waits until `ready` holds for the screen without its SGR escapes;
-    /// returns the screen with them.
-    #[track_caller]
-    fn expect_screen(&self, session: &str, what: &str, ready: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + STEP_TIMEOUT;
-        loop {
-            let screen = self.screen(session);
-            if ready(&strip_sgr(&screen)) {
-                return screen;
-            }
-            if Instant::now() >= deadline {
-                panic!("{session}: no {what} within {STEP_TIMEOUT:?}:\n{screen}");
-            }
-            thread::sleep(std::time::Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let tmux = |args: &[&str]| {
-            Command::new("tmux")
-                .args(["-L", &self.socket])
-                .args(args)
-                .output()
-        };
-        // Ask where the socket is while the server still runs; tmux leaves
-        // the file behind after kill-server.
-        let socket_path = tmux(&["display-message", "-p", "#{socket_path}"])
-            .ok()
-            .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_string())
-            .filter(|path| !path.is_empty());
-        let _ = tmux(&["kill-server"]);
-        if let Some(path) = socket_path {
-            let _ = std::fs::remove_file(path);
-        }
-    }
-}
-
-/// The text without SGR sequences (`ESC [ ... m`).
-fn strip_sgr(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '\x1b' && chars.peek() == Some(&'[') {
-            for next in chars.by_ref() {
-                if next == 'm' {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// The screen's last non-blank line, where the editor shows its prompt and
-/// what is typed.
-fn input_line(screen: &str) -> &str {
-    screen
-        .lines()
-        .rev()
-        .find(|line| !line.trim().is_empty())
-        .unwrap_or("")
-        .trim_end()
-}
+use crate::tmux::{client_command, input_line, strip_sgr, Tmux};
 
 /// How many lines of `screen` contain `needle`.
 fn lines_with(screen: &str, needle: &str) -> usize {
@@ -203,13 +14,6 @@ fn lines_with(screen: &str, needle: &str) -> usize {
         .lines()
         .filter(|line| line.contains(needle))
         .count()
-}
-
-fn client_command(port: u16, args: &str) -> String {
-    // The environment must not decide colour for us.
-    format!(
-        "env -u NO_COLOR -u CLICOLOR -u CLICOLOR_FORCE '{CLIENT_BIN}' --port {port} --mute {args}"
-    )
 }
 
 #[test]
@@ -294,7 +98,7 @@ fn lines_typed_ahead_are_all_sent_in_order() {
     let server = start_server(20);
     let alice = "alice";
     tmux.join(alice, server.addr().port(), "--no-color");
-    let mut bob = join("bob", server.addr());
+    let bob = join("bob", server.addr());
 
     tmux.run(&[
         "send-keys",
@@ -322,7 +126,7 @@ fn lines_typed_ahead_are_all_sent_in_order() {
 fn a_half_typed_line_stays_across_a_server_restart() {
     let tmux = Tmux::new();
     let dir = TempDir::new("tmux-restart");
-    let mut server = ServerProcess::start(&dir.path().join("room.db"));
+    let mut server = server_process(&dir.path().join("room.db"), &[]);
     let alice = "alice";
     tmux.join(alice, server.addr().port(), "--no-color");
     let mut bob = join("bob", server.addr());
@@ -522,7 +326,7 @@ fn a_token_asked_for_is_not_shown_and_a_desk_revoked_at_its_prompt_leaves_the_te
     let token_file = add_account(&db, "alice", dir.path());
     let token = std::fs::read_to_string(token_file).unwrap();
     let token = token.trim();
-    let server = ServerProcess::start_with(&db, &["--auth", "token"]);
+    let server = server_process(&db, &["--auth", "token"]);
     // After the client: the terminal's canonical mode, which raw mode turns off.
     let command = format!(
         "{}; s=$?; echo MODE $(stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e -icanon); (exit $s)",
