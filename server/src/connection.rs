@@ -100,6 +100,8 @@ pub struct Limits {
     pub max_line_bytes: usize,
     /// Plain, TLS or either.
     pub security: Security,
+    /// What an IRC client's session is made with.
+    pub irc: std::sync::Arc<crate::irc::Settings>,
 }
 
 /// One client socket and everything the loop keeps for it.
@@ -161,7 +163,7 @@ impl Connection {
             token,
             serial,
             peer,
-            framing: Framing::new(limits.max_line_bytes),
+            framing: Framing::new(limits.max_line_bytes, std::sync::Arc::clone(&limits.irc)),
             opened_at: Instant::now(),
             outbox: Outbox::default(),
             wants_writable: false,

@@ -269,6 +269,10 @@ impl Server {
         let limits = Limits {
             max_line_bytes: config.max_line_bytes,
             security,
+            irc: Arc::new(crate::irc::Settings::new(
+                &config.irc.server_name,
+                config.irc.join_main,
+            )),
         };
         Ok(Server {
             poll,
@@ -468,7 +472,7 @@ impl Server {
             return; // a stale event for a connection already gone
         };
         let now = Instant::now();
-        if !connection.is_open() || connection.is_paused(now) || self.chat.is_claiming(id) {
+        if !connection.is_open() || connection.is_paused(now) || self.chat.holds_lines(id) {
             // A claim's answer reads on (`Effect::ReadOn`).
             return;
         }

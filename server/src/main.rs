@@ -12,7 +12,7 @@ fn main() -> ExitCode {
     match parse_args(&args) {
         Ok(Command::Run(config)) => {
             let log_guard = log::init(config.log_level.as_ref());
-            let result = run(config);
+            let result = run(*config);
             // Written before the process goes: the last lines of the log.
             drop(log_guard);
             match result {

@@ -38,18 +38,23 @@ impl Chat {
                     let sent = encode(&ServerLine::Sent { tx: &tx.id, id });
                     effects.push(Effect::Answer(draft.from, sent));
                 }
+                self.answered(Some(draft.from.conn), effects);
             }
             Completion::Replay {
                 asker,
                 messages,
                 skipped,
-            } => self.replay(asker, &messages, skipped, effects),
+            } => {
+                self.replay(asker, &messages, skipped, effects);
+                self.answered(Some(asker.conn), effects);
+            }
             Completion::ReplayFailed { asker, error } => {
                 tracing::warn!(
                     error,
                     "[!] The room's log could not replay for a resuming desk"
                 );
                 self.replay_history(asker, effects);
+                self.answered(Some(asker.conn), effects);
             }
             Completion::Found { asker, messages } => {
                 self.searching.remove(&asker.conn);
@@ -95,6 +100,7 @@ impl Chat {
                     asker,
                     frames::error(ErrorCode::NotSaved, &detail),
                 ));
+                self.answered(Some(asker.conn), effects);
             }
             Completion::Presence(note) => self.presence(note, effects),
             Completion::Roster(members) => self.directory.set_remote(members),
@@ -109,6 +115,11 @@ impl Chat {
     /// history), a direct message to the desks it is between that are here.
     /// A desk that tagged it (`/tx`) first learns which message it became.
     fn deliver(&mut self, message: &Message, effects: &mut Vec<Effect>) {
+        let writer = match &message.direct {
+            Some(direct) => self.directory.conn_of_desk(direct.from_desk),
+            None => self.sender_here(message),
+        };
+        self.answered(writer, effects);
         if let Some(tx) = &message.tx {
             if let Some(sender) = self.directory.conn_of_desk(tx.desk) {
                 let sent = encode(&ServerLine::Sent {
@@ -143,17 +154,21 @@ impl Chat {
         };
         let history = self.hist.frame(message);
         let frame = self.rooms.get_mut(room).record(message, history);
-        let sender = message
+        effects.push(Effect::Message {
+            room,
+            frame,
+            sender: writer,
+        });
+    }
+
+    /// The connection here that said a room message, if it is here.
+    fn sender_here(&self, message: &Message) -> Option<crate::ids::ConnId> {
+        message
             .tx
             .as_ref()
             .map(|tx| tx.desk)
             .or_else(|| self.directory.desk_named(&message.name))
-            .and_then(|desk| self.directory.conn_of_desk(desk));
-        effects.push(Effect::Message {
-            room,
-            frame,
-            sender,
-        });
+            .and_then(|desk| self.directory.conn_of_desk(desk))
     }
 
     /// The answer to a `/resume`: `RESUME`, then the missed messages as
@@ -230,11 +245,10 @@ impl Chat {
         let detail =
             format!("your message was not saved, so nobody got it ({error}); send it again later");
         let refusal = frames::error(ErrorCode::NotSaved, &detail);
-        effects.extend(
-            drafts
-                .into_iter()
-                .map(|draft| Effect::Answer(draft.from, refusal.clone())),
-        );
+        for draft in drafts {
+            effects.push(Effect::Answer(draft.from, refusal.clone()));
+            self.answered(Some(draft.from.conn), effects);
+        }
     }
 
     /// Tells each sender that the store cannot tell whether its message was
@@ -259,6 +273,7 @@ impl Chat {
                 None => frames::error(ErrorCode::Unsure, &detail),
             };
             effects.push(Effect::Answer(draft.from, frame));
+            self.answered(Some(draft.from.conn), effects);
         }
     }
 
@@ -292,9 +307,10 @@ impl Chat {
 
     /// The store is too far behind to take a replay: the recent history has
     /// to do.
-    pub(super) fn replay_unavailable(&self, asker: Asker, effects: &mut Vec<Effect>) {
+    pub(super) fn replay_unavailable(&mut self, asker: Asker, effects: &mut Vec<Effect>) {
         tracing::warn!("[!] The room's log is too busy to replay for a resuming desk.");
         self.replay_history(asker, effects);
+        self.answered(Some(asker.conn), effects);
     }
 
     /// The store is too far behind to take a search.
