@@ -119,7 +119,17 @@ impl Chat {
             Some(direct) => self.directory.conn_of_desk(direct.from_desk),
             None => self.sender_here(message),
         };
+        self.deliver_from(message, writer, effects);
+        // After its copy: a writer that waits reads on once it has it.
         self.answered(writer, effects);
+    }
+
+    fn deliver_from(
+        &mut self,
+        message: &Message,
+        writer: Option<crate::ids::ConnId>,
+        effects: &mut Vec<Effect>,
+    ) {
         if let Some(tx) = &message.tx {
             if let Some(sender) = self.directory.conn_of_desk(tx.desk) {
                 let sent = encode(&ServerLine::Sent {

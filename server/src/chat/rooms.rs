@@ -464,7 +464,8 @@ impl Chat {
     /// A change to the rooms the store kept (here or on another server):
     /// the desks it is about hear it.
     pub(super) fn room_changed(&mut self, change: RoomChange, effects: &mut Vec<Effect>) {
-        // The connection that asked for it (if it is here) hears back.
+        // The connection that asked for it (if it is here) reads on once
+        // it has heard what its change did.
         let asker = match &change {
             RoomChange::Enter { holder, .. } | RoomChange::Part { holder, .. } => {
                 self.conn_of_holder(holder)
@@ -472,7 +473,11 @@ impl Chat {
             RoomChange::Topic { topic, .. } => self.directory.conn_of_name(&name_key(&topic.by)),
             RoomChange::Invite { by, .. } => self.directory.conn_of_name(&name_key(by)),
         };
+        self.apply_room_change(change, effects);
         self.answered(asker, effects);
+    }
+
+    fn apply_room_change(&mut self, change: RoomChange, effects: &mut Vec<Effect>) {
         match change {
             RoomChange::Enter {
                 name,

@@ -571,8 +571,8 @@ impl Session {
         let me = self.own_prefix(cx.chat);
         let mut out = Out::new();
         match &away {
-            Some(text) => out.line("", &me, "AWAY", &[text]),
-            None => out.line("", &me, "AWAY", &[]),
+            Some(text) => out.text_line("", &me, "AWAY", &[text]),
+            None => out.text_line("", &me, "AWAY", &[]),
         }
         let frame = Frame::new(out.into_bytes());
         let mut peers: Vec<ConnId> = cx.chat.room(MAIN).members().collect();

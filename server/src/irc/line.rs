@@ -103,6 +103,17 @@ impl Out {
     /// parameter is written as a trailing one when it must be (empty,
     /// spaces, a leading `:`). `tags` is written as given, without `@`.
     pub fn line(&mut self, tags: &str, prefix: &str, command: &str, params: &[&str]) {
+        self.write(tags, prefix, command, params, false);
+    }
+
+    /// The same, with the last parameter always written as a trailing one:
+    /// for text (a message, a reason, a numeric's words), which clients
+    /// expect after a `:` whatever it holds.
+    pub fn text_line(&mut self, tags: &str, prefix: &str, command: &str, params: &[&str]) {
+        self.write(tags, prefix, command, params, true);
+    }
+
+    fn write(&mut self, tags: &str, prefix: &str, command: &str, params: &[&str], text: bool) {
         if !tags.is_empty() {
             self.bytes.push(b'@');
             self.bytes.extend_from_slice(tags.as_bytes());
@@ -120,7 +131,7 @@ impl Out {
                 self.bytes.extend_from_slice(param.as_bytes());
             }
             self.bytes.push(b' ');
-            if last.is_empty() || last.contains(' ') || last.starts_with(':') {
+            if text || last.is_empty() || last.contains(' ') || last.starts_with(':') {
                 self.bytes.push(b':');
             }
             self.bytes.extend_from_slice(last.as_bytes());

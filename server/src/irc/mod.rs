@@ -193,16 +193,14 @@ impl Session {
         self.caps.render_bits() | (u32::from(self.shows_main) << 16)
     }
 
-    /// Its name: the one it took, or during registration the one it asked
-    /// for, or `*`.
-    fn nick<'a>(&'a self, chat: &'a Chat) -> &'a str {
-        if let Some(name) = chat.name_of(self.me) {
-            return name;
-        }
-        self.registering
-            .as_ref()
-            .and_then(|registering| registering.nick.as_deref())
-            .unwrap_or("*")
+    /// Its name once it has one, `*` until then.
+    fn nick<'a>(&self, chat: &'a Chat) -> &'a str {
+        chat.name_of(self.me).unwrap_or("*")
+    }
+
+    /// The nick it asked for last while registering.
+    fn asked_nick(&self) -> Option<&str> {
+        self.registering.as_ref()?.nick.as_deref()
     }
 
     /// Sends `out` as it is.
@@ -219,7 +217,7 @@ impl Session {
         let mut all = Vec::with_capacity(params.len() + 1);
         all.push(self.nick(chat));
         all.extend_from_slice(params);
-        out.line("", &self.settings.server_name, code, &all);
+        out.text_line("", &self.settings.server_name, code, &all);
     }
 
     /// Sends the numeric `code` at once.

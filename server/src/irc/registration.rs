@@ -78,7 +78,7 @@ impl Session {
             "PONG" => {}
             "QUIT" => {
                 let mut out = Out::new();
-                out.line("", "", "ERROR", &["Closing link: quit"]);
+                out.text_line("", "", "ERROR", &["Closing link: quit"]);
                 self.send(cx, out);
                 return AfterLine::Stop(CloseReason::Quit);
             }
@@ -250,7 +250,7 @@ impl Session {
             true => self.numeric(&mut out, cx.chat, "904", &["SASL authentication failed"]),
             false => self.numeric(&mut out, cx.chat, "464", &["Password incorrect"]),
         }
-        out.line("", "", "ERROR", &["Closing link: login refused"]);
+        out.text_line("", "", "ERROR", &["Closing link: login refused"]);
         self.send(cx, out);
         false
     }
@@ -280,7 +280,7 @@ impl Session {
                     let why = "This server takes its accounts only: log in with SASL PLAIN \
                                or PASS account:token";
                     self.numeric(&mut out, cx.chat, "464", &[why]);
-                    out.line("", "", "ERROR", &["Closing link: not logged in"]);
+                    out.text_line("", "", "ERROR", &["Closing link: not logged in"]);
                     self.send(cx, out);
                     false
                 }

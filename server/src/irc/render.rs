@@ -46,7 +46,7 @@ impl Session {
                 out.line("", &self.prefix(chat, who.name), "JOIN", &[MAIN_ROOM]);
             }
             ServerLine::Leave(who) => {
-                out.line("", &self.prefix(chat, who.name), "QUIT", &["Quit: left"]);
+                out.text_line("", &self.prefix(chat, who.name), "QUIT", &["Quit: left"]);
             }
             ServerLine::Enter { room, who } => {
                 out.line("", &self.prefix(chat, who.name), "JOIN", &[room]);
@@ -65,7 +65,7 @@ impl Session {
                     "" => self.settings.server_name.clone(),
                     by => self.prefix(chat, by),
                 };
-                out.line("", &by, "TOPIC", &[room, text]);
+                out.text_line("", &by, "TOPIC", &[room, text]);
             }
             ServerLine::Invited { room, by } => {
                 let target = self.nick(chat).to_string();
@@ -75,10 +75,10 @@ impl Session {
             ServerLine::Error { code, detail } => self.refusal(&mut out, chat, code, detail),
             ServerLine::Unsure { detail, .. } => self.notice(&mut out, chat, detail),
             ServerLine::Bye { reason } => {
-                out.line("", "", "ERROR", &[&format!("Closing link: {reason}")]);
+                out.text_line("", "", "ERROR", &[&format!("Closing link: {reason}")]);
             }
             ServerLine::Notice { text } => {
-                out.line("", &self.settings.server_name, "NOTICE", &["*", text]);
+                out.text_line("", &self.settings.server_name, "NOTICE", &["*", text]);
             }
             _ => return None,
         }
@@ -115,7 +115,7 @@ impl Session {
                 true => format!("\x01ACTION {piece}\x01"),
                 false => (*piece).to_string(),
             };
-            out.line(&tags, prefix, "PRIVMSG", &[target, &piece]);
+            out.text_line(&tags, prefix, "PRIVMSG", &[target, &piece]);
         }
     }
 
@@ -147,7 +147,7 @@ impl Session {
         let line = |out: &mut Out, code: &str, params: &[&str]| {
             let mut all = vec![name];
             all.extend_from_slice(params);
-            out.line("", server, code, &all);
+            out.text_line("", server, code, &all);
         };
         line(
             out,
@@ -179,7 +179,7 @@ impl Session {
     fn refusal(&self, out: &mut Out, chat: &Chat, code: ErrorCode, detail: &str) {
         match code {
             ErrorCode::NameTaken => {
-                let asked = self.nick(chat).to_string();
+                let asked = self.asked_nick().unwrap_or("*").to_string();
                 self.numeric(out, chat, "433", &[&asked, "Nickname is already in use"]);
             }
             _ => self.notice(out, chat, detail),
@@ -189,7 +189,7 @@ impl Session {
     /// A notice from the server to this client.
     fn notice(&self, out: &mut Out, chat: &Chat, text: &str) {
         let nick = self.nick(chat).to_string();
-        out.line("", &self.settings.server_name, "NOTICE", &[&nick, text]);
+        out.text_line("", &self.settings.server_name, "NOTICE", &[&nick, text]);
     }
 }
 
