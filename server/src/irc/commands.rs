@@ -67,6 +67,21 @@ impl Session {
                 self.reply(cx, "482", &[channel, "Nobody is a channel operator here"]);
             }
             "OPER" => self.reply(cx, "491", &["This server has no operators"]),
+            // Nobody's past names are kept.
+            "WHOWAS" => match message.param(0).filter(|nick| !nick.is_empty()) {
+                None => self.reply(cx, "461", &["WHOWAS", "Not enough parameters"]),
+                Some(nick) => {
+                    let mut out = Out::new();
+                    self.numeric(
+                        &mut out,
+                        cx.chat,
+                        "406",
+                        &[nick, "There was no such nickname"],
+                    );
+                    self.numeric(&mut out, cx.chat, "369", &[nick, "End of WHOWAS"]);
+                    self.send(cx, out);
+                }
+            },
             _ => self.reply(cx, "421", &[message.command, "Unknown command"]),
         }
         AfterLine::Continue
@@ -364,10 +379,12 @@ impl Session {
             else {
                 continue;
             };
-            if wanted
-                .as_ref()
-                .is_some_and(|wanted| !wanted.contains(&room_key(info.room)))
-            {
+            let unwanted = match &wanted {
+                Some(wanted) => !wanted.contains(&room_key(info.room)),
+                // `#main` is listed to those who show it (see --irc-no-main).
+                None => is_main(info.room) && !self.shows_main,
+            };
+            if unwanted {
                 continue;
             }
             let count = info.members.to_string();

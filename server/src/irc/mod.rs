@@ -66,6 +66,8 @@ pub struct Settings {
     pub started: String,
     /// User names, real names and away messages, by connection.
     people: Mutex<People>,
+    /// The most people online at once so far, for `LUSERS`.
+    peak: std::sync::atomic::AtomicUsize,
 }
 
 impl Settings {
@@ -76,7 +78,16 @@ impl Settings {
             join_main,
             started: chat_shared::message::timestamp_now(),
             people: Mutex::new(People::default()),
+            peak: std::sync::atomic::AtomicUsize::new(0),
         }
+    }
+
+    /// The most people online at once so far, `online` now included.
+    pub fn peak(&self, online: usize) -> usize {
+        let before = self
+            .peak
+            .fetch_max(online, std::sync::atomic::Ordering::Relaxed);
+        before.max(online)
     }
 
     /// What IRC knows of the people on the server.
@@ -242,16 +253,23 @@ impl Session {
             .chat
             .handle(cx.from, cx.peer, cx.now, Input::Line(Ok(line)), cx.effects);
         let mut requests = 0;
-        for effect in &mut cx.effects[start..] {
+        let answers: Vec<Effect> = cx.effects.drain(start..).collect();
+        for effect in answers {
             match effect {
                 Effect::Publish(_) | Effect::Ask(_) => requests += 1,
-                Effect::Send(id, frame) if *id == self.me => {
+                Effect::Send(id, ref frame) if id == self.me => {
                     if let Some(out) = self.refused(frame, cx.chat, &refusal) {
-                        *effect = Effect::SendRaw(self.me, Frame::new(out.into_bytes()));
+                        // A silent refusal (to a NOTICE) sends nothing.
+                        if !out.is_empty() {
+                            let frame = Frame::new(out.into_bytes());
+                            cx.effects.push(Effect::SendRaw(self.me, frame));
+                        }
+                        continue;
                     }
                 }
                 _ => {}
             }
+            cx.effects.push(effect);
         }
         cx.chat.hold_until_answered(self.me, requests);
         match after {

@@ -164,14 +164,7 @@ impl Session {
             params.push("are supported by this server");
             line(out, "005", &params);
         }
-        let online = chat.online().to_string();
-        let users = format!("There are {online} users and 0 invisible on 1 servers");
-        line(out, "251", &[&users]);
-        line(
-            out,
-            "255",
-            &[&format!("I have {online} clients and 0 servers")],
-        );
+        self.lusers(out, chat);
         line(out, "422", &["There is no message of the day"]);
     }
 

@@ -1,0 +1,326 @@
+//! Real IRC clients against the real server, beside one of our desks: WeeChat
+//! (headless, driven by its own `/wait` commands) and irssi (in tmux, driven
+//! by keystrokes). Each registers, is in `#main` and `#dev`, chats both ways
+//! with the desk, sends and gets a direct message, gets `#main`'s history
+//! on joining, and is back in both channels after the server restarts.
+//!
+//! Both need their Debian packages (`scripts/setup` installs them); without
+//! them these tests fail saying so.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{is_join, Client};
+
+/// How long a real client may take to show what it was sent.
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The server as a child on a port of our choosing, so it can be restarted
+/// on the same port (and the same log) for the clients to reconnect to.
+struct Server {
+    child: Child,
+    port: u16,
+    db: PathBuf,
+}
+
+impl Server {
+    fn start(db: &Path) -> Server {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        Server::start_on(port, db)
+    }
+
+    fn start_on(port: u16, db: &Path) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_chat-server"))
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--db", db.to_str().unwrap()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start chat-server");
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        while !line.starts_with("[*] Listening as ") {
+            line.clear();
+            let read = stderr.read_line(&mut line).expect("read the server's log");
+            assert!(read > 0, "chat-server exited before listening");
+        }
+        // Keep draining, so the server never waits on a full pipe.
+        std::thread::spawn(move || while matches!(stderr.read_line(&mut line), Ok(n) if n > 0) {});
+        Server {
+            child,
+            port,
+            db: db.to_path_buf(),
+        }
+    }
+
+    fn addr(&self) -> std::net::SocketAddr {
+        ([127, 0, 0, 1], self.port).into()
+    }
+
+    /// Stops it (SIGTERM, as a service manager would) and starts it again
+    /// on the same port and log.
+    fn restart(mut self) -> Server {
+        // SAFETY: kill only sends a signal to our own child.
+        unsafe {
+            libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
+        }
+        self.child.wait().expect("the server stops");
+        let (port, db) = (self.port, self.db.clone());
+        Server::start_on(port, &db)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Waits until `file` holds a line containing `needle`.
+#[track_caller]
+fn wait_for_log(file: &Path, needle: &str) {
+    let deadline = Instant::now() + CLIENT_TIMEOUT;
+    loop {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        if text.lines().any(|line| line.contains(needle)) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "expected {needle:?} in {}, which holds:\n{text}",
+            file.display()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Skips the desk's lines until `wanted`, within the clients' timeout.
+#[track_caller]
+fn desk_waits(desk: &mut Client, what: &str, wanted: impl FnMut(&str) -> bool) -> String {
+    desk.wait_for_within(CLIENT_TIMEOUT, what, wanted)
+}
+
+/// The desk `bob`, in `#main` and `#dev`, having said something in `#main`
+/// (the history a client gets on joining).
+fn desk_bob(server: &Server) -> Client {
+    let mut bob = Client::connect(server.addr());
+    bob.join("bob");
+    bob.send_line("/room join #dev");
+    bob.wait_for("INROOM", |line| line.starts_with("INROOM<SEP>#dev<SEP>"));
+    bob
+}
+
+fn installed(program: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
+}
+
+#[test]
+fn weechat_chats_with_a_desk_in_main_a_room_and_directly_and_survives_a_restart() {
+    assert!(
+        installed("weechat-headless"),
+        "weechat-headless is missing: run scripts/setup"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start(&dir.path().join("room.db"));
+    let mut bob = desk_bob(&server);
+    bob.say("bob", "said before weechat came");
+
+    let home = dir.path().join("weechat");
+    let script = [
+        "/set logger.file.flush_delay 0".to_string(),
+        "/set irc.server_default.autoreconnect_delay 1".to_string(),
+        format!(
+            "/server add local 127.0.0.1/{} -autojoin=#main,#dev -nicks=wcbot -username=wcbot",
+            server.port
+        ),
+        "/connect local".to_string(),
+        "/wait 3 /msg -server local #main hello from weechat".to_string(),
+        "/wait 3 /msg -server local #dev weechat in dev".to_string(),
+        "/wait 3 /msg -server local bob a secret from weechat".to_string(),
+        "/wait 20 /msg -server local #main weechat is back".to_string(),
+        "/wait 40 /quit".to_string(),
+    ]
+    .join(";");
+    let mut weechat = Command::new("weechat-headless")
+        .arg("--dir")
+        .arg(&home)
+        .args(["-r", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start weechat-headless");
+    let logs = home.join("logs");
+    let main_log = logs.join("irc.local.#main.weechatlog");
+
+    // History on joining, then live lines both ways, in #main and #dev.
+    wait_for_log(&main_log, "said before weechat came");
+    desk_waits(&mut bob, "wcbot in #main", |line| {
+        common::msg(line) == Some(("wcbot".into(), "hello from weechat".into()))
+    });
+    desk_waits(&mut bob, "wcbot in #dev", |line| {
+        line.starts_with("RMSG<SEP>#dev<SEP>") && line.ends_with("<SEP>wcbot<SEP>weechat in dev")
+            || line.starts_with("RMSG<SEP>#dev<SEP>") && line.ends_with("<SEP>weechat in dev")
+    });
+    desk_waits(&mut bob, "wcbot's DM", |line| {
+        line.starts_with("DM<SEP>") && line.ends_with("<SEP>bob<SEP>a secret from weechat")
+    });
+    bob.say("bob", "hi weechat");
+    bob.send_line("/to #dev bob in dev");
+    bob.send_line("/msg wcbot a secret for weechat");
+    wait_for_log(&main_log, "hi weechat");
+    wait_for_log(&logs.join("irc.local.#dev.weechatlog"), "bob in dev");
+    wait_for_log(
+        &logs.join("irc.local.bob.weechatlog"),
+        "a secret for weechat",
+    );
+
+    // The server restarts; WeeChat reconnects and is back in its channels.
+    drop(bob);
+    server = server.restart();
+    let mut bob = Client::connect(server.addr());
+    bob.join("bob");
+    desk_waits(&mut bob, "wcbot's message after the restart", |line| {
+        common::msg(line) == Some(("wcbot".into(), "weechat is back".into()))
+    });
+    bob.say("bob", "welcome back weechat");
+    wait_for_log(&main_log, "welcome back weechat");
+    let _ = weechat.kill();
+    let _ = weechat.wait();
+}
+
+/// irssi in a tmux session of its own, on its own tmux server.
+struct Irssi {
+    socket: String,
+}
+
+impl Irssi {
+    fn start(home: &Path, port: u16) -> Irssi {
+        std::fs::create_dir_all(home.join("logs")).unwrap();
+        let config = format!(
+            r##"servers = ( {{ address = "127.0.0.1"; chatnet = "office"; port = "{port}"; autoconnect = "yes"; }} );
+chatnets = {{ office = {{ type = "IRC"; }}; }};
+channels = (
+  {{ name = "#main"; chatnet = "office"; autojoin = "yes"; }},
+  {{ name = "#dev"; chatnet = "office"; autojoin = "yes"; }}
+);
+settings = {{
+  core = {{ real_name = "Irssi Bot"; user_name = "irbot"; nick = "irbot"; server_reconnect_time = "1"; }};
+  "fe-common/core" = {{ autolog = "yes"; autolog_path = "{logs}/$0.log"; }};
+}};
+"##,
+            logs = home.join("logs").display()
+        );
+        std::fs::write(home.join("config"), config).unwrap();
+        let socket = format!("irc-test-{}", std::process::id());
+        let status = Command::new("tmux")
+            .args([
+                "-L",
+                &socket,
+                "new-session",
+                "-d",
+                "-x",
+                "200",
+                "-y",
+                "50",
+                "-s",
+                "irssi",
+            ])
+            .arg(format!(
+                "irssi --home={} --config={}",
+                home.display(),
+                home.join("config").display()
+            ))
+            .status()
+            .expect("run tmux");
+        assert!(status.success(), "tmux could not start irssi");
+        Irssi { socket }
+    }
+
+    /// Types `line` and Enter.
+    fn type_line(&self, line: &str) {
+        let status = Command::new("tmux")
+            .args(["-L", &self.socket, "send-keys", "-t", "irssi", "-l", line])
+            .status()
+            .expect("tmux send-keys");
+        assert!(status.success());
+        Command::new("tmux")
+            .args(["-L", &self.socket, "send-keys", "-t", "irssi", "Enter"])
+            .status()
+            .expect("tmux send-keys");
+    }
+}
+
+impl Drop for Irssi {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .status();
+    }
+}
+
+#[test]
+fn irssi_chats_with_a_desk_in_main_a_room_and_directly_and_survives_a_restart() {
+    assert!(installed("irssi"), "irssi is missing: run scripts/setup");
+    assert!(installed("tmux"), "tmux is missing: run scripts/setup");
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start(&dir.path().join("room.db"));
+    let mut bob = desk_bob(&server);
+    bob.say("bob", "said before irssi came");
+
+    let home = dir.path().join("irssi");
+    let irssi = Irssi::start(&home, server.port);
+    let logs = home.join("logs");
+    desk_waits(&mut bob, "irbot's JOIN", |line| is_join(line, "irbot"));
+    wait_for_log(&logs.join("#main.log"), "said before irssi came");
+    wait_for_log(&logs.join("#dev.log"), "has joined");
+
+    irssi.type_line("/window goto #main");
+    irssi.type_line("hello from irssi");
+    desk_waits(&mut bob, "irbot in #main", |line| {
+        common::msg(line) == Some(("irbot".into(), "hello from irssi".into()))
+    });
+    irssi.type_line("/msg #dev irssi in dev");
+    desk_waits(&mut bob, "irbot in #dev", |line| {
+        line.starts_with("RMSG<SEP>#dev<SEP>") && line.ends_with("<SEP>irssi in dev")
+    });
+    irssi.type_line("/msg bob a secret from irssi");
+    desk_waits(&mut bob, "irbot's DM", |line| {
+        line.starts_with("DM<SEP>") && line.ends_with("<SEP>bob<SEP>a secret from irssi")
+    });
+    bob.say("bob", "hi irssi");
+    bob.send_line("/to #dev bob in dev");
+    bob.send_line("/msg irbot a secret for irssi");
+    wait_for_log(&logs.join("#main.log"), "hi irssi");
+    wait_for_log(&logs.join("#dev.log"), "bob in dev");
+    wait_for_log(&logs.join("bob.log"), "a secret for irssi");
+
+    drop(bob);
+    server = server.restart();
+    let mut bob = Client::connect(server.addr());
+    bob.join("bob");
+    desk_waits(&mut bob, "irbot back after the restart", |line| {
+        is_join(line, "irbot")
+    });
+    bob.say("bob", "welcome back irssi");
+    wait_for_log(&logs.join("#main.log"), "welcome back irssi");
+    irssi.type_line("/window goto #main");
+    irssi.type_line("irssi is back");
+    desk_waits(&mut bob, "irbot after the restart", |line| {
+        common::msg(line) == Some(("irbot".into(), "irssi is back".into()))
+    });
+}
