@@ -160,6 +160,8 @@ pub struct Irc {
     /// Whether an IRC client is joined to `#main` at registration, as our
     /// desks are.
     pub join_main: bool,
+    /// A port for IRC alone, besides the main one (`--irc-port`).
+    pub port: Option<u16>,
 }
 
 /// Default for `--max-queue`. Large enough for a full history replay of
@@ -254,6 +256,7 @@ impl Default for Config {
             irc: Irc {
                 server_name: DEFAULT_IRC_SERVER_NAME.to_string(),
                 join_main: true,
+                port: None,
             },
         }
     }
@@ -487,6 +490,13 @@ fn irc_flags(opts: &mut Options) {
         ),
         "NAME",
     );
+    opts.optopt(
+        "",
+        "irc-port",
+        "also listen on this port for IRC clients alone (6667 is the habit; 6697 with --tls); \
+         the main port takes them too, told apart by their first line",
+        "PORT",
+    );
     opts.optflag(
         "",
         "irc-no-main",
@@ -660,6 +670,12 @@ fn config_from(matches: &Matches) -> Result<Config, String> {
         config.irc.server_name = name;
     }
     config.irc.join_main = !matches.opt_present("irc-no-main");
+    if let Some(port) = number(matches, "irc-port")? {
+        config.irc.port = Some(
+            u16::try_from(port)
+                .map_err(|_| format!("--irc-port must be at most 65535, not {port}"))?,
+        );
+    }
     if let Some(level) = matches.opt_str("log-level") {
         config.log_level =
             Some(level.parse().map_err(|e| {
@@ -749,6 +765,7 @@ fn check_combinations(config: &Config, matches: &Matches) -> Result<(), String> 
             ("--redis", matches.opt_present("redis")),
             ("--tls", config.tls.is_some()),
             ("--auth token", config.auth == Auth::Token),
+            ("--irc-port", config.irc.port.is_some()),
         ];
         if let Some((flag, _)) = event_only.iter().find(|(_, given)| *given) {
             return Err(format!(
@@ -904,9 +921,17 @@ mod tests {
 
     #[test]
     fn irc_flags() {
-        let config = run_config(&["--irc-server-name", "My.Little.Server", "--irc-no-main"]);
+        let config = run_config(&[
+            "--irc-server-name",
+            "My.Little.Server",
+            "--irc-no-main",
+            "--irc-port",
+            "6667",
+        ]);
         assert_eq!(config.irc.server_name, "My.Little.Server");
         assert!(!config.irc.join_main);
+        assert_eq!(config.irc.port, Some(6667));
+        assert!(parse_args(&["--mode", "threads", "--irc-port", "6667"]).is_err());
         assert!(run_config(&[]).irc.join_main);
         assert!(parse_args(&["--irc-server-name", "nodot"]).is_err());
         assert!(parse_args(&["--irc-server-name", "a b.c"]).is_err());

@@ -9,6 +9,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::ops::ControlFlow;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
@@ -16,6 +17,7 @@ use mio::{Interest, Registry, Token};
 
 use chat_shared::Line;
 
+use crate::acceptor::Door;
 use crate::close::{AfterLine, Close, CloseReason};
 use crate::frames::Frame;
 use crate::framing::{Dialect, Framing, DECIDE_AFTER};
@@ -101,7 +103,7 @@ pub struct Limits {
     /// Plain, TLS or either.
     pub security: Security,
     /// What an IRC client's session is made with.
-    pub irc: std::sync::Arc<crate::irc::Settings>,
+    pub irc: Arc<crate::irc::Settings>,
 }
 
 /// One client socket and everything the loop keeps for it.
@@ -155,6 +157,7 @@ impl Connection {
         registry: &Registry,
         limits: &Limits,
         rate: Option<TokenBucket>,
+        door: Door,
     ) -> io::Result<Connection> {
         let mut transport = Transport::new(stream, &limits.security);
         registry.register(&mut transport, token, Interest::READABLE)?;
@@ -163,7 +166,10 @@ impl Connection {
             token,
             serial,
             peer,
-            framing: Framing::new(limits.max_line_bytes, std::sync::Arc::clone(&limits.irc)),
+            framing: match door {
+                Door::Any => Framing::new(limits.max_line_bytes, Arc::clone(&limits.irc)),
+                Door::IrcOnly => Framing::irc(Arc::clone(&limits.irc)),
+            },
             opened_at: Instant::now(),
             outbox: Outbox::default(),
             wants_writable: false,

@@ -195,6 +195,17 @@ impl Framing {
         }
     }
 
+    /// A connection on the IRC-only port (`--irc-port`): IRC from its first
+    /// line on.
+    pub fn irc(irc: Arc<irc::Settings>) -> Framing {
+        Framing {
+            dialect: Dialect::Irc(Box::new(irc::Session::new(Arc::clone(&irc)))),
+            reader: LineReader::new(irc::line::MAX_INPUT_BYTES),
+            max_line_bytes: irc::line::MAX_INPUT_BYTES,
+            irc,
+        }
+    }
+
     /// The protocol the peer speaks.
     pub fn dialect(&self) -> &Dialect {
         &self.dialect

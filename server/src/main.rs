@@ -80,6 +80,9 @@ fn run(config: Config) -> std::io::Result<()> {
             if let Some(tls) = server.tls_description() {
                 tracing::info!("[*] {tls}");
             }
+            if let Some(irc) = server.irc_addr() {
+                tracing::info!("[*] IRC alone on {irc}");
+            }
             tracing::info!("[*] Listening as {addr}");
             server.run()
         }

@@ -486,8 +486,8 @@ fn with_accounts_irc_clients_log_in_with_sasl_or_pass_as_their_account() {
 fn main_may_be_left_and_joined_again_and_kept_out_of_by_a_flag() {
     let server = start(Config {
         irc: chat_server::config::Irc {
-            server_name: "office.chat".to_string(),
             join_main: false,
+            ..Config::default().irc
         },
         ..config()
     });
@@ -516,4 +516,28 @@ fn main_may_be_left_and_joined_again_and_kept_out_of_by_a_flag() {
     assert!(alice
         .wait_for("PRIVMSG")
         .ends_with("PRIVMSG alice :still there?"));
+}
+
+#[test]
+fn an_irc_port_takes_irc_alone_beside_the_main_port() {
+    let server = ServerProcess::start(&["--irc-port", "0"]);
+    let line = server.wait_for_log("IRC alone on ");
+    let irc_addr: std::net::SocketAddr = line
+        .split("IRC alone on ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|addr| addr.parse().ok())
+        .unwrap_or_else(|| panic!("expected an address in {line:?}"));
+    assert_ne!(irc_addr, server.addr());
+    let mut bob = desk(server.addr(), "bob");
+    let mut alice = Irc::register(irc_addr, "alice", &[]);
+    bob.wait_for("alice's JOIN", |line| common::is_join(line, "alice"));
+    bob.say("bob", "across the doors");
+    assert!(alice
+        .wait_for("PRIVMSG")
+        .ends_with("PRIVMSG #main :across the doors"));
+    // On the IRC port a desk's line is not a desk's: it is refused as IRC.
+    let mut stray = Irc::connect(irc_addr);
+    stray.send("carol<SEP>hello");
+    assert!(stray.wait_for(" 451 ").contains(" 451 * :"));
 }
