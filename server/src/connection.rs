@@ -100,6 +100,8 @@ enum State {
 pub struct Limits {
     /// `--max-line`.
     pub max_line_bytes: usize,
+    /// `--rate-limit`: lines a second; `None` is unlimited.
+    pub rate_limit: Option<u32>,
     /// Plain, TLS or either.
     pub security: Security,
     /// What an IRC client's session is made with.
@@ -156,7 +158,6 @@ impl Connection {
         serial: u64,
         registry: &Registry,
         limits: &Limits,
-        rate: Option<TokenBucket>,
         door: Door,
     ) -> io::Result<Connection> {
         let mut transport = Transport::new(stream, &limits.security);
@@ -177,7 +178,9 @@ impl Connection {
             flush_scheduled: false,
             paused_until: None,
             last_line_at: Instant::now(),
-            rate,
+            rate: limits
+                .rate_limit
+                .map(|n| TokenBucket::new(n, Instant::now())),
             state: State::Open,
         })
     }

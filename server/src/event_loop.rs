@@ -59,7 +59,6 @@ use crate::framing::{Context, Renderings};
 use crate::ids::{Asker, ConnId};
 use crate::log::DroppedLines;
 use crate::outbox::queue_slot_bytes;
-use crate::rate::TokenBucket;
 use crate::room::{RoomId, MAIN};
 use crate::store::link::StoreLink;
 use crate::store::Completion;
@@ -280,6 +279,7 @@ impl Server {
         });
         let limits = Limits {
             max_line_bytes: config.max_line_bytes,
+            rate_limit: config.rate_limit,
             security,
             irc: Arc::new(crate::irc::Settings::new(
                 &config.irc.server_name,
@@ -452,10 +452,6 @@ impl Server {
         }
         let entry = self.connections.vacant_entry();
         let id = entry.key();
-        let rate = self
-            .config
-            .rate_limit
-            .map(|n| TokenBucket::new(n, Instant::now()));
         self.next_serial += 1;
         let connection = match Connection::open(
             stream,
@@ -464,7 +460,6 @@ impl Server {
             self.next_serial,
             self.poll.registry(),
             &self.limits,
-            rate,
             door,
         ) {
             Ok(connection) => entry.insert(connection),
