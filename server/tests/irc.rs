@@ -541,3 +541,57 @@ fn an_irc_port_takes_irc_alone_beside_the_main_port() {
     stray.send("carol<SEP>hello");
     assert!(stray.wait_for(" 451 ").contains(" 451 * :"));
 }
+
+#[test]
+fn chathistory_answers_from_the_rooms_log_in_a_batch() {
+    let server = start(config());
+    let mut bob = desk(server.addr(), "bob");
+    bob.send_line("/room join #dev");
+    bob.wait_for("INROOM", |line| line.starts_with("INROOM<SEP>"));
+    for n in 1..=5 {
+        bob.send_line(&format!("/to #dev m{n}"));
+        bob.wait_for("RMSG", |line| line.ends_with(&format!("<SEP>m{n}")));
+    }
+    let caps = ["batch", "draft/chathistory", "server-time", "message-tags"];
+    let mut alice = Irc::register(server.addr(), "alice", &caps);
+    alice.send("JOIN #dev");
+    let joined = alice.sync();
+    assert!(
+        privmsgs(&joined).is_empty(),
+        "no history on joining: {joined:?}"
+    );
+
+    alice.send("CHATHISTORY LATEST #dev * 3");
+    let latest = alice.sync();
+    assert!(
+        latest[0].ends_with(" BATCH +history3 chathistory #dev"),
+        "{latest:?}"
+    );
+    assert!(
+        latest.last().unwrap().ends_with(" BATCH -history3"),
+        "{latest:?}"
+    );
+    let texts = |lines: &[String]| -> Vec<String> {
+        privmsgs(lines)
+            .iter()
+            .map(|line| line.rsplit(" :").next().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(texts(&latest), ["m3", "m4", "m5"]);
+    assert!(latest[1].starts_with("@batch=history3;time="), "{latest:?}");
+    let msgid = |line: &str| -> String {
+        let tags = line.split(' ').next().unwrap();
+        let id = tags
+            .split(';')
+            .find_map(|tag| tag.strip_prefix("msgid="))
+            .unwrap();
+        format!("msgid={id}")
+    };
+    let m3 = msgid(&latest[1]);
+    alice.send(&format!("CHATHISTORY BEFORE #dev {m3} 2"));
+    assert_eq!(texts(&alice.sync()), ["m1", "m2"]);
+    alice.send(&format!("CHATHISTORY AFTER #dev {m3} 1"));
+    assert_eq!(texts(&alice.sync()), ["m4"]);
+    alice.send("CHATHISTORY LATEST #nowhere * 3");
+    assert!(alice.sync()[0].contains("FAIL CHATHISTORY INVALID_TARGET"));
+}

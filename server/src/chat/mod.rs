@@ -369,6 +369,11 @@ impl Chat {
             .map(|(_, room)| room)
     }
 
+    /// Most bytes of history replayed to one connection at once.
+    pub fn replay_budget(&self) -> usize {
+        self.settings.replay_budget_bytes
+    }
+
     /// The recent history a newcomer to `room` is shown, oldest first.
     pub fn recent_history(&self, room: RoomId) -> impl Iterator<Item = &crate::frames::Frame> {
         self.rooms

@@ -41,8 +41,13 @@ pub const SASL: Cap = Cap {
     ..cap(8, "sasl")
 };
 
+/// `BATCH` around a `CHATHISTORY` answer.
+pub const BATCH: Cap = cap(9, "batch");
+/// `CHATHISTORY` from the room's log (and no history sent on joining).
+pub const CHATHISTORY: Cap = cap(10, "draft/chathistory");
+
 /// Every capability, in the order `CAP LS` lists them.
-pub const ALL: [Cap; 9] = [
+pub const ALL: [Cap; 11] = [
     SERVER_TIME,
     MESSAGE_TAGS,
     ECHO_MESSAGE,
@@ -52,6 +57,8 @@ pub const ALL: [Cap; 9] = [
     CAP_NOTIFY,
     ACCOUNT_TAG,
     SASL,
+    BATCH,
+    CHATHISTORY,
 ];
 
 /// The capabilities that change the bytes of a broadcast line: the render

@@ -11,7 +11,7 @@ use chat_shared::room::{check_room, room_key, MAIN_ROOM};
 use chat_shared::{ClientLine, ErrorCode, RoomCommand, ServerLine};
 
 use super::line::{self, Message, Out};
-use super::{caps, host_of, prefix_of, Refusal, Session};
+use super::{caps, history, host_of, prefix_of, Refusal, Session};
 use crate::chat::Chat;
 use crate::close::AfterLine;
 use crate::effect::Effect;
@@ -66,6 +66,7 @@ impl Session {
                 let channel = message.param(0).unwrap_or("*");
                 self.reply(cx, "482", &[channel, "Nobody is a channel operator here"]);
             }
+            "CHATHISTORY" => return self.chathistory(message, cx),
             "OPER" => self.reply(cx, "491", &["This server has no operators"]),
             // Nobody's past names are kept.
             "WHOWAS" => match message.param(0).filter(|nick| !nick.is_empty()) {
@@ -85,6 +86,93 @@ impl Session {
             _ => self.reply(cx, "421", &[message.command, "Unknown command"]),
         }
         AfterLine::Continue
+    }
+
+    /// `CHATHISTORY LATEST|BEFORE|AFTER|AROUND|BETWEEN target anchor...
+    /// limit`: a replay of the room's log, answered as it comes back.
+    fn chathistory(&self, message: &Message<'_>, cx: &mut Context<'_>) -> AfterLine {
+        let fail = |cx: &mut Context<'_>, code: &str, why: &str| {
+            let mut out = Out::new();
+            let sub = message.param(0).unwrap_or("*");
+            let server = self.settings.server_name.clone();
+            out.text_line("", &server, "FAIL", &["CHATHISTORY", code, sub, why]);
+            self.send(cx, out);
+            AfterLine::Continue
+        };
+        if !self.caps.has(caps::CHATHISTORY) {
+            return fail(cx, "NEED_MORE_PARAMS", "Ask for draft/chathistory first");
+        }
+        let epoch = cx.chat.epoch().to_string();
+        let sub = message.param(0).unwrap_or("").to_ascii_uppercase();
+        let (Some(target), Some(first)) = (message.param(1), message.param(2)) else {
+            return fail(cx, "NEED_MORE_PARAMS", "Missing parameters");
+        };
+        let anchor = |text: &str| history::Anchor::parse(text, &epoch);
+        let (kind, limit) = match (sub.as_str(), message.param(3), message.param(4)) {
+            ("LATEST", Some(limit), _) if first == "*" => (history::Kind::Latest(None), limit),
+            ("LATEST", Some(limit), _) => match anchor(first) {
+                Some(a) => (history::Kind::Latest(Some(a)), limit),
+                None => return fail(cx, "INVALID_PARAMS", "Bad anchor"),
+            },
+            ("BEFORE" | "AFTER" | "AROUND", Some(limit), _) => {
+                let Some(a) = anchor(first) else {
+                    return fail(cx, "INVALID_PARAMS", "Bad anchor");
+                };
+                let kind = match sub.as_str() {
+                    "BEFORE" => history::Kind::Before(a),
+                    "AFTER" => history::Kind::After(a),
+                    _ => history::Kind::Around(a),
+                };
+                (kind, limit)
+            }
+            ("BETWEEN", Some(second), Some(limit)) => match (anchor(first), anchor(second)) {
+                (Some(a), Some(b)) => (history::Kind::Between(a, b), limit),
+                _ => return fail(cx, "INVALID_PARAMS", "Bad anchor"),
+            },
+            ("TARGETS", ..) => return fail(cx, "INVALID_PARAMS", "TARGETS is not kept"),
+            _ => return fail(cx, "INVALID_PARAMS", "Unknown subcommand or missing limit"),
+        };
+        let Ok(limit) = limit.parse::<usize>() else {
+            return fail(cx, "INVALID_PARAMS", "Bad limit");
+        };
+        let room = match self.visible_room(cx.chat, target) {
+            Some(room) if room == MAIN || cx.chat.room(room).contains(self.me) => room,
+            _ if !target.starts_with('#') => {
+                // Direct messages: nothing is served (see the module docs).
+                let out = self.history_batch(cx.chat, target, &[]);
+                self.send(cx, out);
+                return AfterLine::Continue;
+            }
+            _ => return fail(cx, "INVALID_TARGET", "No such channel, or not in it"),
+        };
+        let after = match &kind {
+            history::Kind::After(a) => a.replay_after(),
+            _ => chat_shared::MessageId::from_sequence(0),
+        };
+        let scope = crate::store::Scope {
+            main: room == MAIN,
+            rooms: (room != MAIN)
+                .then(|| cx.chat.room(room).name().to_string())
+                .into_iter()
+                .collect(),
+        };
+        *self.history.borrow_mut() = Some(Box::new(history::Pending {
+            target: target.to_string(),
+            kind,
+            limit: limit.clamp(1, history::MAX_LIMIT),
+            expected: None,
+            seen: 0,
+            found: Vec::new(),
+        }));
+        cx.effects.push(Effect::Ask(crate::store::Request::Replay {
+            asker: cx.from,
+            after,
+            desk: None,
+            scope,
+            budget_bytes: cx.chat.replay_budget(),
+        }));
+        cx.chat.hold_until_answered(self.me, 1);
+        AfterLine::Hold
     }
 
     fn nick_change(&self, message: &Message<'_>, cx: &mut Context<'_>) {

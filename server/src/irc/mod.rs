@@ -10,6 +10,7 @@
 //!   the name is taken.
 //! - [`commands`]: what a registered client sends.
 //! - [`render`]: our lines as IRC (a broadcast rendered once per render key).
+//! - [`history`]: `CHATHISTORY` from the room's log.
 //! - [`people`]: what IRC knows of people that our rules do not (user names,
 //!   real names, away messages).
 //!
@@ -28,6 +29,7 @@
 
 pub mod caps;
 mod commands;
+mod history;
 pub mod line;
 pub mod people;
 mod registration;
@@ -134,6 +136,9 @@ pub struct Session {
     shows_main: bool,
     /// Until its name is taken.
     registering: Option<Box<Registering>>,
+    /// A `CHATHISTORY` being answered: filled as its replayed lines are
+    /// rendered (in order, for this client alone).
+    history: std::cell::RefCell<Option<Box<history::Pending>>>,
 }
 
 impl PartialEq for Session {
@@ -157,6 +162,7 @@ impl Session {
             caps: Caps::default(),
             shows_main: false,
             registering: Some(Box::default()),
+            history: std::cell::RefCell::new(None),
         }
     }
 

@@ -9,11 +9,11 @@
 //! to one client (its `WELCOME`, `INROOM`, a refusal) may name it.
 
 use chat_shared::message::{Chat as Said, Direct, RoomInfo};
-use chat_shared::room::MAIN_ROOM;
+use chat_shared::room::{room_key, MAIN_ROOM};
 use chat_shared::{ErrorCode, ServerLine};
 
 use super::line::{self, Out};
-use super::{caps, prefix_of, Session};
+use super::{caps, history, prefix_of, Session};
 use crate::chat::Chat;
 use crate::frames::Frame;
 
@@ -25,8 +25,13 @@ impl Session {
     pub fn render(&self, frame: &Frame, chat: &Chat) -> Option<Frame> {
         let text = std::str::from_utf8(frame).ok()?.trim_end_matches('\n');
         let line = ServerLine::parse(text).ok()?;
+        if let Some(answer) = self.answer_history(&line, chat) {
+            return answer;
+        }
         let mut out = Out::new();
-        let replayed_ok = self.caps.has(caps::SERVER_TIME);
+        // History on joining goes to clients that can show its times, and
+        // that do not fetch it themselves.
+        let replayed_ok = self.caps.has(caps::SERVER_TIME) && !self.caps.has(caps::CHATHISTORY);
         match line {
             ServerLine::Msg(said) if self.shows_main => {
                 self.message(&mut out, chat, MAIN_ROOM, &said)
@@ -83,6 +88,67 @@ impl Session {
             _ => return None,
         }
         (!out.is_empty()).then(|| Frame::new(out.into_bytes()))
+    }
+
+    /// A line of a `CHATHISTORY` replay in progress: collected, and the
+    /// answer written after the last (`None`: not such a line).
+    fn answer_history(&self, line: &ServerLine<'_>, chat: &Chat) -> Option<Option<Frame>> {
+        let mut pending = self.history.borrow_mut();
+        let query = pending.as_mut()?;
+        let target = room_key(&query.target);
+        match line {
+            ServerLine::Resumed { replayed, .. } => query.expected = Some(*replayed),
+            ServerLine::History(said) => {
+                query.seen += 1;
+                if target == room_key(MAIN_ROOM) {
+                    query.found.push(history::Found::of(said));
+                }
+            }
+            ServerLine::RoomHistory(said) => {
+                query.seen += 1;
+                if target == room_key(said.room) {
+                    query.found.push(history::Found::of(&said.chat));
+                }
+            }
+            ServerLine::DirectHistory(_) => query.seen += 1,
+            _ => return None,
+        }
+        if !query.is_complete() {
+            return Some(None);
+        }
+        let query = pending.take()?;
+        let out = self.history_batch(chat, &query.target, query.answer());
+        Some(Some(Frame::new(out.into_bytes())))
+    }
+
+    /// `messages` of `target` as a `chathistory` batch (when the client
+    /// takes batches).
+    pub(super) fn history_batch(
+        &self,
+        chat: &Chat,
+        target: &str,
+        messages: &[history::Found],
+    ) -> Out {
+        let mut out = Out::new();
+        let server = &self.settings.server_name;
+        let batch = self.caps.has(caps::BATCH);
+        let id = format!("history{}", messages.first().map_or(0, |m| m.id.major()));
+        if batch {
+            let start = format!("+{id}");
+            out.line("", server, "BATCH", &[&start, "chathistory", target]);
+        }
+        for message in messages {
+            let mut tags = self.tags(chat, &message.time, &message.name, &message.id.to_string());
+            if batch {
+                tags.insert(0, format!("batch={id}"));
+            }
+            let prefix = self.prefix(chat, &message.name);
+            self.privmsg(&mut out, &tags, &prefix, target, &message.text);
+        }
+        if batch {
+            out.line("", server, "BATCH", &[&format!("-{id}")]);
+        }
+        out
     }
 
     /// A room message as `PRIVMSG`s to `target`.
@@ -204,6 +270,8 @@ const ISUPPORT: [&[&str]; 2] = [
     &[
         "MAXTARGETS=4",
         "TARGMAX=PRIVMSG:4,NOTICE:4,NAMES:,JOIN:,PART:",
+        "CHATHISTORY=1000",
+        "MSGREFTYPES=msgid,timestamp",
     ],
 ];
 
