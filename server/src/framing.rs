@@ -42,7 +42,7 @@ use crate::irc;
 pub const DECIDE_AFTER: Duration = Duration::from_millis(250);
 
 /// Which protocol a peer speaks.
-#[derive(Debug, PartialEq)]
+#[derive(Debug)]
 pub enum Dialect {
     /// It has sent no line yet: what the rules send it waits.
     Undecided,
@@ -366,10 +366,10 @@ mod tests {
     #[test]
     fn a_desk_is_told_by_its_first_line() {
         let mut framing = Framing::new(64, irc());
-        assert_eq!(framing.dialect(), &Dialect::Undecided);
+        assert_eq!(kind(framing.dialect()), "undecided");
         assert!(framing.dialect().holds_output());
         lines(&mut framing, b"alice<SEP>h");
-        assert_eq!(framing.dialect(), &Dialect::Undecided, "no line yet");
+        assert_eq!(kind(framing.dialect()), "undecided", "no line yet");
         assert_eq!(
             lines(&mut framing, b"i\n"),
             [("desk", "alice<SEP>hi".to_string())]
@@ -417,7 +417,7 @@ mod tests {
     fn a_silent_peer_is_one_of_ours() {
         let mut framing = Framing::new(64, irc());
         framing.decide_silent();
-        assert_eq!(framing.dialect(), &Dialect::Desk);
+        assert_eq!(kind(framing.dialect()), "desk");
     }
 
     #[test]

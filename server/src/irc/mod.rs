@@ -141,12 +141,6 @@ pub struct Session {
     history: std::cell::RefCell<Option<Box<history::Pending>>>,
 }
 
-impl PartialEq for Session {
-    fn eq(&self, other: &Session) -> bool {
-        self.me == other.me && self.caps == other.caps
-    }
-}
-
 impl Drop for Session {
     fn drop(&mut self) {
         self.settings.people().forget(self.me);

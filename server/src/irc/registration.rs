@@ -321,16 +321,15 @@ impl Session {
     fn own_join(&self, cx: &mut Context<'_>, start: usize) {
         let Some(at) = cx.effects[start..].iter().position(|effect| {
             matches!(effect, Effect::Broadcast(room, frame)
-                if *room == MAIN && frame.starts_with(b"JOIN"))
+                if *room == MAIN && frame.starts_with(b"JOIN<SEP>"))
         }) else {
             return;
         };
         let at = start + at;
-        let Effect::Broadcast(_, frame) = std::mem::replace(&mut cx.effects[at], Effect::ReadOn(0))
-        else {
+        let Effect::Broadcast(_, frame) = &cx.effects[at] else {
             return;
         };
-        cx.effects[at] = Effect::BroadcastOthers(MAIN, self.me, frame);
+        cx.effects[at] = Effect::BroadcastOthers(MAIN, self.me, frame.clone());
         if self.shows_main {
             let out = self.joined(cx.chat, MAIN);
             cx.effects.insert(
