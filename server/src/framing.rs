@@ -158,7 +158,8 @@ impl Dialect {
 }
 
 impl Context<'_> {
-    fn handle(&mut self, input: Input<'_>) -> AfterLine {
+    /// Hands `input` from this connection to the rules.
+    pub fn handle(&mut self, input: Input<'_>) -> AfterLine {
         self.chat
             .handle(self.from, self.peer, self.now, input, self.effects)
     }

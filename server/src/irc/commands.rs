@@ -12,7 +12,7 @@ use chat_shared::{ClientLine, ErrorCode, RoomCommand, ServerLine};
 
 use super::line::{self, Message, Out};
 use super::{caps, history, host_of, prefix_of, Refusal, Session};
-use crate::chat::Chat;
+use crate::chat::{Chat, Input};
 use crate::close::AfterLine;
 use crate::effect::Effect;
 use crate::frames::Frame;
@@ -447,13 +447,7 @@ impl Session {
             .map(|list| list.split(',').map(room_key).collect());
         let start = cx.effects.len();
         let line = ClientLine::Room(RoomCommand::List);
-        cx.chat.handle(
-            cx.from,
-            cx.peer,
-            cx.now,
-            crate::chat::Input::Line(Ok(line)),
-            cx.effects,
-        );
+        cx.handle(Input::Line(Ok(line)));
         let answers: Vec<Effect> = cx.effects.drain(start..).collect();
         let mut out = Out::new();
         self.numeric(&mut out, cx.chat, "321", &["Channel", "Users  Name"]);

@@ -249,9 +249,7 @@ impl Session {
         refusal: impl Fn(chat_shared::ErrorCode) -> Option<Refusal<'t>>,
     ) -> AfterLine {
         let start = cx.effects.len();
-        let after = cx
-            .chat
-            .handle(cx.from, cx.peer, cx.now, Input::Line(Ok(line)), cx.effects);
+        let after = cx.handle(Input::Line(Ok(line)));
         let mut requests = 0;
         let answers: Vec<Effect> = cx.effects.drain(start..).collect();
         for effect in answers {

@@ -13,6 +13,7 @@ use chat_shared::{ClientLine, ErrorCode};
 
 use super::line::{Message, Out};
 use super::{caps, Refusal, Session};
+use crate::chat::Input;
 use crate::close::{AfterLine, CloseReason};
 use crate::effect::Effect;
 use crate::frames::Frame;
@@ -230,13 +231,7 @@ impl Session {
             name: account,
             token,
         };
-        cx.chat.handle(
-            cx.from,
-            cx.peer,
-            cx.now,
-            crate::chat::Input::Line(Ok(line)),
-            cx.effects,
-        );
+        cx.handle(Input::Line(Ok(line)));
         // What the rules queued (the refusal, or `#main`'s history for a
         // desk let in) is not for a client that has not registered.
         cx.effects.truncate(start);
