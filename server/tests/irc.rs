@@ -26,6 +26,14 @@ impl Irc {
         }
     }
 
+    /// Connects over TLS (trusting `tls`) without registering.
+    fn connect_tls(addr: std::net::SocketAddr, tls: std::sync::Arc<rustls::ClientConfig>) -> Irc {
+        Irc {
+            client: Client::connect_tls_silent(addr, tls, "localhost"),
+            burst: Vec::new(),
+        }
+    }
+
     /// Connects and registers as `nick` with `caps` (none: no CAP at all),
     /// then takes the rest of the welcome burst (into `burst`).
     fn register(addr: std::net::SocketAddr, nick: &str, caps: &[&str]) -> Irc {
@@ -594,4 +602,18 @@ fn chathistory_answers_from_the_rooms_log_in_a_batch() {
     assert_eq!(texts(&alice.sync()), ["m4"]);
     alice.send("CHATHISTORY LATEST #nowhere * 3");
     assert!(alice.sync()[0].contains("FAIL CHATHISTORY INVALID_TARGET"));
+}
+
+#[test]
+fn an_irc_client_over_tls_shares_the_port_with_plain_desks() {
+    let server = ServerProcess::start(&["--tls"]);
+    let tls = common::tls::pinning(common::tls::fingerprint_in(&server.log()));
+    let mut bob = desk(server.addr(), "bob");
+    let mut alice = Irc::connect_tls(server.addr(), tls);
+    alice.send("NICK alice");
+    alice.send("USER alice 0 * :Alice");
+    alice.wait_for(" 001 alice ");
+    bob.wait_for("alice's JOIN", |line| common::is_join(line, "alice"));
+    alice.send("PRIVMSG #main :over TLS");
+    bob.expect_msg("alice", "over TLS");
 }
