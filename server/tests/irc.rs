@@ -617,3 +617,27 @@ fn an_irc_client_over_tls_shares_the_port_with_plain_desks() {
     alice.send("PRIVMSG #main :over TLS");
     bob.expect_msg("alice", "over TLS");
 }
+
+#[test]
+fn away_is_told_to_those_who_ask_and_shown_in_whois() {
+    let server = start(config());
+    let mut alice = Irc::register(server.addr(), "alice", &["away-notify"]);
+    let mut bob = Irc::register(server.addr(), "bob", &[]);
+    alice.sync();
+    bob.send("AWAY :at lunch");
+    assert!(bob.sync()[0].contains(" 306 bob "));
+    assert_eq!(alice.wait_for("AWAY"), ":bob!bob@irc AWAY :at lunch");
+    alice.send("WHOIS bob");
+    assert!(alice
+        .sync()
+        .iter()
+        .any(|l| l.ends_with(" 301 alice bob :at lunch")));
+    alice.send("PRIVMSG bob :are you there?");
+    assert!(alice
+        .sync()
+        .iter()
+        .any(|l| l.ends_with(" 301 alice bob :at lunch")));
+    bob.send("AWAY");
+    assert!(bob.sync().iter().any(|l| l.contains(" 305 bob ")));
+    assert_eq!(alice.wait_for("AWAY"), ":bob!bob@irc AWAY");
+}
