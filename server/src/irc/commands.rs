@@ -11,7 +11,7 @@ use chat_shared::room::{check_room, room_key, MAIN_ROOM};
 use chat_shared::{ClientLine, ErrorCode, RoomCommand, ServerLine};
 
 use super::line::{self, Message, Out};
-use super::{caps, history, host_of, prefix_of, Refusal, Session};
+use super::{caps, history, host_of_conn, prefix_of_conn, Refusal, Session};
 use crate::chat::{Chat, Input};
 use crate::close::AfterLine;
 use crate::effect::Effect;
@@ -515,7 +515,7 @@ impl Session {
             return;
         };
         let people = self.settings.people();
-        let (user, host) = host_of(&people, chat, &member.name);
+        let (user, host) = host_of_conn(&people, Some(id), &member.name);
         let person = people.get(id);
         let flags = if person.is_some_and(|p| p.away.is_some()) {
             "G"
@@ -556,7 +556,7 @@ impl Session {
         let name = member.name.clone();
         let idle = member.last_said.elapsed().as_secs().to_string();
         let people = self.settings.people();
-        let (user, host) = host_of(&people, chat, &name);
+        let (user, host) = host_of_conn(&people, Some(id), &name);
         let person = people.get(id);
         let real = person
             .map(|p| p.real_name.to_string())
@@ -708,7 +708,7 @@ impl Session {
             .filter_map(|nick| {
                 let id = cx.chat.conn_named(nick)?;
                 let name = cx.chat.name_of(id)?;
-                let (user, host) = host_of(&people, cx.chat, name);
+                let (user, host) = host_of_conn(&people, Some(id), name);
                 let away = people.get(id).is_some_and(|p| p.away.is_some());
                 Some(format!(
                     "{name}={}{user}@{host}",
@@ -746,7 +746,7 @@ impl Session {
 
     /// This client's own `nick!user@host`.
     pub(super) fn own_prefix(&self, chat: &Chat) -> String {
-        prefix_of(&self.settings.people(), chat, self.nick(chat))
+        prefix_of_conn(&self.settings.people(), self.me, self.nick(chat))
     }
 
     /// What a client that just joined `room` is sent: its `JOIN`, the
@@ -797,9 +797,9 @@ impl Session {
         let mut names: Vec<String> = chat
             .room(room)
             .members()
-            .filter_map(|id| chat.name_of(id))
-            .map(|nick| match full {
-                true => prefix_of(&people, chat, nick),
+            .filter_map(|id| Some((id, chat.name_of(id)?)))
+            .map(|(id, nick)| match full {
+                true => prefix_of_conn(&people, id, nick),
                 false => nick.to_string(),
             })
             .collect();

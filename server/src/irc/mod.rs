@@ -309,10 +309,17 @@ enum Refusal<'a> {
     Numeric(&'static str, &'a str),
 }
 
-/// The user part of an IRC prefix for a person our rules know by `name`:
-/// the user name an IRC client gave, or the name.
+/// The user and host of an IRC prefix for a person our rules know by
+/// `name`: the user name an IRC client gave (host `irc`), or the name (host
+/// `desk`).
 fn host_of(people: &People, chat: &Chat, name: &str) -> (String, &'static str) {
-    match chat.conn_named(name).and_then(|id| people.get(id)) {
+    host_of_conn(people, chat.conn_named(name), name)
+}
+
+/// The same for connection `id` (if it is here), without looking the name
+/// up (which folds lookalikes, so it is not free).
+fn host_of_conn(people: &People, id: Option<ConnId>, name: &str) -> (String, &'static str) {
+    match id.and_then(|id| people.get(id)) {
         Some(person) if !person.user.is_empty() => (person.user.to_string(), "irc"),
         _ => (name.to_string(), "desk"),
     }
@@ -321,5 +328,11 @@ fn host_of(people: &People, chat: &Chat, name: &str) -> (String, &'static str) {
 /// `name!user@host` for a person our rules know by `name`.
 fn prefix_of(people: &People, chat: &Chat, name: &str) -> String {
     let (user, host) = host_of(people, chat, name);
+    format!("{name}!{user}@{host}")
+}
+
+/// `name!user@host` for connection `id`, called `name`.
+fn prefix_of_conn(people: &People, id: ConnId, name: &str) -> String {
+    let (user, host) = host_of_conn(people, Some(id), name);
     format!("{name}!{user}@{host}")
 }
