@@ -128,6 +128,31 @@ fn installed(program: &str) -> bool {
         .is_ok_and(|status| status.success())
 }
 
+/// WeeChat headless as `wcbot`, joining `#main` and `#dev` on the server at
+/// `port`, then running `timeline` (commands, mostly `/wait N ...`); it
+/// quits by itself after 40 s. Its logs go to `home/logs`.
+fn start_weechat(home: &Path, port: u16, timeline: &[&str]) -> Child {
+    let mut script = vec![
+        "/set logger.file.flush_delay 0".to_string(),
+        "/set irc.server_default.autoreconnect_delay 1".to_string(),
+        format!(
+            "/server add local 127.0.0.1/{port} -autojoin=#main,#dev -nicks=wcbot -username=wcbot"
+        ),
+        "/connect local".to_string(),
+    ];
+    script.extend(timeline.iter().map(|line| line.to_string()));
+    script.push("/wait 40 /quit".to_string());
+    Command::new("weechat-headless")
+        .arg("--dir")
+        .arg(home)
+        .args(["-r", &script.join(";")])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start weechat-headless")
+}
+
 #[test]
 fn weechat_chats_with_a_desk_in_main_a_room_and_directly_and_survives_a_restart() {
     assert!(
@@ -140,30 +165,16 @@ fn weechat_chats_with_a_desk_in_main_a_room_and_directly_and_survives_a_restart(
     bob.say("bob", "said before weechat came");
 
     let home = dir.path().join("weechat");
-    let script = [
-        "/set logger.file.flush_delay 0".to_string(),
-        "/set irc.server_default.autoreconnect_delay 1".to_string(),
-        format!(
-            "/server add local 127.0.0.1/{} -autojoin=#main,#dev -nicks=wcbot -username=wcbot",
-            server.port
-        ),
-        "/connect local".to_string(),
-        "/wait 3 /msg -server local #main hello from weechat".to_string(),
-        "/wait 3 /msg -server local #dev weechat in dev".to_string(),
-        "/wait 3 /msg -server local bob a secret from weechat".to_string(),
-        "/wait 20 /msg -server local #main weechat is back".to_string(),
-        "/wait 40 /quit".to_string(),
-    ]
-    .join(";");
-    let mut weechat = Command::new("weechat-headless")
-        .arg("--dir")
-        .arg(&home)
-        .args(["-r", &script])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start weechat-headless");
+    let mut weechat = start_weechat(
+        &home,
+        server.port,
+        &[
+            "/wait 3 /msg -server local #main hello from weechat",
+            "/wait 3 /msg -server local #dev weechat in dev",
+            "/wait 3 /msg -server local bob a secret from weechat",
+            "/wait 20 /msg -server local #main weechat is back",
+        ],
+    );
     let logs = home.join("logs");
     let main_log = logs.join("irc.local.#main.weechatlog");
 
@@ -226,7 +237,10 @@ settings = {{
             logs = home.join("logs").display()
         );
         std::fs::write(home.join("config"), config).unwrap();
-        let socket = format!("irc-test-{}", std::process::id());
+        // One tmux server per irssi: the tests of this file run in parallel.
+        static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let socket = format!("irc-test-{}-{n}", std::process::id());
         let status = Command::new("tmux")
             .args([
                 "-L",
@@ -323,4 +337,73 @@ fn irssi_chats_with_a_desk_in_main_a_room_and_directly_and_survives_a_restart() 
     desk_waits(&mut bob, "irbot after the restart", |line| {
         common::msg(line) == Some(("irbot".into(), "irssi is back".into()))
     });
+}
+
+/// The issue's "done when": irssi, WeeChat and a desk at once, each seeing
+/// the others in `#main` and in a room made for the occasion.
+#[test]
+fn irssi_weechat_and_a_desk_see_one_another_in_main_and_a_room() {
+    assert!(
+        installed("weechat-headless"),
+        "weechat-headless is missing: run scripts/setup"
+    );
+    assert!(installed("irssi"), "irssi is missing: run scripts/setup");
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("room.db"));
+    let mut bob = desk_bob(&server);
+    let irssi_home = dir.path().join("irssi");
+    let irssi = Irssi::start(&irssi_home, server.port);
+    desk_waits(&mut bob, "irbot's JOIN", |line| is_join(line, "irbot"));
+    let irssi_logs = irssi_home.join("logs");
+    wait_for_log(&irssi_logs.join("#dev.log"), "has joined");
+    let wc_home = dir.path().join("weechat");
+    let mut weechat = start_weechat(
+        &wc_home,
+        server.port,
+        &[
+            "/wait 4 /msg -server local #main weechat to everyone",
+            "/wait 4 /msg -server local #dev weechat in the room",
+        ],
+    );
+    desk_waits(&mut bob, "wcbot's JOIN", |line| is_join(line, "wcbot"));
+    let wc_logs = wc_home.join("logs");
+    wait_for_log(&wc_logs.join("irc.local.#dev.weechatlog"), "wcbot");
+    irssi.type_line("/window goto #main");
+    irssi.type_line("irssi to everyone");
+    irssi.type_line("/msg #dev irssi in the room");
+    bob.say("bob", "desk to everyone");
+    bob.send_line("/to #dev desk in the room");
+
+    for (log, lines) in [
+        (
+            irssi_logs.join("#main.log"),
+            ["weechat to everyone", "desk to everyone"],
+        ),
+        (
+            irssi_logs.join("#dev.log"),
+            ["weechat in the room", "desk in the room"],
+        ),
+        (
+            wc_logs.join("irc.local.#main.weechatlog"),
+            ["irssi to everyone", "desk to everyone"],
+        ),
+        (
+            wc_logs.join("irc.local.#dev.weechatlog"),
+            ["irssi in the room", "desk in the room"],
+        ),
+    ] {
+        for line in lines {
+            wait_for_log(&log, line);
+        }
+    }
+    for (who, text) in [
+        ("irbot", "irssi to everyone"),
+        ("wcbot", "weechat to everyone"),
+    ] {
+        desk_waits(&mut bob, text, |line| {
+            common::msg(line) == Some((who.into(), text.into()))
+        });
+    }
+    let _ = weechat.kill();
+    let _ = weechat.wait();
 }
