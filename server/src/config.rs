@@ -144,6 +144,24 @@ pub struct Config {
     /// How long a connection may take to finish its TLS handshake and log
     /// in.
     pub login_timeout: Duration,
+    /// What IRC clients are told and given.
+    pub irc: Irc,
+}
+
+/// Default for `--irc-server-name`: it has a dot, as IRC clients expect of
+/// a server's name.
+pub const DEFAULT_IRC_SERVER_NAME: &str = "office.chat";
+
+/// IRC settings (`--irc-server-name`, `--irc-no-main`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Irc {
+    /// The name the server gives itself to IRC clients.
+    pub server_name: String,
+    /// Whether an IRC client is joined to `#main` at registration, as our
+    /// desks are.
+    pub join_main: bool,
+    /// A port for IRC alone, besides the main one (`--irc-port`).
+    pub port: Option<u16>,
 }
 
 /// Default for `--max-queue`. Large enough for a full history replay of
@@ -235,6 +253,11 @@ impl Default for Config {
             tls: None,
             auth: Auth::Open,
             login_timeout: Duration::from_secs(DEFAULT_LOGIN_TIMEOUT_SECS),
+            irc: Irc {
+                server_name: DEFAULT_IRC_SERVER_NAME.to_string(),
+                join_main: true,
+                port: None,
+            },
         }
     }
 }
@@ -242,8 +265,8 @@ impl Default for Config {
 /// What the command line asks for.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Command {
-    /// Run the server.
-    Run(Config),
+    /// Run the server (boxed: it is much larger than the other commands).
+    Run(Box<Config>),
     /// Print this help text and exit 0.
     Help(String),
     /// Print the version and exit 0.
@@ -291,6 +314,7 @@ fn options() -> Options {
     limit_flags(&mut opts);
     log_and_store_flags(&mut opts);
     trust_flags(&mut opts);
+    irc_flags(&mut opts);
     opts.optflag("h", "help", "print this help and exit");
     opts.optflag("V", "version", "print the version and exit");
     opts
@@ -455,6 +479,32 @@ fn trust_flags(opts: &mut Options) {
     );
 }
 
+/// IRC clients (told apart from our desks on their first line).
+fn irc_flags(opts: &mut Options) {
+    opts.optopt(
+        "",
+        "irc-server-name",
+        &format!(
+            "the name the server gives itself to IRC clients; it needs a dot \
+             (default {DEFAULT_IRC_SERVER_NAME})"
+        ),
+        "NAME",
+    );
+    opts.optopt(
+        "",
+        "irc-port",
+        "also listen on this port for IRC clients alone (6667 is the habit; 6697 with --tls); \
+         the main port takes them too, told apart by their first line",
+        "PORT",
+    );
+    opts.optflag(
+        "",
+        "irc-no-main",
+        "do not join IRC clients to #main when they register (they may JOIN it); \
+         our desks are always in it",
+    );
+}
+
 fn short_usage() -> String {
     format!("Usage: {PROGRAM} [options] | {PROGRAM} user add|remove NAME | {PROGRAM} user list; try '{PROGRAM} --help'")
 }
@@ -549,7 +599,7 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Command, UsageError> {
     }
     let config = config_from(&matches).map_err(usage_error)?;
     check_combinations(&config, &matches).map_err(usage_error)?;
-    Ok(Command::Run(config))
+    Ok(Command::Run(Box::new(config)))
 }
 
 /// Reads every flag into a [`Config`], each checked on its own.
@@ -608,6 +658,23 @@ fn config_from(matches: &Matches) -> Result<Config, String> {
     }
     if let Some(secs) = at_least(matches, "login-timeout", 1, " second")? {
         config.login_timeout = Duration::from_secs(secs);
+    }
+    if let Some(name) = matches.opt_str("irc-server-name") {
+        let fits = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '.');
+        if !name.contains('.') || !name.chars().all(fits) || name.len() > 63 {
+            return Err(format!(
+                "--irc-server-name is a host-like name with a dot (letters, digits, '-', '.'), \
+                 not '{name}'"
+            ));
+        }
+        config.irc.server_name = name;
+    }
+    config.irc.join_main = !matches.opt_present("irc-no-main");
+    if let Some(port) = number(matches, "irc-port")? {
+        config.irc.port = Some(
+            u16::try_from(port)
+                .map_err(|_| format!("--irc-port must be at most 65535, not {port}"))?,
+        );
     }
     if let Some(level) = matches.opt_str("log-level") {
         config.log_level =
@@ -698,6 +765,7 @@ fn check_combinations(config: &Config, matches: &Matches) -> Result<(), String> 
             ("--redis", matches.opt_present("redis")),
             ("--tls", config.tls.is_some()),
             ("--auth token", config.auth == Auth::Token),
+            ("--irc-port", config.irc.port.is_some()),
         ];
         if let Some((flag, _)) = event_only.iter().find(|(_, given)| *given) {
             return Err(format!(
@@ -740,7 +808,7 @@ mod tests {
 
     fn run_config(args: &[&str]) -> Config {
         match parse_args(args) {
-            Ok(Command::Run(config)) => config,
+            Ok(Command::Run(config)) => *config,
             other => panic!("expected a config, got {other:?}"),
         }
     }
@@ -849,6 +917,24 @@ mod tests {
         assert!(parse_args(&["--auth", "token", "--db", "none"]).is_err());
         assert!(parse_args(&["--mode", "threads", "--tls"]).is_err());
         assert!(parse_args(&["--auth", "maybe"]).is_err());
+    }
+
+    #[test]
+    fn irc_flags() {
+        let config = run_config(&[
+            "--irc-server-name",
+            "My.Little.Server",
+            "--irc-no-main",
+            "--irc-port",
+            "6667",
+        ]);
+        assert_eq!(config.irc.server_name, "My.Little.Server");
+        assert!(!config.irc.join_main);
+        assert_eq!(config.irc.port, Some(6667));
+        assert!(parse_args(&["--mode", "threads", "--irc-port", "6667"]).is_err());
+        assert!(run_config(&[]).irc.join_main);
+        assert!(parse_args(&["--irc-server-name", "nodot"]).is_err());
+        assert!(parse_args(&["--irc-server-name", "a b.c"]).is_err());
     }
 
     #[test]

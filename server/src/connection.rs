@@ -9,6 +9,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::ops::ControlFlow;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
@@ -16,6 +17,7 @@ use mio::{Interest, Registry, Token};
 
 use chat_shared::Line;
 
+use crate::acceptor::Door;
 use crate::close::{AfterLine, Close, CloseReason};
 use crate::frames::Frame;
 use crate::framing::{Dialect, Framing, DECIDE_AFTER};
@@ -98,8 +100,12 @@ enum State {
 pub struct Limits {
     /// `--max-line`.
     pub max_line_bytes: usize,
+    /// `--rate-limit`: lines a second; `None` is unlimited.
+    pub rate_limit: Option<u32>,
     /// Plain, TLS or either.
     pub security: Security,
+    /// What an IRC client's session is made with.
+    pub irc: Arc<crate::irc::Settings>,
 }
 
 /// One client socket and everything the loop keeps for it.
@@ -152,7 +158,7 @@ impl Connection {
         serial: u64,
         registry: &Registry,
         limits: &Limits,
-        rate: Option<TokenBucket>,
+        door: Door,
     ) -> io::Result<Connection> {
         let mut transport = Transport::new(stream, &limits.security);
         registry.register(&mut transport, token, Interest::READABLE)?;
@@ -161,7 +167,10 @@ impl Connection {
             token,
             serial,
             peer,
-            framing: Framing::new(limits.max_line_bytes),
+            framing: match door {
+                Door::Any => Framing::new(limits.max_line_bytes, Arc::clone(&limits.irc)),
+                Door::IrcOnly => Framing::irc(Arc::clone(&limits.irc)),
+            },
             opened_at: Instant::now(),
             outbox: Outbox::default(),
             wants_writable: false,
@@ -169,7 +178,9 @@ impl Connection {
             flush_scheduled: false,
             paused_until: None,
             last_line_at: Instant::now(),
-            rate,
+            rate: limits
+                .rate_limit
+                .map(|n| TokenBucket::new(n, Instant::now())),
             state: State::Open,
         })
     }

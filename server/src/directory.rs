@@ -142,6 +142,11 @@ impl Directory {
         self.members.get(&id)
     }
 
+    /// Everyone named on this server, with their connection.
+    pub fn members(&self) -> impl Iterator<Item = (ConnId, &Member)> {
+        self.members.iter().map(|(id, member)| (*id, member))
+    }
+
     /// Connection `id`'s name, once it has one.
     pub fn name_of(&self, id: ConnId) -> Option<&str> {
         self.members.get(&id).map(|member| member.name.as_str())

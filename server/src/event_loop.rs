@@ -47,7 +47,7 @@ use slab::Slab;
 
 use chat_shared::ErrorCode;
 
-use crate::acceptor::Acceptor;
+use crate::acceptor::{Acceptor, Door};
 use crate::auth::Gate;
 use crate::chat::{Chat, Settings, SHUTDOWN_REASON};
 use crate::close::{Close, CloseReason};
@@ -59,7 +59,6 @@ use crate::framing::{Context, Renderings};
 use crate::ids::{Asker, ConnId};
 use crate::log::DroppedLines;
 use crate::outbox::queue_slot_bytes;
-use crate::rate::TokenBucket;
 use crate::room::{RoomId, MAIN};
 use crate::store::link::StoreLink;
 use crate::store::Completion;
@@ -69,6 +68,7 @@ use crate::transport::Security;
 const LISTENER: Token = Token(usize::MAX);
 const WAKER: Token = Token(usize::MAX - 1);
 const SIGNALS: Token = Token(usize::MAX - 2);
+const IRC_LISTENER: Token = Token(usize::MAX - 3);
 
 /// Size of the one read buffer all connections share. Reading into a shared
 /// buffer, and keeping per connection only an unfinished line, is what keeps
@@ -230,7 +230,18 @@ impl Server {
     /// person can act on, when the store cannot be used.
     pub fn new(listener: std::net::TcpListener, config: Config) -> io::Result<Server> {
         let poll = Poll::new()?;
-        let acceptor = Acceptor::new(listener, LISTENER, poll.registry(), config.max_clients)?;
+        let irc_listener = config
+            .irc
+            .port
+            .map(|port| crate::listener::bind(&config.host, port).map(|l| (l, IRC_LISTENER)))
+            .transpose()?;
+        let acceptor = Acceptor::new(
+            listener,
+            LISTENER,
+            irc_listener,
+            poll.registry(),
+            config.max_clients,
+        )?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let opened = StoreLink::open(&config, &waker)?;
         let mut store = opened.link;
@@ -268,7 +279,12 @@ impl Server {
         });
         let limits = Limits {
             max_line_bytes: config.max_line_bytes,
+            rate_limit: config.rate_limit,
             security,
+            irc: Arc::new(crate::irc::Settings::new(
+                &config.irc.server_name,
+                config.irc.join_main,
+            )),
         };
         Ok(Server {
             poll,
@@ -301,6 +317,11 @@ impl Server {
     /// The address it listens on.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.acceptor.local_addr()
+    }
+
+    /// The address it listens on for IRC alone (`--irc-port`), if it does.
+    pub fn irc_addr(&self) -> Option<SocketAddr> {
+        self.acceptor.irc_addr()
     }
 
     /// A handle that stops the server from another thread.
@@ -346,7 +367,7 @@ impl Server {
             let mut stop = false;
             for event in events.iter() {
                 match event.token() {
-                    LISTENER => self.acceptor.mark_ready(),
+                    LISTENER | IRC_LISTENER => self.acceptor.mark_ready(),
                     // The store's answers are collected below, every pass.
                     WAKER => stop |= self.wakeups.shutdown_requested.load(Ordering::SeqCst),
                     SIGNALS => stop |= self.signal_received(),
@@ -418,23 +439,19 @@ impl Server {
 
     /// Admits newcomers until the backlog is empty or accepting must pause.
     fn accept_pending(&mut self) {
-        while let Some((stream, peer)) = self.acceptor.next(self.connections.len()) {
-            self.admit(stream, peer);
+        while let Some((stream, peer, door)) = self.acceptor.next(self.connections.len()) {
+            self.admit(stream, peer, door);
         }
     }
 
     /// Registers a newcomer; on a plain server it enters the room at once
     /// (and gets its history), on a TLS one once its first byte arrives.
-    fn admit(&mut self, stream: TcpStream, peer: SocketAddr) {
+    fn admit(&mut self, stream: TcpStream, peer: SocketAddr, door: Door) {
         if let Err(e) = crate::listener::configure_client_socket(&stream) {
             tracing::warn!(%peer, error = %e, "[!] could not set socket options");
         }
         let entry = self.connections.vacant_entry();
         let id = entry.key();
-        let rate = self
-            .config
-            .rate_limit
-            .map(|n| TokenBucket::new(n, Instant::now()));
         self.next_serial += 1;
         let connection = match Connection::open(
             stream,
@@ -443,7 +460,7 @@ impl Server {
             self.next_serial,
             self.poll.registry(),
             &self.limits,
-            rate,
+            door,
         ) {
             Ok(connection) => entry.insert(connection),
             Err(e) => {
@@ -455,7 +472,8 @@ impl Server {
         if let Some(deadline) = connection.silent_deadline() {
             self.due.silent.push((deadline, id));
         }
-        if !connection.is_waiting() {
+        // An IRC client is put in `#main` when it registers.
+        if !connection.is_waiting() && connection.dialect().in_rooms_at_once() {
             self.chat.connected(id, &mut self.effects);
             self.apply_effects();
         }
@@ -468,7 +486,7 @@ impl Server {
             return; // a stale event for a connection already gone
         };
         let now = Instant::now();
-        if !connection.is_open() || connection.is_paused(now) || self.chat.is_claiming(id) {
+        if !connection.is_open() || connection.is_paused(now) || self.chat.holds_lines(id) {
             // A claim's answer reads on (`Effect::ReadOn`).
             return;
         }
@@ -485,7 +503,10 @@ impl Server {
                 self.close(id, reason, Close::AfterFlush);
                 return;
             }
-            Arrival::JustArrived => self.chat.connected(id, &mut self.effects),
+            Arrival::JustArrived if connection.dialect().in_rooms_at_once() => {
+                self.chat.connected(id, &mut self.effects)
+            }
+            Arrival::JustArrived => {}
             Arrival::Arrived => {}
         }
         let from = Asker {

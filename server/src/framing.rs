@@ -7,6 +7,7 @@
 //! | [`Dialect::Undecided`] | nothing sent yet | a newline | nothing yet: our lines wait ([`Dialect::holds_output`]) |
 //! | [`Dialect::Desk`] | a first line of our protocol, or silence | a newline | our lines |
 //! | [`Dialect::Seed`] | ESC as the first byte | colorama's reset | what the seed server relayed ([`chat_shared::seed`]) |
+//! | [`Dialect::Irc`] | `CAP`, `NICK`, `USER`, `PASS`, `PING` or `QUIT` first ([`crate::irc::is_first_line`]) | a newline | IRC ([`crate::irc`]) |
 //!
 //! A connection is told apart on its first line, not its first byte, so that
 //! other protocols on the same port can be told from ours: until then our
@@ -24,6 +25,7 @@
 
 use std::net::SocketAddr;
 use std::ops::ControlFlow;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chat_shared::seed::{self, FRAME_END};
@@ -34,6 +36,7 @@ use crate::close::AfterLine;
 use crate::effect::Effect;
 use crate::frames::Frame;
 use crate::ids::Asker;
+use crate::irc;
 
 /// How long a connection may say nothing before it counts as one of our
 /// desks and gets what waited for it. Every client of another protocol
@@ -41,7 +44,7 @@ use crate::ids::Asker;
 pub const DECIDE_AFTER: Duration = Duration::from_millis(250);
 
 /// Which protocol a peer speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Dialect {
     /// It has sent no line yet: what the rules send it waits.
     Undecided,
@@ -49,6 +52,8 @@ pub enum Dialect {
     Desk,
     /// The seed project's Python desk ([`chat_shared::seed`]).
     Seed,
+    /// An IRC client ([`crate::irc`]).
+    Irc(Box<irc::Session>),
 }
 
 /// What one line from a peer goes to the rules with.
@@ -73,11 +78,20 @@ pub struct RenderKey(u32);
 impl RenderKey {
     const OURS: RenderKey = RenderKey(0);
     const SEED: RenderKey = RenderKey(1);
+
+    /// An IRC client's key: its options' bits, above those of the other
+    /// dialects.
+    fn irc(bits: u32) -> RenderKey {
+        RenderKey(1 << 24 | bits)
+    }
 }
 
 impl Dialect {
     /// The dialect of a peer whose first line is `line`.
-    fn of_first_line(_line: &[u8]) -> Dialect {
+    fn of_first_line(line: &[u8], irc: &Arc<irc::Settings>) -> Dialect {
+        if irc::is_first_line(line) {
+            return Dialect::Irc(Box::new(irc::Session::new(Arc::clone(irc))));
+        }
         Dialect::Desk
     }
 
@@ -90,24 +104,32 @@ impl Dialect {
     /// Hands one line of this dialect to the rules, and says whether the
     /// reader goes on. Bytes that are not UTF-8 are replaced, never fatal.
     pub fn handle(&mut self, line: Line<'_>, cx: &mut Context<'_>) -> AfterLine {
-        let bytes = match line {
-            Line::Complete(bytes) => bytes,
-            Line::TooLong => return cx.handle(Input::TooLong),
+        let bytes = match (line, &mut *self) {
+            (line, Dialect::Irc(session)) if matches!(line, Line::TooLong) => {
+                return session.handle(line, cx)
+            }
+            (Line::Complete(bytes), _) => bytes,
+            (Line::TooLong, _) => return cx.handle(Input::TooLong),
         };
+        if let Dialect::Irc(session) = self {
+            return session.handle(Line::Complete(bytes), cx);
+        }
         let text = String::from_utf8_lossy(bytes);
         match self {
             Dialect::Seed => cx.handle(Input::Seed(seed::parse_frame(&text))),
             Dialect::Undecided | Dialect::Desk => cx.handle(Input::Line(ClientLine::parse(&text))),
+            Dialect::Irc(_) => unreachable!("handled above"),
         }
     }
 
     /// Our line `frame` as this connection's peer is sent it, or `None`
     /// when the peer has no use for it. `chat` is there for a dialect that
     /// needs to know more than the line says.
-    pub fn render(&self, frame: &Frame, _chat: &Chat) -> Option<Frame> {
+    pub fn render(&self, frame: &Frame, chat: &Chat) -> Option<Frame> {
         match self {
             Dialect::Undecided | Dialect::Desk => Some(frame.clone()),
             Dialect::Seed => for_seed_desk(frame),
+            Dialect::Irc(session) => session.render(frame, chat),
         }
     }
 
@@ -116,13 +138,18 @@ impl Dialect {
         match self {
             Dialect::Undecided | Dialect::Desk => RenderKey::OURS,
             Dialect::Seed => RenderKey::SEED,
+            Dialect::Irc(session) => RenderKey::irc(session.render_bits()),
         }
     }
 
     /// Whether the peer wants its own messages back (every desk of ours
-    /// does: its copy is how it knows the room has the message).
+    /// does: its copy is how it knows the room has the message; an IRC
+    /// client only with `echo-message`).
     pub fn takes_own_copy(&self) -> bool {
-        true
+        match self {
+            Dialect::Irc(session) => session.takes_own_copy(),
+            _ => true,
+        }
     }
 
     /// Whether the peer is in the rooms (and gets their broadcasts) as soon
@@ -133,7 +160,8 @@ impl Dialect {
 }
 
 impl Context<'_> {
-    fn handle(&mut self, input: Input<'_>) -> AfterLine {
+    /// Hands `input` from this connection to the rules.
+    pub fn handle(&mut self, input: Input<'_>) -> AfterLine {
         self.chat
             .handle(self.from, self.peer, self.now, input, self.effects)
     }
@@ -160,16 +188,31 @@ pub struct Framing {
     /// our desks because it was silent may still turn out to be another:
     /// a seed desk's user types a name before its first frame.
     said: bool,
+    /// What an IRC client's session is made with.
+    irc: Arc<irc::Settings>,
 }
 
 impl Framing {
     /// A connection's framing before its peer has sent anything.
-    pub fn new(max_line_bytes: usize) -> Framing {
+    pub fn new(max_line_bytes: usize, irc: Arc<irc::Settings>) -> Framing {
         Framing {
             dialect: Dialect::Undecided,
             reader: LineReader::new(max_line_bytes),
             max_line_bytes,
             said: false,
+            irc,
+        }
+    }
+
+    /// A connection on the IRC-only port (`--irc-port`): IRC from its first
+    /// line on.
+    pub fn irc(irc: Arc<irc::Settings>) -> Framing {
+        Framing {
+            dialect: Dialect::Irc(Box::new(irc::Session::new(Arc::clone(&irc)))),
+            reader: LineReader::new(irc::line::MAX_INPUT_BYTES),
+            max_line_bytes: irc::line::MAX_INPUT_BYTES,
+            said: true,
+            irc,
         }
     }
 
@@ -187,7 +230,7 @@ impl Framing {
     /// The peer said nothing for [`DECIDE_AFTER`]: it is served as one of
     /// our desks until its first bytes say what it is.
     pub fn decide_silent(&mut self) {
-        if self.dialect == Dialect::Undecided {
+        if matches!(self.dialect, Dialect::Undecided) {
             self.dialect = Dialect::Desk;
         }
     }
@@ -215,17 +258,32 @@ impl Framing {
             dialect,
             reader,
             said,
+            irc,
             ..
         } = self;
-        reader.feed(bytes, |line| {
-            if !*said {
+        let mut longer_lines = false;
+        let flow = reader.feed(bytes, |line| {
+            let undecided = !*said;
+            if undecided {
                 if let Line::Complete(first) = &line {
-                    *dialect = Dialect::of_first_line(first);
+                    *dialect = Dialect::of_first_line(first, irc);
                     *said = true;
                 }
             }
-            on_line(dialect, line)
-        })
+            let flow = on_line(dialect, line);
+            if undecided && matches!(dialect, Dialect::Irc(_)) && flow.is_continue() {
+                // IRC lines carry up to 4 KiB of tags besides: the reader
+                // takes the next lines with the longer limit.
+                longer_lines = true;
+                return ControlFlow::Break(());
+            }
+            flow
+        });
+        if !longer_lines {
+            return flow;
+        }
+        reader.set_max_line_bytes(irc::line::MAX_INPUT_BYTES);
+        reader.feed(&[], |line| on_line(dialect, line))
     }
 
     /// Hands out lines held back by an earlier `Break`, if any.
@@ -287,14 +345,28 @@ mod tests {
     use crate::chat::Settings;
     use crate::frames::encode;
 
-    fn lines(framing: &mut Framing, bytes: &[u8]) -> Vec<(Dialect, String)> {
+    /// Which dialect, as a word the tests compare.
+    fn kind(dialect: &Dialect) -> &'static str {
+        match dialect {
+            Dialect::Undecided => "undecided",
+            Dialect::Desk => "desk",
+            Dialect::Seed => "seed",
+            Dialect::Irc(_) => "irc",
+        }
+    }
+
+    fn irc() -> Arc<irc::Settings> {
+        Arc::new(irc::Settings::new("irc.test", true))
+    }
+
+    fn lines(framing: &mut Framing, bytes: &[u8]) -> Vec<(&'static str, String)> {
         let mut out = Vec::new();
         let _ = framing.feed(bytes, |dialect, line| {
             let text = match line {
                 Line::Complete(bytes) => String::from_utf8_lossy(bytes).into_owned(),
                 Line::TooLong => "(too long)".to_string(),
             };
-            out.push((*dialect, text));
+            out.push((kind(dialect), text));
             ControlFlow::Continue(())
         });
         out
@@ -316,58 +388,94 @@ mod tests {
 
     #[test]
     fn a_desk_is_told_by_its_first_line() {
-        let mut framing = Framing::new(64);
-        assert_eq!(framing.dialect(), &Dialect::Undecided);
+        let mut framing = Framing::new(64, irc());
+        assert_eq!(kind(framing.dialect()), "undecided");
         assert!(framing.dialect().holds_output());
         lines(&mut framing, b"alice<SEP>h");
-        assert_eq!(framing.dialect(), &Dialect::Undecided, "no line yet");
+        assert_eq!(kind(framing.dialect()), "undecided", "no line yet");
         assert_eq!(
             lines(&mut framing, b"i\n"),
-            [(Dialect::Desk, "alice<SEP>hi".to_string())]
+            [("desk", "alice<SEP>hi".to_string())]
         );
         assert!(!framing.dialect().holds_output());
     }
 
     #[test]
+    fn an_irc_client_is_told_by_its_first_command() {
+        for first in [
+            "CAP LS 302",
+            "NICK alice",
+            "nick bob",
+            "USER u 0 * :R",
+            "PASS x",
+            "QUIT",
+        ] {
+            let mut framing = Framing::new(64, irc());
+            let line = format!("{first}\r\n");
+            assert_eq!(lines(&mut framing, line.as_bytes())[0].0, "irc", "{first}");
+            assert!(!framing.dialect().in_rooms_at_once());
+        }
+        for desk in [
+            "NICK<SEP>hello",
+            "NICKNAME<SEP>hi",
+            "/join NICK",
+            "CAPS lock",
+        ] {
+            let mut framing = Framing::new(64, irc());
+            let line = format!("{desk}\n");
+            assert_eq!(lines(&mut framing, line.as_bytes())[0].0, "desk", "{desk}");
+        }
+    }
+
+    #[test]
+    fn an_irc_client_may_send_lines_longer_than_a_desk() {
+        let mut framing = Framing::new(64, irc());
+        let long = format!("NICK a\r\n@+tag={} PRIVMSG #x :hi\r\n", "v".repeat(200));
+        let got = lines(&mut framing, long.as_bytes());
+        assert_eq!(got.len(), 2);
+        assert!(got[1].1.ends_with("PRIVMSG #x :hi"), "{got:?}");
+    }
+
+    #[test]
     fn a_silent_peer_is_one_of_ours() {
-        let mut framing = Framing::new(64);
+        let mut framing = Framing::new(64, irc());
         framing.decide_silent();
-        assert_eq!(framing.dialect(), &Dialect::Desk);
+        assert_eq!(kind(framing.dialect()), "desk");
     }
 
     #[test]
     fn a_seed_desk_taken_for_a_desk_while_silent_is_a_seed_desk_when_it_speaks() {
-        let mut framing = Framing::new(64);
+        let mut framing = Framing::new(64, irc());
         framing.decide_silent();
         assert!(!framing.dialect_said());
         let got = lines(&mut framing, b"\x1b[34m[t] old<SEP>hi\x1b[39m");
-        assert_eq!(got, [(Dialect::Seed, "\x1b[34m[t] old<SEP>hi".to_string())]);
+        assert_eq!(got, [("seed", "\x1b[34m[t] old<SEP>hi".to_string())]);
         assert!(framing.dialect_said());
     }
 
     #[test]
     fn a_seed_desk_is_told_by_escape_and_framed_by_the_colour_reset() {
-        let mut framing = Framing::new(64);
+        let mut framing = Framing::new(64, irc());
         let got = lines(&mut framing, b"\x1b[34m[t] old<SEP>hi\x1b[39m");
-        assert_eq!(got, [(Dialect::Seed, "\x1b[34m[t] old<SEP>hi".to_string())]);
+        assert_eq!(got, [("seed", "\x1b[34m[t] old<SEP>hi".to_string())]);
     }
 
     #[test]
     fn the_first_line_decides_once() {
-        let mut framing = Framing::new(64);
+        let mut framing = Framing::new(64, irc());
         lines(&mut framing, b"/who\n");
         let got = lines(&mut framing, b"\x1b[34m hi\n");
-        assert_eq!(got[0].0, Dialect::Desk);
+        assert_eq!(got[0].0, "desk");
     }
 
     #[test]
     fn a_line_over_the_limit_is_reported() {
-        let mut framing = Framing::new(8);
+        let mut framing = Framing::new(8, irc());
         assert_eq!(
             lines(&mut framing, b"0123456789\nok\n"),
             [
-                (Dialect::Undecided, "(too long)".to_string()),
-                (Dialect::Desk, "ok".to_string())
+                ("undecided", "(too long)".to_string()),
+                ("desk", "ok".to_string())
             ]
         );
     }

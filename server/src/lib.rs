@@ -22,7 +22,8 @@
 //! - [`connection`]: one client in the loop: its I/O, buffers and lifecycle.
 //! - [`transport`]: the byte stream under a connection: plain TCP or TLS.
 //! - [`framing`]: how a connection's bytes become lines, and our lines its
-//!   bytes, in each dialect (our desks, the seed's desks).
+//!   bytes, in each dialect (our desks, the seed's desks, IRC clients).
+//! - [`irc`]: IRC clients: registration, commands, our lines as IRC.
 //! - [`outbox`]: each client's bounded queue of frames.
 //! - [`frames`]: the server's lines, encoded once and shared.
 //! - [`chat`]: the rules, without I/O: what each line and each answer of the
@@ -54,6 +55,7 @@ pub mod event_loop;
 pub mod frames;
 pub mod framing;
 pub mod ids;
+pub mod irc;
 pub mod listener;
 pub mod log;
 pub mod outbox;

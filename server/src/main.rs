@@ -12,7 +12,7 @@ fn main() -> ExitCode {
     match parse_args(&args) {
         Ok(Command::Run(config)) => {
             let log_guard = log::init(config.log_level.as_ref());
-            let result = run(config);
+            let result = run(*config);
             // Written before the process goes: the last lines of the log.
             drop(log_guard);
             match result {
@@ -79,6 +79,9 @@ fn run(config: Config) -> std::io::Result<()> {
             );
             if let Some(tls) = server.tls_description() {
                 tracing::info!("[*] {tls}");
+            }
+            if let Some(irc) = server.irc_addr() {
+                tracing::info!("[*] IRC alone on {irc}");
             }
             tracing::info!("[*] Listening as {addr}");
             server.run()

@@ -71,6 +71,11 @@ impl Chat {
     /// the rooms its holder holds a place in, each with its recent history,
     /// without anyone being told.
     pub(super) fn enter_held_rooms(&mut self, id: ConnId, effects: &mut Vec<Effect>) {
+        // A connection that stepped out on arrival (it speaks IRC) is in
+        // `#main` once it has a name, as every desk is.
+        if !self.rooms.get(MAIN).contains(id) {
+            self.enter(id, effects);
+        }
         let Some(holder) = self.holder_of(id) else {
             return;
         };
@@ -459,6 +464,20 @@ impl Chat {
     /// A change to the rooms the store kept (here or on another server):
     /// the desks it is about hear it.
     pub(super) fn room_changed(&mut self, change: RoomChange, effects: &mut Vec<Effect>) {
+        // The connection that asked for it (if it is here) reads on once
+        // it has heard what its change did.
+        let asker = match &change {
+            RoomChange::Enter { holder, .. } | RoomChange::Part { holder, .. } => {
+                self.conn_of_holder(holder)
+            }
+            RoomChange::Topic { topic, .. } => self.directory.conn_of_name(&name_key(&topic.by)),
+            RoomChange::Invite { by, .. } => self.directory.conn_of_name(&name_key(by)),
+        };
+        self.apply_room_change(change, effects);
+        self.answered(asker, effects);
+    }
+
+    fn apply_room_change(&mut self, change: RoomChange, effects: &mut Vec<Effect>) {
         match change {
             RoomChange::Enter {
                 name,

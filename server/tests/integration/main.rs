@@ -10,6 +10,8 @@ mod common;
 mod conversation;
 mod durable;
 mod hardening;
+mod irc;
+mod irc_clients;
 mod limits;
 mod redis;
 mod rooms;
