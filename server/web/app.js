@@ -55,6 +55,7 @@
     // Per connection.
     joined: false,
     joining: false,
+    online: 0,
     signedIn: false,
     resumeFrom: null,
     nameHeldSince: null,
@@ -438,6 +439,10 @@
       case 'JOIN': case 'LEAVE': {
         const f = fields(rest, 3);
         if (f) presence(MAIN, f, kind === 'JOIN' ? 'joined' : 'left');
+        if (f && desk.joined && f[1] !== desk.name) {
+          desk.online += kind === 'JOIN' ? 1 : -1;
+          showOnline();
+        }
         break;
       }
       case 'ENTER': case 'EXIT': {
@@ -500,7 +505,8 @@
     // new one, and the /resume below hands the first back.
     if (!back) desk.secret = secret;
     localStorage.setItem(STORE_NAME, desk.color ? `${name} ${desk.color}` : name);
-    setStatus(`You are ${name}; ${online} online.`);
+    desk.online = Number(online);
+    showOnline();
     if (back) {
       systemLine(`Back as ${name}; ${online} online.`, 'system', room(MAIN));
     } else {
@@ -740,6 +746,10 @@
       : desk.asking === 'token' ? 'Type your token and press Enter'
         : `Message ${desk.current === DIRECT ? (desk.replyTo ?? 'nobody yet') : desk.current}`;
     ui.input.type = desk.asking === 'token' ? 'password' : 'text';
+  }
+
+  function showOnline() {
+    setStatus(`You are ${desk.name}; ${desk.online} online.`);
   }
 
   function setStatus(text, down = false) {
