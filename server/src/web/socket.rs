@@ -87,11 +87,14 @@ impl SocketReader {
             .write_buffer_size(0)
             .max_message_size(Some(max_message))
             .max_frame_size(Some(max_message));
+        // Frames sent with the request wait in the context: no readiness
+        // event will come for them.
+        let paused = !early.is_empty();
         SocketReader {
             context: WebSocketContext::from_partially_read(early, Role::Server, Some(config)),
             lines: LineReader::new(max_line_bytes),
             unread: Vec::new(),
-            paused: false,
+            paused,
             controls: ControlBudget::default(),
             replies: Vec::new(),
             end: None,
@@ -415,6 +418,14 @@ mod tests {
         assert_eq!(seen, ["one"]);
         assert!(reader.has_held());
         assert_eq!(read_all(&mut reader, &[]), ["two", "three"]);
+        assert!(!reader.has_held());
+    }
+
+    #[test]
+    fn frames_sent_with_the_request_are_read_on_resuming() {
+        let mut reader = SocketReader::new(masked(0x1, true, b"/who\n"), 64);
+        assert!(reader.has_held(), "the loop must come back for them");
+        assert_eq!(read_all(&mut reader, &[]), ["/who"]);
         assert!(!reader.has_held());
     }
 
