@@ -58,6 +58,9 @@
     online: 0,
     signedIn: false,
     resumeFrom: null,
+    // From reconnecting until the RESUME answer every message is held
+    // back: the replay after the answer holds them all (feed.rs).
+    awaitingResume: false,
     nameHeldSince: null,
     asking: 'name',
     // The room's log: which one, the newest message shown, what was shown.
@@ -356,6 +359,7 @@
 
   // Shows a message of the log once, in its room; live ones may chime.
   function message(roomName, chat, { replayed, to = null }) {
+    if (desk.awaitingResume) return;
     const id = parseId(chat.id);
     const key = idText(id);
     if (desk.seen.has(key)) return;
@@ -513,7 +517,7 @@
       const item = systemLine('', 'system', room(MAIN));
       item.append('You are ', nameSpan(name, color), `; ${online} online. Type /help for commands.`);
     }
-    if (desk.resumeFrom && desk.epoch) {
+    if (desk.awaitingResume) {
       send(`/resume ${desk.epoch} ${idText(desk.resumeFrom)} ${desk.secret}`);
     } else if (!desk.epoch) {
       desk.epoch = epoch;
@@ -525,12 +529,15 @@
 
   function resumed(f) {
     if (!f) return;
+    desk.awaitingResume = false;
     const [epoch, skipped] = f;
     if (epoch !== desk.epoch) {
-      // Another log: its IDs cannot be compared with ours.
+      // Another log: its IDs cannot be compared with ours, nor ordered
+      // among the messages shown.
       desk.epoch = epoch;
       desk.seen.clear();
       desk.lastId = null;
+      ui.logs.querySelectorAll('li[data-id]').forEach((item) => item.removeAttribute('data-id'));
       systemLine('[!] The server started a new room log; its recent messages follow.', 'error', room(MAIN));
     } else if (Number(skipped) > 0) {
       systemLine(`[!] ${skipped} earlier messages from while you were away are not shown.`, 'error', room(MAIN));
@@ -923,6 +930,8 @@
       // What to ask /resume for: taken now, before this connection's
       // history moves the newest ID on.
       desk.resumeFrom = desk.lastId ?? (desk.epoch ? [0n, 0n] : null);
+      // Only a desk that will join (and so resume) holds messages back.
+      desk.awaitingResume = Boolean(desk.name && desk.epoch);
       setStatus(desk.name ? 'Connected; joining…' : 'Connected. Type your name to join.');
       if (desk.name && desk.asking !== 'token') join();
     };
