@@ -1,8 +1,9 @@
 //! The browser desk in a real browser: runs `tests/browser/desk_test.py`
 //! (Selenium driving Debian's headless Chromium) against this build's
-//! `chat-server`. The script starts and stops the server (by PID, with a
-//! `kill -9` and a restart on the way) and the browsers (through their
-//! drivers); this test bounds it in time and reports what it said.
+//! `chat-server`, with `chat-client` as the terminal desk. The script
+//! starts and stops the server (by PID, with a `kill -9` and a restart on
+//! the way), the terminal desk and the browsers (through their drivers);
+//! this test bounds it in time and reports what it said.
 //!
 //! It runs from here, with every other test, so `cargo test` (and so
 //! `scripts/test` and CI) runs it without a second runner. Without
@@ -13,7 +14,7 @@
 //! `BROWSER_DESK_SCREENSHOTS=DIR` keeps the screenshots there (the
 //! README's come from `docs/`).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -38,6 +39,36 @@ fn missing_tools() -> Vec<&'static str> {
         missing.push("python3 with selenium");
     }
     missing
+}
+
+/// The `chat-client` binary, built with the cargo that builds this test:
+/// another package's binaries are not built for us.
+fn client_binary() -> PathBuf {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
+    let mut build = Command::new(env!("CARGO"));
+    build
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "chat-client",
+            "--bin",
+            "chat-client",
+        ])
+        .arg("--manifest-path")
+        .arg(&workspace);
+    if !cfg!(debug_assertions) {
+        build.arg("--release");
+    }
+    let built = build.output().expect("run cargo build -p chat-client");
+    assert!(
+        built.status.success(),
+        "cargo build -p chat-client: {}\n{}",
+        built.status,
+        String::from_utf8_lossy(&built.stderr)
+    );
+    // The server binary's directory is the profile's output directory.
+    Path::new(env!("CARGO_BIN_EXE_chat-server")).with_file_name("chat-client")
 }
 
 #[test]
@@ -65,6 +96,8 @@ fn the_browser_desk_in_headless_chromium() {
         .arg(&script)
         .arg("--server")
         .arg(env!("CARGO_BIN_EXE_chat-server"))
+        .arg("--client")
+        .arg(client_binary())
         .arg("--out")
         .arg(out.path())
         .stdin(Stdio::null())

@@ -773,6 +773,7 @@
     ['/me ACTION', 'show "* NAME ACTION" to the room'],
     ['/search WORDS', 'last 20 messages holding every word'],
     ['/join #ROOM [private]', 'enter a room (making it if new)'],
+    ['/go #ROOM', 'show a room you are in'],
     ['/part', 'leave this room'],
     ['/topic [TEXT]', "show or set this room's topic"],
     ['/invite NAME', 'let NAME into this (private) room'],
@@ -873,6 +874,12 @@
         if (!here) return needsRoom();
         if (!argument) return systemLine('[!] usage: /invite NAME', 'error');
         return ask(`/room invite ${here} ${argument}`);
+      case '/go': {
+        const name = argument.startsWith('#') ? argument : `#${argument}`;
+        const target = [...desk.rooms.keys()].find((each) => each.toLowerCase() === name.toLowerCase());
+        if (!argument || !target) return systemLine('[!] usage: /go #ROOM, a room you are in (/rooms lists them)', 'error');
+        return show(target);
+      }
       case '/rooms': return ask('/room list');
       case '/names':
         if (!here) return ask('/who');

@@ -2,13 +2,13 @@
 """The browser desk in a real browser: Debian's headless Chromium, driven by
 Selenium through Debian's chromedriver, against the real chat-server binary.
 
-Two browser desks (alice, bob) and a desk of our line protocol over TCP
-(carol, speaking what chat-client speaks) chat in #main and #dev; bob's
+Two browser desks (alice, bob) and a terminal desk (carol: the real
+chat-client, its input and output on pipes) chat in #main and #dev; bob's
 tab, hidden, gets a direct message and the page shows a notification and
 plays the chime (the page counts both, the test reads the counts); the
 server is killed with SIGKILL and started again on the same port and log:
-both pages reconnect, show every message once, and alice's half-typed line
-is still in her input; a corpus of XSS payloads in a name, messages, a
+both pages and the terminal desk reconnect by themselves, every message
+shows once, and alice's half-typed line is still in her input; a corpus of XSS payloads in a name, messages, a
 topic, a direct message and search results is shown as text. Screenshots
 of the desk at desktop and phone width are taken last.
 
@@ -16,7 +16,8 @@ Everything is started and stopped here: the server by its PID, the
 browsers through their drivers. Every wait is bounded; the first failed
 check ends the run with a message and a non-zero exit.
 
-    desk_test.py --server PATH/chat-server --out DIR [--screenshots DIR]
+    desk_test.py --server PATH/chat-server --client PATH/chat-client --out DIR
+                 [--screenshots DIR]
 
 Run by server/tests/browser.rs (so by `cargo test`), which decides whether
 a missing browser skips it (a developer's machine) or fails it (CI).
@@ -115,6 +116,61 @@ class Server:
                 self.process.wait(timeout=WAIT)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+
+
+class TerminalDesk:
+    """The real chat-client, typed into and read through pipes: the
+    terminal desk, with its own reconnecting and its own rooms."""
+
+    def __init__(self, binary, port, name):
+        self.process = subprocess.Popen(
+            [binary, "--host", "127.0.0.1", "--port", str(port), "--name", name, "--mute"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True, bufsize=1)
+        self.lines = queue.Queue()
+        self.shown = []
+        threading.Thread(target=self.read, daemon=True).start()
+        self.wait_for(f"You are {name}")
+
+    def read(self):
+        for line in self.process.stdout:
+            self.lines.put(line.rstrip("\n"))
+        self.lines.put(None)
+
+    def type(self, line):
+        self.process.stdin.write(line + "\n")
+        self.process.stdin.flush()
+
+    def wait_for(self, text):
+        """Waits until a line showing `text` is printed; returns it."""
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if line is None:
+                fail(f"the terminal desk exited waiting for {text!r}; it showed {self.shown[-5:]}")
+            self.shown.append(line)
+            if text in line:
+                return line
+        fail(f"the terminal desk never showed {text!r}; it showed {self.shown[-5:]}")
+
+    def count(self, text):
+        """How many lines shown so far hold `text` (after draining)."""
+        while True:
+            try:
+                line = self.lines.get_nowait()
+            except queue.Empty:
+                break
+            if line is not None:
+                self.shown.append(line)
+        return sum(text in line for line in self.shown)
+
+    def close(self):
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=WAIT)
 
 
 class LineDesk:
@@ -316,15 +372,14 @@ def run(args):
         wait_until("bob's welcome", lambda: bob.status().startswith("You are bob"))
         if alice.js("return localStorage.getItem('chat.name')") != "alice":
             fail("the name is remembered for the next visit")
-        carol = LineDesk(port, "carol")
+        carol = TerminalDesk(args.client, port, "carol")
         desks.append(carol)
 
         # #main: browser to browser to terminal and back.
         alice.line("hello from a browser")
         bob.wait_text("#main", "alice: hello from a browser")
-        carol.wait_for("alice's line", lambda l: l.startswith("MSG") and f"{SEP}alice{SEP}" in l
-                       and l.endswith("hello from a browser"))
-        carol.say("hi both, from the terminal")
+        carol.wait_for("alice: hello from a browser")
+        carol.type("hi both, from the terminal")
         alice.wait_text("#main", "carol: hi both, from the terminal")
         bob.wait_text("#main", "carol: hi both, from the terminal")
 
@@ -333,12 +388,12 @@ def run(args):
         wait_until("alice in #dev", lambda: alice.current_room() == "#dev")
         bob.line("/join #dev")
         wait_until("bob in #dev", lambda: bob.current_room() == "#dev")
-        carol.send("/room join #dev")
-        carol.wait_for("#dev", lambda l: l.startswith(f"INROOM{SEP}#dev{SEP}"))
+        carol.type("/join #dev")
+        carol.wait_for("Now in #dev")
         alice.line("the build is green")
         bob.wait_text("#dev", "alice: the build is green")
-        carol.wait_for("alice in #dev", lambda l: l.startswith(f"RMSG{SEP}#dev{SEP}") and l.endswith("the build is green"))
-        carol.send("/to #dev merging now")
+        carol.wait_for("alice: the build is green")
+        carol.type("merging now")
         alice.wait_text("#dev", "carol: merging now")
         bob.wait_text("#dev", "carol: merging now")
         if "merging now" in bob.log_text("#main"):
@@ -347,7 +402,7 @@ def run(args):
         # Unread counts: bob goes back to #main by keyboard; #dev counts.
         bob.alt(Keys.ARROW_UP)
         wait_until("bob back in #main", lambda: bob.current_room() == "#main")
-        carol.send("/to #dev one more for bob")
+        carol.type("one more for bob")
         wait_until("bob's unread count in #dev", lambda: bob.unread("#dev") == 1)
         if bob.focused_id() != "input":
             fail("switching rooms by keyboard keeps the input focused")
@@ -356,8 +411,10 @@ def run(args):
         wait_until("alice's first chime", lambda: alice.count("chimes") >= 1)
         time.sleep(2.2)  # past notify.rs's burst interval
         before = alice.count("chimes")
+        carol.type("/go #main")
+        carol.wait_for("Now in #main")
         for n in range(5):
-            carol.say(f"burst line {n}")
+            carol.type(f"burst line {n}")
         alice.wait_text("#main", "burst line 4")
         wait_until("the burst's chime", lambda: alice.count("chimes") == before + 1)
         time.sleep(2.2)
@@ -413,17 +470,15 @@ def run(args):
         wait_until("alice to see the loss", lambda: "reconnecting" in alice.status())
         bob.line("typed while the server was down")
         server.start()
-        carol.close()
-        # A new connection of a line desk that kept no secret: a new desk,
-        # which enters #dev again.
-        carol.connect()
-        carol.send("/room join #dev")
-        carol.wait_for("#dev", lambda l: l.startswith(f"INROOM{SEP}#dev{SEP}"))
-        carol.say("right after the restart")
-        carol.send("/to #dev dev after the restart")
+        # The terminal desk comes back by itself, to #main and #dev.
+        carol.wait_for("reconnected as carol")
+        carol.type("right after the restart")
+        carol.type("/go #dev")
+        carol.wait_for("Now in #dev")
+        carol.type("dev after the restart")
         wait_until("alice back", lambda: alice.status().startswith("You are alice"))
         wait_until("bob back", lambda: bob.status().startswith("You are bob"))
-        carol.wait_for("bob's line from while it was down", lambda l: l.startswith("MSG") and l.endswith("typed while the server was down"))
+        carol.wait_for("bob: typed while the server was down")
         for page in (alice, bob):
             page.wait_text("#main", "carol: right after the restart")
             page.wait_text("#main", "bob: typed while the server was down")
@@ -435,6 +490,10 @@ def run(args):
             for text in ("hello from a browser", "the build is green", "burst line 3"):
                 if page.log_text("#main").count(text) + page.log_text("#dev").count(text) != 1:
                     fail(f"{text!r} should show once after the restart")
+        for text in ("alice: hello from a browser", "alice: the build is green",
+                     "bob: typed while the server was down"):
+            if carol.count(text) != 1:
+                fail(f"the terminal desk shows {text!r} {carol.count(text)} times")
         for room, text in (("#main", "typed while the server was down"), ("#dev", "dev after the restart")):
             if alice.log_text(room).count(text) != 1:
                 fail(f"{text!r} shows {alice.log_text(room).count(text)} times in alice's {room}")
@@ -479,6 +538,7 @@ def run(args):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--server", required=True, help="the chat-server binary")
+    parser.add_argument("--client", required=True, help="the chat-client binary")
     parser.add_argument("--out", required=True, help="a folder for the log, the room's log and screenshots")
     parser.add_argument("--screenshots", help="where the README's screenshots go (default: --out)")
     args = parser.parse_args()
