@@ -118,6 +118,42 @@ class Server:
                 self.process.kill()
 
 
+class Lines:
+    """What a desk showed or was sent, line by line, as a reader thread
+    hands it over (`None` once it ended), with bounded waits."""
+
+    def __init__(self, who):
+        self.who = who
+        self.queue = queue.Queue()
+        self.seen = []
+
+    def put(self, line):
+        self.queue.put(line)
+
+    def wait_for(self, what, predicate):
+        """Waits for a line `predicate` accepts; returns it."""
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:
+            try:
+                line = self.queue.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if line is None:
+                fail(f"{self.who} ended waiting for {what}; last lines {self.seen[-5:]}")
+            self.seen.append(line)
+            if predicate(line):
+                return line
+        fail(f"{self.who} waited for {what} in vain; last lines {self.seen[-5:]}")
+
+    def count(self, text):
+        """How many lines so far hold `text`."""
+        while not self.queue.empty():
+            line = self.queue.get_nowait()
+            if line is not None:
+                self.seen.append(line)
+        return sum(text in line for line in self.seen)
+
+
 class TerminalDesk:
     """The real chat-client, typed into and read through pipes: the
     terminal desk, with its own reconnecting and its own rooms."""
@@ -127,8 +163,7 @@ class TerminalDesk:
             [binary, "--host", "127.0.0.1", "--port", str(port), "--name", name, "--mute"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             text=True, bufsize=1)
-        self.lines = queue.Queue()
-        self.shown = []
+        self.lines = Lines(f"the terminal desk {name}")
         threading.Thread(target=self.read, daemon=True).start()
         self.wait_for(f"You are {name}")
 
@@ -143,29 +178,10 @@ class TerminalDesk:
 
     def wait_for(self, text):
         """Waits until a line showing `text` is printed; returns it."""
-        deadline = time.monotonic() + WAIT
-        while time.monotonic() < deadline:
-            try:
-                line = self.lines.get(timeout=0.1)
-            except queue.Empty:
-                continue
-            if line is None:
-                fail(f"the terminal desk exited waiting for {text!r}; it showed {self.shown[-5:]}")
-            self.shown.append(line)
-            if text in line:
-                return line
-        fail(f"the terminal desk never showed {text!r}; it showed {self.shown[-5:]}")
+        return self.lines.wait_for(repr(text), lambda line: text in line)
 
     def count(self, text):
-        """How many lines shown so far hold `text` (after draining)."""
-        while True:
-            try:
-                line = self.lines.get_nowait()
-            except queue.Empty:
-                break
-            if line is not None:
-                self.shown.append(line)
-        return sum(text in line for line in self.shown)
+        return self.lines.count(text)
 
     def close(self):
         if self.process.poll() is None:
@@ -174,36 +190,30 @@ class TerminalDesk:
 
 
 class LineDesk:
-    """A desk of our line protocol over TCP, as chat-client or nc speaks it."""
+    """A desk of our line protocol over TCP, as nc would speak it."""
 
     def __init__(self, port, name):
-        self.port, self.name = port, name
-        self.lines = queue.Queue()
-        self.sock = None
-        self.connect()
+        self.name = name
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+        self.lines = Lines(f"the line desk {name}")
+        threading.Thread(target=self.read, daemon=True).start()
+        self.send(f"/join {name}")
+        self.wait_for("its welcome", lambda line: line.startswith(f"WELCOME{SEP}{name}{SEP}"))
 
-    def connect(self):
-        self.sock = socket.create_connection(("127.0.0.1", self.port), timeout=WAIT)
-        self.lines = queue.Queue()
-        threading.Thread(target=self.read, args=(self.sock, self.lines), daemon=True).start()
-        self.send(f"/join {self.name}")
-        self.wait_for("its welcome", lambda line: line.startswith(f"WELCOME{SEP}{self.name}{SEP}"))
-
-    @staticmethod
-    def read(sock, lines):
+    def read(self):
         buffered = b""
         while True:
             try:
-                chunk = sock.recv(65536)
+                chunk = self.sock.recv(65536)
             except OSError:
                 chunk = b""
             if not chunk:
-                lines.put(None)
+                self.lines.put(None)
                 return
             buffered += chunk
             *whole, buffered = buffered.split(b"\n")
             for line in whole:
-                lines.put(line.decode("utf-8", "replace"))
+                self.lines.put(line.decode("utf-8", "replace"))
 
     def send(self, line):
         self.sock.sendall(line.encode() + b"\n")
@@ -212,19 +222,7 @@ class LineDesk:
         self.send(f"{self.name}{SEP}{text}")
 
     def wait_for(self, what, predicate):
-        deadline = time.monotonic() + WAIT
-        seen = []
-        while time.monotonic() < deadline:
-            try:
-                line = self.lines.get(timeout=0.1)
-            except queue.Empty:
-                continue
-            if line is None:
-                fail(f"{self.name}'s connection closed waiting for {what}; seen {seen[-5:]}")
-            if predicate(line):
-                return line
-            seen.append(line)
-        fail(f"{self.name} waited for {what} in vain; seen {seen[-5:]}")
+        return self.lines.wait_for(what, predicate)
 
     def close(self):
         try:
