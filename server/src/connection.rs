@@ -297,6 +297,7 @@ impl Connection {
         let Connection {
             transport,
             framing,
+            outbox,
             rate,
             last_line_at,
             ..
@@ -309,10 +310,11 @@ impl Connection {
             stopped: None,
         };
         // Lines held back by an earlier pause go first.
-        if framing
-            .resume(|dialect, line| reader.on_line(dialect, line))
-            .is_break()
-        {
+        let flow = framing.resume(|dialect, line| reader.on_line(dialect, line));
+        if let Some(ended) = framing_replies(framing, outbox) {
+            return ReadOutcome::Closed(ended);
+        }
+        if flow.is_break() {
             return reader.outcome();
         }
         let mut budget = READ_BUDGET_BYTES;
@@ -322,6 +324,9 @@ impl Connection {
                 Ok(n) => {
                     let flow =
                         framing.feed(&buffer[..n], |dialect, line| reader.on_line(dialect, line));
+                    if let Some(ended) = framing_replies(framing, outbox) {
+                        return ReadOutcome::Closed(ended);
+                    }
                     if flow.is_break() {
                         return reader.outcome();
                     }
@@ -510,6 +515,16 @@ impl Connection {
         // Failing means it is not registered: nothing to undo.
         let _ = registry.deregister(&mut self.transport);
     }
+}
+
+/// Queues what the framing itself answered (a WebSocket's pongs and close
+/// frame), and says why the peer's stream is over, if the framing says it
+/// is.
+fn framing_replies(framing: &mut Framing, outbox: &mut Outbox) -> Option<CloseReason> {
+    if let Some(replies) = framing.take_replies() {
+        outbox.push(replies);
+    }
+    framing.ended()
 }
 
 /// Hands a connection's lines to the loop's handler one by one, stopping

@@ -45,7 +45,7 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 
-use chat_shared::ErrorCode;
+use chat_shared::{ErrorCode, Line};
 
 use crate::acceptor::{Acceptor, Door};
 use crate::auth::Gate;
@@ -504,17 +504,27 @@ impl Server {
                 return;
             }
             Arrival::JustArrived if connection.dialect().in_rooms_at_once() => {
-                self.chat.connected(id, &mut self.effects)
+                // What arrival brings (the history) is queued before any
+                // line is read, so that it waits, in our dialect, for the
+                // peer to say what it speaks.
+                self.chat.connected(id, &mut self.effects);
+                self.apply_effects();
             }
             Arrival::JustArrived => {}
             Arrival::Arrived => {}
         }
+        let Some(connection) = self.connections.get_mut(id) else {
+            return;
+        };
         let from = Asker {
             conn: id,
             serial: connection.serial(),
         };
         let peer = connection.peer();
         let had_said = connection.dialect_said();
+        // Until the line that says what the peer speaks is read.
+        let mut deciding = !had_said;
+        let mut stepped_out = false;
         let mut cx = Context {
             chat: &mut self.chat,
             from,
@@ -523,16 +533,26 @@ impl Server {
             effects: &mut self.effects,
         };
         let outcome = connection.read_lines(&mut self.read_buffer, now, |dialect, line| {
+            if deciding && matches!(line, Line::Complete(_)) {
+                // This line said what the peer speaks (the framing decides
+                // on the first whole line). One that is not ours leaves the
+                // rooms it was put in on arrival before its line is handled,
+                // which may put it back (a browser's upgrade).
+                deciding = false;
+                if !dialect.in_rooms_at_once() {
+                    cx.chat.step_out(from.conn);
+                    stepped_out = true;
+                }
+            }
             dialect.handle(line, &mut cx)
         });
-        if !had_said && connection.dialect_said() {
-            // It said what it speaks: what waited for it goes (to one of
-            // our desks), or is dropped (it was meant for one; a peer
+        if stepped_out {
+            // What waited for it was meant for one of our desks (a peer
             // taken for a desk while silent may have been sent some).
-            if !connection.dialect().in_rooms_at_once() {
-                connection.discard_output();
-                self.chat.step_out(id);
-            }
+            connection.discard_output();
+        }
+        if !had_said && connection.dialect_said() {
+            // It said what it speaks: what waited for it goes.
             self.schedule_flush(id);
         }
         let Some(connection) = self.connections.get_mut(id) else {

@@ -7,6 +7,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod browser;
 mod conversation;
 mod durable;
 mod hardening;
@@ -18,3 +19,4 @@ mod rooms;
 mod seed_desks;
 mod server;
 mod trust;
+mod web;
