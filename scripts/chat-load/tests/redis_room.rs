@@ -102,7 +102,7 @@ fn two_servers_on_one_redis_room_deliver_everything_in_one_order() {
     let on_redis = || ServerConfig {
         db: Db::Redis(RedisTarget {
             url: format!("redis://127.0.0.1:{}", redis.port),
-            room: "load-test".into(),
+            office: "load-test".into(),
         }),
         ..quiet_server()
     };

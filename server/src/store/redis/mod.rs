@@ -1,14 +1,15 @@
-//! The room's log as a Redis stream that several servers share
-//! (`--redis URL --room NAME`): one room, many servers.
+//! The rooms' log as a Redis stream that several servers share
+//! (`--redis URL --office NAME`): one office, many servers.
 //!
 //! Every server appends (`XADD ... MAXLEN ~ STREAM_MAX_ENTRIES`) and delivers
 //! only what its reader reads back (`XREAD BLOCK` from the last ID it
 //! delivered, never `$`), its own messages included, so every server shows
 //! one order, and the stream ID is the message ID desks resume from. The
 //! epoch lives in Redis (`SET ... NX`), so a desk may resume on any server.
-//! Besides the stream, the room keeps in Redis who holds each name
+//! Besides the stream, the office keeps in Redis who holds each name
 //! (`SET NX EX`, refreshed by its server), each server's desks and a
-//! heartbeat per server; see [`writer`].
+//! heartbeat per server (see [`writer`]), the rooms, and the accounts of
+//! `--auth token` ([`accounts`]).
 //!
 //! # Why helper threads and not the loop's own poll
 //!
@@ -66,9 +67,12 @@ use super::{
     SearchRefusal, SharedRoom, Store, Topic,
 };
 
+mod accounts;
 pub mod entry;
 mod reader;
 mod writer;
+
+pub use accounts::RedisAccounts;
 
 use entry::{parse_entry, parse_member, Entry, Keys};
 
@@ -93,7 +97,7 @@ const QUEUED_REPLAYS: usize = 256;
 pub struct RedisStore {
     /// Where, for the start-up line (no password).
     address: String,
-    room: String,
+    office: String,
     epoch: String,
     /// This server among the others: random for each run.
     server_id: String,
@@ -123,7 +127,7 @@ impl std::fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisStore")
             .field("address", &self.address)
-            .field("room", &self.room)
+            .field("office", &self.office)
             .field("server_id", &self.server_id)
             .finish()
     }
@@ -144,15 +148,15 @@ impl RedisStore {
         let client = redis::Client::open(target.url.as_str())
             .map_err(|e| fail(format!("not a Redis URL: {e}")))?;
         let address = format!(
-            "redis://{}/{} room {}",
+            "redis://{}/{} office {}",
             client.get_connection_info().addr(),
             client.get_connection_info().redis_settings().db(),
-            target.room
+            target.office
         );
         let mut connection = client
             .get_connection_with_timeout(CONNECT_TIMEOUT)
             .map_err(|e| fail(format!("cannot connect: {e}")))?;
-        let keys = Keys::new(&target.room);
+        let keys = Keys::new(&target.office);
         let read = |e: redis::RedisError| fail(e.to_string());
         let _: Option<String> = redis::cmd("SET")
             .arg(keys.epoch())
@@ -176,7 +180,7 @@ impl RedisStore {
         let roster = read_roster(&mut connection, &keys).map_err(read)?;
         Ok(RedisStore {
             address,
-            room: target.room.clone(),
+            office: target.office.clone(),
             epoch,
             server_id: crate::desk::random_hex(8),
             last_at_start,
@@ -205,7 +209,7 @@ impl RedisStore {
         // Room for it: the channel is new.
         let _ = done_sender.try_send(Completion::Roster(std::mem::take(&mut self.roster)));
         let signals = Arc::new(reader::ReaderSignals::default());
-        let keys = Keys::new(&self.room);
+        let keys = Keys::new(&self.office);
         let reader = reader::Reader {
             client: self.client.clone(),
             keys: keys.clone(),
@@ -416,6 +420,16 @@ impl SharedRoom for RedisStore {
             );
         }
     }
+}
+
+/// A connection for commands (not for a blocking read): connecting,
+/// reading and writing each give up after [`CONNECT_TIMEOUT`], so a Redis
+/// that is frozen fails the command instead of holding its thread.
+fn connect(client: &redis::Client) -> redis::RedisResult<redis::Connection> {
+    let connection = client.get_connection_with_timeout(CONNECT_TIMEOUT)?;
+    connection.set_read_timeout(Some(CONNECT_TIMEOUT))?;
+    connection.set_write_timeout(Some(CONNECT_TIMEOUT))?;
+    Ok(connection)
 }
 
 /// `url` without a password, for messages.

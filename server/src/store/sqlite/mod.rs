@@ -31,6 +31,7 @@
 //! and ID (a unique index); sent again, it is answered as a duplicate of the
 //! message it was stored as.
 
+mod accounts;
 mod rows;
 mod schema;
 mod search;
@@ -54,9 +55,10 @@ use super::{
 use crate::desk::DeskId;
 use crate::ids::Asker;
 use rows::{count_after, for_newest_after, recent_in};
-use schema::describe;
-pub use schema::{open_database, Lock};
+use schema::{describe, open_database, Lock};
 use search::Searcher;
+
+pub use accounts::SqliteAccounts;
 
 /// Requests waiting for the storage thread before the loop is told it is
 /// busy: at one batch per loop pass, seconds of traffic on a stalled disk.
