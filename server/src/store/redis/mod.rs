@@ -11,6 +11,9 @@
 //! heartbeat per server (see [`writer`]), the rooms, and the accounts of
 //! `--auth token` ([`accounts`]).
 //!
+//! Searches run on each server over an index of its own, filled from the
+//! stream at start and fed by the reader ([`search`]).
+//!
 //! # Why helper threads and not the loop's own poll
 //!
 //! The blocking `redis` client runs on two threads, like the SQLite log's
@@ -62,19 +65,22 @@ use chat_shared::MessageId;
 
 use crate::config::RedisTarget;
 
+use super::sqlite::Searcher;
 use super::{
     Asker, Busy, Completion, Holder, Message, NameClaim, RemoteMember, Request, RoomState,
-    SearchRefusal, SharedRoom, Store, Topic,
+    SharedRoom, Store, Topic,
 };
 
 mod accounts;
 pub mod entry;
 mod reader;
+mod search;
 mod writer;
 
 pub use accounts::RedisAccounts;
 
 use entry::{parse_entry, parse_member, Entry, Keys};
+use search::{IndexFeed, StreamIndex};
 
 /// Entries the stream keeps (`MAXLEN ~`, so Redis keeps a few more): far
 /// more than a resume replays ([`super::REPLAY_LIMIT`]), a few tens of
@@ -114,10 +120,10 @@ pub struct RedisStore {
     jobs: Option<SyncSender<writer::Job>>,
     /// Replays for the reader.
     replays: Option<SyncSender<reader::Replay>>,
-    /// From both threads.
+    /// From the reader, the writer and the search thread.
     done: Option<Receiver<Completion>>,
-    /// Answers made without Redis (searches), not yet collected.
-    answered: Vec<Completion>,
+    /// Searches this server's index of the stream ([`search`]).
+    searcher: Option<Searcher>,
     /// Tells the reader to stop.
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
@@ -191,14 +197,14 @@ impl RedisStore {
             jobs: None,
             replays: None,
             done: None,
-            answered: Vec::new(),
+            searcher: None,
             stop: Arc::new(AtomicBool::new(false)),
             threads: Vec::new(),
         })
     }
 
-    /// Starts the reader and the writer; they wake `waker` whenever answers
-    /// are ready.
+    /// Starts the reader, the writer and the search thread; they wake
+    /// `waker` whenever answers are ready.
     pub fn start(&mut self, waker: Arc<Waker>) -> io::Result<()> {
         if self.jobs.is_some() {
             return Ok(());
@@ -210,6 +216,18 @@ impl RedisStore {
         let _ = done_sender.try_send(Completion::Roster(std::mem::take(&mut self.roster)));
         let signals = Arc::new(reader::ReaderSignals::default());
         let keys = Keys::new(&self.office);
+        let feed = Arc::new(IndexFeed::default());
+        let index = StreamIndex::new(
+            self.client.clone(),
+            keys.clone(),
+            self.last_at_start,
+            Arc::clone(&feed),
+        )?;
+        self.searcher = Some(Searcher::start(
+            index,
+            done_sender.clone(),
+            Arc::clone(&waker),
+        )?);
         let reader = reader::Reader {
             client: self.client.clone(),
             keys: keys.clone(),
@@ -219,6 +237,7 @@ impl RedisStore {
             stop: Arc::clone(&self.stop),
             replays: incoming_replays,
             signals: Arc::clone(&signals),
+            feed,
         };
         let writer = writer::Writer::new(
             self.client.clone(),
@@ -273,7 +292,6 @@ impl Store for RedisStore {
     }
 
     fn can_search(&self) -> bool {
-        // Asked, it says why not (see `submit`).
         true
     }
 
@@ -337,19 +355,14 @@ impl Store for RedisStore {
                     }
                     _ => unreachable!("the job sent is the job handed back"),
                 }),
-            // The rules ask only a store that searches.
-            Request::Search { asker, .. } => {
-                self.answered.push(Completion::SearchFailed {
-                    asker,
-                    why: SearchRefusal::Failed("a Redis stream keeps no search index".into()),
-                });
-                Ok(())
-            }
+            Request::Search { .. } => match &self.searcher {
+                Some(searcher) => searcher.submit(request).map_err(Busy),
+                None => Err(Busy(request)),
+            },
         }
     }
 
     fn completions(&mut self, out: &mut Vec<Completion>) {
-        out.append(&mut self.answered);
         if let Some(done) = &self.done {
             out.extend(done.try_iter());
         }
@@ -358,14 +371,22 @@ impl Store for RedisStore {
     fn close(&mut self) -> Vec<Completion> {
         // The writer finishes its jobs, gives back this server's names and
         // tells the others its desks left; the reader stops at its next
-        // block's end (the writer's last act interrupts it).
+        // block's end (the writer's last act interrupts it); the search
+        // thread answers the searches queued.
         self.jobs = None;
         self.replays = None;
         self.stop.store(true, Ordering::SeqCst);
-        let mut answers = std::mem::take(&mut self.answered);
+        if let Some(searcher) = &mut self.searcher {
+            searcher.close_queue();
+        }
+        let mut answers = Vec::new();
         // Drained while waiting: a thread may be blocked handing over an
         // answer.
-        while self.threads.iter().any(|t| !t.is_finished()) {
+        let running = |store: &RedisStore| {
+            store.threads.iter().any(|t| !t.is_finished())
+                || store.searcher.as_ref().is_some_and(Searcher::is_running)
+        };
+        while running(self) {
             if let Some(done) = &self.done {
                 answers.extend(done.try_iter());
             }
@@ -373,6 +394,9 @@ impl Store for RedisStore {
         }
         for thread in self.threads.drain(..) {
             let _ = thread.join();
+        }
+        if let Some(mut searcher) = self.searcher.take() {
+            searcher.stop();
         }
         if let Some(done) = self.done.take() {
             answers.extend(done.try_iter());

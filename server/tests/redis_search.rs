@@ -1,0 +1,289 @@
+//! `/search` on servers sharing an office on Redis: real `chat-server`
+//! processes on one real `redis-server`. Each server searches its own index
+//! of the stream: it finds what was said on another server, shows each desk
+//! only what it may see (its rooms, its own direct messages), indexes what
+//! the stream kept before it started, keeps answering with Redis frozen or
+//! gone, and a storm of searches does not hold up the messages.
+
+mod common;
+mod frozen_redis;
+
+use chat_shared::ServerLine;
+
+use common::redis::{Persistence, RedisServer};
+use common::{Client, Next, ServerProcess, TIMEOUT};
+use frozen_redis::Frozen;
+
+/// The office the tests' servers share.
+const OFFICE: &str = "search-test";
+
+/// A server on `redis`'s office whose search index is filled.
+#[track_caller]
+fn server_on(redis: &RedisServer) -> ServerProcess {
+    let server = ServerProcess::start(&[
+        "--redis",
+        &redis.url(),
+        "--office",
+        OFFICE,
+        "--rate-limit",
+        "0",
+    ]);
+    server.wait_for_log("[*] Search index ready");
+    server
+}
+
+/// A desk that took `name` (with `secret`, to be the desk that has it);
+/// returns it and its desk secret.
+#[track_caller]
+fn desk(server: &ServerProcess, name: &str, secret: Option<&str>) -> (Client, String) {
+    let mut client = Client::connect(server.addr());
+    match secret {
+        Some(secret) => client.send_line(&format!("/join {name} {secret}")),
+        None => client.send_line(&format!("/join {name}")),
+    }
+    let welcome = client.wait_for(&format!("WELCOME for {name}"), |line| {
+        line.starts_with(&format!("WELCOME<SEP>{name}<SEP>"))
+    });
+    let Ok(ServerLine::Welcome { desk, .. }) = ServerLine::parse(&welcome) else {
+        panic!("expected a WELCOME, got {welcome:?}");
+    };
+    let secret = desk.to_string();
+    (client, secret)
+}
+
+/// Sends `/search WORDS` and returns the results as `name:text`, with
+/// `#room ` before a room's and `>to` after the writer of a direct message.
+#[track_caller]
+fn search(client: &mut Client, words: &str) -> Vec<String> {
+    client.send_line(&format!("/search {words}"));
+    let head = client.wait_for("SEARCH or ERR", |line| {
+        line.starts_with("SEARCH<SEP>") || line.starts_with("ERR<SEP>")
+    });
+    let count = match ServerLine::parse(&head) {
+        Ok(ServerLine::Searched { count }) => count,
+        _ => panic!("expected search results, got {head:?}"),
+    };
+    (0..count)
+        .map(|_| match ServerLine::parse(&client.line()) {
+            Ok(ServerLine::Found(found)) => match found.to {
+                Some(to) => format!("{}>{to}:{}", found.chat.name, found.chat.text),
+                None => format!("{}:{}", found.chat.name, found.chat.text),
+            },
+            Ok(ServerLine::RoomFound(found)) => {
+                format!("{} {}:{}", found.room, found.chat.name, found.chat.text)
+            }
+            other => panic!("expected a FOUND line, got {other:?}"),
+        })
+        .collect()
+}
+
+/// Joins `room` and waits to be in it.
+#[track_caller]
+fn join_room(client: &mut Client, room: &str) {
+    client.send_line(&format!("/room join {room}"));
+    client.wait_for(&format!("INROOM for {room}"), |line| {
+        line.starts_with(&format!("INROOM<SEP>{room}<SEP>"))
+    });
+}
+
+/// Waits for a line ending with `<SEP>TEXT` (a message of any kind).
+#[track_caller]
+fn wait_for_text(client: &mut Client, text: &str) -> String {
+    client.wait_for(text, |line| line.ends_with(&format!("<SEP>{text}")))
+}
+
+#[test]
+fn a_search_finds_what_was_said_on_another_server_as_the_desk_may_see_it() {
+    let Some(redis) = RedisServer::start_or_skip(Persistence::None) else {
+        return;
+    };
+    let (a, b) = (server_on(&redis), server_on(&redis));
+    let (mut alice, _) = desk(&a, "alice", None);
+    let (mut carol, _) = desk(&a, "carol", None);
+    let (mut bob, _) = desk(&b, "bob", None);
+    let (mut eve, _) = desk(&b, "eve", None);
+    alice.wait_for("bob's JOIN", |line| common::is_join(line, "bob"));
+
+    alice.send_line("alice<SEP>quarterly report due friday");
+    wait_for_text(&mut bob, "quarterly report due friday");
+    join_room(&mut alice, "#dev");
+    join_room(&mut bob, "#dev");
+    alice.send_line("/to #dev quarterly build goes out");
+    wait_for_text(&mut bob, "quarterly build goes out");
+    alice.send_line("/room join #hr private");
+    alice.wait_for("INROOM for #hr", |line| {
+        line.starts_with("INROOM<SEP>#hr<SEP>")
+    });
+    alice.send_line("/room invite #hr bob");
+    bob.wait_for("INVITED", |line| line == "INVITED<SEP>#hr<SEP>alice");
+    join_room(&mut bob, "#hr");
+    alice.send_line("/to #hr quarterly salaries are confidential");
+    wait_for_text(&mut bob, "quarterly salaries are confidential");
+    alice.send_line("/msg bob quarterly secret plan");
+    wait_for_text(&mut bob, "quarterly secret plan");
+
+    // Bob has seen all four, so server B has them in its index.
+    assert_eq!(
+        search(&mut bob, "QUARTERLY"),
+        [
+            "alice:quarterly report due friday",
+            "#dev alice:quarterly build goes out",
+            "#hr alice:quarterly salaries are confidential",
+            "alice>bob:quarterly secret plan",
+        ]
+    );
+    assert_eq!(
+        search(&mut bob, "#hr quarterly"),
+        ["#hr alice:quarterly salaries are confidential"]
+    );
+    // On the same server, eve is in #main only: no private room, no
+    // direct message of others.
+    assert_eq!(
+        search(&mut eve, "quarterly"),
+        ["alice:quarterly report due friday"]
+    );
+    eve.send_line("/search #hr salaries");
+    eve.wait_for("no-such-room", |line| {
+        line.starts_with("ERR<SEP>no-such-room<SEP>")
+    });
+    assert!(
+        !String::from_utf8_lossy(eve.received()).contains("confidential")
+            && !String::from_utf8_lossy(eve.received()).contains("secret plan"),
+        "nothing of #hr or of the direct message reached eve"
+    );
+    // On server A, the direct message is the writer's too, and nobody
+    // else's.
+    assert_eq!(
+        search(&mut alice, "secret"),
+        ["alice>bob:quarterly secret plan"]
+    );
+    assert!(search(&mut carol, "secret").is_empty());
+}
+
+#[test]
+fn a_server_started_later_indexes_what_the_stream_kept() {
+    let Some(redis) = RedisServer::start_or_skip(Persistence::None) else {
+        return;
+    };
+    let a = server_on(&redis);
+    let (mut alice, _) = desk(&a, "alice", None);
+    let (mut bob, bob_secret) = desk(&a, "bob", None);
+    // More than one page of the fill (500 entries).
+    const SAID: usize = 520;
+    for n in 0..SAID {
+        alice.send_line(&format!("alice<SEP>line {n} marker{n}"));
+    }
+    wait_for_text(&mut bob, &format!("line {} marker{}", SAID - 1, SAID - 1));
+    alice.send_line("/msg bob the old secret");
+    wait_for_text(&mut bob, "the old secret");
+    drop(bob);
+
+    let c = server_on(&redis);
+    let log = c.wait_for_log("[*] Search index ready");
+    let indexed: usize = log
+        .split("[*] Search index ready messages=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|count| count.parse().ok())
+        .unwrap_or_else(|| panic!("expected a count of messages indexed in {log:?}"));
+    assert_eq!(indexed, SAID + 1, "{log}");
+    let (mut back, _) = desk(&c, "bob", Some(&bob_secret));
+    assert_eq!(search(&mut back, "marker0"), ["alice:line 0 marker0"]);
+    assert_eq!(search(&mut back, "marker519"), ["alice:line 519 marker519"]);
+    assert_eq!(search(&mut back, "secret"), ["alice>bob:the old secret"]);
+    let (mut stranger, _) = desk(&c, "mallory", None);
+    assert!(search(&mut stranger, "secret").is_empty());
+}
+
+#[test]
+fn with_redis_frozen_or_gone_a_search_answers_from_the_local_index() {
+    let Some(mut redis) = RedisServer::start_or_skip(Persistence::None) else {
+        return;
+    };
+    let a = server_on(&redis);
+    let (mut alice, _) = desk(&a, "alice", None);
+    alice.send_line("alice<SEP>said before the outage");
+    wait_for_text(&mut alice, "said before the outage");
+
+    let frozen = Frozen::freeze(&redis);
+    assert_eq!(
+        search(&mut alice, "outage"),
+        ["alice:said before the outage"]
+    );
+    alice.send_line("/ping");
+    alice.wait_for("PONG while Redis is frozen", |line| line == "PONG");
+    drop(frozen);
+
+    redis.kill();
+    alice.wait_for("the NOTE that messages cannot be saved", |line| {
+        line.starts_with("NOTE<SEP>") && line.contains("cannot save")
+    });
+    assert_eq!(
+        search(&mut alice, "outage"),
+        ["alice:said before the outage"]
+    );
+}
+
+/// Forty desks ask two hundred searches at once on one server while a desk
+/// on the other server talks: every message arrives, in order, and every
+/// search is answered (results, or `search-busy`).
+#[test]
+fn a_storm_of_searches_does_not_hold_up_the_messages() {
+    let Some(redis) = RedisServer::start_or_skip(Persistence::None) else {
+        return;
+    };
+    let (a, b) = (server_on(&redis), server_on(&redis));
+    let (mut alice, _) = desk(&a, "alice", None);
+    let (mut bob, _) = desk(&b, "bob", None);
+    for n in 0..50 {
+        alice.send_line(&format!("alice<SEP>warm-up {n} about lunch"));
+    }
+    wait_for_text(&mut bob, "warm-up 49 about lunch");
+
+    const SEARCHERS: usize = 40;
+    const EACH: usize = 5;
+    const SAID: usize = 100;
+    let mut searchers: Vec<Client> = (0..SEARCHERS)
+        .map(|n| desk(&b, &format!("searcher{n}"), None).0)
+        .collect();
+    for searcher in &mut searchers {
+        for _ in 0..EACH {
+            searcher.send_line("/search lunch");
+        }
+    }
+    for n in 0..SAID {
+        alice.send_line(&format!("alice<SEP>during the storm {n}"));
+    }
+    let mut said = Vec::new();
+    while said.len() < SAID {
+        match bob.next(TIMEOUT) {
+            Next::Line(line) => {
+                if let Some((_, text)) = common::msg(&line) {
+                    if text.starts_with("during the storm ") {
+                        said.push(text);
+                    }
+                }
+            }
+            other => panic!("expected the storm's messages, got {other:?} after {said:?}"),
+        }
+    }
+    let expected: Vec<String> = (0..SAID).map(|n| format!("during the storm {n}")).collect();
+    assert_eq!(said, expected, "every message, in order");
+
+    let mut found = 0;
+    for searcher in &mut searchers {
+        for answer in 0..EACH {
+            let line = searcher.wait_for("an answer to a search", |line| {
+                line.starts_with("SEARCH<SEP>") || line.starts_with("ERR<SEP>")
+            });
+            assert!(
+                line.starts_with("SEARCH<SEP>") || line.starts_with("ERR<SEP>search-busy<SEP>"),
+                "answer {answer}: {line}"
+            );
+            if line == "SEARCH<SEP>20" {
+                found += 1;
+            }
+        }
+    }
+    assert!(found > 0, "no search found the warm-up's lunch");
+}
