@@ -8,14 +8,24 @@
 mod common;
 mod frozen_redis;
 
-use chat_shared::ServerLine;
+use std::time::{Duration, Instant};
 
+use common::desks::{desk, desk_with, in_room, join_room, say_in, search, wait_for_text, Desk};
 use common::redis::{Persistence, RedisServer};
 use common::{Client, Next, ServerProcess, TIMEOUT};
 use frozen_redis::Frozen;
 
 /// The office the tests' servers share.
 const OFFICE: &str = "search-test";
+
+/// How long the server waits for Redis before it counts as away (its
+/// `CONNECT_TIMEOUT`, for connecting, reading and writing alike). An answer
+/// that came sooner did not wait on a frozen Redis.
+const REDIS_WAIT: Duration = Duration::from_secs(2);
+
+/// How long the loop may take to answer a line that needs no store, on a
+/// loaded machine: far below [`REDIS_WAIT`].
+const PROMPTLY: Duration = Duration::from_millis(500);
 
 /// A server on `redis`'s office whose search index is filled.
 #[track_caller]
@@ -32,76 +42,16 @@ fn server_on(redis: &RedisServer) -> ServerProcess {
     server
 }
 
-/// A desk that took `name` (with `secret`, to be the desk that has it);
-/// returns it and its desk secret.
-#[track_caller]
-fn desk(server: &ServerProcess, name: &str, secret: Option<&str>) -> (Client, String) {
-    let mut client = Client::connect(server.addr());
-    match secret {
-        Some(secret) => client.send_line(&format!("/join {name} {secret}")),
-        None => client.send_line(&format!("/join {name}")),
-    }
-    let welcome = client.wait_for(&format!("WELCOME for {name}"), |line| {
-        line.starts_with(&format!("WELCOME<SEP>{name}<SEP>"))
-    });
-    let Ok(ServerLine::Welcome { desk, .. }) = ServerLine::parse(&welcome) else {
-        panic!("expected a WELCOME, got {welcome:?}");
-    };
-    let secret = desk.to_string();
-    (client, secret)
-}
-
-/// Sends `/search WORDS` and returns the results as `name:text`, with
-/// `#room ` before a room's and `>to` after the writer of a direct message.
-#[track_caller]
-fn search(client: &mut Client, words: &str) -> Vec<String> {
-    client.send_line(&format!("/search {words}"));
-    let head = client.wait_for("SEARCH or ERR", |line| {
-        line.starts_with("SEARCH<SEP>") || line.starts_with("ERR<SEP>")
-    });
-    let count = match ServerLine::parse(&head) {
-        Ok(ServerLine::Searched { count }) => count,
-        _ => panic!("expected search results, got {head:?}"),
-    };
-    (0..count)
-        .map(|_| match ServerLine::parse(&client.line()) {
-            Ok(ServerLine::Found(found)) => match found.to {
-                Some(to) => format!("{}>{to}:{}", found.chat.name, found.chat.text),
-                None => format!("{}:{}", found.chat.name, found.chat.text),
-            },
-            Ok(ServerLine::RoomFound(found)) => {
-                format!("{} {}:{}", found.room, found.chat.name, found.chat.text)
-            }
-            other => panic!("expected a FOUND line, got {other:?}"),
-        })
-        .collect()
-}
-
-/// Joins `room` and waits to be in it.
-#[track_caller]
-fn join_room(client: &mut Client, room: &str) {
-    client.send_line(&format!("/room join {room}"));
-    client.wait_for(&format!("INROOM for {room}"), |line| {
-        line.starts_with(&format!("INROOM<SEP>{room}<SEP>"))
-    });
-}
-
-/// Waits for a line ending with `<SEP>TEXT` (a message of any kind).
-#[track_caller]
-fn wait_for_text(client: &mut Client, text: &str) -> String {
-    client.wait_for(text, |line| line.ends_with(&format!("<SEP>{text}")))
-}
-
 #[test]
 fn a_search_finds_what_was_said_on_another_server_as_the_desk_may_see_it() {
     let Some(redis) = RedisServer::start_or_skip(Persistence::None) else {
         return;
     };
     let (a, b) = (server_on(&redis), server_on(&redis));
-    let (mut alice, _) = desk(&a, "alice", None);
-    let (mut carol, _) = desk(&a, "carol", None);
-    let (mut bob, _) = desk(&b, "bob", None);
-    let (mut eve, _) = desk(&b, "eve", None);
+    let mut alice = desk(&a, "alice").client;
+    let mut carol = desk(&a, "carol").client;
+    let mut bob = desk(&b, "bob").client;
+    let mut eve = desk(&b, "eve").client;
     alice.wait_for("bob's JOIN", |line| common::is_join(line, "bob"));
 
     alice.send_line("alice<SEP>quarterly report due friday");
@@ -151,13 +101,26 @@ fn a_search_finds_what_was_said_on_another_server_as_the_desk_may_see_it() {
             && !String::from_utf8_lossy(eve.received()).contains("secret plan"),
         "nothing of #hr or of the direct message reached eve"
     );
-    // On server A, the direct message is the writer's too, and nobody
-    // else's.
+    // On server A, where #hr was made and its lines said, carol is an
+    // outsider too; the direct message is the writer's, and nobody else's.
     assert_eq!(
         search(&mut alice, "secret"),
         ["alice>bob:quarterly secret plan"]
     );
-    assert!(search(&mut carol, "secret").is_empty());
+    assert_eq!(
+        search(&mut carol, "quarterly"),
+        ["alice:quarterly report due friday"]
+    );
+    assert!(search(&mut carol, "salaries").is_empty());
+    carol.send_line("/search #hr salaries");
+    carol.wait_for("no-such-room", |line| {
+        line.starts_with("ERR<SEP>no-such-room<SEP>")
+    });
+    assert!(
+        !String::from_utf8_lossy(carol.received()).contains("confidential")
+            && !String::from_utf8_lossy(carol.received()).contains("secret plan"),
+        "nothing of #hr or of the direct message reached carol"
+    );
 }
 
 #[test]
@@ -166,8 +129,12 @@ fn a_server_started_later_indexes_what_the_stream_kept() {
         return;
     };
     let a = server_on(&redis);
-    let (mut alice, _) = desk(&a, "alice", None);
-    let (mut bob, bob_secret) = desk(&a, "bob", None);
+    let mut alice = desk(&a, "alice").client;
+    let Desk {
+        client: mut bob,
+        secret: bob_secret,
+        ..
+    } = desk(&a, "bob");
     // More than one page of the fill (500 entries).
     const SAID: usize = 520;
     for n in 0..SAID {
@@ -187,31 +154,90 @@ fn a_server_started_later_indexes_what_the_stream_kept() {
         .and_then(|count| count.parse().ok())
         .unwrap_or_else(|| panic!("expected a count of messages indexed in {log:?}"));
     assert_eq!(indexed, SAID + 1, "{log}");
-    let (mut back, _) = desk(&c, "bob", Some(&bob_secret));
+    let mut back = desk_with(&c, "bob", Some(&bob_secret)).client;
     assert_eq!(search(&mut back, "marker0"), ["alice:line 0 marker0"]);
     assert_eq!(search(&mut back, "marker519"), ["alice:line 519 marker519"]);
     assert_eq!(search(&mut back, "secret"), ["alice>bob:the old secret"]);
-    let (mut stranger, _) = desk(&c, "mallory", None);
+    let mut stranger = desk(&c, "mallory").client;
     assert!(search(&mut stranger, "secret").is_empty());
 }
 
+/// The index is a temporary file each run of the server deletes: a server
+/// that restarts builds it again from the stream, with what was said while
+/// it was down, and a desk that comes back searches its rooms as before.
+#[test]
+fn after_a_restart_the_index_is_built_again_from_the_stream() {
+    let Some(redis) = RedisServer::start_or_skip(Persistence::None) else {
+        return;
+    };
+    let (mut a, b) = (server_on(&redis), server_on(&redis));
+    let mut alice = desk(&a, "alice");
+    let mut bob = desk(&b, "bob").client;
+    alice
+        .client
+        .send_line("alice<SEP>the roadmap before the restart");
+    wait_for_text(&mut bob, "the roadmap before the restart");
+    join_room(&mut alice.client, "#dev");
+    say_in(&mut alice.client, "#dev", "the roadmap of #dev");
+    a.signal(libc::SIGKILL);
+    a.wait_exit(TIMEOUT).expect("killed");
+    bob.send_line("bob<SEP>the roadmap while A was down");
+    wait_for_text(&mut bob, "the roadmap while A was down");
+
+    let a = server_on(&redis);
+    let mut alice = desk_with(&a, "alice", Some(&alice.secret)).client;
+    in_room(&mut alice, "#dev");
+    assert_eq!(
+        search(&mut alice, "roadmap"),
+        [
+            "alice:the roadmap before the restart",
+            "#dev alice:the roadmap of #dev",
+            "bob:the roadmap while A was down",
+        ]
+    );
+    let mut carol = desk(&a, "carol").client;
+    assert_eq!(
+        search(&mut carol, "roadmap"),
+        [
+            "alice:the roadmap before the restart",
+            "bob:the roadmap while A was down",
+        ],
+        "#dev is searched by its members only"
+    );
+}
+
+/// With Redis frozen, a search is answered from the local index before any
+/// wait on Redis could have ended, and the loop goes on answering the
+/// desks while a message waits for Redis; with Redis gone, the same.
 #[test]
 fn with_redis_frozen_or_gone_a_search_answers_from_the_local_index() {
     let Some(mut redis) = RedisServer::start_or_skip(Persistence::None) else {
         return;
     };
     let a = server_on(&redis);
-    let (mut alice, _) = desk(&a, "alice", None);
+    let mut alice = desk(&a, "alice").client;
     alice.send_line("alice<SEP>said before the outage");
     wait_for_text(&mut alice, "said before the outage");
 
+    let mut bob = desk(&a, "bob").client;
+
     let frozen = Frozen::freeze(&redis);
+    // The writer now waits on Redis with this message.
+    bob.send_line("bob<SEP>said during the outage");
+    let asked = Instant::now();
     assert_eq!(
         search(&mut alice, "outage"),
         ["alice:said before the outage"]
     );
-    alice.send_line("/ping");
-    alice.wait_for("PONG while Redis is frozen", |line| line == "PONG");
+    assert!(
+        asked.elapsed() < REDIS_WAIT,
+        "the search took {:?}",
+        asked.elapsed()
+    );
+    bob.send_line("/who");
+    bob.wait_for_within(PROMPTLY, "WHO while Redis is frozen", |line| {
+        line.starts_with("WHO<SEP>")
+    });
     drop(frozen);
 
     redis.kill();
@@ -233,8 +259,8 @@ fn a_storm_of_searches_does_not_hold_up_the_messages() {
         return;
     };
     let (a, b) = (server_on(&redis), server_on(&redis));
-    let (mut alice, _) = desk(&a, "alice", None);
-    let (mut bob, _) = desk(&b, "bob", None);
+    let mut alice = desk(&a, "alice").client;
+    let mut bob = desk(&b, "bob").client;
     for n in 0..50 {
         alice.send_line(&format!("alice<SEP>warm-up {n} about lunch"));
     }
@@ -244,7 +270,7 @@ fn a_storm_of_searches_does_not_hold_up_the_messages() {
     const EACH: usize = 5;
     const SAID: usize = 100;
     let mut searchers: Vec<Client> = (0..SEARCHERS)
-        .map(|n| desk(&b, &format!("searcher{n}"), None).0)
+        .map(|n| desk(&b, &format!("searcher{n}")).client)
         .collect();
     for searcher in &mut searchers {
         for _ in 0..EACH {

@@ -10,6 +10,7 @@
 // Each test binary uses its own subset of these helpers.
 #![allow(dead_code)]
 
+pub mod desks;
 pub mod tls;
 
 use std::io::{self, BufRead, BufReader, Read, Write};
