@@ -250,6 +250,61 @@ fn with_redis_frozen_or_gone_a_search_answers_from_the_local_index() {
     );
 }
 
+/// While the index cannot be filled a search is refused as still
+/// indexing (`search-busy`), and with Redis frozen too it is refused as
+/// soon as it is asked: the fill waits on Redis, searches do not. The
+/// server's Redis user here may not run XRANGE, which only the fill uses,
+/// so the index stays unfilled for as long as the test needs.
+#[test]
+fn while_the_index_cannot_fill_searches_are_refused_at_once_even_with_redis_frozen() {
+    let Some(redis) = RedisServer::start_or_skip(Persistence::None) else {
+        return;
+    };
+    let earlier = server_on(&redis);
+    let mut alice = desk(&earlier, "alice").client;
+    alice.send_line("alice<SEP>a line the fill would read");
+    wait_for_text(&mut alice, "a line the fill would read");
+    drop((alice, earlier));
+    assert_eq!(
+        redis.command(&[
+            "ACL", "SETUSER", "nofill", "on", ">secret", "~*", "&*", "+@all", "-xrange"
+        ]),
+        "+OK"
+    );
+    let url = redis.url().replace("redis://", "redis://nofill:secret@");
+    let server = ServerProcess::start(&["--redis", &url, "--office", OFFICE]);
+    server.wait_for_log("[!] The search index cannot read the stream yet");
+    let mut searchers: Vec<Client> = (0..3)
+        .map(|n| desk(&server, &format!("searcher{n}")).client)
+        .collect();
+    let mut bob = desk(&server, "bob").client;
+    let refused =
+        |line: &str| line.starts_with("ERR<SEP>search-busy<SEP>") && line.contains("indexing");
+    searchers[0].send_line("/search line");
+    searchers[0].wait_for("still indexing", refused);
+
+    let _frozen = Frozen::freeze(&redis);
+    // Whatever the fill is waiting for, the searches do not wait for it:
+    // all are refused before one wait on Redis could end (not one wait
+    // each, as when the fill ran in front of each search).
+    let asked = Instant::now();
+    for searcher in &mut searchers {
+        searcher.send_line("/search line");
+    }
+    bob.send_line("/who");
+    bob.wait_for_within(PROMPTLY, "WHO while Redis is frozen", |line| {
+        line.starts_with("WHO<SEP>")
+    });
+    for searcher in &mut searchers {
+        searcher.wait_for("still indexing", refused);
+    }
+    assert!(
+        asked.elapsed() < REDIS_WAIT,
+        "three searches took {:?}",
+        asked.elapsed()
+    );
+}
+
 /// Forty desks ask two hundred searches at once on one server while a desk
 /// on the other server talks: every message arrives, in order, and every
 /// search is answered (results, or `search-busy`).

@@ -222,6 +222,7 @@ impl RedisStore {
             keys.clone(),
             self.last_at_start,
             Arc::clone(&feed),
+            Arc::clone(&self.stop),
         )?;
         self.searcher = Some(Searcher::start(
             index,

@@ -5,11 +5,14 @@
 //! thread, query and visibility rules as the room's log file (rooms in the
 //! desk's scope; direct messages for their two desks only).
 //!
-//! - **Filled at start, on the search thread**: the messages the stream
-//!   keeps up to its newest entry at open are read a page at a time
-//!   (`XRANGE`, oldest first) between searches, so serving starts at once.
-//!   Until the fill is done a search is refused as still indexing
-//!   (`search-busy`) rather than answered over part of the office.
+//! - **Filled at start**: the messages the stream keeps up to its newest
+//!   entry at open are read a page at a time (`XRANGE`, oldest first) by a
+//!   fill thread of its own, which hands the pages over through a short
+//!   channel; the search thread indexes a page between searches. Serving
+//!   starts at once, and a search never waits on Redis: with Redis slow or
+//!   frozen it is the fill thread that waits. Until the fill is done a
+//!   search is refused as still indexing (`search-busy`) rather than
+//!   answered over part of the office.
 //! - **Fed as it goes**: the reader offers every message it reads to the
 //!   index ([`IndexFeed`]) before handing it to the loop, so a message a
 //!   desk has seen is found by its next search. The reader never waits on
@@ -29,6 +32,8 @@
 
 use std::collections::VecDeque;
 use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -49,6 +54,14 @@ const FEED_INTERVAL: Duration = Duration::from_millis(250);
 
 /// The longest wait between two tries to read the stream for the fill.
 const RETRY_MAX: Duration = Duration::from_secs(2);
+
+/// Pages of the fill read ahead of the index: the fill thread waits when
+/// the search thread is this far behind, so the fill's memory is bounded.
+const FILL_PAGES_WAITING: usize = 4;
+
+/// How often the search thread looks for a page of the fill when none was
+/// waiting (the fill thread is reading, or waiting on Redis).
+const FILL_LOOK_INTERVAL: Duration = Duration::from_millis(20);
 
 /// Bits of a row number that hold the stream ID's sequence number; the
 /// rest hold its milliseconds (enough until the year 2248).
@@ -93,60 +106,67 @@ impl IndexFeed {
 pub struct StreamIndex {
     index: MessageIndex,
     feed: Arc<IndexFeed>,
-    /// The fill from the stream, while it is not done.
-    fill: Option<Fill>,
+    /// Pages from the fill thread, while it is not done.
+    fill: Option<Receiver<Vec<Message>>>,
     /// Whether the log was told the index is ready.
     told_ready: bool,
 }
 
 impl StreamIndex {
-    /// An empty index of the stream `keys` name, to be filled with its
-    /// entries up to `newest` (the newest at open; the reader reads on from
-    /// there) and fed from `feed`.
+    /// An empty index of the stream `keys` name, fed from `feed`, and the
+    /// fill thread that reads the stream's entries up to `newest` (the
+    /// newest at open; the reader reads on from there) for it, until done
+    /// or `stop`.
     pub fn new(
         client: redis::Client,
         keys: Keys,
         newest: MessageId,
         feed: Arc<IndexFeed>,
+        stop: Arc<AtomicBool>,
     ) -> io::Result<StreamIndex> {
-        let fill = (newest != MessageId::ZERO).then(|| Fill {
-            client,
-            keys,
-            connection: None,
-            after: None,
-            newest,
-            retry: Duration::ZERO,
-        });
+        let index = MessageIndex::open(STREAM_MAX_ENTRIES)?;
+        let fill = if newest == MessageId::ZERO {
+            None
+        } else {
+            let (pages, taken) = mpsc::sync_channel(FILL_PAGES_WAITING);
+            let fill = Fill {
+                client,
+                keys,
+                connection: None,
+                after: None,
+                newest,
+            };
+            // Not joined at close: the loop needs nothing from it, and it
+            // ends by itself (done, the index gone, or `stop`), at worst
+            // after one wait on Redis.
+            std::thread::Builder::new()
+                .name("chat-redis-fill".to_string())
+                .spawn(move || fill.run(&pages, &stop))?;
+            Some(taken)
+        };
         Ok(StreamIndex {
-            index: MessageIndex::open(STREAM_MAX_ENTRIES)?,
+            index,
             feed,
             fill,
             told_ready: false,
         })
     }
 
-    /// Takes one page of the fill; says whether the fill is done.
+    /// Takes one page of the fill, if one is waiting; says whether the fill
+    /// is done.
     fn fill_step(&mut self, rows: &mut Vec<(i64, Message)>) -> IndexState {
-        let Some(fill) = &mut self.fill else {
+        let Some(pages) = &self.fill else {
             return IndexState::Ready(Some(FEED_INTERVAL));
         };
-        match fill.next_page() {
-            Ok(Page::More(messages)) => {
-                rows.extend(with_rows(messages));
+        match pages.try_recv() {
+            Ok(page) => {
+                rows.extend(with_rows(page));
                 IndexState::Filling(Duration::ZERO)
             }
-            Ok(Page::Last(messages)) => {
-                rows.extend(with_rows(messages));
+            Err(TryRecvError::Empty) => IndexState::Filling(FILL_LOOK_INTERVAL),
+            Err(TryRecvError::Disconnected) => {
                 self.fill = None;
                 IndexState::Ready(Some(FEED_INTERVAL))
-            }
-            Err(e) => {
-                if fill.retry.is_zero() {
-                    tracing::warn!(error = %e, "[!] The search index cannot read the stream yet; retrying");
-                }
-                fill.connection = None;
-                fill.retry = (fill.retry * 2).clamp(Duration::from_millis(100), RETRY_MAX);
-                IndexState::Filling(fill.retry)
             }
         }
     }
@@ -184,7 +204,7 @@ fn with_rows(messages: impl IntoIterator<Item = Message>) -> impl Iterator<Item 
         .filter_map(|message| Some((row_of(message.id)?, message)))
 }
 
-/// Where the fill is in the stream.
+/// The fill thread's place in the stream.
 struct Fill {
     client: redis::Client,
     keys: Keys,
@@ -194,8 +214,6 @@ struct Fill {
     after: Option<String>,
     /// The newest entry at open: the fill stops there.
     newest: MessageId,
-    /// The wait before the next try; zero while the stream answers.
-    retry: Duration,
 }
 
 /// One page of the fill.
@@ -205,6 +223,36 @@ enum Page {
 }
 
 impl Fill {
+    /// Reads the stream up to [`Fill::newest`] into `pages`, trying again
+    /// (backing off to [`RETRY_MAX`]) while Redis cannot be read; ends when
+    /// done (dropping `pages` says so), when the index is gone, or at
+    /// `stop`.
+    fn run(mut self, pages: &SyncSender<Vec<Message>>, stop: &AtomicBool) {
+        let mut retry = Duration::ZERO;
+        while !stop.load(Ordering::SeqCst) {
+            match self.next_page() {
+                Ok(Page::More(messages)) => {
+                    retry = Duration::ZERO;
+                    if pages.send(messages).is_err() {
+                        return;
+                    }
+                }
+                Ok(Page::Last(messages)) => {
+                    let _ = pages.send(messages);
+                    return;
+                }
+                Err(e) => {
+                    if retry.is_zero() {
+                        tracing::warn!(error = %e, "[!] The search index cannot read the stream yet; retrying");
+                    }
+                    self.connection = None;
+                    retry = (retry * 2).clamp(Duration::from_millis(100), RETRY_MAX);
+                    std::thread::sleep(retry);
+                }
+            }
+        }
+    }
+
     fn next_page(&mut self) -> redis::RedisResult<Page> {
         let mut connection = match self.connection.take() {
             Some(connection) => connection,
@@ -221,7 +269,6 @@ impl Fill {
             PAGE_ENTRIES,
         )?;
         self.connection = Some(connection);
-        self.retry = Duration::ZERO;
         let messages = page
             .ids
             .iter()
