@@ -30,16 +30,7 @@ const PROMPTLY: Duration = Duration::from_millis(500);
 /// A server on `redis`'s office whose search index is filled.
 #[track_caller]
 fn server_on(redis: &RedisServer) -> ServerProcess {
-    let server = ServerProcess::start(&[
-        "--redis",
-        &redis.url(),
-        "--office",
-        OFFICE,
-        "--rate-limit",
-        "0",
-    ]);
-    server.wait_for_log("[*] Search index ready");
-    server
+    redis.office_server(OFFICE)
 }
 
 #[test]

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::TIMEOUT;
+use super::{ServerProcess, TIMEOUT};
 
 /// Tries at a free port before giving up: another process may take the
 /// port between our probe and Redis's bind.
@@ -95,6 +95,23 @@ impl RedisServer {
             self.port,
             self.log()
         );
+    }
+
+    /// A `chat-server` in office `office` of this Redis, without a rate
+    /// limit, once its search index is filled (so a search is answered
+    /// over everything the stream holds).
+    #[track_caller]
+    pub fn office_server(&self, office: &str) -> ServerProcess {
+        let server = ServerProcess::start(&[
+            "--redis",
+            &self.url(),
+            "--office",
+            office,
+            "--rate-limit",
+            "0",
+        ]);
+        server.wait_for_log("[*] Search index ready");
+        server
     }
 
     /// Sends one command (its arguments as a RESP array) and returns the
