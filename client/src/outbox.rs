@@ -262,11 +262,11 @@ impl Outbox {
     /// Keeps a line typed while there is no connection (or no name yet)
     /// until the desk is back; returns how many such lines wait.
     pub fn queue(&mut self, line: Outgoing) -> Result<usize, QueueFull> {
-        if self.unsent() >= MAX_WAITING_LINES {
+        if self.never_sent() >= MAX_WAITING_LINES {
             return Err(QueueFull);
         }
         self.push(line);
-        Ok(self.unsent())
+        Ok(self.never_sent())
     }
 
     /// Takes a line typed in the room, to send now.
@@ -286,24 +286,24 @@ impl Outbox {
     }
 
     /// How many lines never went out.
-    fn unsent(&self) -> usize {
+    fn never_sent(&self) -> usize {
         self.entries.iter().filter(|e| e.sends == 0).count()
     }
 
     /// Whether any line never went out.
     pub fn has_unsent(&self) -> bool {
-        self.unsent() > 0
+        self.never_sent() > 0
     }
 
     /// Drops the lines that never went out (the user left); returns how
     /// many there were, and how many others are not settled.
     pub fn discard(&mut self) -> (usize, usize) {
-        let unsent = self.unsent();
-        let unsettled = self.entries.len() - unsent;
+        let never_sent = self.never_sent();
+        let unsettled = self.entries.len() - never_sent;
         self.entries.clear();
         self.awaiting.clear();
         self.unconfirmed.clear();
-        (unsent, unsettled)
+        (never_sent, unsettled)
     }
 
     /// The next line to send as `name` at `now`, if one may go: marked as
@@ -397,11 +397,23 @@ impl Outbox {
     }
 
     /// `ERR not-saved`: the oldest line awaiting the log's answer was not
-    /// stored, this time. Unless an earlier try may have been, it is given
-    /// back; else it goes out again.
+    /// stored, this time (an untagged line's answer, which names none).
     pub fn not_saved(&mut self, now: Instant) -> Option<Settled> {
         let tx = self.awaiting.pop_front()?;
-        let at = self.find(&tx)?;
+        self.not_stored(&tx, now)
+    }
+
+    /// `UNSENT`: the line tagged `tx` was not stored, this time.
+    pub fn unsent(&mut self, tx: &str, now: Instant) -> Option<Settled> {
+        self.tagging = Tagging::On;
+        self.answered(tx);
+        self.not_stored(tx, now)
+    }
+
+    /// The line tagged `tx` was not stored by this try. Unless an earlier
+    /// try may have been, it is given back; else it goes out again.
+    fn not_stored(&mut self, tx: &str, now: Instant) -> Option<Settled> {
+        let at = self.find(tx)?;
         if self.entries[at].is_tagged() {
             self.tagging = Tagging::On;
         }
@@ -792,6 +804,23 @@ mod tests {
         outbox.sent("p-2", id(9));
         assert_eq!(outbox.next_retry(), None);
         assert_eq!(next(&mut outbox, again + Duration::from_secs(60)), None);
+    }
+
+    #[test]
+    fn unsent_settles_the_line_it_names_not_the_oldest() {
+        let mut outbox = tagging_outbox();
+        outbox.push(room("first"));
+        outbox.push(room("second"));
+        let now = Instant::now();
+        next(&mut outbox, now);
+        next(&mut outbox, now);
+        assert_eq!(
+            outbox.unsent("p-3", now),
+            Some(Settled::NotStored(room("second")))
+        );
+        // The first still waits for its own answer.
+        outbox.sent("p-2", id(5));
+        assert_eq!(outbox.not_saved(now), None, "nothing else awaits");
     }
 
     #[test]

@@ -130,7 +130,9 @@ where
             };
             format!("[!] {}", clean(detail))
         }
-        ServerLine::Notice { text } | ServerLine::Unsure { detail: text, .. } => {
+        ServerLine::Notice { text }
+        | ServerLine::Unsure { detail: text, .. }
+        | ServerLine::Unsent { detail: text, .. } => {
             format!("[!] {}", clean(text))
         }
         // A room's messages with their room: which room is the current one

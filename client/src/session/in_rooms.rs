@@ -13,18 +13,6 @@ use crate::rooms::{GoRefused, Listed, Rooms};
 
 use super::{Flow, Session};
 
-/// How the server's `ERR not-saved` for a change to the rooms begins: the
-/// same code answers a message the log did not store, and only the words
-/// tell the two apart (a room change has no line of the user's to give
-/// back).
-const ROOM_CHANGE_NOT_SAVED: &str = "that change to the rooms";
-
-/// Whether an `ERR not-saved` with this detail is about a change to the
-/// rooms rather than a message.
-pub(super) fn about_rooms(detail: &str) -> bool {
-    detail.starts_with(ROOM_CHANGE_NOT_SAVED)
-}
-
 impl Session {
     /// `/join ROOM [private]`: the prompt waits for the answer, which makes
     /// the room the current one.

@@ -13,8 +13,6 @@
 mod in_rooms;
 mod sending;
 
-use in_rooms::about_rooms;
-
 use std::collections::VecDeque;
 use std::fmt;
 use std::io;
@@ -695,6 +693,11 @@ impl Session {
                 self.settled(settled, detail);
                 return self.flush();
             }
+            ServerLine::Unsent { tx, detail } => {
+                let settled = self.outbox.unsent(tx, Instant::now());
+                self.settled(settled, detail);
+                return self.flush();
+            }
             ServerLine::InRoom(info) => return self.entered(&info),
             ServerLine::Parted { room } => return self.parted(room),
             ServerLine::Rooms { count } => self.rooms_listed(|rooms| rooms.listing_starts(count)),
@@ -733,7 +736,6 @@ impl Session {
             {
                 return self.join_refused(code, detail);
             }
-            ErrorCode::NotSaved if about_rooms(detail) => return self.room_refused(code, detail),
             ErrorCode::NotSaved => {
                 match self.outbox.not_saved(Instant::now()) {
                     Some(settled) => self.settled(Some(settled), detail),
@@ -751,6 +753,7 @@ impl Session {
                 None => return self.room_refused(code, detail),
             },
             ErrorCode::BadRoom
+            | ErrorCode::RoomNotSaved
             | ErrorCode::NotInvited
             | ErrorCode::TooManyRooms
             | ErrorCode::RoomsTooFast => return self.room_refused(code, detail),
