@@ -183,6 +183,32 @@ impl RedisServer {
         self.child.as_ref().map(Child::id)
     }
 
+    /// Sends one command (its arguments as a RESP array) and returns the
+    /// first line of the reply, without its CRLF (`+OK`, `-ERR ...`): for
+    /// the commands that set Redis up (`ACL SETUSER`), whose reply is one
+    /// line.
+    #[track_caller]
+    pub fn command(&self, args: &[&str]) -> String {
+        let mut stream =
+            TcpStream::connect((Ipv4Addr::LOCALHOST, self.port)).expect("connect to redis-server");
+        stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+        let mut request = format!("*{}\r\n", args.len());
+        for arg in args {
+            request.push_str(&format!("${}\r\n{arg}\r\n", arg.len()));
+        }
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut reply = Vec::new();
+        let mut byte = [0u8; 1];
+        while !reply.ends_with(b"\r\n") {
+            stream
+                .read_exact(&mut byte)
+                .unwrap_or_else(|e| panic!("no reply to {args:?}: {e}"));
+            reply.push(byte[0]);
+        }
+        reply.truncate(reply.len() - 2);
+        String::from_utf8_lossy(&reply).into_owned()
+    }
+
     /// Its log so far, for failure messages.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.log_file()).unwrap_or_default()

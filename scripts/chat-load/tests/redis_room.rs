@@ -21,7 +21,7 @@ fn two_servers_on_one_redis_room_deliver_everything_in_one_order() {
     let on_redis = || ServerConfig {
         db: Db::Redis(RedisTarget {
             url: redis.url(),
-            room: "load-test".into(),
+            office: "load-test".into(),
         }),
         ..quiet_server()
     };

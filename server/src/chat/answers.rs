@@ -295,6 +295,10 @@ impl Chat {
                 ErrorCode::SearchBusy,
                 "the server is answering many searches; try again in a moment",
             ),
+            SearchRefusal::Indexing => (
+                ErrorCode::SearchBusy,
+                "this server is still indexing the room's messages for search; try again in a moment",
+            ),
             SearchRefusal::TooBroad => (
                 ErrorCode::SearchTooBroad,
                 "that search took too long and was stopped; add words, or rarer ones",

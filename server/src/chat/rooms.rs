@@ -486,8 +486,18 @@ impl Chat {
                 ..
             } => {
                 let room = self.rooms.create(&name, private);
+                let news = !self.rooms.get(room).holds(&holder);
                 self.rooms.get_mut(room).add_holder(holder.clone());
                 let Some(id) = self.conn_of_holder(&holder) else {
+                    // A desk of another server: the room's members here
+                    // hear it entered, as its members there do.
+                    if let Some(presence) = self.remote_presence_of(&holder).filter(|_| news) {
+                        let line = ServerLine::Enter {
+                            room: self.rooms.get(room).name(),
+                            who: presence.as_presence(),
+                        };
+                        effects.push(Effect::Broadcast(room, encode(&line)));
+                    }
                     return;
                 };
                 if self.rooms.get(room).contains(id) {
@@ -507,8 +517,16 @@ impl Chat {
                 let Some(room) = self.rooms.find(&key) else {
                     return;
                 };
+                let news = self.rooms.get(room).holds(&holder);
                 self.rooms.get_mut(room).remove_holder(&holder);
                 let Some(id) = self.conn_of_holder(&holder) else {
+                    if let Some(presence) = self.remote_presence_of(&holder).filter(|_| news) {
+                        let line = ServerLine::Exit {
+                            room: self.rooms.get(room).name(),
+                            who: presence.as_presence(),
+                        };
+                        effects.push(Effect::Broadcast(room, encode(&line)));
+                    }
                     return;
                 };
                 if !self.rooms.get(room).contains(id) {
@@ -550,6 +568,20 @@ impl Chat {
                 }
             }
         }
+    }
+
+    /// The time, name and colour of the desk of another server that is
+    /// `holder`, for ENTER and EXIT.
+    fn remote_presence_of(&self, holder: &Holder) -> Option<OwnedPresence> {
+        let (name, color) = match holder {
+            Holder::Desk(desk) => self.directory.remote_with_desk(*desk),
+            Holder::Account(key) => self.directory.remote_with_name(key),
+        }?;
+        Some(OwnedPresence {
+            time: timestamp_now(),
+            name: name.to_string(),
+            color,
+        })
     }
 
     /// The time, name and colour of connection `id`, for ENTER and EXIT.

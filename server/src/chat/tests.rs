@@ -833,6 +833,7 @@ fn search_refusals_say_what_to_do_and_never_the_engines_words() {
     use crate::store::SearchRefusal;
     let cases = [
         (SearchRefusal::Busy, "search-busy"),
+        (SearchRefusal::Indexing, "search-busy"),
         (SearchRefusal::TooBroad, "search-too-broad"),
         (SearchRefusal::BadWords, "bad-search"),
         (

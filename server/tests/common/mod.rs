@@ -10,6 +10,7 @@
 // Each test binary uses its own subset of these helpers.
 #![allow(dead_code)]
 
+pub mod desks;
 pub mod tls;
 
 use std::io::{self, Read, Write};
@@ -24,6 +25,7 @@ use chat_server::{Config, RunningServer};
 use chat_shared::ServerLine;
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 use test_support::process::run_to_exit;
+use test_support::RedisServer;
 pub use test_support::{ServerCommand, ServerProcess, TIMEOUT};
 
 /// The in-process server's settings unless a test says otherwise.
@@ -445,6 +447,23 @@ pub fn server_on(db: &Path, more: &[&str]) -> ServerProcess {
     let mut args = vec!["--db", db, "--rate-limit", "0"];
     args.extend_from_slice(more);
     server_process(&args)
+}
+
+/// `chat-server` in office `office` of `redis`, without a rate limit, once
+/// its search index is filled (so a search is answered over everything the
+/// stream holds).
+#[track_caller]
+pub fn office_server(redis: &RedisServer, office: &str) -> ServerProcess {
+    let server = server_process(&[
+        "--redis",
+        &redis.url(),
+        "--office",
+        office,
+        "--rate-limit",
+        "0",
+    ]);
+    server.wait_for_log("[*] Search index ready");
+    server
 }
 
 /// Runs the binary with `args` to completion (killed after [`TIMEOUT`], so a

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use crate::common::desks::search;
 use crate::common::*;
 use chat_shared::ServerLine;
 
@@ -29,29 +30,6 @@ fn directs(client: &Client) -> Vec<String> {
                 Some(format!("{}>{}:{}", d.from, d.to, d.text))
             }
             _ => None,
-        })
-        .collect()
-}
-
-/// Sends `/search WORDS` and returns the results as `name:text` (with
-/// `>to` for a direct message).
-#[track_caller]
-fn search(client: &mut Client, words: &str) -> Vec<String> {
-    client.send_line(&format!("/search {words}"));
-    let head = client.wait_for("SEARCH or ERR", |line| {
-        line.starts_with("SEARCH<SEP>") || line.starts_with("ERR<SEP>")
-    });
-    let count = match ServerLine::parse(&head) {
-        Ok(ServerLine::Searched { count }) => count,
-        _ => panic!("expected search results, got {head:?}"),
-    };
-    (0..count)
-        .map(|_| match ServerLine::parse(&client.line()) {
-            Ok(ServerLine::Found(found)) => match found.to {
-                Some(to) => format!("{}>{to}:{}", found.chat.name, found.chat.text),
-                None => format!("{}:{}", found.chat.name, found.chat.text),
-            },
-            other => panic!("expected a FOUND line, got {other:?}"),
         })
         .collect()
 }

@@ -6,72 +6,9 @@
 
 use std::time::Duration;
 
+use crate::common::desks::{desk, desk_with, in_room, list, say_in};
 use crate::common::*;
 use chat_shared::{MessageId, ServerLine};
-
-/// A desk that joined as `name`: its connection, the log's epoch and its
-/// desk secret.
-struct Desk {
-    client: Client,
-    epoch: String,
-    secret: String,
-}
-
-#[track_caller]
-fn desk(server: &ServerProcess, name: &str) -> Desk {
-    desk_with(server, name, None)
-}
-
-/// Joins as `name`, coming back with `secret` if given.
-#[track_caller]
-fn desk_with(server: &ServerProcess, name: &str, secret: Option<&str>) -> Desk {
-    let mut client = Client::connect(server.addr());
-    match secret {
-        Some(secret) => client.send_line(&format!("/join {name} blue {secret}")),
-        None => client.send_line(&format!("/join {name}")),
-    }
-    let welcome = client.wait_for("WELCOME", |line| line.starts_with("WELCOME<SEP>"));
-    let Ok(ServerLine::Welcome { epoch, desk, .. }) = ServerLine::parse(&welcome) else {
-        panic!("expected a WELCOME, got {welcome:?}");
-    };
-    Desk {
-        epoch: epoch.to_string(),
-        secret: desk.to_string(),
-        client,
-    }
-}
-
-/// The `INROOM` line for `room` (skipping others).
-#[track_caller]
-fn in_room(client: &mut Client, room: &str) -> String {
-    client.wait_for(&format!("INROOM for {room}"), |line| {
-        line.starts_with(&format!("INROOM<SEP>{room}<SEP>"))
-    })
-}
-
-/// Says `text` in `room` as a desk in it and waits for its copy; returns
-/// the message's ID.
-#[track_caller]
-fn say_in(client: &mut Client, room: &str, text: &str) -> MessageId {
-    client.send_line(&format!("/to {room} {text}"));
-    let copy = client.wait_for(&format!("RMSG {text}"), |line| {
-        line.starts_with(&format!("RMSG<SEP>{room}<SEP>"))
-            && line.ends_with(&format!("<SEP>{text}"))
-    });
-    match ServerLine::parse(&copy) {
-        Ok(ServerLine::RoomMsg(message)) => message.chat.id,
-        other => panic!("expected an RMSG, got {other:?}"),
-    }
-}
-
-/// The `ROOM` lines of a `/room list` answer.
-#[track_caller]
-fn list(client: &mut Client) -> Vec<String> {
-    client.send_line("/room list");
-    let head = client.wait_for("ROOMS", |line| line.starts_with("ROOMS<SEP>"));
-    let count: usize = head["ROOMS<SEP>".len()..].parse().expect("a count");
-    (0..count).map(|_| client.line()).collect()
-}
 
 #[test]
 fn rooms_topics_and_private_memberships_survive_a_kill_9() {
