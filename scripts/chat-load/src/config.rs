@@ -49,9 +49,13 @@ const MAX_RESTART_AFTER_SECS: f64 = 60.0;
 
 /// Flags of the modes that load a server someone else started; restart
 /// starts its own, so these mean nothing there.
-const NOT_FOR_RESTART: [&str; 11] = [
+const NOT_FOR_RESTART: [&str; 15] = [
     "addr",
     "tls",
+    "irc",
+    "irc-share",
+    "ws",
+    "named",
     "server-pid",
     "redis-pid",
     "slow",
@@ -125,6 +129,14 @@ pub struct Config {
     pub addrs: Vec<SocketAddr>,
     /// Every client speaks TLS (`--tls`).
     pub tls: bool,
+    /// The fraction of the clients that are IRC desks (`--irc`: 1,
+    /// `--irc-share F`: F), interleaved with ours; 0 without.
+    pub irc_share: f64,
+    /// Every client is a browser desk (`--ws`).
+    pub web: bool,
+    /// Our desks and browser desks take their names on connecting
+    /// (`--named`), as IRC desks must.
+    pub named: bool,
     /// What the user typed for `--addr`, for the report.
     pub addr_text: String,
     /// How many connections (concurrent ones, for churn).
@@ -333,6 +345,27 @@ fn options() -> Options {
         "tls",
         "every client speaks TLS (any certificate accepted, signatures checked; no session resumption); not in slow mode",
     );
+    opts.optflag(
+        "",
+        "irc",
+        "every client is an IRC desk: CAP REQ message-tags echo-message, NICK, USER, then PRIVMSG #main; not in slow mode",
+    );
+    opts.optopt(
+        "",
+        "irc-share",
+        "this fraction of the clients are IRC desks, interleaved with ours (0.5: every other one), in one run",
+        "F",
+    );
+    opts.optflag(
+        "",
+        "ws",
+        "every client is a browser desk: GET /ws upgraded to a WebSocket, then our lines in masked text frames; not in slow mode",
+    );
+    opts.optflag(
+        "",
+        "named",
+        "our desks and browser desks take their names (/join) on connecting, as IRC desks must; for idle costs side by side",
+    );
     opts.optflag("", "json", "print one JSON object on stdout, nothing else");
     opts.optflag("q", "quiet", "no progress lines on stderr");
     opts.optflag("h", "help", "print this help");
@@ -423,6 +456,25 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Config, UsageError> {
             "--tls does not apply to slow mode: a client that never reads never finishes its handshake",
         ));
     }
+
+    let irc_share = match optional_number::<f64>(&matches, "irc-share")? {
+        Some(share) if !(share > 0.0 && share <= 1.0) => {
+            return Err(invalid("--irc-share must be above 0 and at most 1"))
+        }
+        Some(share) => share,
+        None if matches.opt_present("irc") => 1.0,
+        None => 0.0,
+    };
+    let web = matches.opt_present("ws");
+    if web && irc_share > 0.0 {
+        return Err(invalid("--ws and --irc: one dialect a run"));
+    }
+    if (web || irc_share > 0.0) && mode == Mode::Slow {
+        return Err(invalid(
+            "--irc and --ws do not apply to slow mode: a client that never reads never registers or upgrades",
+        ));
+    }
+    let named = matches.opt_present("named");
 
     let clients: usize = number(&matches, "clients", 100)?;
     if clients == 0 || clients > MAX_CLIENTS {
@@ -557,6 +609,9 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Config, UsageError> {
         addr,
         addrs,
         tls,
+        irc_share,
+        web,
+        named,
         addr_text,
         clients,
         duration,
@@ -921,6 +976,23 @@ mod tests {
         assert_eq!(config.redis_pid, Some(12));
         assert!(parse_args(&["fanout", "--server-pid", "10,x"]).is_err());
         assert!(parse_args(&["restart", "--db", "x", "--redis-pid", "1"]).is_err());
+    }
+
+    #[test]
+    fn dialects_are_one_a_run_and_not_for_slow_or_restart() {
+        let irc = parse_args(&["fanout", "--irc"]).unwrap();
+        assert_eq!((irc.irc_share, irc.web), (1.0, false));
+        let mixed = parse_args(&["fanout", "--irc-share", "0.5"]).unwrap();
+        assert_eq!(mixed.irc_share, 0.5);
+        let web = parse_args(&["hold", "--ws", "--named"]).unwrap();
+        assert!(web.web && web.named && web.irc_share == 0.0);
+        assert!(parse_args(&["fanout", "--irc-share", "0"]).is_err());
+        assert!(parse_args(&["fanout", "--irc-share", "1.5"]).is_err());
+        assert!(parse_args(&["fanout", "--irc", "--ws"]).is_err());
+        assert!(parse_args(&["slow", "-n", "10", "--irc"]).is_err());
+        assert!(parse_args(&["slow", "-n", "10", "--ws"]).is_err());
+        assert!(parse_args(&["restart", "--db", "x", "--irc"]).is_err());
+        assert!(parse_args(&["restart", "--db", "x", "--ws"]).is_err());
     }
 
     #[test]

@@ -468,6 +468,9 @@ fn build_report(
         mode: mode.name().to_string(),
         addr: config.addr_text.clone(),
         tls: config.tls,
+        irc_share: config.irc_share,
+        ws: config.web,
+        named: config.named,
         tls_handshake_us: stats::summarize(&total.tls_handshake),
         order: Some(OrderReport {
             servers: config.addrs.len(),

@@ -36,6 +36,13 @@
 //! Modes: `hold`, `fanout`, `connect`, `churn`, `slow`, `restart` (see
 //! `--help`).
 //!
+//! `--irc`: every client is an IRC desk (see [`irc`]); `--irc-share F`
+//! makes a fraction F of them IRC desks and the rest ours, interleaved, in
+//! one run, so that one server CPU figure covers both and every delivery
+//! between the two kinds is counted. `--ws`: every client is a browser desk
+//! (see [`web`]). `--named`: our desks and browser desks take their names
+//! on connecting, as IRC desks must (for idle costs side by side).
+//!
 //! `--tls`: every client speaks TLS (see [`tls`]). `--addr A,B,...`: the
 //! clients are spread over several servers round robin. Every run but
 //! restart checks the order: each measured message must reach every
@@ -67,7 +74,8 @@
 //! - [`config`]: flags, defaults, the loopback check.
 //! - [`modes`]: what each mode asks of each client index.
 //! - [`conn`]: one client connection, plain or TLS, the engine both drivers
-//!   use; [`tls`] is `--tls`'s configuration.
+//!   use; [`tls`] is `--tls`'s configuration, [`irc`] and [`web`] the
+//!   dialects of `--irc` and `--ws`.
 //! - [`coordinator`] and [`worker`]: the load modes: the phases, the
 //!   merging of results, and the mio event loops that own the clients.
 //! - [`restart`]: the restart scenario, on its own loop; [`server`] starts,
@@ -84,6 +92,7 @@ pub mod common;
 pub mod config;
 pub mod conn;
 pub mod coordinator;
+pub mod irc;
 pub mod ledger;
 pub mod marker;
 pub mod modes;
@@ -92,6 +101,7 @@ pub mod restart;
 pub mod server;
 pub mod stats;
 pub mod tls;
+pub mod web;
 pub mod worker;
 
 pub use config::{parse_args, usage, Config, Mode, UsageError};

@@ -22,6 +22,17 @@ pub struct Report {
     /// Every client spoke TLS (`--tls`; an addition to the original schema).
     #[serde(default)]
     pub tls: bool,
+    /// The fraction of the clients that were IRC desks (`--irc`: 1,
+    /// `--irc-share F`: F; an addition to the original schema).
+    #[serde(default)]
+    pub irc_share: f64,
+    /// Every client was a browser desk (`--ws`; an addition).
+    #[serde(default)]
+    pub ws: bool,
+    /// Our desks and browser desks took their names on connecting
+    /// (`--named`; an addition).
+    #[serde(default)]
+    pub named: bool,
     /// With `--tls`: connect() to the end of the TLS handshake, microseconds,
     /// over every connection that finished it; `null` otherwise.
     #[serde(default)]
@@ -266,6 +277,23 @@ pub struct ServerReport {
 }
 
 impl Report {
+    /// Which desks the clients were, when not all plain ones of ours.
+    pub fn desks(&self) -> Option<String> {
+        let named = if self.named { ", named" } else { "" };
+        if self.ws {
+            Some(format!("browser (WebSocket){named}"))
+        } else if self.irc_share >= 1.0 {
+            Some("IRC".into())
+        } else if self.irc_share > 0.0 {
+            Some(format!(
+                "{:.0}% IRC, the rest ours{named}",
+                self.irc_share * 100.0
+            ))
+        } else {
+            self.named.then(|| "ours, named".into())
+        }
+    }
+
     /// The one-line-per-fact summary printed when `--json` is not given.
     pub fn human(&self) -> String {
         let mut out = String::new();
@@ -282,6 +310,9 @@ impl Report {
             self.connect_failures,
             errors_inline(&self.connect_errors),
         ));
+        if let Some(desks) = self.desks() {
+            line(format!("  desks: {desks}"));
+        }
         match (self.senders, self.rate_per_sender) {
             (Some(senders), Some(rate)) => line(format!(
                 "  load: {senders} senders x {rate} msg/s, {} byte payload, {:.1} s",

@@ -30,7 +30,7 @@ use slab::Slab;
 
 use crate::common::{take_turn, Rng, MAX_POLL_WAIT, PROBE_INTERVAL};
 use crate::conn::{self, Conn, ConnectProgress, CONNECT_TIMEOUT, READ_CHUNK_BYTES};
-use crate::marker::{self, Delivery, Kind, Marker, Seen};
+use crate::marker::{Delivery, Kind, Marker, Seen};
 use crate::modes::{Plan, Role};
 use crate::stats::new_histogram;
 use crate::tls;
@@ -683,7 +683,7 @@ impl<'a> Worker<'a> {
         };
         let key = self.clients.vacant_key();
         let registry = self.poll.registry();
-        let conn = match Conn::open(
+        let mut conn = match Conn::open(
             addr,
             source,
             rcvbuf,
@@ -703,6 +703,12 @@ impl<'a> Worker<'a> {
         } else {
             format!("load-{:08x}-{index}-{generation}", self.shared.run_id)
         };
+        if let Err(why) = conn.introduce(self.plan.dialect(index), &name, self.plan.named) {
+            conn.deregister(registry);
+            let err = io::Error::other(why);
+            self.connect_failed(index, generation, &err, now);
+            return;
+        }
         let mut client = Client {
             index,
             generation,
@@ -863,12 +869,13 @@ impl<'a> Worker<'a> {
             closing,
             ..
         } = &mut self.clients[key];
+        let dialect = conn.dialect();
         let read = conn.read_lines(buf, |line| {
             let Line::Complete(bytes) = line else {
                 note(result, "line over the tool's limit".into());
                 return;
             };
-            match marker::classify(bytes, shared.run_id) {
+            match dialect.classify(bytes, shared.run_id) {
                 Seen::Msg(Delivery { id, marker }) => {
                     if window.from.is_none() {
                         let from = shared.sent.load(Ordering::SeqCst);
@@ -909,6 +916,7 @@ impl<'a> Worker<'a> {
                     }
                 }
                 Seen::Refused(code) => note(result, format!("server ERR {}", code.as_str())),
+                Seen::IrcRefused(numeric) => note(result, format!("server IRC {numeric}")),
                 Seen::Bye(reason) => note(result, format!("server BYE: {reason}")),
                 // History, welcomes and the rest are not deliveries.
                 _ => {}
@@ -1129,9 +1137,10 @@ fn drain_slow(
 ) -> SlowVerdict {
     let before = client.conn.bytes_read();
     let mut bye = None;
+    let dialect = client.conn.dialect();
     let read = client.conn.read_lines(buf, |line| {
         if let Line::Complete(bytes) = line {
-            if let Seen::Bye(reason) = marker::classify(bytes, run_id) {
+            if let Seen::Bye(reason) = dialect.classify(bytes, run_id) {
                 bye.get_or_insert(reason);
             }
         }
