@@ -98,6 +98,9 @@ pub enum Ladder {
     /// The fanout of [`SCALE_CLIENTS`] on a room whose log is Redis: one server, then two with
     /// the clients spread over both; next to the same fanout on the embedded log.
     Scale,
+    /// The fanout with IRC desks, browser desks and IRC desks mixed with ours, next to ours
+    /// (event only): what a desk of another dialect costs ([`Desks`]).
+    Dialects,
 }
 
 impl fmt::Display for Ladder {
@@ -115,6 +118,52 @@ impl Ladder {
             Ladder::Saturate => Some(Ladder::TlsSaturate),
             _ => None,
         }
+    }
+}
+
+/// Which desks chat-load's clients are.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Desks {
+    /// Our own desks, as everywhere else in the comparison.
+    #[default]
+    Ours,
+    /// IRC desks (`chat-load --irc`).
+    Irc,
+    /// Half IRC desks, half ours, interleaved in one room (`--irc-share 0.5`).
+    Mixed,
+    /// Browser desks: WebSocket frames (`--ws`).
+    Ws,
+}
+
+impl Desks {
+    fn is_ours(&self) -> bool {
+        *self == Desks::Ours
+    }
+
+    /// chat-load's flags for these desks.
+    pub fn load_flags(self) -> &'static [&'static str] {
+        match self {
+            Desks::Ours => &[],
+            Desks::Irc => &["--irc"],
+            Desks::Mixed => &["--irc-share", "0.5"],
+            Desks::Ws => &["--ws"],
+        }
+    }
+
+    /// What a desk of this kind may cost per delivery against ours (issues 19 and 20).
+    pub fn cpu_target(self) -> Option<f64> {
+        match self {
+            Desks::Ours => None,
+            Desks::Irc | Desks::Mixed => Some(1.2),
+            Desks::Ws => Some(1.3),
+        }
+    }
+}
+
+impl fmt::Display for Desks {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_serde_name(self, f)
     }
 }
 
@@ -203,6 +252,10 @@ pub struct Workload {
     pub restart_after_secs: Option<f64>,
     /// Measured phase length handed to `chat-load -d` (churn: its upper bound).
     pub duration_secs: f64,
+    /// Which desks the clients are (ours but in the dialect rows; written only when not
+    /// ours, so that the records of earlier runs read and write back as they were).
+    #[serde(default, skip_serializing_if = "Desks::is_ours")]
+    pub desks: Desks,
 }
 
 impl Workload {
@@ -220,6 +273,7 @@ impl Workload {
             kill_at_secs: None,
             restart_after_secs: None,
             duration_secs,
+            desks: Desks::Ours,
         }
     }
 
@@ -264,6 +318,14 @@ impl Workload {
             kill_at_secs: Some(kill_at_secs),
             restart_after_secs: Some(down_secs),
             ..Workload::new(Ladder::Restart, LoadMode::Restart, clients, secs)
+        }
+    }
+
+    /// The fanout of `clients` at the fanout ladder's rate, with `desks`.
+    fn dialect(clients: u32, desks: Desks, duration_secs: f64) -> Workload {
+        Workload {
+            desks,
+            ..Workload::broadcast(Ladder::Dialects, clients, FANOUT_TOTAL_RATE, duration_secs)
         }
     }
 
@@ -339,6 +401,9 @@ impl Step {
         }
         if self.server_count > 1 {
             id.push_str(&format!("-x{}", self.server_count));
+        }
+        if self.workload.desks != Desks::Ours {
+            id.push_str(&format!("-{}", self.workload.desks));
         }
         if self.run > 1 {
             id.push_str(&format!("-{}", self.run));
@@ -430,7 +495,30 @@ pub fn workloads(quick: bool) -> Vec<Workload> {
             RESTART_KILL_AND_DOWN_SECS,
         )
     });
+    list.extend(dialect_workloads(quick));
     list
+}
+
+/// The room of the dialect rows: the fanout target's (the mixed room holds as many of each).
+pub const DIALECT_CLIENTS: u32 = FANOUT_TARGET_CLIENTS;
+/// The same in `--quick`.
+pub const QUICK_DIALECT_CLIENTS: u32 = 100;
+
+/// The dialect rows: the fanout with ours, IRC and browser desks, and a room of twice the
+/// size with IRC desks and ours half and half, next to ours in a room of that size.
+fn dialect_workloads(quick: bool) -> Vec<Workload> {
+    let (clients, secs) = if quick {
+        (QUICK_DIALECT_CLIENTS, 2.0)
+    } else {
+        (DIALECT_CLIENTS, 6.0)
+    };
+    vec![
+        Workload::dialect(clients, Desks::Ours, secs),
+        Workload::dialect(clients, Desks::Irc, secs),
+        Workload::dialect(clients, Desks::Ws, secs),
+        Workload::dialect(2 * clients, Desks::Ours, secs),
+        Workload::dialect(2 * clients, Desks::Mixed, secs),
+    ]
 }
 
 /// The restart scenario's room: as many desks as an office, all resuming at once.
@@ -497,7 +585,8 @@ fn steps_of(workload: &Workload, quick: bool) -> Vec<Step> {
         (TLS_IDLE_CLIENTS, SCALE_CLIENTS)
     };
     let mut steps = match ladder {
-        Ladder::Restart => vec![event(RoomLog::File, 1)],
+        // The threads baseline speaks neither IRC nor WebSocket.
+        Ladder::Restart | Ladder::Dialects => vec![event(RoomLog::File, 1)],
         _ if log_cost => (1..=log_cost_runs(quick))
             .flat_map(|run| {
                 [
@@ -613,7 +702,7 @@ mod tests {
             let server = |s: &Step| (s.server_mode, s.room_log, s.tls, s.run);
             let event = (ServerMode::Event, RoomLog::File, false, 1);
             assert_eq!(server(&steps[0]), event);
-            if workload.ladder != Ladder::Restart {
+            if !matches!(workload.ladder, Ladder::Restart | Ladder::Dialects) {
                 let threads = (ServerMode::Threads, RoomLog::Memory, false, 1);
                 assert!(steps.iter().any(|s| server(s) == threads));
             }
@@ -723,6 +812,33 @@ mod tests {
             assert_eq!(redis[1].server_label(), "2 × event --redis");
             assert!(redis.iter().all(|s| s.workload.ladder == Ladder::Scale));
         }
+    }
+
+    #[test]
+    fn dialect_rows_run_once_against_event_beside_ours() {
+        for (quick, size) in [(false, DIALECT_CLIENTS), (true, QUICK_DIALECT_CLIENTS)] {
+            let rows: Vec<Step> = steps(quick)
+                .into_iter()
+                .filter(|s| s.workload.ladder == Ladder::Dialects)
+                .collect();
+            let ids: Vec<String> = rows.iter().map(Step::id).collect();
+            let double = 2 * size;
+            assert_eq!(
+                ids,
+                [
+                    format!("dialects-{size}-event"),
+                    format!("dialects-{size}-event-irc"),
+                    format!("dialects-{size}-event-ws"),
+                    format!("dialects-{double}-event"),
+                    format!("dialects-{double}-event-mixed"),
+                ]
+            );
+            assert!(rows.iter().all(|s| s.room_log == RoomLog::File));
+            let rates: Vec<f64> = rows.iter().map(|s| s.workload.total_rate()).collect();
+            assert!(rates.iter().all(|r| (r - FANOUT_TOTAL_RATE).abs() < 1e-9));
+        }
+        assert_eq!(Desks::Mixed.load_flags(), ["--irc-share", "0.5"]);
+        assert_eq!(Desks::Ws.to_string(), "ws");
     }
 
     #[test]
