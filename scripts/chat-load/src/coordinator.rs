@@ -453,6 +453,7 @@ fn build_report(
             let ticks = phase_info.cpu_ticks.get(at).copied().flatten();
             ServerReport {
                 pid,
+                rss_start_kb: summary.rss_start_kb,
                 rss_peak_kb: summary.rss_peak_kb,
                 rss_end_kb: summary.rss_end_kb,
                 vm_hwm_kb: summary.hwm_kb,

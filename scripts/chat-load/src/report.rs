@@ -264,6 +264,11 @@ impl ChurnReport {
 pub struct ServerReport {
     /// The process watched.
     pub pid: u32,
+    /// The first VmRSS sampled, before any client connected, KiB (an
+    /// addition to the original schema). `hold`: (end − start) ÷ clients is
+    /// what an idle client costs the server, [`ServerReport::bytes_per_client`].
+    #[serde(default)]
+    pub rss_start_kb: u64,
     /// Largest VmRSS sampled, KiB.
     pub rss_peak_kb: u64,
     /// Last VmRSS sampled, KiB.
@@ -274,6 +279,15 @@ pub struct ServerReport {
     pub threads_peak: u64,
     /// utime + stime over the measured phase and drain, seconds.
     pub cpu_secs: f64,
+}
+
+impl ServerReport {
+    /// What each of `clients` cost the server: its RSS at the end over its
+    /// RSS before they came, in bytes each; `None` without a start sample.
+    pub fn bytes_per_client(&self, clients: usize) -> Option<f64> {
+        (self.rss_start_kb > 0 && clients > 0)
+            .then(|| (self.rss_end_kb as f64 - self.rss_start_kb as f64) * 1024.0 / clients as f64)
+    }
 }
 
 impl Report {
@@ -398,14 +412,23 @@ impl Report {
             .chain(self.redis.iter().map(|s| ("redis", s)))
         {
             line(format!(
-                "  {what} pid {}: rss peak {} KiB, end {} KiB (hwm {} KiB), threads {}, cpu {:.2} s",
+                "  {what} pid {}: rss start {} KiB, peak {} KiB, end {} KiB (hwm {} KiB), threads {}, cpu {:.2} s",
                 server.pid,
+                server.rss_start_kb,
                 server.rss_peak_kb,
                 server.rss_end_kb,
                 server.vm_hwm_kb,
                 server.threads_peak,
                 server.cpu_secs
             ));
+        }
+        if let (Some(hold), Some(server)) = (&self.hold, &self.server) {
+            if let Some(bytes) = server.bytes_per_client(self.connected) {
+                line(format!(
+                    "  server memory per client held: {bytes:.0} B (rss end - start, {} held, {} alive)",
+                    self.connected, hold.alive
+                ));
+            }
         }
         line(format!(
             "  disconnected early {}, wall {:.1} s",
