@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use chat_load::Report;
 
-use crate::ladder::{LoadMode, Step, SLOW_READER_RCVBUF_BYTES};
+use crate::ladder::{Ladder, LoadMode, Step, SLOW_READER_RCVBUF_BYTES};
 use crate::process::{self, io_error, truncate, ProcessEnd, RunError, Supervised};
 
 /// Fixed slack on top of a step's duration before chat-load counts as hung.
@@ -69,6 +69,11 @@ pub fn load_args(step: &Step, target: LoadTarget) -> Vec<String> {
         flag(&mut args, "--payload", load.payload_bytes);
     }
     args.extend(load.desks.load_flags().iter().map(|f| f.to_string()));
+    if load.ladder == Ladder::Dialects {
+        // Every desk takes its name on connecting, as an IRC desk must: otherwise our senders
+        // would name themselves with their first message, inside the measured phase.
+        args.push("--named".into());
+    }
     if load.load_mode == LoadMode::Slow {
         flag(&mut args, "--slow", load.slow_clients);
         flag(&mut args, "--slow-rcvbuf", SLOW_READER_RCVBUF_BYTES);
@@ -371,7 +376,8 @@ pub(crate) mod tests {
         assert_eq!(config_of("dialects-200-event-mixed").irc_share, 0.5);
         assert!(config_of("dialects-100-event-ws").web);
         let ours = config_of("dialects-100-event");
-        assert!(!ours.web && ours.irc_share == 0.0);
+        assert!(!ours.web && ours.irc_share == 0.0 && ours.named);
+        assert!(config_of("dialects-100-event-ws").named);
     }
 
     #[test]

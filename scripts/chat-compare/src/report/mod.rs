@@ -255,7 +255,7 @@ pub fn render_markdown(record: &RunRecord) -> String {
         section(
             &mut out,
             "IRC and browser desks",
-            &format!("{} The event server as shipped, once per row: ours, IRC desks (`chat-load --irc`: `CAP REQ message-tags echo-message`, `NICK`, `USER`, then `PRIVMSG #main`, reading `PRIVMSG` lines back with their `@msgid`), browser desks (`--ws`: `GET /ws` upgraded, our lines in masked text frames), and a room of twice the size with IRC desks and ours half and half (`--irc-share 0.5`), each beside ours in a room of its size. Targets: an IRC desk within 1.2× of ours in CPU per delivery (issue 19), a browser desk within 1.3× (issue 20); one run each here, so a ratio near its target wants the repeated runs of the README.", ladder_description(results, Ladder::Dialects)),
+            &format!("{} The event server as shipped, once per row: ours, IRC desks (`chat-load --irc`: `CAP REQ message-tags echo-message`, `NICK`, `USER`, then `PRIVMSG #main`, reading `PRIVMSG` lines back with their `@msgid`), browser desks (`--ws`: `GET /ws` upgraded, our lines in masked text frames), and a room of twice the size with IRC desks and ours half and half (`--irc-share 0.5`), each beside ours in a room of its size; every desk takes its name on connecting (`--named`), as an IRC desk must, so that no sender names itself inside the measured phase. Targets: an IRC desk within 1.2× of ours in CPU per delivery (issue 19), a browser desk within 1.3× (issue 20); one run each here, so a ratio near its target wants the repeated runs of the README.", ladder_description(results, Ladder::Dialects)),
             &dialect_table(results),
             &happened(&[Ladder::Dialects]),
             &[],
