@@ -271,22 +271,24 @@ impl Conn {
         let Conn {
             talk, lines, out, ..
         } = self;
-        let mut each_line = |text: &[u8], talk_out: &mut dyn FnMut(Line<'_>)| {
+        // Our lines (and a browser desk's frames' text) and IRC lines alike
+        // are split by the one line reader.
+        let mut split = |text: &[u8], to: &mut dyn FnMut(Line<'_>)| {
             let _ = lines.feed(text, |line| {
-                talk_out(line);
+                to(line);
                 ControlFlow::Continue(())
             });
         };
         match talk {
-            Talk::Ours => each_line(bytes, on_line),
-            Talk::Irc(desk) => each_line(bytes, &mut |line| {
+            Talk::Ours => split(bytes, on_line),
+            Talk::Irc(desk) => split(bytes, &mut |line| {
                 if let Line::Complete(text) = &line {
                     desk.heard(text, out);
                 }
                 on_line(line);
             }),
             Talk::Web(desk) => {
-                let fed = desk.feed(bytes, |text| each_line(text, on_line));
+                let fed = desk.feed(bytes, |text| split(text, on_line));
                 desk.take_output(out);
                 fed?;
             }
