@@ -168,6 +168,9 @@ pub struct Config {
     /// of this run (client `i` the room `i % N`), and messages go to rooms,
     /// not `#main`; `None`: everyone in `#main`, as the seed's desks.
     pub rooms: Option<usize>,
+    /// `--named` (or `--rooms`): every client takes its name on connecting,
+    /// as a desk does, instead of staying an anonymous reader.
+    pub named: bool,
     /// Print one JSON object on stdout instead of the human summary.
     pub json: bool,
     /// No progress lines on stderr.
@@ -305,6 +308,11 @@ fn options() -> Options {
         "rooms",
         "fanout and hold: spread the clients over N rooms of this run (client i in room i mod N, so senders too); each takes its name and enters its room, messages go to rooms, and each receiver checks it got its room's messages only, in the room's order (at most 999)",
         "N",
+    );
+    opts.optflag(
+        "",
+        "named",
+        "fanout and hold: every client takes its name on connecting, as with --rooms, and stays in #main alone (the baseline --rooms is compared with)",
     );
     opts.optopt(
         "",
@@ -548,6 +556,10 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Config, UsageError> {
         return Err(invalid("--threads must be 1..=64"));
     }
     let rooms = rooms(&matches, mode, clients)?;
+    let named = matches.opt_present("named");
+    if named && !matches!(mode, Mode::Fanout | Mode::Hold) {
+        return Err(invalid("--named only applies to fanout and hold"));
+    }
     let duration = Duration::from_secs_f64(duration_secs);
     let restart = if mode == Mode::Restart {
         let messages = senders as f64 * rate_per_sender * duration_secs;
@@ -595,6 +607,7 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Config, UsageError> {
         drain: Duration::from_secs_f64(drain_secs),
         threads,
         rooms,
+        named: named || rooms.is_some(),
         json: matches.opt_present("json"),
         quiet: matches.opt_present("quiet"),
         restart,
@@ -982,6 +995,16 @@ mod tests {
             Some(5)
         );
         assert_eq!(parse_args(&["fanout"]).unwrap().rooms, None);
+    }
+
+    #[test]
+    fn rooms_imply_names_and_named_stays_in_main() {
+        assert!(parse_args(&["hold", "--rooms", "2"]).unwrap().named);
+        let named = parse_args(&["hold", "--named"]).unwrap();
+        assert!(named.named);
+        assert_eq!(named.rooms, None);
+        assert!(!parse_args(&["hold"]).unwrap().named);
+        assert!(parse_args(&["churn", "--named"]).is_err());
     }
 
     #[test]

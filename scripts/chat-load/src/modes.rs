@@ -59,6 +59,8 @@ pub struct Plan {
     /// `--rooms N`: clients spread over N rooms of the run; `None`: all in
     /// `#main`.
     pub rooms: Option<usize>,
+    /// Every client takes its name on connecting (`--named`, `--rooms`).
+    pub named: bool,
 }
 
 impl Plan {
@@ -82,6 +84,7 @@ impl Plan {
             source_ips: config.source_ips,
             tls: config.tls,
             rooms: config.rooms,
+            named: config.named,
         }
     }
 

@@ -16,9 +16,10 @@
 //! reaches a client outside its room (another room's, or `#main`'s while
 //! the run is in rooms) is counted as foreign: a leak between rooms.
 //!
-//! With `--rooms`, a client takes its name as a desk coming back (a secret
-//! of its own), so that its arrival is not announced to every desk in
-//! `#main`, and enters its room; it sends with `/to`.
+//! With `--named` or `--rooms`, a client takes its name as a desk coming
+//! back (a secret of its own), so that its arrival is not announced to
+//! every desk in `#main`; with `--rooms` it then enters its room, and sends
+//! with `/to`.
 //!
 //! Phases are set by `coordinator.rs` through [`Shared`]; each worker
 //! acknowledges a new phase once it has done that phase's entry work.
@@ -587,8 +588,11 @@ impl<'a> Worker<'a> {
                 if client.state == State::Connecting {
                     finish_connect(client, now, self.shared, &mut self.result);
                     if client.state == State::Open {
+                        if self.plan.named {
+                            take_name(client, self.shared.run_id);
+                        }
                         if let Some(room) = self.room_names.get(client.room) {
-                            enter_room(client, room, self.shared.run_id);
+                            enter_room(client, room);
                         }
                         self.pending_connects -= 1;
                         if client.role == Role::Sender {
@@ -1191,14 +1195,18 @@ fn is_foreign(plan: &Plan, room: usize, here: bool, marker: &Marker) -> bool {
 }
 
 /// Client `client`, just connected, takes its name as a desk coming back
-/// (a secret of its own, so nobody is told it arrived) and enters `room`.
-fn enter_room(client: &mut Client, room: &str, run_id: u32) {
+/// (a secret of its own, so nobody is told it arrived).
+fn take_name(client: &mut Client, run_id: u32) {
     let desk = desk_secret(run_id, client.index);
     client.conn.queue_line(&ClientLine::Join {
         name: &client.name,
         color: None,
         desk: Some(&desk),
     });
+}
+
+/// Client `client`, named, enters `room`.
+fn enter_room(client: &mut Client, room: &str) {
     client.conn.queue_line(&ClientLine::Room(RoomCommand::Join {
         room,
         private: false,

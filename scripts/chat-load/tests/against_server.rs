@@ -97,6 +97,30 @@ fn hold_in_rooms_keeps_every_client_alive_in_its_room() {
     assert_eq!((rooms.in_room, rooms.foreign_deliveries), (20, 0));
 }
 
+/// Named desks that stay in `#main`, the baseline of `--rooms`: everyone
+/// still gets every message.
+#[test]
+fn named_clients_stay_in_main() {
+    let server = start_server(quiet_server());
+    let args = [
+        "fanout",
+        "-n",
+        "20",
+        "--named",
+        "--senders",
+        "2",
+        "--rate",
+        "10",
+        "-d",
+        "1",
+    ];
+    let report = load(&server, &args);
+    assert_complete_delivery(&report);
+    assert_eq!(report.deliveries_expected, report.messages_sent * 20);
+    assert!(report.rooms.is_none());
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+}
+
 #[test]
 fn churn_counts_only_owed_deliveries() {
     let server = start_server(quiet_server());
