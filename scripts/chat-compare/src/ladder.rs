@@ -98,6 +98,9 @@ pub enum Ladder {
     /// The fanout of [`SCALE_CLIENTS`] on a room whose log is Redis: one server, then two with
     /// the clients spread over both; next to the same fanout on the embedded log.
     Scale,
+    /// [`Ladder::Fanout`]'s target room spread over many small rooms (`chat-load --rooms`), the
+    /// senders spread with them: what a room costs.
+    Rooms,
 }
 
 impl fmt::Display for Ladder {
@@ -203,6 +206,9 @@ pub struct Workload {
     pub restart_after_secs: Option<f64>,
     /// Measured phase length handed to `chat-load -d` (churn: its upper bound).
     pub duration_secs: f64,
+    /// Rooms the clients are spread over (`chat-load --rooms`); `None`: all in `#main`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rooms: Option<u32>,
 }
 
 impl Workload {
@@ -220,6 +226,7 @@ impl Workload {
             kill_at_secs: None,
             restart_after_secs: None,
             duration_secs,
+            rooms: None,
         }
     }
 
@@ -237,6 +244,14 @@ impl Workload {
             senders,
             rate_per_sender: total_rate / f64::from(senders),
             ..Workload::new(ladder, LoadMode::Fanout, clients, duration_secs)
+        }
+    }
+
+    /// [`Workload::broadcast`] with the clients, and so the senders, spread over `rooms` rooms.
+    fn in_rooms(clients: u32, rooms: u32, total_rate: f64, duration_secs: f64) -> Workload {
+        Workload {
+            rooms: Some(rooms),
+            ..Workload::broadcast(Ladder::Rooms, clients, total_rate, duration_secs)
         }
     }
 
@@ -415,6 +430,16 @@ pub fn workloads(quick: bool) -> Vec<Workload> {
     list.push(baseline.clone());
     list.push(baseline.with_slow_reader());
     list.push(if quick {
+        Workload::in_rooms(
+            QUICK_ROOMS_CLIENTS,
+            QUICK_ROOMS,
+            FANOUT_TOTAL_RATE,
+            load_secs,
+        )
+    } else {
+        Workload::in_rooms(FANOUT_TARGET_CLIENTS, ROOMS, FANOUT_TOTAL_RATE, load_secs)
+    });
+    list.push(if quick {
         Workload::churn(100, 10, 20.0)
     } else {
         Workload::churn(CHURN_CLIENTS, CHURN_ROUNDS, CHURN_BOUND_SECS)
@@ -432,6 +457,14 @@ pub fn workloads(quick: bool) -> Vec<Workload> {
     });
     list
 }
+
+/// The many-rooms step spreads the fanout target's room over this many rooms: ten desks each,
+/// one sender each.
+pub const ROOMS: u32 = 100;
+/// `--quick`: the smallest fanout room over ten rooms.
+pub const QUICK_ROOMS_CLIENTS: u32 = 100;
+/// See [`QUICK_ROOMS_CLIENTS`].
+pub const QUICK_ROOMS: u32 = 10;
 
 /// The restart scenario's room: as many desks as an office, all resuming at once.
 pub const RESTART_CLIENTS: u32 = 500;
@@ -497,7 +530,8 @@ fn steps_of(workload: &Workload, quick: bool) -> Vec<Step> {
         (TLS_IDLE_CLIENTS, SCALE_CLIENTS)
     };
     let mut steps = match ladder {
-        Ladder::Restart => vec![event(RoomLog::File, 1)],
+        // The threads server is the seed's, which has one room.
+        Ladder::Restart | Ladder::Rooms => vec![event(RoomLog::File, 1)],
         _ if log_cost => (1..=log_cost_runs(quick))
             .flat_map(|run| {
                 [
@@ -613,7 +647,7 @@ mod tests {
             let server = |s: &Step| (s.server_mode, s.room_log, s.tls, s.run);
             let event = (ServerMode::Event, RoomLog::File, false, 1);
             assert_eq!(server(&steps[0]), event);
-            if workload.ladder != Ladder::Restart {
+            if !matches!(workload.ladder, Ladder::Restart | Ladder::Rooms) {
                 let threads = (ServerMode::Threads, RoomLog::Memory, false, 1);
                 assert!(steps.iter().any(|s| server(s) == threads));
             }
@@ -650,6 +684,34 @@ mod tests {
             .find(|s| s.id() == "fanout-1000-event-db-none-2")
             .unwrap();
         assert_eq!(second.server_label(), "event --db none (run 2)");
+    }
+
+    #[test]
+    fn the_many_rooms_step_spreads_the_fanout_over_rooms_once_against_event() {
+        for (quick, clients, rooms) in [
+            (false, FANOUT_TARGET_CLIENTS, ROOMS),
+            (true, QUICK_ROOMS_CLIENTS, QUICK_ROOMS),
+        ] {
+            let steps: Vec<Step> = steps(quick)
+                .into_iter()
+                .filter(|s| s.workload.ladder == Ladder::Rooms)
+                .collect();
+            assert_eq!(steps.len(), 1);
+            let step = &steps[0];
+            assert_eq!(step.id(), format!("rooms-{clients}-event"));
+            assert_eq!(
+                (step.workload.clients, step.workload.rooms),
+                (clients, Some(rooms))
+            );
+            assert_eq!(step.workload.total_rate(), FANOUT_TOTAL_RATE);
+            // Every room has a sender.
+            assert!(step.workload.senders >= rooms);
+        }
+        let plain = workloads(false);
+        assert!(plain
+            .iter()
+            .filter(|w| w.ladder != Ladder::Rooms)
+            .all(|w| w.rooms.is_none()));
     }
 
     #[test]

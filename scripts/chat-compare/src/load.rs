@@ -68,6 +68,9 @@ pub fn load_args(step: &Step, target: LoadTarget) -> Vec<String> {
     if load.load_mode != LoadMode::Hold {
         flag(&mut args, "--payload", load.payload_bytes);
     }
+    if let Some(rooms) = load.rooms {
+        flag(&mut args, "--rooms", rooms);
+    }
     if load.load_mode == LoadMode::Slow {
         flag(&mut args, "--slow", load.slow_clients);
         flag(&mut args, "--slow-rcvbuf", SLOW_READER_RCVBUF_BYTES);
@@ -324,6 +327,22 @@ pub(crate) mod tests {
         let args = load_args(step, running(&[7000], &[42]));
         let at = args.iter().position(|a| a == "--slow").unwrap();
         assert_eq!(args[at + 1], "1");
+    }
+
+    #[test]
+    fn only_the_many_rooms_step_passes_rooms() {
+        let steps = ladder::steps(true);
+        let rooms_flag = |step: &Step| {
+            let args = load_args(step, running(&[7000], &[42]));
+            let at = args.iter().position(|a| a == "--rooms")?;
+            Some(args[at + 1].clone())
+        };
+        for step in &steps {
+            match step.workload.ladder {
+                ladder::Ladder::Rooms => assert_eq!(rooms_flag(step).as_deref(), Some("10")),
+                _ => assert_eq!(rooms_flag(step), None, "{}", step.id()),
+            }
+        }
     }
 
     #[test]

@@ -47,6 +47,10 @@ pub const MAX_RESTART_MESSAGES: f64 = 900.0;
 /// Longest a restart run may keep the server down.
 const MAX_RESTART_AFTER_SECS: f64 = 60.0;
 
+/// Most rooms `--rooms` may spread clients over: the server keeps at most
+/// 1,000 rooms, `#main` among them.
+pub const MAX_ROOMS: usize = 999;
+
 /// Flags of the modes that load a server someone else started; restart
 /// starts its own, so these mean nothing there.
 const NOT_FOR_RESTART: [&str; 11] = [
@@ -160,6 +164,13 @@ pub struct Config {
     pub drain: Duration,
     /// Event-loop threads.
     pub threads: usize,
+    /// `--rooms N`: every client takes its name and enters one of N rooms
+    /// of this run (client `i` the room `i % N`), and messages go to rooms,
+    /// not `#main`; `None`: everyone in `#main`, as the seed's desks.
+    pub rooms: Option<usize>,
+    /// `--named` (or `--rooms`): every client takes its name on connecting,
+    /// as a desk does, instead of staying an anonymous reader.
+    pub named: bool,
     /// Print one JSON object on stdout instead of the human summary.
     pub json: bool,
     /// No progress lines on stderr.
@@ -291,6 +302,17 @@ fn options() -> Options {
         "redis-pid",
         "sample this Redis server's RSS, threads and CPU the same way",
         "PID",
+    );
+    opts.optopt(
+        "",
+        "rooms",
+        "fanout and hold: spread the clients over N rooms of this run (client i in room i mod N, so senders too); each takes its name and enters its room, messages go to rooms, and each receiver checks it got its room's messages only, in the room's order (at most 999)",
+        "N",
+    );
+    opts.optflag(
+        "",
+        "named",
+        "fanout and hold: every client takes its name on connecting, as with --rooms, and stays in #main alone (the baseline --rooms is compared with)",
     );
     opts.optopt(
         "",
@@ -533,6 +555,11 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Config, UsageError> {
     if !(1..=64).contains(&threads) {
         return Err(invalid("--threads must be 1..=64"));
     }
+    let rooms = rooms(&matches, mode, clients)?;
+    let named = matches.opt_present("named");
+    if named && !matches!(mode, Mode::Fanout | Mode::Hold) {
+        return Err(invalid("--named only applies to fanout and hold"));
+    }
     let duration = Duration::from_secs_f64(duration_secs);
     let restart = if mode == Mode::Restart {
         let messages = senders as f64 * rate_per_sender * duration_secs;
@@ -579,6 +606,8 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Config, UsageError> {
         redis_pid,
         drain: Duration::from_secs_f64(drain_secs),
         threads,
+        rooms,
+        named: named || rooms.is_some(),
         json: matches.opt_present("json"),
         quiet: matches.opt_present("quiet"),
         restart,
@@ -645,6 +674,30 @@ fn rounds(matches: &getopts::Matches, mode: Mode) -> Result<Option<u32>, UsageEr
         )));
     }
     Ok(Some(rounds))
+}
+
+/// `--rooms`: fanout and hold only (the modes whose clients stay put and
+/// whose deliveries are counted per window), at least one client a room.
+fn rooms(
+    matches: &getopts::Matches,
+    mode: Mode,
+    clients: usize,
+) -> Result<Option<usize>, UsageError> {
+    let Some(rooms) = optional_number::<usize>(matches, "rooms")? else {
+        return Ok(None);
+    };
+    if !matches!(mode, Mode::Fanout | Mode::Hold) {
+        return Err(invalid("--rooms only applies to fanout and hold"));
+    }
+    if !(1..=MAX_ROOMS).contains(&rooms) {
+        return Err(invalid(format!("--rooms must be 1..={MAX_ROOMS}")));
+    }
+    if rooms > clients {
+        return Err(invalid(format!(
+            "--rooms ({rooms}) is more than --clients ({clients}): every room needs a client"
+        )));
+    }
+    Ok(Some(rooms))
 }
 
 fn number<T: std::str::FromStr>(
@@ -929,6 +982,45 @@ mod tests {
         assert!(!parse_args(&["hold"]).unwrap().tls);
         assert!(parse_args(&["slow", "-n", "10", "--tls"]).is_err());
         assert!(parse_args(&["restart", "--db", "x", "--tls"]).is_err());
+    }
+
+    #[test]
+    fn rooms_spread_fanout_and_hold() {
+        let config = parse_args(&["fanout", "-n", "20", "--rooms", "4"]).unwrap();
+        assert_eq!(config.rooms, Some(4));
+        assert_eq!(
+            parse_args(&["hold", "-n", "5", "--rooms", "5"])
+                .unwrap()
+                .rooms,
+            Some(5)
+        );
+        assert_eq!(parse_args(&["fanout"]).unwrap().rooms, None);
+    }
+
+    #[test]
+    fn rooms_imply_names_and_named_stays_in_main() {
+        assert!(parse_args(&["hold", "--rooms", "2"]).unwrap().named);
+        let named = parse_args(&["hold", "--named"]).unwrap();
+        assert!(named.named);
+        assert_eq!(named.rooms, None);
+        assert!(!parse_args(&["hold"]).unwrap().named);
+        assert!(parse_args(&["churn", "--named"]).is_err());
+    }
+
+    #[test]
+    fn rooms_are_refused_elsewhere_and_out_of_range() {
+        for args in [
+            &["churn", "--rooms", "2"][..],
+            &["connect", "--rooms", "2"],
+            &["slow", "-n", "10", "--rooms", "2"],
+            &["restart", "--db", "x", "--rooms", "2"],
+            &["fanout", "--rooms", "0"],
+            &["fanout", "-n", "5000", "--rooms", "1000"],
+            &["fanout", "-n", "3", "--rooms", "4"],
+            &["hold", "--rooms", "many"],
+        ] {
+            assert!(parse_args(args).is_err(), "{args:?} was accepted");
+        }
     }
 
     #[test]

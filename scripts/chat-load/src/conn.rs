@@ -171,12 +171,18 @@ impl Conn {
         }
     }
 
-    /// Queues `NAME<SEP>TEXT` with `marker` in a text of `payload_bytes`.
+    /// Queues `NAME<SEP>TEXT` (a message in `#main`) with `marker` in a
+    /// text of `payload_bytes`.
     pub fn queue_say(&mut self, name: &str, marker: &Marker, payload_bytes: usize) {
-        let mut text = String::with_capacity(payload_bytes + 64);
-        marker.write_text(payload_bytes, &mut text);
-        let line = ClientLine::Say { name, text: &text }.encode();
-        self.out.extend_from_slice(line.as_bytes());
+        let text = marked_text(marker, payload_bytes);
+        self.queue_line(&ClientLine::Say { name, text: &text });
+    }
+
+    /// Queues `/to ROOM TEXT` (a message in ROOM, a room this connection
+    /// is in) with `marker` in a text of `payload_bytes`.
+    pub fn queue_to(&mut self, room: &str, marker: &Marker, payload_bytes: usize) {
+        let text = marked_text(marker, payload_bytes);
+        self.queue_line(&ClientLine::To { room, text: &text });
     }
 
     /// Queues one protocol line.
@@ -217,6 +223,13 @@ impl Conn {
     pub fn deregister(&mut self, registry: &Registry) {
         let _ = registry.deregister(&mut self.stream);
     }
+}
+
+/// A message TEXT of `payload_bytes` carrying `marker`.
+fn marked_text(marker: &Marker, payload_bytes: usize) -> String {
+    let mut text = String::with_capacity(payload_bytes + 64);
+    marker.write_text(payload_bytes, &mut text);
+    text
 }
 
 /// mio's rule for a connect in flight: `take_error` first, then `peer_addr`,

@@ -26,6 +26,7 @@
 //! cargo run --release -p chat-server -- --port 0 --idle-timeout 0   # note the port
 //! cargo run --release -p chat-load -- fanout --addr 127.0.0.1:PORT -n 1000 --senders 100 --rate 2 -d 5
 //! cargo run --release -p chat-load -- hold --addr 127.0.0.1:PORT -n 10000 -d 10 --json
+//! cargo run --release -p chat-load -- fanout --addr 127.0.0.1:PORT -n 1000 --rooms 20 --senders 40 --rate 2 -d 5
 //! cargo run --release -p chat-load -- churn --addr 127.0.0.1:PORT -n 300 --rounds 60 --server-pid PID
 //! cargo run --release -p chat-load -- hold --tls --addr 127.0.0.1:PORT -n 10000 -d 3 --server-pid PID
 //! cargo run --release -p chat-load -- fanout --addr 127.0.0.1:P1,127.0.0.1:P2 -n 1000 --server-pid PID1,PID2 --redis-pid RPID
@@ -41,6 +42,10 @@
 //! restart checks the order: each measured message must reach every
 //! receiver under the same ID, and each receiver's IDs must increase
 //! (`order` in the report; `receivers_differing == 0` is the pass).
+//! `--rooms N` (fanout and hold): the clients are spread over N rooms of
+//! the run, each message is owed to its room's members only and ordered
+//! per room, and a message of the run seen outside its room is a leak
+//! (`rooms.foreign_deliveries == 0` is the pass).
 //!
 //! # Bounds
 //!

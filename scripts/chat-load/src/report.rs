@@ -74,6 +74,10 @@ pub struct Report {
     /// the deliveries are counted by message ID against the log, and
     /// `disconnected_early` counts the clients that did not come back.
     pub restart: Option<RestartReport>,
+    /// With `--rooms` (an addition to the original schema): the rooms, and
+    /// whether each client got its room's messages only.
+    #[serde(default)]
+    pub rooms: Option<RoomsReport>,
     /// Connect mode: connect() to established, microseconds.
     pub connect_latency_us: Option<LatencySummary>,
     /// With `--server-pid` (the first one given).
@@ -113,6 +117,20 @@ pub struct OrderReport {
     pub ids_not_increasing: u64,
     /// Deliveries of messages past the reference's end, not checked.
     pub unchecked: u64,
+}
+
+/// `--rooms`: clients spread over rooms of the run. Each room's messages are
+/// counted and their order checked apart (`order` covers every room); the
+/// pass is `in_room` equal to `connected` and `foreign_deliveries == 0`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomsReport {
+    /// Rooms the clients were spread over.
+    pub rooms: usize,
+    /// Clients that entered their room (`INROOM`).
+    pub in_room: u64,
+    /// Messages of this run that reached a client outside their room:
+    /// another room's, or `#main`'s. Anything but 0 is a leak.
+    pub foreign_deliveries: u64,
 }
 
 /// `hold.alive`.
@@ -321,6 +339,12 @@ impl Report {
                     order.unchecked
                 ));
             }
+        }
+        if let Some(rooms) = &self.rooms {
+            line(format!(
+                "  rooms     {} rooms, {} of {} connected clients in theirs, {} deliveries out of their room",
+                rooms.rooms, rooms.in_room, self.connected, rooms.foreign_deliveries
+            ));
         }
         if let Some(lat) = &self.connect_latency_us {
             line(format!("  connect   {}", latency_inline(lat)));

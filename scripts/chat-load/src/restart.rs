@@ -566,6 +566,7 @@ impl<'a> Scenario<'a> {
                 sends_skipped: self.sends_skipped,
                 reconnect_us: stats::summarize(&self.away),
             }),
+            rooms: None,
             connect_latency_us: None,
             server: None,
             servers: Vec::new(),

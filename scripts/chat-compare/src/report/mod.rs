@@ -27,7 +27,7 @@ use crate::machine::Machine;
 use crate::model::{RunRecord, StepResult};
 use cells::NOT_AVAILABLE;
 use tables::{broadcast_table, churn_table, idle_table, log_cost_table, restart_table};
-use tables::{scale_table, slow_table, tls_table};
+use tables::{rooms_table, scale_table, slow_table, tls_table};
 use targets::{TargetCheck, Verdict};
 
 /// Why the fanout's p99 target is not met on a 2-core box, shown when it is not: what the
@@ -249,6 +249,14 @@ pub fn render_markdown(record: &RunRecord) -> String {
     );
     section(
         &mut out,
+        "Many rooms",
+        &format!("{} The clients, and so the senders, are spread over rooms (`chat-load --rooms N`: client i in room i mod N); each takes its name and enters its room, and each message goes to its room's members only. Each receiver checks it got its own room's messages, all of them, in one order, and none of another room's (\"out of their room\"). Next to it, the fanout of the same size in `#main` alone (the fanout step's own figures). Event server only: the threads server is the seed's, with one room.", describe(Ladder::Rooms)),
+        &rooms_table(results),
+        &happened(&[Ladder::Rooms]),
+        &[],
+    );
+    section(
+        &mut out,
         "Restart: SIGKILL mid-run, resume",
         &describe(Ladder::Restart),
         &restart_table(results),
@@ -326,6 +334,7 @@ mod tests {
             "## One slow reader",
             "## Churn soak: memory after rounds",
             "## Cost of the durable log",
+            "## Many rooms",
             "## Restart: SIGKILL mid-run, resume",
         ] {
             assert!(text.contains(heading), "missing {heading}");

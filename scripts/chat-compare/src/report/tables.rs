@@ -370,6 +370,53 @@ pub fn scale_table(results: &[StepResult]) -> String {
     table(columns, &rows)
 }
 
+/// The fanout spread over many rooms, next to the fanout of the same size in `#main` alone.
+pub fn rooms_table(results: &[StepResult]) -> String {
+    let in_rooms = |r: &&StepResult| r.step.workload.ladder == Ladder::Rooms;
+    let Some(size) = results
+        .iter()
+        .find(in_rooms)
+        .map(|r| r.step.workload.clients)
+    else {
+        return "Not in this run.\n".into();
+    };
+    let plain = find(results, Ladder::Fanout, Some(size), ServerMode::Event);
+    let rows: Vec<&StepResult> = plain
+        .into_iter()
+        .chain(results.iter().filter(in_rooms))
+        .collect();
+    let columns: &[Column<&StepResult>] = &[
+        ("clients in", |r| match r.step.workload.rooms {
+            Some(rooms) => format!(
+                "{rooms} rooms of {}",
+                r.step.workload.clients / rooms.max(1)
+            ),
+            None => "`#main` alone".into(),
+        }),
+        ("delivered", |r| scale_cell(r, delivered(r))),
+        ("p99 ms", |r| scale_cell(r, r.p99_us().map(ms))),
+        ("server CPU µs per message", |r| {
+            let load = r.load();
+            let per = load.and_then(|l| {
+                let cpu = l.server.as_ref()?.cpu_secs;
+                (l.messages_sent > 0).then(|| cpu * 1e6 / l.messages_sent as f64)
+            });
+            scale_cell(r, per.map(two))
+        }),
+        ("server CPU µs per delivery", |r| {
+            scale_cell(r, r.cpu_us_per_delivery().map(two))
+        }),
+        ("deliveries out of their room", |r| {
+            let rooms = r.load().and_then(|l| l.rooms.as_ref());
+            match (r.step.workload.rooms, rooms) {
+                (None, _) => "–".into(),
+                (Some(_), rooms) => scale_cell(r, rooms.map(|x| x.foreign_deliveries.to_string())),
+            }
+        }),
+    ];
+    table(columns, &rows)
+}
+
 /// CPU µs per delivery of all of a step's servers together, and each one's CPU seconds.
 fn servers_cpu_text(result: &StepResult) -> Option<String> {
     let deliveries = result.load()?.deliveries_received;
@@ -534,6 +581,29 @@ mod tests {
         assert!(table.contains("0.20 (0.40 s)"), "{table}");
         assert!(table.contains("0 of 1000"), "{table}");
         assert_eq!(scale_table(&[]), "Not in this run.\n");
+    }
+
+    #[test]
+    fn rooms_table_sets_the_rooms_next_to_main_alone() {
+        let mut rooms = fixture(
+            Ladder::Rooms,
+            1000,
+            ServerMode::Event,
+            json!({"deliveries_received": 20000,
+                   "rooms": {"rooms": 100, "in_room": 1000, "foreign_deliveries": 0}}),
+        );
+        rooms.step.workload.rooms = Some(100);
+        let results = vec![
+            fixture(Ladder::Fanout, 1000, ServerMode::Event, json!({})),
+            rooms,
+        ];
+        let table = rooms_table(&results);
+        assert!(table.contains("| `#main` alone |"), "{table}");
+        assert!(table.contains("| 100 rooms of 10 |"), "{table}");
+        // 1.23 s over 2000 messages; over 20,000 deliveries in rooms of 10.
+        assert!(table.contains("| 615.00 | 61.50 | 0 |"), "{table}");
+        assert!(table.contains("| 615.00 | 0.61 | – |"), "{table}");
+        assert_eq!(rooms_table(&[]), "Not in this run.\n");
     }
 
     #[test]
