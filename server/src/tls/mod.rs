@@ -7,6 +7,15 @@
 //! that desks which pinned it on first use (as SSH does) still trust it after
 //! a restart. Its SHA-256 fingerprint is printed at start for people to
 //! compare with what their desks show.
+//!
+//! Each connection's TLS is a [`session::TlsSession`]: rustls's unbuffered
+//! connection for the handshake, then, for TLS 1.3, the small record layer
+//! of [`records`], so that an idle TLS desk holds little more than its
+//! keys. [`gate`] bounds how many handshakes run at once.
+
+pub mod gate;
+pub mod records;
+pub mod session;
 
 use std::fs;
 use std::io;
@@ -86,19 +95,34 @@ impl TlsIdentity {
             }
         };
         let fingerprint = Fingerprint::of_certificate(&chain[0]);
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = ServerConfig::builder_with_provider(provider)
+        let mut config = ServerConfig::builder_with_provider(Arc::new(provider()))
             .with_safe_default_protocol_versions()
             .and_then(|builder| builder.with_no_client_auth().with_single_cert(chain, key))
             .map_err(|e| {
                 io::Error::other(format!("TLS certificate {location}: cannot be used: {e}"))
             })?;
+        // Our order, not the client's: browsers put AES-128 first, and a
+        // connection on it keeps rustls's whole state (see `records`).
+        config.ignore_client_order = true;
+        // The keys of a TLS 1.3 connection go to `records` after the
+        // handshake.
+        config.enable_secret_extraction = true;
         Ok(TlsIdentity {
             config: Arc::new(config),
             fingerprint,
             location,
         })
     }
+}
+
+/// rustls's ring provider, its TLS 1.3 suites with 32-byte keys first
+/// (AES-256-GCM, ChaCha20-Poly1305): the ones [`records`] takes over.
+fn provider() -> rustls::crypto::CryptoProvider {
+    let mut provider = rustls::crypto::ring::default_provider();
+    provider
+        .cipher_suites
+        .sort_by_key(|suite| !records::can_keep(*suite));
+    provider
 }
 
 /// Reads a PEM certificate chain and its key.
