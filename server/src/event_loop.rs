@@ -250,7 +250,10 @@ impl Server {
         let tls = config
             .tls
             .as_ref()
-            .map(|tls| TlsIdentity::load(&tls.cert_source(&config.db)))
+            .map(|tls| {
+                let tickets = crate::config::Tls::ticket_key_file(&config.db);
+                TlsIdentity::load(&tls.cert_source(&config.db), tickets.as_deref())
+            })
             .transpose()?;
         let security = match (&tls, &config.tls) {
             (Some(identity), Some(settings)) if settings.required => {

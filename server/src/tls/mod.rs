@@ -11,11 +11,13 @@
 //! Each connection's TLS is a [`session::TlsSession`]: rustls's unbuffered
 //! connection for the handshake, then, for TLS 1.3, the small record layer
 //! of [`records`], so that an idle TLS desk holds little more than its
-//! keys. [`gate`] bounds how many handshakes run at once.
+//! keys. [`gate`] bounds how many handshakes run at once; [`tickets`]
+//! lets a desk that comes back resume its session, across restarts too.
 
 pub mod gate;
 pub mod records;
 pub mod session;
+pub mod tickets;
 
 use std::fs;
 use std::io;
@@ -27,6 +29,8 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::ServerConfig;
 
 use chat_shared::Fingerprint;
+
+use tickets::TicketKeys;
 
 /// Where the certificate comes from (`--tls-cert`/`--tls-key`, or made).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,9 +61,10 @@ pub struct TlsIdentity {
 }
 
 impl TlsIdentity {
-    /// Loads or makes the certificate. Every failure is one sentence naming
-    /// the file.
-    pub fn load(source: &CertSource) -> io::Result<TlsIdentity> {
+    /// Loads or makes the certificate, and the session ticket keys (kept
+    /// in `ticket_keys`, or in memory only when `None`). Every failure is
+    /// one sentence naming the file.
+    pub fn load(source: &CertSource, ticket_keys: Option<&Path>) -> io::Result<TlsIdentity> {
         let (chain, key, location) = match source {
             CertSource::Files { cert, key } => {
                 let (chain, key) = read_pem(cert, key)?;
@@ -107,6 +112,10 @@ impl TlsIdentity {
         // The keys of a TLS 1.3 connection go to `records` after the
         // handshake.
         config.enable_secret_extraction = true;
+        config.ticketer = Arc::new(match ticket_keys {
+            Some(file) => TicketKeys::kept_in(file)?,
+            None => TicketKeys::in_memory()?,
+        });
         Ok(TlsIdentity {
             config: Arc::new(config),
             fingerprint,
@@ -211,9 +220,9 @@ mod tests {
     fn a_kept_certificate_is_made_once_in_a_folder_made_for_it() {
         let dir = tempfile::tempdir().unwrap();
         let folder = dir.path().join("not/yet/there");
-        let first = TlsIdentity::load(&CertSource::KeptIn(folder.clone())).unwrap();
+        let first = TlsIdentity::load(&CertSource::KeptIn(folder.clone()), None).unwrap();
         assert!(folder.join("tls-cert.pem").is_file());
-        let again = TlsIdentity::load(&CertSource::KeptIn(folder)).unwrap();
+        let again = TlsIdentity::load(&CertSource::KeptIn(folder), None).unwrap();
         assert_eq!(first.fingerprint, again.fingerprint);
     }
 }

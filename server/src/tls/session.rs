@@ -480,7 +480,7 @@ mod tests {
 
     impl Pair {
         fn new(config: Arc<ClientConfig>) -> Pair {
-            let server = TlsIdentity::load(&CertSource::Fresh).unwrap().config;
+            let server = TlsIdentity::load(&CertSource::Fresh, None).unwrap().config;
             let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             let client_socket =
                 std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
