@@ -31,10 +31,17 @@
 //! cargo run --release -p chat-load -- fanout --addr 127.0.0.1:P1,127.0.0.1:P2 -n 1000 --server-pid PID1,PID2 --redis-pid RPID
 //! cargo build --release -p chat-server   # restart starts the one next to chat-load
 //! cargo run --release -p chat-load -- restart --db /tmp/restart.db -n 500 --senders 20 --rate 4 -d 10 --kill-at 5
+//! cargo run --release -p chat-load -- storm --db /tmp/storm/room.db -n 10000
 //! ```
 //!
-//! Modes: `hold`, `fanout`, `connect`, `churn`, `slow`, `restart` (see
-//! `--help`).
+//! Modes: `hold`, `fanout`, `connect`, `churn`, `slow`, `restart`, `storm`
+//! (see `--help`).
+//!
+//! `storm` is about TLS handshakes: it starts chat-server `--tls` itself,
+//! and N clients connect at once three times: first, after a restart with
+//! the session tickets they were given, after another without; each
+//! storm's handshake p50/p99, resumed count, and the CPU of the server and
+//! of chat-load (see [`storm`]).
 //!
 //! `--tls`: every client speaks TLS (see [`tls`]). `--addr A,B,...`: the
 //! clients are spread over several servers round robin. Every run but
@@ -70,6 +77,8 @@
 //! - [`marker`]: message texts with markers; classifying received lines.
 //! - [`restart`]: the restart scenario, on its own loop; [`server`] starts,
 //!   kills and restarts chat-server for it; [`ledger`] does its accounting.
+//! - [`storm`]: the handshake storms, on loops of their own, against a
+//!   server [`server`] starts and restarts.
 //! - [`stats`]: latency histograms and /proc sampling.
 //! - [`tls`]: `--tls`, the client sessions' configuration and I/O.
 //! - [`report`]: the JSON report and the human summary.
@@ -86,6 +95,7 @@ pub mod restart;
 pub mod run;
 pub mod server;
 pub mod stats;
+pub mod storm;
 pub mod tls;
 
 pub use config::{parse_args, usage, Config, Mode, UsageError};

@@ -46,7 +46,7 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Connects in flight per worker. Past the server's accept backlog extra SYNs
 /// are dropped and retried a second later, which would only show up as
 /// tool-made connect latency.
-const MAX_PENDING_CONNECTS: usize = 512;
+pub(crate) const MAX_PENDING_CONNECTS: usize = 512;
 
 /// How often the warm-up probe is repeated, for clients the server had not
 /// yet accepted when the previous one went out. Well under the server's

@@ -69,7 +69,7 @@ pub fn run(config: &Config, plan: &RestartPlan) -> Result<Report, Error> {
             source,
         })?,
     };
-    let server = Server::start(&bin, &plan.db).map_err(|source| Error::Io {
+    let server = Server::start(&bin, &plan.db, &[]).map_err(|source| Error::Io {
         context: format!("starting {} on --db {}", bin.display(), plan.db.display()),
         source,
     })?;
@@ -584,6 +584,7 @@ impl<'a> Scenario<'a> {
                 sends_skipped: self.sends_skipped,
                 reconnect_us: stats::summarize(&self.away),
             }),
+            storm: None,
             connect_latency_us: None,
             server: None,
             servers: Vec::new(),

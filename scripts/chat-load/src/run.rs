@@ -48,6 +48,9 @@ pub fn run(config: &Config) -> Result<Report, Error> {
     if let Some(plan) = &config.restart {
         return restart::run(config, plan);
     }
+    if let Some(plan) = &config.storm {
+        return crate::storm::run(config, plan);
+    }
     let started = Instant::now();
     raise_fd_limit(config.clients)?;
     // The servers first, in `--server-pid` order, then Redis.
@@ -582,6 +585,7 @@ fn build_report(
             rounds: phase_info.rounds,
         }),
         restart: None,
+        storm: None,
         connect_latency_us: if plan.connect_storm {
             stats::summarize(&total.connect_latency)
         } else {

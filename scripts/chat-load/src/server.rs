@@ -1,5 +1,5 @@
-//! The chat-server that restart mode starts, kills with SIGKILL and starts
-//! again: always on 127.0.0.1, a port picked here, the log file the user
+//! The chat-server that restart and storm modes start, stop (restart: with
+//! SIGKILL) and start again: always on 127.0.0.1, a port picked here, the log file the user
 //! named, no idle timeout. It dies with us (`PR_SET_PDEATHSIG`, and SIGKILL
 //! when dropped), so no run leaves a server behind.
 
@@ -33,9 +33,10 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `bin` on a free loopback port with its log in `db`, and waits
-    /// (up to [`LISTEN_TIMEOUT`]) until it accepts a connection.
-    pub fn start(bin: &Path, db: &Path) -> io::Result<Server> {
+    /// Starts `bin` on a free loopback port with its log in `db` (and
+    /// `extra` flags), and waits (up to [`LISTEN_TIMEOUT`]) until it
+    /// accepts a connection.
+    pub fn start(bin: &Path, db: &Path, extra: &[&str]) -> io::Result<Server> {
         let addr = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), free_port()?);
         let mut command = Command::new(bin);
         command
@@ -47,6 +48,7 @@ impl Server {
             // A line per connection would bury the tool's own lines; what
             // goes wrong in the server still shows.
             .args(["--log-level", "warn"])
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null());
         // SAFETY: runs between fork and exec and only calls prctl, which is
@@ -88,6 +90,18 @@ impl Server {
         self.kill()?;
         self.child = Some(self.command.spawn()?);
         Ok(())
+    }
+
+    /// Starts the server again after [`Server::stop`], same port, same
+    /// log, and waits until it listens.
+    pub fn start_again(&mut self) -> io::Result<()> {
+        self.restart()?;
+        self.wait_listening()
+    }
+
+    /// The running server's process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// How the server ended, if it has ended on its own.
