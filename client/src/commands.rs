@@ -1,16 +1,18 @@
 //! What a line typed at the chat prompt asks for, and what it makes the
-//! desk do: the commands (`/msg`, `/r`, `/who`, `/notify`...), their list
-//! for `/help` and `--help`, [`interpret`] to read a line, and
-//! [`Commands`] to decide what it becomes here and now (sent to the room,
-//! asked of the server, answered on this desk). Pure: the session sends and
-//! prints what it decides.
+//! desk do: the commands (`/msg`, `/r`, `/who`, `/join`, `/go`,
+//! `/notify`...), their list for `/help` and `--help`, [`interpret`] to
+//! read a line, and [`Commands`] to decide what it becomes here and now
+//! (sent to the current room, asked of the server, answered on this desk).
+//! Pure: the session sends and prints what it decides.
 
 use chat_shared::message::check_name;
-use chat_shared::ClientLine;
+use chat_shared::room::{check_room, RoomProblem, MAIN_ROOM};
+use chat_shared::{ClientLine, RoomCommand};
 
 use crate::chat_text::action_text;
 use crate::notify::NotifyLevel;
 use crate::outbox::Outgoing;
+use crate::rooms::is_main;
 
 /// One thing the user can type besides a message, for `/help` and `--help`.
 #[derive(Debug, PartialEq, Eq)]
@@ -23,7 +25,7 @@ pub struct CommandHelp {
 
 const ME: CommandHelp = CommandHelp {
     usage: "/me ACTION",
-    meaning: "show \"* NAME ACTION\" to everyone",
+    meaning: "show \"* NAME ACTION\" in the current room",
 };
 const MSG: CommandHelp = CommandHelp {
     usage: "/msg NAME TEXT",
@@ -41,10 +43,38 @@ const NOTIFY: CommandHelp = CommandHelp {
     usage: "/notify [all|mentions|off]",
     meaning: "chime for all messages, mentions only, or none",
 };
+const NOTIFY_ROOM: CommandHelp = CommandHelp {
+    usage: "/notify #ROOM on|off",
+    meaning: "chime for ROOM's messages or not (mentions do)",
+};
+const JOIN: CommandHelp = CommandHelp {
+    usage: "/join #ROOM [private]",
+    meaning: "enter ROOM, made if new (private: invited only)",
+};
+const PART: CommandHelp = CommandHelp {
+    usage: "/part [#ROOM]",
+    meaning: "leave ROOM (the current room if none)",
+};
+const GO: CommandHelp = CommandHelp {
+    usage: "/go #ROOM",
+    meaning: "send typed lines to ROOM (/go main: back)",
+};
+const ROOMS: CommandHelp = CommandHelp {
+    usage: "/rooms",
+    meaning: "list rooms: members, topic, your unread lines",
+};
+const TOPIC: CommandHelp = CommandHelp {
+    usage: "/topic [TEXT]",
+    meaning: "show or set the current room's topic",
+};
+const INVITE: CommandHelp = CommandHelp {
+    usage: "/invite NAME",
+    meaning: "let NAME into the current room",
+};
 
 /// Everything the client understands besides a message, in the order
 /// `/help` and `--help` list it.
-pub const COMMANDS: [CommandHelp; 10] = [
+pub const COMMANDS: [CommandHelp; 17] = [
     CommandHelp {
         usage: "/who",
         meaning: "list who is online",
@@ -53,11 +83,18 @@ pub const COMMANDS: [CommandHelp; 10] = [
     REPLY,
     ME,
     SEARCH,
+    JOIN,
+    PART,
+    GO,
+    ROOMS,
+    TOPIC,
+    INVITE,
     CommandHelp {
         usage: "//TEXT",
         meaning: "send /TEXT (//etc/hosts sends /etc/hosts)",
     },
     NOTIFY,
+    NOTIFY_ROOM,
     CommandHelp {
         usage: "/help",
         meaning: "list these commands",
@@ -95,6 +132,38 @@ pub enum Typed<'a> {
     Help,
     /// `/notify LEVEL`, or `/notify` alone (`None`): which level is on.
     Notify(Option<NotifyLevel>),
+    /// `/notify #ROOM on|off`, or `/notify #ROOM` alone (`None`): whether
+    /// the room's messages chime.
+    NotifyRoom {
+        /// The room.
+        room: &'a str,
+        /// On or off; `None` asks.
+        on: Option<bool>,
+    },
+    /// `/join #ROOM [private]`.
+    Join {
+        /// The room.
+        room: &'a str,
+        /// Whether a new room is made private.
+        private: bool,
+    },
+    /// `/part`, or `/part #ROOM`.
+    Part(Option<&'a str>),
+    /// `/go ROOM`: the room as typed (`#dev`, `dev`, `main`).
+    Go(&'a str),
+    /// `/rooms`.
+    Rooms,
+    /// `/topic`, or `/topic TEXT`.
+    Topic(Option<&'a str>),
+    /// `/invite NAME`.
+    Invite(&'a str),
+    /// A room command naming something that is no room's name.
+    BadRoom {
+        /// What was typed for the room.
+        typed: &'a str,
+        /// What is wrong with it.
+        problem: RoomProblem,
+    },
     /// `/me ACTION`.
     Me(&'a str),
     /// `/msg NAME TEXT`.
@@ -154,12 +223,67 @@ pub fn interpret(line: &str) -> Typed<'_> {
         "/search" if argument.is_empty() => Typed::Misused(&SEARCH),
         "/search" => Typed::Search(argument),
         "/notify" if argument.is_empty() => Typed::Notify(None),
+        "/notify" if argument.starts_with('#') => notify_room(argument),
         "/notify" => argument
             .parse()
             .map_or(Typed::Misused(&NOTIFY), |level| Typed::Notify(Some(level))),
+        "/join" => match words_of(argument)[..] {
+            [room] => room_typed(room, |room| Typed::Join {
+                room,
+                private: false,
+            }),
+            [room, private] if private.eq_ignore_ascii_case("private") => {
+                room_typed(room, |room| Typed::Join {
+                    room,
+                    private: true,
+                })
+            }
+            _ => Typed::Misused(&JOIN),
+        },
+        "/part" => match words_of(argument)[..] {
+            [] => Typed::Part(None),
+            [room] => room_typed(room, |room| Typed::Part(Some(room))),
+            _ => Typed::Misused(&PART),
+        },
+        "/go" => match words_of(argument)[..] {
+            [room] => Typed::Go(room),
+            _ => Typed::Misused(&GO),
+        },
+        "/rooms" if argument.is_empty() => Typed::Rooms,
+        "/rooms" => Typed::Misused(&ROOMS),
+        "/topic" if argument.is_empty() => Typed::Topic(None),
+        "/topic" => Typed::Topic(Some(argument)),
+        "/invite" => match words_of(argument)[..] {
+            [name] if check_name(name).is_ok() => Typed::Invite(name),
+            _ => Typed::Misused(&INVITE),
+        },
         word if word.starts_with('/') && word.len() > 1 => Typed::UnknownCommand(word),
         _ => Typed::Say(line),
     }
+}
+
+/// The words of a command's argument.
+fn words_of(argument: &str) -> Vec<&str> {
+    argument.split_whitespace().collect()
+}
+
+/// `typed` as a room's name for `command`, or why it is none.
+fn room_typed<'a>(typed: &'a str, command: impl FnOnce(&'a str) -> Typed<'a>) -> Typed<'a> {
+    match check_room(typed) {
+        Ok(()) => command(typed),
+        Err(problem) => Typed::BadRoom { typed, problem },
+    }
+}
+
+/// `/notify #ROOM [on|off]`.
+fn notify_room(argument: &str) -> Typed<'_> {
+    let (room, on) = match words_of(argument)[..] {
+        [room] => (room, None),
+        [room, on] if on.eq_ignore_ascii_case("on") => (room, Some(true)),
+        [room, off] if off.eq_ignore_ascii_case("off") => (room, Some(false)),
+        _ => return Typed::Misused(&NOTIFY_ROOM),
+    };
+    room_typed(room, |room| Typed::NotifyRoom { room, on })
 }
 
 /// What a typed line makes the desk do.
@@ -176,6 +300,32 @@ pub enum Action<'a> {
     Send(Outgoing),
     /// Change the chime level (`None` keeps it), and say which is on.
     Notify(Option<NotifyLevel>),
+    /// Let a room's messages chime or not (`None` keeps it), and say which.
+    NotifyRoom {
+        /// The room.
+        room: &'a str,
+        /// On or off; `None` asks.
+        on: Option<bool>,
+    },
+    /// Enter a room (made if new) and talk there once in; only in the room.
+    Enter {
+        /// The room.
+        room: &'a str,
+        /// Whether a new room is made private.
+        private: bool,
+    },
+    /// Leave a room (not `#main`); only in the room.
+    Part(&'a str),
+    /// Send typed lines to this room (as typed) from now on.
+    Go(&'a str),
+    /// Let this person into the current room (the server says nothing
+    /// back when it works); only in the room.
+    Invite {
+        /// The room.
+        room: &'a str,
+        /// Who.
+        name: &'a str,
+    },
     /// Answer on this desk; nothing is sent.
     Answer(Answer<'a>),
 }
@@ -193,6 +343,15 @@ pub enum Answer<'a> {
     Misused(&'static CommandHelp),
     /// A `/word` no command has.
     UnknownCommand(&'a str),
+    /// A room's name typed wrong.
+    BadRoom {
+        /// What was typed.
+        typed: &'a str,
+        /// What is wrong with it.
+        problem: RoomProblem,
+    },
+    /// `/part` or `/invite` in `#main`, which everyone is in.
+    EveryoneInMain,
 }
 
 /// What the commands remember between lines: who `/r` answers.
@@ -209,22 +368,48 @@ impl Commands {
     }
 
     /// What `line`, typed at the chat prompt, makes the desk do;
-    /// `in_room` when the desk is in the room now.
-    pub fn action<'a>(&self, line: &'a str, in_room: bool) -> Action<'a> {
+    /// `in_room` when the desk is in the room now, `current` the room typed
+    /// lines go to (`None`: `#main`).
+    pub fn action<'a>(&self, line: &'a str, in_room: bool, current: Option<&'a str>) -> Action<'a> {
+        let here = current.unwrap_or(MAIN_ROOM);
+        let message = |text: String| Outgoing::Message {
+            room: current.map(str::to_string),
+            text,
+        };
         match interpret(line) {
             Typed::Nothing => Action::Nothing,
             Typed::Quit => Action::Leave,
+            Typed::Part(room) if is_main(room.unwrap_or(here)) => {
+                Action::Answer(Answer::EveryoneInMain)
+            }
+            Typed::Invite(_) if current.is_none() => Action::Answer(Answer::EveryoneInMain),
             Typed::Who if in_room => Action::Ask(ClientLine::Who),
             Typed::Search(words) if in_room => {
                 Action::Ask(ClientLine::Search { words, room: None })
             }
-            Typed::Who | Typed::Search(_) => Action::Answer(Answer::NotConnected),
+            Typed::Rooms if in_room => Action::Ask(ClientLine::Room(RoomCommand::List)),
+            Typed::Topic(text) if in_room => {
+                Action::Ask(ClientLine::Room(RoomCommand::Topic { room: here, text }))
+            }
+            Typed::Join { room, private } if in_room => Action::Enter { room, private },
+            Typed::Part(room) if in_room => Action::Part(room.unwrap_or(here)),
+            Typed::Invite(name) if in_room => Action::Invite { room: here, name },
+            Typed::Who
+            | Typed::Search(_)
+            | Typed::Rooms
+            | Typed::Topic(_)
+            | Typed::Join { .. }
+            | Typed::Part(_)
+            | Typed::Invite(_) => Action::Answer(Answer::NotConnected),
+            Typed::Go(room) => Action::Go(room),
             Typed::Help => Action::Answer(Answer::Help),
             Typed::Notify(level) => Action::Notify(level),
+            Typed::NotifyRoom { room, on } => Action::NotifyRoom { room, on },
+            Typed::BadRoom { typed, problem } => Action::Answer(Answer::BadRoom { typed, problem }),
             Typed::Misused(command) => Action::Answer(Answer::Misused(command)),
             Typed::UnknownCommand(word) => Action::Answer(Answer::UnknownCommand(word)),
-            Typed::Me(action) => Action::Send(Outgoing::Room(action_text(action))),
-            Typed::Say(text) => Action::Send(Outgoing::Room(text.to_string())),
+            Typed::Me(action) => Action::Send(message(action_text(action))),
+            Typed::Say(text) => Action::Send(message(text.to_string())),
             Typed::Direct { to, text } => Action::Send(Outgoing::Direct {
                 to: to.to_string(),
                 text: text.to_string(),
@@ -346,7 +531,14 @@ mod tests {
             "/me ACTION",
             "/search WORDS",
             "//TEXT",
-            "/notify",
+            "/notify [",
+            "/notify #ROOM",
+            "/join #ROOM [private]",
+            "/part [#ROOM]",
+            "/go #ROOM",
+            "/rooms",
+            "/topic [TEXT]",
+            "/invite NAME",
             "/help",
             "q or /quit",
         ] {
@@ -383,23 +575,23 @@ mod tests {
     #[test]
     fn a_message_is_sent_to_the_room_in_or_out_of_it() {
         let commands = Commands::default();
-        let hello = Action::Send(Outgoing::Room("hello".to_string()));
-        assert_eq!(commands.action("hello", true), hello);
-        assert_eq!(commands.action("hello", false), hello);
+        let hello = Action::Send(Outgoing::main("hello"));
+        assert_eq!(commands.action("hello", true, None), hello);
+        assert_eq!(commands.action("hello", false, None), hello);
     }
 
     #[test]
     fn an_action_is_sent_as_its_wire_text() {
         assert_eq!(
-            Commands::default().action("/me waves", true),
-            Action::Send(Outgoing::Room("/me waves".to_string()))
+            Commands::default().action("/me waves", true, None),
+            Action::Send(Outgoing::main("/me waves"))
         );
     }
 
     #[test]
     fn msg_sends_a_direct_message() {
         assert_eq!(
-            Commands::default().action("/msg bob lunch?", false),
+            Commands::default().action("/msg bob lunch?", false, None),
             Action::Send(Outgoing::Direct {
                 to: "bob".to_string(),
                 text: "lunch?".to_string()
@@ -410,7 +602,7 @@ mod tests {
     #[test]
     fn who_in_the_room_asks_the_server() {
         assert_eq!(
-            Commands::default().action("/who", true),
+            Commands::default().action("/who", true, None),
             Action::Ask(ClientLine::Who)
         );
     }
@@ -418,7 +610,7 @@ mod tests {
     #[test]
     fn who_out_of_the_room_says_not_connected() {
         assert_eq!(
-            Commands::default().action("/who", false),
+            Commands::default().action("/who", false, None),
             Action::Answer(Answer::NotConnected)
         );
     }
@@ -426,7 +618,7 @@ mod tests {
     #[test]
     fn search_out_of_the_room_says_not_connected() {
         assert_eq!(
-            Commands::default().action("/search budget", false),
+            Commands::default().action("/search budget", false, None),
             Action::Answer(Answer::NotConnected)
         );
     }
@@ -434,7 +626,7 @@ mod tests {
     #[test]
     fn reply_with_nobody_to_answer_says_so() {
         assert_eq!(
-            Commands::default().action("/r hi", true),
+            Commands::default().action("/r hi", true, None),
             Action::Answer(Answer::NobodyToReply)
         );
     }
@@ -445,7 +637,7 @@ mod tests {
         commands.direct_from("bob");
         commands.direct_from("carol");
         assert_eq!(
-            commands.action("/r on my way", true),
+            commands.action("/r on my way", true, None),
             Action::Send(Outgoing::Direct {
                 to: "carol".to_string(),
                 text: "on my way".to_string()
@@ -454,7 +646,184 @@ mod tests {
     }
 
     #[test]
+    fn room_commands_read_their_rooms() {
+        assert_eq!(
+            interpret("/join #dev"),
+            Typed::Join {
+                room: "#dev",
+                private: false
+            }
+        );
+        assert_eq!(
+            interpret("/join  #hr  Private"),
+            Typed::Join {
+                room: "#hr",
+                private: true
+            }
+        );
+        assert_eq!(interpret("/join"), Typed::Misused(&JOIN));
+        assert_eq!(interpret("/join #a #b"), Typed::Misused(&JOIN));
+        assert_eq!(
+            interpret("/join dev"),
+            Typed::BadRoom {
+                typed: "dev",
+                problem: RoomProblem::NoHash
+            }
+        );
+        assert_eq!(
+            interpret("/join #a,b"),
+            Typed::BadRoom {
+                typed: "#a,b",
+                problem: RoomProblem::BadCharacter
+            }
+        );
+        assert_eq!(interpret("/part"), Typed::Part(None));
+        assert_eq!(interpret("/part #dev"), Typed::Part(Some("#dev")));
+        assert_eq!(interpret("/go main"), Typed::Go("main"));
+        assert_eq!(interpret("/go"), Typed::Misused(&GO));
+        assert_eq!(interpret("/rooms"), Typed::Rooms);
+        assert_eq!(interpret("/rooms all"), Typed::Misused(&ROOMS));
+        assert_eq!(interpret("/topic"), Typed::Topic(None));
+        assert_eq!(
+            interpret("/topic ship it  friday "),
+            Typed::Topic(Some("ship it  friday"))
+        );
+        assert_eq!(interpret("/invite bob"), Typed::Invite("bob"));
+        assert_eq!(interpret("/invite bob carol"), Typed::Misused(&INVITE));
+    }
+
+    #[test]
+    fn notify_takes_a_room_on_or_off() {
+        assert_eq!(
+            interpret("/notify #random off"),
+            Typed::NotifyRoom {
+                room: "#random",
+                on: Some(false)
+            }
+        );
+        assert_eq!(
+            interpret("/notify #random ON"),
+            Typed::NotifyRoom {
+                room: "#random",
+                on: Some(true)
+            }
+        );
+        assert_eq!(
+            interpret("/notify #random"),
+            Typed::NotifyRoom {
+                room: "#random",
+                on: None
+            }
+        );
+        assert_eq!(
+            interpret("/notify #random loud"),
+            Typed::Misused(&NOTIFY_ROOM)
+        );
+        assert!(matches!(interpret("/notify #a b off"), Typed::Misused(_)));
+    }
+
+    #[test]
+    fn a_line_goes_to_the_current_room() {
+        let commands = Commands::default();
+        assert_eq!(
+            commands.action("hello", true, Some("#dev")),
+            Action::Send(Outgoing::Message {
+                room: Some("#dev".to_string()),
+                text: "hello".to_string()
+            })
+        );
+        assert_eq!(
+            commands.action("/me waves", false, Some("#dev")),
+            Action::Send(Outgoing::Message {
+                room: Some("#dev".to_string()),
+                text: "/me waves".to_string()
+            })
+        );
+    }
+
+    #[test]
+    fn room_commands_act_on_the_current_room() {
+        let commands = Commands::default();
+        let dev = Some("#dev");
+        assert_eq!(commands.action("/part", true, dev), Action::Part("#dev"));
+        assert_eq!(
+            commands.action("/part #ops", true, dev),
+            Action::Part("#ops")
+        );
+        assert_eq!(
+            commands.action("/topic", true, dev),
+            Action::Ask(ClientLine::Room(RoomCommand::Topic {
+                room: "#dev",
+                text: None
+            }))
+        );
+        assert_eq!(
+            commands.action("/invite bob", true, dev),
+            Action::Invite {
+                room: "#dev",
+                name: "bob"
+            }
+        );
+        assert_eq!(
+            commands.action("/join #hr private", true, dev),
+            Action::Enter {
+                room: "#hr",
+                private: true
+            }
+        );
+        assert_eq!(
+            commands.action("/rooms", true, None),
+            Action::Ask(ClientLine::Room(RoomCommand::List))
+        );
+        assert_eq!(
+            commands.action("/topic", true, None),
+            Action::Ask(ClientLine::Room(RoomCommand::Topic {
+                room: "#main",
+                text: None
+            }))
+        );
+        assert_eq!(commands.action("/go #ops", false, dev), Action::Go("#ops"));
+    }
+
+    #[test]
+    fn main_cannot_be_left_nor_invited_to() {
+        let commands = Commands::default();
+        for line in ["/part", "/part #Main", "/invite bob"] {
+            assert_eq!(
+                commands.action(line, true, None),
+                Action::Answer(Answer::EveryoneInMain),
+                "{line}"
+            );
+        }
+        assert_eq!(
+            commands.action("/part #main", true, Some("#dev")),
+            Action::Answer(Answer::EveryoneInMain)
+        );
+    }
+
+    #[test]
+    fn room_commands_out_of_the_room_say_not_connected() {
+        let commands = Commands::default();
+        for line in [
+            "/rooms",
+            "/topic",
+            "/join #dev",
+            "/part #dev",
+            "/invite bob",
+        ] {
+            assert_eq!(
+                commands.action(line, false, Some("#dev")),
+                Action::Answer(Answer::NotConnected),
+                "{line}"
+            );
+        }
+    }
+
+    #[test]
     fn quit_leaves() {
-        assert_eq!(Commands::default().action("/quit", false), Action::Leave);
+        assert_eq!(
+            Commands::default().action("/quit", false, None),
+            Action::Leave
+        );
     }
 }

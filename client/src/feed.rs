@@ -1,10 +1,19 @@
 //! Which chat messages to show, across reconnects: each message once, in
-//! the room log's order. Remembers the log (its epoch) and the last message
-//! ID shown, decides what a returning desk asks `/resume` for, holds back
-//! what arrives before the server's `RESUME` answer, and counts the replay
-//! that follows it, to tell when it is over. Pure state; `view` feeds it
-//! and prints what it lets through.
+//! the log's order. Remembers the log (its epoch) and the last message ID
+//! shown in each room, decides what a returning desk asks `/resume` for,
+//! holds back what arrives before the server's `RESUME` answer, and counts
+//! the replay that follows it, to tell when it is over. Pure state; `view`
+//! feeds it and prints what it lets through.
+//!
+//! IDs are one sequence across rooms, and the server delivers in that
+//! order, so the newest ID shown anywhere is where a returning desk
+//! resumes. Each room is counted on its own all the same: a room's history,
+//! shown on entering it, is older than what the desk showed elsewhere and
+//! still new here.
 
+use std::collections::BTreeMap;
+
+use chat_shared::room::{room_key, MAIN_ROOM};
 use chat_shared::MessageId;
 
 /// What to print above a replayed message that starts a batch.
@@ -17,7 +26,8 @@ pub enum ReplayHeader {
 }
 
 /// What to do with a message: `MSG`, `HIST`, `DM` or `HISTDM` (direct
-/// messages are numbered in the same log).
+/// messages are numbered in the same log, and counted with `#main`), or
+/// `RMSG` and `RHIST`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     /// New: show it, after this header if there is one.
@@ -46,8 +56,9 @@ pub enum Resumed {
 pub struct Feed {
     /// The log the IDs below belong to, once a `WELCOME` or `RESUME` named it.
     epoch: Option<String>,
-    /// The newest message shown.
-    last_shown: Option<MessageId>,
+    /// The newest message shown in each room, by the room's key; direct
+    /// messages count with `#main`.
+    last_shown: BTreeMap<String, MessageId>,
     /// From reconnecting until the `RESUME` answer: every message is held
     /// back, since the replay after the answer holds them all.
     awaiting_resume: bool,
@@ -67,10 +78,11 @@ impl Feed {
     /// secret, which ties direct messages to it, not to whoever holds the
     /// name.
     pub fn connection_opened(&mut self) -> Option<(String, MessageId)> {
+        let newest = self.last_shown.values().max().copied();
         let resume_from = self
             .epoch
             .clone()
-            .map(|epoch| (epoch, self.last_shown.unwrap_or(MessageId::ZERO)));
+            .map(|epoch| (epoch, newest.unwrap_or(MessageId::ZERO)));
         self.awaiting_resume = resume_from.is_some();
         // A newcomer is shown the history the server sends on connect,
         // like anyone else.
@@ -96,7 +108,7 @@ impl Feed {
             Resumed::Missed { skipped }
         } else {
             self.epoch = Some(epoch.to_string());
-            self.last_shown = None;
+            self.last_shown.clear();
             self.header = Some(ReplayHeader::Recent);
             Resumed::OtherLog
         }
@@ -126,12 +138,14 @@ impl Feed {
         self.replay_left = None;
     }
 
-    /// Whether to show the message `id`; `replayed` for `HIST` and `HISTDM`.
-    pub fn admit(&mut self, id: MessageId, replayed: bool) -> Verdict {
-        if self.awaiting_resume || self.last_shown.is_some_and(|last| id <= last) {
+    /// Whether to show the message `id` of `room` (`None`: `#main`, or a
+    /// direct message); `replayed` for `HIST`, `HISTDM` and `RHIST`.
+    pub fn admit(&mut self, room: Option<&str>, id: MessageId, replayed: bool) -> Verdict {
+        let key = room_key(room.unwrap_or(MAIN_ROOM));
+        if self.awaiting_resume || self.last_shown.get(&key).is_some_and(|last| id <= *last) {
             return Verdict::Skip;
         }
-        self.last_shown = Some(id);
+        self.last_shown.insert(key, id);
         if replayed {
             Verdict::Show(self.header.take())
         } else {
@@ -159,21 +173,21 @@ mod tests {
         let mut feed = Feed::default();
         assert_eq!(feed.connection_opened(), None);
         assert_eq!(
-            feed.admit(id(1), true),
+            feed.admit(None, id(1), true),
             Verdict::Show(Some(ReplayHeader::Recent))
         );
-        assert_eq!(feed.admit(id(2), true), Verdict::Show(None));
+        assert_eq!(feed.admit(None, id(2), true), Verdict::Show(None));
         feed.welcomed("e1");
-        assert_eq!(feed.admit(id(3), false), Verdict::Show(None));
+        assert_eq!(feed.admit(None, id(3), false), Verdict::Show(None));
         feed
     }
 
     #[test]
     fn a_newcomer_sees_everything_once_in_order() {
         let mut feed = desk_that_saw_three();
-        assert_eq!(feed.admit(id(3), false), Verdict::Skip);
-        assert_eq!(feed.admit(id(2), false), Verdict::Skip);
-        assert!(shown(feed.admit(id(4), false)));
+        assert_eq!(feed.admit(None, id(3), false), Verdict::Skip);
+        assert_eq!(feed.admit(None, id(2), false), Verdict::Skip);
+        assert!(shown(feed.admit(None, id(4), false)));
     }
 
     #[test]
@@ -187,18 +201,18 @@ mod tests {
         let mut feed = desk_that_saw_three();
         feed.connection_opened();
         // The on-connect history and a live message, before the answer.
-        assert_eq!(feed.admit(id(2), true), Verdict::Skip);
-        assert_eq!(feed.admit(id(5), false), Verdict::Skip);
+        assert_eq!(feed.admit(None, id(2), true), Verdict::Skip);
+        assert_eq!(feed.admit(None, id(5), false), Verdict::Skip);
         feed.welcomed("e1");
         assert_eq!(feed.resumed("e1", 0, 0), Resumed::Missed { skipped: 0 });
         // The replay holds 4 and 5; each is shown once, under one header.
         assert_eq!(
-            feed.admit(id(4), true),
+            feed.admit(None, id(4), true),
             Verdict::Show(Some(ReplayHeader::Missed))
         );
-        assert_eq!(feed.admit(id(5), true), Verdict::Show(None));
-        assert_eq!(feed.admit(id(5), false), Verdict::Skip);
-        assert!(shown(feed.admit(id(6), false)));
+        assert_eq!(feed.admit(None, id(5), true), Verdict::Show(None));
+        assert_eq!(feed.admit(None, id(5), false), Verdict::Skip);
+        assert!(shown(feed.admit(None, id(6), false)));
     }
 
     #[test]
@@ -209,7 +223,7 @@ mod tests {
         assert_eq!(feed.resumed("e2", 0, 0), Resumed::OtherLog);
         // The new log counts from 1 again: its history is shown.
         assert_eq!(
-            feed.admit(id(1), true),
+            feed.admit(None, id(1), true),
             Verdict::Show(Some(ReplayHeader::Recent))
         );
         // And the next reconnect resumes in the new log.
@@ -232,10 +246,10 @@ mod tests {
             feed.connection_opened(),
             Some(("e1".to_string(), MessageId::ZERO))
         );
-        assert_eq!(feed.admit(id(1), true), Verdict::Skip);
+        assert_eq!(feed.admit(None, id(1), true), Verdict::Skip);
         assert_eq!(feed.resumed("e1", 0, 0), Resumed::Missed { skipped: 0 });
         assert_eq!(
-            feed.admit(id(1), true),
+            feed.admit(None, id(1), true),
             Verdict::Show(Some(ReplayHeader::Missed))
         );
     }
@@ -244,7 +258,7 @@ mod tests {
     fn a_loss_before_the_answer_resumes_from_the_same_place() {
         let mut feed = desk_that_saw_three();
         feed.connection_opened();
-        assert_eq!(feed.admit(id(7), false), Verdict::Skip);
+        assert_eq!(feed.admit(None, id(7), false), Verdict::Skip);
         assert_eq!(feed.connection_opened(), Some(("e1".to_string(), id(3))));
     }
 
@@ -265,6 +279,20 @@ mod tests {
         feed.connection_opened();
         assert!(!feed.count_replayed());
         assert!(!feed.replaying());
+    }
+
+    #[test]
+    fn a_rooms_history_is_shown_though_older_than_what_main_showed() {
+        let mut feed = desk_that_saw_three();
+        // Entering #dev: its history is older than main's last message.
+        assert!(shown(feed.admit(Some("#dev"), id(2), true)));
+        assert_eq!(feed.admit(Some("#Dev"), id(2), true), Verdict::Skip);
+        assert!(shown(feed.admit(Some("#dev"), id(4), false)));
+        assert_eq!(feed.admit(None, id(3), false), Verdict::Skip);
+        // A returning desk resumes after the newest shown anywhere.
+        assert!(shown(feed.admit(None, id(5), false)));
+        assert!(shown(feed.admit(Some("#dev"), id(6), false)));
+        assert_eq!(feed.connection_opened(), Some(("e1".to_string(), id(6))));
     }
 
     #[test]

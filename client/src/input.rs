@@ -5,11 +5,13 @@
 //! is the session's side of it. Owns the prompts; what a line means is
 //! `commands`'s business, and it sends nothing.
 
+use std::borrow::Cow;
 use std::io::{self, BufRead, Write};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
 use std::thread;
 
+use chat_shared::sanitize::clean;
 use rustyline::completion::Completer;
 use rustyline::error::ReadlineError;
 use rustyline::highlight::Highlighter;
@@ -33,20 +35,21 @@ pub enum InputEvent {
 }
 
 /// Which question the next line answers; the editor shows its prompt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Prompt {
     /// The name to join as.
     Name,
-    /// A message or a command.
-    Chat,
+    /// A message or a command, for this room (`None`: `#main`).
+    Chat(Option<String>),
 }
 
 impl Prompt {
-    /// The prompt's text.
-    pub fn text(self) -> &'static str {
+    /// The prompt's text: `> ` in `#main`, `#dev> ` in `#dev`.
+    pub fn text(&self) -> Cow<'static, str> {
         match self {
-            Prompt::Name => "Enter your name: ",
-            Prompt::Chat => "> ",
+            Prompt::Name => "Enter your name: ".into(),
+            Prompt::Chat(None) => "> ".into(),
+            Prompt::Chat(Some(room)) => format!("{}> ", clean(room)).into(),
         }
     }
 }
@@ -212,11 +215,11 @@ impl Input {
         }
         if !self.screen.has_editor() {
             if prompt == Prompt::Name {
-                self.screen.prompt(prompt.text());
+                self.screen.prompt(&prompt.text());
             }
             return;
         }
-        if self.reading.is_none() && self.requests.send(Request::Read(prompt)).is_ok() {
+        if self.reading.is_none() && self.requests.send(Request::Read(prompt.clone())).is_ok() {
             self.reading = Some(prompt);
         }
     }
@@ -262,11 +265,12 @@ fn read_edited<F>(
             Request::Read(prompt) => prompt,
         };
         screen.editing();
-        let event = match editor.readline(prompt.text()) {
+        let text = prompt.text();
+        let event = match editor.readline(text.as_ref()) {
             Ok(line) => {
                 let columns = editor.dimensions().map_or(0, |(columns, _)| columns);
-                screen.line_entered(echo_rows(prompt.text(), &line, columns.into()));
-                if prompt == Prompt::Chat && !line.trim().is_empty() {
+                screen.line_entered(echo_rows(&text, &line, columns.into()));
+                if prompt != Prompt::Name && !line.trim().is_empty() {
                     let _ = editor.add_history_entry(line.as_str());
                 }
                 // One event even for a paste of several lines, so that one
@@ -390,6 +394,13 @@ mod tests {
         assert_eq!(strip_line_ending(b"hi\n"), "hi");
         assert_eq!(strip_line_ending(b"hi"), "hi");
         assert_eq!(strip_line_ending(b"\xffhi\n"), "\u{FFFD}hi");
+    }
+
+    #[test]
+    fn the_chat_prompt_names_a_room_other_than_main() {
+        assert_eq!(Prompt::Chat(None).text(), "> ");
+        assert_eq!(Prompt::Chat(Some("#dev".to_string())).text(), "#dev> ");
+        assert_eq!(Prompt::Name.text(), "Enter your name: ");
     }
 
     #[test]

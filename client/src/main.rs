@@ -8,7 +8,8 @@
 //!
 //! - `config`: flags and usage.
 //! - `session`: setting up, the first connection, and the event loop that
-//!   turns each event into calls on the parts below.
+//!   turns each event into calls on the parts below (`session::sending`
+//!   for the user's lines, `session::in_rooms` for the rooms).
 //! - `event`: everything the event loop waits for.
 //! - `link`: the link to the servers: the open connection, reconnecting
 //!   with backoff, failing over to the next server.
@@ -27,7 +28,9 @@
 //! - `known_hosts`: the certificates trusted on first use, per server.
 //! - `backoff`: when to try again after a loss.
 //! - `feed`: which messages to show across reconnects (each once, in order).
-//! - `outbox`: the user's lines until the room has them.
+//! - `outbox`: the user's lines until the room has them, each exactly
+//!   once (`/tx`).
+//! - `rooms`: the rooms the desk is in, the current one, unread lines.
 //! - `input`: the line editor (or plain stdin) on its thread, and the
 //!   session's handle on it.
 //! - `screen`: printing above the line being typed.
@@ -52,6 +55,7 @@ mod net;
 mod notify;
 mod outbox;
 mod render;
+mod rooms;
 mod screen;
 mod server_addr;
 mod session;

@@ -1,11 +1,15 @@
 //! Which live lines deserve a sound, and how often: the level the user
-//! chose (`--notify`, `/notify`), mentions and direct messages against
-//! ordinary lines, and the burst limit. Pure rules, given the time; `sound` makes the noise and
+//! chose (`--notify`, `/notify`), the rooms the user muted (`/notify #ROOM
+//! off`), mentions and direct messages against ordinary lines, and the
+//! burst limit. Pure rules, given the time; `sound` makes the noise and
 //! `view` says what arrived.
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
+
+use chat_shared::room::room_key;
 
 /// A burst (a pasted screenful, fifty quick replies) should say "something
 /// happened" once, not fifty times; two seconds is roughly the time it
@@ -82,6 +86,9 @@ pub enum Arrival {
     Own,
     /// Someone else's line that does not name us.
     Ordinary,
+    /// Someone else's line that does not name us, in a room the user
+    /// muted: never a sound.
+    Muted,
     /// Someone else's line that names us.
     Mention,
     /// A direct message to us: for us alone, so it counts as a mention.
@@ -100,6 +107,9 @@ pub struct ChimeRules {
     /// ordinary lines never swallows one, while a burst of lines all for us
     /// still sounds once.
     last_mention: Option<Instant>,
+    /// The rooms whose ordinary lines make no sound, by their keys
+    /// ([`room_key`]).
+    muted_rooms: BTreeSet<String>,
 }
 
 impl ChimeRules {
@@ -109,6 +119,31 @@ impl ChimeRules {
             level,
             last_sound: None,
             last_mention: None,
+            muted_rooms: BTreeSet::new(),
+        }
+    }
+
+    /// Mutes room `room` (`#dev`), or lets it sound again: its ordinary
+    /// lines only, since a line for us is for us wherever it is.
+    pub fn set_room_muted(&mut self, room: &str, muted: bool) {
+        if muted {
+            self.muted_rooms.insert(room_key(room));
+        } else {
+            self.muted_rooms.remove(&room_key(room));
+        }
+    }
+
+    /// Whether room `room` is muted.
+    pub fn is_room_muted(&self, room: &str) -> bool {
+        self.muted_rooms.contains(&room_key(room))
+    }
+
+    /// `arrival` as it counts in room `room`: an ordinary line in a muted
+    /// room is [`Arrival::Muted`].
+    pub fn in_room(&self, room: &str, arrival: Arrival) -> Arrival {
+        match arrival {
+            Arrival::Ordinary if self.is_room_muted(room) => Arrival::Muted,
+            other => other,
         }
     }
 
@@ -125,7 +160,7 @@ impl ChimeRules {
     /// Whether `arrival`, at `now`, makes a sound; remembers it if so.
     pub fn should_sound(&mut self, arrival: Arrival, now: Instant) -> bool {
         let wanted = match (arrival, self.level) {
-            (Arrival::Own, _) | (_, NotifyLevel::Off) => false,
+            (Arrival::Own | Arrival::Muted, _) | (_, NotifyLevel::Off) => false,
             (Arrival::Mention | Arrival::Direct, _) => true,
             (Arrival::Ordinary, NotifyLevel::All) => true,
             (Arrival::Ordinary, NotifyLevel::Mentions) => false,
@@ -272,6 +307,24 @@ mod tests {
         assert!(rules.should_sound(Arrival::Mention, start + CHIME_MIN_INTERVAL));
         let again = start + CHIME_MIN_INTERVAL * 2;
         assert!(rules.should_sound(Arrival::Mention, again));
+    }
+
+    #[test]
+    fn a_muted_room_is_quiet_but_a_mention_there_still_sounds() {
+        let mut rules = ChimeRules::new(NotifyLevel::All);
+        rules.set_room_muted("#Random", true);
+        assert!(rules.is_room_muted("#random"));
+        assert_eq!(rules.in_room("#random", Arrival::Ordinary), Arrival::Muted);
+        assert_eq!(rules.in_room("#dev", Arrival::Ordinary), Arrival::Ordinary);
+        assert_eq!(rules.in_room("#random", Arrival::Mention), Arrival::Mention);
+        let now = Instant::now();
+        assert!(!rules.should_sound(Arrival::Muted, now));
+        assert!(rules.should_sound(Arrival::Mention, now));
+        rules.set_room_muted("#random", false);
+        assert_eq!(
+            rules.in_room("#random", Arrival::Ordinary),
+            Arrival::Ordinary
+        );
     }
 
     #[test]

@@ -1,16 +1,18 @@
 //! How things look on screen: turns a [`ServerLine`] (and the client's own
 //! notices) into the exact text printed, as pure functions that return a
 //! `String`. Owns timestamps in local time, name colours, how actions,
-//! mentions, direct messages and search results look, and cleaning every
-//! peer field; it does not print, and it
-//! does not decide whether colour is on (the caller passes a [`ColorMode`],
-//! decided once at startup) or what is a mention (`view` says).
+//! mentions, direct messages, search results, room tags and room notices
+//! look, and cleaning every peer field; it does not print, and it does not
+//! decide whether colour is on (the caller passes a [`ColorMode`], decided
+//! once at startup), what is a mention (`view` says) or which room is the
+//! current one (the session says).
 
 use std::fmt::Display;
 use std::path::Path;
 use std::time::Duration;
 
-use chat_shared::message::{parse_timestamp, Chat, Direct, Found, Presence, WhoEntry};
+use chat_shared::message::{parse_timestamp, Chat, Direct, Found, Presence, RoomInfo, WhoEntry};
+use chat_shared::room::{RoomProblem, MAIN_ROOM};
 use chat_shared::sanitize::clean;
 use chat_shared::{Color, ErrorCode, Fingerprint, ServerLine};
 use chrono::TimeZone;
@@ -18,6 +20,7 @@ use chrono::TimeZone;
 use crate::chat_text::action;
 use crate::commands::{command_help, Answer, CommandHelp};
 use crate::notify::NotifyLevel;
+use crate::rooms::Listed;
 
 /// Whether to emit SGR colour escapes. Passed in rather than read from
 /// `colored`'s global switch so rendering stays a pure function (and tests
@@ -33,11 +36,14 @@ pub enum ColorMode {
 
 /// How a chat line is to be shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct ChatStyle {
+pub struct ChatStyle<'a> {
     /// Replayed history (`HIST`), dimmed when coloured.
     pub replayed: bool,
     /// It names this desk's user: highlighted.
     pub mention: bool,
+    /// The room it was said in, shown after the time when it is not the
+    /// current room; `None` shows none.
+    pub room: Option<&'a str>,
 }
 
 /// How timestamps are shown, as in the seed: `2026-11-24 13:07:08`.
@@ -85,7 +91,7 @@ where
             chat,
             ChatStyle {
                 replayed: true,
-                mention: false,
+                ..ChatStyle::default()
             },
             mode,
             tz,
@@ -108,7 +114,14 @@ where
             0 => "[*] search: nothing found.".to_string(),
             count => format!("[*] search: {count} found, oldest first:"),
         },
-        ServerLine::Found(found) => found_line(found, None, mode, tz),
+        ServerLine::Found(found) => found_line(found, None, None, mode, tz),
+        ServerLine::RoomFound(r) => {
+            let found = Found {
+                chat: r.chat.clone(),
+                to: None,
+            };
+            found_line(&found, Some(r.room), None, mode, tz)
+        }
         ServerLine::Error { code, detail } => {
             let detail = if detail.is_empty() {
                 code.as_str()
@@ -117,33 +130,42 @@ where
             };
             format!("[!] {}", clean(detail))
         }
-        ServerLine::Notice { text } | ServerLine::Unsure { detail: text, .. } => {
+        ServerLine::Notice { text }
+        | ServerLine::Unsure { detail: text, .. }
+        | ServerLine::Unsent { detail: text, .. } => {
             format!("[!] {}", clean(text))
         }
-        // Rooms: shown plainly until the desk speaks rooms.
-        ServerLine::RoomMsg(r) | ServerLine::RoomHistory(r) | ServerLine::RoomFound(r) => {
-            format!(
-                "{} {}",
-                clean(r.room),
-                chat_line(&r.chat, ChatStyle::default(), mode, tz)
-            )
+        // A room's messages with their room: which room is the current one
+        // is the session's to say (`chat_line`).
+        ServerLine::RoomMsg(r) | ServerLine::RoomHistory(r) => {
+            let style = ChatStyle {
+                replayed: matches!(line, ServerLine::RoomHistory(_)),
+                room: Some(r.room),
+                ..ChatStyle::default()
+            };
+            chat_line(&r.chat, style, mode, tz)
         }
-        ServerLine::Enter { room, who } => format!(
-            "{} {}",
-            clean(room),
-            presence_line(who, "entered", mode, tz)
-        ),
+        ServerLine::Enter { room, who } => {
+            presence_line(who, &format!("entered {}", clean(room)), mode, tz)
+        }
         ServerLine::Exit { room, who } => {
-            format!("{} {}", clean(room), presence_line(who, "left", mode, tz))
+            presence_line(who, &format!("left {}", clean(room)), mode, tz)
         }
-        ServerLine::InRoom(info) | ServerLine::RoomListed(info) => {
-            format!("[*] {}", clean(info.room))
-        }
-        ServerLine::Parted { room } => format!("[*] You left {}.", clean(room)),
-        ServerLine::Topic { room, text, .. } => format!("[*] {}: {}", clean(room), clean(text)),
-        ServerLine::Invited { room, by } => {
-            format!("[*] {} invited you to {}.", clean(by), clean(room))
-        }
+        ServerLine::InRoom(info) => entered_room(info, false),
+        ServerLine::RoomListed(info) => format!("[*] {}", clean(info.room)),
+        ServerLine::Parted { room } => parted(room, false),
+        ServerLine::Topic {
+            room,
+            time,
+            by,
+            text,
+        } => topic_line(room, time, by, text, tz),
+        ServerLine::Invited { room, by } => format!(
+            "[*] {} invited you to {}; /join {} enters it.",
+            clean(by),
+            clean(room),
+            clean(room)
+        ),
         ServerLine::Bye { .. }
         | ServerLine::Pong
         | ServerLine::Resumed { .. }
@@ -365,6 +387,8 @@ pub fn answer(answer: &Answer<'_>) -> String {
         Answer::NobodyToReply => nobody_to_reply(),
         Answer::Misused(command) => misused(command),
         Answer::UnknownCommand(word) => unknown_command(word),
+        Answer::BadRoom { typed, problem } => bad_room(typed, *problem),
+        Answer::EveryoneInMain => everyone_in_main(),
     }
 }
 
@@ -398,6 +422,224 @@ pub fn no_audio_device(reason: &str) -> String {
         "[!] No audio device ({}); using the terminal bell.",
         clean(reason)
     )
+}
+
+/// A room's name typed wrong, and why.
+pub fn bad_room(typed: &str, problem: RoomProblem) -> String {
+    let hint = match problem {
+        RoomProblem::NoHash => format!(" (#{})", clean(typed)),
+        _ => String::new(),
+    };
+    format!(
+        "[!] \"{}\" is no room's name: {problem}{hint}.",
+        clean(typed)
+    )
+}
+
+/// The answer to `/part` or `/invite` in `#main`.
+pub fn everyone_in_main() -> String {
+    format!("[!] Everyone is in {MAIN_ROOM}: nobody leaves it, or needs an invitation to it.")
+}
+
+/// `N members`, or `1 member`.
+fn members(count: usize) -> String {
+    if count == 1 {
+        "1 member".to_string()
+    } else {
+        format!("{count} members")
+    }
+}
+
+/// `INROOM`: the desk is in a room; `now_current` when typed lines go
+/// there from now on (a `/join` was answered).
+pub fn entered_room(info: &RoomInfo<'_>, now_current: bool) -> String {
+    let room = clean(info.room);
+    let mut about = members(info.members);
+    if info.private {
+        about = format!("private, {about}");
+    }
+    if !info.topic.is_empty() {
+        about.push_str(&format!("; topic: {}", clean(info.topic)));
+    }
+    if now_current {
+        format!("[*] Now in {room} ({about}).")
+    } else {
+        format!("[*] You are in {room} ({about}); /go {room} talks there.")
+    }
+}
+
+/// `PARTED`: the desk left a room; `was_current` when typed lines go to
+/// `#main` now.
+pub fn parted(room: &str, was_current: bool) -> String {
+    if was_current {
+        format!("[*] You left {}; now in {MAIN_ROOM}.", clean(room))
+    } else {
+        format!("[*] You left {}.", clean(room))
+    }
+}
+
+/// After a reconnect: the current room is gone (left elsewhere, or lost
+/// with the server's memory).
+pub fn current_room_gone(room: &str) -> String {
+    format!(
+        "[!] You are no longer in {} (it was left, or lost, while you were away); now in {MAIN_ROOM}.",
+        clean(room)
+    )
+}
+
+/// `/go`: typed lines go to `room` now.
+pub fn now_in(room: &str) -> String {
+    format!("[*] Now in {}.", clean(room))
+}
+
+/// `/go` to a room the desk is not in.
+pub fn not_in_room(room: &str) -> String {
+    format!("[!] You are not in {0}; /join {0} enters it.", clean(room))
+}
+
+/// `/invite` went out (the server says nothing back when it works).
+pub fn invite_sent(name: &str, room: &str) -> String {
+    format!("[*] Invited {} to {}.", clean(name), clean(room))
+}
+
+/// `TOPIC`: a room's topic, as set just now or as asked for.
+fn topic_line<Tz>(room: &str, time: &str, by: &str, text: &str, tz: &Tz) -> String
+where
+    Tz: TimeZone,
+    Tz::Offset: Display,
+{
+    if text.is_empty() {
+        return format!("[*] {} has no topic.", clean(room));
+    }
+    let set = match (by.is_empty(), time.is_empty()) {
+        (false, false) => format!(" (set by {}, {})", clean(by), local_time(time, tz)),
+        (false, true) => format!(" (set by {})", clean(by)),
+        _ => String::new(),
+    };
+    format!("[*] {} topic: {}{set}", clean(room), clean(text))
+}
+
+/// The answer to `/rooms`: one room a line, names and counts aligned,
+/// `>` before the current room; for each, its members, the lines that
+/// arrived there since the user was last there, whether it is private,
+/// whether the desk is in it, and its topic.
+pub fn room_list(rooms: &[Listed]) -> String {
+    let name_width = rooms
+        .iter()
+        .map(|room| clean(&room.name).chars().count())
+        .max()
+        .unwrap_or(0);
+    let count_width = rooms
+        .iter()
+        .map(|room| room.members.to_string().len())
+        .max()
+        .unwrap_or(0);
+    let mut text = format!("[*] Rooms ({}):", rooms.len());
+    for room in rooms {
+        let mark = if room.current { '>' } else { ' ' };
+        let mut extras = Vec::new();
+        if room.unread > 0 {
+            extras.push(format!("{} unread", room.unread));
+        }
+        if room.private {
+            extras.push("private".to_string());
+        }
+        if !room.joined {
+            extras.push("not in".to_string());
+        }
+        if !room.topic.is_empty() {
+            extras.push(format!("topic: {}", clean(&room.topic)));
+        }
+        let word = if room.members == 1 {
+            "member "
+        } else {
+            "members"
+        };
+        let line = format!(
+            "  {mark} {:name_width$}  {:>count_width$} {word}  {}",
+            clean(&room.name),
+            room.members,
+            extras.join("  ")
+        );
+        text.push('\n');
+        text.push_str(line.trim_end());
+    }
+    text
+}
+
+/// A room command (or a message for a room) the server refused: why, in
+/// the desk's words. The server's details name its own commands (`/room
+/// join #x`); the desk's are `/join #x`.
+pub fn room_refused(code: ErrorCode, detail: &str) -> String {
+    let lead = match code {
+        ErrorCode::NoSuchRoom => "No such room: ",
+        ErrorCode::NotInRoom => "Not in that room: ",
+        ErrorCode::NotInvited => "Not invited: ",
+        ErrorCode::TooManyRooms => "Too many rooms: ",
+        ErrorCode::RoomsTooFast => "Too many new rooms: ",
+        _ => "",
+    };
+    format!("[!] {lead}{}", in_desk_words(detail))
+}
+
+/// A server's detail (cleaned) with its room commands (`/room join #x`)
+/// put as the desk's (`/join #x`).
+pub fn in_desk_words(detail: &str) -> String {
+    let mut detail = clean(detail).into_owned();
+    for (server, desk) in [
+        ("/room join", "/join"),
+        ("/room part", "/part"),
+        ("/room invite", "/invite"),
+        ("/room topic", "/topic"),
+    ] {
+        detail = detail.replace(server, desk);
+    }
+    detail
+}
+
+/// A line the server could not yet confirm: it goes out again, under the
+/// same ID, so it is stored once.
+pub fn pending(typed: &str) -> String {
+    format!(
+        "[*] pending: \"{}\" (the server could not confirm it yet; sending it again)",
+        clean(typed)
+    )
+}
+
+/// A line the server never confirmed, tried as often as the desk tries;
+/// `recallable` when Up-arrow brings it back.
+pub fn unconfirmed(typed: &str, recallable: bool) -> String {
+    let again = if recallable {
+        "; Up-arrow brings it back"
+    } else {
+        ""
+    };
+    format!(
+        "[!] The server never confirmed \"{}\"; it may or may not have reached the room{again}.",
+        clean(typed)
+    )
+}
+
+/// Printed when the user leaves with lines the server has not confirmed.
+pub fn unconfirmed_dropped(count: usize) -> String {
+    let (lines, were) = if count == 1 {
+        ("line was", "it")
+    } else {
+        ("lines were", "they")
+    };
+    format!("[!] {count} {lines} not confirmed yet; {were} may or may not have reached the room.")
+}
+
+/// The answer to `/notify #ROOM [on|off]`.
+pub fn room_notify(room: &str, muted: bool) -> String {
+    if muted {
+        format!(
+            "[*] {}: no sound for its messages (mentions and direct messages still chime).",
+            clean(room)
+        )
+    } else {
+        format!("[*] {}: its messages chime as /notify says.", clean(room))
+    }
 }
 
 /// `12 s`, `3 min 5 s`, `2 h 4 min`: how long a person was away, to the
@@ -437,6 +679,10 @@ where
         ""
     };
     let time = paint(&format!("[{}] ", local_time(chat.time, tz)), line_sgr, mode);
+    let room = style
+        .room
+        .map(|room| paint(&format!("{} ", clean(room)), line_sgr, mode))
+        .unwrap_or_default();
     let said = match action(chat.text) {
         Some(action) => paint(
             &format!("* {} {}", clean(chat.name), clean(action)),
@@ -449,7 +695,7 @@ where
             paint(&format!(": {}", clean(chat.text)), line_sgr, mode)
         ),
     };
-    format!("{marker}{time}{said}")
+    format!("{marker}{time}{room}{said}")
 }
 
 fn presence_line<Tz>(who: &Presence<'_>, verb: &str, mode: ColorMode, tz: &Tz) -> String
@@ -548,9 +794,16 @@ fn direct_names(from: &str, to: &str, me: Option<&str>) -> (String, String) {
     (shown(from), shown(to))
 }
 
-/// One search result, marked as one; a direct message reads as it did
-/// when it came (`alice → you`, `you → bob`), seen by `me`.
-pub fn found_line<Tz>(found: &Found<'_>, me: Option<&str>, mode: ColorMode, tz: &Tz) -> String
+/// One search result, marked as one, with its room if not `#main`; a
+/// direct message reads as it did when it came (`alice → you`, `you →
+/// bob`), seen by `me`.
+pub fn found_line<Tz>(
+    found: &Found<'_>,
+    room: Option<&str>,
+    me: Option<&str>,
+    mode: ColorMode,
+    tz: &Tz,
+) -> String
 where
     Tz: TimeZone,
     Tz::Offset: Display,
@@ -563,8 +816,11 @@ where
         }
         None => (clean(chat.name).into_owned(), String::new()),
     };
+    let room = room
+        .map(|room| format!("{} ", clean(room)))
+        .unwrap_or_default();
     format!(
-        "[found] [{}] {}{to}: {}",
+        "[found] [{}] {room}{}{to}: {}",
         local_time(chat.time, tz),
         paint(&from, &name_color(chat.color), mode),
         clean(chat.text)
@@ -627,6 +883,7 @@ fn name_color(color: Color) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chat_shared::message::RoomChat;
     use chat_shared::{ErrorCode, MessageId};
     use chrono::{FixedOffset, Utc};
 
@@ -671,6 +928,7 @@ mod tests {
         let style = ChatStyle {
             replayed,
             mention: true,
+            room: None,
         };
         chat_line(chat, style, mode, &Utc)
     }
@@ -734,6 +992,218 @@ mod tests {
         assert_eq!(
             mention(&replayed, true, ColorMode::On),
             mention(&line, false, ColorMode::On)
+        );
+    }
+
+    #[test]
+    fn a_line_from_another_room_names_it_after_the_time() {
+        let chat = Chat {
+            id: MessageId::from_sequence(1),
+            time: TIME,
+            name: "alice",
+            color: Color::Red,
+            text: "hi bob",
+        };
+        let style = |mention| ChatStyle {
+            mention,
+            room: Some("#dev"),
+            ..ChatStyle::default()
+        };
+        assert_eq!(
+            chat_line(&chat, style(false), ColorMode::Off, &Utc),
+            "[2026-11-24 13:07:08] #dev alice: hi bob"
+        );
+        assert_eq!(
+            chat_line(&chat, style(true), ColorMode::Off, &Utc),
+            ">> [2026-11-24 13:07:08] #dev alice: hi bob"
+        );
+        assert_eq!(
+            chat_line(&chat, style(false), ColorMode::On, &Utc),
+            "[2026-11-24 13:07:08] #dev \x1b[38;2;215;0;0malice\x1b[0m: hi bob"
+        );
+        let action = Chat {
+            text: "/me waves",
+            ..chat.clone()
+        };
+        assert_eq!(
+            chat_line(&action, style(false), ColorMode::Off, &Utc),
+            "[2026-11-24 13:07:08] #dev * alice waves"
+        );
+        // Replayed room history is dimmed, its tag with it.
+        let replayed = ChatStyle {
+            replayed: true,
+            ..style(false)
+        };
+        assert!(chat_line(&chat, replayed, ColorMode::On, &Utc)
+            .starts_with("\x1b[2m[2026-11-24 13:07:08] \x1b[0m\x1b[2m#dev \x1b[0m"));
+        let line = ServerLine::RoomMsg(RoomChat { room: "#dev", chat });
+        assert_eq!(
+            plain(&line).as_deref(),
+            Some("[2026-11-24 13:07:08] #dev alice: hi bob")
+        );
+    }
+
+    #[test]
+    fn room_notices_are_short_sentences() {
+        let who = Presence {
+            time: TIME,
+            name: "carol",
+            color: Color::Yellow,
+        };
+        assert_eq!(
+            plain(&ServerLine::Enter {
+                room: "#dev",
+                who: who.clone()
+            })
+            .as_deref(),
+            Some("[2026-11-24 13:07:08] carol entered #dev")
+        );
+        assert_eq!(
+            plain(&ServerLine::Exit { room: "#dev", who }).as_deref(),
+            Some("[2026-11-24 13:07:08] carol left #dev")
+        );
+        let info = RoomInfo {
+            room: "#hr",
+            private: true,
+            members: 1,
+            topic: "pay",
+        };
+        assert_eq!(
+            entered_room(&info, true),
+            "[*] Now in #hr (private, 1 member; topic: pay)."
+        );
+        assert_eq!(
+            plain(&ServerLine::InRoom(RoomInfo {
+                private: false,
+                members: 2,
+                topic: "",
+                ..info
+            }))
+            .as_deref(),
+            Some("[*] You are in #hr (2 members); /go #hr talks there.")
+        );
+        assert_eq!(parted("#dev", true), "[*] You left #dev; now in #main.");
+        assert_eq!(
+            plain(&ServerLine::Parted { room: "#dev" }).as_deref(),
+            Some("[*] You left #dev.")
+        );
+        assert_eq!(
+            plain(&ServerLine::Topic {
+                room: "#dev",
+                time: TIME,
+                by: "bob",
+                text: "ship friday"
+            })
+            .as_deref(),
+            Some("[*] #dev topic: ship friday (set by bob, 2026-11-24 13:07:08)")
+        );
+        assert_eq!(
+            plain(&ServerLine::Topic {
+                room: "#dev",
+                time: "",
+                by: "",
+                text: ""
+            })
+            .as_deref(),
+            Some("[*] #dev has no topic.")
+        );
+        assert_eq!(
+            plain(&ServerLine::Invited {
+                room: "#hr",
+                by: "alice"
+            })
+            .as_deref(),
+            Some("[*] alice invited you to #hr; /join #hr enters it.")
+        );
+    }
+
+    #[test]
+    fn the_room_list_aligns_its_columns_and_marks_the_current_room() {
+        let room = |name: &str, members, unread, current, joined| Listed {
+            name: name.to_string(),
+            private: name == "#hr",
+            members,
+            topic: if name == "#dev" {
+                "ship friday".to_string()
+            } else {
+                String::new()
+            },
+            joined,
+            current,
+            unread,
+        };
+        let list = room_list(&[
+            room("#main", 12, 3, false, true),
+            room("#dev", 2, 0, true, true),
+            room("#hr", 1, 0, false, false),
+        ]);
+        assert_eq!(
+            list,
+            "[*] Rooms (3):\n    \
+             #main  12 members  3 unread\n  > \
+             #dev    2 members  topic: ship friday\n    \
+             #hr     1 member   private  not in"
+        );
+    }
+
+    #[test]
+    fn room_refusals_read_as_the_desks_commands() {
+        assert_eq!(
+            room_refused(
+                ErrorCode::NoSuchRoom,
+                "there is no room #x; /room join #x makes it"
+            ),
+            "[!] No such room: there is no room #x; /join #x makes it"
+        );
+        assert_eq!(
+            room_refused(
+                ErrorCode::NotInvited,
+                "#hr is private; a member must /room invite you"
+            ),
+            "[!] Not invited: #hr is private; a member must /invite you"
+        );
+        assert_eq!(
+            room_refused(ErrorCode::BadRoom, "everyone stays in #main"),
+            "[!] everyone stays in #main"
+        );
+        assert_eq!(
+            bad_room("dev", RoomProblem::NoHash),
+            "[!] \"dev\" is no room's name: a room's name starts with # (#dev)."
+        );
+    }
+
+    #[test]
+    fn a_pending_line_is_not_called_lost() {
+        assert_eq!(
+            pending("hi\x07"),
+            "[*] pending: \"hi^G\" (the server could not confirm it yet; sending it again)"
+        );
+        assert_eq!(
+            unconfirmed("hi", true),
+            "[!] The server never confirmed \"hi\"; it may or may not have reached the room; \
+             Up-arrow brings it back."
+        );
+        assert_eq!(
+            unconfirmed_dropped(2),
+            "[!] 2 lines were not confirmed yet; they may or may not have reached the room."
+        );
+    }
+
+    #[test]
+    fn a_search_result_from_a_room_names_it() {
+        let line = ServerLine::RoomFound(RoomChat {
+            room: "#dev",
+            chat: Chat {
+                id: MessageId::from_sequence(1),
+                time: TIME,
+                name: "alice",
+                color: Color::Green,
+                text: "the budget",
+            },
+        });
+        assert_eq!(
+            plain(&line).as_deref(),
+            Some("[found] [2026-11-24 13:07:08] #dev alice: the budget")
         );
     }
 
@@ -858,7 +1328,7 @@ mod tests {
             },
             to,
         };
-        let seen = |to, me| found_line(&found(to), me, ColorMode::Off, &Utc);
+        let seen = |to, me| found_line(&found(to), None, me, ColorMode::Off, &Utc);
         assert_eq!(
             seen(None, Some("alice")),
             "[found] [2026-11-24 13:07:08] alice: the budget"

@@ -87,6 +87,22 @@ impl Notifier {
         fallback
     }
 
+    /// Mutes room `room`, or lets it sound again (`/notify #ROOM off|on`).
+    pub fn set_room_muted(&mut self, room: &str, muted: bool) {
+        self.rules.set_room_muted(room, muted);
+    }
+
+    /// Whether room `room` is muted.
+    pub fn is_room_muted(&self, room: &str) -> bool {
+        self.rules.is_room_muted(room)
+    }
+
+    /// A live line arrived in room `room`.
+    pub fn arrived_in(&mut self, room: &str, arrival: Arrival) {
+        let arrival = self.rules.in_room(room, arrival);
+        self.arrived(arrival);
+    }
+
     /// A live line arrived. Never blocks: the mixer plays the chime on the
     /// audio thread.
     pub fn arrived(&mut self, arrival: Arrival) {

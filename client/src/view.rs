@@ -1,11 +1,13 @@
 //! What the desk shows: every line it prints (on `screen`, in colour or
 //! not), each message once and in order across reconnects (`feed`), and
-//! the chime for live ones (`sound`). The session says what arrived and
-//! who we are; this decides how it looks and whether it sounds.
+//! the chime for live ones (`sound`). The session says what arrived, in
+//! which room, whether that room is the current one, and who we are; this
+//! decides how it looks and whether it sounds.
 
 use std::sync::Arc;
 
 use chat_shared::message::{Chat, Direct, Found};
+use chat_shared::room::MAIN_ROOM;
 use chat_shared::{MessageId, ServerLine};
 
 use crate::chat_text::names;
@@ -64,6 +66,18 @@ impl View {
         self.print(&render::notify_level(self.notifier.level()));
     }
 
+    /// `/notify #ROOM [on|off]`: lets the room's messages chime or not
+    /// (`None` keeps it), and says which.
+    pub fn set_room_notify(&mut self, room: &str, on: Option<bool>) {
+        if let Some(on) = on {
+            self.notifier.set_room_muted(room, !on);
+        }
+        self.print(&render::room_notify(
+            room,
+            self.notifier.is_room_muted(room),
+        ));
+    }
+
     // ---- the feed: each message once, across reconnects ----
 
     /// A connection was just opened; returns what to ask `/resume` for once
@@ -102,10 +116,11 @@ impl View {
         self.feed.end_replay();
     }
 
-    /// Whether a message, live or replayed, is new here; prints the replay
-    /// header above it if it starts a replay.
-    pub fn admit(&mut self, id: MessageId, replayed: bool) -> bool {
-        let Verdict::Show(header) = self.feed.admit(id, replayed) else {
+    /// Whether a message of `room` (`None`: `#main`, or a direct
+    /// message), live or replayed, is new here; prints the replay header
+    /// above it if it starts a replay.
+    pub fn admit(&mut self, room: Option<&str>, id: MessageId, replayed: bool) -> bool {
+        let Verdict::Show(header) = self.feed.admit(room, id, replayed) else {
             return false;
         };
         match header {
@@ -118,17 +133,28 @@ impl View {
 
     // ---- lines from the room ----
 
-    /// A chat message let through by [`View::admit`], seen by `me`.
-    pub fn chat(&mut self, chat: &Chat<'_>, replayed: bool, me: Option<&str>) {
+    /// A chat message let through by [`View::admit`], said in `room`
+    /// (`None`: `#main`), seen by `me`; `elsewhere` when that is not the
+    /// current room, which the line then names.
+    pub fn chat(
+        &mut self,
+        chat: &Chat<'_>,
+        room: Option<&str>,
+        elsewhere: bool,
+        replayed: bool,
+        me: Option<&str>,
+    ) {
+        let room = room.unwrap_or(MAIN_ROOM);
         let arrival = chat_arrival(chat, me);
         let style = ChatStyle {
             replayed,
             mention: arrival == Arrival::Mention,
+            room: elsewhere.then_some(room),
         };
         self.print(&render::chat_line(chat, style, self.mode, &chrono::Local));
         // Replayed history is old news: only live lines may sound.
         if !replayed {
-            self.notifier.arrived(arrival);
+            self.notifier.arrived_in(room, arrival);
         }
     }
 
@@ -149,10 +175,16 @@ impl View {
         }
     }
 
-    /// A search result: an old message found again, not news, so the feed
-    /// and the chime never hear of it.
-    pub fn found(&self, found: &Found<'_>, me: Option<&str>) {
-        self.print(&render::found_line(found, me, self.mode, &chrono::Local));
+    /// A search result, from `room` if not `#main`: an old message found
+    /// again, not news, so the feed and the chime never hear of it.
+    pub fn found(&self, found: &Found<'_>, room: Option<&str>, me: Option<&str>) {
+        self.print(&render::found_line(
+            found,
+            room,
+            me,
+            self.mode,
+            &chrono::Local,
+        ));
     }
 }
 

@@ -284,6 +284,40 @@ fn a_half_typed_line_stays_while_messages_arrive_and_is_sent_intact_once() {
     bob.expect("alice left");
 }
 
+/// Lines typed faster than the desk answers (a quick typist, a paste of
+/// several lines): each is sent, once, in order. rustyline's reader keeps
+/// what it read ahead between two lines only with its `buffer-redux`
+/// feature; without it every line after the first was lost.
+#[test]
+fn lines_typed_ahead_are_all_sent_in_order() {
+    let tmux = Tmux::new();
+    let server = start_server(20);
+    let alice = "alice";
+    tmux.join(alice, server.addr().port(), "--no-color");
+    let mut bob = join("bob", server.addr());
+
+    tmux.run(&[
+        "send-keys",
+        "-t",
+        alice,
+        "one",
+        "Enter",
+        "two",
+        "Enter",
+        "three",
+        "Enter",
+    ]);
+    bob.expect("alice: one");
+    bob.expect("alice: two");
+    bob.expect("alice: three");
+    let screen = tmux.expect(alice, "alice: three");
+    let said: Vec<String> = said_lines(&screen)
+        .into_iter()
+        .filter_map(|(text, _)| Some(text.strip_prefix("alice: ")?.to_string()))
+        .collect();
+    assert_eq!(said, ["one", "two", "three"], "{screen}");
+}
+
 #[test]
 fn a_half_typed_line_stays_across_a_server_restart() {
     let tmux = Tmux::new();

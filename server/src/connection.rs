@@ -201,6 +201,11 @@ impl Connection {
             .then(|| self.opened_at + DECIDE_AFTER)
     }
 
+    /// Whether the peer's own bytes said what it speaks.
+    pub fn dialect_said(&self) -> bool {
+        self.framing.dialect_said()
+    }
+
     /// It said nothing in time: it is one of our desks, and what waited for
     /// it may go.
     pub fn decide_silent(&mut self) {

@@ -544,7 +544,7 @@ impl Server {
             serial: connection.serial(),
         };
         let peer = connection.peer();
-        let was_undecided = connection.dialect().holds_output();
+        let had_said = connection.dialect_said();
         let mut cx = Context {
             chat: &mut self.chat,
             from,
@@ -555,9 +555,10 @@ impl Server {
         let outcome = connection.read_lines(&mut self.read_buffer, now, |dialect, line| {
             dialect.handle(line, &mut cx)
         });
-        if was_undecided && !connection.dialect().holds_output() {
+        if !had_said && connection.dialect_said() {
             // It said what it speaks: what waited for it goes (to one of
-            // our desks), or is dropped (it was meant for one).
+            // our desks), or is dropped (it was meant for one; a peer
+            // taken for a desk while silent may have been sent some).
             if !connection.dialect().in_rooms_at_once() {
                 connection.discard_output();
                 self.chat.step_out(id);

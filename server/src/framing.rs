@@ -11,7 +11,9 @@
 //! A connection is told apart on its first line, not its first byte, so that
 //! other protocols on the same port can be told from ours: until then our
 //! lines wait for it, and a peer that says nothing for
-//! [`DECIDE_AFTER`] is one of ours (`nc`, the load tools' readers).
+//! [`DECIDE_AFTER`] is served as one of ours (`nc`, the load tools'
+//! readers) until its own first bytes say otherwise (a seed desk's user
+//! types a name before its first frame).
 //!
 //! The rules speak our protocol only: every [`Frame`] an effect carries is
 //! one of our lines. A dialect hands what its peer sends to the rules
@@ -153,6 +155,11 @@ pub struct Framing {
     reader: LineReader,
     /// `--max-line`, for the reader made once the dialect is known.
     max_line_bytes: usize,
+    /// Whether the peer's own bytes said what it speaks (its first line,
+    /// or a seed desk's first byte). Until then a peer taken for one of
+    /// our desks because it was silent may still turn out to be another:
+    /// a seed desk's user types a name before its first frame.
+    said: bool,
 }
 
 impl Framing {
@@ -162,6 +169,7 @@ impl Framing {
             dialect: Dialect::Undecided,
             reader: LineReader::new(max_line_bytes),
             max_line_bytes,
+            said: false,
         }
     }
 
@@ -170,7 +178,14 @@ impl Framing {
         &self.dialect
     }
 
-    /// The peer said nothing for [`DECIDE_AFTER`]: it is one of our desks.
+    /// Whether the peer's own bytes said what it speaks (see
+    /// [`Framing::feed`]); a silent peer is served as a desk before that.
+    pub fn dialect_said(&self) -> bool {
+        self.said
+    }
+
+    /// The peer said nothing for [`DECIDE_AFTER`]: it is served as one of
+    /// our desks until its first bytes say what it is.
     pub fn decide_silent(&mut self) {
         if self.dialect == Dialect::Undecided {
             self.dialect = Dialect::Desk;
@@ -179,26 +194,34 @@ impl Framing {
 
     /// Feeds bytes just read, calling `on_line` for each line they complete,
     /// in order, with the dialect to hand it to (decided on the first byte
-    /// for a seed desk, on the first line otherwise). `Break` from
-    /// `on_line` keeps the rest for [`Framing::resume`].
+    /// for a seed desk, on the first line otherwise, even if the peer was
+    /// taken for a desk while it was silent). `Break` from `on_line` keeps
+    /// the rest for [`Framing::resume`].
     pub fn feed(
         &mut self,
         bytes: &[u8],
         mut on_line: impl FnMut(&mut Dialect, Line<'_>) -> ControlFlow<()>,
     ) -> ControlFlow<()> {
-        if self.dialect == Dialect::Undecided
-            && bytes.first().is_some_and(|&b| seed::is_seed_desk(b))
-        {
-            self.dialect = Dialect::Seed;
-            self.reader = LineReader::ending_with(FRAME_END, self.max_line_bytes);
+        if !self.said && self.reader.buffered_bytes() == 0 {
+            if let Some(&first) = bytes.first() {
+                if seed::is_seed_desk(first) {
+                    self.dialect = Dialect::Seed;
+                    self.said = true;
+                    self.reader = LineReader::ending_with(FRAME_END, self.max_line_bytes);
+                }
+            }
         }
         let Framing {
-            dialect, reader, ..
+            dialect,
+            reader,
+            said,
+            ..
         } = self;
         reader.feed(bytes, |line| {
-            if *dialect == Dialect::Undecided {
+            if !*said {
                 if let Line::Complete(first) = &line {
                     *dialect = Dialect::of_first_line(first);
+                    *said = true;
                 }
             }
             on_line(dialect, line)
@@ -310,6 +333,16 @@ mod tests {
         let mut framing = Framing::new(64);
         framing.decide_silent();
         assert_eq!(framing.dialect(), &Dialect::Desk);
+    }
+
+    #[test]
+    fn a_seed_desk_taken_for_a_desk_while_silent_is_a_seed_desk_when_it_speaks() {
+        let mut framing = Framing::new(64);
+        framing.decide_silent();
+        assert!(!framing.dialect_said());
+        let got = lines(&mut framing, b"\x1b[34m[t] old<SEP>hi\x1b[39m");
+        assert_eq!(got, [(Dialect::Seed, "\x1b[34m[t] old<SEP>hi".to_string())]);
+        assert!(framing.dialect_said());
     }
 
     #[test]

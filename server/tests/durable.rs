@@ -419,6 +419,11 @@ fn a_full_disk_refuses_messages_and_the_room_recovers() {
         }
     }
     let refused = refused.expect("expected a message refused once the disk is full");
+    // A tagged line is refused by its tag, in words for a person, not
+    // SQLite's.
+    alice.send_line(&format!("/tx full-1 alice<SEP>tagged {text}"));
+    let unsent = alice.wait_for("UNSENT", |line| line.starts_with("UNSENT<SEP>full-1<SEP>"));
+    assert!(!unsent.to_lowercase().contains("disk is full"), "{unsent}");
     let note = bob.wait_for("NOTE", |line| line.starts_with("NOTE<SEP>"));
     assert!(note.contains("cannot save"), "{note}");
     alice.send_line("/ping");

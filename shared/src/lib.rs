@@ -61,6 +61,7 @@
 //! | `TOPIC<SEP>ROOM<SEP>TIME<SEP>BY<SEP>TEXT`           | ROOM's topic, as just set (to its members) or as asked; empty fields if none |
 //! | `INVITED<SEP>ROOM<SEP>BY`                           | BY let this desk into the private ROOM |
 //! | `SENT<SEP>TX<SEP>ID`                                | the line the desk tagged TX is stored as message ID; its copy (`MSG`, `RMSG` or `DM`) follows, unless it was stored before (a resend) |
+//! | `UNSENT<SEP>TX<SEP>DETAIL`                          | the line the desk tagged TX was certainly not stored (the log refused it), so nobody got it: sending it again is safe |
 //! | `UNSURE<SEP>TX<SEP>DETAIL`                          | the server cannot tell whether the line tagged TX was stored (its log did not answer in time): the desk sends it again with the same TX, which stores it at most once |
 //!
 //! Every `NAME<SEP>TEXT` is answered once: its `MSG` copy, or an `ERR`. The

@@ -591,6 +591,9 @@ pub enum ErrorCode {
     /// `rooms-too-fast`: this desk made rooms too quickly; it may make more
     /// in a minute.
     RoomsTooFast,
+    /// `room-not-saved`: the log could not keep a change to the rooms (a
+    /// join, part, topic or invitation); nothing changed.
+    RoomNotSaved,
     /// `unsure`: the server cannot tell whether the message was stored (its
     /// log did not answer in time); if it was, everyone gets it. A desk
     /// that tags its lines (`/tx`) is told with `UNSURE` instead.
@@ -600,7 +603,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    const NAMES: [(ErrorCode, &'static str); 26] = [
+    const NAMES: [(ErrorCode, &'static str); 27] = [
         (ErrorCode::NameTaken, "name-taken"),
         (ErrorCode::BadName, "bad-name"),
         (ErrorCode::BadColor, "bad-color"),
@@ -621,6 +624,7 @@ impl ErrorCode {
         (ErrorCode::SearchTooBroad, "search-too-broad"),
         (ErrorCode::SearchFailed, "search-failed"),
         (ErrorCode::Unsure, "unsure"),
+        (ErrorCode::RoomNotSaved, "room-not-saved"),
         (ErrorCode::BadRoom, "bad-room"),
         (ErrorCode::NoSuchRoom, "no-such-room"),
         (ErrorCode::NotInRoom, "not-in-room"),
@@ -868,6 +872,14 @@ pub enum ServerLine<'a> {
         /// The message's ID in the log.
         id: MessageId,
     },
+    /// `UNSENT`: the line tagged `tx` was certainly not stored (the log
+    /// refused it), so nobody got it; sending it again is safe.
+    Unsent {
+        /// The desk's ID for the line.
+        tx: &'a str,
+        /// A sentence for a person.
+        detail: &'a str,
+    },
     /// `UNSURE`: the server cannot tell whether the line tagged `tx` was
     /// stored (the log did not answer in time); sending it again with the
     /// same ID stores it at most once.
@@ -998,6 +1010,10 @@ impl<'a> ServerLine<'a> {
                 let [tx, detail] = fields(rest)?;
                 ServerLine::Unsure { tx, detail }
             }
+            "UNSENT" => {
+                let [tx, detail] = fields(rest)?;
+                ServerLine::Unsent { tx, detail }
+            }
             _ => return Err(ParseError::Malformed),
         };
         Ok(parsed)
@@ -1093,6 +1109,9 @@ impl<'a> ServerLine<'a> {
             ServerLine::Sent { tx, id } => format!("SENT{s}{}{s}{id}", clean(tx)),
             ServerLine::Unsure { tx, detail } => {
                 format!("UNSURE{s}{}{s}{}", clean(tx), clean(detail))
+            }
+            ServerLine::Unsent { tx, detail } => {
+                format!("UNSENT{s}{}{s}{}", clean(tx), clean(detail))
             }
         };
         let mut bytes = text.into_bytes();
@@ -1747,6 +1766,10 @@ mod tests {
             ServerLine::Unsure {
                 tx: "t-1",
                 detail: "the log did not answer",
+            },
+            ServerLine::Unsent {
+                tx: "t-1",
+                detail: "the log is full",
             },
             ServerLine::History(Chat {
                 id: MessageId::new(1_732_540_028_123, 2),

@@ -135,6 +135,7 @@ pub fn render(line: &ServerLine<'_>) -> Option<Vec<u8>> {
         // A seed desk never tags its lines (`/tx`), nor enters rooms.
         | ServerLine::Sent { .. }
         | ServerLine::Unsure { .. }
+        | ServerLine::Unsent { .. }
         | ServerLine::RoomMsg(_)
         | ServerLine::RoomHistory(_)
         | ServerLine::RoomFound(_)

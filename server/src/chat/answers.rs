@@ -90,10 +90,10 @@ impl Chat {
                     error,
                     "[!] The room's log could not keep a change to the rooms"
                 );
-                let detail = format!("that change to the rooms was not saved ({error}); try again");
+                let detail = "that change to the rooms was not saved; try again later";
                 effects.push(Effect::Answer(
                     asker,
-                    frames::error(ErrorCode::NotSaved, &detail),
+                    frames::error(ErrorCode::RoomNotSaved, detail),
                 ));
             }
             Completion::Presence(note) => self.presence(note, effects),
@@ -224,17 +224,19 @@ impl Chat {
     }
 
     /// Tells each sender that its message was not saved (so nobody got it),
-    /// and every desk, once, that the store cannot save.
+    /// and every desk, once, that the store cannot save. What went wrong
+    /// goes to the server's log, not to the desks.
     pub fn not_saved(&mut self, drafts: Vec<Draft>, error: &str, effects: &mut Vec<Effect>) {
         self.cannot_save(error, effects);
-        let detail =
-            format!("your message was not saved, so nobody got it ({error}); send it again later");
-        let refusal = frames::error(ErrorCode::NotSaved, &detail);
-        effects.extend(
-            drafts
-                .into_iter()
-                .map(|draft| Effect::Answer(draft.from, refusal.clone())),
-        );
+        let detail = "your message was not saved, so nobody got it; send it again later";
+        let untagged = frames::error(ErrorCode::NotSaved, detail);
+        for draft in drafts {
+            let frame = match &draft.tx {
+                Some(tx) => encode(&ServerLine::Unsent { tx: &tx.id, detail }),
+                None => untagged.clone(),
+            };
+            effects.push(Effect::Answer(draft.from, frame));
+        }
     }
 
     /// Tells each sender that the store cannot tell whether its message was
@@ -246,17 +248,12 @@ impl Chat {
             messages = drafts.len(),
             "[!] The room's log did not say whether messages were stored"
         );
-        let detail = format!(
-            "the server cannot tell whether your message was stored ({error}); if it was, \
-             everyone gets it"
-        );
+        let detail = "the server cannot tell whether your message was stored (its log did not \
+                      answer in time); if it was, everyone gets it";
         for draft in drafts {
             let frame = match &draft.tx {
-                Some(tx) => encode(&ServerLine::Unsure {
-                    tx: &tx.id,
-                    detail: &detail,
-                }),
-                None => frames::error(ErrorCode::Unsure, &detail),
+                Some(tx) => encode(&ServerLine::Unsure { tx: &tx.id, detail }),
+                None => frames::error(ErrorCode::Unsure, detail),
             };
             effects.push(Effect::Answer(draft.from, frame));
         }
@@ -312,11 +309,8 @@ impl Chat {
             error,
             "[!] The room's log cannot save messages; they are refused until it can."
         );
-        let text = format!(
-            "the server cannot save messages ({error}); they are refused, not delivered, until it can"
-        );
         effects.push(Effect::NoticeAll(encode(&ServerLine::Notice {
-            text: &text,
+            text: "the server cannot save messages; they are refused, not delivered, until it can",
         })));
     }
 

@@ -3,11 +3,17 @@
 //! desk's parts each own their state: the link to the servers (`link`),
 //! who the desk is and its way into the room (`identity`), what is shown
 //! (`view`), what typed lines become (`commands`), the user's lines on
-//! their way (`outbox`) and the keyboard (`input`). This module turns each
-//! event (a typed line, a connect attempt's end, a server's lines, a
-//! deadline) into calls on them, until the user leaves or the server
-//! refuses the desk for good.
+//! their way (`outbox`), the rooms the desk is in (`rooms`) and the
+//! keyboard (`input`). This module turns each event (a typed line, a
+//! connect attempt's end, a server's lines, a deadline) into calls on
+//! them, until the user leaves or the server refuses the desk for good;
+//! `sending` does so for the user's lines and their answers, `in_rooms`
+//! for the room commands and the rooms' lines.
 
+mod in_rooms;
+mod sending;
+
+use std::collections::VecDeque;
 use std::fmt;
 use std::io;
 use std::ops::ControlFlow;
@@ -15,7 +21,7 @@ use std::sync::mpsc::{self, Receiver, RecvError, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chat_shared::message::{Chat, Direct};
+use chat_shared::message::{Chat, Direct, Found};
 use chat_shared::{ClientLine, Color, ErrorCode, MessageId, ServerLine};
 
 use crate::attempt::{ConnectError, Connected};
@@ -26,8 +32,9 @@ use crate::identity::{self, Identity, JoinAs, NameTyped, Refusal};
 use crate::input::{self, Input, InputEvent, Prompt, TerminalModes};
 use crate::link::Link;
 use crate::net::{self, Incoming, Received};
-use crate::outbox::{Outbox, Outgoing, QueueFull, MAX_WAITING_LINES};
+use crate::outbox::Outbox;
 use crate::render::{self, ColorMode};
+use crate::rooms::Rooms;
 use crate::screen::Screen;
 use crate::sound::Notifier;
 use crate::tls::TlsClient;
@@ -131,9 +138,11 @@ pub fn run(config: &Config) -> Result<(), RunError> {
         view: View::new(Arc::clone(&screen), mode, notifier),
         commands: Commands::default(),
         outbox: Outbox::default(),
+        rooms: Rooms::default(),
         input: Input::new(keyboard, screen, move |input| {
             input_events.send(Event::Input(input)).is_ok()
         }),
+        held: VecDeque::new(),
         leave_once_sent: false,
     };
     session.connected(connected).map_err(RunError::Setup)?;
@@ -218,8 +227,14 @@ struct Session {
     commands: Commands,
     /// The user's lines until the room has them.
     outbox: Outbox,
+    /// The rooms the desk is in, and which one typed lines go to.
+    rooms: Rooms,
     /// The keyboard, asked for each line.
     input: Input,
+    /// Lines typed while a `/join` or `/part` waits for its answer, which
+    /// may change the room they go to (a paste, or input on a pipe, which
+    /// is read ahead): handled once it comes.
+    held: VecDeque<String>,
     /// Input ended with lines still waiting for the connection: leave as
     /// soon as they are sent.
     leave_once_sent: bool,
@@ -245,7 +260,12 @@ impl Session {
 
     /// The next event, or `None` when the next deadline comes first.
     fn next_event(&self) -> Result<Option<Event>, RecvError> {
-        let deadline = [self.link.retry_at(), self.identity.next_deadline()]
+        let retry = self
+            .link
+            .joined()
+            .then(|| self.outbox.next_retry())
+            .flatten();
+        let deadline = [self.link.retry_at(), self.identity.next_deadline(), retry]
             .into_iter()
             .flatten()
             .min();
@@ -287,7 +307,8 @@ impl Session {
             self.send_join(joining);
         }
         self.link.reconnect_if_due(now);
-        ControlFlow::Continue(())
+        // A pending line may be due to go out again.
+        self.flush()
     }
 
     // ---- the connection's life ----
@@ -315,6 +336,9 @@ impl Session {
         }
         self.link.open(connected.stream)?;
         let resume_from = self.view.connection_opened();
+        if resume_from.is_some() {
+            self.rooms.reconnecting();
+        }
         let joining = self.identity.connection_opened(resume_from);
         if joining.is_none() && self.identity.token().is_none() {
             // A first line says this is a desk of ours, so the server sends
@@ -340,6 +364,11 @@ impl Session {
         self.view.end_replay();
         if outage_starts {
             self.view.print(&render::connection_lost(reason));
+        }
+        // A `/join` or `/part` will not be answered: the prompt waited for it.
+        if self.rooms.awaiting_answer() {
+            self.rooms.answered();
+            return self.room_answered();
         }
         ControlFlow::Continue(())
     }
@@ -430,7 +459,7 @@ impl Session {
             NameTyped::Name(name) => match self.identity.name_chosen(name, self.link.is_up()) {
                 Some(joining) => self.send_join(joining),
                 // Joined once connected; meanwhile lines typed are kept.
-                None => self.input.read_line(Prompt::Chat),
+                None => self.read_chat(),
             },
         }
         ControlFlow::Continue(())
@@ -496,11 +525,8 @@ impl Session {
             // No replay comes: nothing sent before a loss can show up.
             None => self.replay_ended(),
         }
-        self.send_waiting();
-        if self.leave_once_sent && !self.outbox.has_waiting() {
-            return self.leave();
-        }
-        self.input.read_line(Prompt::Chat);
+        self.flush()?;
+        self.read_chat();
         ControlFlow::Continue(())
     }
 
@@ -510,7 +536,10 @@ impl Session {
         self.input.answered();
         match input {
             InputEvent::Interrupted => self.leave(),
-            InputEvent::Closed if self.outbox.has_waiting() && !self.identity.asking_name() => {
+            InputEvent::Closed
+                if (self.outbox.has_unsent() || !self.held.is_empty())
+                    && !self.identity.asking_name() =>
+            {
                 self.leave_once_sent = true;
                 ControlFlow::Continue(())
             }
@@ -520,87 +549,64 @@ impl Session {
                 for line in text.split('\n') {
                     let flow = if self.identity.asking_name() {
                         self.name_typed(line)
+                    } else if self.rooms.awaiting_answer() {
+                        self.held.push_back(line.to_string());
+                        ControlFlow::Continue(())
                     } else {
                         self.chat_typed(line)
                     };
                     flow?;
                 }
-                if !self.identity.asking_name() && !self.identity.joining() {
-                    self.input.read_line(Prompt::Chat);
-                }
+                self.read_chat();
                 ControlFlow::Continue(())
             }
         }
     }
 
+    /// Asks for the next line at the chat prompt, which names the current
+    /// room; not while the name is asked for or being joined, nor while a
+    /// `/join` or `/part` waits for the answer that may change the room.
+    fn read_chat(&mut self) {
+        if self.identity.asking_name() || self.identity.joining() || self.rooms.awaiting_answer() {
+            return;
+        }
+        let room = self.rooms.current_room().map(str::to_string);
+        self.input.read_line(Prompt::Chat(room));
+    }
+
     /// A line typed at the chat prompt.
     fn chat_typed(&mut self, line: &str) -> Flow {
-        match self.commands.action(line, self.link.joined()) {
+        let current = self.rooms.current_room().map(str::to_string);
+        match self
+            .commands
+            .action(line, self.link.joined(), current.as_deref())
+        {
             Action::Nothing => {}
             Action::Leave => return self.leave(),
             Action::Ask(request) => {
                 let _ = self.send(&request);
             }
-            Action::Send(line) => self.send_or_keep(line),
+            Action::Send(line) => return self.send_or_keep(line),
             Action::Notify(level) => self.view.set_notify_level(level),
+            Action::NotifyRoom { room, on } => self.view.set_room_notify(room, on),
+            Action::Enter { room, private } => self.enter(room, private),
+            Action::Part(room) => self.part(room),
+            Action::Go(room) => self.go(room),
+            Action::Invite { room, name } => self.invite(room, name),
             Action::Answer(answer) => self.view.print(&render::answer(&answer)),
         }
         ControlFlow::Continue(())
     }
 
-    /// Sends a line now, or keeps it until the desk is back in the room.
-    fn send_or_keep(&mut self, line: Outgoing) {
-        if self.link.joined() {
-            self.send_outgoing(line);
-        } else {
-            self.keep_for_later(line);
-        }
-    }
-
-    /// Sends a message or direct message as our name; joined only.
-    fn send_outgoing(&mut self, line: Outgoing) {
-        let Some(name) = self.identity.name().map(str::to_string) else {
-            return;
-        };
-        if let Some(limit) = line.too_long(&name) {
-            self.view.print(&render::too_long(line.text().len(), limit));
-            return;
-        }
-        match self.send(&line.wire(&name)) {
-            Ok(()) => self.outbox.sent(&name, line),
-            Err(()) => self.keep_for_later(line),
-        }
-    }
-
-    /// A line typed with no room to send it to: kept until the rejoin.
-    fn keep_for_later(&mut self, line: Outgoing) {
-        let typed = line.typed();
-        match self.outbox.queue(line) {
-            // During a join handshake the wait is a round trip: no news.
-            Ok(_) if self.link.is_up() => {}
-            Ok(waiting) => self.view.print(&render::queued(&typed, waiting)),
-            Err(QueueFull) => self.view.print(&render::queue_full(MAX_WAITING_LINES)),
-        }
-    }
-
-    /// Back in the room: the lines typed meanwhile go out, oldest first.
-    fn send_waiting(&mut self) {
-        for line in self.outbox.take_waiting() {
-            if self.link.joined() {
-                self.send_outgoing(line);
-            } else {
-                // Lost again while sending: keep the rest for next time.
-                let _ = self.outbox.queue(line);
-            }
-        }
-    }
-
     /// The user leaves: `/quit`, then a short wait for the server's `BYE`
     /// so our leaving is processed before the socket closes.
     fn leave(&mut self) -> Flow {
-        let dropped = self.outbox.discard_waiting();
-        if dropped > 0 {
-            self.view.print(&render::waiting_dropped(dropped));
+        let (unsent, pending) = self.outbox.discard();
+        if unsent > 0 {
+            self.view.print(&render::waiting_dropped(unsent));
+        }
+        if pending > 0 {
+            self.view.print(&render::unconfirmed_dropped(pending));
         }
         if self.send(&ClientLine::Quit).is_ok() {
             self.await_goodbye();
@@ -653,10 +659,15 @@ impl Session {
 
     fn server_line(&mut self, line: ServerLine<'_>) -> Flow {
         match line {
-            ServerLine::Msg(chat) => self.chat(&chat, false),
+            ServerLine::Msg(chat) => self.chat(None, &chat, false),
             ServerLine::History(chat) => {
-                self.chat(&chat, true);
+                self.chat(None, &chat, true);
                 // Counted once shown: the last one may be our own line.
+                self.count_replayed();
+            }
+            ServerLine::RoomMsg(said) => self.chat(Some(said.room), &said.chat, false),
+            ServerLine::RoomHistory(said) => {
+                self.chat(Some(said.room), &said.chat, true);
                 self.count_replayed();
             }
             ServerLine::Direct(direct) => self.direct(&direct, false),
@@ -664,7 +675,33 @@ impl Session {
                 self.direct(&direct, true);
                 self.count_replayed();
             }
-            ServerLine::Found(found) => self.view.found(&found, self.identity.name()),
+            ServerLine::Found(found) => self.view.found(&found, None, self.identity.name()),
+            ServerLine::RoomFound(said) => {
+                let found = Found {
+                    chat: said.chat,
+                    to: None,
+                };
+                self.view
+                    .found(&found, Some(said.room), self.identity.name());
+            }
+            ServerLine::Sent { tx, id } => {
+                self.outbox.sent(tx, id);
+                return self.flush();
+            }
+            ServerLine::Unsure { tx, detail } => {
+                let settled = self.outbox.unsure(tx, Instant::now());
+                self.settled(settled, detail);
+                return self.flush();
+            }
+            ServerLine::Unsent { tx, detail } => {
+                let settled = self.outbox.unsent(tx, Instant::now());
+                self.settled(settled, detail);
+                return self.flush();
+            }
+            ServerLine::InRoom(info) => return self.entered(&info),
+            ServerLine::Parted { room } => return self.parted(room),
+            ServerLine::Rooms { count } => self.rooms_listed(|rooms| rooms.listing_starts(count)),
+            ServerLine::RoomListed(info) => self.rooms_listed(|rooms| rooms.listed(&info)),
             ServerLine::Welcome {
                 name,
                 color,
@@ -678,6 +715,7 @@ impl Session {
                 replayed,
             } => {
                 self.view.resumed(epoch, skipped, replayed);
+                self.rooms_returned();
                 if replayed == 0 {
                     self.replay_ended();
                 }
@@ -698,10 +736,27 @@ impl Session {
             {
                 return self.join_refused(code, detail);
             }
-            ErrorCode::NotSaved => match self.outbox.not_saved() {
-                Some(line) => self.give_back(detail, &line),
-                None => self.view.print(&render::not_sent(detail, None, false)),
+            ErrorCode::NotSaved => {
+                match self.outbox.not_saved(Instant::now()) {
+                    Some(settled) => self.settled(Some(settled), detail),
+                    None => self.view.print(&render::not_sent(detail, None, false)),
+                }
+                return self.flush();
+            }
+            ErrorCode::BadCommand if self.outbox.tx_refused() => return self.flush(),
+            ErrorCode::Unsure => {
+                self.outbox.unsure_untagged();
+                self.view.show(&ServerLine::Error { code, detail });
+            }
+            ErrorCode::NotInRoom | ErrorCode::NoSuchRoom => match self.outbox.not_in_room(detail) {
+                Some(line) => self.give_back(&render::in_desk_words(detail), &line),
+                None => return self.room_refused(code, detail),
             },
+            ErrorCode::BadRoom
+            | ErrorCode::RoomNotSaved
+            | ErrorCode::NotInvited
+            | ErrorCode::TooManyRooms
+            | ErrorCode::RoomsTooFast => return self.room_refused(code, detail),
             ErrorCode::NoSuchName => {
                 let typed = self.outbox.no_such_name(detail).map(|line| line.typed());
                 let recallable = typed
@@ -723,39 +778,55 @@ impl Session {
                 );
                 return ControlFlow::Break(Ended::Refused(why));
             }
-            _ => self.view.show(&ServerLine::Error { code, detail }),
+            // Any other refusal, of a room command too (a server without
+            // rooms does not know them).
+            _ => {
+                self.view.show(&ServerLine::Error { code, detail });
+                self.rooms.answered();
+                return self.room_answered();
+            }
         }
         ControlFlow::Continue(())
     }
 
-    /// Whether a message, live or replayed, is new here.
-    fn admit(&mut self, id: MessageId, replayed: bool) -> bool {
+    /// Whether a message of `room` (`None`: `#main`, or a direct
+    /// message), live or replayed, is new here.
+    fn admit(&mut self, room: Option<&str>, id: MessageId, replayed: bool) -> bool {
         if !replayed && self.view.replaying() {
             // Live traffic: whatever was replayed is over (it comes first).
             self.replay_ended();
         }
-        self.view.admit(id, replayed)
+        self.view.admit(room, id, replayed)
     }
 
-    /// A chat message, live or replayed.
-    fn chat(&mut self, chat: &Chat<'_>, replayed: bool) {
-        if !self.admit(chat.id, replayed) {
+    /// A chat message in `room` (`None`: `#main`), live or replayed. One
+    /// from someone else in a room other than the current one is unread
+    /// there, unless it is a room's history shown on entering it (a replay
+    /// after a reconnect is what arrived meanwhile, so it counts).
+    fn chat(&mut self, room: Option<&str>, chat: &Chat<'_>, replayed: bool) {
+        if !self.admit(room, chat.id, replayed) {
             return;
         }
-        self.view.chat(chat, replayed, self.identity.name());
-        self.outbox.copy_shown(chat.name);
+        let elsewhere = !self.rooms.is_current(room);
+        self.view
+            .chat(chat, room, elsewhere, replayed, self.identity.name());
+        self.outbox.copy_shown(chat.name, chat.id);
+        let own = self.identity.name() == Some(chat.name);
+        if !own && (!replayed || self.view.replaying()) {
+            self.rooms.arrived(room);
+        }
     }
 
     /// A direct message, live or replayed: ours coming back, or one for us.
     fn direct(&mut self, direct: &Direct<'_>, replayed: bool) {
-        if !self.admit(direct.id, replayed) {
+        if !self.admit(None, direct.id, replayed) {
             return;
         }
         if self.identity.name() != Some(direct.from) {
             self.commands.direct_from(direct.from);
         }
         self.view.direct(direct, replayed, self.identity.name());
-        self.outbox.copy_shown(direct.from);
+        self.outbox.copy_shown(direct.from, direct.id);
     }
 
     /// Counts one replayed line; the last one ends the replay.
@@ -763,23 +834,6 @@ impl Session {
         if self.view.count_replayed() {
             self.replay_ended();
         }
-    }
-
-    /// The lines sent before a loss that the replay did not show never
-    /// reached the room: give them back.
-    fn replay_ended(&mut self) {
-        self.view.end_replay();
-        for line in self.outbox.replay_over() {
-            self.give_back("the connection was lost before the server had it", &line);
-        }
-    }
-
-    /// Tells the user a line was not sent and puts it back in reach.
-    fn give_back(&mut self, why: &str, line: &Outgoing) {
-        let typed = line.typed();
-        let recallable = self.input.recall(&typed);
-        self.view
-            .print(&render::not_sent(why, Some(&typed), recallable));
     }
 }
 
