@@ -294,7 +294,7 @@ fn lines_typed_ahead_are_all_sent_in_order() {
     let server = start_server(20);
     let alice = "alice";
     tmux.join(alice, server.addr().port(), "--no-color");
-    let mut bob = join("bob", server.addr());
+    let bob = join("bob", server.addr());
 
     tmux.run(&[
         "send-keys",
