@@ -28,7 +28,7 @@ use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{join, run_to_exit, settle, start_server, Client, ClientBuilder, TempDir};
+use common::{join, run_to_end, settle, start_server, Client, ClientBuilder, TempDir};
 
 /// One audio test at a time: each spins a CPU, and the burst test needs the
 /// machine responsive enough to deliver 50 lines inside the chime interval.
@@ -321,7 +321,7 @@ fn alsa_can_record() -> Result<(), String> {
         ])
         .env(PROBE_ENV, capture.config_path())
         .env("ALSA_CONFIG_PATH", capture.config_path());
-    let (code, out, err) = run_to_exit(command, "ALSA probe");
+    let (code, out, err) = run_to_end(command, "ALSA probe");
     let samples = capture.samples();
     if code != Some(0) || !samples.iter().any(|&s| s != 0) {
         return Err(format!(

@@ -1,6 +1,7 @@
-//! The event loop's door: the listening socket, the spare descriptor that
-//! keeps fd exhaustion from becoming a busy loop, the accept pause, and the
-//! refusals (room full, out of descriptors).
+//! The event loop's doors: the listening socket (and, with `--irc-port`, a
+//! second one for IRC alone), the spare descriptor that keeps fd exhaustion
+//! from becoming a busy loop, the accept pause, and the refusals (room full,
+//! out of descriptors).
 //!
 //! The loop asks for newcomers one at a time with [`Acceptor::next`], telling
 //! it how many clients are connected, so every newcomer is judged against the
@@ -25,11 +26,22 @@ const ACCEPT_RETRY_DELAY: Duration = Duration::from_millis(100);
 /// fd limit (Redis keeps 32).
 const RESERVED_FDS: u64 = 64;
 
+/// Which listener a newcomer came through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Door {
+    /// The main port: our desks, IRC clients, told apart by what they send.
+    Any,
+    /// `--irc-port`: IRC alone.
+    IrcOnly,
+}
+
 /// The listener and what accepting needs besides it.
 #[derive(Debug)]
 pub struct Acceptor {
     /// The listening socket; `None` once shutdown has begun.
     listener: Option<TcpListener>,
+    /// The `--irc-port` listener, if any; `None` too once shutdown has begun.
+    irc: Option<TcpListener>,
     /// `--max-clients`, or what the fd limit allows.
     max_clients: usize,
     /// An open /dev/null, given up on EMFILE to accept and refuse a client
@@ -44,6 +56,16 @@ pub struct Acceptor {
     ready: bool,
 }
 
+/// What accepting through one door came to.
+enum Next {
+    /// A newcomer to admit.
+    Newcomer(TcpStream, SocketAddr),
+    /// Its backlog is empty (or it has no listener).
+    Empty,
+    /// Accepting must pause.
+    Paused,
+}
+
 /// What giving up the spare descriptor achieved.
 enum SpareFd {
     /// A pending client was accepted and refused; there may be more.
@@ -55,18 +77,28 @@ enum SpareFd {
 }
 
 impl Acceptor {
-    /// Registers `listener` (non-blocking) under `token`.
+    /// Registers `listener` (non-blocking) under `token`, and the IRC
+    /// listener, if any, under its own.
     pub fn new(
         listener: std::net::TcpListener,
         token: Token,
+        irc: Option<(std::net::TcpListener, Token)>,
         registry: &Registry,
         max_clients: Option<usize>,
     ) -> io::Result<Acceptor> {
-        listener.set_nonblocking(true)?;
-        let mut listener = TcpListener::from_std(listener);
-        registry.register(&mut listener, token, Interest::READABLE)?;
+        let register = |listener: std::net::TcpListener, token| -> io::Result<TcpListener> {
+            listener.set_nonblocking(true)?;
+            let mut listener = TcpListener::from_std(listener);
+            registry.register(&mut listener, token, Interest::READABLE)?;
+            Ok(listener)
+        };
+        let listener = register(listener, token)?;
+        let irc = irc
+            .map(|(listener, token)| register(listener, token))
+            .transpose()?;
         Ok(Acceptor {
             listener: Some(listener),
+            irc,
             max_clients: max_clients.unwrap_or_else(max_clients_for_fd_limit),
             spare_fd: File::open("/dev/null").ok(),
             paused_until: None,
@@ -84,6 +116,11 @@ impl Acceptor {
                 "the server no longer listens",
             )),
         }
+    }
+
+    /// The address the IRC listener listens on, if there is one.
+    pub fn irc_addr(&self) -> Option<SocketAddr> {
+        self.irc.as_ref()?.local_addr().ok()
     }
 
     /// Notes a readiness event; the loop accepts once the pass's departures
@@ -109,13 +146,31 @@ impl Acceptor {
         self.paused_until
     }
 
-    /// The next newcomer to admit, refusing those that do not fit (`open`
-    /// clients are connected now), until the backlog is empty (`WouldBlock`)
-    /// or accepting must pause.
-    pub fn next(&mut self, open: usize) -> Option<(TcpStream, SocketAddr)> {
+    /// The next newcomer to admit, and the door it came through, refusing
+    /// those that do not fit (`open` clients are connected now), until both
+    /// backlogs are empty (`WouldBlock`) or accepting must pause.
+    pub fn next(&mut self, open: usize) -> Option<(TcpStream, SocketAddr, Door)> {
         self.paused_until = None;
+        for door in [Door::Any, Door::IrcOnly] {
+            match self.next_through(door, open) {
+                Next::Newcomer(stream, peer) => return Some((stream, peer, door)),
+                Next::Empty => {}
+                Next::Paused => return None,
+            }
+        }
+        self.ready = false;
+        None
+    }
+
+    fn next_through(&mut self, door: Door, open: usize) -> Next {
         loop {
-            let listener = self.listener.as_ref()?;
+            let listener = match door {
+                Door::Any => self.listener.as_ref(),
+                Door::IrcOnly => self.irc.as_ref(),
+            };
+            let Some(listener) = listener else {
+                return Next::Empty;
+            };
             match listener.accept() {
                 Ok((stream, peer)) => {
                     self.exhaustion_logged = false;
@@ -123,9 +178,9 @@ impl Acceptor {
                         listener::refuse(stream, peer, &listener::full_reason(self.max_clients));
                         continue;
                     }
-                    return Some((stream, peer));
+                    return Next::Newcomer(stream, peer);
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Next::Empty,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if is_fd_exhaustion(&e) => {
                     if !self.exhaustion_logged {
@@ -135,17 +190,17 @@ impl Acceptor {
                         );
                         self.exhaustion_logged = true;
                     }
-                    match self.refuse_with_spare_fd() {
+                    match self.refuse_with_spare_fd(door) {
                         SpareFd::Refused => {}
                         // Linux fails accept with EMFILE before it looks at
                         // the backlog, so an empty backlog only shows here.
-                        SpareFd::BacklogEmpty => break,
+                        SpareFd::BacklogEmpty => return Next::Empty,
                         SpareFd::Unavailable => {
                             // Nothing can be freed here: neither spin on
                             // accept nor wait for an event that will not
                             // come; try again shortly, or when a client leaves.
                             self.pause();
-                            return None;
+                            return Next::Paused;
                         }
                     }
                 }
@@ -158,12 +213,10 @@ impl Acceptor {
                 Err(e) => {
                     tracing::warn!(error = %e, "[!] accept failed");
                     self.pause();
-                    return None;
+                    return Next::Paused;
                 }
             }
         }
-        self.ready = false;
-        None
     }
 
     fn pause(&mut self) {
@@ -173,8 +226,12 @@ impl Acceptor {
 
     /// Frees the spare descriptor to accept one pending client and refuse it
     /// at once, then takes the spare back.
-    fn refuse_with_spare_fd(&mut self) -> SpareFd {
-        let Some(listener) = self.listener.as_ref() else {
+    fn refuse_with_spare_fd(&mut self, door: Door) -> SpareFd {
+        let listener = match door {
+            Door::Any => self.listener.as_ref(),
+            Door::IrcOnly => self.irc.as_ref(),
+        };
+        let Some(listener) = listener else {
             return SpareFd::Unavailable;
         };
         if self.spare_fd.take().is_none() {
@@ -203,7 +260,10 @@ impl Acceptor {
     /// newcomers are refused by the system instead of waiting on a server
     /// that is going away.
     pub fn close(&mut self, registry: &Registry) {
-        if let Some(mut listener) = self.listener.take() {
+        for mut listener in [self.listener.take(), self.irc.take()]
+            .into_iter()
+            .flatten()
+        {
             let _ = registry.deregister(&mut listener);
         }
         self.ready = false;

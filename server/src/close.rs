@@ -51,6 +51,11 @@ pub enum CloseReason {
     Revoked,
     /// Its name could not be claimed: the room's link is down.
     RoomLinkDown,
+    /// A browser's HTTP request was answered with this status.
+    Answered(u16),
+    /// A browser desk's WebSocket ended: closed by the desk, or refused
+    /// for breaking a rule.
+    Socket(crate::web::SocketEnd),
 }
 
 impl fmt::Display for CloseReason {
@@ -82,6 +87,13 @@ impl fmt::Display for CloseReason {
             CloseReason::LoginRefused => f.write_str("login refused"),
             CloseReason::Revoked => f.write_str("account removed"),
             CloseReason::RoomLinkDown => f.write_str("room's link down, name not claimed"),
+            CloseReason::Answered(status) => write!(f, "HTTP request answered ({status})"),
+            CloseReason::Socket(crate::web::SocketEnd::Closed) => {
+                f.write_str("WebSocket closed by peer")
+            }
+            CloseReason::Socket(crate::web::SocketEnd::Refused { code, reason }) => {
+                write!(f, "WebSocket refused ({code}: {reason})")
+            }
         }
     }
 }

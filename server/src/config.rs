@@ -30,7 +30,7 @@ pub enum Db {
     None,
     /// A SQLite file.
     Path(PathBuf),
-    /// A Redis stream that several servers share (`--redis`, `--room`).
+    /// A Redis stream that several servers share (`--redis`, `--office`).
     Redis(RedisTarget),
 }
 
@@ -54,13 +54,14 @@ impl Db {
     }
 }
 
-/// What `--redis` and `--room` name.
+/// What `--redis` and `--office` name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedisTarget {
     /// `redis://HOST:PORT[/DB]`.
     pub url: String,
-    /// The room's name: its keys are `chat:{ROOM}:...`.
-    pub room: String,
+    /// The office: every room, name and account under it is shared by the
+    /// servers on it; its keys are `chat:{OFFICE}:...`.
+    pub office: String,
 }
 
 /// Whether desks must log in (`--auth`).
@@ -161,6 +162,27 @@ pub struct Config {
     /// How long a connection may take to finish its TLS handshake and log
     /// in.
     pub login_timeout: Duration,
+    /// What IRC clients are told and given.
+    pub irc: Irc,
+    /// Flags given under an old name, to be warned about once the log is
+    /// up.
+    pub warnings: Vec<String>,
+}
+
+/// Default for `--irc-server-name`: it has a dot, as IRC clients expect of
+/// a server's name.
+pub const DEFAULT_IRC_SERVER_NAME: &str = "office.chat";
+
+/// IRC settings (`--irc-server-name`, `--irc-no-main`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Irc {
+    /// The name the server gives itself to IRC clients.
+    pub server_name: String,
+    /// Whether an IRC client is joined to `#main` at registration, as our
+    /// desks are.
+    pub join_main: bool,
+    /// A port for IRC alone, besides the main one (`--irc-port`).
+    pub port: Option<u16>,
 }
 
 /// Default for `--max-queue`. Large enough for a full history replay of
@@ -217,11 +239,17 @@ fn cgroup_memory_limit() -> Option<u64> {
     })
 }
 
-/// Default for `--room`.
-pub const DEFAULT_ROOM: &str = "main";
+/// Default for `--office`: the namespace the first servers on Redis used
+/// (then called `--room`), so their keys stay where they are.
+pub const DEFAULT_OFFICE: &str = "main";
 
-/// Longest `--room` name.
-const MAX_ROOM_CHARS: usize = 64;
+/// Longest `--office` name.
+const MAX_OFFICE_CHARS: usize = 64;
+
+/// What `--room` says now: it named the shared namespace before rooms
+/// (`#dev`) existed, and is still taken for it.
+const ROOM_FLAG_RENAMED: &str =
+    "--room is the old name of --office (it names the office on Redis, not a room); use --office";
 
 /// Default for `--history`, as many lines as ssh-chat replays.
 pub const DEFAULT_HISTORY: usize = 20;
@@ -252,6 +280,12 @@ impl Default for Config {
             tls: None,
             auth: Auth::Open,
             login_timeout: Duration::from_secs(DEFAULT_LOGIN_TIMEOUT_SECS),
+            irc: Irc {
+                server_name: DEFAULT_IRC_SERVER_NAME.to_string(),
+                join_main: true,
+                port: None,
+            },
+            warnings: Vec::new(),
         }
     }
 }
@@ -259,8 +293,8 @@ impl Default for Config {
 /// What the command line asks for.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Command {
-    /// Run the server.
-    Run(Config),
+    /// Run the server (boxed: it is much larger than the other commands).
+    Run(Box<Config>),
     /// Print this help text and exit 0.
     Help(String),
     /// Print the version and exit 0.
@@ -269,8 +303,11 @@ pub enum Command {
     User {
         /// What to do.
         action: UserAction,
-        /// The room's log that holds the accounts.
-        db: PathBuf,
+        /// Where the accounts are: the room's log file, or the office on
+        /// Redis ([`Db::Path`] or [`Db::Redis`]).
+        db: Db,
+        /// Flags given under an old name.
+        warnings: Vec<String>,
     },
 }
 
@@ -308,6 +345,7 @@ fn options() -> Options {
     limit_flags(&mut opts);
     log_and_store_flags(&mut opts);
     trust_flags(&mut opts);
+    irc_flags(&mut opts);
     opts.optflag("h", "help", "print this help and exit");
     opts.optflag("V", "version", "print the version and exit");
     opts
@@ -410,19 +448,33 @@ fn log_and_store_flags(opts: &mut Options) {
          none: memory only, forgotten on restart. Event mode only",
         "PATH|none",
     );
+    redis_flags(opts);
+}
+
+/// Where the office lives on Redis; the server's flags and the `user`
+/// commands' alike.
+fn redis_flags(opts: &mut Options) {
     opts.optopt(
         "",
         "redis",
-        "the room's log is a Redis stream that several servers share, in place of --db: \
-         every server on the same Redis and room is one room. Event mode only",
+        "the rooms' log is a Redis stream that several servers share, in place of --db: \
+         every server on the same Redis and office is one office, with the same rooms, \
+         names and accounts. Event mode only",
         "redis://HOST:PORT[/DB]",
     );
     opts.optopt(
         "",
-        "room",
+        "office",
         &format!(
-            "with --redis, which room (letters, digits, '-', '_', '.'; default {DEFAULT_ROOM})"
+            "with --redis, which office of that Redis (letters, digits, '-', '_', '.'; \
+             default {DEFAULT_OFFICE}); its keys are chat:{{NAME}}:..."
         ),
+        "NAME",
+    );
+    opts.optopt(
+        "",
+        "room",
+        "deprecated: the old name of --office, still taken, with a warning",
         "NAME",
     );
 }
@@ -458,7 +510,7 @@ fn trust_flags(opts: &mut Options) {
         "auth",
         "open: anyone takes any free name (default); token: every desk logs in with \
          /auth NAME TOKEN, a token from 'chat-server user add NAME', and is that name only. \
-         Needs the room's log (--db)",
+         The accounts live in the room's log (--db) or the office on Redis (--redis)",
         "open|token",
     );
     opts.optopt(
@@ -472,19 +524,47 @@ fn trust_flags(opts: &mut Options) {
     );
 }
 
+/// IRC clients (told apart from our desks on their first line).
+fn irc_flags(opts: &mut Options) {
+    opts.optopt(
+        "",
+        "irc-server-name",
+        &format!(
+            "the name the server gives itself to IRC clients; it needs a dot \
+             (default {DEFAULT_IRC_SERVER_NAME})"
+        ),
+        "NAME",
+    );
+    opts.optopt(
+        "",
+        "irc-port",
+        "also listen on this port for IRC clients alone (6667 is the habit; 6697 with --tls); \
+         the main port takes them too, told apart by their first line",
+        "PORT",
+    );
+    opts.optflag(
+        "",
+        "irc-no-main",
+        "do not join IRC clients to #main when they register (they may JOIN it); \
+         our desks are always in it",
+    );
+}
+
 fn short_usage() -> String {
     format!("Usage: {PROGRAM} [options] | {PROGRAM} user add|remove NAME | {PROGRAM} user list; try '{PROGRAM} --help'")
 }
 
 /// The help for `chat-server user`.
 const USER_HELP: &str = "\
-Usage: chat-server user add NAME [--db PATH]
-       chat-server user remove NAME [--db PATH]
-       chat-server user list [--db PATH]
+Usage: chat-server user add NAME [--db PATH | --redis URL [--office NAME]]
+       chat-server user remove NAME [--db PATH | --redis URL [--office NAME]]
+       chat-server user list [--db PATH | --redis URL [--office NAME]]
 
-Accounts for a server run with --auth token. They are kept in the room's log
-(--db, the same default as the server's), and may be changed while the server
-runs: it notices within a second.
+Accounts for a server run with --auth token. They are kept where the server
+keeps its rooms: in the room's log (--db, the same default as the server's),
+or, for servers sharing an office on Redis, in that office (--redis and
+--office, as the servers were given). They may be changed while the servers
+run: each notices within a second.
 
   add NAME     makes an account and prints its token, once; only the token's
                SHA-256 is kept. Give the token to NAME (chat-client --token-file).
@@ -496,26 +576,28 @@ runs: it notices within a second.
 fn parse_user_args(args: &[&str]) -> Result<Command, UsageError> {
     let usage_error = |message: String| UsageError {
         message,
-        usage: "Usage: chat-server user add|remove NAME | user list [--db PATH]".to_string(),
+        usage: "Usage: chat-server user add|remove NAME | user list \
+                [--db PATH | --redis URL [--office NAME]]"
+            .to_string(),
     };
     let mut opts = Options::new();
     opts.optopt("", "db", "the room's log that holds the accounts", "PATH");
+    redis_flags(&mut opts);
     opts.optflag("h", "help", "print this help and exit");
     let matches = opts.parse(args).map_err(|e| usage_error(e.to_string()))?;
     if matches.opt_present("help") {
         return Ok(Command::Help(USER_HELP.to_string()));
     }
-    let db = match matches.opt_str("db").as_deref() {
-        None => match Db::default_path() {
-            Db::Path(path) => path,
-            Db::None | Db::Redis(_) => unreachable!("the default log is a file"),
-        },
-        Some("none") | Some("") => {
+    check_store_flags(&matches).map_err(usage_error)?;
+    let db = match db_from(&matches).map_err(usage_error)? {
+        None => Db::default_path(),
+        Some(Db::None) => {
             return Err(usage_error(
-                "accounts live in the room's log; --db wants its path".to_string(),
+                "accounts live in the room's log or on Redis; --db wants the log's path"
+                    .to_string(),
             ))
         }
-        Some(path) => PathBuf::from(path),
+        Some(db) => db,
     };
     let words: Vec<&str> = matches.free.iter().map(String::as_str).collect();
     let action = match words.as_slice() {
@@ -531,7 +613,11 @@ fn parse_user_args(args: &[&str]) -> Result<Command, UsageError> {
             )))
         }
     };
-    Ok(Command::User { action, db })
+    Ok(Command::User {
+        action,
+        db,
+        warnings: warnings_from(&matches),
+    })
 }
 
 /// Parses the arguments after the program name, in two steps: each flag
@@ -564,9 +650,10 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Command, UsageError> {
     if let Some(extra) = matches.free.first() {
         return Err(usage_error(format!("unexpected argument '{extra}'")));
     }
-    let config = config_from(&matches).map_err(usage_error)?;
+    let mut config = config_from(&matches).map_err(usage_error)?;
     check_combinations(&config, &matches).map_err(usage_error)?;
-    Ok(Command::Run(config))
+    config.warnings = warnings_from(&matches);
+    Ok(Command::Run(Box::new(config)))
 }
 
 /// Reads every flag into a [`Config`], each checked on its own.
@@ -626,6 +713,23 @@ fn config_from(matches: &Matches) -> Result<Config, String> {
     if let Some(secs) = at_least(matches, "login-timeout", 1, " second")? {
         config.login_timeout = Duration::from_secs(secs);
     }
+    if let Some(name) = matches.opt_str("irc-server-name") {
+        let fits = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '.');
+        if !name.contains('.') || !name.chars().all(fits) || name.len() > 63 {
+            return Err(format!(
+                "--irc-server-name is a host-like name with a dot (letters, digits, '-', '.'), \
+                 not '{name}'"
+            ));
+        }
+        config.irc.server_name = name;
+    }
+    config.irc.join_main = !matches.opt_present("irc-no-main");
+    if let Some(port) = number(matches, "irc-port")? {
+        config.irc.port = Some(
+            u16::try_from(port)
+                .map_err(|_| format!("--irc-port must be at most 65535, not {port}"))?,
+        );
+    }
     if let Some(level) = matches.opt_str("log-level") {
         config.log_level =
             Some(level.parse().map_err(|e| {
@@ -668,7 +772,7 @@ fn byte_size(text: &str) -> Option<usize> {
     digits.parse::<usize>().ok()?.checked_mul(1 << shift)
 }
 
-/// The store `--db` or `--redis` and `--room` name, if either is given.
+/// The store `--db` or `--redis` and `--office` name, if either is given.
 fn db_from(matches: &Matches) -> Result<Option<Db>, String> {
     if let Some(url) = matches.opt_str("redis") {
         if !url.starts_with("redis://") {
@@ -676,16 +780,21 @@ fn db_from(matches: &Matches) -> Result<Option<Db>, String> {
                 "--redis wants a URL like redis://HOST:PORT/DB, not '{url}'"
             ));
         }
-        let room = matches
-            .opt_str("room")
-            .unwrap_or_else(|| DEFAULT_ROOM.to_string());
+        let (flag, office) = match (matches.opt_str("office"), matches.opt_str("room")) {
+            (Some(office), _) => ("--office", office),
+            (None, Some(office)) => ("--room", office),
+            (None, None) => ("--office", DEFAULT_OFFICE.to_string()),
+        };
         let fits = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
-        if room.is_empty() || room.chars().count() > MAX_ROOM_CHARS || !room.chars().all(fits) {
+        if office.is_empty()
+            || office.chars().count() > MAX_OFFICE_CHARS
+            || !office.chars().all(fits)
+        {
             return Err(format!(
-                "--room is 1 to {MAX_ROOM_CHARS} letters, digits, '-', '_' or '.', not '{room}'"
+                "{flag} is 1 to {MAX_OFFICE_CHARS} letters, digits, '-', '_' or '.', not '{office}'"
             ));
         }
-        return Ok(Some(Db::Redis(RedisTarget { url, room })));
+        return Ok(Some(Db::Redis(RedisTarget { url, office })));
     }
     match matches.opt_str("db").as_deref() {
         None => Ok(None),
@@ -715,6 +824,7 @@ fn check_combinations(config: &Config, matches: &Matches) -> Result<(), String> 
             ("--redis", matches.opt_present("redis")),
             ("--tls", config.tls.is_some()),
             ("--auth token", config.auth == Auth::Token),
+            ("--irc-port", config.irc.port.is_some()),
         ];
         if let Some((flag, _)) = event_only.iter().find(|(_, given)| *given) {
             return Err(format!(
@@ -723,32 +833,43 @@ fn check_combinations(config: &Config, matches: &Matches) -> Result<(), String> 
             ));
         }
     }
+    check_store_flags(matches)?;
+    if config.auth == Auth::Token && config.db == Db::None {
+        return Err(
+            "--auth token keeps its accounts in the room's log or on Redis; it cannot \
+             run with --db none"
+                .to_string(),
+        );
+    }
+    Ok(())
+}
+
+/// The rules between `--db`, `--redis`, `--office` and `--room`: the
+/// server's and the `user` commands'.
+fn check_store_flags(matches: &Matches) -> Result<(), String> {
     if matches.opt_present("redis") && matches.opt_present("db") {
         return Err("--redis and --db name two different logs for the room; give one".to_string());
     }
-    if matches.opt_present("room") && !matches.opt_present("redis") {
-        return Err("--room names a room shared through --redis; give --redis too".to_string());
+    if matches.opt_present("office") && matches.opt_present("room") {
+        return Err("--room is the old name of --office; give one".to_string());
     }
-    if config.auth == Auth::Token {
-        match config.db {
-            Db::Redis(_) => {
-                return Err(
-                    "--auth token keeps its accounts in the embedded log (--db); \
-                            it does not run with --redis"
-                        .to_string(),
-                )
-            }
-            Db::None => {
-                return Err(
-                    "--auth token keeps its accounts in the room's log; it cannot \
-                            run with --db none"
-                        .to_string(),
-                )
-            }
-            Db::Path(_) => {}
+    for flag in ["office", "room"] {
+        if matches.opt_present(flag) && !matches.opt_present("redis") {
+            return Err(format!(
+                "--{flag} names an office shared through --redis; give --redis too"
+            ));
         }
     }
     Ok(())
+}
+
+/// What to warn about: flags given under an old name.
+fn warnings_from(matches: &Matches) -> Vec<String> {
+    matches
+        .opt_present("room")
+        .then(|| ROOM_FLAG_RENAMED.to_string())
+        .into_iter()
+        .collect()
 }
 
 #[cfg(test)]
@@ -757,7 +878,7 @@ mod tests {
 
     fn run_config(args: &[&str]) -> Config {
         match parse_args(args) {
-            Ok(Command::Run(config)) => config,
+            Ok(Command::Run(config)) => *config,
             other => panic!("expected a config, got {other:?}"),
         }
     }
@@ -869,12 +990,31 @@ mod tests {
     }
 
     #[test]
+    fn irc_flags() {
+        let config = run_config(&[
+            "--irc-server-name",
+            "My.Little.Server",
+            "--irc-no-main",
+            "--irc-port",
+            "6667",
+        ]);
+        assert_eq!(config.irc.server_name, "My.Little.Server");
+        assert!(!config.irc.join_main);
+        assert_eq!(config.irc.port, Some(6667));
+        assert!(parse_args(&["--mode", "threads", "--irc-port", "6667"]).is_err());
+        assert!(run_config(&[]).irc.join_main);
+        assert!(parse_args(&["--irc-server-name", "nodot"]).is_err());
+        assert!(parse_args(&["--irc-server-name", "a b.c"]).is_err());
+    }
+
+    #[test]
     fn user_commands() {
         assert_eq!(
             parse_args(&["user", "add", "alice", "--db", "r.db"]),
             Ok(Command::User {
                 action: UserAction::Add("alice".into()),
-                db: "r.db".into()
+                db: Db::Path("r.db".into()),
+                warnings: Vec::new(),
             })
         );
         assert!(matches!(
@@ -890,6 +1030,45 @@ mod tests {
             parse_args(&["user", "--help"]),
             Ok(Command::Help(_))
         ));
+    }
+
+    #[test]
+    fn user_commands_reach_an_office_on_redis() {
+        let office = |name: &str| {
+            Db::Redis(RedisTarget {
+                url: "redis://h:1".into(),
+                office: name.into(),
+            })
+        };
+        assert_eq!(
+            parse_args(&[
+                "user",
+                "remove",
+                "bob",
+                "--redis",
+                "redis://h:1",
+                "--office",
+                "ops"
+            ]),
+            Ok(Command::User {
+                action: UserAction::Remove("bob".into()),
+                db: office("ops"),
+                warnings: Vec::new(),
+            })
+        );
+        assert_eq!(
+            parse_args(&["user", "list", "--redis", "redis://h:1", "--room", "ops"]),
+            Ok(Command::User {
+                action: UserAction::List,
+                db: office("ops"),
+                warnings: vec![ROOM_FLAG_RENAMED.to_string()],
+            })
+        );
+        let message = |args: &[&str]| parse_args(args).unwrap_err().message;
+        assert!(
+            message(&["user", "list", "--redis", "redis://h:1", "--db", "x"]).contains("give one")
+        );
+        assert!(message(&["user", "list", "--office", "ops"]).contains("give --redis too"));
     }
 
     #[test]
@@ -936,6 +1115,7 @@ mod tests {
             "--log-level",
             "--db",
             "--redis",
+            "--office",
             "--room",
             "--help",
             "--version",
@@ -974,32 +1154,59 @@ mod tests {
     }
 
     #[test]
-    fn redis_takes_a_url_and_a_room() {
+    fn redis_takes_a_url_and_an_office() {
+        let config = run_config(&["--redis", "redis://10.0.0.5:6379/2", "--office", "ops"]);
         assert_eq!(
-            run_config(&["--redis", "redis://10.0.0.5:6379/2", "--room", "ops"]).db,
+            config.db,
             Db::Redis(RedisTarget {
                 url: "redis://10.0.0.5:6379/2".to_string(),
-                room: "ops".to_string(),
+                office: "ops".to_string(),
             })
         );
+        assert!(config.warnings.is_empty());
         assert_eq!(
             run_config(&["--redis", "redis://h:1"]).db,
             Db::Redis(RedisTarget {
                 url: "redis://h:1".to_string(),
-                room: DEFAULT_ROOM.to_string(),
+                office: DEFAULT_OFFICE.to_string(),
             })
         );
     }
 
     #[test]
-    fn redis_refuses_db_threads_bad_urls_and_rooms() {
+    fn room_is_still_taken_for_the_office_with_a_warning() {
+        let config = run_config(&["--redis", "redis://h:1", "--room", "ops"]);
+        assert_eq!(
+            config.db,
+            Db::Redis(RedisTarget {
+                url: "redis://h:1".to_string(),
+                office: "ops".to_string(),
+            })
+        );
+        assert_eq!(config.warnings, [ROOM_FLAG_RENAMED]);
+        let message = |args: &[&str]| parse_args(args).unwrap_err().message;
+        assert!(
+            message(&["--redis", "redis://h:1", "--room", "a", "--office", "b"])
+                .contains("give one")
+        );
+        assert!(message(&["--redis", "redis://h:1", "--room", "a b"]).starts_with("--room "));
+    }
+
+    #[test]
+    fn redis_refuses_db_threads_bad_urls_and_offices() {
         let message = |args: &[&str]| parse_args(args).unwrap_err().message;
         assert!(message(&["--redis", "redis://h:1", "--db", "x.db"]).contains("give one"));
         assert!(message(&["--mode", "threads", "--redis", "redis://h:1"]).contains("frozen"));
         assert!(message(&["--redis", "h:1"]).contains("redis://HOST:PORT"));
-        assert!(message(&["--redis", "redis://h:1", "--room", "a b"]).contains("--room"));
+        assert!(message(&["--redis", "redis://h:1", "--office", "a b"]).starts_with("--office "));
+        assert!(message(&["--office", "ops"]).contains("give --redis too"));
         assert!(message(&["--room", "ops"]).contains("give --redis too"));
-        assert!(message(&["--redis", "redis://h:1", "--auth", "token"]).contains("--redis"));
+    }
+
+    #[test]
+    fn accounts_run_with_redis() {
+        let config = run_config(&["--redis", "redis://h:1", "--auth", "token"]);
+        assert_eq!(config.auth, Auth::Token);
     }
 
     #[test]

@@ -9,6 +9,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::ops::ControlFlow;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
@@ -16,6 +17,7 @@ use mio::{Interest, Registry, Token};
 
 use chat_shared::Line;
 
+use crate::acceptor::Door;
 use crate::close::{AfterLine, Close, CloseReason};
 use crate::frames::Frame;
 use crate::framing::{Dialect, Framing, DECIDE_AFTER};
@@ -101,8 +103,12 @@ enum State {
 pub struct Limits {
     /// `--max-line`.
     pub max_line_bytes: usize,
+    /// `--rate-limit`: lines a second; `None` is unlimited.
+    pub rate_limit: Option<u32>,
     /// Plain, TLS or either.
     pub security: Security,
+    /// What an IRC client's session is made with.
+    pub irc: Arc<crate::irc::Settings>,
 }
 
 /// One client socket and everything the loop keeps for it.
@@ -155,7 +161,7 @@ impl Connection {
         serial: u64,
         registry: &Registry,
         limits: &Limits,
-        rate: Option<TokenBucket>,
+        door: Door,
     ) -> io::Result<Connection> {
         let mut transport = Transport::new(stream, &limits.security);
         registry.register(&mut transport, token, Interest::READABLE)?;
@@ -164,7 +170,10 @@ impl Connection {
             token,
             serial,
             peer,
-            framing: Framing::new(limits.max_line_bytes),
+            framing: match door {
+                Door::Any => Framing::new(limits.max_line_bytes, Arc::clone(&limits.irc)),
+                Door::IrcOnly => Framing::irc(Arc::clone(&limits.irc)),
+            },
             opened_at: Instant::now(),
             outbox: Outbox::default(),
             wants_writable: false,
@@ -172,7 +181,9 @@ impl Connection {
             flush_scheduled: false,
             paused_until: None,
             last_line_at: Instant::now(),
-            rate,
+            rate: limits
+                .rate_limit
+                .map(|n| TokenBucket::new(n, Instant::now())),
             state: State::Open,
         })
     }
@@ -297,6 +308,7 @@ impl Connection {
         let Connection {
             transport,
             framing,
+            outbox,
             rate,
             last_line_at,
             ..
@@ -309,10 +321,11 @@ impl Connection {
             stopped: None,
         };
         // Lines held back by an earlier pause go first.
-        if framing
-            .resume(|dialect, line| reader.on_line(dialect, line))
-            .is_break()
-        {
+        let flow = framing.resume(|dialect, line| reader.on_line(dialect, line));
+        if let Some(ended) = framing_replies(framing, outbox) {
+            return ReadOutcome::Closed(ended);
+        }
+        if flow.is_break() {
             return reader.outcome();
         }
         let mut budget = READ_BUDGET_BYTES;
@@ -322,6 +335,9 @@ impl Connection {
                 Ok(n) => {
                     let flow =
                         framing.feed(&buffer[..n], |dialect, line| reader.on_line(dialect, line));
+                    if let Some(ended) = framing_replies(framing, outbox) {
+                        return ReadOutcome::Closed(ended);
+                    }
                     if flow.is_break() {
                         return reader.outcome();
                     }
@@ -514,6 +530,16 @@ impl Connection {
         // Failing means it is not registered: nothing to undo.
         let _ = registry.deregister(&mut self.transport);
     }
+}
+
+/// Queues what the framing itself answered (a WebSocket's pongs and close
+/// frame), and says why the peer's stream is over, if the framing says it
+/// is.
+fn framing_replies(framing: &mut Framing, outbox: &mut Outbox) -> Option<CloseReason> {
+    if let Some(replies) = framing.take_replies() {
+        outbox.push(replies);
+    }
+    framing.ended()
 }
 
 /// Hands a connection's lines to the loop's handler one by one, stopping

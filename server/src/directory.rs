@@ -54,6 +54,8 @@ struct PendingJoin {
 #[derive(Debug)]
 struct Remote {
     name: String,
+    /// Its colour, for ENTER and EXIT.
+    color: Color,
     /// The server it is on: a LEAVE from another server's desk of the same
     /// name is not about it.
     server: String,
@@ -140,6 +142,11 @@ impl Directory {
     /// Connection `id`'s name, colour and desk, once it has a name.
     pub fn member(&self, id: ConnId) -> Option<&Member> {
         self.members.get(&id)
+    }
+
+    /// Everyone named on this server, with their connection.
+    pub fn members(&self) -> impl Iterator<Item = (ConnId, &Member)> {
+        self.members.iter().map(|(id, member)| (*id, member))
     }
 
     /// Connection `id`'s name, once it has one.
@@ -500,6 +507,7 @@ impl Directory {
             name_key(&member.name),
             Remote {
                 name: member.name,
+                color: member.color,
                 server: member.server,
                 last_said: Instant::now(),
                 desk: member.desk,
@@ -514,6 +522,22 @@ impl Directory {
                 remote.desk = desk;
             }
         }
+    }
+
+    /// The name and colour of the desk `desk` on another server.
+    pub fn remote_with_desk(&self, desk: DeskId) -> Option<(&str, Color)> {
+        self.remote
+            .values()
+            .find(|remote| remote.desk == desk)
+            .map(|remote| (remote.name.as_str(), remote.color))
+    }
+
+    /// The name and colour of the desk on another server that holds the
+    /// name whose key is `key`.
+    pub fn remote_with_name(&self, key: &str) -> Option<(&str, Color)> {
+        self.remote
+            .get(key)
+            .map(|remote| (remote.name.as_str(), remote.color))
     }
 
     /// A desk of server `server`, not this one, left.

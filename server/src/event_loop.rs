@@ -45,9 +45,9 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 
-use chat_shared::ErrorCode;
+use chat_shared::{ErrorCode, Line};
 
-use crate::acceptor::Acceptor;
+use crate::acceptor::{Acceptor, Door};
 use crate::auth::Gate;
 use crate::chat::{Chat, Settings, SHUTDOWN_REASON};
 use crate::close::{Close, CloseReason};
@@ -59,7 +59,6 @@ use crate::framing::{Context, Renderings};
 use crate::ids::{Asker, ConnId};
 use crate::log::DroppedLines;
 use crate::outbox::queue_slot_bytes;
-use crate::rate::TokenBucket;
 use crate::room::{RoomId, MAIN};
 use crate::store::link::StoreLink;
 use crate::store::Completion;
@@ -70,6 +69,7 @@ use crate::transport::Security;
 const LISTENER: Token = Token(usize::MAX);
 const WAKER: Token = Token(usize::MAX - 1);
 const SIGNALS: Token = Token(usize::MAX - 2);
+const IRC_LISTENER: Token = Token(usize::MAX - 3);
 
 /// Size of the one read buffer all connections share. Reading into a shared
 /// buffer, and keeping per connection only an unfinished line, is what keeps
@@ -233,7 +233,18 @@ impl Server {
     /// person can act on, when the store cannot be used.
     pub fn new(listener: std::net::TcpListener, config: Config) -> io::Result<Server> {
         let poll = Poll::new()?;
-        let acceptor = Acceptor::new(listener, LISTENER, poll.registry(), config.max_clients)?;
+        let irc_listener = config
+            .irc
+            .port
+            .map(|port| crate::listener::bind(&config.host, port).map(|l| (l, IRC_LISTENER)))
+            .transpose()?;
+        let acceptor = Acceptor::new(
+            listener,
+            LISTENER,
+            irc_listener,
+            poll.registry(),
+            config.max_clients,
+        )?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let opened = StoreLink::open(&config, &waker)?;
         let mut store = opened.link;
@@ -274,7 +285,12 @@ impl Server {
         });
         let limits = Limits {
             max_line_bytes: config.max_line_bytes,
+            rate_limit: config.rate_limit,
             security,
+            irc: Arc::new(crate::irc::Settings::new(
+                &config.irc.server_name,
+                config.irc.join_main,
+            )),
         };
         Ok(Server {
             poll,
@@ -308,6 +324,11 @@ impl Server {
     /// The address it listens on.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.acceptor.local_addr()
+    }
+
+    /// The address it listens on for IRC alone (`--irc-port`), if it does.
+    pub fn irc_addr(&self) -> Option<SocketAddr> {
+        self.acceptor.irc_addr()
     }
 
     /// A handle that stops the server from another thread.
@@ -353,7 +374,7 @@ impl Server {
             let mut stop = false;
             for event in events.iter() {
                 match event.token() {
-                    LISTENER => self.acceptor.mark_ready(),
+                    LISTENER | IRC_LISTENER => self.acceptor.mark_ready(),
                     // The store's answers are collected below, every pass.
                     WAKER => stop |= self.wakeups.shutdown_requested.load(Ordering::SeqCst),
                     SIGNALS => stop |= self.signal_received(),
@@ -426,23 +447,19 @@ impl Server {
 
     /// Admits newcomers until the backlog is empty or accepting must pause.
     fn accept_pending(&mut self) {
-        while let Some((stream, peer)) = self.acceptor.next(self.connections.len()) {
-            self.admit(stream, peer);
+        while let Some((stream, peer, door)) = self.acceptor.next(self.connections.len()) {
+            self.admit(stream, peer, door);
         }
     }
 
     /// Registers a newcomer; on a plain server it enters the room at once
     /// (and gets its history), on a TLS one once its first byte arrives.
-    fn admit(&mut self, stream: TcpStream, peer: SocketAddr) {
+    fn admit(&mut self, stream: TcpStream, peer: SocketAddr, door: Door) {
         if let Err(e) = crate::listener::configure_client_socket(&stream) {
             tracing::warn!(%peer, error = %e, "[!] could not set socket options");
         }
         let entry = self.connections.vacant_entry();
         let id = entry.key();
-        let rate = self
-            .config
-            .rate_limit
-            .map(|n| TokenBucket::new(n, Instant::now()));
         self.next_serial += 1;
         let connection = match Connection::open(
             stream,
@@ -451,7 +468,7 @@ impl Server {
             self.next_serial,
             self.poll.registry(),
             &self.limits,
-            rate,
+            door,
         ) {
             Ok(connection) => entry.insert(connection),
             Err(e) => {
@@ -463,7 +480,8 @@ impl Server {
         if let Some(deadline) = connection.silent_deadline() {
             self.due.silent.push((deadline, id));
         }
-        if !connection.is_waiting() {
+        // An IRC client is put in `#main` when it registers.
+        if !connection.is_waiting() && connection.dialect().in_rooms_at_once() {
             self.chat.connected(id, &mut self.effects);
             self.apply_effects();
         }
@@ -515,7 +533,7 @@ impl Server {
             return; // a stale event for a connection already gone
         };
         let now = Instant::now();
-        if !connection.is_open() || connection.is_paused(now) || self.chat.is_claiming(id) {
+        if !connection.is_open() || connection.is_paused(now) || self.chat.holds_lines(id) {
             // A claim's answer reads on (`Effect::ReadOn`).
             return;
         }
@@ -536,15 +554,28 @@ impl Server {
                 self.close(id, reason, Close::AfterFlush);
                 return;
             }
-            Arrival::JustArrived => self.chat.connected(id, &mut self.effects),
+            Arrival::JustArrived if connection.dialect().in_rooms_at_once() => {
+                // What arrival brings (the history) is queued before any
+                // line is read, so that it waits, in our dialect, for the
+                // peer to say what it speaks.
+                self.chat.connected(id, &mut self.effects);
+                self.apply_effects();
+            }
+            Arrival::JustArrived => {}
             Arrival::Arrived => {}
         }
+        let Some(connection) = self.connections.get_mut(id) else {
+            return;
+        };
         let from = Asker {
             conn: id,
             serial: connection.serial(),
         };
         let peer = connection.peer();
         let had_said = connection.dialect_said();
+        // Until the line that says what the peer speaks is read.
+        let mut deciding = !had_said;
+        let mut stepped_out = false;
         let mut cx = Context {
             chat: &mut self.chat,
             from,
@@ -553,16 +584,26 @@ impl Server {
             effects: &mut self.effects,
         };
         let outcome = connection.read_lines(&mut self.read_buffer, now, |dialect, line| {
+            if deciding && matches!(line, Line::Complete(_)) {
+                // This line said what the peer speaks (the framing decides
+                // on the first whole line). One that is not ours leaves the
+                // rooms it was put in on arrival before its line is handled,
+                // which may put it back (a browser's upgrade).
+                deciding = false;
+                if !dialect.in_rooms_at_once() {
+                    cx.chat.step_out(from.conn);
+                    stepped_out = true;
+                }
+            }
             dialect.handle(line, &mut cx)
         });
-        if !had_said && connection.dialect_said() {
-            // It said what it speaks: what waited for it goes (to one of
-            // our desks), or is dropped (it was meant for one; a peer
+        if stepped_out {
+            // What waited for it was meant for one of our desks (a peer
             // taken for a desk while silent may have been sent some).
-            if !connection.dialect().in_rooms_at_once() {
-                connection.discard_output();
-                self.chat.step_out(id);
-            }
+            connection.discard_output();
+        }
+        if !had_said && connection.dialect_said() {
+            // It said what it speaks: what waited for it goes.
             self.schedule_flush(id);
         }
         let Some(connection) = self.connections.get_mut(id) else {

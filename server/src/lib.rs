@@ -22,7 +22,9 @@
 //! - [`connection`]: one client in the loop: its I/O, buffers and lifecycle.
 //! - [`transport`]: the byte stream under a connection: plain TCP or TLS.
 //! - [`framing`]: how a connection's bytes become lines, and our lines its
-//!   bytes, in each dialect (our desks, the seed's desks).
+//!   bytes, in each dialect (our desks, the seed's desks, IRC clients,
+//!   browsers).
+//! - [`irc`]: IRC clients: registration, commands, our lines as IRC.
 //! - [`outbox`]: each client's bounded queue of frames.
 //! - [`frames`]: the server's lines, encoded once and shared.
 //! - [`chat`]: the rules, without I/O: what each line and each answer of the
@@ -36,6 +38,8 @@
 //!   Redis stream several servers share), off the loop, with the accounts and
 //!   the loop's side of it ([`store::link`]).
 //! - [`tls`]: the server's certificate (given, or self-signed and kept).
+//! - [`web`]: the browser desk: the page on the chat port, and its
+//!   WebSocket carrying our lines.
 //! - [`rate`]: the per-client line rate limit.
 //! - [`ids`], [`close`], [`effect`]: the plain data the loop and the rules
 //!   share.
@@ -54,6 +58,7 @@ pub mod event_loop;
 pub mod frames;
 pub mod framing;
 pub mod ids;
+pub mod irc;
 pub mod listener;
 pub mod log;
 pub mod outbox;
@@ -63,6 +68,7 @@ pub mod store;
 pub mod threads;
 pub mod tls;
 pub mod transport;
+pub mod web;
 
 mod running;
 

@@ -3,8 +3,8 @@
 
 use std::process::ExitCode;
 
-use chat_server::config::{parse_args, Command, Config, Mode, UserAction};
-use chat_server::store::accounts;
+use chat_server::config::{parse_args, Command, Config, Db, Mode, UserAction};
+use chat_server::store::accounts::{self, Missing};
 use chat_server::{listener, log, threads, Server};
 
 fn main() -> ExitCode {
@@ -12,7 +12,10 @@ fn main() -> ExitCode {
     match parse_args(&args) {
         Ok(Command::Run(config)) => {
             let log_guard = log::init(config.log_level.as_ref());
-            let result = run(config);
+            for warning in &config.warnings {
+                tracing::warn!("[!] {warning}");
+            }
+            let result = run(*config);
             // Written before the process goes: the last lines of the log.
             drop(log_guard);
             match result {
@@ -27,7 +30,11 @@ fn main() -> ExitCode {
             print!("{text}");
             ExitCode::SUCCESS
         }
-        Ok(Command::User { action, db }) => match user(&action, &db) {
+        Ok(Command::User {
+            action,
+            db,
+            warnings,
+        }) => match user(&action, &db, &warnings) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("chat-server: {e}");
@@ -80,6 +87,9 @@ fn run(config: Config) -> std::io::Result<()> {
             if let Some(tls) = server.tls_description() {
                 tracing::info!("[*] {tls}");
             }
+            if let Some(irc) = server.irc_addr() {
+                tracing::info!("[*] IRC alone on {irc}");
+            }
             tracing::info!("[*] Listening as {addr}");
             server.run()
         }
@@ -94,26 +104,33 @@ fn run(config: Config) -> std::io::Result<()> {
     }
 }
 
-/// `chat-server user ...`: changes the accounts in the room's log, which a
-/// running server picks up by itself.
-fn user(action: &UserAction, db: &std::path::Path) -> std::io::Result<()> {
+/// `chat-server user ...`: changes the accounts where the servers keep
+/// them (the room's log, or the office on Redis); running servers pick the
+/// change up by themselves.
+fn user(action: &UserAction, db: &Db, warnings: &[String]) -> std::io::Result<()> {
+    for warning in warnings {
+        eprintln!("chat-server: warning: {warning}");
+    }
+    let missing = match action {
+        UserAction::Add(_) => Missing::Create,
+        UserAction::Remove(_) | UserAction::List => Missing::Refuse,
+    };
+    let mut book = accounts::open_book(db, missing)?;
     match action {
         UserAction::Add(name) => {
-            let token = accounts::add(db, name)?;
-            eprintln!("Account {name} added to {}.", db.display());
+            let token = accounts::add(book.as_mut(), name)?;
+            eprintln!("Account {name} added to {}.", book.place());
             eprintln!("Its token, shown this once (give it to {name}; keep it secret):");
             println!("{token}");
         }
         UserAction::Remove(name) => {
-            let removed = accounts::remove(db, name)?;
-            println!(
-                "Account {removed} removed; a running server closes its desks within a second."
-            );
+            let removed = accounts::remove(book.as_mut(), name)?;
+            println!("Account {removed} removed; running servers close its desks within a second.");
         }
         UserAction::List => {
-            let accounts = accounts::list(db)?;
+            let accounts = accounts::list(book.as_mut())?;
             if accounts.is_empty() {
-                println!("No accounts in {}.", db.display());
+                println!("No accounts in {}.", book.place());
             }
             for account in accounts {
                 println!("{}  (added {})", account.name, account.created);

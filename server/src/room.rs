@@ -282,19 +282,10 @@ impl Rooms {
 mod tests {
     use super::*;
     use crate::desk::DeskId;
-    use chat_shared::{Color, MessageId};
+    use chat_shared::MessageId;
 
     fn message(n: u64, text: &str, room: Option<&str>) -> Message {
-        Message {
-            id: MessageId::from_sequence(n),
-            time: "2026-12-06T13:07:08.000Z".to_string(),
-            name: "alice".to_string(),
-            color: Color::for_name("alice"),
-            text: text.to_string(),
-            direct: None,
-            tx: None,
-            room: room.map(str::to_string),
-        }
+        Message::from_alice(MessageId::from_sequence(n), text, room)
     }
 
     fn text(frame: &Frame) -> String {

@@ -70,37 +70,55 @@
 //!
 //! # Layout
 //!
+//! - [`run`] (here): which of the drivers below a mode runs on.
 //! - [`config`]: flags, defaults, the loopback check.
 //! - [`modes`]: what each mode asks of each client index.
-//! - [`run`]: the phases, the fd limit, progress, merging results.
-//! - [`net`]: the mio event loop that owns the sockets.
-//! - [`marker`]: message texts with markers; classifying received lines.
+//! - [`conn`]: one client connection, plain or TLS, the engine both drivers
+//!   use; [`tls`] is `--tls`'s configuration.
+//! - [`coordinator`] and [`worker`]: the load modes: the phases, the
+//!   merging of results, and the mio event loops that own the clients.
 //! - [`restart`]: the restart scenario, on its own loop; [`server`] starts,
 //!   kills and restarts chat-server for it; [`ledger`] does its accounting.
-//! - [`storm`]: the handshake storms, on loops of their own, against a
-//!   server [`server`] starts and restarts.
+//! - [`storm`]: the handshake storms, on loops of their own over [`conn`],
+//!   against a server [`server`] starts and restarts.
+//! - [`common`]: what the drivers share: the run's id, the fd limit, the
+//!   phases' time limits, the send schedule, progress on stderr.
+//! - [`marker`]: message texts with markers; classifying received lines.
 //! - [`stats`]: latency histograms and /proc sampling.
-//! - [`tls`]: `--tls`, the client sessions' configuration and I/O.
 //! - [`report`]: the JSON report and the human summary.
 
 use std::fmt;
 
+pub mod common;
 pub mod config;
+pub mod conn;
+pub mod coordinator;
 pub mod ledger;
 pub mod marker;
 pub mod modes;
-pub mod net;
 pub mod report;
 pub mod restart;
-pub mod run;
 pub mod server;
 pub mod stats;
 pub mod storm;
 pub mod tls;
+pub mod worker;
 
 pub use config::{parse_args, usage, Config, Mode, UsageError};
 pub use report::Report;
-pub use run::run;
+
+/// Runs one load test as `config` describes: the restart scenario, the
+/// handshake storms, or one of the modes that load a server someone else
+/// started.
+pub fn run(config: &Config) -> Result<Report, Error> {
+    if let Some(plan) = &config.restart {
+        return restart::run(config, plan);
+    }
+    if let Some(plan) = &config.storm {
+        return storm::run(config, plan);
+    }
+    coordinator::run(config)
+}
 
 /// Why a run could not be carried out (as opposed to a poor result, which is
 /// a [`Report`]).

@@ -1,8 +1,9 @@
 //! What each mode asks of the clients: which indices send, which never read,
 //! whether connections churn, whether a final broadcast proves liveness.
 //!
-//! The phases themselves are driven by `run.rs`; the per-socket work is done
-//! in `net.rs`. This module only turns a [`Config`] into a [`Plan`].
+//! The phases themselves are driven by `coordinator.rs`; the per-socket work
+//! is done in `worker.rs`. This module only turns a [`Config`] into a
+//! [`Plan`].
 
 use std::time::Duration;
 

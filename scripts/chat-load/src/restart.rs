@@ -14,31 +14,31 @@
 //! more connection reads the whole log back with `/resume EPOCH 0`: that is
 //! the truth the ledgers are checked against.
 //!
-//! One thread and one mio poll: a few hundred clients at tens of messages a
-//! second need no more, and the kill and the restart happen between two
-//! turns of the loop that counts.
+//! One thread and one mio poll over the same connections as the load modes
+//! ([`crate::conn`]): a few hundred clients at tens of messages a second
+//! need no more, and the kill and the restart happen between two turns of
+//! the loop that counts. It is a loop of its own, not the load modes'
+//! worker, because everything but the sockets differs: desks that join,
+//! come back and `/resume`; counting by message ID against the log instead
+//! of delivery windows; a server whose life the loop itself schedules.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Read, Write};
-use std::net::TcpStream as StdTcpStream;
+use std::net::TcpStream;
 use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
 use chat_shared::{ClientLine, Line, LineReader, MessageId};
 use hdrhistogram::Histogram;
-use mio::net::TcpStream;
-use mio::{Events, Interest, Poll, Token};
+use mio::{Events, Poll, Token};
 
+use crate::common::{self, take_turn, Progress, Rng, MAX_POLL_WAIT, PROBE_INTERVAL, WARMUP_BASE};
 use crate::config::{Config, RestartPlan};
+use crate::conn::{self, Conn, ConnectProgress, CONNECT_TIMEOUT, MAX_LINE_BYTES, READ_CHUNK_BYTES};
 use crate::ledger::{self, Arrival, Ledger};
 use crate::marker::{self, Delivery, Kind, Marker, Seen};
 use crate::modes::Plan;
-use crate::net::{
-    self, ConnectProgress, Rng, CONNECT_TIMEOUT, MAX_LINE_BYTES, MAX_POLL_WAIT, PROBE_INTERVAL,
-    READ_CHUNK_BYTES,
-};
 use crate::report::{Report, RestartReport};
-use crate::run::{self, Progress, WARMUP_BASE};
 use crate::server::{self, Server};
 use crate::stats::{self, new_histogram};
 use crate::Error;
@@ -61,7 +61,7 @@ const CHECK_LIMIT: Duration = Duration::from_secs(10);
 /// Runs the restart scenario `plan` describes.
 pub fn run(config: &Config, plan: &RestartPlan) -> Result<Report, Error> {
     let started = Instant::now();
-    run::raise_fd_limit(config.clients)?;
+    common::raise_fd_limit(config.clients)?;
     let bin = match &plan.server_bin {
         Some(bin) => bin.clone(),
         None => server::beside_this_program().map_err(|source| Error::Io {
@@ -130,21 +130,6 @@ enum Stage {
     Out,
 }
 
-/// One socket of a client.
-#[derive(Debug)]
-struct Conn {
-    /// The socket.
-    stream: TcpStream,
-    /// The connect has finished.
-    open: bool,
-    /// When the connect started.
-    started: Instant,
-    /// Bytes for the server, not yet written.
-    out: Vec<u8>,
-    /// The last WRITABLE edge has not been used up by a `WouldBlock`.
-    writable: bool,
-}
-
 /// One client: a desk that joins, listens, maybe talks, and comes back.
 #[derive(Debug)]
 struct Desk {
@@ -159,8 +144,6 @@ struct Desk {
     /// Counts its connections; tokens carry it, so an event for a socket
     /// already gone is not taken for its successor's.
     generation: u32,
-    /// Frames the current connection's bytes into lines.
-    lines: LineReader,
     /// The log's epoch, from `WELCOME`.
     epoch: Option<String>,
     /// The highest ID it counted, anyone's message: what `/resume` asks after.
@@ -173,7 +156,7 @@ struct Desk {
 
 impl Desk {
     fn may_send(&self) -> bool {
-        self.conn.as_ref().is_some_and(|conn| conn.open)
+        self.conn.as_ref().is_some_and(Conn::is_open)
             && matches!(
                 self.stage,
                 Stage::First | Stage::Resuming { .. } | Stage::Back
@@ -253,7 +236,7 @@ struct Scenario<'a> {
 impl<'a> Scenario<'a> {
     fn new(config: &'a Config, plan: &'a RestartPlan, server: Server) -> Result<Self, Error> {
         let now = Instant::now();
-        let budget = run::connect_budget(config, &Plan::new(config))
+        let budget = common::connect_budget(config, &Plan::new(config))
             + WARMUP_BASE
             + Duration::from_millis(config.clients as u64 / 2)
             + config.duration
@@ -262,7 +245,7 @@ impl<'a> Scenario<'a> {
             + CHECK_LIMIT
             + config.drain
             + Duration::from_secs(10);
-        let run_id = run::run_id();
+        let run_id = common::run_id();
         let desks = (0..config.clients)
             .map(|index| Desk {
                 name: format!("load-{run_id:08x}-{index}"),
@@ -270,7 +253,6 @@ impl<'a> Scenario<'a> {
                 stage: Stage::First,
                 conn: None,
                 generation: 0,
-                lines: LineReader::new(MAX_LINE_BYTES),
                 epoch: None,
                 last_id: None,
                 ledger: Ledger::default(),
@@ -321,11 +303,11 @@ impl<'a> Scenario<'a> {
         for index in 0..self.desks.len() {
             self.open(index, now);
         }
-        let until = now + run::connect_budget(self.config, &Plan::new(self.config));
+        let until = now + common::connect_budget(self.config, &Plan::new(self.config));
         self.run_until("connect", until, |s| {
             s.desks
                 .iter()
-                .all(|d| d.stage == Stage::Out || d.conn.as_ref().is_some_and(|conn| conn.open))
+                .all(|d| d.stage == Stage::Out || d.conn.as_ref().is_some_and(Conn::is_open))
         })
     }
 
@@ -399,8 +381,8 @@ impl<'a> Scenario<'a> {
             context: "reading the log back".into(),
             source,
         };
-        let mut stream = StdTcpStream::connect_timeout(&self.server.addr(), CONNECT_TIMEOUT)
-            .map_err(io_error)?;
+        let mut stream =
+            TcpStream::connect_timeout(&self.server.addr(), CONNECT_TIMEOUT).map_err(io_error)?;
         stream
             .set_read_timeout(Some(Duration::from_millis(100)))
             .map_err(io_error)?;
@@ -528,7 +510,7 @@ impl<'a> Scenario<'a> {
             Ok(None) => errors.push("the restarted server ignored SIGTERM; killed".into()),
             Err(err) => errors.push(format!("stopping the server: {err}")),
         }
-        errors.extend(run::rate_limit_note(self.config));
+        errors.extend(common::rate_limit_note(self.config));
         errors.extend(
             self.notes
                 .iter()
@@ -653,7 +635,7 @@ impl<'a> Scenario<'a> {
         self.progress.tick_with(stage, || {
             let open = desks
                 .iter()
-                .filter(|d| d.conn.as_ref().is_some_and(|c| c.open))
+                .filter(|d| d.conn.as_ref().is_some_and(Conn::is_open))
                 .count();
             let away = desks
                 .iter()
@@ -708,7 +690,7 @@ impl<'a> Scenario<'a> {
         for index in 0..self.desks.len() {
             let desk = &self.desks[index];
             match (&desk.conn, desk.stage) {
-                (Some(conn), _) if !conn.open && now - conn.started >= CONNECT_TIMEOUT => {
+                (Some(conn), _) if !conn.is_open() && now - conn.started() >= CONNECT_TIMEOUT => {
                     self.connect_failed(index, "ETIMEDOUT".into(), now);
                 }
                 (None, Stage::Away { retry_at, .. }) if now >= retry_at => {
@@ -724,27 +706,11 @@ impl<'a> Scenario<'a> {
     fn open(&mut self, index: usize, now: Instant) {
         let desk = &mut self.desks[index];
         desk.generation += 1;
-        desk.lines = LineReader::new(MAX_LINE_BYTES);
-        let registered =
-            net::start_connect(self.server.addr(), None, None).and_then(|mut stream| {
-                self.poll.registry().register(
-                    &mut stream,
-                    token(index, desk.generation),
-                    Interest::READABLE | Interest::WRITABLE,
-                )?;
-                Ok(stream)
-            });
-        match registered {
-            Ok(stream) => {
-                desk.conn = Some(Conn {
-                    stream,
-                    open: false,
-                    started: now,
-                    out: Vec::new(),
-                    writable: false,
-                })
-            }
-            Err(err) => self.connect_failed(index, net::errno_name(&err), now),
+        let token = token(index, desk.generation);
+        let registry = self.poll.registry();
+        match Conn::open(self.server.addr(), None, None, None, registry, token, now) {
+            Ok(conn) => desk.conn = Some(conn),
+            Err(err) => self.connect_failed(index, conn::errno_name(&err), now),
         }
     }
 
@@ -759,18 +725,14 @@ impl<'a> Scenario<'a> {
         let Some(conn) = desk.conn.as_mut() else {
             return;
         };
-        if !conn.open {
-            match net::connect_progress(&conn.stream) {
+        if !conn.is_open() {
+            match conn.finish_connect() {
                 ConnectProgress::Pending => return,
                 ConnectProgress::Failed(name) => return self.connect_failed(index, name, now),
-                ConnectProgress::Established => {
-                    conn.open = true;
-                    conn.writable = true;
-                    self.connected_again(index);
-                }
+                ConnectProgress::Established => self.connected_again(index),
             }
         } else if writable {
-            conn.writable = true;
+            conn.set_writable();
         }
         self.read(index, now);
         self.flush(index, now);
@@ -779,33 +741,30 @@ impl<'a> Scenario<'a> {
     /// A connection of desk `index` is open: it joins, or it resumes.
     fn connected_again(&mut self, index: usize) {
         let desk = &mut self.desks[index];
-        let line = match desk.stage {
+        let Some(conn) = desk.conn.as_mut() else {
+            return;
+        };
+        match desk.stage {
             Stage::First => {
                 self.connected += 1;
-                ClientLine::Join {
+                conn.queue_line(&ClientLine::Join {
                     name: &desk.name,
                     color: None,
                     desk: None,
-                }
-                .encode()
+                });
             }
             Stage::Away { since, .. } => {
                 let (Some(epoch), Some(after)) = (&desk.epoch, desk.last_id) else {
                     return;
                 };
-                let line = ClientLine::Resume {
+                conn.queue_line(&ClientLine::Resume {
                     epoch,
                     after,
                     desk: None,
-                }
-                .encode();
+                });
                 desk.stage = Stage::Resuming { since };
-                line
             }
-            Stage::Resuming { .. } | Stage::Back | Stage::Out => return,
-        };
-        if let Some(conn) = &mut desk.conn {
-            conn.out.extend_from_slice(line.as_bytes());
+            Stage::Resuming { .. } | Stage::Back | Stage::Out => {}
         }
     }
 
@@ -834,7 +793,7 @@ impl<'a> Scenario<'a> {
     /// Desk `index` lost an open connection: it goes away to come back, if
     /// it can resume.
     fn lose(&mut self, index: usize, why: String, now: Instant) {
-        let started = self.desks[index].conn.as_ref().map(|conn| conn.started);
+        let started = self.desks[index].conn.as_ref().map(Conn::started);
         self.drop_conn(index);
         let killed = match self.life {
             Life::Up => None,
@@ -865,40 +824,29 @@ impl<'a> Scenario<'a> {
 
     fn drop_conn(&mut self, index: usize) {
         if let Some(mut conn) = self.desks[index].conn.take() {
-            let _ = self.poll.registry().deregister(&mut conn.stream);
+            conn.deregister(self.poll.registry());
         }
     }
 
-    /// Reads desk `index`'s socket until `WouldBlock` and acts on each line.
+    /// Reads desk `index`'s socket until `WouldBlock` and acts on each line,
+    /// then on the end of the connection if it ended.
     fn read(&mut self, index: usize, now: Instant) {
-        let mut buf = std::mem::take(&mut self.buf);
+        let Some(conn) = self.desks[index].conn.as_mut() else {
+            return;
+        };
         let run_id = self.run_id;
-        while let Some(conn) = self.desks[index].conn.as_mut() {
-            let n = match conn.stream.read(&mut buf) {
-                Ok(0) => {
-                    self.lose(index, "eof".into(), now);
-                    break;
-                }
-                Ok(n) => n,
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-                Err(err) => {
-                    self.lose(index, net::errno_name(&err), now);
-                    break;
-                }
-            };
-            let mut seen = Vec::new();
-            let _ = self.desks[index].lines.feed(&buf[..n], |line| {
-                if let Line::Complete(bytes) = line {
-                    seen.push(marker::classify(bytes, run_id));
-                }
-                ControlFlow::Continue(())
-            });
-            for line in seen {
-                self.on_line(index, line, now);
+        let mut seen = Vec::new();
+        let read = conn.read_lines(&mut self.buf, |line| {
+            if let Line::Complete(bytes) = line {
+                seen.push(marker::classify(bytes, run_id));
             }
+        });
+        for line in seen {
+            self.on_line(index, line, now);
         }
-        self.buf = buf;
+        if let Err(why) = read {
+            self.lose(index, why, now);
+        }
     }
 
     fn on_line(&mut self, index: usize, line: Seen, now: Instant) {
@@ -964,10 +912,7 @@ impl<'a> Scenario<'a> {
         let Some(conn) = self.desks[index].conn.as_mut() else {
             return;
         };
-        if !conn.open {
-            return;
-        }
-        if let Err(why) = net::write_queued(&mut conn.stream, &mut conn.out, &mut conn.writable) {
+        if let Err(why) = conn.flush() {
             self.lose(index, why, now);
         }
     }
@@ -988,13 +933,7 @@ impl<'a> Scenario<'a> {
             if !desk.sender || desk.stage == Stage::Out {
                 continue;
             }
-            if desk.next_send <= now {
-                desk.next_send += interval;
-                // Behind by more than a second (a stalled loop): start the
-                // schedule again instead of bursting.
-                if desk.next_send + Duration::from_secs(1) < now {
-                    desk.next_send = now + interval;
-                }
+            if take_turn(&mut desk.next_send, interval, now) {
                 if desk.may_send() {
                     self.send(index, Kind::Measured, now);
                 } else {
@@ -1035,16 +974,9 @@ impl<'a> Scenario<'a> {
             sender: index as u32,
             sent_us: (now - self.zero).as_micros() as u64,
         };
-        let mut text = String::with_capacity(self.config.payload_bytes + 64);
-        marker.write_text(self.config.payload_bytes, &mut text);
         let desk = &mut self.desks[index];
-        let line = ClientLine::Say {
-            name: &desk.name,
-            text: &text,
-        }
-        .encode();
         if let Some(conn) = &mut desk.conn {
-            conn.out.extend_from_slice(line.as_bytes());
+            conn.queue_say(&desk.name, &marker, self.config.payload_bytes);
         }
         self.flush(index, now);
     }

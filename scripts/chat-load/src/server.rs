@@ -4,8 +4,7 @@
 //! when dropped), so no run leaves a server behind.
 
 use std::io;
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::os::unix::process::CommandExt;
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -37,7 +36,9 @@ impl Server {
     /// `extra` flags), and waits (up to [`LISTEN_TIMEOUT`]) until it
     /// accepts a connection.
     pub fn start(bin: &Path, db: &Path, extra: &[&str]) -> io::Result<Server> {
-        let addr = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), free_port()?);
+        // Another program could take the port before the server binds it;
+        // the server would then fail to start and say so.
+        let addr = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), test_support::free_port()?);
         let mut command = Command::new(bin);
         command
             .args(["--host", "127.0.0.1", "--port", &addr.port().to_string()])
@@ -51,16 +52,7 @@ impl Server {
             .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null());
-        // SAFETY: runs between fork and exec and only calls prctl, which is
-        // async-signal-safe.
-        unsafe {
-            command.pre_exec(|| {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                    return Err(io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
+        test_support::process::die_with_parent(&mut command);
         let mut server = Server {
             command,
             addr,
@@ -156,15 +148,6 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.kill();
     }
-}
-
-/// A port free right now on 127.0.0.1, found by binding port 0. Another
-/// program could take it before the server binds it; the server would then
-/// fail to start and say so.
-fn free_port() -> io::Result<u16> {
-    Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
-        .local_addr()?
-        .port())
 }
 
 /// The chat-server next to this program, where cargo builds both.

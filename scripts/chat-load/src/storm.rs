@@ -26,19 +26,20 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use chat_shared::{ClientLine, Line};
 use hdrhistogram::Histogram;
-use mio::net::TcpStream;
-use mio::{Events, Interest, Poll, Token};
-use rustls::{ClientConfig, ClientConnection, HandshakeKind};
+use mio::{Events, Poll, Token};
+use rustls::{ClientConfig, HandshakeKind};
 use serde::{Deserialize, Serialize};
 
+use crate::common::{self, Progress, MAX_POLL_WAIT};
 use crate::config::{Config, StormPlan};
-use crate::net::{self, ConnectProgress, MAX_PENDING_CONNECTS, MAX_POLL_WAIT, READ_CHUNK_BYTES};
+use crate::conn::{Conn, ConnectProgress, READ_CHUNK_BYTES};
 use crate::report::Report;
-use crate::run::{self, Progress};
 use crate::server::{self, Server};
 use crate::stats::{self, clock_ticks_per_sec, new_histogram, LatencySummary, ServerWatch};
 use crate::tls;
+use crate::worker::MAX_PENDING_CONNECTS;
 use crate::Error;
 
 /// Longest one storm may take before the clients still on their way count
@@ -86,7 +87,7 @@ pub struct StormReport {
 /// Runs the storm scenario.
 pub fn run(config: &Config, plan: &StormPlan) -> Result<Report, Error> {
     let started = Instant::now();
-    run::raise_fd_limit(config.clients)?;
+    common::raise_fd_limit(config.clients)?;
     let bin = match &plan.server_bin {
         Some(bin) => bin.clone(),
         None => server::beside_this_program().map_err(|source| Error::Io {
@@ -314,14 +315,8 @@ enum Stage {
 
 /// One client's connection in a storm.
 struct Connection {
-    stream: TcpStream,
-    tls: ClientConnection,
-    since: Instant,
+    conn: Conn,
     stage: Stage,
-    writable: bool,
-    out: Vec<u8>,
-    /// The end of what was read, to find `PONG` across reads.
-    tail: Vec<u8>,
 }
 
 /// One thread's share of a storm, on its own poll.
@@ -374,33 +369,27 @@ impl<'a> Storm<'a> {
         while self.connecting < MAX_PENDING_CONNECTS && self.next < self.desks.len() {
             let index = self.next;
             self.next += 1;
-            let since = Instant::now();
-            let started = net::start_connect(self.addr, None, None).and_then(|stream| {
-                let tls = tls::session(&self.desks[index].config, self.addr)?;
-                Ok((stream, tls))
-            });
-            let (mut stream, tls) = match started {
-                Ok(started) => started,
-                Err(err) => {
-                    self.fail(index, net::errno_name(&err));
-                    continue;
-                }
-            };
-            self.poll.registry().register(
-                &mut stream,
+            let config = &self.desks[index].config;
+            let registry = self.poll.registry();
+            let opened = Conn::open(
+                self.addr,
+                None,
+                None,
+                Some(config),
+                registry,
                 Token(index),
-                Interest::READABLE | Interest::WRITABLE,
-            )?;
-            self.connecting += 1;
-            self.connections[index] = Some(Connection {
-                stream,
-                tls,
-                since,
-                stage: Stage::Connecting,
-                writable: false,
-                out: Vec::new(),
-                tail: Vec::new(),
-            });
+                Instant::now(),
+            );
+            match opened {
+                Ok(conn) => {
+                    self.connecting += 1;
+                    self.connections[index] = Some(Connection {
+                        conn,
+                        stage: Stage::Connecting,
+                    });
+                }
+                Err(err) => self.fail(index, crate::conn::errno_name(&err)),
+            }
         }
         Ok(())
     }
@@ -410,7 +399,7 @@ impl<'a> Storm<'a> {
             return;
         };
         if matches!(connection.stage, Stage::Connecting) {
-            match net::connect_progress(&connection.stream) {
+            match connection.conn.finish_connect() {
                 ConnectProgress::Pending => return,
                 ConnectProgress::Failed(cause) => {
                     self.connecting -= 1;
@@ -419,18 +408,18 @@ impl<'a> Storm<'a> {
                 ConnectProgress::Established => {
                     self.connecting -= 1;
                     connection.stage = Stage::Handshaking;
-                    connection.writable = true;
                 }
             }
+        } else if writable {
+            connection.conn.set_writable();
         }
-        connection.writable |= writable;
         match step(connection, buffer) {
             Ok(Step::Waiting) => {}
             Ok(Step::HandshakeDone) => {
-                let micros = connection.since.elapsed().as_micros() as u64;
+                let micros = connection.conn.started().elapsed().as_micros() as u64;
                 self.tally.handshake.saturating_record(micros.max(1));
                 self.tally.handshakes += 1;
-                if connection.tls.handshake_kind() == Some(HandshakeKind::Resumed) {
+                if connection.conn.handshake_kind() == Some(HandshakeKind::Resumed) {
                     self.tally.resumed += 1;
                 }
             }
@@ -478,55 +467,26 @@ enum Step {
 
 /// Writes what waits, reads what came, and moves the connection along.
 fn step(connection: &mut Connection, buffer: &mut [u8]) -> Result<Step, String> {
-    let Connection {
-        stream,
-        tls,
-        stage,
-        writable,
-        out,
-        tail,
-        ..
-    } = connection;
-    tls::write_queued(stream, tls, out, writable)?;
-    let mut outcome = Step::Waiting;
-    loop {
-        match tls::read(stream, tls, buffer) {
-            Ok(0) => return Err("closed by the server".into()),
-            Ok(n) => {
-                tail.extend_from_slice(&buffer[..n]);
-                if matches!(stage, Stage::Pinging) && contains(tail, b"PONG\n") {
-                    *stage = Stage::Over;
-                    return Ok(Step::Answered);
-                }
-                let keep = tail.len().saturating_sub(8);
-                tail.drain(..keep);
-            }
-            Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
-            Err(err) => return Err(tls_cause(&err)),
-        }
+    let Connection { conn, stage } = connection;
+    conn.flush()?;
+    let mut answered = false;
+    conn.read_lines(buffer, |line| {
+        answered |= matches!(line, Line::Complete(b"PONG"));
+    })
+    .map_err(|cause| match cause.as_str() {
+        "eof" => "closed by the server".to_string(),
+        _ => cause,
+    })?;
+    if answered && matches!(stage, Stage::Pinging) {
+        *stage = Stage::Over;
+        return Ok(Step::Answered);
     }
-    if matches!(stage, Stage::Handshaking) && !tls.is_handshaking() {
+    let mut outcome = Step::Waiting;
+    if matches!(stage, Stage::Handshaking) && !conn.is_handshaking() {
         *stage = Stage::Pinging;
-        out.extend_from_slice(b"/ping\n");
+        conn.queue_line(&ClientLine::Ping);
         outcome = Step::HandshakeDone;
     }
-    tls::write_queued(stream, tls, out, writable)?;
+    conn.flush()?;
     Ok(outcome)
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|window| window == needle)
-}
-
-/// A read error's cause: the TLS alert or error, or the errno name.
-fn tls_cause(err: &io::Error) -> String {
-    match err
-        .get_ref()
-        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-    {
-        Some(tls) => format!("TLS: {tls}"),
-        None => net::errno_name(err),
-    }
 }

@@ -3,53 +3,19 @@
 //! starts it again on the same port and log, and every client resumes with
 //! nothing lost, repeated or out of order.
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use chat_load::Report;
-
-/// The chat-server binary of this build. A package's tests are only given
-/// the paths of its own binaries, and `cargo test -p chat-load` alone does
-/// not build the server's, so the same cargo builds it here into the same
-/// profile folder as chat-load (a no-op when `cargo test --workspace` has
-/// already built it). Cargo holds no lock while tests run.
-fn server_binary() -> PathBuf {
-    let profile_dir = Path::new(env!("CARGO_BIN_EXE_chat-load"))
-        .parent()
-        .expect("chat-load lives in a profile folder");
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.toml");
-    let mut build = Command::new(env!("CARGO"));
-    build
-        .args(["build", "--quiet", "-p", "chat-server", "--manifest-path"])
-        .arg(&manifest);
-    match profile_dir.file_name().and_then(|name| name.to_str()) {
-        Some("debug") | None => {}
-        Some("release") => {
-            build.arg("--release");
-        }
-        Some(profile) => {
-            build.args(["--profile", profile]);
-        }
-    }
-    let status = build.status().expect("cargo runs");
-    assert!(status.success(), "building chat-server failed: {status}");
-    let server = profile_dir.join("chat-server");
-    assert!(
-        server.is_file(),
-        "expected {} after building chat-server (a --target-dir given on cargo's command line is not seen here; use CARGO_TARGET_DIR)",
-        server.display()
-    );
-    server
-}
+use test_support::chat_server_binary;
 
 #[test]
 fn a_killed_server_loses_and_repeats_nothing_after_resume() {
-    let server = server_binary();
+    let server = chat_server_binary();
     let dir = tempfile::tempdir().expect("a temporary folder");
     let db = dir.path().join("room.db");
     let output = Command::new(env!("CARGO_BIN_EXE_chat-load"))
         .args(["restart", "--server-bin"])
-        .arg(&server)
+        .arg(server)
         .arg("--db")
         .arg(&db)
         .args([

@@ -38,18 +38,23 @@ impl Chat {
                     let sent = encode(&ServerLine::Sent { tx: &tx.id, id });
                     effects.push(Effect::Answer(draft.from, sent));
                 }
+                self.answered(Some(draft.from.conn), effects);
             }
             Completion::Replay {
                 asker,
                 messages,
                 skipped,
-            } => self.replay(asker, &messages, skipped, effects),
+            } => {
+                self.replay(asker, &messages, skipped, effects);
+                self.answered(Some(asker.conn), effects);
+            }
             Completion::ReplayFailed { asker, error } => {
                 tracing::warn!(
                     error,
                     "[!] The room's log could not replay for a resuming desk"
                 );
                 self.replay_history(asker, effects);
+                self.answered(Some(asker.conn), effects);
             }
             Completion::Found { asker, messages } => {
                 self.searching.remove(&asker.conn);
@@ -95,6 +100,7 @@ impl Chat {
                     asker,
                     frames::error(ErrorCode::RoomNotSaved, detail),
                 ));
+                self.answered(Some(asker.conn), effects);
             }
             Completion::Presence(note) => self.presence(note, effects),
             Completion::Roster(members) => self.directory.set_remote(members),
@@ -109,6 +115,21 @@ impl Chat {
     /// history), a direct message to the desks it is between that are here.
     /// A desk that tagged it (`/tx`) first learns which message it became.
     fn deliver(&mut self, message: &Message, effects: &mut Vec<Effect>) {
+        let writer = match &message.direct {
+            Some(direct) => self.directory.conn_of_desk(direct.from_desk),
+            None => self.sender_here(message),
+        };
+        self.deliver_from(message, writer, effects);
+        // After its copy: a writer that waits reads on once it has it.
+        self.answered(writer, effects);
+    }
+
+    fn deliver_from(
+        &mut self,
+        message: &Message,
+        writer: Option<crate::ids::ConnId>,
+        effects: &mut Vec<Effect>,
+    ) {
         if let Some(tx) = &message.tx {
             if let Some(sender) = self.directory.conn_of_desk(tx.desk) {
                 let sent = encode(&ServerLine::Sent {
@@ -143,17 +164,21 @@ impl Chat {
         };
         let history = self.hist.frame(message);
         let frame = self.rooms.get_mut(room).record(message, history);
-        let sender = message
+        effects.push(Effect::Message {
+            room,
+            frame,
+            sender: writer,
+        });
+    }
+
+    /// The connection here that said a room message, if it is here.
+    fn sender_here(&self, message: &Message) -> Option<crate::ids::ConnId> {
+        message
             .tx
             .as_ref()
             .map(|tx| tx.desk)
             .or_else(|| self.directory.desk_named(&message.name))
-            .and_then(|desk| self.directory.conn_of_desk(desk));
-        effects.push(Effect::Message {
-            room,
-            frame,
-            sender,
-        });
+            .and_then(|desk| self.directory.conn_of_desk(desk))
     }
 
     /// The answer to a `/resume`: `RESUME`, then the missed messages as
@@ -236,6 +261,7 @@ impl Chat {
                 None => untagged.clone(),
             };
             effects.push(Effect::Answer(draft.from, frame));
+            self.answered(Some(draft.from.conn), effects);
         }
     }
 
@@ -256,6 +282,7 @@ impl Chat {
                 None => frames::error(ErrorCode::Unsure, detail),
             };
             effects.push(Effect::Answer(draft.from, frame));
+            self.answered(Some(draft.from.conn), effects);
         }
     }
 
@@ -267,6 +294,10 @@ impl Chat {
             SearchRefusal::Busy => (
                 ErrorCode::SearchBusy,
                 "the server is answering many searches; try again in a moment",
+            ),
+            SearchRefusal::Indexing => (
+                ErrorCode::SearchBusy,
+                "this server is still indexing the room's messages for search; try again in a moment",
             ),
             SearchRefusal::TooBroad => (
                 ErrorCode::SearchTooBroad,
@@ -289,9 +320,10 @@ impl Chat {
 
     /// The store is too far behind to take a replay: the recent history has
     /// to do.
-    pub(super) fn replay_unavailable(&self, asker: Asker, effects: &mut Vec<Effect>) {
+    pub(super) fn replay_unavailable(&mut self, asker: Asker, effects: &mut Vec<Effect>) {
         tracing::warn!("[!] The room's log is too busy to replay for a resuming desk.");
         self.replay_history(asker, effects);
+        self.answered(Some(asker.conn), effects);
     }
 
     /// The store is too far behind to take a search.

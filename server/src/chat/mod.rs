@@ -84,6 +84,10 @@ pub struct Chat {
     /// When each desk (or account) made its last rooms, to slow down one
     /// that makes too many.
     creations: HashMap<Holder, VecDeque<Instant>>,
+    /// Connections whose lines wait until the store has answered this many
+    /// of their requests: a dialect that answers strictly in order (IRC)
+    /// asks for it ([`Chat::hold_until_answered`]).
+    waiting: HashMap<ConnId, usize>,
 }
 
 impl Chat {
@@ -102,6 +106,7 @@ impl Chat {
             searching: HashSet::new(),
             hist: HistFrames::default(),
             creations: HashMap::new(),
+            waiting: HashMap::new(),
             settings,
         }
     }
@@ -187,7 +192,7 @@ impl Chat {
             }
         };
         match next {
-            AfterLine::Continue if self.directory.is_claiming(from.conn) => AfterLine::Hold,
+            AfterLine::Continue if self.holds_lines(from.conn) => AfterLine::Hold,
             next => next,
         }
     }
@@ -200,10 +205,13 @@ impl Chat {
     }
 
     /// Connection `id` speaks another protocol than our desks: it leaves
-    /// the rooms it was put in on arrival (its dialect puts it back where it
-    /// asks).
+    /// the rooms it was put in on arrival, and is back in `#main` once it
+    /// takes a name. A connection that already has one (its dialect stepped
+    /// out at its first line and registered in the same read) stays.
     pub fn step_out(&mut self, id: ConnId) {
-        self.rooms.leave_all(id);
+        if self.directory.member(id).is_none() {
+            self.rooms.leave_all(id);
+        }
     }
 
     /// Forgets connection `id`: it leaves every room, and if it had a name,
@@ -211,6 +219,7 @@ impl Chat {
     pub fn leave(&mut self, id: ConnId, effects: &mut Vec<Effect>) {
         self.rooms.leave_all(id);
         self.searching.remove(&id);
+        self.waiting.remove(&id);
         self.directory.leave(id, effects);
         if let Some(gate) = &mut self.gate {
             gate.forget(id);
@@ -233,10 +242,37 @@ impl Chat {
         }
     }
 
-    /// True while connection `id` waits for a name it claimed: its further
-    /// lines wait too.
-    pub fn is_claiming(&self, id: ConnId) -> bool {
-        self.directory.is_claiming(id)
+    /// True while connection `id`'s further lines wait: for a name it
+    /// claimed, or for the store's answers to what it asked
+    /// ([`Chat::hold_until_answered`]).
+    pub fn holds_lines(&self, id: ConnId) -> bool {
+        self.directory.is_claiming(id) || self.waiting.contains_key(&id)
+    }
+
+    /// Connection `id` just made `requests` requests of the store (messages
+    /// published, rooms changed, a replay): its further lines wait until
+    /// the store has answered them all, so that what it sends next (an IRC
+    /// `PING`, a `NAMES`) is answered after them, in order.
+    pub fn hold_until_answered(&mut self, id: ConnId, requests: usize) {
+        if requests > 0 {
+            *self.waiting.entry(id).or_default() += requests;
+        }
+    }
+
+    /// The store answered one request of connection `id` (if it is here):
+    /// once it has answered them all, the connection reads on.
+    fn answered(&mut self, id: Option<ConnId>, effects: &mut Vec<Effect>) {
+        let Some(id) = id else {
+            return;
+        };
+        let Some(left) = self.waiting.get_mut(&id) else {
+            return;
+        };
+        *left -= 1;
+        if *left == 0 {
+            self.waiting.remove(&id);
+            effects.push(Effect::ReadOn(id));
+        }
     }
 
     /// Connection `id`'s name, once it has one.
@@ -264,6 +300,7 @@ impl Chat {
                     asker,
                     crate::frames::error(chat_shared::ErrorCode::NotSaved, detail),
                 ));
+                self.answered(Some(asker.conn), effects);
             }
         }
     }
@@ -272,6 +309,76 @@ impl Chat {
     /// broadcasts and notices).
     pub fn is_in(&self, id: ConnId) -> bool {
         self.rooms.get(MAIN).contains(id)
+    }
+
+    // What another dialect (IRC) reads to answer what our protocol has no
+    // line for (NAMES, WHO, WHOIS, TOPIC): read-only views of the rules.
+
+    /// The store's epoch: message IDs are unique within it.
+    pub fn epoch(&self) -> &str {
+        &self.settings.epoch
+    }
+
+    /// Whether connections log in (`--auth token`).
+    pub fn takes_logins(&self) -> bool {
+        self.gate.is_some()
+    }
+
+    /// The account connection `id` logged in to, if any.
+    pub fn account_of(&self, id: ConnId) -> Option<&str> {
+        self.gate.as_ref().and_then(|gate| gate.account_of(id))
+    }
+
+    /// Connection `id`'s name, colour, desk and idle time, once it has a
+    /// name.
+    pub fn member(&self, id: ConnId) -> Option<&crate::directory::Member> {
+        self.directory.member(id)
+    }
+
+    /// Everyone named on this server, with their connection.
+    pub fn members_here(&self) -> impl Iterator<Item = (ConnId, &crate::directory::Member)> {
+        self.directory.members()
+    }
+
+    /// The connection here holding the name `name` (any spelling of it).
+    pub fn conn_named(&self, name: &str) -> Option<ConnId> {
+        self.directory
+            .conn_of_name(&chat_shared::name::name_key(name))
+    }
+
+    /// Everyone online, here and on the other servers.
+    pub fn online(&self) -> usize {
+        self.directory.online()
+    }
+
+    /// The room named `name` (any spelling of it), if there is one.
+    pub fn room_named(&self, name: &str) -> Option<RoomId> {
+        self.rooms.find(name)
+    }
+
+    /// The room `id`.
+    pub fn room(&self, id: RoomId) -> &crate::room::Room {
+        self.rooms.get(id)
+    }
+
+    /// The rooms but [`MAIN`] that connection `id` is in now.
+    pub fn rooms_of(&self, id: ConnId) -> impl Iterator<Item = &crate::room::Room> {
+        self.rooms
+            .others()
+            .filter(move |(_, room)| room.contains(id))
+            .map(|(_, room)| room)
+    }
+
+    /// Most bytes of history replayed to one connection at once.
+    pub fn replay_budget(&self) -> usize {
+        self.settings.replay_budget_bytes
+    }
+
+    /// The recent history a newcomer to `room` is shown, oldest first.
+    pub fn recent_history(&self, room: RoomId) -> impl Iterator<Item = &crate::frames::Frame> {
+        self.rooms
+            .get(room)
+            .history_within(self.settings.replay_budget_bytes)
     }
 }
 

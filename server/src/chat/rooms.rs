@@ -71,6 +71,11 @@ impl Chat {
     /// the rooms its holder holds a place in, each with its recent history,
     /// without anyone being told.
     pub(super) fn enter_held_rooms(&mut self, id: ConnId, effects: &mut Vec<Effect>) {
+        // A connection that stepped out on arrival (it speaks IRC) is in
+        // `#main` once it has a name, as every desk is.
+        if !self.rooms.get(MAIN).contains(id) {
+            self.enter(id, effects);
+        }
         let Some(holder) = self.holder_of(id) else {
             return;
         };
@@ -459,6 +464,20 @@ impl Chat {
     /// A change to the rooms the store kept (here or on another server):
     /// the desks it is about hear it.
     pub(super) fn room_changed(&mut self, change: RoomChange, effects: &mut Vec<Effect>) {
+        // The connection that asked for it (if it is here) reads on once
+        // it has heard what its change did.
+        let asker = match &change {
+            RoomChange::Enter { holder, .. } | RoomChange::Part { holder, .. } => {
+                self.conn_of_holder(holder)
+            }
+            RoomChange::Topic { topic, .. } => self.directory.conn_of_name(&name_key(&topic.by)),
+            RoomChange::Invite { by, .. } => self.directory.conn_of_name(&name_key(by)),
+        };
+        self.apply_room_change(change, effects);
+        self.answered(asker, effects);
+    }
+
+    fn apply_room_change(&mut self, change: RoomChange, effects: &mut Vec<Effect>) {
         match change {
             RoomChange::Enter {
                 name,
@@ -467,8 +486,18 @@ impl Chat {
                 ..
             } => {
                 let room = self.rooms.create(&name, private);
+                let news = !self.rooms.get(room).holds(&holder);
                 self.rooms.get_mut(room).add_holder(holder.clone());
                 let Some(id) = self.conn_of_holder(&holder) else {
+                    // A desk of another server: the room's members here
+                    // hear it entered, as its members there do.
+                    if let Some(presence) = self.remote_presence_of(&holder).filter(|_| news) {
+                        let line = ServerLine::Enter {
+                            room: self.rooms.get(room).name(),
+                            who: presence.as_presence(),
+                        };
+                        effects.push(Effect::Broadcast(room, encode(&line)));
+                    }
                     return;
                 };
                 if self.rooms.get(room).contains(id) {
@@ -488,8 +517,16 @@ impl Chat {
                 let Some(room) = self.rooms.find(&key) else {
                     return;
                 };
+                let news = self.rooms.get(room).holds(&holder);
                 self.rooms.get_mut(room).remove_holder(&holder);
                 let Some(id) = self.conn_of_holder(&holder) else {
+                    if let Some(presence) = self.remote_presence_of(&holder).filter(|_| news) {
+                        let line = ServerLine::Exit {
+                            room: self.rooms.get(room).name(),
+                            who: presence.as_presence(),
+                        };
+                        effects.push(Effect::Broadcast(room, encode(&line)));
+                    }
                     return;
                 };
                 if !self.rooms.get(room).contains(id) {
@@ -531,6 +568,20 @@ impl Chat {
                 }
             }
         }
+    }
+
+    /// The time, name and colour of the desk of another server that is
+    /// `holder`, for ENTER and EXIT.
+    fn remote_presence_of(&self, holder: &Holder) -> Option<OwnedPresence> {
+        let (name, color) = match holder {
+            Holder::Desk(desk) => self.directory.remote_with_desk(*desk),
+            Holder::Account(key) => self.directory.remote_with_name(key),
+        }?;
+        Some(OwnedPresence {
+            time: timestamp_now(),
+            name: name.to_string(),
+            color,
+        })
     }
 
     /// The time, name and colour of connection `id`, for ENTER and EXIT.

@@ -561,7 +561,7 @@ fn run_in(chat: &mut Chat, id: ConnId, line: &str) -> Vec<String> {
 fn a_shared_room_claims_the_name_before_the_welcome() {
     let mut chat = shared_chat();
     assert_eq!(run(&mut chat, 1, "alice<SEP>hi"), vec!["claim alice"]);
-    assert!(chat.is_claiming(1));
+    assert!(chat.holds_lines(1));
     let out = answer(&mut chat, 1, ClaimOutcome::Granted);
     assert_eq!(out.len(), 3, "{out:?}");
     assert!(out[0].starts_with("to 1 WELCOME<SEP>alice<SEP>"), "{out:?}");
@@ -570,7 +570,7 @@ fn a_shared_room_claims_the_name_before_the_welcome() {
         "no JOIN here: it comes from the store"
     );
     assert_eq!(out[2], "read on 1");
-    assert!(!chat.is_claiming(1));
+    assert!(!chat.holds_lines(1));
 }
 
 #[test]
@@ -642,7 +642,7 @@ fn a_claim_answered_to_a_later_connection_on_the_same_slot_is_stale() {
         &mut effects,
     );
     assert_eq!(show(&mut chat, effects), vec!["release alice"]);
-    assert!(chat.is_claiming(1));
+    assert!(chat.holds_lines(1));
 }
 
 #[test]
@@ -833,6 +833,7 @@ fn search_refusals_say_what_to_do_and_never_the_engines_words() {
     use crate::store::SearchRefusal;
     let cases = [
         (SearchRefusal::Busy, "search-busy"),
+        (SearchRefusal::Indexing, "search-busy"),
         (SearchRefusal::TooBroad, "search-too-broad"),
         (SearchRefusal::BadWords, "bad-search"),
         (

@@ -1,7 +1,7 @@
 //! The loop's side of the store: which store the flags chose, this pass's
 //! messages on their way to it, its answers on their way back, the name
 //! claims of a store shared by several servers, and (with `--auth token`)
-//! the accounts kept in the same file. Nothing here waits: every request is
+//! the accounts kept beside it (the same file, or the same office on Redis). Nothing here waits: every request is
 //! queued, and one the store is too far behind to take is handed back as
 //! refused, for the rules to answer ([`crate::chat`]).
 
@@ -16,7 +16,7 @@ use super::sqlite::SqliteStore;
 use super::{Busy, Completion, Draft, Message, NameClaim, Request, RoomState, Store};
 use crate::config::{Auth, Config, Db};
 use crate::ids::Asker;
-use crate::store::accounts::{Accounts, AccountsWatcher};
+use crate::store::accounts::{self, Accounts, AccountsWatcher, Missing};
 
 /// Why this pass's messages are refused when the store cannot take them.
 pub const STORE_BEHIND: &str = "the room's log is behind (a slow disk, or a slow link to Redis)";
@@ -64,12 +64,13 @@ impl StoreLink {
                 (Box::new(store), rooms, recent)
             }
         };
-        let (accounts, watcher) = match (&config.auth, &config.db) {
-            (Auth::Token, Db::Path(path)) => {
-                let (accounts, watcher) = AccountsWatcher::start(path, Arc::clone(waker))?;
+        let (accounts, watcher) = match config.auth {
+            Auth::Token => {
+                let book = accounts::open_book(&config.db, Missing::Create)?;
+                let (accounts, watcher) = AccountsWatcher::start(book, Arc::clone(waker))?;
                 (Some(accounts), Some(watcher))
             }
-            _ => (None, None),
+            Auth::Open => (None, None),
         };
         Ok(Opened {
             link: StoreLink {

@@ -107,6 +107,24 @@ impl Message {
     }
 }
 
+#[cfg(test)]
+impl Message {
+    /// alice saying `text` in `room` (`None`: `#main`) as message `id`: the
+    /// message most tests need.
+    pub(crate) fn from_alice(id: MessageId, text: &str, room: Option<&str>) -> Message {
+        Message {
+            id,
+            time: "2026-12-06T13:07:08.000Z".to_string(),
+            name: "alice".to_string(),
+            color: Color::for_name("alice"),
+            text: text.to_string(),
+            direct: None,
+            tx: None,
+            room: room.map(str::to_string),
+        }
+    }
+}
+
 /// The rooms a replay or a search covers.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Scope {

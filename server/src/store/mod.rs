@@ -182,6 +182,9 @@ pub enum Completion {
 pub enum SearchRefusal {
     /// Too many searches wait already.
     Busy,
+    /// The search index is still being filled (a server on Redis indexes
+    /// the stream's messages when it starts).
+    Indexing,
     /// It ran past its time and was stopped.
     TooBroad,
     /// Nothing in the words can be searched for.

@@ -1,7 +1,7 @@
-//! Helpers shared by the server's integration tests, written once: starting a
-//! real server (in this process on port 0, or the real binary as a child),
-//! clients on real sockets that write raw bytes and read bounded lines, and
-//! readings from `/proc`.
+//! Helpers shared by the server's integration tests: starting a real server
+//! (in this process on port 0, or the real binary as a child, through
+//! `test-support`), clients on real sockets that write raw bytes and read
+//! bounded lines, and readings from `/proc`.
 //!
 //! No helper sleeps to wait for the server: every read is bounded by a socket
 //! timeout. Helpers that assert are `#[track_caller]` and say what they
@@ -10,27 +10,23 @@
 // Each test binary uses its own subset of these helpers.
 #![allow(dead_code)]
 
+pub mod desks;
 pub mod tls;
 
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::os::fd::AsRawFd;
-use std::os::unix::process::CommandExt;
-use std::process::{Child, ChildStderr, Command, ExitStatus, Output, Stdio};
-use std::sync::{mpsc, Arc, Mutex};
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chat_server::config::Db;
 use chat_server::{Config, RunningServer};
 use chat_shared::ServerLine;
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
-
-pub mod redis;
-
-/// How long any single expectation may take. Generous: the suite runs on a
-/// loaded two-core machine next to other builds, and a passing test never
-/// waits this long.
-pub const TIMEOUT: Duration = Duration::from_secs(10);
+use test_support::process::run_to_exit;
+use test_support::RedisServer;
+pub use test_support::{ServerCommand, ServerProcess, TIMEOUT};
 
 /// The in-process server's settings unless a test says otherwise.
 pub fn config() -> Config {
@@ -427,272 +423,56 @@ pub fn is_leave(line: &str, name: &str) -> bool {
     matches!(ServerLine::parse(line), Ok(ServerLine::Leave(p)) if p.name == name)
 }
 
-/// The real `chat-server` binary running as a child process, for what only a
-/// process shows (signals, fd limits, threads, memory). Killed on drop, even
-/// when the test fails.
-#[derive(Debug)]
-pub struct ServerProcess {
-    child: Child,
-    addr: SocketAddr,
-    /// Everything it wrote to stderr so far (only what was read).
-    log: Arc<Mutex<String>>,
-    /// With [`ServerProcess::start_with_stalled_stderr`]: the read end of its
-    /// stderr, held open and not read, until [`ServerProcess::drain_stderr`].
-    stalled_stderr: Option<BufReader<ChildStderr>>,
+/// This build's `chat-server`.
+pub const SERVER_BIN: &str = env!("CARGO_BIN_EXE_chat-server");
+
+/// `chat-server ARGS` as a child process, not started yet (see
+/// [`ServerCommand`]).
+pub fn server_command(args: &[&str]) -> ServerCommand {
+    ServerCommand::new(SERVER_BIN).args(args)
 }
 
-/// What the test does with the server's stderr.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Stderr {
-    /// Read all along, so the server never waits on it.
-    Drained,
-    /// Read up to the `Listening` line, then held open and never read, like
-    /// a paused pager or a supervisor that stopped reading.
-    StalledAfterStart,
+/// `chat-server ARGS` as a child process, once it listens: for what only a
+/// process shows (signals, fd limits, threads, memory).
+#[track_caller]
+pub fn server_process(args: &[&str]) -> ServerProcess {
+    server_command(args).start()
 }
 
-impl ServerProcess {
-    /// Starts `chat-server --host 127.0.0.1 --port 0 ARGS` and waits until it
-    /// listens.
-    #[track_caller]
-    pub fn start(args: &[&str]) -> ServerProcess {
-        ServerProcess::spawn(args, None, Stderr::Drained)
-    }
-
-    /// Same, but once it listens nobody reads its stderr any more: the pipe
-    /// fills and stays full until [`ServerProcess::drain_stderr`].
-    #[track_caller]
-    pub fn start_with_stalled_stderr(args: &[&str]) -> ServerProcess {
-        ServerProcess::spawn(args, None, Stderr::StalledAfterStart)
-    }
-
-    /// Same, with the soft and hard RLIMIT_NOFILE set to `limit` before exec,
-    /// so the server cannot raise it.
-    #[track_caller]
-    pub fn start_with_fd_limit(args: &[&str], limit: u64) -> ServerProcess {
-        ServerProcess::spawn(args, Some(limit), Stderr::Drained)
-    }
-
-    #[track_caller]
-    fn spawn(args: &[&str], fd_limit: Option<u64>, stderr_mode: Stderr) -> ServerProcess {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_chat-server"));
-        command.args(["--host", "127.0.0.1", "--port", "0"]);
-        // A test's room is its own: in memory unless the test names a file.
-        let threads_mode = args.windows(2).any(|pair| pair == ["--mode", "threads"]);
-        let names_a_log = args.contains(&"--db") || args.contains(&"--redis");
-        if !names_a_log && !threads_mode {
-            command.args(["--db", "none"]);
-        }
-        command
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        if let Some(limit) = fd_limit {
-            let limit = limit as libc::rlim_t;
-            // SAFETY: runs in the forked child before exec; setrlimit is
-            // async-signal-safe and the closure allocates nothing.
-            unsafe {
-                command.pre_exec(move || {
-                    let rlimit = libc::rlimit {
-                        rlim_cur: limit,
-                        rlim_max: limit,
-                    };
-                    if libc::setrlimit(libc::RLIMIT_NOFILE, &rlimit) != 0 {
-                        return Err(io::Error::last_os_error());
-                    }
-                    Ok(())
-                });
-            }
-        }
-        let mut child = command
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start chat-server: {e}"));
-        let stderr = child.stderr.take().expect("stderr is piped");
-        let log = Arc::new(Mutex::new(String::new()));
-        let (lines_tx, lines_rx) = mpsc::channel();
-        let (stalled_tx, stalled_rx) = mpsc::channel();
-        let thread_log = Arc::clone(&log);
-        // Drains stderr for the whole run, so a chatty server never blocks
-        // on a full pipe, and keeps it for assertions; or, stalled, hands the
-        // pipe back unread once the server listens.
-        std::thread::spawn(move || {
-            let mut reader = BufReader::new(stderr);
-            let mut line = String::new();
-            while matches!(reader.read_line(&mut line), Ok(n) if n > 0) {
-                let listening = line.starts_with("[*] Listening as ");
-                thread_log
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .push_str(&line);
-                let _ = lines_tx.send(line.trim_end().to_string());
-                line.clear();
-                if listening && stderr_mode == Stderr::StalledAfterStart {
-                    let _ = stalled_tx.send(reader);
-                    return;
-                }
-            }
-        });
-        let mut server = ServerProcess {
-            child,
-            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            log,
-            stalled_stderr: None,
-        };
-        let deadline = Instant::now() + TIMEOUT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match lines_rx.recv_timeout(left) {
-                Ok(line) => {
-                    if let Some(rest) = line.strip_prefix("[*] Listening as ") {
-                        let addr = rest.split_whitespace().next().unwrap_or("");
-                        server.addr = addr.parse().unwrap_or_else(|_| {
-                            panic!("expected an address after 'Listening as', got {line:?}")
-                        });
-                        if stderr_mode == Stderr::StalledAfterStart {
-                            server.stalled_stderr = Some(
-                                stalled_rx
-                                    .recv_timeout(TIMEOUT)
-                                    .expect("the stderr reader hands the pipe back"),
-                            );
-                        }
-                        return server;
-                    }
-                }
-                Err(e) => panic!(
-                    "expected '[*] Listening as 127.0.0.1:PORT' on stderr, got {e:?}; \
-                     stderr so far: {:?}",
-                    server.log()
-                ),
-            }
-        }
-    }
-
-    /// Where clients connect.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    /// Its process id.
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// Its stderr so far.
-    pub fn log(&self) -> String {
-        self.log.lock().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-
-    /// Bytes waiting unread in its stalled stderr pipe.
-    #[track_caller]
-    pub fn stalled_stderr_bytes(&self) -> usize {
-        let reader = self
-            .stalled_stderr
-            .as_ref()
-            .expect("started with a stalled stderr");
-        let mut waiting: libc::c_int = 0;
-        // SAFETY: FIONREAD writes one int through the pointer, which is valid.
-        let result =
-            unsafe { libc::ioctl(reader.get_ref().as_raw_fd(), libc::FIONREAD, &mut waiting) };
-        assert_eq!(result, 0, "FIONREAD failed: {}", io::Error::last_os_error());
-        waiting as usize
-    }
-
-    /// Starts reading a stalled stderr again, from now on into [`Self::log`].
-    pub fn drain_stderr(&mut self) {
-        let Some(reader) = self.stalled_stderr.take() else {
-            return;
-        };
-        let log = Arc::clone(&self.log);
-        std::thread::spawn(move || {
-            for line in reader.lines() {
-                let Ok(line) = line else { break };
-                let mut log = log.lock().unwrap_or_else(|p| p.into_inner());
-                log.push_str(&line);
-                log.push('\n');
-            }
-        });
-    }
-
-    /// Sends `signal` to it.
-    #[track_caller]
-    pub fn signal(&self, signal: libc::c_int) {
-        // SAFETY: kill has no memory-safety preconditions.
-        let result = unsafe { libc::kill(self.pid() as libc::pid_t, signal) };
-        assert_eq!(result, 0, "kill failed: {}", io::Error::last_os_error());
-    }
-
-    /// True while it has not exited.
-    pub fn is_running(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
-    }
-
-    /// Waits up to `timeout` for it to exit. Polls: std has no wait with a
-    /// timeout.
-    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Some(status);
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// Waits up to [`TIMEOUT`] for `needle` to appear in its stderr (the log
-    /// is read by another thread, so it may trail what clients saw).
-    #[track_caller]
-    pub fn wait_for_log(&self, needle: &str) -> String {
-        let deadline = Instant::now() + TIMEOUT;
-        loop {
-            let log = self.log();
-            if log.contains(needle) {
-                return log;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "expected {needle:?} in the server's stderr, got {log:?}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
+/// `chat-server` on the log at `db` (a file, or `none`) with `more` flags,
+/// once it listens; the tests type faster than a person, so no rate limit.
+#[track_caller]
+pub fn server_on(db: &Path, more: &[&str]) -> ServerProcess {
+    let db = db.to_str().expect("a UTF-8 temporary path");
+    let mut args = vec!["--db", db, "--rate-limit", "0"];
+    args.extend_from_slice(more);
+    server_process(&args)
 }
 
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-        }
-        let _ = self.child.wait();
-    }
+/// `chat-server` in office `office` of `redis`, without a rate limit, once
+/// its search index is filled (so a search is answered over everything the
+/// stream holds).
+#[track_caller]
+pub fn office_server(redis: &RedisServer, office: &str) -> ServerProcess {
+    let server = server_process(&[
+        "--redis",
+        &redis.url(),
+        "--office",
+        office,
+        "--rate-limit",
+        "0",
+    ]);
+    server.wait_for_log("[*] Search index ready");
+    server
 }
 
 /// Runs the binary with `args` to completion (killed after [`TIMEOUT`], so a
 /// flag that wrongly starts the server cannot hang the suite).
 #[track_caller]
 pub fn run_cli(args: &[&str]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_chat-server"))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start chat-server: {e}"));
-    let deadline = Instant::now() + TIMEOUT;
-    while matches!(child.try_wait(), Ok(None)) {
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("expected chat-server {args:?} to exit, it was still running after {TIMEOUT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child
-        .wait_with_output()
-        .expect("collect chat-server's output")
+    let mut command = Command::new(SERVER_BIN);
+    command.args(args);
+    run_to_exit(command, &format!("chat-server {args:?}"))
 }
 
 /// A `kB` field of `/proc/PID/status` (`VmRSS`, `VmHWM`), in bytes.

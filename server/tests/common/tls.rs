@@ -13,6 +13,8 @@ use rustls::{ClientConfig, RootCertStore};
 
 use chat_shared::{Fingerprint, FingerprintVerifier};
 
+use super::ServerProcess;
+
 fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
@@ -57,12 +59,9 @@ pub fn pinning(pin: Fingerprint) -> Arc<ClientConfig> {
     )
 }
 
-/// The fingerprint a server printed at start (`... fingerprint SHA256:..`).
-pub fn fingerprint_in(log: &str) -> Fingerprint {
-    let printed = log
-        .split("fingerprint ")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap_or_else(|| panic!("expected a fingerprint in the server's log: {log:?}"));
-    Fingerprint::parse(printed).unwrap_or_else(|| panic!("a fingerprint, not {printed:?}"))
+/// The fingerprint of the certificate `server` printed at start.
+#[track_caller]
+pub fn fingerprint_of(server: &ServerProcess) -> Fingerprint {
+    let printed = server.fingerprint();
+    Fingerprint::parse(&printed).unwrap_or_else(|| panic!("a fingerprint, not {printed:?}"))
 }

@@ -1,26 +1,28 @@
-//! How the room lives in Redis: the keys (all under `chat:{ROOM}:`, the
-//! braces a Redis Cluster hash tag, so one room's keys share a slot) and the
-//! fields of a stream entry. Pure: no connection here.
+//! How the office lives in Redis: the keys (all under `chat:{OFFICE}:`, the
+//! braces a Redis Cluster hash tag, so one office's keys share a slot), the
+//! fields of a stream entry, and how an account is written. Pure: no
+//! connection here.
 
 use chat_shared::{Color, MessageId};
 
 use crate::desk::DeskId;
+use crate::store::accounts::Account;
 use crate::store::{
     DirectTo, Draft, Holder, Message, PresenceKind, PresenceNote, RoomChange, Topic, Tx,
 };
 
-/// The names of one room's keys.
+/// The names of one office's keys.
 #[derive(Debug, Clone)]
 pub struct Keys {
-    /// `chat:{ROOM}:`.
+    /// `chat:{OFFICE}:`.
     prefix: String,
 }
 
 impl Keys {
-    /// The keys of room `room`.
-    pub fn new(room: &str) -> Keys {
+    /// The keys of office `office`.
+    pub fn new(office: &str) -> Keys {
         Keys {
-            prefix: format!("chat:{{{room}}}:"),
+            prefix: format!("chat:{{{office}}}:"),
         }
     }
 
@@ -84,6 +86,41 @@ impl Keys {
     pub fn reaping(&self, server: &str) -> String {
         format!("{}reaping:{server}", self.prefix)
     }
+
+    /// The accounts (`--auth token`): name key -> [`account_value`].
+    pub fn accounts(&self) -> String {
+        format!("{}accounts", self.prefix)
+    }
+
+    /// A random word set afresh with every change to the accounts: the
+    /// servers' watchers read it every second, and the accounts only when
+    /// it differs.
+    pub fn accounts_stamp(&self) -> String {
+        format!("{}accounts:stamp", self.prefix)
+    }
+}
+
+/// An account as [`Keys::accounts`] keeps it: its name, when it was added
+/// and its token's SHA-256 in hex (names and times have no spaces).
+pub fn account_value(account: &Account) -> String {
+    format!(
+        "{} {} {}",
+        account.name,
+        account.created,
+        hex(&account.token_hash)
+    )
+}
+
+/// The account an [`account_value`] holds; `None` for one written by hand,
+/// or by a newer server, that it cannot read.
+pub fn parse_account(value: &str) -> Option<Account> {
+    let mut words = value.split(' ');
+    let (name, created, hash) = (words.next()?, words.next()?, words.next()?);
+    Some(Account {
+        name: name.to_string(),
+        created: created.to_string(),
+        token_hash: unhex(hash)?,
+    })
 }
 
 /// A stream ID as Redis writes it: always both numbers, so `(ID` ranges are
@@ -503,6 +540,21 @@ mod tests {
             ("name", "x".to_string()),
         ];
         assert_eq!(parse_entry(&entry("9-0", fields)), None);
+    }
+
+    #[test]
+    fn account_values_round_trip_and_hold_only_the_hash() {
+        let token = "the token itself";
+        let account = Account {
+            name: "alice".to_string(),
+            created: "2026-11-25T20:00:00.000Z".to_string(),
+            token_hash: crate::store::accounts::hash_token(token),
+        };
+        let value = account_value(&account);
+        assert!(!value.contains(token), "{value}");
+        assert_eq!(parse_account(&value), Some(account));
+        assert_eq!(parse_account("alice 2026 nothex"), None);
+        assert_eq!(parse_account("alice"), None);
     }
 
     #[test]

@@ -1,14 +1,18 @@
-//! The room's log as a Redis stream that several servers share
-//! (`--redis URL --room NAME`): one room, many servers.
+//! The rooms' log as a Redis stream that several servers share
+//! (`--redis URL --office NAME`): one office, many servers.
 //!
 //! Every server appends (`XADD ... MAXLEN ~ STREAM_MAX_ENTRIES`) and delivers
 //! only what its reader reads back (`XREAD BLOCK` from the last ID it
 //! delivered, never `$`), its own messages included, so every server shows
 //! one order, and the stream ID is the message ID desks resume from. The
 //! epoch lives in Redis (`SET ... NX`), so a desk may resume on any server.
-//! Besides the stream, the room keeps in Redis who holds each name
+//! Besides the stream, the office keeps in Redis who holds each name
 //! (`SET NX EX`, refreshed by its server), each server's desks and a
-//! heartbeat per server; see [`writer`].
+//! heartbeat per server (see [`writer`]), the rooms, and the accounts of
+//! `--auth token` ([`accounts`]).
+//!
+//! Searches run on each server over an index of its own, filled from the
+//! stream at start and fed by the reader ([`search`]).
 //!
 //! # Why helper threads and not the loop's own poll
 //!
@@ -61,16 +65,22 @@ use chat_shared::MessageId;
 
 use crate::config::RedisTarget;
 
+use super::sqlite::Searcher;
 use super::{
     Asker, Busy, Completion, Holder, Message, NameClaim, RemoteMember, Request, RoomState,
-    SearchRefusal, SharedRoom, Store, Topic,
+    SharedRoom, Store, Topic,
 };
 
+mod accounts;
 pub mod entry;
 mod reader;
+mod search;
 mod writer;
 
+pub use accounts::RedisAccounts;
+
 use entry::{parse_entry, parse_member, Entry, Keys};
+use search::{IndexFeed, StreamIndex};
 
 /// Entries the stream keeps (`MAXLEN ~`, so Redis keeps a few more): far
 /// more than a resume replays ([`super::REPLAY_LIMIT`]), a few tens of
@@ -93,7 +103,7 @@ const QUEUED_REPLAYS: usize = 256;
 pub struct RedisStore {
     /// Where, for the start-up line (no password).
     address: String,
-    room: String,
+    office: String,
     epoch: String,
     /// This server among the others: random for each run.
     server_id: String,
@@ -110,10 +120,10 @@ pub struct RedisStore {
     jobs: Option<SyncSender<writer::Job>>,
     /// Replays for the reader.
     replays: Option<SyncSender<reader::Replay>>,
-    /// From both threads.
+    /// From the reader, the writer and the search thread.
     done: Option<Receiver<Completion>>,
-    /// Answers made without Redis (searches), not yet collected.
-    answered: Vec<Completion>,
+    /// Searches this server's index of the stream ([`search`]).
+    searcher: Option<Searcher>,
     /// Tells the reader to stop.
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
@@ -123,7 +133,7 @@ impl std::fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisStore")
             .field("address", &self.address)
-            .field("room", &self.room)
+            .field("office", &self.office)
             .field("server_id", &self.server_id)
             .finish()
     }
@@ -144,15 +154,15 @@ impl RedisStore {
         let client = redis::Client::open(target.url.as_str())
             .map_err(|e| fail(format!("not a Redis URL: {e}")))?;
         let address = format!(
-            "redis://{}/{} room {}",
+            "redis://{}/{} office {}",
             client.get_connection_info().addr(),
             client.get_connection_info().redis_settings().db(),
-            target.room
+            target.office
         );
         let mut connection = client
             .get_connection_with_timeout(CONNECT_TIMEOUT)
             .map_err(|e| fail(format!("cannot connect: {e}")))?;
-        let keys = Keys::new(&target.room);
+        let keys = Keys::new(&target.office);
         let read = |e: redis::RedisError| fail(e.to_string());
         let _: Option<String> = redis::cmd("SET")
             .arg(keys.epoch())
@@ -176,7 +186,7 @@ impl RedisStore {
         let roster = read_roster(&mut connection, &keys).map_err(read)?;
         Ok(RedisStore {
             address,
-            room: target.room.clone(),
+            office: target.office.clone(),
             epoch,
             server_id: crate::desk::random_hex(8),
             last_at_start,
@@ -187,14 +197,14 @@ impl RedisStore {
             jobs: None,
             replays: None,
             done: None,
-            answered: Vec::new(),
+            searcher: None,
             stop: Arc::new(AtomicBool::new(false)),
             threads: Vec::new(),
         })
     }
 
-    /// Starts the reader and the writer; they wake `waker` whenever answers
-    /// are ready.
+    /// Starts the reader, the writer and the search thread; they wake
+    /// `waker` whenever answers are ready.
     pub fn start(&mut self, waker: Arc<Waker>) -> io::Result<()> {
         if self.jobs.is_some() {
             return Ok(());
@@ -205,7 +215,20 @@ impl RedisStore {
         // Room for it: the channel is new.
         let _ = done_sender.try_send(Completion::Roster(std::mem::take(&mut self.roster)));
         let signals = Arc::new(reader::ReaderSignals::default());
-        let keys = Keys::new(&self.room);
+        let keys = Keys::new(&self.office);
+        let feed = Arc::new(IndexFeed::default());
+        let index = StreamIndex::new(
+            self.client.clone(),
+            keys.clone(),
+            self.last_at_start,
+            Arc::clone(&feed),
+            Arc::clone(&self.stop),
+        )?;
+        self.searcher = Some(Searcher::start(
+            index,
+            done_sender.clone(),
+            Arc::clone(&waker),
+        )?);
         let reader = reader::Reader {
             client: self.client.clone(),
             keys: keys.clone(),
@@ -215,6 +238,7 @@ impl RedisStore {
             stop: Arc::clone(&self.stop),
             replays: incoming_replays,
             signals: Arc::clone(&signals),
+            feed,
         };
         let writer = writer::Writer::new(
             self.client.clone(),
@@ -269,7 +293,6 @@ impl Store for RedisStore {
     }
 
     fn can_search(&self) -> bool {
-        // Asked, it says why not (see `submit`).
         true
     }
 
@@ -333,19 +356,14 @@ impl Store for RedisStore {
                     }
                     _ => unreachable!("the job sent is the job handed back"),
                 }),
-            // The rules ask only a store that searches.
-            Request::Search { asker, .. } => {
-                self.answered.push(Completion::SearchFailed {
-                    asker,
-                    why: SearchRefusal::Failed("a Redis stream keeps no search index".into()),
-                });
-                Ok(())
-            }
+            Request::Search { .. } => match &self.searcher {
+                Some(searcher) => searcher.submit(request).map_err(Busy),
+                None => Err(Busy(request)),
+            },
         }
     }
 
     fn completions(&mut self, out: &mut Vec<Completion>) {
-        out.append(&mut self.answered);
         if let Some(done) = &self.done {
             out.extend(done.try_iter());
         }
@@ -354,14 +372,22 @@ impl Store for RedisStore {
     fn close(&mut self) -> Vec<Completion> {
         // The writer finishes its jobs, gives back this server's names and
         // tells the others its desks left; the reader stops at its next
-        // block's end (the writer's last act interrupts it).
+        // block's end (the writer's last act interrupts it); the search
+        // thread answers the searches queued.
         self.jobs = None;
         self.replays = None;
         self.stop.store(true, Ordering::SeqCst);
-        let mut answers = std::mem::take(&mut self.answered);
+        if let Some(searcher) = &mut self.searcher {
+            searcher.close_queue();
+        }
+        let mut answers = Vec::new();
         // Drained while waiting: a thread may be blocked handing over an
         // answer.
-        while self.threads.iter().any(|t| !t.is_finished()) {
+        let running = |store: &RedisStore| {
+            store.threads.iter().any(|t| !t.is_finished())
+                || store.searcher.as_ref().is_some_and(Searcher::is_running)
+        };
+        while running(self) {
             if let Some(done) = &self.done {
                 answers.extend(done.try_iter());
             }
@@ -369,6 +395,9 @@ impl Store for RedisStore {
         }
         for thread in self.threads.drain(..) {
             let _ = thread.join();
+        }
+        if let Some(mut searcher) = self.searcher.take() {
+            searcher.stop();
         }
         if let Some(done) = self.done.take() {
             answers.extend(done.try_iter());
@@ -416,6 +445,16 @@ impl SharedRoom for RedisStore {
             );
         }
     }
+}
+
+/// A connection for commands (not for a blocking read): connecting,
+/// reading and writing each give up after [`CONNECT_TIMEOUT`], so a Redis
+/// that is frozen fails the command instead of holding its thread.
+fn connect(client: &redis::Client) -> redis::RedisResult<redis::Connection> {
+    let connection = client.get_connection_with_timeout(CONNECT_TIMEOUT)?;
+    connection.set_read_timeout(Some(CONNECT_TIMEOUT))?;
+    connection.set_write_timeout(Some(CONNECT_TIMEOUT))?;
+    Ok(connection)
 }
 
 /// `url` without a password, for messages.

@@ -1,6 +1,7 @@
 //! The reader thread: the one that hands the stream's entries to the loop,
 //! in the stream's order, from the last ID it handed over (never `$`), and
-//! answers replays between two reads so they are exact. Owns its own Redis
+//! answers replays between two reads so they are exact. It also offers each
+//! message to this server's search index ([`super::search`]). Owns its own Redis
 //! connection, since `XREAD BLOCK` occupies one.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -15,10 +16,11 @@ use redis::Commands;
 use chat_shared::MessageId;
 
 use super::entry::{parse_entry, stream_id, Entry, Keys};
+use super::search::IndexFeed;
 use super::{walk_back, Walk, CONNECT_TIMEOUT};
 use crate::desk::DeskId;
 use crate::ids::Asker;
-use crate::store::{Completion, ReplayFill, Scope};
+use crate::store::{Completion, Message, ReplayFill, Scope};
 
 /// How long one `XREAD` waits for news: how late the reader notices it
 /// should stop.
@@ -58,6 +60,8 @@ pub struct Reader {
     pub replays: Receiver<Replay>,
     /// What the writer needs to know of this reader.
     pub signals: Arc<ReaderSignals>,
+    /// This server's search index, offered every message read.
+    pub feed: Arc<IndexFeed>,
 }
 
 /// What the reader tells the writer.
@@ -149,7 +153,7 @@ impl Reader {
                 Some(Entry::Message(message)) => messages.push(message),
                 Some(other) => {
                     if !messages.is_empty() {
-                        self.hand_over(Completion::Appended(std::mem::take(&mut messages)));
+                        self.deliver(std::mem::take(&mut messages));
                     }
                     self.hand_over(match other {
                         Entry::Presence(note) => Completion::Presence(note),
@@ -161,9 +165,16 @@ impl Reader {
             }
         }
         if !messages.is_empty() {
-            self.hand_over(Completion::Appended(messages));
+            self.deliver(messages);
         }
         Ok(())
+    }
+
+    /// Hands messages to the search index, then to the loop: a message a
+    /// desk was shown is found by its next search.
+    fn deliver(&self, messages: Vec<Message>) {
+        self.feed.offer(&messages);
+        self.hand_over(Completion::Appended(messages));
     }
 
     /// The newest messages after `replay.after` the desk may see, up to the

@@ -21,7 +21,7 @@ use super::entry::{
     desk_hex, member_value, message_fields, parse_member, presence_fields, room_fields, Keys,
 };
 use super::reader::ReaderSignals;
-use super::{CONNECT_TIMEOUT, STREAM_MAX_ENTRIES};
+use super::STREAM_MAX_ENTRIES;
 use crate::ids::Asker;
 use crate::store::{
     ClaimOutcome, Completion, Draft, NameClaim, PresenceKind, PresenceNote, RoomChange,
@@ -337,10 +337,7 @@ impl Writer {
         if let Some(connection) = self.connection.take() {
             return Ok(connection);
         }
-        let connection = self.client.get_connection_with_timeout(CONNECT_TIMEOUT)?;
-        connection.set_read_timeout(Some(CONNECT_TIMEOUT))?;
-        connection.set_write_timeout(Some(CONNECT_TIMEOUT))?;
-        Ok(connection)
+        super::connect(&self.client)
     }
 
     /// Appends a batch. The reader delivers what is appended; here only

@@ -23,7 +23,9 @@
 //! # Searches
 //!
 //! Searches never wait in front of a message: they run on a thread of their
-//! own, with a read-only connection ([`search`]).
+//! own, with a read-only connection ([`search`]). The same search thread
+//! serves a server on Redis, over a local index of the stream's messages
+//! ([`index`]).
 //!
 //! # Sent twice, stored once
 //!
@@ -31,6 +33,8 @@
 //! and ID (a unique index); sent again, it is answered as a duplicate of the
 //! message it was stored as.
 
+mod accounts;
+mod index;
 mod rows;
 mod schema;
 mod search;
@@ -54,9 +58,12 @@ use super::{
 use crate::desk::DeskId;
 use crate::ids::Asker;
 use rows::{count_after, for_newest_after, recent_in};
-use schema::describe;
-pub use schema::{open_database, Lock};
-use search::Searcher;
+use schema::{describe, open_database, Lock};
+use search::LogFile;
+pub(crate) use search::{IndexState, SearchIndex, Searcher};
+
+pub use accounts::SqliteAccounts;
+pub(crate) use index::MessageIndex;
 
 /// Requests waiting for the storage thread before the loop is told it is
 /// busy: at one batch per loop pass, seconds of traffic on a stalled disk.
@@ -164,7 +171,7 @@ impl SqliteStore {
             return Ok(());
         };
         self.searcher = Some(Searcher::start(
-            &self.path,
+            LogFile::open(&self.path)?,
             done.clone(),
             Arc::clone(&waker),
         )?);

@@ -1,21 +1,29 @@
 //! Searches, beside the write path, never in front of it: a thread of its
-//! own with a read-only connection to the log's file (WAL lets it read
-//! while the storage thread commits), at a lower CPU priority than the
-//! loop, fed by a short queue. A full queue is refused at once; a search
-//! that runs past [`SEARCH_TIME_LIMIT`] is stopped (SQLite's progress
-//! handler) and refused as too broad. What the person typed is never read as
-//! query syntax: each word becomes a quoted FTS5 string, control characters
-//! dropped.
+//! own, at a lower CPU priority than the loop, fed by a short queue. A full
+//! queue is refused at once; a search that runs past [`SEARCH_TIME_LIMIT`]
+//! is stopped (SQLite's progress handler) and refused as too broad. What the
+//! person typed is never read as query syntax: each word becomes a quoted
+//! FTS5 string, control characters dropped.
+//!
+//! The thread searches a [`SearchIndex`]: a SQLite database with the log's
+//! `messages` table and its FTS5 index, so the same query and the same
+//! visibility rules serve both stores. The room's log file is one
+//! ([`LogFile`], read-only beside the storage thread; WAL lets it read while
+//! the storage thread commits); a server on Redis keeps another, filled
+//! from the stream (`crate::store::redis`), which the thread also keeps up
+//! to date between searches.
 
 use std::io;
 use std::path::Path;
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use mio::Waker;
 use rusqlite::{named_params, Connection, OpenFlags};
+
+use chat_shared::MessageId;
 
 use super::rows::{message_from_row, visible_params, MESSAGE_COLUMNS, VISIBLE};
 use super::schema::{describe, BUSY_TIMEOUT};
@@ -43,28 +51,46 @@ const SEARCH_NICENESS: libc::c_int = 10;
 /// Most words a search looks for.
 const MAX_SEARCH_WORDS: usize = 16;
 
-/// The search thread, and the queue to it.
-pub(super) struct Searcher {
-    /// To the search thread; `None` once stopped.
-    requests: Option<SyncSender<Request>>,
-    thread: Option<JoinHandle<()>>,
+/// What the search thread searches: a database with the log's `messages`
+/// and `messages_fts` tables, and how it is kept up to date.
+pub(crate) trait SearchIndex: Send + 'static {
+    /// The database.
+    fn connection(&self) -> &Connection;
+
+    /// Brings the index up to date, a bounded step at a time (called
+    /// before each search, and whenever the thread comes back to it).
+    fn catch_up(&mut self) -> IndexState;
+
+    /// The ID of the message in row `row_id`.
+    fn message_id(&self, row_id: u64) -> MessageId;
 }
 
-impl Searcher {
-    /// Opens the log at `path` read-only and starts the search thread; it
-    /// answers through `done` and wakes `waker`.
-    pub fn start(
-        path: &Path,
-        done: SyncSender<Completion>,
-        waker: Arc<Waker>,
-    ) -> io::Result<Searcher> {
-        let connection = Connection::open_with_flags(
+/// Whether an index can be searched yet, and when the thread comes back to
+/// it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum IndexState {
+    /// Complete. The thread waits at most this long for a search before
+    /// catching up again; `None`: only a search wakes it.
+    Ready(Option<Duration>),
+    /// Still being filled: searches are refused as
+    /// [`SearchRefusal::Indexing`]. The thread comes back to fill it after
+    /// this long at most (zero: at once).
+    Filling(Duration),
+}
+
+/// The room's log file, read-only: its trigger keeps its index up to date.
+pub(super) struct LogFile(Connection);
+
+impl LogFile {
+    /// Opens the log at `path` read-only.
+    pub(super) fn open(path: &Path) -> io::Result<LogFile> {
+        Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .and_then(|connection| {
             connection.busy_timeout(BUSY_TIMEOUT)?;
-            Ok(connection)
+            Ok(LogFile(connection))
         })
         .map_err(|e| {
             io::Error::other(format!(
@@ -72,11 +98,43 @@ impl Searcher {
                 path.display(),
                 describe(&e)
             ))
-        })?;
+        })
+    }
+}
+
+impl SearchIndex for LogFile {
+    fn connection(&self) -> &Connection {
+        &self.0
+    }
+
+    fn catch_up(&mut self) -> IndexState {
+        IndexState::Ready(None)
+    }
+
+    fn message_id(&self, row_id: u64) -> MessageId {
+        MessageId::from_sequence(row_id)
+    }
+}
+
+/// The search thread, and the queue to it.
+pub(crate) struct Searcher {
+    /// To the search thread; `None` once stopped.
+    requests: Option<SyncSender<Request>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Searcher {
+    /// Starts the search thread over `index`; it answers through `done` and
+    /// wakes `waker`.
+    pub fn start(
+        index: impl SearchIndex,
+        done: SyncSender<Completion>,
+        waker: Arc<Waker>,
+    ) -> io::Result<Searcher> {
         let (requests, incoming) = mpsc::sync_channel(QUEUED_SEARCHES);
         let thread = std::thread::Builder::new()
             .name("chat-server-search".to_string())
-            .spawn(move || run(&connection, incoming, &done, &waker))?;
+            .spawn(move || run(index, incoming, &done, &waker))?;
         Ok(Searcher {
             requests: Some(requests),
             thread: Some(thread),
@@ -122,15 +180,33 @@ impl Drop for Searcher {
     }
 }
 
-/// The search thread: answers each search in turn.
+/// The search thread: keeps the index up to date and answers each search
+/// in turn, until the queue is closed.
 fn run(
-    connection: &Connection,
+    mut index: impl SearchIndex,
     incoming: Receiver<Request>,
     done: &SyncSender<Completion>,
     waker: &Waker,
 ) {
     lower_priority();
-    for request in incoming {
+    let mut state = index.catch_up();
+    loop {
+        let wait = match state {
+            IndexState::Ready(wait) => wait,
+            IndexState::Filling(wait) => Some(wait),
+        };
+        let received = match wait {
+            None => incoming.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            Some(wait) => incoming.recv_timeout(wait),
+        };
+        let request = match received {
+            Ok(request) => request,
+            Err(RecvTimeoutError::Timeout) => {
+                state = index.catch_up();
+                continue;
+            }
+            Err(RecvTimeoutError::Disconnected) => return,
+        };
         let Request::Search {
             asker,
             words,
@@ -140,12 +216,20 @@ fn run(
         else {
             continue; // only searches are queued here
         };
-        let completion = match search(connection, &words, desk, &scope) {
-            Ok(mut messages) => {
-                messages.reverse();
-                Completion::Found { asker, messages }
-            }
-            Err(why) => Completion::SearchFailed { asker, why },
+        // What was read before the search was asked is in it.
+        state = index.catch_up();
+        let completion = match state {
+            IndexState::Filling(_) => Completion::SearchFailed {
+                asker,
+                why: SearchRefusal::Indexing,
+            },
+            IndexState::Ready(_) => match search(&index, &words, desk, &scope) {
+                Ok(mut messages) => {
+                    messages.reverse();
+                    Completion::Found { asker, messages }
+                }
+                Err(why) => Completion::SearchFailed { asker, why },
+            },
         };
         if done.send(completion).is_err() {
             return;
@@ -170,19 +254,24 @@ fn lower_priority() {
 /// every word of `words`, newest first; stopped after
 /// [`SEARCH_TIME_LIMIT`].
 fn search(
-    connection: &Connection,
+    index: &impl SearchIndex,
     words: &str,
     desk: Option<DeskId>,
     scope: &Scope,
 ) -> Result<Vec<Message>, SearchRefusal> {
     let query = fts_query(words).ok_or(SearchRefusal::BadWords)?;
+    let connection = index.connection();
     let deadline = Instant::now() + SEARCH_TIME_LIMIT;
     let stop_late = move || Instant::now() > deadline;
     let result = connection
         .progress_handler(STEPS_BETWEEN_CLOCK_CHECKS, Some(stop_late))
         .and_then(|()| matching(connection, &query, desk, scope));
     let _ = connection.progress_handler(0, None::<fn() -> bool>);
-    result.map_err(|e| refusal(&e))
+    let mut messages = result.map_err(|e| refusal(&e))?;
+    for message in &mut messages {
+        message.id = index.message_id(message.id.major());
+    }
+    Ok(messages)
 }
 
 fn matching(
@@ -265,5 +354,165 @@ mod tests {
             fts_query(&many).unwrap().matches('"').count(),
             2 * MAX_SEARCH_WORDS
         );
+    }
+}
+
+#[cfg(test)]
+mod index_tests {
+    //! The search over an index of messages kept elsewhere: the same
+    //! visibility as over the log, a bounded index, and searches refused
+    //! while the index fills.
+
+    use super::*;
+    use crate::ids::Asker;
+    use crate::store::sqlite::MessageIndex;
+    use crate::store::DirectTo;
+
+    /// An index whose fill takes `steps_left` more steps, each taken only
+    /// when a search comes (its thread would wait an hour for the next).
+    struct Filling {
+        index: MessageIndex,
+        steps_left: usize,
+    }
+
+    impl SearchIndex for Filling {
+        fn connection(&self) -> &Connection {
+            self.index.connection()
+        }
+
+        fn catch_up(&mut self) -> IndexState {
+            if self.steps_left == 0 {
+                return IndexState::Ready(None);
+            }
+            self.steps_left -= 1;
+            IndexState::Filling(Duration::from_secs(3600))
+        }
+
+        fn message_id(&self, row_id: u64) -> MessageId {
+            MessageId::new(row_id, 7)
+        }
+    }
+
+    fn ready(index: MessageIndex) -> Filling {
+        Filling {
+            index,
+            steps_left: 0,
+        }
+    }
+
+    fn message(n: i64, room: Option<&str>, text: &str) -> (i64, Message) {
+        (n, Message::from_alice(MessageId::ZERO, text, room))
+    }
+
+    fn texts(messages: &[Message]) -> Vec<&str> {
+        messages.iter().map(|m| m.text.as_str()).collect()
+    }
+
+    #[test]
+    fn an_index_shows_each_desk_what_the_log_would() {
+        let (alice, bob, carol) = (DeskId::of("a"), DeskId::of("b"), DeskId::of("c"));
+        let mut index = MessageIndex::open(100).unwrap();
+        let mut direct = message(4, None, "lunch secret");
+        direct.1.direct = Some(DirectTo {
+            to: "bob".to_string(),
+            from_desk: alice,
+            to_desk: bob,
+        });
+        index
+            .add(&[
+                message(1, None, "lunch plans"),
+                message(2, Some("#dev"), "lunch deploy"),
+                message(3, Some("#hr"), "lunch salaries"),
+                direct,
+            ])
+            .unwrap();
+        let index = ready(index);
+        let dev = Scope {
+            main: true,
+            rooms: vec!["#dev".to_string()],
+        };
+        let found = search(&index, "LUNCH", Some(carol), &dev).unwrap();
+        assert_eq!(texts(&found), ["lunch deploy", "lunch plans"]);
+        assert_eq!(found[0].id, MessageId::new(2, 7), "the index names the ID");
+        for desk in [alice, bob] {
+            let found = search(&index, "lunch", Some(desk), &Scope::main()).unwrap();
+            assert_eq!(texts(&found), ["lunch secret", "lunch plans"]);
+        }
+        let hr = Scope {
+            main: false,
+            rooms: vec!["#hr".to_string()],
+        };
+        let found = search(&index, "lunch", Some(bob), &hr).unwrap();
+        assert_eq!(texts(&found), ["lunch salaries"]);
+    }
+
+    #[test]
+    fn an_index_forgets_its_oldest_past_its_bound() {
+        let mut index = MessageIndex::open(3).unwrap();
+        index
+            .add(&[message(1, None, "x first"), message(2, None, "x")])
+            .unwrap();
+        index
+            .add(&[
+                message(3, None, "x"),
+                message(2, None, "x again, not twice"),
+                message(4, None, "x"),
+                message(5, None, "x last"),
+            ])
+            .unwrap();
+        assert_eq!(index.len(), 3);
+        let index = ready(index);
+        let found = search(&index, "x", None, &Scope::main()).unwrap();
+        assert_eq!(texts(&found), ["x last", "x", "x"]);
+        assert!(search(&index, "first", None, &Scope::main())
+            .unwrap()
+            .is_empty());
+    }
+
+    #[test]
+    fn a_search_while_the_index_fills_is_refused_then_answered() {
+        let mut poll = mio::Poll::new().unwrap();
+        let waker = Arc::new(Waker::new(poll.registry(), mio::Token(0)).unwrap());
+        let mut index = MessageIndex::open(10).unwrap();
+        index.add(&[message(1, None, "hello there")]).unwrap();
+        let index = Filling {
+            index,
+            steps_left: 3,
+        };
+        let (done, answers) = mpsc::sync_channel(4);
+        let mut searcher = Searcher::start(index, done, waker).unwrap();
+        let ask = |serial| Request::Search {
+            asker: Asker { conn: 1, serial },
+            words: "hello".to_string(),
+            desk: None,
+            scope: Scope::main(),
+        };
+        // The fill takes a step at start, and one before each search.
+        let answer = |serial| {
+            searcher.submit(ask(serial)).unwrap();
+            answers.recv_timeout(Duration::from_secs(10)).unwrap()
+        };
+        for serial in 1..=2 {
+            assert!(
+                matches!(
+                    answer(serial),
+                    Completion::SearchFailed {
+                        why: SearchRefusal::Indexing,
+                        ..
+                    }
+                ),
+                "search {serial}"
+            );
+        }
+        let found = answer(3);
+        assert!(
+            matches!(&found, Completion::Found { messages, .. } if texts(messages) == ["hello there"]),
+            "{found:?}"
+        );
+        let mut events = mio::Events::with_capacity(4);
+        poll.poll(&mut events, Some(Duration::from_secs(10)))
+            .unwrap();
+        assert!(!events.is_empty(), "the loop is woken");
+        searcher.stop();
     }
 }

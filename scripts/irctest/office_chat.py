@@ -1,0 +1,69 @@
+"""irctest controller for chat-server (the office chat's IRC front door).
+
+irctest (progval/irctest) imports this module with `--controller office_chat`
+when scripts/irctest is on PYTHONPATH; scripts/irctest/run does that. Each
+test starts a fresh server with its room in memory, on the port irctest
+chose, calling itself My.Little.Server (which irctest expects) and without
+joining IRC clients to #main (irctest counts every line after JOIN).
+"""
+
+import os
+import shutil
+from typing import Optional, Set, Type
+
+from irctest.basecontrollers import BaseServerController, DirectoryBasedController
+from irctest.runner import NotImplementedByController
+
+
+class OfficeChatController(BaseServerController, DirectoryBasedController):
+    software_name = "office-chat"
+    supported_sasl_mechanisms: Set[str] = set()
+    supports_sts = False
+
+    def run(
+        self,
+        hostname: str,
+        port: int,
+        *,
+        password: Optional[str],
+        ssl: bool,
+        run_services: bool,
+        faketime: Optional[str],
+        websocket_hostname: Optional[str],
+        websocket_port: Optional[int],
+    ) -> None:
+        if password is not None:
+            raise NotImplementedByController("a server password (PASS logs in to accounts)")
+        if websocket_hostname is not None or websocket_port is not None:
+            raise NotImplementedByController("Websocket")
+        if run_services:
+            raise NotImplementedByController("services")
+        assert self.proc is None
+        self.port = port
+        self.hostname = hostname
+        self.create_config()
+        tls = []
+        if ssl:
+            self.gen_ssl()
+            tls = ["--tls-cert", str(self.pem_path), "--tls-key", str(self.key_path)]
+        faketime_cmd = []
+        if faketime and shutil.which("faketime"):
+            faketime_cmd = ["faketime", "-f", faketime]
+            self.faketime_enabled = True
+        server = os.environ.get("CHAT_SERVER", "chat-server")
+        self.proc = self.execute(
+            [
+                *faketime_cmd,
+                server,
+                "--host", hostname,
+                "--port", str(port),
+                "--db", "none",
+                "--irc-server-name", "My.Little.Server",
+                "--irc-no-main",
+                *tls,
+            ]
+        )
+
+
+def get_irctest_controller_class() -> Type[OfficeChatController]:
+    return OfficeChatController

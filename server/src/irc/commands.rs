@@ -1,0 +1,903 @@
+//! What a registered IRC client sends. Messages and room changes are our
+//! commands, handed to the rules ([`Session::ask`]); what our protocol has
+//! no line for (`NAMES`, `WHO`, `WHOIS`, `MODE`, `AWAY`, `LUSERS`...) is
+//! answered here from the rules' state.
+//!
+//! Nick changes: our desks cannot rename, and neither can an IRC client:
+//! `NICK` to a name someone holds is `433`, to any other `447`.
+
+use chat_shared::name::name_key;
+use chat_shared::room::{check_room, room_key, MAIN_ROOM};
+use chat_shared::{ClientLine, ErrorCode, RoomCommand, ServerLine};
+
+use super::line::{self, Message, Out};
+use super::{caps, history, host_of_conn, prefix_of_conn, Refusal, Session};
+use crate::chat::{Chat, Input};
+use crate::close::AfterLine;
+use crate::effect::Effect;
+use crate::frames::Frame;
+use crate::framing::Context;
+use crate::ids::ConnId;
+use crate::room::{RoomId, MAIN};
+
+/// Most targets of one `PRIVMSG` or `NOTICE` (`TARGMAX`).
+const MAX_TARGETS: usize = 4;
+
+impl Session {
+    /// One line of a registered client.
+    pub(super) fn command(&mut self, message: &Message<'_>, cx: &mut Context<'_>) -> AfterLine {
+        let command = message.command.to_ascii_uppercase();
+        match command.as_str() {
+            "PING" => self.pong(message, cx),
+            "PONG" => {}
+            "CAP" => return self.cap(message, cx),
+            "QUIT" => return self.ask(cx, ClientLine::Quit, |_| None),
+            "NICK" => self.nick_change(message, cx),
+            "USER" | "PASS" | "AUTHENTICATE" => self.reply(cx, "462", &["You may not reregister"]),
+            "JOIN" => return self.join(message, cx),
+            "PART" => return self.part(message, cx),
+            "PRIVMSG" | "NOTICE" => return self.say(message, cx, command == "NOTICE"),
+            "TOPIC" => return self.topic(message, cx),
+            "INVITE" => return self.invite(message, cx),
+            "NAMES" => self.names_command(message, cx),
+            "LIST" => self.list(message, cx),
+            "WHO" => self.who(message, cx),
+            "WHOIS" => self.whois(message, cx),
+            "MODE" => self.mode(message, cx),
+            "AWAY" => self.away(message, cx),
+            "ISON" => self.ison(message, cx),
+            "USERHOST" => self.userhost(message, cx),
+            "LUSERS" => {
+                let mut out = Out::new();
+                self.lusers(&mut out, cx.chat);
+                self.send(cx, out);
+            }
+            "MOTD" => self.reply(cx, "422", &["There is no message of the day"]),
+            "VERSION" => {
+                let server = self.settings.server_name.clone();
+                self.reply(cx, "351", &[super::VERSION, &server, "office chat"]);
+            }
+            "TIME" => {
+                let server = self.settings.server_name.clone();
+                let now = chat_shared::message::timestamp_now();
+                self.reply(cx, "391", &[&server, &now]);
+            }
+            "KICK" => {
+                let channel = message.param(0).unwrap_or("*");
+                self.reply(cx, "482", &[channel, "Nobody is a channel operator here"]);
+            }
+            "CHATHISTORY" => return self.chathistory(message, cx),
+            "OPER" => self.reply(cx, "491", &["This server has no operators"]),
+            // Nobody's past names are kept.
+            "WHOWAS" => match message.param(0).filter(|nick| !nick.is_empty()) {
+                None => self.reply(cx, "461", &["WHOWAS", "Not enough parameters"]),
+                Some(nick) => {
+                    let mut out = Out::new();
+                    self.numeric(
+                        &mut out,
+                        cx.chat,
+                        "406",
+                        &[nick, "There was no such nickname"],
+                    );
+                    self.numeric(&mut out, cx.chat, "369", &[nick, "End of WHOWAS"]);
+                    self.send(cx, out);
+                }
+            },
+            _ => self.reply(cx, "421", &[message.command, "Unknown command"]),
+        }
+        AfterLine::Continue
+    }
+
+    /// `CHATHISTORY LATEST|BEFORE|AFTER|AROUND|BETWEEN target anchor...
+    /// limit`: a replay of the room's log, answered as it comes back.
+    fn chathistory(&self, message: &Message<'_>, cx: &mut Context<'_>) -> AfterLine {
+        let fail = |cx: &mut Context<'_>, code: &str, why: &str| {
+            let mut out = Out::new();
+            let sub = message.param(0).unwrap_or("*");
+            let server = self.settings.server_name.clone();
+            out.text_line("", &server, "FAIL", &["CHATHISTORY", code, sub, why]);
+            self.send(cx, out);
+            AfterLine::Continue
+        };
+        if !self.caps.has(caps::CHATHISTORY) {
+            return fail(cx, "NEED_MORE_PARAMS", "Ask for draft/chathistory first");
+        }
+        let epoch = cx.chat.epoch().to_string();
+        let sub = message.param(0).unwrap_or("").to_ascii_uppercase();
+        let (Some(target), Some(first)) = (message.param(1), message.param(2)) else {
+            return fail(cx, "NEED_MORE_PARAMS", "Missing parameters");
+        };
+        let anchor = |text: &str| history::Anchor::parse(text, &epoch);
+        let (kind, limit) = match (sub.as_str(), message.param(3), message.param(4)) {
+            ("LATEST", Some(limit), _) if first == "*" => (history::Kind::Latest(None), limit),
+            ("LATEST", Some(limit), _) => match anchor(first) {
+                Some(a) => (history::Kind::Latest(Some(a)), limit),
+                None => return fail(cx, "INVALID_PARAMS", "Bad anchor"),
+            },
+            ("BEFORE" | "AFTER" | "AROUND", Some(limit), _) => {
+                let Some(a) = anchor(first) else {
+                    return fail(cx, "INVALID_PARAMS", "Bad anchor");
+                };
+                let kind = match sub.as_str() {
+                    "BEFORE" => history::Kind::Before(a),
+                    "AFTER" => history::Kind::After(a),
+                    _ => history::Kind::Around(a),
+                };
+                (kind, limit)
+            }
+            ("BETWEEN", Some(second), Some(limit)) => match (anchor(first), anchor(second)) {
+                (Some(a), Some(b)) => (history::Kind::Between(a, b), limit),
+                _ => return fail(cx, "INVALID_PARAMS", "Bad anchor"),
+            },
+            ("TARGETS", ..) => return fail(cx, "INVALID_PARAMS", "TARGETS is not kept"),
+            _ => return fail(cx, "INVALID_PARAMS", "Unknown subcommand or missing limit"),
+        };
+        let Ok(limit) = limit.parse::<usize>() else {
+            return fail(cx, "INVALID_PARAMS", "Bad limit");
+        };
+        let room = match self.visible_room(cx.chat, target) {
+            Some(room) if room == MAIN || cx.chat.room(room).contains(self.me) => room,
+            _ if !target.starts_with('#') => {
+                // Direct messages: nothing is served (see the module docs).
+                let out = self.history_batch(cx.chat, target, &[]);
+                self.send(cx, out);
+                return AfterLine::Continue;
+            }
+            _ => return fail(cx, "INVALID_TARGET", "No such channel, or not in it"),
+        };
+        let after = match &kind {
+            history::Kind::After(a) => a.replay_after(),
+            _ => chat_shared::MessageId::from_sequence(0),
+        };
+        let scope = crate::store::Scope {
+            main: room == MAIN,
+            rooms: (room != MAIN)
+                .then(|| cx.chat.room(room).name().to_string())
+                .into_iter()
+                .collect(),
+        };
+        *self.history.borrow_mut() = Some(Box::new(history::Pending {
+            target: target.to_string(),
+            kind,
+            limit: limit.clamp(1, history::MAX_LIMIT),
+            expected: None,
+            seen: 0,
+            found: Vec::new(),
+        }));
+        cx.effects.push(Effect::Ask(crate::store::Request::Replay {
+            asker: cx.from,
+            after,
+            desk: None,
+            scope,
+            budget_bytes: cx.chat.replay_budget(),
+        }));
+        cx.chat.hold_until_answered(self.me, 1);
+        AfterLine::Hold
+    }
+
+    fn nick_change(&self, message: &Message<'_>, cx: &mut Context<'_>) {
+        let Some(nick) = message.param(0).filter(|nick| !nick.is_empty()) else {
+            self.reply(cx, "431", &["No nickname given"]);
+            return;
+        };
+        let own = self.nick(cx.chat).to_string();
+        if name_key(nick) == name_key(&own) {
+            return;
+        }
+        if cx.chat.conn_named(nick).is_some() {
+            self.reply(cx, "433", &[nick, "Nickname is already in use"]);
+        } else {
+            let why = "Names cannot change here; reconnect with the new nick";
+            self.reply(cx, "447", &[nick, why]);
+        }
+    }
+
+    fn join(&mut self, message: &Message<'_>, cx: &mut Context<'_>) -> AfterLine {
+        let Some(list) = message.param(0) else {
+            self.reply(cx, "461", &["JOIN", "Not enough parameters"]);
+            return AfterLine::Continue;
+        };
+        if list == "0" {
+            let rooms: Vec<String> = cx
+                .chat
+                .rooms_of(self.me)
+                .map(|r| r.name().to_string())
+                .collect();
+            let mut after = AfterLine::Continue;
+            for room in rooms {
+                after = self.part_one(cx, &room, after);
+            }
+            if self.shows_main {
+                after = self.part_one(cx, MAIN_ROOM, after);
+            }
+            return after;
+        }
+        let mut after = AfterLine::Continue;
+        for name in list.split(',').filter(|name| !name.is_empty()) {
+            if is_main(name) {
+                if !self.shows_main {
+                    self.shows_main = true;
+                    let out = self.joined(cx.chat, MAIN);
+                    self.send(cx, out);
+                    let history: Vec<Frame> = cx.chat.recent_history(MAIN).cloned().collect();
+                    cx.effects.extend(
+                        history
+                            .into_iter()
+                            .map(|frame| Effect::Send(self.me, frame)),
+                    );
+                }
+                continue;
+            }
+            if !name.starts_with('#') || check_room(name).is_err() {
+                self.reply(cx, "403", &[name, "No such channel"]);
+                continue;
+            }
+            if cx
+                .chat
+                .room_named(name)
+                .is_some_and(|room| cx.chat.room(room).contains(self.me))
+            {
+                continue;
+            }
+            let command = ClientLine::Room(RoomCommand::Join {
+                room: name,
+                private: false,
+            });
+            after = self.ask(cx, command, |code| match code {
+                ErrorCode::NotInvited => Some(Refusal::Numeric("473", name)),
+                ErrorCode::TooManyRooms | ErrorCode::RoomsTooFast => {
+                    Some(Refusal::Numeric("405", name))
+                }
+                ErrorCode::NoSuchRoom | ErrorCode::BadRoom => Some(Refusal::Numeric("403", name)),
+                _ => None,
+            });
+        }
+        after
+    }
+
+    fn part(&mut self, message: &Message<'_>, cx: &mut Context<'_>) -> AfterLine {
+        let Some(list) = message.param(0) else {
+            self.reply(cx, "461", &["PART", "Not enough parameters"]);
+            return AfterLine::Continue;
+        };
+        let mut after = AfterLine::Continue;
+        for name in list.split(',').filter(|name| !name.is_empty()) {
+            after = self.part_one(cx, name, after);
+        }
+        after
+    }
+
+    fn part_one(&mut self, cx: &mut Context<'_>, name: &str, after: AfterLine) -> AfterLine {
+        if is_main(name) {
+            if !self.shows_main {
+                self.reply(cx, "442", &[name, "You're not on that channel"]);
+                return after;
+            }
+            self.shows_main = false;
+            let mut out = Out::new();
+            let me = self.own_prefix(cx.chat);
+            out.line("", &me, "PART", &[MAIN_ROOM]);
+            self.send(cx, out);
+            return after;
+        }
+        let command = ClientLine::Room(RoomCommand::Part { room: name });
+        self.ask(cx, command, |code| match code {
+            ErrorCode::NotInRoom => Some(Refusal::Numeric("442", name)),
+            ErrorCode::NoSuchRoom | ErrorCode::BadRoom => Some(Refusal::Numeric("403", name)),
+            _ => None,
+        })
+    }
+
+    fn say(&mut self, message: &Message<'_>, cx: &mut Context<'_>, notice: bool) -> AfterLine {
+        let Some(targets) = message.param(0).filter(|t| !t.is_empty()) else {
+            if !notice {
+                self.reply(cx, "411", &["No recipient given (PRIVMSG)"]);
+            }
+            return AfterLine::Continue;
+        };
+        let text = message.param(1).unwrap_or("");
+        let Some(text) = our_text(text) else {
+            // A CTCP request other than ACTION: our desks have nothing to
+            // answer it with.
+            return AfterLine::Continue;
+        };
+        if text.trim().is_empty() {
+            if !notice {
+                self.reply(cx, "412", &["No text to send"]);
+            }
+            return AfterLine::Continue;
+        }
+        let mut after = AfterLine::Continue;
+        for target in targets
+            .split(',')
+            .filter(|t| !t.is_empty())
+            .take(MAX_TARGETS)
+        {
+            if target.starts_with('#') {
+                if is_main(target) && !self.shows_main {
+                    if !notice {
+                        self.reply(cx, "404", &[target, "Cannot send to channel"]);
+                    }
+                    continue;
+                }
+                let line = ClientLine::To {
+                    room: target,
+                    text: &text,
+                };
+                after = self.ask(cx, line, |code| match (notice, code) {
+                    (true, _) => Some(Refusal::Silent),
+                    (_, ErrorCode::NoSuchRoom | ErrorCode::BadRoom) => {
+                        Some(Refusal::Numeric("403", target))
+                    }
+                    (_, ErrorCode::NotInRoom) => Some(Refusal::Numeric("404", target)),
+                    _ => None,
+                });
+                continue;
+            }
+            let line = ClientLine::Direct {
+                to: target,
+                text: &text,
+            };
+            after = self.ask(cx, line, |code| match (notice, code) {
+                (true, _) => Some(Refusal::Silent),
+                (_, ErrorCode::NoSuchName) => Some(Refusal::Numeric("401", target)),
+                _ => None,
+            });
+            if !notice {
+                self.tell_away(cx, target);
+            }
+        }
+        after
+    }
+
+    /// `301` when `target` is an IRC client that is away.
+    fn tell_away(&self, cx: &mut Context<'_>, target: &str) {
+        let away = cx
+            .chat
+            .conn_named(target)
+            .and_then(|id| self.settings.people().get(id)?.away.clone());
+        if let Some(away) = away {
+            let name = cx
+                .chat
+                .conn_named(target)
+                .and_then(|id| cx.chat.name_of(id))
+                .unwrap_or(target)
+                .to_string();
+            self.reply(cx, "301", &[&name, &away]);
+        }
+    }
+
+    fn topic(&mut self, message: &Message<'_>, cx: &mut Context<'_>) -> AfterLine {
+        let Some(name) = message.param(0) else {
+            self.reply(cx, "461", &["TOPIC", "Not enough parameters"]);
+            return AfterLine::Continue;
+        };
+        let Some(text) = message.param(1) else {
+            let Some(room) = self.visible_room(cx.chat, name) else {
+                self.reply(cx, "403", &[name, "No such channel"]);
+                return AfterLine::Continue;
+            };
+            let mut out = Out::new();
+            self.topic_numerics(&mut out, cx.chat, room, true);
+            self.send(cx, out);
+            return AfterLine::Continue;
+        };
+        if is_main(name) {
+            let why = "#main has no topic; every other room may have one";
+            self.reply(cx, "482", &[MAIN_ROOM, why]);
+            return AfterLine::Continue;
+        }
+        let text = line::strip_formatting(text);
+        let command = ClientLine::Room(RoomCommand::Topic {
+            room: name,
+            text: Some(&text),
+        });
+        self.ask(cx, command, |code| match code {
+            ErrorCode::NotInRoom => Some(Refusal::Numeric("442", name)),
+            ErrorCode::NoSuchRoom | ErrorCode::BadRoom => Some(Refusal::Numeric("403", name)),
+            _ => None,
+        })
+    }
+
+    fn invite(&mut self, message: &Message<'_>, cx: &mut Context<'_>) -> AfterLine {
+        let (Some(nick), Some(room)) = (message.param(0), message.param(1)) else {
+            self.reply(cx, "461", &["INVITE", "Not enough parameters"]);
+            return AfterLine::Continue;
+        };
+        let start = cx.effects.len();
+        let command = ClientLine::Room(RoomCommand::Invite { room, name: nick });
+        let after = self.ask(cx, command, |code| match code {
+            ErrorCode::NoSuchName => Some(Refusal::Numeric("401", nick)),
+            ErrorCode::NotInRoom => Some(Refusal::Numeric("442", room)),
+            ErrorCode::NoSuchRoom | ErrorCode::BadRoom => Some(Refusal::Numeric("403", room)),
+            _ => None,
+        });
+        let refused = cx.effects[start..]
+            .iter()
+            .any(|effect| matches!(effect, Effect::SendRaw(..) | Effect::Send(..)));
+        if !refused {
+            self.reply(cx, "341", &[nick, room]);
+        }
+        after
+    }
+
+    fn names_command(&self, message: &Message<'_>, cx: &mut Context<'_>) {
+        let mut out = Out::new();
+        match message.param(0) {
+            None => self.numeric(&mut out, cx.chat, "366", &["*", "End of /NAMES list"]),
+            Some(list) => {
+                for name in list.split(',').filter(|name| !name.is_empty()) {
+                    match self.visible_room(cx.chat, name) {
+                        Some(room) => self.names(&mut out, cx.chat, room),
+                        None => {
+                            self.numeric(&mut out, cx.chat, "366", &[name, "End of /NAMES list"])
+                        }
+                    }
+                }
+            }
+        }
+        self.send(cx, out);
+    }
+
+    /// `LIST`: our `/room list`, its `ROOMS` and `ROOM` lines written as
+    /// `321`, `322`... and `323`.
+    fn list(&self, message: &Message<'_>, cx: &mut Context<'_>) {
+        let wanted: Option<Vec<String>> = message
+            .param(0)
+            .map(|list| list.split(',').map(room_key).collect());
+        let start = cx.effects.len();
+        let line = ClientLine::Room(RoomCommand::List);
+        cx.handle(Input::Line(Ok(line)));
+        let answers: Vec<Effect> = cx.effects.drain(start..).collect();
+        let mut out = Out::new();
+        self.numeric(&mut out, cx.chat, "321", &["Channel", "Users  Name"]);
+        for effect in answers {
+            let Effect::Send(_, frame) = effect else {
+                continue;
+            };
+            let Some(Ok(ServerLine::RoomListed(info))) = std::str::from_utf8(&frame)
+                .ok()
+                .map(|line| ServerLine::parse(line.trim_end()))
+            else {
+                continue;
+            };
+            let unwanted = match &wanted {
+                Some(wanted) => !wanted.contains(&room_key(info.room)),
+                // `#main` is listed to those who show it (see --irc-no-main).
+                None => is_main(info.room) && !self.shows_main,
+            };
+            if unwanted {
+                continue;
+            }
+            let count = info.members.to_string();
+            self.numeric(&mut out, cx.chat, "322", &[info.room, &count, info.topic]);
+        }
+        self.numeric(&mut out, cx.chat, "323", &["End of /LIST"]);
+        self.send(cx, out);
+    }
+
+    fn who(&self, message: &Message<'_>, cx: &mut Context<'_>) {
+        let mask = message.param(0).unwrap_or("*");
+        let mut out = Out::new();
+        if mask.starts_with('#') {
+            if let Some(room) = self.visible_room(cx.chat, mask) {
+                let name = cx.chat.room(room).name().to_string();
+                let members: Vec<ConnId> = cx.chat.room(room).members().collect();
+                for id in members {
+                    self.who_reply(&mut out, cx.chat, id, &name);
+                }
+            }
+        } else {
+            let pattern = mask.to_ascii_lowercase();
+            let mut found: Vec<(String, ConnId)> = cx
+                .chat
+                .members_here()
+                .filter(|(_, member)| glob(&pattern, &member.name.to_ascii_lowercase()))
+                .map(|(id, member)| (member.name.clone(), id))
+                .collect();
+            if found.is_empty() {
+                if let Some(id) = cx.chat.conn_named(mask) {
+                    found.push((String::new(), id));
+                }
+            }
+            found.sort();
+            for (_, id) in found {
+                self.who_reply(&mut out, cx.chat, id, "*");
+            }
+        }
+        self.numeric(&mut out, cx.chat, "315", &[mask, "End of WHO list"]);
+        self.send(cx, out);
+    }
+
+    /// One `352` line: connection `id`, seen in `channel` (or `*`).
+    fn who_reply(&self, out: &mut Out, chat: &Chat, id: ConnId, channel: &str) {
+        let Some(member) = chat.member(id) else {
+            return;
+        };
+        let people = self.settings.people();
+        let (user, host) = host_of_conn(&people, Some(id), &member.name);
+        let person = people.get(id);
+        let flags = if person.is_some_and(|p| p.away.is_some()) {
+            "G"
+        } else {
+            "H"
+        };
+        let real = person
+            .map(|p| p.real_name.to_string())
+            .filter(|real| !real.is_empty())
+            .unwrap_or_else(|| member.name.clone());
+        drop(people);
+        let server = self.settings.server_name.clone();
+        let real = format!("0 {real}");
+        self.numeric(
+            out,
+            chat,
+            "352",
+            &[channel, &user, host, &server, &member.name, flags, &real],
+        );
+    }
+
+    fn whois(&self, message: &Message<'_>, cx: &mut Context<'_>) {
+        let Some(target) = message.params.last().copied().filter(|t| !t.is_empty()) else {
+            self.reply(cx, "431", &["No nickname given"]);
+            return;
+        };
+        let mut out = Out::new();
+        let chat = &*cx.chat;
+        let Some((id, member)) = chat
+            .conn_named(target)
+            .and_then(|id| Some((id, chat.member(id)?)))
+        else {
+            self.numeric(&mut out, chat, "401", &[target, "No such nick/channel"]);
+            self.numeric(&mut out, chat, "318", &[target, "End of /WHOIS list"]);
+            self.send(cx, out);
+            return;
+        };
+        let name = member.name.clone();
+        let idle = member.last_said.elapsed().as_secs().to_string();
+        let people = self.settings.people();
+        let (user, host) = host_of_conn(&people, Some(id), &name);
+        let person = people.get(id);
+        let real = person
+            .map(|p| p.real_name.to_string())
+            .filter(|real| !real.is_empty())
+            .unwrap_or_else(|| name.clone());
+        let away = person.and_then(|p| p.away.clone());
+        let since = person.map_or(0, |p| p.since).to_string();
+        drop(people);
+        let server = self.settings.server_name.clone();
+        self.numeric(&mut out, chat, "311", &[&name, &user, host, "*", &real]);
+        let mut rooms: Vec<&str> = vec![MAIN_ROOM];
+        rooms.extend(
+            chat.rooms_of(id)
+                .filter(|room| !room.is_private())
+                .map(|room| room.name()),
+        );
+        self.numeric(&mut out, chat, "319", &[&name, &rooms.join(" ")]);
+        self.numeric(&mut out, chat, "312", &[&name, &server, "office chat"]);
+        if let Some(away) = away {
+            self.numeric(&mut out, chat, "301", &[&name, &away]);
+        }
+        if let Some(account) = chat.account_of(id) {
+            self.numeric(&mut out, chat, "330", &[&name, account, "is logged in as"]);
+        }
+        self.numeric(
+            &mut out,
+            chat,
+            "317",
+            &[&name, &idle, &since, "seconds idle, signon time"],
+        );
+        self.numeric(&mut out, chat, "318", &[&name, "End of /WHOIS list"]);
+        self.send(cx, out);
+    }
+
+    fn mode(&self, message: &Message<'_>, cx: &mut Context<'_>) {
+        let Some(target) = message.param(0) else {
+            self.reply(cx, "461", &["MODE", "Not enough parameters"]);
+            return;
+        };
+        if target.starts_with('#') {
+            let Some(room) = self.visible_room(cx.chat, target) else {
+                self.reply(cx, "403", &[target, "No such channel"]);
+                return;
+            };
+            let name = cx.chat.room(room).name().to_string();
+            match message.param(1) {
+                None => {
+                    let modes = if cx.chat.room(room).is_private() {
+                        "+in"
+                    } else {
+                        "+n"
+                    };
+                    self.reply(cx, "324", &[&name, modes]);
+                }
+                Some("b" | "+b") if message.param(2).is_none() => {
+                    self.reply(cx, "368", &[&name, "End of channel ban list"])
+                }
+                Some("e" | "+e") if message.param(2).is_none() => {
+                    self.reply(cx, "349", &[&name, "End of channel exception list"])
+                }
+                Some("I" | "+I") if message.param(2).is_none() => {
+                    self.reply(cx, "347", &[&name, "End of channel invite list"])
+                }
+                Some(_) => self.reply(cx, "482", &[&name, "Nobody is a channel operator here"]),
+            }
+            return;
+        }
+        let own = self.nick(cx.chat).to_string();
+        if name_key(target) != name_key(&own) {
+            let code = if cx.chat.conn_named(target).is_some() {
+                "502"
+            } else {
+                "401"
+            };
+            let why = if code == "502" {
+                "Can't change mode for other users"
+            } else {
+                "No such nick"
+            };
+            match code {
+                "401" => self.reply(cx, code, &[target, why]),
+                _ => self.reply(cx, code, &[why]),
+            }
+            return;
+        }
+        match message.param(1) {
+            None => self.reply(cx, "221", &["+"]),
+            // Invisible and wallops change nothing here; they are taken.
+            Some(modes) if modes.chars().all(|c| matches!(c, '+' | '-' | 'i' | 'w')) => {
+                let mut out = Out::new();
+                out.line("", &own, "MODE", &[&own, modes]);
+                self.send(cx, out);
+            }
+            Some(_) => self.reply(cx, "501", &["Unknown MODE flag"]),
+        }
+    }
+
+    fn away(&self, message: &Message<'_>, cx: &mut Context<'_>) {
+        let away: Option<Box<str>> = message
+            .param(0)
+            .filter(|text| !text.is_empty())
+            .map(|text| text.chars().take(200).collect::<String>().into());
+        if let Some(person) = self.settings.people().get_mut(self.me) {
+            person.away = away.clone();
+        }
+        match &away {
+            Some(_) => self.reply(cx, "306", &["You have been marked as being away"]),
+            None => self.reply(cx, "305", &["You are no longer marked as being away"]),
+        }
+        // Those who share a room with it and asked hear of it.
+        let me = self.own_prefix(cx.chat);
+        let mut out = Out::new();
+        match &away {
+            Some(text) => out.text_line("", &me, "AWAY", &[text]),
+            None => out.text_line("", &me, "AWAY", &[]),
+        }
+        let frame = Frame::new(out.into_bytes());
+        let mut peers: Vec<ConnId> = cx.chat.room(MAIN).members().collect();
+        for room in cx.chat.rooms_of(self.me) {
+            peers.extend(room.members());
+        }
+        peers.sort_unstable();
+        peers.dedup();
+        let people = self.settings.people();
+        for peer in peers {
+            if peer != self.me && people.get(peer).is_some_and(|p| p.away_notify) {
+                cx.effects.push(Effect::SendRaw(peer, frame.clone()));
+            }
+        }
+    }
+
+    fn ison(&self, message: &Message<'_>, cx: &mut Context<'_>) {
+        let online: Vec<String> = message
+            .params
+            .iter()
+            .flat_map(|param| param.split(' '))
+            .filter_map(|nick| cx.chat.conn_named(nick).and_then(|id| cx.chat.name_of(id)))
+            .map(str::to_string)
+            .collect();
+        self.reply(cx, "303", &[&online.join(" ")]);
+    }
+
+    fn userhost(&self, message: &Message<'_>, cx: &mut Context<'_>) {
+        let people = self.settings.people();
+        let replies: Vec<String> = message
+            .params
+            .iter()
+            .take(5)
+            .filter_map(|nick| {
+                let id = cx.chat.conn_named(nick)?;
+                let name = cx.chat.name_of(id)?;
+                let (user, host) = host_of_conn(&people, Some(id), name);
+                let away = people.get(id).is_some_and(|p| p.away.is_some());
+                Some(format!(
+                    "{name}={}{user}@{host}",
+                    if away { '-' } else { '+' }
+                ))
+            })
+            .collect();
+        drop(people);
+        self.reply(cx, "302", &[&replies.join(" ")]);
+    }
+
+    /// `251`...`255`: how many are here.
+    pub(super) fn lusers(&self, out: &mut Out, chat: &Chat) {
+        let online = chat.online().to_string();
+        let users = format!("There are {online} users and 0 invisible on 1 servers");
+        self.numeric(out, chat, "251", &[&users]);
+        let clients = format!("I have {online} clients and 0 servers");
+        self.numeric(out, chat, "255", &[&clients]);
+        self.numeric(out, chat, "265", &[&online, &online, "Current local users"]);
+        self.numeric(
+            out,
+            chat,
+            "266",
+            &[&online, &online, "Current global users"],
+        );
+    }
+
+    /// The room `name`, if this client may see it.
+    fn visible_room(&self, chat: &Chat, name: &str) -> Option<RoomId> {
+        let room = chat.room_named(name)?;
+        let seen =
+            room == MAIN || !chat.room(room).is_private() || chat.room(room).contains(self.me);
+        seen.then_some(room)
+    }
+
+    /// This client's own `nick!user@host`.
+    pub(super) fn own_prefix(&self, chat: &Chat) -> String {
+        prefix_of_conn(&self.settings.people(), self.me, self.nick(chat))
+    }
+
+    /// What a client that just joined `room` is sent: its `JOIN`, the
+    /// topic, and the names.
+    pub(super) fn joined(&self, chat: &Chat, room: RoomId) -> Out {
+        let mut out = Out::new();
+        let name = chat.room(room).name();
+        out.line("", &self.own_prefix(chat), "JOIN", &[name]);
+        self.topic_numerics(&mut out, chat, room, false);
+        self.names(&mut out, chat, room);
+        out
+    }
+
+    /// `332` and `333` for the room's topic; `331` when it has none and
+    /// `asked` (a `JOIN` says nothing of a missing topic).
+    fn topic_numerics(&self, out: &mut Out, chat: &Chat, room: RoomId, asked: bool) {
+        let name = chat.room(room).name();
+        match chat
+            .room(room)
+            .topic()
+            .filter(|topic| !topic.text.is_empty())
+        {
+            Some(topic) => {
+                self.numeric(out, chat, "332", &[name, &topic.text]);
+                let by = if topic.by.is_empty() {
+                    &self.settings.server_name
+                } else {
+                    &topic.by
+                };
+                let when = unix_seconds(&topic.time).to_string();
+                self.numeric(out, chat, "333", &[name, by, &when]);
+            }
+            None if asked => self.numeric(out, chat, "331", &[name, "No topic is set"]),
+            None => {}
+        }
+    }
+
+    /// `353` lines (each within the line limit) and `366` for `room`.
+    pub(super) fn names(&self, out: &mut Out, chat: &Chat, room: RoomId) {
+        let name = chat.room(room).name();
+        let kind = if chat.room(room).is_private() {
+            "@"
+        } else {
+            "="
+        };
+        let full = self.caps.has(caps::USERHOST_IN_NAMES);
+        let people = self.settings.people();
+        let mut names: Vec<String> = chat
+            .room(room)
+            .members()
+            .filter_map(|id| Some((id, chat.name_of(id)?)))
+            .map(|(id, nick)| match full {
+                true => prefix_of_conn(&people, id, nick),
+                false => nick.to_string(),
+            })
+            .collect();
+        drop(people);
+        names.sort_unstable_by_key(|nick| nick.to_ascii_lowercase());
+        let nick = self.nick(chat);
+        let room_overhead = self.settings.server_name.len() + nick.len() + name.len() + 16;
+        let room_for_names = line::MAX_LINE_BYTES - room_overhead;
+        let mut batch = String::new();
+        for entry in names {
+            if !batch.is_empty() && batch.len() + 1 + entry.len() > room_for_names {
+                self.numeric(out, chat, "353", &[kind, name, &batch]);
+                batch.clear();
+            }
+            if !batch.is_empty() {
+                batch.push(' ');
+            }
+            batch.push_str(&entry);
+        }
+        if !batch.is_empty() {
+            self.numeric(out, chat, "353", &[kind, name, &batch]);
+        }
+        self.numeric(out, chat, "366", &[name, "End of /NAMES list"]);
+    }
+}
+
+/// Whether `name` is `#main`.
+fn is_main(name: &str) -> bool {
+    room_key(name) == room_key(MAIN_ROOM) && name.starts_with('#')
+}
+
+/// An IRC message's text as our desks get it: CTCP ACTION becomes `/me`,
+/// formatting codes go; `None` for another CTCP request, which has no
+/// meaning for our desks.
+pub fn our_text(text: &str) -> Option<String> {
+    if let Some(ctcp) = text.strip_prefix('\x01') {
+        let ctcp = ctcp.strip_suffix('\x01').unwrap_or(ctcp);
+        let action = ctcp.strip_prefix("ACTION ")?;
+        return Some(format!("/me {}", line::strip_formatting(action)));
+    }
+    Some(line::strip_formatting(text))
+}
+
+/// Seconds since the epoch of one of our times (RFC 3339); 0 if unreadable.
+fn unix_seconds(time: &str) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(time).map_or(0, |time| time.timestamp())
+}
+
+/// Whether `text` matches the IRC mask `pattern` (`*` any run, `?` one
+/// character).
+fn glob(pattern: &str, text: &str) -> bool {
+    let (pattern, text): (Vec<char>, Vec<char>) =
+        (pattern.chars().collect(), text.chars().collect());
+    let (mut p, mut t, mut star, mut mark) = (0, 0, None, 0);
+    while t < text.len() {
+        if p < pattern.len() && (pattern[p] == '?' || pattern[p] == text[t]) {
+            p += 1;
+            t += 1;
+        } else if p < pattern.len() && pattern[p] == '*' {
+            star = Some(p);
+            mark = t;
+            p += 1;
+        } else if let Some(at) = star {
+            p = at + 1;
+            mark += 1;
+            t = mark;
+        } else {
+            return false;
+        }
+    }
+    pattern[p..].iter().all(|c| *c == '*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actions_and_formatting_reach_our_desks_as_text() {
+        assert_eq!(
+            our_text("\x01ACTION waves\x01").as_deref(),
+            Some("/me waves")
+        );
+        assert_eq!(our_text("\x02hi\x02").as_deref(), Some("hi"));
+        assert_eq!(our_text("\x01VERSION\x01"), None);
+    }
+
+    #[test]
+    fn masks_match_like_irc_masks() {
+        assert!(glob("cool*", "coolnick"));
+        assert!(glob("c?ol*k", "coolnick"));
+        assert!(glob("*", "x"));
+        assert!(!glob("cool", "coolnick"));
+    }
+
+    #[test]
+    fn topic_times_are_seconds() {
+        assert_eq!(unix_seconds("1970-01-01T00:01:40.000Z"), 100);
+        assert_eq!(unix_seconds("junk"), 0);
+    }
+}
