@@ -150,7 +150,16 @@ impl Drop for Server {
     }
 }
 
-/// The chat-server next to this program, where cargo builds both.
-pub fn beside_this_program() -> io::Result<PathBuf> {
-    Ok(std::env::current_exe()?.with_file_name("chat-server"))
+/// The chat-server to start: `given` (`--server-bin`), else the one next
+/// to this program, where cargo builds both.
+pub fn binary(given: Option<&Path>) -> Result<PathBuf, crate::Error> {
+    match given {
+        Some(bin) => Ok(bin.to_path_buf()),
+        None => std::env::current_exe()
+            .map(|exe| exe.with_file_name("chat-server"))
+            .map_err(|source| crate::Error::Io {
+                context: "finding chat-server next to chat-load".into(),
+                source,
+            }),
+    }
 }

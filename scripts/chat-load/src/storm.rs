@@ -88,13 +88,7 @@ pub struct StormReport {
 pub fn run(config: &Config, plan: &StormPlan) -> Result<Report, Error> {
     let started = Instant::now();
     common::raise_fd_limit(config.clients)?;
-    let bin = match &plan.server_bin {
-        Some(bin) => bin.clone(),
-        None => server::beside_this_program().map_err(|source| Error::Io {
-            context: "finding chat-server next to chat-load".into(),
-            source,
-        })?,
-    };
+    let bin = server::binary(plan.server_bin.as_deref())?;
     let io_error = |context: String| move |source| Error::Io { context, source };
     let mut server = Server::start(&bin, &plan.db, &["--tls"]).map_err(io_error(format!(
         "starting {} --tls on --db {}",
