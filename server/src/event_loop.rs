@@ -49,13 +49,13 @@ use chat_shared::{ErrorCode, Line};
 
 use crate::acceptor::{Acceptor, Door};
 use crate::auth::Gate;
-use crate::chat::{Chat, Settings, SHUTDOWN_REASON};
+use crate::chat::{Chat, Context, Settings, SHUTDOWN_REASON};
 use crate::close::{Close, CloseReason};
 use crate::config::Config;
 use crate::connection::{Arrival, Connection, Limits, Overdue, ReadOutcome};
 use crate::effect::Effect;
 use crate::frames::{self, live_frame_bytes, Frame};
-use crate::framing::{Context, Renderings};
+use crate::framing::Renderings;
 use crate::ids::{Asker, ConnId};
 use crate::log::DroppedLines;
 use crate::outbox::queue_slot_bytes;
