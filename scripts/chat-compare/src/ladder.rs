@@ -95,6 +95,9 @@ pub enum Ladder {
     TlsFanout,
     /// [`Ladder::Saturate`], every desk on TLS, alternating with the plain runs.
     TlsSaturate,
+    /// TLS desks reconnecting at once, three times, against an event server chat-load starts
+    /// and restarts: first, then resuming their sessions, then without their tickets.
+    TlsStorm,
     /// The fanout of [`SCALE_CLIENTS`] on a room whose log is Redis: one server, then two with
     /// the clients spread over both; next to the same fanout on the embedded log.
     Scale,
@@ -135,6 +138,9 @@ pub enum LoadMode {
     Churn,
     /// `restart`: chat-load starts the server, kills it, restarts it, and counts by message ID.
     Restart,
+    /// `storm`: chat-load starts a TLS server, and every client connects at once, three times
+    /// around two restarts.
+    Storm,
 }
 
 impl fmt::Display for LoadMode {
@@ -279,6 +285,15 @@ impl Workload {
             kill_at_secs: Some(kill_at_secs),
             restart_after_secs: Some(down_secs),
             ..Workload::new(Ladder::Restart, LoadMode::Restart, clients, secs)
+        }
+    }
+
+    /// `clients` TLS desks reconnecting at once ([`LoadMode::Storm`]); nothing is sent but a
+    /// `/ping`, and the storms, not a duration, decide its length.
+    fn storm(clients: u32) -> Workload {
+        Workload {
+            senders: 0,
+            ..Workload::new(Ladder::TlsStorm, LoadMode::Storm, clients, 0.0)
         }
     }
 
@@ -455,6 +470,11 @@ pub fn workloads(quick: bool) -> Vec<Workload> {
             RESTART_KILL_AND_DOWN_SECS,
         )
     });
+    list.push(Workload::storm(if quick {
+        QUICK_TLS_IDLE_CLIENTS
+    } else {
+        TLS_IDLE_CLIENTS
+    }));
     list
 }
 
@@ -532,6 +552,7 @@ fn steps_of(workload: &Workload, quick: bool) -> Vec<Step> {
     let mut steps = match ladder {
         // The threads server is the seed's, which has one room.
         Ladder::Restart | Ladder::Rooms => vec![event(RoomLog::File, 1)],
+        Ladder::TlsStorm => vec![event_tls(1)],
         _ if log_cost => (1..=log_cost_runs(quick))
             .flat_map(|run| {
                 [
@@ -646,6 +667,13 @@ mod tests {
             let steps = steps_of(&workload, false);
             let server = |s: &Step| (s.server_mode, s.room_log, s.tls, s.run);
             let event = (ServerMode::Event, RoomLog::File, false, 1);
+            if workload.ladder == Ladder::TlsStorm {
+                assert_eq!(
+                    server(&steps[0]),
+                    (ServerMode::Event, RoomLog::File, true, 1)
+                );
+                continue;
+            }
             assert_eq!(server(&steps[0]), event);
             if !matches!(workload.ladder, Ladder::Restart | Ladder::Rooms) {
                 let threads = (ServerMode::Threads, RoomLog::Memory, false, 1);
@@ -755,9 +783,17 @@ mod tests {
                 "tls-saturate-500-event",
                 "tls-saturate-500-event-2",
                 "tls-saturate-500-event-3",
+                "tls-storm-10000-event",
             ]
         );
-        assert_eq!(ids(true), ["tls-idle-1000-event", "tls-saturate-200-event"]);
+        assert_eq!(
+            ids(true),
+            [
+                "tls-idle-1000-event",
+                "tls-saturate-200-event",
+                "tls-storm-1000-event"
+            ]
+        );
         let all = steps(false);
         let at = |id: &str| all.iter().position(|s| s.id() == id).unwrap();
         assert!(at("saturate-500-event-db-none-2") < at("tls-saturate-500-event-2"));

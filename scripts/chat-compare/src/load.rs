@@ -33,7 +33,7 @@ pub enum LoadTarget<'a> {
         redis_pid: Option<u32>,
         tls: bool,
     },
-    /// The restart step: chat-load starts this server on this log itself.
+    /// The restart and storm steps: chat-load starts this server on this log itself.
     Own { server_bin: &'a Path, db: &'a Path },
 }
 
@@ -55,9 +55,11 @@ pub fn load_args(step: &Step, target: LoadTarget) -> Vec<String> {
         }
     }
     flag(&mut args, "-n", load.clients);
-    flag(&mut args, "-d", load.duration_secs);
+    if load.load_mode != LoadMode::Storm {
+        flag(&mut args, "-d", load.duration_secs);
+    }
     match (load.load_mode, load.rounds) {
-        (LoadMode::Hold, _) => {}
+        (LoadMode::Hold | LoadMode::Storm, _) => {}
         // Every client speaks once a round, so there is no rate to give.
         (LoadMode::Churn, Some(rounds)) => flag(&mut args, "--rounds", rounds),
         _ => {
@@ -65,7 +67,7 @@ pub fn load_args(step: &Step, target: LoadTarget) -> Vec<String> {
             flag(&mut args, "--rate", load.rate_per_sender);
         }
     }
-    if load.load_mode != LoadMode::Hold {
+    if !matches!(load.load_mode, LoadMode::Hold | LoadMode::Storm) {
         flag(&mut args, "--payload", load.payload_bytes);
     }
     if let Some(rooms) = load.rooms {
@@ -137,10 +139,15 @@ pub fn run_load(
         text
     });
     let workload = &step.workload;
+    // A storm connects every client three times.
+    let connects = match workload.load_mode {
+        LoadMode::Storm => 3.0,
+        _ => 1.0,
+    };
     let timeout_secs = workload.duration_secs
         + workload.restart_after_secs.unwrap_or(0.0)
         + LOAD_TIMEOUT_SLACK_SECS
-        + LOAD_TIMEOUT_SECS_PER_CLIENT * f64::from(workload.clients);
+        + connects * LOAD_TIMEOUT_SECS_PER_CLIENT * f64::from(workload.clients);
     let Some(end) = load.wait_for(Duration::from_secs_f64(timeout_secs))? else {
         load.kill();
         let _ = reader.join();

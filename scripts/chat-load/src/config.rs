@@ -70,6 +70,28 @@ const NOT_FOR_RESTART: [&str; 11] = [
 /// Flags of restart mode only.
 const RESTART_ONLY: [&str; 4] = ["server-bin", "db", "kill-at", "restart-after"];
 
+/// Flags storm mode does not take: it starts its own server, speaks TLS
+/// always, and sends nothing but a `/ping`.
+const NOT_FOR_STORM: [&str; 17] = [
+    "addr",
+    "tls",
+    "server-pid",
+    "redis-pid",
+    "slow",
+    "slow-rcvbuf",
+    "lifetime",
+    "rounds",
+    "connect-rate",
+    "source-ips",
+    "senders",
+    "rate",
+    "payload",
+    "duration",
+    "drain",
+    "kill-at",
+    "restart-after",
+];
+
 /// What a run does; see the crate docs for each mode's phases.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -87,6 +109,10 @@ pub enum Mode {
     /// Fanout against a server chat-load starts itself, kills with SIGKILL
     /// mid-run and starts again on the same port and log; clients resume.
     Restart,
+    /// N TLS clients connecting at once to a server chat-load starts
+    /// itself, three times: first, after a restart with their session
+    /// tickets, after another without.
+    Storm,
 }
 
 impl Mode {
@@ -99,6 +125,7 @@ impl Mode {
             Mode::Churn => "churn",
             Mode::Slow => "slow",
             Mode::Restart => "restart",
+            Mode::Storm => "storm",
         }
     }
 
@@ -110,6 +137,7 @@ impl Mode {
             Mode::Churn,
             Mode::Slow,
             Mode::Restart,
+            Mode::Storm,
         ]
         .into_iter()
         .find(|m| m.name() == name)
@@ -177,6 +205,8 @@ pub struct Config {
     pub quiet: bool,
     /// Restart mode's server and its schedule.
     pub restart: Option<RestartPlan>,
+    /// Storm mode's server.
+    pub storm: Option<StormPlan>,
 }
 
 /// What restart mode starts, and when it kills and restarts it.
@@ -191,6 +221,16 @@ pub struct RestartPlan {
     pub kill_at: Duration,
     /// How long it stays down before it is started again.
     pub restart_after: Duration,
+}
+
+/// What storm mode starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StormPlan {
+    /// The chat-server binary; `None`: the one next to chat-load.
+    pub server_bin: Option<PathBuf>,
+    /// The room's log the server keeps (`--db`); its certificate and ticket
+    /// keys are kept beside it, so they survive the restarts.
+    pub db: PathBuf,
 }
 
 /// A bad command line: printed as one line, then the usage, exit 2.
@@ -329,13 +369,13 @@ fn options() -> Options {
     opts.optopt(
         "",
         "server-bin",
-        "restart: the chat-server to start (default: the one next to chat-load)",
+        "restart, storm: the chat-server to start (default: the one next to chat-load)",
         "PATH",
     );
     opts.optopt(
         "",
         "db",
-        "restart: the room's log file the server keeps (its --db; required, never none; kept after the run)",
+        "restart, storm: the room's log file the server keeps (its --db; required, never none; kept after the run)",
         "PATH",
     );
     opts.optopt(
@@ -387,6 +427,12 @@ Load generator for chat-server, loopback targets only. MODE is one of:
            --restart-after; clients reconnect and /resume. The truth is the
            log, read back at the end: reports messages lost, duplicated and
            out of order after resume, and how long clients were away
+  storm    N TLS clients connect at once (each sends /ping) to a chat-server
+           --tls it starts itself (127.0.0.1, a free port, --db PATH, the
+           certificate and ticket keys kept beside it), three times: first;
+           after a restart, offering their session tickets; after another,
+           without them. Per storm: handshakes, how many resumed, handshake
+           p50/p99, the server's CPU and chat-load's own
 
 Exit status: 0 when the run completed (whatever the delivery), 1 when the
 tool failed, 2 on a bad command line or a non-loopback address.";
@@ -405,22 +451,29 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Config, UsageError> {
     let mode = match matches.free.as_slice() {
         [] => {
             return Err(invalid(
-                "missing MODE (hold, fanout, connect, churn, slow or restart)",
+                "missing MODE (hold, fanout, connect, churn, slow, restart or storm)",
             ))
         }
         [word] => Mode::from_name(word).ok_or_else(|| invalid(format!("unknown mode '{word}'")))?,
         [_, extra, ..] => return Err(invalid(format!("unexpected argument '{extra}'"))),
     };
-    let (misplaced, applies_to) = if mode == Mode::Restart {
-        (&NOT_FOR_RESTART[..], "modes that load a running server")
-    } else {
-        (&RESTART_ONLY[..], "restart mode")
+    let present = |flags: &[&'static str]| flags.iter().copied().find(|f| matches.opt_present(f));
+    let misplaced = match mode {
+        Mode::Restart => present(&NOT_FOR_RESTART)
+            .map(|flag| format!("--{flag} only applies to modes that load a running server")),
+        Mode::Storm => {
+            present(&NOT_FOR_STORM).map(|flag| format!("--{flag} does not apply to storm mode"))
+        }
+        _ => present(&RESTART_ONLY).map(|flag| match flag {
+            "server-bin" | "db" => format!("--{flag} only applies to restart and storm modes"),
+            _ => format!("--{flag} only applies to restart mode"),
+        }),
     };
-    if let Some(flag) = misplaced.iter().find(|flag| matches.opt_present(flag)) {
-        return Err(invalid(format!("--{flag} only applies to {applies_to}")));
+    if let Some(why) = misplaced {
+        return Err(invalid(why));
     }
 
-    let (addr_text, addrs) = if mode == Mode::Restart {
+    let (addr_text, addrs) = if matches!(mode, Mode::Restart | Mode::Storm) {
         let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
         (addr.to_string(), vec![addr])
     } else {
@@ -439,7 +492,7 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Config, UsageError> {
         (text, addrs)
     };
     let addr = addrs[0];
-    let tls = matches.opt_present("tls");
+    let tls = matches.opt_present("tls") || mode == Mode::Storm;
     if tls && mode == Mode::Slow {
         return Err(invalid(
             "--tls does not apply to slow mode: a client that never reads never finishes its handshake",
@@ -477,7 +530,7 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Config, UsageError> {
 
     let readers = clients - slow_clients;
     let senders = match mode {
-        Mode::Hold | Mode::Connect => {
+        Mode::Hold | Mode::Connect | Mode::Storm => {
             if matches.opt_present("senders") || matches.opt_present("rate") {
                 return Err(invalid(format!(
                     "--senders and --rate do not apply to {} mode",
@@ -578,6 +631,17 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Config, UsageError> {
     } else {
         None
     };
+    let storm = if mode == Mode::Storm {
+        if clients > CONNECTIONS_PER_SOURCE_IP {
+            return Err(invalid(format!(
+                "storm connects from one source address: --clients at most {CONNECTIONS_PER_SOURCE_IP}"
+            )));
+        }
+        let (server_bin, db) = own_server(&matches, "storm")?;
+        Some(StormPlan { server_bin, db })
+    } else {
+        None
+    };
 
     Ok(Config {
         mode,
@@ -611,6 +675,7 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Config, UsageError> {
         json: matches.opt_present("json"),
         quiet: matches.opt_present("quiet"),
         restart,
+        storm,
     })
 }
 
@@ -618,21 +683,7 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Config, UsageError> {
 /// server's default under the user's home, never `none`, which would forget
 /// the room at the kill), and the kill falls inside the measured phase.
 fn restart_plan(matches: &getopts::Matches, duration: Duration) -> Result<RestartPlan, UsageError> {
-    let db = match matches.opt_str("db").as_deref() {
-        None => return Err(invalid(
-            "restart needs --db PATH: a file for the room's log, which the run writes and keeps",
-        )),
-        Some("") | Some("none") => {
-            return Err(invalid(
-                "restart needs a durable log: --db must be a file path, not none",
-            ))
-        }
-        Some(path) => PathBuf::from(path),
-    };
-    let server_bin = match matches.opt_str("server-bin") {
-        Some(path) if path.is_empty() => return Err(invalid("--server-bin wants a path")),
-        other => other.map(PathBuf::from),
-    };
+    let (server_bin, db) = own_server(matches, "restart")?;
     let kill_at_secs: f64 = number(matches, "kill-at", duration.as_secs_f64() / 2.0)?;
     if !(kill_at_secs > 0.0 && kill_at_secs < duration.as_secs_f64()) {
         return Err(invalid(
@@ -651,6 +702,34 @@ fn restart_plan(matches: &getopts::Matches, duration: Duration) -> Result<Restar
         kill_at: Duration::from_secs_f64(kill_at_secs),
         restart_after: Duration::from_secs_f64(restart_after_secs),
     })
+}
+
+/// `--server-bin` and `--db` of a mode that starts its own server: the log
+/// is a file the run may write (never the server's default under the
+/// user's home, never `none`, which would forget the room, and the TLS
+/// files with it, at a restart).
+fn own_server(
+    matches: &getopts::Matches,
+    mode: &str,
+) -> Result<(Option<PathBuf>, PathBuf), UsageError> {
+    let db = match matches.opt_str("db").as_deref() {
+        None => {
+            return Err(invalid(format!(
+                "{mode} needs --db PATH: a file for the room's log, which the run writes and keeps"
+            )))
+        }
+        Some("") | Some("none") => {
+            return Err(invalid(format!(
+                "{mode} needs a durable log: --db must be a file path, not none"
+            )))
+        }
+        Some(path) => PathBuf::from(path),
+    };
+    let server_bin = match matches.opt_str("server-bin") {
+        Some(path) if path.is_empty() => return Err(invalid("--server-bin wants a path")),
+        other => other.map(PathBuf::from),
+    };
+    Ok((server_bin, db))
 }
 
 /// `--rounds`: churn mode only, and not with the flags of lifetime churn,
@@ -944,10 +1023,38 @@ mod tests {
         let err = parse_args(&["fanout", "--db", "x"]).unwrap_err();
         assert!(
             err.to_string()
-                .contains("--db only applies to restart mode"),
+                .contains("--db only applies to restart and storm modes"),
             "{err}"
         );
         assert!(parse_args(&["hold", "--kill-at", "1"]).is_err());
+    }
+
+    #[test]
+    fn storm_starts_its_own_tls_server_on_a_kept_log() {
+        let config = parse_args(&["storm", "-n", "500", "--db", "/tmp/s.db"]).unwrap();
+        assert_eq!(config.mode, Mode::Storm);
+        assert!(config.tls, "a storm is TLS by nature");
+        let plan = config.storm.unwrap();
+        assert_eq!(plan.db, PathBuf::from("/tmp/s.db"));
+        assert_eq!(plan.server_bin, None);
+        let err = parse_args(&["storm"]).unwrap_err();
+        assert!(err.to_string().contains("storm needs --db"), "{err}");
+        assert!(parse_args(&["storm", "--db", "none"]).is_err());
+        for flag in [
+            ["--tls", ""],
+            ["--addr", "127.0.0.1:1"],
+            ["--rate", "2"],
+            ["--kill-at", "1"],
+        ] {
+            let mut args = vec!["storm", "--db", "x"];
+            args.extend(flag.iter().filter(|a| !a.is_empty()));
+            let err = parse_args(&args).unwrap_err();
+            assert!(
+                err.to_string().contains("does not apply to storm"),
+                "{args:?}: {err}"
+            );
+        }
+        assert!(parse_args(&["storm", "--db", "x", "-n", "30000"]).is_err());
     }
 
     #[test]

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use chat_shared::{ClientLine, Line, LineReader, DEFAULT_MAX_LINE_BYTES};
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
-use rustls::{ClientConfig, ClientConnection};
+use rustls::{ClientConfig, ClientConnection, HandshakeKind};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use crate::marker::Marker;
@@ -122,6 +122,12 @@ impl Conn {
         self.tls
             .as_ref()
             .is_some_and(|session| session.is_handshaking())
+    }
+
+    /// With TLS, once the handshake is done: whether it was a full one or
+    /// resumed a session.
+    pub fn handshake_kind(&self) -> Option<HandshakeKind> {
+        self.tls.as_ref()?.handshake_kind()
     }
 
     /// Checks a connecting socket after an event; once established, the

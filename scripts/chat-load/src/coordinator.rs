@@ -534,6 +534,7 @@ fn build_report(
             in_room: total.in_room,
             foreign_deliveries: total.foreign_deliveries,
         }),
+        storm: None,
         connect_latency_us: if plan.connect_storm {
             stats::summarize(&total.connect_latency)
         } else {

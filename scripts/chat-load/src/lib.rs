@@ -32,10 +32,17 @@
 //! cargo run --release -p chat-load -- fanout --addr 127.0.0.1:P1,127.0.0.1:P2 -n 1000 --server-pid PID1,PID2 --redis-pid RPID
 //! cargo build --release -p chat-server   # restart starts the one next to chat-load
 //! cargo run --release -p chat-load -- restart --db /tmp/restart.db -n 500 --senders 20 --rate 4 -d 10 --kill-at 5
+//! cargo run --release -p chat-load -- storm --db /tmp/storm/room.db -n 10000
 //! ```
 //!
-//! Modes: `hold`, `fanout`, `connect`, `churn`, `slow`, `restart` (see
-//! `--help`).
+//! Modes: `hold`, `fanout`, `connect`, `churn`, `slow`, `restart`, `storm`
+//! (see `--help`).
+//!
+//! `storm` is about TLS handshakes: it starts chat-server `--tls` itself,
+//! and N clients connect at once three times: first, after a restart with
+//! the session tickets they were given, after another without; each
+//! storm's handshake p50/p99, resumed count, and the CPU of the server and
+//! of chat-load (see [`storm`]).
 //!
 //! `--tls`: every client speaks TLS (see [`tls`]). `--addr A,B,...`: the
 //! clients are spread over several servers round robin. Every run but
@@ -68,7 +75,7 @@
 //!
 //! # Layout
 //!
-//! - [`run`] (here): which of the two drivers below a mode runs on.
+//! - [`run`] (here): which of the drivers below a mode runs on.
 //! - [`config`]: flags, defaults, the loopback check.
 //! - [`modes`]: what each mode asks of each client index.
 //! - [`conn`]: one client connection, plain or TLS, the engine both drivers
@@ -77,7 +84,9 @@
 //!   merging of results, and the mio event loops that own the clients.
 //! - [`restart`]: the restart scenario, on its own loop; [`server`] starts,
 //!   kills and restarts chat-server for it; [`ledger`] does its accounting.
-//! - [`common`]: what both drivers share: the run's id, the fd limit, the
+//! - [`storm`]: the handshake storms, on loops of their own over [`conn`],
+//!   against a server [`server`] starts and restarts.
+//! - [`common`]: what the drivers share: the run's id, the fd limit, the
 //!   phases' time limits, the send schedule, progress on stderr.
 //! - [`marker`]: message texts with markers; classifying received lines.
 //! - [`stats`]: latency histograms and /proc sampling.
@@ -96,19 +105,24 @@ pub mod report;
 pub mod restart;
 pub mod server;
 pub mod stats;
+pub mod storm;
 pub mod tls;
 pub mod worker;
 
 pub use config::{parse_args, usage, Config, Mode, UsageError};
 pub use report::Report;
 
-/// Runs one load test as `config` describes: the restart scenario, or one
-/// of the modes that load a server someone else started.
+/// Runs one load test as `config` describes: the restart scenario, the
+/// handshake storms, or one of the modes that load a server someone else
+/// started.
 pub fn run(config: &Config) -> Result<Report, Error> {
-    match &config.restart {
-        Some(plan) => restart::run(config, plan),
-        None => coordinator::run(config),
+    if let Some(plan) = &config.restart {
+        return restart::run(config, plan);
     }
+    if let Some(plan) = &config.storm {
+        return storm::run(config, plan);
+    }
+    coordinator::run(config)
 }
 
 /// Why a run could not be carried out (as opposed to a poor result, which is

@@ -78,6 +78,9 @@ pub struct Report {
     /// whether each client got its room's messages only.
     #[serde(default)]
     pub rooms: Option<RoomsReport>,
+    /// Storm mode (an addition to the original schema).
+    #[serde(default)]
+    pub storm: Option<crate::storm::StormReport>,
     /// Connect mode: connect() to established, microseconds.
     pub connect_latency_us: Option<LatencySummary>,
     /// With `--server-pid` (the first one given).
@@ -380,6 +383,11 @@ impl Report {
                 self.messages_sent
             ));
         }
+        if let Some(storm) = &self.storm {
+            for round in &storm.rounds {
+                line(storm_inline(round));
+            }
+        }
         let servers = if self.servers.is_empty() {
             self.server.iter().collect::<Vec<_>>()
         } else {
@@ -475,6 +483,27 @@ fn rss_curve_inline(curve: &RssCurve) -> String {
         curve.growth_kb(),
         curve.first[0].0
     )
+}
+
+/// `storm resumed: 10000 handshakes (10000 resumed), ...`.
+fn storm_inline(round: &crate::storm::StormRound) -> String {
+    let mut text = format!(
+        "  storm {}: {} of {} handshakes ({} resumed), {} answered, {} failed{}; server CPU {:.2} s, chat-load CPU {:.2} s, {:.2} s wall",
+        round.name,
+        round.handshakes,
+        round.clients,
+        round.resumed,
+        round.answered,
+        round.failures.values().sum::<u64>(),
+        errors_inline(&round.failures),
+        round.server_cpu_secs,
+        round.load_cpu_secs,
+        round.wall_secs,
+    );
+    if let Some(lat) = &round.handshake_us {
+        let _ = write!(text, "\n    handshake {}", latency_inline(lat));
+    }
+    text
 }
 
 fn latency_inline(lat: &LatencySummary) -> String {

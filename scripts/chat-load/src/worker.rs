@@ -47,7 +47,7 @@ use crate::tls;
 /// Connects in flight per worker. Past the server's accept backlog extra SYNs
 /// are dropped and retried a second later, which would only show up as
 /// tool-made connect latency.
-const MAX_PENDING_CONNECTS: usize = 512;
+pub(crate) const MAX_PENDING_CONNECTS: usize = 512;
 
 /// Longest a churn client keeps reading after it decides to leave, waiting
 /// for messages already in flight to it.

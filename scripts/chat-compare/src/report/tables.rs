@@ -6,6 +6,7 @@
 use std::fmt::Write as _;
 
 use chat_load::report::RestartReport;
+use chat_load::storm::StormRound;
 
 use super::cells::NOT_AVAILABLE;
 use super::cells::{alive_text, connected_text, mib, ms, or_na, pair, percent, rate, ratio, two};
@@ -307,6 +308,56 @@ pub fn tls_table(results: &[StepResult]) -> String {
     markdown(&headers, rows.into_iter())
 }
 
+/// The handshake storms, one row each: first, resumed after a restart, full after another.
+pub fn storm_table(results: &[StepResult]) -> String {
+    let Some(step) = results
+        .iter()
+        .find(|r| r.step.workload.ladder == Ladder::TlsStorm)
+    else {
+        return String::new();
+    };
+    let rounds = step.storm_rounds();
+    if rounds.is_empty() {
+        return format!(
+            "\nHandshake storms: {}\n",
+            step.failure.as_deref().unwrap_or("no figures")
+        );
+    }
+    let columns: &[Column<StormRound>] = &[
+        ("storm", |r| {
+            match r.name.as_str() {
+                "first" => "first: a fresh server",
+                "resumed" => "resumed: after a restart, with tickets",
+                "full" => "full: after a restart, without",
+                other => other,
+            }
+            .to_string()
+        }),
+        ("handshakes (resumed) / clients", |r| {
+            format!("{} ({}) / {}", r.handshakes, r.resumed, r.clients)
+        }),
+        ("failed", |r| r.failures.values().sum::<u64>().to_string()),
+        ("handshake p50 / p99 ms", |r| {
+            let at = |p: fn(&chat_load::stats::LatencySummary) -> u64| {
+                or_na(r.handshake_us.as_ref().map(|h| ms(p(h) as f64)))
+            };
+            format!("{} / {}", at(|h| h.p50), at(|h| h.p99))
+        }),
+        ("server CPU s (µs per handshake)", |r| {
+            let per = (r.handshakes > 0).then(|| r.server_cpu_secs * 1e6 / r.handshakes as f64);
+            format!(
+                "{} ({})",
+                two(r.server_cpu_secs),
+                or_na(per.map(|us| format!("{us:.0}")))
+            )
+        }),
+        ("chat-load CPU s", |r| two(r.load_cpu_secs)),
+        ("wall s", |r| two(r.wall_secs)),
+        ("server peak RSS MiB", |r| mib(r.server_rss_peak_kb as f64)),
+    ];
+    format!("\n{}", table(columns, rounds))
+}
+
 /// A cell of a scale-out row: "failed" for a step without figures.
 fn scale_cell(r: &StepResult, text: Option<String>) -> String {
     if r.load().is_none() {
@@ -503,9 +554,11 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::model::tests::{churn_fixture, fixture, fixture_run, restart_fixture};
+    use crate::model::tests::{
+        churn_fixture, fixture, fixture_run, restart_fixture, storm_fixture,
+    };
     use crate::report::cells::progress_summary;
-    use crate::report::targets::tests::{log_cost_results, tls_idle, tls_saturation};
+    use crate::report::targets::tests::{log_cost_results, tls_idle, tls_runs};
 
     #[test]
     fn fanout_row_shows_both_modes_and_ratio() {
@@ -665,9 +718,30 @@ mod tests {
 
     #[test]
     fn tls_table_has_the_idle_room_and_the_cpu_target() {
-        let table = tls_table(&tls_saturation(1.5));
+        let table = tls_table(&tls_runs(1.5, 1.0));
         assert!(table.contains("CPU µs per delivery"), "{table}");
-        assert!(table.contains("≤ 1.5×"), "{table}");
+        assert!(table.contains("≤ 1.3×"), "{table}");
+        assert!(table.contains("≤ 1.2×"), "{table}");
         assert!(tls_table(&tls_idle(91_000, 10_000)).contains("88.9"));
+    }
+
+    #[test]
+    fn storm_table_has_a_row_per_storm_with_cpu_per_handshake() {
+        let table = storm_table(&[storm_fixture(10_000, 218_000)]);
+        let row = |storm: &str| table.lines().find(|l| l.contains(storm)).unwrap_or("");
+        assert!(
+            row("resumed: after a restart")
+                .contains("| 10000 (10000) / 10000 | 0 | 109 / 218 | 1.20 (120) |"),
+            "{table}"
+        );
+        assert!(
+            row("first: a fresh server").contains("| 10000 (0) / 10000 |"),
+            "{table}"
+        );
+        assert!(
+            row("full: after a restart").contains("145 / 290"),
+            "{table}"
+        );
+        assert_eq!(storm_table(&[]), "");
     }
 }
