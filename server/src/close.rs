@@ -55,7 +55,7 @@ pub enum CloseReason {
     Answered(u16),
     /// A browser desk's WebSocket ended: closed by the desk, or refused
     /// for breaking a rule.
-    Socket(crate::web::SocketEnd),
+    Socket(SocketEnd),
 }
 
 impl fmt::Display for CloseReason {
@@ -88,10 +88,8 @@ impl fmt::Display for CloseReason {
             CloseReason::Revoked => f.write_str("account removed"),
             CloseReason::RoomLinkDown => f.write_str("room's link down, name not claimed"),
             CloseReason::Answered(status) => write!(f, "HTTP request answered ({status})"),
-            CloseReason::Socket(crate::web::SocketEnd::Closed) => {
-                f.write_str("WebSocket closed by peer")
-            }
-            CloseReason::Socket(crate::web::SocketEnd::Refused { code, reason }) => {
+            CloseReason::Socket(SocketEnd::Closed) => f.write_str("WebSocket closed by peer"),
+            CloseReason::Socket(SocketEnd::Refused { code, reason }) => {
                 write!(f, "WebSocket refused ({code}: {reason})")
             }
         }
@@ -121,4 +119,18 @@ pub enum AfterLine {
     /// Keep the lines after this one until the caller reads again (the
     /// peer's name is being claimed on other servers).
     Hold,
+}
+
+/// Why a browser desk's socket ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SocketEnd {
+    /// The desk closed it (its close frame was answered).
+    Closed,
+    /// It broke a rule: the close frame sent says which (`code`, `reason`).
+    Refused {
+        /// The RFC 6455 status code sent.
+        code: u16,
+        /// The reason sent with it.
+        reason: &'static str,
+    },
 }

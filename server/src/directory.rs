@@ -494,6 +494,14 @@ impl Directory {
         })
     }
 
+    /// The desks on the other servers: name, desk, when each last said
+    /// anything.
+    pub fn remote_people(&self) -> impl Iterator<Item = (&str, DeskId, Instant)> {
+        self.remote
+            .values()
+            .map(|r| (r.name.as_str(), r.desk, r.last_said))
+    }
+
     /// Who is on the other servers, as read at start.
     pub fn set_remote(&mut self, members: Vec<RemoteMember>) {
         for member in members {

@@ -25,19 +25,16 @@
 //! not once per connection ([`Renderings`]). A new dialect is a variant
 //! here with an arm in each of those.
 
-use std::net::SocketAddr;
 use std::ops::ControlFlow;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chat_shared::seed::{self, FRAME_END};
 use chat_shared::{ClientLine, Line, LineReader, ServerLine};
 
-use crate::chat::{Chat, Input};
+use crate::chat::{Chat, Context, Input};
 use crate::close::{AfterLine, CloseReason};
-use crate::effect::Effect;
 use crate::frames::Frame;
-use crate::ids::Asker;
 use crate::irc;
 use crate::web::{self, SocketReader};
 
@@ -62,20 +59,6 @@ pub enum Dialect {
     Http(Box<web::Request>),
     /// A browser desk: our protocol in WebSocket text messages.
     WebDesk,
-}
-
-/// What one line from a peer goes to the rules with.
-pub struct Context<'a> {
-    /// The rules.
-    pub chat: &'a mut Chat,
-    /// Who sent it.
-    pub from: Asker,
-    /// Where from.
-    pub peer: SocketAddr,
-    /// When it was read.
-    pub now: Instant,
-    /// Where the rules put what it causes.
-    pub effects: &'a mut Vec<Effect>,
 }
 
 /// Which connections share a broadcast's rendering: those whose dialect
@@ -190,14 +173,6 @@ impl Dialect {
             self,
             Dialect::Undecided | Dialect::Desk | Dialect::Seed | Dialect::WebDesk
         )
-    }
-}
-
-impl Context<'_> {
-    /// Hands `input` from this connection to the rules.
-    pub fn handle(&mut self, input: Input<'_>) -> AfterLine {
-        self.chat
-            .handle(self.from, self.peer, self.now, input, self.effects)
     }
 }
 
@@ -441,8 +416,12 @@ impl<'a> Renderings<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Instant;
+
     use crate::chat::Settings;
+    use crate::effect::Effect;
     use crate::frames::encode;
+    use crate::ids::Asker;
 
     /// Which dialect, as a word the tests compare.
     fn kind(dialect: &Dialect) -> &'static str {

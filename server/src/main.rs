@@ -4,7 +4,10 @@
 use std::process::ExitCode;
 
 use chat_server::config::{parse_args, Command, Config, Db, Mode, UserAction};
-use chat_server::store::accounts::{self, Missing};
+use chat_server::store::{
+    self,
+    accounts::{self, Missing},
+};
 use chat_server::{listener, log, threads, Server};
 
 fn main() -> ExitCode {
@@ -115,7 +118,7 @@ fn user(action: &UserAction, db: &Db, warnings: &[String]) -> std::io::Result<()
         UserAction::Add(_) => Missing::Create,
         UserAction::Remove(_) | UserAction::List => Missing::Refuse,
     };
-    let mut book = accounts::open_book(db, missing)?;
+    let mut book = store::open_book(db, missing)?;
     match action {
         UserAction::Add(name) => {
             let token = accounts::add(book.as_mut(), name)?;

@@ -20,12 +20,12 @@ use std::time::Instant;
 
 use chat_shared::LineReader;
 
-use crate::chat::{Chat, Settings, SHUTDOWN_REASON};
+use crate::chat::{Chat, Context, Settings, SHUTDOWN_REASON};
 use crate::close::AfterLine;
 use crate::config::Config;
 use crate::effect::Effect;
 use crate::frames;
-use crate::framing::{Context, Dialect};
+use crate::framing::Dialect;
 use crate::ids::{Asker, ConnId};
 use crate::listener;
 use crate::rate::TokenBucket;

@@ -95,9 +95,15 @@ pub enum Ladder {
     TlsFanout,
     /// [`Ladder::Saturate`], every desk on TLS, alternating with the plain runs.
     TlsSaturate,
+    /// TLS desks reconnecting at once, three times, against an event server chat-load starts
+    /// and restarts: first, then resuming their sessions, then without their tickets.
+    TlsStorm,
     /// The fanout of [`SCALE_CLIENTS`] on a room whose log is Redis: one server, then two with
     /// the clients spread over both; next to the same fanout on the embedded log.
     Scale,
+    /// [`Ladder::Fanout`]'s target room spread over many small rooms (`chat-load --rooms`), the
+    /// senders spread with them: what a room costs.
+    Rooms,
     /// The fanout with IRC desks, browser desks and IRC desks mixed with ours, next to ours
     /// (event only): what a desk of another dialect costs ([`Desks`]).
     Dialects,
@@ -181,6 +187,9 @@ pub enum LoadMode {
     Churn,
     /// `restart`: chat-load starts the server, kills it, restarts it, and counts by message ID.
     Restart,
+    /// `storm`: chat-load starts a TLS server, and every client connects at once, three times
+    /// around two restarts.
+    Storm,
 }
 
 impl fmt::Display for LoadMode {
@@ -252,6 +261,9 @@ pub struct Workload {
     pub restart_after_secs: Option<f64>,
     /// Measured phase length handed to `chat-load -d` (churn: its upper bound).
     pub duration_secs: f64,
+    /// Rooms the clients are spread over (`chat-load --rooms`); `None`: all in `#main`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rooms: Option<u32>,
     /// Which desks the clients are (ours but in the dialect rows; written only when not
     /// ours, so that the records of earlier runs read and write back as they were).
     #[serde(default, skip_serializing_if = "Desks::is_ours")]
@@ -273,6 +285,7 @@ impl Workload {
             kill_at_secs: None,
             restart_after_secs: None,
             duration_secs,
+            rooms: None,
             desks: Desks::Ours,
         }
     }
@@ -291,6 +304,14 @@ impl Workload {
             senders,
             rate_per_sender: total_rate / f64::from(senders),
             ..Workload::new(ladder, LoadMode::Fanout, clients, duration_secs)
+        }
+    }
+
+    /// [`Workload::broadcast`] with the clients, and so the senders, spread over `rooms` rooms.
+    fn in_rooms(clients: u32, rooms: u32, total_rate: f64, duration_secs: f64) -> Workload {
+        Workload {
+            rooms: Some(rooms),
+            ..Workload::broadcast(Ladder::Rooms, clients, total_rate, duration_secs)
         }
     }
 
@@ -318,6 +339,15 @@ impl Workload {
             kill_at_secs: Some(kill_at_secs),
             restart_after_secs: Some(down_secs),
             ..Workload::new(Ladder::Restart, LoadMode::Restart, clients, secs)
+        }
+    }
+
+    /// `clients` TLS desks reconnecting at once ([`LoadMode::Storm`]); nothing is sent but a
+    /// `/ping`, and the storms, not a duration, decide its length.
+    fn storm(clients: u32) -> Workload {
+        Workload {
+            senders: 0,
+            ..Workload::new(Ladder::TlsStorm, LoadMode::Storm, clients, 0.0)
         }
     }
 
@@ -480,6 +510,16 @@ pub fn workloads(quick: bool) -> Vec<Workload> {
     list.push(baseline.clone());
     list.push(baseline.with_slow_reader());
     list.push(if quick {
+        Workload::in_rooms(
+            QUICK_ROOMS_CLIENTS,
+            QUICK_ROOMS,
+            FANOUT_TOTAL_RATE,
+            load_secs,
+        )
+    } else {
+        Workload::in_rooms(FANOUT_TARGET_CLIENTS, ROOMS, FANOUT_TOTAL_RATE, load_secs)
+    });
+    list.push(if quick {
         Workload::churn(100, 10, 20.0)
     } else {
         Workload::churn(CHURN_CLIENTS, CHURN_ROUNDS, CHURN_BOUND_SECS)
@@ -495,9 +535,22 @@ pub fn workloads(quick: bool) -> Vec<Workload> {
             RESTART_KILL_AND_DOWN_SECS,
         )
     });
+    list.push(Workload::storm(if quick {
+        QUICK_TLS_IDLE_CLIENTS
+    } else {
+        TLS_IDLE_CLIENTS
+    }));
     list.extend(dialect_workloads(quick));
     list
 }
+
+/// The many-rooms step spreads the fanout target's room over this many rooms: ten desks each,
+/// one sender each.
+pub const ROOMS: u32 = 100;
+/// `--quick`: the smallest fanout room over ten rooms.
+pub const QUICK_ROOMS_CLIENTS: u32 = 100;
+/// See [`QUICK_ROOMS_CLIENTS`].
+pub const QUICK_ROOMS: u32 = 10;
 
 /// The room of the dialect rows: the fanout target's (the mixed room holds as many of each).
 pub const DIALECT_CLIENTS: u32 = FANOUT_TARGET_CLIENTS;
@@ -585,8 +638,10 @@ fn steps_of(workload: &Workload, quick: bool) -> Vec<Step> {
         (TLS_IDLE_CLIENTS, SCALE_CLIENTS)
     };
     let mut steps = match ladder {
-        // The threads baseline speaks neither IRC nor WebSocket.
-        Ladder::Restart | Ladder::Dialects => vec![event(RoomLog::File, 1)],
+        // The threads server is the seed's, which has one room, and speaks neither IRC nor
+        // WebSocket.
+        Ladder::Restart | Ladder::Rooms | Ladder::Dialects => vec![event(RoomLog::File, 1)],
+        Ladder::TlsStorm => vec![event_tls(1)],
         _ if log_cost => (1..=log_cost_runs(quick))
             .flat_map(|run| {
                 [
@@ -701,8 +756,18 @@ mod tests {
             let steps = steps_of(&workload, false);
             let server = |s: &Step| (s.server_mode, s.room_log, s.tls, s.run);
             let event = (ServerMode::Event, RoomLog::File, false, 1);
+            if workload.ladder == Ladder::TlsStorm {
+                assert_eq!(
+                    server(&steps[0]),
+                    (ServerMode::Event, RoomLog::File, true, 1)
+                );
+                continue;
+            }
             assert_eq!(server(&steps[0]), event);
-            if !matches!(workload.ladder, Ladder::Restart | Ladder::Dialects) {
+            if !matches!(
+                workload.ladder,
+                Ladder::Restart | Ladder::Rooms | Ladder::Dialects
+            ) {
                 let threads = (ServerMode::Threads, RoomLog::Memory, false, 1);
                 assert!(steps.iter().any(|s| server(s) == threads));
             }
@@ -739,6 +804,34 @@ mod tests {
             .find(|s| s.id() == "fanout-1000-event-db-none-2")
             .unwrap();
         assert_eq!(second.server_label(), "event --db none (run 2)");
+    }
+
+    #[test]
+    fn the_many_rooms_step_spreads_the_fanout_over_rooms_once_against_event() {
+        for (quick, clients, rooms) in [
+            (false, FANOUT_TARGET_CLIENTS, ROOMS),
+            (true, QUICK_ROOMS_CLIENTS, QUICK_ROOMS),
+        ] {
+            let steps: Vec<Step> = steps(quick)
+                .into_iter()
+                .filter(|s| s.workload.ladder == Ladder::Rooms)
+                .collect();
+            assert_eq!(steps.len(), 1);
+            let step = &steps[0];
+            assert_eq!(step.id(), format!("rooms-{clients}-event"));
+            assert_eq!(
+                (step.workload.clients, step.workload.rooms),
+                (clients, Some(rooms))
+            );
+            assert_eq!(step.workload.total_rate(), FANOUT_TOTAL_RATE);
+            // Every room has a sender.
+            assert!(step.workload.senders >= rooms);
+        }
+        let plain = workloads(false);
+        assert!(plain
+            .iter()
+            .filter(|w| w.ladder != Ladder::Rooms)
+            .all(|w| w.rooms.is_none()));
     }
 
     #[test]
@@ -782,9 +875,17 @@ mod tests {
                 "tls-saturate-500-event",
                 "tls-saturate-500-event-2",
                 "tls-saturate-500-event-3",
+                "tls-storm-10000-event",
             ]
         );
-        assert_eq!(ids(true), ["tls-idle-1000-event", "tls-saturate-200-event"]);
+        assert_eq!(
+            ids(true),
+            [
+                "tls-idle-1000-event",
+                "tls-saturate-200-event",
+                "tls-storm-1000-event"
+            ]
+        );
         let all = steps(false);
         let at = |id: &str| all.iter().position(|s| s.id() == id).unwrap();
         assert!(at("saturate-500-event-db-none-2") < at("tls-saturate-500-event-2"));

@@ -33,7 +33,7 @@ pub enum LoadTarget<'a> {
         redis_pid: Option<u32>,
         tls: bool,
     },
-    /// The restart step: chat-load starts this server on this log itself.
+    /// The restart and storm steps: chat-load starts this server on this log itself.
     Own { server_bin: &'a Path, db: &'a Path },
 }
 
@@ -55,9 +55,11 @@ pub fn load_args(step: &Step, target: LoadTarget) -> Vec<String> {
         }
     }
     flag(&mut args, "-n", load.clients);
-    flag(&mut args, "-d", load.duration_secs);
+    if load.load_mode != LoadMode::Storm {
+        flag(&mut args, "-d", load.duration_secs);
+    }
     match (load.load_mode, load.rounds) {
-        (LoadMode::Hold, _) => {}
+        (LoadMode::Hold | LoadMode::Storm, _) => {}
         // Every client speaks once a round, so there is no rate to give.
         (LoadMode::Churn, Some(rounds)) => flag(&mut args, "--rounds", rounds),
         _ => {
@@ -65,8 +67,11 @@ pub fn load_args(step: &Step, target: LoadTarget) -> Vec<String> {
             flag(&mut args, "--rate", load.rate_per_sender);
         }
     }
-    if load.load_mode != LoadMode::Hold {
+    if !matches!(load.load_mode, LoadMode::Hold | LoadMode::Storm) {
         flag(&mut args, "--payload", load.payload_bytes);
+    }
+    if let Some(rooms) = load.rooms {
+        flag(&mut args, "--rooms", rooms);
     }
     args.extend(load.desks.load_flags().iter().map(|f| f.to_string()));
     if load.ladder == Ladder::Dialects {
@@ -140,10 +145,15 @@ pub fn run_load(
         text
     });
     let workload = &step.workload;
+    // A storm connects every client three times.
+    let connects = match workload.load_mode {
+        LoadMode::Storm => 3.0,
+        _ => 1.0,
+    };
     let timeout_secs = workload.duration_secs
         + workload.restart_after_secs.unwrap_or(0.0)
         + LOAD_TIMEOUT_SLACK_SECS
-        + LOAD_TIMEOUT_SECS_PER_CLIENT * f64::from(workload.clients);
+        + connects * LOAD_TIMEOUT_SECS_PER_CLIENT * f64::from(workload.clients);
     let Some(end) = load.wait_for(Duration::from_secs_f64(timeout_secs))? else {
         load.kill();
         let _ = reader.join();
@@ -330,6 +340,22 @@ pub(crate) mod tests {
         let args = load_args(step, running(&[7000], &[42]));
         let at = args.iter().position(|a| a == "--slow").unwrap();
         assert_eq!(args[at + 1], "1");
+    }
+
+    #[test]
+    fn only_the_many_rooms_step_passes_rooms() {
+        let steps = ladder::steps(true);
+        let rooms_flag = |step: &Step| {
+            let args = load_args(step, running(&[7000], &[42]));
+            let at = args.iter().position(|a| a == "--rooms")?;
+            Some(args[at + 1].clone())
+        };
+        for step in &steps {
+            match step.workload.ladder {
+                ladder::Ladder::Rooms => assert_eq!(rooms_flag(step).as_deref(), Some("10")),
+                _ => assert_eq!(rooms_flag(step), None, "{}", step.id()),
+            }
+        }
     }
 
     #[test]

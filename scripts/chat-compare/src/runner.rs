@@ -170,7 +170,9 @@ fn run_step(step: &Step, tools: &Tools, cgroup: &CgroupSupport) -> Result<StepRe
         (cgroup.step_cgroup(step.number)).map_err(failed("cannot create the step's memory cgroup"));
     let outcome = step_cgroup.and_then(|step_cgroup| {
         let outcome = match step.workload.load_mode {
-            LoadMode::Restart => run_restart(step, tools, step_cgroup.as_ref(), &mut result),
+            LoadMode::Restart | LoadMode::Storm => {
+                run_own_server(step, tools, step_cgroup.as_ref(), &mut result)
+            }
             _ => run_servers(step, tools, step_cgroup.as_ref(), &mut result),
         };
         // Read once every process of the step is gone, before the cgroup is.
@@ -441,9 +443,10 @@ fn start_redis(log: &Path) -> Result<StepRedis, Stop> {
     Err(Stop::Step(last_error))
 }
 
-/// The restart step: chat-load starts, kills and restarts the server on a log file of the
-/// step's own itself, so chat-load goes into the step's cgroup and the server inherits it.
-fn run_restart(
+/// The restart and storm steps: chat-load starts, stops and starts again the server on a log
+/// file of the step's own itself, so chat-load goes into the step's cgroup and the server
+/// inherits it.
+fn run_own_server(
     step: &Step,
     tools: &Tools,
     step_cgroup: Option<&StepCgroup>,
@@ -458,7 +461,10 @@ fn run_restart(
     let load_log = log_path(step, tools, "load");
     let (load_failure, output) = load::run_load(step, &tools.load_bin, target, &load_log, procs)?;
     result.failure = describe_failure(Vec::new(), oom_kills(step_cgroup), load_failure);
-    result.server_end = Some("started, killed and restarted by chat-load".into());
+    result.server_end = Some(match step.workload.load_mode {
+        LoadMode::Storm => "started, stopped and started again by chat-load".into(),
+        _ => "started, killed and restarted by chat-load".into(),
+    });
     (result.load, result.raw_load) = output.unzip();
     let addr = result.load.as_ref().map_or("", |report| &report.addr);
     result.port = addr

@@ -47,15 +47,18 @@ pub const MAX_RESTART_MESSAGES: f64 = 900.0;
 /// Longest a restart run may keep the server down.
 const MAX_RESTART_AFTER_SECS: f64 = 60.0;
 
+/// Most rooms `--rooms` may spread clients over: the server keeps at most
+/// 1,000 rooms, `#main` among them.
+pub const MAX_ROOMS: usize = 999;
+
 /// Flags of the modes that load a server someone else started; restart
 /// starts its own, so these mean nothing there.
-const NOT_FOR_RESTART: [&str; 15] = [
+const NOT_FOR_RESTART: [&str; 14] = [
     "addr",
     "tls",
     "irc",
     "irc-share",
     "ws",
-    "named",
     "server-pid",
     "redis-pid",
     "slow",
@@ -69,6 +72,31 @@ const NOT_FOR_RESTART: [&str; 15] = [
 
 /// Flags of restart mode only.
 const RESTART_ONLY: [&str; 4] = ["server-bin", "db", "kill-at", "restart-after"];
+
+/// Flags storm mode does not take: it starts its own server, speaks TLS
+/// always, in our dialect, and sends nothing but a `/ping`.
+const NOT_FOR_STORM: [&str; 20] = [
+    "addr",
+    "tls",
+    "irc",
+    "irc-share",
+    "ws",
+    "server-pid",
+    "redis-pid",
+    "slow",
+    "slow-rcvbuf",
+    "lifetime",
+    "rounds",
+    "connect-rate",
+    "source-ips",
+    "senders",
+    "rate",
+    "payload",
+    "duration",
+    "drain",
+    "kill-at",
+    "restart-after",
+];
 
 /// What a run does; see the crate docs for each mode's phases.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,6 +115,10 @@ pub enum Mode {
     /// Fanout against a server chat-load starts itself, kills with SIGKILL
     /// mid-run and starts again on the same port and log; clients resume.
     Restart,
+    /// N TLS clients connecting at once to a server chat-load starts
+    /// itself, three times: first, after a restart with their session
+    /// tickets, after another without.
+    Storm,
 }
 
 impl Mode {
@@ -99,6 +131,7 @@ impl Mode {
             Mode::Churn => "churn",
             Mode::Slow => "slow",
             Mode::Restart => "restart",
+            Mode::Storm => "storm",
         }
     }
 
@@ -110,6 +143,7 @@ impl Mode {
             Mode::Churn,
             Mode::Slow,
             Mode::Restart,
+            Mode::Storm,
         ]
         .into_iter()
         .find(|m| m.name() == name)
@@ -134,9 +168,6 @@ pub struct Config {
     pub irc_share: f64,
     /// Every client is a browser desk (`--ws`).
     pub web: bool,
-    /// Our desks and browser desks take their names on connecting
-    /// (`--named`), as IRC desks must.
-    pub named: bool,
     /// What the user typed for `--addr`, for the report.
     pub addr_text: String,
     /// How many connections (concurrent ones, for churn).
@@ -172,12 +203,21 @@ pub struct Config {
     pub drain: Duration,
     /// Event-loop threads.
     pub threads: usize,
+    /// `--rooms N`: every client takes its name and enters one of N rooms
+    /// of this run (client `i` the room `i % N`), and messages go to rooms,
+    /// not `#main`; `None`: everyone in `#main`, as the seed's desks.
+    pub rooms: Option<usize>,
+    /// `--named` (or `--rooms`): every client takes its name on connecting,
+    /// as a desk does, instead of staying an anonymous reader.
+    pub named: bool,
     /// Print one JSON object on stdout instead of the human summary.
     pub json: bool,
     /// No progress lines on stderr.
     pub quiet: bool,
     /// Restart mode's server and its schedule.
     pub restart: Option<RestartPlan>,
+    /// Storm mode's server.
+    pub storm: Option<StormPlan>,
 }
 
 /// What restart mode starts, and when it kills and restarts it.
@@ -192,6 +232,16 @@ pub struct RestartPlan {
     pub kill_at: Duration,
     /// How long it stays down before it is started again.
     pub restart_after: Duration,
+}
+
+/// What storm mode starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StormPlan {
+    /// The chat-server binary; `None`: the one next to chat-load.
+    pub server_bin: Option<PathBuf>,
+    /// The room's log the server keeps (`--db`); its certificate and ticket
+    /// keys are kept beside it, so they survive the restarts.
+    pub db: PathBuf,
 }
 
 /// A bad command line: printed as one line, then the usage, exit 2.
@@ -306,6 +356,17 @@ fn options() -> Options {
     );
     opts.optopt(
         "",
+        "rooms",
+        "fanout and hold: spread the clients over N rooms of this run (client i in room i mod N, so senders too); each takes its name and enters its room, messages go to rooms, and each receiver checks it got its room's messages only, in the room's order (at most 999)",
+        "N",
+    );
+    opts.optflag(
+        "",
+        "named",
+        "fanout and hold: every client takes its name on connecting, as with --rooms, and stays in #main alone (the baseline --rooms is compared with; IRC desks register anyway)",
+    );
+    opts.optopt(
+        "",
         "drain",
         "max seconds to wait for deliveries after sending stops (default 3)",
         "SECS",
@@ -319,13 +380,13 @@ fn options() -> Options {
     opts.optopt(
         "",
         "server-bin",
-        "restart: the chat-server to start (default: the one next to chat-load)",
+        "restart, storm: the chat-server to start (default: the one next to chat-load)",
         "PATH",
     );
     opts.optopt(
         "",
         "db",
-        "restart: the room's log file the server keeps (its --db; required, never none; kept after the run)",
+        "restart, storm: the room's log file the server keeps (its --db; required, never none; kept after the run)",
         "PATH",
     );
     opts.optopt(
@@ -361,11 +422,6 @@ fn options() -> Options {
         "ws",
         "every client is a browser desk: GET /ws upgraded to a WebSocket, then our lines in masked text frames; not in slow mode",
     );
-    opts.optflag(
-        "",
-        "named",
-        "our desks and browser desks take their names (/join) on connecting, as IRC desks must; for idle costs side by side",
-    );
     opts.optflag("", "json", "print one JSON object on stdout, nothing else");
     opts.optflag("q", "quiet", "no progress lines on stderr");
     opts.optflag("h", "help", "print this help");
@@ -398,6 +454,12 @@ Load generator for chat-server, loopback targets only. MODE is one of:
            --restart-after; clients reconnect and /resume. The truth is the
            log, read back at the end: reports messages lost, duplicated and
            out of order after resume, and how long clients were away
+  storm    N TLS clients connect at once (each sends /ping) to a chat-server
+           --tls it starts itself (127.0.0.1, a free port, --db PATH, the
+           certificate and ticket keys kept beside it), three times: first;
+           after a restart, offering their session tickets; after another,
+           without them. Per storm: handshakes, how many resumed, handshake
+           p50/p99, the server's CPU and chat-load's own
 
 Exit status: 0 when the run completed (whatever the delivery), 1 when the
 tool failed, 2 on a bad command line or a non-loopback address.";
@@ -416,22 +478,29 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Config, UsageError> {
     let mode = match matches.free.as_slice() {
         [] => {
             return Err(invalid(
-                "missing MODE (hold, fanout, connect, churn, slow or restart)",
+                "missing MODE (hold, fanout, connect, churn, slow, restart or storm)",
             ))
         }
         [word] => Mode::from_name(word).ok_or_else(|| invalid(format!("unknown mode '{word}'")))?,
         [_, extra, ..] => return Err(invalid(format!("unexpected argument '{extra}'"))),
     };
-    let (misplaced, applies_to) = if mode == Mode::Restart {
-        (&NOT_FOR_RESTART[..], "modes that load a running server")
-    } else {
-        (&RESTART_ONLY[..], "restart mode")
+    let present = |flags: &[&'static str]| flags.iter().copied().find(|f| matches.opt_present(f));
+    let misplaced = match mode {
+        Mode::Restart => present(&NOT_FOR_RESTART)
+            .map(|flag| format!("--{flag} only applies to modes that load a running server")),
+        Mode::Storm => {
+            present(&NOT_FOR_STORM).map(|flag| format!("--{flag} does not apply to storm mode"))
+        }
+        _ => present(&RESTART_ONLY).map(|flag| match flag {
+            "server-bin" | "db" => format!("--{flag} only applies to restart and storm modes"),
+            _ => format!("--{flag} only applies to restart mode"),
+        }),
     };
-    if let Some(flag) = misplaced.iter().find(|flag| matches.opt_present(flag)) {
-        return Err(invalid(format!("--{flag} only applies to {applies_to}")));
+    if let Some(why) = misplaced {
+        return Err(invalid(why));
     }
 
-    let (addr_text, addrs) = if mode == Mode::Restart {
+    let (addr_text, addrs) = if matches!(mode, Mode::Restart | Mode::Storm) {
         let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
         (addr.to_string(), vec![addr])
     } else {
@@ -450,7 +519,7 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Config, UsageError> {
         (text, addrs)
     };
     let addr = addrs[0];
-    let tls = matches.opt_present("tls");
+    let tls = matches.opt_present("tls") || mode == Mode::Storm;
     if tls && mode == Mode::Slow {
         return Err(invalid(
             "--tls does not apply to slow mode: a client that never reads never finishes its handshake",
@@ -474,7 +543,6 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Config, UsageError> {
             "--irc and --ws do not apply to slow mode: a client that never reads never registers or upgrades",
         ));
     }
-    let named = matches.opt_present("named");
 
     let clients: usize = number(&matches, "clients", 100)?;
     if clients == 0 || clients > MAX_CLIENTS {
@@ -507,7 +575,7 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Config, UsageError> {
 
     let readers = clients - slow_clients;
     let senders = match mode {
-        Mode::Hold | Mode::Connect => {
+        Mode::Hold | Mode::Connect | Mode::Storm => {
             if matches.opt_present("senders") || matches.opt_present("rate") {
                 return Err(invalid(format!(
                     "--senders and --rate do not apply to {} mode",
@@ -585,6 +653,16 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Config, UsageError> {
     if !(1..=64).contains(&threads) {
         return Err(invalid("--threads must be 1..=64"));
     }
+    let rooms = rooms(&matches, mode, clients)?;
+    if rooms.is_some() && (web || irc_share > 0.0) {
+        return Err(invalid(
+            "--rooms is for our desks only: an IRC or browser desk stays in #main (no --irc, --irc-share or --ws)",
+        ));
+    }
+    let named = matches.opt_present("named");
+    if named && !matches!(mode, Mode::Fanout | Mode::Hold) {
+        return Err(invalid("--named only applies to fanout and hold"));
+    }
     let duration = Duration::from_secs_f64(duration_secs);
     let restart = if mode == Mode::Restart {
         let messages = senders as f64 * rate_per_sender * duration_secs;
@@ -603,6 +681,17 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Config, UsageError> {
     } else {
         None
     };
+    let storm = if mode == Mode::Storm {
+        if clients > CONNECTIONS_PER_SOURCE_IP {
+            return Err(invalid(format!(
+                "storm connects from one source address: --clients at most {CONNECTIONS_PER_SOURCE_IP}"
+            )));
+        }
+        let (server_bin, db) = own_server(&matches, "storm")?;
+        Some(StormPlan { server_bin, db })
+    } else {
+        None
+    };
 
     Ok(Config {
         mode,
@@ -611,7 +700,6 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Config, UsageError> {
         tls,
         irc_share,
         web,
-        named,
         addr_text,
         clients,
         duration,
@@ -634,9 +722,12 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Config, UsageError> {
         redis_pid,
         drain: Duration::from_secs_f64(drain_secs),
         threads,
+        rooms,
+        named: named || rooms.is_some(),
         json: matches.opt_present("json"),
         quiet: matches.opt_present("quiet"),
         restart,
+        storm,
     })
 }
 
@@ -644,21 +735,7 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Config, UsageError> {
 /// server's default under the user's home, never `none`, which would forget
 /// the room at the kill), and the kill falls inside the measured phase.
 fn restart_plan(matches: &getopts::Matches, duration: Duration) -> Result<RestartPlan, UsageError> {
-    let db = match matches.opt_str("db").as_deref() {
-        None => return Err(invalid(
-            "restart needs --db PATH: a file for the room's log, which the run writes and keeps",
-        )),
-        Some("") | Some("none") => {
-            return Err(invalid(
-                "restart needs a durable log: --db must be a file path, not none",
-            ))
-        }
-        Some(path) => PathBuf::from(path),
-    };
-    let server_bin = match matches.opt_str("server-bin") {
-        Some(path) if path.is_empty() => return Err(invalid("--server-bin wants a path")),
-        other => other.map(PathBuf::from),
-    };
+    let (server_bin, db) = own_server(matches, "restart")?;
     let kill_at_secs: f64 = number(matches, "kill-at", duration.as_secs_f64() / 2.0)?;
     if !(kill_at_secs > 0.0 && kill_at_secs < duration.as_secs_f64()) {
         return Err(invalid(
@@ -677,6 +754,34 @@ fn restart_plan(matches: &getopts::Matches, duration: Duration) -> Result<Restar
         kill_at: Duration::from_secs_f64(kill_at_secs),
         restart_after: Duration::from_secs_f64(restart_after_secs),
     })
+}
+
+/// `--server-bin` and `--db` of a mode that starts its own server: the log
+/// is a file the run may write (never the server's default under the
+/// user's home, never `none`, which would forget the room, and the TLS
+/// files with it, at a restart).
+fn own_server(
+    matches: &getopts::Matches,
+    mode: &str,
+) -> Result<(Option<PathBuf>, PathBuf), UsageError> {
+    let db = match matches.opt_str("db").as_deref() {
+        None => {
+            return Err(invalid(format!(
+                "{mode} needs --db PATH: a file for the room's log, which the run writes and keeps"
+            )))
+        }
+        Some("") | Some("none") => {
+            return Err(invalid(format!(
+                "{mode} needs a durable log: --db must be a file path, not none"
+            )))
+        }
+        Some(path) => PathBuf::from(path),
+    };
+    let server_bin = match matches.opt_str("server-bin") {
+        Some(path) if path.is_empty() => return Err(invalid("--server-bin wants a path")),
+        other => other.map(PathBuf::from),
+    };
+    Ok((server_bin, db))
 }
 
 /// `--rounds`: churn mode only, and not with the flags of lifetime churn,
@@ -700,6 +805,30 @@ fn rounds(matches: &getopts::Matches, mode: Mode) -> Result<Option<u32>, UsageEr
         )));
     }
     Ok(Some(rounds))
+}
+
+/// `--rooms`: fanout and hold only (the modes whose clients stay put and
+/// whose deliveries are counted per window), at least one client a room.
+fn rooms(
+    matches: &getopts::Matches,
+    mode: Mode,
+    clients: usize,
+) -> Result<Option<usize>, UsageError> {
+    let Some(rooms) = optional_number::<usize>(matches, "rooms")? else {
+        return Ok(None);
+    };
+    if !matches!(mode, Mode::Fanout | Mode::Hold) {
+        return Err(invalid("--rooms only applies to fanout and hold"));
+    }
+    if !(1..=MAX_ROOMS).contains(&rooms) {
+        return Err(invalid(format!("--rooms must be 1..={MAX_ROOMS}")));
+    }
+    if rooms > clients {
+        return Err(invalid(format!(
+            "--rooms ({rooms}) is more than --clients ({clients}): every room needs a client"
+        )));
+    }
+    Ok(Some(rooms))
 }
 
 fn number<T: std::str::FromStr>(
@@ -946,10 +1075,38 @@ mod tests {
         let err = parse_args(&["fanout", "--db", "x"]).unwrap_err();
         assert!(
             err.to_string()
-                .contains("--db only applies to restart mode"),
+                .contains("--db only applies to restart and storm modes"),
             "{err}"
         );
         assert!(parse_args(&["hold", "--kill-at", "1"]).is_err());
+    }
+
+    #[test]
+    fn storm_starts_its_own_tls_server_on_a_kept_log() {
+        let config = parse_args(&["storm", "-n", "500", "--db", "/tmp/s.db"]).unwrap();
+        assert_eq!(config.mode, Mode::Storm);
+        assert!(config.tls, "a storm is TLS by nature");
+        let plan = config.storm.unwrap();
+        assert_eq!(plan.db, PathBuf::from("/tmp/s.db"));
+        assert_eq!(plan.server_bin, None);
+        let err = parse_args(&["storm"]).unwrap_err();
+        assert!(err.to_string().contains("storm needs --db"), "{err}");
+        assert!(parse_args(&["storm", "--db", "none"]).is_err());
+        for flag in [
+            ["--tls", ""],
+            ["--addr", "127.0.0.1:1"],
+            ["--rate", "2"],
+            ["--kill-at", "1"],
+        ] {
+            let mut args = vec!["storm", "--db", "x"];
+            args.extend(flag.iter().filter(|a| !a.is_empty()));
+            let err = parse_args(&args).unwrap_err();
+            assert!(
+                err.to_string().contains("does not apply to storm"),
+                "{args:?}: {err}"
+            );
+        }
+        assert!(parse_args(&["storm", "--db", "x", "-n", "30000"]).is_err());
     }
 
     #[test]
@@ -993,6 +1150,10 @@ mod tests {
         assert!(parse_args(&["slow", "-n", "10", "--ws"]).is_err());
         assert!(parse_args(&["restart", "--db", "x", "--irc"]).is_err());
         assert!(parse_args(&["restart", "--db", "x", "--ws"]).is_err());
+        assert!(parse_args(&["storm", "--db", "x", "--irc"]).is_err());
+        assert!(parse_args(&["fanout", "-n", "4", "--rooms", "2", "--irc"]).is_err());
+        assert!(parse_args(&["fanout", "-n", "4", "--rooms", "2", "--irc-share", "0.5"]).is_err());
+        assert!(parse_args(&["hold", "-n", "4", "--rooms", "2", "--ws"]).is_err());
     }
 
     #[test]
@@ -1001,6 +1162,45 @@ mod tests {
         assert!(!parse_args(&["hold"]).unwrap().tls);
         assert!(parse_args(&["slow", "-n", "10", "--tls"]).is_err());
         assert!(parse_args(&["restart", "--db", "x", "--tls"]).is_err());
+    }
+
+    #[test]
+    fn rooms_spread_fanout_and_hold() {
+        let config = parse_args(&["fanout", "-n", "20", "--rooms", "4"]).unwrap();
+        assert_eq!(config.rooms, Some(4));
+        assert_eq!(
+            parse_args(&["hold", "-n", "5", "--rooms", "5"])
+                .unwrap()
+                .rooms,
+            Some(5)
+        );
+        assert_eq!(parse_args(&["fanout"]).unwrap().rooms, None);
+    }
+
+    #[test]
+    fn rooms_imply_names_and_named_stays_in_main() {
+        assert!(parse_args(&["hold", "--rooms", "2"]).unwrap().named);
+        let named = parse_args(&["hold", "--named"]).unwrap();
+        assert!(named.named);
+        assert_eq!(named.rooms, None);
+        assert!(!parse_args(&["hold"]).unwrap().named);
+        assert!(parse_args(&["churn", "--named"]).is_err());
+    }
+
+    #[test]
+    fn rooms_are_refused_elsewhere_and_out_of_range() {
+        for args in [
+            &["churn", "--rooms", "2"][..],
+            &["connect", "--rooms", "2"],
+            &["slow", "-n", "10", "--rooms", "2"],
+            &["restart", "--db", "x", "--rooms", "2"],
+            &["fanout", "--rooms", "0"],
+            &["fanout", "-n", "5000", "--rooms", "1000"],
+            &["fanout", "-n", "3", "--rooms", "4"],
+            &["hold", "--rooms", "many"],
+        ] {
+            assert!(parse_args(args).is_err(), "{args:?} was accepted");
+        }
     }
 
     #[test]

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use chat_shared::{ClientLine, Line, LineReader, DEFAULT_MAX_LINE_BYTES};
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
-use rustls::{ClientConfig, ClientConnection};
+use rustls::{ClientConfig, ClientConnection, HandshakeKind};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use crate::irc::{self, IrcDesk};
@@ -152,22 +152,12 @@ impl Conn {
     }
 
     /// Makes this a client of `dialect` called `name` and queues what it
-    /// says first: IRC registers (it must), a WebSocket asks for its
-    /// upgrade, and our desks and browser desks take `name` when `named`
-    /// (`/join`) and else stay unnamed until their first message.
-    pub fn introduce(&mut self, dialect: Dialect, name: &str, named: bool) -> Result<(), String> {
-        let join = || ClientLine::Join {
-            name,
-            color: None,
-            desk: None,
-        };
+    /// says first: IRC registers its nick (it must), a WebSocket asks for
+    /// its upgrade; our desks say nothing yet. Taking a name in our
+    /// dialect (`--named`) is the worker's, once connected.
+    pub fn introduce(&mut self, dialect: Dialect, name: &str) -> Result<(), String> {
         match dialect {
-            Dialect::Ours => {
-                self.talk = Talk::Ours;
-                if named {
-                    self.queue_line(&join());
-                }
-            }
+            Dialect::Ours => self.talk = Talk::Ours,
             Dialect::Irc => {
                 self.talk = Talk::Irc(IrcDesk::new());
                 self.out.extend_from_slice(&irc::registration(name));
@@ -176,9 +166,6 @@ impl Conn {
                 let mut desk = WebDesk::start(self.server)?;
                 desk.take_output(&mut self.out);
                 self.talk = Talk::Web(Box::new(desk));
-                if named {
-                    self.queue_line(&join());
-                }
             }
         }
         Ok(())
@@ -213,6 +200,12 @@ impl Conn {
         self.tls
             .as_ref()
             .is_some_and(|session| session.is_handshaking())
+    }
+
+    /// With TLS, once the handshake is done: whether it was a full one or
+    /// resumed a session.
+    pub fn handshake_kind(&self) -> Option<HandshakeKind> {
+        self.tls.as_ref()?.handshake_kind()
     }
 
     /// Checks a connecting socket after an event; once established, the
@@ -296,16 +289,24 @@ impl Conn {
         Ok(())
     }
 
-    /// Queues `NAME<SEP>TEXT` with `marker` in a text of `payload_bytes`
-    /// (an IRC desk: `PRIVMSG #main :TEXT`, under the nick it registered).
+    /// Queues `NAME<SEP>TEXT` (a message in `#main`) with `marker` in a
+    /// text of `payload_bytes` (an IRC desk: `PRIVMSG #main :TEXT`, under
+    /// the nick it registered).
     pub fn queue_say(&mut self, name: &str, marker: &Marker, payload_bytes: usize) {
-        let mut text = String::with_capacity(payload_bytes + 64);
-        marker.write_text(payload_bytes, &mut text);
+        let text = marked_text(marker, payload_bytes);
         if let Talk::Irc(desk) = &mut self.talk {
             desk.say(&text, &mut self.out);
             return;
         }
         self.queue_line(&ClientLine::Say { name, text: &text });
+    }
+
+    /// Queues `/to ROOM TEXT` (a message in ROOM, a room this connection
+    /// is in) with `marker` in a text of `payload_bytes`. Our desks only:
+    /// `--rooms` is refused with `--irc` and `--ws`.
+    pub fn queue_to(&mut self, room: &str, marker: &Marker, payload_bytes: usize) {
+        let text = marked_text(marker, payload_bytes);
+        self.queue_line(&ClientLine::To { room, text: &text });
     }
 
     /// Queues one line of our protocol (in a frame, for a browser desk).
@@ -364,6 +365,13 @@ impl Conn {
     pub fn deregister(&mut self, registry: &Registry) {
         let _ = registry.deregister(&mut self.stream);
     }
+}
+
+/// A message TEXT of `payload_bytes` carrying `marker`.
+fn marked_text(marker: &Marker, payload_bytes: usize) -> String {
+    let mut text = String::with_capacity(payload_bytes + 64);
+    marker.write_text(payload_bytes, &mut text);
+    text
 }
 
 /// mio's rule for a connect in flight: `take_error` first, then `peer_addr`,

@@ -26,28 +26,41 @@
 //! cargo run --release -p chat-server -- --port 0 --idle-timeout 0   # note the port
 //! cargo run --release -p chat-load -- fanout --addr 127.0.0.1:PORT -n 1000 --senders 100 --rate 2 -d 5
 //! cargo run --release -p chat-load -- hold --addr 127.0.0.1:PORT -n 10000 -d 10 --json
+//! cargo run --release -p chat-load -- fanout --addr 127.0.0.1:PORT -n 1000 --rooms 20 --senders 40 --rate 2 -d 5
 //! cargo run --release -p chat-load -- churn --addr 127.0.0.1:PORT -n 300 --rounds 60 --server-pid PID
 //! cargo run --release -p chat-load -- hold --tls --addr 127.0.0.1:PORT -n 10000 -d 3 --server-pid PID
 //! cargo run --release -p chat-load -- fanout --addr 127.0.0.1:P1,127.0.0.1:P2 -n 1000 --server-pid PID1,PID2 --redis-pid RPID
 //! cargo build --release -p chat-server   # restart starts the one next to chat-load
 //! cargo run --release -p chat-load -- restart --db /tmp/restart.db -n 500 --senders 20 --rate 4 -d 10 --kill-at 5
+//! cargo run --release -p chat-load -- storm --db /tmp/storm/room.db -n 10000
 //! ```
 //!
-//! Modes: `hold`, `fanout`, `connect`, `churn`, `slow`, `restart` (see
-//! `--help`).
+//! Modes: `hold`, `fanout`, `connect`, `churn`, `slow`, `restart`, `storm`
+//! (see `--help`).
+//!
+//! `storm` is about TLS handshakes: it starts chat-server `--tls` itself,
+//! and N clients connect at once three times: first, after a restart with
+//! the session tickets they were given, after another without; each
+//! storm's handshake p50/p99, resumed count, and the CPU of the server and
+//! of chat-load (see [`storm`]).
 //!
 //! `--irc`: every client is an IRC desk (see [`irc`]); `--irc-share F`
 //! makes a fraction F of them IRC desks and the rest ours, interleaved, in
 //! one run, so that one server CPU figure covers both and every delivery
 //! between the two kinds is counted. `--ws`: every client is a browser desk
-//! (see [`web`]). `--named`: our desks and browser desks take their names
-//! on connecting, as IRC desks must (for idle costs side by side).
+//! (see [`web`]). `--named` (fanout and hold): our desks and browser desks
+//! take their names on connecting, as desks coming back, as IRC desks must
+//! register (for costs side by side). `--rooms` is for our desks only.
 //!
 //! `--tls`: every client speaks TLS (see [`tls`]). `--addr A,B,...`: the
 //! clients are spread over several servers round robin. Every run but
 //! restart checks the order: each measured message must reach every
 //! receiver under the same ID, and each receiver's IDs must increase
 //! (`order` in the report; `receivers_differing == 0` is the pass).
+//! `--rooms N` (fanout and hold): the clients are spread over N rooms of
+//! the run, each message is owed to its room's members only and ordered
+//! per room, and a message of the run seen outside its room is a leak
+//! (`rooms.foreign_deliveries == 0` is the pass).
 //!
 //! # Bounds
 //!
@@ -70,7 +83,7 @@
 //!
 //! # Layout
 //!
-//! - [`run`] (here): which of the two drivers below a mode runs on.
+//! - [`run`] (here): which of the drivers below a mode runs on.
 //! - [`config`]: flags, defaults, the loopback check.
 //! - [`modes`]: what each mode asks of each client index.
 //! - [`conn`]: one client connection, plain or TLS, the engine both drivers
@@ -80,7 +93,9 @@
 //!   merging of results, and the mio event loops that own the clients.
 //! - [`restart`]: the restart scenario, on its own loop; [`server`] starts,
 //!   kills and restarts chat-server for it; [`ledger`] does its accounting.
-//! - [`common`]: what both drivers share: the run's id, the fd limit, the
+//! - [`storm`]: the handshake storms, on loops of their own over [`conn`],
+//!   against a server [`server`] starts and restarts.
+//! - [`common`]: what the drivers share: the run's id, the fd limit, the
 //!   phases' time limits, the send schedule, progress on stderr.
 //! - [`marker`]: message texts with markers; classifying received lines.
 //! - [`stats`]: latency histograms and /proc sampling.
@@ -100,6 +115,7 @@ pub mod report;
 pub mod restart;
 pub mod server;
 pub mod stats;
+pub mod storm;
 pub mod tls;
 pub mod web;
 pub mod worker;
@@ -107,13 +123,17 @@ pub mod worker;
 pub use config::{parse_args, usage, Config, Mode, UsageError};
 pub use report::Report;
 
-/// Runs one load test as `config` describes: the restart scenario, or one
-/// of the modes that load a server someone else started.
+/// Runs one load test as `config` describes: the restart scenario, the
+/// handshake storms, or one of the modes that load a server someone else
+/// started.
 pub fn run(config: &Config) -> Result<Report, Error> {
-    match &config.restart {
-        Some(plan) => restart::run(config, plan),
-        None => coordinator::run(config),
+    if let Some(plan) = &config.restart {
+        return restart::run(config, plan);
     }
+    if let Some(plan) = &config.storm {
+        return storm::run(config, plan);
+    }
+    coordinator::run(config)
 }
 
 /// Why a run could not be carried out (as opposed to a poor result, which is

@@ -61,7 +61,11 @@ pub struct Plan {
     pub irc_share: f64,
     /// Every client is a browser desk.
     pub web: bool,
-    /// Our desks and browser desks take their names on connecting.
+    /// `--rooms N`: clients spread over N rooms of the run; `None`: all in
+    /// `#main`.
+    pub rooms: Option<usize>,
+    /// Every client takes its name on connecting (`--named`, `--rooms`);
+    /// an IRC desk registers its nick whatever this says.
     pub named: bool,
 }
 
@@ -87,6 +91,7 @@ impl Plan {
             tls: config.tls,
             irc_share: config.irc_share,
             web: config.web,
+            rooms: config.rooms,
             named: config.named,
         }
     }
@@ -103,6 +108,24 @@ impl Plan {
         } else {
             Dialect::Ours
         }
+    }
+
+    /// How many rooms the clients are spread over; `#main` alone is one.
+    pub fn room_count(&self) -> usize {
+        self.rooms.unwrap_or(1)
+    }
+
+    /// The room client `index` is in, `0..room_count()`: round robin, so
+    /// the senders (the first indices) are spread over the rooms too.
+    pub fn room_of(&self, index: usize) -> usize {
+        index % self.room_count()
+    }
+
+    /// Whether client `index` is the first of its room: the one that sends
+    /// its room's warm-up probes and, in hold, its final broadcast (without
+    /// rooms, client 0).
+    pub fn speaks_first(&self, index: usize) -> bool {
+        index < self.room_count()
     }
 
     /// The role of client `index`.
@@ -169,6 +192,23 @@ mod tests {
         let by_lifetime = Plan::new(&parse_args(&["churn", "-n", "10"]).unwrap());
         assert!(by_lifetime.churn_lifetime.is_some());
         assert_eq!(by_lifetime.rounds, None);
+    }
+
+    #[test]
+    fn rooms_take_clients_and_senders_round_robin() {
+        let plan = Plan::new(
+            &parse_args(&["fanout", "-n", "20", "--rooms", "4", "--senders", "2"]).unwrap(),
+        );
+        assert_eq!(plan.room_count(), 4);
+        let rooms: Vec<usize> = (0..8).map(|i| plan.room_of(i)).collect();
+        assert_eq!(rooms, [0, 1, 2, 3, 0, 1, 2, 3]);
+        assert_eq!(plan.room_of(19), 3);
+        assert!((0..4).all(|i| plan.speaks_first(i)));
+        assert!(!plan.speaks_first(4));
+        let main = Plan::new(&parse_args(&["fanout", "-n", "20"]).unwrap());
+        assert_eq!(main.room_count(), 1);
+        assert_eq!(main.room_of(17), 0);
+        assert!(main.speaks_first(0) && !main.speaks_first(1));
     }
 
     #[test]

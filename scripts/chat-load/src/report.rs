@@ -30,7 +30,7 @@ pub struct Report {
     #[serde(default)]
     pub ws: bool,
     /// Our desks and browser desks took their names on connecting
-    /// (`--named`; an addition).
+    /// (`--named` or `--rooms`; an addition).
     #[serde(default)]
     pub named: bool,
     /// With `--tls`: connect() to the end of the TLS handshake, microseconds,
@@ -85,6 +85,13 @@ pub struct Report {
     /// the deliveries are counted by message ID against the log, and
     /// `disconnected_early` counts the clients that did not come back.
     pub restart: Option<RestartReport>,
+    /// With `--rooms` (an addition to the original schema): the rooms, and
+    /// whether each client got its room's messages only.
+    #[serde(default)]
+    pub rooms: Option<RoomsReport>,
+    /// Storm mode (an addition to the original schema).
+    #[serde(default)]
+    pub storm: Option<crate::storm::StormReport>,
     /// Connect mode: connect() to established, microseconds.
     pub connect_latency_us: Option<LatencySummary>,
     /// With `--server-pid` (the first one given).
@@ -124,6 +131,20 @@ pub struct OrderReport {
     pub ids_not_increasing: u64,
     /// Deliveries of messages past the reference's end, not checked.
     pub unchecked: u64,
+}
+
+/// `--rooms`: clients spread over rooms of the run. Each room's messages are
+/// counted and their order checked apart (`order` covers every room); the
+/// pass is `in_room` equal to `connected` and `foreign_deliveries == 0`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomsReport {
+    /// Rooms the clients were spread over.
+    pub rooms: usize,
+    /// Clients that entered their room (`INROOM`).
+    pub in_room: u64,
+    /// Messages of this run that reached a client outside their room:
+    /// another room's, or `#main`'s. Anything but 0 is a leak.
+    pub foreign_deliveries: u64,
 }
 
 /// `hold.alive`.
@@ -367,6 +388,12 @@ impl Report {
                 ));
             }
         }
+        if let Some(rooms) = &self.rooms {
+            line(format!(
+                "  rooms     {} rooms, {} of {} connected clients in theirs, {} deliveries out of their room",
+                rooms.rooms, rooms.in_room, self.connected, rooms.foreign_deliveries
+            ));
+        }
         if let Some(lat) = &self.connect_latency_us {
             line(format!("  connect   {}", latency_inline(lat)));
         }
@@ -400,6 +427,11 @@ impl Report {
                 restart.log_messages,
                 self.messages_sent
             ));
+        }
+        if let Some(storm) = &self.storm {
+            for round in &storm.rounds {
+                line(storm_inline(round));
+            }
         }
         let servers = if self.servers.is_empty() {
             self.server.iter().collect::<Vec<_>>()
@@ -505,6 +537,27 @@ fn rss_curve_inline(curve: &RssCurve) -> String {
         curve.growth_kb(),
         curve.first[0].0
     )
+}
+
+/// `storm resumed: 10000 handshakes (10000 resumed), ...`.
+fn storm_inline(round: &crate::storm::StormRound) -> String {
+    let mut text = format!(
+        "  storm {}: {} of {} handshakes ({} resumed), {} answered, {} failed{}; server CPU {:.2} s, chat-load CPU {:.2} s, {:.2} s wall",
+        round.name,
+        round.handshakes,
+        round.clients,
+        round.resumed,
+        round.answered,
+        round.failures.values().sum::<u64>(),
+        errors_inline(&round.failures),
+        round.server_cpu_secs,
+        round.load_cpu_secs,
+        round.wall_secs,
+    );
+    if let Some(lat) = &round.handshake_us {
+        let _ = write!(text, "\n    handshake {}", latency_inline(lat));
+    }
+    text
 }
 
 fn latency_inline(lat: &LatencySummary) -> String {

@@ -1,5 +1,5 @@
-//! The chat-server that restart mode starts, kills with SIGKILL and starts
-//! again: always on 127.0.0.1, a port picked here, the log file the user
+//! The chat-server that restart and storm modes start, stop (restart: with
+//! SIGKILL) and start again: always on 127.0.0.1, a port picked here, the log file the user
 //! named, no idle timeout. It dies with us (`PR_SET_PDEATHSIG`, and SIGKILL
 //! when dropped), so no run leaves a server behind.
 
@@ -32,9 +32,10 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `bin` on a free loopback port with its log in `db`, and waits
-    /// (up to [`LISTEN_TIMEOUT`]) until it accepts a connection.
-    pub fn start(bin: &Path, db: &Path) -> io::Result<Server> {
+    /// Starts `bin` on a free loopback port with its log in `db` (and
+    /// `extra` flags), and waits (up to [`LISTEN_TIMEOUT`]) until it
+    /// accepts a connection.
+    pub fn start(bin: &Path, db: &Path, extra: &[&str]) -> io::Result<Server> {
         // Another program could take the port before the server binds it;
         // the server would then fail to start and say so.
         let addr = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), test_support::free_port()?);
@@ -48,6 +49,7 @@ impl Server {
             // A line per connection would bury the tool's own lines; what
             // goes wrong in the server still shows.
             .args(["--log-level", "warn"])
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null());
         test_support::process::die_with_parent(&mut command);
@@ -80,6 +82,18 @@ impl Server {
         self.kill()?;
         self.child = Some(self.command.spawn()?);
         Ok(())
+    }
+
+    /// Starts the server again after [`Server::stop`], same port, same
+    /// log, and waits until it listens.
+    pub fn start_again(&mut self) -> io::Result<()> {
+        self.restart()?;
+        self.wait_listening()
+    }
+
+    /// The running server's process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// How the server ended, if it has ended on its own.
@@ -136,7 +150,16 @@ impl Drop for Server {
     }
 }
 
-/// The chat-server next to this program, where cargo builds both.
-pub fn beside_this_program() -> io::Result<PathBuf> {
-    Ok(std::env::current_exe()?.with_file_name("chat-server"))
+/// The chat-server to start: `given` (`--server-bin`), else the one next
+/// to this program, where cargo builds both.
+pub fn binary(given: Option<&Path>) -> Result<PathBuf, crate::Error> {
+    match given {
+        Some(bin) => Ok(bin.to_path_buf()),
+        None => std::env::current_exe()
+            .map(|exe| exe.with_file_name("chat-server"))
+            .map_err(|source| crate::Error::Io {
+                context: "finding chat-server next to chat-load".into(),
+                source,
+            }),
+    }
 }

@@ -45,6 +45,28 @@ pub enum Input<'a> {
     TooLong,
 }
 
+/// What one line from a peer goes to the rules with.
+pub struct Context<'a> {
+    /// The rules.
+    pub chat: &'a mut Chat,
+    /// Who sent it.
+    pub from: Asker,
+    /// Where from.
+    pub peer: SocketAddr,
+    /// When it was read.
+    pub now: Instant,
+    /// Where the rules put what it causes.
+    pub effects: &'a mut Vec<Effect>,
+}
+
+impl Context<'_> {
+    /// Hands `input` from this connection to the rules.
+    pub fn handle(&mut self, input: Input<'_>) -> AfterLine {
+        self.chat
+            .handle(self.from, self.peer, self.now, input, self.effects)
+    }
+}
+
 /// What the rules are told about the server they run in.
 #[derive(Debug, Clone)]
 pub struct Settings {

@@ -381,7 +381,9 @@ impl Chat {
         effects.extend(lines.into_iter().map(|line| Effect::Send(id, line)));
     }
 
-    /// `WHO` for one room: the desks in it on this server.
+    /// `WHO` for one room: the desks in it, on this server and on the
+    /// others sharing the office (their place is held by their desk, or
+    /// their account with `--auth token`).
     fn room_who(&self, id: ConnId, holder: &Holder, name: &str, effects: &mut Vec<Effect>) {
         let Some(room) = self.visible_room(id, Some(holder), name, effects) else {
             return;
@@ -391,14 +393,24 @@ impl Chat {
             return;
         }
         let now = Instant::now();
-        let mut people: Vec<WhoEntry<'_>> = self
-            .rooms
-            .get(room)
+        let the_room = self.rooms.get(room);
+        let here = the_room
             .members()
             .filter_map(|member| self.directory.member(member))
-            .map(|member| WhoEntry {
-                name: &member.name,
-                idle_secs: now.duration_since(member.last_said).as_secs(),
+            .map(|member| (member.name.as_str(), member.last_said));
+        let elsewhere = self
+            .directory
+            .remote_people()
+            .filter(|(name, desk, _)| {
+                the_room.holds(&Holder::Desk(*desk))
+                    || the_room.holds(&Holder::Account(name_key(name)))
+            })
+            .map(|(name, _, last_said)| (name, last_said));
+        let mut people: Vec<WhoEntry<'_>> = here
+            .chain(elsewhere)
+            .map(|(name, last_said)| WhoEntry {
+                name,
+                idle_secs: now.duration_since(last_said).as_secs(),
             })
             .collect();
         people.sort_unstable_by_key(|person| person.name.to_lowercase());

@@ -12,11 +12,11 @@ use chat_shared::{ClientLine, ErrorCode, RoomCommand, ServerLine};
 
 use super::line::{self, Message, Out};
 use super::{caps, history, host_of_conn, prefix_of_conn, Refusal, Session};
+use crate::chat::Context;
 use crate::chat::{Chat, Input};
 use crate::close::AfterLine;
 use crate::effect::Effect;
 use crate::frames::Frame;
-use crate::framing::Context;
 use crate::ids::ConnId;
 use crate::room::{RoomId, MAIN};
 

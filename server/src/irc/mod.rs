@@ -39,11 +39,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use chat_shared::{ClientLine, Line};
 
+use crate::chat::Context;
 use crate::chat::{Chat, Input};
 use crate::close::AfterLine;
 use crate::effect::Effect;
 use crate::frames::Frame;
-use crate::framing::Context;
 use crate::ids::ConnId;
 
 use caps::Caps;

@@ -13,11 +13,11 @@ use chat_shared::{ClientLine, ErrorCode};
 
 use super::line::{Message, Out};
 use super::{caps, Refusal, Session};
+use crate::chat::Context;
 use crate::chat::Input;
 use crate::close::{AfterLine, CloseReason};
 use crate::effect::Effect;
 use crate::frames::Frame;
-use crate::framing::Context;
 use crate::room::MAIN;
 
 /// What a client says while it registers.

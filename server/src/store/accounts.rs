@@ -27,8 +27,6 @@ use sha2::{Digest, Sha256};
 
 use chat_shared::name::{check_name, name_key};
 
-use crate::config::Db;
-
 /// Bytes of randomness in a token: 256 bits, printed as 64 hex digits.
 const TOKEN_BYTES: usize = 32;
 
@@ -80,7 +78,7 @@ pub trait AccountBook: Send {
     fn changed(&mut self) -> io::Result<bool>;
 }
 
-/// Whether [`open_book`] may create the room's log file.
+/// Whether [`super::open_book`] may create the room's log file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Missing {
     /// Create it (`user add`, and a server, which creates it anyway).
@@ -88,19 +86,6 @@ pub enum Missing {
     /// Refuse: removing from or listing a log that is not there is a
     /// mistake in the path.
     Refuse,
-}
-
-/// The accounts kept where `db` says (a file or an office on Redis).
-pub fn open_book(db: &Db, missing: Missing) -> io::Result<Box<dyn AccountBook>> {
-    match db {
-        Db::Path(path) => Ok(Box::new(super::sqlite::SqliteAccounts::open(
-            path, missing,
-        )?)),
-        Db::Redis(target) => Ok(Box::new(super::redis::RedisAccounts::open(target)?)),
-        Db::None => Err(io::Error::other(
-            "accounts live in the room's log or on Redis, not in memory (--db none)",
-        )),
-    }
 }
 
 /// Adds an account for `name` and returns its token, to be shown once.
@@ -296,10 +281,5 @@ mod tests {
         assert!(add(&mut book, "").is_err());
         assert!(add(&mut book, "two words").is_err());
         assert!(book.0.is_empty());
-    }
-
-    #[test]
-    fn accounts_are_not_kept_in_memory() {
-        assert!(open_book(&Db::None, Missing::Create).is_err());
     }
 }

@@ -16,7 +16,7 @@ use super::sqlite::SqliteStore;
 use super::{Busy, Completion, Draft, Message, NameClaim, Request, RoomState, Store};
 use crate::config::{Auth, Config, Db};
 use crate::ids::Asker;
-use crate::store::accounts::{self, Accounts, AccountsWatcher, Missing};
+use crate::store::accounts::{Accounts, AccountsWatcher, Missing};
 
 /// Why this pass's messages are refused when the store cannot take them.
 pub const STORE_BEHIND: &str = "the room's log is behind (a slow disk, or a slow link to Redis)";
@@ -66,7 +66,7 @@ impl StoreLink {
         };
         let (accounts, watcher) = match config.auth {
             Auth::Token => {
-                let book = accounts::open_book(&config.db, Missing::Create)?;
+                let book = super::open_book(&config.db, Missing::Create)?;
                 let (accounts, watcher) = AccountsWatcher::start(book, Arc::clone(waker))?;
                 (Some(accounts), Some(watcher))
             }

@@ -20,8 +20,10 @@ use std::io;
 
 use chat_shared::MessageId;
 
+use crate::config::Db;
 use crate::desk::DeskId;
 use crate::ids::Asker;
+use accounts::{AccountBook, Missing};
 
 pub use message::{DirectTo, Draft, Message, ReplayFill, Scope, Tx};
 pub use rooms::{Holder, RoomChange, RoomState, Topic};
@@ -230,5 +232,26 @@ pub trait Store: Send {
     /// are then claimed through it.
     fn shared(&mut self) -> Option<&mut dyn SharedRoom> {
         None
+    }
+}
+
+/// The accounts kept where `db` says (a file or an office on Redis).
+pub fn open_book(db: &Db, missing: Missing) -> io::Result<Box<dyn AccountBook>> {
+    match db {
+        Db::Path(path) => Ok(Box::new(sqlite::SqliteAccounts::open(path, missing)?)),
+        Db::Redis(target) => Ok(Box::new(redis::RedisAccounts::open(target)?)),
+        Db::None => Err(io::Error::other(
+            "accounts live in the room's log or on Redis, not in memory (--db none)",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accounts_are_not_kept_in_memory() {
+        assert!(open_book(&Db::None, Missing::Create).is_err());
     }
 }

@@ -14,14 +14,14 @@ mod request;
 mod socket;
 
 pub use request::{is_request_line, same_origin, Reply, Request, MAX_HEAD_BYTES, SOCKET_PATH};
-pub use socket::{text_frame, SocketEnd, SocketReader, CONTROL_FRAMES_PER_SECOND};
+pub use socket::{text_frame, SocketReader, CONTROL_FRAMES_PER_SECOND};
 
 use chat_shared::Line;
 
+use crate::chat::Context;
 use crate::close::{AfterLine, CloseReason};
 use crate::effect::Effect;
 use crate::frames::Frame;
-use crate::framing::Context;
 
 /// Where a request is after one line of its head.
 #[derive(Debug)]

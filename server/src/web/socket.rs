@@ -23,6 +23,7 @@ use tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
 use tungstenite::protocol::frame::{CloseFrame, FrameHeader};
 use tungstenite::protocol::{Message, Role, WebSocketConfig, WebSocketContext};
 
+use crate::close::SocketEnd;
 use crate::frames::Frame;
 
 /// The capacity tungstenite's read buffer starts with, and the most it
@@ -37,20 +38,6 @@ const READ_CHUNK_BYTES: usize = 64;
 /// Browsers send none on their own; a tool that keeps the socket alive
 /// sends one every few seconds.
 pub const CONTROL_FRAMES_PER_SECOND: u32 = 10;
-
-/// Why a browser desk's socket ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SocketEnd {
-    /// The desk closed it (its close frame was answered).
-    Closed,
-    /// It broke a rule: the close frame sent says which (`code`, `reason`).
-    Refused {
-        /// The RFC 6455 status code sent.
-        code: u16,
-        /// The reason sent with it.
-        reason: &'static str,
-    },
-}
 
 /// One browser desk's side of the socket: the WebSocket protocol, and the
 /// lines in its text messages.

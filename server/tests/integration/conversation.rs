@@ -208,3 +208,96 @@ fn an_older_log_is_upgraded_and_searchable() {
         vec!["olga:budget meeting moved", "pat:new budget line"]
     );
 }
+
+/// A line is found by `/search` as soon as anyone sees it, even the last of
+/// a burst: the log indexes each commit after the loop has it, off the
+/// message's way to the room, and a search waits for what was stored
+/// before it was asked (that wait itself is tested in `search.rs`: here
+/// the index is rarely behind by the time a search runs).
+#[test]
+fn a_line_is_found_as_soon_as_it_is_shown() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let server = server_on(&dir.path().join("room.db"), &[]);
+    let mut alice = Client::connect(server.addr());
+    join(&mut alice, "alice");
+    let mut bob = Client::connect(server.addr());
+    join(&mut bob, "bob");
+    for round in 0..5 {
+        // Sent at once, so that the log commits them in a few large
+        // batches and indexes each batch while the room gets it.
+        let words: String = (0..60).map(|w| format!(" w{round}y{w}")).collect();
+        let burst: String = (0..300)
+            .map(|n| format!("bob<SEP>burst{round}x{n}{words}\n"))
+            .collect();
+        bob.send(burst.as_bytes());
+        let last = format!("burst{round}x299{words}");
+        alice.expect_msg("bob", &last);
+        assert_eq!(
+            search(&mut alice, &format!("burst{round}x299")),
+            vec![format!("bob:{last}")]
+        );
+    }
+}
+
+/// What a server killed between a commit and its indexing leaves behind,
+/// a row stored and not indexed, is indexed at the next start; a log of
+/// schema 5, whose trigger indexed each row in its commit, keeps its index
+/// and has no row indexed twice.
+#[test]
+fn rows_stored_and_not_indexed_are_found_after_a_restart() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let db = dir.path().join("room.db");
+    let mut server = server_on(&db, &[]);
+    let mut alice = Client::connect(server.addr());
+    join(&mut alice, "alice");
+    alice.say("alice", "budget before the crash");
+    server.kill();
+    {
+        let log = rusqlite::Connection::open(&db).unwrap();
+        log.execute(
+            "INSERT INTO messages (time, name, color, text)
+                 VALUES ('2026-12-07T10:00:00.000Z', 'olga', 'blue', 'budget stored unindexed')",
+            [],
+        )
+        .unwrap();
+    }
+    server.restart();
+    let mut desk = Client::connect(server.addr());
+    join(&mut desk, "pat");
+    assert_eq!(
+        search(&mut desk, "budget"),
+        vec![
+            "alice:budget before the crash",
+            "olga:budget stored unindexed"
+        ]
+    );
+    server.terminate();
+
+    // Schema 5: the trigger, and no record of what is indexed.
+    {
+        let log = rusqlite::Connection::open(&db).unwrap();
+        log.execute_batch(
+            "CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+                 INSERT INTO messages_fts (rowid, text) VALUES (new.id, new.text);
+             END;
+             DELETE FROM meta WHERE key = 'indexed_upto';
+             PRAGMA user_version = 5;
+             INSERT INTO messages (time, name, color, text)
+                 VALUES ('2026-12-07T11:00:00.000Z', 'olga', 'blue', 'budget from schema 5');",
+        )
+        .unwrap();
+    }
+    server.restart();
+    let mut desk = Client::connect(server.addr());
+    join(&mut desk, "pat");
+    desk.say("pat", "budget after the upgrade");
+    assert_eq!(
+        search(&mut desk, "budget"),
+        vec![
+            "alice:budget before the crash",
+            "olga:budget stored unindexed",
+            "olga:budget from schema 5",
+            "pat:budget after the upgrade"
+        ]
+    );
+}

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use chat_shared::{MessageId, ServerLine};
 
 use crate::common::{run_cli, server_process, Client, ServerProcess, TIMEOUT};
+use crate::frozen_redis::Frozen;
 use test_support::{free_port, Persistence, RedisServer};
 
 /// How long a dead server's desks may take to leave for the others, and its
@@ -607,4 +608,25 @@ fn start_up_without_redis_exits_1_with_one_line() {
         line.contains(&format!("the room's link {url}: cannot connect")),
         "{line}"
     );
+}
+
+/// A Redis that accepts connections and answers nothing (frozen): the
+/// start gives up within its timeouts and says so in one line, instead of
+/// hanging before it listens.
+#[test]
+fn start_up_with_a_frozen_redis_exits_1_with_one_line() {
+    let Some(redis) = RedisServer::start_or_skip(Persistence::None) else {
+        return;
+    };
+    let url = redis.url();
+    let frozen = Frozen::freeze(&redis);
+    let output = run_cli(&["--host", "127.0.0.1", "--port", "0", "--redis", &url]);
+    drop(frozen);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "stderr: {stderr}");
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("chat-server: "))
+        .unwrap_or_else(|| panic!("expected a 'chat-server: ' line, got {stderr:?}"));
+    assert!(line.contains(&format!("the room's link {url}")), "{line}");
 }

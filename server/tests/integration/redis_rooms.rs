@@ -55,6 +55,18 @@ fn a_room_made_on_one_server_is_the_offices_on_every_server() {
     alice.wait_for("bob entering #dev", |line| {
         line.starts_with("ENTER<SEP>#dev<SEP>") && line.contains("<SEP>bob<SEP>")
     });
+    // Who is in the room is asked of either server alike.
+    for (asker, what) in [(&mut alice, "on server A"), (&mut bob, "on server B")] {
+        asker.send_line("/room who #dev");
+        let who = asker.wait_for(what, |line| line.starts_with("WHO<SEP>"));
+        let names: Vec<&str> = who
+            .split("<SEP>")
+            .skip(2)
+            .map(|person| person.split(' ').next().unwrap_or(""))
+            .collect();
+        assert!(who.starts_with("WHO<SEP>2<SEP>"), "{what}: {who}");
+        assert_eq!(names, ["alice", "bob"], "{what}: {who}");
+    }
 
     say_in(&mut alice, "#dev", "release at noon");
     bob.wait_for("#dev's message from server A", |line| {

@@ -59,6 +59,33 @@ fn seed_frames_are_understood_and_answered_in_the_seeds_look() {
     );
 }
 
+/// A seed desk whose user takes a while to type a name is silent past the
+/// server's wait for a first line, and is served as one of our desks until
+/// its first frame: that frame still makes it a seed desk, understood and
+/// answered in the seed's look.
+#[test]
+fn a_seed_desk_silent_at_first_is_a_seed_desk_when_it_speaks() {
+    let server = server_process(&[]);
+    let mut alice = Client::connect(server.addr());
+    alice.join("alice");
+    let mut aditya = Client::connect_silent(server.addr());
+    // Well past the 250 ms after which a silent peer counts as our desk
+    // and is sent what waited for it.
+    std::thread::sleep(Duration::from_millis(800));
+    aditya.send(b"\x1b[92m[2021-10-26 13:08:26] aditya<SEP>hi after a pause\x1b[39m");
+    assert_eq!(
+        expect_chat(&mut alice, "aditya", "hi after a pause"),
+        Color::BrightGreen
+    );
+    alice.say("alice", "welcome back");
+    let raw = aditya.wait_for("alice's line", |line| line.contains("alice: welcome back"));
+    let colour = format!("\x1b[{}m", alice_code(&mut alice));
+    assert!(
+        raw.starts_with(&colour) && raw.ends_with("\x1b[39m"),
+        "expected the seed's look, got {raw:?}"
+    );
+}
+
 /// The colour code a seed desk is sent for alice's lines: her colour, as
 /// her `WELCOME` gave it.
 fn alice_code(alice: &mut Client) -> u8 {

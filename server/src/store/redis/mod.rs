@@ -159,9 +159,9 @@ impl RedisStore {
             client.get_connection_info().redis_settings().db(),
             target.office
         );
-        let mut connection = client
-            .get_connection_with_timeout(CONNECT_TIMEOUT)
-            .map_err(|e| fail(format!("cannot connect: {e}")))?;
+        // With read and write timeouts: a Redis that accepts and never
+        // answers must not hold the start up.
+        let mut connection = connect(&client).map_err(|e| fail(format!("cannot connect: {e}")))?;
         let keys = Keys::new(&target.office);
         let read = |e: redis::RedisError| fail(e.to_string());
         let _: Option<String> = redis::cmd("SET")

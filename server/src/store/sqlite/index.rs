@@ -64,9 +64,11 @@ impl MessageIndex {
                      (id, time, name, color, text, recipient, from_desk, to_desk, room)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             )?;
+            let mut index = transaction
+                .prepare_cached("INSERT INTO messages_fts (rowid, text) VALUES (?1, ?2)")?;
             for (row, message) in messages {
                 let direct = message.direct.as_ref();
-                self.rows += insert.execute(params![
+                let inserted = insert.execute(params![
                     row,
                     message.time,
                     message.name,
@@ -77,6 +79,10 @@ impl MessageIndex {
                     direct.map(|d| d.to_desk.0.to_vec()),
                     message.room,
                 ])?;
+                if inserted == 1 {
+                    index.execute(params![row, message.text])?;
+                }
+                self.rows += inserted;
             }
         }
         transaction.commit()

@@ -58,8 +58,8 @@ use super::{
 use crate::desk::DeskId;
 use crate::ids::Asker;
 use rows::{count_after, for_newest_after, recent_in};
-use schema::{describe, open_database, Lock};
-use search::LogFile;
+use schema::{describe, open_database, Lock, INDEXED_UPTO};
+use search::{IndexProgress, LogFile};
 pub(crate) use search::{IndexState, SearchIndex, Searcher};
 
 pub use accounts::SqliteAccounts;
@@ -170,8 +170,19 @@ impl SqliteStore {
         else {
             return Ok(());
         };
+        let stored = self.last_at_start;
+        let indexed: i64 = connection
+            .query_row(
+                "SELECT CAST(value AS INTEGER) FROM meta WHERE key = ?1",
+                params![INDEXED_UPTO],
+                |row| row.get(0),
+            )
+            .map_err(|e| io::Error::other(describe(&e)))?;
+        let progress = Arc::new(IndexProgress::default());
+        progress.stored(stored);
+        progress.indexed(indexed as u64);
         self.searcher = Some(Searcher::start(
-            LogFile::open(&self.path)?,
+            LogFile::open(&self.path, Arc::clone(&progress))?,
             done.clone(),
             Arc::clone(&waker),
         )?);
@@ -184,6 +195,10 @@ impl SqliteStore {
                     done,
                     waker,
                     dirty: false,
+                    stored,
+                    indexed: indexed as u64,
+                    progress,
+                    index_failing: false,
                 }
                 .run(incoming)
             })?;
@@ -284,19 +299,29 @@ impl Drop for SqliteStore {
     }
 }
 
-/// The storage thread: owns the connection, commits batches, answers
-/// replays, checkpoints.
+/// The storage thread: owns the connection, commits batches, indexes
+/// them for search once the loop has them, answers replays, checkpoints.
 struct Storage {
     connection: Connection,
     done: SyncSender<Completion>,
     waker: Arc<Waker>,
     /// Whether anything was committed since the last checkpoint.
     dirty: bool,
+    /// The highest row ID committed.
+    stored: u64,
+    /// The highest row ID in the search index.
+    indexed: u64,
+    /// Both, for the search thread.
+    progress: Arc<IndexProgress>,
+    /// Whether the last try to index failed (said once in the log).
+    index_failing: bool,
 }
 
 impl Storage {
     fn run(mut self, incoming: Receiver<Request>) {
         let mut last_checkpoint = Instant::now();
+        // Rows a killed server stored and had not indexed yet.
+        self.index_stored();
         loop {
             match incoming.recv_timeout(CHECKPOINT_INTERVAL) {
                 Ok(first) => {
@@ -306,6 +331,8 @@ impl Storage {
                         std::iter::once(first).chain(incoming.try_iter()).collect();
                     self.serve(batch);
                     let _ = self.waker.wake();
+                    // While the loop hands the batch out, not before.
+                    self.index_stored();
                 }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
@@ -377,6 +404,14 @@ impl Storage {
             }
         };
         self.dirty = true;
+        // Told before the loop hears of the rows: a search asked after a
+        // desk saw them waits for them to be indexed.
+        for outcome in &stored {
+            if let Stored::New(id) = outcome {
+                self.stored = self.stored.max(id.major());
+            }
+        }
+        self.progress.stored(self.stored);
         let mut messages = Vec::with_capacity(drafts.len());
         for (draft, outcome) in drafts.into_iter().zip(stored) {
             match outcome {
@@ -393,6 +428,45 @@ impl Storage {
         }
         if !messages.is_empty() {
             let _ = self.done.send(Completion::Appended(messages));
+        }
+    }
+
+    /// Adds the rows committed since the last time to the search index, in
+    /// a transaction of their own. Run after the loop was woken for them, so
+    /// a message's way to the room never waits on FTS5; a search waits for
+    /// it instead ([`IndexProgress`]). On failure (a full disk) the rows
+    /// stay stored and are tried again after the next commit.
+    fn index_stored(&mut self) {
+        if self.indexed >= self.stored {
+            return;
+        }
+        let (after, upto) = (self.indexed as i64, self.stored as i64);
+        let result = self.connection.transaction().and_then(|transaction| {
+            transaction.execute(
+                "INSERT INTO messages_fts (rowid, text)
+                     SELECT id, text FROM messages WHERE id > ?1 AND id <= ?2",
+                params![after, upto],
+            )?;
+            transaction.execute(
+                "UPDATE meta SET value = ?2 WHERE key = ?1",
+                params![INDEXED_UPTO, upto],
+            )?;
+            transaction.commit()
+        });
+        match result {
+            Ok(()) => {
+                self.indexed = self.stored;
+                self.progress.indexed(self.indexed);
+                self.index_failing = false;
+            }
+            Err(e) if !self.index_failing => {
+                self.index_failing = true;
+                tracing::warn!(
+                    error = describe(&e),
+                    "[!] The room's log could not index messages for search; it tries again with the next ones"
+                );
+            }
+            Err(_) => {}
         }
     }
 

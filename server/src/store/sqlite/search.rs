@@ -9,12 +9,14 @@
 //! `messages` table and its FTS5 index, so the same query and the same
 //! visibility rules serve both stores. The room's log file is one
 //! ([`LogFile`], read-only beside the storage thread; WAL lets it read while
-//! the storage thread commits); a server on Redis keeps another, filled
+//! the storage thread commits, and a search waits the moment the storage
+//! thread takes to index what it stored before it); a server on Redis keeps another, filled
 //! from the stream (`crate::store::redis`), which the thread also keeps up
 //! to date between searches.
 
 use std::io;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -78,19 +80,64 @@ pub(crate) enum IndexState {
     Filling(Duration),
 }
 
-/// The room's log file, read-only: its trigger keeps its index up to date.
-pub(super) struct LogFile(Connection);
+/// Longest a search waits for the storage thread to index the messages
+/// stored before it was asked; past it (an index that cannot be written)
+/// the search runs on what is indexed.
+const INDEX_WAIT: Duration = Duration::from_millis(250);
+
+/// How far the storage thread has stored and indexed the log's rows: it
+/// indexes each commit's rows after the commit, so that no message waits
+/// for FTS5 on its way to the room; a search waits until what was stored
+/// before it is indexed.
+#[derive(Debug, Default)]
+pub(super) struct IndexProgress {
+    /// The highest row ID committed.
+    stored: AtomicU64,
+    /// The highest row ID in the search index.
+    indexed: AtomicU64,
+}
+
+impl IndexProgress {
+    /// Rows up to `row` are committed.
+    pub(super) fn stored(&self, row: u64) {
+        self.stored.store(row, Ordering::Release);
+    }
+
+    /// Rows up to `row` are indexed.
+    pub(super) fn indexed(&self, row: u64) {
+        self.indexed.store(row, Ordering::Release);
+    }
+
+    /// Waits, at most `limit`, until every row committed now is indexed.
+    fn wait_indexed(&self, limit: Duration) {
+        let wanted = self.stored.load(Ordering::Acquire);
+        let deadline = Instant::now() + limit;
+        while self.indexed.load(Ordering::Acquire) < wanted && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+}
+
+/// The room's log file, read-only; the storage thread indexes it.
+pub(super) struct LogFile {
+    connection: Connection,
+    progress: Arc<IndexProgress>,
+}
 
 impl LogFile {
-    /// Opens the log at `path` read-only.
-    pub(super) fn open(path: &Path) -> io::Result<LogFile> {
+    /// Opens the log at `path` read-only; `progress` is the storage
+    /// thread's.
+    pub(super) fn open(path: &Path, progress: Arc<IndexProgress>) -> io::Result<LogFile> {
         Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .and_then(|connection| {
             connection.busy_timeout(BUSY_TIMEOUT)?;
-            Ok(LogFile(connection))
+            Ok(LogFile {
+                connection,
+                progress,
+            })
         })
         .map_err(|e| {
             io::Error::other(format!(
@@ -104,10 +151,11 @@ impl LogFile {
 
 impl SearchIndex for LogFile {
     fn connection(&self) -> &Connection {
-        &self.0
+        &self.connection
     }
 
     fn catch_up(&mut self) -> IndexState {
+        self.progress.wait_indexed(INDEX_WAIT);
         IndexState::Ready(None)
     }
 
@@ -354,6 +402,33 @@ mod tests {
             fts_query(&many).unwrap().matches('"').count(),
             2 * MAX_SEARCH_WORDS
         );
+    }
+
+    #[test]
+    fn a_search_waits_until_what_was_stored_before_it_is_indexed() {
+        let progress = Arc::new(IndexProgress::default());
+        progress.stored(5);
+        progress.indexed(3);
+        let indexer = {
+            let progress = Arc::clone(&progress);
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(30));
+                progress.indexed(5);
+            })
+        };
+        progress.wait_indexed(Duration::from_secs(10));
+        assert_eq!(progress.indexed.load(Ordering::Acquire), 5);
+        indexer.join().unwrap();
+    }
+
+    #[test]
+    fn a_search_waits_no_longer_than_its_limit_for_an_index_that_is_stuck() {
+        let progress = IndexProgress::default();
+        progress.stored(5);
+        let started = Instant::now();
+        progress.wait_indexed(Duration::from_millis(20));
+        assert!(started.elapsed() >= Duration::from_millis(20));
+        assert_eq!(progress.indexed.load(Ordering::Acquire), 0);
     }
 }
 
