@@ -104,6 +104,9 @@ pub enum Ladder {
     /// [`Ladder::Fanout`]'s target room spread over many small rooms (`chat-load --rooms`), the
     /// senders spread with them: what a room costs.
     Rooms,
+    /// The fanout with IRC desks, browser desks and IRC desks mixed with ours, next to ours
+    /// (event only): what a desk of another dialect costs ([`Desks`]).
+    Dialects,
 }
 
 impl fmt::Display for Ladder {
@@ -121,6 +124,52 @@ impl Ladder {
             Ladder::Saturate => Some(Ladder::TlsSaturate),
             _ => None,
         }
+    }
+}
+
+/// Which desks chat-load's clients are.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Desks {
+    /// Our own desks, as everywhere else in the comparison.
+    #[default]
+    Ours,
+    /// IRC desks (`chat-load --irc`).
+    Irc,
+    /// Half IRC desks, half ours, interleaved in one room (`--irc-share 0.5`).
+    Mixed,
+    /// Browser desks: WebSocket frames (`--ws`).
+    Ws,
+}
+
+impl Desks {
+    fn is_ours(&self) -> bool {
+        *self == Desks::Ours
+    }
+
+    /// chat-load's flags for these desks.
+    pub fn load_flags(self) -> &'static [&'static str] {
+        match self {
+            Desks::Ours => &[],
+            Desks::Irc => &["--irc"],
+            Desks::Mixed => &["--irc-share", "0.5"],
+            Desks::Ws => &["--ws"],
+        }
+    }
+
+    /// What a desk of this kind may cost per delivery against ours (issues 19 and 20).
+    pub fn cpu_target(self) -> Option<f64> {
+        match self {
+            Desks::Ours => None,
+            Desks::Irc | Desks::Mixed => Some(1.2),
+            Desks::Ws => Some(1.3),
+        }
+    }
+}
+
+impl fmt::Display for Desks {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_serde_name(self, f)
     }
 }
 
@@ -215,6 +264,10 @@ pub struct Workload {
     /// Rooms the clients are spread over (`chat-load --rooms`); `None`: all in `#main`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rooms: Option<u32>,
+    /// Which desks the clients are (ours but in the dialect rows; written only when not
+    /// ours, so that the records of earlier runs read and write back as they were).
+    #[serde(default, skip_serializing_if = "Desks::is_ours")]
+    pub desks: Desks,
 }
 
 impl Workload {
@@ -233,6 +286,7 @@ impl Workload {
             restart_after_secs: None,
             duration_secs,
             rooms: None,
+            desks: Desks::Ours,
         }
     }
 
@@ -294,6 +348,14 @@ impl Workload {
         Workload {
             senders: 0,
             ..Workload::new(Ladder::TlsStorm, LoadMode::Storm, clients, 0.0)
+        }
+    }
+
+    /// The fanout of `clients` at the fanout ladder's rate, with `desks`.
+    fn dialect(clients: u32, desks: Desks, duration_secs: f64) -> Workload {
+        Workload {
+            desks,
+            ..Workload::broadcast(Ladder::Dialects, clients, FANOUT_TOTAL_RATE, duration_secs)
         }
     }
 
@@ -369,6 +431,9 @@ impl Step {
         }
         if self.server_count > 1 {
             id.push_str(&format!("-x{}", self.server_count));
+        }
+        if self.workload.desks != Desks::Ours {
+            id.push_str(&format!("-{}", self.workload.desks));
         }
         if self.run > 1 {
             id.push_str(&format!("-{}", self.run));
@@ -475,6 +540,7 @@ pub fn workloads(quick: bool) -> Vec<Workload> {
     } else {
         TLS_IDLE_CLIENTS
     }));
+    list.extend(dialect_workloads(quick));
     list
 }
 
@@ -485,6 +551,28 @@ pub const ROOMS: u32 = 100;
 pub const QUICK_ROOMS_CLIENTS: u32 = 100;
 /// See [`QUICK_ROOMS_CLIENTS`].
 pub const QUICK_ROOMS: u32 = 10;
+
+/// The room of the dialect rows: the fanout target's (the mixed room holds as many of each).
+pub const DIALECT_CLIENTS: u32 = FANOUT_TARGET_CLIENTS;
+/// The same in `--quick`.
+pub const QUICK_DIALECT_CLIENTS: u32 = 100;
+
+/// The dialect rows: the fanout with ours, IRC and browser desks, and a room of twice the
+/// size with IRC desks and ours half and half, next to ours in a room of that size.
+fn dialect_workloads(quick: bool) -> Vec<Workload> {
+    let (clients, secs) = if quick {
+        (QUICK_DIALECT_CLIENTS, 2.0)
+    } else {
+        (DIALECT_CLIENTS, 6.0)
+    };
+    vec![
+        Workload::dialect(clients, Desks::Ours, secs),
+        Workload::dialect(clients, Desks::Irc, secs),
+        Workload::dialect(clients, Desks::Ws, secs),
+        Workload::dialect(2 * clients, Desks::Ours, secs),
+        Workload::dialect(2 * clients, Desks::Mixed, secs),
+    ]
+}
 
 /// The restart scenario's room: as many desks as an office, all resuming at once.
 pub const RESTART_CLIENTS: u32 = 500;
@@ -550,8 +638,9 @@ fn steps_of(workload: &Workload, quick: bool) -> Vec<Step> {
         (TLS_IDLE_CLIENTS, SCALE_CLIENTS)
     };
     let mut steps = match ladder {
-        // The threads server is the seed's, which has one room.
-        Ladder::Restart | Ladder::Rooms => vec![event(RoomLog::File, 1)],
+        // The threads server is the seed's, which has one room, and speaks neither IRC nor
+        // WebSocket.
+        Ladder::Restart | Ladder::Rooms | Ladder::Dialects => vec![event(RoomLog::File, 1)],
         Ladder::TlsStorm => vec![event_tls(1)],
         _ if log_cost => (1..=log_cost_runs(quick))
             .flat_map(|run| {
@@ -675,7 +764,10 @@ mod tests {
                 continue;
             }
             assert_eq!(server(&steps[0]), event);
-            if !matches!(workload.ladder, Ladder::Restart | Ladder::Rooms) {
+            if !matches!(
+                workload.ladder,
+                Ladder::Restart | Ladder::Rooms | Ladder::Dialects
+            ) {
                 let threads = (ServerMode::Threads, RoomLog::Memory, false, 1);
                 assert!(steps.iter().any(|s| server(s) == threads));
             }
@@ -821,6 +913,33 @@ mod tests {
             assert_eq!(redis[1].server_label(), "2 × event --redis");
             assert!(redis.iter().all(|s| s.workload.ladder == Ladder::Scale));
         }
+    }
+
+    #[test]
+    fn dialect_rows_run_once_against_event_beside_ours() {
+        for (quick, size) in [(false, DIALECT_CLIENTS), (true, QUICK_DIALECT_CLIENTS)] {
+            let rows: Vec<Step> = steps(quick)
+                .into_iter()
+                .filter(|s| s.workload.ladder == Ladder::Dialects)
+                .collect();
+            let ids: Vec<String> = rows.iter().map(Step::id).collect();
+            let double = 2 * size;
+            assert_eq!(
+                ids,
+                [
+                    format!("dialects-{size}-event"),
+                    format!("dialects-{size}-event-irc"),
+                    format!("dialects-{size}-event-ws"),
+                    format!("dialects-{double}-event"),
+                    format!("dialects-{double}-event-mixed"),
+                ]
+            );
+            assert!(rows.iter().all(|s| s.room_log == RoomLog::File));
+            let rates: Vec<f64> = rows.iter().map(|s| s.workload.total_rate()).collect();
+            assert!(rates.iter().all(|r| (r - FANOUT_TOTAL_RATE).abs() < 1e-9));
+        }
+        assert_eq!(Desks::Mixed.load_flags(), ["--irc-share", "0.5"]);
+        assert_eq!(Desks::Ws.to_string(), "ws");
     }
 
     #[test]

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use chat_load::Report;
 
-use crate::ladder::{LoadMode, Step, SLOW_READER_RCVBUF_BYTES};
+use crate::ladder::{Ladder, LoadMode, Step, SLOW_READER_RCVBUF_BYTES};
 use crate::process::{self, io_error, truncate, ProcessEnd, RunError, Supervised};
 
 /// Fixed slack on top of a step's duration before chat-load counts as hung.
@@ -72,6 +72,12 @@ pub fn load_args(step: &Step, target: LoadTarget) -> Vec<String> {
     }
     if let Some(rooms) = load.rooms {
         flag(&mut args, "--rooms", rooms);
+    }
+    args.extend(load.desks.load_flags().iter().map(|f| f.to_string()));
+    if load.ladder == Ladder::Dialects {
+        // Every desk takes its name on connecting, as an IRC desk must: otherwise our senders
+        // would name themselves with their first message, inside the measured phase.
+        args.push("--named".into());
     }
     if load.load_mode == LoadMode::Slow {
         flag(&mut args, "--slow", load.slow_clients);
@@ -377,6 +383,27 @@ pub(crate) mod tests {
         let config = chat_load::parse_args(&args).expect("chat-load takes what it is given");
         assert_eq!(config.server_pids, [41, 42]);
         assert!(config.tls);
+    }
+
+    #[test]
+    fn dialect_steps_give_chat_load_their_desks() {
+        let steps = ladder::steps(true);
+        let target = LoadTarget::Running {
+            ports: &[7001],
+            server_pids: &[41],
+            redis_pid: None,
+            tls: false,
+        };
+        let config_of = |id: &str| {
+            let step = steps.iter().find(|s| s.id() == id).unwrap();
+            chat_load::parse_args(&load_args(step, target)).expect("chat-load takes it")
+        };
+        assert_eq!(config_of("dialects-100-event-irc").irc_share, 1.0);
+        assert_eq!(config_of("dialects-200-event-mixed").irc_share, 0.5);
+        assert!(config_of("dialects-100-event-ws").web);
+        let ours = config_of("dialects-100-event");
+        assert!(!ours.web && ours.irc_share == 0.0 && ours.named);
+        assert!(config_of("dialects-100-event-ws").named);
     }
 
     #[test]

@@ -53,9 +53,12 @@ pub const MAX_ROOMS: usize = 999;
 
 /// Flags of the modes that load a server someone else started; restart
 /// starts its own, so these mean nothing there.
-const NOT_FOR_RESTART: [&str; 11] = [
+const NOT_FOR_RESTART: [&str; 14] = [
     "addr",
     "tls",
+    "irc",
+    "irc-share",
+    "ws",
     "server-pid",
     "redis-pid",
     "slow",
@@ -71,10 +74,13 @@ const NOT_FOR_RESTART: [&str; 11] = [
 const RESTART_ONLY: [&str; 4] = ["server-bin", "db", "kill-at", "restart-after"];
 
 /// Flags storm mode does not take: it starts its own server, speaks TLS
-/// always, and sends nothing but a `/ping`.
-const NOT_FOR_STORM: [&str; 17] = [
+/// always, in our dialect, and sends nothing but a `/ping`.
+const NOT_FOR_STORM: [&str; 20] = [
     "addr",
     "tls",
+    "irc",
+    "irc-share",
+    "ws",
     "server-pid",
     "redis-pid",
     "slow",
@@ -157,6 +163,11 @@ pub struct Config {
     pub addrs: Vec<SocketAddr>,
     /// Every client speaks TLS (`--tls`).
     pub tls: bool,
+    /// The fraction of the clients that are IRC desks (`--irc`: 1,
+    /// `--irc-share F`: F), interleaved with ours; 0 without.
+    pub irc_share: f64,
+    /// Every client is a browser desk (`--ws`).
+    pub web: bool,
     /// What the user typed for `--addr`, for the report.
     pub addr_text: String,
     /// How many connections (concurrent ones, for churn).
@@ -352,7 +363,7 @@ fn options() -> Options {
     opts.optflag(
         "",
         "named",
-        "fanout and hold: every client takes its name on connecting, as with --rooms, and stays in #main alone (the baseline --rooms is compared with)",
+        "fanout and hold: every client takes its name on connecting, as with --rooms, and stays in #main alone (the baseline --rooms is compared with; IRC desks register anyway)",
     );
     opts.optopt(
         "",
@@ -394,6 +405,22 @@ fn options() -> Options {
         "",
         "tls",
         "every client speaks TLS (any certificate accepted, signatures checked; no session resumption); not in slow mode",
+    );
+    opts.optflag(
+        "",
+        "irc",
+        "every client is an IRC desk: CAP REQ message-tags echo-message, NICK, USER, then PRIVMSG #main; not in slow mode",
+    );
+    opts.optopt(
+        "",
+        "irc-share",
+        "this fraction of the clients are IRC desks, interleaved with ours (0.5: every other one), in one run",
+        "F",
+    );
+    opts.optflag(
+        "",
+        "ws",
+        "every client is a browser desk: GET /ws upgraded to a WebSocket, then our lines in masked text frames; not in slow mode",
     );
     opts.optflag("", "json", "print one JSON object on stdout, nothing else");
     opts.optflag("q", "quiet", "no progress lines on stderr");
@@ -496,6 +523,24 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Config, UsageError> {
     if tls && mode == Mode::Slow {
         return Err(invalid(
             "--tls does not apply to slow mode: a client that never reads never finishes its handshake",
+        ));
+    }
+
+    let irc_share = match optional_number::<f64>(&matches, "irc-share")? {
+        Some(share) if !(share > 0.0 && share <= 1.0) => {
+            return Err(invalid("--irc-share must be above 0 and at most 1"))
+        }
+        Some(share) => share,
+        None if matches.opt_present("irc") => 1.0,
+        None => 0.0,
+    };
+    let web = matches.opt_present("ws");
+    if web && irc_share > 0.0 {
+        return Err(invalid("--ws and --irc: one dialect a run"));
+    }
+    if (web || irc_share > 0.0) && mode == Mode::Slow {
+        return Err(invalid(
+            "--irc and --ws do not apply to slow mode: a client that never reads never registers or upgrades",
         ));
     }
 
@@ -609,6 +654,11 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Config, UsageError> {
         return Err(invalid("--threads must be 1..=64"));
     }
     let rooms = rooms(&matches, mode, clients)?;
+    if rooms.is_some() && (web || irc_share > 0.0) {
+        return Err(invalid(
+            "--rooms is for our desks only: an IRC or browser desk stays in #main (no --irc, --irc-share or --ws)",
+        ));
+    }
     let named = matches.opt_present("named");
     if named && !matches!(mode, Mode::Fanout | Mode::Hold) {
         return Err(invalid("--named only applies to fanout and hold"));
@@ -648,6 +698,8 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Config, UsageError> {
         addr,
         addrs,
         tls,
+        irc_share,
+        web,
         addr_text,
         clients,
         duration,
@@ -1081,6 +1133,27 @@ mod tests {
         assert_eq!(config.redis_pid, Some(12));
         assert!(parse_args(&["fanout", "--server-pid", "10,x"]).is_err());
         assert!(parse_args(&["restart", "--db", "x", "--redis-pid", "1"]).is_err());
+    }
+
+    #[test]
+    fn dialects_are_one_a_run_and_not_for_slow_or_restart() {
+        let irc = parse_args(&["fanout", "--irc"]).unwrap();
+        assert_eq!((irc.irc_share, irc.web), (1.0, false));
+        let mixed = parse_args(&["fanout", "--irc-share", "0.5"]).unwrap();
+        assert_eq!(mixed.irc_share, 0.5);
+        let web = parse_args(&["hold", "--ws", "--named"]).unwrap();
+        assert!(web.web && web.named && web.irc_share == 0.0);
+        assert!(parse_args(&["fanout", "--irc-share", "0"]).is_err());
+        assert!(parse_args(&["fanout", "--irc-share", "1.5"]).is_err());
+        assert!(parse_args(&["fanout", "--irc", "--ws"]).is_err());
+        assert!(parse_args(&["slow", "-n", "10", "--irc"]).is_err());
+        assert!(parse_args(&["slow", "-n", "10", "--ws"]).is_err());
+        assert!(parse_args(&["restart", "--db", "x", "--irc"]).is_err());
+        assert!(parse_args(&["restart", "--db", "x", "--ws"]).is_err());
+        assert!(parse_args(&["storm", "--db", "x", "--irc"]).is_err());
+        assert!(parse_args(&["fanout", "-n", "4", "--rooms", "2", "--irc"]).is_err());
+        assert!(parse_args(&["fanout", "-n", "4", "--rooms", "2", "--irc-share", "0.5"]).is_err());
+        assert!(parse_args(&["hold", "-n", "4", "--rooms", "2", "--ws"]).is_err());
     }
 
     #[test]

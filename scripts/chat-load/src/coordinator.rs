@@ -463,6 +463,7 @@ fn build_report(
             let ticks = phase_info.cpu_ticks.get(at).copied().flatten();
             ServerReport {
                 pid,
+                rss_start_kb: summary.rss_start_kb,
                 rss_peak_kb: summary.rss_peak_kb,
                 rss_end_kb: summary.rss_end_kb,
                 vm_hwm_kb: summary.hwm_kb,
@@ -478,6 +479,9 @@ fn build_report(
         mode: mode.name().to_string(),
         addr: config.addr_text.clone(),
         tls: config.tls,
+        irc_share: config.irc_share,
+        ws: config.web,
+        named: config.named,
         tls_handshake_us: stats::summarize(&total.tls_handshake),
         order: Some(OrderReport {
             servers: config.addrs.len(),

@@ -44,6 +44,14 @@
 //! storm's handshake p50/p99, resumed count, and the CPU of the server and
 //! of chat-load (see [`storm`]).
 //!
+//! `--irc`: every client is an IRC desk (see [`irc`]); `--irc-share F`
+//! makes a fraction F of them IRC desks and the rest ours, interleaved, in
+//! one run, so that one server CPU figure covers both and every delivery
+//! between the two kinds is counted. `--ws`: every client is a browser desk
+//! (see [`web`]). `--named` (fanout and hold): our desks and browser desks
+//! take their names on connecting, as desks coming back, as IRC desks must
+//! register (for costs side by side). `--rooms` is for our desks only.
+//!
 //! `--tls`: every client speaks TLS (see [`tls`]). `--addr A,B,...`: the
 //! clients are spread over several servers round robin. Every run but
 //! restart checks the order: each measured message must reach every
@@ -79,7 +87,8 @@
 //! - [`config`]: flags, defaults, the loopback check.
 //! - [`modes`]: what each mode asks of each client index.
 //! - [`conn`]: one client connection, plain or TLS, the engine both drivers
-//!   use; [`tls`] is `--tls`'s configuration.
+//!   use; [`tls`] is `--tls`'s configuration, [`irc`] and [`web`] the
+//!   dialects of `--irc` and `--ws`.
 //! - [`coordinator`] and [`worker`]: the load modes: the phases, the
 //!   merging of results, and the mio event loops that own the clients.
 //! - [`restart`]: the restart scenario, on its own loop; [`server`] starts,
@@ -98,6 +107,7 @@ pub mod common;
 pub mod config;
 pub mod conn;
 pub mod coordinator;
+pub mod irc;
 pub mod ledger;
 pub mod marker;
 pub mod modes;
@@ -107,6 +117,7 @@ pub mod server;
 pub mod stats;
 pub mod storm;
 pub mod tls;
+pub mod web;
 pub mod worker;
 
 pub use config::{parse_args, usage, Config, Mode, UsageError};

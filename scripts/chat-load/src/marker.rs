@@ -175,6 +175,9 @@ pub enum Seen {
     Pong,
     /// `ERR`: the server refused something we sent.
     Refused(ErrorCode),
+    /// An IRC error numeric (`433 Nickname is already in use`): the server
+    /// refused something an IRC desk sent.
+    IrcRefused(String),
     /// `BYE`: the server is closing this connection, with its reason.
     Bye(String),
     /// Anything else (`JOIN`, `LEAVE`, `WHO`, `NOTE`), or a line that does

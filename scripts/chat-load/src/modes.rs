@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use crate::config::{Config, Mode};
+use crate::conn::Dialect;
 
 /// What one client index does for the whole run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,10 +57,15 @@ pub struct Plan {
     pub source_ips: usize,
     /// Every client speaks TLS.
     pub tls: bool,
+    /// The fraction of the clients that are IRC desks; 0: none.
+    pub irc_share: f64,
+    /// Every client is a browser desk.
+    pub web: bool,
     /// `--rooms N`: clients spread over N rooms of the run; `None`: all in
     /// `#main`.
     pub rooms: Option<usize>,
-    /// Every client takes its name on connecting (`--named`, `--rooms`).
+    /// Every client takes its name on connecting (`--named`, `--rooms`);
+    /// an IRC desk registers its nick whatever this says.
     pub named: bool,
 }
 
@@ -83,8 +89,24 @@ impl Plan {
             slow_rcvbuf: config.slow_rcvbuf,
             source_ips: config.source_ips,
             tls: config.tls,
+            irc_share: config.irc_share,
+            web: config.web,
             rooms: config.rooms,
             named: config.named,
+        }
+    }
+
+    /// The dialect of client `index`. IRC desks are spread evenly over the
+    /// indices (with a share of 0.5, the odd ones), so that senders, readers
+    /// and the server's connections are mixed alike.
+    pub fn dialect(&self, index: usize) -> Dialect {
+        let irc_before = |i: usize| (i as f64 * self.irc_share).floor();
+        if self.web {
+            Dialect::Web
+        } else if irc_before(index + 1) > irc_before(index) {
+            Dialect::Irc
+        } else {
+            Dialect::Ours
         }
     }
 
@@ -133,6 +155,24 @@ mod tests {
         assert_eq!(plan.role(7), Role::Reader);
         assert_eq!(plan.role(8), Role::Slow);
         assert_eq!(plan.role(9), Role::Slow);
+    }
+
+    #[test]
+    fn irc_desks_are_spread_over_the_indices() {
+        let dialects = |args: &[&str]| {
+            let plan = Plan::new(&parse_args(args).unwrap());
+            (0..6).map(|i| plan.dialect(i)).collect::<Vec<_>>()
+        };
+        let (ours, irc) = (Dialect::Ours, Dialect::Irc);
+        assert_eq!(dialects(&["fanout"]), [ours; 6]);
+        assert_eq!(dialects(&["fanout", "--irc"]), [irc; 6]);
+        assert_eq!(dialects(&["fanout", "--ws"]), [Dialect::Web; 6]);
+        assert_eq!(
+            dialects(&["fanout", "--irc-share", "0.5"]),
+            [ours, irc, ours, irc, ours, irc]
+        );
+        let third = dialects(&["fanout", "--irc-share", "0.34"]);
+        assert_eq!(third.iter().filter(|d| **d == irc).count(), 2);
     }
 
     #[test]

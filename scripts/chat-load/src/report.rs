@@ -22,6 +22,17 @@ pub struct Report {
     /// Every client spoke TLS (`--tls`; an addition to the original schema).
     #[serde(default)]
     pub tls: bool,
+    /// The fraction of the clients that were IRC desks (`--irc`: 1,
+    /// `--irc-share F`: F; an addition to the original schema).
+    #[serde(default)]
+    pub irc_share: f64,
+    /// Every client was a browser desk (`--ws`; an addition).
+    #[serde(default)]
+    pub ws: bool,
+    /// Our desks and browser desks took their names on connecting
+    /// (`--named` or `--rooms`; an addition).
+    #[serde(default)]
+    pub named: bool,
     /// With `--tls`: connect() to the end of the TLS handshake, microseconds,
     /// over every connection that finished it; `null` otherwise.
     #[serde(default)]
@@ -274,6 +285,11 @@ impl ChurnReport {
 pub struct ServerReport {
     /// The process watched.
     pub pid: u32,
+    /// The first VmRSS sampled, before any client connected, KiB (an
+    /// addition to the original schema). `hold`: (end − start) ÷ clients is
+    /// what an idle client costs the server, [`ServerReport::bytes_per_client`].
+    #[serde(default)]
+    pub rss_start_kb: u64,
     /// Largest VmRSS sampled, KiB.
     pub rss_peak_kb: u64,
     /// Last VmRSS sampled, KiB.
@@ -286,7 +302,33 @@ pub struct ServerReport {
     pub cpu_secs: f64,
 }
 
+impl ServerReport {
+    /// What each of `clients` cost the server: its RSS at the end over its
+    /// RSS before they came, in bytes each; `None` without a start sample.
+    pub fn bytes_per_client(&self, clients: usize) -> Option<f64> {
+        (self.rss_start_kb > 0 && clients > 0)
+            .then(|| (self.rss_end_kb as f64 - self.rss_start_kb as f64) * 1024.0 / clients as f64)
+    }
+}
+
 impl Report {
+    /// Which desks the clients were, when not all plain ones of ours.
+    pub fn desks(&self) -> Option<String> {
+        let named = if self.named { ", named" } else { "" };
+        if self.ws {
+            Some(format!("browser (WebSocket){named}"))
+        } else if self.irc_share >= 1.0 {
+            Some("IRC".into())
+        } else if self.irc_share > 0.0 {
+            Some(format!(
+                "{:.0}% IRC, the rest ours{named}",
+                self.irc_share * 100.0
+            ))
+        } else {
+            self.named.then(|| "ours, named".into())
+        }
+    }
+
     /// The one-line-per-fact summary printed when `--json` is not given.
     pub fn human(&self) -> String {
         let mut out = String::new();
@@ -303,6 +345,9 @@ impl Report {
             self.connect_failures,
             errors_inline(&self.connect_errors),
         ));
+        if let Some(desks) = self.desks() {
+            line(format!("  desks: {desks}"));
+        }
         match (self.senders, self.rate_per_sender) {
             (Some(senders), Some(rate)) => line(format!(
                 "  load: {senders} senders x {rate} msg/s, {} byte payload, {:.1} s",
@@ -399,14 +444,23 @@ impl Report {
             .chain(self.redis.iter().map(|s| ("redis", s)))
         {
             line(format!(
-                "  {what} pid {}: rss peak {} KiB, end {} KiB (hwm {} KiB), threads {}, cpu {:.2} s",
+                "  {what} pid {}: rss start {} KiB, peak {} KiB, end {} KiB (hwm {} KiB), threads {}, cpu {:.2} s",
                 server.pid,
+                server.rss_start_kb,
                 server.rss_peak_kb,
                 server.rss_end_kb,
                 server.vm_hwm_kb,
                 server.threads_peak,
                 server.cpu_secs
             ));
+        }
+        if let (Some(hold), Some(server)) = (&self.hold, &self.server) {
+            if let Some(bytes) = server.bytes_per_client(self.connected) {
+                line(format!(
+                    "  server memory per client held: {bytes:.0} B (rss end - start, {} held, {} alive)",
+                    self.connected, hold.alive
+                ));
+            }
         }
         line(format!(
             "  disconnected early {}, wall {:.1} s",

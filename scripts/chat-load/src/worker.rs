@@ -38,7 +38,7 @@ use rustls::ClientConfig;
 use slab::Slab;
 
 use crate::common::{take_turn, Rng, MAX_POLL_WAIT, PROBE_INTERVAL};
-use crate::conn::{self, Conn, ConnectProgress, CONNECT_TIMEOUT, READ_CHUNK_BYTES};
+use crate::conn::{self, Conn, ConnectProgress, Dialect, CONNECT_TIMEOUT, READ_CHUNK_BYTES};
 use crate::marker::{self, Delivery, Kind, Marker, Seen};
 use crate::modes::{Plan, Role};
 use crate::stats::new_histogram;
@@ -588,7 +588,8 @@ impl<'a> Worker<'a> {
                 if client.state == State::Connecting {
                     finish_connect(client, now, self.shared, &mut self.result);
                     if client.state == State::Open {
-                        if self.plan.named {
+                        // An IRC desk registered its nick on connecting.
+                        if self.plan.named && client.conn.dialect() != Dialect::Irc {
                             take_name(client, self.shared.run_id);
                         }
                         if let Some(room) = self.room_names.get(client.room) {
@@ -752,7 +753,7 @@ impl<'a> Worker<'a> {
         };
         let key = self.clients.vacant_key();
         let registry = self.poll.registry();
-        let conn = match Conn::open(
+        let mut conn = match Conn::open(
             addr,
             source,
             rcvbuf,
@@ -772,6 +773,12 @@ impl<'a> Worker<'a> {
         } else {
             format!("load-{:08x}-{index}-{generation}", self.shared.run_id)
         };
+        if let Err(why) = conn.introduce(self.plan.dialect(index), &name) {
+            conn.deregister(registry);
+            let err = io::Error::other(why);
+            self.connect_failed(index, generation, &err, now);
+            return;
+        }
         let mut client = Client {
             index,
             generation,
@@ -946,6 +953,7 @@ impl<'a> Worker<'a> {
             closing,
             ..
         } = &mut self.clients[key];
+        let dialect = conn.dialect();
         let room = *room;
         let ledger = shared.room(room);
         let read = conn.read_lines(buf, |line| {
@@ -953,7 +961,7 @@ impl<'a> Worker<'a> {
                 note(result, "line over the tool's limit".into());
                 return;
             };
-            let (came_in, Delivery { id, marker }) = match marker::classify(bytes, shared.run_id) {
+            let (came_in, Delivery { id, marker }) = match dialect.classify(bytes, shared.run_id) {
                 Seen::Msg(delivery) => (Place::Main, delivery),
                 Seen::RoomMsg { room: of, delivery } => (Place::Room(of), delivery),
                 Seen::InRoom { room: of } => {
@@ -966,6 +974,7 @@ impl<'a> Worker<'a> {
                 Seen::Refused(code) => {
                     return note(result, format!("server ERR {}", code.as_str()))
                 }
+                Seen::IrcRefused(numeric) => return note(result, format!("server IRC {numeric}")),
                 Seen::Bye(reason) => return note(result, format!("server BYE: {reason}")),
                 // History, welcomes and the rest are not deliveries.
                 _ => return,
@@ -1282,9 +1291,10 @@ fn drain_slow(
 ) -> SlowVerdict {
     let before = client.conn.bytes_read();
     let mut bye = None;
+    let dialect = client.conn.dialect();
     let read = client.conn.read_lines(buf, |line| {
         if let Line::Complete(bytes) = line {
-            if let Seen::Bye(reason) = marker::classify(bytes, run_id) {
+            if let Seen::Bye(reason) = dialect.classify(bytes, run_id) {
                 bye.get_or_insert(reason);
             }
         }

@@ -27,7 +27,7 @@ use crate::machine::Machine;
 use crate::model::{RunRecord, StepResult};
 use cells::NOT_AVAILABLE;
 use tables::{broadcast_table, churn_table, idle_table, log_cost_table, restart_table};
-use tables::{rooms_table, scale_table, slow_table, storm_table, tls_table};
+use tables::{dialect_table, rooms_table, scale_table, slow_table, storm_table, tls_table};
 use targets::{TargetCheck, Verdict};
 
 /// Why the fanout's p99 target is not met on a 2-core box, shown when it is not: what the
@@ -247,6 +247,20 @@ pub fn render_markdown(record: &RunRecord) -> String {
         &happened_lines_of(scale_steps),
         &[],
     );
+    // Only in runs that had the rows: reports of earlier runs render as they were.
+    if results
+        .iter()
+        .any(|r| r.step.workload.ladder == Ladder::Dialects)
+    {
+        section(
+            &mut out,
+            "IRC and browser desks",
+            &format!("{} The event server as shipped, once per row: ours, IRC desks (`chat-load --irc`: `CAP REQ message-tags echo-message`, `NICK`, `USER`, then `PRIVMSG #main`, reading `PRIVMSG` lines back with their `@msgid`), browser desks (`--ws`: `GET /ws` upgraded, our lines in masked text frames), and a room of twice the size with IRC desks and ours half and half (`--irc-share 0.5`), each beside ours in a room of its size; every desk takes its name on connecting (`--named`), as an IRC desk must, so that no sender names itself inside the measured phase. Targets: an IRC desk within 1.2× of ours in CPU per delivery (issue 19), a browser desk within 1.3× (issue 20); one run each here, so a ratio near its target wants the repeated runs of the README.", ladder_description(results, Ladder::Dialects)),
+            &dialect_table(results),
+            &happened(&[Ladder::Dialects]),
+            &[],
+        );
+    }
     section(
         &mut out,
         "Many rooms",

@@ -12,7 +12,7 @@ use super::cells::NOT_AVAILABLE;
 use super::cells::{alive_text, connected_text, mib, ms, or_na, pair, percent, rate, ratio, two};
 use super::targets::TargetCheck;
 use super::targets::{check_tls_idle, log_costs, runs_text, tls_costs, tls_idle_pair, Paired};
-use crate::ladder::{Ladder, RoomLog, ServerMode};
+use crate::ladder::{Desks, Ladder, RoomLog, ServerMode};
 use crate::model::{find, StepResult, LOG_COST_MAX_FACTOR, TLS_IDLE_RSS_TARGET_KB};
 
 /// A Markdown table: the header row, then a row per item of `rows`, each its cells.
@@ -468,6 +468,64 @@ pub fn rooms_table(results: &[StepResult]) -> String {
     table(columns, &rows)
 }
 
+/// The step of ours in the room of `r`'s size, the one a dialect row is measured against.
+fn ours_beside<'a>(results: &'a [StepResult], r: &StepResult) -> Option<&'a StepResult> {
+    results.iter().find(|o| {
+        o.step.workload.ladder == Ladder::Dialects
+            && o.step.workload.desks == Desks::Ours
+            && o.step.workload.clients == r.step.workload.clients
+    })
+}
+
+/// The fanout with IRC desks, browser desks and a room of both IRC desks and ours, each
+/// beside ours in a room of its size: p99 and server CPU per delivery, and their ratios.
+pub fn dialect_table(results: &[StepResult]) -> String {
+    let rows: Vec<(&StepResult, Option<&StepResult>)> = results
+        .iter()
+        .filter(|r| r.step.workload.ladder == Ladder::Dialects)
+        .map(|r| (r, ours_beside(results, r)))
+        .collect();
+    if rows.is_empty() {
+        return "Not in this run.\n".into();
+    }
+    type Row<'a> = (&'a StepResult, Option<&'a StepResult>);
+    let columns: &[Column<Row>] = &[
+        ("desks", |(r, _)| {
+            let desks = match r.step.workload.desks {
+                Desks::Ours => "ours",
+                Desks::Irc => "IRC",
+                Desks::Mixed => "half IRC, half ours",
+                Desks::Ws => "browser (WebSocket)",
+            };
+            format!("{} {desks}", r.step.workload.clients)
+        }),
+        ("delivered", |(r, _)| scale_cell(r, delivered(r))),
+        ("p99 ms", |(r, _)| scale_cell(r, r.p99_us().map(ms))),
+        ("p99 ÷ ours", |(r, ours)| {
+            ratio(r.p99_us(), ours.and_then(StepResult::p99_us))
+        }),
+        ("server CPU µs per delivery", |(r, _)| {
+            scale_cell(r, r.cpu_us_per_delivery().map(two))
+        }),
+        ("CPU ÷ ours (target)", |(r, ours)| {
+            let cpu = ratio(
+                r.cpu_us_per_delivery(),
+                ours.and_then(StepResult::cpu_us_per_delivery),
+            );
+            match r.step.workload.desks.cpu_target() {
+                Some(target) => format!("{cpu} (≤ {target}×)"),
+                None => cpu,
+            }
+        }),
+        ("receivers that saw another order", |(r, _)| {
+            let order = r.load().and_then(|l| l.order.as_ref());
+            let text = order.map(|o| format!("{} of {}", o.receivers_differing, o.receivers));
+            scale_cell(r, text)
+        }),
+    ];
+    table(columns, &rows)
+}
+
 /// CPU µs per delivery of all of a step's servers together, and each one's CPU seconds.
 fn servers_cpu_text(result: &StepResult) -> Option<String> {
     let deliveries = result.load()?.deliveries_received;
@@ -559,6 +617,34 @@ mod tests {
     };
     use crate::report::cells::progress_summary;
     use crate::report::targets::tests::{log_cost_results, tls_idle, tls_runs};
+
+    #[test]
+    fn dialect_rows_are_measured_against_ours_in_a_room_of_their_size() {
+        let row = |clients, desks, cpu_secs: f64| {
+            let edits = json!({"deliveries_received": 1_000_000, "server": {"cpu_secs": cpu_secs}});
+            let mut result = fixture(Ladder::Dialects, clients, ServerMode::Event, edits);
+            result.step.workload.desks = desks;
+            result
+        };
+        let results = vec![
+            row(1000, Desks::Ours, 4.0),
+            row(1000, Desks::Irc, 5.0),
+            row(1000, Desks::Ws, 4.4),
+            row(2000, Desks::Ours, 2.0),
+            row(2000, Desks::Mixed, 2.2),
+        ];
+        let text = dialect_table(&results);
+        let cpu_ratio = |at: usize| {
+            let row = text.lines().nth(at).unwrap();
+            row.split(" | ").nth(5).unwrap().to_string()
+        };
+        assert!(text.lines().nth(3).unwrap().starts_with("| 1000 IRC |"));
+        assert_eq!(cpu_ratio(2), "1.00×");
+        assert_eq!(cpu_ratio(3), "1.25× (≤ 1.2×)");
+        assert_eq!(cpu_ratio(4), "1.10× (≤ 1.3×)");
+        assert_eq!(cpu_ratio(6), "1.10× (≤ 1.2×)");
+        assert_eq!(dialect_table(&[]), "Not in this run.\n");
+    }
 
     #[test]
     fn fanout_row_shows_both_modes_and_ratio() {
