@@ -476,7 +476,10 @@ def run(args):
         carol.type("dev after the restart")
         wait_until("alice back", lambda: alice.status().startswith("You are alice"))
         wait_until("bob back", lambda: bob.status().startswith("You are bob"))
-        carol.wait_for("bob: typed while the server was down")
+        # Shown before or after her rooms came back: an earlier wait may
+        # have read it already, so look at everything she showed.
+        wait_until("carol to show bob's line",
+                   lambda: carol.count("bob: typed while the server was down") >= 1)
         for page in (alice, bob):
             page.wait_text("#main", "carol: right after the restart")
             page.wait_text("#main", "bob: typed while the server was down")
