@@ -47,9 +47,9 @@ pub const MAX_RESTART_MESSAGES: f64 = 900.0;
 /// Longest a restart run may keep the server down.
 const MAX_RESTART_AFTER_SECS: f64 = 60.0;
 
-/// Flags of the modes that load a server someone else started; restart
-/// starts its own, so these mean nothing there.
-const NOT_FOR_RESTART: [&str; 11] = [
+/// Flags of the modes that load a server someone else started; restart and
+/// the attacks start their own, so these mean nothing there.
+const RUNNING_SERVER_ONLY: [&str; 11] = [
     "addr",
     "tls",
     "server-pid",
@@ -64,7 +64,28 @@ const NOT_FOR_RESTART: [&str; 11] = [
 ];
 
 /// Flags of restart mode only.
-const RESTART_ONLY: [&str; 4] = ["server-bin", "db", "kill-at", "restart-after"];
+const RESTART_ONLY: [&str; 3] = ["db", "kill-at", "restart-after"];
+
+/// Flags of the modes that start their own server.
+const OWN_SERVER_ONLY: [&str; 1] = ["server-bin"];
+
+/// Flags of the attacks only.
+const ATTACK_ONLY: [&str; 2] = ["messages", "server-arg"];
+
+/// Flags the attacks have no use for: their desks' pace and texts are the
+/// attack's own.
+const NOT_FOR_ATTACKS: [&str; 3] = ["senders", "rate", "drain"];
+
+/// Most messages an attack may fill its log with: a million fills in
+/// about a minute and is six times the issue's search storm.
+const MAX_ATTACK_MESSAGES: usize = 1_000_000;
+
+/// Most searching desks: each is a thread of chat-load's.
+const MAX_SEARCHERS: usize = 1000;
+
+/// The server flags `--server-arg` may not name: chat-load chooses where
+/// the attacked server listens and keeps its log.
+const SERVER_FLAGS_OF_OURS: [&str; 6] = ["--host", "-H", "--port", "-p", "--db", "--redis"];
 
 /// What a run does; see the crate docs for each mode's phases.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,6 +104,12 @@ pub enum Mode {
     /// Fanout against a server chat-load starts itself, kills with SIGKILL
     /// mid-run and starts again on the same port and log; clients resume.
     Restart,
+    /// Issue 17's first attack, on a server chat-load starts: S desks
+    /// `/search` as fast as the rate limit lets them while two others talk.
+    SearchStorm,
+    /// Issue 17's second attack, on a server chat-load starts: N desks
+    /// `/resume` the whole log and never read.
+    ResumeBomb,
 }
 
 impl Mode {
@@ -95,7 +122,20 @@ impl Mode {
             Mode::Churn => "churn",
             Mode::Slow => "slow",
             Mode::Restart => "restart",
+            Mode::SearchStorm => "search-storm",
+            Mode::ResumeBomb => "resume-bomb",
         }
+    }
+
+    /// The attacks of issue 17: a server and a log of their own, desks of
+    /// their own (see [`crate::attack`]).
+    pub fn is_attack(self) -> bool {
+        matches!(self, Mode::SearchStorm | Mode::ResumeBomb)
+    }
+
+    /// Starts the server it loads, on 127.0.0.1 and a free port.
+    pub fn starts_own_server(self) -> bool {
+        self == Mode::Restart || self.is_attack()
     }
 
     fn from_name(name: &str) -> Option<Mode> {
@@ -106,6 +146,8 @@ impl Mode {
             Mode::Churn,
             Mode::Slow,
             Mode::Restart,
+            Mode::SearchStorm,
+            Mode::ResumeBomb,
         ]
         .into_iter()
         .find(|m| m.name() == name)
@@ -166,6 +208,19 @@ pub struct Config {
     pub quiet: bool,
     /// Restart mode's server and its schedule.
     pub restart: Option<RestartPlan>,
+    /// An attack's server and log.
+    pub attack: Option<AttackPlan>,
+}
+
+/// The server an attack starts and the log it fills first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttackPlan {
+    /// The chat-server binary; `None`: the one next to chat-load.
+    pub server_bin: Option<PathBuf>,
+    /// Messages in the log before the attack.
+    pub messages: usize,
+    /// More flags for the attacked server (`--server-arg`, one each).
+    pub server_args: Vec<String>,
 }
 
 /// What restart mode starts, and when it kills and restarts it.
@@ -241,7 +296,7 @@ fn options() -> Options {
     opts.optopt(
         "",
         "payload",
-        "bytes of TEXT per message, 16-4000 (default 64)",
+        "bytes of TEXT per message, 16-4000 (default 64; resume-bomb: of each message in its log, default 400)",
         "B",
     );
     opts.optopt(
@@ -307,8 +362,20 @@ fn options() -> Options {
     opts.optopt(
         "",
         "server-bin",
-        "restart: the chat-server to start (default: the one next to chat-load)",
+        "restart, search-storm, resume-bomb: the chat-server to start (default: the one next to chat-load)",
         "PATH",
+    );
+    opts.optopt(
+        "",
+        "messages",
+        "search-storm, resume-bomb: messages in the log before the attack (default 160000; 2100)",
+        "M",
+    );
+    opts.optmulti(
+        "",
+        "server-arg",
+        "search-storm, resume-bomb: one more flag for the attacked server, e.g. --server-arg=--queue-budget=32M (repeatable)",
+        "ARG",
     );
     opts.optopt(
         "",
@@ -365,6 +432,20 @@ Load generator for chat-server, loopback targets only. MODE is one of:
            --restart-after; clients reconnect and /resume. The truth is the
            log, read back at the end: reports messages lost, duplicated and
            out of order after resume, and how long clients were away
+  search-storm  issue 17's search storm, on a chat-server it starts itself
+           like restart (on a log in a temporary folder, deleted after):
+           fills the log with --messages (160000) messages through a desk,
+           then N (20) desks each send /search zebra quokka (two words that
+           never meet) 20 times a second, the server's rate limit, for -d
+           seconds while alice sends bob a line every 50 ms; reports
+           alice->bob latency, how many of her lines arrived, and what the
+           searchers got (answered, search-busy, search-too-broad)
+  resume-bomb   issue 17's resume bomb, on its own chat-server likewise:
+           fills the log with --messages (2100) messages of --payload (400)
+           bytes, then N (1500) desks (SO_RCVBUF 4 KiB) join, send /resume
+           EPOCH 0 and never read for -d seconds, then all close; reports
+           the server's RSS before, at its peak, 1 s and 11 s after the
+           close, and how many desks the server dropped (by /who)
 
 Exit status: 0 when the run completed (whatever the delivery), 1 when the
 tool failed, 2 on a bad command line or a non-loopback address.";
@@ -383,22 +464,15 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Config, UsageError> {
     let mode = match matches.free.as_slice() {
         [] => {
             return Err(invalid(
-                "missing MODE (hold, fanout, connect, churn, slow or restart)",
+                "missing MODE (hold, fanout, connect, churn, slow, restart, search-storm or resume-bomb)",
             ))
         }
         [word] => Mode::from_name(word).ok_or_else(|| invalid(format!("unknown mode '{word}'")))?,
         [_, extra, ..] => return Err(invalid(format!("unexpected argument '{extra}'"))),
     };
-    let (misplaced, applies_to) = if mode == Mode::Restart {
-        (&NOT_FOR_RESTART[..], "modes that load a running server")
-    } else {
-        (&RESTART_ONLY[..], "restart mode")
-    };
-    if let Some(flag) = misplaced.iter().find(|flag| matches.opt_present(flag)) {
-        return Err(invalid(format!("--{flag} only applies to {applies_to}")));
-    }
+    refuse_misplaced_flags(&matches, mode)?;
 
-    let (addr_text, addrs) = if mode == Mode::Restart {
+    let (addr_text, addrs) = if mode.starts_own_server() {
         let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
         (addr.to_string(), vec![addr])
     } else {
@@ -424,7 +498,12 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Config, UsageError> {
         ));
     }
 
-    let clients: usize = number(&matches, "clients", 100)?;
+    let default_clients = match mode {
+        Mode::SearchStorm => 20,
+        Mode::ResumeBomb => 1500,
+        _ => 100,
+    };
+    let clients: usize = number(&matches, "clients", default_clients)?;
     if clients == 0 || clients > MAX_CLIENTS {
         return Err(invalid(format!("--clients must be 1..={MAX_CLIENTS}")));
     }
@@ -455,7 +534,7 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Config, UsageError> {
 
     let readers = clients - slow_clients;
     let senders = match mode {
-        Mode::Hold | Mode::Connect => {
+        Mode::Hold | Mode::Connect | Mode::SearchStorm | Mode::ResumeBomb => {
             if matches.opt_present("senders") || matches.opt_present("rate") {
                 return Err(invalid(format!(
                     "--senders and --rate do not apply to {} mode",
@@ -478,7 +557,8 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Config, UsageError> {
     if !(rate_per_sender > 0.0 && rate_per_sender <= 1000.0) {
         return Err(invalid("--rate must be above 0 and at most 1000"));
     }
-    let payload_bytes: usize = number(&matches, "payload", 64)?;
+    let default_payload = if mode == Mode::ResumeBomb { 400 } else { 64 };
+    let payload_bytes: usize = number(&matches, "payload", default_payload)?;
     if !(MIN_PAYLOAD_BYTES..=MAX_PAYLOAD_BYTES).contains(&payload_bytes) {
         return Err(invalid(format!(
             "--payload must be {MIN_PAYLOAD_BYTES}..={MAX_PAYLOAD_BYTES} bytes"
@@ -551,6 +631,11 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Config, UsageError> {
     } else {
         None
     };
+    let attack = if mode.is_attack() {
+        Some(attack_plan(&matches, mode, clients)?)
+    } else {
+        None
+    };
 
     Ok(Config {
         mode,
@@ -582,6 +667,86 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Config, UsageError> {
         json: matches.opt_present("json"),
         quiet: matches.opt_present("quiet"),
         restart,
+        attack,
+    })
+}
+
+/// Refuses a flag the mode has no use for, saying where it belongs.
+fn refuse_misplaced_flags(matches: &getopts::Matches, mode: Mode) -> Result<(), UsageError> {
+    let groups: [(&[&str], &str, bool); 4] = [
+        (
+            &RUNNING_SERVER_ONLY,
+            "modes that load a running server",
+            !mode.starts_own_server(),
+        ),
+        (&RESTART_ONLY, "restart mode", mode == Mode::Restart),
+        (
+            &OWN_SERVER_ONLY,
+            "restart, search-storm and resume-bomb",
+            mode.starts_own_server(),
+        ),
+        (
+            &ATTACK_ONLY,
+            "search-storm and resume-bomb",
+            mode.is_attack(),
+        ),
+    ];
+    for (flags, applies_to, applies) in groups {
+        if let Some(flag) = flags.iter().find(|flag| matches.opt_present(flag)) {
+            if !applies {
+                return Err(invalid(format!("--{flag} only applies to {applies_to}")));
+            }
+        }
+    }
+    let pointless: &[&str] = match mode {
+        // Its texts are the attack's own words.
+        Mode::SearchStorm => &["senders", "rate", "drain", "payload"],
+        Mode::ResumeBomb => &NOT_FOR_ATTACKS,
+        _ => &[],
+    };
+    if let Some(flag) = pointless.iter().find(|flag| matches.opt_present(flag)) {
+        return Err(invalid(format!(
+            "--{flag} does not apply to {} mode",
+            mode.name()
+        )));
+    }
+    Ok(())
+}
+
+/// An attack's flags: the log's size, the server and its extra flags,
+/// which may not move it off loopback or onto another log.
+fn attack_plan(
+    matches: &getopts::Matches,
+    mode: Mode,
+    clients: usize,
+) -> Result<AttackPlan, UsageError> {
+    let (default_messages, most_clients) = match mode {
+        Mode::SearchStorm => (160_000, MAX_SEARCHERS),
+        _ => (2_100, CONNECTIONS_PER_SOURCE_IP),
+    };
+    if clients > most_clients {
+        return Err(invalid(format!(
+            "{} takes at most {most_clients} desks (--clients)",
+            mode.name()
+        )));
+    }
+    let messages: usize = number(matches, "messages", default_messages)?;
+    if !(1..=MAX_ATTACK_MESSAGES).contains(&messages) {
+        return Err(invalid(format!(
+            "--messages must be 1..={MAX_ATTACK_MESSAGES}"
+        )));
+    }
+    let server_args = matches.opt_strs("server-arg");
+    if let Some(ours) = server_args.iter().find(|arg| names_flag_of_ours(arg)) {
+        return Err(invalid(format!(
+            "--server-arg {ours}: chat-load chooses the attacked server's address and log"
+        )));
+    }
+    let server_bin = server_bin(matches)?;
+    Ok(AttackPlan {
+        server_bin,
+        messages,
+        server_args,
     })
 }
 
@@ -600,10 +765,7 @@ fn restart_plan(matches: &getopts::Matches, duration: Duration) -> Result<Restar
         }
         Some(path) => PathBuf::from(path),
     };
-    let server_bin = match matches.opt_str("server-bin") {
-        Some(path) if path.is_empty() => return Err(invalid("--server-bin wants a path")),
-        other => other.map(PathBuf::from),
-    };
+    let server_bin = server_bin(matches)?;
     let kill_at_secs: f64 = number(matches, "kill-at", duration.as_secs_f64() / 2.0)?;
     if !(kill_at_secs > 0.0 && kill_at_secs < duration.as_secs_f64()) {
         return Err(invalid(
@@ -621,6 +783,23 @@ fn restart_plan(matches: &getopts::Matches, duration: Duration) -> Result<Restar
         db,
         kill_at: Duration::from_secs_f64(kill_at_secs),
         restart_after: Duration::from_secs_f64(restart_after_secs),
+    })
+}
+
+/// `--server-bin`, if given.
+fn server_bin(matches: &getopts::Matches) -> Result<Option<PathBuf>, UsageError> {
+    match matches.opt_str("server-bin") {
+        Some(path) if path.is_empty() => Err(invalid("--server-bin wants a path")),
+        other => Ok(other.map(PathBuf::from)),
+    }
+}
+
+/// Whether a `--server-arg` is one of [`SERVER_FLAGS_OF_OURS`], alone, with
+/// `=VALUE`, or (a short one) with its value attached.
+fn names_flag_of_ours(arg: &str) -> bool {
+    SERVER_FLAGS_OF_OURS.iter().any(|flag| {
+        let short = !flag.starts_with("--");
+        arg == *flag || arg.starts_with(&format!("{flag}=")) || (short && arg.starts_with(flag))
     })
 }
 
@@ -895,6 +1074,106 @@ mod tests {
             "{err}"
         );
         assert!(parse_args(&["hold", "--kill-at", "1"]).is_err());
+    }
+
+    #[test]
+    fn attacks_start_their_own_server_with_the_issues_volumes() {
+        let storm = parse_args(&["search-storm"]).unwrap();
+        assert_eq!(storm.mode, Mode::SearchStorm);
+        assert_eq!(storm.addr, "127.0.0.1:0".parse().unwrap());
+        assert_eq!((storm.clients, storm.duration.as_secs()), (20, 10));
+        assert_eq!(
+            storm.attack,
+            Some(AttackPlan {
+                server_bin: None,
+                messages: 160_000,
+                server_args: Vec::new(),
+            })
+        );
+        assert_eq!(storm.restart, None);
+        let bomb = parse_args(&[
+            "resume-bomb",
+            "--server-bin",
+            "/old/chat-server",
+            "--server-arg=--queue-budget=32M",
+            "--server-arg",
+            "--history=5",
+        ])
+        .unwrap();
+        assert_eq!((bomb.clients, bomb.payload_bytes), (1500, 400));
+        assert_eq!(
+            bomb.attack,
+            Some(AttackPlan {
+                server_bin: Some(PathBuf::from("/old/chat-server")),
+                messages: 2100,
+                server_args: vec!["--queue-budget=32M".into(), "--history=5".into()],
+            })
+        );
+        let small =
+            parse_args(&["resume-bomb", "-n", "30", "--messages", "50", "-d", "1"]).unwrap();
+        assert_eq!(small.attack.unwrap().messages, 50);
+        assert_eq!(small.clients, 30);
+    }
+
+    #[test]
+    fn attacks_refuse_what_is_not_theirs() {
+        for (args, says) in [
+            (
+                &["search-storm", "--addr", "127.0.0.1:5002"][..],
+                "--addr only applies",
+            ),
+            (&["resume-bomb", "--tls"], "--tls only applies"),
+            (
+                &["search-storm", "--db", "x"],
+                "--db only applies to restart",
+            ),
+            (
+                &["search-storm", "--senders", "3"],
+                "--senders does not apply",
+            ),
+            (
+                &["search-storm", "--payload", "100"],
+                "--payload does not apply",
+            ),
+            (&["resume-bomb", "--rate", "3"], "--rate does not apply"),
+            (&["fanout", "--messages", "10"], "--messages only applies"),
+            (
+                &["restart", "--db", "x", "--server-arg=--history=1"],
+                "--server-arg only applies",
+            ),
+            (&["hold", "--server-bin", "x"], "--server-bin only applies"),
+            (&["search-storm", "--messages", "0"], "--messages must be"),
+            (
+                &["search-storm", "--messages", "1000001"],
+                "--messages must be",
+            ),
+            (&["search-storm", "-n", "1001"], "at most 1000 desks"),
+            (&["resume-bomb", "-n", "25001"], "at most 25000 desks"),
+        ] {
+            let err = parse_args(args).unwrap_err().to_string();
+            assert!(err.contains(says), "{args:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_attacked_server_stays_on_loopback_and_its_own_log() {
+        for arg in [
+            "--host",
+            "--host=0.0.0.0",
+            "-H0.0.0.0",
+            "--port=80",
+            "-p80",
+            "--db=/home/x/room.db",
+            "--redis=redis://10.0.0.1",
+        ] {
+            let flag = format!("--server-arg={arg}");
+            let err = parse_args(&["resume-bomb", &flag]).unwrap_err().to_string();
+            assert!(
+                err.contains("chooses the attacked server's address"),
+                "{arg}: {err}"
+            );
+        }
+        assert!(parse_args(&["resume-bomb", "--server-arg=--history=3"]).is_ok());
     }
 
     #[test]

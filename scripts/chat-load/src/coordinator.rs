@@ -519,6 +519,8 @@ fn build_report(
             rounds: phase_info.rounds,
         }),
         restart: None,
+        search_storm: None,
+        resume_bomb: None,
         connect_latency_us: if plan.connect_storm {
             stats::summarize(&total.connect_latency)
         } else {

@@ -80,6 +80,7 @@
 
 use std::fmt;
 
+pub mod attack;
 pub mod common;
 pub mod config;
 pub mod conn;
@@ -89,6 +90,8 @@ pub mod marker;
 pub mod modes;
 pub mod report;
 pub mod restart;
+pub mod resume_bomb;
+pub mod search_storm;
 pub mod server;
 pub mod stats;
 pub mod tls;
@@ -97,12 +100,14 @@ pub mod worker;
 pub use config::{parse_args, usage, Config, Mode, UsageError};
 pub use report::Report;
 
-/// Runs one load test as `config` describes: the restart scenario, or one
-/// of the modes that load a server someone else started.
+/// Runs one load test as `config` describes: the restart scenario, an
+/// attack, or one of the modes that load a server someone else started.
 pub fn run(config: &Config) -> Result<Report, Error> {
-    match &config.restart {
-        Some(plan) => restart::run(config, plan),
-        None => coordinator::run(config),
+    match (&config.restart, &config.attack) {
+        (Some(plan), _) => restart::run(config, plan),
+        (None, Some(plan)) if config.mode == Mode::SearchStorm => search_storm::run(config, plan),
+        (None, Some(plan)) => resume_bomb::run(config, plan),
+        (None, None) => coordinator::run(config),
     }
 }
 

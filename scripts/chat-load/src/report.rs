@@ -15,7 +15,8 @@ use crate::stats::LatencySummary;
 /// Everything one run measured.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
-    /// `hold`, `fanout`, `connect`, `churn`, `slow` or `restart`.
+    /// `hold`, `fanout`, `connect`, `churn`, `slow`, `restart`,
+    /// `search-storm` or `resume-bomb`.
     pub mode: String,
     /// The server address as given (several, comma-separated, with `--addr A,B`).
     pub addr: String,
@@ -74,6 +75,15 @@ pub struct Report {
     /// the deliveries are counted by message ID against the log, and
     /// `disconnected_early` counts the clients that did not come back.
     pub restart: Option<RestartReport>,
+    /// Search-storm mode (an addition to the original schema). The pair
+    /// that talks through the storm is in the top-level fields: alice's
+    /// lines in `messages_sent` and `deliveries_expected`, those bob got in
+    /// `deliveries_received`, their latency in `latency_us`.
+    #[serde(default)]
+    pub search_storm: Option<SearchStormReport>,
+    /// Resume-bomb mode (an addition to the original schema).
+    #[serde(default)]
+    pub resume_bomb: Option<ResumeBombReport>,
     /// Connect mode: connect() to established, microseconds.
     pub connect_latency_us: Option<LatencySummary>,
     /// With `--server-pid` (the first one given).
@@ -199,6 +209,52 @@ pub struct RestartReport {
     /// From a client noticing its connection was gone to the `RESUME`
     /// reply on the new one, microseconds; `null` if nobody resumed.
     pub reconnect_us: Option<LatencySummary>,
+}
+
+/// The search storm: a log of `log_messages`, `searchers` desks sending
+/// `/search` with two words that never meet as fast as the server's rate
+/// limit lets them, and what they got back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchStormReport {
+    /// Messages in the log before the storm.
+    pub log_messages: u64,
+    /// Desks that searched.
+    pub searchers: u64,
+    /// `/search` lines they sent.
+    pub searches_sent: u64,
+    /// Answered with results (`SEARCH`).
+    pub answered: u64,
+    /// Refused with `ERR search-busy`: the desk's last search was not
+    /// answered yet, or the server had too many waiting.
+    pub search_busy: u64,
+    /// Refused with `ERR search-too-broad`: stopped for taking too long.
+    pub search_too_broad: u64,
+    /// Other refusals, by their code.
+    pub other_refusals: BTreeMap<String, u64>,
+}
+
+/// The resume bomb: `desks` desks join and `/resume EPOCH 0` over a log of
+/// `log_messages` of `payload_bytes`, never read, and all close after the
+/// run's `-d`. The server's VmRSS, KiB, around it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResumeBombReport {
+    /// Messages in the log.
+    pub log_messages: u64,
+    /// Desks that connected and asked for the replay.
+    pub desks: u64,
+    /// Before the first of them connected.
+    pub rss_before_kb: u64,
+    /// The highest, sampled every 100 ms until they closed.
+    pub rss_peak_kb: u64,
+    /// 1 s after they all closed.
+    pub rss_1s_after_kb: u64,
+    /// 11 s after they all closed.
+    pub rss_11s_after_kb: u64,
+    /// Of them, how many the server had closed before they did: those
+    /// missing from `/who` just before the close.
+    pub dropped: u64,
+    /// The server still ran when they closed.
+    pub server_alive: bool,
 }
 
 /// How many of the first rounds the RSS summary lists one by one.
@@ -356,6 +412,12 @@ impl Report {
                 self.messages_sent
             ));
         }
+        if let Some(storm) = &self.search_storm {
+            line(search_storm_inline(storm));
+        }
+        if let Some(bomb) = &self.resume_bomb {
+            line(resume_bomb_inline(bomb));
+        }
         let servers = if self.servers.is_empty() {
             self.server.iter().collect::<Vec<_>>()
         } else {
@@ -414,6 +476,39 @@ fn restart_inline(restart: &RestartReport, clients: usize) -> String {
         );
     }
     text
+}
+
+/// `search storm: log of 160000, 20 searchers sent 3980 searches: ...`.
+fn search_storm_inline(storm: &SearchStormReport) -> String {
+    let mut text = format!(
+        "  search storm: log of {} messages, {} searchers sent {} searches: {} answered, {} search-busy, {} search-too-broad",
+        storm.log_messages,
+        storm.searchers,
+        storm.searches_sent,
+        storm.answered,
+        storm.search_busy,
+        storm.search_too_broad
+    );
+    for (code, count) in &storm.other_refusals {
+        let _ = write!(text, ", {count} {code}");
+    }
+    text
+}
+
+/// `resume bomb: 1500 desks over 2100 messages: rss before ... MiB, ...`.
+fn resume_bomb_inline(bomb: &ResumeBombReport) -> String {
+    let mib = |kb: u64| kb as f64 / 1024.0;
+    format!(
+        "  resume bomb: {} desks over {} messages: server rss before {:.1} MiB, peak {:.1} MiB, 1 s after close {:.1} MiB, 11 s after {:.1} MiB; {} desks dropped by the server{}",
+        bomb.desks,
+        bomb.log_messages,
+        mib(bomb.rss_before_kb),
+        mib(bomb.rss_peak_kb),
+        mib(bomb.rss_1s_after_kb),
+        mib(bomb.rss_11s_after_kb),
+        bomb.dropped,
+        if bomb.server_alive { "" } else { "; the server died" }
+    )
 }
 
 fn churn_inline(churn: &ChurnReport) -> String {

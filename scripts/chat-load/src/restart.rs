@@ -62,13 +62,7 @@ const CHECK_LIMIT: Duration = Duration::from_secs(10);
 pub fn run(config: &Config, plan: &RestartPlan) -> Result<Report, Error> {
     let started = Instant::now();
     common::raise_fd_limit(config.clients)?;
-    let bin = match &plan.server_bin {
-        Some(bin) => bin.clone(),
-        None => server::beside_this_program().map_err(|source| Error::Io {
-            context: "finding chat-server next to chat-load".into(),
-            source,
-        })?,
-    };
+    let bin = server::binary(plan.server_bin.as_deref())?;
     let server = Server::start(&bin, &plan.db).map_err(|source| Error::Io {
         context: format!("starting {} on --db {}", bin.display(), plan.db.display()),
         source,
@@ -566,6 +560,8 @@ impl<'a> Scenario<'a> {
                 sends_skipped: self.sends_skipped,
                 reconnect_us: stats::summarize(&self.away),
             }),
+            search_storm: None,
+            resume_bomb: None,
             connect_latency_us: None,
             server: None,
             servers: Vec::new(),

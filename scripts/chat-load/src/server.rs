@@ -1,7 +1,9 @@
-//! The chat-server that restart mode starts, kills with SIGKILL and starts
-//! again: always on 127.0.0.1, a port picked here, the log file the user
-//! named, no idle timeout. It dies with us (`PR_SET_PDEATHSIG`, and SIGKILL
-//! when dropped), so no run leaves a server behind.
+//! The chat-server that chat-load starts itself: the one restart mode
+//! kills with SIGKILL and starts again, and the attacks' servers
+//! ([`crate::attack`]). Always on 127.0.0.1, a port picked here, the log
+//! file the run names, no idle timeout. It dies with us
+//! (`PR_SET_PDEATHSIG`, and SIGKILL when dropped), so no run leaves a
+//! server behind.
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
@@ -32,9 +34,22 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `bin` on a free loopback port with its log in `db`, and waits
-    /// (up to [`LISTEN_TIMEOUT`]) until it accepts a connection.
+    /// Starts `bin` on a free loopback port with its log in `db` and a
+    /// `--max-queue` that holds restart's whole replay, and waits (up to
+    /// [`LISTEN_TIMEOUT`]) until it accepts a connection.
     pub fn start(bin: &Path, db: &Path) -> io::Result<Server> {
+        let max_queue = ["--max-queue".to_string(), MAX_QUEUE_BYTES.to_string()];
+        Server::start_with(bin, db, &max_queue, Stdio::inherit())
+    }
+
+    /// Starts `bin` like [`Server::start`], with `flags` instead of the
+    /// `--max-queue` and its stderr into `stderr`.
+    pub fn start_with(
+        bin: &Path,
+        db: &Path,
+        flags: &[String],
+        stderr: Stdio,
+    ) -> io::Result<Server> {
         // Another program could take the port before the server binds it;
         // the server would then fail to start and say so.
         let addr = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), test_support::free_port()?);
@@ -43,13 +58,14 @@ impl Server {
             .args(["--host", "127.0.0.1", "--port", &addr.port().to_string()])
             .arg("--db")
             .arg(db)
-            .args(["--idle-timeout", "0", "--max-queue"])
-            .arg(MAX_QUEUE_BYTES.to_string())
+            .args(["--idle-timeout", "0"])
+            .args(flags)
             // A line per connection would bury the tool's own lines; what
             // goes wrong in the server still shows.
             .args(["--log-level", "warn"])
             .stdin(Stdio::null())
-            .stdout(Stdio::null());
+            .stdout(Stdio::null())
+            .stderr(stderr);
         test_support::process::die_with_parent(&mut command);
         let mut server = Server {
             command,
@@ -64,6 +80,11 @@ impl Server {
     /// Where clients connect.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The running process's id, to read its memory in /proc.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// SIGKILL, and reaped: `kill -9`, nothing flushed, nothing said.
@@ -136,7 +157,16 @@ impl Drop for Server {
     }
 }
 
-/// The chat-server next to this program, where cargo builds both.
-pub fn beside_this_program() -> io::Result<PathBuf> {
-    Ok(std::env::current_exe()?.with_file_name("chat-server"))
+/// The chat-server to start: the one given (`--server-bin`), or the one
+/// next to this program, where cargo builds both.
+pub fn binary(given: Option<&Path>) -> Result<PathBuf, crate::Error> {
+    match given {
+        Some(bin) => Ok(bin.to_path_buf()),
+        None => Ok(std::env::current_exe()
+            .map_err(|source| crate::Error::Io {
+                context: "finding chat-server next to chat-load".into(),
+                source,
+            })?
+            .with_file_name("chat-server")),
+    }
 }
