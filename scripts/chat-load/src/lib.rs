@@ -20,6 +20,13 @@
 //! back at the end: deliveries lost, duplicated and out of order, and how
 //! long clients were away.
 //!
+//! `search-storm` and `resume-bomb` are issue 17's attacks, each against a
+//! chat-server it starts itself on a log it fills first, in a temporary
+//! folder ([`attack`]): desks that `/search` as fast as the rate limit lets
+//! them while two others talk (their latency, and what the searches got),
+//! and desks that `/resume` the whole log and never read (the server's RSS
+//! before, at the peak and after they close, and the desks it dropped).
+//!
 //! # How to run it
 //!
 //! ```text
@@ -31,10 +38,13 @@
 //! cargo run --release -p chat-load -- fanout --addr 127.0.0.1:P1,127.0.0.1:P2 -n 1000 --server-pid PID1,PID2 --redis-pid RPID
 //! cargo build --release -p chat-server   # restart starts the one next to chat-load
 //! cargo run --release -p chat-load -- restart --db /tmp/restart.db -n 500 --senders 20 --rate 4 -d 10 --kill-at 5
+//! cargo run --release -p chat-load -- search-storm -n 20 --messages 160000 -d 10
+//! cargo run --release -p chat-load -- resume-bomb -n 1500 --messages 2100 --payload 400
+//! cargo run --release -p chat-load -- resume-bomb --server-bin OLD/chat-server   # before a fix
 //! ```
 //!
-//! Modes: `hold`, `fanout`, `connect`, `churn`, `slow`, `restart` (see
-//! `--help`).
+//! Modes: `hold`, `fanout`, `connect`, `churn`, `slow`, `restart`,
+//! `search-storm`, `resume-bomb` (see `--help`).
 //!
 //! `--tls`: every client speaks TLS (see [`tls`]). `--addr A,B,...`: the
 //! clients are spread over several servers round robin. Every run but
@@ -47,8 +57,9 @@
 //! Loopback targets only (127.0.0.0/8 and ::1; names are resolved and every
 //! address checked), else exit 2; restart's own server listens on 127.0.0.1
 //! only and dies with chat-load, and its log is the file `--db` names, never
-//! the server's default. At most 500 000 clients and one hour of
-//! measuring; the open-file limit is raised to N + 64 or the run refuses to
+//! the server's default; the attacks' servers likewise, on a log in a
+//! temporary folder of their own, deleted at the end. At most 500 000
+//! clients and one hour of measuring; the open-file limit is raised to N + 64 or the run refuses to
 //! start. Every phase has its own time limit and the whole run a hard
 //! deadline (connect budget + warm-up + duration + drain + margins).
 //! Connections spread over 127.0.0.x source addresses (`--source-ips`) to get
@@ -72,6 +83,9 @@
 //!   merging of results, and the mio event loops that own the clients.
 //! - [`restart`]: the restart scenario, on its own loop; [`server`] starts,
 //!   kills and restarts chat-server for it; [`ledger`] does its accounting.
+//! - [`search_storm`] and [`resume_bomb`]: issue 17's attacks, on blocking
+//!   desks and threads; [`attack`] is what they share: the attacked server,
+//!   its log filled first, the desks.
 //! - [`common`]: what both drivers share: the run's id, the fd limit, the
 //!   phases' time limits, the send schedule, progress on stderr.
 //! - [`marker`]: message texts with markers; classifying received lines.

@@ -8,8 +8,8 @@
 //! never read; `-d` seconds after the last one connected the probe asks
 //! `/who`, and they all close. Reported ([`ResumeBombReport`]): the server's
 //! VmRSS before the first connected, its peak (sampled every 100 ms until
-//! the close), 1 s and 11 s after the close; and how many of the desks the
-//! server had dropped, the ones `/who` no longer counts.
+//! the close), 1 s and `--settle` (11) s after the close; and how many of
+//! the desks the server had dropped, the ones `/who` no longer counts.
 
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -36,9 +36,8 @@ const BOMB_RCVBUF_BYTES: usize = 4096;
 /// before the first reading.
 const SETTLE: Duration = Duration::from_millis(500);
 
-/// The readings after the close: the first soon after, the second ten
-/// seconds later (issue 17: "ten seconds after any burst ends").
-const AFTER_CLOSE: [Duration; 2] = [Duration::from_secs(1), Duration::from_secs(10)];
+/// The first reading after the close; the second is at `--settle`.
+const FIRST_AFTER_CLOSE: Duration = Duration::from_secs(1);
 
 /// How long the probe waits for its `/who` to be answered.
 const WHO_LIMIT: Duration = Duration::from_secs(10);
@@ -102,12 +101,15 @@ pub fn run(config: &Config, plan: &AttackPlan) -> Result<Report, Error> {
     let bombs_connected = bombs.len();
     let desks = bombs_connected as u64;
     drop(bombs);
-    progress.say("the desks closed; reading the server's memory 1 s and 11 s after");
-    let mut after = [0; 2];
-    for (reading, wait) in after.iter_mut().zip(AFTER_CLOSE) {
-        thread::sleep(wait);
-        *reading = stats::rss_kb(pid).unwrap_or(0);
-    }
+    let closed = Instant::now();
+    progress.say(&format!(
+        "the desks closed; reading the server's memory 1 s and {:.0} s after",
+        plan.settle.as_secs_f64()
+    ));
+    thread::sleep(FIRST_AFTER_CLOSE);
+    let rss_soon_after = stats::rss_kb(pid).unwrap_or(0);
+    thread::sleep((closed + plan.settle).saturating_duration_since(Instant::now()));
+    let rss_settled = stats::rss_kb(pid).unwrap_or(0);
     let mut errors = Vec::new();
     let dropped = match online {
         // The probe is online too.
@@ -127,8 +129,9 @@ pub fn run(config: &Config, plan: &AttackPlan) -> Result<Report, Error> {
         desks,
         rss_before_kb: rss_before,
         rss_peak_kb: server_figures.rss_peak_kb,
-        rss_1s_after_kb: after[0],
-        rss_11s_after_kb: after[1],
+        rss_1s_after_kb: rss_soon_after,
+        rss_settled_kb: rss_settled,
+        settled_after_secs: plan.settle.as_secs_f64(),
         dropped,
         server_alive,
     });

@@ -59,14 +59,25 @@ fn a_search_storm_is_answered_and_the_pair_still_talks() {
 
 #[test]
 fn a_resume_bomb_is_measured_and_its_drops_counted() {
-    let report = attack(&["resume-bomb", "-n", "40", "--messages", "200", "-d", "1"]);
+    let report = attack(&[
+        "resume-bomb",
+        "-n",
+        "40",
+        "--messages",
+        "200",
+        "-d",
+        "1",
+        "--settle",
+        "3",
+    ]);
     let bomb = report.resume_bomb.as_ref().expect("a resume-bomb section");
     assert_eq!((bomb.desks, bomb.log_messages), (40, 200));
     assert_eq!(report.connected, 40);
     assert!(bomb.server_alive, "{report:#?}");
     assert!(bomb.rss_before_kb > 0, "{report:#?}");
     assert!(bomb.rss_peak_kb >= bomb.rss_before_kb, "{report:#?}");
-    assert!(bomb.rss_1s_after_kb > 0 && bomb.rss_11s_after_kb > 0);
+    assert!(bomb.rss_1s_after_kb > 0 && bomb.rss_settled_kb > 0);
+    assert_eq!(bomb.settled_after_secs, 3.0);
     // 40 replays of 200 messages of 400 bytes are far under the default
     // queue budget: nobody is dropped.
     assert_eq!(bomb.dropped, 0, "{report:#?}");
@@ -83,6 +94,8 @@ fn a_resume_bomb_is_measured_and_its_drops_counted() {
         "200",
         "-d",
         "1",
+        "--settle",
+        "2",
         "--server-arg=--max-clients=20",
     ]);
     let bomb = full.resume_bomb.as_ref().expect("a resume-bomb section");
