@@ -139,9 +139,8 @@ pub fn run(config: &Config, plan: &AttackPlan) -> Result<Report, Error> {
     progress.finish();
 
     let mut report = attack::report(config, addr);
-    // The searchers, alice and bob.
-    report.clients = config.clients + 2;
-    report.connected = config.clients + 2;
+    // The searchers; alice and bob are the pair's figures.
+    report.connected = config.clients;
     report.messages_sent = sent;
     report.deliveries_expected = sent;
     report.deliveries_received = heard.len();
