@@ -171,6 +171,9 @@ fn run_step(step: &Step, tools: &Tools, cgroup: &CgroupSupport) -> Result<StepRe
     let outcome = step_cgroup.and_then(|step_cgroup| {
         let outcome = match step.workload.load_mode {
             LoadMode::Restart => run_restart(step, tools, step_cgroup.as_ref(), &mut result),
+            LoadMode::SearchStorm | LoadMode::ResumeBomb => {
+                run_attack(step, tools, step_cgroup.as_ref(), &mut result)
+            }
             _ => run_servers(step, tools, step_cgroup.as_ref(), &mut result),
         };
         // Read once every process of the step is gone, before the cgroup is.
@@ -459,12 +462,39 @@ fn run_restart(
     let (load_failure, output) = load::run_load(step, &tools.load_bin, target, &load_log, procs)?;
     result.failure = describe_failure(Vec::new(), oom_kills(step_cgroup), load_failure);
     result.server_end = Some("started, killed and restarted by chat-load".into());
+    take_own_server_output(result, output);
+    Ok(())
+}
+
+/// An attack step: chat-load fills a log of its own, starts the server on it and attacks it,
+/// so, as in the restart step, chat-load goes into the step's cgroup and the server inherits
+/// it.
+fn run_attack(
+    step: &Step,
+    tools: &Tools,
+    step_cgroup: Option<&StepCgroup>,
+    result: &mut StepResult,
+) -> Result<(), Stop> {
+    let target = LoadTarget::Attack {
+        server_bin: &tools.server_bin,
+    };
+    let procs = step_cgroup.map(StepCgroup::procs_path);
+    let load_log = log_path(step, tools, "load");
+    let (load_failure, output) = load::run_load(step, &tools.load_bin, target, &load_log, procs)?;
+    result.failure = describe_failure(Vec::new(), oom_kills(step_cgroup), load_failure);
+    result.server_end = Some("started and stopped by chat-load".into());
+    take_own_server_output(result, output);
+    Ok(())
+}
+
+/// chat-load's output for a step whose server it started: the report, and the port from its
+/// address.
+fn take_own_server_output(result: &mut StepResult, output: load::LoadOutput) {
     (result.load, result.raw_load) = output.unzip();
     let addr = result.load.as_ref().map_or("", |report| &report.addr);
     result.port = addr
         .rsplit_once(':')
         .and_then(|(_, port)| port.parse().ok());
-    Ok(())
 }
 
 #[cfg(test)]
