@@ -3,9 +3,7 @@
 //! produces these values; the report and the plots only read them, so neither needs the other
 //! nor the runner.
 
-use chat_load::report::{
-    ChurnReport, RestartReport, ResumeBombReport, SearchStormReport, ServerReport,
-};
+use chat_load::report::{BurstReport, ChurnReport, RestartReport, SearchStormReport, ServerReport};
 use chat_load::stats::LatencySummary;
 use chat_load::Report;
 use serde::{Deserialize, Serialize};
@@ -139,7 +137,7 @@ impl StepResult {
     }
 
     /// The server's memory around a resume bomb.
-    pub fn resume_bomb(&self) -> Option<&ResumeBombReport> {
+    pub fn resume_bomb(&self) -> Option<&BurstReport> {
         self.load()?.resume_bomb.as_ref()
     }
 }

@@ -30,10 +30,10 @@ use std::time::{Duration, Instant};
 use chat_shared::{Line, LineReader, SEPARATOR};
 
 use crate::config::{AttackPlan, Config};
-use crate::conn::{CONNECT_TIMEOUT, MAX_LINE_BYTES, READ_CHUNK_BYTES};
+use crate::conn::{errno_name, CONNECT_TIMEOUT, MAX_LINE_BYTES, READ_CHUNK_BYTES};
 use crate::report::{Report, ServerReport};
 use crate::server::{self, Server};
-use crate::stats::{clock_ticks_per_sec, ServerWatch};
+use crate::stats::{clock_ticks_per_sec, rss_kb, ServerWatch};
 use crate::Error;
 
 /// The filling server's `--max-queue`: the writer reads its echoes while it
@@ -101,10 +101,13 @@ impl Target {
         Ok(started.elapsed())
     }
 
-    /// Starts the server to attack on the filled log: its defaults and the
-    /// `--server-arg`s.
-    pub fn start_attacked(&self) -> Result<Server, Error> {
-        self.start(&self.server_args)
+    /// Starts the server to attack on the filled log: its defaults, the
+    /// flags the attack needs (`attack_flags`) and the `--server-arg`s.
+    pub fn start_attacked(&self, attack_flags: &[&str]) -> Result<Server, Error> {
+        let flags: Vec<String> = (attack_flags.iter().map(|flag| flag.to_string()))
+            .chain(self.server_args.iter().cloned())
+            .collect();
+        self.start(&flags)
     }
 
     fn start(&self, flags: &[String]) -> Result<Server, Error> {
@@ -339,6 +342,7 @@ pub fn report(config: &Config, addr: SocketAddr) -> Report {
         restart: None,
         search_storm: None,
         resume_bomb: None,
+        handshake_stall: None,
         connect_latency_us: None,
         server: None,
         servers: Vec::new(),
@@ -389,4 +393,74 @@ pub fn stop(server: &mut Server) -> Option<String> {
         Ok(None) => Some("the attacked server ignored SIGTERM; killed".into()),
         Err(err) => Some(format!("stopping the attacked server: {err}")),
     }
+}
+
+/// The first reading of the server's memory after a burst's close; the
+/// second is at `--settle`.
+const FIRST_AFTER_CLOSE: Duration = Duration::from_secs(1);
+
+/// What a burst of connections did to the server: its memory before, at
+/// the peak (sampled every 100 ms until the close), 1 s and `settle` after
+/// the close.
+pub struct Burst<T> {
+    /// Connections opened; the others' errors are in `connect_errors`.
+    pub opened: usize,
+    /// Failed connects by errno name.
+    pub connect_errors: BTreeMap<String, u64>,
+    /// VmRSS before the first connected, KiB.
+    pub rss_before_kb: u64,
+    /// VmRSS 1 s after the close, KiB.
+    pub rss_1s_after_kb: u64,
+    /// VmRSS `settle` after the close, KiB.
+    pub rss_settled_kb: u64,
+    /// The server still ran at the close.
+    pub server_alive: bool,
+    /// The server sampled until the close.
+    pub server: ServerReport,
+    /// What `before_close` found.
+    pub found: T,
+}
+
+/// Opens `clients` connections with `open`, holds them `hold`, lets
+/// `before_close` look at them, closes them all, and reads the server's
+/// memory throughout (see [`Burst`]).
+pub fn burst<T>(
+    server: &mut Server,
+    clients: usize,
+    (hold, settle): (Duration, Duration),
+    mut open: impl FnMut(usize) -> io::Result<TcpStream>,
+    before_close: impl FnOnce(&mut [TcpStream]) -> T,
+) -> Result<Burst<T>, Error> {
+    let (pid, watch) = watch(server)?;
+    let cpu_before = watch.cpu_ticks();
+    let rss_before_kb = watch.rss_kb().unwrap_or(0);
+    let mut streams = Vec::with_capacity(clients);
+    let mut connect_errors = BTreeMap::new();
+    for index in 0..clients {
+        match open(index) {
+            Ok(stream) => streams.push(stream),
+            Err(err) => *connect_errors.entry(errno_name(&err)).or_default() += 1,
+        }
+    }
+    std::thread::sleep(hold);
+    let found = before_close(&mut streams);
+    let server_alive = server.exited().is_none();
+    let figures = server_report(pid, watch, cpu_before);
+    let opened = streams.len();
+    drop(streams);
+    let closed = Instant::now();
+    std::thread::sleep(FIRST_AFTER_CLOSE);
+    let rss_1s_after_kb = rss_kb(pid).unwrap_or(0);
+    std::thread::sleep((closed + settle).saturating_duration_since(Instant::now()));
+    let rss_settled_kb = rss_kb(pid).unwrap_or(0);
+    Ok(Burst {
+        opened,
+        connect_errors,
+        rss_before_kb,
+        rss_1s_after_kb,
+        rss_settled_kb,
+        server_alive,
+        server: figures,
+        found,
+    })
 }

@@ -118,6 +118,9 @@ pub enum Mode {
     /// Issue 17's second attack, on a server chat-load starts: N desks
     /// `/resume` the whole log and never read.
     ResumeBomb,
+    /// Issue 17's stalled handshakes, on a `--tls` server chat-load starts:
+    /// N connections send a ClientHello and nothing more.
+    HandshakeStall,
 }
 
 impl Mode {
@@ -132,13 +135,17 @@ impl Mode {
             Mode::Restart => "restart",
             Mode::SearchStorm => "search-storm",
             Mode::ResumeBomb => "resume-bomb",
+            Mode::HandshakeStall => "handshake-stall",
         }
     }
 
     /// The attacks of issue 17: a server and a log of their own, desks of
     /// their own (see [`crate::attack`]).
     pub fn is_attack(self) -> bool {
-        matches!(self, Mode::SearchStorm | Mode::ResumeBomb)
+        matches!(
+            self,
+            Mode::SearchStorm | Mode::ResumeBomb | Mode::HandshakeStall
+        )
     }
 
     /// Starts the server it loads, on 127.0.0.1 and a free port.
@@ -156,6 +163,7 @@ impl Mode {
             Mode::Restart,
             Mode::SearchStorm,
             Mode::ResumeBomb,
+            Mode::HandshakeStall,
         ]
         .into_iter()
         .find(|m| m.name() == name)
@@ -463,6 +471,11 @@ Load generator for chat-server, loopback targets only. MODE is one of:
            EPOCH 0 and never read for -d seconds, then all close; reports
            the server's RSS before, at its peak, 1 s and --settle (11) s
            after the close, and how many desks the server dropped (by /who)
+  handshake-stall  issue 17's stalled TLS handshakes, on its own chat-server
+           started with --tls: N (2000) connections send a ClientHello and
+           nothing more for -d seconds, then all close; reports the
+           server's RSS as resume-bomb does, and how many connections the
+           server had closed itself (its login timeout)
 
 Exit status: 0 when the run completed (whatever the delivery), 1 when the
 tool failed, 2 on a bad command line or a non-loopback address.";
@@ -481,7 +494,7 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Config, UsageError> {
     let mode = match matches.free.as_slice() {
         [] => {
             return Err(invalid(
-                "missing MODE (hold, fanout, connect, churn, slow, restart, search-storm or resume-bomb)",
+                "missing MODE (hold, fanout, connect, churn, slow, restart, search-storm, resume-bomb or handshake-stall)",
             ))
         }
         [word] => Mode::from_name(word).ok_or_else(|| invalid(format!("unknown mode '{word}'")))?,
@@ -518,6 +531,7 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Config, UsageError> {
     let default_clients = match mode {
         Mode::SearchStorm => 20,
         Mode::ResumeBomb => 1500,
+        Mode::HandshakeStall => 2000,
         _ => 100,
     };
     let clients: usize = number(&matches, "clients", default_clients)?;
@@ -551,7 +565,11 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Config, UsageError> {
 
     let readers = clients - slow_clients;
     let senders = match mode {
-        Mode::Hold | Mode::Connect | Mode::SearchStorm | Mode::ResumeBomb => {
+        Mode::Hold
+        | Mode::Connect
+        | Mode::SearchStorm
+        | Mode::ResumeBomb
+        | Mode::HandshakeStall => {
             if matches.opt_present("senders") || matches.opt_present("rate") {
                 return Err(invalid(format!(
                     "--senders and --rate do not apply to {} mode",
@@ -719,6 +737,8 @@ fn refuse_misplaced_flags(matches: &getopts::Matches, mode: Mode) -> Result<(), 
         // Its texts are the attack's own words.
         Mode::SearchStorm => &["senders", "rate", "drain", "payload", "settle"],
         Mode::ResumeBomb => &NOT_FOR_ATTACKS,
+        // No log to fill: the handshakes never get that far.
+        Mode::HandshakeStall => &["senders", "rate", "drain", "payload", "messages"],
         _ => &["settle"],
     };
     if let Some(flag) = pointless.iter().find(|flag| matches.opt_present(flag)) {
@@ -739,6 +759,7 @@ fn attack_plan(
 ) -> Result<AttackPlan, UsageError> {
     let (default_messages, most_clients) = match mode {
         Mode::SearchStorm => (160_000, MAX_SEARCHERS),
+        Mode::HandshakeStall => (0, CONNECTIONS_PER_SOURCE_IP),
         _ => (2_100, CONNECTIONS_PER_SOURCE_IP),
     };
     if clients > most_clients {
@@ -748,7 +769,7 @@ fn attack_plan(
         )));
     }
     let messages: usize = number(matches, "messages", default_messages)?;
-    if !(1..=MAX_ATTACK_MESSAGES).contains(&messages) {
+    if mode != Mode::HandshakeStall && !(1..=MAX_ATTACK_MESSAGES).contains(&messages) {
         return Err(invalid(format!(
             "--messages must be 1..={MAX_ATTACK_MESSAGES}"
         )));
@@ -1153,6 +1174,14 @@ mod tests {
     }
 
     #[test]
+    fn stalled_handshakes_fill_no_log() {
+        let config = parse_args(&["handshake-stall", "--settle", "5"]).unwrap();
+        assert_eq!((config.mode, config.clients), (Mode::HandshakeStall, 2000));
+        let plan = config.attack.unwrap();
+        assert_eq!((plan.messages, plan.settle), (0, Duration::from_secs(5)));
+    }
+
+    #[test]
     fn attacks_refuse_what_is_not_theirs() {
         for (args, says) in [
             (
@@ -1177,6 +1206,11 @@ mod tests {
                 "--settle does not apply",
             ),
             (&["resume-bomb", "--settle", "1"], "--settle must be"),
+            (
+                &["handshake-stall", "--messages", "10"],
+                "--messages does not apply",
+            ),
+            (&["handshake-stall", "--tls"], "--tls only applies"),
             (&["resume-bomb", "--rate", "3"], "--rate does not apply"),
             (&["fanout", "--messages", "10"], "--messages only applies"),
             (

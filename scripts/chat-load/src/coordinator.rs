@@ -521,6 +521,7 @@ fn build_report(
         restart: None,
         search_storm: None,
         resume_bomb: None,
+        handshake_stall: None,
         connect_latency_us: if plan.connect_storm {
             stats::summarize(&total.connect_latency)
         } else {

@@ -25,7 +25,9 @@
 //! folder ([`attack`]): desks that `/search` as fast as the rate limit lets
 //! them while two others talk (their latency, and what the searches got),
 //! and desks that `/resume` the whole log and never read (the server's RSS
-//! before, at the peak and after they close, and the desks it dropped).
+//! before, at the peak and after they close, and the desks it dropped);
+//! `handshake-stall` is the bomb's TLS twin: connections that send a
+//! ClientHello to a `--tls` server and nothing more.
 //!
 //! # How to run it
 //!
@@ -83,9 +85,10 @@
 //!   merging of results, and the mio event loops that own the clients.
 //! - [`restart`]: the restart scenario, on its own loop; [`server`] starts,
 //!   kills and restarts chat-server for it; [`ledger`] does its accounting.
-//! - [`search_storm`] and [`resume_bomb`]: issue 17's attacks, on blocking
-//!   desks and threads; [`attack`] is what they share: the attacked server,
-//!   its log filled first, the desks.
+//! - [`search_storm`], [`resume_bomb`] and [`handshake_stall`]: issue 17's
+//!   attacks, on blocking sockets and threads; [`attack`] is what they
+//!   share: the attacked server, its log filled first, the desks, the
+//!   memory around a burst.
 //! - [`common`]: what both drivers share: the run's id, the fd limit, the
 //!   phases' time limits, the send schedule, progress on stderr.
 //! - [`marker`]: message texts with markers; classifying received lines.
@@ -99,6 +102,7 @@ pub mod common;
 pub mod config;
 pub mod conn;
 pub mod coordinator;
+pub mod handshake_stall;
 pub mod ledger;
 pub mod marker;
 pub mod modes;
@@ -119,8 +123,11 @@ pub use report::Report;
 pub fn run(config: &Config) -> Result<Report, Error> {
     match (&config.restart, &config.attack) {
         (Some(plan), _) => restart::run(config, plan),
-        (None, Some(plan)) if config.mode == Mode::SearchStorm => search_storm::run(config, plan),
-        (None, Some(plan)) => resume_bomb::run(config, plan),
+        (None, Some(plan)) => match config.mode {
+            Mode::SearchStorm => search_storm::run(config, plan),
+            Mode::HandshakeStall => handshake_stall::run(config, plan),
+            _ => resume_bomb::run(config, plan),
+        },
         (None, None) => coordinator::run(config),
     }
 }

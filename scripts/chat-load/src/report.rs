@@ -83,7 +83,10 @@ pub struct Report {
     pub search_storm: Option<SearchStormReport>,
     /// Resume-bomb mode (an addition to the original schema).
     #[serde(default)]
-    pub resume_bomb: Option<ResumeBombReport>,
+    pub resume_bomb: Option<BurstReport>,
+    /// Handshake-stall mode (an addition to the original schema).
+    #[serde(default)]
+    pub handshake_stall: Option<BurstReport>,
     /// Connect mode: connect() to established, microseconds.
     pub connect_latency_us: Option<LatencySummary>,
     /// With `--server-pid` (the first one given).
@@ -233,14 +236,16 @@ pub struct SearchStormReport {
     pub other_refusals: BTreeMap<String, u64>,
 }
 
-/// The resume bomb: `desks` desks join and `/resume EPOCH 0` over a log of
-/// `log_messages` of `payload_bytes`, never read, and all close after the
-/// run's `-d`. The server's VmRSS, KiB, around it.
+/// A burst of connections that never read and all close after the run's
+/// `-d`: the resume bomb (`desks` desks join and `/resume EPOCH 0` over a
+/// log of `log_messages` of `payload_bytes`) or the stalled handshakes
+/// (`desks` connections send a TLS ClientHello and nothing more). The
+/// server's VmRSS, KiB, around it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ResumeBombReport {
-    /// Messages in the log.
+pub struct BurstReport {
+    /// Messages in the log the desks resumed; 0 for stalled handshakes.
     pub log_messages: u64,
-    /// Desks that connected and asked for the replay.
+    /// Connections opened.
     pub desks: u64,
     /// Before the first of them connected.
     pub rss_before_kb: u64,
@@ -253,8 +258,9 @@ pub struct ResumeBombReport {
     /// When the last reading was taken (`--settle`, 11 s by default: issue
     /// 17 asks for memory back "ten seconds after any burst ends").
     pub settled_after_secs: f64,
-    /// Of them, how many the server had closed before they did: those
-    /// missing from `/who` just before the close.
+    /// Of them, how many the server had closed before they did: in the
+    /// resume bomb those missing from `/who` just before the close; of the
+    /// stalled handshakes those whose socket the server had closed.
     pub dropped: u64,
     /// The server still ran when they closed.
     pub server_alive: bool,
@@ -419,7 +425,10 @@ impl Report {
             line(search_storm_inline(storm));
         }
         if let Some(bomb) = &self.resume_bomb {
-            line(resume_bomb_inline(bomb));
+            line(burst_inline("resume bomb", bomb));
+        }
+        if let Some(stall) = &self.handshake_stall {
+            line(burst_inline("stalled handshakes", stall));
         }
         let servers = if self.servers.is_empty() {
             self.server.iter().collect::<Vec<_>>()
@@ -499,12 +508,15 @@ fn search_storm_inline(storm: &SearchStormReport) -> String {
 }
 
 /// `resume bomb: 1500 desks over 2100 messages: rss before ... MiB, ...`.
-fn resume_bomb_inline(bomb: &ResumeBombReport) -> String {
+fn burst_inline(what: &str, bomb: &BurstReport) -> String {
     let mib = |kb: u64| kb as f64 / 1024.0;
+    let over = match bomb.log_messages {
+        0 => String::new(),
+        messages => format!(" over {messages} messages"),
+    };
     format!(
-        "  resume bomb: {} desks over {} messages: server rss before {:.1} MiB, peak {:.1} MiB, 1 s after close {:.1} MiB, {:.0} s after {:.1} MiB; {} desks dropped by the server{}",
+        "  {what}: {} desks{over}: server rss before {:.1} MiB, peak {:.1} MiB, 1 s after close {:.1} MiB, {:.0} s after {:.1} MiB; {} desks dropped by the server{}",
         bomb.desks,
-        bomb.log_messages,
         mib(bomb.rss_before_kb),
         mib(bomb.rss_peak_kb),
         mib(bomb.rss_1s_after_kb),

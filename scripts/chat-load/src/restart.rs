@@ -562,6 +562,7 @@ impl<'a> Scenario<'a> {
             }),
             search_storm: None,
             resume_bomb: None,
+            handshake_stall: None,
             connect_latency_us: None,
             server: None,
             servers: Vec::new(),

@@ -6,7 +6,7 @@
 //! `-n` desks, each with a 4 KiB receive buffer, connect one after the
 //! other, send `/join` and `/resume EPOCH 0` (the whole log, please) and
 //! never read; `-d` seconds after the last one connected the probe asks
-//! `/who`, and they all close. Reported ([`ResumeBombReport`]): the server's
+//! `/who`, and they all close. Reported ([`BurstReport`]): the server's
 //! VmRSS before the first connected, its peak (sampled every 100 ms until
 //! the close), 1 s and `--settle` (11) s after the close; and how many of
 //! the desks the server had dropped, the ones `/who` no longer counts.
@@ -24,9 +24,8 @@ use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use crate::attack::{self, field, kind, Desk, ReadEnd, Target};
 use crate::common::{self, Progress};
 use crate::config::{AttackPlan, Config};
-use crate::conn::{errno_name, CONNECT_TIMEOUT};
-use crate::report::{Report, ResumeBombReport};
-use crate::stats;
+use crate::conn::CONNECT_TIMEOUT;
+use crate::report::{BurstReport, Report};
 use crate::Error;
 
 /// Each desk's SO_RCVBUF: small, so the server keeps what it cannot send.
@@ -35,9 +34,6 @@ const BOMB_RCVBUF_BYTES: usize = 4096;
 /// How long the server settles after starting, and the probe after joining,
 /// before the first reading.
 const SETTLE: Duration = Duration::from_millis(500);
-
-/// The first reading after the close; the second is at `--settle`.
-const FIRST_AFTER_CLOSE: Duration = Duration::from_secs(1);
 
 /// How long the probe waits for its `/who` to be answered.
 const WHO_LIMIT: Duration = Duration::from_secs(10);
@@ -62,7 +58,7 @@ pub fn run(config: &Config, plan: &AttackPlan) -> Result<Report, Error> {
         fill.as_secs_f64(),
         config.clients
     ));
-    let mut server = target.start_attacked()?;
+    let mut server = target.start_attacked(&[])?;
     let addr = server.addr();
     thread::sleep(SETTLE);
     let probe = Desk::join(addr, "probe").map_err(|source| Error::Io {
@@ -80,62 +76,46 @@ pub fn run(config: &Config, plan: &AttackPlan) -> Result<Report, Error> {
     };
     thread::sleep(SETTLE);
 
-    let (pid, watch) = attack::watch(&server)?;
-    let cpu_before = watch.cpu_ticks();
-    let rss_before = watch.rss_kb().unwrap_or(0);
-    let mut bombs = Vec::with_capacity(config.clients);
-    let mut report = attack::report(config, addr);
-    for index in 0..config.clients {
-        match bomb(addr, &format!("/join bomb{index}\n/resume {epoch} 0\n")) {
-            Ok(stream) => bombs.push(stream),
-            Err(err) => *report.connect_errors.entry(errno_name(&err)).or_default() += 1,
-        }
-    }
-    thread::sleep(config.duration);
-    ask.store(true, Ordering::Relaxed);
-    let online = probing
-        .join()
-        .map_err(|_| Error::Worker("the probe's thread panicked".into()))?;
-    let server_alive = server.exited().is_none();
-    let server_figures = attack::server_report(pid, watch, cpu_before);
-    let bombs_connected = bombs.len();
-    let desks = bombs_connected as u64;
-    drop(bombs);
-    let closed = Instant::now();
-    progress.say(&format!(
-        "the desks closed; reading the server's memory 1 s and {:.0} s after",
-        plan.settle.as_secs_f64()
-    ));
-    thread::sleep(FIRST_AFTER_CLOSE);
-    let rss_soon_after = stats::rss_kb(pid).unwrap_or(0);
-    thread::sleep((closed + plan.settle).saturating_duration_since(Instant::now()));
-    let rss_settled = stats::rss_kb(pid).unwrap_or(0);
+    let mut burst = attack::burst(
+        &mut server,
+        config.clients,
+        (config.duration, plan.settle),
+        |index| bomb(addr, &format!("/join bomb{index}\n/resume {epoch} 0\n")),
+        |_| {
+            ask.store(true, Ordering::Relaxed);
+            probing.join()
+        },
+    )?;
+    progress.finish();
     let mut errors = Vec::new();
-    let dropped = match online {
+    let desks = burst.opened as u64;
+    let dropped = match burst.found {
         // The probe is online too.
-        Ok(online) => desks.saturating_sub(online.saturating_sub(1)),
-        Err(err) => {
+        Ok(Ok(online)) => desks.saturating_sub(online.saturating_sub(1)),
+        Ok(Err(err)) => {
             errors.push(format!("the probe's /who went unanswered: {err}"));
             0
         }
+        Err(_) => return Err(Error::Worker("the probe's thread panicked".into())),
     };
     errors.extend(attack::stop(&mut server));
-    progress.finish();
 
-    report.connected = bombs_connected;
+    let mut report = attack::report(config, addr);
+    report.connected = burst.opened;
+    report.connect_errors = std::mem::take(&mut burst.connect_errors);
     report.connect_failures = report.connect_errors.values().sum::<u64>() as usize;
-    report.resume_bomb = Some(ResumeBombReport {
+    report.resume_bomb = Some(BurstReport {
         log_messages: plan.messages as u64,
         desks,
-        rss_before_kb: rss_before,
-        rss_peak_kb: server_figures.rss_peak_kb,
-        rss_1s_after_kb: rss_soon_after,
-        rss_settled_kb: rss_settled,
+        rss_before_kb: burst.rss_before_kb,
+        rss_peak_kb: burst.server.rss_peak_kb,
+        rss_1s_after_kb: burst.rss_1s_after_kb,
+        rss_settled_kb: burst.rss_settled_kb,
         settled_after_secs: plan.settle.as_secs_f64(),
         dropped,
-        server_alive,
+        server_alive: burst.server_alive,
     });
-    report.server = Some(server_figures);
+    report.server = Some(burst.server);
     report.wall_secs = started.elapsed().as_secs_f64();
     report.errors = errors;
     Ok(report)

@@ -83,7 +83,7 @@ pub fn run(config: &Config, plan: &AttackPlan) -> Result<Report, Error> {
         config.clients,
         config.duration.as_secs_f64()
     ));
-    let mut server = target.start_attacked()?;
+    let mut server = target.start_attacked(&[])?;
     let addr = server.addr();
     let (pid, watch) = attack::watch(&server)?;
 

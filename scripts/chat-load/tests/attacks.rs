@@ -102,3 +102,39 @@ fn a_resume_bomb_is_measured_and_its_drops_counted() {
     assert_eq!((bomb.desks, bomb.dropped), (40, 21), "{full:#?}");
     assert!(bomb.server_alive, "{full:#?}");
 }
+
+#[test]
+fn stalled_handshakes_are_measured_and_the_login_timeout_ends_them() {
+    let report = attack(&["handshake-stall", "-n", "30", "-d", "1", "--settle", "2"]);
+    let stall = report
+        .handshake_stall
+        .as_ref()
+        .expect("a handshake-stall section");
+    assert_eq!((stall.desks, stall.log_messages), (30, 0));
+    assert_eq!(report.connected, 30);
+    assert!(report.tls);
+    assert!(stall.server_alive, "{report:#?}");
+    assert!(stall.rss_before_kb > 0, "{report:#?}");
+    assert!(stall.rss_peak_kb >= stall.rss_before_kb, "{report:#?}");
+    // 1 s is well inside the server's login timeout of 10 s.
+    assert_eq!(stall.dropped, 0, "{report:#?}");
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+
+    // With a login timeout of 1 s, the server ends every handshake that
+    // stalls for 3 s itself.
+    let timed_out = attack(&[
+        "handshake-stall",
+        "-n",
+        "30",
+        "-d",
+        "3",
+        "--settle",
+        "2",
+        "--server-arg=--login-timeout=1",
+    ]);
+    let stall = timed_out
+        .handshake_stall
+        .as_ref()
+        .expect("a handshake-stall section");
+    assert_eq!((stall.desks, stall.dropped), (30, 30), "{timed_out:#?}");
+}
