@@ -457,13 +457,8 @@ fn run_restart(
         server_bin: &tools.server_bin,
         db: &db_dir.path().join("room.db"),
     };
-    let procs = step_cgroup.map(StepCgroup::procs_path);
-    let load_log = log_path(step, tools, "load");
-    let (load_failure, output) = load::run_load(step, &tools.load_bin, target, &load_log, procs)?;
-    result.failure = describe_failure(Vec::new(), oom_kills(step_cgroup), load_failure);
-    result.server_end = Some("started, killed and restarted by chat-load".into());
-    take_own_server_output(result, output);
-    Ok(())
+    let server_end = "started, killed and restarted by chat-load";
+    run_with_own_server(step, tools, step_cgroup, target, server_end, result)
 }
 
 /// An attack step: chat-load fills a log of its own, starts the server on it and attacks it,
@@ -478,23 +473,31 @@ fn run_attack(
     let target = LoadTarget::Attack {
         server_bin: &tools.server_bin,
     };
+    let server_end = "started and stopped by chat-load";
+    run_with_own_server(step, tools, step_cgroup, target, server_end, result)
+}
+
+/// chat-load in the step's cgroup against `target`, a server it starts itself; its report,
+/// and the port from its address, into `result`, with `server_end` for how the server ended.
+fn run_with_own_server(
+    step: &Step,
+    tools: &Tools,
+    step_cgroup: Option<&StepCgroup>,
+    target: LoadTarget,
+    server_end: &str,
+    result: &mut StepResult,
+) -> Result<(), Stop> {
     let procs = step_cgroup.map(StepCgroup::procs_path);
     let load_log = log_path(step, tools, "load");
     let (load_failure, output) = load::run_load(step, &tools.load_bin, target, &load_log, procs)?;
     result.failure = describe_failure(Vec::new(), oom_kills(step_cgroup), load_failure);
-    result.server_end = Some("started and stopped by chat-load".into());
-    take_own_server_output(result, output);
-    Ok(())
-}
-
-/// chat-load's output for a step whose server it started: the report, and the port from its
-/// address.
-fn take_own_server_output(result: &mut StepResult, output: load::LoadOutput) {
+    result.server_end = Some(server_end.into());
     (result.load, result.raw_load) = output.unzip();
     let addr = result.load.as_ref().map_or("", |report| &report.addr);
     result.port = addr
         .rsplit_once(':')
         .and_then(|(_, port)| port.parse().ok());
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! What the attacks of issue 17 ([`crate::search_storm`],
-//! [`crate::resume_bomb`]) share: the attacked server and its log, filled
-//! before the attack, and the blocking desks they attack with.
+//! [`crate::resume_bomb`], [`crate::handshake_stall`]) share: the attacked
+//! server and its log, filled before the attack, the blocking desks they
+//! attack with, and the server's memory around a burst of connections
+//! ([`burst`]).
 //!
 //! Each attack starts chat-server itself ([`crate::server`]) on a log in a
 //! temporary folder of its own, deleted at the end, with the server's
@@ -33,7 +35,7 @@ use crate::config::{AttackPlan, Config};
 use crate::conn::{errno_name, CONNECT_TIMEOUT, MAX_LINE_BYTES, READ_CHUNK_BYTES};
 use crate::report::{Report, ServerReport};
 use crate::server::{self, Server};
-use crate::stats::{clock_ticks_per_sec, rss_kb, ServerWatch};
+use crate::stats::{rss_kb, ServerWatch};
 use crate::Error;
 
 /// The filling server's `--max-queue`: the writer reads its echoes while it
@@ -357,18 +359,10 @@ pub fn report(config: &Config, addr: SocketAddr) -> Report {
 /// used since `cpu_ticks_before`.
 pub fn server_report(pid: u32, watch: ServerWatch, cpu_ticks_before: Option<u64>) -> ServerReport {
     let cpu_ticks = match (watch.cpu_ticks(), cpu_ticks_before) {
-        (Some(now), Some(before)) => now.saturating_sub(before),
-        _ => 0,
+        (Some(now), Some(before)) => Some(now.saturating_sub(before)),
+        _ => None,
     };
-    let summary = watch.finish();
-    ServerReport {
-        pid,
-        rss_peak_kb: summary.rss_peak_kb,
-        rss_end_kb: summary.rss_end_kb,
-        vm_hwm_kb: summary.hwm_kb,
-        threads_peak: summary.threads_peak,
-        cpu_secs: cpu_ticks as f64 / clock_ticks_per_sec(),
-    }
+    ServerReport::sampled(pid, &watch.finish(), cpu_ticks)
 }
 
 /// Starts sampling the attacked server in /proc.

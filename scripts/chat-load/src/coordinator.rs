@@ -17,7 +17,7 @@ use crate::modes::Plan;
 use crate::report::{
     ChurnReport, HoldReport, OrderReport, Report, RoundReport, ServerReport, SlowReport,
 };
-use crate::stats::{self, clock_ticks_per_sec, ServerWatch};
+use crate::stats::{self, ServerWatch};
 use crate::worker::{Phase, Shared, Worker, WorkerResult, SLOW_CHECK_LIMIT};
 use crate::Error;
 
@@ -451,14 +451,7 @@ fn build_report(
                 ));
             }
             let ticks = phase_info.cpu_ticks.get(at).copied().flatten();
-            ServerReport {
-                pid,
-                rss_peak_kb: summary.rss_peak_kb,
-                rss_end_kb: summary.rss_end_kb,
-                vm_hwm_kb: summary.hwm_kb,
-                threads_peak: summary.threads_peak,
-                cpu_secs: ticks.unwrap_or(0) as f64 / clock_ticks_per_sec(),
-            }
+            ServerReport::sampled(pid, &summary, ticks)
         })
         .collect();
     let redis = config.redis_pid.and_then(|_| watched.pop());

@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use crate::stats::LatencySummary;
+use crate::stats::{clock_ticks_per_sec, LatencySummary, WatchSummary};
 
 /// Everything one run measured.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -328,6 +328,21 @@ pub struct ServerReport {
     pub threads_peak: u64,
     /// utime + stime over the measured phase and drain, seconds.
     pub cpu_secs: f64,
+}
+
+impl ServerReport {
+    /// `pid`'s figures from what its sampler saw and the CPU clock ticks it
+    /// used over the measured phase (`None`: unreadable, counted as 0).
+    pub fn sampled(pid: u32, summary: &WatchSummary, cpu_ticks: Option<u64>) -> ServerReport {
+        ServerReport {
+            pid,
+            rss_peak_kb: summary.rss_peak_kb,
+            rss_end_kb: summary.rss_end_kb,
+            vm_hwm_kb: summary.hwm_kb,
+            threads_peak: summary.threads_peak,
+            cpu_secs: cpu_ticks.unwrap_or(0) as f64 / clock_ticks_per_sec(),
+        }
+    }
 }
 
 impl Report {
