@@ -77,7 +77,7 @@ const INVITE: CommandHelp = CommandHelp {
 pub const COMMANDS: [CommandHelp; 17] = [
     CommandHelp {
         usage: "/who",
-        meaning: "list who is online",
+        meaning: "list who is online (in a room: who of it is)",
     },
     MSG,
     REPLY,
@@ -383,7 +383,10 @@ impl Commands {
                 Action::Answer(Answer::EveryoneInMain)
             }
             Typed::Invite(_) if current.is_none() => Action::Answer(Answer::EveryoneInMain),
-            Typed::Who if in_room => Action::Ask(ClientLine::Who),
+            Typed::Who if in_room => match current {
+                None => Action::Ask(ClientLine::Who),
+                Some(room) => Action::Ask(ClientLine::Room(RoomCommand::Who { room })),
+            },
             Typed::Search(words) if in_room => {
                 Action::Ask(ClientLine::Search { words, room: None })
             }
@@ -604,6 +607,14 @@ mod tests {
         assert_eq!(
             Commands::default().action("/who", true, None),
             Action::Ask(ClientLine::Who)
+        );
+    }
+
+    #[test]
+    fn who_in_another_room_asks_who_of_it_is_online() {
+        assert_eq!(
+            Commands::default().action("/who", true, Some("#dev")),
+            Action::Ask(ClientLine::Room(RoomCommand::Who { room: "#dev" }))
         );
     }
 

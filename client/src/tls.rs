@@ -4,13 +4,20 @@
 //! The handshake runs to its end here, blocking with a deadline, so that a
 //! certificate nobody trusts is a clear, final answer before the connection
 //! is handed to its I/O thread (`net`). Crypto is rustls with *ring*.
+//!
+//! One rustls configuration is kept per server for the desk's whole run,
+//! and with it the session tickets the server gave: a reconnect (after a
+//! restart of the server too, which keeps its ticket key) resumes the
+//! session, a handshake with a fresh key exchange but no certificate to
+//! send or check.
 
+use std::collections::HashMap;
 use std::error::Error as StdError;
 use std::fmt;
 use std::io;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use chat_shared::{Fingerprint, FingerprintVerifier};
 use rustls::crypto::CryptoProvider;
@@ -42,6 +49,9 @@ pub enum Trust {
 pub struct TlsClient {
     provider: Arc<CryptoProvider>,
     trust: Verification,
+    /// Each server's configuration (`HOST:PORT`), made at its first
+    /// handshake and kept, with the session tickets it holds.
+    configs: Mutex<HashMap<String, Arc<ClientConfig>>>,
 }
 
 /// What the server's certificate is checked against.
@@ -69,6 +79,7 @@ impl TlsClient {
         Ok(TlsClient {
             provider: Arc::new(rustls::crypto::ring::default_provider()),
             trust,
+            configs: Mutex::default(),
         })
     }
 
@@ -123,7 +134,23 @@ impl TlsClient {
         })
     }
 
+    /// The configuration for `server`, the one kept since its first
+    /// handshake if there was one: its session tickets let a reconnect
+    /// resume.
     fn config_for(&self, server: &str) -> io::Result<Arc<ClientConfig>> {
+        let mut configs = self
+            .configs
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(config) = configs.get(server) {
+            return Ok(Arc::clone(config));
+        }
+        let config = self.make_config(server)?;
+        configs.insert(server.to_string(), Arc::clone(&config));
+        Ok(config)
+    }
+
+    fn make_config(&self, server: &str) -> io::Result<Arc<ClientConfig>> {
         let builder = ClientConfig::builder_with_provider(Arc::clone(&self.provider))
             .with_safe_default_protocol_versions()
             .map_err(io::Error::other)?;
@@ -387,6 +414,7 @@ mod tests {
         let client = TlsClient {
             provider: Arc::new(rustls::crypto::ring::default_provider()),
             trust: Verification::Pinned(Fingerprint::of_certificate(b"old")),
+            configs: Mutex::default(),
         };
         match client.handshake_failed("a:1", io_err) {
             ConnectError::Untrusted(text) => {
@@ -394,6 +422,54 @@ mod tests {
             }
             other => panic!("expected Untrusted, got {other:?}"),
         }
+    }
+
+    /// Against the real server (TLS, its certificate and ticket key kept
+    /// in a folder): the second connection resumes the first's session.
+    #[test]
+    fn a_reconnect_resumes_the_session() {
+        use std::io::{Read, Write};
+
+        use chat_server::config::{Db, Tls};
+        use chat_server::{Config, RunningServer};
+        use rustls::HandshakeKind;
+
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
+        let server = RunningServer::start(Config {
+            db: Db::Path(dir.join("room.db")),
+            tls: Some(Tls {
+                files: None,
+                required: false,
+            }),
+            ..Config::default()
+        })
+        .expect("a TLS server");
+        let client = TlsClient::new(&Trust::Ca(dir.join("tls-cert.pem"))).unwrap();
+        let addr = ServerAddr {
+            host: "127.0.0.1".to_string(),
+            port: server.addr().port(),
+        };
+        for expected in [HandshakeKind::Full, HandshakeKind::Resumed] {
+            let connected = crate::net::connect(&addr, Some(&client)).unwrap();
+            let Stream::Tls(mut tls, mut socket) = connected.stream else {
+                panic!("expected a TLS stream");
+            };
+            assert_eq!(tls.handshake_kind(), Some(expected));
+            // The tickets come after the handshake: read until the answer
+            // to a ping, which follows them.
+            tls.writer().write_all(b"/ping\n").unwrap();
+            let mut seen = Vec::new();
+            while !String::from_utf8_lossy(&seen).contains("PONG") {
+                while tls.wants_write() {
+                    tls.write_tls(&mut socket).unwrap();
+                }
+                assert!(tls.read_tls(&mut socket).unwrap() > 0, "the server closed");
+                tls.process_new_packets().unwrap();
+                let _ = tls.reader().read_to_end(&mut seen);
+            }
+        }
+        server.stop().unwrap();
     }
 
     #[test]

@@ -89,19 +89,36 @@ impl Tls {
     /// or (with `--db none`) made fresh each start.
     pub fn cert_source(&self, db: &Db) -> crate::tls::CertSource {
         use crate::tls::CertSource;
-        match (&self.files, db) {
+        match (&self.files, Tls::kept_in(db)) {
             (Some((cert, key)), _) => CertSource::Files {
                 cert: cert.clone(),
                 key: key.clone(),
             },
-            (None, Db::Path(path)) => CertSource::KeptIn(
+            (None, Some(folder)) => CertSource::KeptIn(folder),
+            (None, None) => CertSource::Fresh,
+        }
+    }
+
+    /// Where the session ticket keys are kept: beside the self-signed
+    /// certificate, in the log's folder (with `--tls-cert` too, which may
+    /// name a folder the server cannot write); `None` with `--db none`,
+    /// where they live in memory only.
+    pub fn ticket_key_file(db: &Db) -> Option<PathBuf> {
+        Tls::kept_in(db).map(|folder| folder.join(crate::tls::tickets::FILE_NAME))
+    }
+
+    /// The folder TLS files are kept in, beside the room's log; `None` when
+    /// nothing is kept (`--db none`).
+    fn kept_in(db: &Db) -> Option<PathBuf> {
+        match db {
+            Db::Path(path) => Some(
                 path.parent()
                     .filter(|folder| !folder.as_os_str().is_empty())
                     .map_or_else(|| PathBuf::from("."), PathBuf::from),
             ),
-            (None, Db::None) => CertSource::Fresh,
+            Db::None => None,
             // No file of its own: kept where the default log would be.
-            (None, Db::Redis(_)) => self.cert_source(&Db::default_path()),
+            Db::Redis(_) => Tls::kept_in(&Db::default_path()),
         }
     }
 }

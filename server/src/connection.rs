@@ -44,6 +44,9 @@ pub enum Arrival {
     /// Nothing has arrived yet on a server that takes TLS: it is sent
     /// nothing, since plain lines would garble a TLS handshake.
     Waiting,
+    /// Its ClientHello arrived, and its handshake may not begin yet (see
+    /// [`crate::tls::gate`]); nothing was read.
+    HandshakeWaits,
     /// Its first byte settled plain or TLS just now: it may enter the room.
     JustArrived,
     /// It arrived earlier (or on a plain server, at once).
@@ -231,6 +234,12 @@ impl Connection {
         self.transport.is_handshaking()
     }
 
+    /// True while its TLS handshake runs: from the first byte of its
+    /// ClientHello taken to the handshake's end.
+    pub fn is_in_tls_handshake(&self) -> bool {
+        self.transport.is_tls_handshaking()
+    }
+
     /// True until the loop starts closing it.
     pub fn is_open(&self) -> bool {
         matches!(self.state, State::Open)
@@ -242,12 +251,14 @@ impl Connection {
     }
 
     /// Looks at the first byte, if it has not been seen yet, to settle
-    /// plain or TLS. `buffer` is the loop's shared read buffer, used to take
-    /// the input of a peer that is refused.
-    pub fn arrive(&mut self, buffer: &mut [u8]) -> Arrival {
+    /// plain or TLS; a TLS handshake begins only if `may_begin_tls`.
+    /// `buffer` is the loop's shared read buffer, used to take the input of
+    /// a peer that is refused.
+    pub fn arrive(&mut self, buffer: &mut [u8], may_begin_tls: bool) -> Arrival {
         let waiting = self.transport.is_undecided();
-        match self.transport.settle_layer() {
+        match self.transport.settle_layer(may_begin_tls) {
             Ok(FirstByte::NotYet) => Arrival::Waiting,
+            Ok(FirstByte::TlsMustWait) => Arrival::HandshakeWaits,
             Ok(FirstByte::Closed) => Arrival::Refused(CloseReason::PeerClosed),
             Ok(FirstByte::PlainRefused) => {
                 let mut budget = READ_BUDGET_BYTES;
@@ -354,11 +365,17 @@ impl Connection {
     }
 
     /// True while output waits to be written: queued lines (unless they
-    /// wait for the peer to say what it speaks), or TLS records (a
-    /// handshake's too).
+    /// wait for the peer to say what it speaks, or for its TLS handshake),
+    /// or TLS records (a handshake's too).
     pub fn has_pending_output(&self) -> bool {
-        (!self.outbox.is_empty() && !self.framing.dialect().holds_output())
-            || self.transport.has_pending_output()
+        (!self.outbox.is_empty() && self.may_write_lines()) || self.transport.has_pending_output()
+    }
+
+    /// Whether queued lines may be written: the peer said what it speaks,
+    /// and its TLS handshake (if any) is done. Until then they wait in the
+    /// outbox, and WRITABLE is not asked for on their account.
+    fn may_write_lines(&self) -> bool {
+        !self.framing.dialect().holds_output() && !self.transport.is_handshaking()
     }
 
     /// Drops what is queued: it was meant for one of our desks, and the
@@ -372,9 +389,7 @@ impl Connection {
     pub fn queue(&mut self, frame: Frame, limit: usize) -> Result<(), CloseReason> {
         self.outbox.push(frame);
         // Never judge a reader too slow before it was offered what is queued.
-        if self.outbox.queued_bytes() > EARLY_FLUSH_BYTES.min(limit)
-            && !self.framing.dialect().holds_output()
-        {
+        if self.outbox.queued_bytes() > EARLY_FLUSH_BYTES.min(limit) && self.may_write_lines() {
             self.write_outbox().map_err(CloseReason::WriteError)?;
         }
         let queued = self.outbox.queued_bytes();
@@ -395,7 +410,7 @@ impl Connection {
     pub fn flush(&mut self, registry: &Registry) -> io::Result<()> {
         self.flush_scheduled = false;
         self.transport.write_pending()?;
-        if !self.framing.dialect().holds_output() {
+        if self.may_write_lines() {
             self.write_outbox()?;
         }
         let pending = self.has_pending_output();

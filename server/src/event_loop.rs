@@ -62,6 +62,7 @@ use crate::outbox::queue_slot_bytes;
 use crate::room::{RoomId, MAIN};
 use crate::store::link::StoreLink;
 use crate::store::Completion;
+use crate::tls::gate::HandshakeGate;
 use crate::tls::TlsIdentity;
 use crate::transport::Security;
 
@@ -219,6 +220,8 @@ pub struct Server {
     to_close: Vec<ConnId>,
     /// Connections the loop comes back to at a time of its own.
     due: Due,
+    /// How many TLS handshakes run, and who waits to begin one.
+    handshakes: HandshakeGate,
     sweep: Sweep,
     /// The next connection's serial number.
     next_serial: u64,
@@ -258,7 +261,10 @@ impl Server {
         let tls = config
             .tls
             .as_ref()
-            .map(|tls| TlsIdentity::load(&tls.cert_source(&config.db)))
+            .map(|tls| {
+                let tickets = crate::config::Tls::ticket_key_file(&config.db);
+                TlsIdentity::load(&tls.cert_source(&config.db), tickets.as_deref())
+            })
             .transpose()?;
         let security = match (&tls, &config.tls) {
             (Some(identity), Some(settings)) if settings.required => {
@@ -305,6 +311,7 @@ impl Server {
             to_flush: Vec::new(),
             to_close: Vec::new(),
             due: Due::default(),
+            handshakes: HandshakeGate::default(),
             sweep: Sweep {
                 next: Instant::now() + SWEEP_INTERVAL,
                 dropped_log_lines: DroppedLines::default(),
@@ -388,6 +395,7 @@ impl Server {
                 self.acceptor.close(self.poll.registry());
             }
             let now = Instant::now();
+            self.begin_waiting_handshakes();
             self.resume_paused_reads(now);
             self.decide_silent_peers(now);
             if now >= self.sweep.next {
@@ -411,7 +419,7 @@ impl Server {
     /// How long the next poll may sleep: until the earliest timer.
     fn poll_timeout(&self) -> Option<Duration> {
         let now = Instant::now();
-        if self.acceptor.is_due(now) {
+        if self.acceptor.is_due(now) || self.handshakes.may_begin_one_waiting() {
             return Some(Duration::ZERO);
         }
         let earliest = self
@@ -482,6 +490,45 @@ impl Server {
     /// Reads what connection `id` has sent and runs its lines through the
     /// rules.
     fn read_ready(&mut self, id: ConnId) {
+        let may_begin_tls = self.handshakes.has_room_for_newcomer();
+        self.read_counting_handshakes(id, may_begin_tls);
+    }
+
+    /// Begins the handshakes that waited, oldest first, while places are
+    /// free.
+    fn begin_waiting_handshakes(&mut self) {
+        while self.handshakes.has_free_place() {
+            let connections = &self.connections;
+            let Some(id) = self.handshakes.next_waiting(|id, serial| {
+                connections
+                    .get(id)
+                    .is_some_and(|c| c.serial() == serial && c.is_waiting() && c.is_open())
+            }) else {
+                return;
+            };
+            self.read_counting_handshakes(id, true);
+        }
+    }
+
+    /// Reads connection `id`, keeping count of the TLS handshakes that
+    /// begin and end meanwhile.
+    fn read_counting_handshakes(&mut self, id: ConnId, may_begin_tls: bool) {
+        let in_handshake = |server: &Server| {
+            server
+                .connections
+                .get(id)
+                .is_some_and(Connection::is_in_tls_handshake)
+        };
+        let before = in_handshake(self);
+        self.read_connection(id, may_begin_tls);
+        match (before, in_handshake(self)) {
+            (false, true) => self.handshakes.started(),
+            (true, false) => self.handshakes.ended(),
+            _ => {}
+        }
+    }
+
+    fn read_connection(&mut self, id: ConnId, may_begin_tls: bool) {
         let Some(connection) = self.connections.get_mut(id) else {
             return; // a stale event for a connection already gone
         };
@@ -490,8 +537,12 @@ impl Server {
             // A claim's answer reads on (`Effect::ReadOn`).
             return;
         }
-        match connection.arrive(&mut self.read_buffer) {
+        match connection.arrive(&mut self.read_buffer, may_begin_tls) {
             Arrival::Waiting => return,
+            Arrival::HandshakeWaits => {
+                self.handshakes.wait(id, connection.serial());
+                return;
+            }
             Arrival::Refused(reason) => {
                 if matches!(reason, CloseReason::TlsRequired) {
                     let refusal = frames::error(
@@ -835,6 +886,9 @@ impl Server {
                 continue; // listed twice, or still writing its goodbye
             }
             let mut connection = self.connections.remove(id);
+            if connection.is_in_tls_handshake() {
+                self.handshakes.ended();
+            }
             connection.deregister(self.poll.registry());
             let reason = connection
                 .close_reason()

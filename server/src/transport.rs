@@ -2,16 +2,9 @@
 //! plaintext out, non-blocking, registered with the poll; plain TCP or TLS
 //! (rustls), decided by the peer's first byte when the server takes both.
 //!
-//! # TLS under the edge-triggered contract
-//!
-//! rustls is a state machine without I/O of its own: ciphertext is moved
-//! between it and the socket here. Reading pulls records until the socket
-//! says `WouldBlock` (one `read_tls` per readiness event would strand records
-//! under edge triggers, the pitfall of rustls's own mio example). Writing
-//! hands plaintext to rustls only once earlier records are out, so what the
-//! connection's outbox counts as written is at most one batch ahead of the
-//! socket, and [`Transport::has_pending_output`] keeps WRITABLE interest
-//! honest while a handshake or records wait.
+//! TLS itself, and how it keeps the edge-triggered contract with the bytes
+//! it holds in flight, is [`crate::tls::session`]: a TLS stream reads its
+//! ciphertext into the same shared read buffer as a plain one.
 
 use std::io::{self, IoSlice, Read, Write};
 use std::sync::Arc;
@@ -19,7 +12,9 @@ use std::sync::Arc;
 use mio::event::Source;
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
-use rustls::{ServerConfig, ServerConnection};
+use rustls::ServerConfig;
+
+use crate::tls::session::TlsSession;
 
 /// The first byte of every TLS record that starts a handshake.
 const TLS_HANDSHAKE_RECORD: u8 = 0x16;
@@ -44,6 +39,9 @@ pub enum FirstByte {
     Plain,
     /// A TLS handshake began; the stream is TLS from now on.
     Tls,
+    /// A TLS handshake is asked for and may not begin yet: the layer stays
+    /// undecided, its ClientHello unread.
+    TlsMustWait,
     /// Plain text on a TLS-only server.
     PlainRefused,
     /// The peer closed before sending anything.
@@ -60,7 +58,7 @@ enum Layer {
         tls_only: bool,
     },
     /// TLS.
-    Tls(Box<ServerConnection>),
+    Tls(Box<TlsSession>),
 }
 
 /// A client's stream.
@@ -100,9 +98,10 @@ impl Transport {
         Transport { stream, layer }
     }
 
-    /// Looks at the first byte, without taking it, to settle plain or TLS.
-    /// A plain stream stays plain, and a TLS one TLS, whatever comes later.
-    pub fn settle_layer(&mut self) -> io::Result<FirstByte> {
+    /// Looks at the first byte, without taking it, to settle plain or TLS;
+    /// a TLS handshake begins only if `may_begin_tls`. A plain stream
+    /// stays plain, and a TLS one TLS, whatever comes later.
+    pub fn settle_layer(&mut self, may_begin_tls: bool) -> io::Result<FirstByte> {
         let Layer::Undecided { config, tls_only } = &self.layer else {
             return Ok(match self.layer {
                 Layer::Tls(_) => FirstByte::Tls,
@@ -121,8 +120,11 @@ impl Transport {
             return Ok(FirstByte::Closed);
         }
         if first[0] == TLS_HANDSHAKE_RECORD {
-            let connection = ServerConnection::new(Arc::clone(config)).map_err(io::Error::other)?;
-            self.layer = Layer::Tls(Box::new(connection));
+            if !may_begin_tls {
+                return Ok(FirstByte::TlsMustWait);
+            }
+            let session = TlsSession::new(Arc::clone(config))?;
+            self.layer = Layer::Tls(Box::new(session));
             return Ok(FirstByte::Tls);
         }
         let refused = *tls_only;
@@ -144,72 +146,40 @@ impl Transport {
         match &self.layer {
             Layer::Plain => false,
             Layer::Undecided { .. } => true,
-            Layer::Tls(connection) => connection.is_handshaking(),
+            Layer::Tls(session) => session.is_handshaking(),
         }
     }
 
-    /// Reads plaintext; `Ok(0)` at the end of the stream, `WouldBlock` when
-    /// nothing more is there now. For TLS, pulls records from the socket
-    /// until a plaintext byte is ready or the socket has nothing more.
+    /// True while a TLS handshake runs (begun, not done, not failed).
+    pub fn is_tls_handshaking(&self) -> bool {
+        matches!(&self.layer, Layer::Tls(session) if session.is_handshaking())
+    }
+
+    /// Reads plaintext into the front of `buffer` (the loop's shared read
+    /// buffer); `Ok(0)` at the end of the stream (or after TLS's
+    /// close_notify), `WouldBlock` when nothing more is there now.
     pub fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
-        let Transport { stream, layer } = self;
-        let Layer::Tls(tls) = layer else {
-            return stream.read(buffer);
-        };
-        loop {
-            match tls.reader().read(buffer) {
-                // Ok(0): the peer said close_notify.
-                Ok(n) => return Ok(n),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) => return Err(e),
-            }
-            match tls.read_tls(stream) {
-                Ok(0) => return Ok(0),
-                Ok(_) => {
-                    if let Err(e) = tls.process_new_packets() {
-                        // Tell the peer why (an alert), best effort.
-                        let _ = tls.write_tls(stream);
-                        return Err(io::Error::new(io::ErrorKind::InvalidData, e));
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
+        match &mut self.layer {
+            Layer::Tls(session) => session.read(&mut self.stream, buffer),
+            _ => self.stream.read(buffer),
         }
     }
 
     /// Writes plaintext from several buffers; returns how much it took. A
     /// TLS stream takes nothing (`WouldBlock`) while earlier records are
-    /// still waiting for the socket.
+    /// still waiting for the socket, or its handshake is not done.
     pub fn write_vectored(&mut self, slices: &[IoSlice<'_>]) -> io::Result<usize> {
-        let Transport { stream, layer } = self;
-        let Layer::Tls(tls) = layer else {
-            return stream.write_vectored(slices);
-        };
-        write_records(tls, stream)?;
-        if tls.wants_write() {
-            return Err(io::ErrorKind::WouldBlock.into());
-        }
-        let taken = tls.writer().write_vectored(slices)?;
-        if taken == 0 && slices.iter().any(|slice| !slice.is_empty()) {
-            // rustls's own buffer is full (the handshake is not done).
-            return Err(io::ErrorKind::WouldBlock.into());
-        }
-        match write_records(tls, stream) {
-            Err(e) if e.kind() != io::ErrorKind::WouldBlock => Err(e),
-            _ => Ok(taken),
+        match &mut self.layer {
+            Layer::Tls(session) => session.write_vectored(&mut self.stream, slices),
+            _ => self.stream.write_vectored(slices),
         }
     }
 
     /// Writes TLS records that are waiting (handshake messages, alerts,
     /// encrypted lines) until done or `WouldBlock`.
     pub fn write_pending(&mut self) -> io::Result<()> {
-        let Transport { stream, layer } = self;
-        match layer {
-            Layer::Tls(tls) => match write_records(tls, stream) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
-                other => other,
-            },
+        match &mut self.layer {
+            Layer::Tls(session) => session.write_pending(&mut self.stream),
             _ => Ok(()),
         }
     }
@@ -217,7 +187,7 @@ impl Transport {
     /// True while TLS records wait for the socket.
     pub fn has_pending_output(&self) -> bool {
         match &self.layer {
-            Layer::Tls(tls) => tls.wants_write(),
+            Layer::Tls(session) => session.has_pending_output(),
             _ => false,
         }
     }
@@ -225,25 +195,10 @@ impl Transport {
     /// Says goodbye the TLS way (close_notify), best effort, just before the
     /// socket is closed.
     pub fn send_close_notify(&mut self) {
-        if let Layer::Tls(tls) = &mut self.layer {
-            tls.send_close_notify();
-            let _ = self.write_pending();
+        if let Layer::Tls(session) = &mut self.layer {
+            session.send_close_notify(&mut self.stream);
         }
     }
-}
-
-/// Moves rustls's waiting records to the socket until none is left or the
-/// socket would block.
-fn write_records(tls: &mut ServerConnection, stream: &mut TcpStream) -> io::Result<()> {
-    while tls.wants_write() {
-        match tls.write_tls(stream) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
 }
 
 impl Source for Transport {

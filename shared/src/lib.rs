@@ -85,6 +85,8 @@
 //! - [`line`](mod@line): splits a byte stream into bounded lines.
 //! - [`message`]: parses and encodes both directions' lines.
 //! - [`id`]: message IDs and their order.
+//! - [`irc`]: IRC lines, read and written (the server's IRC desks, the load
+//!   tool's).
 //! - [`name`]: which names may be taken, and when two are the same name.
 //! - [`room`](mod@room): room names, and when two are the same room.
 //! - [`sanitize`]: makes peer text safe to relay and to print.
@@ -99,6 +101,7 @@
 pub mod color;
 pub mod fingerprint;
 pub mod id;
+pub mod irc;
 pub mod line;
 pub mod message;
 pub mod name;

@@ -23,7 +23,7 @@ pub mod redis;
 pub mod server;
 
 pub use redis::{Persistence, RedisError, RedisOptions, RedisServer};
-pub use server::{chat_server_binary, ServerCommand, ServerProcess};
+pub use server::{chat_server_binary, workspace_binary, ServerCommand, ServerProcess};
 
 /// How long any one expectation about a child process may take. Generous:
 /// the suites run on a loaded two-core machine next to other builds, and a

@@ -348,19 +348,21 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// The `chat-server` binary of this build, for tests outside the server
-/// crate: cargo gives a package's tests the paths of its own binaries only,
-/// and does not build a dependency's. So the cargo that builds these tests
-/// builds it once per test run, into the profile folder the running test
-/// binary is in (`target/PROFILE/deps/TEST`), a no-op when `cargo test
-/// --workspace` has built it already. Cargo holds no lock while tests run.
+/// crate (see [`workspace_binary`]).
 #[track_caller]
 pub fn chat_server_binary() -> &'static Path {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(build_chat_server)
+    BINARY.get_or_init(|| workspace_binary("chat-server"))
 }
 
+/// The binary named `package` of that workspace package, in this build's
+/// profile: cargo gives a package's tests the paths of its own binaries
+/// only, and does not build another package's. So the cargo that builds
+/// these tests builds it, into the profile folder the running test binary
+/// is in (`target/PROFILE/deps/TEST`), a no-op when `cargo test
+/// --workspace` has built it already. Cargo holds no lock while tests run.
 #[track_caller]
-fn build_chat_server() -> PathBuf {
+pub fn workspace_binary(package: &str) -> PathBuf {
     let test_binary = std::env::current_exe().expect("the test binary's path");
     let profile_dir = test_binary
         .parent()
@@ -369,14 +371,7 @@ fn build_chat_server() -> PathBuf {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
     let mut build = Command::new(env!("CARGO"));
     build
-        .args([
-            "build",
-            "--quiet",
-            "-p",
-            "chat-server",
-            "--bin",
-            "chat-server",
-        ])
+        .args(["build", "--quiet", "-p", package, "--bin", package])
         .arg("--manifest-path")
         .arg(&manifest);
     match profile_dir.file_name().and_then(|name| name.to_str()) {
@@ -388,19 +383,21 @@ fn build_chat_server() -> PathBuf {
             build.args(["--profile", profile]);
         }
     }
-    let built = build.output().expect("run cargo build -p chat-server");
+    let built = build
+        .output()
+        .unwrap_or_else(|e| panic!("run cargo build -p {package}: {e}"));
     assert!(
         built.status.success(),
-        "cargo build -p chat-server: {}\n{}",
+        "cargo build -p {package}: {}\n{}",
         built.status,
         String::from_utf8_lossy(&built.stderr)
     );
-    let server = profile_dir.join("chat-server");
+    let binary = profile_dir.join(package);
     assert!(
-        server.is_file(),
-        "expected {} after building chat-server (a --target-dir given on cargo's command \
+        binary.is_file(),
+        "expected {} after building {package} (a --target-dir given on cargo's command \
          line is not seen here; use CARGO_TARGET_DIR)",
-        server.display()
+        binary.display()
     );
-    server
+    binary
 }

@@ -152,6 +152,11 @@ fn a_private_room_is_seen_by_its_members_and_those_invited_only() {
     bob.send("the numbers are in");
     alice.expect("] bob: the numbers are in");
     bob.expect("] bob: the numbers are in");
+    // In a room, /who is who of it is online; in #main, everyone.
+    bob.send("/who");
+    bob.expect("[*] 2 online: alice, bob");
+    carol.send("/who");
+    carol.expect("[*] 3 online: alice, bob, carol");
 
     // carol, outside, never sees the room listed, nor what is said or set
     // there; asking again still lists #main alone.

@@ -96,9 +96,18 @@ pub enum Ladder {
     TlsFanout,
     /// [`Ladder::Saturate`], every desk on TLS, alternating with the plain runs.
     TlsSaturate,
+    /// TLS desks reconnecting at once, three times, against an event server chat-load starts
+    /// and restarts: first, then resuming their sessions, then without their tickets.
+    TlsStorm,
     /// The fanout of [`SCALE_CLIENTS`] on a room whose log is Redis: one server, then two with
     /// the clients spread over both; next to the same fanout on the embedded log.
     Scale,
+    /// [`Ladder::Fanout`]'s target room spread over many small rooms (`chat-load --rooms`), the
+    /// senders spread with them: what a room costs.
+    Rooms,
+    /// The fanout with IRC desks, browser desks and IRC desks mixed with ours, next to ours
+    /// (event only): what a desk of another dialect costs ([`Desks`]).
+    Dialects,
     /// Issue 17's search storm: desks searching as fast as they may while two others talk.
     SearchStorm,
     /// Issue 17's resume bomb: desks that resume the whole log and never read.
@@ -123,6 +132,52 @@ impl Ladder {
     }
 }
 
+/// Which desks chat-load's clients are.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Desks {
+    /// Our own desks, as everywhere else in the comparison.
+    #[default]
+    Ours,
+    /// IRC desks (`chat-load --irc`).
+    Irc,
+    /// Half IRC desks, half ours, interleaved in one room (`--irc-share 0.5`).
+    Mixed,
+    /// Browser desks: WebSocket frames (`--ws`).
+    Ws,
+}
+
+impl Desks {
+    fn is_ours(&self) -> bool {
+        *self == Desks::Ours
+    }
+
+    /// chat-load's flags for these desks.
+    pub fn load_flags(self) -> &'static [&'static str] {
+        match self {
+            Desks::Ours => &[],
+            Desks::Irc => &["--irc"],
+            Desks::Mixed => &["--irc-share", "0.5"],
+            Desks::Ws => &["--ws"],
+        }
+    }
+
+    /// What a desk of this kind may cost per delivery against ours (issues 19 and 20).
+    pub fn cpu_target(self) -> Option<f64> {
+        match self {
+            Desks::Ours => None,
+            Desks::Irc | Desks::Mixed => Some(1.2),
+            Desks::Ws => Some(1.3),
+        }
+    }
+}
+
+impl fmt::Display for Desks {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_serde_name(self, f)
+    }
+}
+
 /// The `chat-load` MODE argument.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -137,6 +192,9 @@ pub enum LoadMode {
     Churn,
     /// `restart`: chat-load starts the server, kills it, restarts it, and counts by message ID.
     Restart,
+    /// `storm`: chat-load starts a TLS server, and every client connects at once, three times
+    /// around two restarts.
+    Storm,
     /// `search-storm`: chat-load fills a log, starts the server on it and searches it hard.
     #[serde(rename = "search-storm")]
     SearchStorm,
@@ -222,6 +280,13 @@ pub struct Workload {
     pub restart_after_secs: Option<f64>,
     /// Measured phase length handed to `chat-load -d` (churn: its upper bound).
     pub duration_secs: f64,
+    /// Rooms the clients are spread over (`chat-load --rooms`); `None`: all in `#main`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rooms: Option<u32>,
+    /// Which desks the clients are (ours but in the dialect rows; written only when not
+    /// ours, so that the records of earlier runs read and write back as they were).
+    #[serde(default, skip_serializing_if = "Desks::is_ours")]
+    pub desks: Desks,
     /// The attacks' log, filled before the attack (`--messages`); `None` otherwise, and then
     /// not written, so records of the other steps read as they did before the attacks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -247,6 +312,8 @@ impl Workload {
             kill_at_secs: None,
             restart_after_secs: None,
             duration_secs,
+            rooms: None,
+            desks: Desks::Ours,
             log_messages: None,
             settle_secs: None,
         }
@@ -266,6 +333,14 @@ impl Workload {
             senders,
             rate_per_sender: total_rate / f64::from(senders),
             ..Workload::new(ladder, LoadMode::Fanout, clients, duration_secs)
+        }
+    }
+
+    /// [`Workload::broadcast`] with the clients, and so the senders, spread over `rooms` rooms.
+    fn in_rooms(clients: u32, rooms: u32, total_rate: f64, duration_secs: f64) -> Workload {
+        Workload {
+            rooms: Some(rooms),
+            ..Workload::broadcast(Ladder::Rooms, clients, total_rate, duration_secs)
         }
     }
 
@@ -293,6 +368,23 @@ impl Workload {
             kill_at_secs: Some(kill_at_secs),
             restart_after_secs: Some(down_secs),
             ..Workload::new(Ladder::Restart, LoadMode::Restart, clients, secs)
+        }
+    }
+
+    /// `clients` TLS desks reconnecting at once ([`LoadMode::Storm`]); nothing is sent but a
+    /// `/ping`, and the storms, not a duration, decide its length.
+    fn storm(clients: u32) -> Workload {
+        Workload {
+            senders: 0,
+            ..Workload::new(Ladder::TlsStorm, LoadMode::Storm, clients, 0.0)
+        }
+    }
+
+    /// The fanout of `clients` at the fanout ladder's rate, with `desks`.
+    fn dialect(clients: u32, desks: Desks, duration_secs: f64) -> Workload {
+        Workload {
+            desks,
+            ..Workload::broadcast(Ladder::Dialects, clients, FANOUT_TOTAL_RATE, duration_secs)
         }
     }
 
@@ -390,6 +482,9 @@ impl Step {
         if self.server_count > 1 {
             id.push_str(&format!("-x{}", self.server_count));
         }
+        if self.workload.desks != Desks::Ours {
+            id.push_str(&format!("-{}", self.workload.desks));
+        }
         if self.run > 1 {
             id.push_str(&format!("-{}", self.run));
         }
@@ -465,6 +560,16 @@ pub fn workloads(quick: bool) -> Vec<Workload> {
     list.push(baseline.clone());
     list.push(baseline.with_slow_reader());
     list.push(if quick {
+        Workload::in_rooms(
+            QUICK_ROOMS_CLIENTS,
+            QUICK_ROOMS,
+            FANOUT_TOTAL_RATE,
+            load_secs,
+        )
+    } else {
+        Workload::in_rooms(FANOUT_TARGET_CLIENTS, ROOMS, FANOUT_TOTAL_RATE, load_secs)
+    });
+    list.push(if quick {
         Workload::churn(100, 10, 20.0)
     } else {
         Workload::churn(CHURN_CLIENTS, CHURN_ROUNDS, CHURN_BOUND_SECS)
@@ -476,11 +581,15 @@ pub fn workloads(quick: bool) -> Vec<Workload> {
         ]
     } else {
         [
-            Workload::search_storm(STORM_SEARCHERS, STORM_LOG_MESSAGES, STORM_SECS),
+            Workload::search_storm(
+                SEARCH_STORM_SEARCHERS,
+                SEARCH_STORM_LOG_MESSAGES,
+                SEARCH_STORM_SECS,
+            ),
             Workload::resume_bomb(
                 RESUME_BOMB_DESKS,
                 RESUME_BOMB_LOG_MESSAGES,
-                STORM_SECS,
+                SEARCH_STORM_SECS,
                 RESUME_BOMB_SETTLE_SECS,
             ),
         ]
@@ -496,15 +605,51 @@ pub fn workloads(quick: bool) -> Vec<Workload> {
             RESTART_KILL_AND_DOWN_SECS,
         )
     });
+    list.push(Workload::storm(if quick {
+        QUICK_TLS_IDLE_CLIENTS
+    } else {
+        TLS_IDLE_CLIENTS
+    }));
+    list.extend(dialect_workloads(quick));
     list
 }
 
+/// The many-rooms step spreads the fanout target's room over this many rooms: ten desks each,
+/// one sender each.
+pub const ROOMS: u32 = 100;
+/// `--quick`: the smallest fanout room over ten rooms.
+pub const QUICK_ROOMS_CLIENTS: u32 = 100;
+/// See [`QUICK_ROOMS_CLIENTS`].
+pub const QUICK_ROOMS: u32 = 10;
+
+/// The room of the dialect rows: the fanout target's (the mixed room holds as many of each).
+pub const DIALECT_CLIENTS: u32 = FANOUT_TARGET_CLIENTS;
+/// The same in `--quick`.
+pub const QUICK_DIALECT_CLIENTS: u32 = 100;
+
+/// The dialect rows: the fanout with ours, IRC and browser desks, and a room of twice the
+/// size with IRC desks and ours half and half, next to ours in a room of that size.
+fn dialect_workloads(quick: bool) -> Vec<Workload> {
+    let (clients, secs) = if quick {
+        (QUICK_DIALECT_CLIENTS, 2.0)
+    } else {
+        (DIALECT_CLIENTS, 6.0)
+    };
+    vec![
+        Workload::dialect(clients, Desks::Ours, secs),
+        Workload::dialect(clients, Desks::Irc, secs),
+        Workload::dialect(clients, Desks::Ws, secs),
+        Workload::dialect(2 * clients, Desks::Ours, secs),
+        Workload::dialect(2 * clients, Desks::Mixed, secs),
+    ]
+}
+
 /// Issue 17's search storm: 20 desks searching a log of 160,000 messages for 10 s.
-pub const STORM_SEARCHERS: u32 = 20;
-/// See [`STORM_SEARCHERS`].
-pub const STORM_LOG_MESSAGES: u32 = 160_000;
-/// See [`STORM_SEARCHERS`]; also how long the resume bomb's desks hold on unread.
-pub const STORM_SECS: f64 = 10.0;
+pub const SEARCH_STORM_SEARCHERS: u32 = 20;
+/// See [`SEARCH_STORM_SEARCHERS`].
+pub const SEARCH_STORM_LOG_MESSAGES: u32 = 160_000;
+/// See [`SEARCH_STORM_SEARCHERS`]; also how long the resume bomb's desks hold on unread.
+pub const SEARCH_STORM_SECS: f64 = 10.0;
 /// Issue 17's resume bomb: 1,500 desks resuming 2,100 messages of about 400 bytes; the
 /// server's RSS read 11 s after they close ("ten seconds after any burst ends").
 pub const RESUME_BOMB_DESKS: u32 = 1500;
@@ -579,9 +724,14 @@ fn steps_of(workload: &Workload, quick: bool) -> Vec<Step> {
         (TLS_IDLE_CLIENTS, SCALE_CLIENTS)
     };
     let mut steps = match ladder {
-        Ladder::Restart | Ladder::SearchStorm | Ladder::ResumeBomb => {
-            vec![event(RoomLog::File, 1)]
-        }
+        // The threads server is the seed's, which has one room, and speaks neither IRC nor
+        // WebSocket; the attacks measure the server of this tree.
+        Ladder::Restart
+        | Ladder::Rooms
+        | Ladder::Dialects
+        | Ladder::SearchStorm
+        | Ladder::ResumeBomb => vec![event(RoomLog::File, 1)],
+        Ladder::TlsStorm => vec![event_tls(1)],
         _ if log_cost => (1..=log_cost_runs(quick))
             .flat_map(|run| {
                 [
@@ -696,8 +846,21 @@ mod tests {
             let steps = steps_of(&workload, false);
             let server = |s: &Step| (s.server_mode, s.room_log, s.tls, s.run);
             let event = (ServerMode::Event, RoomLog::File, false, 1);
+            if workload.ladder == Ladder::TlsStorm {
+                assert_eq!(
+                    server(&steps[0]),
+                    (ServerMode::Event, RoomLog::File, true, 1)
+                );
+                continue;
+            }
             assert_eq!(server(&steps[0]), event);
-            let event_only = [Ladder::Restart, Ladder::SearchStorm, Ladder::ResumeBomb];
+            let event_only = [
+                Ladder::Restart,
+                Ladder::Rooms,
+                Ladder::Dialects,
+                Ladder::SearchStorm,
+                Ladder::ResumeBomb,
+            ];
             if !event_only.contains(&workload.ladder) {
                 let threads = (ServerMode::Threads, RoomLog::Memory, false, 1);
                 assert!(steps.iter().any(|s| server(s) == threads));
@@ -735,6 +898,34 @@ mod tests {
             .find(|s| s.id() == "fanout-1000-event-db-none-2")
             .unwrap();
         assert_eq!(second.server_label(), "event --db none (run 2)");
+    }
+
+    #[test]
+    fn the_many_rooms_step_spreads_the_fanout_over_rooms_once_against_event() {
+        for (quick, clients, rooms) in [
+            (false, FANOUT_TARGET_CLIENTS, ROOMS),
+            (true, QUICK_ROOMS_CLIENTS, QUICK_ROOMS),
+        ] {
+            let steps: Vec<Step> = steps(quick)
+                .into_iter()
+                .filter(|s| s.workload.ladder == Ladder::Rooms)
+                .collect();
+            assert_eq!(steps.len(), 1);
+            let step = &steps[0];
+            assert_eq!(step.id(), format!("rooms-{clients}-event"));
+            assert_eq!(
+                (step.workload.clients, step.workload.rooms),
+                (clients, Some(rooms))
+            );
+            assert_eq!(step.workload.total_rate(), FANOUT_TOTAL_RATE);
+            // Every room has a sender.
+            assert!(step.workload.senders >= rooms);
+        }
+        let plain = workloads(false);
+        assert!(plain
+            .iter()
+            .filter(|w| w.ladder != Ladder::Rooms)
+            .all(|w| w.rooms.is_none()));
     }
 
     #[test]
@@ -778,9 +969,17 @@ mod tests {
                 "tls-saturate-500-event",
                 "tls-saturate-500-event-2",
                 "tls-saturate-500-event-3",
+                "tls-storm-10000-event",
             ]
         );
-        assert_eq!(ids(true), ["tls-idle-1000-event", "tls-saturate-200-event"]);
+        assert_eq!(
+            ids(true),
+            [
+                "tls-idle-1000-event",
+                "tls-saturate-200-event",
+                "tls-storm-1000-event"
+            ]
+        );
         let all = steps(false);
         let at = |id: &str| all.iter().position(|s| s.id() == id).unwrap();
         assert!(at("saturate-500-event-db-none-2") < at("tls-saturate-500-event-2"));
@@ -808,6 +1007,33 @@ mod tests {
             assert_eq!(redis[1].server_label(), "2 × event --redis");
             assert!(redis.iter().all(|s| s.workload.ladder == Ladder::Scale));
         }
+    }
+
+    #[test]
+    fn dialect_rows_run_once_against_event_beside_ours() {
+        for (quick, size) in [(false, DIALECT_CLIENTS), (true, QUICK_DIALECT_CLIENTS)] {
+            let rows: Vec<Step> = steps(quick)
+                .into_iter()
+                .filter(|s| s.workload.ladder == Ladder::Dialects)
+                .collect();
+            let ids: Vec<String> = rows.iter().map(Step::id).collect();
+            let double = 2 * size;
+            assert_eq!(
+                ids,
+                [
+                    format!("dialects-{size}-event"),
+                    format!("dialects-{size}-event-irc"),
+                    format!("dialects-{size}-event-ws"),
+                    format!("dialects-{double}-event"),
+                    format!("dialects-{double}-event-mixed"),
+                ]
+            );
+            assert!(rows.iter().all(|s| s.room_log == RoomLog::File));
+            let rates: Vec<f64> = rows.iter().map(|s| s.workload.total_rate()).collect();
+            assert!(rates.iter().all(|r| (r - FANOUT_TOTAL_RATE).abs() < 1e-9));
+        }
+        assert_eq!(Desks::Mixed.load_flags(), ["--irc-share", "0.5"]);
+        assert_eq!(Desks::Ws.to_string(), "ws");
     }
 
     #[test]

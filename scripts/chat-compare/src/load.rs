@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use chat_load::Report;
 
-use crate::ladder::{LoadMode, Step, SLOW_READER_RCVBUF_BYTES};
+use crate::ladder::{Ladder, LoadMode, Step, SLOW_READER_RCVBUF_BYTES};
 use crate::process::{self, io_error, truncate, ProcessEnd, RunError, Supervised};
 
 /// Fixed slack on top of a step's duration before chat-load counts as hung.
@@ -36,7 +36,7 @@ pub enum LoadTarget<'a> {
         redis_pid: Option<u32>,
         tls: bool,
     },
-    /// The restart step: chat-load starts this server on this log itself.
+    /// The restart and storm steps: chat-load starts this server on this log itself.
     Own { server_bin: &'a Path, db: &'a Path },
     /// An attack step: chat-load starts this server itself, on a log of its own it fills.
     Attack { server_bin: &'a Path },
@@ -63,7 +63,9 @@ pub fn load_args(step: &Step, target: LoadTarget) -> Vec<String> {
         }
     }
     flag(&mut args, "-n", load.clients);
-    flag(&mut args, "-d", load.duration_secs);
+    if load.load_mode != LoadMode::Storm {
+        flag(&mut args, "-d", load.duration_secs);
+    }
     if let Some(messages) = load.log_messages {
         flag(&mut args, "--messages", messages);
     }
@@ -71,8 +73,8 @@ pub fn load_args(step: &Step, target: LoadTarget) -> Vec<String> {
         flag(&mut args, "--settle", settle);
     }
     match (load.load_mode, load.rounds) {
-        // The attacks' desks keep their own pace.
-        (LoadMode::Hold | LoadMode::SearchStorm | LoadMode::ResumeBomb, _) => {}
+        // The storm's and the attacks' desks keep their own pace.
+        (LoadMode::Hold | LoadMode::Storm | LoadMode::SearchStorm | LoadMode::ResumeBomb, _) => {}
         // Every client speaks once a round, so there is no rate to give.
         (LoadMode::Churn, Some(rounds)) => flag(&mut args, "--rounds", rounds),
         _ => {
@@ -80,8 +82,20 @@ pub fn load_args(step: &Step, target: LoadTarget) -> Vec<String> {
             flag(&mut args, "--rate", load.rate_per_sender);
         }
     }
-    if !matches!(load.load_mode, LoadMode::Hold | LoadMode::SearchStorm) {
+    if !matches!(
+        load.load_mode,
+        LoadMode::Hold | LoadMode::Storm | LoadMode::SearchStorm
+    ) {
         flag(&mut args, "--payload", load.payload_bytes);
+    }
+    if let Some(rooms) = load.rooms {
+        flag(&mut args, "--rooms", rooms);
+    }
+    args.extend(load.desks.load_flags().iter().map(|f| f.to_string()));
+    if load.ladder == Ladder::Dialects {
+        // Every desk takes its name on connecting, as an IRC desk must: otherwise our senders
+        // would name themselves with their first message, inside the measured phase.
+        args.push("--named".into());
     }
     if load.load_mode == LoadMode::Slow {
         flag(&mut args, "--slow", load.slow_clients);
@@ -149,12 +163,17 @@ pub fn run_load(
         text
     });
     let workload = &step.workload;
+    // A storm connects every client three times.
+    let connects = match workload.load_mode {
+        LoadMode::Storm => 3.0,
+        _ => 1.0,
+    };
     let timeout_secs = workload.duration_secs
         + workload.restart_after_secs.unwrap_or(0.0)
         + workload.settle_secs.unwrap_or(0.0)
         + f64::from(workload.log_messages.unwrap_or(0)) / LOG_FILL_MESSAGES_PER_SEC
         + LOAD_TIMEOUT_SLACK_SECS
-        + LOAD_TIMEOUT_SECS_PER_CLIENT * f64::from(workload.clients);
+        + connects * LOAD_TIMEOUT_SECS_PER_CLIENT * f64::from(workload.clients);
     let Some(end) = load.wait_for(Duration::from_secs_f64(timeout_secs))? else {
         load.kill();
         let _ = reader.join();
@@ -344,6 +363,22 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn only_the_many_rooms_step_passes_rooms() {
+        let steps = ladder::steps(true);
+        let rooms_flag = |step: &Step| {
+            let args = load_args(step, running(&[7000], &[42]));
+            let at = args.iter().position(|a| a == "--rooms")?;
+            Some(args[at + 1].clone())
+        };
+        for step in &steps {
+            match step.workload.ladder {
+                ladder::Ladder::Rooms => assert_eq!(rooms_flag(step).as_deref(), Some("10")),
+                _ => assert_eq!(rooms_flag(step), None, "{}", step.id()),
+            }
+        }
+    }
+
+    #[test]
     fn two_servers_a_redis_and_tls_reach_chat_load() {
         let steps = ladder::steps(false);
         let step = steps
@@ -406,6 +441,27 @@ pub(crate) mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn dialect_steps_give_chat_load_their_desks() {
+        let steps = ladder::steps(true);
+        let target = LoadTarget::Running {
+            ports: &[7001],
+            server_pids: &[41],
+            redis_pid: None,
+            tls: false,
+        };
+        let config_of = |id: &str| {
+            let step = steps.iter().find(|s| s.id() == id).unwrap();
+            chat_load::parse_args(&load_args(step, target)).expect("chat-load takes it")
+        };
+        assert_eq!(config_of("dialects-100-event-irc").irc_share, 1.0);
+        assert_eq!(config_of("dialects-200-event-mixed").irc_share, 0.5);
+        assert!(config_of("dialects-100-event-ws").web);
+        let ours = config_of("dialects-100-event");
+        assert!(!ours.web && ours.irc_share == 0.0 && ours.named);
+        assert!(config_of("dialects-100-event-ws").named);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 use chat_load::report::{BurstReport, ChurnReport, RestartReport, SearchStormReport, ServerReport};
 use chat_load::stats::LatencySummary;
+use chat_load::storm::StormRound;
 use chat_load::Report;
 use serde::{Deserialize, Serialize};
 
@@ -32,14 +33,20 @@ pub const SLOW_RSS_ALLOWANCE_KB: f64 = 16.0 * 1024.0;
 /// saturation) at most this multiple of the same run with `--db none`.
 pub const LOG_COST_MAX_FACTOR: f64 = 1.15;
 
-/// TLS target: peak RSS of the event server holding [`TLS_IDLE_TARGET_CLIENTS`] idle TLS desks
-/// (rustls keeps about 8 KiB per idle connection).
-pub const TLS_IDLE_RSS_TARGET_KB: f64 = 100.0 * 1024.0;
+/// TLS target (issue 21): peak RSS of the event server holding [`TLS_IDLE_TARGET_CLIENTS`] idle
+/// TLS desks: what plain desks cost, plus their keys (about 1 KiB each).
+pub const TLS_IDLE_RSS_TARGET_KB: f64 = 24.0 * 1024.0;
 /// TLS target: the idle room size.
 pub const TLS_IDLE_TARGET_CLIENTS: u32 = 10_000;
-/// TLS target: CPU per delivery at saturation with every desk on TLS, at most this multiple of
-/// plain desks'.
-pub const TLS_CPU_MAX_FACTOR: f64 = 1.5;
+/// TLS target: CPU per delivery in the fanout target's room and at saturation with every desk
+/// on TLS, at most this multiple of plain desks'.
+pub const TLS_CPU_MAX_FACTOR: f64 = 1.3;
+/// TLS target: fanout p99 in the fanout target's room with every desk on TLS, at most this
+/// multiple of plain desks'.
+pub const TLS_FANOUT_P99_MAX_FACTOR: f64 = 1.2;
+/// TLS target: desks reconnecting at once after a restart, offering their session tickets,
+/// finish their handshakes within this (p99, µs).
+pub const STORM_P99_TARGET_US: f64 = 1_000_000.0;
 
 /// What one step produced. Its fields (the step's among them) are those of a step in
 /// `results.json`.
@@ -139,6 +146,13 @@ impl StepResult {
     /// The server's memory around a resume bomb.
     pub fn resume_bomb(&self) -> Option<&BurstReport> {
         self.load()?.resume_bomb.as_ref()
+    }
+
+    /// The TLS handshake storms, in order: first, resumed, full.
+    pub fn storm_rounds(&self) -> &[StormRound] {
+        self.load()
+            .and_then(|load| load.storm.as_ref())
+            .map_or(&[], |storm| &storm.rounds)
     }
 }
 
@@ -326,6 +340,36 @@ pub(crate) mod tests {
                 "mode": "restart", "clients": 500, "connected": 500, "hold": null, "slow": null,
                 "server": null, "messages_sent": 800, "deliveries_expected": 395_000,
                 "deliveries_received": 395_000, "restart": section, "errors": [],
+            }),
+        )
+    }
+
+    /// The storm step of 10,000 desks: three rounds, every handshake done, `resumed` of them
+    /// resumed in the second, whose p99 is `resumed_p99_us`.
+    pub(crate) fn storm_fixture(resumed: u64, resumed_p99_us: u64) -> StepResult {
+        let round = |name: &str, resumed: u64, p99: u64, cpu: f64| {
+            json!({
+                "name": name, "clients": 10_000, "handshakes": 10_000, "resumed": resumed,
+                "answered": 10_000, "failures": {},
+                "handshake_us": {"p50": p99 / 2, "p90": p99 * 9 / 10, "p99": p99, "p999": p99,
+                                 "max": p99, "count": 10_000},
+                "server_cpu_secs": cpu, "load_cpu_secs": 2.0, "wall_secs": 4.0,
+                "server_rss_kb": 11_000, "server_rss_peak_kb": 11_500,
+            })
+        };
+        fixture(
+            Ladder::TlsStorm,
+            10_000,
+            ServerMode::Event,
+            json!({
+                "mode": "storm", "clients": 10_000, "connected": 10_000, "hold": null, "slow": null,
+                "server": null, "messages_sent": 0, "deliveries_expected": 0,
+                "deliveries_received": 0, "errors": [], "latency_us": null,
+                "storm": {"rounds": [
+                    round("first", 0, 340_000, 1.4),
+                    round("resumed", resumed, resumed_p99_us, 1.2),
+                    round("full", 0, 290_000, 1.4),
+                ]},
             }),
         )
     }

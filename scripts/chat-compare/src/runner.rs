@@ -9,7 +9,6 @@
 //! [`RunRecord`]; writing them out is the report's and the plots' business.
 
 use std::fs::{self, File};
-use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -21,6 +20,7 @@ use crate::load::{self, LoadTarget};
 use crate::machine::{self, Machine};
 use crate::model::{MemoryLimit, RunRecord, StepResult};
 use crate::process::{self, check_interrupt, io_error, ProcessEnd, RunError, Supervised, Waited};
+use test_support::{Persistence, RedisError, RedisOptions, RedisServer};
 
 /// How long a server gets to print its Listening line.
 const LISTEN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -170,7 +170,9 @@ fn run_step(step: &Step, tools: &Tools, cgroup: &CgroupSupport) -> Result<StepRe
         (cgroup.step_cgroup(step.number)).map_err(failed("cannot create the step's memory cgroup"));
     let outcome = step_cgroup.and_then(|step_cgroup| {
         let outcome = match step.workload.load_mode {
-            LoadMode::Restart => run_restart(step, tools, step_cgroup.as_ref(), &mut result),
+            LoadMode::Restart | LoadMode::Storm => {
+                run_own_server(step, tools, step_cgroup.as_ref(), &mut result)
+            }
             LoadMode::SearchStorm | LoadMode::ResumeBomb => {
                 run_attack(step, tools, step_cgroup.as_ref(), &mut result)
             }
@@ -229,7 +231,7 @@ fn run_servers(
         RoomLog::Redis => Some(start_redis(&log_path(step, tools, "redis"))?),
         RoomLog::File | RoomLog::Memory => None,
     };
-    let room = db_flags(step, db.as_deref(), redis.as_ref().map(|r| r.port));
+    let room = db_flags(step, db.as_deref(), redis.as_ref().map(RedisServer::port));
     let mut servers = Vec::new();
     for index in 1..=step.server_count {
         servers.push(start_server(
@@ -246,7 +248,7 @@ fn run_servers(
     let target = LoadTarget::Running {
         ports: &ports,
         server_pids: &server_pids,
-        redis_pid: redis.as_ref().map(|r| r.process.pid()),
+        redis_pid: redis.as_ref().and_then(RedisServer::pid),
         tls: step.tls,
     };
     let load_log = log_path(step, tools, "load");
@@ -258,7 +260,7 @@ fn run_servers(
         failures.extend(failure);
     }
     if let Some(mut redis) = redis {
-        redis.process.terminate(SHUTDOWN_GRACE)?;
+        redis.stop(SHUTDOWN_GRACE);
     }
     result.failure = describe_failure(failures, oom_kills(step_cgroup), load_failure);
     result.server_end = Some(ends.join("; "));
@@ -366,87 +368,29 @@ fn start_server(
     Err(Stop::Step(reason))
 }
 
-/// A redis-server this step started.
-struct StepRedis {
-    /// The process; SIGTERMed after the step.
-    process: Supervised,
-    /// Its port on 127.0.0.1.
-    port: u16,
-    /// Its folder (nothing is written there: no RDB, no AOF); deleted with it.
-    _dir: tempfile::TempDir,
-}
-
-/// How many ports to try when another program takes the free port first.
-const REDIS_START_TRIES: u32 = 3;
-/// How long redis-server gets to accept connections.
+/// How long redis-server gets to answer `PING`.
 const REDIS_READY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Starts redis-server (from `PATH`; Debian puts it in /usr/bin) on a free loopback port
-/// (never `--port 0`, which would disable TCP), keeping nothing on disk, its log into `log`.
-fn start_redis(log: &Path) -> Result<StepRedis, Stop> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let dirs = std::env::split_paths(&path).chain(["/usr/bin", "/usr/sbin"].map(PathBuf::from));
-    let bin = dirs
-        .map(|dir| dir.join("redis-server"))
-        .find(|bin| bin.is_file());
-    let Some(bin) = bin else {
-        let reason = "redis-server is not installed (scripts/setup installs it): no Redis rows";
-        return Err(Stop::Step(reason.into()));
+/// Starts the step's redis-server on a free loopback port (test-support's
+/// launcher: nothing kept, no RDB, no AOF), its log at `log`.
+fn start_redis(log: &Path) -> Result<RedisServer, Stop> {
+    let options = RedisOptions {
+        persistence: Persistence::None,
+        log_file: Some(log.to_path_buf()),
+        ready_within: REDIS_READY_TIMEOUT,
     };
-    // Absolute: redis-server moves into `--dir` before it opens its log file, so a relative
-    // path (the report folder is often relative) would make it exit without a word.
-    let log = std::path::absolute(log).unwrap_or_else(|_| log.to_path_buf());
-    let mut last_error = String::new();
-    for _ in 0..REDIS_START_TRIES {
-        let dir = tempfile::Builder::new()
-            .prefix("chat-compare-redis-")
-            .tempdir();
-        let dir = dir.map_err(failed("cannot create a folder for redis-server"))?;
-        let free_port = TcpListener::bind(("127.0.0.1", 0)).and_then(|l| l.local_addr());
-        let port = free_port
-            .map_err(failed("cannot find a free port for redis-server"))?
-            .port();
-        let mut command = Command::new(&bin);
-        command
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .arg("--dir")
-            .arg(dir.path())
-            .arg("--logfile")
-            .arg(&log)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        process::tie_to_us(&mut command, None);
-        let mut process =
-            Supervised::spawn(&mut command).map_err(failed("cannot start redis-server"))?;
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let accepts = || TcpStream::connect_timeout(&addr, process::POLL_INTERVAL).ok();
-        // A try that fails drops `process`, which kills it.
-        last_error = match process.wait_until(REDIS_READY_TIMEOUT, accepts)? {
-            Waited::Ready(_) => {
-                return Ok(StepRedis {
-                    process,
-                    port,
-                    _dir: dir,
-                })
-            }
-            Waited::Ended(end) => format!(
-                "redis-server did not start ({end}): {}",
-                process::last_line(&log)
-            ),
-            Waited::TimedOut => format!(
-                "redis-server did not accept connections within {} s",
-                REDIS_READY_TIMEOUT.as_secs()
-            ),
-        };
-    }
-    Err(Stop::Step(last_error))
+    RedisServer::start(options).map_err(|e| match e {
+        RedisError::NotInstalled => Stop::Step(
+            "redis-server is not installed (scripts/setup installs it): no Redis rows".into(),
+        ),
+        other => Stop::Step(other.to_string()),
+    })
 }
 
-/// The restart step: chat-load starts, kills and restarts the server on a log file of the
-/// step's own itself, so chat-load goes into the step's cgroup and the server inherits it.
-fn run_restart(
+/// The restart and storm steps: chat-load starts, stops and starts again the server on a log
+/// file of the step's own itself, so chat-load goes into the step's cgroup and the server
+/// inherits it.
+fn run_own_server(
     step: &Step,
     tools: &Tools,
     step_cgroup: Option<&StepCgroup>,
@@ -457,7 +401,10 @@ fn run_restart(
         server_bin: &tools.server_bin,
         db: &db_dir.path().join("room.db"),
     };
-    let server_end = "started, killed and restarted by chat-load";
+    let server_end = match step.workload.load_mode {
+        LoadMode::Storm => "started, stopped and started again by chat-load",
+        _ => "started, killed and restarted by chat-load",
+    };
     run_with_own_server(step, tools, step_cgroup, target, server_end, result)
 }
 

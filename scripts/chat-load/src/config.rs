@@ -47,11 +47,18 @@ pub const MAX_RESTART_MESSAGES: f64 = 900.0;
 /// Longest a restart run may keep the server down.
 const MAX_RESTART_AFTER_SECS: f64 = 60.0;
 
-/// Flags of the modes that load a server someone else started; restart and
-/// the attacks start their own, so these mean nothing there.
-const RUNNING_SERVER_ONLY: [&str; 11] = [
+/// Most rooms `--rooms` may spread clients over: the server keeps at most
+/// 1,000 rooms, `#main` among them.
+pub const MAX_ROOMS: usize = 999;
+
+/// Flags of the modes that load a server someone else started; restart,
+/// storm and the attacks start their own, so these mean nothing there.
+const RUNNING_SERVER_ONLY: [&str; 14] = [
     "addr",
     "tls",
+    "irc",
+    "irc-share",
+    "ws",
     "server-pid",
     "redis-pid",
     "slow",
@@ -63,8 +70,12 @@ const RUNNING_SERVER_ONLY: [&str; 11] = [
     "threads",
 ];
 
+/// Flags of the modes that start their own server on a log the user
+/// names and the run keeps.
+const KEPT_LOG_ONLY: [&str; 1] = ["db"];
+
 /// Flags of restart mode only.
-const RESTART_ONLY: [&str; 3] = ["db", "kill-at", "restart-after"];
+const RESTART_ONLY: [&str; 2] = ["kill-at", "restart-after"];
 
 /// Flags of the modes that start their own server.
 const OWN_SERVER_ONLY: [&str; 1] = ["server-bin"];
@@ -95,6 +106,31 @@ const MAX_SEARCHERS: usize = 1000;
 /// the attacked server listens and keeps its log.
 const SERVER_FLAGS_OF_OURS: [&str; 6] = ["--host", "-H", "--port", "-p", "--db", "--redis"];
 
+/// Flags storm mode does not take: it starts its own server, speaks TLS
+/// always, in our dialect, and sends nothing but a `/ping`.
+const NOT_FOR_STORM: [&str; 20] = [
+    "addr",
+    "tls",
+    "irc",
+    "irc-share",
+    "ws",
+    "server-pid",
+    "redis-pid",
+    "slow",
+    "slow-rcvbuf",
+    "lifetime",
+    "rounds",
+    "connect-rate",
+    "source-ips",
+    "senders",
+    "rate",
+    "payload",
+    "duration",
+    "drain",
+    "kill-at",
+    "restart-after",
+];
+
 /// What a run does; see the crate docs for each mode's phases.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -112,6 +148,10 @@ pub enum Mode {
     /// Fanout against a server chat-load starts itself, kills with SIGKILL
     /// mid-run and starts again on the same port and log; clients resume.
     Restart,
+    /// N TLS clients connecting at once to a server chat-load starts
+    /// itself, three times: first, after a restart with their session
+    /// tickets, after another without.
+    Storm,
     /// Issue 17's first attack, on a server chat-load starts: S desks
     /// `/search` as fast as the rate limit lets them while two others talk.
     SearchStorm,
@@ -133,6 +173,7 @@ impl Mode {
             Mode::Churn => "churn",
             Mode::Slow => "slow",
             Mode::Restart => "restart",
+            Mode::Storm => "storm",
             Mode::SearchStorm => "search-storm",
             Mode::ResumeBomb => "resume-bomb",
             Mode::HandshakeStall => "handshake-stall",
@@ -150,7 +191,7 @@ impl Mode {
 
     /// Starts the server it loads, on 127.0.0.1 and a free port.
     pub fn starts_own_server(self) -> bool {
-        self == Mode::Restart || self.is_attack()
+        matches!(self, Mode::Restart | Mode::Storm) || self.is_attack()
     }
 
     fn from_name(name: &str) -> Option<Mode> {
@@ -161,6 +202,7 @@ impl Mode {
             Mode::Churn,
             Mode::Slow,
             Mode::Restart,
+            Mode::Storm,
             Mode::SearchStorm,
             Mode::ResumeBomb,
             Mode::HandshakeStall,
@@ -183,6 +225,11 @@ pub struct Config {
     pub addrs: Vec<SocketAddr>,
     /// Every client speaks TLS (`--tls`).
     pub tls: bool,
+    /// The fraction of the clients that are IRC desks (`--irc`: 1,
+    /// `--irc-share F`: F), interleaved with ours; 0 without.
+    pub irc_share: f64,
+    /// Every client is a browser desk (`--ws`).
+    pub web: bool,
     /// What the user typed for `--addr`, for the report.
     pub addr_text: String,
     /// How many connections (concurrent ones, for churn).
@@ -218,12 +265,21 @@ pub struct Config {
     pub drain: Duration,
     /// Event-loop threads.
     pub threads: usize,
+    /// `--rooms N`: every client takes its name and enters one of N rooms
+    /// of this run (client `i` the room `i % N`), and messages go to rooms,
+    /// not `#main`; `None`: everyone in `#main`, as the seed's desks.
+    pub rooms: Option<usize>,
+    /// `--named` (or `--rooms`): every client takes its name on connecting,
+    /// as a desk does, instead of staying an anonymous reader.
+    pub named: bool,
     /// Print one JSON object on stdout instead of the human summary.
     pub json: bool,
     /// No progress lines on stderr.
     pub quiet: bool,
     /// Restart mode's server and its schedule.
     pub restart: Option<RestartPlan>,
+    /// Storm mode's server.
+    pub storm: Option<StormPlan>,
     /// An attack's server and log.
     pub attack: Option<AttackPlan>,
 }
@@ -254,6 +310,16 @@ pub struct RestartPlan {
     pub kill_at: Duration,
     /// How long it stays down before it is started again.
     pub restart_after: Duration,
+}
+
+/// What storm mode starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StormPlan {
+    /// The chat-server binary; `None`: the one next to chat-load.
+    pub server_bin: Option<PathBuf>,
+    /// The room's log the server keeps (`--db`); its certificate and ticket
+    /// keys are kept beside it, so they survive the restarts.
+    pub db: PathBuf,
 }
 
 /// A bad command line: printed as one line, then the usage, exit 2.
@@ -368,6 +434,17 @@ fn options() -> Options {
     );
     opts.optopt(
         "",
+        "rooms",
+        "fanout and hold: spread the clients over N rooms of this run (client i in room i mod N, so senders too); each takes its name and enters its room, messages go to rooms, and each receiver checks it got its room's messages only, in the room's order (at most 999)",
+        "N",
+    );
+    opts.optflag(
+        "",
+        "named",
+        "fanout and hold: every client takes its name on connecting, as with --rooms, and stays in #main alone (the baseline --rooms is compared with; IRC desks register anyway)",
+    );
+    opts.optopt(
+        "",
         "drain",
         "max seconds to wait for deliveries after sending stops (default 3)",
         "SECS",
@@ -381,7 +458,7 @@ fn options() -> Options {
     opts.optopt(
         "",
         "server-bin",
-        "restart, search-storm, resume-bomb: the chat-server to start (default: the one next to chat-load)",
+        "restart, storm, search-storm, resume-bomb, handshake-stall: the chat-server to start (default: the one next to chat-load)",
         "PATH",
     );
     opts.optopt(
@@ -393,19 +470,19 @@ fn options() -> Options {
     opts.optopt(
         "",
         "settle",
-        "resume-bomb: seconds after the desks close of the second RSS reading (default 11; the first is at 1 s)",
+        "resume-bomb, handshake-stall: seconds after the desks close of the second RSS reading (default 11; the first is at 1 s)",
         "SECS",
     );
     opts.optmulti(
         "",
         "server-arg",
-        "search-storm, resume-bomb: one more flag for the attacked server, e.g. --server-arg=--queue-budget=32M (repeatable)",
+        "search-storm, resume-bomb, handshake-stall: one more flag for the attacked server, e.g. --server-arg=--queue-budget=32M (repeatable)",
         "ARG",
     );
     opts.optopt(
         "",
         "db",
-        "restart: the room's log file the server keeps (its --db; required, never none; kept after the run)",
+        "restart, storm: the room's log file the server keeps (its --db; required, never none; kept after the run)",
         "PATH",
     );
     opts.optopt(
@@ -424,6 +501,22 @@ fn options() -> Options {
         "",
         "tls",
         "every client speaks TLS (any certificate accepted, signatures checked; no session resumption); not in slow mode",
+    );
+    opts.optflag(
+        "",
+        "irc",
+        "every client is an IRC desk: CAP REQ message-tags echo-message, NICK, USER, then PRIVMSG #main; not in slow mode",
+    );
+    opts.optopt(
+        "",
+        "irc-share",
+        "this fraction of the clients are IRC desks, interleaved with ours (0.5: every other one), in one run",
+        "F",
+    );
+    opts.optflag(
+        "",
+        "ws",
+        "every client is a browser desk: GET /ws upgraded to a WebSocket, then our lines in masked text frames; not in slow mode",
     );
     opts.optflag("", "json", "print one JSON object on stdout, nothing else");
     opts.optflag("q", "quiet", "no progress lines on stderr");
@@ -457,6 +550,12 @@ Load generator for chat-server, loopback targets only. MODE is one of:
            --restart-after; clients reconnect and /resume. The truth is the
            log, read back at the end: reports messages lost, duplicated and
            out of order after resume, and how long clients were away
+  storm    N TLS clients connect at once (each sends /ping) to a chat-server
+           --tls it starts itself (127.0.0.1, a free port, --db PATH, the
+           certificate and ticket keys kept beside it), three times: first;
+           after a restart, offering their session tickets; after another,
+           without them. Per storm: handshakes, how many resumed, handshake
+           p50/p99, the server's CPU and chat-load's own
   search-storm  issue 17's search storm, on a chat-server it starts itself
            like restart (on a log in a temporary folder, deleted after):
            fills the log with --messages (160000) messages through a desk,
@@ -494,7 +593,7 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Config, UsageError> {
     let mode = match matches.free.as_slice() {
         [] => {
             return Err(invalid(
-                "missing MODE (hold, fanout, connect, churn, slow, restart, search-storm, resume-bomb or handshake-stall)",
+                "missing MODE (hold, fanout, connect, churn, slow, restart, storm, search-storm, resume-bomb or handshake-stall)",
             ))
         }
         [word] => Mode::from_name(word).ok_or_else(|| invalid(format!("unknown mode '{word}'")))?,
@@ -521,10 +620,28 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Config, UsageError> {
         (text, addrs)
     };
     let addr = addrs[0];
-    let tls = matches.opt_present("tls");
+    let tls = matches.opt_present("tls") || mode == Mode::Storm;
     if tls && mode == Mode::Slow {
         return Err(invalid(
             "--tls does not apply to slow mode: a client that never reads never finishes its handshake",
+        ));
+    }
+
+    let irc_share = match optional_number::<f64>(&matches, "irc-share")? {
+        Some(share) if !(share > 0.0 && share <= 1.0) => {
+            return Err(invalid("--irc-share must be above 0 and at most 1"))
+        }
+        Some(share) => share,
+        None if matches.opt_present("irc") => 1.0,
+        None => 0.0,
+    };
+    let web = matches.opt_present("ws");
+    if web && irc_share > 0.0 {
+        return Err(invalid("--ws and --irc: one dialect a run"));
+    }
+    if (web || irc_share > 0.0) && mode == Mode::Slow {
+        return Err(invalid(
+            "--irc and --ws do not apply to slow mode: a client that never reads never registers or upgrades",
         ));
     }
 
@@ -567,6 +684,7 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Config, UsageError> {
     let senders = match mode {
         Mode::Hold
         | Mode::Connect
+        | Mode::Storm
         | Mode::SearchStorm
         | Mode::ResumeBomb
         | Mode::HandshakeStall => {
@@ -648,6 +766,16 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Config, UsageError> {
     if !(1..=64).contains(&threads) {
         return Err(invalid("--threads must be 1..=64"));
     }
+    let rooms = rooms(&matches, mode, clients)?;
+    if rooms.is_some() && (web || irc_share > 0.0) {
+        return Err(invalid(
+            "--rooms is for our desks only: an IRC or browser desk stays in #main (no --irc, --irc-share or --ws)",
+        ));
+    }
+    let named = matches.opt_present("named");
+    if named && !matches!(mode, Mode::Fanout | Mode::Hold) {
+        return Err(invalid("--named only applies to fanout and hold"));
+    }
     let duration = Duration::from_secs_f64(duration_secs);
     let restart = if mode == Mode::Restart {
         let messages = senders as f64 * rate_per_sender * duration_secs;
@@ -666,6 +794,17 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Config, UsageError> {
     } else {
         None
     };
+    let storm = if mode == Mode::Storm {
+        if clients > CONNECTIONS_PER_SOURCE_IP {
+            return Err(invalid(format!(
+                "storm connects from one source address: --clients at most {CONNECTIONS_PER_SOURCE_IP}"
+            )));
+        }
+        let (server_bin, db) = own_server(&matches, "storm")?;
+        Some(StormPlan { server_bin, db })
+    } else {
+        None
+    };
     let attack = if mode.is_attack() {
         Some(attack_plan(&matches, mode, clients)?)
     } else {
@@ -677,6 +816,8 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Config, UsageError> {
         addr,
         addrs,
         tls,
+        irc_share,
+        web,
         addr_text,
         clients,
         duration,
@@ -699,30 +840,43 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Config, UsageError> {
         redis_pid,
         drain: Duration::from_secs_f64(drain_secs),
         threads,
+        rooms,
+        named: named || rooms.is_some(),
         json: matches.opt_present("json"),
         quiet: matches.opt_present("quiet"),
         restart,
+        storm,
         attack,
     })
 }
 
 /// Refuses a flag the mode has no use for, saying where it belongs.
 fn refuse_misplaced_flags(matches: &getopts::Matches, mode: Mode) -> Result<(), UsageError> {
-    let groups: [(&[&str], &str, bool); 4] = [
+    if mode == Mode::Storm {
+        if let Some(flag) = NOT_FOR_STORM.iter().find(|flag| matches.opt_present(flag)) {
+            return Err(invalid(format!("--{flag} does not apply to storm mode")));
+        }
+    }
+    let groups: [(&[&str], &str, bool); 5] = [
         (
             &RUNNING_SERVER_ONLY,
             "modes that load a running server",
             !mode.starts_own_server(),
         ),
+        (
+            &KEPT_LOG_ONLY,
+            "restart and storm modes",
+            matches!(mode, Mode::Restart | Mode::Storm),
+        ),
         (&RESTART_ONLY, "restart mode", mode == Mode::Restart),
         (
             &OWN_SERVER_ONLY,
-            "restart, search-storm and resume-bomb",
+            "restart, storm, search-storm, resume-bomb and handshake-stall",
             mode.starts_own_server(),
         ),
         (
             &ATTACK_ONLY,
-            "search-storm and resume-bomb",
+            "search-storm, resume-bomb and handshake-stall",
             mode.is_attack(),
         ),
     ];
@@ -799,18 +953,7 @@ fn attack_plan(
 /// server's default under the user's home, never `none`, which would forget
 /// the room at the kill), and the kill falls inside the measured phase.
 fn restart_plan(matches: &getopts::Matches, duration: Duration) -> Result<RestartPlan, UsageError> {
-    let db = match matches.opt_str("db").as_deref() {
-        None => return Err(invalid(
-            "restart needs --db PATH: a file for the room's log, which the run writes and keeps",
-        )),
-        Some("") | Some("none") => {
-            return Err(invalid(
-                "restart needs a durable log: --db must be a file path, not none",
-            ))
-        }
-        Some(path) => PathBuf::from(path),
-    };
-    let server_bin = server_bin(matches)?;
+    let (server_bin, db) = own_server(matches, "restart")?;
     let kill_at_secs: f64 = number(matches, "kill-at", duration.as_secs_f64() / 2.0)?;
     if !(kill_at_secs > 0.0 && kill_at_secs < duration.as_secs_f64()) {
         return Err(invalid(
@@ -829,6 +972,30 @@ fn restart_plan(matches: &getopts::Matches, duration: Duration) -> Result<Restar
         kill_at: Duration::from_secs_f64(kill_at_secs),
         restart_after: Duration::from_secs_f64(restart_after_secs),
     })
+}
+
+/// `--server-bin` and `--db` of a mode that starts its own server: the log
+/// is a file the run may write (never the server's default under the
+/// user's home, never `none`, which would forget the room, and the TLS
+/// files with it, at a restart).
+fn own_server(
+    matches: &getopts::Matches,
+    mode: &str,
+) -> Result<(Option<PathBuf>, PathBuf), UsageError> {
+    let db = match matches.opt_str("db").as_deref() {
+        None => {
+            return Err(invalid(format!(
+                "{mode} needs --db PATH: a file for the room's log, which the run writes and keeps"
+            )))
+        }
+        Some("") | Some("none") => {
+            return Err(invalid(format!(
+                "{mode} needs a durable log: --db must be a file path, not none"
+            )))
+        }
+        Some(path) => PathBuf::from(path),
+    };
+    Ok((server_bin(matches)?, db))
 }
 
 /// `--server-bin`, if given.
@@ -869,6 +1036,30 @@ fn rounds(matches: &getopts::Matches, mode: Mode) -> Result<Option<u32>, UsageEr
         )));
     }
     Ok(Some(rounds))
+}
+
+/// `--rooms`: fanout and hold only (the modes whose clients stay put and
+/// whose deliveries are counted per window), at least one client a room.
+fn rooms(
+    matches: &getopts::Matches,
+    mode: Mode,
+    clients: usize,
+) -> Result<Option<usize>, UsageError> {
+    let Some(rooms) = optional_number::<usize>(matches, "rooms")? else {
+        return Ok(None);
+    };
+    if !matches!(mode, Mode::Fanout | Mode::Hold) {
+        return Err(invalid("--rooms only applies to fanout and hold"));
+    }
+    if !(1..=MAX_ROOMS).contains(&rooms) {
+        return Err(invalid(format!("--rooms must be 1..={MAX_ROOMS}")));
+    }
+    if rooms > clients {
+        return Err(invalid(format!(
+            "--rooms ({rooms}) is more than --clients ({clients}): every room needs a client"
+        )));
+    }
+    Ok(Some(rooms))
 }
 
 fn number<T: std::str::FromStr>(
@@ -1115,10 +1306,38 @@ mod tests {
         let err = parse_args(&["fanout", "--db", "x"]).unwrap_err();
         assert!(
             err.to_string()
-                .contains("--db only applies to restart mode"),
+                .contains("--db only applies to restart and storm modes"),
             "{err}"
         );
         assert!(parse_args(&["hold", "--kill-at", "1"]).is_err());
+    }
+
+    #[test]
+    fn storm_starts_its_own_tls_server_on_a_kept_log() {
+        let config = parse_args(&["storm", "-n", "500", "--db", "/tmp/s.db"]).unwrap();
+        assert_eq!(config.mode, Mode::Storm);
+        assert!(config.tls, "a storm is TLS by nature");
+        let plan = config.storm.unwrap();
+        assert_eq!(plan.db, PathBuf::from("/tmp/s.db"));
+        assert_eq!(plan.server_bin, None);
+        let err = parse_args(&["storm"]).unwrap_err();
+        assert!(err.to_string().contains("storm needs --db"), "{err}");
+        assert!(parse_args(&["storm", "--db", "none"]).is_err());
+        for flag in [
+            ["--tls", ""],
+            ["--addr", "127.0.0.1:1"],
+            ["--rate", "2"],
+            ["--kill-at", "1"],
+        ] {
+            let mut args = vec!["storm", "--db", "x"];
+            args.extend(flag.iter().filter(|a| !a.is_empty()));
+            let err = parse_args(&args).unwrap_err();
+            assert!(
+                err.to_string().contains("does not apply to storm"),
+                "{args:?}: {err}"
+            );
+        }
+        assert!(parse_args(&["storm", "--db", "x", "-n", "30000"]).is_err());
     }
 
     #[test]
@@ -1224,6 +1443,30 @@ mod tests {
                 "--messages must be",
             ),
             (&["search-storm", "-n", "1001"], "at most 1000 desks"),
+            (&["search-storm", "--rooms", "2"], "--rooms only applies"),
+            (&["search-storm", "--named"], "--named only applies"),
+            (&["resume-bomb", "--irc"], "--irc only applies"),
+            (
+                &["resume-bomb", "--irc-share", "0.5"],
+                "--irc-share only applies",
+            ),
+            (&["handshake-stall", "--ws"], "--ws only applies"),
+            (
+                &["storm", "--db", "x", "--messages", "10"],
+                "--messages only applies",
+            ),
+            (
+                &["storm", "--db", "x", "--server-arg=--history=1"],
+                "--server-arg only applies",
+            ),
+            (
+                &["storm", "--db", "x", "--settle", "3"],
+                "--settle does not apply to storm",
+            ),
+            (
+                &["search-storm", "--kill-at", "1"],
+                "--kill-at only applies",
+            ),
             (&["resume-bomb", "-n", "25001"], "at most 25000 desks"),
         ] {
             let err = parse_args(args).unwrap_err().to_string();
@@ -1279,11 +1522,71 @@ mod tests {
     }
 
     #[test]
+    fn dialects_are_one_a_run_and_not_for_slow_or_restart() {
+        let irc = parse_args(&["fanout", "--irc"]).unwrap();
+        assert_eq!((irc.irc_share, irc.web), (1.0, false));
+        let mixed = parse_args(&["fanout", "--irc-share", "0.5"]).unwrap();
+        assert_eq!(mixed.irc_share, 0.5);
+        let web = parse_args(&["hold", "--ws", "--named"]).unwrap();
+        assert!(web.web && web.named && web.irc_share == 0.0);
+        assert!(parse_args(&["fanout", "--irc-share", "0"]).is_err());
+        assert!(parse_args(&["fanout", "--irc-share", "1.5"]).is_err());
+        assert!(parse_args(&["fanout", "--irc", "--ws"]).is_err());
+        assert!(parse_args(&["slow", "-n", "10", "--irc"]).is_err());
+        assert!(parse_args(&["slow", "-n", "10", "--ws"]).is_err());
+        assert!(parse_args(&["restart", "--db", "x", "--irc"]).is_err());
+        assert!(parse_args(&["restart", "--db", "x", "--ws"]).is_err());
+        assert!(parse_args(&["storm", "--db", "x", "--irc"]).is_err());
+        assert!(parse_args(&["fanout", "-n", "4", "--rooms", "2", "--irc"]).is_err());
+        assert!(parse_args(&["fanout", "-n", "4", "--rooms", "2", "--irc-share", "0.5"]).is_err());
+        assert!(parse_args(&["hold", "-n", "4", "--rooms", "2", "--ws"]).is_err());
+    }
+
+    #[test]
     fn tls_is_for_clients_that_read() {
         assert!(parse_args(&["hold", "--tls"]).unwrap().tls);
         assert!(!parse_args(&["hold"]).unwrap().tls);
         assert!(parse_args(&["slow", "-n", "10", "--tls"]).is_err());
         assert!(parse_args(&["restart", "--db", "x", "--tls"]).is_err());
+    }
+
+    #[test]
+    fn rooms_spread_fanout_and_hold() {
+        let config = parse_args(&["fanout", "-n", "20", "--rooms", "4"]).unwrap();
+        assert_eq!(config.rooms, Some(4));
+        assert_eq!(
+            parse_args(&["hold", "-n", "5", "--rooms", "5"])
+                .unwrap()
+                .rooms,
+            Some(5)
+        );
+        assert_eq!(parse_args(&["fanout"]).unwrap().rooms, None);
+    }
+
+    #[test]
+    fn rooms_imply_names_and_named_stays_in_main() {
+        assert!(parse_args(&["hold", "--rooms", "2"]).unwrap().named);
+        let named = parse_args(&["hold", "--named"]).unwrap();
+        assert!(named.named);
+        assert_eq!(named.rooms, None);
+        assert!(!parse_args(&["hold"]).unwrap().named);
+        assert!(parse_args(&["churn", "--named"]).is_err());
+    }
+
+    #[test]
+    fn rooms_are_refused_elsewhere_and_out_of_range() {
+        for args in [
+            &["churn", "--rooms", "2"][..],
+            &["connect", "--rooms", "2"],
+            &["slow", "-n", "10", "--rooms", "2"],
+            &["restart", "--db", "x", "--rooms", "2"],
+            &["fanout", "--rooms", "0"],
+            &["fanout", "-n", "5000", "--rooms", "1000"],
+            &["fanout", "-n", "3", "--rooms", "4"],
+            &["hold", "--rooms", "many"],
+        ] {
+            assert!(parse_args(args).is_err(), "{args:?} was accepted");
+        }
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //! clients through: a non-blocking mio socket (from a chosen 127.0.0.x
 //! source, with a small receive buffer for slow clients), the connect in
 //! flight, TLS over it with `--tls`, the lines it receives and the bytes it
-//! queues for the server.
+//! queues for the server, in the client's [`Dialect`]: our lines, IRC
+//! (`irc.rs`) or our lines in WebSocket frames (`web.rs`). A dialect sits
+//! above TLS, as on the server.
 //!
 //! Edge-triggered contract (mio registers with EPOLLET): reads go until
 //! `WouldBlock` or EOF, writes until `WouldBlock` or an empty queue; a
@@ -20,11 +22,13 @@ use std::time::{Duration, Instant};
 use chat_shared::{ClientLine, Line, LineReader, DEFAULT_MAX_LINE_BYTES};
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
-use rustls::{ClientConfig, ClientConnection};
+use rustls::{ClientConfig, ClientConnection, HandshakeKind};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
-use crate::marker::Marker;
+use crate::irc::{self, IrcDesk};
+use crate::marker::{self, Marker, Seen};
 use crate::tls;
+use crate::web::WebDesk;
 
 /// A connect that has not completed by then counts as `ETIMEDOUT`.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -36,11 +40,52 @@ pub(crate) const READ_CHUNK_BYTES: usize = 64 * 1024;
 /// be the one that refuses a line.
 pub(crate) const MAX_LINE_BYTES: usize = 4 * DEFAULT_MAX_LINE_BYTES;
 
+/// The language a load client speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// Our lines, as `chat-client` sends them.
+    Ours,
+    /// IRC (`--irc`), as irssi or a bot would.
+    Irc,
+    /// Our lines in WebSocket text frames (`--ws`), as the browser desk.
+    Web,
+}
+
+impl Dialect {
+    /// What one received line (already out of its frames) means to the
+    /// load generator.
+    pub fn classify(self, line: &[u8], run: u32) -> Seen {
+        match self {
+            Dialect::Ours | Dialect::Web => marker::classify(line, run),
+            Dialect::Irc => irc::classify(line, run),
+        }
+    }
+
+    /// Its name in the report and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dialect::Ours => "ours",
+            Dialect::Irc => "irc",
+            Dialect::Web => "ws",
+        }
+    }
+}
+
+/// A connection's dialect and what it keeps.
+#[derive(Debug)]
+enum Talk {
+    Ours,
+    Irc(IrcDesk),
+    Web(Box<WebDesk>),
+}
+
 /// One client socket: connecting, then open.
 #[derive(Debug)]
 pub struct Conn {
     /// The socket.
     stream: TcpStream,
+    /// The server it connects to.
+    server: SocketAddr,
     /// With `--tls`: the session over `stream`; all reads and writes go
     /// through it.
     tls: Option<Box<ClientConnection>>,
@@ -48,7 +93,9 @@ pub struct Conn {
     started: Instant,
     /// The connect has finished.
     open: bool,
-    /// Frames the incoming bytes into lines.
+    /// Its dialect ([`Conn::introduce`]), ours until told otherwise.
+    talk: Talk,
+    /// Frames the incoming bytes (the text of WebSocket messages) into lines.
     lines: LineReader,
     /// Bytes queued for the server, not yet written.
     out: Vec<u8>,
@@ -92,14 +139,45 @@ impl Conn {
         registry.register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)?;
         Ok(Conn {
             stream,
+            server: addr,
             tls: session,
             started: now,
             open: false,
+            talk: Talk::Ours,
             lines: LineReader::new(MAX_LINE_BYTES),
             out: Vec::new(),
             writable: false,
             bytes_read: 0,
         })
+    }
+
+    /// Makes this a client of `dialect` called `name` and queues what it
+    /// says first: IRC registers its nick (it must), a WebSocket asks for
+    /// its upgrade; our desks say nothing yet. Taking a name in our
+    /// dialect (`--named`) is the worker's, once connected.
+    pub fn introduce(&mut self, dialect: Dialect, name: &str) -> Result<(), String> {
+        match dialect {
+            Dialect::Ours => self.talk = Talk::Ours,
+            Dialect::Irc => {
+                self.talk = Talk::Irc(IrcDesk::new());
+                self.out.extend_from_slice(&irc::registration(name));
+            }
+            Dialect::Web => {
+                let mut desk = WebDesk::start(self.server)?;
+                desk.take_output(&mut self.out);
+                self.talk = Talk::Web(Box::new(desk));
+            }
+        }
+        Ok(())
+    }
+
+    /// The dialect this connection speaks.
+    pub fn dialect(&self) -> Dialect {
+        match self.talk {
+            Talk::Ours => Dialect::Ours,
+            Talk::Irc(_) => Dialect::Irc,
+            Talk::Web(_) => Dialect::Web,
+        }
     }
 
     /// When the connect started.
@@ -124,6 +202,12 @@ impl Conn {
             .is_some_and(|session| session.is_handshaking())
     }
 
+    /// With TLS, once the handshake is done: whether it was a full one or
+    /// resumed a session.
+    pub fn handshake_kind(&self) -> Option<HandshakeKind> {
+        self.tls.as_ref()?.handshake_kind()
+    }
+
     /// Checks a connecting socket after an event; once established, the
     /// connection is open and may write.
     pub fn finish_connect(&mut self) -> ConnectProgress {
@@ -140,9 +224,12 @@ impl Conn {
         self.writable = true;
     }
 
-    /// Reads until `WouldBlock`, handing every framed line to `on_line`.
-    /// `Err` names why the connection is over: `eof`, an errno name, or the
-    /// TLS session's own error.
+    /// Reads until `WouldBlock`, handing every framed line to `on_line`
+    /// (out of its WebSocket frames, for a browser desk). What the dialect
+    /// answers on its own (an IRC `PONG`, messages held until the IRC
+    /// welcome or the upgrade, a WebSocket pong) is queued for the next
+    /// [`Conn::flush`]. `Err` names why the connection is over: `eof`, an
+    /// errno name, or the TLS session's or the WebSocket's own error.
     pub fn read_lines(
         &mut self,
         buf: &mut [u8],
@@ -157,10 +244,7 @@ impl Conn {
                 Ok(0) => return Err("eof".into()),
                 Ok(n) => {
                     self.bytes_read += n as u64;
-                    let _ = self.lines.feed(&buf[..n], |line| {
-                        on_line(line);
-                        ControlFlow::Continue(())
-                    });
+                    self.take_bytes(&buf[..n], &mut on_line)?;
                 }
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
@@ -171,17 +255,71 @@ impl Conn {
         }
     }
 
-    /// Queues `NAME<SEP>TEXT` with `marker` in a text of `payload_bytes`.
-    pub fn queue_say(&mut self, name: &str, marker: &Marker, payload_bytes: usize) {
-        let mut text = String::with_capacity(payload_bytes + 64);
-        marker.write_text(payload_bytes, &mut text);
-        let line = ClientLine::Say { name, text: &text }.encode();
-        self.out.extend_from_slice(line.as_bytes());
+    /// Frames bytes just read into lines, through the dialect.
+    fn take_bytes(
+        &mut self,
+        bytes: &[u8],
+        on_line: &mut impl FnMut(Line<'_>),
+    ) -> Result<(), String> {
+        let Conn {
+            talk, lines, out, ..
+        } = self;
+        // Our lines (and a browser desk's frames' text) and IRC lines alike
+        // are split by the one line reader.
+        let mut split = |text: &[u8], to: &mut dyn FnMut(Line<'_>)| {
+            let _ = lines.feed(text, |line| {
+                to(line);
+                ControlFlow::Continue(())
+            });
+        };
+        match talk {
+            Talk::Ours => split(bytes, on_line),
+            Talk::Irc(desk) => split(bytes, &mut |line| {
+                if let Line::Complete(text) = &line {
+                    desk.heard(text, out);
+                }
+                on_line(line);
+            }),
+            Talk::Web(desk) => {
+                let fed = desk.feed(bytes, |text| split(text, on_line));
+                desk.take_output(out);
+                fed?;
+            }
+        }
+        Ok(())
     }
 
-    /// Queues one protocol line.
+    /// Queues `NAME<SEP>TEXT` (a message in `#main`) with `marker` in a
+    /// text of `payload_bytes` (an IRC desk: `PRIVMSG #main :TEXT`, under
+    /// the nick it registered).
+    pub fn queue_say(&mut self, name: &str, marker: &Marker, payload_bytes: usize) {
+        let text = marked_text(marker, payload_bytes);
+        if let Talk::Irc(desk) = &mut self.talk {
+            desk.say(&text, &mut self.out);
+            return;
+        }
+        self.queue_line(&ClientLine::Say { name, text: &text });
+    }
+
+    /// Queues `/to ROOM TEXT` (a message in ROOM, a room this connection
+    /// is in) with `marker` in a text of `payload_bytes`. Our desks only:
+    /// `--rooms` is refused with `--irc` and `--ws`.
+    pub fn queue_to(&mut self, room: &str, marker: &Marker, payload_bytes: usize) {
+        let text = marked_text(marker, payload_bytes);
+        self.queue_line(&ClientLine::To { room, text: &text });
+    }
+
+    /// Queues one line of our protocol (in a frame, for a browser desk).
     pub fn queue_line(&mut self, line: &ClientLine<'_>) {
-        self.out.extend_from_slice(line.encode().as_bytes());
+        let line = line.encode();
+        match &mut self.talk {
+            Talk::Web(desk) => {
+                // A line is UTF-8, so a frame never fails to be made.
+                let _ = desk.send(line.as_bytes());
+                desk.take_output(&mut self.out);
+            }
+            _ => self.out.extend_from_slice(line.as_bytes()),
+        }
     }
 
     /// Writes what is queued until done or `WouldBlock`; nothing before
@@ -199,16 +337,26 @@ impl Conn {
         }
     }
 
-    /// Writes `/quit`, best effort: the socket is about to be dropped.
+    /// Writes `/quit` (IRC: `QUIT`), best effort: the socket is about to
+    /// be dropped.
     pub fn quit(&mut self) {
-        let quit = ClientLine::Quit.encode();
+        let quit = match &mut self.talk {
+            Talk::Ours => ClientLine::Quit.encode().into_bytes(),
+            Talk::Irc(_) => irc::quit(),
+            Talk::Web(desk) => {
+                let _ = desk.send(ClientLine::Quit.encode().as_bytes());
+                let mut frame = Vec::new();
+                desk.take_output(&mut frame);
+                frame
+            }
+        };
         match self.tls.as_deref_mut() {
             Some(session) => {
-                let _ = session.writer().write_all(quit.as_bytes());
+                let _ = session.writer().write_all(&quit);
                 let _ = session.write_tls(&mut self.stream);
             }
             None => {
-                let _ = self.stream.write(quit.as_bytes());
+                let _ = self.stream.write(&quit);
             }
         }
     }
@@ -217,6 +365,13 @@ impl Conn {
     pub fn deregister(&mut self, registry: &Registry) {
         let _ = registry.deregister(&mut self.stream);
     }
+}
+
+/// A message TEXT of `payload_bytes` carrying `marker`.
+fn marked_text(marker: &Marker, payload_bytes: usize) -> String {
+    let mut text = String::with_capacity(payload_bytes + 64);
+    marker.write_text(payload_bytes, &mut text);
+    text
 }
 
 /// mio's rule for a connect in flight: `take_error` first, then `peer_addr`,

@@ -15,7 +15,8 @@ use crate::common::{
 use crate::config::{Config, Mode};
 use crate::modes::Plan;
 use crate::report::{
-    ChurnReport, HoldReport, OrderReport, Report, RoundReport, ServerReport, SlowReport,
+    ChurnReport, HoldReport, OrderReport, Report, RoomsReport, RoundReport, ServerReport,
+    SlowReport,
 };
 use crate::stats::{self, ServerWatch};
 use crate::worker::{Phase, Shared, Worker, WorkerResult, SLOW_CHECK_LIMIT};
@@ -56,6 +57,7 @@ pub fn run(config: &Config) -> Result<Report, Error> {
         run_id(),
         Instant::now(),
         Instant::now() + budget,
+        plan.room_count(),
         order_capacity(&plan),
     );
     let mut progress = Progress::new(config);
@@ -104,18 +106,17 @@ pub fn run(config: &Config) -> Result<Report, Error> {
 /// each); later ones are counted as unchecked.
 const MAX_ORDER_CHECKED: usize = 4_000_000;
 
-/// Room in the order check's reference: the messages the plan will send,
-/// with half again as slack, and the final broadcast.
+/// Room in each room's order check reference: the messages the plan will
+/// send there (its share of the senders, rounded up), with half again as
+/// slack, and the final broadcast.
 fn order_capacity(plan: &Plan) -> usize {
+    let rooms = plan.room_count();
+    let senders = plan.senders.div_ceil(rooms) as f64;
     let messages = match plan.rounds {
-        Some(rounds) => f64::from(rounds) * plan.senders as f64,
-        None => {
-            plan.senders as f64
-                * plan.rate_per_sender
-                * plan.measure.unwrap_or_default().as_secs_f64()
-        }
+        Some(rounds) => f64::from(rounds) * senders,
+        None => senders * plan.rate_per_sender * plan.measure.unwrap_or_default().as_secs_f64(),
     };
-    ((messages * 1.5) as usize + 1024).min(MAX_ORDER_CHECKED)
+    ((messages * 1.5) as usize + 1024).min(MAX_ORDER_CHECKED / rooms)
 }
 
 /// What the phase walk itself measured.
@@ -169,8 +170,15 @@ fn drive_phases(
         // Deliveries/s of the one broadcast, not diluted by the idle time.
         info.measure_start_us = shared.epoch.elapsed().as_micros() as u64;
         set_phase(shared, Phase::Final, config.threads, notes);
-        if shared.sent.load(Ordering::SeqCst) == 0 {
+        let rooms = plan.room_count() as u64;
+        let sent = shared.sent();
+        if plan.rooms.is_none() && sent == 0 {
             notes.push("client 0 was not connected, so no final broadcast was sent".into());
+        } else if sent < rooms {
+            notes.push(format!(
+                "{} of {rooms} rooms got no final broadcast: their first client was not in the room",
+                rooms - sent
+            ));
         }
     }
 
@@ -422,6 +430,8 @@ fn build_report(
         total.order_id_mismatches += result.order_id_mismatches;
         total.order_not_increasing += result.order_not_increasing;
         total.order_unchecked += result.order_unchecked;
+        total.in_room += result.in_room;
+        total.foreign_deliveries += result.foreign_deliveries;
     }
     total
         .connect_errors
@@ -433,7 +443,7 @@ fn build_report(
         errors.push(format!("{what} (x{count})"));
     }
 
-    let sent = shared.sent.load(Ordering::SeqCst);
+    let sent = shared.sent();
     let expected = shared.expected.load(Ordering::SeqCst);
     let received = shared.received.load(Ordering::SeqCst);
     let measure_start_us = phase_info.measure_start_us;
@@ -461,6 +471,9 @@ fn build_report(
         mode: mode.name().to_string(),
         addr: config.addr_text.clone(),
         tls: config.tls,
+        irc_share: config.irc_share,
+        ws: config.web,
+        named: config.named,
         tls_handshake_us: stats::summarize(&total.tls_handshake),
         order: Some(OrderReport {
             servers: config.addrs.len(),
@@ -512,6 +525,12 @@ fn build_report(
             rounds: phase_info.rounds,
         }),
         restart: None,
+        rooms: plan.rooms.map(|rooms| RoomsReport {
+            rooms,
+            in_room: total.in_room,
+            foreign_deliveries: total.foreign_deliveries,
+        }),
+        storm: None,
         search_storm: None,
         resume_bomb: None,
         handshake_stall: None,
@@ -542,7 +561,7 @@ fn tick(progress: &mut Progress, shared: &Shared, stage: &str) {
             shared.connected.load(Ordering::Relaxed),
             shared.failures.load(Ordering::Relaxed),
             shared.readers_ready.load(Ordering::Relaxed),
-            shared.sent.load(Ordering::Relaxed),
+            shared.sent(),
             shared.received.load(Ordering::Relaxed),
         )
     });

@@ -35,24 +35,44 @@
 //! cargo run --release -p chat-server -- --port 0 --idle-timeout 0   # note the port
 //! cargo run --release -p chat-load -- fanout --addr 127.0.0.1:PORT -n 1000 --senders 100 --rate 2 -d 5
 //! cargo run --release -p chat-load -- hold --addr 127.0.0.1:PORT -n 10000 -d 10 --json
+//! cargo run --release -p chat-load -- fanout --addr 127.0.0.1:PORT -n 1000 --rooms 20 --senders 40 --rate 2 -d 5
 //! cargo run --release -p chat-load -- churn --addr 127.0.0.1:PORT -n 300 --rounds 60 --server-pid PID
 //! cargo run --release -p chat-load -- hold --tls --addr 127.0.0.1:PORT -n 10000 -d 3 --server-pid PID
 //! cargo run --release -p chat-load -- fanout --addr 127.0.0.1:P1,127.0.0.1:P2 -n 1000 --server-pid PID1,PID2 --redis-pid RPID
 //! cargo build --release -p chat-server   # restart starts the one next to chat-load
 //! cargo run --release -p chat-load -- restart --db /tmp/restart.db -n 500 --senders 20 --rate 4 -d 10 --kill-at 5
+//! cargo run --release -p chat-load -- storm --db /tmp/storm/room.db -n 10000
 //! cargo run --release -p chat-load -- search-storm -n 20 --messages 160000 -d 10
 //! cargo run --release -p chat-load -- resume-bomb -n 1500 --messages 2100 --payload 400
 //! cargo run --release -p chat-load -- resume-bomb --server-bin OLD/chat-server   # before a fix
 //! ```
 //!
-//! Modes: `hold`, `fanout`, `connect`, `churn`, `slow`, `restart`,
-//! `search-storm`, `resume-bomb` (see `--help`).
+//! Modes: `hold`, `fanout`, `connect`, `churn`, `slow`, `restart`, `storm`,
+//! `search-storm`, `resume-bomb`, `handshake-stall` (see `--help`).
+//!
+//! `storm` is about TLS handshakes: it starts chat-server `--tls` itself,
+//! and N clients connect at once three times: first, after a restart with
+//! the session tickets they were given, after another without; each
+//! storm's handshake p50/p99, resumed count, and the CPU of the server and
+//! of chat-load (see [`storm`]).
+//!
+//! `--irc`: every client is an IRC desk (see [`irc`]); `--irc-share F`
+//! makes a fraction F of them IRC desks and the rest ours, interleaved, in
+//! one run, so that one server CPU figure covers both and every delivery
+//! between the two kinds is counted. `--ws`: every client is a browser desk
+//! (see [`web`]). `--named` (fanout and hold): our desks and browser desks
+//! take their names on connecting, as desks coming back, as IRC desks must
+//! register (for costs side by side). `--rooms` is for our desks only.
 //!
 //! `--tls`: every client speaks TLS (see [`tls`]). `--addr A,B,...`: the
 //! clients are spread over several servers round robin. Every run but
 //! restart checks the order: each measured message must reach every
 //! receiver under the same ID, and each receiver's IDs must increase
 //! (`order` in the report; `receivers_differing == 0` is the pass).
+//! `--rooms N` (fanout and hold): the clients are spread over N rooms of
+//! the run, each message is owed to its room's members only and ordered
+//! per room, and a message of the run seen outside its room is a leak
+//! (`rooms.foreign_deliveries == 0` is the pass).
 //!
 //! # Bounds
 //!
@@ -76,20 +96,23 @@
 //!
 //! # Layout
 //!
-//! - [`run`] (here): which of the two drivers below a mode runs on.
+//! - [`run`] (here): which of the drivers below a mode runs on.
 //! - [`config`]: flags, defaults, the loopback check.
 //! - [`modes`]: what each mode asks of each client index.
 //! - [`conn`]: one client connection, plain or TLS, the engine both drivers
-//!   use; [`tls`] is `--tls`'s configuration.
+//!   use; [`tls`] is `--tls`'s configuration, [`irc`] and [`web`] the
+//!   dialects of `--irc` and `--ws`.
 //! - [`coordinator`] and [`worker`]: the load modes: the phases, the
 //!   merging of results, and the mio event loops that own the clients.
 //! - [`restart`]: the restart scenario, on its own loop; [`server`] starts,
 //!   kills and restarts chat-server for it; [`ledger`] does its accounting.
+//! - [`storm`]: the handshake storms, on loops of their own over [`conn`],
+//!   against a server [`server`] starts and restarts.
 //! - [`search_storm`], [`resume_bomb`] and [`handshake_stall`]: issue 17's
 //!   attacks, on blocking sockets and threads; [`attack`] is what they
 //!   share: the attacked server, its log filled first, the desks, the
 //!   memory around a burst.
-//! - [`common`]: what both drivers share: the run's id, the fd limit, the
+//! - [`common`]: what the drivers share: the run's id, the fd limit, the
 //!   phases' time limits, the send schedule, progress on stderr.
 //! - [`marker`]: message texts with markers; classifying received lines.
 //! - [`stats`]: latency histograms and /proc sampling.
@@ -103,6 +126,7 @@ pub mod config;
 pub mod conn;
 pub mod coordinator;
 pub mod handshake_stall;
+pub mod irc;
 pub mod ledger;
 pub mod marker;
 pub mod modes;
@@ -112,24 +136,32 @@ pub mod resume_bomb;
 pub mod search_storm;
 pub mod server;
 pub mod stats;
+pub mod storm;
 pub mod tls;
+pub mod web;
 pub mod worker;
 
 pub use config::{parse_args, usage, Config, Mode, UsageError};
 pub use report::Report;
 
-/// Runs one load test as `config` describes: the restart scenario, an
-/// attack, or one of the modes that load a server someone else started.
+/// Runs one load test as `config` describes: the restart scenario, the
+/// handshake storms, an attack, or one of the modes that load a server
+/// someone else started.
 pub fn run(config: &Config) -> Result<Report, Error> {
-    match (&config.restart, &config.attack) {
-        (Some(plan), _) => restart::run(config, plan),
-        (None, Some(plan)) => match config.mode {
+    if let Some(plan) = &config.restart {
+        return restart::run(config, plan);
+    }
+    if let Some(plan) = &config.storm {
+        return storm::run(config, plan);
+    }
+    if let Some(plan) = &config.attack {
+        return match config.mode {
             Mode::SearchStorm => search_storm::run(config, plan),
             Mode::HandshakeStall => handshake_stall::run(config, plan),
             _ => resume_bomb::run(config, plan),
-        },
-        (None, None) => coordinator::run(config),
+        };
     }
+    coordinator::run(config)
 }
 
 /// Why a run could not be carried out (as opposed to a poor result, which is

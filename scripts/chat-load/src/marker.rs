@@ -113,6 +113,24 @@ fn parse_after_tilde(text: &str) -> Option<Marker> {
     })
 }
 
+/// The name of room `room` of run `run` (`--rooms`): `#load-<run>-<room>`,
+/// so that two runs never share a room, and a room's name says whose it is.
+pub fn room_name(run: u32, room: usize) -> String {
+    format!("#load-{run:08x}-{room}")
+}
+
+/// Which room of run `run` the room `name` is, if it is one.
+pub fn room_index(name: &str, run: u32) -> Option<usize> {
+    let rest = name.strip_prefix("#load-")?;
+    let (owner, room) = rest.split_once('-')?;
+    if owner.len() != 8 || u32::from_str_radix(owner, 16).ok()? != run {
+        return None;
+    }
+    // Only the spelling `room_name` writes: no sign, no leading zero.
+    let index: usize = room.parse().ok()?;
+    (index.to_string() == room).then_some(index)
+}
+
 /// A message line as the load generator sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Delivery {
@@ -125,8 +143,20 @@ pub struct Delivery {
 /// What one received line means to the load generator.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Seen {
-    /// A live `MSG`.
+    /// A live `MSG`: a message of `#main`.
     Msg(Delivery),
+    /// A live `RMSG`: a message of another room than `#main`.
+    RoomMsg {
+        /// Which of this run's rooms it is in; `None` for any other room.
+        room: Option<usize>,
+        /// The message.
+        delivery: Delivery,
+    },
+    /// `INROOM`: this connection is in a room.
+    InRoom {
+        /// Which of this run's rooms; `None` for any other room.
+        room: Option<usize>,
+    },
     /// A `HIST`: the recent history on connect, or what a `/resume` missed.
     Hist(Delivery),
     /// `WELCOME`: the connection has its name; EPOCH names the room's log.
@@ -145,6 +175,9 @@ pub enum Seen {
     Pong,
     /// `ERR`: the server refused something we sent.
     Refused(ErrorCode),
+    /// An IRC error numeric (`433 Nickname is already in use`): the server
+    /// refused something an IRC desk sent.
+    IrcRefused(String),
     /// `BYE`: the server is closing this connection, with its reason.
     Bye(String),
     /// Anything else (`JOIN`, `LEAVE`, `WHO`, `NOTE`), or a line that does
@@ -163,6 +196,13 @@ pub fn classify(line: &[u8], run: u32) -> Seen {
     };
     match ServerLine::parse(text) {
         Ok(ServerLine::Msg(chat)) => Seen::Msg(delivery(chat.id, chat.text)),
+        Ok(ServerLine::RoomMsg(message)) => Seen::RoomMsg {
+            room: room_index(message.room, run),
+            delivery: delivery(message.chat.id, message.chat.text),
+        },
+        Ok(ServerLine::InRoom(info)) => Seen::InRoom {
+            room: room_index(info.room, run),
+        },
         Ok(ServerLine::History(chat)) => Seen::Hist(delivery(chat.id, chat.text)),
         Ok(ServerLine::Welcome { epoch, .. }) => Seen::Welcome {
             epoch: epoch.to_string(),
@@ -252,6 +292,53 @@ mod tests {
                 id: MessageId::from_sequence(17),
                 marker: Some(sample(Kind::Measured)),
             })
+        );
+    }
+
+    #[test]
+    fn room_names_name_their_run_and_room() {
+        let name = room_name(0xabc123, 17);
+        assert_eq!(name, "#load-00abc123-17");
+        assert_eq!(room_index(&name, 0xabc123), Some(17));
+        assert_eq!(room_index(&name, 0xabc124), None);
+        for other in [
+            "#dev",
+            "#main",
+            "#load-00abc123-",
+            "#load-00abc123-017",
+            "#load-abc123-1",
+        ] {
+            assert_eq!(room_index(other, 0xabc123), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn classify_room_lines() {
+        let text = text_of(sample(Kind::Measured), 64);
+        let line = format!(
+            "RMSG<SEP>#load-00abc123-3<SEP>18<SEP>2026-01-01T00:00:00.000Z<SEP>load-1-7<SEP>red<SEP>{text}"
+        );
+        assert_eq!(
+            classify(line.as_bytes(), 0xabc123),
+            Seen::RoomMsg {
+                room: Some(3),
+                delivery: Delivery {
+                    id: MessageId::from_sequence(18),
+                    marker: Some(sample(Kind::Measured)),
+                },
+            }
+        );
+        let elsewhere = b"RMSG<SEP>#dev<SEP>19<SEP>2026-01-01T00:00:00.000Z<SEP>bob<SEP>red<SEP>hi";
+        assert!(matches!(
+            classify(elsewhere, 0xabc123),
+            Seen::RoomMsg { room: None, .. }
+        ));
+        assert_eq!(
+            classify(
+                b"INROOM<SEP>#load-00abc123-0<SEP>public<SEP>4<SEP>",
+                0xabc123
+            ),
+            Seen::InRoom { room: Some(0) }
         );
     }
 

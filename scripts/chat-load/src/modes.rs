@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use crate::config::{Config, Mode};
+use crate::conn::Dialect;
 
 /// What one client index does for the whole run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +57,16 @@ pub struct Plan {
     pub source_ips: usize,
     /// Every client speaks TLS.
     pub tls: bool,
+    /// The fraction of the clients that are IRC desks; 0: none.
+    pub irc_share: f64,
+    /// Every client is a browser desk.
+    pub web: bool,
+    /// `--rooms N`: clients spread over N rooms of the run; `None`: all in
+    /// `#main`.
+    pub rooms: Option<usize>,
+    /// Every client takes its name on connecting (`--named`, `--rooms`);
+    /// an IRC desk registers its nick whatever this says.
+    pub named: bool,
 }
 
 impl Plan {
@@ -78,7 +89,43 @@ impl Plan {
             slow_rcvbuf: config.slow_rcvbuf,
             source_ips: config.source_ips,
             tls: config.tls,
+            irc_share: config.irc_share,
+            web: config.web,
+            rooms: config.rooms,
+            named: config.named,
         }
+    }
+
+    /// The dialect of client `index`. IRC desks are spread evenly over the
+    /// indices (with a share of 0.5, the odd ones), so that senders, readers
+    /// and the server's connections are mixed alike.
+    pub fn dialect(&self, index: usize) -> Dialect {
+        let irc_before = |i: usize| (i as f64 * self.irc_share).floor();
+        if self.web {
+            Dialect::Web
+        } else if irc_before(index + 1) > irc_before(index) {
+            Dialect::Irc
+        } else {
+            Dialect::Ours
+        }
+    }
+
+    /// How many rooms the clients are spread over; `#main` alone is one.
+    pub fn room_count(&self) -> usize {
+        self.rooms.unwrap_or(1)
+    }
+
+    /// The room client `index` is in, `0..room_count()`: round robin, so
+    /// the senders (the first indices) are spread over the rooms too.
+    pub fn room_of(&self, index: usize) -> usize {
+        index % self.room_count()
+    }
+
+    /// Whether client `index` is the first of its room: the one that sends
+    /// its room's warm-up probes and, in hold, its final broadcast (without
+    /// rooms, client 0).
+    pub fn speaks_first(&self, index: usize) -> bool {
+        index < self.room_count()
     }
 
     /// The role of client `index`.
@@ -111,6 +158,24 @@ mod tests {
     }
 
     #[test]
+    fn irc_desks_are_spread_over_the_indices() {
+        let dialects = |args: &[&str]| {
+            let plan = Plan::new(&parse_args(args).unwrap());
+            (0..6).map(|i| plan.dialect(i)).collect::<Vec<_>>()
+        };
+        let (ours, irc) = (Dialect::Ours, Dialect::Irc);
+        assert_eq!(dialects(&["fanout"]), [ours; 6]);
+        assert_eq!(dialects(&["fanout", "--irc"]), [irc; 6]);
+        assert_eq!(dialects(&["fanout", "--ws"]), [Dialect::Web; 6]);
+        assert_eq!(
+            dialects(&["fanout", "--irc-share", "0.5"]),
+            [ours, irc, ours, irc, ours, irc]
+        );
+        let third = dialects(&["fanout", "--irc-share", "0.34"]);
+        assert_eq!(third.iter().filter(|d| **d == irc).count(), 2);
+    }
+
+    #[test]
     fn hold_has_no_senders_and_a_final_broadcast() {
         let plan = Plan::new(&parse_args(&["hold", "-n", "10"]).unwrap());
         assert_eq!(plan.role(0), Role::Reader);
@@ -127,6 +192,23 @@ mod tests {
         let by_lifetime = Plan::new(&parse_args(&["churn", "-n", "10"]).unwrap());
         assert!(by_lifetime.churn_lifetime.is_some());
         assert_eq!(by_lifetime.rounds, None);
+    }
+
+    #[test]
+    fn rooms_take_clients_and_senders_round_robin() {
+        let plan = Plan::new(
+            &parse_args(&["fanout", "-n", "20", "--rooms", "4", "--senders", "2"]).unwrap(),
+        );
+        assert_eq!(plan.room_count(), 4);
+        let rooms: Vec<usize> = (0..8).map(|i| plan.room_of(i)).collect();
+        assert_eq!(rooms, [0, 1, 2, 3, 0, 1, 2, 3]);
+        assert_eq!(plan.room_of(19), 3);
+        assert!((0..4).all(|i| plan.speaks_first(i)));
+        assert!(!plan.speaks_first(4));
+        let main = Plan::new(&parse_args(&["fanout", "-n", "20"]).unwrap());
+        assert_eq!(main.room_count(), 1);
+        assert_eq!(main.room_of(17), 0);
+        assert!(main.speaks_first(0) && !main.speaks_first(1));
     }
 
     #[test]

@@ -23,6 +23,17 @@ pub struct Report {
     /// Every client spoke TLS (`--tls`; an addition to the original schema).
     #[serde(default)]
     pub tls: bool,
+    /// The fraction of the clients that were IRC desks (`--irc`: 1,
+    /// `--irc-share F`: F; an addition to the original schema).
+    #[serde(default)]
+    pub irc_share: f64,
+    /// Every client was a browser desk (`--ws`; an addition).
+    #[serde(default)]
+    pub ws: bool,
+    /// Our desks and browser desks took their names on connecting
+    /// (`--named` or `--rooms`; an addition).
+    #[serde(default)]
+    pub named: bool,
     /// With `--tls`: connect() to the end of the TLS handshake, microseconds,
     /// over every connection that finished it; `null` otherwise.
     #[serde(default)]
@@ -75,6 +86,13 @@ pub struct Report {
     /// the deliveries are counted by message ID against the log, and
     /// `disconnected_early` counts the clients that did not come back.
     pub restart: Option<RestartReport>,
+    /// With `--rooms` (an addition to the original schema): the rooms, and
+    /// whether each client got its room's messages only.
+    #[serde(default)]
+    pub rooms: Option<RoomsReport>,
+    /// Storm mode (an addition to the original schema).
+    #[serde(default)]
+    pub storm: Option<crate::storm::StormReport>,
     /// Search-storm mode (an addition to the original schema). The pair
     /// that talks through the storm is in the top-level fields: alice's
     /// lines in `messages_sent` and `deliveries_expected`, those bob got in
@@ -126,6 +144,20 @@ pub struct OrderReport {
     pub ids_not_increasing: u64,
     /// Deliveries of messages past the reference's end, not checked.
     pub unchecked: u64,
+}
+
+/// `--rooms`: clients spread over rooms of the run. Each room's messages are
+/// counted and their order checked apart (`order` covers every room); the
+/// pass is `in_room` equal to `connected` and `foreign_deliveries == 0`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomsReport {
+    /// Rooms the clients were spread over.
+    pub rooms: usize,
+    /// Clients that entered their room (`INROOM`).
+    pub in_room: u64,
+    /// Messages of this run that reached a client outside their room:
+    /// another room's, or `#main`'s. Anything but 0 is a leak.
+    pub foreign_deliveries: u64,
 }
 
 /// `hold.alive`.
@@ -318,6 +350,11 @@ impl ChurnReport {
 pub struct ServerReport {
     /// The process watched.
     pub pid: u32,
+    /// The first VmRSS sampled, before any client connected, KiB (an
+    /// addition to the original schema). `hold`: (end − start) ÷ clients is
+    /// what an idle client costs the server, [`ServerReport::bytes_per_client`].
+    #[serde(default)]
+    pub rss_start_kb: u64,
     /// Largest VmRSS sampled, KiB.
     pub rss_peak_kb: u64,
     /// Last VmRSS sampled, KiB.
@@ -336,6 +373,7 @@ impl ServerReport {
     pub fn sampled(pid: u32, summary: &WatchSummary, cpu_ticks: Option<u64>) -> ServerReport {
         ServerReport {
             pid,
+            rss_start_kb: summary.rss_start_kb,
             rss_peak_kb: summary.rss_peak_kb,
             rss_end_kb: summary.rss_end_kb,
             vm_hwm_kb: summary.hwm_kb,
@@ -343,9 +381,33 @@ impl ServerReport {
             cpu_secs: cpu_ticks.unwrap_or(0) as f64 / clock_ticks_per_sec(),
         }
     }
+
+    /// What each of `clients` cost the server: its RSS at the end over its
+    /// RSS before they came, in bytes each; `None` without a start sample.
+    pub fn bytes_per_client(&self, clients: usize) -> Option<f64> {
+        (self.rss_start_kb > 0 && clients > 0)
+            .then(|| (self.rss_end_kb as f64 - self.rss_start_kb as f64) * 1024.0 / clients as f64)
+    }
 }
 
 impl Report {
+    /// Which desks the clients were, when not all plain ones of ours.
+    pub fn desks(&self) -> Option<String> {
+        let named = if self.named { ", named" } else { "" };
+        if self.ws {
+            Some(format!("browser (WebSocket){named}"))
+        } else if self.irc_share >= 1.0 {
+            Some("IRC".into())
+        } else if self.irc_share > 0.0 {
+            Some(format!(
+                "{:.0}% IRC, the rest ours{named}",
+                self.irc_share * 100.0
+            ))
+        } else {
+            self.named.then(|| "ours, named".into())
+        }
+    }
+
     /// The one-line-per-fact summary printed when `--json` is not given.
     pub fn human(&self) -> String {
         let mut out = String::new();
@@ -362,6 +424,9 @@ impl Report {
             self.connect_failures,
             errors_inline(&self.connect_errors),
         ));
+        if let Some(desks) = self.desks() {
+            line(format!("  desks: {desks}"));
+        }
         match (self.senders, self.rate_per_sender) {
             (Some(senders), Some(rate)) => line(format!(
                 "  load: {senders} senders x {rate} msg/s, {} byte payload, {:.1} s",
@@ -402,6 +467,12 @@ impl Report {
                 ));
             }
         }
+        if let Some(rooms) = &self.rooms {
+            line(format!(
+                "  rooms     {} rooms, {} of {} connected clients in theirs, {} deliveries out of their room",
+                rooms.rooms, rooms.in_room, self.connected, rooms.foreign_deliveries
+            ));
+        }
         if let Some(lat) = &self.connect_latency_us {
             line(format!("  connect   {}", latency_inline(lat)));
         }
@@ -436,6 +507,11 @@ impl Report {
                 self.messages_sent
             ));
         }
+        if let Some(storm) = &self.storm {
+            for round in &storm.rounds {
+                line(storm_inline(round));
+            }
+        }
         if let Some(storm) = &self.search_storm {
             line(search_storm_inline(storm));
         }
@@ -456,14 +532,23 @@ impl Report {
             .chain(self.redis.iter().map(|s| ("redis", s)))
         {
             line(format!(
-                "  {what} pid {}: rss peak {} KiB, end {} KiB (hwm {} KiB), threads {}, cpu {:.2} s",
+                "  {what} pid {}: rss start {} KiB, peak {} KiB, end {} KiB (hwm {} KiB), threads {}, cpu {:.2} s",
                 server.pid,
+                server.rss_start_kb,
                 server.rss_peak_kb,
                 server.rss_end_kb,
                 server.vm_hwm_kb,
                 server.threads_peak,
                 server.cpu_secs
             ));
+        }
+        if let (Some(hold), Some(server)) = (&self.hold, &self.server) {
+            if let Some(bytes) = server.bytes_per_client(self.connected) {
+                line(format!(
+                    "  server memory per client held: {bytes:.0} B (rss end - start, {} held, {} alive)",
+                    self.connected, hold.alive
+                ));
+            }
         }
         line(format!(
             "  disconnected early {}, wall {:.1} s",
@@ -577,6 +662,27 @@ fn rss_curve_inline(curve: &RssCurve) -> String {
         curve.growth_kb(),
         curve.first[0].0
     )
+}
+
+/// `storm resumed: 10000 handshakes (10000 resumed), ...`.
+fn storm_inline(round: &crate::storm::StormRound) -> String {
+    let mut text = format!(
+        "  storm {}: {} of {} handshakes ({} resumed), {} answered, {} failed{}; server CPU {:.2} s, chat-load CPU {:.2} s, {:.2} s wall",
+        round.name,
+        round.handshakes,
+        round.clients,
+        round.resumed,
+        round.answered,
+        round.failures.values().sum::<u64>(),
+        errors_inline(&round.failures),
+        round.server_cpu_secs,
+        round.load_cpu_secs,
+        round.wall_secs,
+    );
+    if let Some(lat) = &round.handshake_us {
+        let _ = write!(text, "\n    handshake {}", latency_inline(lat));
+    }
+    text
 }
 
 fn latency_inline(lat: &LatencySummary) -> String {

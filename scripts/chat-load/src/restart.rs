@@ -63,7 +63,7 @@ pub fn run(config: &Config, plan: &RestartPlan) -> Result<Report, Error> {
     let started = Instant::now();
     common::raise_fd_limit(config.clients)?;
     let bin = server::binary(plan.server_bin.as_deref())?;
-    let server = Server::start(&bin, &plan.db).map_err(|source| Error::Io {
+    let server = Server::start(&bin, &plan.db, &[]).map_err(|source| Error::Io {
         context: format!("starting {} on --db {}", bin.display(), plan.db.display()),
         source,
     })?;
@@ -520,6 +520,9 @@ impl<'a> Scenario<'a> {
             mode: self.config.mode.name().to_string(),
             addr: self.server.addr().to_string(),
             tls: false,
+            irc_share: 0.0,
+            ws: false,
+            named: false,
             tls_handshake_us: None,
             order: None,
             clients: self.config.clients,
@@ -560,6 +563,8 @@ impl<'a> Scenario<'a> {
                 sends_skipped: self.sends_skipped,
                 reconnect_us: stats::summarize(&self.away),
             }),
+            rooms: None,
+            storm: None,
             search_storm: None,
             resume_bomb: None,
             handshake_stall: None,

@@ -1,10 +1,12 @@
 //! The chat-server that chat-load starts itself: the one restart mode
-//! kills with SIGKILL and starts again, and the attacks' servers
+//! kills with SIGKILL and starts again, storm mode's TLS server that it
+//! stops and starts again ([`crate::storm`]), and the attacks' servers
 //! ([`crate::attack`]). Always on 127.0.0.1, a port picked here, the log
 //! file the run names, no idle timeout. It dies with us
 //! (`PR_SET_PDEATHSIG`, and SIGKILL when dropped), so no run leaves a
 //! server behind.
 
+use std::ffi::OsStr;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -34,20 +36,21 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `bin` on a free loopback port with its log in `db` and a
-    /// `--max-queue` that holds restart's whole replay, and waits (up to
-    /// [`LISTEN_TIMEOUT`]) until it accepts a connection.
-    pub fn start(bin: &Path, db: &Path) -> io::Result<Server> {
-        let max_queue = ["--max-queue".to_string(), MAX_QUEUE_BYTES.to_string()];
-        Server::start_with(bin, db, &max_queue, Stdio::inherit())
+    /// Starts `bin` on a free loopback port with its log in `db`, a
+    /// `--max-queue` that holds restart's whole replay and `extra` flags,
+    /// and waits (up to [`LISTEN_TIMEOUT`]) until it accepts a connection.
+    pub fn start(bin: &Path, db: &Path, extra: &[&str]) -> io::Result<Server> {
+        let max_queue = MAX_QUEUE_BYTES.to_string();
+        let flags = [&["--max-queue", max_queue.as_str()], extra].concat();
+        Server::start_with(bin, db, &flags, Stdio::inherit())
     }
 
-    /// Starts `bin` like [`Server::start`], with `flags` instead of the
-    /// `--max-queue` and its stderr into `stderr`.
-    pub fn start_with(
+    /// Starts `bin` like [`Server::start`], with only `flags` (no
+    /// `--max-queue` of ours) and its stderr into `stderr`.
+    pub fn start_with<S: AsRef<OsStr>>(
         bin: &Path,
         db: &Path,
-        flags: &[String],
+        flags: &[S],
         stderr: Stdio,
     ) -> io::Result<Server> {
         // Another program could take the port before the server binds it;
@@ -59,10 +62,10 @@ impl Server {
             .arg("--db")
             .arg(db)
             .args(["--idle-timeout", "0"])
-            .args(flags)
             // A line per connection would bury the tool's own lines; what
             // goes wrong in the server still shows.
             .args(["--log-level", "warn"])
+            .args(flags)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr);
@@ -82,11 +85,6 @@ impl Server {
         self.addr
     }
 
-    /// The running process's id, to read its memory in /proc.
-    pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
-    }
-
     /// SIGKILL, and reaped: `kill -9`, nothing flushed, nothing said.
     pub fn kill(&mut self) -> io::Result<()> {
         if let Some(mut child) = self.child.take() {
@@ -101,6 +99,18 @@ impl Server {
         self.kill()?;
         self.child = Some(self.command.spawn()?);
         Ok(())
+    }
+
+    /// Starts the server again after [`Server::stop`], same port, same
+    /// log, and waits until it listens.
+    pub fn start_again(&mut self) -> io::Result<()> {
+        self.restart()?;
+        self.wait_listening()
+    }
+
+    /// The running server's process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// How the server ended, if it has ended on its own.
@@ -157,16 +167,16 @@ impl Drop for Server {
     }
 }
 
-/// The chat-server to start: the one given (`--server-bin`), or the one
-/// next to this program, where cargo builds both.
+/// The chat-server to start: `given` (`--server-bin`), else the one next
+/// to this program, where cargo builds both.
 pub fn binary(given: Option<&Path>) -> Result<PathBuf, crate::Error> {
     match given {
         Some(bin) => Ok(bin.to_path_buf()),
-        None => Ok(std::env::current_exe()
+        None => std::env::current_exe()
+            .map(|exe| exe.with_file_name("chat-server"))
             .map_err(|source| crate::Error::Io {
                 context: "finding chat-server next to chat-load".into(),
                 source,
-            })?
-            .with_file_name("chat-server")),
+            }),
     }
 }

@@ -116,6 +116,8 @@ pub fn clock_ticks_per_sec() -> f64 {
 /// What the sampler saw over the whole run.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct WatchSummary {
+    /// The first VmRSS sampled, before any client connected, KiB.
+    pub rss_start_kb: u64,
     /// Largest VmRSS sampled, KiB.
     pub rss_peak_kb: u64,
     /// The last VmRSS sampled, KiB.
@@ -213,6 +215,9 @@ fn sample_until(pid: u32, first: StatusSample, stop: &AtomicBool) -> WatchSummar
 
 impl WatchSummary {
     fn add(&mut self, sample: StatusSample) {
+        if self.samples == 0 {
+            self.rss_start_kb = sample.rss_kb;
+        }
         self.rss_peak_kb = self.rss_peak_kb.max(sample.rss_kb);
         self.rss_end_kb = sample.rss_kb;
         self.hwm_kb = sample.hwm_kb;
@@ -224,6 +229,24 @@ impl WatchSummary {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_first_sample_is_the_start_the_last_the_end() {
+        let mut summary = WatchSummary::default();
+        for rss_kb in [5000, 9000, 7000] {
+            summary.add(StatusSample {
+                rss_kb,
+                hwm_kb: 9000,
+                threads: 3,
+            });
+        }
+        let (start, peak, end) = (
+            summary.rss_start_kb,
+            summary.rss_peak_kb,
+            summary.rss_end_kb,
+        );
+        assert_eq!((start, peak, end), (5000, 9000, 7000));
+    }
 
     const STATUS: &str = "Name:\tchat-server\nUmask:\t0022\nState:\tS (sleeping)\n\
 VmPeak:\t  123456 kB\nVmHWM:\t   20480 kB\nVmRSS:\t   18000 kB\nThreads:\t3\n";

@@ -10,14 +10,16 @@
 //! signatures are still checked against it (rustls's `verify_tls1x_signature`
 //! helpers), so the server does hold the certificate's key and the TLS work
 //! is the real one. Session resumption is off: every load client pays a full
-//! handshake, as a desk does when it first connects.
+//! handshake, as a desk does when it first connects; storm mode gives each
+//! client a configuration of its own that keeps its tickets
+//! ([`resuming_config`]).
 
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use chat_shared::FingerprintVerifier;
-use rustls::client::Resumption;
+use rustls::client::{ClientSessionMemoryCache, Resumption};
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection};
 
@@ -34,6 +36,15 @@ pub fn client_config() -> Arc<ClientConfig> {
         .with_custom_certificate_verifier(Arc::new(verifier))
         .with_no_client_auth();
     config.resumption = Resumption::disabled();
+    Arc::new(config)
+}
+
+/// `base` with a ticket store of its own, for one client that comes back
+/// as the same desk: a store shared by many clients would hand each
+/// ticket to whichever client asks first, and hold only a few.
+pub fn resuming_config(base: &Arc<ClientConfig>) -> Arc<ClientConfig> {
+    let mut config = ClientConfig::clone(base);
+    config.resumption = Resumption::store(Arc::new(ClientSessionMemoryCache::new(1)));
     Arc::new(config)
 }
 

@@ -4,13 +4,22 @@
 //! what arrives. Closing is deferred: handlers only mark a client,
 //! [`Worker::reap`] removes it after the event batch.
 //!
-//! Delivery accounting: one shared counter numbers every measured message.
-//! A client's delivery window opens when it first sees any `MSG` (the server
-//! has certainly registered it by then), at the counter's value at that
-//! moment; every message numbered from there on was written after that MSG
-//! was broadcast, so the server owes it to this client. The window closes when
-//! the client leaves or the run stops sending. Expected deliveries are the sum
-//! of window widths; only markers inside a window are counted as received.
+//! Delivery accounting, per room (`#main` alone without `--rooms`): one
+//! shared counter per room numbers its measured messages. A client's
+//! delivery window opens when it first sees any message of its room (the
+//! server has certainly registered it there by then), at its room's counter
+//! at that moment; every message of the room numbered from there on was
+//! written after that one was broadcast, so the server owes it to this
+//! client. The window closes when the client leaves or the run stops
+//! sending. Expected deliveries are the sum of window widths; only markers
+//! inside a window are counted as received. A marker of this run that
+//! reaches a client outside its room (another room's, or `#main`'s while
+//! the run is in rooms) is counted as foreign: a leak between rooms.
+//!
+//! With `--named` or `--rooms`, a client takes its name as a desk coming
+//! back (a secret of its own), so that its arrival is not announced to
+//! every desk in `#main`; with `--rooms` it then enters its room, and sends
+//! with `/to`.
 //!
 //! Phases are set by `coordinator.rs` through [`Shared`]; each worker
 //! acknowledges a new phase once it has done that phase's entry work.
@@ -22,14 +31,14 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize,
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chat_shared::{Line, MessageId};
+use chat_shared::{ClientLine, Line, MessageId, RoomCommand};
 use hdrhistogram::Histogram;
 use mio::{Events, Poll, Token};
 use rustls::ClientConfig;
 use slab::Slab;
 
 use crate::common::{take_turn, Rng, MAX_POLL_WAIT, PROBE_INTERVAL};
-use crate::conn::{self, Conn, ConnectProgress, CONNECT_TIMEOUT, READ_CHUNK_BYTES};
+use crate::conn::{self, Conn, ConnectProgress, Dialect, CONNECT_TIMEOUT, READ_CHUNK_BYTES};
 use crate::marker::{self, Delivery, Kind, Marker, Seen};
 use crate::modes::{Plan, Role};
 use crate::stats::new_histogram;
@@ -38,7 +47,7 @@ use crate::tls;
 /// Connects in flight per worker. Past the server's accept backlog extra SYNs
 /// are dropped and retried a second later, which would only show up as
 /// tool-made connect latency.
-const MAX_PENDING_CONNECTS: usize = 512;
+pub(crate) const MAX_PENDING_CONNECTS: usize = 512;
 
 /// Longest a churn client keeps reading after it decides to leave, waiting
 /// for messages already in flight to it.
@@ -125,9 +134,9 @@ pub struct Shared {
     claim_generation: AtomicU32,
     /// When the initial connects began, for `--connect-rate` pacing.
     connect_start: Instant,
-    /// Number of measured messages queued so far; a message's `seq` is the
-    /// value before its increment.
-    pub sent: AtomicU64,
+    /// Each room's count of measured messages and order reference; one,
+    /// `#main`'s, without `--rooms`.
+    rooms: Vec<RoomLedger>,
     /// Claimed connection attempts that finished, either way (this round's,
     /// in rounds).
     pub attempts_done: AtomicUsize,
@@ -143,18 +152,38 @@ pub struct Shared {
     pub received: AtomicU64,
     /// Sum of closed windows' widths.
     pub expected: AtomicU64,
+}
+
+/// One room's share of [`Shared`]: its messages are numbered, and their
+/// order checked, apart from every other room's.
+#[derive(Debug)]
+pub struct RoomLedger {
+    /// Number of the room's measured messages queued so far; a message's
+    /// `seq` is the value before its increment.
+    sent: AtomicU64,
     /// The order check's reference: slot `seq` holds a digest of the ID the
-    /// first receiver saw measured message `seq` arrive with (0: none yet).
-    /// Messages past its end are not checked (`order.unchecked`).
+    /// first receiver saw the room's measured message `seq` arrive with (0:
+    /// none yet). Messages past its end are not checked (`order.unchecked`).
     order_reference: Vec<AtomicU64>,
 }
 
 impl Shared {
-    /// Fresh state in the `Connecting` phase, with room in the order check
-    /// for `order_capacity` measured messages.
-    pub fn new(run_id: u32, epoch: Instant, deadline: Instant, order_capacity: usize) -> Shared {
+    /// Fresh state in the `Connecting` phase for `rooms` rooms, with room
+    /// in each one's order check for `order_capacity` measured messages.
+    pub fn new(
+        run_id: u32,
+        epoch: Instant,
+        deadline: Instant,
+        rooms: usize,
+        order_capacity: usize,
+    ) -> Shared {
         Shared {
-            order_reference: (0..order_capacity).map(|_| AtomicU64::new(0)).collect(),
+            rooms: (0..rooms)
+                .map(|_| RoomLedger {
+                    sent: AtomicU64::new(0),
+                    order_reference: (0..order_capacity).map(|_| AtomicU64::new(0)).collect(),
+                })
+                .collect(),
             epoch,
             deadline,
             run_id,
@@ -164,7 +193,6 @@ impl Shared {
             claiming_closed: AtomicBool::new(false),
             claim_generation: AtomicU32::new(0),
             connect_start: epoch,
-            sent: AtomicU64::new(0),
             attempts_done: AtomicUsize::new(0),
             connected: AtomicUsize::new(0),
             failures: AtomicUsize::new(0),
@@ -173,6 +201,19 @@ impl Shared {
             received: AtomicU64::new(0),
             expected: AtomicU64::new(0),
         }
+    }
+
+    /// Room `room`'s ledger.
+    pub fn room(&self, room: usize) -> &RoomLedger {
+        &self.rooms[room]
+    }
+
+    /// Measured messages queued so far, in every room.
+    pub fn sent(&self) -> u64 {
+        self.rooms
+            .iter()
+            .map(|room| room.sent.load(Ordering::SeqCst))
+            .sum()
     }
 
     /// The current phase.
@@ -218,9 +259,17 @@ impl Shared {
     fn micros(&self, at: Instant) -> u64 {
         at.saturating_duration_since(self.epoch).as_micros() as u64
     }
+}
 
-    /// Checks that measured message `seq` arrived with the same ID as it did
-    /// at every other receiver so far (the first one sets the reference).
+impl RoomLedger {
+    /// The room's messages queued so far.
+    fn sent(&self) -> u64 {
+        self.sent.load(Ordering::SeqCst)
+    }
+
+    /// Checks that the room's measured message `seq` arrived with the same
+    /// ID as it did at every other receiver so far (the first one sets the
+    /// reference).
     fn same_id_as_reference(&self, seq: u64, id: MessageId) -> OrderCheck {
         let Some(slot) = self.order_reference.get(seq as usize) else {
             return OrderCheck::Unchecked;
@@ -306,6 +355,10 @@ pub struct WorkerResult {
     pub order_not_increasing: u64,
     /// Deliveries past the reference's end, not checked.
     pub order_unchecked: u64,
+    /// With `--rooms`: clients that entered their room (`INROOM`).
+    pub in_room: u64,
+    /// Markers of this run that reached a client outside its room.
+    pub foreign_deliveries: u64,
 }
 
 impl WorkerResult {
@@ -329,6 +382,8 @@ impl WorkerResult {
             order_id_mismatches: 0,
             order_not_increasing: 0,
             order_unchecked: 0,
+            in_room: 0,
+            foreign_deliveries: 0,
         }
     }
 }
@@ -388,6 +443,11 @@ struct Client {
     role: Role,
     /// Chat name, `load-<run>-<index>[-<generation>]`.
     name: String,
+    /// Its room, `0..plan.room_count()` (`#main` without `--rooms`).
+    room: usize,
+    /// It is in its room and may speak there: at once in `#main`, on
+    /// `INROOM` in a room of the run.
+    in_room: bool,
     /// Its connection.
     conn: Conn,
     /// With `--tls`, until the handshake is done: when the connect began.
@@ -424,6 +484,8 @@ pub struct Worker<'a> {
     plan: &'a Plan,
     /// The servers; client `index` connects to `addrs[index % len]`.
     addrs: &'a [SocketAddr],
+    /// With `--rooms`, the name of each room of the run.
+    room_names: Vec<String>,
     /// With `--tls`, the configuration every session is made from.
     tls: Option<Arc<ClientConfig>>,
     /// The poll instance this worker owns.
@@ -463,6 +525,9 @@ impl<'a> Worker<'a> {
             shared,
             plan,
             addrs,
+            room_names: (0..plan.rooms.unwrap_or(0))
+                .map(|room| marker::room_name(shared.run_id, room))
+                .collect(),
             tls: plan.tls.then(tls::client_config),
             poll: Poll::new()?,
             clients: Slab::new(),
@@ -523,6 +588,13 @@ impl<'a> Worker<'a> {
                 if client.state == State::Connecting {
                     finish_connect(client, now, self.shared, &mut self.result);
                     if client.state == State::Open {
+                        // An IRC desk registered its nick on connecting.
+                        if self.plan.named && client.conn.dialect() != Dialect::Irc {
+                            take_name(client, self.shared.run_id);
+                        }
+                        if let Some(room) = self.room_names.get(client.room) {
+                            enter_room(client, room);
+                        }
                         self.pending_connects -= 1;
                         if client.role == Role::Sender {
                             self.sender_keys.push(key);
@@ -564,10 +636,9 @@ impl<'a> Worker<'a> {
             }
         }
         // Windows still open at the deadline are owed up to the final count.
-        let total = self.shared.sent.load(Ordering::SeqCst);
         let keys: Vec<usize> = self.clients.iter().map(|(key, _)| key).collect();
         for key in keys {
-            self.close_window(key, total);
+            self.close_window(key);
         }
         for (_, client) in self.clients.iter() {
             tally_order(client, &mut self.result);
@@ -605,15 +676,14 @@ impl<'a> Worker<'a> {
                 }
             }
             Phase::Final => {
-                if let Some(key) = self.key_of_open_client_zero() {
+                for key in self.first_speakers() {
                     self.send_message(key, Kind::Measured, now);
                 }
             }
             Phase::Drain => {
-                let total = self.shared.sent.load(Ordering::SeqCst);
                 let keys: Vec<usize> = self.clients.iter().map(|(key, _)| key).collect();
                 for key in keys {
-                    self.close_window(key, total);
+                    self.close_window(key);
                 }
             }
             Phase::Vacate => {
@@ -683,7 +753,7 @@ impl<'a> Worker<'a> {
         };
         let key = self.clients.vacant_key();
         let registry = self.poll.registry();
-        let conn = match Conn::open(
+        let mut conn = match Conn::open(
             addr,
             source,
             rcvbuf,
@@ -703,11 +773,19 @@ impl<'a> Worker<'a> {
         } else {
             format!("load-{:08x}-{index}-{generation}", self.shared.run_id)
         };
+        if let Err(why) = conn.introduce(self.plan.dialect(index), &name) {
+            conn.deregister(registry);
+            let err = io::Error::other(why);
+            self.connect_failed(index, generation, &err, now);
+            return;
+        }
         let mut client = Client {
             index,
             generation,
             role,
             name,
+            room: self.plan.room_of(index),
+            in_room: self.plan.rooms.is_none(),
             handshake_since: self.tls.is_some().then_some(now),
             conn,
             last_id: None,
@@ -768,8 +846,7 @@ impl<'a> Worker<'a> {
                     if phase == Phase::Measure && client.leave_at.is_some_and(|at| now >= at) =>
                 {
                     client.state = State::Leaving(now + LEAVE_LINGER);
-                    let end = self.shared.sent.load(Ordering::SeqCst);
-                    close_window_of(client, end, self.shared);
+                    close_window_of(client, self.shared);
                     if is_window_complete(client) {
                         client.closing = Some(CloseReason::Left {
                             polite: client.generation % 2 == 0,
@@ -786,22 +863,30 @@ impl<'a> Worker<'a> {
         }
     }
 
-    /// Client 0's owner repeats the probe during warm-up.
+    /// The first client of each room (client 0, without rooms) repeats a
+    /// probe in its room during warm-up.
     fn send_probe(&mut self, now: Instant) {
         if now < self.next_probe {
             return;
         }
         self.next_probe = now + PROBE_INTERVAL;
-        if let Some(key) = self.key_of_open_client_zero() {
+        for key in self.first_speakers() {
             self.send_message(key, Kind::Probe, now);
         }
     }
 
-    fn key_of_open_client_zero(&self) -> Option<usize> {
+    /// This worker's clients that speak first in their room and are in it.
+    fn first_speakers(&self) -> Vec<usize> {
         self.clients
             .iter()
-            .find(|(_, c)| c.index == 0 && c.state == State::Open && c.closing.is_none())
+            .filter(|(_, c)| {
+                self.plan.speaks_first(c.index)
+                    && c.state == State::Open
+                    && c.closing.is_none()
+                    && c.in_room
+            })
             .map(|(key, _)| key)
+            .collect()
     }
 
     /// Sends for every due sender; returns the earliest next send time.
@@ -813,7 +898,7 @@ impl<'a> Worker<'a> {
             let Some(client) = self.clients.get_mut(key) else {
                 continue;
             };
-            if client.state != State::Open || client.closing.is_some() {
+            if client.state != State::Open || client.closing.is_some() || !client.in_room {
                 continue;
             }
             if take_turn(&mut client.next_send, interval, now) {
@@ -830,7 +915,7 @@ impl<'a> Worker<'a> {
         let shared = self.shared;
         let client = &mut self.clients[key];
         let seq = match kind {
-            Kind::Measured => shared.sent.fetch_add(1, Ordering::SeqCst),
+            Kind::Measured => shared.room(client.room).sent.fetch_add(1, Ordering::SeqCst),
             Kind::Probe => 0,
         };
         let marker = Marker {
@@ -840,20 +925,25 @@ impl<'a> Worker<'a> {
             sender: client.index as u32,
             sent_us: shared.micros(now),
         };
-        client
-            .conn
-            .queue_say(&client.name, &marker, self.plan.payload_bytes);
+        let payload = self.plan.payload_bytes;
+        match self.room_names.get(client.room) {
+            Some(room) => client.conn.queue_to(room, &marker, payload),
+            None => client.conn.queue_say(&client.name, &marker, payload),
+        }
         flush(client);
     }
 
     /// Reads until `WouldBlock` or EOF and counts what arrived.
     fn read_available(&mut self, key: usize, buf: &mut [u8], phase: Phase, now: Instant) {
         let shared = self.shared;
+        let plan = self.plan;
         let now_us = shared.micros(now);
         let result = &mut self.result;
         let mut received = 0;
         let Client {
             conn,
+            room,
+            in_room,
             window,
             counted,
             alive,
@@ -863,55 +953,77 @@ impl<'a> Worker<'a> {
             closing,
             ..
         } = &mut self.clients[key];
+        let dialect = conn.dialect();
+        let room = *room;
+        let ledger = shared.room(room);
         let read = conn.read_lines(buf, |line| {
             let Line::Complete(bytes) = line else {
                 note(result, "line over the tool's limit".into());
                 return;
             };
-            match marker::classify(bytes, shared.run_id) {
-                Seen::Msg(Delivery { id, marker }) => {
-                    if window.from.is_none() {
-                        let from = shared.sent.load(Ordering::SeqCst);
-                        window.from = Some(from);
-                        shared.readers_ready.fetch_add(1, Ordering::Relaxed);
-                        if phase >= Phase::Drain {
-                            // Sending is over: nothing is owed.
-                            window.end = Some(from);
-                        }
+            let (came_in, Delivery { id, marker }) = match dialect.classify(bytes, shared.run_id) {
+                Seen::Msg(delivery) => (Place::Main, delivery),
+                Seen::RoomMsg { room: of, delivery } => (Place::Room(of), delivery),
+                Seen::InRoom { room: of } => {
+                    if of == Some(room) && !*in_room {
+                        *in_room = true;
+                        result.in_room += 1;
                     }
-                    if let Some(m) = marker.filter(|m| m.kind == Kind::Measured) {
-                        *order_checked = true;
-                        if last_id.is_some_and(|last| id <= last) {
-                            *order_differed = true;
-                            result.order_not_increasing += 1;
-                        }
-                        *last_id = Some(id);
-                        match shared.same_id_as_reference(m.seq, id) {
-                            OrderCheck::Same => {}
-                            OrderCheck::Different => {
-                                *order_differed = true;
-                                result.order_id_mismatches += 1;
-                            }
-                            OrderCheck::Unchecked => result.order_unchecked += 1,
-                        }
-                        if !*alive {
-                            *alive = true;
-                            result.alive += 1;
-                        }
-                        if window.covers(m.seq) {
-                            *counted += 1;
-                            received += 1;
-                            result
-                                .latency
-                                .saturating_record(now_us.saturating_sub(m.sent_us).max(1));
-                            result.last_delivery_us = result.last_delivery_us.max(now_us);
-                        }
-                    }
+                    return;
                 }
-                Seen::Refused(code) => note(result, format!("server ERR {}", code.as_str())),
-                Seen::Bye(reason) => note(result, format!("server BYE: {reason}")),
+                Seen::Refused(code) => {
+                    return note(result, format!("server ERR {}", code.as_str()))
+                }
+                Seen::IrcRefused(numeric) => return note(result, format!("server IRC {numeric}")),
+                Seen::Bye(reason) => return note(result, format!("server BYE: {reason}")),
                 // History, welcomes and the rest are not deliveries.
-                _ => {}
+                _ => return,
+            };
+            let here = is_own_room(plan, room, came_in);
+            if here && window.from.is_none() {
+                let from = ledger.sent();
+                window.from = Some(from);
+                shared.readers_ready.fetch_add(1, Ordering::Relaxed);
+                if phase >= Phase::Drain {
+                    // Sending is over: nothing is owed.
+                    window.end = Some(from);
+                }
+            }
+            let Some(m) = marker else {
+                return;
+            };
+            if is_foreign(plan, room, here, &m) {
+                result.foreign_deliveries += 1;
+                return;
+            }
+            if m.kind != Kind::Measured {
+                return;
+            }
+            *order_checked = true;
+            if last_id.is_some_and(|last| id <= last) {
+                *order_differed = true;
+                result.order_not_increasing += 1;
+            }
+            *last_id = Some(id);
+            match ledger.same_id_as_reference(m.seq, id) {
+                OrderCheck::Same => {}
+                OrderCheck::Different => {
+                    *order_differed = true;
+                    result.order_id_mismatches += 1;
+                }
+                OrderCheck::Unchecked => result.order_unchecked += 1,
+            }
+            if !*alive {
+                *alive = true;
+                result.alive += 1;
+            }
+            if window.covers(m.seq) {
+                *counted += 1;
+                received += 1;
+                result
+                    .latency
+                    .saturating_record(now_us.saturating_sub(m.sent_us).max(1));
+                result.last_delivery_us = result.last_delivery_us.max(now_us);
             }
         });
         self.unpublished_received += received;
@@ -930,8 +1042,7 @@ impl<'a> Worker<'a> {
             .collect();
         let now = Instant::now();
         for key in closing {
-            let end = self.shared.sent.load(Ordering::SeqCst);
-            self.close_window(key, end);
+            self.close_window(key);
             let mut client = self.clients.remove(key);
             client.conn.deregister(self.poll.registry());
             tally_order(&client, &mut self.result);
@@ -976,11 +1087,11 @@ impl<'a> Worker<'a> {
         }
     }
 
-    /// Closes client `key`'s window at `end` if it is still open, adding its
-    /// width to the expected deliveries.
-    fn close_window(&mut self, key: usize, end: u64) {
+    /// Closes client `key`'s window at its room's count if it is still
+    /// open, adding its width to the expected deliveries.
+    fn close_window(&mut self, key: usize) {
         if let Some(client) = self.clients.get_mut(key) {
-            close_window_of(client, end, self.shared);
+            close_window_of(client, self.shared);
         }
     }
 
@@ -1057,13 +1168,64 @@ impl<'a> Worker<'a> {
     }
 }
 
-fn close_window_of(client: &mut Client, end: u64, shared: &Shared) {
+fn close_window_of(client: &mut Client, shared: &Shared) {
     if client.window.from.is_some() && client.window.end.is_none() {
+        let end = shared.room(client.room).sent();
         client.window.end = Some(end.max(client.window.from.unwrap_or(0)));
         if let Some(width) = client.window.width() {
             shared.expected.fetch_add(width, Ordering::Relaxed);
         }
     }
+}
+
+/// The room a message came in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place {
+    /// `#main` (an `MSG`).
+    Main,
+    /// Another room (an `RMSG`): which of this run's, if one.
+    Room(Option<usize>),
+}
+
+/// Whether a message that came in `place` is in the room of a client in
+/// `room`: `#main` without `--rooms`, the run's room `room` with it.
+fn is_own_room(plan: &Plan, room: usize, place: Place) -> bool {
+    match place {
+        Place::Main => plan.rooms.is_none(),
+        Place::Room(of) => plan.rooms.is_some() && of == Some(room),
+    }
+}
+
+/// Whether this run's message `marker`, received by a client in `room`
+/// (`here`: in that room), is out of its room: it came elsewhere, or its
+/// sender is in another room. Either is a leak between rooms.
+fn is_foreign(plan: &Plan, room: usize, here: bool, marker: &Marker) -> bool {
+    !here || plan.room_of(marker.sender as usize) != room
+}
+
+/// Client `client`, just connected, takes its name as a desk coming back
+/// (a secret of its own, so nobody is told it arrived).
+fn take_name(client: &mut Client, run_id: u32) {
+    let desk = desk_secret(run_id, client.index);
+    client.conn.queue_line(&ClientLine::Join {
+        name: &client.name,
+        color: None,
+        desk: Some(&desk),
+    });
+}
+
+/// Client `client`, named, enters `room`.
+fn enter_room(client: &mut Client, room: &str) {
+    client.conn.queue_line(&ClientLine::Room(RoomCommand::Join {
+        room,
+        private: false,
+    }));
+}
+
+/// Client `index`'s desk secret in run `run_id`: the shape of one
+/// ([`chat_shared::message::DESK_SECRET_DIGITS`] hex digits), its own.
+fn desk_secret(run_id: u32, index: usize) -> String {
+    format!("{run_id:08x}{index:024x}")
 }
 
 fn is_window_complete(client: &Client) -> bool {
@@ -1129,9 +1291,10 @@ fn drain_slow(
 ) -> SlowVerdict {
     let before = client.conn.bytes_read();
     let mut bye = None;
+    let dialect = client.conn.dialect();
     let read = client.conn.read_lines(buf, |line| {
         if let Line::Complete(bytes) = line {
-            if let Seen::Bye(reason) = marker::classify(bytes, run_id) {
+            if let Seen::Bye(reason) = dialect.classify(bytes, run_id) {
                 bye.get_or_insert(reason);
             }
         }
@@ -1172,15 +1335,83 @@ mod tests {
     #[test]
     fn order_reference_is_set_by_the_first_receiver() {
         let now = Instant::now();
-        let shared = Shared::new(1, now, now, 4);
+        let shared = Shared::new(1, now, now, 1, 4);
+        let room = shared.room(0);
         let id = MessageId::new(1_732_540_028_123, 0);
-        assert_eq!(shared.same_id_as_reference(2, id), OrderCheck::Same);
-        assert_eq!(shared.same_id_as_reference(2, id), OrderCheck::Same);
+        assert_eq!(room.same_id_as_reference(2, id), OrderCheck::Same);
+        assert_eq!(room.same_id_as_reference(2, id), OrderCheck::Same);
         assert_eq!(
-            shared.same_id_as_reference(2, MessageId::new(1_732_540_028_123, 1)),
+            room.same_id_as_reference(2, MessageId::new(1_732_540_028_123, 1)),
             OrderCheck::Different
         );
-        assert_eq!(shared.same_id_as_reference(4, id), OrderCheck::Unchecked);
+        assert_eq!(room.same_id_as_reference(4, id), OrderCheck::Unchecked);
+    }
+
+    #[test]
+    fn each_room_numbers_and_orders_its_own_messages() {
+        let now = Instant::now();
+        let shared = Shared::new(1, now, now, 2, 4);
+        shared.room(0).sent.fetch_add(3, Ordering::SeqCst);
+        shared.room(1).sent.fetch_add(1, Ordering::SeqCst);
+        assert_eq!(shared.sent(), 4);
+        // The same seq in two rooms is two messages, with two IDs.
+        let first = MessageId::from_sequence(7);
+        let second = MessageId::from_sequence(8);
+        assert_eq!(
+            shared.room(0).same_id_as_reference(0, first),
+            OrderCheck::Same
+        );
+        assert_eq!(
+            shared.room(1).same_id_as_reference(0, second),
+            OrderCheck::Same
+        );
+        assert_eq!(
+            shared.room(1).same_id_as_reference(0, first),
+            OrderCheck::Different
+        );
+    }
+
+    fn marker_from(sender: u32) -> Marker {
+        Marker {
+            kind: Kind::Measured,
+            run: 1,
+            seq: 0,
+            sender,
+            sent_us: 0,
+        }
+    }
+
+    #[test]
+    fn a_client_in_a_room_takes_its_room_s_messages_only() {
+        let plan = Plan::new(&crate::parse_args(&["fanout", "-n", "20", "--rooms", "4"]).unwrap());
+        // Client 6 is in room 2, with senders 2, 6, 10...
+        let room = plan.room_of(6);
+        assert!(is_own_room(&plan, room, Place::Room(Some(2))));
+        assert!(!is_own_room(&plan, room, Place::Room(Some(3))));
+        assert!(!is_own_room(&plan, room, Place::Room(None)));
+        assert!(!is_own_room(&plan, room, Place::Main));
+        assert!(!is_foreign(&plan, room, true, &marker_from(10)));
+        // Another room's sender, even in the right room; or any message of
+        // the run in #main or another room.
+        assert!(is_foreign(&plan, room, true, &marker_from(3)));
+        assert!(is_foreign(&plan, room, false, &marker_from(2)));
+    }
+
+    #[test]
+    fn without_rooms_main_is_everyone_s_room() {
+        let plan = Plan::new(&crate::parse_args(&["fanout", "-n", "20"]).unwrap());
+        assert!(is_own_room(&plan, 0, Place::Main));
+        assert!(!is_own_room(&plan, 0, Place::Room(Some(0))));
+        assert!(!is_foreign(&plan, 0, true, &marker_from(19)));
+        assert!(is_foreign(&plan, 0, false, &marker_from(19)));
+    }
+
+    #[test]
+    fn desk_secrets_have_a_secret_s_shape_and_differ() {
+        let secret = desk_secret(0xabc123, 17);
+        assert!(chat_shared::message::is_desk_secret(&secret), "{secret}");
+        assert_ne!(secret, desk_secret(0xabc123, 18));
+        assert_ne!(secret, desk_secret(0xabc124, 17));
     }
 
     #[test]

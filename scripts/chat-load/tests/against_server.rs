@@ -1,6 +1,6 @@
 //! chat-load against the real chat-server (in-process, port 0): a few
 //! hundred clients for a couple of seconds, through the library entry point
-//! and once through the binary's `--json`. The slow-reader run and the TLS
+//! and once through the binary's `--json`; twenty clients in four rooms. The slow-reader run and the TLS
 //! and several-address runs have test binaries of their own.
 
 mod common;
@@ -41,6 +41,84 @@ fn hold_keeps_every_client_alive() {
     assert_complete_delivery(&report);
     assert_eq!(report.messages_sent, 1);
     assert_eq!(report.hold.expect("hold section").alive, 300);
+}
+
+/// Clients spread over rooms get their room's messages, all of them, in
+/// one order per room, and none of another room's: 20 clients in 4 rooms,
+/// the 2 senders in rooms 0 and 1, so rooms 2 and 3 stay quiet.
+#[test]
+fn fanout_in_rooms_delivers_each_room_to_its_members_only() {
+    let server = start_server(quiet_server());
+    let report = load(
+        &server,
+        &[
+            "fanout",
+            "-n",
+            "20",
+            "--rooms",
+            "4",
+            "--senders",
+            "2",
+            "--rate",
+            "10",
+            "-d",
+            "2",
+        ],
+    );
+    assert_complete_delivery(&report);
+    let rooms = report.rooms.as_ref().expect("rooms section");
+    assert_eq!(rooms.rooms, 4);
+    assert_eq!(rooms.in_room, 20, "{report:#?}");
+    assert_eq!(rooms.foreign_deliveries, 0, "{report:#?}");
+    // 2 senders x 10/s x 2 s, give or take the schedule's jitter; each
+    // message is owed to the 5 members of its room, not to all 20.
+    assert!((30..=50).contains(&report.messages_sent), "{report:#?}");
+    assert_eq!(report.deliveries_expected, report.messages_sent * 5);
+    let order = report.order.as_ref().expect("order section");
+    assert_eq!(
+        order.receivers, 10,
+        "the members of the two rooms that spoke"
+    );
+    assert_eq!(order.receivers_differing, 0, "{order:?}");
+    assert_eq!(order.unchecked, 0, "{order:?}");
+}
+
+/// Hold in rooms: the first client of each room says one message there at
+/// the end, and every client gets its own room's.
+#[test]
+fn hold_in_rooms_keeps_every_client_alive_in_its_room() {
+    let server = start_server(quiet_server());
+    let report = load(&server, &["hold", "-n", "20", "--rooms", "4", "-d", "1"]);
+    assert_complete_delivery(&report);
+    assert_eq!(report.messages_sent, 4);
+    assert_eq!(report.deliveries_expected, 20);
+    assert_eq!(report.hold.expect("hold section").alive, 20);
+    let rooms = report.rooms.expect("rooms section");
+    assert_eq!((rooms.in_room, rooms.foreign_deliveries), (20, 0));
+}
+
+/// Named desks that stay in `#main`, the baseline of `--rooms`: everyone
+/// still gets every message.
+#[test]
+fn named_clients_stay_in_main() {
+    let server = start_server(quiet_server());
+    let args = [
+        "fanout",
+        "-n",
+        "20",
+        "--named",
+        "--senders",
+        "2",
+        "--rate",
+        "10",
+        "-d",
+        "1",
+    ];
+    let report = load(&server, &args);
+    assert_complete_delivery(&report);
+    assert_eq!(report.deliveries_expected, report.messages_sent * 20);
+    assert!(report.rooms.is_none());
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
 }
 
 #[test]

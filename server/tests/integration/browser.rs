@@ -14,7 +14,7 @@
 //! `BROWSER_DESK_SCREENSHOTS=DIR` keeps the screenshots there (the
 //! README's come from `server/web/screenshots/`).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -39,36 +39,6 @@ fn missing_tools() -> Vec<&'static str> {
         missing.push("python3 with selenium");
     }
     missing
-}
-
-/// The `chat-client` binary, built with the cargo that builds this test:
-/// another package's binaries are not built for us.
-fn client_binary() -> PathBuf {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
-    let mut build = Command::new(env!("CARGO"));
-    build
-        .args([
-            "build",
-            "--quiet",
-            "-p",
-            "chat-client",
-            "--bin",
-            "chat-client",
-        ])
-        .arg("--manifest-path")
-        .arg(&workspace);
-    if !cfg!(debug_assertions) {
-        build.arg("--release");
-    }
-    let built = build.output().expect("run cargo build -p chat-client");
-    assert!(
-        built.status.success(),
-        "cargo build -p chat-client: {}\n{}",
-        built.status,
-        String::from_utf8_lossy(&built.stderr)
-    );
-    // The server binary's directory is the profile's output directory.
-    Path::new(env!("CARGO_BIN_EXE_chat-server")).with_file_name("chat-client")
 }
 
 #[test]
@@ -97,7 +67,7 @@ fn the_browser_desk_in_headless_chromium() {
         .arg("--server")
         .arg(env!("CARGO_BIN_EXE_chat-server"))
         .arg("--client")
-        .arg(client_binary())
+        .arg(test_support::workspace_binary("chat-client"))
         .arg("--out")
         .arg(out.path())
         .stdin(Stdio::null())

@@ -6,7 +6,8 @@ use test_support::process::signal;
 use test_support::RedisServer;
 
 /// A frozen `redis-server`; thawed (SIGCONT) when dropped, even when the
-/// test fails, so that it can be stopped.
+/// test fails, so that it can be stopped. One killed while frozen has
+/// nothing to thaw.
 pub struct Frozen(u32);
 
 impl Frozen {
@@ -21,6 +22,10 @@ impl Frozen {
 
 impl Drop for Frozen {
     fn drop(&mut self) {
-        signal(self.0, libc::SIGCONT);
+        // SAFETY: kill(2) takes two integers; a process already gone
+        // (ESRCH) is fine here.
+        unsafe {
+            libc::kill(self.0 as libc::pid_t, libc::SIGCONT);
+        }
     }
 }

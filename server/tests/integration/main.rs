@@ -22,5 +22,6 @@ mod redis_search;
 mod rooms;
 mod seed_desks;
 mod server;
+mod tls_bad_input;
 mod trust;
 mod web;

@@ -2,17 +2,16 @@
 //! and its refusals over HTTP on the chat port, WebSocket desks chatting
 //! with plain desks in two rooms (through tungstenite's client, an
 //! implementation that is not ours), every rule a socket can break closed
-//! with its code while the server carries on, `wss://` with `--tls`, and
-//! what an idle browser desk costs against a plain one.
+//! with its code while the server carries on, and `wss://` with `--tls`.
+//! What an idle browser desk costs is a figure of `chat-load hold --ws`,
+//! not a test.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use crate::common::tls::{fingerprint_of, pinning};
-use crate::common::{
-    config, server_process, start, status_kib_field, Client, ServerProcess, TIMEOUT,
-};
+use crate::common::{config, server_process, start, Client, TIMEOUT};
 use tungstenite::client::IntoClientRequest;
 use tungstenite::{Message, WebSocket};
 
@@ -522,78 +521,4 @@ fn with_tls_the_page_is_https_and_the_desk_wss() {
             && line.contains("<SEP>plain<SEP>")
             && line.ends_with("<SEP>hello over tcp")
     });
-}
-
-/// The server's resident memory, in bytes, once it has settled.
-fn settled_rss(server: &ServerProcess) -> u64 {
-    // The loop hands freed memory back within a second; let it.
-    std::thread::sleep(Duration::from_millis(1500));
-    status_kib_field(server.pid(), "VmRSS")
-}
-
-/// What `desks` idle desks cost a fresh server each, in bytes: web ones
-/// when `web`, else plain ones. Each is in the room and has been answered
-/// (a `/ping`), and none has a name: names would make every newcomer's
-/// `JOIN` a broadcast to all the others, whose queues would then weigh
-/// more than the desks.
-fn idle_cost(desks: usize, web: bool) -> f64 {
-    const BATCH: usize = 250;
-    let server = server_process(&["--max-clients", "30000"]);
-    let addr = server.addr();
-    let base = settled_rss(&server);
-    // Kept open, and idle, until the reading. A batch at a time, each
-    // step for the whole batch before the next, so that the round trips
-    // overlap and the listen backlog never overflows.
-    let (mut plain_desks, mut web_desks) = (Vec::new(), Vec::new());
-    for batch in 0..desks.div_ceil(BATCH) {
-        let count = BATCH.min(desks - batch * BATCH);
-        if web {
-            let mut opened: Vec<RawSocket> = (0..count).map(|_| RawSocket::start(addr)).collect();
-            for desk in &mut opened {
-                desk.upgraded();
-                desk.frame(0x81, b"/ping\n", true);
-            }
-            for desk in &mut opened {
-                desk.wait_for_text("PONG");
-            }
-            web_desks.extend(opened);
-        } else {
-            let mut opened: Vec<Client> = (0..count)
-                .map(|_| {
-                    let mut desk = Client::connect_silent(addr);
-                    desk.send_line("/ping");
-                    desk
-                })
-                .collect();
-            for desk in &mut opened {
-                desk.wait_for("PONG", |line| line == "PONG");
-            }
-            plain_desks.extend(opened);
-        }
-    }
-    let held = settled_rss(&server);
-    drop((plain_desks, web_desks));
-    held.saturating_sub(base) as f64 / desks as f64
-}
-
-/// Idle desks of each kind, each kind against a fresh server: a web desk
-/// may cost at most 2 KiB more than a plain one (issue 20). The
-/// count is `WEB_IDLE_DESKS` (default 1000); the README's figure is from
-/// 10,000.
-#[test]
-fn an_idle_web_desk_costs_at_most_two_kib_more_than_a_plain_one() {
-    let desks: usize = std::env::var("WEB_IDLE_DESKS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(1000);
-    let plain = idle_cost(desks, false);
-    let web = idle_cost(desks, true);
-    eprintln!(
-        "{desks} idle desks, each: plain {plain:.0} B, web {web:.0} B, web over plain {:.0} B",
-        web - plain
-    );
-    assert!(
-        web - plain <= 2048.0,
-        "a web desk costs {web:.0} B, a plain one {plain:.0} B"
-    );
 }

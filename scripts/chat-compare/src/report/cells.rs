@@ -197,6 +197,16 @@ pub fn progress_summary(result: &StepResult) -> String {
             let (first_mib, last_mib) = (mib(first_kb as f64), mib(last_kb as f64));
             format!("rss after round {first} {first_mib} MiB, after round {last} {last_mib} MiB")
         }));
+        let storms = result.storm_rounds();
+        if !storms.is_empty() {
+            let p99s = storms.iter().map(|round| {
+                let p99 = round.handshake_us.map(|h| ms(h.p99 as f64));
+                format!("{} {}", round.name, or_na(p99))
+            });
+            let resumed: u64 = storms.iter().map(|round| round.resumed).sum();
+            let p99s = p99s.collect::<Vec<_>>().join(", ");
+            parts.push(format!("handshake p99 ms: {p99s}; {resumed} resumed"));
+        }
     }
     parts.extend(result.failure.iter().map(|f| format!("FAILED: {f}")));
     format!("{} ({:.1} s)", parts.join(", "), result.wall_secs)
@@ -208,7 +218,7 @@ mod tests {
 
     use super::*;
     use crate::ladder::{Ladder, ServerMode};
-    use crate::model::tests::{churn_fixture, fixture};
+    use crate::model::tests::{churn_fixture, fixture, storm_fixture};
 
     #[test]
     fn percent_never_rounds_a_loss_up() {
@@ -235,6 +245,15 @@ mod tests {
         assert_eq!(
             what_happened(&result),
             vec!["connected 3012/5000 (ECONNREFUSED ×1988)".to_string()]
+        );
+    }
+
+    #[test]
+    fn storm_progress_gives_each_storm_s_p99() {
+        let line = progress_summary(&storm_fixture(10_000, 218_000));
+        assert!(
+            line.contains("handshake p99 ms: first 340, resumed 218, full 290; 10000 resumed"),
+            "{line}"
         );
     }
 

@@ -27,7 +27,8 @@ use crate::machine::Machine;
 use crate::model::{RunRecord, StepResult};
 use cells::NOT_AVAILABLE;
 use tables::{broadcast_table, churn_table, idle_table, log_cost_table, restart_table};
-use tables::{resume_bomb_table, scale_table, search_storm_table, slow_table, tls_table};
+use tables::{dialect_table, resume_bomb_table, rooms_table, scale_table, search_storm_table};
+use tables::{slow_table, storm_table, tls_table};
 use targets::{TargetCheck, Verdict};
 
 /// Why the fanout's p99 target is not met on a 2-core box, shown when it is not: what the
@@ -239,8 +240,8 @@ pub fn render_markdown(record: &RunRecord) -> String {
     section(
         &mut out,
         "TLS",
-        &format!("The event server started with `--tls` (TLS and plain on one port, a self-signed certificate made at its start), every desk on TLS (`chat-load --tls`: rustls with ring, any certificate accepted but the handshake's signatures checked, no session resumption, so every desk pays a full handshake), next to the plain runs of the same workload on a server without `--tls`. The TLS runs of the fanout target's room and of the saturating step alternate with the plain ones ({} each); the ratio is of the medians. rustls keeps about 8 KiB per idle connection, half of it a 4 KiB read buffer its buffered API holds at rest, which is what the idle room's memory target allows for; encrypting a chat line of about 150 bytes costs little next to the kernel's cost of the write itself, so CPU per delivery on TLS stays near plain's.", log_cost_runs(record.quick)),
-        &tls_table(results),
+        &format!("The event server started with `--tls` (TLS and plain on one port, a self-signed certificate made at its start), every desk on TLS (`chat-load --tls`: rustls with ring, any certificate accepted but the handshake's signatures checked, no session resumption, so every desk pays a full handshake), next to the plain runs of the same workload on a server without `--tls`. The TLS runs of the fanout target's room and of the saturating step alternate with the plain ones ({} each); the ratio is of the medians. The server makes the handshake with rustls's unbuffered API, reading out of the loop's one shared buffer, then seals and opens TLS 1.3 records itself with the keys rustls hands over, kept as bytes: an idle TLS desk holds about 1 KiB more than a plain one and no buffer, and at most 256 handshakes run at once, so a storm of them leaves no heap behind. Encrypting a batch of chat lines costs little next to the kernel's cost of the write itself, so CPU per delivery on TLS stays near plain's. The storms: `chat-load storm` starts the event server with `--tls` on a fresh SQLite file (its certificate and session ticket keys kept beside it) and connects every client at once, each making its handshake and sending `/ping`, three times: on the fresh server; after the server stops (SIGTERM) and starts again on the same port and file, every client offering the ticket it was given; and after another restart with the tickets forgotten. Server CPU is the server's over each storm; chat-load's is the clients' half of the handshakes, on the same two cores.", log_cost_runs(record.quick)),
+        &(tls_table(results) + &storm_table(results)),
         &happened_lines_of(results.iter().filter(|r| r.step.tls)),
         &[],
     );
@@ -257,6 +258,28 @@ pub fn render_markdown(record: &RunRecord) -> String {
             scale_size.map_or_else(|| "not in this run".to_string(), |r| format!("{} clients, 200 msg/s", r.step.workload.clients))),
         &scale_table(results),
         &happened_lines_of(scale_steps),
+        &[],
+    );
+    // Only in runs that had the rows: reports of earlier runs render as they were.
+    if results
+        .iter()
+        .any(|r| r.step.workload.ladder == Ladder::Dialects)
+    {
+        section(
+            &mut out,
+            "IRC and browser desks",
+            &format!("{} The event server as shipped, once per row: ours, IRC desks (`chat-load --irc`: `CAP REQ message-tags echo-message`, `NICK`, `USER`, then `PRIVMSG #main`, reading `PRIVMSG` lines back with their `@msgid`), browser desks (`--ws`: `GET /ws` upgraded, our lines in masked text frames), and a room of twice the size with IRC desks and ours half and half (`--irc-share 0.5`), each beside ours in a room of its size; every desk takes its name on connecting (`--named`), as an IRC desk must, so that no sender names itself inside the measured phase. Targets: an IRC desk within 1.2× of ours in CPU per delivery (issue 19), a browser desk within 1.3× (issue 20); one run each here, so a ratio near its target wants the repeated runs of the README.", ladder_description(results, Ladder::Dialects)),
+            &dialect_table(results),
+            &happened(&[Ladder::Dialects]),
+            &[],
+        );
+    }
+    section(
+        &mut out,
+        "Many rooms",
+        &format!("{} The clients, and so the senders, are spread over rooms (`chat-load --rooms N`: client i in room i mod N); each takes its name and enters its room, and each message goes to its room's members only. Each receiver checks it got its own room's messages, all of them, in one order, and none of another room's (\"out of their room\"). Next to it, the fanout of the same size in `#main` alone (the fanout step's own figures). Event server only: the threads server is the seed's, with one room.", describe(Ladder::Rooms)),
+        &rooms_table(results),
+        &happened(&[Ladder::Rooms]),
         &[],
     );
     section(
@@ -305,7 +328,7 @@ fn how_the_figures_are_taken(machine: &Machine) -> String {
         "## How the figures are taken\n\n\
          - Latency, delivery and connection counts come from chat-load's clients (send timestamp to receive).\n\
          - RSS peak, thread count and CPU seconds (user + system) of the server are sampled by chat-load from `/proc/PID` (`--server-pid`); CPU µs/delivery = server CPU ÷ deliveries received. The event server's three threads are the loop, the log writer and the room's log's storage thread, never one per client; the threads server has one per client.\n\
-         - cgroup peak is the step cgroup's own high-water mark (includes kernel memory charged to it) when the limit applied. In the restart step chat-load starts the server, so chat-load and the server share the step's cgroup.\n\
+         - cgroup peak is the step cgroup's own high-water mark (includes kernel memory charged to it) when the limit applied. In the restart and storm steps chat-load starts the server, so chat-load and the server share the step's cgroup.\n\
          - The log's cost is the ratio of the medians of the runs with the log and without it, alternating ({LOG_COST_RUNS} each in the full run); on a shared 2-core box one run's p99 can be half again another's, so even the medians move by more than the 15% allowed from one comparison to the next, and a ratio near the line says little either way.\n\
          - The slow reader is dropped once the server's own queue for it passes `--max-queue` (256 KiB by default), but only after the kernel's send buffer for that socket is full; on loopback it autotunes up to `tcp_wmem` max ({tcp_wmem}), so a bounded step may end before the drop. Steps are short and other work on the machine (e.g. builds) shares the cores, so small-room p99 figures are noisy; compare orders of magnitude, not single milliseconds.\n\
          - TLS steps add `--tls` to the server's flags (its certificate is made at start and kept beside the step's log file) and `--tls` to chat-load's; the handshake times are chat-load's, from connect() to the handshake's end, with every client connecting at once. A `--tls` server waits for a connection's first byte before it serves it, so the plain figures come from servers without `--tls`.\n\
@@ -362,6 +385,7 @@ mod tests {
             "## One slow reader",
             "## Churn soak: memory after rounds",
             "## Cost of the durable log",
+            "## Many rooms",
             "## Restart: SIGKILL mid-run, resume",
         ] {
             assert!(text.contains(heading), "missing {heading}");

@@ -6,12 +6,13 @@
 use std::fmt::Write as _;
 
 use chat_load::report::RestartReport;
+use chat_load::storm::StormRound;
 
 use super::cells::NOT_AVAILABLE;
 use super::cells::{alive_text, connected_text, mib, ms, or_na, pair, percent, rate, ratio, two};
 use super::targets::TargetCheck;
 use super::targets::{check_tls_idle, log_costs, runs_text, tls_costs, tls_idle_pair, Paired};
-use crate::ladder::{Ladder, RoomLog, ServerMode};
+use crate::ladder::{Desks, Ladder, RoomLog, ServerMode};
 use crate::model::{find, StepResult, LOG_COST_MAX_FACTOR, TLS_IDLE_RSS_TARGET_KB};
 
 /// A Markdown table: the header row, then a row per item of `rows`, each its cells.
@@ -307,6 +308,56 @@ pub fn tls_table(results: &[StepResult]) -> String {
     markdown(&headers, rows.into_iter())
 }
 
+/// The handshake storms, one row each: first, resumed after a restart, full after another.
+pub fn storm_table(results: &[StepResult]) -> String {
+    let Some(step) = results
+        .iter()
+        .find(|r| r.step.workload.ladder == Ladder::TlsStorm)
+    else {
+        return String::new();
+    };
+    let rounds = step.storm_rounds();
+    if rounds.is_empty() {
+        return format!(
+            "\nHandshake storms: {}\n",
+            step.failure.as_deref().unwrap_or("no figures")
+        );
+    }
+    let columns: &[Column<StormRound>] = &[
+        ("storm", |r| {
+            match r.name.as_str() {
+                "first" => "first: a fresh server",
+                "resumed" => "resumed: after a restart, with tickets",
+                "full" => "full: after a restart, without",
+                other => other,
+            }
+            .to_string()
+        }),
+        ("handshakes (resumed) / clients", |r| {
+            format!("{} ({}) / {}", r.handshakes, r.resumed, r.clients)
+        }),
+        ("failed", |r| r.failures.values().sum::<u64>().to_string()),
+        ("handshake p50 / p99 ms", |r| {
+            let at = |p: fn(&chat_load::stats::LatencySummary) -> u64| {
+                or_na(r.handshake_us.as_ref().map(|h| ms(p(h) as f64)))
+            };
+            format!("{} / {}", at(|h| h.p50), at(|h| h.p99))
+        }),
+        ("server CPU s (µs per handshake)", |r| {
+            let per = (r.handshakes > 0).then(|| r.server_cpu_secs * 1e6 / r.handshakes as f64);
+            format!(
+                "{} ({})",
+                two(r.server_cpu_secs),
+                or_na(per.map(|us| format!("{us:.0}")))
+            )
+        }),
+        ("chat-load CPU s", |r| two(r.load_cpu_secs)),
+        ("wall s", |r| two(r.wall_secs)),
+        ("server peak RSS MiB", |r| mib(r.server_rss_peak_kb as f64)),
+    ];
+    format!("\n{}", table(columns, rounds))
+}
+
 /// A cell of a scale-out row: "failed" for a step without figures.
 fn scale_cell(r: &StepResult, text: Option<String>) -> String {
     if r.load().is_none() {
@@ -362,6 +413,111 @@ pub fn scale_table(results: &[StepResult]) -> String {
             redis_cell(r, |r| Some(mib(r.redis()?.rss_peak_kb as f64)))
         }),
         ("receivers that saw another order", |r| {
+            let order = r.load().and_then(|l| l.order.as_ref());
+            let text = order.map(|o| format!("{} of {}", o.receivers_differing, o.receivers));
+            scale_cell(r, text)
+        }),
+    ];
+    table(columns, &rows)
+}
+
+/// The fanout spread over many rooms, next to the fanout of the same size in `#main` alone.
+pub fn rooms_table(results: &[StepResult]) -> String {
+    let in_rooms = |r: &&StepResult| r.step.workload.ladder == Ladder::Rooms;
+    let Some(size) = results
+        .iter()
+        .find(in_rooms)
+        .map(|r| r.step.workload.clients)
+    else {
+        return "Not in this run.\n".into();
+    };
+    let plain = find(results, Ladder::Fanout, Some(size), ServerMode::Event);
+    let rows: Vec<&StepResult> = plain
+        .into_iter()
+        .chain(results.iter().filter(in_rooms))
+        .collect();
+    let columns: &[Column<&StepResult>] = &[
+        ("clients in", |r| match r.step.workload.rooms {
+            Some(rooms) => format!(
+                "{rooms} rooms of {}",
+                r.step.workload.clients / rooms.max(1)
+            ),
+            None => "`#main` alone".into(),
+        }),
+        ("delivered", |r| scale_cell(r, delivered(r))),
+        ("p99 ms", |r| scale_cell(r, r.p99_us().map(ms))),
+        ("server CPU µs per message", |r| {
+            let load = r.load();
+            let per = load.and_then(|l| {
+                let cpu = l.server.as_ref()?.cpu_secs;
+                (l.messages_sent > 0).then(|| cpu * 1e6 / l.messages_sent as f64)
+            });
+            scale_cell(r, per.map(two))
+        }),
+        ("server CPU µs per delivery", |r| {
+            scale_cell(r, r.cpu_us_per_delivery().map(two))
+        }),
+        ("deliveries out of their room", |r| {
+            let rooms = r.load().and_then(|l| l.rooms.as_ref());
+            match (r.step.workload.rooms, rooms) {
+                (None, _) => "–".into(),
+                (Some(_), rooms) => scale_cell(r, rooms.map(|x| x.foreign_deliveries.to_string())),
+            }
+        }),
+    ];
+    table(columns, &rows)
+}
+
+/// The step of ours in the room of `r`'s size, the one a dialect row is measured against.
+fn ours_beside<'a>(results: &'a [StepResult], r: &StepResult) -> Option<&'a StepResult> {
+    results.iter().find(|o| {
+        o.step.workload.ladder == Ladder::Dialects
+            && o.step.workload.desks == Desks::Ours
+            && o.step.workload.clients == r.step.workload.clients
+    })
+}
+
+/// The fanout with IRC desks, browser desks and a room of both IRC desks and ours, each
+/// beside ours in a room of its size: p99 and server CPU per delivery, and their ratios.
+pub fn dialect_table(results: &[StepResult]) -> String {
+    let rows: Vec<(&StepResult, Option<&StepResult>)> = results
+        .iter()
+        .filter(|r| r.step.workload.ladder == Ladder::Dialects)
+        .map(|r| (r, ours_beside(results, r)))
+        .collect();
+    if rows.is_empty() {
+        return "Not in this run.\n".into();
+    }
+    type Row<'a> = (&'a StepResult, Option<&'a StepResult>);
+    let columns: &[Column<Row>] = &[
+        ("desks", |(r, _)| {
+            let desks = match r.step.workload.desks {
+                Desks::Ours => "ours",
+                Desks::Irc => "IRC",
+                Desks::Mixed => "half IRC, half ours",
+                Desks::Ws => "browser (WebSocket)",
+            };
+            format!("{} {desks}", r.step.workload.clients)
+        }),
+        ("delivered", |(r, _)| scale_cell(r, delivered(r))),
+        ("p99 ms", |(r, _)| scale_cell(r, r.p99_us().map(ms))),
+        ("p99 ÷ ours", |(r, ours)| {
+            ratio(r.p99_us(), ours.and_then(StepResult::p99_us))
+        }),
+        ("server CPU µs per delivery", |(r, _)| {
+            scale_cell(r, r.cpu_us_per_delivery().map(two))
+        }),
+        ("CPU ÷ ours (target)", |(r, ours)| {
+            let cpu = ratio(
+                r.cpu_us_per_delivery(),
+                ours.and_then(StepResult::cpu_us_per_delivery),
+            );
+            match r.step.workload.desks.cpu_target() {
+                Some(target) => format!("{cpu} (≤ {target}×)"),
+                None => cpu,
+            }
+        }),
+        ("receivers that saw another order", |(r, _)| {
             let order = r.load().and_then(|l| l.order.as_ref());
             let text = order.map(|o| format!("{} of {}", o.receivers_differing, o.receivers));
             scale_cell(r, text)
@@ -546,9 +702,39 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::model::tests::{churn_fixture, failed, fixture, fixture_run, restart_fixture};
+    use crate::model::tests::{
+        churn_fixture, failed, fixture, fixture_run, restart_fixture, storm_fixture,
+    };
     use crate::report::cells::progress_summary;
-    use crate::report::targets::tests::{log_cost_results, tls_idle, tls_saturation};
+    use crate::report::targets::tests::{log_cost_results, tls_idle, tls_runs};
+
+    #[test]
+    fn dialect_rows_are_measured_against_ours_in_a_room_of_their_size() {
+        let row = |clients, desks, cpu_secs: f64| {
+            let edits = json!({"deliveries_received": 1_000_000, "server": {"cpu_secs": cpu_secs}});
+            let mut result = fixture(Ladder::Dialects, clients, ServerMode::Event, edits);
+            result.step.workload.desks = desks;
+            result
+        };
+        let results = vec![
+            row(1000, Desks::Ours, 4.0),
+            row(1000, Desks::Irc, 5.0),
+            row(1000, Desks::Ws, 4.4),
+            row(2000, Desks::Ours, 2.0),
+            row(2000, Desks::Mixed, 2.2),
+        ];
+        let text = dialect_table(&results);
+        let cpu_ratio = |at: usize| {
+            let row = text.lines().nth(at).unwrap();
+            row.split(" | ").nth(5).unwrap().to_string()
+        };
+        assert!(text.lines().nth(3).unwrap().starts_with("| 1000 IRC |"));
+        assert_eq!(cpu_ratio(2), "1.00×");
+        assert_eq!(cpu_ratio(3), "1.25× (≤ 1.2×)");
+        assert_eq!(cpu_ratio(4), "1.10× (≤ 1.3×)");
+        assert_eq!(cpu_ratio(6), "1.10× (≤ 1.2×)");
+        assert_eq!(dialect_table(&[]), "Not in this run.\n");
+    }
 
     #[test]
     fn fanout_row_shows_both_modes_and_ratio() {
@@ -624,6 +810,29 @@ mod tests {
         assert!(table.contains("0.20 (0.40 s)"), "{table}");
         assert!(table.contains("0 of 1000"), "{table}");
         assert_eq!(scale_table(&[]), "Not in this run.\n");
+    }
+
+    #[test]
+    fn rooms_table_sets_the_rooms_next_to_main_alone() {
+        let mut rooms = fixture(
+            Ladder::Rooms,
+            1000,
+            ServerMode::Event,
+            json!({"deliveries_received": 20000,
+                   "rooms": {"rooms": 100, "in_room": 1000, "foreign_deliveries": 0}}),
+        );
+        rooms.step.workload.rooms = Some(100);
+        let results = vec![
+            fixture(Ladder::Fanout, 1000, ServerMode::Event, json!({})),
+            rooms,
+        ];
+        let table = rooms_table(&results);
+        assert!(table.contains("| `#main` alone |"), "{table}");
+        assert!(table.contains("| 100 rooms of 10 |"), "{table}");
+        // 1.23 s over 2000 messages; over 20,000 deliveries in rooms of 10.
+        assert!(table.contains("| 615.00 | 61.50 | 0 |"), "{table}");
+        assert!(table.contains("| 615.00 | 0.61 | – |"), "{table}");
+        assert_eq!(rooms_table(&[]), "Not in this run.\n");
     }
 
     #[test]
@@ -735,9 +944,30 @@ mod tests {
 
     #[test]
     fn tls_table_has_the_idle_room_and_the_cpu_target() {
-        let table = tls_table(&tls_saturation(1.5));
+        let table = tls_table(&tls_runs(1.5, 1.0));
         assert!(table.contains("CPU µs per delivery"), "{table}");
-        assert!(table.contains("≤ 1.5×"), "{table}");
+        assert!(table.contains("≤ 1.3×"), "{table}");
+        assert!(table.contains("≤ 1.2×"), "{table}");
         assert!(tls_table(&tls_idle(91_000, 10_000)).contains("88.9"));
+    }
+
+    #[test]
+    fn storm_table_has_a_row_per_storm_with_cpu_per_handshake() {
+        let table = storm_table(&[storm_fixture(10_000, 218_000)]);
+        let row = |storm: &str| table.lines().find(|l| l.contains(storm)).unwrap_or("");
+        assert!(
+            row("resumed: after a restart")
+                .contains("| 10000 (10000) / 10000 | 0 | 109 / 218 | 1.20 (120) |"),
+            "{table}"
+        );
+        assert!(
+            row("first: a fresh server").contains("| 10000 (0) / 10000 |"),
+            "{table}"
+        );
+        assert!(
+            row("full: after a restart").contains("145 / 290"),
+            "{table}"
+        );
+        assert_eq!(storm_table(&[]), "");
     }
 }
