@@ -9,7 +9,8 @@
 //! and the threads baseline (which keeps its room in memory and refuses `--db`). The fanout at
 //! the target's room size and the saturating step also run event with `--db none`, alternating
 //! with event on its log [`LOG_COST_RUNS`] times, so the report can put a price on the log. The
-//! restart scenario runs against the event server only: it is about the log.
+//! restart scenario runs against the event server only: it is about the log; so do issue 17's
+//! attacks (a search storm, a resume bomb), each on a log chat-load fills first.
 
 use std::fmt;
 
@@ -107,6 +108,10 @@ pub enum Ladder {
     /// The fanout with IRC desks, browser desks and IRC desks mixed with ours, next to ours
     /// (event only): what a desk of another dialect costs ([`Desks`]).
     Dialects,
+    /// Issue 17's search storm: desks searching as fast as they may while two others talk.
+    SearchStorm,
+    /// Issue 17's resume bomb: desks that resume the whole log and never read.
+    ResumeBomb,
 }
 
 impl fmt::Display for Ladder {
@@ -190,6 +195,20 @@ pub enum LoadMode {
     /// `storm`: chat-load starts a TLS server, and every client connects at once, three times
     /// around two restarts.
     Storm,
+    /// `search-storm`: chat-load fills a log, starts the server on it and searches it hard.
+    #[serde(rename = "search-storm")]
+    SearchStorm,
+    /// `resume-bomb`: chat-load fills a log, starts the server on it and resumes it from many
+    /// desks that never read.
+    #[serde(rename = "resume-bomb")]
+    ResumeBomb,
+}
+
+impl LoadMode {
+    /// One of issue 17's attacks, whose server chat-load starts on a log it fills.
+    pub fn is_attack(self) -> bool {
+        matches!(self, LoadMode::SearchStorm | LoadMode::ResumeBomb)
+    }
 }
 
 impl fmt::Display for LoadMode {
@@ -268,6 +287,14 @@ pub struct Workload {
     /// ours, so that the records of earlier runs read and write back as they were).
     #[serde(default, skip_serializing_if = "Desks::is_ours")]
     pub desks: Desks,
+    /// The attacks' log, filled before the attack (`--messages`); `None` otherwise, and then
+    /// not written, so records of the other steps read as they did before the attacks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_messages: Option<u32>,
+    /// The resume bomb's second reading of the server's RSS, seconds after the desks close
+    /// (`--settle`); `None` otherwise, and then not written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settle_secs: Option<f64>,
 }
 
 impl Workload {
@@ -287,6 +314,8 @@ impl Workload {
             duration_secs,
             rooms: None,
             desks: Desks::Ours,
+            log_messages: None,
+            settle_secs: None,
         }
     }
 
@@ -356,6 +385,27 @@ impl Workload {
         Workload {
             desks,
             ..Workload::broadcast(Ladder::Dialects, clients, FANOUT_TOTAL_RATE, duration_secs)
+        }
+    }
+
+    /// `searchers` desks searching a log of `log_messages` for `secs` while two others talk.
+    fn search_storm(searchers: u32, log_messages: u32, secs: f64) -> Workload {
+        Workload {
+            senders: 0,
+            log_messages: Some(log_messages),
+            ..Workload::new(Ladder::SearchStorm, LoadMode::SearchStorm, searchers, secs)
+        }
+    }
+
+    /// `desks` resuming a log of `log_messages` of [`RESUME_BOMB_PAYLOAD_BYTES`], never
+    /// reading for `secs`; the server's RSS read again `settle_secs` after they close.
+    fn resume_bomb(desks: u32, log_messages: u32, secs: f64, settle_secs: f64) -> Workload {
+        Workload {
+            senders: 0,
+            payload_bytes: RESUME_BOMB_PAYLOAD_BYTES,
+            log_messages: Some(log_messages),
+            settle_secs: Some(settle_secs),
+            ..Workload::new(Ladder::ResumeBomb, LoadMode::ResumeBomb, desks, secs)
         }
     }
 
@@ -475,7 +525,7 @@ impl Step {
 }
 
 /// The workloads of a run, in order. Full: about 6 minutes on 2 cores (the TLS and Redis steps
-/// add 70 s). Quick: about 65 s.
+/// add 70 s, the attacks about 45 s). Quick: about 65 s (the attacks add 10 s).
 pub fn workloads(quick: bool) -> Vec<Workload> {
     let (idle, fanout, saturate_clients, saturate_rate, hold_secs, load_secs) = if quick {
         (&[100, 1000][..], &[100, 500][..], 200, 1000.0, 1.0, 2.0)
@@ -523,6 +573,26 @@ pub fn workloads(quick: bool) -> Vec<Workload> {
         Workload::churn(100, 10, 20.0)
     } else {
         Workload::churn(CHURN_CLIENTS, CHURN_ROUNDS, CHURN_BOUND_SECS)
+    });
+    list.extend(if quick {
+        [
+            Workload::search_storm(5, 20_000, 2.0),
+            Workload::resume_bomb(200, 500, 1.0, 2.0),
+        ]
+    } else {
+        [
+            Workload::search_storm(
+                SEARCH_STORM_SEARCHERS,
+                SEARCH_STORM_LOG_MESSAGES,
+                SEARCH_STORM_SECS,
+            ),
+            Workload::resume_bomb(
+                RESUME_BOMB_DESKS,
+                RESUME_BOMB_LOG_MESSAGES,
+                SEARCH_STORM_SECS,
+                RESUME_BOMB_SETTLE_SECS,
+            ),
+        ]
     });
     list.push(if quick {
         Workload::restart(100, 10, 50.0, 3.0, QUICK_RESTART_KILL_AND_DOWN_SECS)
@@ -573,6 +643,22 @@ fn dialect_workloads(quick: bool) -> Vec<Workload> {
         Workload::dialect(2 * clients, Desks::Mixed, secs),
     ]
 }
+
+/// Issue 17's search storm: 20 desks searching a log of 160,000 messages for 10 s.
+pub const SEARCH_STORM_SEARCHERS: u32 = 20;
+/// See [`SEARCH_STORM_SEARCHERS`].
+pub const SEARCH_STORM_LOG_MESSAGES: u32 = 160_000;
+/// See [`SEARCH_STORM_SEARCHERS`]; also how long the resume bomb's desks hold on unread.
+pub const SEARCH_STORM_SECS: f64 = 10.0;
+/// Issue 17's resume bomb: 1,500 desks resuming 2,100 messages of about 400 bytes; the
+/// server's RSS read 11 s after they close ("ten seconds after any burst ends").
+pub const RESUME_BOMB_DESKS: u32 = 1500;
+/// See [`RESUME_BOMB_DESKS`].
+pub const RESUME_BOMB_LOG_MESSAGES: u32 = 2100;
+/// See [`RESUME_BOMB_DESKS`].
+pub const RESUME_BOMB_PAYLOAD_BYTES: u32 = 400;
+/// See [`RESUME_BOMB_DESKS`].
+pub const RESUME_BOMB_SETTLE_SECS: f64 = 11.0;
 
 /// The restart scenario's room: as many desks as an office, all resuming at once.
 pub const RESTART_CLIENTS: u32 = 500;
@@ -639,8 +725,12 @@ fn steps_of(workload: &Workload, quick: bool) -> Vec<Step> {
     };
     let mut steps = match ladder {
         // The threads server is the seed's, which has one room, and speaks neither IRC nor
-        // WebSocket.
-        Ladder::Restart | Ladder::Rooms | Ladder::Dialects => vec![event(RoomLog::File, 1)],
+        // WebSocket; the attacks measure the server of this tree.
+        Ladder::Restart
+        | Ladder::Rooms
+        | Ladder::Dialects
+        | Ladder::SearchStorm
+        | Ladder::ResumeBomb => vec![event(RoomLog::File, 1)],
         Ladder::TlsStorm => vec![event_tls(1)],
         _ if log_cost => (1..=log_cost_runs(quick))
             .flat_map(|run| {
@@ -764,10 +854,14 @@ mod tests {
                 continue;
             }
             assert_eq!(server(&steps[0]), event);
-            if !matches!(
-                workload.ladder,
-                Ladder::Restart | Ladder::Rooms | Ladder::Dialects
-            ) {
+            let event_only = [
+                Ladder::Restart,
+                Ladder::Rooms,
+                Ladder::Dialects,
+                Ladder::SearchStorm,
+                Ladder::ResumeBomb,
+            ];
+            if !event_only.contains(&workload.ladder) {
                 let threads = (ServerMode::Threads, RoomLog::Memory, false, 1);
                 assert!(steps.iter().any(|s| server(s) == threads));
             }

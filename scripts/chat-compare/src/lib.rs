@@ -1,7 +1,8 @@
 //! `chat-compare` drives `chat-server` in both modes (`event`, `threads`) through the same
 //! ladder of `chat-load` runs, one fresh server per step, and writes the side-by-side report.
 //! The event server runs as shipped, its room's log in a SQLite file of the step's own; twice
-//! more with `--db none` for the log's cost; and once in chat-load's restart scenario. It owns
+//! more with `--db none` for the log's cost; once in chat-load's restart scenario; and once in
+//! each of its attack scenarios (issue 17's search storm and resume bomb). It owns
 //! process supervision, the optional 1 GB memory cgroup, the steps' log files and the report
 //! files; the load itself and the measurements of the server process come from `chat-load`.
 //!

@@ -21,6 +21,9 @@ use crate::process::{self, io_error, truncate, ProcessEnd, RunError, Supervised}
 const LOAD_TIMEOUT_SLACK_SECS: f64 = 30.0;
 /// Extra slack per client for the connect phase (10,000 clients: +50 s).
 const LOAD_TIMEOUT_SECS_PER_CLIENT: f64 = 0.005;
+/// The slowest an attack's log is expected to fill, for its timeout: a release build fills
+/// 160,000 messages in about 4 s on 2 cores, so this is five times slower.
+const LOG_FILL_MESSAGES_PER_SEC: f64 = 8_000.0;
 
 /// What chat-load is pointed at.
 #[derive(Debug, Clone, Copy)]
@@ -35,6 +38,8 @@ pub enum LoadTarget<'a> {
     },
     /// The restart and storm steps: chat-load starts this server on this log itself.
     Own { server_bin: &'a Path, db: &'a Path },
+    /// An attack step: chat-load starts this server itself, on a log of its own it fills.
+    Attack { server_bin: &'a Path },
 }
 
 /// chat-load's command line for `step` against `target`.
@@ -53,13 +58,23 @@ pub fn load_args(step: &Step, target: LoadTarget) -> Vec<String> {
             flag(&mut args, "--server-bin", server_bin.display());
             flag(&mut args, "--db", db.display());
         }
+        LoadTarget::Attack { server_bin } => {
+            flag(&mut args, "--server-bin", server_bin.display());
+        }
     }
     flag(&mut args, "-n", load.clients);
     if load.load_mode != LoadMode::Storm {
         flag(&mut args, "-d", load.duration_secs);
     }
+    if let Some(messages) = load.log_messages {
+        flag(&mut args, "--messages", messages);
+    }
+    if let Some(settle) = load.settle_secs {
+        flag(&mut args, "--settle", settle);
+    }
     match (load.load_mode, load.rounds) {
-        (LoadMode::Hold | LoadMode::Storm, _) => {}
+        // The storm's and the attacks' desks keep their own pace.
+        (LoadMode::Hold | LoadMode::Storm | LoadMode::SearchStorm | LoadMode::ResumeBomb, _) => {}
         // Every client speaks once a round, so there is no rate to give.
         (LoadMode::Churn, Some(rounds)) => flag(&mut args, "--rounds", rounds),
         _ => {
@@ -67,7 +82,10 @@ pub fn load_args(step: &Step, target: LoadTarget) -> Vec<String> {
             flag(&mut args, "--rate", load.rate_per_sender);
         }
     }
-    if !matches!(load.load_mode, LoadMode::Hold | LoadMode::Storm) {
+    if !matches!(
+        load.load_mode,
+        LoadMode::Hold | LoadMode::Storm | LoadMode::SearchStorm
+    ) {
         flag(&mut args, "--payload", load.payload_bytes);
     }
     if let Some(rooms) = load.rooms {
@@ -152,6 +170,8 @@ pub fn run_load(
     };
     let timeout_secs = workload.duration_secs
         + workload.restart_after_secs.unwrap_or(0.0)
+        + workload.settle_secs.unwrap_or(0.0)
+        + f64::from(workload.log_messages.unwrap_or(0)) / LOG_FILL_MESSAGES_PER_SEC
         + LOAD_TIMEOUT_SLACK_SECS
         + connects * LOAD_TIMEOUT_SECS_PER_CLIENT * f64::from(workload.clients);
     let Some(end) = load.wait_for(Duration::from_secs_f64(timeout_secs))? else {
@@ -383,6 +403,44 @@ pub(crate) mod tests {
         let config = chat_load::parse_args(&args).expect("chat-load takes what it is given");
         assert_eq!(config.server_pids, [41, 42]);
         assert!(config.tls);
+    }
+
+    #[test]
+    fn attack_steps_name_their_server_and_volumes_and_chat_load_takes_them() {
+        for quick in [true, false] {
+            let steps = ladder::steps(quick);
+            let attacks: Vec<&Step> = steps
+                .iter()
+                .filter(|s| s.workload.load_mode.is_attack())
+                .collect();
+            assert_eq!(attacks.len(), 2, "quick {quick}");
+            for step in attacks {
+                let target = LoadTarget::Attack {
+                    server_bin: Path::new("/build/chat-server"),
+                };
+                let args = load_args(step, target);
+                let value = |flag: &str| {
+                    let at = args.iter().position(|a| a == flag).unwrap();
+                    args[at + 1].clone()
+                };
+                assert_eq!(value("--server-bin"), "/build/chat-server");
+                for absent in ["--addr", "--server-pid", "--db", "--senders", "--rate"] {
+                    assert!(!args.iter().any(|a| a == absent), "{absent} in {args:?}");
+                }
+                let config =
+                    chat_load::parse_args(&args).expect("chat-load takes what it is given");
+                let plan = config.attack.expect("an attack");
+                assert_eq!(Some(plan.messages as u32), step.workload.log_messages);
+                if !quick {
+                    // Issue 17's volumes.
+                    let expected = match step.workload.load_mode {
+                        LoadMode::SearchStorm => (20, 160_000),
+                        _ => (1500, 2100),
+                    };
+                    assert_eq!((config.clients, plan.messages), expected, "{args:?}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! produces these values; the report and the plots only read them, so neither needs the other
 //! nor the runner.
 
-use chat_load::report::{ChurnReport, RestartReport, ServerReport};
+use chat_load::report::{BurstReport, ChurnReport, RestartReport, SearchStormReport, ServerReport};
 use chat_load::stats::LatencySummary;
 use chat_load::storm::StormRound;
 use chat_load::Report;
@@ -136,6 +136,16 @@ impl StepResult {
     /// What the clients lost, repeated and reordered across a restart.
     pub fn restart(&self) -> Option<&RestartReport> {
         self.load()?.restart.as_ref()
+    }
+
+    /// What the searchers of a search storm got back.
+    pub fn search_storm(&self) -> Option<&SearchStormReport> {
+        self.load()?.search_storm.as_ref()
+    }
+
+    /// The server's memory around a resume bomb.
+    pub fn resume_bomb(&self) -> Option<&BurstReport> {
+        self.load()?.resume_bomb.as_ref()
     }
 
     /// The TLS handshake storms, in order: first, resumed, full.

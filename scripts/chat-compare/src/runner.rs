@@ -173,6 +173,9 @@ fn run_step(step: &Step, tools: &Tools, cgroup: &CgroupSupport) -> Result<StepRe
             LoadMode::Restart | LoadMode::Storm => {
                 run_own_server(step, tools, step_cgroup.as_ref(), &mut result)
             }
+            LoadMode::SearchStorm | LoadMode::ResumeBomb => {
+                run_attack(step, tools, step_cgroup.as_ref(), &mut result)
+            }
             _ => run_servers(step, tools, step_cgroup.as_ref(), &mut result),
         };
         // Read once every process of the step is gone, before the cgroup is.
@@ -398,14 +401,44 @@ fn run_own_server(
         server_bin: &tools.server_bin,
         db: &db_dir.path().join("room.db"),
     };
+    let server_end = match step.workload.load_mode {
+        LoadMode::Storm => "started, stopped and started again by chat-load",
+        _ => "started, killed and restarted by chat-load",
+    };
+    run_with_own_server(step, tools, step_cgroup, target, server_end, result)
+}
+
+/// An attack step: chat-load fills a log of its own, starts the server on it and attacks it,
+/// so, as in the restart step, chat-load goes into the step's cgroup and the server inherits
+/// it.
+fn run_attack(
+    step: &Step,
+    tools: &Tools,
+    step_cgroup: Option<&StepCgroup>,
+    result: &mut StepResult,
+) -> Result<(), Stop> {
+    let target = LoadTarget::Attack {
+        server_bin: &tools.server_bin,
+    };
+    let server_end = "started and stopped by chat-load";
+    run_with_own_server(step, tools, step_cgroup, target, server_end, result)
+}
+
+/// chat-load in the step's cgroup against `target`, a server it starts itself; its report,
+/// and the port from its address, into `result`, with `server_end` for how the server ended.
+fn run_with_own_server(
+    step: &Step,
+    tools: &Tools,
+    step_cgroup: Option<&StepCgroup>,
+    target: LoadTarget,
+    server_end: &str,
+    result: &mut StepResult,
+) -> Result<(), Stop> {
     let procs = step_cgroup.map(StepCgroup::procs_path);
     let load_log = log_path(step, tools, "load");
     let (load_failure, output) = load::run_load(step, &tools.load_bin, target, &load_log, procs)?;
     result.failure = describe_failure(Vec::new(), oom_kills(step_cgroup), load_failure);
-    result.server_end = Some(match step.workload.load_mode {
-        LoadMode::Storm => "started, stopped and started again by chat-load".into(),
-        _ => "started, killed and restarted by chat-load".into(),
-    });
+    result.server_end = Some(server_end.into());
     (result.load, result.raw_load) = output.unzip();
     let addr = result.load.as_ref().map_or("", |report| &report.addr);
     result.port = addr

@@ -51,9 +51,9 @@ const MAX_RESTART_AFTER_SECS: f64 = 60.0;
 /// 1,000 rooms, `#main` among them.
 pub const MAX_ROOMS: usize = 999;
 
-/// Flags of the modes that load a server someone else started; restart
-/// starts its own, so these mean nothing there.
-const NOT_FOR_RESTART: [&str; 14] = [
+/// Flags of the modes that load a server someone else started; restart,
+/// storm and the attacks start their own, so these mean nothing there.
+const RUNNING_SERVER_ONLY: [&str; 14] = [
     "addr",
     "tls",
     "irc",
@@ -70,8 +70,41 @@ const NOT_FOR_RESTART: [&str; 14] = [
     "threads",
 ];
 
+/// Flags of the modes that start their own server on a log the user
+/// names and the run keeps.
+const KEPT_LOG_ONLY: [&str; 1] = ["db"];
+
 /// Flags of restart mode only.
-const RESTART_ONLY: [&str; 4] = ["server-bin", "db", "kill-at", "restart-after"];
+const RESTART_ONLY: [&str; 2] = ["kill-at", "restart-after"];
+
+/// Flags of the modes that start their own server.
+const OWN_SERVER_ONLY: [&str; 1] = ["server-bin"];
+
+/// Flags of the attacks only.
+const ATTACK_ONLY: [&str; 2] = ["messages", "server-arg"];
+
+/// Flags the attacks have no use for: their desks' pace and texts are the
+/// attack's own.
+const NOT_FOR_ATTACKS: [&str; 3] = ["senders", "rate", "drain"];
+
+/// Most messages an attack may fill its log with: a million fills in
+/// about a minute and is six times the issue's search storm.
+const MAX_ATTACK_MESSAGES: usize = 1_000_000;
+
+/// When resume-bomb reads the server's memory the second time after the
+/// close, by default: issue 17 asks for it "ten seconds after any burst
+/// ends", and the first reading is at one second.
+const DEFAULT_SETTLE_SECS: f64 = 11.0;
+
+/// Longest `--settle`.
+const MAX_SETTLE_SECS: f64 = 600.0;
+
+/// Most searching desks: each is a thread of chat-load's.
+const MAX_SEARCHERS: usize = 1000;
+
+/// The server flags `--server-arg` may not name: chat-load chooses where
+/// the attacked server listens and keeps its log.
+const SERVER_FLAGS_OF_OURS: [&str; 6] = ["--host", "-H", "--port", "-p", "--db", "--redis"];
 
 /// Flags storm mode does not take: it starts its own server, speaks TLS
 /// always, in our dialect, and sends nothing but a `/ping`.
@@ -119,6 +152,15 @@ pub enum Mode {
     /// itself, three times: first, after a restart with their session
     /// tickets, after another without.
     Storm,
+    /// Issue 17's first attack, on a server chat-load starts: S desks
+    /// `/search` as fast as the rate limit lets them while two others talk.
+    SearchStorm,
+    /// Issue 17's second attack, on a server chat-load starts: N desks
+    /// `/resume` the whole log and never read.
+    ResumeBomb,
+    /// Issue 17's stalled handshakes, on a `--tls` server chat-load starts:
+    /// N connections send a ClientHello and nothing more.
+    HandshakeStall,
 }
 
 impl Mode {
@@ -132,7 +174,24 @@ impl Mode {
             Mode::Slow => "slow",
             Mode::Restart => "restart",
             Mode::Storm => "storm",
+            Mode::SearchStorm => "search-storm",
+            Mode::ResumeBomb => "resume-bomb",
+            Mode::HandshakeStall => "handshake-stall",
         }
+    }
+
+    /// The attacks of issue 17: a server and a log of their own, desks of
+    /// their own (see [`crate::attack`]).
+    pub fn is_attack(self) -> bool {
+        matches!(
+            self,
+            Mode::SearchStorm | Mode::ResumeBomb | Mode::HandshakeStall
+        )
+    }
+
+    /// Starts the server it loads, on 127.0.0.1 and a free port.
+    pub fn starts_own_server(self) -> bool {
+        matches!(self, Mode::Restart | Mode::Storm) || self.is_attack()
     }
 
     fn from_name(name: &str) -> Option<Mode> {
@@ -144,6 +203,9 @@ impl Mode {
             Mode::Slow,
             Mode::Restart,
             Mode::Storm,
+            Mode::SearchStorm,
+            Mode::ResumeBomb,
+            Mode::HandshakeStall,
         ]
         .into_iter()
         .find(|m| m.name() == name)
@@ -218,6 +280,22 @@ pub struct Config {
     pub restart: Option<RestartPlan>,
     /// Storm mode's server.
     pub storm: Option<StormPlan>,
+    /// An attack's server and log.
+    pub attack: Option<AttackPlan>,
+}
+
+/// The server an attack starts and the log it fills first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttackPlan {
+    /// The chat-server binary; `None`: the one next to chat-load.
+    pub server_bin: Option<PathBuf>,
+    /// Messages in the log before the attack.
+    pub messages: usize,
+    /// More flags for the attacked server (`--server-arg`, one each).
+    pub server_args: Vec<String>,
+    /// Resume-bomb: after the close, when the server's memory is read the
+    /// second time (`--settle`; the first reading is at 1 s).
+    pub settle: Duration,
 }
 
 /// What restart mode starts, and when it kills and restarts it.
@@ -303,7 +381,7 @@ fn options() -> Options {
     opts.optopt(
         "",
         "payload",
-        "bytes of TEXT per message, 16-4000 (default 64)",
+        "bytes of TEXT per message, 16-4000 (default 64; resume-bomb: of each message in its log, default 400)",
         "B",
     );
     opts.optopt(
@@ -380,8 +458,26 @@ fn options() -> Options {
     opts.optopt(
         "",
         "server-bin",
-        "restart, storm: the chat-server to start (default: the one next to chat-load)",
+        "restart, storm, search-storm, resume-bomb, handshake-stall: the chat-server to start (default: the one next to chat-load)",
         "PATH",
+    );
+    opts.optopt(
+        "",
+        "messages",
+        "search-storm, resume-bomb: messages in the log before the attack (default 160000; 2100)",
+        "M",
+    );
+    opts.optopt(
+        "",
+        "settle",
+        "resume-bomb, handshake-stall: seconds after the desks close of the second RSS reading (default 11; the first is at 1 s)",
+        "SECS",
+    );
+    opts.optmulti(
+        "",
+        "server-arg",
+        "search-storm, resume-bomb, handshake-stall: one more flag for the attacked server, e.g. --server-arg=--queue-budget=32M (repeatable)",
+        "ARG",
     );
     opts.optopt(
         "",
@@ -460,6 +556,25 @@ Load generator for chat-server, loopback targets only. MODE is one of:
            after a restart, offering their session tickets; after another,
            without them. Per storm: handshakes, how many resumed, handshake
            p50/p99, the server's CPU and chat-load's own
+  search-storm  issue 17's search storm, on a chat-server it starts itself
+           like restart (on a log in a temporary folder, deleted after):
+           fills the log with --messages (160000) messages through a desk,
+           then N (20) desks each send /search zebra quokka (two words that
+           never meet) 20 times a second, the server's rate limit, for -d
+           seconds while alice sends bob a line every 50 ms; reports
+           alice->bob latency, how many of her lines arrived, and what the
+           searchers got (answered, search-busy, search-too-broad)
+  resume-bomb   issue 17's resume bomb, on its own chat-server likewise:
+           fills the log with --messages (2100) messages of --payload (400)
+           bytes, then N (1500) desks (SO_RCVBUF 4 KiB) join, send /resume
+           EPOCH 0 and never read for -d seconds, then all close; reports
+           the server's RSS before, at its peak, 1 s and --settle (11) s
+           after the close, and how many desks the server dropped (by /who)
+  handshake-stall  issue 17's stalled TLS handshakes, on its own chat-server
+           started with --tls: N (2000) connections send a ClientHello and
+           nothing more for -d seconds, then all close; reports the
+           server's RSS as resume-bomb does, and how many connections the
+           server had closed itself (its login timeout)
 
 Exit status: 0 when the run completed (whatever the delivery), 1 when the
 tool failed, 2 on a bad command line or a non-loopback address.";
@@ -478,29 +593,15 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Config, UsageError> {
     let mode = match matches.free.as_slice() {
         [] => {
             return Err(invalid(
-                "missing MODE (hold, fanout, connect, churn, slow, restart or storm)",
+                "missing MODE (hold, fanout, connect, churn, slow, restart, storm, search-storm, resume-bomb or handshake-stall)",
             ))
         }
         [word] => Mode::from_name(word).ok_or_else(|| invalid(format!("unknown mode '{word}'")))?,
         [_, extra, ..] => return Err(invalid(format!("unexpected argument '{extra}'"))),
     };
-    let present = |flags: &[&'static str]| flags.iter().copied().find(|f| matches.opt_present(f));
-    let misplaced = match mode {
-        Mode::Restart => present(&NOT_FOR_RESTART)
-            .map(|flag| format!("--{flag} only applies to modes that load a running server")),
-        Mode::Storm => {
-            present(&NOT_FOR_STORM).map(|flag| format!("--{flag} does not apply to storm mode"))
-        }
-        _ => present(&RESTART_ONLY).map(|flag| match flag {
-            "server-bin" | "db" => format!("--{flag} only applies to restart and storm modes"),
-            _ => format!("--{flag} only applies to restart mode"),
-        }),
-    };
-    if let Some(why) = misplaced {
-        return Err(invalid(why));
-    }
+    refuse_misplaced_flags(&matches, mode)?;
 
-    let (addr_text, addrs) = if matches!(mode, Mode::Restart | Mode::Storm) {
+    let (addr_text, addrs) = if mode.starts_own_server() {
         let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
         (addr.to_string(), vec![addr])
     } else {
@@ -544,7 +645,13 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Config, UsageError> {
         ));
     }
 
-    let clients: usize = number(&matches, "clients", 100)?;
+    let default_clients = match mode {
+        Mode::SearchStorm => 20,
+        Mode::ResumeBomb => 1500,
+        Mode::HandshakeStall => 2000,
+        _ => 100,
+    };
+    let clients: usize = number(&matches, "clients", default_clients)?;
     if clients == 0 || clients > MAX_CLIENTS {
         return Err(invalid(format!("--clients must be 1..={MAX_CLIENTS}")));
     }
@@ -575,7 +682,12 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Config, UsageError> {
 
     let readers = clients - slow_clients;
     let senders = match mode {
-        Mode::Hold | Mode::Connect | Mode::Storm => {
+        Mode::Hold
+        | Mode::Connect
+        | Mode::Storm
+        | Mode::SearchStorm
+        | Mode::ResumeBomb
+        | Mode::HandshakeStall => {
             if matches.opt_present("senders") || matches.opt_present("rate") {
                 return Err(invalid(format!(
                     "--senders and --rate do not apply to {} mode",
@@ -598,7 +710,8 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Config, UsageError> {
     if !(rate_per_sender > 0.0 && rate_per_sender <= 1000.0) {
         return Err(invalid("--rate must be above 0 and at most 1000"));
     }
-    let payload_bytes: usize = number(&matches, "payload", 64)?;
+    let default_payload = if mode == Mode::ResumeBomb { 400 } else { 64 };
+    let payload_bytes: usize = number(&matches, "payload", default_payload)?;
     if !(MIN_PAYLOAD_BYTES..=MAX_PAYLOAD_BYTES).contains(&payload_bytes) {
         return Err(invalid(format!(
             "--payload must be {MIN_PAYLOAD_BYTES}..={MAX_PAYLOAD_BYTES} bytes"
@@ -692,6 +805,11 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Config, UsageError> {
     } else {
         None
     };
+    let attack = if mode.is_attack() {
+        Some(attack_plan(&matches, mode, clients)?)
+    } else {
+        None
+    };
 
     Ok(Config {
         mode,
@@ -728,6 +846,106 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Config, UsageError> {
         quiet: matches.opt_present("quiet"),
         restart,
         storm,
+        attack,
+    })
+}
+
+/// Refuses a flag the mode has no use for, saying where it belongs.
+fn refuse_misplaced_flags(matches: &getopts::Matches, mode: Mode) -> Result<(), UsageError> {
+    if mode == Mode::Storm {
+        if let Some(flag) = NOT_FOR_STORM.iter().find(|flag| matches.opt_present(flag)) {
+            return Err(invalid(format!("--{flag} does not apply to storm mode")));
+        }
+    }
+    let groups: [(&[&str], &str, bool); 5] = [
+        (
+            &RUNNING_SERVER_ONLY,
+            "modes that load a running server",
+            !mode.starts_own_server(),
+        ),
+        (
+            &KEPT_LOG_ONLY,
+            "restart and storm modes",
+            matches!(mode, Mode::Restart | Mode::Storm),
+        ),
+        (&RESTART_ONLY, "restart mode", mode == Mode::Restart),
+        (
+            &OWN_SERVER_ONLY,
+            "restart, storm, search-storm, resume-bomb and handshake-stall",
+            mode.starts_own_server(),
+        ),
+        (
+            &ATTACK_ONLY,
+            "search-storm, resume-bomb and handshake-stall",
+            mode.is_attack(),
+        ),
+    ];
+    for (flags, applies_to, applies) in groups {
+        if let Some(flag) = flags.iter().find(|flag| matches.opt_present(flag)) {
+            if !applies {
+                return Err(invalid(format!("--{flag} only applies to {applies_to}")));
+            }
+        }
+    }
+    let pointless: &[&str] = match mode {
+        // Its texts are the attack's own words.
+        Mode::SearchStorm => &["senders", "rate", "drain", "payload", "settle"],
+        Mode::ResumeBomb => &NOT_FOR_ATTACKS,
+        // No log to fill: the handshakes never get that far.
+        Mode::HandshakeStall => &["senders", "rate", "drain", "payload", "messages"],
+        _ => &["settle"],
+    };
+    if let Some(flag) = pointless.iter().find(|flag| matches.opt_present(flag)) {
+        return Err(invalid(format!(
+            "--{flag} does not apply to {} mode",
+            mode.name()
+        )));
+    }
+    Ok(())
+}
+
+/// An attack's flags: the log's size, the server and its extra flags,
+/// which may not move it off loopback or onto another log.
+fn attack_plan(
+    matches: &getopts::Matches,
+    mode: Mode,
+    clients: usize,
+) -> Result<AttackPlan, UsageError> {
+    let (default_messages, most_clients) = match mode {
+        Mode::SearchStorm => (160_000, MAX_SEARCHERS),
+        Mode::HandshakeStall => (0, CONNECTIONS_PER_SOURCE_IP),
+        _ => (2_100, CONNECTIONS_PER_SOURCE_IP),
+    };
+    if clients > most_clients {
+        return Err(invalid(format!(
+            "{} takes at most {most_clients} desks (--clients)",
+            mode.name()
+        )));
+    }
+    let messages: usize = number(matches, "messages", default_messages)?;
+    if mode != Mode::HandshakeStall && !(1..=MAX_ATTACK_MESSAGES).contains(&messages) {
+        return Err(invalid(format!(
+            "--messages must be 1..={MAX_ATTACK_MESSAGES}"
+        )));
+    }
+    let server_args = matches.opt_strs("server-arg");
+    if let Some(ours) = server_args.iter().find(|arg| names_flag_of_ours(arg)) {
+        return Err(invalid(format!(
+            "--server-arg {ours}: chat-load chooses the attacked server's address and log"
+        )));
+    }
+    let server_bin = server_bin(matches)?;
+    let settle_secs: f64 = number(matches, "settle", DEFAULT_SETTLE_SECS)?;
+    if !(settle_secs > 1.0 && settle_secs <= MAX_SETTLE_SECS) {
+        return Err(invalid(format!(
+            "--settle must be above 1 and at most {MAX_SETTLE_SECS} seconds"
+        )));
+    }
+    Ok(AttackPlan {
+        server_bin,
+        messages,
+        server_args,
+        settle: Duration::from_secs_f64(settle_secs),
     })
 }
 
@@ -777,11 +995,24 @@ fn own_server(
         }
         Some(path) => PathBuf::from(path),
     };
-    let server_bin = match matches.opt_str("server-bin") {
-        Some(path) if path.is_empty() => return Err(invalid("--server-bin wants a path")),
-        other => other.map(PathBuf::from),
-    };
-    Ok((server_bin, db))
+    Ok((server_bin(matches)?, db))
+}
+
+/// `--server-bin`, if given.
+fn server_bin(matches: &getopts::Matches) -> Result<Option<PathBuf>, UsageError> {
+    match matches.opt_str("server-bin") {
+        Some(path) if path.is_empty() => Err(invalid("--server-bin wants a path")),
+        other => Ok(other.map(PathBuf::from)),
+    }
+}
+
+/// Whether a `--server-arg` is one of [`SERVER_FLAGS_OF_OURS`], alone, with
+/// `=VALUE`, or (a short one) with its value attached.
+fn names_flag_of_ours(arg: &str) -> bool {
+    SERVER_FLAGS_OF_OURS.iter().any(|flag| {
+        let short = !flag.starts_with("--");
+        arg == *flag || arg.starts_with(&format!("{flag}=")) || (short && arg.starts_with(flag))
+    })
 }
 
 /// `--rounds`: churn mode only, and not with the flags of lifetime churn,
@@ -1107,6 +1338,161 @@ mod tests {
             );
         }
         assert!(parse_args(&["storm", "--db", "x", "-n", "30000"]).is_err());
+    }
+
+    #[test]
+    fn attacks_start_their_own_server_with_the_issues_volumes() {
+        let storm = parse_args(&["search-storm"]).unwrap();
+        assert_eq!(storm.mode, Mode::SearchStorm);
+        assert_eq!(storm.addr, "127.0.0.1:0".parse().unwrap());
+        assert_eq!((storm.clients, storm.duration.as_secs()), (20, 10));
+        assert_eq!(
+            storm.attack,
+            Some(AttackPlan {
+                server_bin: None,
+                messages: 160_000,
+                server_args: Vec::new(),
+                settle: Duration::from_secs(11),
+            })
+        );
+        assert_eq!(storm.restart, None);
+        let bomb = parse_args(&[
+            "resume-bomb",
+            "--server-bin",
+            "/old/chat-server",
+            "--server-arg=--queue-budget=32M",
+            "--server-arg",
+            "--history=5",
+        ])
+        .unwrap();
+        assert_eq!((bomb.clients, bomb.payload_bytes), (1500, 400));
+        assert_eq!(
+            bomb.attack,
+            Some(AttackPlan {
+                server_bin: Some(PathBuf::from("/old/chat-server")),
+                messages: 2100,
+                server_args: vec!["--queue-budget=32M".into(), "--history=5".into()],
+                settle: Duration::from_secs(11),
+            })
+        );
+        let small = parse_args(&[
+            "resume-bomb",
+            "-n",
+            "30",
+            "--messages",
+            "50",
+            "-d",
+            "1",
+            "--settle",
+            "3",
+        ])
+        .unwrap();
+        let plan = small.attack.unwrap();
+        assert_eq!((plan.messages, plan.settle), (50, Duration::from_secs(3)));
+        assert_eq!(small.clients, 30);
+    }
+
+    #[test]
+    fn stalled_handshakes_fill_no_log() {
+        let config = parse_args(&["handshake-stall", "--settle", "5"]).unwrap();
+        assert_eq!((config.mode, config.clients), (Mode::HandshakeStall, 2000));
+        let plan = config.attack.unwrap();
+        assert_eq!((plan.messages, plan.settle), (0, Duration::from_secs(5)));
+    }
+
+    #[test]
+    fn attacks_refuse_what_is_not_theirs() {
+        for (args, says) in [
+            (
+                &["search-storm", "--addr", "127.0.0.1:5002"][..],
+                "--addr only applies",
+            ),
+            (&["resume-bomb", "--tls"], "--tls only applies"),
+            (
+                &["search-storm", "--db", "x"],
+                "--db only applies to restart",
+            ),
+            (
+                &["search-storm", "--senders", "3"],
+                "--senders does not apply",
+            ),
+            (
+                &["search-storm", "--payload", "100"],
+                "--payload does not apply",
+            ),
+            (
+                &["search-storm", "--settle", "3"],
+                "--settle does not apply",
+            ),
+            (&["resume-bomb", "--settle", "1"], "--settle must be"),
+            (
+                &["handshake-stall", "--messages", "10"],
+                "--messages does not apply",
+            ),
+            (&["handshake-stall", "--tls"], "--tls only applies"),
+            (&["resume-bomb", "--rate", "3"], "--rate does not apply"),
+            (&["fanout", "--messages", "10"], "--messages only applies"),
+            (
+                &["restart", "--db", "x", "--server-arg=--history=1"],
+                "--server-arg only applies",
+            ),
+            (&["hold", "--server-bin", "x"], "--server-bin only applies"),
+            (&["search-storm", "--messages", "0"], "--messages must be"),
+            (
+                &["search-storm", "--messages", "1000001"],
+                "--messages must be",
+            ),
+            (&["search-storm", "-n", "1001"], "at most 1000 desks"),
+            (&["search-storm", "--rooms", "2"], "--rooms only applies"),
+            (&["search-storm", "--named"], "--named only applies"),
+            (&["resume-bomb", "--irc"], "--irc only applies"),
+            (
+                &["resume-bomb", "--irc-share", "0.5"],
+                "--irc-share only applies",
+            ),
+            (&["handshake-stall", "--ws"], "--ws only applies"),
+            (
+                &["storm", "--db", "x", "--messages", "10"],
+                "--messages only applies",
+            ),
+            (
+                &["storm", "--db", "x", "--server-arg=--history=1"],
+                "--server-arg only applies",
+            ),
+            (
+                &["storm", "--db", "x", "--settle", "3"],
+                "--settle does not apply to storm",
+            ),
+            (
+                &["search-storm", "--kill-at", "1"],
+                "--kill-at only applies",
+            ),
+            (&["resume-bomb", "-n", "25001"], "at most 25000 desks"),
+        ] {
+            let err = parse_args(args).unwrap_err().to_string();
+            assert!(err.contains(says), "{args:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_attacked_server_stays_on_loopback_and_its_own_log() {
+        for arg in [
+            "--host",
+            "--host=0.0.0.0",
+            "-H0.0.0.0",
+            "--port=80",
+            "-p80",
+            "--db=/home/x/room.db",
+            "--redis=redis://10.0.0.1",
+        ] {
+            let flag = format!("--server-arg={arg}");
+            let err = parse_args(&["resume-bomb", &flag]).unwrap_err().to_string();
+            assert!(
+                err.contains("chooses the attacked server's address"),
+                "{arg}: {err}"
+            );
+        }
+        assert!(parse_args(&["resume-bomb", "--server-arg=--history=3"]).is_ok());
     }
 
     #[test]

@@ -18,7 +18,7 @@ use crate::report::{
     ChurnReport, HoldReport, OrderReport, Report, RoomsReport, RoundReport, ServerReport,
     SlowReport,
 };
-use crate::stats::{self, clock_ticks_per_sec, ServerWatch};
+use crate::stats::{self, ServerWatch};
 use crate::worker::{Phase, Shared, Worker, WorkerResult, SLOW_CHECK_LIMIT};
 use crate::Error;
 
@@ -461,15 +461,7 @@ fn build_report(
                 ));
             }
             let ticks = phase_info.cpu_ticks.get(at).copied().flatten();
-            ServerReport {
-                pid,
-                rss_start_kb: summary.rss_start_kb,
-                rss_peak_kb: summary.rss_peak_kb,
-                rss_end_kb: summary.rss_end_kb,
-                vm_hwm_kb: summary.hwm_kb,
-                threads_peak: summary.threads_peak,
-                cpu_secs: ticks.unwrap_or(0) as f64 / clock_ticks_per_sec(),
-            }
+            ServerReport::sampled(pid, &summary, ticks)
         })
         .collect();
     let redis = config.redis_pid.and_then(|_| watched.pop());
@@ -539,6 +531,9 @@ fn build_report(
             foreign_deliveries: total.foreign_deliveries,
         }),
         storm: None,
+        search_storm: None,
+        resume_bomb: None,
+        handshake_stall: None,
         connect_latency_us: if plan.connect_storm {
             stats::summarize(&total.connect_latency)
         } else {

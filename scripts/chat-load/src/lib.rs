@@ -20,6 +20,15 @@
 //! back at the end: deliveries lost, duplicated and out of order, and how
 //! long clients were away.
 //!
+//! `search-storm` and `resume-bomb` are issue 17's attacks, each against a
+//! chat-server it starts itself on a log it fills first, in a temporary
+//! folder ([`attack`]): desks that `/search` as fast as the rate limit lets
+//! them while two others talk (their latency, and what the searches got),
+//! and desks that `/resume` the whole log and never read (the server's RSS
+//! before, at the peak and after they close, and the desks it dropped);
+//! `handshake-stall` is the bomb's TLS twin: connections that send a
+//! ClientHello to a `--tls` server and nothing more.
+//!
 //! # How to run it
 //!
 //! ```text
@@ -33,10 +42,13 @@
 //! cargo build --release -p chat-server   # restart starts the one next to chat-load
 //! cargo run --release -p chat-load -- restart --db /tmp/restart.db -n 500 --senders 20 --rate 4 -d 10 --kill-at 5
 //! cargo run --release -p chat-load -- storm --db /tmp/storm/room.db -n 10000
+//! cargo run --release -p chat-load -- search-storm -n 20 --messages 160000 -d 10
+//! cargo run --release -p chat-load -- resume-bomb -n 1500 --messages 2100 --payload 400
+//! cargo run --release -p chat-load -- resume-bomb --server-bin OLD/chat-server   # before a fix
 //! ```
 //!
-//! Modes: `hold`, `fanout`, `connect`, `churn`, `slow`, `restart`, `storm`
-//! (see `--help`).
+//! Modes: `hold`, `fanout`, `connect`, `churn`, `slow`, `restart`, `storm`,
+//! `search-storm`, `resume-bomb`, `handshake-stall` (see `--help`).
 //!
 //! `storm` is about TLS handshakes: it starts chat-server `--tls` itself,
 //! and N clients connect at once three times: first, after a restart with
@@ -67,8 +79,9 @@
 //! Loopback targets only (127.0.0.0/8 and ::1; names are resolved and every
 //! address checked), else exit 2; restart's own server listens on 127.0.0.1
 //! only and dies with chat-load, and its log is the file `--db` names, never
-//! the server's default. At most 500 000 clients and one hour of
-//! measuring; the open-file limit is raised to N + 64 or the run refuses to
+//! the server's default; the attacks' servers likewise, on a log in a
+//! temporary folder of their own, deleted at the end. At most 500 000
+//! clients and one hour of measuring; the open-file limit is raised to N + 64 or the run refuses to
 //! start. Every phase has its own time limit and the whole run a hard
 //! deadline (connect budget + warm-up + duration + drain + margins).
 //! Connections spread over 127.0.0.x source addresses (`--source-ips`) to get
@@ -95,6 +108,10 @@
 //!   kills and restarts chat-server for it; [`ledger`] does its accounting.
 //! - [`storm`]: the handshake storms, on loops of their own over [`conn`],
 //!   against a server [`server`] starts and restarts.
+//! - [`search_storm`], [`resume_bomb`] and [`handshake_stall`]: issue 17's
+//!   attacks, on blocking sockets and threads; [`attack`] is what they
+//!   share: the attacked server, its log filled first, the desks, the
+//!   memory around a burst.
 //! - [`common`]: what the drivers share: the run's id, the fd limit, the
 //!   phases' time limits, the send schedule, progress on stderr.
 //! - [`marker`]: message texts with markers; classifying received lines.
@@ -103,16 +120,20 @@
 
 use std::fmt;
 
+pub mod attack;
 pub mod common;
 pub mod config;
 pub mod conn;
 pub mod coordinator;
+pub mod handshake_stall;
 pub mod irc;
 pub mod ledger;
 pub mod marker;
 pub mod modes;
 pub mod report;
 pub mod restart;
+pub mod resume_bomb;
+pub mod search_storm;
 pub mod server;
 pub mod stats;
 pub mod storm;
@@ -124,14 +145,21 @@ pub use config::{parse_args, usage, Config, Mode, UsageError};
 pub use report::Report;
 
 /// Runs one load test as `config` describes: the restart scenario, the
-/// handshake storms, or one of the modes that load a server someone else
-/// started.
+/// handshake storms, an attack, or one of the modes that load a server
+/// someone else started.
 pub fn run(config: &Config) -> Result<Report, Error> {
     if let Some(plan) = &config.restart {
         return restart::run(config, plan);
     }
     if let Some(plan) = &config.storm {
         return storm::run(config, plan);
+    }
+    if let Some(plan) = &config.attack {
+        return match config.mode {
+            Mode::SearchStorm => search_storm::run(config, plan),
+            Mode::HandshakeStall => handshake_stall::run(config, plan),
+            _ => resume_bomb::run(config, plan),
+        };
     }
     coordinator::run(config)
 }

@@ -10,12 +10,13 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use crate::stats::LatencySummary;
+use crate::stats::{clock_ticks_per_sec, LatencySummary, WatchSummary};
 
 /// Everything one run measured.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
-    /// `hold`, `fanout`, `connect`, `churn`, `slow` or `restart`.
+    /// `hold`, `fanout`, `connect`, `churn`, `slow`, `restart`,
+    /// `search-storm` or `resume-bomb`.
     pub mode: String,
     /// The server address as given (several, comma-separated, with `--addr A,B`).
     pub addr: String,
@@ -92,6 +93,18 @@ pub struct Report {
     /// Storm mode (an addition to the original schema).
     #[serde(default)]
     pub storm: Option<crate::storm::StormReport>,
+    /// Search-storm mode (an addition to the original schema). The pair
+    /// that talks through the storm is in the top-level fields: alice's
+    /// lines in `messages_sent` and `deliveries_expected`, those bob got in
+    /// `deliveries_received`, their latency in `latency_us`.
+    #[serde(default)]
+    pub search_storm: Option<SearchStormReport>,
+    /// Resume-bomb mode (an addition to the original schema).
+    #[serde(default)]
+    pub resume_bomb: Option<BurstReport>,
+    /// Handshake-stall mode (an addition to the original schema).
+    #[serde(default)]
+    pub handshake_stall: Option<BurstReport>,
     /// Connect mode: connect() to established, microseconds.
     pub connect_latency_us: Option<LatencySummary>,
     /// With `--server-pid` (the first one given).
@@ -233,6 +246,58 @@ pub struct RestartReport {
     pub reconnect_us: Option<LatencySummary>,
 }
 
+/// The search storm: a log of `log_messages`, `searchers` desks sending
+/// `/search` with two words that never meet as fast as the server's rate
+/// limit lets them, and what they got back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchStormReport {
+    /// Messages in the log before the storm.
+    pub log_messages: u64,
+    /// Desks that searched.
+    pub searchers: u64,
+    /// `/search` lines they sent.
+    pub searches_sent: u64,
+    /// Answered with results (`SEARCH`).
+    pub answered: u64,
+    /// Refused with `ERR search-busy`: the desk's last search was not
+    /// answered yet, or the server had too many waiting.
+    pub search_busy: u64,
+    /// Refused with `ERR search-too-broad`: stopped for taking too long.
+    pub search_too_broad: u64,
+    /// Other refusals, by their code.
+    pub other_refusals: BTreeMap<String, u64>,
+}
+
+/// A burst of connections that never read and all close after the run's
+/// `-d`: the resume bomb (`desks` desks join and `/resume EPOCH 0` over a
+/// log of `log_messages` of `payload_bytes`) or the stalled handshakes
+/// (`desks` connections send a TLS ClientHello and nothing more). The
+/// server's VmRSS, KiB, around it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BurstReport {
+    /// Messages in the log the desks resumed; 0 for stalled handshakes.
+    pub log_messages: u64,
+    /// Connections opened.
+    pub desks: u64,
+    /// Before the first of them connected.
+    pub rss_before_kb: u64,
+    /// The highest, sampled every 100 ms until they closed.
+    pub rss_peak_kb: u64,
+    /// 1 s after they all closed.
+    pub rss_1s_after_kb: u64,
+    /// `settled_after_secs` after they all closed.
+    pub rss_settled_kb: u64,
+    /// When the last reading was taken (`--settle`, 11 s by default: issue
+    /// 17 asks for memory back "ten seconds after any burst ends").
+    pub settled_after_secs: f64,
+    /// Of them, how many the server had closed before they did: in the
+    /// resume bomb those missing from `/who` just before the close; of the
+    /// stalled handshakes those whose socket the server had closed.
+    pub dropped: u64,
+    /// The server still ran when they closed.
+    pub server_alive: bool,
+}
+
 /// How many of the first rounds the RSS summary lists one by one.
 pub const RSS_FIRST_ROUNDS: usize = 5;
 
@@ -303,6 +368,20 @@ pub struct ServerReport {
 }
 
 impl ServerReport {
+    /// `pid`'s figures from what its sampler saw and the CPU clock ticks it
+    /// used over the measured phase (`None`: unreadable, counted as 0).
+    pub fn sampled(pid: u32, summary: &WatchSummary, cpu_ticks: Option<u64>) -> ServerReport {
+        ServerReport {
+            pid,
+            rss_start_kb: summary.rss_start_kb,
+            rss_peak_kb: summary.rss_peak_kb,
+            rss_end_kb: summary.rss_end_kb,
+            vm_hwm_kb: summary.hwm_kb,
+            threads_peak: summary.threads_peak,
+            cpu_secs: cpu_ticks.unwrap_or(0) as f64 / clock_ticks_per_sec(),
+        }
+    }
+
     /// What each of `clients` cost the server: its RSS at the end over its
     /// RSS before they came, in bytes each; `None` without a start sample.
     pub fn bytes_per_client(&self, clients: usize) -> Option<f64> {
@@ -433,6 +512,15 @@ impl Report {
                 line(storm_inline(round));
             }
         }
+        if let Some(storm) = &self.search_storm {
+            line(search_storm_inline(storm));
+        }
+        if let Some(bomb) = &self.resume_bomb {
+            line(burst_inline("resume bomb", bomb));
+        }
+        if let Some(stall) = &self.handshake_stall {
+            line(burst_inline("stalled handshakes", stall));
+        }
         let servers = if self.servers.is_empty() {
             self.server.iter().collect::<Vec<_>>()
         } else {
@@ -500,6 +588,43 @@ fn restart_inline(restart: &RestartReport, clients: usize) -> String {
         );
     }
     text
+}
+
+/// `search storm: log of 160000, 20 searchers sent 3980 searches: ...`.
+fn search_storm_inline(storm: &SearchStormReport) -> String {
+    let mut text = format!(
+        "  search storm: log of {} messages, {} searchers sent {} searches: {} answered, {} search-busy, {} search-too-broad",
+        storm.log_messages,
+        storm.searchers,
+        storm.searches_sent,
+        storm.answered,
+        storm.search_busy,
+        storm.search_too_broad
+    );
+    for (code, count) in &storm.other_refusals {
+        let _ = write!(text, ", {count} {code}");
+    }
+    text
+}
+
+/// `resume bomb: 1500 desks over 2100 messages: rss before ... MiB, ...`.
+fn burst_inline(what: &str, bomb: &BurstReport) -> String {
+    let mib = |kb: u64| kb as f64 / 1024.0;
+    let over = match bomb.log_messages {
+        0 => String::new(),
+        messages => format!(" over {messages} messages"),
+    };
+    format!(
+        "  {what}: {} desks{over}: server rss before {:.1} MiB, peak {:.1} MiB, 1 s after close {:.1} MiB, {:.0} s after {:.1} MiB; {} desks dropped by the server{}",
+        bomb.desks,
+        mib(bomb.rss_before_kb),
+        mib(bomb.rss_peak_kb),
+        mib(bomb.rss_1s_after_kb),
+        bomb.settled_after_secs,
+        mib(bomb.rss_settled_kb),
+        bomb.dropped,
+        if bomb.server_alive { "" } else { "; the server died" }
+    )
 }
 
 fn churn_inline(churn: &ChurnReport) -> String {

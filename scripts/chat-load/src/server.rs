@@ -1,8 +1,12 @@
-//! The chat-server that restart and storm modes start, stop (restart: with
-//! SIGKILL) and start again: always on 127.0.0.1, a port picked here, the log file the user
-//! named, no idle timeout. It dies with us (`PR_SET_PDEATHSIG`, and SIGKILL
-//! when dropped), so no run leaves a server behind.
+//! The chat-server that chat-load starts itself: the one restart mode
+//! kills with SIGKILL and starts again, storm mode's TLS server that it
+//! stops and starts again ([`crate::storm`]), and the attacks' servers
+//! ([`crate::attack`]). Always on 127.0.0.1, a port picked here, the log
+//! file the run names, no idle timeout. It dies with us
+//! (`PR_SET_PDEATHSIG`, and SIGKILL when dropped), so no run leaves a
+//! server behind.
 
+use std::ffi::OsStr;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -32,10 +36,23 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `bin` on a free loopback port with its log in `db` (and
-    /// `extra` flags), and waits (up to [`LISTEN_TIMEOUT`]) until it
-    /// accepts a connection.
+    /// Starts `bin` on a free loopback port with its log in `db`, a
+    /// `--max-queue` that holds restart's whole replay and `extra` flags,
+    /// and waits (up to [`LISTEN_TIMEOUT`]) until it accepts a connection.
     pub fn start(bin: &Path, db: &Path, extra: &[&str]) -> io::Result<Server> {
+        let max_queue = MAX_QUEUE_BYTES.to_string();
+        let flags = [&["--max-queue", max_queue.as_str()], extra].concat();
+        Server::start_with(bin, db, &flags, Stdio::inherit())
+    }
+
+    /// Starts `bin` like [`Server::start`], with only `flags` (no
+    /// `--max-queue` of ours) and its stderr into `stderr`.
+    pub fn start_with<S: AsRef<OsStr>>(
+        bin: &Path,
+        db: &Path,
+        flags: &[S],
+        stderr: Stdio,
+    ) -> io::Result<Server> {
         // Another program could take the port before the server binds it;
         // the server would then fail to start and say so.
         let addr = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), test_support::free_port()?);
@@ -44,14 +61,14 @@ impl Server {
             .args(["--host", "127.0.0.1", "--port", &addr.port().to_string()])
             .arg("--db")
             .arg(db)
-            .args(["--idle-timeout", "0", "--max-queue"])
-            .arg(MAX_QUEUE_BYTES.to_string())
+            .args(["--idle-timeout", "0"])
             // A line per connection would bury the tool's own lines; what
             // goes wrong in the server still shows.
             .args(["--log-level", "warn"])
-            .args(extra)
+            .args(flags)
             .stdin(Stdio::null())
-            .stdout(Stdio::null());
+            .stdout(Stdio::null())
+            .stderr(stderr);
         test_support::process::die_with_parent(&mut command);
         let mut server = Server {
             command,

@@ -169,7 +169,7 @@ impl ServerWatch {
 
     /// The process's resident set size now (VmRSS), KiB; `None` if unreadable.
     pub fn rss_kb(&self) -> Option<u64> {
-        read_status(self.pid).ok().map(|sample| sample.rss_kb)
+        rss_kb(self.pid)
     }
 
     /// Stops the sampler and returns what it saw.
@@ -180,6 +180,11 @@ impl ServerWatch {
             .and_then(|handle| handle.join().ok())
             .unwrap_or_default()
     }
+}
+
+/// A process's resident set size now (VmRSS), KiB; `None` if unreadable.
+pub fn rss_kb(pid: u32) -> Option<u64> {
+    read_status(pid).ok().map(|sample| sample.rss_kb)
 }
 
 fn read_status(pid: u32) -> std::io::Result<StatusSample> {

@@ -27,7 +27,8 @@ use crate::machine::Machine;
 use crate::model::{RunRecord, StepResult};
 use cells::NOT_AVAILABLE;
 use tables::{broadcast_table, churn_table, idle_table, log_cost_table, restart_table};
-use tables::{dialect_table, rooms_table, scale_table, slow_table, storm_table, tls_table};
+use tables::{dialect_table, resume_bomb_table, rooms_table, scale_table, search_storm_table};
+use tables::{slow_table, storm_table, tls_table};
 use targets::{TargetCheck, Verdict};
 
 /// Why the fanout's p99 target is not met on a 2-core box, shown when it is not: what the
@@ -102,6 +103,18 @@ fn ladder_description(results: &[StepResult], ladder: Ladder) -> String {
             w.duration_secs,
             w.kill_at_secs.unwrap_or(0.0),
             w.restart_after_secs.unwrap_or(0.0),
+        ),
+        Ladder::SearchStorm => format!(
+            "`chat-load search-storm`: {} desks each send `/search zebra quokka` (two words of the log that never meet in one message) every 50 ms, the server's rate limit, for {} s, whatever the answers; from 0.5 s in, alice sends bob a line every 50 ms. \"Others\" is alice→bob; a line not there 10 s after the storm did not arrive.",
+            w.clients, w.duration_secs
+        ),
+        Ladder::ResumeBomb => format!(
+            "`chat-load resume-bomb`: {} desks, each with a 4 KiB receive buffer, join and send `/resume EPOCH 0` over a log of {} messages of {} B and never read; {} s later they all close. The server's RSS is read before, every 100 ms until the close (the peak), 1 s and {} s after it; \"dropped\" are the desks `/who` no longer counted before the close.",
+            w.clients,
+            w.log_messages.unwrap_or(0),
+            w.payload_bytes,
+            w.duration_secs,
+            w.settle_secs.unwrap_or(0.0)
         ),
         Ladder::Churn => format!(
             "`chat-load churn --rounds {}`: each round {} clients connect, each sends one {} B message at the same moment, the deliveries drain, and all close without `/quit`; the server's RSS is read from `/proc` 100 ms after each round's last close. Each mode stops after {} s even with rounds left (the round under way is finished).",
@@ -277,6 +290,30 @@ pub fn render_markdown(record: &RunRecord) -> String {
         &happened(&[Ladder::Restart]),
         &[],
     );
+    let attacks = [Ladder::SearchStorm, Ladder::ResumeBomb];
+    // Records from before the attacks had steps (the committed report's among them) render
+    // as they did.
+    if results
+        .iter()
+        .any(|r| attacks.contains(&r.step.workload.ladder))
+    {
+        section(
+            &mut out,
+            "Attacks: a search storm, a resume bomb",
+            &format!(
+                "Issue 17's attacks on the event server, each a chat-load scenario that fills a fresh SQLite log through a desk, then starts the server on it with its defaults (`--idle-timeout 0`); chat-load and the server share the step's cgroup.\n\n{}\n\n{}",
+                describe(Ladder::SearchStorm),
+                describe(Ladder::ResumeBomb)
+            ),
+            &format!(
+                "{}\n{}",
+                search_storm_table(results),
+                resume_bomb_table(results)
+            ),
+            &happened(&attacks),
+            &[],
+        );
+    }
     out.push_str(&how_the_figures_are_taken(&record.machine));
     out
 }

@@ -539,13 +539,19 @@ fn servers_cpu_text(result: &StepResult) -> Option<String> {
     Some(format!("{per:.2} ({} s)", each.join(" + ")))
 }
 
-/// A restart row's cell from chat-load's restart figures: "failed" or "n/a" without them.
-fn restart_cell(r: &StepResult, figure: impl Fn(&RestartReport) -> String) -> String {
-    match (r.restart(), &r.failure) {
-        (Some(restart), _) => figure(restart),
+/// A cell from one of chat-load's scenario sections (`section`, of step `r`): "failed" or
+/// "n/a" without it.
+fn section_cell<T>(r: &StepResult, section: Option<&T>, figure: impl Fn(&T) -> String) -> String {
+    match (section, &r.failure) {
+        (Some(section), _) => figure(section),
         (None, Some(_)) => "failed".to_string(),
         (None, None) => NOT_AVAILABLE.to_string(),
     }
+}
+
+/// A restart row's cell from chat-load's restart figures: "failed" or "n/a" without them.
+fn restart_cell(r: &StepResult, figure: impl Fn(&RestartReport) -> String) -> String {
+    section_cell(r, r.restart(), figure)
 }
 
 /// The restart scenario's one row: what the clients lost across a SIGKILL and a restart.
@@ -597,6 +603,90 @@ pub fn restart_table(results: &[StepResult]) -> String {
     table(columns, &restarts.collect::<Vec<_>>())
 }
 
+/// The search storm's row: how the others fared, and what the searches got.
+pub fn search_storm_table(results: &[StepResult]) -> String {
+    let columns: &[Column<&StepResult>] = &[
+        ("log messages", |r| {
+            or_na(r.step.workload.log_messages.map(|m| m.to_string()))
+        }),
+        ("searchers × s", |r| {
+            let w = &r.step.workload;
+            format!("{} × {}", w.clients, w.duration_secs)
+        }),
+        ("others' p50 / p99 / max ms", |r| {
+            or_na(r.latency().map(|l| {
+                let [p50, p99, max] = [l.p50, l.p99, l.max].map(|us| ms(us as f64));
+                format!("{p50} / {p99} / {max}")
+            }))
+        }),
+        ("their lines arrived", |r| {
+            or_na(
+                r.load()
+                    .map(|l| format!("{} / {}", l.deliveries_received, l.messages_sent)),
+            )
+        }),
+        ("searches sent", |r| {
+            section_cell(r, r.search_storm(), |s| s.searches_sent.to_string())
+        }),
+        ("answered / search-busy / too broad", |r| {
+            section_cell(r, r.search_storm(), |s| {
+                format!(
+                    "{} / {} / {}",
+                    s.answered, s.search_busy, s.search_too_broad
+                )
+            })
+        }),
+        ("server CPU s", |r| {
+            or_na(r.server().map(|s| two(s.cpu_secs)))
+        }),
+    ];
+    let storms = results
+        .iter()
+        .filter(|r| r.step.workload.ladder == Ladder::SearchStorm);
+    table(columns, &storms.collect::<Vec<_>>())
+}
+
+/// The resume bomb's row: the server's memory before, at the peak and after, and the desks
+/// it dropped.
+pub fn resume_bomb_table(results: &[StepResult]) -> String {
+    let columns: &[Column<&StepResult>] = &[
+        ("desks", |r| r.step.workload.clients.to_string()),
+        ("log messages × B", |r| {
+            let w = &r.step.workload;
+            let messages = or_na(w.log_messages.map(|m| m.to_string()));
+            format!("{messages} × {}", w.payload_bytes)
+        }),
+        ("RSS before / peak MiB", |r| {
+            section_cell(r, r.resume_bomb(), |b| {
+                let [before, peak] = [b.rss_before_kb, b.rss_peak_kb].map(|kb| mib(kb as f64));
+                format!("{before} / {peak}")
+            })
+        }),
+        ("RSS after close MiB", |r| {
+            section_cell(r, r.resume_bomb(), |b| {
+                format!(
+                    "{} at 1 s, {} at {} s",
+                    mib(b.rss_1s_after_kb as f64),
+                    mib(b.rss_settled_kb as f64),
+                    b.settled_after_secs
+                )
+            })
+        }),
+        ("dropped", |r| {
+            section_cell(r, r.resume_bomb(), |b| b.dropped.to_string())
+        }),
+        ("server alive", |r| {
+            section_cell(r, r.resume_bomb(), |b| {
+                if b.server_alive { "yes" } else { "no" }.to_string()
+            })
+        }),
+    ];
+    let bombs = results
+        .iter()
+        .filter(|r| r.step.workload.ladder == Ladder::ResumeBomb);
+    table(columns, &bombs.collect::<Vec<_>>())
+}
+
 /// The target checks: target, verdict, figures.
 pub fn targets_table(checks: &[TargetCheck]) -> String {
     let columns: &[Column<TargetCheck>] = &[
@@ -613,7 +703,7 @@ mod tests {
 
     use super::*;
     use crate::model::tests::{
-        churn_fixture, fixture, fixture_run, restart_fixture, storm_fixture,
+        churn_fixture, failed, fixture, fixture_run, restart_fixture, storm_fixture,
     };
     use crate::report::cells::progress_summary;
     use crate::report::targets::tests::{log_cost_results, tls_idle, tls_runs};
@@ -758,6 +848,56 @@ mod tests {
             line.contains("lost 0, duplicated 0, out of order 0, away p50 1150 ms"),
             "{line}"
         );
+    }
+
+    #[test]
+    fn attack_rows_show_the_others_latency_and_the_memory_around_the_bomb() {
+        let storm = fixture(
+            Ladder::SearchStorm,
+            20,
+            ServerMode::Event,
+            json!({
+                "mode": "search-storm", "messages_sent": 190, "deliveries_expected": 190,
+                "deliveries_received": 188,
+                "latency_us": {"p50": 1000, "p90": 3000, "p99": 8200, "p999": 14000,
+                               "max": 14000, "count": 188},
+                "search_storm": {"log_messages": 160000, "searchers": 20, "searches_sent": 4000,
+                                 "answered": 1133, "search_busy": 2846, "search_too_broad": 3,
+                                 "other_refusals": {}},
+            }),
+        );
+        let row = search_storm_table(&[storm])
+            .lines()
+            .nth(2)
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            row,
+            "| 160000 | 20 × 10 | 1.00 / 8.20 / 14.0 | 188 / 190 | 4000 | 1133 / 2846 / 3 | 1.23 |"
+        );
+        let bomb = fixture(
+            Ladder::ResumeBomb,
+            1500,
+            ServerMode::Event,
+            json!({
+                "mode": "resume-bomb",
+                "resume_bomb": {"log_messages": 2100, "desks": 1500, "rss_before_kb": 7680,
+                                "rss_peak_kb": 38298, "rss_1s_after_kb": 12698,
+                                "rss_settled_kb": 11162, "settled_after_secs": 11.0,
+                                "dropped": 0, "server_alive": true},
+            }),
+        );
+        let row = resume_bomb_table(&[bomb])
+            .lines()
+            .nth(2)
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            row,
+            "| 1500 | 2100 × 400 | 7.5 / 37.4 | 12.4 at 1 s, 10.9 at 11 s | 0 | yes |"
+        );
+        let failed = failed(Ladder::ResumeBomb, 1500, ServerMode::Event, "timed out");
+        assert!(resume_bomb_table(&[failed]).contains("| failed |"));
     }
 
     #[test]
