@@ -31,9 +31,9 @@ use std::time::{Duration, Instant};
 
 use chat_shared::{Line, LineReader, SEPARATOR};
 
-use crate::config::{AttackPlan, Config};
+use crate::config::AttackPlan;
 use crate::conn::{errno_name, CONNECT_TIMEOUT, MAX_LINE_BYTES, READ_CHUNK_BYTES};
-use crate::report::{Report, ServerReport};
+use crate::report::ServerReport;
 use crate::server::{self, Server};
 use crate::stats::{rss_kb, ServerWatch};
 use crate::Error;
@@ -313,51 +313,6 @@ pub fn kind(line: &str) -> &str {
 /// The `n`-th field of a server line, from 0 (the kind).
 pub fn field(line: &str, n: usize) -> Option<&str> {
     line.split(SEPARATOR).nth(n)
-}
-
-/// An attack's report before its figures: who was attacked, how, and every
-/// field of the load modes that does not apply left empty.
-pub fn report(config: &Config, addr: SocketAddr) -> Report {
-    Report {
-        mode: config.mode.name().to_string(),
-        addr: addr.to_string(),
-        tls: false,
-        irc_share: 0.0,
-        ws: false,
-        named: false,
-        tls_handshake_us: None,
-        order: None,
-        clients: config.clients,
-        connected: 0,
-        connect_failures: 0,
-        connect_errors: BTreeMap::new(),
-        senders: None,
-        rate_per_sender: None,
-        payload_bytes: config.payload_bytes,
-        duration_secs: config.duration.as_secs_f64(),
-        messages_sent: 0,
-        deliveries_expected: 0,
-        deliveries_received: 0,
-        delivered_fraction: None,
-        deliveries_per_sec: 0.0,
-        latency_us: None,
-        hold: None,
-        slow: None,
-        churn: None,
-        restart: None,
-        rooms: None,
-        storm: None,
-        search_storm: None,
-        resume_bomb: None,
-        handshake_stall: None,
-        connect_latency_us: None,
-        server: None,
-        servers: Vec::new(),
-        redis: None,
-        disconnected_early: 0,
-        wall_secs: 0.0,
-        errors: Vec::new(),
-    }
 }
 
 /// The attacked server's figures: what `watch` sampled, and the CPU it

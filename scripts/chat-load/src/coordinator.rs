@@ -524,16 +524,11 @@ fn build_report(
             rounds_asked: plan.rounds,
             rounds: phase_info.rounds,
         }),
-        restart: None,
         rooms: plan.rooms.map(|rooms| RoomsReport {
             rooms,
             in_room: total.in_room,
             foreign_deliveries: total.foreign_deliveries,
         }),
-        storm: None,
-        search_storm: None,
-        resume_bomb: None,
-        handshake_stall: None,
         connect_latency_us: if plan.connect_storm {
             stats::summarize(&total.connect_latency)
         } else {
@@ -549,6 +544,8 @@ fn build_report(
         disconnected_early: total.disconnected_early,
         wall_secs: started.elapsed().as_secs_f64(),
         errors,
+        // The scenarios' own sections are not this run's.
+        ..Report::of_run(config, config.addr_text.clone())
     }
 }
 

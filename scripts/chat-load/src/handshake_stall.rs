@@ -48,7 +48,7 @@ pub fn run(config: &Config, plan: &AttackPlan) -> Result<Report, Error> {
     let mut errors = Vec::new();
     errors.extend(attack::stop(&mut server));
 
-    let mut report = attack::report(config, addr);
+    let mut report = Report::of_run(config, addr.to_string());
     report.tls = true;
     report.connected = burst.opened;
     report.connect_failures = burst.connect_errors.values().sum::<u64>() as usize;

@@ -10,6 +10,7 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::Config;
 use crate::stats::{clock_ticks_per_sec, LatencySummary, WatchSummary};
 
 /// Everything one run measured.
@@ -391,6 +392,52 @@ impl ServerReport {
 }
 
 impl Report {
+    /// A run's report before its figures: its mode, the server it ran
+    /// against, its size, payload and length as configured, and every
+    /// figure empty, for a scenario to fill in what it measured.
+    pub fn of_run(config: &Config, addr: String) -> Report {
+        Report {
+            mode: config.mode.name().to_string(),
+            addr,
+            tls: false,
+            irc_share: 0.0,
+            ws: false,
+            named: false,
+            tls_handshake_us: None,
+            order: None,
+            clients: config.clients,
+            connected: 0,
+            connect_failures: 0,
+            connect_errors: BTreeMap::new(),
+            senders: None,
+            rate_per_sender: None,
+            payload_bytes: config.payload_bytes,
+            duration_secs: config.duration.as_secs_f64(),
+            messages_sent: 0,
+            deliveries_expected: 0,
+            deliveries_received: 0,
+            delivered_fraction: None,
+            deliveries_per_sec: 0.0,
+            latency_us: None,
+            hold: None,
+            slow: None,
+            churn: None,
+            restart: None,
+            rooms: None,
+            storm: None,
+            search_storm: None,
+            resume_bomb: None,
+            handshake_stall: None,
+            connect_latency_us: None,
+            server: None,
+            servers: Vec::new(),
+            redis: None,
+            disconnected_early: 0,
+            wall_secs: 0.0,
+            errors: Vec::new(),
+        }
+    }
+
     /// Which desks the clients were, when not all plain ones of ours.
     pub fn desks(&self) -> Option<String> {
         let named = if self.named { ", named" } else { "" };

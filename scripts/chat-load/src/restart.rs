@@ -517,22 +517,11 @@ impl<'a> Scenario<'a> {
         let mut connect_errors = self.connect_errors;
         connect_errors.entry("ECONNREFUSED".into()).or_insert(0);
         Report {
-            mode: self.config.mode.name().to_string(),
-            addr: self.server.addr().to_string(),
-            tls: false,
-            irc_share: 0.0,
-            ws: false,
-            named: false,
-            tls_handshake_us: None,
-            order: None,
-            clients: self.config.clients,
             connected: self.connected,
             connect_failures: connect_errors.values().sum::<u64>() as usize,
             connect_errors,
             senders: Some(self.config.senders),
             rate_per_sender: Some(self.config.rate_per_sender),
-            payload_bytes: self.config.payload_bytes,
-            duration_secs: self.config.duration.as_secs_f64(),
             messages_sent: self.sent,
             deliveries_expected: tally.expected,
             deliveries_received: tally.received,
@@ -544,9 +533,6 @@ impl<'a> Scenario<'a> {
                 0.0
             },
             latency_us: stats::summarize(&self.latency),
-            hold: None,
-            slow: None,
-            churn: None,
             restart: Some(RestartReport {
                 kill_at_secs: self.plan.kill_at.as_secs_f64(),
                 restart_after_secs: self.plan.restart_after.as_secs_f64(),
@@ -563,18 +549,10 @@ impl<'a> Scenario<'a> {
                 sends_skipped: self.sends_skipped,
                 reconnect_us: stats::summarize(&self.away),
             }),
-            rooms: None,
-            storm: None,
-            search_storm: None,
-            resume_bomb: None,
-            handshake_stall: None,
-            connect_latency_us: None,
-            server: None,
-            servers: Vec::new(),
-            redis: None,
             disconnected_early: not_back as u64,
             wall_secs: started.elapsed().as_secs_f64(),
             errors,
+            ..Report::of_run(self.config, self.server.addr().to_string())
         }
     }
 

@@ -100,7 +100,7 @@ pub fn run(config: &Config, plan: &AttackPlan) -> Result<Report, Error> {
     };
     errors.extend(attack::stop(&mut server));
 
-    let mut report = attack::report(config, addr);
+    let mut report = Report::of_run(config, addr.to_string());
     report.connected = burst.opened;
     report.connect_errors = std::mem::take(&mut burst.connect_errors);
     report.connect_failures = report.connect_errors.values().sum::<u64>() as usize;

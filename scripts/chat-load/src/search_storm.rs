@@ -138,7 +138,7 @@ pub fn run(config: &Config, plan: &AttackPlan) -> Result<Report, Error> {
     errors.extend(attack::stop(&mut server));
     progress.finish();
 
-    let mut report = attack::report(config, addr);
+    let mut report = Report::of_run(config, addr.to_string());
     // The searchers; alice and bob are the pair's figures.
     report.connected = config.clients;
     report.messages_sent = sent;
