@@ -56,6 +56,7 @@ use crate::connection::{Arrival, Connection, Limits, Overdue, ReadOutcome};
 use crate::effect::Effect;
 use crate::frames::{self, live_frame_bytes, Frame};
 use crate::framing::Renderings;
+use crate::heap::HeapKeeper;
 use crate::ids::{Asker, ConnId};
 use crate::log::DroppedLines;
 use crate::outbox::queue_slot_bytes;
@@ -170,37 +171,9 @@ struct Sweep {
     next: Instant,
     /// Log lines a stalled stderr cost, reported when it flows again.
     dropped_log_lines: DroppedLines,
-    /// The most the loop held since memory was last handed back.
-    peak: Held,
-    /// Sweeps left that hand memory back again after a large release.
-    follow_up_trims: u8,
+    /// Hands freed memory back after a burst.
+    heap: HeapKeeper,
 }
-
-/// What the loop holds, as far as memory handed back is concerned.
-#[derive(Debug, Clone, Copy, Default)]
-struct Held {
-    /// Bytes of frames and queue slots ([`live_frame_bytes`],
-    /// [`queue_slot_bytes`]).
-    queued_bytes: usize,
-    /// Connections, each with its buffers (and TLS state).
-    connections: usize,
-}
-
-/// After this much queued memory is let go, it is handed back to the
-/// system (see [`Server::hand_back_memory`]).
-const HAND_BACK_AFTER_BYTES: usize = 8 << 20;
-
-/// After this many connections are gone, their memory is handed back too:
-/// a few hundred bytes each plain, some kilobytes each with TLS.
-const HAND_BACK_AFTER_CONNECTIONS: usize = 500;
-
-/// After a large release, memory is handed back on the following sweeps as
-/// well, until this many in a row have let nothing more go. A burst does not end on a threshold: the last few hundred
-/// desks of a crowd, and the buffers the storage thread filled for them,
-/// are freed after the trim their first departures set off, and below the
-/// thresholds no trim would follow (measured: 1 run in 4 of the resume bomb
-/// kept ~16 MiB of free heap resident until a trim by hand).
-const FOLLOW_UP_TRIMS: u8 = 5;
 
 /// The event-loop server; see the module docs.
 pub struct Server {
@@ -325,8 +298,7 @@ impl Server {
             sweep: Sweep {
                 next: Instant::now() + SWEEP_INTERVAL,
                 dropped_log_lines: DroppedLines::default(),
-                peak: Held::default(),
-                follow_up_trims: 0,
+                heap: HeapKeeper::default(),
             },
             next_serial: 0,
         })
@@ -959,7 +931,7 @@ impl Server {
     fn sweep(&mut self, now: Instant) {
         self.sweep.next = now + SWEEP_INTERVAL;
         self.sweep.dropped_log_lines.check();
-        self.hand_back_memory();
+        self.sweep.heap.hand_back();
         let (idle, login) = (self.config.idle_timeout, self.config.login_timeout);
         let overdue: Vec<(ConnId, Overdue)> = self
             .connections
@@ -1000,36 +972,6 @@ impl Server {
                 }
             }
         }
-    }
-
-    /// Hands memory back to the system once a burst is over: glibc's malloc
-    /// keeps what is freed in its arenas (the loop's, and each helper
-    /// thread's) for the next allocation, so a crowd that came and went
-    /// (a resume bomb, stalled handshakes, churn) would keep the process's
-    /// RSS at its peak. `malloc_trim` returns the free pages of every
-    /// arena; it runs only after a large release and on the few sweeps
-    /// after it ([`FOLLOW_UP_TRIMS`]), at most once a second.
-    fn hand_back_memory(&mut self) {
-        let now = Held {
-            queued_bytes: live_frame_bytes() + queue_slot_bytes(),
-            connections: self.connections.len(),
-        };
-        let sweep = &mut self.sweep;
-        let peak = &mut sweep.peak;
-        peak.queued_bytes = peak.queued_bytes.max(now.queued_bytes);
-        peak.connections = peak.connections.max(now.connections);
-        let released = peak.queued_bytes - now.queued_bytes >= HAND_BACK_AFTER_BYTES
-            || peak.connections - now.connections >= HAND_BACK_AFTER_CONNECTIONS;
-        let draining = now.queued_bytes < peak.queued_bytes || now.connections < peak.connections;
-        if released || (draining && sweep.follow_up_trims > 0) {
-            sweep.follow_up_trims = FOLLOW_UP_TRIMS;
-        } else if sweep.follow_up_trims > 0 {
-            sweep.follow_up_trims -= 1;
-        } else {
-            return;
-        }
-        *peak = now;
-        trim_heap();
     }
 
     /// Tells every client the server is going down, gives the goodbyes a
@@ -1081,16 +1023,3 @@ impl Server {
         Ok(())
     }
 }
-
-/// Returns the free memory of every malloc arena to the system.
-#[cfg(target_env = "gnu")]
-fn trim_heap() {
-    // SAFETY: malloc_trim only walks glibc's own arenas.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
-
-/// Other allocators give memory back on their own.
-#[cfg(not(target_env = "gnu"))]
-fn trim_heap() {}

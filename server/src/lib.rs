@@ -57,6 +57,7 @@ pub mod effect;
 pub mod event_loop;
 pub mod frames;
 pub mod framing;
+pub mod heap;
 pub mod ids;
 pub mod irc;
 pub mod listener;
