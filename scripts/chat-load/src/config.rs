@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use getopts::Options;
+use serde::{Deserialize, Serialize};
 
 /// The address the seed server listened on.
 const DEFAULT_ADDR: &str = "127.0.0.1:5002";
@@ -106,8 +107,10 @@ const MAX_SEARCHERS: usize = 1000;
 /// the attacked server listens and keeps its log.
 const SERVER_FLAGS_OF_OURS: [&str; 6] = ["--host", "-H", "--port", "-p", "--db", "--redis"];
 
-/// What a run does; see the crate docs for each mode's phases.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a run does; see the crate docs for each mode's phases. Its serde name is
+/// [`Mode::name`] (chat-compare writes it into its records).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Mode {
     /// N idle connections for T seconds, then one broadcast proves each alive.
     Hold,
@@ -1319,6 +1322,20 @@ mod tests {
             assert!(err.to_string().contains(refusal), "{args:?}: {err}");
         }
         assert!(parse_args(&["storm", "--db", "x", "-n", "30000"]).is_err());
+    }
+
+    #[test]
+    fn a_mode_s_serde_name_is_its_command_line_name() {
+        let names = [
+            "hold", "fanout", "connect", "churn", "slow", "restart", "storm",
+        ];
+        let attacks = ["search-storm", "resume-bomb", "handshake-stall"];
+        for name in names.into_iter().chain(attacks) {
+            let mode = Mode::from_name(name).unwrap();
+            assert_eq!(mode.name(), name);
+            assert_eq!(serde_json::to_value(mode).unwrap(), name);
+            assert_eq!(serde_json::from_value::<Mode>(name.into()).unwrap(), mode);
+        }
     }
 
     #[test]

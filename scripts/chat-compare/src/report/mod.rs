@@ -22,7 +22,7 @@ use std::path::Path;
 pub use cells::{progress_summary, what_happened};
 pub use files::{read_record, render_csv, render_json};
 
-use crate::ladder::{log_cost_runs, Ladder, RoomLog, LOG_COST_RUNS};
+use crate::ladder::{Ladder, RoomLog, Sizes, LOG_COST_RUNS};
 use crate::machine::Machine;
 use crate::model::{RunRecord, StepResult};
 use cells::NOT_AVAILABLE;
@@ -125,7 +125,7 @@ fn ladder_description(results: &[StepResult], ladder: Ladder) -> String {
         ),
         _ => format!(
             "`chat-load {}`, {:.0} msg/s in total ({} senders × {:.3} msg/s, {} B payload), {} s per step.",
-            w.load_mode,
+            w.load_mode.name(),
             w.total_rate(),
             w.senders,
             w.rate_per_sender,
@@ -216,7 +216,7 @@ pub fn render_markdown(record: &RunRecord) -> String {
     section(
         &mut out,
         "Cost of the durable log",
-        &format!("The event server as shipped (its log in a SQLite file) against the same server with `--db none`, same workload, alternating, {} runs each in this run of the comparison; the ratio is of the medians. Every other table shows the first run on the log.", log_cost_runs(record.quick)),
+        &format!("The event server as shipped (its log in a SQLite file) against the same server with `--db none`, same workload, alternating, {} runs each in this run of the comparison; the ratio is of the medians. Every other table shows the first run on the log.", Sizes::of(record.quick).log_cost_runs),
         &log_cost_table(results),
         &(happened_lines_of(log_cost_steps) + &note_if_not_met(targets::check_log_cost, LOG_COST_NOTE)),
         &[],
@@ -240,7 +240,7 @@ pub fn render_markdown(record: &RunRecord) -> String {
     section(
         &mut out,
         "TLS",
-        &format!("The event server started with `--tls` (TLS and plain on one port, a self-signed certificate made at its start), every desk on TLS (`chat-load --tls`: rustls with ring, any certificate accepted but the handshake's signatures checked, no session resumption, so every desk pays a full handshake), next to the plain runs of the same workload on a server without `--tls`. The TLS runs of the fanout target's room and of the saturating step alternate with the plain ones ({} each); the ratio is of the medians. The server makes the handshake with rustls's unbuffered API, reading out of the loop's one shared buffer, then seals and opens TLS 1.3 records itself with the keys rustls hands over, kept as bytes: an idle TLS desk holds about 1 KiB more than a plain one and no buffer, and at most 256 handshakes run at once, so a storm of them leaves no heap behind. Encrypting a batch of chat lines costs little next to the kernel's cost of the write itself, so CPU per delivery on TLS stays near plain's. The storms: `chat-load storm` starts the event server with `--tls` on a fresh SQLite file (its certificate and session ticket keys kept beside it) and connects every client at once, each making its handshake and sending `/ping`, three times: on the fresh server; after the server stops (SIGTERM) and starts again on the same port and file, every client offering the ticket it was given; and after another restart with the tickets forgotten. Server CPU is the server's over each storm; chat-load's is the clients' half of the handshakes, on the same two cores.", log_cost_runs(record.quick)),
+        &format!("The event server started with `--tls` (TLS and plain on one port, a self-signed certificate made at its start), every desk on TLS (`chat-load --tls`: rustls with ring, any certificate accepted but the handshake's signatures checked, no session resumption, so every desk pays a full handshake), next to the plain runs of the same workload on a server without `--tls`. The TLS runs of the fanout target's room and of the saturating step alternate with the plain ones ({} each); the ratio is of the medians. The server makes the handshake with rustls's unbuffered API, reading out of the loop's one shared buffer, then seals and opens TLS 1.3 records itself with the keys rustls hands over, kept as bytes: an idle TLS desk holds about 1 KiB more than a plain one and no buffer, and at most 256 handshakes run at once, so a storm of them leaves no heap behind. Encrypting a batch of chat lines costs little next to the kernel's cost of the write itself, so CPU per delivery on TLS stays near plain's. The storms: `chat-load storm` starts the event server with `--tls` on a fresh SQLite file (its certificate and session ticket keys kept beside it) and connects every client at once, each making its handshake and sending `/ping`, three times: on the fresh server; after the server stops (SIGTERM) and starts again on the same port and file, every client offering the ticket it was given; and after another restart with the tickets forgotten. Server CPU is the server's over each storm; chat-load's is the clients' half of the handshakes, on the same two cores.", Sizes::of(record.quick).log_cost_runs),
         &(tls_table(results) + &storm_table(results)),
         &happened_lines_of(results.iter().filter(|r| r.step.tls)),
         &[],
