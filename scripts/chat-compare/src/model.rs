@@ -190,6 +190,13 @@ pub struct MemoryLimit {
     pub detail: String,
 }
 
+/// The steps of `ladder`, in run order.
+pub fn of_ladder(results: &[StepResult], ladder: Ladder) -> impl Iterator<Item = &StepResult> {
+    results
+        .iter()
+        .filter(move |r| r.step.workload.ladder == ladder)
+}
+
 /// Finds the step of `ladder` (and `clients`, when given) the side-by-side tables show for
 /// `mode`: event on its file, threads in memory, first run.
 pub fn find(

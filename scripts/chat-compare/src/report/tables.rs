@@ -13,7 +13,7 @@ use super::cells::{alive_text, connected_text, mib, ms, or_na, pair, percent, ra
 use super::targets::TargetCheck;
 use super::targets::{check_tls_idle, log_costs, runs_text, tls_costs, tls_idle_pair, Paired};
 use crate::ladder::{Desks, Ladder, RoomLog, ServerMode};
-use crate::model::{find, StepResult, LOG_COST_MAX_FACTOR, TLS_IDLE_RSS_TARGET_KB};
+use crate::model::{find, of_ladder, StepResult, LOG_COST_MAX_FACTOR, TLS_IDLE_RSS_TARGET_KB};
 
 /// A Markdown table: the header row, then a row per item of `rows`, each its cells.
 fn markdown(headers: &[&str], rows: impl Iterator<Item = Vec<String>>) -> String {
@@ -70,7 +70,7 @@ fn versus_row(
 /// A row per room size of `ladder`, in run order.
 fn per_size(results: &[StepResult], ladder: Ladder) -> Vec<VersusRow<'_>> {
     let mut sizes: Vec<u32> = Vec::new();
-    for result in results.iter().filter(|r| r.step.workload.ladder == ladder) {
+    for result in of_ladder(results, ladder) {
         if !sizes.contains(&result.step.workload.clients) {
             sizes.push(result.step.workload.clients);
         }
@@ -252,7 +252,7 @@ pub fn log_cost_table(results: &[StepResult]) -> String {
 /// TLS against plain: the idle room's memory (and its handshakes), then each paired figure.
 pub fn tls_table(results: &[StepResult]) -> String {
     let mut rows: Vec<Vec<String>> = Vec::new();
-    let tls_idle = (results.iter()).find(|r| r.step.workload.ladder == Ladder::TlsIdle);
+    let tls_idle = of_ladder(results, Ladder::TlsIdle).next();
     if let Some(size) = tls_idle.map(|r| r.step.workload.clients) {
         let (tls, plain) = tls_idle_pair(results, size);
         let rss = |r: Option<&StepResult>| r.and_then(StepResult::rss_peak_kb);
@@ -310,10 +310,7 @@ pub fn tls_table(results: &[StepResult]) -> String {
 
 /// The handshake storms, one row each: first, resumed after a restart, full after another.
 pub fn storm_table(results: &[StepResult]) -> String {
-    let Some(step) = results
-        .iter()
-        .find(|r| r.step.workload.ladder == Ladder::TlsStorm)
-    else {
+    let Some(step) = of_ladder(results, Ladder::TlsStorm).next() else {
         return String::new();
     };
     let rounds = step.storm_rounds();
@@ -375,17 +372,33 @@ fn redis_cell(r: &StepResult, figure: fn(&StepResult) -> Option<String>) -> Stri
     }
 }
 
+/// The steps of `ladder` after the event server's fanout in a room of their size, the one
+/// they are measured against; `None` without steps of `ladder`.
+fn beside_the_fanout(results: &[StepResult], ladder: Ladder) -> Option<Vec<&StepResult>> {
+    let size = of_ladder(results, ladder).next()?.step.workload.clients;
+    let fanout = find(results, Ladder::Fanout, Some(size), ServerMode::Event);
+    Some(
+        fanout
+            .into_iter()
+            .chain(of_ladder(results, ladder))
+            .collect(),
+    )
+}
+
+/// "N of M" receivers that saw the messages in another order than the others.
+fn order_text(r: &StepResult) -> Option<String> {
+    let order = r.load()?.order.as_ref()?;
+    Some(format!(
+        "{} of {}",
+        order.receivers_differing, order.receivers
+    ))
+}
+
 /// One server on the embedded log, one on Redis, two sharing Redis, the same fanout.
 pub fn scale_table(results: &[StepResult]) -> String {
-    let scale = |r: &&StepResult| r.step.workload.ladder == Ladder::Scale;
-    let Some(size) = results.iter().find(scale).map(|r| r.step.workload.clients) else {
+    let Some(rows) = beside_the_fanout(results, Ladder::Scale) else {
         return "Not in this run.\n".into();
     };
-    let embedded = find(results, Ladder::Fanout, Some(size), ServerMode::Event);
-    let rows: Vec<&StepResult> = embedded
-        .into_iter()
-        .chain(results.iter().filter(scale))
-        .collect();
     let columns: &[Column<&StepResult>] = &[
         ("servers, room's log", |r| {
             let count = r.step.server_count;
@@ -413,9 +426,7 @@ pub fn scale_table(results: &[StepResult]) -> String {
             redis_cell(r, |r| Some(mib(r.redis()?.rss_peak_kb as f64)))
         }),
         ("receivers that saw another order", |r| {
-            let order = r.load().and_then(|l| l.order.as_ref());
-            let text = order.map(|o| format!("{} of {}", o.receivers_differing, o.receivers));
-            scale_cell(r, text)
+            scale_cell(r, order_text(r))
         }),
     ];
     table(columns, &rows)
@@ -423,19 +434,9 @@ pub fn scale_table(results: &[StepResult]) -> String {
 
 /// The fanout spread over many rooms, next to the fanout of the same size in `#main` alone.
 pub fn rooms_table(results: &[StepResult]) -> String {
-    let in_rooms = |r: &&StepResult| r.step.workload.ladder == Ladder::Rooms;
-    let Some(size) = results
-        .iter()
-        .find(in_rooms)
-        .map(|r| r.step.workload.clients)
-    else {
+    let Some(rows) = beside_the_fanout(results, Ladder::Rooms) else {
         return "Not in this run.\n".into();
     };
-    let plain = find(results, Ladder::Fanout, Some(size), ServerMode::Event);
-    let rows: Vec<&StepResult> = plain
-        .into_iter()
-        .chain(results.iter().filter(in_rooms))
-        .collect();
     let columns: &[Column<&StepResult>] = &[
         ("clients in", |r| match r.step.workload.rooms {
             Some(rooms) => format!(
@@ -480,9 +481,7 @@ fn ours_beside<'a>(results: &'a [StepResult], r: &StepResult) -> Option<&'a Step
 /// The fanout with IRC desks, browser desks and a room of both IRC desks and ours, each
 /// beside ours in a room of its size: p99 and server CPU per delivery, and their ratios.
 pub fn dialect_table(results: &[StepResult]) -> String {
-    let rows: Vec<(&StepResult, Option<&StepResult>)> = results
-        .iter()
-        .filter(|r| r.step.workload.ladder == Ladder::Dialects)
+    let rows: Vec<(&StepResult, Option<&StepResult>)> = of_ladder(results, Ladder::Dialects)
         .map(|r| (r, ours_beside(results, r)))
         .collect();
     if rows.is_empty() {
@@ -518,9 +517,7 @@ pub fn dialect_table(results: &[StepResult]) -> String {
             }
         }),
         ("receivers that saw another order", |(r, _)| {
-            let order = r.load().and_then(|l| l.order.as_ref());
-            let text = order.map(|o| format!("{} of {}", o.receivers_differing, o.receivers));
-            scale_cell(r, text)
+            scale_cell(r, order_text(r))
         }),
     ];
     table(columns, &rows)
@@ -597,10 +594,10 @@ pub fn restart_table(results: &[StepResult]) -> String {
             })
         }),
     ];
-    let restarts = results
-        .iter()
-        .filter(|r| r.step.workload.ladder == Ladder::Restart);
-    table(columns, &restarts.collect::<Vec<_>>())
+    table(
+        columns,
+        &of_ladder(results, Ladder::Restart).collect::<Vec<_>>(),
+    )
 }
 
 /// The search storm's row: how the others fared, and what the searches got.
@@ -640,10 +637,10 @@ pub fn search_storm_table(results: &[StepResult]) -> String {
             or_na(r.server().map(|s| two(s.cpu_secs)))
         }),
     ];
-    let storms = results
-        .iter()
-        .filter(|r| r.step.workload.ladder == Ladder::SearchStorm);
-    table(columns, &storms.collect::<Vec<_>>())
+    table(
+        columns,
+        &of_ladder(results, Ladder::SearchStorm).collect::<Vec<_>>(),
+    )
 }
 
 /// The resume bomb's row: the server's memory before, at the peak and after, and the desks
@@ -681,10 +678,10 @@ pub fn resume_bomb_table(results: &[StepResult]) -> String {
             })
         }),
     ];
-    let bombs = results
-        .iter()
-        .filter(|r| r.step.workload.ladder == Ladder::ResumeBomb);
-    table(columns, &bombs.collect::<Vec<_>>())
+    table(
+        columns,
+        &of_ladder(results, Ladder::ResumeBomb).collect::<Vec<_>>(),
+    )
 }
 
 /// The target checks: target, verdict, figures.
