@@ -4,7 +4,9 @@
 
 use serde::Serialize;
 
-use super::cells::{alive_text, connected_text, ms, or_na, pair, percent, rate, ratio, two};
+use super::cells::{
+    alive_text, connected_text, factor, ms, or_na, pair, percent, rate, ratio, two,
+};
 use super::cells::{mib, with_failure, NOT_AVAILABLE};
 use crate::ladder::{Ladder, RoomLog, ServerMode, FANOUT_TARGET_CLIENTS};
 use crate::model::TLS_IDLE_TARGET_CLIENTS;
@@ -183,14 +185,6 @@ fn check_cpu(results: &[StepResult]) -> TargetCheck {
         &[clean(event), all_delivered(event), within],
         detail,
     )
-}
-
-/// `a ÷ b`, when both are known and `b` is not 0.
-fn factor(a: Option<f64>, b: Option<f64>) -> Option<f64> {
-    match (a, b) {
-        (Some(a), Some(b)) if b > 0.0 => Some(a / b),
-        _ => None,
-    }
 }
 
 /// The slow-reader pair of `mode` against the target's conditions (p99 factor, slow reader
