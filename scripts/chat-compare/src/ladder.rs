@@ -99,8 +99,8 @@ pub enum Ladder {
     /// TLS desks reconnecting at once, three times, against an event server chat-load starts
     /// and restarts: first, then resuming their sessions, then without their tickets.
     TlsStorm,
-    /// The fanout of [`SCALE_CLIENTS`] on a room whose log is Redis: one server, then two with
-    /// the clients spread over both; next to the same fanout on the embedded log.
+    /// The fanout of [`Sizes::scale`] clients on a room whose log is Redis: one server, then
+    /// two with the clients spread over both; next to the same fanout on the embedded log.
     Scale,
     /// [`Ladder::Fanout`]'s target room spread over many small rooms (`chat-load --rooms`), the
     /// senders spread with them: what a room costs.
