@@ -24,7 +24,7 @@ pub use files::{read_record, render_csv, render_json};
 
 use crate::ladder::{Ladder, Sizes, LOG_COST_RUNS};
 use crate::machine::Machine;
-use crate::model::{RunRecord, StepResult};
+use crate::model::{of_ladder, RunRecord, StepResult};
 use cells::NOT_AVAILABLE;
 use tables::{broadcast_table, churn_table, idle_table, log_cost_table, restart_table};
 use tables::{dialect_table, resume_bomb_table, rooms_table, scale_table, search_storm_table};
@@ -62,11 +62,7 @@ fn happened_lines<'a>(steps: impl Iterator<Item = &'a StepResult>) -> String {
 
 /// What the steps of `ladder` did, from its first step's workload; empty without one.
 fn describe(record: &RunRecord, ladder: Ladder) -> String {
-    let Some(first) = record
-        .results
-        .iter()
-        .find(|r| r.step.workload.ladder == ladder)
-    else {
+    let Some(first) = of_ladder(&record.results, ladder).next() else {
         return String::new();
     };
     let w = &first.step.workload;
@@ -266,10 +262,7 @@ const SECTIONS: [Section; 12] = [
             "Scale-out: one room over Redis",
             &[Ladder::Scale],
             |r| {
-                let size = r
-                    .results
-                    .iter()
-                    .find(|r| r.step.workload.ladder == Ladder::Scale);
+                let size = of_ladder(&r.results, Ladder::Scale).next();
                 let size = size.map_or_else(
                     || "not in this run".to_string(),
                     |r| format!("{} clients, 200 msg/s", r.step.workload.clients),

@@ -485,10 +485,8 @@ pub fn rooms_table(results: &[StepResult]) -> String {
 
 /// The step of ours in the room of `r`'s size, the one a dialect row is measured against.
 fn ours_beside<'a>(results: &'a [StepResult], r: &StepResult) -> Option<&'a StepResult> {
-    results.iter().find(|o| {
-        o.step.workload.ladder == Ladder::Dialects
-            && o.step.workload.desks == Desks::Ours
-            && o.step.workload.clients == r.step.workload.clients
+    of_ladder(results, Ladder::Dialects).find(|o| {
+        o.step.workload.desks == Desks::Ours && o.step.workload.clients == r.step.workload.clients
     })
 }
 

@@ -10,7 +10,7 @@ use super::cells::{
 use super::cells::{mib, with_failure, NOT_AVAILABLE};
 use crate::ladder::{Ladder, RoomLog, ServerMode, FANOUT_TARGET_CLIENTS};
 use crate::model::TLS_IDLE_TARGET_CLIENTS;
-use crate::model::{event_runs, find, StepResult};
+use crate::model::{event_runs, find, of_ladder, StepResult};
 use crate::model::{CPU_PER_DELIVERY_MAX_SHARE, FANOUT_P99_TARGET_US, IDLE_RSS_TARGET_KB};
 use crate::model::{IDLE_TARGET_CLIENTS, LOG_COST_MAX_FACTOR, SLOW_P99_MAX_FACTOR};
 use crate::model::{
@@ -327,7 +327,7 @@ fn fanout_p99() -> String {
 
 /// "saturating, N clients × R msg/s: `what`" from the first step of `ladder`.
 fn saturating(results: &[StepResult], ladder: Ladder, what: &str) -> String {
-    let first = results.iter().find(|r| r.step.workload.ladder == ladder);
+    let first = of_ladder(results, ladder).next();
     let workload = first.map(|r| &r.step.workload);
     let step = workload.map_or("saturating step".into(), |w| {
         format!(
@@ -467,8 +467,7 @@ pub fn tls_idle_pair(
     results: &[StepResult],
     clients: u32,
 ) -> (Option<&StepResult>, Option<&StepResult>) {
-    let tls = (results.iter())
-        .find(|r| r.step.workload.ladder == Ladder::TlsIdle && r.step.workload.clients == clients);
+    let tls = of_ladder(results, Ladder::TlsIdle).find(|r| r.step.workload.clients == clients);
     (
         tls,
         find(results, Ladder::Idle, Some(clients), ServerMode::Event),
@@ -519,10 +518,7 @@ fn check_tls_storm(results: &[StepResult]) -> TargetCheck {
         "TLS: desks reconnecting at once after a restart resume their sessions, handshake p99 < {} s",
         STORM_P99_TARGET_US / 1e6
     );
-    let Some(step) = results
-        .iter()
-        .find(|r| r.step.workload.ladder == Ladder::TlsStorm)
-    else {
+    let Some(step) = of_ladder(results, Ladder::TlsStorm).next() else {
         return TargetCheck::not_measured(target, "no storm step in this run");
     };
     let rounds = step.storm_rounds();
