@@ -12,7 +12,7 @@ use super::cells::{alive_text, connected_text, mib, ms, or_na, pair, percent, ra
 use super::targets::TargetCheck;
 use super::targets::{check_tls_idle, log_costs, runs_text, tls_costs, tls_idle_pair, Paired};
 use crate::ladder::{Desks, Ladder, RoomLog, ServerMode};
-use crate::model::{find, of_ladder, StepResult, LOG_COST_MAX_FACTOR, TLS_IDLE_RSS_TARGET_KB};
+use crate::model::{find, of_ladder, StepResult, TLS_IDLE_RSS_TARGET_KB};
 
 /// A Markdown table: the header row, then a row per item of `rows`, each its cells.
 fn markdown(headers: &[&str], rows: impl Iterator<Item = Vec<String>>) -> String {
@@ -235,17 +235,33 @@ pub fn churn_table(results: &[StepResult]) -> String {
 /// The durable log's price: the event server on its log and with `--db none`, each run and
 /// the medians side by side.
 pub fn log_cost_table(results: &[StepResult]) -> String {
-    let columns: &[Column<Paired>] = &[
-        ("figure", |c| c.label.clone()),
-        ("with the log (SQLite file): median (each run)", |c| {
-            runs_text(&c.first)
-        }),
-        ("`--db none`: median (each run)", |c| runs_text(&c.second)),
-        ("log ÷ none, medians", Paired::ratio_text),
-        ("target", |_| format!("≤ {LOG_COST_MAX_FACTOR}×")),
-        ("result", |c| c.verdict.label().into()),
+    let headers = [
+        "figure",
+        "with the log (SQLite file): median (each run)",
+        "`--db none`: median (each run)",
+        "log ÷ none, medians",
+        "target",
+        "result",
     ];
-    table(columns, &log_costs(results))
+    markdown(&headers, log_costs(results).iter().map(paired_row))
+}
+
+/// A paired figure's row: what it is, each side's median and runs, the ratio of the medians,
+/// the target and the verdict ("–" and nothing without a target).
+fn paired_row(c: &Paired) -> Vec<String> {
+    let (target, result) = match c.max_factor {
+        Some(max) => (format!("≤ {max}×"), c.verdict.label().into()),
+        None => ("–".into(), String::new()),
+    };
+    let (first, second) = (runs_text(&c.first), runs_text(&c.second));
+    vec![
+        c.label.clone(),
+        first,
+        second,
+        c.ratio_text(),
+        target,
+        result,
+    ]
 }
 
 /// TLS against plain: the idle room's memory (and its handshakes), then each paired figure.
@@ -280,17 +296,11 @@ pub fn tls_table(results: &[StepResult]) -> String {
             rows.push(row);
         }
     }
-    let measured = tls_costs(results)
-        .into_iter()
+    let costs = tls_costs(results);
+    let measured = costs
+        .iter()
         .filter(|c| !(c.first.is_empty() && c.second.is_empty()));
-    rows.extend(measured.map(|c| {
-        let (target, result) = match c.max_factor {
-            Some(max) => (format!("≤ {max}×"), c.verdict.label().into()),
-            None => ("–".into(), String::new()),
-        };
-        let (tls, plain) = (runs_text(&c.first), runs_text(&c.second));
-        vec![c.label.clone(), tls, plain, c.ratio_text(), target, result]
-    }));
+    rows.extend(measured.map(paired_row));
     let headers = [
         "figure",
         "TLS: median (each run)",
