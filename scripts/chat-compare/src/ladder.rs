@@ -99,8 +99,8 @@ pub enum Ladder {
     /// TLS desks reconnecting at once, three times, against an event server chat-load starts
     /// and restarts: first, then resuming their sessions, then without their tickets.
     TlsStorm,
-    /// The fanout of [`SCALE_CLIENTS`] on a room whose log is Redis: one server, then two with
-    /// the clients spread over both; next to the same fanout on the embedded log.
+    /// The fanout of [`Sizes::scale`] clients on a room whose log is Redis: one server, then
+    /// two with the clients spread over both; next to the same fanout on the embedded log.
     Scale,
     /// [`Ladder::Fanout`]'s target room spread over many small rooms (`chat-load --rooms`), the
     /// senders spread with them: what a room costs.
@@ -178,44 +178,9 @@ impl fmt::Display for Desks {
     }
 }
 
-/// The `chat-load` MODE argument.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LoadMode {
-    /// Connect and stay idle, then receive one broadcast.
-    Hold,
-    /// Senders broadcast at a fixed rate; everyone measures delivery and latency.
-    Fanout,
-    /// Fanout plus `slow_clients` readers that stop reading.
-    Slow,
-    /// `churn --rounds`: every round all clients connect, each sends one message, all close.
-    Churn,
-    /// `restart`: chat-load starts the server, kills it, restarts it, and counts by message ID.
-    Restart,
-    /// `storm`: chat-load starts a TLS server, and every client connects at once, three times
-    /// around two restarts.
-    Storm,
-    /// `search-storm`: chat-load fills a log, starts the server on it and searches it hard.
-    #[serde(rename = "search-storm")]
-    SearchStorm,
-    /// `resume-bomb`: chat-load fills a log, starts the server on it and resumes it from many
-    /// desks that never read.
-    #[serde(rename = "resume-bomb")]
-    ResumeBomb,
-}
-
-impl LoadMode {
-    /// One of issue 17's attacks, whose server chat-load starts on a log it fills.
-    pub fn is_attack(self) -> bool {
-        matches!(self, LoadMode::SearchStorm | LoadMode::ResumeBomb)
-    }
-}
-
-impl fmt::Display for LoadMode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write_serde_name(self, f)
-    }
-}
+/// The `chat-load` MODE argument: chat-load's own type, whose serde name is the one on its
+/// command line.
+pub use chat_load::Mode as LoadMode;
 
 /// The highest per-sender rate used anywhere; ten messages a second is already a fast typist
 /// times ten, and keeps us clear of any per-client rate limit.
@@ -241,16 +206,103 @@ pub const SLOW_PAIR_PAYLOAD_BYTES: u32 = 512;
 /// SO_RCVBUF of the slow reader: a small kernel buffer so the server-side queue, not the
 /// kernel, is what fills up (an autotuned loopback buffer would swallow megabytes first).
 pub const SLOW_READER_RCVBUF_BYTES: u32 = 4096;
-/// The churn soak of the issue ("rounds of hundreds of clients that connect, speak at once and
-/// vanish leave the server's RSS 4 to 8 MB higher after 20 rounds and near 38 MB after 60"):
-/// 60 rounds of 300 clients.
-pub const CHURN_CLIENTS: u32 = 300;
-/// See [`CHURN_CLIENTS`].
-pub const CHURN_ROUNDS: u32 = 60;
-/// Time bound of the churn step (chat-load `-d`; the round under way is finished). The event
-/// server does the 60 rounds in about 30 s; a round's 90,000 deliveries take the threads mode
-/// about 3.6 s, so it stops after about 11 rounds instead of adding 3.5 minutes to the run.
-pub const CHURN_BOUND_SECS: f64 = 40.0;
+/// Message body size of the resume bomb's log: issue 17's messages of about 400 bytes.
+pub const RESUME_BOMB_PAYLOAD_BYTES: u32 = 400;
+/// How many times each log-cost pair runs in the full ladder, log and `--db none` alternating.
+/// On a shared 2-core box one run's p99 swings by half or more, far past the 15% the target
+/// allows, so the report compares medians; alternating keeps a slow stretch of the machine from
+/// landing on one side. `--quick` runs each pair once: it only proves the steps work.
+pub const LOG_COST_RUNS: u32 = 3;
+
+/// The sizes of a run, [`FULL`] or [`QUICK`]: rooms in clients, lengths in seconds.
+#[derive(Debug, Clone, Copy)]
+pub struct Sizes {
+    /// The idle rooms, held this long before the broadcast.
+    pub idle: (&'static [u32], f64),
+    /// The fanout rooms at [`FANOUT_TOTAL_RATE`], and how long every broadcast step sends.
+    pub fanout: (&'static [u32], f64),
+    /// The saturating step: clients and total msg/s.
+    pub saturate: (u32, f64),
+    /// The slow-reader pair: clients and seconds.
+    pub slow: (u32, f64),
+    /// The many-rooms step: clients and rooms.
+    pub rooms: (u32, u32),
+    /// The churn soak: clients a round, rounds, and the seconds after which it stops anyway.
+    pub churn: (u32, u32, f64),
+    /// The search storm: searchers, messages in the log, seconds.
+    pub search_storm: (u32, u32, f64),
+    /// The resume bomb: desks, messages in the log, seconds unread, and when after the close
+    /// the server's RSS is read again.
+    pub resume_bomb: (u32, u32, f64, f64),
+    /// The restart scenario: clients, senders, total msg/s, seconds, and the kill and the time
+    /// down (`--kill-at`, `--restart-after`).
+    pub restart: (u32, u32, f64, f64, (f64, f64)),
+    /// The idle room that also runs on TLS, and the handshake storm's desks.
+    pub tls_idle: u32,
+    /// The fanout room that also runs on Redis.
+    pub scale: u32,
+    /// The dialect rows' room (the mixed room holds twice as many) and seconds.
+    pub dialects: (u32, f64),
+    /// Runs of each log-cost pair.
+    pub log_cost_runs: u32,
+}
+
+/// The full ladder: about 6 minutes on 2 cores (the TLS and Redis steps add 70 s, the attacks
+/// about 45 s).
+pub const FULL: Sizes = Sizes {
+    idle: (&[100, 1000, 5000, 10_000], 3.0),
+    fanout: (&[100, FANOUT_TARGET_CLIENTS, 5000], 6.0),
+    saturate: (500, 2000.0),
+    slow: (FANOUT_TARGET_CLIENTS, 8.0),
+    // Ten desks a room, one sender each.
+    rooms: (FANOUT_TARGET_CLIENTS, 100),
+    // The issue's soak ("rounds of hundreds of clients that connect, speak at once and vanish
+    // leave the server's RSS 4 to 8 MB higher after 20 rounds and near 38 MB after 60"). The
+    // event server does the 60 rounds in about 30 s; a round's 90,000 deliveries take the
+    // threads mode about 3.6 s, so it stops after about 11 rounds instead of adding 3.5 minutes
+    // to the run (the round under way is finished).
+    churn: (300, 60, 40.0),
+    // Issue 17's volumes; the RSS is read again 11 s after the close ("ten seconds after any
+    // burst ends").
+    search_storm: (20, 160_000, 10.0),
+    resume_bomb: (1500, 2100, 10.0, 11.0),
+    // As many desks as an office, all resuming at once; 800 messages, within what one
+    // `/resume` reads back ([`chat_load::config::MAX_RESTART_MESSAGES`]). The kill halfway,
+    // then a second down: long enough that every desk finds the port closed and backs off.
+    restart: (500, 20, 80.0, 10.0, (5.0, 1.0)),
+    tls_idle: 10_000,
+    scale: FANOUT_TARGET_CLIENTS,
+    dialects: (FANOUT_TARGET_CLIENTS, 6.0),
+    log_cost_runs: LOG_COST_RUNS,
+};
+
+/// `--quick`: about 65 s (the attacks add 10 s); it only proves the steps work.
+pub const QUICK: Sizes = Sizes {
+    idle: (&[100, 1000], 1.0),
+    fanout: (&[100, 500], 2.0),
+    saturate: (200, 1000.0),
+    slow: (200, 3.0),
+    rooms: (100, 10),
+    churn: (100, 10, 20.0),
+    search_storm: (5, 20_000, 2.0),
+    resume_bomb: (200, 500, 1.0, 2.0),
+    restart: (100, 10, 50.0, 3.0, (1.5, 0.5)),
+    tls_idle: 1000,
+    scale: 100,
+    dialects: (100, 2.0),
+    log_cost_runs: 1,
+};
+
+impl Sizes {
+    /// [`QUICK`] or [`FULL`].
+    pub fn of(quick: bool) -> Sizes {
+        if quick {
+            QUICK
+        } else {
+            FULL
+        }
+    }
+}
 
 /// One workload, run once against each server mode. Its fields are those of a step in
 /// `results.json`.
@@ -319,9 +371,13 @@ impl Workload {
         }
     }
 
-    fn hold(clients: u32, duration_secs: f64) -> Workload {
-        let idle = Workload::new(Ladder::Idle, LoadMode::Hold, clients, duration_secs);
-        Workload { senders: 0, ..idle }
+    /// `clients` that send nothing: the idle rooms, the storm (whose storms, not a duration,
+    /// decide its length) and the attacks (whose desks keep their own pace).
+    fn silent(ladder: Ladder, load_mode: LoadMode, clients: u32, duration_secs: f64) -> Workload {
+        Workload {
+            senders: 0,
+            ..Workload::new(ladder, load_mode, clients, duration_secs)
+        }
     }
 
     /// A broadcast workload at `total_rate` msg/s, spread over as few senders as keep each one
@@ -336,85 +392,11 @@ impl Workload {
         }
     }
 
-    /// [`Workload::broadcast`] with the clients, and so the senders, spread over `rooms` rooms.
-    fn in_rooms(clients: u32, rooms: u32, total_rate: f64, duration_secs: f64) -> Workload {
-        Workload {
-            rooms: Some(rooms),
-            ..Workload::broadcast(Ladder::Rooms, clients, total_rate, duration_secs)
-        }
-    }
-
-    /// `rounds` rounds of `clients` that all connect, each send one message, and all vanish;
-    /// the run stops after `bound_secs` even if rounds are left.
-    fn churn(clients: u32, rounds: u32, bound_secs: f64) -> Workload {
-        Workload {
-            rounds: Some(rounds),
-            ..Workload::new(Ladder::Churn, LoadMode::Churn, clients, bound_secs)
-        }
-    }
-
-    /// A fanout of `clients` at `total_rate` msg/s over `senders`, during which the server is
-    /// killed at `kill_at_secs` and started again `down_secs` later.
-    fn restart(
-        clients: u32,
-        senders: u32,
-        total_rate: f64,
-        secs: f64,
-        (kill_at_secs, down_secs): (f64, f64),
-    ) -> Workload {
-        Workload {
-            senders,
-            rate_per_sender: total_rate / f64::from(senders),
-            kill_at_secs: Some(kill_at_secs),
-            restart_after_secs: Some(down_secs),
-            ..Workload::new(Ladder::Restart, LoadMode::Restart, clients, secs)
-        }
-    }
-
-    /// `clients` TLS desks reconnecting at once ([`LoadMode::Storm`]); nothing is sent but a
-    /// `/ping`, and the storms, not a duration, decide its length.
-    fn storm(clients: u32) -> Workload {
-        Workload {
-            senders: 0,
-            ..Workload::new(Ladder::TlsStorm, LoadMode::Storm, clients, 0.0)
-        }
-    }
-
     /// The fanout of `clients` at the fanout ladder's rate, with `desks`.
     fn dialect(clients: u32, desks: Desks, duration_secs: f64) -> Workload {
         Workload {
             desks,
             ..Workload::broadcast(Ladder::Dialects, clients, FANOUT_TOTAL_RATE, duration_secs)
-        }
-    }
-
-    /// `searchers` desks searching a log of `log_messages` for `secs` while two others talk.
-    fn search_storm(searchers: u32, log_messages: u32, secs: f64) -> Workload {
-        Workload {
-            senders: 0,
-            log_messages: Some(log_messages),
-            ..Workload::new(Ladder::SearchStorm, LoadMode::SearchStorm, searchers, secs)
-        }
-    }
-
-    /// `desks` resuming a log of `log_messages` of [`RESUME_BOMB_PAYLOAD_BYTES`], never
-    /// reading for `secs`; the server's RSS read again `settle_secs` after they close.
-    fn resume_bomb(desks: u32, log_messages: u32, secs: f64, settle_secs: f64) -> Workload {
-        Workload {
-            senders: 0,
-            payload_bytes: RESUME_BOMB_PAYLOAD_BYTES,
-            log_messages: Some(log_messages),
-            settle_secs: Some(settle_secs),
-            ..Workload::new(Ladder::ResumeBomb, LoadMode::ResumeBomb, desks, secs)
-        }
-    }
-
-    fn with_slow_reader(self) -> Workload {
-        Workload {
-            ladder: Ladder::SlowReader,
-            load_mode: LoadMode::Slow,
-            slow_clients: 1,
-            ..self
         }
     }
 
@@ -524,190 +506,89 @@ impl Step {
     }
 }
 
-/// The workloads of a run, in order. Full: about 6 minutes on 2 cores (the TLS and Redis steps
-/// add 70 s, the attacks about 45 s). Quick: about 65 s (the attacks add 10 s).
+/// The workloads of a run, in order.
 pub fn workloads(quick: bool) -> Vec<Workload> {
-    let (idle, fanout, saturate_clients, saturate_rate, hold_secs, load_secs) = if quick {
-        (&[100, 1000][..], &[100, 500][..], 200, 1000.0, 1.0, 2.0)
-    } else {
-        let idle = &[100, 1000, 5000, 10_000][..];
-        (idle, &[100, 1000, 5000][..], 500, 2000.0, 3.0, 6.0)
-    };
-    let (slow_room, slow_secs) = if quick { (200, 3.0) } else { (1000, 8.0) };
-    let mut list: Vec<Workload> = idle
-        .iter()
-        .map(|&clients| Workload::hold(clients, hold_secs))
-        .collect();
-    list.extend(fanout.iter().map(|&clients| {
-        Workload::broadcast(Ladder::Fanout, clients, FANOUT_TOTAL_RATE, load_secs)
-    }));
-    let saturate = Ladder::Saturate;
-    list.push(Workload::broadcast(
-        saturate,
-        saturate_clients,
-        saturate_rate,
-        load_secs,
-    ));
+    use Ladder::*;
+    let sizes = Sizes::of(quick);
+    let ((idle, hold_secs), (fanout, secs)) = (sizes.idle, sizes.fanout);
+    let hold = |clients| Workload::silent(Idle, LoadMode::Hold, clients, hold_secs);
+    let mut list: Vec<Workload> = idle.iter().map(|&clients| hold(clients)).collect();
+    let broadcast = |clients| Workload::broadcast(Fanout, clients, FANOUT_TOTAL_RATE, secs);
+    list.extend(fanout.iter().map(|&clients| broadcast(clients)));
+    let (clients, rate) = sizes.saturate;
+    list.push(Workload::broadcast(Saturate, clients, rate, secs));
+    let (clients, slow_secs) = sizes.slow;
     let baseline = Workload {
         payload_bytes: SLOW_PAIR_PAYLOAD_BYTES,
-        ..Workload::broadcast(
-            Ladder::SlowBaseline,
-            slow_room,
-            FANOUT_TOTAL_RATE,
-            slow_secs,
-        )
+        ..Workload::broadcast(SlowBaseline, clients, FANOUT_TOTAL_RATE, slow_secs)
     };
     list.push(baseline.clone());
-    list.push(baseline.with_slow_reader());
-    list.push(if quick {
-        Workload::in_rooms(
-            QUICK_ROOMS_CLIENTS,
-            QUICK_ROOMS,
-            FANOUT_TOTAL_RATE,
-            load_secs,
-        )
-    } else {
-        Workload::in_rooms(FANOUT_TARGET_CLIENTS, ROOMS, FANOUT_TOTAL_RATE, load_secs)
+    list.push(Workload {
+        ladder: SlowReader,
+        load_mode: LoadMode::Slow,
+        slow_clients: 1,
+        ..baseline
     });
-    list.push(if quick {
-        Workload::churn(100, 10, 20.0)
-    } else {
-        Workload::churn(CHURN_CLIENTS, CHURN_ROUNDS, CHURN_BOUND_SECS)
+    let (clients, rooms) = sizes.rooms;
+    list.push(Workload {
+        rooms: Some(rooms),
+        ..Workload::broadcast(Rooms, clients, FANOUT_TOTAL_RATE, secs)
     });
-    list.extend(if quick {
+    let (clients, rounds, bound_secs) = sizes.churn;
+    list.push(Workload {
+        rounds: Some(rounds),
+        ..Workload::new(Churn, LoadMode::Churn, clients, bound_secs)
+    });
+    let (searchers, messages, storm_secs) = sizes.search_storm;
+    list.push(Workload {
+        log_messages: Some(messages),
+        ..Workload::silent(SearchStorm, LoadMode::SearchStorm, searchers, storm_secs)
+    });
+    let (desks, messages, unread_secs, settle_secs) = sizes.resume_bomb;
+    list.push(Workload {
+        payload_bytes: RESUME_BOMB_PAYLOAD_BYTES,
+        log_messages: Some(messages),
+        settle_secs: Some(settle_secs),
+        ..Workload::silent(ResumeBomb, LoadMode::ResumeBomb, desks, unread_secs)
+    });
+    let (clients, senders, rate, restart_secs, (kill_at, down)) = sizes.restart;
+    list.push(Workload {
+        senders,
+        rate_per_sender: rate / f64::from(senders),
+        kill_at_secs: Some(kill_at),
+        restart_after_secs: Some(down),
+        ..Workload::new(Restart, LoadMode::Restart, clients, restart_secs)
+    });
+    list.push(Workload::silent(
+        TlsStorm,
+        LoadMode::Storm,
+        sizes.tls_idle,
+        0.0,
+    ));
+    // Ours, IRC and browser desks, and a room of twice the size with IRC desks and ours half
+    // and half, next to ours in a room of that size.
+    let (clients, secs) = sizes.dialects;
+    list.extend(
         [
-            Workload::search_storm(5, 20_000, 2.0),
-            Workload::resume_bomb(200, 500, 1.0, 2.0),
+            (clients, Desks::Ours),
+            (clients, Desks::Irc),
+            (clients, Desks::Ws),
+            (2 * clients, Desks::Ours),
+            (2 * clients, Desks::Mixed),
         ]
-    } else {
-        [
-            Workload::search_storm(
-                SEARCH_STORM_SEARCHERS,
-                SEARCH_STORM_LOG_MESSAGES,
-                SEARCH_STORM_SECS,
-            ),
-            Workload::resume_bomb(
-                RESUME_BOMB_DESKS,
-                RESUME_BOMB_LOG_MESSAGES,
-                SEARCH_STORM_SECS,
-                RESUME_BOMB_SETTLE_SECS,
-            ),
-        ]
-    });
-    list.push(if quick {
-        Workload::restart(100, 10, 50.0, 3.0, QUICK_RESTART_KILL_AND_DOWN_SECS)
-    } else {
-        Workload::restart(
-            RESTART_CLIENTS,
-            RESTART_SENDERS,
-            RESTART_TOTAL_RATE,
-            RESTART_SECS,
-            RESTART_KILL_AND_DOWN_SECS,
-        )
-    });
-    list.push(Workload::storm(if quick {
-        QUICK_TLS_IDLE_CLIENTS
-    } else {
-        TLS_IDLE_CLIENTS
-    }));
-    list.extend(dialect_workloads(quick));
+        .map(|(clients, desks)| Workload::dialect(clients, desks, secs)),
+    );
     list
 }
 
-/// The many-rooms step spreads the fanout target's room over this many rooms: ten desks each,
-/// one sender each.
-pub const ROOMS: u32 = 100;
-/// `--quick`: the smallest fanout room over ten rooms.
-pub const QUICK_ROOMS_CLIENTS: u32 = 100;
-/// See [`QUICK_ROOMS_CLIENTS`].
-pub const QUICK_ROOMS: u32 = 10;
-
-/// The room of the dialect rows: the fanout target's (the mixed room holds as many of each).
-pub const DIALECT_CLIENTS: u32 = FANOUT_TARGET_CLIENTS;
-/// The same in `--quick`.
-pub const QUICK_DIALECT_CLIENTS: u32 = 100;
-
-/// The dialect rows: the fanout with ours, IRC and browser desks, and a room of twice the
-/// size with IRC desks and ours half and half, next to ours in a room of that size.
-fn dialect_workloads(quick: bool) -> Vec<Workload> {
-    let (clients, secs) = if quick {
-        (QUICK_DIALECT_CLIENTS, 2.0)
-    } else {
-        (DIALECT_CLIENTS, 6.0)
-    };
-    vec![
-        Workload::dialect(clients, Desks::Ours, secs),
-        Workload::dialect(clients, Desks::Irc, secs),
-        Workload::dialect(clients, Desks::Ws, secs),
-        Workload::dialect(2 * clients, Desks::Ours, secs),
-        Workload::dialect(2 * clients, Desks::Mixed, secs),
-    ]
-}
-
-/// Issue 17's search storm: 20 desks searching a log of 160,000 messages for 10 s.
-pub const SEARCH_STORM_SEARCHERS: u32 = 20;
-/// See [`SEARCH_STORM_SEARCHERS`].
-pub const SEARCH_STORM_LOG_MESSAGES: u32 = 160_000;
-/// See [`SEARCH_STORM_SEARCHERS`]; also how long the resume bomb's desks hold on unread.
-pub const SEARCH_STORM_SECS: f64 = 10.0;
-/// Issue 17's resume bomb: 1,500 desks resuming 2,100 messages of about 400 bytes; the
-/// server's RSS read 11 s after they close ("ten seconds after any burst ends").
-pub const RESUME_BOMB_DESKS: u32 = 1500;
-/// See [`RESUME_BOMB_DESKS`].
-pub const RESUME_BOMB_LOG_MESSAGES: u32 = 2100;
-/// See [`RESUME_BOMB_DESKS`].
-pub const RESUME_BOMB_PAYLOAD_BYTES: u32 = 400;
-/// See [`RESUME_BOMB_DESKS`].
-pub const RESUME_BOMB_SETTLE_SECS: f64 = 11.0;
-
-/// The restart scenario's room: as many desks as an office, all resuming at once.
-pub const RESTART_CLIENTS: u32 = 500;
-/// Senders in the restart scenario.
-pub const RESTART_SENDERS: u32 = 20;
-/// Messages per second in total during the restart scenario: with [`RESTART_SECS`], 800
-/// messages, within what one `/resume` reads back
-/// ([`chat_load::config::MAX_RESTART_MESSAGES`]).
-pub const RESTART_TOTAL_RATE: f64 = 80.0;
-/// Length of the restart scenario's measured phase.
-pub const RESTART_SECS: f64 = 10.0;
-/// The kill halfway, then a second down (`--kill-at`, `--restart-after`): long enough that every
-/// desk finds the port closed and backs off, short enough to keep the run short.
-pub const RESTART_KILL_AND_DOWN_SECS: (f64, f64) = (5.0, 1.0);
-/// `--quick`: the same, in less time.
-const QUICK_RESTART_KILL_AND_DOWN_SECS: (f64, f64) = (1.5, 0.5);
-
-/// How many times each log-cost pair runs in the full ladder, log and `--db none` alternating.
-/// On a shared 2-core box one run's p99 swings by half or more, far past the 15% the target
-/// allows, so the report compares medians; alternating keeps a slow stretch of the machine from
-/// landing on one side. `--quick` runs each pair once: it only proves the steps work.
-pub const LOG_COST_RUNS: u32 = 3;
-
-/// Runs of each log-cost pair: [`LOG_COST_RUNS`], or one with `--quick`.
-pub fn log_cost_runs(quick: bool) -> u32 {
-    if quick {
-        1
-    } else {
-        LOG_COST_RUNS
-    }
-}
-
-/// The room size of the Redis rows in the full ladder: the fanout target's.
-pub const SCALE_CLIENTS: u32 = FANOUT_TARGET_CLIENTS;
-/// The same in `--quick`: the smallest fanout room.
-pub const QUICK_SCALE_CLIENTS: u32 = 100;
-/// The room size of the TLS idle row: the idle target's, or `--quick`'s largest.
-pub const TLS_IDLE_CLIENTS: u32 = 10_000;
-/// The same in `--quick`.
-pub const QUICK_TLS_IDLE_CLIENTS: u32 = 1000;
-
 /// The steps of one workload, in order (not numbered yet): event with its log, then, for the
 /// log's cost (the fanout target's room and the saturating step), event with `--db none`, event
-/// on TLS and again with its log, alternating, `log_cost_runs(quick)` times each; then threads.
+/// on TLS and again with its log, alternating, `log_cost_runs` times each; then threads.
 /// The largest idle room also runs on TLS; the Redis room size's fanout also runs on one and on
 /// two servers sharing a Redis stream. The restart scenario runs only against event with its
 /// log. TLS runs and Redis rooms go to ladders of their own, so the side-by-side tables and the
 /// log's cost never mix them in.
-fn steps_of(workload: &Workload, quick: bool) -> Vec<Step> {
+fn steps_of(workload: &Workload, sizes: &Sizes) -> Vec<Step> {
     let event = |log, run| Step::new(workload, ServerMode::Event, log, run);
     let event_tls = |run| Step {
         tls: true,
@@ -718,11 +599,6 @@ fn steps_of(workload: &Workload, quick: bool) -> Vec<Step> {
     let clients = workload.clients;
     let log_cost = ladder == Ladder::Saturate
         || (ladder == Ladder::Fanout && clients == FANOUT_TARGET_CLIENTS);
-    let (tls_idle, scale) = if quick {
-        (QUICK_TLS_IDLE_CLIENTS, QUICK_SCALE_CLIENTS)
-    } else {
-        (TLS_IDLE_CLIENTS, SCALE_CLIENTS)
-    };
     let mut steps = match ladder {
         // The threads server is the seed's, which has one room, and speaks neither IRC nor
         // WebSocket; the attacks measure the server of this tree.
@@ -732,7 +608,7 @@ fn steps_of(workload: &Workload, quick: bool) -> Vec<Step> {
         | Ladder::SearchStorm
         | Ladder::ResumeBomb => vec![event(RoomLog::File, 1)],
         Ladder::TlsStorm => vec![event_tls(1)],
-        _ if log_cost => (1..=log_cost_runs(quick))
+        _ if log_cost => (1..=sizes.log_cost_runs)
             .flat_map(|run| {
                 [
                     event(RoomLog::File, run),
@@ -742,10 +618,12 @@ fn steps_of(workload: &Workload, quick: bool) -> Vec<Step> {
             })
             .chain([threads])
             .collect(),
-        Ladder::Idle if clients == tls_idle => vec![event(RoomLog::File, 1), threads, event_tls(1)],
+        Ladder::Idle if clients == sizes.tls_idle => {
+            vec![event(RoomLog::File, 1), threads, event_tls(1)]
+        }
         _ => vec![event(RoomLog::File, 1), threads],
     };
-    if ladder == Ladder::Fanout && clients == scale {
+    if ladder == Ladder::Fanout && clients == sizes.scale {
         let redis = event(RoomLog::Redis, 1);
         steps.push(redis.clone());
         steps.push(Step {
@@ -767,7 +645,7 @@ fn steps_of(workload: &Workload, quick: bool) -> Vec<Step> {
 pub fn steps(quick: bool) -> Vec<Step> {
     workloads(quick)
         .iter()
-        .flat_map(|workload| steps_of(workload, quick))
+        .flat_map(|workload| steps_of(workload, &Sizes::of(quick)))
         .zip(1..)
         .map(|(step, number)| Step { number, ..step })
         .collect()
@@ -843,7 +721,7 @@ mod tests {
         );
         assert_eq!(steps[1].number, 2);
         for workload in workloads(false) {
-            let steps = steps_of(&workload, false);
+            let steps = steps_of(&workload, &FULL);
             let server = |s: &Step| (s.server_mode, s.room_log, s.tls, s.run);
             let event = (ServerMode::Event, RoomLog::File, false, 1);
             if workload.ladder == Ladder::TlsStorm {
@@ -903,8 +781,8 @@ mod tests {
     #[test]
     fn the_many_rooms_step_spreads_the_fanout_over_rooms_once_against_event() {
         for (quick, clients, rooms) in [
-            (false, FANOUT_TARGET_CLIENTS, ROOMS),
-            (true, QUICK_ROOMS_CLIENTS, QUICK_ROOMS),
+            (false, FANOUT_TARGET_CLIENTS, 100),
+            (true, QUICK.rooms.0, QUICK.rooms.1),
         ] {
             let steps: Vec<Step> = steps(quick)
                 .into_iter()
@@ -991,7 +869,7 @@ mod tests {
 
     #[test]
     fn redis_rows_run_one_and_two_servers_at_the_scale_size() {
-        for (quick, size) in [(false, SCALE_CLIENTS), (true, QUICK_SCALE_CLIENTS)] {
+        for (quick, size) in [(false, FANOUT_TARGET_CLIENTS), (true, QUICK.scale)] {
             let redis: Vec<Step> = steps(quick)
                 .into_iter()
                 .filter(|s| s.room_log == RoomLog::Redis)
@@ -1011,7 +889,7 @@ mod tests {
 
     #[test]
     fn dialect_rows_run_once_against_event_beside_ours() {
-        for (quick, size) in [(false, DIALECT_CLIENTS), (true, QUICK_DIALECT_CLIENTS)] {
+        for (quick, size) in [(false, FANOUT_TARGET_CLIENTS), (true, QUICK.dialects.0)] {
             let rows: Vec<Step> = steps(quick)
                 .into_iter()
                 .filter(|s| s.workload.ladder == Ladder::Dialects)
@@ -1040,7 +918,7 @@ mod tests {
     fn serde_names_are_the_names_in_ids_and_flags() {
         assert_eq!(Ladder::SlowBaseline.to_string(), "slow-baseline");
         assert_eq!(Ladder::TlsSaturate.to_string(), "tls-saturate");
-        assert_eq!(LoadMode::Restart.to_string(), "restart");
+        assert_eq!(serde_json::json!(LoadMode::SearchStorm), "search-storm");
         assert_eq!(ServerMode::Threads.to_string(), "threads");
         assert_eq!(serde_json::json!(RoomLog::Memory), "memory");
     }

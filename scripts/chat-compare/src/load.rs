@@ -36,60 +36,61 @@ pub enum LoadTarget<'a> {
         redis_pid: Option<u32>,
         tls: bool,
     },
-    /// The restart and storm steps: chat-load starts this server on this log itself.
-    Own { server_bin: &'a Path, db: &'a Path },
-    /// An attack step: chat-load starts this server itself, on a log of its own it fills.
-    Attack { server_bin: &'a Path },
+    /// The restart, storm and attack steps: chat-load starts this server itself, on this log
+    /// (restart, storm) or on one of its own that it fills (the attacks).
+    Own {
+        server_bin: &'a Path,
+        db: Option<&'a Path>,
+    },
 }
 
 /// chat-load's command line for `step` against `target`.
 pub fn load_args(step: &Step, target: LoadTarget) -> Vec<String> {
     let load = &step.workload;
-    let mut args = vec![load.load_mode.to_string()];
+    let mode = load.load_mode;
+    let mut args = vec![mode.name().to_string()];
     match target {
         LoadTarget::Running { ports, tls, .. } => {
             let addrs: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
             flag(&mut args, "--addr", addrs.join(","));
-            if tls {
-                args.push("--tls".into());
-            }
+            args.extend(tls.then(|| "--tls".to_string()));
         }
         LoadTarget::Own { server_bin, db } => {
             flag(&mut args, "--server-bin", server_bin.display());
-            flag(&mut args, "--db", db.display());
-        }
-        LoadTarget::Attack { server_bin } => {
-            flag(&mut args, "--server-bin", server_bin.display());
+            if let Some(db) = db {
+                flag(&mut args, "--db", db.display());
+            }
         }
     }
     flag(&mut args, "-n", load.clients);
-    if load.load_mode != LoadMode::Storm {
+    // The storms, not a duration, decide a storm's length.
+    if mode != LoadMode::Storm {
         flag(&mut args, "-d", load.duration_secs);
     }
-    if let Some(messages) = load.log_messages {
-        flag(&mut args, "--messages", messages);
-    }
-    if let Some(settle) = load.settle_secs {
-        flag(&mut args, "--settle", settle);
-    }
-    match (load.load_mode, load.rounds) {
-        // The storm's and the attacks' desks keep their own pace.
-        (LoadMode::Hold | LoadMode::Storm | LoadMode::SearchStorm | LoadMode::ResumeBomb, _) => {}
-        // Every client speaks once a round, so there is no rate to give.
-        (LoadMode::Churn, Some(rounds)) => flag(&mut args, "--rounds", rounds),
-        _ => {
-            flag(&mut args, "--senders", load.senders);
-            flag(&mut args, "--rate", load.rate_per_sender);
-        }
+    // A churn client speaks once a round, so there is no rate to give; the idle, storm and
+    // attack desks have none either.
+    if load.rounds.is_none() && load.senders > 0 {
+        flag(&mut args, "--senders", load.senders);
+        flag(&mut args, "--rate", load.rate_per_sender);
     }
     if !matches!(
-        load.load_mode,
+        mode,
         LoadMode::Hold | LoadMode::Storm | LoadMode::SearchStorm
     ) {
         flag(&mut args, "--payload", load.payload_bytes);
     }
-    if let Some(rooms) = load.rooms {
-        flag(&mut args, "--rooms", rooms);
+    let given = [
+        ("--rounds", load.rounds.map(f64::from)),
+        ("--rooms", load.rooms.map(f64::from)),
+        ("--messages", load.log_messages.map(f64::from)),
+        ("--settle", load.settle_secs),
+        ("--kill-at", load.kill_at_secs),
+        ("--restart-after", load.restart_after_secs),
+    ];
+    for (name, value) in given {
+        if let Some(value) = value {
+            flag(&mut args, name, value);
+        }
     }
     args.extend(load.desks.load_flags().iter().map(|f| f.to_string()));
     if load.ladder == Ladder::Dialects {
@@ -97,13 +98,9 @@ pub fn load_args(step: &Step, target: LoadTarget) -> Vec<String> {
         // would name themselves with their first message, inside the measured phase.
         args.push("--named".into());
     }
-    if load.load_mode == LoadMode::Slow {
+    if mode == LoadMode::Slow {
         flag(&mut args, "--slow", load.slow_clients);
         flag(&mut args, "--slow-rcvbuf", SLOW_READER_RCVBUF_BYTES);
-    }
-    if let (Some(kill_at), Some(down)) = (load.kill_at_secs, load.restart_after_secs) {
-        flag(&mut args, "--kill-at", kill_at);
-        flag(&mut args, "--restart-after", down);
     }
     if let LoadTarget::Running {
         server_pids,
@@ -415,8 +412,9 @@ pub(crate) mod tests {
                 .collect();
             assert_eq!(attacks.len(), 2, "quick {quick}");
             for step in attacks {
-                let target = LoadTarget::Attack {
+                let target = LoadTarget::Own {
                     server_bin: Path::new("/build/chat-server"),
+                    db: None,
                 };
                 let args = load_args(step, target);
                 let value = |flag: &str| {
@@ -473,7 +471,7 @@ pub(crate) mod tests {
             .unwrap();
         let target = LoadTarget::Own {
             server_bin: Path::new("/build/chat-server"),
-            db: Path::new("/tmp/x/room.db"),
+            db: Some(Path::new("/tmp/x/room.db")),
         };
         let args = load_args(step, target);
         let value = |flag: &str| {

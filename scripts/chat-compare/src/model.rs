@@ -190,6 +190,13 @@ pub struct MemoryLimit {
     pub detail: String,
 }
 
+/// The steps of `ladder`, in run order.
+pub fn of_ladder(results: &[StepResult], ladder: Ladder) -> impl Iterator<Item = &StepResult> {
+    results
+        .iter()
+        .filter(move |r| r.step.workload.ladder == ladder)
+}
+
 /// Finds the step of `ladder` (and `clients`, when given) the side-by-side tables show for
 /// `mode`: event on its file, threads in memory, first run.
 pub fn find(
@@ -198,9 +205,8 @@ pub fn find(
     clients: Option<u32>,
     mode: ServerMode,
 ) -> Option<&StepResult> {
-    results.iter().find(|r| {
+    of_ladder(results, ladder).find(|r| {
         r.step.is_side_by_side()
-            && r.step.workload.ladder == ladder
             && r.step.server_mode == mode
             && clients.is_none_or(|c| r.step.workload.clients == c)
     })
@@ -214,15 +220,12 @@ pub fn event_runs(
     clients: Option<u32>,
     log: RoomLog,
 ) -> Vec<&StepResult> {
-    results
-        .iter()
-        .filter(|r| {
-            r.step.workload.ladder == ladder
-                && r.step.server_mode == ServerMode::Event
-                && r.step.room_log == log
-                && clients.is_none_or(|c| r.step.workload.clients == c)
-        })
-        .collect()
+    let event_on_log = |r: &&StepResult| {
+        r.step.server_mode == ServerMode::Event
+            && r.step.room_log == log
+            && clients.is_none_or(|c| r.step.workload.clients == c)
+    };
+    of_ladder(results, ladder).filter(event_on_log).collect()
 }
 
 #[cfg(test)]

@@ -12,7 +12,8 @@ use plotters::coord::ranged1d::ValueFormatter;
 use plotters::prelude::*;
 
 use crate::ladder::{Ladder, ServerMode};
-use crate::model::{find, RunRecord, StepResult, FANOUT_P99_TARGET_US, IDLE_RSS_TARGET_KB};
+use crate::model::{find, of_ladder, RunRecord, StepResult};
+use crate::model::{FANOUT_P99_TARGET_US, IDLE_RSS_TARGET_KB};
 
 const WIDTH_PX: u32 = 900;
 const HEIGHT_PX: u32 = 540;
@@ -86,10 +87,8 @@ fn ladder_series(
 ) -> [Series; 2] {
     ServerMode::BOTH.map(|mode| {
         let (mut points, mut failed_x) = (Vec::new(), Vec::new());
-        for result in results.iter().filter(|r| {
-            let step = &r.step;
-            step.workload.ladder == ladder && step.server_mode == mode && step.is_side_by_side()
-        }) {
+        let shown = |r: &&StepResult| r.step.server_mode == mode && r.step.is_side_by_side();
+        for result in of_ladder(results, ladder).filter(shown) {
             let x = f64::from(result.step.workload.clients);
             match figure(result).filter(|y| *y > 0.0) {
                 Some(y) => points.push((x, y)),
@@ -158,8 +157,8 @@ fn rate_label(value: f64) -> String {
 
 /// A flat line at `y` across the room sizes of `ladder`.
 fn across(results: &[StepResult], ladder: Ladder, y: f64) -> Vec<(f64, f64)> {
-    let sizes = results.iter().filter(|r| r.step.workload.ladder == ladder);
-    let sizes: Vec<f64> = sizes.map(|r| f64::from(r.step.workload.clients)).collect();
+    let sizes = of_ladder(results, ladder).map(|r| f64::from(r.step.workload.clients));
+    let sizes: Vec<f64> = sizes.collect();
     let low = sizes.iter().copied().fold(f64::INFINITY, f64::min);
     let high = sizes.iter().copied().fold(0.0, f64::max);
     vec![(low, y), (high, y)]
@@ -168,7 +167,7 @@ fn across(results: &[StepResult], ladder: Ladder, y: f64) -> Vec<(f64, f64)> {
 /// The four charts of a run, with their file names.
 pub fn charts(record: &RunRecord) -> Vec<(&'static str, Chart)> {
     let results = &record.results;
-    let first = |ladder| results.iter().find(|r| r.step.workload.ladder == ladder);
+    let first = |ladder| of_ladder(results, ladder).next();
     let idle = Chart {
         title: "Server memory with idle clients".into(),
         x_desc: "idle clients connected (log scale)".into(),

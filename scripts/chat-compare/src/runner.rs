@@ -1,9 +1,9 @@
 //! Runs the ladder: for each step a fresh `chat-server` (inside the step's memory cgroup when there
 //! is one; the event server on a fresh SQLite file of its own, deleted after the step, or
 //! `--db none`, or a Redis stream on the step's own `redis-server`), `chat-load` against the
-//! port it reports, then SIGTERM, a grace period and SIGKILL. The restart step is the
-//! exception: chat-load starts, kills and restarts that server itself, so chat-load goes into
-//! the cgroup and the server inherits it.
+//! port it reports, then SIGTERM, a grace period and SIGKILL. The restart, storm and attack
+//! steps are the exception: chat-load starts (and restarts) that server itself, so chat-load
+//! goes into the cgroup and the server inherits it.
 //! A step that goes wrong becomes a `StepResult` with a `failure` line, never an early exit; only
 //! missing binaries, unwritable folders and Ctrl-C stop the run. The results come back as a
 //! [`RunRecord`]; writing them out is the report's and the plots' business.
@@ -169,14 +169,10 @@ fn run_step(step: &Step, tools: &Tools, cgroup: &CgroupSupport) -> Result<StepRe
     let step_cgroup =
         (cgroup.step_cgroup(step.number)).map_err(failed("cannot create the step's memory cgroup"));
     let outcome = step_cgroup.and_then(|step_cgroup| {
-        let outcome = match step.workload.load_mode {
-            LoadMode::Restart | LoadMode::Storm => {
-                run_own_server(step, tools, step_cgroup.as_ref(), &mut result)
-            }
-            LoadMode::SearchStorm | LoadMode::ResumeBomb => {
-                run_attack(step, tools, step_cgroup.as_ref(), &mut result)
-            }
-            _ => run_servers(step, tools, step_cgroup.as_ref(), &mut result),
+        let outcome = if step.workload.load_mode.starts_own_server() {
+            run_own_server(step, tools, step_cgroup.as_ref(), &mut result)
+        } else {
+            run_servers(step, tools, step_cgroup.as_ref(), &mut result)
         };
         // Read once every process of the step is gone, before the cgroup is.
         result.cgroup = step_cgroup
@@ -387,57 +383,36 @@ fn start_redis(log: &Path) -> Result<RedisServer, Stop> {
     })
 }
 
-/// The restart and storm steps: chat-load starts, stops and starts again the server on a log
-/// file of the step's own itself, so chat-load goes into the step's cgroup and the server
-/// inherits it.
+/// The restart, storm and attack steps: chat-load starts (and stops, and starts again) the
+/// server itself, on a log file of the step's own, or, for an attack, on a log of its own that
+/// it fills; so chat-load goes into the step's cgroup and the server inherits it. The report,
+/// and the port from its address, go into `result`.
 fn run_own_server(
     step: &Step,
     tools: &Tools,
     step_cgroup: Option<&StepCgroup>,
     result: &mut StepResult,
 ) -> Result<(), Stop> {
-    let db_dir = db_dir()?;
+    let mode = step.workload.load_mode;
+    let db_dir = if mode.is_attack() {
+        None
+    } else {
+        Some(db_dir()?)
+    };
+    let db = db_dir.as_ref().map(|dir| dir.path().join("room.db"));
     let target = LoadTarget::Own {
         server_bin: &tools.server_bin,
-        db: &db_dir.path().join("room.db"),
+        db: db.as_deref(),
     };
-    let server_end = match step.workload.load_mode {
-        LoadMode::Storm => "started, stopped and started again by chat-load",
-        _ => "started, killed and restarted by chat-load",
-    };
-    run_with_own_server(step, tools, step_cgroup, target, server_end, result)
-}
-
-/// An attack step: chat-load fills a log of its own, starts the server on it and attacks it,
-/// so, as in the restart step, chat-load goes into the step's cgroup and the server inherits
-/// it.
-fn run_attack(
-    step: &Step,
-    tools: &Tools,
-    step_cgroup: Option<&StepCgroup>,
-    result: &mut StepResult,
-) -> Result<(), Stop> {
-    let target = LoadTarget::Attack {
-        server_bin: &tools.server_bin,
-    };
-    let server_end = "started and stopped by chat-load";
-    run_with_own_server(step, tools, step_cgroup, target, server_end, result)
-}
-
-/// chat-load in the step's cgroup against `target`, a server it starts itself; its report,
-/// and the port from its address, into `result`, with `server_end` for how the server ended.
-fn run_with_own_server(
-    step: &Step,
-    tools: &Tools,
-    step_cgroup: Option<&StepCgroup>,
-    target: LoadTarget,
-    server_end: &str,
-    result: &mut StepResult,
-) -> Result<(), Stop> {
     let procs = step_cgroup.map(StepCgroup::procs_path);
     let load_log = log_path(step, tools, "load");
     let (load_failure, output) = load::run_load(step, &tools.load_bin, target, &load_log, procs)?;
     result.failure = describe_failure(Vec::new(), oom_kills(step_cgroup), load_failure);
+    let server_end = match mode {
+        LoadMode::Storm => "started, stopped and started again by chat-load",
+        LoadMode::Restart => "started, killed and restarted by chat-load",
+        _ => "started and stopped by chat-load",
+    };
     result.server_end = Some(server_end.into());
     (result.load, result.raw_load) = output.unzip();
     let addr = result.load.as_ref().map_or("", |report| &report.addr);

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use getopts::Options;
+use serde::{Deserialize, Serialize};
 
 /// The address the seed server listened on.
 const DEFAULT_ADDR: &str = "127.0.0.1:5002";
@@ -106,33 +107,10 @@ const MAX_SEARCHERS: usize = 1000;
 /// the attacked server listens and keeps its log.
 const SERVER_FLAGS_OF_OURS: [&str; 6] = ["--host", "-H", "--port", "-p", "--db", "--redis"];
 
-/// Flags storm mode does not take: it starts its own server, speaks TLS
-/// always, in our dialect, and sends nothing but a `/ping`.
-const NOT_FOR_STORM: [&str; 20] = [
-    "addr",
-    "tls",
-    "irc",
-    "irc-share",
-    "ws",
-    "server-pid",
-    "redis-pid",
-    "slow",
-    "slow-rcvbuf",
-    "lifetime",
-    "rounds",
-    "connect-rate",
-    "source-ips",
-    "senders",
-    "rate",
-    "payload",
-    "duration",
-    "drain",
-    "kill-at",
-    "restart-after",
-];
-
-/// What a run does; see the crate docs for each mode's phases.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a run does; see the crate docs for each mode's phases. Its serde name is
+/// [`Mode::name`] (chat-compare writes it into its records).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Mode {
     /// N idle connections for T seconds, then one broadcast proves each alive.
     Hold,
@@ -852,11 +830,6 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Config, UsageError> {
 
 /// Refuses a flag the mode has no use for, saying where it belongs.
 fn refuse_misplaced_flags(matches: &getopts::Matches, mode: Mode) -> Result<(), UsageError> {
-    if mode == Mode::Storm {
-        if let Some(flag) = NOT_FOR_STORM.iter().find(|flag| matches.opt_present(flag)) {
-            return Err(invalid(format!("--{flag} does not apply to storm mode")));
-        }
-    }
     let groups: [(&[&str], &str, bool); 5] = [
         (
             &RUNNING_SERVER_ONLY,
@@ -888,6 +861,8 @@ fn refuse_misplaced_flags(matches: &getopts::Matches, mode: Mode) -> Result<(), 
         }
     }
     let pointless: &[&str] = match mode {
+        // It speaks TLS, sends nothing but a `/ping`, and the storms decide its length.
+        Mode::Storm => &["senders", "rate", "drain", "payload", "duration", "settle"],
         // Its texts are the attack's own words.
         Mode::SearchStorm => &["senders", "rate", "drain", "payload", "settle"],
         Mode::ResumeBomb => &NOT_FOR_ATTACKS,
@@ -1323,21 +1298,44 @@ mod tests {
         let err = parse_args(&["storm"]).unwrap_err();
         assert!(err.to_string().contains("storm needs --db"), "{err}");
         assert!(parse_args(&["storm", "--db", "none"]).is_err());
-        for flag in [
-            ["--tls", ""],
-            ["--addr", "127.0.0.1:1"],
-            ["--rate", "2"],
-            ["--kill-at", "1"],
+        // Each refusal names the flag and why: the storm starts its own server, or has no
+        // use for a pace, or the flag belongs to another mode.
+        for (flag, refusal) in [
+            (
+                &["--tls"][..],
+                "--tls only applies to modes that load a running server",
+            ),
+            (
+                &["--addr", "127.0.0.1:1"],
+                "--addr only applies to modes that load a running server",
+            ),
+            (&["--rate", "2"], "--rate does not apply to storm mode"),
+            (&["-d", "5"], "--duration does not apply to storm mode"),
+            (
+                &["--kill-at", "1"],
+                "--kill-at only applies to restart mode",
+            ),
         ] {
             let mut args = vec!["storm", "--db", "x"];
-            args.extend(flag.iter().filter(|a| !a.is_empty()));
+            args.extend(flag);
             let err = parse_args(&args).unwrap_err();
-            assert!(
-                err.to_string().contains("does not apply to storm"),
-                "{args:?}: {err}"
-            );
+            assert!(err.to_string().contains(refusal), "{args:?}: {err}");
         }
         assert!(parse_args(&["storm", "--db", "x", "-n", "30000"]).is_err());
+    }
+
+    #[test]
+    fn a_mode_s_serde_name_is_its_command_line_name() {
+        let names = [
+            "hold", "fanout", "connect", "churn", "slow", "restart", "storm",
+        ];
+        let attacks = ["search-storm", "resume-bomb", "handshake-stall"];
+        for name in names.into_iter().chain(attacks) {
+            let mode = Mode::from_name(name).unwrap();
+            assert_eq!(mode.name(), name);
+            assert_eq!(serde_json::to_value(mode).unwrap(), name);
+            assert_eq!(serde_json::from_value::<Mode>(name.into()).unwrap(), mode);
+        }
     }
 
     #[test]

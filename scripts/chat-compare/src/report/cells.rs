@@ -51,18 +51,20 @@ pub fn two(value: f64) -> String {
     format!("{value:.2}")
 }
 
+/// `a ÷ b`, when both are known and `b` is not 0.
+pub fn factor(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => Some(a / b),
+        _ => None,
+    }
+}
+
 /// `numerator / denominator` as `3.2×`.
 pub fn ratio(numerator: Option<f64>, denominator: Option<f64>) -> String {
-    match (numerator, denominator) {
-        (Some(n), Some(d)) if d > 0.0 => {
-            let r = n / d;
-            if r >= 10.0 {
-                format!("{r:.0}×")
-            } else {
-                format!("{r:.2}×")
-            }
-        }
-        _ => NOT_AVAILABLE.into(),
+    match factor(numerator, denominator) {
+        Some(r) if r >= 10.0 => format!("{r:.0}×"),
+        Some(r) => format!("{r:.2}×"),
+        None => NOT_AVAILABLE.into(),
     }
 }
 

@@ -22,9 +22,9 @@ use std::path::Path;
 pub use cells::{progress_summary, what_happened};
 pub use files::{read_record, render_csv, render_json};
 
-use crate::ladder::{log_cost_runs, Ladder, RoomLog, LOG_COST_RUNS};
+use crate::ladder::{Ladder, Sizes, LOG_COST_RUNS};
 use crate::machine::Machine;
-use crate::model::{RunRecord, StepResult};
+use crate::model::{of_ladder, RunRecord, StepResult};
 use cells::NOT_AVAILABLE;
 use tables::{broadcast_table, churn_table, idle_table, log_cost_table, restart_table};
 use tables::{dialect_table, resume_bomb_table, rooms_table, scale_table, search_storm_table};
@@ -38,16 +38,8 @@ const FANOUT_P99_NOTE: &str = "Why the p99 target is not met here: each message 
 /// What a log-cost ratio over the line means, shown when one is.
 const LOG_COST_NOTE: &str = "A ratio over the line is not by itself a cost of the log: compare the runs on each side, which often overlap. On the 2-core VM of the November 2026 runs the saturating step's CPU per delivery moves from one run of the comparison to the next by as much as the target's margin: a full run that gave 1.18× was followed by an A/B of the same binaries that gave 1.08×, and an earlier full run gave 1.02×.";
 
-/// The "what happened" list of the side-by-side steps of `ladders`.
-fn happened_lines(results: &[StepResult], ladders: &[Ladder]) -> String {
-    let side_by_side = results
-        .iter()
-        .filter(|r| r.step.is_side_by_side() && ladders.contains(&r.step.workload.ladder));
-    happened_lines_of(side_by_side)
-}
-
 /// The "what happened" list of `steps`.
-fn happened_lines_of<'a>(steps: impl Iterator<Item = &'a StepResult>) -> String {
+fn happened_lines<'a>(steps: impl Iterator<Item = &'a StepResult>) -> String {
     let mut out = String::new();
     for result in steps {
         let lines = what_happened(result);
@@ -68,25 +60,9 @@ fn happened_lines_of<'a>(steps: impl Iterator<Item = &'a StepResult>) -> String 
     format!("What happened:\n\n{out}")
 }
 
-/// One section of `report.md`: its title, what it measured, the table, what happened, the
-/// plots (alt text, file).
-fn section(
-    out: &mut String,
-    title: &str,
-    intro: &str,
-    body: &str,
-    happened: &str,
-    plots: &[(&str, &str)],
-) {
-    let _ = write!(out, "## {title}\n\n{intro}\n\n{body}\n{happened}");
-    for (alt, file) in plots {
-        let _ = write!(out, "\n![{alt}]({file})\n");
-    }
-    out.push('\n');
-}
-
-fn ladder_description(results: &[StepResult], ladder: Ladder) -> String {
-    let Some(first) = results.iter().find(|r| r.step.workload.ladder == ladder) else {
+/// What the steps of `ladder` did, from its first step's workload; empty without one.
+fn describe(record: &RunRecord, ladder: Ladder) -> String {
+    let Some(first) = of_ladder(&record.results, ladder).next() else {
         return String::new();
     };
     let w = &first.step.workload;
@@ -125,7 +101,7 @@ fn ladder_description(results: &[StepResult], ladder: Ladder) -> String {
         ),
         _ => format!(
             "`chat-load {}`, {:.0} msg/s in total ({} senders × {:.3} msg/s, {} B payload), {} s per step.",
-            w.load_mode,
+            w.load_mode.name(),
             w.total_rate(),
             w.senders,
             w.rate_per_sender,
@@ -165,6 +141,176 @@ fn heading(record: &RunRecord) -> String {
     )
 }
 
+/// A target checked against a run.
+type Check = fn(&[StepResult]) -> TargetCheck;
+
+/// One section of `report.md`: its title, the ladders whose steps it shows, what it measured,
+/// its tables, and its plots (alt text, file). Its "what happened" lines are those of the
+/// side-by-side steps of its ladders, or, with `other_runs`, of the other steps of its ladders
+/// (the log's cost, TLS, Redis).
+struct Section {
+    title: &'static str,
+    ladders: &'static [Ladder],
+    other_runs: bool,
+    /// Shown only when the run had steps of its ladders, so that the records of runs from
+    /// before the ladder (the committed report's among them) render as they did.
+    only_if_run: bool,
+    intro: fn(&RunRecord) -> String,
+    body: fn(&[StepResult]) -> String,
+    /// Words shown after "what happened" when this target is not met.
+    note: Option<(Check, &'static str)>,
+    plots: &'static [(&'static str, &'static str)],
+}
+
+/// A section of the side-by-side steps of `ladders`, with the defaults of most.
+const fn section(
+    title: &'static str,
+    ladders: &'static [Ladder],
+    intro: fn(&RunRecord) -> String,
+    body: fn(&[StepResult]) -> String,
+) -> Section {
+    Section {
+        title,
+        ladders,
+        other_runs: false,
+        only_if_run: false,
+        intro,
+        body,
+        note: None,
+        plots: &[],
+    }
+}
+
+/// The sections of `report.md` between the targets and how the figures are taken, in order.
+const SECTIONS: [Section; 12] = [
+    Section {
+        plots: &[("server RSS vs idle clients", "idle_rss.svg")],
+        ..section(
+            "Idle clients",
+            &[Ladder::Idle],
+            |r| describe(r, Ladder::Idle),
+            idle_table,
+        )
+    },
+    Section {
+        note: Some((targets::check_fanout, FANOUT_P99_NOTE)),
+        plots: &[
+            ("p99 latency vs clients", "fanout_p99.svg"),
+            ("deliveries per second vs clients", "fanout_throughput.svg"),
+        ],
+        ..section(
+            "Fanout at a fixed total rate",
+            &[Ladder::Fanout],
+            |r| describe(r, Ladder::Fanout),
+            |r| broadcast_table(r, Ladder::Fanout),
+        )
+    },
+    section(
+        "Saturating step: CPU per delivery",
+        &[Ladder::Saturate],
+        |r| describe(r, Ladder::Saturate),
+        |r| broadcast_table(r, Ladder::Saturate),
+    ),
+    Section {
+        other_runs: true,
+        note: Some((targets::check_log_cost, LOG_COST_NOTE)),
+        ..section(
+            "Cost of the durable log",
+            &[Ladder::Fanout, Ladder::Saturate],
+            |r| {
+                format!("The event server as shipped (its log in a SQLite file) against the same server with `--db none`, same workload, alternating, {} runs each in this run of the comparison; the ratio is of the medians. Every other table shows the first run on the log.", Sizes::of(r.quick).log_cost_runs)
+            },
+            log_cost_table,
+        )
+    },
+    section(
+        "One slow reader",
+        &[Ladder::SlowBaseline, Ladder::SlowReader],
+        |r| {
+            format!("{} The slow run adds one client that never reads; latency and delivery are the other clients'. The event server keeps a queue per client and drops the reader whose queue passes `--max-queue`; the threads server stalls every broadcast behind a reader that never reads.", describe(r, Ladder::SlowBaseline))
+        },
+        slow_table,
+    ),
+    Section {
+        plots: &[("server RSS after each churn round", "churn_rss.svg")],
+        ..section(
+            "Churn soak: memory after rounds",
+            &[Ladder::Churn],
+            |r| describe(r, Ladder::Churn),
+            churn_table,
+        )
+    },
+    Section {
+        other_runs: true,
+        ..section(
+            "TLS",
+            &[
+                Ladder::TlsIdle,
+                Ladder::TlsFanout,
+                Ladder::TlsSaturate,
+                Ladder::TlsStorm,
+            ],
+            |r| {
+                format!("The event server started with `--tls` (TLS and plain on one port, a self-signed certificate made at its start), every desk on TLS (`chat-load --tls`: rustls with ring, any certificate accepted but the handshake's signatures checked, no session resumption, so every desk pays a full handshake), next to the plain runs of the same workload on a server without `--tls`. The TLS runs of the fanout target's room and of the saturating step alternate with the plain ones ({} each); the ratio is of the medians. The server makes the handshake with rustls's unbuffered API, reading out of the loop's one shared buffer, then seals and opens TLS 1.3 records itself with the keys rustls hands over, kept as bytes: an idle TLS desk holds about 1 KiB more than a plain one and no buffer, and at most 256 handshakes run at once, so a storm of them leaves no heap behind. Encrypting a batch of chat lines costs little next to the kernel's cost of the write itself, so CPU per delivery on TLS stays near plain's. The storms: `chat-load storm` starts the event server with `--tls` on a fresh SQLite file (its certificate and session ticket keys kept beside it) and connects every client at once, each making its handshake and sending `/ping`, three times: on the fresh server; after the server stops (SIGTERM) and starts again on the same port and file, every client offering the ticket it was given; and after another restart with the tickets forgotten. Server CPU is the server's over each storm; chat-load's is the clients' half of the handshakes, on the same two cores.", Sizes::of(r.quick).log_cost_runs)
+            },
+            |r| tls_table(r) + &storm_table(r),
+        )
+    },
+    Section {
+        other_runs: true,
+        ..section(
+            "Scale-out: one room over Redis",
+            &[Ladder::Scale],
+            |r| {
+                let size = of_ladder(&r.results, Ladder::Scale).next();
+                let size = size.map_or_else(
+                    || "not in this run".to_string(),
+                    |r| format!("{} clients, 200 msg/s", r.step.workload.clients),
+                );
+                format!("The fanout above ({}), on one event server with its embedded log (the fanout step's own figures), on one event server whose room's log is a Redis stream (`--redis URL --room NAME`), and on two such servers sharing the stream, the clients spread over them round robin (`chat-load --addr A,B`). Each step starts its own `redis-server` (127.0.0.1, a free port, `--save '' --appendonly no`) and stops it after. Server CPU is all chat servers' together per delivery; Redis's is its own, sampled from `/proc` like the servers'. The order check: every message must reach every receiver under the same ID, and each receiver's IDs must increase; a receiver that saw anything else counts.", size)
+            },
+            scale_table,
+        )
+    },
+    Section {
+        only_if_run: true,
+        ..section(
+            "IRC and browser desks",
+            &[Ladder::Dialects],
+            |r| {
+                format!("{} The event server as shipped, once per row: ours, IRC desks (`chat-load --irc`: `CAP REQ message-tags echo-message`, `NICK`, `USER`, then `PRIVMSG #main`, reading `PRIVMSG` lines back with their `@msgid`), browser desks (`--ws`: `GET /ws` upgraded, our lines in masked text frames), and a room of twice the size with IRC desks and ours half and half (`--irc-share 0.5`), each beside ours in a room of its size; every desk takes its name on connecting (`--named`), as an IRC desk must, so that no sender names itself inside the measured phase. Targets: an IRC desk within 1.2× of ours in CPU per delivery (issue 19), a browser desk within 1.3× (issue 20); one run each here, so a ratio near its target wants the repeated runs of the README.", describe(r, Ladder::Dialects))
+            },
+            dialect_table,
+        )
+    },
+    section(
+        "Many rooms",
+        &[Ladder::Rooms],
+        |r| {
+            format!("{} The clients, and so the senders, are spread over rooms (`chat-load --rooms N`: client i in room i mod N); each takes its name and enters its room, and each message goes to its room's members only. Each receiver checks it got its own room's messages, all of them, in one order, and none of another room's (\"out of their room\"). Next to it, the fanout of the same size in `#main` alone (the fanout step's own figures). Event server only: the threads server is the seed's, with one room.", describe(r, Ladder::Rooms))
+        },
+        rooms_table,
+    ),
+    section(
+        "Restart: SIGKILL mid-run, resume",
+        &[Ladder::Restart],
+        |r| describe(r, Ladder::Restart),
+        restart_table,
+    ),
+    Section {
+        only_if_run: true,
+        ..section(
+            "Attacks: a search storm, a resume bomb",
+            &[Ladder::SearchStorm, Ladder::ResumeBomb],
+            |r| {
+                let storm = describe(r, Ladder::SearchStorm);
+                format!("Issue 17's attacks on the event server, each a chat-load scenario that fills a fresh SQLite log through a desk, then starts the server on it with its defaults (`--idle-timeout 0`); chat-load and the server share the step's cgroup.\n\n{}\n\n{}", storm, describe(r, Ladder::ResumeBomb))
+            },
+            |r| format!("{}\n{}", search_storm_table(r), resume_bomb_table(r)),
+        )
+    },
+];
+
 /// The whole `report.md`.
 pub fn render_markdown(record: &RunRecord) -> String {
     let results = &record.results;
@@ -172,147 +318,30 @@ pub fn render_markdown(record: &RunRecord) -> String {
     out.push_str("## Targets (event mode)\n\n");
     out.push_str(&tables::targets_table(&targets::check_targets(results)));
     out.push_str("\nEach cell below reads **event / threads**; ratios are threads ÷ event (above 1 means threads costs more). \"n/a\" means chat-load did not report that figure; \"failed\" means the step produced no figures.\n\n");
-
-    let note_if_not_met = |check: fn(&[StepResult]) -> TargetCheck, note: &str| {
-        let not_met = check(results).verdict == Verdict::NotMet;
-        if not_met {
-            format!("\n{note}\n")
-        } else {
-            String::new()
+    for section in &SECTIONS {
+        let of_section = |r: &&StepResult| {
+            section.ladders.contains(&r.step.workload.ladder)
+                && r.step.is_side_by_side() != section.other_runs
+        };
+        if section.only_if_run && !results.iter().any(|r| of_section(&r)) {
+            continue;
         }
-    };
-    let describe = |ladder| ladder_description(results, ladder);
-    let happened = |ladders: &[Ladder]| happened_lines(results, ladders);
-    section(
-        &mut out,
-        "Idle clients",
-        &describe(Ladder::Idle),
-        &idle_table(results),
-        &happened(&[Ladder::Idle]),
-        &[("server RSS vs idle clients", "idle_rss.svg")],
-    );
-    section(
-        &mut out,
-        "Fanout at a fixed total rate",
-        &describe(Ladder::Fanout),
-        &broadcast_table(results, Ladder::Fanout),
-        &(happened(&[Ladder::Fanout]) + &note_if_not_met(targets::check_fanout, FANOUT_P99_NOTE)),
-        &[
-            ("p99 latency vs clients", "fanout_p99.svg"),
-            ("deliveries per second vs clients", "fanout_throughput.svg"),
-        ],
-    );
-    section(
-        &mut out,
-        "Saturating step: CPU per delivery",
-        &describe(Ladder::Saturate),
-        &broadcast_table(results, Ladder::Saturate),
-        &happened(&[Ladder::Saturate]),
-        &[],
-    );
-    let log_cost_steps = results
-        .iter()
-        .filter(|r| !r.step.is_side_by_side() && !r.step.tls && r.step.room_log != RoomLog::Redis);
-    section(
-        &mut out,
-        "Cost of the durable log",
-        &format!("The event server as shipped (its log in a SQLite file) against the same server with `--db none`, same workload, alternating, {} runs each in this run of the comparison; the ratio is of the medians. Every other table shows the first run on the log.", log_cost_runs(record.quick)),
-        &log_cost_table(results),
-        &(happened_lines_of(log_cost_steps) + &note_if_not_met(targets::check_log_cost, LOG_COST_NOTE)),
-        &[],
-    );
-    section(
-        &mut out,
-        "One slow reader",
-        &format!("{} The slow run adds one client that never reads; latency and delivery are the other clients'. The event server keeps a queue per client and drops the reader whose queue passes `--max-queue`; the threads server stalls every broadcast behind a reader that never reads.", describe(Ladder::SlowBaseline)),
-        &slow_table(results),
-        &happened(&[Ladder::SlowBaseline, Ladder::SlowReader]),
-        &[],
-    );
-    section(
-        &mut out,
-        "Churn soak: memory after rounds",
-        &describe(Ladder::Churn),
-        &churn_table(results),
-        &happened(&[Ladder::Churn]),
-        &[("server RSS after each churn round", "churn_rss.svg")],
-    );
-    section(
-        &mut out,
-        "TLS",
-        &format!("The event server started with `--tls` (TLS and plain on one port, a self-signed certificate made at its start), every desk on TLS (`chat-load --tls`: rustls with ring, any certificate accepted but the handshake's signatures checked, no session resumption, so every desk pays a full handshake), next to the plain runs of the same workload on a server without `--tls`. The TLS runs of the fanout target's room and of the saturating step alternate with the plain ones ({} each); the ratio is of the medians. The server makes the handshake with rustls's unbuffered API, reading out of the loop's one shared buffer, then seals and opens TLS 1.3 records itself with the keys rustls hands over, kept as bytes: an idle TLS desk holds about 1 KiB more than a plain one and no buffer, and at most 256 handshakes run at once, so a storm of them leaves no heap behind. Encrypting a batch of chat lines costs little next to the kernel's cost of the write itself, so CPU per delivery on TLS stays near plain's. The storms: `chat-load storm` starts the event server with `--tls` on a fresh SQLite file (its certificate and session ticket keys kept beside it) and connects every client at once, each making its handshake and sending `/ping`, three times: on the fresh server; after the server stops (SIGTERM) and starts again on the same port and file, every client offering the ticket it was given; and after another restart with the tickets forgotten. Server CPU is the server's over each storm; chat-load's is the clients' half of the handshakes, on the same two cores.", log_cost_runs(record.quick)),
-        &(tls_table(results) + &storm_table(results)),
-        &happened_lines_of(results.iter().filter(|r| r.step.tls)),
-        &[],
-    );
-    let scale_steps = results
-        .iter()
-        .filter(|r| r.step.workload.ladder == Ladder::Scale);
-    let scale_size = results
-        .iter()
-        .find(|r| r.step.workload.ladder == Ladder::Scale);
-    section(
-        &mut out,
-        "Scale-out: one room over Redis",
-        &format!("The fanout above ({}), on one event server with its embedded log (the fanout step's own figures), on one event server whose room's log is a Redis stream (`--redis URL --room NAME`), and on two such servers sharing the stream, the clients spread over them round robin (`chat-load --addr A,B`). Each step starts its own `redis-server` (127.0.0.1, a free port, `--save '' --appendonly no`) and stops it after. Server CPU is all chat servers' together per delivery; Redis's is its own, sampled from `/proc` like the servers'. The order check: every message must reach every receiver under the same ID, and each receiver's IDs must increase; a receiver that saw anything else counts.",
-            scale_size.map_or_else(|| "not in this run".to_string(), |r| format!("{} clients, 200 msg/s", r.step.workload.clients))),
-        &scale_table(results),
-        &happened_lines_of(scale_steps),
-        &[],
-    );
-    // Only in runs that had the rows: reports of earlier runs render as they were.
-    if results
-        .iter()
-        .any(|r| r.step.workload.ladder == Ladder::Dialects)
-    {
-        section(
-            &mut out,
-            "IRC and browser desks",
-            &format!("{} The event server as shipped, once per row: ours, IRC desks (`chat-load --irc`: `CAP REQ message-tags echo-message`, `NICK`, `USER`, then `PRIVMSG #main`, reading `PRIVMSG` lines back with their `@msgid`), browser desks (`--ws`: `GET /ws` upgraded, our lines in masked text frames), and a room of twice the size with IRC desks and ours half and half (`--irc-share 0.5`), each beside ours in a room of its size; every desk takes its name on connecting (`--named`), as an IRC desk must, so that no sender names itself inside the measured phase. Targets: an IRC desk within 1.2× of ours in CPU per delivery (issue 19), a browser desk within 1.3× (issue 20); one run each here, so a ratio near its target wants the repeated runs of the README.", ladder_description(results, Ladder::Dialects)),
-            &dialect_table(results),
-            &happened(&[Ladder::Dialects]),
-            &[],
+        let mut happened = happened_lines(results.iter().filter(of_section));
+        if let Some((check, note)) = section.note {
+            if check(results).verdict == Verdict::NotMet {
+                let _ = write!(happened, "\n{note}\n");
+            }
+        }
+        let (title, intro, body) = (
+            section.title,
+            (section.intro)(record),
+            (section.body)(results),
         );
-    }
-    section(
-        &mut out,
-        "Many rooms",
-        &format!("{} The clients, and so the senders, are spread over rooms (`chat-load --rooms N`: client i in room i mod N); each takes its name and enters its room, and each message goes to its room's members only. Each receiver checks it got its own room's messages, all of them, in one order, and none of another room's (\"out of their room\"). Next to it, the fanout of the same size in `#main` alone (the fanout step's own figures). Event server only: the threads server is the seed's, with one room.", describe(Ladder::Rooms)),
-        &rooms_table(results),
-        &happened(&[Ladder::Rooms]),
-        &[],
-    );
-    section(
-        &mut out,
-        "Restart: SIGKILL mid-run, resume",
-        &describe(Ladder::Restart),
-        &restart_table(results),
-        &happened(&[Ladder::Restart]),
-        &[],
-    );
-    let attacks = [Ladder::SearchStorm, Ladder::ResumeBomb];
-    // Records from before the attacks had steps (the committed report's among them) render
-    // as they did.
-    if results
-        .iter()
-        .any(|r| attacks.contains(&r.step.workload.ladder))
-    {
-        section(
-            &mut out,
-            "Attacks: a search storm, a resume bomb",
-            &format!(
-                "Issue 17's attacks on the event server, each a chat-load scenario that fills a fresh SQLite log through a desk, then starts the server on it with its defaults (`--idle-timeout 0`); chat-load and the server share the step's cgroup.\n\n{}\n\n{}",
-                describe(Ladder::SearchStorm),
-                describe(Ladder::ResumeBomb)
-            ),
-            &format!(
-                "{}\n{}",
-                search_storm_table(results),
-                resume_bomb_table(results)
-            ),
-            &happened(&attacks),
-            &[],
-        );
+        let _ = write!(out, "## {title}\n\n{intro}\n\n{body}\n{happened}");
+        for (alt, file) in section.plots {
+            let _ = write!(out, "\n![{alt}]({file})\n");
+        }
+        out.push('\n');
     }
     out.push_str(&how_the_figures_are_taken(&record.machine));
     out
@@ -366,7 +395,7 @@ mod tests {
         ];
         let text = idle_table(&results);
         assert!(text.contains("| 1000/10000 / failed |"), "{text}");
-        let happened = happened_lines(&results, &[Ladder::Idle]);
+        let happened = happened_lines(results.iter());
         assert!(happened.contains("- 10000 clients, threads (idle): failed: server killed (OOM)"));
         assert!(happened.contains("- 10000 clients, event (idle): connected 1000/10000"));
     }

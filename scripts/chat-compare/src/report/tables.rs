@@ -5,7 +5,6 @@
 
 use std::fmt::Write as _;
 
-use chat_load::report::RestartReport;
 use chat_load::storm::StormRound;
 
 use super::cells::NOT_AVAILABLE;
@@ -13,7 +12,7 @@ use super::cells::{alive_text, connected_text, mib, ms, or_na, pair, percent, ra
 use super::targets::TargetCheck;
 use super::targets::{check_tls_idle, log_costs, runs_text, tls_costs, tls_idle_pair, Paired};
 use crate::ladder::{Desks, Ladder, RoomLog, ServerMode};
-use crate::model::{find, StepResult, LOG_COST_MAX_FACTOR, TLS_IDLE_RSS_TARGET_KB};
+use crate::model::{find, of_ladder, StepResult, TLS_IDLE_RSS_TARGET_KB};
 
 /// A Markdown table: the header row, then a row per item of `rows`, each its cells.
 fn markdown(headers: &[&str], rows: impl Iterator<Item = Vec<String>>) -> String {
@@ -70,7 +69,7 @@ fn versus_row(
 /// A row per room size of `ladder`, in run order.
 fn per_size(results: &[StepResult], ladder: Ladder) -> Vec<VersusRow<'_>> {
     let mut sizes: Vec<u32> = Vec::new();
-    for result in results.iter().filter(|r| r.step.workload.ladder == ladder) {
+    for result in of_ladder(results, ladder) {
         if !sizes.contains(&result.step.workload.clients) {
             sizes.push(result.step.workload.clients);
         }
@@ -236,23 +235,39 @@ pub fn churn_table(results: &[StepResult]) -> String {
 /// The durable log's price: the event server on its log and with `--db none`, each run and
 /// the medians side by side.
 pub fn log_cost_table(results: &[StepResult]) -> String {
-    let columns: &[Column<Paired>] = &[
-        ("figure", |c| c.label.clone()),
-        ("with the log (SQLite file): median (each run)", |c| {
-            runs_text(&c.first)
-        }),
-        ("`--db none`: median (each run)", |c| runs_text(&c.second)),
-        ("log ÷ none, medians", Paired::ratio_text),
-        ("target", |_| format!("≤ {LOG_COST_MAX_FACTOR}×")),
-        ("result", |c| c.verdict.label().into()),
+    let headers = [
+        "figure",
+        "with the log (SQLite file): median (each run)",
+        "`--db none`: median (each run)",
+        "log ÷ none, medians",
+        "target",
+        "result",
     ];
-    table(columns, &log_costs(results))
+    markdown(&headers, log_costs(results).iter().map(paired_row))
+}
+
+/// A paired figure's row: what it is, each side's median and runs, the ratio of the medians,
+/// the target and the verdict ("–" and nothing without a target).
+fn paired_row(c: &Paired) -> Vec<String> {
+    let (target, result) = match c.max_factor {
+        Some(max) => (format!("≤ {max}×"), c.verdict.label().into()),
+        None => ("–".into(), String::new()),
+    };
+    let (first, second) = (runs_text(&c.first), runs_text(&c.second));
+    vec![
+        c.label.clone(),
+        first,
+        second,
+        c.ratio_text(),
+        target,
+        result,
+    ]
 }
 
 /// TLS against plain: the idle room's memory (and its handshakes), then each paired figure.
 pub fn tls_table(results: &[StepResult]) -> String {
     let mut rows: Vec<Vec<String>> = Vec::new();
-    let tls_idle = (results.iter()).find(|r| r.step.workload.ladder == Ladder::TlsIdle);
+    let tls_idle = of_ladder(results, Ladder::TlsIdle).next();
     if let Some(size) = tls_idle.map(|r| r.step.workload.clients) {
         let (tls, plain) = tls_idle_pair(results, size);
         let rss = |r: Option<&StepResult>| r.and_then(StepResult::rss_peak_kb);
@@ -276,27 +291,16 @@ pub fn tls_table(results: &[StepResult]) -> String {
             let figure =
                 format!("{size} idle clients: TLS handshake p50 / p99 ms (all connecting at once)");
             let handshake = format!("{} / {}", ms(h.p50 as f64), ms(h.p99 as f64));
-            rows.push(vec![
-                figure,
-                handshake,
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-            ]);
+            let mut row = vec![figure, handshake];
+            row.resize(6, String::new());
+            rows.push(row);
         }
     }
-    let measured = tls_costs(results)
-        .into_iter()
+    let costs = tls_costs(results);
+    let measured = costs
+        .iter()
         .filter(|c| !(c.first.is_empty() && c.second.is_empty()));
-    rows.extend(measured.map(|c| {
-        let (target, result) = match c.max_factor {
-            Some(max) => (format!("≤ {max}×"), c.verdict.label().into()),
-            None => ("–".into(), String::new()),
-        };
-        let (tls, plain) = (runs_text(&c.first), runs_text(&c.second));
-        vec![c.label.clone(), tls, plain, c.ratio_text(), target, result]
-    }));
+    rows.extend(measured.map(paired_row));
     let headers = [
         "figure",
         "TLS: median (each run)",
@@ -310,10 +314,7 @@ pub fn tls_table(results: &[StepResult]) -> String {
 
 /// The handshake storms, one row each: first, resumed after a restart, full after another.
 pub fn storm_table(results: &[StepResult]) -> String {
-    let Some(step) = results
-        .iter()
-        .find(|r| r.step.workload.ladder == Ladder::TlsStorm)
-    else {
+    let Some(step) = of_ladder(results, Ladder::TlsStorm).next() else {
         return String::new();
     };
     let rounds = step.storm_rounds();
@@ -358,35 +359,78 @@ pub fn storm_table(results: &[StepResult]) -> String {
     format!("\n{}", table(columns, rounds))
 }
 
-/// A cell of a scale-out row: "failed" for a step without figures.
-fn scale_cell(r: &StepResult, text: Option<String>) -> String {
-    if r.load().is_none() {
-        "failed".into()
-    } else {
-        or_na(text)
-    }
+/// A column of a table with a row per step: its header and the row's figure, `None` when the
+/// step has none.
+type StepColumn<R> = (&'static str, fn(&R) -> Option<String>);
+
+/// A table with a row per step (`step` finds it in the row), one column per spec; a missing
+/// figure reads as in [`pair`]: "failed" when the step produced no figures, else "n/a".
+fn step_table<'a, R: 'a>(
+    columns: &[StepColumn<R>],
+    rows: impl IntoIterator<Item = &'a R>,
+    step: fn(&R) -> &StepResult,
+) -> String {
+    let headers: Vec<&str> = columns.iter().map(|(header, _)| *header).collect();
+    let cells = rows.into_iter().map(|row| {
+        let failed = step(row).load().is_none() && step(row).failure.is_some();
+        let cell = |(_, figure): &StepColumn<R>| match figure(row) {
+            Some(text) => text,
+            None if failed => "failed".into(),
+            None => NOT_AVAILABLE.into(),
+        };
+        columns.iter().map(cell).collect()
+    });
+    markdown(&headers, cells)
 }
 
-/// The step's Redis figure, "–" on the embedded log.
-fn redis_cell(r: &StepResult, figure: fn(&StepResult) -> Option<String>) -> String {
-    match r.step.room_log {
-        RoomLog::Redis => scale_cell(r, figure(r)),
-        _ => "–".into(),
-    }
+/// [`step_table`] of the steps of `ladder`.
+fn ladder_table(
+    columns: &[StepColumn<StepResult>],
+    results: &[StepResult],
+    ladder: Ladder,
+) -> String {
+    step_table(columns, of_ladder(results, ladder), |r| r)
+}
+
+/// [`step_table`] of the steps of `ladder` after the event server's fanout in a room of their
+/// size, the one they are measured against; "Not in this run." without steps of `ladder`.
+fn beside_the_fanout(
+    columns: &[StepColumn<StepResult>],
+    results: &[StepResult],
+    ladder: Ladder,
+) -> String {
+    let Some(first) = of_ladder(results, ladder).next() else {
+        return "Not in this run.\n".into();
+    };
+    let size = Some(first.step.workload.clients);
+    let fanout = find(results, Ladder::Fanout, size, ServerMode::Event);
+    step_table(
+        columns,
+        fanout.into_iter().chain(of_ladder(results, ladder)),
+        |r| r,
+    )
+}
+
+/// "N of M" receivers that saw the messages in another order than the others.
+fn order_text(r: &StepResult) -> Option<String> {
+    let order = r.load()?.order.as_ref()?;
+    Some(format!(
+        "{} of {}",
+        order.receivers_differing, order.receivers
+    ))
+}
+
+fn p99_ms(r: &StepResult) -> Option<String> {
+    r.p99_us().map(ms)
+}
+
+fn cpu_per_delivery(r: &StepResult) -> Option<String> {
+    r.cpu_us_per_delivery().map(two)
 }
 
 /// One server on the embedded log, one on Redis, two sharing Redis, the same fanout.
 pub fn scale_table(results: &[StepResult]) -> String {
-    let scale = |r: &&StepResult| r.step.workload.ladder == Ladder::Scale;
-    let Some(size) = results.iter().find(scale).map(|r| r.step.workload.clients) else {
-        return "Not in this run.\n".into();
-    };
-    let embedded = find(results, Ladder::Fanout, Some(size), ServerMode::Event);
-    let rows: Vec<&StepResult> = embedded
-        .into_iter()
-        .chain(results.iter().filter(scale))
-        .collect();
-    let columns: &[Column<&StepResult>] = &[
+    let columns: &[StepColumn<StepResult>] = &[
         ("servers, room's log", |r| {
             let count = r.step.server_count;
             let servers = if count > 1 { "servers" } else { "server" };
@@ -394,102 +438,79 @@ pub fn scale_table(results: &[StepResult]) -> String {
                 RoomLog::Redis => "Redis stream",
                 _ => "embedded log (SQLite)",
             };
-            format!("{count} {servers}, {log}")
+            Some(format!("{count} {servers}, {log}"))
         }),
-        ("delivered", |r| scale_cell(r, delivered(r))),
-        ("p99 ms", |r| scale_cell(r, r.p99_us().map(ms))),
+        ("delivered", delivered),
+        ("p99 ms", p99_ms),
         (
             "server CPU µs per delivery, all servers (each one's CPU)",
-            |r| scale_cell(r, servers_cpu_text(r)),
+            servers_cpu_text,
         ),
         ("Redis CPU µs per delivery (its CPU)", |r| {
-            redis_cell(r, |r| {
-                let (cpu, deliveries) = (r.redis()?.cpu_secs, r.load()?.deliveries_received);
-                let per = cpu * 1e6 / deliveries as f64;
-                (deliveries > 0).then(|| format!("{per:.2} ({cpu:.2} s)"))
-            })
+            if r.step.room_log != RoomLog::Redis {
+                return Some("–".into());
+            }
+            let (cpu, deliveries) = (r.redis()?.cpu_secs, r.load()?.deliveries_received);
+            let per = cpu * 1e6 / deliveries as f64;
+            (deliveries > 0).then(|| format!("{per:.2} ({cpu:.2} s)"))
         }),
-        ("Redis peak RSS MiB", |r| {
-            redis_cell(r, |r| Some(mib(r.redis()?.rss_peak_kb as f64)))
+        ("Redis peak RSS MiB", |r| match r.step.room_log {
+            RoomLog::Redis => Some(mib(r.redis()?.rss_peak_kb as f64)),
+            _ => Some("–".into()),
         }),
-        ("receivers that saw another order", |r| {
-            let order = r.load().and_then(|l| l.order.as_ref());
-            let text = order.map(|o| format!("{} of {}", o.receivers_differing, o.receivers));
-            scale_cell(r, text)
-        }),
+        ("receivers that saw another order", order_text),
     ];
-    table(columns, &rows)
+    beside_the_fanout(columns, results, Ladder::Scale)
 }
 
 /// The fanout spread over many rooms, next to the fanout of the same size in `#main` alone.
 pub fn rooms_table(results: &[StepResult]) -> String {
-    let in_rooms = |r: &&StepResult| r.step.workload.ladder == Ladder::Rooms;
-    let Some(size) = results
-        .iter()
-        .find(in_rooms)
-        .map(|r| r.step.workload.clients)
-    else {
-        return "Not in this run.\n".into();
-    };
-    let plain = find(results, Ladder::Fanout, Some(size), ServerMode::Event);
-    let rows: Vec<&StepResult> = plain
-        .into_iter()
-        .chain(results.iter().filter(in_rooms))
-        .collect();
-    let columns: &[Column<&StepResult>] = &[
-        ("clients in", |r| match r.step.workload.rooms {
-            Some(rooms) => format!(
-                "{rooms} rooms of {}",
-                r.step.workload.clients / rooms.max(1)
-            ),
-            None => "`#main` alone".into(),
+    let columns: &[StepColumn<StepResult>] = &[
+        ("clients in", |r| {
+            Some(match r.step.workload.rooms {
+                Some(rooms) => format!(
+                    "{rooms} rooms of {}",
+                    r.step.workload.clients / rooms.max(1)
+                ),
+                None => "`#main` alone".into(),
+            })
         }),
-        ("delivered", |r| scale_cell(r, delivered(r))),
-        ("p99 ms", |r| scale_cell(r, r.p99_us().map(ms))),
+        ("delivered", delivered),
+        ("p99 ms", p99_ms),
         ("server CPU µs per message", |r| {
-            let load = r.load();
-            let per = load.and_then(|l| {
-                let cpu = l.server.as_ref()?.cpu_secs;
-                (l.messages_sent > 0).then(|| cpu * 1e6 / l.messages_sent as f64)
-            });
-            scale_cell(r, per.map(two))
+            let load = r.load()?;
+            let cpu = load.server.as_ref()?.cpu_secs;
+            (load.messages_sent > 0).then(|| two(cpu * 1e6 / load.messages_sent as f64))
         }),
-        ("server CPU µs per delivery", |r| {
-            scale_cell(r, r.cpu_us_per_delivery().map(two))
-        }),
+        ("server CPU µs per delivery", cpu_per_delivery),
         ("deliveries out of their room", |r| {
-            let rooms = r.load().and_then(|l| l.rooms.as_ref());
-            match (r.step.workload.rooms, rooms) {
-                (None, _) => "–".into(),
-                (Some(_), rooms) => scale_cell(r, rooms.map(|x| x.foreign_deliveries.to_string())),
+            match r.step.workload.rooms {
+                None => Some("–".into()),
+                Some(_) => Some(r.load()?.rooms.as_ref()?.foreign_deliveries.to_string()),
             }
         }),
     ];
-    table(columns, &rows)
+    beside_the_fanout(columns, results, Ladder::Rooms)
 }
 
 /// The step of ours in the room of `r`'s size, the one a dialect row is measured against.
 fn ours_beside<'a>(results: &'a [StepResult], r: &StepResult) -> Option<&'a StepResult> {
-    results.iter().find(|o| {
-        o.step.workload.ladder == Ladder::Dialects
-            && o.step.workload.desks == Desks::Ours
-            && o.step.workload.clients == r.step.workload.clients
+    of_ladder(results, Ladder::Dialects).find(|o| {
+        o.step.workload.desks == Desks::Ours && o.step.workload.clients == r.step.workload.clients
     })
 }
 
 /// The fanout with IRC desks, browser desks and a room of both IRC desks and ours, each
 /// beside ours in a room of its size: p99 and server CPU per delivery, and their ratios.
 pub fn dialect_table(results: &[StepResult]) -> String {
-    let rows: Vec<(&StepResult, Option<&StepResult>)> = results
-        .iter()
-        .filter(|r| r.step.workload.ladder == Ladder::Dialects)
+    type Row<'a> = (&'a StepResult, Option<&'a StepResult>);
+    let rows: Vec<Row> = of_ladder(results, Ladder::Dialects)
         .map(|r| (r, ours_beside(results, r)))
         .collect();
     if rows.is_empty() {
         return "Not in this run.\n".into();
     }
-    type Row<'a> = (&'a StepResult, Option<&'a StepResult>);
-    let columns: &[Column<Row>] = &[
+    let columns: &[StepColumn<Row>] = &[
         ("desks", |(r, _)| {
             let desks = match r.step.workload.desks {
                 Desks::Ours => "ours",
@@ -497,33 +518,25 @@ pub fn dialect_table(results: &[StepResult]) -> String {
                 Desks::Mixed => "half IRC, half ours",
                 Desks::Ws => "browser (WebSocket)",
             };
-            format!("{} {desks}", r.step.workload.clients)
+            Some(format!("{} {desks}", r.step.workload.clients))
         }),
-        ("delivered", |(r, _)| scale_cell(r, delivered(r))),
-        ("p99 ms", |(r, _)| scale_cell(r, r.p99_us().map(ms))),
+        ("delivered", |(r, _)| delivered(r)),
+        ("p99 ms", |(r, _)| p99_ms(r)),
         ("p99 ÷ ours", |(r, ours)| {
-            ratio(r.p99_us(), ours.and_then(StepResult::p99_us))
+            Some(ratio(r.p99_us(), ours.and_then(StepResult::p99_us)))
         }),
-        ("server CPU µs per delivery", |(r, _)| {
-            scale_cell(r, r.cpu_us_per_delivery().map(two))
-        }),
+        ("server CPU µs per delivery", |(r, _)| cpu_per_delivery(r)),
         ("CPU ÷ ours (target)", |(r, ours)| {
-            let cpu = ratio(
-                r.cpu_us_per_delivery(),
-                ours.and_then(StepResult::cpu_us_per_delivery),
-            );
-            match r.step.workload.desks.cpu_target() {
+            let ours = ours.and_then(StepResult::cpu_us_per_delivery);
+            let cpu = ratio(r.cpu_us_per_delivery(), ours);
+            Some(match r.step.workload.desks.cpu_target() {
                 Some(target) => format!("{cpu} (≤ {target}×)"),
                 None => cpu,
-            }
+            })
         }),
-        ("receivers that saw another order", |(r, _)| {
-            let order = r.load().and_then(|l| l.order.as_ref());
-            let text = order.map(|o| format!("{} of {}", o.receivers_differing, o.receivers));
-            scale_cell(r, text)
-        }),
+        ("receivers that saw another order", |(r, _)| order_text(r)),
     ];
-    table(columns, &rows)
+    step_table(columns, &rows, |(r, _)| r)
 }
 
 /// CPU µs per delivery of all of a step's servers together, and each one's CPU seconds.
@@ -539,152 +552,121 @@ fn servers_cpu_text(result: &StepResult) -> Option<String> {
     Some(format!("{per:.2} ({} s)", each.join(" + ")))
 }
 
-/// A cell from one of chat-load's scenario sections (`section`, of step `r`): "failed" or
-/// "n/a" without it.
-fn section_cell<T>(r: &StepResult, section: Option<&T>, figure: impl Fn(&T) -> String) -> String {
-    match (section, &r.failure) {
-        (Some(section), _) => figure(section),
-        (None, Some(_)) => "failed".to_string(),
-        (None, None) => NOT_AVAILABLE.to_string(),
-    }
-}
-
-/// A restart row's cell from chat-load's restart figures: "failed" or "n/a" without them.
-fn restart_cell(r: &StepResult, figure: impl Fn(&RestartReport) -> String) -> String {
-    section_cell(r, r.restart(), figure)
-}
-
 /// The restart scenario's one row: what the clients lost across a SIGKILL and a restart.
 pub fn restart_table(results: &[StepResult]) -> String {
-    let columns: &[Column<&StepResult>] = &[
-        ("clients", |r| r.step.workload.clients.to_string()),
+    let columns: &[StepColumn<StepResult>] = &[
+        ("clients", |r| Some(r.step.workload.clients.to_string())),
         ("senders × msg/s", |r| {
             let w = &r.step.workload;
-            format!("{} × {}", w.senders, w.rate_per_sender)
+            Some(format!("{} × {}", w.senders, w.rate_per_sender))
         }),
         ("SIGKILL at", |r| {
-            restart_cell(r, |x| {
-                format!("{} s, down {} s", x.kill_at_secs, x.restart_after_secs)
-            })
+            let x = r.restart()?;
+            Some(format!(
+                "{} s, down {} s",
+                x.kill_at_secs, x.restart_after_secs
+            ))
         }),
         ("messages in the log / sent", |r| {
-            let sent = r.load().map_or(0, |l| l.messages_sent);
-            restart_cell(r, |x| format!("{} / {sent}", x.log_messages))
+            let sent = r.load()?.messages_sent;
+            Some(format!("{} / {sent}", r.restart()?.log_messages))
         }),
-        ("delivered", |r| or_na(delivered(r))),
-        ("lost", |r| restart_cell(r, |x| x.lost.to_string())),
-        ("duplicated", |r| {
-            restart_cell(r, |x| x.duplicated.to_string())
-        }),
+        ("delivered", delivered),
+        ("lost", |r| Some(r.restart()?.lost.to_string())),
+        ("duplicated", |r| Some(r.restart()?.duplicated.to_string())),
         ("out of order", |r| {
-            restart_cell(r, |x| x.out_of_order.to_string())
+            Some(r.restart()?.out_of_order.to_string())
         }),
         ("delivered, not in the log", |r| {
-            restart_cell(r, |x| x.unlogged.to_string())
+            Some(r.restart()?.unlogged.to_string())
         }),
         ("came in a replay", |r| {
-            restart_cell(r, |x| x.replayed.to_string())
+            Some(r.restart()?.replayed.to_string())
         }),
         ("resumed", |r| {
             let clients = r.step.workload.clients;
-            restart_cell(r, |x| format!("{}/{clients}", x.resumed))
+            Some(format!("{}/{clients}", r.restart()?.resumed))
         }),
         ("away p50 / max ms", |r| {
-            restart_cell(r, |x| {
-                let away = |us: Option<u64>| or_na(us.map(|us| ms(us as f64)));
-                let (p50, max) = (x.reconnect_us.map(|a| a.p50), x.reconnect_us.map(|a| a.max));
-                format!("{} / {}", away(p50), away(max))
-            })
+            let away = |us: Option<u64>| or_na(us.map(|us| ms(us as f64)));
+            let reconnect = r.restart()?.reconnect_us;
+            let (p50, max) = (reconnect.map(|a| a.p50), reconnect.map(|a| a.max));
+            Some(format!("{} / {}", away(p50), away(max)))
         }),
     ];
-    let restarts = results
-        .iter()
-        .filter(|r| r.step.workload.ladder == Ladder::Restart);
-    table(columns, &restarts.collect::<Vec<_>>())
+    ladder_table(columns, results, Ladder::Restart)
 }
 
 /// The search storm's row: how the others fared, and what the searches got.
 pub fn search_storm_table(results: &[StepResult]) -> String {
-    let columns: &[Column<&StepResult>] = &[
+    let columns: &[StepColumn<StepResult>] = &[
         ("log messages", |r| {
-            or_na(r.step.workload.log_messages.map(|m| m.to_string()))
+            r.step.workload.log_messages.map(|m| m.to_string())
         }),
         ("searchers × s", |r| {
             let w = &r.step.workload;
-            format!("{} × {}", w.clients, w.duration_secs)
+            Some(format!("{} × {}", w.clients, w.duration_secs))
         }),
         ("others' p50 / p99 / max ms", |r| {
-            or_na(r.latency().map(|l| {
-                let [p50, p99, max] = [l.p50, l.p99, l.max].map(|us| ms(us as f64));
-                format!("{p50} / {p99} / {max}")
-            }))
+            let l = r.latency()?;
+            let [p50, p99, max] = [l.p50, l.p99, l.max].map(|us| ms(us as f64));
+            Some(format!("{p50} / {p99} / {max}"))
         }),
         ("their lines arrived", |r| {
-            or_na(
-                r.load()
-                    .map(|l| format!("{} / {}", l.deliveries_received, l.messages_sent)),
-            )
+            let l = r.load()?;
+            Some(format!("{} / {}", l.deliveries_received, l.messages_sent))
         }),
         ("searches sent", |r| {
-            section_cell(r, r.search_storm(), |s| s.searches_sent.to_string())
+            Some(r.search_storm()?.searches_sent.to_string())
         }),
         ("answered / search-busy / too broad", |r| {
-            section_cell(r, r.search_storm(), |s| {
-                format!(
-                    "{} / {} / {}",
-                    s.answered, s.search_busy, s.search_too_broad
-                )
-            })
+            let s = r.search_storm()?;
+            Some(format!(
+                "{} / {} / {}",
+                s.answered, s.search_busy, s.search_too_broad
+            ))
         }),
-        ("server CPU s", |r| {
-            or_na(r.server().map(|s| two(s.cpu_secs)))
-        }),
+        ("server CPU s", cpu_secs),
     ];
-    let storms = results
-        .iter()
-        .filter(|r| r.step.workload.ladder == Ladder::SearchStorm);
-    table(columns, &storms.collect::<Vec<_>>())
+    ladder_table(columns, results, Ladder::SearchStorm)
 }
 
 /// The resume bomb's row: the server's memory before, at the peak and after, and the desks
 /// it dropped.
 pub fn resume_bomb_table(results: &[StepResult]) -> String {
-    let columns: &[Column<&StepResult>] = &[
-        ("desks", |r| r.step.workload.clients.to_string()),
+    let columns: &[StepColumn<StepResult>] = &[
+        ("desks", |r| Some(r.step.workload.clients.to_string())),
         ("log messages × B", |r| {
             let w = &r.step.workload;
             let messages = or_na(w.log_messages.map(|m| m.to_string()));
-            format!("{messages} × {}", w.payload_bytes)
+            Some(format!("{messages} × {}", w.payload_bytes))
         }),
         ("RSS before / peak MiB", |r| {
-            section_cell(r, r.resume_bomb(), |b| {
-                let [before, peak] = [b.rss_before_kb, b.rss_peak_kb].map(|kb| mib(kb as f64));
-                format!("{before} / {peak}")
-            })
+            let b = r.resume_bomb()?;
+            let [before, peak] = [b.rss_before_kb, b.rss_peak_kb].map(|kb| mib(kb as f64));
+            Some(format!("{before} / {peak}"))
         }),
         ("RSS after close MiB", |r| {
-            section_cell(r, r.resume_bomb(), |b| {
-                format!(
-                    "{} at 1 s, {} at {} s",
-                    mib(b.rss_1s_after_kb as f64),
-                    mib(b.rss_settled_kb as f64),
-                    b.settled_after_secs
-                )
-            })
+            let b = r.resume_bomb()?;
+            let (after, settled) = (mib(b.rss_1s_after_kb as f64), mib(b.rss_settled_kb as f64));
+            Some(format!(
+                "{after} at 1 s, {settled} at {} s",
+                b.settled_after_secs
+            ))
         }),
-        ("dropped", |r| {
-            section_cell(r, r.resume_bomb(), |b| b.dropped.to_string())
-        }),
+        ("dropped", |r| Some(r.resume_bomb()?.dropped.to_string())),
         ("server alive", |r| {
-            section_cell(r, r.resume_bomb(), |b| {
-                if b.server_alive { "yes" } else { "no" }.to_string()
-            })
+            Some(
+                if r.resume_bomb()?.server_alive {
+                    "yes"
+                } else {
+                    "no"
+                }
+                .to_string(),
+            )
         }),
     ];
-    let bombs = results
-        .iter()
-        .filter(|r| r.step.workload.ladder == Ladder::ResumeBomb);
-    table(columns, &bombs.collect::<Vec<_>>())
+    ladder_table(columns, results, Ladder::ResumeBomb)
 }
 
 /// The target checks: target, verdict, figures.

@@ -4,11 +4,13 @@
 
 use serde::Serialize;
 
-use super::cells::{alive_text, connected_text, ms, or_na, pair, percent, rate, ratio, two};
+use super::cells::{
+    alive_text, connected_text, factor, ms, or_na, pair, percent, rate, ratio, two,
+};
 use super::cells::{mib, with_failure, NOT_AVAILABLE};
 use crate::ladder::{Ladder, RoomLog, ServerMode, FANOUT_TARGET_CLIENTS};
 use crate::model::TLS_IDLE_TARGET_CLIENTS;
-use crate::model::{event_runs, find, StepResult};
+use crate::model::{event_runs, find, of_ladder, StepResult};
 use crate::model::{CPU_PER_DELIVERY_MAX_SHARE, FANOUT_P99_TARGET_US, IDLE_RSS_TARGET_KB};
 use crate::model::{IDLE_TARGET_CLIENTS, LOG_COST_MAX_FACTOR, SLOW_P99_MAX_FACTOR};
 use crate::model::{
@@ -185,14 +187,6 @@ fn check_cpu(results: &[StepResult]) -> TargetCheck {
     )
 }
 
-/// `a ÷ b`, when both are known and `b` is not 0.
-fn factor(a: Option<f64>, b: Option<f64>) -> Option<f64> {
-    match (a, b) {
-        (Some(a), Some(b)) if b > 0.0 => Some(a / b),
-        _ => None,
-    }
-}
-
 /// The slow-reader pair of `mode` against the target's conditions (p99 factor, slow reader
 /// dropped, RSS growth), and in words.
 fn compare_slow(results: &[StepResult], mode: ServerMode) -> Option<([Option<bool>; 3], String)> {
@@ -333,7 +327,7 @@ fn fanout_p99() -> String {
 
 /// "saturating, N clients × R msg/s: `what`" from the first step of `ladder`.
 fn saturating(results: &[StepResult], ladder: Ladder, what: &str) -> String {
-    let first = results.iter().find(|r| r.step.workload.ladder == ladder);
+    let first = of_ladder(results, ladder).next();
     let workload = first.map(|r| &r.step.workload);
     let step = workload.map_or("saturating step".into(), |w| {
         format!(
@@ -473,8 +467,7 @@ pub fn tls_idle_pair(
     results: &[StepResult],
     clients: u32,
 ) -> (Option<&StepResult>, Option<&StepResult>) {
-    let tls = (results.iter())
-        .find(|r| r.step.workload.ladder == Ladder::TlsIdle && r.step.workload.clients == clients);
+    let tls = of_ladder(results, Ladder::TlsIdle).find(|r| r.step.workload.clients == clients);
     (
         tls,
         find(results, Ladder::Idle, Some(clients), ServerMode::Event),
@@ -525,10 +518,7 @@ fn check_tls_storm(results: &[StepResult]) -> TargetCheck {
         "TLS: desks reconnecting at once after a restart resume their sessions, handshake p99 < {} s",
         STORM_P99_TARGET_US / 1e6
     );
-    let Some(step) = results
-        .iter()
-        .find(|r| r.step.workload.ladder == Ladder::TlsStorm)
-    else {
+    let Some(step) = of_ladder(results, Ladder::TlsStorm).next() else {
         return TargetCheck::not_measured(target, "no storm step in this run");
     };
     let rounds = step.storm_rounds();
