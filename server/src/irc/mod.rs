@@ -31,6 +31,7 @@ pub mod caps;
 mod commands;
 mod history;
 pub mod line;
+mod modes;
 pub mod people;
 mod registration;
 mod render;
@@ -295,6 +296,9 @@ impl Session {
             Refusal::Numeric(numeric, target) => {
                 self.numeric(&mut out, chat, numeric, &[target, detail])
             }
+            Refusal::Numeric2(numeric, first, second) => {
+                self.numeric(&mut out, chat, numeric, &[first, second, detail])
+            }
         }
         Some(out)
     }
@@ -307,6 +311,8 @@ enum Refusal<'a> {
     Silent,
     /// A numeric about a target (a nick, a channel), with the rules' words.
     Numeric(&'static str, &'a str),
+    /// A numeric about two targets (a nick and a channel).
+    Numeric2(&'static str, &'a str, &'a str),
 }
 
 /// The user and host of an IRC prefix for a person our rules know by

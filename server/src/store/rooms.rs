@@ -76,6 +76,9 @@ pub enum RoomChange {
         /// The topic.
         topic: Topic,
     },
+    /// Someone was put out of the room (boxed: the rarest change, and the
+    /// largest).
+    Kick(Box<Kick>),
     /// `holder` may enter the private room.
     Invite {
         /// The room's key.
@@ -87,6 +90,19 @@ pub enum RoomChange {
     },
 }
 
+/// `holder` was put out of a room by `by`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Kick {
+    /// The room's key.
+    pub key: String,
+    /// Who was put out.
+    pub holder: Holder,
+    /// Who put them out (a name).
+    pub by: String,
+    /// Why; empty for no reason.
+    pub reason: String,
+}
+
 impl RoomChange {
     /// The room it changes.
     pub fn key(&self) -> &str {
@@ -95,6 +111,7 @@ impl RoomChange {
             | RoomChange::Part { key, .. }
             | RoomChange::Topic { key, .. }
             | RoomChange::Invite { key, .. } => key,
+            RoomChange::Kick(kick) => &kick.key,
         }
     }
 }

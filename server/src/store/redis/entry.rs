@@ -8,7 +8,7 @@ use chat_shared::{Color, MessageId};
 use crate::desk::DeskId;
 use crate::store::accounts::Account;
 use crate::store::{
-    DirectTo, Draft, Holder, Message, PresenceKind, PresenceNote, RoomChange, Topic, Tx,
+    DirectTo, Draft, Holder, Kick, Message, PresenceKind, PresenceNote, RoomChange, Topic, Tx,
 };
 
 /// The names of one office's keys.
@@ -203,6 +203,12 @@ pub fn room_fields(change: &RoomChange) -> Vec<(&'static str, String)> {
             fields.push(("by", topic.by.clone()));
             fields.push(("time", topic.time.clone()));
         }
+        RoomChange::Kick(kick) => {
+            fields.push(("op", "kick".to_string()));
+            fields.push(("holder", kick.holder.encode()));
+            fields.push(("by", kick.by.clone()));
+            fields.push(("reason", kick.reason.clone()));
+        }
         RoomChange::Invite { holder, by, .. } => {
             fields.push(("op", "invite".to_string()));
             fields.push(("holder", holder.encode()));
@@ -240,6 +246,12 @@ fn parse_room_change(field: impl Fn(&str) -> Option<String>) -> Option<RoomChang
             holder: holder()?,
             by: field("by")?,
         },
+        "kick" => RoomChange::Kick(Box::new(Kick {
+            key,
+            holder: holder()?,
+            by: field("by")?,
+            reason: field("reason")?,
+        })),
         _ => return None,
     })
 }
@@ -483,6 +495,12 @@ mod tests {
                     time: "t".into(),
                 },
             },
+            RoomChange::Kick(Box::new(Kick {
+                key: "dev".into(),
+                holder: holder.clone(),
+                by: "bob".into(),
+                reason: "too loud".into(),
+            })),
             RoomChange::Invite {
                 key: "dev".into(),
                 holder,

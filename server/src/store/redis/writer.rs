@@ -289,6 +289,10 @@ impl Writer {
             RoomChange::Part { holder, .. } => {
                 pipe.srem(keys.room_holders(key), holder.encode()).ignore();
             }
+            RoomChange::Kick(kick) => {
+                pipe.srem(keys.room_holders(key), kick.holder.encode())
+                    .ignore();
+            }
             RoomChange::Topic { topic, .. } => {
                 pipe.hset_multiple(
                     keys.room(key),
