@@ -80,9 +80,10 @@
 //! is ignored), `b MASK` (ban `nick!user@host` masks, `*` and `?`; at most
 //! 50), `o NAME` and `v NAME` (operator, voice: NAME must be in the room).
 //! At most 6 changes with arguments a line. The maker of a room is its
-//! operator. Modes and ranks live in the server's memory: a room the
-//! server reads back from its log after a restart is `+n`, without
-//! operators, and a room everyone left forgets its modes.
+//! operator. A change of modes goes through the room's log, so servers
+//! sharing it agree, but modes are not kept: a room the server reads back
+//! from its log after a restart is `+n`, without operators, and a room
+//! everyone left forgets its modes.
 //!
 //! Every `NAME<SEP>TEXT` is answered once: its `MSG` copy, or an `ERR`. The
 //! log's answers (the copy, or `ERR not-saved`) come in the order the

@@ -1,9 +1,11 @@
 //! What `/room mode` and `/room kick` do, for desks and IRC clients alike:
 //! a room's operators change its modes ([`crate::room::modes`]) and ranks,
-//! and put people out of it. Mode changes take effect here at once and
-//! are not kept by the store (see the room module's docs); a kick is a
-//! change to who holds a place in the room, so it goes through the store
-//! like a part, and every server sharing it hears it.
+//! and put people out of it. Both go through the store like every change
+//! to the rooms, so that every server sharing it makes them in the same
+//! order: a kick is kept like a part; a change of modes is not kept (see
+//! the room module's docs), only told. What can be refused is refused
+//! before the store, with the numerics IRC needs; what the store hands
+//! back is made if it still applies.
 
 use chat_shared::name::name_key;
 use chat_shared::{ErrorCode, ServerLine};
@@ -12,9 +14,9 @@ use super::Chat;
 use crate::effect::Effect;
 use crate::frames::{self, encode};
 use crate::ids::{Asker, ConnId};
-use crate::room::modes::{self, Applied, BansFull, Change, Problem, Rank};
+use crate::room::modes::{self, Applied, Change, Problem, Rank};
 use crate::room::{RoomId, MAIN};
-use crate::store::{Holder, Kick, Request, RoomChange};
+use crate::store::{Holder, Kick, ModeChange, Request, RoomChange};
 
 impl Chat {
     /// The holder who is `name` (online, here or on another server), and
@@ -82,12 +84,13 @@ impl Chat {
     /// only), or says what they are.
     pub(super) fn room_mode(
         &mut self,
-        id: ConnId,
+        from: Asker,
         holder: &Holder,
         name: &str,
         changes: &str,
         effects: &mut Vec<Effect>,
     ) {
+        let id = from.conn;
         let Some(room) = self.visible_room(id, Some(holder), name, effects) else {
             return;
         };
@@ -168,36 +171,102 @@ impl Chat {
             ));
             return;
         }
-        let by = self.directory.name_of(id).unwrap_or_default().to_string();
-        let applied = self.apply_modes(id, room, &by, &changes, effects);
-        if !applied.is_empty() {
-            effects.push(Effect::Broadcast(
-                room,
-                mode_line(&room_name, &by, &applied.line()),
-            ));
+        let accepted = self.accepted_modes(id, room, &changes, effects);
+        if accepted.is_empty() {
+            return;
         }
+        let by = self.directory.name_of(id).unwrap_or_default().to_string();
+        effects.push(Effect::Ask(Request::ChangeRoom {
+            asker: from,
+            change: RoomChange::Modes(Box::new(ModeChange {
+                key: chat_shared::room::room_key(&room_name),
+                by,
+                changes: accepted.line(),
+            })),
+        }));
     }
 
-    /// Makes `changes` to `room`'s modes for its operator `by`; refusals
-    /// go to connection `id`. What changed, as one line.
-    fn apply_modes(
-        &mut self,
+    /// The changes an operator asked for that may be made, as one line;
+    /// refusals (a rank for someone absent, a full ban list) go to
+    /// connection `id` now, before the store.
+    fn accepted_modes(
+        &self,
         id: ConnId,
         room: RoomId,
-        by: &str,
         changes: &[Change<'_>],
         effects: &mut Vec<Effect>,
     ) -> Applied {
+        let the_room = self.rooms.get(room);
+        let mut accepted = Applied::default();
+        let mut bans = the_room.modes.bans.len();
+        for change in changes {
+            match *change {
+                Change::Flag(flag, on) => accepted.push(on, flag.letter(), None),
+                Change::Key(Some(key)) => accepted.push(true, 'k', Some(key)),
+                // `k` takes an argument either way (CHANMODES' second group).
+                Change::Key(None) => accepted.push(false, 'k', Some("*")),
+                Change::Limit(Some(limit)) => accepted.push(true, 'l', Some(&limit.to_string())),
+                Change::Limit(None) => accepted.push(false, 'l', None),
+                Change::Ban(true, mask) => {
+                    let new = !the_room
+                        .modes
+                        .bans
+                        .iter()
+                        .any(|ban| ban.mask.eq_ignore_ascii_case(mask));
+                    if new && bans >= modes::MAX_BANS {
+                        let detail = format!(
+                            "a room keeps at most {} bans; lift one first",
+                            modes::MAX_BANS
+                        );
+                        effects.push(Effect::Send(id, frames::error(ErrorCode::BadMode, &detail)));
+                        continue;
+                    }
+                    bans += usize::from(new);
+                    accepted.push(true, 'b', Some(mask));
+                }
+                Change::Ban(false, mask) => accepted.push(false, 'b', Some(mask)),
+                Change::ListBans => {}
+                Change::Rank(rank, on, name) => match self.rank_target(room, name) {
+                    Ok((name, _)) => accepted.push(on, rank.letter(), Some(&name)),
+                    Err(code) => {
+                        let detail = match code {
+                            ErrorCode::NoSuchName => format!("nobody called {name} is online"),
+                            _ => format!("{name} is not in {}", the_room.name()),
+                        };
+                        effects.push(Effect::Send(id, frames::error(code, &detail)));
+                    }
+                },
+            }
+        }
+        accepted
+    }
+
+    /// A change of modes the store kept (here or on another server, in the
+    /// log's order, so every server's rooms agree): made if its author is
+    /// still an operator of the room, and what changed is told to its
+    /// members. What no longer applies (a rank for someone who left) is
+    /// skipped.
+    pub(super) fn modes_changed(&mut self, change: &ModeChange, effects: &mut Vec<Effect>) {
+        let Some(room) = self.rooms.find(&change.key) else {
+            return;
+        };
+        let Some((_, by)) = self.holder_named(&change.by) else {
+            return;
+        };
+        if !self.rooms.get(room).has_rank(&by, Rank::Operator) {
+            return;
+        }
+        let (changes, _) = modes::parse(&change.changes);
         let mut applied = Applied::default();
         let now = chrono::Utc::now().timestamp().max(0) as u64;
-        for change in changes {
-            let target = match change {
-                Change::Rank(_, _, name) => Some(self.rank_target(room, name)),
+        for change_asked in &changes {
+            let target = match change_asked {
+                Change::Rank(_, _, name) => self.rank_target(room, name).ok(),
                 _ => None,
             };
             let the_room = self.rooms.get_mut(room);
             let modes = &mut the_room.modes;
-            match *change {
+            match *change_asked {
                 Change::Flag(flag, on) => {
                     if modes.set(flag, on) {
                         applied.push(on, flag.letter(), None);
@@ -225,39 +294,33 @@ impl Chat {
                         applied.push(false, 'l', None);
                     }
                 }
-                Change::Ban(true, mask) => match modes.ban(mask, by, now) {
-                    Ok(true) => applied.push(true, 'b', Some(mask)),
-                    Ok(false) => {}
-                    Err(BansFull) => {
-                        let detail = format!(
-                            "a room keeps at most {} bans; lift one first",
-                            modes::MAX_BANS
-                        );
-                        effects.push(Effect::Send(id, frames::error(ErrorCode::BadMode, &detail)));
+                Change::Ban(true, mask) => {
+                    if modes.ban(mask, &change.by, now) == Ok(true) {
+                        applied.push(true, 'b', Some(mask));
                     }
-                },
+                }
                 Change::Ban(false, mask) => {
                     if modes.unban(mask) {
                         applied.push(false, 'b', Some(mask));
                     }
                 }
                 Change::ListBans => {}
-                Change::Rank(rank, on, name) => match target {
-                    Some(Ok((name, holder))) if the_room.set_rank(&holder, rank, on) => {
-                        applied.push(on, rank.letter(), Some(&name));
+                Change::Rank(rank, on, _) => {
+                    if let Some((name, holder)) = target {
+                        if the_room.set_rank(&holder, rank, on) {
+                            applied.push(on, rank.letter(), Some(&name));
+                        }
                     }
-                    Some(Ok(_)) | None => {}
-                    Some(Err(code)) => {
-                        let detail = match code {
-                            ErrorCode::NoSuchName => format!("nobody called {name} is online"),
-                            _ => format!("{name} is not in {}", the_room.name()),
-                        };
-                        effects.push(Effect::Send(id, frames::error(code, &detail)));
-                    }
-                },
+                }
             }
         }
-        applied
+        if !applied.is_empty() {
+            let name = self.rooms.get(room).name();
+            effects.push(Effect::Broadcast(
+                room,
+                mode_line(name, &change.by, &applied.line()),
+            ));
+        }
     }
 
     /// `/room kick ROOM NAME [REASON]`: an operator of `room` puts NAME

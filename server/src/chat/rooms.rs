@@ -129,7 +129,7 @@ impl Chat {
             RoomCommand::Invite { room, name } => self.invite(from, &holder, room, name, effects),
             RoomCommand::Who { room } => self.room_who(id, &holder, room, effects),
             RoomCommand::Mode { room, changes } => {
-                self.room_mode(id, &holder, room, changes, effects)
+                self.room_mode(from, &holder, room, changes, effects)
             }
             RoomCommand::Kick { room, name, reason } => {
                 self.kick(from, &holder, room, name, reason, effects)
@@ -509,17 +509,17 @@ impl Chat {
             let _ = self.held_room(id, &holder, name, effects);
             return;
         }
-        let banned = !inside && the_room.modes.is_banned(&self.address_of(id));
-        if banned || !the_room.may_speak(&holder) {
-            let detail = format!(
-                "{} is moderated (+m): only its operators and voiced desks speak",
-                the_room.name()
-            );
-            let detail = if banned {
-                format!("you are banned from {}", the_room.name())
-            } else {
-                detail
-            };
+        let name = the_room.name();
+        let silenced = if !the_room.may_speak(&holder) {
+            Some(format!(
+                "{name} is moderated (+m): only its operators and voiced desks speak"
+            ))
+        } else if !the_room.is_ranked(&holder) && the_room.modes.is_banned(&self.address_of(id)) {
+            Some(format!("you are banned from {name} (+b)"))
+        } else {
+            None
+        };
+        if let Some(detail) = silenced {
             effects.push(Effect::Send(
                 id,
                 frames::error(ErrorCode::CannotSend, &detail),
@@ -570,6 +570,7 @@ impl Chat {
             RoomChange::Topic { topic, .. } => self.directory.conn_of_name(&name_key(&topic.by)),
             RoomChange::Invite { by, .. } => self.directory.conn_of_name(&name_key(by)),
             RoomChange::Kick(kick) => self.directory.conn_of_name(&name_key(&kick.by)),
+            RoomChange::Modes(change) => self.directory.conn_of_name(&name_key(&change.by)),
         };
         self.apply_room_change(change, effects);
         self.answered(asker, effects);
@@ -653,6 +654,7 @@ impl Chat {
                 effects.push(Effect::Broadcast(room, line));
             }
             RoomChange::Kick(kick) => self.kicked(&kick, effects),
+            RoomChange::Modes(change) => self.modes_changed(&change, effects),
             RoomChange::Invite { key, holder, by } => {
                 let Some(room) = self.rooms.find(&key) else {
                     return;

@@ -1388,3 +1388,39 @@ fn invitations_to_an_i_room_are_its_operators() {
     );
     assert!(run(&mut chat, 4, "/room join #dev")[0].starts_with("to 4 INROOM<SEP>#dev"));
 }
+
+#[test]
+fn a_banned_member_is_silenced_unless_ranked() {
+    let mut chat = dev_with_three();
+    run(&mut chat, 1, "/room mode #dev +b carol!*@*");
+    let refused = run(&mut chat, 3, "/to #dev hello");
+    assert!(
+        refused[0].starts_with("to 3 ERR<SEP>cannot-send<SEP>you are banned from #dev"),
+        "{refused:?}"
+    );
+    run(&mut chat, 1, "/room mode #dev +v carol");
+    assert!(run(&mut chat, 3, "/to #dev voiced")[0].starts_with("#dev RMSG<SEP>"));
+    assert!(run(&mut chat, 2, "/to #dev bob")[0].starts_with("#dev RMSG<SEP>"));
+}
+
+#[test]
+fn a_change_of_modes_from_the_log_is_made_only_by_an_operator() {
+    let mut chat = dev_with_three();
+    let told = |chat: &mut Chat, by: &str| {
+        let change = crate::store::RoomChange::Modes(Box::new(crate::store::ModeChange {
+            key: "#dev".to_string(),
+            by: by.to_string(),
+            changes: "+m-v+o zed carol".to_string(),
+        }));
+        let mut effects = Vec::new();
+        chat.answer(Completion::RoomChanged(change), &mut effects);
+        show(chat, effects)
+    };
+    // Bob is no operator (on any server): nothing changes.
+    assert!(told(&mut chat, "bob").is_empty());
+    // Alice is: what applies is made, what no longer does (zed) is skipped.
+    assert_eq!(
+        told(&mut chat, "alice"),
+        vec!["#dev MODE<SEP>#dev<SEP>alice<SEP>+mo carol\n"]
+    );
+}

@@ -583,11 +583,14 @@ impl Session {
         drop(people);
         let server = self.settings.server_name.clone();
         self.numeric(&mut out, chat, "311", &[&name, &user, host, "*", &real]);
-        let mut rooms: Vec<&str> = vec![MAIN_ROOM];
+        let mut rooms: Vec<String> = vec![MAIN_ROOM.to_string()];
         rooms.extend(
             chat.rooms_of(id)
-                .filter(|room| !room.is_private())
-                .map(|room| room.name()),
+                .filter(|room| !room.is_private() && !room.modes.secret)
+                .filter_map(|room| {
+                    let marks = self.marks(chat.rank_marks(chat.room_named(room.name())?, id));
+                    Some(format!("{marks}{}", room.name()))
+                }),
         );
         self.numeric(&mut out, chat, "319", &[&name, &rooms.join(" ")]);
         self.numeric(&mut out, chat, "312", &[&name, &server, "office chat"]);

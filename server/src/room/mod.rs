@@ -7,9 +7,10 @@
 //!
 //! Each room also has its modes ([`modes`]: IRC's channel modes, for every
 //! desk) and its ranks: who is an operator (its maker, at first) and who is
-//! voiced, by holder. Neither is kept by the store: they live as long as
-//! the server, and a room everyone left starts afresh when someone enters
-//! it again.
+//! voiced, by holder. Their changes come through the store's order (as
+//! every room change does), but neither is kept: they live as long as the
+//! server, and a room everyone left starts afresh when someone enters it
+//! again.
 //!
 //! [`MAIN`] is the room every connection enters once it is let in (after its
 //! TLS handshake and its login, when those apply), named or not: `nc` and
@@ -118,12 +119,15 @@ impl Room {
         }
     }
 
+    /// Whether `holder` is an operator or voiced here.
+    pub fn is_ranked(&self, holder: &Holder) -> bool {
+        self.has_rank(holder, Rank::Operator) || self.has_rank(holder, Rank::Voice)
+    }
+
     /// Whether `holder` may speak here: the room is not moderated, or it is
     /// an operator or voiced.
     pub fn may_speak(&self, holder: &Holder) -> bool {
-        !self.modes.moderated
-            || self.has_rank(holder, Rank::Operator)
-            || self.has_rank(holder, Rank::Voice)
+        !self.modes.moderated || self.is_ranked(holder)
     }
 
     /// Whether `holder` was invited in.

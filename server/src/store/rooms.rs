@@ -76,9 +76,12 @@ pub enum RoomChange {
         /// The topic.
         topic: Topic,
     },
-    /// Someone was put out of the room (boxed: the rarest change, and the
+    /// Someone was put out of the room (boxed: a rare change, and the
     /// largest).
     Kick(Box<Kick>),
+    /// An operator changed the room's modes. Not kept (modes live in each
+    /// server's memory), only told to every server, in the log's order.
+    Modes(Box<ModeChange>),
     /// `holder` may enter the private room.
     Invite {
         /// The room's key.
@@ -103,6 +106,17 @@ pub struct Kick {
     pub reason: String,
 }
 
+/// A change of a room's modes, as its operator asked for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModeChange {
+    /// The room's key.
+    pub key: String,
+    /// Who changed them (a name).
+    pub by: String,
+    /// The changes, as IRC writes them (`+o-v bob carol`).
+    pub changes: String,
+}
+
 impl RoomChange {
     /// The room it changes.
     pub fn key(&self) -> &str {
@@ -112,6 +126,7 @@ impl RoomChange {
             | RoomChange::Topic { key, .. }
             | RoomChange::Invite { key, .. } => key,
             RoomChange::Kick(kick) => &kick.key,
+            RoomChange::Modes(change) => &change.key,
         }
     }
 }

@@ -207,7 +207,7 @@ fn a_room_is_a_channel_for_irc_clients_and_desks_alike() {
         "{joined:?}"
     );
     let names = joined.iter().find(|l| l.contains(" 353 ")).unwrap();
-    assert!(names.ends_with(":alice bob carol"), "{names}");
+    assert!(names.ends_with(":@alice bob carol"), "{names}");
     carol.send("TOPIC #dev");
     let topic = carol.sync();
     assert!(

@@ -293,6 +293,8 @@ impl Writer {
                 pipe.srem(keys.room_holders(key), kick.holder.encode())
                     .ignore();
             }
+            // Modes are not kept: the stream's entry tells every server.
+            RoomChange::Modes(_) => {}
             RoomChange::Topic { topic, .. } => {
                 pipe.hset_multiple(
                     keys.room(key),

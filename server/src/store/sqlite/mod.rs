@@ -639,6 +639,8 @@ fn change_room(connection: &mut Connection, change: &RoomChange) -> rusqlite::Re
                 params![key, holder.encode()],
             )?;
         }
+        // Modes are not kept.
+        RoomChange::Modes(_) => {}
         RoomChange::Kick(kick) => {
             transaction.execute(
                 "DELETE FROM room_holders WHERE room = ?1 AND holder = ?2 AND invited = 0",
