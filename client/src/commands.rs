@@ -71,10 +71,18 @@ const INVITE: CommandHelp = CommandHelp {
     usage: "/invite NAME",
     meaning: "let NAME into the current room",
 };
+const MODE: CommandHelp = CommandHelp {
+    usage: "/mode [CHANGES]",
+    meaning: "show or change the room's modes (+m, +o NAME)",
+};
+const KICK: CommandHelp = CommandHelp {
+    usage: "/kick NAME [REASON]",
+    meaning: "put NAME out of the current room (operators)",
+};
 
 /// Everything the client understands besides a message, in the order
 /// `/help` and `--help` list it.
-pub const COMMANDS: [CommandHelp; 17] = [
+pub const COMMANDS: [CommandHelp; 19] = [
     CommandHelp {
         usage: "/who",
         meaning: "list who is online (in a room: who of it is)",
@@ -89,6 +97,8 @@ pub const COMMANDS: [CommandHelp; 17] = [
     ROOMS,
     TOPIC,
     INVITE,
+    MODE,
+    KICK,
     CommandHelp {
         usage: "//TEXT",
         meaning: "send /TEXT (//etc/hosts sends /etc/hosts)",
@@ -157,6 +167,15 @@ pub enum Typed<'a> {
     Topic(Option<&'a str>),
     /// `/invite NAME`.
     Invite(&'a str),
+    /// `/mode`, or `/mode CHANGES`.
+    Mode(&'a str),
+    /// `/kick NAME [REASON]`.
+    Kick {
+        /// Who.
+        name: &'a str,
+        /// Why; empty for no reason.
+        reason: &'a str,
+    },
     /// A room command naming something that is no room's name.
     BadRoom {
         /// What was typed for the room.
@@ -256,6 +275,14 @@ pub fn interpret(line: &str) -> Typed<'_> {
         "/invite" => match words_of(argument)[..] {
             [name] if check_name(name).is_ok() => Typed::Invite(name),
             _ => Typed::Misused(&INVITE),
+        },
+        "/mode" => Typed::Mode(argument),
+        "/kick" => match argument.split_once(' ').unwrap_or((argument, "")) {
+            (name, reason) if check_name(name).is_ok() => Typed::Kick {
+                name,
+                reason: reason.trim(),
+            },
+            _ => Typed::Misused(&KICK),
         },
         word if word.starts_with('/') && word.len() > 1 => Typed::UnknownCommand(word),
         _ => Typed::Say(line),
@@ -382,7 +409,9 @@ impl Commands {
             Typed::Part(room) if is_main(room.unwrap_or(here)) => {
                 Action::Answer(Answer::EveryoneInMain)
             }
-            Typed::Invite(_) if current.is_none() => Action::Answer(Answer::EveryoneInMain),
+            Typed::Invite(_) | Typed::Kick { .. } if current.is_none() => {
+                Action::Answer(Answer::EveryoneInMain)
+            }
             Typed::Who if in_room => match current {
                 None => Action::Ask(ClientLine::Who),
                 Some(room) => Action::Ask(ClientLine::Room(RoomCommand::Who { room })),
@@ -397,13 +426,26 @@ impl Commands {
             Typed::Join { room, private } if in_room => Action::Enter { room, private },
             Typed::Part(room) if in_room => Action::Part(room.unwrap_or(here)),
             Typed::Invite(name) if in_room => Action::Invite { room: here, name },
+            Typed::Mode(changes) if in_room => Action::Ask(ClientLine::Room(RoomCommand::Mode {
+                room: here,
+                changes,
+            })),
+            Typed::Kick { name, reason } if in_room => {
+                Action::Ask(ClientLine::Room(RoomCommand::Kick {
+                    room: here,
+                    name,
+                    reason,
+                }))
+            }
             Typed::Who
             | Typed::Search(_)
             | Typed::Rooms
             | Typed::Topic(_)
             | Typed::Join { .. }
             | Typed::Part(_)
-            | Typed::Invite(_) => Action::Answer(Answer::NotConnected),
+            | Typed::Invite(_)
+            | Typed::Mode(_)
+            | Typed::Kick { .. } => Action::Answer(Answer::NotConnected),
             Typed::Go(room) => Action::Go(room),
             Typed::Help => Action::Answer(Answer::Help),
             Typed::Notify(level) => Action::Notify(level),
@@ -542,6 +584,8 @@ mod tests {
             "/rooms",
             "/topic [TEXT]",
             "/invite NAME",
+            "/mode [CHANGES]",
+            "/kick NAME [REASON]",
             "/help",
             "q or /quit",
         ] {
@@ -794,12 +838,31 @@ mod tests {
             }))
         );
         assert_eq!(commands.action("/go #ops", false, dev), Action::Go("#ops"));
+        assert_eq!(
+            commands.action("/mode +m", true, dev),
+            Action::Ask(ClientLine::Room(RoomCommand::Mode {
+                room: "#dev",
+                changes: "+m"
+            }))
+        );
+        assert_eq!(
+            commands.action("/kick bob  too loud", true, dev),
+            Action::Ask(ClientLine::Room(RoomCommand::Kick {
+                room: "#dev",
+                name: "bob",
+                reason: "too loud"
+            }))
+        );
+        assert_eq!(
+            commands.action("/kick", true, dev),
+            Action::Answer(Answer::Misused(&KICK))
+        );
     }
 
     #[test]
     fn main_cannot_be_left_nor_invited_to() {
         let commands = Commands::default();
-        for line in ["/part", "/part #Main", "/invite bob"] {
+        for line in ["/part", "/part #Main", "/invite bob", "/kick bob"] {
             assert_eq!(
                 commands.action(line, true, None),
                 Action::Answer(Answer::EveryoneInMain),
