@@ -64,6 +64,28 @@ impl Chat {
         }
     }
 
+    /// Whether `holder` is an operator of `room`; if not, connection `id`
+    /// is told that only its operators `act` (`set its topic (+t)`).
+    pub(super) fn operator_or_refusal(
+        &self,
+        id: ConnId,
+        room: RoomId,
+        holder: &Holder,
+        act: &str,
+        effects: &mut Vec<Effect>,
+    ) -> bool {
+        let the_room = self.rooms.get(room);
+        if the_room.has_rank(holder, Rank::Operator) {
+            return true;
+        }
+        let detail = format!("only the operators of {} {act}", the_room.name());
+        effects.push(Effect::Send(
+            id,
+            frames::error(ErrorCode::NotOperator, &detail),
+        ));
+        false
+    }
+
     /// Connection `id` registered over IRC as `user`: its address, for ban
     /// masks, is `NICK!USER@irc` (a desk's is `NAME!NAME@desk`, as IRC
     /// clients are shown it).
@@ -163,12 +185,7 @@ impl Chat {
             ));
             return;
         }
-        if !the_room.has_rank(holder, Rank::Operator) {
-            let detail = format!("only the operators of {room_name} change its modes");
-            effects.push(Effect::Send(
-                id,
-                frames::error(ErrorCode::NotOperator, &detail),
-            ));
+        if !self.operator_or_refusal(id, room, holder, "change its modes", effects) {
             return;
         }
         let accepted = self.accepted_modes(id, room, &changes, effects);
@@ -344,11 +361,10 @@ impl Chat {
         if room == MAIN {
             return refuse(ErrorCode::BadRoom, "everyone stays in #main", effects);
         }
-        let the_room = self.rooms.get(room);
-        if !the_room.has_rank(holder, Rank::Operator) {
-            let detail = format!("only the operators of {} kick", the_room.name());
-            return refuse(ErrorCode::NotOperator, &detail, effects);
+        if !self.operator_or_refusal(id, room, holder, "kick", effects) {
+            return;
         }
+        let the_room = self.rooms.get(room);
         let target = match self.rank_target(room, who) {
             Ok((_, target)) => target,
             Err(ErrorCode::NoSuchName) => {

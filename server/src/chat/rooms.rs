@@ -18,7 +18,6 @@ use super::Chat;
 use crate::effect::Effect;
 use crate::frames::{self, encode};
 use crate::ids::{Asker, ConnId};
-use crate::room::modes::Rank;
 use crate::room::{Refusal, RoomId, MAIN};
 use crate::store::{Holder, Request, RoomChange, Scope, Topic};
 
@@ -334,16 +333,9 @@ impl Chat {
             effects.push(Effect::Send(id, frames::error(ErrorCode::BadRoom, &detail)));
             return;
         }
-        let the_room = self.rooms.get(room);
-        if the_room.modes.topic_locked && !the_room.has_rank(holder, Rank::Operator) {
-            let detail = format!(
-                "only the operators of {} set its topic (+t)",
-                the_room.name()
-            );
-            effects.push(Effect::Send(
-                id,
-                frames::error(ErrorCode::NotOperator, &detail),
-            ));
+        if self.rooms.get(room).modes.topic_locked
+            && !self.operator_or_refusal(id, room, holder, "set its topic (+t)", effects)
+        {
             return;
         }
         let by = self.directory.name_of(id).unwrap_or_default().to_string();
@@ -374,18 +366,12 @@ impl Chat {
         let Some(room) = self.held_room(id, holder, name, effects) else {
             return;
         };
-        let the_room = self.rooms.get(room);
-        if the_room.modes.invite_only && !the_room.has_rank(holder, Rank::Operator) {
-            let detail = format!(
-                "only the operators of {} invite to it (+i)",
-                the_room.name()
-            );
-            effects.push(Effect::Send(
-                id,
-                frames::error(ErrorCode::NotOperator, &detail),
-            ));
+        if self.rooms.get(room).modes.invite_only
+            && !self.operator_or_refusal(id, room, holder, "invite to it (+i)", effects)
+        {
             return;
         }
+        let the_room = self.rooms.get(room);
         let Some((invitee, invited)) = self.holder_named(invitee) else {
             let detail = format!("nobody called {invitee} is online");
             effects.push(Effect::Send(
