@@ -219,7 +219,7 @@ impl Session {
             let key = keys.next().filter(|key| !key.is_empty());
             if is_main(name) {
                 if !self.shows_main {
-                    self.shows_main = true;
+                    self.show_main(true);
                     let out = self.joined(cx.chat, MAIN);
                     self.send(cx, out);
                     let history: Vec<Frame> = cx.chat.recent_history(MAIN).cloned().collect();
@@ -282,7 +282,7 @@ impl Session {
                 self.reply(cx, "442", &[name, "You're not on that channel"]);
                 return after;
             }
-            self.shows_main = false;
+            self.show_main(false);
             let mut out = Out::new();
             let me = self.own_prefix(cx.chat);
             out.line("", &me, "PART", &[MAIN_ROOM]);
@@ -580,10 +580,12 @@ impl Session {
             .unwrap_or_else(|| name.clone());
         let away = person.and_then(|p| p.away.clone());
         let since = person.map_or(0, |p| p.since).to_string();
+        // Desks are always in #main; an IRC client, when it shows it.
+        let in_main = person.is_none_or(|p| p.shows_main);
         drop(people);
         let server = self.settings.server_name.clone();
         self.numeric(&mut out, chat, "311", &[&name, &user, host, "*", &real]);
-        let mut rooms: Vec<String> = vec![MAIN_ROOM.to_string()];
+        let mut rooms: Vec<String> = in_main.then(|| MAIN_ROOM.to_string()).into_iter().collect();
         rooms.extend(
             chat.rooms_of(id)
                 .filter(|room| !room.is_private() && !room.modes.secret)

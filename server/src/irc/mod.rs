@@ -205,6 +205,15 @@ impl Session {
         self.caps.render_bits() | (u32::from(self.shows_main) << 16)
     }
 
+    /// Shows `#main` as a joined channel, or stops; others see it in its
+    /// `WHOIS`.
+    fn show_main(&mut self, on: bool) {
+        self.shows_main = on;
+        if let Some(person) = self.settings.people().get_mut(self.me) {
+            person.shows_main = on;
+        }
+    }
+
     /// Its name once it has one, `*` until then.
     fn nick<'a>(&self, chat: &'a Chat) -> &'a str {
         chat.name_of(self.me).unwrap_or("*")

@@ -291,7 +291,7 @@ impl Session {
             .chat
             .account_of(self.me)
             .map_or(nick.clone(), str::to_string);
-        self.shows_main = self.settings.join_main;
+        self.show_main(self.settings.join_main);
         let start = cx.effects.len();
         let after = self.ask(
             cx,

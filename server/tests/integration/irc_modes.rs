@@ -58,6 +58,20 @@ fn a_moderated_room_silences_a_desk_until_it_has_voice() {
     let who = alice.sync();
     assert!(who[0].contains(" alice H@ :0 "), "{who:?}");
     assert!(who[1].contains(" bob H+ :0 "), "{who:?}");
+    alice.send("WHOIS alice");
+    let whois = alice.sync();
+    assert!(
+        whois.iter().any(|l| l.ends_with(" 319 alice alice :#main @#dev")),
+        "{whois:?}"
+    );
+    // #main is listed only while the client shows it.
+    alice.send("PART #main");
+    alice.send("WHOIS alice");
+    let whois = alice.sync();
+    assert!(
+        whois.iter().any(|l| l.ends_with(" 319 alice alice :@#dev")),
+        "{whois:?}"
+    );
 }
 
 #[test]
