@@ -48,7 +48,7 @@ const NOTIFY_ROOM: CommandHelp = CommandHelp {
     meaning: "chime for ROOM's messages or not (mentions do)",
 };
 const JOIN: CommandHelp = CommandHelp {
-    usage: "/join #ROOM [private]",
+    usage: "/join #ROOM [private|key K]",
     meaning: "enter ROOM, made if new (private: invited only)",
 };
 const PART: CommandHelp = CommandHelp {
@@ -150,12 +150,14 @@ pub enum Typed<'a> {
         /// On or off; `None` asks.
         on: Option<bool>,
     },
-    /// `/join #ROOM [private]`.
+    /// `/join #ROOM [private | key KEY]`.
     Join {
         /// The room.
         room: &'a str,
         /// Whether a new room is made private.
         private: bool,
+        /// The room's key (`key KEY`), for a room with one.
+        key: Option<&'a str>,
     },
     /// `/part`, or `/part #ROOM`.
     Part(Option<&'a str>),
@@ -250,11 +252,20 @@ pub fn interpret(line: &str) -> Typed<'_> {
             [room] => room_typed(room, |room| Typed::Join {
                 room,
                 private: false,
+                key: None,
             }),
             [room, private] if private.eq_ignore_ascii_case("private") => {
                 room_typed(room, |room| Typed::Join {
                     room,
                     private: true,
+                    key: None,
+                })
+            }
+            [room, word, key] if word.eq_ignore_ascii_case("key") => {
+                room_typed(room, |room| Typed::Join {
+                    room,
+                    private: false,
+                    key: Some(key),
                 })
             }
             _ => Typed::Misused(&JOIN),
@@ -340,6 +351,8 @@ pub enum Action<'a> {
         room: &'a str,
         /// Whether a new room is made private.
         private: bool,
+        /// The room's key, for a room with one.
+        key: Option<&'a str>,
     },
     /// Leave a room (not `#main`); only in the room.
     Part(&'a str),
@@ -423,7 +436,7 @@ impl Commands {
             Typed::Topic(text) if in_room => {
                 Action::Ask(ClientLine::Room(RoomCommand::Topic { room: here, text }))
             }
-            Typed::Join { room, private } if in_room => Action::Enter { room, private },
+            Typed::Join { room, private, key } if in_room => Action::Enter { room, private, key },
             Typed::Part(room) if in_room => Action::Part(room.unwrap_or(here)),
             Typed::Invite(name) if in_room => Action::Invite { room: here, name },
             Typed::Mode(changes) if in_room => Action::Ask(ClientLine::Room(RoomCommand::Mode {
@@ -578,7 +591,7 @@ mod tests {
             "//TEXT",
             "/notify [",
             "/notify #ROOM",
-            "/join #ROOM [private]",
+            "/join #ROOM [private|key K]",
             "/part [#ROOM]",
             "/go #ROOM",
             "/rooms",
@@ -706,14 +719,24 @@ mod tests {
             interpret("/join #dev"),
             Typed::Join {
                 room: "#dev",
-                private: false
+                private: false,
+                key: None
             }
         );
         assert_eq!(
             interpret("/join  #hr  Private"),
             Typed::Join {
                 room: "#hr",
-                private: true
+                private: true,
+                key: None
+            }
+        );
+        assert_eq!(
+            interpret("/join #ops key beer"),
+            Typed::Join {
+                room: "#ops",
+                private: false,
+                key: Some("beer")
             }
         );
         assert_eq!(interpret("/join"), Typed::Misused(&JOIN));
@@ -823,7 +846,8 @@ mod tests {
             commands.action("/join #hr private", true, dev),
             Action::Enter {
                 room: "#hr",
-                private: true
+                private: true,
+                key: None
             }
         );
         assert_eq!(

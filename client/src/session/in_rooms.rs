@@ -14,14 +14,10 @@ use crate::rooms::{GoRefused, Listed, Rooms};
 use super::{Flow, Session};
 
 impl Session {
-    /// `/join ROOM [private]`: the prompt waits for the answer, which makes
-    /// the room the current one.
-    pub(super) fn enter(&mut self, room: &str, private: bool) {
-        let join = ClientLine::Room(RoomCommand::Join {
-            room,
-            private,
-            key: None,
-        });
+    /// `/join ROOM [private | key KEY]`: the prompt waits for the answer,
+    /// which makes the room the current one.
+    pub(super) fn enter(&mut self, room: &str, private: bool, key: Option<&str>) {
+        let join = ClientLine::Room(RoomCommand::Join { room, private, key });
         if self.send(&join).is_ok() {
             self.rooms.join_sent(room);
         }

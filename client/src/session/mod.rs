@@ -590,7 +590,7 @@ impl Session {
             Action::Send(line) => return self.send_or_keep(line),
             Action::Notify(level) => self.view.set_notify_level(level),
             Action::NotifyRoom { room, on } => self.view.set_room_notify(room, on),
-            Action::Enter { room, private } => self.enter(room, private),
+            Action::Enter { room, private, key } => self.enter(room, private, key),
             Action::Part(room) => self.part(room),
             Action::Go(room) => self.go(room),
             Action::Invite { room, name } => self.invite(room, name),

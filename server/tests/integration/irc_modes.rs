@@ -61,7 +61,9 @@ fn a_moderated_room_silences_a_desk_until_it_has_voice() {
     alice.send("WHOIS alice");
     let whois = alice.sync();
     assert!(
-        whois.iter().any(|l| l.ends_with(" 319 alice alice :#main @#dev")),
+        whois
+            .iter()
+            .any(|l| l.ends_with(" 319 alice alice :#main @#dev")),
         "{whois:?}"
     );
     // #main is listed only while the client shows it.
