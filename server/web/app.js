@@ -790,7 +790,7 @@
     ['/r TEXT', 'answer whoever last sent you a /msg'],
     ['/me ACTION', 'show "* NAME ACTION" to the room'],
     ['/search WORDS', 'last 20 messages holding every word'],
-    ['/join #ROOM [private]', 'enter a room (making it if new)'],
+    ['/join #ROOM [private | key KEY]', 'enter a room (making it if new)'],
     ['/go #ROOM', 'show a room you are in'],
     ['/part', 'leave this room'],
     ['/topic [TEXT]', "show or set this room's topic"],
@@ -876,11 +876,12 @@
         return systemLine(`Sound: ${ui.chime.options[ui.chime.selectedIndex].text}.`);
       }
       case '/join': {
-        const [name, flag] = argument.split(/\s+/);
-        if (!name) return systemLine('[!] usage: /join #ROOM [private]', 'error');
+        const [name, flag, key] = argument.split(/\s+/);
+        if (!name) return systemLine('[!] usage: /join #ROOM [private | key KEY]', 'error');
         const wanted = name.startsWith('#') ? name : `#${name}`;
         desk.entering = wanted.toLowerCase();
-        return ask(`/room join ${wanted}${flag === 'private' ? ' private' : ''}`);
+        const extra = flag === 'private' ? ' private' : flag === 'key' && key ? ` key ${key}` : '';
+        return ask(`/room join ${wanted}${extra}`);
       }
       case '/part': {
         const name = argument || here;
