@@ -48,7 +48,7 @@ const NOTIFY_ROOM: CommandHelp = CommandHelp {
     meaning: "chime for ROOM's messages or not (mentions do)",
 };
 const JOIN: CommandHelp = CommandHelp {
-    usage: "/join #ROOM [private]",
+    usage: "/join #ROOM [private|key K]",
     meaning: "enter ROOM, made if new (private: invited only)",
 };
 const PART: CommandHelp = CommandHelp {
@@ -71,10 +71,18 @@ const INVITE: CommandHelp = CommandHelp {
     usage: "/invite NAME",
     meaning: "let NAME into the current room",
 };
+const MODE: CommandHelp = CommandHelp {
+    usage: "/mode [CHANGES]",
+    meaning: "show or change the room's modes (+m, +o NAME)",
+};
+const KICK: CommandHelp = CommandHelp {
+    usage: "/kick NAME [REASON]",
+    meaning: "put NAME out of the current room (operators)",
+};
 
 /// Everything the client understands besides a message, in the order
 /// `/help` and `--help` list it.
-pub const COMMANDS: [CommandHelp; 17] = [
+pub const COMMANDS: [CommandHelp; 19] = [
     CommandHelp {
         usage: "/who",
         meaning: "list who is online (in a room: who of it is)",
@@ -89,6 +97,8 @@ pub const COMMANDS: [CommandHelp; 17] = [
     ROOMS,
     TOPIC,
     INVITE,
+    MODE,
+    KICK,
     CommandHelp {
         usage: "//TEXT",
         meaning: "send /TEXT (//etc/hosts sends /etc/hosts)",
@@ -140,12 +150,14 @@ pub enum Typed<'a> {
         /// On or off; `None` asks.
         on: Option<bool>,
     },
-    /// `/join #ROOM [private]`.
+    /// `/join #ROOM [private | key KEY]`.
     Join {
         /// The room.
         room: &'a str,
         /// Whether a new room is made private.
         private: bool,
+        /// The room's key (`key KEY`), for a room with one.
+        key: Option<&'a str>,
     },
     /// `/part`, or `/part #ROOM`.
     Part(Option<&'a str>),
@@ -157,6 +169,15 @@ pub enum Typed<'a> {
     Topic(Option<&'a str>),
     /// `/invite NAME`.
     Invite(&'a str),
+    /// `/mode`, or `/mode CHANGES`.
+    Mode(&'a str),
+    /// `/kick NAME [REASON]`.
+    Kick {
+        /// Who.
+        name: &'a str,
+        /// Why; empty for no reason.
+        reason: &'a str,
+    },
     /// A room command naming something that is no room's name.
     BadRoom {
         /// What was typed for the room.
@@ -231,11 +252,20 @@ pub fn interpret(line: &str) -> Typed<'_> {
             [room] => room_typed(room, |room| Typed::Join {
                 room,
                 private: false,
+                key: None,
             }),
             [room, private] if private.eq_ignore_ascii_case("private") => {
                 room_typed(room, |room| Typed::Join {
                     room,
                     private: true,
+                    key: None,
+                })
+            }
+            [room, word, key] if word.eq_ignore_ascii_case("key") => {
+                room_typed(room, |room| Typed::Join {
+                    room,
+                    private: false,
+                    key: Some(key),
                 })
             }
             _ => Typed::Misused(&JOIN),
@@ -256,6 +286,14 @@ pub fn interpret(line: &str) -> Typed<'_> {
         "/invite" => match words_of(argument)[..] {
             [name] if check_name(name).is_ok() => Typed::Invite(name),
             _ => Typed::Misused(&INVITE),
+        },
+        "/mode" => Typed::Mode(argument),
+        "/kick" => match argument.split_once(' ').unwrap_or((argument, "")) {
+            (name, reason) if check_name(name).is_ok() => Typed::Kick {
+                name,
+                reason: reason.trim(),
+            },
+            _ => Typed::Misused(&KICK),
         },
         word if word.starts_with('/') && word.len() > 1 => Typed::UnknownCommand(word),
         _ => Typed::Say(line),
@@ -313,6 +351,8 @@ pub enum Action<'a> {
         room: &'a str,
         /// Whether a new room is made private.
         private: bool,
+        /// The room's key, for a room with one.
+        key: Option<&'a str>,
     },
     /// Leave a room (not `#main`); only in the room.
     Part(&'a str),
@@ -382,7 +422,9 @@ impl Commands {
             Typed::Part(room) if is_main(room.unwrap_or(here)) => {
                 Action::Answer(Answer::EveryoneInMain)
             }
-            Typed::Invite(_) if current.is_none() => Action::Answer(Answer::EveryoneInMain),
+            Typed::Invite(_) | Typed::Kick { .. } if current.is_none() => {
+                Action::Answer(Answer::EveryoneInMain)
+            }
             Typed::Who if in_room => match current {
                 None => Action::Ask(ClientLine::Who),
                 Some(room) => Action::Ask(ClientLine::Room(RoomCommand::Who { room })),
@@ -394,16 +436,29 @@ impl Commands {
             Typed::Topic(text) if in_room => {
                 Action::Ask(ClientLine::Room(RoomCommand::Topic { room: here, text }))
             }
-            Typed::Join { room, private } if in_room => Action::Enter { room, private },
+            Typed::Join { room, private, key } if in_room => Action::Enter { room, private, key },
             Typed::Part(room) if in_room => Action::Part(room.unwrap_or(here)),
             Typed::Invite(name) if in_room => Action::Invite { room: here, name },
+            Typed::Mode(changes) if in_room => Action::Ask(ClientLine::Room(RoomCommand::Mode {
+                room: here,
+                changes,
+            })),
+            Typed::Kick { name, reason } if in_room => {
+                Action::Ask(ClientLine::Room(RoomCommand::Kick {
+                    room: here,
+                    name,
+                    reason,
+                }))
+            }
             Typed::Who
             | Typed::Search(_)
             | Typed::Rooms
             | Typed::Topic(_)
             | Typed::Join { .. }
             | Typed::Part(_)
-            | Typed::Invite(_) => Action::Answer(Answer::NotConnected),
+            | Typed::Invite(_)
+            | Typed::Mode(_)
+            | Typed::Kick { .. } => Action::Answer(Answer::NotConnected),
             Typed::Go(room) => Action::Go(room),
             Typed::Help => Action::Answer(Answer::Help),
             Typed::Notify(level) => Action::Notify(level),
@@ -536,12 +591,14 @@ mod tests {
             "//TEXT",
             "/notify [",
             "/notify #ROOM",
-            "/join #ROOM [private]",
+            "/join #ROOM [private|key K]",
             "/part [#ROOM]",
             "/go #ROOM",
             "/rooms",
             "/topic [TEXT]",
             "/invite NAME",
+            "/mode [CHANGES]",
+            "/kick NAME [REASON]",
             "/help",
             "q or /quit",
         ] {
@@ -662,14 +719,24 @@ mod tests {
             interpret("/join #dev"),
             Typed::Join {
                 room: "#dev",
-                private: false
+                private: false,
+                key: None
             }
         );
         assert_eq!(
             interpret("/join  #hr  Private"),
             Typed::Join {
                 room: "#hr",
-                private: true
+                private: true,
+                key: None
+            }
+        );
+        assert_eq!(
+            interpret("/join #ops key beer"),
+            Typed::Join {
+                room: "#ops",
+                private: false,
+                key: Some("beer")
             }
         );
         assert_eq!(interpret("/join"), Typed::Misused(&JOIN));
@@ -779,7 +846,8 @@ mod tests {
             commands.action("/join #hr private", true, dev),
             Action::Enter {
                 room: "#hr",
-                private: true
+                private: true,
+                key: None
             }
         );
         assert_eq!(
@@ -794,12 +862,31 @@ mod tests {
             }))
         );
         assert_eq!(commands.action("/go #ops", false, dev), Action::Go("#ops"));
+        assert_eq!(
+            commands.action("/mode +m", true, dev),
+            Action::Ask(ClientLine::Room(RoomCommand::Mode {
+                room: "#dev",
+                changes: "+m"
+            }))
+        );
+        assert_eq!(
+            commands.action("/kick bob  too loud", true, dev),
+            Action::Ask(ClientLine::Room(RoomCommand::Kick {
+                room: "#dev",
+                name: "bob",
+                reason: "too loud"
+            }))
+        );
+        assert_eq!(
+            commands.action("/kick", true, dev),
+            Action::Answer(Answer::Misused(&KICK))
+        );
     }
 
     #[test]
     fn main_cannot_be_left_nor_invited_to() {
         let commands = Commands::default();
-        for line in ["/part", "/part #Main", "/invite bob"] {
+        for line in ["/part", "/part #Main", "/invite bob", "/kick bob"] {
             assert_eq!(
                 commands.action(line, true, None),
                 Action::Answer(Answer::EveryoneInMain),

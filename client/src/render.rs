@@ -166,6 +166,31 @@ where
             clean(room),
             clean(room)
         ),
+        ServerLine::Mode {
+            room,
+            by: "",
+            changes,
+        } => format!("[*] {} is {}", clean(room), clean(changes)),
+        ServerLine::Mode { room, by, changes } => {
+            format!(
+                "[*] {} set {} on {}",
+                clean(by),
+                clean(changes),
+                clean(room)
+            )
+        }
+        ServerLine::Kicked {
+            room,
+            name,
+            by,
+            reason,
+        } => format!(
+            "[*] {} put {} out of {}{}",
+            clean(by),
+            clean(name),
+            clean(room),
+            because(reason)
+        ),
         ServerLine::Bye { .. }
         | ServerLine::Pong
         | ServerLine::Resumed { .. }
@@ -475,6 +500,30 @@ pub fn parted(room: &str, was_current: bool) -> String {
         format!("[*] You left {}; now in {MAIN_ROOM}.", clean(room))
     } else {
         format!("[*] You left {}.", clean(room))
+    }
+}
+
+/// `KICKED` about this desk: it is out of `room`, which was perhaps the
+/// current one.
+pub fn kicked(room: &str, by: &str, reason: &str, was_current: bool) -> String {
+    let now = if was_current {
+        format!("; now in {MAIN_ROOM}")
+    } else {
+        String::new()
+    };
+    format!(
+        "[!] {} put you out of {}{}{now}.",
+        clean(by),
+        clean(room),
+        because(reason)
+    )
+}
+
+/// ` (REASON)`, or nothing for no reason.
+fn because(reason: &str) -> String {
+    match reason {
+        "" => String::new(),
+        reason => format!(" ({})", clean(reason)),
     }
 }
 
@@ -1083,6 +1132,29 @@ mod tests {
             Some("[*] You are in #hr (2 members); /go #hr talks there.")
         );
         assert_eq!(parted("#dev", true), "[*] You left #dev; now in #main.");
+        assert_eq!(
+            kicked("#dev", "bob", "too loud", true),
+            "[!] bob put you out of #dev (too loud); now in #main."
+        );
+        assert_eq!(
+            plain(&ServerLine::Kicked {
+                room: "#dev",
+                name: "carol",
+                by: "bob",
+                reason: ""
+            })
+            .as_deref(),
+            Some("[*] bob put carol out of #dev")
+        );
+        assert_eq!(
+            plain(&ServerLine::Mode {
+                room: "#dev",
+                by: "bob",
+                changes: "+m"
+            })
+            .as_deref(),
+            Some("[*] bob set +m on #dev")
+        );
         assert_eq!(
             plain(&ServerLine::Parted { room: "#dev" }).as_deref(),
             Some("[*] You left #dev.")

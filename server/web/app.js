@@ -484,6 +484,24 @@
         if (f) systemLine(`${f[1]} invited you to ${f[0]}: /join ${f[0]} to enter.`, 'system', room(MAIN));
         break;
       }
+      case 'MODE': {
+        const f = fields(rest, 3);
+        if (f) systemLine(f[1] ? `${f[1]} set ${f[2]} on ${f[0]}.` : `${f[0]} is ${f[2]}.`, 'system', desk.rooms.get(f[0]));
+        break;
+      }
+      case 'KICKED': {
+        // A desk put out of a room is out of it, as after PARTED.
+        const f = fields(rest, 4);
+        if (!f) break;
+        const why = f[3] ? ` (${f[3]})` : '';
+        if (f[1] === desk.name) {
+          forget(f[0]);
+          systemLine(`[!] ${f[2]} put you out of ${f[0]}${why}.`, 'error');
+        } else {
+          systemLine(`${f[2]} put ${f[1]} out of ${f[0]}${why}.`, 'system', desk.rooms.get(f[0]));
+        }
+        break;
+      }
       case 'PONG': break;
       default: break;
     }
@@ -772,11 +790,13 @@
     ['/r TEXT', 'answer whoever last sent you a /msg'],
     ['/me ACTION', 'show "* NAME ACTION" to the room'],
     ['/search WORDS', 'last 20 messages holding every word'],
-    ['/join #ROOM [private]', 'enter a room (making it if new)'],
+    ['/join #ROOM [private | key KEY]', 'enter a room (making it if new)'],
     ['/go #ROOM', 'show a room you are in'],
     ['/part', 'leave this room'],
     ['/topic [TEXT]', "show or set this room's topic"],
     ['/invite NAME', 'let NAME into this (private) room'],
+    ['/mode [CHANGES]', "show or change this room's modes (+m, +o NAME)"],
+    ['/kick NAME [REASON]', 'put NAME out of this room (operators)'],
     ['/rooms', 'list the rooms'],
     ['/names', "who is in this room"],
     ['//TEXT', 'send /TEXT'],
@@ -856,11 +876,12 @@
         return systemLine(`Sound: ${ui.chime.options[ui.chime.selectedIndex].text}.`);
       }
       case '/join': {
-        const [name, flag] = argument.split(/\s+/);
-        if (!name) return systemLine('[!] usage: /join #ROOM [private]', 'error');
+        const [name, flag, key] = argument.split(/\s+/);
+        if (!name) return systemLine('[!] usage: /join #ROOM [private | key KEY]', 'error');
         const wanted = name.startsWith('#') ? name : `#${name}`;
         desk.entering = wanted.toLowerCase();
-        return ask(`/room join ${wanted}${flag === 'private' ? ' private' : ''}`);
+        const extra = flag === 'private' ? ' private' : flag === 'key' && key ? ` key ${key}` : '';
+        return ask(`/room join ${wanted}${extra}`);
       }
       case '/part': {
         const name = argument || here;
@@ -874,6 +895,13 @@
         if (!here) return needsRoom();
         if (!argument) return systemLine('[!] usage: /invite NAME', 'error');
         return ask(`/room invite ${here} ${argument}`);
+      case '/mode':
+        if (!here) return needsRoom();
+        return ask(argument ? `/room mode ${here} ${argument}` : `/room mode ${here}`);
+      case '/kick':
+        if (!here) return needsRoom();
+        if (!argument) return systemLine('[!] usage: /kick NAME [REASON]', 'error');
+        return ask(`/room kick ${here} ${argument}`);
       case '/go': {
         const name = argument.startsWith('#') ? argument : `#${argument}`;
         const target = [...desk.rooms.keys()].find((each) => each.toLowerCase() === name.toLowerCase());

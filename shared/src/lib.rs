@@ -21,12 +21,14 @@
 //! | `/search [#ROOM] WORDS` | the last 20 messages holding every word: of every room the desk is in (and its own direct messages), or of #ROOM alone |
 //! | `/auth NAME TOKEN`      | on a server run with `--auth token`: the first line, proving this desk is NAME; until it is accepted the connection gets nothing but `ERR auth-required` |
 //! | `/to #ROOM TEXT`        | say TEXT in #ROOM, a room this desk is in (`/to #main TEXT` is `NAME<SEP>TEXT`); its members get an `RMSG` |
-//! | `/room join #ROOM [private]` | enter #ROOM, making it if it is new (`private`: only those its members invite may see, enter, read or search it); answered `INROOM` and its recent history as `RHIST` |
+//! | `/room join #ROOM [private \| key KEY]` | enter #ROOM, making it if it is new (`private`: only those its members invite may see, enter, read or search it; KEY: the key of a `+k` room); answered `INROOM` and its recent history as `RHIST`. The maker of a new room is its operator, and a new room is `+nt`. Refused with `banned`, `bad-key`, `room-full` or `invite-only` when the room's modes keep this desk out (an invitation lets it past `+i`, `+l` and `+b`) |
 //! | `/room part #ROOM`      | leave #ROOM (`#main` cannot be left); answered `PARTED` |
 //! | `/room list`            | the rooms this desk may see: `ROOMS` and a `ROOM` line each |
 //! | `/room topic #ROOM [TEXT]` | set #ROOM's topic (at most 390 bytes), or ask for it: `TOPIC` |
 //! | `/room invite #ROOM NAME` | let NAME (online now) into the private #ROOM this desk is in; NAME gets `INVITED` |
 //! | `/room who #ROOM`       | who is in #ROOM now: a `WHO` line |
+//! | `/room mode #ROOM [CHANGES]` | change #ROOM's modes, written as IRC writes them (`+m`, `+o bob`, `+kl KEY 10`, `-b MASK`), or ask for them (a `MODE` line with BY empty; `/room mode #ROOM b` lists the bans). Operators only; see "Room modes" below |
+//! | `/room kick #ROOM NAME [REASON]` | put NAME out of #ROOM (operators only); every member, NAME included, gets `KICKED` |
 //! | `/tx TX LINE`           | LINE (`NAME<SEP>TEXT`, `/msg NAME TEXT` or `/to #ROOM TEXT`) with the desk's own ID TX for it (1 to 32 letters, digits, `-`, `_`): stored once per desk and TX however often it is sent, answered with `SENT` (or `UNSURE`) |
 //!
 //! TEXT may itself contain `<SEP>`: only the first one splits. A blank line is
@@ -60,9 +62,28 @@
 //! | `ROOMS<SEP>COUNT`                                   | answer to `/room list`: COUNT `ROOM` lines follow, as `INROOM`'s fields |
 //! | `TOPIC<SEP>ROOM<SEP>TIME<SEP>BY<SEP>TEXT`           | ROOM's topic, as just set (to its members) or as asked; empty fields if none |
 //! | `INVITED<SEP>ROOM<SEP>BY`                           | BY let this desk into the private ROOM |
+//! | `MODE<SEP>ROOM<SEP>BY<SEP>CHANGES`                  | BY changed ROOM's modes (to its members); with BY empty, the answer to `/room mode #ROOM`: its modes now |
+//! | `KICKED<SEP>ROOM<SEP>NAME<SEP>BY<SEP>REASON`        | BY put NAME out of ROOM (to its members and to NAME, who is out of it from then on) |
 //! | `SENT<SEP>TX<SEP>ID`                                | the line the desk tagged TX is stored as message ID; its copy (`MSG`, `RMSG` or `DM`) follows, unless it was stored before (a resend) |
 //! | `UNSENT<SEP>TX<SEP>DETAIL`                          | the line the desk tagged TX was certainly not stored (the log refused it), so nobody got it: sending it again is safe |
 //! | `UNSURE<SEP>TX<SEP>DETAIL`                          | the server cannot tell whether the line tagged TX was stored (its log did not answer in time): the desk sends it again with the same TX, which stores it at most once |
+//!
+//! ## Room modes
+//!
+//! A room's modes are IRC's channel modes, for desks and IRC clients alike
+//! (an IRC channel is a room). Flags: `i` (invite only), `m` (moderated:
+//! only operators and voiced desks speak; others get `ERR cannot-send`),
+//! `n` (no messages from desks outside the room), `s` (secret: not listed,
+//! and its members hidden, to desks outside it), `t` (only operators set
+//! the topic). With an argument: `k KEY` (key; 1 to 23 printable
+//! characters, no spaces), `l COUNT` (most members; not a positive number
+//! is ignored), `b MASK` (ban `nick!user@host` masks, `*` and `?`; at most
+//! 50), `o NAME` and `v NAME` (operator, voice: NAME must be in the room).
+//! At most 6 changes with arguments a line. The maker of a room is its
+//! operator. A change of modes goes through the room's log, so servers
+//! sharing it agree, but modes are not kept: a room the server reads back
+//! from its log after a restart is `+n`, without operators, and a room
+//! everyone left forgets its modes.
 //!
 //! Every `NAME<SEP>TEXT` is answered once: its `MSG` copy, or an `ERR`. The
 //! log's answers (the copy, or `ERR not-saved`) come in the order the

@@ -276,14 +276,17 @@ impl<'a> ClientLine<'a> {
 /// What `/room` asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RoomCommand<'a> {
-    /// `/room join ROOM [private]`: enter ROOM, making it if it is new; a
-    /// room made `private` lets in, lists and shows its messages only to
-    /// those its members invite.
+    /// `/room join ROOM [private | key KEY]`: enter ROOM, making it if it
+    /// is new; a room made `private` lets in, lists and shows its messages
+    /// only to those its members invite. KEY opens a room with a key
+    /// (mode `+k`).
     Join {
         /// The room.
         room: &'a str,
         /// Whether a new room is private.
         private: bool,
+        /// The room's key, if it has one.
+        key: Option<&'a str>,
     },
     /// `/room part ROOM`: leave ROOM (everyone stays in `#main`).
     Part {
@@ -311,6 +314,24 @@ pub enum RoomCommand<'a> {
         /// The room.
         room: &'a str,
     },
+    /// `/room mode ROOM [CHANGES]`: change ROOM's modes (IRC's letters and
+    /// arguments, `+m`, `+o bob`, `-k`...), or ask for them.
+    Mode {
+        /// The room.
+        room: &'a str,
+        /// The changes as IRC writes them; empty asks.
+        changes: &'a str,
+    },
+    /// `/room kick ROOM NAME [REASON]`: put NAME out of ROOM (an operator
+    /// of ROOM only).
+    Kick {
+        /// The room.
+        room: &'a str,
+        /// Who.
+        name: &'a str,
+        /// Why; empty for none.
+        reason: &'a str,
+    },
 }
 
 impl RoomCommand<'_> {
@@ -321,7 +342,9 @@ impl RoomCommand<'_> {
             | RoomCommand::Part { room }
             | RoomCommand::Topic { room, .. }
             | RoomCommand::Invite { room, .. }
-            | RoomCommand::Who { room } => Some(room),
+            | RoomCommand::Who { room }
+            | RoomCommand::Mode { room, .. }
+            | RoomCommand::Kick { room, .. } => Some(room),
             RoomCommand::List => None,
         }
     }
@@ -333,7 +356,13 @@ fn room_line(command: &RoomCommand<'_>) -> String {
         RoomCommand::Join {
             room,
             private: true,
+            ..
         } => format!("/room join {room} private"),
+        RoomCommand::Join {
+            room,
+            key: Some(key),
+            ..
+        } => format!("/room join {room} key {key}"),
         RoomCommand::Join { room, .. } => format!("/room join {room}"),
         RoomCommand::Part { room } => format!("/room part {room}"),
         RoomCommand::List => "/room list".to_string(),
@@ -344,6 +373,16 @@ fn room_line(command: &RoomCommand<'_>) -> String {
         RoomCommand::Topic { room, text: None } => format!("/room topic {room}"),
         RoomCommand::Invite { room, name } => format!("/room invite {room} {name}"),
         RoomCommand::Who { room } => format!("/room who {room}"),
+        RoomCommand::Mode { room, changes: "" } => format!("/room mode {room}"),
+        RoomCommand::Mode { room, changes } => format!("/room mode {room} {changes}"),
+        RoomCommand::Kick {
+            room,
+            name,
+            reason: "",
+        } => format!("/room kick {room} {name}"),
+        RoomCommand::Kick { room, name, reason } => {
+            format!("/room kick {room} {name} {reason}")
+        }
     }
 }
 
@@ -364,12 +403,13 @@ fn parse_room(args: &str) -> Result<RoomCommand<'_>, ParseError> {
         "list" if rest.is_empty() => RoomCommand::List,
         "join" => {
             needs_room(room)?;
-            let private = match after {
-                "" => false,
-                "private" => true,
+            let (private, key) = match after.split_once(' ') {
+                None if after.is_empty() => (false, None),
+                None if after == "private" => (true, None),
+                Some(("key", key)) if !key.is_empty() && !key.contains(' ') => (false, Some(key)),
                 _ => return Err(ParseError::BadRoomCommand),
             };
-            RoomCommand::Join { room, private }
+            RoomCommand::Join { room, private, key }
         }
         "part" | "who" if after.is_empty() => {
             needs_room(room)?;
@@ -393,6 +433,26 @@ fn parse_room(args: &str) -> Result<RoomCommand<'_>, ParseError> {
             }
             check_name(after)?;
             RoomCommand::Invite { room, name: after }
+        }
+        "mode" => {
+            needs_room(room)?;
+            RoomCommand::Mode {
+                room,
+                changes: after,
+            }
+        }
+        "kick" => {
+            needs_room(room)?;
+            let (name, reason) = after.split_once(' ').unwrap_or((after, ""));
+            if name.is_empty() {
+                return Err(ParseError::BadRoomCommand);
+            }
+            check_name(name)?;
+            RoomCommand::Kick {
+                room,
+                name,
+                reason: reason.trim_start(),
+            }
         }
         _ => return Err(ParseError::BadRoomCommand),
     };
@@ -500,8 +560,9 @@ impl fmt::Display for ParseError {
             ParseError::BadAuth => f.write_str("usage: /auth NAME TOKEN"),
             ParseError::BadTo => f.write_str("usage: /to #ROOM TEXT"),
             ParseError::BadRoomCommand => f.write_str(
-                "usage: /room join #ROOM [private], /room part #ROOM, /room list, \
-                 /room topic #ROOM [TEXT], /room invite #ROOM NAME, /room who #ROOM",
+                "usage: /room join #ROOM [private | key KEY], /room part #ROOM, /room list, \
+                 /room topic #ROOM [TEXT], /room invite #ROOM NAME, /room who #ROOM, \
+                 /room mode #ROOM [CHANGES], /room kick #ROOM NAME [REASON]",
             ),
             ParseError::BadRoom(problem) => write!(f, "{problem}"),
             ParseError::BadTx => f.write_str(
@@ -594,6 +655,29 @@ pub enum ErrorCode {
     /// `room-not-saved`: the log could not keep a change to the rooms (a
     /// join, part, topic or invitation); nothing changed.
     RoomNotSaved,
+    /// `not-operator`: only the room's operators may do that (change its
+    /// modes, kick, set the topic of a `+t` room, invite to a `+i` room).
+    NotOperator,
+    /// `banned`: a ban mask of the room (`+b`) matches this desk.
+    Banned,
+    /// `bad-key`: the room has a key (`+k`) and this was not it.
+    BadKey,
+    /// `room-full`: the room has as many in it as its limit (`+l`).
+    RoomFull,
+    /// `invite-only`: the room lets in only those invited (`+i`).
+    InviteOnly,
+    /// `cannot-send`: the room is moderated (`+m`) and this desk has no
+    /// voice, or it takes no messages from outside (`+n`).
+    CannotSend,
+    /// `unknown-mode`: a mode letter the server does not know.
+    UnknownMode,
+    /// `bad-mode`: a mode's argument is not valid (a key with a space,
+    /// too long), or too many changes at once, or the ban list is full.
+    BadMode,
+    /// `not-there`: the one named is not in that room.
+    NotThere,
+    /// `already-there`: the one invited is in the room already.
+    AlreadyThere,
     /// `unsure`: the server cannot tell whether the message was stored (its
     /// log did not answer in time); if it was, everyone gets it. A desk
     /// that tags its lines (`/tx`) is told with `UNSURE` instead.
@@ -603,7 +687,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    const NAMES: [(ErrorCode, &'static str); 27] = [
+    const NAMES: [(ErrorCode, &'static str); 37] = [
         (ErrorCode::NameTaken, "name-taken"),
         (ErrorCode::BadName, "bad-name"),
         (ErrorCode::BadColor, "bad-color"),
@@ -631,6 +715,16 @@ impl ErrorCode {
         (ErrorCode::NotInvited, "not-invited"),
         (ErrorCode::TooManyRooms, "too-many-rooms"),
         (ErrorCode::RoomsTooFast, "rooms-too-fast"),
+        (ErrorCode::NotOperator, "not-operator"),
+        (ErrorCode::Banned, "banned"),
+        (ErrorCode::BadKey, "bad-key"),
+        (ErrorCode::RoomFull, "room-full"),
+        (ErrorCode::InviteOnly, "invite-only"),
+        (ErrorCode::CannotSend, "cannot-send"),
+        (ErrorCode::UnknownMode, "unknown-mode"),
+        (ErrorCode::BadMode, "bad-mode"),
+        (ErrorCode::NotThere, "not-there"),
+        (ErrorCode::AlreadyThere, "already-there"),
     ];
 
     /// The code as it appears on the wire.
@@ -864,6 +958,28 @@ pub enum ServerLine<'a> {
         /// Who invited it.
         by: &'a str,
     },
+    /// `MODE`: a room's modes changed (to its members), or what they are
+    /// (to the desk that asked, with `by` empty).
+    Mode {
+        /// The room.
+        room: &'a str,
+        /// Who changed them; empty in an answer.
+        by: &'a str,
+        /// IRC's letters and arguments: `+o bob`, `+ntl 10`, `-k`.
+        changes: &'a str,
+    },
+    /// `KICKED`: someone was put out of a room (to its members, and to
+    /// them).
+    Kicked {
+        /// The room.
+        room: &'a str,
+        /// Who was put out.
+        name: &'a str,
+        /// Who put them out.
+        by: &'a str,
+        /// Why; empty for no reason.
+        reason: &'a str,
+    },
     /// `SENT`: the line the desk tagged `tx` is stored as message `id`
     /// (its copy follows, unless it was stored before).
     Sent {
@@ -999,6 +1115,19 @@ impl<'a> ServerLine<'a> {
                 let [room, by] = fields(rest)?;
                 ServerLine::Invited { room, by }
             }
+            "MODE" => {
+                let [room, by, changes] = fields(rest)?;
+                ServerLine::Mode { room, by, changes }
+            }
+            "KICKED" => {
+                let [room, name, by, reason] = fields(rest)?;
+                ServerLine::Kicked {
+                    room,
+                    name,
+                    by,
+                    reason,
+                }
+            }
             "SENT" => {
                 let [tx, id] = fields(rest)?;
                 ServerLine::Sent {
@@ -1106,6 +1235,26 @@ impl<'a> ServerLine<'a> {
             ServerLine::Invited { room, by } => {
                 format!("INVITED{s}{}{s}{}", clean(room), clean(by))
             }
+            ServerLine::Mode { room, by, changes } => {
+                format!(
+                    "MODE{s}{}{s}{}{s}{}",
+                    clean(room),
+                    clean(by),
+                    clean(changes)
+                )
+            }
+            ServerLine::Kicked {
+                room,
+                name,
+                by,
+                reason,
+            } => format!(
+                "KICKED{s}{}{s}{}{s}{}{s}{}",
+                clean(room),
+                clean(name),
+                clean(by),
+                clean(reason)
+            ),
             ServerLine::Sent { tx, id } => format!("SENT{s}{}{s}{id}", clean(tx)),
             ServerLine::Unsure { tx, detail } => {
                 format!("UNSURE{s}{}{s}{}", clean(tx), clean(detail))
@@ -1451,6 +1600,11 @@ mod tests {
             "/room topic #dev release on friday",
             "/room invite #hr bob",
             "/room who #dev",
+            "/room join #dev key s3cret",
+            "/room mode #dev",
+            "/room mode #dev +o-v bob carol",
+            "/room kick #dev bob",
+            "/room kick #dev bob too loud",
             "/to #dev hello <SEP> there",
             "/search #dev lunch plans",
             "/search lunch plans",
@@ -1502,6 +1656,18 @@ mod tests {
             ClientLine::parse("/room invite #hr"),
             Err(ParseError::BadRoomCommand)
         );
+        for line in [
+            "/room join #dev key",
+            "/room join #dev key a b",
+            "/room kick #dev",
+            "/room mode",
+        ] {
+            assert_eq!(
+                ClientLine::parse(line),
+                Err(ParseError::BadRoomCommand),
+                "{line}"
+            );
+        }
         assert_eq!(ClientLine::parse("/to #dev"), Err(ParseError::BadTo));
         assert_eq!(ClientLine::parse("/to #dev  "), Err(ParseError::EmptyText));
         assert_eq!(
@@ -1758,6 +1924,22 @@ mod tests {
             ServerLine::Invited {
                 room: "#hr",
                 by: "carol",
+            },
+            ServerLine::Mode {
+                room: "#dev",
+                by: "bob",
+                changes: "+ol carol 10",
+            },
+            ServerLine::Mode {
+                room: "#dev",
+                by: "",
+                changes: "+nt",
+            },
+            ServerLine::Kicked {
+                room: "#dev",
+                name: "carol",
+                by: "bob",
+                reason: "too loud",
             },
             ServerLine::Sent {
                 tx: "t-1",

@@ -146,7 +146,9 @@ pub fn render(line: &ServerLine<'_>) -> Option<Vec<u8>> {
         | ServerLine::Rooms { .. }
         | ServerLine::RoomListed(_)
         | ServerLine::Topic { .. }
-        | ServerLine::Invited { .. } => return None,
+        | ServerLine::Invited { .. }
+        | ServerLine::Mode { .. }
+        | ServerLine::Kicked { .. } => return None,
     };
     let mut bytes = text.into_bytes();
     bytes.push(b'\n');

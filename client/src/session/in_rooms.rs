@@ -14,10 +14,10 @@ use crate::rooms::{GoRefused, Listed, Rooms};
 use super::{Flow, Session};
 
 impl Session {
-    /// `/join ROOM [private]`: the prompt waits for the answer, which makes
-    /// the room the current one.
-    pub(super) fn enter(&mut self, room: &str, private: bool) {
-        let join = ClientLine::Room(RoomCommand::Join { room, private });
+    /// `/join ROOM [private | key KEY]`: the prompt waits for the answer,
+    /// which makes the room the current one.
+    pub(super) fn enter(&mut self, room: &str, private: bool, key: Option<&str>) {
+        let join = ClientLine::Room(RoomCommand::Join { room, private, key });
         if self.send(&join).is_ok() {
             self.rooms.join_sent(room);
         }
@@ -72,6 +72,13 @@ impl Session {
         let was_current = self.rooms.parted(room);
         self.view.print(&render::parted(room, was_current));
         self.room_answered()
+    }
+
+    /// `KICKED` about this desk: it is out of the room, as if it had left.
+    pub(super) fn kicked(&mut self, room: &str, by: &str, reason: &str) {
+        let was_current = self.rooms.parted(room);
+        self.view
+            .print(&render::kicked(room, by, reason, was_current));
     }
 
     /// `ROOMS` or `ROOM`: shows the answer to `/rooms` once it is whole.

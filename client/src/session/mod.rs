@@ -22,6 +22,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chat_shared::message::{Chat, Direct, Found};
+use chat_shared::name::name_key;
 use chat_shared::{ClientLine, Color, ErrorCode, MessageId, ServerLine};
 
 use crate::attempt::{ConnectError, Connected};
@@ -589,7 +590,7 @@ impl Session {
             Action::Send(line) => return self.send_or_keep(line),
             Action::Notify(level) => self.view.set_notify_level(level),
             Action::NotifyRoom { room, on } => self.view.set_room_notify(room, on),
-            Action::Enter { room, private } => self.enter(room, private),
+            Action::Enter { room, private, key } => self.enter(room, private, key),
             Action::Part(room) => self.part(room),
             Action::Go(room) => self.go(room),
             Action::Invite { room, name } => self.invite(room, name),
@@ -700,6 +701,18 @@ impl Session {
             }
             ServerLine::InRoom(info) => return self.entered(&info),
             ServerLine::Parted { room } => return self.parted(room),
+            ServerLine::Kicked {
+                room,
+                name,
+                by,
+                reason,
+            } if self
+                .identity
+                .name()
+                .is_some_and(|me| name_key(me) == name_key(name)) =>
+            {
+                self.kicked(room, by, reason)
+            }
             ServerLine::Rooms { count } => self.rooms_listed(|rooms| rooms.listing_starts(count)),
             ServerLine::RoomListed(info) => self.rooms_listed(|rooms| rooms.listed(&info)),
             ServerLine::Welcome {
@@ -748,10 +761,12 @@ impl Session {
                 self.outbox.unsure_untagged();
                 self.view.show(&ServerLine::Error { code, detail });
             }
-            ErrorCode::NotInRoom | ErrorCode::NoSuchRoom => match self.outbox.not_in_room(detail) {
-                Some(line) => self.give_back(&render::in_desk_words(detail), &line),
-                None => return self.room_refused(code, detail),
-            },
+            ErrorCode::NotInRoom | ErrorCode::NoSuchRoom | ErrorCode::CannotSend => {
+                match self.outbox.not_in_room(detail) {
+                    Some(line) => self.give_back(&render::in_desk_words(detail), &line),
+                    None => return self.room_refused(code, detail),
+                }
+            }
             ErrorCode::BadRoom
             | ErrorCode::RoomNotSaved
             | ErrorCode::NotInvited

@@ -1219,6 +1219,7 @@ fn enter_room(client: &mut Client, room: &str) {
     client.conn.queue_line(&ClientLine::Room(RoomCommand::Join {
         room,
         private: false,
+        key: None,
     }));
 }
 

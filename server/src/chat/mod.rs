@@ -12,6 +12,7 @@
 
 mod answers;
 mod commands;
+mod modes;
 mod rooms;
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -110,6 +111,9 @@ pub struct Chat {
     /// of their requests: a dialect that answers strictly in order (IRC)
     /// asks for it ([`Chat::hold_until_answered`]).
     waiting: HashMap<ConnId, usize>,
+    /// The user names IRC clients registered with, for ban masks
+    /// ([`Chat::set_irc_user`]).
+    irc_users: HashMap<ConnId, Box<str>>,
 }
 
 impl Chat {
@@ -129,6 +133,7 @@ impl Chat {
             hist: HistFrames::default(),
             creations: HashMap::new(),
             waiting: HashMap::new(),
+            irc_users: HashMap::new(),
             settings,
         }
     }
@@ -242,6 +247,7 @@ impl Chat {
         self.rooms.leave_all(id);
         self.searching.remove(&id);
         self.waiting.remove(&id);
+        self.irc_users.remove(&id);
         self.directory.leave(id, effects);
         if let Some(gate) = &mut self.gate {
             gate.forget(id);

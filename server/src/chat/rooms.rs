@@ -18,7 +18,7 @@ use super::Chat;
 use crate::effect::Effect;
 use crate::frames::{self, encode};
 use crate::ids::{Asker, ConnId};
-use crate::room::{RoomId, MAIN};
+use crate::room::{Refusal, RoomId, MAIN};
 use crate::store::{Holder, Request, RoomChange, Scope, Topic};
 
 /// Most rooms a desk (or account) holds a place in, `#main` aside.
@@ -47,7 +47,7 @@ impl Chat {
     }
 
     /// The connection here that is `holder`, if one is.
-    fn conn_of_holder(&self, holder: &Holder) -> Option<ConnId> {
+    pub(super) fn conn_of_holder(&self, holder: &Holder) -> Option<ConnId> {
         match holder {
             Holder::Desk(desk) => self.directory.conn_of_desk(*desk),
             Holder::Account(key) => self.directory.conn_of_name(key),
@@ -120,20 +120,26 @@ impl Chat {
             return;
         };
         match command {
-            RoomCommand::Join { room, private } => {
-                self.join_room(from, holder, room, private, effects)
+            RoomCommand::Join { room, private, key } => {
+                self.join_room(from, holder, room, private, key, effects)
             }
             RoomCommand::Part { room } => self.part_room(from, holder, room, effects),
             RoomCommand::Topic { room, text } => self.topic(from, &holder, room, text, effects),
             RoomCommand::Invite { room, name } => self.invite(from, &holder, room, name, effects),
             RoomCommand::Who { room } => self.room_who(id, &holder, room, effects),
+            RoomCommand::Mode { room, changes } => {
+                self.room_mode(from, &holder, room, changes, effects)
+            }
+            RoomCommand::Kick { room, name, reason } => {
+                self.kick(from, &holder, room, name, reason, effects)
+            }
             RoomCommand::List => {}
         }
     }
 
     /// The room named `name` as `holder` may see it; a refusal otherwise
     /// (a private room it may not see does not exist, to it).
-    fn visible_room(
+    pub(super) fn visible_room(
         &self,
         id: ConnId,
         holder: Option<&Holder>,
@@ -155,7 +161,7 @@ impl Chat {
 
     /// The room named `name` if `holder` holds a place in it; a refusal
     /// otherwise.
-    fn held_room(
+    pub(super) fn held_room(
         &self,
         id: ConnId,
         holder: &Holder,
@@ -180,6 +186,7 @@ impl Chat {
         holder: Holder,
         name: &str,
         private: bool,
+        key: Option<&str>,
         effects: &mut Vec<Effect>,
     ) {
         let id = from.conn;
@@ -206,6 +213,24 @@ impl Chat {
                     let detail =
                         format!("{} is private; a member must /room invite you", room.name());
                     return refuse(ErrorCode::NotInvited, &detail, effects);
+                }
+                if let Some(refusal) = room.refusal(&holder, key, &self.address_of(id)) {
+                    let name = room.name();
+                    let (code, detail) = match refusal {
+                        Refusal::Banned => {
+                            (ErrorCode::Banned, format!("you are banned from {name}"))
+                        }
+                        Refusal::InviteOnly => (
+                            ErrorCode::InviteOnly,
+                            format!("{name} is invite only (+i); a member must /room invite you"),
+                        ),
+                        Refusal::BadKey => (
+                            ErrorCode::BadKey,
+                            format!("{name} has a key (+k): /room join {name} key KEY"),
+                        ),
+                        Refusal::Full => (ErrorCode::RoomFull, format!("{name} is full (+l)")),
+                    };
+                    return refuse(code, &detail, effects);
                 }
                 (room.name().to_string(), room.is_private())
             }
@@ -308,6 +333,11 @@ impl Chat {
             effects.push(Effect::Send(id, frames::error(ErrorCode::BadRoom, &detail)));
             return;
         }
+        if self.rooms.get(room).modes.topic_locked
+            && !self.operator_or_refusal(id, room, holder, "set its topic (+t)", effects)
+        {
+            return;
+        }
         let by = self.directory.name_of(id).unwrap_or_default().to_string();
         let text = truncated(&chat_shared::sanitize::clean(text), MAX_TOPIC_BYTES).to_string();
         let key = chat_shared::room::room_key(self.rooms.get(room).name());
@@ -336,7 +366,13 @@ impl Chat {
         let Some(room) = self.held_room(id, holder, name, effects) else {
             return;
         };
-        let Some((invitee, desk)) = self.directory.find(invitee) else {
+        if self.rooms.get(room).modes.invite_only
+            && !self.operator_or_refusal(id, room, holder, "invite to it (+i)", effects)
+        {
+            return;
+        }
+        let the_room = self.rooms.get(room);
+        let Some((invitee, invited)) = self.holder_named(invitee) else {
             let detail = format!("nobody called {invitee} is online");
             effects.push(Effect::Send(
                 id,
@@ -344,10 +380,14 @@ impl Chat {
             ));
             return;
         };
-        let invited = match self.gate {
-            Some(_) => Holder::Account(name_key(invitee)),
-            None => Holder::Desk(desk),
-        };
+        if room != MAIN && the_room.holds(&invited) {
+            let detail = format!("{invitee} is in {} already", the_room.name());
+            effects.push(Effect::Send(
+                id,
+                frames::error(ErrorCode::AlreadyThere, &detail),
+            ));
+            return;
+        }
         let by = self.directory.name_of(id).unwrap_or_default().to_string();
         let key = chat_shared::room::room_key(self.rooms.get(room).name());
         effects.push(Effect::Ask(Request::ChangeRoom {
@@ -371,7 +411,7 @@ impl Chat {
         lines.extend(
             self.rooms
                 .others()
-                .filter(|(_, room)| room.is_open_to(holder.as_ref()))
+                .filter(|(_, room)| room.is_listed_to(holder.as_ref()))
                 .map(|(_, room)| encode(&ServerLine::RoomListed(room.info(room.holder_count())))),
         );
         effects.push(Effect::Send(
@@ -394,6 +434,13 @@ impl Chat {
         }
         let now = Instant::now();
         let the_room = self.rooms.get(room);
+        if !the_room.is_listed_to(Some(holder)) {
+            // A secret room's members are its own business.
+            let count = 0;
+            let people = Vec::new();
+            effects.push(Effect::Send(id, encode(&ServerLine::Who { count, people })));
+            return;
+        }
         let here = the_room
             .members()
             .filter_map(|member| self.directory.member(member))
@@ -438,9 +485,33 @@ impl Chat {
             ));
             return;
         };
-        let Some(room) = self.held_room(id, &holder, name, effects) else {
+        let Some(room) = self.visible_room(id, Some(&holder), name, effects) else {
             return;
         };
+        let the_room = self.rooms.get(room);
+        let inside = room == MAIN || the_room.holds(&holder);
+        if !inside && the_room.modes.no_outside {
+            // +n: the refusal a desk outside the room always had.
+            let _ = self.held_room(id, &holder, name, effects);
+            return;
+        }
+        let name = the_room.name();
+        let silenced = if !the_room.may_speak(&holder) {
+            Some(format!(
+                "{name} is moderated (+m): only its operators and voiced desks speak"
+            ))
+        } else if !the_room.is_ranked(&holder) && the_room.modes.is_banned(&self.address_of(id)) {
+            Some(format!("you are banned from {name} (+b)"))
+        } else {
+            None
+        };
+        if let Some(detail) = silenced {
+            effects.push(Effect::Send(
+                id,
+                frames::error(ErrorCode::CannotSend, &detail),
+            ));
+            return;
+        }
         let room = (room != MAIN).then(|| self.rooms.get(room).name().to_string());
         if let Some(mut draft) = self.draft(from, text, None, tx) {
             draft.room = room;
@@ -484,6 +555,8 @@ impl Chat {
             }
             RoomChange::Topic { topic, .. } => self.directory.conn_of_name(&name_key(&topic.by)),
             RoomChange::Invite { by, .. } => self.directory.conn_of_name(&name_key(by)),
+            RoomChange::Kick(kick) => self.directory.conn_of_name(&name_key(&kick.by)),
+            RoomChange::Modes(change) => self.directory.conn_of_name(&name_key(&change.by)),
         };
         self.apply_room_change(change, effects);
         self.answered(asker, effects);
@@ -566,6 +639,8 @@ impl Chat {
                 self.rooms.get_mut(room).set_topic(topic);
                 effects.push(Effect::Broadcast(room, line));
             }
+            RoomChange::Kick(kick) => self.kicked(&kick, effects),
+            RoomChange::Modes(change) => self.modes_changed(&change, effects),
             RoomChange::Invite { key, holder, by } => {
                 let Some(room) = self.rooms.find(&key) else {
                     return;
@@ -584,7 +659,7 @@ impl Chat {
 
     /// The time, name and colour of the desk of another server that is
     /// `holder`, for ENTER and EXIT.
-    fn remote_presence_of(&self, holder: &Holder) -> Option<OwnedPresence> {
+    pub(super) fn remote_presence_of(&self, holder: &Holder) -> Option<OwnedPresence> {
         let (name, color) = match holder {
             Holder::Desk(desk) => self.directory.remote_with_desk(*desk),
             Holder::Account(key) => self.directory.remote_with_name(key),
@@ -608,9 +683,9 @@ impl Chat {
 }
 
 /// A presence line's fields, owned.
-struct OwnedPresence {
+pub(super) struct OwnedPresence {
     time: String,
-    name: String,
+    pub(super) name: String,
     color: chat_shared::Color,
 }
 
@@ -635,7 +710,7 @@ fn topic_line(name: &str, topic: Option<&Topic>) -> frames::Frame {
 }
 
 /// `text` cut to at most `limit` bytes, at a character boundary.
-fn truncated(text: &str, limit: usize) -> &str {
+pub(super) fn truncated(text: &str, limit: usize) -> &str {
     let mut end = text.len().min(limit);
     while !text.is_char_boundary(end) {
         end -= 1;

@@ -1166,3 +1166,261 @@ fn a_new_desk_is_always_news() {
     let out = run(&mut chat, 1, "/join alice");
     assert!(out[1].starts_with("all JOIN<SEP>"), "{out:?}");
 }
+
+/// Alice makes #dev (its operator), Bob and Carol enter it.
+fn dev_with_three() -> Chat {
+    let mut chat = chat(20);
+    run(&mut chat, 1, "/join alice");
+    run(&mut chat, 2, "/join bob");
+    run(&mut chat, 3, "/join carol");
+    for id in 1..=3 {
+        run(&mut chat, id, "/room join #dev");
+    }
+    chat
+}
+
+#[test]
+fn the_maker_of_a_room_changes_its_modes_and_the_members_hear_it() {
+    let mut chat = dev_with_three();
+    assert_eq!(
+        run(&mut chat, 2, "/room mode #dev"),
+        vec!["to 2 MODE<SEP>#dev<SEP><SEP>+nt\n"]
+    );
+    let refused = run(&mut chat, 2, "/room mode #dev +m");
+    assert!(
+        refused[0].starts_with("to 2 ERR<SEP>not-operator<SEP>"),
+        "{refused:?}"
+    );
+    assert_eq!(
+        run(&mut chat, 1, "/room mode #dev +mv-t bob"),
+        vec!["#dev MODE<SEP>#dev<SEP>alice<SEP>+mv-t bob\n"]
+    );
+    // Nothing changes twice.
+    assert!(run(&mut chat, 1, "/room mode #dev +m").is_empty());
+    assert_eq!(
+        run(&mut chat, 1, "/room mode #dev"),
+        vec!["to 1 MODE<SEP>#dev<SEP><SEP>+mn\n"]
+    );
+}
+
+#[test]
+fn a_moderated_room_hears_only_its_operators_and_voiced_desks() {
+    let mut chat = dev_with_three();
+    run(&mut chat, 1, "/room mode #dev +mv bob");
+    let refused = run(&mut chat, 3, "/to #dev hello");
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert!(
+        refused[0].starts_with("to 3 ERR<SEP>cannot-send<SEP>#dev is moderated"),
+        "{refused:?}"
+    );
+    assert!(run(&mut chat, 2, "/to #dev voiced")[0].starts_with("#dev RMSG<SEP>"));
+    assert!(run(&mut chat, 1, "/to #dev op")[0].starts_with("#dev RMSG<SEP>"));
+}
+
+#[test]
+fn a_room_without_n_hears_desks_outside_it() {
+    let mut chat = dev_with_three();
+    run(&mut chat, 4, "/join dave");
+    assert!(run(&mut chat, 4, "/to #dev hi")[0].starts_with("to 4 ERR<SEP>not-in-room<SEP>"));
+    run(&mut chat, 1, "/room mode #dev -n");
+    let heard = run(&mut chat, 4, "/to #dev from outside");
+    assert!(
+        heard[0].starts_with("#dev RMSG<SEP>#dev<SEP>")
+            && heard[0].ends_with("<SEP>from outside\n"),
+        "{heard:?}"
+    );
+}
+
+#[test]
+fn the_topic_of_a_t_room_is_its_operators() {
+    let mut chat = dev_with_three();
+    let refused = run(&mut chat, 2, "/room topic #dev mine");
+    assert!(
+        refused[0].starts_with("to 2 ERR<SEP>not-operator<SEP>"),
+        "{refused:?}"
+    );
+    assert!(run(&mut chat, 1, "/room topic #dev ours")[0].starts_with("#dev TOPIC<SEP>#dev<SEP>"));
+    run(&mut chat, 1, "/room mode #dev -t");
+    assert!(run(&mut chat, 2, "/room topic #dev mine")[0].starts_with("#dev TOPIC<SEP>"));
+}
+
+#[test]
+fn an_operator_kicks_a_desk_out_and_everyone_hears_it() {
+    let mut chat = dev_with_three();
+    let refused = run(&mut chat, 2, "/room kick #dev carol");
+    assert!(
+        refused[0].starts_with("to 2 ERR<SEP>not-operator<SEP>"),
+        "{refused:?}"
+    );
+    let out = run(&mut chat, 1, "/room kick #dev carol too loud");
+    assert_eq!(
+        out,
+        vec![
+            "to 3 KICKED<SEP>#dev<SEP>carol<SEP>alice<SEP>too loud\n",
+            "#dev KICKED<SEP>#dev<SEP>carol<SEP>alice<SEP>too loud\n",
+        ]
+    );
+    let room = chat.rooms.find("#dev").unwrap();
+    assert!(!chat.rooms.get(room).contains(3));
+    assert!(run(&mut chat, 3, "/to #dev back?")[0].starts_with("to 3 ERR<SEP>not-in-room<SEP>"));
+    let nobody = run(&mut chat, 1, "/room kick #dev carol");
+    assert!(
+        nobody[0].starts_with("to 1 ERR<SEP>not-there<SEP>"),
+        "{nobody:?}"
+    );
+    let ghost = run(&mut chat, 1, "/room kick #dev zed");
+    assert!(
+        ghost[0].starts_with("to 1 ERR<SEP>no-such-name<SEP>"),
+        "{ghost:?}"
+    );
+}
+
+#[test]
+fn a_rooms_modes_keep_desks_out_with_a_clear_refusal() {
+    let mut chat = chat(20);
+    run(&mut chat, 1, "/join alice");
+    run(&mut chat, 2, "/join bob");
+    run(&mut chat, 1, "/room join #dev");
+    let refused = |chat: &mut Chat, line: &str, code: &str| {
+        let out = run(chat, 2, line);
+        assert!(
+            out[0].starts_with(&format!("to 2 ERR<SEP>{code}<SEP>")),
+            "{line}: {out:?}"
+        );
+    };
+    run(&mut chat, 1, "/room mode #dev +k s3cret");
+    refused(&mut chat, "/room join #dev", "bad-key");
+    refused(&mut chat, "/room join #dev key wrong", "bad-key");
+    run(&mut chat, 1, "/room mode #dev -k+l * 1");
+    refused(&mut chat, "/room join #dev", "room-full");
+    run(&mut chat, 1, "/room mode #dev -l+i");
+    refused(&mut chat, "/room join #dev", "invite-only");
+    run(&mut chat, 1, "/room mode #dev -i+b bob!*@*");
+    refused(&mut chat, "/room join #dev", "banned");
+    run(&mut chat, 1, "/room mode #dev -b+k bob!*@* s3cret");
+    let joined = run(&mut chat, 2, "/room join #dev key s3cret");
+    assert!(
+        joined[0].starts_with("to 2 INROOM<SEP>#dev<SEP>"),
+        "{joined:?}"
+    );
+}
+
+#[test]
+fn bad_mode_lines_are_refused_and_bounded() {
+    let mut chat = dev_with_three();
+    let out = run(&mut chat, 1, "/room mode #dev +X");
+    assert_eq!(out.len(), 1);
+    assert!(
+        out[0].starts_with("to 1 ERR<SEP>unknown-mode<SEP>X is not a mode"),
+        "{out:?}"
+    );
+    let out = run(&mut chat, 1, "/room mode #dev +k");
+    assert!(
+        out[0].starts_with("to 1 ERR<SEP>bad-mode<SEP>a key is"),
+        "{out:?}"
+    );
+    // A limit that is not a positive number is ignored.
+    for limit in ["0", "-1", "abc"] {
+        assert!(run(&mut chat, 1, &format!("/room mode #dev +l {limit}")).is_empty());
+    }
+    let out = run(&mut chat, 1, "/room mode #dev +vvvvvvv a b c d e f g");
+    assert!(
+        out.iter()
+            .any(|l| l.contains("ERR<SEP>bad-mode<SEP>at most 6")),
+        "{out:?}"
+    );
+    // Bans stop at the bound; the list says what is kept.
+    for n in 0..crate::room::modes::MAX_BANS {
+        run(&mut chat, 1, &format!("/room mode #dev +b n{n}!*@*"));
+    }
+    let full = run(&mut chat, 1, "/room mode #dev +b one!*@*");
+    assert!(
+        full[0].starts_with("to 1 ERR<SEP>bad-mode<SEP>a room keeps at most 50 bans"),
+        "{full:?}"
+    );
+    let listed = run(&mut chat, 1, "/room mode #dev b");
+    assert_eq!(listed.len(), 1);
+    assert!(
+        listed[0].starts_with("to 1 MODE<SEP>#dev<SEP><SEP>+bbbb"),
+        "{listed:?}"
+    );
+    assert_eq!(listed[0].matches("!*@*").count(), 50);
+    let main = run(&mut chat, 1, "/room mode #main +m");
+    assert!(
+        main[0].starts_with("to 1 ERR<SEP>not-operator<SEP>"),
+        "{main:?}"
+    );
+}
+
+#[test]
+fn a_secret_room_is_not_listed_nor_its_members_shown_to_outsiders() {
+    let mut chat = chat(20);
+    run(&mut chat, 1, "/join alice");
+    run(&mut chat, 2, "/join bob");
+    run(&mut chat, 1, "/room join #dev");
+    run(&mut chat, 1, "/room mode #dev +s");
+    assert_eq!(run(&mut chat, 2, "/room list").len(), 2, "only #main");
+    assert_eq!(
+        run(&mut chat, 2, "/room who #dev"),
+        vec!["to 2 WHO<SEP>0\n"]
+    );
+    assert_eq!(run(&mut chat, 1, "/room list").len(), 3);
+}
+
+#[test]
+fn invitations_to_an_i_room_are_its_operators() {
+    let mut chat = dev_with_three();
+    run(&mut chat, 4, "/join dave");
+    run(&mut chat, 1, "/room mode #dev +i");
+    let refused = run(&mut chat, 2, "/room invite #dev dave");
+    assert!(
+        refused[0].starts_with("to 2 ERR<SEP>not-operator<SEP>"),
+        "{refused:?}"
+    );
+    let there = run(&mut chat, 1, "/room invite #dev bob");
+    assert!(
+        there[0].starts_with("to 1 ERR<SEP>already-there<SEP>"),
+        "{there:?}"
+    );
+    assert_eq!(
+        run(&mut chat, 1, "/room invite #dev dave"),
+        vec!["to 4 INVITED<SEP>#dev<SEP>alice\n"]
+    );
+    assert!(run(&mut chat, 4, "/room join #dev")[0].starts_with("to 4 INROOM<SEP>#dev"));
+}
+
+#[test]
+fn a_banned_member_is_silenced_unless_ranked() {
+    let mut chat = dev_with_three();
+    run(&mut chat, 1, "/room mode #dev +b carol!*@*");
+    let refused = run(&mut chat, 3, "/to #dev hello");
+    assert!(
+        refused[0].starts_with("to 3 ERR<SEP>cannot-send<SEP>you are banned from #dev"),
+        "{refused:?}"
+    );
+    run(&mut chat, 1, "/room mode #dev +v carol");
+    assert!(run(&mut chat, 3, "/to #dev voiced")[0].starts_with("#dev RMSG<SEP>"));
+    assert!(run(&mut chat, 2, "/to #dev bob")[0].starts_with("#dev RMSG<SEP>"));
+}
+
+#[test]
+fn a_change_of_modes_from_the_log_is_made_only_by_an_operator() {
+    let mut chat = dev_with_three();
+    let told = |chat: &mut Chat, by: &str| {
+        let change = crate::store::RoomChange::Modes(Box::new(crate::store::ModeChange {
+            key: "#dev".to_string(),
+            by: by.to_string(),
+            changes: "+m-v+o zed carol".to_string(),
+        }));
+        let mut effects = Vec::new();
+        chat.answer(Completion::RoomChanged(change), &mut effects);
+        show(chat, effects)
+    };
+    // Bob is no operator (on any server): nothing changes.
+    assert!(told(&mut chat, "bob").is_empty());
+    // Alice is: what applies is made, what no longer does (zed) is skipped.
+    assert_eq!(
+        told(&mut chat, "alice"),
+        vec!["#dev MODE<SEP>#dev<SEP>alice<SEP>+mo carol\n"]
+    );
+}

@@ -18,6 +18,7 @@ use crate::close::AfterLine;
 use crate::effect::Effect;
 use crate::frames::Frame;
 use crate::ids::ConnId;
+use crate::room::modes::glob;
 use crate::room::{RoomId, MAIN};
 
 /// Most targets of one `PRIVMSG` or `NOTICE` (`TARGMAX`).
@@ -43,6 +44,9 @@ impl Session {
             "LIST" => self.list(message, cx),
             "WHO" => self.who(message, cx),
             "WHOIS" => self.whois(message, cx),
+            "MODE" if message.param(0).is_some_and(|t| t.starts_with('#')) => {
+                return self.channel_mode(message, cx)
+            }
             "MODE" => self.mode(message, cx),
             "AWAY" => self.away(message, cx),
             "ISON" => self.ison(message, cx),
@@ -62,10 +66,7 @@ impl Session {
                 let now = chat_shared::message::timestamp_now();
                 self.reply(cx, "391", &[&server, &now]);
             }
-            "KICK" => {
-                let channel = message.param(0).unwrap_or("*");
-                self.reply(cx, "482", &[channel, "Nobody is a channel operator here"]);
-            }
+            "KICK" => return self.kick(message, cx),
             "CHATHISTORY" => return self.chathistory(message, cx),
             "OPER" => self.reply(cx, "491", &["This server has no operators"]),
             // Nobody's past names are kept.
@@ -212,11 +213,13 @@ impl Session {
             }
             return after;
         }
+        let mut keys = message.param(1).unwrap_or("").split(',');
         let mut after = AfterLine::Continue;
         for name in list.split(',').filter(|name| !name.is_empty()) {
+            let key = keys.next().filter(|key| !key.is_empty());
             if is_main(name) {
                 if !self.shows_main {
-                    self.shows_main = true;
+                    self.show_main(true);
                     let out = self.joined(cx.chat, MAIN);
                     self.send(cx, out);
                     let history: Vec<Frame> = cx.chat.recent_history(MAIN).cloned().collect();
@@ -242,9 +245,15 @@ impl Session {
             let command = ClientLine::Room(RoomCommand::Join {
                 room: name,
                 private: false,
+                key,
             });
             after = self.ask(cx, command, |code| match code {
-                ErrorCode::NotInvited => Some(Refusal::Numeric("473", name)),
+                ErrorCode::NotInvited | ErrorCode::InviteOnly => {
+                    Some(Refusal::Numeric("473", name))
+                }
+                ErrorCode::Banned => Some(Refusal::Numeric("474", name)),
+                ErrorCode::BadKey => Some(Refusal::Numeric("475", name)),
+                ErrorCode::RoomFull => Some(Refusal::Numeric("471", name)),
                 ErrorCode::TooManyRooms | ErrorCode::RoomsTooFast => {
                     Some(Refusal::Numeric("405", name))
                 }
@@ -273,7 +282,7 @@ impl Session {
                 self.reply(cx, "442", &[name, "You're not on that channel"]);
                 return after;
             }
-            self.shows_main = false;
+            self.show_main(false);
             let mut out = Out::new();
             let me = self.own_prefix(cx.chat);
             out.line("", &me, "PART", &[MAIN_ROOM]);
@@ -329,7 +338,9 @@ impl Session {
                     (_, ErrorCode::NoSuchRoom | ErrorCode::BadRoom) => {
                         Some(Refusal::Numeric("403", target))
                     }
-                    (_, ErrorCode::NotInRoom) => Some(Refusal::Numeric("404", target)),
+                    (_, ErrorCode::NotInRoom | ErrorCode::CannotSend) => {
+                        Some(Refusal::Numeric("404", target))
+                    }
                     _ => None,
                 });
                 continue;
@@ -394,6 +405,7 @@ impl Session {
         });
         self.ask(cx, command, |code| match code {
             ErrorCode::NotInRoom => Some(Refusal::Numeric("442", name)),
+            ErrorCode::NotOperator => Some(Refusal::Numeric("482", name)),
             ErrorCode::NoSuchRoom | ErrorCode::BadRoom => Some(Refusal::Numeric("403", name)),
             _ => None,
         })
@@ -409,6 +421,8 @@ impl Session {
         let after = self.ask(cx, command, |code| match code {
             ErrorCode::NoSuchName => Some(Refusal::Numeric("401", nick)),
             ErrorCode::NotInRoom => Some(Refusal::Numeric("442", room)),
+            ErrorCode::NotOperator => Some(Refusal::Numeric("482", room)),
+            ErrorCode::AlreadyThere => Some(Refusal::Numeric2("443", nick, room)),
             ErrorCode::NoSuchRoom | ErrorCode::BadRoom => Some(Refusal::Numeric("403", room)),
             _ => None,
         });
@@ -426,14 +440,13 @@ impl Session {
         match message.param(0) {
             None => self.numeric(&mut out, cx.chat, "366", &["*", "End of /NAMES list"]),
             Some(list) => {
+                // One 366 for the whole list (modern.ircdocs.horse).
                 for name in list.split(',').filter(|name| !name.is_empty()) {
-                    match self.visible_room(cx.chat, name) {
-                        Some(room) => self.names(&mut out, cx.chat, room),
-                        None => {
-                            self.numeric(&mut out, cx.chat, "366", &[name, "End of /NAMES list"])
-                        }
+                    if let Some(room) = self.visible_room(cx.chat, name) {
+                        self.name_replies(&mut out, cx.chat, room);
                     }
                 }
+                self.numeric(&mut out, cx.chat, "366", &[list, "End of /NAMES list"]);
             }
         }
         self.send(cx, out);
@@ -484,7 +497,8 @@ impl Session {
                 let name = cx.chat.room(room).name().to_string();
                 let members: Vec<ConnId> = cx.chat.room(room).members().collect();
                 for id in members {
-                    self.who_reply(&mut out, cx.chat, id, &name);
+                    let marks = self.marks(cx.chat.rank_marks(room, id));
+                    self.who_reply(&mut out, cx.chat, id, &name, marks);
                 }
             }
         } else {
@@ -502,26 +516,28 @@ impl Session {
             }
             found.sort();
             for (_, id) in found {
-                self.who_reply(&mut out, cx.chat, id, "*");
+                self.who_reply(&mut out, cx.chat, id, "*", "");
             }
         }
         self.numeric(&mut out, cx.chat, "315", &[mask, "End of WHO list"]);
         self.send(cx, out);
     }
 
-    /// One `352` line: connection `id`, seen in `channel` (or `*`).
-    fn who_reply(&self, out: &mut Out, chat: &Chat, id: ConnId, channel: &str) {
+    /// One `352` line: connection `id`, seen in `channel` (or `*`) with
+    /// its rank `marks` there.
+    fn who_reply(&self, out: &mut Out, chat: &Chat, id: ConnId, channel: &str, marks: &str) {
         let Some(member) = chat.member(id) else {
             return;
         };
         let people = self.settings.people();
         let (user, host) = host_of_conn(&people, Some(id), &member.name);
         let person = people.get(id);
-        let flags = if person.is_some_and(|p| p.away.is_some()) {
+        let away = if person.is_some_and(|p| p.away.is_some()) {
             "G"
         } else {
             "H"
         };
+        let flags = format!("{away}{marks}");
         let real = person
             .map(|p| p.real_name.to_string())
             .filter(|real| !real.is_empty())
@@ -533,7 +549,7 @@ impl Session {
             out,
             chat,
             "352",
-            &[channel, &user, host, &server, &member.name, flags, &real],
+            &[channel, &user, host, &server, &member.name, &flags, &real],
         );
     }
 
@@ -564,14 +580,19 @@ impl Session {
             .unwrap_or_else(|| name.clone());
         let away = person.and_then(|p| p.away.clone());
         let since = person.map_or(0, |p| p.since).to_string();
+        // Desks are always in #main; an IRC client, when it shows it.
+        let in_main = person.is_none_or(|p| p.shows_main);
         drop(people);
         let server = self.settings.server_name.clone();
         self.numeric(&mut out, chat, "311", &[&name, &user, host, "*", &real]);
-        let mut rooms: Vec<&str> = vec![MAIN_ROOM];
+        let mut rooms: Vec<String> = in_main.then(|| MAIN_ROOM.to_string()).into_iter().collect();
         rooms.extend(
             chat.rooms_of(id)
-                .filter(|room| !room.is_private())
-                .map(|room| room.name()),
+                .filter(|room| !room.is_private() && !room.modes.secret)
+                .filter_map(|room| {
+                    let marks = self.marks(chat.rank_marks(chat.room_named(room.name())?, id));
+                    Some(format!("{marks}{}", room.name()))
+                }),
         );
         self.numeric(&mut out, chat, "319", &[&name, &rooms.join(" ")]);
         self.numeric(&mut out, chat, "312", &[&name, &server, "office chat"]);
@@ -596,34 +617,6 @@ impl Session {
             self.reply(cx, "461", &["MODE", "Not enough parameters"]);
             return;
         };
-        if target.starts_with('#') {
-            let Some(room) = self.visible_room(cx.chat, target) else {
-                self.reply(cx, "403", &[target, "No such channel"]);
-                return;
-            };
-            let name = cx.chat.room(room).name().to_string();
-            match message.param(1) {
-                None => {
-                    let modes = if cx.chat.room(room).is_private() {
-                        "+in"
-                    } else {
-                        "+n"
-                    };
-                    self.reply(cx, "324", &[&name, modes]);
-                }
-                Some("b" | "+b") if message.param(2).is_none() => {
-                    self.reply(cx, "368", &[&name, "End of channel ban list"])
-                }
-                Some("e" | "+e") if message.param(2).is_none() => {
-                    self.reply(cx, "349", &[&name, "End of channel exception list"])
-                }
-                Some("I" | "+I") if message.param(2).is_none() => {
-                    self.reply(cx, "347", &[&name, "End of channel invite list"])
-                }
-                Some(_) => self.reply(cx, "482", &[&name, "Nobody is a channel operator here"]),
-            }
-            return;
-        }
         let own = self.nick(cx.chat).to_string();
         if name_key(target) != name_key(&own) {
             let code = if cx.chat.conn_named(target).is_some() {
@@ -736,12 +729,23 @@ impl Session {
         );
     }
 
-    /// The room `name`, if this client may see it.
-    fn visible_room(&self, chat: &Chat, name: &str) -> Option<RoomId> {
+    /// The room `name`, if this client may see it: neither private nor
+    /// secret, or it is in it.
+    pub(super) fn visible_room(&self, chat: &Chat, name: &str) -> Option<RoomId> {
         let room = chat.room_named(name)?;
-        let seen =
-            room == MAIN || !chat.room(room).is_private() || chat.room(room).contains(self.me);
+        let the_room = chat.room(room);
+        let hidden = the_room.is_private() || the_room.modes.secret;
+        let seen = room == MAIN || !hidden || the_room.contains(self.me);
         seen.then_some(room)
+    }
+
+    /// The rank marks a client is shown: all of them with `multi-prefix`,
+    /// else the highest.
+    fn marks<'m>(&self, marks: &'m str) -> &'m str {
+        match self.caps.has(caps::MULTI_PREFIX) {
+            true => marks,
+            false => marks.get(..1).unwrap_or(""),
+        }
     }
 
     /// This client's own `nick!user@host`.
@@ -784,10 +788,18 @@ impl Session {
         }
     }
 
-    /// `353` lines (each within the line limit) and `366` for `room`.
+    /// `353` lines and `366` for `room`.
     pub(super) fn names(&self, out: &mut Out, chat: &Chat, room: RoomId) {
+        self.name_replies(out, chat, room);
         let name = chat.room(room).name();
-        let kind = if chat.room(room).is_private() {
+        self.numeric(out, chat, "366", &[name, "End of /NAMES list"]);
+    }
+
+    /// `353` lines for `room`, each within the line limit, every member
+    /// with its rank marks.
+    fn name_replies(&self, out: &mut Out, chat: &Chat, room: RoomId) {
+        let name = chat.room(room).name();
+        let kind = if chat.room(room).is_private() || chat.room(room).modes.secret {
             "@"
         } else {
             "="
@@ -798,13 +810,16 @@ impl Session {
             .room(room)
             .members()
             .filter_map(|id| Some((id, chat.name_of(id)?)))
-            .map(|(id, nick)| match full {
-                true => prefix_of_conn(&people, id, nick),
-                false => nick.to_string(),
+            .map(|(id, nick)| {
+                let marks = self.marks(chat.rank_marks(room, id));
+                match full {
+                    true => format!("{marks}{}", prefix_of_conn(&people, id, nick)),
+                    false => format!("{marks}{nick}"),
+                }
             })
             .collect();
         drop(people);
-        names.sort_unstable_by_key(|nick| nick.to_ascii_lowercase());
+        names.sort_unstable_by_key(|nick| nick.trim_start_matches(['@', '+']).to_ascii_lowercase());
         let nick = self.nick(chat);
         let room_overhead = self.settings.server_name.len() + nick.len() + name.len() + 16;
         let room_for_names = line::MAX_LINE_BYTES - room_overhead;
@@ -822,7 +837,6 @@ impl Session {
         if !batch.is_empty() {
             self.numeric(out, chat, "353", &[kind, name, &batch]);
         }
-        self.numeric(out, chat, "366", &[name, "End of /NAMES list"]);
     }
 }
 
@@ -848,31 +862,6 @@ fn unix_seconds(time: &str) -> i64 {
     chrono::DateTime::parse_from_rfc3339(time).map_or(0, |time| time.timestamp())
 }
 
-/// Whether `text` matches the IRC mask `pattern` (`*` any run, `?` one
-/// character).
-fn glob(pattern: &str, text: &str) -> bool {
-    let (pattern, text): (Vec<char>, Vec<char>) =
-        (pattern.chars().collect(), text.chars().collect());
-    let (mut p, mut t, mut star, mut mark) = (0, 0, None, 0);
-    while t < text.len() {
-        if p < pattern.len() && (pattern[p] == '?' || pattern[p] == text[t]) {
-            p += 1;
-            t += 1;
-        } else if p < pattern.len() && pattern[p] == '*' {
-            star = Some(p);
-            mark = t;
-            p += 1;
-        } else if let Some(at) = star {
-            p = at + 1;
-            mark += 1;
-            t = mark;
-        } else {
-            return false;
-        }
-    }
-    pattern[p..].iter().all(|c| *c == '*')
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -885,14 +874,6 @@ mod tests {
         );
         assert_eq!(our_text("\x02hi\x02").as_deref(), Some("hi"));
         assert_eq!(our_text("\x01VERSION\x01"), None);
-    }
-
-    #[test]
-    fn masks_match_like_irc_masks() {
-        assert!(glob("cool*", "coolnick"));
-        assert!(glob("c?ol*k", "coolnick"));
-        assert!(glob("*", "x"));
-        assert!(!glob("cool", "coolnick"));
     }
 
     #[test]

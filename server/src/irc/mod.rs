@@ -31,6 +31,7 @@ pub mod caps;
 mod commands;
 mod history;
 pub mod line;
+mod modes;
 pub mod people;
 mod registration;
 mod render;
@@ -204,6 +205,15 @@ impl Session {
         self.caps.render_bits() | (u32::from(self.shows_main) << 16)
     }
 
+    /// Shows `#main` as a joined channel, or stops; others see it in its
+    /// `WHOIS`.
+    fn show_main(&mut self, on: bool) {
+        self.shows_main = on;
+        if let Some(person) = self.settings.people().get_mut(self.me) {
+            person.shows_main = on;
+        }
+    }
+
     /// Its name once it has one, `*` until then.
     fn nick<'a>(&self, chat: &'a Chat) -> &'a str {
         chat.name_of(self.me).unwrap_or("*")
@@ -295,6 +305,9 @@ impl Session {
             Refusal::Numeric(numeric, target) => {
                 self.numeric(&mut out, chat, numeric, &[target, detail])
             }
+            Refusal::Numeric2(numeric, first, second) => {
+                self.numeric(&mut out, chat, numeric, &[first, second, detail])
+            }
         }
         Some(out)
     }
@@ -307,6 +320,8 @@ enum Refusal<'a> {
     Silent,
     /// A numeric about a target (a nick, a channel), with the rules' words.
     Numeric(&'static str, &'a str),
+    /// A numeric about two targets (a nick and a channel).
+    Numeric2(&'static str, &'a str, &'a str),
 }
 
 /// The user and host of an IRC prefix for a person our rules know by

@@ -23,6 +23,8 @@ pub struct Person {
     pub away_notify: bool,
     /// When it arrived, in seconds since the epoch (`WHOIS`'s signon).
     pub since: u64,
+    /// Whether it shows `#main` as a joined channel (`WHOIS` lists it).
+    pub shows_main: bool,
 }
 
 /// Every IRC connection's [`Person`].

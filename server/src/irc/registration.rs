@@ -63,8 +63,11 @@ impl Session {
                     self.reply(cx, "461", &["USER", "Not enough parameters"]);
                     return AfterLine::Continue;
                 }
+                let user: String = user.chars().take(16).collect();
+                // The rules match ban masks against it (`nick!user@irc`).
+                cx.chat.set_irc_user(self.me, &user);
                 if let Some(person) = self.settings.people().get_mut(self.me) {
-                    person.user = user.chars().take(16).collect::<String>().into();
+                    person.user = user.into();
                     person.real_name = real.into();
                 }
                 self.registration().user = true;
@@ -288,7 +291,7 @@ impl Session {
             .chat
             .account_of(self.me)
             .map_or(nick.clone(), str::to_string);
-        self.shows_main = self.settings.join_main;
+        self.show_main(self.settings.join_main);
         let start = cx.effects.len();
         let after = self.ask(
             cx,

@@ -76,6 +76,24 @@ impl Session {
                 let target = self.nick(chat).to_string();
                 out.line("", &self.prefix(chat, by), "INVITE", &[&target, room]);
             }
+            // An answer to a desk's `/room mode` (BY empty) is not one an
+            // IRC client asks for: it reads the modes itself.
+            ServerLine::Mode { by: "", .. } => return None,
+            ServerLine::Mode { room, by, changes } => {
+                let mut params = vec![room];
+                params.extend(changes.split(' ').filter(|word| !word.is_empty()));
+                out.line("", &self.prefix(chat, by), "MODE", &params);
+            }
+            ServerLine::Kicked {
+                room,
+                name,
+                by,
+                reason,
+            } => {
+                // RFC 2812: with no reason, the kicker's nick.
+                let reason = if reason.is_empty() { by } else { reason };
+                out.text_line("", &self.prefix(chat, by), "KICK", &[room, name, reason]);
+            }
             ServerLine::Welcome { name, .. } => self.welcome(&mut out, chat, name),
             ServerLine::Error { code, detail } => self.refusal(&mut out, chat, code, detail),
             ServerLine::Unsure { detail, .. } => self.notice(&mut out, chat, detail),
@@ -224,7 +242,11 @@ impl Session {
         line(out, "002", &[&host]);
         let created = format!("This server was created {}", self.settings.started);
         line(out, "003", &[&created]);
-        line(out, "004", &[server, super::VERSION, "iw", "in"]);
+        line(
+            out,
+            "004",
+            &[server, super::VERSION, "iw", "biklmnostv", "bklov"],
+        );
         for tokens in ISUPPORT {
             let mut params: Vec<&str> = tokens.to_vec();
             params.push("are supported by this server");
@@ -258,18 +280,20 @@ const ISUPPORT: [&[&str]; 2] = [
         "AWAYLEN=200",
         "CASEMAPPING=ascii",
         "CHANLIMIT=#:50",
-        "CHANMODES=,,,in",
+        "CHANMODES=b,k,l,imnst",
         "CHANNELLEN=33",
         "CHANTYPES=#",
         "CLIENTTAGDENY=*",
         "NETWORK=office",
         "NICKLEN=32",
-        "PREFIX=",
+        "PREFIX=(ov)@+",
         "TOPICLEN=390",
     ],
     &[
+        "MAXLIST=b:50",
+        "MODES=6",
         "MAXTARGETS=4",
-        "TARGMAX=PRIVMSG:4,NOTICE:4,NAMES:,JOIN:,PART:",
+        "TARGMAX=PRIVMSG:4,NOTICE:4,NAMES:,JOIN:,PART:,KICK:1",
         "CHATHISTORY=1000",
         "MSGREFTYPES=msgid,timestamp",
     ],

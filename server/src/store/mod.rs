@@ -26,7 +26,7 @@ use crate::ids::Asker;
 use accounts::{AccountBook, Missing};
 
 pub use message::{DirectTo, Draft, Message, ReplayFill, Scope, Tx};
-pub use rooms::{Holder, RoomChange, RoomState, Topic};
+pub use rooms::{Holder, Kick, ModeChange, RoomChange, RoomState, Topic};
 pub use shared::{ClaimOutcome, NameClaim, PresenceKind, PresenceNote, RemoteMember, SharedRoom};
 
 pub mod accounts;

@@ -76,6 +76,12 @@ pub enum RoomChange {
         /// The topic.
         topic: Topic,
     },
+    /// Someone was put out of the room (boxed: a rare change, and the
+    /// largest).
+    Kick(Box<Kick>),
+    /// An operator changed the room's modes. Not kept (modes live in each
+    /// server's memory), only told to every server, in the log's order.
+    Modes(Box<ModeChange>),
     /// `holder` may enter the private room.
     Invite {
         /// The room's key.
@@ -87,6 +93,30 @@ pub enum RoomChange {
     },
 }
 
+/// `holder` was put out of a room by `by`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Kick {
+    /// The room's key.
+    pub key: String,
+    /// Who was put out.
+    pub holder: Holder,
+    /// Who put them out (a name).
+    pub by: String,
+    /// Why; empty for no reason.
+    pub reason: String,
+}
+
+/// A change of a room's modes, as its operator asked for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModeChange {
+    /// The room's key.
+    pub key: String,
+    /// Who changed them (a name).
+    pub by: String,
+    /// The changes, as IRC writes them (`+o-v bob carol`).
+    pub changes: String,
+}
+
 impl RoomChange {
     /// The room it changes.
     pub fn key(&self) -> &str {
@@ -95,6 +125,8 @@ impl RoomChange {
             | RoomChange::Part { key, .. }
             | RoomChange::Topic { key, .. }
             | RoomChange::Invite { key, .. } => key,
+            RoomChange::Kick(kick) => &kick.key,
+            RoomChange::Modes(change) => &change.key,
         }
     }
 }

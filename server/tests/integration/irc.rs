@@ -9,10 +9,10 @@ use crate::common::{config, run_cli, server_process, start, Client, Next, TIMEOU
 use chat_server::Config;
 
 /// An IRC client: lines in and out with `\r\n`.
-struct Irc {
+pub(crate) struct Irc {
     client: Client,
     /// What came after `001` at registration, up to the answer to a `PING`.
-    burst: Vec<String>,
+    pub(crate) burst: Vec<String>,
 }
 
 impl Irc {
@@ -34,7 +34,7 @@ impl Irc {
 
     /// Connects and registers as `nick` with `caps` (none: no CAP at all),
     /// then takes the rest of the welcome burst (into `burst`).
-    fn register(addr: std::net::SocketAddr, nick: &str, caps: &[&str]) -> Irc {
+    pub(crate) fn register(addr: std::net::SocketAddr, nick: &str, caps: &[&str]) -> Irc {
         let mut irc = Irc::connect(addr);
         if !caps.is_empty() {
             irc.send("CAP LS 302");
@@ -50,7 +50,7 @@ impl Irc {
         irc
     }
 
-    fn send(&mut self, line: &str) {
+    pub(crate) fn send(&mut self, line: &str) {
         self.client.send(format!("{line}\r\n").as_bytes());
     }
 
@@ -62,7 +62,7 @@ impl Irc {
 
     /// Skips lines until one contains `needle`; returns it.
     #[track_caller]
-    fn wait_for(&mut self, needle: &str) -> String {
+    pub(crate) fn wait_for(&mut self, needle: &str) -> String {
         let line = self
             .client
             .wait_for(&format!("a line with {needle:?}"), |line| {
@@ -73,7 +73,7 @@ impl Irc {
 
     /// Everything until our `PING` is answered, in order: what the server
     /// sent in answer to the lines before it.
-    fn sync(&mut self) -> Vec<String> {
+    pub(crate) fn sync(&mut self) -> Vec<String> {
         self.send("PING sync");
         let mut lines = Vec::new();
         loop {
@@ -87,14 +87,14 @@ impl Irc {
 
     /// Nothing arrives within a short while.
     #[track_caller]
-    fn expect_quiet(&mut self) {
+    pub(crate) fn expect_quiet(&mut self) {
         let got = self.client.next(Duration::from_millis(300));
         assert_eq!(got, Next::TimedOut, "expected nothing");
     }
 }
 
 /// A desk of ours with a name.
-fn desk(addr: std::net::SocketAddr, name: &str) -> Client {
+pub(crate) fn desk(addr: std::net::SocketAddr, name: &str) -> Client {
     let mut desk = Client::connect(addr);
     desk.join(name);
     desk
@@ -109,7 +109,7 @@ fn privmsgs(lines: &[String]) -> Vec<String> {
         .collect()
 }
 
-fn untagged(line: &str) -> &str {
+pub(crate) fn untagged(line: &str) -> &str {
     match line.strip_prefix('@') {
         Some(tagged) => tagged.split_once(' ').map_or("", |(_, rest)| rest),
         None => line,
@@ -207,7 +207,7 @@ fn a_room_is_a_channel_for_irc_clients_and_desks_alike() {
         "{joined:?}"
     );
     let names = joined.iter().find(|l| l.contains(" 353 ")).unwrap();
-    assert!(names.ends_with(":alice bob carol"), "{names}");
+    assert!(names.ends_with(":@alice bob carol"), "{names}");
     carol.send("TOPIC #dev");
     let topic = carol.sync();
     assert!(

@@ -79,6 +79,16 @@ fn a_room_made_on_one_server_is_the_offices_on_every_server() {
         String::from_utf8_lossy(carol.received())
     );
 
+    // The room's maker (on server A) runs it on every server: its -t
+    // reaches server B, where bob may then set the topic.
+    bob.send_line("/room topic #dev too early");
+    bob.wait_for("not-operator", |line| {
+        line.starts_with("ERR<SEP>not-operator<SEP>")
+    });
+    alice.send_line("/room mode #dev -t");
+    bob.wait_for("alice's -t on server B", |line| {
+        line == "MODE<SEP>#dev<SEP>alice<SEP>-t"
+    });
     bob.send_line("/room topic #dev ship it on friday");
     let topic = alice.wait_for("the topic set on server B", |line| {
         line.starts_with("TOPIC<SEP>#dev<SEP>")

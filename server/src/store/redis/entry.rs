@@ -8,7 +8,8 @@ use chat_shared::{Color, MessageId};
 use crate::desk::DeskId;
 use crate::store::accounts::Account;
 use crate::store::{
-    DirectTo, Draft, Holder, Message, PresenceKind, PresenceNote, RoomChange, Topic, Tx,
+    DirectTo, Draft, Holder, Kick, Message, ModeChange, PresenceKind, PresenceNote, RoomChange,
+    Topic, Tx,
 };
 
 /// The names of one office's keys.
@@ -203,6 +204,17 @@ pub fn room_fields(change: &RoomChange) -> Vec<(&'static str, String)> {
             fields.push(("by", topic.by.clone()));
             fields.push(("time", topic.time.clone()));
         }
+        RoomChange::Modes(change) => {
+            fields.push(("op", "modes".to_string()));
+            fields.push(("by", change.by.clone()));
+            fields.push(("changes", change.changes.clone()));
+        }
+        RoomChange::Kick(kick) => {
+            fields.push(("op", "kick".to_string()));
+            fields.push(("holder", kick.holder.encode()));
+            fields.push(("by", kick.by.clone()));
+            fields.push(("reason", kick.reason.clone()));
+        }
         RoomChange::Invite { holder, by, .. } => {
             fields.push(("op", "invite".to_string()));
             fields.push(("holder", holder.encode()));
@@ -240,6 +252,17 @@ fn parse_room_change(field: impl Fn(&str) -> Option<String>) -> Option<RoomChang
             holder: holder()?,
             by: field("by")?,
         },
+        "modes" => RoomChange::Modes(Box::new(ModeChange {
+            key,
+            by: field("by")?,
+            changes: field("changes")?,
+        })),
+        "kick" => RoomChange::Kick(Box::new(Kick {
+            key,
+            holder: holder()?,
+            by: field("by")?,
+            reason: field("reason")?,
+        })),
         _ => return None,
     })
 }
@@ -483,6 +506,17 @@ mod tests {
                     time: "t".into(),
                 },
             },
+            RoomChange::Modes(Box::new(ModeChange {
+                key: "dev".into(),
+                by: "bob".into(),
+                changes: "+o-v carol dave".into(),
+            })),
+            RoomChange::Kick(Box::new(Kick {
+                key: "dev".into(),
+                holder: holder.clone(),
+                by: "bob".into(),
+                reason: "too loud".into(),
+            })),
             RoomChange::Invite {
                 key: "dev".into(),
                 holder,

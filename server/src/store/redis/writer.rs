@@ -289,6 +289,12 @@ impl Writer {
             RoomChange::Part { holder, .. } => {
                 pipe.srem(keys.room_holders(key), holder.encode()).ignore();
             }
+            RoomChange::Kick(kick) => {
+                pipe.srem(keys.room_holders(key), kick.holder.encode())
+                    .ignore();
+            }
+            // Modes are not kept: the stream's entry tells every server.
+            RoomChange::Modes(_) => {}
             RoomChange::Topic { topic, .. } => {
                 pipe.hset_multiple(
                     keys.room(key),

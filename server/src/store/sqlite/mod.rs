@@ -639,6 +639,14 @@ fn change_room(connection: &mut Connection, change: &RoomChange) -> rusqlite::Re
                 params![key, holder.encode()],
             )?;
         }
+        // Modes are not kept.
+        RoomChange::Modes(_) => {}
+        RoomChange::Kick(kick) => {
+            transaction.execute(
+                "DELETE FROM room_holders WHERE room = ?1 AND holder = ?2 AND invited = 0",
+                params![kick.key, kick.holder.encode()],
+            )?;
+        }
         RoomChange::Topic { key, topic } => {
             transaction.execute(
                 "UPDATE rooms SET topic = ?2, topic_by = ?3, topic_time = ?4 WHERE key = ?1",

@@ -5,12 +5,21 @@
 //! by its [`RoomId`]. Who a connection is belongs to the directory
 //! ([`crate::directory`]).
 //!
+//! Each room also has its modes ([`modes`]: IRC's channel modes, for every
+//! desk) and its ranks: who is an operator (its maker, at first) and who is
+//! voiced, by holder. Their changes come through the store's order (as
+//! every room change does), but neither is kept: they live as long as the
+//! server, and a room everyone left starts afresh when someone enters it
+//! again.
+//!
 //! [`MAIN`] is the room every connection enters once it is let in (after its
 //! TLS handshake and its login, when those apply), named or not: `nc` and
 //! the load tools read it without a name. Its messages are `MSG` and `HIST`
 //! lines, as every desk knows them; the other rooms' are `RMSG` and `RHIST`,
 //! sent only to desks that entered them, so a desk that never asks for
 //! rooms sees exactly what it always saw.
+
+pub mod modes;
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 
@@ -21,6 +30,7 @@ use chat_shared::ServerLine;
 use crate::frames::{chat_of, encode, Frame};
 use crate::ids::ConnId;
 use crate::store::{Holder, Message, RoomState, Topic};
+use modes::{Modes, Rank};
 
 /// Which room, as the rules and the loop name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -50,6 +60,15 @@ pub struct Room {
     history: VecDeque<Frame>,
     /// How many messages `history` keeps.
     history_limit: usize,
+    /// Its modes.
+    pub modes: Modes,
+    /// Who may change its modes, kick, and so on.
+    operators: HashSet<Holder>,
+    /// Who may speak while it is moderated.
+    voiced: HashSet<Holder>,
+    /// When this server made it (or read it back), in seconds since the
+    /// epoch: IRC's `329`.
+    created: u64,
 }
 
 impl Room {
@@ -65,7 +84,88 @@ impl Room {
             members: BTreeSet::new(),
             history: VecDeque::with_capacity(history_limit.min(64)),
             history_limit,
+            modes: Modes::new_room(),
+            operators: HashSet::new(),
+            voiced: HashSet::new(),
+            created: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |since| since.as_secs()),
         }
+    }
+
+    /// When this server made it (or read it back), in seconds since the
+    /// epoch.
+    pub fn created(&self) -> u64 {
+        self.created
+    }
+
+    /// Whether `holder` has `rank` here.
+    pub fn has_rank(&self, holder: &Holder, rank: Rank) -> bool {
+        match rank {
+            Rank::Operator => self.operators.contains(holder),
+            Rank::Voice => self.voiced.contains(holder),
+        }
+    }
+
+    /// Gives or takes `rank`; whether that changed anything.
+    pub fn set_rank(&mut self, holder: &Holder, rank: Rank, on: bool) -> bool {
+        let ranked = match rank {
+            Rank::Operator => &mut self.operators,
+            Rank::Voice => &mut self.voiced,
+        };
+        match on {
+            true => ranked.insert(holder.clone()),
+            false => ranked.remove(holder),
+        }
+    }
+
+    /// Whether `holder` is an operator or voiced here.
+    pub fn is_ranked(&self, holder: &Holder) -> bool {
+        self.has_rank(holder, Rank::Operator) || self.has_rank(holder, Rank::Voice)
+    }
+
+    /// Whether `holder` may speak here: the room is not moderated, or it is
+    /// an operator or voiced.
+    pub fn may_speak(&self, holder: &Holder) -> bool {
+        !self.modes.moderated || self.is_ranked(holder)
+    }
+
+    /// Whether `holder` was invited in.
+    pub fn is_invited(&self, holder: &Holder) -> bool {
+        self.invited.contains(holder)
+    }
+
+    /// Whether `holder` may see who is in it and find it listed: it may
+    /// see it ([`Room::is_open_to`]), and the room is not secret or
+    /// `holder` is in it.
+    pub fn is_listed_to(&self, holder: Option<&Holder>) -> bool {
+        let inside = holder.is_some_and(|h| self.holders.contains(h));
+        self.is_open_to(holder) && (inside || !self.modes.secret)
+    }
+
+    /// Why `holder` may not enter (with `key`, and as `address`, its
+    /// `nick!user@host`), if it may not: the room's modes keep it out. An
+    /// invitation lets it past a ban, `+i` and `+l`, not past a key. A
+    /// room nobody holds a place in starts afresh, so nothing keeps
+    /// anyone out of it.
+    pub fn refusal(&self, holder: &Holder, key: Option<&str>, address: &str) -> Option<Refusal> {
+        if self.holders.is_empty() || self.holders.contains(holder) {
+            return None;
+        }
+        let invited = self.invited.contains(holder);
+        if !invited && self.modes.is_banned(address) {
+            return Some(Refusal::Banned);
+        }
+        if !invited && self.modes.invite_only {
+            return Some(Refusal::InviteOnly);
+        }
+        if self.modes.key.as_deref().is_some_and(|k| Some(k) != key) {
+            return Some(Refusal::BadKey);
+        }
+        if !invited && self.modes.limit.is_some_and(|l| self.holders.len() >= l) {
+            return Some(Refusal::Full);
+        }
+        None
     }
 
     /// Its name, as it was made.
@@ -100,14 +200,23 @@ impl Room {
             || holder.is_some_and(|h| self.holders.contains(h) || self.invited.contains(h))
     }
 
-    /// `holder` holds a place in it from now on.
+    /// `holder` holds a place in it from now on. The first in a room
+    /// nobody holds a place in makes it afresh: it is its operator, and
+    /// the room has a new room's modes.
     pub fn add_holder(&mut self, holder: Holder) {
+        if self.holders.is_empty() {
+            self.modes = Modes::new_room();
+            self.voiced.clear();
+            self.operators = HashSet::from([holder.clone()]);
+        }
         self.holders.insert(holder);
     }
 
-    /// `holder` no longer holds a place in it.
+    /// `holder` no longer holds a place in it, nor a rank.
     pub fn remove_holder(&mut self, holder: &Holder) {
         self.holders.remove(holder);
+        self.operators.remove(holder);
+        self.voiced.remove(holder);
     }
 
     /// `holder` may enter it although it is private.
@@ -191,6 +300,19 @@ impl Room {
     }
 }
 
+/// Why a desk may not enter a room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// A ban mask matches it (`+b`).
+    Banned,
+    /// Only those invited enter (`+i`).
+    InviteOnly,
+    /// It has a key, and this was not it (`+k`).
+    BadKey,
+    /// It holds as many as its limit (`+l`).
+    Full,
+}
+
 /// Every room, by id and by key.
 #[derive(Debug)]
 pub struct Rooms {
@@ -216,6 +338,7 @@ impl Rooms {
         for state in states {
             let id = self.create(&state.name, state.private);
             let room = self.get_mut(id);
+            room.modes = Modes::restored();
             room.topic = state.topic;
             room.holders.extend(state.holders);
             room.invited.extend(state.invited);
@@ -393,5 +516,97 @@ mod tests {
         assert!(!room.is_open_to(Some(&eve)) && !room.is_open_to(None));
         assert_eq!(rooms.held_by(&alice).collect::<Vec<_>>(), [hr]);
         assert_eq!(rooms.held_by(&bob).count(), 0);
+    }
+
+    fn desk(secret: &str) -> Holder {
+        Holder::Desk(DeskId::of(secret))
+    }
+
+    #[test]
+    fn the_maker_of_a_room_is_its_operator_and_it_is_nt() {
+        let mut room = Room::new("#dev", false, 0);
+        room.add_holder(desk("a"));
+        room.add_holder(desk("b"));
+        assert!(room.has_rank(&desk("a"), Rank::Operator));
+        assert!(!room.has_rank(&desk("b"), Rank::Operator));
+        assert_eq!(room.modes.describe(true), "+nt");
+    }
+
+    #[test]
+    fn a_room_everyone_left_starts_afresh() {
+        let mut room = Room::new("#dev", false, 0);
+        room.add_holder(desk("a"));
+        room.modes.moderated = true;
+        room.set_rank(&desk("a"), Rank::Voice, true);
+        room.remove_holder(&desk("a"));
+        assert!(!room.has_rank(&desk("a"), Rank::Operator));
+        room.add_holder(desk("b"));
+        assert!(room.has_rank(&desk("b"), Rank::Operator));
+        assert!(!room.modes.moderated);
+    }
+
+    #[test]
+    fn a_moderated_room_hears_operators_and_voiced_only() {
+        let mut room = Room::new("#dev", false, 0);
+        room.add_holder(desk("op"));
+        room.add_holder(desk("v"));
+        room.add_holder(desk("x"));
+        assert!(room.may_speak(&desk("x")));
+        room.modes.moderated = true;
+        assert!(room.set_rank(&desk("v"), Rank::Voice, true));
+        assert!(!room.set_rank(&desk("v"), Rank::Voice, true));
+        assert!(room.may_speak(&desk("op")) && room.may_speak(&desk("v")));
+        assert!(!room.may_speak(&desk("x")));
+    }
+
+    #[test]
+    fn modes_keep_desks_out_unless_invited() {
+        let mut room = Room::new("#dev", false, 0);
+        room.add_holder(desk("op"));
+        let (eve, address) = (desk("e"), "eve!eve@desk");
+        assert_eq!(room.refusal(&eve, None, address), None);
+        room.modes.limit = Some(1);
+        assert_eq!(room.refusal(&eve, None, address), Some(Refusal::Full));
+        room.modes.key = Some("beer".into());
+        assert_eq!(
+            room.refusal(&eve, Some("wine"), address),
+            Some(Refusal::BadKey)
+        );
+        room.modes.invite_only = true;
+        assert_eq!(room.refusal(&eve, None, address), Some(Refusal::InviteOnly));
+        room.modes.ban("EVE!*@*", "op", 0).unwrap();
+        assert_eq!(room.refusal(&eve, None, address), Some(Refusal::Banned));
+        room.invite(eve.clone());
+        // The invitation lets it past the ban, +i and +l, not the key.
+        assert_eq!(room.refusal(&eve, None, address), Some(Refusal::BadKey));
+        assert_eq!(room.refusal(&eve, Some("beer"), address), None);
+        // Those in it are never refused.
+        assert_eq!(room.refusal(&desk("op"), None, "op!op@desk"), None);
+    }
+
+    #[test]
+    fn a_secret_room_is_listed_to_its_members_only() {
+        let mut room = Room::new("#dev", false, 0);
+        room.add_holder(desk("a"));
+        assert!(room.is_listed_to(None));
+        room.modes.secret = true;
+        assert!(!room.is_listed_to(None) && !room.is_listed_to(Some(&desk("b"))));
+        assert!(room.is_listed_to(Some(&desk("a"))));
+    }
+
+    #[test]
+    fn restored_rooms_are_n_without_operators() {
+        let mut rooms = Rooms::new(0);
+        rooms.restore(vec![RoomState {
+            key: "#dev".into(),
+            name: "#dev".into(),
+            private: false,
+            topic: None,
+            holders: vec![desk("a")],
+            invited: vec![],
+        }]);
+        let room = rooms.get(rooms.find("#dev").unwrap());
+        assert_eq!(room.modes.describe(true), "+n");
+        assert!(!room.has_rank(&desk("a"), Rank::Operator));
     }
 }
