@@ -398,14 +398,14 @@ impl Directory {
         );
     }
 
-    /// Forgets connection `id`; if it had a name, everyone hears it left.
-    pub fn leave(&mut self, id: ConnId, effects: &mut Vec<Effect>) {
+    /// Forgets connection `id`; if it had a name, everyone hears it left
+    /// (the `LEAVE` broadcast is returned, for those who do not hear
+    /// `#main`).
+    pub fn leave(&mut self, id: ConnId, effects: &mut Vec<Effect>) -> Option<Frame> {
         if let Some(pending) = self.pending.remove(&id) {
             self.ids_by_name.remove(&pending.claim.key);
         }
-        let Some(member) = self.members.remove(&id) else {
-            return;
-        };
+        let member = self.members.remove(&id)?;
         self.ids_by_name.remove(&member.key);
         self.ids_by_desk.remove(&member.desk);
         if self.shared {
@@ -415,18 +415,17 @@ impl Directory {
                 color: member.color,
                 desk: member.desk,
             }));
-            return;
+            return None;
         }
         let presence = Presence {
             time: &timestamp_now(),
             name: &member.name,
             color: member.color,
         };
-        effects.push(Effect::Broadcast(
-            MAIN,
-            encode(&ServerLine::Leave(presence)),
-        ));
+        let leave = encode(&ServerLine::Leave(presence));
+        effects.push(Effect::Broadcast(MAIN, leave.clone()));
         self.told_leaving(member.desk);
+        Some(leave)
     }
 
     /// Everyone was told that `desk` left.

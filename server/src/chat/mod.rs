@@ -239,10 +239,27 @@ impl Chat {
     /// Forgets connection `id`: it leaves every room, and if it had a name,
     /// everyone hears it left.
     pub fn leave(&mut self, id: ConnId, effects: &mut Vec<Effect>) {
+        // Who shared a room with it: one who does not hear `#main` (an IRC
+        // client out of it) is told too.
+        let mut room_peers: Vec<ConnId> = self
+            .rooms
+            .others()
+            .filter(|(_, room)| room.contains(id))
+            .flat_map(|(_, room)| room.members())
+            .filter(|&peer| peer != id)
+            .collect();
+        room_peers.sort_unstable();
+        room_peers.dedup();
         self.rooms.leave_all(id);
         self.searching.remove(&id);
         self.waiting.remove(&id);
-        self.directory.leave(id, effects);
+        if let Some(leave) = self.directory.leave(id, effects) {
+            effects.extend(
+                room_peers
+                    .into_iter()
+                    .map(|peer| Effect::Departure(peer, leave.clone())),
+            );
+        }
         if let Some(gate) = &mut self.gate {
             gate.forget(id);
         }

@@ -81,6 +81,7 @@ fn show(chat: &mut Chat, effects: Vec<Effect>) -> Vec<String> {
                 out.push(format!("{name} but {except} {}", text(&f)))
             }
             Effect::NoticeAll(f) => out.push(format!("notice {}", text(&f))),
+            Effect::Departure(to, f) => out.push(format!("unless in main {to} {}", text(&f))),
             Effect::Publish(draft) => {
                 let id = MessageId::from_sequence(stored(chat) + 1);
                 let mut delivered = Vec::new();

@@ -31,7 +31,16 @@ impl Session {
             "PING" => self.pong(message, cx),
             "PONG" => {}
             "CAP" => return self.cap(message, cx),
-            "QUIT" => return self.ask(cx, ClientLine::Quit, |_| None),
+            "QUIT" => {
+                let reason = match message.param(0).filter(|text| !text.is_empty()) {
+                    Some(text) => format!("Quit: {text}"),
+                    None => "Quit: left".to_string(),
+                };
+                if let Some(person) = self.settings.people().get_mut(self.me) {
+                    person.quitting(&reason);
+                }
+                return self.ask(cx, ClientLine::Quit, |_| None);
+            }
             "NICK" => self.nick_change(message, cx),
             "USER" | "PASS" | "AUTHENTICATE" => self.reply(cx, "462", &["You may not reregister"]),
             "JOIN" => return self.join(message, cx),
@@ -67,22 +76,11 @@ impl Session {
                 self.reply(cx, "482", &[channel, "Nobody is a channel operator here"]);
             }
             "CHATHISTORY" => return self.chathistory(message, cx),
-            "OPER" => self.reply(cx, "491", &["This server has no operators"]),
-            // Nobody's past names are kept.
-            "WHOWAS" => match message.param(0).filter(|nick| !nick.is_empty()) {
-                None => self.reply(cx, "461", &["WHOWAS", "Not enough parameters"]),
-                Some(nick) => {
-                    let mut out = Out::new();
-                    self.numeric(
-                        &mut out,
-                        cx.chat,
-                        "406",
-                        &[nick, "There was no such nickname"],
-                    );
-                    self.numeric(&mut out, cx.chat, "369", &[nick, "End of WHOWAS"]);
-                    self.send(cx, out);
-                }
-            },
+            "OPER" => self.oper(message, cx),
+            "KILL" => self.kill(message, cx),
+            "WALLOPS" => self.wallops(message, cx),
+            "INFO" => self.info(cx),
+            "WHOWAS" => self.whowas(message, cx),
             _ => self.reply(cx, "421", &[message.command, "Unknown command"]),
         }
         AfterLine::Continue
@@ -216,7 +214,7 @@ impl Session {
         for name in list.split(',').filter(|name| !name.is_empty()) {
             if is_main(name) {
                 if !self.shows_main {
-                    self.shows_main = true;
+                    self.show_main(true);
                     let out = self.joined(cx.chat, MAIN);
                     self.send(cx, out);
                     let history: Vec<Frame> = cx.chat.recent_history(MAIN).cloned().collect();
@@ -260,8 +258,12 @@ impl Session {
             self.reply(cx, "461", &["PART", "Not enough parameters"]);
             return AfterLine::Continue;
         };
+        let reason = message.param(1).unwrap_or("");
         let mut after = AfterLine::Continue;
         for name in list.split(',').filter(|name| !name.is_empty()) {
+            if let Some(person) = self.settings.people().get_mut(self.me) {
+                person.parting(name, reason);
+            }
             after = self.part_one(cx, name, after);
         }
         after
@@ -273,7 +275,7 @@ impl Session {
                 self.reply(cx, "442", &[name, "You're not on that channel"]);
                 return after;
             }
-            self.shows_main = false;
+            self.show_main(false);
             let mut out = Out::new();
             let me = self.own_prefix(cx.chat);
             out.line("", &me, "PART", &[MAIN_ROOM]);
@@ -296,11 +298,14 @@ impl Session {
             return AfterLine::Continue;
         };
         let text = message.param(1).unwrap_or("");
-        let Some(text) = our_text(text) else {
+        let Some(mut text) = our_text(text) else {
             // A CTCP request other than ACTION: our desks have nothing to
             // answer it with.
             return AfterLine::Continue;
         };
+        if notice && !text.trim().is_empty() {
+            text.insert_str(0, super::render::NOTICE_PREFIX);
+        }
         if text.trim().is_empty() {
             if !notice {
                 self.reply(cx, "412", &["No text to send"]);
@@ -495,6 +500,10 @@ impl Session {
                 .filter(|(_, member)| glob(&pattern, &member.name.to_ascii_lowercase()))
                 .map(|(id, member)| (member.name.clone(), id))
                 .collect();
+            // `+i` hides from masks, not from the whole nick.
+            if mask.contains(['*', '?']) {
+                found.retain(|(_, id)| !self.hidden_from_masks(cx, *id));
+            }
             if found.is_empty() {
                 if let Some(id) = cx.chat.conn_named(mask) {
                     found.push((String::new(), id));
@@ -517,11 +526,14 @@ impl Session {
         let people = self.settings.people();
         let (user, host) = host_of_conn(&people, Some(id), &member.name);
         let person = people.get(id);
-        let flags = if person.is_some_and(|p| p.away.is_some()) {
+        let mut flags = String::from(if person.is_some_and(|p| p.away.is_some()) {
             "G"
         } else {
             "H"
-        };
+        });
+        if person.is_some_and(|p| p.oper.is_some()) {
+            flags.push('*');
+        }
         let real = person
             .map(|p| p.real_name.to_string())
             .filter(|real| !real.is_empty())
@@ -533,7 +545,7 @@ impl Session {
             out,
             chat,
             "352",
-            &[channel, &user, host, &server, &member.name, flags, &real],
+            &[channel, &user, host, &server, &member.name, &flags, &real],
         );
     }
 
@@ -563,18 +575,29 @@ impl Session {
             .filter(|real| !real.is_empty())
             .unwrap_or_else(|| name.clone());
         let away = person.and_then(|p| p.away.clone());
+        let oper = person.is_some_and(|p| p.oper.is_some());
+        // An IRC client shows `#main` only if it joined it.
+        let in_main = person.is_none_or(|p| p.shows_main);
         let since = person.map_or(0, |p| p.since).to_string();
         drop(people);
         let server = self.settings.server_name.clone();
         self.numeric(&mut out, chat, "311", &[&name, &user, host, "*", &real]);
-        let mut rooms: Vec<&str> = vec![MAIN_ROOM];
+        let mut rooms: Vec<&str> = Vec::new();
+        if in_main {
+            rooms.push(MAIN_ROOM);
+        }
         rooms.extend(
             chat.rooms_of(id)
                 .filter(|room| !room.is_private())
                 .map(|room| room.name()),
         );
-        self.numeric(&mut out, chat, "319", &[&name, &rooms.join(" ")]);
+        if !rooms.is_empty() {
+            self.numeric(&mut out, chat, "319", &[&name, &rooms.join(" ")]);
+        }
         self.numeric(&mut out, chat, "312", &[&name, &server, "office chat"]);
+        if oper {
+            self.numeric(&mut out, chat, "313", &[&name, "is an IRC operator"]);
+        }
         if let Some(away) = away {
             self.numeric(&mut out, chat, "301", &[&name, &away]);
         }
@@ -642,16 +665,7 @@ impl Session {
             }
             return;
         }
-        match message.param(1) {
-            None => self.reply(cx, "221", &["+"]),
-            // Invisible and wallops change nothing here; they are taken.
-            Some(modes) if modes.chars().all(|c| matches!(c, '+' | '-' | 'i' | 'w')) => {
-                let mut out = Out::new();
-                out.line("", &own, "MODE", &[&own, modes]);
-                self.send(cx, out);
-            }
-            Some(_) => self.reply(cx, "501", &["Unknown MODE flag"]),
-        }
+        self.user_mode(message.param(1), cx);
     }
 
     fn away(&self, message: &Message<'_>, cx: &mut Context<'_>) {
@@ -718,22 +732,6 @@ impl Session {
             .collect();
         drop(people);
         self.reply(cx, "302", &[&replies.join(" ")]);
-    }
-
-    /// `251`...`255`: how many are here.
-    pub(super) fn lusers(&self, out: &mut Out, chat: &Chat) {
-        let online = chat.online().to_string();
-        let users = format!("There are {online} users and 0 invisible on 1 servers");
-        self.numeric(out, chat, "251", &[&users]);
-        let clients = format!("I have {online} clients and 0 servers");
-        self.numeric(out, chat, "255", &[&clients]);
-        self.numeric(out, chat, "265", &[&online, &online, "Current local users"]);
-        self.numeric(
-            out,
-            chat,
-            "266",
-            &[&online, &online, "Current global users"],
-        );
     }
 
     /// The room `name`, if this client may see it.

@@ -20,6 +20,11 @@ use crate::frames::Frame;
 /// How a `/me` travels in our protocol (`client/src/chat_text.rs`).
 const ACTION_PREFIX: &str = "/me ";
 
+/// How an IRC `NOTICE` travels in our protocol: text that starts with
+/// `/notice ` (a desk shows it as a plain line, `client/src/chat_text.rs`),
+/// sent back to IRC clients as `NOTICE`.
+pub const NOTICE_PREFIX: &str = "/notice ";
+
 impl Session {
     /// Our line `frame` as this client is sent it, or `None`.
     pub fn render(&self, frame: &Frame, chat: &Chat) -> Option<Frame> {
@@ -50,20 +55,27 @@ impl Session {
             ServerLine::Join(who) if self.shows_main => {
                 out.line("", &self.prefix(chat, who.name), "JOIN", &[MAIN_ROOM]);
             }
+            // Only those who hear `#main`, or shared a room with the
+            // leaver, are sent it (`Effect::Departure`).
             ServerLine::Leave(who) => {
-                out.text_line("", &self.prefix(chat, who.name), "QUIT", &["Quit: left"]);
+                let people = self.settings.people();
+                let reason = people.quit_reason(who.name).unwrap_or("Quit: left");
+                let prefix = super::prefix_of(&people, chat, who.name);
+                out.text_line("", &prefix, "QUIT", &[reason]);
             }
             ServerLine::Enter { room, who } => {
                 out.line("", &self.prefix(chat, who.name), "JOIN", &[room]);
             }
             ServerLine::Exit { room, who } => {
-                out.line("", &self.prefix(chat, who.name), "PART", &[room]);
+                let prefix = self.prefix(chat, who.name);
+                self.part_line(&mut out, &prefix, who.name, room);
             }
             ServerLine::InRoom(RoomInfo { room, .. }) => {
                 out = self.joined(chat, chat.room_named(room)?);
             }
             ServerLine::Parted { room } => {
-                out.line("", &self.own_prefix(chat), "PART", &[room]);
+                let nick = self.nick(chat).to_string();
+                self.part_line(&mut out, &self.own_prefix(chat), &nick, room);
             }
             ServerLine::Topic { room, by, text, .. } => {
                 let by = match by {
@@ -151,6 +163,15 @@ impl Session {
         out
     }
 
+    /// `PART room`, with the reason `nick` gave, if any.
+    fn part_line(&self, out: &mut Out, prefix: &str, nick: &str, room: &str) {
+        let people = self.settings.people();
+        match people.part_reason(nick, room) {
+            Some(reason) => out.text_line("", prefix, "PART", &[room, reason]),
+            None => out.line("", prefix, "PART", &[room]),
+        }
+    }
+
     /// A room message as `PRIVMSG`s to `target`.
     fn message(&self, out: &mut Out, chat: &Chat, target: &str, said: &Said<'_>) {
         let tags = self.tags(chat, said.time, said.name, &said.id.to_string());
@@ -165,9 +186,14 @@ impl Session {
         self.privmsg(out, &tags, &prefix, direct.to, direct.text);
     }
 
-    /// `PRIVMSG target :text`, split into as many lines as the limit
-    /// needs, each piece of an action its own action.
+    /// `PRIVMSG target :text` (`NOTICE` for a notice's text), split into
+    /// as many lines as the limit needs, each piece of an action its own
+    /// action.
     fn privmsg(&self, out: &mut Out, tags: &[String], prefix: &str, target: &str, text: &str) {
+        let (command, text) = match text.strip_prefix(NOTICE_PREFIX) {
+            Some(notice) => ("NOTICE", notice),
+            None => ("PRIVMSG", text),
+        };
         let (action, text) = match text.strip_prefix(ACTION_PREFIX) {
             Some(action) => (true, action),
             None => (false, text),
@@ -181,7 +207,7 @@ impl Session {
                 true => format!("\x01ACTION {piece}\x01"),
                 false => (*piece).to_string(),
             };
-            out.text_line(&tags, prefix, "PRIVMSG", &[target, &piece]);
+            out.text_line(&tags, prefix, command, &[target, &piece]);
         }
     }
 
