@@ -17,7 +17,7 @@ use chat_shared::sanitize::clean;
 use chat_shared::{Color, ErrorCode, Fingerprint, ServerLine};
 use chrono::TimeZone;
 
-use crate::chat_text::action;
+use crate::chat_text::{action, without_notice};
 use crate::commands::{command_help, Answer, CommandHelp};
 use crate::notify::NotifyLevel;
 use crate::rooms::Listed;
@@ -683,7 +683,8 @@ where
         .room
         .map(|room| paint(&format!("{} ", clean(room)), line_sgr, mode))
         .unwrap_or_default();
-    let said = match action(chat.text) {
+    let text = without_notice(chat.text);
+    let said = match action(text) {
         Some(action) => paint(
             &format!("* {} {}", clean(chat.name), clean(action)),
             &name_sgr,
@@ -692,7 +693,7 @@ where
         None => format!(
             "{}{}",
             paint(&clean(chat.name), &name_sgr, mode),
-            paint(&format!(": {}", clean(chat.text)), line_sgr, mode)
+            paint(&format!(": {}", clean(text)), line_sgr, mode)
         ),
     };
     format!("{marker}{time}{room}{said}")
