@@ -76,6 +76,19 @@ pub enum Joined {
     Refused,
 }
 
+/// Why a connection could not be renamed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unrenamed {
+    /// Someone else has the name.
+    Taken,
+    /// The connection has no name yet.
+    Nameless,
+    /// Other servers share the store: names are claimed through it.
+    Shared,
+    /// The connection logged in: its name is its account's.
+    Account,
+}
+
 /// What a claim's answer came to.
 #[derive(Debug, PartialEq, Eq)]
 pub enum ClaimAnswered {
@@ -426,6 +439,25 @@ impl Directory {
         effects.push(Effect::Broadcast(MAIN, leave.clone()));
         self.told_leaving(member.desk);
         Some(leave)
+    }
+
+    /// Connection `id` is called `name` from now on (an IRC client's
+    /// `NICK`; a change of case only is one too). Answers its old name.
+    /// Only on a server whose store is not shared: a name would have to be
+    /// claimed across the servers.
+    pub fn rename(&mut self, id: ConnId, name: &str) -> Result<String, Unrenamed> {
+        if self.shared {
+            return Err(Unrenamed::Shared);
+        }
+        let key = name_key(name);
+        let member = self.members.get_mut(&id).ok_or(Unrenamed::Nameless)?;
+        if key != member.key && self.ids_by_name.contains_key(&key) {
+            return Err(Unrenamed::Taken);
+        }
+        self.ids_by_name.remove(&member.key);
+        self.ids_by_name.insert(key.clone(), id);
+        member.key = key;
+        Ok(std::mem::replace(&mut member.name, name.to_string()))
     }
 
     /// Everyone was told that `desk` left.

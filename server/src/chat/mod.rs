@@ -23,7 +23,7 @@ use chat_shared::{ClientLine, ParseError};
 
 use crate::auth::{self, Gate, Login};
 use crate::close::{AfterLine, CloseReason};
-use crate::directory::Directory;
+use crate::directory::{Directory, Unrenamed};
 use crate::effect::Effect;
 use crate::frames::HistFrames;
 use crate::ids::{Asker, ConnId};
@@ -317,6 +317,18 @@ impl Chat {
     /// Connection `id`'s name, once it has one.
     pub fn name_of(&self, id: ConnId) -> Option<&str> {
         self.directory.name_of(id)
+    }
+
+    /// Connection `id` is called `name` from now on (an IRC `NICK`); its
+    /// old name is answered. A logged-in connection keeps its account's
+    /// name. Nobody is told here: our desks have no line for it (they see
+    /// the new name on what it says next, and in `/who`); the dialect that
+    /// asked tells its own.
+    pub fn rename(&mut self, id: ConnId, name: &str) -> Result<String, Unrenamed> {
+        if self.account_of(id).is_some() {
+            return Err(Unrenamed::Account);
+        }
+        self.directory.rename(id, name)
     }
 
     /// The connections in room `room`.

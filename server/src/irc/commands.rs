@@ -3,8 +3,7 @@
 //! no line for (`NAMES`, `WHO`, `WHOIS`, `MODE`, `AWAY`, `LUSERS`...) is
 //! answered here from the rules' state.
 //!
-//! Nick changes: our desks cannot rename, and neither can an IRC client:
-//! `NICK` to a name someone holds is `433`, to any other `447`.
+//! Nick changes are in [`super::nick`].
 
 use chat_shared::name::name_key;
 use chat_shared::room::{check_room, room_key, MAIN_ROOM};
@@ -171,23 +170,6 @@ impl Session {
         }));
         cx.chat.hold_until_answered(self.me, 1);
         AfterLine::Hold
-    }
-
-    fn nick_change(&self, message: &Message<'_>, cx: &mut Context<'_>) {
-        let Some(nick) = message.param(0).filter(|nick| !nick.is_empty()) else {
-            self.reply(cx, "431", &["No nickname given"]);
-            return;
-        };
-        let own = self.nick(cx.chat).to_string();
-        if name_key(nick) == name_key(&own) {
-            return;
-        }
-        if cx.chat.conn_named(nick).is_some() {
-            self.reply(cx, "433", &[nick, "Nickname is already in use"]);
-        } else {
-            let why = "Names cannot change here; reconnect with the new nick";
-            self.reply(cx, "447", &[nick, why]);
-        }
     }
 
     fn join(&mut self, message: &Message<'_>, cx: &mut Context<'_>) -> AfterLine {

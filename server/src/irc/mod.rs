@@ -13,6 +13,7 @@
 //! - [`history`]: `CHATHISTORY` from the room's log.
 //! - [`people`]: what IRC knows of people that our rules do not (user names,
 //!   real names, away messages, user modes).
+//! - [`nick`]: `NICK` once registered.
 //! - [`operators`]: `OPER`, `KILL`, `WALLOPS` and user modes.
 //! - [`whowas`]: the nicks of IRC clients that left.
 //! - [`server_info`]: `LUSERS` and `INFO`.
@@ -34,6 +35,7 @@ pub mod caps;
 mod commands;
 mod history;
 pub mod line;
+mod nick;
 pub mod operators;
 pub mod people;
 mod registration;

@@ -113,6 +113,25 @@ impl People {
         }
     }
 
+    /// Connection `id`, registered, is called `nick` from now on: its old
+    /// nick goes to `WHOWAS`.
+    pub fn renamed(&mut self, id: ConnId, nick: &str) {
+        let Some(person) = self.by_conn.get_mut(&id) else {
+            return;
+        };
+        let old = std::mem::replace(&mut person.nick, nick.into());
+        self.was.record(Was {
+            nick: old.clone(),
+            user: person.user.clone(),
+            real_name: person.real_name.clone(),
+        });
+        let key = name_key(&old);
+        if self.by_nick.get(&key) == Some(&id) {
+            self.by_nick.remove(&key);
+        }
+        self.by_nick.insert(name_key(nick), id);
+    }
+
     /// Connection `id` is gone: its nick goes to `WHOWAS`.
     pub fn forget(&mut self, id: ConnId) {
         let Some(person) = self.by_conn.remove(&id) else {
