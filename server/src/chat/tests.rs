@@ -1167,3 +1167,36 @@ fn a_new_desk_is_always_news() {
     let out = run(&mut chat, 1, "/join alice");
     assert!(out[1].starts_with("all JOIN<SEP>"), "{out:?}");
 }
+
+#[test]
+fn a_leaver_is_a_departure_for_those_who_shared_a_room_with_it() {
+    let mut chat = chat(20);
+    run(&mut chat, 1, "/join alice");
+    run(&mut chat, 2, "/join bob");
+    run(&mut chat, 3, "/join carol");
+    run(&mut chat, 1, "/room join #dev");
+    run(&mut chat, 2, "/room join #dev");
+    run(&mut chat, 1, "/room join #ops");
+    run(&mut chat, 2, "/room join #ops");
+    let out = leave(&mut chat, 1);
+    assert_eq!(out.len(), 2, "{out:?}");
+    assert!(out[0].starts_with("all LEAVE<SEP>"), "{out:?}");
+    // Bob shared two rooms with alice, and is told once; carol none.
+    assert!(out[1].starts_with("unless in main 2 LEAVE<SEP>"), "{out:?}");
+    assert!(out[1].contains("<SEP>alice<SEP>"), "{out:?}");
+}
+
+#[test]
+fn a_rename_keeps_the_connection_and_frees_the_old_name() {
+    let mut chat = chat(20);
+    run(&mut chat, 1, "/join alice");
+    run(&mut chat, 2, "/join bob");
+    assert_eq!(chat.rename(2, "ALICE"), Err(Unrenamed::Taken));
+    assert_eq!(chat.rename(1, "Alice"), Ok("alice".to_string()));
+    assert_eq!(chat.rename(1, "malice"), Ok("Alice".to_string()));
+    assert_eq!(chat.conn_named("MALICE"), Some(1));
+    assert_eq!(chat.conn_named("alice"), None);
+    let out = run(&mut chat, 3, "/join alice");
+    assert!(out[0].starts_with("to 3 WELCOME<SEP>alice<SEP>"), "{out:?}");
+    assert_eq!(chat.rename(4, "nobody"), Err(Unrenamed::Nameless));
+}

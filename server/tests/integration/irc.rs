@@ -9,15 +9,15 @@ use crate::common::{config, run_cli, server_process, start, Client, Next, TIMEOU
 use chat_server::Config;
 
 /// An IRC client: lines in and out with `\r\n`.
-struct Irc {
-    client: Client,
+pub(crate) struct Irc {
+    pub(crate) client: Client,
     /// What came after `001` at registration, up to the answer to a `PING`.
-    burst: Vec<String>,
+    pub(crate) burst: Vec<String>,
 }
 
 impl Irc {
     /// Connects without registering.
-    fn connect(addr: std::net::SocketAddr) -> Irc {
+    pub(crate) fn connect(addr: std::net::SocketAddr) -> Irc {
         Irc {
             client: Client::connect_silent(addr),
             burst: Vec::new(),
@@ -34,7 +34,7 @@ impl Irc {
 
     /// Connects and registers as `nick` with `caps` (none: no CAP at all),
     /// then takes the rest of the welcome burst (into `burst`).
-    fn register(addr: std::net::SocketAddr, nick: &str, caps: &[&str]) -> Irc {
+    pub(crate) fn register(addr: std::net::SocketAddr, nick: &str, caps: &[&str]) -> Irc {
         let mut irc = Irc::connect(addr);
         if !caps.is_empty() {
             irc.send("CAP LS 302");
@@ -50,19 +50,19 @@ impl Irc {
         irc
     }
 
-    fn send(&mut self, line: &str) {
+    pub(crate) fn send(&mut self, line: &str) {
         self.client.send(format!("{line}\r\n").as_bytes());
     }
 
     /// The next line, without its `\r`.
-    fn line(&mut self) -> String {
+    pub(crate) fn line(&mut self) -> String {
         let line = self.client.line();
         line.strip_suffix('\r').unwrap_or(&line).to_string()
     }
 
     /// Skips lines until one contains `needle`; returns it.
     #[track_caller]
-    fn wait_for(&mut self, needle: &str) -> String {
+    pub(crate) fn wait_for(&mut self, needle: &str) -> String {
         let line = self
             .client
             .wait_for(&format!("a line with {needle:?}"), |line| {
@@ -73,7 +73,7 @@ impl Irc {
 
     /// Everything until our `PING` is answered, in order: what the server
     /// sent in answer to the lines before it.
-    fn sync(&mut self) -> Vec<String> {
+    pub(crate) fn sync(&mut self) -> Vec<String> {
         self.send("PING sync");
         let mut lines = Vec::new();
         loop {
@@ -87,21 +87,21 @@ impl Irc {
 
     /// Nothing arrives within a short while.
     #[track_caller]
-    fn expect_quiet(&mut self) {
+    pub(crate) fn expect_quiet(&mut self) {
         let got = self.client.next(Duration::from_millis(300));
         assert_eq!(got, Next::TimedOut, "expected nothing");
     }
 }
 
 /// A desk of ours with a name.
-fn desk(addr: std::net::SocketAddr, name: &str) -> Client {
+pub(crate) fn desk(addr: std::net::SocketAddr, name: &str) -> Client {
     let mut desk = Client::connect(addr);
     desk.join(name);
     desk
 }
 
 /// The `PRIVMSG` lines among `lines`, without their tags.
-fn privmsgs(lines: &[String]) -> Vec<String> {
+pub(crate) fn privmsgs(lines: &[String]) -> Vec<String> {
     lines
         .iter()
         .map(|line| untagged(line).to_string())
@@ -109,7 +109,7 @@ fn privmsgs(lines: &[String]) -> Vec<String> {
         .collect()
 }
 
-fn untagged(line: &str) -> &str {
+pub(crate) fn untagged(line: &str) -> &str {
     match line.strip_prefix('@') {
         Some(tagged) => tagged.split_once(' ').map_or("", |(_, rest)| rest),
         None => line,
@@ -353,11 +353,11 @@ fn a_taken_name_is_433_with_the_nick_asked_for_and_lookalikes_count() {
     other.send("NICK bobby");
     other.wait_for(" 001 bobby ");
     other.sync();
-    // Names cannot change; a taken one is still 433.
+    // A taken name is still 433; a free one is taken.
     other.send("NICK bob");
     assert!(other.sync()[0].contains(" 433 bobby bob "));
     other.send("NICK robert");
-    assert!(other.sync()[0].contains(" 447 bobby robert "));
+    assert_eq!(other.sync(), [":bobby!x@irc NICK robert"]);
 }
 
 #[test]
@@ -381,14 +381,15 @@ fn bad_input_is_refused_and_hurts_nobody() {
     assert!(alice.sync()[0].contains(" 417 alice "));
     alice.send(&format!("@+tag={} PRIVMSG #main :hi", "t".repeat(5000)));
     assert!(alice.sync()[0].contains(" 417 alice "));
+    // A flood of renames is a flood of lines like any other, each told.
     for n in 0..30 {
         alice.send(&format!("NICK loop{n}"));
     }
-    let refused = alice.sync();
-    assert!(
-        refused.iter().all(|l| l.contains(" 447 alice loop")),
-        "{refused:?}"
-    );
+    alice.send("NICK alice");
+    let renamed = alice.sync();
+    assert_eq!(renamed.len(), 31, "{renamed:?}");
+    assert!(renamed.iter().all(|l| l.contains(" NICK ")), "{renamed:?}");
+    assert_eq!(renamed[30], ":loop29!alice@irc NICK alice");
     for n in 0..20 {
         alice.send(&format!("PRIVMSG bob :\x01PING {n}\x01"));
     }

@@ -14,6 +14,7 @@ mod frozen_redis;
 mod hardening;
 mod irc;
 mod irc_clients;
+mod irc_server;
 mod limits;
 mod redis;
 mod redis_accounts;
