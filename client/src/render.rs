@@ -704,11 +704,15 @@ where
     Tz: TimeZone,
     Tz::Offset: Display,
 {
-    format!(
+    let line = format!(
         "[{}] {} {verb}",
         local_time(who.time, tz),
         paint_name(who.name, who.color, mode)
-    )
+    );
+    match who.reason {
+        "" => line,
+        reason => format!("{line} ({})", clean(reason)),
+    }
 }
 
 fn who_line(count: usize, people: &[WhoEntry<'_>]) -> String {
@@ -1050,6 +1054,7 @@ mod tests {
             time: TIME,
             name: "carol",
             color: Color::Yellow,
+            reason: "",
         };
         assert_eq!(
             plain(&ServerLine::Enter {
@@ -1060,8 +1065,24 @@ mod tests {
             Some("[2026-11-24 13:07:08] carol entered #dev")
         );
         assert_eq!(
-            plain(&ServerLine::Exit { room: "#dev", who }).as_deref(),
+            plain(&ServerLine::Exit {
+                room: "#dev",
+                who: who.clone()
+            })
+            .as_deref(),
             Some("[2026-11-24 13:07:08] carol left #dev")
+        );
+        let why = Presence {
+            reason: "off to lunch",
+            ..who
+        };
+        assert_eq!(
+            plain(&ServerLine::Exit {
+                room: "#dev",
+                who: why
+            })
+            .as_deref(),
+            Some("[2026-11-24 13:07:08] carol left #dev (off to lunch)")
         );
         let info = RoomInfo {
             room: "#hr",
@@ -1362,14 +1383,23 @@ mod tests {
             time: TIME,
             name: "carol",
             color: Color::Yellow,
+            reason: "",
         };
         assert_eq!(
             plain(&ServerLine::Join(who.clone())).as_deref(),
             Some("[2026-11-24 13:07:08] carol joined")
         );
         assert_eq!(
-            plain(&ServerLine::Leave(who)).as_deref(),
+            plain(&ServerLine::Leave(who.clone())).as_deref(),
             Some("[2026-11-24 13:07:08] carol left")
+        );
+        let killed = Presence {
+            reason: "Killed (root (spam))",
+            ..who
+        };
+        assert_eq!(
+            plain(&ServerLine::Leave(killed)).as_deref(),
+            Some("[2026-11-24 13:07:08] carol left (Killed (root (spam)))")
         );
     }
 

@@ -35,6 +35,8 @@ pub struct Member {
     pub desk: DeskId,
     /// When it last said anything (or joined), for `/who`.
     pub last_said: Instant,
+    /// Why it is leaving, if it said (its `LEAVE` tells it).
+    pub leaving_because: Option<Box<str>>,
 }
 
 /// A name being claimed across servers, and what to say once it is granted.
@@ -396,6 +398,7 @@ impl Directory {
                 time: &timestamp_now(),
                 name: &name,
                 color,
+                reason: "",
             };
             effects.push(Effect::Broadcast(MAIN, encode(&ServerLine::Join(presence))));
         }
@@ -407,6 +410,7 @@ impl Directory {
                 color,
                 desk,
                 last_said: Instant::now(),
+                leaving_because: None,
             },
         );
     }
@@ -434,6 +438,7 @@ impl Directory {
             time: &timestamp_now(),
             name: &member.name,
             color: member.color,
+            reason: member.leaving_because.as_deref().unwrap_or(""),
         };
         let leave = encode(&ServerLine::Leave(presence));
         effects.push(Effect::Broadcast(MAIN, leave.clone()));
@@ -458,6 +463,13 @@ impl Directory {
         self.ids_by_name.insert(key.clone(), id);
         member.key = key;
         Ok(std::mem::replace(&mut member.name, name.to_string()))
+    }
+
+    /// Connection `id` is leaving for `reason`.
+    pub fn leaving_because(&mut self, id: ConnId, reason: &str) {
+        if let Some(member) = self.members.get_mut(&id) {
+            member.leaving_because = Some(reason.into());
+        }
     }
 
     /// Everyone was told that `desk` left.

@@ -34,6 +34,10 @@ use crate::store::{Holder, Message, Request, RoomState};
 /// The `BYE` reason every client gets when the server stops, in either mode.
 pub const SHUTDOWN_REASON: &str = "the server is going down";
 
+/// Most bytes of a reason for leaving (a room, or the server) that are
+/// passed on.
+pub const MAX_REASON_BYTES: usize = 300;
+
 /// One thing a connection sent, as its framing decoded it.
 #[derive(Debug)]
 pub enum Input<'a> {
@@ -329,6 +333,13 @@ impl Chat {
             return Err(Unrenamed::Account);
         }
         self.directory.rename(id, name)
+    }
+
+    /// Connection `id` is leaving for `reason` (an IRC `QUIT`'s words, or
+    /// a `KILL`'s): its `LEAVE` says it.
+    pub fn leaving_because(&mut self, id: ConnId, reason: &str) {
+        let reason = rooms::truncated(reason, MAX_REASON_BYTES);
+        self.directory.leaving_because(id, reason);
     }
 
     /// The connections in room `room`.

@@ -35,9 +35,7 @@ impl Session {
                     Some(text) => format!("Quit: {text}"),
                     None => "Quit: left".to_string(),
                 };
-                if let Some(person) = self.settings.people().get_mut(self.me) {
-                    person.quitting(&reason);
-                }
+                cx.chat.leaving_because(self.me, &reason);
                 return self.ask(cx, ClientLine::Quit, |_| None);
             }
             "NICK" => self.nick_change(message, cx),
@@ -185,10 +183,10 @@ impl Session {
                 .collect();
             let mut after = AfterLine::Continue;
             for room in rooms {
-                after = self.part_one(cx, &room, after);
+                after = self.part_one(cx, &room, "", after);
             }
             if self.shows_main {
-                after = self.part_one(cx, MAIN_ROOM, after);
+                after = self.part_one(cx, MAIN_ROOM, "", after);
             }
             return after;
         }
@@ -246,12 +244,18 @@ impl Session {
             if let Some(person) = self.settings.people().get_mut(self.me) {
                 person.parting(name, reason);
             }
-            after = self.part_one(cx, name, after);
+            after = self.part_one(cx, name, reason, after);
         }
         after
     }
 
-    fn part_one(&mut self, cx: &mut Context<'_>, name: &str, after: AfterLine) -> AfterLine {
+    fn part_one(
+        &mut self,
+        cx: &mut Context<'_>,
+        name: &str,
+        reason: &str,
+        after: AfterLine,
+    ) -> AfterLine {
         if is_main(name) {
             if !self.shows_main {
                 self.reply(cx, "442", &[name, "You're not on that channel"]);
@@ -264,7 +268,7 @@ impl Session {
             self.send(cx, out);
             return after;
         }
-        let command = ClientLine::Room(RoomCommand::Part { room: name });
+        let command = ClientLine::Room(RoomCommand::Part { room: name, reason });
         self.ask(cx, command, |code| match code {
             ErrorCode::NotInRoom => Some(Refusal::Numeric("442", name)),
             ErrorCode::NoSuchRoom | ErrorCode::BadRoom => Some(Refusal::Numeric("403", name)),

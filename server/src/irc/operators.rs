@@ -127,9 +127,7 @@ impl Session {
             .collect();
         let reason = format!("Killed ({killer} ({said}))");
         tracing::info!(conn = victim, by = %killer, reason = %said, "[!] IRC KILL");
-        if let Some(person) = self.settings.people().get_mut(victim) {
-            person.quitting(&reason);
-        }
+        cx.chat.leaving_because(victim, &reason);
         cx.effects.push(Effect::Send(victim, frames::bye(&reason)));
         cx.effects
             .push(Effect::Close(victim, CloseReason::Killed(killer)));

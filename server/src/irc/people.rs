@@ -1,13 +1,13 @@
 //! What IRC knows of the people on the server that our rules do not: the
 //! user name and real name an IRC client registered with, its away message,
 //! its user modes (`+i`, `+w`, `+o`), the reason it gave for its last
-//! `PART` or its `QUIT`, and whether it wants to hear of others' away
+//! `PART` (our `PARTED` has none), and whether it wants to hear of others' away
 //! (`away-notify`). One entry per IRC connection, from its first line until
 //! it is gone, when its nick goes to [`Whowas`]; our desks have none (they
 //! are shown with their name as user name).
 //!
-//! Away, modes and reasons are IRC's alone: our desks have no line to show
-//! them with.
+//! Away and modes are IRC's alone: our desks have no line to show them
+//! with.
 
 use std::collections::HashMap;
 
@@ -44,11 +44,9 @@ pub struct Person {
     pub wallops: bool,
     /// User mode `+o`: the operator name it logged in with (`OPER`).
     pub oper: Option<Box<str>>,
-    /// The room (its key) and reason of the `PART` it sent last, until the
-    /// rules answer it.
+    /// The room (its key) and reason of the `PART` it sent last, for its
+    /// own `PART` line when the rules answer it.
     parting: Option<(String, Box<str>)>,
-    /// The reason of its `QUIT` (or of the `KILL` that ends it).
-    quitting: Option<Box<str>>,
 }
 
 impl Person {
@@ -72,9 +70,12 @@ impl Person {
         self.parting = (!reason.is_empty()).then(|| (room_key(room), bounded(reason)));
     }
 
-    /// It is quitting for `reason`.
-    pub fn quitting(&mut self, reason: &str) {
-        self.quitting = Some(bounded(reason));
+    /// Why it parts `room`, if it said.
+    pub fn part_reason(&self, room: &str) -> Option<&str> {
+        match &self.parting {
+            Some((key, reason)) if *key == room_key(room) => Some(reason),
+            _ => None,
+        }
     }
 }
 
@@ -165,21 +166,6 @@ impl People {
     /// here.
     pub fn conn_named(&self, nick: &str) -> Option<ConnId> {
         self.by_nick.get(&name_key(nick)).copied()
-    }
-
-    /// Why `nick` quits, if it said (or was killed).
-    pub fn quit_reason(&self, nick: &str) -> Option<&str> {
-        let person = self.by_conn.get(&self.conn_named(nick)?)?;
-        person.quitting.as_deref()
-    }
-
-    /// Why `nick` parts `room`, if it said.
-    pub fn part_reason(&self, nick: &str, room: &str) -> Option<&str> {
-        let person = self.by_conn.get(&self.conn_named(nick)?)?;
-        match &person.parting {
-            Some((key, reason)) if *key == room_key(room) => Some(reason),
-            _ => None,
-        }
     }
 
     /// Every IRC connection and what is known of it.

@@ -58,24 +58,37 @@ impl Session {
             // Only those who hear `#main`, or shared a room with the
             // leaver, are sent it (`Effect::Departure`).
             ServerLine::Leave(who) => {
-                let people = self.settings.people();
-                let reason = people.quit_reason(who.name).unwrap_or("Quit: left");
-                let prefix = super::prefix_of(&people, chat, who.name);
-                out.text_line("", &prefix, "QUIT", &[reason]);
+                let reason = match who.reason {
+                    "" => "Quit: left",
+                    reason => reason,
+                };
+                out.text_line("", &self.prefix(chat, who.name), "QUIT", &[reason]);
             }
             ServerLine::Enter { room, who } => {
                 out.line("", &self.prefix(chat, who.name), "JOIN", &[room]);
             }
             ServerLine::Exit { room, who } => {
                 let prefix = self.prefix(chat, who.name);
-                self.part_line(&mut out, &prefix, who.name, room);
+                match who.reason {
+                    "" => out.line("", &prefix, "PART", &[room]),
+                    reason => out.text_line("", &prefix, "PART", &[room, reason]),
+                }
             }
             ServerLine::InRoom(RoomInfo { room, .. }) => {
                 out = self.joined(chat, chat.room_named(room)?);
             }
             ServerLine::Parted { room } => {
-                let nick = self.nick(chat).to_string();
-                self.part_line(&mut out, &self.own_prefix(chat), &nick, room);
+                // Our `PARTED` has no reason: the one this client gave.
+                let prefix = self.own_prefix(chat);
+                match self
+                    .settings
+                    .people()
+                    .get(self.me)
+                    .and_then(|p| p.part_reason(room))
+                {
+                    Some(reason) => out.text_line("", &prefix, "PART", &[room, reason]),
+                    None => out.line("", &prefix, "PART", &[room]),
+                }
             }
             ServerLine::Topic { room, by, text, .. } => {
                 let by = match by {
@@ -161,15 +174,6 @@ impl Session {
             out.line("", server, "BATCH", &[&format!("-{id}")]);
         }
         out
-    }
-
-    /// `PART room`, with the reason `nick` gave, if any.
-    fn part_line(&self, out: &mut Out, prefix: &str, nick: &str, room: &str) {
-        let people = self.settings.people();
-        match people.part_reason(nick, room) {
-            Some(reason) => out.text_line("", prefix, "PART", &[room, reason]),
-            None => out.line("", prefix, "PART", &[room]),
-        }
     }
 
     /// A room message as `PRIVMSG`s to `target`.

@@ -316,8 +316,11 @@ fn part_and_quit_reasons_reach_those_in_the_room_and_nobody_else() {
         bob.wait_for("PART"),
         ":alice!alice@irc PART #r :off to lunch"
     );
-    dave.wait_for("EXIT", |line| {
-        line.starts_with("EXIT<SEP>#r<SEP>") && line.contains("<SEP>alice<SEP>")
+    // Our desks get the reason too, after the colour.
+    dave.wait_for("EXIT with the reason", |line| {
+        line.starts_with("EXIT<SEP>#r<SEP>")
+            && line.contains("<SEP>alice<SEP>")
+            && line.ends_with("<SEP>off to lunch")
     });
     // A later PART without a reason has none.
     alice.send("JOIN #r");
@@ -334,10 +337,18 @@ fn part_and_quit_reasons_reach_those_in_the_room_and_nobody_else() {
         bob.wait_for("QUIT"),
         ":alice!alice@irc QUIT :Quit: gone home"
     );
-    dave.wait_for("LEAVE", |line| {
-        line.starts_with("LEAVE<SEP>") && line.contains("<SEP>alice<SEP>")
+    dave.wait_for("LEAVE with the reason", |line| {
+        line.starts_with("LEAVE<SEP>")
+            && line.contains("<SEP>alice<SEP>")
+            && line.ends_with("<SEP>Quit: gone home")
     });
-    // A desk that drops out of a shared room is a QUIT too.
+    // A desk gives a reason when it leaves a room, and one that drops out
+    // of a shared room is a QUIT too.
+    dave.send_line("/room part #r back soon");
+    assert_eq!(bob.wait_for("PART"), ":dave!dave@desk PART #r :back soon");
+    dave.send_line("/room join #r");
+    dave.wait_for("INROOM", |line| line.starts_with("INROOM<SEP>#r<SEP>"));
+    bob.wait_for("JOIN #r");
     drop(dave);
     assert_eq!(bob.wait_for("QUIT"), ":dave!dave@desk QUIT :Quit: left");
     // Sharing no channel, the outsider heard none of it.
