@@ -14,15 +14,11 @@ pub fn action(text: &str) -> Option<&str> {
     text.strip_prefix(ACTION_PREFIX)
 }
 
-/// What an IRC client's `NOTICE` starts with on the wire (the server's
-/// IRC front door writes it, and gives it back to IRC clients as a
-/// `NOTICE`).
-pub const NOTICE_PREFIX: &str = "/notice ";
-
 /// The words of `text` as a desk shows them: a notice without its
 /// `/notice`; anything else as it is.
 pub fn without_notice(text: &str) -> &str {
-    text.strip_prefix(NOTICE_PREFIX).unwrap_or(text)
+    text.strip_prefix(chat_shared::NOTICE_PREFIX)
+        .unwrap_or(text)
 }
 
 /// The text that carries `action` on the wire.

@@ -119,6 +119,12 @@ pub use message::{ClientLine, ErrorCode, ParseError, RoomCommand, ServerLine};
 /// (and its `nc` habits) carry over.
 pub const SEPARATOR: &str = "<SEP>";
 
+/// What the text of an IRC client's `NOTICE` starts with in our lines (as
+/// an action's starts with `/me `): the server's IRC front door writes it and
+/// gives it back to IRC clients as a `NOTICE`; a desk shows the words after
+/// it as a plain line.
+pub const NOTICE_PREFIX: &str = "/notice ";
+
 /// The port the seed project listened on, kept so desks need no new setting.
 pub const DEFAULT_PORT: u16 = 5002;
 

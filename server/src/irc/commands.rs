@@ -290,7 +290,7 @@ impl Session {
             return AfterLine::Continue;
         };
         if notice && !text.trim().is_empty() {
-            text.insert_str(0, super::render::NOTICE_PREFIX);
+            text.insert_str(0, chat_shared::NOTICE_PREFIX);
         }
         if text.trim().is_empty() {
             if !notice {

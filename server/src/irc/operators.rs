@@ -99,21 +99,32 @@ impl Session {
             .is_some_and(|person| person.oper.is_some())
     }
 
+    /// The first argument of an operator's `command`, if it has one and
+    /// this client is an operator; otherwise `461` or `481` is answered.
+    fn operators_argument<'m>(
+        &self,
+        message: &Message<'m>,
+        cx: &mut Context<'_>,
+        command: &str,
+    ) -> Option<&'m str> {
+        let Some(argument) = message.param(0).filter(|argument| !argument.is_empty()) else {
+            self.reply(cx, "461", &[command, "Not enough parameters"]);
+            return None;
+        };
+        if !self.is_oper() {
+            let why = "Permission Denied- You're not an IRC operator";
+            self.reply(cx, "481", &[why]);
+            return None;
+        }
+        Some(argument)
+    }
+
     /// `KILL nick [reason]`: an operator ends `nick`'s connection (a desk's
     /// or an IRC client's), telling it why.
     pub(super) fn kill(&self, message: &Message<'_>, cx: &mut Context<'_>) {
-        let Some(target) = message.param(0).filter(|nick| !nick.is_empty()) else {
-            self.reply(cx, "461", &["KILL", "Not enough parameters"]);
+        let Some(target) = self.operators_argument(message, cx, "KILL") else {
             return;
         };
-        if !self.is_oper() {
-            self.reply(
-                cx,
-                "481",
-                &["Permission Denied- You're not an IRC operator"],
-            );
-            return;
-        }
         let Some(victim) = cx.chat.conn_named(target) else {
             self.reply(cx, "401", &[target, "No such nick/channel"]);
             return;
@@ -136,18 +147,9 @@ impl Session {
     /// `WALLOPS text`: an operator's text to every IRC client with `+w`
     /// (and back to itself).
     pub(super) fn wallops(&self, message: &Message<'_>, cx: &mut Context<'_>) {
-        let Some(text) = message.param(0).filter(|text| !text.is_empty()) else {
-            self.reply(cx, "461", &["WALLOPS", "Not enough parameters"]);
+        let Some(text) = self.operators_argument(message, cx, "WALLOPS") else {
             return;
         };
-        if !self.is_oper() {
-            self.reply(
-                cx,
-                "481",
-                &["Permission Denied- You're not an IRC operator"],
-            );
-            return;
-        }
         let text: String = text.chars().take(MAX_TEXT_CHARS).collect();
         let mut out = Out::new();
         out.text_line("", &self.own_prefix(cx.chat), "WALLOPS", &[&text]);

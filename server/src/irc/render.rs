@@ -20,11 +20,6 @@ use crate::frames::Frame;
 /// How a `/me` travels in our protocol (`client/src/chat_text.rs`).
 const ACTION_PREFIX: &str = "/me ";
 
-/// How an IRC `NOTICE` travels in our protocol: text that starts with
-/// `/notice ` (a desk shows it as a plain line, `client/src/chat_text.rs`),
-/// sent back to IRC clients as `NOTICE`.
-pub const NOTICE_PREFIX: &str = "/notice ";
-
 impl Session {
     /// Our line `frame` as this client is sent it, or `None`.
     pub fn render(&self, frame: &Frame, chat: &Chat) -> Option<Frame> {
@@ -194,7 +189,7 @@ impl Session {
     /// as many lines as the limit needs, each piece of an action its own
     /// action.
     fn privmsg(&self, out: &mut Out, tags: &[String], prefix: &str, target: &str, text: &str) {
-        let (command, text) = match text.strip_prefix(NOTICE_PREFIX) {
+        let (command, text) = match text.strip_prefix(chat_shared::NOTICE_PREFIX) {
             Some(notice) => ("NOTICE", notice),
             None => ("PRIVMSG", text),
         };
