@@ -181,6 +181,9 @@ impl Session {
                 .rooms_of(self.me)
                 .map(|r| r.name().to_string())
                 .collect();
+            if let Some(person) = self.settings.people().get_mut(self.me) {
+                person.parting(std::iter::empty(), "");
+            }
             let mut after = AfterLine::Continue;
             for room in rooms {
                 after = self.part_one(cx, &room, "", after);
@@ -239,11 +242,12 @@ impl Session {
             return AfterLine::Continue;
         };
         let reason = message.param(1).unwrap_or("");
+        let names = || list.split(',').filter(|name| !name.is_empty());
+        if let Some(person) = self.settings.people().get_mut(self.me) {
+            person.parting(names(), reason);
+        }
         let mut after = AfterLine::Continue;
-        for name in list.split(',').filter(|name| !name.is_empty()) {
-            if let Some(person) = self.settings.people().get_mut(self.me) {
-                person.parting(name, reason);
-            }
+        for name in names() {
             after = self.part_one(cx, name, reason, after);
         }
         after

@@ -44,9 +44,10 @@ pub struct Person {
     pub wallops: bool,
     /// User mode `+o`: the operator name it logged in with (`OPER`).
     pub oper: Option<Box<str>>,
-    /// The room (its key) and reason of the `PART` it sent last, for its
-    /// own `PART` line when the rules answer it.
-    parting: Option<(String, Box<str>)>,
+    /// The rooms (their keys, as many as one line names) and reason of the
+    /// `PART` it sent last, for its own `PART` lines when the rules answer
+    /// (our `PARTED` has no reason).
+    parting: Option<(Vec<String>, Box<str>)>,
 }
 
 impl Person {
@@ -65,15 +66,18 @@ impl Person {
         modes
     }
 
-    /// It is parting `room` for `reason` (empty: none given).
-    pub fn parting(&mut self, room: &str, reason: &str) {
-        self.parting = (!reason.is_empty()).then(|| (room_key(room), bounded(reason)));
+    /// It parts `rooms` for `reason` (empty: none given). Its lines wait
+    /// for the rules' answers, so the `PARTED`s of an earlier `PART` have
+    /// all come by now.
+    pub fn parting<'r>(&mut self, rooms: impl Iterator<Item = &'r str>, reason: &str) {
+        self.parting =
+            (!reason.is_empty()).then(|| (rooms.map(room_key).collect(), bounded(reason)));
     }
 
     /// Why it parts `room`, if it said.
     pub fn part_reason(&self, room: &str) -> Option<&str> {
         match &self.parting {
-            Some((key, reason)) if *key == room_key(room) => Some(reason),
+            Some((keys, reason)) if keys.contains(&room_key(room)) => Some(reason),
             _ => None,
         }
     }

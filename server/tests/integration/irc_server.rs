@@ -327,6 +327,17 @@ fn part_and_quit_reasons_reach_those_in_the_room_and_nobody_else() {
     alice.sync();
     alice.send("PART #r");
     assert_eq!(bob.wait_for("PART"), ":alice!alice@irc PART #r");
+    // One PART of two channels gives the reason to both of its own lines.
+    alice.send("JOIN #r,#s");
+    alice.sync();
+    alice.send("PART #r,#s :two at once");
+    assert_eq!(
+        alice.sync(),
+        [
+            ":alice!alice@irc PART #r :two at once",
+            ":alice!alice@irc PART #s :two at once"
+        ]
+    );
     alice.send("JOIN #r");
     alice.sync();
     bob.sync();
