@@ -416,8 +416,8 @@ impl Directory {
     }
 
     /// Forgets connection `id`; if it had a name, everyone hears it left
-    /// (the `LEAVE` broadcast is returned, for those who do not hear
-    /// `#main`).
+    /// (on a shared store, once the store brings its `LEAVE` back). Its
+    /// `LEAVE` is returned, for those who do not hear `#main`.
     pub fn leave(&mut self, id: ConnId, effects: &mut Vec<Effect>) -> Option<Frame> {
         if let Some(pending) = self.pending.remove(&id) {
             self.ids_by_name.remove(&pending.claim.key);
@@ -425,15 +425,6 @@ impl Directory {
         let member = self.members.remove(&id)?;
         self.ids_by_name.remove(&member.key);
         self.ids_by_desk.remove(&member.desk);
-        if self.shared {
-            effects.push(Effect::Release(NameClaim {
-                name: member.name,
-                key: member.key,
-                color: member.color,
-                desk: member.desk,
-            }));
-            return None;
-        }
         let presence = Presence {
             time: &timestamp_now(),
             name: &member.name,
@@ -441,6 +432,15 @@ impl Directory {
             reason: member.leaving_because.as_deref().unwrap_or(""),
         };
         let leave = encode(&ServerLine::Leave(presence));
+        if self.shared {
+            effects.push(Effect::Release(NameClaim {
+                name: member.name,
+                key: member.key,
+                color: member.color,
+                desk: member.desk,
+            }));
+            return Some(leave);
+        }
         effects.push(Effect::Broadcast(MAIN, leave.clone()));
         self.told_leaving(member.desk);
         Some(leave)

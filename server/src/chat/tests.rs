@@ -1200,3 +1200,30 @@ fn a_rename_keeps_the_connection_and_frees_the_old_name() {
     assert!(out[0].starts_with("to 3 WELCOME<SEP>alice<SEP>"), "{out:?}");
     assert_eq!(chat.rename(4, "nobody"), Err(Unrenamed::Nameless));
 }
+
+#[test]
+fn on_a_shared_store_a_leaver_is_a_departure_at_once_beside_its_release() {
+    let mut chat = shared_chat();
+    for (id, name) in [(1, "alice"), (2, "bob")] {
+        run(&mut chat, id, &format!("/join {name}"));
+        let claim = crate::store::NameClaim {
+            name: name.to_string(),
+            key: name.to_string(),
+            color: Color::for_name(name),
+            desk: DeskId::of(name),
+        };
+        let granted = Completion::Claimed {
+            asker: asker(id),
+            claim,
+            outcome: ClaimOutcome::Granted,
+        };
+        chat.answer(granted, &mut Vec::new());
+        assert_eq!(chat.name_of(id), Some(name));
+    }
+    run(&mut chat, 1, "/room join #dev");
+    run(&mut chat, 2, "/room join #dev");
+    let out = leave(&mut chat, 1);
+    assert_eq!(out.len(), 2, "{out:?}");
+    assert_eq!(out[0], "release alice");
+    assert!(out[1].starts_with("unless in main 2 LEAVE<SEP>"), "{out:?}");
+}
