@@ -14,6 +14,8 @@ mod answers;
 mod commands;
 mod rooms;
 
+pub use rooms::truncated;
+
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -338,7 +340,7 @@ impl Chat {
     /// Connection `id` is leaving for `reason` (an IRC `QUIT`'s words, or
     /// a `KILL`'s): its `LEAVE` says it.
     pub fn leaving_because(&mut self, id: ConnId, reason: &str) {
-        let reason = rooms::truncated(reason, MAX_REASON_BYTES);
+        let reason = truncated(reason, MAX_REASON_BYTES);
         self.directory.leaving_because(id, reason);
     }
 

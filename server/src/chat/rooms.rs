@@ -659,7 +659,7 @@ fn topic_line(name: &str, topic: Option<&Topic>) -> frames::Frame {
 }
 
 /// `text` cut to at most `limit` bytes, at a character boundary.
-pub(super) fn truncated(text: &str, limit: usize) -> &str {
+pub fn truncated(text: &str, limit: usize) -> &str {
     let mut end = text.len().min(limit);
     while !text.is_char_boundary(end) {
         end -= 1;

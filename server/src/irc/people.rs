@@ -17,9 +17,6 @@ use chat_shared::room::room_key;
 use super::whowas::{Was, Whowas};
 use crate::ids::ConnId;
 
-/// Most characters of a `PART` or `QUIT` reason that are kept.
-const MAX_REASON_CHARS: usize = 300;
-
 /// One IRC connection.
 #[derive(Debug, Default)]
 pub struct Person {
@@ -183,11 +180,7 @@ impl People {
     }
 }
 
-/// `reason`, cut to [`MAX_REASON_CHARS`].
+/// `reason`, cut as the rules cut the reasons they pass on.
 fn bounded(reason: &str) -> Box<str> {
-    reason
-        .chars()
-        .take(MAX_REASON_CHARS)
-        .collect::<String>()
-        .into()
+    crate::chat::truncated(reason, crate::chat::MAX_REASON_BYTES).into()
 }
