@@ -1,6 +1,7 @@
 //! What the text of a chat message means to a desk of ours, beyond its
-//! words: an action (`/me waves`, shown as `* alice waves`) and whether it
-//! names someone (a mention). The protocol carries both as plain text, so
+//! words: an action (`/me waves`, shown as `* alice waves`), an IRC
+//! client's notice (`/notice build done`, shown as a plain line) and
+//! whether it names someone (a mention). The protocol carries both as plain text, so
 //! any client, `nc` included, can send them; this module is the one place
 //! that reads them. Pure functions; `render` shows, `view` chimes.
 
@@ -11,6 +12,13 @@ pub const ACTION_PREFIX: &str = "/me ";
 /// The action in `text`, if it is one: `waves` for `/me waves`.
 pub fn action(text: &str) -> Option<&str> {
     text.strip_prefix(ACTION_PREFIX)
+}
+
+/// The words of `text` as a desk shows them: a notice without its
+/// `/notice`; anything else as it is.
+pub fn without_notice(text: &str) -> &str {
+    text.strip_prefix(chat_shared::NOTICE_PREFIX)
+        .unwrap_or(text)
 }
 
 /// The text that carries `action` on the wire.
@@ -54,6 +62,13 @@ mod tests {
         assert_eq!(action("/me"), None);
         assert_eq!(action("/meow"), None);
         assert_eq!(action("I /me waves"), None);
+    }
+
+    #[test]
+    fn a_notice_is_shown_as_its_words() {
+        assert_eq!(without_notice("/notice build done"), "build done");
+        assert_eq!(without_notice("/noticed it"), "/noticed it");
+        assert_eq!(without_notice("plain"), "plain");
     }
 
     #[test]

@@ -17,7 +17,7 @@ use chat_shared::sanitize::clean;
 use chat_shared::{Color, ErrorCode, Fingerprint, ServerLine};
 use chrono::TimeZone;
 
-use crate::chat_text::action;
+use crate::chat_text::{action, without_notice};
 use crate::commands::{command_help, Answer, CommandHelp};
 use crate::notify::NotifyLevel;
 use crate::rooms::Listed;
@@ -732,7 +732,8 @@ where
         .room
         .map(|room| paint(&format!("{} ", clean(room)), line_sgr, mode))
         .unwrap_or_default();
-    let said = match action(chat.text) {
+    let text = without_notice(chat.text);
+    let said = match action(text) {
         Some(action) => paint(
             &format!("* {} {}", clean(chat.name), clean(action)),
             &name_sgr,
@@ -741,7 +742,7 @@ where
         None => format!(
             "{}{}",
             paint(&clean(chat.name), &name_sgr, mode),
-            paint(&format!(": {}", clean(chat.text)), line_sgr, mode)
+            paint(&format!(": {}", clean(text)), line_sgr, mode)
         ),
     };
     format!("{marker}{time}{room}{said}")
@@ -752,11 +753,15 @@ where
     Tz: TimeZone,
     Tz::Offset: Display,
 {
-    format!(
+    let line = format!(
         "[{}] {} {verb}",
         local_time(who.time, tz),
         paint_name(who.name, who.color, mode)
-    )
+    );
+    match who.reason {
+        "" => line,
+        reason => format!("{line} ({})", clean(reason)),
+    }
 }
 
 fn who_line(count: usize, people: &[WhoEntry<'_>]) -> String {
@@ -1098,6 +1103,7 @@ mod tests {
             time: TIME,
             name: "carol",
             color: Color::Yellow,
+            reason: "",
         };
         assert_eq!(
             plain(&ServerLine::Enter {
@@ -1108,8 +1114,24 @@ mod tests {
             Some("[2026-11-24 13:07:08] carol entered #dev")
         );
         assert_eq!(
-            plain(&ServerLine::Exit { room: "#dev", who }).as_deref(),
+            plain(&ServerLine::Exit {
+                room: "#dev",
+                who: who.clone()
+            })
+            .as_deref(),
             Some("[2026-11-24 13:07:08] carol left #dev")
+        );
+        let why = Presence {
+            reason: "off to lunch",
+            ..who
+        };
+        assert_eq!(
+            plain(&ServerLine::Exit {
+                room: "#dev",
+                who: why
+            })
+            .as_deref(),
+            Some("[2026-11-24 13:07:08] carol left #dev (off to lunch)")
         );
         let info = RoomInfo {
             room: "#hr",
@@ -1433,14 +1455,23 @@ mod tests {
             time: TIME,
             name: "carol",
             color: Color::Yellow,
+            reason: "",
         };
         assert_eq!(
             plain(&ServerLine::Join(who.clone())).as_deref(),
             Some("[2026-11-24 13:07:08] carol joined")
         );
         assert_eq!(
-            plain(&ServerLine::Leave(who)).as_deref(),
+            plain(&ServerLine::Leave(who.clone())).as_deref(),
             Some("[2026-11-24 13:07:08] carol left")
+        );
+        let killed = Presence {
+            reason: "Killed (root (spam))",
+            ..who
+        };
+        assert_eq!(
+            plain(&ServerLine::Leave(killed)).as_deref(),
+            Some("[2026-11-24 13:07:08] carol left (Killed (root (spam)))")
         );
     }
 

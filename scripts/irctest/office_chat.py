@@ -3,8 +3,9 @@
 irctest (progval/irctest) imports this module with `--controller office_chat`
 when scripts/irctest is on PYTHONPATH; scripts/irctest/run does that. Each
 test starts a fresh server with its room in memory, on the port irctest
-chose, calling itself My.Little.Server (which irctest expects) and without
-joining IRC clients to #main (irctest counts every line after JOIN).
+chose, calling itself My.Little.Server (which irctest expects), without
+joining IRC clients to #main (irctest counts every line after JOIN), and with
+the operator irctest's tests log in as (`OPER operuser operpassword`).
 """
 
 import os
@@ -60,6 +61,7 @@ class OfficeChatController(BaseServerController, DirectoryBasedController):
                 "--db", "none",
                 "--irc-server-name", "My.Little.Server",
                 "--irc-no-main",
+                "--irc-oper", "operuser:operpassword",
                 *tls,
             ]
         )

@@ -212,7 +212,7 @@ pub fn refusal(code: ErrorCode) -> Frame {
 }
 
 /// Compares two hashes without stopping at the first difference.
-fn same_hash(a: &TokenHash, b: &TokenHash) -> bool {
+pub(crate) fn same_hash(a: &TokenHash, b: &TokenHash) -> bool {
     a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
 }
 

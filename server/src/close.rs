@@ -51,6 +51,8 @@ pub enum CloseReason {
     Revoked,
     /// Its name could not be claimed: the room's link is down.
     RoomLinkDown,
+    /// An IRC operator (this name) ended it with `KILL`.
+    Killed(String),
     /// A browser's HTTP request was answered with this status.
     Answered(u16),
     /// A browser desk's WebSocket ended: closed by the desk, or refused
@@ -87,6 +89,7 @@ impl fmt::Display for CloseReason {
             CloseReason::LoginRefused => f.write_str("login refused"),
             CloseReason::Revoked => f.write_str("account removed"),
             CloseReason::RoomLinkDown => f.write_str("room's link down, name not claimed"),
+            CloseReason::Killed(by) => write!(f, "killed by IRC operator {by}"),
             CloseReason::Answered(status) => write!(f, "HTTP request answered ({status})"),
             CloseReason::Socket(SocketEnd::Closed) => f.write_str("WebSocket closed by peer"),
             CloseReason::Socket(SocketEnd::Refused { code, reason }) => {

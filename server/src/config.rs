@@ -183,6 +183,8 @@ pub struct Irc {
     pub join_main: bool,
     /// A port for IRC alone, besides the main one (`--irc-port`).
     pub port: Option<u16>,
+    /// Who may become an IRC operator (`--irc-oper NAME:PASSWORD`).
+    pub opers: Vec<crate::irc::operators::Oper>,
 }
 
 /// Default for `--max-queue`. Large enough for a full history replay of
@@ -284,6 +286,7 @@ impl Default for Config {
                 server_name: DEFAULT_IRC_SERVER_NAME.to_string(),
                 join_main: true,
                 port: None,
+                opers: Vec::new(),
             },
             warnings: Vec::new(),
         }
@@ -542,6 +545,14 @@ fn irc_flags(opts: &mut Options) {
          the main port takes them too, told apart by their first line",
         "PORT",
     );
+    opts.optmulti(
+        "",
+        "irc-oper",
+        "an IRC operator's name and password, for OPER (KILL, WALLOPS); repeat for more. \
+         Given on the command line, the password is visible to this machine's users (ps): \
+         use it on a machine you alone log in to. Without it nobody is an operator",
+        "NAME:PASSWORD",
+    );
     opts.optflag(
         "",
         "irc-no-main",
@@ -724,6 +735,11 @@ fn config_from(matches: &Matches) -> Result<Config, String> {
         config.irc.server_name = name;
     }
     config.irc.join_main = !matches.opt_present("irc-no-main");
+    config.irc.opers = matches
+        .opt_strs("irc-oper")
+        .iter()
+        .map(|oper| crate::irc::operators::Oper::parse(oper))
+        .collect::<Result<_, _>>()?;
     if let Some(port) = number(matches, "irc-port")? {
         config.irc.port = Some(
             u16::try_from(port)
@@ -1005,6 +1021,15 @@ mod tests {
         assert!(run_config(&[]).irc.join_main);
         assert!(parse_args(&["--irc-server-name", "nodot"]).is_err());
         assert!(parse_args(&["--irc-server-name", "a b.c"]).is_err());
+        let opers = run_config(&["--irc-oper", "root:pw:1", "--irc-oper", "ops:x"])
+            .irc
+            .opers;
+        let names: Vec<&str> = opers.iter().map(|oper| oper.name.as_str()).collect();
+        assert_eq!(names, ["root", "ops"]);
+        assert!(run_config(&[]).irc.opers.is_empty());
+        assert!(parse_args(&["--irc-oper", "nopassword"]).is_err());
+        assert!(parse_args(&["--irc-oper", ":pw"]).is_err());
+        assert!(parse_args(&["--irc-oper", "root:"]).is_err());
     }
 
     #[test]

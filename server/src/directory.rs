@@ -35,6 +35,8 @@ pub struct Member {
     pub desk: DeskId,
     /// When it last said anything (or joined), for `/who`.
     pub last_said: Instant,
+    /// Why it is leaving, if it said (its `LEAVE` tells it).
+    pub leaving_because: Option<Box<str>>,
 }
 
 /// A name being claimed across servers, and what to say once it is granted.
@@ -74,6 +76,19 @@ pub enum Joined {
     Pending,
     /// Refused; the reply is queued.
     Refused,
+}
+
+/// Why a connection could not be renamed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unrenamed {
+    /// Someone else has the name.
+    Taken,
+    /// The connection has no name yet.
+    Nameless,
+    /// Other servers share the store: names are claimed through it.
+    Shared,
+    /// The connection logged in: its name is its account's.
+    Account,
 }
 
 /// What a claim's answer came to.
@@ -383,6 +398,7 @@ impl Directory {
                 time: &timestamp_now(),
                 name: &name,
                 color,
+                reason: "",
             };
             effects.push(Effect::Broadcast(MAIN, encode(&ServerLine::Join(presence))));
         }
@@ -394,20 +410,28 @@ impl Directory {
                 color,
                 desk,
                 last_said: Instant::now(),
+                leaving_because: None,
             },
         );
     }
 
-    /// Forgets connection `id`; if it had a name, everyone hears it left.
-    pub fn leave(&mut self, id: ConnId, effects: &mut Vec<Effect>) {
+    /// Forgets connection `id`; if it had a name, everyone hears it left
+    /// (on a shared store, once the store brings its `LEAVE` back). Its
+    /// `LEAVE` is returned, for those who do not hear `#main`.
+    pub fn leave(&mut self, id: ConnId, effects: &mut Vec<Effect>) -> Option<Frame> {
         if let Some(pending) = self.pending.remove(&id) {
             self.ids_by_name.remove(&pending.claim.key);
         }
-        let Some(member) = self.members.remove(&id) else {
-            return;
-        };
+        let member = self.members.remove(&id)?;
         self.ids_by_name.remove(&member.key);
         self.ids_by_desk.remove(&member.desk);
+        let presence = Presence {
+            time: &timestamp_now(),
+            name: &member.name,
+            color: member.color,
+            reason: member.leaving_because.as_deref().unwrap_or(""),
+        };
+        let leave = encode(&ServerLine::Leave(presence));
         if self.shared {
             effects.push(Effect::Release(NameClaim {
                 name: member.name,
@@ -415,18 +439,37 @@ impl Directory {
                 color: member.color,
                 desk: member.desk,
             }));
-            return;
+            return Some(leave);
         }
-        let presence = Presence {
-            time: &timestamp_now(),
-            name: &member.name,
-            color: member.color,
-        };
-        effects.push(Effect::Broadcast(
-            MAIN,
-            encode(&ServerLine::Leave(presence)),
-        ));
+        effects.push(Effect::Broadcast(MAIN, leave.clone()));
         self.told_leaving(member.desk);
+        Some(leave)
+    }
+
+    /// Connection `id` is called `name` from now on (an IRC client's
+    /// `NICK`; a change of case only is one too). Answers its old name.
+    /// Only on a server whose store is not shared: a name would have to be
+    /// claimed across the servers.
+    pub fn rename(&mut self, id: ConnId, name: &str) -> Result<String, Unrenamed> {
+        if self.shared {
+            return Err(Unrenamed::Shared);
+        }
+        let key = name_key(name);
+        let member = self.members.get_mut(&id).ok_or(Unrenamed::Nameless)?;
+        if key != member.key && self.ids_by_name.contains_key(&key) {
+            return Err(Unrenamed::Taken);
+        }
+        self.ids_by_name.remove(&member.key);
+        self.ids_by_name.insert(key.clone(), id);
+        member.key = key;
+        Ok(std::mem::replace(&mut member.name, name.to_string()))
+    }
+
+    /// Connection `id` is leaving for `reason`.
+    pub fn leaving_because(&mut self, id: ConnId, reason: &str) {
+        if let Some(member) = self.members.get_mut(&id) {
+            member.leaving_because = Some(reason.into());
+        }
     }
 
     /// Everyone was told that `desk` left.

@@ -40,6 +40,11 @@ pub enum Effect {
     /// Send this to every member of the room but one (who is told its own
     /// way).
     BroadcastOthers(RoomId, ConnId, Frame),
+    /// A leaver's `LEAVE` for a connection that shared a room with it:
+    /// sent only if that connection does not hear `#main` (an IRC client
+    /// that is not in `#main`), since `#main`'s broadcast tells everyone
+    /// else.
+    Departure(ConnId, Frame),
     /// Send this to every connection in any room: news about the server
     /// itself (it cannot save messages, it saves again).
     NoticeAll(Frame),

@@ -144,8 +144,11 @@ impl Due {
 /// Who in a room does not get a broadcast.
 #[derive(Debug, Clone, Copy)]
 enum Skip {
-    /// Everyone gets it.
+    /// Everyone who hears the room gets it.
     Nobody,
+    /// Everyone in the room gets it, even a client that does not hear
+    /// `#main` (news about the server).
+    OutOfMainToo,
     /// This connection is told its own way.
     Always(ConnId),
     /// This connection said it, and gets it only if its dialect wants its
@@ -273,6 +276,7 @@ impl Server {
             irc: Arc::new(crate::irc::Settings::new(
                 &config.irc.server_name,
                 config.irc.join_main,
+                config.irc.opers.clone(),
             )),
         };
         Ok(Server {
@@ -669,8 +673,17 @@ impl Server {
                 }
             }
             Effect::SendRaw(id, frame) => self.queue(id, frame),
-            // Everyone is in the main room.
-            Effect::NoticeAll(frame) => self.broadcast(MAIN, Skip::Nobody, &frame),
+            Effect::Departure(id, frame) => {
+                if self
+                    .connections
+                    .get(id)
+                    .is_some_and(|c| !c.dialect().hears_main())
+                {
+                    self.send(id, frame);
+                }
+            }
+            // Everyone is in the main room, and hears of the server.
+            Effect::NoticeAll(frame) => self.broadcast(MAIN, Skip::OutOfMainToo, &frame),
             Effect::Publish(draft) => self.store.publish(draft),
             Effect::Ask(request) => {
                 if let Err(request) = self.store.ask(request) {
@@ -779,12 +792,15 @@ impl Server {
             let Some(connection) = self.connections.get_mut(id) else {
                 continue;
             };
+            // `#main`'s lines are not for an IRC client out of it.
+            let deaf = room == MAIN && !connection.dialect().hears_main();
             let skipped = match skip {
-                Skip::Always(other) => id == other,
+                Skip::Always(other) => id == other || deaf,
                 Skip::UnlessCopyWanted(sender) => {
-                    id == sender && !connection.dialect().takes_own_copy()
+                    (id == sender && !connection.dialect().takes_own_copy()) || deaf
                 }
-                Skip::Nobody => false,
+                Skip::Nobody => deaf,
+                Skip::OutOfMainToo => false,
             };
             if skipped || !connection.is_open() {
                 continue;

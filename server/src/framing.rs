@@ -156,6 +156,15 @@ impl Dialect {
         }
     }
 
+    /// Whether the peer gets `#main`'s broadcasts: every desk of ours does;
+    /// an IRC client only while it shows `#main` as a joined channel.
+    pub fn hears_main(&self) -> bool {
+        match self {
+            Dialect::Irc(session) => session.shows_main(),
+            _ => true,
+        }
+    }
+
     /// Whether the peer wants its own messages back (every desk of ours
     /// does: its copy is how it knows the room has the message; an IRC
     /// client only with `echo-message`).
@@ -436,7 +445,7 @@ mod tests {
     }
 
     fn irc() -> Arc<irc::Settings> {
-        Arc::new(irc::Settings::new("irc.test", true))
+        Arc::new(irc::Settings::new("irc.test", true, Vec::new()))
     }
 
     fn lines(framing: &mut Framing, bytes: &[u8]) -> Vec<(&'static str, String)> {

@@ -335,6 +335,8 @@ fn carry_out(state: &mut State, effects: Vec<Effect>) {
             | Effect::Redesk(_)
             | Effect::ReadOn(_)
             | Effect::Close(..) => continue,
+            // Every desk hears the one room, where its LEAVE went.
+            Effect::Departure(..) => continue,
         };
         let _ = state.store.submit(request);
         let mut answers = Vec::new();

@@ -508,9 +508,13 @@
   }
 
   function presence(roomName, f, verb) {
+    // A LEAVE or EXIT may say why, in a field after the colour.
+    const at = f[2].indexOf(SEP);
+    const color = at < 0 ? f[2] : f[2].slice(0, at);
+    const reason = at < 0 ? '' : f[2].slice(at + SEP.length);
     const item = document.createElement('li');
     item.className = 'system';
-    item.append(localTime(f[0]), nameSpan(f[1], f[2]), ` ${verb}`);
+    item.append(localTime(f[0]), nameSpan(f[1], color), ` ${verb}${reason ? ` (${reason})` : ''}`);
     place(room(roomName), item, null);
   }
 

@@ -22,7 +22,7 @@
 //! | `/auth NAME TOKEN`      | on a server run with `--auth token`: the first line, proving this desk is NAME; until it is accepted the connection gets nothing but `ERR auth-required` |
 //! | `/to #ROOM TEXT`        | say TEXT in #ROOM, a room this desk is in (`/to #main TEXT` is `NAME<SEP>TEXT`); its members get an `RMSG` |
 //! | `/room join #ROOM [private \| key KEY]` | enter #ROOM, making it if it is new (`private`: only those its members invite may see, enter, read or search it; KEY: the key of a `+k` room); answered `INROOM` and its recent history as `RHIST`. The maker of a new room is its operator, and a new room is `+nt`. Refused with `banned`, `bad-key`, `room-full` or `invite-only` when the room's modes keep this desk out (an invitation lets it past `+i`, `+l` and `+b`) |
-//! | `/room part #ROOM`      | leave #ROOM (`#main` cannot be left); answered `PARTED` |
+//! | `/room part #ROOM [REASON]` | leave #ROOM (`#main` cannot be left), saying why to its members if REASON is given; answered `PARTED` |
 //! | `/room list`            | the rooms this desk may see: `ROOMS` and a `ROOM` line each |
 //! | `/room topic #ROOM [TEXT]` | set #ROOM's topic (at most 390 bytes), or ask for it: `TOPIC` |
 //! | `/room invite #ROOM NAME` | let NAME (online now) into the private #ROOM this desk is in; NAME gets `INVITED` |
@@ -41,7 +41,7 @@
 //! | `MSG<SEP>ID<SEP>TIME<SEP>NAME<SEP>COLOR<SEP>TEXT`   | a live message (the sender gets it too) |
 //! | `HIST<SEP>ID<SEP>TIME<SEP>NAME<SEP>COLOR<SEP>TEXT`  | an earlier message: the recent history on connect, or what a `/resume` missed; oldest first |
 //! | `JOIN<SEP>TIME<SEP>NAME<SEP>COLOR`                  | NAME joined |
-//! | `LEAVE<SEP>TIME<SEP>NAME<SEP>COLOR`                 | NAME left |
+//! | `LEAVE<SEP>TIME<SEP>NAME<SEP>COLOR[<SEP>REASON]`    | NAME left (REASON: why, in its words, only if it said; an IRC client's QUIT, or a KILL) |
 //! | `WELCOME<SEP>NAME<SEP>COLOR<SEP>ONLINE<SEP>EPOCH<SEP>DESK` | this connection is now NAME; ONLINE people are here; EPOCH names the room's log; DESK is this desk's secret, for `/resume` |
 //! | `DM<SEP>ID<SEP>TIME<SEP>FROM<SEP>COLOR<SEP>TO<SEP>TEXT` | a direct message, to its writer and its reader only |
 //! | `HISTDM<SEP>ID<SEP>TIME<SEP>FROM<SEP>COLOR<SEP>TO<SEP>TEXT` | a direct message replayed after `/resume`, to the desk that wrote or got it |
@@ -56,7 +56,7 @@
 //! | `RMSG<SEP>ROOM<SEP>ID<SEP>TIME<SEP>NAME<SEP>COLOR<SEP>TEXT` | a live message in ROOM (any room but `#main`, whose messages are `MSG`) |
 //! | `RHIST<SEP>ROOM<SEP>ID<SEP>TIME<SEP>NAME<SEP>COLOR<SEP>TEXT` | an earlier message of ROOM: its history on entering, or what a `/resume` missed |
 //! | `RFOUND<SEP>ROOM<SEP>ID<SEP>TIME<SEP>NAME<SEP>COLOR<SEP>TEXT` | one search result from ROOM (counted in `SEARCH`) |
-//! | `ENTER<SEP>ROOM<SEP>TIME<SEP>NAME<SEP>COLOR` / `EXIT<SEP>...` | NAME entered / left ROOM, a room this desk is in |
+//! | `ENTER<SEP>ROOM<SEP>TIME<SEP>NAME<SEP>COLOR` / `EXIT<SEP>...[<SEP>REASON]` | NAME entered / left ROOM, a room this desk is in (EXIT's REASON as LEAVE's: a PART's) |
 //! | `INROOM<SEP>ROOM<SEP>ACCESS<SEP>MEMBERS<SEP>TOPIC`  | this desk is in ROOM (it entered, or came back to it on joining); ACCESS is `public` or `private`; `RHIST` lines follow |
 //! | `PARTED<SEP>ROOM`                                   | this desk left ROOM |
 //! | `ROOMS<SEP>COUNT`                                   | answer to `/room list`: COUNT `ROOM` lines follow, as `INROOM`'s fields |
@@ -139,6 +139,12 @@ pub use message::{ClientLine, ErrorCode, ParseError, RoomCommand, ServerLine};
 /// Splits the fields of a line. Kept from the seed project so that its users
 /// (and its `nc` habits) carry over.
 pub const SEPARATOR: &str = "<SEP>";
+
+/// What the text of an IRC client's `NOTICE` starts with in our lines (as
+/// an action's starts with `/me `): the server's IRC front door writes it and
+/// gives it back to IRC clients as a `NOTICE`; a desk shows the words after
+/// it as a plain line.
+pub const NOTICE_PREFIX: &str = "/notice ";
 
 /// The port the seed project listened on, kept so desks need no new setting.
 pub const DEFAULT_PORT: u16 = 5002;

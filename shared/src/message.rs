@@ -292,6 +292,8 @@ pub enum RoomCommand<'a> {
     Part {
         /// The room.
         room: &'a str,
+        /// Why, told to its members (`EXIT`); empty if not given.
+        reason: &'a str,
     },
     /// `/room list`: the rooms this desk may see.
     List,
@@ -339,7 +341,7 @@ impl RoomCommand<'_> {
     pub fn room(&self) -> Option<&str> {
         match self {
             RoomCommand::Join { room, .. }
-            | RoomCommand::Part { room }
+            | RoomCommand::Part { room, .. }
             | RoomCommand::Topic { room, .. }
             | RoomCommand::Invite { room, .. }
             | RoomCommand::Who { room }
@@ -364,7 +366,8 @@ fn room_line(command: &RoomCommand<'_>) -> String {
             ..
         } => format!("/room join {room} key {key}"),
         RoomCommand::Join { room, .. } => format!("/room join {room}"),
-        RoomCommand::Part { room } => format!("/room part {room}"),
+        RoomCommand::Part { room, reason: "" } => format!("/room part {room}"),
+        RoomCommand::Part { room, reason } => format!("/room part {room} {reason}"),
         RoomCommand::List => "/room list".to_string(),
         RoomCommand::Topic {
             room,
@@ -411,13 +414,16 @@ fn parse_room(args: &str) -> Result<RoomCommand<'_>, ParseError> {
             };
             RoomCommand::Join { room, private, key }
         }
-        "part" | "who" if after.is_empty() => {
+        "part" => {
             needs_room(room)?;
-            if verb == "part" {
-                RoomCommand::Part { room }
-            } else {
-                RoomCommand::Who { room }
+            RoomCommand::Part {
+                room,
+                reason: after,
             }
+        }
+        "who" if after.is_empty() => {
+            needs_room(room)?;
+            RoomCommand::Who { room }
         }
         "topic" => {
             needs_room(room)?;
@@ -767,6 +773,12 @@ pub struct Presence<'a> {
     pub name: &'a str,
     /// Their colour.
     pub color: Color,
+    /// Why they left, in their own words (`LEAVE`, `EXIT`): empty if they
+    /// gave none, and always for `JOIN` and `ENTER`. On the wire a fourth
+    /// field, only when not empty: a desk that reads three fields takes
+    /// `COLOR<SEP>REASON` as an unknown colour and shows the line with the
+    /// name's own.
+    pub reason: &'a str,
 }
 
 /// A direct message: from one person to one other.
@@ -1300,11 +1312,16 @@ fn parse_direct(rest: &str) -> Result<Direct<'_>, ParseError> {
     })
 }
 
-/// `KIND<SEP>TIME<SEP>NAME<SEP>COLOR`, its text fields cleaned.
+/// `KIND<SEP>TIME<SEP>NAME<SEP>COLOR[<SEP>REASON]`, its text fields
+/// cleaned.
 fn presence_line(kind: &str, p: &Presence<'_>) -> String {
     let s = SEPARATOR;
     let (time, name) = (clean(p.time), clean(p.name));
-    format!("{kind}{s}{time}{s}{name}{s}{}", p.color)
+    let line = format!("{kind}{s}{time}{s}{name}{s}{}", p.color);
+    match p.reason {
+        "" => line,
+        reason => format!("{line}{s}{}", clean(reason)),
+    }
 }
 
 /// `KIND<SEP>ROOM<SEP>ID<SEP>TIME<SEP>NAME<SEP>COLOR<SEP>TEXT`, its text
@@ -1397,10 +1414,12 @@ fn parse_chat(rest: &str) -> Result<Chat<'_>, ParseError> {
 
 fn parse_presence(rest: &str) -> Result<Presence<'_>, ParseError> {
     let [time, name, color] = fields(rest)?;
+    let (color, reason) = color.split_once(SEPARATOR).unwrap_or((color, ""));
     Ok(Presence {
         time,
         name,
         color: color_of(color, name),
+        reason,
     })
 }
 
@@ -1595,6 +1614,7 @@ mod tests {
             "/room join #dev",
             "/room join #hr private",
             "/room part #dev",
+            "/room part #dev off to lunch",
             "/room list",
             "/room topic #dev",
             "/room topic #dev release on friday",
@@ -1613,6 +1633,26 @@ mod tests {
             let parsed = ClientLine::parse(line).unwrap_or_else(|e| panic!("{line}: {e}"));
             assert_eq!(parsed.encode(), format!("{line}\n"));
         }
+    }
+
+    #[test]
+    fn a_reason_is_a_fourth_field_that_a_three_field_reader_survives() {
+        let line = "LEAVE<SEP>t<SEP>bob<SEP>green<SEP>Quit: gone home";
+        let Ok(ServerLine::Leave(who)) = ServerLine::parse(line) else {
+            panic!("{line}");
+        };
+        assert_eq!((who.color, who.reason), (Color::Green, "Quit: gone home"));
+        // What a reader of three fields sees: an unknown colour, so the
+        // name's own, and the line still shown.
+        let [_, name, color] = fields::<3>("t<SEP>bob<SEP>green<SEP>Quit: gone home").unwrap();
+        assert_eq!(color_of(color, name), Color::for_name("bob"));
+        assert_eq!(
+            ClientLine::parse("/room part #dev"),
+            Ok(ClientLine::Room(RoomCommand::Part {
+                room: "#dev",
+                reason: ""
+            }))
+        );
     }
 
     #[test]
@@ -1878,6 +1918,11 @@ mod tests {
             time: "2026-11-24T13:07:08.123Z",
             name: "bob",
             color: Color::Green,
+            reason: "",
+        };
+        let with_reason = Presence {
+            reason: "off to lunch <SEP> back at 2",
+            ..presence.clone()
         };
         let room_chat = RoomChat {
             room: "#dev",
@@ -1907,6 +1952,11 @@ mod tests {
                 room: "#dev",
                 who: presence.clone(),
             },
+            ServerLine::Exit {
+                room: "#dev",
+                who: with_reason.clone(),
+            },
+            ServerLine::Leave(with_reason),
             ServerLine::InRoom(info.clone()),
             ServerLine::RoomListed(RoomInfo {
                 private: false,
@@ -2130,6 +2180,7 @@ mod tests {
             time: NASTY,
             name: NASTY,
             color: Color::Red,
+            reason: NASTY,
         };
         let lines = [
             ServerLine::Msg(chat.clone()),

@@ -256,6 +256,7 @@ mod tests {
             time: "2026-11-25T13:07:08.123Z",
             name: "bob",
             color: Color::Red,
+            reason: "",
         };
         let joined = String::from_utf8(render(&ServerLine::Join(presence)).unwrap()).unwrap();
         assert!(joined.ends_with("] bob joined\x1b[39m\n"), "{joined:?}");

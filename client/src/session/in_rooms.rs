@@ -31,7 +31,7 @@ impl Session {
             return;
         }
         if self
-            .send(&ClientLine::Room(RoomCommand::Part { room }))
+            .send(&ClientLine::Room(RoomCommand::Part { room, reason: "" }))
             .is_ok()
         {
             self.rooms.part_sent(room);

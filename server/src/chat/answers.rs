@@ -233,6 +233,8 @@ impl Chat {
             time: &note.time,
             name: &note.name,
             color: note.color,
+            // Other servers do not pass reasons on.
+            reason: "",
         };
         let line = match note.kind {
             PresenceKind::Join => ServerLine::Join(presence),

@@ -15,6 +15,8 @@ mod commands;
 mod modes;
 mod rooms;
 
+pub use rooms::truncated;
+
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -24,7 +26,7 @@ use chat_shared::{ClientLine, ParseError};
 
 use crate::auth::{self, Gate, Login};
 use crate::close::{AfterLine, CloseReason};
-use crate::directory::Directory;
+use crate::directory::{Directory, Unrenamed};
 use crate::effect::Effect;
 use crate::frames::HistFrames;
 use crate::ids::{Asker, ConnId};
@@ -34,6 +36,10 @@ use crate::store::{Holder, Message, Request, RoomState};
 
 /// The `BYE` reason every client gets when the server stops, in either mode.
 pub const SHUTDOWN_REASON: &str = "the server is going down";
+
+/// Most bytes of a reason for leaving (a room, or the server) that are
+/// passed on.
+pub const MAX_REASON_BYTES: usize = 300;
 
 /// One thing a connection sent, as its framing decoded it.
 #[derive(Debug)]
@@ -244,11 +250,28 @@ impl Chat {
     /// Forgets connection `id`: it leaves every room, and if it had a name,
     /// everyone hears it left.
     pub fn leave(&mut self, id: ConnId, effects: &mut Vec<Effect>) {
+        // Who shared a room with it: one who does not hear `#main` (an IRC
+        // client out of it) is told too.
+        let mut room_peers: Vec<ConnId> = self
+            .rooms
+            .others()
+            .filter(|(_, room)| room.contains(id))
+            .flat_map(|(_, room)| room.members())
+            .filter(|&peer| peer != id)
+            .collect();
+        room_peers.sort_unstable();
+        room_peers.dedup();
         self.rooms.leave_all(id);
         self.searching.remove(&id);
         self.waiting.remove(&id);
         self.irc_users.remove(&id);
-        self.directory.leave(id, effects);
+        if let Some(leave) = self.directory.leave(id, effects) {
+            effects.extend(
+                room_peers
+                    .into_iter()
+                    .map(|peer| Effect::Departure(peer, leave.clone())),
+            );
+        }
         if let Some(gate) = &mut self.gate {
             gate.forget(id);
         }
@@ -306,6 +329,25 @@ impl Chat {
     /// Connection `id`'s name, once it has one.
     pub fn name_of(&self, id: ConnId) -> Option<&str> {
         self.directory.name_of(id)
+    }
+
+    /// Connection `id` is called `name` from now on (an IRC `NICK`); its
+    /// old name is answered. A logged-in connection keeps its account's
+    /// name. Nobody is told here: our desks have no line for it (they see
+    /// the new name on what it says next, and in `/who`); the dialect that
+    /// asked tells its own.
+    pub fn rename(&mut self, id: ConnId, name: &str) -> Result<String, Unrenamed> {
+        if self.account_of(id).is_some() {
+            return Err(Unrenamed::Account);
+        }
+        self.directory.rename(id, name)
+    }
+
+    /// Connection `id` is leaving for `reason` (an IRC `QUIT`'s words, or
+    /// a `KILL`'s): its `LEAVE` says it.
+    pub fn leaving_because(&mut self, id: ConnId, reason: &str) {
+        let reason = truncated(reason, MAX_REASON_BYTES);
+        self.directory.leaving_because(id, reason);
     }
 
     /// The connections in room `room`.

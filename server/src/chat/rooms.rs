@@ -123,7 +123,9 @@ impl Chat {
             RoomCommand::Join { room, private, key } => {
                 self.join_room(from, holder, room, private, key, effects)
             }
-            RoomCommand::Part { room } => self.part_room(from, holder, room, effects),
+            RoomCommand::Part { room, reason } => {
+                self.part_room(from, holder, room, reason, effects)
+            }
             RoomCommand::Topic { room, text } => self.topic(from, &holder, room, text, effects),
             RoomCommand::Invite { room, name } => self.invite(from, &holder, room, name, effects),
             RoomCommand::Who { room } => self.room_who(id, &holder, room, effects),
@@ -290,7 +292,14 @@ impl Chat {
         true
     }
 
-    fn part_room(&mut self, from: Asker, holder: Holder, name: &str, effects: &mut Vec<Effect>) {
+    fn part_room(
+        &mut self,
+        from: Asker,
+        holder: Holder,
+        name: &str,
+        reason: &str,
+        effects: &mut Vec<Effect>,
+    ) {
         let Some(room) = self.held_room(from.conn, &holder, name, effects) else {
             return;
         };
@@ -305,7 +314,11 @@ impl Chat {
         let key = chat_shared::room::room_key(self.rooms.get(room).name());
         effects.push(Effect::Ask(Request::ChangeRoom {
             asker: from,
-            change: RoomChange::Part { key, holder },
+            change: RoomChange::Part {
+                key,
+                holder,
+                reason: truncated(reason, super::MAX_REASON_BYTES).to_string(),
+            },
         }));
     }
 
@@ -598,14 +611,19 @@ impl Chat {
                     effects.push(Effect::BroadcastOthers(room, id, encode(&line)));
                 }
             }
-            RoomChange::Part { key, holder } => {
+            RoomChange::Part {
+                key,
+                holder,
+                reason,
+            } => {
                 let Some(room) = self.rooms.find(&key) else {
                     return;
                 };
                 let news = self.rooms.get(room).holds(&holder);
                 self.rooms.get_mut(room).remove_holder(&holder);
                 let Some(id) = self.conn_of_holder(&holder) else {
-                    if let Some(presence) = self.remote_presence_of(&holder).filter(|_| news) {
+                    if let Some(mut presence) = self.remote_presence_of(&holder).filter(|_| news) {
+                        presence.reason = reason;
                         let line = ServerLine::Exit {
                             room: self.rooms.get(room).name(),
                             who: presence.as_presence(),
@@ -623,7 +641,8 @@ impl Chat {
                     id,
                     encode(&ServerLine::Parted { room: &name }),
                 ));
-                if let Some(presence) = self.presence_of(id) {
+                if let Some(mut presence) = self.presence_of(id) {
+                    presence.reason = reason;
                     let line = ServerLine::Exit {
                         room: &name,
                         who: presence.as_presence(),
@@ -668,6 +687,7 @@ impl Chat {
             time: timestamp_now(),
             name: name.to_string(),
             color,
+            reason: String::new(),
         })
     }
 
@@ -678,6 +698,7 @@ impl Chat {
             time: timestamp_now(),
             name: member.name.clone(),
             color: member.color,
+            reason: String::new(),
         })
     }
 }
@@ -687,6 +708,8 @@ pub(super) struct OwnedPresence {
     time: String,
     pub(super) name: String,
     color: chat_shared::Color,
+    /// Why it left, if it said.
+    reason: String,
 }
 
 impl OwnedPresence {
@@ -695,6 +718,7 @@ impl OwnedPresence {
             time: &self.time,
             name: &self.name,
             color: self.color,
+            reason: &self.reason,
         }
     }
 }
@@ -710,7 +734,7 @@ fn topic_line(name: &str, topic: Option<&Topic>) -> frames::Frame {
 }
 
 /// `text` cut to at most `limit` bytes, at a character boundary.
-pub(super) fn truncated(text: &str, limit: usize) -> &str {
+pub fn truncated(text: &str, limit: usize) -> &str {
     let mut end = text.len().min(limit);
     while !text.is_char_boundary(end) {
         end -= 1;

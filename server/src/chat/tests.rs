@@ -81,6 +81,7 @@ fn show(chat: &mut Chat, effects: Vec<Effect>) -> Vec<String> {
                 out.push(format!("{name} but {except} {}", text(&f)))
             }
             Effect::NoticeAll(f) => out.push(format!("notice {}", text(&f))),
+            Effect::Departure(to, f) => out.push(format!("unless in main {to} {}", text(&f))),
             Effect::Publish(draft) => {
                 let id = MessageId::from_sequence(stored(chat) + 1);
                 let mut delivered = Vec::new();
@@ -1423,4 +1424,64 @@ fn a_change_of_modes_from_the_log_is_made_only_by_an_operator() {
         told(&mut chat, "alice"),
         vec!["#dev MODE<SEP>#dev<SEP>alice<SEP>+mo carol\n"]
     );
+}
+
+#[test]
+fn a_leaver_is_a_departure_for_those_who_shared_a_room_with_it() {
+    let mut chat = chat(20);
+    run(&mut chat, 1, "/join alice");
+    run(&mut chat, 2, "/join bob");
+    run(&mut chat, 3, "/join carol");
+    run(&mut chat, 1, "/room join #dev");
+    run(&mut chat, 2, "/room join #dev");
+    run(&mut chat, 1, "/room join #ops");
+    run(&mut chat, 2, "/room join #ops");
+    let out = leave(&mut chat, 1);
+    assert_eq!(out.len(), 2, "{out:?}");
+    assert!(out[0].starts_with("all LEAVE<SEP>"), "{out:?}");
+    // Bob shared two rooms with alice, and is told once; carol none.
+    assert!(out[1].starts_with("unless in main 2 LEAVE<SEP>"), "{out:?}");
+    assert!(out[1].contains("<SEP>alice<SEP>"), "{out:?}");
+}
+
+#[test]
+fn a_rename_keeps_the_connection_and_frees_the_old_name() {
+    let mut chat = chat(20);
+    run(&mut chat, 1, "/join alice");
+    run(&mut chat, 2, "/join bob");
+    assert_eq!(chat.rename(2, "ALICE"), Err(Unrenamed::Taken));
+    assert_eq!(chat.rename(1, "Alice"), Ok("alice".to_string()));
+    assert_eq!(chat.rename(1, "malice"), Ok("Alice".to_string()));
+    assert_eq!(chat.conn_named("MALICE"), Some(1));
+    assert_eq!(chat.conn_named("alice"), None);
+    let out = run(&mut chat, 3, "/join alice");
+    assert!(out[0].starts_with("to 3 WELCOME<SEP>alice<SEP>"), "{out:?}");
+    assert_eq!(chat.rename(4, "nobody"), Err(Unrenamed::Nameless));
+}
+
+#[test]
+fn on_a_shared_store_a_leaver_is_a_departure_at_once_beside_its_release() {
+    let mut chat = shared_chat();
+    for (id, name) in [(1, "alice"), (2, "bob")] {
+        run(&mut chat, id, &format!("/join {name}"));
+        let claim = crate::store::NameClaim {
+            name: name.to_string(),
+            key: name.to_string(),
+            color: Color::for_name(name),
+            desk: DeskId::of(name),
+        };
+        let granted = Completion::Claimed {
+            asker: asker(id),
+            claim,
+            outcome: ClaimOutcome::Granted,
+        };
+        chat.answer(granted, &mut Vec::new());
+        assert_eq!(chat.name_of(id), Some(name));
+    }
+    run(&mut chat, 1, "/room join #dev");
+    run(&mut chat, 2, "/room join #dev");
+    let out = leave(&mut chat, 1);
+    assert_eq!(out.len(), 2, "{out:?}");
+    assert_eq!(out[0], "release alice");
+    assert!(out[1].starts_with("unless in main 2 LEAVE<SEP>"), "{out:?}");
 }

@@ -3,8 +3,7 @@
 //! no line for (`NAMES`, `WHO`, `WHOIS`, `MODE`, `AWAY`, `LUSERS`...) is
 //! answered here from the rules' state.
 //!
-//! Nick changes: our desks cannot rename, and neither can an IRC client:
-//! `NICK` to a name someone holds is `433`, to any other `447`.
+//! Nick changes are in [`super::nick`].
 
 use chat_shared::name::name_key;
 use chat_shared::room::{check_room, room_key, MAIN_ROOM};
@@ -32,7 +31,14 @@ impl Session {
             "PING" => self.pong(message, cx),
             "PONG" => {}
             "CAP" => return self.cap(message, cx),
-            "QUIT" => return self.ask(cx, ClientLine::Quit, |_| None),
+            "QUIT" => {
+                let reason = match message.param(0).filter(|text| !text.is_empty()) {
+                    Some(text) => format!("Quit: {text}"),
+                    None => "Quit: left".to_string(),
+                };
+                cx.chat.leaving_because(self.me, &reason);
+                return self.ask(cx, ClientLine::Quit, |_| None);
+            }
             "NICK" => self.nick_change(message, cx),
             "USER" | "PASS" | "AUTHENTICATE" => self.reply(cx, "462", &["You may not reregister"]),
             "JOIN" => return self.join(message, cx),
@@ -68,22 +74,11 @@ impl Session {
             }
             "KICK" => return self.kick(message, cx),
             "CHATHISTORY" => return self.chathistory(message, cx),
-            "OPER" => self.reply(cx, "491", &["This server has no operators"]),
-            // Nobody's past names are kept.
-            "WHOWAS" => match message.param(0).filter(|nick| !nick.is_empty()) {
-                None => self.reply(cx, "461", &["WHOWAS", "Not enough parameters"]),
-                Some(nick) => {
-                    let mut out = Out::new();
-                    self.numeric(
-                        &mut out,
-                        cx.chat,
-                        "406",
-                        &[nick, "There was no such nickname"],
-                    );
-                    self.numeric(&mut out, cx.chat, "369", &[nick, "End of WHOWAS"]);
-                    self.send(cx, out);
-                }
-            },
+            "OPER" => self.oper(message, cx),
+            "KILL" => self.kill(message, cx),
+            "WALLOPS" => self.wallops(message, cx),
+            "INFO" => self.info(cx),
+            "WHOWAS" => self.whowas(message, cx),
             _ => self.reply(cx, "421", &[message.command, "Unknown command"]),
         }
         AfterLine::Continue
@@ -176,23 +171,6 @@ impl Session {
         AfterLine::Hold
     }
 
-    fn nick_change(&self, message: &Message<'_>, cx: &mut Context<'_>) {
-        let Some(nick) = message.param(0).filter(|nick| !nick.is_empty()) else {
-            self.reply(cx, "431", &["No nickname given"]);
-            return;
-        };
-        let own = self.nick(cx.chat).to_string();
-        if name_key(nick) == name_key(&own) {
-            return;
-        }
-        if cx.chat.conn_named(nick).is_some() {
-            self.reply(cx, "433", &[nick, "Nickname is already in use"]);
-        } else {
-            let why = "Names cannot change here; reconnect with the new nick";
-            self.reply(cx, "447", &[nick, why]);
-        }
-    }
-
     fn join(&mut self, message: &Message<'_>, cx: &mut Context<'_>) -> AfterLine {
         let Some(list) = message.param(0) else {
             self.reply(cx, "461", &["JOIN", "Not enough parameters"]);
@@ -204,12 +182,15 @@ impl Session {
                 .rooms_of(self.me)
                 .map(|r| r.name().to_string())
                 .collect();
+            if let Some(person) = self.settings.people().get_mut(self.me) {
+                person.parting(std::iter::empty(), "");
+            }
             let mut after = AfterLine::Continue;
             for room in rooms {
-                after = self.part_one(cx, &room, after);
+                after = self.part_one(cx, &room, "", after);
             }
             if self.shows_main {
-                after = self.part_one(cx, MAIN_ROOM, after);
+                after = self.part_one(cx, MAIN_ROOM, "", after);
             }
             return after;
         }
@@ -269,14 +250,25 @@ impl Session {
             self.reply(cx, "461", &["PART", "Not enough parameters"]);
             return AfterLine::Continue;
         };
+        let reason = message.param(1).unwrap_or("");
+        let names = || list.split(',').filter(|name| !name.is_empty());
+        if let Some(person) = self.settings.people().get_mut(self.me) {
+            person.parting(names(), reason);
+        }
         let mut after = AfterLine::Continue;
-        for name in list.split(',').filter(|name| !name.is_empty()) {
-            after = self.part_one(cx, name, after);
+        for name in names() {
+            after = self.part_one(cx, name, reason, after);
         }
         after
     }
 
-    fn part_one(&mut self, cx: &mut Context<'_>, name: &str, after: AfterLine) -> AfterLine {
+    fn part_one(
+        &mut self,
+        cx: &mut Context<'_>,
+        name: &str,
+        reason: &str,
+        after: AfterLine,
+    ) -> AfterLine {
         if is_main(name) {
             if !self.shows_main {
                 self.reply(cx, "442", &[name, "You're not on that channel"]);
@@ -289,7 +281,7 @@ impl Session {
             self.send(cx, out);
             return after;
         }
-        let command = ClientLine::Room(RoomCommand::Part { room: name });
+        let command = ClientLine::Room(RoomCommand::Part { room: name, reason });
         self.ask(cx, command, |code| match code {
             ErrorCode::NotInRoom => Some(Refusal::Numeric("442", name)),
             ErrorCode::NoSuchRoom | ErrorCode::BadRoom => Some(Refusal::Numeric("403", name)),
@@ -305,11 +297,14 @@ impl Session {
             return AfterLine::Continue;
         };
         let text = message.param(1).unwrap_or("");
-        let Some(text) = our_text(text) else {
+        let Some(mut text) = our_text(text) else {
             // A CTCP request other than ACTION: our desks have nothing to
             // answer it with.
             return AfterLine::Continue;
         };
+        if notice && !text.trim().is_empty() {
+            text.insert_str(0, chat_shared::NOTICE_PREFIX);
+        }
         if text.trim().is_empty() {
             if !notice {
                 self.reply(cx, "412", &["No text to send"]);
@@ -509,6 +504,10 @@ impl Session {
                 .filter(|(_, member)| glob(&pattern, &member.name.to_ascii_lowercase()))
                 .map(|(id, member)| (member.name.clone(), id))
                 .collect();
+            // `+i` hides from masks, not from the whole nick.
+            if mask.contains(['*', '?']) {
+                found.retain(|(_, id)| !self.hidden_from_masks(cx, *id));
+            }
             if found.is_empty() {
                 if let Some(id) = cx.chat.conn_named(mask) {
                     found.push((String::new(), id));
@@ -532,12 +531,15 @@ impl Session {
         let people = self.settings.people();
         let (user, host) = host_of_conn(&people, Some(id), &member.name);
         let person = people.get(id);
-        let away = if person.is_some_and(|p| p.away.is_some()) {
+        let mut flags = String::from(if person.is_some_and(|p| p.away.is_some()) {
             "G"
         } else {
             "H"
-        };
-        let flags = format!("{away}{marks}");
+        });
+        if person.is_some_and(|p| p.oper.is_some()) {
+            flags.push('*');
+        }
+        flags.push_str(marks);
         let real = person
             .map(|p| p.real_name.to_string())
             .filter(|real| !real.is_empty())
@@ -579,9 +581,10 @@ impl Session {
             .filter(|real| !real.is_empty())
             .unwrap_or_else(|| name.clone());
         let away = person.and_then(|p| p.away.clone());
-        let since = person.map_or(0, |p| p.since).to_string();
-        // Desks are always in #main; an IRC client, when it shows it.
+        let oper = person.is_some_and(|p| p.oper.is_some());
+        // An IRC client shows `#main` only if it joined it.
         let in_main = person.is_none_or(|p| p.shows_main);
+        let since = person.map_or(0, |p| p.since).to_string();
         drop(people);
         let server = self.settings.server_name.clone();
         self.numeric(&mut out, chat, "311", &[&name, &user, host, "*", &real]);
@@ -594,8 +597,13 @@ impl Session {
                     Some(format!("{marks}{}", room.name()))
                 }),
         );
-        self.numeric(&mut out, chat, "319", &[&name, &rooms.join(" ")]);
+        if !rooms.is_empty() {
+            self.numeric(&mut out, chat, "319", &[&name, &rooms.join(" ")]);
+        }
         self.numeric(&mut out, chat, "312", &[&name, &server, "office chat"]);
+        if oper {
+            self.numeric(&mut out, chat, "313", &[&name, "is an IRC operator"]);
+        }
         if let Some(away) = away {
             self.numeric(&mut out, chat, "301", &[&name, &away]);
         }
@@ -635,16 +643,7 @@ impl Session {
             }
             return;
         }
-        match message.param(1) {
-            None => self.reply(cx, "221", &["+"]),
-            // Invisible and wallops change nothing here; they are taken.
-            Some(modes) if modes.chars().all(|c| matches!(c, '+' | '-' | 'i' | 'w')) => {
-                let mut out = Out::new();
-                out.line("", &own, "MODE", &[&own, modes]);
-                self.send(cx, out);
-            }
-            Some(_) => self.reply(cx, "501", &["Unknown MODE flag"]),
-        }
+        self.user_mode(message.param(1), cx);
     }
 
     fn away(&self, message: &Message<'_>, cx: &mut Context<'_>) {
@@ -711,22 +710,6 @@ impl Session {
             .collect();
         drop(people);
         self.reply(cx, "302", &[&replies.join(" ")]);
-    }
-
-    /// `251`...`255`: how many are here.
-    pub(super) fn lusers(&self, out: &mut Out, chat: &Chat) {
-        let online = chat.online().to_string();
-        let users = format!("There are {online} users and 0 invisible on 1 servers");
-        self.numeric(out, chat, "251", &[&users]);
-        let clients = format!("I have {online} clients and 0 servers");
-        self.numeric(out, chat, "255", &[&clients]);
-        self.numeric(out, chat, "265", &[&online, &online, "Current local users"]);
-        self.numeric(
-            out,
-            chat,
-            "266",
-            &[&online, &online, "Current global users"],
-        );
     }
 
     /// The room `name`, if this client may see it: neither private nor

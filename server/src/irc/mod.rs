@@ -12,7 +12,11 @@
 //! - [`render`]: our lines as IRC (a broadcast rendered once per render key).
 //! - [`history`]: `CHATHISTORY` from the room's log.
 //! - [`people`]: what IRC knows of people that our rules do not (user names,
-//!   real names, away messages).
+//!   real names, away messages, user modes).
+//! - [`nick`]: `NICK` once registered.
+//! - [`operators`]: `OPER`, `KILL`, `WALLOPS` and user modes.
+//! - [`whowas`]: the nicks of IRC clients that left.
+//! - [`server_info`]: `LUSERS` and `INFO`.
 //!
 //! Most commands ARE our commands: `PRIVMSG #room` is `/to #room`, `JOIN` is
 //! `/room join`, and the rules answer with our lines, which
@@ -32,9 +36,13 @@ mod commands;
 mod history;
 pub mod line;
 mod modes;
+mod nick;
+pub mod operators;
 pub mod people;
 mod registration;
 mod render;
+mod server_info;
+mod whowas;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -67,6 +75,8 @@ pub struct Settings {
     pub join_main: bool,
     /// When the server started, for `003`.
     pub started: String,
+    /// Who may become an operator (`--irc-oper`).
+    opers: Vec<operators::Oper>,
     /// User names, real names and away messages, by connection.
     people: Mutex<People>,
     /// The most people online at once so far, for `LUSERS`.
@@ -74,12 +84,14 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// The settings of a server called `server_name`.
-    pub fn new(server_name: &str, join_main: bool) -> Settings {
+    /// The settings of a server called `server_name`, whose operators are
+    /// `opers`.
+    pub fn new(server_name: &str, join_main: bool, opers: Vec<operators::Oper>) -> Settings {
         Settings {
             server_name: server_name.to_string(),
             join_main,
             started: chat_shared::message::timestamp_now(),
+            opers,
             people: Mutex::new(People::default()),
             peak: std::sync::atomic::AtomicUsize::new(0),
         }
@@ -199,19 +211,24 @@ impl Session {
         self.caps.has(caps::ECHO_MESSAGE)
     }
 
+    /// Whether it shows `#main` as a joined channel (and so hears its
+    /// broadcasts).
+    pub fn shows_main(&self) -> bool {
+        self.shows_main
+    }
+
+    /// Shows `#main` as a joined channel, or stops.
+    fn show_main(&mut self, shows: bool) {
+        self.shows_main = shows;
+        if let Some(person) = self.settings.people().get_mut(self.me) {
+            person.shows_main = shows;
+        }
+    }
+
     /// What the render key of its broadcasts is made of: the capabilities
     /// that change the bytes, and whether it shows `#main`.
     pub fn render_bits(&self) -> u32 {
         self.caps.render_bits() | (u32::from(self.shows_main) << 16)
-    }
-
-    /// Shows `#main` as a joined channel, or stops; others see it in its
-    /// `WHOIS`.
-    fn show_main(&mut self, on: bool) {
-        self.shows_main = on;
-        if let Some(person) = self.settings.people().get_mut(self.me) {
-            person.shows_main = on;
-        }
     }
 
     /// Its name once it has one, `*` until then.
@@ -328,7 +345,10 @@ enum Refusal<'a> {
 /// `name`: the user name an IRC client gave (host `irc`), or the name (host
 /// `desk`).
 fn host_of(people: &People, chat: &Chat, name: &str) -> (String, &'static str) {
-    host_of_conn(people, chat.conn_named(name), name)
+    // An IRC client whose QUIT is being told is gone from the rules, not
+    // yet from `people`.
+    let id = chat.conn_named(name).or_else(|| people.conn_named(name));
+    host_of_conn(people, id, name)
 }
 
 /// The same for connection `id` (if it is here), without looking the name

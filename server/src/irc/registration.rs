@@ -36,8 +36,9 @@ pub struct Registering {
 impl Session {
     /// One line of a client that is not registered yet.
     pub(super) fn register(&mut self, message: &Message<'_>, cx: &mut Context<'_>) -> AfterLine {
-        if cx.chat.name_of(self.me).is_some() {
+        if let Some(name) = cx.chat.name_of(self.me) {
             // Its name was granted by the servers sharing the store.
+            self.settings.people().registered(self.me, name);
             self.registering = None;
             return self.command(message, cx);
         }
@@ -306,7 +307,8 @@ impl Session {
                 _ => None,
             },
         );
-        if cx.chat.name_of(self.me).is_some() {
+        if let Some(name) = cx.chat.name_of(self.me) {
+            self.settings.people().registered(self.me, name);
             self.registering = None;
             self.own_join(cx, start);
         }

@@ -50,20 +50,40 @@ impl Session {
             ServerLine::Join(who) if self.shows_main => {
                 out.line("", &self.prefix(chat, who.name), "JOIN", &[MAIN_ROOM]);
             }
+            // Only those who hear `#main`, or shared a room with the
+            // leaver, are sent it (`Effect::Departure`).
             ServerLine::Leave(who) => {
-                out.text_line("", &self.prefix(chat, who.name), "QUIT", &["Quit: left"]);
+                let reason = match who.reason {
+                    "" => "Quit: left",
+                    reason => reason,
+                };
+                out.text_line("", &self.prefix(chat, who.name), "QUIT", &[reason]);
             }
             ServerLine::Enter { room, who } => {
                 out.line("", &self.prefix(chat, who.name), "JOIN", &[room]);
             }
             ServerLine::Exit { room, who } => {
-                out.line("", &self.prefix(chat, who.name), "PART", &[room]);
+                let prefix = self.prefix(chat, who.name);
+                match who.reason {
+                    "" => out.line("", &prefix, "PART", &[room]),
+                    reason => out.text_line("", &prefix, "PART", &[room, reason]),
+                }
             }
             ServerLine::InRoom(RoomInfo { room, .. }) => {
                 out = self.joined(chat, chat.room_named(room)?);
             }
             ServerLine::Parted { room } => {
-                out.line("", &self.own_prefix(chat), "PART", &[room]);
+                // Our `PARTED` has no reason: the one this client gave.
+                let prefix = self.own_prefix(chat);
+                match self
+                    .settings
+                    .people()
+                    .get(self.me)
+                    .and_then(|p| p.part_reason(room))
+                {
+                    Some(reason) => out.text_line("", &prefix, "PART", &[room, reason]),
+                    None => out.line("", &prefix, "PART", &[room]),
+                }
             }
             ServerLine::Topic { room, by, text, .. } => {
                 let by = match by {
@@ -183,9 +203,14 @@ impl Session {
         self.privmsg(out, &tags, &prefix, direct.to, direct.text);
     }
 
-    /// `PRIVMSG target :text`, split into as many lines as the limit
-    /// needs, each piece of an action its own action.
+    /// `PRIVMSG target :text` (`NOTICE` for a notice's text), split into
+    /// as many lines as the limit needs, each piece of an action its own
+    /// action.
     fn privmsg(&self, out: &mut Out, tags: &[String], prefix: &str, target: &str, text: &str) {
+        let (command, text) = match text.strip_prefix(chat_shared::NOTICE_PREFIX) {
+            Some(notice) => ("NOTICE", notice),
+            None => ("PRIVMSG", text),
+        };
         let (action, text) = match text.strip_prefix(ACTION_PREFIX) {
             Some(action) => (true, action),
             None => (false, text),
@@ -199,7 +224,7 @@ impl Session {
                 true => format!("\x01ACTION {piece}\x01"),
                 false => (*piece).to_string(),
             };
-            out.text_line(&tags, prefix, "PRIVMSG", &[target, &piece]);
+            out.text_line(&tags, prefix, command, &[target, &piece]);
         }
     }
 

@@ -68,6 +68,8 @@ pub enum RoomChange {
         key: String,
         /// Who left.
         holder: Holder,
+        /// Why, as it said (told to the members, not kept); may be empty.
+        reason: String,
     },
     /// The room's topic was set.
     Topic {

@@ -10,14 +10,14 @@ use chat_server::Config;
 
 /// An IRC client: lines in and out with `\r\n`.
 pub(crate) struct Irc {
-    client: Client,
+    pub(crate) client: Client,
     /// What came after `001` at registration, up to the answer to a `PING`.
     pub(crate) burst: Vec<String>,
 }
 
 impl Irc {
     /// Connects without registering.
-    fn connect(addr: std::net::SocketAddr) -> Irc {
+    pub(crate) fn connect(addr: std::net::SocketAddr) -> Irc {
         Irc {
             client: Client::connect_silent(addr),
             burst: Vec::new(),
@@ -55,7 +55,7 @@ impl Irc {
     }
 
     /// The next line, without its `\r`.
-    fn line(&mut self) -> String {
+    pub(crate) fn line(&mut self) -> String {
         let line = self.client.line();
         line.strip_suffix('\r').unwrap_or(&line).to_string()
     }
@@ -101,7 +101,7 @@ pub(crate) fn desk(addr: std::net::SocketAddr, name: &str) -> Client {
 }
 
 /// The `PRIVMSG` lines among `lines`, without their tags.
-fn privmsgs(lines: &[String]) -> Vec<String> {
+pub(crate) fn privmsgs(lines: &[String]) -> Vec<String> {
     lines
         .iter()
         .map(|line| untagged(line).to_string())
@@ -353,11 +353,11 @@ fn a_taken_name_is_433_with_the_nick_asked_for_and_lookalikes_count() {
     other.send("NICK bobby");
     other.wait_for(" 001 bobby ");
     other.sync();
-    // Names cannot change; a taken one is still 433.
+    // A taken name is still 433; a free one is taken.
     other.send("NICK bob");
     assert!(other.sync()[0].contains(" 433 bobby bob "));
     other.send("NICK robert");
-    assert!(other.sync()[0].contains(" 447 bobby robert "));
+    assert_eq!(other.sync(), [":bobby!x@irc NICK robert"]);
 }
 
 #[test]
@@ -381,14 +381,15 @@ fn bad_input_is_refused_and_hurts_nobody() {
     assert!(alice.sync()[0].contains(" 417 alice "));
     alice.send(&format!("@+tag={} PRIVMSG #main :hi", "t".repeat(5000)));
     assert!(alice.sync()[0].contains(" 417 alice "));
+    // A flood of renames is a flood of lines like any other, each told.
     for n in 0..30 {
         alice.send(&format!("NICK loop{n}"));
     }
-    let refused = alice.sync();
-    assert!(
-        refused.iter().all(|l| l.contains(" 447 alice loop")),
-        "{refused:?}"
-    );
+    alice.send("NICK alice");
+    let renamed = alice.sync();
+    assert_eq!(renamed.len(), 31, "{renamed:?}");
+    assert!(renamed.iter().all(|l| l.contains(" NICK ")), "{renamed:?}");
+    assert_eq!(renamed[30], ":loop29!alice@irc NICK alice");
     for n in 0..20 {
         alice.send(&format!("PRIVMSG bob :\x01PING {n}\x01"));
     }

@@ -15,6 +15,7 @@ mod hardening;
 mod irc;
 mod irc_clients;
 mod irc_modes;
+mod irc_server;
 mod limits;
 mod redis;
 mod redis_accounts;

@@ -194,9 +194,12 @@ pub fn room_fields(change: &RoomChange) -> Vec<(&'static str, String)> {
             fields.push(("private", u8::from(*private).to_string()));
             fields.push(("holder", holder.encode()));
         }
-        RoomChange::Part { holder, .. } => {
+        RoomChange::Part { holder, reason, .. } => {
             fields.push(("op", "part".to_string()));
             fields.push(("holder", holder.encode()));
+            if !reason.is_empty() {
+                fields.push(("reason", reason.clone()));
+            }
         }
         RoomChange::Topic { topic, .. } => {
             fields.push(("op", "topic".to_string()));
@@ -238,6 +241,8 @@ fn parse_room_change(field: impl Fn(&str) -> Option<String>) -> Option<RoomChang
         "part" => RoomChange::Part {
             key,
             holder: holder()?,
+            // Entries written before reasons were passed on have none.
+            reason: field("reason").unwrap_or_default(),
         },
         "topic" => RoomChange::Topic {
             key,
@@ -497,6 +502,12 @@ mod tests {
             RoomChange::Part {
                 key: "dev".into(),
                 holder: holder.clone(),
+                reason: String::new(),
+            },
+            RoomChange::Part {
+                key: "dev".into(),
+                holder: holder.clone(),
+                reason: "off to lunch".into(),
             },
             RoomChange::Topic {
                 key: "dev".into(),

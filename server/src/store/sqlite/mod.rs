@@ -633,7 +633,7 @@ fn change_room(connection: &mut Connection, change: &RoomChange) -> rusqlite::Re
                 params![key, holder.encode()],
             )?;
         }
-        RoomChange::Part { key, holder } => {
+        RoomChange::Part { key, holder, .. } => {
             transaction.execute(
                 "DELETE FROM room_holders WHERE room = ?1 AND holder = ?2 AND invited = 0",
                 params![key, holder.encode()],
