@@ -8,12 +8,32 @@ joining IRC clients to #main (irctest counts every line after JOIN), and with
 the operator irctest's tests log in as (`OPER operuser operpassword`).
 """
 
+import atexit
 import os
 import shutil
-from typing import Optional, Set, Type
+import subprocess
+from typing import List, Optional, Set, Type
 
 from irctest.basecontrollers import BaseServerController, DirectoryBasedController
 from irctest.runner import NotImplementedByController
+
+# Every server this worker started. irctest stops each in tearDown, but a
+# test whose setUp fails after the server started never reaches tearDown
+# (a full run left 6 servers behind); those are stopped when the worker ends.
+_started: List[subprocess.Popen] = []
+
+
+@atexit.register
+def _stop_leftovers() -> None:
+    for proc in _started:
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in _started:
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 class OfficeChatController(BaseServerController, DirectoryBasedController):
@@ -65,6 +85,7 @@ class OfficeChatController(BaseServerController, DirectoryBasedController):
                 *tls,
             ]
         )
+        _started.append(self.proc)
 
 
 def get_irctest_controller_class() -> Type[OfficeChatController]:
