@@ -13,6 +13,7 @@ use super::cells::{alive_text, connected_text, mib, ms, or_na, pair, percent, ra
 use super::targets::TargetCheck;
 use super::targets::{check_tls_idle, log_costs, runs_text, tls_costs, tls_idle_pair, Paired};
 use crate::ladder::{Desks, Ladder, RoomLog, ServerMode};
+use crate::load::us_per;
 use crate::model::{find, of_ladder, StepResult, TLS_IDLE_RSS_TARGET_KB};
 
 /// A Markdown table: the header row, then a row per item of `rows`, each its cells.
@@ -341,7 +342,7 @@ pub fn storm_table(results: &[StepResult]) -> String {
             Some(format!("{p50} / {p99}"))
         }),
         ("server CPU s (µs per handshake)", |r| {
-            let per = (r.handshakes > 0).then(|| r.server_cpu_secs * 1e6 / r.handshakes as f64);
+            let per = us_per(r.server_cpu_secs, r.handshakes);
             let per = or_na(per.map(|us| format!("{us:.0}")));
             Some(format!("{} ({per})", two(r.server_cpu_secs)))
         }),
@@ -409,9 +410,9 @@ pub fn scale_table(results: &[StepResult]) -> String {
             if r.step.room_log != RoomLog::Redis {
                 return Some("–".into());
             }
-            let (cpu, deliveries) = (r.redis()?.cpu_secs, r.load()?.deliveries_received);
-            let per = cpu * 1e6 / deliveries as f64;
-            (deliveries > 0).then(|| format!("{per:.2} ({cpu:.2} s)"))
+            let cpu = r.redis()?.cpu_secs;
+            let per = us_per(cpu, r.load()?.deliveries_received)?;
+            Some(format!("{per:.2} ({cpu:.2} s)"))
         }),
         ("Redis peak RSS MiB", |r| match r.step.room_log {
             RoomLog::Redis => Some(kib_mib(r.redis()?.rss_peak_kb)),
@@ -424,14 +425,10 @@ pub fn scale_table(results: &[StepResult]) -> String {
 
 /// CPU µs per delivery of all of a step's servers together, and each one's CPU seconds.
 fn servers_cpu_text(result: &StepResult) -> Option<String> {
-    let deliveries = result.load()?.deliveries_received;
     let servers = result.servers();
-    if servers.is_empty() || deliveries == 0 {
-        return None;
-    }
     let total: f64 = servers.iter().map(|s| s.cpu_secs).sum();
+    let per = us_per(total, result.load()?.deliveries_received).filter(|_| !servers.is_empty())?;
     let each: Vec<String> = servers.iter().map(|s| two(s.cpu_secs)).collect();
-    let per = total * 1e6 / deliveries as f64;
     Some(format!("{per:.2} ({} s)", each.join(" + ")))
 }
 
@@ -448,8 +445,7 @@ pub fn rooms_table(results: &[StepResult]) -> String {
         ("p99 ms", p99_ms),
         ("server CPU µs per message", |r| {
             let load = r.load()?;
-            let cpu = load.server.as_ref()?.cpu_secs;
-            (load.messages_sent > 0).then(|| two(cpu * 1e6 / load.messages_sent as f64))
+            us_per(load.server.as_ref()?.cpu_secs, load.messages_sent).map(two)
         }),
         ("server CPU µs per delivery", cpu_per_delivery),
         ("deliveries out of their room", |r| {
