@@ -8,10 +8,10 @@ use std::fmt::Write as _;
 use chat_load::report::RestartReport;
 use chat_load::storm::StormRound;
 
-use super::cells::NOT_AVAILABLE;
 use super::cells::{alive_text, connected_text, mib, ms, or_na, pair, percent, rate, ratio, two};
-use super::targets::TargetCheck;
+use super::cells::{no_figures, NOT_AVAILABLE};
 use super::targets::{check_tls_idle, log_costs, runs_text, tls_costs, tls_idle_pair, Paired};
+use super::targets::{TargetCheck, CPU};
 use crate::ladder::{Desks, Ladder, RoomLog, ServerMode};
 use crate::load::us_per;
 use crate::model::{find, of_ladder, StepResult, TLS_IDLE_RSS_TARGET_KB};
@@ -171,11 +171,8 @@ const BROADCAST_COLUMNS: [(&str, Versus); 13] = [
     ("threads", Both(threads_peak)),
     ("CPU s", Both(cpu_secs)),
     ("CPU µs/delivery", Both(cpu_per_delivery)),
-    ("CPU/delivery threads/event", Ratio(CPU_US)),
+    ("CPU/delivery threads/event", Ratio(CPU)),
 ];
-
-/// Server CPU µs per delivery received.
-const CPU_US: fn(&StepResult) -> Option<f64> = StepResult::cpu_us_per_delivery;
 
 /// The fanout ladder (or the saturating step): delivery, latency, CPU.
 pub fn broadcast_table(results: &[StepResult], ladder: Ladder) -> String {
@@ -355,11 +352,6 @@ pub fn storm_table(results: &[StepResult]) -> String {
     format!("\n{}", table(columns, rounds, |_| false))
 }
 
-/// Whether a step failed without producing any figures.
-fn no_figures(r: &StepResult) -> bool {
-    r.load().is_none() && r.failure.is_some()
-}
-
 /// A table of the steps of `ladder`, a row each.
 fn ladder_table(columns: &[Column<StepResult>], results: &[StepResult], ladder: Ladder) -> String {
     table(columns, of_ladder(results, ladder), no_figures)
@@ -491,7 +483,7 @@ pub fn dialect_table(results: &[StepResult]) -> String {
         }),
         ("server CPU µs per delivery", |(r, _)| cpu_per_delivery(r)),
         ("CPU ÷ ours (target)", |(r, ours)| {
-            let cpu = ratio(r.cpu_us_per_delivery(), ours.and_then(CPU_US));
+            let cpu = ratio(r.cpu_us_per_delivery(), ours.and_then(CPU));
             Some(match r.step.workload.desks.cpu_target() {
                 Some(target) => format!("{cpu} (≤ {target}×)"),
                 None => cpu,

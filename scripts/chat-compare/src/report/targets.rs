@@ -297,11 +297,11 @@ pub fn runs_text(values: &[f64]) -> String {
 }
 
 /// A figure of a step that paired runs compare.
-type Figure = fn(&StepResult) -> Option<f64>;
+pub type Figure = fn(&StepResult) -> Option<f64>;
 /// p99 send-to-receive latency, ms.
 const P99_MS: Figure = |r| r.p99_us().map(|us| us / 1000.0);
 /// Server CPU µs per delivery received.
-const CPU: Figure = StepResult::cpu_us_per_delivery;
+pub const CPU: Figure = StepResult::cpu_us_per_delivery;
 
 /// "fanout N clients × 200 msg/s: `what`" at the fanout target's room.
 fn fanout(what: &str) -> String {
