@@ -266,7 +266,7 @@ pub const FULL: Sizes = Sizes {
     log_cost_runs: LOG_COST_RUNS,
 };
 
-/// `--quick`: about 65 s (the attacks add 10 s); it only proves the steps work.
+/// `--quick`: about 90 s on 2 cores (the attacks about 9 s of it); it only proves the steps work.
 pub const QUICK: Sizes = Sizes {
     idle: (&[100, 1000], 1.0),
     fanout: (&[100, 500], 2.0),

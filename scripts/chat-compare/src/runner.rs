@@ -77,7 +77,7 @@ pub fn run_ladder(
             return Err(RunError::MissingBinary(bin.clone()));
         }
     }
-    // The log folder is ours alone (target/compare-logs); start it empty so no stale log is
+    // The log folder is ours alone (compare-logs beside the binaries); start it empty so no stale log is
     // mistaken for this run's.
     let _ = fs::remove_dir_all(&config.log_dir);
     fs::create_dir_all(&config.log_dir).map_err(|err| io_error("create", &config.log_dir, err))?;
@@ -115,6 +115,7 @@ pub fn run_ladder(
         },
         server_flags: server_flags(),
         db_dir: std::env::temp_dir().display().to_string(),
+        log_dir: Some(config.log_dir.display().to_string()),
         results,
         total_secs: started.elapsed().as_secs_f64(),
     })

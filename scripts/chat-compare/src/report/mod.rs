@@ -23,7 +23,6 @@ pub use cells::{progress_summary, what_happened};
 pub use files::{read_record, render_csv, render_json};
 
 use crate::ladder::{Ladder, Sizes, LOG_COST_RUNS};
-use crate::machine::Machine;
 use crate::model::{of_ladder, RunRecord, StepResult};
 use cells::NOT_AVAILABLE;
 use tables::{broadcast_table, churn_table, idle_table, log_cost_table, restart_table};
@@ -328,13 +327,15 @@ pub fn render_markdown(record: &RunRecord) -> String {
         }
         out.push('\n');
     }
-    out.push_str(&how_the_figures_are_taken(&record.machine));
+    out.push_str(&how_the_figures_are_taken(record));
     out
 }
 
-/// The last section: where each figure comes from and how far to trust it.
-fn how_the_figures_are_taken(machine: &Machine) -> String {
-    let tcp_wmem = machine.tcp_wmem.as_deref().map_or_else(
+/// The last section: where each figure comes from and how far to trust it, and where the logs
+/// went (a record from before that was written down names the default, as its report did).
+fn how_the_figures_are_taken(record: &RunRecord) -> String {
+    let logs = record.log_dir.as_deref().unwrap_or("target/compare-logs");
+    let tcp_wmem = record.machine.tcp_wmem.as_deref().map_or_else(
         || NOT_AVAILABLE.to_string(),
         |t| format!("min/default/max {t} bytes"),
     );
@@ -347,7 +348,7 @@ fn how_the_figures_are_taken(machine: &Machine) -> String {
          - The slow reader is dropped once the server's own queue for it passes `--max-queue` (256 KiB by default), but only after the kernel's send buffer for that socket is full; on loopback it autotunes up to `tcp_wmem` max ({tcp_wmem}), so a bounded step may end before the drop. Steps are short and other work on the machine (e.g. builds) shares the cores, so small-room p99 figures are noisy; compare orders of magnitude, not single milliseconds.\n\
          - TLS steps add `--tls` to the server's flags (its certificate is made at start and kept beside the step's log file) and `--tls` to chat-load's; the handshake times are chat-load's, from connect() to the handshake's end, with every client connecting at once. A `--tls` server waits for a connection's first byte before it serves it, so the plain figures come from servers without `--tls`.\n\
          - Redis steps give each server `--redis redis://127.0.0.1:PORT --room compare-STEP` in place of `--db`; chat-load samples every chat server (`--server-pid A,B`) and the redis-server (`--redis-pid`) from `/proc` over the measured phase, like the single server elsewhere.\n\
-         - Raw data: `results.json` (every chat-load output plus step metadata), `results.csv` (one row per step). Server and chat-load logs of the last run: `target/compare-logs/`.\n",
+         - Raw data: `results.json` (every chat-load output plus step metadata), `results.csv` (one row per step). Server and chat-load logs of the last run: `{logs}/`.\n",
     )
 }
 
@@ -405,8 +406,26 @@ mod tests {
             assert!(text.contains(heading), "missing {heading}");
         }
         assert!(text.contains("Linux 6.1, 2 cores, 1024 MiB RAM"));
+        assert!(text.contains("logs of the last run: `target/compare-logs/`"));
         // The fanout target is met at the fixture's figures: no word on why it is not.
         assert!(!text.contains("Why the p99 target is not met"), "{text}");
+    }
+
+    #[test]
+    fn the_report_names_the_log_folder_the_run_used() {
+        let mut record = record(Vec::new());
+        record.log_dir = Some("/build/compare-logs".into());
+        let text = render_markdown(&record);
+        assert!(
+            text.contains("logs of the last run: `/build/compare-logs/`"),
+            "{text}"
+        );
+        let json = render_json(&record);
+        assert_eq!(json["log_dir"], "/build/compare-logs");
+        assert_eq!(
+            read_record(&json.to_string()).unwrap().log_dir,
+            record.log_dir
+        );
     }
 
     /// The committed report is what this code renders from the committed record. A change to
