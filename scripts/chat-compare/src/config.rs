@@ -17,7 +17,7 @@ pub const DEFAULT_BIN_DIR: &str = "target/release";
 /// What the rest of the program needs to know, derived from the flags.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
-    /// Run the short ladder (about 70 s) instead of the full one (under ten minutes).
+    /// Run the short ladder (about 90 s on 2 cores) instead of the full one (under ten minutes).
     pub quick: bool,
     /// Folder for `report.md`, `results.json`, `results.csv` and the SVG plots.
     pub out_dir: PathBuf,
@@ -60,7 +60,7 @@ fn options() -> Options {
     opts.optflag(
         "",
         "quick",
-        "short ladder, ~2 s steps, about 70 s; writes to target/compare-quick unless --out",
+        "short ladder, ~2 s steps, about 90 s; writes to target/compare-quick unless --out",
     );
     opts.optopt("", "out", "report folder (default scripts/report)", "DIR");
     opts.optopt(

@@ -31,20 +31,22 @@ impl ServerMode {
     pub const BOTH: [ServerMode; 2] = [ServerMode::Event, ServerMode::Threads];
 }
 
-/// Writes a unit variant by its serde name: the one in step ids, in the flags of chat-server
+/// Displays unit variants by their serde name: the one in step ids, in the flags of chat-server
 /// (`--mode`) and chat-load (its MODE), and in the CSV and JSON.
-fn write_serde_name(value: &impl Serialize, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    match serde_json::to_value(value) {
-        Ok(serde_json::Value::String(name)) => f.write_str(&name),
-        _ => Err(fmt::Error),
-    }
+macro_rules! display_by_serde_name {
+    ($($kind:ty),*) => {$(
+        impl fmt::Display for $kind {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                match serde_json::to_value(self) {
+                    Ok(serde_json::Value::String(name)) => f.write_str(&name),
+                    _ => Err(fmt::Error),
+                }
+            }
+        }
+    )*};
 }
 
-impl fmt::Display for ServerMode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write_serde_name(self, f)
-    }
-}
+display_by_serde_name!(ServerMode, Ladder, Desks);
 
 /// Where a step's server keeps the room's log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,12 +116,6 @@ pub enum Ladder {
     ResumeBomb,
 }
 
-impl fmt::Display for Ladder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write_serde_name(self, f)
-    }
-}
-
 impl Ladder {
     /// The ladder a TLS run of this ladder's workload belongs to, if it has one.
     fn tls_twin(self) -> Option<Ladder> {
@@ -169,12 +165,6 @@ impl Desks {
             Desks::Irc | Desks::Mixed => Some(1.2),
             Desks::Ws => Some(1.3),
         }
-    }
-}
-
-impl fmt::Display for Desks {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write_serde_name(self, f)
     }
 }
 
@@ -276,7 +266,7 @@ pub const FULL: Sizes = Sizes {
     log_cost_runs: LOG_COST_RUNS,
 };
 
-/// `--quick`: about 65 s (the attacks add 10 s); it only proves the steps work.
+/// `--quick`: about 90 s on 2 cores (the attacks about 9 s of it); it only proves the steps work.
 pub const QUICK: Sizes = Sizes {
     idle: (&[100, 1000], 1.0),
     fanout: (&[100, 500], 2.0),

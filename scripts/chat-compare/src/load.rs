@@ -223,9 +223,13 @@ pub fn parse_report(stdout: &str) -> Result<(Report, serde_json::Value), String>
 /// Server CPU microseconds per delivery received: the cost of one fan-out write. `None` without
 /// server figures (no `--server-pid`) or without deliveries.
 pub fn cpu_us_per_delivery(report: &Report) -> Option<f64> {
-    let cpu = report.server.as_ref()?.cpu_secs;
-    let received = report.deliveries_received;
-    (received > 0).then(|| cpu * 1e6 / received as f64)
+    us_per(report.server.as_ref()?.cpu_secs, report.deliveries_received)
+}
+
+/// `secs` of CPU as microseconds per one of `count` (deliveries, messages, handshakes); `None`
+/// for none.
+pub fn us_per(secs: f64, count: u64) -> Option<f64> {
+    (count > 0).then(|| secs * 1e6 / count as f64)
 }
 
 #[cfg(test)]

@@ -172,6 +172,11 @@ pub struct RunRecord {
     pub server_flags: Vec<String>,
     /// Where each event step's SQLite file was made (and deleted).
     pub db_dir: String,
+    /// Where the steps' server and chat-load logs went (`compare-logs` beside the binaries'
+    /// folder, so `$CARGO_TARGET_DIR/compare-logs` when that is set); `None` in the records of
+    /// runs from before it was written down, and then not written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_dir: Option<String>,
     /// Seconds the whole ladder took.
     pub total_secs: f64,
     /// One result per step, in run order.
@@ -408,6 +413,7 @@ pub(crate) mod tests {
                 .map(String::from)
                 .to_vec(),
             db_dir: "/tmp".into(),
+            log_dir: None,
             results,
             total_secs: 100.0,
         }

@@ -77,7 +77,7 @@ pub fn run_ladder(
             return Err(RunError::MissingBinary(bin.clone()));
         }
     }
-    // The log folder is ours alone (target/compare-logs); start it empty so no stale log is
+    // The log folder is ours alone (compare-logs beside the binaries); start it empty so no stale log is
     // mistaken for this run's.
     let _ = fs::remove_dir_all(&config.log_dir);
     fs::create_dir_all(&config.log_dir).map_err(|err| io_error("create", &config.log_dir, err))?;
@@ -115,6 +115,7 @@ pub fn run_ladder(
         },
         server_flags: server_flags(),
         db_dir: std::env::temp_dir().display().to_string(),
+        log_dir: Some(config.log_dir.display().to_string()),
         results,
         total_secs: started.elapsed().as_secs_f64(),
     })
@@ -169,16 +170,19 @@ fn run_step(step: &Step, tools: &Tools, cgroup: &CgroupSupport) -> Result<StepRe
     let step_cgroup =
         (cgroup.step_cgroup(step.number)).map_err(failed("cannot create the step's memory cgroup"));
     let outcome = step_cgroup.and_then(|step_cgroup| {
+        let cgroup = step_cgroup.as_ref();
+        let run = StepRun {
+            step,
+            tools,
+            cgroup,
+        };
         let outcome = if step.workload.load_mode.starts_own_server() {
-            run_own_server(step, tools, step_cgroup.as_ref(), &mut result)
+            run.own_server(&mut result)
         } else {
-            run_servers(step, tools, step_cgroup.as_ref(), &mut result)
+            run.servers(&mut result)
         };
         // Read once every process of the step is gone, before the cgroup is.
-        result.cgroup = step_cgroup
-            .as_ref()
-            .map(StepCgroup::stats)
-            .unwrap_or_default();
+        result.cgroup = cgroup.map(StepCgroup::stats).unwrap_or_default();
         outcome
     });
     match outcome {
@@ -198,71 +202,150 @@ fn db_dir() -> Result<tempfile::TempDir, Stop> {
     dir.map_err(failed("cannot create a folder for the room's log"))
 }
 
-/// The step's log file of `what` (`load`, `server`, `redis`).
-fn log_path(step: &Step, tools: &Tools, what: &str) -> PathBuf {
-    let name = format!("{:02}-{}-{what}.log", step.number, step.id());
-    tools.log_dir.join(name)
+/// A step under way: the step, the binaries it drives, and its cgroup when the limit applies.
+struct StepRun<'a> {
+    step: &'a Step,
+    tools: &'a Tools<'a>,
+    cgroup: Option<&'a StepCgroup>,
 }
 
-fn oom_kills(step_cgroup: Option<&StepCgroup>) -> u64 {
-    step_cgroup.and_then(|c| c.stats().oom_kills).unwrap_or(0)
-}
+impl StepRun<'_> {
+    /// The step's log file of `what` (`load`, `server`, `redis`).
+    fn log_path(&self, what: &str) -> PathBuf {
+        let name = format!("{:02}-{}-{what}.log", self.step.number, self.step.id());
+        self.tools.log_dir.join(name)
+    }
 
-/// The step's servers (after its redis-server, for a Redis room) in the step's cgroup, the load
-/// against them, then each server stopped.
-fn run_servers(
-    step: &Step,
-    tools: &Tools,
-    step_cgroup: Option<&StepCgroup>,
-    result: &mut StepResult,
-) -> Result<(), Stop> {
-    let db_dir = match step.room_log {
-        RoomLog::File => Some(db_dir()?),
-        RoomLog::Memory | RoomLog::Redis => None,
-    };
-    let db = db_dir.as_ref().map(|dir| dir.path().join("room.db"));
-    // The redis-server runs outside the cgroup: it is the shared service, not the server under
-    // test.
-    let redis = match step.room_log {
-        RoomLog::Redis => Some(start_redis(&log_path(step, tools, "redis"))?),
-        RoomLog::File | RoomLog::Memory => None,
-    };
-    let room = db_flags(step, db.as_deref(), redis.as_ref().map(RedisServer::port));
-    let mut servers = Vec::new();
-    for index in 1..=step.server_count {
-        servers.push(start_server(
-            step,
-            tools,
-            &room,
-            step_cgroup,
-            index,
-            result,
-        )?);
+    fn oom_kills(&self) -> u64 {
+        self.cgroup.and_then(|c| c.stats().oom_kills).unwrap_or(0)
     }
-    let server_pids: Vec<u32> = servers.iter().map(|s| s.process.pid()).collect();
-    let ports: Vec<u16> = servers.iter().map(|s| s.port).collect();
-    let target = LoadTarget::Running {
-        ports: &ports,
-        server_pids: &server_pids,
-        redis_pid: redis.as_ref().and_then(RedisServer::pid),
-        tls: step.tls,
-    };
-    let load_log = log_path(step, tools, "load");
-    let (load_failure, output) = load::run_load(step, &tools.load_bin, target, &load_log, None)?;
-    let (mut ends, mut failures) = (Vec::new(), Vec::new());
-    for server in &mut servers {
-        let (end, failure) = stop_server(server)?;
-        ends.push(end);
-        failures.extend(failure);
+
+    /// The step's servers (after its redis-server, for a Redis room) in the step's cgroup, the load
+    /// against them, then each server stopped.
+    fn servers(&self, result: &mut StepResult) -> Result<(), Stop> {
+        let (step, tools) = (self.step, self.tools);
+        let db_dir = match step.room_log {
+            RoomLog::File => Some(db_dir()?),
+            RoomLog::Memory | RoomLog::Redis => None,
+        };
+        let db = db_dir.as_ref().map(|dir| dir.path().join("room.db"));
+        // The redis-server runs outside the cgroup: it is the shared service, not the server under
+        // test.
+        let redis = match step.room_log {
+            RoomLog::Redis => Some(start_redis(&self.log_path("redis"))?),
+            RoomLog::File | RoomLog::Memory => None,
+        };
+        let room = db_flags(step, db.as_deref(), redis.as_ref().map(RedisServer::port));
+        let mut servers = Vec::new();
+        for index in 1..=step.server_count {
+            servers.push(self.start_server(&room, index, result)?);
+        }
+        let server_pids: Vec<u32> = servers.iter().map(|s| s.process.pid()).collect();
+        let ports: Vec<u16> = servers.iter().map(|s| s.port).collect();
+        let target = LoadTarget::Running {
+            ports: &ports,
+            server_pids: &server_pids,
+            redis_pid: redis.as_ref().and_then(RedisServer::pid),
+            tls: step.tls,
+        };
+        let load_log = self.log_path("load");
+        let (load_failure, output) =
+            load::run_load(step, &tools.load_bin, target, &load_log, None)?;
+        let (mut ends, mut failures) = (Vec::new(), Vec::new());
+        for server in &mut servers {
+            let (end, failure) = stop_server(server)?;
+            ends.push(end);
+            failures.extend(failure);
+        }
+        if let Some(mut redis) = redis {
+            redis.stop(SHUTDOWN_GRACE);
+        }
+        result.failure = describe_failure(failures, self.oom_kills(), load_failure);
+        result.server_end = Some(ends.join("; "));
+        result.port = ports.first().copied();
+        (result.load, result.raw_load) = output.unzip();
+        Ok(())
     }
-    if let Some(mut redis) = redis {
-        redis.stop(SHUTDOWN_GRACE);
+
+    /// Starts server `index` (from 1) of the step with the room flags `room`, in the step's cgroup,
+    /// and waits until it listens. A server that does not is ended, and how it ended goes into
+    /// `result`.
+    fn start_server(
+        &self,
+        room: &[String],
+        index: u32,
+        result: &mut StepResult,
+    ) -> Result<StepServer, Stop> {
+        let (step, tools) = (self.step, self.tools);
+        let log = match step.server_count {
+            1 => self.log_path("server"),
+            _ => self.log_path(&format!("server{index}")),
+        };
+        let log_file = File::create(&log).map_err(|err| io_error("create", &log, err))?;
+        let mut command = Command::new(&tools.server_bin);
+        command
+            .arg("--mode")
+            .arg(step.server_mode.to_string())
+            .args(server_flags())
+            .args(room)
+            .args(step.tls.then_some("--tls"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log_file);
+        process::tie_to_us(&mut command, self.cgroup.map(StepCgroup::procs_path));
+        let mut process =
+            Supervised::spawn(&mut command).map_err(failed("cannot start chat-server"))?;
+        let listening = || parse_listening_port(&fs::read_to_string(&log).unwrap_or_default());
+        let reason = match process.wait_until(LISTEN_TIMEOUT, listening)? {
+            Waited::Ready(port) => return Ok(StepServer { process, port, log }),
+            Waited::Ended(end) => format!(
+                "server did not start ({end}): {}",
+                process::error_line(&log)
+            ),
+            Waited::TimedOut => format!(
+                "server printed no Listening line within {} s",
+                LISTEN_TIMEOUT.as_secs()
+            ),
+        };
+        result.server_end = Some(process.kill().to_string());
+        Err(Stop::Step(reason))
     }
-    result.failure = describe_failure(failures, oom_kills(step_cgroup), load_failure);
-    result.server_end = Some(ends.join("; "));
-    result.port = ports.first().copied();
-    (result.load, result.raw_load) = output.unzip();
-    Ok(())
+
+    /// The restart, storm and attack steps: chat-load starts (and stops, and starts again) the
+    /// server itself, on a log file of the step's own, or, for an attack, on a log of its own that
+    /// it fills; so chat-load goes into the step's cgroup and the server inherits it. The report,
+    /// and the port from its address, go into `result`.
+    fn own_server(&self, result: &mut StepResult) -> Result<(), Stop> {
+        let (step, tools) = (self.step, self.tools);
+        let mode = step.workload.load_mode;
+        let db_dir = if mode.is_attack() {
+            None
+        } else {
+            Some(db_dir()?)
+        };
+        let db = db_dir.as_ref().map(|dir| dir.path().join("room.db"));
+        let target = LoadTarget::Own {
+            server_bin: &tools.server_bin,
+            db: db.as_deref(),
+        };
+        let procs = self.cgroup.map(StepCgroup::procs_path);
+        let load_log = self.log_path("load");
+        let (load_failure, output) =
+            load::run_load(step, &tools.load_bin, target, &load_log, procs)?;
+        result.failure = describe_failure(Vec::new(), self.oom_kills(), load_failure);
+        let server_end = match mode {
+            LoadMode::Storm => "started, stopped and started again by chat-load",
+            LoadMode::Restart => "started, killed and restarted by chat-load",
+            _ => "started and stopped by chat-load",
+        };
+        result.server_end = Some(server_end.into());
+        (result.load, result.raw_load) = output.unzip();
+        let addr = result.load.as_ref().map_or("", |report| &report.addr);
+        result.port = addr
+            .rsplit_once(':')
+            .and_then(|(_, port)| port.parse().ok());
+        Ok(())
+    }
 }
 
 /// Stops a server after the load: how it ended, and what went wrong with it, if anything
@@ -319,51 +402,6 @@ struct StepServer {
     log: PathBuf,
 }
 
-/// Starts server `index` (from 1) of the step with the room flags `room`, in the step's cgroup,
-/// and waits until it listens. A server that does not is ended, and how it ended goes into
-/// `result`.
-fn start_server(
-    step: &Step,
-    tools: &Tools,
-    room: &[String],
-    step_cgroup: Option<&StepCgroup>,
-    index: u32,
-    result: &mut StepResult,
-) -> Result<StepServer, Stop> {
-    let log = match step.server_count {
-        1 => log_path(step, tools, "server"),
-        _ => log_path(step, tools, &format!("server{index}")),
-    };
-    let log_file = File::create(&log).map_err(|err| io_error("create", &log, err))?;
-    let mut command = Command::new(&tools.server_bin);
-    command
-        .arg("--mode")
-        .arg(step.server_mode.to_string())
-        .args(server_flags())
-        .args(room)
-        .args(step.tls.then_some("--tls"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log_file);
-    process::tie_to_us(&mut command, step_cgroup.map(StepCgroup::procs_path));
-    let mut process =
-        Supervised::spawn(&mut command).map_err(failed("cannot start chat-server"))?;
-    let listening = || parse_listening_port(&fs::read_to_string(&log).unwrap_or_default());
-    let reason = match process.wait_until(LISTEN_TIMEOUT, listening)? {
-        Waited::Ready(port) => return Ok(StepServer { process, port, log }),
-        Waited::Ended(end) => format!(
-            "server did not start ({end}): {}",
-            process::error_line(&log)
-        ),
-        Waited::TimedOut => format!(
-            "server printed no Listening line within {} s",
-            LISTEN_TIMEOUT.as_secs()
-        ),
-    };
-    result.server_end = Some(process.kill().to_string());
-    Err(Stop::Step(reason))
-}
-
 /// How long redis-server gets to answer `PING`.
 const REDIS_READY_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -381,45 +419,6 @@ fn start_redis(log: &Path) -> Result<RedisServer, Stop> {
         ),
         other => Stop::Step(other.to_string()),
     })
-}
-
-/// The restart, storm and attack steps: chat-load starts (and stops, and starts again) the
-/// server itself, on a log file of the step's own, or, for an attack, on a log of its own that
-/// it fills; so chat-load goes into the step's cgroup and the server inherits it. The report,
-/// and the port from its address, go into `result`.
-fn run_own_server(
-    step: &Step,
-    tools: &Tools,
-    step_cgroup: Option<&StepCgroup>,
-    result: &mut StepResult,
-) -> Result<(), Stop> {
-    let mode = step.workload.load_mode;
-    let db_dir = if mode.is_attack() {
-        None
-    } else {
-        Some(db_dir()?)
-    };
-    let db = db_dir.as_ref().map(|dir| dir.path().join("room.db"));
-    let target = LoadTarget::Own {
-        server_bin: &tools.server_bin,
-        db: db.as_deref(),
-    };
-    let procs = step_cgroup.map(StepCgroup::procs_path);
-    let load_log = log_path(step, tools, "load");
-    let (load_failure, output) = load::run_load(step, &tools.load_bin, target, &load_log, procs)?;
-    result.failure = describe_failure(Vec::new(), oom_kills(step_cgroup), load_failure);
-    let server_end = match mode {
-        LoadMode::Storm => "started, stopped and started again by chat-load",
-        LoadMode::Restart => "started, killed and restarted by chat-load",
-        _ => "started and stopped by chat-load",
-    };
-    result.server_end = Some(server_end.into());
-    (result.load, result.raw_load) = output.unzip();
-    let addr = result.load.as_ref().map_or("", |report| &report.addr);
-    result.port = addr
-        .rsplit_once(':')
-        .and_then(|(_, port)| port.parse().ok());
-    Ok(())
 }
 
 #[cfg(test)]

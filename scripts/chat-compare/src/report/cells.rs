@@ -102,10 +102,15 @@ pub fn pair(
 ) -> String {
     let cell = |result: Option<&StepResult>| match result {
         None => "–".to_string(),
-        Some(r) if r.load.is_none() && r.failure.is_some() => "failed".to_string(),
+        Some(r) if no_figures(r) => "failed".to_string(),
         Some(r) => or_na(figure(r)),
     };
     format!("{} / {}", cell(event), cell(threads))
+}
+
+/// Whether a step failed without producing any figures.
+pub fn no_figures(result: &StepResult) -> bool {
+    result.load().is_none() && result.failure.is_some()
 }
 
 /// `failed: …` after `text` when the step failed.

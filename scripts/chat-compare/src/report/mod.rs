@@ -23,7 +23,6 @@ pub use cells::{progress_summary, what_happened};
 pub use files::{read_record, render_csv, render_json};
 
 use crate::ladder::{Ladder, Sizes, LOG_COST_RUNS};
-use crate::machine::Machine;
 use crate::model::{of_ladder, RunRecord, StepResult};
 use cells::NOT_AVAILABLE;
 use tables::{broadcast_table, churn_table, idle_table, log_cost_table, restart_table};
@@ -155,7 +154,8 @@ struct Section {
     /// Shown only when the run had steps of its ladders, so that the records of runs from
     /// before the ladder (the committed report's among them) render as they did.
     only_if_run: bool,
-    intro: fn(&RunRecord) -> String,
+    /// What the section measured; `None`: what [`describe`] says of its first ladder.
+    intro: Option<fn(&RunRecord) -> String>,
     body: fn(&[StepResult]) -> String,
     /// Words shown after "what happened" when this target is not met.
     note: Option<(Check, &'static str)>,
@@ -166,7 +166,6 @@ struct Section {
 const fn section(
     title: &'static str,
     ladders: &'static [Ladder],
-    intro: fn(&RunRecord) -> String,
     body: fn(&[StepResult]) -> String,
 ) -> Section {
     Section {
@@ -174,7 +173,7 @@ const fn section(
         ladders,
         other_runs: false,
         only_if_run: false,
-        intro,
+        intro: None,
         body,
         note: None,
         plots: &[],
@@ -185,12 +184,7 @@ const fn section(
 const SECTIONS: [Section; 12] = [
     Section {
         plots: &[("server RSS vs idle clients", "idle_rss.svg")],
-        ..section(
-            "Idle clients",
-            &[Ladder::Idle],
-            |r| describe(r, Ladder::Idle),
-            idle_table,
-        )
+        ..section("Idle clients", &[Ladder::Idle], idle_table)
     },
     Section {
         note: Some((targets::check_fanout, FANOUT_P99_NOTE)),
@@ -198,50 +192,50 @@ const SECTIONS: [Section; 12] = [
             ("p99 latency vs clients", "fanout_p99.svg"),
             ("deliveries per second vs clients", "fanout_throughput.svg"),
         ],
-        ..section(
-            "Fanout at a fixed total rate",
-            &[Ladder::Fanout],
-            |r| describe(r, Ladder::Fanout),
-            |r| broadcast_table(r, Ladder::Fanout),
-        )
+        ..section("Fanout at a fixed total rate", &[Ladder::Fanout], |r| {
+            broadcast_table(r, Ladder::Fanout)
+        })
     },
     section(
         "Saturating step: CPU per delivery",
         &[Ladder::Saturate],
-        |r| describe(r, Ladder::Saturate),
         |r| broadcast_table(r, Ladder::Saturate),
     ),
     Section {
         other_runs: true,
         note: Some((targets::check_log_cost, LOG_COST_NOTE)),
+        intro: Some(|r| {
+            format!("The event server as shipped (its log in a SQLite file) against the same server with `--db none`, same workload, alternating, {} runs each in this run of the comparison; the ratio is of the medians. Every other table shows the first run on the log.", Sizes::of(r.quick).log_cost_runs)
+        }),
         ..section(
             "Cost of the durable log",
             &[Ladder::Fanout, Ladder::Saturate],
-            |r| {
-                format!("The event server as shipped (its log in a SQLite file) against the same server with `--db none`, same workload, alternating, {} runs each in this run of the comparison; the ratio is of the medians. Every other table shows the first run on the log.", Sizes::of(r.quick).log_cost_runs)
-            },
             log_cost_table,
         )
     },
-    section(
-        "One slow reader",
-        &[Ladder::SlowBaseline, Ladder::SlowReader],
-        |r| {
+    Section {
+        intro: Some(|r| {
             format!("{} The slow run adds one client that never reads; latency and delivery are the other clients'. The event server keeps a queue per client and drops the reader whose queue passes `--max-queue`; the threads server stalls every broadcast behind a reader that never reads.", describe(r, Ladder::SlowBaseline))
-        },
-        slow_table,
-    ),
+        }),
+        ..section(
+            "One slow reader",
+            &[Ladder::SlowBaseline, Ladder::SlowReader],
+            slow_table,
+        )
+    },
     Section {
         plots: &[("server RSS after each churn round", "churn_rss.svg")],
         ..section(
             "Churn soak: memory after rounds",
             &[Ladder::Churn],
-            |r| describe(r, Ladder::Churn),
             churn_table,
         )
     },
     Section {
         other_runs: true,
+        intro: Some(|r| {
+            format!("The event server started with `--tls` (TLS and plain on one port, a self-signed certificate made at its start), every desk on TLS (`chat-load --tls`: rustls with ring, any certificate accepted but the handshake's signatures checked, no session resumption, so every desk pays a full handshake), next to the plain runs of the same workload on a server without `--tls`. The TLS runs of the fanout target's room and of the saturating step alternate with the plain ones ({} each); the ratio is of the medians. The server makes the handshake with rustls's unbuffered API, reading out of the loop's one shared buffer, then seals and opens TLS 1.3 records itself with the keys rustls hands over, kept as bytes: an idle TLS desk holds about 1 KiB more than a plain one and no buffer, and at most 256 handshakes run at once, so a storm of them leaves no heap behind. Encrypting a batch of chat lines costs little next to the kernel's cost of the write itself, so CPU per delivery on TLS stays near plain's. The storms: `chat-load storm` starts the event server with `--tls` on a fresh SQLite file (its certificate and session ticket keys kept beside it) and connects every client at once, each making its handshake and sending `/ping`, three times: on the fresh server; after the server stops (SIGTERM) and starts again on the same port and file, every client offering the ticket it was given; and after another restart with the tickets forgotten. Server CPU is the server's over each storm; chat-load's is the clients' half of the handshakes, on the same two cores.", Sizes::of(r.quick).log_cost_runs)
+        }),
         ..section(
             "TLS",
             &[
@@ -250,62 +244,52 @@ const SECTIONS: [Section; 12] = [
                 Ladder::TlsSaturate,
                 Ladder::TlsStorm,
             ],
-            |r| {
-                format!("The event server started with `--tls` (TLS and plain on one port, a self-signed certificate made at its start), every desk on TLS (`chat-load --tls`: rustls with ring, any certificate accepted but the handshake's signatures checked, no session resumption, so every desk pays a full handshake), next to the plain runs of the same workload on a server without `--tls`. The TLS runs of the fanout target's room and of the saturating step alternate with the plain ones ({} each); the ratio is of the medians. The server makes the handshake with rustls's unbuffered API, reading out of the loop's one shared buffer, then seals and opens TLS 1.3 records itself with the keys rustls hands over, kept as bytes: an idle TLS desk holds about 1 KiB more than a plain one and no buffer, and at most 256 handshakes run at once, so a storm of them leaves no heap behind. Encrypting a batch of chat lines costs little next to the kernel's cost of the write itself, so CPU per delivery on TLS stays near plain's. The storms: `chat-load storm` starts the event server with `--tls` on a fresh SQLite file (its certificate and session ticket keys kept beside it) and connects every client at once, each making its handshake and sending `/ping`, three times: on the fresh server; after the server stops (SIGTERM) and starts again on the same port and file, every client offering the ticket it was given; and after another restart with the tickets forgotten. Server CPU is the server's over each storm; chat-load's is the clients' half of the handshakes, on the same two cores.", Sizes::of(r.quick).log_cost_runs)
-            },
             |r| tls_table(r) + &storm_table(r),
         )
     },
     Section {
         other_runs: true,
+        intro: Some(|r| {
+            let size = of_ladder(&r.results, Ladder::Scale).next();
+            let size = size.map_or_else(
+                || "not in this run".to_string(),
+                |r| format!("{} clients, 200 msg/s", r.step.workload.clients),
+            );
+            format!("The fanout above ({}), on one event server with its embedded log (the fanout step's own figures), on one event server whose room's log is a Redis stream (`--redis URL --room NAME`), and on two such servers sharing the stream, the clients spread over them round robin (`chat-load --addr A,B`). Each step starts its own `redis-server` (127.0.0.1, a free port, `--save '' --appendonly no`) and stops it after. Server CPU is all chat servers' together per delivery; Redis's is its own, sampled from `/proc` like the servers'. The order check: every message must reach every receiver under the same ID, and each receiver's IDs must increase; a receiver that saw anything else counts.", size)
+        }),
         ..section(
             "Scale-out: one room over Redis",
             &[Ladder::Scale],
-            |r| {
-                let size = of_ladder(&r.results, Ladder::Scale).next();
-                let size = size.map_or_else(
-                    || "not in this run".to_string(),
-                    |r| format!("{} clients, 200 msg/s", r.step.workload.clients),
-                );
-                format!("The fanout above ({}), on one event server with its embedded log (the fanout step's own figures), on one event server whose room's log is a Redis stream (`--redis URL --room NAME`), and on two such servers sharing the stream, the clients spread over them round robin (`chat-load --addr A,B`). Each step starts its own `redis-server` (127.0.0.1, a free port, `--save '' --appendonly no`) and stops it after. Server CPU is all chat servers' together per delivery; Redis's is its own, sampled from `/proc` like the servers'. The order check: every message must reach every receiver under the same ID, and each receiver's IDs must increase; a receiver that saw anything else counts.", size)
-            },
             scale_table,
         )
     },
     Section {
         only_if_run: true,
-        ..section(
-            "IRC and browser desks",
-            &[Ladder::Dialects],
-            |r| {
-                format!("{} The event server as shipped, once per row: ours, IRC desks (`chat-load --irc`: `CAP REQ message-tags echo-message`, `NICK`, `USER`, then `PRIVMSG #main`, reading `PRIVMSG` lines back with their `@msgid`), browser desks (`--ws`: `GET /ws` upgraded, our lines in masked text frames), and a room of twice the size with IRC desks and ours half and half (`--irc-share 0.5`), each beside ours in a room of its size; every desk takes its name on connecting (`--named`), as an IRC desk must, so that no sender names itself inside the measured phase. Targets: an IRC desk within 1.2× of ours in CPU per delivery (issue 19), a browser desk within 1.3× (issue 20); one run each here, so a ratio near its target wants the repeated runs of the README.", describe(r, Ladder::Dialects))
-            },
-            dialect_table,
-        )
+        intro: Some(|r| {
+            format!("{} The event server as shipped, once per row: ours, IRC desks (`chat-load --irc`: `CAP REQ message-tags echo-message`, `NICK`, `USER`, then `PRIVMSG #main`, reading `PRIVMSG` lines back with their `@msgid`), browser desks (`--ws`: `GET /ws` upgraded, our lines in masked text frames), and a room of twice the size with IRC desks and ours half and half (`--irc-share 0.5`), each beside ours in a room of its size; every desk takes its name on connecting (`--named`), as an IRC desk must, so that no sender names itself inside the measured phase. Targets: an IRC desk within 1.2× of ours in CPU per delivery (issue 19), a browser desk within 1.3× (issue 20); one run each here, so a ratio near its target wants the repeated runs of the README.", describe(r, Ladder::Dialects))
+        }),
+        ..section("IRC and browser desks", &[Ladder::Dialects], dialect_table)
     },
-    section(
-        "Many rooms",
-        &[Ladder::Rooms],
-        |r| {
+    Section {
+        intro: Some(|r| {
             format!("{} The clients, and so the senders, are spread over rooms (`chat-load --rooms N`: client i in room i mod N); each takes its name and enters its room, and each message goes to its room's members only. Each receiver checks it got its own room's messages, all of them, in one order, and none of another room's (\"out of their room\"). Next to it, the fanout of the same size in `#main` alone (the fanout step's own figures). Event server only: the threads server is the seed's, with one room.", describe(r, Ladder::Rooms))
-        },
-        rooms_table,
-    ),
+        }),
+        ..section("Many rooms", &[Ladder::Rooms], rooms_table)
+    },
     section(
         "Restart: SIGKILL mid-run, resume",
         &[Ladder::Restart],
-        |r| describe(r, Ladder::Restart),
         restart_table,
     ),
     Section {
         only_if_run: true,
+        intro: Some(|r| {
+            let storm = describe(r, Ladder::SearchStorm);
+            format!("Issue 17's attacks on the event server, each a chat-load scenario that fills a fresh SQLite log through a desk, then starts the server on it with its defaults (`--idle-timeout 0`); chat-load and the server share the step's cgroup.\n\n{}\n\n{}", storm, describe(r, Ladder::ResumeBomb))
+        }),
         ..section(
             "Attacks: a search storm, a resume bomb",
             &[Ladder::SearchStorm, Ladder::ResumeBomb],
-            |r| {
-                let storm = describe(r, Ladder::SearchStorm);
-                format!("Issue 17's attacks on the event server, each a chat-load scenario that fills a fresh SQLite log through a desk, then starts the server on it with its defaults (`--idle-timeout 0`); chat-load and the server share the step's cgroup.\n\n{}\n\n{}", storm, describe(r, Ladder::ResumeBomb))
-            },
             |r| format!("{}\n{}", search_storm_table(r), resume_bomb_table(r)),
         )
     },
@@ -332,24 +316,26 @@ pub fn render_markdown(record: &RunRecord) -> String {
                 let _ = write!(happened, "\n{note}\n");
             }
         }
-        let (title, intro, body) = (
-            section.title,
-            (section.intro)(record),
-            (section.body)(results),
-        );
+        let intro = match section.intro {
+            Some(intro) => intro(record),
+            None => describe(record, section.ladders[0]),
+        };
+        let (title, body) = (section.title, (section.body)(results));
         let _ = write!(out, "## {title}\n\n{intro}\n\n{body}\n{happened}");
         for (alt, file) in section.plots {
             let _ = write!(out, "\n![{alt}]({file})\n");
         }
         out.push('\n');
     }
-    out.push_str(&how_the_figures_are_taken(&record.machine));
+    out.push_str(&how_the_figures_are_taken(record));
     out
 }
 
-/// The last section: where each figure comes from and how far to trust it.
-fn how_the_figures_are_taken(machine: &Machine) -> String {
-    let tcp_wmem = machine.tcp_wmem.as_deref().map_or_else(
+/// The last section: where each figure comes from and how far to trust it, and where the logs
+/// went (a record from before that was written down names the default, as its report did).
+fn how_the_figures_are_taken(record: &RunRecord) -> String {
+    let logs = record.log_dir.as_deref().unwrap_or("target/compare-logs");
+    let tcp_wmem = record.machine.tcp_wmem.as_deref().map_or_else(
         || NOT_AVAILABLE.to_string(),
         |t| format!("min/default/max {t} bytes"),
     );
@@ -362,7 +348,7 @@ fn how_the_figures_are_taken(machine: &Machine) -> String {
          - The slow reader is dropped once the server's own queue for it passes `--max-queue` (256 KiB by default), but only after the kernel's send buffer for that socket is full; on loopback it autotunes up to `tcp_wmem` max ({tcp_wmem}), so a bounded step may end before the drop. Steps are short and other work on the machine (e.g. builds) shares the cores, so small-room p99 figures are noisy; compare orders of magnitude, not single milliseconds.\n\
          - TLS steps add `--tls` to the server's flags (its certificate is made at start and kept beside the step's log file) and `--tls` to chat-load's; the handshake times are chat-load's, from connect() to the handshake's end, with every client connecting at once. A `--tls` server waits for a connection's first byte before it serves it, so the plain figures come from servers without `--tls`.\n\
          - Redis steps give each server `--redis redis://127.0.0.1:PORT --room compare-STEP` in place of `--db`; chat-load samples every chat server (`--server-pid A,B`) and the redis-server (`--redis-pid`) from `/proc` over the measured phase, like the single server elsewhere.\n\
-         - Raw data: `results.json` (every chat-load output plus step metadata), `results.csv` (one row per step). Server and chat-load logs of the last run: `target/compare-logs/`.\n",
+         - Raw data: `results.json` (every chat-load output plus step metadata), `results.csv` (one row per step). Server and chat-load logs of the last run: `{logs}/`.\n",
     )
 }
 
@@ -420,8 +406,26 @@ mod tests {
             assert!(text.contains(heading), "missing {heading}");
         }
         assert!(text.contains("Linux 6.1, 2 cores, 1024 MiB RAM"));
+        assert!(text.contains("logs of the last run: `target/compare-logs/`"));
         // The fanout target is met at the fixture's figures: no word on why it is not.
         assert!(!text.contains("Why the p99 target is not met"), "{text}");
+    }
+
+    #[test]
+    fn the_report_names_the_log_folder_the_run_used() {
+        let mut record = record(Vec::new());
+        record.log_dir = Some("/build/compare-logs".into());
+        let text = render_markdown(&record);
+        assert!(
+            text.contains("logs of the last run: `/build/compare-logs/`"),
+            "{text}"
+        );
+        let json = render_json(&record);
+        assert_eq!(json["log_dir"], "/build/compare-logs");
+        assert_eq!(
+            read_record(&json.to_string()).unwrap().log_dir,
+            record.log_dir
+        );
     }
 
     /// The committed report is what this code renders from the committed record. A change to

@@ -5,13 +5,15 @@
 
 use std::fmt::Write as _;
 
+use chat_load::report::RestartReport;
 use chat_load::storm::StormRound;
 
-use super::cells::NOT_AVAILABLE;
 use super::cells::{alive_text, connected_text, mib, ms, or_na, pair, percent, rate, ratio, two};
-use super::targets::TargetCheck;
+use super::cells::{no_figures, NOT_AVAILABLE};
 use super::targets::{check_tls_idle, log_costs, runs_text, tls_costs, tls_idle_pair, Paired};
+use super::targets::{TargetCheck, CPU};
 use crate::ladder::{Desks, Ladder, RoomLog, ServerMode};
+use crate::load::us_per;
 use crate::model::{find, of_ladder, StepResult, TLS_IDLE_RSS_TARGET_KB};
 
 /// A Markdown table: the header row, then a row per item of `rows`, each its cells.
@@ -25,15 +27,22 @@ fn markdown(headers: &[&str], rows: impl Iterator<Item = Vec<String>>) -> String
     out
 }
 
-/// A table column: its header and how a row's cell is made.
-pub type Column<R> = (&'static str, fn(&R) -> String);
+/// A table column: its header and a row's cell, `None` when the row lacks the figure.
+pub type Column<R> = (&'static str, fn(&R) -> Option<String>);
 
-/// A Markdown table of `rows`, one column per spec.
-pub fn table<R>(columns: &[Column<R>], rows: &[R]) -> String {
+/// A Markdown table of `rows`, one column per spec. A missing figure reads as in [`pair`]:
+/// "failed" when `failed` says the row's step produced no figures, else "n/a".
+pub fn table<'a, R: 'a>(
+    columns: &[Column<R>],
+    rows: impl IntoIterator<Item = &'a R>,
+    failed: fn(&R) -> bool,
+) -> String {
     let headers: Vec<&str> = columns.iter().map(|(header, _)| *header).collect();
-    let cells = rows
-        .iter()
-        .map(|row| columns.iter().map(|c| c.1(row)).collect());
+    let cells = rows.into_iter().map(|row| {
+        let missing = if failed(row) { "failed" } else { NOT_AVAILABLE };
+        let cell = |(_, figure): &Column<R>| figure(row).unwrap_or_else(|| missing.into());
+        columns.iter().map(cell).collect()
+    });
     markdown(&headers, cells)
 }
 
@@ -60,22 +69,8 @@ fn versus_row(
     ladder: Ladder,
     clients: Option<u32>,
 ) -> VersusRow<'_> {
-    (
-        label,
-        ServerMode::BOTH.map(|mode| find(results, ladder, clients, mode)),
-    )
-}
-
-/// A row per room size of `ladder`, in run order.
-fn per_size(results: &[StepResult], ladder: Ladder) -> Vec<VersusRow<'_>> {
-    let mut sizes: Vec<u32> = Vec::new();
-    for result in of_ladder(results, ladder) {
-        if !sizes.contains(&result.step.workload.clients) {
-            sizes.push(result.step.workload.clients);
-        }
-    }
-    let row = |clients: u32| versus_row(results, clients.to_string(), ladder, Some(clients));
-    sizes.into_iter().map(row).collect()
+    let steps = ServerMode::BOTH.map(|mode| find(results, ladder, clients, mode));
+    (label, steps)
 }
 
 /// A side-by-side table of `rows`, one column per spec.
@@ -92,6 +87,19 @@ fn versus_table(columns: &[(&'static str, Versus)], rows: &[VersusRow]) -> Strin
     markdown(&headers, cells)
 }
 
+/// A side-by-side table of `ladder`, a row per room size in run order.
+fn per_size(columns: &[(&'static str, Versus)], results: &[StepResult], ladder: Ladder) -> String {
+    let mut sizes: Vec<u32> = Vec::new();
+    for result in of_ladder(results, ladder) {
+        if !sizes.contains(&result.step.workload.clients) {
+            sizes.push(result.step.workload.clients);
+        }
+    }
+    let row = |clients: u32| versus_row(results, clients.to_string(), ladder, Some(clients));
+    let rows: Vec<VersusRow> = sizes.into_iter().map(row).collect();
+    versus_table(columns, &rows)
+}
+
 fn rss_mib(r: &StepResult) -> Option<String> {
     r.rss_peak_kb().map(mib)
 }
@@ -106,6 +114,19 @@ fn cpu_secs(r: &StepResult) -> Option<String> {
 
 fn delivered(r: &StepResult) -> Option<String> {
     r.delivered().map(percent)
+}
+
+fn p99_ms(r: &StepResult) -> Option<String> {
+    r.p99_us().map(ms)
+}
+
+fn cpu_per_delivery(r: &StepResult) -> Option<String> {
+    r.cpu_us_per_delivery().map(two)
+}
+
+/// KiB as MiB, for the figures chat-load counts in whole KiB.
+fn kib_mib(kib: u64) -> String {
+    mib(kib as f64)
 }
 
 /// The idle ladder: memory per connection.
@@ -129,7 +150,11 @@ pub fn idle_table(results: &[StepResult]) -> String {
         ("CPU s", Both(cpu_secs)),
         ("cgroup peak MiB", Both(cgroup_peak)),
     ];
-    versus_table(&columns, &per_size(results, Ladder::Idle))
+    per_size(&columns, results, Ladder::Idle)
+}
+
+fn deliveries_per_sec(r: &StepResult) -> Option<String> {
+    Some(rate(r.load()?.deliveries_per_sec))
 }
 
 /// The columns of the fanout and saturating tables, and of the slow-reader pair.
@@ -137,43 +162,32 @@ const BROADCAST_COLUMNS: [(&str, Versus); 13] = [
     ("clients", Label),
     ("connected", Both(connected_text)),
     ("delivered", Both(delivered)),
-    (
-        "deliveries/s",
-        Both(|r| Some(rate(r.load()?.deliveries_per_sec))),
-    ),
+    ("deliveries/s", Both(deliveries_per_sec)),
     ("p50 ms", Both(|r| Some(ms(r.latency()?.p50 as f64)))),
-    ("p99 ms", Both(|r| r.p99_us().map(ms))),
+    ("p99 ms", Both(p99_ms)),
     ("max ms", Both(|r| Some(ms(r.latency()?.max as f64)))),
     ("p99 threads/event", Ratio(StepResult::p99_us)),
     ("RSS peak MiB", Both(rss_mib)),
     ("threads", Both(threads_peak)),
     ("CPU s", Both(cpu_secs)),
-    (
-        "CPU µs/delivery",
-        Both(|r| r.cpu_us_per_delivery().map(two)),
-    ),
-    (
-        "CPU/delivery threads/event",
-        Ratio(StepResult::cpu_us_per_delivery),
-    ),
+    ("CPU µs/delivery", Both(cpu_per_delivery)),
+    ("CPU/delivery threads/event", Ratio(CPU)),
 ];
 
 /// The fanout ladder (or the saturating step): delivery, latency, CPU.
 pub fn broadcast_table(results: &[StepResult], ladder: Ladder) -> String {
-    versus_table(&BROADCAST_COLUMNS, &per_size(results, ladder))
+    per_size(&BROADCAST_COLUMNS, results, ladder)
 }
 
 /// The slow-reader pair: the same room without and with one reader that never reads.
 pub fn slow_table(results: &[StepResult]) -> String {
     let mut columns = BROADCAST_COLUMNS.to_vec();
     columns[0].0 = "run";
-    columns.push((
-        "slow dropped",
-        Both(|r| {
-            let slow = r.load()?.slow.as_ref()?;
-            Some(format!("{}/{}", slow.slow_dropped, slow.slow_clients))
-        }),
-    ));
+    let dropped = |r: &StepResult| {
+        let slow = r.load()?.slow.as_ref()?;
+        Some(format!("{}/{}", slow.slow_dropped, slow.slow_clients))
+    };
+    columns.push(("slow dropped", Both(dropped)));
     let rows = [
         (Ladder::SlowBaseline, "without slow reader"),
         (Ladder::SlowReader, "with 1 slow reader"),
@@ -194,74 +208,70 @@ pub fn slow_table(results: &[StepResult]) -> String {
 /// The churn soak: the server's RSS after round 1, after round 10 and after the last round, the
 /// growth between the first and the last, and the highest reading.
 pub fn churn_table(results: &[StepResult]) -> String {
+    let rounds_done = |r: &StepResult| {
+        let churn = r.churn()?;
+        Some(format!("{}/{}", churn.rounds.len(), churn.rounds_asked?))
+    };
+    let after_1 = |r: &StepResult| r.churn()?.rss_after(1).map(kib_mib);
+    let after_10 = |r: &StepResult| r.churn()?.rss_after(10).map(kib_mib);
+    let after_last = |r: &StepResult| Some(kib_mib(r.churn()?.rss_curve()?.last.1));
+    let growth = |r: &StepResult| {
+        let growth = r.churn()?.rss_curve()?.growth_kb();
+        Some(format!("{:+.1}", growth as f64 / 1024.0))
+    };
+    let highest = |r: &StepResult| Some(kib_mib(r.churn()?.rss_curve()?.max.1));
     let columns = [
         ("clients per round", Label),
-        (
-            "rounds done",
-            Both(|r| {
-                let churn = r.churn()?;
-                Some(format!("{}/{}", churn.rounds.len(), churn.rounds_asked?))
-            }),
-        ),
+        ("rounds done", Both(rounds_done)),
         ("connected (fewest in a round)", Both(connected_text)),
         ("delivered", Both(delivered)),
-        (
-            "RSS after round 1 MiB",
-            Both(|r| r.churn()?.rss_after(1).map(|kb| mib(kb as f64))),
-        ),
-        (
-            "RSS after round 10 MiB",
-            Both(|r| r.churn()?.rss_after(10).map(|kb| mib(kb as f64))),
-        ),
-        (
-            "RSS after last round MiB",
-            Both(|r| Some(mib(r.churn()?.rss_curve()?.last.1 as f64))),
-        ),
-        (
-            "growth, round 1 to last, MiB",
-            Both(|r| {
-                let growth = r.churn()?.rss_curve()?.growth_kb();
-                Some(format!("{:+.1}", growth as f64 / 1024.0))
-            }),
-        ),
-        (
-            "highest RSS after a round MiB",
-            Both(|r| Some(mib(r.churn()?.rss_curve()?.max.1 as f64))),
-        ),
+        ("RSS after round 1 MiB", Both(after_1)),
+        ("RSS after round 10 MiB", Both(after_10)),
+        ("RSS after last round MiB", Both(after_last)),
+        ("growth, round 1 to last, MiB", Both(growth)),
+        ("highest RSS after a round MiB", Both(highest)),
     ];
-    versus_table(&columns, &per_size(results, Ladder::Churn))
+    per_size(&columns, results, Ladder::Churn)
 }
 
 /// The durable log's price: the event server on its log and with `--db none`, each run and
 /// the medians side by side.
 pub fn log_cost_table(results: &[StepResult]) -> String {
-    let headers = [
-        "figure",
-        "with the log (SQLite file): median (each run)",
-        "`--db none`: median (each run)",
+    let sides = [
+        "with the log (SQLite file)",
+        "`--db none`",
         "log ÷ none, medians",
-        "target",
-        "result",
     ];
-    markdown(&headers, log_costs(results).iter().map(paired_row))
+    paired_table(sides, log_costs(results).iter(), Vec::new())
 }
 
-/// A paired figure's row: what it is, each side's median and runs, the ratio of the medians,
-/// the target and the verdict ("–" and nothing without a target).
-fn paired_row(c: &Paired) -> Vec<String> {
-    let (target, result) = match c.max_factor {
-        Some(max) => (format!("≤ {max}×"), c.verdict.label().into()),
-        None => ("–".into(), String::new()),
-    };
-    let (first, second) = (runs_text(&c.first), runs_text(&c.second));
-    vec![
-        c.label.clone(),
-        first,
-        second,
-        c.ratio_text(),
-        target,
-        result,
-    ]
+/// A table of paired figures after `rows` of its own: what each is, each side's median and
+/// runs (`sides` names them and their ratio), the ratio of the medians, the target and the
+/// verdict ("–" and nothing without a target).
+fn paired_table<'a>(
+    [first, second, ratio]: [&str; 3],
+    pairs: impl Iterator<Item = &'a Paired>,
+    mut rows: Vec<Vec<String>>,
+) -> String {
+    rows.extend(pairs.map(|c| {
+        let (target, result) = match c.max_factor {
+            Some(max) => (format!("≤ {max}×"), c.verdict.label().into()),
+            None => ("–".into(), String::new()),
+        };
+        let (first, second) = (runs_text(&c.first), runs_text(&c.second));
+        vec![
+            c.label.clone(),
+            first,
+            second,
+            c.ratio_text(),
+            target,
+            result,
+        ]
+    }));
+    let first = format!("{first}: median (each run)");
+    let second = format!("{second}: median (each run)");
+    let headers = ["figure", &first, &second, ratio, "target", "result"];
+    markdown(&headers, rows.into_iter())
 }
 
 /// TLS against plain: the idle room's memory (and its handshakes), then each paired figure.
@@ -272,22 +282,16 @@ pub fn tls_table(results: &[StepResult]) -> String {
         let (tls, plain) = tls_idle_pair(results, size);
         let rss = |r: Option<&StepResult>| r.and_then(StepResult::rss_peak_kb);
         let alive = |r: Option<&StepResult>| or_na(r.and_then(alive_text));
+        let (tls_alive, plain_alive) = (alive(tls), alive(plain));
         rows.push(vec![
-            format!(
-                "{size} idle clients: server peak RSS MiB (all got the broadcast: TLS {}, plain {})",
-                alive(tls),
-                alive(plain)
-            ),
+            format!("{size} idle clients: server peak RSS MiB (all got the broadcast: TLS {tls_alive}, plain {plain_alive})"),
             or_na(rss(tls).map(mib)),
             or_na(rss(plain).map(mib)),
             ratio(rss(tls), rss(plain)),
             format!("≤ {:.0} MiB", TLS_IDLE_RSS_TARGET_KB / 1024.0),
             check_tls_idle(results).verdict.label().into(),
         ]);
-        if let Some(h) = tls
-            .and_then(StepResult::load)
-            .and_then(|l| l.tls_handshake_us)
-        {
+        if let Some(h) = tls.and_then(|r| r.load()?.tls_handshake_us) {
             let figure =
                 format!("{size} idle clients: TLS handshake p50 / p99 ms (all connecting at once)");
             let handshake = format!("{} / {}", ms(h.p50 as f64), ms(h.p99 as f64));
@@ -300,16 +304,7 @@ pub fn tls_table(results: &[StepResult]) -> String {
     let measured = costs
         .iter()
         .filter(|c| !(c.first.is_empty() && c.second.is_empty()));
-    rows.extend(measured.map(paired_row));
-    let headers = [
-        "figure",
-        "TLS: median (each run)",
-        "plain: median (each run)",
-        "TLS ÷ plain",
-        "target",
-        "result",
-    ];
-    markdown(&headers, rows.into_iter())
+    paired_table(["TLS", "plain", "TLS ÷ plain"], measured, rows)
 }
 
 /// The handshake storms, one row each: first, resumed after a restart, full after another.
@@ -319,83 +314,53 @@ pub fn storm_table(results: &[StepResult]) -> String {
     };
     let rounds = step.storm_rounds();
     if rounds.is_empty() {
-        return format!(
-            "\nHandshake storms: {}\n",
-            step.failure.as_deref().unwrap_or("no figures")
-        );
+        let why = step.failure.as_deref().unwrap_or("no figures");
+        return format!("\nHandshake storms: {why}\n");
     }
     let columns: &[Column<StormRound>] = &[
         ("storm", |r| {
-            match r.name.as_str() {
-                "first" => "first: a fresh server",
-                "resumed" => "resumed: after a restart, with tickets",
-                "full" => "full: after a restart, without",
-                other => other,
-            }
-            .to_string()
+            Some(match r.name.as_str() {
+                "first" => "first: a fresh server".into(),
+                "resumed" => "resumed: after a restart, with tickets".into(),
+                "full" => "full: after a restart, without".into(),
+                other => other.into(),
+            })
         }),
         ("handshakes (resumed) / clients", |r| {
-            format!("{} ({}) / {}", r.handshakes, r.resumed, r.clients)
+            Some(format!("{} ({}) / {}", r.handshakes, r.resumed, r.clients))
         }),
-        ("failed", |r| r.failures.values().sum::<u64>().to_string()),
+        ("failed", |r| {
+            Some(r.failures.values().sum::<u64>().to_string())
+        }),
         ("handshake p50 / p99 ms", |r| {
-            let at = |p: fn(&chat_load::stats::LatencySummary) -> u64| {
-                or_na(r.handshake_us.as_ref().map(|h| ms(p(h) as f64)))
-            };
-            format!("{} / {}", at(|h| h.p50), at(|h| h.p99))
+            let h = r.handshake_us.as_ref();
+            let [p50, p99] = [h.map(|h| h.p50), h.map(|h| h.p99)];
+            let [p50, p99] = [p50, p99].map(|us| or_na(us.map(|us| ms(us as f64))));
+            Some(format!("{p50} / {p99}"))
         }),
         ("server CPU s (µs per handshake)", |r| {
-            let per = (r.handshakes > 0).then(|| r.server_cpu_secs * 1e6 / r.handshakes as f64);
-            format!(
-                "{} ({})",
-                two(r.server_cpu_secs),
-                or_na(per.map(|us| format!("{us:.0}")))
-            )
+            let per = us_per(r.server_cpu_secs, r.handshakes);
+            let per = or_na(per.map(|us| format!("{us:.0}")));
+            Some(format!("{} ({per})", two(r.server_cpu_secs)))
         }),
-        ("chat-load CPU s", |r| two(r.load_cpu_secs)),
-        ("wall s", |r| two(r.wall_secs)),
-        ("server peak RSS MiB", |r| mib(r.server_rss_peak_kb as f64)),
+        ("chat-load CPU s", |r| Some(two(r.load_cpu_secs))),
+        ("wall s", |r| Some(two(r.wall_secs))),
+        ("server peak RSS MiB", |r| {
+            Some(kib_mib(r.server_rss_peak_kb))
+        }),
     ];
-    format!("\n{}", table(columns, rounds))
+    format!("\n{}", table(columns, rounds, |_| false))
 }
 
-/// A column of a table with a row per step: its header and the row's figure, `None` when the
-/// step has none.
-type StepColumn<R> = (&'static str, fn(&R) -> Option<String>);
-
-/// A table with a row per step (`step` finds it in the row), one column per spec; a missing
-/// figure reads as in [`pair`]: "failed" when the step produced no figures, else "n/a".
-fn step_table<'a, R: 'a>(
-    columns: &[StepColumn<R>],
-    rows: impl IntoIterator<Item = &'a R>,
-    step: fn(&R) -> &StepResult,
-) -> String {
-    let headers: Vec<&str> = columns.iter().map(|(header, _)| *header).collect();
-    let cells = rows.into_iter().map(|row| {
-        let failed = step(row).load().is_none() && step(row).failure.is_some();
-        let cell = |(_, figure): &StepColumn<R>| match figure(row) {
-            Some(text) => text,
-            None if failed => "failed".into(),
-            None => NOT_AVAILABLE.into(),
-        };
-        columns.iter().map(cell).collect()
-    });
-    markdown(&headers, cells)
+/// A table of the steps of `ladder`, a row each.
+fn ladder_table(columns: &[Column<StepResult>], results: &[StepResult], ladder: Ladder) -> String {
+    table(columns, of_ladder(results, ladder), no_figures)
 }
 
-/// [`step_table`] of the steps of `ladder`.
-fn ladder_table(
-    columns: &[StepColumn<StepResult>],
-    results: &[StepResult],
-    ladder: Ladder,
-) -> String {
-    step_table(columns, of_ladder(results, ladder), |r| r)
-}
-
-/// [`step_table`] of the steps of `ladder` after the event server's fanout in a room of their
-/// size, the one they are measured against; "Not in this run." without steps of `ladder`.
+/// [`ladder_table`] after the event server's fanout in a room of their size, the one they are
+/// measured against; "Not in this run." without steps of `ladder`.
 fn beside_the_fanout(
-    columns: &[StepColumn<StepResult>],
+    columns: &[Column<StepResult>],
     results: &[StepResult],
     ladder: Ladder,
 ) -> String {
@@ -404,33 +369,20 @@ fn beside_the_fanout(
     };
     let size = Some(first.step.workload.clients);
     let fanout = find(results, Ladder::Fanout, size, ServerMode::Event);
-    step_table(
-        columns,
-        fanout.into_iter().chain(of_ladder(results, ladder)),
-        |r| r,
-    )
+    let rows = fanout.into_iter().chain(of_ladder(results, ladder));
+    table(columns, rows, no_figures)
 }
 
 /// "N of M" receivers that saw the messages in another order than the others.
 fn order_text(r: &StepResult) -> Option<String> {
     let order = r.load()?.order.as_ref()?;
-    Some(format!(
-        "{} of {}",
-        order.receivers_differing, order.receivers
-    ))
-}
-
-fn p99_ms(r: &StepResult) -> Option<String> {
-    r.p99_us().map(ms)
-}
-
-fn cpu_per_delivery(r: &StepResult) -> Option<String> {
-    r.cpu_us_per_delivery().map(two)
+    let (differing, receivers) = (order.receivers_differing, order.receivers);
+    Some(format!("{differing} of {receivers}"))
 }
 
 /// One server on the embedded log, one on Redis, two sharing Redis, the same fanout.
 pub fn scale_table(results: &[StepResult]) -> String {
-    let columns: &[StepColumn<StepResult>] = &[
+    let columns: &[Column<StepResult>] = &[
         ("servers, room's log", |r| {
             let count = r.step.server_count;
             let servers = if count > 1 { "servers" } else { "server" };
@@ -450,12 +402,12 @@ pub fn scale_table(results: &[StepResult]) -> String {
             if r.step.room_log != RoomLog::Redis {
                 return Some("–".into());
             }
-            let (cpu, deliveries) = (r.redis()?.cpu_secs, r.load()?.deliveries_received);
-            let per = cpu * 1e6 / deliveries as f64;
-            (deliveries > 0).then(|| format!("{per:.2} ({cpu:.2} s)"))
+            let cpu = r.redis()?.cpu_secs;
+            let per = us_per(cpu, r.load()?.deliveries_received)?;
+            Some(format!("{per:.2} ({cpu:.2} s)"))
         }),
         ("Redis peak RSS MiB", |r| match r.step.room_log {
-            RoomLog::Redis => Some(mib(r.redis()?.rss_peak_kb as f64)),
+            RoomLog::Redis => Some(kib_mib(r.redis()?.rss_peak_kb)),
             _ => Some("–".into()),
         }),
         ("receivers that saw another order", order_text),
@@ -463,24 +415,29 @@ pub fn scale_table(results: &[StepResult]) -> String {
     beside_the_fanout(columns, results, Ladder::Scale)
 }
 
+/// CPU µs per delivery of all of a step's servers together, and each one's CPU seconds.
+fn servers_cpu_text(result: &StepResult) -> Option<String> {
+    let servers = result.servers();
+    let total: f64 = servers.iter().map(|s| s.cpu_secs).sum();
+    let per = us_per(total, result.load()?.deliveries_received).filter(|_| !servers.is_empty())?;
+    let each: Vec<String> = servers.iter().map(|s| two(s.cpu_secs)).collect();
+    Some(format!("{per:.2} ({} s)", each.join(" + ")))
+}
+
 /// The fanout spread over many rooms, next to the fanout of the same size in `#main` alone.
 pub fn rooms_table(results: &[StepResult]) -> String {
-    let columns: &[StepColumn<StepResult>] = &[
+    let columns: &[Column<StepResult>] = &[
         ("clients in", |r| {
-            Some(match r.step.workload.rooms {
-                Some(rooms) => format!(
-                    "{rooms} rooms of {}",
-                    r.step.workload.clients / rooms.max(1)
-                ),
-                None => "`#main` alone".into(),
-            })
+            let w = &r.step.workload;
+            Some(w.rooms.map_or("`#main` alone".into(), |rooms| {
+                format!("{rooms} rooms of {}", w.clients / rooms.max(1))
+            }))
         }),
         ("delivered", delivered),
         ("p99 ms", p99_ms),
         ("server CPU µs per message", |r| {
             let load = r.load()?;
-            let cpu = load.server.as_ref()?.cpu_secs;
-            (load.messages_sent > 0).then(|| two(cpu * 1e6 / load.messages_sent as f64))
+            us_per(load.server.as_ref()?.cpu_secs, load.messages_sent).map(two)
         }),
         ("server CPU µs per delivery", cpu_per_delivery),
         ("deliveries out of their room", |r| {
@@ -493,24 +450,23 @@ pub fn rooms_table(results: &[StepResult]) -> String {
     beside_the_fanout(columns, results, Ladder::Rooms)
 }
 
-/// The step of ours in the room of `r`'s size, the one a dialect row is measured against.
-fn ours_beside<'a>(results: &'a [StepResult], r: &StepResult) -> Option<&'a StepResult> {
-    of_ladder(results, Ladder::Dialects).find(|o| {
-        o.step.workload.desks == Desks::Ours && o.step.workload.clients == r.step.workload.clients
-    })
-}
-
 /// The fanout with IRC desks, browser desks and a room of both IRC desks and ours, each
 /// beside ours in a room of its size: p99 and server CPU per delivery, and their ratios.
 pub fn dialect_table(results: &[StepResult]) -> String {
+    // Each row with the step of ours in the room of its size, the one it is measured against.
     type Row<'a> = (&'a StepResult, Option<&'a StepResult>);
+    let ours_beside = |r: &StepResult| {
+        let clients = r.step.workload.clients;
+        let ours = |o: &&StepResult| o.step.workload.desks == Desks::Ours;
+        of_ladder(results, Ladder::Dialects).find(|o| ours(o) && o.step.workload.clients == clients)
+    };
     let rows: Vec<Row> = of_ladder(results, Ladder::Dialects)
-        .map(|r| (r, ours_beside(results, r)))
+        .map(|r| (r, ours_beside(r)))
         .collect();
     if rows.is_empty() {
         return "Not in this run.\n".into();
     }
-    let columns: &[StepColumn<Row>] = &[
+    let columns: &[Column<Row>] = &[
         ("desks", |(r, _)| {
             let desks = match r.step.workload.desks {
                 Desks::Ours => "ours",
@@ -527,8 +483,7 @@ pub fn dialect_table(results: &[StepResult]) -> String {
         }),
         ("server CPU µs per delivery", |(r, _)| cpu_per_delivery(r)),
         ("CPU ÷ ours (target)", |(r, ours)| {
-            let ours = ours.and_then(StepResult::cpu_us_per_delivery);
-            let cpu = ratio(r.cpu_us_per_delivery(), ours);
+            let cpu = ratio(r.cpu_us_per_delivery(), ours.and_then(CPU));
             Some(match r.step.workload.desks.cpu_target() {
                 Some(target) => format!("{cpu} (≤ {target}×)"),
                 None => cpu,
@@ -536,25 +491,17 @@ pub fn dialect_table(results: &[StepResult]) -> String {
         }),
         ("receivers that saw another order", |(r, _)| order_text(r)),
     ];
-    step_table(columns, &rows, |(r, _)| r)
+    table(columns, &rows, |(r, _)| no_figures(r))
 }
 
-/// CPU µs per delivery of all of a step's servers together, and each one's CPU seconds.
-fn servers_cpu_text(result: &StepResult) -> Option<String> {
-    let deliveries = result.load()?.deliveries_received;
-    let servers = result.servers();
-    if servers.is_empty() || deliveries == 0 {
-        return None;
-    }
-    let total: f64 = servers.iter().map(|s| s.cpu_secs).sum();
-    let each: Vec<String> = servers.iter().map(|s| two(s.cpu_secs)).collect();
-    let per = total * 1e6 / deliveries as f64;
-    Some(format!("{per:.2} ({} s)", each.join(" + ")))
+/// A count of the restart section, when chat-load gave one.
+fn restart_count(r: &StepResult, count: fn(&RestartReport) -> u64) -> Option<String> {
+    Some(count(r.restart()?).to_string())
 }
 
 /// The restart scenario's one row: what the clients lost across a SIGKILL and a restart.
 pub fn restart_table(results: &[StepResult]) -> String {
-    let columns: &[StepColumn<StepResult>] = &[
+    let columns: &[Column<StepResult>] = &[
         ("clients", |r| Some(r.step.workload.clients.to_string())),
         ("senders × msg/s", |r| {
             let w = &r.step.workload;
@@ -572,26 +519,22 @@ pub fn restart_table(results: &[StepResult]) -> String {
             Some(format!("{} / {sent}", r.restart()?.log_messages))
         }),
         ("delivered", delivered),
-        ("lost", |r| Some(r.restart()?.lost.to_string())),
-        ("duplicated", |r| Some(r.restart()?.duplicated.to_string())),
-        ("out of order", |r| {
-            Some(r.restart()?.out_of_order.to_string())
-        }),
+        ("lost", |r| restart_count(r, |x| x.lost)),
+        ("duplicated", |r| restart_count(r, |x| x.duplicated)),
+        ("out of order", |r| restart_count(r, |x| x.out_of_order)),
         ("delivered, not in the log", |r| {
-            Some(r.restart()?.unlogged.to_string())
+            restart_count(r, |x| x.unlogged)
         }),
-        ("came in a replay", |r| {
-            Some(r.restart()?.replayed.to_string())
-        }),
+        ("came in a replay", |r| restart_count(r, |x| x.replayed)),
         ("resumed", |r| {
             let clients = r.step.workload.clients;
             Some(format!("{}/{clients}", r.restart()?.resumed))
         }),
         ("away p50 / max ms", |r| {
-            let away = |us: Option<u64>| or_na(us.map(|us| ms(us as f64)));
             let reconnect = r.restart()?.reconnect_us;
-            let (p50, max) = (reconnect.map(|a| a.p50), reconnect.map(|a| a.max));
-            Some(format!("{} / {}", away(p50), away(max)))
+            let [p50, max] = [reconnect.map(|a| a.p50), reconnect.map(|a| a.max)];
+            let [p50, max] = [p50, max].map(|us| or_na(us.map(|us| ms(us as f64))));
+            Some(format!("{p50} / {max}"))
         }),
     ];
     ladder_table(columns, results, Ladder::Restart)
@@ -599,7 +542,7 @@ pub fn restart_table(results: &[StepResult]) -> String {
 
 /// The search storm's row: how the others fared, and what the searches got.
 pub fn search_storm_table(results: &[StepResult]) -> String {
-    let columns: &[StepColumn<StepResult>] = &[
+    let columns: &[Column<StepResult>] = &[
         ("log messages", |r| {
             r.step.workload.log_messages.map(|m| m.to_string())
         }),
@@ -621,10 +564,8 @@ pub fn search_storm_table(results: &[StepResult]) -> String {
         }),
         ("answered / search-busy / too broad", |r| {
             let s = r.search_storm()?;
-            Some(format!(
-                "{} / {} / {}",
-                s.answered, s.search_busy, s.search_too_broad
-            ))
+            let (answered, busy, broad) = (s.answered, s.search_busy, s.search_too_broad);
+            Some(format!("{answered} / {busy} / {broad}"))
         }),
         ("server CPU s", cpu_secs),
     ];
@@ -634,7 +575,7 @@ pub fn search_storm_table(results: &[StepResult]) -> String {
 /// The resume bomb's row: the server's memory before, at the peak and after, and the desks
 /// it dropped.
 pub fn resume_bomb_table(results: &[StepResult]) -> String {
-    let columns: &[StepColumn<StepResult>] = &[
+    let columns: &[Column<StepResult>] = &[
         ("desks", |r| Some(r.step.workload.clients.to_string())),
         ("log messages × B", |r| {
             let w = &r.step.workload;
@@ -643,27 +584,19 @@ pub fn resume_bomb_table(results: &[StepResult]) -> String {
         }),
         ("RSS before / peak MiB", |r| {
             let b = r.resume_bomb()?;
-            let [before, peak] = [b.rss_before_kb, b.rss_peak_kb].map(|kb| mib(kb as f64));
+            let [before, peak] = [b.rss_before_kb, b.rss_peak_kb].map(kib_mib);
             Some(format!("{before} / {peak}"))
         }),
         ("RSS after close MiB", |r| {
             let b = r.resume_bomb()?;
-            let (after, settled) = (mib(b.rss_1s_after_kb as f64), mib(b.rss_settled_kb as f64));
-            Some(format!(
-                "{after} at 1 s, {settled} at {} s",
-                b.settled_after_secs
-            ))
+            let [after, settled] = [b.rss_1s_after_kb, b.rss_settled_kb].map(kib_mib);
+            let secs = b.settled_after_secs;
+            Some(format!("{after} at 1 s, {settled} at {secs} s"))
         }),
         ("dropped", |r| Some(r.resume_bomb()?.dropped.to_string())),
         ("server alive", |r| {
-            Some(
-                if r.resume_bomb()?.server_alive {
-                    "yes"
-                } else {
-                    "no"
-                }
-                .to_string(),
-            )
+            let alive = r.resume_bomb()?.server_alive;
+            Some(if alive { "yes" } else { "no" }.into())
         }),
     ];
     ladder_table(columns, results, Ladder::ResumeBomb)
@@ -672,11 +605,11 @@ pub fn resume_bomb_table(results: &[StepResult]) -> String {
 /// The target checks: target, verdict, figures.
 pub fn targets_table(checks: &[TargetCheck]) -> String {
     let columns: &[Column<TargetCheck>] = &[
-        ("target", |c| c.target.clone()),
-        ("result", |c| c.verdict.label().into()),
-        ("figures", |c| c.detail.clone()),
+        ("target", |c| Some(c.target.clone())),
+        ("result", |c| Some(c.verdict.label().into())),
+        ("figures", |c| Some(c.detail.clone())),
     ];
-    table(columns, checks)
+    table(columns, checks, |_| false)
 }
 
 #[cfg(test)]

@@ -4,19 +4,16 @@
 
 use serde::Serialize;
 
-use super::cells::{
-    alive_text, connected_text, factor, ms, or_na, pair, percent, rate, ratio, two,
-};
-use super::cells::{mib, with_failure, NOT_AVAILABLE};
+use super::cells::{alive_text, connected_text, factor, mib, ms, or_na, pair, percent, rate};
+use super::cells::{ratio, two, with_failure, NOT_AVAILABLE};
+use chat_load::storm::StormRound;
+
 use crate::ladder::{Ladder, RoomLog, ServerMode, FANOUT_TARGET_CLIENTS};
-use crate::model::TLS_IDLE_TARGET_CLIENTS;
 use crate::model::{event_runs, find, of_ladder, StepResult};
 use crate::model::{CPU_PER_DELIVERY_MAX_SHARE, FANOUT_P99_TARGET_US, IDLE_RSS_TARGET_KB};
 use crate::model::{IDLE_TARGET_CLIENTS, LOG_COST_MAX_FACTOR, SLOW_P99_MAX_FACTOR};
-use crate::model::{
-    SLOW_RSS_ALLOWANCE_KB, STORM_P99_TARGET_US, TLS_CPU_MAX_FACTOR, TLS_FANOUT_P99_MAX_FACTOR,
-    TLS_IDLE_RSS_TARGET_KB,
-};
+use crate::model::{SLOW_RSS_ALLOWANCE_KB, STORM_P99_TARGET_US, TLS_CPU_MAX_FACTOR};
+use crate::model::{TLS_FANOUT_P99_MAX_FACTOR, TLS_IDLE_RSS_TARGET_KB, TLS_IDLE_TARGET_CLIENTS};
 
 /// Outcome of one target check (its name is the verdict in `results.json`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -49,14 +46,11 @@ impl Verdict {
     }
 }
 
-/// One target with its verdict and the figures behind it.
+/// One target as stated in the issue, its verdict, and the figures behind it in words.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TargetCheck {
-    /// The target as stated in the issue.
     pub target: String,
-    /// Met or not.
     pub verdict: Verdict,
-    /// The figures, in words.
     pub detail: String,
 }
 
@@ -161,10 +155,9 @@ fn check_cpu(results: &[StepResult]) -> TargetCheck {
     let target = format!(
         "saturating step: event CPU per delivery ≤ {CPU_PER_DELIVERY_MAX_SHARE}× threads mode, everything delivered"
     );
-    let (Some(event), Some(threads)) = (
-        find(results, Ladder::Saturate, None, ServerMode::Event),
-        find(results, Ladder::Saturate, None, ServerMode::Threads),
-    ) else {
+    let [Some(event), Some(threads)] =
+        ServerMode::BOTH.map(|mode| find(results, Ladder::Saturate, None, mode))
+    else {
         return TargetCheck::not_measured(target, "no saturating step in this run");
     };
     let (event_cpu, threads_cpu) = (event.cpu_us_per_delivery(), threads.cpu_us_per_delivery());
@@ -178,13 +171,9 @@ fn check_cpu(results: &[StepResult]) -> TargetCheck {
         ratio(event_cpu, threads_cpu),
         pair(Some(event), Some(threads), |r| r.delivered().map(percent)),
     );
-    let share = factor(event_cpu, threads_cpu);
-    let within = share.map(|s| s <= CPU_PER_DELIVERY_MAX_SHARE);
-    TargetCheck::new(
-        target,
-        &[clean(event), all_delivered(event), within],
-        detail,
-    )
+    let within = factor(event_cpu, threads_cpu).map(|s| s <= CPU_PER_DELIVERY_MAX_SHARE);
+    let conditions = [clean(event), all_delivered(event), within];
+    TargetCheck::new(target, &conditions, detail)
 }
 
 /// The slow-reader pair of `mode` against the target's conditions (p99 factor, slow reader
@@ -194,10 +183,10 @@ fn compare_slow(results: &[StepResult], mode: ServerMode) -> Option<([Option<boo
     let slow = find(results, Ladder::SlowReader, None, mode)?;
     let dropped = (slow.load().and_then(|r| r.slow.as_ref()))
         .map(|s| s.slow_dropped >= s.slow_clients.max(1));
-    let rss_growth_kb = match (slow.rss_peak_kb(), base.rss_peak_kb()) {
-        (Some(s), Some(b)) => Some(s - b),
-        _ => None,
-    };
+    let rss_growth_kb = slow
+        .rss_peak_kb()
+        .zip(base.rss_peak_kb())
+        .map(|(s, b)| s - b);
     let conditions = [
         factor(slow.p99_us(), base.p99_us()).map(|f| f <= SLOW_P99_MAX_FACTOR),
         dropped,
@@ -228,11 +217,8 @@ fn check_slow_reader(results: &[StepResult]) -> TargetCheck {
     if let Some((_, threads)) = compare_slow(results, ServerMode::Threads) {
         detail = format!("{detail}. For comparison, {threads}");
     }
-    TargetCheck::new(
-        target,
-        &[[slow_clean].as_slice(), &conditions].concat(),
-        detail,
-    )
+    let conditions = [[slow_clean].as_slice(), &conditions].concat();
+    TargetCheck::new(target, &conditions, detail)
 }
 
 /// One figure over every run of two setups of the same workload in one run of the comparison
@@ -256,19 +242,13 @@ impl Paired {
     /// the fanout at the target's room, or the saturating step.
     fn new(
         results: &[StepResult],
-        label: String,
-        figure: fn(&StepResult) -> Option<f64>,
-        max_factor: Option<f64>,
+        (label, figure, max_factor): (String, Figure, Option<f64>),
         [first, second]: [(Ladder, RoomLog); 2],
     ) -> Paired {
         let runs = |(ladder, log)| {
             let fanout = matches!(ladder, Ladder::Fanout | Ladder::TlsFanout);
-            event_runs(
-                results,
-                ladder,
-                fanout.then_some(FANOUT_TARGET_CLIENTS),
-                log,
-            )
+            let clients = fanout.then_some(FANOUT_TARGET_CLIENTS);
+            event_runs(results, ladder, clients, log)
         };
         let (first, second) = (runs(first), runs(second));
         let values = |runs: &[&StepResult]| runs.iter().filter_map(|r| figure(r)).collect();
@@ -316,20 +296,23 @@ pub fn runs_text(values: &[f64]) -> String {
     }
 }
 
-fn p99_ms(result: &StepResult) -> Option<f64> {
-    result.p99_us().map(|us| us / 1000.0)
-}
+/// A figure of a step that paired runs compare.
+pub type Figure = fn(&StepResult) -> Option<f64>;
+/// p99 send-to-receive latency, ms.
+const P99_MS: Figure = |r| r.p99_us().map(|us| us / 1000.0);
+/// Server CPU µs per delivery received.
+pub const CPU: Figure = StepResult::cpu_us_per_delivery;
 
-/// The label of p99 at the fanout target's room.
-fn fanout_p99() -> String {
-    format!("fanout {FANOUT_TARGET_CLIENTS} clients × 200 msg/s: p99 ms")
+/// "fanout N clients × 200 msg/s: `what`" at the fanout target's room.
+fn fanout(what: &str) -> String {
+    format!("fanout {FANOUT_TARGET_CLIENTS} clients × 200 msg/s: {what}")
 }
 
 /// "saturating, N clients × R msg/s: `what`" from the first step of `ladder`.
 fn saturating(results: &[StepResult], ladder: Ladder, what: &str) -> String {
     let first = of_ladder(results, ladder).next();
-    let workload = first.map(|r| &r.step.workload);
-    let step = workload.map_or("saturating step".into(), |w| {
+    let step = first.map_or("saturating step".into(), |r| {
+        let w = &r.step.workload;
         format!(
             "saturating, {} clients × {:.0} msg/s",
             w.clients,
@@ -346,14 +329,12 @@ pub fn log_costs(results: &[StepResult]) -> Vec<Paired> {
     let cpu = saturating(results, Ladder::Saturate, "CPU µs per delivery");
     let runs = |ladder| [(ladder, RoomLog::File), (ladder, RoomLog::Memory)];
     vec![
-        Paired::new(results, fanout_p99(), p99_ms, max, runs(Ladder::Fanout)),
         Paired::new(
             results,
-            cpu,
-            StepResult::cpu_us_per_delivery,
-            max,
-            runs(Ladder::Saturate),
+            (fanout("p99 ms"), P99_MS, max),
+            runs(Ladder::Fanout),
         ),
+        Paired::new(results, (cpu, CPU, max), runs(Ladder::Saturate)),
     ]
 }
 
@@ -425,41 +406,28 @@ fn check_restart(results: &[StepResult]) -> TargetCheck {
 /// saturation, TLS vs plain (the idle room's memory is a target of its own,
 /// [`check_tls_idle`]). All but the saturating p99 have a target.
 pub fn tls_costs(results: &[StepResult]) -> Vec<Paired> {
-    let runs = |tls, plain| [(tls, RoomLog::File), (plain, RoomLog::File)];
+    let fanout_runs = [
+        (Ladder::TlsFanout, RoomLog::File),
+        (Ladder::Fanout, RoomLog::File),
+    ];
+    let saturate_runs = [
+        (Ladder::TlsSaturate, RoomLog::File),
+        (Ladder::Saturate, RoomLog::File),
+    ];
     let saturating = |what| saturating(results, Ladder::TlsSaturate, what);
-    let (fanout, saturate) = (Ladder::Fanout, Ladder::Saturate);
-    let cpu = StepResult::cpu_us_per_delivery;
     let cpu_max = Some(TLS_CPU_MAX_FACTOR);
-    vec![
-        Paired::new(
-            results,
-            fanout_p99(),
-            p99_ms,
-            Some(TLS_FANOUT_P99_MAX_FACTOR),
-            runs(Ladder::TlsFanout, fanout),
-        ),
-        Paired::new(
-            results,
-            format!("fanout {FANOUT_TARGET_CLIENTS} clients × 200 msg/s: CPU µs per delivery"),
-            cpu,
-            cpu_max,
-            runs(Ladder::TlsFanout, fanout),
-        ),
-        Paired::new(
-            results,
-            saturating("p99 ms"),
-            p99_ms,
-            None,
-            runs(Ladder::TlsSaturate, saturate),
-        ),
-        Paired::new(
-            results,
-            saturating("CPU µs per delivery"),
-            cpu,
-            cpu_max,
-            runs(Ladder::TlsSaturate, saturate),
+    let p99_max = Some(TLS_FANOUT_P99_MAX_FACTOR);
+    [
+        ((fanout("p99 ms"), P99_MS, p99_max), fanout_runs),
+        ((fanout("CPU µs per delivery"), CPU, cpu_max), fanout_runs),
+        ((saturating("p99 ms"), P99_MS, None), saturate_runs),
+        (
+            (saturating("CPU µs per delivery"), CPU, cpu_max),
+            saturate_runs,
         ),
     ]
+    .map(|(figure, runs)| Paired::new(results, figure, runs))
+    .into()
 }
 
 /// The TLS idle room of `clients`, and the plain one it is compared with.
@@ -468,10 +436,8 @@ pub fn tls_idle_pair(
     clients: u32,
 ) -> (Option<&StepResult>, Option<&StepResult>) {
     let tls = of_ladder(results, Ladder::TlsIdle).find(|r| r.step.workload.clients == clients);
-    (
-        tls,
-        find(results, Ladder::Idle, Some(clients), ServerMode::Event),
-    )
+    let plain = find(results, Ladder::Idle, Some(clients), ServerMode::Event);
+    (tls, plain)
 }
 
 /// The TLS idle target.
@@ -511,6 +477,16 @@ fn check_tls_fanout_p99(results: &[StepResult]) -> TargetCheck {
     check_tls_costs(target, results, "p99")
 }
 
+/// The TLS costs with a target whose label holds `figure`.
+fn check_tls_costs(target: String, results: &[StepResult], figure: &str) -> TargetCheck {
+    let mut costs = tls_costs(results);
+    costs.retain(|c| c.max_factor.is_some() && c.label.contains(figure));
+    paired_check(target, &costs, |c| {
+        let (tls, plain, ratio) = (runs_text(&c.first), runs_text(&c.second), c.ratio_text());
+        format!("{}: TLS {tls} vs plain {plain} ({ratio})", c.label)
+    })
+}
+
 /// The handshake storm target: after a restart, every desk resumes, and the p99 of the
 /// handshakes is under [`STORM_P99_TARGET_US`].
 fn check_tls_storm(results: &[StepResult]) -> TargetCheck {
@@ -521,51 +497,26 @@ fn check_tls_storm(results: &[StepResult]) -> TargetCheck {
     let Some(step) = of_ladder(results, Ladder::TlsStorm).next() else {
         return TargetCheck::not_measured(target, "no storm step in this run");
     };
-    let rounds = step.storm_rounds();
-    let Some(resumed) = rounds.iter().find(|r| r.name == "resumed") else {
-        return TargetCheck::new(
-            target,
-            &[clean(step)],
-            "no storm figures from chat-load".into(),
-        );
+    let round = |name| step.storm_rounds().iter().find(|r| r.name == name);
+    let Some(resumed) = round("resumed") else {
+        let detail = "no storm figures from chat-load".into();
+        return TargetCheck::new(target, &[clean(step)], detail);
     };
-    let p99 = resumed.handshake_us.map(|h| h.p99 as f64);
-    let full_cpu = rounds
-        .iter()
-        .find(|r| r.name == "full")
-        .map(|r| r.server_cpu_secs);
+    let p99 = |r: &StormRound| r.handshake_us.map(|h| h.p99 as f64);
+    let p99_text = |p99: Option<f64>| or_na(p99.map(|us| format!("{:.0}", us / 1000.0)));
+    let full = round("full");
     let detail = format!(
         "{} clients: {} resumed, handshake p99 {} ms (full handshakes after the next restart: p99 {} ms); server CPU {:.2} s resumed vs {} s full",
         resumed.clients,
         resumed.resumed,
-        or_na(p99.map(|us| format!("{:.0}", us / 1000.0))),
-        or_na(
-            rounds
-                .iter()
-                .find(|r| r.name == "full")
-                .and_then(|r| r.handshake_us)
-                .map(|h| format!("{:.0}", h.p99 as f64 / 1000.0))
-        ),
+        p99_text(p99(resumed)),
+        p99_text(full.and_then(p99)),
         resumed.server_cpu_secs,
-        or_na(full_cpu.map(|cpu| format!("{cpu:.2}"))),
+        or_na(full.map(|r| format!("{:.2}", r.server_cpu_secs))),
     );
     let all_resumed = Some(resumed.resumed == resumed.clients as u64);
-    let within = p99.map(|us| us < STORM_P99_TARGET_US);
+    let within = p99(resumed).map(|us| us < STORM_P99_TARGET_US);
     TargetCheck::new(target, &[clean(step), all_resumed, within], detail)
-}
-
-/// The TLS costs with a target whose label holds `figure`.
-fn check_tls_costs(target: String, results: &[StepResult], figure: &str) -> TargetCheck {
-    let mut costs = tls_costs(results);
-    costs.retain(|c| c.max_factor.is_some() && c.label.contains(figure));
-    paired_check(target, &costs, |c| {
-        let (tls, plain) = (runs_text(&c.first), runs_text(&c.second));
-        format!(
-            "{}: TLS {tls} vs plain {plain} ({})",
-            c.label,
-            c.ratio_text()
-        )
-    })
 }
 
 #[cfg(test)]
