@@ -237,8 +237,8 @@ pub struct Sizes {
     pub log_cost_runs: u32,
 }
 
-/// The full ladder: about 6 minutes on 2 cores (the TLS and Redis steps add 70 s, the attacks
-/// about 45 s).
+/// The full ladder: about 7.5 minutes on 2 cores (436 s on 2026-12-07: the TLS and Redis steps
+/// about 70 s, the attacks 35 s, the IRC and browser desks 35 s).
 pub const FULL: Sizes = Sizes {
     idle: (&[100, 1000, 5000, 10_000], 3.0),
     fanout: (&[100, FANOUT_TARGET_CLIENTS, 5000], 6.0),
