@@ -120,6 +120,9 @@ pub struct Chat {
     /// The user names IRC clients registered with, for ban masks
     /// ([`Chat::set_irc_user`]).
     irc_users: HashMap<ConnId, Box<str>>,
+    /// The connection that left last: while its departure is told, an IRC
+    /// client's `QUIT` still shows its user name ([`Chat::departing`]).
+    departing: Option<ConnId>,
 }
 
 impl Chat {
@@ -140,6 +143,7 @@ impl Chat {
             creations: HashMap::new(),
             waiting: HashMap::new(),
             irc_users: HashMap::new(),
+            departing: None,
             settings,
         }
     }
@@ -261,6 +265,7 @@ impl Chat {
             .collect();
         room_peers.sort_unstable();
         room_peers.dedup();
+        self.departing = Some(id);
         self.rooms.leave_all(id);
         self.searching.remove(&id);
         self.waiting.remove(&id);
@@ -414,6 +419,13 @@ impl Chat {
     pub fn conn_named(&self, name: &str) -> Option<ConnId> {
         self.directory
             .conn_of_name(&chat_shared::name::name_key(name))
+    }
+
+    /// The connection that left last, its name forgotten: the one whose
+    /// departure is being told, until the next one leaves (its slab key
+    /// may be another connection's by then, so a caller checks the name).
+    pub fn departing(&self) -> Option<ConnId> {
+        self.departing
     }
 
     /// Everyone online, here and on the other servers.

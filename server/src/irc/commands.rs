@@ -10,6 +10,7 @@ use chat_shared::room::{check_room, room_key, MAIN_ROOM};
 use chat_shared::{ClientLine, ErrorCode, RoomCommand, ServerLine};
 
 use super::line::{self, Message, Out};
+use super::people::Person;
 use super::{caps, history, host_of_conn, prefix_of_conn, Refusal, Session};
 use crate::chat::Context;
 use crate::chat::{Chat, Input};
@@ -361,7 +362,7 @@ impl Session {
         let away = cx
             .chat
             .conn_named(target)
-            .and_then(|id| self.settings.people().get(id)?.away.clone());
+            .and_then(|id| Some(self.settings.people().get(id)?.away()?.to_string()));
         if let Some(away) = away {
             let name = cx
                 .chat
@@ -531,17 +532,17 @@ impl Session {
         let people = self.settings.people();
         let (user, host) = host_of_conn(&people, Some(id), &member.name);
         let person = people.get(id);
-        let mut flags = String::from(if person.is_some_and(|p| p.away.is_some()) {
+        let mut flags = String::from(if person.is_some_and(|p| p.away().is_some()) {
             "G"
         } else {
             "H"
         });
-        if person.is_some_and(|p| p.oper.is_some()) {
+        if person.is_some_and(Person::is_oper) {
             flags.push('*');
         }
         flags.push_str(marks);
         let real = person
-            .map(|p| p.real_name.to_string())
+            .map(|p| p.real_name().to_string())
             .filter(|real| !real.is_empty())
             .unwrap_or_else(|| member.name.clone());
         drop(people);
@@ -577,14 +578,14 @@ impl Session {
         let (user, host) = host_of_conn(&people, Some(id), &name);
         let person = people.get(id);
         let real = person
-            .map(|p| p.real_name.to_string())
+            .map(|p| p.real_name().to_string())
             .filter(|real| !real.is_empty())
             .unwrap_or_else(|| name.clone());
-        let away = person.and_then(|p| p.away.clone());
-        let oper = person.is_some_and(|p| p.oper.is_some());
+        let away = person.and_then(|p| p.away().map(str::to_string));
+        let oper = person.is_some_and(Person::is_oper);
         // An IRC client shows `#main` only if it joined it.
         let in_main = person.is_none_or(|p| p.shows_main);
-        let since = person.map_or(0, |p| p.since).to_string();
+        let since = person.map_or(0, Person::since).to_string();
         drop(people);
         let server = self.settings.server_name.clone();
         self.numeric(&mut out, chat, "311", &[&name, &user, host, "*", &real]);
@@ -652,7 +653,7 @@ impl Session {
             .filter(|text| !text.is_empty())
             .map(|text| text.chars().take(200).collect::<String>().into());
         if let Some(person) = self.settings.people().get_mut(self.me) {
-            person.away = away.clone();
+            person.set_away(away.clone());
         }
         match &away {
             Some(_) => self.reply(cx, "306", &["You have been marked as being away"]),
@@ -701,7 +702,7 @@ impl Session {
                 let id = cx.chat.conn_named(nick)?;
                 let name = cx.chat.name_of(id)?;
                 let (user, host) = host_of_conn(&people, Some(id), name);
-                let away = people.get(id).is_some_and(|p| p.away.is_some());
+                let away = people.get(id).is_some_and(|p| p.away().is_some());
                 Some(format!(
                     "{name}={}{user}@{host}",
                     if away { '-' } else { '+' }

@@ -347,7 +347,7 @@ enum Refusal<'a> {
 fn host_of(people: &People, chat: &Chat, name: &str) -> (String, &'static str) {
     // An IRC client whose QUIT is being told is gone from the rules, not
     // yet from `people`.
-    let id = chat.conn_named(name).or_else(|| people.conn_named(name));
+    let id = people.conn_named(chat, name);
     host_of_conn(people, id, name)
 }
 
@@ -355,7 +355,7 @@ fn host_of(people: &People, chat: &Chat, name: &str) -> (String, &'static str) {
 /// up (which folds lookalikes, so it is not free).
 fn host_of_conn(people: &People, id: Option<ConnId>, name: &str) -> (String, &'static str) {
     match id.and_then(|id| people.get(id)) {
-        Some(person) if !person.user.is_empty() => (person.user.to_string(), "irc"),
+        Some(person) if !person.user().is_empty() => (person.user().to_string(), "irc"),
         _ => (name.to_string(), "desk"),
     }
 }

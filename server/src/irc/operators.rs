@@ -8,6 +8,7 @@
 //! is one only on the connection that sent `OPER`.
 
 use super::line::{Message, Out};
+use super::people::Person;
 use super::Session;
 use crate::auth::same_hash;
 use crate::chat::Context;
@@ -82,7 +83,7 @@ impl Session {
         }
         tracing::info!(conn = self.me, oper = name, "[*] IRC operator");
         if let Some(person) = self.settings.people().get_mut(self.me) {
-            person.oper = Some(name.into());
+            person.set_oper(name);
         }
         let own = self.nick(cx.chat).to_string();
         let mut out = Out::new();
@@ -96,7 +97,7 @@ impl Session {
         self.settings
             .people()
             .get(self.me)
-            .is_some_and(|person| person.oper.is_some())
+            .is_some_and(Person::is_oper)
     }
 
     /// The first argument of an operator's `command`, if it has one and
@@ -193,7 +194,7 @@ impl Session {
                 'i' => std::mem::replace(&mut person.invisible, adding) != adding,
                 'w' => std::mem::replace(&mut person.wallops, adding) != adding,
                 // `+o` comes from `OPER` alone.
-                'o' if !adding => person.oper.take().is_some(),
+                'o' if !adding => person.drop_oper(),
                 'o' => false,
                 _ => {
                     unknown = true;

@@ -68,8 +68,7 @@ impl Session {
                 // The rules match ban masks against it (`nick!user@irc`).
                 cx.chat.set_irc_user(self.me, &user);
                 if let Some(person) = self.settings.people().get_mut(self.me) {
-                    person.user = user.into();
-                    person.real_name = real.into();
+                    person.set_user(&user, real);
                 }
                 self.registration().user = true;
                 return self.try_register(cx);
