@@ -115,6 +115,12 @@ impl Settings {
     }
 }
 
+impl crate::chat::IrcUsers for Settings {
+    fn user_of(&self, id: ConnId) -> Option<String> {
+        Some(self.people().get(id)?.user().to_string())
+    }
+}
+
 /// Whether the first line a peer sent is IRC: `CAP`, `NICK`, `USER`,
 /// `PASS`, `PING` or `QUIT` (any case, possibly after tags), followed by a
 /// space or the end of the line. `NICK<SEP>hello` is a desk named `NICK`.

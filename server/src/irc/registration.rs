@@ -64,9 +64,9 @@ impl Session {
                     self.reply(cx, "461", &["USER", "Not enough parameters"]);
                     return AfterLine::Continue;
                 }
+                // The rules match ban masks against it (`nick!user@irc`),
+                // reading it from `people` ([`crate::chat::IrcUsers`]).
                 let user: String = user.chars().take(16).collect();
-                // The rules match ban masks against it (`nick!user@irc`).
-                cx.chat.set_irc_user(self.me, &user);
                 if let Some(person) = self.settings.people().get_mut(self.me) {
                     person.set_user(&user, real);
                 }
