@@ -153,14 +153,14 @@ impl Session {
                 .into_iter()
                 .collect(),
         };
-        *self.history.borrow_mut() = Some(Box::new(history::Pending {
+        self.history.set(Some(Box::new(history::Pending {
             target: target.to_string(),
             kind,
             limit: limit.clamp(1, history::MAX_LIMIT),
             expected: None,
             seen: 0,
             found: Vec::new(),
-        }));
+        })));
         cx.effects.push(Effect::Ask(crate::store::Request::Replay {
             asker: cx.from,
             after,

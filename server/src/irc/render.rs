@@ -131,8 +131,7 @@ impl Session {
     /// A line of a `CHATHISTORY` replay in progress: collected, and the
     /// answer written after the last (`None`: not such a line).
     fn answer_history(&self, line: &ServerLine<'_>, chat: &Chat) -> Option<Option<Frame>> {
-        let mut pending = self.history.borrow_mut();
-        let query = pending.as_mut()?;
+        let mut query = self.history.take()?;
         let target = room_key(&query.target);
         match line {
             ServerLine::Resumed { replayed, .. } => query.expected = Some(*replayed),
@@ -149,12 +148,15 @@ impl Session {
                 }
             }
             ServerLine::DirectHistory(_) => query.seen += 1,
-            _ => return None,
+            _ => {
+                self.history.set(Some(query));
+                return None;
+            }
         }
         if !query.is_complete() {
+            self.history.set(Some(query));
             return Some(None);
         }
-        let query = pending.take()?;
         let out = self.history_batch(chat, &query.target, query.answer());
         Some(Some(Frame::new(out.into_bytes())))
     }
