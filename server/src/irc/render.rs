@@ -78,7 +78,7 @@ impl Session {
                 match self
                     .settings
                     .people()
-                    .get(self.me)
+                    .get(self.me())
                     .and_then(|p| p.part_reason(room))
                 {
                     Some(reason) => out.text_line("", &prefix, "PART", &[room, reason]),
@@ -131,7 +131,8 @@ impl Session {
     /// A line of a `CHATHISTORY` replay in progress: collected, and the
     /// answer written after the last (`None`: not such a line).
     fn answer_history(&self, line: &ServerLine<'_>, chat: &Chat) -> Option<Option<Frame>> {
-        let mut query = self.history.take()?;
+        let mut pending = self.aside.as_ref()?.history.borrow_mut();
+        let query = pending.as_mut()?;
         let target = room_key(&query.target);
         match line {
             ServerLine::Resumed { replayed, .. } => query.expected = Some(*replayed),
@@ -148,15 +149,13 @@ impl Session {
                 }
             }
             ServerLine::DirectHistory(_) => query.seen += 1,
-            _ => {
-                self.history.set(Some(query));
-                return None;
-            }
+            _ => return None,
         }
         if !query.is_complete() {
-            self.history.set(Some(query));
             return Some(None);
         }
+        // The box is given back at the client's next line.
+        let query = pending.take()?;
         let out = self.history_batch(chat, &query.target, query.answer());
         Some(Some(Frame::new(out.into_bytes())))
     }
