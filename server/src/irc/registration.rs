@@ -66,9 +66,9 @@ impl Session {
                 }
                 // The rules match ban masks against it (`nick!user@irc`),
                 // reading it from `people` ([`crate::chat::IrcUsers`]).
-                let user: String = user.chars().take(16).collect();
+                let user = super::people::user_of(user);
                 if let Some(person) = self.settings.people().get_mut(self.me()) {
-                    person.set_user(&user, real);
+                    person.set_user(user, real);
                 }
                 self.registration().user = true;
                 return self.try_register(cx);
