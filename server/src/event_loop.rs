@@ -269,15 +269,17 @@ impl Server {
                 identity.location, identity.fingerprint
             )
         });
+        let irc = Arc::new(crate::irc::Settings::new(
+            &config.irc.server_name,
+            config.irc.join_main,
+            config.irc.opers.clone(),
+        ));
+        chat.read_irc_users(Arc::clone(&irc) as Arc<dyn crate::chat::IrcUsers>);
         let limits = Limits {
             max_line_bytes: config.max_line_bytes,
             rate_limit: config.rate_limit,
             security,
-            irc: Arc::new(crate::irc::Settings::new(
-                &config.irc.server_name,
-                config.irc.join_main,
-                config.irc.opers.clone(),
-            )),
+            irc,
         };
         Ok(Server {
             poll,

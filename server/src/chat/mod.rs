@@ -19,6 +19,7 @@ pub use rooms::truncated;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
 use chat_shared::seed::SeedFrame;
@@ -40,6 +41,15 @@ pub const SHUTDOWN_REASON: &str = "the server is going down";
 /// Most bytes of a reason for leaving (a room, or the server) that are
 /// passed on.
 pub const MAX_REASON_BYTES: usize = 300;
+
+/// Where the rules read the user name an IRC client registered with (its
+/// ban mask is `NICK!USER@irc`): IRC keeps it ([`crate::irc::people`]),
+/// and one copy of it is enough (a second, here, cost ~70 B an idle desk).
+pub trait IrcUsers: std::fmt::Debug + Send + Sync {
+    /// The user name connection `id` gave with `USER`, if it is an IRC
+    /// client that did.
+    fn user_of(&self, id: ConnId) -> Option<String>;
+}
 
 /// One thing a connection sent, as its framing decoded it.
 #[derive(Debug)]
@@ -117,9 +127,12 @@ pub struct Chat {
     /// of their requests: a dialect that answers strictly in order (IRC)
     /// asks for it ([`Chat::hold_until_answered`]).
     waiting: HashMap<ConnId, usize>,
-    /// The user names IRC clients registered with, for ban masks
-    /// ([`Chat::set_irc_user`]).
-    irc_users: HashMap<ConnId, Box<str>>,
+    /// Where the user names IRC clients registered with are read, for ban
+    /// masks ([`Chat::read_irc_users`]).
+    irc_users: Option<Arc<dyn IrcUsers>>,
+    /// The connection that left last: while its departure is told, an IRC
+    /// client's `QUIT` still shows its user name ([`Chat::departing`]).
+    departing: Option<ConnId>,
 }
 
 impl Chat {
@@ -139,7 +152,8 @@ impl Chat {
             hist: HistFrames::default(),
             creations: HashMap::new(),
             waiting: HashMap::new(),
-            irc_users: HashMap::new(),
+            irc_users: None,
+            departing: None,
             settings,
         }
     }
@@ -261,10 +275,10 @@ impl Chat {
             .collect();
         room_peers.sort_unstable();
         room_peers.dedup();
+        self.departing = Some(id);
         self.rooms.leave_all(id);
         self.searching.remove(&id);
         self.waiting.remove(&id);
-        self.irc_users.remove(&id);
         if let Some(leave) = self.directory.leave(id, effects) {
             effects.extend(
                 room_peers
@@ -414,6 +428,13 @@ impl Chat {
     pub fn conn_named(&self, name: &str) -> Option<ConnId> {
         self.directory
             .conn_of_name(&chat_shared::name::name_key(name))
+    }
+
+    /// The connection that left last, its name forgotten: the one whose
+    /// departure is being told, until the next one leaves (its slab key
+    /// may be another connection's by then, so a caller checks the name).
+    pub fn departing(&self) -> Option<ConnId> {
+        self.departing
     }
 
     /// Everyone online, here and on the other servers.

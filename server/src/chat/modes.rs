@@ -10,7 +10,9 @@
 use chat_shared::name::name_key;
 use chat_shared::{ErrorCode, ServerLine};
 
-use super::Chat;
+use std::sync::Arc;
+
+use super::{Chat, IrcUsers};
 use crate::effect::Effect;
 use crate::frames::{self, encode};
 use crate::ids::{Asker, ConnId};
@@ -86,17 +88,18 @@ impl Chat {
         false
     }
 
-    /// Connection `id` registered over IRC as `user`: its address, for ban
-    /// masks, is `NICK!USER@irc` (a desk's is `NAME!NAME@desk`, as IRC
-    /// clients are shown it).
-    pub fn set_irc_user(&mut self, id: ConnId, user: &str) {
-        self.irc_users.insert(id, user.into());
+    /// The user names of IRC clients are read from `users`: an IRC
+    /// client's address, for ban masks, is `NICK!USER@irc` (a desk's is
+    /// `NAME!NAME@desk`, as IRC clients are shown it).
+    pub fn read_irc_users(&mut self, users: Arc<dyn IrcUsers>) {
+        self.irc_users = Some(users);
     }
 
     /// Connection `id`'s `nick!user@host`, as ban masks are matched.
     pub(super) fn address_of(&self, id: ConnId) -> String {
         let name = self.directory.name_of(id).unwrap_or("*");
-        match self.irc_users.get(&id).filter(|user| !user.is_empty()) {
+        let user = self.irc_users.as_ref().and_then(|users| users.user_of(id));
+        match user.filter(|user| !user.is_empty()) {
             Some(user) => format!("{name}!{user}@irc"),
             None => format!("{name}!{name}@desk"),
         }

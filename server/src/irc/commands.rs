@@ -10,6 +10,7 @@ use chat_shared::room::{check_room, room_key, MAIN_ROOM};
 use chat_shared::{ClientLine, ErrorCode, RoomCommand, ServerLine};
 
 use super::line::{self, Message, Out};
+use super::people::Person;
 use super::{caps, history, host_of_conn, prefix_of_conn, Refusal, Session};
 use crate::chat::Context;
 use crate::chat::{Chat, Input};
@@ -36,7 +37,7 @@ impl Session {
                     Some(text) => format!("Quit: {text}"),
                     None => "Quit: left".to_string(),
                 };
-                cx.chat.leaving_because(self.me, &reason);
+                cx.chat.leaving_because(self.me(), &reason);
                 return self.ask(cx, ClientLine::Quit, |_| None);
             }
             "NICK" => self.nick_change(message, cx),
@@ -86,7 +87,7 @@ impl Session {
 
     /// `CHATHISTORY LATEST|BEFORE|AFTER|AROUND|BETWEEN target anchor...
     /// limit`: a replay of the room's log, answered as it comes back.
-    fn chathistory(&self, message: &Message<'_>, cx: &mut Context<'_>) -> AfterLine {
+    fn chathistory(&mut self, message: &Message<'_>, cx: &mut Context<'_>) -> AfterLine {
         let fail = |cx: &mut Context<'_>, code: &str, why: &str| {
             let mut out = Out::new();
             let sub = message.param(0).unwrap_or("*");
@@ -132,7 +133,7 @@ impl Session {
             return fail(cx, "INVALID_PARAMS", "Bad limit");
         };
         let room = match self.visible_room(cx.chat, target) {
-            Some(room) if room == MAIN || cx.chat.room(room).contains(self.me) => room,
+            Some(room) if room == MAIN || cx.chat.room(room).contains(self.me()) => room,
             _ if !target.starts_with('#') => {
                 // Direct messages: nothing is served (see the module docs).
                 let out = self.history_batch(cx.chat, target, &[]);
@@ -152,14 +153,18 @@ impl Session {
                 .into_iter()
                 .collect(),
         };
-        *self.history.borrow_mut() = Some(Box::new(history::Pending {
+        *self
+            .aside
+            .get_or_insert_with(Box::default)
+            .history
+            .get_mut() = Some(history::Pending {
             target: target.to_string(),
             kind,
             limit: limit.clamp(1, history::MAX_LIMIT),
             expected: None,
             seen: 0,
             found: Vec::new(),
-        }));
+        });
         cx.effects.push(Effect::Ask(crate::store::Request::Replay {
             asker: cx.from,
             after,
@@ -167,7 +172,7 @@ impl Session {
             scope,
             budget_bytes: cx.chat.replay_budget(),
         }));
-        cx.chat.hold_until_answered(self.me, 1);
+        cx.chat.hold_until_answered(self.me(), 1);
         AfterLine::Hold
     }
 
@@ -179,10 +184,10 @@ impl Session {
         if list == "0" {
             let rooms: Vec<String> = cx
                 .chat
-                .rooms_of(self.me)
+                .rooms_of(self.me())
                 .map(|r| r.name().to_string())
                 .collect();
-            if let Some(person) = self.settings.people().get_mut(self.me) {
+            if let Some(person) = self.settings.people().get_mut(self.me()) {
                 person.parting(std::iter::empty(), "");
             }
             let mut after = AfterLine::Continue;
@@ -207,7 +212,7 @@ impl Session {
                     cx.effects.extend(
                         history
                             .into_iter()
-                            .map(|frame| Effect::Send(self.me, frame)),
+                            .map(|frame| Effect::Send(self.me(), frame)),
                     );
                 }
                 continue;
@@ -219,7 +224,7 @@ impl Session {
             if cx
                 .chat
                 .room_named(name)
-                .is_some_and(|room| cx.chat.room(room).contains(self.me))
+                .is_some_and(|room| cx.chat.room(room).contains(self.me()))
             {
                 continue;
             }
@@ -252,7 +257,7 @@ impl Session {
         };
         let reason = message.param(1).unwrap_or("");
         let names = || list.split(',').filter(|name| !name.is_empty());
-        if let Some(person) = self.settings.people().get_mut(self.me) {
+        if let Some(person) = self.settings.people().get_mut(self.me()) {
             person.parting(names(), reason);
         }
         let mut after = AfterLine::Continue;
@@ -361,7 +366,7 @@ impl Session {
         let away = cx
             .chat
             .conn_named(target)
-            .and_then(|id| self.settings.people().get(id)?.away.clone());
+            .and_then(|id| Some(self.settings.people().get(id)?.away()?.to_string()));
         if let Some(away) = away {
             let name = cx
                 .chat
@@ -531,17 +536,17 @@ impl Session {
         let people = self.settings.people();
         let (user, host) = host_of_conn(&people, Some(id), &member.name);
         let person = people.get(id);
-        let mut flags = String::from(if person.is_some_and(|p| p.away.is_some()) {
+        let mut flags = String::from(if person.is_some_and(|p| p.away().is_some()) {
             "G"
         } else {
             "H"
         });
-        if person.is_some_and(|p| p.oper.is_some()) {
+        if person.is_some_and(Person::is_oper) {
             flags.push('*');
         }
         flags.push_str(marks);
         let real = person
-            .map(|p| p.real_name.to_string())
+            .map(|p| p.real_name().to_string())
             .filter(|real| !real.is_empty())
             .unwrap_or_else(|| member.name.clone());
         drop(people);
@@ -577,14 +582,14 @@ impl Session {
         let (user, host) = host_of_conn(&people, Some(id), &name);
         let person = people.get(id);
         let real = person
-            .map(|p| p.real_name.to_string())
+            .map(|p| p.real_name().to_string())
             .filter(|real| !real.is_empty())
             .unwrap_or_else(|| name.clone());
-        let away = person.and_then(|p| p.away.clone());
-        let oper = person.is_some_and(|p| p.oper.is_some());
+        let away = person.and_then(|p| p.away().map(str::to_string));
+        let oper = person.is_some_and(Person::is_oper);
         // An IRC client shows `#main` only if it joined it.
         let in_main = person.is_none_or(|p| p.shows_main);
-        let since = person.map_or(0, |p| p.since).to_string();
+        let since = person.map_or(0, Person::since).to_string();
         drop(people);
         let server = self.settings.server_name.clone();
         self.numeric(&mut out, chat, "311", &[&name, &user, host, "*", &real]);
@@ -651,8 +656,8 @@ impl Session {
             .param(0)
             .filter(|text| !text.is_empty())
             .map(|text| text.chars().take(200).collect::<String>().into());
-        if let Some(person) = self.settings.people().get_mut(self.me) {
-            person.away = away.clone();
+        if let Some(person) = self.settings.people().get_mut(self.me()) {
+            person.set_away(away.clone());
         }
         match &away {
             Some(_) => self.reply(cx, "306", &["You have been marked as being away"]),
@@ -667,14 +672,14 @@ impl Session {
         }
         let frame = Frame::new(out.into_bytes());
         let mut peers: Vec<ConnId> = cx.chat.room(MAIN).members().collect();
-        for room in cx.chat.rooms_of(self.me) {
+        for room in cx.chat.rooms_of(self.me()) {
             peers.extend(room.members());
         }
         peers.sort_unstable();
         peers.dedup();
         let people = self.settings.people();
         for peer in peers {
-            if peer != self.me && people.get(peer).is_some_and(|p| p.away_notify) {
+            if peer != self.me() && people.get(peer).is_some_and(|p| p.away_notify) {
                 cx.effects.push(Effect::SendRaw(peer, frame.clone()));
             }
         }
@@ -701,7 +706,7 @@ impl Session {
                 let id = cx.chat.conn_named(nick)?;
                 let name = cx.chat.name_of(id)?;
                 let (user, host) = host_of_conn(&people, Some(id), name);
-                let away = people.get(id).is_some_and(|p| p.away.is_some());
+                let away = people.get(id).is_some_and(|p| p.away().is_some());
                 Some(format!(
                     "{name}={}{user}@{host}",
                     if away { '-' } else { '+' }
@@ -718,7 +723,7 @@ impl Session {
         let room = chat.room_named(name)?;
         let the_room = chat.room(room);
         let hidden = the_room.is_private() || the_room.modes.secret;
-        let seen = room == MAIN || !hidden || the_room.contains(self.me);
+        let seen = room == MAIN || !hidden || the_room.contains(self.me());
         seen.then_some(room)
     }
 
@@ -733,7 +738,7 @@ impl Session {
 
     /// This client's own `nick!user@host`.
     pub(super) fn own_prefix(&self, chat: &Chat) -> String {
-        prefix_of_conn(&self.settings.people(), self.me, self.nick(chat))
+        prefix_of_conn(&self.settings.people(), self.me(), self.nick(chat))
     }
 
     /// What a client that just joined `room` is sent: its `JOIN`, the

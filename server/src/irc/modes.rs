@@ -64,7 +64,7 @@ impl Session {
         // Numerics that name the nick: the rules' own check, asked before
         // the change (an operator's change only, so that anyone else hears
         // `482` alone).
-        if room != MAIN && cx.chat.is_operator(room, self.me) {
+        if room != MAIN && cx.chat.is_operator(room, self.me()) {
             for change in &changes {
                 if let Change::Rank(_, _, nick) = change {
                     match cx.chat.rank_target(room, nick) {
@@ -111,7 +111,7 @@ impl Session {
         let the_room = chat.room(room);
         let described = match room {
             MAIN => "+n".to_string(),
-            _ => the_room.modes.describe(the_room.contains(self.me)),
+            _ => the_room.modes.describe(the_room.contains(self.me())),
         };
         let mut params: Vec<&str> = vec![name];
         params.extend(described.split(' '));

@@ -33,9 +33,9 @@ impl Session {
             return;
         }
         let before = self.own_prefix(cx.chat);
-        let why = match cx.chat.rename(self.me, nick) {
+        let why = match cx.chat.rename(self.me(), nick) {
             Ok(_) => {
-                self.settings.people().renamed(self.me, nick);
+                self.settings.people().renamed(self.me(), nick);
                 let mut out = Out::new();
                 out.line("", &before, "NICK", &[nick]);
                 let frame = Frame::new(out.into_bytes());
@@ -61,7 +61,7 @@ impl Session {
     fn sharing_a_channel(&self, chat: &Chat) -> Vec<ConnId> {
         let people = self.settings.people();
         let mut peers: Vec<ConnId> = chat
-            .rooms_of(self.me)
+            .rooms_of(self.me())
             .flat_map(|room| room.members())
             .filter(|peer| people.get(*peer).is_some())
             .collect();
@@ -71,7 +71,7 @@ impl Session {
                     .filter(|peer| people.get(*peer).is_some_and(|p| p.shows_main)),
             );
         }
-        peers.push(self.me);
+        peers.push(self.me());
         peers.sort_unstable();
         peers.dedup();
         peers

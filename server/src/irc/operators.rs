@@ -8,6 +8,7 @@
 //! is one only on the connection that sent `OPER`.
 
 use super::line::{Message, Out};
+use super::people::Person;
 use super::Session;
 use crate::auth::same_hash;
 use crate::chat::Context;
@@ -76,13 +77,13 @@ impl Session {
             .iter()
             .fold(false, |found, oper| oper.admits(name, password) | found);
         if !admitted {
-            tracing::info!(conn = self.me, oper = name, "[!] IRC OPER refused");
+            tracing::info!(conn = self.me(), oper = name, "[!] IRC OPER refused");
             self.reply(cx, "464", &["Password incorrect"]);
             return;
         }
-        tracing::info!(conn = self.me, oper = name, "[*] IRC operator");
-        if let Some(person) = self.settings.people().get_mut(self.me) {
-            person.oper = Some(name.into());
+        tracing::info!(conn = self.me(), oper = name, "[*] IRC operator");
+        if let Some(person) = self.settings.people().get_mut(self.me()) {
+            person.set_oper(name);
         }
         let own = self.nick(cx.chat).to_string();
         let mut out = Out::new();
@@ -95,8 +96,8 @@ impl Session {
     pub(super) fn is_oper(&self) -> bool {
         self.settings
             .people()
-            .get(self.me)
-            .is_some_and(|person| person.oper.is_some())
+            .get(self.me())
+            .is_some_and(Person::is_oper)
     }
 
     /// The first argument of an operator's `command`, if it has one and
@@ -157,7 +158,7 @@ impl Session {
         let people = self.settings.people();
         let hearing = people
             .iter()
-            .filter(|(id, person)| *id == self.me || person.wallops)
+            .filter(|(id, person)| *id == self.me() || person.wallops)
             .filter(|(id, _)| cx.chat.name_of(*id).is_some())
             .map(|(id, _)| Effect::SendRaw(id, frame.clone()));
         cx.effects.extend(hearing);
@@ -171,13 +172,13 @@ impl Session {
             let modes = self
                 .settings
                 .people()
-                .get(self.me)
+                .get(self.me())
                 .map_or_else(|| "+".to_string(), |person| person.modes());
             self.reply(cx, "221", &[&modes]);
             return;
         };
         let mut people = self.settings.people();
-        let Some(person) = people.get_mut(self.me) else {
+        let Some(person) = people.get_mut(self.me()) else {
             return;
         };
         let mut adding = true;
@@ -193,7 +194,7 @@ impl Session {
                 'i' => std::mem::replace(&mut person.invisible, adding) != adding,
                 'w' => std::mem::replace(&mut person.wallops, adding) != adding,
                 // `+o` comes from `OPER` alone.
-                'o' if !adding => person.oper.take().is_some(),
+                'o' if !adding => person.drop_oper(),
                 'o' => false,
                 _ => {
                     unknown = true;
@@ -222,7 +223,7 @@ impl Session {
     /// Whether connection `id` is hidden from a `WHO` mask asked by this
     /// client: it is `+i` and shares no channel with it.
     pub(super) fn hidden_from_masks(&self, cx: &Context<'_>, id: crate::ids::ConnId) -> bool {
-        if id == self.me {
+        if id == self.me() {
             return false;
         }
         let invisible = self
@@ -230,6 +231,6 @@ impl Session {
             .people()
             .get(id)
             .is_some_and(|person| person.invisible);
-        invisible && !cx.chat.rooms_of(id).any(|room| room.contains(self.me))
+        invisible && !cx.chat.rooms_of(id).any(|room| room.contains(self.me()))
     }
 }

@@ -36,10 +36,10 @@ pub struct Registering {
 impl Session {
     /// One line of a client that is not registered yet.
     pub(super) fn register(&mut self, message: &Message<'_>, cx: &mut Context<'_>) -> AfterLine {
-        if let Some(name) = cx.chat.name_of(self.me) {
+        if let Some(name) = cx.chat.name_of(self.me()) {
             // Its name was granted by the servers sharing the store.
-            self.settings.people().registered(self.me, name);
-            self.registering = None;
+            self.settings.people().registered(self.me(), name);
+            self.registered();
             return self.command(message, cx);
         }
         let command = message.command.to_ascii_uppercase();
@@ -64,12 +64,11 @@ impl Session {
                     self.reply(cx, "461", &["USER", "Not enough parameters"]);
                     return AfterLine::Continue;
                 }
-                let user: String = user.chars().take(16).collect();
-                // The rules match ban masks against it (`nick!user@irc`).
-                cx.chat.set_irc_user(self.me, &user);
-                if let Some(person) = self.settings.people().get_mut(self.me) {
-                    person.user = user.into();
-                    person.real_name = real.into();
+                // The rules match ban masks against it (`nick!user@irc`),
+                // reading it from `people` ([`crate::chat::IrcUsers`]).
+                let user = super::people::user_of(user);
+                if let Some(person) = self.settings.people().get_mut(self.me()) {
+                    person.set_user(user, real);
                 }
                 self.registration().user = true;
                 return self.try_register(cx);
@@ -93,7 +92,10 @@ impl Session {
     }
 
     fn registration(&mut self) -> &mut Registering {
-        self.registering.get_or_insert_with(Box::default)
+        self.aside
+            .get_or_insert_with(Box::default)
+            .registering
+            .get_or_insert_with(Registering::default)
     }
 
     /// `CAP`, before or after registration.
@@ -112,7 +114,7 @@ impl Session {
                 if v302 {
                     self.caps.set(caps::CAP_NOTIFY, true);
                 }
-                if let Some(registering) = &mut self.registering {
+                if let Some(registering) = self.registering_mut() {
                     registering.negotiating = true;
                 }
                 out.line(
@@ -140,7 +142,7 @@ impl Session {
                         for (cap, on) in wanted {
                             self.caps.set(cap, on);
                             if cap == caps::AWAY_NOTIFY {
-                                if let Some(person) = self.settings.people().get_mut(self.me) {
+                                if let Some(person) = self.settings.people().get_mut(self.me()) {
                                     person.away_notify = on;
                                 }
                             }
@@ -149,12 +151,12 @@ impl Session {
                     }
                     _ => out.line("", &server, "CAP", &[&nick, "NAK", asked]),
                 }
-                if let Some(registering) = &mut self.registering {
+                if let Some(registering) = self.registering_mut() {
                     registering.negotiating = true;
                 }
             }
             "END" => {
-                if let Some(registering) = &mut self.registering {
+                if let Some(registering) = self.registering_mut() {
                     registering.negotiating = false;
                     return self.try_register(cx);
                 }
@@ -201,7 +203,7 @@ impl Session {
                 if !self.log_in(cx, account, token, true) {
                     return AfterLine::Stop(CloseReason::LoginRefused);
                 }
-                let account = cx.chat.account_of(self.me).unwrap_or(account).to_string();
+                let account = cx.chat.account_of(self.me()).unwrap_or(account).to_string();
                 let mask = format!("{account}!{account}@irc");
                 let mut out = Out::new();
                 self.numeric(
@@ -239,9 +241,9 @@ impl Session {
         // What the rules queued (the refusal, or `#main`'s history for a
         // desk let in) is not for a client that has not registered.
         cx.effects.truncate(start);
-        if cx.chat.account_of(self.me).is_some() {
+        if cx.chat.account_of(self.me()).is_some() {
             // It enters `#main` once it has its name, like every IRC client.
-            cx.chat.step_out(self.me);
+            cx.chat.step_out(self.me());
             return true;
         }
         let mut out = Out::new();
@@ -257,7 +259,7 @@ impl Session {
     /// Takes the name once `NICK` and `USER` are in and negotiation is
     /// over: with `/join`, as a desk does.
     fn try_register(&mut self, cx: &mut Context<'_>) -> AfterLine {
-        let Some(registering) = &mut self.registering else {
+        let Some(registering) = self.registering_mut() else {
             return AfterLine::Continue;
         };
         let Some(nick) = registering.nick.clone() else {
@@ -267,7 +269,7 @@ impl Session {
             return AfterLine::Continue;
         }
         let pass = registering.pass.take();
-        if cx.chat.takes_logins() && cx.chat.account_of(self.me).is_none() {
+        if cx.chat.takes_logins() && cx.chat.account_of(self.me()).is_none() {
             let logged_in = match pass.as_deref() {
                 // `PASS account:token`, or `PASS token` with the nick.
                 Some(pass) => {
@@ -290,7 +292,7 @@ impl Session {
         }
         let name = cx
             .chat
-            .account_of(self.me)
+            .account_of(self.me())
             .map_or(nick.clone(), str::to_string);
         self.show_main(self.settings.join_main);
         let start = cx.effects.len();
@@ -307,9 +309,9 @@ impl Session {
                 _ => None,
             },
         );
-        if let Some(name) = cx.chat.name_of(self.me) {
-            self.settings.people().registered(self.me, name);
-            self.registering = None;
+        if let Some(name) = cx.chat.name_of(self.me()) {
+            self.settings.people().registered(self.me(), name);
+            self.registered();
             self.own_join(cx, start);
         }
         after
@@ -329,12 +331,12 @@ impl Session {
         let Effect::Broadcast(_, frame) = &cx.effects[at] else {
             return;
         };
-        cx.effects[at] = Effect::BroadcastOthers(MAIN, self.me, frame.clone());
+        cx.effects[at] = Effect::BroadcastOthers(MAIN, self.me(), frame.clone());
         if self.shows_main {
             let out = self.joined(cx.chat, MAIN);
             cx.effects.insert(
                 at + 1,
-                Effect::SendRaw(self.me, Frame::new(out.into_bytes())),
+                Effect::SendRaw(self.me(), Frame::new(out.into_bytes())),
             );
         }
     }

@@ -78,7 +78,7 @@ impl Session {
                 match self
                     .settings
                     .people()
-                    .get(self.me)
+                    .get(self.me())
                     .and_then(|p| p.part_reason(room))
                 {
                     Some(reason) => out.text_line("", &prefix, "PART", &[room, reason]),
@@ -131,7 +131,7 @@ impl Session {
     /// A line of a `CHATHISTORY` replay in progress: collected, and the
     /// answer written after the last (`None`: not such a line).
     fn answer_history(&self, line: &ServerLine<'_>, chat: &Chat) -> Option<Option<Frame>> {
-        let mut pending = self.history.borrow_mut();
+        let mut pending = self.aside.as_ref()?.history.borrow_mut();
         let query = pending.as_mut()?;
         let target = room_key(&query.target);
         match line {
@@ -154,6 +154,7 @@ impl Session {
         if !query.is_complete() {
             return Some(None);
         }
+        // The box is given back at the client's next line.
         let query = pending.take()?;
         let out = self.history_batch(chat, &query.target, query.answer());
         Some(Some(Frame::new(out.into_bytes())))

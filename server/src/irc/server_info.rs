@@ -15,7 +15,7 @@ impl Session {
             .settings
             .people()
             .iter()
-            .filter(|(_, person)| person.oper.is_some())
+            .filter(|(_, person)| person.is_oper())
             .count();
         let online = online.to_string();
         let users = format!("There are {online} users and 0 invisible on 1 servers");
