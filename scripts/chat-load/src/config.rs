@@ -250,6 +250,9 @@ pub struct Config {
     /// `--named` (or `--rooms`): every client takes its name on connecting,
     /// as a desk does, instead of staying an anonymous reader.
     pub named: bool,
+    /// `--newcomers` (with `--named`): the names are taken as a desk's
+    /// first arrival, announced to `#main`, not as desks coming back.
+    pub newcomers: bool,
     /// Print one JSON object on stdout instead of the human summary.
     pub json: bool,
     /// No progress lines on stderr.
@@ -420,6 +423,11 @@ fn options() -> Options {
         "",
         "named",
         "fanout and hold: every client takes its name on connecting, as with --rooms, and stays in #main alone (the baseline --rooms is compared with; IRC desks register anyway)",
+    );
+    opts.optflag(
+        "",
+        "newcomers",
+        "with --named: each name is taken as a desk arriving for the first time (a plain /join, its JOIN told to everyone in #main, as an IRC registration is), not as a desk coming back with its secret (unannounced)",
     );
     opts.optopt(
         "",
@@ -754,6 +762,10 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Config, UsageError> {
     if named && !matches!(mode, Mode::Fanout | Mode::Hold) {
         return Err(invalid("--named only applies to fanout and hold"));
     }
+    let newcomers = matches.opt_present("newcomers");
+    if newcomers && !named {
+        return Err(invalid("--newcomers goes with --named"));
+    }
     let duration = Duration::from_secs_f64(duration_secs);
     let restart = if mode == Mode::Restart {
         let messages = senders as f64 * rate_per_sender * duration_secs;
@@ -820,6 +832,7 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Config, UsageError> {
         threads,
         rooms,
         named: named || rooms.is_some(),
+        newcomers,
         json: matches.opt_present("json"),
         quiet: matches.opt_present("quiet"),
         restart,
@@ -1569,6 +1582,18 @@ mod tests {
         assert_eq!(named.rooms, None);
         assert!(!parse_args(&["hold"]).unwrap().named);
         assert!(parse_args(&["churn", "--named"]).is_err());
+    }
+
+    #[test]
+    fn newcomers_go_with_named() {
+        let newcomers = parse_args(&["hold", "--named", "--newcomers"]).unwrap();
+        assert!(newcomers.named && newcomers.newcomers);
+        assert!(!parse_args(&["hold", "--named"]).unwrap().newcomers);
+        let alone = parse_args(&["hold", "--newcomers"]).unwrap_err();
+        assert!(
+            alone.to_string().contains("--newcomers goes with --named"),
+            "{alone}"
+        );
     }
 
     #[test]

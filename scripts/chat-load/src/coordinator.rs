@@ -474,6 +474,7 @@ fn build_report(
         irc_share: config.irc_share,
         ws: config.web,
         named: config.named,
+        newcomers: config.newcomers,
         tls_handshake_us: stats::summarize(&total.tls_handshake),
         order: Some(OrderReport {
             servers: config.addrs.len(),

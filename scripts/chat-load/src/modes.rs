@@ -67,6 +67,8 @@ pub struct Plan {
     /// Every client takes its name on connecting (`--named`, `--rooms`);
     /// an IRC desk registers its nick whatever this says.
     pub named: bool,
+    /// Names are taken as first arrivals, announced (`--newcomers`).
+    pub newcomers: bool,
 }
 
 impl Plan {
@@ -93,6 +95,7 @@ impl Plan {
             web: config.web,
             rooms: config.rooms,
             named: config.named,
+            newcomers: config.newcomers,
         }
     }
 

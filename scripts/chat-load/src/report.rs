@@ -35,6 +35,10 @@ pub struct Report {
     /// (`--named` or `--rooms`; an addition).
     #[serde(default)]
     pub named: bool,
+    /// With `named`: the names were taken as first arrivals, announced
+    /// (`--newcomers`; an addition, left out when false).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub newcomers: bool,
     /// With `--tls`: connect() to the end of the TLS handshake, microseconds,
     /// over every connection that finished it; `null` otherwise.
     #[serde(default)]
@@ -403,6 +407,7 @@ impl Report {
             irc_share: 0.0,
             ws: false,
             named: false,
+            newcomers: false,
             tls_handshake_us: None,
             order: None,
             clients: config.clients,
@@ -440,7 +445,11 @@ impl Report {
 
     /// Which desks the clients were, when not all plain ones of ours.
     pub fn desks(&self) -> Option<String> {
-        let named = if self.named { ", named" } else { "" };
+        let named = match (self.named, self.newcomers) {
+            (true, true) => ", named as newcomers",
+            (true, false) => ", named",
+            (false, _) => "",
+        };
         if self.ws {
             Some(format!("browser (WebSocket){named}"))
         } else if self.irc_share >= 1.0 {
@@ -451,7 +460,7 @@ impl Report {
                 self.irc_share * 100.0
             ))
         } else {
-            self.named.then(|| "ours, named".into())
+            self.named.then(|| format!("ours{named}"))
         }
     }
 

@@ -18,8 +18,9 @@
 //!
 //! With `--named` or `--rooms`, a client takes its name as a desk coming
 //! back (a secret of its own), so that its arrival is not announced to
-//! every desk in `#main`; with `--rooms` it then enters its room, and sends
-//! with `/to`.
+//! every desk in `#main` (with `--newcomers` it arrives as a new desk, and
+//! is announced); with `--rooms` it then enters its room, and sends with
+//! `/to`.
 //!
 //! Phases are set by `coordinator.rs` through [`Shared`]; each worker
 //! acknowledges a new phase once it has done that phase's entry work.
@@ -590,7 +591,7 @@ impl<'a> Worker<'a> {
                     if client.state == State::Open {
                         // An IRC desk registered its nick on connecting.
                         if self.plan.named && client.conn.dialect() != Dialect::Irc {
-                            take_name(client, self.shared.run_id);
+                            take_name(client, self.shared.run_id, self.plan.newcomers);
                         }
                         if let Some(room) = self.room_names.get(client.room) {
                             enter_room(client, room);
@@ -1204,13 +1205,14 @@ fn is_foreign(plan: &Plan, room: usize, here: bool, marker: &Marker) -> bool {
 }
 
 /// Client `client`, just connected, takes its name as a desk coming back
-/// (a secret of its own, so nobody is told it arrived).
-fn take_name(client: &mut Client, run_id: u32) {
-    let desk = desk_secret(run_id, client.index);
+/// (a secret of its own, so nobody is told it arrived), or as a newcomer
+/// (no secret: its `JOIN` is told to everyone in `#main`).
+fn take_name(client: &mut Client, run_id: u32, newcomer: bool) {
+    let desk = (!newcomer).then(|| desk_secret(run_id, client.index));
     client.conn.queue_line(&ClientLine::Join {
         name: &client.name,
         color: None,
-        desk: Some(&desk),
+        desk: desk.as_deref(),
     });
 }
 
