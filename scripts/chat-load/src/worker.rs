@@ -63,7 +63,8 @@ const HOUSEKEEPING_INTERVAL: Duration = Duration::from_millis(50);
 const RETRY_BACKOFF: Duration = Duration::from_millis(100);
 
 /// A slow client whose socket stays quiet this long during the end check
-/// (no data, no EOF) is judged still connected.
+/// (no data, no EOF) is asked once more ([`probe_slow`]), and after as long
+/// again judged still connected.
 const SLOW_QUIET: Duration = Duration::from_millis(300);
 
 /// Upper bound on the slow-client check.
@@ -1106,7 +1107,8 @@ impl<'a> Worker<'a> {
 
     /// Reads every slow client (which never read during the run) to find out
     /// whether the server dropped it: EOF, a reset or a `BYE` means dropped;
-    /// a socket that goes quiet without EOF is still connected.
+    /// a socket that goes quiet without EOF is probed once, and if it stays
+    /// quiet it is still connected.
     fn check_slow_clients(&mut self) {
         let deadline = (Instant::now() + SLOW_CHECK_LIMIT).min(self.shared.deadline);
         let mut buf = vec![0u8; READ_CHUNK_BYTES];
@@ -1116,12 +1118,12 @@ impl<'a> Worker<'a> {
             .filter(|(_, c)| c.role == Role::Slow && c.state == State::Open)
             .map(|(key, _)| key)
             .collect();
-        // (key, last time data arrived, verdict)
-        let mut pending: Vec<(usize, Instant)> =
-            keys.iter().map(|&k| (k, Instant::now())).collect();
+        // (key, last time data arrived or it was probed, probed yet)
+        let mut pending: Vec<(usize, Instant, bool)> =
+            keys.iter().map(|&k| (k, Instant::now(), false)).collect();
         self.result.slow_clients += keys.len() as u64;
         while !pending.is_empty() && Instant::now() < deadline {
-            pending.retain_mut(|(key, last_data)| {
+            pending.retain_mut(|(key, last_data, probed)| {
                 let client = &mut self.clients[*key];
                 let verdict = drain_slow(
                     client,
@@ -1139,7 +1141,14 @@ impl<'a> Worker<'a> {
                         *last_data = Instant::now();
                         true
                     }
-                    SlowVerdict::Quiet => last_data.elapsed() < SLOW_QUIET,
+                    SlowVerdict::Quiet if last_data.elapsed() < SLOW_QUIET => true,
+                    SlowVerdict::Quiet if !*probed => {
+                        *probed = true;
+                        *last_data = Instant::now();
+                        probe_slow(client);
+                        true
+                    }
+                    SlowVerdict::Quiet => false,
                 }
             });
             std::thread::sleep(Duration::from_millis(10));
@@ -1283,6 +1292,18 @@ enum SlowVerdict {
     GotData,
     /// Nothing to read right now.
     Quiet,
+}
+
+/// Sends a quiet slow client's server a `/ping`. A server that dropped the
+/// client has closed its socket, and its FIN may still wait behind the
+/// lines it had queued there, which a 4 KiB window lets through only
+/// slowly: the quiet would pass for a live connection. Data sent to a
+/// closed socket is answered with a reset, which the next read sees; a
+/// server still serving the client just queues a `PONG`.
+fn probe_slow(client: &mut Client) {
+    client.conn.queue_line(&ClientLine::Ping);
+    // A write that fails already says the socket is gone; the read says so too.
+    let _ = client.conn.flush();
 }
 
 /// Reads what a slow client has buffered, watching for EOF, errors and `BYE`.

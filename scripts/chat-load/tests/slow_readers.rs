@@ -46,3 +46,38 @@ fn slow_readers_are_dropped_and_others_unharmed() {
     assert_eq!(slow.slow_clients, 2);
     assert_eq!(slow.slow_dropped, 2, "{report:#?}");
 }
+
+/// A slow reader the server keeps (its queue may hold everything sent) is
+/// not reported dropped: the check's `/ping` to a quiet reader gets no
+/// reset from a server still serving it.
+#[test]
+fn a_slow_reader_the_server_keeps_is_not_reported_dropped() {
+    let server = start_server(ServerConfig {
+        max_queue_bytes: 64 * 1024 * 1024,
+        ..quiet_server()
+    });
+    let report = load(
+        &server,
+        &[
+            "slow",
+            "-n",
+            "6",
+            "--slow",
+            "1",
+            "--slow-rcvbuf",
+            "4096",
+            "--senders",
+            "3",
+            "--rate",
+            "20",
+            "--payload",
+            "2000",
+            "-d",
+            "3",
+        ],
+    );
+    assert_complete_delivery(&report);
+    let slow = report.slow.as_ref().expect("slow section");
+    assert_eq!(slow.slow_clients, 1);
+    assert_eq!(slow.slow_dropped, 0, "{report:#?}");
+}
