@@ -271,7 +271,10 @@ pub const QUICK: Sizes = Sizes {
     idle: (&[100, 1000], 1.0),
     fanout: (&[100, 500], 2.0),
     saturate: (200, 1000.0),
-    slow: (200, 3.0),
+    // 5 s, not less: the reader must be sent more than its server queue
+    // (256 KiB) and the kernel's buffers (~140 KB) hold, ~1,000 lines of 512 B,
+    // or whether it is dropped depends on how much the kernel took.
+    slow: (200, 5.0),
     rooms: (100, 10),
     churn: (100, 10, 20.0),
     search_storm: (5, 20_000, 2.0),
