@@ -205,6 +205,44 @@ fn kill_dash_nine_loses_nothing_a_desk_has_seen() {
     }
 }
 
+/// While messages arrive, the log's WAL is checkpointed into its database
+/// file about once a second (by the syncer, beside the storage thread), so
+/// the file alone holds them: what a power cut keeps. Read here from a copy
+/// of the database file without its WAL, while the server runs.
+#[test]
+fn the_database_file_alone_holds_the_messages_within_seconds() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let db = dir.path().join("room.db");
+    let server = server_on(&db, &[]);
+    let mut talker = Client::connect(server.addr());
+    talker.join("talker");
+    let ids = say_numbered(&mut talker, "talker", 0, 20);
+    let copy = dir.path().join("copy.db");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let in_file = loop {
+        std::fs::copy(&db, &copy).expect("a copy of the database file");
+        let count: i64 = rusqlite::Connection::open(&copy)
+            .and_then(|c| {
+                c.query_row(
+                    "SELECT count(*) FROM messages WHERE text LIKE 'message %'",
+                    [],
+                    |row| row.get(0),
+                )
+            })
+            .unwrap_or(0); // before the first checkpoint even the schema is in the WAL
+        if count as usize >= ids.len() || std::time::Instant::now() > deadline {
+            break count;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(
+        in_file as usize,
+        ids.len(),
+        "expected the database file itself to hold every message within 10 s"
+    );
+    stop(server);
+}
+
 // ---------------------------------------------------------------------------
 // 2. Resume.
 // ---------------------------------------------------------------------------

@@ -8,8 +8,9 @@
 //! to be delivered. A commit in WAL mode with `synchronous=NORMAL` is in the
 //! operating system's hands when it returns, so killing the server (even with
 //! `kill -9`) loses nothing any desk has seen. The WAL is synced to the disk by
-//! a checkpoint at least once a second while messages arrive (and at a clean
-//! shutdown), so a power cut loses at most about the last second.
+//! a checkpoint at least once a second while messages arrive, on a thread of
+//! its own ([`sync`]), and at a clean shutdown, so a power cut loses at most
+//! about the last second.
 //!
 //! # Safety of the file
 //!
@@ -38,16 +39,18 @@ mod index;
 mod rows;
 mod schema;
 mod search;
+mod sync;
 
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError, TrySendError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use mio::Waker;
 use rusqlite::{params, Connection, OptionalExtension};
+use sync::{checkpoint, Syncer};
 
 use chat_shared::MessageId;
 
@@ -74,9 +77,11 @@ const QUEUED_REQUESTS: usize = 4096;
 /// replays asked at once can hold (each at most the replay budget).
 const QUEUED_ANSWERS: usize = 64;
 
-/// How often the WAL is synced to the disk while messages arrive: the most a
-/// power cut can lose.
-const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
+/// How far the search index may fall behind the log while messages keep
+/// coming: indexing waits for a pause between batches, but no longer than
+/// this many rows or [`INDEX_LAG_TIME`], well inside what a search waits.
+const INDEX_LAG_ROWS: u64 = 2048;
+const INDEX_LAG_TIME: Duration = Duration::from_millis(50);
 
 /// A room log in a SQLite file.
 pub struct SqliteStore {
@@ -186,6 +191,7 @@ impl SqliteStore {
             done.clone(),
             Arc::clone(&waker),
         )?);
+        let syncer = Syncer::start(&self.path, Arc::clone(&progress))?;
         let (requests, incoming) = mpsc::sync_channel(QUEUED_REQUESTS);
         let thread = std::thread::Builder::new()
             .name("chat-server-store".to_string())
@@ -194,7 +200,7 @@ impl SqliteStore {
                     connection,
                     done,
                     waker,
-                    dirty: false,
+                    syncer,
                     stored,
                     indexed: indexed as u64,
                     progress,
@@ -300,13 +306,13 @@ impl Drop for SqliteStore {
 }
 
 /// The storage thread: owns the connection, commits batches, indexes
-/// them for search once the loop has them, answers replays, checkpoints.
+/// them for search once the loop has them, answers replays.
 struct Storage {
     connection: Connection,
     done: SyncSender<Completion>,
     waker: Arc<Waker>,
-    /// Whether anything was committed since the last checkpoint.
-    dirty: bool,
+    /// Syncs what is committed to the disk, beside the commits.
+    syncer: Syncer,
     /// The highest row ID committed.
     stored: u64,
     /// The highest row ID in the search index.
@@ -319,30 +325,36 @@ struct Storage {
 
 impl Storage {
     fn run(mut self, incoming: Receiver<Request>) {
-        let mut last_checkpoint = Instant::now();
         // Rows a killed server stored and had not indexed yet.
         self.index_stored();
-        loop {
-            match incoming.recv_timeout(CHECKPOINT_INTERVAL) {
-                Ok(first) => {
-                    // Everything already queued goes in this round, so a busy
-                    // room commits many passes' batches at once.
-                    let batch: Vec<Request> =
-                        std::iter::once(first).chain(incoming.try_iter()).collect();
-                    self.serve(batch);
-                    let _ = self.waker.wake();
-                    // While the loop hands the batch out, not before.
-                    self.index_stored();
-                }
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => break,
+        let mut next = incoming.recv().ok();
+        let mut indexed_at = Instant::now();
+        while let Some(first) = next.take() {
+            // Everything already queued goes in this round, so a busy room
+            // commits many passes' batches at once.
+            let batch: Vec<Request> = std::iter::once(first).chain(incoming.try_iter()).collect();
+            self.serve(batch);
+            let _ = self.waker.wake();
+            // Indexing waits while messages wait to be committed: a commit
+            // held up behind FTS5 is a message held up on its way to the
+            // room. But not for long, or a search would wait for it.
+            match incoming.try_recv() {
+                Ok(request) => next = Some(request),
+                Err(TryRecvError::Empty) => {}
+                Err(TryRecvError::Disconnected) => break,
             }
-            if self.dirty && last_checkpoint.elapsed() >= CHECKPOINT_INTERVAL {
-                self.checkpoint("PASSIVE");
-                last_checkpoint = Instant::now();
+            let lag = self.stored.saturating_sub(self.indexed);
+            if next.is_none() || lag >= INDEX_LAG_ROWS || indexed_at.elapsed() >= INDEX_LAG_TIME {
+                self.index_stored();
+                indexed_at = Instant::now();
+            }
+            if next.is_none() {
+                next = incoming.recv().ok();
             }
         }
-        self.checkpoint("TRUNCATE");
+        self.index_stored();
+        self.syncer.stop();
+        checkpoint(&self.connection, "TRUNCATE");
     }
 
     /// Serves requests in order; runs of appends share one transaction.
@@ -403,7 +415,6 @@ impl Storage {
                 return;
             }
         };
-        self.dirty = true;
         // Told before the loop hears of the rows: a search asked after a
         // desk saw them waits for them to be indexed.
         for outcome in &stored {
@@ -536,20 +547,6 @@ impl Storage {
         }
         let missed = count_after(&self.connection, after, desk, scope)?;
         Ok(fill.answer_out_of(asker, missed))
-    }
-
-    fn checkpoint(&mut self, mode: &str) {
-        let result = self
-            .connection
-            .query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |_| Ok(()))
-            .optional();
-        match result {
-            Ok(_) => self.dirty = false,
-            Err(e) => tracing::warn!(
-                error = describe(&e),
-                "[!] The room's log could not be synced to disk"
-            ),
-        }
     }
 }
 

@@ -103,6 +103,11 @@ impl IndexProgress {
         self.stored.store(row, Ordering::Release);
     }
 
+    /// The highest row ID committed.
+    pub(super) fn stored_upto(&self) -> u64 {
+        self.stored.load(Ordering::Acquire)
+    }
+
     /// Rows up to `row` are indexed.
     pub(super) fn indexed(&self, row: u64) {
         self.indexed.store(row, Ordering::Release);
