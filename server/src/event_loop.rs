@@ -444,8 +444,10 @@ impl Server {
     /// Registers a newcomer; on a plain server it enters the room at once
     /// (and gets its history), on a TLS one once its first byte arrives.
     fn admit(&mut self, stream: TcpStream, peer: SocketAddr, door: Door) {
-        if let Err(e) = crate::listener::configure_client_socket(&stream) {
-            tracing::warn!(%peer, error = %e, "[!] could not set socket options");
+        if !crate::listener::CLIENT_OPTIONS_INHERITED {
+            if let Err(e) = crate::listener::configure_client_socket(&stream) {
+                tracing::warn!(%peer, error = %e, "[!] could not set socket options");
+            }
         }
         let entry = self.connections.vacant_entry();
         let id = entry.key();
