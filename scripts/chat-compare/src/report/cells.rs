@@ -137,9 +137,10 @@ pub fn what_happened(result: &StepResult) -> Vec<String> {
             .filter(|(_, &n)| n > 0)
             .map(|(name, n)| format!("{name} ×{n}"))
             .collect();
-        let errors = match errors.is_empty() {
-            true => String::new(),
-            false => format!(" ({})", errors.join(", ")),
+        let errors = if errors.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", errors.join(", "))
         };
         lines.push(format!("connected {}/{wanted}{errors}", report.connected));
     }

@@ -122,10 +122,8 @@ fn heading(record: &RunRecord) -> String {
     let memory = machine
         .memory_mib
         .map_or(NOT_AVAILABLE.to_string(), |m| m.to_string());
-    let (limit_mib, limit) = (
-        record.memory_limit.limit_bytes >> 20,
-        &record.memory_limit.detail,
-    );
+    let limit = &record.memory_limit;
+    let (limit_mib, limit) = (limit.limit_bytes >> 20, &limit.detail);
     let flags = record.server_flags.join(" ");
     let (steps, secs) = (record.results.len(), record.total_secs);
     format!(
