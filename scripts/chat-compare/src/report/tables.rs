@@ -195,8 +195,7 @@ pub fn slow_table(results: &[StepResult]) -> String {
     )
 }
 
-/// The churn soak: the server's RSS after round 1, after round 10 and after the last round, the
-/// growth between the first and the last, and the highest reading.
+/// The churn soak: the server's RSS after the rounds.
 pub fn churn_table(results: &[StepResult]) -> String {
     let rounds_done = |r: &StepResult| {
         let churn = r.churn()?;
@@ -224,8 +223,7 @@ pub fn churn_table(results: &[StepResult]) -> String {
     per_size(&columns, results, Ladder::Churn)
 }
 
-/// The durable log's price: the event server on its log and with `--db none`, each run and
-/// the medians side by side.
+/// The durable log's price: the event server on its log and with `--db none`.
 pub fn log_cost_table(results: &[StepResult]) -> String {
     let sides = [
         "with the log (SQLite file)",
@@ -433,8 +431,7 @@ pub fn rooms_table(results: &[StepResult]) -> String {
     beside_the_fanout(columns, results, Ladder::Rooms)
 }
 
-/// The fanout with IRC desks, browser desks and a room of both IRC desks and ours, each
-/// beside ours in a room of its size: p99 and server CPU per delivery, and their ratios.
+/// The fanout with IRC desks, browser desks and both, each beside ours in a room of its size.
 pub fn dialect_table(results: &[StepResult]) -> String {
     // Each row with the step of ours in the room of its size, the one it is measured against.
     type Row<'a> = (&'a StepResult, Option<&'a StepResult>);
@@ -475,7 +472,6 @@ pub fn dialect_table(results: &[StepResult]) -> String {
     table(columns, &rows, |(r, _)| no_figures(r))
 }
 
-/// A count of the restart section, when chat-load gave one.
 fn restart_count(r: &StepResult, count: fn(&RestartReport) -> u64) -> Option<String> {
     Some(count(r.restart()?).to_string())
 }
@@ -550,8 +546,7 @@ pub fn search_storm_table(results: &[StepResult]) -> String {
     table(columns, of_ladder(results, Ladder::SearchStorm), no_figures)
 }
 
-/// The resume bomb's row: the server's memory before, at the peak and after, and the desks
-/// it dropped.
+/// The resume bomb's row: the server's memory around it, and the desks it dropped.
 pub fn resume_bomb_table(results: &[StepResult]) -> String {
     let columns: &[Column<StepResult>] = &[
         ("desks", |r| Some(r.step.workload.clients.to_string())),
@@ -580,7 +575,6 @@ pub fn resume_bomb_table(results: &[StepResult]) -> String {
     table(columns, of_ladder(results, Ladder::ResumeBomb), no_figures)
 }
 
-/// The target checks: target, verdict, figures.
 pub fn targets_table(checks: &[TargetCheck]) -> String {
     let columns: &[Column<TargetCheck>] = &[
         ("target", |c| Some(c.target.clone())),

@@ -170,9 +170,9 @@ fn check_cpu(results: &[StepResult]) -> TargetCheck {
     TargetCheck::new(target, &conditions, detail)
 }
 
-/// The slow-reader pair of `mode` against the target's conditions (p99 factor, slow reader
-/// dropped, RSS growth), and in words.
-fn compare_slow(results: &[StepResult], mode: ServerMode) -> Option<([Option<bool>; 3], String)> {
+/// The slow-reader pair of `mode` against the target's conditions (a clean run, p99 factor,
+/// slow reader dropped, RSS growth), and in words.
+fn compare_slow(results: &[StepResult], mode: ServerMode) -> Option<([Option<bool>; 4], String)> {
     let base = find(results, Ladder::SlowBaseline, None, mode)?;
     let slow = find(results, Ladder::SlowReader, None, mode)?;
     let dropped = (slow.load().and_then(|r| r.slow.as_ref()))
@@ -182,6 +182,7 @@ fn compare_slow(results: &[StepResult], mode: ServerMode) -> Option<([Option<boo
         .zip(base.rss_peak_kb())
         .map(|(s, b)| s - b);
     let conditions = [
+        clean(slow),
         factor(slow.p99_us(), base.p99_us()).map(|f| f <= SLOW_P99_MAX_FACTOR),
         dropped,
         rss_growth_kb.map(|kb| kb <= SLOW_RSS_ALLOWANCE_KB),
@@ -207,11 +208,9 @@ fn check_slow_reader(results: &[StepResult]) -> TargetCheck {
     let Some((conditions, mut detail)) = compare_slow(results, ServerMode::Event) else {
         return TargetCheck::not_measured(target, "no slow-reader pair in this run");
     };
-    let slow_clean = find(results, Ladder::SlowReader, None, ServerMode::Event).and_then(clean);
     if let Some((_, threads)) = compare_slow(results, ServerMode::Threads) {
         detail = format!("{detail}. For comparison, {threads}");
     }
-    let conditions = [[slow_clean].as_slice(), &conditions].concat();
     TargetCheck::new(target, &conditions, detail)
 }
 
