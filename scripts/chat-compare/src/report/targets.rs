@@ -71,7 +71,7 @@ impl TargetCheck {
 }
 
 pub fn check_targets(results: &[StepResult]) -> Vec<TargetCheck> {
-    let checks = [
+    let checks: [fn(&[StepResult]) -> TargetCheck; 10] = [
         check_idle,
         check_fanout,
         check_cpu,
@@ -79,8 +79,8 @@ pub fn check_targets(results: &[StepResult]) -> Vec<TargetCheck> {
         check_log_cost,
         check_restart,
         check_tls_idle,
-        check_tls_cpu,
-        check_tls_fanout_p99,
+        |r| check_tls_costs(r, "CPU"),
+        |r| check_tls_costs(r, "p99"),
         check_tls_storm,
     ];
     checks.iter().map(|check| check(results)).collect()
@@ -366,22 +366,12 @@ pub fn check_log_cost(results: &[StepResult]) -> TargetCheck {
     )
 }
 
-fn check_tls_cpu(results: &[StepResult]) -> TargetCheck {
-    let target = format!(
-        "TLS: CPU per delivery in the fanout target's room and at saturation ≤ {TLS_CPU_MAX_FACTOR}× plain (medians of the runs of each)"
-    );
-    check_tls_costs(target, results, "CPU")
-}
-
-fn check_tls_fanout_p99(results: &[StepResult]) -> TargetCheck {
-    let target = format!(
-        "TLS: fanout {FANOUT_TARGET_CLIENTS} p99 ≤ {TLS_FANOUT_P99_MAX_FACTOR}× plain (medians of the runs of each)"
-    );
-    check_tls_costs(target, results, "p99")
-}
-
-/// The TLS costs with a target whose label holds `figure`.
-fn check_tls_costs(target: String, results: &[StepResult], figure: &str) -> TargetCheck {
+/// The TLS costs with a target whose label holds `figure`: "CPU" or "p99".
+fn check_tls_costs(results: &[StepResult], figure: &str) -> TargetCheck {
+    let target = match figure {
+        "CPU" => format!("TLS: CPU per delivery in the fanout target's room and at saturation ≤ {TLS_CPU_MAX_FACTOR}× plain (medians of the runs of each)"),
+        _ => format!("TLS: fanout {FANOUT_TARGET_CLIENTS} p99 ≤ {TLS_FANOUT_P99_MAX_FACTOR}× plain (medians of the runs of each)"),
+    };
     let costs = tls_costs(results)
         .into_iter()
         .filter(|c| c.label.contains(figure));
@@ -794,24 +784,27 @@ pub(crate) mod tests {
 
     #[test]
     fn tls_cpu_target_is_the_ratio_of_the_medians() {
-        let met = check_tls_cpu(&tls_runs(1.5, 1.0));
+        let met = check_tls_costs(&tls_runs(1.5, 1.0), "CPU");
         assert_eq!(met.verdict, Verdict::Met, "{met:?}");
         assert!(met.detail.contains("1.22×"), "{}", met.detail);
-        assert_eq!(check_tls_cpu(&tls_runs(2.0, 1.0)).verdict, Verdict::NotMet);
-        assert_eq!(check_tls_cpu(&[]).verdict, Verdict::NotMeasured);
+        assert_eq!(
+            check_tls_costs(&tls_runs(2.0, 1.0), "CPU").verdict,
+            Verdict::NotMet
+        );
+        assert_eq!(check_tls_costs(&[], "CPU").verdict, Verdict::NotMeasured);
     }
 
     #[test]
     fn tls_fanout_p99_target_is_its_own() {
         assert_eq!(
-            check_tls_fanout_p99(&tls_runs(2.0, 1.1)).verdict,
+            check_tls_costs(&tls_runs(2.0, 1.1), "p99").verdict,
             Verdict::Met
         );
         assert_eq!(
-            check_tls_fanout_p99(&tls_runs(1.0, 1.3)).verdict,
+            check_tls_costs(&tls_runs(1.0, 1.3), "p99").verdict,
             Verdict::NotMet
         );
-        assert_eq!(check_tls_fanout_p99(&[]).verdict, Verdict::NotMeasured);
+        assert_eq!(check_tls_costs(&[], "p99").verdict, Verdict::NotMeasured);
     }
 
     #[test]
