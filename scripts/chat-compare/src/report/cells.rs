@@ -1,6 +1,5 @@
 //! The text of one figure or one step, as every table, target check and progress line shows
-//! it: milliseconds, MiB, percentages, rates and ratios, "event / threads" pairs, and the "what
-//! happened" lines of a step that went wrong.
+//! it, and the "what happened" lines of a step that went wrong.
 
 use chat_load::report::ChurnReport;
 
@@ -19,6 +18,11 @@ pub fn ms(us: f64) -> String {
     } else {
         format!("{ms:.2}")
     }
+}
+
+/// Latencies in µs as ms, "a / b"; "n/a" for each one missing.
+pub fn ms_each<const N: usize>(us: [Option<u64>; N]) -> String {
+    us.map(|us| or_na(us.map(|us| ms(us as f64)))).join(" / ")
 }
 
 /// KiB as MiB.
@@ -46,17 +50,13 @@ pub fn rate(value: f64) -> String {
     }
 }
 
-/// Two decimals.
 pub fn two(value: f64) -> String {
     format!("{value:.2}")
 }
 
 /// `a ÷ b`, when both are known and `b` is not 0.
 pub fn factor(a: Option<f64>, b: Option<f64>) -> Option<f64> {
-    match (a, b) {
-        (Some(a), Some(b)) if b > 0.0 => Some(a / b),
-        _ => None,
-    }
+    a.zip(b).filter(|&(_, b)| b > 0.0).map(|(a, b)| a / b)
 }
 
 /// `numerator / denominator` as `3.2×`.
@@ -68,29 +68,27 @@ pub fn ratio(numerator: Option<f64>, denominator: Option<f64>) -> String {
     }
 }
 
-/// The text, or "n/a".
 pub fn or_na(text: Option<String>) -> String {
     text.unwrap_or_else(|| NOT_AVAILABLE.into())
 }
 
 /// "N" connected when all did, else "N/M" (of those asked for, not what the tool echoes back).
 pub fn connected_text(result: &StepResult) -> Option<String> {
-    let connected = result.load()?.connected as u64;
-    Some(count_of(connected, result.step.workload.clients))
+    count_of(result, result.load()?.connected as u64)
 }
 
 /// Hold mode: how many received the final broadcast, "N" when all did, else "N/M".
 pub fn alive_text(result: &StepResult) -> Option<String> {
-    let alive = result.load()?.hold.as_ref()?.alive;
-    Some(count_of(alive, result.step.workload.clients))
+    count_of(result, result.load()?.hold.as_ref()?.alive)
 }
 
-fn count_of(count: u64, wanted: u32) -> String {
-    if count >= u64::from(wanted) {
+fn count_of(result: &StepResult, count: u64) -> Option<String> {
+    let wanted = result.step.workload.clients;
+    Some(if count >= u64::from(wanted) {
         format!("{count}")
     } else {
         format!("{count}/{wanted}")
-    }
+    })
 }
 
 /// "event / threads" in one cell. A missing step is "–", a failed step without figures is
@@ -108,7 +106,6 @@ pub fn pair(
     format!("{} / {}", cell(event), cell(threads))
 }
 
-/// Whether a step failed without producing any figures.
 pub fn no_figures(result: &StepResult) -> bool {
     result.load().is_none() && result.failure.is_some()
 }
@@ -190,14 +187,10 @@ pub fn progress_summary(result: &StepResult) -> String {
                 .rss_peak_kb()
                 .map(|kb| format!("rss {} MiB", mib(kb))),
         );
-        parts.extend(result.restart().map(|restart| {
-            format!(
-                "lost {}, duplicated {}, out of order {}, away p50 {} ms",
-                restart.lost,
-                restart.duplicated,
-                restart.out_of_order,
-                or_na(restart.reconnect_us.map(|r| ms(r.p50 as f64)))
-            )
+        parts.extend(result.restart().map(|x| {
+            let away = ms_each([x.reconnect_us.map(|r| r.p50)]);
+            let (lost, duplicated, out_of_order) = (x.lost, x.duplicated, x.out_of_order);
+            format!("lost {lost}, duplicated {duplicated}, out of order {out_of_order}, away p50 {away} ms")
         }));
         parts.extend(result.churn().and_then(ChurnReport::rss_curve).map(|curve| {
             let ((first, first_kb), (last, last_kb)) = (curve.first[0], curve.last);
@@ -207,8 +200,8 @@ pub fn progress_summary(result: &StepResult) -> String {
         let storms = result.storm_rounds();
         if !storms.is_empty() {
             let p99s = storms.iter().map(|round| {
-                let p99 = round.handshake_us.map(|h| ms(h.p99 as f64));
-                format!("{} {}", round.name, or_na(p99))
+                let p99 = ms_each([round.handshake_us.map(|h| h.p99)]);
+                format!("{} {p99}", round.name)
             });
             let resumed: u64 = storms.iter().map(|round| round.resumed).sum();
             let p99s = p99s.collect::<Vec<_>>().join(", ");

@@ -65,48 +65,22 @@ fn describe(record: &RunRecord, ladder: Ladder) -> String {
         return String::new();
     };
     let w = &first.step.workload;
+    let (clients, senders, payload, secs) =
+        (w.clients, w.senders, w.payload_bytes, w.duration_secs);
+    let (rate, per_sender, load_mode) = (w.total_rate(), w.rate_per_sender, w.load_mode.name());
+    let (kill_at, down) = (
+        w.kill_at_secs.unwrap_or(0.0),
+        w.restart_after_secs.unwrap_or(0.0),
+    );
+    let (rounds, log_messages) = (w.rounds.unwrap_or(0), w.log_messages.unwrap_or(0));
+    let settle = w.settle_secs.unwrap_or(0.0);
     match ladder {
-        Ladder::Idle => format!(
-            "`chat-load hold`, {} s held, then one broadcast that every client should receive.",
-            w.duration_secs
-        ),
-        Ladder::Restart => format!(
-            "`chat-load restart`: chat-load starts the event server on a fresh SQLite file, {} clients join, {} of them send {:.0} msg/s in total for {} s. At {} s the server gets SIGKILL; {} s later it starts again on the same port and file. Every client reconnects (backoff from 50 ms, doubling, at most 400 ms, jittered), sends `/resume EPOCH LASTID`, ignores `MSG`/`HIST` until the `RESUME` reply, then counts both; senders skip their turns while down. After sending stops one more connection reads the log back with `/resume EPOCH 0`: a message in the log, stored after a client's first message, that the client never counted is lost; one a client counted that the log lacks, though older than its newest, was delivered and then lost by the log. \"Away\" is from a client finding its connection gone to the `RESUME` reply.",
-            w.clients,
-            w.senders,
-            w.total_rate(),
-            w.duration_secs,
-            w.kill_at_secs.unwrap_or(0.0),
-            w.restart_after_secs.unwrap_or(0.0),
-        ),
-        Ladder::SearchStorm => format!(
-            "`chat-load search-storm`: {} desks each send `/search zebra quokka` (two words of the log that never meet in one message) every 50 ms, the server's rate limit, for {} s, whatever the answers; from 0.5 s in, alice sends bob a line every 50 ms. \"Others\" is alice→bob; a line not there 10 s after the storm did not arrive.",
-            w.clients, w.duration_secs
-        ),
-        Ladder::ResumeBomb => format!(
-            "`chat-load resume-bomb`: {} desks, each with a 4 KiB receive buffer, join and send `/resume EPOCH 0` over a log of {} messages of {} B and never read; {} s later they all close. The server's RSS is read before, every 100 ms until the close (the peak), 1 s and {} s after it; \"dropped\" are the desks `/who` no longer counted before the close.",
-            w.clients,
-            w.log_messages.unwrap_or(0),
-            w.payload_bytes,
-            w.duration_secs,
-            w.settle_secs.unwrap_or(0.0)
-        ),
-        Ladder::Churn => format!(
-            "`chat-load churn --rounds {}`: each round {} clients connect, each sends one {} B message at the same moment, the deliveries drain, and all close without `/quit`; the server's RSS is read from `/proc` 100 ms after each round's last close. Each mode stops after {} s even with rounds left (the round under way is finished).",
-            w.rounds.unwrap_or(0),
-            w.clients,
-            w.payload_bytes,
-            w.duration_secs
-        ),
-        _ => format!(
-            "`chat-load {}`, {:.0} msg/s in total ({} senders × {:.3} msg/s, {} B payload), {} s per step.",
-            w.load_mode.name(),
-            w.total_rate(),
-            w.senders,
-            w.rate_per_sender,
-            w.payload_bytes,
-            w.duration_secs
-        ),
+        Ladder::Idle => format!("`chat-load hold`, {secs} s held, then one broadcast that every client should receive."),
+        Ladder::Restart => format!("`chat-load restart`: chat-load starts the event server on a fresh SQLite file, {clients} clients join, {senders} of them send {rate:.0} msg/s in total for {secs} s. At {kill_at} s the server gets SIGKILL; {down} s later it starts again on the same port and file. Every client reconnects (backoff from 50 ms, doubling, at most 400 ms, jittered), sends `/resume EPOCH LASTID`, ignores `MSG`/`HIST` until the `RESUME` reply, then counts both; senders skip their turns while down. After sending stops one more connection reads the log back with `/resume EPOCH 0`: a message in the log, stored after a client's first message, that the client never counted is lost; one a client counted that the log lacks, though older than its newest, was delivered and then lost by the log. \"Away\" is from a client finding its connection gone to the `RESUME` reply."),
+        Ladder::SearchStorm => format!("`chat-load search-storm`: {clients} desks each send `/search zebra quokka` (two words of the log that never meet in one message) every 50 ms, the server's rate limit, for {secs} s, whatever the answers; from 0.5 s in, alice sends bob a line every 50 ms. \"Others\" is alice→bob; a line not there 10 s after the storm did not arrive."),
+        Ladder::ResumeBomb => format!("`chat-load resume-bomb`: {clients} desks, each with a 4 KiB receive buffer, join and send `/resume EPOCH 0` over a log of {log_messages} messages of {payload} B and never read; {secs} s later they all close. The server's RSS is read before, every 100 ms until the close (the peak), 1 s and {settle} s after it; \"dropped\" are the desks `/who` no longer counted before the close."),
+        Ladder::Churn => format!("`chat-load churn --rounds {rounds}`: each round {clients} clients connect, each sends one {payload} B message at the same moment, the deliveries drain, and all close without `/quit`; the server's RSS is read from `/proc` 100 ms after each round's last close. Each mode stops after {secs} s even with rounds left (the round under way is finished)."),
+        _ => format!("`chat-load {load_mode}`, {rate:.0} msg/s in total ({senders} senders × {per_sender:.3} msg/s, {payload} B payload), {secs} s per step."),
     }
 }
 
@@ -122,10 +96,8 @@ fn heading(record: &RunRecord) -> String {
     let memory = machine
         .memory_mib
         .map_or(NOT_AVAILABLE.to_string(), |m| m.to_string());
-    let (limit_mib, limit) = (
-        record.memory_limit.limit_bytes >> 20,
-        &record.memory_limit.detail,
-    );
+    let limit = &record.memory_limit;
+    let (limit_mib, limit) = (limit.limit_bytes >> 20, &limit.detail);
     let flags = record.server_flags.join(" ");
     let (steps, secs) = (record.results.len(), record.total_secs);
     format!(

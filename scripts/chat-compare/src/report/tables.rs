@@ -8,15 +8,15 @@ use std::fmt::Write as _;
 use chat_load::report::RestartReport;
 use chat_load::storm::StormRound;
 
-use super::cells::{alive_text, connected_text, mib, ms, or_na, pair, percent, rate, ratio, two};
-use super::cells::{no_figures, NOT_AVAILABLE};
+use super::cells::{alive_text, connected_text, mib, ms, ms_each, or_na, pair, percent, rate};
+use super::cells::{no_figures, ratio, two, NOT_AVAILABLE};
 use super::targets::{check_tls_idle, log_costs, runs_text, tls_costs, tls_idle_pair, Paired};
 use super::targets::{TargetCheck, CPU};
 use crate::ladder::{Desks, Ladder, RoomLog, ServerMode};
 use crate::load::us_per;
 use crate::model::{find, of_ladder, StepResult, TLS_IDLE_RSS_TARGET_KB};
 
-/// A Markdown table: the header row, then a row per item of `rows`, each its cells.
+/// A Markdown table: the header row, then a row of cells per item of `rows`.
 fn markdown(headers: &[&str], rows: impl Iterator<Item = Vec<String>>) -> String {
     let mut out = format!("| {} |\n", headers.join(" | "));
     let _ = writeln!(out, "|{}|", vec!["---"; headers.len()].join("|"));
@@ -59,27 +59,18 @@ enum Versus {
 
 use Versus::{Both, Label, Ratio};
 
-/// A row of a side-by-side table: its label, the event step and the threads step.
-type VersusRow<'a> = (String, [Option<&'a StepResult>; 2]);
-
-/// The side-by-side steps of `ladder` (and `clients`, when given).
-fn versus_row(
+/// A side-by-side table, a row per label with the steps of its (ladder, clients) in both modes.
+fn versus_table(
+    columns: &[(&'static str, Versus)],
     results: &[StepResult],
-    label: String,
-    ladder: Ladder,
-    clients: Option<u32>,
-) -> VersusRow<'_> {
-    let steps = ServerMode::BOTH.map(|mode| find(results, ladder, clients, mode));
-    (label, steps)
-}
-
-/// A side-by-side table of `rows`, one column per spec.
-fn versus_table(columns: &[(&'static str, Versus)], rows: &[VersusRow]) -> String {
+    rows: impl Iterator<Item = (String, Ladder, Option<u32>)>,
+) -> String {
     let headers: Vec<&str> = columns.iter().map(|(header, _)| *header).collect();
-    let cells = rows.iter().map(|(label, [event, threads])| {
+    let cells = rows.map(|(label, ladder, clients)| {
+        let [event, threads] = ServerMode::BOTH.map(|mode| find(results, ladder, clients, mode));
         let cell = |(_, column): &(&str, Versus)| match *column {
             Label => label.clone(),
-            Both(figure) => pair(*event, *threads, figure),
+            Both(figure) => pair(event, threads, figure),
             Ratio(figure) => ratio(threads.and_then(figure), event.and_then(figure)),
         };
         columns.iter().map(cell).collect()
@@ -90,14 +81,13 @@ fn versus_table(columns: &[(&'static str, Versus)], rows: &[VersusRow]) -> Strin
 /// A side-by-side table of `ladder`, a row per room size in run order.
 fn per_size(columns: &[(&'static str, Versus)], results: &[StepResult], ladder: Ladder) -> String {
     let mut sizes: Vec<u32> = Vec::new();
-    for result in of_ladder(results, ladder) {
-        if !sizes.contains(&result.step.workload.clients) {
-            sizes.push(result.step.workload.clients);
+    for clients in of_ladder(results, ladder).map(|r| r.step.workload.clients) {
+        if !sizes.contains(&clients) {
+            sizes.push(clients);
         }
     }
-    let row = |clients: u32| versus_row(results, clients.to_string(), ladder, Some(clients));
-    let rows: Vec<VersusRow> = sizes.into_iter().map(row).collect();
-    versus_table(columns, &rows)
+    let rows = sizes.into_iter().map(|c| (c.to_string(), ladder, Some(c)));
+    versus_table(columns, results, rows)
 }
 
 fn rss_mib(r: &StepResult) -> Option<String> {
@@ -189,24 +179,23 @@ pub fn slow_table(results: &[StepResult]) -> String {
     };
     columns.push(("slow dropped", Both(dropped)));
     let rows = [
-        (Ladder::SlowBaseline, "without slow reader"),
-        (Ladder::SlowReader, "with 1 slow reader"),
-    ]
-    .map(|(ladder, label)| versus_row(results, label.into(), ladder, None));
+        ("without slow reader", Ladder::SlowBaseline),
+        ("with 1 slow reader", Ladder::SlowReader),
+    ];
+    let rows = rows.map(|(label, ladder)| (label.to_string(), ladder, None));
     let factor = |mode| {
         let p99 = |ladder| find(results, ladder, None, mode).and_then(StepResult::p99_us);
         ratio(p99(Ladder::SlowReader), p99(Ladder::SlowBaseline))
     };
     format!(
         "{}\np99 with / without the slow reader: event {}, threads {}.\n",
-        versus_table(&columns, &rows),
+        versus_table(&columns, results, rows.into_iter()),
         factor(ServerMode::Event),
         factor(ServerMode::Threads)
     )
 }
 
-/// The churn soak: the server's RSS after round 1, after round 10 and after the last round, the
-/// growth between the first and the last, and the highest reading.
+/// The churn soak: the server's RSS after the rounds.
 pub fn churn_table(results: &[StepResult]) -> String {
     let rounds_done = |r: &StepResult| {
         let churn = r.churn()?;
@@ -215,11 +204,11 @@ pub fn churn_table(results: &[StepResult]) -> String {
     let after_1 = |r: &StepResult| r.churn()?.rss_after(1).map(kib_mib);
     let after_10 = |r: &StepResult| r.churn()?.rss_after(10).map(kib_mib);
     let after_last = |r: &StepResult| Some(kib_mib(r.churn()?.rss_curve()?.last.1));
+    let highest = |r: &StepResult| Some(kib_mib(r.churn()?.rss_curve()?.max.1));
     let growth = |r: &StepResult| {
         let growth = r.churn()?.rss_curve()?.growth_kb();
         Some(format!("{:+.1}", growth as f64 / 1024.0))
     };
-    let highest = |r: &StepResult| Some(kib_mib(r.churn()?.rss_curve()?.max.1));
     let columns = [
         ("clients per round", Label),
         ("rounds done", Both(rounds_done)),
@@ -234,8 +223,7 @@ pub fn churn_table(results: &[StepResult]) -> String {
     per_size(&columns, results, Ladder::Churn)
 }
 
-/// The durable log's price: the event server on its log and with `--db none`, each run and
-/// the medians side by side.
+/// The durable log's price: the event server on its log and with `--db none`.
 pub fn log_cost_table(results: &[StepResult]) -> String {
     let sides = [
         "with the log (SQLite file)",
@@ -292,10 +280,10 @@ pub fn tls_table(results: &[StepResult]) -> String {
             check_tls_idle(results).verdict.label().into(),
         ]);
         if let Some(h) = tls.and_then(|r| r.load()?.tls_handshake_us) {
-            let figure =
-                format!("{size} idle clients: TLS handshake p50 / p99 ms (all connecting at once)");
-            let handshake = format!("{} / {}", ms(h.p50 as f64), ms(h.p99 as f64));
-            let mut row = vec![figure, handshake];
+            let mut row = vec![
+                format!("{size} idle clients: TLS handshake p50 / p99 ms (all connecting at once)"),
+                ms_each([Some(h.p50), Some(h.p99)]),
+            ];
             row.resize(6, String::new());
             rows.push(row);
         }
@@ -333,10 +321,8 @@ pub fn storm_table(results: &[StepResult]) -> String {
             Some(r.failures.values().sum::<u64>().to_string())
         }),
         ("handshake p50 / p99 ms", |r| {
-            let h = r.handshake_us.as_ref();
-            let [p50, p99] = [h.map(|h| h.p50), h.map(|h| h.p99)];
-            let [p50, p99] = [p50, p99].map(|us| or_na(us.map(|us| ms(us as f64))));
-            Some(format!("{p50} / {p99}"))
+            let h = r.handshake_us;
+            Some(ms_each([h.map(|h| h.p50), h.map(|h| h.p99)]))
         }),
         ("server CPU s (µs per handshake)", |r| {
             let per = us_per(r.server_cpu_secs, r.handshakes);
@@ -352,13 +338,8 @@ pub fn storm_table(results: &[StepResult]) -> String {
     format!("\n{}", table(columns, rounds, |_| false))
 }
 
-/// A table of the steps of `ladder`, a row each.
-fn ladder_table(columns: &[Column<StepResult>], results: &[StepResult], ladder: Ladder) -> String {
-    table(columns, of_ladder(results, ladder), no_figures)
-}
-
-/// [`ladder_table`] after the event server's fanout in a room of their size, the one they are
-/// measured against; "Not in this run." without steps of `ladder`.
+/// The steps of `ladder` after the event server's fanout in a room of their size, the one they
+/// are measured against; "Not in this run." without steps of `ladder`.
 fn beside_the_fanout(
     columns: &[Column<StepResult>],
     results: &[StepResult],
@@ -450,19 +431,16 @@ pub fn rooms_table(results: &[StepResult]) -> String {
     beside_the_fanout(columns, results, Ladder::Rooms)
 }
 
-/// The fanout with IRC desks, browser desks and a room of both IRC desks and ours, each
-/// beside ours in a room of its size: p99 and server CPU per delivery, and their ratios.
+/// The fanout with IRC desks, browser desks and both, each beside ours in a room of its size.
 pub fn dialect_table(results: &[StepResult]) -> String {
     // Each row with the step of ours in the room of its size, the one it is measured against.
     type Row<'a> = (&'a StepResult, Option<&'a StepResult>);
+    let dialects = || of_ladder(results, Ladder::Dialects);
     let ours_beside = |r: &StepResult| {
-        let clients = r.step.workload.clients;
         let ours = |o: &&StepResult| o.step.workload.desks == Desks::Ours;
-        of_ladder(results, Ladder::Dialects).find(|o| ours(o) && o.step.workload.clients == clients)
+        dialects().find(|o| ours(o) && o.step.workload.clients == r.step.workload.clients)
     };
-    let rows: Vec<Row> = of_ladder(results, Ladder::Dialects)
-        .map(|r| (r, ours_beside(r)))
-        .collect();
+    let rows: Vec<Row> = dialects().map(|r| (r, ours_beside(r))).collect();
     if rows.is_empty() {
         return "Not in this run.\n".into();
     }
@@ -494,7 +472,6 @@ pub fn dialect_table(results: &[StepResult]) -> String {
     table(columns, &rows, |(r, _)| no_figures(r))
 }
 
-/// A count of the restart section, when chat-load gave one.
 fn restart_count(r: &StepResult, count: fn(&RestartReport) -> u64) -> Option<String> {
     Some(count(r.restart()?).to_string())
 }
@@ -531,13 +508,11 @@ pub fn restart_table(results: &[StepResult]) -> String {
             Some(format!("{}/{clients}", r.restart()?.resumed))
         }),
         ("away p50 / max ms", |r| {
-            let reconnect = r.restart()?.reconnect_us;
-            let [p50, max] = [reconnect.map(|a| a.p50), reconnect.map(|a| a.max)];
-            let [p50, max] = [p50, max].map(|us| or_na(us.map(|us| ms(us as f64))));
-            Some(format!("{p50} / {max}"))
+            let away = r.restart()?.reconnect_us;
+            Some(ms_each([away.map(|a| a.p50), away.map(|a| a.max)]))
         }),
     ];
-    ladder_table(columns, results, Ladder::Restart)
+    table(columns, of_ladder(results, Ladder::Restart), no_figures)
 }
 
 /// The search storm's row: how the others fared, and what the searches got.
@@ -552,8 +527,7 @@ pub fn search_storm_table(results: &[StepResult]) -> String {
         }),
         ("others' p50 / p99 / max ms", |r| {
             let l = r.latency()?;
-            let [p50, p99, max] = [l.p50, l.p99, l.max].map(|us| ms(us as f64));
-            Some(format!("{p50} / {p99} / {max}"))
+            Some(ms_each([l.p50, l.p99, l.max].map(Some)))
         }),
         ("their lines arrived", |r| {
             let l = r.load()?;
@@ -569,11 +543,10 @@ pub fn search_storm_table(results: &[StepResult]) -> String {
         }),
         ("server CPU s", cpu_secs),
     ];
-    ladder_table(columns, results, Ladder::SearchStorm)
+    table(columns, of_ladder(results, Ladder::SearchStorm), no_figures)
 }
 
-/// The resume bomb's row: the server's memory before, at the peak and after, and the desks
-/// it dropped.
+/// The resume bomb's row: the server's memory around it, and the desks it dropped.
 pub fn resume_bomb_table(results: &[StepResult]) -> String {
     let columns: &[Column<StepResult>] = &[
         ("desks", |r| Some(r.step.workload.clients.to_string())),
@@ -599,10 +572,9 @@ pub fn resume_bomb_table(results: &[StepResult]) -> String {
             Some(if alive { "yes" } else { "no" }.into())
         }),
     ];
-    ladder_table(columns, results, Ladder::ResumeBomb)
+    table(columns, of_ladder(results, Ladder::ResumeBomb), no_figures)
 }
 
-/// The target checks: target, verdict, figures.
 pub fn targets_table(checks: &[TargetCheck]) -> String {
     let columns: &[Column<TargetCheck>] = &[
         ("target", |c| Some(c.target.clone())),

@@ -18,7 +18,6 @@ use crate::model::{TLS_FANOUT_P99_MAX_FACTOR, TLS_IDLE_RSS_TARGET_KB, TLS_IDLE_T
 /// Outcome of one target check (its name is the verdict in `results.json`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Verdict {
-    /// Every condition held.
     Met,
     /// At least one condition failed or a needed figure was missing.
     NotMet,
@@ -27,7 +26,6 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    /// The verdict as the report's tables show it.
     pub fn label(self) -> &'static str {
         match self {
             Verdict::Met => "met",
@@ -55,7 +53,6 @@ pub struct TargetCheck {
 }
 
 impl TargetCheck {
-    /// Met when every condition holds.
     fn new(target: String, conditions: &[Option<bool>], detail: String) -> TargetCheck {
         let verdict = Verdict::of(conditions.iter().copied());
         TargetCheck {
@@ -65,7 +62,6 @@ impl TargetCheck {
         }
     }
 
-    /// The run lacks the steps, for the reason given.
     fn not_measured(target: String, why: &str) -> TargetCheck {
         TargetCheck {
             verdict: Verdict::NotMeasured,
@@ -74,9 +70,8 @@ impl TargetCheck {
     }
 }
 
-/// Checks the event-mode targets of the issue.
 pub fn check_targets(results: &[StepResult]) -> Vec<TargetCheck> {
-    let checks = [
+    let checks: [fn(&[StepResult]) -> TargetCheck; 10] = [
         check_idle,
         check_fanout,
         check_cpu,
@@ -84,8 +79,8 @@ pub fn check_targets(results: &[StepResult]) -> Vec<TargetCheck> {
         check_log_cost,
         check_restart,
         check_tls_idle,
-        check_tls_cpu,
-        check_tls_fanout_p99,
+        |r| check_tls_costs(r, "CPU"),
+        |r| check_tls_costs(r, "p99"),
         check_tls_storm,
     ];
     checks.iter().map(|check| check(results)).collect()
@@ -130,7 +125,6 @@ fn check_idle(results: &[StepResult]) -> TargetCheck {
     TargetCheck::new(target, &conditions, with_failure(detail, event))
 }
 
-/// The fanout target.
 pub fn check_fanout(results: &[StepResult]) -> TargetCheck {
     let target = format!(
         "fanout {FANOUT_TARGET_CLIENTS} clients × 200 msg/s total: 100% delivered, p99 ≤ {:.0} ms",
@@ -176,9 +170,9 @@ fn check_cpu(results: &[StepResult]) -> TargetCheck {
     TargetCheck::new(target, &conditions, detail)
 }
 
-/// The slow-reader pair of `mode` against the target's conditions (p99 factor, slow reader
-/// dropped, RSS growth), and in words.
-fn compare_slow(results: &[StepResult], mode: ServerMode) -> Option<([Option<bool>; 3], String)> {
+/// The slow-reader pair of `mode` against the target's conditions (a clean run, p99 factor,
+/// slow reader dropped, RSS growth), and in words.
+fn compare_slow(results: &[StepResult], mode: ServerMode) -> Option<([Option<bool>; 4], String)> {
     let base = find(results, Ladder::SlowBaseline, None, mode)?;
     let slow = find(results, Ladder::SlowReader, None, mode)?;
     let dropped = (slow.load().and_then(|r| r.slow.as_ref()))
@@ -188,6 +182,7 @@ fn compare_slow(results: &[StepResult], mode: ServerMode) -> Option<([Option<boo
         .zip(base.rss_peak_kb())
         .map(|(s, b)| s - b);
     let conditions = [
+        clean(slow),
         factor(slow.p99_us(), base.p99_us()).map(|f| f <= SLOW_P99_MAX_FACTOR),
         dropped,
         rss_growth_kb.map(|kb| kb <= SLOW_RSS_ALLOWANCE_KB),
@@ -213,18 +208,15 @@ fn check_slow_reader(results: &[StepResult]) -> TargetCheck {
     let Some((conditions, mut detail)) = compare_slow(results, ServerMode::Event) else {
         return TargetCheck::not_measured(target, "no slow-reader pair in this run");
     };
-    let slow_clean = find(results, Ladder::SlowReader, None, ServerMode::Event).and_then(clean);
     if let Some((_, threads)) = compare_slow(results, ServerMode::Threads) {
         detail = format!("{detail}. For comparison, {threads}");
     }
-    let conditions = [[slow_clean].as_slice(), &conditions].concat();
     TargetCheck::new(target, &conditions, detail)
 }
 
 /// One figure over every run of two setups of the same workload in one run of the comparison
 /// (the event server on its log and with `--db none`; on TLS and plain).
 pub struct Paired {
-    /// What is compared, for the table.
     pub label: String,
     /// The figure of each run of the first setup (on the log; TLS), in run order.
     pub first: Vec<f64>,
@@ -238,22 +230,38 @@ pub struct Paired {
 }
 
 impl Paired {
-    /// `figure` over the event server's runs of the first and the second (ladder, room log):
-    /// the fanout at the target's room, or the saturating step.
-    fn new(
-        results: &[StepResult],
-        (label, figure, max_factor): (String, Figure, Option<f64>),
-        [first, second]: [(Ladder, RoomLog); 2],
-    ) -> Paired {
-        let runs = |(ladder, log)| {
-            let fanout = matches!(ladder, Ladder::Fanout | Ladder::TlsFanout);
-            let clients = fanout.then_some(FANOUT_TARGET_CLIENTS);
-            event_runs(results, ladder, clients, log)
-        };
-        let (first, second) = (runs(first), runs(second));
+    /// The ratio of the medians, as the tables show it.
+    pub fn ratio_text(&self) -> String {
+        ratio(median(&self.first), median(&self.second))
+    }
+}
+
+/// A paired figure: what it is, the figure, the most first ÷ second may be, and the two setups
+/// (a ladder of the event server and its room log).
+type PairSpec = (&'static str, Figure, Option<f64>, [(Ladder, RoomLog); 2]);
+
+/// Each spec's figure over the event server's runs of its two setups: the fanout at the
+/// target's room, or the saturating step.
+fn paired(results: &[StepResult], specs: &[PairSpec]) -> Vec<Paired> {
+    let each = |&(what, figure, max_factor, setups): &PairSpec| {
+        let fanout = matches!(setups[0].0, Ladder::Fanout | Ladder::TlsFanout);
+        let clients = fanout.then_some(FANOUT_TARGET_CLIENTS);
+        let [first, second] = setups.map(|(ladder, log)| event_runs(results, ladder, clients, log));
         let values = |runs: &[&StepResult]| runs.iter().filter_map(|r| figure(r)).collect();
+        let workload = match of_ladder(results, setups[0].0).next() {
+            _ if fanout => format!("fanout {FANOUT_TARGET_CLIENTS} clients × 200 msg/s"),
+            None => "saturating step".into(),
+            Some(r) => {
+                let w = &r.step.workload;
+                format!(
+                    "saturating, {} clients × {:.0} msg/s",
+                    w.clients,
+                    w.total_rate()
+                )
+            }
+        };
         let mut paired = Paired {
-            label,
+            label: format!("{workload}: {what}"),
             first: values(&first),
             second: values(&second),
             max_factor,
@@ -265,12 +273,8 @@ impl Paired {
             paired.verdict = Verdict::of(runs.chain([within]));
         }
         paired
-    }
-
-    /// The ratio of the medians, as the tables show it.
-    pub fn ratio_text(&self) -> String {
-        ratio(median(&self.first), median(&self.second))
-    }
+    };
+    specs.iter().map(each).collect()
 }
 
 /// The middle value (the mean of the middle two for an even count).
@@ -298,74 +302,82 @@ pub fn runs_text(values: &[f64]) -> String {
 
 /// A figure of a step that paired runs compare.
 pub type Figure = fn(&StepResult) -> Option<f64>;
-/// p99 send-to-receive latency, ms.
 const P99_MS: Figure = |r| r.p99_us().map(|us| us / 1000.0);
-/// Server CPU µs per delivery received.
 pub const CPU: Figure = StepResult::cpu_us_per_delivery;
 
-/// "fanout N clients × 200 msg/s: `what`" at the fanout target's room.
-fn fanout(what: &str) -> String {
-    format!("fanout {FANOUT_TARGET_CLIENTS} clients × 200 msg/s: {what}")
-}
-
-/// "saturating, N clients × R msg/s: `what`" from the first step of `ladder`.
-fn saturating(results: &[StepResult], ladder: Ladder, what: &str) -> String {
-    let first = of_ladder(results, ladder).next();
-    let step = first.map_or("saturating step".into(), |r| {
-        let w = &r.step.workload;
-        format!(
-            "saturating, {} clients × {:.0} msg/s",
-            w.clients,
-            w.total_rate()
-        )
-    });
-    format!("{step}: {what}")
-}
-
-/// Fanout p99 at the fanout target's room and CPU per delivery at saturation, the event server
-/// on its log against `--db none`.
 pub fn log_costs(results: &[StepResult]) -> Vec<Paired> {
     let max = Some(LOG_COST_MAX_FACTOR);
-    let cpu = saturating(results, Ladder::Saturate, "CPU µs per delivery");
     let runs = |ladder| [(ladder, RoomLog::File), (ladder, RoomLog::Memory)];
-    vec![
-        Paired::new(
-            results,
-            (fanout("p99 ms"), P99_MS, max),
-            runs(Ladder::Fanout),
-        ),
-        Paired::new(results, (cpu, CPU, max), runs(Ladder::Saturate)),
-    ]
+    let specs = [
+        ("p99 ms", P99_MS, max, runs(Ladder::Fanout)),
+        ("CPU µs per delivery", CPU, max, runs(Ladder::Saturate)),
+    ];
+    paired(results, &specs)
 }
 
-/// A target over paired figures: not measured when one of them is, met when all are;
-/// `detail` puts each in words.
-fn paired_check(target: String, pairs: &[Paired], detail: fn(&Paired) -> String) -> TargetCheck {
+/// TLS vs plain (the idle room's memory is a target of its own, [`check_tls_idle`]).
+pub fn tls_costs(results: &[StepResult]) -> Vec<Paired> {
+    let (cpu, p99) = (Some(TLS_CPU_MAX_FACTOR), Some(TLS_FANOUT_P99_MAX_FACTOR));
+    let runs = |tls, plain| [(tls, RoomLog::File), (plain, RoomLog::File)];
+    let fanout = runs(Ladder::TlsFanout, Ladder::Fanout);
+    let saturate = runs(Ladder::TlsSaturate, Ladder::Saturate);
+    let specs = [
+        ("p99 ms", P99_MS, p99, fanout),
+        ("CPU µs per delivery", CPU, cpu, fanout),
+        ("p99 ms", P99_MS, None, saturate),
+        ("CPU µs per delivery", CPU, cpu, saturate),
+    ];
+    paired(results, &specs)
+}
+
+/// A target over the paired figures that have one: not measured when one of them is, met when
+/// all are; `detail` puts each in words from its runs' text on each side.
+fn paired_check(
+    target: String,
+    pairs: impl Iterator<Item = Paired>,
+    detail: fn(&Paired, String, String) -> String,
+) -> TargetCheck {
+    let pairs: Vec<Paired> = pairs.filter(|p| p.max_factor.is_some()).collect();
     let verdicts = || pairs.iter().map(|p| p.verdict);
     let verdict = if verdicts().any(|v| v == Verdict::NotMeasured) {
         Verdict::NotMeasured
     } else {
         Verdict::of(verdicts().map(|v| Some(v == Verdict::Met)))
     };
-    let detail = pairs.iter().map(detail).collect::<Vec<_>>().join("; ");
+    let words = |p: &Paired| detail(p, runs_text(&p.first), runs_text(&p.second));
+    let detail = pairs.iter().map(words).collect::<Vec<_>>().join("; ");
     TargetCheck {
         verdict,
         ..TargetCheck::new(target, &[], detail)
     }
 }
 
-/// The log's cost target.
 pub fn check_log_cost(results: &[StepResult]) -> TargetCheck {
     let target = format!(
         "durable log: fanout {FANOUT_TARGET_CLIENTS} p99 and saturating CPU per delivery with the log ≤ {LOG_COST_MAX_FACTOR}× `--db none` (medians of the runs of each)"
     );
-    paired_check(target, &log_costs(results), |c| {
-        let (with, without) = (runs_text(&c.first), runs_text(&c.second));
-        let ratio = c.ratio_text();
-        format!(
-            "{}: {with} with the log vs {without} without ({ratio})",
-            c.label
-        )
+    paired_check(
+        target,
+        log_costs(results).into_iter(),
+        |c, with, without| {
+            let (label, ratio) = (&c.label, c.ratio_text());
+            format!("{label}: {with} with the log vs {without} without ({ratio})")
+        },
+    )
+}
+
+/// The TLS costs with a target whose label holds `figure`: "CPU" or "p99".
+fn check_tls_costs(results: &[StepResult], figure: &str) -> TargetCheck {
+    let target = match figure {
+        "CPU" => format!("TLS: CPU per delivery in the fanout target's room and at saturation ≤ {TLS_CPU_MAX_FACTOR}× plain (medians of the runs of each)"),
+        _ => format!("TLS: fanout {FANOUT_TARGET_CLIENTS} p99 ≤ {TLS_FANOUT_P99_MAX_FACTOR}× plain (medians of the runs of each)"),
+    };
+    let costs = tls_costs(results)
+        .into_iter()
+        .filter(|c| c.label.contains(figure));
+    paired_check(target, costs, |c, tls, plain| {
+        let (label, ratio) = (&c.label, c.ratio_text());
+        format!("{label}: TLS {tls} vs plain {plain} ({ratio})")
     })
 }
 
@@ -402,34 +414,6 @@ fn check_restart(results: &[StepResult]) -> TargetCheck {
     TargetCheck::new(target, &conditions, with_failure(detail, step))
 }
 
-/// Fanout p99 and CPU per delivery at the fanout target's room, and p99 and CPU per delivery at
-/// saturation, TLS vs plain (the idle room's memory is a target of its own,
-/// [`check_tls_idle`]). All but the saturating p99 have a target.
-pub fn tls_costs(results: &[StepResult]) -> Vec<Paired> {
-    let fanout_runs = [
-        (Ladder::TlsFanout, RoomLog::File),
-        (Ladder::Fanout, RoomLog::File),
-    ];
-    let saturate_runs = [
-        (Ladder::TlsSaturate, RoomLog::File),
-        (Ladder::Saturate, RoomLog::File),
-    ];
-    let saturating = |what| saturating(results, Ladder::TlsSaturate, what);
-    let cpu_max = Some(TLS_CPU_MAX_FACTOR);
-    let p99_max = Some(TLS_FANOUT_P99_MAX_FACTOR);
-    [
-        ((fanout("p99 ms"), P99_MS, p99_max), fanout_runs),
-        ((fanout("CPU µs per delivery"), CPU, cpu_max), fanout_runs),
-        ((saturating("p99 ms"), P99_MS, None), saturate_runs),
-        (
-            (saturating("CPU µs per delivery"), CPU, cpu_max),
-            saturate_runs,
-        ),
-    ]
-    .map(|(figure, runs)| Paired::new(results, figure, runs))
-    .into()
-}
-
 /// The TLS idle room of `clients`, and the plain one it is compared with.
 pub fn tls_idle_pair(
     results: &[StepResult],
@@ -440,7 +424,6 @@ pub fn tls_idle_pair(
     (tls, plain)
 }
 
-/// The TLS idle target.
 pub fn check_tls_idle(results: &[StepResult]) -> TargetCheck {
     let target = format!(
         "TLS: {TLS_IDLE_TARGET_CLIENTS} idle desks on TLS, peak RSS ≤ {:.0} MiB, all get the final broadcast",
@@ -463,32 +446,6 @@ pub fn check_tls_idle(results: &[StepResult]) -> TargetCheck {
     TargetCheck::new(target, &[clean(tls), all_received(tls), within], detail)
 }
 
-fn check_tls_cpu(results: &[StepResult]) -> TargetCheck {
-    let target = format!(
-        "TLS: CPU per delivery in the fanout target's room and at saturation ≤ {TLS_CPU_MAX_FACTOR}× plain (medians of the runs of each)"
-    );
-    check_tls_costs(target, results, "CPU")
-}
-
-fn check_tls_fanout_p99(results: &[StepResult]) -> TargetCheck {
-    let target = format!(
-        "TLS: fanout {FANOUT_TARGET_CLIENTS} p99 ≤ {TLS_FANOUT_P99_MAX_FACTOR}× plain (medians of the runs of each)"
-    );
-    check_tls_costs(target, results, "p99")
-}
-
-/// The TLS costs with a target whose label holds `figure`.
-fn check_tls_costs(target: String, results: &[StepResult], figure: &str) -> TargetCheck {
-    let mut costs = tls_costs(results);
-    costs.retain(|c| c.max_factor.is_some() && c.label.contains(figure));
-    paired_check(target, &costs, |c| {
-        let (tls, plain, ratio) = (runs_text(&c.first), runs_text(&c.second), c.ratio_text());
-        format!("{}: TLS {tls} vs plain {plain} ({ratio})", c.label)
-    })
-}
-
-/// The handshake storm target: after a restart, every desk resumes, and the p99 of the
-/// handshakes is under [`STORM_P99_TARGET_US`].
 fn check_tls_storm(results: &[StepResult]) -> TargetCheck {
     let target = format!(
         "TLS: desks reconnecting at once after a restart resume their sessions, handshake p99 < {} s",
@@ -827,24 +784,27 @@ pub(crate) mod tests {
 
     #[test]
     fn tls_cpu_target_is_the_ratio_of_the_medians() {
-        let met = check_tls_cpu(&tls_runs(1.5, 1.0));
+        let met = check_tls_costs(&tls_runs(1.5, 1.0), "CPU");
         assert_eq!(met.verdict, Verdict::Met, "{met:?}");
         assert!(met.detail.contains("1.22×"), "{}", met.detail);
-        assert_eq!(check_tls_cpu(&tls_runs(2.0, 1.0)).verdict, Verdict::NotMet);
-        assert_eq!(check_tls_cpu(&[]).verdict, Verdict::NotMeasured);
+        assert_eq!(
+            check_tls_costs(&tls_runs(2.0, 1.0), "CPU").verdict,
+            Verdict::NotMet
+        );
+        assert_eq!(check_tls_costs(&[], "CPU").verdict, Verdict::NotMeasured);
     }
 
     #[test]
     fn tls_fanout_p99_target_is_its_own() {
         assert_eq!(
-            check_tls_fanout_p99(&tls_runs(2.0, 1.1)).verdict,
+            check_tls_costs(&tls_runs(2.0, 1.1), "p99").verdict,
             Verdict::Met
         );
         assert_eq!(
-            check_tls_fanout_p99(&tls_runs(1.0, 1.3)).verdict,
+            check_tls_costs(&tls_runs(1.0, 1.3), "p99").verdict,
             Verdict::NotMet
         );
-        assert_eq!(check_tls_fanout_p99(&[]).verdict, Verdict::NotMeasured);
+        assert_eq!(check_tls_costs(&[], "p99").verdict, Verdict::NotMeasured);
     }
 
     #[test]
