@@ -36,10 +36,22 @@ pub fn server_flags() -> Vec<String> {
     flags.iter().chain(&limits).map(|f| f.to_string()).collect()
 }
 
+/// A server's command line for `step`, with the room flags `room` from [`db_flags`].
+pub fn server_args(step: &Step, room: &[String]) -> Vec<String> {
+    let mode = ["--mode".to_string(), step.server_mode.to_string()];
+    let tls = step.tls.then(|| "--tls".to_string());
+    (mode
+        .into_iter()
+        .chain(server_flags())
+        .chain(room.iter().cloned())
+        .chain(tls))
+    .collect()
+}
+
 /// The event server's room log: `--db` with the step's own file, or `none`, or the step's
 /// Redis (`--redis`, `--room` named after the step). The threads server keeps its room in
 /// memory and refuses the flags.
-fn db_flags(step: &Step, db: Option<&Path>, redis_port: Option<u16>) -> Vec<String> {
+pub fn db_flags(step: &Step, db: Option<&Path>, redis_port: Option<u16>) -> Vec<String> {
     match (step.server_mode, db, redis_port) {
         (ServerMode::Threads, _, _) => Vec::new(),
         (ServerMode::Event, _, Some(port)) => vec![
@@ -284,11 +296,7 @@ impl StepRun<'_> {
         let log_file = File::create(&log).map_err(|err| io_error("create", &log, err))?;
         let mut command = Command::new(&tools.server_bin);
         command
-            .arg("--mode")
-            .arg(step.server_mode.to_string())
-            .args(server_flags())
-            .args(room)
-            .args(step.tls.then_some("--tls"))
+            .args(server_args(step, room))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log_file);
