@@ -6,7 +6,7 @@ use std::path::Path;
 
 use chat_compare::ladder::{self, RoomLog};
 use chat_compare::load::{load_args, LoadTarget};
-use chat_compare::runner::{db_flags, server_args};
+use chat_compare::runner::server_args;
 
 fn plan(quick: bool) -> String {
     let mut out = String::new();
@@ -24,8 +24,8 @@ fn plan(quick: bool) -> String {
             LoadTarget::Own { server_bin, db }
         } else {
             let db = (step.room_log == RoomLog::File).then_some(Path::new("/tmp/db/room.db"));
-            let room = db_flags(&step, db, redis.then_some(6400));
-            out += &format!("  server {}\n", server_args(&step, &room).join(" "));
+            let args = server_args(&step, db, redis.then_some(6400));
+            out += &format!("  server {}\n", args.join(" "));
             LoadTarget::Running {
                 ports: &ports[..count],
                 server_pids: &pids[..count],
