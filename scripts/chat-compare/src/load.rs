@@ -142,18 +142,13 @@ pub fn run_load(
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(stderr_file);
-    process::tie_to_us(&mut command, cgroup_procs);
-    let mut load = match Supervised::spawn(&mut command) {
+    let mut load = match Supervised::spawn(&mut command, cgroup_procs) {
         Ok(load) => load,
         Err(err) => return Ok((Some(format!("cannot start chat-load: {err}")), None)),
     };
     // The report is one line, but read on a thread anyway so a chatty tool can never block on
     // a full pipe while we wait for it.
-    let mut stdout = load
-        .child_mut()
-        .stdout
-        .take()
-        .expect("stdout was set to piped");
+    let mut stdout = load.child.stdout.take().expect("stdout was set to piped");
     let reader = thread::spawn(move || {
         let mut text = String::new();
         let _ = stdout.read_to_string(&mut text);

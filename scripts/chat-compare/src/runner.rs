@@ -306,9 +306,9 @@ impl StepRun<'_> {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log_file);
-        process::tie_to_us(&mut command, self.cgroup.map(StepCgroup::procs_path));
+        let procs = self.cgroup.map(StepCgroup::procs_path);
         let mut process =
-            Supervised::spawn(&mut command).map_err(failed("cannot start chat-server"))?;
+            Supervised::spawn(&mut command, procs).map_err(failed("cannot start chat-server"))?;
         let listening = || parse_listening_port(&fs::read_to_string(&log).unwrap_or_default());
         let reason = match process.wait_until(LISTEN_TIMEOUT, listening)? {
             Waited::Ready(port) => return Ok(StepServer { process, port, log }),
