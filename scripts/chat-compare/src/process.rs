@@ -8,7 +8,7 @@ use std::fmt;
 use std::fs;
 use std::io;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, ExitStatus};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock};
@@ -42,8 +42,7 @@ pub fn check_interrupt() -> Result<(), RunError> {
 pub enum RunError {
     /// Ctrl-C or SIGTERM; children have been stopped.
     Interrupted,
-    MissingBinary(PathBuf),
-    /// Folders or report files could not be written.
+    /// A binary we drive is missing, or folders or report files could not be written.
     Io(String),
 }
 
@@ -51,11 +50,6 @@ impl fmt::Display for RunError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             RunError::Interrupted => f.write_str("interrupted"),
-            RunError::MissingBinary(path) => write!(
-                f,
-                "{} not found (build with cargo build --release -p chat-server -p chat-load)",
-                path.display()
-            ),
             RunError::Io(detail) => f.write_str(detail),
         }
     }

@@ -67,7 +67,11 @@ pub fn run_ladder(
         .into_iter()
         .find(|bin| !bin.is_file())
     {
-        return Err(RunError::MissingBinary(bin.clone()));
+        let build = "build with cargo build --release -p chat-server -p chat-load";
+        return Err(RunError::Io(format!(
+            "{} not found ({build})",
+            bin.display()
+        )));
     }
     // The log folder is ours alone: start it empty so no stale log is mistaken for this run's.
     let _ = fs::remove_dir_all(&config.log_dir);
@@ -162,9 +166,8 @@ struct StepRun<'a> {
 }
 
 impl StepRun<'_> {
-    /// The step in its own cgroup, on its own log file: its servers and the load, or the load
-    /// that starts its server. A step that fails part way is a result with its failure and what
-    /// was learnt before.
+    /// The step in its own cgroup: its servers and the load, or the load that starts its server.
+    /// A step that fails part way is a result with its failure and what was learnt before.
     fn run(&self, cgroup: &CgroupSupport) -> Result<StepResult, RunError> {
         let started = Instant::now();
         let mut result = StepResult {
@@ -185,7 +188,11 @@ impl StepRun<'_> {
                     cgroup: step_cgroup.as_ref(),
                     ..*self
                 };
-                let outcome = run.load_with_servers(&mut result);
+                let outcome = if self.step.workload.load_mode.starts_own_server() {
+                    run.own_server(&mut result)
+                } else {
+                    run.servers(&mut result)
+                };
                 // Read once every process of the step is gone, before the cgroup is.
                 result.cgroup = run.cgroup.map(StepCgroup::stats).unwrap_or_default();
                 outcome
@@ -199,47 +206,55 @@ impl StepRun<'_> {
         Ok(result)
     }
 
-    fn load_with_servers(&self, result: &mut StepResult) -> Result<(), Stop> {
-        let step = self.step;
-        let mode = step.workload.load_mode;
-        // A folder of its own for the room's log file, deleted however the step ends. The
-        // attacks fill a log of chat-load's own.
-        let db_dir = (step.room_log == RoomLog::File && !mode.is_attack())
-            .then(|| {
-                tempfile::Builder::new()
-                    .prefix("chat-compare-db-")
-                    .tempdir()
-            })
-            .transpose()
-            .map_err(failed("cannot create a folder for the room's log"))?;
-        let db = db_dir.as_ref().map(|dir| dir.path().join("room.db"));
-        if mode.starts_own_server() {
-            let target = LoadTarget::Own {
-                server_bin: self.server_bin,
-                db: db.as_deref(),
-            };
-            let (load_failure, output) = self.load(target)?;
-            result.failure = describe_failure(Vec::new(), self.oom_kills(), load_failure);
-            let server_end = match mode {
-                LoadMode::Storm => "started, stopped and started again by chat-load",
-                LoadMode::Restart => "started, killed and restarted by chat-load",
-                _ => "started and stopped by chat-load",
-            };
-            result.server_end = Some(server_end.into());
-            let addr = output.as_ref().map_or("", |(report, _)| &report.addr);
-            result.port = addr
-                .rsplit_once(':')
-                .and_then(|(_, port)| port.parse().ok());
-            (result.load, result.raw_load) = output.unzip();
-            return Ok(());
+    /// The step's room's log file, in a folder of its own deleted however the step ends; none
+    /// for a room in memory or on Redis, or for an attack, which fills a log of chat-load's own.
+    fn db_file(&self) -> Result<Option<(tempfile::TempDir, PathBuf)>, Stop> {
+        if self.step.room_log != RoomLog::File || self.step.workload.load_mode.is_attack() {
+            return Ok(None);
         }
+        let dir = tempfile::Builder::new()
+            .prefix("chat-compare-db-")
+            .tempdir();
+        let dir = dir.map_err(failed("cannot create a folder for the room's log"))?;
+        let file = dir.path().join("room.db");
+        Ok(Some((dir, file)))
+    }
+
+    /// The restart, storm and attack steps: chat-load starts (and restarts) the server itself.
+    fn own_server(&self, result: &mut StepResult) -> Result<(), Stop> {
+        let db = self.db_file()?;
+        let (load_failure, output) = self.load(LoadTarget::Own {
+            server_bin: self.server_bin,
+            db: db.as_ref().map(|(_, file)| file.as_path()),
+        })?;
+        result.failure = describe_failure(Vec::new(), self.oom_kills(), load_failure);
+        let server_end = match self.step.workload.load_mode {
+            LoadMode::Storm => "started, stopped and started again by chat-load",
+            LoadMode::Restart => "started, killed and restarted by chat-load",
+            _ => "started and stopped by chat-load",
+        };
+        result.server_end = Some(server_end.into());
+        let addr = output.as_ref().map_or("", |(report, _)| &report.addr);
+        result.port = addr
+            .rsplit_once(':')
+            .and_then(|(_, port)| port.parse().ok());
+        (result.load, result.raw_load) = output.unzip();
+        Ok(())
+    }
+
+    /// The step's servers (after its redis-server, for a Redis room), the load against them,
+    /// then each server stopped.
+    fn servers(&self, result: &mut StepResult) -> Result<(), Stop> {
+        let step = self.step;
+        let db = self.db_file()?;
         // The redis-server runs outside the cgroup: it is the shared service, not the server
         // under test.
         let redis = match step.room_log {
             RoomLog::Redis => Some(start_redis(&self.log_path("redis"))?),
             RoomLog::File | RoomLog::Memory => None,
         };
-        let args = server_args(step, db.as_deref(), redis.as_ref().map(RedisServer::port));
+        let db = db.as_ref().map(|(_, file)| file.as_path());
+        let args = server_args(step, db, redis.as_ref().map(RedisServer::port));
         let mut servers = Vec::new();
         for index in 1..=step.server_count {
             servers.push(self.start_server(&args, index, result)?);
