@@ -324,13 +324,9 @@ impl Workload {
     }
 
     /// The same with `senders` of the clients sending `total_rate` msg/s between them.
-    fn sending(self, senders: u32, total_rate: f64) -> Workload {
-        let rate_per_sender = total_rate / f64::from(senders);
-        Workload {
-            senders,
-            rate_per_sender,
-            ..self
-        }
+    fn sending(mut self, senders: u32, total_rate: f64) -> Workload {
+        (self.senders, self.rate_per_sender) = (senders, total_rate / f64::from(senders));
+        self
     }
 
     /// A broadcast workload at `total_rate` msg/s, spread over as few senders as keep each one
