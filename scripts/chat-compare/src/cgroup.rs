@@ -1,8 +1,8 @@
-//! The 1 GB memory limit of the target box, applied per server start when this machine allows it:
-//! root plus a memory controller (cgroup v1 `memory.limit_in_bytes` or v2 `memory.max`). Each step
-//! gets a fresh child of our own cgroup, so peak usage and OOM kills are per step and the limit
-//! nests inside whatever limit we already run under. Detection parses text so it is unit-tested;
-//! the probe then proves a child can really be made.
+//! The 1 GB memory limit of the target box, applied per server start when this machine allows
+//! it: root plus a memory controller (cgroup v1 or v2). Each step gets a fresh child of our own
+//! cgroup, so peak usage and OOM kills are per step and the limit nests inside whatever limit we
+//! already run under. Detection parses text so it is unit-tested; a probe child then proves a
+//! child can really be made.
 
 use std::ffi::CString;
 use std::fs;
@@ -19,35 +19,20 @@ pub const MEMORY_LIMIT_BYTES: u64 = 1 << 30;
 const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 const V1_MEMORY_ROOT: &str = "/sys/fs/cgroup/memory";
 
-/// Which cgroup interface the memory controller speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CgroupVersion {
-    /// Legacy hierarchy: `memory.limit_in_bytes`, `memory.max_usage_in_bytes`, `memory.oom_control`.
-    V1,
-    /// Unified hierarchy: `memory.max`, `memory.peak`, `memory.events`.
-    V2,
-}
+/// A version's files: the limit, the peak usage, and the keyed one counting OOM kills.
+type Files = [&'static str; 3];
+const V1_FILES: Files = [
+    "memory.limit_in_bytes",
+    "memory.max_usage_in_bytes",
+    "memory.oom_control",
+];
+const V2_FILES: Files = ["memory.max", "memory.peak", "memory.events"];
 
-impl CgroupVersion {
-    /// The files of a cgroup's limit, of its peak usage, and the keyed one counting OOM kills.
-    fn files(self) -> [&'static str; 3] {
-        match self {
-            CgroupVersion::V1 => [
-                "memory.limit_in_bytes",
-                "memory.max_usage_in_bytes",
-                "memory.oom_control",
-            ],
-            CgroupVersion::V2 => ["memory.max", "memory.peak", "memory.events"],
-        }
-    }
-}
-
-/// Our own position in the hierarchies, from `/proc/self/cgroup`.
+/// Our own paths in the hierarchies, from `/proc/self/cgroup`: in the v1 one with the `memory`
+/// controller, and in the unified (v2) one, the `0::` line.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SelfCgroup {
-    /// Path in the v1 hierarchy that has the `memory` controller.
     pub v1_memory: Option<String>,
-    /// Path in the unified (v2) hierarchy, the `0::` line.
     pub unified: Option<String>,
 }
 
@@ -87,19 +72,15 @@ pub fn keyed_value(text: &str, key: &str) -> Option<u64> {
 /// Whether the limit can be applied, and if not, why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CgroupSupport {
-    /// Children can be created under this folder.
     Available(MemoryController),
-    /// The reason, for the report and stderr.
     Unavailable(String),
 }
 
-/// A cgroup folder we may create per-step children in.
+/// Our own cgroup folder, where the per-step children go, and its version's files.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemoryController {
-    /// v1 or v2 file names.
-    pub version: CgroupVersion,
-    /// Parent of the per-step children (our own cgroup).
     pub parent: PathBuf,
+    files: Files,
 }
 
 impl CgroupSupport {
@@ -139,9 +120,10 @@ impl CgroupSupport {
         match self {
             CgroupSupport::Available(controller) => format!(
                 "yes: each server ran in its own cgroup {} child of {} with a {} MiB limit",
-                match controller.version {
-                    CgroupVersion::V1 => "v1 memory",
-                    CgroupVersion::V2 => "v2",
+                if controller.files == V1_FILES {
+                    "v1 memory"
+                } else {
+                    "v2"
                 },
                 controller.parent.display(),
                 MEMORY_LIMIT_BYTES >> 20
@@ -155,11 +137,13 @@ impl CgroupSupport {
 
 fn find_controller(own: &SelfCgroup) -> Result<MemoryController, String> {
     let v1_root = Path::new(V1_MEMORY_ROOT);
-    let v1_limit = v1_root.join("memory.limit_in_bytes");
+    let v1_limit = v1_root.join(V1_FILES[0]);
     if let Some(path) = own.v1_memory.as_deref().filter(|_| v1_limit.exists()) {
         let parent = nested_or_root(v1_root, path);
-        let version = CgroupVersion::V1;
-        return Ok(MemoryController { version, parent });
+        return Ok(MemoryController {
+            parent,
+            files: V1_FILES,
+        });
     }
     let v2_root = Path::new(CGROUP_ROOT);
     let lists_memory = |path: PathBuf| lists_memory(&fs::read_to_string(path).unwrap_or_default());
@@ -176,8 +160,10 @@ fn find_controller(own: &SelfCgroup) -> Result<MemoryController, String> {
             parent.display()
         ));
     }
-    let version = CgroupVersion::V2;
-    Ok(MemoryController { version, parent })
+    Ok(MemoryController {
+        parent,
+        files: V2_FILES,
+    })
 }
 
 /// Our cgroup folder if it is visible from here, else the hierarchy root (inside a cgroup
@@ -195,28 +181,24 @@ impl MemoryController {
     /// Creates `parent/name` with [`MEMORY_LIMIT_BYTES`] as its memory limit.
     fn create_child(&self, name: &str) -> io::Result<StepCgroup> {
         let dir = self.parent.join(name);
-        if dir.exists() {
-            // A leftover from an interrupted run; it is ours by name and empty once its server died.
-            let _ = fs::remove_dir(&dir);
-        }
+        // A leftover from an interrupted run is ours by name, and empty once its server died.
+        let _ = fs::remove_dir(&dir);
         fs::create_dir(&dir)?;
         let step = StepCgroup {
             dir,
-            version: self.version,
+            files: self.files,
         };
-        let [limit_file, ..] = self.version.files();
-        fs::write(step.dir.join(limit_file), MEMORY_LIMIT_BYTES.to_string())?;
+        fs::write(step.dir.join(self.files[0]), MEMORY_LIMIT_BYTES.to_string())?;
         Ok(step)
     }
 }
 
-/// Memory figures of one step's cgroup (named as in `results.json`).
+/// Memory figures of one step's cgroup (named as in `results.json`): the highest memory charged
+/// to it (kernel memory charged to it included), and the processes the kernel OOM-killed in it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CgroupStats {
-    /// Highest memory charged to the cgroup (user memory plus kernel memory it is charged for).
     #[serde(rename = "cgroup_peak_bytes")]
     pub peak_bytes: Option<u64>,
-    /// Processes the kernel OOM-killed inside it.
     #[serde(rename = "cgroup_oom_kills")]
     pub oom_kills: Option<u64>,
 }
@@ -224,10 +206,8 @@ pub struct CgroupStats {
 /// One step's cgroup; removed on drop (after its server is gone).
 #[derive(Debug)]
 pub struct StepCgroup {
-    /// The cgroup folder.
     dir: PathBuf,
-    /// Which file names to use.
-    version: CgroupVersion,
+    files: Files,
 }
 
 impl StepCgroup {
@@ -240,7 +220,7 @@ impl StepCgroup {
 
     /// Peak usage and OOM kills so far.
     pub fn stats(&self) -> CgroupStats {
-        let [_, peak, oom_control] = self.version.files();
+        let [_, peak, oom_control] = self.files;
         let read = |name| fs::read_to_string(self.dir.join(name)).ok();
         CgroupStats {
             peak_bytes: read(peak).and_then(|text| text.trim().parse().ok()),
@@ -259,10 +239,8 @@ impl Drop for StepCgroup {
                 Err(_) => thread::sleep(Duration::from_millis(20)),
             }
         }
-        eprintln!(
-            "chat-compare: could not remove cgroup {}",
-            self.dir.display()
-        );
+        let dir = self.dir.display();
+        eprintln!("chat-compare: could not remove cgroup {dir}");
     }
 }
 

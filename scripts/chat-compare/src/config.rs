@@ -1,59 +1,38 @@
 //! Command-line flags. `parse_args` is pure (no I/O, no exit) so it is unit-tested directly;
 //! `main` maps its outcome to stdout/stderr and exit codes.
 
-use std::fmt;
 use std::path::PathBuf;
 
 use getopts::Options;
 
-/// Where the committed report lives, relative to the repository root (`scripts/compare` runs
-/// from there).
+/// The committed report, relative to the repository root (`scripts/compare` runs from there).
 pub const DEFAULT_OUT_DIR: &str = "scripts/report";
 /// `--quick` writes elsewhere so a CI smoke run never overwrites the committed report.
 pub const QUICK_OUT_DIR: &str = "target/compare-quick";
 /// Where `cargo build --release` puts `chat-server` and `chat-load`.
 pub const DEFAULT_BIN_DIR: &str = "target/release";
 
-/// What the rest of the program needs to know, derived from the flags.
+/// What the rest of the program needs to know, derived from the flags (see `options`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
-    /// Run the short ladder (about 90 s on 2 cores) instead of the full one (under ten minutes).
     pub quick: bool,
-    /// Folder for `report.md`, `results.json`, `results.csv` and the SVG plots.
     pub out_dir: PathBuf,
-    /// Folder holding the `chat-server` and `chat-load` binaries.
     pub bin_dir: PathBuf,
-    /// Folder for per-step server and load-tool logs; kept out of the report folder because
-    /// 10,000 connect lines per step are not worth committing.
+    /// Per-step server and chat-load logs: beside the binaries' folder, not the report's,
+    /// because 10,000 connect lines per step are not worth committing.
     pub log_dir: PathBuf,
-    /// `--only`: run just the steps whose id contains one of these words (for trying a few
-    /// steps; the report then lacks the others). Empty: every step.
+    /// Run just the steps whose id contains one of these words; empty: every step.
     pub only: Vec<String>,
-    /// `--render FILE`: run nothing; write the report, the data files and the plots from this
-    /// `results.json` of an earlier run (into `out_dir`, by default the file's folder).
+    /// Run nothing; write the report, the data files and the plots from this `results.json`.
     pub render: Option<PathBuf>,
 }
 
-/// A successful parse either runs the comparison or asks for help.
+/// A successful parse either runs the comparison or asks for help (this text, exit 0).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ParseOutcome {
-    /// Run with this configuration.
     Run(Config),
-    /// `--help`: print this text and exit 0.
     Help(String),
 }
-
-/// Flags that cannot be parsed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UsageError(String);
-
-impl fmt::Display for UsageError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for UsageError {}
 
 fn options() -> Options {
     let mut opts = Options::new();
@@ -91,12 +70,9 @@ pub fn brief_usage() -> String {
 }
 
 /// Parses the arguments (without the program name).
-pub fn parse_args(args: &[String]) -> Result<ParseOutcome, UsageError> {
+pub fn parse_args(args: &[String]) -> Result<ParseOutcome, String> {
     let opts = options();
-    let matches = opts
-        .parse(args)
-        .map_err(|err| UsageError(err.to_string()))?;
-    let usage = |text: &str| Err(UsageError(text.into()));
+    let matches = opts.parse(args).map_err(|err| err.to_string())?;
     if matches.opt_present("help") {
         let brief =
             "Usage: chat-compare [--quick] [--out DIR] [--bin-dir DIR] [--only WORDS]\n       \
@@ -106,16 +82,16 @@ pub fn parse_args(args: &[String]) -> Result<ParseOutcome, UsageError> {
         return Ok(ParseOutcome::Help(opts.usage(brief)));
     }
     if let Some(extra) = matches.free.first() {
-        return Err(UsageError(format!("unexpected argument '{extra}'")));
+        return Err(format!("unexpected argument '{extra}'"));
     }
     let quick = matches.opt_present("quick");
     let render = matches.opt_str("render").map(PathBuf::from);
     let only_given = matches.opt_present("only");
     if render.is_some() && (quick || only_given) {
-        return usage("--render runs nothing: --quick and --only do not apply");
+        return Err("--render runs nothing: --quick and --only do not apply".into());
     }
     let folder = |name: &str| match matches.opt_str(name) {
-        Some(dir) if dir.is_empty() => Err(UsageError(format!("--{name} needs a folder"))),
+        Some(dir) if dir.is_empty() => Err(format!("--{name} needs a folder")),
         dir => Ok(dir.map(PathBuf::from)),
     };
     let out_given = folder("out")?;
@@ -140,10 +116,10 @@ pub fn parse_args(args: &[String]) -> Result<ParseOutcome, UsageError> {
         .map(String::from)
         .collect();
     if only_given && only.is_empty() {
-        return usage("--only needs words of step ids");
+        return Err("--only needs words of step ids".into());
     }
     if only_given && out_given.is_none() && !quick {
-        return usage("--only writes a partial report: give --out DIR (or --quick) so it cannot replace the committed one");
+        return Err("--only writes a partial report: give --out DIR (or --quick) so it cannot replace the committed one".into());
     }
     Ok(ParseOutcome::Run(Config {
         quick,
@@ -159,7 +135,7 @@ pub fn parse_args(args: &[String]) -> Result<ParseOutcome, UsageError> {
 mod tests {
     use super::*;
 
-    fn parse(args: &[&str]) -> Result<ParseOutcome, UsageError> {
+    fn parse(args: &[&str]) -> Result<ParseOutcome, String> {
         let owned: Vec<String> = args.iter().map(|arg| arg.to_string()).collect();
         parse_args(&owned)
     }

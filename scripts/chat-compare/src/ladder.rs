@@ -1,28 +1,21 @@
 //! The steps of a comparison run as plain data: which workload, how many clients, at what rate,
 //! for how long, against which server mode and room log. Nothing here spawns anything.
 //!
-//! Rates are fixed in TOTAL messages per second and spread over the senders, so a bigger room
-//! means more deliveries per message, not more messages; no sender goes above
-//! `MAX_RATE_PER_SENDER` so a per-client rate limit in the server never shapes the result.
-//!
-//! Every workload runs against the event server as shipped (its durable log in a SQLite file)
-//! and the threads baseline (which keeps its room in memory and refuses `--db`). The fanout at
-//! the target's room size and the saturating step also run event with `--db none`, alternating
-//! with event on its log [`LOG_COST_RUNS`] times, so the report can put a price on the log. The
-//! restart scenario runs against the event server only: it is about the log; so do issue 17's
-//! attacks (a search storm, a resume bomb), each on a log chat-load fills first.
+//! Rates are TOTAL messages per second spread over the senders, so a bigger room means more
+//! deliveries per message, not more messages; no sender goes above [`MAX_RATE_PER_SENDER`], so a
+//! per-client rate limit in the server never shapes the result. Every workload runs against the
+//! event server as shipped (its log in a SQLite file) and the threads baseline (room in memory);
+//! the log's cost, TLS, Redis and the event-only scenarios add steps of their own ([`steps`]).
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// The two server designs under comparison.
+/// The two server designs under comparison: the mio event loop and the seed's thread per client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ServerMode {
-    /// The single-threaded mio event loop (the new design).
     Event,
-    /// The seed's thread-per-client baseline.
     Threads,
 }
 
@@ -52,19 +45,17 @@ display_by_serde_name!(ServerMode, Ladder, Desks);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RoomLog {
-    /// A fresh SQLite file per step (`--db FILE`), deleted afterwards: the event server's
-    /// default, durable across restarts.
+    /// A fresh SQLite file per step (`--db FILE`), deleted afterwards: the event server's default.
     File,
     /// In memory: the event server with `--db none`, and the threads server always.
     Memory,
-    /// A Redis stream (`--redis URL --room NAME`) that one or more event servers share; the
-    /// step starts its own `redis-server` for it.
+    /// A Redis stream (`--redis URL --room NAME`) on the step's own `redis-server`, which one or
+    /// more event servers share.
     Redis,
 }
 
 impl RoomLog {
-    /// The log a mode runs the side-by-side comparison with: event as shipped, threads as it
-    /// only can.
+    /// The log a mode runs the side-by-side comparison with: event as shipped, threads as it can.
     pub fn of(mode: ServerMode) -> RoomLog {
         match mode {
             ServerMode::Event => RoomLog::File,
@@ -83,32 +74,24 @@ pub enum Ladder {
     Fanout,
     /// A rate the threads mode cannot shrug off: CPU per delivery.
     Saturate,
-    /// The fanout run that the slow-reader run is compared with.
+    /// The slow-reader pair: the fanout without, then with, a reader that never reads.
     SlowBaseline,
-    /// The same fanout with a reader that never reads.
     SlowReader,
     /// Rounds of clients that connect, speak at once and vanish: memory left behind.
     Churn,
-    /// The server killed with SIGKILL mid-run and restarted on its log: what the clients lost.
+    /// The server SIGKILLed mid-run and restarted on its log: what the clients lost.
     Restart,
-    /// [`Ladder::Idle`]'s largest room, every desk on TLS.
+    /// The largest idle room, the target's fanout and the saturating step, every desk on TLS.
     TlsIdle,
-    /// [`Ladder::Fanout`] at the target's room, every desk on TLS, alternating with the plain
-    /// runs.
     TlsFanout,
-    /// [`Ladder::Saturate`], every desk on TLS, alternating with the plain runs.
     TlsSaturate,
-    /// TLS desks reconnecting at once, three times, against an event server chat-load starts
-    /// and restarts: first, then resuming their sessions, then without their tickets.
+    /// TLS desks reconnecting at once, three times: first, resuming their sessions, without.
     TlsStorm,
-    /// The fanout of [`Sizes::scale`] clients on a room whose log is Redis: one server, then
-    /// two with the clients spread over both; next to the same fanout on the embedded log.
+    /// The fanout on a room whose log is Redis: one server, then two sharing it.
     Scale,
-    /// [`Ladder::Fanout`]'s target room spread over many small rooms (`chat-load --rooms`), the
-    /// senders spread with them: what a room costs.
+    /// The target's fanout spread over many small rooms (`chat-load --rooms`): what a room costs.
     Rooms,
-    /// The fanout with IRC desks, browser desks and IRC desks mixed with ours, next to ours
-    /// (event only): what a desk of another dialect costs ([`Desks`]).
+    /// The fanout with IRC, browser and mixed desks next to ours ([`Desks`]).
     Dialects,
     /// Issue 17's search storm: desks searching as fast as they may while two others talk.
     SearchStorm,
@@ -116,23 +99,10 @@ pub enum Ladder {
     ResumeBomb,
 }
 
-impl Ladder {
-    /// The ladder a TLS run of this ladder's workload belongs to, if it has one.
-    fn tls_twin(self) -> Option<Ladder> {
-        match self {
-            Ladder::Idle => Some(Ladder::TlsIdle),
-            Ladder::Fanout => Some(Ladder::TlsFanout),
-            Ladder::Saturate => Some(Ladder::TlsSaturate),
-            _ => None,
-        }
-    }
-}
-
 /// Which desks chat-load's clients are.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Desks {
-    /// Our own desks, as everywhere else in the comparison.
     #[default]
     Ours,
     /// IRC desks (`chat-load --irc`).
@@ -168,8 +138,7 @@ impl Desks {
     }
 }
 
-/// The `chat-load` MODE argument: chat-load's own type, whose serde name is the one on its
-/// command line.
+/// The `chat-load` MODE argument: chat-load's own type, its serde name the one on its command line.
 pub use chat_load::Mode as LoadMode;
 
 /// The highest per-sender rate used anywhere; ten messages a second is already a fast typist
@@ -297,59 +266,49 @@ impl Sizes {
     }
 }
 
-/// One workload, run once against each server mode. Its fields are those of a step in
-/// `results.json`.
+/// One workload. Its fields are those of a step in `results.json`; the optional ones belong to
+/// one scenario each and are left out of the file when unset, so older records read back as
+/// they were written.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Workload {
-    /// The report section it belongs to.
     pub ladder: Ladder,
-    /// What `chat-load` does.
     pub load_mode: LoadMode,
-    /// Connections opened by `chat-load`.
     pub clients: u32,
-    /// How many of them send (0 for hold).
+    /// How many of the clients send (0 for the silent ones).
     pub senders: u32,
-    /// Messages per second per sender.
     pub rate_per_sender: f64,
-    /// Message body bytes.
     pub payload_bytes: u32,
     /// Readers that never read (slow mode only), each with [`SLOW_READER_RCVBUF_BYTES`].
     pub slow_clients: u32,
-    /// Rounds of connect, speak once, vanish (churn only).
+    /// Churn rounds of connect, speak once, vanish.
     pub rounds: Option<u32>,
-    /// Seconds into the measured phase that chat-load kills the server (restart only,
-    /// `--kill-at`).
+    /// The restart's `--kill-at` (seconds into the measured phase) and `--restart-after`.
     pub kill_at_secs: Option<f64>,
-    /// Seconds the server stays down before chat-load starts it again (restart only,
-    /// `--restart-after`).
     pub restart_after_secs: Option<f64>,
-    /// Measured phase length handed to `chat-load -d` (churn: its upper bound).
+    /// The measured phase, `chat-load -d` (churn: its upper bound).
     pub duration_secs: f64,
     /// Rooms the clients are spread over (`chat-load --rooms`); `None`: all in `#main`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rooms: Option<u32>,
-    /// Which desks the clients are (ours but in the dialect rows; written only when not
-    /// ours, so that the records of earlier runs read and write back as they were).
     #[serde(default, skip_serializing_if = "Desks::is_ours")]
     pub desks: Desks,
-    /// The attacks' log, filled before the attack (`--messages`); `None` otherwise, and then
-    /// not written, so records of the other steps read as they did before the attacks.
+    /// The attacks' log, filled before the attack (`--messages`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_messages: Option<u32>,
-    /// The resume bomb's second reading of the server's RSS, seconds after the desks close
-    /// (`--settle`); `None` otherwise, and then not written.
+    /// The resume bomb's second reading of the server's RSS, seconds after the desks close.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settle_secs: Option<f64>,
 }
 
 impl Workload {
-    /// `clients` that all send, at no rate yet, for `duration_secs`.
+    /// `clients` that send nothing (the idle rooms, the storm, the attacks, whose desks keep
+    /// their own pace) for `duration_secs`.
     fn new(ladder: Ladder, load_mode: LoadMode, clients: u32, duration_secs: f64) -> Workload {
         Workload {
             ladder,
             load_mode,
             clients,
-            senders: clients,
+            senders: 0,
             rate_per_sender: 0.0,
             payload_bytes: PAYLOAD_BYTES,
             slow_clients: 0,
@@ -364,13 +323,10 @@ impl Workload {
         }
     }
 
-    /// `clients` that send nothing: the idle rooms, the storm (whose storms, not a duration,
-    /// decide its length) and the attacks (whose desks keep their own pace).
-    fn silent(ladder: Ladder, load_mode: LoadMode, clients: u32, duration_secs: f64) -> Workload {
-        Workload {
-            senders: 0,
-            ..Workload::new(ladder, load_mode, clients, duration_secs)
-        }
+    /// The same with `senders` of the clients sending `total_rate` msg/s between them.
+    fn sending(mut self, senders: u32, total_rate: f64) -> Workload {
+        (self.senders, self.rate_per_sender) = (senders, total_rate / f64::from(senders));
+        self
     }
 
     /// A broadcast workload at `total_rate` msg/s, spread over as few senders as keep each one
@@ -378,19 +334,7 @@ impl Workload {
     fn broadcast(ladder: Ladder, clients: u32, total_rate: f64, duration_secs: f64) -> Workload {
         let needed_for_rate = (total_rate / MAX_RATE_PER_SENDER).ceil() as u32;
         let senders = clients.min(MAX_SENDERS.max(needed_for_rate)).max(1);
-        Workload {
-            senders,
-            rate_per_sender: total_rate / f64::from(senders),
-            ..Workload::new(ladder, LoadMode::Fanout, clients, duration_secs)
-        }
-    }
-
-    /// The fanout of `clients` at the fanout ladder's rate, with `desks`.
-    fn dialect(clients: u32, desks: Desks, duration_secs: f64) -> Workload {
-        Workload {
-            desks,
-            ..Workload::broadcast(Ladder::Dialects, clients, FANOUT_TOTAL_RATE, duration_secs)
-        }
+        Workload::new(ladder, LoadMode::Fanout, clients, duration_secs).sending(senders, total_rate)
     }
 
     /// Messages per second offered by all senders together.
@@ -398,76 +342,55 @@ impl Workload {
         f64::from(self.senders) * self.rate_per_sender
     }
 
-    /// Deliveries per second the server would make if every message reached every client
-    /// (the sender gets its own echo back too, as in the seed).
+    /// Deliveries per second if every message reached every client (its sender's echo included).
     pub fn offered_deliveries_per_sec(&self) -> f64 {
         self.total_rate() * f64::from(self.clients)
     }
 }
 
-/// One server start: a workload against one mode and room log. Its fields are those of a step
-/// in `results.json`.
+/// One server start (or several sharing a Redis room): a workload against one mode and room
+/// log. Its fields are those of a step in `results.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Step {
     /// Position in the run, from 1, for progress lines and log names.
     pub number: usize,
-    /// The server design under test.
     pub server_mode: ServerMode,
-    /// Where that server keeps the room.
     pub room_log: RoomLog,
     /// Every desk speaks TLS to a server started with `--tls`.
     pub tls: bool,
-    /// How many servers share the room (more than one only on Redis); the clients are spread
-    /// over them round robin.
+    /// Servers sharing the room (more than one only on Redis); clients spread round robin.
     pub server_count: u32,
-    /// Which run of this workload against this server and log, from 1; only the log-cost
-    /// pairs run more than once.
+    /// Which run of this workload against this server and log, from 1 (the log-cost pairs).
     pub run: u32,
-    /// What the load tool does.
     #[serde(flatten)]
     pub workload: Workload,
 }
 
 impl Step {
-    /// One plain server of `mode` on `log` running `workload` (not numbered yet).
-    fn new(workload: &Workload, server_mode: ServerMode, room_log: RoomLog, run: u32) -> Step {
-        Step {
-            number: 0,
-            server_mode,
-            room_log,
-            tls: false,
-            server_count: 1,
-            run,
-            workload: workload.clone(),
-        }
-    }
-
     /// Stable id used in logs, CSV and JSON, e.g. `fanout-1000-event`, or
     /// `fanout-1000-event-db-none-2` for the second log-cost run without the log.
     pub fn id(&self) -> String {
-        let mut id = format!(
-            "{}-{}-{}",
-            self.workload.ladder, self.workload.clients, self.server_mode
-        );
-        match self.room_log {
-            RoomLog::Memory if self.server_mode == ServerMode::Event => id.push_str("-db-none"),
-            RoomLog::Redis => id.push_str("-redis"),
-            _ => {}
-        }
+        let w = &self.workload;
+        let mut id = format!("{}-{}-{}", w.ladder, w.clients, self.server_mode);
+        id += match self.room_log {
+            RoomLog::Memory if self.server_mode == ServerMode::Event => "-db-none",
+            RoomLog::Redis => "-redis",
+            _ => "",
+        };
         if self.server_count > 1 {
-            id.push_str(&format!("-x{}", self.server_count));
+            id += &format!("-x{}", self.server_count);
         }
-        if self.workload.desks != Desks::Ours {
-            id.push_str(&format!("-{}", self.workload.desks));
+        if w.desks != Desks::Ours {
+            id += &format!("-{}", w.desks);
         }
         if self.run > 1 {
-            id.push_str(&format!("-{}", self.run));
+            id += &format!("-{}", self.run);
         }
         id
     }
 
-    /// Whether this step is the one the side-by-side tables show: its mode with the log of
-    /// [`RoomLog::of`], first run.
+    /// Whether this is the step the side-by-side tables show: its mode with the log of
+    /// [`RoomLog::of`], first run, one plain server.
     pub fn is_side_by_side(&self) -> bool {
         self.room_log == RoomLog::of(self.server_mode)
             && self.run == 1
@@ -475,25 +398,22 @@ impl Step {
             && self.server_count == 1
     }
 
-    /// The server as the report names it: `event`, `event --db none`, `event (run 2)` or
-    /// `threads`.
+    /// The server as the report names it, e.g. `event --db none (run 2)` or `2 × event --redis`.
     pub fn server_label(&self) -> String {
         let mut label = self.server_mode.to_string();
         if self.server_count > 1 {
             label = format!("{} × {label}", self.server_count);
         }
-        match self.room_log {
-            RoomLog::Memory if self.server_mode == ServerMode::Event => {
-                label.push_str(" --db none")
-            }
-            RoomLog::Redis => label.push_str(" --redis"),
-            _ => {}
-        }
+        label += match self.room_log {
+            RoomLog::Memory if self.server_mode == ServerMode::Event => " --db none",
+            RoomLog::Redis => " --redis",
+            _ => "",
+        };
         if self.tls {
-            label.push_str(" --tls");
+            label += " --tls";
         }
         if self.run > 1 {
-            label.push_str(&format!(" (run {})", self.run));
+            label += &format!(" (run {})", self.run);
         }
         label
     }
@@ -502,105 +422,98 @@ impl Step {
 /// The workloads of a run, in order.
 pub fn workloads(quick: bool) -> Vec<Workload> {
     use Ladder::*;
-    let sizes = Sizes::of(quick);
-    let ((idle, hold_secs), (fanout, secs)) = (sizes.idle, sizes.fanout);
-    let hold = |clients| Workload::silent(Idle, LoadMode::Hold, clients, hold_secs);
-    let mut list: Vec<Workload> = idle.iter().map(|&clients| hold(clients)).collect();
-    let broadcast = |clients| Workload::broadcast(Fanout, clients, FANOUT_TOTAL_RATE, secs);
-    list.extend(fanout.iter().map(|&clients| broadcast(clients)));
-    let (clients, rate) = sizes.saturate;
+    let s = Sizes::of(quick);
+    let fanout =
+        |ladder, clients, secs| Workload::broadcast(ladder, clients, FANOUT_TOTAL_RATE, secs);
+    let ((idle, hold_secs), (rooms, secs)) = (s.idle, s.fanout);
+    let hold = |&clients: &u32| Workload::new(Idle, LoadMode::Hold, clients, hold_secs);
+    let mut list: Vec<Workload> = idle.iter().map(hold).collect();
+    list.extend(rooms.iter().map(|&clients| fanout(Fanout, clients, secs)));
+    let (clients, rate) = s.saturate;
     list.push(Workload::broadcast(Saturate, clients, rate, secs));
-    let (clients, slow_secs) = sizes.slow;
-    let baseline = Workload {
-        payload_bytes: SLOW_PAIR_PAYLOAD_BYTES,
-        ..Workload::broadcast(SlowBaseline, clients, FANOUT_TOTAL_RATE, slow_secs)
-    };
-    list.push(baseline.clone());
-    list.push(Workload {
-        ladder: SlowReader,
-        load_mode: LoadMode::Slow,
-        slow_clients: 1,
-        ..baseline
-    });
-    let (clients, rooms) = sizes.rooms;
-    list.push(Workload {
-        rooms: Some(rooms),
-        ..Workload::broadcast(Rooms, clients, FANOUT_TOTAL_RATE, secs)
-    });
-    let (clients, rounds, bound_secs) = sizes.churn;
-    list.push(Workload {
-        rounds: Some(rounds),
-        ..Workload::new(Churn, LoadMode::Churn, clients, bound_secs)
-    });
-    let (searchers, messages, storm_secs) = sizes.search_storm;
-    list.push(Workload {
-        log_messages: Some(messages),
-        ..Workload::silent(SearchStorm, LoadMode::SearchStorm, searchers, storm_secs)
-    });
-    let (desks, messages, unread_secs, settle_secs) = sizes.resume_bomb;
-    list.push(Workload {
-        payload_bytes: RESUME_BOMB_PAYLOAD_BYTES,
-        log_messages: Some(messages),
-        settle_secs: Some(settle_secs),
-        ..Workload::silent(ResumeBomb, LoadMode::ResumeBomb, desks, unread_secs)
-    });
-    let (clients, senders, rate, restart_secs, (kill_at, down)) = sizes.restart;
-    list.push(Workload {
-        senders,
-        rate_per_sender: rate / f64::from(senders),
-        kill_at_secs: Some(kill_at),
-        restart_after_secs: Some(down),
-        ..Workload::new(Restart, LoadMode::Restart, clients, restart_secs)
-    });
-    list.push(Workload::silent(
-        TlsStorm,
-        LoadMode::Storm,
-        sizes.tls_idle,
-        0.0,
-    ));
+
+    let mut baseline = fanout(SlowBaseline, s.slow.0, s.slow.1);
+    baseline.payload_bytes = SLOW_PAIR_PAYLOAD_BYTES;
+    let mut slow = baseline.clone();
+    (slow.ladder, slow.load_mode, slow.slow_clients) = (SlowReader, LoadMode::Slow, 1);
+    let mut rooms = fanout(Rooms, s.rooms.0, secs);
+    rooms.rooms = Some(s.rooms.1);
+
+    let (clients, rounds, bound_secs) = s.churn;
+    let mut churn =
+        Workload::new(Churn, LoadMode::Churn, clients, bound_secs).sending(clients, 0.0);
+    churn.rounds = Some(rounds);
+
+    let (searchers, messages, storm_secs) = s.search_storm;
+    let mut search = Workload::new(SearchStorm, LoadMode::SearchStorm, searchers, storm_secs);
+    search.log_messages = Some(messages);
+
+    let (desks, messages, unread_secs, settle_secs) = s.resume_bomb;
+    let mut bomb = Workload::new(ResumeBomb, LoadMode::ResumeBomb, desks, unread_secs);
+    bomb.payload_bytes = RESUME_BOMB_PAYLOAD_BYTES;
+    (bomb.log_messages, bomb.settle_secs) = (Some(messages), Some(settle_secs));
+
+    let (clients, senders, rate, restart_secs, (kill_at, down)) = s.restart;
+    let mut restart = Workload::new(Restart, LoadMode::Restart, clients, restart_secs);
+    restart = restart.sending(senders, rate);
+    (restart.kill_at_secs, restart.restart_after_secs) = (Some(kill_at), Some(down));
+
+    // The storms, not a duration, decide the storm's length.
+    let storm = Workload::new(TlsStorm, LoadMode::Storm, s.tls_idle, 0.0);
+    list.extend([baseline, slow, rooms, churn, search, bomb, restart, storm]);
+
     // Ours, IRC and browser desks, and a room of twice the size with IRC desks and ours half
     // and half, next to ours in a room of that size.
-    let (clients, secs) = sizes.dialects;
-    list.extend(
-        [
-            (clients, Desks::Ours),
-            (clients, Desks::Irc),
-            (clients, Desks::Ws),
-            (2 * clients, Desks::Ours),
-            (2 * clients, Desks::Mixed),
-        ]
-        .map(|(clients, desks)| Workload::dialect(clients, desks, secs)),
-    );
+    let (clients, secs) = s.dialects;
+    let dialects = [(1, Desks::Ours), (1, Desks::Irc), (1, Desks::Ws)];
+    let dialects = dialects
+        .into_iter()
+        .chain([(2, Desks::Ours), (2, Desks::Mixed)]);
+    list.extend(dialects.map(|(times, desks)| Workload {
+        desks,
+        ..fanout(Dialects, times * clients, secs)
+    }));
     list
 }
 
-/// The steps of one workload, in order (not numbered yet): event with its log, then, for the
-/// log's cost (the fanout target's room and the saturating step), event with `--db none`, event
-/// on TLS and again with its log, alternating, `log_cost_runs` times each; then threads.
-/// The largest idle room also runs on TLS; the Redis room size's fanout also runs on one and on
-/// two servers sharing a Redis stream. The restart scenario runs only against event with its
-/// log. TLS runs and Redis rooms go to ladders of their own, so the side-by-side tables and the
-/// log's cost never mix them in.
+/// The steps of one workload, in order (not numbered yet): event with its log, then threads.
+/// The log's cost (the fanout target's room and the saturating step) alternates event on its
+/// log, with `--db none` and on TLS, `log_cost_runs` times, before threads. The largest idle
+/// room also runs on TLS; the Redis size's fanout also on one and on two servers sharing a
+/// Redis stream. The threads server is the seed's, which has one room, and speaks neither IRC
+/// nor WebSocket, and the attacks and the restart measure this tree's server: those run against
+/// event only. TLS runs and Redis rooms go to ladders of their own, so the side-by-side tables
+/// and the log's cost never mix them in.
 fn steps_of(workload: &Workload, sizes: &Sizes) -> Vec<Step> {
-    let event = |log, run| Step::new(workload, ServerMode::Event, log, run);
-    let event_tls = |run| Step {
-        tls: true,
-        ..event(RoomLog::File, run)
+    use Ladder::*;
+    let (ladder, clients) = (workload.ladder, workload.clients);
+    let step = |server_mode, room_log, tls, server_count, run| {
+        let mut workload = workload.clone();
+        workload.ladder = match (room_log, tls, ladder) {
+            (RoomLog::Redis, _, _) => Scale,
+            (_, true, Idle) => TlsIdle,
+            (_, true, Fanout) => TlsFanout,
+            (_, true, Saturate) => TlsSaturate,
+            _ => ladder,
+        };
+        let number = 0;
+        Step {
+            number,
+            server_mode,
+            room_log,
+            tls,
+            server_count,
+            run,
+            workload,
+        }
     };
-    let threads = Step::new(workload, ServerMode::Threads, RoomLog::Memory, 1);
-    let ladder = workload.ladder;
-    let clients = workload.clients;
-    let log_cost = ladder == Ladder::Saturate
-        || (ladder == Ladder::Fanout && clients == FANOUT_TARGET_CLIENTS);
+    let event = |log, run| step(ServerMode::Event, log, false, 1, run);
+    let event_tls = |run| step(ServerMode::Event, RoomLog::File, true, 1, run);
+    let threads = step(ServerMode::Threads, RoomLog::Memory, false, 1, 1);
+    let log_cost = ladder == Saturate || (ladder == Fanout && clients == FANOUT_TARGET_CLIENTS);
     let mut steps = match ladder {
-        // The threads server is the seed's, which has one room, and speaks neither IRC nor
-        // WebSocket; the attacks measure the server of this tree.
-        Ladder::Restart
-        | Ladder::Rooms
-        | Ladder::Dialects
-        | Ladder::SearchStorm
-        | Ladder::ResumeBomb => vec![event(RoomLog::File, 1)],
-        Ladder::TlsStorm => vec![event_tls(1)],
+        Restart | Rooms | Dialects | SearchStorm | ResumeBomb => vec![event(RoomLog::File, 1)],
+        TlsStorm => vec![event_tls(1)],
         _ if log_cost => (1..=sizes.log_cost_runs)
             .flat_map(|run| {
                 [
@@ -611,25 +524,11 @@ fn steps_of(workload: &Workload, sizes: &Sizes) -> Vec<Step> {
             })
             .chain([threads])
             .collect(),
-        Ladder::Idle if clients == sizes.tls_idle => {
-            vec![event(RoomLog::File, 1), threads, event_tls(1)]
-        }
+        Idle if clients == sizes.tls_idle => vec![event(RoomLog::File, 1), threads, event_tls(1)],
         _ => vec![event(RoomLog::File, 1), threads],
     };
-    if ladder == Ladder::Fanout && clients == sizes.scale {
-        let redis = event(RoomLog::Redis, 1);
-        steps.push(redis.clone());
-        steps.push(Step {
-            server_count: 2,
-            ..redis
-        });
-    }
-    for step in &mut steps {
-        if step.room_log == RoomLog::Redis {
-            step.workload.ladder = Ladder::Scale;
-        } else if let Some(twin) = ladder.tls_twin().filter(|_| step.tls) {
-            step.workload.ladder = twin;
-        }
+    if ladder == Fanout && clients == sizes.scale {
+        steps.extend([1, 2].map(|count| step(ServerMode::Event, RoomLog::Redis, false, count, 1)));
     }
     steps
 }

@@ -5,6 +5,7 @@
 //! of either showing up as "n/a" in the report. The object is also kept as printed, for
 //! `results.json`.
 
+use std::fmt::Display;
 use std::fs::File;
 use std::io::Read;
 use std::path::Path;
@@ -28,8 +29,8 @@ const LOG_FILL_MESSAGES_PER_SEC: f64 = 8_000.0;
 /// What chat-load is pointed at.
 #[derive(Debug, Clone, Copy)]
 pub enum LoadTarget<'a> {
-    /// The servers this step started: their ports and pids for chat-load to sample (the
-    /// clients are spread over them), the Redis server's pid, and whether desks speak TLS.
+    /// The servers this step started (the clients spread over them), with the pids of those and
+    /// of the step's Redis for chat-load to sample.
     Running {
         ports: &'a [u16],
         server_pids: &'a [u32],
@@ -46,14 +47,25 @@ pub enum LoadTarget<'a> {
 
 /// chat-load's command line for `step` against `target`.
 pub fn load_args(step: &Step, target: LoadTarget) -> Vec<String> {
+    use LoadMode::*;
     let load = &step.workload;
     let mode = load.load_mode;
-    let mut args = vec![mode.name().to_string()];
+    let (mut args, mut pids) = (vec![mode.name().to_string()], Vec::new());
     match target {
-        LoadTarget::Running { ports, tls, .. } => {
+        LoadTarget::Running {
+            ports,
+            server_pids,
+            redis_pid,
+            tls,
+        } => {
             let addrs: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
             flag(&mut args, "--addr", addrs.join(","));
             args.extend(tls.then(|| "--tls".to_string()));
+            let server_pids: Vec<String> = server_pids.iter().map(u32::to_string).collect();
+            flag(&mut pids, "--server-pid", server_pids.join(","));
+            if let Some(pid) = redis_pid {
+                flag(&mut pids, "--redis-pid", pid);
+            }
         }
         LoadTarget::Own { server_bin, db } => {
             flag(&mut args, "--server-bin", server_bin.display());
@@ -62,32 +74,24 @@ pub fn load_args(step: &Step, target: LoadTarget) -> Vec<String> {
             }
         }
     }
-    flag(&mut args, "-n", load.clients);
-    // The storms, not a duration, decide a storm's length.
-    if mode != LoadMode::Storm {
-        flag(&mut args, "-d", load.duration_secs);
-    }
     // A churn client speaks once a round, so there is no rate to give; the idle, storm and
-    // attack desks have none either.
-    if load.rounds.is_none() && load.senders > 0 {
-        flag(&mut args, "--senders", load.senders);
-        flag(&mut args, "--rate", load.rate_per_sender);
-    }
-    if !matches!(
-        mode,
-        LoadMode::Hold | LoadMode::Storm | LoadMode::SearchStorm
-    ) {
-        flag(&mut args, "--payload", load.payload_bytes);
-    }
-    let given = [
-        ("--rounds", load.rounds.map(f64::from)),
-        ("--rooms", load.rooms.map(f64::from)),
-        ("--messages", load.log_messages.map(f64::from)),
-        ("--settle", load.settle_secs),
-        ("--kill-at", load.kill_at_secs),
-        ("--restart-after", load.restart_after_secs),
+    // attack desks have none either. The storms, not a duration, decide a storm's length.
+    let sends = load.rounds.is_none() && load.senders > 0;
+    let payload = !matches!(mode, Hold | Storm | SearchStorm);
+    let valued = [
+        ("-n", Some(text(load.clients))),
+        ("-d", (mode != Storm).then(|| text(load.duration_secs))),
+        ("--senders", sends.then(|| text(load.senders))),
+        ("--rate", sends.then(|| text(load.rate_per_sender))),
+        ("--payload", payload.then(|| text(load.payload_bytes))),
+        ("--rounds", load.rounds.map(text)),
+        ("--rooms", load.rooms.map(text)),
+        ("--messages", load.log_messages.map(text)),
+        ("--settle", load.settle_secs.map(text)),
+        ("--kill-at", load.kill_at_secs.map(text)),
+        ("--restart-after", load.restart_after_secs.map(text)),
     ];
-    for (name, value) in given {
+    for (name, value) in valued {
         if let Some(value) = value {
             flag(&mut args, name, value);
         }
@@ -98,28 +102,21 @@ pub fn load_args(step: &Step, target: LoadTarget) -> Vec<String> {
         // would name themselves with their first message, inside the measured phase.
         args.push("--named".into());
     }
-    if mode == LoadMode::Slow {
+    if mode == Slow {
         flag(&mut args, "--slow", load.slow_clients);
         flag(&mut args, "--slow-rcvbuf", SLOW_READER_RCVBUF_BYTES);
     }
-    if let LoadTarget::Running {
-        server_pids,
-        redis_pid,
-        ..
-    } = target
-    {
-        let pids: Vec<String> = server_pids.iter().map(u32::to_string).collect();
-        flag(&mut args, "--server-pid", pids.join(","));
-        if let Some(pid) = redis_pid {
-            flag(&mut args, "--redis-pid", pid);
-        }
-    }
+    args.extend(pids);
     args.push("--json".into());
     args
 }
 
-fn flag(args: &mut Vec<String>, name: &str, value: impl std::fmt::Display) {
-    args.extend([name.to_string(), value.to_string()]);
+fn flag(args: &mut Vec<String>, name: &str, value: impl Display) {
+    args.extend([name.to_string(), text(value)]);
+}
+
+fn text(value: impl Display) -> String {
+    value.to_string()
 }
 
 /// chat-load's report and its JSON object as printed, when it printed one that parses.
@@ -142,35 +139,31 @@ pub fn run_load(
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(stderr_file);
-    process::tie_to_us(&mut command, cgroup_procs);
-    let mut load = match Supervised::spawn(&mut command) {
+    let mut load = match Supervised::spawn(&mut command, cgroup_procs) {
         Ok(load) => load,
         Err(err) => return Ok((Some(format!("cannot start chat-load: {err}")), None)),
     };
     // The report is one line, but read on a thread anyway so a chatty tool can never block on
     // a full pipe while we wait for it.
-    let mut stdout = load
-        .child_mut()
-        .stdout
-        .take()
-        .expect("stdout was set to piped");
+    let mut stdout = load.child.stdout.take().expect("stdout was set to piped");
     let reader = thread::spawn(move || {
         let mut text = String::new();
         let _ = stdout.read_to_string(&mut text);
         text
     });
-    let workload = &step.workload;
+    let w = &step.workload;
     // A storm connects every client three times.
-    let connects = match workload.load_mode {
-        LoadMode::Storm => 3.0,
-        _ => 1.0,
+    let connects = if w.load_mode == LoadMode::Storm {
+        3.0
+    } else {
+        1.0
     };
-    let timeout_secs = workload.duration_secs
-        + workload.restart_after_secs.unwrap_or(0.0)
-        + workload.settle_secs.unwrap_or(0.0)
-        + f64::from(workload.log_messages.unwrap_or(0)) / LOG_FILL_MESSAGES_PER_SEC
+    let timeout_secs = w.duration_secs
+        + w.restart_after_secs.unwrap_or(0.0)
+        + w.settle_secs.unwrap_or(0.0)
+        + f64::from(w.log_messages.unwrap_or(0)) / LOG_FILL_MESSAGES_PER_SEC
         + LOAD_TIMEOUT_SLACK_SECS
-        + connects * LOAD_TIMEOUT_SECS_PER_CLIENT * f64::from(workload.clients);
+        + connects * LOAD_TIMEOUT_SECS_PER_CLIENT * f64::from(w.clients);
     let Some(end) = load.wait_for(Duration::from_secs_f64(timeout_secs))? else {
         load.kill();
         let _ = reader.join();
@@ -202,16 +195,10 @@ pub fn run_load(
 /// preceded or followed by other lines. The raw object is kept because `results.json` should
 /// show everything the tool said, including fields this build does not know.
 pub fn parse_report(stdout: &str) -> Result<(Report, serde_json::Value), String> {
-    let start = stdout
-        .find('{')
-        .ok_or("no JSON object in chat-load output")?;
-    let end = stdout
-        .rfind('}')
-        .ok_or("no JSON object in chat-load output")?;
-    if end < start {
-        return Err("no JSON object in chat-load output".into());
-    }
-    let text = &stdout[start..=end];
+    let text = match (stdout.find('{'), stdout.rfind('}')) {
+        (Some(start), Some(end)) if start <= end => &stdout[start..=end],
+        _ => return Err("no JSON object in chat-load output".into()),
+    };
     let value: serde_json::Value =
         serde_json::from_str(text).map_err(|err| format!("chat-load output is not JSON: {err}"))?;
     // From the text, not the value: only then does the error say where the mismatch is.

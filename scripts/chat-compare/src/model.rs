@@ -52,36 +52,34 @@ pub const STORM_P99_TARGET_US: f64 = 1_000_000.0;
 /// `results.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StepResult {
-    /// The step that ran.
     #[serde(flatten)]
     pub step: Step,
     /// The port the server reported.
     pub port: Option<u16>,
-    /// The load tool's report; `None` when it printed none or one that does not match
-    /// chat-load's schema. Read back from `raw_load`.
+    /// chat-load's report, read back from `raw_load`; `None` when it printed none or one that
+    /// does not match chat-load's schema.
     #[serde(skip)]
     pub load: Option<Report>,
-    /// The load tool's report exactly as printed.
+    /// chat-load's report exactly as printed.
     #[serde(rename = "chat_load")]
     pub raw_load: Option<serde_json::Value>,
     /// A short "what went wrong" line; `None` when server and tool both behaved.
     pub failure: Option<String>,
     /// How the server ended (after our SIGTERM unless it died first).
     pub server_end: Option<String>,
-    /// The step's cgroup figures (none when the limit did not apply).
     #[serde(flatten)]
     pub cgroup: CgroupStats,
     /// Seconds from server start to server gone.
     pub wall_secs: f64,
 }
 
+/// The figures read off chat-load's report (`None` without one); the server's are those
+/// chat-load sampled from /proc.
 impl StepResult {
-    /// The load tool's report, when there is one.
     pub fn load(&self) -> Option<&Report> {
         self.load.as_ref()
     }
 
-    /// The server figures chat-load sampled from /proc.
     pub fn server(&self) -> Option<&ServerReport> {
         self.load()?.server.as_ref()
     }
@@ -91,7 +89,6 @@ impl StepResult {
         self.load()?.latency_us.as_ref()
     }
 
-    /// The server's peak RSS, KiB.
     pub fn rss_peak_kb(&self) -> Option<f64> {
         self.server().map(|s| s.rss_peak_kb as f64)
     }
@@ -111,7 +108,7 @@ impl StepResult {
         cpu_us_per_delivery(self.load()?)
     }
 
-    /// Every server of the step, as chat-load sampled them (one, or each of several).
+    /// Every server of the step (one, or each of several).
     pub fn servers(&self) -> Vec<&ServerReport> {
         let Some(load) = self.load() else {
             return Vec::new();
@@ -123,36 +120,30 @@ impl StepResult {
         }
     }
 
-    /// The step's Redis server, as chat-load sampled it.
     pub fn redis(&self) -> Option<&ServerReport> {
         self.load()?.redis.as_ref()
     }
 
-    /// The churn rounds and the server's RSS after each.
     pub fn churn(&self) -> Option<&ChurnReport> {
         self.load()?.churn.as_ref()
     }
 
-    /// What the clients lost, repeated and reordered across a restart.
     pub fn restart(&self) -> Option<&RestartReport> {
         self.load()?.restart.as_ref()
     }
 
-    /// What the searchers of a search storm got back.
     pub fn search_storm(&self) -> Option<&SearchStormReport> {
         self.load()?.search_storm.as_ref()
     }
 
-    /// The server's memory around a resume bomb.
     pub fn resume_bomb(&self) -> Option<&BurstReport> {
         self.load()?.resume_bomb.as_ref()
     }
 
     /// The TLS handshake storms, in order: first, resumed, full.
     pub fn storm_rounds(&self) -> &[StormRound] {
-        self.load()
-            .and_then(|load| load.storm.as_ref())
-            .map_or(&[], |storm| &storm.rounds)
+        let storm = self.load().and_then(|load| load.storm.as_ref());
+        storm.map_or(&[], |storm| &storm.rounds)
     }
 }
 
@@ -164,17 +155,14 @@ pub struct RunRecord {
     pub quick: bool,
     /// When the run started.
     pub date: String,
-    /// Where it ran.
     pub machine: Machine,
-    /// Whether the 1 GB limit applied and, if not, why.
     pub memory_limit: MemoryLimit,
-    /// The exact server flags used for every step (after `--mode`; event mode adds `--db`).
+    /// The server flags of every step besides `--mode` and its room's log.
     pub server_flags: Vec<String>,
     /// Where each event step's SQLite file was made (and deleted).
     pub db_dir: String,
-    /// Where the steps' server and chat-load logs went (`compare-logs` beside the binaries'
-    /// folder, so `$CARGO_TARGET_DIR/compare-logs` when that is set); `None` in the records of
-    /// runs from before it was written down, and then not written.
+    /// Where the steps' server and chat-load logs went; `None` in the records of runs from
+    /// before it was written down, and then not written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_dir: Option<String>,
     /// Seconds the whole ladder took.
@@ -184,26 +172,23 @@ pub struct RunRecord {
     pub results: Vec<StepResult>,
 }
 
-/// The memory limit the servers ran under.
+/// The memory limit the servers ran under: whether it applied, the limit either way, and in
+/// words whether it applied and, if not, why.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MemoryLimit {
-    /// Whether the limit applied at all.
     pub applied: bool,
-    /// The limit, whether or not it applied.
     pub limit_bytes: u64,
-    /// Whether the limit applied and, if not, why, in words.
     pub detail: String,
 }
 
 /// The steps of `ladder`, in run order.
 pub fn of_ladder(results: &[StepResult], ladder: Ladder) -> impl Iterator<Item = &StepResult> {
-    results
-        .iter()
-        .filter(move |r| r.step.workload.ladder == ladder)
+    let of = move |r: &&StepResult| r.step.workload.ladder == ladder;
+    results.iter().filter(of)
 }
 
-/// Finds the step of `ladder` (and `clients`, when given) the side-by-side tables show for
-/// `mode`: event on its file, threads in memory, first run.
+/// The step of `ladder` (and `clients`, when given) the side-by-side tables show for `mode`:
+/// event on its file, threads in memory, first run.
 pub fn find(
     results: &[StepResult],
     ladder: Ladder,

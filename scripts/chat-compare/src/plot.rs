@@ -22,33 +22,25 @@ const EVENT_COLOUR: RGBColor = RGBColor(31, 119, 180);
 const THREADS_COLOUR: RGBColor = RGBColor(255, 127, 14);
 const REFERENCE_COLOUR: RGBColor = RGBColor(120, 120, 120);
 
-/// One line on a chart: a server mode's figure.
+/// One line on a chart: a server mode's figure at the steps that gave it, and the x of the
+/// steps that failed without it.
 #[derive(Debug, Clone)]
 pub struct Series {
-    /// Whose figure; it gives the legend text and the colour.
     pub mode: ServerMode,
-    /// (x, y) of the steps that produced the figure.
     pub points: Vec<(f64, f64)>,
-    /// x of the steps that failed without the figure.
     pub failed_x: Vec<f64>,
 }
 
-/// A chart: title, axis texts, lines and an optional horizontal reference line.
+/// A chart: its lines, and a dashed reference line (a target, the offered load) with its legend.
 #[derive(Debug, Clone)]
 pub struct Chart {
-    /// Caption on top.
     pub title: String,
-    /// x axis text with unit.
     pub x_desc: String,
-    /// y axis text with unit.
     pub y_desc: String,
-    /// The measured lines.
     pub series: Vec<Series>,
-    /// Dashed line, e.g. a target or the offered load: points and legend text.
     pub reference: Option<(Vec<(f64, f64)>, String)>,
     /// How a y value is printed next to its marker and on the axis.
     pub y_format: fn(f64) -> String,
-    /// Logarithmic or linear axes.
     pub axes: Axes,
 }
 
@@ -127,22 +119,18 @@ fn churn_series(results: &[StepResult]) -> Vec<Series> {
         .collect()
 }
 
+/// `value` with one more decimal for each of `bounds` it is under.
+fn decimals(value: f64, bounds: &[f64]) -> String {
+    let digits = bounds.iter().filter(|&&bound| value < bound).count();
+    format!("{value:.digits$}")
+}
+
 fn mib_label(value: f64) -> String {
-    if value >= 10.0 {
-        format!("{value:.0}")
-    } else {
-        format!("{value:.1}")
-    }
+    decimals(value, &[10.0])
 }
 
 fn ms_label(value: f64) -> String {
-    if value >= 10.0 {
-        format!("{value:.0}")
-    } else if value >= 1.0 {
-        format!("{value:.1}")
-    } else {
-        format!("{value:.2}")
-    }
+    decimals(value, &[10.0, 1.0])
 }
 
 fn rate_label(value: f64) -> String {

@@ -1,27 +1,26 @@
-//! The children we start (servers, chat-load, redis-server) and how they are tied to us: a guard
-//! that SIGKILLs a child on drop (errors, panics), polling that notices Ctrl-C/SIGTERM, and
-//! `PR_SET_PDEATHSIG` in case we are SIGKILLed ourselves. Also the lines of a child's log file
-//! the report quotes, and why a whole run stops ([`RunError`]).
+//! The children we start (servers, chat-load) and how they are tied to us: a guard that
+//! SIGKILLs a child on drop (errors, panics), waits that notice Ctrl-C/SIGTERM, and
+//! `PR_SET_PDEATHSIG` in case we are SIGKILLed ourselves. Also the lines of a child's log the
+//! report quotes, and why a whole run stops ([`RunError`]).
 
+use std::ffi::CString;
 use std::fmt;
 use std::fs;
 use std::io;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, ExitStatus};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// How often child state and the interrupt flag are checked.
-pub const POLL_INTERVAL: Duration = Duration::from_millis(20);
+const POLL_INTERVAL: Duration = Duration::from_millis(20);
 
-/// Set on SIGINT, SIGTERM or SIGHUP; checked wherever we wait.
+/// Set on SIGINT, SIGTERM or SIGHUP; checked wherever we wait, so children are stopped
+/// properly instead of us dying with them still running.
 static INTERRUPTED: LazyLock<Arc<AtomicBool>> = LazyLock::new(Arc::default);
 
-/// Makes Ctrl-C, SIGTERM and SIGHUP set a flag that every wait checks, so children are stopped
-/// properly instead of us dying with them still running.
 pub fn install_interrupt_handlers() -> Result<(), RunError> {
     for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
         let registered = signal_hook::flag::register(signal, Arc::clone(&INTERRUPTED));
@@ -32,10 +31,9 @@ pub fn install_interrupt_handlers() -> Result<(), RunError> {
 
 /// `Err(Interrupted)` once Ctrl-C or SIGTERM came.
 pub fn check_interrupt() -> Result<(), RunError> {
-    if INTERRUPTED.load(Ordering::SeqCst) {
-        Err(RunError::Interrupted)
-    } else {
-        Ok(())
+    match INTERRUPTED.load(Ordering::SeqCst) {
+        true => Err(RunError::Interrupted),
+        false => Ok(()),
     }
 }
 
@@ -44,9 +42,7 @@ pub fn check_interrupt() -> Result<(), RunError> {
 pub enum RunError {
     /// Ctrl-C or SIGTERM; children have been stopped.
     Interrupted,
-    /// A binary we drive is not there.
-    MissingBinary(PathBuf),
-    /// Folders or report files could not be written.
+    /// A binary we drive is missing, or folders or report files could not be written.
     Io(String),
 }
 
@@ -54,11 +50,6 @@ impl fmt::Display for RunError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             RunError::Interrupted => f.write_str("interrupted"),
-            RunError::MissingBinary(path) => write!(
-                f,
-                "{} not found (build with cargo build --release -p chat-server -p chat-load)",
-                path.display()
-            ),
             RunError::Io(detail) => f.write_str(detail),
         }
     }
@@ -71,12 +62,10 @@ pub fn io_error(what: &str, path: &Path, err: io::Error) -> RunError {
     RunError::Io(format!("cannot {what} {}: {err}", path.display()))
 }
 
-/// How a child process ended.
+/// How a child process ended: its exit code or the signal that killed it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProcessEnd {
-    /// Exited with this code.
     Code(i32),
-    /// Killed by this signal.
     Signal(i32),
 }
 
@@ -105,40 +94,36 @@ pub fn signal_name(signal: i32) -> String {
     name.map_or_else(|| format!("signal {signal}"), String::from)
 }
 
-/// What waiting on a child came to.
+/// What waiting on a child came to: what the wait was for, the child's end, or neither in time.
 #[derive(Debug)]
 pub enum Waited<T> {
-    /// What the wait was for is there.
     Ready(T),
-    /// The child ended first.
     Ended(ProcessEnd),
-    /// Neither within the time allowed.
     TimedOut,
 }
 
 /// A child that is SIGKILLed and reaped if we leave without ending it properly.
 pub struct Supervised {
-    /// The process.
-    child: Child,
-    /// How it ended, once known.
+    pub child: Child,
     ended: Option<ProcessEnd>,
 }
 
 impl Supervised {
-    /// Starts `command` (prepared with [`tie_to_us`]) under supervision.
-    pub fn spawn(command: &mut Command) -> io::Result<Supervised> {
+    /// Starts `command` tied to us (SIGKILLed if we die) and, given a cgroup's `cgroup.procs`,
+    /// moved there before `exec`, so not one allocation of the server escapes the limit.
+    pub fn spawn(command: &mut Command, cgroup_procs: Option<CString>) -> io::Result<Supervised> {
+        test_support::process::die_with_parent(command);
+        if let Some(path) = cgroup_procs {
+            // SAFETY: the closure runs between fork and exec and only makes async-signal-safe
+            // calls (open, write, close) on memory prepared before the fork.
+            unsafe { command.pre_exec(move || join_cgroup(&path)) };
+        }
         let child = command.spawn()?;
         Ok(Supervised { child, ended: None })
     }
 
-    /// The process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
-    }
-
-    /// The child itself, e.g. to take its stdout.
-    pub fn child_mut(&mut self) -> &mut Child {
-        &mut self.child
     }
 
     /// How it ended, without blocking; `None` while it runs.
@@ -189,10 +174,10 @@ impl Supervised {
         }
         // SAFETY: kill(2) on our own unreaped child's pid cannot hit another process.
         unsafe { libc::kill(self.pid() as libc::pid_t, libc::SIGTERM) };
-        if let Some(end) = self.wait_for(grace)? {
-            return Ok((end, false));
+        match self.wait_for(grace)? {
+            Some(end) => Ok((end, false)),
+            None => Ok((self.kill(), true)),
         }
-        Ok((self.kill(), true))
     }
 
     /// SIGKILL and reap.
@@ -201,10 +186,7 @@ impl Supervised {
             return end;
         }
         let _ = self.child.kill();
-        let end = self
-            .child
-            .wait()
-            .map_or(ProcessEnd::Signal(libc::SIGKILL), ProcessEnd::from);
+        let end = (self.child.wait()).map_or(ProcessEnd::Signal(libc::SIGKILL), ProcessEnd::from);
         self.ended = Some(end);
         end
     }
@@ -216,31 +198,23 @@ impl Drop for Supervised {
     }
 }
 
-/// Ties the child to us and, given a cgroup's `cgroup.procs`, moves it there before `exec`, so
-/// not one allocation of the server escapes the limit.
-pub fn tie_to_us(command: &mut Command, cgroup_procs: Option<std::ffi::CString>) {
-    // SAFETY: the closure runs between fork and exec and only makes async-signal-safe calls
-    // (prctl, open, write, close) on memory prepared before the fork.
+/// Moves the calling process into the cgroup whose `cgroup.procs` is `path` (between fork and
+/// exec: no allocation).
+fn join_cgroup(path: &CString) -> io::Result<()> {
+    // SAFETY: open, write and close on a C string and a static buffer.
     unsafe {
-        command.pre_exec(move || {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            if let Some(path) = &cgroup_procs {
-                let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
-                if fd < 0 {
-                    return Err(io::Error::last_os_error());
-                }
-                // "0" means "the writing process", i.e. this child.
-                let written = libc::write(fd, b"0".as_ptr().cast(), 1);
-                let write_error = io::Error::last_os_error();
-                libc::close(fd);
-                if written != 1 {
-                    return Err(write_error);
-                }
-            }
-            Ok(())
-        });
+        let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // "0" means "the writing process", i.e. this child.
+        let written = libc::write(fd, b"0".as_ptr().cast(), 1);
+        let write_error = io::Error::last_os_error();
+        libc::close(fd);
+        match written {
+            1 => Ok(()),
+            _ => Err(write_error),
+        }
     }
 }
 
@@ -260,26 +234,23 @@ pub fn last_line(path: &Path) -> String {
 /// The server's own complaint (`chat-server: ...`) if it made one, else its last line: a bad
 /// flag is followed by the usage line, which says less.
 pub fn error_line(path: &Path) -> String {
-    let complaint = log_lines(path)
-        .into_iter()
-        .find(|line| line.starts_with("chat-server:"));
+    let mut lines = log_lines(path).into_iter();
+    let complaint = lines.find(|line| line.starts_with("chat-server:"));
     complaint.map_or_else(|| last_line(path), |line| truncate(&line, 120))
 }
 
 /// The server's own note of a signal it received, if it logged one.
 pub fn signal_line(path: &Path) -> Option<String> {
-    let lines = log_lines(path).into_iter();
-    let mut noted = lines.filter(|line| line.to_ascii_lowercase().contains("signal"));
+    let mut noted =
+        (log_lines(path).into_iter()).filter(|line| line.to_ascii_lowercase().contains("signal"));
     noted.next().map(|line| truncate(&line, 80))
 }
 
 /// `text`, cut to `max_chars` characters with an ellipsis.
 pub fn truncate(text: &str, max_chars: usize) -> String {
-    if text.chars().count() <= max_chars {
-        text.to_string()
-    } else {
-        let cut: String = text.chars().take(max_chars).collect();
-        format!("{cut}…")
+    match text.char_indices().nth(max_chars) {
+        None => text.to_string(),
+        Some((at, _)) => format!("{}…", &text[..at]),
     }
 }
 

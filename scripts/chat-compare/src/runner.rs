@@ -1,12 +1,10 @@
-//! Runs the ladder: for each step a fresh `chat-server` (inside the step's memory cgroup when there
-//! is one; the event server on a fresh SQLite file of its own, deleted after the step, or
-//! `--db none`, or a Redis stream on the step's own `redis-server`), `chat-load` against the
-//! port it reports, then SIGTERM, a grace period and SIGKILL. The restart, storm and attack
-//! steps are the exception: chat-load starts (and restarts) that server itself, so chat-load
-//! goes into the cgroup and the server inherits it.
-//! A step that goes wrong becomes a `StepResult` with a `failure` line, never an early exit; only
-//! missing binaries, unwritable folders and Ctrl-C stop the run. The results come back as a
-//! [`RunRecord`]; writing them out is the report's and the plots' business.
+//! Runs the ladder: for each step a fresh `chat-server` (in the step's memory cgroup when there
+//! is one; the event server on a SQLite file of the step's own, deleted after it, or `--db none`,
+//! or a Redis stream on the step's own `redis-server`), `chat-load` against the port it reports,
+//! then SIGTERM, a grace period and SIGKILL. In the restart, storm and attack steps chat-load
+//! starts the server itself, so chat-load goes into the cgroup and the server inherits it.
+//! A step that goes wrong is a `StepResult` with a `failure` line; only missing binaries,
+//! unwritable folders and Ctrl-C stop the run.
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
@@ -16,32 +14,32 @@ use std::time::{Duration, Instant};
 use crate::cgroup::{CgroupStats, CgroupSupport, StepCgroup, MEMORY_LIMIT_BYTES};
 use crate::config::Config;
 use crate::ladder::{self, LoadMode, RoomLog, ServerMode, Step};
-use crate::load::{self, LoadTarget};
+use crate::load::{self, LoadOutput, LoadTarget};
 use crate::machine::{self, Machine};
 use crate::model::{MemoryLimit, RunRecord, StepResult};
 use crate::process::{self, check_interrupt, io_error, ProcessEnd, RunError, Supervised, Waited};
 use test_support::{Persistence, RedisError, RedisOptions, RedisServer};
 
-/// How long a server gets to print its Listening line.
 const LISTEN_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long a server gets to exit after SIGTERM before SIGKILL. Threads mode with 10,000
-/// blocked threads is the slow case.
+/// Before SIGKILL. Threads mode with 10,000 blocked threads is the slow case.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+const REDIS_READY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The flags every server gets besides `--mode` (and the event server's `--db`): same for both
-/// modes, defaults otherwise.
+/// The flags every server gets besides `--mode` and its room's log: the same for both modes.
 pub fn server_flags() -> Vec<String> {
     let flags = ["--host", "127.0.0.1", "--port", "0"];
     let limits = ["--max-clients", "20000", "--idle-timeout", "0"];
     flags.iter().chain(&limits).map(|f| f.to_string()).collect()
 }
 
-/// The event server's room log: `--db` with the step's own file, or `none`, or the step's
-/// Redis (`--redis`, `--room` named after the step). The threads server keeps its room in
-/// memory and refuses the flags.
-fn db_flags(step: &Step, db: Option<&Path>, redis_port: Option<u16>) -> Vec<String> {
-    match (step.server_mode, db, redis_port) {
-        (ServerMode::Threads, _, _) => Vec::new(),
+/// A server's command line for `step`. The event server's room log is `--db` with the step's
+/// own file, or `none`, or the step's Redis (its room named after the step); the threads
+/// server keeps its room in memory and refuses the flags.
+pub fn server_args(step: &Step, db: Option<&Path>, redis_port: Option<u16>) -> Vec<String> {
+    let mut args = vec!["--mode".to_string(), step.server_mode.to_string()];
+    args.extend(server_flags());
+    let room = match (step.server_mode, db, redis_port) {
+        (ServerMode::Threads, _, _) => vec![],
         (ServerMode::Event, _, Some(port)) => vec![
             "--redis".into(),
             format!("redis://127.0.0.1:{port}"),
@@ -50,14 +48,10 @@ fn db_flags(step: &Step, db: Option<&Path>, redis_port: Option<u16>) -> Vec<Stri
         ],
         (ServerMode::Event, Some(db), None) => vec!["--db".into(), db.display().to_string()],
         (ServerMode::Event, None, None) => vec!["--db".into(), "none".into()],
-    }
-}
-
-/// The two binaries a run drives and the folder their logs go to.
-struct Tools<'a> {
-    server_bin: PathBuf,
-    load_bin: PathBuf,
-    log_dir: &'a Path,
+    };
+    args.extend(room);
+    args.extend(step.tls.then(|| "--tls".to_string()));
+    args
 }
 
 /// Runs the whole ladder and returns what it measured. Prints one progress line per step on
@@ -67,23 +61,24 @@ pub fn run_ladder(
     summary: impl Fn(&StepResult) -> String,
 ) -> Result<RunRecord, RunError> {
     process::install_interrupt_handlers()?;
-    let tools = Tools {
-        server_bin: config.bin_dir.join("chat-server"),
-        load_bin: config.bin_dir.join("chat-load"),
-        log_dir: &config.log_dir,
-    };
-    for bin in [&tools.server_bin, &tools.load_bin] {
-        if !bin.is_file() {
-            return Err(RunError::MissingBinary(bin.clone()));
-        }
+    let server_bin = config.bin_dir.join("chat-server");
+    let load_bin = config.bin_dir.join("chat-load");
+    if let Some(bin) = [&server_bin, &load_bin]
+        .into_iter()
+        .find(|bin| !bin.is_file())
+    {
+        let build = "build with cargo build --release -p chat-server -p chat-load";
+        return Err(RunError::Io(format!(
+            "{} not found ({build})",
+            bin.display()
+        )));
     }
-    // The log folder is ours alone (compare-logs beside the binaries); start it empty so no stale log is
-    // mistaken for this run's.
+    // The log folder is ours alone: start it empty so no stale log is mistaken for this run's.
     let _ = fs::remove_dir_all(&config.log_dir);
-    fs::create_dir_all(&config.log_dir).map_err(|err| io_error("create", &config.log_dir, err))?;
-    // Made before the run, so an unwritable report folder stops us now, not minutes later.
-    fs::create_dir_all(&config.out_dir).map_err(|err| io_error("create", &config.out_dir, err))?;
-
+    // Both made now, so an unwritable folder stops us before the run, not minutes into it.
+    for dir in [&config.log_dir, &config.out_dir] {
+        fs::create_dir_all(dir).map_err(|err| io_error("create", dir, err))?;
+    }
     let cgroup = CgroupSupport::detect();
     eprintln!("chat-compare: memory limit {}", cgroup.describe());
     let chosen = |step: &Step| {
@@ -94,13 +89,19 @@ pub fn run_ladder(
         .zip(1..)
         .map(|(step, number)| Step { number, ..step })
         .collect();
-    let started = Instant::now();
-    let date = machine::utc_now();
+    let (started, date) = (Instant::now(), machine::utc_now());
     let mut results = Vec::with_capacity(steps.len());
     for step in &steps {
         check_interrupt()?;
         eprint!("[{:>2}/{}] {:<27} ", step.number, steps.len(), step.id());
-        let result = run_step(step, &tools, &cgroup)?;
+        let run = StepRun {
+            step,
+            server_bin: &server_bin,
+            load_bin: &load_bin,
+            log_dir: &config.log_dir,
+            cgroup: None,
+        };
+        let result = run.run(&cgroup)?;
         eprintln!("{}", summary(&result));
         results.push(result);
     }
@@ -153,107 +154,122 @@ fn failed<E: std::fmt::Display>(context: &str) -> impl FnOnce(E) -> Stop + '_ {
     move |err| Stop::Step(format!("{context}: {err}"))
 }
 
-/// One step: its cgroup, its servers, the load, the shutdown, the figures. A step that fails
-/// part way is a result with its failure and what was learnt before.
-fn run_step(step: &Step, tools: &Tools, cgroup: &CgroupSupport) -> Result<StepResult, RunError> {
-    let started = Instant::now();
-    let mut result = StepResult {
-        step: step.clone(),
-        port: None,
-        load: None,
-        raw_load: None,
-        failure: None,
-        server_end: None,
-        cgroup: CgroupStats::default(),
-        wall_secs: 0.0,
-    };
-    let step_cgroup =
-        (cgroup.step_cgroup(step.number)).map_err(failed("cannot create the step's memory cgroup"));
-    let outcome = step_cgroup.and_then(|step_cgroup| {
-        let cgroup = step_cgroup.as_ref();
-        let run = StepRun {
-            step,
-            tools,
-            cgroup,
-        };
-        let outcome = if step.workload.load_mode.starts_own_server() {
-            run.own_server(&mut result)
-        } else {
-            run.servers(&mut result)
-        };
-        // Read once every process of the step is gone, before the cgroup is.
-        result.cgroup = cgroup.map(StepCgroup::stats).unwrap_or_default();
-        outcome
-    });
-    match outcome {
-        Ok(()) => {}
-        Err(Stop::Run(err)) => return Err(err),
-        Err(Stop::Step(reason)) => result.failure = Some(reason),
-    }
-    result.wall_secs = started.elapsed().as_secs_f64();
-    Ok(result)
-}
-
-/// A folder of its own for the step's room's log file, deleted with it however the step ends.
-fn db_dir() -> Result<tempfile::TempDir, Stop> {
-    let dir = tempfile::Builder::new()
-        .prefix("chat-compare-db-")
-        .tempdir();
-    dir.map_err(failed("cannot create a folder for the room's log"))
-}
-
-/// A step under way: the step, the binaries it drives, and its cgroup when the limit applies.
+/// A step under way: the binaries it drives, where their logs go, and its cgroup once made (when
+/// the limit applies).
+#[derive(Clone, Copy)]
 struct StepRun<'a> {
     step: &'a Step,
-    tools: &'a Tools<'a>,
+    server_bin: &'a Path,
+    load_bin: &'a Path,
+    log_dir: &'a Path,
     cgroup: Option<&'a StepCgroup>,
 }
 
 impl StepRun<'_> {
-    /// The step's log file of `what` (`load`, `server`, `redis`).
-    fn log_path(&self, what: &str) -> PathBuf {
-        let name = format!("{:02}-{}-{what}.log", self.step.number, self.step.id());
-        self.tools.log_dir.join(name)
-    }
-
-    fn oom_kills(&self) -> u64 {
-        self.cgroup.and_then(|c| c.stats().oom_kills).unwrap_or(0)
-    }
-
-    /// The step's servers (after its redis-server, for a Redis room) in the step's cgroup, the load
-    /// against them, then each server stopped.
-    fn servers(&self, result: &mut StepResult) -> Result<(), Stop> {
-        let (step, tools) = (self.step, self.tools);
-        let db_dir = match step.room_log {
-            RoomLog::File => Some(db_dir()?),
-            RoomLog::Memory | RoomLog::Redis => None,
+    /// The step in its own cgroup: its servers and the load, or the load that starts its server.
+    /// A step that fails part way is a result with its failure and what was learnt before.
+    fn run(&self, cgroup: &CgroupSupport) -> Result<StepResult, RunError> {
+        let started = Instant::now();
+        let mut result = StepResult {
+            step: self.step.clone(),
+            port: None,
+            load: None,
+            raw_load: None,
+            failure: None,
+            server_end: None,
+            cgroup: CgroupStats::default(),
+            wall_secs: 0.0,
         };
-        let db = db_dir.as_ref().map(|dir| dir.path().join("room.db"));
-        // The redis-server runs outside the cgroup: it is the shared service, not the server under
-        // test.
+        let outcome = cgroup
+            .step_cgroup(self.step.number)
+            .map_err(failed("cannot create the step's memory cgroup"))
+            .and_then(|step_cgroup| {
+                let run = StepRun {
+                    cgroup: step_cgroup.as_ref(),
+                    ..*self
+                };
+                let outcome = if self.step.workload.load_mode.starts_own_server() {
+                    run.own_server(&mut result)
+                } else {
+                    run.servers(&mut result)
+                };
+                // Read once every process of the step is gone, before the cgroup is.
+                result.cgroup = run.cgroup.map(StepCgroup::stats).unwrap_or_default();
+                outcome
+            });
+        match outcome {
+            Ok(()) => {}
+            Err(Stop::Run(err)) => return Err(err),
+            Err(Stop::Step(reason)) => result.failure = Some(reason),
+        }
+        result.wall_secs = started.elapsed().as_secs_f64();
+        Ok(result)
+    }
+
+    /// The step's room's log file, in a folder of its own deleted however the step ends; none
+    /// for a room in memory or on Redis, or for an attack, which fills a log of chat-load's own.
+    fn db_file(&self) -> Result<Option<(tempfile::TempDir, PathBuf)>, Stop> {
+        if self.step.room_log != RoomLog::File || self.step.workload.load_mode.is_attack() {
+            return Ok(None);
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("chat-compare-db-")
+            .tempdir();
+        let dir = dir.map_err(failed("cannot create a folder for the room's log"))?;
+        let file = dir.path().join("room.db");
+        Ok(Some((dir, file)))
+    }
+
+    /// The restart, storm and attack steps: chat-load starts (and restarts) the server itself.
+    fn own_server(&self, result: &mut StepResult) -> Result<(), Stop> {
+        let db = self.db_file()?;
+        let (load_failure, output) = self.load(LoadTarget::Own {
+            server_bin: self.server_bin,
+            db: db.as_ref().map(|(_, file)| file.as_path()),
+        })?;
+        result.failure = describe_failure(Vec::new(), self.oom_kills(), load_failure);
+        let server_end = match self.step.workload.load_mode {
+            LoadMode::Storm => "started, stopped and started again by chat-load",
+            LoadMode::Restart => "started, killed and restarted by chat-load",
+            _ => "started and stopped by chat-load",
+        };
+        result.server_end = Some(server_end.into());
+        let addr = output.as_ref().map_or("", |(report, _)| &report.addr);
+        result.port = addr
+            .rsplit_once(':')
+            .and_then(|(_, port)| port.parse().ok());
+        (result.load, result.raw_load) = output.unzip();
+        Ok(())
+    }
+
+    /// The step's servers (after its redis-server, for a Redis room), the load against them,
+    /// then each server stopped.
+    fn servers(&self, result: &mut StepResult) -> Result<(), Stop> {
+        let step = self.step;
+        let db = self.db_file()?;
+        // The redis-server runs outside the cgroup: it is the shared service, not the server
+        // under test.
         let redis = match step.room_log {
             RoomLog::Redis => Some(start_redis(&self.log_path("redis"))?),
             RoomLog::File | RoomLog::Memory => None,
         };
-        let room = db_flags(step, db.as_deref(), redis.as_ref().map(RedisServer::port));
+        let db = db.as_ref().map(|(_, file)| file.as_path());
+        let args = server_args(step, db, redis.as_ref().map(RedisServer::port));
         let mut servers = Vec::new();
         for index in 1..=step.server_count {
-            servers.push(self.start_server(&room, index, result)?);
+            servers.push(self.start_server(&args, index, result)?);
         }
         let server_pids: Vec<u32> = servers.iter().map(|s| s.process.pid()).collect();
         let ports: Vec<u16> = servers.iter().map(|s| s.port).collect();
-        let target = LoadTarget::Running {
+        let (load_failure, output) = self.load(LoadTarget::Running {
             ports: &ports,
             server_pids: &server_pids,
             redis_pid: redis.as_ref().and_then(RedisServer::pid),
             tls: step.tls,
-        };
-        let load_log = self.log_path("load");
-        let (load_failure, output) =
-            load::run_load(step, &tools.load_bin, target, &load_log, None)?;
+        })?;
         let (mut ends, mut failures) = (Vec::new(), Vec::new());
         for server in &mut servers {
-            let (end, failure) = stop_server(server)?;
+            let (end, failure) = server.stop()?;
             ends.push(end);
             failures.extend(failure);
         }
@@ -267,34 +283,47 @@ impl StepRun<'_> {
         Ok(())
     }
 
-    /// Starts server `index` (from 1) of the step with the room flags `room`, in the step's cgroup,
-    /// and waits until it listens. A server that does not is ended, and how it ended goes into
-    /// `result`.
+    /// chat-load against `target`, in the step's cgroup when it starts the server itself (the
+    /// server then inherits it).
+    fn load(&self, target: LoadTarget) -> Result<(Option<String>, LoadOutput), RunError> {
+        let own = matches!(target, LoadTarget::Own { .. });
+        let procs = self.cgroup.filter(|_| own).map(StepCgroup::procs_path);
+        let log = self.log_path("load");
+        load::run_load(self.step, self.load_bin, target, &log, procs)
+    }
+
+    /// The step's log file of `what` (`load`, `server`, `server2`, `redis`).
+    fn log_path(&self, what: &str) -> PathBuf {
+        let name = format!("{:02}-{}-{what}.log", self.step.number, self.step.id());
+        self.log_dir.join(name)
+    }
+
+    fn oom_kills(&self) -> u64 {
+        self.cgroup.and_then(|c| c.stats().oom_kills).unwrap_or(0)
+    }
+
+    /// Starts server `index` (from 1) with `args` in the step's cgroup and waits until it
+    /// listens. A server that does not is ended, and how it ended goes into `result`.
     fn start_server(
         &self,
-        room: &[String],
+        args: &[String],
         index: u32,
         result: &mut StepResult,
     ) -> Result<StepServer, Stop> {
-        let (step, tools) = (self.step, self.tools);
-        let log = match step.server_count {
+        let log = match self.step.server_count {
             1 => self.log_path("server"),
             _ => self.log_path(&format!("server{index}")),
         };
         let log_file = File::create(&log).map_err(|err| io_error("create", &log, err))?;
-        let mut command = Command::new(&tools.server_bin);
+        let mut command = Command::new(self.server_bin);
         command
-            .arg("--mode")
-            .arg(step.server_mode.to_string())
-            .args(server_flags())
-            .args(room)
-            .args(step.tls.then_some("--tls"))
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log_file);
-        process::tie_to_us(&mut command, self.cgroup.map(StepCgroup::procs_path));
+        let procs = self.cgroup.map(StepCgroup::procs_path);
         let mut process =
-            Supervised::spawn(&mut command).map_err(failed("cannot start chat-server"))?;
+            Supervised::spawn(&mut command, procs).map_err(failed("cannot start chat-server"))?;
         let listening = || parse_listening_port(&fs::read_to_string(&log).unwrap_or_default());
         let reason = match process.wait_until(LISTEN_TIMEOUT, listening)? {
             Waited::Ready(port) => return Ok(StepServer { process, port, log }),
@@ -310,70 +339,45 @@ impl StepRun<'_> {
         result.server_end = Some(process.kill().to_string());
         Err(Stop::Step(reason))
     }
-
-    /// The restart, storm and attack steps: chat-load starts (and stops, and starts again) the
-    /// server itself, on a log file of the step's own, or, for an attack, on a log of its own that
-    /// it fills; so chat-load goes into the step's cgroup and the server inherits it. The report,
-    /// and the port from its address, go into `result`.
-    fn own_server(&self, result: &mut StepResult) -> Result<(), Stop> {
-        let (step, tools) = (self.step, self.tools);
-        let mode = step.workload.load_mode;
-        let db_dir = if mode.is_attack() {
-            None
-        } else {
-            Some(db_dir()?)
-        };
-        let db = db_dir.as_ref().map(|dir| dir.path().join("room.db"));
-        let target = LoadTarget::Own {
-            server_bin: &tools.server_bin,
-            db: db.as_deref(),
-        };
-        let procs = self.cgroup.map(StepCgroup::procs_path);
-        let load_log = self.log_path("load");
-        let (load_failure, output) =
-            load::run_load(step, &tools.load_bin, target, &load_log, procs)?;
-        result.failure = describe_failure(Vec::new(), self.oom_kills(), load_failure);
-        let server_end = match mode {
-            LoadMode::Storm => "started, stopped and started again by chat-load",
-            LoadMode::Restart => "started, killed and restarted by chat-load",
-            _ => "started and stopped by chat-load",
-        };
-        result.server_end = Some(server_end.into());
-        (result.load, result.raw_load) = output.unzip();
-        let addr = result.load.as_ref().map_or("", |report| &report.addr);
-        result.port = addr
-            .rsplit_once(':')
-            .and_then(|(_, port)| port.parse().ok());
-        Ok(())
-    }
 }
 
-/// Stops a server after the load: how it ended, and what went wrong with it, if anything
-/// (it died during the run, or did not exit 0 within the grace period after our SIGTERM).
-fn stop_server(server: &mut StepServer) -> Result<(String, Option<String>), RunError> {
-    // Asked before our SIGTERM, so a crash is not mistaken for a clean shutdown.
-    if let Some(end) = server.process.poll_end() {
-        let mut failure = match end {
-            ProcessEnd::Signal(signal) => {
-                format!("server killed by {}", process::signal_name(signal))
+/// A server of the step, listening on `port`; its log names a signal it received.
+struct StepServer {
+    process: Supervised,
+    port: u16,
+    log: PathBuf,
+}
+
+impl StepServer {
+    /// Stops the server after the load: how it ended, and what went wrong with it, if anything
+    /// (it died during the run, or did not exit 0 within the grace period after our SIGTERM).
+    fn stop(&mut self) -> Result<(String, Option<String>), RunError> {
+        // Asked before our SIGTERM, so a crash is not mistaken for a clean shutdown.
+        if let Some(end) = self.process.poll_end() {
+            let mut failure = match end {
+                ProcessEnd::Signal(signal) => {
+                    format!("server killed by {}", process::signal_name(signal))
+                }
+                ProcessEnd::Code(code) => format!("server exited with code {code} during the run"),
+            };
+            // A signal from outside (another user's pkill, say) shows up only in the server's log.
+            if let Some(line) = process::signal_line(&self.log) {
+                failure = format!("{failure} (server log: \"{line}\"; not sent by chat-compare)");
             }
-            ProcessEnd::Code(code) => format!("server exited with code {code} during the run"),
-        };
-        // A signal from outside (another user's pkill, say) shows up only in the server's log.
-        if let Some(line) = process::signal_line(&server.log) {
-            failure = format!("{failure} (server log: \"{line}\"; not sent by chat-compare)");
+            return Ok((format!("died during the run ({end})"), Some(failure)));
         }
-        return Ok((format!("died during the run ({end})"), Some(failure)));
+        let (end, needed_kill) = self.process.terminate(SHUTDOWN_GRACE)?;
+        let text = if needed_kill {
+            format!("ignored SIGTERM for {} s, killed", SHUTDOWN_GRACE.as_secs())
+        } else {
+            format!("{end} after SIGTERM")
+        };
+        let clean = !needed_kill && end == ProcessEnd::Code(0);
+        Ok((
+            text.clone(),
+            (!clean).then(|| format!("server shutdown: {text}")),
+        ))
     }
-    let (end, needed_kill) = server.process.terminate(SHUTDOWN_GRACE)?;
-    let text = if needed_kill {
-        format!("ignored SIGTERM for {} s, killed", SHUTDOWN_GRACE.as_secs())
-    } else {
-        format!("{end} after SIGTERM")
-    };
-    let clean = !needed_kill && end == ProcessEnd::Code(0);
-    let failure = (!clean).then(|| format!("server shutdown: {text}"));
-    Ok((text, failure))
 }
 
 /// The "what happened" line of a step, from what went wrong with its servers, the OOM kills
@@ -392,21 +396,7 @@ pub fn describe_failure(
     (!parts.is_empty()).then(|| parts.join("; "))
 }
 
-/// A server of the step, listening.
-struct StepServer {
-    /// The process; SIGTERMed after the load.
-    process: Supervised,
-    /// The port it reported.
-    port: u16,
-    /// Its log file, where it names a signal it received.
-    log: PathBuf,
-}
-
-/// How long redis-server gets to answer `PING`.
-const REDIS_READY_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Starts the step's redis-server on a free loopback port (test-support's
-/// launcher: nothing kept, no RDB, no AOF), its log at `log`.
+/// The step's redis-server on a free loopback port (test-support's launcher: nothing kept).
 fn start_redis(log: &Path) -> Result<RedisServer, Stop> {
     let options = RedisOptions {
         persistence: Persistence::None,
@@ -484,17 +474,18 @@ mod tests {
         let steps = ladder::steps(false);
         let db = Path::new("/tmp/x/room.db");
         let by_id = |id: &str| steps.iter().find(|s| s.id() == id).unwrap();
+        let room = |step, db, redis| server_args(step, db, redis)[10..].to_vec();
         assert_eq!(
-            db_flags(by_id("fanout-1000-event"), Some(db), None),
+            room(by_id("fanout-1000-event"), Some(db), None),
             ["--db", "/tmp/x/room.db"]
         );
         assert_eq!(
-            db_flags(by_id("fanout-1000-event-db-none"), None, None),
+            room(by_id("fanout-1000-event-db-none"), None, None),
             ["--db", "none"]
         );
-        assert!(db_flags(by_id("fanout-1000-threads"), None, None).is_empty());
+        assert!(room(by_id("fanout-1000-threads"), None, None).is_empty());
         let redis = by_id("scale-1000-event-redis-x2");
-        let flags = db_flags(redis, None, Some(6400));
+        let flags = room(redis, None, Some(6400));
         assert_eq!(flags[..2], ["--redis", "redis://127.0.0.1:6400"]);
         assert_eq!(flags[2], "--room");
     }
