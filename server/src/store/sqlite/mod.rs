@@ -327,9 +327,9 @@ impl Storage {
     fn run(mut self, incoming: Receiver<Request>) {
         // Rows a killed server stored and had not indexed yet.
         self.index_stored();
-        let mut next = incoming.recv().ok();
+        let mut next = None;
         let mut indexed_at = Instant::now();
-        while let Some(first) = next.take() {
+        while let Some(first) = next.take().or_else(|| incoming.recv().ok()) {
             // Everything already queued goes in this round, so a busy room
             // commits many passes' batches at once.
             let batch: Vec<Request> = std::iter::once(first).chain(incoming.try_iter()).collect();
@@ -347,9 +347,6 @@ impl Storage {
             if next.is_none() || lag >= INDEX_LAG_ROWS || indexed_at.elapsed() >= INDEX_LAG_TIME {
                 self.index_stored();
                 indexed_at = Instant::now();
-            }
-            if next.is_none() {
-                next = incoming.recv().ok();
             }
         }
         self.index_stored();

@@ -72,6 +72,24 @@ pub fn open_database(path: &Path, lock: Lock) -> io::Result<(Connection, Option<
     Ok((connection, held))
 }
 
+/// Opens one more connection to the log at `path`, which the server already
+/// holds open (and locked), for a thread working beside the storage thread;
+/// `purpose` ends the error's "cannot be opened for ...".
+pub(super) fn open_beside(path: &Path, flags: OpenFlags, purpose: &str) -> io::Result<Connection> {
+    Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+        .and_then(|connection| {
+            connection.busy_timeout(BUSY_TIMEOUT)?;
+            Ok(connection)
+        })
+        .map_err(|e| {
+            io::Error::other(format!(
+                "the room's log {} cannot be opened for {purpose}: {}",
+                path.display(),
+                describe(&e)
+            ))
+        })
+}
+
 /// Sets the file up, or refuses it: WAL, our schema. The checks only read,
 /// so a file that is refused is left exactly as it was.
 fn prepare(connection: &Connection) -> Result<(), OpenError> {

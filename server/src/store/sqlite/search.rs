@@ -28,7 +28,7 @@ use rusqlite::{named_params, Connection, OpenFlags};
 use chat_shared::MessageId;
 
 use super::rows::{message_from_row, visible_params, MESSAGE_COLUMNS, VISIBLE};
-use super::schema::{describe, BUSY_TIMEOUT};
+use super::schema::{describe, open_beside};
 use crate::desk::DeskId;
 use crate::store::{Completion, Message, Request, Scope, SearchRefusal, SEARCH_LIMIT};
 
@@ -133,23 +133,10 @@ impl LogFile {
     /// Opens the log at `path` read-only; `progress` is the storage
     /// thread's.
     pub(super) fn open(path: &Path, progress: Arc<IndexProgress>) -> io::Result<LogFile> {
-        Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .and_then(|connection| {
-            connection.busy_timeout(BUSY_TIMEOUT)?;
-            Ok(LogFile {
-                connection,
-                progress,
-            })
-        })
-        .map_err(|e| {
-            io::Error::other(format!(
-                "the room's log {} cannot be opened for searching: {}",
-                path.display(),
-                describe(&e)
-            ))
+        let connection = open_beside(path, OpenFlags::SQLITE_OPEN_READ_ONLY, "searching")?;
+        Ok(LogFile {
+            connection,
+            progress,
         })
     }
 }

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
-use super::schema::{describe, BUSY_TIMEOUT};
+use super::schema::{describe, open_beside};
 use super::search::IndexProgress;
 
 /// How often the WAL is synced to the disk while messages arrive: the most a
@@ -35,21 +35,7 @@ pub(super) struct Syncer {
 impl Syncer {
     /// Starts syncing the log at `path`, whose commits `progress` counts.
     pub(super) fn start(path: &Path, progress: Arc<IndexProgress>) -> io::Result<Syncer> {
-        let connection = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .and_then(|connection| {
-            connection.busy_timeout(BUSY_TIMEOUT)?;
-            Ok(connection)
-        })
-        .map_err(|e| {
-            io::Error::other(format!(
-                "the room's log {} cannot be opened for syncing: {}",
-                path.display(),
-                describe(&e)
-            ))
-        })?;
+        let connection = open_beside(path, OpenFlags::SQLITE_OPEN_READ_WRITE, "syncing")?;
         let (stop, stopped) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("chat-server-sync".to_string())
