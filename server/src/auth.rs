@@ -19,7 +19,8 @@ use chat_shared::{ClientLine, ErrorCode};
 use crate::effect::Effect;
 use crate::frames::{self, Frame};
 use crate::ids::ConnId;
-use crate::store::accounts::{hash_token, Accounts, TokenHash};
+use crate::secret::{hash_token, same_hash, TokenHash};
+use crate::store::accounts::Accounts;
 
 /// How long an address waits after its first failure; each further failure
 /// doubles it, up to [`MAX_PENALTY`].
@@ -209,11 +210,6 @@ pub fn refusal(code: ErrorCode) -> Frame {
         _ => "refused",
     };
     frames::error(code, detail)
-}
-
-/// Compares two hashes without stopping at the first difference.
-pub(crate) fn same_hash(a: &TokenHash, b: &TokenHash) -> bool {
-    a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
 }
 
 #[cfg(test)]

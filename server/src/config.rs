@@ -184,7 +184,7 @@ pub struct Irc {
     /// A port for IRC alone, besides the main one (`--irc-port`).
     pub port: Option<u16>,
     /// Who may become an IRC operator (`--irc-oper NAME:PASSWORD`).
-    pub opers: Vec<crate::irc::operators::Oper>,
+    pub opers: Vec<crate::secret::Oper>,
 }
 
 /// Default for `--max-queue`. Large enough for a full history replay of
@@ -738,7 +738,7 @@ fn config_from(matches: &Matches) -> Result<Config, String> {
     config.irc.opers = matches
         .opt_strs("irc-oper")
         .iter()
-        .map(|oper| crate::irc::operators::Oper::parse(oper))
+        .map(|oper| crate::secret::Oper::parse(oper))
         .collect::<Result<_, _>>()?;
     if let Some(port) = number(matches, "irc-port")? {
         config.irc.port = Some(

@@ -34,6 +34,7 @@
 //! - [`room`]: one conversation: its members and history.
 //! - [`auth`]: logins (`--auth token`): checks, the wait after failures.
 //! - [`desk`]: desk secrets and the IDs direct messages are stored with.
+//! - [`secret`]: login tokens and IRC operators' passwords, kept as hashes.
 //! - [`store`]: where messages are kept (SQLite by default, or memory, or a
 //!   Redis stream several servers share), off the loop, with the accounts and
 //!   the loop's side of it ([`store::link`]).
@@ -65,6 +66,7 @@ pub mod log;
 pub mod outbox;
 pub mod rate;
 pub mod room;
+pub mod secret;
 pub mod store;
 pub mod threads;
 pub mod tls;

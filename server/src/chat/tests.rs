@@ -521,7 +521,7 @@ fn a_login_comes_first_and_lets_the_desk_in() {
         crate::store::accounts::Account {
             name: "alice".to_string(),
             created: String::new(),
-            token_hash: crate::store::accounts::hash_token("t0ken"),
+            token_hash: crate::secret::hash_token("t0ken"),
         },
     )]);
     let mut chat = Chat::new(settings(20), Some(Gate::new(accounts)));

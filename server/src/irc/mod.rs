@@ -54,6 +54,7 @@ use crate::close::AfterLine;
 use crate::effect::Effect;
 use crate::frames::Frame;
 use crate::ids::ConnId;
+use crate::secret::Oper;
 
 use caps::Caps;
 use line::{Message, Out};
@@ -76,7 +77,7 @@ pub struct Settings {
     /// When the server started, for `003`.
     pub started: String,
     /// Who may become an operator (`--irc-oper`).
-    opers: Vec<operators::Oper>,
+    opers: Vec<Oper>,
     /// User names, real names and away messages, by connection.
     people: Mutex<People>,
     /// The most people online at once so far, for `LUSERS`.
@@ -86,7 +87,7 @@ pub struct Settings {
 impl Settings {
     /// The settings of a server called `server_name`, whose operators are
     /// `opers`.
-    pub fn new(server_name: &str, join_main: bool, opers: Vec<operators::Oper>) -> Settings {
+    pub fn new(server_name: &str, join_main: bool, opers: Vec<Oper>) -> Settings {
         Settings {
             server_name: server_name.to_string(),
             join_main,

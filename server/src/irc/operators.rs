@@ -10,59 +10,13 @@
 use super::line::{Message, Out};
 use super::people::Person;
 use super::Session;
-use crate::auth::same_hash;
 use crate::chat::Context;
 use crate::close::CloseReason;
 use crate::effect::Effect;
 use crate::frames::{self, Frame};
-use crate::store::accounts::{hash_token, TokenHash};
 
 /// Most characters of a `WALLOPS` or `KILL` text passed on.
 const MAX_TEXT_CHARS: usize = 400;
-
-/// One operator's name and password (`--irc-oper NAME:PASSWORD`), the
-/// password kept only as its hash.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Oper {
-    /// The name `OPER` gives.
-    pub name: String,
-    password: TokenHash,
-}
-
-impl std::fmt::Debug for Oper {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // The password's hash stays out of logs and test output.
-        f.debug_struct("Oper").field("name", &self.name).finish()
-    }
-}
-
-impl Oper {
-    /// `NAME:PASSWORD`, both non-empty, the name without spaces.
-    pub fn parse(text: &str) -> Result<Oper, String> {
-        match text.split_once(':') {
-            Some((name, password))
-                if !name.is_empty() && !password.is_empty() && !name.contains(' ') =>
-            {
-                Ok(Oper {
-                    name: name.to_string(),
-                    password: hash_token(password),
-                })
-            }
-            _ => Err(format!(
-                "--irc-oper is NAME:PASSWORD, both non-empty, the name without spaces, \
-                 not '{}'",
-                text.split(':').next().unwrap_or("")
-            )),
-        }
-    }
-
-    /// Whether `name` and `password` are this operator's.
-    fn admits(&self, name: &str, password: &str) -> bool {
-        // Every password is compared, the name's match or not, in the same
-        // time.
-        same_hash(&self.password, &hash_token(password)) && self.name == name
-    }
-}
 
 impl Session {
     /// `OPER name password`: `381` and `MODE +o`, or `464`.

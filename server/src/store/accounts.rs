@@ -5,9 +5,9 @@
 //! They live where the server keeps its rooms ([`AccountBook`]): in the
 //! `accounts` table of the room's log file ([`crate::store::sqlite`]), or,
 //! for servers sharing an office on Redis, in that office
-//! ([`crate::store::redis`]). What an account is, how a token is made and
-//! hashed, and which names are one account (lookalikes) is decided here,
-//! once, for both.
+//! ([`crate::store::redis`]). What an account is, how a token is made (its
+//! hash is [`crate::secret`]'s), and which names are one account
+//! (lookalikes) is decided here, once, for both.
 //!
 //! The `user` commands change the accounts beside running servers. Each
 //! server notices within about a second: a watcher thread asks the book
@@ -23,23 +23,16 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use mio::Waker;
-use sha2::{Digest, Sha256};
 
 use chat_shared::name::{check_name, name_key};
+
+use crate::secret::{hash_token, TokenHash};
 
 /// Bytes of randomness in a token: 256 bits, printed as 64 hex digits.
 const TOKEN_BYTES: usize = 32;
 
 /// How often the watcher looks for changes.
 const WATCH_INTERVAL: Duration = Duration::from_secs(1);
-
-/// A token's SHA-256: what the book keeps.
-pub type TokenHash = [u8; 32];
-
-/// The SHA-256 of `token`, as stored.
-pub fn hash_token(token: &str) -> TokenHash {
-    Sha256::digest(token.as_bytes()).into()
-}
 
 /// One person who may log in.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::common::{config, start, Next};
 use crate::irc::{desk, untagged, Irc};
-use chat_server::irc::operators::Oper;
+use chat_server::secret::Oper;
 use chat_server::Config;
 
 /// A server whose operator is `root` with password `sesame`, IRC clients

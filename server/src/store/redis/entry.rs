@@ -593,7 +593,7 @@ mod tests {
         let account = Account {
             name: "alice".to_string(),
             created: "2026-11-25T20:00:00.000Z".to_string(),
-            token_hash: crate::store::accounts::hash_token(token),
+            token_hash: crate::secret::hash_token(token),
         };
         let value = account_value(&account);
         assert!(!value.contains(token), "{value}");

@@ -127,7 +127,8 @@ fn load_from(connection: &Connection) -> rusqlite::Result<Accounts> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::accounts::{add, hash_token, list, remove};
+    use crate::secret::hash_token;
+    use crate::store::accounts::{add, list, remove};
 
     #[test]
     fn only_the_tokens_hash_is_in_the_file() {
