@@ -3,9 +3,9 @@
 //! produces these values; the report and the plots only read them, so neither needs the other
 //! nor the runner.
 
-use chat_load::report::{BurstReport, ChurnReport, RestartReport, SearchStormReport, ServerReport};
+use chat_load::report::{BurstReport, ChurnReport, RestartReport, SearchStormReport};
+use chat_load::report::{ServerReport, StormRound};
 use chat_load::stats::LatencySummary;
-use chat_load::storm::StormRound;
 use chat_load::Report;
 use serde::{Deserialize, Serialize};
 

@@ -97,7 +97,7 @@ pub struct Report {
     pub rooms: Option<RoomsReport>,
     /// Storm mode (an addition to the original schema).
     #[serde(default)]
-    pub storm: Option<crate::storm::StormReport>,
+    pub storm: Option<StormReport>,
     /// Search-storm mode (an addition to the original schema). The pair
     /// that talks through the storm is in the top-level fields: alice's
     /// lines in `messages_sent` and `deliveries_expected`, those bob got in
@@ -249,6 +249,44 @@ pub struct RestartReport {
     /// From a client noticing its connection was gone to the `RESUME`
     /// reply on the new one, microseconds; `null` if nobody resumed.
     pub reconnect_us: Option<LatencySummary>,
+}
+
+/// One storm's figures (`storm.rounds[i]` in the JSON report).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StormRound {
+    /// `first`, `resumed` or `full`.
+    pub name: String,
+    /// Clients that tried.
+    pub clients: usize,
+    /// Handshakes that ended well.
+    pub handshakes: u64,
+    /// Of those, how many resumed a session.
+    pub resumed: u64,
+    /// Clients that got their `/ping` answered.
+    pub answered: u64,
+    /// Clients that failed, by cause.
+    pub failures: BTreeMap<String, u64>,
+    /// connect() to the end of the handshake, microseconds.
+    pub handshake_us: Option<LatencySummary>,
+    /// The server's CPU (user + system) over the storm.
+    pub server_cpu_secs: f64,
+    /// chat-load's own CPU over the storm: the clients' side of the
+    /// handshakes.
+    pub load_cpu_secs: f64,
+    /// From the first connect to the last client done.
+    pub wall_secs: f64,
+    /// The server's RSS once the storm was over, KiB.
+    pub server_rss_kb: Option<u64>,
+    /// The most the server's RSS was during the storm, KiB (sampled every
+    /// 100 ms).
+    pub server_rss_peak_kb: u64,
+}
+
+/// The storm result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StormReport {
+    /// In order: `first`, `resumed`, `full`.
+    pub rounds: Vec<StormRound>,
 }
 
 /// The search storm: a log of `log_messages`, `searchers` desks sending
@@ -721,7 +759,7 @@ fn rss_curve_inline(curve: &RssCurve) -> String {
 }
 
 /// `storm resumed: 10000 handshakes (10000 resumed), ...`.
-fn storm_inline(round: &crate::storm::StormRound) -> String {
+fn storm_inline(round: &StormRound) -> String {
     let mut text = format!(
         "  storm {}: {} of {} handshakes ({} resumed), {} answered, {} failed{}; server CPU {:.2} s, chat-load CPU {:.2} s, {:.2} s wall",
         round.name,

@@ -30,14 +30,13 @@ use chat_shared::{ClientLine, Line};
 use hdrhistogram::Histogram;
 use mio::{Events, Poll, Token};
 use rustls::{ClientConfig, HandshakeKind};
-use serde::{Deserialize, Serialize};
 
 use crate::common::{self, Progress, MAX_POLL_WAIT};
 use crate::config::{Config, StormPlan};
 use crate::conn::{Conn, ConnectProgress, READ_CHUNK_BYTES};
-use crate::report::Report;
+use crate::report::{Report, StormReport, StormRound};
 use crate::server::{self, Server};
-use crate::stats::{self, clock_ticks_per_sec, new_histogram, LatencySummary, ServerWatch};
+use crate::stats::{self, clock_ticks_per_sec, new_histogram, ServerWatch};
 use crate::tls;
 use crate::worker::MAX_PENDING_CONNECTS;
 use crate::Error;
@@ -45,44 +44,6 @@ use crate::Error;
 /// Longest one storm may take before the clients still on their way count
 /// as failed.
 const STORM_LIMIT: Duration = Duration::from_secs(60);
-
-/// One storm's figures (`storm.rounds[i]` in the JSON report).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StormRound {
-    /// `first`, `resumed` or `full`.
-    pub name: String,
-    /// Clients that tried.
-    pub clients: usize,
-    /// Handshakes that ended well.
-    pub handshakes: u64,
-    /// Of those, how many resumed a session.
-    pub resumed: u64,
-    /// Clients that got their `/ping` answered.
-    pub answered: u64,
-    /// Clients that failed, by cause.
-    pub failures: BTreeMap<String, u64>,
-    /// connect() to the end of the handshake, microseconds.
-    pub handshake_us: Option<LatencySummary>,
-    /// The server's CPU (user + system) over the storm.
-    pub server_cpu_secs: f64,
-    /// chat-load's own CPU over the storm: the clients' side of the
-    /// handshakes.
-    pub load_cpu_secs: f64,
-    /// From the first connect to the last client done.
-    pub wall_secs: f64,
-    /// The server's RSS once the storm was over, KiB.
-    pub server_rss_kb: Option<u64>,
-    /// The most the server's RSS was during the storm, KiB (sampled every
-    /// 100 ms).
-    pub server_rss_peak_kb: u64,
-}
-
-/// The storm result.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StormReport {
-    /// In order: `first`, `resumed`, `full`.
-    pub rounds: Vec<StormRound>,
-}
 
 /// Runs the storm scenario.
 pub fn run(config: &Config, plan: &StormPlan) -> Result<Report, Error> {

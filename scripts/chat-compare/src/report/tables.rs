@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 
 use chat_load::report::RestartReport;
-use chat_load::storm::StormRound;
+use chat_load::report::StormRound;
 
 use super::cells::{alive_text, connected_text, mib, ms, ms_each, or_na, pair, percent, rate};
 use super::cells::{no_figures, ratio, two, NOT_AVAILABLE};

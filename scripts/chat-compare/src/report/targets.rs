@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::cells::{alive_text, connected_text, factor, mib, ms, or_na, pair, percent, rate};
 use super::cells::{ratio, two, with_failure, NOT_AVAILABLE};
-use chat_load::storm::StormRound;
+use chat_load::report::StormRound;
 
 use crate::ladder::{Ladder, RoomLog, ServerMode, FANOUT_TARGET_CLIENTS};
 use crate::model::{event_runs, find, of_ladder, StepResult};
