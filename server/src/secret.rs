@@ -61,3 +61,46 @@ impl Oper {
         same_hash(&self.password, &hash_token(password)) && self.name == name
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hash_matches_only_its_own_token() {
+        let hash = hash_token("t0ken");
+        assert!(same_hash(&hash, &hash_token("t0ken")));
+        assert!(!same_hash(&hash, &hash_token("t0kem")));
+    }
+
+    #[test]
+    fn an_operator_is_a_name_and_a_password() {
+        let oper = Oper::parse("root:se:same").unwrap();
+        assert_eq!(oper.name, "root");
+        assert!(oper.admits("root", "se:same"));
+    }
+
+    #[test]
+    fn an_operator_needs_both_the_name_and_the_password() {
+        let oper = Oper::parse("root:sesame").unwrap();
+        assert!(!oper.admits("root", "sesam"));
+        assert!(!oper.admits("rooT", "sesame"));
+    }
+
+    #[test]
+    fn an_operator_without_a_name_or_a_password_is_refused() {
+        for bad in ["root", ":sesame", "root:", "ro ot:sesame", ""] {
+            let err = Oper::parse(bad).unwrap_err();
+            assert!(
+                err.starts_with("--irc-oper is NAME:PASSWORD"),
+                "{bad}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_operator_shows_its_name_and_never_its_password() {
+        let shown = format!("{:?}", Oper::parse("root:sesame").unwrap());
+        assert_eq!(shown, r#"Oper { name: "root" }"#);
+    }
+}
