@@ -13,6 +13,10 @@
 //!   that binary is for tests outside the server crate.
 //! - [`process`]: any child's output read on threads, waits bounded in time,
 //!   signals, a child that dies with its parent, and a binary run to its end.
+//!
+//! Its own `tests/module_cycles.rs` checks the whole workspace's sources: no
+//! module reaches itself through the `crate::` and `super::` paths of its
+//! siblings.
 
 use std::io;
 use std::net::{Ipv4Addr, TcpListener};
