@@ -136,6 +136,12 @@ pub fn parse_listening_port(log: &str) -> Option<u16> {
         })
 }
 
+/// Whether `step`'s server keeps its room's log in a file the step makes: not in memory, not on
+/// Redis, and not in an attack, where chat-load fills a log of its own.
+pub fn keeps_a_log_file(step: &Step) -> bool {
+    step.room_log == RoomLog::File && !step.workload.load_mode.is_attack()
+}
+
 /// Why a step stopped short: the whole run stops (Ctrl-C, an unwritable log folder), or only
 /// this step failed, for this reason, and becomes a result that says so.
 enum Stop {
@@ -207,9 +213,9 @@ impl StepRun<'_> {
     }
 
     /// The step's room's log file, in a folder of its own deleted however the step ends; none
-    /// for a room in memory or on Redis, or for an attack, which fills a log of chat-load's own.
+    /// unless [`keeps_a_log_file`].
     fn db_file(&self) -> Result<Option<(tempfile::TempDir, PathBuf)>, Stop> {
-        if self.step.room_log != RoomLog::File || self.step.workload.load_mode.is_attack() {
+        if !keeps_a_log_file(self.step) {
             return Ok(None);
         }
         let dir = tempfile::Builder::new()

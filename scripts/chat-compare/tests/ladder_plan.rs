@@ -6,7 +6,7 @@ use std::path::Path;
 
 use chat_compare::ladder::{self, RoomLog};
 use chat_compare::load::{load_args, LoadTarget};
-use chat_compare::runner::server_args;
+use chat_compare::runner::{keeps_a_log_file, server_args};
 
 fn plan(quick: bool) -> String {
     let mut out = String::new();
@@ -18,12 +18,12 @@ fn plan(quick: bool) -> String {
         let pids = [41, 42];
         let count = step.server_count as usize;
         let redis = step.room_log == RoomLog::Redis;
+        // The step's own log file, where the runner makes one.
+        let db = keeps_a_log_file(&step).then_some(Path::new("/tmp/db/room.db"));
         let target = if mode.starts_own_server() {
-            let db = (!mode.is_attack()).then_some(Path::new("/tmp/db/room.db"));
             let server_bin = Path::new("/bin/chat-server");
             LoadTarget::Own { server_bin, db }
         } else {
-            let db = (step.room_log == RoomLog::File).then_some(Path::new("/tmp/db/room.db"));
             let args = server_args(&step, db, redis.then_some(6400));
             out += &format!("  server {}\n", args.join(" "));
             LoadTarget::Running {
